@@ -1,0 +1,67 @@
+# Single entry point. Every target installs what it needs first, so a fresh clone on a machine
+# with Python 3.11+, Node 20 and npm needs nothing else (browser tests apt-get Chromium as root).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+
+# Quiet, offline-friendly tooling: no jsii Node-20 banner, no CDK telemetry or notices.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := 1
+export PYTHONDONTWRITEBYTECODE := 1
+CDK := npx --no-install cdk --no-notices
+
+.PHONY: help deps synth test deploy dev bench stripe-setup failed-accounts lock browser
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+$(STAMPS)/venv: requirements.txt pyproject.toml
+	@mkdir -p $(STAMPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	@# Make tollgate (lambda_src/), infra, localdev, ops and bench importable inside the venv.
+	$(BIN)/python -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'tollgate-dev.pth').write_text('$(CURDIR)\n$(CURDIR)/lambda_src\n')"
+	@touch $@
+
+$(STAMPS)/node: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: $(STAMPS)/venv $(STAMPS)/node  ## create .venv, install pinned Python deps and the pinned CDK CLI
+
+browser:  ## install Debian's Chromium for the browser tests when it is missing (needs root)
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Debian's chromium for the browser tests..."; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+synth: deps  ## synthesize cdk.out/Tollgate.template.json offline and print the cdk-nag result
+	$(CDK) synth -q
+	$(BIN)/python -m infra.nag_report cdk.out
+
+test: deps browser  ## the whole test suite
+	$(BIN)/python -m pytest
+
+deploy: deps  ## cdk deploy to the account of your current AWS credentials
+	$(CDK) deploy Tollgate
+
+dev: deps  ## run the whole product locally on emulators (no AWS/Stripe/Moesif account)
+	$(BIN)/python -m localdev
+
+bench: deps  ## register latency vs the seed's sequential order (prints figures, never fails on them)
+	$(BIN)/python -m bench
+
+stripe-setup: deps  ## create the Stripe product, meter and price idempotently (ARGS="--help")
+	$(BIN)/python -m ops.stripe_setup $(ARGS)
+
+failed-accounts: deps  ## list accounts a rollback could not undo; ARGS="--clean" removes what they hold
+	$(BIN)/python -m ops.failed_accounts $(ARGS)
+
+lock: $(STAMPS)/venv  ## re-pin requirements.txt from requirements.in
+	$(BIN)/python -m pip install -q -r requirements.in
+	$(BIN)/python -m pip freeze --exclude-editable > requirements.txt

@@ -1,0 +1,1 @@
+"""Tollgate's runtime: the code every Lambda function of the stack runs (never imports CDK)."""

@@ -1,0 +1,1 @@
+"""Port implementations, one SDK each (boto3, stripe, moesifapi)."""

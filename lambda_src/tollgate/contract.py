@@ -1,0 +1,73 @@
+"""Facts shared by the stack, the Lambda code and the local dev harness.
+
+One source of truth: the stack (infra/) writes these names into the deployed resources, the
+runtime (tollgate/) reads them back, and localdev/ reproduces them. Plain data, no imports, so
+every side can use it without pulling in CDK or an SDK.
+"""
+
+# --- Secrets Manager: the one JSON secret and its field names --------------------------------
+SECRET_FIELD_STRIPE_SECRET_KEY = "stripe_secret_key"
+SECRET_FIELD_STRIPE_WEBHOOK_SECRET = "stripe_webhook_secret"
+SECRET_FIELD_MOESIF_APPLICATION_ID = "moesif_application_id"
+SECRET_FIELDS = (
+    SECRET_FIELD_STRIPE_SECRET_KEY,
+    SECRET_FIELD_STRIPE_WEBHOOK_SECRET,
+    SECRET_FIELD_MOESIF_APPLICATION_ID,
+)
+# Value the stack puts in every field of a freshly created secret; the runtime refuses to use it.
+SECRET_PLACEHOLDER = "REPLACE_ME"
+
+# --- Environment variables the stack sets on the functions ------------------------------------
+ENV_SECRET_ARN = "TOLLGATE_SECRET_ARN"
+ENV_ACCOUNTS_TABLE = "TOLLGATE_ACCOUNTS_TABLE"
+ENV_IDEMPOTENCY_TABLE = "TOLLGATE_IDEMPOTENCY_TABLE"
+ENV_USAGE_PLAN_ID = "TOLLGATE_USAGE_PLAN_ID"
+ENV_STRIPE_PRICE_ID = "TOLLGATE_STRIPE_PRICE_ID"
+ENV_REQUIRE_PAYMENT_METHOD = "TOLLGATE_REQUIRE_PAYMENT_METHOD"  # "true" / "false"
+ENV_ALLOWED_ORIGIN = "TOLLGATE_ALLOWED_ORIGIN"  # signup site origin, e.g. https://d123.cloudfront.net
+ENV_SIGNUP_URL = "TOLLGATE_SIGNUP_URL"  # Checkout success/cancel pages live here
+# Optional overrides: unset in a deployed stack (the SDK defaults apply); the local dev harness
+# and the tests point them at the emulators. AWS itself is redirected with boto3's standard
+# AWS_ENDPOINT_URL, so no Tollgate-specific variable exists for it.
+ENV_STRIPE_API_BASE = "TOLLGATE_STRIPE_API_BASE"
+ENV_MOESIF_API_BASE = "TOLLGATE_MOESIF_API_BASE"
+
+# --- Lambda entry points (module.function inside lambda_src/) ---------------------------------
+HANDLER_REGISTER = "tollgate.handlers.register.handler"
+HANDLER_CHECKOUT = "tollgate.handlers.checkout.handler"
+HANDLER_STRIPE_WEBHOOK = "tollgate.handlers.stripe_webhook.handler"
+HANDLER_SAMPLE_BACKEND = "tollgate.handlers.sample_backend.handler"
+
+# --- Routes -------------------------------------------------------------------------------------
+ROUTE_REGISTER = "/register"  # POST, no API key
+ROUTE_CHECKOUT = "/billing/checkout"  # POST, no usage-plan key required; the handler checks x-api-key itself
+ROUTE_STRIPE_WEBHOOK = "/stripe/webhook"  # POST, no API key; Stripe-Signature verified by the handler
+PUBLIC_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_STRIPE_WEBHOOK)
+# Everything else (`/` and `/{proxy+}`, any method) is metered: API key required, proxied to the backend.
+API_KEY_HEADER = "x-api-key"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+# --- Accounts table -----------------------------------------------------------------------------
+ACCOUNTS_PARTITION_KEY = "email"  # normalised email: one account per email
+ACCOUNTS_INDEX_BY_API_KEY_ID = "byApiKeyId"  # partition key attribute: apiKeyId
+ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID = "bySubscriptionId"  # partition key attribute: subscriptionId
+ACCOUNTS_INDEX_BY_CUSTOMER_ID = "byCustomerId"  # partition key attribute: customerId
+ACCOUNTS_ATTR_API_KEY_ID = "apiKeyId"
+ACCOUNTS_ATTR_SUBSCRIPTION_ID = "subscriptionId"
+ACCOUNTS_ATTR_CUSTOMER_ID = "customerId"
+ACCOUNTS_TTL_ATTRIBUTE = "expiresAt"  # only set on short-lived bookkeeping items (e.g. seen Stripe event ids)
+
+# --- Idempotency table (Powertools Idempotency layout) ------------------------------------------
+IDEMPOTENCY_PARTITION_KEY = "id"
+IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
+
+# --- Stripe -------------------------------------------------------------------------------------
+STRIPE_API_VERSION = "2026-10-28.endive"  # the version stripe==16.1.0 is generated for
+STRIPE_CUSTOMER_METADATA_API_KEY_ID = "awsAPIKeyId"
+# Events the webhook endpoint must be subscribed to (README and `make stripe-setup` use this list).
+STRIPE_WEBHOOK_EVENTS = (
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.paid",
+    "checkout.session.completed",
+)

@@ -1,0 +1,1 @@
+"""Pure-Python business logic: services, models and errors. Knows ports, never SDKs."""

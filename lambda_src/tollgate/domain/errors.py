@@ -1,0 +1,35 @@
+"""Errors the domain raises; handlers map each to one HTTP status and a customer-readable message."""
+
+from __future__ import annotations
+
+
+class TollgateError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class ValidationFailed(TollgateError):
+    """The request is malformed; `fields` names each bad field and what is wrong with it (400)."""
+
+    def __init__(self, message: str, fields: dict[str, str]):
+        super().__init__(message)
+        self.fields = fields
+
+
+class EmailAlreadyRegistered(TollgateError):
+    """The normalised email already has an account (409). Reveals nothing about it."""
+
+
+class ConcurrentUpdate(TollgateError):
+    """A conditional write lost a race: someone else changed the row first."""
+
+
+class DownstreamError(TollgateError):
+    """An external service (AWS, Stripe, Moesif) failed or timed out (502/503 after rollback).
+
+    `retryable` is True for throttling, timeouts and 5xx, where trying again later should work.
+    """
+
+    def __init__(self, service: str, message: str, retryable: bool = True):
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.retryable = retryable

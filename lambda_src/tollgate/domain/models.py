@@ -1,0 +1,53 @@
+"""Value objects of the domain: who registers, what they were issued, and the account ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True)
+class Registrant:
+    """A validated, normalised sign-up request."""
+
+    email: str  # trimmed and case-folded
+    first_name: str
+    last_name: str
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """An API Gateway key as created. `value` is secret: it goes to the caller and nowhere else."""
+
+    id: str
+    value: str = field(repr=False)
+
+
+class AccountStatus(str, Enum):
+    """Where an account is in its life. `pending` rows carry a lease so a crash cannot block
+    an email forever; `failed` rows are those a rollback could not fully undo."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    AWAITING_PAYMENT_METHOD = "awaiting_payment_method"
+    SUSPENDED = "suspended"
+    FAILED = "failed"
+
+
+@dataclass
+class Account:
+    """One row of the accounts table: the ledger of every id created for one email."""
+
+    email: str
+    status: AccountStatus
+    first_name: str = ""
+    last_name: str = ""
+    api_key_id: str | None = None
+    customer_id: str | None = None
+    subscription_id: str | None = None
+    lease_expires_at: int | None = None  # epoch seconds; only meaningful while pending
+    request_fingerprint: str | None = None  # hash of Idempotency-Key + body of the reserving request
+    failure_reason: str | None = None
+    created_at: int = 0
+    updated_at: int = 0
+    history: list[dict[str, str]] = field(default_factory=list)

@@ -1,0 +1,107 @@
+"""The small interfaces the domain services talk to.
+
+Domain code (tollgate.domain) knows only these; adapters (tollgate.adapters) implement them
+with one SDK each; tests implement them in memory with failure switches. Every method that
+reaches a network service must honour a timeout and bounded retries inside the adapter, and
+raise tollgate.domain.errors.DownstreamError (or a subclass) when the service fails, so the
+service can roll back without knowing which SDK was involved.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from tollgate.domain.models import Account, AccountStatus, IssuedKey, Registrant
+
+
+class ApiKeys(ABC):
+    """API Gateway API keys and the one usage plan they are metered and throttled by."""
+
+    @abstractmethod
+    def create_key(self, name: str, description: str) -> IssuedKey:
+        """Create an enabled key that cannot yet call the API (it is in no usage plan)."""
+
+    @abstractmethod
+    def delete_key(self, key_id: str) -> None:
+        """Delete the key; deleting a key that no longer exists is not an error."""
+
+    @abstractmethod
+    def attach_to_plan(self, key_id: str) -> None:
+        """Add the key to the configured usage plan: from now on it can call metered routes."""
+
+    @abstractmethod
+    def detach_from_plan(self, key_id: str) -> None:
+        """Remove the key from the usage plan; a key not in the plan is not an error."""
+
+    @abstractmethod
+    def set_enabled(self, key_id: str, enabled: bool) -> None:
+        """Enable or disable the key (billing lifecycle: non-payers are cut off)."""
+
+    @abstractmethod
+    def key_value(self, key_id: str) -> str:
+        """The key's secret value (only to answer a replayed request or check a presented key)."""
+
+
+class Billing(ABC):
+    """Stripe customers and subscriptions."""
+
+    @abstractmethod
+    def create_customer(self, registrant: Registrant, api_key_id: str, idempotency_key: str) -> str:
+        """Create the customer (metadata awsAPIKeyId) and return its id (cus_...)."""
+
+    @abstractmethod
+    def delete_customer(self, customer_id: str) -> None:
+        """Delete the customer; an already deleted customer is not an error."""
+
+    @abstractmethod
+    def subscribe(self, customer_id: str, idempotency_key: str) -> str:
+        """Subscribe the customer to the configured metered price; return the id (sub_...)."""
+
+    @abstractmethod
+    def cancel_subscription(self, subscription_id: str) -> None:
+        """Cancel immediately; an already cancelled subscription is not an error."""
+
+
+class Analytics(ABC):
+    """Moesif companies and users: what Moesif billing meters attribute usage to."""
+
+    @abstractmethod
+    def upsert_company(self, company_id: str, metadata: dict[str, str]) -> None:
+        """Create or update the company (company id = Stripe subscription id)."""
+
+    @abstractmethod
+    def upsert_user(self, user_id: str, company_id: str, metadata: dict[str, str]) -> None:
+        """Create or update the user (user id = API key id). Never pass the key value."""
+
+
+class Accounts(ABC):
+    """The accounts table: one row per normalised email, the ledger of what was created."""
+
+    @abstractmethod
+    def get(self, email: str) -> Account | None:
+        """The account for a normalised email, if any."""
+
+    @abstractmethod
+    def save(self, account: Account, expected_status: AccountStatus | None) -> None:
+        """Write the row only if it is currently in `expected_status` (None: the row must not
+        exist). Raises tollgate.domain.errors.ConcurrentUpdate otherwise."""
+
+    @abstractmethod
+    def delete(self, email: str, expected_status: AccountStatus) -> None:
+        """Remove the row if it is in `expected_status` (releases an email reservation)."""
+
+    @abstractmethod
+    def find_by_api_key_id(self, api_key_id: str) -> Account | None:
+        """The account owning an API key id."""
+
+    @abstractmethod
+    def find_by_subscription_id(self, subscription_id: str) -> Account | None:
+        """The account owning a Stripe subscription id."""
+
+    @abstractmethod
+    def find_by_customer_id(self, customer_id: str) -> Account | None:
+        """The account owning a Stripe customer id."""
+
+    @abstractmethod
+    def list_by_status(self, status: AccountStatus) -> list[Account]:
+        """Every account in a status (operators list and clean `failed` rows with it)."""
