@@ -8,7 +8,9 @@ every side can use it without pulling in CDK or an SDK.
 # --- Secrets Manager: the one JSON secret and its field names --------------------------------
 SECRET_FIELD_STRIPE_SECRET_KEY = "stripe_secret_key"
 SECRET_FIELD_STRIPE_WEBHOOK_SECRET = "stripe_webhook_secret"
-SECRET_FIELD_MOESIF_APPLICATION_ID = "moesif_application_id"
+# Firehose's HTTP-endpoint Secrets Manager integration reads the access key from the field
+# `api_key` and nothing else, so the Moesif application id has to live under that name.
+SECRET_FIELD_MOESIF_APPLICATION_ID = "api_key"
 SECRET_FIELDS = (
     SECRET_FIELD_STRIPE_SECRET_KEY,
     SECRET_FIELD_STRIPE_WEBHOOK_SECRET,
