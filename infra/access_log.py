@@ -1,0 +1,76 @@
+"""The API Gateway access-log format that feeds Moesif: one source of truth, plain data.
+
+The stage (infra/log_forwarding.py) writes it through Firehose to Moesif, and the local gateway
+(localdev) renders the very same records, so `make dev` shows what production would send.
+
+Field names are the ones Moesif's API Gateway integration reads (the record markers and field
+lookups in Moesif's own Firehose tooling: apiId, requestId, requestTime, protocol, httpMethod,
+resourcePath, requestHostHeader, requestUserAgentHeader, ip, status, responseLength, durationMs,
+caller, user, principalId, cognitoIdentityId). One deliberate change: Moesif's sample maps the
+user to `$context.identity.apiKey`, the key's secret VALUE. We log `$context.identity.apiKeyId`
+instead: it is what the register flow names the Moesif user, and a key value must never leave
+AWS. `$context.identity.apiKey` appears nowhere in this module.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+CONTEXT_PREFIX = "$context."
+
+# Moesif field name -> API Gateway context variable (without the "$context." prefix).
+FIELDS: dict[str, str] = {
+    "apiId": "apiId",
+    "requestId": "requestId",
+    "requestTime": "requestTime",
+    "requestTimeEpoch": "requestTimeEpoch",
+    "protocol": "protocol",
+    "httpMethod": "httpMethod",
+    "resourcePath": "resourcePath",
+    "path": "path",
+    "stage": "stage",
+    "requestHostHeader": "domainName",
+    "requestUserAgentHeader": "identity.userAgent",
+    "ip": "identity.sourceIp",
+    "status": "status",
+    "responseLength": "responseLength",
+    "durationMs": "responseLatency",
+    "integrationLatency": "integrationLatency",
+    "errorResponseType": "error.responseType",
+    "caller": "identity.caller",
+    "principalId": "authorizer.principalId",
+    "cognitoIdentityId": "identity.cognitoIdentityId",
+    # The Moesif user is the API key's id; Moesif's transform tooling also reads `apiKeyId`.
+    "user": "identity.apiKeyId",
+    "apiKeyId": "identity.apiKeyId",
+}
+
+# What API Gateway writes for a context variable that has no value in this request.
+MISSING_VALUE = "-"
+
+
+def format_string() -> str:
+    """The single-line JSON format for the stage's AccessLogSetting (`$context.requestId` is required)."""
+    return json.dumps(
+        {field: f"{CONTEXT_PREFIX}{variable}" for field, variable in FIELDS.items()},
+        separators=(",", ":"),
+    )
+
+
+def record(context: Mapping[str, Any]) -> dict[str, str]:
+    """The record API Gateway would log, from context values keyed like FIELDS' values.
+
+    `context` uses the variable names without the prefix, e.g. {"requestId": "...",
+    "identity.apiKeyId": "..."}; absent or empty values become "-" as API Gateway writes them.
+    """
+    rendered: dict[str, str] = {}
+    for field, variable in FIELDS.items():
+        value = context.get(variable)
+        rendered[field] = MISSING_VALUE if value is None or value == "" else str(value)
+    return rendered
+
+
+def render(context: Mapping[str, Any]) -> str:
+    """One access-log line (JSON), exactly what the stage hands to Firehose for this request."""
+    return json.dumps(record(context), separators=(",", ":"))

@@ -1,0 +1,206 @@
+"""Typed, validated deployment settings, read from cdk.json context.
+
+Plain Python on purpose (no aws_cdk import): the local dev harness builds the same object from
+the same cdk.json, so `make dev` and `cdk deploy` can never disagree on a throttle or a price.
+
+Every key lives flat and snake_case in cdk.json's "context" and can be overridden with
+`cdk synth -c key=value` (values given on the command line arrive as strings, so numbers and
+booleans are parsed here). A wrong or missing value raises SettingsError naming the key and
+what is expected, which fails the synth before anything reaches CloudFormation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
+
+# The value shipped in cdk.json: synth accepts it so the stack can be tried out, and the README
+# says to replace it (`make stripe-setup` prints the real one) before a deploy that bills anyone.
+PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
+
+_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+_PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+class SettingsError(ValueError):
+    """A cdk.json context value is missing or malformed; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a deployment can tune; see the README's "Settings" table for each meaning."""
+
+    stage_name: str
+    backend_url: str | None
+    throttle_rate_limit: float
+    throttle_burst_limit: int
+    quota_limit: int
+    quota_period: str
+    register_rate_limit: float
+    register_burst_limit: int
+    stripe_price_id: str
+    moesif_collector_url: str
+    existing_secret_arn: str | None
+    enable_waf: bool
+    require_payment_method: bool
+    reserved_concurrency: int
+
+    @property
+    def uses_sample_backend(self) -> bool:
+        """No backend given: the stack deploys its echo Lambda so a fresh deploy works end to end."""
+        return self.backend_url is None
+
+    @property
+    def stripe_price_is_placeholder(self) -> bool:
+        return self.stripe_price_id == PLACEHOLDER_STRIPE_PRICE_ID
+
+    @classmethod
+    def context_keys(cls) -> tuple[str, ...]:
+        """The cdk.json context keys the settings are read from (one per field)."""
+        return tuple(field.name for field in fields(cls))
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> Settings:
+        """Build and validate the settings from flat context values (cdk.json or `-c`)."""
+        read = _Reader(context)
+        return cls(
+            stage_name=read.matching(
+                "stage_name", _STAGE_NAME, "1-128 letters, digits, '-' or '_' (e.g. 'prod')"
+            ),
+            backend_url=read.optional_url("backend_url", schemes=("https", "http")),
+            throttle_rate_limit=read.positive_number("throttle_rate_limit"),
+            throttle_burst_limit=read.positive_int("throttle_burst_limit"),
+            quota_limit=read.positive_int("quota_limit"),
+            quota_period=read.choice("quota_period", QUOTA_PERIODS),
+            register_rate_limit=read.positive_number("register_rate_limit"),
+            register_burst_limit=read.positive_int("register_burst_limit"),
+            stripe_price_id=read.matching(
+                "stripe_price_id", _PRICE_ID, "a Stripe price id starting with 'price_' (make stripe-setup prints it)"
+            ),
+            # Firehose delivers only to https endpoints.
+            moesif_collector_url=read.url("moesif_collector_url", schemes=("https",)),
+            existing_secret_arn=read.optional_matching(
+                "existing_secret_arn", _SECRET_ARN, "a Secrets Manager secret ARN (arn:aws:secretsmanager:...:secret:...)"
+            ),
+            enable_waf=read.boolean("enable_waf"),
+            require_payment_method=read.boolean("require_payment_method"),
+            reserved_concurrency=read.non_negative_int("reserved_concurrency"),
+        )
+
+
+def load_cdk_json_context(path: str | Path = "cdk.json") -> dict[str, Any]:
+    """The "context" object of cdk.json, read without CDK (for localdev and the tests)."""
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    return dict(document.get("context", {}))
+
+
+class _Reader:
+    """Reads one key at a time and turns every problem into a SettingsError naming that key."""
+
+    def __init__(self, context: Mapping[str, Any]) -> None:
+        self._context = context
+
+    def _fail(self, key: str, expected: str, value: Any) -> SettingsError:
+        return SettingsError(f"cdk.json context '{key}' must be {expected}; got {value!r}")
+
+    def _required(self, key: str, expected: str) -> Any:
+        value = self._context.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise SettingsError(f"cdk.json context '{key}' is missing; expected {expected}")
+        return value.strip() if isinstance(value, str) else value
+
+    def _optional(self, key: str) -> Any:
+        value = self._context.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    def matching(self, key: str, pattern: re.Pattern[str], expected: str) -> str:
+        value = self._required(key, expected)
+        if not isinstance(value, str) or not pattern.match(value):
+            raise self._fail(key, expected, value)
+        return value
+
+    def optional_matching(self, key: str, pattern: re.Pattern[str], expected: str) -> str | None:
+        value = self._optional(key)
+        if value is not None and (not isinstance(value, str) or not pattern.match(value)):
+            raise self._fail(key, expected + " or empty", value)
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        expected = "one of " + ", ".join(choices)
+        value = self._required(key, expected)
+        normalised = value.upper() if isinstance(value, str) else value
+        if normalised not in choices:
+            raise self._fail(key, expected, value)
+        return normalised
+
+    def _number(self, key: str, expected: str, parse: type) -> Any:
+        value = self._required(key, expected)
+        if isinstance(value, bool):
+            raise self._fail(key, expected, value)
+        try:
+            number = parse(value) if isinstance(value, str) else value
+        except ValueError:
+            raise self._fail(key, expected, value) from None
+        if parse is int and (not isinstance(number, int) or isinstance(number, bool)):
+            raise self._fail(key, expected, value)
+        if not isinstance(number, (int, float)):
+            raise self._fail(key, expected, value)
+        return number
+
+    def positive_number(self, key: str) -> float:
+        expected = "a number greater than 0"
+        number = self._number(key, expected, float)
+        if number <= 0:
+            raise self._fail(key, expected, number)
+        return float(number)
+
+    def positive_int(self, key: str) -> int:
+        expected = "a whole number greater than 0"
+        number = self._number(key, expected, int)
+        if number <= 0:
+            raise self._fail(key, expected, number)
+        return number
+
+    def non_negative_int(self, key: str) -> int:
+        expected = "a whole number, 0 or more"
+        number = self._number(key, expected, int)
+        if number < 0:
+            raise self._fail(key, expected, number)
+        return number
+
+    def boolean(self, key: str) -> bool:
+        expected = "true or false"
+        value = self._required(key, expected)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise self._fail(key, expected, value)
+
+    def _check_url(self, key: str, value: Any, schemes: tuple[str, ...], expected: str) -> str:
+        if not isinstance(value, str):
+            raise self._fail(key, expected, value)
+        parsed = urlparse(value)
+        if parsed.scheme not in schemes or not parsed.netloc:
+            raise self._fail(key, expected, value)
+        return value
+
+    def url(self, key: str, schemes: tuple[str, ...]) -> str:
+        expected = f"an absolute {' or '.join(schemes)} URL"
+        return self._check_url(key, self._required(key, expected), schemes, expected)
+
+    def optional_url(self, key: str, schemes: tuple[str, ...]) -> str | None:
+        expected = f"an absolute {' or '.join(schemes)} URL, or empty for the built-in sample backend"
+        value = self._optional(key)
+        return None if value is None else self._check_url(key, value, schemes, expected)
