@@ -1,0 +1,358 @@
+"use strict";
+
+/*
+ * Signup page: POST /register, show the key once, offer Stripe Checkout for a payment method.
+ * Served under a strict CSP (script-src 'self'), so no inline code; server text is only ever
+ * written with textContent / value, never parsed as HTML.
+ */
+(() => {
+  // Mirrors tollgate/domain/validation.py so most mistakes are caught before a round trip.
+  const LIMITS = Object.freeze({ emailMax: 254, emailLocalMax: 64, nameMax: 100 });
+  const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+  const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+  const REQUEST_TIMEOUT_MS = 20000;
+  const SIGNUP_FIELDS = ["email", "firstname", "lastname"];
+
+  const MESSAGES = Object.freeze({
+    fixFields: "Please correct the highlighted fields.",
+    creating: "Creating your account…",
+    created: "Your account is ready. Your API key is shown below.",
+    emailTaken: "This email already has an account. Use the key you stored when you signed up, or sign up with another email.",
+    tooLarge: "That request is too large. Shorten the names and try again.",
+    throttled: "Too many requests right now. Wait a few seconds and try again.",
+    serverError: "Something went wrong on our side and nothing was created. Please try again in a minute.",
+    unreachable: "We could not reach the sign-up service. Check your internet connection and try again.",
+    timeout: "The sign-up service took too long to answer. Please try again in a minute.",
+    misconfigured: "Sign-up is unavailable right now. Please try again later.",
+    unexpected: "Something unexpected happened. Please try again.",
+    keyRejected: "That API key and key ID do not match an account. Check both and try again.",
+    openingCheckout: "Opening Stripe Checkout…",
+    copied: "Copied to the clipboard.",
+    copyFailed: "Copying failed: select the text and press Ctrl+C (⌘+C on a Mac).",
+  });
+
+  const byId = (id) => document.getElementById(id);
+  const configReady = loadConfig();
+
+  class NetworkError extends Error {}
+  class TimeoutError extends Error {}
+
+  async function loadConfig() {
+    const response = await fetch("config.json", { cache: "no-store" });
+    if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
+    const raw = await response.json();
+    if (typeof raw.apiUrl !== "string" || !/^https?:\/\//.test(raw.apiUrl)) {
+      throw new Error("config.json: apiUrl must be an http(s) URL");
+    }
+    return {
+      apiUrl: raw.apiUrl.replace(/\/+$/, ""),
+      requirePaymentMethod: raw.requirePaymentMethod === true,
+    };
+  }
+
+  // ---- validation ---------------------------------------------------------------------------
+
+  function validateName(value, label) {
+    if (!value) return `Enter your ${label}.`;
+    if (value.length > LIMITS.nameMax) return `Use at most ${LIMITS.nameMax} characters.`;
+    if (CONTROL_CHARS.test(value)) return "Remove the invisible control characters.";
+    return "";
+  }
+
+  function validateEmail(value) {
+    if (!value) return "Enter your email address.";
+    if (value.length > LIMITS.emailMax) return `Use at most ${LIMITS.emailMax} characters.`;
+    if (CONTROL_CHARS.test(value) || !EMAIL_SHAPE.test(value)) {
+      return "Enter an email address like name@example.com.";
+    }
+    if (value.split("@")[0].length > LIMITS.emailLocalMax) {
+      return `The part before @ can have at most ${LIMITS.emailLocalMax} characters.`;
+    }
+    return "";
+  }
+
+  const VALIDATORS = Object.freeze({
+    email: validateEmail,
+    firstname: (value) => validateName(value, "first name"),
+    lastname: (value) => validateName(value, "last name"),
+  });
+
+  function readSignup() {
+    const values = {};
+    for (const name of SIGNUP_FIELDS) values[name] = byId(name).value.trim();
+    return values;
+  }
+
+  function validateSignup(values) {
+    const errors = {};
+    for (const name of SIGNUP_FIELDS) {
+      const message = VALIDATORS[name](values[name]);
+      if (message) errors[name] = message;
+    }
+    return errors;
+  }
+
+  // ---- UI helpers -----------------------------------------------------------------------------
+
+  function setFieldError(input, message) {
+    const error = byId(`${input.id}-error`);
+    error.textContent = message;
+    if (message) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+
+  /** Shows `errors` ({field: message}) on `inputs`, clears the others, focuses the first bad one. */
+  function showFieldErrors(inputs, errors) {
+    let first = null;
+    for (const input of inputs) {
+      const message = errors[input.name] || "";
+      setFieldError(input, message);
+      if (message && !first) first = input;
+    }
+    if (first) first.focus();
+    return first !== null;
+  }
+
+  function setStatus(element, message, kind = "info") {
+    element.textContent = message;
+    element.dataset.kind = kind;
+  }
+
+  function setBusy(button, busy) {
+    button.disabled = busy;
+    button.setAttribute("aria-busy", String(busy));
+  }
+
+  function newIdempotencyKey() {
+    if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  /** POSTs JSON to the API; resolves to {status, data} for any HTTP answer. */
+  async function postJson(path, body, headers = {}) {
+    const { apiUrl } = await configReady;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+    let response;
+    try {
+      response = await fetch(`${apiUrl}${path}`, {
+        method: "POST",
+        mode: "cors",
+        credentials: "omit",
+        headers: { "Content-Type": "application/json", ...headers },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+    } catch (error) {
+      throw controller.signal.aborted ? new TimeoutError() : new NetworkError(String(error));
+    } finally {
+      clearTimeout(timer);
+    }
+    let data = {};
+    try {
+      data = await response.json();
+    } catch {
+      data = {};
+    }
+    return { status: response.status, data: data && typeof data === "object" ? data : {} };
+  }
+
+  /** The customer-facing sentence for a failed call that has no field-level detail. */
+  function describeFailure(failure) {
+    if (failure instanceof TimeoutError) return MESSAGES.timeout;
+    if (failure instanceof NetworkError) return MESSAGES.unreachable;
+    if (failure instanceof Error) return MESSAGES.misconfigured;
+    if (failure.status === 413) return MESSAGES.tooLarge;
+    if (failure.status === 429) return MESSAGES.throttled;
+    if (failure.status >= 500) return MESSAGES.serverError;
+    return MESSAGES.unexpected;
+  }
+
+  async function copyText(text, sourceInput) {
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        await navigator.clipboard.writeText(text);
+        return true;
+      } catch {
+        // Permission denied or unfocused document: fall back to a selection copy below.
+      }
+    }
+    if (!sourceInput) return false;
+    sourceInput.focus();
+    sourceInput.select();
+    try {
+      return document.execCommand("copy");
+    } catch {
+      return false;
+    }
+  }
+
+  function bindCopy(button, getText, statusElement, selectable) {
+    button.addEventListener("click", async () => {
+      const ok = await copyText(getText(), selectable);
+      setStatus(statusElement, ok ? MESSAGES.copied : MESSAGES.copyFailed, ok ? "success" : "error");
+    });
+  }
+
+  function curlExample(apiUrl, key) {
+    return `curl -sS "${apiUrl}/" \\\n  -H "x-api-key: ${key}"`;
+  }
+
+  // ---- sign-up ---------------------------------------------------------------------------------
+
+  const signupForm = byId("signup-form");
+  const signupInputs = SIGNUP_FIELDS.map(byId);
+  const signupButton = byId("submit");
+  const signupStatus = byId("form-status");
+
+  for (const input of signupInputs) {
+    input.addEventListener("input", () => {
+      if (input.getAttribute("aria-invalid") === "true") {
+        setFieldError(input, VALIDATORS[input.name](input.value.trim()));
+      }
+    });
+  }
+
+  signupForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (signupButton.disabled) return;
+    const values = readSignup();
+    if (showFieldErrors(signupInputs, validateSignup(values))) {
+      setStatus(signupStatus, MESSAGES.fixFields, "error");
+      return;
+    }
+    setBusy(signupButton, true);
+    setStatus(signupStatus, MESSAGES.creating, "info");
+    try {
+      const { status, data } = await postJson("/register", values, {
+        "Idempotency-Key": newIdempotencyKey(),
+      });
+      if (status === 201 && typeof data.apikey === "string") {
+        await showResult(data);
+      } else if (status === 400 && data.fields && typeof data.fields === "object") {
+        const known = showFieldErrors(signupInputs, data.fields);
+        setStatus(signupStatus, known ? MESSAGES.fixFields : String(data.error || MESSAGES.unexpected), "error");
+      } else if (status === 409) {
+        showFieldErrors(signupInputs, { email: MESSAGES.emailTaken });
+        setStatus(signupStatus, MESSAGES.emailTaken, "error");
+      } else {
+        setStatus(signupStatus, describeFailure({ status }), "error");
+      }
+    } catch (failure) {
+      setStatus(signupStatus, describeFailure(failure), "error");
+    } finally {
+      setBusy(signupButton, false);
+    }
+  });
+
+  // ---- result ----------------------------------------------------------------------------------
+
+  const keyInput = byId("api-key");
+  const curlCode = byId("curl-example");
+  const paymentButton = byId("add-payment");
+  const paymentStatus = byId("payment-status");
+  let issuedKey = null;
+
+  async function showResult(registration) {
+    const config = await configReady;
+    issuedKey = { value: registration.apikey, id: String(registration.apiKeyId || "") };
+    keyInput.value = issuedKey.value;
+    byId("api-key-id").textContent = issuedKey.id;
+    curlCode.textContent = curlExample(config.apiUrl, issuedKey.value);
+    byId("payment-explainer").textContent = config.requirePaymentMethod
+      ? "Your key starts working once you add a payment method. You are charged only for what you use."
+      : "Your key already works. Add a card now so your first invoice is paid without interruption.";
+    setStatus(signupStatus, MESSAGES.created, "success");
+    byId("signup").hidden = true;
+    byId("result").hidden = false;
+    byId("result-title").focus();
+  }
+
+  bindCopy(byId("copy-key"), () => keyInput.value, byId("copy-status"), keyInput);
+  bindCopy(byId("copy-curl"), () => curlCode.textContent, byId("curl-status"), null);
+
+  /** Asks the API for a Stripe Checkout (setup mode) URL for this key and goes there. */
+  async function startCheckout(key, button, statusElement) {
+    setBusy(button, true);
+    setStatus(statusElement, MESSAGES.openingCheckout, "info");
+    try {
+      const { status, data } = await postJson(
+        "/billing/checkout",
+        { apiKeyId: key.id },
+        { "x-api-key": key.value },
+      );
+      if (status === 200 && typeof data.url === "string" && /^https?:\/\//.test(data.url)) {
+        window.location.assign(data.url);
+        return;
+      }
+      const message = [401, 403, 404].includes(status) ? MESSAGES.keyRejected
+        : status === 400 ? String(data.error || MESSAGES.unexpected)
+        : describeFailure({ status });
+      setStatus(statusElement, message, "error");
+    } catch (failure) {
+      setStatus(statusElement, describeFailure(failure), "error");
+    }
+    setBusy(button, false);
+  }
+
+  paymentButton.addEventListener("click", () => {
+    if (issuedKey) startCheckout(issuedKey, paymentButton, paymentStatus);
+  });
+
+  // ---- back from Stripe Checkout ---------------------------------------------------------------
+
+  const resumeForm = byId("resume-form");
+  const resumeInputs = [byId("resume-key"), byId("resume-key-id")];
+
+  resumeForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const [keyField, idField] = resumeInputs;
+    const errors = {};
+    if (!keyField.value.trim()) errors.apikey = "Paste your API key.";
+    if (!idField.value.trim()) errors.apiKeyId = "Paste your key ID.";
+    if (showFieldErrors(resumeInputs, errors)) return;
+    startCheckout(
+      { value: keyField.value.trim(), id: idField.value.trim() },
+      byId("resume-submit"),
+      byId("resume-status"),
+    );
+  });
+
+  async function showCheckoutOutcome() {
+    const outcome = new URLSearchParams(window.location.search).get("checkout");
+    if (outcome !== "success" && outcome !== "cancel") return;
+    window.history.replaceState(null, "", window.location.pathname);
+    let requirePaymentMethod = false;
+    try {
+      ({ requirePaymentMethod } = await configReady);
+    } catch {
+      // The notice still makes sense without the setting; the form reports the config problem.
+    }
+    const notice = byId("checkout-notice");
+    if (outcome === "success") {
+      notice.textContent = requirePaymentMethod
+        ? "Your payment method is saved. Your API key is active within a few seconds."
+        : "Your payment method is saved. Thank you!";
+      notice.dataset.kind = "success";
+    } else {
+      notice.textContent = requirePaymentMethod
+        ? "No payment method was added, so your API key is not active yet. Add one below whenever you are ready."
+        : "No payment method was added. Your API key keeps working; add one below before your first invoice.";
+      notice.dataset.kind = "warning";
+      byId("resume").hidden = false;
+    }
+    notice.hidden = false;
+    notice.focus();
+  }
+
+  configReady.catch((error) => {
+    console.error(error);
+    setStatus(signupStatus, MESSAGES.misconfigured, "error");
+    signupButton.disabled = true;
+  });
+  showCheckoutOutcome();
+})();
