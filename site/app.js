@@ -6,10 +6,14 @@
  * written with textContent / value, never parsed as HTML.
  */
 (() => {
-  // Mirrors tollgate/domain/validation.py so most mistakes are caught before a round trip.
+  // Mirrors tollgate/domain/validation.py (same limits and rules), so most mistakes are caught
+  // before a round trip; the server stays the authority and its 400 messages are shown as well.
   const LIMITS = Object.freeze({ emailMax: 254, emailLocalMax: 64, nameMax: 100 });
-  const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-  const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+  const EMAIL_LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+  const DOMAIN_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+  const TOP_LEVEL_DOMAIN = /^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]{1,59}$/;
+  const NON_ASCII = /[^\u0000-\u007f]/;
+  const INVISIBLE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u;
   const REQUEST_TIMEOUT_MS = 20000;
   const SIGNUP_FIELDS = ["email", "firstname", "lastname"];
 
@@ -54,21 +58,41 @@
 
   function validateName(value, label) {
     if (!value) return `Enter your ${label}.`;
-    if (value.length > LIMITS.nameMax) return `Use at most ${LIMITS.nameMax} characters.`;
-    if (CONTROL_CHARS.test(value)) return "Remove the invisible control characters.";
+    if ([...value].length > LIMITS.nameMax) return `Use at most ${LIMITS.nameMax} characters.`;
+    if (INVISIBLE_CHARS.test(value)) return "Remove the invisible or control characters.";
     return "";
   }
 
   function validateEmail(value) {
     if (!value) return "Enter your email address.";
     if (value.length > LIMITS.emailMax) return `Use at most ${LIMITS.emailMax} characters.`;
-    if (CONTROL_CHARS.test(value) || !EMAIL_SHAPE.test(value)) {
+    const at = value.lastIndexOf("@");
+    const local = value.slice(0, Math.max(at, 0));
+    const labels = value.slice(at + 1).split(".");
+    if (NON_ASCII.test(value) || at < 1 || at === value.length - 1) {
       return "Enter an email address like name@example.com.";
     }
-    if (value.split("@")[0].length > LIMITS.emailLocalMax) {
-      return `The part before @ can have at most ${LIMITS.emailLocalMax} characters.`;
+    if (local.length > LIMITS.emailLocalMax || !EMAIL_LOCAL_PART.test(local)) {
+      return "Check the part before the @: it is not a valid email address.";
+    }
+    if (labels.length < 2 || !labels.every((label) => DOMAIN_LABEL.test(label))
+        || !TOP_LEVEL_DOMAIN.test(labels[labels.length - 1])) {
+      return "Check the part after the @: it is not a valid domain.";
     }
     return "";
+  }
+
+  const FIELD_LABELS = Object.freeze({ email: "Email", firstname: "First name", lastname: "Last name" });
+
+  /** The server names problems as fragments ("must not be empty"); make each a sentence. */
+  function serverFieldMessages(fields) {
+    const messages = {};
+    for (const [name, problem] of Object.entries(fields)) {
+      if (!(name in FIELD_LABELS)) continue;
+      const text = String(problem).trim().replace(/\.$/, "");
+      messages[name] = /^[a-z]/.test(text) ? `${FIELD_LABELS[name]} ${text}.` : `${text}.`;
+    }
+    return messages;
   }
 
   const VALIDATORS = Object.freeze({
@@ -234,7 +258,7 @@
       if (status === 201 && typeof data.apikey === "string") {
         await showResult(data);
       } else if (status === 400 && data.fields && typeof data.fields === "object") {
-        const known = showFieldErrors(signupInputs, data.fields);
+        const known = showFieldErrors(signupInputs, serverFieldMessages(data.fields));
         setStatus(signupStatus, known ? MESSAGES.fixFields : String(data.error || MESSAGES.unexpected), "error");
       } else if (status === 409) {
         showFieldErrors(signupInputs, { email: MESSAGES.emailTaken });

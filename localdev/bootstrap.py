@@ -1,0 +1,181 @@
+"""Creates in the emulators what the stack creates in AWS (and `make stripe-setup` in Stripe), from
+the same cdk.json settings, and returns the environment the Lambda handlers get.
+
+- API Gateway (moto): a REST API with the stack's routes, a stage named `stage_name`, and the
+  usage plan with the settings' throttle and quota on that stage;
+- DynamoDB (moto): the accounts table (key, GSIs and TTL from contract.py, as infra/data.py) and
+  the Powertools idempotency table;
+- Secrets Manager (moto): the one JSON secret, every contract field filled with a local test value;
+- Stripe (localstripe behind the bridge): product, billing meter and metered price through
+  ops.stripe_setup's CatalogSetup, and the webhook endpoint pointing at the local gateway's
+  `/stripe/webhook`, whose signing secret goes into the secret.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+
+from infra.settings import Settings
+from localdev.gateway import GatewayDeployment
+from ops.stripe_setup import CatalogSetup, CatalogSpec
+from tollgate import contract
+from tollgate.adapters.stripe_client import stripe_client
+
+NAME = "tollgate-dev"
+AWS_REGION = "us-east-1"
+# moto accepts any credentials; fixed ones keep the handlers off any real AWS profile.
+AWS_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+STRIPE_TEST_SECRET_KEY = "sk_test_tollgate_local"
+MOESIF_TEST_APPLICATION_ID = "tollgate-local-moesif-application-id"
+DEV_CATALOG = CatalogSpec(
+    product_name="Tollgate API (local)",
+    meter_event_name="tollgate_local_api_calls",
+    pricing_model="per-unit",
+    unit_amount_decimal=Decimal("0.1"),
+)
+_ACCOUNT_INDEXES = (
+    (contract.ACCOUNTS_INDEX_BY_API_KEY_ID, contract.ACCOUNTS_ATTR_API_KEY_ID),
+    (contract.ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID),
+    (contract.ACCOUNTS_INDEX_BY_CUSTOMER_ID, contract.ACCOUNTS_ATTR_CUSTOMER_ID),
+)
+
+
+@dataclass(frozen=True)
+class Emulators:
+    """Where each emulator listens (localdev.emulators starts them)."""
+
+    aws_endpoint_url: str  # moto server
+    stripe_api_base: str  # the bridge in front of localstripe
+    moesif_api_base: str  # the Moesif collector (SDK calls)
+    firehose_url: str  # the Moesif collector (access-log delivery)
+
+
+@dataclass(frozen=True)
+class LocalDeployment:
+    """What bootstrap created: the gateway's view of it and the functions' environment."""
+
+    gateway: GatewayDeployment
+    function_environment: dict[str, str]
+    secret_arn: str
+    stripe_price_id: str
+
+
+def aws_client(service: str, endpoint_url: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=AWS_REGION,
+                        aws_access_key_id=AWS_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=AWS_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+
+def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: str) -> LocalDeployment:
+    """Create everything once, in emulators that start empty."""
+    aws = emulators.aws_endpoint_url
+    rest_api_id, usage_plan_id = _create_api(aws_client("apigateway", aws), settings)
+    accounts_table, idempotency_table = _create_tables(aws_client("dynamodb", aws))
+    catalog = CatalogSetup(stripe_client(STRIPE_TEST_SECRET_KEY, api_base=emulators.stripe_api_base)).ensure(
+        DEV_CATALOG, webhook_url=api_url.rstrip("/") + contract.ROUTE_STRIPE_WEBHOOK)
+    if catalog.webhook is None or not catalog.webhook.signing_secret:
+        raise RuntimeError("the Stripe emulator registered the webhook endpoint without a signing secret")
+    secret_arn = aws_client("secretsmanager", aws).create_secret(Name=NAME, SecretString=json.dumps({
+        contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
+        contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: catalog.webhook.signing_secret,
+        contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_TEST_APPLICATION_ID,
+    }))["ARN"]
+    site_origin = _origin(site_url)
+    environment = {
+        contract.ENV_SECRET_ARN: secret_arn,
+        contract.ENV_ACCOUNTS_TABLE: accounts_table,
+        contract.ENV_IDEMPOTENCY_TABLE: idempotency_table,
+        contract.ENV_USAGE_PLAN_ID: usage_plan_id,
+        contract.ENV_STRIPE_PRICE_ID: catalog.price_id,
+        contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if settings.require_payment_method else "false",
+        contract.ENV_ALLOWED_ORIGIN: site_origin,
+        contract.ENV_SIGNUP_URL: site_url.rstrip("/") + "/",
+        contract.ENV_STRIPE_API_BASE: emulators.stripe_api_base,
+        contract.ENV_MOESIF_API_BASE: emulators.moesif_api_base,
+        "AWS_ENDPOINT_URL": aws,
+        "AWS_DEFAULT_REGION": AWS_REGION,
+        "AWS_REGION": AWS_REGION,
+        **AWS_TEST_CREDENTIALS,
+    }
+    gateway = GatewayDeployment(
+        rest_api_id=rest_api_id,
+        stage_name=settings.stage_name,
+        usage_plan_id=usage_plan_id,
+        allowed_origin=site_origin,
+        backend_url=settings.backend_url,
+        firehose_url=emulators.firehose_url,
+        firehose_access_key=MOESIF_TEST_APPLICATION_ID,
+    )
+    return LocalDeployment(gateway, environment, secret_arn, catalog.price_id)
+
+
+def _create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:
+    """REST API with the stack's routes (mock integrations: the local gateway runs them), one
+    stage, and the usage plan on it."""
+    api_id = apigateway.create_rest_api(name=NAME, endpointConfiguration={"types": ["REGIONAL"]})["id"]
+    root_id = next(item["id"] for item in apigateway.get_resources(restApiId=api_id)["items"] if item["path"] == "/")
+
+    def add_method(resource_id: str, method: str, api_key_required: bool) -> None:
+        apigateway.put_method(restApiId=api_id, resourceId=resource_id, httpMethod=method,
+                              authorizationType="NONE", apiKeyRequired=api_key_required)
+        apigateway.put_integration(restApiId=api_id, resourceId=resource_id, httpMethod=method, type="MOCK")
+
+    add_method(root_id, "ANY", api_key_required=True)
+    proxy_id = apigateway.create_resource(restApiId=api_id, parentId=root_id, pathPart="{proxy+}")["id"]
+    add_method(proxy_id, "ANY", api_key_required=True)
+    resource_ids = {"/": root_id}
+    for route in contract.PUBLIC_ROUTES:
+        parent = "/"
+        for part in route.strip("/").split("/"):
+            path = parent.rstrip("/") + "/" + part
+            if path not in resource_ids:
+                resource_ids[path] = apigateway.create_resource(
+                    restApiId=api_id, parentId=resource_ids[parent], pathPart=part)["id"]
+            parent = path
+        add_method(resource_ids[route], "POST", api_key_required=False)
+    apigateway.create_deployment(restApiId=api_id, stageName=settings.stage_name)
+    usage_plan_id = apigateway.create_usage_plan(
+        name=NAME,
+        apiStages=[{"apiId": api_id, "stage": settings.stage_name}],
+        throttle={"rateLimit": settings.throttle_rate_limit, "burstLimit": settings.throttle_burst_limit},
+        quota={"limit": settings.quota_limit, "period": settings.quota_period},
+    )["id"]
+    return api_id, usage_plan_id
+
+
+def _create_tables(dynamodb: Any) -> tuple[str, str]:
+    accounts, idempotency = f"{NAME}-accounts", f"{NAME}-idempotency"
+    key_attributes = [contract.ACCOUNTS_PARTITION_KEY] + [attribute for _, attribute in _ACCOUNT_INDEXES]
+    dynamodb.create_table(
+        TableName=accounts,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in key_attributes],
+        KeySchema=[{"AttributeName": contract.ACCOUNTS_PARTITION_KEY, "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {"IndexName": index, "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
+             "Projection": {"ProjectionType": "ALL"}}
+            for index, attribute in _ACCOUNT_INDEXES
+        ],
+    )
+    dynamodb.create_table(
+        TableName=idempotency,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": contract.IDEMPOTENCY_PARTITION_KEY, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": contract.IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
+    )
+    for table, attribute in ((accounts, contract.ACCOUNTS_TTL_ATTRIBUTE),
+                             (idempotency, contract.IDEMPOTENCY_TTL_ATTRIBUTE)):
+        dynamodb.update_time_to_live(TableName=table,
+                                     TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
+    return accounts, idempotency
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

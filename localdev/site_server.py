@@ -1,0 +1,172 @@
+"""Serves site/ locally the way CloudFront does: static files, a generated config.json, and the
+security headers of the distribution's response-headers policy (so a CSP mistake shows up in
+`make dev` and in the browser tests, not first in production).
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from localdev.net import LOOPBACK, bind_loopback
+
+SITE_DIR = Path(__file__).resolve().parent.parent / "site"
+CONFIG_PATH = "/config.json"
+
+_CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                  ".css": "text/css; charset=utf-8", ".json": "application/json",
+                  ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon"}
+
+
+def site_config(api_url: str, require_payment_method: bool) -> dict[str, Any]:
+    """The config.json the page reads at load (the stack writes the same shape at deploy)."""
+    return {"apiUrl": api_url, "requirePaymentMethod": require_payment_method}
+
+
+def security_headers(api_origin: str) -> dict[str, str]:
+    """The headers CloudFront's response-headers policy adds to every response of the site."""
+    csp = "; ".join((
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        f"connect-src 'self' {api_origin}",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ))
+    return {
+        "Content-Security-Policy": csp,
+        "Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    }
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class BackgroundHttpServer:
+    """A threaded HTTP server on a loopback port, started and stopped with the object.
+
+    Subclasses provide `_handler_class()`; port 0 picks a free port, a taken fixed port raises
+    PortInUseError naming `what`.
+    """
+
+    what = "HTTP server"
+
+    def __init__(self, port: int = 0) -> None:
+        self._requested_port = port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"{self.what} is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self):
+        sock = bind_loopback(self._requested_port, self.what)
+        server = ThreadingHTTPServer((LOOPBACK, 0), self._handler_class(), bind_and_activate=False)
+        server.socket.close()
+        server.socket = sock
+        server.server_address = sock.getsockname()
+        server.daemon_threads = True
+        server.server_activate()
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=self.what, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class SiteServer(BackgroundHttpServer):
+    """`with SiteServer(api_url=..., require_payment_method=False, port=0) as site: site.url`."""
+
+    what = "Signup site"
+
+    def __init__(self, api_url: str, require_payment_method: bool, port: int = 0,
+                 site_dir: Path = SITE_DIR) -> None:
+        super().__init__(port)
+        self._config = json.dumps(site_config(api_url, require_payment_method)).encode()
+        self._headers = security_headers(_origin(api_url))
+        self._site_dir = site_dir.resolve()
+
+    def _resolve(self, path: str) -> tuple[bytes, str] | None:
+        """(body, content type) for a request path, or None when nothing is served there."""
+        if path == CONFIG_PATH:
+            return self._config, _CONTENT_TYPES[".json"]
+        relative = "index.html" if path in ("", "/") else path.lstrip("/")
+        candidate = (self._site_dir / relative).resolve()
+        if not candidate.is_relative_to(self._site_dir) or not candidate.is_file():
+            return None
+        if candidate.name == "config.json":  # a stray committed one must never shadow the generated one
+            return None
+        content_type = _CONTENT_TYPES.get(candidate.suffix) or mimetypes.guess_type(candidate.name)[0]
+        return candidate.read_bytes(), content_type or "application/octet-stream"
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "tollgate-site"
+            sys_version = ""
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                """Quiet: the browser's own devtools show the requests."""
+
+            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+                self._serve(include_body=True)
+
+            def do_HEAD(self) -> None:  # noqa: N802
+                self._serve(include_body=False)
+
+            def _serve(self, include_body: bool) -> None:
+                found = site._resolve(urlsplit(self.path).path)
+                status, (body, content_type) = (
+                    (HTTPStatus.OK, found) if found
+                    else (HTTPStatus.NOT_FOUND, (b"Not found\n", "text/plain; charset=utf-8"))
+                )
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-cache")
+                for name, value in site._headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                if include_body:
+                    self.wfile.write(body)
+
+        return Handler
