@@ -62,6 +62,24 @@ class Billing(ABC):
         """Cancel immediately; an already cancelled subscription is not an error."""
 
 
+class PaymentSetup(ABC):
+    """What the billing lifecycle needs from Stripe beyond sign-up: a customer's payment method
+    and the current state of their subscription."""
+
+    @abstractmethod
+    def subscription_status(self, subscription_id: str) -> str:
+        """The subscription's status as Stripe has it now (active, past_due, canceled, ...)."""
+
+    @abstractmethod
+    def set_default_payment_method(self, customer_id: str, setup_intent_id: str) -> None:
+        """Make the payment method a completed setup intent collected the customer's default for
+        invoices. Setting the same method again is not an error."""
+
+    @abstractmethod
+    def create_setup_checkout(self, customer_id: str, success_url: str, cancel_url: str, idempotency_key: str) -> str:
+        """Open a Checkout session in setup mode for the customer; return its URL."""
+
+
 class Analytics(ABC):
     """Moesif companies and users: what Moesif billing meters attribute usage to."""
 
@@ -82,13 +100,17 @@ class Accounts(ABC):
         """The account for a normalised email, if any."""
 
     @abstractmethod
-    def save(self, account: Account, expected_status: AccountStatus | None) -> None:
+    def save(
+        self, account: Account, expected_status: AccountStatus | None, expected_attempt_id: str | None = None
+    ) -> None:
         """Write the row only if it is currently in `expected_status` (None: the row must not
-        exist). Raises tollgate.domain.errors.ConcurrentUpdate otherwise."""
+        exist) and, when `expected_attempt_id` is given, still owned by that registration attempt.
+        Raises tollgate.domain.errors.ConcurrentUpdate otherwise."""
 
     @abstractmethod
-    def delete(self, email: str, expected_status: AccountStatus) -> None:
-        """Remove the row if it is in `expected_status` (releases an email reservation)."""
+    def delete(self, email: str, expected_status: AccountStatus, expected_attempt_id: str | None = None) -> None:
+        """Remove the row if it is in `expected_status` (and owned by `expected_attempt_id` when
+        given): releases an email reservation. Raises ConcurrentUpdate otherwise."""
 
     @abstractmethod
     def find_by_api_key_id(self, api_key_id: str) -> Account | None:
@@ -105,3 +127,10 @@ class Accounts(ABC):
     @abstractmethod
     def list_by_status(self, status: AccountStatus) -> list[Account]:
         """Every account in a status (operators list and clean `failed` rows with it)."""
+
+    @abstractmethod
+    def save_billing_event(self, account: Account, previous: Account, event_id: str, remember_until: int) -> None:
+        """Write `account` and record the Stripe `event_id` (kept until `remember_until`, epoch
+        seconds) in one transaction, only if the row still has `previous`'s status and last
+        billing event id. Raises EventAlreadyApplied if the event id was recorded before,
+        ConcurrentUpdate if the row changed meanwhile."""

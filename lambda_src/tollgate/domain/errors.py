@@ -19,6 +19,18 @@ class EmailAlreadyRegistered(TollgateError):
     """The normalised email already has an account (409). Reveals nothing about it."""
 
 
+class RegistrationInProgress(TollgateError):
+    """The same sign-up request is still being processed by another invocation (409)."""
+
+
+class RequestTooLarge(TollgateError):
+    """The request body is larger than any valid sign-up (413)."""
+
+
+class ConfigurationError(TollgateError):
+    """The function is deployed without a setting or secret it needs; the message names it."""
+
+
 class ConcurrentUpdate(TollgateError):
     """A conditional write lost a race: someone else changed the row first."""
 
@@ -33,3 +45,16 @@ class DownstreamError(TollgateError):
         super().__init__(f"{service}: {message}")
         self.service = service
         self.retryable = retryable
+
+
+class ApiKeyRejected(TollgateError):
+    """The presented API key does not belong to the named key id, or its account cannot be
+    billed (403). Says no more, so the endpoint cannot be used to probe key ids."""
+
+
+class InvalidWebhookSignature(TollgateError):
+    """A Stripe webhook's signature is missing, wrong or outside the timestamp tolerance (400)."""
+
+
+class EventAlreadyApplied(TollgateError):
+    """The Stripe event id was recorded before: a replay, applied once already."""

@@ -46,8 +46,37 @@ class Account:
     customer_id: str | None = None
     subscription_id: str | None = None
     lease_expires_at: int | None = None  # epoch seconds; only meaningful while pending
+    attempt_id: str | None = None  # the registration attempt that owns the row (guards its writes)
     request_fingerprint: str | None = None  # hash of Idempotency-Key + body of the reserving request
     failure_reason: str | None = None
     created_at: int = 0
     updated_at: int = 0
     history: list[dict[str, str]] = field(default_factory=list)
+    # The newest Stripe event applied to this row: replays and older, late events are recognised
+    # by it (see tollgate.domain.lifecycle).
+    last_billing_event_id: str | None = None
+    last_billing_event_at: int = 0  # the event's `created`, epoch seconds
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a successful sign-up hands back: the key (value included) and the billing ids."""
+
+    key: IssuedKey
+    customer_id: str
+    subscription_id: str
+    status: AccountStatus
+
+
+@dataclass(frozen=True)
+class BillingEvent:
+    """A verified Stripe event reduced to what the billing lifecycle needs, so no SDK object
+    crosses into the domain. Ids are None when the event type does not carry them."""
+
+    id: str
+    type: str
+    created: int  # epoch seconds, as stamped by Stripe
+    customer_id: str | None = None
+    subscription_id: str | None = None
+    checkout_mode: str | None = None  # checkout.session.completed only: "setup", "payment", ...
+    setup_intent_id: str | None = None  # checkout.session.completed in setup mode

@@ -1,0 +1,118 @@
+"""Parse and normalise a sign-up request body into a Registrant, or say exactly what is wrong.
+
+Everything a stranger can send ends here either as a Registrant whose fields are safe to store
+and forward to Stripe and Moesif, or as ValidationFailed / RequestTooLarge naming each bad field,
+so the handler never turns bad input into a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any
+
+from tollgate.domain.errors import RequestTooLarge, ValidationFailed
+from tollgate.domain.models import Registrant
+
+# A valid body is well under 1 KiB (254-character email, two 100-character names).
+MAX_BODY_BYTES = 4096
+MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit
+MAX_EMAIL_LOCAL_PART_LENGTH = 64
+MAX_NAME_LENGTH = 100
+
+FIELD_EMAIL = "email"
+FIELD_FIRST_NAME = "firstname"
+FIELD_LAST_NAME = "lastname"
+FIELD_BODY = "body"  # the error key when the body as a whole is unusable
+
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_TOP_LEVEL_DOMAIN = re.compile(r"^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]{1,59}$")
+# Control, format (zero-width, bidi overrides), surrogate, private-use, unassigned characters and
+# line/paragraph separators: invisible or unrenderable in a name, and some break logs or invoices.
+_FORBIDDEN_NAME_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def parse_registration(body: str | bytes | None) -> Registrant:
+    """The normalised Registrant in `body` (JSON `{"email", "firstname", "lastname"}`).
+
+    Unknown fields are ignored. Raises RequestTooLarge above MAX_BODY_BYTES and ValidationFailed
+    with one message per bad field otherwise.
+    """
+    document = _decode(body)
+    fields: dict[str, str] = {}
+    email = _checked(document, FIELD_EMAIL, _email_problem, fields)
+    first_name = _checked(document, FIELD_FIRST_NAME, _name_problem, fields)
+    last_name = _checked(document, FIELD_LAST_NAME, _name_problem, fields)
+    if fields:
+        raise ValidationFailed(_summary(fields), fields)
+    return Registrant(email=normalise_email(email), first_name=first_name.strip(), last_name=last_name.strip())
+
+
+def normalise_email(email: str) -> str:
+    """The form one account is keyed by: trimmed and case-folded, so `Ann@X.io ` is `ann@x.io`."""
+    return email.strip().casefold()
+
+
+def _decode(body: str | bytes | None) -> dict[str, Any]:
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else (body or b"")
+    if len(raw) > MAX_BODY_BYTES:
+        raise RequestTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    if not raw.strip():
+        raise ValidationFailed("The request body is empty.", {FIELD_BODY: "send a JSON object"})
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ValidationFailed("The request body is not valid JSON.", {FIELD_BODY: "must be a JSON object"}) from None
+    if not isinstance(document, dict):
+        raise ValidationFailed("The request body must be a JSON object.", {FIELD_BODY: "must be a JSON object"})
+    return document
+
+
+def _checked(document: dict[str, Any], name: str, problem_of, fields: dict[str, str]) -> str:
+    value = document.get(name)
+    if value is None:
+        fields[name] = "is required"
+    elif not isinstance(value, str):
+        fields[name] = "must be a string"
+    elif not value.strip():
+        fields[name] = "must not be empty"
+    elif problem := problem_of(value.strip()):
+        fields[name] = problem
+    else:
+        return value
+    return ""
+
+
+def _email_problem(email: str) -> str | None:
+    if len(email) > MAX_EMAIL_LENGTH:
+        return f"must be at most {MAX_EMAIL_LENGTH} characters"
+    if not email.isascii():
+        return "must contain only ASCII characters"
+    local, at, domain = email.rpartition("@")
+    if not at or not local or not domain:
+        return "must look like name@example.com"
+    if len(local) > MAX_EMAIL_LOCAL_PART_LENGTH or not _LOCAL_PART.match(local):
+        return "has an invalid part before the @"
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+        return "has an invalid domain after the @"
+    if not _TOP_LEVEL_DOMAIN.match(labels[-1]):
+        return "has an invalid domain after the @"
+    return None
+
+
+def _name_problem(name: str) -> str | None:
+    if len(name) > MAX_NAME_LENGTH:
+        return f"must be at most {MAX_NAME_LENGTH} characters"
+    if any(unicodedata.category(character) in _FORBIDDEN_NAME_CATEGORIES for character in name):
+        return "must not contain control or invisible characters"
+    return None
+
+
+def _summary(fields: dict[str, str]) -> str:
+    if len(fields) == 1:
+        ((name, problem),) = fields.items()
+        return f"The field '{name}' {problem}."
+    return "Some fields are invalid: " + ", ".join(sorted(fields)) + "."

@@ -1,0 +1,317 @@
+"""In-memory fakes of every port, with failure switches, for the service tests, the handler
+tests, the lifecycle tests and the benchmark.
+
+Each fake behaves like the real service where the domain relies on it (conditional writes,
+idempotent deletes, Stripe idempotency keys) and can, per method: fail on its Nth call (or on
+every call from the Nth), add a fixed latency, and record every call with its timing.
+
+    keys = FakeApiKeys()
+    keys.fail("delete_key")                   # the first delete raises DownstreamError
+    keys.fail("create_key", on_call=2, times=None)  # every create from the second one fails
+    FakeBilling(latency=0.05, recorder=recorder)    # 50 ms per call, timings in `recorder`
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
+from tollgate.domain.models import Account, AccountStatus, IssuedKey, Registrant
+from tollgate.ports import Accounts, Analytics, ApiKeys, Billing
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    port: str
+    method: str
+    started: float
+    ended: float
+
+
+@dataclass
+class CallRecorder:
+    """Timings of every call across fakes (the benchmark derives the critical path from them)."""
+
+    records: list[CallRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, record: CallRecord) -> None:
+        with self._lock:
+            self.records.append(record)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.records.clear()
+
+    def longest_sequential_chain(self) -> int:
+        """The largest number of calls that ran strictly one after another: the external
+        round trips on the critical path."""
+        records = sorted(self.records, key=lambda record: record.ended)
+        chain: list[int] = []
+        for index, record in enumerate(records):
+            before = [chain[i] for i in range(index) if records[i].ended <= record.started]
+            chain.append(1 + max(before, default=0))
+        return max(chain, default=0)
+
+
+@dataclass
+class _Failure:
+    on_call: int
+    times: int | None  # None: every call from `on_call` on
+    error: Exception
+
+
+class FaultyFake:
+    """Failure switches, latency and call log shared by every fake."""
+
+    port = "fake"
+
+    def __init__(self, *, latency: float = 0.0, recorder: CallRecorder | None = None):
+        self.latency = latency
+        self.recorder = recorder
+        self.calls: list[tuple[str, tuple]] = []
+        self._counts: Counter[str] = Counter()
+        self._failures: dict[str, _Failure] = {}
+        self._lock = threading.RLock()
+
+    def fail(self, method: str, *, on_call: int = 1, times: int | None = 1, error: Exception | None = None) -> None:
+        """Make `method` raise `error` (a retryable DownstreamError by default) on its
+        `on_call`-th call, for `times` calls (None: for good)."""
+        if not callable(getattr(self, method, None)):
+            raise AttributeError(f"{type(self).__name__} has no method {method}")
+        self._failures[method] = _Failure(
+            on_call, times, error or DownstreamError(self.port, f"injected failure in {method}")
+        )
+
+    def call_count(self, method: str) -> int:
+        return self._counts[method]
+
+    @contextmanager
+    def _call(self, method: str, *args: object) -> Iterator[None]:
+        with self._lock:
+            self._counts[method] += 1
+            number = self._counts[method]
+            self.calls.append((method, args))
+            failure = self._failures.get(method)
+        started = time.perf_counter()
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            if failure and number >= failure.on_call and (failure.times is None or number < failure.on_call + failure.times):
+                raise failure.error
+            yield
+        finally:
+            if self.recorder:
+                self.recorder.add(CallRecord(self.port, method, started, time.perf_counter()))
+
+
+class FakeApiKeys(FaultyFake, ApiKeys):
+    port = "apigateway"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.keys: dict[str, dict] = {}  # id -> {"name", "value", "enabled"}
+        self.plan: set[str] = set()
+        self._ids = itertools.count(1)
+
+    def create_key(self, name: str, description: str) -> IssuedKey:
+        with self._call("create_key", name):
+            key = IssuedKey(id=f"key{next(self._ids):04d}", value=secrets.token_urlsafe(30))
+            self.keys[key.id] = {"name": name, "value": key.value, "enabled": True}
+            return key
+
+    def delete_key(self, key_id: str) -> None:
+        with self._call("delete_key", key_id):
+            self.keys.pop(key_id, None)
+            self.plan.discard(key_id)
+
+    def attach_to_plan(self, key_id: str) -> None:
+        with self._call("attach_to_plan", key_id):
+            if key_id not in self.keys:
+                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
+            self.plan.add(key_id)
+
+    def detach_from_plan(self, key_id: str) -> None:
+        with self._call("detach_from_plan", key_id):
+            self.plan.discard(key_id)
+
+    def set_enabled(self, key_id: str, enabled: bool) -> None:
+        with self._call("set_enabled", key_id, enabled):
+            if key_id not in self.keys:
+                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
+            self.keys[key_id]["enabled"] = enabled
+
+    def key_value(self, key_id: str) -> str:
+        with self._call("key_value", key_id):
+            if key_id not in self.keys:
+                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
+            return self.keys[key_id]["value"]
+
+    def can_call_api(self, key_id: str) -> bool:
+        """What API Gateway would decide: the key exists, is enabled and is in the plan."""
+        return key_id in self.plan and self.keys.get(key_id, {}).get("enabled", False)
+
+
+class FakeBilling(FaultyFake, Billing):
+    """Stripe as the domain sees it, including idempotency keys (same key → same object)."""
+
+    port = "stripe"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.customers: dict[str, dict] = {}
+        self.subscriptions: dict[str, dict] = {}  # id -> {"customer", "status"}
+        self._idempotent: dict[str, str] = {}
+        self._ids = itertools.count(1)
+
+    def create_customer(self, registrant: Registrant, api_key_id: str, idempotency_key: str) -> str:
+        with self._call("create_customer", registrant.email, api_key_id, idempotency_key):
+            if idempotency_key in self._idempotent:
+                return self._idempotent[idempotency_key]
+            customer_id = f"cus_{next(self._ids):04d}"
+            self.customers[customer_id] = {
+                "email": registrant.email,
+                "name": f"{registrant.first_name} {registrant.last_name}",
+                "metadata": {"awsAPIKeyId": api_key_id},
+            }
+            self._idempotent[idempotency_key] = customer_id
+            return customer_id
+
+    def delete_customer(self, customer_id: str) -> None:
+        with self._call("delete_customer", customer_id):
+            self.customers.pop(customer_id, None)
+
+    def subscribe(self, customer_id: str, idempotency_key: str) -> str:
+        with self._call("subscribe", customer_id, idempotency_key):
+            if idempotency_key in self._idempotent:
+                return self._idempotent[idempotency_key]
+            if customer_id not in self.customers:
+                raise DownstreamError(self.port, f"no customer {customer_id}", retryable=False)
+            subscription_id = f"sub_{next(self._ids):04d}"
+            self.subscriptions[subscription_id] = {"customer": customer_id, "status": "active"}
+            self._idempotent[idempotency_key] = subscription_id
+            return subscription_id
+
+    def cancel_subscription(self, subscription_id: str) -> None:
+        with self._call("cancel_subscription", subscription_id):
+            if subscription_id in self.subscriptions:
+                self.subscriptions[subscription_id]["status"] = "canceled"
+
+    def live_subscriptions(self) -> list[str]:
+        return [sid for sid, sub in self.subscriptions.items() if sub["status"] != "canceled"]
+
+
+class FakeAnalytics(FaultyFake, Analytics):
+    port = "moesif"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.companies: dict[str, dict[str, str]] = {}
+        self.users: dict[str, dict] = {}
+
+    def upsert_company(self, company_id: str, metadata: dict[str, str]) -> None:
+        with self._call("upsert_company", company_id):
+            self.companies[company_id] = dict(metadata)
+
+    def upsert_user(self, user_id: str, company_id: str, metadata: dict[str, str]) -> None:
+        with self._call("upsert_user", user_id, company_id):
+            self.users[user_id] = {"company_id": company_id, "metadata": dict(metadata)}
+
+
+class FakeAccounts(FaultyFake, Accounts):
+    """The accounts table with DynamoDB's conditional-write semantics; rows are copied in and
+    out so callers cannot change stored state behind its back."""
+
+    port = "dynamodb"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.rows: dict[str, Account] = {}
+        self.billing_events: dict[str, int] = {}  # Stripe event id -> remember until (epoch s)
+
+    def get(self, email: str) -> Account | None:
+        with self._call("get", email), self._lock:
+            return copy.deepcopy(self.rows.get(email))
+
+    def save(
+        self, account: Account, expected_status: AccountStatus | None, expected_attempt_id: str | None = None
+    ) -> None:
+        with self._call("save", account.email, account.status), self._lock:
+            self._check(account.email, expected_status, expected_attempt_id)
+            self.rows[account.email] = copy.deepcopy(account)
+
+    def delete(self, email: str, expected_status: AccountStatus, expected_attempt_id: str | None = None) -> None:
+        with self._call("delete", email), self._lock:
+            self._check(email, expected_status, expected_attempt_id)
+            del self.rows[email]
+
+    def find_by_api_key_id(self, api_key_id: str) -> Account | None:
+        with self._call("find_by_api_key_id", api_key_id):
+            return self._find(lambda row: row.api_key_id == api_key_id)
+
+    def find_by_subscription_id(self, subscription_id: str) -> Account | None:
+        with self._call("find_by_subscription_id", subscription_id):
+            return self._find(lambda row: row.subscription_id == subscription_id)
+
+    def find_by_customer_id(self, customer_id: str) -> Account | None:
+        with self._call("find_by_customer_id", customer_id):
+            return self._find(lambda row: row.customer_id == customer_id)
+
+    def list_by_status(self, status: AccountStatus) -> list[Account]:
+        with self._call("list_by_status", status), self._lock:
+            return [copy.deepcopy(row) for row in self.rows.values() if row.status is status]
+
+    def save_billing_event(self, account: Account, previous: Account, event_id: str, remember_until: int) -> None:
+        with self._call("save_billing_event", account.email, event_id), self._lock:
+            if event_id in self.billing_events:
+                raise EventAlreadyApplied(event_id)
+            current = self.rows.get(account.email)
+            if (
+                current is None
+                or current.status is not previous.status
+                or current.last_billing_event_id != previous.last_billing_event_id
+            ):
+                raise ConcurrentUpdate(f"{account.email} changed meanwhile")
+            self.rows[account.email] = copy.deepcopy(account)
+            self.billing_events[event_id] = remember_until
+
+    def _check(self, email: str, expected_status: AccountStatus | None, expected_attempt_id: str | None) -> None:
+        current = self.rows.get(email)
+        if expected_status is None:
+            if current is not None:
+                raise ConcurrentUpdate(f"{email} already exists")
+            return
+        if current is None or current.status is not expected_status:
+            raise ConcurrentUpdate(f"{email} is not {expected_status.value}")
+        if expected_attempt_id is not None and current.attempt_id != expected_attempt_id:
+            raise ConcurrentUpdate(f"{email} belongs to another attempt")
+
+    def _find(self, matches) -> Account | None:
+        with self._lock:
+            return next((copy.deepcopy(row) for row in self.rows.values() if matches(row)), None)
+
+
+@dataclass
+class FakePorts:
+    """One of each fake, sharing a latency and a call recorder."""
+
+    api_keys: FakeApiKeys
+    billing: FakeBilling
+    analytics: FakeAnalytics
+    accounts: FakeAccounts
+
+    @classmethod
+    def create(cls, *, latency: float = 0.0, recorder: CallRecorder | None = None) -> FakePorts:
+        options = {"latency": latency, "recorder": recorder}
+        return cls(FakeApiKeys(**options), FakeBilling(**options), FakeAnalytics(**options), FakeAccounts(**options))
+
+    def all(self) -> tuple[FaultyFake, ...]:
+        return (self.api_keys, self.billing, self.analytics, self.accounts)

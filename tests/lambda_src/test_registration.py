@@ -1,0 +1,326 @@
+"""RegistrationService over in-memory fakes: the flow, its rollback at every step, the ledger of
+`failed` rows, lease takeover and the payment-method switch."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fakes import CallRecorder, FakePorts
+
+from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, RegistrationInProgress
+from tollgate.domain.models import Account, AccountStatus, Registrant
+from tollgate.domain.registration import RegistrationService
+
+ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ports() -> FakePorts:
+    return FakePorts.create()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def service_for(ports: FakePorts, clock: Clock | None = None, **options) -> RegistrationService:
+    return RegistrationService(
+        ports.api_keys, ports.billing, ports.analytics, ports.accounts, clock=clock or Clock(), **options
+    )
+
+
+def assert_nothing_left(ports: FakePorts) -> None:
+    assert ports.api_keys.keys == {}
+    assert ports.api_keys.plan == set()
+    assert ports.billing.customers == {}
+    assert ports.billing.live_subscriptions() == []
+    assert ports.accounts.rows == {}
+
+
+def test_register_creates_a_billed_key_that_can_call_the_api(ports, clock):
+    registration = service_for(ports, clock).register(ANN, "fp-1")
+
+    key_id = registration.key.id
+    assert registration.status is AccountStatus.ACTIVE
+    assert ports.api_keys.can_call_api(key_id)
+    assert ports.api_keys.keys[key_id]["value"] == registration.key.value
+    customer = ports.billing.customers[registration.customer_id]
+    assert customer["email"] == ANN.email and customer["metadata"] == {"awsAPIKeyId": key_id}
+    assert ports.billing.subscriptions[registration.subscription_id] == {
+        "customer": registration.customer_id,
+        "status": "active",
+    }
+    assert ports.analytics.companies[registration.subscription_id]["stripe_customer_id"] == registration.customer_id
+    assert ports.analytics.users[key_id] == {
+        "company_id": registration.subscription_id,
+        "metadata": {"email": ANN.email, "first_name": "Ann", "last_name": "Lee"},
+    }
+    row = ports.accounts.rows[ANN.email]
+    assert (row.status, row.api_key_id, row.customer_id, row.subscription_id) == (
+        AccountStatus.ACTIVE,
+        key_id,
+        registration.customer_id,
+        registration.subscription_id,
+    )
+    assert row.lease_expires_at is None and row.request_fingerprint == "fp-1"
+    assert [event["status"] for event in row.history] == ["pending", "active"]
+
+
+def test_the_key_value_is_never_sent_to_moesif_or_stripe(ports):
+    registration = service_for(ports).register(ANN, "fp")
+
+    sent = repr(ports.analytics.calls) + repr(ports.analytics.companies) + repr(ports.analytics.users)
+    sent += repr(ports.billing.calls) + repr(ports.billing.customers)
+    assert registration.key.value not in sent
+
+
+def test_stripe_calls_carry_idempotency_keys_derived_from_the_reservation(ports):
+    service_for(ports, new_attempt_id=lambda: "attempt42").register(ANN, "fp")
+
+    (_, (_, _, customer_key)), = [c for c in ports.billing.calls if c[0] == "create_customer"]
+    (_, (_, subscription_key)), = [c for c in ports.billing.calls if c[0] == "subscribe"]
+    assert customer_key.startswith("tollgate-customer-") and customer_key.endswith("-attempt42")
+    assert subscription_key.startswith("tollgate-subscription-") and subscription_key.endswith("-attempt42")
+    assert ANN.email not in customer_key  # a hash, not the address
+
+
+def test_independent_calls_overlap_so_the_critical_path_is_four_round_trips():
+    recorder = CallRecorder()
+    ports = FakePorts.create(latency=0.03, recorder=recorder)
+
+    service_for(ports).register(ANN, "fp")
+
+    assert len(recorder.records) == 10  # reserve, key, customer, subscription, company, user, attach, 3 ledger writes
+    assert recorder.longest_sequential_chain() == 4
+
+
+def test_attaching_the_key_to_the_plan_starts_only_after_billing_exists():
+    recorder = CallRecorder()
+    ports = FakePorts.create(latency=0.01, recorder=recorder)
+
+    service_for(ports).register(ANN, "fp")
+
+    by_method = {record.method: record for record in recorder.records}
+    assert by_method["attach_to_plan"].started >= by_method["subscribe"].ended
+
+
+# Every external step of the flow, as (port, method, which call of that method).
+STEPS = [
+    ("accounts", "save", 1),  # reserve the email
+    ("api_keys", "create_key", 1),
+    ("accounts", "save", 2),  # record the key id
+    ("billing", "create_customer", 1),
+    ("accounts", "save", 3),  # record the customer id
+    ("billing", "subscribe", 1),
+    ("accounts", "save", 4),  # record the final state
+    ("analytics", "upsert_company", 1),
+    ("analytics", "upsert_user", 1),
+    ("api_keys", "attach_to_plan", 1),
+]
+
+
+@pytest.mark.parametrize("port, method, on_call", STEPS, ids=[f"{m}#{n}" for _, m, n in STEPS])
+def test_a_failure_at_any_step_leaves_nothing_behind(ports, port, method, on_call):
+    getattr(ports, port).fail(method, on_call=on_call)
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    assert_nothing_left(ports)
+
+
+@pytest.mark.parametrize("port, method, on_call", STEPS, ids=[f"{m}#{n}" for _, m, n in STEPS])
+def test_after_a_rolled_back_failure_the_same_email_can_sign_up(ports, port, method, on_call):
+    getattr(ports, port).fail(method, on_call=on_call)
+    service = service_for(ports)
+    with pytest.raises(DownstreamError):
+        service.register(ANN, "fp")
+
+    registration = service.register(ANN, "fp")
+
+    assert ports.api_keys.can_call_api(registration.key.id)
+    assert list(ports.api_keys.keys) == [registration.key.id]
+
+
+def test_a_non_retryable_failure_keeps_its_flag(ports):
+    ports.billing.fail("create_customer", error=DownstreamError("stripe", "card declined", retryable=False))
+
+    with pytest.raises(DownstreamError) as raised:
+        service_for(ports).register(ANN, "fp")
+
+    assert raised.value.retryable is False
+
+
+@pytest.mark.parametrize(
+    "failing_step, failing_undo, left_behind",
+    [
+        (("billing", "subscribe"), ("billing", "delete_customer"), {"customer"}),
+        (("api_keys", "attach_to_plan"), ("api_keys", "delete_key"), {"key"}),
+        (("analytics", "upsert_user"), ("billing", "cancel_subscription"), {"subscription"}),
+        (("api_keys", "attach_to_plan"), ("billing", "delete_customer"), {"customer"}),
+        # the key was attached before Moesif failed: it must leave the plan even if it survives
+        (("analytics", "upsert_user"), ("api_keys", "delete_key"), {"key"}),
+    ],
+)
+def test_an_undo_that_fails_leaves_a_failed_row_with_every_id(ports, failing_step, failing_undo, left_behind):
+    getattr(ports, failing_step[0]).fail(failing_step[1])
+    getattr(ports, failing_undo[0]).fail(failing_undo[1])
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    row = ports.accounts.rows[ANN.email]
+    assert row.status is AccountStatus.FAILED
+    assert row.api_key_id and row.customer_id
+    assert failing_undo[1].replace("_", " ") in row.failure_reason.replace("_", " ")
+    assert f"injected failure in {failing_step[1]}" in row.failure_reason
+    # every other undo still ran: only what the failed undo covers is left
+    assert ("key" in left_behind) == bool(ports.api_keys.keys)
+    assert ("customer" in left_behind) == bool(ports.billing.customers)
+    assert ("subscription" in left_behind) == bool(ports.billing.live_subscriptions())
+    assert ports.api_keys.plan == set()
+
+
+def test_an_undo_failure_after_the_subscription_records_the_subscription_id(ports):
+    ports.analytics.fail("upsert_company")
+    ports.billing.fail("cancel_subscription")
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    row = ports.accounts.rows[ANN.email]
+    assert row.status is AccountStatus.FAILED
+    assert row.subscription_id in ports.billing.live_subscriptions()
+
+
+def test_an_existing_account_answers_already_registered_and_creates_nothing(ports):
+    service = service_for(ports)
+    first = service.register(ANN, "fp-1")
+
+    with pytest.raises(EmailAlreadyRegistered):
+        service.register(Registrant(ANN.email, "Someone", "Else"), "fp-2")
+
+    assert list(ports.api_keys.keys) == [first.key.id]  # the speculative key was deleted
+    assert list(ports.billing.customers) == [first.customer_id]
+    assert ports.accounts.rows[ANN.email].attempt_id is not None
+    assert ports.billing.call_count("create_customer") == 1
+
+
+def test_a_live_reservation_blocks_other_sign_ups_and_reports_a_duplicate_request(ports, clock):
+    ports.accounts.rows[ANN.email] = Account(
+        email=ANN.email, status=AccountStatus.PENDING, lease_expires_at=int(clock.now) + 60,
+        attempt_id="other", request_fingerprint="fp-1",
+    )
+    service = service_for(ports, clock)
+
+    with pytest.raises(RegistrationInProgress):
+        service.register(ANN, "fp-1")
+    with pytest.raises(EmailAlreadyRegistered):
+        service.register(ANN, "fp-2")
+
+    assert ports.api_keys.keys == {} and ports.billing.customers == {}
+
+
+def test_an_expired_reservation_is_taken_over_after_undoing_what_it_recorded(ports, clock):
+    crashed_key = ports.api_keys.create_key("crashed", "")
+    ports.api_keys.attach_to_plan(crashed_key.id)
+    crashed_customer = ports.billing.create_customer(ANN, crashed_key.id, "crashed-customer")
+    crashed_subscription = ports.billing.subscribe(crashed_customer, "crashed-subscription")
+    ports.accounts.rows[ANN.email] = Account(
+        email=ANN.email, status=AccountStatus.PENDING, lease_expires_at=int(clock.now) - 1, attempt_id="crashed",
+        api_key_id=crashed_key.id, customer_id=crashed_customer, subscription_id=crashed_subscription,
+    )
+
+    registration = service_for(ports, clock).register(ANN, "fp")
+
+    assert list(ports.api_keys.keys) == [registration.key.id]
+    assert ports.api_keys.plan == {registration.key.id}
+    assert list(ports.billing.customers) == [registration.customer_id]
+    assert ports.billing.live_subscriptions() == [registration.subscription_id]
+    assert ports.accounts.rows[ANN.email].status is AccountStatus.ACTIVE
+
+
+def test_a_takeover_that_cannot_undo_marks_the_crashed_row_failed_and_a_later_retry_heals_it(ports, clock):
+    crashed_key = ports.api_keys.create_key("crashed", "")
+    ports.accounts.rows[ANN.email] = Account(
+        email=ANN.email, status=AccountStatus.PENDING, lease_expires_at=int(clock.now) - 1, attempt_id="crashed",
+        api_key_id=crashed_key.id,
+    )
+    ports.api_keys.fail("delete_key")  # the crashed key's delete fails once
+    service = service_for(ports, clock)
+
+    with pytest.raises(DownstreamError):
+        service.register(ANN, "fp")
+
+    row = ports.accounts.rows[ANN.email]
+    assert row.status is AccountStatus.FAILED and row.api_key_id == crashed_key.id
+    assert "delete API key" in row.failure_reason
+
+    registration = service.register(ANN, "fp")
+    assert list(ports.api_keys.keys) == [registration.key.id]
+
+
+def test_require_payment_method_creates_everything_but_keeps_the_key_out_of_the_plan(ports):
+    registration = service_for(ports, require_payment_method=True).register(ANN, "fp")
+
+    assert registration.status is AccountStatus.AWAITING_PAYMENT_METHOD
+    assert ports.api_keys.plan == set()
+    assert ports.api_keys.call_count("attach_to_plan") == 0
+    row = ports.accounts.rows[ANN.email]
+    assert row.status is AccountStatus.AWAITING_PAYMENT_METHOD
+    assert (row.api_key_id, row.customer_id, row.subscription_id) == (
+        registration.key.id, registration.customer_id, registration.subscription_id,
+    )
+    assert registration.key.id in ports.analytics.users
+
+
+def test_a_slow_attempt_that_lost_its_reservation_undoes_its_own_work_and_leaves_the_row(ports, clock):
+    service = service_for(ports, clock, lease_seconds=10)
+    newer = Account(email=ANN.email, status=AccountStatus.PENDING, attempt_id="newer",
+                    lease_expires_at=int(clock.now) + 100)
+    original_subscribe = ports.billing.subscribe
+
+    def subscribe_while_another_attempt_takes_over(customer_id, idempotency_key):
+        ports.accounts.rows[ANN.email] = newer
+        return original_subscribe(customer_id, idempotency_key)
+
+    ports.billing.subscribe = subscribe_while_another_attempt_takes_over
+
+    with pytest.raises(DownstreamError, match="lost its reservation"):
+        service.register(ANN, "fp")
+
+    assert ports.accounts.rows[ANN.email] is newer
+    assert ports.api_keys.keys == {} and ports.billing.customers == {}
+    assert ports.billing.live_subscriptions() == []
+
+
+def test_twenty_simultaneous_sign_ups_of_one_email_make_exactly_one_account():
+    ports = FakePorts.create(latency=0.005)
+    service = service_for(ports)
+    start = threading.Barrier(20)
+
+    def sign_up(n: int):
+        start.wait()
+        try:
+            return service.register(ANN, f"fp-{n}")
+        except EmailAlreadyRegistered as refused:
+            return refused
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(sign_up, range(20)))
+
+    winners = [o for o in outcomes if not isinstance(o, EmailAlreadyRegistered)]
+    assert len(winners) == 1
+    assert list(ports.api_keys.keys) == [winners[0].key.id]
+    assert list(ports.billing.customers) == [winners[0].customer_id]
