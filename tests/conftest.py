@@ -1,0 +1,113 @@
+"""Shared fixtures: the offline emulators (moto, localstripe behind the Stripe bridge, Moesif collector).
+
+The emulators start once per test session, on free loopback ports, the first time a test asks for
+one of them (tests that need none pay nothing), and stop at the end of the session.
+
+- `emulators`        localdev.emulators.Emulators (all four; `.env()` for the functions)
+- `moto_server`      MotoServer (`.endpoint_url`, `.reset()`)
+- `stripe_bridge`    StripeBridge (`.api_base`, `.state`, `.send_event()`)
+- `stripe_api`       the bridge's api_base: what TOLLGATE_STRIPE_API_BASE is set to
+- `stripe_client`    stripe.StripeClient on the bridge (test key `sk_test_tollgate`)
+- `moesif_collector` MoesifCollector (`.base_url`, `.firehose_url`, `.users()`, `.events()`, ...)
+- `clean_moesif`     the collector, emptied before the test
+- `emulator_env`     os.environ set to `emulators.env()` for one test (monkeypatch)
+- `no_network`       opt-in: any connection to a non-loopback address fails the test
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import stripe
+
+    from localdev.emulators import Emulators, MoesifCollector, MotoServer, StripeBridge
+
+STRIPE_TEST_KEY = "sk_test_tollgate"
+
+
+@pytest.fixture(scope="session")
+def emulators() -> Iterator[Emulators]:
+    from localdev.emulators import Emulators
+
+    with Emulators() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def moto_server(emulators: Emulators) -> MotoServer:
+    return emulators.moto
+
+
+@pytest.fixture(scope="session")
+def stripe_bridge(emulators: Emulators) -> StripeBridge:
+    assert emulators.stripe is not None
+    return emulators.stripe
+
+
+@pytest.fixture(scope="session")
+def stripe_api(stripe_bridge: StripeBridge) -> str:
+    return stripe_bridge.api_base
+
+
+@pytest.fixture
+def stripe_client(stripe_api: str) -> stripe.StripeClient:
+    import stripe
+
+    return stripe.StripeClient(STRIPE_TEST_KEY, base_addresses={"api": stripe_api})
+
+
+@pytest.fixture(scope="session")
+def moesif_collector(emulators: Emulators) -> MoesifCollector:
+    return emulators.moesif
+
+
+@pytest.fixture
+def clean_moesif(moesif_collector: MoesifCollector) -> MoesifCollector:
+    moesif_collector.reset()
+    return moesif_collector
+
+
+@pytest.fixture
+def emulator_env(emulators: Emulators, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = emulators.env()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def _is_loopback(address: Any) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: it would need DNS, i.e. the network
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail loudly if the code under test tries to reach anything but 127.0.0.1 / ::1."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def guard(address: Any) -> None:
+        if not isinstance(address, (str, bytes)) and not _is_loopback(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        guard(address)
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        guard(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
