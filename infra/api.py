@@ -1,0 +1,322 @@
+"""The REST API: metered routes behind API keys and a usage plan, plus the public routes."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import ArnFormat, Stack, Token
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from infra.nag import acknowledge
+from infra.settings import Settings
+from tollgate import contract
+
+# Generous upper bounds: the gateway only stops abuse-sized bodies; the register Lambda applies
+# the real (tighter) rules and names the offending field.
+REGISTER_FIELD_MAX_LENGTH = 512
+REGISTER_BODY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        field: {"type": "string", "maxLength": REGISTER_FIELD_MAX_LENGTH} for field in ("email", "firstname", "lastname")
+    },
+}
+CORS_ALLOWED_HEADERS = ["Content-Type", contract.IDEMPOTENCY_HEADER, contract.API_KEY_HEADER]
+
+# Gateway-generated errors in the project's error shape {"error": ..., "fields": {...}}.
+_GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str]] = {
+    "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, None, '{"error": $context.error.messageString}'),
+    "Default5xx": (
+        apigw.ResponseType.DEFAULT_5_XX,
+        None,
+        '{"error": "The service had a problem; please try again in a minute."}',
+    ),
+    "BadRequestBody": (
+        apigw.ResponseType.BAD_REQUEST_BODY,
+        "400",
+        json.dumps(
+            {
+                "error": "The request body must be a JSON object whose email, firstname and lastname are "
+                f"strings of at most {REGISTER_FIELD_MAX_LENGTH} characters.",
+                "fields": {"body": "does not match the expected JSON shape"},
+            }
+        ),
+    ),
+    "Throttled": (
+        apigw.ResponseType.THROTTLED,
+        "429",
+        '{"error": "Too many requests: please slow down and retry in a few seconds."}',
+    ),
+    "QuotaExceeded": (
+        apigw.ResponseType.QUOTA_EXCEEDED,
+        "429",
+        '{"error": "This API key has used its quota for the current period."}',
+    ),
+    "RequestTooLarge": (apigw.ResponseType.REQUEST_TOO_LARGE, "413", '{"error": "The request body is too large."}'),
+}
+
+
+class TollgateApi(Construct):
+    """REST API, its stage (access logs to the given destination) and the usage plan.
+
+    Built in two steps because the signup site (whose origin the public routes allow via CORS)
+    needs this API's URL first: the constructor makes the API, stage and usage plan; `add_routes`
+    then wires the functions once the site's origin is known.
+
+    Routes:
+    - `/` and `/{proxy+}`, ANY: metered. API key required, counted by the usage plan, proxied to
+      `backend_url` (HTTP_PROXY) or to the sample backend Lambda.
+    - POST /register, POST /billing/checkout: no usage-plan key, their own method throttling,
+      CORS limited to the signup site's origin.
+    - POST /stripe/webhook: no key, no CORS (server-to-server; the handler verifies the signature).
+
+    Validation is split on purpose: the /register JSON model only checks the shape (an object
+    whose known fields are strings of bounded length) so malformed bodies never cost a Lambda
+    invocation; the Lambda does the real per-field validation and answers the detailed 400s.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        access_log_destination: apigw.IAccessLogDestination,
+        access_log_format: apigw.AccessLogFormat,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+        public_method_throttle = apigw.MethodDeploymentOptions(
+            throttling_rate_limit=settings.register_rate_limit,
+            throttling_burst_limit=settings.register_burst_limit,
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{Stack.of(self).stack_name}-api",
+            description="Tollgate: API keys, usage plan and sign-up in front of the monetized backend",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            api_key_source_type=apigw.ApiKeySourceType.HEADER,
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=settings.stage_name,
+                access_log_destination=access_log_destination,
+                access_log_format=access_log_format,
+                metrics_enabled=True,
+                method_options={
+                    f"{contract.ROUTE_REGISTER}/POST": public_method_throttle,
+                    f"{contract.ROUTE_CHECKOUT}/POST": public_method_throttle,
+                },
+            ),
+        )
+        self.stage = self.rest_api.deployment_stage
+        self.usage_plan = self.rest_api.add_usage_plan(
+            "UsagePlan",
+            name=f"{Stack.of(self).stack_name}-{settings.stage_name}",
+            description="Every Tollgate API key: throttle and quota of the paid plan",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=settings.throttle_rate_limit, burst_limit=settings.throttle_burst_limit
+            ),
+            quota=apigw.QuotaSettings(limit=settings.quota_limit, period=apigw.Period[settings.quota_period]),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.stage)],
+        )
+        self.web_acl = self._add_waf() if settings.enable_waf else None
+        acknowledge(
+            self.stage,
+            "AwsSolutions-APIG6",
+            "Execution logging needs the account-wide API Gateway CloudWatch role, an account singleton this "
+            "stack must not own; every request is access-logged (Firehose -> Moesif) and stage metrics are on.",
+        )
+        if self.web_acl is None:
+            acknowledge(
+                self.stage,
+                "AwsSolutions-APIG3",
+                "WAF is off by default to keep the idle cost at zero (a WebACL bills monthly); set "
+                "enable_waf=true for the managed common rules and a per-IP rate limit.",
+            )
+
+    @property
+    def url(self) -> str:
+        """The stage's invoke URL, ending in '/'."""
+        return self.rest_api.url
+
+    @property
+    def origin(self) -> str:
+        """https://<api id>.execute-api.<region>.<suffix>: what the site's CSP connect-src allows."""
+        stack = Stack.of(self)
+        return f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+
+    def url_for(self, route: str) -> str:
+        return self.rest_api.url_for_path(route)
+
+    def add_routes(
+        self,
+        *,
+        allowed_origin: str,
+        register: lambda_.Function,
+        checkout: lambda_.Function,
+        stripe_webhook: lambda_.Function,
+        sample_backend: lambda_.Function | None,
+    ) -> None:
+        """Wire every route; `allowed_origin` is the only origin CORS (and error responses) allow."""
+        self._add_gateway_responses(allowed_origin)
+        register_resource = self.rest_api.root.add_resource(contract.ROUTE_REGISTER.strip("/"))
+        _allow_browser_calls(register_resource, allowed_origin)
+        register_method = register_resource.add_method(
+            "POST",
+            self._integration(register),
+            api_key_required=False,
+            request_validator=self.rest_api.add_request_validator(
+                "RegisterBodyValidator", validate_request_body=True, validate_request_parameters=True
+            ),
+            request_models={
+                "application/json": self.rest_api.add_model(
+                    "RegisterBody",
+                    content_type="application/json",
+                    schema=apigw.JsonSchema(
+                        schema=apigw.JsonSchemaVersion.DRAFT4,
+                        type=apigw.JsonSchemaType.OBJECT,
+                        properties={
+                            field: apigw.JsonSchema(
+                                type=apigw.JsonSchemaType.STRING, max_length=REGISTER_FIELD_MAX_LENGTH
+                            )
+                            for field in REGISTER_BODY_SCHEMA["properties"]
+                        },
+                    ),
+                )
+            },
+        )
+
+        checkout_resource = self.rest_api.root.resource_for_path(contract.ROUTE_CHECKOUT)
+        _allow_browser_calls(checkout_resource, allowed_origin)
+        checkout_method = checkout_resource.add_method("POST", self._integration(checkout), api_key_required=False)
+
+        webhook_resource = self.rest_api.root.resource_for_path(contract.ROUTE_STRIPE_WEBHOOK)
+        webhook_method = webhook_resource.add_method(
+            "POST", self._integration(stripe_webhook), api_key_required=False
+        )
+
+        _without_authorizer(register_method, "Public sign-up by design; method throttling and a body model guard it.")
+        _without_authorizer(
+            checkout_method, "The handler authorizes: it checks the presented x-api-key against the account's key."
+        )
+        _without_authorizer(webhook_method, "Called by Stripe; the handler verifies the Stripe-Signature HMAC.")
+        for metered_method in self._add_metered_routes(sample_backend):
+            _without_authorizer(
+                metered_method, "Authorized by API key + usage plan (apiKeyRequired), the product's access model."
+            )
+
+    def _integration(self, function: lambda_.Function) -> apigw.LambdaIntegration:
+        """Integrate by ARN built from the function's fixed name, not by Ref (see PythonFunction):
+        the methods must not depend on functions whose environment names the usage plan. The
+        invoke permissions still wait for the function to exist."""
+        function_name = function.node.default_child.function_name
+        assert function_name and not Token.is_unresolved(function_name), "integrated functions need a fixed name"
+        reference = lambda_.Function.from_function_attributes(
+            self,
+            f"{function.node.scope.node.id}Reference",
+            function_arn=Stack.of(self).format_arn(
+                service="lambda",
+                resource="function",
+                resource_name=function_name,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            ),
+            same_environment=True,
+        )
+        reference.node.add_dependency(function)
+        return apigw.LambdaIntegration(reference)
+
+    def _add_metered_routes(self, sample_backend: lambda_.Function | None) -> list[apigw.Method]:
+        backend_url = self._settings.backend_url
+        proxy = self.rest_api.root.add_resource("{proxy+}")
+        if backend_url is None:
+            assert sample_backend is not None, "no backend_url: the sample backend must be deployed"
+            root_integration = proxy_integration = self._integration(sample_backend)
+            proxy_params: dict[str, bool] = {}
+        else:
+            base = backend_url.rstrip("/")
+            root_integration = apigw.HttpIntegration(base + "/", http_method="ANY")
+            proxy_integration = apigw.HttpIntegration(
+                base + "/{proxy}",
+                http_method="ANY",
+                options=apigw.IntegrationOptions(
+                    request_parameters={"integration.request.path.proxy": "method.request.path.proxy"}
+                ),
+            )
+            proxy_params = {"method.request.path.proxy": True}
+        return [
+            self.rest_api.root.add_method("ANY", root_integration, api_key_required=True),
+            proxy.add_method("ANY", proxy_integration, api_key_required=True, request_parameters=proxy_params or None),
+        ]
+
+    def _add_gateway_responses(self, allowed_origin: str) -> None:
+        """Errors API Gateway answers itself (throttling, quota, bad body, 5xx) carry the site's
+        CORS origin too, so the signup page can read them instead of seeing an opaque failure."""
+        headers = {"Access-Control-Allow-Origin": f"'{allowed_origin}'", "Vary": "'Origin'"}
+        for construct_id, (response_type, status, template) in _GATEWAY_ERRORS.items():
+            self.rest_api.add_gateway_response(
+                construct_id,
+                type=response_type,
+                status_code=status,
+                response_headers=headers,
+                templates={"application/json": template},
+            )
+
+    def _add_waf(self) -> wafv2.CfnWebACL:
+        """Regional WebACL on the stage: AWS common rule set + a per-IP rate limit."""
+        web_acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility("tollgate-api"),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="AWSManagedRulesCommonRuleSet",
+                    priority=0,
+                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                            vendor_name="AWS", name="AWSManagedRulesCommonRuleSet"
+                        )
+                    ),
+                    visibility_config=_visibility("common-rule-set"),
+                ),
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RateLimitPerIp",
+                    priority=1,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=1000, aggregate_key_type="IP"
+                        )
+                    ),
+                    visibility_config=_visibility("rate-limit-per-ip"),
+                ),
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self, "WebAclAssociation", resource_arn=self.stage.stage_arn, web_acl_arn=web_acl.attr_arn
+        )
+        return web_acl
+
+
+def _without_authorizer(method: apigw.Method, reason: str) -> None:
+    """No IAM/Cognito authorizer on this method, for the reason given (the nag rules assume one)."""
+    acknowledge(method, "AwsSolutions-APIG4", reason)
+    acknowledge(method, "AwsSolutions-COG4", reason)
+
+
+def _allow_browser_calls(resource: apigw.IResource, allowed_origin: str) -> None:
+    """CORS preflight for a POST route the signup page calls: that one origin, never '*'."""
+    resource.add_cors_preflight(
+        allow_origins=[allowed_origin], allow_methods=["POST", "OPTIONS"], allow_headers=CORS_ALLOWED_HEADERS
+    )
+
+
+def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
+    )

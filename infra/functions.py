@@ -1,0 +1,272 @@
+"""The Lambda functions, their one shared code asset (bundled locally, no Docker) and their IAM."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsii
+from aws_cdk import BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.nag import acknowledge, acknowledge_wildcards, arn_of, ref_of
+from tollgate import contract
+
+LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
+PYTHON_VERSION = "3.12"
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+_PIP_PLATFORM = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+# API Gateway gives up on an integration after 29 s; the register flow (and its rollback) must
+# finish inside that, and the other functions are far quicker.
+REGISTER_TIMEOUT = Duration.seconds(28)
+
+
+@jsii.implements(ILocalBundling)
+class PipLocalBundling:
+    """Builds the asset on this machine: pip installs lambda_src/requirements.txt as wheels for the
+    Lambda's platform and Python version, then copies the `tollgate` package next to them.
+
+    Only binary wheels are accepted, so nothing is compiled for the wrong OS; boto3 is left out
+    because the runtime provides it. Needs PyPI (or a configured index) at synth time. It never
+    declines: a failure raises, so CDK never falls back to the Docker image.
+    """
+
+    def __init__(self, source: Path, architecture: lambda_.Architecture) -> None:
+        self._source = source
+        self._platform = _PIP_PLATFORM[architecture.name]
+
+    def try_bundle(self, output_dir: str, **_options: object) -> bool:
+        command = [
+            sys.executable, "-m", "pip", "install",
+            "--requirement", str(self._source / "requirements.txt"),
+            "--target", output_dir,
+            "--platform", self._platform,
+            "--only-binary=:all:",
+            "--python-version", PYTHON_VERSION,
+            "--implementation", "cp",
+            "--no-compile", "--quiet", "--disable-pip-version-check",
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(
+                "Bundling the Lambda dependencies failed (synth needs access to PyPI):\n" + result.stderr
+            )
+        shutil.copytree(
+            self._source / "tollgate",
+            Path(output_dir) / "tollgate",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            dirs_exist_ok=True,
+        )
+        return True
+
+
+def shared_code_asset() -> lambda_.Code:
+    """ONE asset for every function (bundled once). When a test skips bundling
+    (context aws:cdk:bundling-stacks=[]), CDK uses lambda_src/ itself as the asset."""
+    return lambda_.Code.from_asset(
+        str(LAMBDA_SRC),
+        exclude=["**/__pycache__", "**/*.pyc"],
+        bundling=BundlingOptions(
+            # Required by the API but never pulled: PipLocalBundling always bundles or raises.
+            image=DockerImage.from_registry("local-bundling-only"),
+            local=PipLocalBundling(LAMBDA_SRC, ARCHITECTURE),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What every business function is told through its environment (names from contract.py)."""
+
+    secret: secretsmanager.ISecret
+    accounts_table: dynamodb.ITable
+    idempotency_table: dynamodb.ITable
+    usage_plan: apigw.IUsagePlan
+    stripe_price_id: str
+    require_payment_method: bool
+    allowed_origin: str
+    signup_url: str
+
+    def environment(self) -> dict[str, str]:
+        return {
+            contract.ENV_SECRET_ARN: self.secret.secret_arn,
+            contract.ENV_ACCOUNTS_TABLE: self.accounts_table.table_name,
+            contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
+            contract.ENV_USAGE_PLAN_ID: self.usage_plan.usage_plan_id,
+            contract.ENV_STRIPE_PRICE_ID: self.stripe_price_id,
+            contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if self.require_payment_method else "false",
+            contract.ENV_ALLOWED_ORIGIN: self.allowed_origin,
+            contract.ENV_SIGNUP_URL: self.signup_url,
+        }
+
+
+class PythonFunction(Construct):
+    """One function of the shared asset with its own role, log group (with retention) and cap.
+
+    The physical name is fixed so that the API can integrate with the function by ARN without a
+    reference to the resource: the functions' environment names the usage plan, the usage plan
+    names the stage, and the stage's deployment contains the methods, so a Ref from the methods
+    back to the functions would be a circular dependency.
+
+    The role starts empty apart from writing to its own log group, so every other permission is
+    granted explicitly by TollgateFunctions (no AWSLambdaBasicExecutionRole managed policy).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        function_name: str,
+        handler: str,
+        description: str,
+        timeout: Duration,
+        environment: dict[str, str] | None = None,
+        memory_size: int = 512,
+        reserved_concurrency: int | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=code,
+            function_name=function_name,
+            handler=handler,
+            description=description,
+            timeout=timeout,
+            memory_size=memory_size,
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            reserved_concurrent_executions=reserved_concurrency or None,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": f"tollgate-{construct_id.lower()}",
+                **(environment or {}),
+            },
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            f"Pinned to {RUNTIME.name}, the runtime the bundled wheels and the tests target; bump "
+            "infra/functions.py RUNTIME and PYTHON_VERSION together.",
+        )
+
+
+class TollgateFunctions(Construct):
+    """register, checkout, stripe webhook and (without a backend URL) the sample backend.
+
+    Least privilege, per function:
+    - register: create/read/delete API keys, add/remove keys in THIS usage plan, read THIS secret,
+      read/write the accounts and idempotency tables.
+    - checkout: read an API key (to check the presented value), read THIS secret, read accounts.
+    - webhook: enable/disable API keys, add keys to THIS usage plan (require_payment_method
+      activation), read THIS secret, read/write accounts.
+    - sample backend: nothing beyond its own logs.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: FunctionConfig,
+        reserved_concurrency: int,
+        with_sample_backend: bool,
+        name_prefix: str,
+        code: lambda_.Code | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.code = code or shared_code_asset()
+        environment = config.environment()
+
+        self.register = PythonFunction(
+            self, "Register", code=self.code, function_name=f"{name_prefix}-register", handler=contract.HANDLER_REGISTER, timeout=REGISTER_TIMEOUT,
+            description="Tollgate POST /register: API key + Stripe subscription + Moesif user, or nothing",
+            environment=environment, reserved_concurrency=reserved_concurrency,
+        )  # fmt: skip
+        self.checkout = PythonFunction(
+            self, "Checkout", code=self.code, function_name=f"{name_prefix}-checkout", handler=contract.HANDLER_CHECKOUT, timeout=Duration.seconds(15),
+            description="Tollgate POST /billing/checkout: Stripe Checkout (setup mode) for the key's customer",
+            environment=environment, reserved_concurrency=reserved_concurrency,
+        )  # fmt: skip
+        self.stripe_webhook = PythonFunction(
+            self, "StripeWebhook", code=self.code, function_name=f"{name_prefix}-stripe-webhook", handler=contract.HANDLER_STRIPE_WEBHOOK,
+            timeout=Duration.seconds(20),
+            description="Tollgate POST /stripe/webhook: API keys follow the Stripe subscription",
+            environment=environment, reserved_concurrency=reserved_concurrency,
+        )  # fmt: skip
+        self.sample_backend = (
+            PythonFunction(
+                self, "SampleBackend", code=self.code, function_name=f"{name_prefix}-sample-backend", handler=contract.HANDLER_SAMPLE_BACKEND,
+                timeout=Duration.seconds(5), memory_size=128,
+                description="Tollgate sample backend: echoes method, path and the caller's API key id",
+            )  # fmt: skip
+            if with_sample_backend
+            else None
+        )
+
+        keys = _ApiGatewayArns(Stack.of(self), config.usage_plan.usage_plan_id)
+        _allow(self.register.role, ["apigateway:POST"], [keys.api_keys])
+        _allow(self.register.role, ["apigateway:GET", "apigateway:DELETE"], [keys.api_keys, keys.api_key])
+        _allow(self.register.role, ["apigateway:POST"], [keys.plan_keys])
+        _allow(self.register.role, ["apigateway:DELETE"], [keys.plan_key])
+        config.secret.grant_read(self.register.role)
+        config.accounts_table.grant_read_write_data(self.register.role)
+        config.idempotency_table.grant_read_write_data(self.register.role)
+
+        _allow(self.checkout.role, ["apigateway:GET"], [keys.api_key])
+        config.secret.grant_read(self.checkout.role)
+        config.accounts_table.grant_read_data(self.checkout.role)
+
+        _allow(self.stripe_webhook.role, ["apigateway:PATCH"], [keys.api_key])
+        _allow(self.stripe_webhook.role, ["apigateway:POST"], [keys.plan_keys])
+        config.secret.grant_read(self.stripe_webhook.role)
+        config.accounts_table.grant_read_write_data(self.stripe_webhook.role)
+
+        key_ids_reason = (
+            "API key ids are created at run time, so key actions name /apikeys/*; usage-plan membership is "
+            "limited to THIS plan, and the accounts table's GSIs are only reachable as <table>/index/*."
+        )
+        index_wildcard = f"Resource::{arn_of(config.accounts_table)}/index/*"
+        key_wildcard = "Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*"
+        plan_key_wildcard = (
+            f"Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/{ref_of(config.usage_plan)}/keys/*"
+        )
+        acknowledge_wildcards(self.register.role, [key_wildcard, plan_key_wildcard, index_wildcard], key_ids_reason)
+        acknowledge_wildcards(self.checkout.role, [key_wildcard, index_wildcard], key_ids_reason)
+        acknowledge_wildcards(self.stripe_webhook.role, [key_wildcard, index_wildcard], key_ids_reason)
+
+
+class _ApiGatewayArns:
+    """API Gateway management ARNs: keys are account-wide, plan keys are scoped to THIS plan."""
+
+    def __init__(self, stack: Stack, usage_plan_id: str) -> None:
+        base = f"arn:{stack.partition}:apigateway:{stack.region}::"
+        self.api_keys = f"{base}/apikeys"
+        self.api_key = f"{base}/apikeys/*"
+        self.plan_keys = f"{base}/usageplans/{usage_plan_id}/keys"
+        self.plan_key = f"{base}/usageplans/{usage_plan_id}/keys/*"
+
+
+def _allow(role: iam.IRole, actions: list[str], resources: list[str]) -> None:
+    role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))

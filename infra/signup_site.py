@@ -1,0 +1,163 @@
+"""The signup page: a private bucket served by CloudFront, plus the generated config.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from infra.nag import acknowledge, acknowledge_wildcards, arn_of
+
+SITE_DIR = Path(__file__).resolve().parent.parent / "site"
+CONFIG_OBJECT_KEY = "config.json"
+
+
+def content_security_policy(api_origin: str) -> str:
+    """No inline script or style anywhere; the page may only call its own origin and the API.
+
+    Navigation to Stripe Checkout is a top-level redirect, which connect-src does not restrict.
+    """
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"connect-src 'self' {api_origin}",
+            "img-src 'self' data:",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        )
+    )
+
+
+class SignupSite(Construct):
+    """Private S3 bucket + CloudFront (Origin Access Control, HTTPS only, security headers).
+
+    `site/` is uploaded with a generated `config.json` ({"apiUrl", "requirePaymentMethod"}), so
+    the page never hard-codes an address; each deploy invalidates the distribution's cache.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api_url: str,
+        api_origin: str,
+        require_payment_method: bool,
+        site_dir: Path = SITE_DIR,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.headers_policy = cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="Tollgate signup page: strict CSP, HSTS, nosniff, no framing",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=content_security_policy(api_origin), override=True
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(730), include_subdomains=True, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
+                ),
+            ),
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="Tollgate signup page",
+            default_root_object="index.html",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                response_headers_policy=self.headers_policy,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                compress=True,
+            ),
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+        )
+        self.deployment = s3deploy.BucketDeployment(
+            self,
+            "Deployment",
+            destination_bucket=self.bucket,
+            sources=[
+                s3deploy.Source.asset(str(site_dir)),
+                s3deploy.Source.json_data(
+                    CONFIG_OBJECT_KEY, {"apiUrl": api_url, "requirePaymentMethod": require_payment_method}
+                ),
+            ],
+            distribution=self.distribution,
+            distribution_paths=["/*"],
+            prune=True,
+        )
+        self._acknowledge_findings()
+
+    def _acknowledge_findings(self) -> None:
+        acknowledge(
+            self.bucket,
+            "AwsSolutions-S1",
+            "Private origin read only by CloudFront (OAC) and written only by the deployment; it holds the "
+            "public static page, so server access logs would add cost without audit value.",
+        )
+        for rule, reason in (
+            ("AwsSolutions-CFR1", "A signup page for a global API: no country is excluded by default."),
+            ("AwsSolutions-CFR2", "Static page with no server-side logic; the API it calls has its own throttles "
+             "and optional WAF (enable_waf)."),
+            ("AwsSolutions-CFR3", "Static public page without user data; CloudFront access logs need an ACL-enabled "
+             "log bucket and cost money at idle-free scale. API calls are logged by the API."),
+            ("AwsSolutions-CFR4", "Uses the default *.cloudfront.net certificate, whose TLS policy CloudFront fixes; "
+             "attach a custom domain + ACM certificate to enforce TLSv1.2_2021."),
+        ):  # fmt: skip
+            acknowledge(self.distribution, rule, reason)
+
+        # The BucketDeployment's provider Lambda is CDK's own singleton; its role and runtime are not ours to shape.
+        handler_role = self.deployment.handler_role
+        provider_reason = "CDK's BucketDeployment provider (a CDK-managed singleton), run only at deploy time."
+        acknowledge(
+            handler_role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            provider_reason,
+        )
+        acknowledge_wildcards(
+            handler_role,
+            [
+                *(f"Action::s3:{action}" for action in ("Abort*", "DeleteObject*", "GetBucket*", "GetObject*", "List*")),
+                "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
+                f"Resource::{arn_of(self.bucket)}/*",
+                "Resource::*",
+            ],
+            provider_reason + " Copies the site from the CDK asset bucket and invalidates the distribution.",
+        )
+        acknowledge(handler_role.node.scope, "AwsSolutions-L1", provider_reason + " CDK pins its runtime.")
+
+    @property
+    def origin(self) -> str:
+        """https://<distribution domain>: the only origin the API's CORS allows."""
+        return f"https://{self.distribution.distribution_domain_name}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.origin}/"

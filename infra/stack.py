@@ -1,0 +1,106 @@
+"""TollgateStack: composes the constructs, tags them and prints what the operator needs."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Annotations, CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra.api import TollgateApi
+from infra.data import TollgateData
+from infra.functions import FunctionConfig, TollgateFunctions
+from infra.log_forwarding import MoesifLogForwarding
+from infra.settings import Settings
+from infra.signup_site import SignupSite
+from tollgate import contract
+
+
+class TollgateStack(Stack):
+    """The whole product in one stack: API + usage plan, Firehose -> Moesif, data, functions, site."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs) -> None:
+        super().__init__(scope, construct_id, description="Tollgate: a paid API in one stack", **kwargs)
+        Tags.of(self).add("project", "tollgate")
+
+        self.data = TollgateData(self, "Data", existing_secret_arn=settings.existing_secret_arn)
+        self.log_forwarding = MoesifLogForwarding(
+            self,
+            "AccessLogs",
+            collector_url=settings.moesif_collector_url,
+            secret=self.data.secret,
+            stream_name_suffix=settings.stage_name,
+        )
+        self.api = TollgateApi(
+            self,
+            "Api",
+            settings=settings,
+            access_log_destination=self.log_forwarding.access_log_destination,
+            access_log_format=self.log_forwarding.access_log_format(),
+        )
+        self.site = SignupSite(
+            self,
+            "SignupSite",
+            api_url=self.api.url,
+            api_origin=self.api.origin,
+            require_payment_method=settings.require_payment_method,
+        )
+        self.functions = TollgateFunctions(
+            self,
+            "Functions",
+            config=FunctionConfig(
+                secret=self.data.secret,
+                accounts_table=self.data.accounts_table,
+                idempotency_table=self.data.idempotency_table,
+                usage_plan=self.api.usage_plan,
+                stripe_price_id=settings.stripe_price_id,
+                require_payment_method=settings.require_payment_method,
+                allowed_origin=self.site.origin,
+                signup_url=self.site.url,
+            ),
+            reserved_concurrency=settings.reserved_concurrency,
+            with_sample_backend=settings.uses_sample_backend,
+            name_prefix=f"{self.stack_name}-{settings.stage_name}",
+        )
+        self.api.add_routes(
+            allowed_origin=self.site.origin,
+            register=self.functions.register.function,
+            checkout=self.functions.checkout.function,
+            stripe_webhook=self.functions.stripe_webhook.function,
+            sample_backend=self.functions.sample_backend.function if self.functions.sample_backend else None,
+        )
+        if settings.stripe_price_is_placeholder:
+            Annotations.of(self).add_warning_v2(
+                "tollgate:placeholder-price",
+                f"stripe_price_id is the placeholder {settings.stripe_price_id!r}: sign-ups will fail until you "
+                "set the real price id (make stripe-setup prints it) in cdk.json or with -c stripe_price_id=...",
+            )
+        self._add_outputs()
+
+    def _add_outputs(self) -> None:
+        secret_arn = self.data.secret.secret_arn
+        placeholders = json.dumps(
+            {
+                contract.SECRET_FIELD_STRIPE_SECRET_KEY: "sk_live_...",
+                contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: "whsec_...",
+                contract.SECRET_FIELD_MOESIF_APPLICATION_ID: "<Moesif application id>",
+            },
+            separators=(",", ":"),
+        )
+        outputs = {
+            "ApiUrl": (self.api.url, "Base URL of the metered API (send the key in x-api-key)"),
+            "SignupUrl": (self.site.url, "The signup page"),
+            "UsagePlanId": (self.api.usage_plan.usage_plan_id, "Usage plan every issued key is attached to"),
+            "SecretArn": (secret_arn, "Secret holding the Stripe keys and the Moesif application id"),
+            "StripeWebhookUrl": (
+                self.api.url_for(contract.ROUTE_STRIPE_WEBHOOK),
+                "Register this URL in Stripe with the events: " + ", ".join(contract.STRIPE_WEBHOOK_EVENTS),
+            ),
+            "PutSecretCommand": (
+                f"aws secretsmanager put-secret-value --region {self.region} --secret-id {secret_arn} "
+                f"--secret-string '{placeholders}'",
+                "Run this with the real values after deploy",
+            ),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
