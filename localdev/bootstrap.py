@@ -17,20 +17,18 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 
 from infra.settings import Settings
+from localdev.emulators import Emulators
 from localdev.gateway import GatewayDeployment
+from localdev.site_server import origin_of
 from ops.stripe_setup import CatalogSetup, CatalogSpec
 from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client
 
 NAME = "tollgate-dev"
-AWS_REGION = "us-east-1"
-# moto accepts any credentials; fixed ones keep the handlers off any real AWS profile.
-AWS_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 STRIPE_TEST_SECRET_KEY = "sk_test_tollgate_local"
 MOESIF_TEST_APPLICATION_ID = "tollgate-local-moesif-application-id"
 DEV_CATALOG = CatalogSpec(
@@ -47,16 +45,6 @@ _ACCOUNT_INDEXES = (
 
 
 @dataclass(frozen=True)
-class Emulators:
-    """Where each emulator listens (localdev.emulators starts them)."""
-
-    aws_endpoint_url: str  # moto server
-    stripe_api_base: str  # the bridge in front of localstripe
-    moesif_api_base: str  # the Moesif collector (SDK calls)
-    firehose_url: str  # the Moesif collector (access-log delivery)
-
-
-@dataclass(frozen=True)
 class LocalDeployment:
     """What bootstrap created: the gateway's view of it and the functions' environment."""
 
@@ -66,28 +54,30 @@ class LocalDeployment:
     stripe_price_id: str
 
 
-def aws_client(service: str, endpoint_url: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint_url, region_name=AWS_REGION,
-                        aws_access_key_id=AWS_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=AWS_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+def aws_client(service: str, emulators: Emulators) -> Any:
+    """A boto3 client on the emulated AWS, with the same fake credentials the functions get."""
+    env = emulators.env()
+    return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
 
 
 def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: str) -> LocalDeployment:
     """Create everything once, in emulators that start empty."""
-    aws = emulators.aws_endpoint_url
-    rest_api_id, usage_plan_id = _create_api(aws_client("apigateway", aws), settings)
-    accounts_table, idempotency_table = _create_tables(aws_client("dynamodb", aws))
+    rest_api_id, usage_plan_id = create_api(aws_client("apigateway", emulators), settings)
+    accounts_table, idempotency_table = create_tables(aws_client("dynamodb", emulators))
     catalog = CatalogSetup(stripe_client(STRIPE_TEST_SECRET_KEY, api_base=emulators.stripe_api_base)).ensure(
         DEV_CATALOG, webhook_url=api_url.rstrip("/") + contract.ROUTE_STRIPE_WEBHOOK)
     if catalog.webhook is None or not catalog.webhook.signing_secret:
         raise RuntimeError("the Stripe emulator registered the webhook endpoint without a signing secret")
-    secret_arn = aws_client("secretsmanager", aws).create_secret(Name=NAME, SecretString=json.dumps({
+    secret_arn = aws_client("secretsmanager", emulators).create_secret(Name=NAME, SecretString=json.dumps({
         contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
         contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: catalog.webhook.signing_secret,
         contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_TEST_APPLICATION_ID,
     }))["ARN"]
-    site_origin = _origin(site_url)
+    site_origin = origin_of(site_url)
     environment = {
+        **emulators.env(),
         contract.ENV_SECRET_ARN: secret_arn,
         contract.ENV_ACCOUNTS_TABLE: accounts_table,
         contract.ENV_IDEMPOTENCY_TABLE: idempotency_table,
@@ -96,12 +86,6 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if settings.require_payment_method else "false",
         contract.ENV_ALLOWED_ORIGIN: site_origin,
         contract.ENV_SIGNUP_URL: site_url.rstrip("/") + "/",
-        contract.ENV_STRIPE_API_BASE: emulators.stripe_api_base,
-        contract.ENV_MOESIF_API_BASE: emulators.moesif_api_base,
-        "AWS_ENDPOINT_URL": aws,
-        "AWS_DEFAULT_REGION": AWS_REGION,
-        "AWS_REGION": AWS_REGION,
-        **AWS_TEST_CREDENTIALS,
     }
     gateway = GatewayDeployment(
         rest_api_id=rest_api_id,
@@ -109,13 +93,13 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         usage_plan_id=usage_plan_id,
         allowed_origin=site_origin,
         backend_url=settings.backend_url,
-        firehose_url=emulators.firehose_url,
+        firehose_url=emulators.moesif.firehose_url,
         firehose_access_key=MOESIF_TEST_APPLICATION_ID,
     )
     return LocalDeployment(gateway, environment, secret_arn, catalog.price_id)
 
 
-def _create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:
+def create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:
     """REST API with the stack's routes (mock integrations: the local gateway runs them), one
     stage, and the usage plan on it."""
     api_id = apigateway.create_rest_api(name=NAME, endpointConfiguration={"types": ["REGIONAL"]})["id"]
@@ -149,7 +133,7 @@ def _create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:
     return api_id, usage_plan_id
 
 
-def _create_tables(dynamodb: Any) -> tuple[str, str]:
+def create_tables(dynamodb: Any) -> tuple[str, str]:
     accounts, idempotency = f"{NAME}-accounts", f"{NAME}-idempotency"
     key_attributes = [contract.ACCOUNTS_PARTITION_KEY] + [attribute for _, attribute in _ACCOUNT_INDEXES]
     dynamodb.create_table(
@@ -174,8 +158,3 @@ def _create_tables(dynamodb: Any) -> tuple[str, str]:
         dynamodb.update_time_to_live(TableName=table,
                                      TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
     return accounts, idempotency
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"

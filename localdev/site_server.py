@@ -51,7 +51,8 @@ def security_headers(api_origin: str) -> dict[str, str]:
     }
 
 
-def _origin(url: str) -> str:
+def origin_of(url: str) -> str:
+    """scheme://host:port of a URL, as browsers compare origins."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
@@ -120,7 +121,7 @@ class SiteServer(BackgroundHttpServer):
                  site_dir: Path = SITE_DIR) -> None:
         super().__init__(port)
         self._config = json.dumps(site_config(api_url, require_payment_method)).encode()
-        self._headers = security_headers(_origin(api_url))
+        self._headers = security_headers(origin_of(api_url))
         self._site_dir = site_dir.resolve()
 
     def _resolve(self, path: str) -> tuple[bytes, str] | None:
@@ -141,8 +142,9 @@ class SiteServer(BackgroundHttpServer):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            server_version = "tollgate-site"
-            sys_version = ""
+
+            def version_string(self) -> str:
+                return "tollgate-local-site"
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 """Quiet: the browser's own devtools show the requests."""

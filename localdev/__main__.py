@@ -1,0 +1,222 @@
+"""`make dev` (`python -m localdev`): the whole product on local emulators, no account needed.
+
+Starts moto, localstripe behind its bridge and the Moesif collector, creates in them what the
+stack would (localdev.bootstrap, from cdk.json's settings), then serves the API (localdev.gateway,
+running the real handlers) and the signup site (localdev.site_server) on two loopback origins.
+Ctrl-C or SIGTERM stops everything it started.
+
+DevStack is the same thing as a context manager; DevStackProcess runs `python -m localdev` as a
+child process, so the browser tests start exactly what `make dev` starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+
+from infra.settings import Settings, SettingsError, load_cdk_json_context
+from localdev.bootstrap import aws_client, bootstrap
+from localdev.emulators import Emulators
+from localdev.gateway import LocalGateway
+from localdev.net import LOOPBACK, PortInUseError, ensure_port_free
+from localdev.site_server import SiteServer
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SITE_PORT_ENV, API_PORT_ENV = "DEV_SITE_PORT", "DEV_API_PORT"
+DEFAULT_SITE_PORT, DEFAULT_API_PORT = 8000, 8001
+EXIT_PORT_IN_USE, EXIT_BAD_SETTINGS = 2, 3
+
+
+class DevStack:
+    """Everything `make dev` runs, in this process: `with DevStack(8000, 8001) as stack: stack.urls`.
+
+    The ports must be fixed numbers: the site's origin is baked into the API's CORS answer and
+    the API's URL into the site's config.json before either starts.
+    """
+
+    def __init__(self, site_port: int = DEFAULT_SITE_PORT, api_port: int = DEFAULT_API_PORT,
+                 settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_context(load_cdk_json_context(PROJECT_ROOT / "cdk.json"))
+        self.site_url = f"http://{LOOPBACK}:{site_port}"
+        self.api_url = f"http://{LOOPBACK}:{api_port}"
+        self._ports = {"Signup site": site_port, "Local API Gateway": api_port}
+        self._resources = contextlib.ExitStack()
+        self.urls: dict[str, str] = {}
+
+    def start(self) -> DevStack:
+        for what, port in self._ports.items():
+            ensure_port_free(port, what)
+        try:
+            self._start()
+        except BaseException:
+            self._resources.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        emulators = self._resources.enter_context(Emulators())
+        deployment = bootstrap(self.settings, emulators, site_url=self.site_url, api_url=self.api_url)
+        # This process plays the Lambda runtime: the handlers read their settings from it.
+        os.environ.update(deployment.function_environment)
+        self._resources.enter_context(LocalGateway(
+            deployment.gateway, aws_client("apigateway", emulators), port=self._ports["Local API Gateway"]))
+        self._resources.enter_context(SiteServer(
+            self.api_url, self.settings.require_payment_method, port=self._ports["Signup site"]))
+        self.urls = {
+            "site": self.site_url,
+            "api": self.api_url,
+            "moto": emulators.moto.endpoint_url,
+            "stripe": emulators.stripe_api_base,
+            "localstripe": emulators.localstripe.url,
+            "collector": emulators.moesif.base_url,
+        }
+
+    def stop(self) -> None:
+        self._resources.close()
+
+    def __enter__(self) -> DevStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def banner(self) -> str:
+        urls = self.urls
+        collector = urls["collector"]
+        stripe_note = f"bridge in front of localstripe ({urls['localstripe']})"
+        rows = [
+            ("Signup site", urls["site"], "open this in a browser"),
+            ("API", urls["api"], "POST /register, /billing/checkout, /stripe/webhook; any other path needs x-api-key"),
+            ("AWS (moto)", urls["moto"], "API Gateway keys + usage plan, DynamoDB, Secrets Manager"),
+            ("Stripe", urls["stripe"], stripe_note),
+            ("Moesif collector", collector, "what Moesif would receive:"),
+            ("", f"{collector}/_collector/users", "users (one per API key id)"),
+            ("", f"{collector}/_collector/companies", "companies (one per subscription)"),
+            ("", f"{collector}/_collector/events", "access-log records, one per API call"),
+        ]
+        width = max(len(url) for _, url, _ in rows)
+        lines = ["", "Tollgate is running locally (emulators only: no AWS, Stripe or Moesif account).", ""]
+        lines += [f"  {name:<17} {url:<{width}}  {note}" for name, url, note in rows]
+        lines += [
+            "",
+            f"Sign up at {urls['site']}, then call the metered API with the key it shows:",
+            f'  curl -i {urls["api"]}/hello -H "x-api-key: <your key>"',
+            "",
+            "Press Ctrl-C to stop.",
+        ]
+        return "\n".join(lines)
+
+
+class DevStackProcess:
+    """`python -m localdev` as a child process on the given ports; `urls` once it is ready.
+
+    Leaving the context sends SIGTERM (what Ctrl-C does to `make dev`) and waits for the exit.
+    """
+
+    def __init__(self, site_port: int, api_port: int, startup_timeout: float = 90.0,
+                 log_path: Path | None = None) -> None:
+        self.site_port, self.api_port = site_port, api_port
+        self._startup_timeout = startup_timeout
+        self._workdir = tempfile.TemporaryDirectory(prefix="tollgate-dev-")
+        self.log_path = log_path or Path(self._workdir.name, "dev.log")
+        self._urls_file = Path(self._workdir.name, "urls.json")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.urls: dict[str, str] = {}
+
+    def start(self) -> DevStackProcess:
+        environment = {**os.environ, SITE_PORT_ENV: str(self.site_port), API_PORT_ENV: str(self.api_port),
+                       "PYTHONUNBUFFERED": "1"}
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "localdev", "--urls-file", str(self._urls_file)],
+                cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self._startup_timeout
+        while not self._urls_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"`python -m localdev` did not come up:\n{self.output()}")
+            time.sleep(0.1)
+        self.urls = json.loads(self._urls_file.read_text())
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def __enter__(self) -> DevStackProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        self._workdir.cleanup()
+
+
+def _port_from_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SystemExit(f"{name} must be a TCP port number (1-65535); got {raw!r}")
+    return int(raw)
+
+
+class _Stop(Exception):
+    """Raised in the main thread by SIGINT/SIGTERM so every `with` block unwinds in order."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    for handled in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(handled, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
+    raise _Stop(signal.Signals(signum).name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make dev", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--urls-file", type=Path, help="write the URLs as JSON there once ready (for tests)")
+    args = parser.parse_args(argv)
+    site_port = _port_from_env(SITE_PORT_ENV, DEFAULT_SITE_PORT)
+    api_port = _port_from_env(API_PORT_ENV, DEFAULT_API_PORT)
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        with DevStack(site_port, api_port) as stack:
+            print(stack.banner(), flush=True)
+            if args.urls_file:
+                args.urls_file.write_text(json.dumps(stack.urls))
+            while True:
+                signal.pause()
+    except _Stop:
+        print("\nStopped: every emulator and server is shut down.", flush=True)
+        return 0
+    except PortInUseError as error:
+        print(f"make dev: {error} (set {SITE_PORT_ENV} / {API_PORT_ENV} to use other ports)",
+              file=sys.stderr)
+        return EXIT_PORT_IN_USE
+    except SettingsError as error:
+        print(f"make dev: {error}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
