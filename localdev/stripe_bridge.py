@@ -65,6 +65,7 @@ import json
 import re
 import secrets
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,10 +73,14 @@ from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 from aiohttp import web
-from localstripe.server import unflatten_data
 from multidict import MultiDict
 
 from tollgate.contract import STRIPE_API_VERSION
+
+with warnings.catch_warnings():
+    # Importing localstripe.server builds its app, whose sync handlers aiohttp flags as deprecated.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from localstripe.server import unflatten_data  # the exact form decoding localstripe applies
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 METER_EVENT_IDENTIFIER_TTL_SECONDS = 24 * 3600
@@ -711,14 +716,14 @@ class Bridge:
         self.state.checkout_api_keys[session_id] = api_key
         return web.json_response(session)
 
-    def _session(self, session_id: str) -> dict[str, Any]:
+    def _checkout_session(self, session_id: str) -> dict[str, Any]:
         try:
             return self.state.checkout_sessions[session_id]
         except KeyError:
             raise _missing("checkout.session", session_id) from None
 
     async def retrieve_checkout_session(self, request: web.Request) -> web.Response:
-        session = dict(self._session(request.match_info["id"]))
+        session = dict(self._checkout_session(request.match_info["id"]))
         expand = _expand_list(await self.params(request))
         if "setup_intent" in expand and session["setup_intent"]:
             session["setup_intent"] = await self.upstream("GET", f"/v1/setup_intents/{session['setup_intent']}",
@@ -733,14 +738,14 @@ class Bridge:
         return web.json_response(_paginate(_newest_first(sessions), params, "/v1/checkout/sessions"))
 
     async def expire_checkout_session(self, request: web.Request) -> web.Response:
-        session = self._session(request.match_info["id"])
+        session = self._checkout_session(request.match_info["id"])
         if session["status"] != "open":
             raise StripeError(400, f"Only open sessions can be expired; this one is {session['status']}.")
         session.update(status="expired", url=None)
         return web.json_response(session)
 
     async def checkout_page(self, request: web.Request) -> web.Response:
-        session = self._session(request.match_info["id"])
+        session = self._checkout_session(request.match_info["id"])
         session_id = html.escape(session["id"])
         cancel = (f'<p><a href="{html.escape(session["cancel_url"])}">Cancel</a></p>'
                   if session["cancel_url"] else "")
@@ -758,7 +763,7 @@ for customer <code>{html.escape(session["customer"] or "")}</code>.</p>{state}
         return web.Response(text=page, content_type="text/html")
 
     async def complete_checkout(self, request: web.Request) -> web.Response:
-        session = self._session(request.match_info["id"])
+        session = self._checkout_session(request.match_info["id"])
         if session["status"] != "open":
             raise StripeError(400, f"Checkout session {session['id']} is {session['status']}, not open.")
         if not session["customer"]:
