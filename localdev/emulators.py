@@ -94,8 +94,8 @@ class _ChildServer:
         return f"http://{self._host}:{self.port}"
 
     @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
 
     def spawn(self) -> None:
         args = [sys.executable, "-c", self.program, self._host, str(self._requested_port)]
