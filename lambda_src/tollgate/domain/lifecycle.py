@@ -1,0 +1,177 @@
+"""The billing lifecycle: API keys follow the Stripe subscription.
+
+Stripe tells us, through signed webhook events, when a customer adds a payment method, pays, falls
+behind or cancels. This service turns those events into the account's status and makes the API
+key match it: an `active` account has an enabled key in the usage plan, a `suspended` one has a
+disabled key (API Gateway answers 403), an `awaiting_payment_method` one has a key in no plan yet.
+
+Order and exactly-once, decided here:
+- An event is a trigger, not the truth. For every subscription-related event the service re-reads
+  the subscription's CURRENT status from Stripe, so two events stamped in the same second, or a
+  late delivery, cannot make the key follow an out-of-date status.
+- The row remembers the newest applied event (id and `created`). An event older than it, or equal
+  to it, is not applied again (`stale` / `duplicate`), which also spares the Stripe call.
+- Applying an event writes the row and records `stripe-event#<id>` in one conditional transaction:
+  an id is applied once even when Stripe delivers it twice at the same moment, and a write that
+  raced with another one is retried from a fresh read.
+- The key is changed AFTER the row is written, then the row is read again: if a newer event
+  committed meanwhile, the key is set again, so whichever handler acts last acts on the latest row.
+  Key calls are idempotent, so a replayed or stale event simply re-asserts the row's state (this
+  also repairs a crash between the row write and the key call).
+
+`invoice.paid` enables the key only if the subscription is `active`/`trialing` at that moment: an
+invoice of a subscription that was cancelled meanwhile must not bring the key back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from enum import Enum
+
+from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
+from tollgate.domain.models import Account, AccountStatus, BillingEvent
+from tollgate.ports import Accounts, ApiKeys, PaymentSetup
+
+SUBSCRIPTION_UPDATED = "customer.subscription.updated"
+SUBSCRIPTION_DELETED = "customer.subscription.deleted"
+INVOICE_PAID = "invoice.paid"
+CHECKOUT_COMPLETED = "checkout.session.completed"
+
+# Stripe subscription statuses. `incomplete` (first invoice still being attempted) changes nothing.
+STATUSES_THAT_ENABLE = frozenset({"active", "trialing"})
+STATUSES_THAT_DISABLE = frozenset({"past_due", "unpaid", "paused", "canceled", "incomplete_expired"})
+
+HISTORY_LIMIT = 20  # the row keeps the latest entries only: DynamoDB items are capped at 400 KB
+EVENT_MEMORY_SECONDS = 30 * 24 * 3600  # Stripe retries a delivery for 3 days; keep ids well beyond
+MAX_ATTEMPTS = 3
+
+
+class Outcome(str, Enum):
+    """What became of one event (logged and returned to Stripe for the dashboard)."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # this event id was applied before
+    STALE = "stale"  # an event at least as new was applied already
+    IGNORED = "ignored"  # not a type we act on, or not about a Tollgate account
+
+
+class LifecycleService:
+    """Applies verified Stripe events to accounts and their API keys."""
+
+    def __init__(
+        self,
+        accounts: Accounts,
+        keys: ApiKeys,
+        payments: PaymentSetup,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._accounts = accounts
+        self._keys = keys
+        self._payments = payments
+        self._clock = clock
+
+    def handle(self, event: BillingEvent) -> Outcome:
+        """Apply one event. Raises DownstreamError (Stripe/AWS failed) or ConcurrentUpdate (the
+        account is being registered right now): the webhook answers non-2xx and Stripe retries."""
+        if not self._is_actionable(event):
+            return Outcome.IGNORED
+        for _ in range(MAX_ATTEMPTS):
+            account = self._find_account(event)
+            if account is None or account.status is AccountStatus.FAILED:
+                return Outcome.IGNORED
+            if account.status is AccountStatus.PENDING:
+                raise ConcurrentUpdate(f"account for {event.customer_id} is still being registered")
+            if event.id == account.last_billing_event_id:
+                self._enforce(account)
+                return Outcome.DUPLICATE
+            if event.created < account.last_billing_event_at:
+                self._enforce(account)
+                return Outcome.STALE
+            updated = self._apply(event, account)
+            try:
+                self._accounts.save_billing_event(
+                    updated, account, event.id, remember_until=int(self._clock()) + EVENT_MEMORY_SECONDS
+                )
+            except EventAlreadyApplied:
+                self._enforce(account)
+                return Outcome.DUPLICATE
+            except ConcurrentUpdate:
+                continue
+            self._enforce(updated)
+            return Outcome.APPLIED
+        raise ConcurrentUpdate(f"account changed {MAX_ATTEMPTS} times while applying {event.id}")
+
+    @staticmethod
+    def _is_actionable(event: BillingEvent) -> bool:
+        if event.type == CHECKOUT_COMPLETED:
+            return event.checkout_mode == "setup" and bool(event.setup_intent_id and event.customer_id)
+        return event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, INVOICE_PAID)
+
+    def _find_account(self, event: BillingEvent) -> Account | None:
+        account = None
+        if event.subscription_id:
+            account = self._accounts.find_by_subscription_id(event.subscription_id)
+        if account is None and event.customer_id:
+            account = self._accounts.find_by_customer_id(event.customer_id)
+        if account is not None and event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED):
+            if event.subscription_id != account.subscription_id:
+                return None  # an older or foreign subscription of the customer: not the key's
+        return account
+
+    def _apply(self, event: BillingEvent, account: Account) -> Account:
+        """The row after the event. May call Stripe (payment method, current subscription status)."""
+        if event.type == CHECKOUT_COMPLETED:
+            self._payments.set_default_payment_method(account.customer_id, event.setup_intent_id)
+        status = self._status_after(event, account)
+        now = int(self._clock())
+        entry = {
+            "at": str(now),
+            "status": status.value,
+            "event": event.type,
+            "eventId": event.id,
+        }
+        return replace(
+            account,
+            status=status,
+            updated_at=now,
+            last_billing_event_id=event.id,
+            last_billing_event_at=event.created,
+            history=[*account.history, entry][-HISTORY_LIMIT:],
+        )
+
+    def _status_after(self, event: BillingEvent, account: Account) -> AccountStatus:
+        if account.subscription_id is None:
+            return account.status
+        subscription_status = self._payments.subscription_status(account.subscription_id)
+        if subscription_status in STATUSES_THAT_DISABLE:
+            return AccountStatus.SUSPENDED
+        if event.type == CHECKOUT_COMPLETED:
+            # The payment method was what the account waited for; an `incomplete` first invoice
+            # will now be paid with it.
+            return AccountStatus.ACTIVE
+        if subscription_status in STATUSES_THAT_ENABLE and account.status is not AccountStatus.AWAITING_PAYMENT_METHOD:
+            return AccountStatus.ACTIVE
+        return account.status
+
+    def _enforce(self, account: Account) -> None:
+        """Make the key match the row, re-reading the row until it no longer moves under us."""
+        enforced = None
+        for _ in range(MAX_ATTEMPTS):
+            if account.status is not enforced:
+                self._set_key_state(account)
+                enforced = account.status
+            latest = self._accounts.get(account.email)
+            if latest is None or latest.status is enforced:
+                return
+            account = latest
+
+    def _set_key_state(self, account: Account) -> None:
+        if account.api_key_id is None:
+            return
+        if account.status is AccountStatus.ACTIVE:
+            self._keys.attach_to_plan(account.api_key_id)
+            self._keys.set_enabled(account.api_key_id, True)
+        elif account.status is AccountStatus.SUSPENDED:
+            self._keys.set_enabled(account.api_key_id, False)
