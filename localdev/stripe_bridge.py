@@ -49,9 +49,15 @@ has one test per gap, named after it):
    `POST /_bridge/events` lets a test or `make dev` send any event (e.g. a subscription going
    `past_due`, which localstripe cannot produce).
 
-Not bridged (see the report / README): usage is never rated into invoices, localstripe emits no
-`customer.subscription.updated` or `invoice.paid`, and its own events carry `api_version`
-2017-08-15 and no `price` on subscription items.
+9. localstripe emits no `customer.subscription.updated` and no `invoice.paid`. The bridge sends
+   `customer.subscription.updated` (with `previous_attributes`) after a subscription update it
+   forwarded, and `invoice.paid` (with `parent.subscription_details.subscription`, as current API
+   versions shape it) when a new subscription's first invoice is paid. Like Stripe's, these go out
+   after the API call has been answered.
+
+Not bridged: usage is never rated into invoices; localstripe's own events carry `api_version`
+2017-08-15 and no `price` on subscription items; statuses localstripe cannot reach (past_due,
+unpaid, paused) exist only as events a test sends with `POST /_bridge/events`.
 """
 
 from __future__ import annotations
@@ -241,6 +247,7 @@ class Bridge:
         self.upstream_url = upstream_url.rstrip("/")
         self.state = state
         self._session: aiohttp.ClientSession | None = None
+        self._background: set[asyncio.Task[Any]] = set()
 
     # ---- plumbing ----
 
@@ -251,6 +258,9 @@ class Bridge:
         return self._session
 
     async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
 
@@ -531,11 +541,44 @@ class Bridge:
                 item["plan"] = price_id
         if params.get("payment_behavior") == "default_incomplete":
             params["payment_behavior"] = "allow_incomplete"
-        return await self.forward(request, body=urlencode(_flatten(params)).encode(),
-                                  reshape=self._with_item_prices)
+        response = await self.forward(request, body=urlencode(_flatten(params)).encode(),
+                                      reshape=self._with_item_prices)
+        if response.status == 200:
+            self._send_later(self._announce_paid_invoice(json.loads(response.body), _api_key(request)))
+        return response
+
+    async def update_subscription(self, request: web.Request) -> web.Response:
+        """Forwarded; then `customer.subscription.updated` with previous_attributes (gap 9)."""
+        before = await self.upstream("GET", f"/v1/subscriptions/{request.match_info['id']}", _api_key(request))
+        response = await self.forward(request, reshape=self._with_item_prices)
+        if response.status == 200:
+            after = json.loads(response.body)
+            previous = {name: before[name] for name in after
+                        if name in before and name != "items" and before[name] != after[name]}
+            if previous:
+                self._send_later(self.send_event("customer.subscription.updated", after, previous))
+        return response
 
     async def forward_subscription(self, request: web.Request) -> web.Response:
         return await self.forward(request, reshape=self._with_item_prices)
+
+    async def _announce_paid_invoice(self, subscription: dict[str, Any], api_key: str) -> None:
+        """localstripe pays the first invoice but only says `invoice.payment_succeeded`; Stripe also sends `invoice.paid`."""
+        if not subscription.get("latest_invoice"):
+            return
+        invoice = await self.upstream("GET", f"/v1/invoices/{subscription['latest_invoice']}", api_key)
+        if invoice.get("status") == "paid":
+            # Current API versions name the subscription under parent.subscription_details.
+            invoice["parent"] = {"type": "subscription_details", "quote_details": None,
+                                 "subscription_details": {"subscription": subscription["id"],
+                                                          "metadata": subscription.get("metadata") or {}}}
+            await self.send_event("invoice.paid", invoice)
+
+    def _send_later(self, delivery: Awaitable[Any]) -> None:
+        """Side-effect events go out after the answer, like Stripe's (the caller never waits on its webhook)."""
+        task = asyncio.ensure_future(delivery)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _with_item_prices(self, payload: Any) -> Any:
         """Add `price` to each subscription item whose plan backs a bridge price."""
@@ -679,13 +722,15 @@ class Bridge:
     async def create_checkout_session(self, request: web.Request) -> web.Response:
         params = await self.params(request)
         _reject_unknown(params, ("mode", "customer", "success_url", "cancel_url", "currency", "payment_method_types",
+                                 "allowed_payment_method_types",  # the name since API 2026-10-28
                                  "metadata", "client_reference_id", "setup_intent_data", "locale"))
         mode = _require(params, "mode")
         if mode != "setup":
             raise StripeError(400, f"The bridge emulates Checkout in setup mode only, not `{mode}`.", param="mode")
         success_url = _require(params, "success_url")
-        if not params.get("currency") and not params.get("payment_method_types"):
-            raise StripeError(400, "currency is required in setup mode when payment_method_types is not passed.",
+        method_types = params.get("allowed_payment_method_types") or params.get("payment_method_types")
+        if not params.get("currency") and not method_types:
+            raise StripeError(400, "currency is required in setup mode when allowed_payment_method_types is not passed.",
                               param="currency", code="parameter_missing")
         customer = params.get("customer")
         api_key = _api_key(request)
@@ -705,7 +750,7 @@ class Bridge:
             "livemode": False,
             "metadata": params.get("metadata") or {},
             "mode": "setup",
-            "payment_method_types": params.get("payment_method_types") or ["card"],
+            "payment_method_types": method_types or ["card"],
             "payment_status": "no_payment_required",
             "setup_intent": None,
             "status": "open",
@@ -1035,7 +1080,7 @@ def create_app(upstream_url: str, state: BridgeState | None = None) -> web.Appli
         ("POST", "/v1/subscriptions", bridge.create_subscription),
         ("GET", "/v1/subscriptions", bridge.forward_subscription),
         ("GET", "/v1/subscriptions/{id}", bridge.forward_subscription),
-        ("POST", "/v1/subscriptions/{id}", bridge.forward_subscription),
+        ("POST", "/v1/subscriptions/{id}", bridge.update_subscription),
         ("DELETE", "/v1/subscriptions/{id}", bridge.forward_subscription),
         ("POST", "/v1/billing/meters", bridge.create_meter),
         ("GET", "/v1/billing/meters", bridge.list_meters),

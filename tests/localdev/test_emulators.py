@@ -198,3 +198,10 @@ def test_bridge_status_page_is_reachable_through_the_emulators(emulators: Emulat
     """The bridge forwards what it does not handle: localstripe's own JS stub answers through it."""
     with urllib.request.urlopen(f"{emulators.stripe_api_base}/js.stripe.com/v3/", timeout=5) as response:
         assert response.status == 200 and b"Stripe" in response.read()
+
+
+def test_no_network_guard_allows_loopback_and_fails_anything_else(no_network: None, moesif_collector: MoesifCollector):
+    with socket.create_connection(("127.0.0.1", moesif_collector.port), timeout=1):
+        pass
+    with socket.socket() as outbound, pytest.raises(AssertionError, match="reach the network"):
+        outbound.connect(("192.0.2.1", 443))

@@ -526,3 +526,32 @@ def test_webhook_deleted_endpoint_receives_nothing_more(stripe_client: stripe.St
     assert [d for d in deliveries if d.url == webhook_receiver.url] == []
     time.sleep(1.5)  # localstripe waits 1 s before it sends its own events
     assert webhook_receiver.received == []
+
+
+# --- gap 9: customer.subscription.updated and invoice.paid ----------------------------------------
+
+
+def test_events_subscription_update_sends_updated_with_previous_attributes(
+        stripe_client: stripe.StripeClient, customer: Any, metered_price: Any, webhook_endpoint: Any,
+        webhook_receiver: WebhookReceiver):
+    subscription = stripe_client.v1.subscriptions.create(params={"customer": customer.id,
+                                                                 "items": [{"price": metered_price.id}]})
+
+    updated = stripe_client.v1.subscriptions.update(subscription.id, params={"cancel_at_period_end": True})
+
+    assert updated["items"].data[0].price.id == metered_price.id
+    event = verified(webhook_receiver.wait_for("customer.subscription.updated", subscription.id),
+                     webhook_endpoint.secret)
+    assert event.data.object.cancel_at_period_end is True
+    assert event.data.previous_attributes.to_dict() == {"cancel_at_period_end": False}
+
+
+def test_events_new_subscription_sends_invoice_paid_for_its_first_invoice(
+        stripe_client: stripe.StripeClient, customer: Any, metered_price: Any, webhook_endpoint: Any,
+        webhook_receiver: WebhookReceiver):
+    subscription = stripe_client.v1.subscriptions.create(params={"customer": customer.id,
+                                                                 "items": [{"price": metered_price.id}]})
+
+    event = verified(webhook_receiver.wait_for("invoice.paid", subscription.latest_invoice), webhook_endpoint.secret)
+    assert event.data.object.status == "paid" and event.data.object.customer == customer.id
+    assert event.data.object.parent.subscription_details.subscription == subscription.id
