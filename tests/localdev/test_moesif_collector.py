@@ -1,5 +1,7 @@
 """The Moesif collector (localdev/moesif_collector.py): what the moesifapi SDK and Firehose send,
-recorded with path, headers and body, listable over HTTP and from Python."""
+recorded with path, headers and body, listable over HTTP and from Python.
+
+Each test gets its own collector (the session one is shared with background senders)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -46,29 +49,36 @@ def firehose_body(lines: list[str], request_id: str) -> bytes:
 
 
 @pytest.fixture
-def moesif_api(clean_moesif: MoesifCollector, monkeypatch: pytest.MonkeyPatch) -> Any:
+def collector() -> Iterator[MoesifCollector]:
+    """A collector of this test's own: nothing another test sends (late) can land in it."""
+    with MoesifCollector() as collector:
+        yield collector
+
+
+@pytest.fixture
+def moesif_api(collector: MoesifCollector, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The real moesifapi SDK pointed at the collector (its base URL is a process-wide class attribute)."""
-    monkeypatch.setattr(Configuration, "BASE_URI", clean_moesif.base_url)
+    monkeypatch.setattr(Configuration, "BASE_URI", collector.base_url)
     return MoesifAPIClient(APP_ID).api
 
 
 def test_sdk_user_and_company_updates_are_recorded_with_path_headers_and_body(moesif_api: Any,
-                                                                              clean_moesif: MoesifCollector):
+                                                                              collector: MoesifCollector):
     moesif_api.update_company(CompanyModel(company_id="sub_123", metadata={"plan": "metered"}))
     moesif_api.update_user(UserModel(user_id="key-id-1", company_id="sub_123", metadata={"email": "a@example.com"}))
 
-    assert [c["company_id"] for c in clean_moesif.companies()] == ["sub_123"]
-    [user] = clean_moesif.users()
+    assert [c["company_id"] for c in collector.companies()] == ["sub_123"]
+    [user] = collector.users()
     assert user["user_id"] == "key-id-1" and user["company_id"] == "sub_123"
     assert user["metadata"] == {"email": "a@example.com"}
-    paths = [r.path for r in clean_moesif.requests()]
+    paths = [r.path for r in collector.requests()]
     assert paths == ["/v1/companies", "/v1/users"]
-    assert all(r.header("x-moesif-application-id") == APP_ID for r in clean_moesif.requests())
+    assert all(r.header("x-moesif-application-id") == APP_ID for r in collector.requests())
 
 
-def test_planned_failure_hits_only_the_chosen_path_and_only_once(moesif_api: Any, clean_moesif: MoesifCollector):
+def test_planned_failure_hits_only_the_chosen_path_and_only_once(moesif_api: Any, collector: MoesifCollector):
     """moesifapi 1.5.5 does not retry a POST on 5xx (urllib3's Retry skips POST): the caller must."""
-    clean_moesif.fail_next(503, path_prefix="/v1/users")
+    collector.fail_next(503, path_prefix="/v1/users")
 
     moesif_api.update_company(CompanyModel(company_id="sub_ok"))
     with pytest.raises(APIException) as raised:
@@ -76,31 +86,31 @@ def test_planned_failure_hits_only_the_chosen_path_and_only_once(moesif_api: Any
     moesif_api.update_user(UserModel(user_id="key-id-2"))
 
     assert raised.value.response_code == 503
-    assert [u["user_id"] for u in clean_moesif.users()] == ["key-id-2"]
-    assert [r.path for r in clean_moesif.requests()] == ["/v1/companies", "/v1/users", "/v1/users"]
+    assert [u["user_id"] for u in collector.users()] == ["key-id-2"]
+    assert [r.path for r in collector.requests()] == ["/v1/companies", "/v1/users", "/v1/users"]
 
 
-def test_batch_endpoints_record_every_item(clean_moesif: MoesifCollector):
+def test_batch_endpoints_record_every_item(collector: MoesifCollector):
     headers = {"X-Moesif-Application-Id": APP_ID}
     for kind, items in (("users", [{"user_id": "a"}, {"user_id": "b"}]),
                         ("companies", [{"company_id": "c"}]),
                         ("events", [{"request": {"uri": "/x"}}, {"request": {"uri": "/y"}}])):
-        assert post(f"{clean_moesif.base_url}/v1/{kind}/batch", json.dumps(items).encode(), headers)[0] == 201
+        assert post(f"{collector.base_url}/v1/{kind}/batch", json.dumps(items).encode(), headers)[0] == 201
 
-    assert [u["user_id"] for u in clean_moesif.users()] == ["a", "b"]
-    assert [c["company_id"] for c in clean_moesif.companies()] == ["c"]
-    assert [e["request"]["uri"] for e in clean_moesif.events()] == ["/x", "/y"]
+    assert [u["user_id"] for u in collector.users()] == ["a", "b"]
+    assert [c["company_id"] for c in collector.companies()] == ["c"]
+    assert [e["request"]["uri"] for e in collector.events()] == ["/x", "/y"]
 
 
-def test_moesif_api_without_application_id_is_refused(clean_moesif: MoesifCollector):
-    status, body = post(f"{clean_moesif.base_url}/v1/users", b'{"user_id": "x"}', {})
+def test_moesif_api_without_application_id_is_refused(collector: MoesifCollector):
+    status, body = post(f"{collector.base_url}/v1/users", b'{"user_id": "x"}', {})
 
     assert status == 401 and "X-Moesif-Application-Id" in body["error"]
-    assert clean_moesif.users() == []
+    assert collector.users() == []
 
 
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
-def test_firehose_delivery_is_answered_in_firehose_format_and_decoded(clean_moesif: MoesifCollector,
+def test_firehose_delivery_is_answered_in_firehose_format_and_decoded(collector: MoesifCollector,
                                                                       gzipped: bool):
     request_id = str(uuid.uuid4())
     lines = [json.dumps({"requestId": "r1", "user": "key-id-1", "status": "200"}),
@@ -111,47 +121,47 @@ def test_firehose_delivery_is_answered_in_firehose_format_and_decoded(clean_moes
     if gzipped:
         body, headers = gzip.compress(body), {**headers, "Content-Encoding": "gzip"}
 
-    status, answer = post(clean_moesif.base_url + MOESIF_FIREHOSE_PATH, body, headers)
+    status, answer = post(collector.base_url + MOESIF_FIREHOSE_PATH, body, headers)
 
     assert status == 200
     assert answer["requestId"] == request_id and isinstance(answer["timestamp"], int)
-    assert [(e["requestId"], e["status"]) for e in clean_moesif.events()] == [("r1", "200"), ("r2", "403")]
-    [received] = clean_moesif.requests()
+    assert [(e["requestId"], e["status"]) for e in collector.events()] == [("r1", "200"), ("r2", "403")]
+    [received] = collector.requests()
     assert received.path == MOESIF_FIREHOSE_PATH and received.header("X-Amz-Firehose-Access-Key") == APP_ID
 
 
-def test_firehose_record_that_is_not_base64_json_is_a_400_with_error_message(clean_moesif: MoesifCollector):
+def test_firehose_record_that_is_not_base64_json_is_a_400_with_error_message(collector: MoesifCollector):
     body = json.dumps({"requestId": "req-1", "timestamp": 1, "records": [{"data": "not base64!"}]}).encode()
 
-    status, answer = post(clean_moesif.firehose_url, body, {})
+    status, answer = post(collector.firehose_url, body, {})
 
     assert status == 400 and answer["requestId"] == "req-1" and answer["errorMessage"]
-    assert clean_moesif.events() == []
+    assert collector.events() == []
 
 
-def test_post_that_is_neither_moesif_nor_firehose_is_404_but_recorded(clean_moesif: MoesifCollector):
-    status, _ = post(f"{clean_moesif.base_url}/somewhere", b'{"hello": 1}', {})
+def test_post_that_is_neither_moesif_nor_firehose_is_404_but_recorded(collector: MoesifCollector):
+    status, _ = post(f"{collector.base_url}/somewhere", b'{"hello": 1}', {})
 
     assert status == 404
-    assert [r.body for r in clean_moesif.requests()] == [{"hello": 1}]
+    assert [r.body for r in collector.requests()] == [{"hello": 1}]
 
 
-def test_http_listing_and_reset(clean_moesif: MoesifCollector):
-    post(f"{clean_moesif.base_url}/v1/users", b'{"user_id": "u1"}', {"X-Moesif-Application-Id": APP_ID})
-    post(clean_moesif.firehose_url, firehose_body(['{"user": "u1"}'], "r"), {})
+def test_http_listing_and_reset(collector: MoesifCollector):
+    post(f"{collector.base_url}/v1/users", b'{"user_id": "u1"}', {"X-Moesif-Application-Id": APP_ID})
+    post(collector.firehose_url, firehose_body(['{"user": "u1"}'], "r"), {})
 
-    assert get_json(f"{clean_moesif.base_url}/_collector/users") == [{"user_id": "u1"}]
-    assert get_json(f"{clean_moesif.base_url}/_collector/events") == [{"user": "u1"}]
-    assert get_json(f"{clean_moesif.base_url}/_collector/companies") == []
-    assert [r["path"] for r in get_json(f"{clean_moesif.base_url}/_collector/requests")] == ["/v1/users", "/firehose"]
+    assert get_json(f"{collector.base_url}/_collector/users") == [{"user_id": "u1"}]
+    assert get_json(f"{collector.base_url}/_collector/events") == [{"user": "u1"}]
+    assert get_json(f"{collector.base_url}/_collector/companies") == []
+    assert [r["path"] for r in get_json(f"{collector.base_url}/_collector/requests")] == ["/v1/users", "/firehose"]
 
-    with urllib.request.urlopen(urllib.request.Request(f"{clean_moesif.base_url}/_collector", method="DELETE")) as r:
+    with urllib.request.urlopen(urllib.request.Request(f"{collector.base_url}/_collector", method="DELETE")) as r:
         assert r.status == 204
-    assert clean_moesif.users() == clean_moesif.events() == clean_moesif.requests() == []
+    assert collector.users() == collector.events() == collector.requests() == []
 
 
 def test_moto_firehose_http_destination_delivers_to_the_collector(moto_server: MotoServer,
-                                                                  clean_moesif: MoesifCollector):
+                                                                  collector: MoesifCollector):
     """The real path: Firehose (moto) posts access-log records to the collector's HTTP endpoint."""
     firehose = boto3.client("firehose", endpoint_url=moto_server.endpoint_url, region_name="us-east-1",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -159,12 +169,12 @@ def test_moto_firehose_http_destination_delivers_to_the_collector(moto_server: M
     firehose.create_delivery_stream(
         DeliveryStreamName=name, DeliveryStreamType="DirectPut",
         HttpEndpointDestinationConfiguration={
-            "EndpointConfiguration": {"Url": clean_moesif.base_url + MOESIF_FIREHOSE_PATH, "Name": "Moesif",
+            "EndpointConfiguration": {"Url": collector.base_url + MOESIF_FIREHOSE_PATH, "Name": "Moesif",
                                       "AccessKey": APP_ID},
             "S3Configuration": {"RoleARN": "arn:aws:iam::123456789012:role/firehose",
                                 "BucketARN": "arn:aws:s3:::backup"}})
 
     firehose.put_record(DeliveryStreamName=name, Record={"Data": b'{"requestId": "abc", "user": "key-id-9"}\n'})
 
-    assert clean_moesif.events() == [{"requestId": "abc", "user": "key-id-9"}]
-    assert clean_moesif.requests()[0].path == MOESIF_FIREHOSE_PATH
+    assert collector.events() == [{"requestId": "abc", "user": "key-id-9"}]
+    assert collector.requests()[0].path == MOESIF_FIREHOSE_PATH
