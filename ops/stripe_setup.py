@@ -5,7 +5,8 @@ versions have no usage records: a metered price must point at a meter), the mete
 price, and optionally the webhook endpoint the stack's `/stripe/webhook` route needs. Each object
 is found before anything is created:
 
-- product: metadata `tollgate=product`;
+- product: metadata `tollgate=product` and `tollgate_lookup_key=<the price's lookup key>`, so two
+  deployments (say staging and prod, with their own lookup keys) can share one Stripe account;
 - meter: its `event_name`;
 - price: its `lookup_key`, and a fingerprint of everything that defines it (kept in its
   metadata): Stripe prices are immutable, so a changed pricing model creates a new price that
@@ -43,7 +44,6 @@ from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client
 
 API_KEY_ENV = "STRIPE_API_KEY"
-PRODUCT_METADATA = {"tollgate": "product"}
 PRICING_MODELS = ("per-unit", "package", "graduated", "volume")
 INTERVALS = ("day", "week", "month", "year")
 DEFAULT_LOOKUP_KEY = "tollgate_metered"
@@ -188,7 +188,7 @@ class CatalogSetup:
         self._stripe = client.v1
 
     def ensure(self, spec: CatalogSpec, webhook_url: str | None = None) -> CatalogResult:
-        product_id, product_change = self._ensure_product(spec.product_name.strip())
+        product_id, product_change = self._ensure_product(spec.product_name.strip(), spec.lookup_key)
         meter_id, meter_change = self._ensure_meter(spec.meter_event_name, spec.meter_display_name)
         price_id, price_change = self._ensure_price(spec, product_id, meter_id)
         webhook = self.ensure_webhook(webhook_url) if webhook_url else None
@@ -200,14 +200,15 @@ class CatalogSetup:
             webhook=webhook,
         )
 
-    def _ensure_product(self, name: str) -> tuple[str, Change]:
+    def _ensure_product(self, name: str, lookup_key: str) -> tuple[str, Change]:
+        metadata = {"tollgate": "product", "tollgate_lookup_key": lookup_key}
         for product in self._stripe.products.list({"limit": 100}).auto_paging_iter():
-            if all(product.metadata.get(key) == value for key, value in PRODUCT_METADATA.items()):
+            if metadata.items() <= _metadata(product).items():
                 if product.name == name:
                     return product.id, Change.UNCHANGED
                 self._stripe.products.update(product.id, {"name": name})
                 return product.id, Change.UPDATED
-        params = {"name": name, "metadata": PRODUCT_METADATA}
+        params = {"name": name, "metadata": metadata}
         product = self._stripe.products.create(params, _idempotent("product", params))
         return product.id, Change.CREATED
 
@@ -237,7 +238,7 @@ class CatalogSetup:
         params = spec.price_params(product_id, meter_id)
         fingerprint = _fingerprint(params)
         existing = self._stripe.prices.list({"lookup_keys": [spec.lookup_key], "active": True, "limit": 1}).data
-        if existing and existing[0].metadata.get("tollgate_spec") == fingerprint:
+        if existing and _metadata(existing[0]).get("tollgate_spec") == fingerprint:
             return existing[0].id, Change.UNCHANGED
         params |= {
             "lookup_key": spec.lookup_key,
@@ -267,6 +268,10 @@ class CatalogSetup:
         }
         endpoint = self._stripe.webhook_endpoints.create(params, _idempotent("webhook", params))
         return WebhookEndpoint(endpoint.id, Change.CREATED, endpoint.secret)
+
+
+def _metadata(stripe_object: Any) -> dict[str, str]:
+    return stripe_object.metadata.to_dict() if stripe_object.metadata else {}
 
 
 def _fingerprint(params: dict[str, Any]) -> str:
@@ -394,9 +399,8 @@ def _secret_instructions(secret: str) -> Iterable[str]:
     yield f"         signing secret (shown ONCE, store it now): {secret}"
     yield f"         put it in the stack's secret under \"{field_name}\" (SecretArn is a stack output):"
     yield "           aws secretsmanager get-secret-value --secret-id \"$SECRET_ARN\" --query SecretString --output text \\"
-    yield f"             | jq --arg s '{secret}' '.{field_name} = $s' > /tmp/tollgate-secret.json"
-    yield "           aws secretsmanager put-secret-value --secret-id \"$SECRET_ARN\" \\"
-    yield "             --secret-string file:///tmp/tollgate-secret.json && rm /tmp/tollgate-secret.json"
+    yield f"             | jq --arg s '{secret}' '.{field_name} = $s' \\"
+    yield "             | aws secretsmanager put-secret-value --secret-id \"$SECRET_ARN\" --secret-string file:///dev/stdin"
 
 
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
