@@ -41,14 +41,14 @@ FAKE_AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY":
 # Child programs: argv = [host, port, fd-or-empty]; they print their port once serving, then
 # serve until stdin closes (our stop(), or this process dying).
 _MOTO_CHILD = """
-import logging, sys
+import logging, os, sys
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 from moto.server import ThreadedMotoServer
 server = ThreadedMotoServer(ip_address=sys.argv[1], port=int(sys.argv[2]), verbose=False)
 server.start()
 print(server.get_host_and_port()[1], flush=True)
 sys.stdin.read()
-server.stop()
+os._exit(0)  # moto holds nothing to flush; its own stop() would poll for up to 0.5 s
 """
 
 _LOCALSTRIPE_CHILD = """
