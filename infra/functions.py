@@ -45,7 +45,7 @@ class PipLocalBundling:
         self._source = source
         self._platform = _PIP_PLATFORM[architecture.name]
 
-    def try_bundle(self, output_dir: str, **_options: object) -> bool:
+    def try_bundle(self, output_dir: str, _options: BundlingOptions) -> bool:
         command = [
             sys.executable, "-m", "pip", "install",
             "--requirement", str(self._source / "requirements.txt"),

@@ -25,7 +25,8 @@ QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
 
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+# The COMPLETE ARN, with the 6-character suffix Secrets Manager appends, so IAM can name it exactly.
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$")
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -89,7 +90,7 @@ class Settings:
             # Firehose delivers only to https endpoints.
             moesif_collector_url=read.url("moesif_collector_url", schemes=("https",)),
             existing_secret_arn=read.optional_matching(
-                "existing_secret_arn", _SECRET_ARN, "a Secrets Manager secret ARN (arn:aws:secretsmanager:...:secret:...)"
+                "existing_secret_arn", _SECRET_ARN, "a complete Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)"
             ),
             enable_waf=read.boolean("enable_waf"),
             require_payment_method=read.boolean("require_payment_method"),

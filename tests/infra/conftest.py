@@ -1,0 +1,27 @@
+"""One synthesized stack per configuration per session, so the infra tests stay fast: every test
+reads the same Template instead of synthesizing its own (see infra_synth.py)."""
+
+from __future__ import annotations
+
+import pytest
+from infra_synth import EXISTING_SECRET_ARN, Synth, synthesize
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory) -> Synth:
+    """The default deployment: cdk.json as shipped (sample backend, managed secret, WAF off)."""
+    return synthesize(tmp_path_factory.mktemp("cdk-default"))
+
+
+@pytest.fixture(scope="session")
+def synth_custom(tmp_path_factory) -> Synth:
+    """An operator's deployment: own backend, existing secret, WAF on, payment method required."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-custom"),
+        backend_url="https://backend.example.com/v1",
+        existing_secret_arn=EXISTING_SECRET_ARN,
+        enable_waf=True,
+        require_payment_method=True,
+        stripe_price_id="price_1Abc",
+        reserved_concurrency=0,
+    )

@@ -1,0 +1,69 @@
+"""Synthesis helpers for tests/infra: the stack as cdk.json (plus overrides) describes it, with
+bundling skipped (CDK then uses lambda_src/ itself as the asset) and cdk-nag on."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
+
+from infra.settings import Settings, load_cdk_json_context
+from infra.stack import TollgateStack
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXISTING_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/prod-AbC123"
+
+
+def cdk_json_context(**overrides: Any) -> dict[str, Any]:
+    """cdk.json's context with bundling skipped (CDK then uses lambda_src/ itself as the asset)."""
+    context = load_cdk_json_context(REPO_ROOT / "cdk.json")
+    context["aws:cdk:bundling-stacks"] = []
+    context.update(overrides)
+    return context
+
+
+@dataclass
+class Synth:
+    settings: Settings
+    stack: TollgateStack
+    template: Template
+    outdir: Path
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return self.template.to_json()
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return self.template.find_resources(resource_type)
+
+
+def synthesize(outdir: Path, **overrides: Any) -> Synth:
+    context = cdk_json_context(**overrides)
+    app = cdk.App(context=context, outdir=str(outdir))
+    settings = Settings.from_context(context)
+    stack = TollgateStack(app, "Tollgate", settings=settings)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag error
+    return Synth(settings, stack, Template.from_json(json.loads((outdir / "Tollgate.template.json").read_text())), outdir)
+
+
+def resolve_join(value: Any) -> str:
+    """Flatten an Fn::Join into a readable string with <Ref>/<GetAtt> placeholders (for asserts)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(resolve_join(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "<{}.{}>".format(*value["Fn::GetAtt"])
+    return json.dumps(value)

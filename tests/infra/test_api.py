@@ -1,0 +1,157 @@
+"""Issue 3, point 1: REST API, metered routes, public routes, CORS, validation, usage plan."""
+
+import json
+
+from aws_cdk.assertions import Match
+
+from tollgate import contract
+
+from infra_synth import resolve_join
+
+SITE_ORIGIN = "'https://<{}.DomainName>'"
+
+
+def _site_origin(synth) -> str:
+    (distribution_id,) = synth.resources("AWS::CloudFront::Distribution")
+    return SITE_ORIGIN.format(distribution_id)
+
+
+def _resource_ids_by_path(synth) -> dict[str, str]:
+    resources = synth.resources("AWS::ApiGateway::Resource")
+    paths: dict[str, str] = {}
+
+    def path_of(logical_id: str) -> str:
+        props = resources[logical_id]["Properties"]
+        parent = props["ParentId"]
+        prefix = path_of(parent["Ref"]) if "Ref" in parent else ""
+        return f"{prefix}/{props['PathPart']}"
+
+    for logical_id in resources:
+        paths[path_of(logical_id)] = logical_id
+    return paths
+
+
+def _method(synth, path: str, http_method: str) -> dict:
+    matches = []
+    for method in synth.resources("AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        resource = props["ResourceId"]
+        at_root = "Fn::GetAtt" in resource
+        if props["HttpMethod"] != http_method:
+            continue
+        if (path == "/" and at_root) or (not at_root and resource["Ref"] == _resource_ids_by_path(synth).get(path)):
+            matches.append(props)
+    assert len(matches) == 1, (path, http_method, matches)
+    return matches[0]
+
+
+def test_metered_routes_require_an_api_key(synth):
+    for path in ("/", "/{proxy+}"):
+        assert _method(synth, path, "ANY")["ApiKeyRequired"] is True
+
+
+def test_public_routes_require_no_api_key(synth):
+    for route in contract.PUBLIC_ROUTES:
+        assert _method(synth, route, "POST").get("ApiKeyRequired", False) is False
+
+
+def test_sample_backend_serves_metered_routes_when_no_backend_url(synth):
+    integration = _method(synth, "/{proxy+}", "ANY")["Integration"]
+
+    assert integration["Type"] == "AWS_PROXY"
+    assert "sample-backend" in json.dumps(integration["Uri"])
+
+
+def test_backend_url_is_proxied_over_http_with_the_path(synth_custom):
+    proxy = _method(synth_custom, "/{proxy+}", "ANY")
+    root = _method(synth_custom, "/", "ANY")
+
+    assert proxy["Integration"]["Type"] == "HTTP_PROXY"
+    assert proxy["Integration"]["Uri"] == "https://backend.example.com/v1/{proxy}"
+    assert proxy["Integration"]["RequestParameters"] == {"integration.request.path.proxy": "method.request.path.proxy"}
+    assert root["Integration"]["Uri"] == "https://backend.example.com/v1/"
+    assert not synth_custom.template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": contract.HANDLER_SAMPLE_BACKEND}}
+    )
+
+
+def test_cors_preflight_allows_only_the_signup_distribution_origin(synth):
+    for route in (contract.ROUTE_REGISTER, contract.ROUTE_CHECKOUT):
+        params = _method(synth, route, "OPTIONS")["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+        origin = resolve_join(params["method.response.header.Access-Control-Allow-Origin"])
+
+        assert origin == _site_origin(synth)
+        assert "*" not in origin
+
+
+def test_stripe_webhook_has_no_cors_preflight(synth):
+    options = [
+        m for m in synth.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "OPTIONS"
+    ]
+    assert len(options) == 2  # /register and /billing/checkout only
+
+
+def test_gateway_errors_carry_the_site_origin_and_the_project_error_shape(synth):
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
+
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "THROTTLED", "QUOTA_EXCEEDED"} <= set(responses)
+    for props in responses.values():
+        assert resolve_join(props["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]) == _site_origin(synth)
+        assert props["ResponseTemplates"]["application/json"].startswith('{"error": ')
+    bad_body = json.loads(responses["BAD_REQUEST_BODY"]["ResponseTemplates"]["application/json"])
+    assert bad_body["fields"] and responses["BAD_REQUEST_BODY"]["StatusCode"] == "400"
+    assert responses["THROTTLED"]["StatusCode"] == "429"
+
+
+def test_register_validates_the_body_against_a_permissive_json_model(synth):
+    method = _method(synth, contract.ROUTE_REGISTER, "POST")
+    (validator,) = synth.resources("AWS::ApiGateway::RequestValidator").values()
+    (model,) = synth.resources("AWS::ApiGateway::Model").values()
+
+    assert validator["Properties"]["ValidateRequestBody"] is True
+    assert method["RequestValidatorId"] and "application/json" in method["RequestModels"]
+    schema = model["Properties"]["Schema"]
+    assert schema["type"] == "object"
+    assert {field: spec["type"] for field, spec in schema["properties"].items()} == {
+        "email": "string", "firstname": "string", "lastname": "string",
+    }  # fmt: skip
+    assert "required" not in schema  # missing fields get the Lambda's detailed 400, naming the field
+
+
+def test_public_routes_have_their_own_method_throttling(synth):
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {"HttpMethod": "POST", "ResourcePath": path, "ThrottlingRateLimit": 1, "ThrottlingBurstLimit": 5}
+                    )
+                    for path in ("/~1register", "/~1billing~1checkout")
+                ]
+            )
+        },
+    )
+
+
+def test_usage_plan_is_bound_to_the_stage_with_throttle_and_quota(synth):
+    (stage_id,) = synth.resources("AWS::ApiGateway::Stage")
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {
+            "ApiStages": [Match.object_like({"Stage": {"Ref": stage_id}})],
+            "Throttle": {"RateLimit": 10, "BurstLimit": 20},
+            "Quota": {"Limit": 10000, "Period": "MONTH"},
+        },
+    )
+
+
+def test_waf_is_off_by_default_and_attached_to_the_stage_when_enabled(synth, synth_custom):
+    assert not synth.resources("AWS::WAFv2::WebACL")
+    (acl,) = synth_custom.resources("AWS::WAFv2::WebACL").values()
+    rule_names = {rule["Name"] for rule in acl["Properties"]["Rules"]}
+
+    assert acl["Properties"]["Scope"] == "REGIONAL"
+    assert {"AWSManagedRulesCommonRuleSet", "RateLimitPerIp"} <= rule_names
+    (association,) = synth_custom.resources("AWS::WAFv2::WebACLAssociation").values()
+    assert "Stage" in json.dumps(association["Properties"]["ResourceArn"])

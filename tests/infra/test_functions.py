@@ -1,0 +1,163 @@
+"""Issue 3, point 5 (and issue 6's functions): runtime, asset, logs, caps, environment, IAM."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import aws_lambda as lambda_
+
+from infra.functions import LAMBDA_SRC, PipLocalBundling
+from tollgate import contract
+
+BUSINESS_HANDLERS = (contract.HANDLER_REGISTER, contract.HANDLER_CHECKOUT, contract.HANDLER_STRIPE_WEBHOOK)
+
+
+def _functions(synth) -> dict[str, dict]:
+    """Tollgate's own functions by handler (the BucketDeployment provider is CDK's)."""
+    return {
+        f["Properties"]["Handler"]: f
+        for f in synth.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"].startswith("tollgate.")
+    }
+
+
+def _statements(synth, handler: str) -> list[dict]:
+    role_id = _functions(synth)[handler]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _grants(synth, handler: str) -> dict[str, list[str]]:
+    """action -> resources, resources rendered as readable strings."""
+    from infra_synth import resolve_join
+
+    grants: dict[str, list[str]] = {}
+    for statement in _statements(synth, handler):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in actions:
+            grants.setdefault(action, []).extend(resolve_join(r) for r in resources)
+    return grants
+
+
+def test_four_functions_on_python_312_arm64_share_one_code_asset(synth):
+    functions = _functions(synth)
+
+    assert set(functions) == {*BUSINESS_HANDLERS, contract.HANDLER_SAMPLE_BACKEND}
+    assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.12"}
+    assert {tuple(f["Properties"]["Architectures"]) for f in functions.values()} == {("arm64",)}
+    assert len({json.dumps(f["Properties"]["Code"]) for f in functions.values()}) == 1
+
+
+def test_skipped_bundling_still_synthesizes_lambda_src_as_the_asset(synth):
+    (code,) = {json.dumps(f["Properties"]["Code"]) for f in _functions(synth).values()}
+    asset_hash = json.loads(code)["S3Key"].removesuffix(".zip")
+    manifest = json.loads((synth.outdir / "Tollgate.assets.json").read_text())
+
+    assert manifest["files"][asset_hash]["source"] == {"path": str(LAMBDA_SRC), "packaging": "zip"}
+
+
+def test_every_function_logs_to_its_own_group_with_a_retention(synth):
+    groups = synth.resources("AWS::Logs::LogGroup")
+    for function in _functions(synth).values():
+        group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[group_id]["Properties"]["RetentionInDays"] == 30
+
+
+def test_public_functions_have_reserved_concurrency_and_fit_the_api_gateway_timeout(synth, synth_custom):
+    functions = _functions(synth)
+    for handler in BUSINESS_HANDLERS:
+        assert functions[handler]["Properties"]["ReservedConcurrentExecutions"] == 10
+        assert functions[handler]["Properties"]["Timeout"] < 29
+    for function in _functions(synth_custom).values():
+        assert "ReservedConcurrentExecutions" not in function["Properties"]  # reserved_concurrency = 0
+
+
+def test_environment_carries_the_secret_arn_and_names_never_a_secret_value(synth):
+    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+    environment = _functions(synth)[contract.HANDLER_REGISTER]["Properties"]["Environment"]["Variables"]
+
+    assert environment[contract.ENV_SECRET_ARN] == {"Ref": secret_id}
+    assert environment[contract.ENV_STRIPE_PRICE_ID] == synth.settings.stripe_price_id
+    assert environment[contract.ENV_REQUIRE_PAYMENT_METHOD] == "false"
+    assert "DomainName" in json.dumps(environment[contract.ENV_ALLOWED_ORIGIN])
+    assert not any(name in json.dumps(environment) for name in ("sk_", "whsec_", contract.SECRET_PLACEHOLDER))
+    for unset in (contract.ENV_STRIPE_API_BASE, contract.ENV_MOESIF_API_BASE, "AWS_ENDPOINT_URL"):
+        assert unset not in environment
+
+
+def test_register_may_manage_keys_and_only_this_plans_membership(synth):
+    grants = _grants(synth, contract.HANDLER_REGISTER)
+    (plan_id,) = synth.resources("AWS::ApiGateway::UsagePlan")
+    base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
+
+    assert sorted(grants["apigateway:POST"]) == sorted([f"{base}/apikeys", f"{base}/usageplans/<{plan_id}>/keys"])
+    assert sorted(grants["apigateway:DELETE"]) == sorted(
+        [f"{base}/apikeys", f"{base}/apikeys/*", f"{base}/usageplans/<{plan_id}>/keys/*"]
+    )
+    assert "apigateway:PATCH" not in grants
+
+
+def test_checkout_may_only_read_keys_the_secret_and_accounts(synth):
+    grants = _grants(synth, contract.HANDLER_CHECKOUT)
+    apigateway_actions = {action for action in grants if action.startswith("apigateway:")}
+
+    assert apigateway_actions == {"apigateway:GET"}
+    assert not any(action.startswith("dynamodb:") and ("Put" in action or "Delete" in action or "Update" in action) for action in grants)
+
+
+def test_webhook_may_enable_disable_keys_and_attach_to_this_plan_only(synth):
+    grants = _grants(synth, contract.HANDLER_STRIPE_WEBHOOK)
+    (plan_id,) = synth.resources("AWS::ApiGateway::UsagePlan")
+    base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
+
+    assert grants["apigateway:PATCH"] == [f"{base}/apikeys/*"]
+    assert grants["apigateway:POST"] == [f"{base}/usageplans/<{plan_id}>/keys"]
+    assert "apigateway:DELETE" not in grants
+
+
+def test_sample_backend_gets_nothing_but_its_logs(synth):
+    actions = set(_grants(synth, contract.HANDLER_SAMPLE_BACKEND))
+
+    assert actions <= {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+@pytest.mark.parametrize("handler", [*BUSINESS_HANDLERS, contract.HANDLER_SAMPLE_BACKEND])
+def test_no_statement_grants_apigateway_dynamodb_or_secrets_on_every_resource(synth, handler):
+    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+    tables = set(synth.resources("AWS::DynamoDB::Table"))
+    for action, resources in _grants(synth, handler).items():
+        service = action.split(":")[0]
+        assert "*" not in resources, (handler, action)
+        if service == "secretsmanager":
+            assert resources == [f"<{secret_id}>"]
+        if service == "dynamodb":
+            assert all(r.split(".")[0].lstrip("<") in tables for r in resources), resources
+
+
+def test_pip_bundling_installs_the_requirements_for_the_lambda_platform_then_copies_the_package(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **_: calls.append(command) or subprocess.CompletedProcess(command, 0, "", ""))
+
+    assert PipLocalBundling(LAMBDA_SRC, lambda_.Architecture.ARM_64).try_bundle(str(tmp_path), None) is True
+
+    (command,) = calls
+    assert command[:4] == [sys.executable, "-m", "pip", "install"]
+    assert ["--platform", "manylinux2014_aarch64"] == command[command.index("--platform") : command.index("--platform") + 2]
+    assert "--only-binary=:all:" in command and ["--python-version", "3.12"] == command[command.index("--python-version") :][:2]
+    assert (tmp_path / "tollgate" / "contract.py").is_file()
+    assert not list(tmp_path.rglob("__pycache__"))
+
+
+def test_pip_bundling_fails_loudly_instead_of_falling_back_to_docker(tmp_path):
+    source = tmp_path / "src"
+    (source / "tollgate").mkdir(parents=True)
+    (source / "requirements.txt").write_text("this is not a requirement ===\n")
+
+    with pytest.raises(RuntimeError, match="Bundling the Lambda dependencies failed"):
+        PipLocalBundling(Path(source), lambda_.Architecture.ARM_64).try_bundle(str(tmp_path / "out"), None)

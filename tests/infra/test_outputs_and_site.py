@@ -1,0 +1,95 @@
+"""Issue 3, points 6 and 7: the signup site hosting and the stack outputs."""
+
+import json
+import re
+
+from aws_cdk.assertions import Match
+from infra_synth import resolve_join
+
+from tollgate import contract
+
+
+def test_site_bucket_is_private_encrypted_and_ssl_only(synth):
+    deployment = next(iter(synth.resources("Custom::CDKBucketDeployment").values()))
+    bucket_id = deployment["Properties"]["DestinationBucketName"]["Ref"]
+    bucket = synth.resources("AWS::S3::Bucket")[bucket_id]["Properties"]
+
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    policy = json.dumps(synth.template.find_resources("AWS::S3::BucketPolicy", {"Properties": {"Bucket": {"Ref": bucket_id}}}))
+    assert '"aws:SecureTransport": "false"' in policy
+    assert "cloudfront.amazonaws.com" in policy and "AWS:SourceArn" in policy  # Origin Access Control
+
+
+def test_distribution_uses_oac_https_redirect_headers_policy_and_root_object(synth):
+    (oac,) = synth.resources("AWS::CloudFront::OriginAccessControl")
+    (policy_id,) = synth.resources("AWS::CloudFront::ResponseHeadersPolicy")
+    synth.template.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {
+                    "DefaultRootObject": "index.html",
+                    "DefaultCacheBehavior": Match.object_like(
+                        {"ViewerProtocolPolicy": "redirect-to-https", "ResponseHeadersPolicyId": {"Ref": policy_id}}
+                    ),
+                    "Origins": [Match.object_like({"OriginAccessControlId": {"Fn::GetAtt": [oac, "Id"]}})],
+                }
+            )
+        },
+    )
+
+
+def test_security_headers_forbid_inline_code_and_allow_only_the_api_origin(synth):
+    (policy,) = synth.resources("AWS::CloudFront::ResponseHeadersPolicy").values()
+    headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    csp = resolve_join(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+    (api_id,) = synth.resources("AWS::ApiGateway::RestApi")
+
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert f"connect-src 'self' https://<{api_id}>.execute-api.<AWS::Region>.<AWS::URLSuffix>" in csp
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert headers["ContentTypeOptions"]["Override"] is True
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "strict-origin-when-cross-origin"
+
+
+def test_site_is_deployed_with_a_generated_config_json_holding_the_api_url(synth):
+    (deployment,) = synth.resources("Custom::CDKBucketDeployment").values()
+    markers = deployment["Properties"]["SourceMarkers"]
+    (config_markers,) = [m for m in markers if m]
+    api_url = resolve_join(next(iter(config_markers.values())))
+    (api_id,) = synth.resources("AWS::ApiGateway::RestApi")
+
+    assert len(deployment["Properties"]["SourceObjectKeys"]) == 2  # site/ + config.json
+    assert api_url.startswith(f'"https://<{api_id}>.execute-api.')
+    assert deployment["Properties"]["DistributionPaths"] == ["/*"]
+
+
+def test_config_json_carries_require_payment_method(synth, synth_custom):
+    for synthesized, expected in ((synth, False), (synth_custom, True)):
+        config_asset = next(
+            path for path in synthesized.outdir.glob("asset.*") if path.is_dir() and (path / "config.json").exists()
+        )
+        # The API URL is a deploy-time marker that BucketDeployment replaces with a JSON string.
+        config = json.loads(re.sub(r"<<marker:0x[0-9a-f]+:\d+>>", '"marker"', (config_asset / "config.json").read_text()))
+        assert config["requirePaymentMethod"] is expected
+        assert set(config) == {"apiUrl", "requirePaymentMethod"}
+
+
+def test_outputs_give_urls_ids_and_the_put_secret_command(synth):
+    outputs = synth.json["Outputs"]
+    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+    (plan_id,) = synth.resources("AWS::ApiGateway::UsagePlan")
+
+    assert {"ApiUrl", "SignupUrl", "UsagePlanId", "SecretArn", "StripeWebhookUrl", "PutSecretCommand"} <= set(outputs)
+    assert outputs["UsagePlanId"]["Value"] == {"Ref": plan_id}
+    assert outputs["SecretArn"]["Value"] == {"Ref": secret_id}
+    assert resolve_join(outputs["StripeWebhookUrl"]["Value"]).endswith(contract.ROUTE_STRIPE_WEBHOOK)
+    for event in contract.STRIPE_WEBHOOK_EVENTS:
+        assert event in outputs["StripeWebhookUrl"]["Description"]
+    command = resolve_join(outputs["PutSecretCommand"]["Value"])
+    assert command.startswith(f"aws secretsmanager put-secret-value --region <AWS::Region> --secret-id <{secret_id}> ")
+    secret_json = json.loads(command.split("--secret-string ", 1)[1].strip("'"))
+    assert set(secret_json) == set(contract.SECRET_FIELDS)

@@ -1,0 +1,102 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from infra.settings import PLACEHOLDER_STRIPE_PRICE_ID, Settings, SettingsError, load_cdk_json_context
+
+from infra_synth import EXISTING_SECRET_ARN, REPO_ROOT
+
+
+@pytest.fixture
+def context():
+    return load_cdk_json_context(REPO_ROOT / "cdk.json")
+
+
+def test_cdk_json_defaults_are_valid_and_use_the_sample_backend(context):
+    settings = Settings.from_context(context)
+
+    assert settings.uses_sample_backend
+    assert settings.existing_secret_arn is None
+    assert settings.stripe_price_id == PLACEHOLDER_STRIPE_PRICE_ID and settings.stripe_price_is_placeholder
+    assert settings.moesif_collector_url.startswith("https://")
+    assert (settings.enable_waf, settings.require_payment_method) == (False, False)
+
+
+def test_cdk_json_declares_every_setting_and_turns_cli_telemetry_off(context):
+    assert set(Settings.context_keys()) <= set(context)
+    assert context["cli-telemetry"] is False
+    assert json.loads((REPO_ROOT / "cdk.json").read_text())["app"].endswith("app.py")
+
+
+def test_command_line_strings_are_parsed_into_typed_values(context):
+    settings = Settings.from_context(
+        {
+            **context,
+            "throttle_rate_limit": "2.5",
+            "quota_limit": "500",
+            "quota_period": "week",
+            "enable_waf": "true",
+            "require_payment_method": "False",
+            "backend_url": "https://api.example.com",
+            "existing_secret_arn": EXISTING_SECRET_ARN,
+        }
+    )
+
+    assert settings.throttle_rate_limit == 2.5
+    assert settings.quota_limit == 500
+    assert settings.quota_period == "WEEK"
+    assert settings.enable_waf is True and settings.require_payment_method is False
+    assert settings.backend_url == "https://api.example.com" and not settings.uses_sample_backend
+    assert settings.existing_secret_arn == EXISTING_SECRET_ARN
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("quota_period", "YEAR", "cdk.json context 'quota_period' must be one of DAY, WEEK, MONTH; got 'YEAR'"),
+        ("stage_name", "prod stage", "'stage_name' must be 1-128 letters, digits"),
+        ("throttle_rate_limit", 0, "'throttle_rate_limit' must be a number greater than 0"),
+        ("throttle_burst_limit", "ten", "'throttle_burst_limit' must be a whole number greater than 0; got 'ten'"),
+        ("quota_limit", 1.5, "'quota_limit' must be a whole number greater than 0; got 1.5"),
+        ("quota_limit", True, "'quota_limit' must be a whole number greater than 0; got True"),
+        ("register_rate_limit", -1, "'register_rate_limit' must be a number greater than 0"),
+        ("register_burst_limit", 0, "'register_burst_limit' must be a whole number greater than 0"),
+        ("stripe_price_id", "plan_123", "'stripe_price_id' must be a Stripe price id starting with 'price_'"),
+        ("moesif_collector_url", "http://api.moesif.net", "'moesif_collector_url' must be an absolute https URL"),
+        ("backend_url", "ftp://backend", "'backend_url' must be an absolute https or http URL"),
+        ("backend_url", "not a url", "'backend_url' must be an absolute https or http URL"),
+        ("existing_secret_arn", "arn:aws:s3:::bucket", "'existing_secret_arn' must be a complete Secrets Manager"),
+        ("existing_secret_arn", EXISTING_SECRET_ARN[:-7], "'existing_secret_arn' must be a complete Secrets Manager"),
+        ("enable_waf", "maybe", "cdk.json context 'enable_waf' must be true or false; got 'maybe'"),
+        ("reserved_concurrency", -1, "'reserved_concurrency' must be a whole number, 0 or more"),
+    ],
+)
+def test_a_wrong_value_names_the_key_and_what_is_expected(context, key, value, message):
+    with pytest.raises(SettingsError, match=None) as raised:
+        Settings.from_context({**context, key: value})
+
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("key", ["stage_name", "quota_period", "stripe_price_id", "moesif_collector_url", "enable_waf"])
+def test_a_missing_required_value_names_the_key(context, key):
+    del context[key]
+
+    with pytest.raises(SettingsError, match=f"cdk.json context '{key}' is missing; expected"):
+        Settings.from_context(context)
+
+
+def test_optional_values_may_be_empty(context):
+    settings = Settings.from_context({**context, "backend_url": "  ", "existing_secret_arn": None})
+
+    assert settings.backend_url is None and settings.existing_secret_arn is None
+
+
+def test_settings_and_access_log_modules_do_not_import_cdk():
+    """localdev builds the same settings and log records without pulling in CDK."""
+    probe = "import sys, infra.settings, infra.access_log; print(any(m.startswith('aws_cdk') for m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+
+    assert result.stdout.strip() == "False"
