@@ -48,6 +48,8 @@ PUBLIC_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_STRIPE_WEBHOOK)
 # Everything else (`/` and `/{proxy+}`, any method) is metered: API key required, proxied to the backend.
 API_KEY_HEADER = "x-api-key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Request headers the signup site may send cross-origin (API Gateway preflight and the handlers).
+CORS_ALLOWED_HEADERS = ("Content-Type", IDEMPOTENCY_HEADER, API_KEY_HEADER)
 
 # --- Accounts table -----------------------------------------------------------------------------
 ACCOUNTS_PARTITION_KEY = "email"  # normalised email: one account per email

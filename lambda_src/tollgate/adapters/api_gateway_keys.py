@@ -1,0 +1,73 @@
+"""ApiKeys on API Gateway: keys and the one usage plan that meters and throttles them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tollgate.adapters.aws_clients import downstream_error, error_code
+from tollgate.domain.models import IssuedKey
+from tollgate.ports import ApiKeys
+
+_SERVICE = "API Gateway"
+_GONE = frozenset({"NotFoundException"})  # deleting or detaching twice is not an error
+_ALREADY_THERE = frozenset({"ConflictException"})  # a retried attach that had gone through
+
+
+class ApiGatewayKeys(ApiKeys):
+    """API keys through a boto3 `apigateway` client (see aws_clients.aws_client)."""
+
+    def __init__(self, client: Any, usage_plan_id: str):
+        self._client = client
+        self._usage_plan_id = usage_plan_id
+
+    def create_key(self, name: str, description: str) -> IssuedKey:
+        created = self._call(
+            "create API key", self._client.create_api_key, name=name, description=description, enabled=True
+        )
+        return IssuedKey(id=created["id"], value=created["value"])
+
+    def delete_key(self, key_id: str) -> None:
+        self._call("delete API key", self._client.delete_api_key, tolerated=_GONE, apiKey=key_id)
+
+    def attach_to_plan(self, key_id: str) -> None:
+        self._call(
+            "add key to usage plan",
+            self._client.create_usage_plan_key,
+            tolerated=_ALREADY_THERE,
+            usagePlanId=self._usage_plan_id,
+            keyId=key_id,
+            keyType="API_KEY",
+        )
+
+    def detach_from_plan(self, key_id: str) -> None:
+        self._call(
+            "remove key from usage plan",
+            self._client.delete_usage_plan_key,
+            tolerated=_GONE,
+            usagePlanId=self._usage_plan_id,
+            keyId=key_id,
+        )
+
+    def set_enabled(self, key_id: str, enabled: bool) -> None:
+        self._call(
+            "enable API key" if enabled else "disable API key",
+            self._client.update_api_key,
+            apiKey=key_id,
+            patchOperations=[{"op": "replace", "path": "/enabled", "value": str(enabled).lower()}],
+        )
+
+    def key_value(self, key_id: str) -> str:
+        return self._call("read API key", self._client.get_api_key, apiKey=key_id, includeValue=True)["value"]
+
+    @staticmethod
+    def _call(action: str, operation: Any, *, tolerated: frozenset[str] = frozenset(), **parameters: Any) -> Any:
+        try:
+            return operation(**parameters)
+        except ClientError as error:
+            if error_code(error) in tolerated:
+                return None
+            raise downstream_error(_SERVICE, action, error) from None
+        except BotoCoreError as error:
+            raise downstream_error(_SERVICE, action, error) from None

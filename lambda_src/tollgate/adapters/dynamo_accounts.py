@@ -1,0 +1,181 @@
+"""Accounts on DynamoDB: one item per normalised email, written only with conditions, so two
+invocations can never both believe they own a sign-up or both apply a billing event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tollgate import contract
+from tollgate.adapters.aws_clients import downstream_error, error_code
+from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
+from tollgate.domain.models import Account, AccountStatus
+from tollgate.ports import Accounts
+
+_SERVICE = "DynamoDB"
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+# Bookkeeping items share the table under a key that can never be an email (no '@').
+BILLING_EVENT_KEY_PREFIX = "stripe-event#"
+
+# Account field -> item attribute. The ids double as GSI partition keys (names in contract.py).
+_ATTRIBUTES = {
+    "email": contract.ACCOUNTS_PARTITION_KEY,
+    "status": "status",
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "api_key_id": contract.ACCOUNTS_ATTR_API_KEY_ID,
+    "customer_id": contract.ACCOUNTS_ATTR_CUSTOMER_ID,
+    "subscription_id": contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID,
+    "lease_expires_at": "leaseExpiresAt",
+    "attempt_id": "attemptId",
+    "request_fingerprint": "requestFingerprint",
+    "failure_reason": "failureReason",
+    "created_at": "createdAt",
+    "updated_at": "updatedAt",
+    "history": "history",
+    "last_billing_event_id": "lastBillingEventId",
+    "last_billing_event_at": "lastBillingEventAt",
+}
+_FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class DynamoAccounts(Accounts):
+    """The accounts table through a boto3 `dynamodb` client (see aws_clients.aws_client)."""
+
+    def __init__(self, client: Any, table_name: str):
+        self._client = client
+        self._table = table_name
+
+    def get(self, email: str) -> Account | None:
+        item = self._call("read account", self._client.get_item, TableName=self._table, Key=_key(email),
+                          ConsistentRead=True).get("Item")
+        return _account(item) if item else None
+
+    def save(
+        self, account: Account, expected_status: AccountStatus | None, expected_attempt_id: str | None = None
+    ) -> None:
+        self._call("write account", self._client.put_item, TableName=self._table, Item=_item(account),
+                   **_condition(expected_status, expected_attempt_id))
+
+    def delete(self, email: str, expected_status: AccountStatus, expected_attempt_id: str | None = None) -> None:
+        self._call("delete account", self._client.delete_item, TableName=self._table, Key=_key(email),
+                   **_condition(expected_status, expected_attempt_id))
+
+    def find_by_api_key_id(self, api_key_id: str) -> Account | None:
+        return self._find(contract.ACCOUNTS_INDEX_BY_API_KEY_ID, contract.ACCOUNTS_ATTR_API_KEY_ID, api_key_id)
+
+    def find_by_subscription_id(self, subscription_id: str) -> Account | None:
+        return self._find(
+            contract.ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID, subscription_id
+        )
+
+    def find_by_customer_id(self, customer_id: str) -> Account | None:
+        return self._find(contract.ACCOUNTS_INDEX_BY_CUSTOMER_ID, contract.ACCOUNTS_ATTR_CUSTOMER_ID, customer_id)
+
+    def list_by_status(self, status: AccountStatus) -> list[Account]:
+        """A filtered scan: only operators call it, on a table of one item per customer."""
+        accounts, start = [], {}
+        while True:
+            page = self._call("list accounts", self._client.scan, TableName=self._table,
+                              FilterExpression="#status = :status", ExpressionAttributeNames={"#status": "status"},
+                              ExpressionAttributeValues={":status": {"S": status.value}}, **start)
+            accounts += [_account(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return accounts
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+    def save_billing_event(self, account: Account, previous: Account, event_id: str, remember_until: int) -> None:
+        names = {"#status": "status", "#event": _ATTRIBUTES["last_billing_event_id"]}
+        values = {":status": {"S": previous.status.value}}
+        if previous.last_billing_event_id is None:
+            unchanged = "#status = :status AND attribute_not_exists(#event)"
+        else:
+            unchanged = "#status = :status AND #event = :event"
+            values[":event"] = {"S": previous.last_billing_event_id}
+        event_item = {
+            contract.ACCOUNTS_PARTITION_KEY: {"S": BILLING_EVENT_KEY_PREFIX + event_id},
+            contract.ACCOUNTS_TTL_ATTRIBUTE: {"N": str(remember_until)},
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table, "Item": _item(account), "ConditionExpression": unchanged,
+                             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}},
+                    {"Put": {"TableName": self._table, "Item": event_item,
+                             "ConditionExpression": "attribute_not_exists(#key)",
+                             "ExpressionAttributeNames": {"#key": contract.ACCOUNTS_PARTITION_KEY}}},
+                ]
+            )
+        except ClientError as error:
+            if error_code(error) == "TransactionCanceledException":
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                if len(reasons) > 1 and reasons[1] == _CONDITION_FAILED:
+                    raise EventAlreadyApplied(event_id) from None
+                if reasons and reasons[0] == _CONDITION_FAILED:
+                    raise ConcurrentUpdate(f"{account.email} changed meanwhile") from None
+            raise downstream_error(_SERVICE, "record billing event", error) from None
+        except BotoCoreError as error:
+            raise downstream_error(_SERVICE, "record billing event", error) from None
+
+    def _find(self, index: str, attribute: str, value: str) -> Account | None:
+        page = self._call("find account", self._client.query, TableName=self._table, IndexName=index,
+                          KeyConditionExpression="#id = :id", ExpressionAttributeNames={"#id": attribute},
+                          ExpressionAttributeValues={":id": {"S": value}}, Limit=1)
+        items = page.get("Items", [])
+        return _account(items[0]) if items else None
+
+    @staticmethod
+    def _call(action: str, operation: Any, **parameters: Any) -> dict:
+        try:
+            return operation(**parameters)
+        except ClientError as error:
+            if error_code(error) == _CONDITION_FAILED:
+                raise ConcurrentUpdate(f"{action}: the account changed meanwhile") from None
+            raise downstream_error(_SERVICE, action, error) from None
+        except BotoCoreError as error:
+            raise downstream_error(_SERVICE, action, error) from None
+
+
+def _key(email: str) -> dict:
+    return {contract.ACCOUNTS_PARTITION_KEY: {"S": email}}
+
+
+def _condition(expected_status: AccountStatus | None, expected_attempt_id: str | None) -> dict:
+    if expected_status is None:
+        return {
+            "ConditionExpression": "attribute_not_exists(#key)",
+            "ExpressionAttributeNames": {"#key": contract.ACCOUNTS_PARTITION_KEY},
+        }
+    expression = "#status = :status"
+    names = {"#status": "status"}
+    values = {":status": {"S": expected_status.value}}
+    if expected_attempt_id is not None:
+        expression += " AND #attempt = :attempt"
+        names["#attempt"] = _ATTRIBUTES["attempt_id"]
+        values[":attempt"] = {"S": expected_attempt_id}
+    return {"ConditionExpression": expression, "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+
+
+def _item(account: Account) -> dict:
+    """Unset fields are left out: an empty GSI key attribute is rejected by DynamoDB."""
+    item = {}
+    for name, attribute in _ATTRIBUTES.items():
+        value = getattr(account, name)
+        if value is None:
+            continue
+        item[attribute] = _serializer.serialize(value.value if isinstance(value, AccountStatus) else value)
+    return item
+
+
+def _account(item: dict) -> Account:
+    values = {_FIELDS[attribute]: _deserializer.deserialize(value) for attribute, value in item.items()
+              if attribute in _FIELDS}
+    values["status"] = AccountStatus(values["status"])
+    for name in ("lease_expires_at", "created_at", "updated_at", "last_billing_event_at"):
+        if name in values:
+            values[name] = int(values[name])
+    return Account(**values)

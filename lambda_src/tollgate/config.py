@@ -1,0 +1,62 @@
+"""The functions' settings, read once from the environment the stack sets (names in contract.py).
+
+Validated at cold start so a mis-deployed function fails on its first invocation with a message
+naming the variable, instead of half-way through a sign-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tollgate import contract
+from tollgate.domain.errors import ConfigurationError
+
+_BOOLEANS = {"true": True, "false": False}
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Everything a Tollgate function needs to know about its deployment (no secret values)."""
+
+    secret_arn: str
+    accounts_table: str
+    idempotency_table: str
+    usage_plan_id: str
+    stripe_price_id: str
+    require_payment_method: bool
+    allowed_origin: str
+    signup_url: str
+    stripe_api_base: str | None = None  # None: Stripe's own API
+    moesif_api_base: str | None = None  # None: Moesif's own API
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> RuntimeConfig:
+        """Read and check every variable; raise ConfigurationError naming the first bad one."""
+
+        def required(name: str) -> str:
+            value = environ.get(name, "").strip()
+            if not value:
+                raise ConfigurationError(f"Environment variable {name} is not set; the stack sets it on every function.")
+            return value
+
+        def optional(name: str) -> str | None:
+            return environ.get(name, "").strip().rstrip("/") or None
+
+        flag = required(contract.ENV_REQUIRE_PAYMENT_METHOD).lower()
+        if flag not in _BOOLEANS:
+            raise ConfigurationError(
+                f"Environment variable {contract.ENV_REQUIRE_PAYMENT_METHOD} must be 'true' or 'false', not {flag!r}."
+            )
+        return cls(
+            secret_arn=required(contract.ENV_SECRET_ARN),
+            accounts_table=required(contract.ENV_ACCOUNTS_TABLE),
+            idempotency_table=required(contract.ENV_IDEMPOTENCY_TABLE),
+            usage_plan_id=required(contract.ENV_USAGE_PLAN_ID),
+            stripe_price_id=required(contract.ENV_STRIPE_PRICE_ID),
+            require_payment_method=_BOOLEANS[flag],
+            allowed_origin=required(contract.ENV_ALLOWED_ORIGIN),
+            signup_url=required(contract.ENV_SIGNUP_URL),
+            stripe_api_base=optional(contract.ENV_STRIPE_API_BASE),
+            moesif_api_base=optional(contract.ENV_MOESIF_API_BASE),
+        )

@@ -1,0 +1,246 @@
+"""POST /register: parse the sign-up, run RegistrationService, answer with the contract's JSON.
+
+Wiring happens once per Lambda instance (module scope): settings checked, AWS adapters built.
+Stripe and Moesif adapters need the secret's values, so they are built on first use and rebuilt
+only when the cached secret changes (a rotated key is picked up within five minutes).
+
+Idempotency-Key: the first successful response is replayed for the same key and body; the
+idempotency table stores it WITHOUT the key value, which a replay re-reads from API Gateway.
+Logs carry ids only, never the key value nor the request body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseIdempotencySerializer
+
+from tollgate import contract
+from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
+from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG, aws_client
+from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.adapters.moesif_analytics import MoesifAnalytics
+from tollgate.adapters.secrets import SecretStore
+from tollgate.adapters.stripe_billing import StripeBilling
+from tollgate.adapters.stripe_client import stripe_client
+from tollgate.config import RuntimeConfig
+from tollgate.domain.errors import (
+    ConfigurationError,
+    DownstreamError,
+    EmailAlreadyRegistered,
+    RegistrationInProgress,
+    RequestTooLarge,
+    ValidationFailed,
+)
+from tollgate.domain.models import Registrant, Registration
+from tollgate.domain.registration import RegistrationService
+from tollgate.domain.validation import parse_registration
+from tollgate.handlers.http import error_response, json_response, preflight_response
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600  # as long as Stripe keeps its own idempotency keys
+API_KEY_VALUE_FIELD = "apikey"
+
+config = RuntimeConfig.from_environ(os.environ)
+logger = Logger(service="tollgate-register")
+app = APIGatewayRestResolver()
+api_keys = ApiGatewayKeys(aws_client("apigateway"), config.usage_plan_id)
+accounts = DynamoAccounts(aws_client("dynamodb"), config.accounts_table)
+secrets = SecretStore(config.secret_arn)
+
+
+@functools.lru_cache(maxsize=1)
+def _service_for(stripe_secret_key: str, moesif_application_id: str) -> RegistrationService:
+    return RegistrationService(
+        api_keys,
+        StripeBilling(stripe_client(stripe_secret_key, config.stripe_api_base), config.stripe_price_id),
+        MoesifAnalytics(moesif_application_id, config.moesif_api_base),
+        accounts,
+        require_payment_method=config.require_payment_method,
+    )
+
+
+def registration_service() -> RegistrationService:
+    """The service wired to the current secret values (cached; rebuilt after a rotation)."""
+    current = secrets.load()
+    return _service_for(current.stripe_secret_key, current.moesif_application_id)
+
+
+class _ResponseWithoutKeyValue(BaseIdempotencySerializer):
+    """Stores the 201 body minus the key value: the idempotency table never holds a secret."""
+
+    def to_dict(self, data: dict) -> dict:
+        return {name: value for name, value in data.items() if name != API_KEY_VALUE_FIELD}
+
+    def from_dict(self, data: dict) -> dict:
+        return data
+
+
+def _with_key_value(stored: dict, _record: Any) -> dict:
+    """Replay: put back the key value, read from API Gateway by the stored key id."""
+    logger.info("Replaying a completed sign-up", extra={"apiKeyId": stored["apiKeyId"]})
+    return {API_KEY_VALUE_FIELD: api_keys.key_value(stored["apiKeyId"]), **stored}
+
+
+idempotency = IdempotencyConfig(
+    event_key_jmespath="idempotencyKey",
+    payload_validation_jmespath="registrant",
+    expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
+    response_hook=_with_key_value,
+)
+
+
+@idempotent_function(
+    data_keyword_argument="request",
+    persistence_store=DynamoDBPersistenceLayer(table_name=config.idempotency_table, boto_config=AWS_CLIENT_CONFIG),
+    config=idempotency,
+    output_serializer=_ResponseWithoutKeyValue(),
+)
+def _register_once(request: dict) -> dict:
+    return _register(request)
+
+
+def _register(request: dict) -> dict:
+    registrant = Registrant(**request["registrant"])
+    fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+    return _created_body(registration_service().register(registrant, fingerprint))
+
+
+def _created_body(registration: Registration) -> dict:
+    logger.info(
+        "Registered",
+        extra={
+            "apiKeyId": registration.key.id,
+            "customerId": registration.customer_id,
+            "subscriptionId": registration.subscription_id,
+            "status": registration.status.value,
+        },
+    )
+    return {
+        API_KEY_VALUE_FIELD: registration.key.value,
+        "apiKeyId": registration.key.id,
+        "customerId": registration.customer_id,
+        "subscriptionId": registration.subscription_id,
+        "status": registration.status.value,
+    }
+
+
+@app.post(contract.ROUTE_REGISTER)
+def register() -> Response:
+    event = app.current_event
+    registrant = parse_registration(_body(event.body, event.is_base64_encoded))
+    idempotency_key = event.headers.get(contract.IDEMPOTENCY_HEADER)
+    request = {"idempotencyKey": idempotency_key, "registrant": asdict(registrant)}
+    if idempotency_key is None:
+        return json_response(201, _register(request), config.allowed_origin)
+    if not idempotency_key.strip() or len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ValidationFailed(
+            f"The {contract.IDEMPOTENCY_HEADER} header must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
+            {contract.IDEMPOTENCY_HEADER: f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters"},
+        )
+    return json_response(201, _register_once(request=request), config.allowed_origin)
+
+
+def _body(body: str | None, is_base64_encoded: bool) -> str | bytes | None:
+    if not is_base64_encoded or not body:
+        return body
+    try:
+        return base64.b64decode(body, validate=True)
+    except binascii.Error:
+        raise ValidationFailed("The request body is not valid base64.", {"body": "must be a JSON object"}) from None
+
+
+@app.route(contract.ROUTE_REGISTER, method="OPTIONS")
+def preflight() -> Response:
+    return preflight_response(config.allowed_origin, "POST,OPTIONS")
+
+
+@app.exception_handler(ValidationFailed)
+def _invalid(error: ValidationFailed) -> Response:
+    logger.info("Rejected an invalid sign-up", extra={"fields": sorted(error.fields)})
+    return error_response(400, str(error), config.allowed_origin, error.fields)
+
+
+@app.exception_handler(RequestTooLarge)
+def _too_large(error: RequestTooLarge) -> Response:
+    return error_response(413, str(error), config.allowed_origin)
+
+
+@app.exception_handler(EmailAlreadyRegistered)
+def _already_registered(_: EmailAlreadyRegistered) -> Response:
+    return error_response(
+        409, "This email already has an account.", config.allowed_origin, {"email": "already has an account"}
+    )
+
+
+@app.exception_handler([RegistrationInProgress, IdempotencyAlreadyInProgressError])
+def _in_progress(_: Exception) -> Response:
+    return error_response(
+        409,
+        "This sign-up is already being processed; wait a few seconds, then try again.",
+        config.allowed_origin,
+        headers={"Retry-After": "5"},
+    )
+
+
+@app.exception_handler(IdempotencyValidationError)
+def _idempotency_key_reused(_: IdempotencyValidationError) -> Response:
+    return error_response(
+        422,
+        f"This {contract.IDEMPOTENCY_HEADER} was already used for a different sign-up; send a new key.",
+        config.allowed_origin,
+        {contract.IDEMPOTENCY_HEADER: "was already used with a different body"},
+    )
+
+
+@app.exception_handler(DownstreamError)
+def _downstream_failed(error: DownstreamError) -> Response:
+    logger.warning("Sign-up failed downstream", extra={"service": error.service, "reason": str(error),
+                                                          "retryable": error.retryable})
+    return error_response(
+        503 if error.retryable else 502,
+        "We could not finish your sign-up because a service we rely on failed. Nothing was created or "
+        "charged; please try again in a minute.",
+        config.allowed_origin,
+        headers={"Retry-After": "60"} if error.retryable else None,
+    )
+
+
+@app.exception_handler([ConfigurationError, IdempotencyPersistenceLayerError])
+def _unavailable(error: Exception) -> Response:
+    logger.error("Sign-up unavailable", extra={"reason": str(error)})
+    return error_response(
+        503, "Sign-up is temporarily unavailable; please try again later.", config.allowed_origin,
+        headers={"Retry-After": "60"},
+    )
+
+
+@app.not_found
+def _not_found(_: Exception) -> Response:
+    return error_response(404, "Not found.", config.allowed_origin)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+def handler(event: dict, context: Any) -> dict:
+    idempotency.register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,79 @@
+"""API Gateway-shaped events and a Lambda context for invoking the Tollgate handlers in tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from types import ModuleType
+from typing import Any
+
+from tollgate import contract
+
+SIGNUP_ORIGIN = "http://127.0.0.1:8000"
+
+
+class LambdaContext:
+    """The attributes Powertools reads from the Lambda context."""
+
+    function_name = "tollgate-register"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tollgate-register"
+    memory_limit_in_mb = 256
+    aws_request_id = "test-invocation"
+    log_group_name = "/aws/lambda/tollgate-register"
+    log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 28_000
+
+
+def api_gateway_event(
+    body: str | bytes | None,
+    *,
+    method: str = "POST",
+    path: str = contract.ROUTE_REGISTER,
+    headers: dict[str, str] | None = None,
+    base64_encoded: bool = False,
+) -> dict[str, Any]:
+    """A REST API (v1) proxy event as API Gateway sends it to the register function."""
+    request_id = str(uuid.uuid4())
+    if isinstance(body, bytes):
+        body, base64_encoded = base64.b64encode(body).decode(), True
+    all_headers = {"Content-Type": "application/json", "Origin": SIGNUP_ORIGIN, **(headers or {})}
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "pytest"},
+            "accountId": "123456789012",
+            "apiId": "testapi",
+            "protocol": "HTTP/1.1",
+            "requestTimeEpoch": 1_800_000_000_000,
+        },
+        "body": body,
+        "isBase64Encoded": base64_encoded,
+    }
+
+
+def invoke(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | None]:
+    """Call the handler; return status, headers and the parsed JSON body."""
+    response = module.handler(event, LambdaContext())
+    headers = dict(response.get("headers") or {})
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[name] = ",".join(values)
+    body = json.loads(response["body"]) if response.get("body") else None
+    return response["statusCode"], headers, body

@@ -1,0 +1,311 @@
+"""POST /register end to end: an API Gateway-shaped event through the real handler, its real
+adapters and the emulators (moto in-process, localstripe behind the bridge, Moesif collector)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+from lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
+
+from tollgate import contract
+
+
+def sign_up_body(email: str | None = None, **fields) -> str:
+    return json.dumps({"email": email or f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann",
+                       "lastname": "Lee"} | fields)
+
+
+def register(module, body, headers=None):
+    return invoke(module, api_gateway_event(body, headers=headers))
+
+
+def usage_plan_key_ids(aws) -> set[str]:
+    keys = boto3.client("apigateway").get_usage_plan_keys(usagePlanId=aws.usage_plan_id)["items"]
+    return {key["id"] for key in keys}
+
+
+def api_key_ids() -> set[str]:
+    return {key["id"] for key in boto3.client("apigateway").get_api_keys()["items"]}
+
+
+def account_item(aws, email: str) -> dict | None:
+    return boto3.client("dynamodb").get_item(TableName=aws.accounts_table, Key={"email": {"S": email}}).get("Item")
+
+
+def test_a_sign_up_answers_201_with_a_working_billed_key(register_module, aws, stripe_client, clean_moesif):
+    status, headers, body = register(register_module, sign_up_body("  Ann.Lee@Example.com "))
+
+    assert status == 201, body
+    assert set(body) == {"apikey", "apiKeyId", "customerId", "subscriptionId", "status"}
+    assert body["status"] == "active"
+    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
+    assert headers["Cache-Control"] == "no-store"
+    key = boto3.client("apigateway").get_api_key(apiKey=body["apiKeyId"], includeValue=True)
+    assert key["value"] == body["apikey"] and key["enabled"]
+    assert body["apiKeyId"] in usage_plan_key_ids(aws)
+    customer = stripe_client.v1.customers.retrieve(body["customerId"])
+    assert customer.email == "ann.lee@example.com"
+    assert customer.metadata[contract.STRIPE_CUSTOMER_METADATA_API_KEY_ID] == body["apiKeyId"]
+    subscription = stripe_client.v1.subscriptions.retrieve(body["subscriptionId"])
+    assert subscription.customer == body["customerId"] and subscription.status == "active"
+    (user,) = clean_moesif.users()
+    assert (user["user_id"], user["company_id"]) == (body["apiKeyId"], body["subscriptionId"])
+    assert user["metadata"] == {"email": "ann.lee@example.com", "first_name": "Ann", "last_name": "Lee"}
+    (company,) = clean_moesif.companies()
+    assert company["company_id"] == body["subscriptionId"]
+    row = account_item(aws, "ann.lee@example.com")
+    assert row["status"]["S"] == "active" and row["apiKeyId"]["S"] == body["apiKeyId"]
+
+
+def test_moesif_requests_carry_the_application_id_header(register_module, clean_moesif):
+    status, _, _ = register(register_module, sign_up_body())
+
+    assert status == 201
+    requests = clean_moesif.requests()
+    assert {request.path for request in requests} == {"/v1/users", "/v1/companies"}
+    assert all(request.header("X-Moesif-Application-Id") == "moesif-test-application" for request in requests)
+
+
+LONG = "x" * 101
+# (description, raw body, field that must be named). Each must answer 4xx, never 5xx.
+MALFORMED = [
+    ("no body", None, "body"),
+    ("empty body", "", "body"),
+    ("whitespace body", "   ", "body"),
+    ("not json", "email=ann@example.com", "body"),
+    ("truncated json", '{"email": "ann@example.com"', "body"),
+    ("json array", "[]", "body"),
+    ("json string", '"ann@example.com"', "body"),
+    ("json number", "42", "body"),
+    ("json null", "null", "body"),
+    ("json true", "true", "body"),
+    ("invalid utf-8", b"\xff\xfe\x00{", "body"),
+    ("empty object", "{}", "email"),
+    ("missing email", json.dumps({"firstname": "Ann", "lastname": "Lee"}), "email"),
+    ("missing firstname", json.dumps({"email": "a@example.com", "lastname": "Lee"}), "firstname"),
+    ("missing lastname", json.dumps({"email": "a@example.com", "firstname": "Ann"}), "lastname"),
+    ("null email", sign_up_body(email=None) .replace('"email": "', '"x": "'), "email"),
+    ("email number", json.dumps({"email": 7, "firstname": "Ann", "lastname": "Lee"}), "email"),
+    ("email list", json.dumps({"email": ["a@example.com"], "firstname": "Ann", "lastname": "Lee"}), "email"),
+    ("email object", json.dumps({"email": {"a": 1}, "firstname": "Ann", "lastname": "Lee"}), "email"),
+    ("email bool", json.dumps({"email": True, "firstname": "Ann", "lastname": "Lee"}), "email"),
+    ("email empty", sign_up_body(email="x").replace('"x"', '""'), "email"),
+    ("email blank", sign_up_body(email="   "), "email"),
+    ("email without @", sign_up_body(email="ann.example.com"), "email"),
+    ("email two @", sign_up_body(email="ann@@example.com"), "email"),
+    ("email no domain", sign_up_body(email="ann@"), "email"),
+    ("email no local part", sign_up_body(email="@example.com"), "email"),
+    ("email no tld", sign_up_body(email="ann@example"), "email"),
+    ("email numeric tld", sign_up_body(email="ann@example.123"), "email"),
+    ("email space", sign_up_body(email="ann lee@example.com"), "email"),
+    ("email double dot", sign_up_body(email="ann..lee@example.com"), "email"),
+    ("email leading dot", sign_up_body(email=".ann@example.com"), "email"),
+    ("email hyphen label", sign_up_body(email="ann@-example.com"), "email"),
+    ("email too long", sign_up_body(email="a@" + "b" * 250 + ".com"), "email"),
+    ("email local part too long", sign_up_body(email="a" * 65 + "@example.com"), "email"),
+    ("email non-ascii", sign_up_body(email="zoë@example.com"), "email"),
+    ("email newline", sign_up_body(email="ann@example.com\nbcc@evil.com"), "email"),
+    ("email html", sign_up_body(email="<script>@example.com"), "email"),
+    ("firstname number", sign_up_body(firstname=1), "firstname"),
+    ("firstname null", json.dumps({"email": "a@example.com", "firstname": None, "lastname": "Lee"}), "firstname"),
+    ("firstname empty", sign_up_body(firstname=""), "firstname"),
+    ("firstname blank", sign_up_body(firstname=" \u00a0 "), "firstname"),
+    ("firstname too long", sign_up_body(firstname=LONG), "firstname"),
+    ("firstname newline", sign_up_body(firstname="Ann\nLee"), "firstname"),
+    ("firstname tab", sign_up_body(firstname="Ann\tLee"), "firstname"),
+    ("firstname nul", sign_up_body(firstname="Ann\u0000"), "firstname"),
+    ("firstname escape", sign_up_body(firstname="\u001b[31mAnn"), "firstname"),
+    ("firstname bidi override", sign_up_body(firstname="Ann\u202e"), "firstname"),
+    ("firstname zero width", sign_up_body(firstname="A\u200bnn"), "firstname"),
+    ("firstname lone surrogate", '{"email": "a@example.com", "firstname": "\\ud800", "lastname": "Lee"}', "firstname"),
+    ("firstname object", sign_up_body(firstname={"first": "Ann"}), "firstname"),
+    ("lastname list", sign_up_body(lastname=["Lee"]), "lastname"),
+    ("lastname too long", sign_up_body(lastname=LONG), "lastname"),
+    ("lastname line separator", sign_up_body(lastname="Lee\u2028Ann"), "lastname"),
+    ("lastname delete char", sign_up_body(lastname="Lee\u007f"), "lastname"),
+    ("lastname float", sign_up_body(lastname=1.5), "lastname"),
+]
+
+
+@pytest.mark.parametrize("raw, field", [case[1:] for case in MALFORMED], ids=[case[0] for case in MALFORMED])
+def test_a_malformed_request_is_a_4xx_naming_the_field(register_module, raw, field):
+    status, headers, body = register(register_module, raw)
+
+    assert status == 400, body
+    assert field in body["fields"], body
+    assert body["fields"][field] and body["error"]
+    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
+
+
+def test_the_malformed_corpus_is_large_enough():
+    assert len(MALFORMED) >= 40
+
+
+def test_unknown_fields_are_ignored(register_module):
+    status, _, body = register(register_module, sign_up_body(apikey="mine", admin=True, status="active"))
+
+    assert status == 201 and body["apikey"] != "mine"
+
+
+def test_a_base64_encoded_body_is_accepted(register_module):
+    event = api_gateway_event(sign_up_body().encode())
+
+    status, _, _ = invoke(register_module, event)
+
+    assert status == 201
+
+
+def test_a_body_larger_than_any_sign_up_is_413(register_module):
+    status, headers, body = register(register_module, sign_up_body(firstname="A" * 5000))
+
+    assert status == 413 and "larger" in body["error"]
+    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
+
+
+def test_a_second_sign_up_with_the_same_email_is_409_and_reveals_nothing(register_module, stripe_client):
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    assert register(register_module, sign_up_body(email))[0] == 201
+    keys_before = api_key_ids()
+
+    status, _, body = register(register_module, sign_up_body(email.upper(), firstname="Other"))
+
+    assert status == 409
+    assert body == {"error": "This email already has an account.", "fields": {"email": "already has an account"}}
+    assert api_key_ids() == keys_before
+    assert len(stripe_client.v1.customers.list({"email": email}).data) == 1
+
+
+def test_a_retry_with_the_same_idempotency_key_replays_the_first_response(register_module, aws):
+    headers = {contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())}
+    body = sign_up_body()
+
+    first = register(register_module, body, headers)
+    replay = register(register_module, body, headers)
+
+    assert first[0] == replay[0] == 201
+    assert replay[2] == first[2]
+    stored = boto3.client("dynamodb").scan(TableName=aws.idempotency_table)["Items"]
+    assert stored and first[2]["apikey"] not in json.dumps(stored)
+    assert first[2]["apiKeyId"] in json.dumps(stored)
+
+
+def test_an_idempotency_key_reused_with_another_body_is_rejected(register_module):
+    headers = {contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())}
+    assert register(register_module, sign_up_body(), headers)[0] == 201
+
+    status, _, body = register(register_module, sign_up_body(), headers)
+
+    assert status == 422
+    assert contract.IDEMPOTENCY_HEADER in body["fields"]
+
+
+def test_an_over_long_idempotency_key_is_400(register_module):
+    status, _, body = register(register_module, sign_up_body(), {contract.IDEMPOTENCY_HEADER: "k" * 256})
+
+    assert status == 400 and contract.IDEMPOTENCY_HEADER in body["fields"]
+
+
+def test_a_duplicate_while_the_first_is_in_flight_is_409_and_creates_nothing(register_module, monkeypatch):
+    headers = {contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())}
+    body = sign_up_body()
+    inside, release = threading.Event(), threading.Event()
+    create_key = register_module.api_keys.create_key
+
+    def slow_create_key(name, description):
+        inside.set()
+        release.wait(10)
+        return create_key(name, description)
+
+    monkeypatch.setattr(register_module.api_keys, "create_key", slow_create_key)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(register, register_module, body, headers)
+        assert inside.wait(10)
+        duplicate = register(register_module, body, headers)
+        release.set()
+        assert first.result()[0] == 201
+
+    assert duplicate[0] == 409 and "already being processed" in duplicate[2]["error"]
+    assert duplicate[1]["Retry-After"] == "5"
+
+
+def test_twenty_simultaneous_sign_ups_of_one_email_make_one_account(register_module, stripe_client, aws):
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    keys_before = api_key_ids()
+    start = threading.Barrier(20)
+
+    def sign_up(n):
+        start.wait()
+        return register(register_module, sign_up_body(email), {contract.IDEMPOTENCY_HEADER: f"{email}-{n}"})
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(sign_up, range(20)))
+
+    statuses = sorted(status for status, _, _ in outcomes)
+    assert statuses == [201] + [409] * 19
+    (winner,) = [body for status, _, body in outcomes if status == 201]
+    assert api_key_ids() - keys_before == {winner["apiKeyId"]}
+    assert [c.id for c in stripe_client.v1.customers.list({"email": email}).data] == [winner["customerId"]]
+    assert account_item(aws, email)["apiKeyId"]["S"] == winner["apiKeyId"]
+
+
+def test_a_downstream_failure_is_503_and_leaves_nothing_behind(register_module, aws, stripe_client, clean_moesif):
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    keys_before, plan_before = api_key_ids(), usage_plan_key_ids(aws)
+    clean_moesif.fail_next(503, count=10, path_prefix="/v1/users")
+
+    status, headers, body = register(register_module, sign_up_body(email))
+
+    assert status == 503 and "try again in a minute" in body["error"]
+    assert headers["Retry-After"] == "60"
+    assert api_key_ids() == keys_before and usage_plan_key_ids(aws) == plan_before
+    assert stripe_client.v1.customers.list({"email": email}).data == []
+    assert account_item(aws, email) is None
+    clean_moesif.reset()
+    assert register(register_module, sign_up_body(email))[0] == 201
+
+
+@pytest.fixture
+def log_output(register_module):
+    """What the function's Powertools Logger writes (to stdout, i.e. CloudWatch, in Lambda)."""
+    buffer = io.StringIO()
+    previous = register_module.logger.registered_handler.setStream(buffer)
+    yield buffer
+    register_module.logger.registered_handler.setStream(previous)
+
+
+def test_the_key_value_never_reaches_logs_or_moesif(register_module, clean_moesif, log_output):
+    headers = {contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())}
+    body = sign_up_body()
+    _, _, first = register(register_module, body, headers)
+    register(register_module, body, headers)  # a replay logs too
+    register(register_module, body)  # and a 409
+
+    logs = log_output.getvalue()
+    assert '"correlation_id"' in logs and first["apiKeyId"] in logs  # the logger did write
+    assert "Replaying" in logs
+    assert first["apikey"] not in logs
+    sent = json.dumps([request.as_dict() for request in clean_moesif.requests()])
+    assert first["apiKeyId"] in sent and first["apikey"] not in sent
+
+
+def test_logs_carry_the_api_gateway_request_id_as_correlation_id(register_module, log_output):
+    event = api_gateway_event(sign_up_body())
+
+    invoke(register_module, event)
+
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    assert any(line.get("correlation_id") == event["requestContext"]["requestId"] for line in lines)
+
+
+def test_a_preflight_is_answered_for_the_signup_origin(register_module):
+    status, headers, _ = invoke(register_module, api_gateway_event(None, method="OPTIONS"))
+
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
+    assert contract.IDEMPOTENCY_HEADER in headers["Access-Control-Allow-Headers"]
