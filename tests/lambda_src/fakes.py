@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
 from tollgate.domain.models import Account, AccountStatus, IssuedKey, Registrant
-from tollgate.ports import Accounts, Analytics, ApiKeys, Billing
+from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentSetup
 
 
 @dataclass(frozen=True)
@@ -224,6 +224,47 @@ class FakeAnalytics(FaultyFake, Analytics):
     def upsert_user(self, user_id: str, company_id: str, metadata: dict[str, str]) -> None:
         with self._call("upsert_user", user_id, company_id):
             self.users[user_id] = {"company_id": company_id, "metadata": dict(metadata)}
+
+
+class FakePaymentSetup(FaultyFake, PaymentSetup):
+    """Stripe as the billing lifecycle sees it. Shares subscriptions with a FakeBilling, so a
+    test changes a status in one place (`billing.subscriptions[id]["status"] = "past_due"`)."""
+
+    port = "stripe"
+
+    def __init__(self, billing: FakeBilling | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.subscriptions: dict[str, dict] = billing.subscriptions if billing else {}
+        self.setup_intents: dict[str, str] = {}  # seti_... -> the payment method it collected
+        self.default_payment_methods: dict[str, str] = {}  # customer id -> payment method
+        self.checkout_sessions: dict[str, dict] = {}  # idempotency key -> session
+        self._ids = itertools.count(1)
+
+    def subscription_status(self, subscription_id: str) -> str:
+        with self._call("subscription_status", subscription_id):
+            if subscription_id not in self.subscriptions:
+                raise DownstreamError(self.port, f"no subscription {subscription_id}", retryable=False)
+            return self.subscriptions[subscription_id]["status"]
+
+    def set_default_payment_method(self, customer_id: str, setup_intent_id: str) -> None:
+        with self._call("set_default_payment_method", customer_id, setup_intent_id):
+            if setup_intent_id not in self.setup_intents:
+                raise DownstreamError(self.port, f"no setup intent {setup_intent_id}", retryable=False)
+            self.default_payment_methods[customer_id] = self.setup_intents[setup_intent_id]
+
+    def create_setup_checkout(self, customer_id: str, success_url: str, cancel_url: str, idempotency_key: str) -> str:
+        with self._call("create_setup_checkout", customer_id, idempotency_key):
+            if idempotency_key not in self.checkout_sessions:
+                session_id = f"cs_test_{next(self._ids):04d}"
+                self.checkout_sessions[idempotency_key] = {
+                    "id": session_id,
+                    "customer": customer_id,
+                    "mode": "setup",
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                    "url": f"https://checkout.stripe.test/c/{session_id}",
+                }
+            return self.checkout_sessions[idempotency_key]["url"]
 
 
 class FakeAccounts(FaultyFake, Accounts):

@@ -1,0 +1,340 @@
+"""LifecycleService with in-memory fakes: every rule of issue 6, exactly-once and order safety.
+
+The webhook handler tests (test_stripe_webhook.py) repeat the important cases through signed
+events, the real adapters, moto and the Stripe bridge."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from fakes import FakeAccounts, FakeApiKeys, FakeBilling, FakePaymentSetup
+
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
+from tollgate.domain.lifecycle import (
+    CHECKOUT_COMPLETED,
+    HISTORY_LIMIT,
+    INVOICE_PAID,
+    SUBSCRIPTION_DELETED,
+    SUBSCRIPTION_UPDATED,
+    LifecycleService,
+    Outcome,
+)
+from tollgate.domain.models import Account, AccountStatus, BillingEvent
+
+NOW = 1_800_000_000
+EMAIL = "ann@example.com"
+_event_ids = itertools.count(1)
+
+
+class World:
+    """One registered customer: key, Stripe customer and subscription, account row."""
+
+    def __init__(self, status: AccountStatus = AccountStatus.ACTIVE, subscription_status: str = "active"):
+        self.keys = FakeApiKeys()
+        self.billing = FakeBilling()
+        self.payments = FakePaymentSetup(self.billing)
+        self.accounts = FakeAccounts()
+        self.key = self.keys.create_key("k", "d")
+        if status is AccountStatus.ACTIVE:
+            self.keys.attach_to_plan(self.key.id)
+        self.customer_id = "cus_ann"
+        self.subscription_id = "sub_ann"
+        self.billing.subscriptions[self.subscription_id] = {"customer": self.customer_id, "status": subscription_status}
+        self.accounts.rows[EMAIL] = Account(
+            email=EMAIL,
+            status=status,
+            api_key_id=self.key.id,
+            customer_id=self.customer_id,
+            subscription_id=self.subscription_id,
+            history=[{"status": status.value, "at": str(NOW - 100)}],
+        )
+        self.service = LifecycleService(self.accounts, self.keys, self.payments, clock=lambda: NOW)
+
+    def set_subscription_status(self, status: str) -> None:
+        self.billing.subscriptions[self.subscription_id]["status"] = status
+
+    def event(self, type_: str, created: int = NOW, **fields) -> BillingEvent:
+        defaults = {"customer_id": self.customer_id}
+        if type_ != CHECKOUT_COMPLETED:
+            defaults["subscription_id"] = self.subscription_id
+        return BillingEvent(id=f"evt_{next(_event_ids)}", type=type_, created=created, **(defaults | fields))
+
+    def handle(self, type_: str, created: int = NOW, **fields) -> Outcome:
+        return self.service.handle(self.event(type_, created, **fields))
+
+    @property
+    def row(self) -> Account:
+        return self.accounts.rows[EMAIL]
+
+    @property
+    def key_works(self) -> bool:
+        return self.keys.can_call_api(self.key.id)
+
+
+@pytest.mark.parametrize("status", ["past_due", "unpaid", "paused", "canceled", "incomplete_expired"])
+def test_a_subscription_that_stops_paying_disables_the_key(status):
+    world = World()
+    world.set_subscription_status(status)
+
+    assert world.handle(SUBSCRIPTION_UPDATED) is Outcome.APPLIED
+
+    assert not world.key_works
+    assert world.row.status is AccountStatus.SUSPENDED
+    assert world.row.history[-1] == {
+        "at": str(NOW), "status": "suspended", "event": SUBSCRIPTION_UPDATED, "eventId": world.row.last_billing_event_id
+    }
+
+
+@pytest.mark.parametrize("status", ["active", "trialing"])
+def test_a_subscription_back_in_good_standing_enables_the_key_again(status):
+    world = World(AccountStatus.SUSPENDED, subscription_status="past_due")
+    world.keys.set_enabled(world.key.id, False)
+    world.set_subscription_status(status)
+
+    assert world.handle(SUBSCRIPTION_UPDATED) is Outcome.APPLIED
+
+    assert world.key_works
+    assert world.row.status is AccountStatus.ACTIVE
+
+
+def test_an_incomplete_subscription_changes_nothing():
+    world = World()
+    world.set_subscription_status("incomplete")
+
+    world.handle(SUBSCRIPTION_UPDATED)
+
+    assert world.key_works and world.row.status is AccountStatus.ACTIVE
+
+
+def test_a_deleted_subscription_disables_the_key():
+    world = World()
+    world.set_subscription_status("canceled")
+
+    assert world.handle(SUBSCRIPTION_DELETED) is Outcome.APPLIED
+
+    assert not world.key_works
+    assert world.row.status is AccountStatus.SUSPENDED
+
+
+def test_a_paid_invoice_re_enables_a_suspended_key():
+    world = World(AccountStatus.SUSPENDED, subscription_status="active")
+    world.keys.set_enabled(world.key.id, False)
+
+    assert world.handle(INVOICE_PAID) is Outcome.APPLIED
+
+    assert world.key_works and world.row.status is AccountStatus.ACTIVE
+
+
+def test_a_paid_invoice_of_a_subscription_cancelled_meanwhile_does_not_re_enable_the_key():
+    world = World(AccountStatus.SUSPENDED, subscription_status="canceled")
+    world.keys.set_enabled(world.key.id, False)
+
+    world.handle(INVOICE_PAID)
+
+    assert not world.key_works and world.row.status is AccountStatus.SUSPENDED
+
+
+def test_a_paid_invoice_without_a_subscription_id_is_matched_by_customer():
+    world = World(AccountStatus.SUSPENDED)
+    world.keys.set_enabled(world.key.id, False)
+
+    assert world.handle(INVOICE_PAID, subscription_id=None) is Outcome.APPLIED
+
+    assert world.key_works
+
+
+def test_completed_setup_checkout_sets_the_default_payment_method_and_activates_a_waiting_key():
+    world = World(AccountStatus.AWAITING_PAYMENT_METHOD)
+    world.payments.setup_intents["seti_1"] = "pm_card_visa"
+    assert not world.key_works
+
+    outcome = world.handle(CHECKOUT_COMPLETED, checkout_mode="setup", setup_intent_id="seti_1")
+
+    assert outcome is Outcome.APPLIED
+    assert world.payments.default_payment_methods == {world.customer_id: "pm_card_visa"}
+    assert world.key_works
+    assert world.row.status is AccountStatus.ACTIVE
+
+
+def test_completed_setup_checkout_on_an_active_account_only_sets_the_payment_method():
+    world = World()
+    world.payments.setup_intents["seti_1"] = "pm_card_visa"
+
+    world.handle(CHECKOUT_COMPLETED, checkout_mode="setup", setup_intent_id="seti_1")
+
+    assert world.payments.default_payment_methods[world.customer_id] == "pm_card_visa"
+    assert world.key_works and world.row.status is AccountStatus.ACTIVE
+
+
+def test_a_good_standing_subscription_does_not_activate_a_key_still_waiting_for_a_payment_method():
+    world = World(AccountStatus.AWAITING_PAYMENT_METHOD)
+
+    world.handle(INVOICE_PAID)
+    world.handle(SUBSCRIPTION_UPDATED)
+
+    assert not world.key_works
+    assert world.row.status is AccountStatus.AWAITING_PAYMENT_METHOD
+
+
+def test_checkout_in_another_mode_is_ignored():
+    world = World(AccountStatus.AWAITING_PAYMENT_METHOD)
+
+    assert world.handle(CHECKOUT_COMPLETED, checkout_mode="payment") is Outcome.IGNORED
+
+    assert world.payments.calls == [] and not world.key_works
+
+
+def test_an_unknown_event_type_is_ignored_without_touching_anything():
+    world = World()
+
+    assert world.handle("customer.created") is Outcome.IGNORED
+
+    assert world.accounts.calls == [] and world.keys.call_count("set_enabled") == 0
+
+
+def test_an_event_about_a_subscription_tollgate_does_not_know_is_ignored():
+    world = World()
+
+    assert world.handle(SUBSCRIPTION_DELETED, subscription_id="sub_other", customer_id="cus_other") is Outcome.IGNORED
+    assert world.key_works
+
+
+def test_an_older_subscription_of_the_same_customer_does_not_move_the_key():
+    world = World()
+    world.billing.subscriptions["sub_old"] = {"customer": world.customer_id, "status": "canceled"}
+
+    assert world.handle(SUBSCRIPTION_DELETED, subscription_id="sub_old") is Outcome.IGNORED
+    assert world.key_works
+
+
+def test_a_replayed_event_is_applied_once():
+    world = World()
+    world.set_subscription_status("past_due")
+    event = world.event(SUBSCRIPTION_UPDATED)
+
+    assert world.service.handle(event) is Outcome.APPLIED
+    history = list(world.row.history)
+    assert world.service.handle(event) is Outcome.DUPLICATE
+
+    assert world.row.history == history
+    assert world.payments.call_count("subscription_status") == 1
+    assert not world.key_works
+
+
+def test_a_replay_of_an_older_event_is_recognised_by_its_recorded_id():
+    world = World()
+    world.set_subscription_status("past_due")
+    first = world.event(SUBSCRIPTION_UPDATED, created=NOW)
+    world.service.handle(first)
+    world.set_subscription_status("active")
+    world.handle(INVOICE_PAID, created=NOW)  # same second: both are applied, newest recorded last
+
+    assert world.service.handle(first) is Outcome.DUPLICATE
+    assert world.key_works
+
+
+def test_a_late_older_event_never_overrides_a_newer_one():
+    """The out-of-order pair: deleted, then a late `updated` (active) created before it."""
+    world = World()
+    world.set_subscription_status("canceled")
+    world.handle(SUBSCRIPTION_DELETED, created=NOW)
+
+    assert world.handle(SUBSCRIPTION_UPDATED, created=NOW - 60) is Outcome.STALE
+
+    assert not world.key_works
+    assert world.row.status is AccountStatus.SUSPENDED
+    assert world.payments.call_count("subscription_status") == 1
+
+
+def test_events_of_the_same_second_follow_stripes_current_status_not_delivery_order():
+    world = World()
+    world.set_subscription_status("canceled")
+    world.handle(SUBSCRIPTION_DELETED, created=NOW)
+
+    world.handle(SUBSCRIPTION_UPDATED, created=NOW)  # stamped in the same second, delivered late
+
+    assert not world.key_works
+
+
+def test_a_stripe_failure_changes_nothing_and_the_retry_applies_the_event():
+    world = World()
+    world.set_subscription_status("past_due")
+    world.payments.fail("subscription_status")
+    event = world.event(SUBSCRIPTION_UPDATED)
+
+    with pytest.raises(DownstreamError):
+        world.service.handle(event)
+    assert world.key_works and world.row.status is AccountStatus.ACTIVE and not world.accounts.billing_events
+
+    assert world.service.handle(event) is Outcome.APPLIED
+    assert not world.key_works
+
+
+def test_a_key_failure_after_the_row_was_written_is_repaired_by_stripes_retry():
+    world = World()
+    world.set_subscription_status("past_due")
+    world.keys.fail("set_enabled")
+    event = world.event(SUBSCRIPTION_UPDATED)
+
+    with pytest.raises(DownstreamError):
+        world.service.handle(event)
+    assert world.row.status is AccountStatus.SUSPENDED and world.key_works
+
+    assert world.service.handle(event) is Outcome.DUPLICATE
+    assert not world.key_works
+
+
+def test_a_concurrent_row_change_is_retried_from_a_fresh_read():
+    world = World()
+    world.set_subscription_status("past_due")
+    world.accounts.fail("save_billing_event", error=ConcurrentUpdate("raced"))
+
+    assert world.handle(SUBSCRIPTION_UPDATED) is Outcome.APPLIED
+
+    assert world.accounts.call_count("save_billing_event") == 2
+    assert not world.key_works
+
+
+def test_a_newer_event_committed_between_our_write_and_our_key_call_wins():
+    """Two deliveries in flight: ours (past_due) writes first; before it touches the key, a newer
+    event re-activates the row. The key must end up following the newest row."""
+    world = World()
+    world.set_subscription_status("past_due")
+    set_enabled = world.keys.set_enabled
+
+    def newer_event_lands_first(key_id, enabled):
+        world.keys.set_enabled = set_enabled
+        world.set_subscription_status("active")
+        world.handle(INVOICE_PAID, created=NOW + 1)
+        set_enabled(key_id, enabled)
+
+    world.keys.set_enabled = newer_event_lands_first
+
+    world.handle(SUBSCRIPTION_UPDATED, created=NOW)
+
+    assert world.row.status is AccountStatus.ACTIVE
+    assert world.key_works
+
+
+def test_an_account_still_being_registered_asks_stripe_to_retry():
+    world = World(AccountStatus.PENDING)
+
+    with pytest.raises(ConcurrentUpdate):
+        world.handle(SUBSCRIPTION_DELETED)
+
+
+def test_a_failed_registration_is_left_to_the_failed_accounts_command():
+    world = World(AccountStatus.FAILED)
+
+    assert world.handle(SUBSCRIPTION_DELETED) is Outcome.IGNORED
+
+
+def test_history_keeps_the_latest_entries_only():
+    world = World()
+    for second in range(HISTORY_LIMIT + 5):
+        world.set_subscription_status("past_due" if second % 2 else "active")
+        world.handle(SUBSCRIPTION_UPDATED, created=NOW + second)
+
+    assert len(world.row.history) == HISTORY_LIMIT
+    assert world.row.history[-1]["eventId"] == world.row.last_billing_event_id
