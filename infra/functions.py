@@ -199,35 +199,57 @@ class TollgateFunctions(Construct):
         self.code = code or shared_code_asset()
         environment = config.environment()
 
-        self.register = PythonFunction(
-            self, "Register", code=self.code, function_name=f"{name_prefix}-register", handler=contract.HANDLER_REGISTER, timeout=REGISTER_TIMEOUT,
-            description="Tollgate POST /register: API key + Stripe subscription + Moesif user, or nothing",
-            environment=environment, reserved_concurrency=reserved_concurrency,
-        )  # fmt: skip
-        self.checkout = PythonFunction(
-            self, "Checkout", code=self.code, function_name=f"{name_prefix}-checkout", handler=contract.HANDLER_CHECKOUT, timeout=Duration.seconds(15),
-            description="Tollgate POST /billing/checkout: Stripe Checkout (setup mode) for the key's customer",
-            environment=environment, reserved_concurrency=reserved_concurrency,
-        )  # fmt: skip
-        self.stripe_webhook = PythonFunction(
-            self, "StripeWebhook", code=self.code, function_name=f"{name_prefix}-stripe-webhook", handler=contract.HANDLER_STRIPE_WEBHOOK,
-            timeout=Duration.seconds(20),
-            description="Tollgate POST /stripe/webhook: API keys follow the Stripe subscription",
-            environment=environment, reserved_concurrency=reserved_concurrency,
-        )  # fmt: skip
+        def function(construct_id: str, handler: str, timeout: Duration, description: str, **extra) -> PythonFunction:
+            slug = handler.split(".")[-2].replace("_", "-")
+            return PythonFunction(
+                self,
+                construct_id,
+                code=self.code,
+                function_name=f"{name_prefix}-{slug}",
+                handler=handler,
+                timeout=timeout,
+                description=description,
+                **extra,
+            )
+
+        public = {"environment": environment, "reserved_concurrency": reserved_concurrency}
+        self.register = function(
+            "Register",
+            contract.HANDLER_REGISTER,
+            REGISTER_TIMEOUT,
+            "Tollgate POST /register: API key + Stripe subscription + Moesif user, or nothing",
+            **public,
+        )
+        self.checkout = function(
+            "Checkout",
+            contract.HANDLER_CHECKOUT,
+            Duration.seconds(15),
+            "Tollgate POST /billing/checkout: Stripe Checkout (setup mode) for the key's customer",
+            **public,
+        )
+        self.stripe_webhook = function(
+            "StripeWebhook",
+            contract.HANDLER_STRIPE_WEBHOOK,
+            Duration.seconds(20),
+            "Tollgate POST /stripe/webhook: API keys follow the Stripe subscription",
+            **public,
+        )
         self.sample_backend = (
-            PythonFunction(
-                self, "SampleBackend", code=self.code, function_name=f"{name_prefix}-sample-backend", handler=contract.HANDLER_SAMPLE_BACKEND,
-                timeout=Duration.seconds(5), memory_size=128,
-                description="Tollgate sample backend: echoes method, path and the caller's API key id",
-            )  # fmt: skip
+            function(
+                "SampleBackend",
+                contract.HANDLER_SAMPLE_BACKEND,
+                Duration.seconds(5),
+                "Tollgate sample backend: echoes method, path and the caller's API key id",
+                memory_size=128,
+            )
             if with_sample_backend
             else None
         )
 
         keys = _ApiGatewayArns(Stack.of(self), config.usage_plan.usage_plan_id)
         _allow(self.register.role, ["apigateway:POST"], [keys.api_keys])
-        _allow(self.register.role, ["apigateway:GET", "apigateway:DELETE"], [keys.api_keys, keys.api_key])
+        _allow(self.register.role, ["apigateway:GET"], [keys.api_keys, keys.api_key])
+        _allow(self.register.role, ["apigateway:DELETE"], [keys.api_key])
         _allow(self.register.role, ["apigateway:POST"], [keys.plan_keys])
         _allow(self.register.role, ["apigateway:DELETE"], [keys.plan_key])
         config.secret.grant_read(self.register.role)

@@ -97,9 +97,8 @@ def test_register_may_manage_keys_and_only_this_plans_membership(synth):
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert sorted(grants["apigateway:POST"]) == sorted([f"{base}/apikeys", f"{base}/usageplans/<{plan_id}>/keys"])
-    assert sorted(grants["apigateway:DELETE"]) == sorted(
-        [f"{base}/apikeys", f"{base}/apikeys/*", f"{base}/usageplans/<{plan_id}>/keys/*"]
-    )
+    assert sorted(grants["apigateway:DELETE"]) == sorted([f"{base}/apikeys/*", f"{base}/usageplans/<{plan_id}>/keys/*"])
+    assert sorted(grants["apigateway:GET"]) == sorted([f"{base}/apikeys", f"{base}/apikeys/*"])
     assert "apigateway:PATCH" not in grants
 
 
