@@ -324,3 +324,25 @@ def test_twenty_simultaneous_sign_ups_of_one_email_make_exactly_one_account():
     assert len(winners) == 1
     assert list(ports.api_keys.keys) == [winners[0].key.id]
     assert list(ports.billing.customers) == [winners[0].customer_id]
+
+
+def test_a_failed_detach_does_not_count_when_the_key_itself_is_deleted(ports):
+    ports.analytics.fail("upsert_user")
+    ports.api_keys.fail("detach_from_plan")
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    assert_nothing_left(ports)  # deleting the key took it out of the plan
+
+
+def test_a_failed_detach_is_reported_when_the_key_survives(ports):
+    ports.analytics.fail("upsert_user")
+    ports.api_keys.fail("detach_from_plan")
+    ports.api_keys.fail("delete_key")
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    reason = ports.accounts.rows[ANN.email].failure_reason
+    assert "detach API key" in reason and "delete API key" in reason

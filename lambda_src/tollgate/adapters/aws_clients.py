@@ -14,8 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate.domain.errors import DownstreamError
 
-# Standard mode retries throttling, 5xx and connection errors with backoff; three attempts of at
-# most 2 s + 4 s keep the worst case well inside the register function's 28 s.
+# Standard mode retries throttling, 5xx and connection errors with backoff. `max_attempts` counts
+# retries (botocore: 3 retries = 4 attempts); each attempt has at most 2 s to connect, 4 s to read.
 AWS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=4, retries={"mode": "standard", "max_attempts": 3})
 
 _THROTTLING_CODES = frozenset(

@@ -16,6 +16,7 @@ from tollgate.ports import Accounts
 
 _SERVICE = "DynamoDB"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+_TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"  # the code inside CancellationReasons
 # Bookkeeping items share the table under a key that can never be an email (no '@').
 BILLING_EVENT_KEY_PREFIX = "stripe-event#"
 
@@ -113,9 +114,9 @@ class DynamoAccounts(Accounts):
         except ClientError as error:
             if error_code(error) == "TransactionCanceledException":
                 reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-                if len(reasons) > 1 and reasons[1] == _CONDITION_FAILED:
+                if len(reasons) > 1 and reasons[1] == _TRANSACTION_CONDITION_FAILED:
                     raise EventAlreadyApplied(event_id) from None
-                if reasons and reasons[0] == _CONDITION_FAILED:
+                if reasons and reasons[0] == _TRANSACTION_CONDITION_FAILED:
                     raise ConcurrentUpdate(f"{account.email} changed meanwhile") from None
             raise downstream_error(_SERVICE, "record billing event", error) from None
         except BotoCoreError as error:

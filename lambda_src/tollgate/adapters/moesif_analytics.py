@@ -24,13 +24,15 @@ _RETRY_STATUSES = (429, 500, 502, 503, 504)
 class MoesifAnalytics(Analytics):
     """Companies and users through moesifapi's ApiController."""
 
-    def __init__(self, application_id: str, api_base: str | None = None):
+    def __init__(
+        self, application_id: str, api_base: str | None = None, timeout: tuple[float, float] = MOESIF_TIMEOUT_SECONDS
+    ):
         from moesifapi.configuration import Configuration
         from moesifapi.controllers.api_controller import ApiController
 
         Configuration.application_id = application_id
         Configuration.BASE_URI = api_base or MOESIF_API_BASE
-        self._api = ApiController(http_client=_bounded_http_client())
+        self._api = ApiController(http_client=_bounded_http_client(timeout))
 
     def upsert_company(self, company_id: str, metadata: dict[str, str]) -> None:
         from moesifapi.models import CompanyModel
@@ -62,7 +64,7 @@ class MoesifAnalytics(Analytics):
             raise DownstreamError(_SERVICE, f"{action} failed ({type(error).__name__})", retryable=True) from None
 
 
-def _bounded_http_client() -> Any:
+def _bounded_http_client(timeout: tuple[float, float]) -> Any:
     """A moesifapi HttpClient whose requests have a timeout and bounded retries."""
     import requests
     from moesifapi.http.http_client import HttpClient
@@ -92,7 +94,7 @@ def _bounded_http_client() -> Any:
                 headers=request.headers,
                 params=request.query_parameters,
                 data=request.parameters,
-                timeout=MOESIF_TIMEOUT_SECONDS,
+                timeout=timeout,
             )
             return HttpResponse(response.status_code, response.headers, response.text)
 

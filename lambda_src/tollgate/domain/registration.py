@@ -43,6 +43,7 @@ _RESERVATION_TRIES = 3
 class _Undo:
     description: str
     action: Callable[[], None]
+    covered_by_key_deletion: bool = False
 
 
 class RegistrationService:
@@ -88,27 +89,31 @@ class RegistrationService:
 
     def undo_recorded(self, account: Account, *, attached: bool = True) -> list[str]:
         """Undo every resource `account` records, newest first, trying each even when an
-        earlier one fails; return the undos that failed (empty: nothing is left behind)."""
-        undos = []
-        if account.api_key_id:
-            undos.append(_Undo(f"delete API key {account.api_key_id}",
-                               lambda: self.api_keys.delete_key(account.api_key_id)))
-        if account.customer_id:
-            undos.append(_Undo(f"delete customer {account.customer_id}",
-                               lambda: self.billing.delete_customer(account.customer_id)))
-        if account.subscription_id:
-            undos.append(_Undo(f"cancel subscription {account.subscription_id}",
-                               lambda: self.billing.cancel_subscription(account.subscription_id)))
-        if account.api_key_id and attached:
-            undos.append(_Undo(f"detach API key {account.api_key_id}",
-                               lambda: self.api_keys.detach_from_plan(account.api_key_id)))
-        failed = []
+        earlier one fails; return the undos that failed (empty: nothing is left behind).
+
+        `attached=True` (the default, for rows whose progress is unknown) also removes the key
+        from the usage plan; that step only counts as failed if deleting the key fails too,
+        since a deleted key leaves every usage plan with it.
+        """
+        key_id, customer_id, subscription_id = account.api_key_id, account.customer_id, account.subscription_id
+        delete_key = _Undo(f"delete API key {key_id}", lambda: self.api_keys.delete_key(key_id))
+        undos = [
+            *([delete_key] if key_id else []),
+            *([_Undo(f"delete customer {customer_id}", lambda: self.billing.delete_customer(customer_id))]
+              if customer_id else []),
+            *([_Undo(f"cancel subscription {subscription_id}",
+                     lambda: self.billing.cancel_subscription(subscription_id))] if subscription_id else []),
+            *([_Undo(f"detach API key {key_id}", lambda: self.api_keys.detach_from_plan(key_id),
+                     covered_by_key_deletion=True)] if key_id and attached else []),
+        ]
+        failed: list[tuple[_Undo, str]] = []
         for undo in reversed(undos):
             try:
                 undo.action()
             except Exception as error:  # noqa: BLE001 - every undo is tried whatever the previous one did
-                failed.append(f"{undo.description} ({error})")
-        return failed
+                failed.append((undo, f"{undo.description} ({error})"))
+        key_deleted = all(undo is not delete_key for undo, _ in failed)
+        return [reason for undo, reason in failed if not (undo.covered_by_key_deletion and key_deleted)]
 
     def now(self) -> int:
         return int(self.clock())

@@ -1,0 +1,92 @@
+"""ApiGatewayKeys against API Gateway on moto: keys, the usage plan, and idempotent undo."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
+from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG, aws_client
+from tollgate.domain.errors import DownstreamError
+
+
+@pytest.fixture
+def keys(aws) -> ApiGatewayKeys:
+    return ApiGatewayKeys(aws_client("apigateway"), aws.usage_plan_id)
+
+
+def plan_key_ids(aws) -> set[str]:
+    return {item["id"] for item in boto3.client("apigateway").get_usage_plan_keys(usagePlanId=aws.usage_plan_id)["items"]}
+
+
+def test_a_new_key_is_enabled_but_in_no_plan_until_attached(keys, aws):
+    issued = keys.create_key("tollgate-test", "a test key")
+
+    assert issued.id not in plan_key_ids(aws)
+    assert keys.key_value(issued.id) == issued.value
+    keys.attach_to_plan(issued.id)
+    assert issued.id in plan_key_ids(aws)
+
+
+def test_attaching_twice_is_not_an_error_and_detach_removes_the_key(keys, aws):
+    issued = keys.create_key("tollgate-twice", "")
+
+    keys.attach_to_plan(issued.id)
+    keys.attach_to_plan(issued.id)
+    keys.detach_from_plan(issued.id)
+
+    assert issued.id not in plan_key_ids(aws)
+
+
+def test_detaching_a_key_that_is_in_no_plan_is_not_an_error(aws):
+    # moto raises KeyError here instead of API Gateway's NotFoundException: stub the real answer.
+    client = boto3.client("apigateway", config=AWS_CLIENT_CONFIG)
+    stubber = Stubber(client)
+    stubber.add_client_error("delete_usage_plan_key", service_error_code="NotFoundException", http_status_code=404)
+
+    with stubber:
+        ApiGatewayKeys(client, aws.usage_plan_id).detach_from_plan("never-attached")
+
+
+def test_deleting_a_deleted_key_is_not_an_error(keys):
+    issued = keys.create_key("tollgate-delete", "")
+
+    keys.delete_key(issued.id)
+    keys.delete_key(issued.id)
+
+    with pytest.raises(DownstreamError) as raised:
+        keys.key_value(issued.id)
+    assert raised.value.retryable is False
+
+
+def test_set_enabled_flips_the_key(keys):
+    issued = keys.create_key("tollgate-enable", "")
+
+    keys.set_enabled(issued.id, False)
+    assert boto3.client("apigateway").get_api_key(apiKey=issued.id)["enabled"] is False
+    keys.set_enabled(issued.id, True)
+    assert boto3.client("apigateway").get_api_key(apiKey=issued.id)["enabled"] is True
+
+
+@pytest.mark.parametrize("status, code, retryable", [
+    (429, "TooManyRequestsException", True),
+    (503, "ServiceUnavailableException", True),
+    (400, "BadRequestException", False),
+])
+def test_failures_map_to_downstream_errors_retryable_only_when_worth_retrying(aws, status, code, retryable):
+    client = boto3.client("apigateway", config=AWS_CLIENT_CONFIG)
+    stubber = Stubber(client)
+    stubber.add_client_error("create_api_key", service_error_code=code, http_status_code=status)
+
+    with stubber, pytest.raises(DownstreamError) as raised:
+        ApiGatewayKeys(client, aws.usage_plan_id).create_key("x", "")
+
+    assert raised.value.retryable is retryable and code in str(raised.value)
+
+
+def test_clients_have_a_timeout_and_bounded_retries():
+    config = aws_client("apigateway").meta.config
+
+    assert (config.connect_timeout, config.read_timeout) == (2, 4)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 4}  # 3 retries

@@ -1,0 +1,83 @@
+"""RuntimeConfig from the environment and the secret from Secrets Manager (moto)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from conftest import import_fresh
+
+from tollgate import contract
+from tollgate.adapters.secrets import SecretStore
+from tollgate.config import RuntimeConfig
+from tollgate.domain.errors import ConfigurationError
+
+ENVIRONMENT = {
+    contract.ENV_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:t",
+    contract.ENV_ACCOUNTS_TABLE: "accounts",
+    contract.ENV_IDEMPOTENCY_TABLE: "idempotency",
+    contract.ENV_USAGE_PLAN_ID: "plan",
+    contract.ENV_STRIPE_PRICE_ID: "price_1",
+    contract.ENV_REQUIRE_PAYMENT_METHOD: "false",
+    contract.ENV_ALLOWED_ORIGIN: "https://d123.cloudfront.net",
+    contract.ENV_SIGNUP_URL: "https://d123.cloudfront.net/",
+}
+
+
+def test_settings_are_read_from_the_contract_variables():
+    config = RuntimeConfig.from_environ(ENVIRONMENT | {contract.ENV_REQUIRE_PAYMENT_METHOD: "TRUE",
+                                                       contract.ENV_STRIPE_API_BASE: "http://127.0.0.1:1/"})
+
+    assert config.require_payment_method is True
+    assert config.stripe_api_base == "http://127.0.0.1:1" and config.moesif_api_base is None
+    assert config.usage_plan_id == "plan"
+
+
+@pytest.mark.parametrize("missing", [name for name in ENVIRONMENT])
+def test_a_missing_variable_is_named(missing):
+    with pytest.raises(ConfigurationError, match=missing):
+        RuntimeConfig.from_environ({name: value for name, value in ENVIRONMENT.items() if name != missing})
+
+
+def test_a_bad_boolean_is_named():
+    with pytest.raises(ConfigurationError, match=contract.ENV_REQUIRE_PAYMENT_METHOD):
+        RuntimeConfig.from_environ(ENVIRONMENT | {contract.ENV_REQUIRE_PAYMENT_METHOD: "yes"})
+
+
+def test_the_register_function_refuses_to_start_without_its_settings(monkeypatch):
+    monkeypatch.delenv(contract.ENV_USAGE_PLAN_ID, raising=False)
+    environment = {name: value for name, value in ENVIRONMENT.items() if name != contract.ENV_USAGE_PLAN_ID}
+
+    with pytest.raises(ConfigurationError, match=contract.ENV_USAGE_PLAN_ID):
+        next(import_fresh("tollgate.handlers.register", environment | {"AWS_DEFAULT_REGION": "us-east-1"}))
+
+
+def store_secret(name: str, values: dict) -> str:
+    return boto3.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(values))["ARN"]
+
+
+def test_secret_fields_are_read_by_contract_name(aws):
+    secrets = SecretStore(aws.secret_arn).load()
+
+    assert secrets.stripe_secret_key == "sk_test_tollgate"
+    assert secrets.moesif_application_id == "moesif-test-application"
+    assert "sk_test_tollgate" not in repr(secrets)
+
+
+def test_a_placeholder_field_is_refused_with_its_name(aws):
+    arn = store_secret("placeholder", {field: contract.SECRET_PLACEHOLDER for field in contract.SECRET_FIELDS})
+
+    secrets = SecretStore(arn).load()
+
+    with pytest.raises(ConfigurationError, match=contract.SECRET_FIELD_STRIPE_SECRET_KEY):
+        secrets.stripe_secret_key
+    with pytest.raises(ConfigurationError, match="'api_key'"):
+        secrets.moesif_application_id
+
+
+def test_a_secret_that_is_not_json_is_refused(aws):
+    arn = boto3.client("secretsmanager").create_secret(Name="not-json", SecretString="sk_live_oops")["ARN"]
+
+    with pytest.raises(ConfigurationError, match="not a JSON object"):
+        SecretStore(arn).load()

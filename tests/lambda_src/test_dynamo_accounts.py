@@ -1,0 +1,89 @@
+"""DynamoAccounts against DynamoDB on moto: conditional writes, the GSIs, failed-row listing and
+exactly-once billing events."""
+
+from __future__ import annotations
+
+import pytest
+
+from tollgate.adapters.aws_clients import aws_client
+from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
+from tollgate.domain.models import Account, AccountStatus
+
+
+@pytest.fixture
+def accounts(aws) -> DynamoAccounts:
+    return DynamoAccounts(aws_client("dynamodb"), aws.accounts_table)
+
+
+def account(email: str, **fields) -> Account:
+    return Account(email=email, status=fields.pop("status", AccountStatus.PENDING), attempt_id="a1", **fields)
+
+
+def test_an_account_round_trips_with_every_field(accounts):
+    original = account(
+        "round@example.com", first_name="Zoë", last_name="Lee", api_key_id="k1", customer_id="cus_1",
+        subscription_id="sub_1", lease_expires_at=123, request_fingerprint="fp", failure_reason=None,
+        created_at=1, updated_at=2, history=[{"status": "pending", "at": "1"}],
+    )
+    accounts.save(original, expected_status=None)
+
+    assert accounts.get("round@example.com") == original
+    assert accounts.get("nobody@example.com") is None
+
+
+def test_reserving_an_email_twice_fails(accounts):
+    accounts.save(account("twice@example.com"), expected_status=None)
+
+    with pytest.raises(ConcurrentUpdate):
+        accounts.save(account("twice@example.com"), expected_status=None)
+
+
+def test_writes_are_conditional_on_status_and_attempt(accounts):
+    accounts.save(account("owned@example.com"), expected_status=None)
+
+    with pytest.raises(ConcurrentUpdate):
+        accounts.save(account("owned@example.com"), AccountStatus.ACTIVE)
+    with pytest.raises(ConcurrentUpdate):
+        accounts.save(account("owned@example.com"), AccountStatus.PENDING, expected_attempt_id="someone-else")
+    with pytest.raises(ConcurrentUpdate):
+        accounts.delete("owned@example.com", AccountStatus.PENDING, expected_attempt_id="someone-else")
+    accounts.save(account("owned@example.com", api_key_id="k2"), AccountStatus.PENDING, expected_attempt_id="a1")
+    accounts.delete("owned@example.com", AccountStatus.PENDING, expected_attempt_id="a1")
+
+    assert accounts.get("owned@example.com") is None
+
+
+def test_accounts_are_found_by_each_id(accounts):
+    accounts.save(account("ids@example.com", api_key_id="key-ids", customer_id="cus_ids", subscription_id="sub_ids"),
+                  expected_status=None)
+
+    assert accounts.find_by_api_key_id("key-ids").email == "ids@example.com"
+    assert accounts.find_by_customer_id("cus_ids").email == "ids@example.com"
+    assert accounts.find_by_subscription_id("sub_ids").email == "ids@example.com"
+    assert accounts.find_by_api_key_id("key-none") is None
+
+
+def test_failed_accounts_are_listed_by_status(accounts):
+    accounts.save(account("failed@example.com", status=AccountStatus.FAILED, failure_reason="why"), None)
+    accounts.save(account("fine@example.com", status=AccountStatus.ACTIVE), None)
+
+    failed = accounts.list_by_status(AccountStatus.FAILED)
+
+    assert [(row.email, row.failure_reason) for row in failed] == [("failed@example.com", "why")]
+
+
+def test_a_billing_event_is_applied_once_and_only_over_the_row_it_was_computed_from(accounts):
+    before = account("billing@example.com", status=AccountStatus.ACTIVE)
+    accounts.save(before, None)
+    after = account("billing@example.com", status=AccountStatus.SUSPENDED, last_billing_event_id="evt_1",
+                    last_billing_event_at=10)
+
+    accounts.save_billing_event(after, before, "evt_1", remember_until=2_000_000_000)
+
+    assert accounts.get("billing@example.com").status is AccountStatus.SUSPENDED
+    with pytest.raises(EventAlreadyApplied):
+        accounts.save_billing_event(after, before, "evt_1", remember_until=2_000_000_000)
+    with pytest.raises(ConcurrentUpdate):
+        accounts.save_billing_event(after, before, "evt_2", remember_until=2_000_000_000)
+    assert accounts.list_by_status(AccountStatus.SUSPENDED)[0].last_billing_event_id == "evt_1"
