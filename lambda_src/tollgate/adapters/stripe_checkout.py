@@ -23,7 +23,7 @@ WEBHOOK_TOLERANCE_SECONDS = 300  # Stripe's default: a captured delivery cannot 
 
 
 def verify_webhook_event(
-    payload: str, signature: str | None, signing_secret: str, tolerance: int = WEBHOOK_TOLERANCE_SECONDS
+    payload: str | bytes, signature: str | None, signing_secret: str, tolerance: int = WEBHOOK_TOLERANCE_SECONDS
 ) -> BillingEvent:
     """The event in `payload` if `signature` (the Stripe-Signature header) proves Stripe sent it
     within `tolerance` seconds; InvalidWebhookSignature otherwise."""
@@ -35,7 +35,7 @@ def verify_webhook_event(
         return billing_event(document)
     except stripe.SignatureVerificationError as error:
         raise InvalidWebhookSignature(str(error).split(";")[0]) from None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
         raise InvalidWebhookSignature("the signed payload is not a Stripe event") from None
 
 

@@ -24,6 +24,7 @@ MAX_NAME_LENGTH = 100
 FIELD_EMAIL = "email"
 FIELD_FIRST_NAME = "firstname"
 FIELD_LAST_NAME = "lastname"
+FIELD_API_KEY_ID = "apiKeyId"  # POST /billing/checkout
 FIELD_BODY = "body"  # the error key when the body as a whole is unusable
 
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -31,6 +32,7 @@ _DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _TOP_LEVEL_DOMAIN = re.compile(r"^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]{1,59}$")
 # Control, format (zero-width, bidi overrides), surrogate, private-use, unassigned characters and
 # line/paragraph separators: invisible or unrenderable in a name, and some break logs or invoices.
+_API_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")  # API Gateway key ids are short alphanumerics
 _FORBIDDEN_NAME_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
@@ -48,6 +50,15 @@ def parse_registration(body: str | bytes | None) -> Registrant:
     if fields:
         raise ValidationFailed(_summary(fields), fields)
     return Registrant(email=normalise_email(email), first_name=first_name.strip(), last_name=last_name.strip())
+
+
+def parse_checkout_request(body: str | bytes | None) -> str:
+    """The API key id in a POST /billing/checkout body (JSON `{"apiKeyId"}`)."""
+    fields: dict[str, str] = {}
+    api_key_id = _checked(_decode(body), FIELD_API_KEY_ID, _api_key_id_problem, fields)
+    if fields:
+        raise ValidationFailed(_summary(fields), fields)
+    return api_key_id.strip()
 
 
 def normalise_email(email: str) -> str:
@@ -108,6 +119,12 @@ def _name_problem(name: str) -> str | None:
         return f"must be at most {MAX_NAME_LENGTH} characters"
     if any(unicodedata.category(character) in _FORBIDDEN_NAME_CATEGORIES for character in name):
         return "must not contain control or invisible characters"
+    return None
+
+
+def _api_key_id_problem(api_key_id: str) -> str | None:
+    if not _API_KEY_ID.match(api_key_id):
+        return "must be the key ID shown with your key (letters and digits)"
     return None
 
 

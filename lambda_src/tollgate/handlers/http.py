@@ -3,11 +3,15 @@ and the signup site's origin on every answer (never `*`) so the browser can read
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 
 from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from tollgate import contract
+from tollgate.domain.errors import ValidationFailed
 
 
 def json_response(status: int, body: dict, allowed_origin: str, headers: dict[str, str] | None = None) -> Response:
@@ -49,3 +53,14 @@ def preflight_response(allowed_origin: str, methods: str) -> Response:
             "Vary": "Origin",
         },
     )
+
+
+def raw_body(event: APIGatewayProxyEvent) -> str | bytes | None:
+    """The body exactly as the client sent it: API Gateway hands non-text bodies over base64-encoded.
+    Undecodable base64 is the client's fault (400), never a 500."""
+    if not event.is_base64_encoded or not event.body:
+        return event.body
+    try:
+        return base64.b64decode(event.body, validate=True)
+    except binascii.Error:
+        raise ValidationFailed("The request body is not valid base64.", {"body": "must be a JSON object"}) from None
