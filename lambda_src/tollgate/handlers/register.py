@@ -35,14 +35,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseIdempotencySerializer
 
-from tollgate import contract
-from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
-from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG, aws_client
-from tollgate.adapters.dynamo_accounts import DynamoAccounts
-from tollgate.adapters.moesif_analytics import MoesifAnalytics
+from tollgate import contract, wiring
+from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG
 from tollgate.adapters.secrets import SecretStore
-from tollgate.adapters.stripe_billing import StripeBilling
-from tollgate.adapters.stripe_client import stripe_client
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import (
     ConfigurationError,
@@ -64,20 +59,14 @@ API_KEY_VALUE_FIELD = "apikey"
 config = RuntimeConfig.from_environ(os.environ)
 logger = Logger(service="tollgate-register")
 app = APIGatewayRestResolver()
-api_keys = ApiGatewayKeys(aws_client("apigateway"), config.usage_plan_id)
-accounts = DynamoAccounts(aws_client("dynamodb"), config.accounts_table)
+api_keys = wiring.api_keys_for(config)
+accounts = wiring.accounts_for(config)
 secrets = SecretStore(config.secret_arn)
 
 
 @functools.lru_cache(maxsize=1)
 def _service_for(stripe_secret_key: str, moesif_application_id: str) -> RegistrationService:
-    return RegistrationService(
-        api_keys,
-        StripeBilling(stripe_client(stripe_secret_key, config.stripe_api_base), config.stripe_price_id),
-        MoesifAnalytics(moesif_application_id, config.moesif_api_base),
-        accounts,
-        require_payment_method=config.require_payment_method,
-    )
+    return wiring.registration_service(config, stripe_secret_key, moesif_application_id, api_keys, accounts)
 
 
 def registration_service() -> RegistrationService:

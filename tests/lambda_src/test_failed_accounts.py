@@ -1,0 +1,101 @@
+"""`python -m ops.failed_accounts` on moto + the localstripe bridge: it lists `failed` rows with
+their ids, reason and age, and `--clean` undoes what they hold and removes them."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+
+import boto3
+import pytest
+
+from ops.failed_accounts import main
+from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
+from tollgate.adapters.aws_clients import aws_client
+from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.adapters.stripe_billing import StripeBilling
+from tollgate.adapters.stripe_client import stripe_client
+from tollgate.domain.models import Account, AccountStatus, Registrant
+
+
+@pytest.fixture
+def environment(aws, stripe_api, moesif_collector, price_id):
+    return aws.environment(stripe_api, moesif_collector.base_url, price_id)
+
+
+@pytest.fixture
+def accounts(aws) -> DynamoAccounts:
+    return DynamoAccounts(aws_client("dynamodb"), aws.accounts_table)
+
+
+@pytest.fixture
+def failed_sign_up(aws, accounts, stripe_api, price_id) -> Account:
+    """What a rollback that could not undo leaves: a key in the plan, a customer, a live
+    subscription, and a `failed` row holding their ids."""
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    keys = ApiGatewayKeys(aws_client("apigateway"), aws.usage_plan_id)
+    billing = StripeBilling(stripe_client("sk_test_tollgate", stripe_api), price_id)
+    key = keys.create_key("tollgate-failed", "")
+    keys.attach_to_plan(key.id)
+    customer_id = billing.create_customer(Registrant(email, "Ann", "Lee"), key.id, f"c-{uuid.uuid4()}")
+    subscription_id = billing.subscribe(customer_id, f"s-{uuid.uuid4()}")
+    row = Account(email=email, status=AccountStatus.FAILED, api_key_id=key.id, customer_id=customer_id,
+                  subscription_id=subscription_id, attempt_id="a1", failure_reason="Stripe: delete customer failed",
+                  updated_at=int(time.time()) - 3 * 3600 - 120)
+    accounts.save(row, expected_status=None)
+    yield row
+    try:
+        accounts.delete(email, AccountStatus.FAILED)
+    except Exception:  # noqa: BLE001 - already cleaned by the test
+        pass
+
+
+def run(*argv, environ) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(list(argv), environ=environ, out=out), out.getvalue()
+
+
+def test_failed_accounts_are_listed_with_ids_reason_and_age(failed_sign_up, environment):
+    status, output = run(environ=environment)
+
+    assert status == 0
+    line = next(line for line in output.splitlines() if line.startswith(failed_sign_up.email))
+    assert f"key {failed_sign_up.api_key_id}" in line
+    assert f"customer {failed_sign_up.customer_id}" in line
+    assert f"subscription {failed_sign_up.subscription_id}" in line
+    assert "failed 3h2m ago" in line and "Stripe: delete customer failed" in line
+    assert "--clean" in output
+
+
+def test_clean_undoes_everything_a_failed_row_holds_and_removes_it(failed_sign_up, environment, accounts, aws,
+                                                                   stripe_client):
+    status, output = run("--clean", environ=environment)
+
+    assert status == 0, output
+    assert f"{failed_sign_up.email}: cleaned" in output
+    assert accounts.get(failed_sign_up.email) is None
+    key_ids = {key["id"] for key in boto3.client("apigateway").get_api_keys()["items"]}
+    assert failed_sign_up.api_key_id not in key_ids
+    assert stripe_client.v1.subscriptions.retrieve(failed_sign_up.subscription_id).status == "canceled"
+    assert stripe_client.v1.customers.list({"email": failed_sign_up.email}).data == []
+    assert run(environ=environment) == (0, "No failed accounts.\n")
+
+
+def test_a_row_whose_cleanup_fails_again_stays_with_the_new_reason(failed_sign_up, environment, accounts):
+    unreachable_stripe = environment | {"TOLLGATE_STRIPE_API_BASE": "http://127.0.0.1:9"}
+
+    status, output = run("--clean", environ=unreachable_stripe)
+
+    assert status == 1
+    assert f"{failed_sign_up.email}: still failing" in output
+    row = accounts.get(failed_sign_up.email)
+    assert row.status is AccountStatus.FAILED and row.subscription_id == failed_sign_up.subscription_id
+    assert row.failure_reason.startswith("cleanup failed: ") and "cancel subscription" in row.failure_reason
+
+
+def test_missing_settings_are_named(capsys):
+    status, _ = run(environ={})
+
+    assert status == 2
+    assert "TOLLGATE_" in capsys.readouterr().err
