@@ -1,0 +1,109 @@
+"""The billing lifecycle in `make dev`, as a user meets it: sign up through the local API Gateway,
+then Stripe (localstripe behind the bridge, its webhooks pointed at the local /stripe/webhook
+route by bootstrap) changes the subscription, and the key follows.
+
+Nothing here calls a handler directly: every effect travels Stripe → signed webhook → local API
+Gateway → webhook handler → moto, exactly as it would in AWS."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import boto3
+import pytest
+import stripe
+
+from localdev.__main__ import DevStackProcess
+from localdev.bootstrap import STRIPE_TEST_SECRET_KEY
+from tollgate import contract
+
+WEBHOOK_WAIT_SECONDS = 15  # localstripe delivers its own events asynchronously
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[DevStackProcess]:
+    with DevStackProcess() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def stripe_api(stack: DevStackProcess) -> stripe.StripeClient:
+    return stripe.StripeClient(STRIPE_TEST_SECRET_KEY, base_addresses={"api": stack.urls["stripe"]})
+
+
+@pytest.fixture(scope="module")
+def apigateway(stack: DevStackProcess):
+    return boto3.client("apigateway", endpoint_url=stack.urls["moto"], region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def request(url: str, body: dict | None = None, headers: dict[str, str] | None = None,
+            method: str | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    outgoing = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"),
+                                      headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(outgoing, timeout=30) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw) if raw else {}
+    except ValueError:
+        return status, {"raw": raw.decode(errors="replace")}
+
+
+def sign_up(stack: DevStackProcess) -> dict:
+    status, body = request(stack.urls["api"] + contract.ROUTE_REGISTER,
+                           {"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"},
+                           {"Origin": stack.urls["site"], contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())})
+    assert status == 201, body
+    return body
+
+
+def metered_call(stack: DevStackProcess, api_key: str) -> int:
+    return request(stack.urls["api"] + "/hello", headers={contract.API_KEY_HEADER: api_key})[0]
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + WEBHOOK_WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_cancelling_the_subscription_in_stripe_cuts_the_key_off(stack, stripe_api, apigateway):
+    account = sign_up(stack)
+    assert metered_call(stack, account["apikey"]) == 200
+
+    stripe_api.v1.subscriptions.cancel(account["subscriptionId"])
+    wait_until(lambda: not apigateway.get_api_key(apiKey=account["apiKeyId"])["enabled"],
+               "customer.subscription.deleted to reach the webhook and disable the key")
+
+    # The very next call is refused: the gateway checks the key on every request, no cache.
+    assert metered_call(stack, account["apikey"]) == 403
+
+
+def test_adding_a_payment_method_through_checkout_makes_it_the_customers_default(stack, stripe_api):
+    account = sign_up(stack)
+
+    status, body = request(stack.urls["api"] + contract.ROUTE_CHECKOUT, {"apiKeyId": account["apiKeyId"]},
+                           {"Origin": stack.urls["site"], contract.API_KEY_HEADER: account["apikey"]})
+    assert status == 200, body
+    assert body["url"].startswith(stack.urls["stripe"] + "/_bridge/checkout/")
+
+    # What the customer's "Complete" click on the Checkout page does; the bridge delivers the
+    # signed checkout.session.completed to the local webhook before it answers.
+    status, completed = request(body["url"] + "/complete", method="POST")
+    assert status == 200, completed
+    assert [delivery["status"] for delivery in completed["deliveries"]] == [200]
+
+    customer = stripe_api.v1.customers.retrieve(account["customerId"])
+    assert customer.invoice_settings.default_payment_method == completed["payment_method"]
+    assert metered_call(stack, account["apikey"]) == 200
