@@ -1,5 +1,6 @@
-"""Which adapter serves which port: the one place every entry point (the register handler, the
-failed-accounts command) builds the registration service from its settings and secret."""
+"""Which adapter serves which port: the one place every entry point (the register, checkout and
+Stripe webhook handlers, the failed-accounts command) builds its service from its settings and
+secret."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from tollgate.adapters.aws_clients import aws_client
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.moesif_analytics import MoesifAnalytics
 from tollgate.adapters.stripe_billing import StripeBilling
+from tollgate.adapters.stripe_checkout import StripePaymentSetup
 from tollgate.adapters.stripe_client import stripe_client
 from tollgate.config import RuntimeConfig
+from tollgate.domain.checkout import PaymentMethodCheckout
+from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.registration import RegistrationService
 
 
@@ -35,3 +39,16 @@ def registration_service(
         accounts,
         require_payment_method=config.require_payment_method,
     )
+
+
+def lifecycle_service(
+    config: RuntimeConfig, stripe_secret_key: str, api_keys: ApiGatewayKeys, accounts: DynamoAccounts
+) -> LifecycleService:
+    return LifecycleService(accounts, api_keys, StripePaymentSetup(stripe_client(stripe_secret_key, config.stripe_api_base)))
+
+
+def payment_method_checkout(
+    config: RuntimeConfig, stripe_secret_key: str, api_keys: ApiGatewayKeys, accounts: DynamoAccounts
+) -> PaymentMethodCheckout:
+    payments = StripePaymentSetup(stripe_client(stripe_secret_key, config.stripe_api_base))
+    return PaymentMethodCheckout(accounts, api_keys, payments, config.signup_url)

@@ -19,13 +19,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
-from tollgate import contract
-from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
-from tollgate.adapters.aws_clients import aws_client
-from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate import contract, wiring
 from tollgate.adapters.secrets import SecretStore
-from tollgate.adapters.stripe_checkout import StripePaymentSetup, verify_webhook_event
-from tollgate.adapters.stripe_client import stripe_client
+from tollgate.adapters.stripe_checkout import verify_webhook_event
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import (
     ConcurrentUpdate,
@@ -42,14 +38,14 @@ STRIPE_SIGNATURE_HEADER = "Stripe-Signature"
 config = RuntimeConfig.from_environ(os.environ)
 logger = Logger(service="tollgate-stripe-webhook")
 app = APIGatewayRestResolver()
-api_keys = ApiGatewayKeys(aws_client("apigateway"), config.usage_plan_id)
-accounts = DynamoAccounts(aws_client("dynamodb"), config.accounts_table)
+api_keys = wiring.api_keys_for(config)
+accounts = wiring.accounts_for(config)
 secrets = SecretStore(config.secret_arn)
 
 
 @functools.lru_cache(maxsize=1)
 def _service_for(stripe_secret_key: str) -> LifecycleService:
-    return LifecycleService(accounts, api_keys, StripePaymentSetup(stripe_client(stripe_secret_key, config.stripe_api_base)))
+    return wiring.lifecycle_service(config, stripe_secret_key, api_keys, accounts)
 
 
 @app.post(contract.ROUTE_STRIPE_WEBHOOK)
