@@ -48,7 +48,7 @@ def test_another_customers_key_value_is_rejected(world):
     assert payments.calls == []
 
 
-def test_an_unknown_key_id_is_rejected_without_reading_any_key(world):
+def test_an_unknown_key_id_is_rejected(world):
     checkout, key, _, _, payments = world
 
     with pytest.raises(ApiKeyRejected):
