@@ -370,7 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def read_api_key(environ: dict[str, str], prompt: Callable[[str], str] = getpass.getpass) -> str:
     """The secret key from the environment or typed without echo; never printed."""
-    key = environ.get(API_KEY_ENV, "").strip() or prompt("Stripe secret key (sk_test_... or sk_live_...): ").strip()
+    key = environ.get(API_KEY_ENV, "").strip()
+    if not key:
+        try:
+            key = prompt("Stripe secret key (sk_test_... or sk_live_...): ").strip()
+        except EOFError:  # no terminal to ask on (CI, a pipe)
+            key = ""
     if not _API_KEY.match(key):
         raise SetupError(f"the Stripe key must look like sk_test_..., sk_live_... or rk_...; set {API_KEY_ENV}")
     return key
