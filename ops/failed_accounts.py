@@ -1,10 +1,11 @@
-"""List the sign-ups a rollback could not fully undo (`failed` account rows), and clean them.
+"""List the sign-ups a rollback could not fully undo, and clean them: `failed` account rows, and
+`pending` rows whose lease ran out (their Lambda died mid-way and nobody signed up again since).
 
     python -m ops.failed_accounts                                   # list
     python -m ops.failed_accounts --clean                           # undo what each row holds
     python -m ops.failed_accounts --function Tollgate-prod-register # settings of a deployed stack
 
-A `failed` row keeps every id the sign-up created and the reason the undo failed. `--clean`
+Such a row keeps every id the sign-up recorded (a `failed` one also the reason). `--clean`
 undoes them through the same adapters and the same code the register function uses (delete the
 key, cancel the subscription, delete the customer) and removes the row once nothing is left;
 a row whose undo fails again stays, with the new reason, and the command exits 1.
@@ -38,11 +39,14 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
     try:
         config = RuntimeConfig.from_environ(_function_environment(arguments.function) if arguments.function else environ)
         accounts = wiring.accounts_for(config)
-        failed = accounts.list_by_status(AccountStatus.FAILED)
+        now = int(time.time())
+        failed = accounts.list_by_status(AccountStatus.FAILED) + [
+            account for account in accounts.list_by_status(AccountStatus.PENDING)
+            if (account.lease_expires_at or 0) < now
+        ]
         if not failed:
             print("No failed accounts.", file=out)
             return 0
-        now = int(time.time())
         for account in failed:
             print(_describe(account, now), file=out)
         if not arguments.clean:
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
                 print(f"{account.email}: still failing: {'; '.join(leftovers)}", file=out)
                 continue
             try:
-                accounts.delete(account.email, AccountStatus.FAILED, account.attempt_id)
+                accounts.delete(account.email, account.status, account.attempt_id)
             except ConcurrentUpdate:
                 pass  # a new sign-up took the row over meanwhile, after undoing the same ids
             print(f"{account.email}: cleaned", file=out)
@@ -104,7 +108,8 @@ def _describe(account: Account, now: int) -> str:
         )
         if value
     )
-    return f"{account.email}  failed {_age(now - account.updated_at)} ago  [{ids or 'no ids'}]  {account.failure_reason}"
+    reason = account.failure_reason or "abandoned mid-way (lease expired)"
+    return f"{account.email}  {account.status.value} {_age(now - account.updated_at)} ago  [{ids or 'no ids'}]  {reason}"
 
 
 def _age(seconds: int) -> str:
@@ -119,7 +124,7 @@ def _age(seconds: int) -> str:
 def _record_new_reason(accounts: Accounts, account: Account, leftovers: list[str]) -> None:
     updated = replace(account, failure_reason="cleanup failed: " + "; ".join(leftovers))
     try:
-        accounts.save(updated, AccountStatus.FAILED, account.attempt_id)
+        accounts.save(updated, account.status, account.attempt_id)
     except ConcurrentUpdate:
         pass
 

@@ -1,5 +1,5 @@
 """`python -m ops.failed_accounts` on moto + the localstripe bridge: it lists `failed` rows with
-their ids, reason and age, and `--clean` undoes what they hold and removes them."""
+their ids, reason and age, and `--clean` undoes what they hold and removes them; abandoned `pending` rows count too."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_failed_accounts_are_listed_with_ids_reason_and_age(failed_sign_up, envi
     assert f"key {failed_sign_up.api_key_id}" in line
     assert f"customer {failed_sign_up.customer_id}" in line
     assert f"subscription {failed_sign_up.subscription_id}" in line
-    assert "failed 3h2m ago" in line and "Stripe: delete customer failed" in line
+    assert " failed 3h2m ago " in line and "Stripe: delete customer failed" in line
     assert "--clean" in output
 
 
@@ -99,3 +99,22 @@ def test_missing_settings_are_named(capsys):
 
     assert status == 2
     assert "TOLLGATE_" in capsys.readouterr().err
+
+
+def test_an_abandoned_reservation_is_listed_and_cleaned_but_a_live_one_is_left_alone(environment, accounts):
+    now = int(time.time())
+    abandoned = Account(email=f"gone-{uuid.uuid4().hex[:6]}@example.com", status=AccountStatus.PENDING,
+                        attempt_id="crashed", lease_expires_at=now - 1, updated_at=now - 600)
+    live = Account(email=f"live-{uuid.uuid4().hex[:6]}@example.com", status=AccountStatus.PENDING,
+                   attempt_id="running", lease_expires_at=now + 60, updated_at=now)
+    accounts.save(abandoned, None)
+    accounts.save(live, None)
+
+    status, listing = run(environ=environment)
+    clean_status, cleaning = run("--clean", environ=environment)
+
+    assert status == clean_status == 0
+    assert f"{abandoned.email}  pending 10m ago  [no ids]  abandoned mid-way (lease expired)" in listing
+    assert live.email not in listing + cleaning
+    assert accounts.get(abandoned.email) is None and accounts.get(live.email) is not None
+    accounts.delete(live.email, AccountStatus.PENDING)
