@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from tollgate.domain.errors import (
     ConcurrentUpdate,
@@ -37,6 +38,7 @@ from tollgate.ports import Accounts, Analytics, ApiKeys, Billing
 RESERVATION_LEASE_SECONDS = 120
 CONCURRENT_CALLS = 4  # the widest stage
 _RESERVATION_TRIES = 3
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -97,15 +99,17 @@ class RegistrationService:
         """
         key_id, customer_id, subscription_id = account.api_key_id, account.customer_id, account.subscription_id
         delete_key = _Undo(f"delete API key {key_id}", lambda: self.api_keys.delete_key(key_id))
-        undos = [
-            *([delete_key] if key_id else []),
-            *([_Undo(f"delete customer {customer_id}", lambda: self.billing.delete_customer(customer_id))]
-              if customer_id else []),
-            *([_Undo(f"cancel subscription {subscription_id}",
-                     lambda: self.billing.cancel_subscription(subscription_id))] if subscription_id else []),
-            *([_Undo(f"detach API key {key_id}", lambda: self.api_keys.detach_from_plan(key_id),
-                     covered_by_key_deletion=True)] if key_id and attached else []),
-        ]
+        undos = []  # in creation order
+        if key_id:
+            undos.append(delete_key)
+        if customer_id:
+            undos.append(_Undo(f"delete customer {customer_id}", lambda: self.billing.delete_customer(customer_id)))
+        if subscription_id:
+            undos.append(_Undo(f"cancel subscription {subscription_id}",
+                               lambda: self.billing.cancel_subscription(subscription_id)))
+        if key_id and attached:
+            undos.append(_Undo(f"detach API key {key_id}", lambda: self.api_keys.detach_from_plan(key_id),
+                               covered_by_key_deletion=True))
         failed: list[tuple[_Undo, str]] = []
         for undo in reversed(undos):
             try:
@@ -145,32 +149,23 @@ class _Attempt:
 
     def run(self) -> Registration:
         service, registrant = self._service, self._registrant
-        reserved, created = self._stage(
-            self._reserve,
+        key: IssuedKey = self._create(
             lambda: service.api_keys.create_key(f"tollgate-{self._email_hash}-{self._id}", f"Tollgate sign-up {self._id}"),
+            alongside=self._reserve,
+            ledger_field="api_key_id",
+            id_of=lambda issued: issued.id,
         )
-        if created.exception() is None:
-            self._row.api_key_id = created.result().id
-        _raise_first_failure(reserved, created)
-        key: IssuedKey = created.result()
-
-        recorded, customer = self._stage(
-            self._record,
+        customer_id = self._create(
             lambda: service.billing.create_customer(registrant, key.id, self._idempotency_key("customer")),
+            alongside=self._record,
+            ledger_field="customer_id",
         )
-        if customer.exception() is None:
-            self._row.customer_id = customer.result()
-        _raise_first_failure(recorded, customer)
-
-        recorded, subscription = self._stage(
-            self._record,
-            lambda: service.billing.subscribe(self._row.customer_id, self._idempotency_key("subscription")),
+        subscription_id = self._create(
+            lambda: service.billing.subscribe(customer_id, self._idempotency_key("subscription")),
+            alongside=self._record,
+            ledger_field="subscription_id",
         )
-        if subscription.exception() is None:
-            self._row.subscription_id = subscription.result()
-        _raise_first_failure(recorded, subscription)
 
-        customer_id, subscription_id = self._row.customer_id, self._row.subscription_id
         final_status = (
             AccountStatus.AWAITING_PAYMENT_METHOD if service.require_payment_method else AccountStatus.ACTIVE
         )
@@ -216,6 +211,16 @@ class _Attempt:
             accounts.save(failed, self._stored_status, self._id)
         except ConcurrentUpdate:
             pass  # a later attempt took the row over; it undoes what the row records
+
+    def _create(self, create: Callable[[], T], *, alongside: Callable[[], None], ledger_field: str,
+                id_of: Callable[[T], str] = str) -> T:
+        """Run `create` concurrently with `alongside` (a ledger write); put the created id in the
+        row as soon as it exists, even when `alongside` failed, so the rollback undoes it."""
+        done, created = self._stage(alongside, create)
+        if created.exception() is None:
+            setattr(self._row, ledger_field, id_of(created.result()))
+        _raise_first_failure(done, created)
+        return created.result()
 
     def _stage(self, *calls: Callable[[], object]) -> list[Future]:
         """Run `calls` concurrently and wait for every one, so each success is in the ledger
