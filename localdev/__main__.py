@@ -27,7 +27,7 @@ from infra.settings import Settings, SettingsError, load_cdk_json_context
 from localdev.bootstrap import aws_client, bootstrap
 from localdev.emulators import Emulators
 from localdev.gateway import LocalGateway
-from localdev.net import LOOPBACK, PortInUseError, ensure_port_free
+from localdev.net import LOOPBACK, PortInUseError, bind_loopback, ensure_port_free
 from localdev.site_server import SiteServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -116,15 +116,21 @@ class DevStack:
         return "\n".join(lines)
 
 
+def free_port() -> int:
+    """A port nothing listens on right now (for tests that need fixed numbers up front)."""
+    with contextlib.closing(bind_loopback(0, "free port probe")) as sock:
+        return sock.getsockname()[1]
+
+
 class DevStackProcess:
-    """`python -m localdev` as a child process on the given ports; `urls` once it is ready.
+    """`python -m localdev` as a child process; `urls` once it is ready. Port 0 = a free port.
 
     Leaving the context sends SIGTERM (what Ctrl-C does to `make dev`) and waits for the exit.
     """
 
-    def __init__(self, site_port: int, api_port: int, startup_timeout: float = 90.0,
+    def __init__(self, site_port: int = 0, api_port: int = 0, startup_timeout: float = 90.0,
                  log_path: Path | None = None) -> None:
-        self.site_port, self.api_port = site_port, api_port
+        self.site_port, self.api_port = site_port or free_port(), api_port or free_port()
         self._startup_timeout = startup_timeout
         self._workdir = tempfile.TemporaryDirectory(prefix="tollgate-dev-")
         self.log_path = log_path or Path(self._workdir.name, "dev.log")
@@ -209,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nStopped: every emulator and server is shut down.", flush=True)
         return 0
     except PortInUseError as error:
-        print(f"make dev: {error} (set {SITE_PORT_ENV} / {API_PORT_ENV} to use other ports)",
-              file=sys.stderr)
+        variable = SITE_PORT_ENV if error.port == site_port else API_PORT_ENV
+        print(f"make dev: {error}\nOr pick another port: {variable}=<port> make dev", file=sys.stderr)
         return EXIT_PORT_IN_USE
     except SettingsError as error:
         print(f"make dev: {error}", file=sys.stderr)

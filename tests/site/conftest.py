@@ -1,0 +1,47 @@
+"""Browser fixtures: the dev stack exactly as `make dev` runs it, and Debian's Chromium via Playwright
+(one persistent context with a fresh profile per session, a fresh page per test)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import BrowserContext, sync_playwright
+from signup_page import DESKTOP, SignupPage
+
+from localdev.__main__ import DevStackProcess
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def dev_stack() -> Iterator[DevStackProcess]:
+    with DevStackProcess() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport=DESKTOP)
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def signup(browser_context: BrowserContext, dev_stack: DevStackProcess) -> Iterator[SignupPage]:
+    page = browser_context.new_page()
+    page.set_viewport_size(DESKTOP)
+    signup_page = SignupPage(page, dev_stack.urls["site"])
+    yield signup_page
+    page.close()
+
+
+@pytest.fixture
+def unique_email() -> str:
+    return f"ada.{uuid.uuid4().hex[:10]}@example.com"

@@ -1,0 +1,81 @@
+"""The signup page as a person uses it, plus what the browser tests look at (axe-core, screenshots)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page
+
+from localdev.__main__ import PROJECT_ROOT
+
+SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
+AXE_SOURCE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+DESKTOP = {"width": 1280, "height": 900}
+
+
+class SignupPage:
+    """The signup page as a person uses it, plus what the tests look at (axe, screenshots)."""
+
+    def __init__(self, page: Page, site_url: str) -> None:
+        self.page = page
+        self.site_url = site_url
+        self.console_errors: list[str] = []
+        page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+
+    def open(self, query: str = "") -> SignupPage:
+        self.page.goto(self.site_url + "/" + query)
+        self.page.wait_for_function("() => document.readyState === 'complete'")
+        return self
+
+    def fill(self, email: str, firstname: str = "Ada", lastname: str = "Lovelace") -> SignupPage:
+        self.page.get_by_label("Email").fill(email)
+        self.page.get_by_label("First name").fill(firstname)
+        self.page.get_by_label("Last name").fill(lastname)
+        return self
+
+    def submit(self) -> SignupPage:
+        self.page.get_by_role("button", name="Get my API key").click()
+        return self
+
+    def sign_up(self, email: str) -> str:
+        """Sign up and return the key the page shows."""
+        self.fill(email).submit()
+        self.page.locator("#result").wait_for(state="visible", timeout=20000)
+        return self.page.locator("#api-key").input_value()
+
+    def status(self) -> str:
+        return self.page.locator("#form-status").inner_text()
+
+    def wait_for_status(self, pattern: str) -> str:
+        locator = self.page.locator("#form-status")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            text = locator.inner_text()
+            if re.search(pattern, text):
+                return text
+            time.sleep(0.05)
+        raise AssertionError(f"status never matched {pattern!r}; it says {locator.inner_text()!r}")
+
+    def field_error(self, field: str) -> str:
+        return self.page.locator(f"#{field}-error").inner_text()
+
+    def focused_id(self) -> str:
+        return self.page.evaluate("() => document.activeElement && document.activeElement.id")
+
+    def axe_violations(self) -> list[dict[str, Any]]:
+        """axe-core's violations on the page as it is now (WCAG 2.x A/AA and best practices)."""
+        self.page.evaluate(AXE_SOURCE.read_text())
+        return self.page.evaluate("""async () => {
+            const result = await axe.run(document);
+            return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                                 targets: v.nodes.map(n => n.target.join(' '))}));
+        }""")
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path

@@ -1,0 +1,235 @@
+"""The signup page in Debian's Chromium against the dev stack `make dev` runs: every state a
+customer can reach, checked for accessibility (axe-core) and captured as a screenshot."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from playwright.sync_api import Route
+
+from signup_page import SignupPage
+
+from localdev.__main__ import DevStackProcess, free_port
+from localdev.site_server import SiteServer
+
+pytestmark = pytest.mark.browser
+
+EMAIL_TAKEN = "This email already has an account"
+UNREACHABLE = "We could not reach the sign-up service"
+
+
+def call(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def collector_events(stack: DevStackProcess) -> list[dict[str, Any]]:
+    return call(stack.urls["collector"] + "/_collector/events")[1]
+
+
+def assert_accessible(signup: SignupPage) -> None:
+    violations = signup.axe_violations()
+    assert violations == [], json.dumps(violations, indent=2)
+
+
+def test_empty_form_is_accessible_and_runs_under_the_strict_csp(signup: SignupPage) -> None:
+    signup.open()
+    assert signup.page.get_by_role("button", name="Get my API key").is_enabled()
+    assert signup.page.get_by_label("Email").get_attribute("autocomplete") == "email"
+    assert signup.page.get_by_label("First name").get_attribute("autocomplete") == "given-name"
+    assert signup.page.get_by_label("Last name").get_attribute("autocomplete") == "family-name"
+    assert_accessible(signup)
+    signup.screenshot("01-empty-form")
+    assert signup.console_errors == []  # a CSP violation would be reported here
+
+
+def test_client_checks_name_each_bad_field_and_send_nothing(signup: SignupPage) -> None:
+    register_calls: list[str] = []
+    signup.page.on("request", lambda r: r.url.endswith("/register") and register_calls.append(r.method))
+    signup.open().fill("ada@", firstname="", lastname="L" * 101).submit()
+
+    assert signup.focused_id() == "email"
+    assert "after the @" in signup.field_error("email") or "like name@example.com" in signup.field_error("email")
+    assert signup.field_error("firstname") == "Enter your first name."
+    assert signup.field_error("lastname") == "Use at most 100 characters."
+    for field in ("email", "firstname", "lastname"):
+        assert signup.page.locator(f"#{field}").get_attribute("aria-invalid") == "true"
+    assert "highlighted" in signup.status()
+    assert register_calls == []
+    assert_accessible(signup)
+    signup.screenshot("02-client-errors")
+
+
+def test_sign_up_shows_a_working_key_once_and_a_second_sign_up_gets_the_409_message(
+        signup: SignupPage, dev_stack: DevStackProcess, unique_email: str) -> None:
+    idempotency_keys: list[str] = []
+    signup.page.on("request", lambda r: r.method == "POST" and r.url.endswith("/register")
+                   and idempotency_keys.append(r.headers.get("idempotency-key", "")))
+    key = signup.open().sign_up(unique_email)
+    key_id = signup.page.locator("#api-key-id").inner_text()
+
+    assert len(key) >= 20 and key_id
+    assert signup.focused_id() == "result-title"
+    assert signup.page.locator("#api-key").get_attribute("readonly") is not None
+    assert "Store it now" in signup.page.locator("#key-warning").inner_text()
+    curl = signup.page.locator("#curl-example").inner_text()
+    assert dev_stack.urls["api"] in curl and f"x-api-key: {key}" in curl
+    assert signup.page.get_by_role("button", name="Add a payment method").is_visible()
+    assert len(idempotency_keys) == 1 and len(idempotency_keys[0]) == 36
+    assert_accessible(signup)
+    signup.screenshot("03-success")
+
+    api = dev_stack.urls["api"]
+    assert call(f"{api}/hello", {"x-api-key": key})[0] == 200
+    assert call(f"{api}/hello", {"x-api-key": key[:-1] + ("a" if key[-1] != "a" else "b")}) == (
+        403, {"message": "Forbidden"})
+    assert call(f"{api}/hello")[0] == 403
+
+    deadline = time.monotonic() + 10
+    while not [e for e in collector_events(dev_stack) if e.get("user") == key_id] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    mine = [e for e in collector_events(dev_stack) if e.get("user") == key_id]
+    assert mine and mine[0]["apiKeyId"] == key_id and mine[0]["status"] == "200"
+    received = call(dev_stack.urls["collector"] + "/_collector/requests")[1]
+    assert key not in json.dumps(received)  # neither access logs nor Moesif users/companies carry it
+
+    signup.open().fill(unique_email.upper()).submit()
+    signup.wait_for_status(EMAIL_TAKEN)
+    assert EMAIL_TAKEN in signup.field_error("email")
+    assert signup.focused_id() == "email"
+    assert signup.page.locator("#result").is_hidden()
+    assert len(set(idempotency_keys)) == 2  # a fresh key per submission
+    assert_accessible(signup)
+    signup.screenshot("04-email-taken")
+
+
+def test_server_side_validation_message_is_shown_on_its_field(signup: SignupPage, unique_email: str) -> None:
+    def send_what_the_client_would_refuse(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        body = json.loads(route.request.post_data or "{}")
+        body["email"] = body["email"].replace("@", "@localhost-")  # a domain without a dot: server says 400
+        route.continue_(post_data=json.dumps(body))
+
+    signup.page.route("**/register", send_what_the_client_would_refuse)
+    signup.open().fill(unique_email).submit()
+    signup.wait_for_status("highlighted")
+    assert signup.field_error("email") == "Email has an invalid domain after the @."
+    assert signup.page.locator("#email").get_attribute("aria-invalid") == "true"
+    assert signup.focused_id() == "email"
+    assert_accessible(signup)
+    signup.screenshot("05-server-validation")
+
+
+@pytest.mark.parametrize("status, expected", [(429, "Too many requests"), (503, "try again in a minute")])
+def test_throttling_and_server_failures_ask_to_retry(signup: SignupPage, dev_stack: DevStackProcess,
+                                                     unique_email: str, status: int, expected: str) -> None:
+    def fail(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        route.fulfill(status=status, json={"error": "<b>raw server text</b>"},
+                      headers={"Access-Control-Allow-Origin": dev_stack.urls["site"]})
+
+    signup.page.route("**/register", fail)
+    signup.open().fill(unique_email).submit()
+    text = signup.wait_for_status(expected)
+    assert "<b>" not in text and signup.page.locator("#form-status b").count() == 0
+    assert signup.page.get_by_role("button", name="Get my API key").is_enabled()
+
+
+def test_api_down_shows_the_network_message(browser_context: Any, unique_email: str) -> None:
+    closed_port = free_port()
+    with SiteServer(f"http://127.0.0.1:{closed_port}", require_payment_method=False) as site:
+        page = browser_context.new_page()
+        try:
+            signup = SignupPage(page, site.url).open()
+            signup.fill(unique_email).submit()
+            signup.wait_for_status(UNREACHABLE)
+            assert signup.page.get_by_role("button", name="Get my API key").is_enabled()
+            signup.screenshot("06-api-unreachable")
+        finally:
+            page.close()
+
+
+def test_keyboard_only_sign_up(signup: SignupPage, unique_email: str) -> None:
+    keyboard = signup.open().page.keyboard
+    keyboard.press("Tab")
+    assert signup.page.evaluate("() => document.activeElement.textContent").strip() == "Skip to the sign-up form"
+    keyboard.press("Tab")
+    assert signup.focused_id() == "email"
+    keyboard.type(unique_email)
+    keyboard.press("Tab")
+    keyboard.type("Grace")
+    keyboard.press("Tab")
+    keyboard.type("Hopper")
+    keyboard.press("Enter")
+    signup.page.locator("#result").wait_for(state="visible", timeout=20000)
+    assert signup.focused_id() == "result-title"
+    keyboard.press("Tab")
+    assert signup.focused_id() == "api-key"
+    keyboard.press("Tab")
+    assert signup.focused_id() == "copy-key"
+    keyboard.press("Enter")
+    signup.page.locator("#copy-status").filter(has_text="Copied").wait_for(timeout=5000)
+
+
+def test_phone_width_keeps_everything_on_screen(signup: SignupPage, unique_email: str) -> None:
+    signup.page.set_viewport_size({"width": 360, "height": 740})
+    signup.open()
+    overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert signup.page.evaluate(overflow) == 0
+    signup.screenshot("07-phone-360-form")
+    signup.sign_up(unique_email)
+    assert signup.page.evaluate(overflow) == 0
+    signup.screenshot("08-phone-360-success")
+
+
+def test_dark_colour_scheme_is_applied_and_accessible(signup: SignupPage, unique_email: str) -> None:
+    signup.page.emulate_media(color_scheme="dark")
+    try:
+        signup.open()
+        background = signup.page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        red, green, blue = (int(part) for part in background[background.index("(") + 1:-1].split(",")[:3])
+        assert max(red, green, blue) < 60, background
+        signup.fill("not-an-email").submit()
+        assert_accessible(signup)
+        signup.screenshot("09-dark-error")
+        signup.sign_up(unique_email)
+        assert_accessible(signup)
+        signup.screenshot("10-dark-success")
+    finally:
+        signup.page.emulate_media(color_scheme="light")
+
+
+@pytest.mark.parametrize("outcome, expected", [
+    ("cancel", "No payment method was added"),
+    ("success", "Your payment method is saved"),
+])
+def test_return_from_checkout_tells_what_happened(signup: SignupPage, outcome: str, expected: str) -> None:
+    signup.open(f"?checkout={outcome}")
+    notice = signup.page.locator("#checkout-notice")
+    notice.wait_for(state="visible")
+    assert expected in notice.inner_text()
+    assert signup.focused_id() == "checkout-notice"
+    assert signup.page.locator("#resume").is_visible() == (outcome == "cancel")
+    assert "checkout=" not in signup.page.url
+    assert_accessible(signup)
+    signup.screenshot(f"11-checkout-{outcome}")
+
+
+def test_add_a_payment_method_opens_stripe_checkout_for_this_customer(
+        signup: SignupPage, dev_stack: DevStackProcess, unique_email: str) -> None:
+    signup.open().sign_up(unique_email)
+    signup.page.get_by_role("button", name="Add a payment method").click()
+    signup.page.wait_for_url(f"{dev_stack.urls['stripe']}/**", timeout=20000)
