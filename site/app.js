@@ -362,6 +362,7 @@
         ? "Your payment method is saved. Your API key is active within a few seconds."
         : "Your payment method is saved. Thank you!";
       notice.dataset.kind = "success";
+      byId("signup").hidden = true;
     } else {
       notice.textContent = requirePaymentMethod
         ? "No payment method was added, so your API key is not active yet. Add one below whenever you are ready."
