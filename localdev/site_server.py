@@ -30,24 +30,25 @@ def site_config(api_url: str, require_payment_method: bool) -> dict[str, Any]:
 
 
 def security_headers(api_origin: str) -> dict[str, str]:
-    """The headers CloudFront's response-headers policy adds to every response of the site."""
+    """The headers CloudFront's response-headers policy (infra/signup_site.py) adds to every
+    response of the site; kept equal to it by tests/localdev/test_dev_stack.py's CSP check."""
     csp = "; ".join((
-        "default-src 'none'",
+        "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
         f"connect-src 'self' {api_origin}",
-        "base-uri 'none'",
-        "form-action 'none'",
+        "img-src 'self' data:",
+        "object-src 'none'",
         "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
     ))
     return {
         "Content-Security-Policy": csp,
-        "Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
+        "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "strict-origin-when-cross-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
     }
 
 

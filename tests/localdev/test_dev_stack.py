@@ -79,6 +79,14 @@ def test_prints_every_url_and_serves_the_site_and_the_api_on_two_origins(stack: 
     assert get(urls["api"] + "/hello")[:1] == (403,)
 
 
+def test_site_is_served_with_the_same_csp_as_cloudfront(stack: DevStackProcess) -> None:
+    from infra.signup_site import content_security_policy  # imports CDK: only this test pays for it
+
+    headers = get(stack.urls["site"] + "/")[1]
+    assert headers["Content-Security-Policy"] == content_security_policy(stack.urls["api"])
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_sigterm_stops_every_child_process(stack: DevStackProcess) -> None:
     assert stack.process is not None
     children = descendants(stack.process.pid)
