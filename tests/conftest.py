@@ -17,6 +17,7 @@ one of them (tests that need none pay nothing), and stop at the end of the sessi
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
     from localdev.emulators import Emulators, MoesifCollector, MotoServer, StripeBridge
 
 STRIPE_TEST_KEY = "sk_test_tollgate"
+
+# Same quiet tooling as the Makefile, also when pytest is run directly: no jsii Node-20 banner
+# (set before any test module imports aws_cdk and starts the jsii runtime), no CDK telemetry.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "1")
 
 
 @pytest.fixture(scope="session")
