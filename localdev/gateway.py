@@ -37,7 +37,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from infra import access_log
-from localdev.site_server import BackgroundHttpServer
+from localdev.net import BackgroundHttpServer
 from tollgate import contract
 
 log = logging.getLogger(__name__)

@@ -23,15 +23,14 @@ import base64
 import binascii
 import gzip
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from localdev.net import LOOPBACK, bind_loopback
+from localdev.net import LOOPBACK, BackgroundHttpServer
 
 MOESIF_APPLICATION_ID_HEADER = "X-Moesif-Application-Id"
 FIREHOSE_REQUEST_ID_HEADER = "X-Amz-Firehose-Request-Id"
@@ -233,77 +232,33 @@ def _make_handler(store: _Store) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _LoopbackServer(ThreadingHTTPServer):
-    """Serves on an already bound socket; server_close() joins every request thread."""
-
-    daemon_threads = False
-    block_on_close = True
-
-    def __init__(self, sock: socket.socket, handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(sock.getsockname(), handler, bind_and_activate=False)
-        self.socket.close()
-        self.socket = sock
-        self.server_address = sock.getsockname()
-        self.server_activate()
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class MoesifCollector:
+class MoesifCollector(BackgroundHttpServer):
     """Start with `start()` or `with MoesifCollector() as collector:`; port 0 picks a free port."""
 
+    what = "Moesif collector"
+    # Its clients (SDK, Firehose delivery) send one request per connection: stop() can wait for them.
+    join_requests_on_stop = True
+
     def __init__(self, port: int = 0, host: str = LOOPBACK) -> None:
-        self._host = host
-        self._requested_port = port
+        super().__init__(port, host)
         self._store = _Store()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self._store)
 
     @property
     def base_url(self) -> str:
         """What TOLLGATE_MOESIF_API_BASE is set to (the SDK appends /v1/...)."""
-        if self._server is None:
-            raise RuntimeError("MoesifCollector is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.url
 
     @property
     def firehose_url(self) -> str:
         """Where a (local) Firehose HTTP-endpoint destination should deliver."""
         return self.base_url + FIREHOSE_PATH
-
-    def start(self) -> MoesifCollector:
-        sock = bind_loopback(self._requested_port, "Moesif collector", self._host)
-        server = _LoopbackServer(sock, _make_handler(self._store))
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"moesif-collector:{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("MoesifCollector is not running")
-        return self._server.server_address[1]
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> MoesifCollector:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def users(self) -> list[dict[str, Any]]:
         return self._store.items("users")

@@ -1,9 +1,11 @@
-"""Loopback sockets for the local servers, with one clear error when a port is already taken."""
+"""Loopback sockets and servers for localdev, with one clear error when a port is already taken."""
 
 from __future__ import annotations
 
 import errno
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOOPBACK = "127.0.0.1"
 
@@ -39,3 +41,67 @@ def ensure_port_free(port: int, what: str, host: str = LOOPBACK) -> None:
     """Fail early, with the clear message, for servers that bind their own socket later."""
     if port:
         bind_loopback(port, what, host).close()
+
+
+class BackgroundHttpServer:
+    """A threaded HTTP server on a loopback port, in a thread of this process, started and
+    stopped with the object (`with Server(...) as server: server.url`).
+
+    Subclasses provide `_handler_class()` and name themselves in `what`; port 0 picks a free
+    port, a taken fixed port raises PortInUseError naming `what`. `stop()` does not wait for
+    requests in flight unless `join_requests_on_stop` (fine for servers whose clients use one
+    request per connection; a browser's idle keep-alive connection would hold stop() forever).
+    """
+
+    what = "HTTP server"
+    join_requests_on_stop = False
+
+    def __init__(self, port: int = 0, host: str = LOOPBACK) -> None:
+        self._host = host
+        self._requested_port = port
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"{self.what} is not running")
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def start(self):
+        sock = bind_loopback(self._requested_port, self.what, self._host)
+        server = ThreadingHTTPServer(sock.getsockname(), self._handler_class(), bind_and_activate=False)
+        server.socket.close()
+        server.socket = sock
+        server.server_address = sock.getsockname()
+        server.daemon_threads = not self.join_requests_on_stop
+        server.block_on_close = self.join_requests_on_stop
+        server.server_activate()
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"{self.what}:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from localdev.net import LOOPBACK, bind_loopback
+from localdev.net import BackgroundHttpServer
 
 SITE_DIR = Path(__file__).resolve().parent.parent / "site"
 CONFIG_PATH = "/config.json"
@@ -56,61 +55,6 @@ def origin_of(url: str) -> str:
     """scheme://host:port of a URL, as browsers compare origins."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-class BackgroundHttpServer:
-    """A threaded HTTP server on a loopback port, started and stopped with the object.
-
-    Subclasses provide `_handler_class()`; port 0 picks a free port, a taken fixed port raises
-    PortInUseError naming `what`.
-    """
-
-    what = "HTTP server"
-
-    def __init__(self, port: int = 0) -> None:
-        self._requested_port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        raise NotImplementedError
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError(f"{self.what} is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self):
-        sock = bind_loopback(self._requested_port, self.what)
-        server = ThreadingHTTPServer((LOOPBACK, 0), self._handler_class(), bind_and_activate=False)
-        server.socket.close()
-        server.socket = sock
-        server.server_address = sock.getsockname()
-        server.daemon_threads = True
-        server.server_activate()
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=self.what, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 class SiteServer(BackgroundHttpServer):

@@ -16,7 +16,7 @@ import pytest
 from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import aws_client, create_api
 from localdev.gateway import GatewayDeployment, LocalGateway
-from localdev.site_server import BackgroundHttpServer
+from localdev.net import BackgroundHttpServer
 from tollgate import contract
 
 SITE_ORIGIN = "http://127.0.0.1:18000"
