@@ -70,17 +70,14 @@ asyncio.run(main())
 """
 
 
-class _ChildServer:
-    """A server in a child Python process; `spawn()` returns at once, `wait_ready()` blocks."""
+class _LoopbackService:
+    """An emulator on `host:port` (port 0 = any free port); `port` and `url` once it serves."""
 
     name = "server"
-    program = ""
-    passes_socket = False
 
     def __init__(self, port: int = 0, host: str = LOOPBACK) -> None:
         self._host = host
         self._requested_port = port
-        self._process: subprocess.Popen[str] | None = None
         self._port: int | None = None
 
     @property
@@ -92,6 +89,29 @@ class _ChildServer:
     @property
     def url(self) -> str:
         return f"http://{self._host}:{self.port}"
+
+    def start(self) -> Any:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class _ChildServer(_LoopbackService):
+    """A server in a child Python process; `spawn()` returns at once, `wait_ready()` blocks."""
+
+    program = ""
+    passes_socket = False
+
+    def __init__(self, port: int = 0, host: str = LOOPBACK) -> None:
+        super().__init__(port, host)
+        self._process: subprocess.Popen[str] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -138,12 +158,6 @@ class _ChildServer:
         if process.stdout is not None:
             process.stdout.close()
 
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
 
 class MotoServer(_ChildServer):
     """moto in server mode: point boto3 at `endpoint_url` (or set AWS_ENDPOINT_URL)."""
@@ -170,7 +184,7 @@ class LocalStripe(_ChildServer):
     passes_socket = True
 
 
-class StripeBridge:
+class StripeBridge(_LoopbackService):
     """The Stripe API the code under test talks to: localdev.stripe_bridge in front of localstripe.
 
     Runs its own event loop in a thread. `state` exposes what only the bridge stores (prices,
@@ -180,26 +194,18 @@ class StripeBridge:
     name = "Stripe bridge"
 
     def __init__(self, upstream_url: str, port: int = 0, host: str = LOOPBACK) -> None:
+        super().__init__(port, host)
         self._upstream_url = upstream_url
-        self._host = host
-        self._requested_port = port
         self.state = BridgeState()
         self._bridge: Bridge | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
-        self._port: int | None = None
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError(f"{self.name} is not running")
-        return self._port
 
     @property
     def api_base(self) -> str:
         """What TOLLGATE_STRIPE_API_BASE is set to."""
-        return f"http://{self._host}:{self.port}"
+        return self.url
 
     def start(self) -> StripeBridge:
         sock = bind_loopback(self._requested_port, self.name, self._host)
@@ -249,12 +255,6 @@ class StripeBridge:
         future = asyncio.run_coroutine_threadsafe(
             self._bridge.send_event(event_type, data_object, previous_attributes), self._loop)
         return future.result(timeout=30)
-
-    def __enter__(self) -> StripeBridge:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 class Emulators:
