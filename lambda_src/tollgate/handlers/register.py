@@ -11,18 +11,13 @@ Logs carry ids only, never the key value nor the request body.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import hashlib
 import json
-import os
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -37,31 +32,25 @@ from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseI
 
 from tollgate import contract, wiring
 from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG
-from tollgate.adapters.secrets import SecretStore
-from tollgate.config import RuntimeConfig
-from tollgate.domain.errors import (
-    ConfigurationError,
-    DownstreamError,
-    EmailAlreadyRegistered,
-    RegistrationInProgress,
-    RequestTooLarge,
-    ValidationFailed,
-)
+from tollgate.domain.errors import EmailAlreadyRegistered, RegistrationInProgress, ValidationFailed
 from tollgate.domain.models import Registrant, Registration
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.validation import parse_registration
-from tollgate.handlers.http import error_response, json_response, preflight_response
+from tollgate.handlers.http import http_function, raw_body
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600  # as long as Stripe keeps its own idempotency keys
 API_KEY_VALUE_FIELD = "apikey"
 
-config = RuntimeConfig.from_environ(os.environ)
-logger = Logger(service="tollgate-register")
-app = APIGatewayRestResolver()
-api_keys = wiring.api_keys_for(config)
-accounts = wiring.accounts_for(config)
-secrets = SecretStore(config.secret_arn)
+function = http_function(
+    "tollgate-register",
+    downstream_message="We could not finish your sign-up because a service we rely on failed. Nothing was created "
+    "or charged; please try again in a minute.",
+    unavailable_message="Sign-up is temporarily unavailable; please try again later.",
+    preflight_route=contract.ROUTE_REGISTER,
+)
+config, logger, app = function.config, function.logger, function.app
+api_keys, accounts, secrets = function.api_keys, function.accounts, function.secrets
 
 
 @functools.lru_cache(maxsize=1)
@@ -137,99 +126,39 @@ def _created_body(registration: Registration) -> dict:
 @app.post(contract.ROUTE_REGISTER)
 def register() -> Response:
     event = app.current_event
-    registrant = parse_registration(_body(event.body, event.is_base64_encoded))
+    registrant = parse_registration(raw_body(event))
     idempotency_key = event.headers.get(contract.IDEMPOTENCY_HEADER)
     request = {"idempotencyKey": idempotency_key, "registrant": asdict(registrant)}
     if idempotency_key is None:
-        return json_response(201, _register(request), config.allowed_origin)
+        return function.respond(201, _register(request))
     if not idempotency_key.strip() or len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH:
         raise ValidationFailed(
             f"The {contract.IDEMPOTENCY_HEADER} header must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
             {contract.IDEMPOTENCY_HEADER: f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters"},
         )
-    return json_response(201, _register_once(request=request), config.allowed_origin)
-
-
-def _body(body: str | None, is_base64_encoded: bool) -> str | bytes | None:
-    if not is_base64_encoded or not body:
-        return body
-    try:
-        return base64.b64decode(body, validate=True)
-    except binascii.Error:
-        raise ValidationFailed("The request body is not valid base64.", {"body": "must be a JSON object"}) from None
-
-
-@app.route(contract.ROUTE_REGISTER, method="OPTIONS")
-def preflight() -> Response:
-    return preflight_response(config.allowed_origin, "POST,OPTIONS")
-
-
-@app.exception_handler(ValidationFailed)
-def _invalid(error: ValidationFailed) -> Response:
-    logger.info("Rejected an invalid sign-up", extra={"fields": sorted(error.fields)})
-    return error_response(400, str(error), config.allowed_origin, error.fields)
-
-
-@app.exception_handler(RequestTooLarge)
-def _too_large(error: RequestTooLarge) -> Response:
-    return error_response(413, str(error), config.allowed_origin)
+    return function.respond(201, _register_once(request=request))
 
 
 @app.exception_handler(EmailAlreadyRegistered)
 def _already_registered(_: EmailAlreadyRegistered) -> Response:
-    return error_response(
-        409, "This email already has an account.", config.allowed_origin, {"email": "already has an account"}
-    )
+    return function.error(409, "This email already has an account.", {"email": "already has an account"})
 
 
 @app.exception_handler([RegistrationInProgress, IdempotencyAlreadyInProgressError])
 def _in_progress(_: Exception) -> Response:
-    return error_response(
-        409,
-        "This sign-up is already being processed; wait a few seconds, then try again.",
-        config.allowed_origin,
-        headers={"Retry-After": "5"},
+    return function.error(
+        409, "This sign-up is already being processed; wait a few seconds, then try again.", headers={"Retry-After": "5"}
     )
 
 
 @app.exception_handler(IdempotencyValidationError)
 def _idempotency_key_reused(_: IdempotencyValidationError) -> Response:
-    return error_response(
+    return function.error(
         422,
         f"This {contract.IDEMPOTENCY_HEADER} was already used for a different sign-up; send a new key.",
-        config.allowed_origin,
         {contract.IDEMPOTENCY_HEADER: "was already used with a different body"},
     )
 
 
-@app.exception_handler(DownstreamError)
-def _downstream_failed(error: DownstreamError) -> Response:
-    logger.warning("Sign-up failed downstream", extra={"service": error.service, "reason": str(error),
-                                                          "retryable": error.retryable})
-    return error_response(
-        503 if error.retryable else 502,
-        "We could not finish your sign-up because a service we rely on failed. Nothing was created or "
-        "charged; please try again in a minute.",
-        config.allowed_origin,
-        headers={"Retry-After": "60"} if error.retryable else None,
-    )
-
-
-@app.exception_handler([ConfigurationError, IdempotencyPersistenceLayerError])
-def _unavailable(error: Exception) -> Response:
-    logger.error("Sign-up unavailable", extra={"reason": str(error)})
-    return error_response(
-        503, "Sign-up is temporarily unavailable; please try again later.", config.allowed_origin,
-        headers={"Retry-After": "60"},
-    )
-
-
-@app.not_found
-def _not_found(_: Exception) -> Response:
-    return error_response(404, "Not found.", config.allowed_origin)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
-def handler(event: dict, context: Any) -> dict:
-    idempotency.register_lambda_context(context)
-    return app.resolve(event, context)
+app.exception_handler(IdempotencyPersistenceLayerError)(function.unavailable)
+handler = function.lambda_handler(on_invoke=idempotency.register_lambda_context)

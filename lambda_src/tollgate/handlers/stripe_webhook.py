@@ -12,35 +12,24 @@ secret changes. Logs carry event ids and outcomes, never the payload.
 from __future__ import annotations
 
 import functools
-import os
-from typing import Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.event_handler import Response
 
 from tollgate import contract, wiring
-from tollgate.adapters.secrets import SecretStore
 from tollgate.adapters.stripe_checkout import verify_webhook_event
-from tollgate.config import RuntimeConfig
-from tollgate.domain.errors import (
-    ConcurrentUpdate,
-    ConfigurationError,
-    DownstreamError,
-    InvalidWebhookSignature,
-    ValidationFailed,
-)
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, InvalidWebhookSignature, ValidationFailed
 from tollgate.domain.lifecycle import LifecycleService
-from tollgate.handlers.http import error_response, json_response, raw_body
+from tollgate.handlers.http import http_function, raw_body
 
 STRIPE_SIGNATURE_HEADER = "Stripe-Signature"
 
-config = RuntimeConfig.from_environ(os.environ)
-logger = Logger(service="tollgate-stripe-webhook")
-app = APIGatewayRestResolver()
-api_keys = wiring.api_keys_for(config)
-accounts = wiring.accounts_for(config)
-secrets = SecretStore(config.secret_arn)
+function = http_function(
+    "tollgate-stripe-webhook",
+    downstream_message="A service Tollgate relies on failed; retry later.",
+    unavailable_message="The webhook is not configured yet; retry later.",
+)
+config, logger, app = function.config, function.logger, function.app
+api_keys, accounts, secrets = function.api_keys, function.accounts, function.secrets
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,38 +47,27 @@ def stripe_webhook() -> Response:
     logger.append_keys(stripe_event_id=event.id, stripe_event_type=event.type)
     outcome = _service_for(current.stripe_secret_key).handle(event)
     logger.info("Stripe event handled", extra={"outcome": outcome.value})
-    return json_response(200, {"received": True, "outcome": outcome.value}, config.allowed_origin)
+    return function.respond(200, {"received": True, "outcome": outcome.value})
 
 
 @app.exception_handler([InvalidWebhookSignature, ValidationFailed])
 def _not_from_stripe(error: Exception) -> Response:
     logger.warning("Rejected a webhook that Stripe did not sign", extra={"reason": str(error)})
-    return error_response(400, f"Not a valid Stripe webhook: {str(error).rstrip('.')}.", config.allowed_origin)
+    return function.error(400, f"Not a valid Stripe webhook: {str(error).rstrip('.')}.")
 
 
 @app.exception_handler(ConcurrentUpdate)
 def _busy(error: ConcurrentUpdate) -> Response:
     logger.info("Stripe event deferred", extra={"reason": str(error)})
-    return error_response(409, "The account is changing; retry later.", config.allowed_origin)
+    return function.error(409, "The account is changing; retry later.")
 
 
 @app.exception_handler(DownstreamError)
 def _downstream_failed(error: DownstreamError) -> Response:
+    """Always 503, even when Stripe refused a call: Stripe retries any non-2xx for three days, and
+    a refusal (a deployment fix) may well be repaired by then."""
     logger.warning("Stripe event not applied", extra={"service": error.service, "reason": str(error)})
-    return error_response(503, "A service Tollgate relies on failed; retry later.", config.allowed_origin)
+    return function.error(503, function.downstream_message)
 
 
-@app.exception_handler(ConfigurationError)
-def _unavailable(error: ConfigurationError) -> Response:
-    logger.error("Webhook unavailable", extra={"reason": str(error)})
-    return error_response(503, "The webhook is not configured yet; retry later.", config.allowed_origin)
-
-
-@app.not_found
-def _not_found(_: Exception) -> Response:
-    return error_response(404, "Not found.", config.allowed_origin)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True)
-def handler(event: dict, context: Any) -> dict:
-    return app.resolve(event, context)
+handler = function.lambda_handler()
