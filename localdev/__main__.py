@@ -129,8 +129,9 @@ class DevStackProcess:
     """
 
     def __init__(self, site_port: int = 0, api_port: int = 0, startup_timeout: float = 90.0,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, context: dict[str, str] | None = None) -> None:
         self.site_port, self.api_port = site_port or free_port(), api_port or free_port()
+        self._context_arguments = [f"--context={key}={value}" for key, value in (context or {}).items()]
         self._startup_timeout = startup_timeout
         self._workdir = tempfile.TemporaryDirectory(prefix="tollgate-dev-")
         self.log_path = log_path or Path(self._workdir.name, "dev.log")
@@ -143,7 +144,7 @@ class DevStackProcess:
                        "PYTHONUNBUFFERED": "1"}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "localdev", "--urls-file", str(self._urls_file)],
+                [sys.executable, "-m", "localdev", "--urls-file", str(self._urls_file), *self._context_arguments],
                 cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self._startup_timeout
         while not self._urls_file.exists():
@@ -199,13 +200,20 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make dev", description=__doc__.split("\n\n")[0])
     parser.add_argument("--urls-file", type=Path, help="write the URLs as JSON there once ready (for tests)")
+    parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a cdk.json context value for this run, as `cdk deploy -c` does "
+                             "(e.g. -c require_payment_method=true)")
     args = parser.parse_args(argv)
+    if any("=" not in item for item in args.context):
+        parser.error("--context takes KEY=VALUE, e.g. -c require_payment_method=true")
+    overrides = dict(item.split("=", 1) for item in args.context)
     site_port = _port_from_env(SITE_PORT_ENV, DEFAULT_SITE_PORT)
     api_port = _port_from_env(API_PORT_ENV, DEFAULT_API_PORT)
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     try:
-        with DevStack(site_port, api_port) as stack:
+        settings = Settings.from_context({**load_cdk_json_context(PROJECT_ROOT / "cdk.json"), **overrides})
+        with DevStack(site_port, api_port, settings) as stack:
             print(stack.banner(), flush=True)
             if args.urls_file:
                 args.urls_file.write_text(json.dumps(stack.urls))

@@ -32,6 +32,13 @@ def stack() -> Iterator[DevStackProcess]:
 
 
 @pytest.fixture(scope="module")
+def stack_requiring_a_payment_method() -> Iterator[DevStackProcess]:
+    """`make dev` with `-c require_payment_method=true`, as a deployment with the setting on."""
+    with DevStackProcess(context={"require_payment_method": "true"}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def stripe_api(stack: DevStackProcess) -> stripe.StripeClient:
     return stripe.StripeClient(STRIPE_TEST_SECRET_KEY, base_addresses={"api": stack.urls["stripe"]})
 
@@ -90,20 +97,36 @@ def test_cancelling_the_subscription_in_stripe_cuts_the_key_off(stack, stripe_ap
     assert metered_call(stack, account["apikey"]) == 403
 
 
-def test_adding_a_payment_method_through_checkout_makes_it_the_customers_default(stack, stripe_api):
-    account = sign_up(stack)
-
+def complete_checkout(stack: DevStackProcess, account: dict) -> dict:
+    """What the signup page's "Add a payment method" button and the customer's "Complete" click
+    on the Checkout page do; the bridge delivers the signed checkout.session.completed to the
+    local webhook before it answers."""
     status, body = request(stack.urls["api"] + contract.ROUTE_CHECKOUT, {"apiKeyId": account["apiKeyId"]},
                            {"Origin": stack.urls["site"], contract.API_KEY_HEADER: account["apikey"]})
     assert status == 200, body
     assert body["url"].startswith(stack.urls["stripe"] + "/_bridge/checkout/")
-
-    # What the customer's "Complete" click on the Checkout page does; the bridge delivers the
-    # signed checkout.session.completed to the local webhook before it answers.
     status, completed = request(body["url"] + "/complete", method="POST")
     assert status == 200, completed
     assert [delivery["status"] for delivery in completed["deliveries"]] == [200]
+    return completed
+
+
+def test_adding_a_payment_method_through_checkout_makes_it_the_customers_default(stack, stripe_api):
+    account = sign_up(stack)
+
+    completed = complete_checkout(stack, account)
 
     customer = stripe_api.v1.customers.retrieve(account["customerId"])
     assert customer.invoice_settings.default_payment_method == completed["payment_method"]
+    assert metered_call(stack, account["apikey"]) == 200
+
+
+def test_with_require_payment_method_the_key_works_only_once_checkout_completes(stack_requiring_a_payment_method):
+    stack = stack_requiring_a_payment_method
+    account = sign_up(stack)
+    assert account["status"] == "awaiting_payment_method"
+    assert metered_call(stack, account["apikey"]) == 403
+
+    complete_checkout(stack, account)
+
     assert metered_call(stack, account["apikey"]) == 200

@@ -1,0 +1,63 @@
+"""The signup page of a deployment with `require_payment_method` on (`make dev -c
+require_payment_method=true`), as a customer goes through it in Chromium: the page says the key
+waits for a payment method, the key is refused until Stripe Checkout completes, then it works."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import BrowserContext
+from signup_page import DESKTOP, SignupPage
+
+from localdev.__main__ import DevStackProcess
+
+pytestmark = pytest.mark.browser
+
+WAITING_EXPLAINER = "Your key starts working once you add a payment method"
+ACTIVATED_NOTICE = "Your API key is active within a few seconds"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[DevStackProcess]:
+    with DevStackProcess(context={"require_payment_method": "true"}) as running:
+        yield running
+
+
+@pytest.fixture
+def signup(browser_context: BrowserContext, stack: DevStackProcess) -> Iterator[SignupPage]:
+    page = browser_context.new_page()
+    page.set_viewport_size(DESKTOP)
+    yield SignupPage(page, stack.urls["site"])
+    page.close()
+
+
+def metered_call(stack: DevStackProcess, key: str) -> int:
+    request = urllib.request.Request(stack.urls["api"] + "/hello", headers={"x-api-key": key})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_page_says_the_key_waits_for_a_payment_method_and_checkout_activates_it(
+        signup: SignupPage, stack: DevStackProcess, unique_email: str) -> None:
+    key = signup.open().sign_up(unique_email)
+
+    assert WAITING_EXPLAINER in signup.page.locator("#payment-explainer").inner_text()
+    assert signup.axe_violations() == []
+    signup.screenshot("20-awaiting-payment-method")
+    assert metered_call(stack, key) == 403
+
+    signup.page.get_by_role("button", name="Add a payment method").click()
+    signup.page.wait_for_url(f"{stack.urls['stripe']}/**", timeout=20000)
+    signup.page.get_by_role("button", name="Complete").click()
+    signup.page.wait_for_url(f"{stack.urls['site']}/**", timeout=20000)
+
+    notice = signup.page.locator("#checkout-notice")
+    notice.wait_for(state="visible")
+    assert ACTIVATED_NOTICE in notice.inner_text()
+    assert metered_call(stack, key) == 200
