@@ -6,14 +6,7 @@
  * written with textContent / value, never parsed as HTML.
  */
 (() => {
-  // Mirrors tollgate/domain/validation.py (same limits and rules), so most mistakes are caught
-  // before a round trip; the server stays the authority and its 400 messages are shown as well.
-  const LIMITS = Object.freeze({ emailMax: 254, emailLocalMax: 64, nameMax: 100 });
-  const EMAIL_LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
-  const DOMAIN_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-  const TOP_LEVEL_DOMAIN = /^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]{1,59}$/;
-  const NON_ASCII = /[^\u0000-\u007f]/;
-  const INVISIBLE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u;
+  const { validateSignup } = window.TollgateValidation;
   const REQUEST_TIMEOUT_MS = 20000;
   const SIGNUP_FIELDS = ["email", "firstname", "lastname"];
 
@@ -56,32 +49,6 @@
 
   // ---- validation ---------------------------------------------------------------------------
 
-  function validateName(value, label) {
-    if (!value) return `Enter your ${label}.`;
-    if ([...value].length > LIMITS.nameMax) return `Use at most ${LIMITS.nameMax} characters.`;
-    if (INVISIBLE_CHARS.test(value)) return "Remove the invisible or control characters.";
-    return "";
-  }
-
-  function validateEmail(value) {
-    if (!value) return "Enter your email address.";
-    if (value.length > LIMITS.emailMax) return `Use at most ${LIMITS.emailMax} characters.`;
-    const at = value.lastIndexOf("@");
-    const local = value.slice(0, Math.max(at, 0));
-    const labels = value.slice(at + 1).split(".");
-    if (NON_ASCII.test(value) || at < 1 || at === value.length - 1) {
-      return "Enter an email address like name@example.com.";
-    }
-    if (local.length > LIMITS.emailLocalMax || !EMAIL_LOCAL_PART.test(local)) {
-      return "Check the part before the @: it is not a valid email address.";
-    }
-    if (labels.length < 2 || !labels.every((label) => DOMAIN_LABEL.test(label))
-        || !TOP_LEVEL_DOMAIN.test(labels[labels.length - 1])) {
-      return "Check the part after the @: it is not a valid domain.";
-    }
-    return "";
-  }
-
   const FIELD_LABELS = Object.freeze({ email: "Email", firstname: "First name", lastname: "Last name" });
 
   /** The server names problems as fragments ("must not be empty"); make each a sentence. */
@@ -95,25 +62,10 @@
     return messages;
   }
 
-  const VALIDATORS = Object.freeze({
-    email: validateEmail,
-    firstname: (value) => validateName(value, "first name"),
-    lastname: (value) => validateName(value, "last name"),
-  });
-
   function readSignup() {
     const values = {};
     for (const name of SIGNUP_FIELDS) values[name] = byId(name).value.trim();
     return values;
-  }
-
-  function validateSignup(values) {
-    const errors = {};
-    for (const name of SIGNUP_FIELDS) {
-      const message = VALIDATORS[name](values[name]);
-      if (message) errors[name] = message;
-    }
-    return errors;
   }
 
   // ---- UI helpers -----------------------------------------------------------------------------
@@ -236,7 +188,7 @@
   for (const input of signupInputs) {
     input.addEventListener("input", () => {
       if (input.getAttribute("aria-invalid") === "true") {
-        setFieldError(input, VALIDATORS[input.name](input.value.trim()));
+        setFieldError(input, validateSignup(readSignup())[input.name] || "");
       }
     });
   }
@@ -293,8 +245,19 @@
     setStatus(signupStatus, MESSAGES.created, "success");
     byId("signup").hidden = true;
     byId("result").hidden = false;
+    fitToText(keyInput);
     byId("result-title").focus();
   }
+
+  /** As tall as its text (measured once visible), so the whole key shows at any width. */
+  function fitToText(textarea) {
+    textarea.style.height = "auto";
+    textarea.style.height = `${textarea.scrollHeight + textarea.offsetHeight - textarea.clientHeight}px`;
+  }
+
+  window.addEventListener("resize", () => {
+    if (issuedKey) fitToText(keyInput);
+  });
 
   bindCopy(byId("copy-key"), () => keyInput.value, byId("copy-status"), keyInput);
   bindCopy(byId("copy-curl"), () => curlCode.textContent, byId("curl-status"), null);

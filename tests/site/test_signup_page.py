@@ -148,6 +148,45 @@ def test_throttling_and_server_failures_ask_to_retry(signup: SignupPage, dev_sta
     assert signup.page.get_by_role("button", name="Get my API key").is_enabled()
 
 
+def test_button_is_disabled_while_the_request_is_in_flight_and_a_second_submit_sends_nothing(
+        signup: SignupPage, unique_email: str) -> None:
+    held: list[Route] = []
+    signup.page.route("**/register", lambda route: held.append(route) if route.request.method == "POST"
+                      else route.continue_())
+    signup.open().fill(unique_email).submit()
+    while not held:
+        signup.page.wait_for_timeout(20)
+    button = signup.page.locator("#submit")
+    assert button.is_disabled() and button.get_attribute("aria-busy") == "true"
+    assert "Creating your account" in signup.status()
+    signup.page.locator("#signup-form").evaluate("form => form.requestSubmit()")  # Enter pressed again
+    signup.page.wait_for_timeout(200)
+    assert len(held) == 1
+    signup.screenshot("05b-in-flight")
+
+    held[0].continue_()
+    signup.page.locator("#result").wait_for(state="visible", timeout=20000)
+    assert len(held) == 1
+
+
+def test_server_text_is_shown_as_text_never_as_html(signup: SignupPage, dev_stack: DevStackProcess,
+                                                    unique_email: str) -> None:
+    markup = '<img src=x id=injected> is <b>wrong</b>'
+
+    def answer_with_markup(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        route.fulfill(status=400, json={"error": markup, "fields": {"email": markup, "nickname": markup}},
+                      headers={"Access-Control-Allow-Origin": dev_stack.urls["site"]})
+
+    signup.page.route("**/register", answer_with_markup)
+    signup.open().fill(unique_email).submit()
+    signup.wait_for_status("highlighted")
+    assert signup.field_error("email") == f"{markup}."
+    assert signup.page.locator("#injected, #email-error b, #form-status b").count() == 0
+
+
 def test_api_down_shows_the_network_message(browser_context: Any, unique_email: str) -> None:
     closed_port = free_port()
     with SiteServer(f"http://127.0.0.1:{closed_port}", require_payment_method=False) as site:
@@ -190,8 +229,12 @@ def test_phone_width_keeps_everything_on_screen(signup: SignupPage, unique_email
     overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     assert signup.page.evaluate(overflow) == 0
     signup.screenshot("07-phone-360-form")
-    signup.sign_up(unique_email)
+    key = signup.sign_up(unique_email)
     assert signup.page.evaluate(overflow) == 0
+    whole_key_visible = """() => { const box = document.getElementById('api-key');
+        return box.scrollWidth <= box.clientWidth && box.scrollHeight <= box.clientHeight; }"""
+    assert signup.page.evaluate(whole_key_visible), "the key must wrap, not scroll out of sight"
+    assert signup.page.locator("#curl-example").inner_text().count(key) == 1
     signup.screenshot("08-phone-360-success")
 
 
