@@ -102,7 +102,10 @@ def test_sign_up_shows_a_working_key_once_and_a_second_sign_up_gets_the_409_mess
     received = call(dev_stack.urls["collector"] + "/_collector/requests")[1]
     assert key not in json.dumps(received)  # neither access logs nor Moesif users/companies carry it
 
-    signup.open().fill(unique_email.upper()).submit()
+    signup.open()
+    assert key not in signup.page.content()  # shown once: nothing kept for a reload to show again
+    assert signup.page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+    signup.fill(unique_email.upper()).submit()
     signup.wait_for_status(EMAIL_TAKEN)
     assert EMAIL_TAKEN in signup.field_error("email")
     assert signup.focused_id() == "email"
@@ -221,6 +224,12 @@ def test_keyboard_only_sign_up(signup: SignupPage, unique_email: str) -> None:
     assert signup.focused_id() == "copy-key"
     keyboard.press("Enter")
     signup.page.locator("#copy-status").filter(has_text="Copied").wait_for(timeout=5000)
+    signup.page.context.grant_permissions(["clipboard-read"], origin=signup.site_url)
+    try:
+        copied = signup.page.evaluate("() => navigator.clipboard.readText()")
+    finally:
+        signup.page.context.clear_permissions()
+    assert copied == signup.page.locator("#api-key").input_value()
 
 
 def test_phone_width_keeps_everything_on_screen(signup: SignupPage, unique_email: str) -> None:
