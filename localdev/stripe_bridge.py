@@ -121,6 +121,14 @@ def _missing(kind: str, object_id: str, param: str = "id") -> StripeError:
     return StripeError(404, f"No such {kind}: '{object_id}'", param=param, code="resource_missing")
 
 
+def _stored(objects: dict[str, dict[str, Any]], kind: str, object_id: str, param: str = "id") -> dict[str, Any]:
+    """The bridge-held object with that id, or Stripe's 404 `resource_missing` naming `param`."""
+    try:
+        return objects[object_id]
+    except KeyError:
+        raise _missing(kind, object_id, param) from None
+
+
 def _require(params: dict[str, Any], name: str) -> Any:
     value = params.get(name)
     if value in (None, ""):
@@ -474,10 +482,7 @@ class Bridge:
         return await self._price_response(request, self._price(request.match_info["id"]))
 
     def _price(self, price_id: str, param: str = "id") -> dict[str, Any]:
-        try:
-            return self.state.prices[price_id]
-        except KeyError:
-            raise _missing("price", price_id, param) from None
+        return _stored(self.state.prices, "price", price_id, param)
 
     async def update_price(self, request: web.Request) -> web.Response:
         price = self._price(request.match_info["id"])
@@ -634,10 +639,7 @@ class Bridge:
         return web.json_response(meter)
 
     def _meter(self, meter_id: str) -> dict[str, Any]:
-        try:
-            return self.state.meters[meter_id]
-        except KeyError:
-            raise _missing("billing meter", meter_id) from None
+        return _stored(self.state.meters, "billing meter", meter_id)
 
     async def retrieve_meter(self, request: web.Request) -> web.Response:
         return web.json_response(self._meter(request.match_info["id"]))
@@ -762,10 +764,7 @@ class Bridge:
         return web.json_response(session)
 
     def _checkout_session(self, session_id: str) -> dict[str, Any]:
-        try:
-            return self.state.checkout_sessions[session_id]
-        except KeyError:
-            raise _missing("checkout.session", session_id) from None
+        return _stored(self.state.checkout_sessions, "checkout.session", session_id)
 
     async def retrieve_checkout_session(self, request: web.Request) -> web.Response:
         session = dict(self._checkout_session(request.match_info["id"]))
@@ -857,10 +856,7 @@ for customer <code>{html.escape(session["customer"] or "")}</code>.</p>{state}
         return web.json_response({**endpoint, "secret": secret})
 
     def _endpoint(self, endpoint_id: str) -> dict[str, Any]:
-        try:
-            return self.state.webhook_endpoints[endpoint_id]
-        except KeyError:
-            raise _missing("webhook endpoint", endpoint_id) from None
+        return _stored(self.state.webhook_endpoints, "webhook endpoint", endpoint_id)
 
     async def retrieve_webhook_endpoint(self, request: web.Request) -> web.Response:
         return web.json_response(self._endpoint(request.match_info["id"]))
