@@ -73,7 +73,8 @@ class PaymentSetup(ABC):
     @abstractmethod
     def set_default_payment_method(self, customer_id: str, setup_intent_id: str) -> None:
         """Make the payment method a completed setup intent collected the customer's default for
-        invoices. Setting the same method again is not an error."""
+        invoices, unless the current default is a newer one (a late delivery of an earlier
+        Checkout must not bring an old card back). Setting the same method again is not an error."""
 
     @abstractmethod
     def create_setup_checkout(self, customer_id: str, success_url: str, cancel_url: str, idempotency_key: str) -> str:

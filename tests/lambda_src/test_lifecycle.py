@@ -247,6 +247,21 @@ def test_a_late_older_event_never_overrides_a_newer_one():
     assert world.payments.call_count("subscription_status") == 1
 
 
+def test_a_checkout_delivered_after_a_newer_event_still_sets_the_card_and_activates_the_waiting_key():
+    """A completed Checkout is an action: it is never dropped as stale, yet it does not let
+    older subscription events through either."""
+    world = World(AccountStatus.AWAITING_PAYMENT_METHOD)
+    world.payments.setup_intents["seti_1"] = "pm_card_visa"
+    world.handle(INVOICE_PAID, created=NOW)
+
+    late_checkout = world.handle(CHECKOUT_COMPLETED, created=NOW - 5, checkout_mode="setup", setup_intent_id="seti_1")
+
+    assert late_checkout is Outcome.APPLIED
+    assert world.payments.default_payment_methods == {world.customer_id: "pm_card_visa"}
+    assert world.key_works and world.row.status is AccountStatus.ACTIVE
+    assert world.handle(SUBSCRIPTION_UPDATED, created=NOW - 1) is Outcome.STALE
+
+
 def test_events_of_the_same_second_follow_stripes_current_status_not_delivery_order():
     world = World()
     world.set_subscription_status("canceled")

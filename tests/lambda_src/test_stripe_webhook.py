@@ -78,6 +78,13 @@ def complete_checkout_in_the_bridge(stripe_api: str, session_id: str) -> dict:
         return json.loads(response.read())
 
 
+def complete_setup_checkout(stripe_api: str, stripe_client, account: dict) -> dict:
+    session = stripe_client.v1.checkout.sessions.create({
+        "mode": "setup", "customer": account["customerId"], "currency": "usd",
+        "success_url": SIGNUP_ORIGIN + "/?checkout=success"})
+    return complete_checkout_in_the_bridge(stripe_api, session.id)
+
+
 def key_enabled(account: dict) -> bool:
     return boto3.client("apigateway").get_api_key(apiKey=account["apiKeyId"])["enabled"]
 
@@ -212,16 +219,29 @@ def test_completed_checkout_makes_the_card_the_default_and_activates_a_waiting_k
 ):
     account = sign_up(waiting_register_module)
     assert account["status"] == "awaiting_payment_method" and not in_usage_plan(aws, account)
-    session = stripe_client.v1.checkout.sessions.create({
-        "mode": "setup", "customer": account["customerId"], "currency": "usd",
-        "success_url": SIGNUP_ORIGIN + "/?checkout=success"})
-    completed = complete_checkout_in_the_bridge(stripe_api, session.id)
-    session_object = completed["session"]
+    completed = complete_setup_checkout(stripe_api, stripe_client, account)
 
-    status, _, body = deliver(webhook_module, stripe_event("checkout.session.completed", session_object))
+    status, _, body = deliver(webhook_module, stripe_event("checkout.session.completed", completed["session"]))
 
     assert (status, body["outcome"]) == (200, "applied")
     assert in_usage_plan(aws, account) and key_enabled(account)
     assert account_row(aws, account)["status"] == "active"
     customer = stripe_client.v1.customers.retrieve(account["customerId"])
     assert customer.invoice_settings.default_payment_method == completed["payment_method"]
+
+
+def test_a_late_checkout_of_an_older_card_is_applied_but_keeps_the_newer_card_the_default(
+    webhook_module, register_module, stripe_api, stripe_client
+):
+    account = sign_up(register_module)
+    now = int(time.time())
+    older = complete_setup_checkout(stripe_api, stripe_client, account)
+    time.sleep(1.05)  # Stripe stamps payment methods to the second
+    newer = complete_setup_checkout(stripe_api, stripe_client, account)
+
+    first = deliver(webhook_module, stripe_event("checkout.session.completed", newer["session"], created=now + 1))
+    late = deliver(webhook_module, stripe_event("checkout.session.completed", older["session"], created=now))
+
+    assert (first[2]["outcome"], late[2]["outcome"]) == ("applied", "applied")
+    customer = stripe_client.v1.customers.retrieve(account["customerId"])
+    assert customer.invoice_settings.default_payment_method == newer["payment_method"]

@@ -81,15 +81,25 @@ class StripePaymentSetup(PaymentSetup):
         return self._call("read subscription", self._stripe.subscriptions.retrieve, subscription_id).status
 
     def set_default_payment_method(self, customer_id: str, setup_intent_id: str) -> None:
-        setup_intent = self._call("read setup intent", self._stripe.setup_intents.retrieve, setup_intent_id)
-        payment_method = _id(setup_intent.payment_method)
-        if payment_method is None:
+        expand = {"expand": ["payment_method"]}
+        setup_intent = self._call("read setup intent", self._stripe.setup_intents.retrieve, setup_intent_id, expand)
+        collected = setup_intent.payment_method
+        if collected is None:
             raise downstream_error("read setup intent", ValueError(f"{setup_intent_id} has no payment method"))
+        customer = self._call(
+            "read customer",
+            self._stripe.customers.retrieve,
+            customer_id,
+            {"expand": ["invoice_settings.default_payment_method"]},
+        )
+        current = customer.invoice_settings.default_payment_method if customer.invoice_settings else None
+        if current is not None and (current.id == collected.id or current.created > collected.created):
+            return
         self._call(
             "set default payment method",
             self._stripe.customers.update,
             customer_id,
-            {"invoice_settings": {"default_payment_method": payment_method}},
+            {"invoice_settings": {"default_payment_method": collected.id}},
         )
 
     def create_setup_checkout(self, customer_id: str, success_url: str, cancel_url: str, idempotency_key: str) -> str:

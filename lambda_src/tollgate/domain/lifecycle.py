@@ -11,6 +11,10 @@ Order and exactly-once, decided here:
   late delivery, cannot make the key follow an out-of-date status.
 - The row remembers the newest applied event (id and `created`). An event older than it, or equal
   to it, is not applied again (`stale` / `duplicate`), which also spares the Stripe call.
+- A completed Checkout is an action, not a status report, so it is never stale: a card collected
+  before a newer subscription event was delivered must still become the default (and activate a
+  waiting key). Its status is read from Stripe like any other, and the adapter never lets an
+  older card replace a newer default, so a late delivery cannot roll anything back.
 - Applying an event writes the row and records `stripe-event#<id>` in one conditional transaction:
   an id is applied once even when Stripe delivers it twice at the same moment, and a write that
   raced with another one is retried from a fresh read.
@@ -86,7 +90,7 @@ class LifecycleService:
             if event.id == account.last_billing_event_id:
                 self._enforce(account)
                 return Outcome.DUPLICATE
-            if event.created < account.last_billing_event_at:
+            if event.created < account.last_billing_event_at and event.type != CHECKOUT_COMPLETED:
                 self._enforce(account)
                 return Outcome.STALE
             updated = self._apply(event, account)
@@ -137,7 +141,7 @@ class LifecycleService:
             status=status,
             updated_at=now,
             last_billing_event_id=event.id,
-            last_billing_event_at=event.created,
+            last_billing_event_at=max(event.created, account.last_billing_event_at),
             history=[*account.history, entry][-HISTORY_LIMIT:],
         )
 
