@@ -122,6 +122,22 @@ class CatalogSpec:
         if not self.meter_display_name:
             object.__setattr__(self, "meter_display_name", f"{self.product_name.strip()} API calls")
 
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> CatalogSpec:
+        """The spec the command line asks for (see build_parser)."""
+        return cls(
+            product_name=args.product_name,
+            meter_event_name=args.meter_event_name,
+            meter_display_name=args.meter_display_name,
+            pricing_model=args.pricing_model,
+            currency=args.currency,
+            unit_amount_decimal=args.unit_amount,
+            package_size=args.package_size,
+            tiers=tuple(args.tiers),
+            interval=args.interval,
+            lookup_key=args.lookup_key,
+        )
+
     def _check_flat_price(self) -> None:
         if self.tiers:
             raise SetupError(f"--tier is for the graduated and volume models, not {self.pricing_model}")
@@ -333,18 +349,33 @@ def _webhook_url(text: str) -> str:
     return text
 
 
+USAGE_EXAMPLES = """\
+Amounts are in the currency's minor unit (cents), decimals allowed: --unit-amount 0.5 charges half
+a cent per call. Examples:
+  make stripe-setup ARGS="--product-name 'Acme API' --meter-event-name acme_api_calls --unit-amount 0.5"
+  make stripe-setup ARGS="--product-name 'Acme API' --meter-event-name acme_api_calls \\
+      --pricing-model graduated --tier up_to=1000,unit_amount_decimal=0.5 --tier up_to=inf,unit_amount_decimal=0.2 \\
+      --webhook-url <StripeWebhookUrl stack output>"
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make stripe-setup ARGS=...",
         description="Create Tollgate's Stripe product, billing meter and metered price (idempotent: "
         "re-running finds them). Reads the key from $STRIPE_API_KEY or asks for it.",
-        epilog="Amounts are in the currency's minor unit (cents), decimals allowed: --unit-amount 0.5 "
-        "charges half a cent per call.",
+        epilog=USAGE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--product-name", required=True, help="product name customers see on invoices")
     parser.add_argument("--meter-event-name", required=True, help="meter event name usage is reported under")
     parser.add_argument("--meter-display-name", default="", help="meter name in the dashboard")
-    parser.add_argument("--pricing-model", choices=PRICING_MODELS, default="per-unit")
+    parser.add_argument(
+        "--pricing-model",
+        choices=PRICING_MODELS,
+        default="per-unit",
+        help="default per-unit (--unit-amount); package (--unit-amount, --package-size); graduated or volume (--tier)",
+    )
     parser.add_argument("--currency", type=str.lower, default="usd", help="ISO code, default usd")
     parser.add_argument("--unit-amount", type=_decimal_amount, help="per-unit: price per call; package: per package")
     parser.add_argument("--package-size", type=_positive_int, help="package model: calls per package")
@@ -358,7 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="graduated/volume models; repeat, in increasing order, the last with up_to=inf",
     )
     parser.add_argument("--interval", choices=INTERVALS, default="month", help="billing period, default month")
-    parser.add_argument("--lookup-key", default=DEFAULT_LOOKUP_KEY, help="how the price is found again")
+    parser.add_argument(
+        "--lookup-key",
+        default=DEFAULT_LOOKUP_KEY,
+        help=f"how the price is found again (default {DEFAULT_LOOKUP_KEY}; use one per deployment sharing a Stripe account)",
+    )
     parser.add_argument(
         "--webhook-url",
         type=_webhook_url,
@@ -412,23 +447,16 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        spec = CatalogSpec(
-            product_name=args.product_name,
-            meter_event_name=args.meter_event_name,
-            meter_display_name=args.meter_display_name,
-            pricing_model=args.pricing_model,
-            currency=args.currency,
-            unit_amount_decimal=args.unit_amount,
-            package_size=args.package_size,
-            tiers=tuple(args.tiers),
-            interval=args.interval,
-            lookup_key=args.lookup_key,
-        )
+        spec = CatalogSpec.from_arguments(args)
         api_key = read_api_key(dict(os.environ) if environ is None else environ)
     except SetupError as error:
         parser.error(str(error))
     try:
         result = CatalogSetup(stripe_client(api_key, api_base=args.api_base)).ensure(spec, args.webhook_url)
+    except stripe.APIConnectionError:
+        print(f"Could not reach Stripe at {args.api_base or 'api.stripe.com'}; check the network and retry "
+              "(re-running is safe).", file=sys.stderr)
+        return 1
     except stripe.StripeError as error:
         print(f"Stripe refused: {error.user_message or error}", file=sys.stderr)
         return 1

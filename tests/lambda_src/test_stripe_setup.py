@@ -106,3 +106,13 @@ def test_a_stripe_refusal_is_reported_without_a_traceback(names, stripe_api, cap
         environ={"STRIPE_API_KEY": STRIPE_KEY},
     ) == 1
     assert "Stripe refused" in capsys.readouterr().err
+
+
+def test_an_unreachable_stripe_is_reported_in_one_line(names, capsys):
+    assert main(
+        ["--product-name", names["product"], "--meter-event-name", names["event"], "--unit-amount", "1",
+         "--api-base", "http://127.0.0.1:9"],
+        environ={"STRIPE_API_KEY": STRIPE_KEY},
+    ) == 1
+    assert capsys.readouterr().err == (
+        "Could not reach Stripe at http://127.0.0.1:9; check the network and retry (re-running is safe).\n")

@@ -11,18 +11,7 @@ BASE = ["--product-name", "Acme API", "--meter-event-name", "acme_api_calls"]
 
 
 def spec_from(argv):
-    args = build_parser().parse_args(BASE + argv)
-    return CatalogSpec(
-        product_name=args.product_name,
-        meter_event_name=args.meter_event_name,
-        pricing_model=args.pricing_model,
-        currency=args.currency,
-        unit_amount_decimal=args.unit_amount,
-        package_size=args.package_size,
-        tiers=tuple(args.tiers),
-        interval=args.interval,
-        lookup_key=args.lookup_key,
-    )
+    return CatalogSpec.from_arguments(build_parser().parse_args(BASE + argv))
 
 
 def test_graduated_tiers_from_the_issue_become_stripe_tier_params():
