@@ -1,5 +1,7 @@
-"""List the sign-ups a rollback could not fully undo, and clean them: `failed` account rows, and
-`pending` rows whose lease ran out (their Lambda died mid-way and nobody signed up again since).
+"""List the sign-ups a rollback could not fully undo, and clean them: `failed` account rows,
+`pending` rows whose lease ran out (their Lambda died mid-way and nobody signed up again since),
+and orphaned API keys (named `tollgate-…`, recorded by no row, older than the lease: the email was
+taken and deleting the key failed, or the Lambda died before recording the key id).
 
     python -m ops.failed_accounts                                   # list
     python -m ops.failed_accounts --clean                           # undo what each row holds
@@ -7,8 +9,9 @@
 
 Such a row keeps every id the sign-up recorded (a `failed` one also the reason). `--clean`
 undoes them through the same adapters and the same code the register function uses (delete the
-key, cancel the subscription, delete the customer) and removes the row once nothing is left;
-a row whose undo fails again stays, with the new reason, and the command exits 1.
+key, cancel the subscription, delete the customer) and removes the row once nothing is left,
+and deletes the orphaned keys (an orphaned key is in no usage plan, so it never could call the
+API); a row or key whose undo fails again stays, with the new reason, and the command exits 1.
 
 Settings come from the register function's environment variables (contract.py), read from the
 deployed function with `--function`, or from this process's environment (what `make dev` and
@@ -21,7 +24,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TextIO
 
@@ -29,51 +32,84 @@ from tollgate import wiring
 from tollgate.adapters.aws_clients import aws_client
 from tollgate.adapters.secrets import SecretStore
 from tollgate.config import RuntimeConfig
-from tollgate.domain.errors import ConcurrentUpdate, TollgateError
-from tollgate.domain.models import Account, AccountStatus
-from tollgate.ports import Accounts
+from tollgate.domain.errors import ConcurrentUpdate, ConfigurationError, TollgateError
+from tollgate.domain.models import Account, AccountStatus, ListedKey
+from tollgate.domain.registration import orphaned_keys
+from tollgate.ports import Accounts, ApiKeys
 
 
-def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout) -> int:
+def main(
+    argv: list[str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+    out: TextIO = sys.stdout,
+    clock: Callable[[], float] = time.time,
+) -> int:
     arguments = _parser().parse_args(argv)
     try:
-        config = RuntimeConfig.from_environ(_function_environment(arguments.function) if arguments.function else environ)
-        accounts = wiring.accounts_for(config)
-        now = int(time.time())
+        _require_aws_session()
+        config = _settings(arguments.function, environ)
+        accounts, api_keys = wiring.accounts_for(config), wiring.api_keys_for(config)
+        now = int(clock())
         failed = accounts.list_by_status(AccountStatus.FAILED) + [
             account for account in accounts.list_by_status(AccountStatus.PENDING)
             if (account.lease_expires_at or 0) < now
         ]
-        if not failed:
-            print("No failed accounts.", file=out)
+        orphans = orphaned_keys(api_keys, accounts, now)
+        if not failed and not orphans:
+            print("No failed accounts and no orphaned keys.", file=out)
             return 0
         for account in failed:
             print(_describe(account, now), file=out)
+        for key in orphans:
+            print(_describe_orphan(key, now), file=out)
         if not arguments.clean:
-            print(f"{len(failed)} failed account(s). Run with --clean to undo what they hold.", file=out)
+            print(f"{len(failed)} failed account(s), {len(orphans)} orphaned key(s). "
+                  "Run with --clean to undo what they hold.", file=out)
             return 0
-        secrets = SecretStore(config.secret_arn).load()
-        service = wiring.registration_service(
-            config, secrets.stripe_secret_key, secrets.moesif_application_id, wiring.api_keys_for(config), accounts
-        )
-        remaining = 0
-        for account in failed:
-            leftovers = service.undo_recorded(account)
-            if leftovers:
-                remaining += 1
-                _record_new_reason(accounts, account, leftovers)
-                print(f"{account.email}: still failing: {'; '.join(leftovers)}", file=out)
-                continue
-            try:
-                accounts.delete(account.email, account.status, account.attempt_id)
-            except ConcurrentUpdate:
-                pass  # a new sign-up took the row over meanwhile, after undoing the same ids
-            print(f"{account.email}: cleaned", file=out)
-        print(f"Cleaned {len(failed) - remaining} of {len(failed)} failed account(s).", file=out)
+        remaining = _delete_orphans(api_keys, orphans, out)
+        if failed:
+            remaining += _clean_rows(config, accounts, api_keys, failed, out)
+        print(f"Cleaned {len(failed) + len(orphans) - remaining} of {len(failed) + len(orphans)}.", file=out)
         return 1 if remaining else 0
     except TollgateError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _clean_rows(config: RuntimeConfig, accounts: Accounts, api_keys: ApiKeys, failed: list[Account],
+                out: TextIO) -> int:
+    """Undo what each row holds, then remove it; return how many rows still hold something."""
+    secrets = SecretStore(config.secret_arn).load()
+    service = wiring.registration_service(
+        config, secrets.stripe_secret_key, secrets.moesif_application_id, api_keys, accounts
+    )
+    remaining = 0
+    for account in failed:
+        leftovers = service.undo_recorded(account)
+        if leftovers:
+            remaining += 1
+            _record_new_reason(accounts, account, leftovers)
+            print(f"{account.email}: still failing: {'; '.join(leftovers)}", file=out)
+            continue
+        try:
+            accounts.delete(account.email, account.status, account.attempt_id)
+        except ConcurrentUpdate:
+            pass  # a new sign-up took the row over meanwhile, after undoing the same ids
+        print(f"{account.email}: cleaned", file=out)
+    return remaining
+
+
+def _delete_orphans(api_keys: ApiKeys, orphans: list[ListedKey], out: TextIO) -> int:
+    remaining = 0
+    for key in orphans:
+        try:
+            api_keys.delete_key(key.id)
+        except TollgateError as error:
+            remaining += 1
+            print(f"orphaned key {key.id}: still failing: {error}", file=out)
+            continue
+        print(f"orphaned key {key.id}: deleted", file=out)
+    return remaining
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,6 +122,31 @@ def _parser() -> argparse.ArgumentParser:
         "instead of the environment",
     )
     return parser
+
+
+def _require_aws_session() -> None:
+    """Fail before any call, with what to do, when boto3 has no region or no credentials."""
+    import boto3
+
+    session = boto3.Session()
+    if session.region_name is None:
+        raise TollgateError("no AWS region: set AWS_DEFAULT_REGION (e.g. AWS_DEFAULT_REGION=eu-west-1) to the "
+                            "stack's region, or `region` in ~/.aws/config.")
+    if session.get_credentials() is None:
+        raise TollgateError("no AWS credentials: configure them as for the AWS CLI (`aws configure`, AWS_PROFILE, "
+                            "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
+
+
+def _settings(function_name: str | None, environ: Mapping[str, str]) -> RuntimeConfig:
+    if function_name:
+        return RuntimeConfig.from_environ(_function_environment(function_name))
+    try:
+        return RuntimeConfig.from_environ(environ)
+    except ConfigurationError as error:
+        raise ConfigurationError(
+            f"{error} Pass --function <the deployed register function, e.g. Tollgate-prod-register> to read "
+            "the settings from it, or set the TOLLGATE_* variables."
+        ) from None
 
 
 def _function_environment(function_name: str) -> dict[str, str]:
@@ -110,6 +171,10 @@ def _describe(account: Account, now: int) -> str:
     )
     reason = account.failure_reason or "abandoned mid-way (lease expired)"
     return f"{account.email}  {account.status.value} {_age(now - account.updated_at)} ago  [{ids or 'no ids'}]  {reason}"
+
+
+def _describe_orphan(key: ListedKey, now: int) -> str:
+    return f"orphaned key {key.id}  {key.name}  created {_age(now - key.created_at)} ago  no account records it"
 
 
 def _age(seconds: int) -> str:

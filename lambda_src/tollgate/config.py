@@ -43,18 +43,19 @@ class RuntimeConfig:
         def optional(name: str) -> str | None:
             return environ.get(name, "").strip().rstrip("/") or None
 
-        flag = required(contract.ENV_REQUIRE_PAYMENT_METHOD).lower()
-        if flag not in _BOOLEANS:
-            raise ConfigurationError(
-                f"Environment variable {contract.ENV_REQUIRE_PAYMENT_METHOD} must be 'true' or 'false', not {flag!r}."
-            )
+        def flag(name: str) -> bool:
+            value = required(name).lower()
+            if value not in _BOOLEANS:
+                raise ConfigurationError(f"Environment variable {name} must be 'true' or 'false', not {value!r}.")
+            return _BOOLEANS[value]
+
         return cls(
             secret_arn=required(contract.ENV_SECRET_ARN),
             accounts_table=required(contract.ENV_ACCOUNTS_TABLE),
             idempotency_table=required(contract.ENV_IDEMPOTENCY_TABLE),
             usage_plan_id=required(contract.ENV_USAGE_PLAN_ID),
             stripe_price_id=required(contract.ENV_STRIPE_PRICE_ID),
-            require_payment_method=_BOOLEANS[flag],
+            require_payment_method=flag(contract.ENV_REQUIRE_PAYMENT_METHOD),
             allowed_origin=required(contract.ENV_ALLOWED_ORIGIN),
             signup_url=required(contract.ENV_SIGNUP_URL),
             stripe_api_base=optional(contract.ENV_STRIPE_API_BASE),

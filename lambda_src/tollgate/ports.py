@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from tollgate.domain.models import Account, AccountStatus, IssuedKey, Registrant
+from tollgate.domain.models import Account, AccountStatus, IssuedKey, ListedKey, Registrant
 
 
 class ApiKeys(ABC):
@@ -40,6 +40,10 @@ class ApiKeys(ABC):
     @abstractmethod
     def key_value(self, key_id: str) -> str:
         """The key's secret value (only to answer a replayed request or check a presented key)."""
+
+    @abstractmethod
+    def keys_named(self, prefix: str) -> list[ListedKey]:
+        """Every key whose name starts with `prefix` (without values)."""
 
 
 class Billing(ABC):

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, IssuedKey, Registrant
+from tollgate.domain.models import Account, AccountStatus, IssuedKey, ListedKey, Registrant
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentSetup
 
 
@@ -125,7 +125,7 @@ class FakeApiKeys(FaultyFake, ApiKeys):
     def create_key(self, name: str, description: str) -> IssuedKey:
         with self._call("create_key", name):
             key = IssuedKey(id=f"key{next(self._ids):04d}", value=secrets.token_urlsafe(30))
-            self.keys[key.id] = {"name": name, "value": key.value, "enabled": True}
+            self.keys[key.id] = {"name": name, "value": key.value, "enabled": True, "created_at": int(time.time())}
             return key
 
     def delete_key(self, key_id: str) -> None:
@@ -154,6 +154,11 @@ class FakeApiKeys(FaultyFake, ApiKeys):
             if key_id not in self.keys:
                 raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
             return self.keys[key_id]["value"]
+
+    def keys_named(self, prefix: str) -> list[ListedKey]:
+        with self._call("keys_named", prefix):
+            return [ListedKey(key_id, key["name"], key["created_at"])
+                    for key_id, key in self.keys.items() if key["name"].startswith(prefix)]
 
     def can_call_api(self, key_id: str) -> bool:
         """What API Gateway would decide: the key exists, is enabled and is in the plan."""

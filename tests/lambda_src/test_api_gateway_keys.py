@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -90,3 +92,16 @@ def test_clients_have_a_timeout_and_bounded_retries():
 
     assert (config.connect_timeout, config.read_timeout) == (2, 4)
     assert config.retries == {"mode": "standard", "total_max_attempts": 4}  # 3 retries
+
+
+def test_keys_named_lists_only_keys_with_the_prefix_without_their_values(keys):
+    prefix = "tollgate-listing-"
+    first, second = keys.create_key(prefix + "a", ""), keys.create_key(prefix + "b", "")
+    keys.create_key("tollgate-other", "")
+    before = int(time.time())
+
+    listed = {key.id: key for key in keys.keys_named(prefix)}
+
+    assert set(listed) == {first.id, second.id}
+    assert listed[first.id].name == prefix + "a" and abs(listed[first.id].created_at - before) <= 5
+    assert first.value not in repr(listed)

@@ -17,6 +17,7 @@ from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_client import stripe_client
 from tollgate.domain.models import Account, AccountStatus, Registrant
+from tollgate.domain.registration import RESERVATION_LEASE_SECONDS
 
 
 @pytest.fixture
@@ -51,9 +52,9 @@ def failed_sign_up(aws, accounts, stripe_api, price_id) -> Account:
         pass
 
 
-def run(*argv, environ) -> tuple[int, str]:
+def run(*argv, environ, clock=time.time) -> tuple[int, str]:
     out = io.StringIO()
-    return main(list(argv), environ=environ, out=out), out.getvalue()
+    return main(list(argv), environ=environ, out=out, clock=clock), out.getvalue()
 
 
 def test_failed_accounts_are_listed_with_ids_reason_and_age(failed_sign_up, environment):
@@ -79,7 +80,7 @@ def test_clean_undoes_everything_a_failed_row_holds_and_removes_it(failed_sign_u
     assert failed_sign_up.api_key_id not in key_ids
     assert stripe_client.v1.subscriptions.retrieve(failed_sign_up.subscription_id).status == "canceled"
     assert stripe_client.v1.customers.list({"email": failed_sign_up.email}).data == []
-    assert run(environ=environment) == (0, "No failed accounts.\n")
+    assert run(environ=environment) == (0, "No failed accounts and no orphaned keys.\n")
 
 
 def test_a_row_whose_cleanup_fails_again_stays_with_the_new_reason(failed_sign_up, environment, accounts):
@@ -94,11 +95,32 @@ def test_a_row_whose_cleanup_fails_again_stays_with_the_new_reason(failed_sign_u
     assert row.failure_reason.startswith("cleanup failed: ") and "cancel subscription" in row.failure_reason
 
 
-def test_missing_settings_are_named(capsys):
+def test_missing_settings_are_named_with_how_to_get_them(aws, capsys):
     status, _ = run(environ={})
 
     assert status == 2
-    assert "TOLLGATE_" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "TOLLGATE_SECRET_ARN is not set" in error and "--function" in error
+
+
+@pytest.mark.parametrize("unset, expected", [
+    (("AWS_DEFAULT_REGION", "AWS_REGION"), "no AWS region: set AWS_DEFAULT_REGION"),
+    (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "no AWS credentials: configure them"),
+], ids=["no-region", "no-credentials"])
+def test_without_aws_region_or_credentials_the_error_says_what_to_set(environment, monkeypatch, tmp_path, capsys,
+                                                                     unset, expected):
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    status, output = run(environ=environment)
+
+    assert (status, output) == (2, "")
+    assert capsys.readouterr().err.startswith(f"error: {expected}")
 
 
 def test_an_abandoned_reservation_is_listed_and_cleaned_but_a_live_one_is_left_alone(environment, accounts):
@@ -118,3 +140,22 @@ def test_an_abandoned_reservation_is_listed_and_cleaned_but_a_live_one_is_left_a
     assert live.email not in listing + cleaning
     assert accounts.get(abandoned.email) is None and accounts.get(live.email) is not None
     accounts.delete(live.email, AccountStatus.PENDING)
+
+
+def test_an_orphaned_sign_up_key_is_listed_and_deleted_once_its_lease_ran_out(environment, aws):
+    """What a sign-up leaves when its email was taken and deleting its key failed: a `tollgate-`
+    key that no row records."""
+    keys = ApiGatewayKeys(aws_client("apigateway"), aws.usage_plan_id)
+    orphan = keys.create_key(f"tollgate-{uuid.uuid4().hex[:8]}-attempt", "")
+    other = keys.create_key("not-a-sign-up", "")
+    after_the_lease = lambda: time.time() + RESERVATION_LEASE_SECONDS + 1  # noqa: E731
+
+    assert orphan.id not in run(environ=environment)[1]  # younger than the lease: maybe still being recorded
+    status, listing = run(environ=environment, clock=after_the_lease)
+    clean_status, cleaning = run("--clean", environ=environment, clock=after_the_lease)
+
+    assert status == clean_status == 0
+    assert f"orphaned key {orphan.id}  tollgate-" in listing and "no account records it" in listing
+    assert f"orphaned key {orphan.id}: deleted" in cleaning
+    remaining = {key["id"] for key in boto3.client("apigateway").get_api_keys()["items"]}
+    assert orphan.id not in remaining and other.id in remaining

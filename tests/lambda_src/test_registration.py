@@ -11,7 +11,7 @@ from fakes import CallRecorder, FakePorts
 
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, RegistrationInProgress
 from tollgate.domain.models import Account, AccountStatus, Registrant
-from tollgate.domain.registration import RegistrationService
+from tollgate.domain.registration import RESERVATION_LEASE_SECONDS, RegistrationService, orphaned_keys
 
 ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")
 
@@ -346,3 +346,44 @@ def test_a_failed_detach_is_reported_when_the_key_survives(ports):
 
     reason = ports.accounts.rows[ANN.email].failure_reason
     assert "detach API key" in reason and "delete API key" in reason
+
+
+def test_a_key_left_by_a_taken_email_whose_delete_failed_is_found_as_orphaned_once_the_lease_ran_out(ports):
+    service_for(ports).register(ANN, "fp-1")
+    ports.api_keys.fail("delete_key")
+    with pytest.raises(EmailAlreadyRegistered):
+        service_for(ports).register(ANN, "fp-2")
+    (_, left), = [(key_id, key) for key_id, key in ports.api_keys.keys.items()
+                  if key_id != ports.accounts.rows[ANN.email].api_key_id]
+    created = left["created_at"]
+
+    assert orphaned_keys(ports.api_keys, ports.accounts, now=created + RESERVATION_LEASE_SECONDS) == []
+    (orphan,) = orphaned_keys(ports.api_keys, ports.accounts, now=created + RESERVATION_LEASE_SECONDS + 1)
+    assert orphan.name == left["name"] and orphan.name.startswith("tollgate-")
+
+
+def test_keys_recorded_by_a_row_or_named_otherwise_are_never_orphaned(ports):
+    registration = service_for(ports).register(ANN, "fp-1")
+    ports.api_keys.create_key("someone-elses-key", "")
+
+    assert orphaned_keys(ports.api_keys, ports.accounts, now=2**40) == []
+    assert registration.key.id in ports.api_keys.keys
+
+
+def test_a_finished_row_is_marked_failed_before_its_rollback_starts(ports):
+    """If the function dies mid-rollback, no half-undone account is left looking active."""
+    ports.analytics.fail("upsert_user")
+    status_while_undoing = []
+    cancel = ports.billing.cancel_subscription
+
+    def observing_cancel(subscription_id):
+        status_while_undoing.append(ports.accounts.rows[ANN.email].status)
+        cancel(subscription_id)
+
+    ports.billing.cancel_subscription = observing_cancel
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    assert status_while_undoing == [AccountStatus.FAILED]
+    assert_nothing_left(ports)

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate.adapters.aws_clients import downstream_error, error_code
-from tollgate.domain.models import IssuedKey
+from tollgate.domain.models import IssuedKey, ListedKey
 from tollgate.ports import ApiKeys
 
 _SERVICE = "API Gateway"
@@ -60,6 +60,17 @@ class ApiGatewayKeys(ApiKeys):
 
     def key_value(self, key_id: str) -> str:
         return self._call("read API key", self._client.get_api_key, apiKey=key_id, includeValue=True)["value"]
+
+    def keys_named(self, prefix: str) -> list[ListedKey]:
+        def all_pages() -> list[dict]:
+            pages = self._client.get_paginator("get_api_keys").paginate(nameQuery=prefix, includeValues=False)
+            return [item for page in pages for item in page.get("items", [])]
+
+        return [
+            ListedKey(id=item["id"], name=item["name"], created_at=int(item["createdDate"].timestamp()))
+            for item in self._call("list API keys", all_pages)
+            if item.get("name", "").startswith(prefix)  # nameQuery's matching is not documented as a prefix match
+        ]
 
     @staticmethod
     def _call(action: str, operation: Any, *, tolerated: frozenset[str] = frozenset(), **parameters: Any) -> Any:

@@ -23,6 +23,15 @@ class IssuedKey:
     value: str = field(repr=False)
 
 
+@dataclass(frozen=True)
+class ListedKey:
+    """An API Gateway key as listed: no value, only what tells whether anything still owns it."""
+
+    id: str
+    name: str
+    created_at: int  # epoch seconds
+
+
 class AccountStatus(str, Enum):
     """Where an account is in its life. `pending` rows carry a lease so a crash cannot block
     an email forever; `failed` rows are those a rollback could not fully undo."""

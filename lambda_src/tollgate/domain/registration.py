@@ -12,6 +12,9 @@ it records), and independent calls run concurrently so the critical path is four
 Attaching the key is the only step that lets it call the API, and it runs in the last stage,
 once billing exists. Any failure undoes what was created, newest first, and releases the
 reservation; an undo that fails leaves the row `failed` with every id and the reason.
+
+A key that no row records (the email turned out to be taken and deleting the key failed, or the
+function died before stage 2 recorded its id) is found by its name: see orphaned_keys.
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ from tollgate.domain.errors import (
     EmailAlreadyRegistered,
     RegistrationInProgress,
 )
-from tollgate.domain.models import Account, AccountStatus, IssuedKey, Registrant, Registration
+from tollgate.domain.models import Account, AccountStatus, IssuedKey, ListedKey, Registrant, Registration
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing
 
 # Longer than the register function's timeout, so a live attempt never loses its reservation;
 # short enough that a crashed attempt frees the email within minutes.
 RESERVATION_LEASE_SECONDS = 120
 CONCURRENT_CALLS = 4  # the widest stage
+KEY_NAME_PREFIX = "tollgate-"  # every key a sign-up creates; orphaned_keys looks for it
 _RESERVATION_TRIES = 3
 T = TypeVar("T")
 
@@ -150,7 +154,9 @@ class _Attempt:
     def run(self) -> Registration:
         service, registrant = self._service, self._registrant
         key: IssuedKey = self._create(
-            lambda: service.api_keys.create_key(f"tollgate-{self._email_hash}-{self._id}", f"Tollgate sign-up {self._id}"),
+            lambda: service.api_keys.create_key(
+                f"{KEY_NAME_PREFIX}{self._email_hash}-{self._id}", f"Tollgate sign-up {self._id}"
+            ),
             alongside=self._reserve,
             ledger_field="api_key_id",
             id_of=lambda issued: issued.id,
@@ -190,27 +196,44 @@ class _Attempt:
 
     def roll_back(self, failure: Exception) -> None:
         """Undo what this attempt created, then release its reservation, or keep the row
-        `failed` with every id and the reason when an undo failed."""
+        `failed` with every id and the reason when an undo failed.
+
+        A row the last stage already wrote as finished is marked `failed` before anything is
+        undone: if the function dies mid-way, no half-undone account looks active (a pending
+        row needs no mark, its lease runs out)."""
+        if self._stored_status not in (None, AccountStatus.PENDING):
+            self._mark_failed(f"{failure}; rolling back")
         leftovers = self._service.undo_recorded(self._row, attached=self._attached)
         if self._stored_status is None:
             return
-        accounts = self._service.accounts
         try:
             if not leftovers:
-                accounts.delete(self._row.email, self._stored_status, self._id)
+                self._service.accounts.delete(self._row.email, self._stored_status, self._id)
                 return
-            now = self._service.now()
-            failed = replace(
-                self._row,
-                status=AccountStatus.FAILED,
-                failure_reason=f"{failure}; could not undo: {'; '.join(leftovers)}",
-                lease_expires_at=None,
-                updated_at=now,
-                history=[*self._row.history, _event(AccountStatus.FAILED, now)],
-            )
-            accounts.save(failed, self._stored_status, self._id)
         except ConcurrentUpdate:
-            pass  # a later attempt took the row over; it undoes what the row records
+            return  # a later attempt took the row over; it undoes what the row records
+        self._mark_failed(f"{failure}; could not undo: {'; '.join(leftovers)}")
+
+    def _mark_failed(self, reason: str) -> None:
+        """Keep this attempt's row as `failed` with every id and `reason` (best effort: the
+        failed-accounts command and a later sign-up also find a row whose lease ran out)."""
+        now = self._service.now()
+        failed = replace(
+            self._row,
+            status=AccountStatus.FAILED,
+            failure_reason=reason,
+            lease_expires_at=None,
+            updated_at=now,
+            history=[*self._row.history, _event(AccountStatus.FAILED, now)],
+        )
+        try:
+            self._service.accounts.save(failed, self._stored_status, self._id)
+        except ConcurrentUpdate:
+            self._stored_status = None  # a later attempt took the row over; it undoes what the row records
+            return
+        except DownstreamError:
+            return
+        self._stored_status = AccountStatus.FAILED
 
     def _create(self, create: Callable[[], T], *, alongside: Callable[[], None], ledger_field: str,
                 id_of: Callable[[T], str] = str) -> T:
@@ -292,6 +315,18 @@ class _Attempt:
     def _attach(self) -> None:
         self._service.api_keys.attach_to_plan(self._row.api_key_id)
         self._attached = True
+
+
+def orphaned_keys(api_keys: ApiKeys, accounts: Accounts, now: int,
+                  lease_seconds: int = RESERVATION_LEASE_SECONDS) -> list[ListedKey]:
+    """Keys a sign-up created that no account row records, older than the lease (so no live
+    attempt is still about to record them): left when the email turned out to be taken and
+    deleting the key failed, or when the function died before recording the key id."""
+    return [
+        key
+        for key in api_keys.keys_named(KEY_NAME_PREFIX)
+        if key.created_at < now - lease_seconds and accounts.find_by_api_key_id(key.id) is None
+    ]
 
 
 def _raise_first_failure(*futures: Future) -> None:
