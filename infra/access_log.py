@@ -3,13 +3,16 @@
 The stage (infra/log_forwarding.py) writes it through Firehose to Moesif, and the local gateway
 (localdev) renders the very same records, so `make dev` shows what production would send.
 
-Field names are the ones Moesif's API Gateway integration reads (the record markers and field
-lookups in Moesif's own Firehose tooling: apiId, requestId, requestTime, protocol, httpMethod,
+Field names are Moesif's, checked against two of Moesif's own sources: the JSON log format of its
+AWS API Gateway integration guide (apiId, requestId, requestTime, protocol, httpMethod,
 resourcePath, requestHostHeader, requestUserAgentHeader, ip, status, responseLength, durationMs,
-caller, user, principalId, cognitoIdentityId). One deliberate change: Moesif's sample maps the
-user to `$context.identity.apiKey`, the key's secret VALUE. We log `$context.identity.apiKeyId`
-instead: it is what the register flow names the Moesif user, and a key value must never leave
-AWS. `$context.identity.apiKey` appears nowhere in this module.
+caller, user, principalId, cognitoIdentityId), and moesif-firehose-transform-lambda, which
+recognises an API Gateway record by the same names (all but ip and the four identity fields)
+and reads its user from `user`, then `apiKeyId`, `principalId`, `cognitoIdentityId`, `caller`. One deliberate change: Moesif's
+sample maps `user` to `$context.identity.user` (an IAM user) and also logs
+`"apiKey": "$context.identity.apiKey"`, the key's secret VALUE. We set `user` (and `apiKeyId`)
+to `$context.identity.apiKeyId`, which is what the register flow names the Moesif user, and a
+key value never leaves AWS: `$context.identity.apiKey` appears nowhere in this module.
 """
 
 from __future__ import annotations

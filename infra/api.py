@@ -13,17 +13,16 @@ from constructs import Construct
 from infra.nag import acknowledge
 from infra.settings import Settings
 from tollgate import contract
+from tollgate.domain.validation import FIELD_BODY, FIELD_EMAIL, FIELD_FIRST_NAME, FIELD_LAST_NAME
 
-# Generous upper bounds: the gateway only stops abuse-sized bodies; the register Lambda applies
+REGISTER_BODY_FIELDS = (FIELD_EMAIL, FIELD_FIRST_NAME, FIELD_LAST_NAME)
+# A generous upper bound: the gateway only stops abuse-sized fields; the register Lambda applies
 # the real (tighter) rules and names the offending field.
 REGISTER_FIELD_MAX_LENGTH = 512
-REGISTER_BODY_SCHEMA = {
-    "type": "object",
-    "properties": {
-        field: {"type": "string", "maxLength": REGISTER_FIELD_MAX_LENGTH} for field in ("email", "firstname", "lastname")
-    },
-}
-CORS_ALLOWED_HEADERS = ["Content-Type", contract.IDEMPOTENCY_HEADER, contract.API_KEY_HEADER]
+# Stripe retries a throttled (429) delivery with backoff for days, so this cap only delays a key
+# change under a burst; it bounds what a flood of forged calls can cost (each one is a Lambda run).
+STRIPE_WEBHOOK_RATE_LIMIT = 10
+STRIPE_WEBHOOK_BURST_LIMIT = 20
 
 # Gateway-generated errors in the project's error shape {"error": ..., "fields": {...}}.
 _GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str]] = {
@@ -38,9 +37,9 @@ _GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str]] = {
         "400",
         json.dumps(
             {
-                "error": "The request body must be a JSON object whose email, firstname and lastname are "
-                f"strings of at most {REGISTER_FIELD_MAX_LENGTH} characters.",
-                "fields": {"body": "does not match the expected JSON shape"},
+                "error": f"The request body must be a JSON object whose {', '.join(REGISTER_BODY_FIELDS[:-1])} and "
+                f"{REGISTER_BODY_FIELDS[-1]} are strings of at most {REGISTER_FIELD_MAX_LENGTH} characters.",
+                "fields": {FIELD_BODY: "does not match the expected JSON shape"},
             }
         ),
     ),
@@ -70,7 +69,12 @@ class TollgateApi(Construct):
       `backend_url` (HTTP_PROXY) or to the sample backend Lambda.
     - POST /register, POST /billing/checkout: no usage-plan key, their own method throttling,
       CORS limited to the signup site's origin.
-    - POST /stripe/webhook: no key, no CORS (server-to-server; the handler verifies the signature).
+    - POST /stripe/webhook: no key, no CORS (server-to-server; the handler verifies the signature),
+      its own method throttling.
+
+    Method throttling on every Lambda-backed public route is the always-on cap on those functions
+    (concurrency <= burst + rate x duration); `reserved_concurrency` adds a hard one where the
+    account's Lambda quota allows it.
 
     Validation is split on purpose: the /register JSON model only checks the shape (an object
     whose known fields are strings of bounded length) so malformed bodies never cost a Lambda
@@ -88,9 +92,12 @@ class TollgateApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
-        public_method_throttle = apigw.MethodDeploymentOptions(
+        browser_route_throttle = apigw.MethodDeploymentOptions(
             throttling_rate_limit=settings.register_rate_limit,
             throttling_burst_limit=settings.register_burst_limit,
+        )
+        webhook_throttle = apigw.MethodDeploymentOptions(
+            throttling_rate_limit=STRIPE_WEBHOOK_RATE_LIMIT, throttling_burst_limit=STRIPE_WEBHOOK_BURST_LIMIT
         )
         self.rest_api = apigw.RestApi(
             self,
@@ -106,8 +113,9 @@ class TollgateApi(Construct):
                 access_log_format=access_log_format,
                 metrics_enabled=True,
                 method_options={
-                    f"{contract.ROUTE_REGISTER}/POST": public_method_throttle,
-                    f"{contract.ROUTE_CHECKOUT}/POST": public_method_throttle,
+                    f"{contract.ROUTE_REGISTER}/POST": browser_route_throttle,
+                    f"{contract.ROUTE_CHECKOUT}/POST": browser_route_throttle,
+                    f"{contract.ROUTE_STRIPE_WEBHOOK}/POST": webhook_throttle,
                 },
             ),
         )
@@ -182,7 +190,7 @@ class TollgateApi(Construct):
                             field: apigw.JsonSchema(
                                 type=apigw.JsonSchemaType.STRING, max_length=REGISTER_FIELD_MAX_LENGTH
                             )
-                            for field in REGISTER_BODY_SCHEMA["properties"]
+                            for field in REGISTER_BODY_FIELDS
                         },
                     ),
                 )
@@ -312,7 +320,7 @@ def _without_authorizer(method: apigw.Method, reason: str) -> None:
 def _allow_browser_calls(resource: apigw.IResource, allowed_origin: str) -> None:
     """CORS preflight for a POST route the signup page calls: that one origin, never '*'."""
     resource.add_cors_preflight(
-        allow_origins=[allowed_origin], allow_methods=["POST", "OPTIONS"], allow_headers=CORS_ALLOWED_HEADERS
+        allow_origins=[allowed_origin], allow_methods=["POST", "OPTIONS"], allow_headers=list(contract.CORS_ALLOWED_HEADERS)
     )
 
 

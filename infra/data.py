@@ -10,12 +10,6 @@ from constructs import Construct
 from infra.nag import acknowledge
 from tollgate import contract
 
-_ACCOUNT_INDEXES = (
-    (contract.ACCOUNTS_INDEX_BY_API_KEY_ID, contract.ACCOUNTS_ATTR_API_KEY_ID),
-    (contract.ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID),
-    (contract.ACCOUNTS_INDEX_BY_CUSTOMER_ID, contract.ACCOUNTS_ATTR_CUSTOMER_ID),
-)
-
 
 class TollgateData(Construct):
     """Accounts table, idempotency table and the Stripe/Moesif secret.
@@ -46,7 +40,7 @@ class TollgateData(Construct):
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        for index_name, attribute in _ACCOUNT_INDEXES:
+        for index_name, attribute in contract.ACCOUNTS_INDEXES:
             self.accounts_table.add_global_secondary_index(
                 index_name=index_name,
                 partition_key=dynamodb.Attribute(name=attribute, type=dynamodb.AttributeType.STRING),

@@ -11,30 +11,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from infra import site_delivery
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
-
-SITE_DIR = Path(__file__).resolve().parent.parent / "site"
-CONFIG_OBJECT_KEY = "config.json"
-
-
-def content_security_policy(api_origin: str) -> str:
-    """No inline script or style anywhere; the page may only call its own origin and the API.
-
-    Navigation to Stripe Checkout is a top-level redirect, which connect-src does not restrict.
-    """
-    return "; ".join(
-        (
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self'",
-            f"connect-src 'self' {api_origin}",
-            "img-src 'self' data:",
-            "object-src 'none'",
-            "frame-ancestors 'none'",
-            "base-uri 'none'",
-            "form-action 'self'",
-        )
-    )
 
 
 class SignupSite(Construct):
@@ -52,7 +30,7 @@ class SignupSite(Construct):
         api_url: str,
         api_origin: str,
         require_payment_method: bool,
-        site_dir: Path = SITE_DIR,
+        site_dir: Path = site_delivery.SITE_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
@@ -64,26 +42,7 @@ class SignupSite(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.headers_policy = cloudfront.ResponseHeadersPolicy(
-            self,
-            "SecurityHeaders",
-            comment="Tollgate signup page: strict CSP, HSTS, nosniff, no framing",
-            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
-                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=content_security_policy(api_origin), override=True
-                ),
-                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
-                    access_control_max_age=Duration.days(730), include_subdomains=True, override=True
-                ),
-                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
-                frame_options=cloudfront.ResponseHeadersFrameOptions(
-                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
-                ),
-                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
-                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
-                ),
-            ),
-        )
+        self.headers_policy = self._security_headers_policy(api_origin)
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -106,7 +65,7 @@ class SignupSite(Construct):
             sources=[
                 s3deploy.Source.asset(str(site_dir)),
                 s3deploy.Source.json_data(
-                    CONFIG_OBJECT_KEY, {"apiUrl": api_url, "requirePaymentMethod": require_payment_method}
+                    site_delivery.CONFIG_OBJECT_KEY, site_delivery.site_config(api_url, require_payment_method)
                 ),
             ],
             distribution=self.distribution,
@@ -114,6 +73,34 @@ class SignupSite(Construct):
             prune=True,
         )
         self._acknowledge_findings()
+
+    def _security_headers_policy(self, api_origin: str) -> cloudfront.ResponseHeadersPolicy:
+        """The headers of infra/site_delivery.py, overriding whatever the origin might send."""
+        return cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="Tollgate signup page: strict CSP, HSTS, nosniff, no framing",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=site_delivery.content_security_policy(api_origin), override=True
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.seconds(site_delivery.HSTS_MAX_AGE_SECONDS),
+                    include_subdomains=site_delivery.HSTS_INCLUDE_SUBDOMAINS,
+                    override=True,
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption[site_delivery.FRAME_OPTION], override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy[
+                        site_delivery.REFERRER_POLICY.upper().replace("-", "_")
+                    ],
+                    override=True,
+                ),
+            ),
+        )
 
     def _acknowledge_findings(self) -> None:
         acknowledge(

@@ -37,11 +37,6 @@ DEV_CATALOG = CatalogSpec(
     pricing_model="per-unit",
     unit_amount_decimal=Decimal("0.1"),
 )
-_ACCOUNT_INDEXES = (
-    (contract.ACCOUNTS_INDEX_BY_API_KEY_ID, contract.ACCOUNTS_ATTR_API_KEY_ID),
-    (contract.ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID),
-    (contract.ACCOUNTS_INDEX_BY_CUSTOMER_ID, contract.ACCOUNTS_ATTR_CUSTOMER_ID),
-)
 
 
 @dataclass(frozen=True)
@@ -135,7 +130,7 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:
 
 def create_tables(dynamodb: Any) -> tuple[str, str]:
     accounts, idempotency = f"{NAME}-accounts", f"{NAME}-idempotency"
-    key_attributes = [contract.ACCOUNTS_PARTITION_KEY] + [attribute for _, attribute in _ACCOUNT_INDEXES]
+    key_attributes = [contract.ACCOUNTS_PARTITION_KEY] + [attribute for _, attribute in contract.ACCOUNTS_INDEXES]
     dynamodb.create_table(
         TableName=accounts,
         BillingMode="PAY_PER_REQUEST",
@@ -144,7 +139,7 @@ def create_tables(dynamodb: Any) -> tuple[str, str]:
         GlobalSecondaryIndexes=[
             {"IndexName": index, "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
              "Projection": {"ProjectionType": "ALL"}}
-            for index, attribute in _ACCOUNT_INDEXES
+            for index, attribute in contract.ACCOUNTS_INDEXES
         ],
     )
     dynamodb.create_table(

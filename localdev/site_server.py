@@ -1,6 +1,6 @@
-"""Serves site/ locally the way CloudFront does: static files, a generated config.json, and the
-security headers of the distribution's response-headers policy (so a CSP mistake shows up in
-`make dev` and in the browser tests, not first in production).
+"""Serves site/ locally the way CloudFront does: static files, the generated config.json, and the
+security headers of the distribution's response-headers policy, both from infra/site_delivery.py
+(so a CSP mistake shows up in `make dev` and in the browser tests, not first in production).
 """
 
 from __future__ import annotations
@@ -13,42 +13,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.site_delivery import CONFIG_OBJECT_KEY, SITE_DIR, security_headers, site_config
 from localdev.net import BackgroundHttpServer
 
-SITE_DIR = Path(__file__).resolve().parent.parent / "site"
-CONFIG_PATH = "/config.json"
+CONFIG_PATH = "/" + CONFIG_OBJECT_KEY
 
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                   ".css": "text/css; charset=utf-8", ".json": "application/json",
                   ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon"}
-
-
-def site_config(api_url: str, require_payment_method: bool) -> dict[str, Any]:
-    """The config.json the page reads at load (the stack writes the same shape at deploy)."""
-    return {"apiUrl": api_url, "requirePaymentMethod": require_payment_method}
-
-
-def security_headers(api_origin: str) -> dict[str, str]:
-    """The headers CloudFront's response-headers policy (infra/signup_site.py) adds to every
-    response of the site; kept equal to it by tests/localdev/test_dev_stack.py's CSP check."""
-    csp = "; ".join((
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        f"connect-src 'self' {api_origin}",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-    ))
-    return {
-        "Content-Security-Policy": csp,
-        "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "strict-origin-when-cross-origin",
-    }
 
 
 def origin_of(url: str) -> str:
@@ -77,7 +49,7 @@ class SiteServer(BackgroundHttpServer):
         candidate = (self._site_dir / relative).resolve()
         if not candidate.is_relative_to(self._site_dir) or not candidate.is_file():
             return None
-        if candidate.name == "config.json":  # a stray committed one must never shadow the generated one
+        if candidate.name == CONFIG_OBJECT_KEY:  # a stray committed one must never shadow the generated one
             return None
         content_type = _CONTENT_TYPES.get(candidate.suffix) or mimetypes.guess_type(candidate.name)[0]
         return candidate.read_bytes(), content_type or "application/octet-stream"

@@ -59,6 +59,13 @@ ACCOUNTS_INDEX_BY_CUSTOMER_ID = "byCustomerId"  # partition key attribute: custo
 ACCOUNTS_ATTR_API_KEY_ID = "apiKeyId"
 ACCOUNTS_ATTR_SUBSCRIPTION_ID = "subscriptionId"
 ACCOUNTS_ATTR_CUSTOMER_ID = "customerId"
+# Every global secondary index of the accounts table: (index name, its string partition key);
+# projection ALL. The stack (infra/data.py) and `make dev` (localdev/bootstrap.py) both build them from this.
+ACCOUNTS_INDEXES = (
+    (ACCOUNTS_INDEX_BY_API_KEY_ID, ACCOUNTS_ATTR_API_KEY_ID),
+    (ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, ACCOUNTS_ATTR_SUBSCRIPTION_ID),
+    (ACCOUNTS_INDEX_BY_CUSTOMER_ID, ACCOUNTS_ATTR_CUSTOMER_ID),
+)
 ACCOUNTS_TTL_ATTRIBUTE = "expiresAt"  # only set on short-lived bookkeeping items (e.g. seen Stripe event ids)
 
 # --- Idempotency table (Powertools Idempotency layout) ------------------------------------------

@@ -15,7 +15,8 @@ def synth(tmp_path_factory) -> Synth:
 
 @pytest.fixture(scope="session")
 def synth_custom(tmp_path_factory) -> Synth:
-    """An operator's deployment: own backend, existing secret, WAF on, payment method required."""
+    """An operator's deployment: own backend, existing secret, WAF on, payment method required,
+    reserved concurrency."""
     return synthesize(
         tmp_path_factory.mktemp("cdk-custom"),
         backend_url="https://backend.example.com/v1",
@@ -23,5 +24,5 @@ def synth_custom(tmp_path_factory) -> Synth:
         enable_waf=True,
         require_payment_method=True,
         stripe_price_id="price_1Abc",
-        reserved_concurrency=0,
+        reserved_concurrency=5,
     )

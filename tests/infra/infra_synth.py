@@ -4,7 +4,6 @@ bundling skipped (CDK then uses lambda_src/ itself as the asset) and cdk-nag on.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,6 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.settings import Settings, load_cdk_json_context
 from infra.stack import TollgateStack
-
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXISTING_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/prod-AbC123"

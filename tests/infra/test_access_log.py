@@ -4,7 +4,8 @@ from infra import access_log
 
 MOESIF_FIELDS = {
     "apiId", "requestId", "requestTime", "protocol", "httpMethod", "resourcePath", "requestHostHeader",
-    "requestUserAgentHeader", "ip", "status", "responseLength", "durationMs", "caller", "user",
+    "requestUserAgentHeader", "ip", "status", "responseLength", "durationMs", "caller", "user", "principalId",
+    "cognitoIdentityId",
 }  # fmt: skip
 
 

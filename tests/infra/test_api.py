@@ -4,6 +4,7 @@ import json
 
 from aws_cdk.assertions import Match
 
+from infra.api import STRIPE_WEBHOOK_BURST_LIMIT, STRIPE_WEBHOOK_RATE_LIMIT
 from tollgate import contract
 
 from infra_synth import resolve_join
@@ -82,6 +83,8 @@ def test_cors_preflight_allows_only_the_signup_distribution_origin(synth):
 
         assert origin == _site_origin(synth)
         assert "*" not in origin
+        allowed = params["method.response.header.Access-Control-Allow-Headers"]
+        assert allowed == "'" + ",".join(contract.CORS_ALLOWED_HEADERS) + "'"  # what the handlers answer too
 
 
 def test_stripe_webhook_has_no_cors_preflight(synth):
@@ -118,20 +121,22 @@ def test_register_validates_the_body_against_a_permissive_json_model(synth):
     assert "required" not in schema  # missing fields get the Lambda's detailed 400, naming the field
 
 
-def test_public_routes_have_their_own_method_throttling(synth):
-    synth.template.has_resource_properties(
-        "AWS::ApiGateway::Stage",
-        {
-            "MethodSettings": Match.array_with(
-                [
-                    Match.object_like(
-                        {"HttpMethod": "POST", "ResourcePath": path, "ThrottlingRateLimit": 1, "ThrottlingBurstLimit": 5}
-                    )
-                    for path in ("/~1register", "/~1billing~1checkout")
-                ]
-            )
-        },
-    )
+def test_every_lambda_backed_public_route_has_its_own_method_throttling(synth):
+    """The always-on cap on the public functions (reserved concurrency is opt-in)."""
+    expected = {
+        contract.ROUTE_REGISTER: (1, 5),  # register_rate_limit, register_burst_limit in cdk.json
+        contract.ROUTE_CHECKOUT: (1, 5),
+        contract.ROUTE_STRIPE_WEBHOOK: (STRIPE_WEBHOOK_RATE_LIMIT, STRIPE_WEBHOOK_BURST_LIMIT),
+    }
+    (stage,) = synth.resources("AWS::ApiGateway::Stage").values()
+    throttles = {
+        setting["ResourcePath"].removeprefix("/").replace("~1", "/"): (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"])
+        for setting in stage["Properties"]["MethodSettings"]
+        if setting["HttpMethod"] == "POST"
+    }
+
+    assert throttles == expected
+    assert set(expected) == set(contract.PUBLIC_ROUTES)
 
 
 def test_usage_plan_is_bound_to_the_stage_with_throttle_and_quota(synth):

@@ -25,11 +25,7 @@ def test_accounts_table_is_keyed_by_email_with_the_lookup_indexes(synth):
                                 "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
                                 "Projection": {"ProjectionType": "ALL"},
                             }
-                            for index, attribute in (
-                                (contract.ACCOUNTS_INDEX_BY_API_KEY_ID, contract.ACCOUNTS_ATTR_API_KEY_ID),
-                                (contract.ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID),
-                                (contract.ACCOUNTS_INDEX_BY_CUSTOMER_ID, contract.ACCOUNTS_ATTR_CUSTOMER_ID),
-                            )
+                            for index, attribute in contract.ACCOUNTS_INDEXES
                         ]
                     ),
                 }

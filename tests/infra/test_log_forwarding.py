@@ -77,3 +77,19 @@ def test_firehose_delivery_errors_are_logged_with_a_retention(synth):
     group_id = stream["Properties"]["HttpEndpointDestinationConfiguration"]["CloudWatchLoggingOptions"]["LogGroupName"]["Ref"]
 
     assert synth.resources("AWS::Logs::LogGroup")[group_id]["Properties"]["RetentionInDays"] == 30
+
+
+def test_firehose_role_may_read_this_secret_and_nothing_else_of_secrets_manager(synth):
+    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+    (stream,) = synth.resources("AWS::KinesisFirehose::DeliveryStream").values()
+    role_id = stream["Properties"]["HttpEndpointDestinationConfiguration"]["SecretsManagerConfiguration"]["RoleARN"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    secret_statements = [s for s in statements if any(a.startswith("secretsmanager:") for a in s["Action"])]
+
+    assert [s["Resource"] for s in secret_statements] == [{"Ref": secret_id}]
+    assert "secretsmanager:GetSecretValue" in secret_statements[0]["Action"]

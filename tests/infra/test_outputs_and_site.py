@@ -6,6 +6,7 @@ import re
 from aws_cdk.assertions import Match
 from infra_synth import resolve_join
 
+from infra import site_delivery
 from tollgate import contract
 
 
@@ -40,19 +41,40 @@ def test_distribution_uses_oac_https_redirect_headers_policy_and_root_object(syn
     )
 
 
-def test_security_headers_forbid_inline_code_and_allow_only_the_api_origin(synth):
+def _headers_sent_by(policy: dict) -> dict[str, str]:
+    """The response headers a CloudFront security-headers policy adds, as a browser receives them."""
+    config = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    hsts = config["StrictTransportSecurity"]
+    return {
+        "Content-Security-Policy": resolve_join(config["ContentSecurityPolicy"]["ContentSecurityPolicy"]),
+        "Strict-Transport-Security": f"max-age={hsts['AccessControlMaxAgeSec']}"
+        + ("; includeSubDomains" if hsts.get("IncludeSubdomains") else ""),
+        **({"X-Content-Type-Options": "nosniff"} if "ContentTypeOptions" in config else {}),
+        "X-Frame-Options": config["FrameOptions"]["FrameOption"],
+        "Referrer-Policy": config["ReferrerPolicy"]["ReferrerPolicy"],
+    }
+
+
+def test_cloudfront_sends_the_security_headers_the_local_site_server_sends(synth):
     (policy,) = synth.resources("AWS::CloudFront::ResponseHeadersPolicy").values()
-    headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
-    csp = resolve_join(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"])
     (api_id,) = synth.resources("AWS::ApiGateway::RestApi")
+    api_origin = f"https://<{api_id}>.execute-api.<AWS::Region>.<AWS::URLSuffix>"
+    config = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+
+    assert _headers_sent_by(policy) == site_delivery.security_headers(api_origin)
+    assert all(header["Override"] is True for header in config.values())
+
+
+def test_security_headers_forbid_inline_code_and_allow_only_the_api_origin():
+    headers = site_delivery.security_headers("https://api.example")
+    csp = headers["Content-Security-Policy"]
 
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
-    assert f"connect-src 'self' https://<{api_id}>.execute-api.<AWS::Region>.<AWS::URLSuffix>" in csp
-    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
-    assert headers["ContentTypeOptions"]["Override"] is True
-    assert headers["FrameOptions"]["FrameOption"] == "DENY"
-    assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "strict-origin-when-cross-origin"
+    assert "connect-src 'self' https://api.example;" in csp
+    assert site_delivery.HSTS_MAX_AGE_SECONDS >= 31536000
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
 
 
 def test_site_is_deployed_with_a_generated_config_json_holding_the_api_url(synth):
@@ -75,7 +97,7 @@ def test_config_json_carries_require_payment_method(synth, synth_custom):
         # The API URL is a deploy-time marker that BucketDeployment replaces with a JSON string.
         config = json.loads(re.sub(r"<<marker:0x[0-9a-f]+:\d+>>", '"marker"', (config_asset / "config.json").read_text()))
         assert config["requirePaymentMethod"] is expected
-        assert set(config) == {"apiUrl", "requirePaymentMethod"}
+        assert set(config) == set(site_delivery.site_config("", False))  # the shape localdev serves too
 
 
 def test_outputs_give_urls_ids_and_the_put_secret_command(synth):

@@ -70,6 +70,7 @@ def test_command_line_strings_are_parsed_into_typed_values(context):
         ("existing_secret_arn", "arn:aws:s3:::bucket", "'existing_secret_arn' must be a complete Secrets Manager"),
         ("existing_secret_arn", EXISTING_SECRET_ARN[:-7], "'existing_secret_arn' must be a complete Secrets Manager"),
         ("enable_waf", "maybe", "cdk.json context 'enable_waf' must be true or false; got 'maybe'"),
+        ("require_payment_method", 2, "'require_payment_method' must be true or false; got 2"),
         ("reserved_concurrency", -1, "'reserved_concurrency' must be a whole number, 0 or more"),
     ],
 )
@@ -80,7 +81,10 @@ def test_a_wrong_value_names_the_key_and_what_is_expected(context, key, value, m
     assert message in str(raised.value)
 
 
-@pytest.mark.parametrize("key", ["stage_name", "quota_period", "stripe_price_id", "moesif_collector_url", "enable_waf"])
+OPTIONAL_KEYS = {"backend_url", "existing_secret_arn"}
+
+
+@pytest.mark.parametrize("key", sorted(set(Settings.context_keys()) - OPTIONAL_KEYS))
 def test_a_missing_required_value_names_the_key(context, key):
     del context[key]
 
