@@ -49,6 +49,19 @@ def test_the_keys_owner_gets_a_setup_mode_session_for_their_own_customer(checkou
     assert session.cancel_url == SIGNUP_ORIGIN + "/?checkout=cancel"
 
 
+def test_the_register_answer_offers_the_request_that_opens_checkout(checkout_module, register_module, stripe_client):
+    account = sign_up(register_module)
+    offer = account["addPaymentMethod"]
+
+    assert (offer["method"], offer["path"]) == ("POST", contract.ROUTE_CHECKOUT)
+    status, _, body = invoke(checkout_module, api_gateway_event(
+        json.dumps(offer["body"]), path=offer["path"], headers={offer["apiKeyHeader"]: account["apikey"]}))
+
+    assert status == 200, body
+    (session,) = stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data
+    assert body == {"url": session.url} and session.mode == "setup"
+
+
 @pytest.mark.parametrize("presented", ["someone-elses-key", "", None], ids=["wrong-key", "empty-key", "no-header"])
 def test_a_key_that_does_not_match_the_key_id_gets_403_and_no_session(checkout_module, register_module,
                                                                         stripe_client, presented):

@@ -42,7 +42,7 @@ def test_a_sign_up_answers_201_with_a_working_billed_key(register_module, aws, s
     status, headers, body = register(register_module, sign_up_body("  Ann.Lee@Example.com "))
 
     assert status == 201, body
-    assert set(body) == {"apikey", "apiKeyId", "customerId", "subscriptionId", "status"}
+    assert set(body) == {"apikey", "apiKeyId", "customerId", "subscriptionId", "status", "addPaymentMethod"}
     assert body["status"] == "active"
     assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
     assert headers["Cache-Control"] == "no-store"

@@ -120,6 +120,14 @@ def _created_body(registration: Registration) -> dict:
         "customerId": registration.customer_id,
         "subscriptionId": registration.subscription_id,
         "status": registration.status.value,
+        # How to add a payment method (required first when status is awaiting_payment_method):
+        # the same request the signup page's button sends.
+        "addPaymentMethod": {
+            "method": "POST",
+            "path": contract.ROUTE_CHECKOUT,
+            "apiKeyHeader": contract.API_KEY_HEADER,
+            "body": {"apiKeyId": registration.key.id},
+        },
     }
 
 
