@@ -20,6 +20,7 @@ from conftest import import_fresh
 from lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
 
 from tollgate import contract
+from tollgate.adapters.stripe_checkout import billing_event
 
 WEBHOOK_SECRET = "whsec_test"  # what the `aws` fixture stores in the secret
 WEBHOOK_MODULE = "tollgate.handlers.stripe_webhook"
@@ -245,3 +246,35 @@ def test_a_late_checkout_of_an_older_card_is_applied_but_keeps_the_newer_card_th
     assert (first[2]["outcome"], late[2]["outcome"]) == ("applied", "applied")
     customer = stripe_client.v1.customers.retrieve(account["customerId"])
     assert customer.invoice_settings.default_payment_method == newer["payment_method"]
+
+
+@pytest.mark.parametrize(
+    "invoice",
+    [
+        pytest.param({"parent": {"subscription_details": {"subscription": "sub_1"}}}, id="current-api"),
+        pytest.param({"subscription": "sub_1"}, id="before-2025-03-31"),
+        pytest.param({"subscription": {"id": "sub_1", "object": "subscription"}}, id="expanded"),
+    ],
+)
+def test_an_invoice_names_its_subscription_in_every_api_version_shape(invoice):
+    document = json.loads(stripe_event("invoice.paid", {"object": "invoice", "customer": "cus_1", **invoice}))
+
+    event = billing_event(document)
+
+    assert (event.type, event.subscription_id, event.customer_id) == ("invoice.paid", "sub_1", "cus_1")
+
+
+def test_stripes_own_paid_first_invoice_is_matched_and_recorded_without_activating_a_waiting_key(
+    webhook_module, waiting_register_module, aws, stripe_client
+):
+    account = sign_up(waiting_register_module)
+    subscription = stripe_client.v1.subscriptions.retrieve(account["subscriptionId"])
+    invoice = stripe_client.v1.invoices.retrieve(subscription.latest_invoice).to_dict()
+    payload = stripe_event("invoice.paid", invoice)
+
+    status, _, body = deliver(webhook_module, payload)
+
+    assert (status, body["outcome"]) == (200, "applied")
+    row = account_row(aws, account)
+    assert row["status"] == "awaiting_payment_method" and row["history"][-1]["event"] == "invoice.paid"
+    assert not in_usage_plan(aws, account)
