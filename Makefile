@@ -50,8 +50,8 @@ test: deps browser  ## the whole test suite
 deploy: deps  ## cdk deploy to the account of your current AWS credentials
 	$(CDK) deploy Tollgate
 
-dev: deps  ## run the whole product locally on emulators (no AWS/Stripe/Moesif account)
-	$(BIN)/python -m localdev
+dev: deps  ## run the whole product locally on emulators (no AWS/Stripe/Moesif account; ARGS="--help")
+	$(BIN)/python -m localdev $(ARGS)
 
 bench: deps  ## register latency vs the seed's sequential order (prints figures, never fails on them)
 	$(BIN)/python -m bench

@@ -198,7 +198,10 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make dev", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="make dev", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"ports: {SITE_PORT_ENV} (default {DEFAULT_SITE_PORT}) and {API_PORT_ENV} (default {DEFAULT_API_PORT})\n"
+               f"example: {SITE_PORT_ENV}=9000 {API_PORT_ENV}=9001 make dev ARGS=\"-c require_payment_method=true\"")
     parser.add_argument("--urls-file", type=Path, help="write the URLs as JSON there once ready (for tests)")
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
                         help="override a cdk.json context value for this run, as `cdk deploy -c` does "
@@ -209,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     overrides = dict(item.split("=", 1) for item in args.context)
     site_port = _port_from_env(SITE_PORT_ENV, DEFAULT_SITE_PORT)
     api_port = _port_from_env(API_PORT_ENV, DEFAULT_API_PORT)
+    if site_port == api_port:
+        print(f"make dev: the site and the API need two ports (two origins); both are {site_port}. "
+              f"Set {SITE_PORT_ENV} and {API_PORT_ENV} to different ports.", file=sys.stderr)
+        return EXIT_PORT_IN_USE
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     try:
@@ -224,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except PortInUseError as error:
         variable = SITE_PORT_ENV if error.port == site_port else API_PORT_ENV
-        print(f"make dev: {error}\nOr pick another port: {variable}=<port> make dev", file=sys.stderr)
+        print(f"make dev: {error}\nTo choose another port: {variable}=<port> make dev", file=sys.stderr)
         return EXIT_PORT_IN_USE
     except SettingsError as error:
         print(f"make dev: {error}", file=sys.stderr)

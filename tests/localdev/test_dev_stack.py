@@ -12,11 +12,15 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
+from infra.settings import Settings, load_cdk_json_context
 from infra.site_delivery import security_headers
 from localdev.__main__ import API_PORT_ENV, EXIT_PORT_IN_USE, PROJECT_ROOT, SITE_PORT_ENV, DevStackProcess
+from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.net import bind_loopback
+from tollgate import contract
 
 
 def descendants(pid: int) -> set[int]:
@@ -85,6 +89,30 @@ def test_site_is_served_with_the_security_headers_cloudfront_sends(stack: DevSta
     assert {name: headers[name] for name in security_headers(stack.urls["api"])} == security_headers(stack.urls["api"])
 
 
+def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(stack: DevStackProcess) -> None:
+    settings = Settings.from_context(load_cdk_json_context(PROJECT_ROOT / "cdk.json"))
+
+    def client(service: str):
+        return boto3.client(service, endpoint_url=stack.urls["moto"], region_name=AWS_REGION,
+                            aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+    (plan,) = client("apigateway").get_usage_plans()["items"]
+    assert plan["throttle"] == {"rateLimit": settings.throttle_rate_limit, "burstLimit": settings.throttle_burst_limit}
+    assert plan["quota"]["limit"] == settings.quota_limit and plan["quota"]["period"] == settings.quota_period
+    assert [stage["stage"] for stage in plan["apiStages"]] == [settings.stage_name]
+
+    tables = {name: client("dynamodb").describe_table(TableName=name)["Table"]
+              for name in client("dynamodb").list_tables()["TableNames"]}
+    (accounts,) = [table for table in tables.values() if table.get("GlobalSecondaryIndexes")]
+    assert {(index["IndexName"], index["KeySchema"][0]["AttributeName"])
+            for index in accounts["GlobalSecondaryIndexes"]} == set(contract.ACCOUNTS_INDEXES)
+
+    (secret,) = client("secretsmanager").list_secrets()["SecretList"]
+    value = json.loads(client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"])
+    assert set(value) == set(contract.SECRET_FIELDS) and all(value.values())
+
+
 def test_sigterm_stops_every_child_process(stack: DevStackProcess) -> None:
     assert stack.process is not None
     children = descendants(stack.process.pid)
@@ -109,3 +137,10 @@ def test_refuses_to_start_when_a_port_is_taken(taken_env: str) -> None:
     assert f"port {taken}" in result.stderr and "already in use" in result.stderr
     assert f"{taken_env}=<port> make dev" in result.stderr and f"{other}=" not in result.stderr
     assert "Tollgate is running" not in result.stdout
+
+
+def test_refuses_the_same_port_for_the_site_and_the_api() -> None:
+    result = subprocess.run([sys.executable, "-m", "localdev"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=60, env={**os.environ, SITE_PORT_ENV: "8123", API_PORT_ENV: "8123"})
+    assert result.returncode == EXIT_PORT_IN_USE
+    assert "two ports" in result.stderr and SITE_PORT_ENV in result.stderr and API_PORT_ENV in result.stderr
