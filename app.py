@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """CDK entry point: settings from cdk.json context -> TollgateStack -> cdk-nag checks -> synth."""
 
+import sys
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.settings import Settings
+from infra.settings import Settings, SettingsError
 from infra.stack import TollgateStack
 
 app = cdk.App()
-settings = Settings.from_context({key: app.node.try_get_context(key) for key in Settings.context_keys()})
+try:
+    settings = Settings.from_context({key: app.node.try_get_context(key) for key in Settings.context_keys()})
+except SettingsError as error:
+    sys.exit(f"Tollgate settings: {error}")  # the message names the key; a traceback would only hide it
 TollgateStack(app, "Tollgate", settings=settings)
 cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 app.synth()
