@@ -26,9 +26,8 @@ PYTHON_VERSION = "3.12"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 _PIP_PLATFORM = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
-# API Gateway gives up on an integration after 29 s; the register flow (and its rollback) must
-# finish inside that, and the other functions are far quicker.
-REGISTER_TIMEOUT = Duration.seconds(28)
+# The other functions are far quicker than the register flow (see contract.REGISTER_TIMEOUT_SECONDS).
+REGISTER_TIMEOUT = Duration.seconds(contract.REGISTER_TIMEOUT_SECONDS)
 
 
 @jsii.implements(ILocalBundling)

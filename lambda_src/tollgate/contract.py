@@ -39,6 +39,9 @@ HANDLER_REGISTER = "tollgate.handlers.register.handler"
 HANDLER_CHECKOUT = "tollgate.handlers.checkout.handler"
 HANDLER_STRIPE_WEBHOOK = "tollgate.handlers.stripe_webhook.handler"
 HANDLER_SAMPLE_BACKEND = "tollgate.handlers.sample_backend.handler"
+# API Gateway gives up on an integration after 29 s; the register flow, its rollback included,
+# must finish inside this (the adapters' per-call budgets are checked against it by a test).
+REGISTER_TIMEOUT_SECONDS = 28
 
 # --- Routes -------------------------------------------------------------------------------------
 ROUTE_REGISTER = "/register"  # POST, no API key

@@ -87,13 +87,6 @@ def test_failures_map_to_downstream_errors_retryable_only_when_worth_retrying(aw
     assert raised.value.retryable is retryable and code in str(raised.value)
 
 
-def test_clients_have_a_timeout_and_bounded_retries():
-    config = aws_client("apigateway").meta.config
-
-    assert (config.connect_timeout, config.read_timeout) == (2, 4)
-    assert config.retries == {"mode": "standard", "total_max_attempts": 4}  # 3 retries
-
-
 def test_keys_named_lists_only_keys_with_the_prefix_without_their_values(keys):
     prefix = "tollgate-listing-"
     first, second = keys.create_key(prefix + "a", ""), keys.create_key(prefix + "b", "")

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
+from conftest import REGISTER_MODULE, import_fresh
 from lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
 
 from tollgate import contract
@@ -268,6 +269,41 @@ def test_a_downstream_failure_is_503_and_leaves_nothing_behind(register_module, 
     assert account_item(aws, email) is None
     clean_moesif.reset()
     assert register(register_module, sign_up_body(email))[0] == 201
+
+
+def test_a_downstream_refusal_is_502_without_retry_after_and_leaves_nothing_behind(register_module, aws,
+                                                                                     stripe_client, clean_moesif):
+    """503 + Retry-After: the service was unreachable, throttled or failing, trying again works.
+    502: it refused our request (a 4xx), the deployment needs a fix, so no Retry-After."""
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    keys_before = api_key_ids()
+    clean_moesif.fail_next(400, path_prefix="/v1/companies")
+
+    status, headers, body = register(register_module, sign_up_body(email))
+
+    assert status == 502 and "Retry-After" not in headers
+    assert "Nothing was created or charged" in body["error"]
+    assert api_key_ids() == keys_before
+    assert stripe_client.v1.customers.list({"email": email}).data == []
+    assert account_item(aws, email) is None
+
+
+def test_a_secret_still_holding_the_placeholder_is_503_and_creates_nothing(aws, stripe_api, moesif_collector, price_id):
+    placeholder_arn = boto3.client("secretsmanager").create_secret(
+        Name=f"tollgate-placeholder-{uuid.uuid4().hex[:6]}",
+        SecretString=json.dumps({field: contract.SECRET_PLACEHOLDER for field in contract.SECRET_FIELDS}),
+    )["ARN"]
+    environment = aws.environment(stripe_api, moesif_collector.base_url, price_id) | {
+        contract.ENV_SECRET_ARN: placeholder_arn}
+    keys_before = api_key_ids()
+    module = next(fresh := import_fresh(REGISTER_MODULE, environment))
+
+    status, headers, body = register(module, sign_up_body())
+    fresh.close()
+
+    assert status == 503 and headers["Retry-After"] == "60"
+    assert body["error"] == "Sign-up is temporarily unavailable; please try again later."
+    assert api_key_ids() == keys_before
 
 
 @pytest.fixture

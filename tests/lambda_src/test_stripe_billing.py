@@ -9,7 +9,7 @@ import pytest
 
 from tollgate import contract
 from tollgate.adapters.stripe_billing import StripeBilling
-from tollgate.adapters.stripe_client import STRIPE_MAX_NETWORK_RETRIES, stripe_client
+from tollgate.adapters.stripe_client import STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_SECONDS, stripe_client
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.models import Registrant
 
@@ -27,7 +27,7 @@ def test_the_client_pins_the_api_version_and_bounds_retries_and_time(stripe_api)
 
     assert requestor._options.stripe_version == contract.STRIPE_API_VERSION
     assert requestor._options.max_network_retries == STRIPE_MAX_NETWORK_RETRIES
-    assert requestor._client._timeout == 8
+    assert requestor._client._timeout == STRIPE_TIMEOUT_SECONDS == (2, 4)
     assert requestor.base_addresses["api"] == stripe_api
 
 

@@ -17,6 +17,8 @@ from tollgate.ports import Analytics
 MOESIF_API_BASE = "https://api.moesif.net"
 MOESIF_TIMEOUT_SECONDS = (2, 4)  # connect, read
 MOESIF_RETRIES = 2  # on connection errors, 429 and 5xx: upserts are idempotent
+_BACKOFF_FACTOR = 0.2  # urllib3: no sleep before the first retry, 0.4 s before the second
+MOESIF_CALL_BUDGET_SECONDS = (MOESIF_RETRIES + 1) * sum(MOESIF_TIMEOUT_SECONDS) + _BACKOFF_FACTOR * 2
 _SERVICE = "Moesif"
 _RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -77,9 +79,10 @@ def _bounded_http_client(timeout: tuple[float, float]) -> Any:
         def __init__(self) -> None:
             retry = Retry(
                 total=MOESIF_RETRIES,
-                backoff_factor=0.2,
+                backoff_factor=_BACKOFF_FACTOR,
                 status_forcelist=_RETRY_STATUSES,
                 allowed_methods=None,  # POST included
+                respect_retry_after_header=False,  # a Retry-After of minutes would outlast the function
                 raise_on_status=False,  # the last answer is returned and mapped by its status
             )
             self.session = requests.Session()

@@ -15,10 +15,11 @@ from tollgate.domain.errors import DownstreamError
 if TYPE_CHECKING:
     import stripe
 
-STRIPE_TIMEOUT_SECONDS = 8
-# The SDK retries connection errors, 409 lock timeouts, 429 and 5xx with backoff, re-sending
-# the same Idempotency-Key, so a retried create never creates twice.
-STRIPE_MAX_NETWORK_RETRIES = 2
+STRIPE_TIMEOUT_SECONDS = (2, 4)  # connect, read: Stripe answers a create in about a second
+# The SDK retries connection errors (timeouts included), 409 lock timeouts, 429 and 5xx after a
+# 0.5 s pause, re-sending the same Idempotency-Key, so a retried create never creates twice.
+STRIPE_MAX_NETWORK_RETRIES = 1
+STRIPE_CALL_BUDGET_SECONDS = (STRIPE_MAX_NETWORK_RETRIES + 1) * sum(STRIPE_TIMEOUT_SECONDS) + 0.5 * STRIPE_MAX_NETWORK_RETRIES
 SERVICE = "Stripe"
 
 

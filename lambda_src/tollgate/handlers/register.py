@@ -31,7 +31,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseIdempotencySerializer
 
 from tollgate import contract, wiring
-from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG
+from tollgate.adapters.aws_clients import DYNAMODB_CLIENT_CONFIG
 from tollgate.domain.errors import EmailAlreadyRegistered, RegistrationInProgress, ValidationFailed
 from tollgate.domain.models import Registrant, Registration
 from tollgate.domain.registration import RegistrationService
@@ -90,7 +90,7 @@ idempotency = IdempotencyConfig(
 
 @idempotent_function(
     data_keyword_argument="request",
-    persistence_store=DynamoDBPersistenceLayer(table_name=config.idempotency_table, boto_config=AWS_CLIENT_CONFIG),
+    persistence_store=DynamoDBPersistenceLayer(table_name=config.idempotency_table, boto_config=DYNAMODB_CLIENT_CONFIG),
     config=idempotency,
     output_serializer=_ResponseWithoutKeyValue(),
 )
