@@ -13,7 +13,6 @@
   const MESSAGES = Object.freeze({
     fixFields: "Please correct the highlighted fields.",
     creating: "Creating your account…",
-    created: "Your account is ready. Your API key is shown below.",
     emailTaken: "This email already has an account. Use the key you stored when you signed up, or sign up with another email.",
     tooLarge: "That request is too large. Shorten the names and try again.",
     throttled: "Too many requests right now. Wait a few seconds and try again.",
@@ -242,7 +241,6 @@
     byId("payment-explainer").textContent = config.requirePaymentMethod
       ? "Your key starts working once you add a payment method. You are charged only for what you use."
       : "Your key already works. Add a card now so your first invoice is paid without interruption.";
-    setStatus(signupStatus, MESSAGES.created, "success");
     byId("signup").hidden = true;
     byId("result").hidden = false;
     fitToText(keyInput);
