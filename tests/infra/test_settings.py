@@ -98,9 +98,12 @@ def test_optional_values_may_be_empty(context):
     assert settings.backend_url is None and settings.existing_secret_arn is None
 
 
-def test_settings_and_access_log_modules_do_not_import_cdk():
-    """localdev builds the same settings and log records without pulling in CDK."""
-    probe = "import sys, infra.settings, infra.access_log; print(any(m.startswith('aws_cdk') for m in sys.modules))"
+def test_the_modules_localdev_shares_do_not_import_cdk():
+    """localdev builds the same settings, log records and site headers without pulling in CDK."""
+    probe = (
+        "import sys, infra.settings, infra.access_log, infra.site_delivery; "
+        "print(any(m.startswith('aws_cdk') for m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
 
     assert result.stdout.strip() == "False"
