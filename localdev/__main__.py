@@ -125,13 +125,17 @@ def free_port() -> int:
 class DevStackProcess:
     """`python -m localdev` as a child process; `urls` once it is ready. Port 0 = a free port.
 
-    Leaving the context sends SIGTERM (what Ctrl-C does to `make dev`) and waits for the exit.
+    Leaving the context sends SIGTERM (what `kill` does to `make dev`) and waits for the exit.
+    `own_process_group` starts it as a terminal starts a command, so a test can press Ctrl-C
+    (SIGINT to the whole group) without interrupting itself.
     """
 
     def __init__(self, site_port: int = 0, api_port: int = 0, startup_timeout: float = 90.0,
-                 log_path: Path | None = None, context: dict[str, str] | None = None) -> None:
+                 log_path: Path | None = None, context: dict[str, str] | None = None,
+                 own_process_group: bool = False) -> None:
         self.site_port, self.api_port = site_port or free_port(), api_port or free_port()
         self._context_arguments = [f"--context={key}={value}" for key, value in (context or {}).items()]
+        self._own_process_group = own_process_group
         self._startup_timeout = startup_timeout
         self._workdir = tempfile.TemporaryDirectory(prefix="tollgate-dev-")
         self.log_path = log_path or Path(self._workdir.name, "dev.log")
@@ -145,7 +149,8 @@ class DevStackProcess:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "localdev", "--urls-file", str(self._urls_file), *self._context_arguments],
-                cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+                cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=self._own_process_group)
         deadline = time.monotonic() + self._startup_timeout
         while not self._urls_file.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:

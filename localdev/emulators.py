@@ -39,7 +39,9 @@ AWS_REGION = "us-east-1"
 FAKE_AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 # Child programs: argv = [host, port, fd-or-empty]; they print their port once serving, then
-# serve until stdin closes (our stop(), or this process dying).
+# serve until stdin closes (our stop(), or this process dying). Ctrl-C in a terminal signals the
+# whole process group: children ignore it and let the parent stop them in order, without tracebacks.
+_CHILD_PREAMBLE = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
 _MOTO_CHILD = """
 import logging, os, sys
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -118,7 +120,7 @@ class _ChildServer(_LoopbackService):
         return None if self._process is None else self._process.pid
 
     def spawn(self) -> None:
-        args = [sys.executable, "-c", self.program, self._host, str(self._requested_port)]
+        args = [sys.executable, "-c", _CHILD_PREAMBLE + self.program, self._host, str(self._requested_port)]
         if self.passes_socket:
             sock = bind_loopback(self._requested_port, self.name, self._host)
             with sock:

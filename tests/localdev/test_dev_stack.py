@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -120,6 +121,17 @@ def test_sigterm_stops_every_child_process(stack: DevStackProcess) -> None:
     assert stack.stop() == 0
     assert [pid for pid in children if alive(pid)] == []
     assert "Stopped" in stack.output()
+
+
+def test_ctrl_c_in_a_terminal_stops_everything_quietly() -> None:
+    with DevStackProcess(own_process_group=True) as running:
+        assert running.process is not None
+        children = descendants(running.process.pid)
+        os.killpg(running.process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        assert running.process.wait(timeout=20) == 0
+        assert [pid for pid in children if alive(pid)] == []
+        output = running.output()
+    assert "Stopped" in output and "Traceback" not in output and "KeyboardInterrupt" not in output
 
 
 @pytest.mark.parametrize("taken_env", [SITE_PORT_ENV, API_PORT_ENV])
