@@ -2,59 +2,21 @@
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import ArnFormat, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from infra.gateway_errors import GATEWAY_ERRORS, REGISTER_BODY_FIELDS, REGISTER_FIELD_MAX_LENGTH
 from infra.nag import acknowledge
 from infra.settings import Settings
 from tollgate import contract
-from tollgate.domain.validation import FIELD_BODY, FIELD_EMAIL, FIELD_FIRST_NAME, FIELD_LAST_NAME
 
-REGISTER_BODY_FIELDS = (FIELD_EMAIL, FIELD_FIRST_NAME, FIELD_LAST_NAME)
-# A generous upper bound: the gateway only stops abuse-sized fields; the register Lambda applies
-# the real (tighter) rules and names the offending field.
-REGISTER_FIELD_MAX_LENGTH = 512
 # Stripe retries a throttled (429) delivery with backoff for days, so this cap only delays a key
 # change under a burst; it bounds what a flood of forged calls can cost (each one is a Lambda run).
 STRIPE_WEBHOOK_RATE_LIMIT = 10
 STRIPE_WEBHOOK_BURST_LIMIT = 20
-
-# Gateway-generated errors in the project's error shape {"error": ..., "fields": {...}}.
-_GATEWAY_ERRORS: dict[str, tuple[apigw.ResponseType, str | None, str]] = {
-    "Default4xx": (apigw.ResponseType.DEFAULT_4_XX, None, '{"error": $context.error.messageString}'),
-    "Default5xx": (
-        apigw.ResponseType.DEFAULT_5_XX,
-        None,
-        '{"error": "The service had a problem; please try again in a minute."}',
-    ),
-    "BadRequestBody": (
-        apigw.ResponseType.BAD_REQUEST_BODY,
-        "400",
-        json.dumps(
-            {
-                "error": f"The request body must be a JSON object whose {', '.join(REGISTER_BODY_FIELDS[:-1])} and "
-                f"{REGISTER_BODY_FIELDS[-1]} are strings of at most {REGISTER_FIELD_MAX_LENGTH} characters.",
-                "fields": {FIELD_BODY: "does not match the expected JSON shape"},
-            }
-        ),
-    ),
-    "Throttled": (
-        apigw.ResponseType.THROTTLED,
-        "429",
-        '{"error": "Too many requests: please slow down and retry in a few seconds."}',
-    ),
-    "QuotaExceeded": (
-        apigw.ResponseType.QUOTA_EXCEEDED,
-        "429",
-        '{"error": "This API key has used its quota for the current period."}',
-    ),
-    "RequestTooLarge": (apigw.ResponseType.REQUEST_TOO_LARGE, "413", '{"error": "The request body is too large."}'),
-}
 
 
 class TollgateApi(Construct):
@@ -263,10 +225,10 @@ class TollgateApi(Construct):
         """Errors API Gateway answers itself (throttling, quota, bad body, 5xx) carry the site's
         CORS origin too, so the signup page can read them instead of seeing an opaque failure."""
         headers = {"Access-Control-Allow-Origin": f"'{allowed_origin}'", "Vary": "'Origin'"}
-        for construct_id, (response_type, status, template) in _GATEWAY_ERRORS.items():
+        for response_type, (status, template) in GATEWAY_ERRORS.items():
             self.rest_api.add_gateway_response(
-                construct_id,
-                type=response_type,
+                response_type,
+                type=apigw.ResponseType.of(response_type),
                 status_code=status,
                 response_headers=headers,
                 templates={"application/json": template},

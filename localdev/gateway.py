@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from infra import access_log
+from infra import access_log, gateway_errors
 from localdev.net import BackgroundHttpServer
 from tollgate import contract
 
@@ -241,7 +241,7 @@ class LocalGateway(BackgroundHttpServer):
             reply = self._route(context)
         except Exception:  # noqa: BLE001 - API Gateway turns any integration failure into a 502
             log.exception("integration failed for %s %s", http.command, path)
-            reply = _json_reply(502, {"message": "Internal server error"}, error_type="INTEGRATION_FAILURE")
+            reply = _gateway_error(502, "INTEGRATION_FAILURE", "Internal server error")
         reply.headers.setdefault("Content-Type", "application/json")
         reply.headers["x-amzn-RequestId"] = request_id
         http.send_response(reply.status)
@@ -260,13 +260,12 @@ class LocalGateway(BackgroundHttpServer):
             if method == "OPTIONS" and path in CORS_ROUTES:
                 return self._preflight()
             if method != "POST":
-                return _json_reply(403, {"message": "Missing Authentication Token"},
-                                   error_type="MISSING_AUTHENTICATION_TOKEN")
+                return _gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
             return self._invoke(self._functions[path], request, api_key_id=None)
         presented = next((v for k, v in request["headers"].items() if k.lower() == contract.API_KEY_HEADER), None)
         key_id = self.enabled_key_id(presented)
         if key_id is None:
-            return _json_reply(403, {"message": "Forbidden"}, error_type="INVALID_API_KEY")
+            return _gateway_error(403, "INVALID_API_KEY", "Forbidden")
         request["apiKey"] = presented
         reply = self._proxy(request) if self._deployment.backend_url else self._invoke(
             self._sample_backend, request, api_key_id=key_id)
@@ -335,7 +334,7 @@ class LocalGateway(BackgroundHttpServer):
         integration_ms = int((time.monotonic() - started) * 1000)
         if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
             log.error("%s returned a malformed proxy response: %r", function.handler_path, result)
-            return _json_reply(502, {"message": "Internal server error"}, error_type="INTEGRATION_FAILURE")
+            return _gateway_error(502, "INTEGRATION_FAILURE", "Internal server error")
         headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers[name] = ",".join(str(v) for v in values)
@@ -359,7 +358,7 @@ class LocalGateway(BackgroundHttpServer):
             status, response_headers, body = error.code, dict(error.headers.items()), error.read()
         except (urllib.error.URLError, OSError) as error:
             log.warning("backend %s unreachable: %s", target, error)
-            return _json_reply(504, {"message": "Endpoint request timed out"}, error_type="INTEGRATION_TIMEOUT")
+            return _gateway_error(504, "INTEGRATION_TIMEOUT", "Endpoint request timed out")
         headers = {k: v for k, v in response_headers.items() if k.lower() not in _HOP_BY_HOP}
         return _Reply(status, headers, body, integration_ms=int((time.monotonic() - started) * 1000))
 
@@ -391,8 +390,10 @@ class LocalGateway(BackgroundHttpServer):
         self._firehose.put(line)
 
 
-def _json_reply(status: int, payload: dict[str, Any], error_type: str | None = None) -> _Reply:
-    return _Reply(status, {"Content-Type": "application/json"}, json.dumps(payload).encode(), error_type=error_type)
+def _gateway_error(status: int, error_type: str, message: str) -> _Reply:
+    """An error API Gateway answers itself, with the body the stage's gateway responses give it."""
+    body = gateway_errors.render(error_type, status, message)
+    return _Reply(status, {"Content-Type": "application/json"}, body, error_type=error_type)
 
 
 def _request_time(moment: datetime) -> str:

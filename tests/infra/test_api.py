@@ -4,6 +4,7 @@ import json
 
 from aws_cdk.assertions import Match
 
+from infra import gateway_errors
 from infra.api import STRIPE_WEBHOOK_BURST_LIMIT, STRIPE_WEBHOOK_RATE_LIMIT
 from tollgate import contract
 
@@ -104,6 +105,16 @@ def test_gateway_errors_carry_the_site_origin_and_the_project_error_shape(synth)
     bad_body = json.loads(responses["BAD_REQUEST_BODY"]["ResponseTemplates"]["application/json"])
     assert bad_body["fields"] and responses["BAD_REQUEST_BODY"]["StatusCode"] == "400"
     assert responses["THROTTLED"]["StatusCode"] == "429"
+
+
+def test_gateway_errors_are_the_ones_make_dev_renders(synth):
+    """One source (infra/gateway_errors.py): the stage's templates are what localdev answers."""
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
+
+    assert {name: props["ResponseTemplates"]["application/json"] for name, props in responses.items()} == {
+        name: template for name, (_, template) in gateway_errors.GATEWAY_ERRORS.items()
+    }
+    assert json.loads(gateway_errors.render("INVALID_API_KEY", 403, "Forbidden")) == {"error": "Forbidden"}
 
 
 def test_register_validates_the_body_against_a_permissive_json_model(synth):

@@ -99,9 +99,9 @@ def test_optional_values_may_be_empty(context):
 
 
 def test_the_modules_localdev_shares_do_not_import_cdk():
-    """localdev builds the same settings, log records and site headers without pulling in CDK."""
+    """localdev builds the same settings, log records, site headers and gateway errors without CDK."""
     probe = (
-        "import sys, infra.settings, infra.access_log, infra.site_delivery; "
+        "import sys, infra.settings, infra.access_log, infra.site_delivery, infra.gateway_errors; "
         "print(any(m.startswith('aws_cdk') for m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO_ROOT)

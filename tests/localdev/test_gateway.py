@@ -127,12 +127,12 @@ def wait_for_events(collector: Any, predicate: Any, timeout: float = 5.0) -> lis
 
 def test_metered_route_without_a_key_is_forbidden(gateway: LocalGateway) -> None:
     status, _, body = call(f"{gateway.url}/hello")
-    assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
+    assert (status, json.loads(body)) == (403, {"error": "Forbidden"})
 
 
 def test_metered_route_with_an_unknown_key_is_forbidden(gateway: LocalGateway, plan_key: dict[str, str]) -> None:
     status, _, body = call(f"{gateway.url}/hello", headers={"x-api-key": plan_key["value"] + "x"})
-    assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
+    assert (status, json.loads(body)) == (403, {"error": "Forbidden"})
 
 
 def test_valid_key_reaches_the_backend_with_path_and_query(
@@ -216,7 +216,7 @@ def test_public_route_answers_502_like_api_gateway_when_the_function_crashes(
 
     monkeypatch.setitem(gateway._functions, contract.ROUTE_REGISTER, Crashing())
     status, _, body = call(f"{gateway.url}{contract.ROUTE_REGISTER}", method="POST", body=b"{}")
-    assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
+    assert (status, json.loads(body)) == (502, {"error": "The service had a problem; please try again in a minute."})
 
 
 # ---- access log ------------------------------------------------------------------------------

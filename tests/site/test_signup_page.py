@@ -91,7 +91,7 @@ def test_sign_up_shows_a_working_key_once_and_a_second_sign_up_gets_the_409_mess
     api = dev_stack.urls["api"]
     assert call(f"{api}/hello", {"x-api-key": key})[0] == 200
     assert call(f"{api}/hello", {"x-api-key": key[:-1] + ("a" if key[-1] != "a" else "b")}) == (
-        403, {"message": "Forbidden"})
+        403, {"error": "Forbidden"})
     assert call(f"{api}/hello")[0] == 403
 
     deadline = time.monotonic() + 10
