@@ -8,9 +8,7 @@ same functions `make dev` uses (localdev.bootstrap, ops.stripe_setup).
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -22,13 +20,12 @@ from moto import mock_aws
 from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import DEV_CATALOG, create_api, create_tables
 from ops.stripe_setup import CatalogSetup
-from lambda_events import SIGNUP_ORIGIN
+from lambda_events import REGISTER_MODULE, SIGNUP_ORIGIN, import_fresh
 from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client
 
 STRIPE_TEST_KEY = "sk_test_tollgate"
 MOESIF_APPLICATION_ID = "moesif-test-application"
-REGISTER_MODULE = "tollgate.handlers.register"
 
 
 @dataclass
@@ -84,18 +81,6 @@ def price_id(stripe_api: str) -> str:
     return CatalogSetup(stripe_client(STRIPE_TEST_KEY, api_base=stripe_api)).ensure(DEV_CATALOG).price_id
 
 
-def import_fresh(module_name: str, environment: dict[str, str]) -> Iterator[ModuleType]:
-    """Import a handler module as a cold start would, with `environment`; forget it afterwards
-    so no other test (or the local gateway) inherits its wiring."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in environment.items():
-            patch.setenv(name, value)
-        sys.modules.pop(module_name, None)
-        module = importlib.import_module(module_name)
-        try:
-            yield module
-        finally:
-            sys.modules.pop(module_name, None)
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,22 @@
-"""API Gateway-shaped events and a Lambda context for invoking the Tollgate handlers in tests."""
+"""API Gateway-shaped events, a Lambda context and cold-start imports for invoking the handlers in tests."""
 
 from __future__ import annotations
 
 import base64
+import importlib
 import json
+import sys
 import uuid
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
+
+import pytest
 
 from tollgate import contract
 
 SIGNUP_ORIGIN = "http://127.0.0.1:8000"
+REGISTER_MODULE = "tollgate.handlers.register"
 
 
 class LambdaContext:
@@ -77,3 +83,17 @@ def invoke(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, st
         headers[name] = ",".join(values)
     body = json.loads(response["body"]) if response.get("body") else None
     return response["statusCode"], headers, body
+
+
+def import_fresh(module_name: str, environment: dict[str, str]) -> Iterator[ModuleType]:
+    """Import a handler module as a cold start would, with `environment`; forget it afterwards
+    so no other test (or the local gateway) inherits its wiring."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        sys.modules.pop(module_name, None)
+        module = importlib.import_module(module_name)
+        try:
+            yield module
+        finally:
+            sys.modules.pop(module_name, None)

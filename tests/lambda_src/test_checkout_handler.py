@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from conftest import import_fresh
+from lambda_events import import_fresh
 from lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
 
 from tollgate import contract

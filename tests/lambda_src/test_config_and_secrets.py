@@ -6,7 +6,7 @@ import json
 
 import boto3
 import pytest
-from conftest import import_fresh
+from lambda_events import import_fresh
 
 from tollgate import contract
 from tollgate.adapters.secrets import SecretStore

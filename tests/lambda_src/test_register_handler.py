@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-from conftest import REGISTER_MODULE, import_fresh
+from lambda_events import REGISTER_MODULE, import_fresh
 from lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
 
 from tollgate import contract

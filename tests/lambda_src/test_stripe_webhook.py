@@ -16,7 +16,7 @@ from types import ModuleType
 import boto3
 import pytest
 import stripe
-from conftest import import_fresh
+from lambda_events import import_fresh
 from lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
 
 from tollgate import contract
