@@ -238,7 +238,12 @@
     keyInput.value = issuedKey.value;
     byId("api-key-id").textContent = issuedKey.id;
     curlCode.textContent = curlExample(config.apiUrl, issuedKey.value);
-    byId("payment-explainer").textContent = config.requirePaymentMethod
+    // The register answer says whether this key waits for a card; config.json is only the fallback.
+    const waitsForPaymentMethod = registration.status
+      ? registration.status === "awaiting_payment_method"
+      : config.requirePaymentMethod;
+    byId("key-waiting").hidden = !waitsForPaymentMethod;
+    byId("payment-explainer").textContent = waitsForPaymentMethod
       ? "Your key starts working once you add a payment method. You are charged only for what you use."
       : "Your key already works. Add a card now so your first invoice is paid without interruption.";
     byId("signup").hidden = true;

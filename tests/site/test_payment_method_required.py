@@ -48,6 +48,7 @@ def test_the_page_says_the_key_waits_for_a_payment_method_and_checkout_activates
     key = signup.open().sign_up(unique_email)
 
     assert WAITING_EXPLAINER in signup.page.locator("#payment-explainer").inner_text()
+    assert signup.page.locator("#key-waiting").is_visible()  # said before "Try it", not only at the end
     assert signup.axe_violations() == []
     signup.screenshot("20-awaiting-payment-method")
     assert metered_call(stack, key) == 403

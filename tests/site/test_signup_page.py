@@ -84,6 +84,7 @@ def test_sign_up_shows_a_working_key_once_and_a_second_sign_up_gets_the_409_mess
     curl = signup.page.locator("#curl-example").inner_text()
     assert dev_stack.urls["api"] in curl and f"x-api-key: {key}" in curl
     assert signup.page.get_by_role("button", name="Add a payment method").is_visible()
+    assert signup.page.locator("#key-waiting").is_hidden()  # an active key needs no extra step
     assert len(idempotency_keys) == 1 and len(idempotency_keys[0]) == 36
     assert_accessible(signup)
     signup.screenshot("03-success")
