@@ -47,7 +47,11 @@ class ApiKeys(ABC):
 
 
 class Billing(ABC):
-    """Stripe customers and subscriptions."""
+    """Stripe customers and subscriptions.
+
+    A create repeated with the same idempotency key and arguments (within 24 h) returns the
+    object the first call created instead of a new one, even when the first call's answer was
+    lost: that is how a rollback learns the id of a create that timed out."""
 
     @abstractmethod
     def create_customer(self, registrant: Registrant, api_key_id: str, idempotency_key: str) -> str:
@@ -55,7 +59,8 @@ class Billing(ABC):
 
     @abstractmethod
     def delete_customer(self, customer_id: str) -> None:
-        """Delete the customer; an already deleted customer is not an error."""
+        """Delete the customer, which also cancels its subscriptions; an already deleted
+        customer is not an error."""
 
     @abstractmethod
     def subscribe(self, customer_id: str, idempotency_key: str) -> str:

@@ -3,11 +3,13 @@ tests, the lifecycle tests and the benchmark.
 
 Each fake behaves like the real service where the domain relies on it (conditional writes,
 idempotent deletes, Stripe idempotency keys) and can, per method: fail on its Nth call (or on
-every call from the Nth), add a fixed latency, and record every call with its timing.
+every call from the Nth), before or after acting, add a fixed latency, and record every call
+with its timing.
 
     keys = FakeApiKeys()
     keys.fail("delete_key")                   # the first delete raises DownstreamError
     keys.fail("create_key", on_call=2, times=None)  # every create from the second one fails
+    billing.fail("create_customer", answer_lost=True)  # creates the customer, then times out
     FakeBilling(latency=0.05, recorder=recorder)    # 50 ms per call, timings in `recorder`
 """
 
@@ -67,6 +69,7 @@ class _Failure:
     on_call: int
     times: int | None  # None: every call from `on_call` on
     error: Exception
+    answer_lost: bool  # the call takes effect before raising (a timeout after the server acted)
 
 
 class FaultyFake:
@@ -82,13 +85,15 @@ class FaultyFake:
         self._failures: dict[str, _Failure] = {}
         self._lock = threading.RLock()
 
-    def fail(self, method: str, *, on_call: int = 1, times: int | None = 1, error: Exception | None = None) -> None:
+    def fail(self, method: str, *, on_call: int = 1, times: int | None = 1, error: Exception | None = None,
+             answer_lost: bool = False) -> None:
         """Make `method` raise `error` (a retryable DownstreamError by default) on its
-        `on_call`-th call, for `times` calls (None: for good)."""
+        `on_call`-th call, for `times` calls (None: for good); with `answer_lost`, only after the
+        call took effect, as when a service acts but its answer times out."""
         if not callable(getattr(self, method, None)):
             raise AttributeError(f"{type(self).__name__} has no method {method}")
         self._failures[method] = _Failure(
-            on_call, times, error or DownstreamError(self.port, f"injected failure in {method}")
+            on_call, times, error or DownstreamError(self.port, f"injected failure in {method}"), answer_lost
         )
 
     def call_count(self, method: str) -> int:
@@ -105,9 +110,13 @@ class FaultyFake:
         try:
             if self.latency:
                 time.sleep(self.latency)
-            if failure and number >= failure.on_call and (failure.times is None or number < failure.on_call + failure.times):
+            failing = failure and number >= failure.on_call and (
+                failure.times is None or number < failure.on_call + failure.times)
+            if failing and not failure.answer_lost:
                 raise failure.error
             yield
+            if failing:
+                raise failure.error
         finally:
             if self.recorder:
                 self.recorder.add(CallRecord(self.port, method, started, time.perf_counter()))
@@ -166,7 +175,9 @@ class FakeApiKeys(FaultyFake, ApiKeys):
 
 
 class FakeBilling(FaultyFake, Billing):
-    """Stripe as the domain sees it, including idempotency keys (same key → same object)."""
+    """Stripe as the domain sees it: an idempotency key replays the id its first call created,
+    and refuses other arguments (as Stripe's `idempotency_error`); deleting a customer cancels
+    its subscriptions."""
 
     port = "stripe"
 
@@ -174,36 +185,48 @@ class FakeBilling(FaultyFake, Billing):
         super().__init__(**kwargs)
         self.customers: dict[str, dict] = {}
         self.subscriptions: dict[str, dict] = {}  # id -> {"customer", "status"}
-        self._idempotent: dict[str, str] = {}
+        self._idempotent: dict[str, tuple[tuple, str]] = {}  # key -> (arguments, id created)
         self._ids = itertools.count(1)
 
     def create_customer(self, registrant: Registrant, api_key_id: str, idempotency_key: str) -> str:
+        arguments = ("create_customer", registrant, api_key_id)
         with self._call("create_customer", registrant.email, api_key_id, idempotency_key):
             if idempotency_key in self._idempotent:
-                return self._idempotent[idempotency_key]
+                return self._replay(idempotency_key, arguments)
             customer_id = f"cus_{next(self._ids):04d}"
             self.customers[customer_id] = {
                 "email": registrant.email,
                 "name": f"{registrant.first_name} {registrant.last_name}",
                 "metadata": {"awsAPIKeyId": api_key_id},
             }
-            self._idempotent[idempotency_key] = customer_id
+            self._idempotent[idempotency_key] = (arguments, customer_id)
             return customer_id
 
     def delete_customer(self, customer_id: str) -> None:
         with self._call("delete_customer", customer_id):
             self.customers.pop(customer_id, None)
+            for subscription in self.subscriptions.values():
+                if subscription["customer"] == customer_id:
+                    subscription["status"] = "canceled"
 
     def subscribe(self, customer_id: str, idempotency_key: str) -> str:
+        arguments = ("subscribe", customer_id)
         with self._call("subscribe", customer_id, idempotency_key):
             if idempotency_key in self._idempotent:
-                return self._idempotent[idempotency_key]
+                return self._replay(idempotency_key, arguments)
             if customer_id not in self.customers:
                 raise DownstreamError(self.port, f"no customer {customer_id}", retryable=False)
             subscription_id = f"sub_{next(self._ids):04d}"
             self.subscriptions[subscription_id] = {"customer": customer_id, "status": "active"}
-            self._idempotent[idempotency_key] = subscription_id
+            self._idempotent[idempotency_key] = (arguments, subscription_id)
             return subscription_id
+
+    def _replay(self, idempotency_key: str, arguments: tuple) -> str:
+        first_arguments, created_id = self._idempotent[idempotency_key]
+        if arguments != first_arguments:
+            raise DownstreamError(self.port, f"idempotency key {idempotency_key} reused with other arguments",
+                                  retryable=False)
+        return created_id
 
     def cancel_subscription(self, subscription_id: str) -> None:
         with self._call("cancel_subscription", subscription_id):

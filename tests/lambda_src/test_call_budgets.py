@@ -28,6 +28,8 @@ WORST_CASES = {
     "API Gateway stalls when the key is attached": 2 * AWS,
     # Record the key id, release the reservation, drop the in-progress idempotency record.
     "DynamoDB stalls after the reservation": 3 * DYNAMODB,
+    # Create the customer, then repeat the create with its idempotency key to find what it made.
+    "Stripe stalls when creating the customer": 2 * STRIPE_CALL_BUDGET_SECONDS,
     # Subscribe, then delete the customer (which also ends any subscription Stripe made late).
     "Stripe stalls when subscribing": 2 * STRIPE_CALL_BUDGET_SECONDS,
     "Moesif stalls in the last stage": MOESIF_CALL_BUDGET_SECONDS,

@@ -23,7 +23,7 @@ def account(email: str, **fields) -> Account:
 def test_an_account_round_trips_with_every_field(accounts):
     original = account(
         "round@example.com", first_name="Zoë", last_name="Lee", api_key_id="k1", customer_id="cus_1",
-        subscription_id="sub_1", lease_expires_at=123, request_fingerprint="fp", failure_reason=None,
+        subscription_id="sub_1", customer_idempotency_key="tollgate-customer-x", lease_expires_at=123, request_fingerprint="fp", failure_reason=None,
         created_at=1, updated_at=2, history=[{"status": "pending", "at": "1"}],
     )
     accounts.save(original, expected_status=None)

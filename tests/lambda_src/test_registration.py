@@ -11,7 +11,7 @@ from fakes import CallRecorder, FakePorts
 
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, RegistrationInProgress
 from tollgate.domain.models import Account, AccountStatus, Registrant
-from tollgate.domain.registration import RESERVATION_LEASE_SECONDS, RegistrationService, orphaned_keys
+from tollgate.domain.registration import RESERVATION_LEASE_SECONDS, RegistrationService, _Attempt, orphaned_keys
 
 ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")
 
@@ -167,7 +167,6 @@ def test_a_non_retryable_failure_keeps_its_flag(ports):
     [
         (("billing", "subscribe"), ("billing", "delete_customer"), {"customer"}),
         (("api_keys", "attach_to_plan"), ("api_keys", "delete_key"), {"key"}),
-        (("analytics", "upsert_user"), ("billing", "cancel_subscription"), {"subscription"}),
         (("api_keys", "attach_to_plan"), ("billing", "delete_customer"), {"customer"}),
         # the key was attached before Moesif failed: it must leave the plan even if it survives
         (("analytics", "upsert_user"), ("api_keys", "delete_key"), {"key"}),
@@ -195,6 +194,7 @@ def test_an_undo_that_fails_leaves_a_failed_row_with_every_id(ports, failing_ste
 def test_an_undo_failure_after_the_subscription_records_the_subscription_id(ports):
     ports.analytics.fail("upsert_company")
     ports.billing.fail("cancel_subscription")
+    ports.billing.fail("delete_customer")
 
     with pytest.raises(DownstreamError):
         service_for(ports).register(ANN, "fp")
@@ -202,6 +202,125 @@ def test_an_undo_failure_after_the_subscription_records_the_subscription_id(port
     row = ports.accounts.rows[ANN.email]
     assert row.status is AccountStatus.FAILED
     assert row.subscription_id in ports.billing.live_subscriptions()
+    assert "cancel subscription" in row.failure_reason and "delete customer" in row.failure_reason
+
+
+def test_a_failed_cancel_does_not_count_when_the_customer_is_deleted(ports):
+    ports.analytics.fail("upsert_user")
+    ports.billing.fail("cancel_subscription")
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    assert_nothing_left(ports)  # Stripe cancels a deleted customer's subscriptions
+
+
+def only_customer_key(ports: FakePorts) -> str:
+    (customer_key,) = {args[2] for method, args in ports.billing.calls if method == "create_customer"}
+    return customer_key
+
+
+def test_a_customer_stripe_created_but_never_confirmed_is_found_by_its_idempotency_key_and_deleted(ports):
+    ports.billing.fail("create_customer", answer_lost=True)  # created, then the answer timed out
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    assert_nothing_left(ports)  # no orphaned customer, reservation released
+    assert ports.billing.call_count("create_customer") == 2
+    only_customer_key(ports)  # the create was repeated with the same key
+
+
+def test_a_subscription_stripe_created_but_never_confirmed_ends_with_its_customer(ports):
+    ports.billing.fail("subscribe", answer_lost=True)
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    assert len(ports.billing.subscriptions) == 1  # Stripe did create it...
+    assert_nothing_left(ports)  # ...and deleting the customer cancelled it
+    assert ports.billing.call_count("subscribe") == 1
+
+
+def test_a_refused_customer_create_created_nothing_and_is_not_repeated(ports):
+    ports.billing.fail("create_customer", error=DownstreamError("stripe", "invalid request", retryable=False))
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    assert ports.billing.call_count("create_customer") == 1
+    assert_nothing_left(ports)
+
+
+def test_when_finding_an_unconfirmed_customer_fails_the_row_names_the_create_and_a_later_clean_finishes(ports):
+    ports.billing.fail("create_customer", times=2, answer_lost=True)  # the repeat times out too
+    service = service_for(ports)
+
+    with pytest.raises(DownstreamError):
+        service.register(ANN, "fp")
+
+    row = ports.accounts.get(ANN.email)
+    customer_key = only_customer_key(ports)
+    assert row.status is AccountStatus.FAILED
+    assert row.customer_id is None and row.customer_idempotency_key == customer_key
+    assert f"customer whose create had an unknown outcome (idempotency key {customer_key})" in row.failure_reason
+    assert len(ports.billing.customers) == 1 and ports.api_keys.keys == {}
+
+    assert service.undo_recorded(row) == []  # what ops/failed_accounts.py --clean runs
+    assert ports.billing.customers == {}
+
+
+def test_a_customer_found_by_its_idempotency_key_whose_delete_fails_is_recorded_on_the_failed_row(ports):
+    ports.billing.fail("create_customer", answer_lost=True)
+    ports.billing.fail("delete_customer")
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    row = ports.accounts.rows[ANN.email]
+    assert row.status is AccountStatus.FAILED
+    assert [row.customer_id] == list(ports.billing.customers)
+    assert "customer whose create had an unknown outcome" in row.failure_reason
+    assert "injected failure in delete_customer" in row.failure_reason
+
+
+def test_an_unconfirmed_subscription_whose_customer_survives_ends_when_a_later_clean_deletes_the_customer(ports):
+    ports.billing.fail("subscribe", answer_lost=True)
+    ports.billing.fail("delete_customer")
+    service = service_for(ports)
+
+    with pytest.raises(DownstreamError):
+        service.register(ANN, "fp")
+
+    row = ports.accounts.get(ANN.email)
+    assert row.status is AccountStatus.FAILED and row.customer_id in ports.billing.customers
+    assert "injected failure in subscribe" in row.failure_reason
+    assert len(ports.billing.live_subscriptions()) == 1
+
+    assert service.undo_recorded(row) == []
+    assert ports.billing.live_subscriptions() == [] and ports.billing.customers == {}
+
+
+def test_a_sign_up_that_died_after_an_unconfirmed_customer_create_is_cleaned_by_the_next_one(
+    ports, clock, monkeypatch
+):
+    """The customer create's idempotency key is written with the key id, before the customer
+    exists: a function that dies mid-create leaves enough on its row to find the customer."""
+    ports.billing.fail("create_customer", answer_lost=True)
+    monkeypatch.setattr(_Attempt, "roll_back", lambda attempt, failure: None)  # the function dies
+    service = service_for(ports, clock)
+    with pytest.raises(DownstreamError):
+        service.register(ANN, "fp-1")
+    abandoned = ports.accounts.get(ANN.email)
+    assert abandoned.status is AccountStatus.PENDING and abandoned.customer_id is None
+    assert abandoned.customer_idempotency_key == only_customer_key(ports)
+    monkeypatch.undo()
+    clock.now += RESERVATION_LEASE_SECONDS + 1
+
+    registration = service.register(ANN, "fp-2")
+
+    assert list(ports.billing.customers) == [registration.customer_id]
+    assert list(ports.api_keys.keys) == [registration.key.id]
 
 
 def test_an_existing_account_answers_already_registered_and_creates_nothing(ports):

@@ -43,10 +43,18 @@ def test_a_customer_carries_the_key_id_and_a_subscription_the_price(billing, str
     assert subscription["items"].data[0].price.id == price_id
 
 
-def test_the_same_idempotency_key_creates_one_customer(billing):
-    key = f"test-customer-{uuid.uuid4()}"
+def test_repeating_a_customer_create_with_its_idempotency_key_returns_that_customer_and_creates_no_other(
+    billing, stripe_client
+):
+    """How a rollback learns the id of a customer whose create answered with a timeout or 5xx."""
+    api_key_id, idempotency_key = f"key-{uuid.uuid4()}", f"test-customer-{uuid.uuid4()}"
+    first = billing.create_customer(ANN, api_key_id, idempotency_key)  # its answer is "lost"
 
-    assert billing.create_customer(ANN, "key-1", key) == billing.create_customer(ANN, "key-1", key)
+    repeated = billing.create_customer(ANN, api_key_id, idempotency_key)
+
+    assert repeated == first
+    query = f"metadata['{contract.STRIPE_CUSTOMER_METADATA_API_KEY_ID}']:'{api_key_id}'"
+    assert [customer.id for customer in stripe_client.v1.customers.search({"query": query})] == [first]
 
 
 def test_undoing_twice_is_not_an_error(billing, stripe_client):

@@ -29,6 +29,7 @@ _ATTRIBUTES = {
     "api_key_id": contract.ACCOUNTS_ATTR_API_KEY_ID,
     "customer_id": contract.ACCOUNTS_ATTR_CUSTOMER_ID,
     "subscription_id": contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID,
+    "customer_idempotency_key": "customerIdempotencyKey",
     "lease_expires_at": "leaseExpiresAt",
     "attempt_id": "attemptId",
     "request_fingerprint": "requestFingerprint",

@@ -54,6 +54,9 @@ class Account:
     api_key_id: str | None = None
     customer_id: str | None = None
     subscription_id: str | None = None
+    # Recorded as the customer create starts: a rollback that never got the customer id (a timeout
+    # or 5xx) repeats the create with it to learn the id (see RegistrationService.undo_recorded).
+    customer_idempotency_key: str | None = None
     lease_expires_at: int | None = None  # epoch seconds; only meaningful while pending
     attempt_id: str | None = None  # the registration attempt that owns the row (guards its writes)
     request_fingerprint: str | None = None  # hash of Idempotency-Key + body of the reserving request

@@ -11,7 +11,9 @@ it records), and independent calls run concurrently so the critical path is four
 
 Attaching the key is the only step that lets it call the API, and it runs in the last stage,
 once billing exists. Any failure undoes what was created, newest first, and releases the
-reservation; an undo that fails leaves the row `failed` with every id and the reason.
+reservation; an undo that fails leaves the row `failed` with every id and the reason. A Stripe
+customer whose create timed out or failed with a 5xx may exist all the same: the rollback
+repeats the create with its idempotency key to learn its id (see undo_recorded).
 
 A key that no row records (the email turned out to be taken and deleting the key failed, or the
 function died before stage 2 recorded its id) is found by its name: see orphaned_keys.
@@ -45,11 +47,11 @@ _RESERVATION_TRIES = 3
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Undo:
     description: str
     action: Callable[[], None]
-    covered_by_key_deletion: bool = False
+    covered_by: _Undo | None = None  # an undo whose success makes this one unnecessary
 
 
 class RegistrationService:
@@ -97,34 +99,61 @@ class RegistrationService:
         """Undo every resource `account` records, newest first, trying each even when an
         earlier one fails; return the undos that failed (empty: nothing is left behind).
 
-        `attached=True` (the default, for rows whose progress is unknown) also removes the key
-        from the usage plan; that step only counts as failed if deleting the key fails too,
-        since a deleted key leaves every usage plan with it.
+        A row with the customer create's idempotency key but no customer id never learned the
+        outcome of that create (a timeout or 5xx, or the function died): the create is repeated
+        with the same key and arguments, so Stripe answers with the customer it made then (it
+        replays a key's result for 24 h) or makes it now; either way it is deleted, and its id
+        written into `account`, so a row saved afterwards records it.
+
+        An undo covered by another only counts as failed if that one fails too: a deleted key
+        leaves every usage plan, a deleted customer's subscriptions are cancelled by Stripe. So
+        a subscription whose create had an unknown outcome needs no undo of its own: the
+        customer is always known by then. `attached=True` (the default, for rows whose progress
+        is unknown) also removes the key from the usage plan.
         """
         key_id, customer_id, subscription_id = account.api_key_id, account.customer_id, account.subscription_id
-        delete_key = _Undo(f"delete API key {key_id}", lambda: self.api_keys.delete_key(key_id))
         undos = []  # in creation order
+        delete_key = delete_customer = None
         if key_id:
+            delete_key = _Undo(f"delete API key {key_id}", lambda: self.api_keys.delete_key(key_id))
             undos.append(delete_key)
         if customer_id:
-            undos.append(_Undo(f"delete customer {customer_id}", lambda: self.billing.delete_customer(customer_id)))
+            delete_customer = _Undo(f"delete customer {customer_id}",
+                                    lambda: self.billing.delete_customer(customer_id))
+        elif account.customer_idempotency_key:
+            delete_customer = _Undo(
+                "find and delete the customer whose create had an unknown outcome "
+                f"(idempotency key {account.customer_idempotency_key})",
+                lambda: self._delete_customer_created_for(account),
+            )
+        if delete_customer:
+            undos.append(delete_customer)
         if subscription_id:
             undos.append(_Undo(f"cancel subscription {subscription_id}",
-                               lambda: self.billing.cancel_subscription(subscription_id)))
+                               lambda: self.billing.cancel_subscription(subscription_id), covered_by=delete_customer))
         if key_id and attached:
             undos.append(_Undo(f"detach API key {key_id}", lambda: self.api_keys.detach_from_plan(key_id),
-                               covered_by_key_deletion=True))
+                               covered_by=delete_key))
         failed: list[tuple[_Undo, str]] = []
         for undo in reversed(undos):
             try:
                 undo.action()
             except Exception as error:  # noqa: BLE001 - every undo is tried whatever the previous one did
                 failed.append((undo, f"{undo.description} ({error})"))
-        key_deleted = all(undo is not delete_key for undo, _ in failed)
-        return [reason for undo, reason in failed if not (undo.covered_by_key_deletion and key_deleted)]
+        failed_undos = [undo for undo, _ in failed]
+        return [reason for undo, reason in failed if undo.covered_by is None or undo.covered_by in failed_undos]
 
     def now(self) -> int:
         return int(self.clock())
+
+    def _delete_customer_created_for(self, account: Account) -> None:
+        """Repeat `account`'s customer create exactly (same idempotency key and arguments) to learn
+        the customer's id, then delete it."""
+        registrant = Registrant(account.email, account.first_name, account.last_name)
+        account.customer_id = self.billing.create_customer(
+            registrant, account.api_key_id, account.customer_idempotency_key
+        )
+        self.billing.delete_customer(account.customer_id)
 
 
 class _Attempt:
@@ -161,10 +190,12 @@ class _Attempt:
             ledger_field="api_key_id",
             id_of=lambda issued: issued.id,
         )
+        self._row.customer_idempotency_key = self._idempotency_key("customer")
         customer_id = self._create(
-            lambda: service.billing.create_customer(registrant, key.id, self._idempotency_key("customer")),
+            lambda: service.billing.create_customer(registrant, key.id, self._row.customer_idempotency_key),
             alongside=self._record,
             ledger_field="customer_id",
+            idempotency_field="customer_idempotency_key",
         )
         subscription_id = self._create(
             lambda: service.billing.subscribe(customer_id, self._idempotency_key("subscription")),
@@ -236,12 +267,19 @@ class _Attempt:
         self._stored_status = AccountStatus.FAILED
 
     def _create(self, create: Callable[[], T], *, alongside: Callable[[], None], ledger_field: str,
-                id_of: Callable[[T], str] = str) -> T:
+                id_of: Callable[[T], str] = str, idempotency_field: str | None = None) -> T:
         """Run `create` concurrently with `alongside` (a ledger write); put the created id in the
-        row as soon as it exists, even when `alongside` failed, so the rollback undoes it."""
+        row as soon as it exists, even when `alongside` failed, so the rollback undoes it.
+
+        `idempotency_field` names the row field holding the create's idempotency key, set before
+        the stage so `alongside` records it: the rollback finds what a create with an unknown
+        outcome made by it. A refusal (4xx) created nothing, so the key is dropped from the row."""
         done, created = self._stage(alongside, create)
-        if created.exception() is None:
+        error = created.exception()
+        if error is None:
             setattr(self._row, ledger_field, id_of(created.result()))
+        elif idempotency_field and not _outcome_unknown(error):
+            setattr(self._row, idempotency_field, None)
         _raise_first_failure(done, created)
         return created.result()
 
@@ -335,6 +373,11 @@ def _raise_first_failure(*futures: Future) -> None:
     errors = [future.exception() for future in futures if future.exception() is not None]
     if errors:
         raise min(errors, key=_failure_rank)
+
+
+def _outcome_unknown(error: BaseException) -> bool:
+    """A timeout, throttling or 5xx: the service may have acted before failing to answer."""
+    return isinstance(error, DownstreamError) and error.retryable
 
 
 def _failure_rank(error: BaseException) -> int:
