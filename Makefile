@@ -38,7 +38,7 @@ browser:  ## install Debian's Chromium for the browser tests when it is missing 
 	@command -v chromium >/dev/null || { \
 	  echo "Installing Debian's chromium for the browser tests..."; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; }
 
 synth: deps  ## synthesize cdk.out/Tollgate.template.json offline and print the cdk-nag result
 	$(CDK) synth -q
