@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack, Token
+from aws_cdk import ArnFormat, Duration, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_wafv2 as wafv2
@@ -280,9 +280,13 @@ def _without_authorizer(method: apigw.Method, reason: str) -> None:
 
 
 def _allow_browser_calls(resource: apigw.IResource, allowed_origin: str) -> None:
-    """CORS preflight for a POST route the signup page calls: that one origin, never '*'."""
+    """CORS preflight for a POST route the signup page calls: that one origin, never '*', with the
+    contract's policy (the handlers' Powertools CORSConfig and the local gateway use it too)."""
     resource.add_cors_preflight(
-        allow_origins=[allowed_origin], allow_methods=["POST", "OPTIONS"], allow_headers=list(contract.CORS_ALLOWED_HEADERS)
+        allow_origins=[allowed_origin],
+        allow_methods=list(contract.CORS_ALLOWED_METHODS),
+        allow_headers=list(contract.CORS_ALLOWED_HEADERS),
+        max_age=Duration.seconds(contract.CORS_MAX_AGE_SECONDS),
     )
 
 

@@ -42,12 +42,6 @@ from tollgate import contract
 
 log = logging.getLogger(__name__)
 
-# What the stage's CORS preflight allows (browser-facing routes only; the webhook is server-to-server).
-CORS_ROUTES = (contract.ROUTE_REGISTER, contract.ROUTE_CHECKOUT)
-CORS_ALLOW_HEADERS = ("Content-Type", contract.IDEMPOTENCY_HEADER, contract.API_KEY_HEADER)
-CORS_ALLOW_METHODS = ("OPTIONS", "POST")
-CORS_MAX_AGE_SECONDS = 600
-
 FUNCTION_ROUTES = {
     contract.ROUTE_REGISTER: contract.HANDLER_REGISTER,
     contract.ROUTE_CHECKOUT: contract.HANDLER_CHECKOUT,
@@ -257,7 +251,7 @@ class LocalGateway(BackgroundHttpServer):
     def _route(self, request: dict[str, Any]) -> _Reply:
         path, method = request["path"], request["method"]
         if path in FUNCTION_ROUTES:
-            if method == "OPTIONS" and path in CORS_ROUTES:
+            if method == "OPTIONS" and path in contract.CORS_ROUTES:
                 return self._preflight()
             if method != "POST":
                 return _gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
@@ -275,9 +269,9 @@ class LocalGateway(BackgroundHttpServer):
     def _preflight(self) -> _Reply:
         return _Reply(204, {
             "Access-Control-Allow-Origin": self._deployment.allowed_origin,
-            "Access-Control-Allow-Headers": ",".join(CORS_ALLOW_HEADERS),
-            "Access-Control-Allow-Methods": ",".join(CORS_ALLOW_METHODS),
-            "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
+            "Access-Control-Allow-Headers": ",".join(contract.CORS_ALLOWED_HEADERS),
+            "Access-Control-Allow-Methods": ",".join(contract.CORS_ALLOWED_METHODS),
+            "Access-Control-Max-Age": str(contract.CORS_MAX_AGE_SECONDS),
             "Vary": "Origin",
         }, b"")
 

@@ -51,8 +51,22 @@ PUBLIC_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_STRIPE_WEBHOOK)
 # Everything else (`/` and `/{proxy+}`, any method) is metered: API key required, proxied to the backend.
 API_KEY_HEADER = "x-api-key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# Request headers the signup site may send cross-origin (API Gateway preflight and the handlers).
-CORS_ALLOWED_HEADERS = ("Content-Type", IDEMPOTENCY_HEADER, API_KEY_HEADER)
+
+# --- CORS: the one policy for the routes the signup page calls cross-origin ---------------------
+# The stage's preflight (infra/api.py), the handlers' Powertools CORSConfig and the local gateway
+# (localdev) are all built from these, so the three answer a preflight alike (a test compares them).
+CORS_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT)  # the webhook is server-to-server: no CORS
+CORS_ALLOWED_METHODS = ("OPTIONS", "POST")
+# Powertools' CORSConfig always allows its built-in headers (Authorization, Content-Type, X-Amz-Date,
+# X-Api-Key, X-Amz-Security-Token); listing them here keeps the stage's answer the same. Sorted, as
+# Powertools renders them.
+CORS_ALLOWED_HEADERS = tuple(
+    sorted(
+        ("Authorization", "Content-Type", IDEMPOTENCY_HEADER, "X-Amz-Date", "X-Amz-Security-Token", "X-Api-Key"),
+        key=str.lower,
+    )
+)
+CORS_MAX_AGE_SECONDS = 600  # how long a browser may reuse a preflight answer
 
 # --- Accounts table -----------------------------------------------------------------------------
 ACCOUNTS_PARTITION_KEY = "email"  # normalised email: one account per email

@@ -23,7 +23,6 @@ function = http_function(
     downstream_message="We could not open the payment page because a service we rely on failed; please try again "
     "in a minute.",
     unavailable_message="Adding a payment method is temporarily unavailable.",
-    preflight_route=contract.ROUTE_CHECKOUT,
 )
 config, logger, app = function.config, function.logger, function.app
 api_keys, accounts, secrets = function.api_keys, function.accounts, function.secrets

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
@@ -63,37 +63,19 @@ class HttpFunction:
     unavailable_message: str
 
     def respond(self, status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
-        """A JSON response the signup site's origin may read; never cached (it can hold a key)."""
+        """A JSON response, never cached (it can hold a key). The resolver's CORSConfig adds the
+        signup site's origin when the request comes from it."""
         return Response(
             status_code=status,
             content_type=content_types.APPLICATION_JSON,
             body=json.dumps(body),
-            headers={
-                "Access-Control-Allow-Origin": self.config.allowed_origin,
-                "Vary": "Origin",
-                "Cache-Control": "no-store",
-                **(headers or {}),
-            },
+            headers={"Cache-Control": "no-store", "Vary": "Origin", **(headers or {})},
         )
 
     def error(self, status: int, message: str, fields: dict[str, str] | None = None,
               headers: dict[str, str] | None = None) -> Response:
         """`{"error": "<one sentence>", "fields": {"<field>": "<what is wrong>"}}`."""
         return self.respond(status, {"error": message, "fields": fields or {}}, headers)
-
-    def preflight(self) -> Response:
-        """What API Gateway's own CORS preflight answers; here only for local runs and tests."""
-        return Response(
-            status_code=204,
-            body="",
-            headers={
-                "Access-Control-Allow-Origin": self.config.allowed_origin,
-                "Access-Control-Allow-Methods": "POST,OPTIONS",
-                "Access-Control-Allow-Headers": ",".join(contract.CORS_ALLOWED_HEADERS),
-                "Access-Control-Max-Age": "600",
-                "Vary": "Origin",
-            },
-        )
 
     def invalid(self, error: ValidationFailed) -> Response:
         self.logger.info("Rejected an invalid request", extra={"fields": sorted(error.fields)})
@@ -133,17 +115,24 @@ class HttpFunction:
         return handler
 
 
-def http_function(
-    service: str, *, downstream_message: str, unavailable_message: str, preflight_route: str | None = None
-) -> HttpFunction:
+def cors_policy(allowed_origin: str) -> CORSConfig:
+    """contract.py's CORS policy for the signup site's origin (the stage's preflight uses it too)."""
+    return CORSConfig(
+        allow_origin=allowed_origin,
+        allow_headers=list(contract.CORS_ALLOWED_HEADERS),
+        max_age=contract.CORS_MAX_AGE_SECONDS,
+    )
+
+
+def http_function(service: str, *, downstream_message: str, unavailable_message: str) -> HttpFunction:
     """Wire one HTTP function from the environment the stack sets (ConfigurationError naming a
-    missing variable at cold start), with the shared error mappings and, for a route the signup
-    page calls, its CORS preflight."""
+    missing variable at cold start), with the shared error mappings and contract.py's CORS policy
+    (Powertools answers a preflight that reaches the function the way the stage does)."""
     config = RuntimeConfig.from_environ(os.environ)
     function = HttpFunction(
         config=config,
         logger=Logger(service=service),
-        app=APIGatewayRestResolver(),
+        app=APIGatewayRestResolver(cors=cors_policy(config.allowed_origin)),
         api_keys=wiring.api_keys_for(config),
         accounts=wiring.accounts_for(config),
         secrets=SecretStore(config.secret_arn),
@@ -156,6 +145,4 @@ def http_function(
     app.exception_handler(DownstreamError)(function.downstream_failed)
     app.exception_handler(ConfigurationError)(function.unavailable)
     app.not_found(function.not_found)
-    if preflight_route is not None:
-        app.route(preflight_route, method="OPTIONS")(function.preflight)
     return function

@@ -47,7 +47,6 @@ function = http_function(
     downstream_message="We could not finish your sign-up because a service we rely on failed. Nothing was created "
     "or charged; please try again in a minute.",
     unavailable_message="Sign-up is temporarily unavailable; please try again later.",
-    preflight_route=contract.ROUTE_REGISTER,
 )
 config, logger, app = function.config, function.logger, function.app
 api_keys, accounts, secrets = function.api_keys, function.accounts, function.secrets
