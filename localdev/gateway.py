@@ -95,16 +95,20 @@ class _LambdaContext:
 
 
 class _LocalFunction:
-    """One Lambda function: imported on first use (its cold start), one invocation at a time,
-    because every real Lambda instance has its own memory and handlers may rely on that."""
+    """One Lambda function: imported on first use (its cold start), and ONE invocation at a time
+    across all functions of this process. Every real Lambda instance has its own process, and
+    Powertools relies on that: its event handler keeps the current event in class attributes
+    (BaseRouter.current_event), so two handlers running at once in one process would read each
+    other's request."""
+
+    _one_invocation_at_a_time = threading.Lock()
 
     def __init__(self, handler_path: str) -> None:
         self.handler_path = handler_path
         self._handler: Callable[[dict, Any], dict] | None = None
-        self._lock = threading.Lock()
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
+        with self._one_invocation_at_a_time:
             if self._handler is None:
                 module_name, function_name = self.handler_path.rsplit(".", 1)
                 self._handler = getattr(importlib.import_module(module_name), function_name)

@@ -25,17 +25,15 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import TextIO
 
-from tollgate import wiring
-from tollgate.adapters.aws_clients import aws_client
-from tollgate.adapters.secrets import SecretStore
+from tollgate.adapters.aws_clients import AwsClients
 from tollgate.config import RuntimeConfig
+from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import ConcurrentUpdate, ConfigurationError, TollgateError
 from tollgate.domain.models import Account, AccountStatus, ListedKey
-from tollgate.domain.registration import orphaned_keys
 from tollgate.ports import Accounts, ApiKeys
+from tollgate.wiring import Wiring
 
 
 def main(
@@ -47,14 +45,14 @@ def main(
     arguments = _parser().parse_args(argv)
     try:
         _require_aws_session()
-        config = _settings(arguments.function, environ)
-        accounts, api_keys = wiring.accounts_for(config), wiring.api_keys_for(config)
+        deployment = Wiring(_settings(arguments.function, environ))
+        accounts, api_keys = deployment.accounts, deployment.api_keys
         now = int(clock())
         failed = accounts.list_by_status(AccountStatus.FAILED) + [
             account for account in accounts.list_by_status(AccountStatus.PENDING)
             if (account.lease_expires_at or 0) < now
         ]
-        orphans = orphaned_keys(api_keys, accounts, now)
+        orphans = deployment.cleanup.orphaned_keys(now)
         if not failed and not orphans:
             print("No failed accounts and no orphaned keys.", file=out)
             return 0
@@ -68,7 +66,7 @@ def main(
             return 0
         remaining = _delete_orphans(api_keys, orphans, out)
         if failed:
-            remaining += _clean_rows(config, accounts, api_keys, failed, out)
+            remaining += _clean_rows(deployment.cleanup, accounts, failed, out)
         print(f"Cleaned {len(failed) + len(orphans) - remaining} of {len(failed) + len(orphans)}.", file=out)
         return 1 if remaining else 0
     except TollgateError as error:
@@ -76,20 +74,16 @@ def main(
         return 2
 
 
-def _clean_rows(config: RuntimeConfig, accounts: Accounts, api_keys: ApiKeys, failed: list[Account],
-                out: TextIO) -> int:
+def _clean_rows(cleanup: Cleanup, accounts: Accounts, failed: list[Account], out: TextIO) -> int:
     """Undo what each row holds, then remove it; return how many rows still hold something."""
-    secrets = SecretStore(config.secret_arn).load()
-    service = wiring.registration_service(
-        config, secrets.stripe_secret_key, secrets.moesif_application_id, api_keys, accounts
-    )
     remaining = 0
     for account in failed:
-        leftovers = service.undo_recorded(account)
-        if leftovers:
+        outcome = cleanup.undo(account)
+        if outcome.leftovers:
             remaining += 1
-            _record_new_reason(accounts, account, leftovers)
-            print(f"{account.email}: still failing: {'; '.join(leftovers)}", file=out)
+            cleanup.keep_failed(outcome.account, "cleanup failed: " + "; ".join(outcome.leftovers),
+                                attempt_id=account.attempt_id)
+            print(f"{account.email}: still failing: {'; '.join(outcome.leftovers)}", file=out)
             continue
         try:
             accounts.delete(account.email, account.status, account.attempt_id)
@@ -153,7 +147,7 @@ def _function_environment(function_name: str) -> dict[str, str]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        configuration = aws_client("lambda").get_function_configuration(FunctionName=function_name)
+        configuration = AwsClients().client("lambda").get_function_configuration(FunctionName=function_name)
     except (BotoCoreError, ClientError) as error:
         raise TollgateError(f"cannot read the settings of function {function_name}: {error}") from None
     return configuration.get("Environment", {}).get("Variables", {})
@@ -184,14 +178,6 @@ def _age(seconds: int) -> str:
     if hours:
         return f"{hours}h{minutes % 60}m"
     return f"{minutes}m"
-
-
-def _record_new_reason(accounts: Accounts, account: Account, leftovers: list[str]) -> None:
-    updated = replace(account, failure_reason="cleanup failed: " + "; ".join(leftovers))
-    try:
-        accounts.save(updated, account.status, account.attempt_id)
-    except ConcurrentUpdate:
-        pass
 
 
 if __name__ == "__main__":

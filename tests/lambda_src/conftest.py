@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import ModuleType
 
 import boto3
 import pytest
@@ -20,7 +19,7 @@ from moto import mock_aws
 from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import DEV_CATALOG, create_api, create_tables
 from ops.stripe_setup import CatalogSetup
-from lambda_events import REGISTER_MODULE, SIGNUP_ORIGIN, import_fresh
+from testkit.lambda_events import REGISTER_MODULE, SIGNUP_ORIGIN, DeployedFunction, deployed
 from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client
 
@@ -84,5 +83,5 @@ def price_id(stripe_api: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def register_module(aws: AwsStack, stripe_api: str, moesif_collector, price_id: str) -> Iterator[ModuleType]:
-    yield from import_fresh(REGISTER_MODULE, aws.environment(stripe_api, moesif_collector.base_url, price_id))
+def register_module(aws: AwsStack, stripe_api: str, moesif_collector, price_id: str) -> DeployedFunction:
+    return deployed(REGISTER_MODULE, aws.environment(stripe_api, moesif_collector.base_url, price_id))

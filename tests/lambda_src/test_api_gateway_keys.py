@@ -9,13 +9,13 @@ import pytest
 from botocore.stub import Stubber
 
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
-from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG, aws_client
+from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG, AwsClients
 from tollgate.domain.errors import DownstreamError
 
 
 @pytest.fixture
 def keys(aws) -> ApiGatewayKeys:
-    return ApiGatewayKeys(aws_client("apigateway"), aws.usage_plan_id)
+    return ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id)
 
 
 def plan_key_ids(aws) -> set[str]:

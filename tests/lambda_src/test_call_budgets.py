@@ -13,10 +13,10 @@ from __future__ import annotations
 import pytest
 
 from tollgate import contract
-from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG, DYNAMODB_CLIENT_CONFIG, aws_client, call_budget_seconds
+from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG, DYNAMODB_CLIENT_CONFIG, AwsClients, call_budget_seconds
 from tollgate.adapters.moesif_analytics import MOESIF_CALL_BUDGET_SECONDS
 from tollgate.adapters.stripe_client import STRIPE_CALL_BUDGET_SECONDS
-from tollgate.domain.registration import RESERVATION_LEASE_SECONDS
+from tollgate.domain.models import RESERVATION_LEASE_SECONDS
 
 AWS = call_budget_seconds(AWS_CLIENT_CONFIG)
 DYNAMODB = call_budget_seconds(DYNAMODB_CLIENT_CONFIG)
@@ -49,6 +49,6 @@ def test_a_live_sign_up_never_outlasts_its_reservation():
 def test_the_clients_use_the_budgeted_configuration(aws):
     for service, config in (("apigateway", AWS_CLIENT_CONFIG), ("secretsmanager", AWS_CLIENT_CONFIG),
                             ("dynamodb", DYNAMODB_CLIENT_CONFIG)):
-        used = aws_client(service).meta.config
+        used = AwsClients().client(service).meta.config
         assert (used.connect_timeout, used.read_timeout, used.retries) == (
             config.connect_timeout, config.read_timeout, config.retries), service

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
-from fakes import FakeAccounts, FakeApiKeys, FakePaymentSetup
+from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakePaymentMethods
 
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.errors import ApiKeyRejected
@@ -15,7 +17,7 @@ SIGNUP_URL = "https://signup.example.com/"
 
 @pytest.fixture
 def world():
-    keys, accounts, payments = FakeApiKeys(), FakeAccounts(), FakePaymentSetup()
+    keys, accounts, payments = FakeApiKeys(), FakeAccounts(), FakePaymentMethods()
     key = keys.create_key("k", "d")
     other = keys.create_key("k2", "d")
     accounts.rows["ann@example.com"] = Account(
@@ -59,7 +61,7 @@ def test_an_unknown_key_id_is_rejected(world):
 @pytest.mark.parametrize("status", [AccountStatus.PENDING, AccountStatus.FAILED])
 def test_an_account_that_is_not_billable_is_rejected(world, status):
     checkout, key, _, accounts, payments = world
-    accounts.rows["ann@example.com"].status = status
+    accounts.rows["ann@example.com"] = replace(accounts.rows["ann@example.com"], status=status)
 
     with pytest.raises(ApiKeyRejected):
         checkout.start(key.id, key.value, request_id="req-1")
@@ -68,7 +70,7 @@ def test_an_account_that_is_not_billable_is_rejected(world, status):
 
 def test_a_suspended_customer_may_fix_their_payment_method(world):
     checkout, key, _, accounts, payments = world
-    accounts.rows["ann@example.com"].status = AccountStatus.SUSPENDED
+    accounts.rows["ann@example.com"] = replace(accounts.rows["ann@example.com"], status=AccountStatus.SUSPENDED)
 
     checkout.start(key.id, key.value, request_id="req-1")
 
@@ -87,7 +89,7 @@ def test_the_same_request_retried_opens_one_session(world):
 
 
 def test_return_urls_keep_a_query_the_signup_url_already_has():
-    keys, accounts, payments = FakeApiKeys(), FakeAccounts(), FakePaymentSetup()
+    keys, accounts, payments = FakeApiKeys(), FakeAccounts(), FakePaymentMethods()
     key = keys.create_key("k", "d")
     accounts.rows["a@example.com"] = Account(email="a@example.com", status=AccountStatus.ACTIVE, api_key_id=key.id,
                                              customer_id="cus_a")

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from types import ModuleType
 
 import pytest
-from lambda_events import import_fresh
-from lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
+from testkit.lambda_events import DeployedFunction, deployed
+from testkit.lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
 
 from tollgate import contract
 
 
 @pytest.fixture(scope="module")
-def checkout_module(aws, stripe_api, moesif_collector, price_id) -> Iterator[ModuleType]:
-    yield from import_fresh("tollgate.handlers.checkout", aws.environment(stripe_api, moesif_collector.base_url, price_id))
+def checkout_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
+    return deployed("tollgate.handlers.checkout", aws.environment(stripe_api, moesif_collector.base_url, price_id))
 
 
 def sign_up(register_module) -> dict:

@@ -6,9 +6,9 @@ import json
 
 import boto3
 import pytest
-from lambda_events import import_fresh
+from testkit.lambda_events import LambdaContext, api_gateway_event
 
-from tollgate import contract
+from tollgate import contract, wiring
 from tollgate.adapters.secrets import SecretStore
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import ConfigurationError
@@ -46,11 +46,13 @@ def test_a_bad_boolean_is_named():
 
 
 def test_the_register_function_refuses_to_start_without_its_settings(monkeypatch):
-    monkeypatch.delenv(contract.ENV_USAGE_PLAN_ID, raising=False)
-    environment = {name: value for name, value in ENVIRONMENT.items() if name != contract.ENV_USAGE_PLAN_ID}
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(contract.ENV_USAGE_PLAN_ID)
+    from tollgate.handlers import register
 
-    with pytest.raises(ConfigurationError, match=contract.ENV_USAGE_PLAN_ID):
-        next(import_fresh("tollgate.handlers.register", environment | {"AWS_DEFAULT_REGION": "us-east-1"}))
+    with wiring.installed(None), pytest.raises(ConfigurationError, match=contract.ENV_USAGE_PLAN_ID):
+        register.handler(api_gateway_event("{}"), LambdaContext())  # the first invocation of a cold start
 
 
 def store_secret(name: str, values: dict) -> str:
@@ -58,7 +60,7 @@ def store_secret(name: str, values: dict) -> str:
 
 
 def test_secret_fields_are_read_by_contract_name(aws):
-    secrets = SecretStore(aws.secret_arn).load()
+    secrets = SecretStore(aws.secret_arn, boto3.client("secretsmanager")).load()
 
     assert secrets.stripe_secret_key == "sk_test_tollgate"
     assert secrets.moesif_application_id == "moesif-test-application"
@@ -68,7 +70,7 @@ def test_secret_fields_are_read_by_contract_name(aws):
 def test_a_placeholder_field_is_refused_with_its_name(aws):
     arn = store_secret("placeholder", {field: contract.SECRET_PLACEHOLDER for field in contract.SECRET_FIELDS})
 
-    secrets = SecretStore(arn).load()
+    secrets = SecretStore(arn, boto3.client("secretsmanager")).load()
 
     with pytest.raises(ConfigurationError, match=contract.SECRET_FIELD_STRIPE_SECRET_KEY):
         secrets.stripe_secret_key
@@ -80,4 +82,4 @@ def test_a_secret_that_is_not_json_is_refused(aws):
     arn = boto3.client("secretsmanager").create_secret(Name="not-json", SecretString="sk_live_oops")["ARN"]
 
     with pytest.raises(ConfigurationError, match="not a JSON object"):
-        SecretStore(arn).load()
+        SecretStore(arn, boto3.client("secretsmanager")).load()

@@ -3,17 +3,20 @@ exactly-once billing events."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import boto3
 import pytest
 
-from tollgate.adapters.aws_clients import aws_client
+from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.models import Account, AccountStatus, StatusChange
 
 
 @pytest.fixture
 def accounts(aws) -> DynamoAccounts:
-    return DynamoAccounts(aws_client("dynamodb"), aws.accounts_table)
+    return DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table)
 
 
 def account(email: str, **fields) -> Account:
@@ -24,7 +27,9 @@ def test_an_account_round_trips_with_every_field(accounts):
     original = account(
         "round@example.com", first_name="Zoë", last_name="Lee", api_key_id="k1", customer_id="cus_1",
         subscription_id="sub_1", customer_idempotency_key="tollgate-customer-x", lease_expires_at=123, request_fingerprint="fp", failure_reason=None,
-        created_at=1, updated_at=2, history=[{"status": "pending", "at": "1"}],
+        created_at=1, updated_at=2, key_synced_for=AccountStatus.ACTIVE,
+        history=(StatusChange(1, AccountStatus.PENDING, "sign-up"),
+                 StatusChange(2, AccountStatus.SUSPENDED, "customer.subscription.deleted", "evt_1")),
     )
     accounts.save(original, expected_status=None)
 
@@ -87,3 +92,35 @@ def test_a_billing_event_is_applied_once_and_only_over_the_row_it_was_computed_f
     with pytest.raises(ConcurrentUpdate):
         accounts.save_billing_event(after, before, "evt_2", remember_until=2_000_000_000)
     assert accounts.list_by_status(AccountStatus.SUSPENDED)[0].last_billing_event_id == "evt_1"
+
+
+def test_the_key_state_is_recorded_only_while_the_row_keeps_that_status(accounts):
+    row = account("synced@example.com", status=AccountStatus.ACTIVE, customer_id="cus_synced", first_name="Ann")
+    accounts.save(row, None)
+
+    accounts.record_key_sync(row, synced=True)
+
+    stored = accounts.get("synced@example.com")
+    assert stored.key_in_sync and stored == replace(row, key_synced_for=AccountStatus.ACTIVE)  # nothing else written
+    with pytest.raises(ConcurrentUpdate):
+        accounts.record_key_sync(row.with_status(AccountStatus.SUSPENDED, 5, "customer.subscription.deleted"), False)
+    assert accounts.get("synced@example.com").key_in_sync
+    accounts.record_key_sync(row, synced=False)
+    assert accounts.get("synced@example.com") == row
+
+
+def test_history_written_before_one_entry_shape_still_reads(accounts, aws):
+    """Rows of earlier versions hold {status, at} (sign-up) and {at, status, event, eventId} entries."""
+    boto3.client("dynamodb").put_item(TableName=aws.accounts_table, Item={
+        "email": {"S": "legacy@example.com"}, "status": {"S": "suspended"},
+        "history": {"L": [
+            {"M": {"status": {"S": "active"}, "at": {"S": "10"}}},
+            {"M": {"at": {"S": "20"}, "status": {"S": "suspended"}, "event": {"S": "invoice.payment_failed"},
+                   "eventId": {"S": "evt_9"}}},
+        ]},
+    })
+
+    assert accounts.get("legacy@example.com").history == (
+        StatusChange(10, AccountStatus.ACTIVE, "sign-up"),
+        StatusChange(20, AccountStatus.SUSPENDED, "invoice.payment_failed", "evt_9"),
+    )

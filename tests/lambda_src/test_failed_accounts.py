@@ -12,12 +12,12 @@ import pytest
 
 from ops.failed_accounts import main
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
-from tollgate.adapters.aws_clients import aws_client
+from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_client import stripe_client
 from tollgate.domain.models import Account, AccountStatus, Registrant
-from tollgate.domain.registration import RESERVATION_LEASE_SECONDS
+from tollgate.domain.models import RESERVATION_LEASE_SECONDS
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def environment(aws, stripe_api, moesif_collector, price_id):
 
 @pytest.fixture
 def accounts(aws) -> DynamoAccounts:
-    return DynamoAccounts(aws_client("dynamodb"), aws.accounts_table)
+    return DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table)
 
 
 @pytest.fixture
@@ -35,8 +35,8 @@ def failed_sign_up(aws, accounts, stripe_api, price_id) -> Account:
     """What a rollback that could not undo leaves: a key in the plan, a customer, a live
     subscription, and a `failed` row holding their ids."""
     email = f"{uuid.uuid4().hex[:8]}@example.com"
-    keys = ApiGatewayKeys(aws_client("apigateway"), aws.usage_plan_id)
-    billing = StripeBilling(stripe_client("sk_test_tollgate", stripe_api), price_id)
+    keys = ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id)
+    billing = StripeBilling(lambda: stripe_client("sk_test_tollgate", stripe_api), price_id)
     key = keys.create_key("tollgate-failed", "")
     keys.attach_to_plan(key.id)
     customer_id = billing.create_customer(Registrant(email, "Ann", "Lee"), key.id, f"c-{uuid.uuid4()}")
@@ -145,7 +145,7 @@ def test_an_abandoned_reservation_is_listed_and_cleaned_but_a_live_one_is_left_a
 def test_an_orphaned_sign_up_key_is_listed_and_deleted_once_its_lease_ran_out(environment, aws):
     """What a sign-up leaves when its email was taken and deleting its key failed: a `tollgate-`
     key that no row records."""
-    keys = ApiGatewayKeys(aws_client("apigateway"), aws.usage_plan_id)
+    keys = ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id)
     orphan = keys.create_key(f"tollgate-{uuid.uuid4().hex[:8]}-attempt", "")
     other = keys.create_key("not-a-sign-up", "")
     after_the_lease = lambda: time.time() + RESERVATION_LEASE_SECONDS + 1  # noqa: E731

@@ -6,21 +6,21 @@ events, the real adapters, moto and the Stripe bridge."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
-from fakes import FakeAccounts, FakeApiKeys, FakeBilling, FakePaymentSetup
+from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeBilling, FakePaymentMethods
 
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import (
     CHECKOUT_COMPLETED,
-    HISTORY_LIMIT,
     INVOICE_PAID,
     SUBSCRIPTION_DELETED,
     SUBSCRIPTION_UPDATED,
     LifecycleService,
     Outcome,
 )
-from tollgate.domain.models import Account, AccountStatus, BillingEvent
+from tollgate.domain.models import HISTORY_LIMIT, Account, AccountStatus, BillingEvent, StatusChange
 
 NOW = 1_800_000_000
 EMAIL = "ann@example.com"
@@ -33,7 +33,7 @@ class World:
     def __init__(self, status: AccountStatus = AccountStatus.ACTIVE, subscription_status: str = "active"):
         self.keys = FakeApiKeys()
         self.billing = FakeBilling()
-        self.payments = FakePaymentSetup(self.billing)
+        self.payments = FakePaymentMethods()
         self.accounts = FakeAccounts()
         self.key = self.keys.create_key("k", "d")
         if status is AccountStatus.ACTIVE:
@@ -47,9 +47,10 @@ class World:
             api_key_id=self.key.id,
             customer_id=self.customer_id,
             subscription_id=self.subscription_id,
-            history=[{"status": status.value, "at": str(NOW - 100)}],
+            history=(StatusChange(NOW - 100, status, "sign-up"),),
+            key_synced_for=status,  # an earlier event made the key match, as tests set it up
         )
-        self.service = LifecycleService(self.accounts, self.keys, self.payments, clock=lambda: NOW)
+        self.service = LifecycleService(self.accounts, self.keys, self.billing, self.payments, clock=lambda: NOW)
 
     def set_subscription_status(self, status: str) -> None:
         self.billing.subscriptions[self.subscription_id]["status"] = status
@@ -81,9 +82,8 @@ def test_a_subscription_that_stops_paying_disables_the_key(status):
 
     assert not world.key_works
     assert world.row.status is AccountStatus.SUSPENDED
-    assert world.row.history[-1] == {
-        "at": str(NOW), "status": "suspended", "event": SUBSCRIPTION_UPDATED, "eventId": world.row.last_billing_event_id
-    }
+    assert world.row.history[-1] == StatusChange(
+        NOW, AccountStatus.SUSPENDED, SUBSCRIPTION_UPDATED, world.row.last_billing_event_id)
 
 
 @pytest.mark.parametrize("status", ["active", "trialing"])
@@ -182,7 +182,7 @@ def test_checkout_in_another_mode_is_ignored():
 
     assert world.handle(CHECKOUT_COMPLETED, checkout_mode="payment") is Outcome.IGNORED
 
-    assert world.payments.calls == [] and not world.key_works
+    assert world.payments.calls == [] and world.billing.calls == [] and not world.key_works
 
 
 def test_an_unknown_event_type_is_ignored_without_touching_anything():
@@ -214,11 +214,11 @@ def test_a_replayed_event_is_applied_once():
     event = world.event(SUBSCRIPTION_UPDATED)
 
     assert world.service.handle(event) is Outcome.APPLIED
-    history = list(world.row.history)
+    history = world.row.history
     assert world.service.handle(event) is Outcome.DUPLICATE
 
     assert world.row.history == history
-    assert world.payments.call_count("subscription_status") == 1
+    assert world.billing.call_count("subscription_status") == 1
     assert not world.key_works
 
 
@@ -244,7 +244,7 @@ def test_a_late_older_event_never_overrides_a_newer_one():
 
     assert not world.key_works
     assert world.row.status is AccountStatus.SUSPENDED
-    assert world.payments.call_count("subscription_status") == 1
+    assert world.billing.call_count("subscription_status") == 1
 
 
 def test_a_checkout_delivered_after_a_newer_event_still_sets_the_card_and_activates_the_waiting_key():
@@ -275,7 +275,7 @@ def test_events_of_the_same_second_follow_stripes_current_status_not_delivery_or
 def test_a_stripe_failure_changes_nothing_and_the_retry_applies_the_event():
     world = World()
     world.set_subscription_status("past_due")
-    world.payments.fail("subscription_status")
+    world.billing.fail("subscription_status")
     event = world.event(SUBSCRIPTION_UPDATED)
 
     with pytest.raises(DownstreamError):
@@ -352,4 +352,62 @@ def test_history_keeps_the_latest_entries_only():
         world.handle(SUBSCRIPTION_UPDATED, created=NOW + second)
 
     assert len(world.row.history) == HISTORY_LIMIT
-    assert world.row.history[-1]["eventId"] == world.row.last_billing_event_id
+    assert world.row.history[-1].event_id == world.row.last_billing_event_id
+
+
+def key_management_calls(world: World) -> int:
+    return sum(world.keys.call_count(method) for method in ("attach_to_plan", "detach_from_plan", "set_enabled"))
+
+
+def test_an_event_that_keeps_the_status_makes_no_api_gateway_call():
+    """API Gateway's management calls share an account-wide 10/s limit with sign-ups."""
+    world = World()
+    calls_before = key_management_calls(world)
+
+    assert world.handle(INVOICE_PAID) is Outcome.APPLIED
+    assert world.handle(SUBSCRIPTION_UPDATED) is Outcome.APPLIED
+
+    assert key_management_calls(world) == calls_before and world.key_works
+
+
+def test_replayed_and_stale_events_make_no_api_gateway_call_once_the_key_matches():
+    world = World()
+    world.set_subscription_status("canceled")
+    deleted = world.event(SUBSCRIPTION_DELETED, created=NOW)
+    calls_before = key_management_calls(world)
+    world.service.handle(deleted)
+    assert key_management_calls(world) == calls_before + 1  # the one call that disables the key
+
+    assert world.service.handle(deleted) is Outcome.DUPLICATE
+    assert world.handle(SUBSCRIPTION_UPDATED, created=NOW - 60) is Outcome.STALE
+
+    assert key_management_calls(world) == calls_before + 1
+    assert world.row.key_in_sync and not world.key_works
+
+
+def test_the_first_event_after_a_sign_up_asserts_the_key_once():
+    """A sign-up attaches the key alongside its last row write, so the row does not claim it matches."""
+    world = World()
+    world.accounts.rows[EMAIL] = replace(world.row, key_synced_for=None)
+    attached_before = world.keys.call_count("attach_to_plan")
+
+    world.handle(INVOICE_PAID)
+    world.handle(INVOICE_PAID)
+
+    assert world.keys.call_count("attach_to_plan") == attached_before + 1
+    assert world.keys.call_count("set_enabled") == 1
+    assert world.row.key_in_sync
+
+
+def test_a_crash_between_clearing_the_marker_and_the_key_call_is_repaired_by_the_next_event():
+    world = World()
+    world.set_subscription_status("past_due")
+    world.keys.fail("set_enabled")
+
+    with pytest.raises(DownstreamError):
+        world.handle(SUBSCRIPTION_UPDATED)
+    assert world.row.status is AccountStatus.SUSPENDED and not world.row.key_in_sync and world.key_works
+
+    world.handle(INVOICE_PAID)  # Stripe still says past_due: the status stays, the key is repaired
+
+    assert not world.key_works and world.row.key_in_sync

@@ -13,7 +13,7 @@ from tollgate.domain.errors import DownstreamError
 
 @pytest.fixture
 def analytics(clean_moesif) -> MoesifAnalytics:
-    return MoesifAnalytics("app-id-123", clean_moesif.base_url)
+    return MoesifAnalytics(lambda: "app-id-123", clean_moesif.base_url)
 
 
 def test_company_and_user_are_posted_with_the_application_id(analytics, clean_moesif):
@@ -63,7 +63,7 @@ def test_a_silent_server_times_out_instead_of_hanging():
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)  # accepts connections, never answers
     try:
-        analytics = MoesifAnalytics("app", f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=(0.5, 0.3))
+        analytics = MoesifAnalytics(lambda: "app", f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=(0.5, 0.3))
         started = time.monotonic()
         with pytest.raises(DownstreamError) as raised:
             analytics.upsert_company("sub_5", {})

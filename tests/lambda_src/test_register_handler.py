@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-from lambda_events import REGISTER_MODULE, import_fresh
-from lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
+from testkit.lambda_events import REGISTER_MODULE, deployed
+from testkit.lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
 
 from tollgate import contract
 
@@ -216,14 +216,14 @@ def test_a_duplicate_while_the_first_is_in_flight_is_409_and_creates_nothing(reg
     headers = {contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())}
     body = sign_up_body()
     inside, release = threading.Event(), threading.Event()
-    create_key = register_module.api_keys.create_key
+    create_key = register_module.wiring.api_keys.create_key
 
     def slow_create_key(name, description):
         inside.set()
         release.wait(10)
         return create_key(name, description)
 
-    monkeypatch.setattr(register_module.api_keys, "create_key", slow_create_key)
+    monkeypatch.setattr(register_module.wiring.api_keys, "create_key", slow_create_key)
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(register, register_module, body, headers)
         assert inside.wait(10)
@@ -296,10 +296,9 @@ def test_a_secret_still_holding_the_placeholder_is_503_and_creates_nothing(aws, 
     environment = aws.environment(stripe_api, moesif_collector.base_url, price_id) | {
         contract.ENV_SECRET_ARN: placeholder_arn}
     keys_before = api_key_ids()
-    module = next(fresh := import_fresh(REGISTER_MODULE, environment))
+    module = deployed(REGISTER_MODULE, environment)
 
     status, headers, body = register(module, sign_up_body())
-    fresh.close()
 
     assert status == 503 and headers["Retry-After"] == "60"
     assert body["error"] == "Sign-up is temporarily unavailable; please try again later."

@@ -7,11 +7,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fakes import CallRecorder, FakePorts
+from testkit.fake_ports import FakePorts
+from testkit.faults import CallRecorder
 
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, RegistrationInProgress
 from tollgate.domain.models import Account, AccountStatus, Registrant
-from tollgate.domain.registration import RESERVATION_LEASE_SECONDS, RegistrationService, _Attempt, orphaned_keys
+from tollgate.domain.models import RESERVATION_LEASE_SECONDS
+from tollgate.domain.registration import RegistrationService, _Attempt
 
 ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")
 
@@ -74,7 +76,7 @@ def test_register_creates_a_billed_key_that_can_call_the_api(ports, clock):
         registration.subscription_id,
     )
     assert row.lease_expires_at is None and row.request_fingerprint == "fp-1"
-    assert [event["status"] for event in row.history] == ["pending", "active"]
+    assert [change.status.value for change in row.history] == ["pending", "active"]
 
 
 def test_the_key_value_is_never_sent_to_moesif_or_stripe(ports):
@@ -266,7 +268,7 @@ def test_when_finding_an_unconfirmed_customer_fails_the_row_names_the_create_and
     assert f"customer whose create had an unknown outcome (idempotency key {customer_key})" in row.failure_reason
     assert len(ports.billing.customers) == 1 and ports.api_keys.keys == {}
 
-    assert service.undo_recorded(row) == []  # what ops/failed_accounts.py --clean runs
+    assert service.cleanup.undo(row).leftovers == ()  # what ops/failed_accounts.py --clean runs
     assert ports.billing.customers == {}
 
 
@@ -297,7 +299,7 @@ def test_an_unconfirmed_subscription_whose_customer_survives_ends_when_a_later_c
     assert "injected failure in subscribe" in row.failure_reason
     assert len(ports.billing.live_subscriptions()) == 1
 
-    assert service.undo_recorded(row) == []
+    assert service.cleanup.undo(row).leftovers == ()
     assert ports.billing.live_subscriptions() == [] and ports.billing.customers == {}
 
 
@@ -476,8 +478,9 @@ def test_a_key_left_by_a_taken_email_whose_delete_failed_is_found_as_orphaned_on
                   if key_id != ports.accounts.rows[ANN.email].api_key_id]
     created = left["created_at"]
 
-    assert orphaned_keys(ports.api_keys, ports.accounts, now=created + RESERVATION_LEASE_SECONDS) == []
-    (orphan,) = orphaned_keys(ports.api_keys, ports.accounts, now=created + RESERVATION_LEASE_SECONDS + 1)
+    cleanup = service_for(ports).cleanup
+    assert cleanup.orphaned_keys(now=created + RESERVATION_LEASE_SECONDS) == []
+    (orphan,) = cleanup.orphaned_keys(now=created + RESERVATION_LEASE_SECONDS + 1)
     assert orphan.name == left["name"] and orphan.name.startswith("tollgate-")
 
 
@@ -485,7 +488,7 @@ def test_keys_recorded_by_a_row_or_named_otherwise_are_never_orphaned(ports):
     registration = service_for(ports).register(ANN, "fp-1")
     ports.api_keys.create_key("someone-elses-key", "")
 
-    assert orphaned_keys(ports.api_keys, ports.accounts, now=2**40) == []
+    assert service_for(ports).cleanup.orphaned_keys(now=2**40) == []
     assert registration.key.id in ports.api_keys.keys
 
 

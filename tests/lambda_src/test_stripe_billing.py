@@ -18,7 +18,7 @@ ANN = Registrant("ann@example.com", "Ann", "Lee")
 
 @pytest.fixture
 def billing(stripe_api, price_id) -> StripeBilling:
-    return StripeBilling(stripe_client("sk_test_tollgate", stripe_api), price_id)
+    return StripeBilling(lambda: stripe_client("sk_test_tollgate", stripe_api), price_id)
 
 
 def test_the_client_pins_the_api_version_and_bounds_retries_and_time(stripe_api):
@@ -77,7 +77,7 @@ def test_a_refused_request_is_a_non_retryable_downstream_error(billing):
 
 
 def test_an_unreachable_stripe_is_a_retryable_downstream_error(price_id):
-    billing = StripeBilling(stripe_client("sk_test_tollgate", "http://127.0.0.1:9"), price_id)
+    billing = StripeBilling(lambda: stripe_client("sk_test_tollgate", "http://127.0.0.1:9"), price_id)
 
     with pytest.raises(DownstreamError) as raised:
         billing.create_customer(ANN, "key-3", f"test-customer-{uuid.uuid4()}")

@@ -6,36 +6,36 @@ Checkout in setup mode, setup intents). Accounts are created by the real registe
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from types import ModuleType
 
 import boto3
 import pytest
 import stripe
-from lambda_events import import_fresh
-from lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
+from testkit.lambda_events import DeployedFunction, deployed
+from testkit.lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
 
 from tollgate import contract
-from tollgate.adapters.stripe_checkout import billing_event
+from tollgate.adapters.stripe_webhook_events import billing_event
+from tollgate.handlers.stripe_webhook import NOT_FROM_STRIPE
 
 WEBHOOK_SECRET = "whsec_test"  # what the `aws` fixture stores in the secret
 WEBHOOK_MODULE = "tollgate.handlers.stripe_webhook"
 
 
 @pytest.fixture(scope="module")
-def webhook_module(aws, stripe_api, moesif_collector, price_id) -> Iterator[ModuleType]:
-    yield from import_fresh(WEBHOOK_MODULE, aws.environment(stripe_api, moesif_collector.base_url, price_id))
+def webhook_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
+    return deployed(WEBHOOK_MODULE, aws.environment(stripe_api, moesif_collector.base_url, price_id))
 
 
 @pytest.fixture(scope="module")
-def waiting_register_module(aws, stripe_api, moesif_collector, price_id) -> Iterator[ModuleType]:
+def waiting_register_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
     """The register handler deployed with require_payment_method on."""
     environment = aws.environment(stripe_api, moesif_collector.base_url, price_id, require_payment_method=True)
-    yield from import_fresh("tollgate.handlers.register", environment)
+    return deployed("tollgate.handlers.register", environment)
 
 
 def sign_up(register_module) -> dict:
@@ -128,7 +128,7 @@ def test_a_signed_deletion_disables_the_key_and_records_status_and_history(webho
     assert not key_enabled(cancelled)
     row = account_row(aws, cancelled)
     assert row["status"] == "suspended"
-    assert row["history"][-1]["event"] == "customer.subscription.deleted"
+    assert row["history"][-1]["cause"] == "customer.subscription.deleted"
     assert row["history"][-1]["eventId"] == json.loads(payload)["id"]
     assert event_recorded(aws, payload)
 
@@ -148,11 +148,16 @@ def test_an_event_stripe_did_not_sign_now_is_rejected_and_changes_nothing(webhoo
     options = tamper(payload)
     signed = stripe.WebhookSignature.generate_signature_header(
         payload, options.get("secret", WEBHOOK_SECRET), options.get("timestamp"))
+    log = io.StringIO()
+    previous = webhook_module.logger.registered_handler.setStream(log)
 
     status, _, body = deliver(webhook_module, options.get("payload", payload),
                               signature=options.get("signature", signed))
 
-    assert status == 400 and body["error"].startswith("Not a valid Stripe webhook")
+    webhook_module.logger.registered_handler.setStream(previous)
+    assert status == 400 and body["error"] == NOT_FROM_STRIPE  # our sentence, not the SDK's developer text
+    (rejection,) = [json.loads(line) for line in log.getvalue().splitlines() if "did not sign" in line]
+    assert rejection["reason"]  # the verifier's detail is kept in the log
     assert key_enabled(cancelled)
     assert account_row(aws, cancelled)["status"] == "active"
     assert not event_recorded(aws, payload)
@@ -276,5 +281,5 @@ def test_stripes_own_paid_first_invoice_is_matched_and_recorded_without_activati
 
     assert (status, body["outcome"]) == (200, "applied")
     row = account_row(aws, account)
-    assert row["status"] == "awaiting_payment_method" and row["history"][-1]["event"] == "invoice.paid"
+    assert row["status"] == "awaiting_payment_method" and row["history"][-1]["cause"] == "invoice.paid"
     assert not in_usage_plan(aws, account)

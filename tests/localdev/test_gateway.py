@@ -240,3 +240,37 @@ def test_each_request_sends_one_access_log_record_naming_the_key_id_never_its_va
     assert deliveries and all(r.header("X-Amz-Firehose-Access-Key") == FIREHOSE_ACCESS_KEY for r in deliveries)
     everything_received = json.dumps([r.as_dict() for r in moesif_collector.requests()])
     assert plan_key["value"] not in everything_received
+
+
+def test_two_functions_never_run_at_once_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Powertools' event handler keeps the current event in class attributes, so two handlers
+    running at once in one process would read each other's request (each Lambda has its own)."""
+    import sys
+    import threading
+    import types
+
+    from localdev.gateway import _LocalFunction
+
+    running: list[str] = []
+    overlaps: list[str] = []
+
+    def slow_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        if running:
+            overlaps.append(event["path"])
+        running.append(event["path"])
+        time.sleep(0.05)
+        running.remove(event["path"])
+        return {"statusCode": 200, "body": ""}
+
+    module = types.ModuleType("slow_functions")
+    module.handler = slow_handler
+    monkeypatch.setitem(sys.modules, "slow_functions", module)
+    functions = [_LocalFunction("slow_functions.handler") for _ in range(2)]
+    threads = [threading.Thread(target=function.invoke, args=({"path": f"/f{index}/{call}"},))
+               for index, function in enumerate(functions) for call in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert overlaps == []

@@ -16,7 +16,7 @@ _ALREADY_THERE = frozenset({"ConflictException"})  # a retried attach that had g
 
 
 class ApiGatewayKeys(ApiKeys):
-    """API keys through a boto3 `apigateway` client (see aws_clients.aws_client)."""
+    """API keys through a boto3 `apigateway` client (see aws_clients.AwsClients)."""
 
     def __init__(self, client: Any, usage_plan_id: str):
         self._client = client

@@ -8,9 +8,9 @@ names it: a half-configured deployment fails clearly instead of calling Stripe w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tollgate import contract
-from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG
 from tollgate.domain.errors import ConfigurationError, DownstreamError
 
 SECRET_MAX_AGE_SECONDS = 300
@@ -35,6 +35,12 @@ class TollgateSecrets:
     def moesif_application_id(self) -> str:
         return self._required(contract.SECRET_FIELD_MOESIF_APPLICATION_ID)
 
+    def require(self, *names: str) -> None:
+        """ConfigurationError unless every named field holds a real value (checked before a flow
+        creates anything, so a half-configured deployment answers 503 without side effects)."""
+        for name in names:
+            self._required(name)
+
     def _required(self, name: str) -> str:
         value = dict(self._values).get(name, "")
         if not isinstance(value, str) or not value.strip() or value.strip() == contract.SECRET_PLACEHOLDER:
@@ -46,13 +52,15 @@ class TollgateSecrets:
 
 
 class SecretStore:
-    """Reads the secret through Powertools' SecretsProvider (cached, with Tollgate's timeouts)."""
+    """Reads the secret through Powertools' SecretsProvider (cached for SECRET_MAX_AGE_SECONDS),
+    on the process's own Secrets Manager client (aws_clients.AwsClients: Tollgate's timeouts, no
+    second boto3 session)."""
 
-    def __init__(self, secret_arn: str, provider=None):
+    def __init__(self, secret_arn: str, secrets_manager_client: Any):
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         self._secret_arn = secret_arn
-        self._provider = provider or SecretsProvider(boto_config=AWS_CLIENT_CONFIG)
+        self._provider = SecretsProvider(boto3_client=secrets_manager_client)
 
     def load(self) -> TollgateSecrets:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError

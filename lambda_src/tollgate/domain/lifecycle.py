@@ -18,10 +18,15 @@ Order and exactly-once, decided here:
 - Applying an event writes the row and records `stripe-event#<id>` in one conditional transaction:
   an id is applied once even when Stripe delivers it twice at the same moment, and a write that
   raced with another one is retried from a fresh read.
-- The key is changed AFTER the row is written, then the row is read again: if a newer event
-  committed meanwhile, the key is set again, so whichever handler acts last acts on the latest row.
-  Key calls are idempotent, so a replayed or stale event simply re-asserts the row's state (this
-  also repairs a crash between the row write and the key call).
+- The key is changed AFTER the row is written, and the row records that the key matches its
+  status (`key_synced_for`, writes conditional on the status). If the row moved meanwhile, our
+  key call may have undone a newer handler's, so the key is set again from a fresh read: whichever
+  handler acts last acts on the latest row.
+- A key whose row says it already matches is left alone: a replayed, stale or status-keeping event
+  costs no API Gateway management call (those share an account-wide 10/s limit with sign-ups).
+  The marker is cleared before the key is touched, so a crash mid-way leaves it unset and the next
+  event (or the reconciler) repairs the key. A sign-up leaves it unset too (its last stage
+  attaches the key concurrently with the row write), so the first event asserts the key once.
 
 `invoice.paid` enables the key only if the subscription is `active`/`trialing` at that moment: an
 invoice of a subscription that was cancelled meanwhile must not bring the key back.
@@ -31,12 +36,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from enum import Enum
 
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.models import Account, AccountStatus, BillingEvent
-from tollgate.ports import Accounts, ApiKeys, PaymentSetup
+from tollgate.ports import Accounts, ApiKeys, Billing, PaymentMethods
 
 SUBSCRIPTION_UPDATED = "customer.subscription.updated"
 SUBSCRIPTION_DELETED = "customer.subscription.deleted"
@@ -47,7 +51,6 @@ CHECKOUT_COMPLETED = "checkout.session.completed"
 STATUSES_THAT_ENABLE = frozenset({"active", "trialing"})
 STATUSES_THAT_DISABLE = frozenset({"past_due", "unpaid", "paused", "canceled", "incomplete_expired"})
 
-HISTORY_LIMIT = 20  # the row keeps the latest entries only: DynamoDB items are capped at 400 KB
 EVENT_MEMORY_SECONDS = 30 * 24 * 3600  # Stripe retries a delivery for 3 days; keep ids well beyond
 MAX_ATTEMPTS = 3
 
@@ -68,11 +71,13 @@ class LifecycleService:
         self,
         accounts: Accounts,
         keys: ApiKeys,
-        payments: PaymentSetup,
+        billing: Billing,
+        payments: PaymentMethods,
         clock: Callable[[], float] = time.time,
     ):
         self._accounts = accounts
         self._keys = keys
+        self._billing = billing
         self._payments = payments
         self._clock = clock
 
@@ -129,26 +134,13 @@ class LifecycleService:
         if event.type == CHECKOUT_COMPLETED:
             self._payments.set_default_payment_method(account.customer_id, event.setup_intent_id)
         status = self._status_after(event, account)
-        now = int(self._clock())
-        entry = {
-            "at": str(now),
-            "status": status.value,
-            "event": event.type,
-            "eventId": event.id,
-        }
-        return replace(
-            account,
-            status=status,
-            updated_at=now,
-            last_billing_event_id=event.id,
-            last_billing_event_at=max(event.created, account.last_billing_event_at),
-            history=[*account.history, entry][-HISTORY_LIMIT:],
-        )
+        changed = account.with_status(status, int(self._clock()), event.type, event.id)
+        return changed.with_billing_event(event.id, event.created)
 
     def _status_after(self, event: BillingEvent, account: Account) -> AccountStatus:
         if account.subscription_id is None:
             return account.status
-        subscription_status = self._payments.subscription_status(account.subscription_id)
+        subscription_status = self._billing.subscription_status(account.subscription_id)
         if subscription_status in STATUSES_THAT_DISABLE:
             return AccountStatus.SUSPENDED
         if event.type == CHECKOUT_COMPLETED:
@@ -160,14 +152,25 @@ class LifecycleService:
         return account.status
 
     def _enforce(self, account: Account) -> None:
-        """Make the key match the row, re-reading the row until it no longer moves under us."""
-        enforced = None
+        """Make the key match the row, unless the row says it already does.
+
+        The marker is cleared before the key is touched and set once it matches, both only while
+        the row keeps its status: a crash in between leaves no false claim, and a row that moved
+        meanwhile (a newer event) is read again and its state asserted, because our key call may
+        have landed after the newer handler's."""
+        touched = False  # we changed the key after the row moved: our call may have undone a newer one
         for _ in range(MAX_ATTEMPTS):
-            if account.status is not enforced:
-                self._set_key_state(account)
-                enforced = account.status
+            if touched or not account.key_in_sync:
+                try:
+                    self._accounts.record_key_sync(account, synced=False)
+                    self._set_key_state(account)
+                    touched = True
+                    self._accounts.record_key_sync(account, synced=True)
+                    return
+                except ConcurrentUpdate:
+                    pass
             latest = self._accounts.get(account.email)
-            if latest is None or latest.status is enforced:
+            if latest is None or (latest.key_in_sync and not touched):
                 return
             account = latest
 

@@ -1,125 +1,20 @@
-"""In-memory fakes of every port, with failure switches, for the service tests, the handler
-tests, the lifecycle tests and the benchmark.
-
-Each fake behaves like the real service where the domain relies on it (conditional writes,
-idempotent deletes, Stripe idempotency keys) and can, per method: fail on its Nth call (or on
-every call from the Nth), before or after acting, add a fixed latency, and record every call
-with its timing.
-
-    keys = FakeApiKeys()
-    keys.fail("delete_key")                   # the first delete raises DownstreamError
-    keys.fail("create_key", on_call=2, times=None)  # every create from the second one fails
-    billing.fail("create_customer", answer_lost=True)  # creates the customer, then times out
-    FakeBilling(latency=0.05, recorder=recorder)    # 50 ms per call, timings in `recorder`
-"""
+"""In-memory fakes of every port (tollgate.ports), for the unit tests, the handler tests on
+fakes and the benchmark. Each behaves like the real service where the domain relies on it
+(conditional writes, idempotent deletes, Stripe idempotency keys) and fails on demand
+(testkit.faults.FaultyFake)."""
 
 from __future__ import annotations
 
 import copy
 import itertools
 import secrets
-import threading
 import time
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
+from testkit.faults import CallRecorder, FaultyFake
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
 from tollgate.domain.models import Account, AccountStatus, IssuedKey, ListedKey, Registrant
-from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentSetup
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    port: str
-    method: str
-    started: float
-    ended: float
-
-
-@dataclass
-class CallRecorder:
-    """Timings of every call across fakes (the benchmark derives the critical path from them)."""
-
-    records: list[CallRecord] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, record: CallRecord) -> None:
-        with self._lock:
-            self.records.append(record)
-
-    def clear(self) -> None:
-        with self._lock:
-            self.records.clear()
-
-    def longest_sequential_chain(self) -> int:
-        """The largest number of calls that ran strictly one after another: the external
-        round trips on the critical path."""
-        records = sorted(self.records, key=lambda record: record.ended)
-        chain: list[int] = []
-        for index, record in enumerate(records):
-            before = [chain[i] for i in range(index) if records[i].ended <= record.started]
-            chain.append(1 + max(before, default=0))
-        return max(chain, default=0)
-
-
-@dataclass
-class _Failure:
-    on_call: int
-    times: int | None  # None: every call from `on_call` on
-    error: Exception
-    answer_lost: bool  # the call takes effect before raising (a timeout after the server acted)
-
-
-class FaultyFake:
-    """Failure switches, latency and call log shared by every fake."""
-
-    port = "fake"
-
-    def __init__(self, *, latency: float = 0.0, recorder: CallRecorder | None = None):
-        self.latency = latency
-        self.recorder = recorder
-        self.calls: list[tuple[str, tuple]] = []
-        self._counts: Counter[str] = Counter()
-        self._failures: dict[str, _Failure] = {}
-        self._lock = threading.RLock()
-
-    def fail(self, method: str, *, on_call: int = 1, times: int | None = 1, error: Exception | None = None,
-             answer_lost: bool = False) -> None:
-        """Make `method` raise `error` (a retryable DownstreamError by default) on its
-        `on_call`-th call, for `times` calls (None: for good); with `answer_lost`, only after the
-        call took effect, as when a service acts but its answer times out."""
-        if not callable(getattr(self, method, None)):
-            raise AttributeError(f"{type(self).__name__} has no method {method}")
-        self._failures[method] = _Failure(
-            on_call, times, error or DownstreamError(self.port, f"injected failure in {method}"), answer_lost
-        )
-
-    def call_count(self, method: str) -> int:
-        return self._counts[method]
-
-    @contextmanager
-    def _call(self, method: str, *args: object) -> Iterator[None]:
-        with self._lock:
-            self._counts[method] += 1
-            number = self._counts[method]
-            self.calls.append((method, args))
-            failure = self._failures.get(method)
-        started = time.perf_counter()
-        try:
-            if self.latency:
-                time.sleep(self.latency)
-            failing = failure and number >= failure.on_call and (
-                failure.times is None or number < failure.on_call + failure.times)
-            if failing and not failure.answer_lost:
-                raise failure.error
-            yield
-            if failing:
-                raise failure.error
-        finally:
-            if self.recorder:
-                self.recorder.add(CallRecord(self.port, method, started, time.perf_counter()))
+from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
 
 
 class FakeApiKeys(FaultyFake, ApiKeys):
@@ -233,6 +128,12 @@ class FakeBilling(FaultyFake, Billing):
             if subscription_id in self.subscriptions:
                 self.subscriptions[subscription_id]["status"] = "canceled"
 
+    def subscription_status(self, subscription_id: str) -> str:
+        with self._call("subscription_status", subscription_id):
+            if subscription_id not in self.subscriptions:
+                raise DownstreamError(self.port, f"no subscription {subscription_id}", retryable=False)
+            return self.subscriptions[subscription_id]["status"]
+
     def live_subscriptions(self) -> list[str]:
         return [sid for sid, sub in self.subscriptions.items() if sub["status"] != "canceled"]
 
@@ -254,25 +155,17 @@ class FakeAnalytics(FaultyFake, Analytics):
             self.users[user_id] = {"company_id": company_id, "metadata": dict(metadata)}
 
 
-class FakePaymentSetup(FaultyFake, PaymentSetup):
-    """Stripe as the billing lifecycle sees it. Shares subscriptions with a FakeBilling, so a
-    test changes a status in one place (`billing.subscriptions[id]["status"] = "past_due"`)."""
+class FakePaymentMethods(FaultyFake, PaymentMethods):
+    """Stripe Checkout and default payment methods as the domain sees them."""
 
     port = "stripe"
 
-    def __init__(self, billing: FakeBilling | None = None, **kwargs):
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.subscriptions: dict[str, dict] = billing.subscriptions if billing else {}
         self.setup_intents: dict[str, str] = {}  # seti_... -> the payment method it collected
         self.default_payment_methods: dict[str, str] = {}  # customer id -> payment method
         self.checkout_sessions: dict[str, dict] = {}  # idempotency key -> session
         self._ids = itertools.count(1)
-
-    def subscription_status(self, subscription_id: str) -> str:
-        with self._call("subscription_status", subscription_id):
-            if subscription_id not in self.subscriptions:
-                raise DownstreamError(self.port, f"no subscription {subscription_id}", retryable=False)
-            return self.subscriptions[subscription_id]["status"]
 
     def set_default_payment_method(self, customer_id: str, setup_intent_id: str) -> None:
         with self._call("set_default_payment_method", customer_id, setup_intent_id):
@@ -337,6 +230,13 @@ class FakeAccounts(FaultyFake, Accounts):
     def list_by_status(self, status: AccountStatus) -> list[Account]:
         with self._call("list_by_status", status), self._lock:
             return [copy.deepcopy(row) for row in self.rows.values() if row.status is status]
+
+    def record_key_sync(self, account: Account, synced: bool) -> None:
+        with self._call("record_key_sync", account.email, account.status, synced), self._lock:
+            current = self.rows.get(account.email)
+            if current is None or current.status is not account.status:
+                raise ConcurrentUpdate(f"{account.email} is not {account.status.value}")
+            self.rows[account.email] = replace(current, key_synced_for=current.status if synced else None)
 
     def save_billing_event(self, account: Account, previous: Account, event_id: str, remember_until: int) -> None:
         with self._call("save_billing_event", account.email, event_id), self._lock:

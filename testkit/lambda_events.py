@@ -1,19 +1,18 @@
-"""API Gateway-shaped events, a Lambda context and cold-start imports for invoking the handlers in tests."""
+"""API Gateway-shaped events, a Lambda context and deployed functions for invoking the handlers in tests."""
 
 from __future__ import annotations
 
 import base64
 import importlib
 import json
-import sys
 import uuid
-from collections.abc import Iterator
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-import pytest
-
 from tollgate import contract
+from tollgate.config import RuntimeConfig
+from tollgate.wiring import Wiring, installed
 
 SIGNUP_ORIGIN = "http://127.0.0.1:8000"
 REGISTER_MODULE = "tollgate.handlers.register"
@@ -85,15 +84,26 @@ def invoke(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, st
     return response["statusCode"], headers, body
 
 
-def import_fresh(module_name: str, environment: dict[str, str]) -> Iterator[ModuleType]:
-    """Import a handler module as a cold start would, with `environment`; forget it afterwards
-    so no other test (or the local gateway) inherits its wiring."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in environment.items():
-            patch.setenv(name, value)
-        sys.modules.pop(module_name, None)
-        module = importlib.import_module(module_name)
-        try:
-            yield module
-        finally:
-            sys.modules.pop(module_name, None)
+@dataclass(frozen=True)
+class DeployedFunction:
+    """A handler module as one deployed function runs it: its own Wiring (built from the
+    environment the stack would set), installed for each invocation, so several functions with
+    different settings can be called side by side in one test process."""
+
+    module: ModuleType
+    wiring: Wiring
+
+    def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with installed(self.wiring):
+            return self.module.handler(event, context)
+
+    @property
+    def logger(self) -> Any:
+        return self.module.logger
+
+
+def deployed(module_name: str, environment: dict[str, str], **replacements: object) -> DeployedFunction:
+    """The handler module `module_name` deployed with `environment`; `replacements` swap any
+    Wiring field (a fake port, say)."""
+    config = RuntimeConfig.from_environ(environment)
+    return DeployedFunction(importlib.import_module(module_name), Wiring(config, **replacements))
