@@ -104,7 +104,7 @@ def test_a_customer_id_in_the_body_is_never_used(checkout_module, register_modul
 @pytest.mark.parametrize(
     ("body", "field"),
     [("", "body"), ("not json", "body"), ("[]", "body"), ({}, "apiKeyId"), ({"apiKeyId": 7}, "apiKeyId"),
-     ({"apiKeyId": "../../etc"}, "apiKeyId")],
+     ({"apiKeyId": "../../etc"}, "apiKeyId"), ('{"apiKeyId": ' + "[" * 1000 + "]" * 1000 + "}", "body")],
 )
 def test_a_malformed_body_gets_400_naming_the_field(checkout_module, body, field):
     status, _, answer = open_checkout(checkout_module, body, "any-key")

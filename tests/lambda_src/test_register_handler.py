@@ -81,6 +81,8 @@ MALFORMED = [
     ("whitespace body", "   ", "body"),
     ("not json", "email=ann@example.com", "body"),
     ("truncated json", '{"email": "ann@example.com"', "body"),
+    ("1,000 nested arrays (4 KB)", '{"x": ' + "[" * 1000 + "]" * 1000 + "}", "body"),
+    ("600 nested objects", '{"x": ' + '{"":' * 600 + "1" + "}" * 600 + "}", "body"),
     ("json array", "[]", "body"),
     ("json string", '"ann@example.com"', "body"),
     ("json number", "42", "body"),

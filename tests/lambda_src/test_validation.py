@@ -53,6 +53,10 @@ def test_bytes_and_unicode_names_are_accepted():
         (body(firstname="A" * 101), "firstname", "100"),
         (body(lastname="Lee\nDROP"), "lastname", "control"),
         (body(lastname="Lee\u200b"), "lastname", "invisible"),
+        (body(lastname="Lee\u202e"), "lastname", "invisible"),  # a bidi override stays refused
+        (body(lastname="Lee\u2066"), "lastname", "invisible"),
+        ('{"email": "ann@example.com", "x": ' + "[" * 1000 + "]" * 1000 + "}", "body", "flat"),
+        ("[" * 4000, "body", "flat"),
         (body(firstname=["Ann"]), "firstname", "string"),
     ],
 )
@@ -75,3 +79,16 @@ def test_every_bad_field_is_reported_at_once():
 def test_a_body_larger_than_any_valid_sign_up_is_too_large():
     with pytest.raises(RequestTooLarge):
         parse_registration(body(firstname="A" * MAX_BODY_BYTES))
+
+
+@pytest.mark.parametrize("name", [
+    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian with ZERO WIDTH NON-JOINER
+    "\u0915\u094d\u200d\u0937",  # Devanagari conjunct with ZERO WIDTH JOINER
+    "\U0001f469\u200d\U0001f4bb",  # an emoji ZWJ sequence
+])
+def test_the_joiners_real_names_need_are_accepted(name):
+    assert parse_registration(body(firstname=name)).first_name == name
+
+
+def test_nesting_inside_strings_does_not_count():
+    assert parse_registration(body(firstname="[[[[{{{{" * 10)).first_name == "[[[[{{{{" * 10
