@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from testkit.faults import CallRecorder, FaultyFake
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, IssuedKey, ListedKey, Registrant
+from tollgate.domain.models import Account, AccountStatus, InvoicePayment, IssuedKey, ListedKey, Registrant
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
 
 
@@ -80,6 +80,11 @@ class FakeBilling(FaultyFake, Billing):
         super().__init__(**kwargs)
         self.customers: dict[str, dict] = {}
         self.subscriptions: dict[str, dict] = {}  # id -> {"customer", "status"}
+        self.open_invoices: dict[str, list[int]] = {}  # subscription id -> amounts owed, oldest first
+        self.paid_invoices: list[tuple[str, int]] = []
+        # Shared with a FakePaymentMethods (customer id -> payment method) so Checkout and billing agree.
+        self.default_payment_methods: dict[str, str] = {}
+        self.declining_methods: set[str] = set()
         self._idempotent: dict[str, tuple[tuple, str]] = {}  # key -> (arguments, id created)
         self._ids = itertools.count(1)
 
@@ -134,6 +139,23 @@ class FakeBilling(FaultyFake, Billing):
                 raise DownstreamError(self.port, f"no subscription {subscription_id}", retryable=False)
             return self.subscriptions[subscription_id]["status"]
 
+    def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
+        """Pays `open_invoices[subscription_id]` (amounts) with `default_payment_methods`; a method in
+        `declining_methods` is refused. Paying settles the subscription to `active`."""
+        with self._call("pay_open_invoices", subscription_id, idempotency_key):
+            subscription = self.subscriptions[subscription_id]
+            method = self.default_payment_methods.get(subscription["customer"])
+            invoices = self.open_invoices.get(subscription_id, [])
+            paid = 0
+            while invoices:
+                if method is None or method in self.declining_methods:
+                    return InvoicePayment(paid, declined="Your card was declined.")
+                self.paid_invoices.append((subscription_id, invoices.pop(0)))
+                paid += 1
+            if subscription["status"] in ("past_due", "unpaid"):
+                subscription["status"] = "active"
+            return InvoicePayment(paid)
+
     def live_subscriptions(self) -> list[str]:
         return [sid for sid, sub in self.subscriptions.items() if sub["status"] != "canceled"]
 
@@ -156,14 +178,15 @@ class FakeAnalytics(FaultyFake, Analytics):
 
 
 class FakePaymentMethods(FaultyFake, PaymentMethods):
-    """Stripe Checkout and default payment methods as the domain sees them."""
+    """Stripe Checkout and default payment methods as the domain sees them; shares the default
+    methods with a FakeBilling, so a card added at Checkout is the one its invoices are paid with."""
 
     port = "stripe"
 
-    def __init__(self, **kwargs):
+    def __init__(self, billing: FakeBilling | None = None, **kwargs):
         super().__init__(**kwargs)
         self.setup_intents: dict[str, str] = {}  # seti_... -> the payment method it collected
-        self.default_payment_methods: dict[str, str] = {}  # customer id -> payment method
+        self.default_payment_methods: dict[str, str] = billing.default_payment_methods if billing else {}
         self.checkout_sessions: dict[str, dict] = {}  # idempotency key -> session
         self._ids = itertools.count(1)
 

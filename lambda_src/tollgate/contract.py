@@ -43,6 +43,11 @@ HANDLER_SAMPLE_BACKEND = "tollgate.handlers.sample_backend.handler"
 # must finish inside this (the adapters' per-call budgets are checked against it by a test).
 REGISTER_TIMEOUT_SECONDS = 28
 
+# A retried sign-up (same Idempotency-Key and body) gets its first answer again, key value included,
+# only this long: anyone holding the request could otherwise read the key for a day. After it, the
+# same request answers 409 (the email has an account) without the key.
+SIGN_UP_REPLAY_SECONDS = 600
+
 # --- Routes -------------------------------------------------------------------------------------
 ROUTE_REGISTER = "/register"  # POST, no API key
 ROUTE_CHECKOUT = "/billing/checkout"  # POST, no usage-plan key required; the handler checks x-api-key itself
@@ -97,5 +102,6 @@ STRIPE_WEBHOOK_EVENTS = (
     "customer.subscription.updated",
     "customer.subscription.deleted",
     "invoice.paid",
+    "invoice.payment_failed",
     "checkout.session.completed",
 )

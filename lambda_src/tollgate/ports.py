@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from tollgate.domain.models import Account, AccountStatus, IssuedKey, ListedKey, Registrant
+from tollgate.domain.models import Account, AccountStatus, InvoicePayment, IssuedKey, ListedKey, Registrant
 
 
 class ApiKeys(ABC):
@@ -73,6 +73,13 @@ class Billing(ABC):
     @abstractmethod
     def subscription_status(self, subscription_id: str) -> str:
         """The subscription's status as Stripe has it now (active, past_due, canceled, ...)."""
+
+    @abstractmethod
+    def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
+        """Pay the subscription's open invoices, oldest first, with the customer's default payment
+        method. Stripe does not retry an invoice by itself when no payment method was available,
+        nor once its retries are exhausted. Stops at the first decline (InvoicePayment.declined).
+        An invoice paid meanwhile is not an error; `idempotency_key` makes a retry charge nothing twice."""
 
 
 class PaymentMethods(ABC):

@@ -15,6 +15,7 @@ from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import (
     CHECKOUT_COMPLETED,
     INVOICE_PAID,
+    INVOICE_PAYMENT_FAILED,
     SUBSCRIPTION_DELETED,
     SUBSCRIPTION_UPDATED,
     LifecycleService,
@@ -33,7 +34,7 @@ class World:
     def __init__(self, status: AccountStatus = AccountStatus.ACTIVE, subscription_status: str = "active"):
         self.keys = FakeApiKeys()
         self.billing = FakeBilling()
-        self.payments = FakePaymentMethods()
+        self.payments = FakePaymentMethods(self.billing)
         self.accounts = FakeAccounts()
         self.key = self.keys.create_key("k", "d")
         if status is AccountStatus.ACTIVE:
@@ -73,17 +74,21 @@ class World:
         return self.keys.can_call_api(self.key.id)
 
 
-@pytest.mark.parametrize("status", ["past_due", "unpaid", "paused", "canceled", "incomplete_expired"])
-def test_a_subscription_that_stops_paying_disables_the_key(status):
+@pytest.mark.parametrize("status, account_status", [
+    ("past_due", AccountStatus.SUSPENDED), ("unpaid", AccountStatus.SUSPENDED), ("paused", AccountStatus.SUSPENDED),
+    ("canceled", AccountStatus.CANCELED), ("incomplete_expired", AccountStatus.CANCELED),
+])
+def test_a_subscription_that_stops_paying_disables_the_key(status, account_status):
     world = World()
     world.set_subscription_status(status)
 
     assert world.handle(SUBSCRIPTION_UPDATED) is Outcome.APPLIED
 
     assert not world.key_works
-    assert world.row.status is AccountStatus.SUSPENDED
+    assert world.row.status is account_status
+    assert world.row.cut_off_reason == f"The subscription is {status.replace('_', ' ')}."
     assert world.row.history[-1] == StatusChange(
-        NOW, AccountStatus.SUSPENDED, SUBSCRIPTION_UPDATED, world.row.last_billing_event_id)
+        NOW, account_status, SUBSCRIPTION_UPDATED, world.row.last_billing_event_id)
 
 
 @pytest.mark.parametrize("status", ["active", "trialing"])
@@ -114,7 +119,7 @@ def test_a_deleted_subscription_disables_the_key():
     assert world.handle(SUBSCRIPTION_DELETED) is Outcome.APPLIED
 
     assert not world.key_works
-    assert world.row.status is AccountStatus.SUSPENDED
+    assert world.row.status is AccountStatus.CANCELED
 
 
 def test_a_paid_invoice_re_enables_a_suspended_key():
@@ -132,7 +137,7 @@ def test_a_paid_invoice_of_a_subscription_cancelled_meanwhile_does_not_re_enable
 
     world.handle(INVOICE_PAID)
 
-    assert not world.key_works and world.row.status is AccountStatus.SUSPENDED
+    assert not world.key_works and world.row.status is AccountStatus.CANCELED
 
 
 def test_a_paid_invoice_without_a_subscription_id_is_matched_by_customer():
@@ -243,7 +248,7 @@ def test_a_late_older_event_never_overrides_a_newer_one():
     assert world.handle(SUBSCRIPTION_UPDATED, created=NOW - 60) is Outcome.STALE
 
     assert not world.key_works
-    assert world.row.status is AccountStatus.SUSPENDED
+    assert world.row.status is AccountStatus.CANCELED
     assert world.billing.call_count("subscription_status") == 1
 
 
@@ -334,9 +339,19 @@ def test_a_newer_event_committed_between_our_write_and_our_key_call_wins():
 
 def test_an_account_still_being_registered_asks_stripe_to_retry():
     world = World(AccountStatus.PENDING)
+    world.accounts.rows[EMAIL] = replace(world.row, lease_expires_at=NOW + 60)
 
     with pytest.raises(ConcurrentUpdate):
         world.handle(SUBSCRIPTION_DELETED)
+
+
+def test_a_pending_row_whose_lease_ran_out_is_not_an_account_and_the_event_is_acknowledged():
+    """Its sign-up crashed; a 409 would make Stripe retry every event of the customer for 3 days."""
+    world = World(AccountStatus.PENDING)
+    world.accounts.rows[EMAIL] = replace(world.row, lease_expires_at=NOW - 1)
+
+    assert world.handle(SUBSCRIPTION_DELETED) is Outcome.IGNORED
+    assert world.row.status is AccountStatus.PENDING and not world.accounts.billing_events
 
 
 def test_a_failed_registration_is_left_to_the_failed_accounts_command():
@@ -411,3 +426,77 @@ def test_a_crash_between_clearing_the_marker_and_the_key_call_is_repaired_by_the
     world.handle(INVOICE_PAID)  # Stripe still says past_due: the status stays, the key is repaired
 
     assert not world.key_works and world.row.key_in_sync
+
+
+# --- issue 11: past-due customers recover; a cancellation is final --------------------------------
+
+
+def past_due_world(owed: list[int]) -> World:
+    """The first usage invoice failed (no card yet): past_due, key disabled, invoices open."""
+    world = World(AccountStatus.SUSPENDED, subscription_status="past_due")
+    world.keys.set_enabled(world.key.id, False)
+    world.billing.open_invoices[world.subscription_id] = list(owed)
+    world.payments.setup_intents["seti_new"] = "pm_new_card"
+    return world
+
+
+def test_a_past_due_customer_who_adds_a_card_has_the_open_invoices_paid_and_the_key_back():
+    world = past_due_world([1200, 300])
+
+    outcome = world.handle(CHECKOUT_COMPLETED, checkout_mode="setup", setup_intent_id="seti_new")
+
+    assert outcome is Outcome.APPLIED
+    assert world.billing.paid_invoices == [(world.subscription_id, 1200), (world.subscription_id, 300)]
+    assert world.key_works and world.row.status is AccountStatus.ACTIVE and world.row.cut_off_reason is None
+
+
+def test_an_unpaid_subscription_is_settled_the_same_way():
+    world = past_due_world([500])
+    world.set_subscription_status("unpaid")
+
+    world.handle(CHECKOUT_COMPLETED, checkout_mode="setup", setup_intent_id="seti_new")
+
+    assert world.billing.paid_invoices == [(world.subscription_id, 500)] and world.key_works
+
+
+def test_a_declined_card_keeps_the_account_suspended_and_says_so():
+    world = past_due_world([1200])
+    world.billing.declining_methods.add("pm_new_card")
+
+    world.handle(CHECKOUT_COMPLETED, checkout_mode="setup", setup_intent_id="seti_new")
+
+    assert not world.key_works and world.row.status is AccountStatus.SUSPENDED
+    assert world.row.cut_off_reason == "The card added at checkout was declined: Your card was declined."
+    assert world.billing.open_invoices[world.subscription_id] == [1200]
+
+
+def test_a_replayed_checkout_event_pays_nothing_twice():
+    world = past_due_world([1200])
+    event = world.event(CHECKOUT_COMPLETED, checkout_mode="setup", setup_intent_id="seti_new")
+
+    world.service.handle(event)
+    assert world.service.handle(event) is Outcome.DUPLICATE
+
+    assert world.billing.call_count("pay_open_invoices") == 1
+
+
+def test_a_failed_payment_records_why_the_account_is_cut_off():
+    world = World()
+    world.set_subscription_status("past_due")
+    reason = "Payment of invoice TG-0001 (12.00 USD) failed (attempt 1). Stripe will not retry it: add or update the payment method."
+
+    world.handle(INVOICE_PAYMENT_FAILED, failure_reason=reason)
+
+    assert not world.key_works and world.row.status is AccountStatus.SUSPENDED
+    assert world.row.cut_off_reason == reason
+
+
+def test_a_canceled_account_stays_canceled_whatever_comes_later():
+    world = World()
+    world.set_subscription_status("canceled")
+    world.handle(SUBSCRIPTION_DELETED)
+
+    world.set_subscription_status("active")  # a late, stray status: a canceled subscription is final
+    world.handle(INVOICE_PAID, created=NOW + 5)
+
+    assert world.row.status is AccountStatus.CANCELED and not world.key_works

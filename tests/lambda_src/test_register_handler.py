@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -196,6 +197,23 @@ def test_a_retry_with_the_same_idempotency_key_replays_the_first_response(regist
     stored = boto3.client("dynamodb").scan(TableName=aws.idempotency_table)["Items"]
     assert stored and first[2]["apikey"] not in json.dumps(stored)
     assert first[2]["apiKeyId"] in json.dumps(stored)
+
+
+def test_a_replay_gives_the_key_only_within_the_short_window_then_409_without_it(register_module, aws):
+    headers = {contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())}
+    body = sign_up_body()
+    first = register(register_module, body, headers)
+    dynamodb = boto3.client("dynamodb")
+    (record,) = [item for item in dynamodb.scan(TableName=aws.idempotency_table)["Items"]
+                 if first[2]["apiKeyId"] in json.dumps(item)]
+    expiry = int(record[contract.IDEMPOTENCY_TTL_ATTRIBUTE]["N"])
+    assert abs(expiry - (time.time() + contract.SIGN_UP_REPLAY_SECONDS)) < 30
+
+    record[contract.IDEMPOTENCY_TTL_ATTRIBUTE] = {"N": str(int(time.time()) - 1)}  # the window has passed
+    dynamodb.put_item(TableName=aws.idempotency_table, Item=record)
+    status, _, late = register(register_module, body, headers)
+
+    assert status == 409 and "apikey" not in late and first[2]["apikey"] not in json.dumps(late)
 
 
 def test_an_idempotency_key_reused_with_another_body_is_rejected(register_module):

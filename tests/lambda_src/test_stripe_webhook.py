@@ -127,7 +127,7 @@ def test_a_signed_deletion_disables_the_key_and_records_status_and_history(webho
     assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
     assert not key_enabled(cancelled)
     row = account_row(aws, cancelled)
-    assert row["status"] == "suspended"
+    assert row["status"] == "canceled" and row["cutOffReason"] == "The subscription is canceled."
     assert row["history"][-1]["cause"] == "customer.subscription.deleted"
     assert row["history"][-1]["eventId"] == json.loads(payload)["id"]
     assert event_recorded(aws, payload)
@@ -186,7 +186,7 @@ def test_a_late_update_to_active_after_the_deletion_leaves_the_key_disabled(webh
 
     assert (status, body["outcome"]) == (200, "stale")
     assert not key_enabled(cancelled)
-    assert account_row(aws, cancelled)["status"] == "suspended"
+    assert account_row(aws, cancelled)["status"] == "canceled"
 
 
 def test_an_update_claiming_active_is_checked_against_stripe(webhook_module, aws, cancelled):
@@ -283,3 +283,33 @@ def test_stripes_own_paid_first_invoice_is_matched_and_recorded_without_activati
     row = account_row(aws, account)
     assert row["status"] == "awaiting_payment_method" and row["history"][-1]["cause"] == "invoice.paid"
     assert not in_usage_plan(aws, account)
+
+
+def test_a_customer_whose_subscription_was_canceled_signs_up_again_with_a_new_key(
+        webhook_module, register_module, aws, cancelled, stripe_client):
+    deliver(webhook_module, subscription_event("customer.subscription.deleted", cancelled, "canceled"))
+    email = account_row(aws, cancelled)["email"]
+
+    status, _, again = invoke(register_module, api_gateway_event(
+        json.dumps({"email": email, "firstname": "Ann", "lastname": "Lee"})))
+
+    assert status == 201, again
+    assert again["apiKeyId"] != cancelled["apiKeyId"] and key_enabled(again) and in_usage_plan(aws, again)
+    with pytest.raises(boto3.client("apigateway").exceptions.NotFoundException):
+        key_enabled(cancelled)  # the old, disabled key is deleted
+    assert stripe_client.v1.subscriptions.retrieve(again["subscriptionId"]).status == "active"
+    assert account_row(aws, again)["status"] == "active"
+
+
+@pytest.mark.parametrize("next_attempt, then", [
+    (None, "Stripe will not retry it: add or update the payment method."), (1_900_000_000, "Stripe will try again."),
+])
+def test_a_failed_payment_event_says_what_failed_and_whether_stripe_retries(next_attempt, then):
+    invoice = {"object": "invoice", "id": "in_1", "number": "TG-0001", "customer": "cus_1", "amount_due": 1234,
+               "currency": "usd", "attempt_count": 2, "next_payment_attempt": next_attempt,
+               "parent": {"subscription_details": {"subscription": "sub_1"}}}
+
+    event = billing_event(json.loads(stripe_event("invoice.payment_failed", invoice)))
+
+    assert event.subscription_id == "sub_1"
+    assert event.failure_reason == f"Payment of invoice TG-0001 (12.34 USD) failed (attempt 2). {then}"

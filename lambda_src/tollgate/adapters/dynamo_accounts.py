@@ -40,6 +40,7 @@ _ATTRIBUTES = {
     "last_billing_event_id": "lastBillingEventId",
     "last_billing_event_at": "lastBillingEventAt",
     "key_synced_for": "keySyncedFor",
+    "cut_off_reason": "cutOffReason",
 }
 _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
 _serializer = TypeSerializer()

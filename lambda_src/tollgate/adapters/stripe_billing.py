@@ -1,5 +1,5 @@
-"""Billing on Stripe: the customer and the metered subscription a sign-up creates, and the
-subscription's current status the billing lifecycle acts on."""
+"""Billing on Stripe: the customer and the metered subscription a sign-up creates, the
+subscription's current status the billing lifecycle acts on, and settling its open invoices."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tollgate import contract
-from tollgate.adapters.stripe_client import call_stripe
-from tollgate.domain.models import Registrant
+from tollgate.adapters.stripe_client import call_stripe, downstream_error
+from tollgate.domain.models import InvoicePayment, Registrant
 from tollgate.ports import Billing
 
 if TYPE_CHECKING:
@@ -52,3 +52,20 @@ class StripeBilling(Billing):
 
     def subscription_status(self, subscription_id: str) -> str:
         return call_stripe("read subscription", self._stripe().v1.subscriptions.retrieve, subscription_id).status
+
+    def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
+        import stripe
+
+        v1 = self._stripe().v1
+        listed = call_stripe("list open invoices", v1.invoices.list,
+                             {"subscription": subscription_id, "status": "open", "limit": 100})
+        paid = 0
+        for invoice in sorted(listed.data, key=lambda open_invoice: open_invoice.created):
+            try:
+                v1.invoices.pay(invoice.id, {}, {"idempotency_key": f"{idempotency_key}-{invoice.id}"})
+            except stripe.CardError as error:
+                return InvoicePayment(paid, declined=error.user_message or "the card was declined")
+            except stripe.StripeError as error:
+                raise downstream_error("pay invoice", error) from None
+            paid += 1
+        return InvoicePayment(paid)

@@ -52,6 +52,7 @@ def billing_event(document: dict[str, Any]) -> BillingEvent:
         details = (obj.get("parent") or {}).get("subscription_details") or {}
         subscription_id = _id(details.get("subscription")) or _id(obj.get("subscription"))
     is_checkout = kind == "checkout.session"
+    failure_reason = _payment_failure(obj) if document["type"] == "invoice.payment_failed" else None
     return BillingEvent(
         id=str(document["id"]),
         type=str(document["type"]),
@@ -60,7 +61,23 @@ def billing_event(document: dict[str, Any]) -> BillingEvent:
         subscription_id=subscription_id,
         checkout_mode=obj.get("mode") if is_checkout else None,
         setup_intent_id=_id(obj.get("setup_intent")) if is_checkout else None,
+        failure_reason=failure_reason,
     )
+
+
+def _payment_failure(invoice: dict[str, Any]) -> str:
+    """Why an account is cut off, in words a customer and an operator can act on."""
+    amount = invoice.get("amount_due")
+    currency = str(invoice.get("currency") or "").upper()
+    what = f"invoice {invoice.get('number') or invoice.get('id')}"
+    if isinstance(amount, int) and currency:
+        what += f" ({amount / 100:.2f} {currency})"
+    attempts = invoice.get("attempt_count") or 1
+    if invoice.get("next_payment_attempt"):
+        then = "Stripe will try again."
+    else:
+        then = "Stripe will not retry it: add or update the payment method."
+    return f"Payment of {what} failed (attempt {attempts}). {then}"
 
 
 def _id(value: Any) -> str | None:

@@ -42,12 +42,15 @@ class ListedKey:
 
 class AccountStatus(str, Enum):
     """Where an account is in its life. `pending` rows carry a lease so a crash cannot block
-    an email forever; `failed` rows are those a rollback could not fully undo."""
+    an email forever; `failed` rows are those a rollback could not fully undo; `suspended` ones
+    owe money (their key is disabled until they pay); `canceled` ones ended for good (a new
+    sign-up with the same email starts a new account)."""
 
     PENDING = "pending"
     ACTIVE = "active"
     AWAITING_PAYMENT_METHOD = "awaiting_payment_method"
     SUSPENDED = "suspended"
+    CANCELED = "canceled"
     FAILED = "failed"
 
 
@@ -96,6 +99,7 @@ class Account:
     # The status the API key was last made to match (enabled and in the plan for `active`, ...):
     # when it equals `status`, the key needs no management call (see LifecycleService).
     key_synced_for: AccountStatus | None = None
+    cut_off_reason: str | None = None  # why a suspended or canceled account's key stopped working
 
     @classmethod
     def reservation(cls, registrant: Registrant, *, attempt_id: str, request_fingerprint: str, now: int,
@@ -122,6 +126,13 @@ class Account:
     def key_in_sync(self) -> bool:
         """The key already matches the status: enabling, disabling or attaching it again is not needed."""
         return self.key_synced_for is self.status
+
+    def succeeding(self, canceled: Account, at: int) -> Account:
+        """This sign-up's row taking over a canceled account of the same email: it keeps the
+        earlier history, and names the earlier ids (the Stripe customer and its invoices stay)."""
+        note = StatusChange(at, self.status, f"sign-up again after cancellation (earlier key {canceled.api_key_id}, "
+                                             f"customer {canceled.customer_id}, subscription {canceled.subscription_id})")
+        return replace(self, history=(*canceled.history, note)[-HISTORY_LIMIT:])
 
     def with_status(self, status: AccountStatus, at: int, cause: str, event_id: str | None = None) -> Account:
         """The row in `status`, with the change appended to its (capped) history. Only a pending
@@ -156,6 +167,9 @@ class Account:
     def with_subscription(self, subscription_id: str) -> Account:
         return replace(self, subscription_id=subscription_id)
 
+    def with_cut_off_reason(self, reason: str | None) -> Account:
+        return replace(self, cut_off_reason=reason)
+
     def with_billing_event(self, event_id: str, created: int) -> Account:
         """Remember the newest applied Stripe event (an older one arriving later is stale)."""
         return replace(self, last_billing_event_id=event_id,
@@ -184,3 +198,13 @@ class BillingEvent:
     subscription_id: str | None = None
     checkout_mode: str | None = None  # checkout.session.completed only: "setup", "payment", ...
     setup_intent_id: str | None = None  # checkout.session.completed in setup mode
+    failure_reason: str | None = None  # invoice.payment_failed: what failed and whether Stripe retries
+
+
+@dataclass(frozen=True)
+class InvoicePayment:
+    """What paying a subscription's open invoices did: how many were paid, and the card's
+    decline message when one was refused (the rest are then left open)."""
+
+    paid: int
+    declined: str | None = None

@@ -231,6 +231,9 @@ class _Attempt:
                 if existing.request_fingerprint == self._row.request_fingerprint:
                     raise RegistrationInProgress("This sign-up is already being processed.")
                 raise EmailAlreadyRegistered("This email already has an account.")
+            if existing.status is AccountStatus.CANCELED:
+                self._start_over(existing)
+                return
             if existing.status not in (AccountStatus.PENDING, AccountStatus.FAILED):
                 raise EmailAlreadyRegistered("This email already has an account.")
             self._take_over(existing)
@@ -248,6 +251,18 @@ class _Attempt:
             raise DownstreamError("cleanup", "an earlier unfinished sign-up for this email could not be undone")
         try:
             self._service.accounts.save(self._row, abandoned.status, abandoned.attempt_id)
+        except ConcurrentUpdate:
+            raise EmailAlreadyRegistered("This email already has an account.") from None
+        self._stored_status = AccountStatus.PENDING
+
+    def _start_over(self, canceled: Account) -> None:
+        """A canceled account ended for good: a new sign-up gets a new key and subscription. The
+        old key (disabled since the cancellation) is deleted first; the row keeps its history."""
+        if canceled.api_key_id:
+            self._service.api_keys.delete_key(canceled.api_key_id)
+        self._row = self._row.succeeding(canceled, self._service.now())
+        try:
+            self._service.accounts.save(self._row, AccountStatus.CANCELED, canceled.attempt_id)
         except ConcurrentUpdate:
             raise EmailAlreadyRegistered("This email already has an account.") from None
         self._stored_status = AccountStatus.PENDING

@@ -1,7 +1,8 @@
 """POST /register: parse the sign-up, run RegistrationService, answer with the contract's JSON.
 
-Idempotency-Key: the first successful response is replayed for the same key and body; the
-idempotency table stores it WITHOUT the key value, which a replay re-reads from API Gateway.
+Idempotency-Key: the first successful response is replayed for the same key and body for
+contract.SIGN_UP_REPLAY_SECONDS (then the request is a new sign-up of a taken email: 409, no key);
+the idempotency table stores it WITHOUT the key value, which a replay re-reads from API Gateway.
 Logs carry ids only, never the key value nor the request body. Everything this module uses comes
 from tollgate.wiring.
 """
@@ -29,7 +30,6 @@ from tollgate.domain.validation import parse_registration
 from tollgate.handlers.http import HttpFunction, error, raw_body, respond
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600  # as long as Stripe keeps its own idempotency keys
 API_KEY_VALUE_FIELD = "apikey"
 
 function = HttpFunction(
@@ -60,7 +60,7 @@ def _with_key_value(stored: dict, _record: Any) -> dict:
 idempotency = IdempotencyConfig(
     event_key_jmespath="idempotencyKey",
     payload_validation_jmespath="registrant",
-    expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
+    expires_after_seconds=contract.SIGN_UP_REPLAY_SECONDS,
     response_hook=_with_key_value,
 )
 
