@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HANDLER_MODULE = "tollgate.handlers.register"
 # The function's settings; nothing is called on these names (fakes replace every adapter).
 BENCH_ENVIRONMENT = {
-    contract.ENV_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench",
+    contract.ENV_STRIPE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-stripe",
+    contract.ENV_MOESIF_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-moesif",
     contract.ENV_ACCOUNTS_TABLE: "bench-accounts",
     contract.ENV_IDEMPOTENCY_TABLE: "bench-idempotency",
     contract.ENV_USAGE_PLAN_ID: "bench-plan",
@@ -40,11 +41,11 @@ BENCH_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
-BENCH_SECRET = {
+BENCH_STRIPE_SECRET = {
     contract.SECRET_FIELD_STRIPE_SECRET_KEY: "sk_test_bench",
     contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: "whsec_bench",
-    contract.SECRET_FIELD_MOESIF_APPLICATION_ID: "bench-moesif-application-id",
 }
+BENCH_MOESIF_SECRET = {contract.SECRET_FIELD_MOESIF_APPLICATION_ID: "bench-moesif-application-id"}
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,13 @@ def register_latency(handler_module: ModuleType, latency_s: float, runs: int) ->
     recorder = CallRecorder()
     ports = FakePorts.create(latency=latency_s, recorder=recorder)
     config = RuntimeConfig.from_environ(BENCH_ENVIRONMENT)
-    secrets_manager = FakeSecretsManager({config.secret_arn: BENCH_SECRET}, latency=latency_s, recorder=recorder)
+    secrets_manager = FakeSecretsManager(
+        {config.stripe_secret_arn: BENCH_STRIPE_SECRET, config.moesif_secret_arn: BENCH_MOESIF_SECRET},
+        latency=latency_s, recorder=recorder)
     bench_wiring = Wiring(
         config, api_keys=ports.api_keys, billing=ports.billing, analytics=ports.analytics, accounts=ports.accounts,
-        secrets=SecretStore(config.secret_arn, secrets_manager),
+        stripe_secret=SecretStore(config.stripe_secret_arn, secrets_manager),
+        moesif_secret=SecretStore(config.moesif_secret_arn, secrets_manager),
         idempotency_store=FakeIdempotencyStore(latency=latency_s, recorder=recorder),
     )
 

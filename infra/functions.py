@@ -87,7 +87,8 @@ def shared_code_asset() -> lambda_.Code:
 class FunctionConfig:
     """What every business function is told through its environment (names from contract.py)."""
 
-    secret: secretsmanager.ISecret
+    stripe_secret: secretsmanager.ISecret
+    moesif_secret: secretsmanager.ISecret
     accounts_table: dynamodb.ITable
     idempotency_table: dynamodb.ITable
     usage_plan: apigw.IUsagePlan
@@ -98,7 +99,8 @@ class FunctionConfig:
 
     def environment(self) -> dict[str, str]:
         return {
-            contract.ENV_SECRET_ARN: self.secret.secret_arn,
+            contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret.secret_arn,
+            contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret.secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table.table_name,
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
             contract.ENV_USAGE_PLAN_ID: self.usage_plan.usage_plan_id,
@@ -175,11 +177,11 @@ class TollgateFunctions(Construct):
     """register, checkout, stripe webhook and (without a backend URL) the sample backend.
 
     Least privilege, per function:
-    - register: create/read/delete API keys, add/remove keys in THIS usage plan, read THIS secret,
-      read/write the accounts and idempotency tables.
-    - checkout: read an API key (to check the presented value), read THIS secret, read accounts.
+    - register: create/read/delete API keys, add/remove keys in THIS usage plan, read THIS stack's
+      Stripe and Moesif secrets, read/write the accounts and idempotency tables.
+    - checkout: read an API key (to check the presented value), read the Stripe secret, read accounts.
     - webhook: enable/disable API keys, add keys to THIS usage plan (require_payment_method
-      activation), read THIS secret, read/write accounts.
+      activation), read the Stripe secret, read/write accounts.
     - sample backend: nothing beyond its own logs.
     """
 
@@ -251,17 +253,18 @@ class TollgateFunctions(Construct):
         _allow(self.register.role, ["apigateway:DELETE"], [keys.api_key])
         _allow(self.register.role, ["apigateway:POST"], [keys.plan_keys])
         _allow(self.register.role, ["apigateway:DELETE"], [keys.plan_key])
-        config.secret.grant_read(self.register.role)
+        config.stripe_secret.grant_read(self.register.role)
+        config.moesif_secret.grant_read(self.register.role)
         config.accounts_table.grant_read_write_data(self.register.role)
         config.idempotency_table.grant_read_write_data(self.register.role)
 
         _allow(self.checkout.role, ["apigateway:GET"], [keys.api_key])
-        config.secret.grant_read(self.checkout.role)
+        config.stripe_secret.grant_read(self.checkout.role)
         config.accounts_table.grant_read_data(self.checkout.role)
 
         _allow(self.stripe_webhook.role, ["apigateway:PATCH"], [keys.api_key])
         _allow(self.stripe_webhook.role, ["apigateway:POST"], [keys.plan_keys])
-        config.secret.grant_read(self.stripe_webhook.role)
+        config.stripe_secret.grant_read(self.stripe_webhook.role)
         config.accounts_table.grant_read_write_data(self.stripe_webhook.role)
 
         key_ids_reason = (

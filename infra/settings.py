@@ -27,6 +27,7 @@ PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # The COMPLETE ARN, with the 6-character suffix Secrets Manager appends, so IAM can name it exactly.
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$")
+_SECRET_ARN_EXPECTED = "a complete Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)"
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -50,7 +51,8 @@ class Settings:
     register_burst_limit: int
     stripe_price_id: str
     moesif_collector_url: str
-    existing_secret_arn: str | None
+    existing_stripe_secret_arn: str | None
+    existing_moesif_secret_arn: str | None
     enable_waf: bool
     require_payment_method: bool
     reserved_concurrency: int
@@ -73,6 +75,9 @@ class Settings:
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
         """Build and validate the settings from flat context values (cdk.json or `-c`)."""
         read = _Reader(context)
+        read.retired("existing_secret_arn", "it was split in two so that Firehose can no longer read the Stripe keys: "
+                     "set existing_stripe_secret_arn (stripe_secret_key, stripe_webhook_secret) and "
+                     "existing_moesif_secret_arn (api_key); see the README, 'Secrets'")
         return cls(
             stage_name=read.matching(
                 "stage_name", _STAGE_NAME, "1-128 letters, digits, '-' or '_' (e.g. 'prod')"
@@ -89,9 +94,8 @@ class Settings:
             ),
             # Firehose delivers only to https endpoints.
             moesif_collector_url=read.url("moesif_collector_url", schemes=("https",)),
-            existing_secret_arn=read.optional_matching(
-                "existing_secret_arn", _SECRET_ARN, "a complete Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)"
-            ),
+            existing_stripe_secret_arn=read.optional_matching("existing_stripe_secret_arn", _SECRET_ARN, _SECRET_ARN_EXPECTED),
+            existing_moesif_secret_arn=read.optional_matching("existing_moesif_secret_arn", _SECRET_ARN, _SECRET_ARN_EXPECTED),
             enable_waf=read.boolean("enable_waf"),
             require_payment_method=read.boolean("require_payment_method"),
             reserved_concurrency=read.non_negative_int("reserved_concurrency"),
@@ -124,6 +128,11 @@ class _Reader:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         return value.strip() if isinstance(value, str) else value
+
+    def retired(self, key: str, instead: str) -> None:
+        """Refuse a key an earlier version read, saying what replaces it."""
+        if self._optional(key) is not None:
+            raise SettingsError(f"cdk.json context '{key}' is no longer read: {instead}")
 
     def matching(self, key: str, pattern: re.Pattern[str], expected: str) -> str:
         value = self._required(key, expected)

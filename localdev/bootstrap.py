@@ -5,7 +5,8 @@ the same cdk.json settings, and returns the environment the Lambda handlers get.
   usage plan with the settings' throttle and quota on that stage;
 - DynamoDB (moto): the accounts table (key, GSIs and TTL from contract.py, as infra/data.py) and
   the Powertools idempotency table;
-- Secrets Manager (moto): the one JSON secret, every contract field filled with a local test value;
+- Secrets Manager (moto): the Stripe and the Moesif secret, every contract field filled with a
+  local test value;
 - Stripe (localstripe behind the bridge): product, billing meter and metered price through
   ops.stripe_setup's CatalogSetup, and the webhook endpoint pointing at the local gateway's
   `/stripe/webhook`, whose signing secret goes into the secret.
@@ -45,7 +46,6 @@ class LocalDeployment:
 
     gateway: GatewayDeployment
     function_environment: dict[str, str]
-    secret_arn: str
     stripe_price_id: str
 
 
@@ -65,15 +65,19 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         DEV_CATALOG, webhook_url=api_url.rstrip("/") + contract.ROUTE_STRIPE_WEBHOOK)
     if catalog.webhook is None or not catalog.webhook.signing_secret:
         raise RuntimeError("the Stripe emulator registered the webhook endpoint without a signing secret")
-    secret_arn = aws_client("secretsmanager", emulators).create_secret(Name=NAME, SecretString=json.dumps({
+    secrets_manager = aws_client("secretsmanager", emulators)
+    stripe_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-stripe", SecretString=json.dumps({
         contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
         contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: catalog.webhook.signing_secret,
+    }))["ARN"]
+    moesif_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-moesif", SecretString=json.dumps({
         contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_TEST_APPLICATION_ID,
     }))["ARN"]
     site_origin = origin_of(site_url)
     environment = {
         **emulators.env(),
-        contract.ENV_SECRET_ARN: secret_arn,
+        contract.ENV_STRIPE_SECRET_ARN: stripe_secret_arn,
+        contract.ENV_MOESIF_SECRET_ARN: moesif_secret_arn,
         contract.ENV_ACCOUNTS_TABLE: accounts_table,
         contract.ENV_IDEMPOTENCY_TABLE: idempotency_table,
         contract.ENV_USAGE_PLAN_ID: usage_plan_id,
@@ -91,7 +95,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         firehose_url=emulators.moesif.firehose_url,
         firehose_access_key=MOESIF_TEST_APPLICATION_ID,
     )
-    return LocalDeployment(gateway, environment, secret_arn, catalog.price_id)
+    return LocalDeployment(gateway, environment, catalog.price_id)
 
 
 def create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:

@@ -19,7 +19,8 @@ _BOOLEANS = {"true": True, "false": False}
 class RuntimeConfig:
     """Everything a Tollgate function needs to know about its deployment (no secret values)."""
 
-    secret_arn: str
+    stripe_secret_arn: str
+    moesif_secret_arn: str
     accounts_table: str
     idempotency_table: str
     usage_plan_id: str
@@ -50,7 +51,8 @@ class RuntimeConfig:
             return _BOOLEANS[value]
 
         return cls(
-            secret_arn=required(contract.ENV_SECRET_ARN),
+            stripe_secret_arn=required(contract.ENV_STRIPE_SECRET_ARN),
+            moesif_secret_arn=required(contract.ENV_MOESIF_SECRET_ARN),
             accounts_table=required(contract.ENV_ACCOUNTS_TABLE),
             idempotency_table=required(contract.ENV_IDEMPOTENCY_TABLE),
             usage_plan_id=required(contract.ENV_USAGE_PLAN_ID),

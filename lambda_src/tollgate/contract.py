@@ -5,22 +5,24 @@ runtime (tollgate/) reads them back, and localdev/ reproduces them. Plain data, 
 every side can use it without pulling in CDK or an SDK.
 """
 
-# --- Secrets Manager: the one JSON secret and its field names --------------------------------
+# --- Secrets Manager: two JSON secrets and their field names ---------------------------------
+# Two, so that each reader holds only what it needs: Firehose reads the Moesif application id and
+# must never be able to read a Stripe key.
+# The Stripe secret: read by the functions only.
 SECRET_FIELD_STRIPE_SECRET_KEY = "stripe_secret_key"
 SECRET_FIELD_STRIPE_WEBHOOK_SECRET = "stripe_webhook_secret"
+STRIPE_SECRET_FIELDS = (SECRET_FIELD_STRIPE_SECRET_KEY, SECRET_FIELD_STRIPE_WEBHOOK_SECRET)
+# The Moesif secret: read by Firehose and by the register function (Moesif users and companies).
 # Firehose's HTTP-endpoint Secrets Manager integration reads the access key from the field
 # `api_key` and nothing else, so the Moesif application id has to live under that name.
 SECRET_FIELD_MOESIF_APPLICATION_ID = "api_key"
-SECRET_FIELDS = (
-    SECRET_FIELD_STRIPE_SECRET_KEY,
-    SECRET_FIELD_STRIPE_WEBHOOK_SECRET,
-    SECRET_FIELD_MOESIF_APPLICATION_ID,
-)
+MOESIF_SECRET_FIELDS = (SECRET_FIELD_MOESIF_APPLICATION_ID,)
 # Value the stack puts in every field of a freshly created secret; the runtime refuses to use it.
 SECRET_PLACEHOLDER = "REPLACE_ME"
 
 # --- Environment variables the stack sets on the functions ------------------------------------
-ENV_SECRET_ARN = "TOLLGATE_SECRET_ARN"
+ENV_STRIPE_SECRET_ARN = "TOLLGATE_STRIPE_SECRET_ARN"
+ENV_MOESIF_SECRET_ARN = "TOLLGATE_MOESIF_SECRET_ARN"
 ENV_ACCOUNTS_TABLE = "TOLLGATE_ACCOUNTS_TABLE"
 ENV_IDEMPOTENCY_TABLE = "TOLLGATE_IDEMPOTENCY_TABLE"
 ENV_USAGE_PLAN_ID = "TOLLGATE_USAGE_PLAN_ID"

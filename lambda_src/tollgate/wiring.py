@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
@@ -55,12 +56,17 @@ class Wiring:
         return AwsClients()
 
     @cached_property
-    def secrets(self) -> SecretStore:
-        return SecretStore(self.config.secret_arn, self.aws.client("secretsmanager"))
+    def stripe_secret(self) -> SecretStore:
+        return SecretStore(self.config.stripe_secret_arn, self.aws.client("secretsmanager"))
+
+    @cached_property
+    def moesif_secret(self) -> SecretStore:
+        return SecretStore(self.config.moesif_secret_arn, self.aws.client("secretsmanager"))
 
     @cached_property
     def stripe(self) -> StripeClientForSecret:
-        return StripeClientForSecret(lambda: self.secrets.load().stripe_secret_key, self.config.stripe_api_base)
+        return StripeClientForSecret(lambda: self.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_SECRET_KEY),
+                                     self.config.stripe_api_base)
 
     @cached_property
     def api_keys(self) -> ApiKeys:
@@ -80,11 +86,12 @@ class Wiring:
 
     @cached_property
     def analytics(self) -> Analytics:
-        return MoesifAnalytics(lambda: self.secrets.load().moesif_application_id, self.config.moesif_api_base)
+        return MoesifAnalytics(lambda: self.moesif_secret.load().field(contract.SECRET_FIELD_MOESIF_APPLICATION_ID),
+                               self.config.moesif_api_base)
 
     @cached_property
     def webhook_events(self) -> StripeWebhookEvents:
-        return StripeWebhookEvents(lambda: self.secrets.load().stripe_webhook_secret)
+        return StripeWebhookEvents(lambda: self.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET))
 
     @cached_property
     def idempotency_store(self) -> BasePersistenceLayer:

@@ -4,7 +4,7 @@ reads the same Template instead of synthesizing its own (see infra_synth.py)."""
 from __future__ import annotations
 
 import pytest
-from infra_synth import EXISTING_SECRET_ARN, Synth, synthesize
+from infra_synth import EXISTING_MOESIF_SECRET_ARN, EXISTING_STRIPE_SECRET_ARN, Synth, synthesize
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +20,8 @@ def synth_custom(tmp_path_factory) -> Synth:
     return synthesize(
         tmp_path_factory.mktemp("cdk-custom"),
         backend_url="https://backend.example.com/v1",
-        existing_secret_arn=EXISTING_SECRET_ARN,
+        existing_stripe_secret_arn=EXISTING_STRIPE_SECRET_ARN,
+        existing_moesif_secret_arn=EXISTING_MOESIF_SECRET_ARN,
         enable_waf=True,
         require_payment_method=True,
         stripe_price_id="price_1Abc",

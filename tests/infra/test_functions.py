@@ -85,11 +85,12 @@ def test_reserved_concurrency_is_only_set_when_configured(synth, synth_custom):
         assert custom[handler]["Properties"]["ReservedConcurrentExecutions"] == 5
 
 
-def test_environment_carries_the_secret_arn_and_names_never_a_secret_value(synth):
-    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+def test_environment_carries_the_secret_arns_and_names_never_a_secret_value(synth):
+    stripe_secret_id, moesif_secret_id = synth.secret_ids()
     environment = _functions(synth)[contract.HANDLER_REGISTER]["Properties"]["Environment"]["Variables"]
 
-    assert environment[contract.ENV_SECRET_ARN] == {"Ref": secret_id}
+    assert environment[contract.ENV_STRIPE_SECRET_ARN] == {"Ref": stripe_secret_id}
+    assert environment[contract.ENV_MOESIF_SECRET_ARN] == {"Ref": moesif_secret_id}
     assert environment[contract.ENV_STRIPE_PRICE_ID] == synth.settings.stripe_price_id
     assert environment[contract.ENV_REQUIRE_PAYMENT_METHOD] == "false"
     assert "DomainName" in json.dumps(environment[contract.ENV_ALLOWED_ORIGIN])
@@ -135,13 +136,13 @@ def test_sample_backend_gets_nothing_but_its_logs(synth):
 
 @pytest.mark.parametrize("handler", [*BUSINESS_HANDLERS, contract.HANDLER_SAMPLE_BACKEND])
 def test_no_statement_grants_apigateway_dynamodb_or_secrets_on_every_resource(synth, handler):
-    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+    secrets = {f"<{secret_id}>" for secret_id in synth.secret_ids()}
     tables = set(synth.resources("AWS::DynamoDB::Table"))
     for action, resources in _grants(synth, handler).items():
         service = action.split(":")[0]
         assert "*" not in resources, (handler, action)
         if service == "secretsmanager":
-            assert resources == [f"<{secret_id}>"]
+            assert set(resources) <= secrets
         if service == "dynamodb":
             assert all(r.split(".")[0].lstrip("<") in tables for r in resources), resources
 

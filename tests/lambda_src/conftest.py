@@ -34,11 +34,13 @@ class AwsStack:
     usage_plan_id: str
     accounts_table: str
     idempotency_table: str
-    secret_arn: str
+    stripe_secret_arn: str
+    moesif_secret_arn: str
 
     def environment(self, stripe_api: str, moesif_api: str, price_id: str, require_payment_method: bool = False):
         return {
-            contract.ENV_SECRET_ARN: self.secret_arn,
+            contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret_arn,
+            contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table,
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table,
             contract.ENV_USAGE_PLAN_ID: self.usage_plan_id,
@@ -63,15 +65,15 @@ def aws() -> Iterator[AwsStack]:
             settings = Settings.from_context(load_cdk_json_context("cdk.json"))
             _, usage_plan_id = create_api(boto3.client("apigateway"), settings)
             accounts_table, idempotency_table = create_tables(boto3.client("dynamodb"))
-            secret_arn = boto3.client("secretsmanager").create_secret(
-                Name="tollgate-test",
-                SecretString=json.dumps({
-                    contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_KEY,
-                    contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: "whsec_test",
-                    contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_APPLICATION_ID,
-                }),
-            )["ARN"]
-            yield AwsStack(usage_plan_id, accounts_table, idempotency_table, secret_arn)
+            secrets_manager = boto3.client("secretsmanager")
+            stripe_secret_arn = secrets_manager.create_secret(Name="tollgate-test-stripe", SecretString=json.dumps({
+                contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_KEY,
+                contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: "whsec_test",
+            }))["ARN"]
+            moesif_secret_arn = secrets_manager.create_secret(Name="tollgate-test-moesif", SecretString=json.dumps({
+                contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_APPLICATION_ID,
+            }))["ARN"]
+            yield AwsStack(usage_plan_id, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn)
 
 
 @pytest.fixture(scope="session")

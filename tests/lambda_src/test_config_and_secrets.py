@@ -14,7 +14,8 @@ from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import ConfigurationError
 
 ENVIRONMENT = {
-    contract.ENV_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:t",
+    contract.ENV_STRIPE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe",
+    contract.ENV_MOESIF_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:moesif",
     contract.ENV_ACCOUNTS_TABLE: "accounts",
     contract.ENV_IDEMPOTENCY_TABLE: "idempotency",
     contract.ENV_USAGE_PLAN_ID: "plan",
@@ -60,22 +61,24 @@ def store_secret(name: str, values: dict) -> str:
 
 
 def test_secret_fields_are_read_by_contract_name(aws):
-    secrets = SecretStore(aws.secret_arn, boto3.client("secretsmanager")).load()
+    stripe = SecretStore(aws.stripe_secret_arn, boto3.client("secretsmanager")).load()
+    moesif = SecretStore(aws.moesif_secret_arn, boto3.client("secretsmanager")).load()
 
-    assert secrets.stripe_secret_key == "sk_test_tollgate"
-    assert secrets.moesif_application_id == "moesif-test-application"
-    assert "sk_test_tollgate" not in repr(secrets)
+    assert stripe.field(contract.SECRET_FIELD_STRIPE_SECRET_KEY) == "sk_test_tollgate"
+    assert moesif.field(contract.SECRET_FIELD_MOESIF_APPLICATION_ID) == "moesif-test-application"
+    assert "sk_test_tollgate" not in repr(stripe)
 
 
 def test_a_placeholder_field_is_refused_with_its_name(aws):
-    arn = store_secret("placeholder", {field: contract.SECRET_PLACEHOLDER for field in contract.SECRET_FIELDS})
+    arn = store_secret("placeholder", {field: contract.SECRET_PLACEHOLDER
+                                       for field in (*contract.STRIPE_SECRET_FIELDS, *contract.MOESIF_SECRET_FIELDS)})
 
     secrets = SecretStore(arn, boto3.client("secretsmanager")).load()
 
     with pytest.raises(ConfigurationError, match=contract.SECRET_FIELD_STRIPE_SECRET_KEY):
-        secrets.stripe_secret_key
+        secrets.field(contract.SECRET_FIELD_STRIPE_SECRET_KEY)
     with pytest.raises(ConfigurationError, match="'api_key'"):
-        secrets.moesif_application_id
+        secrets.require(contract.SECRET_FIELD_MOESIF_APPLICATION_ID)
 
 
 def test_a_secret_that_is_not_json_is_refused(aws):

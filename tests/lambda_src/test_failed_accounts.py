@@ -100,7 +100,7 @@ def test_missing_settings_are_named_with_how_to_get_them(aws, capsys):
 
     assert status == 2
     error = capsys.readouterr().err
-    assert "TOLLGATE_SECRET_ARN is not set" in error and "--function" in error
+    assert "TOLLGATE_STRIPE_SECRET_ARN is not set" in error and "--function" in error
 
 
 @pytest.mark.parametrize("unset, expected", [

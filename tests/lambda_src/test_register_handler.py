@@ -308,13 +308,15 @@ def test_a_downstream_refusal_is_502_without_retry_after_and_leaves_nothing_behi
     assert account_item(aws, email) is None
 
 
-def test_a_secret_still_holding_the_placeholder_is_503_and_creates_nothing(aws, stripe_api, moesif_collector, price_id):
+@pytest.mark.parametrize("secret", [contract.ENV_STRIPE_SECRET_ARN, contract.ENV_MOESIF_SECRET_ARN])
+def test_a_secret_still_holding_the_placeholder_is_503_and_creates_nothing(aws, stripe_api, moesif_collector, price_id,
+                                                                            secret):
     placeholder_arn = boto3.client("secretsmanager").create_secret(
         Name=f"tollgate-placeholder-{uuid.uuid4().hex[:6]}",
-        SecretString=json.dumps({field: contract.SECRET_PLACEHOLDER for field in contract.SECRET_FIELDS}),
+        SecretString=json.dumps({field: contract.SECRET_PLACEHOLDER
+                                 for field in (*contract.STRIPE_SECRET_FIELDS, *contract.MOESIF_SECRET_FIELDS)}),
     )["ARN"]
-    environment = aws.environment(stripe_api, moesif_collector.base_url, price_id) | {
-        contract.ENV_SECRET_ARN: placeholder_arn}
+    environment = aws.environment(stripe_api, moesif_collector.base_url, price_id) | {secret: placeholder_arn}
     keys_before = api_key_ids()
     module = deployed(REGISTER_MODULE, environment)
 

@@ -109,9 +109,11 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
     assert {(index["IndexName"], index["KeySchema"][0]["AttributeName"])
             for index in accounts["GlobalSecondaryIndexes"]} == set(contract.ACCOUNTS_INDEXES)
 
-    (secret,) = client("secretsmanager").list_secrets()["SecretList"]
-    value = json.loads(client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"])
-    assert set(value) == set(contract.SECRET_FIELDS) and all(value.values())
+    secrets = {secret["Name"]: json.loads(client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"])
+               for secret in client("secretsmanager").list_secrets()["SecretList"]}
+    assert {frozenset(value) for value in secrets.values()} == {
+        frozenset(contract.STRIPE_SECRET_FIELDS), frozenset(contract.MOESIF_SECRET_FIELDS)}
+    assert all(all(value.values()) for value in secrets.values())
 
 
 def test_sigterm_stops_every_child_process(stack: DevStackProcess) -> None:

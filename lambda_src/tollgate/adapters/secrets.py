@@ -1,8 +1,9 @@
-"""The Tollgate secret (one JSON document in Secrets Manager), cached between invocations.
+"""A Tollgate secret (one JSON document in Secrets Manager), cached between invocations.
 
-Values are fetched at most every SECRET_MAX_AGE_SECONDS, so a rotated Stripe key is picked up
-without a deploy. A field still holding the stack's placeholder is refused with a message that
-names it: a half-configured deployment fails clearly instead of calling Stripe with "REPLACE_ME".
+There are two (contract.py): the Stripe secret and the Moesif secret. Values are fetched at most
+every SECRET_MAX_AGE_SECONDS, so a rotated key is picked up without a deploy. A field still holding
+the stack's placeholder is refused with a message that names it: a half-configured deployment
+fails clearly instead of calling Stripe with "REPLACE_ME".
 """
 
 from __future__ import annotations
@@ -17,23 +18,15 @@ SECRET_MAX_AGE_SECONDS = 300
 
 
 @dataclass(frozen=True)
-class TollgateSecrets:
-    """The secret's fields; each property refuses a missing or placeholder value."""
+class SecretValues:
+    """One secret's fields; reading a field refuses a missing or placeholder value."""
 
     secret_arn: str
     _values: tuple[tuple[str, str], ...] = field(repr=False)
 
-    @property
-    def stripe_secret_key(self) -> str:
-        return self._required(contract.SECRET_FIELD_STRIPE_SECRET_KEY)
-
-    @property
-    def stripe_webhook_secret(self) -> str:
-        return self._required(contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET)
-
-    @property
-    def moesif_application_id(self) -> str:
-        return self._required(contract.SECRET_FIELD_MOESIF_APPLICATION_ID)
+    def field(self, name: str) -> str:
+        """The value of field `name` (a contract.SECRET_FIELD_* name); ConfigurationError if unset."""
+        return self._required(name)
 
     def require(self, *names: str) -> None:
         """ConfigurationError unless every named field holds a real value (checked before a flow
@@ -62,7 +55,7 @@ class SecretStore:
         self._secret_arn = secret_arn
         self._provider = SecretsProvider(boto3_client=secrets_manager_client)
 
-    def load(self) -> TollgateSecrets:
+    def load(self) -> SecretValues:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
         try:
@@ -73,6 +66,6 @@ class SecretStore:
             raise DownstreamError("Secrets Manager", f"read secret failed ({error})", retryable=True) from None
         if not isinstance(document, dict):
             raise ConfigurationError(f"Secret {self._secret_arn} is not a JSON object.")
-        return TollgateSecrets(
+        return SecretValues(
             self._secret_arn, tuple(sorted((name, value) for name, value in document.items() if isinstance(value, str)))
         )

@@ -86,7 +86,8 @@ def _register(request: dict) -> dict:
     fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
     current = wiring.current()
     # A placeholder secret is refused before anything is created (503, "not configured yet").
-    current.secrets.load().require(contract.SECRET_FIELD_STRIPE_SECRET_KEY, contract.SECRET_FIELD_MOESIF_APPLICATION_ID)
+    current.stripe_secret.load().require(contract.SECRET_FIELD_STRIPE_SECRET_KEY)
+    current.moesif_secret.load().require(contract.SECRET_FIELD_MOESIF_APPLICATION_ID)
     return _created_body(current.registration.register(registrant, fingerprint))
 
 

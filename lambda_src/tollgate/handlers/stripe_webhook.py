@@ -18,7 +18,7 @@ from tollgate.handlers.http import HttpFunction, error, raw_body, respond
 STRIPE_SIGNATURE_HEADER = "Stripe-Signature"
 NOT_FROM_STRIPE = (
     "This request is not a webhook signed by Stripe for this endpoint; nothing was changed. Stripe signs each "
-    "delivery with the endpoint's signing secret (stripe_webhook_secret in the stack's secret)."
+    "delivery with the endpoint's signing secret (stripe_webhook_secret in the stack's Stripe secret)."
 )
 
 function = HttpFunction(
