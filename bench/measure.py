@@ -34,6 +34,7 @@ BENCH_ENVIRONMENT = {
     contract.ENV_ACCOUNTS_TABLE: "bench-accounts",
     contract.ENV_IDEMPOTENCY_TABLE: "bench-idempotency",
     contract.ENV_USAGE_PLAN_ID: "bench-plan",
+    contract.ENV_KEY_OWNER: "bench/prod",
     contract.ENV_STRIPE_PRICE_ID: "price_bench",
     contract.ENV_REQUIRE_PAYMENT_METHOD: "false",
     contract.ENV_ALLOWED_ORIGIN: "https://signup.example.com",

@@ -59,6 +59,7 @@ class TollgateStack(Stack):
                 accounts_table=self.data.accounts_table,
                 idempotency_table=self.data.idempotency_table,
                 usage_plan=self.api.usage_plan,
+                key_owner=f"{self.stack_name}/{settings.stage_name}",
                 stripe_price_id=settings.stripe_price_id,
                 require_payment_method=settings.require_payment_method,
                 allowed_origin=self.site.origin,

@@ -81,6 +81,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         contract.ENV_ACCOUNTS_TABLE: accounts_table,
         contract.ENV_IDEMPOTENCY_TABLE: idempotency_table,
         contract.ENV_USAGE_PLAN_ID: usage_plan_id,
+        contract.ENV_KEY_OWNER: f"{NAME}/{settings.stage_name}",
         contract.ENV_STRIPE_PRICE_ID: catalog.price_id,
         contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if settings.require_payment_method else "false",
         contract.ENV_ALLOWED_ORIGIN: site_origin,

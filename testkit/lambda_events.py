@@ -15,6 +15,7 @@ from tollgate.config import RuntimeConfig
 from tollgate.wiring import Wiring, installed
 
 SIGNUP_ORIGIN = "http://127.0.0.1:8000"
+KEY_OWNER = "tollgate-test/prod"  # the test deployment's value of contract.API_KEY_OWNER_TAG
 REGISTER_MODULE = "tollgate.handlers.register"
 
 

@@ -24,6 +24,7 @@ class RuntimeConfig:
     accounts_table: str
     idempotency_table: str
     usage_plan_id: str
+    key_owner: str  # the value of contract.API_KEY_OWNER_TAG on this deployment's keys
     stripe_price_id: str
     require_payment_method: bool
     allowed_origin: str
@@ -56,6 +57,7 @@ class RuntimeConfig:
             accounts_table=required(contract.ENV_ACCOUNTS_TABLE),
             idempotency_table=required(contract.ENV_IDEMPOTENCY_TABLE),
             usage_plan_id=required(contract.ENV_USAGE_PLAN_ID),
+            key_owner=required(contract.ENV_KEY_OWNER),
             stripe_price_id=required(contract.ENV_STRIPE_PRICE_ID),
             require_payment_method=flag(contract.ENV_REQUIRE_PAYMENT_METHOD),
             allowed_origin=required(contract.ENV_ALLOWED_ORIGIN),

@@ -26,6 +26,7 @@ ENV_MOESIF_SECRET_ARN = "TOLLGATE_MOESIF_SECRET_ARN"
 ENV_ACCOUNTS_TABLE = "TOLLGATE_ACCOUNTS_TABLE"
 ENV_IDEMPOTENCY_TABLE = "TOLLGATE_IDEMPOTENCY_TABLE"
 ENV_USAGE_PLAN_ID = "TOLLGATE_USAGE_PLAN_ID"
+ENV_KEY_OWNER = "TOLLGATE_KEY_OWNER"  # this deployment's value of API_KEY_OWNER_TAG, e.g. Tollgate/prod
 ENV_STRIPE_PRICE_ID = "TOLLGATE_STRIPE_PRICE_ID"
 ENV_REQUIRE_PAYMENT_METHOD = "TOLLGATE_REQUIRE_PAYMENT_METHOD"  # "true" / "false"
 ENV_ALLOWED_ORIGIN = "TOLLGATE_ALLOWED_ORIGIN"  # signup site origin, e.g. https://d123.cloudfront.net
@@ -74,6 +75,13 @@ CORS_ALLOWED_HEADERS = tuple(
     )
 )
 CORS_MAX_AGE_SECONDS = 600  # how long a browser may reuse a preflight answer
+
+# --- API keys ------------------------------------------------------------------------------------
+# Every key a deployment creates carries this tag, valued with the deployment's name (stack/stage).
+# The functions may read, enable, disable or delete only keys that carry it, and create keys only
+# with it (IAM conditions, infra/api_key_access.py); operators' orphan searches look at it too, so
+# two deployments in one region never touch each other's keys.
+API_KEY_OWNER_TAG = "tollgate:deployment"
 
 # --- Accounts table -----------------------------------------------------------------------------
 ACCOUNTS_PARTITION_KEY = "email"  # normalised email: one account per email

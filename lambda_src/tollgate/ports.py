@@ -43,7 +43,7 @@ class ApiKeys(ABC):
 
     @abstractmethod
     def keys_named(self, prefix: str) -> list[ListedKey]:
-        """Every key whose name starts with `prefix` (without values)."""
+        """This deployment's keys whose name starts with `prefix` (without values)."""
 
 
 class Billing(ABC):

@@ -70,7 +70,7 @@ class Wiring:
 
     @cached_property
     def api_keys(self) -> ApiKeys:
-        return ApiGatewayKeys(self.aws.client("apigateway"), self.config.usage_plan_id)
+        return ApiGatewayKeys(self.aws.client("apigateway"), self.config.usage_plan_id, self.config.key_owner)
 
     @cached_property
     def accounts(self) -> Accounts:

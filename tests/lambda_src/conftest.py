@@ -19,7 +19,7 @@ from moto import mock_aws
 from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import DEV_CATALOG, create_api, create_tables
 from ops.stripe_setup import CatalogSetup
-from testkit.lambda_events import REGISTER_MODULE, SIGNUP_ORIGIN, DeployedFunction, deployed
+from testkit.lambda_events import KEY_OWNER, REGISTER_MODULE, SIGNUP_ORIGIN, DeployedFunction, deployed
 from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client
 
@@ -44,6 +44,7 @@ class AwsStack:
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table,
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table,
             contract.ENV_USAGE_PLAN_ID: self.usage_plan_id,
+            contract.ENV_KEY_OWNER: KEY_OWNER,
             contract.ENV_STRIPE_PRICE_ID: price_id,
             contract.ENV_REQUIRE_PAYMENT_METHOD: str(require_payment_method).lower(),
             contract.ENV_ALLOWED_ORIGIN: SIGNUP_ORIGIN,

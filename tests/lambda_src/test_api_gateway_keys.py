@@ -10,12 +10,15 @@ from botocore.stub import Stubber
 
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG, AwsClients
+from tollgate import contract
 from tollgate.domain.errors import DownstreamError
+
+from testkit.lambda_events import KEY_OWNER
 
 
 @pytest.fixture
 def keys(aws) -> ApiGatewayKeys:
-    return ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id)
+    return ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id, KEY_OWNER)
 
 
 def plan_key_ids(aws) -> set[str]:
@@ -48,7 +51,7 @@ def test_detaching_a_key_that_is_in_no_plan_is_not_an_error(aws):
     stubber.add_client_error("delete_usage_plan_key", service_error_code="NotFoundException", http_status_code=404)
 
     with stubber:
-        ApiGatewayKeys(client, aws.usage_plan_id).detach_from_plan("never-attached")
+        ApiGatewayKeys(client, aws.usage_plan_id, KEY_OWNER).detach_from_plan("never-attached")
 
 
 def test_deleting_a_deleted_key_is_not_an_error(keys):
@@ -82,7 +85,7 @@ def test_failures_map_to_downstream_errors_retryable_only_when_worth_retrying(aw
     stubber.add_client_error("create_api_key", service_error_code=code, http_status_code=status)
 
     with stubber, pytest.raises(DownstreamError) as raised:
-        ApiGatewayKeys(client, aws.usage_plan_id).create_key("x", "")
+        ApiGatewayKeys(client, aws.usage_plan_id, KEY_OWNER).create_key("x", "")
 
     assert raised.value.retryable is retryable and code in str(raised.value)
 
@@ -98,3 +101,17 @@ def test_keys_named_lists_only_keys_with_the_prefix_without_their_values(keys):
     assert set(listed) == {first.id, second.id}
     assert listed[first.id].name == prefix + "a" and abs(listed[first.id].created_at - before) <= 5
     assert first.value not in repr(listed)
+
+
+def test_every_key_carries_the_owner_tag_and_another_deployments_keys_are_never_listed(keys, aws):
+    """A second deployment in the same region (say staging) names its keys alike: the orphan search
+    of one must never offer the other's keys for deletion."""
+    ours = keys.create_key("tollgate-owned-a", "")
+    staging = ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id, "Tollgate/staging")
+    theirs = staging.create_key("tollgate-owned-b", "")
+
+    tags = boto3.client("apigateway").get_api_key(apiKey=ours.id)["tags"]
+
+    assert tags == {contract.API_KEY_OWNER_TAG: KEY_OWNER}
+    assert [key.id for key in keys.keys_named("tollgate-owned-")] == [ours.id]
+    assert [key.id for key in staging.keys_named("tollgate-owned-")] == [theirs.id]

@@ -19,6 +19,7 @@ ENVIRONMENT = {
     contract.ENV_ACCOUNTS_TABLE: "accounts",
     contract.ENV_IDEMPOTENCY_TABLE: "idempotency",
     contract.ENV_USAGE_PLAN_ID: "plan",
+    contract.ENV_KEY_OWNER: "Tollgate/prod",
     contract.ENV_STRIPE_PRICE_ID: "price_1",
     contract.ENV_REQUIRE_PAYMENT_METHOD: "false",
     contract.ENV_ALLOWED_ORIGIN: "https://d123.cloudfront.net",

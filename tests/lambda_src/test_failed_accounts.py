@@ -10,6 +10,7 @@ import uuid
 import boto3
 import pytest
 
+from testkit.lambda_events import KEY_OWNER
 from ops.failed_accounts import main
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
@@ -35,7 +36,7 @@ def failed_sign_up(aws, accounts, stripe_api, price_id) -> Account:
     """What a rollback that could not undo leaves: a key in the plan, a customer, a live
     subscription, and a `failed` row holding their ids."""
     email = f"{uuid.uuid4().hex[:8]}@example.com"
-    keys = ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id)
+    keys = ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id, KEY_OWNER)
     billing = StripeBilling(lambda: stripe_client("sk_test_tollgate", stripe_api), price_id)
     key = keys.create_key("tollgate-failed", "")
     keys.attach_to_plan(key.id)
@@ -145,7 +146,7 @@ def test_an_abandoned_reservation_is_listed_and_cleaned_but_a_live_one_is_left_a
 def test_an_orphaned_sign_up_key_is_listed_and_deleted_once_its_lease_ran_out(environment, aws):
     """What a sign-up leaves when its email was taken and deleting its key failed: a `tollgate-`
     key that no row records."""
-    keys = ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id)
+    keys = ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id, KEY_OWNER)
     orphan = keys.create_key(f"tollgate-{uuid.uuid4().hex[:8]}-attempt", "")
     other = keys.create_key("not-a-sign-up", "")
     after_the_lease = lambda: time.time() + RESERVATION_LEASE_SECONDS + 1  # noqa: E731
