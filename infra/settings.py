@@ -11,6 +11,7 @@ what is expected, which fails the synth before anything reaches CloudFormation.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, fields
@@ -49,6 +50,11 @@ class Settings:
     quota_period: str
     register_rate_limit: float
     register_burst_limit: int
+    stage_rate_limit: float
+    stage_burst_limit: int
+    signup_requests_per_ip: int
+    webhook_requests_per_ip: int
+    stripe_webhook_ips: tuple[str, ...]
     stripe_price_id: str
     moesif_collector_url: str
     existing_stripe_secret_arn: str | None
@@ -89,6 +95,12 @@ class Settings:
             quota_period=read.choice("quota_period", QUOTA_PERIODS),
             register_rate_limit=read.positive_number("register_rate_limit"),
             register_burst_limit=read.positive_int("register_burst_limit"),
+            stage_rate_limit=read.positive_number("stage_rate_limit"),
+            stage_burst_limit=read.positive_int("stage_burst_limit"),
+            # WAF's rate-based rules take 10 to 2,000,000,000 requests per evaluation window.
+            signup_requests_per_ip=read.int_between("signup_requests_per_ip", 10, 2_000_000_000),
+            webhook_requests_per_ip=read.int_between("webhook_requests_per_ip", 10, 2_000_000_000),
+            stripe_webhook_ips=read.ipv4_list("stripe_webhook_ips"),
             stripe_price_id=read.matching(
                 "stripe_price_id", _PRICE_ID, "a Stripe price id starting with 'price_' (make stripe-setup prints it)"
             ),
@@ -181,6 +193,28 @@ class _Reader:
         if number <= 0:
             raise self._fail(key, expected, number)
         return number
+
+    def int_between(self, key: str, lowest: int, highest: int) -> int:
+        expected = f"a whole number from {lowest} to {highest}"
+        number = self._number(key, expected, int)
+        if not lowest <= number <= highest:
+            raise self._fail(key, expected, number)
+        return number
+
+    def ipv4_list(self, key: str) -> tuple[str, ...]:
+        """A JSON list in cdk.json, or comma-separated on the command line (`-c key=a,b`)."""
+        expected = "a list of IPv4 addresses (cdk.json list, or comma-separated with -c)"
+        value = self._required(key, expected)
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise self._fail(key, expected, value)
+        addresses = []
+        for item in items:
+            try:
+                addresses.append(str(ipaddress.IPv4Address(str(item).strip())))
+            except ValueError:
+                raise self._fail(key, expected, item) from None
+        return tuple(addresses)
 
     def non_negative_int(self, key: str) -> int:
         expected = "a whole number, 0 or more"

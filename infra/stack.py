@@ -11,8 +11,10 @@ from infra.api import TollgateApi
 from infra.data import TollgateData
 from infra.functions import FunctionConfig, TollgateFunctions
 from infra.log_forwarding import MoesifLogForwarding
+from infra.nag import acknowledge
 from infra.settings import Settings
 from infra.signup_site import SignupSite
+from infra.waf import ApiFirewall
 from tollgate import contract
 
 
@@ -69,6 +71,18 @@ class TollgateStack(Stack):
             with_sample_backend=settings.uses_sample_backend,
             name_prefix=f"{self.stack_name}-{settings.stage_name}",
         )
+        self.firewall = (
+            ApiFirewall(self, "Firewall", settings=settings, stage_arn=self.api.stage.stage_arn,
+                        allowed_origin=self.site.origin)
+            if settings.enable_waf else None
+        )
+        if self.firewall is None:
+            acknowledge(
+                self.api.stage,
+                "AwsSolutions-APIG3",
+                "enable_waf=false: the operator chose to go without per-IP limits on sign-up, checkout and the "
+                "webhook (README, 'Security defaults'); the method and stage throttles remain.",
+            )
         self.api.add_routes(
             allowed_origin=self.site.origin,
             register=self.functions.register.function,

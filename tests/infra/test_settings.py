@@ -21,7 +21,7 @@ def test_cdk_json_defaults_are_valid_and_use_the_sample_backend(context):
     assert settings.existing_stripe_secret_arn is None and settings.existing_moesif_secret_arn is None
     assert settings.stripe_price_id == PLACEHOLDER_STRIPE_PRICE_ID and settings.stripe_price_is_placeholder
     assert settings.moesif_collector_url.startswith("https://")
-    assert (settings.enable_waf, settings.require_payment_method) == (False, False)
+    assert (settings.enable_waf, settings.require_payment_method) == (True, False)
 
 
 def test_cdk_json_declares_every_setting_and_turns_cli_telemetry_off(context):
