@@ -31,6 +31,13 @@ from localdev.emulators import Emulators
 from localdev.gateway import LocalGateway
 from localdev.net import LOOPBACK, PortInUseError, bind_loopback, ensure_port_free
 from localdev.site_server import SiteServer
+from ops.deployment import (
+    DEFAULT_DEV_STACK_FILE,
+    DEV_STACK_FILE_ENV,
+    dev_stack_file,
+    publish_dev_stack,
+    withdraw_dev_stack,
+)
 
 log = logging.getLogger("localdev")
 
@@ -44,7 +51,8 @@ class DevStack:
     """Everything `make dev` runs, in this process: `with DevStack(8000, 8001) as stack: stack.urls`.
 
     The ports must be fixed numbers: the site's origin is baked into the API's CORS answer and
-    the API's URL into the site's config.json before either starts.
+    the API's URL into the site's config.json before either starts. `function_environment` is
+    what the functions get once started (what ops commands need to act on this stack).
     """
 
     def __init__(self, site_port: int = DEFAULT_SITE_PORT, api_port: int = DEFAULT_API_PORT,
@@ -56,6 +64,7 @@ class DevStack:
         self._function_logs = function_logs
         self._resources = contextlib.ExitStack()
         self.urls: dict[str, str] = {}
+        self.function_environment: dict[str, str] = {}
 
     def start(self) -> DevStack:
         for what, port in self._ports.items():
@@ -74,6 +83,7 @@ class DevStack:
         deployment = bootstrap(self.settings, emulators, site_url=self.site_url, api_url=self.api_url)
         # This process plays the Lambda runtime: the handlers read their settings from it.
         os.environ.update(deployment.function_environment)
+        self.function_environment = dict(deployment.function_environment)
         self._resources.enter_context(LocalGateway(
             deployment.gateway, aws_client("apigateway", emulators), port=self._ports["Local API Gateway"],
             function_logs=self._function_logs))
@@ -119,6 +129,9 @@ class DevStack:
             f"Sign up at {urls['site']}, then call the metered API with the key it shows:",
             f'  curl -i {urls["api"]}/hello -H "x-api-key: <your key>"',
             "",
+            "Ops commands act on this stack while it runs (it publishes its settings for them):",
+            "  make failed-accounts",
+            "",
             self._function_log_note(),
             "Press Ctrl-C to stop.",
         ]
@@ -156,12 +169,14 @@ class DevStackProcess:
         self._workdir = tempfile.TemporaryDirectory(prefix="tollgate-dev-")
         self.log_path = log_path or Path(self._workdir.name, "dev.log")
         self._urls_file = Path(self._workdir.name, "urls.json")
+        # Its own, so a test stack never replaces the file of a `make dev` running in this clone.
+        self.stack_file = Path(self._workdir.name, "dev-stack.json")
         self.process: subprocess.Popen[bytes] | None = None
         self.urls: dict[str, str] = {}
 
     def start(self) -> DevStackProcess:
         environment = {**os.environ, SITE_PORT_ENV: str(self.site_port), API_PORT_ENV: str(self.api_port),
-                       "PYTHONUNBUFFERED": "1"}
+                       DEV_STACK_FILE_ENV: str(self.stack_file), "PYTHONUNBUFFERED": "1"}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "localdev", "--urls-file", str(self._urls_file), *self._arguments],
@@ -222,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make dev", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"ports: {SITE_PORT_ENV} (default {DEFAULT_SITE_PORT}) and {API_PORT_ENV} (default {DEFAULT_API_PORT})\n"
+               f"while it runs, ops commands (make failed-accounts) act on it: it publishes its settings in "
+               f"{DEFAULT_DEV_STACK_FILE.relative_to(PROJECT_ROOT)} ({DEV_STACK_FILE_ENV} moves it)\n"
                f"example: {SITE_PORT_ENV}=9000 {API_PORT_ENV}=9001 make dev ARGS=\"-c require_payment_method=true --log-requests\"")
     parser.add_argument("--urls-file", type=Path, help="write the URLs as JSON there once ready (for tests)")
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
@@ -243,14 +260,19 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     function_logs = configure_console(log_requests=args.log_requests)
+    stack_file = dev_stack_file(os.environ)
     try:
         settings = Settings.from_context({**load_cdk_json_context(PROJECT_ROOT / "cdk.json"), **overrides})
         with DevStack(site_port, api_port, settings, function_logs) as stack:
-            print(stack.banner(), flush=True)
-            if args.urls_file:
-                args.urls_file.write_text(json.dumps(stack.urls))
-            while True:
-                signal.pause()
+            publish_dev_stack(stack_file, stack.function_environment)
+            try:
+                print(stack.banner(), flush=True)
+                if args.urls_file:
+                    args.urls_file.write_text(json.dumps(stack.urls))
+                while True:
+                    signal.pause()
+            finally:
+                withdraw_dev_stack(stack_file)
     except _Stop:
         print("\nStopped: every emulator and server is shut down.", flush=True)
         return 0

@@ -1,5 +1,5 @@
 """`make dev` (`python -m localdev`) as a user runs it: a child process that prints its URLs, serves
-the site and the API, keeps its console human-readable, stops every
+the site and the API, keeps its console human-readable, lets ops commands find it, stops every
 child on SIGTERM, and refuses a taken port with a clear message."""
 
 from __future__ import annotations
@@ -78,6 +78,10 @@ def sign_up(stack: DevStackProcess) -> dict:
     return json.loads(body)
 
 
+def without_deployment_settings(environ: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in environ.items() if not name.startswith(("TOLLGATE_", "AWS_"))}
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[DevStackProcess]:
     with DevStackProcess() as running:
@@ -152,6 +156,17 @@ def test_with_log_requests_every_request_shows_as_one_human_readable_line() -> N
     assert '{"level"' not in output and "Traceback" not in output and registration["apikey"] not in output
 
 
+def test_failed_accounts_finds_the_running_stack_without_any_setting(stack: DevStackProcess) -> None:
+    assert stack.stack_file.exists()
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.failed_accounts"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        env={**without_deployment_settings(dict(os.environ)), "DEV_STACK_FILE": str(stack.stack_file)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "No failed accounts and no orphaned keys.\n"
+    assert "Using the running make dev stack" in result.stderr
+    assert "make failed-accounts" in stack.output()  # the banner says so
+
+
 def test_sigterm_stops_every_child_process(stack: DevStackProcess) -> None:
     assert stack.process is not None
     children = descendants(stack.process.pid)
@@ -159,6 +174,7 @@ def test_sigterm_stops_every_child_process(stack: DevStackProcess) -> None:
     assert stack.stop() == 0
     assert [pid for pid in children if alive(pid)] == []
     assert "Stopped" in stack.output() and "Traceback" not in stack.output()
+    assert not stack.stack_file.exists()  # ops commands no longer find it
 
 
 def test_ctrl_c_in_a_terminal_stops_everything_quietly() -> None:
