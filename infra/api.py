@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_cdk import ArnFormat, Duration, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.gateway_errors import GATEWAY_ERRORS, REGISTER_BODY_FIELDS, REGISTER_FIELD_MAX_LENGTH
+from infra.gateway_errors import (
+    GATEWAY_ERRORS,
+    JSON_SCHEMA_DRAFT4,
+    REGISTER_BODY_CONTENT_TYPE,
+    REGISTER_BODY_MODEL,
+    gateway_error_headers,
+)
 from infra.nag import acknowledge
 from infra.settings import Settings
 from tollgate import contract
@@ -129,19 +138,8 @@ class TollgateApi(Construct):
                 "RegisterBodyValidator", validate_request_body=True, validate_request_parameters=True
             ),
             request_models={
-                "application/json": self.rest_api.add_model(
-                    "RegisterBody",
-                    content_type="application/json",
-                    schema=apigw.JsonSchema(
-                        schema=apigw.JsonSchemaVersion.DRAFT4,
-                        type=apigw.JsonSchemaType.OBJECT,
-                        properties={
-                            field: apigw.JsonSchema(
-                                type=apigw.JsonSchemaType.STRING, max_length=REGISTER_FIELD_MAX_LENGTH
-                            )
-                            for field in REGISTER_BODY_FIELDS
-                        },
-                    ),
+                REGISTER_BODY_CONTENT_TYPE: self.rest_api.add_model(
+                    "RegisterBody", content_type=REGISTER_BODY_CONTENT_TYPE, schema=_json_schema(REGISTER_BODY_MODEL)
                 )
             },
         )
@@ -209,9 +207,9 @@ class TollgateApi(Construct):
         ]
 
     def _add_gateway_responses(self, allowed_origin: str) -> None:
-        """Errors API Gateway answers itself (throttling, quota, bad body, 5xx) carry the site's
-        CORS origin too, so the signup page can read them instead of seeing an opaque failure."""
-        headers = {"Access-Control-Allow-Origin": f"'{allowed_origin}'", "Vary": "'Origin'"}
+        """Errors API Gateway answers itself (throttling, quota, bad body, 5xx) carry the headers
+        of gateway_errors.gateway_error_headers (static values are quoted in a gateway response)."""
+        headers = {name: f"'{value}'" for name, value in gateway_error_headers(allowed_origin).items()}
         for response_type, (status, template) in GATEWAY_ERRORS.items():
             self.rest_api.add_gateway_response(
                 response_type,
@@ -237,3 +235,20 @@ def _allow_browser_calls(resource: apigw.IResource, allowed_origin: str) -> None
         allow_headers=list(contract.CORS_ALLOWED_HEADERS),
         max_age=Duration.seconds(contract.CORS_MAX_AGE_SECONDS),
     )
+
+
+def _json_schema(model: Mapping[str, Any]) -> apigw.JsonSchema:
+    """apigw.JsonSchema of a plain-data model (infra/gateway_errors.py), for the keywords those
+    models use; any other keyword or draft stops the synth rather than being dropped silently."""
+    unknown = set(model) - {"$schema", "type", "properties", "maxLength"}
+    if unknown or model.get("$schema", JSON_SCHEMA_DRAFT4) != JSON_SCHEMA_DRAFT4:
+        raise ValueError(f"infra/api.py translates draft-4 type/properties/maxLength models only, not "
+                         f"{sorted(unknown) or model['$schema']}; extend _json_schema")
+    properties = model.get("properties")
+    return apigw.JsonSchema(
+        schema=apigw.JsonSchemaVersion.DRAFT4 if "$schema" in model else None,
+        type=apigw.JsonSchemaType[model["type"].upper()],
+        max_length=model.get("maxLength"),
+        properties={name: _json_schema(spec) for name, spec in properties.items()} if properties else None,
+    )
+

@@ -108,12 +108,19 @@ def test_gateway_errors_carry_the_site_origin_and_the_project_error_shape(synth)
 
 
 def test_gateway_errors_are_the_ones_make_dev_renders(synth):
-    """One source (infra/gateway_errors.py): the stage's templates are what localdev answers."""
+    """One source (infra/gateway_errors.py): the stage's templates and headers are what localdev answers."""
     responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
 
     assert {name: props["ResponseTemplates"]["application/json"] for name, props in responses.items()} == {
         name: template for name, (_, template) in gateway_errors.GATEWAY_ERRORS.items()
     }
+    expected_headers = {f"gatewayresponse.header.{name}": f"'{value}'"
+                        for name, value in gateway_errors.gateway_error_headers("<site origin>").items()}
+    for props in responses.values():
+        headers = {name: resolve_join(value) for name, value in props["ResponseParameters"].items()}
+        assert headers == expected_headers | {
+            "gatewayresponse.header.Access-Control-Allow-Origin": _site_origin(synth)}
+        assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
     assert json.loads(gateway_errors.render("INVALID_API_KEY", 403, "Forbidden")) == {"error": "Forbidden"}
 
 
@@ -130,6 +137,8 @@ def test_register_validates_the_body_against_a_permissive_json_model(synth):
         "email": "string", "firstname": "string", "lastname": "string",
     }  # fmt: skip
     assert "required" not in schema  # missing fields get the Lambda's detailed 400, naming the field
+    assert schema == gateway_errors.REGISTER_BODY_MODEL  # the model the local gateway applies too
+    assert list(method["RequestModels"]) == [gateway_errors.REGISTER_BODY_CONTENT_TYPE]
 
 
 def _method_throttles(synth) -> dict[str, tuple[float, int]]:

@@ -4,6 +4,9 @@ their ids, reason and age, and `--clean` undoes what they hold and removes them;
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
 import time
 import uuid
 
@@ -96,12 +99,45 @@ def test_a_row_whose_cleanup_fails_again_stays_with_the_new_reason(failed_sign_u
     assert row.failure_reason.startswith("cleanup failed: ") and "cancel subscription" in row.failure_reason
 
 
-def test_missing_settings_are_named_with_how_to_get_them(aws, capsys):
-    status, _ = run(environ={})
+def test_without_a_deployment_the_error_names_the_three_ways_to_choose_one(aws, capsys, tmp_path):
+    status, _ = run(environ={"DEV_STACK_FILE": str(tmp_path / "no-dev-stack.json")})
 
     assert status == 2
     error = capsys.readouterr().err
-    assert "TOLLGATE_STRIPE_SECRET_ARN is not set" in error and "--function" in error
+    assert error.startswith("error: no Tollgate deployment to act on.")
+    assert "--function NAME" in error and "TOLLGATE_* variables" in error and "make dev" in error
+
+
+def test_a_missing_tollgate_variable_is_named_with_how_to_get_them(aws, capsys):
+    status, _ = run(environ={"TOLLGATE_ACCOUNTS_TABLE": "accounts"})
+
+    assert status == 2
+    error = capsys.readouterr().err
+    assert "TOLLGATE_STRIPE_SECRET_ARN is not set" in error and "--function" in error and "make dev" in error
+
+
+def test_the_file_of_a_make_dev_that_died_is_ignored(aws, capsys, tmp_path, environment):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / "dev-stack.json"
+    stale.write_text(json.dumps({"pid": int(finished.stdout), "environment": environment}))
+
+    status, _ = run(environ={"DEV_STACK_FILE": str(stale)})
+
+    assert status == 2 and "no Tollgate deployment" in capsys.readouterr().err
+
+
+def test_help_shows_the_make_form_a_whole_description_and_how_to_choose_the_deployment(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run("--help", environ={})
+
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    assert help_text.startswith('usage: make failed-accounts ARGS="[--clean] [--function NAME]"\n')
+    assert "python -m" not in help_text
+    description = help_text.split("\n\n", 1)[1].split("\noptions:")[0]
+    assert all(paragraph.rstrip().endswith(".") for paragraph in description.split("\n\n") if paragraph.strip())
+    assert "--function NAME" in help_text and "TOLLGATE_* variables" in help_text
+    assert "a running make dev" in help_text and 'make failed-accounts ARGS="--function Tollgate-prod-register' in help_text
 
 
 @pytest.mark.parametrize("unset, expected", [
