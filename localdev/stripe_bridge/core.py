@@ -75,7 +75,7 @@ def missing(kind: str, object_id: str, param: str = "id") -> StripeError:
 
 
 def stored(objects: dict[str, dict[str, Any]], kind: str, object_id: str, param: str = "id") -> dict[str, Any]:
-    """The bridge-held object with that id, or Stripe's 404 `resource_missing` naming `param`."""
+    """The bridge-held object with that id, or Stripe's `resource_missing` naming `param` (see missing)."""
     try:
         return objects[object_id]
     except KeyError:
