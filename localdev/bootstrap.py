@@ -8,7 +8,7 @@ the same cdk.json settings, and returns the environment the Lambda handlers get.
 - Secrets Manager (moto): the Stripe and the Moesif secret, every contract field filled with a
   local test value;
 - Stripe (localstripe behind the bridge): product, billing meter and metered price through
-  ops.stripe_setup's CatalogSetup, and the webhook endpoint pointing at the local gateway's
+  ops.catalog_setup.CatalogSetup, and the webhook endpoint pointing at the local gateway's
   `/stripe/webhook`, whose signing secret goes into the secret.
 """
 
@@ -25,7 +25,8 @@ from infra.settings import Settings
 from localdev.emulators import Emulators
 from localdev.gateway import GatewayDeployment
 from localdev.site_server import origin_of
-from ops.stripe_setup import CatalogSetup, CatalogSpec
+from ops.catalog_setup import CatalogSetup
+from ops.catalog_spec import CatalogSpec
 from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client
 

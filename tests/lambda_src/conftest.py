@@ -3,7 +3,7 @@
 AWS is moto in-process (`mock_aws`): each module gets its own empty account, so these tests
 never collide with the dev stack's moto server. Stripe is the session's localstripe bridge and
 Moesif the session's collector (tests/conftest.py). The stack's resources are created with the
-same functions `make dev` uses (localdev.bootstrap, ops.stripe_setup).
+same functions `make dev` uses (localdev.bootstrap, ops.catalog_setup).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import DEV_CATALOG, create_api, create_tables
-from ops.stripe_setup import CatalogSetup
+from ops.catalog_setup import CatalogSetup
 from testkit.lambda_events import KEY_OWNER, REGISTER_MODULE, SIGNUP_ORIGIN, DeployedFunction, deployed
 from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client

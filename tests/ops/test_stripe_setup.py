@@ -1,31 +1,16 @@
-"""`make stripe-setup` against Stripe as emulated by localstripe + the bridge (gaps bridged there:
-/v1/prices, billing meters, webhook endpoints and Idempotency-Key replay).
-
-The command runs twice, through `main` (the path `make stripe-setup` takes): the second run must
-find every object and create nothing."""
+"""`make stripe-setup` (ops/stripe_setup.py), run through `main` as the Makefile runs it: against
+Stripe as emulated by localstripe + the bridge, twice (the second run must find every object and
+create nothing); bad options and keys stop before any Stripe call, with the option named."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
-from ops.stripe_setup import CatalogSetup, CatalogSpec, main
+from ops.stripe_setup import build_parser, main, read_api_key
 from tollgate import contract
 
 STRIPE_KEY = "sk_test_tollgate"
-
-
-@pytest.fixture
-def names():
-    """Fresh names per test: the bridge is shared by the whole session."""
-    suffix = uuid.uuid4().hex[:8]
-    return {
-        "product": f"Setup test {suffix}",
-        "event": f"setup_test_{suffix}",
-        "lookup": f"setup_test_{suffix}",
-        "webhook": f"http://127.0.0.1:9/stripe/webhook/{suffix}",
-    }
+BASE = ["--product-name", "Acme API", "--meter-event-name", "acme_api_calls"]
 
 
 def tollgate_products(client, lookup_key):
@@ -87,18 +72,6 @@ def test_running_setup_twice_creates_one_product_meter_price_and_webhook(names, 
         assert f'"stripe_price_id": "{price.id}",' in output and f"-c stripe_price_id={price.id}" in output
 
 
-def test_a_changed_pricing_model_creates_a_new_price_that_takes_the_lookup_key_over(names, stripe_client):
-    setup = CatalogSetup(stripe_client)
-    spec = dict(product_name=names["product"], meter_event_name=names["event"], lookup_key=names["lookup"])
-    first = setup.ensure(CatalogSpec(pricing_model="per-unit", unit_amount_decimal=1, **spec))
-    second = setup.ensure(CatalogSpec(pricing_model="per-unit", unit_amount_decimal=2, **spec))
-
-    assert second.changes["price"].value == "replaced"
-    assert (second.product_id, second.meter_id) == (first.product_id, first.meter_id)
-    assert second.price_id != first.price_id
-    assert [p.id for p in stripe_client.v1.prices.list({"lookup_keys": [names["lookup"]]}).data] == [second.price_id]
-
-
 def test_a_stripe_refusal_is_reported_without_a_traceback(names, stripe_api, capsys):
     assert main(
         ["--product-name", names["product"], "--meter-event-name", names["event"], "--unit-amount", "1",
@@ -116,3 +89,46 @@ def test_an_unreachable_stripe_is_reported_in_one_line(names, capsys):
     ) == 1
     assert capsys.readouterr().err == (
         "Could not reach Stripe at http://127.0.0.1:9; check the network and retry (re-running is safe).\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--unit-amount", "abc"], "is not a number"),
+        (["--unit-amount", "-1"], "must be zero or more"),
+        (["--unit-amount", "0.0000000000001"], "more than 12 decimal places"),
+        (["--pricing-model", "package", "--unit-amount", "1", "--package-size", "0"], "1 or more"),
+        (["--pricing-model", "graduated", "--tier", "up_to=10"], "needs unit_amount_decimal"),
+        (["--pricing-model", "graduated", "--tier", "unit_amount_decimal=1"], "needs up_to"),
+        (["--pricing-model", "graduated", "--tier", "up_to=10,price=1"], "unknown tier field(s) price"),
+        (["--pricing-model", "graduated", "--tier", "up_to10"], "is not name=value"),
+        (["--pricing-model", "flat"], "invalid choice: 'flat'"),
+        (["--interval", "fortnight"], "invalid choice: 'fortnight'"),
+        (["--unit-amount", "1", "--webhook-url", "ftp://example.com/hook"], "is not an http(s) URL"),
+    ],
+)
+def test_malformed_arguments_are_rejected_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(BASE + argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_api_key_comes_from_the_environment_without_prompting():
+    def no_prompt(_):
+        raise AssertionError("must not prompt when STRIPE_API_KEY is set")
+
+    assert read_api_key({"STRIPE_API_KEY": "sk_test_abc"}, no_prompt) == "sk_test_abc"
+
+
+def test_api_key_is_prompted_for_when_the_environment_has_none():
+    assert read_api_key({}, lambda _: " rk_live_xyz ") == "rk_live_xyz"
+
+
+def test_a_malformed_key_is_refused_without_echoing_it(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(BASE + ["--unit-amount", "1"], environ={"STRIPE_API_KEY": "pk_test_publishable"})
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "must look like sk_test_" in err
+    assert "pk_test_publishable" not in err
