@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 
 from infra.settings import Settings
-from localdev.emulators import Emulators
+from localdev.emulators import STRIPE_TEST_SECRET_KEY, Emulators
 from localdev.gateway import GatewayDeployment
 from localdev.site_server import origin_of
 from ops.catalog_setup import CatalogSetup
@@ -31,7 +31,6 @@ from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client
 
 NAME = "tollgate-dev"
-STRIPE_TEST_SECRET_KEY = "sk_test_tollgate_local"
 MOESIF_TEST_APPLICATION_ID = "tollgate-local-moesif-application-id"
 DEV_CATALOG = CatalogSpec(
     product_name="Tollgate API (local)",

@@ -16,6 +16,19 @@ from tollgate.wiring import Wiring, installed
 
 SIGNUP_ORIGIN = "http://127.0.0.1:8000"
 KEY_OWNER = "tollgate-test/prod"  # the test deployment's value of contract.API_KEY_OWNER_TAG
+# A complete function environment naming no real resource: for handlers whose ports are all fakes.
+FUNCTION_ENVIRONMENT = {
+    contract.ENV_STRIPE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe",
+    contract.ENV_MOESIF_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:moesif",
+    contract.ENV_ACCOUNTS_TABLE: "accounts",
+    contract.ENV_IDEMPOTENCY_TABLE: "idempotency",
+    contract.ENV_USAGE_PLAN_ID: "plan",
+    contract.ENV_KEY_OWNER: KEY_OWNER,
+    contract.ENV_STRIPE_PRICE_ID: "price_1",
+    contract.ENV_REQUIRE_PAYMENT_METHOD: "false",
+    contract.ENV_ALLOWED_ORIGIN: SIGNUP_ORIGIN,
+    contract.ENV_SIGNUP_URL: SIGNUP_ORIGIN + "/",
+}
 REGISTER_MODULE = "tollgate.handlers.register"
 
 

@@ -4,12 +4,14 @@ create nothing); bad options and keys stop before any Stripe call, with the opti
 
 from __future__ import annotations
 
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
+
 import pytest
 
 from ops.stripe_setup import build_parser, main, read_api_key
 from tollgate import contract
 
-STRIPE_KEY = "sk_test_tollgate"
+STRIPE_KEY = STRIPE_TEST_SECRET_KEY
 BASE = ["--product-name", "Acme API", "--meter-event-name", "acme_api_calls"]
 
 

@@ -3,6 +3,8 @@ receiver standing in for Tollgate's /stripe/webhook route."""
 
 from __future__ import annotations
 
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
+
 import json
 import threading
 import time
@@ -16,7 +18,7 @@ from typing import Any
 
 import stripe
 
-KEY = "sk_test_tollgate"
+KEY = STRIPE_TEST_SECRET_KEY
 
 
 def raw_post(api_base: str, path: str, params: dict[str, str], idempotency_key: str | None = None,

@@ -16,13 +16,13 @@ import boto3
 import pytest
 import stripe
 from testkit.lambda_events import DeployedFunction, deployed
+from testkit.moto_stack import WEBHOOK_SECRET
 from testkit.lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
 
 from tollgate import contract
 from tollgate.adapters.stripe_webhook_events import billing_event
 from tollgate.handlers.stripe_webhook import NOT_FROM_STRIPE
 
-WEBHOOK_SECRET = "whsec_test"  # what the `aws` fixture stores in the secret
 WEBHOOK_MODULE = "tollgate.handlers.stripe_webhook"
 
 

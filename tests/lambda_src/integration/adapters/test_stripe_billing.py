@@ -3,6 +3,8 @@ two localstripe gaps used here: `items[].price` on subscriptions and Idempotency
 
 from __future__ import annotations
 
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
+
 import uuid
 
 import pytest
@@ -18,11 +20,11 @@ ANN = Registrant("ann@example.com", "Ann", "Lee")
 
 @pytest.fixture
 def billing(stripe_api, price_id) -> StripeBilling:
-    return StripeBilling(lambda: stripe_client("sk_test_tollgate", stripe_api), price_id)
+    return StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api), price_id)
 
 
 def test_the_client_pins_the_api_version_and_bounds_retries_and_time(stripe_api):
-    client = stripe_client("sk_test_tollgate", stripe_api)
+    client = stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api)
     requestor = client._requestor
 
     assert requestor._options.stripe_version == contract.STRIPE_API_VERSION
@@ -77,7 +79,7 @@ def test_a_refused_request_is_a_non_retryable_downstream_error(billing):
 
 
 def test_an_unreachable_stripe_is_a_retryable_downstream_error(price_id):
-    billing = StripeBilling(lambda: stripe_client("sk_test_tollgate", "http://127.0.0.1:9"), price_id)
+    billing = StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, "http://127.0.0.1:9"), price_id)
 
     with pytest.raises(DownstreamError) as raised:
         billing.create_customer(ANN, "key-3", f"test-customer-{uuid.uuid4()}")

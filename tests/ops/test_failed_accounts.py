@@ -3,6 +3,8 @@ their ids, reason and age, and `--clean` undoes what they hold and removes them;
 
 from __future__ import annotations
 
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
+
 import io
 import json
 import subprocess
@@ -40,7 +42,7 @@ def failed_sign_up(aws, accounts, stripe_api, price_id) -> Account:
     subscription, and a `failed` row holding their ids."""
     email = f"{uuid.uuid4().hex[:8]}@example.com"
     keys = ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id, KEY_OWNER)
-    billing = StripeBilling(lambda: stripe_client("sk_test_tollgate", stripe_api), price_id)
+    billing = StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api), price_id)
     key = keys.create_key("tollgate-failed", "")
     keys.attach_to_plan(key.id)
     customer_id = billing.create_customer(Registrant(email, "Ann", "Lee"), key.id, f"c-{uuid.uuid4()}")
