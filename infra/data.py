@@ -64,54 +64,40 @@ class TollgateData(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-        self.stripe_secret, self.stripe_secret_is_managed = self._stripe_secret(existing_stripe_secret_arn)
-        self.moesif_secret, self.moesif_secret_is_managed = self._moesif_secret(existing_moesif_secret_arn)
-
-    def _stripe_secret(self, existing_arn: str | None) -> tuple[secretsmanager.ISecret, bool]:
-        """The Stripe keys, read by the functions only.
-
-        Its construct id and template value are those of the single secret of earlier versions, on
-        purpose: CloudFormation writes a changed SecretString over the values an operator put, so
-        the value stays as it was (an `api_key` placeholder included, which nothing reads any more)."""
-        if existing_arn:
-            return secretsmanager.Secret.from_secret_complete_arn(self, "Secret", existing_arn), False
-        secret = secretsmanager.Secret(
-            self,
+        # The Stripe secret keeps the construct id and template value of the single secret of
+        # earlier versions, on purpose: CloudFormation writes a changed SecretString over the values
+        # an operator put, so the value stays as it was (its `api_key` placeholder is read no more).
+        self.stripe_secret = self._secret(
             "Secret",
+            existing_stripe_secret_arn,
             description="Tollgate: Stripe secret key, Stripe webhook signing secret, Moesif application id "
             "(api_key). Created with placeholders; set the real values after deploy.",
-            secret_object_value={
-                field: SecretValue.unsafe_plain_text(contract.SECRET_PLACEHOLDER)
-                for field in (*contract.STRIPE_SECRET_FIELDS, contract.SECRET_FIELD_MOESIF_APPLICATION_ID)
-            },
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        acknowledge(
-            secret,
-            "AwsSolutions-SMG4",
-            "Holds Stripe's secret key and webhook signing secret, which can only be rotated in the Stripe "
+            fields=(*contract.STRIPE_SECRET_FIELDS, contract.SECRET_FIELD_MOESIF_APPLICATION_ID),
+            rotation="Holds Stripe's secret key and webhook signing secret, which can only be rotated in the Stripe "
             "dashboard; rotate there, then run the PutStripeSecretCommand output (README).",
         )
-        return secret, True
-
-    def _moesif_secret(self, existing_arn: str | None) -> tuple[secretsmanager.ISecret, bool]:
-        """The Moesif application id (field `api_key`), read by Firehose and the register function."""
-        if existing_arn:
-            return secretsmanager.Secret.from_secret_complete_arn(self, "MoesifSecret", existing_arn), False
-        secret = secretsmanager.Secret(
-            self,
+        self.moesif_secret = self._secret(
             "MoesifSecret",
+            existing_moesif_secret_arn,
             description="Tollgate: Moesif application id (api_key), read by Firehose and the register function. "
             "Created with a placeholder; set the real value after deploy.",
-            secret_object_value={
-                field: SecretValue.unsafe_plain_text(contract.SECRET_PLACEHOLDER) for field in contract.MOESIF_SECRET_FIELDS
-            },
+            fields=contract.MOESIF_SECRET_FIELDS,
+            rotation="Holds the Moesif application id, which can only be changed in Moesif; change it there, then run "
+            "the PutMoesifSecretCommand output (README).",
+        )
+
+    def _secret(self, construct_id: str, existing_arn: str | None, *, description: str, fields: tuple[str, ...],
+                rotation: str) -> secretsmanager.ISecret:
+        """The existing secret when its complete ARN is given, else one holding only placeholders
+        (`rotation` says why Secrets Manager cannot rotate it: the nag reason)."""
+        if existing_arn:
+            return secretsmanager.Secret.from_secret_complete_arn(self, construct_id, existing_arn)
+        secret = secretsmanager.Secret(
+            self,
+            construct_id,
+            description=description,
+            secret_object_value={field: SecretValue.unsafe_plain_text(contract.SECRET_PLACEHOLDER) for field in fields},
             removal_policy=RemovalPolicy.DESTROY,
         )
-        acknowledge(
-            secret,
-            "AwsSolutions-SMG4",
-            "Holds the Moesif application id, which can only be changed in Moesif; change it there, then run the "
-            "PutMoesifSecretCommand output (README).",
-        )
-        return secret, True
+        acknowledge(secret, "AwsSolutions-SMG4", rotation)
+        return secret

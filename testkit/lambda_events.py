@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import importlib
+import io
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -114,6 +117,16 @@ class DeployedFunction:
     @property
     def logger(self) -> Any:
         return self.module.logger
+
+    @contextmanager
+    def captured_logs(self) -> Iterator[io.StringIO]:
+        """What the function's Powertools Logger writes meanwhile (stdout, i.e. CloudWatch, in Lambda)."""
+        buffer = io.StringIO()
+        previous = self.logger.registered_handler.setStream(buffer)
+        try:
+            yield buffer
+        finally:
+            self.logger.registered_handler.setStream(previous)
 
 
 def deployed(module_name: str, environment: dict[str, str], **replacements: object) -> DeployedFunction:

@@ -3,7 +3,6 @@ adapters and the emulators (moto in-process, localstripe behind the bridge, Moes
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
@@ -225,11 +224,8 @@ def test_a_secret_still_holding_the_placeholder_is_503_and_creates_nothing(aws, 
 
 @pytest.fixture
 def log_output(register_module):
-    """What the function's Powertools Logger writes (to stdout, i.e. CloudWatch, in Lambda)."""
-    buffer = io.StringIO()
-    previous = register_module.logger.registered_handler.setStream(buffer)
-    yield buffer
-    register_module.logger.registered_handler.setStream(previous)
+    with register_module.captured_logs() as logs:
+        yield logs
 
 
 def test_the_key_value_never_reaches_logs_or_moesif(register_module, clean_moesif, log_output):

@@ -6,7 +6,6 @@ Checkout in setup mode, setup intents). Accounts are created by the real registe
 from __future__ import annotations
 
 import base64
-import io
 import json
 import time
 import urllib.request
@@ -148,13 +147,10 @@ def test_an_event_stripe_did_not_sign_now_is_rejected_and_changes_nothing(webhoo
     options = tamper(payload)
     signed = stripe.WebhookSignature.generate_signature_header(
         payload, options.get("secret", WEBHOOK_SECRET), options.get("timestamp"))
-    log = io.StringIO()
-    previous = webhook_module.logger.registered_handler.setStream(log)
+    with webhook_module.captured_logs() as log:
+        status, _, body = deliver(webhook_module, options.get("payload", payload),
+                                  signature=options.get("signature", signed))
 
-    status, _, body = deliver(webhook_module, options.get("payload", payload),
-                              signature=options.get("signature", signed))
-
-    webhook_module.logger.registered_handler.setStream(previous)
     assert status == 400 and body["error"] == NOT_FROM_STRIPE  # our sentence, not the SDK's developer text
     (rejection,) = [json.loads(line) for line in log.getvalue().splitlines() if "did not sign" in line]
     assert rejection["reason"]  # the verifier's detail is kept in the log

@@ -5,7 +5,6 @@ tests/lambda_src/integration/handlers/test_register_handler.py."""
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 
@@ -23,11 +22,8 @@ def register_module() -> DeployedFunction:
 
 @pytest.fixture
 def log_output(register_module):
-    """What the function's Powertools Logger writes (to stdout, i.e. CloudWatch, in Lambda)."""
-    buffer = io.StringIO()
-    previous = register_module.logger.registered_handler.setStream(buffer)
-    yield buffer
-    register_module.logger.registered_handler.setStream(previous)
+    with register_module.captured_logs() as logs:
+        yield logs
 
 
 def sign_up_body(email: str | None = None, **fields) -> str:
