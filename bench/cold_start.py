@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,17 +51,10 @@ class AssetSize:
 
 @dataclass(frozen=True)
 class ColdStart:
-    samples_ms: list[float]
+    handler_ms: list[float]  # one fresh process each
+    boto3_ms: list[float]  # `import boto3` alone, from the runtime stand-in: the floor no asset change moves
     asset: AssetSize
     python: str
-
-    @property
-    def min_ms(self) -> float:
-        return min(self.samples_ms)
-
-    @property
-    def median_ms(self) -> float:
-        return statistics.median(self.samples_ms)
 
 
 def install_runtime_sdk(directory: Path, python: str) -> None:
@@ -96,5 +88,6 @@ def measure_cold_start(module: str, environment: dict[str, str], runs: int) -> C
         asset, runtime = Path(work, "asset"), Path(work, "runtime")
         lambda_asset.build_asset(asset, python=python)
         install_runtime_sdk(runtime, python)
-        samples = [import_ms(python, module, [asset, runtime], environment) for _ in range(runs)]
-        return ColdStart(samples, AssetSize.of(asset), python)
+        handler = [import_ms(python, module, [asset, runtime], environment) for _ in range(runs)]
+        boto3 = [import_ms(python, "boto3", [runtime], environment) for _ in range(runs)]
+        return ColdStart(handler, boto3, AssetSize.of(asset), python)
