@@ -12,9 +12,10 @@ build the very same asset.
   `mtime: epoch()`, 1980-01-01), which makes timestamp-based `.pyc` files stale in Lambda: the
   runtime would compile every module again on each cold start (/var/task is read-only, so it
   never keeps the result). Bytecode compiled with `--invalidation-mode unchecked-hash` is used
-  whatever the file dates (PEP 552), but only by the Python minor version that wrote it, so an
-  interpreter of the runtime's version compiles it (AWS advises against shipping `__pycache__`
-  built on another machine for that reason: the version, not the machine, is what matters).
+  whatever the file dates (PEP 552), but only by the Python minor version that wrote it (its magic
+  number), so an interpreter of the runtime's version compiles it. AWS's Python packaging guide
+  advises against shipping `__pycache__` built on another OS or architecture; CPython bytecode
+  depends on neither, only on that version.
 """
 
 from __future__ import annotations
@@ -45,12 +46,8 @@ _PLATFORMS = {  # architecture -> (pip --platform, uv --python-platform)
 PIP_PLATFORM, UV_PLATFORM = _PLATFORMS[ARCHITECTURE]
 PYTHON_OVERRIDE = "TOLLGATE_LAMBDA_PYTHON"
 
-# The runtime ships these; its boto3 keeps its own botocore and s3transfer.
-RUNTIME_PROVIDED = {
-    "boto3": "provided by the Lambda runtime",
-    "botocore": "provided by the Lambda runtime, with boto3",
-    "s3transfer": "provided by the Lambda runtime, with boto3",
-}
+# Never bundled: the Lambda runtime ships boto3 with its own botocore and s3transfer.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 # Declared by a bundled package, so the resolver needs them, but never imported on Tollgate's paths
 # (tollgate.adapters.moesif_analytics uses moesifapi's controllers, models, http and configuration).
 LEFT_OUT_PACKAGES = {
