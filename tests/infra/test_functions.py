@@ -214,6 +214,19 @@ def test_without_a_python_of_the_runtimes_version_bundling_says_what_to_install(
     assert "\n" not in str(raised.value) and lambda_asset.PYTHON_OVERRIDE in str(raised.value)
 
 
+def test_without_python312_on_path_pyenvs_newest_312_is_taken(tmp_path, monkeypatch):
+    """A pyenv shim on PATH for a version that is not selected fails, so pyenv's folders are read."""
+    for release in ("3.12.9", "3.12.10", "3.13.0"):
+        interpreter = tmp_path / "versions" / release / "bin" / f"python{release.rsplit('.', 1)[0]}"
+        interpreter.parent.mkdir(parents=True)
+        interpreter.write_text(f"#!/bin/sh\necho CPython {release.rsplit('.', 1)[0]}\n")
+        interpreter.chmod(0o755)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+
+    assert lambda_asset.runtime_python() == str(tmp_path / "versions" / "3.12.10" / "bin" / "python3.12")
+
+
 def test_a_python_of_the_runtimes_version_is_found_on_path_or_in_pyenv_or_the_override():
     found = lambda_asset.runtime_python()
     probe = "import sys; print('%d.%d' % sys.version_info[:2])"
