@@ -185,6 +185,8 @@ def test_the_lock_pins_every_package_with_hashes_at_the_dev_locks_version():
     pins = dict(hashed)
 
     assert len(hashed) == sum(line[:1].isalpha() for line in body.splitlines())  # no pin without hashes
+    top_level = (lambda_asset.LAMBDA_SRC / lambda_asset.TOP_LEVEL).read_text().splitlines()
+    assert dict(line.split("==") for line in top_level if line[:1].isalpha()).items() <= pins.items()
     assert {"stripe", "moesifapi", "aws-lambda-powertools", "urllib3", "python-dateutil"} <= pins.keys()
     assert pins == {name: dev[name] for name in pins}
 
