@@ -19,26 +19,31 @@ CDK := npx --no-install cdk --no-notices
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
+# The installs below run on the first run and again only when their lock file changes (the
+# .stamps/ files record when they last succeeded); they say so, and show the installer's progress.
 $(STAMPS)/venv: requirements.txt pyproject.toml
 	@mkdir -p $(STAMPS)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	@echo "==> Installing the pinned Python packages into $(VENV) (a few minutes; only on the first run and after requirements.txt changes)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
 	@# Make tollgate (lambda_src/), infra, localdev, ops and bench importable inside the venv.
-	$(BIN)/python -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'tollgate-dev.pth').write_text('$(CURDIR)\n$(CURDIR)/lambda_src\n')"
+	@$(BIN)/python -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'tollgate-dev.pth').write_text('$(CURDIR)\n$(CURDIR)/lambda_src\n')"
 	@touch $@
+	@echo "==> Python packages installed; later runs skip this step."
 
 $(STAMPS)/node: package.json package-lock.json
 	@mkdir -p $(STAMPS)
-	npm ci --no-audit --no-fund --loglevel=error
+	@echo "==> Installing the pinned AWS CDK CLI into node_modules (npm ci; only on the first run and after package-lock.json changes)..."
+	npm ci --no-audit --no-fund
 	@touch $@
 
 deps: $(STAMPS)/venv $(STAMPS)/node  ## create .venv, install pinned Python deps and the pinned CDK CLI
 
 browser:  ## install Debian's Chromium for the browser tests when it is missing (needs root)
 	@command -v chromium >/dev/null || { \
-	  echo "Installing Debian's chromium for the browser tests..."; \
+	  echo "==> Installing Debian's Chromium and fonts-liberation for the browser tests (first run only, about a minute)..."; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; }
+	  apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-liberation; }
 
 # Bundling compiles the Lambda's bytecode with the runtime's Python version: say what to install
 # (or set) in one line before the CDK CLI starts, rather than in a synth traceback.

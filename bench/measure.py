@@ -9,19 +9,25 @@ import uuid
 from dataclasses import dataclass
 from types import ModuleType
 
-from tests.lambda_src.fakes import CallRecorder, FakePorts
-from tests.lambda_src.lambda_events import LambdaContext, api_gateway_event
-from tollgate import contract
+from testkit.fake_aws import FakeIdempotencyStore, FakeSecretsManager
+from testkit.fake_ports import FakePorts
+from testkit.faults import CallRecorder
+from testkit.lambda_events import LambdaContext, api_gateway_event
+from tollgate import contract, wiring
+from tollgate.adapters.secrets import SecretStore
+from tollgate.config import RuntimeConfig
 from tollgate.domain.models import Registrant
-from tollgate.domain.registration import RegistrationService
+from tollgate.wiring import Wiring
 
 HANDLER_MODULE = "tollgate.handlers.register"
-# What the handler needs to import; nothing is called on these (the fakes replace every adapter).
+# The function's settings; nothing is called on these names (fakes replace every adapter).
 BENCH_ENVIRONMENT = {
-    contract.ENV_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench",
+    contract.ENV_STRIPE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-stripe",
+    contract.ENV_MOESIF_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-moesif",
     contract.ENV_ACCOUNTS_TABLE: "bench-accounts",
     contract.ENV_IDEMPOTENCY_TABLE: "bench-idempotency",
     contract.ENV_USAGE_PLAN_ID: "bench-plan",
+    contract.ENV_KEY_OWNER: "bench/prod",
     contract.ENV_STRIPE_PRICE_ID: "price_bench",
     contract.ENV_REQUIRE_PAYMENT_METHOD: "false",
     contract.ENV_ALLOWED_ORIGIN: "https://signup.example.com",
@@ -29,12 +35,19 @@ BENCH_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
+BENCH_STRIPE_SECRET = {
+    contract.SECRET_FIELD_STRIPE_SECRET_KEY: "sk_test_bench",
+    contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: "whsec_bench",
+}
+BENCH_MOESIF_SECRET = {contract.SECRET_FIELD_MOESIF_APPLICATION_ID: "bench-moesif-application-id"}
 
 
 @dataclass(frozen=True)
 class LatencyFigures:
     register_p50_ms: float
     register_p95_ms: float
+    idempotent_p50_ms: float  # with Idempotency-Key: the idempotency store's put and update on the path
+    first_request_ms: float  # the first sign-up of a process: the secret read from Secrets Manager too
     seed_order_p50_ms: float
     critical_path_calls: int
     calls_per_sign_up: int
@@ -46,28 +59,48 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 def register_latency(handler_module: ModuleType, latency_s: float, runs: int) -> LatencyFigures:
-    """Time `runs` sign-ups through the real handler with every port a fake adding `latency_s`,
-    and the seed's sequential order on the same fakes."""
+    """Time `runs` sign-ups through the real handler and wiring, every external call a fake adding
+    `latency_s`: the ports, the Secrets Manager read (Powertools caches it, so only the first
+    request of a process pays it) and the idempotency store. Also the seed's sequential order."""
     recorder = CallRecorder()
     ports = FakePorts.create(latency=latency_s, recorder=recorder)
-    service = RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts)
-    handler_module.registration_service = lambda: service
-    durations, chains, calls = [], [], []
-    for _ in range(runs):
-        recorder.clear()
+    config = RuntimeConfig.from_environ(BENCH_ENVIRONMENT)
+    secrets_manager = FakeSecretsManager(
+        {config.stripe_secret_arn: BENCH_STRIPE_SECRET, config.moesif_secret_arn: BENCH_MOESIF_SECRET},
+        latency=latency_s, recorder=recorder)
+    bench_wiring = Wiring(
+        config, api_keys=ports.api_keys, billing=ports.billing, analytics=ports.analytics, accounts=ports.accounts,
+        stripe_secret=SecretStore(config.stripe_secret_arn, secrets_manager),
+        moesif_secret=SecretStore(config.moesif_secret_arn, secrets_manager),
+        idempotency_store=FakeIdempotencyStore(latency=latency_s, recorder=recorder),
+    )
+
+    def sign_up(idempotency_key: str | None = None) -> float:
+        headers = {contract.IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
         event = api_gateway_event(json.dumps({"email": f"{uuid.uuid4().hex}@example.com", "firstname": "Ann",
-                                              "lastname": "Lee"}))
+                                              "lastname": "Lee"}), headers=headers)
         started = time.perf_counter()
         response = handler_module.handler(event, LambdaContext())
-        durations.append((time.perf_counter() - started) * 1000)
+        elapsed = (time.perf_counter() - started) * 1000
         if response["statusCode"] != 201:
             raise RuntimeError(f"the handler answered {response['statusCode']}: {response['body']}")
-        chains.append(recorder.longest_sequential_chain())
-        calls.append(len(recorder.records))
+        return elapsed
+
+    durations, idempotent, chains, calls = [], [], [], []
+    with wiring.installed(bench_wiring):
+        first_request_ms = sign_up()
+        for _ in range(runs):
+            recorder.clear()
+            durations.append(sign_up())
+            chains.append(recorder.longest_sequential_chain())
+            calls.append(len(recorder.records))
+        idempotent = [sign_up(uuid.uuid4().hex) for _ in range(runs)]
     seed = [seed_order_ms(ports) for _ in range(runs)]
     return LatencyFigures(
         register_p50_ms=statistics.median(durations),
         register_p95_ms=percentile(durations, 0.95),
+        idempotent_p50_ms=statistics.median(idempotent),
+        first_request_ms=first_request_ms,
         seed_order_p50_ms=statistics.median(seed),
         critical_path_calls=round(statistics.median(chains)),
         calls_per_sign_up=round(statistics.median(calls)),

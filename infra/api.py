@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_cdk import ArnFormat, Duration, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from infra.gateway_errors import GATEWAY_ERRORS, REGISTER_BODY_FIELDS, REGISTER_FIELD_MAX_LENGTH
+from infra.gateway_errors import (
+    GATEWAY_ERRORS,
+    JSON_SCHEMA_DRAFT4,
+    REGISTER_BODY_CONTENT_TYPE,
+    REGISTER_BODY_MODEL,
+    gateway_error_headers,
+)
 from infra.nag import acknowledge
 from infra.settings import Settings
 from tollgate import contract
-
-# Stripe retries a throttled (429) delivery with backoff for days, so this cap only delays a key
-# change under a burst; it bounds what a flood of forged calls can cost (each one is a Lambda run).
-STRIPE_WEBHOOK_RATE_LIMIT = 10
-STRIPE_WEBHOOK_BURST_LIMIT = 20
 
 
 class TollgateApi(Construct):
@@ -29,14 +32,15 @@ class TollgateApi(Construct):
     Routes:
     - `/` and `/{proxy+}`, ANY: metered. API key required, counted by the usage plan, proxied to
       `backend_url` (HTTP_PROXY) or to the sample backend Lambda.
-    - POST /register, POST /billing/checkout: no usage-plan key, their own method throttling,
-      CORS limited to the signup site's origin.
+    - POST /register, POST /billing/checkout: no usage-plan key, their own method throttling (a cap on
+      their functions), CORS limited to the signup site's origin.
     - POST /stripe/webhook: no key, no CORS (server-to-server; the handler verifies the signature),
-      its own method throttling.
+      and no method throttle of its own that unsigned junk could use up in front of Stripe.
 
-    Method throttling on every Lambda-backed public route is the always-on cap on those functions
-    (concurrency <= burst + rate x duration); `reserved_concurrency` adds a hard one where the
-    account's Lambda quota allows it.
+    Per-client limits on the unauthenticated routes are WAF's (infra/waf.py, on by default); the
+    stage throttle is a high backstop shared by all. Method throttling on /register and
+    /billing/checkout caps those functions (concurrency <= burst + rate x duration);
+    `reserved_concurrency` adds a hard cap where the account's Lambda quota allows it.
 
     Validation is split on purpose: the /register JSON model only checks the shape (an object
     whose known fields are strings of bounded length) so malformed bodies never cost a Lambda
@@ -58,9 +62,6 @@ class TollgateApi(Construct):
             throttling_rate_limit=settings.register_rate_limit,
             throttling_burst_limit=settings.register_burst_limit,
         )
-        webhook_throttle = apigw.MethodDeploymentOptions(
-            throttling_rate_limit=STRIPE_WEBHOOK_RATE_LIMIT, throttling_burst_limit=STRIPE_WEBHOOK_BURST_LIMIT
-        )
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
@@ -74,10 +75,13 @@ class TollgateApi(Construct):
                 access_log_destination=access_log_destination,
                 access_log_format=access_log_format,
                 metrics_enabled=True,
+                # A backstop far above any plan: shared by every caller, so never the cap that
+                # matters (per-IP WAF rules and per-key usage plans are).
+                throttling_rate_limit=settings.stage_rate_limit,
+                throttling_burst_limit=settings.stage_burst_limit,
                 method_options={
                     f"{contract.ROUTE_REGISTER}/POST": browser_route_throttle,
                     f"{contract.ROUTE_CHECKOUT}/POST": browser_route_throttle,
-                    f"{contract.ROUTE_STRIPE_WEBHOOK}/POST": webhook_throttle,
                 },
             ),
         )
@@ -92,20 +96,12 @@ class TollgateApi(Construct):
             quota=apigw.QuotaSettings(limit=settings.quota_limit, period=apigw.Period[settings.quota_period]),
             api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.stage)],
         )
-        self.web_acl = self._add_waf() if settings.enable_waf else None
         acknowledge(
             self.stage,
             "AwsSolutions-APIG6",
             "Execution logging needs the account-wide API Gateway CloudWatch role, an account singleton this "
             "stack must not own; every request is access-logged (Firehose -> Moesif) and stage metrics are on.",
         )
-        if self.web_acl is None:
-            acknowledge(
-                self.stage,
-                "AwsSolutions-APIG3",
-                "WAF is off by default to keep the idle cost at zero (a WebACL bills monthly); set "
-                "enable_waf=true for the managed common rules and a per-IP rate limit.",
-            )
 
     @property
     def url(self) -> str:
@@ -142,19 +138,8 @@ class TollgateApi(Construct):
                 "RegisterBodyValidator", validate_request_body=True, validate_request_parameters=True
             ),
             request_models={
-                "application/json": self.rest_api.add_model(
-                    "RegisterBody",
-                    content_type="application/json",
-                    schema=apigw.JsonSchema(
-                        schema=apigw.JsonSchemaVersion.DRAFT4,
-                        type=apigw.JsonSchemaType.OBJECT,
-                        properties={
-                            field: apigw.JsonSchema(
-                                type=apigw.JsonSchemaType.STRING, max_length=REGISTER_FIELD_MAX_LENGTH
-                            )
-                            for field in REGISTER_BODY_FIELDS
-                        },
-                    ),
+                REGISTER_BODY_CONTENT_TYPE: self.rest_api.add_model(
+                    "RegisterBody", content_type=REGISTER_BODY_CONTENT_TYPE, schema=_json_schema(REGISTER_BODY_MODEL)
                 )
             },
         )
@@ -222,9 +207,9 @@ class TollgateApi(Construct):
         ]
 
     def _add_gateway_responses(self, allowed_origin: str) -> None:
-        """Errors API Gateway answers itself (throttling, quota, bad body, 5xx) carry the site's
-        CORS origin too, so the signup page can read them instead of seeing an opaque failure."""
-        headers = {"Access-Control-Allow-Origin": f"'{allowed_origin}'", "Vary": "'Origin'"}
+        """Errors API Gateway answers itself (throttling, quota, bad body, 5xx) carry the headers
+        of gateway_errors.gateway_error_headers (static values are quoted in a gateway response)."""
+        headers = {name: f"'{value}'" for name, value in gateway_error_headers(allowed_origin).items()}
         for response_type, (status, template) in GATEWAY_ERRORS.items():
             self.rest_api.add_gateway_response(
                 response_type,
@@ -233,44 +218,6 @@ class TollgateApi(Construct):
                 response_headers=headers,
                 templates={"application/json": template},
             )
-
-    def _add_waf(self) -> wafv2.CfnWebACL:
-        """Regional WebACL on the stage: AWS common rule set + a per-IP rate limit."""
-        web_acl = wafv2.CfnWebACL(
-            self,
-            "WebAcl",
-            scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=_visibility("tollgate-api"),
-            rules=[
-                wafv2.CfnWebACL.RuleProperty(
-                    name="AWSManagedRulesCommonRuleSet",
-                    priority=0,
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                            vendor_name="AWS", name="AWSManagedRulesCommonRuleSet"
-                        )
-                    ),
-                    visibility_config=_visibility("common-rule-set"),
-                ),
-                wafv2.CfnWebACL.RuleProperty(
-                    name="RateLimitPerIp",
-                    priority=1,
-                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                            limit=1000, aggregate_key_type="IP"
-                        )
-                    ),
-                    visibility_config=_visibility("rate-limit-per-ip"),
-                ),
-            ],
-        )
-        wafv2.CfnWebACLAssociation(
-            self, "WebAclAssociation", resource_arn=self.stage.stage_arn, web_acl_arn=web_acl.attr_arn
-        )
-        return web_acl
 
 
 def _without_authorizer(method: apigw.Method, reason: str) -> None:
@@ -290,7 +237,18 @@ def _allow_browser_calls(resource: apigw.IResource, allowed_origin: str) -> None
     )
 
 
-def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-    return wafv2.CfnWebACL.VisibilityConfigProperty(
-        cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
+def _json_schema(model: Mapping[str, Any]) -> apigw.JsonSchema:
+    """apigw.JsonSchema of a plain-data model (infra/gateway_errors.py), for the keywords those
+    models use; any other keyword or draft stops the synth rather than being dropped silently."""
+    unknown = set(model) - {"$schema", "type", "properties", "maxLength"}
+    if unknown or model.get("$schema", JSON_SCHEMA_DRAFT4) != JSON_SCHEMA_DRAFT4:
+        raise ValueError(f"infra/api.py translates draft-4 type/properties/maxLength models only, not "
+                         f"{sorted(unknown) or model['$schema']}; extend _json_schema")
+    properties = model.get("properties")
+    return apigw.JsonSchema(
+        schema=apigw.JsonSchemaVersion.DRAFT4 if "$schema" in model else None,
+        type=apigw.JsonSchemaType[model["type"].upper()],
+        max_length=model.get("maxLength"),
+        properties={name: _json_schema(spec) for name, spec in properties.items()} if properties else None,
     )
+

@@ -1,4 +1,4 @@
-"""Where Tollgate keeps state: the accounts table, the idempotency table and the one secret."""
+"""Where Tollgate keeps state: the accounts table, the idempotency table and the two secrets."""
 
 from __future__ import annotations
 
@@ -12,19 +12,21 @@ from tollgate import contract
 
 
 class TollgateData(Construct):
-    """Accounts table, idempotency table and the Stripe/Moesif secret.
+    """Accounts table, idempotency table, the Stripe secret and the Moesif secret.
 
     The accounts table links paying customers to their keys and Stripe objects: it is RETAINed
     when the stack is deleted (losing it would orphan live subscriptions), and has point-in-time
     recovery. The idempotency table only holds Powertools' short-lived records for POST /register,
     so it is destroyed with the stack.
 
-    The secret is created holding only contract.SECRET_PLACEHOLDER in every field (the runtime
-    refuses to use it; the README's put-secret-value command fills it in after deploy), or an
+    Two secrets, so that Firehose (which reads the Moesif application id) can never read a Stripe
+    key. Each is created holding only contract.SECRET_PLACEHOLDER in every field (the runtime
+    refuses to use it; the put-secret-value command outputs fill it in after deploy), or an
     existing secret is used when its complete ARN is given, so real values never touch a template.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, existing_secret_arn: str | None = None) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, existing_stripe_secret_arn: str | None = None,
+                 existing_moesif_secret_arn: str | None = None) -> None:
         super().__init__(scope, construct_id)
 
         self.accounts_table = dynamodb.Table(
@@ -62,26 +64,54 @@ class TollgateData(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-        if existing_secret_arn:
-            self.secret: secretsmanager.ISecret = secretsmanager.Secret.from_secret_complete_arn(
-                self, "Secret", existing_secret_arn
-            )
-            self.secret_is_managed = False
-        else:
-            self.secret = secretsmanager.Secret(
-                self,
-                "Secret",
-                description="Tollgate: Stripe secret key, Stripe webhook signing secret, Moesif application id "
-                "(api_key). Created with placeholders; set the real values after deploy.",
-                secret_object_value={
-                    field: SecretValue.unsafe_plain_text(contract.SECRET_PLACEHOLDER) for field in contract.SECRET_FIELDS
-                },
-                removal_policy=RemovalPolicy.DESTROY,
-            )
-            self.secret_is_managed = True
-            acknowledge(
-                self.secret,
-                "AwsSolutions-SMG4",
-                "Holds third-party credentials (Stripe keys, Moesif application id) that can only be rotated in "
-                "the Stripe and Moesif dashboards; rotate there, then run the put-secret-value command (README).",
-            )
+        self.stripe_secret, self.stripe_secret_is_managed = self._stripe_secret(existing_stripe_secret_arn)
+        self.moesif_secret, self.moesif_secret_is_managed = self._moesif_secret(existing_moesif_secret_arn)
+
+    def _stripe_secret(self, existing_arn: str | None) -> tuple[secretsmanager.ISecret, bool]:
+        """The Stripe keys, read by the functions only.
+
+        Its construct id and template value are those of the single secret of earlier versions, on
+        purpose: CloudFormation writes a changed SecretString over the values an operator put, so
+        the value stays as it was (an `api_key` placeholder included, which nothing reads any more)."""
+        if existing_arn:
+            return secretsmanager.Secret.from_secret_complete_arn(self, "Secret", existing_arn), False
+        secret = secretsmanager.Secret(
+            self,
+            "Secret",
+            description="Tollgate: Stripe secret key, Stripe webhook signing secret, Moesif application id "
+            "(api_key). Created with placeholders; set the real values after deploy.",
+            secret_object_value={
+                field: SecretValue.unsafe_plain_text(contract.SECRET_PLACEHOLDER)
+                for field in (*contract.STRIPE_SECRET_FIELDS, contract.SECRET_FIELD_MOESIF_APPLICATION_ID)
+            },
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "Holds Stripe's secret key and webhook signing secret, which can only be rotated in the Stripe "
+            "dashboard; rotate there, then run the PutStripeSecretCommand output (README).",
+        )
+        return secret, True
+
+    def _moesif_secret(self, existing_arn: str | None) -> tuple[secretsmanager.ISecret, bool]:
+        """The Moesif application id (field `api_key`), read by Firehose and the register function."""
+        if existing_arn:
+            return secretsmanager.Secret.from_secret_complete_arn(self, "MoesifSecret", existing_arn), False
+        secret = secretsmanager.Secret(
+            self,
+            "MoesifSecret",
+            description="Tollgate: Moesif application id (api_key), read by Firehose and the register function. "
+            "Created with a placeholder; set the real value after deploy.",
+            secret_object_value={
+                field: SecretValue.unsafe_plain_text(contract.SECRET_PLACEHOLDER) for field in contract.MOESIF_SECRET_FIELDS
+            },
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "Holds the Moesif application id, which can only be changed in Moesif; change it there, then run the "
+            "PutMoesifSecretCommand output (README).",
+        )
+        return secret, True

@@ -16,7 +16,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra import lambda_asset
-from infra.nag import acknowledge, acknowledge_wildcards, arn_of, ref_of
+from infra.api_key_access import ApiKeyAccess
+from infra.nag import acknowledge, acknowledge_wildcards, arn_of
 from tollgate import contract
 
 LAMBDA_SRC = lambda_asset.LAMBDA_SRC
@@ -68,10 +69,12 @@ def shared_code_asset() -> lambda_.Code:
 class FunctionConfig:
     """What every business function is told through its environment (names from contract.py)."""
 
-    secret: secretsmanager.ISecret
+    stripe_secret: secretsmanager.ISecret
+    moesif_secret: secretsmanager.ISecret
     accounts_table: dynamodb.ITable
     idempotency_table: dynamodb.ITable
     usage_plan: apigw.IUsagePlan
+    key_owner: str  # the value of contract.API_KEY_OWNER_TAG on every key this deployment creates
     stripe_price_id: str
     require_payment_method: bool
     allowed_origin: str
@@ -79,10 +82,12 @@ class FunctionConfig:
 
     def environment(self) -> dict[str, str]:
         return {
-            contract.ENV_SECRET_ARN: self.secret.secret_arn,
+            contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret.secret_arn,
+            contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret.secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table.table_name,
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
             contract.ENV_USAGE_PLAN_ID: self.usage_plan.usage_plan_id,
+            contract.ENV_KEY_OWNER: self.key_owner,
             contract.ENV_STRIPE_PRICE_ID: self.stripe_price_id,
             contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if self.require_payment_method else "false",
             contract.ENV_ALLOWED_ORIGIN: self.allowed_origin,
@@ -156,11 +161,12 @@ class TollgateFunctions(Construct):
     """register, checkout, stripe webhook and (without a backend URL) the sample backend.
 
     Least privilege, per function:
-    - register: create/read/delete API keys, add/remove keys in THIS usage plan, read THIS secret,
-      read/write the accounts and idempotency tables.
-    - checkout: read an API key (to check the presented value), read THIS secret, read accounts.
+    - register: create/read/delete this deployment's API keys (infra/api_key_access.py: every key
+      grant is conditioned on the owner tag), add/remove keys in THIS usage plan, read THIS stack's
+      Stripe and Moesif secrets, read/write the accounts and idempotency tables.
+    - checkout: read an API key (to check the presented value), read the Stripe secret, read accounts.
     - webhook: enable/disable API keys, add keys to THIS usage plan (require_payment_method
-      activation), read THIS secret, read/write accounts.
+      activation), read the Stripe secret, read/write accounts.
     - sample backend: nothing beyond its own logs.
     """
 
@@ -226,49 +232,26 @@ class TollgateFunctions(Construct):
             else None
         )
 
-        keys = _ApiGatewayArns(Stack.of(self), config.usage_plan.usage_plan_id)
-        _allow(self.register.role, ["apigateway:POST"], [keys.api_keys])
-        _allow(self.register.role, ["apigateway:GET"], [keys.api_keys, keys.api_key])
-        _allow(self.register.role, ["apigateway:DELETE"], [keys.api_key])
-        _allow(self.register.role, ["apigateway:POST"], [keys.plan_keys])
-        _allow(self.register.role, ["apigateway:DELETE"], [keys.plan_key])
-        config.secret.grant_read(self.register.role)
+        keys = ApiKeyAccess(Stack.of(self), config.usage_plan, config.key_owner)
+        keys.grant_create(self.register.role)
+        keys.grant_read(self.register.role)
+        keys.grant_delete(self.register.role)
+        keys.grant_plan_membership(self.register.role, attach=True, detach=True)
+        config.stripe_secret.grant_read(self.register.role)
+        config.moesif_secret.grant_read(self.register.role)
         config.accounts_table.grant_read_write_data(self.register.role)
         config.idempotency_table.grant_read_write_data(self.register.role)
 
-        _allow(self.checkout.role, ["apigateway:GET"], [keys.api_key])
-        config.secret.grant_read(self.checkout.role)
+        keys.grant_read(self.checkout.role)
+        config.stripe_secret.grant_read(self.checkout.role)
         config.accounts_table.grant_read_data(self.checkout.role)
 
-        _allow(self.stripe_webhook.role, ["apigateway:PATCH"], [keys.api_key])
-        _allow(self.stripe_webhook.role, ["apigateway:POST"], [keys.plan_keys])
-        config.secret.grant_read(self.stripe_webhook.role)
+        keys.grant_enable(self.stripe_webhook.role)
+        keys.grant_plan_membership(self.stripe_webhook.role, attach=True)
+        config.stripe_secret.grant_read(self.stripe_webhook.role)
         config.accounts_table.grant_read_write_data(self.stripe_webhook.role)
 
-        key_ids_reason = (
-            "API key ids are created at run time, so key actions name /apikeys/*; usage-plan membership is "
-            "limited to THIS plan, and the accounts table's GSIs are only reachable as <table>/index/*."
-        )
-        index_wildcard = f"Resource::{arn_of(config.accounts_table)}/index/*"
-        key_wildcard = "Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*"
-        plan_key_wildcard = (
-            f"Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/{ref_of(config.usage_plan)}/keys/*"
-        )
-        acknowledge_wildcards(self.register.role, [key_wildcard, plan_key_wildcard, index_wildcard], key_ids_reason)
-        acknowledge_wildcards(self.checkout.role, [key_wildcard, index_wildcard], key_ids_reason)
-        acknowledge_wildcards(self.stripe_webhook.role, [key_wildcard, index_wildcard], key_ids_reason)
-
-
-class _ApiGatewayArns:
-    """API Gateway management ARNs: keys are account-wide, plan keys are scoped to THIS plan."""
-
-    def __init__(self, stack: Stack, usage_plan_id: str) -> None:
-        base = f"arn:{stack.partition}:apigateway:{stack.region}::"
-        self.api_keys = f"{base}/apikeys"
-        self.api_key = f"{base}/apikeys/*"
-        self.plan_keys = f"{base}/usageplans/{usage_plan_id}/keys"
-        self.plan_key = f"{base}/usageplans/{usage_plan_id}/keys/*"
-
-
-def _allow(role: iam.IRole, actions: list[str], resources: list[str]) -> None:
-    role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        index_wildcard = [f"Resource::{arn_of(config.accounts_table)}/index/*"]
+        index_reason = "The accounts table's GSIs (lookups by key, customer, subscription) are only reachable as <table>/index/*."
+        for role in (self.register.role, self.checkout.role, self.stripe_webhook.role):
+            acknowledge_wildcards(role, index_wildcard, index_reason)

@@ -21,7 +21,7 @@ FAILED_RECORDS_RETENTION = Duration.days(30)
 class MoesifLogForwarding(Construct):
     """A Firehose delivery stream that ships the stage's access logs to Moesif's collector.
 
-    Firehose authenticates to Moesif with the application id it reads from the secret's `api_key`
+    Firehose authenticates to Moesif with the application id it reads from the Moesif secret's `api_key`
     field at delivery time (Firehose's Secrets Manager integration), so the id never appears in the
     template. Records Moesif rejects or that cannot be delivered within the retry window land,
     GZIP-compressed, in an encrypted, private bucket that forgets them after 30 days; delivery

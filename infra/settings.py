@@ -11,6 +11,7 @@ what is expected, which fails the synth before anything reaches CloudFormation.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, fields
@@ -27,6 +28,7 @@ PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # The COMPLETE ARN, with the 6-character suffix Secrets Manager appends, so IAM can name it exactly.
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$")
+_SECRET_ARN_EXPECTED = "a complete Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)"
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -48,9 +50,15 @@ class Settings:
     quota_period: str
     register_rate_limit: float
     register_burst_limit: int
+    stage_rate_limit: float
+    stage_burst_limit: int
+    signup_requests_per_ip: int
+    webhook_requests_per_ip: int
+    stripe_webhook_ips: tuple[str, ...]
     stripe_price_id: str
     moesif_collector_url: str
-    existing_secret_arn: str | None
+    existing_stripe_secret_arn: str | None
+    existing_moesif_secret_arn: str | None
     enable_waf: bool
     require_payment_method: bool
     reserved_concurrency: int
@@ -73,6 +81,9 @@ class Settings:
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
         """Build and validate the settings from flat context values (cdk.json or `-c`)."""
         read = _Reader(context)
+        read.retired("existing_secret_arn", "it was split in two so that Firehose can no longer read the Stripe keys: "
+                     "set existing_stripe_secret_arn (stripe_secret_key, stripe_webhook_secret) and "
+                     "existing_moesif_secret_arn (api_key); see the README, 'Secrets'")
         return cls(
             stage_name=read.matching(
                 "stage_name", _STAGE_NAME, "1-128 letters, digits, '-' or '_' (e.g. 'prod')"
@@ -84,14 +95,19 @@ class Settings:
             quota_period=read.choice("quota_period", QUOTA_PERIODS),
             register_rate_limit=read.positive_number("register_rate_limit"),
             register_burst_limit=read.positive_int("register_burst_limit"),
+            stage_rate_limit=read.positive_number("stage_rate_limit"),
+            stage_burst_limit=read.positive_int("stage_burst_limit"),
+            # WAF's rate-based rules take 10 to 2,000,000,000 requests per evaluation window.
+            signup_requests_per_ip=read.int_between("signup_requests_per_ip", 10, 2_000_000_000),
+            webhook_requests_per_ip=read.int_between("webhook_requests_per_ip", 10, 2_000_000_000),
+            stripe_webhook_ips=read.ipv4_list("stripe_webhook_ips"),
             stripe_price_id=read.matching(
                 "stripe_price_id", _PRICE_ID, "a Stripe price id starting with 'price_' (make stripe-setup prints it)"
             ),
             # Firehose delivers only to https endpoints.
             moesif_collector_url=read.url("moesif_collector_url", schemes=("https",)),
-            existing_secret_arn=read.optional_matching(
-                "existing_secret_arn", _SECRET_ARN, "a complete Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)"
-            ),
+            existing_stripe_secret_arn=read.optional_matching("existing_stripe_secret_arn", _SECRET_ARN, _SECRET_ARN_EXPECTED),
+            existing_moesif_secret_arn=read.optional_matching("existing_moesif_secret_arn", _SECRET_ARN, _SECRET_ARN_EXPECTED),
             enable_waf=read.boolean("enable_waf"),
             require_payment_method=read.boolean("require_payment_method"),
             reserved_concurrency=read.non_negative_int("reserved_concurrency"),
@@ -124,6 +140,11 @@ class _Reader:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         return value.strip() if isinstance(value, str) else value
+
+    def retired(self, key: str, instead: str) -> None:
+        """Refuse a key an earlier version read, saying what replaces it."""
+        if self._optional(key) is not None:
+            raise SettingsError(f"cdk.json context '{key}' is no longer read: {instead}")
 
     def matching(self, key: str, pattern: re.Pattern[str], expected: str) -> str:
         value = self._required(key, expected)
@@ -172,6 +193,28 @@ class _Reader:
         if number <= 0:
             raise self._fail(key, expected, number)
         return number
+
+    def int_between(self, key: str, lowest: int, highest: int) -> int:
+        expected = f"a whole number from {lowest} to {highest}"
+        number = self._number(key, expected, int)
+        if not lowest <= number <= highest:
+            raise self._fail(key, expected, number)
+        return number
+
+    def ipv4_list(self, key: str) -> tuple[str, ...]:
+        """A JSON list in cdk.json, or comma-separated on the command line (`-c key=a,b`)."""
+        expected = "a list of IPv4 addresses (cdk.json list, or comma-separated with -c)"
+        value = self._required(key, expected)
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise self._fail(key, expected, value)
+        addresses = []
+        for item in items:
+            try:
+                addresses.append(str(ipaddress.IPv4Address(str(item).strip())))
+            except ValueError:
+                raise self._fail(key, expected, item) from None
+        return tuple(addresses)
 
     def non_negative_int(self, key: str) -> int:
         expected = "a whole number, 0 or more"

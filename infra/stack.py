@@ -11,8 +11,10 @@ from infra.api import TollgateApi
 from infra.data import TollgateData
 from infra.functions import FunctionConfig, TollgateFunctions
 from infra.log_forwarding import MoesifLogForwarding
+from infra.nag import acknowledge
 from infra.settings import Settings
 from infra.signup_site import SignupSite
+from infra.waf import ApiFirewall
 from tollgate import contract
 
 
@@ -23,12 +25,17 @@ class TollgateStack(Stack):
         super().__init__(scope, construct_id, description="Tollgate: a paid API in one stack", **kwargs)
         Tags.of(self).add("project", "tollgate")
 
-        self.data = TollgateData(self, "Data", existing_secret_arn=settings.existing_secret_arn)
+        self.data = TollgateData(
+            self,
+            "Data",
+            existing_stripe_secret_arn=settings.existing_stripe_secret_arn,
+            existing_moesif_secret_arn=settings.existing_moesif_secret_arn,
+        )
         self.log_forwarding = MoesifLogForwarding(
             self,
             "AccessLogs",
             collector_url=settings.moesif_collector_url,
-            secret=self.data.secret,
+            secret=self.data.moesif_secret,
             stream_name_suffix=settings.stage_name,
         )
         self.api = TollgateApi(
@@ -49,10 +56,12 @@ class TollgateStack(Stack):
             self,
             "Functions",
             config=FunctionConfig(
-                secret=self.data.secret,
+                stripe_secret=self.data.stripe_secret,
+                moesif_secret=self.data.moesif_secret,
                 accounts_table=self.data.accounts_table,
                 idempotency_table=self.data.idempotency_table,
                 usage_plan=self.api.usage_plan,
+                key_owner=f"{self.stack_name}/{settings.stage_name}",
                 stripe_price_id=settings.stripe_price_id,
                 require_payment_method=settings.require_payment_method,
                 allowed_origin=self.site.origin,
@@ -62,6 +71,18 @@ class TollgateStack(Stack):
             with_sample_backend=settings.uses_sample_backend,
             name_prefix=f"{self.stack_name}-{settings.stage_name}",
         )
+        self.firewall = (
+            ApiFirewall(self, "Firewall", settings=settings, stage_arn=self.api.stage.stage_arn,
+                        allowed_origin=self.site.origin)
+            if settings.enable_waf else None
+        )
+        if self.firewall is None:
+            acknowledge(
+                self.api.stage,
+                "AwsSolutions-APIG3",
+                "enable_waf=false: the operator chose to go without per-IP limits on sign-up, checkout and the "
+                "webhook (README, 'Security defaults'); the method and stage throttles remain.",
+            )
         self.api.add_routes(
             allowed_origin=self.site.origin,
             register=self.functions.register.function,
@@ -78,29 +99,35 @@ class TollgateStack(Stack):
         self._add_outputs()
 
     def _add_outputs(self) -> None:
-        secret_arn = self.data.secret.secret_arn
-        placeholders = json.dumps(
-            {
-                contract.SECRET_FIELD_STRIPE_SECRET_KEY: "sk_live_...",
-                contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: "whsec_...",
-                contract.SECRET_FIELD_MOESIF_APPLICATION_ID: "<Moesif application id>",
-            },
-            separators=(",", ":"),
-        )
+        stripe_secret_arn = self.data.stripe_secret.secret_arn
+        moesif_secret_arn = self.data.moesif_secret.secret_arn
         outputs = {
             "ApiUrl": (self.api.url, "Base URL of the metered API (send the key in x-api-key)"),
             "SignupUrl": (self.site.url, "The signup page"),
             "UsagePlanId": (self.api.usage_plan.usage_plan_id, "Usage plan every issued key is attached to"),
-            "SecretArn": (secret_arn, "Secret holding the Stripe keys and the Moesif application id"),
+            "StripeSecretArn": (stripe_secret_arn, "Secret holding the Stripe secret key and webhook signing secret"),
+            "MoesifSecretArn": (moesif_secret_arn, "Secret holding the Moesif application id (read by Firehose)"),
             "StripeWebhookUrl": (
                 self.api.url_for(contract.ROUTE_STRIPE_WEBHOOK),
                 "Register this URL in Stripe with the events: " + ", ".join(contract.STRIPE_WEBHOOK_EVENTS),
             ),
-            "PutSecretCommand": (
-                f"aws secretsmanager put-secret-value --region {self.region} --secret-id {secret_arn} "
-                f"--secret-string '{placeholders}'",
-                "Run this with the real values after deploy",
+            "PutStripeSecretCommand": (
+                self._put_secret_command(stripe_secret_arn, {
+                    contract.SECRET_FIELD_STRIPE_SECRET_KEY: "sk_live_...",
+                    contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: "whsec_...",
+                }),
+                "Run this with the real Stripe values after deploy",
+            ),
+            "PutMoesifSecretCommand": (
+                self._put_secret_command(moesif_secret_arn, {
+                    contract.SECRET_FIELD_MOESIF_APPLICATION_ID: "<Moesif application id>",
+                }),
+                "Run this with the real Moesif application id after deploy",
             ),
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
+
+    def _put_secret_command(self, secret_arn: str, example: dict[str, str]) -> str:
+        return (f"aws secretsmanager put-secret-value --region {self.region} --secret-id {secret_arn} "
+                f"--secret-string '{json.dumps(example, separators=(',', ':'))}'")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -25,10 +26,20 @@ from types import FrameType
 
 from infra.settings import Settings, SettingsError, load_cdk_json_context
 from localdev.bootstrap import aws_client, bootstrap
+from localdev.console import FunctionLogs, configure_console
 from localdev.emulators import Emulators
 from localdev.gateway import LocalGateway
 from localdev.net import LOOPBACK, PortInUseError, bind_loopback, ensure_port_free
 from localdev.site_server import SiteServer
+from ops.deployment import (
+    DEFAULT_DEV_STACK_FILE,
+    DEV_STACK_FILE_ENV,
+    dev_stack_file,
+    publish_dev_stack,
+    withdraw_dev_stack,
+)
+
+log = logging.getLogger("localdev")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SITE_PORT_ENV, API_PORT_ENV = "DEV_SITE_PORT", "DEV_API_PORT"
@@ -40,17 +51,20 @@ class DevStack:
     """Everything `make dev` runs, in this process: `with DevStack(8000, 8001) as stack: stack.urls`.
 
     The ports must be fixed numbers: the site's origin is baked into the API's CORS answer and
-    the API's URL into the site's config.json before either starts.
+    the API's URL into the site's config.json before either starts. `function_environment` is
+    what the functions get once started (what ops commands need to act on this stack).
     """
 
     def __init__(self, site_port: int = DEFAULT_SITE_PORT, api_port: int = DEFAULT_API_PORT,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, function_logs: FunctionLogs | None = None) -> None:
         self.settings = settings or Settings.from_context(load_cdk_json_context(PROJECT_ROOT / "cdk.json"))
         self.site_url = f"http://{LOOPBACK}:{site_port}"
         self.api_url = f"http://{LOOPBACK}:{api_port}"
         self._ports = {"Signup site": site_port, "Local API Gateway": api_port}
+        self._function_logs = function_logs
         self._resources = contextlib.ExitStack()
         self.urls: dict[str, str] = {}
+        self.function_environment: dict[str, str] = {}
 
     def start(self) -> DevStack:
         for what, port in self._ports.items():
@@ -63,12 +77,16 @@ class DevStack:
         return self
 
     def _start(self) -> None:
+        log.info("Starting the emulators: moto (AWS), localstripe behind the Stripe bridge, the Moesif collector...")
         emulators = self._resources.enter_context(Emulators())
+        log.info("Creating in them what the stack creates: REST API, usage plan, tables, secret, Stripe catalog...")
         deployment = bootstrap(self.settings, emulators, site_url=self.site_url, api_url=self.api_url)
         # This process plays the Lambda runtime: the handlers read their settings from it.
         os.environ.update(deployment.function_environment)
+        self.function_environment = dict(deployment.function_environment)
         self._resources.enter_context(LocalGateway(
-            deployment.gateway, aws_client("apigateway", emulators), port=self._ports["Local API Gateway"]))
+            deployment.gateway, aws_client("apigateway", emulators), port=self._ports["Local API Gateway"],
+            function_logs=self._function_logs))
         self._resources.enter_context(SiteServer(
             self.api_url, self.settings.require_payment_method, port=self._ports["Signup site"]))
         self.urls = {
@@ -111,9 +129,19 @@ class DevStack:
             f"Sign up at {urls['site']}, then call the metered API with the key it shows:",
             f'  curl -i {urls["api"]}/hello -H "x-api-key: <your key>"',
             "",
+            "Ops commands act on this stack while it runs (it publishes its settings for them):",
+            "  make failed-accounts",
+            "",
+            self._function_log_note(),
             "Press Ctrl-C to stop.",
         ]
         return "\n".join(lines)
+
+
+    def _function_log_note(self) -> str:
+        if self._function_logs is not None and self._function_logs.level <= logging.INFO:
+            return "The functions' log lines and one line per API request show below (--log-requests)."
+        return "The functions' warnings and errors show below; every request too with make dev ARGS=--log-requests."
 
 
 def free_port() -> int:
@@ -132,23 +160,26 @@ class DevStackProcess:
 
     def __init__(self, site_port: int = 0, api_port: int = 0, startup_timeout: float = 90.0,
                  log_path: Path | None = None, context: dict[str, str] | None = None,
-                 own_process_group: bool = False) -> None:
+                 own_process_group: bool = False, log_requests: bool = False) -> None:
         self.site_port, self.api_port = site_port or free_port(), api_port or free_port()
-        self._context_arguments = [f"--context={key}={value}" for key, value in (context or {}).items()]
+        self._arguments = [f"--context={key}={value}" for key, value in (context or {}).items()]
+        self._arguments += ["--log-requests"] if log_requests else []
         self._own_process_group = own_process_group
         self._startup_timeout = startup_timeout
         self._workdir = tempfile.TemporaryDirectory(prefix="tollgate-dev-")
         self.log_path = log_path or Path(self._workdir.name, "dev.log")
         self._urls_file = Path(self._workdir.name, "urls.json")
+        # Its own, so a test stack never replaces the file of a `make dev` running in this clone.
+        self.stack_file = Path(self._workdir.name, "dev-stack.json")
         self.process: subprocess.Popen[bytes] | None = None
         self.urls: dict[str, str] = {}
 
     def start(self) -> DevStackProcess:
         environment = {**os.environ, SITE_PORT_ENV: str(self.site_port), API_PORT_ENV: str(self.api_port),
-                       "PYTHONUNBUFFERED": "1"}
+                       DEV_STACK_FILE_ENV: str(self.stack_file), "PYTHONUNBUFFERED": "1"}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "localdev", "--urls-file", str(self._urls_file), *self._context_arguments],
+                [sys.executable, "-m", "localdev", "--urls-file", str(self._urls_file), *self._arguments],
                 cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=self._own_process_group)
         deadline = time.monotonic() + self._startup_timeout
@@ -206,11 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make dev", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"ports: {SITE_PORT_ENV} (default {DEFAULT_SITE_PORT}) and {API_PORT_ENV} (default {DEFAULT_API_PORT})\n"
-               f"example: {SITE_PORT_ENV}=9000 {API_PORT_ENV}=9001 make dev ARGS=\"-c require_payment_method=true\"")
+               f"while it runs, ops commands (make failed-accounts) act on it: it publishes its settings in "
+               f"{DEFAULT_DEV_STACK_FILE.relative_to(PROJECT_ROOT)} ({DEV_STACK_FILE_ENV} moves it)\n"
+               f"example: {SITE_PORT_ENV}=9000 {API_PORT_ENV}=9001 make dev ARGS=\"-c require_payment_method=true --log-requests\"")
     parser.add_argument("--urls-file", type=Path, help="write the URLs as JSON there once ready (for tests)")
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
                         help="override a cdk.json context value for this run, as `cdk deploy -c` does "
                              "(e.g. -c require_payment_method=true)")
+    parser.add_argument("--log-requests", action="store_true",
+                        help="show every log line of the functions (human-readable) and one line per API request; "
+                             "without it, only their warnings and errors")
     args = parser.parse_args(argv)
     if any("=" not in item for item in args.context):
         parser.error("--context takes KEY=VALUE, e.g. -c require_payment_method=true")
@@ -223,14 +259,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PORT_IN_USE
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
+    function_logs = configure_console(log_requests=args.log_requests)
+    stack_file = dev_stack_file(os.environ)
     try:
         settings = Settings.from_context({**load_cdk_json_context(PROJECT_ROOT / "cdk.json"), **overrides})
-        with DevStack(site_port, api_port, settings) as stack:
-            print(stack.banner(), flush=True)
-            if args.urls_file:
-                args.urls_file.write_text(json.dumps(stack.urls))
-            while True:
-                signal.pause()
+        with DevStack(site_port, api_port, settings, function_logs) as stack:
+            publish_dev_stack(stack_file, stack.function_environment)
+            try:
+                print(stack.banner(), flush=True)
+                if args.urls_file:
+                    args.urls_file.write_text(json.dumps(stack.urls))
+                while True:
+                    signal.pause()
+            finally:
+                withdraw_dev_stack(stack_file)
     except _Stop:
         print("\nStopped: every emulator and server is shut down.", flush=True)
         return 0

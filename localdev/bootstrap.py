@@ -5,9 +5,10 @@ the same cdk.json settings, and returns the environment the Lambda handlers get.
   usage plan with the settings' throttle and quota on that stage;
 - DynamoDB (moto): the accounts table (key, GSIs and TTL from contract.py, as infra/data.py) and
   the Powertools idempotency table;
-- Secrets Manager (moto): the one JSON secret, every contract field filled with a local test value;
+- Secrets Manager (moto): the Stripe and the Moesif secret, every contract field filled with a
+  local test value;
 - Stripe (localstripe behind the bridge): product, billing meter and metered price through
-  ops.stripe_setup's CatalogSetup, and the webhook endpoint pointing at the local gateway's
+  ops.catalog_setup.CatalogSetup, and the webhook endpoint pointing at the local gateway's
   `/stripe/webhook`, whose signing secret goes into the secret.
 """
 
@@ -21,15 +22,15 @@ from typing import Any
 import boto3
 
 from infra.settings import Settings
-from localdev.emulators import Emulators
+from localdev.emulators import STRIPE_TEST_SECRET_KEY, Emulators
 from localdev.gateway import GatewayDeployment
 from localdev.site_server import origin_of
-from ops.stripe_setup import CatalogSetup, CatalogSpec
+from ops.catalog_setup import CatalogSetup
+from ops.catalog_spec import CatalogSpec
 from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client
 
 NAME = "tollgate-dev"
-STRIPE_TEST_SECRET_KEY = "sk_test_tollgate_local"
 MOESIF_TEST_APPLICATION_ID = "tollgate-local-moesif-application-id"
 DEV_CATALOG = CatalogSpec(
     product_name="Tollgate API (local)",
@@ -45,7 +46,6 @@ class LocalDeployment:
 
     gateway: GatewayDeployment
     function_environment: dict[str, str]
-    secret_arn: str
     stripe_price_id: str
 
 
@@ -65,18 +65,23 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         DEV_CATALOG, webhook_url=api_url.rstrip("/") + contract.ROUTE_STRIPE_WEBHOOK)
     if catalog.webhook is None or not catalog.webhook.signing_secret:
         raise RuntimeError("the Stripe emulator registered the webhook endpoint without a signing secret")
-    secret_arn = aws_client("secretsmanager", emulators).create_secret(Name=NAME, SecretString=json.dumps({
+    secrets_manager = aws_client("secretsmanager", emulators)
+    stripe_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-stripe", SecretString=json.dumps({
         contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
         contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: catalog.webhook.signing_secret,
+    }))["ARN"]
+    moesif_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-moesif", SecretString=json.dumps({
         contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_TEST_APPLICATION_ID,
     }))["ARN"]
     site_origin = origin_of(site_url)
     environment = {
         **emulators.env(),
-        contract.ENV_SECRET_ARN: secret_arn,
+        contract.ENV_STRIPE_SECRET_ARN: stripe_secret_arn,
+        contract.ENV_MOESIF_SECRET_ARN: moesif_secret_arn,
         contract.ENV_ACCOUNTS_TABLE: accounts_table,
         contract.ENV_IDEMPOTENCY_TABLE: idempotency_table,
         contract.ENV_USAGE_PLAN_ID: usage_plan_id,
+        contract.ENV_KEY_OWNER: f"{NAME}/{settings.stage_name}",
         contract.ENV_STRIPE_PRICE_ID: catalog.price_id,
         contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if settings.require_payment_method else "false",
         contract.ENV_ALLOWED_ORIGIN: site_origin,
@@ -91,7 +96,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         firehose_url=emulators.moesif.firehose_url,
         firehose_access_key=MOESIF_TEST_APPLICATION_ID,
     )
-    return LocalDeployment(gateway, environment, secret_arn, catalog.price_id)
+    return LocalDeployment(gateway, environment, catalog.price_id)
 
 
 def create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:

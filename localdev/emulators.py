@@ -33,6 +33,8 @@ from tollgate.contract import ENV_MOESIF_API_BASE, ENV_STRIPE_API_BASE
 
 __all__ = ["Emulators", "LocalStripe", "MoesifCollector", "MotoServer", "PortInUseError", "StripeBridge"]
 
+# The secret key make dev and the tests give the Stripe emulator (any sk_test_ key works there).
+STRIPE_TEST_SECRET_KEY = "sk_test_tollgate"
 STARTUP_TIMEOUT_SECONDS = 30
 STOP_TIMEOUT_SECONDS = 5
 AWS_REGION = "us-east-1"

@@ -4,7 +4,12 @@ It does what the deployed stage does, on a loopback port of its own (a separate 
 signup site, so the browser really does CORS):
 
 - `POST /register`, `/billing/checkout`, `/stripe/webhook` invoke the real Lambda handlers in
-  this process with a REST-API proxy event (the process plays the Lambda runtime);
+  this process with a REST-API proxy event (localdev.lambda_runtime plays the Lambda runtime),
+  after the stage's `/register` body model (infra/gateway_errors.py) where it applies;
+- request bodies are read whole, chunked or not; a client that sends less than it announced is
+  disconnected after REQUEST_BODY_TIMEOUT_SECONDS of silence;
+- every error the gateway answers itself (403, 400 bad body, 502, 504) has the stage's
+  gateway-response body and headers (CORS origin, no-store);
 - `OPTIONS` on the browser-facing routes answers the CORS preflight with the signup origin, as
   the stage's mock preflight integration does;
 - every other path and method is metered: the `x-api-key` must belong to an enabled key of the
@@ -21,11 +26,8 @@ from __future__ import annotations
 
 import base64
 import hmac
-import importlib
 import json
 import logging
-import queue
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,11 +35,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import fastjsonschema
+
 from infra import access_log, gateway_errors
-from localdev.net import BackgroundHttpServer
+from localdev.console import REQUEST_LOG, FunctionLogs
+from localdev.firehose import FirehoseDelivery
+from localdev.lambda_runtime import LAMBDA_TIMEOUT_SECONDS, LocalFunction
+from localdev.net import BackgroundHttpServer, UnreadableBody, read_request_body
 from tollgate import contract
 
 log = logging.getLogger(__name__)
@@ -47,8 +54,17 @@ FUNCTION_ROUTES = {
     contract.ROUTE_CHECKOUT: contract.HANDLER_CHECKOUT,
     contract.ROUTE_STRIPE_WEBHOOK: contract.HANDLER_STRIPE_WEBHOOK,
 }
-LAMBDA_TIMEOUT_SECONDS = 29  # API Gateway's integration timeout
-FIREHOSE_TIMEOUT_SECONDS = 5
+# The stage's request models (infra/api.py): route -> media type -> compiled JSON-schema check.
+REQUEST_MODELS = {
+    contract.ROUTE_REGISTER: {
+        gateway_errors.REGISTER_BODY_CONTENT_TYPE: fastjsonschema.compile(gateway_errors.REGISTER_BODY_MODEL)},
+}
+# How long a client may stay silent before the body it announced is complete. API Gateway
+# documents no figure; a few seconds frees the connection where a local server would hold it forever.
+REQUEST_BODY_TIMEOUT_SECONDS = 5.0
+# API Gateway assumes this media type for a request without Content-Type (its docs on integration
+# passthrough behaviours: "None — API Gateway defaults to application/json").
+DEFAULT_MEDIA_TYPE = "application/json"
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                "trailer", "transfer-encoding", "upgrade", "host", "content-length"}
 
@@ -76,93 +92,22 @@ class _Reply:
     integration_ms: int | None = None
 
 
-class _LambdaContext:
-    """The attributes of the Lambda context object that handlers and Powertools read."""
-
-    def __init__(self, handler_path: str) -> None:
-        name = handler_path.rsplit(".", 2)[-2]
-        self.function_name = f"tollgate-dev-{name}"
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-        self.memory_limit_in_mb = 256
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = "localdev"
-        self._deadline = time.monotonic() + LAMBDA_TIMEOUT_SECONDS
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-class _LocalFunction:
-    """One Lambda function: imported on first use (its cold start), one invocation at a time,
-    because every real Lambda instance has its own memory and handlers may rely on that."""
-
-    def __init__(self, handler_path: str) -> None:
-        self.handler_path = handler_path
-        self._handler: Callable[[dict, Any], dict] | None = None
-        self._lock = threading.Lock()
-
-    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            if self._handler is None:
-                module_name, function_name = self.handler_path.rsplit(".", 1)
-                self._handler = getattr(importlib.import_module(module_name), function_name)
-            return self._handler(event, _LambdaContext(self.handler_path))
-
-
-class _FirehoseDelivery:
-    """Delivers access-log lines to an HTTP endpoint in Firehose's request format, off the
-    request path (Firehose buffers too), one record per POST so records arrive promptly."""
-
-    def __init__(self, url: str, access_key: str) -> None:
-        self._url = url
-        self._access_key = access_key
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="firehose-delivery", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=FIREHOSE_TIMEOUT_SECONDS + 1)
-
-    def put(self, line: str) -> None:
-        self._queue.put(line)
-
-    def _run(self) -> None:
-        while (line := self._queue.get()) is not None:
-            request_id = str(uuid.uuid4())
-            body = json.dumps({
-                "requestId": request_id,
-                "timestamp": int(time.time() * 1000),
-                "records": [{"data": base64.b64encode((line + "\n").encode()).decode()}],
-            }).encode()
-            request = urllib.request.Request(self._url, data=body, method="POST", headers={
-                "Content-Type": "application/json",
-                "X-Amz-Firehose-Protocol-Version": "1.0",
-                "X-Amz-Firehose-Request-Id": request_id,
-                "X-Amz-Firehose-Access-Key": self._access_key,
-            })
-            try:
-                urllib.request.urlopen(request, timeout=FIREHOSE_TIMEOUT_SECONDS).close()
-            except (urllib.error.URLError, OSError) as error:
-                log.warning("access-log delivery to %s failed: %s", self._url, error)
-
-
 class LocalGateway(BackgroundHttpServer):
-    """`with LocalGateway(deployment, apigateway_client, port=8001) as api: api.url`."""
+    """`with LocalGateway(deployment, apigateway_client, port=8001) as api: api.url`.
+
+    `function_logs`: make dev's console view of the functions' logs (None: as Powertools writes them).
+    """
 
     what = "Local API Gateway"
 
-    def __init__(self, deployment: GatewayDeployment, apigateway_client: Any, port: int = 0) -> None:
+    def __init__(self, deployment: GatewayDeployment, apigateway_client: Any, port: int = 0,
+                 function_logs: FunctionLogs | None = None) -> None:
         super().__init__(port)
         self._deployment = deployment
         self._apigateway = apigateway_client
-        self._functions = {route: _LocalFunction(path) for route, path in FUNCTION_ROUTES.items()}
-        self._sample_backend = _LocalFunction(contract.HANDLER_SAMPLE_BACKEND)
-        self._firehose = _FirehoseDelivery(deployment.firehose_url, deployment.firehose_access_key)
+        self._functions = {route: LocalFunction(path, function_logs) for route, path in FUNCTION_ROUTES.items()}
+        self._sample_backend = LocalFunction(contract.HANDLER_SAMPLE_BACKEND, function_logs)
+        self._firehose = FirehoseDelivery(deployment.firehose_url, deployment.firehose_access_key)
 
     def start(self) -> LocalGateway:
         self._firehose.start()
@@ -224,7 +169,12 @@ class LocalGateway(BackgroundHttpServer):
         split = urlsplit(http.path)
         path = split.path or "/"
         headers = {name: value for name, value in http.headers.items()}
-        body = http.rfile.read(int(http.headers.get("Content-Length") or 0))
+        try:
+            body = read_request_body(http, REQUEST_BODY_TIMEOUT_SECONDS)
+        except UnreadableBody as error:
+            log.info("closed the connection of %s %s without an answer: %s", http.command, path, error)
+            http.close_connection = True
+            return
         resource = path if path in FUNCTION_ROUTES else ("/" if path == "/" else "/{proxy+}")
         context = {
             "requestId": request_id, "path": path, "resource": resource, "method": http.command,
@@ -235,7 +185,7 @@ class LocalGateway(BackgroundHttpServer):
             reply = self._route(context)
         except Exception:  # noqa: BLE001 - API Gateway turns any integration failure into a 502
             log.exception("integration failed for %s %s", http.command, path)
-            reply = _gateway_error(502, "INTEGRATION_FAILURE", "Internal server error")
+            reply = self._gateway_error(502, "INTEGRATION_FAILURE", "Internal server error")
         reply.headers.setdefault("Content-Type", "application/json")
         reply.headers["x-amzn-RequestId"] = request_id
         http.send_response(reply.status)
@@ -254,17 +204,25 @@ class LocalGateway(BackgroundHttpServer):
             if method == "OPTIONS" and path in contract.CORS_ROUTES:
                 return self._preflight()
             if method != "POST":
-                return _gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
+                return self._gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
+            if not _body_fits_the_model(request):
+                return self._gateway_error(400, "BAD_REQUEST_BODY", "Invalid request body")
             return self._invoke(self._functions[path], request, api_key_id=None)
-        presented = next((v for k, v in request["headers"].items() if k.lower() == contract.API_KEY_HEADER), None)
+        presented = _header(request, contract.API_KEY_HEADER)
         key_id = self.enabled_key_id(presented)
         if key_id is None:
-            return _gateway_error(403, "INVALID_API_KEY", "Forbidden")
+            return self._gateway_error(403, "INVALID_API_KEY", "Forbidden")
         request["apiKey"] = presented
         reply = self._proxy(request) if self._deployment.backend_url else self._invoke(
             self._sample_backend, request, api_key_id=key_id)
         reply.api_key_id = key_id
         return reply
+
+    def _gateway_error(self, status: int, error_type: str, message: str) -> _Reply:
+        """An error API Gateway answers itself: the stage's gateway-response body and headers."""
+        headers = {"Content-Type": "application/json", **gateway_errors.gateway_error_headers(
+            self._deployment.allowed_origin)}
+        return _Reply(status, headers, gateway_errors.render(error_type, status, message), error_type=error_type)
 
     def _preflight(self) -> _Reply:
         return _Reply(204, {
@@ -322,13 +280,13 @@ class LocalGateway(BackgroundHttpServer):
             "isBase64Encoded": is_base64,
         }
 
-    def _invoke(self, function: _LocalFunction, request: dict[str, Any], api_key_id: str | None) -> _Reply:
+    def _invoke(self, function: LocalFunction, request: dict[str, Any], api_key_id: str | None) -> _Reply:
         started = time.monotonic()
         result = function.invoke(self.proxy_event(request, api_key_id))
         integration_ms = int((time.monotonic() - started) * 1000)
         if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
             log.error("%s returned a malformed proxy response: %r", function.handler_path, result)
-            return _gateway_error(502, "INTEGRATION_FAILURE", "Internal server error")
+            return self._gateway_error(502, "INTEGRATION_FAILURE", "Internal server error")
         headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers[name] = ",".join(str(v) for v in values)
@@ -352,7 +310,7 @@ class LocalGateway(BackgroundHttpServer):
             status, response_headers, body = error.code, dict(error.headers.items()), error.read()
         except (urllib.error.URLError, OSError) as error:
             log.warning("backend %s unreachable: %s", target, error)
-            return _gateway_error(504, "INTEGRATION_TIMEOUT", "Endpoint request timed out")
+            return self._gateway_error(504, "INTEGRATION_TIMEOUT", "Endpoint request timed out")
         headers = {k: v for k, v in response_headers.items() if k.lower() not in _HOP_BY_HOP}
         return _Reply(status, headers, body, integration_ms=int((time.monotonic() - started) * 1000))
 
@@ -382,12 +340,32 @@ class LocalGateway(BackgroundHttpServer):
             "identity.apiKeyId": reply.api_key_id,
         })
         self._firehose.put(line)
+        REQUEST_LOG.info("%s %s -> %d%s in %d ms%s", request["method"], request["path"], reply.status,
+                         f" {reply.error_type}" if reply.error_type else "", latency_ms,
+                         f"  apiKeyId={reply.api_key_id}" if reply.api_key_id else "")
 
 
-def _gateway_error(status: int, error_type: str, message: str) -> _Reply:
-    """An error API Gateway answers itself, with the body the stage's gateway responses give it."""
-    body = gateway_errors.render(error_type, status, message)
-    return _Reply(status, {"Content-Type": "application/json"}, body, error_type=error_type)
+def _header(request: dict[str, Any], name: str) -> str | None:
+    return next((value for key, value in request["headers"].items() if key.lower() == name.lower()), None)
+
+
+def _body_fits_the_model(request: dict[str, Any]) -> bool:
+    """API Gateway's body validation: the route's model for the request's media type (parameters
+    such as charset aside; none sent counts as application/json), no validation when the route
+    has no model for it ("If no matching content type is found, request validation is not
+    performed", AWS docs, request validation for REST APIs), and an empty body checked as `{}`
+    (as recorded against AWS in LocalStack's API Gateway tests, localstack/localstack#7916)."""
+    media_type = (_header(request, "Content-Type") or DEFAULT_MEDIA_TYPE).split(";", 1)[0].strip().lower()
+    check = REQUEST_MODELS.get(request["path"], {}).get(media_type or DEFAULT_MEDIA_TYPE)
+    if check is None:
+        return True
+    try:
+        check(json.loads(request["body"] or b"{}"))
+    except (ValueError, fastjsonschema.JsonSchemaException):
+        return False
+    return True
+
+
 
 
 def _request_time(moment: datetime) -> str:

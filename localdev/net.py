@@ -1,13 +1,19 @@
-"""Loopback sockets and servers for localdev, with one clear error when a port is already taken."""
+"""Loopback sockets and HTTP servers for localdev: one clear error when a port is already taken,
+no traceback when a client hangs up, and request bodies read whole (chunked or not) or given up on."""
 
 from __future__ import annotations
 
 import errno
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import BinaryIO
 
 LOOPBACK = "127.0.0.1"
+# A browser closing a tab or a client closing early: normal for a server, never our failure.
+CLIENT_DISCONNECTS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+_MAX_CHUNK_LINE = 65537  # the request-line limit http.server applies, for chunk-size and trailer lines
 
 
 class PortInUseError(RuntimeError):
@@ -43,12 +49,70 @@ def ensure_port_free(port: int, what: str, host: str = LOOPBACK) -> None:
         bind_loopback(port, what, host).close()
 
 
+class UnreadableBody(Exception):
+    """The request body could not be read whole: the client sent less than it announced (then
+    went silent or hung up), or broke the chunked framing. The only answer is closing the connection."""
+
+
+def read_request_body(handler: BaseHTTPRequestHandler, timeout: float) -> bytes:
+    """The whole request body: every chunk of a `Transfer-Encoding: chunked` body (RFC 9112 §7.1),
+    else Content-Length bytes. A client silent for `timeout` seconds before the body is complete
+    raises UnreadableBody instead of holding the connection (and its thread) forever."""
+    previous_timeout = handler.connection.gettimeout()
+    handler.connection.settimeout(timeout)
+    try:
+        if handler.headers.get("Transfer-Encoding", "").lower().split(",")[-1].strip() == "chunked":
+            return _read_chunked(handler.rfile)
+        return _read_exactly(handler.rfile, int(handler.headers.get("Content-Length") or 0))
+    except TimeoutError:
+        raise UnreadableBody(f"the body was still incomplete after {timeout:g} s without data") from None
+    except ValueError as error:
+        raise UnreadableBody(f"malformed body framing ({error})") from None
+    finally:
+        handler.connection.settimeout(previous_timeout)
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    data = stream.read(size) if size > 0 else b""
+    if len(data) < size:
+        raise UnreadableBody(f"the client announced {size} bytes and sent {len(data)} before hanging up")
+    return data
+
+
+def _read_chunked(stream: BinaryIO) -> bytes:
+    chunks = []
+    while True:
+        size_line = stream.readline(_MAX_CHUNK_LINE)
+        if not size_line:
+            raise UnreadableBody("the client hung up in the middle of its chunked body")
+        size = int(size_line.split(b";", 1)[0], 16)  # ValueError: not a chunk size; extensions ignored
+        if size == 0:
+            break
+        chunks.append(_read_exactly(stream, size))
+        if stream.readline(_MAX_CHUNK_LINE).strip():
+            raise ValueError("a chunk is longer than its announced size")
+    while (trailer := stream.readline(_MAX_CHUNK_LINE)) not in (b"\r\n", b"\n"):
+        if not trailer:
+            raise UnreadableBody("the client hung up before the end of its chunked body")
+    return b"".join(chunks)
+
+
+class _QuietThreadingHTTPServer(ThreadingHTTPServer):
+    """socketserver prints a traceback when a client hangs up mid-request, which reads like a
+    failure of ours; a disconnect is silent here, any other error keeps its traceback."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], CLIENT_DISCONNECTS):
+            return
+        super().handle_error(request, client_address)
+
+
 class BackgroundHttpServer:
     """A threaded HTTP server on a loopback port, in a thread of this process, started and
     stopped with the object (`with Server(...) as server: server.url`).
 
     Subclasses provide `_handler_class()` and name themselves in `what`; port 0 picks a free
-    port, a taken fixed port raises PortInUseError naming `what`. `stop()` does not wait for
+    port, a taken fixed port raises PortInUseError naming `what`. A client hanging up is silent. `stop()` does not wait for
     requests in flight unless `join_requests_on_stop` (fine for servers whose clients use one
     request per connection; a browser's idle keep-alive connection would hold stop() forever).
     """
@@ -77,7 +141,7 @@ class BackgroundHttpServer:
 
     def start(self):
         sock = bind_loopback(self._requested_port, self.what, self._host)
-        server = ThreadingHTTPServer(sock.getsockname(), self._handler_class(), bind_and_activate=False)
+        server = _QuietThreadingHTTPServer(sock.getsockname(), self._handler_class(), bind_and_activate=False)
         server.socket.close()
         server.socket = sock
         server.server_address = sock.getsockname()

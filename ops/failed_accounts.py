@@ -1,21 +1,16 @@
-"""List the sign-ups a rollback could not fully undo, and clean them: `failed` account rows,
-`pending` rows whose lease ran out (their Lambda died mid-way and nobody signed up again since),
-and orphaned API keys (named `tollgate-…`, recorded by no row, older than the lease: the email was
-taken and deleting the key failed, or the Lambda died before recording the key id).
+"""List the sign-ups a rollback could not fully undo, and clean them up.
 
-    python -m ops.failed_accounts                                   # list
-    python -m ops.failed_accounts --clean                           # undo what each row holds
-    python -m ops.failed_accounts --function Tollgate-prod-register # settings of a deployed stack
+It finds three kinds: `failed` account rows (an undo failed too), `pending` rows whose lease ran
+out (their Lambda died mid-way and nobody signed up again since), and orphaned API keys (named
+`tollgate-…`, recorded by no row, older than the lease: the email was taken and deleting the key
+failed, or the Lambda died before recording the key id). Each row keeps every id the sign-up
+recorded, and a `failed` one the reason.
 
-Such a row keeps every id the sign-up recorded (a `failed` one also the reason). `--clean`
-undoes them through the same adapters and the same code the register function uses (delete the
-key, cancel the subscription, delete the customer) and removes the row once nothing is left,
-and deletes the orphaned keys (an orphaned key is in no usage plan, so it never could call the
-API); a row or key whose undo fails again stays, with the new reason, and the command exits 1.
-
-Settings come from the register function's environment variables (contract.py), read from the
-deployed function with `--function`, or from this process's environment (what `make dev` and
-the tests use). AWS credentials and region are boto3's usual ones.
+Without --clean it only lists them. With --clean it undoes what each row holds through the same
+adapters and code as the register function (delete the key, cancel the subscription, delete the
+customer), removes the row once nothing is left, and deletes the orphaned keys (they are in no
+usage plan, so they never could call the API). A row or key whose undo fails again stays, with
+the new reason, and the command exits 1.
 """
 
 from __future__ import annotations
@@ -25,17 +20,14 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import TextIO
 
-from tollgate import wiring
-from tollgate.adapters.aws_clients import aws_client
-from tollgate.adapters.secrets import SecretStore
-from tollgate.config import RuntimeConfig
-from tollgate.domain.errors import ConcurrentUpdate, ConfigurationError, TollgateError
+from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, find_deployment
+from tollgate.domain.cleanup import Cleanup
+from tollgate.domain.errors import ConcurrentUpdate, TollgateError
 from tollgate.domain.models import Account, AccountStatus, ListedKey
-from tollgate.domain.registration import orphaned_keys
 from tollgate.ports import Accounts, ApiKeys
+from tollgate.wiring import Wiring
 
 
 def main(
@@ -46,15 +38,17 @@ def main(
 ) -> int:
     arguments = _parser().parse_args(argv)
     try:
-        _require_aws_session()
-        config = _settings(arguments.function, environ)
-        accounts, api_keys = wiring.accounts_for(config), wiring.api_keys_for(config)
+        deployment = find_deployment(arguments.function, environ)
+        deployment.connect()
+        print(f"Using {deployment.source}.", file=sys.stderr)
+        wired = Wiring(deployment.config)
+        accounts, api_keys = wired.accounts, wired.api_keys
         now = int(clock())
         failed = accounts.list_by_status(AccountStatus.FAILED) + [
             account for account in accounts.list_by_status(AccountStatus.PENDING)
             if (account.lease_expires_at or 0) < now
         ]
-        orphans = orphaned_keys(api_keys, accounts, now)
+        orphans = wired.cleanup.orphaned_keys(now)
         if not failed and not orphans:
             print("No failed accounts and no orphaned keys.", file=out)
             return 0
@@ -68,7 +62,7 @@ def main(
             return 0
         remaining = _delete_orphans(api_keys, orphans, out)
         if failed:
-            remaining += _clean_rows(config, accounts, api_keys, failed, out)
+            remaining += _clean_rows(wired.cleanup, accounts, failed, out)
         print(f"Cleaned {len(failed) + len(orphans) - remaining} of {len(failed) + len(orphans)}.", file=out)
         return 1 if remaining else 0
     except TollgateError as error:
@@ -76,20 +70,16 @@ def main(
         return 2
 
 
-def _clean_rows(config: RuntimeConfig, accounts: Accounts, api_keys: ApiKeys, failed: list[Account],
-                out: TextIO) -> int:
+def _clean_rows(cleanup: Cleanup, accounts: Accounts, failed: list[Account], out: TextIO) -> int:
     """Undo what each row holds, then remove it; return how many rows still hold something."""
-    secrets = SecretStore(config.secret_arn).load()
-    service = wiring.registration_service(
-        config, secrets.stripe_secret_key, secrets.moesif_application_id, api_keys, accounts
-    )
     remaining = 0
     for account in failed:
-        leftovers = service.undo_recorded(account)
-        if leftovers:
+        outcome = cleanup.undo(account)
+        if outcome.leftovers:
             remaining += 1
-            _record_new_reason(accounts, account, leftovers)
-            print(f"{account.email}: still failing: {'; '.join(leftovers)}", file=out)
+            cleanup.keep_failed(outcome.account, "cleanup failed: " + "; ".join(outcome.leftovers),
+                                attempt_id=account.attempt_id)
+            print(f"{account.email}: still failing: {'; '.join(outcome.leftovers)}", file=out)
             continue
         try:
             accounts.delete(account.email, account.status, account.attempt_id)
@@ -113,50 +103,23 @@ def _delete_orphans(api_keys: ApiKeys, orphans: list[ListedKey], out: TextIO) ->
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ops.failed_accounts", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="make failed-accounts",
+        usage='make failed-accounts ARGS="[--clean] [--function NAME]"',
+        description=__doc__,
+        epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
+        "  make failed-accounts                                   # a running make dev\n"
+        f'  make failed-accounts ARGS="--function {EXAMPLE_FUNCTION}"\n'
+        f'  make failed-accounts ARGS="--function {EXAMPLE_FUNCTION} --clean"',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--clean", action="store_true", help="undo what each failed row holds, then remove it")
     parser.add_argument(
         "--function",
         metavar="NAME",
-        help="read the settings from this deployed register function (e.g. Tollgate-prod-register) "
-        "instead of the environment",
+        help=f"act on the deployed stack of this register function (e.g. {EXAMPLE_FUNCTION})",
     )
     return parser
-
-
-def _require_aws_session() -> None:
-    """Fail before any call, with what to do, when boto3 has no region or no credentials."""
-    import boto3
-
-    session = boto3.Session()
-    if session.region_name is None:
-        raise TollgateError("no AWS region: set AWS_DEFAULT_REGION (e.g. AWS_DEFAULT_REGION=eu-west-1) to the "
-                            "stack's region, or `region` in ~/.aws/config.")
-    if session.get_credentials() is None:
-        raise TollgateError("no AWS credentials: configure them as for the AWS CLI (`aws configure`, AWS_PROFILE, "
-                            "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
-
-
-def _settings(function_name: str | None, environ: Mapping[str, str]) -> RuntimeConfig:
-    if function_name:
-        return RuntimeConfig.from_environ(_function_environment(function_name))
-    try:
-        return RuntimeConfig.from_environ(environ)
-    except ConfigurationError as error:
-        raise ConfigurationError(
-            f"{error} Pass --function <the deployed register function, e.g. Tollgate-prod-register> to read "
-            "the settings from it, or set the TOLLGATE_* variables."
-        ) from None
-
-
-def _function_environment(function_name: str) -> dict[str, str]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        configuration = aws_client("lambda").get_function_configuration(FunctionName=function_name)
-    except (BotoCoreError, ClientError) as error:
-        raise TollgateError(f"cannot read the settings of function {function_name}: {error}") from None
-    return configuration.get("Environment", {}).get("Variables", {})
 
 
 def _describe(account: Account, now: int) -> str:
@@ -184,14 +147,6 @@ def _age(seconds: int) -> str:
     if hours:
         return f"{hours}h{minutes % 60}m"
     return f"{minutes}m"
-
-
-def _record_new_reason(accounts: Accounts, account: Account, leftovers: list[str]) -> None:
-    updated = replace(account, failure_reason="cleanup failed: " + "; ".join(leftovers))
-    try:
-        accounts.save(updated, account.status, account.attempt_id)
-    except ConcurrentUpdate:
-        pass
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ window.TollgateValidation = (() => {
   const DOMAIN_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
   const TOP_LEVEL_DOMAIN = /^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]{1,59}$/;
   const NON_ASCII = /[^\u0000-\u007f]/;
-  const INVISIBLE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u;
+  // Format characters are refused except the two joiners real names use (U+200C ZWNJ: Persian,
+  // Indic scripts; U+200D ZWJ: Indic conjuncts, emoji sequences), as on the server.
+  const INVISIBLE_CHARS = /(?![\u200c\u200d])[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u;
 
   function validateName(value, label) {
     if (!value) return `Enter your ${label}.`;

@@ -7,7 +7,9 @@ one of them (tests that need none pay nothing), and stop at the end of the sessi
 - `moto_server`      MotoServer (`.endpoint_url`, `.reset()`)
 - `stripe_bridge`    StripeBridge (`.api_base`, `.state`, `.send_event()`)
 - `stripe_api`       the bridge's api_base: what TOLLGATE_STRIPE_API_BASE is set to
-- `stripe_client`    stripe.StripeClient on the bridge (test key `sk_test_tollgate`)
+- `stripe_client`    stripe.StripeClient on the bridge (localdev.emulators.STRIPE_TEST_SECRET_KEY)
+- `price_id`         the metered price, made the way `make stripe-setup` makes it (session)
+- `aws`              the stack's AWS resources in moto, in-process (testkit.moto_stack; per module)
 - `moesif_collector` MoesifCollector (`.base_url`, `.firehose_url`, `.users()`, `.events()`, ...)
 - `clean_moesif`     the collector, emptied before the test
 - `emulator_env`     os.environ set to `emulators.env()` for one test (monkeypatch)
@@ -28,8 +30,8 @@ if TYPE_CHECKING:
     import stripe
 
     from localdev.emulators import Emulators, MoesifCollector, MotoServer, StripeBridge
+    from testkit.moto_stack import MotoStack
 
-STRIPE_TEST_KEY = "sk_test_tollgate"
 
 # Same quiet tooling as the Makefile, also when pytest is run directly: no jsii Node-20 banner
 # (set before any test module imports aws_cdk and starts the jsii runtime), no CDK telemetry.
@@ -65,7 +67,29 @@ def stripe_api(stripe_bridge: StripeBridge) -> str:
 def stripe_client(stripe_api: str) -> stripe.StripeClient:
     import stripe
 
-    return stripe.StripeClient(STRIPE_TEST_KEY, base_addresses={"api": stripe_api})
+    from localdev.emulators import STRIPE_TEST_SECRET_KEY
+
+    return stripe.StripeClient(STRIPE_TEST_SECRET_KEY, base_addresses={"api": stripe_api})
+
+
+@pytest.fixture(scope="session")
+def price_id(stripe_api: str) -> str:
+    from localdev.bootstrap import DEV_CATALOG
+    from localdev.emulators import STRIPE_TEST_SECRET_KEY
+    from ops.catalog_setup import CatalogSetup
+    from tollgate.adapters.stripe_client import stripe_client
+
+    return CatalogSetup(stripe_client(STRIPE_TEST_SECRET_KEY, api_base=stripe_api)).ensure(DEV_CATALOG).price_id
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[MotoStack]:
+    """An empty moto account with the stack's usage plan, tables and secrets; each module gets its
+    own, so these tests never collide with the dev stack's moto server."""
+    from testkit.moto_stack import moto_stack
+
+    with moto_stack() as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

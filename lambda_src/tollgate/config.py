@@ -19,10 +19,12 @@ _BOOLEANS = {"true": True, "false": False}
 class RuntimeConfig:
     """Everything a Tollgate function needs to know about its deployment (no secret values)."""
 
-    secret_arn: str
+    stripe_secret_arn: str
+    moesif_secret_arn: str
     accounts_table: str
     idempotency_table: str
     usage_plan_id: str
+    key_owner: str  # the value of contract.API_KEY_OWNER_TAG on this deployment's keys
     stripe_price_id: str
     require_payment_method: bool
     allowed_origin: str
@@ -50,10 +52,12 @@ class RuntimeConfig:
             return _BOOLEANS[value]
 
         return cls(
-            secret_arn=required(contract.ENV_SECRET_ARN),
+            stripe_secret_arn=required(contract.ENV_STRIPE_SECRET_ARN),
+            moesif_secret_arn=required(contract.ENV_MOESIF_SECRET_ARN),
             accounts_table=required(contract.ENV_ACCOUNTS_TABLE),
             idempotency_table=required(contract.ENV_IDEMPOTENCY_TABLE),
             usage_plan_id=required(contract.ENV_USAGE_PLAN_ID),
+            key_owner=required(contract.ENV_KEY_OWNER),
             stripe_price_id=required(contract.ENV_STRIPE_PRICE_ID),
             require_payment_method=flag(contract.ENV_REQUIRE_PAYMENT_METHOD),
             allowed_origin=required(contract.ENV_ALLOWED_ORIGIN),

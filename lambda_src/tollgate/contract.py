@@ -5,25 +5,28 @@ runtime (tollgate/) reads them back, and localdev/ reproduces them. Plain data, 
 every side can use it without pulling in CDK or an SDK.
 """
 
-# --- Secrets Manager: the one JSON secret and its field names --------------------------------
+# --- Secrets Manager: two JSON secrets and their field names ---------------------------------
+# Two, so that each reader holds only what it needs: Firehose reads the Moesif application id and
+# must never be able to read a Stripe key.
+# The Stripe secret: read by the functions only.
 SECRET_FIELD_STRIPE_SECRET_KEY = "stripe_secret_key"
 SECRET_FIELD_STRIPE_WEBHOOK_SECRET = "stripe_webhook_secret"
+STRIPE_SECRET_FIELDS = (SECRET_FIELD_STRIPE_SECRET_KEY, SECRET_FIELD_STRIPE_WEBHOOK_SECRET)
+# The Moesif secret: read by Firehose and by the register function (Moesif users and companies).
 # Firehose's HTTP-endpoint Secrets Manager integration reads the access key from the field
 # `api_key` and nothing else, so the Moesif application id has to live under that name.
 SECRET_FIELD_MOESIF_APPLICATION_ID = "api_key"
-SECRET_FIELDS = (
-    SECRET_FIELD_STRIPE_SECRET_KEY,
-    SECRET_FIELD_STRIPE_WEBHOOK_SECRET,
-    SECRET_FIELD_MOESIF_APPLICATION_ID,
-)
+MOESIF_SECRET_FIELDS = (SECRET_FIELD_MOESIF_APPLICATION_ID,)
 # Value the stack puts in every field of a freshly created secret; the runtime refuses to use it.
 SECRET_PLACEHOLDER = "REPLACE_ME"
 
 # --- Environment variables the stack sets on the functions ------------------------------------
-ENV_SECRET_ARN = "TOLLGATE_SECRET_ARN"
+ENV_STRIPE_SECRET_ARN = "TOLLGATE_STRIPE_SECRET_ARN"
+ENV_MOESIF_SECRET_ARN = "TOLLGATE_MOESIF_SECRET_ARN"
 ENV_ACCOUNTS_TABLE = "TOLLGATE_ACCOUNTS_TABLE"
 ENV_IDEMPOTENCY_TABLE = "TOLLGATE_IDEMPOTENCY_TABLE"
 ENV_USAGE_PLAN_ID = "TOLLGATE_USAGE_PLAN_ID"
+ENV_KEY_OWNER = "TOLLGATE_KEY_OWNER"  # this deployment's value of API_KEY_OWNER_TAG, e.g. Tollgate/prod
 ENV_STRIPE_PRICE_ID = "TOLLGATE_STRIPE_PRICE_ID"
 ENV_REQUIRE_PAYMENT_METHOD = "TOLLGATE_REQUIRE_PAYMENT_METHOD"  # "true" / "false"
 ENV_ALLOWED_ORIGIN = "TOLLGATE_ALLOWED_ORIGIN"  # signup site origin, e.g. https://d123.cloudfront.net
@@ -42,6 +45,11 @@ HANDLER_SAMPLE_BACKEND = "tollgate.handlers.sample_backend.handler"
 # API Gateway gives up on an integration after 29 s; the register flow, its rollback included,
 # must finish inside this (the adapters' per-call budgets are checked against it by a test).
 REGISTER_TIMEOUT_SECONDS = 28
+
+# A retried sign-up (same Idempotency-Key and body) gets its first answer again, key value included,
+# only this long: anyone holding the request could otherwise read the key for a day. After it, the
+# same request answers 409 (the email has an account) without the key.
+SIGN_UP_REPLAY_SECONDS = 600
 
 # --- Routes -------------------------------------------------------------------------------------
 ROUTE_REGISTER = "/register"  # POST, no API key
@@ -67,6 +75,13 @@ CORS_ALLOWED_HEADERS = tuple(
     )
 )
 CORS_MAX_AGE_SECONDS = 600  # how long a browser may reuse a preflight answer
+
+# --- API keys ------------------------------------------------------------------------------------
+# Every key a deployment creates carries this tag, valued with the deployment's name (stack/stage).
+# The functions may read, enable, disable or delete only keys that carry it, and create keys only
+# with it (IAM conditions, infra/api_key_access.py); operators' orphan searches look at it too, so
+# two deployments in one region never touch each other's keys.
+API_KEY_OWNER_TAG = "tollgate:deployment"
 
 # --- Accounts table -----------------------------------------------------------------------------
 ACCOUNTS_PARTITION_KEY = "email"  # normalised email: one account per email
@@ -97,5 +112,6 @@ STRIPE_WEBHOOK_EVENTS = (
     "customer.subscription.updated",
     "customer.subscription.deleted",
     "invoice.paid",
+    "invoice.payment_failed",
     "checkout.session.completed",
 )

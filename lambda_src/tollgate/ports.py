@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from tollgate.domain.models import Account, AccountStatus, IssuedKey, ListedKey, Registrant
+from tollgate.domain.models import Account, AccountStatus, InvoicePayment, IssuedKey, ListedKey, Registrant
 
 
 class ApiKeys(ABC):
@@ -43,7 +43,7 @@ class ApiKeys(ABC):
 
     @abstractmethod
     def keys_named(self, prefix: str) -> list[ListedKey]:
-        """Every key whose name starts with `prefix` (without values)."""
+        """This deployment's keys whose name starts with `prefix` (without values)."""
 
 
 class Billing(ABC):
@@ -70,14 +70,21 @@ class Billing(ABC):
     def cancel_subscription(self, subscription_id: str) -> None:
         """Cancel immediately; an already cancelled subscription is not an error."""
 
-
-class PaymentSetup(ABC):
-    """What the billing lifecycle needs from Stripe beyond sign-up: a customer's payment method
-    and the current state of their subscription."""
-
     @abstractmethod
     def subscription_status(self, subscription_id: str) -> str:
         """The subscription's status as Stripe has it now (active, past_due, canceled, ...)."""
+
+    @abstractmethod
+    def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
+        """Pay the subscription's open invoices, oldest first, with the customer's default payment
+        method. Stripe does not retry an invoice by itself when no payment method was available,
+        nor once its retries are exhausted. Stops at the first decline (InvoicePayment.declined).
+        An invoice paid meanwhile is not an error; `idempotency_key` makes a retry charge nothing twice."""
+
+
+class PaymentMethods(ABC):
+    """A customer's payment method: collected by Stripe Checkout in setup mode, then made the
+    default for the subscription's invoices."""
 
     @abstractmethod
     def set_default_payment_method(self, customer_id: str, setup_intent_id: str) -> None:
@@ -137,6 +144,11 @@ class Accounts(ABC):
     @abstractmethod
     def list_by_status(self, status: AccountStatus) -> list[Account]:
         """Every account in a status (operators list and clean `failed` rows with it)."""
+
+    @abstractmethod
+    def record_key_sync(self, account: Account, synced: bool) -> None:
+        """Record whether the API key matches `account.status` (only that field is written), if
+        the row is still in that status. Raises ConcurrentUpdate otherwise."""
 
     @abstractmethod
     def save_billing_event(self, account: Account, previous: Account, event_id: str, remember_until: int) -> None:

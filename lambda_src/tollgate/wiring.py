@@ -1,54 +1,147 @@
-"""Which adapter serves which port: the one place every entry point (the register, checkout and
-Stripe webhook handlers, the failed-accounts command) builds its service from its settings and
-secret."""
+"""Which adapter serves which port. Every object a Tollgate entry point uses (settings, AWS
+clients, the secret, adapters, services) is built here, and only here.
+
+Built lazily: nothing is made before an entry point asks for it, and then once per process (a
+Lambda instance), so a request pays only for what it uses (a sign-up without Idempotency-Key never
+builds the idempotency store) and every AWS client comes from one boto3 session. Tests build a
+Wiring with fakes in place of any field and `install` it instead of re-importing modules:
+
+    with wiring.installed(Wiring(config, api_keys=FakeApiKeys(), billing=FakeBilling())):
+        handler(event, context)
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
-from tollgate.adapters.aws_clients import aws_client
+from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.moesif_analytics import MoesifAnalytics
+from tollgate.adapters.secrets import SecretStore
 from tollgate.adapters.stripe_billing import StripeBilling
-from tollgate.adapters.stripe_checkout import StripePaymentSetup
-from tollgate.adapters.stripe_client import stripe_client
+from tollgate.adapters.stripe_checkout import StripePaymentMethods
+from tollgate.adapters.stripe_client import StripeClientForSecret
+from tollgate.adapters.stripe_webhook_events import StripeWebhookEvents
 from tollgate.config import RuntimeConfig
 from tollgate.domain.checkout import PaymentMethodCheckout
+from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.registration import RegistrationService
+from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
 
-def api_keys_for(config: RuntimeConfig) -> ApiGatewayKeys:
-    return ApiGatewayKeys(aws_client("apigateway"), config.usage_plan_id)
+class Wiring:
+    """The process's objects, each built on first use from `config`. Keyword arguments replace
+    any of them (tests pass fakes); an unknown name is a TypeError, so a typo cannot go unnoticed."""
+
+    def __init__(self, config: RuntimeConfig, **replacements: object):
+        unknown = sorted(set(replacements) - _BUILT_HERE)
+        if unknown:
+            raise TypeError(f"Wiring has no {', '.join(unknown)}; it builds {', '.join(sorted(_BUILT_HERE))}")
+        self.config = config
+        self.__dict__.update(replacements)  # cached_property reads the instance dict first
+
+    @cached_property
+    def aws(self) -> AwsClients:
+        return AwsClients()
+
+    @cached_property
+    def stripe_secret(self) -> SecretStore:
+        return SecretStore(self.config.stripe_secret_arn, self.aws.client("secretsmanager"))
+
+    @cached_property
+    def moesif_secret(self) -> SecretStore:
+        return SecretStore(self.config.moesif_secret_arn, self.aws.client("secretsmanager"))
+
+    @cached_property
+    def stripe(self) -> StripeClientForSecret:
+        return StripeClientForSecret(lambda: self.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_SECRET_KEY),
+                                     self.config.stripe_api_base)
+
+    @cached_property
+    def api_keys(self) -> ApiKeys:
+        return ApiGatewayKeys(self.aws.client("apigateway"), self.config.usage_plan_id, self.config.key_owner)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        return DynamoAccounts(self.aws.client("dynamodb"), self.config.accounts_table)
+
+    @cached_property
+    def billing(self) -> Billing:
+        return StripeBilling(self.stripe, self.config.stripe_price_id)
+
+    @cached_property
+    def payment_methods(self) -> PaymentMethods:
+        return StripePaymentMethods(self.stripe)
+
+    @cached_property
+    def analytics(self) -> Analytics:
+        return MoesifAnalytics(lambda: self.moesif_secret.load().field(contract.SECRET_FIELD_MOESIF_APPLICATION_ID),
+                               self.config.moesif_api_base)
+
+    @cached_property
+    def webhook_events(self) -> StripeWebhookEvents:
+        return StripeWebhookEvents(lambda: self.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET))
+
+    @cached_property
+    def idempotency_store(self) -> BasePersistenceLayer:
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(table_name=self.config.idempotency_table,
+                                        boto3_client=self.aws.client("dynamodb"))
+
+    @cached_property
+    def registration(self) -> RegistrationService:
+        return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts,
+                                   require_payment_method=self.config.require_payment_method)
+
+    @cached_property
+    def cleanup(self) -> Cleanup:
+        return Cleanup(self.api_keys, self.billing, self.accounts)
+
+    @cached_property
+    def lifecycle(self) -> LifecycleService:
+        return LifecycleService(self.accounts, self.api_keys, self.billing, self.payment_methods)
+
+    @cached_property
+    def checkout(self) -> PaymentMethodCheckout:
+        return PaymentMethodCheckout(self.accounts, self.api_keys, self.payment_methods, self.config.signup_url)
 
 
-def accounts_for(config: RuntimeConfig) -> DynamoAccounts:
-    return DynamoAccounts(aws_client("dynamodb"), config.accounts_table)
+_BUILT_HERE = frozenset(name for name, value in vars(Wiring).items() if isinstance(value, cached_property))
+_current: Wiring | None = None
+_lock = threading.Lock()
 
 
-def registration_service(
-    config: RuntimeConfig,
-    stripe_secret_key: str,
-    moesif_application_id: str,
-    api_keys: ApiGatewayKeys,
-    accounts: DynamoAccounts,
-) -> RegistrationService:
-    return RegistrationService(
-        api_keys,
-        StripeBilling(stripe_client(stripe_secret_key, config.stripe_api_base), config.stripe_price_id),
-        MoesifAnalytics(moesif_application_id, config.moesif_api_base),
-        accounts,
-        require_payment_method=config.require_payment_method,
-    )
+def current() -> Wiring:
+    """This process's Wiring: built from the environment the stack sets on first use
+    (ConfigurationError naming a missing variable), or the one a test installed."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = Wiring(RuntimeConfig.from_environ(os.environ))
+        return _current
 
 
-def lifecycle_service(
-    config: RuntimeConfig, stripe_secret_key: str, api_keys: ApiGatewayKeys, accounts: DynamoAccounts
-) -> LifecycleService:
-    return LifecycleService(accounts, api_keys, StripePaymentSetup(stripe_client(stripe_secret_key, config.stripe_api_base)))
-
-
-def payment_method_checkout(
-    config: RuntimeConfig, stripe_secret_key: str, api_keys: ApiGatewayKeys, accounts: DynamoAccounts
-) -> PaymentMethodCheckout:
-    payments = StripePaymentSetup(stripe_client(stripe_secret_key, config.stripe_api_base))
-    return PaymentMethodCheckout(accounts, api_keys, payments, config.signup_url)
+@contextmanager
+def installed(wiring: Wiring | None) -> Iterator[Wiring | None]:
+    """Make `wiring` the process's own for the duration (tests, `make dev`, the benchmark); None
+    makes the next `current()` build one from the environment, as a cold start does."""
+    global _current
+    with _lock:
+        previous, _current = _current, wiring
+    try:
+        yield wiring
+    finally:
+        with _lock:
+            _current = previous

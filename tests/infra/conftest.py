@@ -4,24 +4,25 @@ reads the same Template instead of synthesizing its own (see infra_synth.py)."""
 from __future__ import annotations
 
 import pytest
-from infra_synth import EXISTING_SECRET_ARN, Synth, synthesize
+from infra_synth import EXISTING_MOESIF_SECRET_ARN, EXISTING_STRIPE_SECRET_ARN, Synth, synthesize
 
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory) -> Synth:
-    """The default deployment: cdk.json as shipped (sample backend, managed secret, WAF off)."""
+    """The default deployment: cdk.json as shipped (sample backend, managed secrets, WAF on)."""
     return synthesize(tmp_path_factory.mktemp("cdk-default"))
 
 
 @pytest.fixture(scope="session")
 def synth_custom(tmp_path_factory) -> Synth:
-    """An operator's deployment: own backend, existing secret, WAF on, payment method required,
+    """An operator's deployment: own backend, existing secrets, WAF off, payment method required,
     reserved concurrency."""
     return synthesize(
         tmp_path_factory.mktemp("cdk-custom"),
         backend_url="https://backend.example.com/v1",
-        existing_secret_arn=EXISTING_SECRET_ARN,
-        enable_waf=True,
+        existing_stripe_secret_arn=EXISTING_STRIPE_SECRET_ARN,
+        existing_moesif_secret_arn=EXISTING_MOESIF_SECRET_ARN,
+        enable_waf=False,
         require_payment_method=True,
         stripe_price_id="price_1Abc",
         reserved_concurrency=5,

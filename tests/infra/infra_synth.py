@@ -16,7 +16,8 @@ from infra.settings import Settings, load_cdk_json_context
 from infra.stack import TollgateStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-EXISTING_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/prod-AbC123"
+EXISTING_STRIPE_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/prod-stripe-AbC123"
+EXISTING_MOESIF_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/prod-moesif-XyZ789"
 
 
 def cdk_json_context(**overrides: Any) -> dict[str, Any]:
@@ -40,6 +41,13 @@ class Synth:
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return self.template.find_resources(resource_type)
+
+    def secret_ids(self) -> tuple[str, str]:
+        """Logical ids of the created (Stripe secret, Moesif secret)."""
+        ids = sorted(self.resources("AWS::SecretsManager::Secret"))
+        (stripe,) = [logical_id for logical_id in ids if logical_id.startswith("DataSecret")]
+        (moesif,) = [logical_id for logical_id in ids if logical_id.startswith("DataMoesifSecret")]
+        return stripe, moesif
 
 
 def synthesize(outdir: Path, **overrides: Any) -> Synth:

@@ -5,7 +5,7 @@ import json
 from aws_cdk.assertions import Match
 
 from infra import gateway_errors
-from infra.api import STRIPE_WEBHOOK_BURST_LIMIT, STRIPE_WEBHOOK_RATE_LIMIT
+from infra.waf import EVALUATION_WINDOW_SECONDS, TOO_MANY_MESSAGE
 from tollgate import contract
 
 from infra_synth import resolve_join
@@ -108,12 +108,19 @@ def test_gateway_errors_carry_the_site_origin_and_the_project_error_shape(synth)
 
 
 def test_gateway_errors_are_the_ones_make_dev_renders(synth):
-    """One source (infra/gateway_errors.py): the stage's templates are what localdev answers."""
+    """One source (infra/gateway_errors.py): the stage's templates and headers are what localdev answers."""
     responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
 
     assert {name: props["ResponseTemplates"]["application/json"] for name, props in responses.items()} == {
         name: template for name, (_, template) in gateway_errors.GATEWAY_ERRORS.items()
     }
+    expected_headers = {f"gatewayresponse.header.{name}": f"'{value}'"
+                        for name, value in gateway_errors.gateway_error_headers("<site origin>").items()}
+    for props in responses.values():
+        headers = {name: resolve_join(value) for name, value in props["ResponseParameters"].items()}
+        assert headers == expected_headers | {
+            "gatewayresponse.header.Access-Control-Allow-Origin": _site_origin(synth)}
+        assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
     assert json.loads(gateway_errors.render("INVALID_API_KEY", 403, "Forbidden")) == {"error": "Forbidden"}
 
 
@@ -130,24 +137,38 @@ def test_register_validates_the_body_against_a_permissive_json_model(synth):
         "email": "string", "firstname": "string", "lastname": "string",
     }  # fmt: skip
     assert "required" not in schema  # missing fields get the Lambda's detailed 400, naming the field
+    assert schema == gateway_errors.REGISTER_BODY_MODEL  # the model the local gateway applies too
+    assert list(method["RequestModels"]) == [gateway_errors.REGISTER_BODY_CONTENT_TYPE]
 
 
-def test_every_lambda_backed_public_route_has_its_own_method_throttling(synth):
-    """The always-on cap on the public functions (reserved concurrency is opt-in)."""
-    expected = {
-        contract.ROUTE_REGISTER: (1, 5),  # register_rate_limit, register_burst_limit in cdk.json
-        contract.ROUTE_CHECKOUT: (1, 5),
-        contract.ROUTE_STRIPE_WEBHOOK: (STRIPE_WEBHOOK_RATE_LIMIT, STRIPE_WEBHOOK_BURST_LIMIT),
-    }
+def _method_throttles(synth) -> dict[str, tuple[float, int]]:
     (stage,) = synth.resources("AWS::ApiGateway::Stage").values()
-    throttles = {
-        setting["ResourcePath"].removeprefix("/").replace("~1", "/"): (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"])
-        for setting in stage["Properties"]["MethodSettings"]
-        if setting["HttpMethod"] == "POST"
+    return {
+        setting["ResourcePath"].removeprefix("/").replace("~1", "/") + " " + setting["HttpMethod"]:
+            (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"])
+        for setting in stage["Properties"]["MethodSettings"] if "ThrottlingRateLimit" in setting
     }
 
-    assert throttles == expected
-    assert set(expected) == set(contract.PUBLIC_ROUTES)
+
+def test_no_throttle_unsigned_junk_can_use_up_stands_in_front_of_the_webhook(synth):
+    """Issue 11, point 2: the webhook has no method throttle of its own; only the stage's high
+    backstop applies to it, which per-IP WAF rules keep junk far away from."""
+    throttles = _method_throttles(synth)
+    settings = synth.settings
+
+    assert throttles == {
+        "* *": (settings.stage_rate_limit, settings.stage_burst_limit),  # the backstop, every route
+        f"{contract.ROUTE_REGISTER} POST": (settings.register_rate_limit, settings.register_burst_limit),
+        f"{contract.ROUTE_CHECKOUT} POST": (settings.register_rate_limit, settings.register_burst_limit),
+    }
+    assert settings.stage_rate_limit >= 100 * settings.register_rate_limit
+
+
+def test_sign_up_and_checkout_throttles_cap_their_functions_but_are_not_shared_with_the_webhook(synth):
+    throttles = _method_throttles(synth)
+
+    assert not any(contract.ROUTE_STRIPE_WEBHOOK in route for route in throttles)
+    assert throttles[f"{contract.ROUTE_REGISTER} POST"][0] >= 10  # one client at 2/s no longer blocks everyone
 
 
 def test_usage_plan_is_bound_to_the_stage_with_throttle_and_quota(synth):
@@ -162,12 +183,61 @@ def test_usage_plan_is_bound_to_the_stage_with_throttle_and_quota(synth):
     )
 
 
-def test_waf_is_off_by_default_and_attached_to_the_stage_when_enabled(synth, synth_custom):
-    assert not synth.resources("AWS::WAFv2::WebACL")
-    (acl,) = synth_custom.resources("AWS::WAFv2::WebACL").values()
-    rule_names = {rule["Name"] for rule in acl["Properties"]["Rules"]}
+def _rules(synth) -> dict[str, dict]:
+    (acl,) = synth.resources("AWS::WAFv2::WebACL").values()
+    return {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
 
-    assert acl["Properties"]["Scope"] == "REGIONAL"
-    assert {"AWSManagedRulesCommonRuleSet", "RateLimitPerIp"} <= rule_names
-    (association,) = synth_custom.resources("AWS::WAFv2::WebACLAssociation").values()
+
+def test_waf_per_ip_rules_are_on_by_default_and_scoped_to_the_unauthenticated_paths(synth):
+    rules = _rules(synth)
+    stage = synth.settings.stage_name
+
+    signup = rules["SignUpAndCheckoutPerIp"]["Statement"]["RateBasedStatement"]
+    assert (signup["AggregateKeyType"], signup["Limit"]) == ("IP", synth.settings.signup_requests_per_ip)
+    assert signup["EvaluationWindowSec"] == EVALUATION_WINDOW_SECONDS
+    paths = {match["SearchString"] for match in json_find(signup["ScopeDownStatement"], "ByteMatchStatement")}
+    assert paths == {f"/{stage}{route}" for route in contract.CORS_ROUTES} | set(contract.CORS_ROUTES)
+
+    webhook = rules["WebhookPerIpExceptStripe"]["Statement"]["RateBasedStatement"]
+    assert (webhook["AggregateKeyType"], webhook["Limit"]) == ("IP", synth.settings.webhook_requests_per_ip)
+    scope = json.dumps(webhook["ScopeDownStatement"])
+    assert contract.ROUTE_STRIPE_WEBHOOK in scope and "NotStatement" in scope and "IPSetReferenceStatement" in scope
+    (ip_set,) = synth.resources("AWS::WAFv2::IPSet").values()
+    assert ip_set["Properties"]["Addresses"] == [f"{ip}/32" for ip in synth.settings.stripe_webhook_ips]
+    assert len(ip_set["Properties"]["Addresses"]) >= 12  # Stripe's published webhook IPs
+
+    metered = rules.keys() - {"SignUpAndCheckoutPerIp", "WebhookPerIpExceptStripe", "AWSManagedRulesCommonRuleSet"}
+    assert not metered  # metered routes are limited per key by usage plans, never per IP
+
+
+def test_a_blocked_sign_up_gets_a_429_the_signup_page_can_read(synth):
+    (acl,) = synth.resources("AWS::WAFv2::WebACL").values()
+    response = _rules(synth)["SignUpAndCheckoutPerIp"]["Action"]["Block"]["CustomResponse"]
+    headers = {header["Name"]: header["Value"] for header in response["ResponseHeaders"]}
+
+    assert response["ResponseCode"] == 429
+    assert resolve_join(headers["Access-Control-Allow-Origin"]) == _site_origin(synth).strip("'")
+    body = acl["Properties"]["CustomResponseBodies"][response["CustomResponseBodyKey"]]
+    assert json.loads(body["Content"]) == {"error": TOO_MANY_MESSAGE}
+
+
+def test_the_managed_rules_never_judge_stripes_signed_events(synth):
+    managed = _rules(synth)["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
+
+    assert contract.ROUTE_STRIPE_WEBHOOK in json.dumps(managed["ScopeDownStatement"]["NotStatement"])
+
+
+def test_waf_is_attached_to_the_stage_and_can_be_turned_off(synth, synth_custom):
+    (association,) = synth.resources("AWS::WAFv2::WebACLAssociation").values()
     assert "Stage" in json.dumps(association["Properties"]["ResourceArn"])
+    assert not synth_custom.resources("AWS::WAFv2::WebACL")  # enable_waf=false, the operator's choice
+
+
+def json_find(value, key: str) -> list[dict]:
+    """Every object under `key` anywhere in `value`."""
+    if isinstance(value, dict):
+        found = [value[key]] if isinstance(value.get(key), dict) else []
+        return found + [item for child in value.values() for item in json_find(child, key)]
+    if isinstance(value, list):
+        return [item for child in value for item in json_find(child, key)]
+    return []

@@ -48,12 +48,51 @@ def test_idempotency_table_has_the_powertools_layout(synth):
     )
 
 
-def test_created_secret_holds_only_placeholders_in_every_field(synth):
-    (secret,) = synth.resources("AWS::SecretsManager::Secret").values()
+def test_created_secrets_hold_only_placeholders_in_every_field(synth):
+    stripe_secret_id, moesif_secret_id = synth.secret_ids()
+    secrets = synth.resources("AWS::SecretsManager::Secret")
 
-    assert json.loads(secret["Properties"]["SecretString"]) == {
-        field: contract.SECRET_PLACEHOLDER for field in contract.SECRET_FIELDS
+    assert json.loads(secrets[moesif_secret_id]["Properties"]["SecretString"]) == {
+        field: contract.SECRET_PLACEHOLDER for field in contract.MOESIF_SECRET_FIELDS
     }
+    stripe_value = json.loads(secrets[stripe_secret_id]["Properties"]["SecretString"])
+    assert set(stripe_value.values()) == {contract.SECRET_PLACEHOLDER}
+    assert set(contract.STRIPE_SECRET_FIELDS) <= set(stripe_value)
+
+
+def test_upgrading_never_overwrites_the_stripe_secret_an_operator_filled(synth):
+    """CloudFormation writes a changed SecretString over the secret's current value: the Stripe
+    secret keeps the logical id, description and template value of the single secret of 0.1."""
+    stripe_secret_id, _ = synth.secret_ids()
+    properties = synth.resources("AWS::SecretsManager::Secret")[stripe_secret_id]["Properties"]
+
+    assert stripe_secret_id.startswith("DataSecret")
+    assert properties["SecretString"] == (
+        '{"stripe_secret_key":"REPLACE_ME","stripe_webhook_secret":"REPLACE_ME","api_key":"REPLACE_ME"}')
+    assert properties["Description"] == (
+        "Tollgate: Stripe secret key, Stripe webhook signing secret, Moesif application id (api_key). Created with "
+        "placeholders; set the real values after deploy.")
+
+
+def test_firehose_reads_only_the_moesif_secret_and_the_functions_that_need_it_read_the_stripe_one(synth):
+    stripe_secret_id, moesif_secret_id = synth.secret_ids()
+    readers: dict[str, set[str]] = {stripe_secret_id: set(), moesif_secret_id: set()}
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"]):
+                for secret_id in readers:
+                    if secret_id in json.dumps(statement["Resource"]):
+                        readers[secret_id] |= {role["Ref"] for role in policy["Properties"]["Roles"]}
+
+    def role(prefix: str) -> str:
+        (role_id,) = [logical_id for logical_id in synth.resources("AWS::IAM::Role") if logical_id.startswith(prefix)]
+        return role_id
+
+    firehose = {role_id for role_id in synth.resources("AWS::IAM::Role") if "DeliveryStream" in role_id}
+    assert readers[moesif_secret_id] - firehose == {role("FunctionsRegisterRole")}
+    assert firehose <= readers[moesif_secret_id] and not firehose & readers[stripe_secret_id]
+    assert readers[stripe_secret_id] == {role("FunctionsRegisterRole"), role("FunctionsCheckoutRole"),
+                                         role("FunctionsStripeWebhookRole")}
 
 
 def test_the_placeholder_appears_nowhere_but_in_the_secret(synth):
@@ -74,8 +113,9 @@ def test_no_secret_looking_value_is_in_the_template(synth):
         assert marker not in text
 
 
-def test_an_existing_secret_is_used_instead_of_creating_one(synth_custom):
-    from infra_synth import EXISTING_SECRET_ARN
+def test_existing_secrets_are_used_instead_of_creating_them(synth_custom):
+    from infra_synth import EXISTING_MOESIF_SECRET_ARN, EXISTING_STRIPE_SECRET_ARN
 
     assert not synth_custom.resources("AWS::SecretsManager::Secret")
-    assert EXISTING_SECRET_ARN in json.dumps(synth_custom.resources("AWS::KinesisFirehose::DeliveryStream"))
+    firehose = json.dumps(synth_custom.resources("AWS::KinesisFirehose::DeliveryStream"))
+    assert EXISTING_MOESIF_SECRET_ARN in firehose and EXISTING_STRIPE_SECRET_ARN not in firehose

@@ -85,11 +85,12 @@ def test_reserved_concurrency_is_only_set_when_configured(synth, synth_custom):
         assert custom[handler]["Properties"]["ReservedConcurrentExecutions"] == 5
 
 
-def test_environment_carries_the_secret_arn_and_names_never_a_secret_value(synth):
-    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+def test_environment_carries_the_secret_arns_and_names_never_a_secret_value(synth):
+    stripe_secret_id, moesif_secret_id = synth.secret_ids()
     environment = _functions(synth)[contract.HANDLER_REGISTER]["Properties"]["Environment"]["Variables"]
 
-    assert environment[contract.ENV_SECRET_ARN] == {"Ref": secret_id}
+    assert environment[contract.ENV_STRIPE_SECRET_ARN] == {"Ref": stripe_secret_id}
+    assert environment[contract.ENV_MOESIF_SECRET_ARN] == {"Ref": moesif_secret_id}
     assert environment[contract.ENV_STRIPE_PRICE_ID] == synth.settings.stripe_price_id
     assert environment[contract.ENV_REQUIRE_PAYMENT_METHOD] == "false"
     assert "DomainName" in json.dumps(environment[contract.ENV_ALLOWED_ORIGIN])
@@ -105,7 +106,9 @@ def test_register_may_manage_keys_and_only_this_plans_membership(synth):
 
     assert sorted(grants["apigateway:POST"]) == sorted([f"{base}/apikeys", f"{base}/usageplans/<{plan_id}>/keys"])
     assert sorted(grants["apigateway:DELETE"]) == sorted([f"{base}/apikeys/*", f"{base}/usageplans/<{plan_id}>/keys/*"])
-    assert sorted(grants["apigateway:GET"]) == sorted([f"{base}/apikeys", f"{base}/apikeys/*"])
+    assert grants["apigateway:GET"] == [f"{base}/apikeys/*"]  # never the collection: listing returns every key's value
+    assert grants["apigateway:PUT"] == [
+        f"{base}/tags/arn%3A<AWS::Partition>%3Aapigateway%3A<AWS::Region>%3A%3A%2Fapikeys%2F*"]
     assert "apigateway:PATCH" not in grants
 
 
@@ -127,6 +130,35 @@ def test_webhook_may_enable_disable_keys_and_attach_to_this_plan_only(synth):
     assert "apigateway:DELETE" not in grants
 
 
+@pytest.mark.parametrize("handler", BUSINESS_HANDLERS)
+def test_every_key_grant_is_conditioned_on_this_deployments_owner_tag(synth, handler):
+    """Issue 11, point 4: the functions cannot read, disable or delete other APIs' keys."""
+    from infra_synth import resolve_join
+
+    owner = f"Tollgate/{synth.settings.stage_name}"
+    resource_tag = {"StringEquals": {f"aws:ResourceTag/{contract.API_KEY_OWNER_TAG}": owner}}
+    request_tag = {"StringEquals": {f"aws:RequestTag/{contract.API_KEY_OWNER_TAG}": owner},
+                   "ForAllValues:StringEquals": {"aws:TagKeys": [contract.API_KEY_OWNER_TAG]}}
+    key_statements = 0
+    for statement in _statements(synth, handler):
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for resource in (resolve_join(r) for r in resources):
+            if resource.endswith("::/apikeys/*"):
+                assert statement["Condition"] == resource_tag, statement
+                key_statements += 1
+            elif resource.endswith("::/apikeys") or "/tags/" in resource:
+                assert statement["Condition"] == request_tag, statement
+            elif "apigateway" in resource:
+                assert "/usageplans/" in resource, resource  # this plan's membership: plan keys are not taggable
+    assert key_statements
+
+
+def test_the_functions_are_told_the_owner_tag_they_must_put_on_keys(synth):
+    for handler in BUSINESS_HANDLERS:
+        environment = _functions(synth)[handler]["Properties"]["Environment"]["Variables"]
+        assert environment[contract.ENV_KEY_OWNER] == f"Tollgate/{synth.settings.stage_name}"
+
+
 def test_sample_backend_gets_nothing_but_its_logs(synth):
     actions = set(_grants(synth, contract.HANDLER_SAMPLE_BACKEND))
 
@@ -135,13 +167,13 @@ def test_sample_backend_gets_nothing_but_its_logs(synth):
 
 @pytest.mark.parametrize("handler", [*BUSINESS_HANDLERS, contract.HANDLER_SAMPLE_BACKEND])
 def test_no_statement_grants_apigateway_dynamodb_or_secrets_on_every_resource(synth, handler):
-    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+    secrets = {f"<{secret_id}>" for secret_id in synth.secret_ids()}
     tables = set(synth.resources("AWS::DynamoDB::Table"))
     for action, resources in _grants(synth, handler).items():
         service = action.split(":")[0]
         assert "*" not in resources, (handler, action)
         if service == "secretsmanager":
-            assert resources == [f"<{secret_id}>"]
+            assert set(resources) <= secrets
         if service == "dynamodb":
             assert all(r.split(".")[0].lstrip("<") in tables for r in resources), resources
 

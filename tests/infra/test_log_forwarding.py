@@ -28,8 +28,8 @@ def test_firehose_stream_name_starts_with_the_prefix_api_gateway_requires(synth)
     assert stream["Properties"]["DeliveryStreamName"].startswith("amazon-apigateway-")
 
 
-def test_firehose_posts_gzip_to_the_moesif_collector_with_the_app_id_from_the_secret(synth):
-    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+def test_firehose_posts_gzip_to_the_moesif_collector_with_the_app_id_from_the_moesif_secret(synth):
+    _, secret_id = synth.secret_ids()
     synth.template.has_resource_properties(
         "AWS::KinesisFirehose::DeliveryStream",
         {
@@ -79,8 +79,8 @@ def test_firehose_delivery_errors_are_logged_with_a_retention(synth):
     assert synth.resources("AWS::Logs::LogGroup")[group_id]["Properties"]["RetentionInDays"] == 30
 
 
-def test_firehose_role_may_read_this_secret_and_nothing_else_of_secrets_manager(synth):
-    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+def test_firehose_role_may_read_the_moesif_secret_and_nothing_else_of_secrets_manager(synth):
+    _, secret_id = synth.secret_ids()
     (stream,) = synth.resources("AWS::KinesisFirehose::DeliveryStream").values()
     role_id = stream["Properties"]["HttpEndpointDestinationConfiguration"]["SecretsManagerConfiguration"]["RoleARN"]["Fn::GetAtt"][0]
     statements = [

@@ -73,7 +73,7 @@ def test_nag_report_prints_the_result_in_one_place(synth, capsys):
 
     printed = capsys.readouterr().out
     assert printed.startswith("cdk-nag AwsSolutions: 0 unacknowledged error(s), 0 warning(s), ")
-    assert "AwsSolutions-SMG4: Holds third-party credentials" in printed
+    assert "AwsSolutions-SMG4: Holds Stripe's secret key and webhook signing secret" in printed
 
 
 def test_nag_report_fails_on_an_open_error():

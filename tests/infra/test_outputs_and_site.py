@@ -100,18 +100,23 @@ def test_config_json_carries_require_payment_method(synth, synth_custom):
         assert set(config) == set(site_delivery.site_config("", False))  # the shape localdev serves too
 
 
-def test_outputs_give_urls_ids_and_the_put_secret_command(synth):
+def test_outputs_give_urls_ids_and_the_put_secret_commands(synth):
     outputs = synth.json["Outputs"]
-    (secret_id,) = synth.resources("AWS::SecretsManager::Secret")
+    stripe_secret_id, moesif_secret_id = synth.secret_ids()
     (plan_id,) = synth.resources("AWS::ApiGateway::UsagePlan")
 
-    assert {"ApiUrl", "SignupUrl", "UsagePlanId", "SecretArn", "StripeWebhookUrl", "PutSecretCommand"} <= set(outputs)
+    assert {"ApiUrl", "SignupUrl", "UsagePlanId", "StripeSecretArn", "MoesifSecretArn", "StripeWebhookUrl",
+            "PutStripeSecretCommand", "PutMoesifSecretCommand"} <= set(outputs)
     assert outputs["UsagePlanId"]["Value"] == {"Ref": plan_id}
-    assert outputs["SecretArn"]["Value"] == {"Ref": secret_id}
+    assert outputs["StripeSecretArn"]["Value"] == {"Ref": stripe_secret_id}
+    assert outputs["MoesifSecretArn"]["Value"] == {"Ref": moesif_secret_id}
     assert resolve_join(outputs["StripeWebhookUrl"]["Value"]).endswith(contract.ROUTE_STRIPE_WEBHOOK)
     for event in contract.STRIPE_WEBHOOK_EVENTS:
         assert event in outputs["StripeWebhookUrl"]["Description"]
-    command = resolve_join(outputs["PutSecretCommand"]["Value"])
-    assert command.startswith(f"aws secretsmanager put-secret-value --region <AWS::Region> --secret-id <{secret_id}> ")
-    secret_json = json.loads(command.split("--secret-string ", 1)[1].strip("'"))
-    assert set(secret_json) == set(contract.SECRET_FIELDS)
+    for output, secret_id, fields in (("PutStripeSecretCommand", stripe_secret_id, contract.STRIPE_SECRET_FIELDS),
+                                      ("PutMoesifSecretCommand", moesif_secret_id, contract.MOESIF_SECRET_FIELDS)):
+        command = resolve_join(outputs[output]["Value"])
+        assert command.startswith(
+            f"aws secretsmanager put-secret-value --region <AWS::Region> --secret-id <{secret_id}> ")
+        secret_json = json.loads(command.split("--secret-string ", 1)[1].strip("'"))
+        assert set(secret_json) == set(fields)

@@ -6,7 +6,7 @@ import pytest
 
 from infra.settings import PLACEHOLDER_STRIPE_PRICE_ID, Settings, SettingsError, load_cdk_json_context
 
-from infra_synth import EXISTING_SECRET_ARN, REPO_ROOT
+from infra_synth import EXISTING_MOESIF_SECRET_ARN, EXISTING_STRIPE_SECRET_ARN, REPO_ROOT
 
 
 @pytest.fixture
@@ -18,10 +18,10 @@ def test_cdk_json_defaults_are_valid_and_use_the_sample_backend(context):
     settings = Settings.from_context(context)
 
     assert settings.uses_sample_backend
-    assert settings.existing_secret_arn is None
+    assert settings.existing_stripe_secret_arn is None and settings.existing_moesif_secret_arn is None
     assert settings.stripe_price_id == PLACEHOLDER_STRIPE_PRICE_ID and settings.stripe_price_is_placeholder
     assert settings.moesif_collector_url.startswith("https://")
-    assert (settings.enable_waf, settings.require_payment_method) == (False, False)
+    assert (settings.enable_waf, settings.require_payment_method) == (True, False)
 
 
 def test_cdk_json_declares_every_setting_and_turns_cli_telemetry_off(context):
@@ -40,7 +40,7 @@ def test_command_line_strings_are_parsed_into_typed_values(context):
             "enable_waf": "true",
             "require_payment_method": "False",
             "backend_url": "https://api.example.com",
-            "existing_secret_arn": EXISTING_SECRET_ARN,
+            "existing_stripe_secret_arn": EXISTING_STRIPE_SECRET_ARN,
         }
     )
 
@@ -49,7 +49,7 @@ def test_command_line_strings_are_parsed_into_typed_values(context):
     assert settings.quota_period == "WEEK"
     assert settings.enable_waf is True and settings.require_payment_method is False
     assert settings.backend_url == "https://api.example.com" and not settings.uses_sample_backend
-    assert settings.existing_secret_arn == EXISTING_SECRET_ARN
+    assert settings.existing_stripe_secret_arn == EXISTING_STRIPE_SECRET_ARN
 
 
 @pytest.mark.parametrize(
@@ -67,8 +67,12 @@ def test_command_line_strings_are_parsed_into_typed_values(context):
         ("moesif_collector_url", "http://api.moesif.net", "'moesif_collector_url' must be an absolute https URL"),
         ("backend_url", "ftp://backend", "'backend_url' must be an absolute https or http URL"),
         ("backend_url", "not a url", "'backend_url' must be an absolute https or http URL"),
-        ("existing_secret_arn", "arn:aws:s3:::bucket", "'existing_secret_arn' must be a complete Secrets Manager"),
-        ("existing_secret_arn", EXISTING_SECRET_ARN[:-7], "'existing_secret_arn' must be a complete Secrets Manager"),
+        ("existing_stripe_secret_arn", "arn:aws:s3:::bucket",
+         "'existing_stripe_secret_arn' must be a complete Secrets Manager"),
+        ("existing_moesif_secret_arn", EXISTING_MOESIF_SECRET_ARN[:-3],
+         "'existing_moesif_secret_arn' must be a complete Secrets Manager"),
+        ("existing_secret_arn", EXISTING_STRIPE_SECRET_ARN,
+         "'existing_secret_arn' is no longer read: it was split in two so that Firehose can no longer read the Stripe"),
         ("enable_waf", "maybe", "cdk.json context 'enable_waf' must be true or false; got 'maybe'"),
         ("require_payment_method", 2, "'require_payment_method' must be true or false; got 2"),
         ("reserved_concurrency", -1, "'reserved_concurrency' must be a whole number, 0 or more"),
@@ -81,7 +85,7 @@ def test_a_wrong_value_names_the_key_and_what_is_expected(context, key, value, m
     assert message in str(raised.value)
 
 
-OPTIONAL_KEYS = {"backend_url", "existing_secret_arn"}
+OPTIONAL_KEYS = {"backend_url", "existing_stripe_secret_arn", "existing_moesif_secret_arn"}
 
 
 @pytest.mark.parametrize("key", sorted(set(Settings.context_keys()) - OPTIONAL_KEYS))
@@ -93,9 +97,10 @@ def test_a_missing_required_value_names_the_key(context, key):
 
 
 def test_optional_values_may_be_empty(context):
-    settings = Settings.from_context({**context, "backend_url": "  ", "existing_secret_arn": None})
+    settings = Settings.from_context({**context, "backend_url": "  ", "existing_stripe_secret_arn": None,
+                                      "existing_secret_arn": ""})
 
-    assert settings.backend_url is None and settings.existing_secret_arn is None
+    assert settings.backend_url is None and settings.existing_stripe_secret_arn is None
 
 
 def test_the_modules_localdev_shares_do_not_import_cdk():

@@ -1,15 +1,19 @@
 """`make dev` (`python -m localdev`) as a user runs it: a child process that prints its URLs, serves
-the site and the API, stops every child on SIGTERM, and refuses a taken port with a clear message."""
+the site and the API, keeps its console human-readable, lets ops commands find it, stops every
+child on SIGTERM, and refuses a taken port with a clear message."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,12 +56,30 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def get(url: str) -> tuple[int, dict[str, str], bytes]:
+def get(url: str, body: dict | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"} if body is not None else {})
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers.items()), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers.items()), error.read()
+
+
+def sign_up(stack: DevStackProcess) -> dict:
+    """One sign-up through the local API, and a client that hangs up on it mid-way."""
+    status, _, body = get(stack.urls["api"] + contract.ROUTE_REGISTER, {
+        "email": f"{uuid.uuid4().hex[:8]}@example.com", "firstname": "Ada", "lastname": "Lovelace"})
+    assert status == 201, body
+    with socket.create_connection(("127.0.0.1", stack.api_port), timeout=10) as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+        client.sendall(b"GET /hello HTTP/1.1\r\nHost: local\r\n\r\n")
+    assert get(stack.urls["api"] + "/hello")[0] == 403  # served on; the reset one had its answer written by now
+    return json.loads(body)
+
+
+def without_deployment_settings(environ: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in environ.items() if not name.startswith(("TOLLGATE_", "AWS_"))}
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +131,42 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
     assert {(index["IndexName"], index["KeySchema"][0]["AttributeName"])
             for index in accounts["GlobalSecondaryIndexes"]} == set(contract.ACCOUNTS_INDEXES)
 
-    (secret,) = client("secretsmanager").list_secrets()["SecretList"]
-    value = json.loads(client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"])
-    assert set(value) == set(contract.SECRET_FIELDS) and all(value.values())
+    secrets = {secret["Name"]: json.loads(client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"])
+               for secret in client("secretsmanager").list_secrets()["SecretList"]}
+    assert {frozenset(value) for value in secrets.values()} == {
+        frozenset(contract.STRIPE_SECRET_FIELDS), frozenset(contract.MOESIF_SECRET_FIELDS)}
+    assert all(all(value.values()) for value in secrets.values())
+
+
+def test_the_console_shows_no_json_and_no_traceback_by_default(stack: DevStackProcess) -> None:
+    registration = sign_up(stack)
+    output = stack.output()
+    assert '{"level"' not in output and "Traceback" not in output and "ConnectionResetError" not in output
+    assert "tollgate-register: Registered" not in output and f"POST {contract.ROUTE_REGISTER} -> " not in output
+    assert "ARGS=--log-requests" in output and registration["apikey"] not in output
+
+
+def test_with_log_requests_every_request_shows_as_one_human_readable_line() -> None:
+    with DevStackProcess(log_requests=True) as running:
+        registration = sign_up(running)
+        running.stop()  # every line written
+        output = running.output()
+    registered = next(line for line in output.splitlines() if "tollgate-register: Registered" in line)
+    assert " INFO " in registered and f"apiKeyId={registration['apiKeyId']}" in registered
+    assert f"localdev.requests: POST {contract.ROUTE_REGISTER} -> 201 in " in output
+    assert "GET /hello -> 403 INVALID_API_KEY" in output
+    assert '{"level"' not in output and "Traceback" not in output and registration["apikey"] not in output
+
+
+def test_failed_accounts_finds_the_running_stack_without_any_setting(stack: DevStackProcess) -> None:
+    assert stack.stack_file.exists()
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.failed_accounts"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        env={**without_deployment_settings(dict(os.environ)), "DEV_STACK_FILE": str(stack.stack_file)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "No failed accounts and no orphaned keys.\n"
+    assert "Using the running make dev stack" in result.stderr
+    assert "make failed-accounts" in stack.output()  # the banner says so
 
 
 def test_sigterm_stops_every_child_process(stack: DevStackProcess) -> None:
@@ -120,7 +175,8 @@ def test_sigterm_stops_every_child_process(stack: DevStackProcess) -> None:
     assert children, "the emulators run as child processes"
     assert stack.stop() == 0
     assert [pid for pid in children if alive(pid)] == []
-    assert "Stopped" in stack.output()
+    assert "Stopped" in stack.output() and "Traceback" not in stack.output()
+    assert not stack.stack_file.exists()  # ops commands no longer find it
 
 
 def test_ctrl_c_in_a_terminal_stops_everything_quietly() -> None:

@@ -1,9 +1,13 @@
 """The local API Gateway against moto and the Moesif collector: the key check, CORS preflight,
-the Lambda proxy event, and the access log that reaches the collector."""
+the Lambda proxy event, the access log that reaches the collector, and where it behaves like the
+stage: the /register body model, chunked and short bodies, error headers, clients hanging up."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import struct
 import time
 import urllib.error
 import urllib.request
@@ -13,6 +17,8 @@ from typing import Any
 
 import pytest
 
+import localdev.gateway
+from infra import gateway_errors
 from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import aws_client, create_api
 from localdev.gateway import GatewayDeployment, LocalGateway
@@ -67,6 +73,13 @@ class RecordingFunction:
                 "body": json.dumps({"ok": True})}
 
 
+class CrashingFunction(RecordingFunction):
+    """A function whose invocation fails: API Gateway answers 502 for it."""
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+
 @pytest.fixture(scope="module")
 def apigateway(moto_server: Any, emulators: Any) -> Any:
     return aws_client("apigateway", emulators)
@@ -105,12 +118,7 @@ def plan_key(apigateway: Any, deployed_api: tuple[str, str]) -> dict[str, str]:
 
 def call(url: str, method: str = "GET", headers: dict[str, str] | None = None,
          body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, method=method, headers=headers or {}, data=body)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers.items()), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers.items()), error.read()
+    return send(urllib.request.Request(url, method=method, headers=headers or {}, data=body))
 
 
 def wait_for_events(collector: Any, predicate: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
@@ -182,10 +190,11 @@ def test_cors_preflight_allows_the_signup_origin_only(gateway: LocalGateway) -> 
 
 
 def test_webhook_route_has_no_cors_preflight(gateway: LocalGateway) -> None:
-    status, headers, _ = call(f"{gateway.url}{contract.ROUTE_STRIPE_WEBHOOK}", method="OPTIONS",
-                              headers={"Origin": SITE_ORIGIN, "Access-Control-Request-Method": "POST"})
-    assert status == 403
-    assert "Access-Control-Allow-Origin" not in headers
+    status, headers, body = call(f"{gateway.url}{contract.ROUTE_STRIPE_WEBHOOK}", method="OPTIONS",
+                                 headers={"Origin": SITE_ORIGIN, "Access-Control-Request-Method": "POST"})
+    # The stage's own 403 (its gateway responses carry the site origin), never a preflight answer.
+    assert (status, json.loads(body)) == (403, {"error": "Missing Authentication Token"})
+    assert "Access-Control-Allow-Methods" not in headers and "Access-Control-Allow-Headers" not in headers
 
 
 def test_public_route_gets_an_api_gateway_proxy_event_with_the_raw_body(
@@ -210,11 +219,7 @@ def test_public_route_gets_an_api_gateway_proxy_event_with_the_raw_body(
 
 def test_public_route_answers_502_like_api_gateway_when_the_function_crashes(
         gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch) -> None:
-    class Crashing(RecordingFunction):
-        def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-            raise RuntimeError("boom")
-
-    monkeypatch.setitem(gateway._functions, contract.ROUTE_REGISTER, Crashing())
+    monkeypatch.setitem(gateway._functions, contract.ROUTE_REGISTER, CrashingFunction())
     status, _, body = call(f"{gateway.url}{contract.ROUTE_REGISTER}", method="POST", body=b"{}")
     assert (status, json.loads(body)) == (502, {"error": "The service had a problem; please try again in a minute."})
 
@@ -240,3 +245,136 @@ def test_each_request_sends_one_access_log_record_naming_the_key_id_never_its_va
     assert deliveries and all(r.header("X-Amz-Firehose-Access-Key") == FIREHOSE_ACCESS_KEY for r in deliveries)
     everything_received = json.dumps([r.as_dict() for r in moesif_collector.requests()])
     assert plan_key["value"] not in everything_received
+
+
+# ---- like the stage: body model, request bodies, error headers, client disconnects ------------
+
+BAD_REQUEST_BODY = json.loads(gateway_errors.render("BAD_REQUEST_BODY", 400, "Invalid request body"))
+
+
+@pytest.fixture
+def register_recorder(gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch) -> RecordingFunction:
+    recorder = RecordingFunction()
+    monkeypatch.setitem(gateway._functions, contract.ROUTE_REGISTER, recorder)
+    return recorder
+
+
+@pytest.mark.parametrize("body", [
+    b'{"email": 5}', b'["ada@example.com"]', b"email=ada@example.com", b'{"firstname": "' + b"x" * 513 + b'"}',
+    b'{"lastname": null}', b"\xff\xfe",
+], ids=["number", "array", "not-json", "too-long", "null", "not-utf8"])
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=utf-8", None])
+def test_register_body_outside_the_stage_model_gets_its_400_and_never_reaches_the_function(
+        gateway: LocalGateway, register_recorder: RecordingFunction, body: bytes, content_type: str | None) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)  # adds no Content-Type
+    try:
+        connection.request("POST", contract.ROUTE_REGISTER, body=body,
+                           headers={"Content-Type": content_type} if content_type else {})
+        response = connection.getresponse()
+        status, answer_headers, answer = response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+    assert (status, json.loads(answer)) == (400, BAD_REQUEST_BODY)
+    assert answer_headers["Access-Control-Allow-Origin"] == SITE_ORIGIN
+    assert register_recorder.events == []
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("application/json", b'{"email": "ada@example.com", "firstname": "Ada", "lastname": "Lovelace", "extra": 1}'),
+    ("application/json", b""),  # validated as {} (fits): the function answers its own 400
+    ("text/plain", b'{"email": 5}'),  # no model for this media type: API Gateway does not validate
+], ids=["fits", "empty", "other-media-type"])
+def test_register_body_the_model_lets_through_reaches_the_function(
+        gateway: LocalGateway, register_recorder: RecordingFunction, content_type: str, body: bytes) -> None:
+    status, _, _ = call(f"{gateway.url}{contract.ROUTE_REGISTER}", method="POST", body=body,
+                        headers={"Content-Type": content_type})
+    assert status == 201
+    (event,) = register_recorder.events
+    assert (event["body"] or "").encode() == body
+
+
+def test_the_model_is_only_on_register(gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = RecordingFunction()
+    monkeypatch.setitem(gateway._functions, contract.ROUTE_STRIPE_WEBHOOK, recorder)
+    assert call(f"{gateway.url}{contract.ROUTE_STRIPE_WEBHOOK}", method="POST", body=b'{"email": 5}',
+                headers={"Content-Type": "application/json"})[0] == 201
+    assert len(recorder.events) == 1
+
+
+def test_a_chunked_body_reaches_the_function_whole(gateway: LocalGateway, register_recorder: RecordingFunction) -> None:
+    parts = [b'{"email": "ada@example.com", ', b'"firstname": "Ada", ', b'"lastname": "Lovelace"}']
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    try:
+        connection.request("POST", contract.ROUTE_REGISTER, body=iter(parts), encode_chunked=True,
+                           headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        response = connection.getresponse()
+        assert response.status == 201
+        response.read()
+    finally:
+        connection.close()
+    (event,) = register_recorder.events
+    assert event["body"] == b"".join(parts).decode()
+
+
+def test_a_body_shorter_than_its_content_length_is_dropped_after_the_timeout(
+        gateway: LocalGateway, register_recorder: RecordingFunction, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(localdev.gateway, "REQUEST_BODY_TIMEOUT_SECONDS", 0.5)
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as client:
+        client.sendall(b"POST /register HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: 100\r\n\r\n{\"email\": \"a")
+        started = time.monotonic()
+        assert client.recv(1024) == b""  # closed without an answer
+        assert time.monotonic() - started < 5
+    assert register_recorder.events == []
+    assert call(f"{gateway.url}/hello")[0] == 403  # and the gateway serves on
+
+
+def test_errors_the_gateway_answers_carry_the_stage_gateway_response_headers(
+        gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(gateway._functions, contract.ROUTE_REGISTER, CrashingFunction())
+    expected = gateway_errors.gateway_error_headers(SITE_ORIGIN)
+    for status, url, method in [(502, f"{gateway.url}{contract.ROUTE_REGISTER}", "POST"),
+                                (403, f"{gateway.url}/hello", "GET"),
+                                (403, f"{gateway.url}{contract.ROUTE_REGISTER}", "GET")]:
+        answer_status, headers, _ = call(url, method=method, body=b"{}" if method == "POST" else None)
+        assert answer_status == status
+        assert {name: headers.get(name) for name in expected} == expected, (status, url)
+
+
+def test_a_client_that_hangs_up_before_the_answer_leaves_no_traceback(
+        gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    class Slow(RecordingFunction):
+        def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+            time.sleep(0.3)  # the client resets meanwhile: writing the answer fails
+            return super().invoke(event)
+
+    slow = Slow()
+    monkeypatch.setitem(gateway._functions, contract.ROUTE_REGISTER, slow)
+    for _ in range(3):
+        client = socket.create_connection(("127.0.0.1", gateway.port), timeout=10)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+        client.sendall(b"POST /register HTTP/1.1\r\nHost: local\r\nContent-Length: 2\r\n\r\n{}")
+        client.close()
+    deadline = time.monotonic() + 5
+    while len(slow.events) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the last answer's write
+    assert len(slow.events) == 3
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_other_server_errors_keep_their_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    with EchoBackend() as server:
+        try:
+            raise ValueError("a bug in a handler")
+        except ValueError:
+            server._server.handle_error(None, ("127.0.0.1", 1))
+    assert "ValueError: a bug in a handler" in capfd.readouterr().err
+
+
+def send(request: urllib.request.Request) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers.items()), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers.items()), error.read()

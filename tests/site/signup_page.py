@@ -66,16 +66,25 @@ class SignupPage:
         return self.page.evaluate("() => document.activeElement && document.activeElement.id")
 
     def axe_violations(self) -> list[dict[str, Any]]:
-        """axe-core's violations on the page as it is now (WCAG 2.x A/AA and best practices)."""
-        self.page.evaluate(AXE_SOURCE.read_text())
-        return self.page.evaluate("""async () => {
-            const result = await axe.run(document);
-            return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                                 targets: v.nodes.map(n => n.target.join(' '))}));
-        }""")
+        return axe_violations(self.page)
 
     def screenshot(self, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
+        return save_screenshot(self.page, name)
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (WCAG 2.x A/AA and best practices)."""
+    page.evaluate(AXE_SOURCE.read_text())
+    return page.evaluate("""async () => {
+        const result = await axe.run(document);
+        return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                             targets: v.nodes.map(n => n.target.join(' '))}));
+    }""")
+
+
+def save_screenshot(page: Page, name: str) -> Path:
+    """The whole page as test-output/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -34,7 +34,8 @@ EMAILS = [
 NAMES = [
     "Ada", "Zoë", "名前", "O'Brien-Smith", "  Ada  ", "L" * MAX_NAME_LENGTH, "L" * (MAX_NAME_LENGTH + 1),
     "😀" * MAX_NAME_LENGTH, "😀" * (MAX_NAME_LENGTH + 1), "", "   ", "A\u200bda", "A\tda", "A\u2028da", "\ue000",
-    "A\u202eda",
+    "A\u202eda", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\u0915\u094d\u200d\u0937",
+    "\U0001f469\u200d\U0001f4bb", "A\u200eda", "A\ufeffda", "A\u2066da",
 ]
 CASES = ([{**VALID, "email": email} for email in EMAILS]
          + [{**VALID, field: name} for name in NAMES for field in ("firstname", "lastname")])

@@ -1,4 +1,7 @@
-"""ApiKeys on API Gateway: keys and the one usage plan that meters and throttles them."""
+"""ApiKeys on API Gateway: keys and the one usage plan that meters and throttles them.
+
+Every key is created with this deployment's owner tag (contract.API_KEY_OWNER_TAG): the functions'
+IAM lets them touch only keys that carry it, and listing (orphan search) keeps only those."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error, error_code
 from tollgate.domain.models import IssuedKey, ListedKey
 from tollgate.ports import ApiKeys
@@ -16,15 +20,17 @@ _ALREADY_THERE = frozenset({"ConflictException"})  # a retried attach that had g
 
 
 class ApiGatewayKeys(ApiKeys):
-    """API keys through a boto3 `apigateway` client (see aws_clients.aws_client)."""
+    """API keys through a boto3 `apigateway` client (see aws_clients.AwsClients)."""
 
-    def __init__(self, client: Any, usage_plan_id: str):
+    def __init__(self, client: Any, usage_plan_id: str, owner: str):
         self._client = client
         self._usage_plan_id = usage_plan_id
+        self._owner = owner
 
     def create_key(self, name: str, description: str) -> IssuedKey:
         created = self._call(
-            "create API key", self._client.create_api_key, name=name, description=description, enabled=True
+            "create API key", self._client.create_api_key, name=name, description=description, enabled=True,
+            tags={contract.API_KEY_OWNER_TAG: self._owner},
         )
         return IssuedKey(id=created["id"], value=created["value"])
 
@@ -70,6 +76,7 @@ class ApiGatewayKeys(ApiKeys):
             ListedKey(id=item["id"], name=item["name"], created_at=int(item["createdDate"].timestamp()))
             for item in self._call("list API keys", all_pages)
             if item.get("name", "").startswith(prefix)  # nameQuery's matching is not documented as a prefix match
+            and (item.get("tags") or {}).get(contract.API_KEY_OWNER_TAG) == self._owner  # never another deployment's
         ]
 
     @staticmethod

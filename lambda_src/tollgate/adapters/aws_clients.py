@@ -1,11 +1,15 @@
-"""boto3 clients with the timeouts and retries every Tollgate call to AWS uses, and the mapping
-of AWS failures to DownstreamError.
+"""boto3 clients with the timeouts and retries every Tollgate call to AWS uses, from ONE boto3
+session per process, and the mapping of AWS failures to DownstreamError.
 
-boto3 honours AWS_ENDPOINT_URL, so tests and `make dev` point these same clients at moto.
+A session is costly to create (each one loads the endpoint and service data again), and
+Powertools' SecretsProvider and DynamoDBPersistenceLayer open their own unless given a client:
+AwsClients hands every user the same session's clients. boto3 honours AWS_ENDPOINT_URL, so tests
+and `make dev` point these same clients at moto.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
@@ -42,9 +46,23 @@ _THROTTLING_CODES = frozenset(
 )
 
 
-def aws_client(service_name: str) -> Any:
-    """A boto3 client for `service_name` with Tollgate's timeouts and retries."""
-    return boto3.client(service_name, config=DYNAMODB_CLIENT_CONFIG if service_name == "dynamodb" else AWS_CLIENT_CONFIG)
+class AwsClients:
+    """One boto3 session (made on first use) and one client per service, with Tollgate's
+    timeouts and retries. Clients are thread-safe; making them from a session is not, hence the lock."""
+
+    def __init__(self, session: boto3.session.Session | None = None):
+        self._session = session
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service_name: str) -> Any:
+        with self._lock:
+            if service_name not in self._clients:
+                if self._session is None:
+                    self._session = boto3.session.Session()
+                config = DYNAMODB_CLIENT_CONFIG if service_name == "dynamodb" else AWS_CLIENT_CONFIG
+                self._clients[service_name] = self._session.client(service_name, config=config)
+            return self._clients[service_name]
 
 
 def error_code(error: ClientError) -> str:

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error, error_code
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.models import Account, AccountStatus, StatusChange
 from tollgate.ports import Accounts
 
 _SERVICE = "DynamoDB"
@@ -39,6 +39,8 @@ _ATTRIBUTES = {
     "history": "history",
     "last_billing_event_id": "lastBillingEventId",
     "last_billing_event_at": "lastBillingEventAt",
+    "key_synced_for": "keySyncedFor",
+    "cut_off_reason": "cutOffReason",
 }
 _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
 _serializer = TypeSerializer()
@@ -46,7 +48,7 @@ _deserializer = TypeDeserializer()
 
 
 class DynamoAccounts(Accounts):
-    """The accounts table through a boto3 `dynamodb` client (see aws_clients.aws_client)."""
+    """The accounts table through a boto3 `dynamodb` client (see aws_clients.AwsClients)."""
 
     def __init__(self, client: Any, table_name: str):
         self._client = client
@@ -89,6 +91,13 @@ class DynamoAccounts(Accounts):
             if "LastEvaluatedKey" not in page:
                 return accounts
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+    def record_key_sync(self, account: Account, synced: bool) -> None:
+        self._call("record key state", self._client.update_item, TableName=self._table, Key=_key(account.email),
+                   UpdateExpression="SET #synced = :status" if synced else "REMOVE #synced",
+                   ConditionExpression="#status = :status",
+                   ExpressionAttributeNames={"#synced": _ATTRIBUTES["key_synced_for"], "#status": "status"},
+                   ExpressionAttributeValues={":status": {"S": account.status.value}})
 
     def save_billing_event(self, account: Account, previous: Account, event_id: str, remember_until: int) -> None:
         names = {"#status": "status", "#event": _ATTRIBUTES["last_billing_event_id"]}
@@ -169,14 +178,36 @@ def _item(account: Account) -> dict:
         value = getattr(account, name)
         if value is None:
             continue
-        item[attribute] = _serializer.serialize(value.value if isinstance(value, AccountStatus) else value)
+        if name == "history":
+            value = [_history_entry(change) for change in value]
+        elif isinstance(value, AccountStatus):
+            value = value.value
+        item[attribute] = _serializer.serialize(value)
     return item
+
+
+def _history_entry(change: StatusChange) -> dict:
+    return {"at": str(change.at), "status": change.status.value, "cause": change.cause, "eventId": change.event_id}
+
+
+def _status_change(entry: dict) -> StatusChange:
+    """Also reads the two shapes rows written before Tollgate 0.2 hold: {status, at} from
+    sign-ups and {at, status, event, eventId} from billing events."""
+    return StatusChange(
+        at=int(entry["at"]),
+        status=AccountStatus(entry["status"]),
+        cause=entry.get("cause") or entry.get("event") or "sign-up",
+        event_id=entry.get("eventId"),
+    )
 
 
 def _account(item: dict) -> Account:
     values = {_FIELDS[attribute]: _deserializer.deserialize(value) for attribute, value in item.items()
               if attribute in _FIELDS}
     values["status"] = AccountStatus(values["status"])
+    if "key_synced_for" in values:
+        values["key_synced_for"] = AccountStatus(values["key_synced_for"])
+    values["history"] = tuple(_status_change(entry) for entry in values.get("history", ()))
     for name in ("lease_expires_at", "created_at", "updated_at", "last_billing_event_at"):
         if name in values:
             values[name] = int(values[name])

@@ -4,11 +4,13 @@ billing meters attribute API usage to.
 moesifapi sends requests without any timeout and does not retry POSTs (urllib3 skips them), so
 the adapter hands its controller an HTTP client with both. moesifapi keeps the application id
 and base URI in process-wide class attributes; one Moesif application per process is all
-Tollgate needs.
+Tollgate needs. The application id is read (from the cached secret) before each call, so a
+rotated id is picked up without a deploy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tollgate.domain.errors import DownstreamError
@@ -27,12 +29,15 @@ class MoesifAnalytics(Analytics):
     """Companies and users through moesifapi's ApiController."""
 
     def __init__(
-        self, application_id: str, api_base: str | None = None, timeout: tuple[float, float] = MOESIF_TIMEOUT_SECONDS
+        self,
+        application_id: Callable[[], str],
+        api_base: str | None = None,
+        timeout: tuple[float, float] = MOESIF_TIMEOUT_SECONDS,
     ):
         from moesifapi.configuration import Configuration
         from moesifapi.controllers.api_controller import ApiController
 
-        Configuration.application_id = application_id
+        self._application_id = application_id
         Configuration.BASE_URI = api_base or MOESIF_API_BASE
         self._api = ApiController(http_client=_bounded_http_client(timeout))
 
@@ -50,11 +55,12 @@ class MoesifAnalytics(Analytics):
             UserModel(user_id=user_id, company_id=company_id, metadata=metadata),
         )
 
-    @staticmethod
-    def _call(action: str, operation: Any, model: Any) -> None:
+    def _call(self, action: str, operation: Any, model: Any) -> None:
         import requests
+        from moesifapi.configuration import Configuration
         from moesifapi.exceptions.api_exception import APIException
 
+        Configuration.application_id = self._application_id()
         try:
             operation(model)
         except APIException as error:

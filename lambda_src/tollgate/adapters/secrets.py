@@ -1,39 +1,38 @@
-"""The Tollgate secret (one JSON document in Secrets Manager), cached between invocations.
+"""A Tollgate secret (one JSON document in Secrets Manager), cached between invocations.
 
-Values are fetched at most every SECRET_MAX_AGE_SECONDS, so a rotated Stripe key is picked up
-without a deploy. A field still holding the stack's placeholder is refused with a message that
-names it: a half-configured deployment fails clearly instead of calling Stripe with "REPLACE_ME".
+There are two (contract.py): the Stripe secret and the Moesif secret. Values are fetched at most
+every SECRET_MAX_AGE_SECONDS, so a rotated key is picked up without a deploy. A field still holding
+the stack's placeholder is refused with a message that names it: a half-configured deployment
+fails clearly instead of calling Stripe with "REPLACE_ME".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tollgate import contract
-from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG
 from tollgate.domain.errors import ConfigurationError, DownstreamError
 
 SECRET_MAX_AGE_SECONDS = 300
 
 
 @dataclass(frozen=True)
-class TollgateSecrets:
-    """The secret's fields; each property refuses a missing or placeholder value."""
+class SecretValues:
+    """One secret's fields; reading a field refuses a missing or placeholder value."""
 
     secret_arn: str
     _values: tuple[tuple[str, str], ...] = field(repr=False)
 
-    @property
-    def stripe_secret_key(self) -> str:
-        return self._required(contract.SECRET_FIELD_STRIPE_SECRET_KEY)
+    def field(self, name: str) -> str:
+        """The value of field `name` (a contract.SECRET_FIELD_* name); ConfigurationError if unset."""
+        return self._required(name)
 
-    @property
-    def stripe_webhook_secret(self) -> str:
-        return self._required(contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET)
-
-    @property
-    def moesif_application_id(self) -> str:
-        return self._required(contract.SECRET_FIELD_MOESIF_APPLICATION_ID)
+    def require(self, *names: str) -> None:
+        """ConfigurationError unless every named field holds a real value (checked before a flow
+        creates anything, so a half-configured deployment answers 503 without side effects)."""
+        for name in names:
+            self._required(name)
 
     def _required(self, name: str) -> str:
         value = dict(self._values).get(name, "")
@@ -46,15 +45,17 @@ class TollgateSecrets:
 
 
 class SecretStore:
-    """Reads the secret through Powertools' SecretsProvider (cached, with Tollgate's timeouts)."""
+    """Reads the secret through Powertools' SecretsProvider (cached for SECRET_MAX_AGE_SECONDS),
+    on the process's own Secrets Manager client (aws_clients.AwsClients: Tollgate's timeouts, no
+    second boto3 session)."""
 
-    def __init__(self, secret_arn: str, provider=None):
+    def __init__(self, secret_arn: str, secrets_manager_client: Any):
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         self._secret_arn = secret_arn
-        self._provider = provider or SecretsProvider(boto_config=AWS_CLIENT_CONFIG)
+        self._provider = SecretsProvider(boto3_client=secrets_manager_client)
 
-    def load(self) -> TollgateSecrets:
+    def load(self) -> SecretValues:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
         try:
@@ -65,6 +66,6 @@ class SecretStore:
             raise DownstreamError("Secrets Manager", f"read secret failed ({error})", retryable=True) from None
         if not isinstance(document, dict):
             raise ConfigurationError(f"Secret {self._secret_arn} is not a JSON object.")
-        return TollgateSecrets(
+        return SecretValues(
             self._secret_arn, tuple(sorted((name, value) for name, value in document.items() if isinstance(value, str)))
         )

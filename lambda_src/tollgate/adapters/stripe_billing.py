@@ -1,12 +1,14 @@
-"""Billing on Stripe: the customer and the metered subscription a sign-up creates."""
+"""Billing on Stripe: the customer and the metered subscription a sign-up creates, the
+subscription's current status the billing lifecycle acts on, and settling its open invoices."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tollgate import contract
-from tollgate.adapters.stripe_client import downstream_error
-from tollgate.domain.models import Registrant
+from tollgate.adapters.stripe_client import call_stripe, downstream_error
+from tollgate.domain.models import InvoicePayment, Registrant
 from tollgate.ports import Billing
 
 if TYPE_CHECKING:
@@ -14,16 +16,16 @@ if TYPE_CHECKING:
 
 
 class StripeBilling(Billing):
-    """Customers and subscriptions through a client from stripe_client.stripe_client."""
+    """Customers and subscriptions through the client `stripe()` gives (stripe_client.StripeClientForSecret)."""
 
-    def __init__(self, client: stripe.StripeClient, price_id: str):
-        self._client = client
+    def __init__(self, stripe: Callable[[], stripe.StripeClient], price_id: str):
+        self._stripe = stripe
         self._price_id = price_id
 
     def create_customer(self, registrant: Registrant, api_key_id: str, idempotency_key: str) -> str:
-        customer = self._call(
+        customer = call_stripe(
             "create customer",
-            self._client.v1.customers.create,
+            self._stripe().v1.customers.create,
             {
                 "email": registrant.email,
                 "name": f"{registrant.first_name} {registrant.last_name}",
@@ -34,31 +36,36 @@ class StripeBilling(Billing):
         return customer.id
 
     def delete_customer(self, customer_id: str) -> None:
-        self._call("delete customer", self._client.v1.customers.delete, customer_id, gone_ok=True)
+        call_stripe("delete customer", self._stripe().v1.customers.delete, customer_id, gone_ok=True)
 
     def subscribe(self, customer_id: str, idempotency_key: str) -> str:
-        subscription = self._call(
+        subscription = call_stripe(
             "create subscription",
-            self._client.v1.subscriptions.create,
+            self._stripe().v1.subscriptions.create,
             {"customer": customer_id, "items": [{"price": self._price_id}]},
             {"idempotency_key": idempotency_key},
         )
         return subscription.id
 
     def cancel_subscription(self, subscription_id: str) -> None:
-        self._call("cancel subscription", self._client.v1.subscriptions.cancel, subscription_id, gone_ok=True)
+        call_stripe("cancel subscription", self._stripe().v1.subscriptions.cancel, subscription_id, gone_ok=True)
 
-    @staticmethod
-    def _call(action: str, operation: Any, *arguments: Any, gone_ok: bool = False) -> Any:
+    def subscription_status(self, subscription_id: str) -> str:
+        return call_stripe("read subscription", self._stripe().v1.subscriptions.retrieve, subscription_id).status
+
+    def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
         import stripe
 
-        try:
-            return operation(*arguments)
-        except stripe.InvalidRequestError as error:
-            # Stripe answers 404 for a deleted customer and for a subscription already canceled.
-            if gone_ok and (error.http_status == 404 or error.code == "resource_missing"):
-                return None
-            raise downstream_error(action, error) from None
-        except stripe.StripeError as error:
-            raise downstream_error(action, error) from None
-
+        v1 = self._stripe().v1
+        listed = call_stripe("list open invoices", v1.invoices.list,
+                             {"subscription": subscription_id, "status": "open", "limit": 100})
+        paid = 0
+        for invoice in sorted(listed.data, key=lambda open_invoice: open_invoice.created):
+            try:
+                v1.invoices.pay(invoice.id, {}, {"idempotency_key": f"{idempotency_key}-{invoice.id}"})
+            except stripe.CardError as error:
+                return InvoicePayment(paid, declined=error.user_message or "the card was declined")
+            except stripe.StripeError as error:
+                raise downstream_error("pay invoice", error) from None
+            paid += 1
+        return InvoicePayment(paid)

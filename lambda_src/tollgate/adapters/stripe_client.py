@@ -1,13 +1,16 @@
-"""The one way Tollgate builds a Stripe client: pinned API version, timeout, bounded retries,
-and the API base the tests and `make dev` redirect to the localstripe bridge.
+"""The one way Tollgate talks to Stripe: a client with the pinned API version, a timeout and
+bounded retries (rebuilt only when the secret key rotates), the API base the tests and `make dev`
+redirect to the localstripe bridge, and the mapping of Stripe's failures to DownstreamError.
 
-Shared by the billing adapters (sign-up, checkout, webhook). `stripe` is imported here, on first
-use, so the handler module's cold start does not pay for it.
+Shared by every Stripe adapter (billing, checkout, webhook events). `stripe` is imported on first
+use, so a cold start that never calls Stripe does not pay for it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError
@@ -35,6 +38,39 @@ def stripe_client(secret_key: str, api_base: str | None = None) -> stripe.Stripe
         http_client=stripe.RequestsClient(timeout=STRIPE_TIMEOUT_SECONDS),
         max_network_retries=STRIPE_MAX_NETWORK_RETRIES,
     )
+
+
+class StripeClientForSecret:
+    """Calling it gives the client for the secret's current Stripe key: built on first use and
+    again only after the key changed (a rotated key is picked up as soon as the secret cache is)."""
+
+    def __init__(self, secret_key: Callable[[], str], api_base: str | None = None):
+        self._secret_key = secret_key
+        self._api_base = api_base
+        self._lock = threading.Lock()
+        self._built: tuple[str, stripe.StripeClient] | None = None
+
+    def __call__(self) -> stripe.StripeClient:
+        key = self._secret_key()
+        with self._lock:
+            if self._built is None or self._built[0] != key:
+                self._built = (key, stripe_client(key, self._api_base))
+            return self._built[1]
+
+
+def call_stripe(action: str, operation: Callable[..., Any], *arguments: Any, gone_ok: bool = False) -> Any:
+    """`operation(*arguments)`, its failures as DownstreamError. With `gone_ok`, Stripe's 404 (a
+    deleted customer, a subscription already canceled) answers None instead."""
+    import stripe
+
+    try:
+        return operation(*arguments)
+    except stripe.InvalidRequestError as error:
+        if gone_ok and (error.http_status == 404 or error.code == "resource_missing"):
+            return None
+        raise downstream_error(action, error) from None
+    except stripe.StripeError as error:
+        raise downstream_error(action, error) from None
 
 
 def downstream_error(action: str, error: Exception) -> DownstreamError:

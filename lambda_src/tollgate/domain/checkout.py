@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from tollgate.domain.errors import ApiKeyRejected
 from tollgate.domain.models import AccountStatus
-from tollgate.ports import Accounts, ApiKeys, PaymentSetup
+from tollgate.ports import Accounts, ApiKeys, PaymentMethods
 
 # Accounts that may add or replace a payment method: suspended ones too, so a customer whose
 # card failed can fix it (Stripe then retries the invoice and `invoice.paid` re-enables the key).
@@ -22,7 +22,7 @@ CHECKOUT_OUTCOME_PARAMETER = "checkout"  # the signup page reads ?checkout=succe
 class PaymentMethodCheckout:
     """Opens Stripe Checkout (setup mode) for the customer behind an API key."""
 
-    def __init__(self, accounts: Accounts, keys: ApiKeys, payments: PaymentSetup, signup_url: str):
+    def __init__(self, accounts: Accounts, keys: ApiKeys, payments: PaymentMethods, signup_url: str):
         self._accounts = accounts
         self._keys = keys
         self._payments = payments

@@ -18,36 +18,50 @@ Order and exactly-once, decided here:
 - Applying an event writes the row and records `stripe-event#<id>` in one conditional transaction:
   an id is applied once even when Stripe delivers it twice at the same moment, and a write that
   raced with another one is retried from a fresh read.
-- The key is changed AFTER the row is written, then the row is read again: if a newer event
-  committed meanwhile, the key is set again, so whichever handler acts last acts on the latest row.
-  Key calls are idempotent, so a replayed or stale event simply re-asserts the row's state (this
-  also repairs a crash between the row write and the key call).
+- The key is changed AFTER the row is written, and the row records that the key matches its
+  status (`key_synced_for`, writes conditional on the status). If the row moved meanwhile, our
+  key call may have undone a newer handler's, so the key is set again from a fresh read: whichever
+  handler acts last acts on the latest row.
+- A key whose row says it already matches is left alone: a replayed, stale or status-keeping event
+  costs no API Gateway management call (those share an account-wide 10/s limit with sign-ups).
+  The marker is cleared before the key is touched, so a crash mid-way leaves it unset and the next
+  event (or the reconciler) repairs the key. A sign-up leaves it unset too (its last stage
+  attaches the key concurrently with the row write), so the first event asserts the key once.
 
 `invoice.paid` enables the key only if the subscription is `active`/`trialing` at that moment: an
 invoice of a subscription that was cancelled meanwhile must not bring the key back.
+
+A customer cut off for an unpaid invoice who adds a card through Checkout is not restored by the
+card alone: Stripe does not retry an invoice when no payment method was available, nor after its
+retries are exhausted. So a completed Checkout on a `past_due`/`unpaid` subscription pays the open
+invoices with the new card, then re-reads the status; a decline keeps the account suspended with
+the decline as its reason. `invoice.payment_failed` records why an account is cut off.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from enum import Enum
 
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.models import Account, AccountStatus, BillingEvent
-from tollgate.ports import Accounts, ApiKeys, PaymentSetup
+from tollgate.ports import Accounts, ApiKeys, Billing, PaymentMethods
 
 SUBSCRIPTION_UPDATED = "customer.subscription.updated"
 SUBSCRIPTION_DELETED = "customer.subscription.deleted"
 INVOICE_PAID = "invoice.paid"
+INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
 CHECKOUT_COMPLETED = "checkout.session.completed"
 
 # Stripe subscription statuses. `incomplete` (first invoice still being attempted) changes nothing.
 STATUSES_THAT_ENABLE = frozenset({"active", "trialing"})
-STATUSES_THAT_DISABLE = frozenset({"past_due", "unpaid", "paused", "canceled", "incomplete_expired"})
+STATUSES_THAT_SUSPEND = frozenset({"past_due", "unpaid", "paused"})  # money is owed: the key waits for it
+STATUSES_THAT_END = frozenset({"canceled", "incomplete_expired"})  # final: a new sign-up starts over
+# Invoices Stripe will not collect by itself once a card is added: none is retried when no payment
+# method was available, nor after retries are exhausted (Stripe's Smart Retries docs).
+STATUSES_WITH_UNCOLLECTED_INVOICES = frozenset({"past_due", "unpaid"})
 
-HISTORY_LIMIT = 20  # the row keeps the latest entries only: DynamoDB items are capped at 400 KB
 EVENT_MEMORY_SECONDS = 30 * 24 * 3600  # Stripe retries a delivery for 3 days; keep ids well beyond
 MAX_ATTEMPTS = 3
 
@@ -68,11 +82,13 @@ class LifecycleService:
         self,
         accounts: Accounts,
         keys: ApiKeys,
-        payments: PaymentSetup,
+        billing: Billing,
+        payments: PaymentMethods,
         clock: Callable[[], float] = time.time,
     ):
         self._accounts = accounts
         self._keys = keys
+        self._billing = billing
         self._payments = payments
         self._clock = clock
 
@@ -86,6 +102,10 @@ class LifecycleService:
             if account is None or account.status is AccountStatus.FAILED:
                 return Outcome.IGNORED
             if account.status is AccountStatus.PENDING:
+                if (account.lease_expires_at or 0) <= self._clock():
+                    # Abandoned by a crashed sign-up: not an account (failed-accounts or the next
+                    # sign-up cleans it). A 409 would make Stripe retry every event for 3 days.
+                    return Outcome.IGNORED
                 raise ConcurrentUpdate(f"account for {event.customer_id} is still being registered")
             if event.id == account.last_billing_event_id:
                 self._enforce(account)
@@ -111,7 +131,7 @@ class LifecycleService:
     def _is_actionable(event: BillingEvent) -> bool:
         if event.type == CHECKOUT_COMPLETED:
             return event.checkout_mode == "setup" and bool(event.setup_intent_id and event.customer_id)
-        return event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, INVOICE_PAID)
+        return event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, INVOICE_PAID, INVOICE_PAYMENT_FAILED)
 
     def _find_account(self, event: BillingEvent) -> Account | None:
         account = None
@@ -125,49 +145,57 @@ class LifecycleService:
         return account
 
     def _apply(self, event: BillingEvent, account: Account) -> Account:
-        """The row after the event. May call Stripe (payment method, current subscription status)."""
+        """The row after the event. May call Stripe (payment method, open invoices, current status)."""
         if event.type == CHECKOUT_COMPLETED:
             self._payments.set_default_payment_method(account.customer_id, event.setup_intent_id)
-        status = self._status_after(event, account)
-        now = int(self._clock())
-        entry = {
-            "at": str(now),
-            "status": status.value,
-            "event": event.type,
-            "eventId": event.id,
-        }
-        return replace(
-            account,
-            status=status,
-            updated_at=now,
-            last_billing_event_id=event.id,
-            last_billing_event_at=max(event.created, account.last_billing_event_at),
-            history=[*account.history, entry][-HISTORY_LIMIT:],
-        )
+        status, reason = self._status_after(event, account)
+        changed = account.with_status(status, int(self._clock()), event.type, event.id).with_cut_off_reason(reason)
+        return changed.with_billing_event(event.id, event.created)
 
-    def _status_after(self, event: BillingEvent, account: Account) -> AccountStatus:
-        if account.subscription_id is None:
-            return account.status
-        subscription_status = self._payments.subscription_status(account.subscription_id)
-        if subscription_status in STATUSES_THAT_DISABLE:
-            return AccountStatus.SUSPENDED
+    def _status_after(self, event: BillingEvent, account: Account) -> tuple[AccountStatus, str | None]:
+        """The account's status after `event`, and why its key is cut off when it is."""
+        if account.subscription_id is None or account.status is AccountStatus.CANCELED:
+            return account.status, account.cut_off_reason
+        subscription_status = self._billing.subscription_status(account.subscription_id)
+        if event.type == CHECKOUT_COMPLETED and subscription_status in STATUSES_WITH_UNCOLLECTED_INVOICES:
+            # The customer added a card to settle what they owe: Stripe will not retry by itself.
+            payment = self._billing.pay_open_invoices(account.subscription_id, f"tollgate-settle-{event.id}")
+            if payment.declined:
+                return AccountStatus.SUSPENDED, f"The card added at checkout was declined: {payment.declined}"
+            subscription_status = self._billing.subscription_status(account.subscription_id)
+        if subscription_status in STATUSES_THAT_END:
+            return AccountStatus.CANCELED, f"The subscription is {subscription_status.replace('_', ' ')}."
+        if subscription_status in STATUSES_THAT_SUSPEND:
+            reason = event.failure_reason or account.cut_off_reason
+            return AccountStatus.SUSPENDED, reason or f"The subscription is {subscription_status.replace('_', ' ')}."
         if event.type == CHECKOUT_COMPLETED:
             # The payment method was what the account waited for; an `incomplete` first invoice
             # will now be paid with it.
-            return AccountStatus.ACTIVE
+            return AccountStatus.ACTIVE, None
         if subscription_status in STATUSES_THAT_ENABLE and account.status is not AccountStatus.AWAITING_PAYMENT_METHOD:
-            return AccountStatus.ACTIVE
-        return account.status
+            return AccountStatus.ACTIVE, None
+        return account.status, account.cut_off_reason
 
     def _enforce(self, account: Account) -> None:
-        """Make the key match the row, re-reading the row until it no longer moves under us."""
-        enforced = None
+        """Make the key match the row, unless the row says it already does.
+
+        The marker is cleared before the key is touched and set once it matches, both only while
+        the row keeps its status: a crash in between leaves no false claim, and a row that moved
+        meanwhile (a newer event) is read again and its state asserted, because our key call may
+        have landed after the newer handler's."""
+        touched = False  # we changed the key after the row moved: our call may have undone a newer one
         for _ in range(MAX_ATTEMPTS):
-            if account.status is not enforced:
-                self._set_key_state(account)
-                enforced = account.status
+            if touched or not account.key_in_sync:
+                try:
+                    self._accounts.record_key_sync(account, synced=False)
+                    self._set_key_state(account)
+                    touched = True
+                    self._accounts.record_key_sync(account, synced=True)
+                    return
+                except ConcurrentUpdate:
+                    pass
             latest = self._accounts.get(account.email)
-            if latest is None or latest.status is enforced:
+            if latest is None or (latest.key_in_sync and not touched):
                 return
             account = latest
 
@@ -177,5 +205,5 @@ class LifecycleService:
         if account.status is AccountStatus.ACTIVE:
             self._keys.attach_to_plan(account.api_key_id)
             self._keys.set_enabled(account.api_key_id, True)
-        elif account.status is AccountStatus.SUSPENDED:
+        elif account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):
             self._keys.set_enabled(account.api_key_id, False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 
@@ -13,6 +13,14 @@ class Registrant:
     email: str  # trimmed and case-folded
     first_name: str
     last_name: str
+
+
+# Every key a sign-up creates is named `tollgate-<email hash>-<attempt id>`: a key no account row
+# records is found by this prefix (tollgate.domain.cleanup.Cleanup.orphaned_keys).
+SIGNUP_KEY_NAME_PREFIX = "tollgate-"
+# A `pending` row's lease: longer than the register function's timeout, so a live attempt never
+# loses its reservation; short enough that a crashed attempt frees the email within minutes.
+RESERVATION_LEASE_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -34,18 +42,38 @@ class ListedKey:
 
 class AccountStatus(str, Enum):
     """Where an account is in its life. `pending` rows carry a lease so a crash cannot block
-    an email forever; `failed` rows are those a rollback could not fully undo."""
+    an email forever; `failed` rows are those a rollback could not fully undo; `suspended` ones
+    owe money (their key is disabled until they pay); `canceled` ones ended for good (a new
+    sign-up with the same email starts a new account)."""
 
     PENDING = "pending"
     ACTIVE = "active"
     AWAITING_PAYMENT_METHOD = "awaiting_payment_method"
     SUSPENDED = "suspended"
+    CANCELED = "canceled"
     FAILED = "failed"
 
 
-@dataclass
+HISTORY_LIMIT = 20  # an account keeps its latest status changes only: DynamoDB items are capped at 400 KB
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One entry of an account's history: what the status became, when, and why. Every writer
+    (sign-up, rollback, billing events) records this one shape."""
+
+    at: int  # epoch seconds
+    status: AccountStatus
+    cause: str  # "sign-up", "rollback", a Stripe event type, ...
+    event_id: str | None = None  # the Stripe event behind the change, if one was
+
+
+@dataclass(frozen=True)
 class Account:
-    """One row of the accounts table: the ledger of every id created for one email."""
+    """One row of the accounts table: the ledger of every id created for one email.
+
+    Immutable: every change is a method that returns the changed row, so a row read from the
+    table is never altered behind the writer's back and each change says what it is for."""
 
     email: str
     status: AccountStatus
@@ -55,7 +83,7 @@ class Account:
     customer_id: str | None = None
     subscription_id: str | None = None
     # Recorded as the customer create starts: a rollback that never got the customer id (a timeout
-    # or 5xx) repeats the create with it to learn the id (see RegistrationService.undo_recorded).
+    # or 5xx) repeats the create with it to learn the id (see tollgate.domain.cleanup).
     customer_idempotency_key: str | None = None
     lease_expires_at: int | None = None  # epoch seconds; only meaningful while pending
     attempt_id: str | None = None  # the registration attempt that owns the row (guards its writes)
@@ -63,11 +91,89 @@ class Account:
     failure_reason: str | None = None
     created_at: int = 0
     updated_at: int = 0
-    history: list[dict[str, str]] = field(default_factory=list)
+    history: tuple[StatusChange, ...] = ()
     # The newest Stripe event applied to this row: replays and older, late events are recognised
     # by it (see tollgate.domain.lifecycle).
     last_billing_event_id: str | None = None
     last_billing_event_at: int = 0  # the event's `created`, epoch seconds
+    # The status the API key was last made to match (enabled and in the plan for `active`, ...):
+    # when it equals `status`, the key needs no management call (see LifecycleService).
+    key_synced_for: AccountStatus | None = None
+    cut_off_reason: str | None = None  # why a suspended or canceled account's key stopped working
+
+    @classmethod
+    def reservation(cls, registrant: Registrant, *, attempt_id: str, request_fingerprint: str, now: int,
+                    lease_seconds: int = RESERVATION_LEASE_SECONDS) -> Account:
+        """The `pending` row that claims an email for one sign-up attempt, until its lease runs out."""
+        return cls(
+            email=registrant.email,
+            status=AccountStatus.PENDING,
+            first_name=registrant.first_name,
+            last_name=registrant.last_name,
+            lease_expires_at=now + lease_seconds,
+            attempt_id=attempt_id,
+            request_fingerprint=request_fingerprint,
+            created_at=now,
+            updated_at=now,
+            history=(StatusChange(now, AccountStatus.PENDING, "sign-up"),),
+        )
+
+    @property
+    def registrant(self) -> Registrant:
+        return Registrant(self.email, self.first_name, self.last_name)
+
+    @property
+    def key_in_sync(self) -> bool:
+        """The key already matches the status: enabling, disabling or attaching it again is not needed."""
+        return self.key_synced_for is self.status
+
+    def succeeding(self, canceled: Account, at: int) -> Account:
+        """This sign-up's row taking over a canceled account of the same email: it keeps the
+        earlier history, and names the earlier ids (the Stripe customer and its invoices stay)."""
+        note = StatusChange(at, self.status, f"sign-up again after cancellation (earlier key {canceled.api_key_id}, "
+                                             f"customer {canceled.customer_id}, subscription {canceled.subscription_id})")
+        return replace(self, history=(*canceled.history, note)[-HISTORY_LIMIT:])
+
+    def with_status(self, status: AccountStatus, at: int, cause: str, event_id: str | None = None) -> Account:
+        """The row in `status`, with the change appended to its (capped) history. Only a pending
+        row keeps its lease."""
+        change = StatusChange(at, status, cause, event_id)
+        return replace(
+            self,
+            status=status,
+            updated_at=at,
+            history=(*self.history, change)[-HISTORY_LIMIT:],
+            lease_expires_at=self.lease_expires_at if status is AccountStatus.PENDING else None,
+        )
+
+    def failed(self, reason: str, at: int) -> Account:
+        """The row kept as `failed`: a rollback or cleanup could not undo everything it records."""
+        return replace(self.with_status(AccountStatus.FAILED, at, "rollback"), failure_reason=reason)
+
+    def touched(self, at: int) -> Account:
+        return replace(self, updated_at=at)
+
+    def with_api_key(self, api_key_id: str) -> Account:
+        return replace(self, api_key_id=api_key_id)
+
+    def with_customer(self, customer_id: str) -> Account:
+        return replace(self, customer_id=customer_id)
+
+    def with_customer_create(self, idempotency_key: str | None) -> Account:
+        """Record (or, once the create is known to have made nothing, forget) the idempotency key of
+        the customer create under way."""
+        return replace(self, customer_idempotency_key=idempotency_key)
+
+    def with_subscription(self, subscription_id: str) -> Account:
+        return replace(self, subscription_id=subscription_id)
+
+    def with_cut_off_reason(self, reason: str | None) -> Account:
+        return replace(self, cut_off_reason=reason)
+
+    def with_billing_event(self, event_id: str, created: int) -> Account:
+        """Remember the newest applied Stripe event (an older one arriving later is stale)."""
+        return replace(self, last_billing_event_id=event_id,
+                       last_billing_event_at=max(created, self.last_billing_event_at))
 
 
 @dataclass(frozen=True)
@@ -92,3 +198,13 @@ class BillingEvent:
     subscription_id: str | None = None
     checkout_mode: str | None = None  # checkout.session.completed only: "setup", "payment", ...
     setup_intent_id: str | None = None  # checkout.session.completed in setup mode
+    failure_reason: str | None = None  # invoice.payment_failed: what failed and whether Stripe retries
+
+
+@dataclass(frozen=True)
+class InvoicePayment:
+    """What paying a subscription's open invoices did: how many were paid, and the card's
+    decline message when one was refused (the rest are then left open)."""
+
+    paid: int
+    declined: str | None = None

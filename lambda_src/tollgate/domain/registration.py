@@ -15,8 +15,8 @@ reservation; an undo that fails leaves the row `failed` with every id and the re
 customer whose create timed out or failed with a 5xx may exist all the same: the rollback
 repeats the create with its idempotency key to learn its id (see undo_recorded).
 
-A key that no row records (the email turned out to be taken and deleting the key failed, or the
-function died before stage 2 recorded its id) is found by its name: see orphaned_keys.
+What the rollback undoes, and how, is tollgate.domain.cleanup's: the operator's failed-accounts
+command runs the same code.
 """
 
 from __future__ import annotations
@@ -26,32 +26,29 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import (
     ConcurrentUpdate,
     DownstreamError,
     EmailAlreadyRegistered,
     RegistrationInProgress,
 )
-from tollgate.domain.models import Account, AccountStatus, IssuedKey, ListedKey, Registrant, Registration
+from tollgate.domain.models import (
+    RESERVATION_LEASE_SECONDS,
+    SIGNUP_KEY_NAME_PREFIX,
+    Account,
+    AccountStatus,
+    IssuedKey,
+    Registrant,
+    Registration,
+)
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing
 
-# Longer than the register function's timeout, so a live attempt never loses its reservation;
-# short enough that a crashed attempt frees the email within minutes.
-RESERVATION_LEASE_SECONDS = 120
 CONCURRENT_CALLS = 4  # the widest stage
-KEY_NAME_PREFIX = "tollgate-"  # every key a sign-up creates; orphaned_keys looks for it
 _RESERVATION_TRIES = 3
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, eq=False)
-class _Undo:
-    description: str
-    action: Callable[[], None]
-    covered_by: _Undo | None = None  # an undo whose success makes this one unnecessary
 
 
 class RegistrationService:
@@ -74,6 +71,7 @@ class RegistrationService:
         self.billing = billing
         self.analytics = analytics
         self.accounts = accounts
+        self.cleanup = Cleanup(api_keys, billing, accounts, clock)
         self.require_payment_method = require_payment_method
         self.lease_seconds = lease_seconds
         self.executor = executor or ThreadPoolExecutor(CONCURRENT_CALLS, thread_name_prefix="register")
@@ -95,65 +93,8 @@ class RegistrationService:
             attempt.roll_back(failure)
             raise
 
-    def undo_recorded(self, account: Account, *, attached: bool = True) -> list[str]:
-        """Undo every resource `account` records, newest first, trying each even when an
-        earlier one fails; return the undos that failed (empty: nothing is left behind).
-
-        A row with the customer create's idempotency key but no customer id never learned the
-        outcome of that create (a timeout or 5xx, or the function died): the create is repeated
-        with the same key and arguments, so Stripe answers with the customer it made then (it
-        replays a key's result for 24 h) or makes it now; either way it is deleted, and its id
-        written into `account`, so a row saved afterwards records it.
-
-        An undo covered by another only counts as failed if that one fails too: a deleted key
-        leaves every usage plan, a deleted customer's subscriptions are cancelled by Stripe. So
-        a subscription whose create had an unknown outcome needs no undo of its own: the
-        customer is always known by then. `attached=True` (the default, for rows whose progress
-        is unknown) also removes the key from the usage plan.
-        """
-        key_id, customer_id, subscription_id = account.api_key_id, account.customer_id, account.subscription_id
-        undos = []  # in creation order
-        delete_key = delete_customer = None
-        if key_id:
-            delete_key = _Undo(f"delete API key {key_id}", lambda: self.api_keys.delete_key(key_id))
-            undos.append(delete_key)
-        if customer_id:
-            delete_customer = _Undo(f"delete customer {customer_id}",
-                                    lambda: self.billing.delete_customer(customer_id))
-        elif account.customer_idempotency_key:
-            delete_customer = _Undo(
-                "find and delete the customer whose create had an unknown outcome "
-                f"(idempotency key {account.customer_idempotency_key})",
-                lambda: self._delete_customer_created_for(account),
-            )
-        if delete_customer:
-            undos.append(delete_customer)
-        if subscription_id:
-            undos.append(_Undo(f"cancel subscription {subscription_id}",
-                               lambda: self.billing.cancel_subscription(subscription_id), covered_by=delete_customer))
-        if key_id and attached:
-            undos.append(_Undo(f"detach API key {key_id}", lambda: self.api_keys.detach_from_plan(key_id),
-                               covered_by=delete_key))
-        failed: list[tuple[_Undo, str]] = []
-        for undo in reversed(undos):
-            try:
-                undo.action()
-            except Exception as error:  # noqa: BLE001 - every undo is tried whatever the previous one did
-                failed.append((undo, f"{undo.description} ({error})"))
-        failed_undos = [undo for undo, _ in failed]
-        return [reason for undo, reason in failed if undo.covered_by is None or undo.covered_by in failed_undos]
-
     def now(self) -> int:
         return int(self.clock())
-
-    def _delete_customer_created_for(self, account: Account) -> None:
-        """Repeat `account`'s customer create exactly (same idempotency key and arguments) to learn
-        the customer's id, then delete it."""
-        registrant = Registrant(account.email, account.first_name, account.last_name)
-        account.customer_id = self.billing.create_customer(
-            registrant, account.api_key_id, account.customer_idempotency_key
-        )
-        self.billing.delete_customer(account.customer_id)
 
 
 class _Attempt:
@@ -164,19 +105,8 @@ class _Attempt:
         self._registrant = registrant
         self._id = service.new_attempt_id()
         self._email_hash = hashlib.sha256(registrant.email.encode()).hexdigest()[:16]
-        now = service.now()
-        self._row = Account(
-            email=registrant.email,
-            status=AccountStatus.PENDING,
-            first_name=registrant.first_name,
-            last_name=registrant.last_name,
-            lease_expires_at=now + service.lease_seconds,
-            attempt_id=self._id,
-            request_fingerprint=fingerprint,
-            created_at=now,
-            updated_at=now,
-            history=[_event(AccountStatus.PENDING, now)],
-        )
+        self._row = Account.reservation(registrant, attempt_id=self._id, request_fingerprint=fingerprint,
+                                        now=service.now(), lease_seconds=service.lease_seconds)
         self._stored_status: AccountStatus | None = None  # None: this attempt owns no row
         self._attached = False
 
@@ -184,31 +114,29 @@ class _Attempt:
         service, registrant = self._service, self._registrant
         key: IssuedKey = self._create(
             lambda: service.api_keys.create_key(
-                f"{KEY_NAME_PREFIX}{self._email_hash}-{self._id}", f"Tollgate sign-up {self._id}"
+                f"{SIGNUP_KEY_NAME_PREFIX}{self._email_hash}-{self._id}", f"Tollgate sign-up {self._id}"
             ),
             alongside=self._reserve,
-            ledger_field="api_key_id",
-            id_of=lambda issued: issued.id,
+            record=lambda row, issued: row.with_api_key(issued.id),
         )
-        self._row.customer_idempotency_key = self._idempotency_key("customer")
+        customer_idempotency_key = self._idempotency_key("customer")
+        self._row = self._row.with_customer_create(customer_idempotency_key)
         customer_id = self._create(
-            lambda: service.billing.create_customer(registrant, key.id, self._row.customer_idempotency_key),
+            lambda: service.billing.create_customer(registrant, key.id, customer_idempotency_key),
             alongside=self._record,
-            ledger_field="customer_id",
-            idempotency_field="customer_idempotency_key",
+            record=Account.with_customer,
+            forget_when_refused=lambda row: row.with_customer_create(None),
         )
         subscription_id = self._create(
             lambda: service.billing.subscribe(customer_id, self._idempotency_key("subscription")),
             alongside=self._record,
-            ledger_field="subscription_id",
+            record=Account.with_subscription,
         )
 
         final_status = (
             AccountStatus.AWAITING_PAYMENT_METHOD if service.require_payment_method else AccountStatus.ACTIVE
         )
-        self._row.status = final_status
-        self._row.lease_expires_at = None
-        self._row.history = [*self._row.history, _event(final_status, service.now())]
+        self._row = self._row.with_status(final_status, service.now(), "sign-up")
         final_calls = [
             self._record,
             lambda: service.analytics.upsert_company(
@@ -233,53 +161,45 @@ class _Attempt:
         undone: if the function dies mid-way, no half-undone account looks active (a pending
         row needs no mark, its lease runs out)."""
         if self._stored_status not in (None, AccountStatus.PENDING):
-            self._mark_failed(f"{failure}; rolling back")
-        leftovers = self._service.undo_recorded(self._row, attached=self._attached)
+            self._keep_failed(f"{failure}; rolling back")
+        outcome = self._service.cleanup.undo(self._row, attached=self._attached)
+        self._row = outcome.account
         if self._stored_status is None:
             return
         try:
-            if not leftovers:
+            if not outcome.leftovers:
                 self._service.accounts.delete(self._row.email, self._stored_status, self._id)
                 return
         except ConcurrentUpdate:
             return  # a later attempt took the row over; it undoes what the row records
-        self._mark_failed(f"{failure}; could not undo: {'; '.join(leftovers)}")
+        self._keep_failed(f"{failure}; could not undo: {'; '.join(outcome.leftovers)}")
 
-    def _mark_failed(self, reason: str) -> None:
+    def _keep_failed(self, reason: str) -> None:
         """Keep this attempt's row as `failed` with every id and `reason` (best effort: the
         failed-accounts command and a later sign-up also find a row whose lease ran out)."""
-        now = self._service.now()
-        failed = replace(
-            self._row,
-            status=AccountStatus.FAILED,
-            failure_reason=reason,
-            lease_expires_at=None,
-            updated_at=now,
-            history=[*self._row.history, _event(AccountStatus.FAILED, now)],
-        )
         try:
-            self._service.accounts.save(failed, self._stored_status, self._id)
-        except ConcurrentUpdate:
-            self._stored_status = None  # a later attempt took the row over; it undoes what the row records
-            return
+            saved = self._service.cleanup.keep_failed(self._row, reason, stored_status=self._stored_status,
+                                                      attempt_id=self._id)
         except DownstreamError:
             return
-        self._stored_status = AccountStatus.FAILED
+        # None: a later attempt took the row over; it undoes what the row records.
+        self._stored_status = None if saved is None else AccountStatus.FAILED
 
-    def _create(self, create: Callable[[], T], *, alongside: Callable[[], None], ledger_field: str,
-                id_of: Callable[[T], str] = str, idempotency_field: str | None = None) -> T:
+    def _create(self, create: Callable[[], T], *, alongside: Callable[[], None],
+                record: Callable[[Account, T], Account],
+                forget_when_refused: Callable[[Account], Account] | None = None) -> T:
         """Run `create` concurrently with `alongside` (a ledger write); put the created id in the
-        row as soon as it exists, even when `alongside` failed, so the rollback undoes it.
+        row (`record`) as soon as it exists, even when `alongside` failed, so the rollback undoes it.
 
-        `idempotency_field` names the row field holding the create's idempotency key, set before
-        the stage so `alongside` records it: the rollback finds what a create with an unknown
-        outcome made by it. A refusal (4xx) created nothing, so the key is dropped from the row."""
+        A create whose idempotency key the row records (`forget_when_refused` drops it again) may
+        have had an unknown outcome: the rollback finds what it made by that key. A refusal (4xx)
+        created nothing, so the key is dropped from the row."""
         done, created = self._stage(alongside, create)
         error = created.exception()
         if error is None:
-            setattr(self._row, ledger_field, id_of(created.result()))
-        elif idempotency_field and not _outcome_unknown(error):
-            setattr(self._row, idempotency_field, None)
+            self._row = record(self._row, created.result())
+        elif forget_when_refused and not _outcome_unknown(error):
+            self._row = forget_when_refused(self._row)
         _raise_first_failure(done, created)
         return created.result()
 
@@ -311,6 +231,9 @@ class _Attempt:
                 if existing.request_fingerprint == self._row.request_fingerprint:
                     raise RegistrationInProgress("This sign-up is already being processed.")
                 raise EmailAlreadyRegistered("This email already has an account.")
+            if existing.status is AccountStatus.CANCELED:
+                self._start_over(existing)
+                return
             if existing.status not in (AccountStatus.PENDING, AccountStatus.FAILED):
                 raise EmailAlreadyRegistered("This email already has an account.")
             self._take_over(existing)
@@ -318,33 +241,36 @@ class _Attempt:
         raise EmailAlreadyRegistered("This email already has an account.")
 
     def _take_over(self, abandoned: Account) -> None:
-        accounts, now = self._service.accounts, self._service.now()
-        leftovers = self._service.undo_recorded(abandoned)
-        if leftovers:
-            failed = replace(
-                abandoned,
-                status=AccountStatus.FAILED,
-                failure_reason="an unfinished sign-up could not be undone: " + "; ".join(leftovers),
-                lease_expires_at=None,
-                updated_at=now,
-                history=[*abandoned.history, _event(AccountStatus.FAILED, now)],
-            )
-            try:
-                accounts.save(failed, abandoned.status, abandoned.attempt_id)
-            except ConcurrentUpdate:
-                pass  # another attempt took it over first and owns its cleanup now
+        cleanup = self._service.cleanup
+        outcome = cleanup.undo(abandoned)
+        if outcome.leftovers:
+            # None (another attempt took it over first) is fine: that attempt owns its cleanup now.
+            cleanup.keep_failed(outcome.account,
+                                "an unfinished sign-up could not be undone: " + "; ".join(outcome.leftovers),
+                                attempt_id=abandoned.attempt_id)
             raise DownstreamError("cleanup", "an earlier unfinished sign-up for this email could not be undone")
         try:
-            accounts.save(self._row, abandoned.status, abandoned.attempt_id)
+            self._service.accounts.save(self._row, abandoned.status, abandoned.attempt_id)
+        except ConcurrentUpdate:
+            raise EmailAlreadyRegistered("This email already has an account.") from None
+        self._stored_status = AccountStatus.PENDING
+
+    def _start_over(self, canceled: Account) -> None:
+        """A canceled account ended for good: a new sign-up gets a new key and subscription. The
+        old key (disabled since the cancellation) is deleted first; the row keeps its history."""
+        if canceled.api_key_id:
+            self._service.api_keys.delete_key(canceled.api_key_id)
+        self._row = self._row.succeeding(canceled, self._service.now())
+        try:
+            self._service.accounts.save(self._row, AccountStatus.CANCELED, canceled.attempt_id)
         except ConcurrentUpdate:
             raise EmailAlreadyRegistered("This email already has an account.") from None
         self._stored_status = AccountStatus.PENDING
 
     def _record(self) -> None:
         """Write the ledger row, only over this attempt's own row."""
-        self._row.updated_at = self._service.now()
         try:
-            self._service.accounts.save(replace(self._row), self._stored_status, self._id)
+            self._service.accounts.save(self._row.touched(self._service.now()), self._stored_status, self._id)
         except ConcurrentUpdate:
             self._stored_status = None  # the lease ran out and another attempt owns the row now
             raise DownstreamError("accounts", "the sign-up took too long and lost its reservation") from None
@@ -353,18 +279,6 @@ class _Attempt:
     def _attach(self) -> None:
         self._service.api_keys.attach_to_plan(self._row.api_key_id)
         self._attached = True
-
-
-def orphaned_keys(api_keys: ApiKeys, accounts: Accounts, now: int,
-                  lease_seconds: int = RESERVATION_LEASE_SECONDS) -> list[ListedKey]:
-    """Keys a sign-up created that no account row records, older than the lease (so no live
-    attempt is still about to record them): left when the email turned out to be taken and
-    deleting the key failed, or when the function died before recording the key id."""
-    return [
-        key
-        for key in api_keys.keys_named(KEY_NAME_PREFIX)
-        if key.created_at < now - lease_seconds and accounts.find_by_api_key_id(key.id) is None
-    ]
 
 
 def _raise_first_failure(*futures: Future) -> None:
@@ -384,7 +298,3 @@ def _failure_rank(error: BaseException) -> int:
     if isinstance(error, (EmailAlreadyRegistered, RegistrationInProgress)):
         return 0
     return 1 if isinstance(error, DownstreamError) else 2
-
-
-def _event(status: AccountStatus, at: int) -> dict[str, str]:
-    return {"status": status.value, "at": str(at)}

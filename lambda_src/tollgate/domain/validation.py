@@ -30,10 +30,16 @@ FIELD_BODY = "body"  # the error key when the body as a whole is unusable
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _TOP_LEVEL_DOMAIN = re.compile(r"^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]{1,59}$")
-# Control, format (zero-width, bidi overrides), surrogate, private-use, unassigned characters and
-# line/paragraph separators: invisible or unrenderable in a name, and some break logs or invoices.
 _API_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")  # API Gateway key ids are short alphanumerics
+# Control, format (zero-width space, bidi overrides), surrogate, private-use, unassigned characters
+# and line/paragraph separators: invisible or unrenderable in a name, and some break logs or
+# invoices. Two format characters are part of real names and stay allowed: ZERO WIDTH NON-JOINER
+# (U+200C: Persian, Indic scripts) and ZERO WIDTH JOINER (U+200D: Indic conjuncts, emoji sequences).
 _FORBIDDEN_NAME_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+NAME_JOINERS = frozenset({"\u200c", "\u200d"})
+# A sign-up or checkout body is one flat object; deeper nesting (in an ignored field) is refused
+# before parsing, since json.loads recurses once per level (1,000 levels fit in 4 KB).
+MAX_JSON_DEPTH = 16
 
 
 def parse_registration(body: str | bytes | None) -> Registrant:
@@ -72,6 +78,11 @@ def _decode(body: str | bytes | None) -> dict[str, Any]:
         raise RequestTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     if not raw.strip():
         raise ValidationFailed("The request body is empty.", {FIELD_BODY: "send a JSON object"})
+    if _nesting_depth(raw) > MAX_JSON_DEPTH:
+        raise ValidationFailed(
+            f"The request body nests objects or arrays more than {MAX_JSON_DEPTH} levels deep.",
+            {FIELD_BODY: "must be a flat JSON object"},
+        )
     try:
         document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -79,6 +90,28 @@ def _decode(body: str | bytes | None) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ValidationFailed("The request body must be a JSON object.", {FIELD_BODY: "must be a JSON object"})
     return document
+
+
+def _nesting_depth(raw: bytes) -> int:
+    """The deepest nesting of [ and { outside JSON strings (a scan of the bytes, no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
 
 
 def _checked(document: dict[str, Any], name: str, problem_of, fields: dict[str, str]) -> str:
@@ -117,7 +150,8 @@ def _email_problem(email: str) -> str | None:
 def _name_problem(name: str) -> str | None:
     if len(name) > MAX_NAME_LENGTH:
         return f"must be at most {MAX_NAME_LENGTH} characters"
-    if any(unicodedata.category(character) in _FORBIDDEN_NAME_CATEGORIES for character in name):
+    if any(unicodedata.category(character) in _FORBIDDEN_NAME_CATEGORIES and character not in NAME_JOINERS
+           for character in name):
         return "must not contain control or invisible characters"
     return None
 

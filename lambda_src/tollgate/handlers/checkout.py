@@ -8,29 +8,20 @@ problem, without saying which; 400 for a malformed body.
 
 from __future__ import annotations
 
-import functools
-
 from aws_lambda_powertools.event_handler import Response
 
 from tollgate import contract, wiring
-from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.errors import ApiKeyRejected
 from tollgate.domain.validation import parse_checkout_request
-from tollgate.handlers.http import http_function, raw_body
+from tollgate.handlers.http import HttpFunction, error, raw_body, respond
 
-function = http_function(
+function = HttpFunction(
     "tollgate-checkout",
     downstream_message="We could not open the payment page because a service we rely on failed; please try again "
     "in a minute.",
     unavailable_message="Adding a payment method is temporarily unavailable.",
 )
-config, logger, app = function.config, function.logger, function.app
-api_keys, accounts, secrets = function.api_keys, function.accounts, function.secrets
-
-
-@functools.lru_cache(maxsize=1)
-def _checkout_for(stripe_secret_key: str) -> PaymentMethodCheckout:
-    return wiring.payment_method_checkout(config, stripe_secret_key, api_keys, accounts)
+app, logger = function.router, function.logger
 
 
 @app.post(contract.ROUTE_CHECKOUT)
@@ -40,16 +31,15 @@ def checkout() -> Response:
     presented_key = request.headers.get(contract.API_KEY_HEADER) or ""
     if not presented_key:
         raise ApiKeyRejected("no x-api-key header")
-    service = _checkout_for(secrets.load().stripe_secret_key)
-    url = service.start(api_key_id, presented_key, request.request_context.request_id)
+    url = wiring.current().checkout.start(api_key_id, presented_key, request.request_context.request_id)
     logger.info("Checkout session opened", extra={"apiKeyId": api_key_id})
-    return function.respond(200, {"url": url})
+    return respond(200, {"url": url})
 
 
 @app.exception_handler(ApiKeyRejected)
-def _rejected(error: ApiKeyRejected) -> Response:
-    logger.info("Checkout refused", extra={"reason": str(error)})
-    return function.error(403, "This API key and key ID do not match an account that can add a payment method.")
+def _rejected(problem: ApiKeyRejected) -> Response:
+    logger.info("Checkout refused", extra={"reason": str(problem)})
+    return error(403, "This API key and key ID do not match an account that can add a payment method.")
 
 
 handler = function.lambda_handler()

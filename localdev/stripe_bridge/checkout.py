@@ -1,0 +1,151 @@
+"""Gap 7: localstripe has no Checkout.
+
+`/v1/checkout/sessions` create and list, in setup mode (the only mode Tollgate uses; others are
+refused by name). The session `url` is a page on the bridge, `GET /_bridge/checkout/<id>`: a
+styled, script-free stand-in with one "Complete" button and the cancel link. Completing it
+(`POST /_bridge/checkout/<id>/complete`) does what Checkout does in setup mode
+(https://docs.stripe.com/payments/save-and-reuse?platform=checkout): attaches a `pm_card_visa`
+card to the customer and creates and confirms a `seti_...` SetupIntent with it (it does NOT make
+the card the customer's default: that is the webhook handler's job), then delivers a signed
+`checkout.session.completed` before answering. The page's form asks for a 303 to `success_url`;
+a test posting without `redirect=true` gets the session, card, SetupIntent and deliveries as JSON.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from localdev.stripe_bridge.core import (
+    Route, StripeError, Upstream, api_key, paginate, reject_unknown, request_params, require, stored,
+)
+from localdev.stripe_bridge.webhooks import Webhooks
+
+PAGE_ASSETS = Path(__file__).with_name("checkout_page")
+PAGE = string.Template((PAGE_ASSETS / "page.html").read_text())
+# The page loads nothing but its stylesheet: no script, no inline style.
+PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'"
+SESSION_LIFETIME_SECONDS = 24 * 3600  # Stripe's default expires_at
+
+
+@dataclass
+class CheckoutState:
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    api_keys: dict[str, str] = field(default_factory=dict)  # session id -> the key that created it
+
+
+class Checkout:
+    def __init__(self, upstream: Upstream, state: CheckoutState, webhooks: Webhooks) -> None:
+        self._upstream = upstream
+        self._state = state
+        self._webhooks = webhooks
+
+    def routes(self) -> list[Route]:
+        return [
+            ("POST", "/v1/checkout/sessions", self.create),
+            ("GET", "/v1/checkout/sessions", self.list),
+            ("GET", "/_bridge/checkout/{id}", self.page),
+            ("POST", "/_bridge/checkout/{id}/complete", self.complete),
+            ("GET", "/_bridge/checkout.css", self.stylesheet),
+            ("GET", "/favicon.ico", self.no_icon),
+        ]
+
+    async def create(self, request: web.Request) -> web.Response:
+        params = await request_params(request)
+        reject_unknown(params, ("mode", "customer", "success_url", "cancel_url", "currency", "metadata",
+                                "payment_method_types",
+                                "allowed_payment_method_types"))  # the name since API 2026-10-28
+        mode = require(params, "mode")
+        if mode != "setup":
+            raise StripeError(400, f"The bridge emulates Checkout in setup mode only, not `{mode}`.", param="mode")
+        method_types = params.get("allowed_payment_method_types") or params.get("payment_method_types")
+        if not params.get("currency") and not method_types:
+            raise StripeError(400, "currency is required in setup mode when allowed_payment_method_types is not passed.",
+                              param="currency", code="parameter_missing")
+        key = api_key(request)
+        customer = params.get("customer")
+        if customer:
+            await self._upstream.require_object("customer", "customers", customer, key, "customer")
+        session_id = "cs_test_" + secrets.token_hex(16)
+        created = int(time.time())
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "cancel_url": params.get("cancel_url"),
+            "client_reference_id": None,
+            "created": created,
+            "currency": params.get("currency"),
+            "customer": customer,
+            "expires_at": created + SESSION_LIFETIME_SECONDS,
+            "livemode": False,
+            "metadata": params.get("metadata") or {},
+            "mode": "setup",
+            "payment_method_types": method_types or ["card"],
+            "payment_status": "no_payment_required",
+            "setup_intent": None,
+            "status": "open",
+            "success_url": require(params, "success_url"),
+            "url": f"{request.scheme}://{request.host}/_bridge/checkout/{session_id}",
+        }
+        self._state.sessions[session_id] = session
+        self._state.api_keys[session_id] = key
+        return web.json_response(session)
+
+    async def list(self, request: web.Request) -> web.Response:
+        params = await request_params(request)
+        reject_unknown(params, ("customer", "limit", "starting_after"))
+        sessions = [s for s in self._state.sessions.values() if params.get("customer") in (None, s["customer"])]
+        return web.json_response(paginate(sessions, params, "/v1/checkout/sessions"))
+
+    def _session(self, request: web.Request) -> dict[str, Any]:
+        return stored(self._state.sessions, "checkout.session", request.match_info["id"])
+
+    async def page(self, request: web.Request) -> web.Response:
+        session = self._session(request)
+        is_open = session["status"] == "open"
+        cancel = session["cancel_url"]
+        page = PAGE.substitute(
+            session_id=html.escape(session["id"]),
+            customer=html.escape(session["customer"] or "none"),
+            disabled="" if is_open else " disabled",
+            notice="" if is_open else (f'<p class="notice" role="status">This session is '
+                                       f'{html.escape(session["status"])}: it cannot be completed again.</p>'),
+            cancel=f'<p class="cancel"><a href="{html.escape(cancel)}">Cancel and go back</a></p>' if cancel else "",
+        )
+        return web.Response(text=page, content_type="text/html",
+                            headers={"Content-Security-Policy": PAGE_SECURITY_POLICY})
+
+    async def stylesheet(self, _request: web.Request) -> web.FileResponse:
+        return web.FileResponse(PAGE_ASSETS / "checkout.css")
+
+    async def no_icon(self, _request: web.Request) -> web.Response:
+        """Browsers ask every origin for /favicon.ico; the answer is "none", not localstripe's 401."""
+        return web.Response(status=204)
+
+    async def complete(self, request: web.Request) -> web.Response:
+        session = self._session(request)
+        if session["status"] != "open":
+            raise StripeError(400, f"Checkout session {session['id']} is {session['status']}, not open.")
+        if not session["customer"]:
+            raise StripeError(400, "The bridge completes setup sessions created with a customer only.")
+        redirect = (await request_params(request)).get("redirect") == "true"
+        key = self._state.api_keys[session["id"]]
+        payment_method = await self._upstream.call("POST", "/v1/payment_methods/pm_card_visa/attach", key,
+                                                   {"customer": session["customer"]})
+        setup_intent = await self._upstream.call("POST", "/v1/setup_intents", key,
+                                                 {"customer": session["customer"], "usage": "off_session"})
+        setup_intent = await self._upstream.call("POST", f"/v1/setup_intents/{setup_intent['id']}/confirm", key,
+                                                 {"payment_method": payment_method["id"]})
+        session.update(status="complete", setup_intent=setup_intent["id"], url=None)
+        deliveries = await self._webhooks.send_event("checkout.session.completed", dict(session))
+        if redirect:
+            raise web.HTTPSeeOther(session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"]))
+        return web.json_response({"session": session, "payment_method": payment_method["id"],
+                                  "setup_intent": setup_intent["id"], "deliveries": [vars(d) for d in deliveries]})

@@ -1,0 +1,79 @@
+"""Gaps 3, 4 (second half) and 9: subscriptions on prices, and the `invoice.paid` localstripe omits.
+
+3. localstripe knows `items[].plan`, not `items[].price`. The bridge rewrites `items[i][price]` to
+   `items[i][plan]` (the same id: every recurring price is backed by a plan, see prices.py) and
+   adds `price` to every subscription item it returns (create, retrieve, cancel).
+4. `payment_behavior=default_incomplete` (localstripe knows only allow_incomplete and
+   error_if_incomplete) is forwarded as `allow_incomplete`: for the $0 first invoice of a metered
+   price both give an active subscription.
+9. localstripe pays a new subscription's first invoice but only says `invoice.payment_succeeded`;
+   Stripe also sends `invoice.paid`. The bridge sends it, with the subscription under
+   `parent.subscription_details.subscription` as API versions since 2025-03-31 shape invoices,
+   once the create has been answered (as Stripe's events come after the API answer).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from localdev.stripe_bridge.core import Route, Upstream, api_key, flatten, request_params, stored
+from localdev.stripe_bridge.prices import PriceState
+from localdev.stripe_bridge.webhooks import Webhooks
+
+
+class Subscriptions:
+    def __init__(self, upstream: Upstream, prices: PriceState, webhooks: Webhooks) -> None:
+        self._upstream = upstream
+        self._prices = prices
+        self._webhooks = webhooks
+
+    def routes(self) -> list[Route]:
+        return [
+            ("POST", "/v1/subscriptions", self.create),
+            ("GET", "/v1/subscriptions/{id}", self.forward),
+            ("DELETE", "/v1/subscriptions/{id}", self.forward),
+        ]
+
+    async def create(self, request: web.Request) -> web.Response:
+        params = await request_params(request)
+        for index, item in enumerate(params.get("items") or []):
+            if isinstance(item, dict) and "price" in item:
+                item["plan"] = stored(self._prices.by_id, "price", item.pop("price"), f"items[{index}][price]")["id"]
+        if params.get("payment_behavior") == "default_incomplete":
+            params["payment_behavior"] = "allow_incomplete"
+        response = await self._upstream.forward(request, body=urlencode(flatten(params)).encode(),
+                                                reshape=self._with_item_prices)
+        if response.status == 200:
+            self._webhooks.send_after_answer(self._announce_paid_invoice(json.loads(response.body), api_key(request)))
+        return response
+
+    async def forward(self, request: web.Request) -> web.Response:
+        return await self._upstream.forward(request, reshape=self._with_item_prices)
+
+    async def _announce_paid_invoice(self, subscription: dict[str, Any], key: str) -> None:
+        if not subscription.get("latest_invoice"):
+            return
+        invoice = await self._upstream.call("GET", f"/v1/invoices/{subscription['latest_invoice']}", key)
+        if invoice.get("status") == "paid":
+            invoice["parent"] = {"type": "subscription_details", "quote_details": None,
+                                 "subscription_details": {"subscription": subscription["id"],
+                                                          "metadata": subscription.get("metadata") or {}}}
+            await self._webhooks.send_event("invoice.paid", invoice)
+
+    def _with_item_prices(self, payload: Any) -> Any:
+        """Add `price` to each subscription item whose plan backs a bridge price."""
+        if isinstance(payload, dict):
+            if payload.get("object") == "subscription_item" and isinstance(payload.get("plan"), dict):
+                price = self._prices.by_id.get(payload["plan"].get("id"))
+                if price is not None:
+                    payload["price"] = dict(price)
+            for value in payload.values():
+                self._with_item_prices(value)
+        elif isinstance(payload, list):
+            for value in payload:
+                self._with_item_prices(value)
+        return payload

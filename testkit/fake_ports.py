@@ -1,0 +1,309 @@
+"""In-memory fakes of every port (tollgate.ports), for the unit tests, the handler tests on
+fakes and the benchmark. Each behaves like the real service where the domain relies on it
+(conditional writes, idempotent deletes, Stripe idempotency keys) and fails on demand
+(testkit.faults.FaultyFake)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import secrets
+import time
+from dataclasses import dataclass, replace
+
+from testkit.faults import CallRecorder, FaultyFake
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
+from tollgate.domain.models import Account, AccountStatus, InvoicePayment, IssuedKey, ListedKey, Registrant
+from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
+
+
+class FakeApiKeys(FaultyFake, ApiKeys):
+    port = "apigateway"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.keys: dict[str, dict] = {}  # id -> {"name", "value", "enabled"}
+        self.plan: set[str] = set()
+        self._ids = itertools.count(1)
+
+    def create_key(self, name: str, description: str) -> IssuedKey:
+        with self._call("create_key", name):
+            key = IssuedKey(id=f"key{next(self._ids):04d}", value=secrets.token_urlsafe(30))
+            self.keys[key.id] = {"name": name, "value": key.value, "enabled": True, "created_at": int(time.time())}
+            return key
+
+    def delete_key(self, key_id: str) -> None:
+        with self._call("delete_key", key_id):
+            self.keys.pop(key_id, None)
+            self.plan.discard(key_id)
+
+    def attach_to_plan(self, key_id: str) -> None:
+        with self._call("attach_to_plan", key_id):
+            if key_id not in self.keys:
+                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
+            self.plan.add(key_id)
+
+    def detach_from_plan(self, key_id: str) -> None:
+        with self._call("detach_from_plan", key_id):
+            self.plan.discard(key_id)
+
+    def set_enabled(self, key_id: str, enabled: bool) -> None:
+        with self._call("set_enabled", key_id, enabled):
+            if key_id not in self.keys:
+                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
+            self.keys[key_id]["enabled"] = enabled
+
+    def key_value(self, key_id: str) -> str:
+        with self._call("key_value", key_id):
+            if key_id not in self.keys:
+                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
+            return self.keys[key_id]["value"]
+
+    def keys_named(self, prefix: str) -> list[ListedKey]:
+        with self._call("keys_named", prefix):
+            return [ListedKey(key_id, key["name"], key["created_at"])
+                    for key_id, key in self.keys.items() if key["name"].startswith(prefix)]
+
+    def can_call_api(self, key_id: str) -> bool:
+        """What API Gateway would decide: the key exists, is enabled and is in the plan."""
+        return key_id in self.plan and self.keys.get(key_id, {}).get("enabled", False)
+
+
+class FakeBilling(FaultyFake, Billing):
+    """Stripe as the domain sees it: an idempotency key replays the id its first call created,
+    and refuses other arguments (as Stripe's `idempotency_error`); deleting a customer cancels
+    its subscriptions."""
+
+    port = "stripe"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.customers: dict[str, dict] = {}
+        self.subscriptions: dict[str, dict] = {}  # id -> {"customer", "status"}
+        self.open_invoices: dict[str, list[int]] = {}  # subscription id -> amounts owed, oldest first
+        self.paid_invoices: list[tuple[str, int]] = []
+        # Shared with a FakePaymentMethods (customer id -> payment method) so Checkout and billing agree.
+        self.default_payment_methods: dict[str, str] = {}
+        self.declining_methods: set[str] = set()
+        self._idempotent: dict[str, tuple[tuple, str]] = {}  # key -> (arguments, id created)
+        self._ids = itertools.count(1)
+
+    def create_customer(self, registrant: Registrant, api_key_id: str, idempotency_key: str) -> str:
+        arguments = ("create_customer", registrant, api_key_id)
+        with self._call("create_customer", registrant.email, api_key_id, idempotency_key):
+            if idempotency_key in self._idempotent:
+                return self._replay(idempotency_key, arguments)
+            customer_id = f"cus_{next(self._ids):04d}"
+            self.customers[customer_id] = {
+                "email": registrant.email,
+                "name": f"{registrant.first_name} {registrant.last_name}",
+                "metadata": {"awsAPIKeyId": api_key_id},
+            }
+            self._idempotent[idempotency_key] = (arguments, customer_id)
+            return customer_id
+
+    def delete_customer(self, customer_id: str) -> None:
+        with self._call("delete_customer", customer_id):
+            self.customers.pop(customer_id, None)
+            for subscription in self.subscriptions.values():
+                if subscription["customer"] == customer_id:
+                    subscription["status"] = "canceled"
+
+    def subscribe(self, customer_id: str, idempotency_key: str) -> str:
+        arguments = ("subscribe", customer_id)
+        with self._call("subscribe", customer_id, idempotency_key):
+            if idempotency_key in self._idempotent:
+                return self._replay(idempotency_key, arguments)
+            if customer_id not in self.customers:
+                raise DownstreamError(self.port, f"no customer {customer_id}", retryable=False)
+            subscription_id = f"sub_{next(self._ids):04d}"
+            self.subscriptions[subscription_id] = {"customer": customer_id, "status": "active"}
+            self._idempotent[idempotency_key] = (arguments, subscription_id)
+            return subscription_id
+
+    def _replay(self, idempotency_key: str, arguments: tuple) -> str:
+        first_arguments, created_id = self._idempotent[idempotency_key]
+        if arguments != first_arguments:
+            raise DownstreamError(self.port, f"idempotency key {idempotency_key} reused with other arguments",
+                                  retryable=False)
+        return created_id
+
+    def cancel_subscription(self, subscription_id: str) -> None:
+        with self._call("cancel_subscription", subscription_id):
+            if subscription_id in self.subscriptions:
+                self.subscriptions[subscription_id]["status"] = "canceled"
+
+    def subscription_status(self, subscription_id: str) -> str:
+        with self._call("subscription_status", subscription_id):
+            if subscription_id not in self.subscriptions:
+                raise DownstreamError(self.port, f"no subscription {subscription_id}", retryable=False)
+            return self.subscriptions[subscription_id]["status"]
+
+    def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
+        """Pays `open_invoices[subscription_id]` (amounts) with `default_payment_methods`; a method in
+        `declining_methods` is refused. Paying settles the subscription to `active`."""
+        with self._call("pay_open_invoices", subscription_id, idempotency_key):
+            subscription = self.subscriptions[subscription_id]
+            method = self.default_payment_methods.get(subscription["customer"])
+            invoices = self.open_invoices.get(subscription_id, [])
+            paid = 0
+            while invoices:
+                if method is None or method in self.declining_methods:
+                    return InvoicePayment(paid, declined="Your card was declined.")
+                self.paid_invoices.append((subscription_id, invoices.pop(0)))
+                paid += 1
+            if subscription["status"] in ("past_due", "unpaid"):
+                subscription["status"] = "active"
+            return InvoicePayment(paid)
+
+    def live_subscriptions(self) -> list[str]:
+        return [sid for sid, sub in self.subscriptions.items() if sub["status"] != "canceled"]
+
+
+class FakeAnalytics(FaultyFake, Analytics):
+    port = "moesif"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.companies: dict[str, dict[str, str]] = {}
+        self.users: dict[str, dict] = {}
+
+    def upsert_company(self, company_id: str, metadata: dict[str, str]) -> None:
+        with self._call("upsert_company", company_id):
+            self.companies[company_id] = dict(metadata)
+
+    def upsert_user(self, user_id: str, company_id: str, metadata: dict[str, str]) -> None:
+        with self._call("upsert_user", user_id, company_id):
+            self.users[user_id] = {"company_id": company_id, "metadata": dict(metadata)}
+
+
+class FakePaymentMethods(FaultyFake, PaymentMethods):
+    """Stripe Checkout and default payment methods as the domain sees them; shares the default
+    methods with a FakeBilling, so a card added at Checkout is the one its invoices are paid with."""
+
+    port = "stripe"
+
+    def __init__(self, billing: FakeBilling | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.setup_intents: dict[str, str] = {}  # seti_... -> the payment method it collected
+        self.default_payment_methods: dict[str, str] = billing.default_payment_methods if billing else {}
+        self.checkout_sessions: dict[str, dict] = {}  # idempotency key -> session
+        self._ids = itertools.count(1)
+
+    def set_default_payment_method(self, customer_id: str, setup_intent_id: str) -> None:
+        with self._call("set_default_payment_method", customer_id, setup_intent_id):
+            if setup_intent_id not in self.setup_intents:
+                raise DownstreamError(self.port, f"no setup intent {setup_intent_id}", retryable=False)
+            self.default_payment_methods[customer_id] = self.setup_intents[setup_intent_id]
+
+    def create_setup_checkout(self, customer_id: str, success_url: str, cancel_url: str, idempotency_key: str) -> str:
+        with self._call("create_setup_checkout", customer_id, idempotency_key):
+            if idempotency_key not in self.checkout_sessions:
+                session_id = f"cs_test_{next(self._ids):04d}"
+                self.checkout_sessions[idempotency_key] = {
+                    "id": session_id,
+                    "customer": customer_id,
+                    "mode": "setup",
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                    "url": f"https://checkout.stripe.test/c/{session_id}",
+                }
+            return self.checkout_sessions[idempotency_key]["url"]
+
+
+class FakeAccounts(FaultyFake, Accounts):
+    """The accounts table with DynamoDB's conditional-write semantics; rows are copied in and
+    out so callers cannot change stored state behind its back."""
+
+    port = "dynamodb"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.rows: dict[str, Account] = {}
+        self.billing_events: dict[str, int] = {}  # Stripe event id -> remember until (epoch s)
+
+    def get(self, email: str) -> Account | None:
+        with self._call("get", email), self._lock:
+            return copy.deepcopy(self.rows.get(email))
+
+    def save(
+        self, account: Account, expected_status: AccountStatus | None, expected_attempt_id: str | None = None
+    ) -> None:
+        with self._call("save", account.email, account.status), self._lock:
+            self._check(account.email, expected_status, expected_attempt_id)
+            self.rows[account.email] = copy.deepcopy(account)
+
+    def delete(self, email: str, expected_status: AccountStatus, expected_attempt_id: str | None = None) -> None:
+        with self._call("delete", email), self._lock:
+            self._check(email, expected_status, expected_attempt_id)
+            del self.rows[email]
+
+    def find_by_api_key_id(self, api_key_id: str) -> Account | None:
+        with self._call("find_by_api_key_id", api_key_id):
+            return self._find(lambda row: row.api_key_id == api_key_id)
+
+    def find_by_subscription_id(self, subscription_id: str) -> Account | None:
+        with self._call("find_by_subscription_id", subscription_id):
+            return self._find(lambda row: row.subscription_id == subscription_id)
+
+    def find_by_customer_id(self, customer_id: str) -> Account | None:
+        with self._call("find_by_customer_id", customer_id):
+            return self._find(lambda row: row.customer_id == customer_id)
+
+    def list_by_status(self, status: AccountStatus) -> list[Account]:
+        with self._call("list_by_status", status), self._lock:
+            return [copy.deepcopy(row) for row in self.rows.values() if row.status is status]
+
+    def record_key_sync(self, account: Account, synced: bool) -> None:
+        with self._call("record_key_sync", account.email, account.status, synced), self._lock:
+            current = self.rows.get(account.email)
+            if current is None or current.status is not account.status:
+                raise ConcurrentUpdate(f"{account.email} is not {account.status.value}")
+            self.rows[account.email] = replace(current, key_synced_for=current.status if synced else None)
+
+    def save_billing_event(self, account: Account, previous: Account, event_id: str, remember_until: int) -> None:
+        with self._call("save_billing_event", account.email, event_id), self._lock:
+            if event_id in self.billing_events:
+                raise EventAlreadyApplied(event_id)
+            current = self.rows.get(account.email)
+            if (
+                current is None
+                or current.status is not previous.status
+                or current.last_billing_event_id != previous.last_billing_event_id
+            ):
+                raise ConcurrentUpdate(f"{account.email} changed meanwhile")
+            self.rows[account.email] = copy.deepcopy(account)
+            self.billing_events[event_id] = remember_until
+
+    def _check(self, email: str, expected_status: AccountStatus | None, expected_attempt_id: str | None) -> None:
+        current = self.rows.get(email)
+        if expected_status is None:
+            if current is not None:
+                raise ConcurrentUpdate(f"{email} already exists")
+            return
+        if current is None or current.status is not expected_status:
+            raise ConcurrentUpdate(f"{email} is not {expected_status.value}")
+        if expected_attempt_id is not None and current.attempt_id != expected_attempt_id:
+            raise ConcurrentUpdate(f"{email} belongs to another attempt")
+
+    def _find(self, matches) -> Account | None:
+        with self._lock:
+            return next((copy.deepcopy(row) for row in self.rows.values() if matches(row)), None)
+
+
+@dataclass
+class FakePorts:
+    """One of each fake, sharing a latency and a call recorder."""
+
+    api_keys: FakeApiKeys
+    billing: FakeBilling
+    analytics: FakeAnalytics
+    accounts: FakeAccounts
+
+    @classmethod
+    def create(cls, *, latency: float = 0.0, recorder: CallRecorder | None = None) -> FakePorts:
+        options = {"latency": latency, "recorder": recorder}
+        return cls(FakeApiKeys(**options), FakeBilling(**options), FakeAnalytics(**options), FakeAccounts(**options))
+
+    def all(self) -> tuple[FaultyFake, ...]:
+        return (self.api_keys, self.billing, self.analytics, self.accounts)

@@ -1,0 +1,32 @@
+"""A handler deployed on fakes only: every port, both secrets and the idempotency store are
+in-memory fakes (testkit.fake_ports, testkit.fake_aws), so the unit tests exercise a handler's HTTP
+contract through the same wiring a cold start builds, without any emulator."""
+
+from __future__ import annotations
+
+from testkit.fake_aws import FakeIdempotencyStore, FakeSecretsManager
+from testkit.fake_ports import FakePaymentMethods, FakePorts
+from testkit.lambda_events import FUNCTION_ENVIRONMENT, DeployedFunction, deployed
+from tollgate import contract
+from tollgate.adapters.secrets import SecretStore
+
+FAKE_STRIPE_SECRET = {contract.SECRET_FIELD_STRIPE_SECRET_KEY: "sk_test_fake",
+                      contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: "whsec_fake"}
+FAKE_MOESIF_SECRET = {contract.SECRET_FIELD_MOESIF_APPLICATION_ID: "moesif-fake"}
+
+
+def deployed_on_fakes(module_name: str, ports: FakePorts | None = None, **replacements: object) -> DeployedFunction:
+    """`module_name` deployed with FUNCTION_ENVIRONMENT, its ports `ports` (fresh fakes by default)."""
+    ports = ports or FakePorts.create()
+    secrets_manager = FakeSecretsManager({
+        FUNCTION_ENVIRONMENT[contract.ENV_STRIPE_SECRET_ARN]: FAKE_STRIPE_SECRET,
+        FUNCTION_ENVIRONMENT[contract.ENV_MOESIF_SECRET_ARN]: FAKE_MOESIF_SECRET,
+    })
+    defaults = {
+        "api_keys": ports.api_keys, "billing": ports.billing, "analytics": ports.analytics, "accounts": ports.accounts,
+        "payment_methods": FakePaymentMethods(ports.billing),
+        "stripe_secret": SecretStore(FUNCTION_ENVIRONMENT[contract.ENV_STRIPE_SECRET_ARN], secrets_manager),
+        "moesif_secret": SecretStore(FUNCTION_ENVIRONMENT[contract.ENV_MOESIF_SECRET_ARN], secrets_manager),
+        "idempotency_store": FakeIdempotencyStore(),
+    }
+    return deployed(module_name, FUNCTION_ENVIRONMENT, **(defaults | replacements))

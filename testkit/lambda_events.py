@@ -1,0 +1,123 @@
+"""API Gateway-shaped events, a Lambda context and deployed functions for invoking the handlers in tests."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import uuid
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from tollgate import contract
+from tollgate.config import RuntimeConfig
+from tollgate.wiring import Wiring, installed
+
+SIGNUP_ORIGIN = "http://127.0.0.1:8000"
+KEY_OWNER = "tollgate-test/prod"  # the test deployment's value of contract.API_KEY_OWNER_TAG
+# A complete function environment naming no real resource: for handlers whose ports are all fakes.
+FUNCTION_ENVIRONMENT = {
+    contract.ENV_STRIPE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe",
+    contract.ENV_MOESIF_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:moesif",
+    contract.ENV_ACCOUNTS_TABLE: "accounts",
+    contract.ENV_IDEMPOTENCY_TABLE: "idempotency",
+    contract.ENV_USAGE_PLAN_ID: "plan",
+    contract.ENV_KEY_OWNER: KEY_OWNER,
+    contract.ENV_STRIPE_PRICE_ID: "price_1",
+    contract.ENV_REQUIRE_PAYMENT_METHOD: "false",
+    contract.ENV_ALLOWED_ORIGIN: SIGNUP_ORIGIN,
+    contract.ENV_SIGNUP_URL: SIGNUP_ORIGIN + "/",
+}
+REGISTER_MODULE = "tollgate.handlers.register"
+
+
+class LambdaContext:
+    """The attributes Powertools reads from the Lambda context."""
+
+    function_name = "tollgate-register"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tollgate-register"
+    memory_limit_in_mb = 256
+    aws_request_id = "test-invocation"
+    log_group_name = "/aws/lambda/tollgate-register"
+    log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 28_000
+
+
+def api_gateway_event(
+    body: str | bytes | None,
+    *,
+    method: str = "POST",
+    path: str = contract.ROUTE_REGISTER,
+    headers: dict[str, str] | None = None,
+    base64_encoded: bool = False,
+) -> dict[str, Any]:
+    """A REST API (v1) proxy event as API Gateway sends it to the register function."""
+    request_id = str(uuid.uuid4())
+    if isinstance(body, bytes):
+        body, base64_encoded = base64.b64encode(body).decode(), True
+    all_headers = {"Content-Type": "application/json", "Origin": SIGNUP_ORIGIN, **(headers or {})}
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "identity": {"sourceIp": "203.0.113.7", "userAgent": "pytest"},
+            "accountId": "123456789012",
+            "apiId": "testapi",
+            "protocol": "HTTP/1.1",
+            "requestTimeEpoch": 1_800_000_000_000,
+        },
+        "body": body,
+        "isBase64Encoded": base64_encoded,
+    }
+
+
+def invoke(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | None]:
+    """Call the handler; return status, headers and the parsed JSON body."""
+    response = module.handler(event, LambdaContext())
+    headers = dict(response.get("headers") or {})
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[name] = ",".join(values)
+    body = json.loads(response["body"]) if response.get("body") else None
+    return response["statusCode"], headers, body
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    """A handler module as one deployed function runs it: its own Wiring (built from the
+    environment the stack would set), installed for each invocation, so several functions with
+    different settings can be called side by side in one test process."""
+
+    module: ModuleType
+    wiring: Wiring
+
+    def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with installed(self.wiring):
+            return self.module.handler(event, context)
+
+    @property
+    def logger(self) -> Any:
+        return self.module.logger
+
+
+def deployed(module_name: str, environment: dict[str, str], **replacements: object) -> DeployedFunction:
+    """The handler module `module_name` deployed with `environment`; `replacements` swap any
+    Wiring field (a fake port, say)."""
+    config = RuntimeConfig.from_environ(environment)
+    return DeployedFunction(importlib.import_module(module_name), Wiring(config, **replacements))

@@ -1,0 +1,75 @@
+"""The stack's AWS resources in moto, in-process, for the integration tests: the usage plan, the
+tables and the two secrets, made by the same code `make dev` uses (localdev.bootstrap), and the
+environment a deployed function would get for them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra.settings import Settings, load_cdk_json_context
+from localdev.bootstrap import create_api, create_tables
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
+from testkit.lambda_events import KEY_OWNER, SIGNUP_ORIGIN
+from tollgate import contract
+
+MOESIF_APPLICATION_ID = "moesif-test-application"
+WEBHOOK_SECRET = "whsec_test"  # what the Stripe secret holds as the webhook signing secret
+
+
+@dataclass
+class MotoStack:
+    """What the stack would have created, in moto."""
+
+    usage_plan_id: str
+    accounts_table: str
+    idempotency_table: str
+    stripe_secret_arn: str
+    moesif_secret_arn: str
+
+    def environment(self, stripe_api: str, moesif_api: str, price_id: str,
+                    require_payment_method: bool = False) -> dict[str, str]:
+        """The functions' environment, with Stripe and Moesif pointed at the session's emulators."""
+        return {
+            contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret_arn,
+            contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret_arn,
+            contract.ENV_ACCOUNTS_TABLE: self.accounts_table,
+            contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table,
+            contract.ENV_USAGE_PLAN_ID: self.usage_plan_id,
+            contract.ENV_KEY_OWNER: KEY_OWNER,
+            contract.ENV_STRIPE_PRICE_ID: price_id,
+            contract.ENV_REQUIRE_PAYMENT_METHOD: str(require_payment_method).lower(),
+            contract.ENV_ALLOWED_ORIGIN: SIGNUP_ORIGIN,
+            contract.ENV_SIGNUP_URL: SIGNUP_ORIGIN + "/",
+            contract.ENV_STRIPE_API_BASE: stripe_api,
+            contract.ENV_MOESIF_API_BASE: moesif_api,
+        }
+
+
+@contextmanager
+def moto_stack() -> Iterator[MotoStack]:
+    """An empty moto account (this process only, fake credentials) holding the stack's resources."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        with mock_aws():
+            settings = Settings.from_context(load_cdk_json_context("cdk.json"))
+            _, usage_plan_id = create_api(boto3.client("apigateway"), settings)
+            accounts_table, idempotency_table = create_tables(boto3.client("dynamodb"))
+            secrets_manager = boto3.client("secretsmanager")
+            stripe_secret_arn = secrets_manager.create_secret(Name="tollgate-test-stripe", SecretString=json.dumps({
+                contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
+                contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+            }))["ARN"]
+            moesif_secret_arn = secrets_manager.create_secret(Name="tollgate-test-moesif", SecretString=json.dumps({
+                contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_APPLICATION_ID,
+            }))["ARN"]
+            yield MotoStack(usage_plan_id, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn)

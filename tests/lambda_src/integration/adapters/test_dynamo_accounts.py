@@ -1,0 +1,126 @@
+"""DynamoAccounts against DynamoDB on moto: conditional writes, the GSIs, failed-row listing and
+exactly-once billing events."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import boto3
+import pytest
+
+from tollgate.adapters.aws_clients import AwsClients
+from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
+from tollgate.domain.models import Account, AccountStatus, StatusChange
+
+
+@pytest.fixture
+def accounts(aws) -> DynamoAccounts:
+    return DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table)
+
+
+def account(email: str, **fields) -> Account:
+    return Account(email=email, status=fields.pop("status", AccountStatus.PENDING), attempt_id="a1", **fields)
+
+
+def test_an_account_round_trips_with_every_field(accounts):
+    original = account(
+        "round@example.com", first_name="Zoë", last_name="Lee", api_key_id="k1", customer_id="cus_1",
+        subscription_id="sub_1", customer_idempotency_key="tollgate-customer-x", lease_expires_at=123, request_fingerprint="fp", failure_reason=None,
+        created_at=1, updated_at=2, key_synced_for=AccountStatus.ACTIVE,
+        history=(StatusChange(1, AccountStatus.PENDING, "sign-up"),
+                 StatusChange(2, AccountStatus.SUSPENDED, "customer.subscription.deleted", "evt_1")),
+    )
+    accounts.save(original, expected_status=None)
+
+    assert accounts.get("round@example.com") == original
+    assert accounts.get("nobody@example.com") is None
+
+
+def test_reserving_an_email_twice_fails(accounts):
+    accounts.save(account("twice@example.com"), expected_status=None)
+
+    with pytest.raises(ConcurrentUpdate):
+        accounts.save(account("twice@example.com"), expected_status=None)
+
+
+def test_writes_are_conditional_on_status_and_attempt(accounts):
+    accounts.save(account("owned@example.com"), expected_status=None)
+
+    with pytest.raises(ConcurrentUpdate):
+        accounts.save(account("owned@example.com"), AccountStatus.ACTIVE)
+    with pytest.raises(ConcurrentUpdate):
+        accounts.save(account("owned@example.com"), AccountStatus.PENDING, expected_attempt_id="someone-else")
+    with pytest.raises(ConcurrentUpdate):
+        accounts.delete("owned@example.com", AccountStatus.PENDING, expected_attempt_id="someone-else")
+    accounts.save(account("owned@example.com", api_key_id="k2"), AccountStatus.PENDING, expected_attempt_id="a1")
+    accounts.delete("owned@example.com", AccountStatus.PENDING, expected_attempt_id="a1")
+
+    assert accounts.get("owned@example.com") is None
+
+
+def test_accounts_are_found_by_each_id(accounts):
+    accounts.save(account("ids@example.com", api_key_id="key-ids", customer_id="cus_ids", subscription_id="sub_ids"),
+                  expected_status=None)
+
+    assert accounts.find_by_api_key_id("key-ids").email == "ids@example.com"
+    assert accounts.find_by_customer_id("cus_ids").email == "ids@example.com"
+    assert accounts.find_by_subscription_id("sub_ids").email == "ids@example.com"
+    assert accounts.find_by_api_key_id("key-none") is None
+
+
+def test_failed_accounts_are_listed_by_status(accounts):
+    accounts.save(account("failed@example.com", status=AccountStatus.FAILED, failure_reason="why"), None)
+    accounts.save(account("fine@example.com", status=AccountStatus.ACTIVE), None)
+
+    failed = accounts.list_by_status(AccountStatus.FAILED)
+
+    assert [(row.email, row.failure_reason) for row in failed] == [("failed@example.com", "why")]
+
+
+def test_a_billing_event_is_applied_once_and_only_over_the_row_it_was_computed_from(accounts):
+    before = account("billing@example.com", status=AccountStatus.ACTIVE)
+    accounts.save(before, None)
+    after = account("billing@example.com", status=AccountStatus.SUSPENDED, last_billing_event_id="evt_1",
+                    last_billing_event_at=10)
+
+    accounts.save_billing_event(after, before, "evt_1", remember_until=2_000_000_000)
+
+    assert accounts.get("billing@example.com").status is AccountStatus.SUSPENDED
+    with pytest.raises(EventAlreadyApplied):
+        accounts.save_billing_event(after, before, "evt_1", remember_until=2_000_000_000)
+    with pytest.raises(ConcurrentUpdate):
+        accounts.save_billing_event(after, before, "evt_2", remember_until=2_000_000_000)
+    assert accounts.list_by_status(AccountStatus.SUSPENDED)[0].last_billing_event_id == "evt_1"
+
+
+def test_the_key_state_is_recorded_only_while_the_row_keeps_that_status(accounts):
+    row = account("synced@example.com", status=AccountStatus.ACTIVE, customer_id="cus_synced", first_name="Ann")
+    accounts.save(row, None)
+
+    accounts.record_key_sync(row, synced=True)
+
+    stored = accounts.get("synced@example.com")
+    assert stored.key_in_sync and stored == replace(row, key_synced_for=AccountStatus.ACTIVE)  # nothing else written
+    with pytest.raises(ConcurrentUpdate):
+        accounts.record_key_sync(row.with_status(AccountStatus.SUSPENDED, 5, "customer.subscription.deleted"), False)
+    assert accounts.get("synced@example.com").key_in_sync
+    accounts.record_key_sync(row, synced=False)
+    assert accounts.get("synced@example.com") == row
+
+
+def test_history_written_before_one_entry_shape_still_reads(accounts, aws):
+    """Rows of earlier versions hold {status, at} (sign-up) and {at, status, event, eventId} entries."""
+    boto3.client("dynamodb").put_item(TableName=aws.accounts_table, Item={
+        "email": {"S": "legacy@example.com"}, "status": {"S": "suspended"},
+        "history": {"L": [
+            {"M": {"status": {"S": "active"}, "at": {"S": "10"}}},
+            {"M": {"at": {"S": "20"}, "status": {"S": "suspended"}, "event": {"S": "invoice.payment_failed"},
+                   "eventId": {"S": "evt_9"}}},
+        ]},
+    })
+
+    assert accounts.get("legacy@example.com").history == (
+        StatusChange(10, AccountStatus.ACTIVE, "sign-up"),
+        StatusChange(20, AccountStatus.SUSPENDED, "invoice.payment_failed", "evt_9"),
+    )

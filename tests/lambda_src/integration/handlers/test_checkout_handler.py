@@ -1,0 +1,112 @@
+"""POST /billing/checkout end to end: the real handler and adapters on moto and the Stripe bridge
+(Checkout in setup mode is one of the gaps the bridge fills). Accounts come from the real
+register handler."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from testkit.lambda_events import DeployedFunction, deployed
+from testkit.lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
+
+from tollgate import contract
+
+
+@pytest.fixture(scope="module")
+def checkout_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
+    return deployed("tollgate.handlers.checkout", aws.environment(stripe_api, moesif_collector.base_url, price_id))
+
+
+def sign_up(register_module) -> dict:
+    body = json.dumps({"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"})
+    status, _, created = invoke(register_module, api_gateway_event(body))
+    assert status == 201, created
+    return created
+
+
+def open_checkout(module, body, api_key: str | None):
+    headers = {contract.API_KEY_HEADER: api_key} if api_key is not None else {}
+    raw = body if isinstance(body, str) else json.dumps(body)
+    return invoke(module, api_gateway_event(raw, path=contract.ROUTE_CHECKOUT, headers=headers))
+
+
+def test_the_keys_owner_gets_a_setup_mode_session_for_their_own_customer(checkout_module, register_module,
+                                                                          stripe_client):
+    account = sign_up(register_module)
+
+    status, headers, body = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, account["apikey"])
+
+    assert status == 200, body
+    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
+    (session,) = stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data
+    assert body == {"url": session.url}
+    assert session.mode == "setup"
+    assert session.success_url == SIGNUP_ORIGIN + "/?checkout=success"
+    assert session.cancel_url == SIGNUP_ORIGIN + "/?checkout=cancel"
+
+
+def test_the_register_answer_offers_the_request_that_opens_checkout(checkout_module, register_module, stripe_client):
+    account = sign_up(register_module)
+    offer = account["addPaymentMethod"]
+
+    assert (offer["method"], offer["path"]) == ("POST", contract.ROUTE_CHECKOUT)
+    status, _, body = invoke(checkout_module, api_gateway_event(
+        json.dumps(offer["body"]), path=offer["path"], headers={offer["apiKeyHeader"]: account["apikey"]}))
+
+    assert status == 200, body
+    (session,) = stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data
+    assert body == {"url": session.url} and session.mode == "setup"
+
+
+@pytest.mark.parametrize("presented", ["someone-elses-key", "", None], ids=["wrong-key", "empty-key", "no-header"])
+def test_a_key_that_does_not_match_the_key_id_gets_403_and_no_session(checkout_module, register_module,
+                                                                        stripe_client, presented):
+    account = sign_up(register_module)
+
+    status, headers, body = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, presented)
+
+    assert status == 403 and "do not match" in body["error"]
+    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
+    assert stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data == []
+
+
+def test_another_customers_valid_key_cannot_open_checkout_for_this_customer(checkout_module, register_module,
+                                                                             stripe_client):
+    victim, attacker = sign_up(register_module), sign_up(register_module)
+
+    status, _, _ = open_checkout(checkout_module, {"apiKeyId": victim["apiKeyId"]}, attacker["apikey"])
+
+    assert status == 403
+    assert stripe_client.v1.checkout.sessions.list({"customer": victim["customerId"]}).data == []
+
+
+def test_an_unknown_key_id_gets_the_same_403(checkout_module, register_module):
+    account = sign_up(register_module)
+
+    status, _, body = open_checkout(checkout_module, {"apiKeyId": "nosuchkey1"}, account["apikey"])
+
+    assert status == 403 and "do not match" in body["error"]
+
+
+def test_a_customer_id_in_the_body_is_never_used(checkout_module, register_module, stripe_client):
+    account, other = sign_up(register_module), sign_up(register_module)
+
+    status, _, _ = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"], "customer": other["customerId"]},
+                                 account["apikey"])
+
+    assert status == 200
+    assert stripe_client.v1.checkout.sessions.list({"customer": other["customerId"]}).data == []
+    assert len(stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [("", "body"), ("not json", "body"), ("[]", "body"), ({}, "apiKeyId"), ({"apiKeyId": 7}, "apiKeyId"),
+     ({"apiKeyId": "../../etc"}, "apiKeyId"), ('{"apiKeyId": ' + "[" * 1000 + "]" * 1000 + "}", "body")],
+)
+def test_a_malformed_body_gets_400_naming_the_field(checkout_module, body, field):
+    status, _, answer = open_checkout(checkout_module, body, "any-key")
+
+    assert status == 400 and field in answer["fields"]
