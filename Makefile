@@ -14,7 +14,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export PYTHONDONTWRITEBYTECODE := 1
 CDK := npx --no-install cdk --no-notices
 
-.PHONY: help deps synth test deploy dev bench stripe-setup failed-accounts lock browser
+.PHONY: help deps lambda-python synth test deploy dev bench stripe-setup failed-accounts lock browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -45,20 +45,25 @@ browser:  ## install Debian's Chromium for the browser tests when it is missing 
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-liberation; }
 
-synth: deps  ## synthesize cdk.out/Tollgate.template.json offline and print the cdk-nag result
+# Bundling compiles the Lambda's bytecode with the runtime's Python version: say what to install
+# (or set) in one line before the CDK CLI starts, rather than in a synth traceback.
+lambda-python: deps
+	@$(BIN)/python -m infra.lambda_asset python >/dev/null
+
+synth: lambda-python  ## synthesize cdk.out/Tollgate.template.json offline and print the cdk-nag result
 	$(CDK) synth -q
 	$(BIN)/python -m infra.nag_report cdk.out
 
 test: deps browser  ## the whole test suite
 	$(BIN)/python -m pytest
 
-deploy: deps  ## cdk deploy to the account of your current AWS credentials
+deploy: lambda-python  ## cdk deploy to the account of your current AWS credentials
 	$(CDK) deploy Tollgate
 
 dev: deps  ## run the whole product locally on emulators (no AWS/Stripe/Moesif account; ARGS="--help")
 	$(BIN)/python -m localdev $(ARGS)
 
-bench: deps  ## register latency vs the seed's sequential order (prints figures, never fails on them)
+bench: deps  ## register latency vs the seed's order, cold init on the built asset (figures, never fails on them)
 	$(BIN)/python -m bench
 
 stripe-setup: deps  ## create the Stripe product, meter and price idempotently (ARGS="--help")
@@ -67,6 +72,7 @@ stripe-setup: deps  ## create the Stripe product, meter and price idempotently (
 failed-accounts: deps  ## list accounts a rollback could not undo; ARGS="--clean" removes what they hold
 	$(BIN)/python -m ops.failed_accounts $(ARGS)
 
-lock: $(STAMPS)/venv  ## re-pin requirements.txt from requirements.in
-	$(BIN)/python -m pip install -q -r requirements.in
-	$(BIN)/python -m pip freeze --exclude-editable > requirements.txt
+lock: $(STAMPS)/venv  ## re-pin requirements.txt, then the Lambda's lambda_src/requirements.txt (hashes) from it
+	$(BIN)/uv pip compile requirements.in --output-file requirements.txt --python $(BIN)/python --quiet \
+	  --custom-compile-command "make lock"
+	$(BIN)/python -m infra.lambda_asset lock

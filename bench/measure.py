@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 
 from testkit.fake_aws import FakeIdempotencyStore, FakeSecretsManager
@@ -25,7 +19,6 @@ from tollgate.config import RuntimeConfig
 from tollgate.domain.models import Registrant
 from tollgate.wiring import Wiring
 
-ROOT = Path(__file__).resolve().parent.parent
 HANDLER_MODULE = "tollgate.handlers.register"
 # The function's settings; nothing is called on these names (fakes replace every adapter).
 BENCH_ENVIRONMENT = {
@@ -125,71 +118,3 @@ def seed_order_ms(ports: FakePorts) -> float:
     ports.analytics.upsert_user(key.id, subscription_id, {})
     ports.api_keys.attach_to_plan(key.id)
     return (time.perf_counter() - started) * 1000
-
-
-_COLD_START_PROBE = f"""
-import time
-started = time.perf_counter()
-import {HANDLER_MODULE}
-handler_ms = (time.perf_counter() - started) * 1000
-started = time.perf_counter()
-import stripe, moesifapi.controllers.api_controller
-sdk_ms = (time.perf_counter() - started) * 1000
-print(handler_ms, sdk_ms)
-"""
-
-
-def cold_start_ms() -> tuple[float, float]:
-    """Import time of the handler module in a fresh interpreter, and of the SDKs it defers to
-    the first sign-up (stripe, moesifapi)."""
-    result = subprocess.run(
-        [sys.executable, "-c", _COLD_START_PROBE],
-        env={**os.environ, **BENCH_ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True, text=True, check=True,
-    )
-    handler_ms, sdk_ms = (float(value) for value in result.stdout.split())
-    return handler_ms, sdk_ms
-
-
-@dataclass(frozen=True)
-class AssetSize:
-    unzipped_bytes: int
-    zipped_bytes: int
-    source: str
-
-
-def lambda_asset_size() -> AssetSize:
-    """The shared Lambda asset as `cdk synth` left it in cdk.out, or else bundled now with the
-    stack's own bundler (infra.functions.PipLocalBundling, which needs PyPI)."""
-    asset = _synthesized_asset()
-    if asset is not None:
-        return _measure(asset, "cdk.out")
-    from infra.functions import ARCHITECTURE, LAMBDA_SRC, PipLocalBundling
-
-    with tempfile.TemporaryDirectory() as bundle:
-        PipLocalBundling(LAMBDA_SRC, ARCHITECTURE).try_bundle(bundle, None)
-        return _measure(Path(bundle), "bundled now with infra.functions.PipLocalBundling")
-
-
-def _synthesized_asset() -> Path | None:
-    template_path = ROOT / "cdk.out" / "Tollgate.template.json"
-    if not template_path.exists():
-        return None
-    resources = json.loads(template_path.read_text())["Resources"].values()
-    for resource in resources:
-        properties = resource.get("Properties", {})
-        if resource.get("Type") == "AWS::Lambda::Function" and properties.get("Handler") == contract.HANDLER_REGISTER:
-            asset_hash = properties["Code"]["S3Key"].removesuffix(".zip")
-            directory = ROOT / "cdk.out" / f"asset.{asset_hash}"
-            return directory if directory.is_dir() else None
-    return None
-
-
-def _measure(directory: Path, source: str) -> AssetSize:
-    files = [path for path in directory.rglob("*") if path.is_file()]
-    with tempfile.TemporaryFile() as archive:
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-            for path in files:
-                zipped.write(path, path.relative_to(directory))
-        zipped_bytes = archive.tell()
-    return AssetSize(sum(path.stat().st_size for path in files), zipped_bytes, source)

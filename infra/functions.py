@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy, Stack
+from aws_cdk import BundlingOptions, DockerImage, Duration, FileSystem, ILocalBundling, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -18,68 +15,52 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra import lambda_asset
 from infra.api_key_access import ApiKeyAccess
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
 from tollgate import contract
 
-LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
-PYTHON_VERSION = "3.12"
-RUNTIME = lambda_.Runtime.PYTHON_3_12
-ARCHITECTURE = lambda_.Architecture.ARM_64
-_PIP_PLATFORM = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+LAMBDA_SRC = lambda_asset.LAMBDA_SRC
+RUNTIME = lambda_.Runtime.PYTHON_3_12  # lambda_asset.PYTHON_VERSION compiles for it (a test keeps them equal)
+ARCHITECTURE = lambda_.Architecture.ARM_64  # lambda_asset.ARCHITECTURE installs wheels for it (same test)
 # The other functions are far quicker than the register flow (see contract.REGISTER_TIMEOUT_SECONDS).
 REGISTER_TIMEOUT = Duration.seconds(contract.REGISTER_TIMEOUT_SECONDS)
+_SOURCE_EXCLUDES = ["**/__pycache__", "**/*.pyc"]
 
 
 @jsii.implements(ILocalBundling)
 class PipLocalBundling:
-    """Builds the asset on this machine: pip installs lambda_src/requirements.txt as wheels for the
-    Lambda's platform and Python version, then copies the `tollgate` package next to them.
+    """Builds the asset on this machine with infra.lambda_asset.build_asset: the locked wheels for
+    the Lambda's platform, the `tollgate` package, bytecode for the runtime's Python.
 
-    Only binary wheels are accepted, so nothing is compiled for the wrong OS; boto3 is left out
-    because the runtime provides it. Needs PyPI (or a configured index) at synth time. It never
-    declines: a failure raises, so CDK never falls back to the Docker image.
+    Needs PyPI (or a configured index) and a Python of the runtime's version at synth time. It
+    never declines: a failure raises, so CDK never falls back to the Docker image.
     """
 
-    def __init__(self, source: Path, architecture: lambda_.Architecture) -> None:
+    def __init__(self, source: Path) -> None:
         self._source = source
-        self._platform = _PIP_PLATFORM[architecture.name]
 
     def try_bundle(self, output_dir: str, _options: BundlingOptions) -> bool:
-        command = [
-            sys.executable, "-m", "pip", "install",
-            "--requirement", str(self._source / "requirements.txt"),
-            "--target", output_dir,
-            "--platform", self._platform,
-            "--only-binary=:all:",
-            "--python-version", PYTHON_VERSION,
-            "--implementation", "cp",
-            "--no-compile", "--quiet", "--disable-pip-version-check",
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(
-                "Bundling the Lambda dependencies failed (synth needs access to PyPI):\n" + result.stderr
-            )
-        shutil.copytree(
-            self._source / "tollgate",
-            Path(output_dir) / "tollgate",
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-            dirs_exist_ok=True,
-        )
+        lambda_asset.build_asset(Path(output_dir), source=self._source)
         return True
 
 
 def shared_code_asset() -> lambda_.Code:
     """ONE asset for every function (bundled once). When a test skips bundling
-    (context aws:cdk:bundling-stacks=[]), CDK uses lambda_src/ itself as the asset."""
+    (context aws:cdk:bundling-stacks=[]), CDK uses lambda_src/ itself as the asset.
+
+    The asset hash covers the sources AND the build recipe (infra/lambda_asset.py): CDK's default
+    source hash would keep an old bundle, and skip its upload, after a change to what is bundled."""
     return lambda_.Code.from_asset(
         str(LAMBDA_SRC),
-        exclude=["**/__pycache__", "**/*.pyc"],
+        exclude=_SOURCE_EXCLUDES,
+        asset_hash=FileSystem.fingerprint(
+            str(LAMBDA_SRC), exclude=_SOURCE_EXCLUDES, extra_hash=lambda_asset.recipe_fingerprint()
+        ),
         bundling=BundlingOptions(
             # Required by the API but never pulled: PipLocalBundling always bundles or raises.
             image=DockerImage.from_registry("local-bundling-only"),
-            local=PipLocalBundling(LAMBDA_SRC, ARCHITECTURE),
+            local=PipLocalBundling(LAMBDA_SRC),
         ),
     )
 
@@ -172,7 +153,7 @@ class PythonFunction(Construct):
             self.function,
             "AwsSolutions-L1",
             f"Pinned to {RUNTIME.name}, the runtime the bundled wheels and the tests target; bump "
-            "infra/functions.py RUNTIME and PYTHON_VERSION together.",
+            "infra/functions.py RUNTIME and infra/lambda_asset.py PYTHON_VERSION together.",
         )
 
 

@@ -4,12 +4,12 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from aws_cdk import aws_lambda as lambda_
+from aws_cdk import App, Stack
 
-from infra.functions import LAMBDA_SRC, PipLocalBundling
+from infra import lambda_asset
+from infra.functions import ARCHITECTURE, LAMBDA_SRC, RUNTIME, PipLocalBundling, shared_code_asset
 from tollgate import contract
 
 BUSINESS_HANDLERS = (contract.HANDLER_REGISTER, contract.HANDLER_CHECKOUT, contract.HANDLER_STRIPE_WEBHOOK)
@@ -178,25 +178,34 @@ def test_no_statement_grants_apigateway_dynamodb_or_secrets_on_every_resource(sy
             assert all(r.split(".")[0].lstrip("<") in tables for r in resources), resources
 
 
-def test_the_bundled_requirements_leave_out_boto3_which_the_runtime_provides():
-    lines = (LAMBDA_SRC / "requirements.txt").read_text().splitlines()
-    names = {re.split(r"[=<>~!\[; ]", line.strip())[0].lower() for line in lines if line.strip() and not line.startswith("#")}
-
-    assert "stripe" in names and not names & {"boto3", "botocore", "s3transfer"}
+def test_the_runtime_and_architecture_are_the_ones_the_asset_is_built_for():
+    assert RUNTIME.name == f"python{lambda_asset.PYTHON_VERSION}"
+    assert ARCHITECTURE.name == lambda_asset.ARCHITECTURE
 
 
-def test_pip_bundling_installs_the_requirements_for_the_lambda_platform_then_copies_the_package(tmp_path, monkeypatch):
+def test_pip_bundling_installs_the_lock_for_the_lambda_platform_then_compiles_for_its_python(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda command, **_: calls.append(command) or subprocess.CompletedProcess(command, 0, "", ""))
+    monkeypatch.setattr(lambda_asset, "runtime_python", lambda: "/opt/python3.12")
+    for relative in lambda_asset.LEFT_OUT_PATHS:  # what pip would have installed
+        (tmp_path / relative).mkdir(parents=True)
 
-    assert PipLocalBundling(LAMBDA_SRC, lambda_.Architecture.ARM_64).try_bundle(str(tmp_path), None) is True
+    assert PipLocalBundling(LAMBDA_SRC).try_bundle(str(tmp_path), None) is True
 
-    (command,) = calls
-    assert command[:4] == [sys.executable, "-m", "pip", "install"]
-    assert ["--platform", "manylinux2014_aarch64"] == command[command.index("--platform") : command.index("--platform") + 2]
-    assert "--only-binary=:all:" in command and ["--python-version", "3.12"] == command[command.index("--python-version") :][:2]
+    install, compile_ = calls
+    assert install[:4] == [sys.executable, "-m", "pip", "install"]
+    assert _option(install, "--requirement") == str(LAMBDA_SRC / "requirements.txt")
+    assert {"--require-hashes", "--no-deps", "--only-binary=:all:", "--no-compile"} <= set(install)
+    assert (_option(install, "--platform"), _option(install, "--python-version")) == ("manylinux2014_aarch64", "3.12")
+    assert compile_[:3] == ["/opt/python3.12", "-m", "compileall"] and compile_[-1] == str(tmp_path)
+    assert _option(compile_, "--invalidation-mode") == "unchecked-hash"
     assert (tmp_path / "tollgate" / "contract.py").is_file()
     assert not list(tmp_path.rglob("__pycache__"))
+    assert not any((tmp_path / relative).exists() for relative in lambda_asset.LEFT_OUT_PATHS)
+
+
+def _option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
 
 
 def test_pip_bundling_fails_loudly_instead_of_falling_back_to_docker(tmp_path):
@@ -204,5 +213,55 @@ def test_pip_bundling_fails_loudly_instead_of_falling_back_to_docker(tmp_path):
     (source / "tollgate").mkdir(parents=True)
     (source / "requirements.txt").write_text("this is not a requirement ===\n")
 
-    with pytest.raises(RuntimeError, match="Bundling the Lambda dependencies failed"):
-        PipLocalBundling(Path(source), lambda_.Architecture.ARM_64).try_bundle(str(tmp_path / "out"), None)
+    with pytest.raises(lambda_asset.BundlingError, match="Installing the locked Lambda dependencies"):
+        PipLocalBundling(source).try_bundle(str(tmp_path / "out"), None)
+
+
+def test_the_asset_hash_follows_the_build_recipe_as_well_as_the_sources(monkeypatch):
+    """Otherwise a change to what is bundled would leave CDK deploying the previous bundle."""
+
+    def asset_key() -> str:
+        stack = Stack(App(context={"aws:cdk:bundling-stacks": []}), "AssetHash")
+        return shared_code_asset().bind(stack).s3_location.object_key
+
+    before = asset_key()
+    monkeypatch.setattr(lambda_asset, "recipe_fingerprint", lambda: "another recipe")
+
+    assert asset_key() == asset_key() != before
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"PATH": "/nonexistent", "PYENV_ROOT": "/nonexistent"}, "No Python 3.12 found"),
+        ({lambda_asset.PYTHON_OVERRIDE: sys.executable}, f"={sys.executable} is not a working Python 3.12"),
+    ],
+)
+def test_without_a_python_of_the_runtimes_version_bundling_says_what_to_install(monkeypatch, environment, expected):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    with pytest.raises(lambda_asset.BundlingError, match=re.escape(expected)) as raised:
+        lambda_asset.runtime_python()
+    assert "\n" not in str(raised.value) and lambda_asset.PYTHON_OVERRIDE in str(raised.value)
+
+
+def test_without_python312_on_path_pyenvs_newest_312_is_taken(tmp_path, monkeypatch):
+    """A pyenv shim on PATH for a version that is not selected fails, so pyenv's folders are read."""
+    for release in ("3.12.9", "3.12.10", "3.13.0"):
+        interpreter = tmp_path / "versions" / release / "bin" / f"python{release.rsplit('.', 1)[0]}"
+        interpreter.parent.mkdir(parents=True)
+        interpreter.write_text(f"#!/bin/sh\necho CPython {release.rsplit('.', 1)[0]}\n")
+        interpreter.chmod(0o755)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+
+    assert lambda_asset.runtime_python() == str(tmp_path / "versions" / "3.12.10" / "bin" / "python3.12")
+
+
+def test_a_python_of_the_runtimes_version_is_found_on_path_or_in_pyenv_or_the_override():
+    found = lambda_asset.runtime_python()
+    probe = "import sys; print('%d.%d' % sys.version_info[:2])"
+    version = subprocess.run([found, "-c", probe], capture_output=True, text=True, check=True)
+
+    assert version.stdout.strip() == lambda_asset.PYTHON_VERSION
