@@ -13,16 +13,13 @@ one of them (tests that need none pay nothing), and stop at the end of the sessi
 - `moesif_collector` MoesifCollector (`.base_url`, `.firehose_url`, `.users()`, `.events()`, ...)
 - `clean_moesif`     the collector, emptied before the test
 - `emulator_env`     os.environ set to `emulators.env()` for one test (monkeypatch)
-- `no_network`       opt-in: any connection to a non-loopback address fails the test
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -109,35 +106,3 @@ def emulator_env(emulators: Emulators, monkeypatch: pytest.MonkeyPatch) -> dict[
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
-
-
-def _is_loopback(address: Any) -> bool:
-    host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost: it would need DNS, i.e. the network
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail loudly if the code under test tries to reach anything but 127.0.0.1 / ::1."""
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def guard(address: Any) -> None:
-        if not isinstance(address, (str, bytes)) and not _is_loopback(address):
-            raise AssertionError(f"test tried to reach the network: {address!r}")
-
-    def connect(self: socket.socket, address: Any) -> None:
-        guard(address)
-        return real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        guard(address)
-        return real_connect_ex(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
