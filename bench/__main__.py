@@ -32,6 +32,9 @@ def print_cold_start(runs: int) -> None:
     print(f"cold init (handler import)        min {min(cold.handler_ms):.0f} / median {handler_ms:.0f} ms "
           f"({runs} fresh processes of {cold.python}: built asset + the runtime's boto3; the `cold init` line "
           "uses the median)")
+    setup = cold.first_sign_up_setup_ms
+    print(f"first sign-up's setup             min {min(setup):.0f} / median {median(setup):.0f} ms (the lazy wiring: "
+          "boto3 session and clients, secret stores, idempotency store, and the stripe and moesifapi imports)")
     print(f"import boto3 alone (runtime's)    min {min(cold.boto3_ms):.0f} / median {median(cold.boto3_ms):.0f} ms")
     print(f"Lambda asset                      {asset.unzipped_bytes / 1e6:.1f} MB unzipped, "
           f"{asset.zipped_bytes / 1e6:.1f} MB zipped, {asset.files:,} files")
