@@ -75,6 +75,7 @@ class TollgateApi(Construct):
                 access_log_destination=access_log_destination,
                 access_log_format=access_log_format,
                 metrics_enabled=True,
+                tracing_enabled=settings.enable_tracing,
                 # A backstop far above any plan: shared by every caller, so never the cap that
                 # matters (per-IP WAF rules and per-key usage plans are).
                 throttling_rate_limit=settings.stage_rate_limit,

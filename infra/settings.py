@@ -62,6 +62,7 @@ class Settings:
     enable_waf: bool
     require_payment_method: bool
     reserved_concurrency: int
+    enable_tracing: bool
 
     @property
     def uses_sample_backend(self) -> bool:
@@ -111,6 +112,7 @@ class Settings:
             enable_waf=read.boolean("enable_waf"),
             require_payment_method=read.boolean("require_payment_method"),
             reserved_concurrency=read.non_negative_int("reserved_concurrency"),
+            enable_tracing=read.boolean("enable_tracing"),
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Annotations, CfnOutput, Stack, Tags
+from aws_cdk import Annotations, Aspects, CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.api import TollgateApi
@@ -14,6 +14,7 @@ from infra.log_forwarding import MoesifLogForwarding
 from infra.nag import acknowledge
 from infra.settings import Settings
 from infra.signup_site import SignupSite
+from infra.tracing import ActiveTracing
 from infra.waf import ApiFirewall
 from tollgate import contract
 
@@ -96,6 +97,8 @@ class TollgateStack(Stack):
                 f"stripe_price_id is the placeholder {settings.stripe_price_id!r}: sign-ups will fail until you "
                 "set the real price id (make stripe-setup prints it) in cdk.json or with -c stripe_price_id=...",
             )
+        if settings.enable_tracing:
+            Aspects.of(self).add(ActiveTracing())
         self._add_outputs()
 
     def _add_outputs(self) -> None:

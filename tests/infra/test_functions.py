@@ -162,7 +162,7 @@ def test_the_functions_are_told_the_owner_tag_they_must_put_on_keys(synth):
 def test_sample_backend_gets_nothing_but_its_logs(synth):
     actions = set(_grants(synth, contract.HANDLER_SAMPLE_BACKEND))
 
-    assert actions <= {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert actions <= {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 @pytest.mark.parametrize("handler", [*BUSINESS_HANDLERS, contract.HANDLER_SAMPLE_BACKEND])
@@ -171,7 +171,7 @@ def test_no_statement_grants_apigateway_dynamodb_or_secrets_on_every_resource(sy
     tables = set(synth.resources("AWS::DynamoDB::Table"))
     for action, resources in _grants(synth, handler).items():
         service = action.split(":")[0]
-        assert "*" not in resources, (handler, action)
+        assert "*" not in resources or service == "xray", (handler, action)  # X-Ray has no resource-level permissions
         if service == "secretsmanager":
             assert set(resources) <= secrets
         if service == "dynamodb":
@@ -265,3 +265,16 @@ def test_a_python_of_the_runtimes_version_is_found_on_path_or_in_pyenv_or_the_ov
     version = subprocess.run([found, "-c", probe], capture_output=True, text=True, check=True)
 
     assert version.stdout.strip() == lambda_asset.PYTHON_VERSION
+
+
+def test_every_tollgate_function_and_the_stage_are_traced_by_default(synth, synth_custom):
+    """Issue 14: X-Ray active tracing, a setting that is on by default (enable_tracing)."""
+    for handler, function in _functions(synth).items():
+        assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}, handler
+        assert "xray:PutTraceSegments" in _grants(synth, handler)
+    (stage,) = synth.resources("AWS::ApiGateway::Stage").values()
+    assert stage["Properties"]["TracingEnabled"] is True
+    untraced = synth_custom  # enable_tracing=false
+    assert not any("TracingConfig" in f["Properties"] for f in _functions(untraced).values())
+    (custom_stage,) = untraced.resources("AWS::ApiGateway::Stage").values()
+    assert not custom_stage["Properties"].get("TracingEnabled")
