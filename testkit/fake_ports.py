@@ -80,6 +80,10 @@ class FakeBilling(FaultyFake, Billing):
         super().__init__(**kwargs)
         self.customers: dict[str, dict] = {}
         self.subscriptions: dict[str, dict] = {}  # id -> {"customer", "status"}
+        # Stripe saves a create's result once it started executing, a 500 included, and replays it
+        # for the same idempotency key: with `saves_errors`, an injected failure is replayed too.
+        self.saves_errors = False
+        self.saved_errors: dict[str, DownstreamError] = {}
         self.open_invoices: dict[str, list[int]] = {}  # subscription id -> amounts owed, oldest first
         self.paid_invoices: list[tuple[str, int]] = []
         # Shared with a FakePaymentMethods (customer id -> payment method) so Checkout and billing agree.
@@ -90,17 +94,32 @@ class FakeBilling(FaultyFake, Billing):
 
     def create_customer(self, registrant: Registrant, api_key_id: str, idempotency_key: str) -> str:
         arguments = ("create_customer", registrant, api_key_id)
-        with self._call("create_customer", registrant.email, api_key_id, idempotency_key):
-            if idempotency_key in self._idempotent:
-                return self._replay(idempotency_key, arguments)
-            customer_id = f"cus_{next(self._ids):04d}"
-            self.customers[customer_id] = {
-                "email": registrant.email,
-                "name": f"{registrant.first_name} {registrant.last_name}",
-                "metadata": {"awsAPIKeyId": api_key_id},
-            }
-            self._idempotent[idempotency_key] = (arguments, customer_id)
-            return customer_id
+        try:
+            with self._call("create_customer", registrant.email, api_key_id, idempotency_key):
+                if idempotency_key in self.saved_errors:
+                    raise self.saved_errors[idempotency_key]
+                if idempotency_key in self._idempotent:
+                    return self._replay(idempotency_key, arguments)
+                return self._new_customer(registrant, api_key_id, idempotency_key, arguments)
+        except DownstreamError as error:
+            if self.saves_errors and idempotency_key in self._idempotent:
+                self.saved_errors[idempotency_key] = error  # Stripe replays a 500 saved for the key
+            raise
+
+    def _new_customer(self, registrant: Registrant, api_key_id: str, idempotency_key: str, arguments: tuple) -> str:
+        customer_id = f"cus_{next(self._ids):04d}"
+        self.customers[customer_id] = {
+            "email": registrant.email,
+            "name": f"{registrant.first_name} {registrant.last_name}",
+            "metadata": {"awsAPIKeyId": api_key_id},
+        }
+        self._idempotent[idempotency_key] = (arguments, customer_id)
+        return customer_id
+
+    def find_customers_for_key(self, api_key_id: str) -> list[str]:
+        with self._call("find_customers_for_key", api_key_id):
+            return [customer_id for customer_id, customer in self.customers.items()
+                    if customer["metadata"].get("awsAPIKeyId") == api_key_id]
 
     def delete_customer(self, customer_id: str) -> None:
         with self._call("delete_customer", customer_id):

@@ -58,6 +58,11 @@ class Billing(ABC):
         """Create the customer (metadata awsAPIKeyId) and return its id (cus_...)."""
 
     @abstractmethod
+    def find_customers_for_key(self, api_key_id: str) -> list[str]:
+        """The customers created for a sign-up's API key (their metadata names it). Stripe's search
+        can lag up to a minute behind a create: an empty answer right after one proves nothing."""
+
+    @abstractmethod
     def delete_customer(self, customer_id: str) -> None:
         """Delete the customer, which also cancels its subscriptions; an already deleted
         customer is not an error."""

@@ -3,8 +3,6 @@ their ids, reason and age, and `--clean` undoes what they hold and removes them;
 
 from __future__ import annotations
 
-from localdev.emulators import STRIPE_TEST_SECRET_KEY
-
 import io
 import json
 import subprocess
@@ -15,8 +13,9 @@ import uuid
 import boto3
 import pytest
 
-from testkit.lambda_events import KEY_OWNER
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from ops.failed_accounts import main
+from testkit.lambda_events import KEY_OWNER
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts

@@ -4,10 +4,9 @@ create nothing); bad options and keys stop before any Stripe call, with the opti
 
 from __future__ import annotations
 
-from localdev.emulators import STRIPE_TEST_SECRET_KEY
-
 import pytest
 
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from ops.stripe_setup import build_parser, main, read_api_key
 from tollgate import contract
 

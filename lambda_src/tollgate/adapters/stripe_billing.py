@@ -35,6 +35,12 @@ class StripeBilling(Billing):
         )
         return customer.id
 
+    def find_customers_for_key(self, api_key_id: str) -> list[str]:
+        # Key ids are short alphanumerics (API Gateway's), so they need no escaping in the query.
+        query = f"metadata['{contract.STRIPE_CUSTOMER_METADATA_API_KEY_ID}']:'{api_key_id}'"
+        found = call_stripe("search customers", self._stripe().v1.customers.search, {"query": query, "limit": 10})
+        return [customer.id for customer in found.data]
+
     def delete_customer(self, customer_id: str) -> None:
         call_stripe("delete customer", self._stripe().v1.customers.delete, customer_id, gone_ok=True)
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tollgate.domain.errors import ConcurrentUpdate
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.models import (
     RESERVATION_LEASE_SECONDS,
     SIGNUP_KEY_NAME_PREFIX,
@@ -57,7 +57,9 @@ class Cleanup:
         outcome of that create (a timeout or 5xx, or the function died): the create is repeated
         with the same key and arguments, so Stripe answers with the customer it made then (it
         replays a key's result for 24 h) or makes it now; either way it is deleted, and its id is
-        in the outcome's account, so a row saved afterwards records it.
+        in the outcome's account, so a row saved afterwards records it. Stripe also replays a
+        saved 500 (https://docs.stripe.com/idempotency): then the customer is looked up by the
+        key id its metadata names (Stripe's search) and deleted.
 
         An undo covered by another only counts as failed if that one fails too: a deleted key
         leaves every usage plan, a deleted customer's subscriptions are cancelled by Stripe. So a
@@ -77,9 +79,17 @@ class Cleanup:
         elif account.customer_idempotency_key:
 
             def delete_unknown_customer() -> None:
-                found = self._billing.create_customer(account.registrant, key_id, account.customer_idempotency_key)
-                learnt["account"] = learnt["account"].with_customer(found)
-                self._billing.delete_customer(found)
+                try:
+                    found = [self._billing.create_customer(account.registrant, key_id, account.customer_idempotency_key)]
+                except DownstreamError:
+                    # Stripe replays a saved 500 for the same key: look the customer up by the key
+                    # it was created for instead (a miss is raised again and retried by a later clean).
+                    found = self._billing.find_customers_for_key(key_id) if key_id else []
+                    if not found:
+                        raise
+                for customer in found:
+                    learnt["account"] = learnt["account"].with_customer(customer)
+                    self._billing.delete_customer(customer)
 
             delete_customer = _Undo(
                 "find and delete the customer whose create had an unknown outcome "

@@ -3,8 +3,6 @@ receiver standing in for Tollgate's /stripe/webhook route."""
 
 from __future__ import annotations
 
-from localdev.emulators import STRIPE_TEST_SECRET_KEY
-
 import json
 import threading
 import time
@@ -17,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import stripe
+
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
 
 KEY = STRIPE_TEST_SECRET_KEY
 

@@ -3,12 +3,11 @@ two localstripe gaps used here: `items[].price` on subscriptions and Idempotency
 
 from __future__ import annotations
 
-from localdev.emulators import STRIPE_TEST_SECRET_KEY
-
 import uuid
 
 import pytest
 
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from tollgate import contract
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_client import STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_SECONDS, stripe_client
@@ -85,3 +84,11 @@ def test_an_unreachable_stripe_is_a_retryable_downstream_error(price_id):
         billing.create_customer(ANN, "key-3", f"test-customer-{uuid.uuid4()}")
 
     assert raised.value.retryable is True
+
+
+def test_customers_created_for_a_key_are_found_by_its_id(billing):
+    customer_id = billing.create_customer(Registrant("found@example.com", "Ann", "Lee"), "keyFOUND1", "c-found-1")
+    billing.create_customer(Registrant("other@example.com", "Bo", "Ng"), "keyOTHER1", "c-found-2")
+
+    assert billing.find_customers_for_key("keyFOUND1") == [customer_id]
+    assert billing.find_customers_for_key("keyNOBODY") == []

@@ -256,6 +256,7 @@ def test_a_refused_customer_create_created_nothing_and_is_not_repeated(ports):
 
 def test_when_finding_an_unconfirmed_customer_fails_the_row_names_the_create_and_a_later_clean_finishes(ports):
     ports.billing.fail("create_customer", times=2, answer_lost=True)  # the repeat times out too
+    ports.billing.fail("find_customers_for_key")  # and the search by key id fails (or lags behind the create)
     service = service_for(ports)
 
     with pytest.raises(DownstreamError):
@@ -557,3 +558,18 @@ def test_when_the_old_key_cannot_be_deleted_the_new_sign_up_is_undone_and_the_ca
 
     assert ports.accounts.rows[ANN.email] == canceled
     assert set(ports.api_keys.keys) == keys_before  # the new key was undone, the old one is still there
+
+
+def test_a_customer_whose_create_answered_a_replayed_500_is_found_by_its_key_id_and_deleted(ports):
+    """Stripe saves a create's 500 once execution began and replays it for the same idempotency
+    key (https://docs.stripe.com/idempotency): the rollback cannot learn the customer by repeating
+    the create, so it searches by the key id the customer's metadata names."""
+    ports.billing.saves_errors = True
+    ports.billing.fail("create_customer", answer_lost=True)  # created, then a 5xx Stripe keeps answering
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(ANN, "fp")
+
+    assert ports.billing.customers == {}
+    assert ports.billing.call_count("find_customers_for_key") == 1
+    assert_nothing_left(ports)
