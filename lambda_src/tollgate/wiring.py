@@ -23,18 +23,23 @@ from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.adapters.dynamo_usage_reports import DynamoUsageReports
 from tollgate.adapters.moesif_analytics import MoesifAnalytics
+from tollgate.adapters.s3_usage_ledger import S3UsageLedger
 from tollgate.adapters.secrets import SecretStore
+from tollgate.adapters.sqs_usage_queues import UsageQueues
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_checkout import StripePaymentMethods
 from tollgate.adapters.stripe_client import StripeClientForSecret
+from tollgate.adapters.stripe_usage_meter import StripeUsageMeter
 from tollgate.adapters.stripe_webhook_events import StripeWebhookEvents
 from tollgate.config import RuntimeConfig
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.lifecycle import LifecycleService
+from tollgate.domain.metering import UsageReporter
 from tollgate.domain.registration import RegistrationService
-from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
+from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods, UsageLedger, UsageMeter, UsageReports
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
@@ -116,6 +121,27 @@ class Wiring:
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:
         return PaymentMethodCheckout(self.accounts, self.api_keys, self.payment_methods, self.config.signup_url)
+
+    @cached_property
+    def usage_ledger(self) -> UsageLedger:
+        return S3UsageLedger(self.aws.client("s3"), self.config.require_usage().ledger_bucket)
+
+    @cached_property
+    def usage_meter(self) -> UsageMeter:
+        return StripeUsageMeter(self.stripe, self.config.stripe_price_id)
+
+    @cached_property
+    def usage_reports(self) -> UsageReports:
+        return DynamoUsageReports(self.aws.client("dynamodb"), self.config.require_usage().reports_table)
+
+    @cached_property
+    def usage_queues(self) -> UsageQueues:
+        return UsageQueues(self.aws.client("sqs"))
+
+    @cached_property
+    def usage_reporter(self) -> UsageReporter:
+        return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports,
+                             self.config.require_usage().billable_statuses)
 
 
 _BUILT_HERE = frozenset(name for name, value in vars(Wiring).items() if isinstance(value, cached_property))
