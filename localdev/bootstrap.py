@@ -158,3 +158,53 @@ def create_tables(dynamodb: Any) -> tuple[str, str]:
         dynamodb.update_time_to_live(TableName=table,
                                      TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
     return accounts, idempotency
+
+
+@dataclass(frozen=True)
+class UsageMetering:
+    """The usage-metering resources (usage_reporter=tollgate), as infra/usage_metering.py makes them."""
+
+    ledger_bucket: str
+    reports_table: str
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_url: str
+
+    def environment(self, billable_statuses: str) -> dict[str, str]:
+        """What the stack adds to the functions' environment for them."""
+        return {contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket,
+                contract.ENV_USAGE_REPORTS_TABLE: self.reports_table,
+                contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue_url,
+                contract.ENV_BILLABLE_STATUSES: billable_statuses}
+
+
+def create_usage_metering(s3: Any, sqs: Any, dynamodb: Any, name: str = NAME) -> UsageMetering:
+    """The ledger bucket whose new `ledger/` objects S3 announces on the usage queue (dead letters
+    after contract.USAGE_QUEUE_MAX_RECEIVES deliveries), and the usage reports table with its sparse
+    `pending` index and TTL."""
+    def queue_arn(url: str) -> str:
+        return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    dead_letters = sqs.create_queue(QueueName=f"{name}-usage-dead-letters")["QueueUrl"]
+    queue = sqs.create_queue(QueueName=f"{name}-usage", Attributes={"RedrivePolicy": json.dumps({
+        "deadLetterTargetArn": queue_arn(dead_letters), "maxReceiveCount": str(contract.USAGE_QUEUE_MAX_RECEIVES)})})[
+        "QueueUrl"]
+    bucket = f"{name}-usage-ledger"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [{
+        "QueueArn": queue_arn(queue), "Events": ["s3:ObjectCreated:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": contract.USAGE_LEDGER_PREFIX}]}}}]})
+    table = f"{name}-usage-reports"
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": contract.USAGE_REPORTS_PARTITION_KEY, "AttributeType": "S"},
+                              {"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "AttributeType": "S"},
+                              {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": contract.USAGE_REPORTS_PARTITION_KEY, "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{"IndexName": contract.USAGE_REPORTS_INDEX_PENDING, "KeySchema": [
+            {"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "KeyType": "HASH"},
+            {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"}}])
+    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": contract.USAGE_REPORTS_TTL_ATTRIBUTE})
+    return UsageMetering(bucket, table, queue, queue_arn(queue), dead_letters)
