@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from infra.settings import Settings, load_cdk_json_context
-from localdev.bootstrap import UsageMetering, create_api, create_tables, create_usage_metering
+from localdev.bootstrap import UsageMetering, create_api, create_ledger_bucket, create_tables, create_usage_metering
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from testkit.lambda_events import KEY_OWNER, SIGNUP_ORIGIN
 from tollgate import contract
@@ -74,5 +74,6 @@ def moto_stack() -> Iterator[MotoStack]:
             moesif_secret_arn = secrets_manager.create_secret(Name="tollgate-test-moesif", SecretString=json.dumps({
                 contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_APPLICATION_ID,
             }))["ARN"]
-            usage = create_usage_metering(boto3.client("s3"), boto3.client("sqs"), boto3.client("dynamodb"))
+            usage = create_usage_metering(boto3.client("s3"), boto3.client("sqs"), boto3.client("dynamodb"),
+                                          create_ledger_bucket(boto3.client("s3")))
             yield MotoStack(usage_plan_id, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
+from tollgate.adapters.api_gateway_usage import UsagePlanUsage
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.dynamo_usage_reports import DynamoUsageReports
@@ -137,6 +138,10 @@ class Wiring:
     @cached_property
     def usage_queues(self) -> UsageQueues:
         return UsageQueues(self.aws.client("sqs"))
+
+    @cached_property
+    def usage_plan_usage(self) -> UsagePlanUsage:
+        return UsagePlanUsage(self.aws.client("apigateway"), self.config.usage_plan_id)
 
     @cached_property
     def usage_reporter(self) -> UsageReporter:

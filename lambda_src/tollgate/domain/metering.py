@@ -25,6 +25,7 @@ the outcome counts them per key id, the object's summary records them, and the l
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -90,14 +91,18 @@ class UsageReporter:
 
     def report_object(self, source: LedgerObject) -> BatchOutcome:
         """Send the object's unreported usage. Raises UsageNotReported (retryable when every
-        failure was) after trying every customer, so a retry only repeats what failed."""
+        failure was) once every customer was tried, so a retry only repeats what failed; after a
+        retryable failure (Stripe down or throttling) the customers not yet tried are not tried
+        now: they wait for the retry, and an outage costs one round of calls, not one per customer."""
         usage = read_ledger(self._ledger.read(source), self._statuses)
         reports, unknown = self._meter_reports(source, usage.by_key)
         deliveries: dict[str, Delivery] = {}
         failures: list[DownstreamError] = []
         ambiguous: list[ReportRecord] = []
+        backing_off = threading.Event()
         with ThreadPoolExecutor(max_workers=self._parallel_calls) as pool:
-            for report, result in zip(reports, pool.map(self._deliver_safely, reports)):
+            results = pool.map(lambda report: self._deliver_safely(report, backing_off), reports)
+            for report, result in zip(reports, results):
                 if isinstance(result, DownstreamError):
                     failures.append(result)
                     continue
@@ -138,10 +143,15 @@ class UsageReporter:
                             min(total.last_billable_at_ms // 1000, now), source)
                 for customer_id, total in sorted(per_customer.items())], unknown
 
-    def _deliver_safely(self, report: MeterReport) -> tuple[Delivery, ReportRecord] | DownstreamError:
+    def _deliver_safely(self, report: MeterReport,
+                        backing_off: threading.Event) -> tuple[Delivery, ReportRecord] | DownstreamError:
+        if backing_off.is_set():
+            return DownstreamError("Stripe", f"{report.customer_id} not tried: an earlier call failed", retryable=True)
         try:
             return self._deliver(report)
         except DownstreamError as error:
+            if error.retryable:
+                backing_off.set()
             return error
 
     def _deliver(self, report: MeterReport) -> tuple[Delivery, ReportRecord]:

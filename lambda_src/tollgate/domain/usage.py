@@ -102,10 +102,11 @@ class LedgerUsage:
 
 
 def read_ledger(data: bytes, statuses: BillableStatuses, start_ms: int | None = None,
-                end_ms: int | None = None) -> LedgerUsage:
-    """Count one ledger object's records (GZIP or plain); only calls made in [start_ms, end_ms)
-    when given. A malformed record is counted and skipped; the rest still counts."""
-    usage = LedgerUsage()
+                end_ms: int | None = None, into: LedgerUsage | None = None) -> LedgerUsage:
+    """Count one ledger object's records (GZIP or plain), added to `into` when given; only calls
+    made in [start_ms, end_ms) when given. A malformed record is counted and skipped; the rest
+    still counts."""
+    usage = LedgerUsage() if into is None else into
     for record in records(data, usage):
         try:
             call = metered_call(record)

@@ -213,3 +213,17 @@ def emitted_metrics(stdout: str) -> dict[str, list[float]]:
             value = document[metric["Name"]]
             values.setdefault(metric["Name"], []).extend(value if isinstance(value, list) else [value])
     return values
+
+
+def test_while_stripe_is_down_an_object_costs_one_round_of_calls_not_one_per_customer(metering):
+    for number in range(40):
+        metering.add_customer(f"key-{number}", f"cus_{number}")
+    source = metering.ledger.put(ledger_bytes([call_record(f"key-{number}") for number in range(40)]))
+    metering.meter.fail("report", times=None)
+
+    assert len(failed_messages(metering.deliver(source))) == 1
+
+    assert metering.meter.call_count("report") <= 8  # the calls already in flight when the first failed
+    metering.meter.fail("report", times=0)  # Stripe is back
+    metering.deliver(source, receive_count=2)
+    assert metering.meter.units() == 40
