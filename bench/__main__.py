@@ -8,6 +8,7 @@ import os
 import sys
 
 from bench.measure import BENCH_ENVIRONMENT, HANDLER_MODULE, cold_start_ms, lambda_asset_size, register_latency
+from bench.metering import reporter_line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{asset.zipped_bytes / 1e6:.1f} MB zipped ({asset.source})")
     except Exception as error:  # noqa: BLE001 - a figure we cannot get is reported, not fatal
         print(f"Lambda asset                      unavailable: {error}")
+    print(reporter_line(latency))
     print(f"register p50 {figures.register_p50_ms:.0f} ms, seed order {figures.seed_order_p50_ms:.0f} ms, "
           f"L={latency:g} ms")
     return 0
