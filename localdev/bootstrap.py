@@ -120,7 +120,8 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:
         apigateway.put_integration(restApiId=api_id, resourceId=resource_id, httpMethod=method, type="MOCK")
 
     add_method(root_id, "ANY", api_key_required=True)
-    proxy_id = apigateway.create_resource(restApiId=api_id, parentId=root_id, pathPart="{proxy+}")["id"]
+    proxy_id = apigateway.create_resource(restApiId=api_id, parentId=root_id,
+                                          pathPart=contract.ROUTE_METERED_PROXY.lstrip("/"))["id"]
     add_method(proxy_id, "ANY", api_key_required=True)
     resource_ids = {"/": root_id}
     for route in contract.PUBLIC_ROUTES:
