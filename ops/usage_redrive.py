@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TextIO
 
-from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, find_deployment
+from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_function_option, connect
 from tollgate.adapters.sqs_usage_queues import ledger_objects_in
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import TollgateError
@@ -42,9 +42,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
          clock: Callable[[], float] = time.time, wiring: Callable[[RuntimeConfig], Wiring] = Wiring) -> int:
     arguments = _parser().parse_args(argv)
     try:
-        deployment = find_deployment(arguments.function, environ)
-        deployment.connect()
-        print(f"Using {deployment.source}.", file=sys.stderr)
+        deployment = connect(arguments.function, environ)
         wired = wiring(deployment.config)
         failed = _redrive_dead_letters(wired, deployment.config.require_usage().dead_letter_queue_url, out)
         ambiguous = wired.usage_reports.pending_since_before(int(clock() - STRIPE_DEDUP_WINDOW_SECONDS))
@@ -115,8 +113,7 @@ def _parser() -> argparse.ArgumentParser:
                f'  make usage-redrive ARGS="--function {EXAMPLE_FUNCTION}"')
     parser.add_argument("--assume-unreported", action="store_true",
                         help="send the reports pending for more than 24 h (after checking Stripe lacks them)")
-    parser.add_argument("--function", metavar="NAME",
-                        help=f"act on the deployed stack of this function (e.g. {EXAMPLE_FUNCTION})")
+    add_function_option(parser)
     return parser
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import TextIO
 
-from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, find_deployment
+from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_function_option, connect
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import TollgateError
 from tollgate.domain.usage import LedgerUsage, read_ledger
@@ -97,9 +97,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         print(f"error: --to {arguments.to} is before --from {arguments.since}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        deployment = find_deployment(arguments.function, environ)
-        deployment.connect()
-        print(f"Using {deployment.source}.", file=sys.stderr)
+        deployment = connect(arguments.function, environ)
         wired = wiring(deployment.config)
         statuses = deployment.config.require_usage().billable_statuses
         start = int(datetime.combine(arguments.since, datetime.min.time(), timezone.utc).timestamp())
@@ -153,8 +151,7 @@ def _parser(today: date) -> argparse.ArgumentParser:
                         help="last UTC day, included, YYYY-MM-DD (default: today)")
     parser.add_argument("--threshold", type=float, default=0, metavar="N",
                         help="exit 1 when a difference is larger than N calls (default 0)")
-    parser.add_argument("--function", metavar="NAME",
-                        help=f"act on the deployed stack of this function (e.g. {EXAMPLE_FUNCTION})")
+    add_function_option(parser)
     return parser
 
 
