@@ -59,8 +59,6 @@ class UsageMetering(Construct):
         self.dead_letter_queue = sqs.Queue(
             self, "DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
             retention_period=QUEUE_RETENTION)
-        acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3",
-                    "This is the usage queue's dead-letter queue; make usage-redrive re-sends what lands here.")
         self.queue = sqs.Queue(
             self, "Queue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
             retention_period=QUEUE_RETENTION, visibility_timeout=Duration.seconds(6 * REPORTER_TIMEOUT.to_seconds()),

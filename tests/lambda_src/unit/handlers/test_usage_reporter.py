@@ -33,6 +33,8 @@ def test_n_billable_calls_become_n_units_in_one_meter_event(metering):
 
     (event,) = metering.meter.events
     assert (event.customer_id, event.value) == ("cus_ada", 7)
+    assert len(event.identifier) <= 100  # Stripe's limit
+    assert event.timestamp <= metering.clock()  # the latest call's time, never ahead of now
     assert metering.reports.records[event.identifier].state is ReportState.REPORTED
     assert metering.reports.summaries[source].billable == 7
 
@@ -227,3 +229,16 @@ def test_while_stripe_is_down_an_object_costs_one_round_of_calls_not_one_per_cus
     metering.meter.fail("report", times=0)  # Stripe is back
     metering.deliver(source, receive_count=2)
     assert metering.meter.units() == 40
+
+
+def test_the_event_carries_the_latest_call_time_never_a_time_ahead_of_now(metering):
+    now_ms = int(metering.clock() * 1000)
+    metering.add_customer("key-bob", "cus_bob")
+    source = metering.ledger.put(ledger_bytes([
+        call_record("key-ada", at_ms=now_ms - 50_000), call_record("key-ada", at_ms=now_ms - 20_000),
+        call_record("key-bob", at_ms=now_ms + 600_000)]))  # a skewed clock: 10 minutes ahead
+
+    metering.deliver(source)
+
+    timestamps = {event.customer_id: event.timestamp for event in metering.meter.events}
+    assert timestamps == {"cus_ada": (now_ms - 20_000) // 1000, "cus_bob": int(metering.clock())}
