@@ -10,9 +10,12 @@ service can roll back without knowing which SDK was involved.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 from tollgate.domain.models import Account, AccountStatus, InvoicePayment, IssuedKey, ListedKey, Registrant
-from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord
+
+if TYPE_CHECKING:
+    from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord
 
 
 class ApiKeys(ABC):

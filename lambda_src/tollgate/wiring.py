@@ -21,29 +21,28 @@ from typing import TYPE_CHECKING
 
 from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
-from tollgate.adapters.api_gateway_usage import UsagePlanUsage
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
-from tollgate.adapters.dynamo_usage_reports import DynamoUsageReports
 from tollgate.adapters.moesif_analytics import MoesifAnalytics
-from tollgate.adapters.s3_usage_ledger import S3UsageLedger
 from tollgate.adapters.secrets import SecretStore
-from tollgate.adapters.sqs_usage_queues import UsageQueues
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_checkout import StripePaymentMethods
 from tollgate.adapters.stripe_client import StripeClientForSecret
-from tollgate.adapters.stripe_usage_meter import StripeUsageMeter
 from tollgate.adapters.stripe_webhook_events import StripeWebhookEvents
 from tollgate.config import RuntimeConfig
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.lifecycle import LifecycleService
-from tollgate.domain.metering import UsageReporter
 from tollgate.domain.registration import RegistrationService
-from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods, UsageLedger, UsageMeter, UsageReports
+from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+    from tollgate.adapters.api_gateway_usage import UsagePlanUsage
+    from tollgate.adapters.sqs_usage_queues import UsageQueues
+    from tollgate.domain.metering import UsageReporter
+    from tollgate.ports import UsageLedger, UsageMeter, UsageReports
 
 
 class Wiring:
@@ -123,28 +122,41 @@ class Wiring:
     def checkout(self) -> PaymentMethodCheckout:
         return PaymentMethodCheckout(self.accounts, self.api_keys, self.payment_methods, self.config.signup_url)
 
+    # Usage metering: imported on first use, as only the usage reporter and the ops commands need it.
     @cached_property
     def usage_ledger(self) -> UsageLedger:
+        from tollgate.adapters.s3_usage_ledger import S3UsageLedger
+
         return S3UsageLedger(self.aws.client("s3"), self.config.require_usage().ledger_bucket)
 
     @cached_property
     def usage_meter(self) -> UsageMeter:
+        from tollgate.adapters.stripe_usage_meter import StripeUsageMeter
+
         return StripeUsageMeter(self.stripe, self.config.stripe_price_id)
 
     @cached_property
     def usage_reports(self) -> UsageReports:
+        from tollgate.adapters.dynamo_usage_reports import DynamoUsageReports
+
         return DynamoUsageReports(self.aws.client("dynamodb"), self.config.require_usage().reports_table)
 
     @cached_property
     def usage_queues(self) -> UsageQueues:
+        from tollgate.adapters.sqs_usage_queues import UsageQueues
+
         return UsageQueues(self.aws.client("sqs"))
 
     @cached_property
     def usage_plan_usage(self) -> UsagePlanUsage:
+        from tollgate.adapters.api_gateway_usage import UsagePlanUsage
+
         return UsagePlanUsage(self.aws.client("apigateway"), self.config.usage_plan_id)
 
     @cached_property
     def usage_reporter(self) -> UsageReporter:
+        from tollgate.domain.metering import UsageReporter
+
         return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports,
                              self.config.require_usage().billable_statuses)
 
