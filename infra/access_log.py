@@ -13,6 +13,9 @@ sample maps `user` to `$context.identity.user` (an IAM user) and also logs
 `"apiKey": "$context.identity.apiKey"`, the key's secret VALUE. We set `user` (and `apiKeyId`)
 to `$context.identity.apiKeyId`, which is what the register flow names the Moesif user, and a
 key value never leaves AWS: `$context.identity.apiKey` appears nowhere in this module.
+
+The usage reporter (lambda_src, which cannot import infra/) reads some of these fields to bill
+calls: their names are contract.ACCESS_LOG_*, used as the keys below, so the two cannot drift.
 """
 
 from __future__ import annotations
@@ -20,37 +23,39 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from tollgate import contract
+
 CONTEXT_PREFIX = "$context."
 
 # Moesif field name -> API Gateway context variable (without the "$context." prefix).
 FIELDS: dict[str, str] = {
     "apiId": "apiId",
-    "requestId": "requestId",
+    contract.ACCESS_LOG_REQUEST_ID: "requestId",
     "requestTime": "requestTime",
-    "requestTimeEpoch": "requestTimeEpoch",
+    contract.ACCESS_LOG_REQUEST_TIME_EPOCH: "requestTimeEpoch",
     "protocol": "protocol",
     "httpMethod": "httpMethod",
-    "resourcePath": "resourcePath",
+    contract.ACCESS_LOG_RESOURCE_PATH: "resourcePath",
     "path": "path",
     "stage": "stage",
     "requestHostHeader": "domainName",
     "requestUserAgentHeader": "identity.userAgent",
     "ip": "identity.sourceIp",
-    "status": "status",
+    contract.ACCESS_LOG_STATUS: "status",
     "responseLength": "responseLength",
     "durationMs": "responseLatency",
-    "integrationLatency": "integrationLatency",
-    "errorResponseType": "error.responseType",
+    contract.ACCESS_LOG_INTEGRATION_LATENCY: "integrationLatency",
+    contract.ACCESS_LOG_ERROR_RESPONSE_TYPE: "error.responseType",
     "caller": "identity.caller",
     "principalId": "authorizer.principalId",
     "cognitoIdentityId": "identity.cognitoIdentityId",
     # The Moesif user is the API key's id; Moesif's transform tooling also reads `apiKeyId`.
     "user": "identity.apiKeyId",
-    "apiKeyId": "identity.apiKeyId",
+    contract.ACCESS_LOG_API_KEY_ID: "identity.apiKeyId",
 }
 
 # What API Gateway writes for a context variable that has no value in this request.
-MISSING_VALUE = "-"
+MISSING_VALUE = contract.ACCESS_LOG_MISSING_VALUE
 
 
 def format_string() -> str:

@@ -186,7 +186,7 @@ class TollgateApi(Construct):
 
     def _add_metered_routes(self, sample_backend: lambda_.Function | None) -> list[apigw.Method]:
         backend_url = self._settings.backend_url
-        proxy = self.rest_api.root.add_resource("{proxy+}")
+        proxy = self.rest_api.root.add_resource(contract.ROUTE_METERED_PROXY.lstrip("/"))
         if backend_url is None:
             assert sample_backend is not None, "no backend_url: the sample backend must be deployed"
             root_integration = proxy_integration = self._integration(sample_backend)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsii
@@ -79,9 +79,12 @@ class FunctionConfig:
     require_payment_method: bool
     allowed_origin: str
     signup_url: str
+    # Where usage metering lives (infra/usage_metering.py), empty with usage_reporter=moesif.
+    usage_environment: dict[str, str] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         return {
+            **self.usage_environment,
             contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret.secret_arn,
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret.secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table.table_name,
@@ -183,7 +186,7 @@ class TollgateFunctions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.code = code or shared_code_asset()
-        environment = config.environment()
+        self.environment = environment = config.environment()
 
         def function(construct_id: str, handler: str, timeout: Duration, description: str, **extra) -> PythonFunction:
             slug = handler.split(".")[-2].replace("_", "-")

@@ -1,4 +1,4 @@
-"""Stage access logs -> Kinesis Data Firehose -> Moesif, with failed records kept in S3."""
+"""Stage access logs -> Kinesis Data Firehose -> Moesif, with every record also kept in S3 (the usage ledger)."""
 
 from __future__ import annotations
 
@@ -12,20 +12,37 @@ from constructs import Construct
 
 from infra import access_log
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
+from tollgate import contract
 
 # API Gateway only delivers access logs to streams whose name starts with this.
 FIREHOSE_NAME_PREFIX = "amazon-apigateway-"
 FAILED_RECORDS_RETENTION = Duration.days(30)
+# Firehose's S3 backup buffers (at least 60 s, a minimum for S3 destinations) before it writes an
+# object: the first step of the path from a call to Stripe (README, "Freshness").
+LEDGER_BUFFERING_INTERVAL = Duration.seconds(60)
+# The ledger's hour folders, as Firehose writes them (a Java DateTimeFormatter pattern); the runtime
+# reads them with strftime's contract.USAGE_LEDGER_HOUR_FORMAT (tests/infra compare the two).
+LEDGER_HOUR_EXPRESSION = "!{timestamp:yyyy/MM/dd/HH}/"
 
 
 class MoesifLogForwarding(Construct):
-    """A Firehose delivery stream that ships the stage's access logs to Moesif's collector.
+    """A Firehose delivery stream that ships the stage's access logs to Moesif's collector, and backs
+    every record up to the usage ledger.
 
     Firehose authenticates to Moesif with the application id it reads from the Moesif secret's `api_key`
     field at delivery time (Firehose's Secrets Manager integration), so the id never appears in the
-    template. Records Moesif rejects or that cannot be delivered within the retry window land,
-    GZIP-compressed, in an encrypted, private bucket that forgets them after 30 days; delivery
-    errors are logged to CloudWatch.
+    template. Delivery errors are logged to CloudWatch.
+
+    The HTTP destination's S3 backup runs in "all data" mode: every record lands, GZIP-compressed,
+    in the ledger bucket under `ledger/<UTC hour>/`, independently of Moesif's delivery (which never
+    waits on it), and records Moesif refused or that could not be delivered within the retry window
+    also land under `failed/`, the error output prefix ("S3 backup bucket error output prefix - all
+    failed data is backed up in this S3 bucket error output prefix",
+    https://docs.aws.amazon.com/firehose/latest/dev/create-configure-backup.html). The ledger is the
+    evidence behind every invoice line and what the usage reporter reads (infra/usage_metering.py):
+    encrypted, private, TLS only, kept `ledger_retention_days` (`failed/` 30 days), and RETAINed
+    when the stack is deleted. It exists with either usage_reporter, so switching never needs a
+    backup mode Firehose may refuse to change back.
     """
 
     def __init__(
@@ -36,11 +53,11 @@ class MoesifLogForwarding(Construct):
         collector_url: str,
         secret: secretsmanager.ISecret,
         stream_name_suffix: str,
-        failed_records_bucket: s3.IBucket | None = None,
+        ledger_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
 
-        self.failed_records_bucket = failed_records_bucket or self._failed_records_bucket()
+        self.ledger_bucket = self._ledger_bucket(ledger_retention_days)
         self.error_log_group = logs.LogGroup(
             self,
             "DeliveryErrors",
@@ -60,11 +77,14 @@ class MoesifLogForwarding(Construct):
                 buffering_hints=firehose.HttpBufferingHints(interval=Duration.seconds(60), size=Size.mebibytes(1)),
                 retry_options=firehose.HttpRetryOptions(duration=Duration.minutes(5)),
                 logging_config=firehose.EnableLogging(self.error_log_group),
-                backup_mode=firehose.HttpBackupMode.FAILED,
+                backup_mode=firehose.HttpBackupMode.ALL,
                 s3_backup=firehose.DestinationS3BackupProps(
-                    bucket=self.failed_records_bucket,
+                    bucket=self.ledger_bucket,
                     compression=firehose.Compression.GZIP,
-                    error_output_prefix="failed/",
+                    buffering_interval=LEDGER_BUFFERING_INTERVAL,
+                    data_output_prefix=contract.USAGE_LEDGER_PREFIX + LEDGER_HOUR_EXPRESSION,
+                    error_output_prefix=f"{contract.USAGE_LEDGER_FAILED_PREFIX}!{{firehose:error-output-type}}/"
+                    + LEDGER_HOUR_EXPRESSION,
                     logging_config=firehose.EnableLogging(self.error_log_group),
                 ),
             ),
@@ -74,9 +94,9 @@ class MoesifLogForwarding(Construct):
             self.delivery_stream,
             [
                 *(f"Action::s3:{action}" for action in ("Abort*", "DeleteObject*", "GetBucket*", "GetObject*", "List*")),
-                f"Resource::{arn_of(self.failed_records_bucket)}/*",
+                f"Resource::{arn_of(self.ledger_bucket)}/*",
             ],
-            "CDK's grant for Firehose's S3 backup: object actions on the failed-records bucket only.",
+            "CDK's grant for Firehose's S3 backup: object actions on the ledger bucket only.",
         )
         # The Firehose L2 always adds a region -> Firehose CIDR mapping (for VPC destinations) to the stack.
         Validations.of(Stack.of(self)).acknowledge(
@@ -86,21 +106,26 @@ class MoesifLogForwarding(Construct):
             )
         )
 
-    def _failed_records_bucket(self) -> s3.Bucket:
+    def _ledger_bucket(self, retention_days: int) -> s3.Bucket:
         bucket = s3.Bucket(
             self,
-            "FailedRecordsBucket",
+            "LedgerBucket",
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            lifecycle_rules=[s3.LifecycleRule(expiration=FAILED_RECORDS_RETENTION)],
+            lifecycle_rules=[
+                s3.LifecycleRule(id="ledger", prefix=contract.USAGE_LEDGER_PREFIX,
+                                 expiration=Duration.days(retention_days)),
+                s3.LifecycleRule(id="failed", prefix=contract.USAGE_LEDGER_FAILED_PREFIX,
+                                 expiration=FAILED_RECORDS_RETENTION),
+            ],
             removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(
             bucket,
             "AwsSolutions-S1",
-            "Only Firehose writes here (records Moesif did not accept); server access logs would only "
-            "record Firehose's own writes, at a cost, without audit value.",
+            "Only Firehose writes here (the access-log records it delivers); server access logs would only "
+            "record Firehose's own writes and the reporter's reads, at a cost, without audit value.",
         )
         return bucket
 

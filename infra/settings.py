@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
+from tollgate import contract
+
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
+# Who sends usage to Stripe: the stack itself (meter events), or Moesif's Stripe integration.
+USAGE_REPORTERS = ("tollgate", "moesif")
 
 # The value shipped in cdk.json: synth accepts it so the stack can be tried out, and the README
 # says to replace it (`make stripe-setup` prints the real one) before a deploy that bills anyone.
@@ -63,11 +67,19 @@ class Settings:
     require_payment_method: bool
     reserved_concurrency: int
     enable_tracing: bool
+    usage_reporter: str
+    billable_statuses: str
+    usage_ledger_retention_days: int
 
     @property
     def uses_sample_backend(self) -> bool:
         """No backend given: the stack deploys its echo Lambda so a fresh deploy works end to end."""
         return self.backend_url is None
+
+    @property
+    def reports_usage(self) -> bool:
+        """The stack sends the meter events itself (usage_reporter=tollgate)."""
+        return self.usage_reporter == "tollgate"
 
     @property
     def stripe_price_is_placeholder(self) -> bool:
@@ -113,6 +125,9 @@ class Settings:
             require_payment_method=read.boolean("require_payment_method"),
             reserved_concurrency=read.non_negative_int("reserved_concurrency"),
             enable_tracing=read.boolean("enable_tracing"),
+            usage_reporter=read.lower_choice("usage_reporter", USAGE_REPORTERS),
+            billable_statuses=read.status_list("billable_statuses"),
+            usage_ledger_retention_days=read.positive_int("usage_ledger_retention_days"),
         )
 
 
@@ -167,6 +182,22 @@ class _Reader:
         if normalised not in choices:
             raise self._fail(key, expected, value)
         return normalised
+
+    def lower_choice(self, key: str, choices: tuple[str, ...]) -> str:
+        expected = "one of " + ", ".join(choices)
+        value = self._required(key, expected)
+        if not isinstance(value, str) or value.lower() not in choices:
+            raise self._fail(key, expected, value)
+        return value.lower()
+
+    def status_list(self, key: str) -> str:
+        """HTTP statuses as classes (`2xx`) and exact codes (`304`), comma-separated: `2xx,304`."""
+        expected = "comma-separated status classes like 2xx and status codes like 304 (e.g. '2xx' or '2xx,304')"
+        value = self._required(key, expected)
+        items = [item.strip().lower() for item in value.split(",")] if isinstance(value, str) else []
+        if not items or not all(re.match(contract.BILLABLE_STATUS_PATTERN, item) for item in items):
+            raise self._fail(key, expected, value)
+        return ",".join(items)
 
     def _number(self, key: str, expected: str, parse: type) -> Any:
         value = self._required(key, expected)

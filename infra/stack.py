@@ -15,6 +15,7 @@ from infra.nag import acknowledge
 from infra.settings import Settings
 from infra.signup_site import SignupSite
 from infra.tracing import ActiveTracing
+from infra.usage_metering import UsageMetering
 from infra.waf import ApiFirewall
 from tollgate import contract
 
@@ -38,6 +39,7 @@ class TollgateStack(Stack):
             collector_url=settings.moesif_collector_url,
             secret=self.data.moesif_secret,
             stream_name_suffix=settings.stage_name,
+            ledger_retention_days=settings.usage_ledger_retention_days,
         )
         self.api = TollgateApi(
             self,
@@ -53,6 +55,10 @@ class TollgateStack(Stack):
             api_origin=self.api.origin,
             require_payment_method=settings.require_payment_method,
         )
+        self.usage_metering = (
+            UsageMetering(self, "UsageMetering", ledger_bucket=self.log_forwarding.ledger_bucket)
+            if settings.reports_usage else None
+        )
         self.functions = TollgateFunctions(
             self,
             "Functions",
@@ -67,11 +73,21 @@ class TollgateStack(Stack):
                 require_payment_method=settings.require_payment_method,
                 allowed_origin=self.site.origin,
                 signup_url=self.site.url,
+                usage_environment=self.usage_metering.environment(settings.billable_statuses)
+                if self.usage_metering else {},
             ),
             reserved_concurrency=settings.reserved_concurrency,
             with_sample_backend=settings.uses_sample_backend,
             name_prefix=f"{self.stack_name}-{settings.stage_name}",
         )
+        if self.usage_metering is not None:
+            self.usage_metering.add_reporter(
+                code=self.functions.code,
+                environment=self.functions.environment,
+                accounts_table=self.data.accounts_table,
+                stripe_secret=self.data.stripe_secret,
+                function_name=f"{self.stack_name}-{settings.stage_name}-usage-reporter",
+            )
         self.firewall = (
             ApiFirewall(self, "Firewall", settings=settings, stage_arn=self.api.stage.stage_arn,
                         allowed_origin=self.site.origin)

@@ -25,12 +25,16 @@ from pathlib import Path
 from types import FrameType
 
 from infra.settings import Settings, SettingsError, load_cdk_json_context
-from localdev.bootstrap import aws_client, bootstrap
+from localdev.bootstrap import NAME, LocalDeployment, aws_client, bootstrap
 from localdev.console import FunctionLogs, configure_console
 from localdev.emulators import Emulators
+from localdev.firehose import LedgerBackup
 from localdev.gateway import LocalGateway
+from localdev.lambda_runtime import LocalFunction
 from localdev.net import LOOPBACK, PortInUseError, bind_loopback, ensure_port_free
 from localdev.site_server import SiteServer
+from localdev.sqs_event_source import SqsEventSource
+from localdev.usage_plan_usage import UsageCounter, UsagePlanUsageProxy
 from ops.deployment import (
     DEFAULT_DEV_STACK_FILE,
     DEV_STACK_FILE_ENV,
@@ -38,6 +42,7 @@ from ops.deployment import (
     publish_dev_stack,
     withdraw_dev_stack,
 )
+from tollgate import contract
 
 log = logging.getLogger("localdev")
 
@@ -81,12 +86,22 @@ class DevStack:
         emulators = self._resources.enter_context(Emulators())
         log.info("Creating in them what the stack creates: REST API, usage plan, tables, secret, Stripe catalog...")
         deployment = bootstrap(self.settings, emulators, site_url=self.site_url, api_url=self.api_url)
+        usage_counter = UsageCounter()
+        usage_stand_in = self._resources.enter_context(
+            UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counter, self.settings.quota_limit))
         # This process plays the Lambda runtime: the handlers read their settings from it.
-        os.environ.update(deployment.function_environment)
-        self.function_environment = dict(deployment.function_environment)
+        self.function_environment = {**deployment.function_environment,
+                                     "AWS_ENDPOINT_URL_API_GATEWAY": usage_stand_in.url}
+        os.environ.update(self.function_environment)
+        # No CloudWatch reads the embedded metric format here: the JSON would only clutter the console
+        # (the reporter's log lines say the same in words).
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        ledger = LedgerBackup(aws_client("s3", emulators), deployment.ledger_bucket,
+                              f"amazon-apigateway-{NAME}-{self.settings.stage_name}")
         self._resources.enter_context(LocalGateway(
             deployment.gateway, aws_client("apigateway", emulators), port=self._ports["Local API Gateway"],
-            function_logs=self._function_logs))
+            function_logs=self._function_logs, ledger=ledger, usage=usage_counter))
+        self._start_usage_reporter(deployment, emulators)
         self._resources.enter_context(SiteServer(
             self.api_url, self.settings.require_payment_method, port=self._ports["Signup site"]))
         self.urls = {
@@ -97,6 +112,16 @@ class DevStack:
             "localstripe": emulators.localstripe.url,
             "collector": emulators.moesif.base_url,
         }
+
+    def _start_usage_reporter(self, deployment: LocalDeployment, emulators: Emulators) -> None:
+        """With usage_reporter=tollgate: the usage queue feeds the real reporter handler, as Lambda's
+        SQS event source does (S3 announces each ledger object on the queue itself)."""
+        if deployment.usage is None:
+            return
+        reporter = LocalFunction(contract.HANDLER_USAGE_REPORTER, self._function_logs)
+        source = SqsEventSource(aws_client("sqs", emulators), deployment.usage.queue_url, deployment.usage.queue_arn,
+                                reporter.invoke).start()
+        self._resources.callback(source.stop)
 
     def stop(self) -> None:
         self._resources.close()
@@ -129,14 +154,22 @@ class DevStack:
             f"Sign up at {urls['site']}, then call the metered API with the key it shows:",
             f'  curl -i {urls["api"]}/hello -H "x-api-key: <your key>"',
             "",
+            *self._usage_note(),
+            "",
             "Ops commands act on this stack while it runs (it publishes its settings for them):",
-            "  make failed-accounts",
+            "  make failed-accounts    make usage-report    make usage-redrive",
             "",
             self._function_log_note(),
             "Press Ctrl-C to stop.",
         ]
         return "\n".join(lines)
 
+
+    def _usage_note(self) -> list[str]:
+        if not self.settings.reports_usage:
+            return ["Every metered call lands in the usage ledger; usage_reporter=moesif: no meter events are sent."]
+        return ["Every metered call lands in the usage ledger and, seconds later, in the Stripe meter:",
+                "  make usage-report    per customer: API Gateway's count, the ledger's, Stripe's units"]
 
     def _function_log_note(self) -> str:
         if self._function_logs is not None and self._function_logs.level <= logging.INFO:

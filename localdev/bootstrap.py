@@ -7,6 +7,9 @@ the same cdk.json settings, and returns the environment the Lambda handlers get.
   the Powertools idempotency table;
 - Secrets Manager (moto): the Stripe and the Moesif secret, every contract field filled with a
   local test value;
+- S3, SQS, DynamoDB (moto): the usage ledger bucket and, with usage_reporter=tollgate, its
+  `ledger/` notification to the usage queue (dead letters after contract.USAGE_QUEUE_MAX_RECEIVES
+  deliveries) and the usage reports table, as infra/log_forwarding.py and infra/usage_metering.py;
 - Stripe (localstripe behind the bridge): product, billing meter and metered price through
   ops.catalog_setup.CatalogSetup, and the webhook endpoint pointing at the local gateway's
   `/stripe/webhook`, whose signing secret goes into the secret.
@@ -47,6 +50,8 @@ class LocalDeployment:
     gateway: GatewayDeployment
     function_environment: dict[str, str]
     stripe_price_id: str
+    ledger_bucket: str
+    usage: UsageMetering | None  # None with usage_reporter=moesif
 
 
 def aws_client(service: str, emulators: Emulators) -> Any:
@@ -73,8 +78,12 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     moesif_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-moesif", SecretString=json.dumps({
         contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_TEST_APPLICATION_ID,
     }))["ARN"]
+    ledger_bucket = create_ledger_bucket(aws_client("s3", emulators))
+    usage = create_usage_metering(aws_client("s3", emulators), aws_client("sqs", emulators),
+                                  aws_client("dynamodb", emulators), ledger_bucket) if settings.reports_usage else None
     site_origin = origin_of(site_url)
     environment = {
+        **(usage.environment(settings.billable_statuses) if usage else {}),
         **emulators.env(),
         contract.ENV_STRIPE_SECRET_ARN: stripe_secret_arn,
         contract.ENV_MOESIF_SECRET_ARN: moesif_secret_arn,
@@ -96,7 +105,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         firehose_url=emulators.moesif.firehose_url,
         firehose_access_key=MOESIF_TEST_APPLICATION_ID,
     )
-    return LocalDeployment(gateway, environment, catalog.price_id)
+    return LocalDeployment(gateway, environment, catalog.price_id, ledger_bucket, usage)
 
 
 def create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:
@@ -111,7 +120,8 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:
         apigateway.put_integration(restApiId=api_id, resourceId=resource_id, httpMethod=method, type="MOCK")
 
     add_method(root_id, "ANY", api_key_required=True)
-    proxy_id = apigateway.create_resource(restApiId=api_id, parentId=root_id, pathPart="{proxy+}")["id"]
+    proxy_id = apigateway.create_resource(restApiId=api_id, parentId=root_id,
+                                          pathPart=contract.ROUTE_METERED_PROXY.lstrip("/"))["id"]
     add_method(proxy_id, "ANY", api_key_required=True)
     resource_ids = {"/": root_id}
     for route in contract.PUBLIC_ROUTES:
@@ -158,3 +168,57 @@ def create_tables(dynamodb: Any) -> tuple[str, str]:
         dynamodb.update_time_to_live(TableName=table,
                                      TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
     return accounts, idempotency
+
+
+@dataclass(frozen=True)
+class UsageMetering:
+    """The usage-metering resources (usage_reporter=tollgate), as infra/usage_metering.py makes them."""
+
+    ledger_bucket: str
+    reports_table: str
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_url: str
+
+    def environment(self, billable_statuses: str) -> dict[str, str]:
+        """What the stack adds to the functions' environment for them."""
+        return {contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket,
+                contract.ENV_USAGE_REPORTS_TABLE: self.reports_table,
+                contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue_url,
+                contract.ENV_BILLABLE_STATUSES: billable_statuses}
+
+
+def create_ledger_bucket(s3: Any, name: str = NAME) -> str:
+    bucket = f"{name}-usage-ledger"
+    s3.create_bucket(Bucket=bucket)
+    return bucket
+
+
+def create_usage_metering(s3: Any, sqs: Any, dynamodb: Any, bucket: str, name: str = NAME) -> UsageMetering:
+    """S3 announcing the ledger bucket's new `ledger/` objects on the usage queue (dead letters after
+    contract.USAGE_QUEUE_MAX_RECEIVES deliveries), and the usage reports table with its sparse
+    `pending` index and TTL."""
+    def queue_arn(url: str) -> str:
+        return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    dead_letters = sqs.create_queue(QueueName=f"{name}-usage-dead-letters")["QueueUrl"]
+    queue = sqs.create_queue(QueueName=f"{name}-usage", Attributes={"RedrivePolicy": json.dumps({
+        "deadLetterTargetArn": queue_arn(dead_letters), "maxReceiveCount": str(contract.USAGE_QUEUE_MAX_RECEIVES)})})[
+        "QueueUrl"]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [{
+        "QueueArn": queue_arn(queue), "Events": ["s3:ObjectCreated:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": contract.USAGE_LEDGER_PREFIX}]}}}]})
+    table = f"{name}-usage-reports"
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": contract.USAGE_REPORTS_PARTITION_KEY, "AttributeType": "S"},
+                              {"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "AttributeType": "S"},
+                              {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": contract.USAGE_REPORTS_PARTITION_KEY, "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{"IndexName": contract.USAGE_REPORTS_INDEX_PENDING, "KeySchema": [
+            {"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "KeyType": "HASH"},
+            {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"}}])
+    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": contract.USAGE_REPORTS_TTL_ATTRIBUTE})
+    return UsageMetering(bucket, table, queue, queue_arn(queue), dead_letters)

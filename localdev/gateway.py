@@ -17,7 +17,10 @@ signup site, so the browser really does CORS):
   disabled by the webhook is refused on the very next call), then the request goes to
   `backend_url` or to the sample backend handler;
 - each request produces one access-log record in the stage's own format (infra/access_log.py),
-  delivered to the Moesif collector as Firehose's HTTP-endpoint delivery would.
+  delivered to the Moesif collector as Firehose's HTTP-endpoint delivery would, and backed up to
+  the usage ledger (`ledger`, localdev.firehose.LedgerBackup) as Firehose's S3 backup would;
+- every call that passed the key check is counted for the usage plan (`usage`,
+  localdev.usage_plan_usage), what API Gateway's GetUsage reports.
 
 Usage-plan throttling and quotas are not emulated.
 """
@@ -42,9 +45,10 @@ import fastjsonschema
 
 from infra import access_log, gateway_errors
 from localdev.console import REQUEST_LOG, FunctionLogs
-from localdev.firehose import FirehoseDelivery
+from localdev.firehose import FirehoseDelivery, LedgerBackup
 from localdev.lambda_runtime import LAMBDA_TIMEOUT_SECONDS, LocalFunction
 from localdev.net import BackgroundHttpServer, UnreadableBody, read_request_body
+from localdev.usage_plan_usage import UsageCounter
 from tollgate import contract
 
 log = logging.getLogger(__name__)
@@ -101,13 +105,15 @@ class LocalGateway(BackgroundHttpServer):
     what = "Local API Gateway"
 
     def __init__(self, deployment: GatewayDeployment, apigateway_client: Any, port: int = 0,
-                 function_logs: FunctionLogs | None = None) -> None:
+                 function_logs: FunctionLogs | None = None, ledger: LedgerBackup | None = None,
+                 usage: UsageCounter | None = None) -> None:
         super().__init__(port)
         self._deployment = deployment
         self._apigateway = apigateway_client
         self._functions = {route: LocalFunction(path, function_logs) for route, path in FUNCTION_ROUTES.items()}
         self._sample_backend = LocalFunction(contract.HANDLER_SAMPLE_BACKEND, function_logs)
-        self._firehose = FirehoseDelivery(deployment.firehose_url, deployment.firehose_access_key)
+        self._firehose = FirehoseDelivery(deployment.firehose_url, deployment.firehose_access_key, ledger)
+        self._usage = usage
 
     def start(self) -> LocalGateway:
         self._firehose.start()
@@ -175,7 +181,7 @@ class LocalGateway(BackgroundHttpServer):
             log.info("closed the connection of %s %s without an answer: %s", http.command, path, error)
             http.close_connection = True
             return
-        resource = path if path in FUNCTION_ROUTES else ("/" if path == "/" else "/{proxy+}")
+        resource = path if path in FUNCTION_ROUTES else ("/" if path == "/" else contract.ROUTE_METERED_PROXY)
         context = {
             "requestId": request_id, "path": path, "resource": resource, "method": http.command,
             "query": split.query, "headers": headers, "body": body, "requestedAt": requested_at,
@@ -212,6 +218,8 @@ class LocalGateway(BackgroundHttpServer):
         key_id = self.enabled_key_id(presented)
         if key_id is None:
             return self._gateway_error(403, "INVALID_API_KEY", "Forbidden")
+        if self._usage is not None:
+            self._usage.count(key_id, request["requestedAt"])
         request["apiKey"] = presented
         reply = self._proxy(request) if self._deployment.backend_url else self._invoke(
             self._sample_backend, request, api_key_id=key_id)
@@ -253,7 +261,7 @@ class LocalGateway(BackgroundHttpServer):
             "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} if multi_query else None,
             "multiValueQueryStringParameters": multi_query,
             "pathParameters": ({"proxy": request["path"].lstrip("/")}
-                               if request["resource"] == "/{proxy+}" else None),
+                               if request["resource"] == contract.ROUTE_METERED_PROXY else None),
             "stageVariables": None,
             "requestContext": {
                 "accountId": "123456789012",

@@ -12,8 +12,10 @@ Without any of them the error names all three.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +76,20 @@ def find_deployment(function_name: str | None, environ: Mapping[str, str]) -> De
             {name: value for name, value in running.items() if name.startswith("AWS_")},
         )
     raise ConfigurationError(f"no Tollgate deployment to act on.\n{WAYS_TO_CHOOSE}")
+
+
+def connect(function_name: str | None, environ: Mapping[str, str]) -> Deployment:
+    """The deployment to act on (find_deployment), its AWS SDK endpoints set up, said on stderr."""
+    deployment = find_deployment(function_name, environ)
+    deployment.connect()
+    print(f"Using {deployment.source}.", file=sys.stderr)
+    return deployment
+
+
+def add_function_option(parser: argparse.ArgumentParser) -> None:
+    """`--function NAME`, the first way to choose a deployment (WAYS_TO_CHOOSE)."""
+    parser.add_argument("--function", metavar="NAME",
+                        help=f"act on the deployed stack of this function (e.g. {EXAMPLE_FUNCTION})")
 
 
 def dev_stack_file(environ: Mapping[str, str]) -> Path:

@@ -18,16 +18,33 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import stripe
 
+from infra.settings import USAGE_REPORTERS, load_cdk_json_context
 from ops.catalog_setup import CatalogResult, CatalogSetup, Change
 from ops.catalog_spec import DEFAULT_LOOKUP_KEY, INTERVALS, PRICING_MODELS, CatalogSpec, SetupError, Tier
 from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client
 
 API_KEY_ENV = "STRIPE_API_KEY"
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+# The price this command creates is billed through a Stripe billing meter: only Tollgate's own usage
+# reporter feeds it. Moesif's Stripe integration sends legacy usage records instead, which current
+# Stripe API versions no longer accept for a new metered price.
+MOESIF_REFUSAL = (
+    "usage_reporter is moesif, and the price make stripe-setup creates would bill nothing: it is billed through a "
+    "Stripe billing meter, which only Tollgate's usage reporter sends events to. Moesif's Stripe integration needs a "
+    "price that takes usage records (\"Moesif supports Stripe usage records for usage-based billing. Therefore, make "
+    "sure you use usage records when defining prices in Stripe.\", "
+    "https://www.moesif.com/docs/metered-billing/integrate-with-stripe/), and since API 2025-03-31.basil Stripe no "
+    "longer creates a metered price without a meter (https://docs.stripe.com/changelog/basil/2025-03-31/"
+    "deprecate-legacy-usage-based-billing). Either set usage_reporter to tollgate (cdk.json, the default) or create "
+    "the price Moesif can bill in Moesif's product catalog (or in a Stripe account or API version that still offers "
+    "usage records) and set stripe_price_id to it."
+)
 _API_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 
 
@@ -129,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also register this webhook endpoint (the stack output StripeWebhookUrl) for Tollgate's events",
     )
     parser.add_argument("--api-base", help="Stripe API base URL (emulators only; default: Stripe itself)")
+    parser.add_argument("--usage-reporter", choices=USAGE_REPORTERS, type=str.lower,
+                        help="who reports usage to Stripe (default: usage_reporter in cdk.json); the meter price is "
+                             "refused with moesif, whose integration cannot bill it")
     return parser
 
 
@@ -191,6 +211,8 @@ def _secret_instructions(secret: str) -> Iterable[str]:
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if (args.usage_reporter or load_cdk_json_context(CDK_JSON).get("usage_reporter", "tollgate")).lower() == "moesif":
+        parser.error(MOESIF_REFUSAL)
     try:
         spec = catalog_spec(args)
         api_key = read_api_key(dict(os.environ) if environ is None else environ)

@@ -1,6 +1,6 @@
 """The stack's AWS resources in moto, in-process, for the integration tests: the usage plan, the
-tables and the two secrets, made by the same code `make dev` uses (localdev.bootstrap), and the
-environment a deployed function would get for them."""
+tables, the two secrets and the usage-metering ledger, queues and table, made by the same code
+`make dev` uses (localdev.bootstrap), and the environment a deployed function would get for them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from infra.settings import Settings, load_cdk_json_context
-from localdev.bootstrap import create_api, create_tables
+from localdev.bootstrap import UsageMetering, create_api, create_ledger_bucket, create_tables, create_usage_metering
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from testkit.lambda_events import KEY_OWNER, SIGNUP_ORIGIN
 from tollgate import contract
@@ -32,11 +32,13 @@ class MotoStack:
     idempotency_table: str
     stripe_secret_arn: str
     moesif_secret_arn: str
+    usage: UsageMetering
 
     def environment(self, stripe_api: str, moesif_api: str, price_id: str,
                     require_payment_method: bool = False) -> dict[str, str]:
         """The functions' environment, with Stripe and Moesif pointed at the session's emulators."""
         return {
+            **self.usage.environment(contract.DEFAULT_BILLABLE_STATUSES),
             contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret_arn,
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table,
@@ -72,4 +74,6 @@ def moto_stack() -> Iterator[MotoStack]:
             moesif_secret_arn = secrets_manager.create_secret(Name="tollgate-test-moesif", SecretString=json.dumps({
                 contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_APPLICATION_ID,
             }))["ARN"]
-            yield MotoStack(usage_plan_id, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn)
+            usage = create_usage_metering(boto3.client("s3"), boto3.client("sqs"), boto3.client("dynamodb"),
+                                          create_ledger_bucket(boto3.client("s3")))
+            yield MotoStack(usage_plan_id, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage)

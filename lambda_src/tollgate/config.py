@@ -11,8 +11,19 @@ from dataclasses import dataclass
 
 from tollgate import contract
 from tollgate.domain.errors import ConfigurationError
+from tollgate.domain.usage import BillableStatuses
 
 _BOOLEANS = {"true": True, "false": False}
+
+
+@dataclass(frozen=True)
+class UsageConfig:
+    """Where usage metering lives (usage_reporter=tollgate only; the stack sets none of it otherwise)."""
+
+    ledger_bucket: str
+    reports_table: str
+    dead_letter_queue_url: str
+    billable_statuses: BillableStatuses
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,14 @@ class RuntimeConfig:
     signup_url: str
     stripe_api_base: str | None = None  # None: Stripe's own API
     moesif_api_base: str | None = None  # None: Moesif's own API
+    usage: UsageConfig | None = None  # None: this deployment does not report usage (usage_reporter=moesif)
+
+    def require_usage(self) -> UsageConfig:
+        if self.usage is None:
+            raise ConfigurationError(
+                f"Environment variable {contract.ENV_USAGE_LEDGER_BUCKET} is not set: this deployment does not report "
+                "usage to Stripe (the stack sets it only with usage_reporter=tollgate).")
+        return self.usage
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RuntimeConfig:
@@ -51,6 +70,17 @@ class RuntimeConfig:
                 raise ConfigurationError(f"Environment variable {name} must be 'true' or 'false', not {value!r}.")
             return _BOOLEANS[value]
 
+        def usage() -> UsageConfig | None:
+            if optional(contract.ENV_USAGE_LEDGER_BUCKET) is None:
+                return None
+            statuses = optional(contract.ENV_BILLABLE_STATUSES) or contract.DEFAULT_BILLABLE_STATUSES
+            try:
+                billable = BillableStatuses.parse(statuses)
+            except ValueError as error:
+                raise ConfigurationError(f"Environment variable {contract.ENV_BILLABLE_STATUSES}: {error}.") from None
+            return UsageConfig(required(contract.ENV_USAGE_LEDGER_BUCKET), required(contract.ENV_USAGE_REPORTS_TABLE),
+                               required(contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL), billable)
+
         return cls(
             stripe_secret_arn=required(contract.ENV_STRIPE_SECRET_ARN),
             moesif_secret_arn=required(contract.ENV_MOESIF_SECRET_ARN),
@@ -64,4 +94,5 @@ class RuntimeConfig:
             signup_url=required(contract.ENV_SIGNUP_URL),
             stripe_api_base=optional(contract.ENV_STRIPE_API_BASE),
             moesif_api_base=optional(contract.ENV_MOESIF_API_BASE),
+            usage=usage(),
         )

@@ -31,6 +31,11 @@ ENV_STRIPE_PRICE_ID = "TOLLGATE_STRIPE_PRICE_ID"
 ENV_REQUIRE_PAYMENT_METHOD = "TOLLGATE_REQUIRE_PAYMENT_METHOD"  # "true" / "false"
 ENV_ALLOWED_ORIGIN = "TOLLGATE_ALLOWED_ORIGIN"  # signup site origin, e.g. https://d123.cloudfront.net
 ENV_SIGNUP_URL = "TOLLGATE_SIGNUP_URL"  # Checkout success/cancel pages live here
+# Usage metering (set only with usage_reporter=tollgate; see the "Usage metering" section below).
+ENV_USAGE_LEDGER_BUCKET = "TOLLGATE_USAGE_LEDGER_BUCKET"
+ENV_USAGE_REPORTS_TABLE = "TOLLGATE_USAGE_REPORTS_TABLE"
+ENV_USAGE_DEAD_LETTER_QUEUE_URL = "TOLLGATE_USAGE_DEAD_LETTER_QUEUE_URL"
+ENV_BILLABLE_STATUSES = "TOLLGATE_BILLABLE_STATUSES"  # e.g. "2xx" or "2xx,304"
 # Optional overrides: unset in a deployed stack (the SDK defaults apply); the local dev harness
 # and the tests point them at the emulators. AWS itself is redirected with boto3's standard
 # AWS_ENDPOINT_URL, so no Tollgate-specific variable exists for it.
@@ -42,6 +47,7 @@ HANDLER_REGISTER = "tollgate.handlers.register.handler"
 HANDLER_CHECKOUT = "tollgate.handlers.checkout.handler"
 HANDLER_STRIPE_WEBHOOK = "tollgate.handlers.stripe_webhook.handler"
 HANDLER_SAMPLE_BACKEND = "tollgate.handlers.sample_backend.handler"
+HANDLER_USAGE_REPORTER = "tollgate.handlers.usage_reporter.handler"
 # API Gateway gives up on an integration after 29 s; the register flow, its rollback included,
 # must finish inside this (the adapters' per-call budgets are checked against it by a test).
 REGISTER_TIMEOUT_SECONDS = 28
@@ -57,6 +63,8 @@ ROUTE_CHECKOUT = "/billing/checkout"  # POST, no usage-plan key required; the ha
 ROUTE_STRIPE_WEBHOOK = "/stripe/webhook"  # POST, no API key; Stripe-Signature verified by the handler
 PUBLIC_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_STRIPE_WEBHOOK)
 # Everything else (`/` and `/{proxy+}`, any method) is metered: API key required, proxied to the backend.
+ROUTE_METERED_PROXY = "/{proxy+}"
+METERED_RESOURCE_PATHS = ("/", ROUTE_METERED_PROXY)  # the access log's resourcePath of a metered call
 API_KEY_HEADER = "x-api-key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -115,3 +123,38 @@ STRIPE_WEBHOOK_EVENTS = (
     "invoice.payment_failed",
     "checkout.session.completed",
 )
+
+# --- Usage metering: access log -> ledger (S3) -> usage reporter -> Stripe meter events -----------
+# The access-log fields the usage reporter reads. The stage's whole format is infra/access_log.py,
+# which names these fields with these constants; values are strings, "-" when API Gateway had none.
+ACCESS_LOG_REQUEST_ID = "requestId"
+ACCESS_LOG_REQUEST_TIME_EPOCH = "requestTimeEpoch"  # milliseconds
+ACCESS_LOG_RESOURCE_PATH = "resourcePath"
+ACCESS_LOG_STATUS = "status"
+ACCESS_LOG_INTEGRATION_LATENCY = "integrationLatency"  # "-" when no integration ran
+ACCESS_LOG_ERROR_RESPONSE_TYPE = "errorResponseType"  # set when API Gateway answered itself
+ACCESS_LOG_API_KEY_ID = "apiKeyId"
+ACCESS_LOG_MISSING_VALUE = "-"
+# `billable_statuses`: comma-separated codes, each a status class (`2xx`) or an exact code (`304`).
+BILLABLE_STATUS_PATTERN = r"^[1-5](xx|[0-9]{2})$"
+DEFAULT_BILLABLE_STATUSES = "2xx"
+# Where Firehose backs up every access-log record (the ledger) and the records Moesif refused, in the
+# ledger bucket: `<prefix><UTC hour>/<object>`. The hour folder is strftime's USAGE_LEDGER_HOUR_FORMAT,
+# which infra/log_forwarding.py writes as Firehose's `!{timestamp:...}` expression.
+USAGE_LEDGER_PREFIX = "ledger/"
+USAGE_LEDGER_FAILED_PREFIX = "failed/"
+USAGE_LEDGER_HOUR_FORMAT = "%Y/%m/%d/%H/"
+# The usage reports table: one item per (ledger object, customer) report and one summary per object.
+USAGE_REPORTS_PARTITION_KEY = "id"
+USAGE_REPORTS_TTL_ATTRIBUTE = "expiresAt"
+# Sparse index of the reports still `pending` (sort key: when the first send was attempted).
+USAGE_REPORTS_INDEX_PENDING = "pending"
+USAGE_REPORTS_ATTR_PENDING = "pending"  # partition key: always USAGE_REPORTS_PENDING_VALUE, only while pending
+USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT = "firstAttemptAt"  # epoch seconds (number)
+USAGE_REPORTS_PENDING_VALUE = "pending"
+# CloudWatch namespace of the metrics the functions publish (Powertools Metrics, embedded metric format).
+METRICS_NAMESPACE = "Tollgate"
+# Deliveries of a ledger object's message before SQS moves it to the dead-letter queue. With the
+# reporter's backoff (1 min doubling to 1 h, tollgate.handlers.usage_reporter) that is about 7 h of
+# retries: far inside Stripe's 24 h identifier de-duplication window.
+USAGE_QUEUE_MAX_RECEIVES = 12

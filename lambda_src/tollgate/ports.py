@@ -10,8 +10,12 @@ service can roll back without knowing which SDK was involved.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 from tollgate.domain.models import Account, AccountStatus, InvoicePayment, IssuedKey, ListedKey, Registrant
+
+if TYPE_CHECKING:
+    from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord
 
 
 class ApiKeys(ABC):
@@ -161,3 +165,56 @@ class Accounts(ABC):
         seconds) in one transaction, only if the row still has `previous`'s status and last
         billing event id. Raises EventAlreadyApplied if the event id was recorded before,
         ConcurrentUpdate if the row changed meanwhile."""
+
+
+class UsageLedger(ABC):
+    """The usage ledger: every access-log record, as Firehose backs them up to S3."""
+
+    @abstractmethod
+    def read(self, source: LedgerObject) -> bytes:
+        """The object's bytes, as stored (GZIP)."""
+
+    @abstractmethod
+    def objects_between(self, start: int, end: int) -> list[LedgerObject]:
+        """Every ledger object that may hold calls made in [start, end) (epoch seconds)."""
+
+
+class UsageMeter(ABC):
+    """The Stripe billing meter of the configured price."""
+
+    @abstractmethod
+    def report(self, report: MeterReport) -> bool:
+        """Send the meter event; False when Stripe already had its identifier (a repeat, counted once)."""
+
+    @abstractmethod
+    def reported_units(self, customer_id: str, start: int, end: int) -> float:
+        """The meter's aggregated usage of the customer in [start, end) (epoch seconds, whole minutes)."""
+
+
+class UsageReports(ABC):
+    """The usage reports table: which meter events were sent, and what each ledger object came to."""
+
+    @abstractmethod
+    def get(self, identifier: str) -> ReportRecord | None:
+        """The report with this meter event identifier, if one was ever attempted."""
+
+    @abstractmethod
+    def mark_pending(self, report: MeterReport, now: int) -> ReportRecord:
+        """Record that the report is about to be sent (keeping the first attempt's time when it was
+        attempted before); a report already `reported` is returned as it is."""
+
+    @abstractmethod
+    def mark_reported(self, report: MeterReport, now: int) -> None:
+        """Record that Stripe has the report."""
+
+    @abstractmethod
+    def pending_since_before(self, cutoff: int) -> list[ReportRecord]:
+        """Reports still pending whose first attempt was before `cutoff` (epoch seconds)."""
+
+    @abstractmethod
+    def save_summary(self, summary: BatchSummary) -> None:
+        """Keep what reporting one ledger object came to."""
+
+    @abstractmethod
+    def summary(self, source: LedgerObject) -> BatchSummary | None:
+        """What reporting the object came to, once it was fully reported."""

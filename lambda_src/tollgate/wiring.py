@@ -39,6 +39,11 @@ from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
+    from tollgate.adapters.api_gateway_usage import UsagePlanUsage
+    from tollgate.adapters.sqs_usage_queues import UsageQueues
+    from tollgate.domain.metering import UsageReporter
+    from tollgate.ports import UsageLedger, UsageMeter, UsageReports
+
 
 class Wiring:
     """The process's objects, each built on first use from `config`. Keyword arguments replace
@@ -116,6 +121,44 @@ class Wiring:
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:
         return PaymentMethodCheckout(self.accounts, self.api_keys, self.payment_methods, self.config.signup_url)
+
+    # Usage metering: imported on first use, as only the usage reporter and the ops commands need it.
+    @cached_property
+    def usage_ledger(self) -> UsageLedger:
+        from tollgate.adapters.s3_usage_ledger import S3UsageLedger
+
+        return S3UsageLedger(self.aws.client("s3"), self.config.require_usage().ledger_bucket)
+
+    @cached_property
+    def usage_meter(self) -> UsageMeter:
+        from tollgate.adapters.stripe_usage_meter import StripeUsageMeter
+
+        return StripeUsageMeter(self.stripe, self.config.stripe_price_id)
+
+    @cached_property
+    def usage_reports(self) -> UsageReports:
+        from tollgate.adapters.dynamo_usage_reports import DynamoUsageReports
+
+        return DynamoUsageReports(self.aws.client("dynamodb"), self.config.require_usage().reports_table)
+
+    @cached_property
+    def usage_queues(self) -> UsageQueues:
+        from tollgate.adapters.sqs_usage_queues import UsageQueues
+
+        return UsageQueues(self.aws.client("sqs"))
+
+    @cached_property
+    def usage_plan_usage(self) -> UsagePlanUsage:
+        from tollgate.adapters.api_gateway_usage import UsagePlanUsage
+
+        return UsagePlanUsage(self.aws.client("apigateway"), self.config.usage_plan_id)
+
+    @cached_property
+    def usage_reporter(self) -> UsageReporter:
+        from tollgate.domain.metering import UsageReporter
+
+        return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports,
+                             self.config.require_usage().billable_statuses)
 
 
 _BUILT_HERE = frozenset(name for name, value in vars(Wiring).items() if isinstance(value, cached_property))

@@ -16,10 +16,12 @@ with its state and its routes, and a docstring saying which gap of localstripe 1
 6. search.py         no customer search
 7. checkout.py       no Checkout (plus the stand-in page)
 8. webhooks.py       no /v1/webhook_endpoints; delivery of the bridge's own signed events
+10. meter_summaries.py  no meter event summaries
+11. invoice_preview.py  usage is never rated into invoices; no upcoming-invoice preview
 core.py holds what they share: Stripe's errors and form encoding, pagination, the localstripe client.
 
-Not bridged: usage is never rated into invoices; localstripe's own events carry `api_version`
-2017-08-15 and no `price` on subscription items; statuses localstripe cannot reach (past_due,
+Not bridged: invoices localstripe finalizes bill no usage (only the preview rates it);
+localstripe's own events carry `api_version` 2017-08-15 and no `price` on subscription items; statuses localstripe cannot reach (past_due,
 unpaid, paused) exist only as events sent with `POST /_bridge/events`.
 """
 
@@ -33,6 +35,8 @@ from aiohttp import web
 from localdev.stripe_bridge.checkout import Checkout, CheckoutState
 from localdev.stripe_bridge.core import Upstream, authentication, stripe_errors
 from localdev.stripe_bridge.idempotency import IdempotencyState, idempotency_middleware
+from localdev.stripe_bridge.invoice_preview import InvoicePreview
+from localdev.stripe_bridge.meter_summaries import MeterSummaries
 from localdev.stripe_bridge.meters import Meters, MeterState
 from localdev.stripe_bridge.prices import Prices, PriceState
 from localdev.stripe_bridge.search import CustomerSearch
@@ -82,6 +86,8 @@ def create_app(upstream_url: str, state: BridgeState | None = None) -> web.Appli
         Prices(upstream, state.prices, state.meters),
         Subscriptions(upstream, state.prices, webhooks),
         Meters(state.meters),
+        MeterSummaries(state.meters),
+        InvoicePreview(upstream, state.prices, state.meters),
         CustomerSearch(upstream),
         Checkout(upstream, state.checkout, webhooks),
         webhooks,

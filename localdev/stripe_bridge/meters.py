@@ -34,6 +34,21 @@ class MeterState:
         return next((meter for meter in self.by_id.values()
                      if meter["event_name"] == event_name and meter["status"] == "active"), None)
 
+    def usage(self, meter: dict[str, Any], customer_id: str, start: int, end: int) -> float:
+        """The meter's aggregate for the customer's events timestamped in [start, end), by the meter's
+        `default_aggregation.formula`: sum of the values, count of the events, or the last value."""
+        customer_key = meter["customer_mapping"]["event_payload_key"]
+        value_key = meter["value_settings"]["event_payload_key"]
+        events = sorted((event for event in self.events
+                         if event["event_name"] == meter["event_name"]
+                         and event["payload"].get(customer_key) == customer_id and start <= event["timestamp"] < end),
+                        key=lambda event: event["timestamp"])
+        formula = meter["default_aggregation"]["formula"]
+        if formula == "count":
+            return float(len(events))
+        values = [float(event["payload"].get(value_key, 0)) for event in events]
+        return (values[-1] if values else 0.0) if formula == "last" else sum(values)
+
 
 class Meters:
     def __init__(self, state: MeterState) -> None:

@@ -1,6 +1,7 @@
 """Gap 2: localstripe has no `/v1/prices`; gap 4 (first half): it invoices a metered plan up front.
 
-Prices (create; list by `lookup_keys[]` and `active`, as `make stripe-setup` finds its price) live
+Prices (create; retrieve, as the usage reporter finds the price's meter; list by `lookup_keys[]` and
+`active`, as `make stripe-setup` finds its price) live
 in the bridge, in Stripe's shape. Each recurring price is backed by a localstripe plan WITH THE
 SAME ID (`price_...`), so subscriptions and invoices work (see subscriptions.py).
 
@@ -28,7 +29,7 @@ from aiohttp import web
 
 from localdev.stripe_bridge.core import (
     Route, StripeError, Upstream, amount_pair, api_key, as_bool, as_int, missing, new_id, paginate,
-    reject_unknown, request_params, require,
+    reject_unknown, request_params, require, stored,
 )
 from localdev.stripe_bridge.meters import MeterState
 
@@ -49,7 +50,8 @@ class Prices:
         self._meters = meters
 
     def routes(self) -> list[Route]:
-        return [("POST", "/v1/prices", self.create), ("GET", "/v1/prices", self.list)]
+        return [("POST", "/v1/prices", self.create), ("GET", "/v1/prices", self.list),
+                ("GET", "/v1/prices/{id}", self.retrieve)]
 
     async def create(self, request: web.Request) -> web.Response:
         params = await request_params(request)
@@ -65,6 +67,9 @@ class Prices:
             holder["lookup_key"] = None
         self._state.by_id[price["id"]] = price
         return web.json_response(price)
+
+    async def retrieve(self, request: web.Request) -> web.Response:
+        return web.json_response(stored(self._state.by_id, "price", request.match_info["id"]))
 
     async def list(self, request: web.Request) -> web.Response:
         params = await request_params(request)

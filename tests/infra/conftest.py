@@ -16,7 +16,7 @@ def synth(tmp_path_factory) -> Synth:
 @pytest.fixture(scope="session")
 def synth_custom(tmp_path_factory) -> Synth:
     """An operator's deployment: own backend, existing secrets, WAF and tracing off, payment method required,
-    reserved concurrency."""
+    reserved concurrency, usage reported by Moesif's integration, a 90-day ledger."""
     return synthesize(
         tmp_path_factory.mktemp("cdk-custom"),
         backend_url="https://backend.example.com/v1",
@@ -27,4 +27,6 @@ def synth_custom(tmp_path_factory) -> Synth:
         stripe_price_id="price_1Abc",
         reserved_concurrency=5,
         enable_tracing=False,
+        usage_reporter="moesif",
+        usage_ledger_retention_days=90,
     )

@@ -39,7 +39,7 @@ def test_firehose_posts_gzip_to_the_moesif_collector_with_the_app_id_from_the_mo
                     "SecretsManagerConfiguration": Match.object_like({"Enabled": True, "SecretARN": {"Ref": secret_id}}),
                     "RequestConfiguration": {"ContentEncoding": "GZIP"},
                     "BufferingHints": Match.object_like({"IntervalInSeconds": Match.any_value()}),
-                    "S3BackupMode": "FailedDataOnly",
+                    "S3BackupMode": "AllData",
                     "CloudWatchLoggingOptions": Match.object_like({"Enabled": True}),
                 }
             )
@@ -49,16 +49,19 @@ def test_firehose_posts_gzip_to_the_moesif_collector_with_the_app_id_from_the_mo
     assert "AccessKey" not in endpoint
 
 
-def test_failed_records_go_to_an_encrypted_private_expiring_bucket(synth):
+def test_every_record_is_also_kept_in_an_encrypted_private_retained_ledger_bucket(synth):
     (stream,) = synth.resources("AWS::KinesisFirehose::DeliveryStream").values()
     bucket_id = stream["Properties"]["HttpEndpointDestinationConfiguration"]["S3Configuration"]["BucketARN"]["Fn::GetAtt"][0]
-    bucket = synth.resources("AWS::S3::Bucket")[bucket_id]["Properties"]
+    bucket = synth.resources("AWS::S3::Bucket")[bucket_id]
 
-    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
-    assert bucket["PublicAccessBlockConfiguration"] == {
+    encryption = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
     }  # fmt: skip
-    assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 30
+    assert bucket["DeletionPolicy"] == "Retain"  # the evidence behind every invoice outlives the stack
+    rules = {rule["Prefix"]: rule["ExpirationInDays"] for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules == {"ledger/": synth.settings.usage_ledger_retention_days, "failed/": 30}
     synth.template.has_resource_properties(
         "AWS::S3::BucketPolicy",
         {

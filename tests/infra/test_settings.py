@@ -76,6 +76,10 @@ def test_command_line_strings_are_parsed_into_typed_values(context):
         ("enable_waf", "maybe", "cdk.json context 'enable_waf' must be true or false; got 'maybe'"),
         ("require_payment_method", 2, "'require_payment_method' must be true or false; got 2"),
         ("reserved_concurrency", -1, "'reserved_concurrency' must be a whole number, 0 or more"),
+        ("usage_reporter", "stripe", "'usage_reporter' must be one of tollgate, moesif; got 'stripe'"),
+        ("billable_statuses", "2xx,ok", "'billable_statuses' must be comma-separated status classes like 2xx"),
+        ("billable_statuses", "200-299", "'billable_statuses' must be comma-separated status classes like 2xx"),
+        ("usage_ledger_retention_days", 0, "'usage_ledger_retention_days' must be a whole number greater than 0"),
     ],
 )
 def test_a_wrong_value_names_the_key_and_what_is_expected(context, key, value, message):
@@ -94,6 +98,16 @@ def test_a_missing_required_value_names_the_key(context, key):
 
     with pytest.raises(SettingsError, match=f"cdk.json context '{key}' is missing; expected"):
         Settings.from_context(context)
+
+
+def test_usage_settings_default_to_tollgate_reporting_2xx_kept_400_days(context):
+    settings = Settings.from_context(context)
+    from_command_line = Settings.from_context({**context, "usage_reporter": "Moesif", "billable_statuses": " 2XX, 304 "})
+
+    assert (settings.usage_reporter, settings.billable_statuses, settings.usage_ledger_retention_days) == (
+        "tollgate", "2xx", 400)
+    assert settings.reports_usage and not from_command_line.reports_usage
+    assert from_command_line.billable_statuses == "2xx,304"
 
 
 def test_optional_values_may_be_empty(context):

@@ -127,9 +127,21 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
 
     tables = {name: client("dynamodb").describe_table(TableName=name)["Table"]
               for name in client("dynamodb").list_tables()["TableNames"]}
-    (accounts,) = [table for table in tables.values() if table.get("GlobalSecondaryIndexes")]
+    (accounts,) = [table for table in tables.values()
+                   if table["KeySchema"][0]["AttributeName"] == contract.ACCOUNTS_PARTITION_KEY]
     assert {(index["IndexName"], index["KeySchema"][0]["AttributeName"])
             for index in accounts["GlobalSecondaryIndexes"]} == set(contract.ACCOUNTS_INDEXES)
+    (usage_reports,) = [table for table in tables.values() if any(
+        index["IndexName"] == contract.USAGE_REPORTS_INDEX_PENDING for index in table.get("GlobalSecondaryIndexes", []))]
+    assert client("dynamodb").describe_time_to_live(TableName=usage_reports["TableName"])[
+        "TimeToLiveDescription"]["AttributeName"] == contract.USAGE_REPORTS_TTL_ATTRIBUTE
+    (ledger,) = client("s3").list_buckets()["Buckets"]
+    (announced,) = client("s3").get_bucket_notification_configuration(Bucket=ledger["Name"])["QueueConfigurations"]
+    assert announced["QueueArn"].endswith("-usage")
+    (queue,) = [url for url in client("sqs").list_queues()["QueueUrls"] if url.endswith("-usage")]
+    redrive = json.loads(client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])[
+        "Attributes"]["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == contract.USAGE_QUEUE_MAX_RECEIVES
 
     secrets = {secret["Name"]: json.loads(client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"])
                for secret in client("secretsmanager").list_secrets()["SecretList"]}

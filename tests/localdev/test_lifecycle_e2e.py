@@ -1,13 +1,18 @@
 """The billing lifecycle in `make dev`, as a user meets it: sign up through the local API Gateway,
 then Stripe (localstripe behind the bridge, its webhooks pointed at the local /stripe/webhook
-route by bootstrap) changes the subscription, and the key follows.
+route by bootstrap) changes the subscription, and the key follows; the calls the key makes reach
+the customer's upcoming invoice (issue 10).
 
 Nothing here calls a handler directly: every effect travels Stripe → signed webhook → local API
-Gateway → webhook handler → moto, exactly as it would in AWS."""
+Gateway → webhook handler → moto, or call → access log → ledger (moto S3) → S3 event → usage queue
+(moto SQS) → usage reporter → Stripe meter, exactly as it would in AWS."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,11 +23,11 @@ import boto3
 import pytest
 import stripe
 
-from localdev.__main__ import DevStackProcess
+from localdev.__main__ import PROJECT_ROOT, DevStackProcess
 from localdev.bootstrap import STRIPE_TEST_SECRET_KEY
 from tollgate import contract
 
-WEBHOOK_WAIT_SECONDS = 15  # localstripe delivers its own events asynchronously
+WEBHOOK_WAIT_SECONDS = 15  # localstripe delivers its own events asynchronously; the ledger flushes every 2 s
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +135,28 @@ def test_with_require_payment_method_the_key_works_only_once_checkout_completes(
     complete_checkout(stack, account)
 
     assert metered_call(stack, account["apikey"]) == 200
+
+
+def upcoming_quantity(stripe_api: stripe.StripeClient, account: dict) -> int:
+    invoice = stripe_api.v1.invoices.create_preview(params={"customer": account["customerId"],
+                                                            "subscription": account["subscriptionId"]})
+    (line,) = invoice.lines.data
+    return line.quantity
+
+
+def test_seven_calls_reach_the_upcoming_invoice_and_the_usage_report_finds_no_difference(stack, stripe_api):
+    account = sign_up(stack)
+    for _ in range(7):
+        assert metered_call(stack, account["apikey"]) == 200
+    assert request(stack.urls["api"] + "/hello", headers={contract.API_KEY_HEADER: "not-a-key"})[0] == 403
+
+    wait_until(lambda: upcoming_quantity(stripe_api, account) == 7, "7 calls to reach the Stripe meter")
+
+    report = subprocess.run(
+        [sys.executable, "-m", "ops.usage_report"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
+        env={**{name: value for name, value in os.environ.items() if not name.startswith(("TOLLGATE_", "AWS_"))},
+             "DEV_STACK_FILE": str(stack.stack_file)})
+    assert report.returncode == 0, report.stdout + report.stderr
+    (row,) = [line.split() for line in report.stdout.splitlines() if line.startswith(account["customerId"])]
+    assert row[1:] == [account["apiKeyId"], "7", "7", "7", "7", "0", "0"]
+    assert "Every difference is within 0." in report.stdout

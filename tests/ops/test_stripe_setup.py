@@ -133,3 +133,14 @@ def test_a_malformed_key_is_refused_without_echoing_it(capsys):
     err = capsys.readouterr().err
     assert "must look like sk_test_" in err
     assert "pk_test_publishable" not in err
+
+
+def test_usage_reported_by_moesif_is_refused_before_any_stripe_call(names, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(BASE + ["--unit-amount", "1", "--usage-reporter", "moesif", "--api-base", "http://127.0.0.1:9"],
+             environ={"STRIPE_API_KEY": STRIPE_KEY})  # nothing listens on port 9: a call would fail differently
+    assert exit_info.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "usage_reporter is moesif, and the price make stripe-setup creates would bill nothing" in err
+    assert "https://www.moesif.com/docs/metered-billing/integrate-with-stripe/" in err
+    assert "set usage_reporter to tollgate" in err

@@ -12,9 +12,9 @@ import stripe
 
 def test_a_url_neither_the_bridge_nor_localstripe_serves_gets_stripes_404(stripe_client: stripe.StripeClient):
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        stripe_client.v1.prices.retrieve("price_x")  # Tollgate never reads a price by id: not emulated
+        stripe_client.v1.billing.alerts.retrieve("alrt_x")  # Tollgate never reads a billing alert: not emulated
     assert raised.value.http_status == 404
-    assert "Unrecognized request URL (GET: /v1/prices/price_x)" in str(raised.value)
+    assert "Unrecognized request URL (GET: /v1/billing/alerts/alrt_x)" in str(raised.value)
 
 
 def test_bridge_served_routes_need_a_secret_key(stripe_api: str):

@@ -100,3 +100,10 @@ def test_prices_unknown_product_or_meter_is_resource_missing(stripe_client: stri
         stripe_client.v1.prices.create(params={"currency": "usd", "unit_amount": 1, "product": product.id,
                                                **reference})
     assert (raised.value.http_status, raised.value.code, raised.value.param) == (400, "resource_missing", param)
+
+
+def test_prices_retrieve_gives_the_price_and_its_meter(stripe_client: stripe.StripeClient, metered_price: Any):
+    assert stripe_client.v1.prices.retrieve(metered_price.id).to_dict() == metered_price.to_dict()
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        stripe_client.v1.prices.retrieve("price_missing")
+    assert raised.value.http_status == 404 and raised.value.code == "resource_missing"

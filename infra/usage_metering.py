@@ -1,0 +1,132 @@
+"""Usage reaches the invoice: new ledger objects -> S3 event -> SQS -> usage reporter -> Stripe meter.
+
+Only with usage_reporter=tollgate. Built in two steps, like the API: the constructor makes the
+queues, the notification and the usage reports table (whose names every function's environment
+carries, so any function tells the ops commands where they are); `add_reporter` then makes the
+function from the shared code asset.
+
+- S3 announces every new object under `ledger/` on the usage queue (SSE, TLS only, 14-day
+  retention). Moesif's delivery never waits on any of this: Firehose writes the backup itself.
+- The reporter reads one object per invocation (batch size 1, ReportBatchItemFailures), so a slow
+  or failing Stripe never makes one object wait on another, and each object's backoff is its own.
+  At most MAX_CONCURRENCY run at once (the event source's maximum concurrency), each sending at most
+  tollgate.domain.metering.PARALLEL_STRIPE_CALLS meter events at a time: far under Stripe's 1,000
+  events per second.
+- The queue's visibility timeout is six times the function's timeout, as AWS advises for SQS event
+  sources (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html); the reporter
+  extends it per message as its backoff. After contract.USAGE_QUEUE_MAX_RECEIVES deliveries a
+  message moves to the dead-letter queue (SSE, 14 days): `dead_letter_queue` is what an alarm
+  watches; `make usage-redrive` re-sends from it.
+- The usage reports table remembers each meter event sent (exactly once beyond Stripe's 24 h)
+  and what each object came to; items expire after 35 days (TTL). It is RETAINed with the stack
+  as the record of what Stripe was sent.
+
+Least privilege for the reporter: s3:GetObject on `ledger/*` of the ledger bucket, dynamodb:Query
+on the accounts table's byApiKeyId index (nothing else of it), GetItem/PutItem/UpdateItem on the
+usage reports table, reading the Stripe secret, and consuming the usage queue (the event source's
+grant, ChangeMessageVisibility included).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.functions import PythonFunction
+from infra.nag import acknowledge, acknowledge_wildcards, arn_of
+from tollgate import contract
+
+REPORTER_TIMEOUT = Duration.seconds(120)
+MAX_CONCURRENCY = 2  # the lowest maximum concurrency an SQS event source accepts
+QUEUE_RETENTION = Duration.days(14)  # SQS's maximum
+
+
+class UsageMetering(Construct):
+    """The usage queue and its dead letters, the ledger's notification, the usage reports table and
+    (add_reporter) the reporter function."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, ledger_bucket: s3.IBucket) -> None:
+        super().__init__(scope, construct_id)
+        self.ledger_bucket = ledger_bucket
+        self.dead_letter_queue = sqs.Queue(
+            self, "DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            retention_period=QUEUE_RETENTION)
+        self.queue = sqs.Queue(
+            self, "Queue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            retention_period=QUEUE_RETENTION, visibility_timeout=Duration.seconds(6 * REPORTER_TIMEOUT.to_seconds()),
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=contract.USAGE_QUEUE_MAX_RECEIVES,
+                                                  queue=self.dead_letter_queue))
+        ledger_bucket.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queue),
+                                             s3.NotificationKeyFilter(prefix=contract.USAGE_LEDGER_PREFIX))
+        self.reports_table = dynamodb.Table(
+            self, "ReportsTable",
+            partition_key=dynamodb.Attribute(name=contract.USAGE_REPORTS_PARTITION_KEY,
+                                             type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            time_to_live_attribute=contract.USAGE_REPORTS_TTL_ATTRIBUTE,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.reports_table.add_global_secondary_index(
+            index_name=contract.USAGE_REPORTS_INDEX_PENDING,
+            partition_key=dynamodb.Attribute(name=contract.USAGE_REPORTS_ATTR_PENDING,
+                                             type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT,
+                                        type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        self._acknowledge_notification_handler()
+        self.reporter: PythonFunction | None = None
+
+    def environment(self, billable_statuses: str) -> dict[str, str]:
+        """What every function is told about usage metering (ops commands read it from any of them)."""
+        return {
+            contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket.bucket_name,
+            contract.ENV_USAGE_REPORTS_TABLE: self.reports_table.table_name,
+            contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url,
+            contract.ENV_BILLABLE_STATUSES: billable_statuses,
+        }
+
+    def add_reporter(self, *, code: lambda_.Code, environment: dict[str, str], accounts_table: dynamodb.ITable,
+                     stripe_secret: secretsmanager.ISecret, function_name: str) -> PythonFunction:
+        reporter = PythonFunction(
+            self, "Reporter", code=code, function_name=function_name, handler=contract.HANDLER_USAGE_REPORTER,
+            timeout=REPORTER_TIMEOUT,
+            description="Tollgate usage reporter: new usage-ledger objects -> one Stripe meter event per customer",
+            environment=environment,
+        )
+        reporter.function.add_event_source(event_sources.SqsEventSource(
+            self.queue, batch_size=1, report_batch_item_failures=True, max_concurrency=MAX_CONCURRENCY))
+        stripe_secret.grant_read(reporter.role)
+        for actions, resource in (
+            (["s3:GetObject"], self.ledger_bucket.arn_for_objects(f"{contract.USAGE_LEDGER_PREFIX}*")),
+            (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], self.reports_table.table_arn),
+            (["dynamodb:Query"], f"{accounts_table.table_arn}/index/{contract.ACCOUNTS_INDEX_BY_API_KEY_ID}"),
+        ):
+            reporter.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
+        acknowledge_wildcards(
+            reporter.role, [f"Resource::{arn_of(self.ledger_bucket)}/{contract.USAGE_LEDGER_PREFIX}*"],
+            "Ledger objects are named by Firehose at run time: reading is granted on the ledger/ prefix only.")
+        self.reporter = reporter
+        return reporter
+
+    def _acknowledge_notification_handler(self) -> None:
+        """S3 notifications are configured by CDK's BucketNotificationsHandler (a custom resource that
+        breaks the bucket <-> queue-policy cycle); its role is CDK's, used only at deploy time."""
+        stack = Stack.of(self)
+        handler = next(child for child in stack.node.children
+                       if child.node.id.startswith("BucketNotificationsHandler"))
+        acknowledge(handler, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                             "AWSLambdaBasicExecutionRole]",
+                    "CDK's BucketNotificationsHandler, run at deploy time only to put the ledger bucket's notification "
+                    "configuration: its role (CloudWatch Logs for its own log lines) is CDK's.")

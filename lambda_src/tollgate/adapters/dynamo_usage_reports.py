@@ -1,0 +1,133 @@
+"""UsageReports on DynamoDB: the usage reports table (key contract.USAGE_REPORTS_PARTITION_KEY).
+
+Two kinds of item, both forgotten after tollgate.domain.metering.REPORT_RETENTION_SECONDS (TTL):
+- a report, keyed by its meter event identifier: customer, value, timestamp and source object (all
+  an operator needs to send it again), its state, and the time of its first attempt. While it is
+  pending it also carries contract.USAGE_REPORTS_ATTR_PENDING, so the sparse index of that name
+  lists exactly the pending reports, oldest attempt first;
+- a summary per ledger object (`object#s3://bucket/key`): records, malformed records, billable
+  calls, customers, and the calls of unknown keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tollgate import contract
+from tollgate.adapters.aws_clients import downstream_error, error_code
+from tollgate.domain.metering import REPORT_RETENTION_SECONDS
+from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord, ReportState
+from tollgate.ports import UsageReports
+
+_SERVICE = "DynamoDB"
+_ID = contract.USAGE_REPORTS_PARTITION_KEY
+_SUMMARY_KEY_PREFIX = "object#"
+_NAMES = {"#id": _ID, "#status": "status", "#pending": contract.USAGE_REPORTS_ATTR_PENDING,
+          "#first": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "#value": "value", "#timestamp": "timestamp",
+          "#expires": contract.USAGE_REPORTS_TTL_ATTRIBUTE}
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class DynamoUsageReports(UsageReports):
+    """The usage reports table through a boto3 `dynamodb` client (see aws_clients.AwsClients)."""
+
+    def __init__(self, client: Any, table_name: str):
+        self._client = client
+        self._table = table_name
+
+    def get(self, identifier: str) -> ReportRecord | None:
+        item = self._call("read usage report", self._client.get_item, TableName=self._table,
+                          Key={_ID: {"S": identifier}}, ConsistentRead=True).get("Item")
+        return _record(item) if item else None
+
+    def mark_pending(self, report: MeterReport, now: int) -> ReportRecord:
+        values = _values({
+            ":pending": ReportState.PENDING.value, ":customer": report.customer_id, ":value": report.value,
+            ":timestamp": report.timestamp, ":bucket": report.source.bucket, ":key": report.source.key,
+            ":now": now, ":expires": now + REPORT_RETENTION_SECONDS,
+        })
+        try:
+            item = self._client.update_item(
+                TableName=self._table, Key={_ID: {"S": report.identifier}},
+                UpdateExpression="SET #status = :pending, #pending = :pending, customerId = :customer, "
+                                 "#value = :value, #timestamp = :timestamp, sourceBucket = :bucket, sourceKey = :key, "
+                                 "#first = if_not_exists(#first, :now), #expires = if_not_exists(#expires, :expires)",
+                ConditionExpression="attribute_not_exists(#id) OR #status = :pending",
+                ExpressionAttributeNames=_NAMES, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return self.get(report.identifier)  # reported meanwhile
+            raise downstream_error(_SERVICE, "record pending usage report", error) from None
+        except BotoCoreError as error:
+            raise downstream_error(_SERVICE, "record pending usage report", error) from None
+        return _record(item)
+
+    def mark_reported(self, report: MeterReport, now: int) -> None:
+        self._call("record usage report", self._client.update_item, TableName=self._table,
+                   Key={_ID: {"S": report.identifier}},
+                   UpdateExpression="SET #status = :reported, reportedAt = :now REMOVE #pending",
+                   ExpressionAttributeNames={"#status": "status", "#pending": contract.USAGE_REPORTS_ATTR_PENDING},
+                   ExpressionAttributeValues=_values({":reported": ReportState.REPORTED.value, ":now": now}))
+
+    def pending_since_before(self, cutoff: int) -> list[ReportRecord]:
+        records, start = [], {}
+        while True:
+            page = self._call("list pending usage reports", self._client.query, TableName=self._table,
+                              IndexName=contract.USAGE_REPORTS_INDEX_PENDING,
+                              KeyConditionExpression="#pending = :pending AND #first < :cutoff",
+                              ExpressionAttributeNames={"#pending": contract.USAGE_REPORTS_ATTR_PENDING,
+                                                        "#first": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT},
+                              ExpressionAttributeValues=_values({":pending": contract.USAGE_REPORTS_PENDING_VALUE,
+                                                                 ":cutoff": cutoff}), **start)
+            records += [_record(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return records
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+    def save_summary(self, summary: BatchSummary) -> None:
+        item = {
+            _ID: _summary_key(summary.source), "sourceBucket": summary.source.bucket, "sourceKey": summary.source.key,
+            "records": summary.records, "malformed": summary.malformed, "billable": summary.billable,
+            "customers": summary.customers, "unknownKeys": summary.unknown_keys, "ambiguous": summary.ambiguous,
+            "reportedAt": summary.reported_at,
+            contract.USAGE_REPORTS_TTL_ATTRIBUTE: summary.reported_at + REPORT_RETENTION_SECONDS,
+        }
+        self._call("record usage summary", self._client.put_item, TableName=self._table,
+                   Item={name: _serializer.serialize(value) for name, value in item.items()})
+
+    def summary(self, source: LedgerObject) -> BatchSummary | None:
+        item = self._call("read usage summary", self._client.get_item, TableName=self._table,
+                          Key={_ID: {"S": _summary_key(source)}}).get("Item")
+        if not item:
+            return None
+        values = {name: _deserializer.deserialize(value) for name, value in item.items()}
+        return BatchSummary(source, int(values["records"]), int(values["malformed"]), int(values["billable"]),
+                            int(values["customers"]), {key: int(calls) for key, calls in values["unknownKeys"].items()},
+                            int(values["ambiguous"]), int(values["reportedAt"]))
+
+    @staticmethod
+    def _call(action: str, operation: Any, **parameters: Any) -> dict:
+        try:
+            return operation(**parameters)
+        except (ClientError, BotoCoreError) as error:
+            raise downstream_error(_SERVICE, action, error) from None
+
+
+def _summary_key(source: LedgerObject) -> str:
+    return _SUMMARY_KEY_PREFIX + str(source)
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in values.items()}
+
+
+def _record(item: dict) -> ReportRecord:
+    values = {name: _deserializer.deserialize(value) for name, value in item.items()}
+    report = MeterReport(values[_ID], values["customerId"], int(values["value"]), int(values["timestamp"]),
+                         LedgerObject(values["sourceBucket"], values["sourceKey"]))
+    return ReportRecord(report, ReportState(values["status"]), int(values[contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT]))

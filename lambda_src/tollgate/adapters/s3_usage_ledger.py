@@ -1,0 +1,53 @@
+"""UsageLedger on S3: the objects Firehose backs every access-log record up to, one folder per UTC
+hour (`ledger/YYYY/MM/DD/HH/`, contract.USAGE_LEDGER_*; the hour is when the object's oldest record
+reached Firehose)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tollgate import contract
+from tollgate.adapters.aws_clients import downstream_error
+from tollgate.domain.usage import LedgerObject
+from tollgate.ports import UsageLedger
+
+_SERVICE = "S3"
+_HOUR = 3600
+# A record reaches Firehose after the call and waits up to a buffer interval (60 s) and Firehose's
+# retries before it is written, in the folder of the oldest record of its object: an hour on either
+# side of a period covers every object that can hold its calls.
+_FOLDER_MARGIN_SECONDS = _HOUR
+
+
+class S3UsageLedger(UsageLedger):
+    """The ledger bucket through a boto3 `s3` client (see aws_clients.AwsClients)."""
+
+    def __init__(self, client: Any, bucket: str):
+        self._client = client
+        self._bucket = bucket
+
+    def read(self, source: LedgerObject) -> bytes:
+        try:
+            return self._client.get_object(Bucket=source.bucket, Key=source.key)["Body"].read()
+        except (ClientError, BotoCoreError) as error:
+            raise downstream_error(_SERVICE, f"read {source}", error) from None
+
+    def objects_between(self, start: int, end: int) -> list[LedgerObject]:
+        objects = []
+        for folder in hour_folders(start - _FOLDER_MARGIN_SECONDS, end + _FOLDER_MARGIN_SECONDS):
+            try:
+                pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=folder)
+                objects += [LedgerObject(self._bucket, item["Key"]) for page in pages for item in page.get("Contents", [])]
+            except (ClientError, BotoCoreError) as error:
+                raise downstream_error(_SERVICE, f"list s3://{self._bucket}/{folder}", error) from None
+        return objects
+
+
+def hour_folders(start: int, end: int) -> list[str]:
+    """The ledger's hour folders from the one holding `start` to the one holding `end` (epoch seconds)."""
+    return [contract.USAGE_LEDGER_PREFIX
+            + datetime.fromtimestamp(hour, timezone.utc).strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
+            for hour in range(start - start % _HOUR, end + 1, _HOUR)]

@@ -1,0 +1,171 @@
+"""UsageReporter: the billable calls of one ledger object reach the Stripe meter exactly once.
+
+Per ledger object (one Firehose S3 backup object, announced by an S3 event), the billable calls
+are added up per customer (API key id -> account -> Stripe customer, looked up once per object):
+one meter event per customer per object, whatever the number of calls, with
+- `value` = the customer's billable calls in the object;
+- `timestamp` = the customer's latest call in it (never later than now: Stripe refuses events
+  more than 5 minutes ahead, and any older than 35 days);
+- `identifier` = a hash of (bucket, object key, customer): the same object always yields the same
+  identifier, and Stripe refuses a second event with an identifier it saw within at least 24 h
+  (HTTP 400 "An event already exists with identifier ..."), which the meter adapter answers as
+  "already reported".
+
+Beyond Stripe's 24 h, the usage reports table (port UsageReports) decides: each report is written
+`pending` before the Stripe call and `reported` after it. A redelivered object skips `reported`
+reports; re-sends a `pending` one whose first attempt is under 24 h old (the identifier makes a
+repeat harmless); and never re-sends by itself a `pending` one older than that: Stripe may have
+it and no longer de-duplicates it. Those are AMBIGUOUS: left for the operator
+(`make usage-redrive` lists them; only `--assume-unreported` sends them).
+
+Calls whose key maps to no account with a Stripe customer (a deleted key) are not sent anywhere:
+the outcome counts them per key id, the object's summary records them, and the ledger keeps them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from tollgate.domain.errors import DownstreamError
+from tollgate.domain.usage import (
+    BatchSummary, BillableStatuses, KeyUsage, LedgerObject, MeterReport, ReportRecord, ReportState, read_ledger,
+)
+from tollgate.ports import Accounts, UsageLedger, UsageMeter, UsageReports
+
+# Stripe accepts meter events up to 35 days old: a report older than that can never be sent, so
+# what the table remembers about it can go.
+REPORT_RETENTION_SECONDS = 35 * 24 * 3600
+# Meter events sent at once for one object. Two objects at most are reported at a time (the queue's
+# maximum concurrency, infra/usage_metering.py), so at most 16 calls are in flight: far below the
+# 1,000 meter events per second Stripe takes in live mode.
+PARALLEL_STRIPE_CALLS = 8
+IDENTIFIER_PREFIX = "tollgate-"
+
+
+class Delivery(str, Enum):
+    SENT = "sent"
+    ALREADY_REPORTED = "already_reported"  # marked reported, or Stripe knew the identifier
+    AMBIGUOUS = "ambiguous"
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    summary: BatchSummary
+    deliveries: dict[str, Delivery]  # identifier -> what happened to it
+    ambiguous: tuple[ReportRecord, ...] = ()
+
+    def count(self, delivery: Delivery) -> int:
+        return sum(1 for outcome in self.deliveries.values() if outcome is delivery)
+
+
+class UsageNotReported(DownstreamError):
+    """Some of an object's reports failed; the others went through (retrying skips them)."""
+
+
+def meter_event_identifier(source: LedgerObject, customer_id: str) -> str:
+    """Deterministic, at most 100 characters (Stripe's limit): the same object and customer give the
+    same identifier on every retry, redelivery or redrive."""
+    digest = hashlib.sha256(f"{source.bucket}\n{source.key}\n{customer_id}".encode()).hexdigest()
+    return IDENTIFIER_PREFIX + digest
+
+
+class UsageReporter:
+    """Reports ledger objects to the Stripe meter (see the module docstring)."""
+
+    def __init__(self, ledger: UsageLedger, accounts: Accounts, meter: UsageMeter, reports: UsageReports,
+                 statuses: BillableStatuses, clock: Callable[[], float] = time.time,
+                 parallel_calls: int = PARALLEL_STRIPE_CALLS):
+        self._ledger = ledger
+        self._accounts = accounts
+        self._meter = meter
+        self._reports = reports
+        self._statuses = statuses
+        self._clock = clock
+        self._parallel_calls = parallel_calls
+
+    def report_object(self, source: LedgerObject) -> BatchOutcome:
+        """Send the object's unreported usage. Raises UsageNotReported (retryable when every
+        failure was) once every customer was tried, so a retry only repeats what failed; after a
+        retryable failure (Stripe down or throttling) the customers not yet tried are not tried
+        now: they wait for the retry, and an outage costs one round of calls, not one per customer."""
+        usage = read_ledger(self._ledger.read(source), self._statuses)
+        reports, unknown = self._meter_reports(source, usage.by_key)
+        deliveries: dict[str, Delivery] = {}
+        failures: list[DownstreamError] = []
+        ambiguous: list[ReportRecord] = []
+        backing_off = threading.Event()
+        with ThreadPoolExecutor(max_workers=self._parallel_calls) as pool:
+            results = pool.map(lambda report: self._deliver_safely(report, backing_off), reports)
+            for report, result in zip(reports, results):
+                if isinstance(result, DownstreamError):
+                    failures.append(result)
+                    continue
+                delivery, record = result
+                deliveries[report.identifier] = delivery
+                if delivery is Delivery.AMBIGUOUS:
+                    ambiguous.append(record)
+        if failures:
+            raise UsageNotReported(failures[0].service,
+                                   f"{len(failures)} of {len(reports)} customers of {source} not reported; first: "
+                                   f"{failures[0]}", retryable=all(failure.retryable for failure in failures))
+        summary = BatchSummary(source, usage.records, usage.malformed, usage.billable, len(reports), unknown,
+                               len(ambiguous), int(self._clock()))
+        self._reports.save_summary(summary)
+        return BatchOutcome(summary, deliveries, tuple(ambiguous))
+
+    def send_ambiguous(self, record: ReportRecord) -> Delivery:
+        """The operator's `--assume-unreported`: send a report that stayed pending past Stripe's
+        window, with its own identifier (should Stripe still know it, that is "already reported")."""
+        return self._send(record.report)
+
+    def _meter_reports(self, source: LedgerObject,
+                       by_key: dict[str, KeyUsage]) -> tuple[list[MeterReport], dict[str, int]]:
+        now = int(self._clock())
+        per_customer: dict[str, KeyUsage] = {}
+        unknown: dict[str, int] = {}
+        for key_id, key_usage in by_key.items():
+            if not key_usage.billable:
+                continue
+            account = self._accounts.find_by_api_key_id(key_id)
+            if account is None or account.customer_id is None:
+                unknown[key_id] = key_usage.billable
+                continue
+            total = per_customer.setdefault(account.customer_id, KeyUsage())
+            total.billable += key_usage.billable
+            total.last_billable_at_ms = max(total.last_billable_at_ms, key_usage.last_billable_at_ms)
+        return [MeterReport(meter_event_identifier(source, customer_id), customer_id, total.billable,
+                            min(total.last_billable_at_ms // 1000, now), source)
+                for customer_id, total in sorted(per_customer.items())], unknown
+
+    def _deliver_safely(self, report: MeterReport,
+                        backing_off: threading.Event) -> tuple[Delivery, ReportRecord] | DownstreamError:
+        if backing_off.is_set():
+            return DownstreamError("Stripe", f"{report.customer_id} not tried: an earlier call failed", retryable=True)
+        try:
+            return self._deliver(report)
+        except DownstreamError as error:
+            if error.retryable:
+                backing_off.set()
+            return error
+
+    def _deliver(self, report: MeterReport) -> tuple[Delivery, ReportRecord]:
+        record = self._reports.get(report.identifier)
+        if record is not None and record.state is ReportState.REPORTED:
+            return Delivery.ALREADY_REPORTED, record
+        if record is not None and record.ambiguous_at(self._clock()):
+            return Delivery.AMBIGUOUS, record
+        record = self._reports.mark_pending(report, int(self._clock()))
+        if record.state is ReportState.REPORTED:  # a concurrent delivery of the same object finished first
+            return Delivery.ALREADY_REPORTED, record
+        return self._send(report), replace(record, state=ReportState.REPORTED)
+
+    def _send(self, report: MeterReport) -> Delivery:
+        delivery = Delivery.SENT if self._meter.report(report) else Delivery.ALREADY_REPORTED
+        self._reports.mark_reported(report, int(self._clock()))
+        return delivery

@@ -1,0 +1,97 @@
+"""The usage reporter: SQS messages announcing new usage-ledger objects (S3 event notifications)
+become Stripe meter events, through tollgate.domain.metering.UsageReporter (exactly once per
+object and customer).
+
+A message whose usage could not all be reported is handed back to SQS (a batch item failure; the
+others of the batch are done) with its next delivery delayed exponentially with its receive
+count: 1 min, 2, 4, ... capped at 1 h (`retry_delay_seconds`). While Stripe is down or throttling,
+usage waits and is retried instead of hammering it; after contract.USAGE_QUEUE_MAX_RECEIVES
+deliveries (about 7 h) SQS moves the message to the dead-letter queue, which an alarm can watch and
+`make usage-redrive` re-sends from.
+
+Metrics (Powertools, embedded metric format, namespace contract.METRICS_NAMESPACE): LedgerObjects, BillableCalls,
+MeterEventsSent, MeterEventsAlreadyReported, UnknownKeyCalls (calls of keys no account owns, kept
+in the ledger), MalformedRecords, AmbiguousReports (pending past Stripe's 24 h window: for the
+operator) and ReportFailures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from tollgate import contract, wiring
+from tollgate.adapters.sqs_usage_queues import ledger_objects_in
+from tollgate.domain.errors import TollgateError
+from tollgate.domain.metering import BatchOutcome, Delivery
+
+RETRY_BASE_SECONDS = 60
+RETRY_CAP_SECONDS = 3600
+
+logger = Logger(service="tollgate-usage-reporter")
+metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service="usage-reporter")
+# A batch whose every message failed is answered like any other (each one listed as a failure), so
+# the delays set below hold instead of Lambda retrying the whole batch at once.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def retry_delay_seconds(receive_count: int) -> int:
+    """How long a message whose usage failed stays invisible: doubles with every delivery, 1 h at most."""
+    return min(RETRY_BASE_SECONDS * 2 ** max(receive_count - 1, 0), RETRY_CAP_SECONDS)
+
+
+def _report(record: SQSRecord) -> None:
+    current = wiring.current()
+    sources = ledger_objects_in(record.body)
+    metrics.add_metric(name="LedgerObjects", unit=MetricUnit.Count, value=len(sources))
+    try:
+        for source in sources:
+            _publish(current.usage_reporter.report_object(source))
+    except TollgateError as problem:
+        receive_count = int(record.attributes.approximate_receive_count)
+        delay = retry_delay_seconds(receive_count)
+        metrics.add_metric(name="ReportFailures", unit=MetricUnit.Count, value=1)
+        logger.warning("Usage not reported yet; it will be retried", extra={
+            "messageId": record.message_id, "reason": str(problem), "receiveCount": receive_count,
+            "retryInSeconds": delay})
+        try:
+            current.usage_queues.retry_later(record.event_source_arn, record.receipt_handle, delay)
+        except TollgateError as unchanged:
+            logger.warning("Could not delay the retry; the queue's visibility timeout applies",
+                           extra={"reason": str(unchanged)})
+        raise
+
+
+def _publish(outcome: BatchOutcome) -> None:
+    summary = outcome.summary
+    for name, value in (("BillableCalls", summary.billable),
+                        ("MeterEventsSent", outcome.count(Delivery.SENT)),
+                        ("MeterEventsAlreadyReported", outcome.count(Delivery.ALREADY_REPORTED)),
+                        ("UnknownKeyCalls", sum(summary.unknown_keys.values())),
+                        ("MalformedRecords", summary.malformed),
+                        ("AmbiguousReports", summary.ambiguous)):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    logger.info("Ledger object reported", extra={
+        "object": str(summary.source), "records": summary.records, "billable": summary.billable,
+        "customers": summary.customers, "sent": outcome.count(Delivery.SENT)})
+    if summary.unknown_keys:
+        logger.warning("Calls of API keys no account owns: not billed, kept in the ledger",
+                       extra={"object": str(summary.source), "unknownKeys": summary.unknown_keys})
+    if summary.malformed:
+        logger.warning("Malformed ledger records skipped", extra={"object": str(summary.source),
+                                                                  "malformed": summary.malformed})
+    for record in outcome.ambiguous:
+        logger.error("Usage report still pending after Stripe's 24 h de-duplication window: not re-sent; "
+                     "list and resolve with make usage-redrive", extra={
+                         "identifier": record.report.identifier, "customerId": record.report.customer_id,
+                         "value": record.report.value, "object": str(summary.source)})
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: Any) -> dict:
+    return process_partial_response(event=event, record_handler=_report, processor=processor, context=context)

@@ -1,0 +1,118 @@
+"""API Gateway's usage-plan usage (GetUsage) for `make dev`: moto has no `get_usage`.
+
+`UsageCounter` is what the local gateway counted: per API key and UTC day, every call that passed
+the key check (what a usage plan counts against a key's quota; throttling is not emulated).
+`UsagePlanUsageProxy` sits in front of moto for API Gateway: it answers
+`GET /usageplans/{id}/usage?startDate=...&endDate=...[&keyId=...]` from the counter, in API
+Gateway's shape (`values`: key id -> one `[used, remaining]` pair per day, both dates included),
+and forwards every other request to moto unchanged. make dev gives its URL to the functions and
+ops commands as AWS_ENDPOINT_URL_API_GATEWAY (boto3's endpoint for that one service), so
+production code calls GetUsage exactly as it does in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from localdev.net import BackgroundHttpServer, read_request_body
+
+_USAGE_PATH = ("usageplans", "usage")  # /usageplans/{id}/usage
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+FORWARD_TIMEOUT_SECONDS = 30
+
+
+class UsageCounter:
+    """Calls per (API key id, UTC day), thread-safe."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, date]] = Counter()
+        self._lock = threading.Lock()
+
+    def count(self, api_key_id: str, at: datetime | None = None) -> None:
+        day = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
+        with self._lock:
+            self._counts[api_key_id, day] += 1
+
+    def used(self, api_key_id: str, day: date) -> int:
+        with self._lock:
+            return self._counts[api_key_id, day]
+
+    def keys(self) -> set[str]:
+        with self._lock:
+            return {key_id for key_id, _ in self._counts}
+
+
+class UsagePlanUsageProxy(BackgroundHttpServer):
+    """moto's API Gateway plus GetUsage from `counter`; `quota_limit` gives the `remaining` figures."""
+
+    what = "API Gateway usage stand-in"
+
+    def __init__(self, moto_url: str, counter: UsageCounter, quota_limit: int, port: int = 0) -> None:
+        super().__init__(port)
+        self._moto_url = moto_url.rstrip("/")
+        self._counter = counter
+        self._quota_limit = quota_limit
+
+    def usage(self, usage_plan_id: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        start, end = (date.fromisoformat(query[name][0]) for name in ("startDate", "endDate"))
+        days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+        keys = query.get("keyId") or sorted(self._counter.keys())
+        values = {}
+        for key_id in keys:
+            used_so_far, pairs = 0, []
+            for day in days:
+                used = self._counter.used(key_id, day)
+                used_so_far += used
+                pairs.append([used, max(self._quota_limit - used_so_far, 0)])
+            values[key_id] = pairs
+        return {"usagePlanId": usage_plan_id, "startDate": start.isoformat(), "endDate": end.isoformat(),
+                "values": values}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                pass
+
+            def _serve(self) -> None:
+                split = urlsplit(self.path)
+                parts = split.path.strip("/").split("/")
+                if self.command == "GET" and len(parts) == 3 and (parts[0], parts[2]) == _USAGE_PATH:
+                    self._answer(200, {"Content-Type": "application/json"},
+                                 json.dumps(proxy.usage(parts[1], parse_qs(split.query))).encode())
+                    return
+                self._answer(*proxy._forward(self.command, self.path, dict(self.headers.items()),
+                                             read_request_body(self, FORWARD_TIMEOUT_SECONDS)))
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in _HOP_BY_HOP:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        return Handler
+
+    def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        outbound = urllib.request.Request(self._moto_url + path, data=body or None, method=method,
+                                          headers={k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP})
+        try:
+            with urllib.request.urlopen(outbound, timeout=FORWARD_TIMEOUT_SECONDS) as response:
+                return response.status, dict(response.headers.items()), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers.items()), error.read()

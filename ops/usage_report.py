@@ -1,0 +1,159 @@
+"""Does every call API Gateway counted reach the invoice? Per customer, over whole UTC days:
+
+  gateway   calls the usage plan counted for the customer's key(s) (API Gateway's GetUsage)
+  ledger    calls the usage ledger holds for them (access-log records on the metered routes)
+  billable  those of them `billable_statuses` bills
+  stripe    units the Stripe meter aggregated for the customer (meter event summaries)
+
+and two differences: gateway - ledger (calls whose records the ledger lacks: lost, or not written
+yet, Firehose buffers 60 s) and billable - stripe (units not reported yet, or, negative, reported
+too many). Calls of keys no account owns are listed apart: they are never billed. The ledger is
+read with the reporter's own code (tollgate.domain.usage), so both count alike. It exits 1 when a
+difference passes --threshold, 2 when it cannot run. Calls take up to 5 minutes to reach Stripe:
+report on a period that ended a few minutes ago.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import TextIO
+
+from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_function_option, connect
+from tollgate.config import RuntimeConfig
+from tollgate.domain.errors import TollgateError
+from tollgate.domain.usage import LedgerUsage, read_ledger
+from tollgate.wiring import Wiring
+
+EXIT_DIFFERENCE, EXIT_FAILED = 1, 2
+
+
+@dataclass
+class UsageRow:
+    """One customer (or, `customer_id` None, the keys no account owns) over the period."""
+
+    customer_id: str | None
+    key_ids: list[str] = field(default_factory=list)
+    gateway: int = 0
+    ledger: int = 0
+    billable: int = 0
+    stripe: float | None = None  # None: no customer to ask Stripe about
+
+    @property
+    def gateway_gap(self) -> int:
+        return self.gateway - self.ledger
+
+    @property
+    def stripe_gap(self) -> float | None:
+        return None if self.stripe is None else self.billable - self.stripe
+
+    def beyond(self, threshold: float) -> bool:
+        return abs(self.gateway_gap) > threshold or (self.stripe_gap is not None and abs(self.stripe_gap) > threshold)
+
+
+def reconcile(gateway: Mapping[str, int], ledger: LedgerUsage, customer_of: Callable[[str], str | None],
+              units_of: Callable[[str], float]) -> list[UsageRow]:
+    """Rows per customer (keys grouped by the account that owns them), the unowned keys last."""
+    rows: dict[str | None, UsageRow] = {}
+    for key_id in sorted(set(gateway) | set(ledger.by_key)):
+        customer_id = customer_of(key_id)
+        row = rows.setdefault(customer_id, UsageRow(customer_id))
+        row.key_ids.append(key_id)
+        row.gateway += gateway.get(key_id, 0)
+        key_usage = ledger.by_key.get(key_id)
+        if key_usage is not None:
+            row.ledger += key_usage.calls
+            row.billable += key_usage.billable
+    for customer_id, row in rows.items():
+        if customer_id is not None:
+            row.stripe = units_of(customer_id)
+    return sorted(rows.values(), key=lambda row: (row.customer_id is None, row.customer_id or ""))
+
+
+def render(rows: list[UsageRow]) -> list[str]:
+    header = ("customer", "keys", "gateway", "ledger", "billable", "stripe", "gateway-ledger", "billable-stripe")
+    table = [header] + [(row.customer_id or "(no account)", ",".join(row.key_ids), str(row.gateway), str(row.ledger),
+                         str(row.billable), _number(row.stripe), str(row.gateway_gap), _number(row.stripe_gap))
+                        for row in rows]
+    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
+    return ["  ".join(cell.ljust(width) if column < 2 else cell.rjust(width)
+                      for column, (cell, width) in enumerate(zip(line, widths))) for line in table]
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout,
+         clock: Callable[[], float] = time.time, wiring: Callable[[RuntimeConfig], Wiring] = Wiring) -> int:
+    today = datetime.fromtimestamp(clock(), timezone.utc).date()
+    arguments = _parser(today).parse_args(argv)
+    if arguments.to < arguments.since:
+        print(f"error: --to {arguments.to} is before --from {arguments.since}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        deployment = connect(arguments.function, environ)
+        wired = wiring(deployment.config)
+        statuses = deployment.config.require_usage().billable_statuses
+        start = int(datetime.combine(arguments.since, datetime.min.time(), timezone.utc).timestamp())
+        end = int(datetime.combine(arguments.to + timedelta(days=1), datetime.min.time(), timezone.utc).timestamp())
+        ledger, objects, reported, unknown = LedgerUsage(), 0, 0, {}
+        for source in wired.usage_ledger.objects_between(start, end):
+            read_ledger(wired.usage_ledger.read(source), statuses, start * 1000, end * 1000, into=ledger)
+            objects += 1
+            summary = wired.usage_reports.summary(source)
+            if summary is not None:
+                reported += 1
+                for key_id, calls in summary.unknown_keys.items():
+                    unknown[key_id] = unknown.get(key_id, 0) + calls
+
+        def customer_of(key_id: str) -> str | None:
+            account = wired.accounts.find_by_api_key_id(key_id)
+            return account.customer_id if account else None
+
+        rows = reconcile(wired.usage_plan_usage.calls_by_key(arguments.since, arguments.to), ledger, customer_of,
+                         lambda customer_id: wired.usage_meter.reported_units(customer_id, start, end))
+    except TollgateError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Usage from {arguments.since} to {arguments.to} (UTC days, both included):", file=out)
+    for line in render(rows) if rows else ["No calls in the period."]:
+        print(line, file=out)
+    print(f"Ledger objects in the period: {objects} ({reported} fully reported by the usage reporter"
+          f"{f', {objects - reported} not yet' if objects - reported else ''}); malformed records: {ledger.malformed}.",
+          file=out)
+    if unknown:
+        print("Billable calls of keys no account owns, as the reporter recorded them (kept in the ledger, not billed): "
+              + ", ".join(f"{key_id} {calls}" for key_id, calls in sorted(unknown.items())), file=out)
+    beyond = [row for row in rows if row.beyond(arguments.threshold)]
+    if beyond:
+        print(f"{len(beyond)} row(s) differ by more than {arguments.threshold:g}.", file=out)
+        return EXIT_DIFFERENCE
+    print(f"Every difference is within {arguments.threshold:g}.", file=out)
+    return 0
+
+
+def _parser(today: date) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="make usage-report", usage='make usage-report ARGS="[--from DAY] [--to DAY] [--threshold N] [--function NAME]"',
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
+               "  make usage-report                                          # today, on a running make dev\n"
+               f'  make usage-report ARGS="--from 2026-11-01 --to 2026-11-30 --function {EXAMPLE_FUNCTION}"')
+    parser.add_argument("--from", dest="since", type=date.fromisoformat, default=today, metavar="DAY",
+                        help="first UTC day, YYYY-MM-DD (default: today)")
+    parser.add_argument("--to", type=date.fromisoformat, default=today, metavar="DAY",
+                        help="last UTC day, included, YYYY-MM-DD (default: today)")
+    parser.add_argument("--threshold", type=float, default=0, metavar="N",
+                        help="exit 1 when a difference is larger than N calls (default 0)")
+    add_function_option(parser)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""Usage metering on fakes: the ledger, the Stripe meter, the usage reports table and the queues in
+memory (failing on demand, testkit.faults), ledger objects written in the stage's own access-log
+format (infra/access_log.py), and the SQS events that announce them."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from infra import access_log
+from testkit.faults import FaultyFake
+from tollgate import contract
+from tollgate.domain.usage import (
+    STRIPE_DEDUP_WINDOW_SECONDS, BatchSummary, LedgerObject, MeterReport, ReportRecord, ReportState,
+)
+from tollgate.ports import UsageLedger, UsageMeter, UsageReports
+
+LEDGER_BUCKET = "tollgate-test-ledger"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-usage"
+
+
+# --- ledger objects ---------------------------------------------------------------------------
+
+
+def call_record(api_key_id: str | None, *, status: int = 200, resource: str = contract.ROUTE_METERED_PROXY,
+                at_ms: int | None = None, error_type: str | None = None, integration_ms: int | None = 12) -> str:
+    """One access-log line as the stage writes it (a gateway answer: error_type set, no integration)."""
+    at_ms = int(time.time() * 1000) if at_ms is None else at_ms
+    return access_log.render({
+        "requestId": str(uuid.uuid4()), "requestTimeEpoch": at_ms, "httpMethod": "GET", "resourcePath": resource,
+        "path": "/prod/hello", "status": status, "identity.apiKeyId": api_key_id, "error.responseType": error_type,
+        "integrationLatency": None if error_type else integration_ms, "identity.sourceIp": "203.0.113.7",
+    })
+
+
+def ledger_bytes(lines: list[str], delimiter: str = "\n") -> bytes:
+    """A ledger object as Firehose's S3 backup writes it: the records back to back, GZIP."""
+    return gzip.compress(delimiter.join(lines).encode())
+
+
+def ledger_key(at: float | None = None) -> str:
+    """A key in the ledger's layout: ledger/YYYY/MM/DD/HH/<stream>-1-<time>-<uuid>.gz."""
+    moment = datetime.fromtimestamp(time.time() if at is None else at, timezone.utc)
+    return (contract.USAGE_LEDGER_PREFIX + moment.strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
+            + f"amazon-apigateway-tollgate-test-1-{moment:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz")
+
+
+def s3_notification(*sources: LedgerObject) -> str:
+    """The body S3 sends to the queue for new objects (keys URL-encoded, as S3 does)."""
+    from urllib.parse import quote_plus
+
+    return json.dumps({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": source.bucket, "arn": f"arn:aws:s3:::{source.bucket}"},
+               "object": {"key": quote_plus(source.key)}},
+    } for source in sources]})
+
+
+def sqs_event(*bodies: str, receive_count: int = 1, queue_arn: str = QUEUE_ARN) -> dict[str, Any]:
+    """The event Lambda's SQS event source hands the reporter."""
+    return {"Records": [{
+        "messageId": str(uuid.uuid4()), "receiptHandle": f"receipt-{uuid.uuid4()}", "body": body,
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": str(int(time.time() * 1000)),
+                       "SenderId": "s3", "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000))},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1",
+    } for body in bodies]}
+
+
+# --- the ports ----------------------------------------------------------------------------------
+
+
+class FakeUsageLedger(FaultyFake, UsageLedger):
+    port = "s3"
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.objects: dict[LedgerObject, bytes] = {}
+
+    def put(self, data: bytes, at: float | None = None) -> LedgerObject:
+        source = LedgerObject(LEDGER_BUCKET, ledger_key(at))
+        self.objects[source] = data
+        return source
+
+    def read(self, source: LedgerObject) -> bytes:
+        with self._call("read", source):
+            return self.objects[source]
+
+    def objects_between(self, start: int, end: int) -> list[LedgerObject]:
+        from tollgate.adapters.s3_usage_ledger import hour_folders
+
+        folders = tuple(hour_folders(start - 3600, end + 3600))
+        with self._call("objects_between", start, end):
+            return [source for source in self.objects if source.key.startswith(folders)]
+
+
+class FakeUsageMeter(FaultyFake, UsageMeter):
+    """Stripe's meter: refuses an identifier it saw within 24 h (answered False, as the adapter does)."""
+
+    port = "stripe"
+
+    def __init__(self, clock: Any = time.time, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.clock = clock
+        self.events: list[MeterReport] = []
+        self._seen: dict[str, float] = {}
+
+    def report(self, report: MeterReport) -> bool:
+        with self._call("report", report.identifier):
+            with self._lock:
+                seen = self._seen.get(report.identifier)
+                if seen is not None and self.clock() - seen < STRIPE_DEDUP_WINDOW_SECONDS:
+                    return False
+                self._seen[report.identifier] = self.clock()
+                self.events.append(report)
+                return True
+
+    def reported_units(self, customer_id: str, start: int, end: int) -> float:
+        with self._call("reported_units", customer_id):
+            return sum(event.value for event in self.events
+                       if event.customer_id == customer_id and start <= event.timestamp < end)
+
+    def units(self, customer_id: str | None = None) -> int:
+        return sum(event.value for event in self.events if customer_id in (None, event.customer_id))
+
+
+class FakeUsageReports(FaultyFake, UsageReports):
+    port = "dynamodb"
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.records: dict[str, ReportRecord] = {}
+        self.summaries: dict[LedgerObject, BatchSummary] = {}
+
+    def get(self, identifier: str) -> ReportRecord | None:
+        with self._call("get", identifier), self._lock:
+            return self.records.get(identifier)
+
+    def mark_pending(self, report: MeterReport, now: int) -> ReportRecord:
+        with self._call("mark_pending", report.identifier), self._lock:
+            existing = self.records.get(report.identifier)
+            if existing is not None and existing.state is ReportState.REPORTED:
+                return existing
+            record = ReportRecord(report, ReportState.PENDING, existing.first_attempt_at if existing else now)
+            self.records[report.identifier] = record
+            return record
+
+    def mark_reported(self, report: MeterReport, now: int) -> None:
+        with self._call("mark_reported", report.identifier), self._lock:
+            self.records[report.identifier] = replace(self.records[report.identifier], state=ReportState.REPORTED)
+
+    def pending_since_before(self, cutoff: int) -> list[ReportRecord]:
+        with self._call("pending_since_before", cutoff), self._lock:
+            return sorted((record for record in self.records.values()
+                           if record.state is ReportState.PENDING and record.first_attempt_at < cutoff),
+                          key=lambda record: record.first_attempt_at)
+
+    def save_summary(self, summary: BatchSummary) -> None:
+        with self._call("save_summary", summary.source), self._lock:
+            self.summaries[summary.source] = summary
+
+    def summary(self, source: LedgerObject) -> BatchSummary | None:
+        with self._call("summary", source), self._lock:
+            return self.summaries.get(source)
+
+
+@dataclass
+class FakeUsageQueues:
+    """The reporter's view of SQS: which messages it asked to see again later, and when."""
+
+    delays: list[tuple[str, str, int]] = field(default_factory=list)  # (queue ARN, receipt handle, seconds)
+
+    def retry_later(self, queue_arn: str, receipt_handle: str, delay_seconds: int) -> None:
+        self.delays.append((queue_arn, receipt_handle, delay_seconds))
+
+
+class Clock:
+    """A settable clock for the 24 h window (starts now)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+# --- the reporter deployed on fakes ---------------------------------------------------------------
+
+USAGE_REPORTER_MODULE = "tollgate.handlers.usage_reporter"
+
+
+def usage_environment(function_environment: dict[str, str], billable_statuses: str = "2xx") -> dict[str, str]:
+    """A function environment plus what the stack sets for usage metering."""
+    return {**function_environment,
+            contract.ENV_USAGE_LEDGER_BUCKET: LEDGER_BUCKET,
+            contract.ENV_USAGE_REPORTS_TABLE: "tollgate-test-usage-reports",
+            contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/dead-letters",
+            contract.ENV_BILLABLE_STATUSES: billable_statuses}
+
+
+@dataclass
+class MeteringOnFakes:
+    """The usage reporter function with every port a fake, and its clock in the test's hands."""
+
+    ledger: FakeUsageLedger
+    meter: FakeUsageMeter
+    reports: FakeUsageReports
+    queues: FakeUsageQueues
+    accounts: Any  # testkit.fake_ports.FakeAccounts
+    clock: Clock
+    function: Any  # testkit.lambda_events.DeployedFunction
+
+    @classmethod
+    def create(cls, billable_statuses: str = "2xx", stripe_latency: float = 0.0) -> MeteringOnFakes:
+        from testkit.fake_ports import FakeAccounts
+        from testkit.lambda_events import FUNCTION_ENVIRONMENT, deployed
+        from tollgate.domain.metering import UsageReporter
+        from tollgate.domain.usage import BillableStatuses
+
+        clock = Clock()
+        ledger, meter, reports = FakeUsageLedger(), FakeUsageMeter(clock, latency=stripe_latency), FakeUsageReports()
+        queues, accounts = FakeUsageQueues(), FakeAccounts()
+        reporter = UsageReporter(ledger, accounts, meter, reports, BillableStatuses.parse(billable_statuses), clock)
+        function = deployed(USAGE_REPORTER_MODULE, usage_environment(FUNCTION_ENVIRONMENT, billable_statuses),
+                            accounts=accounts, usage_ledger=ledger, usage_meter=meter, usage_reports=reports,
+                            usage_queues=queues, usage_reporter=reporter)
+        return cls(ledger, meter, reports, queues, accounts, clock, function)
+
+    def add_customer(self, api_key_id: str, customer_id: str) -> None:
+        """An active account owning the key, billed to the Stripe customer."""
+        from tollgate.domain.models import Account, AccountStatus
+
+        self.accounts.rows[f"{api_key_id}@example.com"] = Account(
+            email=f"{api_key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=api_key_id,
+            customer_id=customer_id)
+
+    def deliver(self, *sources: LedgerObject, receive_count: int = 1) -> dict[str, Any]:
+        """One SQS delivery of the objects' S3 events, one message each; the handler's answer."""
+        from testkit.lambda_events import LambdaContext
+
+        event = sqs_event(*(s3_notification(source) for source in sources), receive_count=receive_count)
+        return self.function.handler(event, LambdaContext())

@@ -1,0 +1,50 @@
+"""localdev/usage_plan_usage.py: GetUsage, which moto lacks, answered in API Gateway's shape from
+what the local gateway counted; every other API Gateway call reaches moto through it unchanged."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import boto3
+import pytest
+
+from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
+from localdev.usage_plan_usage import UsageCounter, UsagePlanUsageProxy
+from tollgate.adapters.api_gateway_usage import UsagePlanUsage
+
+
+@pytest.fixture
+def counter() -> UsageCounter:
+    counter = UsageCounter()
+    for day, calls in ((1, 3), (2, 4)):
+        for _ in range(calls):
+            counter.count("key-a", datetime(2026, 12, day, 12, tzinfo=timezone.utc))
+    counter.count("key-b", datetime(2026, 12, 2, 23, 59, tzinfo=timezone.utc))
+    return counter
+
+
+@pytest.fixture
+def apigateway(moto_server, counter):
+    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, quota_limit=10) as proxy:
+        yield boto3.client("apigateway", endpoint_url=proxy.url, region_name=AWS_REGION,
+                           aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+
+def test_get_usage_answers_per_key_and_day_with_what_is_left_of_the_quota(apigateway):
+    usage = apigateway.get_usage(usagePlanId="plan", startDate="2026-12-01", endDate="2026-12-03")
+
+    assert usage["items"] == {"key-a": [[3, 7], [4, 3], [0, 3]], "key-b": [[0, 10], [1, 9], [0, 9]]}
+    assert apigateway.get_usage(usagePlanId="plan", keyId="key-b", startDate="2026-12-02",
+                                endDate="2026-12-02")["items"] == {"key-b": [[1, 9]]}
+
+
+def test_the_adapter_adds_up_the_days_of_each_key(apigateway):
+    assert UsagePlanUsage(apigateway, "plan").calls_by_key(date(2026, 12, 1), date(2026, 12, 2)) == {
+        "key-a": 7, "key-b": 1}
+
+
+def test_every_other_call_reaches_moto(apigateway):
+    created = apigateway.create_api_key(name="through-the-stand-in", enabled=True)
+
+    assert apigateway.get_api_key(apiKey=created["id"])["name"] == "through-the-stand-in"

@@ -1,0 +1,110 @@
+"""Issue 10: `make usage-report` (ops/usage_report.py) on fakes: per customer, API Gateway's count,
+the ledger's, the billable calls and Stripe's units, the differences, and the exit code against
+--threshold. (On the real path, against make dev: tests/localdev/test_lifecycle_e2e.py.)"""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import date, datetime, timezone
+
+import pytest
+
+from ops.usage_report import main
+from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes, usage_environment
+from testkit.lambda_events import FUNCTION_ENVIRONMENT
+from tollgate.domain.usage import BatchSummary, MeterReport
+from tollgate.wiring import Wiring
+
+NOW = time.time()
+TODAY = datetime.fromtimestamp(NOW, timezone.utc).date()
+
+
+class FakeUsagePlanUsage:
+    def __init__(self, calls: dict[str, int]):
+        self.calls = calls
+        self.asked: list[tuple[date, date]] = []
+
+    def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
+        self.asked.append((first_day, last_day))
+        return dict(self.calls)
+
+
+@pytest.fixture
+def metering(monkeypatch) -> MeteringOnFakes:
+    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    fakes = MeteringOnFakes.create()
+    fakes.add_customer("key-ada", "cus_ada")
+    fakes.add_customer("key-bob", "cus_bob")
+    return fakes
+
+
+def report(metering: MeteringOnFakes, gateway: dict[str, int], *argv: str) -> tuple[int, str, FakeUsagePlanUsage]:
+    plan_usage = FakeUsagePlanUsage(gateway)
+
+    def wiring(config):
+        return Wiring(config, accounts=metering.accounts, usage_ledger=metering.ledger, usage_meter=metering.meter,
+                      usage_reports=metering.reports, usage_plan_usage=plan_usage)
+
+    out = io.StringIO()
+    status = main(list(argv), environ=usage_environment(FUNCTION_ENVIRONMENT), out=out, clock=lambda: NOW,
+                  wiring=wiring)
+    return status, out.getvalue(), plan_usage
+
+
+def rows(output: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split()[1:] for line in output.splitlines() if line.startswith(("cus_", "(no"))}
+
+
+def reported(metering: MeteringOnFakes, customer_id: str, units: int) -> None:
+    metering.meter.events.append(MeterReport(f"id-{customer_id}-{units}", customer_id, units, int(NOW), None))
+
+
+def test_matching_counts_report_no_difference_and_exit_0(metering):
+    source = metering.ledger.put(ledger_bytes([call_record("key-ada") for _ in range(3)]
+                                              + [call_record("key-ada", status=500)]), at=NOW)
+    metering.reports.summaries[source] = BatchSummary(source, 4, 0, 3, 1)
+    reported(metering, "cus_ada", 3)
+
+    status, output, plan_usage = report(metering, {"key-ada": 4})
+
+    assert status == 0, output
+    assert rows(output) == {"cus_ada": ["key-ada", "4", "4", "3", "3", "0", "0"]}
+    assert plan_usage.asked == [(TODAY, TODAY)]
+    assert "Ledger objects in the period: 1 (1 fully reported by the usage reporter)" in output
+
+
+def test_units_missing_in_stripe_or_records_missing_in_the_ledger_exit_1_past_the_threshold(metering):
+    metering.ledger.put(ledger_bytes([call_record("key-ada") for _ in range(5)] + [call_record("key-bob")]), at=NOW)
+    reported(metering, "cus_ada", 3)
+    reported(metering, "cus_bob", 1)
+
+    status, output, _ = report(metering, {"key-ada": 5, "key-bob": 2})
+    tolerant, _, _ = report(metering, {"key-ada": 5, "key-bob": 2}, "--threshold", "2")
+
+    assert status == 1 and tolerant == 0
+    assert rows(output) == {"cus_ada": ["key-ada", "5", "5", "5", "3", "0", "2"],
+                            "cus_bob": ["key-bob", "2", "1", "1", "1", "1", "0"]}
+    assert "2 row(s) differ by more than 0." in output
+    assert "1 not yet" in output  # no summary: the reporter has not finished that object
+
+
+def test_calls_outside_the_period_and_keys_no_account_owns_are_told_apart(metering):
+    yesterday = NOW - 86400
+    metering.ledger.put(ledger_bytes([call_record("key-ada", at_ms=int(yesterday * 1000))]), at=yesterday)
+    source = metering.ledger.put(ledger_bytes([call_record("key-gone"), call_record("key-gone")]), at=NOW)
+    metering.reports.summaries[source] = BatchSummary(source, 2, 0, 2, 0, {"key-gone": 2})
+
+    status, output, _ = report(metering, {"key-gone": 2})
+
+    assert status == 0
+    assert rows(output) == {"(no": ["account)", "key-gone", "2", "2", "2", "-", "0", "-"]}
+    assert "kept in the ledger, not billed): key-gone 2" in output
+
+
+def test_a_period_that_ends_before_it_starts_is_refused(metering):
+    status, _, _ = report(metering, {}, "--from", "2026-12-02", "--to", "2026-12-01")
+
+    assert status == 2
