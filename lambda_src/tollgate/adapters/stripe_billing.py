@@ -65,6 +65,11 @@ class StripeBilling(Billing):
                 v1.invoices.pay(invoice.id, {}, {"idempotency_key": f"{idempotency_key}-{invoice.id}"})
             except stripe.CardError as error:
                 return InvoicePayment(paid, declined=error.user_message or "the card was declined")
+            except stripe.InvalidRequestError as error:
+                # Paid (or voided) since it was listed, by a concurrent settlement: nothing is owed.
+                if call_stripe("read invoice", v1.invoices.retrieve, invoice.id).status == "open":
+                    raise downstream_error("pay invoice", error) from None
+                continue
             except stripe.StripeError as error:
                 raise downstream_error("pay invoice", error) from None
             paid += 1
