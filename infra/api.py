@@ -32,8 +32,9 @@ class TollgateApi(Construct):
     Routes:
     - `/` and `/{proxy+}`, ANY: metered. API key required, counted by the usage plan, proxied to
       `backend_url` (HTTP_PROXY) or to the sample backend Lambda.
-    - POST /register, POST /billing/checkout: no usage-plan key, their own method throttling (a cap on
-      their functions), CORS limited to the signup site's origin.
+    - POST /register, POST /billing/checkout, POST /billing/checkout/outcome (the page back from
+      Checkout; served by the checkout function): no usage-plan key, their own method throttling (a
+      cap on their functions), CORS limited to the signup site's origin.
     - POST /stripe/webhook: no key, no CORS (server-to-server; the handler verifies the signature),
       and no method throttle of its own that unsigned junk could use up in front of Stripe.
 
@@ -79,10 +80,7 @@ class TollgateApi(Construct):
                 # matters (per-IP WAF rules and per-key usage plans are).
                 throttling_rate_limit=settings.stage_rate_limit,
                 throttling_burst_limit=settings.stage_burst_limit,
-                method_options={
-                    f"{contract.ROUTE_REGISTER}/POST": browser_route_throttle,
-                    f"{contract.ROUTE_CHECKOUT}/POST": browser_route_throttle,
-                },
+                method_options={f"{route}/POST": browser_route_throttle for route in contract.CORS_ROUTES},
             ),
         )
         self.stage = self.rest_api.deployment_stage
@@ -146,7 +144,11 @@ class TollgateApi(Construct):
 
         checkout_resource = self.rest_api.root.resource_for_path(contract.ROUTE_CHECKOUT)
         _allow_browser_calls(checkout_resource, allowed_origin)
-        checkout_method = checkout_resource.add_method("POST", self._integration(checkout), api_key_required=False)
+        checkout_integration = self._integration(checkout)
+        checkout_method = checkout_resource.add_method("POST", checkout_integration, api_key_required=False)
+        outcome_resource = self.rest_api.root.resource_for_path(contract.ROUTE_CHECKOUT_OUTCOME)
+        _allow_browser_calls(outcome_resource, allowed_origin)
+        outcome_method = outcome_resource.add_method("POST", checkout_integration, api_key_required=False)
 
         webhook_resource = self.rest_api.root.resource_for_path(contract.ROUTE_STRIPE_WEBHOOK)
         webhook_method = webhook_resource.add_method(
@@ -156,6 +158,10 @@ class TollgateApi(Construct):
         _without_authorizer(register_method, "Public sign-up by design; method throttling and a body model guard it.")
         _without_authorizer(
             checkout_method, "The handler authorizes: it checks the presented x-api-key against the account's key."
+        )
+        _without_authorizer(
+            outcome_method, "Public by design: answers only a Checkout session's account status, to the page that "
+            "holds the session id Stripe returned it with."
         )
         _without_authorizer(webhook_method, "Called by Stripe; the handler verifies the Stripe-Signature HMAC.")
         for metered_method in self._add_metered_routes(sample_backend):

@@ -3,7 +3,7 @@
 It does what the deployed stage does, on a loopback port of its own (a separate origin from the
 signup site, so the browser really does CORS):
 
-- `POST /register`, `/billing/checkout`, `/stripe/webhook` invoke the real Lambda handlers in
+- `POST /register`, `/billing/checkout`, `/billing/checkout/outcome`, `/stripe/webhook` invoke the real Lambda handlers in
   this process with a REST-API proxy event (localdev.lambda_runtime plays the Lambda runtime),
   after the stage's `/register` body model (infra/gateway_errors.py) where it applies;
 - request bodies are read whole, chunked or not; a client that sends less than it announced is
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 FUNCTION_ROUTES = {
     contract.ROUTE_REGISTER: contract.HANDLER_REGISTER,
     contract.ROUTE_CHECKOUT: contract.HANDLER_CHECKOUT,
+    contract.ROUTE_CHECKOUT_OUTCOME: contract.HANDLER_CHECKOUT,
     contract.ROUTE_STRIPE_WEBHOOK: contract.HANDLER_STRIPE_WEBHOOK,
 }
 # The stage's request models (infra/api.py): route -> media type -> compiled JSON-schema check.

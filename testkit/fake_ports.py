@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 
 from testkit.faults import CallRecorder, FaultyFake
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, InvoicePayment, IssuedKey, ListedKey, Registrant
+from tollgate.domain.models import (
+    Account, AccountStatus, CheckoutSession, InvoicePayment, IssuedKey, ListedKey, Registrant,
+)
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
 
 
@@ -207,8 +209,26 @@ class FakePaymentMethods(FaultyFake, PaymentMethods):
                     "success_url": success_url,
                     "cancel_url": cancel_url,
                     "url": f"https://checkout.stripe.test/c/{session_id}",
+                    "created": int(time.time()),
+                    "complete": False,
                 }
             return self.checkout_sessions[idempotency_key]["url"]
+
+    def checkout_session(self, session_id: str) -> CheckoutSession | None:
+        with self._call("checkout_session", session_id):
+            session = next((s for s in self.checkout_sessions.values() if s["id"] == session_id), None)
+            if session is None:
+                return None
+            return CheckoutSession(session["id"], session["customer"], session["created"], session["complete"])
+
+    def complete_checkout(self, url: str, payment_method: str) -> tuple[str, str]:
+        """What the customer does on the Checkout page at `url`: the card is collected by a setup
+        intent and the session completes. Returns (session id, setup intent id)."""
+        session = next(s for s in self.checkout_sessions.values() if s["url"] == url)
+        setup_intent_id = f"seti_{session['id']}"
+        self.setup_intents[setup_intent_id] = payment_method
+        session["complete"] = True
+        return session["id"], setup_intent_id
 
 
 class FakeAccounts(FaultyFake, Accounts):

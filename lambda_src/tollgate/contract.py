@@ -55,7 +55,10 @@ SIGN_UP_REPLAY_SECONDS = 600
 ROUTE_REGISTER = "/register"  # POST, no API key
 ROUTE_CHECKOUT = "/billing/checkout"  # POST, no usage-plan key required; the handler checks x-api-key itself
 ROUTE_STRIPE_WEBHOOK = "/stripe/webhook"  # POST, no API key; Stripe-Signature verified by the handler
-PUBLIC_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_STRIPE_WEBHOOK)
+# POST, no API key: what became of the account of a Checkout session (the page back from Checkout
+# holds no key, only the session id Stripe put in its URL); served by the checkout function.
+ROUTE_CHECKOUT_OUTCOME = "/billing/checkout/outcome"
+PUBLIC_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME, ROUTE_STRIPE_WEBHOOK)
 # Everything else (`/` and `/{proxy+}`, any method) is metered: API key required, proxied to the backend.
 API_KEY_HEADER = "x-api-key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -63,7 +66,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # --- CORS: the one policy for the routes the signup page calls cross-origin ---------------------
 # The stage's preflight (infra/api.py), the handlers' Powertools CORSConfig and the local gateway
 # (localdev) are all built from these, so the three answer a preflight alike (a test compares them).
-CORS_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT)  # the webhook is server-to-server: no CORS
+CORS_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME)  # the webhook is server-to-server: no CORS
 CORS_ALLOWED_METHODS = ("OPTIONS", "POST")
 # Powertools' CORSConfig always allows its built-in headers (Authorization, Content-Type, X-Amz-Date,
 # X-Api-Key, X-Amz-Security-Token); listing them here keeps the stage's answer the same. Sorted, as

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from tollgate.domain.models import Account, AccountStatus, InvoicePayment, IssuedKey, ListedKey, Registrant
+from tollgate.domain.models import (
+    Account, AccountStatus, CheckoutSession, InvoicePayment, IssuedKey, ListedKey, Registrant,
+)
 
 
 class ApiKeys(ABC):
@@ -95,6 +97,10 @@ class PaymentMethods(ABC):
     @abstractmethod
     def create_setup_checkout(self, customer_id: str, success_url: str, cancel_url: str, idempotency_key: str) -> str:
         """Open a Checkout session in setup mode for the customer; return its URL."""
+
+    @abstractmethod
+    def checkout_session(self, session_id: str) -> CheckoutSession | None:
+        """A payment-method session `create_setup_checkout` opened; None for any other or unknown id."""
 
 
 class Analytics(ABC):

@@ -173,7 +173,7 @@ def test_disabled_key_is_forbidden_on_the_very_next_request(
 # ---- public routes and CORS ------------------------------------------------------------------
 
 def test_cors_preflight_allows_the_signup_origin_only(gateway: LocalGateway) -> None:
-    for route in (contract.ROUTE_REGISTER, contract.ROUTE_CHECKOUT):
+    for route in contract.CORS_ROUTES:
         status, headers, _ = call(f"{gateway.url}{route}", method="OPTIONS", headers={
             "Origin": SITE_ORIGIN, "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type,idempotency-key,x-api-key"})

@@ -41,6 +41,7 @@ _ATTRIBUTES = {
     "last_billing_event_at": "lastBillingEventAt",
     "key_synced_for": "keySyncedFor",
     "cut_off_reason": "cutOffReason",
+    "last_checkout_session_id": "lastCheckoutSessionId",
 }
 _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
 _serializer = TypeSerializer()

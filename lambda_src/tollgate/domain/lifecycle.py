@@ -148,6 +148,7 @@ class LifecycleService:
         """The row after the event. May call Stripe (payment method, open invoices, current status)."""
         if event.type == CHECKOUT_COMPLETED:
             self._payments.set_default_payment_method(account.customer_id, event.setup_intent_id)
+            account = account.with_checkout_session(event.checkout_session_id)
         status, reason = self._status_after(event, account)
         changed = account.with_status(status, int(self._clock()), event.type, event.id).with_cut_off_reason(reason)
         return changed.with_billing_event(event.id, event.created)
