@@ -42,6 +42,12 @@ HANDLER_REGISTER = "tollgate.handlers.register.handler"
 HANDLER_CHECKOUT = "tollgate.handlers.checkout.handler"
 HANDLER_STRIPE_WEBHOOK = "tollgate.handlers.stripe_webhook.handler"
 HANDLER_SAMPLE_BACKEND = "tollgate.handlers.sample_backend.handler"
+HANDLER_RECONCILER = "tollgate.handlers.reconciler.handler"
+# The reconciler stops taking new work well before this (tollgate.handlers.reconciler) and resumes
+# from its cursor next run; shorter than the shortest interval, so two runs never overlap.
+RECONCILER_TIMEOUT_SECONDS = 300
+RECONCILER_LAST_RUN_KEY = "reconciler#last-run"  # the accounts-table item holding its latest run (no '@')
+METRICS_NAMESPACE = "Tollgate"  # CloudWatch namespace of the functions' EMF metrics
 # API Gateway gives up on an integration after 29 s; the register flow, its rollback included,
 # must finish inside this (the adapters' per-call budgets are checked against it by a test).
 REGISTER_TIMEOUT_SECONDS = 28

@@ -12,7 +12,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from tollgate.domain.models import (
-    Account, AccountStatus, CheckoutSession, InvoicePayment, IssuedKey, ListedKey, Registrant,
+    Account, AccountStatus, CheckoutSession, InvoicePayment, IssuedKey, ListedKey, ReconcilerRun, Registrant,
+    SubscriptionPage,
 )
 
 
@@ -75,6 +76,12 @@ class Billing(ABC):
     @abstractmethod
     def subscription_status(self, subscription_id: str) -> str:
         """The subscription's status as Stripe has it now (active, past_due, canceled, ...)."""
+
+    @abstractmethod
+    def list_subscriptions(self, starting_after: str | None, limit: int) -> SubscriptionPage:
+        """Every subscription of the Stripe account, whatever its status (canceled ones included),
+        newest first: up to `limit` of them after the subscription `starting_after` (None: from
+        the newest). One Stripe API call."""
 
     @abstractmethod
     def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
@@ -162,3 +169,11 @@ class Accounts(ABC):
         seconds) in one transaction, only if the row still has `previous`'s status and last
         billing event id. Raises EventAlreadyApplied if the event id was recorded before,
         ConcurrentUpdate if the row changed meanwhile."""
+
+    @abstractmethod
+    def last_reconciler_run(self) -> ReconcilerRun | None:
+        """The record the latest reconciler run left, if any."""
+
+    @abstractmethod
+    def save_reconciler_run(self, run: ReconcilerRun) -> None:
+        """Keep `run` as the latest reconciler run (replacing the one before)."""

@@ -236,3 +236,40 @@ class CheckoutOutcome:
     settled: bool
     status: AccountStatus | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    """One subscription as Stripe lists it: what the reconciler compares an account row with."""
+
+    id: str
+    customer_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class SubscriptionPage:
+    """One page of Stripe's subscription list, newest first; `has_more` says whether a page
+    starting after the last of these follows."""
+
+    subscriptions: tuple[SubscriptionState, ...]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class ReconcilerRun:
+    """What one reconciler run did, kept in the accounts table for operators (`make status`) and
+    for the next run, which resumes from `cursor` (None: from the newest subscription)."""
+
+    started_at: int  # epoch seconds
+    finished_at: int
+    examined: int  # subscriptions compared with their account row
+    repaired: int  # accounts whose row or key was brought in line with Stripe
+    failed: int  # accounts that could not be repaired (logged with their ids)
+    cursor: str | None = None  # the last subscription examined, when the listing was not finished
+    stopped_by: str | None = None  # why the run ended before the listing did (time budget, a failing service)
+
+    @property
+    def complete(self) -> bool:
+        """The run reached the end of Stripe's listing: the next one starts from the newest again."""
+        return self.cursor is None and self.stopped_by is None
