@@ -62,6 +62,7 @@ class Settings:
     enable_waf: bool
     require_payment_method: bool
     reserved_concurrency: int
+    reconcile_interval_minutes: int
 
     @property
     def uses_sample_backend(self) -> bool:
@@ -111,6 +112,8 @@ class Settings:
             enable_waf=read.boolean("enable_waf"),
             require_payment_method=read.boolean("require_payment_method"),
             reserved_concurrency=read.non_negative_int("reserved_concurrency"),
+            # At least the reconciler's timeout (contract.RECONCILER_TIMEOUT_SECONDS), so runs never overlap.
+            reconcile_interval_minutes=read.int_between("reconcile_interval_minutes", 5, 1440),
         )
 
 

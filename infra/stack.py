@@ -12,6 +12,7 @@ from infra.data import TollgateData
 from infra.functions import FunctionConfig, TollgateFunctions
 from infra.log_forwarding import MoesifLogForwarding
 from infra.nag import acknowledge
+from infra.reconciler import ScheduledReconciler
 from infra.settings import Settings
 from infra.signup_site import SignupSite
 from infra.waf import ApiFirewall
@@ -52,24 +53,30 @@ class TollgateStack(Stack):
             api_origin=self.api.origin,
             require_payment_method=settings.require_payment_method,
         )
+        function_config = FunctionConfig(
+            stripe_secret=self.data.stripe_secret,
+            moesif_secret=self.data.moesif_secret,
+            accounts_table=self.data.accounts_table,
+            idempotency_table=self.data.idempotency_table,
+            usage_plan=self.api.usage_plan,
+            key_owner=f"{self.stack_name}/{settings.stage_name}",
+            stripe_price_id=settings.stripe_price_id,
+            require_payment_method=settings.require_payment_method,
+            allowed_origin=self.site.origin,
+            signup_url=self.site.url,
+        )
+        name_prefix = f"{self.stack_name}-{settings.stage_name}"
         self.functions = TollgateFunctions(
             self,
             "Functions",
-            config=FunctionConfig(
-                stripe_secret=self.data.stripe_secret,
-                moesif_secret=self.data.moesif_secret,
-                accounts_table=self.data.accounts_table,
-                idempotency_table=self.data.idempotency_table,
-                usage_plan=self.api.usage_plan,
-                key_owner=f"{self.stack_name}/{settings.stage_name}",
-                stripe_price_id=settings.stripe_price_id,
-                require_payment_method=settings.require_payment_method,
-                allowed_origin=self.site.origin,
-                signup_url=self.site.url,
-            ),
+            config=function_config,
             reserved_concurrency=settings.reserved_concurrency,
             with_sample_backend=settings.uses_sample_backend,
-            name_prefix=f"{self.stack_name}-{settings.stage_name}",
+            name_prefix=name_prefix,
+        )
+        self.reconciler = ScheduledReconciler(
+            self, "Reconciler", code=self.functions.code, config=function_config,
+            interval_minutes=settings.reconcile_interval_minutes, name_prefix=name_prefix,
         )
         self.firewall = (
             ApiFirewall(self, "Firewall", settings=settings, stage_arn=self.api.stage.stage_arn,

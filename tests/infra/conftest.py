@@ -16,7 +16,7 @@ def synth(tmp_path_factory) -> Synth:
 @pytest.fixture(scope="session")
 def synth_custom(tmp_path_factory) -> Synth:
     """An operator's deployment: own backend, existing secrets, WAF off, payment method required,
-    reserved concurrency."""
+    reserved concurrency, an hourly reconciler."""
     return synthesize(
         tmp_path_factory.mktemp("cdk-custom"),
         backend_url="https://backend.example.com/v1",
@@ -26,4 +26,5 @@ def synth_custom(tmp_path_factory) -> Synth:
         require_payment_method=True,
         stripe_price_id="price_1Abc",
         reserved_concurrency=5,
+        reconcile_interval_minutes=60,
     )

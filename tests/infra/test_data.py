@@ -92,7 +92,7 @@ def test_firehose_reads_only_the_moesif_secret_and_the_functions_that_need_it_re
     assert readers[moesif_secret_id] - firehose == {role("FunctionsRegisterRole")}
     assert firehose <= readers[moesif_secret_id] and not firehose & readers[stripe_secret_id]
     assert readers[stripe_secret_id] == {role("FunctionsRegisterRole"), role("FunctionsCheckoutRole"),
-                                         role("FunctionsStripeWebhookRole")}
+                                         role("FunctionsStripeWebhookRole"), role("ReconcilerRole")}
 
 
 def test_the_placeholder_appears_nowhere_but_in_the_secret(synth):

@@ -13,6 +13,7 @@ from infra.functions import LAMBDA_SRC, PipLocalBundling
 from tollgate import contract
 
 BUSINESS_HANDLERS = (contract.HANDLER_REGISTER, contract.HANDLER_CHECKOUT, contract.HANDLER_STRIPE_WEBHOOK)
+KEY_HANDLERS = (*BUSINESS_HANDLERS, contract.HANDLER_RECONCILER)  # every function that touches API keys
 
 
 def _functions(synth) -> dict[str, dict]:
@@ -46,10 +47,10 @@ def _grants(synth, handler: str) -> dict[str, list[str]]:
     return grants
 
 
-def test_four_functions_on_python_312_arm64_share_one_code_asset(synth):
+def test_five_functions_on_python_312_arm64_share_one_code_asset(synth):
     functions = _functions(synth)
 
-    assert set(functions) == {*BUSINESS_HANDLERS, contract.HANDLER_SAMPLE_BACKEND}
+    assert set(functions) == {*KEY_HANDLERS, contract.HANDLER_SAMPLE_BACKEND}
     assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.12"}
     assert {tuple(f["Properties"]["Architectures"]) for f in functions.values()} == {("arm64",)}
     assert len({json.dumps(f["Properties"]["Code"]) for f in functions.values()}) == 1
@@ -130,7 +131,7 @@ def test_webhook_may_enable_disable_keys_and_attach_to_this_plan_only(synth):
     assert "apigateway:DELETE" not in grants
 
 
-@pytest.mark.parametrize("handler", BUSINESS_HANDLERS)
+@pytest.mark.parametrize("handler", KEY_HANDLERS)
 def test_every_key_grant_is_conditioned_on_this_deployments_owner_tag(synth, handler):
     """Issue 11, point 4: the functions cannot read, disable or delete other APIs' keys."""
     from infra_synth import resolve_join
@@ -154,7 +155,7 @@ def test_every_key_grant_is_conditioned_on_this_deployments_owner_tag(synth, han
 
 
 def test_the_functions_are_told_the_owner_tag_they_must_put_on_keys(synth):
-    for handler in BUSINESS_HANDLERS:
+    for handler in KEY_HANDLERS:
         environment = _functions(synth)[handler]["Properties"]["Environment"]["Variables"]
         assert environment[contract.ENV_KEY_OWNER] == f"Tollgate/{synth.settings.stage_name}"
 
@@ -165,7 +166,7 @@ def test_sample_backend_gets_nothing_but_its_logs(synth):
     assert actions <= {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 
-@pytest.mark.parametrize("handler", [*BUSINESS_HANDLERS, contract.HANDLER_SAMPLE_BACKEND])
+@pytest.mark.parametrize("handler", [*KEY_HANDLERS, contract.HANDLER_SAMPLE_BACKEND])
 def test_no_statement_grants_apigateway_dynamodb_or_secrets_on_every_resource(synth, handler):
     secrets = {f"<{secret_id}>" for secret_id in synth.secret_ids()}
     tables = set(synth.resources("AWS::DynamoDB::Table"))

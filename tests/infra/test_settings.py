@@ -76,6 +76,7 @@ def test_command_line_strings_are_parsed_into_typed_values(context):
         ("enable_waf", "maybe", "cdk.json context 'enable_waf' must be true or false; got 'maybe'"),
         ("require_payment_method", 2, "'require_payment_method' must be true or false; got 2"),
         ("reserved_concurrency", -1, "'reserved_concurrency' must be a whole number, 0 or more"),
+        ("reconcile_interval_minutes", 4, "'reconcile_interval_minutes' must be a whole number from 5 to 1440; got 4"),
     ],
 )
 def test_a_wrong_value_names_the_key_and_what_is_expected(context, key, value, message):
