@@ -8,6 +8,7 @@ from aws_cdk import Annotations, CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.api import TollgateApi
+from infra.backend import Backend
 from infra.data import TollgateData
 from infra.functions import FunctionConfig, TollgateFunctions
 from infra.log_forwarding import MoesifLogForwarding
@@ -74,6 +75,7 @@ class TollgateStack(Stack):
             with_sample_backend=settings.uses_sample_backend,
             name_prefix=name_prefix,
         )
+        self.backend = Backend(self, "Backend", settings=settings, sample_backend=self.functions.sample_backend)
         self.reconciler = ScheduledReconciler(
             self, "Reconciler", code=self.functions.code, config=function_config,
             interval_minutes=settings.reconcile_interval_minutes, name_prefix=name_prefix,
@@ -95,7 +97,7 @@ class TollgateStack(Stack):
             register=self.functions.register.function,
             checkout=self.functions.checkout.function,
             stripe_webhook=self.functions.stripe_webhook.function,
-            sample_backend=self.functions.sample_backend.function if self.functions.sample_backend else None,
+            backend=self.backend,
         )
         if settings.stripe_price_is_placeholder:
             Annotations.of(self).add_warning_v2(

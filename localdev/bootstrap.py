@@ -6,7 +6,8 @@ the same cdk.json settings, and returns the environment the Lambda handlers get.
 - DynamoDB (moto): the accounts table (key, GSIs and TTL from contract.py, as infra/data.py) and
   the Powertools idempotency table;
 - Secrets Manager (moto): the Stripe and the Moesif secret, every contract field filled with a
-  local test value;
+  local test value, and the backend secret (a random value, as GenerateSecretString makes it)
+  that the local gateway sends its backend, as the stage does (infra/backend.py);
 - Stripe (localstripe behind the bridge): product, billing meter and metered price through
   ops.catalog_setup.CatalogSetup, and the webhook endpoint pointing at the local gateway's
   `/stripe/webhook`, whose signing secret goes into the secret.
@@ -15,6 +16,8 @@ the same cdk.json settings, and returns the environment the Lambda handlers get.
 from __future__ import annotations
 
 import json
+import secrets
+import string
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -57,8 +60,11 @@ def aws_client(service: str, emulators: Emulators) -> Any:
                         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
 
 
-def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: str) -> LocalDeployment:
-    """Create everything once, in emulators that start empty."""
+def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: str,
+              sample_backend_url: str) -> LocalDeployment:
+    """Create everything once, in emulators that start empty. Metered calls go to `backend_url`,
+    else to the sample backend at `sample_backend_url` (`backend_function_arn` cannot run locally:
+    the sample backend answers for it)."""
     rest_api_id, usage_plan_id = create_api(aws_client("apigateway", emulators), settings)
     accounts_table, idempotency_table = create_tables(aws_client("dynamodb", emulators))
     catalog = CatalogSetup(stripe_client(STRIPE_TEST_SECRET_KEY, api_base=emulators.stripe_api_base)).ensure(
@@ -73,6 +79,8 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     moesif_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-moesif", SecretString=json.dumps({
         contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_TEST_APPLICATION_ID,
     }))["ARN"]
+    backend_secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(contract.BACKEND_SECRET_LENGTH))
+    backend_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-backend", SecretString=backend_secret)["ARN"]
     site_origin = origin_of(site_url)
     environment = {
         **emulators.env(),
@@ -86,15 +94,17 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if settings.require_payment_method else "false",
         contract.ENV_ALLOWED_ORIGIN: site_origin,
         contract.ENV_SIGNUP_URL: site_url.rstrip("/") + "/",
+        contract.ENV_BACKEND_SECRET_ARN: backend_secret_arn,  # what the sample backend checks
     }
     gateway = GatewayDeployment(
         rest_api_id=rest_api_id,
         stage_name=settings.stage_name,
         usage_plan_id=usage_plan_id,
         allowed_origin=site_origin,
-        backend_url=settings.backend_url,
+        backend_url=settings.backend_url or sample_backend_url,
         firehose_url=emulators.moesif.firehose_url,
         firehose_access_key=MOESIF_TEST_APPLICATION_ID,
+        backend_secret=backend_secret,
     )
     return LocalDeployment(gateway, environment, catalog.price_id)
 

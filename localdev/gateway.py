@@ -14,8 +14,10 @@ signup site, so the browser really does CORS):
   the stage's mock preflight integration does;
 - every other path and method is metered: the `x-api-key` must belong to an enabled key of the
   usage plan (checked against the emulated API Gateway on every request, no cache, so a key
-  disabled by the webhook is refused on the very next call), then the request goes to
-  `backend_url` or to the sample backend handler;
+  disabled by the webhook is refused on the very next call), then the request is proxied over
+  HTTP to the backend (`backend_url`, or the sample backend's local port) with the stage's
+  integration headers: the backend secret (contract.BACKEND_SECRET_HEADER) and the caller's key id,
+  replacing any the client sent, as API Gateway's request-parameter mapping does (infra/backend.py);
 - each request produces one access-log record in the stage's own format (infra/access_log.py),
   delivered to the Moesif collector as Firehose's HTTP-endpoint delivery would.
 
@@ -78,9 +80,10 @@ class GatewayDeployment:
     stage_name: str
     usage_plan_id: str
     allowed_origin: str  # the signup site's origin
-    backend_url: str | None  # None: the sample backend handler answers metered calls
+    backend_url: str  # where metered calls are proxied (the sample backend's local port by default)
     firehose_url: str  # where access-log records are delivered (the Moesif collector)
     firehose_access_key: str  # the Moesif application id, from the secret
+    backend_secret: str | None = None  # the backend secret's value, sent in contract.BACKEND_SECRET_HEADER
 
 
 @dataclass
@@ -107,7 +110,6 @@ class LocalGateway(BackgroundHttpServer):
         self._deployment = deployment
         self._apigateway = apigateway_client
         self._functions = {route: LocalFunction(path, function_logs) for route, path in FUNCTION_ROUTES.items()}
-        self._sample_backend = LocalFunction(contract.HANDLER_SAMPLE_BACKEND, function_logs)
         self._firehose = FirehoseDelivery(deployment.firehose_url, deployment.firehose_access_key)
 
     def start(self) -> LocalGateway:
@@ -208,14 +210,12 @@ class LocalGateway(BackgroundHttpServer):
                 return self._gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
             if not _body_fits_the_model(request):
                 return self._gateway_error(400, "BAD_REQUEST_BODY", "Invalid request body")
-            return self._invoke(self._functions[path], request, api_key_id=None)
+            return self._invoke(self._functions[path], request)
         presented = _header(request, contract.API_KEY_HEADER)
         key_id = self.enabled_key_id(presented)
         if key_id is None:
             return self._gateway_error(403, "INVALID_API_KEY", "Forbidden")
-        request["apiKey"] = presented
-        reply = self._proxy(request) if self._deployment.backend_url else self._invoke(
-            self._sample_backend, request, api_key_id=key_id)
+        reply = self._proxy(request, key_id)
         reply.api_key_id = key_id
         return reply
 
@@ -234,8 +234,8 @@ class LocalGateway(BackgroundHttpServer):
             "Vary": "Origin",
         }, b"")
 
-    def proxy_event(self, request: dict[str, Any], api_key_id: str | None) -> dict[str, Any]:
-        """The REST API (v1) Lambda proxy event API Gateway would send for this request."""
+    def proxy_event(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The REST API (v1) Lambda proxy event API Gateway sends a public route's function (no API key)."""
         headers: dict[str, str] = request["headers"]
         multi_query = parse_qs(request["query"], keep_blank_values=True) or None
         body: bytes = request["body"]
@@ -272,8 +272,8 @@ class LocalGateway(BackgroundHttpServer):
                 "identity": {
                     "sourceIp": request["sourceIp"],
                     "userAgent": headers.get("User-Agent"),
-                    "apiKey": request.get("apiKey") if api_key_id else None,
-                    "apiKeyId": api_key_id,
+                    "apiKey": None,
+                    "apiKeyId": None,
                     "caller": None, "user": None, "accountId": None, "cognitoIdentityId": None,
                 },
             },
@@ -281,9 +281,9 @@ class LocalGateway(BackgroundHttpServer):
             "isBase64Encoded": is_base64,
         }
 
-    def _invoke(self, function: LocalFunction, request: dict[str, Any], api_key_id: str | None) -> _Reply:
+    def _invoke(self, function: LocalFunction, request: dict[str, Any]) -> _Reply:
         started = time.monotonic()
-        result = function.invoke(self.proxy_event(request, api_key_id))
+        result = function.invoke(self.proxy_event(request))
         integration_ms = int((time.monotonic() - started) * 1000)
         if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
             log.error("%s returned a malformed proxy response: %r", function.handler_path, result)
@@ -295,12 +295,17 @@ class LocalGateway(BackgroundHttpServer):
         body = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
         return _Reply(result["statusCode"], headers, body, integration_ms=integration_ms)
 
-    def _proxy(self, request: dict[str, Any]) -> _Reply:
-        """HTTP_PROXY integration: forward to backend_url + path, return the answer as is."""
+    def _proxy(self, request: dict[str, Any], api_key_id: str) -> _Reply:
+        """HTTP_PROXY integration: forward to backend_url + path with the integration's headers
+        (the backend secret, the caller's key id), return the answer as is."""
         target = self._deployment.backend_url.rstrip("/") + request["path"]
         if request["query"]:
             target += "?" + request["query"]
-        headers = {k: v for k, v in request["headers"].items() if k.lower() not in _HOP_BY_HOP}
+        mapped = {contract.BACKEND_API_KEY_ID_HEADER: api_key_id}
+        if self._deployment.backend_secret:
+            mapped[contract.BACKEND_SECRET_HEADER] = self._deployment.backend_secret
+        headers = {k: v for k, v in request["headers"].items()
+                   if k.lower() not in _HOP_BY_HOP and k.lower() not in mapped} | mapped
         outbound = urllib.request.Request(target, data=request["body"] or None, method=request["method"],
                                           headers=headers)
         started = time.monotonic()

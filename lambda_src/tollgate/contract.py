@@ -85,6 +85,17 @@ CORS_ALLOWED_HEADERS = tuple(
 )
 CORS_MAX_AGE_SECONDS = 600  # how long a browser may reuse a preflight answer
 
+# --- The backend (what metered calls are proxied to) ---------------------------------------------
+# Every metered call the stage proxies to an HTTP backend (`backend_url`, or the sample backend's
+# function URL) carries BACKEND_SECRET_HEADER with the value of the stack's generated backend
+# secret, and the caller's key id (never the key) in BACKEND_API_KEY_ID_HEADER. A backend whose
+# URL is public refuses calls without the secret, so nobody skips keys, metering and billing.
+BACKEND_SECRET_HEADER = "x-tollgate-origin-verify"
+BACKEND_API_KEY_ID_HEADER = "x-tollgate-api-key-id"
+ENV_BACKEND_SECRET_ARN = "TOLLGATE_BACKEND_SECRET_ARN"  # the sample backend reads the values it accepts
+# Letters and digits only: the value travels in an HTTP header and in a static mapping value ('...').
+BACKEND_SECRET_LENGTH = 64
+
 # --- API keys ------------------------------------------------------------------------------------
 # Every key a deployment creates carries this tag, valued with the deployment's name (stack/stage).
 # The functions may read, enable, disable or delete only keys that carry it, and create keys only

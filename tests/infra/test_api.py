@@ -60,8 +60,8 @@ def test_public_routes_require_no_api_key(synth):
 def test_sample_backend_serves_metered_routes_when_no_backend_url(synth):
     integration = _method(synth, "/{proxy+}", "ANY")["Integration"]
 
-    assert integration["Type"] == "AWS_PROXY"
-    assert "sample-backend" in json.dumps(integration["Uri"])
+    assert integration["Type"] == "HTTP_PROXY"  # its function URL, like any backend_url (test_backend.py)
+    assert "FunctionsSampleBackend" in json.dumps(integration["Uri"])
 
 
 def test_backend_url_is_proxied_over_http_with_the_path(synth_custom):
@@ -70,7 +70,7 @@ def test_backend_url_is_proxied_over_http_with_the_path(synth_custom):
 
     assert proxy["Integration"]["Type"] == "HTTP_PROXY"
     assert proxy["Integration"]["Uri"] == "https://backend.example.com/v1/{proxy}"
-    assert proxy["Integration"]["RequestParameters"] == {"integration.request.path.proxy": "method.request.path.proxy"}
+    assert proxy["Integration"]["RequestParameters"]["integration.request.path.proxy"] == "method.request.path.proxy"
     assert root["Integration"]["Uri"] == "https://backend.example.com/v1/"
     assert not synth_custom.template.find_resources(
         "AWS::Lambda::Function", {"Properties": {"Handler": contract.HANDLER_SAMPLE_BACKEND}}

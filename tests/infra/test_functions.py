@@ -160,15 +160,18 @@ def test_the_functions_are_told_the_owner_tag_they_must_put_on_keys(synth):
         assert environment[contract.ENV_KEY_OWNER] == f"Tollgate/{synth.settings.stage_name}"
 
 
-def test_sample_backend_gets_nothing_but_its_logs(synth):
-    actions = set(_grants(synth, contract.HANDLER_SAMPLE_BACKEND))
+def test_sample_backend_gets_nothing_but_its_logs_and_the_backend_secret(synth):
+    grants = _grants(synth, contract.HANDLER_SAMPLE_BACKEND)
+    (backend_secret,) = [s for s in synth.resources("AWS::SecretsManager::Secret") if s.startswith("BackendSecret")]
 
-    assert actions <= {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert set(grants) <= {"logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:GetSecretValue",
+                           "secretsmanager:DescribeSecret"}
+    assert grants["secretsmanager:GetSecretValue"] == [f"<{backend_secret}>"]  # to check the gateway's header
 
 
 @pytest.mark.parametrize("handler", [*KEY_HANDLERS, contract.HANDLER_SAMPLE_BACKEND])
 def test_no_statement_grants_apigateway_dynamodb_or_secrets_on_every_resource(synth, handler):
-    secrets = {f"<{secret_id}>" for secret_id in synth.secret_ids()}
+    secrets = {f"<{secret_id}>" for secret_id in synth.resources("AWS::SecretsManager::Secret")}
     tables = set(synth.resources("AWS::DynamoDB::Table"))
     for action, resources in _grants(synth, handler).items():
         service = action.split(":")[0]
