@@ -106,6 +106,7 @@ class TollgateStack(Stack):
                 "set the real price id (make stripe-setup prints it) in cdk.json or with -c stripe_price_id=...",
             )
         self._add_outputs()
+        self._add_backend_outputs()
 
     def _add_outputs(self) -> None:
         stripe_secret_arn = self.data.stripe_secret.secret_arn
@@ -136,6 +137,12 @@ class TollgateStack(Stack):
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
+
+    def _add_backend_outputs(self) -> None:
+        if self.backend.secret is not None:
+            CfnOutput(self, "BackendSecretArn", value=self.backend.secret.secret_arn,
+                      description=f"Secret your backend compares the {contract.BACKEND_SECRET_HEADER} header with "
+                                  "(the stage sends it on every metered call)")
 
     def _put_secret_command(self, secret_arn: str, example: dict[str, str]) -> str:
         return (f"aws secretsmanager put-secret-value --region {self.region} --secret-id {secret_arn} "

@@ -54,6 +54,7 @@ def test_an_http_backend_gets_a_generated_secret_header_the_template_never_holds
         assert resolve_join(parameters[HEADER]) == f"'{{{{resolve:secretsmanager:<{secret_id}>:SecretString:::}}}}'"
         assert parameters[f"integration.request.header.{contract.BACKEND_API_KEY_ID_HEADER}"] == (
             "context.identity.apiKeyId")  # the key's id, never its value
+    assert synth.json["Outputs"]["BackendSecretArn"]["Value"] == {"Ref": secret_id}  # where the backend reads it
 
 
 def test_pinning_a_rotated_version_resolves_it_and_makes_a_new_api_deployment(synth, synth_rotated):
@@ -94,5 +95,6 @@ def test_a_lambda_backend_is_invoked_directly_by_this_api_only(synth_lambda_back
     assert all("<ApiRestApi" in resolve_join(p["SourceArn"]) for p in permissions)  # this API's methods only
     assert not synth.resources("AWS::Lambda::Url")  # no URL at all
     assert not [s for s in synth.resources("AWS::SecretsManager::Secret") if s.startswith("BackendSecret")]
+    assert "BackendSecretArn" not in synth.json["Outputs"]
     assert not [f for f in synth.resources("AWS::Lambda::Function").values()
                 if f["Properties"]["Handler"] == contract.HANDLER_SAMPLE_BACKEND]
