@@ -46,7 +46,7 @@ from infra import access_log, gateway_errors
 from localdev.console import REQUEST_LOG, FunctionLogs
 from localdev.firehose import FirehoseDelivery
 from localdev.lambda_runtime import LAMBDA_TIMEOUT_SECONDS, LocalFunction
-from localdev.net import BackgroundHttpServer, UnreadableBody, read_request_body
+from localdev.net import AnyMethodHttpServer, UnreadableBody, read_request_body
 from tollgate import contract
 
 log = logging.getLogger(__name__)
@@ -96,13 +96,14 @@ class _Reply:
     integration_ms: int | None = None
 
 
-class LocalGateway(BackgroundHttpServer):
+class LocalGateway(AnyMethodHttpServer):
     """`with LocalGateway(deployment, apigateway_client, port=8001) as api: api.url`.
 
     `function_logs`: make dev's console view of the functions' logs (None: as Powertools writes them).
     """
 
     what = "Local API Gateway"
+    server_header = "tollgate-local-apigateway"
 
     def __init__(self, deployment: GatewayDeployment, apigateway_client: Any, port: int = 0,
                  function_logs: FunctionLogs | None = None) -> None:
@@ -140,30 +141,6 @@ class LocalGateway(BackgroundHttpServer):
         return None
 
     # ---- request handling ----------------------------------------------------------------------
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-                """Quiet: the access log goes to the Moesif collector, as in production."""
-
-            def version_string(self) -> str:
-                return "tollgate-local-apigateway"
-
-            def handle_one_request(self) -> None:
-                self.raw_requestline = self.rfile.readline(65537)
-                if not self.raw_requestline:
-                    self.close_connection = True
-                    return
-                if not self.parse_request():
-                    return
-                gateway._serve(self)
-                self.wfile.flush()
-
-        return Handler
 
     def _serve(self, http: BaseHTTPRequestHandler) -> None:
         started = time.monotonic()

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from localdev.console import FunctionLogs
 from localdev.lambda_runtime import LocalFunction
-from localdev.net import BackgroundHttpServer, UnreadableBody, read_request_body
+from localdev.net import AnyMethodHttpServer, UnreadableBody, read_request_body
 from tollgate import contract
 
 REQUEST_BODY_TIMEOUT_SECONDS = 5.0
@@ -48,36 +48,16 @@ def function_url_event(method: str, target: str, headers: dict[str, str], body: 
     }
 
 
-class SampleBackendServer(BackgroundHttpServer):
+class SampleBackendServer(AnyMethodHttpServer):
     """`with SampleBackendServer(port=0) as backend: backend.url` (its handler reads the backend
     secret named by contract.ENV_BACKEND_SECRET_ARN in this process's environment)."""
 
     what = "Sample backend"
+    server_header = "tollgate-local-sample-backend"
 
     def __init__(self, port: int = 0, function_logs: FunctionLogs | None = None) -> None:
         super().__init__(port)
         self._function = LocalFunction(contract.HANDLER_SAMPLE_BACKEND, function_logs)
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                """Quiet: the gateway logs each request."""
-
-            def handle_one_request(self) -> None:
-                self.raw_requestline = self.rfile.readline(65537)
-                if not self.raw_requestline:
-                    self.close_connection = True
-                    return
-                if not self.parse_request():
-                    return
-                server._serve(self)
-                self.wfile.flush()
-
-        return Handler
 
     def _serve(self, http: BaseHTTPRequestHandler) -> None:
         try:

@@ -26,12 +26,11 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, find_deployment
+from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, wired_deployment
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error, error_code
 from tollgate.domain.errors import TollgateError
 from tollgate.domain.models import AccountStatus
-from tollgate.wiring import Wiring
 
 TAGGED, ALREADY, OTHER_OWNER, GONE = "tagged", "already tagged", "tagged for another deployment", "gone"
 
@@ -67,10 +66,7 @@ class KeyTagger:
 def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout) -> int:
     arguments = _parser().parse_args(argv)
     try:
-        deployment = find_deployment(arguments.function, environ)
-        deployment.connect()
-        print(f"Using {deployment.source}.", file=sys.stderr)
-        wired = Wiring(deployment.config)
+        deployment, wired = wired_deployment(arguments.function, environ)
         owner = deployment.config.key_owner
         tagger = KeyTagger(wired.aws.client("apigateway"), owner)
         recorded = {account.api_key_id: account.email for status in AccountStatus

@@ -25,26 +25,17 @@ def _functions(synth) -> dict[str, dict]:
     }
 
 
+def _role_id(synth, handler: str) -> str:
+    return _functions(synth)[handler]["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
 def _statements(synth, handler: str) -> list[dict]:
-    role_id = _functions(synth)[handler]["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements = []
-    for policy in synth.resources("AWS::IAM::Policy").values():
-        if {"Ref": role_id} in policy["Properties"]["Roles"]:
-            statements += policy["Properties"]["PolicyDocument"]["Statement"]
-    return statements
+    return synth.role_statements(_role_id(synth, handler))
 
 
 def _grants(synth, handler: str) -> dict[str, list[str]]:
     """action -> resources, resources rendered as readable strings."""
-    from infra_synth import resolve_join
-
-    grants: dict[str, list[str]] = {}
-    for statement in _statements(synth, handler):
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in actions:
-            grants.setdefault(action, []).extend(resolve_join(r) for r in resources)
-    return grants
+    return synth.role_grants(_role_id(synth, handler))
 
 
 def test_five_functions_on_python_312_arm64_share_one_code_asset(synth):

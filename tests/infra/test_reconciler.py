@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 
-from infra_synth import resolve_join
-
 from tollgate import contract
 
 
@@ -21,22 +19,6 @@ def _reconciler(synth) -> tuple[str, dict]:
 def _schedule(synth) -> dict:
     (schedule,) = synth.resources("AWS::Scheduler::Schedule").values()
     return schedule["Properties"]
-
-
-def _policy_statements(synth, role_id: str) -> list[dict]:
-    return [statement for policy in synth.resources("AWS::IAM::Policy").values()
-            if {"Ref": role_id} in policy["Properties"]["Roles"]
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
-
-
-def _grants(synth, role_id: str) -> dict[str, list[str]]:
-    grants: dict[str, list[str]] = {}
-    for statement in _policy_statements(synth, role_id):
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in actions:
-            grants.setdefault(action, []).extend(resolve_join(resource) for resource in resources)
-    return grants
 
 
 def test_the_reconciler_runs_on_a_schedule_of_the_configured_interval(synth, synth_custom):
@@ -67,12 +49,12 @@ def test_the_schedule_may_invoke_the_reconciler_and_nothing_else(synth):
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert set(trust["Condition"]["StringEquals"]) == {"aws:SourceAccount", "aws:SourceArn"}
-    assert _grants(synth, role_id) == {"lambda:InvokeFunction": [f"<{function_id}.Arn>", f"<{function_id}.Arn>:*"]}
+    assert synth.role_grants(role_id) == {"lambda:InvokeFunction": [f"<{function_id}.Arn>", f"<{function_id}.Arn>:*"]}
 
 
 def test_the_reconciler_may_do_what_the_webhook_does_and_no_more(synth):
     _, function = _reconciler(synth)
-    grants = _grants(synth, function["Properties"]["Role"]["Fn::GetAtt"][0])
+    grants = synth.role_grants(function["Properties"]["Role"]["Fn::GetAtt"][0])
     (plan_id,) = synth.resources("AWS::ApiGateway::UsagePlan")
     stripe_secret_id, moesif_secret_id = synth.secret_ids()
     (accounts_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("DataAccountsTable")]

@@ -8,25 +8,13 @@ import io
 import uuid
 
 import boto3
-import pytest
 from testkit.lambda_events import KEY_OWNER
 
 from ops.tag_keys import main
 from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
-from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.models import Account, AccountStatus
-
-
-@pytest.fixture
-def environment(aws, stripe_api, moesif_collector, price_id):
-    return aws.environment(stripe_api, moesif_collector.base_url, price_id)
-
-
-@pytest.fixture
-def accounts(aws) -> DynamoAccounts:
-    return DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table)
 
 
 def recorded(accounts: DynamoAccounts, key_id: str, status: AccountStatus = AccountStatus.ACTIVE) -> str:

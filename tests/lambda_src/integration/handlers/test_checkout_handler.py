@@ -11,7 +11,7 @@ import uuid
 
 import boto3
 import pytest
-from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, deployed, invoke
+from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, deployed, invoke, sign_up
 from testkit.stripe_events import deliver, stripe_event
 
 from tollgate import contract
@@ -21,17 +21,6 @@ from tollgate import contract
 def checkout_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
     return deployed("tollgate.handlers.checkout", aws.environment(stripe_api, moesif_collector.base_url, price_id))
 
-
-@pytest.fixture(scope="module")
-def webhook_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
-    return deployed("tollgate.handlers.stripe_webhook", aws.environment(stripe_api, moesif_collector.base_url, price_id))
-
-
-def sign_up(register_module) -> dict:
-    body = json.dumps({"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"})
-    status, _, created = invoke(register_module, api_gateway_event(body))
-    assert status == 201, created
-    return created
 
 
 def open_checkout(module, body, api_key: str | None):

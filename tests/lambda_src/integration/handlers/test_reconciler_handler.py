@@ -10,7 +10,7 @@ import uuid
 
 import boto3
 import pytest
-from testkit.lambda_events import DeployedFunction, LambdaContext, api_gateway_event, deployed, invoke
+from testkit.lambda_events import DeployedFunction, LambdaContext, deployed, sign_up
 from testkit.stripe_events import deliver, stripe_event
 
 from tollgate import contract
@@ -35,17 +35,6 @@ class ScheduledInvocation(LambdaContext):
 def reconciler_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
     return deployed(RECONCILER_MODULE, aws.environment(stripe_api, moesif_collector.base_url, price_id))
 
-
-@pytest.fixture(scope="module")
-def webhook_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
-    return deployed("tollgate.handlers.stripe_webhook", aws.environment(stripe_api, moesif_collector.base_url, price_id))
-
-
-def sign_up(register_module) -> dict:
-    body = json.dumps({"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"})
-    status, _, created = invoke(register_module, api_gateway_event(body))
-    assert status == 201, created
-    return created
 
 
 def run_reconciler(module: DeployedFunction) -> dict:

@@ -14,20 +14,13 @@ import uuid
 import boto3
 import pytest
 import stripe
-from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, deployed, invoke
+from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, deployed, invoke, sign_up
 from testkit.moto_stack import WEBHOOK_SECRET
 from testkit.stripe_events import deliver, stripe_event
 
 from tollgate import contract
 from tollgate.adapters.stripe_webhook_events import billing_event
 from tollgate.handlers.stripe_webhook import NOT_FROM_STRIPE
-
-WEBHOOK_MODULE = "tollgate.handlers.stripe_webhook"
-
-
-@pytest.fixture(scope="module")
-def webhook_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
-    return deployed(WEBHOOK_MODULE, aws.environment(stripe_api, moesif_collector.base_url, price_id))
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +29,6 @@ def waiting_register_module(aws, stripe_api, moesif_collector, price_id) -> Depl
     environment = aws.environment(stripe_api, moesif_collector.base_url, price_id, require_payment_method=True)
     return deployed("tollgate.handlers.register", environment)
 
-
-def sign_up(register_module) -> dict:
-    body = json.dumps({"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"})
-    status, _, created = invoke(register_module, api_gateway_event(body))
-    assert status == 201, created
-    return created
 
 
 def subscription_event(event_type: str, account: dict, status: str, created: int | None = None) -> str:
