@@ -10,6 +10,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.backend import Backend
 from infra.gateway_errors import (
     GATEWAY_ERRORS,
     JSON_SCHEMA_DRAFT4,
@@ -31,9 +32,11 @@ class TollgateApi(Construct):
 
     Routes:
     - `/` and `/{proxy+}`, ANY: metered. API key required, counted by the usage plan, proxied to
-      `backend_url` (HTTP_PROXY) or to the sample backend Lambda.
-    - POST /register, POST /billing/checkout: no usage-plan key, their own method throttling (a cap on
-      their functions), CORS limited to the signup site's origin.
+      the backend (infra/backend.py): `backend_url` or the sample backend's function URL
+      (HTTP_PROXY, with the gateway's secret header), or `backend_function_arn` (AWS_PROXY).
+    - POST /register, POST /billing/checkout, POST /billing/checkout/outcome (the page back from
+      Checkout; served by the checkout function): no usage-plan key, their own method throttling (a
+      cap on their functions), CORS limited to the signup site's origin.
     - POST /stripe/webhook: no key, no CORS (server-to-server; the handler verifies the signature),
       and no method throttle of its own that unsigned junk could use up in front of Stripe.
 
@@ -80,10 +83,7 @@ class TollgateApi(Construct):
                 # matters (per-IP WAF rules and per-key usage plans are).
                 throttling_rate_limit=settings.stage_rate_limit,
                 throttling_burst_limit=settings.stage_burst_limit,
-                method_options={
-                    f"{contract.ROUTE_REGISTER}/POST": browser_route_throttle,
-                    f"{contract.ROUTE_CHECKOUT}/POST": browser_route_throttle,
-                },
+                method_options={f"{route}/POST": browser_route_throttle for route in contract.CORS_ROUTES},
             ),
         )
         self.stage = self.rest_api.deployment_stage
@@ -125,7 +125,7 @@ class TollgateApi(Construct):
         register: lambda_.Function,
         checkout: lambda_.Function,
         stripe_webhook: lambda_.Function,
-        sample_backend: lambda_.Function | None,
+        backend: Backend,
     ) -> None:
         """Wire every route; `allowed_origin` is the only origin CORS (and error responses) allow."""
         self._add_gateway_responses(allowed_origin)
@@ -147,7 +147,11 @@ class TollgateApi(Construct):
 
         checkout_resource = self.rest_api.root.resource_for_path(contract.ROUTE_CHECKOUT)
         _allow_browser_calls(checkout_resource, allowed_origin)
-        checkout_method = checkout_resource.add_method("POST", self._integration(checkout), api_key_required=False)
+        checkout_integration = self._integration(checkout)
+        checkout_method = checkout_resource.add_method("POST", checkout_integration, api_key_required=False)
+        outcome_resource = self.rest_api.root.resource_for_path(contract.ROUTE_CHECKOUT_OUTCOME)
+        _allow_browser_calls(outcome_resource, allowed_origin)
+        outcome_method = outcome_resource.add_method("POST", checkout_integration, api_key_required=False)
 
         webhook_resource = self.rest_api.root.resource_for_path(contract.ROUTE_STRIPE_WEBHOOK)
         webhook_method = webhook_resource.add_method(
@@ -158,8 +162,12 @@ class TollgateApi(Construct):
         _without_authorizer(
             checkout_method, "The handler authorizes: it checks the presented x-api-key against the account's key."
         )
+        _without_authorizer(
+            outcome_method, "Public by design: answers only a Checkout session's account status, to the page that "
+            "holds the session id Stripe returned it with."
+        )
         _without_authorizer(webhook_method, "Called by Stripe; the handler verifies the Stripe-Signature HMAC.")
-        for metered_method in self._add_metered_routes(sample_backend):
+        for metered_method in self._add_metered_routes(backend):
             _without_authorizer(
                 metered_method, "Authorized by API key + usage plan (apiKeyRequired), the product's access model."
             )
@@ -184,22 +192,24 @@ class TollgateApi(Construct):
         reference.node.add_dependency(function)
         return apigw.LambdaIntegration(reference)
 
-    def _add_metered_routes(self, sample_backend: lambda_.Function | None) -> list[apigw.Method]:
-        backend_url = self._settings.backend_url
+    def _add_metered_routes(self, backend: Backend) -> list[apigw.Method]:
+        """`/` and `/{proxy+}`, any method, API key required, to the backend: an HTTP backend gets
+        the path, the gateway's secret header and the caller's key id (infra/backend.py)."""
         proxy = self.rest_api.root.add_resource(contract.ROUTE_METERED_PROXY.lstrip("/"))
-        if backend_url is None:
-            assert sample_backend is not None, "no backend_url: the sample backend must be deployed"
-            root_integration = proxy_integration = self._integration(sample_backend)
-            proxy_params: dict[str, bool] = {}
+        proxy_params: dict[str, bool] = {}
+        if backend.function is not None:
+            root_integration = proxy_integration = apigw.LambdaIntegration(backend.function)
         else:
-            base = backend_url.rstrip("/")
-            root_integration = apigw.HttpIntegration(base + "/", http_method="ANY")
+            assert backend.base_url is not None
+            root_integration = apigw.HttpIntegration(
+                backend.base_url, http_method="ANY",
+                options=apigw.IntegrationOptions(request_parameters=backend.request_parameters),
+            )
             proxy_integration = apigw.HttpIntegration(
-                base + "/{proxy}",
+                backend.base_url + "{proxy}",
                 http_method="ANY",
-                options=apigw.IntegrationOptions(
-                    request_parameters={"integration.request.path.proxy": "method.request.path.proxy"}
-                ),
+                options=apigw.IntegrationOptions(request_parameters={
+                    "integration.request.path.proxy": "method.request.path.proxy", **backend.request_parameters}),
             )
             proxy_params = {"method.request.path.proxy": True}
         return [

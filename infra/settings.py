@@ -34,6 +34,8 @@ _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$")
 _SECRET_ARN_EXPECTED = "a complete Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)"
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
+_FUNCTION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$")
+_SECRET_VERSION = re.compile(r"^[A-Za-z0-9-]{32,64}$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -48,6 +50,8 @@ class Settings:
 
     stage_name: str
     backend_url: str | None
+    backend_function_arn: str | None
+    backend_secret_version: str | None
     throttle_rate_limit: float
     throttle_burst_limit: int
     quota_limit: int
@@ -70,11 +74,12 @@ class Settings:
     usage_reporter: str
     billable_statuses: str
     usage_ledger_retention_days: int
+    reconcile_interval_minutes: int
 
     @property
     def uses_sample_backend(self) -> bool:
         """No backend given: the stack deploys its echo Lambda so a fresh deploy works end to end."""
-        return self.backend_url is None
+        return self.backend_url is None and self.backend_function_arn is None
 
     @property
     def reports_usage(self) -> bool:
@@ -94,6 +99,8 @@ class Settings:
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
         """Build and validate the settings from flat context values (cdk.json or `-c`)."""
         read = _Reader(context)
+        read.exclusive("backend_url", "backend_function_arn", "the metered routes have one backend: an HTTP URL or a "
+                       "Lambda function invoked directly; set one and leave the other empty")
         read.retired("existing_secret_arn", "it was split in two so that Firehose can no longer read the Stripe keys: "
                      "set existing_stripe_secret_arn (stripe_secret_key, stripe_webhook_secret) and "
                      "existing_moesif_secret_arn (api_key); see the README, 'Secrets'")
@@ -102,6 +109,12 @@ class Settings:
                 "stage_name", _STAGE_NAME, "1-128 letters, digits, '-' or '_' (e.g. 'prod')"
             ),
             backend_url=read.optional_url("backend_url", schemes=("https", "http")),
+            backend_function_arn=read.optional_matching(
+                "backend_function_arn", _FUNCTION_ARN,
+                "a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>[:<alias>])"),
+            backend_secret_version=read.optional_matching(
+                "backend_secret_version", _SECRET_VERSION,
+                "the VersionId put-secret-value printed for the backend secret (README, 'Rotating the backend secret')"),
             throttle_rate_limit=read.positive_number("throttle_rate_limit"),
             throttle_burst_limit=read.positive_int("throttle_burst_limit"),
             quota_limit=read.positive_int("quota_limit"),
@@ -128,6 +141,8 @@ class Settings:
             usage_reporter=read.lower_choice("usage_reporter", USAGE_REPORTERS),
             billable_statuses=read.status_list("billable_statuses"),
             usage_ledger_retention_days=read.positive_int("usage_ledger_retention_days"),
+            # At least the reconciler's timeout (contract.RECONCILER_TIMEOUT_SECONDS), so runs never overlap.
+            reconcile_interval_minutes=read.int_between("reconcile_interval_minutes", 5, 1440),
         )
 
 
@@ -157,6 +172,11 @@ class _Reader:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         return value.strip() if isinstance(value, str) else value
+
+    def exclusive(self, key: str, other: str, why: str) -> None:
+        """Refuse two keys that are each optional but cannot both be set."""
+        if self._optional(key) is not None and self._optional(other) is not None:
+            raise SettingsError(f"cdk.json context '{key}' and '{other}' are both set: {why}")
 
     def retired(self, key: str, instead: str) -> None:
         """Refuse a key an earlier version read, saying what replaces it."""

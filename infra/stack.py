@@ -8,10 +8,12 @@ from aws_cdk import Annotations, Aspects, CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.api import TollgateApi
+from infra.backend import Backend
 from infra.data import TollgateData
 from infra.functions import FunctionConfig, TollgateFunctions
 from infra.log_forwarding import MoesifLogForwarding
 from infra.nag import acknowledge
+from infra.reconciler import ScheduledReconciler
 from infra.settings import Settings
 from infra.signup_site import SignupSite
 from infra.tracing import ActiveTracing
@@ -59,26 +61,33 @@ class TollgateStack(Stack):
             UsageMetering(self, "UsageMetering", ledger_bucket=self.log_forwarding.ledger_bucket)
             if settings.reports_usage else None
         )
+        function_config = FunctionConfig(
+            stripe_secret=self.data.stripe_secret,
+            moesif_secret=self.data.moesif_secret,
+            accounts_table=self.data.accounts_table,
+            idempotency_table=self.data.idempotency_table,
+            usage_plan=self.api.usage_plan,
+            key_owner=f"{self.stack_name}/{settings.stage_name}",
+            stripe_price_id=settings.stripe_price_id,
+            require_payment_method=settings.require_payment_method,
+            allowed_origin=self.site.origin,
+            signup_url=self.site.url,
+            usage_environment=self.usage_metering.environment(settings.billable_statuses)
+            if self.usage_metering else {},
+        )
+        name_prefix = f"{self.stack_name}-{settings.stage_name}"
         self.functions = TollgateFunctions(
             self,
             "Functions",
-            config=FunctionConfig(
-                stripe_secret=self.data.stripe_secret,
-                moesif_secret=self.data.moesif_secret,
-                accounts_table=self.data.accounts_table,
-                idempotency_table=self.data.idempotency_table,
-                usage_plan=self.api.usage_plan,
-                key_owner=f"{self.stack_name}/{settings.stage_name}",
-                stripe_price_id=settings.stripe_price_id,
-                require_payment_method=settings.require_payment_method,
-                allowed_origin=self.site.origin,
-                signup_url=self.site.url,
-                usage_environment=self.usage_metering.environment(settings.billable_statuses)
-                if self.usage_metering else {},
-            ),
+            config=function_config,
             reserved_concurrency=settings.reserved_concurrency,
             with_sample_backend=settings.uses_sample_backend,
-            name_prefix=f"{self.stack_name}-{settings.stage_name}",
+            name_prefix=name_prefix,
+        )
+        self.backend = Backend(self, "Backend", settings=settings, sample_backend=self.functions.sample_backend)
+        self.reconciler = ScheduledReconciler(
+            self, "Reconciler", code=self.functions.code, config=function_config,
+            interval_minutes=settings.reconcile_interval_minutes, name_prefix=name_prefix,
         )
         if self.usage_metering is not None:
             self.usage_metering.add_reporter(
@@ -86,7 +95,7 @@ class TollgateStack(Stack):
                 environment=self.functions.environment,
                 accounts_table=self.data.accounts_table,
                 stripe_secret=self.data.stripe_secret,
-                function_name=f"{self.stack_name}-{settings.stage_name}-usage-reporter",
+                function_name=f"{name_prefix}-usage-reporter",
             )
         self.firewall = (
             ApiFirewall(self, "Firewall", settings=settings, stage_arn=self.api.stage.stage_arn,
@@ -105,7 +114,7 @@ class TollgateStack(Stack):
             register=self.functions.register.function,
             checkout=self.functions.checkout.function,
             stripe_webhook=self.functions.stripe_webhook.function,
-            sample_backend=self.functions.sample_backend.function if self.functions.sample_backend else None,
+            backend=self.backend,
         )
         if settings.stripe_price_is_placeholder:
             Annotations.of(self).add_warning_v2(
@@ -116,6 +125,7 @@ class TollgateStack(Stack):
         if settings.enable_tracing:
             Aspects.of(self).add(ActiveTracing())
         self._add_outputs()
+        self._add_backend_outputs()
 
     def _add_outputs(self) -> None:
         stripe_secret_arn = self.data.stripe_secret.secret_arn
@@ -146,6 +156,12 @@ class TollgateStack(Stack):
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
+
+    def _add_backend_outputs(self) -> None:
+        if self.backend.secret is not None:
+            CfnOutput(self, "BackendSecretArn", value=self.backend.secret.secret_arn,
+                      description=f"Secret your backend compares the {contract.BACKEND_SECRET_HEADER} header with "
+                                  "(the stage sends it on every metered call)")
 
     def _put_secret_command(self, secret_arn: str, example: dict[str, str]) -> str:
         return (f"aws secretsmanager put-secret-value --region {self.region} --secret-id {secret_arn} "

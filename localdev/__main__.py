@@ -32,6 +32,7 @@ from localdev.firehose import LedgerBackup
 from localdev.gateway import LocalGateway
 from localdev.lambda_runtime import LocalFunction
 from localdev.net import LOOPBACK, PortInUseError, bind_loopback, ensure_port_free
+from localdev.sample_backend_server import SampleBackendServer
 from localdev.site_server import SiteServer
 from localdev.sqs_event_source import SqsEventSource
 from localdev.usage_plan_usage import UsageCounter, UsagePlanUsageProxy
@@ -84,8 +85,13 @@ class DevStack:
     def _start(self) -> None:
         log.info("Starting the emulators: moto (AWS), localstripe behind the Stripe bridge, the Moesif collector...")
         emulators = self._resources.enter_context(Emulators())
-        log.info("Creating in them what the stack creates: REST API, usage plan, tables, secret, Stripe catalog...")
-        deployment = bootstrap(self.settings, emulators, site_url=self.site_url, api_url=self.api_url)
+        sample_backend = self._resources.enter_context(SampleBackendServer(function_logs=self._function_logs))
+        if self.settings.backend_function_arn:
+            log.warning("backend_function_arn is a Lambda in AWS that make dev cannot run: the sample backend "
+                        "answers metered calls locally.")
+        log.info("Creating in them what the stack creates: REST API, usage plan, tables, secrets, Stripe catalog...")
+        deployment = bootstrap(self.settings, emulators, site_url=self.site_url, api_url=self.api_url,
+                               sample_backend_url=sample_backend.url)
         usage_counter = UsageCounter()
         usage_stand_in = self._resources.enter_context(
             UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counter, self.settings.quota_limit))
@@ -111,6 +117,7 @@ class DevStack:
             "stripe": emulators.stripe_api_base,
             "localstripe": emulators.localstripe.url,
             "collector": emulators.moesif.base_url,
+            "backend": deployment.gateway.backend_url,
         }
 
     def _start_usage_reporter(self, deployment: LocalDeployment, emulators: Emulators) -> None:
@@ -141,6 +148,8 @@ class DevStack:
             ("API", urls["api"], "POST /register, /billing/checkout, /stripe/webhook; any other path needs x-api-key"),
             ("AWS (moto)", urls["moto"], "API Gateway keys + usage plan, DynamoDB, Secrets Manager"),
             ("Stripe", urls["stripe"], stripe_note),
+            ("Backend", urls["backend"], f"metered calls go here with the {contract.BACKEND_SECRET_HEADER} "
+                                         "header; a call without it gets 403"),
             ("Moesif collector", collector, "what Moesif would receive:"),
             ("", f"{collector}/_collector/users", "users (one per API key id)"),
             ("", f"{collector}/_collector/companies", "companies (one per subscription)"),

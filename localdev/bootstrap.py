@@ -6,7 +6,8 @@ the same cdk.json settings, and returns the environment the Lambda handlers get.
 - DynamoDB (moto): the accounts table (key, GSIs and TTL from contract.py, as infra/data.py) and
   the Powertools idempotency table;
 - Secrets Manager (moto): the Stripe and the Moesif secret, every contract field filled with a
-  local test value;
+  local test value, and the backend secret (a random value, as GenerateSecretString makes it)
+  that the local gateway sends its backend, as the stage does (infra/backend.py);
 - S3, SQS, DynamoDB (moto): the usage ledger bucket and, with usage_reporter=tollgate, its
   `ledger/` notification to the usage queue (dead letters after contract.USAGE_QUEUE_MAX_RECEIVES
   deliveries) and the usage reports table, as infra/log_forwarding.py and infra/usage_metering.py;
@@ -18,6 +19,8 @@ the same cdk.json settings, and returns the environment the Lambda handlers get.
 from __future__ import annotations
 
 import json
+import secrets
+import string
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -62,8 +65,11 @@ def aws_client(service: str, emulators: Emulators) -> Any:
                         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
 
 
-def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: str) -> LocalDeployment:
-    """Create everything once, in emulators that start empty."""
+def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: str,
+              sample_backend_url: str) -> LocalDeployment:
+    """Create everything once, in emulators that start empty. Metered calls go to `backend_url`,
+    else to the sample backend at `sample_backend_url` (`backend_function_arn` cannot run locally:
+    the sample backend answers for it)."""
     rest_api_id, usage_plan_id = create_api(aws_client("apigateway", emulators), settings)
     accounts_table, idempotency_table = create_tables(aws_client("dynamodb", emulators))
     catalog = CatalogSetup(stripe_client(STRIPE_TEST_SECRET_KEY, api_base=emulators.stripe_api_base)).ensure(
@@ -81,6 +87,8 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     ledger_bucket = create_ledger_bucket(aws_client("s3", emulators))
     usage = create_usage_metering(aws_client("s3", emulators), aws_client("sqs", emulators),
                                   aws_client("dynamodb", emulators), ledger_bucket) if settings.reports_usage else None
+    backend_secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(contract.BACKEND_SECRET_LENGTH))
+    backend_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-backend", SecretString=backend_secret)["ARN"]
     site_origin = origin_of(site_url)
     environment = {
         **(usage.environment(settings.billable_statuses) if usage else {}),
@@ -95,15 +103,17 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if settings.require_payment_method else "false",
         contract.ENV_ALLOWED_ORIGIN: site_origin,
         contract.ENV_SIGNUP_URL: site_url.rstrip("/") + "/",
+        contract.ENV_BACKEND_SECRET_ARN: backend_secret_arn,  # what the sample backend checks
     }
     gateway = GatewayDeployment(
         rest_api_id=rest_api_id,
         stage_name=settings.stage_name,
         usage_plan_id=usage_plan_id,
         allowed_origin=site_origin,
-        backend_url=settings.backend_url,
+        backend_url=settings.backend_url or sample_backend_url,
         firehose_url=emulators.moesif.firehose_url,
         firehose_access_key=MOESIF_TEST_APPLICATION_ID,
+        backend_secret=backend_secret,
     )
     return LocalDeployment(gateway, environment, catalog.price_id, ledger_bucket, usage)
 

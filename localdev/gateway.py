@@ -3,7 +3,7 @@
 It does what the deployed stage does, on a loopback port of its own (a separate origin from the
 signup site, so the browser really does CORS):
 
-- `POST /register`, `/billing/checkout`, `/stripe/webhook` invoke the real Lambda handlers in
+- `POST /register`, `/billing/checkout`, `/billing/checkout/outcome`, `/stripe/webhook` invoke the real Lambda handlers in
   this process with a REST-API proxy event (localdev.lambda_runtime plays the Lambda runtime),
   after the stage's `/register` body model (infra/gateway_errors.py) where it applies;
 - request bodies are read whole, chunked or not; a client that sends less than it announced is
@@ -14,8 +14,10 @@ signup site, so the browser really does CORS):
   the stage's mock preflight integration does;
 - every other path and method is metered: the `x-api-key` must belong to an enabled key of the
   usage plan (checked against the emulated API Gateway on every request, no cache, so a key
-  disabled by the webhook is refused on the very next call), then the request goes to
-  `backend_url` or to the sample backend handler;
+  disabled by the webhook is refused on the very next call), then the request is proxied over
+  HTTP to the backend (`backend_url`, or the sample backend's local port) with the stage's
+  integration headers: the backend secret (contract.BACKEND_SECRET_HEADER) and the caller's key id,
+  replacing any the client sent, as API Gateway's request-parameter mapping does (infra/backend.py);
 - each request produces one access-log record in the stage's own format (infra/access_log.py),
   delivered to the Moesif collector as Firehose's HTTP-endpoint delivery would, and backed up to
   the usage ledger (`ledger`, localdev.firehose.LedgerBackup) as Firehose's S3 backup would;
@@ -47,7 +49,7 @@ from infra import access_log, gateway_errors
 from localdev.console import REQUEST_LOG, FunctionLogs
 from localdev.firehose import FirehoseDelivery, LedgerBackup
 from localdev.lambda_runtime import LAMBDA_TIMEOUT_SECONDS, LocalFunction
-from localdev.net import BackgroundHttpServer, UnreadableBody, read_request_body
+from localdev.net import AnyMethodHttpServer, UnreadableBody, read_request_body
 from localdev.usage_plan_usage import UsageCounter
 from tollgate import contract
 
@@ -56,6 +58,7 @@ log = logging.getLogger(__name__)
 FUNCTION_ROUTES = {
     contract.ROUTE_REGISTER: contract.HANDLER_REGISTER,
     contract.ROUTE_CHECKOUT: contract.HANDLER_CHECKOUT,
+    contract.ROUTE_CHECKOUT_OUTCOME: contract.HANDLER_CHECKOUT,
     contract.ROUTE_STRIPE_WEBHOOK: contract.HANDLER_STRIPE_WEBHOOK,
 }
 # The stage's request models (infra/api.py): route -> media type -> compiled JSON-schema check.
@@ -81,9 +84,10 @@ class GatewayDeployment:
     stage_name: str
     usage_plan_id: str
     allowed_origin: str  # the signup site's origin
-    backend_url: str | None  # None: the sample backend handler answers metered calls
+    backend_url: str  # where metered calls are proxied (the sample backend's local port by default)
     firehose_url: str  # where access-log records are delivered (the Moesif collector)
     firehose_access_key: str  # the Moesif application id, from the secret
+    backend_secret: str | None = None  # the backend secret's value, sent in contract.BACKEND_SECRET_HEADER
 
 
 @dataclass
@@ -96,13 +100,14 @@ class _Reply:
     integration_ms: int | None = None
 
 
-class LocalGateway(BackgroundHttpServer):
+class LocalGateway(AnyMethodHttpServer):
     """`with LocalGateway(deployment, apigateway_client, port=8001) as api: api.url`.
 
     `function_logs`: make dev's console view of the functions' logs (None: as Powertools writes them).
     """
 
     what = "Local API Gateway"
+    server_header = "tollgate-local-apigateway"
 
     def __init__(self, deployment: GatewayDeployment, apigateway_client: Any, port: int = 0,
                  function_logs: FunctionLogs | None = None, ledger: LedgerBackup | None = None,
@@ -111,7 +116,6 @@ class LocalGateway(BackgroundHttpServer):
         self._deployment = deployment
         self._apigateway = apigateway_client
         self._functions = {route: LocalFunction(path, function_logs) for route, path in FUNCTION_ROUTES.items()}
-        self._sample_backend = LocalFunction(contract.HANDLER_SAMPLE_BACKEND, function_logs)
         self._firehose = FirehoseDelivery(deployment.firehose_url, deployment.firehose_access_key, ledger)
         self._usage = usage
 
@@ -143,30 +147,6 @@ class LocalGateway(BackgroundHttpServer):
         return None
 
     # ---- request handling ----------------------------------------------------------------------
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-                """Quiet: the access log goes to the Moesif collector, as in production."""
-
-            def version_string(self) -> str:
-                return "tollgate-local-apigateway"
-
-            def handle_one_request(self) -> None:
-                self.raw_requestline = self.rfile.readline(65537)
-                if not self.raw_requestline:
-                    self.close_connection = True
-                    return
-                if not self.parse_request():
-                    return
-                gateway._serve(self)
-                self.wfile.flush()
-
-        return Handler
 
     def _serve(self, http: BaseHTTPRequestHandler) -> None:
         started = time.monotonic()
@@ -213,16 +193,14 @@ class LocalGateway(BackgroundHttpServer):
                 return self._gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
             if not _body_fits_the_model(request):
                 return self._gateway_error(400, "BAD_REQUEST_BODY", "Invalid request body")
-            return self._invoke(self._functions[path], request, api_key_id=None)
+            return self._invoke(self._functions[path], request)
         presented = _header(request, contract.API_KEY_HEADER)
         key_id = self.enabled_key_id(presented)
         if key_id is None:
             return self._gateway_error(403, "INVALID_API_KEY", "Forbidden")
         if self._usage is not None:
             self._usage.count(key_id, request["requestedAt"])
-        request["apiKey"] = presented
-        reply = self._proxy(request) if self._deployment.backend_url else self._invoke(
-            self._sample_backend, request, api_key_id=key_id)
+        reply = self._proxy(request, key_id)
         reply.api_key_id = key_id
         return reply
 
@@ -241,8 +219,8 @@ class LocalGateway(BackgroundHttpServer):
             "Vary": "Origin",
         }, b"")
 
-    def proxy_event(self, request: dict[str, Any], api_key_id: str | None) -> dict[str, Any]:
-        """The REST API (v1) Lambda proxy event API Gateway would send for this request."""
+    def proxy_event(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The REST API (v1) Lambda proxy event API Gateway sends a public route's function (no API key)."""
         headers: dict[str, str] = request["headers"]
         multi_query = parse_qs(request["query"], keep_blank_values=True) or None
         body: bytes = request["body"]
@@ -279,8 +257,8 @@ class LocalGateway(BackgroundHttpServer):
                 "identity": {
                     "sourceIp": request["sourceIp"],
                     "userAgent": headers.get("User-Agent"),
-                    "apiKey": request.get("apiKey") if api_key_id else None,
-                    "apiKeyId": api_key_id,
+                    "apiKey": None,
+                    "apiKeyId": None,
                     "caller": None, "user": None, "accountId": None, "cognitoIdentityId": None,
                 },
             },
@@ -288,9 +266,9 @@ class LocalGateway(BackgroundHttpServer):
             "isBase64Encoded": is_base64,
         }
 
-    def _invoke(self, function: LocalFunction, request: dict[str, Any], api_key_id: str | None) -> _Reply:
+    def _invoke(self, function: LocalFunction, request: dict[str, Any]) -> _Reply:
         started = time.monotonic()
-        result = function.invoke(self.proxy_event(request, api_key_id))
+        result = function.invoke(self.proxy_event(request))
         integration_ms = int((time.monotonic() - started) * 1000)
         if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
             log.error("%s returned a malformed proxy response: %r", function.handler_path, result)
@@ -302,12 +280,17 @@ class LocalGateway(BackgroundHttpServer):
         body = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
         return _Reply(result["statusCode"], headers, body, integration_ms=integration_ms)
 
-    def _proxy(self, request: dict[str, Any]) -> _Reply:
-        """HTTP_PROXY integration: forward to backend_url + path, return the answer as is."""
+    def _proxy(self, request: dict[str, Any], api_key_id: str) -> _Reply:
+        """HTTP_PROXY integration: forward to backend_url + path with the integration's headers
+        (the backend secret, the caller's key id), return the answer as is."""
         target = self._deployment.backend_url.rstrip("/") + request["path"]
         if request["query"]:
             target += "?" + request["query"]
-        headers = {k: v for k, v in request["headers"].items() if k.lower() not in _HOP_BY_HOP}
+        mapped = {contract.BACKEND_API_KEY_ID_HEADER: api_key_id}
+        if self._deployment.backend_secret:
+            mapped[contract.BACKEND_SECRET_HEADER] = self._deployment.backend_secret
+        headers = {k: v for k, v in request["headers"].items()
+                   if k.lower() not in _HOP_BY_HOP and k.lower() not in mapped} | mapped
         outbound = urllib.request.Request(target, data=request["body"] or None, method=request["method"],
                                           headers=headers)
         started = time.monotonic()

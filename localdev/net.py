@@ -8,7 +8,7 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 LOOPBACK = "127.0.0.1"
 # A browser closing a tab or a client closing early: normal for a server, never our failure.
@@ -169,3 +169,37 @@ class BackgroundHttpServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class AnyMethodHttpServer(BackgroundHttpServer):
+    """A BackgroundHttpServer that answers every request, whatever its method, through
+    `_serve(http)` (HTTP/1.1, keep-alive). Subclasses name their `server_header` and serve."""
+
+    server_header = "tollgate-local"
+
+    def _serve(self, http: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                """Quiet: the servers log what matters themselves."""
+
+            def version_string(self) -> str:
+                return server.server_header
+
+            def handle_one_request(self) -> None:
+                self.raw_requestline = self.rfile.readline(65537)
+                if not self.raw_requestline:
+                    self.close_connection = True
+                    return
+                if not self.parse_request():
+                    return
+                server._serve(self)
+                self.wfile.flush()
+
+        return Handler

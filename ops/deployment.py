@@ -23,6 +23,7 @@ from pathlib import Path
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import ConfigurationError, TollgateError
+from tollgate.wiring import Wiring
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_STACK_FILE_ENV = "DEV_STACK_FILE"  # where make dev publishes itself (tests give each stack its own)
@@ -52,6 +53,15 @@ class Deployment:
         region or credentials."""
         os.environ.update(self.sdk_environment)
         require_aws_session()
+
+
+def wired_deployment(function_name: str | None, environ: Mapping[str, str]) -> tuple[Deployment, Wiring]:
+    """The deployment to act on (said on stderr), connected, and its adapters: what every ops
+    command starts with."""
+    deployment = find_deployment(function_name, environ)
+    deployment.connect()
+    print(f"Using {deployment.source}.", file=sys.stderr)
+    return deployment, Wiring(deployment.config)
 
 
 def find_deployment(function_name: str | None, environ: Mapping[str, str]) -> Deployment:

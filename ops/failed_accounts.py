@@ -22,12 +22,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, find_deployment
+from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, wired_deployment
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import ConcurrentUpdate, TollgateError
 from tollgate.domain.models import Account, AccountStatus, ListedKey
 from tollgate.ports import Accounts, ApiKeys
-from tollgate.wiring import Wiring
 
 
 def main(
@@ -38,10 +37,7 @@ def main(
 ) -> int:
     arguments = _parser().parse_args(argv)
     try:
-        deployment = find_deployment(arguments.function, environ)
-        deployment.connect()
-        print(f"Using {deployment.source}.", file=sys.stderr)
-        wired = Wiring(deployment.config)
+        _, wired = wired_deployment(arguments.function, environ)
         accounts, api_keys = wired.accounts, wired.api_keys
         now = int(clock())
         failed = accounts.list_by_status(AccountStatus.FAILED) + [

@@ -23,6 +23,11 @@
     unexpected: "Something unexpected happened. Please try again.",
     keyRejected: "That API key and key ID do not match an account. Check both and try again.",
     openingCheckout: "Opening Stripe Checkout…",
+    confirmingCard: "Your payment method is saved. Checking your account with Stripe…",
+    keyActive: "Your payment method is saved and your API key is active.",
+    cardDeclined: "Your card was declined, so your API key stays paused.",
+    stillConfirming: "Your payment method is saved. Stripe is still confirming it: your API key is updated within a minute.",
+    subscriptionEnded: "Your subscription has ended, so this API key no longer works. Sign up again for a new key.",
     copied: "Copied to the clipboard.",
     copyFailed: "Copying failed: select the text and press Ctrl+C (⌘+C on a Mac).",
   });
@@ -312,32 +317,85 @@
     );
   });
 
+  // Back from Checkout, the webhook may still be applying it: ask again after these pauses.
+  const OUTCOME_POLL_DELAYS_MS = [0, 1500, 3000, 5000, 8000];
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** What became of the account of Checkout session `sessionId` ({settled, status, reason}), or
+   *  null when the API cannot say (unknown session, failure) or the webhook did not settle in time. */
+  async function settledOutcome(sessionId) {
+    for (const delay of OUTCOME_POLL_DELAYS_MS) {
+      await sleep(delay);
+      try {
+        const { status, data } = await postJson("/billing/checkout/outcome", { sessionId });
+        if (status !== 200) return null;
+        if (data.settled === true) return data;
+      } catch {
+        return null;
+      }
+    }
+    return null;
+  }
+
+  function showNotice(message, kind) {
+    const notice = byId("checkout-notice");
+    notice.textContent = message;
+    notice.dataset.kind = kind;
+    notice.hidden = false;
+    notice.focus();
+  }
+
+  /** Back from a completed Checkout: says whether the key works now, or why not (a declined card
+   *  keeps a past-due key paused; the form below lets the customer try another one). */
+  async function showSettledCheckout(sessionId) {
+    showNotice(MESSAGES.confirmingCard, "info");
+    const outcome = await settledOutcome(sessionId);
+    if (outcome === null) {
+      showNotice(MESSAGES.stillConfirming, "success");
+    } else if (outcome.status === "active") {
+      showNotice(MESSAGES.keyActive, "success");
+    } else if (outcome.status === "suspended") {
+      // Suspended after a completed Checkout: the open invoices were charged to the new card and declined.
+      const reason = typeof outcome.reason === "string" ? outcome.reason : "";
+      showNotice(`${MESSAGES.cardDeclined} ${reason} Add another card below to pay what is owed.`, "error");
+      byId("resume").hidden = false;
+    } else if (outcome.status === "canceled") {
+      showNotice(MESSAGES.subscriptionEnded, "warning");
+      byId("signup").hidden = false;
+    } else {
+      showNotice(MESSAGES.stillConfirming, "success");
+    }
+  }
+
   async function showCheckoutOutcome() {
-    const outcome = new URLSearchParams(window.location.search).get("checkout");
+    const query = new URLSearchParams(window.location.search);
+    const outcome = query.get("checkout");
     if (outcome !== "success" && outcome !== "cancel") return;
     window.history.replaceState(null, "", window.location.pathname);
+    const sessionId = query.get("session_id");
+    if (outcome === "success" && sessionId) {
+      byId("signup").hidden = true;
+      await showSettledCheckout(sessionId);
+      return;
+    }
     let requirePaymentMethod = false;
     try {
       ({ requirePaymentMethod } = await configReady);
     } catch {
       // The notice still makes sense without the setting; the form reports the config problem.
     }
-    const notice = byId("checkout-notice");
     if (outcome === "success") {
-      notice.textContent = requirePaymentMethod
-        ? "Your payment method is saved. Your API key is active within a few seconds."
-        : "Your payment method is saved. Thank you!";
-      notice.dataset.kind = "success";
       byId("signup").hidden = true;
+      showNotice(requirePaymentMethod
+        ? "Your payment method is saved. Your API key is active within a few seconds."
+        : "Your payment method is saved. Thank you!", "success");
     } else {
-      notice.textContent = requirePaymentMethod
-        ? "No payment method was added, so your API key is not active yet. Add one below whenever you are ready."
-        : "No payment method was added. Your API key keeps working; add one below before your first invoice.";
-      notice.dataset.kind = "warning";
       byId("resume").hidden = false;
+      showNotice(requirePaymentMethod
+        ? "No payment method was added, so your API key is not active yet. Add one below whenever you are ready."
+        : "No payment method was added. Your API key keeps working; add one below before your first invoice.",
+      "warning");
     }
-    notice.hidden = false;
-    notice.focus();
   }
 
   configReady.catch((error) => {

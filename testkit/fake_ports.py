@@ -13,7 +13,10 @@ from dataclasses import dataclass, replace
 
 from testkit.faults import CallRecorder, FaultyFake
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, InvoicePayment, IssuedKey, ListedKey, Registrant
+from tollgate.domain.models import (
+    Account, AccountStatus, CheckoutSession, InvoicePayment, IssuedKey, ListedKey, ReconcilerRun, Registrant,
+    SubscriptionPage, SubscriptionState,
+)
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
 
 
@@ -158,6 +161,16 @@ class FakeBilling(FaultyFake, Billing):
                 raise DownstreamError(self.port, f"no subscription {subscription_id}", retryable=False)
             return self.subscriptions[subscription_id]["status"]
 
+    def list_subscriptions(self, starting_after: str | None, limit: int) -> SubscriptionPage:
+        """Newest first, as Stripe lists them (`subscriptions` keeps creation order)."""
+        with self._call("list_subscriptions", starting_after, limit):
+            newest_first = list(reversed(self.subscriptions))
+            start = newest_first.index(starting_after) + 1 if starting_after else 0
+            page = newest_first[start:start + limit]
+            states = tuple(SubscriptionState(sid, self.subscriptions[sid]["customer"], self.subscriptions[sid]["status"])
+                           for sid in page)
+            return SubscriptionPage(states, has_more=start + limit < len(newest_first))
+
     def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
         """Pays `open_invoices[subscription_id]` (amounts) with `default_payment_methods`; a method in
         `declining_methods` is refused. Paying settles the subscription to `active`."""
@@ -226,8 +239,26 @@ class FakePaymentMethods(FaultyFake, PaymentMethods):
                     "success_url": success_url,
                     "cancel_url": cancel_url,
                     "url": f"https://checkout.stripe.test/c/{session_id}",
+                    "created": int(time.time()),
+                    "complete": False,
                 }
             return self.checkout_sessions[idempotency_key]["url"]
+
+    def checkout_session(self, session_id: str) -> CheckoutSession | None:
+        with self._call("checkout_session", session_id):
+            session = next((s for s in self.checkout_sessions.values() if s["id"] == session_id), None)
+            if session is None:
+                return None
+            return CheckoutSession(session["id"], session["customer"], session["created"], session["complete"])
+
+    def complete_checkout(self, url: str, payment_method: str) -> tuple[str, str]:
+        """What the customer does on the Checkout page at `url`: the card is collected by a setup
+        intent and the session completes. Returns (session id, setup intent id)."""
+        session = next(s for s in self.checkout_sessions.values() if s["url"] == url)
+        setup_intent_id = f"seti_{session['id']}"
+        self.setup_intents[setup_intent_id] = payment_method
+        session["complete"] = True
+        return session["id"], setup_intent_id
 
 
 class FakeAccounts(FaultyFake, Accounts):
@@ -240,6 +271,7 @@ class FakeAccounts(FaultyFake, Accounts):
         super().__init__(**kwargs)
         self.rows: dict[str, Account] = {}
         self.billing_events: dict[str, int] = {}  # Stripe event id -> remember until (epoch s)
+        self.reconciler_run: ReconcilerRun | None = None
 
     def get(self, email: str) -> Account | None:
         with self._call("get", email), self._lock:
@@ -293,6 +325,14 @@ class FakeAccounts(FaultyFake, Accounts):
                 raise ConcurrentUpdate(f"{account.email} changed meanwhile")
             self.rows[account.email] = copy.deepcopy(account)
             self.billing_events[event_id] = remember_until
+
+    def last_reconciler_run(self) -> ReconcilerRun | None:
+        with self._call("last_reconciler_run"):
+            return self.reconciler_run
+
+    def save_reconciler_run(self, run: ReconcilerRun) -> None:
+        with self._call("save_reconciler_run", run.cursor):
+            self.reconciler_run = run
 
     def _check(self, email: str, expected_status: AccountStatus | None, expected_attempt_id: str | None) -> None:
         current = self.rows.get(email)

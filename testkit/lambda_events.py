@@ -134,3 +134,11 @@ def deployed(module_name: str, environment: dict[str, str], **replacements: obje
     Wiring field (a fake port, say)."""
     config = RuntimeConfig.from_environ(environment)
     return DeployedFunction(importlib.import_module(module_name), Wiring(config, **replacements))
+
+
+def sign_up(register: DeployedFunction) -> dict[str, Any]:
+    """A fresh customer signed up through the deployed register handler: its 201 body."""
+    body = json.dumps({"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"})
+    status, _, created = invoke(register, api_gateway_event(body))
+    assert status == 201, created
+    return created

@@ -16,6 +16,7 @@ from moto import mock_aws
 from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import UsageMetering, create_api, create_ledger_bucket, create_tables, create_usage_metering
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
+from localdev.moto_gaps import add_api_key_tagging
 from testkit.lambda_events import KEY_OWNER, SIGNUP_ORIGIN
 from tollgate import contract
 
@@ -62,6 +63,7 @@ def moto_stack() -> Iterator[MotoStack]:
                             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
             patch.setenv(name, value)
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        add_api_key_tagging()
         with mock_aws():
             settings = Settings.from_context(load_cdk_json_context("cdk.json"))
             _, usage_plan_id = create_api(boto3.client("apigateway"), settings)

@@ -48,6 +48,12 @@ HANDLER_CHECKOUT = "tollgate.handlers.checkout.handler"
 HANDLER_STRIPE_WEBHOOK = "tollgate.handlers.stripe_webhook.handler"
 HANDLER_SAMPLE_BACKEND = "tollgate.handlers.sample_backend.handler"
 HANDLER_USAGE_REPORTER = "tollgate.handlers.usage_reporter.handler"
+HANDLER_RECONCILER = "tollgate.handlers.reconciler.handler"
+# The reconciler stops taking new work well before this (tollgate.handlers.reconciler) and resumes
+# from its cursor next run; shorter than the shortest interval, so two runs never overlap.
+RECONCILER_TIMEOUT_SECONDS = 300
+RECONCILER_LAST_RUN_KEY = "reconciler#last-run"  # the accounts-table item holding its latest run (no '@')
+METRICS_NAMESPACE = "Tollgate"  # CloudWatch namespace of the functions' EMF metrics
 # API Gateway gives up on an integration after 29 s; the register flow, its rollback included,
 # must finish inside this (the adapters' per-call budgets are checked against it by a test).
 REGISTER_TIMEOUT_SECONDS = 28
@@ -61,7 +67,10 @@ SIGN_UP_REPLAY_SECONDS = 600
 ROUTE_REGISTER = "/register"  # POST, no API key
 ROUTE_CHECKOUT = "/billing/checkout"  # POST, no usage-plan key required; the handler checks x-api-key itself
 ROUTE_STRIPE_WEBHOOK = "/stripe/webhook"  # POST, no API key; Stripe-Signature verified by the handler
-PUBLIC_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_STRIPE_WEBHOOK)
+# POST, no API key: what became of the account of a Checkout session (the page back from Checkout
+# holds no key, only the session id Stripe put in its URL); served by the checkout function.
+ROUTE_CHECKOUT_OUTCOME = "/billing/checkout/outcome"
+PUBLIC_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME, ROUTE_STRIPE_WEBHOOK)
 # Everything else (`/` and `/{proxy+}`, any method) is metered: API key required, proxied to the backend.
 ROUTE_METERED_PROXY = "/{proxy+}"
 METERED_RESOURCE_PATHS = ("/", ROUTE_METERED_PROXY)  # the access log's resourcePath of a metered call
@@ -71,7 +80,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # --- CORS: the one policy for the routes the signup page calls cross-origin ---------------------
 # The stage's preflight (infra/api.py), the handlers' Powertools CORSConfig and the local gateway
 # (localdev) are all built from these, so the three answer a preflight alike (a test compares them).
-CORS_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT)  # the webhook is server-to-server: no CORS
+CORS_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME)  # the webhook is server-to-server: no CORS
 CORS_ALLOWED_METHODS = ("OPTIONS", "POST")
 # Powertools' CORSConfig always allows its built-in headers (Authorization, Content-Type, X-Amz-Date,
 # X-Api-Key, X-Amz-Security-Token); listing them here keeps the stage's answer the same. Sorted, as
@@ -83,6 +92,17 @@ CORS_ALLOWED_HEADERS = tuple(
     )
 )
 CORS_MAX_AGE_SECONDS = 600  # how long a browser may reuse a preflight answer
+
+# --- The backend (what metered calls are proxied to) ---------------------------------------------
+# Every metered call the stage proxies to an HTTP backend (`backend_url`, or the sample backend's
+# function URL) carries BACKEND_SECRET_HEADER with the value of the stack's generated backend
+# secret, and the caller's key id (never the key) in BACKEND_API_KEY_ID_HEADER. A backend whose
+# URL is public refuses calls without the secret, so nobody skips keys, metering and billing.
+BACKEND_SECRET_HEADER = "x-tollgate-origin-verify"
+BACKEND_API_KEY_ID_HEADER = "x-tollgate-api-key-id"
+ENV_BACKEND_SECRET_ARN = "TOLLGATE_BACKEND_SECRET_ARN"  # the sample backend reads the values it accepts
+# Letters and digits only: the value travels in an HTTP header and in a static mapping value ('...').
+BACKEND_SECRET_LENGTH = 64
 
 # --- API keys ------------------------------------------------------------------------------------
 # Every key a deployment creates carries this tag, valued with the deployment's name (stack/stage).

@@ -12,7 +12,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
-from tollgate.domain.models import Account, AccountStatus, InvoicePayment, IssuedKey, ListedKey, Registrant
+from tollgate.domain.models import (
+    Account, AccountStatus, CheckoutSession, InvoicePayment, IssuedKey, ListedKey, ReconcilerRun, Registrant,
+    SubscriptionPage,
+)
 
 if TYPE_CHECKING:
     from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord
@@ -84,6 +87,12 @@ class Billing(ABC):
         """The subscription's status as Stripe has it now (active, past_due, canceled, ...)."""
 
     @abstractmethod
+    def list_subscriptions(self, starting_after: str | None, limit: int) -> SubscriptionPage:
+        """Every subscription of the Stripe account, whatever its status (canceled ones included),
+        newest first: up to `limit` of them after the subscription `starting_after` (None: from
+        the newest). One Stripe API call."""
+
+    @abstractmethod
     def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
         """Pay the subscription's open invoices, oldest first, with the customer's default payment
         method. Stripe does not retry an invoice by itself when no payment method was available,
@@ -104,6 +113,10 @@ class PaymentMethods(ABC):
     @abstractmethod
     def create_setup_checkout(self, customer_id: str, success_url: str, cancel_url: str, idempotency_key: str) -> str:
         """Open a Checkout session in setup mode for the customer; return its URL."""
+
+    @abstractmethod
+    def checkout_session(self, session_id: str) -> CheckoutSession | None:
+        """A payment-method session `create_setup_checkout` opened; None for any other or unknown id."""
 
 
 class Analytics(ABC):
@@ -165,6 +178,14 @@ class Accounts(ABC):
         seconds) in one transaction, only if the row still has `previous`'s status and last
         billing event id. Raises EventAlreadyApplied if the event id was recorded before,
         ConcurrentUpdate if the row changed meanwhile."""
+
+    @abstractmethod
+    def last_reconciler_run(self) -> ReconcilerRun | None:
+        """The record the latest reconciler run left, if any."""
+
+    @abstractmethod
+    def save_reconciler_run(self, run: ReconcilerRun) -> None:
+        """Keep `run` as the latest reconciler run (replacing the one before)."""
 
 
 class UsageLedger(ABC):

@@ -33,6 +33,7 @@ from tollgate.config import RuntimeConfig
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.lifecycle import LifecycleService
+from tollgate.domain.reconciliation import Reconciler
 from tollgate.domain.registration import RegistrationService
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
 
@@ -117,6 +118,10 @@ class Wiring:
     @cached_property
     def lifecycle(self) -> LifecycleService:
         return LifecycleService(self.accounts, self.api_keys, self.billing, self.payment_methods)
+
+    @cached_property
+    def reconciler(self) -> Reconciler:
+        return Reconciler(self.billing, self.accounts, self.lifecycle)
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:

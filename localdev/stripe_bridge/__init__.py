@@ -18,11 +18,14 @@ with its state and its routes, and a docstring saying which gap of localstripe 1
 8. webhooks.py       no /v1/webhook_endpoints; delivery of the bridge's own signed events
 10. meter_summaries.py  no meter event summaries
 11. invoice_preview.py  usage is never rated into invoices; no upcoming-invoice preview
+12. invoices.py      no past_due subscription with an open invoice, no invoice list by status, no
+                     invoice paid with the customer's saved card (a declining test card included)
 core.py holds what they share: Stripe's errors and form encoding, pagination, the localstripe client.
 
 Not bridged: invoices localstripe finalizes bill no usage (only the preview rates it);
-localstripe's own events carry `api_version` 2017-08-15 and no `price` on subscription items; statuses localstripe cannot reach (past_due,
-unpaid, paused) exist only as events sent with `POST /_bridge/events`.
+localstripe's own events carry `api_version` 2017-08-15 and no `price` on subscription items;
+`past_due` exists through invoices.py's hook, other statuses localstripe cannot reach (unpaid,
+paused) only as events sent with `POST /_bridge/events`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from localdev.stripe_bridge.checkout import Checkout, CheckoutState
 from localdev.stripe_bridge.core import Upstream, authentication, stripe_errors
 from localdev.stripe_bridge.idempotency import IdempotencyState, idempotency_middleware
 from localdev.stripe_bridge.invoice_preview import InvoicePreview
+from localdev.stripe_bridge.invoices import Invoices, InvoiceState
 from localdev.stripe_bridge.meter_summaries import MeterSummaries
 from localdev.stripe_bridge.meters import Meters, MeterState
 from localdev.stripe_bridge.prices import Prices, PriceState
@@ -55,6 +59,7 @@ class BridgeState:
     meters: MeterState = field(default_factory=MeterState)
     checkout: CheckoutState = field(default_factory=CheckoutState)
     webhooks: WebhookState = field(default_factory=WebhookState)
+    invoices: InvoiceState = field(default_factory=InvoiceState)
 
 
 class Bridge:
@@ -84,7 +89,8 @@ def create_app(upstream_url: str, state: BridgeState | None = None) -> web.Appli
     webhooks = Webhooks(upstream, state.webhooks)
     surfaces = [
         Prices(upstream, state.prices, state.meters),
-        Subscriptions(upstream, state.prices, webhooks),
+        Subscriptions(upstream, state.prices, state.invoices, webhooks),
+        Invoices(upstream, state.invoices, webhooks),
         Meters(state.meters),
         MeterSummaries(state.meters),
         InvoicePreview(upstream, state.prices, state.meters),

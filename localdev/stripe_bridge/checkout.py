@@ -1,14 +1,16 @@
 """Gap 7: localstripe has no Checkout.
 
-`/v1/checkout/sessions` create and list, in setup mode (the only mode Tollgate uses; others are
-refused by name). The session `url` is a page on the bridge, `GET /_bridge/checkout/<id>`: a
-styled, script-free stand-in with one "Complete" button and the cancel link. Completing it
-(`POST /_bridge/checkout/<id>/complete`) does what Checkout does in setup mode
-(https://docs.stripe.com/payments/save-and-reuse?platform=checkout): attaches a `pm_card_visa`
-card to the customer and creates and confirms a `seti_...` SetupIntent with it (it does NOT make
-the card the customer's default: that is the webhook handler's job), then delivers a signed
-`checkout.session.completed` before answering. The page's form asks for a 303 to `success_url`;
-a test posting without `redirect=true` gets the session, card, SetupIntent and deliveries as JSON.
+`/v1/checkout/sessions` create, retrieve and list, in setup mode (the only mode Tollgate uses;
+others are refused by name). The session `url` is a page on the bridge, `GET /_bridge/checkout/<id>`:
+a styled, script-free stand-in with a choice of test card, one "Complete" button and the cancel
+link. Completing it (`POST /_bridge/checkout/<id>/complete`, `payment_method` one of TEST_CARDS,
+`pm_card_visa` by default) does what Checkout does in setup mode
+(https://docs.stripe.com/payments/save-and-reuse?platform=checkout): attaches the card to the
+customer and creates and confirms a `seti_...` SetupIntent with it (it does NOT make the card the
+customer's default: that is the webhook handler's job), then delivers a signed
+`checkout.session.completed` before answering. The page's form asks for a 303 to `success_url`
+(its `{CHECKOUT_SESSION_ID}` replaced, as Stripe does); a test posting without `redirect=true`
+gets the session, card, SetupIntent and deliveries as JSON.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ PAGE = string.Template((PAGE_ASSETS / "page.html").read_text())
 # The page loads nothing but its stylesheet: no script, no inline style.
 PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'"
 SESSION_LIFETIME_SECONDS = 24 * 3600  # Stripe's default expires_at
+# Stripe's test cards the page offers (https://docs.stripe.com/testing): both attach to a customer;
+# the second declines every later charge (4000 0000 0000 0341), as a card that fails at renewal does.
+TEST_CARDS = {
+    "pm_card_visa": "Visa 4242 4242 4242 4242 (pays)",
+    "pm_card_chargeCustomerFail": "Visa 4000 0000 0000 0341 (saved, then every charge is declined)",
+}
 
 
 @dataclass
@@ -51,6 +59,7 @@ class Checkout:
         return [
             ("POST", "/v1/checkout/sessions", self.create),
             ("GET", "/v1/checkout/sessions", self.list),
+            ("GET", "/v1/checkout/sessions/{id}", self.retrieve),
             ("GET", "/_bridge/checkout/{id}", self.page),
             ("POST", "/_bridge/checkout/{id}/complete", self.complete),
             ("GET", "/_bridge/checkout.css", self.stylesheet),
@@ -104,6 +113,10 @@ class Checkout:
         sessions = [s for s in self._state.sessions.values() if params.get("customer") in (None, s["customer"])]
         return web.json_response(paginate(sessions, params, "/v1/checkout/sessions"))
 
+    async def retrieve(self, request: web.Request) -> web.Response:
+        reject_unknown(await request_params(request), ())
+        return web.json_response(self._session(request))
+
     def _session(self, request: web.Request) -> dict[str, Any]:
         return stored(self._state.sessions, "checkout.session", request.match_info["id"])
 
@@ -115,6 +128,10 @@ class Checkout:
             session_id=html.escape(session["id"]),
             customer=html.escape(session["customer"] or "none"),
             disabled="" if is_open else " disabled",
+            cards="\n".join(
+                f'<label class="card-choice"><input type="radio" name="payment_method" value="{card}"'
+                f'{" checked" if index == 0 else ""}{"" if is_open else " disabled"}> {html.escape(label)}</label>'
+                for index, (card, label) in enumerate(TEST_CARDS.items())),
             notice="" if is_open else (f'<p class="notice" role="status">This session is '
                                        f'{html.escape(session["status"])}: it cannot be completed again.</p>'),
             cancel=f'<p class="cancel"><a href="{html.escape(cancel)}">Cancel and go back</a></p>' if cancel else "",
@@ -135,9 +152,14 @@ class Checkout:
             raise StripeError(400, f"Checkout session {session['id']} is {session['status']}, not open.")
         if not session["customer"]:
             raise StripeError(400, "The bridge completes setup sessions created with a customer only.")
-        redirect = (await request_params(request)).get("redirect") == "true"
+        params = await request_params(request)
+        redirect = params.get("redirect") == "true"
+        test_card = params.get("payment_method") or "pm_card_visa"
+        if test_card not in TEST_CARDS:
+            raise StripeError(400, f"The stand-in Checkout saves one of {', '.join(TEST_CARDS)}, not {test_card}.",
+                              param="payment_method")
         key = self._state.api_keys[session["id"]]
-        payment_method = await self._upstream.call("POST", "/v1/payment_methods/pm_card_visa/attach", key,
+        payment_method = await self._upstream.call("POST", f"/v1/payment_methods/{test_card}/attach", key,
                                                    {"customer": session["customer"]})
         setup_intent = await self._upstream.call("POST", "/v1/setup_intents", key,
                                                  {"customer": session["customer"], "usage": "off_session"})

@@ -39,7 +39,7 @@ class StripeError(Exception):
     """Raised by a bridge handler; rendered as Stripe's error JSON by `stripe_errors`."""
 
     def __init__(self, status: int, message: str, *, type_: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None) -> None:
+                 param: str | None = None, code: str | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.body: dict[str, Any] = {"type": type_, "message": message}
@@ -47,6 +47,7 @@ class StripeError(Exception):
             self.body["param"] = param
         if code:
             self.body["code"] = code
+        self.body.update(details or {})  # e.g. a card error's decline_code
 
     def response(self) -> web.Response:
         return web.json_response({"error": self.body}, status=self.status)

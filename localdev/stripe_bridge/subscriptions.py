@@ -1,5 +1,8 @@
 """Gaps 3, 4 (second half) and 9: subscriptions on prices, and the `invoice.paid` localstripe omits.
 
+Every subscription it returns (create, retrieve, list, cancel) is also shown with the status the
+bridge's own open invoices give it (`past_due`, see invoices.py).
+
 3. localstripe knows `items[].plan`, not `items[].price`. The bridge rewrites `items[i][price]` to
    `items[i][plan]` (the same id: every recurring price is backed by a plan, see prices.py) and
    adds `price` to every subscription item it returns (create, retrieve, cancel).
@@ -21,19 +24,22 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from localdev.stripe_bridge.core import Route, Upstream, api_key, flatten, request_params, stored
+from localdev.stripe_bridge.invoices import InvoiceState
 from localdev.stripe_bridge.prices import PriceState
 from localdev.stripe_bridge.webhooks import Webhooks
 
 
 class Subscriptions:
-    def __init__(self, upstream: Upstream, prices: PriceState, webhooks: Webhooks) -> None:
+    def __init__(self, upstream: Upstream, prices: PriceState, invoices: InvoiceState, webhooks: Webhooks) -> None:
         self._upstream = upstream
         self._prices = prices
+        self._invoices = invoices
         self._webhooks = webhooks
 
     def routes(self) -> list[Route]:
         return [
             ("POST", "/v1/subscriptions", self.create),
+            ("GET", "/v1/subscriptions", self.forward),
             ("GET", "/v1/subscriptions/{id}", self.forward),
             ("DELETE", "/v1/subscriptions/{id}", self.forward),
         ]
@@ -46,13 +52,13 @@ class Subscriptions:
         if params.get("payment_behavior") == "default_incomplete":
             params["payment_behavior"] = "allow_incomplete"
         response = await self._upstream.forward(request, body=urlencode(flatten(params)).encode(),
-                                                reshape=self._with_item_prices)
+                                                reshape=self._as_stripe_shows_it)
         if response.status == 200:
             self._webhooks.send_after_answer(self._announce_paid_invoice(json.loads(response.body), api_key(request)))
         return response
 
     async def forward(self, request: web.Request) -> web.Response:
-        return await self._upstream.forward(request, reshape=self._with_item_prices)
+        return await self._upstream.forward(request, reshape=self._as_stripe_shows_it)
 
     async def _announce_paid_invoice(self, subscription: dict[str, Any], key: str) -> None:
         if not subscription.get("latest_invoice"):
@@ -64,16 +70,19 @@ class Subscriptions:
                                                           "metadata": subscription.get("metadata") or {}}}
             await self._webhooks.send_event("invoice.paid", invoice)
 
-    def _with_item_prices(self, payload: Any) -> Any:
-        """Add `price` to each subscription item whose plan backs a bridge price."""
+    def _as_stripe_shows_it(self, payload: Any) -> Any:
+        """Add `price` to each subscription item whose plan backs a bridge price, and show each
+        subscription with the status the bridge's open invoices give it."""
         if isinstance(payload, dict):
             if payload.get("object") == "subscription_item" and isinstance(payload.get("plan"), dict):
                 price = self._prices.by_id.get(payload["plan"].get("id"))
                 if price is not None:
                     payload["price"] = dict(price)
+            if payload.get("object") == "subscription":
+                self._invoices.shown(payload)
             for value in payload.values():
-                self._with_item_prices(value)
+                self._as_stripe_shows_it(value)
         elif isinstance(payload, list):
             for value in payload:
-                self._with_item_prices(value)
+                self._as_stripe_shows_it(value)
         return payload

@@ -16,7 +16,7 @@ def synth(tmp_path_factory) -> Synth:
 @pytest.fixture(scope="session")
 def synth_custom(tmp_path_factory) -> Synth:
     """An operator's deployment: own backend, existing secrets, WAF and tracing off, payment method required,
-    reserved concurrency, usage reported by Moesif's integration, a 90-day ledger."""
+    reserved concurrency, usage reported by Moesif's integration, a 90-day ledger, an hourly reconciler."""
     return synthesize(
         tmp_path_factory.mktemp("cdk-custom"),
         backend_url="https://backend.example.com/v1",
@@ -29,4 +29,5 @@ def synth_custom(tmp_path_factory) -> Synth:
         enable_tracing=False,
         usage_reporter="moesif",
         usage_ledger_retention_days=90,
+        reconcile_interval_minutes=60,
     )

@@ -42,6 +42,22 @@ class Synth:
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return self.template.find_resources(resource_type)
 
+    def role_statements(self, role_id: str) -> list[dict[str, Any]]:
+        """Every IAM statement of the policies attached to the role `role_id`."""
+        return [statement for policy in self.resources("AWS::IAM::Policy").values()
+                if {"Ref": role_id} in policy["Properties"]["Roles"]
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+
+    def role_grants(self, role_id: str) -> dict[str, list[str]]:
+        """action -> resources of the role, resources rendered as readable strings (resolve_join)."""
+        grants: dict[str, list[str]] = {}
+        for statement in self.role_statements(role_id):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for action in actions:
+                grants.setdefault(action, []).extend(resolve_join(resource) for resource in resources)
+        return grants
+
     def secret_ids(self) -> tuple[str, str]:
         """Logical ids of the created (Stripe secret, Moesif secret)."""
         ids = sorted(self.resources("AWS::SecretsManager::Secret"))

@@ -60,8 +60,8 @@ def test_public_routes_require_no_api_key(synth):
 def test_sample_backend_serves_metered_routes_when_no_backend_url(synth):
     integration = _method(synth, "/{proxy+}", "ANY")["Integration"]
 
-    assert integration["Type"] == "AWS_PROXY"
-    assert "sample-backend" in json.dumps(integration["Uri"])
+    assert integration["Type"] == "HTTP_PROXY"  # its function URL, like any backend_url (test_backend.py)
+    assert "FunctionsSampleBackend" in json.dumps(integration["Uri"])
 
 
 def test_backend_url_is_proxied_over_http_with_the_path(synth_custom):
@@ -70,7 +70,7 @@ def test_backend_url_is_proxied_over_http_with_the_path(synth_custom):
 
     assert proxy["Integration"]["Type"] == "HTTP_PROXY"
     assert proxy["Integration"]["Uri"] == "https://backend.example.com/v1/{proxy}"
-    assert proxy["Integration"]["RequestParameters"] == {"integration.request.path.proxy": "method.request.path.proxy"}
+    assert proxy["Integration"]["RequestParameters"]["integration.request.path.proxy"] == "method.request.path.proxy"
     assert root["Integration"]["Uri"] == "https://backend.example.com/v1/"
     assert not synth_custom.template.find_resources(
         "AWS::Lambda::Function", {"Properties": {"Handler": contract.HANDLER_SAMPLE_BACKEND}}
@@ -78,7 +78,7 @@ def test_backend_url_is_proxied_over_http_with_the_path(synth_custom):
 
 
 def test_cors_preflight_allows_only_the_signup_distribution_origin(synth):
-    for route in (contract.ROUTE_REGISTER, contract.ROUTE_CHECKOUT):
+    for route in contract.CORS_ROUTES:
         params = _method(synth, route, "OPTIONS")["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
         origin = resolve_join(params["method.response.header.Access-Control-Allow-Origin"])
 
@@ -92,7 +92,7 @@ def test_stripe_webhook_has_no_cors_preflight(synth):
     options = [
         m for m in synth.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "OPTIONS"
     ]
-    assert len(options) == 2  # /register and /billing/checkout only
+    assert len(options) == len(contract.CORS_ROUTES) == 3  # /register, /billing/checkout and its outcome only
 
 
 def test_gateway_errors_carry_the_site_origin_and_the_project_error_shape(synth):
@@ -160,6 +160,7 @@ def test_no_throttle_unsigned_junk_can_use_up_stands_in_front_of_the_webhook(syn
         "* *": (settings.stage_rate_limit, settings.stage_burst_limit),  # the backstop, every route
         f"{contract.ROUTE_REGISTER} POST": (settings.register_rate_limit, settings.register_burst_limit),
         f"{contract.ROUTE_CHECKOUT} POST": (settings.register_rate_limit, settings.register_burst_limit),
+        f"{contract.ROUTE_CHECKOUT_OUTCOME} POST": (settings.register_rate_limit, settings.register_burst_limit),
     }
     assert settings.stage_rate_limit >= 100 * settings.register_rate_limit
 

@@ -13,6 +13,7 @@ from infra.functions import ARCHITECTURE, LAMBDA_SRC, RUNTIME, PipLocalBundling,
 from tollgate import contract
 
 BUSINESS_HANDLERS = (contract.HANDLER_REGISTER, contract.HANDLER_CHECKOUT, contract.HANDLER_STRIPE_WEBHOOK)
+KEY_HANDLERS = (*BUSINESS_HANDLERS, contract.HANDLER_RECONCILER)  # every function that touches API keys
 
 
 def _functions(synth) -> dict[str, dict]:
@@ -24,32 +25,23 @@ def _functions(synth) -> dict[str, dict]:
     }
 
 
+def _role_id(synth, handler: str) -> str:
+    return _functions(synth)[handler]["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
 def _statements(synth, handler: str) -> list[dict]:
-    role_id = _functions(synth)[handler]["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements = []
-    for policy in synth.resources("AWS::IAM::Policy").values():
-        if {"Ref": role_id} in policy["Properties"]["Roles"]:
-            statements += policy["Properties"]["PolicyDocument"]["Statement"]
-    return statements
+    return synth.role_statements(_role_id(synth, handler))
 
 
 def _grants(synth, handler: str) -> dict[str, list[str]]:
     """action -> resources, resources rendered as readable strings."""
-    from infra_synth import resolve_join
-
-    grants: dict[str, list[str]] = {}
-    for statement in _statements(synth, handler):
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in actions:
-            grants.setdefault(action, []).extend(resolve_join(r) for r in resources)
-    return grants
+    return synth.role_grants(_role_id(synth, handler))
 
 
 def test_every_function_runs_python_312_arm64_from_one_code_asset(synth):
     functions = _functions(synth)
 
-    assert set(functions) == {*BUSINESS_HANDLERS, contract.HANDLER_SAMPLE_BACKEND, contract.HANDLER_USAGE_REPORTER}
+    assert set(functions) == {*KEY_HANDLERS, contract.HANDLER_SAMPLE_BACKEND, contract.HANDLER_USAGE_REPORTER}
     assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.12"}
     assert {tuple(f["Properties"]["Architectures"]) for f in functions.values()} == {("arm64",)}
     assert len({json.dumps(f["Properties"]["Code"]) for f in functions.values()}) == 1
@@ -130,7 +122,7 @@ def test_webhook_may_enable_disable_keys_and_attach_to_this_plan_only(synth):
     assert "apigateway:DELETE" not in grants
 
 
-@pytest.mark.parametrize("handler", BUSINESS_HANDLERS)
+@pytest.mark.parametrize("handler", KEY_HANDLERS)
 def test_every_key_grant_is_conditioned_on_this_deployments_owner_tag(synth, handler):
     """Issue 11, point 4: the functions cannot read, disable or delete other APIs' keys."""
     from infra_synth import resolve_join
@@ -154,20 +146,23 @@ def test_every_key_grant_is_conditioned_on_this_deployments_owner_tag(synth, han
 
 
 def test_the_functions_are_told_the_owner_tag_they_must_put_on_keys(synth):
-    for handler in BUSINESS_HANDLERS:
+    for handler in KEY_HANDLERS:
         environment = _functions(synth)[handler]["Properties"]["Environment"]["Variables"]
         assert environment[contract.ENV_KEY_OWNER] == f"Tollgate/{synth.settings.stage_name}"
 
 
-def test_sample_backend_gets_nothing_but_its_logs(synth):
-    actions = set(_grants(synth, contract.HANDLER_SAMPLE_BACKEND))
+def test_sample_backend_gets_nothing_but_its_logs_and_the_backend_secret(synth):
+    grants = _grants(synth, contract.HANDLER_SAMPLE_BACKEND)
+    (backend_secret,) = [s for s in synth.resources("AWS::SecretsManager::Secret") if s.startswith("BackendSecret")]
 
-    assert actions <= {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    assert set(grants) <= {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments",
+                           "xray:PutTelemetryRecords", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert grants["secretsmanager:GetSecretValue"] == [f"<{backend_secret}>"]  # to check the gateway's header
 
 
-@pytest.mark.parametrize("handler", [*BUSINESS_HANDLERS, contract.HANDLER_SAMPLE_BACKEND])
+@pytest.mark.parametrize("handler", [*KEY_HANDLERS, contract.HANDLER_SAMPLE_BACKEND])
 def test_no_statement_grants_apigateway_dynamodb_or_secrets_on_every_resource(synth, handler):
-    secrets = {f"<{secret_id}>" for secret_id in synth.secret_ids()}
+    secrets = {f"<{secret_id}>" for secret_id in synth.resources("AWS::SecretsManager::Secret")}
     tables = set(synth.resources("AWS::DynamoDB::Table"))
     for action, resources in _grants(synth, handler).items():
         service = action.split(":")[0]

@@ -80,6 +80,9 @@ def test_command_line_strings_are_parsed_into_typed_values(context):
         ("billable_statuses", "2xx,ok", "'billable_statuses' must be comma-separated status classes like 2xx"),
         ("billable_statuses", "200-299", "'billable_statuses' must be comma-separated status classes like 2xx"),
         ("usage_ledger_retention_days", 0, "'usage_ledger_retention_days' must be a whole number greater than 0"),
+        ("reconcile_interval_minutes", 4, "'reconcile_interval_minutes' must be a whole number from 5 to 1440; got 4"),
+        ("backend_function_arn", "my-function", "'backend_function_arn' must be a Lambda function ARN"),
+        ("backend_secret_version", "v2", "'backend_secret_version' must be the VersionId put-secret-value printed"),
     ],
 )
 def test_a_wrong_value_names_the_key_and_what_is_expected(context, key, value, message):
@@ -89,7 +92,8 @@ def test_a_wrong_value_names_the_key_and_what_is_expected(context, key, value, m
     assert message in str(raised.value)
 
 
-OPTIONAL_KEYS = {"backend_url", "existing_stripe_secret_arn", "existing_moesif_secret_arn"}
+OPTIONAL_KEYS = {"backend_url", "backend_function_arn", "backend_secret_version", "existing_stripe_secret_arn",
+                 "existing_moesif_secret_arn"}
 
 
 @pytest.mark.parametrize("key", sorted(set(Settings.context_keys()) - OPTIONAL_KEYS))
@@ -126,3 +130,9 @@ def test_the_modules_localdev_shares_do_not_import_cdk():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
 
     assert result.stdout.strip() == "False"
+
+
+def test_one_backend_only(context):
+    with pytest.raises(SettingsError, match="'backend_url' and 'backend_function_arn' are both set"):
+        Settings.from_context({**context, "backend_url": "https://api.example.com",
+                               "backend_function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:api"})

@@ -143,11 +143,37 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
         "Attributes"]["RedrivePolicy"])
     assert int(redrive["maxReceiveCount"]) == contract.USAGE_QUEUE_MAX_RECEIVES
 
-    secrets = {secret["Name"]: json.loads(client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"])
-               for secret in client("secretsmanager").list_secrets()["SecretList"]}
+    values = {secret["Name"]: client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"]
+              for secret in client("secretsmanager").list_secrets()["SecretList"]}
+    backend_secret = values.pop("tollgate-dev-backend")
+    assert len(backend_secret) == contract.BACKEND_SECRET_LENGTH and backend_secret.isalnum()
+    secrets = {name: json.loads(value) for name, value in values.items()}
     assert {frozenset(value) for value in secrets.values()} == {
         frozenset(contract.STRIPE_SECRET_FIELDS), frozenset(contract.MOESIF_SECRET_FIELDS)}
     assert all(all(value.values()) for value in secrets.values())
+
+
+def call_backend(url: str, headers: dict[str, str]) -> tuple[int, dict]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_backend_answers_through_the_gateway_and_refuses_a_call_that_skips_it(stack: DevStackProcess) -> None:
+    """Issue 11, point 3: a direct call to the backend skips keys, metering and billing: 403."""
+    registration = sign_up(stack)
+    key = {contract.API_KEY_HEADER: registration["apikey"]}
+    backend = stack.urls["backend"]
+    assert backend in stack.output() and backend != stack.urls["api"]
+
+    assert call_backend(stack.urls["api"] + "/orders/7", key) == (
+        200, {"method": "GET", "path": "/orders/7", "apiKeyId": registration["apiKeyId"]})
+    for headers in ({}, key, {**key, contract.BACKEND_SECRET_HEADER: "a-guess"}):
+        status, body = call_backend(backend + "/orders/7", headers)
+        assert status == 403 and "through its gateway" in body["error"]
 
 
 def test_the_console_shows_no_json_and_no_traceback_by_default(stack: DevStackProcess) -> None:

@@ -29,6 +29,9 @@ SITE_ORIGIN = "http://127.0.0.1:18000"
 FIREHOSE_ACCESS_KEY = "test-moesif-application-id"
 
 
+BACKEND_SECRET = "the-stages-backend-secret"
+
+
 class EchoBackend(BackgroundHttpServer):
     """A customer backend that answers 200 with what it received."""
 
@@ -103,7 +106,7 @@ def gateway(apigateway: Any, deployed_api: tuple[str, str], backend: EchoBackend
     deployment = GatewayDeployment(
         rest_api_id=rest_api_id, stage_name="prod", usage_plan_id=usage_plan_id, allowed_origin=SITE_ORIGIN,
         backend_url=backend.url, firehose_url=moesif_collector.firehose_url,
-        firehose_access_key=FIREHOSE_ACCESS_KEY)
+        firehose_access_key=FIREHOSE_ACCESS_KEY, backend_secret=BACKEND_SECRET)
     with LocalGateway(deployment, apigateway) as running:
         yield running
 
@@ -151,6 +154,17 @@ def test_valid_key_reaches_the_backend_with_path_and_query(
     assert backend.received[-1]["path"] == "/v1/things?page=2"
 
 
+def test_the_backend_gets_the_stages_secret_header_and_the_key_id_whatever_the_client_sent(
+        gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend) -> None:
+    spoofed = {contract.BACKEND_SECRET_HEADER: "guessed", contract.BACKEND_API_KEY_ID_HEADER: "someone-else"}
+    assert call(f"{gateway.url}/v1/things", headers={"x-api-key": plan_key["value"], **spoofed})[0] == 200
+
+    received = {name.lower(): value for name, value in backend.received[-1]["headers"].items()}
+    assert received[contract.BACKEND_SECRET_HEADER] == BACKEND_SECRET
+    assert received[contract.BACKEND_API_KEY_ID_HEADER] == plan_key["id"]
+    assert "guessed" not in received.values() and "someone-else" not in received.values()
+
+
 def test_the_root_path_is_metered_too(gateway: LocalGateway, plan_key: dict[str, str]) -> None:
     assert call(f"{gateway.url}/")[0] == 403
     assert call(f"{gateway.url}/", headers={"x-api-key": plan_key["value"]})[0] == 200
@@ -173,7 +187,7 @@ def test_disabled_key_is_forbidden_on_the_very_next_request(
 # ---- public routes and CORS ------------------------------------------------------------------
 
 def test_cors_preflight_allows_the_signup_origin_only(gateway: LocalGateway) -> None:
-    for route in (contract.ROUTE_REGISTER, contract.ROUTE_CHECKOUT):
+    for route in contract.CORS_ROUTES:
         status, headers, _ = call(f"{gateway.url}{route}", method="OPTIONS", headers={
             "Origin": SITE_ORIGIN, "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type,idempotency-key,x-api-key"})

@@ -102,15 +102,18 @@ def test_cancelling_the_subscription_in_stripe_cuts_the_key_off(stack, stripe_ap
     assert metered_call(stack, account["apikey"]) == 403
 
 
-def complete_checkout(stack: DevStackProcess, account: dict) -> dict:
+def complete_checkout(stack: DevStackProcess, account: dict, test_card: str = "pm_card_visa") -> dict:
     """What the signup page's "Add a payment method" button and the customer's "Complete" click
-    on the Checkout page do; the bridge delivers the signed checkout.session.completed to the
-    local webhook before it answers."""
+    on the Checkout page (with `test_card` chosen) do; the bridge delivers the signed
+    checkout.session.completed to the local webhook before it answers."""
     status, body = request(stack.urls["api"] + contract.ROUTE_CHECKOUT, {"apiKeyId": account["apiKeyId"]},
                            {"Origin": stack.urls["site"], contract.API_KEY_HEADER: account["apikey"]})
     assert status == 200, body
     assert body["url"].startswith(stack.urls["stripe"] + "/_bridge/checkout/")
-    status, completed = request(body["url"] + "/complete", method="POST")
+    completion = urllib.request.Request(body["url"] + "/complete", data=f"payment_method={test_card}".encode(),
+                                        method="POST")
+    with urllib.request.urlopen(completion, timeout=30) as answer:
+        status, completed = answer.status, json.loads(answer.read())
     assert status == 200, completed
     assert [delivery["status"] for delivery in completed["deliveries"]] == [200]
     return completed
@@ -160,3 +163,36 @@ def test_seven_calls_reach_the_upcoming_invoice_and_the_usage_report_finds_no_di
     (row,) = [line.split() for line in report.stdout.splitlines() if line.startswith(account["customerId"])]
     assert row[1:] == [account["apiKeyId"], "7", "7", "7", "7", "0", "0"]
     assert "Every difference is within 0." in report.stdout
+
+
+def fall_behind(stack: DevStackProcess, account: dict, amount_due: int) -> dict:
+    """The bridge's hook: the subscription goes past_due with an open invoice; Stripe's
+    invoice.payment_failed and customer.subscription.updated reach the local webhook first."""
+    status, answer = request(f"{stack.urls['stripe']}/_bridge/subscriptions/{account['subscriptionId']}/past_due",
+                             {"amount_due": amount_due})
+    assert status == 200, answer
+    assert [d["status"] for d in answer["deliveries"]] == [200, 200]
+    return answer["invoice"]
+
+
+def test_a_past_due_customer_who_adds_a_card_that_pays_has_the_invoice_paid_and_the_key_back(stack, stripe_api):
+    account = sign_up(stack)
+    invoice = fall_behind(stack, account, amount_due=1250)
+    assert metered_call(stack, account["apikey"]) == 403
+
+    complete_checkout(stack, account, "pm_card_visa")
+
+    assert stripe_api.v1.invoices.retrieve(invoice["id"]).status == "paid"
+    assert stripe_api.v1.subscriptions.retrieve(account["subscriptionId"]).status == "active"
+    assert metered_call(stack, account["apikey"]) == 200
+
+
+def test_a_past_due_customer_whose_new_card_is_declined_stays_cut_off(stack, stripe_api):
+    account = sign_up(stack)
+    invoice = fall_behind(stack, account, amount_due=1250)
+
+    complete_checkout(stack, account, "pm_card_chargeCustomerFail")
+
+    assert stripe_api.v1.invoices.retrieve(invoice["id"]).status == "open"
+    assert stripe_api.v1.subscriptions.retrieve(account["subscriptionId"]).status == "past_due"
+    assert metered_call(stack, account["apikey"]) == 403

@@ -6,6 +6,9 @@ import uuid
 
 import pytest
 
+from tollgate.adapters.aws_clients import AwsClients
+from tollgate.adapters.dynamo_accounts import DynamoAccounts
+
 
 @pytest.fixture
 def names() -> dict[str, str]:
@@ -17,3 +20,14 @@ def names() -> dict[str, str]:
         "lookup": f"setup_test_{suffix}",
         "webhook": f"http://127.0.0.1:9/stripe/webhook/{suffix}",
     }
+
+
+@pytest.fixture
+def environment(aws, stripe_api, moesif_collector, price_id) -> dict[str, str]:
+    """The deployment's settings as the TOLLGATE_* variables name them (moto + the session's emulators)."""
+    return aws.environment(stripe_api, moesif_collector.base_url, price_id)
+
+
+@pytest.fixture
+def accounts(aws) -> DynamoAccounts:
+    return DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table)

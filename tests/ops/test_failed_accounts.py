@@ -18,21 +18,10 @@ from ops.failed_accounts import main
 from testkit.lambda_events import KEY_OWNER
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
-from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_client import stripe_client
 from tollgate.domain.models import Account, AccountStatus, Registrant
 from tollgate.domain.models import RESERVATION_LEASE_SECONDS
-
-
-@pytest.fixture
-def environment(aws, stripe_api, moesif_collector, price_id):
-    return aws.environment(stripe_api, moesif_collector.base_url, price_id)
-
-
-@pytest.fixture
-def accounts(aws) -> DynamoAccounts:
-    return DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error, error_code
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, StatusChange
+from tollgate.domain.models import Account, AccountStatus, ReconcilerRun, StatusChange
 from tollgate.ports import Accounts
 
 _SERVICE = "DynamoDB"
@@ -41,8 +41,14 @@ _ATTRIBUTES = {
     "last_billing_event_at": "lastBillingEventAt",
     "key_synced_for": "keySyncedFor",
     "cut_off_reason": "cutOffReason",
+    "last_checkout_session_id": "lastCheckoutSessionId",
 }
 _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
+# ReconcilerRun field -> attribute of the contract.RECONCILER_LAST_RUN_KEY item (no `status`, so no
+# account listing ever returns it).
+_RUN_ATTRIBUTES = {"started_at": "startedAt", "finished_at": "finishedAt", "examined": "examined",
+                   "repaired": "repaired", "failed": "failed", "cursor": "cursor", "stopped_by": "stoppedBy"}
+_RUN_COUNTS = frozenset({"started_at", "finished_at", "examined", "repaired", "failed"})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -131,6 +137,21 @@ class DynamoAccounts(Accounts):
             raise downstream_error(_SERVICE, "record billing event", error) from None
         except BotoCoreError as error:
             raise downstream_error(_SERVICE, "record billing event", error) from None
+
+    def last_reconciler_run(self) -> ReconcilerRun | None:
+        item = self._call("read reconciler run", self._client.get_item, TableName=self._table,
+                          Key=_key(contract.RECONCILER_LAST_RUN_KEY), ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        values = {name: _deserializer.deserialize(item[attribute]) for name, attribute in _RUN_ATTRIBUTES.items()
+                  if attribute in item}
+        return ReconcilerRun(**{name: int(value) if name in _RUN_COUNTS else value for name, value in values.items()})
+
+    def save_reconciler_run(self, run: ReconcilerRun) -> None:
+        item = {attribute: _serializer.serialize(getattr(run, name)) for name, attribute in _RUN_ATTRIBUTES.items()
+                if getattr(run, name) is not None}
+        self._call("write reconciler run", self._client.put_item, TableName=self._table,
+                   Item={**_key(contract.RECONCILER_LAST_RUN_KEY), **item})
 
     def _find(self, index: str, attribute: str, value: str) -> Account | None:
         page = self._call("find account", self._client.query, TableName=self._table, IndexName=index,

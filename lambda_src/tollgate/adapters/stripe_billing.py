@@ -1,5 +1,6 @@
 """Billing on Stripe: the customer and the metered subscription a sign-up creates, the
-subscription's current status the billing lifecycle acts on, and settling its open invoices."""
+subscription's current status the billing lifecycle acts on, the listing the reconciler pages
+through, and settling its open invoices."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from tollgate import contract
 from tollgate.adapters.stripe_client import call_stripe, downstream_error
-from tollgate.domain.models import InvoicePayment, Registrant
+from tollgate.domain.models import InvoicePayment, Registrant, SubscriptionPage, SubscriptionState
 from tollgate.ports import Billing
 
 if TYPE_CHECKING:
@@ -59,6 +60,15 @@ class StripeBilling(Billing):
     def subscription_status(self, subscription_id: str) -> str:
         return call_stripe("read subscription", self._stripe().v1.subscriptions.retrieve, subscription_id).status
 
+    def list_subscriptions(self, starting_after: str | None, limit: int) -> SubscriptionPage:
+        params = {"status": "all", "limit": limit, **({"starting_after": starting_after} if starting_after else {})}
+        listed = call_stripe("list subscriptions", self._stripe().v1.subscriptions.list, params)
+        return SubscriptionPage(
+            tuple(SubscriptionState(s.id, s.customer if isinstance(s.customer, str) else s.customer.id, s.status)
+                  for s in listed.data),
+            has_more=bool(listed.has_more),
+        )
+
     def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
         import stripe
 
@@ -71,6 +81,11 @@ class StripeBilling(Billing):
                 v1.invoices.pay(invoice.id, {}, {"idempotency_key": f"{idempotency_key}-{invoice.id}"})
             except stripe.CardError as error:
                 return InvoicePayment(paid, declined=error.user_message or "the card was declined")
+            except stripe.InvalidRequestError as error:
+                # Paid (or voided) since it was listed, by a concurrent settlement: nothing is owed.
+                if call_stripe("read invoice", v1.invoices.retrieve, invoice.id).status == "open":
+                    raise downstream_error("pay invoice", error) from None
+                continue
             except stripe.StripeError as error:
                 raise downstream_error("pay invoice", error) from None
             paid += 1

@@ -7,10 +7,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tollgate.adapters.stripe_client import call_stripe, downstream_error
+from tollgate.domain.models import CheckoutSession
 from tollgate.ports import PaymentMethods
 
 if TYPE_CHECKING:
     import stripe
+
+# Marks the sessions Tollgate opens, so a session id from elsewhere in the Stripe account tells nothing.
+SESSION_METADATA = {"tollgate": "payment-method"}
 
 
 class StripePaymentMethods(PaymentMethods):
@@ -44,8 +48,17 @@ class StripePaymentMethods(PaymentMethods):
                 "allowed_payment_method_types": ["card"],
                 "success_url": success_url,
                 "cancel_url": cancel_url,
-                "metadata": {"tollgate": "payment-method"},
+                "metadata": SESSION_METADATA,
             },
             {"idempotency_key": idempotency_key},
         )
         return session.url
+
+    def checkout_session(self, session_id: str) -> CheckoutSession | None:
+        session = call_stripe("read Checkout session", self._stripe().v1.checkout.sessions.retrieve, session_id,
+                              gone_ok=True)
+        metadata = session.metadata.to_dict() if session is not None and session.metadata else {}
+        if session is None or session.mode != "setup" or not session.customer or metadata != SESSION_METADATA:
+            return None
+        customer = session.customer if isinstance(session.customer, str) else session.customer.id
+        return CheckoutSession(session.id, customer, session.created, complete=session.status == "complete")

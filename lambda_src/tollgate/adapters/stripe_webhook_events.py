@@ -61,6 +61,7 @@ def billing_event(document: dict[str, Any]) -> BillingEvent:
         subscription_id=subscription_id,
         checkout_mode=obj.get("mode") if is_checkout else None,
         setup_intent_id=_id(obj.get("setup_intent")) if is_checkout else None,
+        checkout_session_id=_id(obj.get("id")) if is_checkout else None,
         failure_reason=failure_reason,
     )
 

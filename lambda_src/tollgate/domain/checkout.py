@@ -1,32 +1,48 @@
-"""Adding a payment method: a Stripe Checkout session in setup mode, opened for the key's owner.
+"""Adding a payment method: a Stripe Checkout session in setup mode, opened for the key's owner,
+and what became of the account once the customer is back from it.
 
 The browser proves who it is with the API key itself (id + value); the Stripe customer is taken
 from the account row, never from the request, so nobody can open a session for someone else.
+
+Back from Checkout, the signup page no longer holds the key. Stripe puts the session id in the
+return URL (`{CHECKOUT_SESSION_ID}`, https://docs.stripe.com/payments/checkout/custom-success-page),
+and the page asks what became of that session's account: only its status and, when its key is cut
+off, the reason (a declined card, say) - never a key or an id. Until the webhook has applied the
+completion, the answer is "not settled" and the page asks again shortly.
 """
 
 from __future__ import annotations
 
 import hmac
+import time
+from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from tollgate.domain.errors import ApiKeyRejected
-from tollgate.domain.models import AccountStatus
+from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
+from tollgate.domain.models import AccountStatus, CheckoutOutcome
 from tollgate.ports import Accounts, ApiKeys, PaymentMethods
 
-# Accounts that may add or replace a payment method: suspended ones too, so a customer whose
-# card failed can fix it (Stripe then retries the invoice and `invoice.paid` re-enables the key).
+# Accounts that may add or replace a payment method: suspended ones too, so a customer cut off for
+# an unpaid invoice can fix it (the webhook then pays the open invoices with the new card).
 BILLABLE_STATUSES = frozenset({AccountStatus.ACTIVE, AccountStatus.AWAITING_PAYMENT_METHOD, AccountStatus.SUSPENDED})
 CHECKOUT_OUTCOME_PARAMETER = "checkout"  # the signup page reads ?checkout=success|cancel
+CHECKOUT_SESSION_PARAMETER = "session_id"  # ... and, on success, ?session_id=cs_...
+STRIPE_SESSION_ID_TEMPLATE = "{CHECKOUT_SESSION_ID}"  # Stripe writes the session id there
+# A page comes back from Checkout within minutes; an old link in a browser history reveals nothing.
+OUTCOME_WINDOW_SECONDS = 24 * 3600
 
 
 class PaymentMethodCheckout:
-    """Opens Stripe Checkout (setup mode) for the customer behind an API key."""
+    """Opens Stripe Checkout (setup mode) for the customer behind an API key, and tells the page
+    coming back from it what became of the account."""
 
-    def __init__(self, accounts: Accounts, keys: ApiKeys, payments: PaymentMethods, signup_url: str):
+    def __init__(self, accounts: Accounts, keys: ApiKeys, payments: PaymentMethods, signup_url: str,
+                 clock: Callable[[], float] = time.time):
         self._accounts = accounts
         self._keys = keys
         self._payments = payments
         self._signup_url = signup_url
+        self._clock = clock
 
     def start(self, api_key_id: str, presented_key: str, request_id: str) -> str:
         """The Checkout URL to send the browser to. Raises ApiKeyRejected when the presented key
@@ -39,12 +55,29 @@ class PaymentMethodCheckout:
             raise ApiKeyRejected("presented key does not match the key id")
         return self._payments.create_setup_checkout(
             account.customer_id,
-            success_url=self._return_url("success"),
+            success_url=self._return_url("success", {CHECKOUT_SESSION_PARAMETER: STRIPE_SESSION_ID_TEMPLATE}),
             cancel_url=self._return_url("cancel"),
             idempotency_key=f"tollgate-checkout-{request_id}",
         )
 
-    def _return_url(self, outcome: str) -> str:
+    def outcome(self, session_id: str) -> CheckoutOutcome:
+        """What became of the account of a payment-method Checkout session. Raises
+        UnknownCheckoutSession for a session Tollgate did not open for an account, or one older
+        than OUTCOME_WINDOW_SECONDS."""
+        session = self._payments.checkout_session(session_id)
+        if session is None or session.created < self._clock() - OUTCOME_WINDOW_SECONDS:
+            raise UnknownCheckoutSession("not a recent payment-method session")
+        account = self._accounts.find_by_customer_id(session.customer_id)
+        if account is None:
+            raise UnknownCheckoutSession("no account has this session's customer")
+        if not session.complete or account.last_checkout_session_id != session.id:
+            return CheckoutOutcome(settled=False)
+        return CheckoutOutcome(settled=True, status=account.status, reason=account.cut_off_reason)
+
+    def _return_url(self, outcome: str, placeholders: dict[str, str] | None = None) -> str:
+        """The signup page with `?checkout=<outcome>`; `placeholders` are appended verbatim
+        (urlencode would escape the braces Stripe looks for)."""
         parts = urlsplit(self._signup_url)
-        query = "&".join(filter(None, [parts.query, urlencode({CHECKOUT_OUTCOME_PARAMETER: outcome})]))
+        verbatim = "&".join(f"{name}={value}" for name, value in (placeholders or {}).items())
+        query = "&".join(filter(None, [parts.query, urlencode({CHECKOUT_OUTCOME_PARAMETER: outcome}), verbatim]))
         return urlunsplit(parts._replace(query=query))

@@ -58,3 +58,7 @@ class InvalidWebhookSignature(TollgateError):
 
 class EventAlreadyApplied(TollgateError):
     """The Stripe event id was recorded before: a replay, applied once already."""
+
+
+class UnknownCheckoutSession(TollgateError):
+    """No account's payment-method Checkout has this session id, or it is too old to ask about (404)."""

@@ -36,6 +36,11 @@ card alone: Stripe does not retry an invoice when no payment method was availabl
 retries are exhausted. So a completed Checkout on a `past_due`/`unpaid` subscription pays the open
 invoices with the new card, then re-reads the status; a decline keeps the account suspended with
 the decline as its reason. `invoice.payment_failed` records why an account is cut off.
+
+Lost events are repaired by the scheduled reconciler (tollgate.domain.reconciliation) through this
+same service: for an account whose row or key disagrees with the subscription as Stripe lists it,
+it applies a `reconciler` event (not a Stripe type; its id is per run and subscription, its
+`created` the moment the list was read), so exactly-once, order safety and the history hold alike.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from collections.abc import Callable
 from enum import Enum
 
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, BillingEvent
+from tollgate.domain.models import Account, AccountStatus, BillingEvent, SubscriptionState
 from tollgate.ports import Accounts, ApiKeys, Billing, PaymentMethods
 
 SUBSCRIPTION_UPDATED = "customer.subscription.updated"
@@ -53,6 +58,7 @@ SUBSCRIPTION_DELETED = "customer.subscription.deleted"
 INVOICE_PAID = "invoice.paid"
 INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
 CHECKOUT_COMPLETED = "checkout.session.completed"
+RECONCILE = "reconciler"  # the scheduled reconciler's repair; also what the history names as the cause
 
 # Stripe subscription statuses. `incomplete` (first invoice still being attempted) changes nothing.
 STATUSES_THAT_ENABLE = frozenset({"active", "trialing"})
@@ -131,7 +137,7 @@ class LifecycleService:
     def _is_actionable(event: BillingEvent) -> bool:
         if event.type == CHECKOUT_COMPLETED:
             return event.checkout_mode == "setup" and bool(event.setup_intent_id and event.customer_id)
-        return event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, INVOICE_PAID, INVOICE_PAYMENT_FAILED)
+        return event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, INVOICE_PAID, INVOICE_PAYMENT_FAILED, RECONCILE)
 
     def _find_account(self, event: BillingEvent) -> Account | None:
         account = None
@@ -139,7 +145,7 @@ class LifecycleService:
             account = self._accounts.find_by_subscription_id(event.subscription_id)
         if account is None and event.customer_id:
             account = self._accounts.find_by_customer_id(event.customer_id)
-        if account is not None and event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED):
+        if account is not None and event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, RECONCILE):
             if event.subscription_id != account.subscription_id:
                 return None  # an older or foreign subscription of the customer: not the key's
         return account
@@ -148,6 +154,7 @@ class LifecycleService:
         """The row after the event. May call Stripe (payment method, open invoices, current status)."""
         if event.type == CHECKOUT_COMPLETED:
             self._payments.set_default_payment_method(account.customer_id, event.setup_intent_id)
+            account = account.with_checkout_session(event.checkout_session_id)
         status, reason = self._status_after(event, account)
         changed = account.with_status(status, int(self._clock()), event.type, event.id).with_cut_off_reason(reason)
         return changed.with_billing_event(event.id, event.created)
@@ -163,18 +170,30 @@ class LifecycleService:
             if payment.declined:
                 return AccountStatus.SUSPENDED, f"The card added at checkout was declined: {payment.declined}"
             subscription_status = self._billing.subscription_status(account.subscription_id)
-        if subscription_status in STATUSES_THAT_END:
-            return AccountStatus.CANCELED, f"The subscription is {subscription_status.replace('_', ' ')}."
-        if subscription_status in STATUSES_THAT_SUSPEND:
-            reason = event.failure_reason or account.cut_off_reason
-            return AccountStatus.SUSPENDED, reason or f"The subscription is {subscription_status.replace('_', ' ')}."
-        if event.type == CHECKOUT_COMPLETED:
-            # The payment method was what the account waited for; an `incomplete` first invoice
-            # will now be paid with it.
-            return AccountStatus.ACTIVE, None
-        if subscription_status in STATUSES_THAT_ENABLE and account.status is not AccountStatus.AWAITING_PAYMENT_METHOD:
-            return AccountStatus.ACTIVE, None
-        return account.status, account.cut_off_reason
+        return _following(event.type, account, subscription_status, event.failure_reason)
+
+    @staticmethod
+    def needs_reconciling(account: Account | None, subscription: SubscriptionState) -> bool:
+        """Whether the account of `subscription` disagrees with it as Stripe listed it: its row's
+        status is not the one the subscription's status leads to, or its key is not known to
+        match the row (a lost event, or one applied half-way). Rows being registered or left
+        failed are not accounts yet (or any more)."""
+        if account is None or account.subscription_id != subscription.id:
+            return False
+        if account.status in (AccountStatus.PENDING, AccountStatus.FAILED):
+            return False
+        expected = account.status
+        if account.status is not AccountStatus.CANCELED:
+            expected, _ = _following(RECONCILE, account, subscription.status)
+        return expected is not account.status or not account.key_in_sync
+
+    def reconcile(self, subscription: SubscriptionState, run_id: str, listed_at: int) -> Outcome:
+        """Repair the account of `subscription` (listed at `listed_at`, epoch seconds) as a webhook
+        event would: Stripe's current status is read again, and a newer event applied meanwhile
+        wins (`stale`). The event id is per run and subscription, so a retried run repairs once."""
+        return self.handle(BillingEvent(id=f"{RECONCILE}-{run_id}-{subscription.id}", type=RECONCILE,
+                                        created=listed_at, customer_id=subscription.customer_id,
+                                        subscription_id=subscription.id))
 
     def _enforce(self, account: Account) -> None:
         """Make the key match the row, unless the row says it already does.
@@ -207,3 +226,21 @@ class LifecycleService:
             self._keys.set_enabled(account.api_key_id, True)
         elif account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):
             self._keys.set_enabled(account.api_key_id, False)
+
+
+def _following(event_type: str, account: Account, subscription_status: str,
+               failure_reason: str | None = None) -> tuple[AccountStatus, str | None]:
+    """The status an account takes when its subscription is in `subscription_status`, after an
+    event of `event_type`, and why its key is cut off when it is."""
+    if subscription_status in STATUSES_THAT_END:
+        return AccountStatus.CANCELED, f"The subscription is {subscription_status.replace('_', ' ')}."
+    if subscription_status in STATUSES_THAT_SUSPEND:
+        reason = failure_reason or account.cut_off_reason
+        return AccountStatus.SUSPENDED, reason or f"The subscription is {subscription_status.replace('_', ' ')}."
+    if event_type == CHECKOUT_COMPLETED:
+        # The payment method was what the account waited for; an `incomplete` first invoice
+        # will now be paid with it.
+        return AccountStatus.ACTIVE, None
+    if subscription_status in STATUSES_THAT_ENABLE and account.status is not AccountStatus.AWAITING_PAYMENT_METHOD:
+        return AccountStatus.ACTIVE, None
+    return account.status, account.cut_off_reason

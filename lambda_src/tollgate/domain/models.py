@@ -100,6 +100,9 @@ class Account:
     # when it equals `status`, the key needs no management call (see LifecycleService).
     key_synced_for: AccountStatus | None = None
     cut_off_reason: str | None = None  # why a suspended or canceled account's key stopped working
+    # The newest Checkout session whose completion was applied: the signup page, back from
+    # Checkout, learns from it that its card was dealt with (see tollgate.domain.checkout).
+    last_checkout_session_id: str | None = None
 
     @classmethod
     def reservation(cls, registrant: Registrant, *, attempt_id: str, request_fingerprint: str, now: int,
@@ -170,6 +173,9 @@ class Account:
     def with_cut_off_reason(self, reason: str | None) -> Account:
         return replace(self, cut_off_reason=reason)
 
+    def with_checkout_session(self, session_id: str | None) -> Account:
+        return replace(self, last_checkout_session_id=session_id)
+
     def with_billing_event(self, event_id: str, created: int) -> Account:
         """Remember the newest applied Stripe event (an older one arriving later is stale)."""
         return replace(self, last_billing_event_id=event_id,
@@ -198,6 +204,7 @@ class BillingEvent:
     subscription_id: str | None = None
     checkout_mode: str | None = None  # checkout.session.completed only: "setup", "payment", ...
     setup_intent_id: str | None = None  # checkout.session.completed in setup mode
+    checkout_session_id: str | None = None  # checkout.session.completed: the session (cs_...)
     failure_reason: str | None = None  # invoice.payment_failed: what failed and whether Stripe retries
 
 
@@ -208,3 +215,61 @@ class InvoicePayment:
 
     paid: int
     declined: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    """A Checkout session Tollgate opened to collect a payment method, as far as the signup page
+    may learn about it on its way back from Stripe."""
+
+    id: str
+    customer_id: str
+    created: int  # epoch seconds
+    complete: bool
+
+
+@dataclass(frozen=True)
+class CheckoutOutcome:
+    """What became of an account after its Checkout: `settled` once the completion was applied
+    (until then the webhook is in flight); then the status and, when cut off, why."""
+
+    settled: bool
+    status: AccountStatus | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    """One subscription as Stripe lists it: what the reconciler compares an account row with."""
+
+    id: str
+    customer_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class SubscriptionPage:
+    """One page of Stripe's subscription list, newest first; `has_more` says whether a page
+    starting after the last of these follows."""
+
+    subscriptions: tuple[SubscriptionState, ...]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class ReconcilerRun:
+    """What one reconciler run did, kept in the accounts table for operators (`make status`) and
+    for the next run, which resumes from `cursor` (None: from the newest subscription)."""
+
+    started_at: int  # epoch seconds
+    finished_at: int
+    examined: int  # subscriptions compared with their account row
+    repaired: int  # accounts whose row or key was brought in line with Stripe
+    failed: int  # accounts that could not be repaired (logged with their ids)
+    cursor: str | None = None  # the last subscription examined, when the listing was not finished
+    stopped_by: str | None = None  # why the run ended before the listing did (time budget, a failing service)
+
+    @property
+    def complete(self) -> bool:
+        """The run reached the end of Stripe's listing: the next one starts from the newest again."""
+        return self.cursor is None and self.stopped_by is None

@@ -25,12 +25,14 @@ FIELD_EMAIL = "email"
 FIELD_FIRST_NAME = "firstname"
 FIELD_LAST_NAME = "lastname"
 FIELD_API_KEY_ID = "apiKeyId"  # POST /billing/checkout
+FIELD_SESSION_ID = "sessionId"  # POST /billing/checkout/outcome
 FIELD_BODY = "body"  # the error key when the body as a whole is unusable
 
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _TOP_LEVEL_DOMAIN = re.compile(r"^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]{1,59}$")
 _API_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")  # API Gateway key ids are short alphanumerics
+_CHECKOUT_SESSION_ID = re.compile(r"^cs_(test|live)_[A-Za-z0-9]{1,200}$")  # Stripe Checkout session ids
 # Control, format (zero-width space, bidi overrides), surrogate, private-use, unassigned characters
 # and line/paragraph separators: invisible or unrenderable in a name, and some break logs or
 # invoices. Two format characters are part of real names and stay allowed: ZERO WIDTH NON-JOINER
@@ -65,6 +67,15 @@ def parse_checkout_request(body: str | bytes | None) -> str:
     if fields:
         raise ValidationFailed(_summary(fields), fields)
     return api_key_id.strip()
+
+
+def parse_checkout_outcome_request(body: str | bytes | None) -> str:
+    """The Checkout session id in a POST /billing/checkout/outcome body (JSON `{"sessionId"}`)."""
+    fields: dict[str, str] = {}
+    session_id = _checked(_decode(body), FIELD_SESSION_ID, _session_id_problem, fields)
+    if fields:
+        raise ValidationFailed(_summary(fields), fields)
+    return session_id.strip()
 
 
 def normalise_email(email: str) -> str:
@@ -159,6 +170,12 @@ def _name_problem(name: str) -> str | None:
 def _api_key_id_problem(api_key_id: str) -> str | None:
     if not _API_KEY_ID.match(api_key_id):
         return "must be the key ID shown with your key (letters and digits)"
+    return None
+
+
+def _session_id_problem(session_id: str) -> str | None:
+    if not _CHECKOUT_SESSION_ID.match(session_id):
+        return "must be the Checkout session id Stripe returned (cs_...)"
     return None
 
 

@@ -1,9 +1,15 @@
-"""POST /billing/checkout: open Stripe Checkout (setup mode) so a customer adds a payment method.
+"""POST /billing/checkout: open Stripe Checkout (setup mode) so a customer adds a payment method;
+POST /billing/checkout/outcome: what became of the account, for the page back from Checkout.
 
-The browser sends its API key in `x-api-key` and the key's id in the body `{"apiKeyId"}`; the
-route needs no usage-plan key (a key awaiting its payment method is in no plan yet), so the
-handler checks the pair itself (PaymentMethodCheckout). Answers `{"url": ...}`; 403 for any key
-problem, without saying which; 400 for a malformed body.
+Checkout: the browser sends its API key in `x-api-key` and the key's id in the body
+`{"apiKeyId"}`; the route needs no usage-plan key (a key awaiting its payment method is in no plan
+yet), so the handler checks the pair itself (PaymentMethodCheckout). Answers `{"url": ...}`; 403
+for any key problem, without saying which; 400 for a malformed body.
+
+Outcome: the body `{"sessionId": "cs_..."}` names the session Stripe returned the page with.
+Answers `{"settled": false}` while the webhook is still applying the completion, then
+`{"settled": true, "status": "active"|"suspended"|..., "reason": <why the key is cut off, or null>}`;
+404 for a session that is not a recent payment-method Checkout of an account.
 """
 
 from __future__ import annotations
@@ -11,8 +17,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from tollgate import contract, wiring
-from tollgate.domain.errors import ApiKeyRejected
-from tollgate.domain.validation import parse_checkout_request
+from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
+from tollgate.domain.validation import parse_checkout_outcome_request, parse_checkout_request
 from tollgate.handlers.http import HttpFunction, error, raw_body, respond
 
 function = HttpFunction(
@@ -34,6 +40,20 @@ def checkout() -> Response:
     url = wiring.current().checkout.start(api_key_id, presented_key, request.request_context.request_id)
     logger.info("Checkout session opened", extra={"apiKeyId": api_key_id})
     return respond(200, {"url": url})
+
+
+@app.post(contract.ROUTE_CHECKOUT_OUTCOME)
+def checkout_outcome() -> Response:
+    outcome = wiring.current().checkout.outcome(parse_checkout_outcome_request(raw_body(app.current_event)))
+    if not outcome.settled:
+        return respond(200, {"settled": False})
+    return respond(200, {"settled": True, "status": outcome.status.value, "reason": outcome.reason})
+
+
+@app.exception_handler(UnknownCheckoutSession)
+def _unknown_session(problem: UnknownCheckoutSession) -> Response:
+    logger.info("Checkout outcome refused", extra={"reason": str(problem)})
+    return error(404, "We know no recent payment-method Checkout with this session id.")
 
 
 @app.exception_handler(ApiKeyRejected)

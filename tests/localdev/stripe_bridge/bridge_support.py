@@ -12,6 +12,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import stripe
@@ -83,12 +84,15 @@ class WebhookReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/stripe/webhook"
 
-    def wait_for(self, event_type: str, object_id: str, timeout: float = 5.0) -> ReceivedWebhook:
-        """localstripe sends its events 1 s late and the receiver is shared: match the object."""
+    def wait_for(self, event_type: str, object_id: str, timeout: float = 5.0, after: int = 0,
+                 where: Callable[[dict[str, Any]], bool] = lambda _object: True) -> ReceivedWebhook:
+        """localstripe sends its events 1 s late and the receiver is shared: match the object (and
+        `where` it, among the webhooks received after the first `after`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for webhook in self.received:
-                if webhook.event["type"] == event_type and webhook.event["data"]["object"].get("id") == object_id:
+            for webhook in self.received[after:]:
+                data_object = webhook.event["data"]["object"]
+                if webhook.event["type"] == event_type and data_object.get("id") == object_id and where(data_object):
                     return webhook
             time.sleep(0.05)
         raise AssertionError(f"no {event_type} within {timeout} s; got {[w.event['type'] for w in self.received]}")

@@ -84,3 +84,28 @@ def test_checkout_rejects_modes_other_than_setup(stripe_client: stripe.StripeCli
         stripe_client.v1.checkout.sessions.create(params={"mode": "payment", "customer": customer.id,
                                                           "success_url": "http://127.0.0.1/ok"})
     assert raised.value.param == "mode"
+
+
+def test_checkout_completion_can_save_a_card_that_declines_every_charge(stripe_client: stripe.StripeClient,
+                                                                        stripe_api: str, customer: Any):
+    session = open_setup_session(stripe_client, customer)
+    with urllib.request.urlopen(session.url, timeout=5) as page:
+        assert 'value="pm_card_chargeCustomerFail"' in page.read().decode()
+
+    status, _, body = raw_post(stripe_api, f"/_bridge/checkout/{session.id}/complete",
+                               {"payment_method": "pm_card_chargeCustomerFail"})
+
+    assert status == 200
+    card = stripe_client.v1.payment_methods.retrieve(json.loads(body)["payment_method"])
+    assert card.customer == customer.id and card.card.last4 == "0341"
+    assert stripe_client.v1.checkout.sessions.retrieve(session.id).status == "complete"
+
+
+def test_checkout_completion_refuses_a_card_it_does_not_offer(stripe_client: stripe.StripeClient, stripe_api: str,
+                                                              customer: Any):
+    session = open_setup_session(stripe_client, customer)
+
+    status, _, body = raw_post(stripe_api, f"/_bridge/checkout/{session.id}/complete", {"payment_method": "pm_x"})
+
+    assert status == 400 and json.loads(body)["error"]["param"] == "payment_method"
+    assert stripe_client.v1.checkout.sessions.retrieve(session.id).status == "open"

@@ -1,5 +1,5 @@
-"""DynamoAccounts against DynamoDB on moto: conditional writes, the GSIs, failed-row listing and
-exactly-once billing events."""
+"""DynamoAccounts against DynamoDB on moto: conditional writes, the GSIs, failed-row listing,
+exactly-once billing events and the reconciler's last run."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from dataclasses import replace
 import boto3
 import pytest
 
+from tollgate import contract
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, StatusChange
+from tollgate.domain.models import Account, AccountStatus, ReconcilerRun, StatusChange
 
 
 @pytest.fixture
@@ -27,7 +28,8 @@ def test_an_account_round_trips_with_every_field(accounts):
     original = account(
         "round@example.com", first_name="Zoë", last_name="Lee", api_key_id="k1", customer_id="cus_1",
         subscription_id="sub_1", customer_idempotency_key="tollgate-customer-x", lease_expires_at=123, request_fingerprint="fp", failure_reason=None,
-        created_at=1, updated_at=2, key_synced_for=AccountStatus.ACTIVE,
+        created_at=1, updated_at=2, key_synced_for=AccountStatus.ACTIVE, cut_off_reason="Card declined.",
+        last_checkout_session_id="cs_test_1",
         history=(StatusChange(1, AccountStatus.PENDING, "sign-up"),
                  StatusChange(2, AccountStatus.SUSPENDED, "customer.subscription.deleted", "evt_1")),
     )
@@ -124,3 +126,18 @@ def test_history_written_before_one_entry_shape_still_reads(accounts, aws):
         StatusChange(10, AccountStatus.ACTIVE, "sign-up"),
         StatusChange(20, AccountStatus.SUSPENDED, "invoice.payment_failed", "evt_9"),
     )
+
+
+def test_the_reconcilers_last_run_is_kept_and_is_never_listed_as_an_account(accounts):
+    assert accounts.last_reconciler_run() is None
+    interrupted = ReconcilerRun(started_at=10, finished_at=250, examined=1200, repaired=3, failed=1,
+                                cursor="sub_123", stopped_by="time budget")
+    finished = ReconcilerRun(started_at=900, finished_at=905, examined=40, repaired=0, failed=0)
+
+    accounts.save_reconciler_run(interrupted)
+    assert accounts.last_reconciler_run() == interrupted
+    accounts.save_reconciler_run(finished)
+
+    assert accounts.last_reconciler_run() == finished and finished.complete
+    listed = [row.email for status in AccountStatus for row in accounts.list_by_status(status)]
+    assert contract.RECONCILER_LAST_RUN_KEY not in listed

@@ -3,16 +3,19 @@ two localstripe gaps used here: `items[].price` on subscriptions and Idempotency
 
 from __future__ import annotations
 
+import json
+import urllib.request
 import uuid
 
 import pytest
 
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
+
 from tollgate import contract
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_client import STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_SECONDS, stripe_client
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.models import Registrant
+from tollgate.domain.models import InvoicePayment, Registrant
 
 ANN = Registrant("ann@example.com", "Ann", "Lee")
 
@@ -92,3 +95,64 @@ def test_customers_created_for_a_key_are_found_by_its_id(billing):
 
     assert billing.find_customers_for_key("keyFOUND1") == [customer_id]
     assert billing.find_customers_for_key("keyNOBODY") == []
+
+
+def fall_behind(stripe_api: str, subscription_id: str, amount_due: int) -> str:
+    """The bridge's hook (localdev/stripe_bridge/invoices.py): the subscription is past_due and owes
+    an open invoice of `amount_due`; returns the invoice id."""
+    request = urllib.request.Request(f"{stripe_api}/_bridge/subscriptions/{subscription_id}/past_due",
+                                     data=json.dumps({"amount_due": amount_due}).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["invoice"]["id"]
+
+
+@pytest.fixture
+def past_due_subscription(billing, stripe_client, stripe_api) -> tuple[str, str, list[str]]:
+    """A customer's subscription that owes two open invoices: (customer, subscription, invoices oldest first)."""
+    customer_id = billing.create_customer(ANN, "key-4", f"test-customer-{uuid.uuid4()}")
+    subscription_id = billing.subscribe(customer_id, f"test-subscription-{uuid.uuid4()}")
+    invoices = [fall_behind(stripe_api, subscription_id, amount) for amount in (700, 500)]
+    return customer_id, subscription_id, invoices
+
+
+def save_card(client, customer_id: str, test_card: str) -> None:
+    card = client.v1.payment_methods.attach(test_card, params={"customer": customer_id})
+    client.v1.customers.update(customer_id, params={"invoice_settings": {"default_payment_method": card.id}})
+
+
+def test_paying_open_invoices_with_the_saved_card_settles_the_subscription(billing, stripe_client,
+                                                                          past_due_subscription):
+    customer_id, subscription_id, invoices = past_due_subscription
+    assert billing.subscription_status(subscription_id) == "past_due"
+    save_card(stripe_client, customer_id, "pm_card_visa")
+
+    payment = billing.pay_open_invoices(subscription_id, f"test-settle-{uuid.uuid4()}")
+
+    assert payment == InvoicePayment(paid=2)
+    assert [stripe_client.v1.invoices.retrieve(invoice).status for invoice in invoices] == ["paid", "paid"]
+    assert billing.subscription_status(subscription_id) == "active"
+
+
+def test_a_declined_card_pays_nothing_and_says_why(billing, stripe_client, past_due_subscription):
+    customer_id, subscription_id, invoices = past_due_subscription
+    save_card(stripe_client, customer_id, "pm_card_chargeCustomerFail")
+
+    payment = billing.pay_open_invoices(subscription_id, f"test-settle-{uuid.uuid4()}")
+
+    assert payment == InvoicePayment(paid=0, declined="Your card was declined.")
+    assert [stripe_client.v1.invoices.retrieve(invoice).status for invoice in invoices] == ["open", "open"]
+    assert billing.subscription_status(subscription_id) == "past_due"
+
+
+def test_an_invoice_paid_meanwhile_is_skipped_not_an_error(stripe_api, price_id, past_due_subscription, monkeypatch):
+    customer_id, subscription_id, invoices = past_due_subscription
+    client = stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api)
+    save_card(client, customer_id, "pm_card_visa")
+    listed_then = client.v1.invoices.list({"subscription": subscription_id, "status": "open"})
+    client.v1.invoices.pay(invoices[0])  # a concurrent settlement pays it after our listing
+    monkeypatch.setattr(client.v1.invoices, "list", lambda *_args, **_kwargs: listed_then)
+
+    payment = StripeBilling(lambda: client, price_id).pay_open_invoices(subscription_id, f"test-settle-{uuid.uuid4()}")
+
+    assert payment == InvoicePayment(paid=1)
+    assert client.v1.subscriptions.retrieve(subscription_id).status == "active"

@@ -1,15 +1,18 @@
-"""POST /billing/checkout end to end: the real handler and adapters on moto and the Stripe bridge
-(Checkout in setup mode is one of the gaps the bridge fills). Accounts come from the real
-register handler."""
+"""POST /billing/checkout and /billing/checkout/outcome end to end: the real handler and adapters
+on moto and the Stripe bridge (Checkout in setup mode and past-due invoices are gaps the bridge
+fills). Accounts come from the real register handler, billing events go through the real webhook
+handler."""
 
 from __future__ import annotations
 
 import json
+import urllib.request
 import uuid
 
+import boto3
 import pytest
-from testkit.lambda_events import DeployedFunction, deployed
-from testkit.lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
+from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, deployed, invoke, sign_up
+from testkit.stripe_events import deliver, stripe_event
 
 from tollgate import contract
 
@@ -18,12 +21,6 @@ from tollgate import contract
 def checkout_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
     return deployed("tollgate.handlers.checkout", aws.environment(stripe_api, moesif_collector.base_url, price_id))
 
-
-def sign_up(register_module) -> dict:
-    body = json.dumps({"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"})
-    status, _, created = invoke(register_module, api_gateway_event(body))
-    assert status == 201, created
-    return created
 
 
 def open_checkout(module, body, api_key: str | None):
@@ -43,7 +40,7 @@ def test_the_keys_owner_gets_a_setup_mode_session_for_their_own_customer(checkou
     (session,) = stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data
     assert body == {"url": session.url}
     assert session.mode == "setup"
-    assert session.success_url == SIGNUP_ORIGIN + "/?checkout=success"
+    assert session.success_url == SIGNUP_ORIGIN + "/?checkout=success&session_id={CHECKOUT_SESSION_ID}"
     assert session.cancel_url == SIGNUP_ORIGIN + "/?checkout=cancel"
 
 
@@ -110,3 +107,61 @@ def test_a_malformed_body_gets_400_naming_the_field(checkout_module, body, field
     status, _, answer = open_checkout(checkout_module, body, "any-key")
 
     assert status == 400 and field in answer["fields"]
+
+
+def ask_outcome(module, body) -> tuple[int, dict]:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    status, headers, answer = invoke(module, api_gateway_event(raw, path=contract.ROUTE_CHECKOUT_OUTCOME))
+    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN and headers["Cache-Control"] == "no-store"
+    return status, answer
+
+
+def bridge_post(url: str, body: bytes) -> dict:
+    with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=10) as response:
+        return json.loads(response.read())
+
+
+def key_enabled(account: dict) -> bool:
+    return boto3.client("apigateway").get_api_key(apiKey=account["apiKeyId"])["enabled"]
+
+
+@pytest.mark.parametrize("test_card, settled", [
+    ("pm_card_visa", {"settled": True, "status": "active", "reason": None}),
+    ("pm_card_chargeCustomerFail", {"settled": True, "status": "suspended",
+                                    "reason": "The card added at checkout was declined: Your card was declined."}),
+], ids=["card-pays", "card-declined"])
+def test_a_past_due_customer_back_from_checkout_learns_what_became_of_the_account(
+        checkout_module, register_module, webhook_module, stripe_api, stripe_client, test_card, settled):
+    account = sign_up(register_module)
+    bridge_post(f"{stripe_api}/_bridge/subscriptions/{account['subscriptionId']}/past_due", b'{"amount_due": 1250}')
+    past_due = stripe_client.v1.subscriptions.retrieve(account["subscriptionId"])
+    assert past_due.status == "past_due"
+    shown = {"id": past_due.id, "object": "subscription", "customer": past_due.customer, "status": past_due.status}
+    assert deliver(webhook_module, stripe_event("customer.subscription.updated", shown))[0] == 200
+    assert not key_enabled(account)
+    url = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, account["apikey"])[2]["url"]
+    session_id = url.rsplit("/", 1)[-1]
+
+    completed = bridge_post(f"{url}/complete", f"payment_method={test_card}".encode())["session"]
+    assert ask_outcome(checkout_module, {"sessionId": session_id}) == (200, {"settled": False})  # webhook in flight
+    assert deliver(webhook_module, stripe_event("checkout.session.completed", completed))[0] == 200
+
+    assert ask_outcome(checkout_module, {"sessionId": session_id}) == (200, settled)
+    assert key_enabled(account) is (settled["status"] == "active")
+
+
+def test_the_outcome_of_a_session_no_account_opened_is_404(checkout_module, stripe_client):
+    customer = stripe_client.v1.customers.create({"email": f"{uuid.uuid4().hex[:10]}@example.com"})
+    foreign = stripe_client.v1.checkout.sessions.create({
+        "mode": "setup", "customer": customer.id, "currency": "usd", "success_url": "https://elsewhere.example/"})
+
+    for session_id in (foreign.id, "cs_test_" + uuid.uuid4().hex):
+        status, answer = ask_outcome(checkout_module, {"sessionId": session_id})
+        assert status == 404 and "session" in answer["error"]
+
+
+@pytest.mark.parametrize("body", ["", "{}", {"sessionId": 7}, {"sessionId": "evt_123"}, {"sessionId": "cs_test_../x"}])
+def test_a_malformed_outcome_request_gets_400_naming_the_field(checkout_module, body):
+    status, answer = ask_outcome(checkout_module, body)
+
+    assert status == 400 and set(answer["fields"]) & {"body", "sessionId"}

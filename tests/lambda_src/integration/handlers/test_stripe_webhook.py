@@ -6,6 +6,7 @@ Checkout in setup mode, setup intents). Accounts are created by the real registe
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
 import urllib.request
@@ -14,20 +15,13 @@ import uuid
 import boto3
 import pytest
 import stripe
-from testkit.lambda_events import DeployedFunction, deployed
+from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, deployed, invoke, sign_up
 from testkit.moto_stack import WEBHOOK_SECRET
-from testkit.lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
+from testkit.stripe_events import deliver, stripe_event
 
 from tollgate import contract
 from tollgate.adapters.stripe_webhook_events import billing_event
 from tollgate.handlers.stripe_webhook import NOT_FROM_STRIPE
-
-WEBHOOK_MODULE = "tollgate.handlers.stripe_webhook"
-
-
-@pytest.fixture(scope="module")
-def webhook_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
-    return deployed(WEBHOOK_MODULE, aws.environment(stripe_api, moesif_collector.base_url, price_id))
 
 
 @pytest.fixture(scope="module")
@@ -37,38 +31,11 @@ def waiting_register_module(aws, stripe_api, moesif_collector, price_id) -> Depl
     return deployed("tollgate.handlers.register", environment)
 
 
-def sign_up(register_module) -> dict:
-    body = json.dumps({"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"})
-    status, _, created = invoke(register_module, api_gateway_event(body))
-    assert status == 201, created
-    return created
-
-
-def stripe_event(event_type: str, data_object: dict, created: int | None = None) -> str:
-    return json.dumps({
-        "id": f"evt_{uuid.uuid4().hex}",
-        "object": "event",
-        "api_version": contract.STRIPE_API_VERSION,
-        "created": int(time.time()) if created is None else created,
-        "type": event_type,
-        "data": {"object": data_object},
-    })
-
 
 def subscription_event(event_type: str, account: dict, status: str, created: int | None = None) -> str:
     subscription = {"id": account["subscriptionId"], "object": "subscription",
                     "customer": account["customerId"], "status": status}
     return stripe_event(event_type, subscription, created)
-
-
-def deliver(module, payload: str, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None,
-            signature: str | None = None, base64_encoded: bool = False):
-    header = signature if signature is not None else stripe.WebhookSignature.generate_signature_header(
-        payload, secret, timestamp)
-    body = base64.b64encode(payload.encode()).decode() if base64_encoded else payload
-    event = api_gateway_event(body, path=contract.ROUTE_STRIPE_WEBHOOK, base64_encoded=base64_encoded,
-                              headers={"Stripe-Signature": header} if header else {})
-    return invoke(module, event)
 
 
 def complete_checkout_in_the_bridge(stripe_api: str, session_id: str) -> dict:

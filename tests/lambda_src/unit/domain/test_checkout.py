@@ -1,5 +1,5 @@
-"""PaymentMethodCheckout with in-memory fakes: who may open a setup-mode Checkout, for whom.
-(The endpoint itself is in test_checkout_handler.py.)"""
+"""PaymentMethodCheckout with in-memory fakes: who may open a setup-mode Checkout, for whom, and
+what the page back from it learns. (The endpoints themselves are in test_checkout_handler.py.)"""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakePaymentMethods
 
-from tollgate.domain.checkout import PaymentMethodCheckout
-from tollgate.domain.errors import ApiKeyRejected
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.checkout import OUTCOME_WINDOW_SECONDS, PaymentMethodCheckout
+from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
+from tollgate.domain.models import Account, AccountStatus, CheckoutOutcome
 
 SIGNUP_URL = "https://signup.example.com/"
 
@@ -38,7 +38,7 @@ def test_the_keys_owner_gets_a_setup_session_for_their_own_customer(world):
     (session,) = payments.checkout_sessions.values()
     assert url == session["url"]
     assert session["customer"] == "cus_ann" and session["mode"] == "setup"
-    assert session["success_url"] == SIGNUP_URL + "?checkout=success"
+    assert session["success_url"] == SIGNUP_URL + "?checkout=success&session_id={CHECKOUT_SESSION_ID}"
     assert session["cancel_url"] == SIGNUP_URL + "?checkout=cancel"
 
 
@@ -97,4 +97,69 @@ def test_return_urls_keep_a_query_the_signup_url_already_has():
     PaymentMethodCheckout(accounts, keys, payments, "https://x.example/signup?lang=en").start(key.id, key.value, "r")
 
     (session,) = payments.checkout_sessions.values()
-    assert session["success_url"] == "https://x.example/signup?lang=en&checkout=success"
+    assert session["success_url"] == "https://x.example/signup?lang=en&checkout=success&session_id={CHECKOUT_SESSION_ID}"
+
+
+def back_from_checkout(world, **row_changes) -> str:
+    """Ann opens Checkout and completes it; the row then looks like `row_changes` (what the webhook
+    wrote, if it has run). Returns the session id Stripe puts in the return URL."""
+    checkout, key, _, accounts, payments = world
+    session_id, _ = payments.complete_checkout(checkout.start(key.id, key.value, request_id="req-1"), "pm_1")
+    accounts.rows["ann@example.com"] = replace(accounts.rows["ann@example.com"], **row_changes)
+    return session_id
+
+
+def test_back_from_checkout_the_page_waits_while_the_webhook_is_in_flight(world):
+    session_id = back_from_checkout(world)
+
+    assert world[0].outcome(session_id) == CheckoutOutcome(settled=False)
+
+
+def test_back_from_checkout_the_page_learns_the_account_is_active(world):
+    session_id = back_from_checkout(world, status=AccountStatus.ACTIVE, last_checkout_session_id="cs_test_0001")
+
+    assert world[0].outcome(session_id) == CheckoutOutcome(settled=True, status=AccountStatus.ACTIVE)
+
+
+def test_back_from_checkout_the_page_learns_the_card_was_declined_and_why(world):
+    declined = "The card added at checkout was declined: Your card was declined."
+    session_id = back_from_checkout(world, status=AccountStatus.SUSPENDED, cut_off_reason=declined,
+                                    last_checkout_session_id="cs_test_0001")
+
+    assert world[0].outcome(session_id) == CheckoutOutcome(True, AccountStatus.SUSPENDED, declined)
+
+
+def test_an_earlier_checkout_of_the_same_account_is_not_this_ones_outcome(world):
+    session_id = back_from_checkout(world, status=AccountStatus.ACTIVE, last_checkout_session_id="cs_test_older")
+
+    assert world[0].outcome(session_id).settled is False
+
+
+def test_a_session_still_open_is_not_settled(world):
+    checkout, key, _, accounts, payments = world
+    checkout.start(key.id, key.value, request_id="req-1")
+    (session,) = payments.checkout_sessions.values()
+    accounts.rows["ann@example.com"] = replace(accounts.rows["ann@example.com"], last_checkout_session_id=session["id"])
+
+    assert checkout.outcome(session["id"]).settled is False
+
+
+def test_an_unknown_or_old_session_tells_nothing(world):
+    checkout, _, _, _, payments = world
+    session_id = back_from_checkout(world, last_checkout_session_id="cs_test_0001")
+    (session,) = payments.checkout_sessions.values()
+
+    with pytest.raises(UnknownCheckoutSession):
+        checkout.outcome("cs_test_unknown")
+    session["created"] -= OUTCOME_WINDOW_SECONDS + 1
+    with pytest.raises(UnknownCheckoutSession):
+        checkout.outcome(session_id)
+
+
+def test_a_session_whose_customer_has_no_account_tells_nothing(world):
+    checkout, _, _, accounts, _ = world
+    session_id = back_from_checkout(world)
+    del accounts.rows["ann@example.com"]
+
+    with pytest.raises(UnknownCheckoutSession):
+        checkout.outcome(session_id)

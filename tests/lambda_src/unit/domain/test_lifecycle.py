@@ -470,6 +470,20 @@ def test_a_declined_card_keeps_the_account_suspended_and_says_so():
     assert world.billing.open_invoices[world.subscription_id] == [1200]
 
 
+def test_the_row_names_the_checkout_session_it_applied_whatever_the_card_did():
+    """The signup page back from Checkout waits for exactly this (tollgate.domain.checkout)."""
+    paying, declining = past_due_world([1200]), past_due_world([1200])
+    declining.billing.declining_methods.add("pm_new_card")
+    later_event = paying.event(INVOICE_PAYMENT_FAILED, created=NOW + 5, failure_reason="Payment failed.")
+
+    for world in (paying, declining):
+        world.handle(CHECKOUT_COMPLETED, checkout_mode="setup", setup_intent_id="seti_new",
+                     checkout_session_id="cs_test_1")
+    paying.service.handle(later_event)
+
+    assert paying.row.last_checkout_session_id == declining.row.last_checkout_session_id == "cs_test_1"
+
+
 def test_a_replayed_checkout_event_pays_nothing_twice():
     world = past_due_world([1200])
     event = world.event(CHECKOUT_COMPLETED, checkout_mode="setup", setup_intent_id="seti_new")

@@ -1,0 +1,147 @@
+"""The scheduled reconciler: even if every webhook is lost, keys follow Stripe within one interval.
+
+Stripe gives up on an event after three days of failed deliveries, and a webhook endpoint can be
+misconfigured or starved; the key would then never follow the subscription. On a schedule
+(EventBridge Scheduler, `reconcile_interval_minutes`), this service pages through Stripe's
+subscriptions, newest first, compares each with the account row that records it, and repairs
+disagreements THROUGH LifecycleService, exactly as a webhook event would (see
+LifecycleService.reconcile): Stripe's current status is read again, the row and history are written
+with the exactly-once, order-safe conditional write, and the key is made to match.
+
+- Whose subscriptions: Stripe lists every subscription of the account; those no row of this
+  deployment's accounts table records (another product's, another deployment's, an account's
+  earlier subscription) are not ours and are skipped, as a webhook event about them would be.
+- Idempotent: a subscription that agrees with its row costs one table read and nothing else; a
+  repair's event id is per run and subscription, so a retried run (same run id) repairs once.
+- Within Stripe's rate limits (100 operations/s live, 25/s in test mode, shared with sign-ups,
+  checkouts and webhooks): calls to Stripe are paced to STRIPE_OPERATIONS_PER_SECOND, a list call
+  reads 100 subscriptions, and only a repair costs one more call.
+- Bounded in time: no new work starts after `deadline`; the last subscription examined is kept as
+  the cursor, and the next run resumes after it. A run that reaches the end of the listing clears
+  the cursor, so the next one starts from the newest subscription again.
+- A failing service ends the run early with the cursor before the subscription it could not
+  repair (the next run tries it again); an account refused for good (a 4xx, say) is counted as
+  failed, logged by the handler, and passed, so it can never stall every run after it.
+
+What the run did is returned and saved as the latest ReconcilerRun (accounts table) for operators.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
+from tollgate.domain.lifecycle import LifecycleService, Outcome
+from tollgate.domain.models import ReconcilerRun, SubscriptionState
+from tollgate.ports import Accounts, Billing
+
+# A fifth of test mode's limit, a twentieth of live mode's: the rest stays for customers. At this
+# pace a list call every 0.2 s reads 500 subscriptions a second.
+STRIPE_OPERATIONS_PER_SECOND = 5
+PAGE_SIZE = 100  # Stripe's largest list page
+
+
+@dataclass(frozen=True)
+class Repair:
+    """One account the run acted on (the handler logs each): what its row said and what it says now."""
+
+    subscription_id: str
+    stripe_status: str
+    outcome: Outcome | None  # None: it could not be repaired (`problem` says why)
+    problem: str | None = None
+
+
+@dataclass
+class _Tally:
+    examined: int = 0
+    repaired: int = 0
+    failed: int = 0
+    repairs: list[Repair] = field(default_factory=list)
+
+
+class Pacer:
+    """At most `per_second` calls: `wait()` before each one sleeps as long as that takes."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float], sleep: Callable[[float], None]):
+        self._interval = 1 / per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._next = float("-inf")
+
+    def wait(self) -> None:
+        now = self._clock()
+        if now < self._next:
+            self._sleep(self._next - now)
+            now = self._next
+        self._next = now + self._interval
+
+
+class Reconciler:
+    """Brings account rows and keys in line with Stripe's subscriptions, a bounded slice per run."""
+
+    def __init__(self, billing: Billing, accounts: Accounts, lifecycle: LifecycleService,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 operations_per_second: float = STRIPE_OPERATIONS_PER_SECOND, page_size: int = PAGE_SIZE):
+        self._billing = billing
+        self._accounts = accounts
+        self._lifecycle = lifecycle
+        self._clock = clock
+        self._pacer = Pacer(operations_per_second, clock, sleep)
+        self._page_size = page_size
+
+    def run(self, run_id: str, deadline: float) -> tuple[ReconcilerRun, list[Repair]]:
+        """One run: from the previous run's cursor until the listing ends or `deadline` (epoch
+        seconds) passes. `run_id` is the same when the same run is retried. Returns the saved
+        record and every account acted on."""
+        started_at = int(self._clock())
+        previous = self._accounts.last_reconciler_run()
+        cursor = previous.cursor if previous else None
+        tally, stopped_by = _Tally(), None
+        try:
+            while stopped_by is None:
+                if self._clock() >= deadline:
+                    stopped_by = "time budget"
+                    break
+                self._pacer.wait()
+                listed_at = int(self._clock())
+                page = self._billing.list_subscriptions(cursor, self._page_size)
+                for subscription in page.subscriptions:
+                    if self._clock() >= deadline:
+                        stopped_by = "time budget"
+                        break
+                    self._examine(subscription, run_id, listed_at, tally)
+                    cursor = subscription.id
+                if stopped_by is None and not page.has_more:
+                    cursor = None
+                    break
+        except DownstreamError as problem:
+            stopped_by = str(problem)
+        record = ReconcilerRun(started_at=started_at, finished_at=int(self._clock()), examined=tally.examined,
+                               repaired=tally.repaired, failed=tally.failed, cursor=cursor, stopped_by=stopped_by)
+        self._accounts.save_reconciler_run(record)
+        return record, tally.repairs
+
+    def _examine(self, subscription: SubscriptionState, run_id: str, listed_at: int, tally: _Tally) -> None:
+        """Compare one subscription with its row; repair through the lifecycle when they disagree.
+        A retryable failure propagates (the run stops before this subscription)."""
+        account = self._accounts.find_by_subscription_id(subscription.id)
+        tally.examined += 1
+        if not LifecycleService.needs_reconciling(account, subscription):
+            return
+        self._pacer.wait()  # the repair reads the subscription from Stripe again
+        try:
+            outcome = self._lifecycle.reconcile(subscription, run_id, listed_at)
+        except DownstreamError as problem:
+            if problem.retryable:
+                raise
+            tally.failed += 1
+            tally.repairs.append(Repair(subscription.id, subscription.status, None, str(problem)))
+            return
+        except ConcurrentUpdate as problem:  # being registered or changed right now: the next run looks again
+            tally.repairs.append(Repair(subscription.id, subscription.status, None, str(problem)))
+            return
+        if outcome is Outcome.APPLIED:
+            tally.repaired += 1
+        tally.repairs.append(Repair(subscription.id, subscription.status, outcome))

@@ -1,0 +1,56 @@
+"""TEST/DEV INFRASTRUCTURE ONLY: what moto 5.2.5 lacks of AWS that Tollgate relies on.
+
+API Gateway tags an API key like any of its resources: TagResource, GetTags and UntagResource on
+`arn:<partition>:apigateway:<region>::/apikeys/<id>` (API Gateway API reference, "TagResource";
+the key carries them in `tags`, as GetApiKey shows). moto's handlers for those three know stage
+ARNs only. `add_api_key_tagging()` routes an API-key ARN to the key's own `tags` and leaves every
+other ARN to moto. Applied in-process by testkit.moto_stack and in `make dev`'s moto server
+(localdev/emulators.py); nothing in lambda_src/ or infra/ imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import unquote
+
+_API_KEY_ARN = re.compile(r"^arn:[a-z-]+:apigateway:[a-z0-9-]+::/apikeys/(?P<key_id>[^/]+)$")
+
+
+def add_api_key_tagging() -> None:
+    """Teach moto's API Gateway to tag API keys (idempotent: a second call changes nothing)."""
+    from moto.apigateway.responses import APIGatewayResponse
+
+    if getattr(APIGatewayResponse, "tags_api_keys", False):
+        return
+    stage_tag, stage_get, stage_untag = (APIGatewayResponse.tag_resource, APIGatewayResponse.get_tags,
+                                         APIGatewayResponse.untag_resource)
+
+    def api_key_of(response: Any) -> Any:
+        match = _API_KEY_ARN.match(unquote(response.path.split("/tags/", 1)[1]))
+        return response.backend.get_api_key(match["key_id"]) if match else None  # NotFoundException if gone
+
+    def tag_resource(self: Any) -> str:
+        key = api_key_of(self)
+        if key is None:
+            return stage_tag(self)
+        key.tags = {**(key.tags or {}), **(self._get_param("tags") or {})}
+        return json.dumps({})
+
+    def get_tags(self: Any) -> str:
+        key = api_key_of(self)
+        return stage_get(self) if key is None else json.dumps({"tags": key.tags or {}})
+
+    def untag_resource(self: Any) -> str:
+        key = api_key_of(self)
+        if key is None:
+            return stage_untag(self)
+        removed = set(self.querystring.get("tagKeys") or [])
+        key.tags = {name: value for name, value in (key.tags or {}).items() if name not in removed}
+        return json.dumps({})
+
+    APIGatewayResponse.tag_resource = tag_resource
+    APIGatewayResponse.get_tags = get_tags
+    APIGatewayResponse.untag_resource = untag_resource
+    APIGatewayResponse.tags_api_keys = True

@@ -1,0 +1,102 @@
+"""The scheduled reconciler end to end: the real handler and adapters on moto and the Stripe bridge,
+with the webhook deliveries that would have told Tollgate LOST (the bridge delivers them to no
+endpoint of this deployment). Accounts come from the real register handler."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+
+import boto3
+import pytest
+from testkit.lambda_events import DeployedFunction, LambdaContext, deployed, sign_up
+from testkit.stripe_events import deliver, stripe_event
+
+from tollgate import contract
+from tollgate.adapters.dynamo_accounts import DynamoAccounts
+
+RECONCILER_MODULE = "tollgate.handlers.reconciler"
+
+
+class ScheduledInvocation(LambdaContext):
+    """What Lambda hands the reconciler: its own request id and its whole timeout ahead."""
+
+    function_name = "tollgate-reconciler"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return contract.RECONCILER_TIMEOUT_SECONDS * 1000
+
+
+@pytest.fixture(scope="module")
+def reconciler_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
+    return deployed(RECONCILER_MODULE, aws.environment(stripe_api, moesif_collector.base_url, price_id))
+
+
+
+def run_reconciler(module: DeployedFunction) -> dict:
+    """What EventBridge Scheduler does every interval."""
+    return module.handler({}, ScheduledInvocation())
+
+
+def key_enabled(account: dict) -> bool:
+    return boto3.client("apigateway").get_api_key(apiKey=account["apiKeyId"])["enabled"]
+
+
+def account_row(aws, account: dict):
+    return DynamoAccounts(boto3.client("dynamodb"), aws.accounts_table).find_by_api_key_id(account["apiKeyId"])
+
+
+def test_a_subscription_canceled_in_stripe_without_its_webhook_has_the_key_disabled(
+        reconciler_module, register_module, aws, stripe_client, capsys):
+    account = sign_up(register_module)
+    stripe_client.v1.subscriptions.cancel(account["subscriptionId"])  # customer.subscription.deleted: lost
+    assert key_enabled(account)
+
+    summary = run_reconciler(reconciler_module)
+
+    assert not key_enabled(account)
+    row = account_row(aws, account)
+    assert row.status.value == "canceled" and row.history[-1].cause == "reconciler"
+    assert summary["complete"] and summary["repaired"] >= 1 and summary["examined"] >= 1
+    last_run = DynamoAccounts(boto3.client("dynamodb"), aws.accounts_table).last_reconciler_run()
+    assert (last_run.examined, last_run.repaired, last_run.cursor) == (summary["examined"], summary["repaired"], None)
+    output = capsys.readouterr().out
+    emf = [json.loads(line) for line in output.splitlines() if '"_aws"' in line]
+    (metrics,) = [document for document in emf if "AccountsRepaired" in document]
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == contract.METRICS_NAMESPACE
+    assert metrics["AccountsRepaired"] in (summary["repaired"], [summary["repaired"]])
+    assert account["apikey"] not in output  # ids may show, never a key
+
+
+def test_a_customer_who_paid_without_the_webhook_gets_the_key_back(
+        reconciler_module, register_module, webhook_module, aws, stripe_api, stripe_client):
+    account = sign_up(register_module)
+    fall_behind = urllib.request.Request(f"{stripe_api}/_bridge/subscriptions/{account['subscriptionId']}/past_due",
+                                         data=b'{"amount_due": 900}', method="POST")
+    with urllib.request.urlopen(fall_behind, timeout=10) as answer:
+        invoice_id = json.loads(answer.read())["invoice"]["id"]
+    past_due = {"id": account["subscriptionId"], "object": "subscription", "customer": account["customerId"],
+                "status": "past_due"}
+    assert deliver(webhook_module, stripe_event("customer.subscription.updated", past_due))[0] == 200
+    assert not key_enabled(account)
+    card = stripe_client.v1.payment_methods.attach("pm_card_visa", {"customer": account["customerId"]})
+    stripe_client.v1.customers.update(account["customerId"], {"invoice_settings": {"default_payment_method": card.id}})
+    stripe_client.v1.invoices.pay(invoice_id)  # invoice.paid and customer.subscription.updated: lost
+
+    run_reconciler(reconciler_module)
+
+    assert key_enabled(account) and account_row(aws, account).status.value == "active"
+
+
+def test_a_second_run_finds_nothing_left_to_repair(reconciler_module, register_module, stripe_client):
+    account = sign_up(register_module)
+    stripe_client.v1.subscriptions.cancel(account["subscriptionId"])
+    run_reconciler(reconciler_module)
+
+    again = run_reconciler(reconciler_module)
+
+    assert again["repaired"] == 0 and again["complete"] and not key_enabled(account)

@@ -1,0 +1,244 @@
+"""Reconciler with in-memory fakes and a fake clock: lost events repaired through the lifecycle,
+idempotent runs, Stripe's rate limit, the time bound and its cursor, failures that stop a run and
+failures that do not. (Through the real handler on moto and the bridge: test_reconciler_handler.py.)"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeBilling, FakePaymentMethods
+
+from tollgate.domain.errors import DownstreamError
+from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_UPDATED, LifecycleService, Outcome
+from tollgate.domain.models import Account, AccountStatus, BillingEvent
+from tollgate.domain.reconciliation import Reconciler
+
+START = 1_800_000_000.0
+_emails = itertools.count(1)
+
+
+class Clock:
+    """Epoch seconds that move only when the code under test sleeps (or a test says so)."""
+
+    def __init__(self) -> None:
+        self.now = START
+        self.slept = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now += seconds
+
+
+class World:
+    def __init__(self, operations_per_second: float = 5, page_size: int = 100) -> None:
+        self.clock = Clock()
+        self.keys, self.billing, self.accounts = FakeApiKeys(), FakeBilling(), FakeAccounts()
+        self.lifecycle = LifecycleService(self.accounts, self.keys, self.billing, FakePaymentMethods(self.billing),
+                                          clock=self.clock.time)
+        self.reconciler = Reconciler(self.billing, self.accounts, self.lifecycle, clock=self.clock.time,
+                                     sleep=self.clock.sleep, operations_per_second=operations_per_second,
+                                     page_size=page_size)
+
+    def account(self, status: AccountStatus, stripe_status: str, key_works: bool | None = None) -> Account:
+        """A customer whose row says `status` (its key matching it, unless `key_works` says
+        otherwise) while Stripe says `stripe_status`: the webhook that would align them was lost."""
+        number = next(_emails)
+        key = self.keys.create_key(f"k{number}", "d")
+        self.keys.attach_to_plan(key.id)
+        works = status is AccountStatus.ACTIVE if key_works is None else key_works
+        self.keys.set_enabled(key.id, works)
+        subscription_id, customer_id = f"sub_{number:04d}", f"cus_{number:04d}"
+        self.billing.subscriptions[subscription_id] = {"customer": customer_id, "status": stripe_status}
+        row = Account(email=f"c{number}@example.com", status=status, api_key_id=key.id, customer_id=customer_id,
+                      subscription_id=subscription_id, key_synced_for=status)
+        self.accounts.rows[row.email] = row
+        return row
+
+    def run(self, run_id: str = "run-1", budget: float = 240.0):
+        return self.reconciler.run(run_id, deadline=self.clock.now + budget)
+
+    def row(self, account: Account) -> Account:
+        return self.accounts.rows[account.email]
+
+    def key_works(self, account: Account) -> bool:
+        return self.keys.can_call_api(account.api_key_id)
+
+
+def test_a_subscription_canceled_in_stripe_whose_webhook_was_lost_has_its_key_disabled():
+    world = World()
+    lost = world.account(AccountStatus.ACTIVE, stripe_status="canceled")
+
+    run, repairs = world.run()
+
+    assert not world.key_works(lost)
+    assert world.row(lost).status is AccountStatus.CANCELED
+    assert world.row(lost).history[-1].cause == RECONCILE
+    assert (run.examined, run.repaired, run.failed, run.complete) == (1, 1, 0, True)
+    assert [(r.subscription_id, r.outcome) for r in repairs] == [(lost.subscription_id, Outcome.APPLIED)]
+    assert world.accounts.reconciler_run == run
+
+
+def test_a_customer_who_paid_while_the_webhook_was_lost_gets_the_key_back():
+    world = World()
+    paid = world.account(AccountStatus.SUSPENDED, stripe_status="active")
+
+    world.run()
+
+    assert world.key_works(paid) and world.row(paid).status is AccountStatus.ACTIVE
+
+
+@pytest.mark.parametrize("row_status, stripe_status", [
+    (AccountStatus.SUSPENDED, "past_due"), (AccountStatus.SUSPENDED, "unpaid"),
+    (AccountStatus.CANCELED, "incomplete_expired"),
+])
+def test_every_status_that_cuts_a_key_off_is_repaired(row_status, stripe_status):
+    world = World()
+    lost = world.account(AccountStatus.ACTIVE, stripe_status=stripe_status)
+
+    world.run()
+
+    assert not world.key_works(lost) and world.row(lost).status is row_status
+
+
+def test_accounts_that_agree_with_stripe_cost_no_write_and_no_key_call():
+    world = World()
+    for status, stripe_status in [(AccountStatus.ACTIVE, "active"), (AccountStatus.SUSPENDED, "past_due"),
+                                  (AccountStatus.CANCELED, "canceled"),
+                                  (AccountStatus.AWAITING_PAYMENT_METHOD, "active")]:
+        world.account(status, stripe_status)
+    key_calls = len(world.keys.calls)
+
+    run, repairs = world.run()
+
+    assert (run.examined, run.repaired, repairs) == (4, 0, [])
+    assert world.accounts.call_count("save_billing_event") == 0 and len(world.keys.calls) == key_calls
+    assert world.billing.call_count("subscription_status") == 0  # one list call read all four
+
+
+def test_a_key_not_known_to_match_its_row_is_asserted_once():
+    """A half-applied event (the marker cleared, the key call lost): the row is right, the key may not be."""
+    world = World()
+    half_applied = world.account(AccountStatus.SUSPENDED, stripe_status="past_due", key_works=True)
+    world.accounts.record_key_sync(world.row(half_applied), synced=False)
+
+    world.run()
+    second, _ = world.run("run-2")
+
+    assert not world.key_works(half_applied) and world.row(half_applied).key_in_sync
+    assert second.repaired == 0
+
+
+def test_subscriptions_no_account_of_this_deployment_records_are_left_alone():
+    world = World()
+    world.billing.subscriptions["sub_other_product"] = {"customer": "cus_x", "status": "canceled"}
+    ours = world.account(AccountStatus.ACTIVE, stripe_status="active")
+
+    run, repairs = world.run()
+
+    assert (run.examined, run.repaired, repairs) == (2, 0, [])
+    assert world.key_works(ours)
+
+
+@pytest.mark.parametrize("status", [AccountStatus.PENDING, AccountStatus.FAILED])
+def test_rows_being_registered_or_left_failed_are_not_repaired(status):
+    world = World()
+    row = world.account(status, stripe_status="canceled", key_works=True)
+
+    run, _ = world.run()
+
+    assert run.repaired == 0 and world.row(row).status is status
+
+
+def test_running_again_repairs_nothing_twice():
+    world = World()
+    lost = world.account(AccountStatus.ACTIVE, stripe_status="canceled")
+    world.run("run-1")
+    history = world.row(lost).history
+
+    again, repairs = world.run("run-2")
+    retried_invocation = world.lifecycle.reconcile(
+        next(iter(world.billing.list_subscriptions(None, 1).subscriptions)), "run-1", int(START))
+
+    assert (again.repaired, repairs) == (0, [])
+    assert retried_invocation is Outcome.DUPLICATE  # the same run id: its event was applied already
+    assert world.row(lost).history == history
+
+
+def test_a_newer_webhook_applied_after_the_listing_wins():
+    world = World()
+    lost = world.account(AccountStatus.ACTIVE, stripe_status="past_due")
+    listed = next(iter(world.billing.list_subscriptions(None, 1).subscriptions))
+    world.billing.subscriptions[lost.subscription_id]["status"] = "active"  # the customer paid meanwhile
+    world.lifecycle.handle(BillingEvent("evt_newer", SUBSCRIPTION_UPDATED, int(START) + 5, lost.customer_id,
+                                        lost.subscription_id))
+
+    outcome = world.lifecycle.reconcile(listed, "run-1", listed_at=int(START))
+
+    assert outcome is Outcome.STALE and world.key_works(lost)
+
+
+def test_stripe_calls_are_paced_below_its_rate_limit():
+    world = World(operations_per_second=5, page_size=2)
+    for _ in range(6):
+        world.account(AccountStatus.ACTIVE, stripe_status="canceled")  # 3 list calls + 6 repairs
+
+    run, _ = world.run()
+
+    stripe_calls = world.billing.call_count("list_subscriptions") + world.billing.call_count("subscription_status")
+    assert (run.repaired, stripe_calls) == (6, 9)
+    assert world.clock.slept == pytest.approx((stripe_calls - 1) / 5)  # never two calls within 0.2 s
+
+
+def test_a_run_stops_at_its_deadline_and_the_next_resumes_where_it_stopped():
+    world = World(operations_per_second=1, page_size=2)
+    lost = [world.account(AccountStatus.ACTIVE, stripe_status="canceled") for _ in range(5)]
+
+    first, _ = world.run("run-1", budget=2.5)  # a list call and two repairs, a second each
+
+    assert first.stopped_by == "time budget" and not first.complete
+    assert first.cursor == lost[-2].subscription_id  # newest first: the two newest were examined
+    assert [world.key_works(account) for account in lost] == [True, True, True, False, False]
+    second, _ = world.run("run-2")
+    assert second.complete and second.cursor is None and second.examined == 3
+    assert not any(world.key_works(account) for account in lost)
+
+
+def test_stripe_failing_to_list_ends_the_run_with_its_cursor_kept():
+    world = World(page_size=1)
+    first, second = (world.account(AccountStatus.ACTIVE, stripe_status="canceled") for _ in range(2))
+    world.billing.fail("list_subscriptions", on_call=2)
+
+    run, _ = world.run()
+
+    assert run.cursor == second.subscription_id and "list_subscriptions" in run.stopped_by
+    assert not world.key_works(second) and world.key_works(first)
+    assert world.run("run-2")[0].complete and not world.key_works(first)
+
+
+def test_a_service_failing_mid_repair_ends_the_run_before_that_subscription():
+    world = World()
+    lost = world.account(AccountStatus.ACTIVE, stripe_status="canceled")
+    world.keys.fail("set_enabled", on_call=world.keys.call_count("set_enabled") + 1)  # throttled, say: retryable
+
+    run, _ = world.run()
+
+    assert run.cursor is None and run.examined == 1 and run.stopped_by and "apigateway" in run.stopped_by
+    assert world.run("run-2")[0].repaired == 1 and not world.key_works(lost)
+
+
+def test_an_account_refused_for_good_is_counted_and_the_run_goes_on():
+    world = World()
+    other = world.account(AccountStatus.ACTIVE, stripe_status="canceled")
+    broken = world.account(AccountStatus.ACTIVE, stripe_status="canceled")  # newest: examined first
+    world.keys.fail("set_enabled", on_call=world.keys.call_count("set_enabled") + 1,
+                    error=DownstreamError("apigateway", "key not found", retryable=False))
+
+    run, repairs = world.run()
+
+    assert (run.examined, run.repaired, run.failed, run.complete) == (2, 1, 1, True)
+    assert repairs[0].subscription_id == broken.subscription_id and "key not found" in repairs[0].problem
+    assert not world.key_works(other)
