@@ -72,6 +72,8 @@ class TollgateStack(Stack):
             require_payment_method=settings.require_payment_method,
             allowed_origin=self.site.origin,
             signup_url=self.site.url,
+            stage_name=settings.stage_name,
+            canceled_key_retention_days=settings.canceled_key_retention_days,
             usage_environment=self.usage_metering.environment(settings.billable_statuses)
             if self.usage_metering else {},
         )

@@ -40,10 +40,8 @@ def main(
         _, wired = wired_deployment(arguments.function, environ)
         accounts, api_keys = wired.accounts, wired.api_keys
         now = int(clock())
-        failed = accounts.list_by_status(AccountStatus.FAILED) + [
-            account for account in accounts.list_by_status(AccountStatus.PENDING)
-            if (account.lease_expires_at or 0) < now
-        ]
+        failed = [account for account in accounts.list_by_status(AccountStatus.FAILED, AccountStatus.PENDING)
+                  if account.is_stuck(now)]
         orphans = wired.cleanup.orphaned_keys(now)
         if not failed and not orphans:
             print("No failed accounts and no orphaned keys.", file=out)

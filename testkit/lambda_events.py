@@ -31,6 +31,8 @@ FUNCTION_ENVIRONMENT = {
     contract.ENV_REQUIRE_PAYMENT_METHOD: "false",
     contract.ENV_ALLOWED_ORIGIN: SIGNUP_ORIGIN,
     contract.ENV_SIGNUP_URL: SIGNUP_ORIGIN + "/",
+    contract.ENV_STAGE: "prod",
+    contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(contract.DEFAULT_CANCELED_KEY_RETENTION_DAYS),
 }
 REGISTER_MODULE = "tollgate.handlers.register"
 

@@ -10,6 +10,7 @@ import uuid
 
 import boto3
 import pytest
+from testkit.emf import emf_documents
 from testkit.lambda_events import DeployedFunction, LambdaContext, deployed, sign_up
 from testkit.stripe_events import deliver, stripe_event
 
@@ -65,10 +66,13 @@ def test_a_subscription_canceled_in_stripe_without_its_webhook_has_the_key_disab
     last_run = DynamoAccounts(boto3.client("dynamodb"), aws.accounts_table).last_reconciler_run()
     assert (last_run.examined, last_run.repaired, last_run.cursor) == (summary["examined"], summary["repaired"], None)
     output = capsys.readouterr().out
-    emf = [json.loads(line) for line in output.splitlines() if '"_aws"' in line]
-    (metrics,) = [document for document in emf if "AccountsRepaired" in document]
+    (metrics,) = [document for document in emf_documents(output) if contract.METRIC_ACCOUNTS_REPAIRED in document]
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == contract.METRICS_NAMESPACE
-    assert metrics["AccountsRepaired"] in (summary["repaired"], [summary["repaired"]])
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [[contract.METRICS_STAGE_DIMENSION]]
+    assert metrics[contract.METRICS_STAGE_DIMENSION] == "prod"
+    assert metrics[contract.METRIC_ACCOUNTS_REPAIRED] == [summary["repaired"]]
+    assert metrics[contract.METRIC_RECONCILER_RUNS_SUCCEEDED] == [1]  # the heartbeat
+    assert last_run.repairs and f"{account['subscriptionId']} -> canceled" in last_run.repairs
     assert account["apikey"] not in output  # ids may show, never a key
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeBilling, FakePaymentMethods
+from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods
 
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_UPDATED, LifecycleService, Outcome
@@ -38,7 +38,7 @@ class World:
         self.clock = Clock()
         self.keys, self.billing, self.accounts = FakeApiKeys(), FakeBilling(), FakeAccounts()
         self.lifecycle = LifecycleService(self.accounts, self.keys, self.billing, FakePaymentMethods(self.billing),
-                                          clock=self.clock.time)
+                                          clock=self.clock.time, metrics=FakeMetrics())
         self.reconciler = Reconciler(self.billing, self.accounts, self.lifecycle, clock=self.clock.time,
                                      sleep=self.clock.sleep, operations_per_second=operations_per_second,
                                      page_size=page_size)

@@ -10,6 +10,7 @@ import pytest
 
 from testkit.lambda_events import LambdaContext
 from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes, s3_notification, sqs_event
+from tollgate import contract
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.usage import STRIPE_DEDUP_WINDOW_SECONDS, ReportState
 from tollgate.handlers.usage_reporter import RETRY_CAP_SECONDS, retry_delay_seconds
@@ -122,7 +123,7 @@ def test_one_failing_message_does_not_hold_back_the_others_of_the_batch(metering
     assert metering.meter.units() == 1
 
 
-def test_calls_of_an_unknown_key_are_counted_apart_and_kept(metering, capsys):
+def test_calls_of_an_unknown_key_are_counted_apart_and_kept(metering):
     source = metering.ledger.put(ledger_bytes([call_record("key-ada"), call_record("key-deleted"),
                                                call_record("key-deleted")]))
 
@@ -131,10 +132,10 @@ def test_calls_of_an_unknown_key_are_counted_apart_and_kept(metering, capsys):
     assert metering.meter.units() == 1
     assert metering.reports.summaries[source].unknown_keys == {"key-deleted": 2}
     assert source in metering.ledger.objects  # the evidence stays
-    assert emitted_metrics(capsys.readouterr().out)["UnknownKeyCalls"] == [2.0]
+    assert metering.metrics.total(contract.METRIC_UNKNOWN_KEY_CALLS) == 2
 
 
-def test_a_malformed_record_is_skipped_and_counted_and_the_rest_reported(metering, capsys):
+def test_a_malformed_record_is_skipped_and_counted_and_the_rest_reported(metering):
     lines = [call_record("key-ada"), '{"resourcePath": "/{proxy+}", "apiKeyId": "key-ada", "status": ',
              "not json at all", call_record("key-ada", at_ms="yesterday"), call_record("key-ada")]
     source = metering.ledger.put(ledger_bytes(lines))
@@ -143,7 +144,7 @@ def test_a_malformed_record_is_skipped_and_counted_and_the_rest_reported(meterin
 
     assert metering.meter.units("cus_ada") == 2
     assert metering.reports.summaries[source].malformed == 3
-    assert emitted_metrics(capsys.readouterr().out)["MalformedRecords"] == [3.0]
+    assert metering.metrics.total(contract.METRIC_MALFORMED_RECORDS) == 3
 
 
 def test_records_written_back_to_back_without_a_delimiter_are_all_read(metering):
@@ -167,7 +168,7 @@ def test_a_10000_record_batch_costs_one_stripe_call_per_customer(metering):
     assert metering.accounts.call_count("find_by_api_key_id") == 25  # one lookup per key per batch
 
 
-def test_a_report_pending_past_stripes_24_hours_is_never_resent_on_its_own(metering, capsys):
+def test_a_report_pending_past_stripes_24_hours_is_never_resent_on_its_own(metering):
     source = metering.ledger.put(ledger_bytes([call_record("key-ada") for _ in range(3)]))
     metering.meter.fail("report", answer_lost=True)  # Stripe took it; the answer never came back
     metering.deliver(source)
@@ -178,7 +179,7 @@ def test_a_report_pending_past_stripes_24_hours_is_never_resent_on_its_own(meter
     assert metering.meter.call_count("report") == 1
     (pending,) = metering.reports.pending_since_before(int(metering.clock() - STRIPE_DEDUP_WINDOW_SECONDS))
     assert pending.report.value == 3
-    assert emitted_metrics(capsys.readouterr().out)["AmbiguousReports"] == [1.0]
+    assert metering.metrics.total(contract.METRIC_AMBIGUOUS_REPORTS) == 1
 
 
 def test_a_report_pending_within_24_hours_is_resent_and_stripe_deduplicates_it(metering):
@@ -199,22 +200,6 @@ def test_the_test_event_s3_sends_when_notifications_are_set_up_is_ignored(meteri
 
     assert failed_messages(metering.function.handler(event, LambdaContext())) == []
     assert metering.meter.events == []
-
-
-def emitted_metrics(stdout: str) -> dict[str, list[float]]:
-    """Powertools' EMF blobs on stdout, by metric name."""
-    values: dict[str, list[float]] = {}
-    for line in stdout.splitlines():
-        try:
-            document = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(document, dict) or "_aws" not in document:
-            continue
-        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            value = document[metric["Name"]]
-            values.setdefault(metric["Name"], []).extend(value if isinstance(value, list) else [value])
-    return values
 
 
 def test_while_stripe_is_down_an_object_costs_one_round_of_calls_not_one_per_customer(metering):
