@@ -223,7 +223,7 @@ class LifecycleService:
             account = latest
 
     def _set_key_state(self, account: Account) -> None:
-        if account.api_key_id is None or account.api_key_deleted_at is not None:
+        if account.api_key_id is None:
             return
         if account.status is AccountStatus.ACTIVE:
             self._keys.attach_to_plan(account.api_key_id)

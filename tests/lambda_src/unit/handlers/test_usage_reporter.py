@@ -12,6 +12,7 @@ from testkit.lambda_events import LambdaContext
 from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes, s3_notification, sqs_event
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError
+from tollgate.domain.models import AccountStatus
 from tollgate.domain.usage import STRIPE_DEDUP_WINDOW_SECONDS, ReportState
 from tollgate.handlers.usage_reporter import RETRY_CAP_SECONDS, retry_delay_seconds
 
@@ -38,6 +39,9 @@ def test_n_billable_calls_become_n_units_in_one_meter_event(metering):
     assert event.timestamp <= metering.clock()  # the latest call's time, never ahead of now
     assert metering.reports.records[event.identifier].state is ReportState.REPORTED
     assert metering.reports.summaries[source].billable == 7
+    assert {name: metering.metrics.total(name) for name in metering.metrics.names()} == {
+        contract.METRIC_LEDGER_OBJECTS: 1, contract.METRIC_BILLABLE_CALLS: 7, contract.METRIC_USAGE_UNITS_REPORTED: 7,
+        contract.METRIC_METER_EVENTS_SENT: 1}
 
 
 def test_calls_api_gateway_answered_itself_and_failed_calls_are_not_billed(metering):
@@ -79,6 +83,8 @@ def test_the_same_batch_delivered_twice_is_billed_once(metering):
 
     assert metering.meter.units() == 5
     assert metering.meter.call_count("report") == 1  # the table knew: Stripe was not even asked again
+    assert metering.metrics.total(contract.METRIC_USAGE_UNITS_REPORTED) == 5  # units reported are counted once
+    assert metering.metrics.total(contract.METRIC_METER_EVENTS_ALREADY_REPORTED) == 3
 
 
 @pytest.mark.parametrize("answer_lost", [False, True], ids=["refused", "answer-lost"])
@@ -108,6 +114,8 @@ def test_a_failed_delivery_is_retried_later_and_later_each_time(metering):
     assert [delay for _, _, delay in metering.queues.delays] == [60, 120, 240]
     assert [retry_delay_seconds(count) for count in (7, 8, 12)] == [RETRY_CAP_SECONDS] * 3
     assert metering.meter.units() == 0
+    assert metering.metrics.total(contract.METRIC_USAGE_REPORT_FAILURES) == 3  # each one sets the alarm off
+    assert metering.metrics.total(contract.METRIC_USAGE_UNITS_REPORTED) == 0
 
 
 def test_one_failing_message_does_not_hold_back_the_others_of_the_batch(metering):
@@ -227,3 +235,14 @@ def test_the_event_carries_the_latest_call_time_never_a_time_ahead_of_now(meteri
 
     timestamps = {event.customer_id: event.timestamp for event in metering.meter.events}
     assert timestamps == {"cus_ada": (now_ms - 20_000) // 1000, "cus_bob": int(metering.clock())}
+
+
+def test_the_last_calls_of_a_key_the_housekeeping_deleted_still_reach_its_customer(metering):
+    metering.add_customer("key-gone", "cus_gone")
+    row = metering.accounts.rows["key-gone@example.com"]
+    metering.accounts.rows[row.email] = row.with_status(AccountStatus.CANCELED, 1, "canceled").with_key_deleted(2, "gone")
+    source = metering.ledger.put(ledger_bytes([call_record("key-gone") for _ in range(2)]))
+
+    metering.deliver(source)
+
+    assert metering.meter.units("cus_gone") == 2 and metering.metrics.total(contract.METRIC_UNKNOWN_KEY_CALLS) == 0
