@@ -49,8 +49,8 @@ _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
 # account listing ever returns it).
 _RUN_ATTRIBUTES = {"started_at": "startedAt", "finished_at": "finishedAt", "examined": "examined",
                    "repaired": "repaired", "failed": "failed", "cursor": "cursor", "stopped_by": "stoppedBy",
-                   "repairs": "repairs"}
-_RUN_COUNTS = frozenset({"started_at", "finished_at", "examined", "repaired", "failed"})
+                   "repairs": "repairs", "repairs_at": "repairsAt"}
+_RUN_COUNTS = frozenset({"started_at", "finished_at", "examined", "repaired", "failed", "repairs_at"})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 

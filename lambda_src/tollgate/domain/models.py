@@ -294,8 +294,10 @@ class ReconcilerRun:
     failed: int  # accounts that could not be repaired (logged with their ids)
     cursor: str | None = None  # the last subscription examined, when the listing was not finished
     stopped_by: str | None = None  # why the run ended before the listing did (time budget, a failing service)
-    # What it repaired, for operators: "<subscription id> -> <Stripe status>", the first REPAIRS_KEPT.
+    # The latest repairs, for operators: "<subscription id> -> <Stripe status>", the first REPAIRS_KEPT of
+    # the latest run that repaired anything (this one, or an earlier one), made at `repairs_at`.
     repairs: tuple[str, ...] = ()
+    repairs_at: int | None = None
 
     REPAIRS_KEPT = 10
     STOPPED_BY_TIME_BUDGET = "time budget"

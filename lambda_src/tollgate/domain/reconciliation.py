@@ -119,11 +119,15 @@ class Reconciler:
                     break
         except DownstreamError as problem:
             stopped_by = str(problem)
-        repaired = tuple(f"{repair.subscription_id} -> {repair.stripe_status}" for repair in tally.repairs
-                         if repair.outcome is Outcome.APPLIED)
-        record = ReconcilerRun(started_at=started_at, finished_at=int(self._clock()), examined=tally.examined,
+        finished_at = int(self._clock())
+        repairs = tuple(f"{repair.subscription_id} -> {repair.stripe_status}" for repair in tally.repairs
+                        if repair.outcome is Outcome.APPLIED)[:ReconcilerRun.REPAIRS_KEPT]
+        repairs_at = finished_at if repairs else None
+        if not repairs and previous is not None:
+            repairs, repairs_at = previous.repairs, previous.repairs_at
+        record = ReconcilerRun(started_at=started_at, finished_at=finished_at, examined=tally.examined,
                                repaired=tally.repaired, failed=tally.failed, cursor=cursor, stopped_by=stopped_by,
-                               repairs=repaired[:ReconcilerRun.REPAIRS_KEPT])
+                               repairs=repairs, repairs_at=repairs_at)
         self._accounts.save_reconciler_run(record)
         return record, tally.repairs
 

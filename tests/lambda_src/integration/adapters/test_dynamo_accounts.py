@@ -132,7 +132,7 @@ def test_the_reconcilers_last_run_is_kept_and_is_never_listed_as_an_account(acco
     assert accounts.last_reconciler_run() is None
     interrupted = ReconcilerRun(started_at=10, finished_at=250, examined=1200, repaired=3, failed=1,
                                 cursor="sub_123", stopped_by="time budget",
-                                repairs=("sub_1 -> canceled", "sub_2 -> active", "sub_3 -> past_due"))
+                                repairs=("sub_1 -> canceled", "sub_2 -> active", "sub_3 -> past_due"), repairs_at=200)
     finished = ReconcilerRun(started_at=900, finished_at=905, examined=40, repaired=0, failed=0)
 
     accounts.save_reconciler_run(interrupted)

@@ -81,6 +81,19 @@ def test_a_subscription_canceled_in_stripe_whose_webhook_was_lost_has_its_key_di
     assert [(r.subscription_id, r.outcome) for r in repairs] == [(lost.subscription_id, Outcome.APPLIED)]
     assert world.accounts.reconciler_run == run
     assert run.repairs == (f"{lost.subscription_id} -> canceled",) and run.succeeded  # for make status
+    assert run.repairs_at == run.finished_at
+
+
+def test_a_run_that_repairs_nothing_keeps_the_latest_repairs_for_operators():
+    world = World()
+    lost = world.account(AccountStatus.ACTIVE, stripe_status="canceled")
+    first, _ = world.run("run-1")
+    world.clock.now += 900
+
+    second, _ = world.run("run-2")
+
+    assert second.repaired == 0 and second.finished_at > first.finished_at
+    assert (second.repairs, second.repairs_at) == ((f"{lost.subscription_id} -> canceled",), first.finished_at)
 
 
 def test_the_run_keeps_the_first_repairs_for_operators_and_counts_them_all():
