@@ -12,7 +12,9 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from infra.monitoring import FIVE_MINUTES, ONE_HOUR, Watched, business_metric, lambda_throttles, moesif_delivery_failures
+from infra.monitoring import (
+    FIVE_MINUTES, ONE_HOUR, Watched, business_metric, lambda_throttles, moesif_delivery_failures,
+)
 from tollgate import contract
 
 WIDTH, HEIGHT = 8, 6  # three widgets a row (the grid is 24 wide)
@@ -31,7 +33,8 @@ class OperationsDashboard(Construct):
         self.dashboard.add_widgets(self._webhook(), self._errors(), self._reconciler())
         self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24, height=4))
 
-    def _metrics(self, *names: str, period: Duration = FIVE_MINUTES, statistic: str = "Sum") -> list[cloudwatch.IMetric]:
+    def _metrics(self, *names: str, period: Duration = FIVE_MINUTES,
+                 statistic: str = "Sum") -> list[cloudwatch.IMetric]:
         return [business_metric(name, self._watched.stage_name, statistic, period, label=name) for name in names]
 
     @staticmethod
@@ -40,8 +43,9 @@ class OperationsDashboard(Construct):
 
     def _signups(self) -> cloudwatch.GraphWidget:
         return self._graph("Sign-ups (per hour)", self._metrics(
-            contract.METRIC_SIGNUPS_STARTED, contract.METRIC_SIGNUPS_CONFIRMED, *contract.METRIC_SIGNUPS_FAILED.values(),
-            contract.METRIC_SIGNUPS_ROLLED_BACK_WITH_LEFTOVERS, period=ONE_HOUR))
+            contract.METRIC_SIGNUPS_STARTED, contract.METRIC_SIGNUPS_CONFIRMED,
+            *contract.METRIC_SIGNUPS_FAILED.values(), contract.METRIC_SIGNUPS_ROLLED_BACK_WITH_LEFTOVERS,
+            period=ONE_HOUR))
 
     def _usage(self) -> cloudwatch.GraphWidget:
         return self._graph("Billable calls and units reported to Stripe (per hour)", self._metrics(
@@ -53,15 +57,15 @@ class OperationsDashboard(Construct):
         return self._graph(
             f"API keys in the region (quota {contract.API_KEYS_PER_REGION:,})",
             self._metrics(contract.METRIC_API_KEYS_IN_REGION, period=ONE_HOUR, statistic="Maximum"),
-            right=self._metrics(contract.METRIC_KEYS_ENABLED, contract.METRIC_KEYS_DISABLED, contract.METRIC_KEYS_DELETED,
-                                period=ONE_HOUR),
+            right=self._metrics(contract.METRIC_KEYS_ENABLED, contract.METRIC_KEYS_DISABLED,
+                                contract.METRIC_KEYS_DELETED, period=ONE_HOUR),
             left_annotations=[cloudwatch.HorizontalAnnotation(value=alarm_at, label="alarm"),
                               cloudwatch.HorizontalAnnotation(value=contract.API_KEYS_PER_REGION, label="quota")],
             left_y_axis=cloudwatch.YAxisProps(min=0, max=contract.API_KEYS_PER_REGION))
 
     def _webhook(self) -> cloudwatch.GraphWidget:
-        return self._graph("Stripe webhook deliveries by outcome", self._metrics(*contract.METRIC_WEBHOOK_EVENTS.values()),
-                           stacked=True)
+        return self._graph("Stripe webhook deliveries by outcome",
+                           self._metrics(*contract.METRIC_WEBHOOK_EVENTS.values()), stacked=True)
 
     def _errors(self) -> cloudwatch.GraphWidget:
         watched = self._watched
@@ -78,5 +82,6 @@ class OperationsDashboard(Construct):
 
     def _reconciler(self) -> cloudwatch.GraphWidget:
         return self._graph("Reconciler (per run)", self._metrics(
-            contract.METRIC_ACCOUNTS_REPAIRED, contract.METRIC_REPAIRS_FAILED, contract.METRIC_RECONCILER_RUNS_SUCCEEDED,
-            contract.METRIC_RECONCILER_RUNS_INCOMPLETE, period=self._watched.reconcile_interval))
+            contract.METRIC_ACCOUNTS_REPAIRED, contract.METRIC_REPAIRS_FAILED,
+            contract.METRIC_RECONCILER_RUNS_SUCCEEDED, contract.METRIC_RECONCILER_RUNS_INCOMPLETE,
+            period=self._watched.reconcile_interval))

@@ -37,6 +37,7 @@ ONE_HOUR = Duration.hours(1)
 API_5XX_PER_FIVE_MINUTES = 5  # a single 503 while Stripe blinks is the answer working as designed
 MOESIF_FAILING_PERIODS = 2  # 10 minutes: longer than Firehose's 5-minute retry of one delivery
 HOUSEKEEPING_INTERVAL = Duration.minutes(contract.HOUSEKEEPING_INTERVAL_MINUTES)
+_AT_LEAST = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ class Alarms(Construct):
                     missing=cloudwatch.TreatMissingData.BREACHING)
 
     def _alarm(self, title: str, metric: cloudwatch.IMetric, threshold: float, description: str, *,
-               comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+               comparison: cloudwatch.ComparisonOperator = _AT_LEAST,
                evaluation_periods: int = 1,
                missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING) -> None:
         slug = "".join(word.capitalize() for word in title.replace("-", " ").split())
