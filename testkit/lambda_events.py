@@ -6,9 +6,10 @@ import base64
 import importlib
 import io
 import json
+import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -113,7 +114,7 @@ class DeployedFunction:
     wiring: Wiring
 
     def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with installed(self.wiring):
+        with _invocation_of(self.wiring):
             return self.module.handler(event, context)
 
     @property
@@ -129,6 +130,32 @@ class DeployedFunction:
             yield buffer
         finally:
             self.logger.registered_handler.setStream(previous)
+
+
+_in_flight: dict[int, tuple[int, AbstractContextManager]] = {}  # id(wiring) -> (invocations, its installation)
+_in_flight_lock = threading.Lock()
+
+
+@contextmanager
+def _invocation_of(wiring: Wiring) -> Iterator[None]:
+    """`wiring` installed while any invocation of it runs: a test's threads invoking one function
+    at once (concurrent sign-ups) share one installation, undone when the last one ends (each
+    thread installing and restoring on its own would uninstall it under the others)."""
+    with _in_flight_lock:
+        count, installation = _in_flight.get(id(wiring), (0, None))
+        if installation is None:
+            installation = installed(wiring)
+            installation.__enter__()
+        _in_flight[id(wiring)] = (count + 1, installation)
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            count, installation = _in_flight.pop(id(wiring))
+            if count > 1:
+                _in_flight[id(wiring)] = (count - 1, installation)
+            else:
+                installation.__exit__(None, None, None)
 
 
 def deployed(module_name: str, environment: dict[str, str], **replacements: object) -> DeployedFunction:
