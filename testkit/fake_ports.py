@@ -21,6 +21,21 @@ from tollgate.domain.models import (
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics, PaymentMethods
 
 
+class SleepingClock:
+    """Epoch seconds that move only when the code under test sleeps (or a test moves `now`)."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+        self.slept = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now += seconds
+
+
 class FakeApiKeys(FaultyFake, ApiKeys):
     port = "apigateway"
 

@@ -53,6 +53,20 @@ class LambdaContext:
         return 28_000
 
 
+class ScheduledInvocation(LambdaContext):
+    """What Lambda hands a scheduled function (EventBridge Scheduler's invoke): its own request id
+    and its whole timeout ahead."""
+
+    function_name = "tollgate-scheduled"
+
+    def __init__(self, timeout_seconds: int) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._timeout_seconds = timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._timeout_seconds * 1000
+
+
 def api_gateway_event(
     body: str | bytes | None,
     *,

@@ -21,12 +21,11 @@ import stripe
 from localdev.__main__ import PROJECT_ROOT, DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from ops.status import EXIT_ATTENTION, EXIT_FAILED, main
+from testkit.dev_stack import sign_up, wait_until
 from testkit.lambda_events import KEY_OWNER
 from tollgate import contract
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.models import Account, AccountStatus, ReconcilerRun
-
-WAIT_SECONDS = 30
 
 
 def run(environ: dict[str, str]) -> tuple[int, str]:
@@ -110,14 +109,14 @@ def test_make_status_against_make_dev_after_a_sign_up_a_lost_cancellation_and_a_
     accounts = DynamoAccounts(boto3.client("dynamodb", endpoint_url=dev_stack.urls["moto"], region_name="us-east-1",
                                            aws_access_key_id="testing", aws_secret_access_key="testing"),
                               published[contract.ENV_ACCOUNTS_TABLE])
-    account = _sign_up(dev_stack)
+    account = sign_up(dev_stack)
     # The sign-up's own invoice.paid, which Stripe sends once it answered, reaches the webhook first.
-    _wait(lambda: accounts.find_by_api_key_id(account["apiKeyId"]).last_billing_event_id, "the first invoice.paid")
+    wait_until(lambda: accounts.find_by_api_key_id(account["apiKeyId"]).last_billing_event_id, "the first invoice.paid")
     (endpoint,) = stripe_api.v1.webhook_endpoints.list().data
     stripe_api.v1.webhook_endpoints.update(endpoint.id, {"url": "http://127.0.0.1:9/misconfigured"})
     try:
         stripe_api.v1.subscriptions.cancel(account["subscriptionId"])  # customer.subscription.deleted: lost
-        _wait(lambda: not apigateway.get_api_key(apiKey=account["apiKeyId"])["enabled"], "the reconciler's repair")
+        wait_until(lambda: not apigateway.get_api_key(apiKey=account["apiKeyId"])["enabled"], "the reconciler's repair")
     finally:
         stripe_api.v1.webhook_endpoints.update(endpoint.id, {"url": endpoint.url})
 
@@ -132,23 +131,3 @@ def test_make_status_against_make_dev_after_a_sign_up_a_lost_cancellation_and_a_
     assert f"{account['subscriptionId']} -> canceled" in output, output  # what the reconciler repaired
     assert "no sign-up left failed" in line_of(output, "Failed")
     assert "make dev creates none" in line_of(output, "Alarms")
-
-
-def _sign_up(stack: DevStackProcess) -> dict:
-    import urllib.request
-
-    request = urllib.request.Request(
-        stack.urls["api"] + contract.ROUTE_REGISTER, method="POST",
-        data=json.dumps({"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"}).encode(),
-        headers={"Content-Type": "application/json", "Origin": stack.urls["site"]})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        assert answer.status == 201
-        return json.loads(answer.read())
-
-
-def _wait(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)

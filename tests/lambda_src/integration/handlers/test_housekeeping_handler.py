@@ -5,28 +5,17 @@ publishes."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 
 import boto3
 import pytest
 from testkit.emf import emitted_metrics
-from testkit.lambda_events import DeployedFunction, LambdaContext, deployed, sign_up
+from testkit.lambda_events import DeployedFunction, ScheduledInvocation, deployed, sign_up
 from testkit.stripe_events import deliver, stripe_event
 
 from tollgate import contract
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.housekeeping import DAY_SECONDS
-
-
-class ScheduledInvocation(LambdaContext):
-    function_name = "tollgate-housekeeping"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return contract.HOUSEKEEPING_TIMEOUT_SECONDS * 1000
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +38,12 @@ def test_a_canceled_customers_key_is_deleted_after_the_retention_and_its_id_kept
                "status": "canceled"}
     assert deliver(webhook_module, stripe_event("customer.subscription.deleted", deleted))[0] == 200
     accounts = DynamoAccounts(boto3.client("dynamodb"), aws.accounts_table)
-    assert housekeeping.handler({}, ScheduledInvocation())["keysDeleted"] == 0  # canceled today: kept
+    assert housekeeping.handler({}, ScheduledInvocation(contract.HOUSEKEEPING_TIMEOUT_SECONDS))["keysDeleted"] == 0  # canceled today: kept
     as_if_days_ago(accounts, account["apiKeyId"], contract.DEFAULT_CANCELED_KEY_RETENTION_DAYS + 1)
     keys_before = len(boto3.client("apigateway").get_api_keys()["items"])
     capsys.readouterr()
 
-    summary = housekeeping.handler({}, ScheduledInvocation())
+    summary = housekeeping.handler({}, ScheduledInvocation(contract.HOUSEKEEPING_TIMEOUT_SECONDS))
 
     with pytest.raises(boto3.client("apigateway").exceptions.NotFoundException):
         boto3.client("apigateway").get_api_key(apiKey=account["apiKeyId"])

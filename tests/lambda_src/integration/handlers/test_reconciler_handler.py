@@ -6,30 +6,17 @@ from __future__ import annotations
 
 import json
 import urllib.request
-import uuid
 
 import boto3
 import pytest
 from testkit.emf import emf_documents
-from testkit.lambda_events import DeployedFunction, LambdaContext, deployed, sign_up
+from testkit.lambda_events import DeployedFunction, ScheduledInvocation, deployed, sign_up
 from testkit.stripe_events import deliver, stripe_event
 
 from tollgate import contract
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 
 RECONCILER_MODULE = "tollgate.handlers.reconciler"
-
-
-class ScheduledInvocation(LambdaContext):
-    """What Lambda hands the reconciler: its own request id and its whole timeout ahead."""
-
-    function_name = "tollgate-reconciler"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return contract.RECONCILER_TIMEOUT_SECONDS * 1000
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +27,7 @@ def reconciler_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFu
 
 def run_reconciler(module: DeployedFunction) -> dict:
     """What EventBridge Scheduler does every interval."""
-    return module.handler({}, ScheduledInvocation())
+    return module.handler({}, ScheduledInvocation(contract.RECONCILER_TIMEOUT_SECONDS))
 
 
 def key_enabled(account: dict) -> bool:

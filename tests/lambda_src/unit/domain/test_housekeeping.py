@@ -4,7 +4,9 @@ row keeps the key id, its history says when), counts the region's keys and the s
 from __future__ import annotations
 
 import pytest
-from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods
+from testkit.fake_ports import (
+    FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods, SleepingClock,
+)
 
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.housekeeping import DAY_SECONDS, Housekeeping
@@ -15,21 +17,9 @@ NOW = 1_800_000_000
 RETENTION_DAYS = 30
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now, self.slept = float(NOW), 0.0
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.now += seconds
-
-
 class World:
     def __init__(self) -> None:
-        self.clock = Clock()
+        self.clock = SleepingClock(float(NOW))
         self.keys, self.accounts = FakeApiKeys(), FakeAccounts()
         self.housekeeping = Housekeeping(self.accounts, self.keys, RETENTION_DAYS, clock=self.clock.time,
                                          sleep=self.clock.sleep)

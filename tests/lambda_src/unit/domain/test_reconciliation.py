@@ -7,7 +7,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods
+from testkit.fake_ports import (
+    FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods, SleepingClock,
+)
 
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_UPDATED, LifecycleService, Outcome
@@ -18,24 +20,9 @@ START = 1_800_000_000.0
 _emails = itertools.count(1)
 
 
-class Clock:
-    """Epoch seconds that move only when the code under test sleeps (or a test says so)."""
-
-    def __init__(self) -> None:
-        self.now = START
-        self.slept = 0.0
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.now += seconds
-
-
 class World:
     def __init__(self, operations_per_second: float = 5, page_size: int = 100) -> None:
-        self.clock = Clock()
+        self.clock = SleepingClock(START)
         self.keys, self.billing, self.accounts = FakeApiKeys(), FakeBilling(), FakeAccounts()
         self.lifecycle = LifecycleService(self.accounts, self.keys, self.billing, FakePaymentMethods(self.billing),
                                           clock=self.clock.time, metrics=FakeMetrics())

@@ -5,25 +5,15 @@ and deleted keys."""
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 from testkit.fake_ports import FakePorts
 from testkit.fake_wiring import deployed_on_fakes
-from testkit.lambda_events import LambdaContext
+from testkit.lambda_events import ScheduledInvocation
 
 from tollgate import contract
 from tollgate.domain.housekeeping import DAY_SECONDS
 from tollgate.domain.models import Account, AccountStatus, StatusChange
-
-
-class ScheduledInvocation(LambdaContext):
-    def __init__(self, timeout_seconds: int) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-        self._timeout = timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._timeout * 1000
 
 
 @pytest.fixture
