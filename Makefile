@@ -14,7 +14,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export PYTHONDONTWRITEBYTECODE := 1
 CDK := npx --no-install cdk --no-notices
 
-.PHONY: help deps lambda-python synth test deploy dev bench stripe-setup failed-accounts usage-report usage-redrive tag-keys lock browser
+.PHONY: help deps lambda-python synth test deploy dev bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status lock browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -71,6 +71,9 @@ stripe-setup: deps  ## create the Stripe product, meter and price idempotently (
 
 failed-accounts: deps  ## list accounts a rollback could not undo; ARGS="--clean" removes what they hold
 	$(BIN)/python -m ops.failed_accounts $(ARGS)
+
+status: deps  ## one screen: accounts, keys vs quota, reconciler, metering backlog, failed rows, alarms firing (ARGS="--help")
+	$(BIN)/python -m ops.status $(ARGS)
 
 tag-keys: deps  ## upgrade step: tag every key the accounts table records with this deployment's owner tag (ARGS="--help")
 	$(BIN)/python -m ops.tag_keys $(ARGS)

@@ -32,8 +32,11 @@ BENCH_ENVIRONMENT = {
     contract.ENV_REQUIRE_PAYMENT_METHOD: "false",
     contract.ENV_ALLOWED_ORIGIN: "https://signup.example.com",
     contract.ENV_SIGNUP_URL: "https://signup.example.com/",
+    contract.ENV_STAGE: "prod",
+    contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(contract.DEFAULT_CANCELED_KEY_RETENTION_DAYS),
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_METRICS_DISABLED": "true",  # the figures, not the functions' EMF documents, go to stdout
 }
 BENCH_STRIPE_SECRET = {
     contract.SECRET_FIELD_STRIPE_SECRET_KEY: "sk_test_bench",

@@ -62,6 +62,11 @@ class ApiKeyAccess:
         """Delete an owned key."""
         self._allow_owned(role, "apigateway:DELETE")
 
+    def grant_count(self, role: iam.IRole) -> None:
+        """List the region's keys (GetApiKeys) to count them against the quota: every key counts, so
+        this is not conditioned on the owner tag (IAM has no condition for a listing's items)."""
+        self._allow(role, ["apigateway:GET"], [self._keys])
+
     def grant_plan_membership(self, role: iam.IRole, *, attach: bool = True, detach: bool = False) -> None:
         """Add keys to (and/or remove them from) THIS usage plan."""
         if attach:

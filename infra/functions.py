@@ -79,6 +79,8 @@ class FunctionConfig:
     require_payment_method: bool
     allowed_origin: str
     signup_url: str
+    stage_name: str
+    canceled_key_retention_days: int
     # Where usage metering lives (infra/usage_metering.py), empty with usage_reporter=moesif.
     usage_environment: dict[str, str] = field(default_factory=dict)
 
@@ -95,6 +97,8 @@ class FunctionConfig:
             contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if self.require_payment_method else "false",
             contract.ENV_ALLOWED_ORIGIN: self.allowed_origin,
             contract.ENV_SIGNUP_URL: self.signup_url,
+            contract.ENV_STAGE: self.stage_name,
+            contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(self.canceled_key_retention_days),
         }
 
 

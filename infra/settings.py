@@ -36,6 +36,7 @@ _SECRET_ARN_EXPECTED = "a complete Secrets Manager secret ARN (arn:aws:secretsma
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
 _FUNCTION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$")
 _SECRET_VERSION = re.compile(r"^[A-Za-z0-9-]{32,64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -75,6 +76,11 @@ class Settings:
     billable_statuses: str
     usage_ledger_retention_days: int
     reconcile_interval_minutes: int
+    canceled_key_retention_days: int
+    alarm_email: str | None
+    alarm_signups_per_hour: int
+    alarm_rejected_webhooks_per_hour: int
+    enable_dashboard: bool
 
     @property
     def uses_sample_backend(self) -> bool:
@@ -143,6 +149,13 @@ class Settings:
             usage_ledger_retention_days=read.positive_int("usage_ledger_retention_days"),
             # At least the reconciler's timeout (contract.RECONCILER_TIMEOUT_SECONDS), so runs never overlap.
             reconcile_interval_minutes=read.int_between("reconcile_interval_minutes", 5, 1440),
+            # At least a day: the calls of a key's last day are reported and `make usage-report` can
+            # still ask API Gateway about them; ten years at most.
+            canceled_key_retention_days=read.int_between("canceled_key_retention_days", 1, 3650),
+            alarm_email=read.optional_matching("alarm_email", _EMAIL, "an email address the alarms are sent to"),
+            alarm_signups_per_hour=read.positive_int("alarm_signups_per_hour"),
+            alarm_rejected_webhooks_per_hour=read.positive_int("alarm_rejected_webhooks_per_hour"),
+            enable_dashboard=read.boolean("enable_dashboard"),
         )
 
 

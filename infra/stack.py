@@ -9,9 +9,12 @@ from constructs import Construct
 
 from infra.api import TollgateApi
 from infra.backend import Backend
+from infra.dashboard import OperationsDashboard
 from infra.data import TollgateData
 from infra.functions import FunctionConfig, TollgateFunctions
+from infra.housekeeping import ScheduledHousekeeping
 from infra.log_forwarding import MoesifLogForwarding
+from infra.monitoring import Alarms, Watched
 from infra.nag import acknowledge
 from infra.reconciler import ScheduledReconciler
 from infra.settings import Settings
@@ -72,6 +75,8 @@ class TollgateStack(Stack):
             require_payment_method=settings.require_payment_method,
             allowed_origin=self.site.origin,
             signup_url=self.site.url,
+            stage_name=settings.stage_name,
+            canceled_key_retention_days=settings.canceled_key_retention_days,
             usage_environment=self.usage_metering.environment(settings.billable_statuses)
             if self.usage_metering else {},
         )
@@ -122,10 +127,44 @@ class TollgateStack(Stack):
                 f"stripe_price_id is the placeholder {settings.stripe_price_id!r}: sign-ups will fail until you "
                 "set the real price id (make stripe-setup prints it) in cdk.json or with -c stripe_price_id=...",
             )
+        self._add_operations(settings, function_config, name_prefix)
         if settings.enable_tracing:
             Aspects.of(self).add(ActiveTracing())
         self._add_outputs()
         self._add_backend_outputs()
+
+    def _add_operations(self, settings: Settings, function_config: FunctionConfig, name_prefix: str) -> None:
+        """The housekeeping, the alarms (and their topic) and the dashboard: README, "Operating Tollgate"."""
+        self.housekeeping = ScheduledHousekeeping(self, "Housekeeping", code=self.functions.code,
+                                                  config=function_config, name_prefix=name_prefix)
+        http_functions = {"register": self.functions.register.function, "checkout": self.functions.checkout.function,
+                          "Stripe webhook": self.functions.stripe_webhook.function}
+        scheduled = {"reconciler": self.reconciler.function.function,
+                     "housekeeping": self.housekeeping.function.function}
+        reporter = self.usage_metering.reporter if self.usage_metering else None
+        sample_backend = self.functions.sample_backend
+        watched = Watched(
+            deployment=function_config.key_owner,
+            stage_name=settings.stage_name,
+            stage=self.api.stage,
+            http_functions=http_functions,
+            all_functions={**http_functions, **scheduled,
+                           **({"usage reporter": reporter.function} if reporter else {}),
+                           **({"sample backend": sample_backend.function} if sample_backend else {})},
+            delivery_stream_name=self.log_forwarding.delivery_stream.delivery_stream_name,
+            dead_letter_queue=self.usage_metering.dead_letter_queue if self.usage_metering else None,
+            reconcile_interval=self.reconciler.interval,
+        )
+        self.alarms = Alarms(self, "Alarms", settings=settings, watched=watched)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn,
+                  description="Every alarm notifies this SNS topic; subscribe with: aws sns subscribe --topic-arn "
+                              "<this> --protocol email --notification-endpoint you@example.com")
+        if settings.enable_dashboard:
+            self.dashboard = OperationsDashboard(self, "Dashboard", watched=watched, name=f"{name_prefix}-operations",
+                                                 alarms=list(self.alarms.alarms.values()))
+            CfnOutput(self, "DashboardUrl", description="The operations dashboard",
+                      value=f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
+                            f"#dashboards:name={name_prefix}-operations")
 
     def _add_outputs(self) -> None:
         stripe_secret_arn = self.data.stripe_secret.secret_arn

@@ -93,6 +93,7 @@ class UsageMetering(Construct):
         return {
             contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket.bucket_name,
             contract.ENV_USAGE_REPORTS_TABLE: self.reports_table.table_name,
+            contract.ENV_USAGE_QUEUE_URL: self.queue.queue_url,
             contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url,
             contract.ENV_BILLABLE_STATUSES: billable_statuses,
         }

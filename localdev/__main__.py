@@ -33,6 +33,7 @@ from localdev.gateway import LocalGateway
 from localdev.lambda_runtime import LocalFunction
 from localdev.net import LOOPBACK, PortInUseError, bind_loopback, ensure_port_free
 from localdev.sample_backend_server import SampleBackendServer
+from localdev.scheduler import RateSchedule
 from localdev.site_server import SiteServer
 from localdev.sqs_event_source import SqsEventSource
 from localdev.usage_plan_usage import UsageCounter, UsagePlanUsageProxy
@@ -62,8 +63,16 @@ class DevStack:
     """
 
     def __init__(self, site_port: int = DEFAULT_SITE_PORT, api_port: int = DEFAULT_API_PORT,
-                 settings: Settings | None = None, function_logs: FunctionLogs | None = None) -> None:
+                 settings: Settings | None = None, function_logs: FunctionLogs | None = None,
+                 schedule_seconds: float | None = None) -> None:
         self.settings = settings or Settings.from_context(load_cdk_json_context(PROJECT_ROOT / "cdk.json"))
+        # The scheduled functions: (timeout, interval) as the stack has them, or every `schedule_seconds`.
+        self.schedules = {
+            contract.HANDLER_RECONCILER: (contract.RECONCILER_TIMEOUT_SECONDS,
+                                          schedule_seconds or self.settings.reconcile_interval_minutes * 60),
+            contract.HANDLER_HOUSEKEEPING: (contract.HOUSEKEEPING_TIMEOUT_SECONDS,
+                                            schedule_seconds or contract.HOUSEKEEPING_INTERVAL_MINUTES * 60),
+        }
         self.site_url = f"http://{LOOPBACK}:{site_port}"
         self.api_url = f"http://{LOOPBACK}:{api_port}"
         self._ports = {"Signup site": site_port, "Local API Gateway": api_port}
@@ -108,6 +117,9 @@ class DevStack:
             deployment.gateway, aws_client("apigateway", emulators), port=self._ports["Local API Gateway"],
             function_logs=self._function_logs, ledger=ledger, usage=usage_counter))
         self._start_usage_reporter(deployment, emulators)
+        for handler, (timeout, interval) in self.schedules.items():
+            function = LocalFunction(handler, self._function_logs, timeout_seconds=timeout)
+            self._resources.callback(RateSchedule(function, interval).start().stop)
         self._resources.enter_context(SiteServer(
             self.api_url, self.settings.require_payment_method, port=self._ports["Signup site"]))
         self.urls = {
@@ -166,7 +178,10 @@ class DevStack:
             *self._usage_note(),
             "",
             "Ops commands act on this stack while it runs (it publishes its settings for them):",
-            "  make failed-accounts    make usage-report    make usage-redrive",
+            "  make status    make failed-accounts    make usage-report    make usage-redrive",
+            f"The reconciler runs every {_every(self.schedules[contract.HANDLER_RECONCILER][1])}, the housekeeping "
+            f"every {_every(self.schedules[contract.HANDLER_HOUSEKEEPING][1])} (make dev ARGS=\"--schedule-seconds 10\" "
+            "to watch them).",
             "",
             self._function_log_note(),
             "Press Ctrl-C to stop.",
@@ -186,6 +201,10 @@ class DevStack:
         return "The functions' warnings and errors show below; every request too with make dev ARGS=--log-requests."
 
 
+def _every(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
+
+
 def free_port() -> int:
     """A port nothing listens on right now (for tests that need fixed numbers up front)."""
     with contextlib.closing(bind_loopback(0, "free port probe")) as sock:
@@ -202,10 +221,12 @@ class DevStackProcess:
 
     def __init__(self, site_port: int = 0, api_port: int = 0, startup_timeout: float = 90.0,
                  log_path: Path | None = None, context: dict[str, str] | None = None,
-                 own_process_group: bool = False, log_requests: bool = False) -> None:
+                 own_process_group: bool = False, log_requests: bool = False,
+                 schedule_seconds: float | None = None) -> None:
         self.site_port, self.api_port = site_port or free_port(), api_port or free_port()
         self._arguments = [f"--context={key}={value}" for key, value in (context or {}).items()]
         self._arguments += ["--log-requests"] if log_requests else []
+        self._arguments += [f"--schedule-seconds={schedule_seconds:g}"] if schedule_seconds else []
         self._own_process_group = own_process_group
         self._startup_timeout = startup_timeout
         self._workdir = tempfile.TemporaryDirectory(prefix="tollgate-dev-")
@@ -286,10 +307,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
                         help="override a cdk.json context value for this run, as `cdk deploy -c` does "
                              "(e.g. -c require_payment_method=true)")
+    parser.add_argument("--schedule-seconds", type=float, metavar="SECONDS",
+                        help="run the scheduled functions (reconciler, housekeeping) every SECONDS instead of their "
+                             "deployed intervals, to watch them work")
     parser.add_argument("--log-requests", action="store_true",
                         help="show every log line of the functions (human-readable) and one line per API request; "
                              "without it, only their warnings and errors")
     args = parser.parse_args(argv)
+    if args.schedule_seconds is not None and args.schedule_seconds <= 0:
+        parser.error("--schedule-seconds takes a number of seconds greater than 0, e.g. --schedule-seconds 10")
     if any("=" not in item for item in args.context):
         parser.error("--context takes KEY=VALUE, e.g. -c require_payment_method=true")
     overrides = dict(item.split("=", 1) for item in args.context)
@@ -305,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     stack_file = dev_stack_file(os.environ)
     try:
         settings = Settings.from_context({**load_cdk_json_context(PROJECT_ROOT / "cdk.json"), **overrides})
-        with DevStack(site_port, api_port, settings, function_logs) as stack:
+        with DevStack(site_port, api_port, settings, function_logs, args.schedule_seconds) as stack:
             publish_dev_stack(stack_file, stack.function_environment)
             try:
                 print(stack.banner(), flush=True)

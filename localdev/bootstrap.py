@@ -103,6 +103,8 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if settings.require_payment_method else "false",
         contract.ENV_ALLOWED_ORIGIN: site_origin,
         contract.ENV_SIGNUP_URL: site_url.rstrip("/") + "/",
+        contract.ENV_STAGE: settings.stage_name,
+        contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(settings.canceled_key_retention_days),
         contract.ENV_BACKEND_SECRET_ARN: backend_secret_arn,  # what the sample backend checks
     }
     gateway = GatewayDeployment(
@@ -194,6 +196,7 @@ class UsageMetering:
         """What the stack adds to the functions' environment for them."""
         return {contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket,
                 contract.ENV_USAGE_REPORTS_TABLE: self.reports_table,
+                contract.ENV_USAGE_QUEUE_URL: self.queue_url,
                 contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue_url,
                 contract.ENV_BILLABLE_STATUSES: billable_statuses}
 

@@ -27,7 +27,7 @@ _ONE_INVOCATION_AT_A_TIME = threading.Lock()
 class LambdaContext:
     """The attributes of the Lambda context object that handlers and Powertools read."""
 
-    def __init__(self, handler_path: str) -> None:
+    def __init__(self, handler_path: str, timeout_seconds: float = LAMBDA_TIMEOUT_SECONDS) -> None:
         name = handler_path.rsplit(".", 2)[-2]
         self.function_name = f"tollgate-dev-{name}"
         self.function_version = "$LATEST"
@@ -36,22 +36,25 @@ class LambdaContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{self.function_name}"
         self.log_stream_name = "localdev"
-        self._deadline = time.monotonic() + LAMBDA_TIMEOUT_SECONDS
+        self._deadline = time.monotonic() + timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class LocalFunction:
-    """One Lambda function: imported on first use (its cold start), invoked with a LambdaContext.
+    """One Lambda function: imported on first use (its cold start), invoked with a LambdaContext
+    giving it `timeout_seconds` (the stack's timeout; API Gateway's 29 s for the HTTP functions).
 
     `logs` (make dev's console) gets the functions' Powertools loggers after every import and
     invocation, whenever the handler creates them.
     """
 
-    def __init__(self, handler_path: str, logs: FunctionLogs | None = None) -> None:
+    def __init__(self, handler_path: str, logs: FunctionLogs | None = None,
+                 timeout_seconds: float = LAMBDA_TIMEOUT_SECONDS) -> None:
         self.handler_path = handler_path
         self._logs = logs
+        self._timeout_seconds = timeout_seconds
         self._handler: Callable[[dict, Any], dict] | None = None
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +64,7 @@ class LocalFunction:
                 self._handler = getattr(importlib.import_module(module_name), function_name)
                 self._adopt_logs()
             try:
-                return self._handler(event, LambdaContext(self.handler_path))
+                return self._handler(event, LambdaContext(self.handler_path, self._timeout_seconds))
             finally:
                 self._adopt_logs()  # a handler may create its loggers lazily, in its first invocation
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, wired_deployment
+from ops.text import age
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import ConcurrentUpdate, TollgateError
 from tollgate.domain.models import Account, AccountStatus, ListedKey
@@ -40,10 +41,8 @@ def main(
         _, wired = wired_deployment(arguments.function, environ)
         accounts, api_keys = wired.accounts, wired.api_keys
         now = int(clock())
-        failed = accounts.list_by_status(AccountStatus.FAILED) + [
-            account for account in accounts.list_by_status(AccountStatus.PENDING)
-            if (account.lease_expires_at or 0) < now
-        ]
+        failed = [account for account in accounts.list_by_status(AccountStatus.FAILED, AccountStatus.PENDING)
+                  if account.is_stuck(now)]
         orphans = wired.cleanup.orphaned_keys(now)
         if not failed and not orphans:
             print("No failed accounts and no orphaned keys.", file=out)
@@ -129,20 +128,11 @@ def _describe(account: Account, now: int) -> str:
         if value
     )
     reason = account.failure_reason or "abandoned mid-way (lease expired)"
-    return f"{account.email}  {account.status.value} {_age(now - account.updated_at)} ago  [{ids or 'no ids'}]  {reason}"
+    return f"{account.email}  {account.status.value} {age(now - account.updated_at)} ago  [{ids or 'no ids'}]  {reason}"
 
 
 def _describe_orphan(key: ListedKey, now: int) -> str:
-    return f"orphaned key {key.id}  {key.name}  created {_age(now - key.created_at)} ago  no account records it"
-
-
-def _age(seconds: int) -> str:
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
-    if days:
-        return f"{days}d{hours % 24}h"
-    if hours:
-        return f"{hours}h{minutes % 60}m"
-    return f"{minutes}m"
+    return f"orphaned key {key.id}  {key.name}  created {age(now - key.created_at)} ago  no account records it"
 
 
 if __name__ == "__main__":

@@ -168,6 +168,10 @@ class FakeUsageReports(FaultyFake, UsageReports):
         with self._call("summary", source), self._lock:
             return self.summaries.get(source)
 
+    def latest_summary(self) -> BatchSummary | None:
+        with self._call("latest_summary"), self._lock:
+            return max(self.summaries.values(), key=lambda summary: summary.reported_at, default=None)
+
 
 @dataclass
 class FakeUsageQueues:
@@ -202,6 +206,7 @@ def usage_environment(function_environment: dict[str, str], billable_statuses: s
     return {**function_environment,
             contract.ENV_USAGE_LEDGER_BUCKET: LEDGER_BUCKET,
             contract.ENV_USAGE_REPORTS_TABLE: "tollgate-test-usage-reports",
+            contract.ENV_USAGE_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/usage",
             contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/dead-letters",
             contract.ENV_BILLABLE_STATUSES: billable_statuses}
 
@@ -215,24 +220,25 @@ class MeteringOnFakes:
     reports: FakeUsageReports
     queues: FakeUsageQueues
     accounts: Any  # testkit.fake_ports.FakeAccounts
+    metrics: Any  # testkit.fake_ports.FakeMetrics
     clock: Clock
     function: Any  # testkit.lambda_events.DeployedFunction
 
     @classmethod
     def create(cls, billable_statuses: str = "2xx", stripe_latency: float = 0.0) -> MeteringOnFakes:
-        from testkit.fake_ports import FakeAccounts
+        from testkit.fake_ports import FakeAccounts, FakeMetrics
         from testkit.lambda_events import FUNCTION_ENVIRONMENT, deployed
         from tollgate.domain.metering import UsageReporter
         from tollgate.domain.usage import BillableStatuses
 
         clock = Clock()
         ledger, meter, reports = FakeUsageLedger(), FakeUsageMeter(clock, latency=stripe_latency), FakeUsageReports()
-        queues, accounts = FakeUsageQueues(), FakeAccounts()
+        queues, accounts, metrics = FakeUsageQueues(), FakeAccounts(), FakeMetrics()
         reporter = UsageReporter(ledger, accounts, meter, reports, BillableStatuses.parse(billable_statuses), clock)
         function = deployed(USAGE_REPORTER_MODULE, usage_environment(FUNCTION_ENVIRONMENT, billable_statuses),
                             accounts=accounts, usage_ledger=ledger, usage_meter=meter, usage_reports=reports,
-                            usage_queues=queues, usage_reporter=reporter)
-        return cls(ledger, meter, reports, queues, accounts, clock, function)
+                            usage_queues=queues, usage_reporter=reporter, metrics=metrics)
+        return cls(ledger, meter, reports, queues, accounts, metrics, clock, function)
 
     def add_customer(self, api_key_id: str, customer_id: str) -> None:
         """An active account owning the key, billed to the Stripe customer."""

@@ -9,7 +9,8 @@ import copy
 import itertools
 import secrets
 import time
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 
 from testkit.faults import CallRecorder, FaultyFake
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
@@ -17,7 +18,22 @@ from tollgate.domain.models import (
     Account, AccountStatus, CheckoutSession, InvoicePayment, IssuedKey, ListedKey, ReconcilerRun, Registrant,
     SubscriptionPage, SubscriptionState,
 )
-from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
+from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics, PaymentMethods
+
+
+class SleepingClock:
+    """Epoch seconds that move only when the code under test sleeps (or a test moves `now`)."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+        self.slept = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now += seconds
 
 
 class FakeApiKeys(FaultyFake, ApiKeys):
@@ -27,6 +43,7 @@ class FakeApiKeys(FaultyFake, ApiKeys):
         super().__init__(**kwargs)
         self.keys: dict[str, dict] = {}  # id -> {"name", "value", "enabled"}
         self.plan: set[str] = set()
+        self.other_keys_in_region = 0
         self._ids = itertools.count(1)
 
     def create_key(self, name: str, description: str) -> IssuedKey:
@@ -66,6 +83,11 @@ class FakeApiKeys(FaultyFake, ApiKeys):
         with self._call("keys_named", prefix):
             return [ListedKey(key_id, key["name"], key["created_at"])
                     for key_id, key in self.keys.items() if key["name"].startswith(prefix)]
+
+    def count_in_region(self) -> int:
+        """This deployment's keys and `other_keys_in_region` (other APIs' keys count against the quota too)."""
+        with self._call("count_in_region"):
+            return len(self.keys) + self.other_keys_in_region
 
     def can_call_api(self, key_id: str) -> bool:
         """What API Gateway would decide: the key exists, is enabled and is in the plan."""
@@ -301,9 +323,13 @@ class FakeAccounts(FaultyFake, Accounts):
         with self._call("find_by_customer_id", customer_id):
             return self._find(lambda row: row.customer_id == customer_id)
 
-    def list_by_status(self, status: AccountStatus) -> list[Account]:
-        with self._call("list_by_status", status), self._lock:
-            return [copy.deepcopy(row) for row in self.rows.values() if row.status is status]
+    def list_by_status(self, *statuses: AccountStatus) -> list[Account]:
+        with self._call("list_by_status", *statuses), self._lock:
+            return [copy.deepcopy(row) for row in self.rows.values() if row.status in statuses]
+
+    def count_by_status(self) -> dict[AccountStatus, int]:
+        with self._call("count_by_status"), self._lock:
+            return dict(Counter(row.status for row in self.rows.values()))
 
     def record_key_sync(self, account: Account, synced: bool) -> None:
         with self._call("record_key_sync", account.email, account.status, synced), self._lock:
@@ -350,6 +376,26 @@ class FakeAccounts(FaultyFake, Accounts):
             return next((copy.deepcopy(row) for row in self.rows.values() if matches(row)), None)
 
 
+class FakeMetrics(Metrics):
+    """Every metric recorded, in order: a test asserts that a point of the code counted it."""
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, float]] = []
+
+    def count(self, name: str, value: float = 1) -> None:
+        self.recorded.append((name, value))
+
+    def level(self, name: str, value: float) -> None:
+        self.recorded.append((name, value))
+
+    def total(self, name: str) -> float:
+        return sum(value for recorded, value in self.recorded if recorded == name)
+
+    def names(self) -> set[str]:
+        """The metrics recorded with a value other than 0 (what the adapter publishes, levels aside)."""
+        return {name for name, value in self.recorded if value}
+
+
 @dataclass
 class FakePorts:
     """One of each fake, sharing a latency and a call recorder."""
@@ -358,6 +404,7 @@ class FakePorts:
     billing: FakeBilling
     analytics: FakeAnalytics
     accounts: FakeAccounts
+    metrics: FakeMetrics = field(default_factory=FakeMetrics)
 
     @classmethod
     def create(cls, *, latency: float = 0.0, recorder: CallRecorder | None = None) -> FakePorts:

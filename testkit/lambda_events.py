@@ -6,9 +6,10 @@ import base64
 import importlib
 import io
 import json
+import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -31,6 +32,8 @@ FUNCTION_ENVIRONMENT = {
     contract.ENV_REQUIRE_PAYMENT_METHOD: "false",
     contract.ENV_ALLOWED_ORIGIN: SIGNUP_ORIGIN,
     contract.ENV_SIGNUP_URL: SIGNUP_ORIGIN + "/",
+    contract.ENV_STAGE: "prod",
+    contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(contract.DEFAULT_CANCELED_KEY_RETENTION_DAYS),
 }
 REGISTER_MODULE = "tollgate.handlers.register"
 
@@ -48,6 +51,20 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 28_000
+
+
+class ScheduledInvocation(LambdaContext):
+    """What Lambda hands a scheduled function (EventBridge Scheduler's invoke): its own request id
+    and its whole timeout ahead."""
+
+    function_name = "tollgate-scheduled"
+
+    def __init__(self, timeout_seconds: int) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._timeout_seconds = timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._timeout_seconds * 1000
 
 
 def api_gateway_event(
@@ -111,7 +128,7 @@ class DeployedFunction:
     wiring: Wiring
 
     def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with installed(self.wiring):
+        with _invocation_of(self.wiring):
             return self.module.handler(event, context)
 
     @property
@@ -127,6 +144,32 @@ class DeployedFunction:
             yield buffer
         finally:
             self.logger.registered_handler.setStream(previous)
+
+
+_in_flight: dict[int, tuple[int, AbstractContextManager]] = {}  # id(wiring) -> (invocations, its installation)
+_in_flight_lock = threading.Lock()
+
+
+@contextmanager
+def _invocation_of(wiring: Wiring) -> Iterator[None]:
+    """`wiring` installed while any invocation of it runs: a test's threads invoking one function
+    at once (concurrent sign-ups) share one installation, undone when the last one ends (each
+    thread installing and restoring on its own would uninstall it under the others)."""
+    with _in_flight_lock:
+        count, installation = _in_flight.get(id(wiring), (0, None))
+        if installation is None:
+            installation = installed(wiring)
+            installation.__enter__()
+        _in_flight[id(wiring)] = (count + 1, installation)
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            count, installation = _in_flight.pop(id(wiring))
+            if count > 1:
+                _in_flight[id(wiring)] = (count - 1, installation)
+            else:
+                installation.__exit__(None, None, None)
 
 
 def deployed(module_name: str, environment: dict[str, str], **replacements: object) -> DeployedFunction:

@@ -50,6 +50,8 @@ class MotoStack:
             contract.ENV_REQUIRE_PAYMENT_METHOD: str(require_payment_method).lower(),
             contract.ENV_ALLOWED_ORIGIN: SIGNUP_ORIGIN,
             contract.ENV_SIGNUP_URL: SIGNUP_ORIGIN + "/",
+            contract.ENV_STAGE: "prod",
+            contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(contract.DEFAULT_CANCELED_KEY_RETENTION_DAYS),
             contract.ENV_STRIPE_API_BASE: stripe_api,
             contract.ENV_MOESIF_API_BASE: moesif_api,
         }

@@ -22,6 +22,7 @@ class UsageConfig:
 
     ledger_bucket: str
     reports_table: str
+    queue_url: str
     dead_letter_queue_url: str
     billable_statuses: BillableStatuses
 
@@ -40,9 +41,17 @@ class RuntimeConfig:
     require_payment_method: bool
     allowed_origin: str
     signup_url: str
+    stage: str  # the metrics' dimension
+    canceled_key_retention_days: int  # the housekeeping deletes a canceled account's key after this
     stripe_api_base: str | None = None  # None: Stripe's own API
     moesif_api_base: str | None = None  # None: Moesif's own API
     usage: UsageConfig | None = None  # None: this deployment does not report usage (usage_reporter=moesif)
+
+    @property
+    def deployment_name(self) -> str:
+        """"<stack>/<stage>": the value of contract.API_KEY_OWNER_TAG on this deployment's keys, and
+        the start of its alarms' names."""
+        return self.key_owner
 
     def require_usage(self) -> UsageConfig:
         if self.usage is None:
@@ -70,6 +79,13 @@ class RuntimeConfig:
                 raise ConfigurationError(f"Environment variable {name} must be 'true' or 'false', not {value!r}.")
             return _BOOLEANS[value]
 
+        def days(name: str) -> int:
+            value = required(name)
+            if not value.isdigit() or int(value) < 1:
+                raise ConfigurationError(f"Environment variable {name} must be a whole number of days, 1 or more, "
+                                         f"not {value!r}.")
+            return int(value)
+
         def usage() -> UsageConfig | None:
             if optional(contract.ENV_USAGE_LEDGER_BUCKET) is None:
                 return None
@@ -79,7 +95,8 @@ class RuntimeConfig:
             except ValueError as error:
                 raise ConfigurationError(f"Environment variable {contract.ENV_BILLABLE_STATUSES}: {error}.") from None
             return UsageConfig(required(contract.ENV_USAGE_LEDGER_BUCKET), required(contract.ENV_USAGE_REPORTS_TABLE),
-                               required(contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL), billable)
+                               required(contract.ENV_USAGE_QUEUE_URL), required(contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL),
+                               billable)
 
         return cls(
             stripe_secret_arn=required(contract.ENV_STRIPE_SECRET_ARN),
@@ -92,6 +109,8 @@ class RuntimeConfig:
             require_payment_method=flag(contract.ENV_REQUIRE_PAYMENT_METHOD),
             allowed_origin=required(contract.ENV_ALLOWED_ORIGIN),
             signup_url=required(contract.ENV_SIGNUP_URL),
+            stage=required(contract.ENV_STAGE),
+            canceled_key_retention_days=days(contract.ENV_CANCELED_KEY_RETENTION_DAYS),
             stripe_api_base=optional(contract.ENV_STRIPE_API_BASE),
             moesif_api_base=optional(contract.ENV_MOESIF_API_BASE),
             usage=usage(),

@@ -53,7 +53,6 @@ HANDLER_RECONCILER = "tollgate.handlers.reconciler.handler"
 # from its cursor next run; shorter than the shortest interval, so two runs never overlap.
 RECONCILER_TIMEOUT_SECONDS = 300
 RECONCILER_LAST_RUN_KEY = "reconciler#last-run"  # the accounts-table item holding its latest run (no '@')
-METRICS_NAMESPACE = "Tollgate"  # CloudWatch namespace of the functions' EMF metrics
 # API Gateway gives up on an integration after 29 s; the register flow, its rollback included,
 # must finish inside this (the adapters' per-call budgets are checked against it by a test).
 REGISTER_TIMEOUT_SECONDS = 28
@@ -172,9 +171,80 @@ USAGE_REPORTS_INDEX_PENDING = "pending"
 USAGE_REPORTS_ATTR_PENDING = "pending"  # partition key: always USAGE_REPORTS_PENDING_VALUE, only while pending
 USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT = "firstAttemptAt"  # epoch seconds (number)
 USAGE_REPORTS_PENDING_VALUE = "pending"
-# CloudWatch namespace of the metrics the functions publish (Powertools Metrics, embedded metric format).
-METRICS_NAMESPACE = "Tollgate"
 # Deliveries of a ledger object's message before SQS moves it to the dead-letter queue. With the
 # reporter's backoff (1 min doubling to 1 h, tollgate.handlers.usage_reporter) that is about 7 h of
 # retries: far inside Stripe's 24 h identifier de-duplication window.
 USAGE_QUEUE_MAX_RECEIVES = 12
+
+# --- Operations: metrics, alarms, housekeeping ----------------------------------------------------
+ENV_STAGE = "TOLLGATE_STAGE"  # the stage name: the one dimension of every metric below
+ENV_CANCELED_KEY_RETENTION_DAYS = "TOLLGATE_CANCELED_KEY_RETENTION_DAYS"  # housekeeping deletes older keys
+ENV_USAGE_QUEUE_URL = "TOLLGATE_USAGE_QUEUE_URL"  # usage_reporter=tollgate only: `make status` reads its depth
+# The scheduled housekeeping: deletes canceled accounts' keys after the retention, counts the keys of
+# the region and the failed rows (tollgate.handlers.housekeeping), once per HOUSEKEEPING_INTERVAL_MINUTES.
+HANDLER_HOUSEKEEPING = "tollgate.handlers.housekeeping.handler"
+HOUSEKEEPING_INTERVAL_MINUTES = 60
+HOUSEKEEPING_TIMEOUT_SECONDS = 300
+# API Gateway: API keys per account and region, a quota AWS does not raise; every key of the region
+# counts, other APIs' and disabled ones included. The housekeeping publishes the count, an alarm
+# fires above API_KEYS_ALARM_RATIO of it.
+API_KEYS_PER_REGION = 10_000
+API_KEYS_ALARM_RATIO = 0.8
+DEFAULT_CANCELED_KEY_RETENTION_DAYS = 30
+# Alarm names start with "<deployment>: " (the deployment is the value of API_KEY_OWNER_TAG,
+# "<stack>/<stage>"), so `make status` finds this deployment's alarms by that prefix.
+ALARM_NAME_SEPARATOR = ": "
+
+# Metrics: CloudWatch embedded metric format (Powertools Metrics, tollgate/metrics.py), one
+# namespace, one dimension (the stage). The functions emit them, and the stack's alarms and dashboard
+# (infra/monitoring.py) read them, by these names only. A counter is published only when it is not
+# zero: CloudWatch bills a custom metric for each hour in which it is published.
+METRICS_NAMESPACE = "Tollgate"
+METRICS_STAGE_DIMENSION = "stage"
+# Sign-ups (tollgate.domain.registration): every started one ends confirmed or failed, by reason.
+METRIC_SIGNUPS_STARTED = "SignupsStarted"
+METRIC_SIGNUPS_CONFIRMED = "SignupsConfirmed"
+METRIC_SIGNUPS_FAILED = {  # reason -> metric
+    "email_taken": "SignupsFailedEmailTaken",  # the email has an account, or its sign-up is running (409)
+    "unavailable": "SignupsFailedServiceUnavailable",  # a service timed out, throttled or failed (503)
+    "refused": "SignupsFailedServiceRefused",  # a service refused our request: the deployment needs a fix (502)
+    "unexpected": "SignupsFailedUnexpected",  # anything else (a bug)
+}
+METRIC_SIGNUPS_ROLLED_BACK_WITH_LEFTOVERS = "SignupsRolledBackWithLeftovers"  # a `failed` row was left
+# The Stripe webhook (tollgate.handlers.stripe_webhook), by outcome: lifecycle Outcome values, plus
+# the deliveries refused as not signed by Stripe and those left for Stripe to retry (409/503).
+METRIC_WEBHOOK_EVENTS = {
+    "applied": "WebhookEventsApplied",
+    "duplicate": "WebhookEventsDuplicate",
+    "stale": "WebhookEventsStale",
+    "ignored": "WebhookEventsIgnored",
+    "rejected_signature": "WebhookSignaturesRejected",
+    "retry_later": "WebhookEventsRetryLater",
+}
+# API keys made to follow an account (tollgate.domain.lifecycle), and deleted by the housekeeping.
+METRIC_KEYS_ENABLED = "KeysEnabled"
+METRIC_KEYS_DISABLED = "KeysDisabled"
+METRIC_KEYS_DELETED = "CanceledKeysDeleted"
+METRIC_KEY_DELETIONS_FAILED = "CanceledKeyDeletionsFailed"
+# The reconciler (tollgate.handlers.reconciler); RECONCILER_RUNS_SUCCEEDED is its heartbeat: a run
+# no failing service stopped (a run that used up its time budget succeeded: the next one resumes).
+METRIC_SUBSCRIPTIONS_EXAMINED = "SubscriptionsExamined"
+METRIC_ACCOUNTS_REPAIRED = "AccountsRepaired"
+METRIC_REPAIRS_FAILED = "RepairsFailed"
+METRIC_RECONCILER_RUNS_INCOMPLETE = "ReconcilerRunsIncomplete"
+METRIC_RECONCILER_RUNS_SUCCEEDED = "ReconcilerRunsSucceeded"
+# The housekeeping (tollgate.handlers.housekeeping): API_KEYS_IN_REGION is published on every run
+# (it doubles as the housekeeping's heartbeat); FAILED_ACCOUNTS counts rows a rollback left `failed`
+# and sign-ups abandoned mid-way (what `make failed-accounts` lists).
+METRIC_API_KEYS_IN_REGION = "ApiKeysInRegion"
+METRIC_FAILED_ACCOUNTS = "FailedAccounts"
+# Usage metering (tollgate.handlers.usage_reporter).
+METRIC_LEDGER_OBJECTS = "LedgerObjects"
+METRIC_BILLABLE_CALLS = "BillableCalls"
+METRIC_USAGE_UNITS_REPORTED = "UsageUnitsReported"  # units Stripe accepted (sum of the meter events' values)
+METRIC_METER_EVENTS_SENT = "MeterEventsSent"
+METRIC_METER_EVENTS_ALREADY_REPORTED = "MeterEventsAlreadyReported"
+METRIC_UNKNOWN_KEY_CALLS = "UnknownKeyCalls"  # billable calls of keys no account owns: not billed
+METRIC_MALFORMED_RECORDS = "MalformedRecords"
+METRIC_AMBIGUOUS_REPORTS = "AmbiguousReports"  # pending past Stripe's 24 h window: for the operator
+METRIC_USAGE_REPORT_FAILURES = "UsageReportFailures"  # a ledger object's usage not (all) reported: retried

@@ -52,6 +52,11 @@ class ApiKeys(ABC):
     def keys_named(self, prefix: str) -> list[ListedKey]:
         """This deployment's keys whose name starts with `prefix` (without values)."""
 
+    @abstractmethod
+    def count_in_region(self) -> int:
+        """Every API key of the account in this region, any API's: what API Gateway's quota of
+        contract.API_KEYS_PER_REGION counts. One call per 500 keys."""
+
 
 class Billing(ABC):
     """Stripe customers and subscriptions.
@@ -164,8 +169,13 @@ class Accounts(ABC):
         """The account owning a Stripe customer id."""
 
     @abstractmethod
-    def list_by_status(self, status: AccountStatus) -> list[Account]:
-        """Every account in a status (operators list and clean `failed` rows with it)."""
+    def list_by_status(self, *statuses: AccountStatus) -> list[Account]:
+        """Every account in any of `statuses` (one pass over the table, for operators and the
+        housekeeping: `failed` rows, canceled accounts' keys)."""
+
+    @abstractmethod
+    def count_by_status(self) -> dict[AccountStatus, int]:
+        """How many accounts are in each status (statuses with none are left out)."""
 
     @abstractmethod
     def record_key_sync(self, account: Account, synced: bool) -> None:
@@ -239,3 +249,21 @@ class UsageReports(ABC):
     @abstractmethod
     def summary(self, source: LedgerObject) -> BatchSummary | None:
         """What reporting the object came to, once it was fully reported."""
+
+    @abstractmethod
+    def latest_summary(self) -> BatchSummary | None:
+        """The summary saved last (the newest report, for `make status`), if any."""
+
+
+class Metrics(ABC):
+    """Business metrics (names in tollgate.contract.METRIC_*): what the stack's alarms and dashboard
+    watch. Recording one never calls a service: the adapter prints them, once per invocation, in
+    CloudWatch's embedded metric format (tollgate.metrics)."""
+
+    @abstractmethod
+    def count(self, name: str, value: float = 1) -> None:
+        """Add `value` to the counter `name` for this invocation (a zero total is not published)."""
+
+    @abstractmethod
+    def level(self, name: str, value: float) -> None:
+        """Publish the current level of `name` (a gauge: published even when 0)."""

@@ -32,10 +32,12 @@ from tollgate.adapters.stripe_webhook_events import StripeWebhookEvents
 from tollgate.config import RuntimeConfig
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.cleanup import Cleanup
+from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.reconciliation import Reconciler
 from tollgate.domain.registration import RegistrationService
-from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, PaymentMethods
+from tollgate.metrics import EmbeddedMetrics
+from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics, PaymentMethods
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
@@ -60,6 +62,10 @@ class Wiring:
     @cached_property
     def aws(self) -> AwsClients:
         return AwsClients()
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        return EmbeddedMetrics(self.config.stage)
 
     @cached_property
     def stripe_secret(self) -> SecretStore:
@@ -108,7 +114,7 @@ class Wiring:
 
     @cached_property
     def registration(self) -> RegistrationService:
-        return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts,
+        return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, metrics=self.metrics,
                                    require_payment_method=self.config.require_payment_method)
 
     @cached_property
@@ -117,11 +123,15 @@ class Wiring:
 
     @cached_property
     def lifecycle(self) -> LifecycleService:
-        return LifecycleService(self.accounts, self.api_keys, self.billing, self.payment_methods)
+        return LifecycleService(self.accounts, self.api_keys, self.billing, self.payment_methods, metrics=self.metrics)
 
     @cached_property
     def reconciler(self) -> Reconciler:
         return Reconciler(self.billing, self.accounts, self.lifecycle)
+
+    @cached_property
+    def housekeeping(self) -> Housekeeping:
+        return Housekeeping(self.accounts, self.api_keys, self.config.canceled_key_retention_days)
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:

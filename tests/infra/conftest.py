@@ -16,7 +16,8 @@ def synth(tmp_path_factory) -> Synth:
 @pytest.fixture(scope="session")
 def synth_custom(tmp_path_factory) -> Synth:
     """An operator's deployment: own backend, existing secrets, WAF and tracing off, payment method required,
-    reserved concurrency, usage reported by Moesif's integration, a 90-day ledger, an hourly reconciler."""
+    reserved concurrency, usage reported by Moesif's integration, a 90-day ledger, an hourly reconciler, alarms
+    mailed to an address with their own thresholds, no dashboard."""
     return synthesize(
         tmp_path_factory.mktemp("cdk-custom"),
         backend_url="https://backend.example.com/v1",
@@ -30,4 +31,8 @@ def synth_custom(tmp_path_factory) -> Synth:
         usage_reporter="moesif",
         usage_ledger_retention_days=90,
         reconcile_interval_minutes=60,
+        alarm_email="ops@example.com",
+        alarm_signups_per_hour=500,
+        alarm_rejected_webhooks_per_hour=3,
+        enable_dashboard=False,
     )

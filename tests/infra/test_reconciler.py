@@ -17,27 +17,28 @@ def _reconciler(synth) -> tuple[str, dict]:
 
 
 def _schedule(synth) -> dict:
-    (schedule,) = synth.resources("AWS::Scheduler::Schedule").values()
-    return schedule["Properties"]
+    """The schedule whose target is the reconciler (the housekeeping has its own)."""
+    function_id, _ = _reconciler(synth)
+    (schedule,) = [schedule["Properties"] for schedule in synth.resources("AWS::Scheduler::Schedule").values()
+                   if schedule["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}]
+    return schedule
 
 
 def test_the_reconciler_runs_on_a_schedule_of_the_configured_interval(synth, synth_custom):
-    function_id, _ = _reconciler(synth)
     schedule = _schedule(synth)
 
     assert schedule["ScheduleExpression"] == "rate(15 minutes)" == f"rate({synth.settings.reconcile_interval_minutes} minutes)"
     assert schedule["State"] == "ENABLED" and schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
-    assert schedule["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert schedule["Target"]["RetryPolicy"] == {"MaximumEventAgeInSeconds": 120, "MaximumRetryAttempts": 2}
     assert _schedule(synth_custom)["ScheduleExpression"] == "rate(1 hour)"  # reconcile_interval_minutes=60
 
 
 def test_runs_never_overlap_and_a_failed_run_is_left_to_the_next_one(synth):
     function_id, function = _reconciler(synth)
-    (invoke_config,) = synth.resources("AWS::Lambda::EventInvokeConfig").values()
+    (invoke_config,) = [config for config in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+                        if config["Properties"]["FunctionName"] == {"Ref": function_id}]
 
     assert function["Properties"]["Timeout"] == contract.RECONCILER_TIMEOUT_SECONDS <= 5 * 60  # the shortest interval
-    assert invoke_config["Properties"]["FunctionName"] == {"Ref": function_id}
     assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0
 
 

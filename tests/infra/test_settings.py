@@ -83,6 +83,12 @@ def test_command_line_strings_are_parsed_into_typed_values(context):
         ("reconcile_interval_minutes", 4, "'reconcile_interval_minutes' must be a whole number from 5 to 1440; got 4"),
         ("backend_function_arn", "my-function", "'backend_function_arn' must be a Lambda function ARN"),
         ("backend_secret_version", "v2", "'backend_secret_version' must be the VersionId put-secret-value printed"),
+        ("canceled_key_retention_days", 0, "'canceled_key_retention_days' must be a whole number from 1 to 3650; got 0"),
+        ("alarm_email", "ops at example.com", "'alarm_email' must be an email address the alarms are sent to or empty"),
+        ("alarm_signups_per_hour", 0, "'alarm_signups_per_hour' must be a whole number greater than 0; got 0"),
+        ("alarm_rejected_webhooks_per_hour", "many",
+         "'alarm_rejected_webhooks_per_hour' must be a whole number greater than 0; got 'many'"),
+        ("enable_dashboard", "sometimes", "'enable_dashboard' must be true or false; got 'sometimes'"),
     ],
 )
 def test_a_wrong_value_names_the_key_and_what_is_expected(context, key, value, message):
@@ -93,7 +99,7 @@ def test_a_wrong_value_names_the_key_and_what_is_expected(context, key, value, m
 
 
 OPTIONAL_KEYS = {"backend_url", "backend_function_arn", "backend_secret_version", "existing_stripe_secret_arn",
-                 "existing_moesif_secret_arn"}
+                 "existing_moesif_secret_arn", "alarm_email"}
 
 
 @pytest.mark.parametrize("key", sorted(set(Settings.context_keys()) - OPTIONAL_KEYS))

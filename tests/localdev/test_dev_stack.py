@@ -250,3 +250,15 @@ def test_refuses_the_same_port_for_the_site_and_the_api() -> None:
                             timeout=60, env={**os.environ, SITE_PORT_ENV: "8123", API_PORT_ENV: "8123"})
     assert result.returncode == EXIT_PORT_IN_USE
     assert "two ports" in result.stderr and SITE_PORT_ENV in result.stderr and API_PORT_ENV in result.stderr
+
+
+def test_the_banner_says_when_the_scheduled_functions_run(stack: DevStackProcess) -> None:
+    assert "make status" in stack.output()
+    assert "The reconciler runs every 15 minutes, the housekeeping every 60 minutes" in stack.output()
+
+
+def test_refuses_a_schedule_interval_that_is_not_a_positive_number_of_seconds() -> None:
+    result = subprocess.run([sys.executable, "-m", "localdev", "--schedule-seconds", "0"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--schedule-seconds takes a number of seconds greater than 0" in result.stderr

@@ -13,10 +13,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -25,9 +23,8 @@ import stripe
 
 from localdev.__main__ import PROJECT_ROOT, DevStackProcess
 from localdev.bootstrap import STRIPE_TEST_SECRET_KEY
+from testkit.dev_stack import request, sign_up, wait_until
 from tollgate import contract
-
-WEBHOOK_WAIT_SECONDS = 15  # localstripe delivers its own events asynchronously; the ledger flushes every 2 s
 
 
 @pytest.fixture(scope="module")
@@ -54,40 +51,8 @@ def apigateway(stack: DevStackProcess):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def request(url: str, body: dict | None = None, headers: dict[str, str] | None = None,
-            method: str | None = None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    outgoing = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"),
-                                      headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(outgoing, timeout=30) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw) if raw else {}
-    except ValueError:
-        return status, {"raw": raw.decode(errors="replace")}
-
-
-def sign_up(stack: DevStackProcess) -> dict:
-    status, body = request(stack.urls["api"] + contract.ROUTE_REGISTER,
-                           {"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"},
-                           {"Origin": stack.urls["site"], contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())})
-    assert status == 201, body
-    return body
-
-
 def metered_call(stack: DevStackProcess, api_key: str) -> int:
     return request(stack.urls["api"] + "/hello", headers={contract.API_KEY_HEADER: api_key})[0]
-
-
-def wait_until(condition, what: str) -> None:
-    deadline = time.monotonic() + WEBHOOK_WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_cancelling_the_subscription_in_stripe_cuts_the_key_off(stack, stripe_api, apigateway):

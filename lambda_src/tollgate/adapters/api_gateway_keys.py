@@ -17,6 +17,7 @@ from tollgate.ports import ApiKeys
 _SERVICE = "API Gateway"
 _GONE = frozenset({"NotFoundException"})  # deleting or detaching twice is not an error
 _ALREADY_THERE = frozenset({"ConflictException"})  # a retried attach that had gone through
+KEYS_PER_PAGE = 500  # GetApiKeys' largest page: 10,000 keys take 20 calls
 
 
 class ApiGatewayKeys(ApiKeys):
@@ -78,6 +79,14 @@ class ApiGatewayKeys(ApiKeys):
             if item.get("name", "").startswith(prefix)  # nameQuery's matching is not documented as a prefix match
             and (item.get("tags") or {}).get(contract.API_KEY_OWNER_TAG) == self._owner  # never another deployment's
         ]
+
+    def count_in_region(self) -> int:
+        def all_pages() -> int:
+            pages = self._client.get_paginator("get_api_keys").paginate(
+                includeValues=False, PaginationConfig={"PageSize": KEYS_PER_PAGE})
+            return sum(len(page.get("items", [])) for page in pages)
+
+        return self._call("count API keys", all_pages)
 
     @staticmethod
     def _call(action: str, operation: Any, *, tolerated: frozenset[str] = frozenset(), **parameters: Any) -> Any:

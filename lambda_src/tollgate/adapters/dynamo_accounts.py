@@ -42,13 +42,15 @@ _ATTRIBUTES = {
     "key_synced_for": "keySyncedFor",
     "cut_off_reason": "cutOffReason",
     "last_checkout_session_id": "lastCheckoutSessionId",
+    "api_key_deleted_at": "apiKeyDeletedAt",
 }
 _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
 # ReconcilerRun field -> attribute of the contract.RECONCILER_LAST_RUN_KEY item (no `status`, so no
 # account listing ever returns it).
 _RUN_ATTRIBUTES = {"started_at": "startedAt", "finished_at": "finishedAt", "examined": "examined",
-                   "repaired": "repaired", "failed": "failed", "cursor": "cursor", "stopped_by": "stoppedBy"}
-_RUN_COUNTS = frozenset({"started_at", "finished_at", "examined", "repaired", "failed"})
+                   "repaired": "repaired", "failed": "failed", "cursor": "cursor", "stopped_by": "stoppedBy",
+                   "repairs": "repairs", "repairs_at": "repairsAt"}
+_RUN_COUNTS = frozenset({"started_at", "finished_at", "examined", "repaired", "failed", "repairs_at"})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -86,16 +88,30 @@ class DynamoAccounts(Accounts):
     def find_by_customer_id(self, customer_id: str) -> Account | None:
         return self._find(contract.ACCOUNTS_INDEX_BY_CUSTOMER_ID, contract.ACCOUNTS_ATTR_CUSTOMER_ID, customer_id)
 
-    def list_by_status(self, status: AccountStatus) -> list[Account]:
-        """A filtered scan: only operators call it, on a table of one item per customer."""
-        accounts, start = [], {}
+    def list_by_status(self, *statuses: AccountStatus) -> list[Account]:
+        """A filtered scan: only operators and the hourly housekeeping call it, on a table of one
+        item per customer."""
+        values = {f":status{n}": {"S": status.value} for n, status in enumerate(statuses)}
+        items = self._scan("list accounts", FilterExpression=f"#status IN ({', '.join(values)})",
+                           ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues=values)
+        return [_account(item) for item in items]
+
+    def count_by_status(self) -> dict[AccountStatus, int]:
+        """A scan of the status attribute alone (the bookkeeping items have none)."""
+        counts: dict[AccountStatus, int] = {}
+        for item in self._scan("count accounts", ProjectionExpression="#status", FilterExpression="attribute_exists(#status)",
+                               ExpressionAttributeNames={"#status": "status"}):
+            status = AccountStatus(item["status"]["S"])
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def _scan(self, action: str, **parameters: Any) -> list[dict]:
+        items, start = [], {}
         while True:
-            page = self._call("list accounts", self._client.scan, TableName=self._table,
-                              FilterExpression="#status = :status", ExpressionAttributeNames={"#status": "status"},
-                              ExpressionAttributeValues={":status": {"S": status.value}}, **start)
-            accounts += [_account(item) for item in page.get("Items", [])]
+            page = self._call(action, self._client.scan, TableName=self._table, **parameters, **start)
+            items += page.get("Items", [])
             if "LastEvaluatedKey" not in page:
-                return accounts
+                return items
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
     def record_key_sync(self, account: Account, synced: bool) -> None:
@@ -145,11 +161,13 @@ class DynamoAccounts(Accounts):
             return None
         values = {name: _deserializer.deserialize(item[attribute]) for name, attribute in _RUN_ATTRIBUTES.items()
                   if attribute in item}
+        if "repairs" in values:
+            values["repairs"] = tuple(values["repairs"])
         return ReconcilerRun(**{name: int(value) if name in _RUN_COUNTS else value for name, value in values.items()})
 
     def save_reconciler_run(self, run: ReconcilerRun) -> None:
-        item = {attribute: _serializer.serialize(getattr(run, name)) for name, attribute in _RUN_ATTRIBUTES.items()
-                if getattr(run, name) is not None}
+        item = {attribute: _serializer.serialize(list(value) if isinstance(value, tuple) else value)
+                for name, attribute in _RUN_ATTRIBUTES.items() if (value := getattr(run, name)) is not None}
         self._call("write reconciler run", self._client.put_item, TableName=self._table,
                    Item={**_key(contract.RECONCILER_LAST_RUN_KEY), **item})
 
@@ -229,7 +247,7 @@ def _account(item: dict) -> Account:
     if "key_synced_for" in values:
         values["key_synced_for"] = AccountStatus(values["key_synced_for"])
     values["history"] = tuple(_status_change(entry) for entry in values.get("history", ()))
-    for name in ("lease_expires_at", "created_at", "updated_at", "last_billing_event_at"):
+    for name in ("lease_expires_at", "created_at", "updated_at", "last_billing_event_at", "api_key_deleted_at"):
         if name in values:
             values[name] = int(values[name])
     return Account(**values)

@@ -6,7 +6,8 @@ Two kinds of item, both forgotten after tollgate.domain.metering.REPORT_RETENTIO
   pending it also carries contract.USAGE_REPORTS_ATTR_PENDING, so the sparse index of that name
   lists exactly the pending reports, oldest attempt first;
 - a summary per ledger object (`object#s3://bucket/key`): records, malformed records, billable
-  calls, customers, and the calls of unknown keys.
+  calls, customers, and the calls of unknown keys; and a copy of the newest one
+  (LATEST_SUMMARY_KEY), which `make status` shows as the last report.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tollgate.ports import UsageReports
 _SERVICE = "DynamoDB"
 _ID = contract.USAGE_REPORTS_PARTITION_KEY
 _SUMMARY_KEY_PREFIX = "object#"
+LATEST_SUMMARY_KEY = "latest#summary"
 _NAMES = {"#id": _ID, "#status": "status", "#pending": contract.USAGE_REPORTS_ATTR_PENDING,
           "#first": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "#value": "value", "#timestamp": "timestamp",
           "#expires": contract.USAGE_REPORTS_TTL_ATTRIBUTE}
@@ -97,17 +99,34 @@ class DynamoUsageReports(UsageReports):
             "reportedAt": summary.reported_at,
             contract.USAGE_REPORTS_TTL_ATTRIBUTE: summary.reported_at + REPORT_RETENTION_SECONDS,
         }
-        self._call("record usage summary", self._client.put_item, TableName=self._table,
-                   Item={name: _serializer.serialize(value) for name, value in item.items()})
+        serialized = {name: _serializer.serialize(value) for name, value in item.items()}
+        self._call("record usage summary", self._client.put_item, TableName=self._table, Item=serialized)
+        try:  # the newest report wins: two objects reported at once must not put an older one back
+            self._client.put_item(TableName=self._table, Item={**serialized, _ID: {"S": LATEST_SUMMARY_KEY}},
+                                  ConditionExpression="attribute_not_exists(#id) OR reportedAt <= :at",
+                                  ExpressionAttributeNames={"#id": _ID},
+                                  ExpressionAttributeValues=_values({":at": summary.reported_at}))
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise downstream_error(_SERVICE, "record the latest usage summary", error) from None
+        except BotoCoreError as error:
+            raise downstream_error(_SERVICE, "record the latest usage summary", error) from None
 
     def summary(self, source: LedgerObject) -> BatchSummary | None:
+        return self._summary_at(_summary_key(source))
+
+    def latest_summary(self) -> BatchSummary | None:
+        return self._summary_at(LATEST_SUMMARY_KEY)
+
+    def _summary_at(self, item_id: str) -> BatchSummary | None:
         item = self._call("read usage summary", self._client.get_item, TableName=self._table,
-                          Key={_ID: {"S": _summary_key(source)}}).get("Item")
+                          Key={_ID: {"S": item_id}}).get("Item")
         if not item:
             return None
         values = {name: _deserializer.deserialize(value) for name, value in item.items()}
-        return BatchSummary(source, int(values["records"]), int(values["malformed"]), int(values["billable"]),
-                            int(values["customers"]), {key: int(calls) for key, calls in values["unknownKeys"].items()},
+        return BatchSummary(LedgerObject(values["sourceBucket"], values["sourceKey"]), int(values["records"]),
+                            int(values["malformed"]), int(values["billable"]), int(values["customers"]),
+                            {key: int(calls) for key, calls in values["unknownKeys"].items()},
                             int(values["ambiguous"]), int(values["reportedAt"]))
 
     @staticmethod

@@ -1,5 +1,6 @@
-"""The usage queues on SQS: the reporter delays a failed message's next delivery (backoff), and
-`make usage-redrive` reads and removes what landed in the dead-letter queue."""
+"""The usage queues on SQS: the reporter delays a failed message's next delivery (backoff),
+`make usage-redrive` reads and removes what landed in the dead-letter queue, and `make status`
+shows how many wait in each."""
 
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ MAX_VISIBILITY_SECONDS = 12 * 3600  # SQS's limit for ChangeMessageVisibility
 class QueuedMessage:
     receipt_handle: str
     body: str
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """SQS's approximate counts: messages waiting to be delivered, and delivered but not yet done."""
+
+    waiting: int
+    in_flight: int
 
 
 class UsageQueues:
@@ -52,6 +61,16 @@ class UsageQueues:
             self._client.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
         except (ClientError, BotoCoreError) as error:
             raise downstream_error(_SERVICE, "remove a redriven message", error) from None
+
+    def depth(self, queue_url: str) -> QueueDepth:
+        try:
+            attributes = self._client.get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages",
+                                                    "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        except (ClientError, BotoCoreError) as error:
+            raise downstream_error(_SERVICE, "read the queue's depth", error) from None
+        return QueueDepth(int(attributes["ApproximateNumberOfMessages"]),
+                          int(attributes["ApproximateNumberOfMessagesNotVisible"]))
 
     def _url(self, queue_arn: str) -> str:
         if queue_arn not in self._urls:

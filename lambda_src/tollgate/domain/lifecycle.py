@@ -49,9 +49,10 @@ import time
 from collections.abc import Callable
 from enum import Enum
 
+from tollgate import contract
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.models import Account, AccountStatus, BillingEvent, SubscriptionState
-from tollgate.ports import Accounts, ApiKeys, Billing, PaymentMethods
+from tollgate.ports import Accounts, ApiKeys, Billing, Metrics, PaymentMethods
 
 SUBSCRIPTION_UPDATED = "customer.subscription.updated"
 SUBSCRIPTION_DELETED = "customer.subscription.deleted"
@@ -91,12 +92,15 @@ class LifecycleService:
         billing: Billing,
         payments: PaymentMethods,
         clock: Callable[[], float] = time.time,
+        *,
+        metrics: Metrics,
     ):
         self._accounts = accounts
         self._keys = keys
         self._billing = billing
         self._payments = payments
         self._clock = clock
+        self._metrics = metrics
 
     def handle(self, event: BillingEvent) -> Outcome:
         """Apply one event. Raises DownstreamError (Stripe/AWS failed) or ConcurrentUpdate (the
@@ -224,8 +228,10 @@ class LifecycleService:
         if account.status is AccountStatus.ACTIVE:
             self._keys.attach_to_plan(account.api_key_id)
             self._keys.set_enabled(account.api_key_id, True)
+            self._metrics.count(contract.METRIC_KEYS_ENABLED)
         elif account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):
             self._keys.set_enabled(account.api_key_id, False)
+            self._metrics.count(contract.METRIC_KEYS_DISABLED)
 
 
 def _following(event_type: str, account: Account, subscription_status: str,

@@ -59,6 +59,7 @@ class BatchOutcome:
     summary: BatchSummary
     deliveries: dict[str, Delivery]  # identifier -> what happened to it
     ambiguous: tuple[ReportRecord, ...] = ()
+    units_sent: int = 0  # the values of the meter events Stripe accepted now (not the repeats)
 
     def count(self, delivery: Delivery) -> int:
         return sum(1 for outcome in self.deliveries.values() if outcome is delivery)
@@ -99,6 +100,7 @@ class UsageReporter:
         deliveries: dict[str, Delivery] = {}
         failures: list[DownstreamError] = []
         ambiguous: list[ReportRecord] = []
+        units_sent = 0
         backing_off = threading.Event()
         with ThreadPoolExecutor(max_workers=self._parallel_calls) as pool:
             results = pool.map(lambda report: self._deliver_safely(report, backing_off), reports)
@@ -108,6 +110,7 @@ class UsageReporter:
                     continue
                 delivery, record = result
                 deliveries[report.identifier] = delivery
+                units_sent += report.value if delivery is Delivery.SENT else 0
                 if delivery is Delivery.AMBIGUOUS:
                     ambiguous.append(record)
         if failures:
@@ -117,7 +120,7 @@ class UsageReporter:
         summary = BatchSummary(source, usage.records, usage.malformed, usage.billable, len(reports), unknown,
                                len(ambiguous), int(self._clock()))
         self._reports.save_summary(summary)
-        return BatchOutcome(summary, deliveries, tuple(ambiguous))
+        return BatchOutcome(summary, deliveries, tuple(ambiguous), units_sent)
 
     def send_ambiguous(self, record: ReportRecord) -> Delivery:
         """The operator's `--assume-unreported`: send a report that stayed pending past Stripe's

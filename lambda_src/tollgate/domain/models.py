@@ -103,6 +103,9 @@ class Account:
     # The newest Checkout session whose completion was applied: the signup page, back from
     # Checkout, learns from it that its card was dealt with (see tollgate.domain.checkout).
     last_checkout_session_id: str | None = None
+    # When the housekeeping deleted the key of this canceled account (tollgate.domain.housekeeping).
+    # `api_key_id` stays: the key's late usage still finds its customer, and its history names it.
+    api_key_deleted_at: int | None = None
 
     @classmethod
     def reservation(cls, registrant: Registrant, *, attempt_id: str, request_fingerprint: str, now: int,
@@ -175,6 +178,29 @@ class Account:
 
     def with_checkout_session(self, session_id: str | None) -> Account:
         return replace(self, last_checkout_session_id=session_id)
+
+    def is_stuck(self, now: int) -> bool:
+        """A row nothing will finish: a rollback could not undo it (`failed`), or its sign-up died
+        mid-way (`pending` past its lease). `make failed-accounts` lists and cleans these."""
+        return self.status is AccountStatus.FAILED or (
+            self.status is AccountStatus.PENDING and (self.lease_expires_at or 0) < now)
+
+    def canceled_since(self) -> int | None:
+        """When a canceled account was canceled: the first of the history's latest run of `canceled`
+        entries (the row's last update when the capped history no longer shows it); None otherwise."""
+        if self.status is not AccountStatus.CANCELED:
+            return None
+        since = self.updated_at
+        for change in reversed(self.history):
+            if change.status is not AccountStatus.CANCELED:
+                break
+            since = change.at
+        return since
+
+    def with_key_deleted(self, at: int, cause: str) -> Account:
+        """The canceled row once its key is deleted: the deletion (and the key id, in `cause`) is in
+        the history; the status stays, and a key that no longer exists needs no call to match it."""
+        return replace(self.with_status(self.status, at, cause), api_key_deleted_at=at, key_synced_for=self.status)
 
     def with_billing_event(self, event_id: str, created: int) -> Account:
         """Remember the newest applied Stripe event (an older one arriving later is stale)."""
@@ -268,8 +294,20 @@ class ReconcilerRun:
     failed: int  # accounts that could not be repaired (logged with their ids)
     cursor: str | None = None  # the last subscription examined, when the listing was not finished
     stopped_by: str | None = None  # why the run ended before the listing did (time budget, a failing service)
+    # The latest repairs, for operators: "<subscription id> -> <Stripe status>", the first REPAIRS_KEPT of
+    # the latest run that repaired anything (this one, or an earlier one), made at `repairs_at`.
+    repairs: tuple[str, ...] = ()
+    repairs_at: int | None = None
+
+    REPAIRS_KEPT = 10
+    STOPPED_BY_TIME_BUDGET = "time budget"
 
     @property
     def complete(self) -> bool:
         """The run reached the end of Stripe's listing: the next one starts from the newest again."""
         return self.cursor is None and self.stopped_by is None
+
+    @property
+    def succeeded(self) -> bool:
+        """No failing service stopped the run (running out of time is fine: the next run resumes)."""
+        return self.stopped_by in (None, self.STOPPED_BY_TIME_BUDGET)

@@ -23,7 +23,8 @@ with the exactly-once, order-safe conditional write, and the key is made to matc
   repair (the next run tries it again); an account refused for good (a 4xx, say) is counted as
   failed, logged by the handler, and passed, so it can never stall every run after it.
 
-What the run did is returned and saved as the latest ReconcilerRun (accounts table) for operators.
+What the run did is returned and saved as the latest ReconcilerRun (accounts table) for operators
+(`make status` shows it, with the first repairs).
 """
 
 from __future__ import annotations
@@ -102,14 +103,14 @@ class Reconciler:
         try:
             while stopped_by is None:
                 if self._clock() >= deadline:
-                    stopped_by = "time budget"
+                    stopped_by = ReconcilerRun.STOPPED_BY_TIME_BUDGET
                     break
                 self._pacer.wait()
                 listed_at = int(self._clock())
                 page = self._billing.list_subscriptions(cursor, self._page_size)
                 for subscription in page.subscriptions:
                     if self._clock() >= deadline:
-                        stopped_by = "time budget"
+                        stopped_by = ReconcilerRun.STOPPED_BY_TIME_BUDGET
                         break
                     self._examine(subscription, run_id, listed_at, tally)
                     cursor = subscription.id
@@ -118,8 +119,15 @@ class Reconciler:
                     break
         except DownstreamError as problem:
             stopped_by = str(problem)
-        record = ReconcilerRun(started_at=started_at, finished_at=int(self._clock()), examined=tally.examined,
-                               repaired=tally.repaired, failed=tally.failed, cursor=cursor, stopped_by=stopped_by)
+        finished_at = int(self._clock())
+        repairs = tuple(f"{repair.subscription_id} -> {repair.stripe_status}" for repair in tally.repairs
+                        if repair.outcome is Outcome.APPLIED)[:ReconcilerRun.REPAIRS_KEPT]
+        repairs_at = finished_at if repairs else None
+        if not repairs and previous is not None:
+            repairs, repairs_at = previous.repairs, previous.repairs_at
+        record = ReconcilerRun(started_at=started_at, finished_at=finished_at, examined=tally.examined,
+                               repaired=tally.repaired, failed=tally.failed, cursor=cursor, stopped_by=stopped_by,
+                               repairs=repairs, repairs_at=repairs_at)
         self._accounts.save_reconciler_run(record)
         return record, tally.repairs
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
+from tollgate import contract
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import (
     ConcurrentUpdate,
@@ -44,7 +45,7 @@ from tollgate.domain.models import (
     Registrant,
     Registration,
 )
-from tollgate.ports import Accounts, Analytics, ApiKeys, Billing
+from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics
 
 CONCURRENT_CALLS = 4  # the widest stage
 _RESERVATION_TRIES = 3
@@ -61,6 +62,7 @@ class RegistrationService:
         analytics: Analytics,
         accounts: Accounts,
         *,
+        metrics: Metrics,
         require_payment_method: bool = False,
         lease_seconds: int = RESERVATION_LEASE_SECONDS,
         executor: Executor | None = None,
@@ -71,6 +73,7 @@ class RegistrationService:
         self.billing = billing
         self.analytics = analytics
         self.accounts = accounts
+        self.metrics = metrics
         self.cleanup = Cleanup(api_keys, billing, accounts, clock)
         self.require_payment_method = require_payment_method
         self.lease_seconds = lease_seconds
@@ -86,12 +89,16 @@ class RegistrationService:
         DownstreamError (a service failed; what was created is undone, or recorded on a
         `failed` row).
         """
+        self.metrics.count(contract.METRIC_SIGNUPS_STARTED)
         attempt = _Attempt(self, registrant, request_fingerprint)
         try:
-            return attempt.run()
+            registration = attempt.run()
         except Exception as failure:
             attempt.roll_back(failure)
+            self.metrics.count(contract.METRIC_SIGNUPS_FAILED[_failure_reason(failure)])
             raise
+        self.metrics.count(contract.METRIC_SIGNUPS_CONFIRMED)
+        return registration
 
     def now(self) -> int:
         return int(self.clock())
@@ -164,6 +171,8 @@ class _Attempt:
             self._keep_failed(f"{failure}; rolling back")
         outcome = self._service.cleanup.undo(self._row, attached=self._attached)
         self._row = outcome.account
+        if outcome.leftovers:  # kept on a `failed` row below, or an orphaned key (make failed-accounts)
+            self._service.metrics.count(contract.METRIC_SIGNUPS_ROLLED_BACK_WITH_LEFTOVERS)
         if self._stored_status is None:
             return
         try:
@@ -244,6 +253,7 @@ class _Attempt:
         cleanup = self._service.cleanup
         outcome = cleanup.undo(abandoned)
         if outcome.leftovers:
+            self._service.metrics.count(contract.METRIC_SIGNUPS_ROLLED_BACK_WITH_LEFTOVERS)
             # None (another attempt took it over first) is fine: that attempt owns its cleanup now.
             cleanup.keep_failed(outcome.account,
                                 "an unfinished sign-up could not be undone: " + "; ".join(outcome.leftovers),
@@ -292,6 +302,15 @@ def _raise_first_failure(*futures: Future) -> None:
 def _outcome_unknown(error: BaseException) -> bool:
     """A timeout, throttling or 5xx: the service may have acted before failing to answer."""
     return isinstance(error, DownstreamError) and error.retryable
+
+
+def _failure_reason(error: BaseException) -> str:
+    """Why a sign-up failed, as contract.METRIC_SIGNUPS_FAILED names it."""
+    if isinstance(error, (EmailAlreadyRegistered, RegistrationInProgress)):
+        return "email_taken"
+    if isinstance(error, DownstreamError):
+        return "unavailable" if error.retryable else "refused"
+    return "unexpected"
 
 
 def _failure_rank(error: BaseException) -> int:

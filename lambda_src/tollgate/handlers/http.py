@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from tollgate import contract, wiring
 from tollgate.domain.errors import ConfigurationError, DownstreamError, RequestTooLarge, ValidationFailed
+from tollgate.metrics import published_per_invocation
 
 RETRY_AFTER_SECONDS = "60"
 
@@ -112,8 +113,10 @@ class HttpFunction:
 
     def lambda_handler(self, on_invoke: Callable[[Any], None] | None = None) -> Callable[[dict, Any], dict]:
         """The Lambda entry point: logs correlated by API Gateway's request id, never the event
-        (it can hold a key or a sign-up), and no keys carried over from the previous invocation."""
+        (it can hold a key or a sign-up), no keys carried over from the previous invocation, and
+        the invocation's metrics printed when it ends."""
 
+        @published_per_invocation
         @self.logger.inject_lambda_context(
             correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True
         )

@@ -4,7 +4,9 @@ Answers Stripe reads: 200 once the event is applied, was applied before, is stal
 us; 400 when the signature is missing or wrong or its timestamp is outside the tolerance (nothing
 is changed; the answer is our own sentence, the verifier's detail goes to the log); 409/503 when
 the event could not be applied yet (an account still being registered, a service failing): Stripe
-retries those for three days. Logs carry event ids and outcomes, never the payload.
+retries those for three days. Logs carry event ids and outcomes, never the payload; every delivery
+is counted by outcome (contract.METRIC_WEBHOOK_EVENTS): a flood of rejected signatures, or a wrong
+signing secret, sets an alarm off.
 """
 
 from __future__ import annotations
@@ -37,18 +39,25 @@ def stripe_webhook() -> Response:
     logger.append_keys(stripe_event_id=event.id, stripe_event_type=event.type)
     outcome = current.lifecycle.handle(event)
     logger.info("Stripe event handled", extra={"outcome": outcome.value})
+    _count(outcome.value)
     return respond(200, {"received": True, "outcome": outcome.value})
+
+
+def _count(outcome: str) -> None:
+    wiring.current().metrics.count(contract.METRIC_WEBHOOK_EVENTS[outcome])
 
 
 @app.exception_handler([InvalidWebhookSignature, ValidationFailed])
 def _not_from_stripe(problem: Exception) -> Response:
     logger.warning("Rejected a webhook that Stripe did not sign", extra={"reason": str(problem)})
+    _count("rejected_signature")
     return error(400, NOT_FROM_STRIPE)
 
 
 @app.exception_handler(ConcurrentUpdate)
 def _busy(problem: ConcurrentUpdate) -> Response:
     logger.info("Stripe event deferred", extra={"reason": str(problem)})
+    _count("retry_later")
     return error(409, "The account is changing; retry later.")
 
 
@@ -57,6 +66,7 @@ def _downstream_failed(problem: DownstreamError) -> Response:
     """Always 503, even when Stripe refused a call: Stripe retries any non-2xx for three days, and
     a refusal (a deployment fix) may well be repaired by then."""
     logger.warning("Stripe event not applied", extra={"service": problem.service, "reason": str(problem)})
+    _count("retry_later")
     return error(503, function.downstream_message)
 
 

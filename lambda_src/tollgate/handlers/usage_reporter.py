@@ -9,18 +9,17 @@ usage waits and is retried instead of hammering it; after contract.USAGE_QUEUE_M
 deliveries (about 7 h) SQS moves the message to the dead-letter queue, which an alarm can watch and
 `make usage-redrive` re-sends from.
 
-Metrics (Powertools, embedded metric format, namespace contract.METRICS_NAMESPACE): LedgerObjects, BillableCalls,
-MeterEventsSent, MeterEventsAlreadyReported, UnknownKeyCalls (calls of keys no account owns, kept
-in the ledger), MalformedRecords, AmbiguousReports (pending past Stripe's 24 h window: for the
-operator) and ReportFailures.
+Metrics (tollgate.metrics, names contract.METRIC_*): ledger objects, billable calls, usage units
+Stripe accepted, meter events sent and already reported, calls of keys no account owns (kept in the
+ledger, not billed), malformed records, reports pending past Stripe's 24 h window (for the operator)
+and usage report failures (an alarm watches them, and the dead-letter queue).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -28,12 +27,13 @@ from tollgate import contract, wiring
 from tollgate.adapters.sqs_usage_queues import ledger_objects_in
 from tollgate.domain.errors import TollgateError
 from tollgate.domain.metering import BatchOutcome, Delivery
+from tollgate.metrics import published_per_invocation
+from tollgate.ports import Metrics
 
 RETRY_BASE_SECONDS = 60
 RETRY_CAP_SECONDS = 3600
 
 logger = Logger(service="tollgate-usage-reporter")
-metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service="usage-reporter")
 # A batch whose every message failed is answered like any other (each one listed as a failure), so
 # the delays set below hold instead of Lambda retrying the whole batch at once.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -47,14 +47,14 @@ def retry_delay_seconds(receive_count: int) -> int:
 def _report(record: SQSRecord) -> None:
     current = wiring.current()
     sources = ledger_objects_in(record.body)
-    metrics.add_metric(name="LedgerObjects", unit=MetricUnit.Count, value=len(sources))
+    current.metrics.count(contract.METRIC_LEDGER_OBJECTS, len(sources))
     try:
         for source in sources:
-            _publish(current.usage_reporter.report_object(source))
+            _publish(current.usage_reporter.report_object(source), current.metrics)
     except TollgateError as problem:
         receive_count = int(record.attributes.approximate_receive_count)
         delay = retry_delay_seconds(receive_count)
-        metrics.add_metric(name="ReportFailures", unit=MetricUnit.Count, value=1)
+        current.metrics.count(contract.METRIC_USAGE_REPORT_FAILURES)
         logger.warning("Usage not reported yet; it will be retried", extra={
             "messageId": record.message_id, "reason": str(problem), "receiveCount": receive_count,
             "retryInSeconds": delay})
@@ -66,15 +66,16 @@ def _report(record: SQSRecord) -> None:
         raise
 
 
-def _publish(outcome: BatchOutcome) -> None:
+def _publish(outcome: BatchOutcome, metrics: Metrics) -> None:
     summary = outcome.summary
-    for name, value in (("BillableCalls", summary.billable),
-                        ("MeterEventsSent", outcome.count(Delivery.SENT)),
-                        ("MeterEventsAlreadyReported", outcome.count(Delivery.ALREADY_REPORTED)),
-                        ("UnknownKeyCalls", sum(summary.unknown_keys.values())),
-                        ("MalformedRecords", summary.malformed),
-                        ("AmbiguousReports", summary.ambiguous)):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    for name, value in ((contract.METRIC_BILLABLE_CALLS, summary.billable),
+                        (contract.METRIC_USAGE_UNITS_REPORTED, outcome.units_sent),
+                        (contract.METRIC_METER_EVENTS_SENT, outcome.count(Delivery.SENT)),
+                        (contract.METRIC_METER_EVENTS_ALREADY_REPORTED, outcome.count(Delivery.ALREADY_REPORTED)),
+                        (contract.METRIC_UNKNOWN_KEY_CALLS, sum(summary.unknown_keys.values())),
+                        (contract.METRIC_MALFORMED_RECORDS, summary.malformed),
+                        (contract.METRIC_AMBIGUOUS_REPORTS, summary.ambiguous)):
+        metrics.count(name, value)
     logger.info("Ledger object reported", extra={
         "object": str(summary.source), "records": summary.records, "billable": summary.billable,
         "customers": summary.customers, "sent": outcome.count(Delivery.SENT)})
@@ -91,7 +92,7 @@ def _publish(outcome: BatchOutcome) -> None:
                          "value": record.report.value, "object": str(summary.source)})
 
 
-@metrics.log_metrics
+@published_per_invocation
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context: Any) -> dict:
     return process_partial_response(event=event, record_handler=_report, processor=processor, context=context)

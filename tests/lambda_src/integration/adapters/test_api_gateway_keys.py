@@ -115,3 +115,25 @@ def test_every_key_carries_the_owner_tag_and_another_deployments_keys_are_never_
     assert tags == {contract.API_KEY_OWNER_TAG: KEY_OWNER}
     assert [key.id for key in keys.keys_named("tollgate-owned-")] == [ours.id]
     assert [key.id for key in staging.keys_named("tollgate-owned-")] == [theirs.id]
+
+
+def test_every_key_of_the_region_counts_against_the_quota_whoever_made_it(keys):
+    before = keys.count_in_region()
+    keys.create_key("tollgate-counted", "")
+    boto3.client("apigateway").create_api_key(name="another-api-key", enabled=False)  # another API's, disabled
+
+    assert keys.count_in_region() == before + 2
+
+
+def test_the_count_pages_through_every_key_500_at_a_time_without_values(aws):
+    # moto answers every key in one page whatever the limit: stub API Gateway's paging instead.
+    client = boto3.client("apigateway", config=AWS_CLIENT_CONFIG)
+    stubber = Stubber(client)
+    stubber.add_response("get_api_keys", {"items": [{"id": f"k{n}"} for n in range(500)], "position": "next"},
+                         {"includeValues": False, "limit": 500})
+    stubber.add_response("get_api_keys", {"items": [{"id": "last"}]},
+                         {"includeValues": False, "limit": 500, "position": "next"})
+
+    with stubber:
+        assert ApiGatewayKeys(client, aws.usage_plan_id, KEY_OWNER).count_in_region() == 501
+    stubber.assert_no_pending_responses()

@@ -29,7 +29,7 @@ def test_an_account_round_trips_with_every_field(accounts):
         "round@example.com", first_name="Zoë", last_name="Lee", api_key_id="k1", customer_id="cus_1",
         subscription_id="sub_1", customer_idempotency_key="tollgate-customer-x", lease_expires_at=123, request_fingerprint="fp", failure_reason=None,
         created_at=1, updated_at=2, key_synced_for=AccountStatus.ACTIVE, cut_off_reason="Card declined.",
-        last_checkout_session_id="cs_test_1",
+        last_checkout_session_id="cs_test_1", api_key_deleted_at=3,
         history=(StatusChange(1, AccountStatus.PENDING, "sign-up"),
                  StatusChange(2, AccountStatus.SUSPENDED, "customer.subscription.deleted", "evt_1")),
     )
@@ -131,7 +131,8 @@ def test_history_written_before_one_entry_shape_still_reads(accounts, aws):
 def test_the_reconcilers_last_run_is_kept_and_is_never_listed_as_an_account(accounts):
     assert accounts.last_reconciler_run() is None
     interrupted = ReconcilerRun(started_at=10, finished_at=250, examined=1200, repaired=3, failed=1,
-                                cursor="sub_123", stopped_by="time budget")
+                                cursor="sub_123", stopped_by="time budget",
+                                repairs=("sub_1 -> canceled", "sub_2 -> active", "sub_3 -> past_due"), repairs_at=200)
     finished = ReconcilerRun(started_at=900, finished_at=905, examined=40, repaired=0, failed=0)
 
     accounts.save_reconciler_run(interrupted)
@@ -141,3 +142,23 @@ def test_the_reconcilers_last_run_is_kept_and_is_never_listed_as_an_account(acco
     assert accounts.last_reconciler_run() == finished and finished.complete
     listed = [row.email for status in AccountStatus for row in accounts.list_by_status(status)]
     assert contract.RECONCILER_LAST_RUN_KEY not in listed
+
+
+def test_accounts_are_listed_in_any_of_several_statuses_and_counted_by_status(aws):
+    accounts = DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table)
+    for email, status in (("l1@example.com", AccountStatus.CANCELED), ("l2@example.com", AccountStatus.FAILED),
+                          ("l3@example.com", AccountStatus.ACTIVE), ("l4@example.com", AccountStatus.CANCELED)):
+        accounts.save(account(email, status=status), expected_status=None)
+    accounts.save_reconciler_run(ReconcilerRun(started_at=1, finished_at=2, examined=0, repaired=0, failed=0))
+    before = accounts.count_by_status()
+
+    listed = accounts.list_by_status(AccountStatus.CANCELED, AccountStatus.FAILED)
+
+    assert {row.email for row in listed} >= {"l1@example.com", "l2@example.com", "l4@example.com"}
+    assert {row.status for row in listed} == {AccountStatus.CANCELED, AccountStatus.FAILED}
+    accounts.save(account("l5@example.com", status=AccountStatus.ACTIVE), expected_status=None)
+    after = accounts.count_by_status()
+    assert after[AccountStatus.ACTIVE] == before[AccountStatus.ACTIVE] + 1
+    assert sum(after.values()) == len(boto3.client("dynamodb").scan(
+        TableName=aws.accounts_table, FilterExpression="contains(email, :at)",
+        ExpressionAttributeValues={":at": {"S": "@"}})["Items"])  # accounts only: no bookkeeping item counted

@@ -70,6 +70,19 @@ def test_an_object_summary_round_trips(reports):
     assert reports.summary(LedgerObject("ledger-bucket", "ledger/never")) is None
 
 
+def test_the_latest_summary_is_the_newest_report_whatever_order_they_are_saved_in(reports):
+    def summary(reported_at: int) -> BatchSummary:
+        return BatchSummary(LedgerObject("ledger-bucket", ledger_key()), records=1, malformed=0, billable=1,
+                            customers=1, unknown_keys={}, ambiguous=0, reported_at=reported_at)
+
+    newest, older = summary(2_000_000_000), summary(1_999_999_000)
+    reports.save_summary(newest)
+    reports.save_summary(older)  # two objects reported at once: the older one finished last
+
+    assert reports.latest_summary() == newest
+    assert reports.summary(older.source) == older
+
+
 def test_the_ledger_lists_the_objects_of_the_hours_around_a_period(aws):
     s3 = boto3.client("s3")
     now = int(time.time())

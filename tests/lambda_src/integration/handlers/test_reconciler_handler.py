@@ -6,29 +6,17 @@ from __future__ import annotations
 
 import json
 import urllib.request
-import uuid
 
 import boto3
 import pytest
-from testkit.lambda_events import DeployedFunction, LambdaContext, deployed, sign_up
+from testkit.emf import emf_documents
+from testkit.lambda_events import DeployedFunction, ScheduledInvocation, deployed, sign_up
 from testkit.stripe_events import deliver, stripe_event
 
 from tollgate import contract
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 
 RECONCILER_MODULE = "tollgate.handlers.reconciler"
-
-
-class ScheduledInvocation(LambdaContext):
-    """What Lambda hands the reconciler: its own request id and its whole timeout ahead."""
-
-    function_name = "tollgate-reconciler"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return contract.RECONCILER_TIMEOUT_SECONDS * 1000
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +27,7 @@ def reconciler_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFu
 
 def run_reconciler(module: DeployedFunction) -> dict:
     """What EventBridge Scheduler does every interval."""
-    return module.handler({}, ScheduledInvocation())
+    return module.handler({}, ScheduledInvocation(contract.RECONCILER_TIMEOUT_SECONDS))
 
 
 def key_enabled(account: dict) -> bool:
@@ -65,10 +53,13 @@ def test_a_subscription_canceled_in_stripe_without_its_webhook_has_the_key_disab
     last_run = DynamoAccounts(boto3.client("dynamodb"), aws.accounts_table).last_reconciler_run()
     assert (last_run.examined, last_run.repaired, last_run.cursor) == (summary["examined"], summary["repaired"], None)
     output = capsys.readouterr().out
-    emf = [json.loads(line) for line in output.splitlines() if '"_aws"' in line]
-    (metrics,) = [document for document in emf if "AccountsRepaired" in document]
+    (metrics,) = [document for document in emf_documents(output) if contract.METRIC_ACCOUNTS_REPAIRED in document]
     assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == contract.METRICS_NAMESPACE
-    assert metrics["AccountsRepaired"] in (summary["repaired"], [summary["repaired"]])
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [[contract.METRICS_STAGE_DIMENSION]]
+    assert metrics[contract.METRICS_STAGE_DIMENSION] == "prod"
+    assert metrics[contract.METRIC_ACCOUNTS_REPAIRED] == [summary["repaired"]]
+    assert metrics[contract.METRIC_RECONCILER_RUNS_SUCCEEDED] == [1]  # the heartbeat
+    assert last_run.repairs and f"{account['subscriptionId']} -> canceled" in last_run.repairs
     assert account["apikey"] not in output  # ids may show, never a key
 
 

@@ -9,7 +9,7 @@ import itertools
 from dataclasses import replace
 
 import pytest
-from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeBilling, FakePaymentMethods
+from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods
 
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import (
@@ -51,7 +51,9 @@ class World:
             history=(StatusChange(NOW - 100, status, "sign-up"),),
             key_synced_for=status,  # an earlier event made the key match, as tests set it up
         )
-        self.service = LifecycleService(self.accounts, self.keys, self.billing, self.payments, clock=lambda: NOW)
+        self.metrics = FakeMetrics()
+        self.service = LifecycleService(self.accounts, self.keys, self.billing, self.payments, clock=lambda: NOW,
+                                        metrics=self.metrics)
 
     def set_subscription_status(self, status: str) -> None:
         self.billing.subscriptions[self.subscription_id]["status"] = status

@@ -7,38 +7,25 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeBilling, FakePaymentMethods
+from testkit.fake_ports import (
+    FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods, SleepingClock,
+)
 
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_UPDATED, LifecycleService, Outcome
-from tollgate.domain.models import Account, AccountStatus, BillingEvent
+from tollgate.domain.models import Account, AccountStatus, BillingEvent, ReconcilerRun
 from tollgate.domain.reconciliation import Reconciler
 
 START = 1_800_000_000.0
 _emails = itertools.count(1)
 
 
-class Clock:
-    """Epoch seconds that move only when the code under test sleeps (or a test says so)."""
-
-    def __init__(self) -> None:
-        self.now = START
-        self.slept = 0.0
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.now += seconds
-
-
 class World:
     def __init__(self, operations_per_second: float = 5, page_size: int = 100) -> None:
-        self.clock = Clock()
+        self.clock = SleepingClock(START)
         self.keys, self.billing, self.accounts = FakeApiKeys(), FakeBilling(), FakeAccounts()
         self.lifecycle = LifecycleService(self.accounts, self.keys, self.billing, FakePaymentMethods(self.billing),
-                                          clock=self.clock.time)
+                                          clock=self.clock.time, metrics=FakeMetrics())
         self.reconciler = Reconciler(self.billing, self.accounts, self.lifecycle, clock=self.clock.time,
                                      sleep=self.clock.sleep, operations_per_second=operations_per_second,
                                      page_size=page_size)
@@ -80,6 +67,30 @@ def test_a_subscription_canceled_in_stripe_whose_webhook_was_lost_has_its_key_di
     assert (run.examined, run.repaired, run.failed, run.complete) == (1, 1, 0, True)
     assert [(r.subscription_id, r.outcome) for r in repairs] == [(lost.subscription_id, Outcome.APPLIED)]
     assert world.accounts.reconciler_run == run
+    assert run.repairs == (f"{lost.subscription_id} -> canceled",) and run.succeeded  # for make status
+    assert run.repairs_at == run.finished_at
+
+
+def test_a_run_that_repairs_nothing_keeps_the_latest_repairs_for_operators():
+    world = World()
+    lost = world.account(AccountStatus.ACTIVE, stripe_status="canceled")
+    first, _ = world.run("run-1")
+    world.clock.now += 900
+
+    second, _ = world.run("run-2")
+
+    assert second.repaired == 0 and second.finished_at > first.finished_at
+    assert (second.repairs, second.repairs_at) == ((f"{lost.subscription_id} -> canceled",), first.finished_at)
+
+
+def test_the_run_keeps_the_first_repairs_for_operators_and_counts_them_all():
+    world = World()
+    for _ in range(ReconcilerRun.REPAIRS_KEPT + 2):
+        world.account(AccountStatus.ACTIVE, stripe_status="canceled")
+
+    run, _ = world.run()
+
+    assert run.repaired == ReconcilerRun.REPAIRS_KEPT + 2 and len(run.repairs) == ReconcilerRun.REPAIRS_KEPT
 
 
 def test_a_customer_who_paid_while_the_webhook_was_lost_gets_the_key_back():
@@ -200,6 +211,7 @@ def test_a_run_stops_at_its_deadline_and_the_next_resumes_where_it_stopped():
     first, _ = world.run("run-1", budget=2.5)  # a list call and two repairs, a second each
 
     assert first.stopped_by == "time budget" and not first.complete
+    assert first.succeeded  # running out of time is no failure: the heartbeat still beats
     assert first.cursor == lost[-2].subscription_id  # newest first: the two newest were examined
     assert [world.key_works(account) for account in lost] == [True, True, True, False, False]
     second, _ = world.run("run-2")
@@ -215,6 +227,7 @@ def test_stripe_failing_to_list_ends_the_run_with_its_cursor_kept():
     run, _ = world.run()
 
     assert run.cursor == second.subscription_id and "list_subscriptions" in run.stopped_by
+    assert not run.succeeded
     assert not world.key_works(second) and world.key_works(first)
     assert world.run("run-2")[0].complete and not world.key_works(first)
 
@@ -242,3 +255,4 @@ def test_an_account_refused_for_good_is_counted_and_the_run_goes_on():
     assert (run.examined, run.repaired, run.failed, run.complete) == (2, 1, 1, True)
     assert repairs[0].subscription_id == broken.subscription_id and "key not found" in repairs[0].problem
     assert not world.key_works(other)
+    assert run.repairs == (f"{other.subscription_id} -> canceled",) and run.succeeded

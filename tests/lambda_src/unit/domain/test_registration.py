@@ -38,7 +38,8 @@ def clock() -> Clock:
 
 def service_for(ports: FakePorts, clock: Clock | None = None, **options) -> RegistrationService:
     return RegistrationService(
-        ports.api_keys, ports.billing, ports.analytics, ports.accounts, clock=clock or Clock(), **options
+        ports.api_keys, ports.billing, ports.analytics, ports.accounts, clock=clock or Clock(), metrics=ports.metrics,
+        **options
     )
 
 

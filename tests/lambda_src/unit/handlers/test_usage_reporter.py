@@ -10,7 +10,9 @@ import pytest
 
 from testkit.lambda_events import LambdaContext
 from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes, s3_notification, sqs_event
+from tollgate import contract
 from tollgate.domain.errors import DownstreamError
+from tollgate.domain.models import AccountStatus
 from tollgate.domain.usage import STRIPE_DEDUP_WINDOW_SECONDS, ReportState
 from tollgate.handlers.usage_reporter import RETRY_CAP_SECONDS, retry_delay_seconds
 
@@ -37,6 +39,9 @@ def test_n_billable_calls_become_n_units_in_one_meter_event(metering):
     assert event.timestamp <= metering.clock()  # the latest call's time, never ahead of now
     assert metering.reports.records[event.identifier].state is ReportState.REPORTED
     assert metering.reports.summaries[source].billable == 7
+    assert {name: metering.metrics.total(name) for name in metering.metrics.names()} == {
+        contract.METRIC_LEDGER_OBJECTS: 1, contract.METRIC_BILLABLE_CALLS: 7, contract.METRIC_USAGE_UNITS_REPORTED: 7,
+        contract.METRIC_METER_EVENTS_SENT: 1}
 
 
 def test_calls_api_gateway_answered_itself_and_failed_calls_are_not_billed(metering):
@@ -78,6 +83,8 @@ def test_the_same_batch_delivered_twice_is_billed_once(metering):
 
     assert metering.meter.units() == 5
     assert metering.meter.call_count("report") == 1  # the table knew: Stripe was not even asked again
+    assert metering.metrics.total(contract.METRIC_USAGE_UNITS_REPORTED) == 5  # units reported are counted once
+    assert metering.metrics.total(contract.METRIC_METER_EVENTS_ALREADY_REPORTED) == 3
 
 
 @pytest.mark.parametrize("answer_lost", [False, True], ids=["refused", "answer-lost"])
@@ -107,6 +114,8 @@ def test_a_failed_delivery_is_retried_later_and_later_each_time(metering):
     assert [delay for _, _, delay in metering.queues.delays] == [60, 120, 240]
     assert [retry_delay_seconds(count) for count in (7, 8, 12)] == [RETRY_CAP_SECONDS] * 3
     assert metering.meter.units() == 0
+    assert metering.metrics.total(contract.METRIC_USAGE_REPORT_FAILURES) == 3  # each one sets the alarm off
+    assert metering.metrics.total(contract.METRIC_USAGE_UNITS_REPORTED) == 0
 
 
 def test_one_failing_message_does_not_hold_back_the_others_of_the_batch(metering):
@@ -122,7 +131,7 @@ def test_one_failing_message_does_not_hold_back_the_others_of_the_batch(metering
     assert metering.meter.units() == 1
 
 
-def test_calls_of_an_unknown_key_are_counted_apart_and_kept(metering, capsys):
+def test_calls_of_an_unknown_key_are_counted_apart_and_kept(metering):
     source = metering.ledger.put(ledger_bytes([call_record("key-ada"), call_record("key-deleted"),
                                                call_record("key-deleted")]))
 
@@ -131,10 +140,10 @@ def test_calls_of_an_unknown_key_are_counted_apart_and_kept(metering, capsys):
     assert metering.meter.units() == 1
     assert metering.reports.summaries[source].unknown_keys == {"key-deleted": 2}
     assert source in metering.ledger.objects  # the evidence stays
-    assert emitted_metrics(capsys.readouterr().out)["UnknownKeyCalls"] == [2.0]
+    assert metering.metrics.total(contract.METRIC_UNKNOWN_KEY_CALLS) == 2
 
 
-def test_a_malformed_record_is_skipped_and_counted_and_the_rest_reported(metering, capsys):
+def test_a_malformed_record_is_skipped_and_counted_and_the_rest_reported(metering):
     lines = [call_record("key-ada"), '{"resourcePath": "/{proxy+}", "apiKeyId": "key-ada", "status": ',
              "not json at all", call_record("key-ada", at_ms="yesterday"), call_record("key-ada")]
     source = metering.ledger.put(ledger_bytes(lines))
@@ -143,7 +152,7 @@ def test_a_malformed_record_is_skipped_and_counted_and_the_rest_reported(meterin
 
     assert metering.meter.units("cus_ada") == 2
     assert metering.reports.summaries[source].malformed == 3
-    assert emitted_metrics(capsys.readouterr().out)["MalformedRecords"] == [3.0]
+    assert metering.metrics.total(contract.METRIC_MALFORMED_RECORDS) == 3
 
 
 def test_records_written_back_to_back_without_a_delimiter_are_all_read(metering):
@@ -167,7 +176,7 @@ def test_a_10000_record_batch_costs_one_stripe_call_per_customer(metering):
     assert metering.accounts.call_count("find_by_api_key_id") == 25  # one lookup per key per batch
 
 
-def test_a_report_pending_past_stripes_24_hours_is_never_resent_on_its_own(metering, capsys):
+def test_a_report_pending_past_stripes_24_hours_is_never_resent_on_its_own(metering):
     source = metering.ledger.put(ledger_bytes([call_record("key-ada") for _ in range(3)]))
     metering.meter.fail("report", answer_lost=True)  # Stripe took it; the answer never came back
     metering.deliver(source)
@@ -178,7 +187,7 @@ def test_a_report_pending_past_stripes_24_hours_is_never_resent_on_its_own(meter
     assert metering.meter.call_count("report") == 1
     (pending,) = metering.reports.pending_since_before(int(metering.clock() - STRIPE_DEDUP_WINDOW_SECONDS))
     assert pending.report.value == 3
-    assert emitted_metrics(capsys.readouterr().out)["AmbiguousReports"] == [1.0]
+    assert metering.metrics.total(contract.METRIC_AMBIGUOUS_REPORTS) == 1
 
 
 def test_a_report_pending_within_24_hours_is_resent_and_stripe_deduplicates_it(metering):
@@ -199,22 +208,6 @@ def test_the_test_event_s3_sends_when_notifications_are_set_up_is_ignored(meteri
 
     assert failed_messages(metering.function.handler(event, LambdaContext())) == []
     assert metering.meter.events == []
-
-
-def emitted_metrics(stdout: str) -> dict[str, list[float]]:
-    """Powertools' EMF blobs on stdout, by metric name."""
-    values: dict[str, list[float]] = {}
-    for line in stdout.splitlines():
-        try:
-            document = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(document, dict) or "_aws" not in document:
-            continue
-        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            value = document[metric["Name"]]
-            values.setdefault(metric["Name"], []).extend(value if isinstance(value, list) else [value])
-    return values
 
 
 def test_while_stripe_is_down_an_object_costs_one_round_of_calls_not_one_per_customer(metering):
@@ -242,3 +235,14 @@ def test_the_event_carries_the_latest_call_time_never_a_time_ahead_of_now(meteri
 
     timestamps = {event.customer_id: event.timestamp for event in metering.meter.events}
     assert timestamps == {"cus_ada": (now_ms - 20_000) // 1000, "cus_bob": int(metering.clock())}
+
+
+def test_the_last_calls_of_a_key_the_housekeeping_deleted_still_reach_its_customer(metering):
+    metering.add_customer("key-gone", "cus_gone")
+    row = metering.accounts.rows["key-gone@example.com"]
+    metering.accounts.rows[row.email] = row.with_status(AccountStatus.CANCELED, 1, "canceled").with_key_deleted(2, "gone")
+    source = metering.ledger.put(ledger_bytes([call_record("key-gone") for _ in range(2)]))
+
+    metering.deliver(source)
+
+    assert metering.meter.units("cus_gone") == 2 and metering.metrics.total(contract.METRIC_UNKNOWN_KEY_CALLS) == 0

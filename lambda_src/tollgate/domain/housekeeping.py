@@ -1,0 +1,113 @@
+"""The scheduled housekeeping: keeps the region's API keys below API Gateway's quota and counts what
+an operator must look at.
+
+API Gateway allows contract.API_KEYS_PER_REGION keys per account and region, a quota AWS does not
+raise, and every key counts, disabled ones included. A canceled account's key is disabled for good
+(cancelled is final: a new sign-up gets a new key), so churned customers would use the quota up for
+ever. Each run:
+
+- deletes the key of every account canceled more than `retention_days` ago. The row keeps the key
+  id (the key's late usage still finds its customer in the usage reporter) and says in its history
+  when the key was deleted; the key is deleted first and the row written after, so a crash in
+  between is repaired by the next run (deleting a key twice is not an error). Deletions are paced
+  (API Gateway allows 5 key deletions a second per account, shared with sign-ups) and stop at
+  `deadline`: the next run carries on;
+- counts the keys of the region (what the quota counts), and the rows nothing will finish
+  (`failed`, or `pending` past the lease: what `make failed-accounts` cleans).
+
+The handler publishes what the run found as metrics; the stack's alarms watch them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
+from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.reconciliation import Pacer
+from tollgate.ports import Accounts, ApiKeys
+
+KEY_DELETIONS_PER_SECOND = 2  # of API Gateway's 5 per second and account: the rest stays for sign-ups
+DAY_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class KeyDeletion:
+    """One canceled account's key the run tried to delete (`problem`: why it is still there)."""
+
+    api_key_id: str
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class HousekeepingRun:
+    stuck_accounts: int  # `failed` rows and sign-ups abandoned mid-way
+    deletions: tuple[KeyDeletion, ...]
+    keys_due: int  # canceled accounts' keys past the retention, deleted or not (yet)
+    keys_in_region: int | None  # None: API Gateway could not list them (`count_problem` says why)
+    count_problem: str | None = None
+
+    @property
+    def keys_deleted(self) -> int:
+        return sum(1 for deletion in self.deletions if deletion.problem is None)
+
+    @property
+    def deletions_failed(self) -> int:
+        return sum(1 for deletion in self.deletions if deletion.problem is not None)
+
+
+class Housekeeping:
+    """Deletes canceled accounts' keys after the retention; counts keys and stuck rows."""
+
+    def __init__(self, accounts: Accounts, api_keys: ApiKeys, retention_days: int,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 deletions_per_second: float = KEY_DELETIONS_PER_SECOND):
+        self._accounts = accounts
+        self._api_keys = api_keys
+        self._retention_seconds = retention_days * DAY_SECONDS
+        self._retention_days = retention_days
+        self._clock = clock
+        self._pacer = Pacer(deletions_per_second, clock, sleep)
+
+    def run(self, deadline: float) -> HousekeepingRun:
+        """One run; no deletion starts after `deadline` (epoch seconds). DownstreamError when the
+        table or the key count cannot be read (the handler logs it; the next run tries again)."""
+        now = int(self._clock())
+        rows = self._accounts.list_by_status(AccountStatus.CANCELED, AccountStatus.FAILED, AccountStatus.PENDING)
+        due = [row for row in rows if self._key_due(row, now)]
+        deletions = []
+        for account in due:
+            if self._clock() >= deadline:
+                break
+            self._pacer.wait()
+            try:
+                deletions.append(self._delete_key(account))
+            except DownstreamError as problem:
+                deletions.append(KeyDeletion(account.api_key_id, str(problem)))
+                if problem.retryable:
+                    break  # API Gateway or DynamoDB is failing or throttling: the next run carries on
+        stuck = sum(1 for row in rows if row.is_stuck(now))
+        try:
+            keys_in_region = self._api_keys.count_in_region()
+        except DownstreamError as problem:
+            return HousekeepingRun(stuck, tuple(deletions), len(due), None, str(problem))
+        return HousekeepingRun(stuck, tuple(deletions), len(due), keys_in_region)
+
+    def _key_due(self, account: Account, now: int) -> bool:
+        canceled_since = account.canceled_since()
+        return (canceled_since is not None and account.api_key_id is not None and account.api_key_deleted_at is None
+                and canceled_since <= now - self._retention_seconds)
+
+    def _delete_key(self, account: Account) -> KeyDeletion:
+        key_id = account.api_key_id
+        self._api_keys.delete_key(key_id)
+        deleted = account.with_key_deleted(
+            int(self._clock()),
+            f"API key {key_id} deleted {self._retention_days} days after the cancellation (canceled_key_retention_days)")
+        try:
+            self._accounts.save(deleted, AccountStatus.CANCELED, account.attempt_id)
+        except ConcurrentUpdate:
+            pass  # a new sign-up took the canceled row over meanwhile (it deletes the old key itself)
+        return KeyDeletion(key_id)

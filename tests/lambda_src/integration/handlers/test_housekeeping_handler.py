@@ -1,0 +1,56 @@
+"""Issue 14, key hygiene end to end: a customer signs up through the real register handler, cancels
+in Stripe (the webhook disables the key), and once that is 31 days ago the housekeeping handler
+deletes the key in API Gateway (moto) while the account row keeps its id and says when; what it
+publishes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import boto3
+import pytest
+from testkit.emf import emitted_metrics
+from testkit.lambda_events import DeployedFunction, ScheduledInvocation, deployed, sign_up
+from testkit.stripe_events import deliver, stripe_event
+
+from tollgate import contract
+from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.domain.housekeeping import DAY_SECONDS
+
+
+@pytest.fixture(scope="module")
+def housekeeping(aws, stripe_api, moesif_collector, price_id) -> DeployedFunction:
+    return deployed("tollgate.handlers.housekeeping", aws.environment(stripe_api, moesif_collector.base_url, price_id))
+
+
+def as_if_days_ago(accounts: DynamoAccounts, api_key_id: str, days: int) -> None:
+    """Move the row's history back: what it says happened now happened `days` ago."""
+    row = accounts.find_by_api_key_id(api_key_id)
+    history = tuple(replace(change, at=change.at - days * DAY_SECONDS) for change in row.history)
+    accounts.save(replace(row, history=history, updated_at=row.updated_at - days * DAY_SECONDS), row.status)
+
+
+def test_a_canceled_customers_key_is_deleted_after_the_retention_and_its_id_kept(
+        register_module, webhook_module, housekeeping, aws, stripe_client, capsys):
+    account = sign_up(register_module)
+    stripe_client.v1.subscriptions.cancel(account["subscriptionId"])
+    deleted = {"id": account["subscriptionId"], "object": "subscription", "customer": account["customerId"],
+               "status": "canceled"}
+    assert deliver(webhook_module, stripe_event("customer.subscription.deleted", deleted))[0] == 200
+    accounts = DynamoAccounts(boto3.client("dynamodb"), aws.accounts_table)
+    assert housekeeping.handler({}, ScheduledInvocation(contract.HOUSEKEEPING_TIMEOUT_SECONDS))["keysDeleted"] == 0  # canceled today: kept
+    as_if_days_ago(accounts, account["apiKeyId"], contract.DEFAULT_CANCELED_KEY_RETENTION_DAYS + 1)
+    keys_before = len(boto3.client("apigateway").get_api_keys()["items"])
+    capsys.readouterr()
+
+    summary = housekeeping.handler({}, ScheduledInvocation(contract.HOUSEKEEPING_TIMEOUT_SECONDS))
+
+    with pytest.raises(boto3.client("apigateway").exceptions.NotFoundException):
+        boto3.client("apigateway").get_api_key(apiKey=account["apiKeyId"])
+    row = accounts.find_by_api_key_id(account["apiKeyId"])
+    assert row.status.value == "canceled" and row.api_key_deleted_at is not None
+    assert account["apiKeyId"] in row.history[-1].cause
+    assert summary["keysDeleted"] >= 1 and summary["keysInRegion"] == keys_before - summary["keysDeleted"]
+    published = emitted_metrics(capsys.readouterr().out)
+    assert published[contract.METRIC_API_KEYS_IN_REGION] == [summary["keysInRegion"]]
+    assert published[contract.METRIC_KEYS_DELETED] == [summary["keysDeleted"]]

@@ -1,0 +1,40 @@
+"""make dev's EventBridge Scheduler stand-in (localdev.scheduler): a scheduled function is invoked
+every interval with the schedule's empty event and its own timeout, a failed run is logged and the
+next still comes, and stopping ends the schedule."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+import scheduled_probe as probe
+
+from localdev.lambda_runtime import LocalFunction
+from localdev.scheduler import RateSchedule
+
+
+@pytest.fixture(autouse=True)
+def fresh_probe() -> None:
+    probe.invocations.clear()
+    probe.fail_next.clear()
+
+
+def test_the_function_is_invoked_every_interval_with_the_schedules_event_and_its_own_timeout(caplog):
+    probe.fail_next.set()  # the first run fails: Lambda logs it, the schedule goes on
+    started = time.monotonic()
+    schedule = RateSchedule(LocalFunction("scheduled_probe.handler", timeout_seconds=300), 0.2).start()
+    try:
+        for _ in range(3):
+            assert probe.invoked.acquire(timeout=5)
+    finally:
+        schedule.stop()
+    count = len(probe.invocations)
+    time.sleep(0.5)
+
+    assert time.monotonic() - started >= 0.6  # the first run comes one interval after the start, as in AWS
+    assert [event for event, _ in probe.invocations] == [{}] * count
+    assert all(295_000 < remaining <= 300_000 for _, remaining in probe.invocations)
+    assert len(probe.invocations) == count  # nothing after stop
+    assert "Scheduled run of scheduled_probe.handler failed" in caplog.text
+    assert caplog.records[0].levelno == logging.ERROR

@@ -1,0 +1,133 @@
+"""`make status` (ops/status.py): one screen about a deployment. Against `make dev` as an operator
+runs it (a sign-up, a cancellation whose webhook was lost, the reconciler's repair), and on moto
+in-process for what needs a look (a failed row, dead-lettered usage, a firing alarm) and for the
+errors an operator meets (no deployment, a part that cannot be read)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import boto3
+import pytest
+import stripe
+
+from localdev.__main__ import PROJECT_ROOT, DevStackProcess
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
+from ops.status import EXIT_ATTENTION, EXIT_FAILED, main
+from testkit.dev_stack import sign_up, wait_until
+from testkit.lambda_events import KEY_OWNER
+from tollgate import contract
+from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.domain.models import Account, AccountStatus, ReconcilerRun
+
+
+def run(environ: dict[str, str]) -> tuple[int, str]:
+    out = io.StringIO()
+    return main([], environ=environ, out=out), out.getvalue()
+
+
+def line_of(output: str, label: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith(label))
+
+
+def test_a_quiet_deployment_says_so_part_by_part(environment, accounts):
+    status, output = run(environment)
+
+    assert status == 0, output
+    assert line_of(output, "Accounts").split()[1:3] == ["pending", str(accounts.count_by_status().get(
+        AccountStatus.PENDING, 0))]
+    assert "of 10,000 in this region" in line_of(output, "API keys")
+    assert "dead letters 0" in line_of(output, "Metering")
+    assert "no alarm named 'tollgate-test/prod: '" in line_of(output, "Alarms")
+
+
+def test_a_failed_row_dead_lettered_usage_and_a_firing_alarm_need_a_look(environment, accounts, aws):
+    accounts.save(Account(email=f"{uuid.uuid4().hex[:8]}@example.com", status=AccountStatus.FAILED), None)
+    boto3.client("sqs").send_message(QueueUrl=aws.usage.dead_letter_queue_url, MessageBody="{}")
+    cloudwatch = boto3.client("cloudwatch")
+    for title in ("usage dead-lettered", "API 5xx"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=f"{KEY_OWNER}{contract.ALARM_NAME_SEPARATOR}{title}", MetricName="m", Namespace="n",
+            Statistic="Sum", Period=300, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    cloudwatch.set_alarm_state(AlarmName=f"{KEY_OWNER}{contract.ALARM_NAME_SEPARATOR}usage dead-lettered",
+                               StateValue="ALARM", StateReason="test")
+    accounts.save_reconciler_run(ReconcilerRun(started_at=int(time.time()) - 70, finished_at=int(time.time()) - 65,
+                                               examined=3, repaired=1, failed=0, repairs=("sub_1 -> canceled",),
+                                               repairs_at=int(time.time()) - 65))
+    try:
+        status, output = run(environment)
+    finally:
+        boto3.client("sqs").purge_queue(QueueUrl=aws.usage.dead_letter_queue_url)
+
+    assert status == EXIT_ATTENTION, output
+    assert "make failed-accounts" in line_of(output, "Failed")
+    assert "dead letters 1: run make usage-redrive" in line_of(output, "Metering")
+    assert line_of(output, "Alarms").endswith("usage dead-lettered")  # the one firing, not "API 5xx"
+    assert "API 5xx" not in output
+    reconciler = line_of(output, "Reconciler")
+    assert "last run 1m ago" in reconciler and "examined 3, repaired 1" in reconciler
+    assert "latest repairs 1m ago: sub_1 -> canceled" in output
+
+
+def test_a_part_that_cannot_be_read_says_why_and_the_others_still_show(environment):
+    broken = environment | {contract.ENV_USAGE_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/gone"}
+
+    status, output = run(broken)
+
+    assert status == EXIT_FAILED
+    assert line_of(output, "Metering").split(None, 1)[1].startswith("could not read: ")
+    assert "of 10,000 in this region" in line_of(output, "API keys")
+
+
+def test_without_a_deployment_the_error_names_the_three_ways_to_choose_one(aws, capsys, tmp_path):
+    status, output = run({"DEV_STACK_FILE": str(tmp_path / "no-dev-stack.json")})
+
+    assert status == EXIT_FAILED and output == ""
+    error = capsys.readouterr().err
+    assert "no Tollgate deployment to act on" in error and "--function NAME" in error and "make dev" in error
+
+
+@pytest.fixture(scope="module")
+def dev_stack() -> Iterator[DevStackProcess]:
+    """`make dev` with its scheduled functions every 2 seconds (make dev ARGS="--schedule-seconds 2")."""
+    with DevStackProcess(schedule_seconds=2) as running:
+        yield running
+
+
+def test_make_status_against_make_dev_after_a_sign_up_a_lost_cancellation_and_a_reconciler_run(dev_stack):
+    stripe_api = stripe.StripeClient(STRIPE_TEST_SECRET_KEY, base_addresses={"api": dev_stack.urls["stripe"]})
+    apigateway = boto3.client("apigateway", endpoint_url=dev_stack.urls["moto"], region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+    published = json.loads(dev_stack.stack_file.read_text())["environment"]  # what make dev tells the ops commands
+    accounts = DynamoAccounts(boto3.client("dynamodb", endpoint_url=dev_stack.urls["moto"], region_name="us-east-1",
+                                           aws_access_key_id="testing", aws_secret_access_key="testing"),
+                              published[contract.ENV_ACCOUNTS_TABLE])
+    account = sign_up(dev_stack)
+    # The sign-up's own invoice.paid, which Stripe sends once it answered, reaches the webhook first.
+    wait_until(lambda: accounts.find_by_api_key_id(account["apiKeyId"]).last_billing_event_id, "the first invoice.paid")
+    (endpoint,) = stripe_api.v1.webhook_endpoints.list().data
+    stripe_api.v1.webhook_endpoints.update(endpoint.id, {"url": "http://127.0.0.1:9/misconfigured"})
+    try:
+        stripe_api.v1.subscriptions.cancel(account["subscriptionId"])  # customer.subscription.deleted: lost
+        wait_until(lambda: not apigateway.get_api_key(apiKey=account["apiKeyId"])["enabled"], "the reconciler's repair")
+    finally:
+        stripe_api.v1.webhook_endpoints.update(endpoint.id, {"url": endpoint.url})
+
+    result = subprocess.run([sys.executable, "-m", "ops.status"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            env={**os.environ, "DEV_STACK_FILE": str(dev_stack.stack_file)}, timeout=60)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Using the running make dev stack" in result.stderr
+    output = result.stdout
+    assert "active 0" in line_of(output, "Accounts") and "canceled 1" in line_of(output, "Accounts")
+    assert line_of(output, "API keys").startswith("API keys     1 of 10,000 in this region")
+    assert f"{account['subscriptionId']} -> canceled" in output, output  # what the reconciler repaired
+    assert "no sign-up left failed" in line_of(output, "Failed")
+    assert "make dev creates none" in line_of(output, "Alarms")
