@@ -173,6 +173,10 @@ class TollgateStack(Stack):
             "ApiUrl": (self.api.url, "Base URL of the metered API (send the key in x-api-key)"),
             "SignupUrl": (self.site.url, "The signup page"),
             "UsagePlanId": (self.api.usage_plan.usage_plan_id, "Usage plan every issued key is attached to"),
+            contract.STACK_OUTPUT_REGISTER_FUNCTION: (
+                self.functions.register.function.function_name,
+                "The register function, whose settings the ops commands read (make status ARGS=\"--stack <name>\")",
+            ),
             "StripeSecretArn": (stripe_secret_arn, "Secret holding the Stripe secret key and webhook signing secret"),
             "MoesifSecretArn": (moesif_secret_arn, "Secret holding the Moesif application id (read by Firehose)"),
             "StripeWebhookUrl": (

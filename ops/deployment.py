@@ -1,8 +1,9 @@
 """Which Tollgate deployment an ops command acts on, found the same way by every ops command.
 
 In this order:
-1. `--function NAME`: the settings of that deployed register function, read from Lambda with the
-   shell's AWS credentials and region (as the AWS CLI finds them);
+1. `--stack NAME` or `--function NAME`: a deployed stack, read with the shell's AWS credentials
+   and region (as the AWS CLI finds them): the stack's `RegisterFunctionName` output names its
+   register function, whose settings (its environment) say where everything is;
 2. the TOLLGATE_* environment variables, contract.py's names (what every function gets);
 3. a running `make dev`: while it runs it publishes its functions' environment, emulator
    endpoints included, in DEV_STACK_FILE (`.tollgate/dev-stack.json`, git-ignored), and removes
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tollgate import contract
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import ConfigurationError, TollgateError
@@ -29,11 +31,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_STACK_FILE_ENV = "DEV_STACK_FILE"  # where make dev publishes itself (tests give each stack its own)
 DEFAULT_DEV_STACK_FILE = PROJECT_ROOT / ".tollgate" / "dev-stack.json"
 TOLLGATE_VARIABLE_PREFIX = "TOLLGATE_"
+EXAMPLE_STACK = "Tollgate"
 EXAMPLE_FUNCTION = "Tollgate-prod-register"
 WAYS_TO_CHOOSE = (
     "Which deployment, in this order:\n"
-    f"  --function NAME       a deployed stack, by its register function (e.g. {EXAMPLE_FUNCTION}), read\n"
-    "                        with your AWS credentials and region (AWS_PROFILE or keys, AWS_DEFAULT_REGION)\n"
+    f"  --stack NAME          a deployed stack, by its CloudFormation name (e.g. {EXAMPLE_STACK}), or\n"
+    f"  --function NAME       by its register function (e.g. {EXAMPLE_FUNCTION}); both read with your AWS\n"
+    "                        credentials and region (AWS_PROFILE or keys, AWS_DEFAULT_REGION)\n"
     f"  {TOLLGATE_VARIABLE_PREFIX}* variables  the settings a function gets (names in lambda_src/tollgate/contract.py)\n"
     "  a running make dev    the local stack: start `make dev` in another terminal, then run this"
 )
@@ -55,17 +59,30 @@ class Deployment:
         require_aws_session()
 
 
-def wired_deployment(function_name: str | None, environ: Mapping[str, str]) -> tuple[Deployment, Wiring]:
+def wired_deployment(arguments: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Deployment, Wiring]:
     """The deployment to act on (said on stderr), connected, and its adapters: what every ops
     command starts with."""
-    deployment = find_deployment(function_name, environ)
-    deployment.connect()
-    print(f"Using {deployment.source}.", file=sys.stderr)
+    deployment = connect(arguments, environ)
     return deployment, Wiring(deployment.config)
 
 
-def find_deployment(function_name: str | None, environ: Mapping[str, str]) -> Deployment:
+def connect(arguments: argparse.Namespace, environ: Mapping[str, str]) -> Deployment:
+    """The deployment the parsed `add_deployment_options` choose (find_deployment), its AWS SDK
+    endpoints set up, said on stderr."""
+    deployment = find_deployment(environ, function_name=arguments.function, stack_name=arguments.stack)
+    deployment.connect()
+    print(f"Using {deployment.source}.", file=sys.stderr)
+    return deployment
+
+
+def find_deployment(environ: Mapping[str, str], *, function_name: str | None = None,
+                    stack_name: str | None = None) -> Deployment:
     """The deployment to act on, by the order in the module docstring."""
+    if stack_name:
+        require_aws_session()
+        function_name = _register_function_of(stack_name)
+        return Deployment(RuntimeConfig.from_environ(_function_environment(function_name)),
+                          f"stack {stack_name} (function {function_name})")
     if function_name:
         require_aws_session()
         return Deployment(RuntimeConfig.from_environ(_function_environment(function_name)), f"function {function_name}")
@@ -75,7 +92,7 @@ def find_deployment(function_name: str | None, environ: Mapping[str, str]) -> De
         except ConfigurationError as error:
             raise ConfigurationError(
                 f"{error} Set the other {TOLLGATE_VARIABLE_PREFIX}* variables too, or unset them all and pass "
-                f"--function <the deployed register function, e.g. {EXAMPLE_FUNCTION}> or run `make dev`."
+                f"--stack <the deployed stack, e.g. {EXAMPLE_STACK}> or run `make dev`."
             ) from None
     stack_file = dev_stack_file(environ)
     running = running_dev_stack(stack_file)
@@ -88,18 +105,13 @@ def find_deployment(function_name: str | None, environ: Mapping[str, str]) -> De
     raise ConfigurationError(f"no Tollgate deployment to act on.\n{WAYS_TO_CHOOSE}")
 
 
-def connect(function_name: str | None, environ: Mapping[str, str]) -> Deployment:
-    """The deployment to act on (find_deployment), its AWS SDK endpoints set up, said on stderr."""
-    deployment = find_deployment(function_name, environ)
-    deployment.connect()
-    print(f"Using {deployment.source}.", file=sys.stderr)
-    return deployment
-
-
-def add_function_option(parser: argparse.ArgumentParser) -> None:
-    """`--function NAME`, the first way to choose a deployment (WAYS_TO_CHOOSE)."""
-    parser.add_argument("--function", metavar="NAME",
-                        help=f"act on the deployed stack of this function (e.g. {EXAMPLE_FUNCTION})")
+def add_deployment_options(parser: argparse.ArgumentParser) -> None:
+    """`--stack NAME` | `--function NAME`, the first way to choose a deployment (WAYS_TO_CHOOSE)."""
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--stack", metavar="NAME",
+                        help=f"act on this deployed CloudFormation stack (e.g. {EXAMPLE_STACK})")
+    choice.add_argument("--function", metavar="NAME",
+                        help=f"act on the deployed stack of this register function (e.g. {EXAMPLE_FUNCTION})")
 
 
 def dev_stack_file(environ: Mapping[str, str]) -> Path:
@@ -148,6 +160,21 @@ def require_aws_session() -> None:
     if session.get_credentials() is None:
         raise TollgateError("no AWS credentials: configure them as for the AWS CLI (`aws configure`, AWS_PROFILE, "
                             "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
+
+
+def _register_function_of(stack_name: str) -> str:
+    """The register function the stack's output names (contract.STACK_OUTPUT_REGISTER_FUNCTION)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        (stack,) = AwsClients().client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except (BotoCoreError, ClientError) as error:
+        raise TollgateError(f"cannot read stack {stack_name}: {error}") from None
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    if contract.STACK_OUTPUT_REGISTER_FUNCTION not in outputs:
+        raise TollgateError(f"stack {stack_name} has no {contract.STACK_OUTPUT_REGISTER_FUNCTION} output: is it a "
+                            f"Tollgate stack, deployed with this version (`make deploy`)? Or pass --function NAME.")
+    return outputs[contract.STACK_OUTPUT_REGISTER_FUNCTION]
 
 
 def _function_environment(function_name: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, wired_deployment
+from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, wired_deployment
 from ops.text import age
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import ConcurrentUpdate, TollgateError
@@ -38,7 +38,7 @@ def main(
 ) -> int:
     arguments = _parser().parse_args(argv)
     try:
-        _, wired = wired_deployment(arguments.function, environ)
+        _, wired = wired_deployment(arguments, environ)
         accounts, api_keys = wired.accounts, wired.api_keys
         now = int(clock())
         failed = [account for account in accounts.list_by_status(AccountStatus.FAILED, AccountStatus.PENDING)
@@ -100,7 +100,7 @@ def _delete_orphans(api_keys: ApiKeys, orphans: list[ListedKey], out: TextIO) ->
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make failed-accounts",
-        usage='make failed-accounts ARGS="[--clean] [--function NAME]"',
+        usage='make failed-accounts ARGS="[--clean] [--stack NAME | --function NAME]"',
         description=__doc__,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
         "  make failed-accounts                                   # a running make dev\n"
@@ -109,11 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--clean", action="store_true", help="undo what each failed row holds, then remove it")
-    parser.add_argument(
-        "--function",
-        metavar="NAME",
-        help=f"act on the deployed stack of this register function (e.g. {EXAMPLE_FUNCTION})",
-    )
+    add_deployment_options(parser)
     return parser
 
 

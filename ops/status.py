@@ -26,7 +26,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_function_option, wired_deployment
+from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, wired_deployment
 from ops.text import age
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
          clock: Callable[[], float] = time.time) -> int:
     arguments = _parser().parse_args(argv)
     try:
-        _, wired = wired_deployment(arguments.function, environ)
+        _, wired = wired_deployment(arguments, environ)
     except TollgateError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -147,12 +147,12 @@ def _utc(epoch_seconds: int) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="make status", usage='make status ARGS="[--function NAME]"', description=__doc__,
+        prog="make status", usage='make status ARGS="[--stack NAME | --function NAME]"', description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
                "  make status                                         # a running make dev\n"
                f'  make status ARGS="--function {EXAMPLE_FUNCTION}"')
-    add_function_option(parser)
+    add_deployment_options(parser)
     return parser
 
 

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, wired_deployment
+from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, wired_deployment
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error, error_code
 from tollgate.domain.errors import TollgateError
@@ -66,7 +66,7 @@ class KeyTagger:
 def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout) -> int:
     arguments = _parser().parse_args(argv)
     try:
-        deployment, wired = wired_deployment(arguments.function, environ)
+        deployment, wired = wired_deployment(arguments, environ)
         owner = deployment.config.key_owner
         tagger = KeyTagger(wired.aws.client("apigateway"), owner)
         recorded = {account.api_key_id: account.email for status in AccountStatus
@@ -88,13 +88,12 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make tag-keys",
-        usage='make tag-keys ARGS="[--function NAME]"',
+        usage='make tag-keys ARGS="[--stack NAME | --function NAME]"',
         description=__doc__,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexample:\n  make tag-keys ARGS=\"--function {EXAMPLE_FUNCTION}\"",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--function", metavar="NAME",
-                        help=f"act on the deployed stack of this register function (e.g. {EXAMPLE_FUNCTION})")
+    add_deployment_options(parser)
     return parser
 
 

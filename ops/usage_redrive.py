@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TextIO
 
-from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_function_option, connect
+from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, connect
 from tollgate.adapters.sqs_usage_queues import ledger_objects_in
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import TollgateError
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
          clock: Callable[[], float] = time.time, wiring: Callable[[RuntimeConfig], Wiring] = Wiring) -> int:
     arguments = _parser().parse_args(argv)
     try:
-        deployment = connect(arguments.function, environ)
+        deployment = connect(arguments, environ)
         wired = wiring(deployment.config)
         failed = _redrive_dead_letters(wired, deployment.config.require_usage().dead_letter_queue_url, out)
         ambiguous = wired.usage_reports.pending_since_before(int(clock() - STRIPE_DEDUP_WINDOW_SECONDS))
@@ -106,14 +106,14 @@ def _resolve_ambiguous(wired: Wiring, ambiguous: list[ReportRecord], send: bool,
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="make usage-redrive", usage='make usage-redrive ARGS="[--assume-unreported] [--function NAME]"',
+        prog="make usage-redrive", usage='make usage-redrive ARGS="[--assume-unreported] [--stack NAME | --function NAME]"',
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
                "  make usage-redrive                                         # a running make dev\n"
                f'  make usage-redrive ARGS="--function {EXAMPLE_FUNCTION}"')
     parser.add_argument("--assume-unreported", action="store_true",
                         help="send the reports pending for more than 24 h (after checking Stripe lacks them)")
-    add_function_option(parser)
+    add_deployment_options(parser)
     return parser
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import TextIO
 
-from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_function_option, connect
+from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, connect
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import TollgateError
 from tollgate.domain.usage import LedgerUsage, read_ledger
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         print(f"error: --to {arguments.to} is before --from {arguments.since}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        deployment = connect(arguments.function, environ)
+        deployment = connect(arguments, environ)
         wired = wiring(deployment.config)
         statuses = deployment.config.require_usage().billable_statuses
         start = int(datetime.combine(arguments.since, datetime.min.time(), timezone.utc).timestamp())
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
 
 def _parser(today: date) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="make usage-report", usage='make usage-report ARGS="[--from DAY] [--to DAY] [--threshold N] [--function NAME]"',
+        prog="make usage-report", usage='make usage-report ARGS="[--from DAY] [--to DAY] [--threshold N] [--stack NAME | --function NAME]"',
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
                "  make usage-report                                          # today, on a running make dev\n"
@@ -151,7 +151,7 @@ def _parser(today: date) -> argparse.ArgumentParser:
                         help="last UTC day, included, YYYY-MM-DD (default: today)")
     parser.add_argument("--threshold", type=float, default=0, metavar="N",
                         help="exit 1 when a difference is larger than N calls (default 0)")
-    add_function_option(parser)
+    add_deployment_options(parser)
     return parser
 
 

@@ -108,6 +108,9 @@ def test_outputs_give_urls_ids_and_the_put_secret_commands(synth):
     assert {"ApiUrl", "SignupUrl", "UsagePlanId", "StripeSecretArn", "MoesifSecretArn", "StripeWebhookUrl",
             "PutStripeSecretCommand", "PutMoesifSecretCommand"} <= set(outputs)
     assert outputs["UsagePlanId"]["Value"] == {"Ref": plan_id}
+    (register_id,) = [logical_id for logical_id, function in synth.resources("AWS::Lambda::Function").items()
+                      if function["Properties"]["Handler"] == contract.HANDLER_REGISTER]
+    assert outputs[contract.STACK_OUTPUT_REGISTER_FUNCTION]["Value"] == {"Ref": register_id}
     assert outputs["StripeSecretArn"]["Value"] == {"Ref": stripe_secret_id}
     assert outputs["MoesifSecretArn"]["Value"] == {"Ref": moesif_secret_id}
     assert resolve_join(outputs["StripeWebhookUrl"]["Value"]).endswith(contract.ROUTE_STRIPE_WEBHOOK)

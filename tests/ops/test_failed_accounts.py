@@ -103,7 +103,7 @@ def test_a_missing_tollgate_variable_is_named_with_how_to_get_them(aws, capsys):
 
     assert status == 2
     error = capsys.readouterr().err
-    assert "TOLLGATE_STRIPE_SECRET_ARN is not set" in error and "--function" in error and "make dev" in error
+    assert "TOLLGATE_STRIPE_SECRET_ARN is not set" in error and "--stack" in error and "make dev" in error
 
 
 def test_the_file_of_a_make_dev_that_died_is_ignored(aws, capsys, tmp_path, environment):
@@ -122,7 +122,7 @@ def test_help_shows_the_make_form_a_whole_description_and_how_to_choose_the_depl
 
     assert exit_info.value.code == 0
     help_text = capsys.readouterr().out
-    assert help_text.startswith('usage: make failed-accounts ARGS="[--clean] [--function NAME]"\n')
+    assert help_text.startswith('usage: make failed-accounts ARGS="[--clean] [--stack NAME | --function NAME]"\n')
     assert "python -m" not in help_text
     description = help_text.split("\n\n", 1)[1].split("\noptions:")[0]
     assert all(paragraph.rstrip().endswith(".") for paragraph in description.split("\n\n") if paragraph.strip())
