@@ -94,7 +94,7 @@ class DynamoAccounts(Accounts):
     def save_keys(self, account: Account, previous: Account) -> None:
         names = {"#status": "status", "#keys": _ATTRIBUTES["keys"], "#revision": _ATTRIBUTES["keys_revision"],
                  "#current": contract.ACCOUNTS_ATTR_API_KEY_ID}
-        values = {":status": {"S": previous.status.value}, ":keys": _serializer.serialize(_key_records(account)),
+        values = {":status": {"S": previous.status.value}, ":keys": _serializer.serialize(_key_records(account.key_records)),
                   ":read": {"N": str(previous.keys_revision)}, ":next": {"N": str(previous.keys_revision + 1)},
                   ":current": {"S": account.api_key_id or ""}}
         update = {"Update": {
@@ -242,16 +242,18 @@ def _item(account: Account) -> dict:
         if name == "history":
             value = [_history_entry(change) for change in value]
         elif name == "keys":
-            value = _key_records(account)
+            if not value:
+                continue  # a row without records (written before they existed) keeps none
+            value = _key_records(value)
         elif isinstance(value, AccountStatus):
             value = value.value
         item[attribute] = _serializer.serialize(value)
     return item
 
 
-def _key_records(account: Account) -> list[dict]:
+def _key_records(records: tuple[KeyRecord, ...]) -> list[dict]:
     return [{"id": record.id, "createdAt": record.created_at, "state": record.state.value, "until": record.until}
-            for record in account.key_records]
+            for record in records]
 
 
 def _history_entry(change: StatusChange) -> dict:
