@@ -57,27 +57,29 @@ class ScheduledReconciler(Construct):
             role, [f"Resource::{arn_of(config.accounts_table)}/index/*"],
             "The reconciler finds an account by subscription id through the accounts table's GSI (<table>/index/*).")
 
-        self.schedule = scheduler.Schedule(
-            self,
-            "Schedule",
-            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(interval_minutes)),
-            target=targets.LambdaInvoke(self.function.function, retry_attempts=2,
-                                        max_event_age=SCHEDULER_DELIVERY_WINDOW, role=self._schedule_role()),
-            description=f"Tollgate: reconcile API keys with Stripe every {interval_minutes} minutes",
-        )
+        self.schedule = invoke_on_schedule(
+            self, self.function.function, Duration.minutes(interval_minutes),
+            f"Tollgate: reconcile API keys with Stripe every {interval_minutes} minutes")
 
-    def _schedule_role(self) -> iam.Role:
-        """The role EventBridge Scheduler invokes the function with: only schedules of this account's
-        default group may assume it (confused-deputy conditions, as CDK's own target role has)."""
-        stack = Stack.of(self)
-        role = iam.Role(self, "ScheduleRole", description="EventBridge Scheduler: invoke the Tollgate reconciler",
-                        assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={"StringEquals": {
-                            "aws:SourceAccount": stack.account,
-                            "aws:SourceArn": stack.format_arn(service="scheduler", resource="schedule-group",
-                                                              resource_name="default"),
-                        }}))
-        acknowledge_wildcards(
-            role, [f"Resource::{arn_of(self.function.function)}:*"],
-            "Lambda's grantInvoke names the function and its qualified ARNs (<function>:*); this role may invoke "
-            "the reconciler function only.")
-        return role
+
+def invoke_on_schedule(scope: Construct, function: lambda_.IFunction, every: Duration,
+                       description: str) -> scheduler.Schedule:
+    """An EventBridge Scheduler schedule invoking `function` every `every` (asynchronously: Scheduler
+    retries only an undelivered invoke, within SCHEDULER_DELIVERY_WINDOW), with its own role that only
+    schedules of this account's default group may assume (confused-deputy conditions, as CDK's own
+    target role has) and that may invoke this function only."""
+    stack = Stack.of(scope)
+    role = iam.Role(scope, "ScheduleRole", description=f"EventBridge Scheduler: {description}",
+                    assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={"StringEquals": {
+                        "aws:SourceAccount": stack.account,
+                        "aws:SourceArn": stack.format_arn(service="scheduler", resource="schedule-group",
+                                                          resource_name="default"),
+                    }}))
+    acknowledge_wildcards(
+        role, [f"Resource::{arn_of(function)}:*"],
+        "Lambda's grantInvoke names the function and its qualified ARNs (<function>:*); this role may invoke "
+        "that one function only.")
+    return scheduler.Schedule(
+        scope, "Schedule", schedule=scheduler.ScheduleExpression.rate(every),
+        target=targets.LambdaInvoke(function, retry_attempts=2, max_event_age=SCHEDULER_DELIVERY_WINDOW, role=role),
+        description=description)

@@ -28,6 +28,10 @@ USAGE_REPORTERS = ("tollgate", "moesif")
 # The value shipped in cdk.json: synth accepts it so the stack can be tried out, and the README
 # says to replace it (`make stripe-setup` prints the real one) before a deploy that bills anyone.
 PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
+# The same for the address Tollgate's emails come from (sign-up confirmation, sign-in links): SES
+# sends only from an identity verified in the account (README "Customer accounts").
+PLACEHOLDER_EMAIL_SENDER = "sender-not-set@example.com"
+_EMAIL_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # The COMPLETE ARN, with the 6-character suffix Secrets Manager appends, so IAM can name it exactly.
@@ -75,6 +79,15 @@ class Settings:
     billable_statuses: str
     usage_ledger_retention_days: int
     reconcile_interval_minutes: int
+    verify_email: bool
+    email_sender: str
+    email_link_ttl_hours: int
+    emails_per_address_per_hour: int
+    key_rotation_grace_hours: int
+
+    @property
+    def email_sender_is_placeholder(self) -> bool:
+        return self.email_sender == PLACEHOLDER_EMAIL_SENDER
 
     @property
     def uses_sample_backend(self) -> bool:
@@ -143,6 +156,13 @@ class Settings:
             usage_ledger_retention_days=read.positive_int("usage_ledger_retention_days"),
             # At least the reconciler's timeout (contract.RECONCILER_TIMEOUT_SECONDS), so runs never overlap.
             reconcile_interval_minutes=read.int_between("reconcile_interval_minutes", 5, 1440),
+            verify_email=read.boolean("verify_email"),
+            email_sender=read.matching("email_sender", _EMAIL_ADDRESS,
+                                       "an email address verified in SES, e.g. no-reply@your-domain.com"),
+            email_link_ttl_hours=read.int_between("email_link_ttl_hours", 1, 168),
+            emails_per_address_per_hour=read.int_between("emails_per_address_per_hour", 1, 100),
+            # Up to 30 days: a rotated-out key must not live on for long unnoticed.
+            key_rotation_grace_hours=read.int_between("key_rotation_grace_hours", 1, 720),
         )
 
 

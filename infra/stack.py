@@ -9,6 +9,7 @@ from constructs import Construct
 
 from infra.api import TollgateApi
 from infra.backend import Backend
+from infra.customer_accounts import CustomerAccounts
 from infra.data import TollgateData
 from infra.functions import FunctionConfig, TollgateFunctions
 from infra.log_forwarding import MoesifLogForwarding
@@ -61,6 +62,7 @@ class TollgateStack(Stack):
             UsageMetering(self, "UsageMetering", ledger_bucket=self.log_forwarding.ledger_bucket)
             if settings.reports_usage else None
         )
+        self.customer_accounts = CustomerAccounts(self, "CustomerAccounts", settings=settings)
         function_config = FunctionConfig(
             stripe_secret=self.data.stripe_secret,
             moesif_secret=self.data.moesif_secret,
@@ -74,6 +76,7 @@ class TollgateStack(Stack):
             signup_url=self.site.url,
             usage_environment=self.usage_metering.environment(settings.billable_statuses)
             if self.usage_metering else {},
+            accounts_environment=self.customer_accounts.environment(),
         )
         name_prefix = f"{self.stack_name}-{settings.stage_name}"
         self.functions = TollgateFunctions(
@@ -97,9 +100,17 @@ class TollgateStack(Stack):
                 stripe_secret=self.data.stripe_secret,
                 function_name=f"{name_prefix}-usage-reporter",
             )
+        self.customer_accounts.add_functions(
+            code=self.functions.code, config=function_config, environment=self.functions.environment,
+            register_role=self.functions.register.role, name_prefix=name_prefix,
+            reserved_concurrency=settings.reserved_concurrency,
+            usage_reports_table=self.usage_metering.reports_table if self.usage_metering else None)
+        self.customer_accounts.route_site_api(self.site.distribution, self.api.domain, settings.stage_name,
+                                              self.site.headers_policy)
         self.firewall = (
             ApiFirewall(self, "Firewall", settings=settings, stage_arn=self.api.stage.stage_arn,
-                        allowed_origin=self.site.origin)
+                        allowed_origin=self.site.origin,
+                        site_origin_secret=self.customer_accounts.site_origin_secret_value)
             if settings.enable_waf else None
         )
         if self.firewall is None:
@@ -114,6 +125,7 @@ class TollgateStack(Stack):
             register=self.functions.register.function,
             checkout=self.functions.checkout.function,
             stripe_webhook=self.functions.stripe_webhook.function,
+            account=self.customer_accounts.account.function,
             backend=self.backend,
         )
         if settings.stripe_price_is_placeholder:
@@ -122,6 +134,12 @@ class TollgateStack(Stack):
                 f"stripe_price_id is the placeholder {settings.stripe_price_id!r}: sign-ups will fail until you "
                 "set the real price id (make stripe-setup prints it) in cdk.json or with -c stripe_price_id=...",
             )
+        if settings.email_sender_is_placeholder:
+            Annotations.of(self).add_warning_v2(
+                "tollgate:placeholder-email-sender",
+                f"email_sender is the placeholder {settings.email_sender!r}: sign-up confirmations and sign-in links "
+                "cannot be sent until you set an address (or domain) verified in Amazon SES in cdk.json or with "
+                "-c email_sender=... (README, 'Customer accounts')")
         if settings.enable_tracing:
             Aspects.of(self).add(ActiveTracing())
         self._add_outputs()

@@ -17,7 +17,9 @@ def _reconciler(synth) -> tuple[str, dict]:
 
 
 def _schedule(synth) -> dict:
-    (schedule,) = synth.resources("AWS::Scheduler::Schedule").values()
+    function_id, _ = _reconciler(synth)
+    (schedule,) = [schedule for schedule in synth.resources("AWS::Scheduler::Schedule").values()
+                   if schedule["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}]
     return schedule["Properties"]
 
 
@@ -34,7 +36,8 @@ def test_the_reconciler_runs_on_a_schedule_of_the_configured_interval(synth, syn
 
 def test_runs_never_overlap_and_a_failed_run_is_left_to_the_next_one(synth):
     function_id, function = _reconciler(synth)
-    (invoke_config,) = synth.resources("AWS::Lambda::EventInvokeConfig").values()
+    (invoke_config,) = [config for config in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+                        if config["Properties"]["FunctionName"] == {"Ref": function_id}]
 
     assert function["Properties"]["Timeout"] == contract.RECONCILER_TIMEOUT_SECONDS <= 5 * 60  # the shortest interval
     assert invoke_config["Properties"]["FunctionName"] == {"Ref": function_id}
