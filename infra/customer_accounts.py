@@ -96,15 +96,7 @@ class CustomerAccounts(Construct):
         return self.site_origin_secret.secret_value.unsafe_unwrap()
 
     def environment(self) -> dict[str, str]:
-        settings = self._settings
-        return {
-            contract.ENV_CUSTOMER_ACCESS_TABLE: self.access_table.table_name,
-            contract.ENV_VERIFY_EMAIL: "true" if settings.verify_email else "false",
-            contract.ENV_EMAIL_SENDER: settings.email_sender,
-            contract.ENV_EMAIL_LINK_TTL_SECONDS: str(settings.email_link_ttl_hours * 3600),
-            contract.ENV_EMAILS_PER_ADDRESS_PER_HOUR: str(settings.emails_per_address_per_hour),
-            contract.ENV_KEY_ROTATION_GRACE_SECONDS: str(settings.key_rotation_grace_hours * 3600),
-        }
+        return self._settings.customer_accounts_environment(self.access_table.table_name)
 
     def add_functions(self, *, code: lambda_.Code, config: FunctionConfig, environment: dict[str, str],
                       register_role: iam.IRole, name_prefix: str, reserved_concurrency: int,

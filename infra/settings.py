@@ -89,6 +89,17 @@ class Settings:
     def email_sender_is_placeholder(self) -> bool:
         return self.email_sender == PLACEHOLDER_EMAIL_SENDER
 
+    def customer_accounts_environment(self, access_table: str) -> dict[str, str]:
+        """What the functions serving customer accounts are told (the stack and `make dev` alike)."""
+        return {
+            contract.ENV_CUSTOMER_ACCESS_TABLE: access_table,
+            contract.ENV_VERIFY_EMAIL: "true" if self.verify_email else "false",
+            contract.ENV_EMAIL_SENDER: self.email_sender,
+            contract.ENV_EMAIL_LINK_TTL_SECONDS: str(self.email_link_ttl_hours * 3600),
+            contract.ENV_EMAILS_PER_ADDRESS_PER_HOUR: str(self.emails_per_address_per_hour),
+            contract.ENV_KEY_ROTATION_GRACE_SECONDS: str(self.key_rotation_grace_hours * 3600),
+        }
+
     @property
     def uses_sample_backend(self) -> bool:
         """No backend given: the stack deploys its echo Lambda so a fresh deploy works end to end."""

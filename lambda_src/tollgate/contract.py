@@ -135,6 +135,9 @@ IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 # --- Stripe -------------------------------------------------------------------------------------
 STRIPE_API_VERSION = "2026-10-28.endive"  # the version stripe==16.1.0 is generated for
 STRIPE_CUSTOMER_METADATA_API_KEY_ID = "awsAPIKeyId"
+# The customer portal configuration `make stripe-setup` creates carries this metadata; the account
+# function finds it by it (tollgate.adapters.stripe_account_billing).
+STRIPE_PORTAL_CONFIGURATION_METADATA = {"tollgate": "portal"}
 # Events the webhook endpoint must be subscribed to (README and `make stripe-setup` use this list).
 STRIPE_WEBHOOK_EVENTS = (
     "customer.subscription.updated",

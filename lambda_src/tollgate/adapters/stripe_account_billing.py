@@ -3,7 +3,7 @@ and the billing period) and customer portal sessions.
 
 The portal configuration `make stripe-setup` creates (ops/catalog_setup.py: invoice history, payment
 method update, cancel at the end of the period) is found once per process by its metadata
-(PORTAL_CONFIGURATION_METADATA), the way the meter is found from the price: no setting can
+(contract.STRIPE_PORTAL_CONFIGURATION_METADATA), the way the meter is found from the price: no setting can
 disagree with what Stripe holds. Without one, sessions use the Stripe account's default portal
 settings, which exist once saved in the Stripe dashboard (else Stripe refuses: a 502 naming it).
 """
@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from tollgate import contract
 from tollgate.adapters.stripe_client import call_stripe
 from tollgate.domain.models import UpcomingInvoice
 from tollgate.ports import AccountBilling
@@ -21,16 +22,13 @@ from tollgate.ports import AccountBilling
 if TYPE_CHECKING:
     import stripe
 
-PORTAL_CONFIGURATION_METADATA = {"tollgate": "portal"}  # what ops/catalog_setup.py marks its configuration with
-
-
 class StripeAccountBilling(AccountBilling):
     """Upcoming invoices and portal sessions through the client `stripe()` gives."""
 
     def __init__(self, stripe: Callable[[], stripe.StripeClient]):
         self._stripe = stripe
         self._lock = threading.Lock()
-        self._configuration: tuple[str | None] | None = None  # (id or None), once looked up
+        self._configuration: str | None = None
 
     def upcoming_invoice(self, subscription_id: str) -> UpcomingInvoice:
         """The usage line's period is the billing period (an invoice's own period is the one before)."""
@@ -50,13 +48,14 @@ class StripeAccountBilling(AccountBilling):
         return session.url
 
     def _portal_configuration(self) -> str | None:
+        """Kept once found; looked for again while there is none (`make stripe-setup` may come later)."""
         with self._lock:
             if self._configuration is None:
                 listed = call_stripe("list portal configurations",
                                      self._stripe().v1.billing_portal.configurations.list,
                                      {"active": True, "limit": 100})
-                found = [configuration.id for configuration in listed.data
-                         if (configuration.metadata.to_dict() if configuration.metadata else {})
-                         == PORTAL_CONFIGURATION_METADATA]
-                self._configuration = (found[0] if found else None,)
-            return self._configuration[0]
+                self._configuration = next(
+                    (configuration.id for configuration in listed.data
+                     if (configuration.metadata.to_dict() if configuration.metadata else {})
+                     == contract.STRIPE_PORTAL_CONFIGURATION_METADATA), None)
+            return self._configuration
