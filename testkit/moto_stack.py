@@ -23,7 +23,7 @@ from localdev.bootstrap import (
     create_usage_metering,
 )
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
-from localdev.moto_gaps import add_api_key_tagging
+from localdev.moto_gaps import fill_api_key_gaps
 from testkit.lambda_events import KEY_OWNER, SIGNUP_ORIGIN
 from tollgate import contract
 
@@ -75,7 +75,7 @@ def moto_stack() -> Iterator[MotoStack]:
                             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
             patch.setenv(name, value)
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        add_api_key_tagging()
+        fill_api_key_gaps()
         with mock_aws():
             settings = Settings.from_context(load_cdk_json_context("cdk.json"))
             _, usage_plan_id = create_api(boto3.client("apigateway"), settings)

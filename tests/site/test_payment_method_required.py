@@ -1,6 +1,7 @@
-"""The signup page of a deployment with `require_payment_method` on (`make dev -c
-require_payment_method=true`), as a customer goes through it in Chromium: the page says the key
-waits for a payment method, the key is refused until Stripe Checkout completes, then it works."""
+"""The signup page of a deployment with `require_payment_method` on and `verify_email` off (`make dev
+-c require_payment_method=true -c verify_email=false`), as a customer goes through it in Chromium:
+sign-up is one step (the key at once, no email); the page says the key waits for a payment method,
+the key is refused until Stripe Checkout completes, then it works; the same email again gets 409."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ pytestmark = pytest.mark.browser
 
 WAITING_EXPLAINER = "Your key starts working once you add a payment method"
 ACTIVATED_NOTICE = "Your payment method is saved and your API key is active."  # asked of the API, not assumed
+EMAIL_TAKEN = "This email already has an account"
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[DevStackProcess]:
-    with DevStackProcess(context={"require_payment_method": "true"}) as running:
+    with DevStackProcess(context={"require_payment_method": "true", "verify_email": "false"}) as running:
         yield running
 
 
@@ -60,3 +62,17 @@ def test_the_page_says_the_key_waits_for_a_payment_method_and_checkout_activates
 
     expect(signup.page.locator("#checkout-notice")).to_contain_text(ACTIVATED_NOTICE)
     assert metered_call(stack, key) == 200
+
+
+def test_without_verify_email_a_second_sign_up_with_the_same_email_gets_the_409_message(
+        signup: SignupPage, unique_email: str) -> None:
+    signup.open().sign_up(unique_email)
+    signup.open()
+    signup.fill(unique_email.upper()).submit()
+    signup.wait_for_status(EMAIL_TAKEN)
+    assert EMAIL_TAKEN in signup.field_error("email")
+    assert signup.focused_id() == "email"
+    assert signup.page.locator("#result").is_hidden()
+    assert signup.page.get_by_role("link", name="Sign in to your account").get_attribute("href") == "account.html"
+    assert signup.axe_violations() == []
+    signup.screenshot("04-email-taken-one-step")
