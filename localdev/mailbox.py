@@ -20,8 +20,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from localdev.net import BackgroundHttpServer
+from localdev.stripe_bridge.checkout import PAGE_ASSETS
 
-STYLESHEET = Path(__file__).with_name("mailbox.css")
+# The bridge's stand-in pages' stylesheet (light and dark), then the mailbox's own rules.
+STYLESHEETS = (PAGE_ASSETS / "checkout.css", Path(__file__).with_name("mailbox.css"))
 PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 _URL = re.compile(r"https?://[^\s<>\"]+")
 MOTO_TIMEOUT_SECONDS = 10
@@ -76,7 +78,7 @@ class Mailbox(BackgroundHttpServer):
                 elif path == "/messages.json":
                     self._answer(200, "application/json", json.dumps(mailbox.messages()).encode())
                 elif path == "/mailbox.css":
-                    self._answer(200, "text/css; charset=utf-8", STYLESHEET.read_bytes())
+                    self._answer(200, "text/css; charset=utf-8", b"\n".join(path.read_bytes() for path in STYLESHEETS))
                 else:
                     self._answer(404, "text/plain; charset=utf-8", b"Not found\n")
 

@@ -16,7 +16,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -25,6 +24,7 @@ import stripe
 
 from localdev.__main__ import PROJECT_ROOT, DevStackProcess
 from localdev.bootstrap import STRIPE_TEST_SECRET_KEY
+from testkit import dev_stack
 from tollgate import contract
 
 WEBHOOK_WAIT_SECONDS = 15  # localstripe delivers its own events asynchronously; the ledger flushes every 2 s
@@ -71,11 +71,8 @@ def request(url: str, body: dict | None = None, headers: dict[str, str] | None =
 
 
 def sign_up(stack: DevStackProcess) -> dict:
-    status, body = request(stack.urls["api"] + contract.ROUTE_REGISTER,
-                           {"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"},
-                           {"Origin": stack.urls["site"], contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())})
-    assert status == 201, body
-    return body
+    """Through the emailed link (make dev's default verify_email), as a customer signs up."""
+    return dev_stack.sign_up(stack.urls)
 
 
 def metered_call(stack: DevStackProcess, api_key: str) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,16 @@ class SignupPage:
 
     def screenshot(self, name: str) -> Path:
         return save_screenshot(self.page, name)
+
+
+def metered_call(api_url: str, key: str) -> int:
+    """The status a metered call with `key` gets from the local API Gateway."""
+    request = urllib.request.Request(api_url + "/hello", headers={"x-api-key": key})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:

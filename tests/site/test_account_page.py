@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 
 import pytest
-from playwright.sync_api import BrowserContext, Route, expect
-from signup_page import AccountPage, SignupPage
+from playwright.sync_api import Route, expect
+from signup_page import AccountPage, SignupPage, metered_call
 
 from localdev.__main__ import DevStackProcess
-from tollgate import contract
 
 pytestmark = pytest.mark.browser
 
@@ -29,15 +26,6 @@ def account(signup: SignupPage) -> AccountPage:
     return AccountPage(signup.page, signup.site_url, signup.mailbox_url)
 
 
-def metered_call(stack: DevStackProcess, key: str) -> int:
-    request = urllib.request.Request(stack.urls["api"] + "/hello", headers={contract.API_KEY_HEADER: key})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def assert_accessible(page: SignupPage, name: str) -> None:
     violations = page.axe_violations()
     assert violations == [], json.dumps(violations, indent=2)
@@ -48,7 +36,7 @@ def assert_accessible(page: SignupPage, name: str) -> None:
 def test_sign_up_make_7_calls_sign_in_and_the_account_page_shows_the_7_calls(
         signup: SignupPage, account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
     key = signup.open().sign_up(unique_email)
-    assert [metered_call(dev_stack, key) for _ in range(7)] == [200] * 7
+    assert [metered_call(dev_stack.urls["api"], key) for _ in range(7)] == [200] * 7
 
     account.open()
     account.page.locator("#signin").wait_for(state="visible")
@@ -91,7 +79,7 @@ def test_rotate_both_keys_work_then_revoke_the_old_one_gets_403(
     assert account.focused_id() == "new-key-title"
     assert "Store it now" in account.page.locator("#new-key-warning").inner_text()
     assert old_id in account.page.locator("#new-key-overlap").inner_text()
-    assert [metered_call(dev_stack, key) for key in (old, new)] == [200, 200]
+    assert [metered_call(dev_stack.urls["api"], key) for key in (old, new)] == [200, 200]
     lines = account.keys()
     assert old_id in lines[0] and "Still works until" in lines[0]
     assert new_id in lines[1] and "Active (current key)" in lines[1]
@@ -99,7 +87,7 @@ def test_rotate_both_keys_work_then_revoke_the_old_one_gets_403(
 
     account.page.get_by_role("button", name=f"Revoke now: key {old_id}").click()
     expect(account.page.locator("#keys-status")).to_contain_text(f"Key {old_id} is revoked")
-    assert [metered_call(dev_stack, key) for key in (old, new)] == [403, 200]
+    assert [metered_call(dev_stack.urls["api"], key) for key in (old, new)] == [403, 200]
     assert "Revoked" in account.keys()[0]
     account.open().page.locator("#overview").wait_for(state="visible")
     assert new not in account.page.content()  # shown once

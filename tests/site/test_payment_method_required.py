@@ -5,13 +5,11 @@ the key is refused until Stripe Checkout completes, then it works; the same emai
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import BrowserContext, expect
-from signup_page import DESKTOP, SignupPage
+from signup_page import DESKTOP, SignupPage, metered_call
 
 from localdev.__main__ import DevStackProcess
 
@@ -36,15 +34,6 @@ def signup(browser_context: BrowserContext, stack: DevStackProcess) -> Iterator[
     page.close()
 
 
-def metered_call(stack: DevStackProcess, key: str) -> int:
-    request = urllib.request.Request(stack.urls["api"] + "/hello", headers={"x-api-key": key})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def test_the_page_says_the_key_waits_for_a_payment_method_and_checkout_activates_it(
         signup: SignupPage, stack: DevStackProcess, unique_email: str) -> None:
     key = signup.open().sign_up(unique_email)
@@ -53,7 +42,7 @@ def test_the_page_says_the_key_waits_for_a_payment_method_and_checkout_activates
     assert signup.page.locator("#key-waiting").is_visible()  # said before "Try it", not only at the end
     assert signup.axe_violations() == []
     signup.screenshot("20-awaiting-payment-method")
-    assert metered_call(stack, key) == 403
+    assert metered_call(stack.urls["api"], key) == 403
 
     signup.page.get_by_role("button", name="Add a payment method").click()
     signup.page.wait_for_url(f"{stack.urls['stripe']}/**", timeout=20000)
@@ -61,7 +50,7 @@ def test_the_page_says_the_key_waits_for_a_payment_method_and_checkout_activates
     signup.page.wait_for_url(f"{stack.urls['site']}/**", timeout=20000)
 
     expect(signup.page.locator("#checkout-notice")).to_contain_text(ACTIVATED_NOTICE)
-    assert metered_call(stack, key) == 200
+    assert metered_call(stack.urls["api"], key) == 200
 
 
 def test_without_verify_email_a_second_sign_up_with_the_same_email_gets_the_409_message(
