@@ -83,8 +83,8 @@ class CustomerAccounts(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         acknowledge(self.site_origin_secret, "AwsSolutions-SMG4",
-                    "CloudFront and WAF read it through a dynamic reference, resolved at deploy time only: rotating "
-                    "means a new value and a deploy (README, 'Customer accounts').")
+                    "CloudFront and WAF read it through a dynamic reference, resolved by CloudFormation at deploy "
+                    "time only, so a rotation Lambda's new value would never reach them (README, 'Customer accounts').")
         self.account: PythonFunction | None = None
         self.key_retirement: PythonFunction | None = None
 
