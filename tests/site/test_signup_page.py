@@ -300,3 +300,13 @@ def test_add_a_payment_method_opens_stripe_checkout_for_this_customer(
     signup.open().sign_up(unique_email)
     signup.page.get_by_role("button", name="Add a payment method").click()
     signup.page.wait_for_url(f"{dev_stack.urls['stripe']}/**", timeout=20000)
+
+
+def test_a_used_or_forged_confirmation_link_says_what_to_do(signup: SignupPage) -> None:
+    signup.open("#confirm=" + "A" * 43)
+    notice = signup.page.locator("#checkout-notice")
+    notice.filter(has_text="expired or was already used").wait_for(timeout=20000)
+    assert signup.focused_id() == "checkout-notice" and "#confirm=" not in signup.page.url
+    assert signup.page.locator("#signup").is_visible()  # sign up again right there
+    assert_accessible(signup)
+    signup.screenshot("12-confirmation-link-used")
