@@ -13,6 +13,7 @@ from playwright.sync_api import Route, expect
 from signup_page import AccountPage, SignupPage, metered_call
 
 from localdev.__main__ import DevStackProcess
+from testkit import dev_stack as dev_stack_client
 
 pytestmark = pytest.mark.browser
 
@@ -69,9 +70,9 @@ def test_sign_up_make_7_calls_sign_in_and_the_account_page_shows_the_7_calls(
 
 
 def test_rotate_both_keys_work_then_revoke_the_old_one_gets_403(
-        signup: SignupPage, account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
-    old = signup.open().sign_up(unique_email)
-    old_id = signup.page.locator("#api-key-id").inner_text()
+        account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
+    created = dev_stack_client.sign_up(dev_stack.urls, unique_email)  # the page's own sign-up: the test above
+    old, old_id = created["apikey"], created["apiKeyId"]
     account.sign_in(unique_email)
 
     new, new_id = account.rotate()
@@ -95,8 +96,8 @@ def test_rotate_both_keys_work_then_revoke_the_old_one_gets_403(
 
 
 def test_manage_billing_opens_the_stripe_portal_and_comes_back(
-        signup: SignupPage, account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
-    signup.open().sign_up(unique_email)
+        account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
+    dev_stack_client.sign_up(dev_stack.urls, unique_email)
     account.sign_in(unique_email)
 
     account.page.get_by_role("button", name="Manage billing").click()
@@ -110,8 +111,8 @@ def test_manage_billing_opens_the_stripe_portal_and_comes_back(
 
 
 def test_sign_out_ends_the_session_and_a_used_link_says_what_to_do(
-        signup: SignupPage, account: AccountPage, unique_email: str) -> None:
-    signup.open().sign_up(unique_email)
+        account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
+    dev_stack_client.sign_up(dev_stack.urls, unique_email)
     account.sign_in(unique_email)
     account.page.get_by_role("button", name="Sign out", exact=True).click()
     expect(account.page.locator("#notice")).to_contain_text("You are signed out")
@@ -125,8 +126,9 @@ def test_sign_out_ends_the_session_and_a_used_link_says_what_to_do(
     assert_accessible(account, "56-account-link-used")
 
 
-def test_on_a_phone_in_the_dark_with_the_keyboard(signup: SignupPage, account: AccountPage, unique_email: str) -> None:
-    signup.open().sign_up(unique_email)
+def test_on_a_phone_in_the_dark_with_the_keyboard(
+        account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
+    dev_stack_client.sign_up(dev_stack.urls, unique_email)
     account.page.set_viewport_size(PHONE)
     account.page.emulate_media(color_scheme="dark")
     try:
@@ -146,8 +148,8 @@ def test_on_a_phone_in_the_dark_with_the_keyboard(signup: SignupPage, account: A
         account.page.emulate_media(color_scheme="light")
 
 
-def test_a_failing_service_says_what_to_do(signup: SignupPage, account: AccountPage, unique_email: str) -> None:
-    signup.open().sign_up(unique_email)
+def test_a_failing_service_says_what_to_do(account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
+    dev_stack_client.sign_up(dev_stack.urls, unique_email)
     account.sign_in(unique_email)
 
     def fail(route: Route) -> None:
