@@ -83,10 +83,15 @@ class TollgateApi(Construct):
                 # matters (per-IP WAF rules and per-key usage plans are).
                 throttling_rate_limit=settings.stage_rate_limit,
                 throttling_burst_limit=settings.stage_burst_limit,
-                method_options={f"{route}/POST": browser_route_throttle for route in contract.CORS_ROUTES},
+                # The site's /api routes are as costly as /register (the sign-up confirmation runs it).
+                method_options={
+                    **{f"{route}/POST": browser_route_throttle for route in contract.CORS_ROUTES},
+                    **{f"{route}/{method}": browser_route_throttle for route, method in contract.SITE_ROUTES.items()},
+                },
             ),
         )
         self.stage = self.rest_api.deployment_stage
+        self._integrations: dict[str, apigw.LambdaIntegration] = {}
         self.usage_plan = self.rest_api.add_usage_plan(
             "UsagePlan",
             name=f"{Stack.of(self).stack_name}-{settings.stage_name}",
@@ -110,10 +115,15 @@ class TollgateApi(Construct):
         return self.rest_api.url
 
     @property
-    def origin(self) -> str:
-        """https://<api id>.execute-api.<region>.<suffix>: what the site's CSP connect-src allows."""
+    def domain(self) -> str:
+        """<api id>.execute-api.<region>.<suffix>: no reference to the stage (CloudFront's /api/* origin)."""
         stack = Stack.of(self)
-        return f"https://{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+        return f"{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+
+    @property
+    def origin(self) -> str:
+        """https://<api domain>: what the site's CSP connect-src allows."""
+        return f"https://{self.domain}"
 
     def url_for(self, route: str) -> str:
         return self.rest_api.url_for_path(route)
@@ -125,6 +135,7 @@ class TollgateApi(Construct):
         register: lambda_.Function,
         checkout: lambda_.Function,
         stripe_webhook: lambda_.Function,
+        account: lambda_.Function,
         backend: Backend,
     ) -> None:
         """Wire every route; `allowed_origin` is the only origin CORS (and error responses) allow."""
@@ -167,16 +178,30 @@ class TollgateApi(Construct):
             "holds the session id Stripe returned it with."
         )
         _without_authorizer(webhook_method, "Called by Stripe; the handler verifies the Stripe-Signature HMAC.")
+        self._add_site_routes(register, account)
         for metered_method in self._add_metered_routes(backend):
             _without_authorizer(
                 metered_method, "Authorized by API key + usage plan (apiKeyRequired), the product's access model."
             )
 
+    def _add_site_routes(self, register: lambda_.Function, account: lambda_.Function) -> None:
+        """The signup site's /api/... routes (contract.SITE_ROUTES), reached through CloudFront on the
+        site's own origin (infra/customer_accounts.py): no CORS, each with the browser routes' method
+        throttle. The sign-up confirmation runs the register flow, so the register function serves it."""
+        for route, method in contract.SITE_ROUTES.items():
+            function = register if route == contract.ROUTE_SIGNUP_CONFIRM else account
+            site_method = self.rest_api.root.resource_for_path(route).add_method(
+                method, self._integration(function), api_key_required=False)
+            _without_authorizer(site_method, "The signup site's account API: public sign-in and sign-up "
+                                "confirmation by emailed link, the rest authorized by the session cookie in the handler.")
+
     def _integration(self, function: lambda_.Function) -> apigw.LambdaIntegration:
         """Integrate by ARN built from the function's fixed name, not by Ref (see PythonFunction):
         the methods must not depend on functions whose environment names the usage plan. The
-        invoke permissions still wait for the function to exist."""
+        invoke permissions still wait for the function to exist. One integration per function."""
         function_name = function.node.default_child.function_name
+        if function_name in self._integrations:
+            return self._integrations[function_name]
         assert function_name and not Token.is_unresolved(function_name), "integrated functions need a fixed name"
         reference = lambda_.Function.from_function_attributes(
             self,
@@ -190,7 +215,8 @@ class TollgateApi(Construct):
             same_environment=True,
         )
         reference.node.add_dependency(function)
-        return apigw.LambdaIntegration(reference)
+        self._integrations[function_name] = apigw.LambdaIntegration(reference)
+        return self._integrations[function_name]
 
     def _add_metered_routes(self, backend: Backend) -> list[apigw.Method]:
         """`/` and `/{proxy+}`, any method, API key required, to the backend: an HTTP backend gets

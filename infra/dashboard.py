@@ -43,7 +43,7 @@ class OperationsDashboard(Construct):
 
     def _signups(self) -> cloudwatch.GraphWidget:
         return self._graph("Sign-ups (per hour)", self._metrics(
-            contract.METRIC_SIGNUPS_STARTED, contract.METRIC_SIGNUPS_CONFIRMED,
+            self._watched.signup_requests_metric, contract.METRIC_SIGNUPS_CONFIRMED,
             *contract.METRIC_SIGNUPS_FAILED.values(), contract.METRIC_SIGNUPS_ROLLED_BACK_WITH_LEFTOVERS,
             period=ONE_HOUR))
 

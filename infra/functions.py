@@ -83,10 +83,13 @@ class FunctionConfig:
     canceled_key_retention_days: int
     # Where usage metering lives (infra/usage_metering.py), empty with usage_reporter=moesif.
     usage_environment: dict[str, str] = field(default_factory=dict)
+    # Customer accounts (infra/customer_accounts.py): the access table and the email settings.
+    accounts_environment: dict[str, str] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         return {
             **self.usage_environment,
+            **self.accounts_environment,
             contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret.secret_arn,
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret.secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table.table_name,

@@ -52,6 +52,9 @@ class Watched:
     delivery_stream_name: str
     dead_letter_queue: sqs.IQueue | None  # None with usage_reporter=moesif
     reconcile_interval: Duration
+    # What a sign-up wave shows in first: the requests with verify_email (each one an email sent,
+    # whether or not its link is opened), the sign-ups started without it.
+    signup_requests_metric: str = contract.METRIC_SIGNUPS_REQUESTED
 
 
 def business_metric(name: str, stage_name: str, statistic: str = "Sum", period: Duration = FIVE_MINUTES,
@@ -196,12 +199,15 @@ class Alarms(Construct):
             "housekeeping not running", contract.METRIC_API_KEYS_IN_REGION, HOUSEKEEPING_INTERVAL,
             "The housekeeping has not counted the region's API keys for two runs: canceled accounts' keys are not "
             "deleted, and the key-quota and failed-sign-up alarms see nothing. First: its log group.")
+        signups = self._watched.signup_requests_metric
+        counted = ("sign-up requests (emails sent)" if signups == contract.METRIC_SIGNUPS_REQUESTED
+                   else "sign-ups started")
         self._alarm(
-            "sign-ups per hour", business_metric(contract.METRIC_SIGNUPS_STARTED, stage, period=ONE_HOUR),
+            "sign-ups per hour", business_metric(signups, stage, period=ONE_HOUR),
             settings.alarm_signups_per_hour,
-            f"{settings.alarm_signups_per_hour}+ sign-ups started in an hour: a launch, or a bot wave using up API "
-            "keys and Stripe customers. First: the emails in the accounts table and the WAF's sampled requests; "
-            "lower signup_requests_per_ip, or raise alarm_signups_per_hour if it is real growth.")
+            f"{settings.alarm_signups_per_hour}+ {counted} in an hour: a launch, or a bot wave using up API "
+            "keys, Stripe customers or your email reputation. First: the emails in the accounts table and the WAF's "
+            "sampled requests; lower signup_requests_per_ip, or raise alarm_signups_per_hour if it is real growth.")
 
     def _heartbeat(self, title: str, metric_name: str, interval: Duration, description: str) -> None:
         """Fires when `metric_name` was not published in two intervals in a row (missing data counts)."""

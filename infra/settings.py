@@ -28,6 +28,10 @@ USAGE_REPORTERS = ("tollgate", "moesif")
 # The value shipped in cdk.json: synth accepts it so the stack can be tried out, and the README
 # says to replace it (`make stripe-setup` prints the real one) before a deploy that bills anyone.
 PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
+# The same for the address Tollgate's emails come from (sign-up confirmation, sign-in links): SES
+# sends only from an identity verified in the account (README "Customer accounts").
+PLACEHOLDER_EMAIL_SENDER = "sender-not-set@example.com"
+_EMAIL_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # The COMPLETE ARN, with the 6-character suffix Secrets Manager appends, so IAM can name it exactly.
@@ -36,7 +40,6 @@ _SECRET_ARN_EXPECTED = "a complete Secrets Manager secret ARN (arn:aws:secretsma
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
 _FUNCTION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$")
 _SECRET_VERSION = re.compile(r"^[A-Za-z0-9-]{32,64}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -81,6 +84,26 @@ class Settings:
     alarm_signups_per_hour: int
     alarm_rejected_webhooks_per_hour: int
     enable_dashboard: bool
+    verify_email: bool
+    email_sender: str
+    email_link_ttl_hours: int
+    emails_per_address_per_hour: int
+    key_rotation_grace_hours: int
+
+    @property
+    def email_sender_is_placeholder(self) -> bool:
+        return self.email_sender == PLACEHOLDER_EMAIL_SENDER
+
+    def customer_accounts_environment(self, access_table: str) -> dict[str, str]:
+        """What the functions serving customer accounts are told (the stack and `make dev` alike)."""
+        return {
+            contract.ENV_CUSTOMER_ACCESS_TABLE: access_table,
+            contract.ENV_VERIFY_EMAIL: "true" if self.verify_email else "false",
+            contract.ENV_EMAIL_SENDER: self.email_sender,
+            contract.ENV_EMAIL_LINK_TTL_SECONDS: str(self.email_link_ttl_hours * 3600),
+            contract.ENV_EMAILS_PER_ADDRESS_PER_HOUR: str(self.emails_per_address_per_hour),
+            contract.ENV_KEY_ROTATION_GRACE_SECONDS: str(self.key_rotation_grace_hours * 3600),
+        }
 
     @property
     def uses_sample_backend(self) -> bool:
@@ -152,10 +175,17 @@ class Settings:
             # At least a day: the calls of a key's last day are reported and `make usage-report` can
             # still ask API Gateway about them; ten years at most.
             canceled_key_retention_days=read.int_between("canceled_key_retention_days", 1, 3650),
-            alarm_email=read.optional_matching("alarm_email", _EMAIL, "an email address the alarms are sent to"),
+            alarm_email=read.optional_matching("alarm_email", _EMAIL_ADDRESS, "an email address the alarms are sent to"),
             alarm_signups_per_hour=read.positive_int("alarm_signups_per_hour"),
             alarm_rejected_webhooks_per_hour=read.positive_int("alarm_rejected_webhooks_per_hour"),
             enable_dashboard=read.boolean("enable_dashboard"),
+            verify_email=read.boolean("verify_email"),
+            email_sender=read.matching("email_sender", _EMAIL_ADDRESS,
+                                       "an email address verified in SES, e.g. no-reply@your-domain.com"),
+            email_link_ttl_hours=read.int_between("email_link_ttl_hours", 1, 168),
+            emails_per_address_per_hour=read.int_between("emails_per_address_per_hour", 1, 100),
+            # Up to 30 days: a rotated-out key must not live on for long unnoticed.
+            key_rotation_grace_hours=read.int_between("key_rotation_grace_hours", 1, 720),
         )
 
 

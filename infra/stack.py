@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.api import TollgateApi
 from infra.backend import Backend
 from infra.dashboard import OperationsDashboard
+from infra.customer_accounts import CustomerAccounts
 from infra.data import TollgateData
 from infra.functions import FunctionConfig, TollgateFunctions
 from infra.housekeeping import ScheduledHousekeeping
@@ -64,6 +65,7 @@ class TollgateStack(Stack):
             UsageMetering(self, "UsageMetering", ledger_bucket=self.log_forwarding.ledger_bucket)
             if settings.reports_usage else None
         )
+        self.customer_accounts = CustomerAccounts(self, "CustomerAccounts", settings=settings)
         function_config = FunctionConfig(
             stripe_secret=self.data.stripe_secret,
             moesif_secret=self.data.moesif_secret,
@@ -79,6 +81,7 @@ class TollgateStack(Stack):
             canceled_key_retention_days=settings.canceled_key_retention_days,
             usage_environment=self.usage_metering.environment(settings.billable_statuses)
             if self.usage_metering else {},
+            accounts_environment=self.customer_accounts.environment(),
         )
         name_prefix = f"{self.stack_name}-{settings.stage_name}"
         self.functions = TollgateFunctions(
@@ -102,9 +105,17 @@ class TollgateStack(Stack):
                 stripe_secret=self.data.stripe_secret,
                 function_name=f"{name_prefix}-usage-reporter",
             )
+        self.customer_accounts.add_functions(
+            code=self.functions.code, config=function_config, environment=self.functions.environment,
+            register_role=self.functions.register.role, name_prefix=name_prefix,
+            reserved_concurrency=settings.reserved_concurrency,
+            usage_reports_table=self.usage_metering.reports_table if self.usage_metering else None)
+        self.customer_accounts.route_site_api(self.site.distribution, self.api.domain, settings.stage_name,
+                                              self.site.headers_policy)
         self.firewall = (
             ApiFirewall(self, "Firewall", settings=settings, stage_arn=self.api.stage.stage_arn,
-                        allowed_origin=self.site.origin)
+                        allowed_origin=self.site.origin,
+                        site_origin_secret=self.customer_accounts.site_origin_secret_value)
             if settings.enable_waf else None
         )
         if self.firewall is None:
@@ -119,6 +130,7 @@ class TollgateStack(Stack):
             register=self.functions.register.function,
             checkout=self.functions.checkout.function,
             stripe_webhook=self.functions.stripe_webhook.function,
+            account=self.customer_accounts.account.function,
             backend=self.backend,
         )
         if settings.stripe_price_is_placeholder:
@@ -128,6 +140,12 @@ class TollgateStack(Stack):
                 "set the real price id (make stripe-setup prints it) in cdk.json or with -c stripe_price_id=...",
             )
         self._add_operations(settings, function_config, name_prefix)
+        if settings.email_sender_is_placeholder:
+            Annotations.of(self).add_warning_v2(
+                "tollgate:placeholder-email-sender",
+                f"email_sender is the placeholder {settings.email_sender!r}: sign-up confirmations and sign-in links "
+                "cannot be sent until you set an address (or domain) verified in Amazon SES in cdk.json or with "
+                "-c email_sender=... (README, 'Customer accounts')")
         if settings.enable_tracing:
             Aspects.of(self).add(ActiveTracing())
         self._add_outputs()
@@ -138,9 +156,11 @@ class TollgateStack(Stack):
         self.housekeeping = ScheduledHousekeeping(self, "Housekeeping", code=self.functions.code,
                                                   config=function_config, name_prefix=name_prefix)
         http_functions = {"register": self.functions.register.function, "checkout": self.functions.checkout.function,
-                          "Stripe webhook": self.functions.stripe_webhook.function}
+                          "Stripe webhook": self.functions.stripe_webhook.function,
+                          "account": self.customer_accounts.account.function}
         scheduled = {"reconciler": self.reconciler.function.function,
-                     "housekeeping": self.housekeeping.function.function}
+                     "housekeeping": self.housekeeping.function.function,
+                     "key retirement": self.customer_accounts.key_retirement.function.function}
         reporter = self.usage_metering.reporter if self.usage_metering else None
         sample_backend = self.functions.sample_backend
         watched = Watched(
@@ -154,6 +174,8 @@ class TollgateStack(Stack):
             delivery_stream_name=self.log_forwarding.delivery_stream.delivery_stream_name,
             dead_letter_queue=self.usage_metering.dead_letter_queue if self.usage_metering else None,
             reconcile_interval=self.reconciler.interval,
+            signup_requests_metric=contract.METRIC_SIGNUPS_REQUESTED if settings.verify_email
+            else contract.METRIC_SIGNUPS_STARTED,
         )
         self.alarms = Alarms(self, "Alarms", settings=settings, watched=watched)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn,

@@ -85,6 +85,16 @@ class UsageMetering(Construct):
                                         type=dynamodb.AttributeType.NUMBER),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        # The account page's usage this period: a customer's reports by the time of their latest call
+        # (tollgate.adapters.dynamo_usage_reports.billable_calls); only the value is read from it.
+        self.reports_table.add_global_secondary_index(
+            index_name=contract.USAGE_REPORTS_INDEX_BY_CUSTOMER,
+            partition_key=dynamodb.Attribute(name=contract.USAGE_REPORTS_ATTR_CUSTOMER_ID,
+                                             type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=contract.USAGE_REPORTS_ATTR_TIMESTAMP, type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=["value"],
+        )
         self._acknowledge_notification_handler()
         self.reporter: PythonFunction | None = None
 

@@ -10,6 +10,13 @@ to the unauthenticated paths):
   deliveries is never limited; a junk sender is cut off by its own count.
 - AWS's common rule set on everything but the webhook: Stripe signs its events, and a large or
   odd-looking event body (SizeRestrictions_BODY blocks over 8 KB) must never be dropped.
+- the signup site's `/api/...` routes come through CloudFront, so the IP WAF sees is CloudFront's:
+  the routes anyone may call without a session (sign-up confirmation, sign-in) are limited to
+  `signup_requests_per_ip` per 5 minutes per VIEWER IP, read from contract.VIEWER_IP_HEADER, which a
+  CloudFront Function sets on every request (infra/customer_accounts.py). That header could be
+  forged by calling the stage directly, so `/api/*` without CloudFront's secret origin header
+  (contract.SITE_ORIGIN_SECRET_HEADER) is refused first. (X-Forwarded-For cannot serve: for
+  rate-based rules WAF takes its FIRST address, which the client writes.)
 Metered routes are not rate-limited per IP: usage plans limit each key, and a paying client behind
 one IP may legitimately make many calls.
 Rate-based rules: https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html
@@ -25,16 +32,19 @@ from constructs import Construct
 from infra.settings import Settings
 from tollgate import contract
 
+_NO_TRANSFORMATION = wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
 EVALUATION_WINDOW_SECONDS = 300  # WAF counts requests per IP over the last 5 minutes
 TOO_MANY_BODY_KEY = "too-many-requests"
 TOO_MANY_MESSAGE = "Too many requests from your network: please wait a few minutes, then try again."
+SITE_ONLY_BODY_KEY = "site-only"
+SITE_ONLY_MESSAGE = "These routes answer through the signup site only: open the site and try there."
 
 
 class ApiFirewall(Construct):
     """A regional WebACL associated with the API's stage; `web_acl` is the L1 resource."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, stage_arn: str,
-                 allowed_origin: str) -> None:
+                 allowed_origin: str, site_origin_secret: str) -> None:
         super().__init__(scope, construct_id)
         stripe_ips = wafv2.CfnIPSet(
             self,
@@ -60,8 +70,9 @@ class ApiFirewall(Construct):
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility("tollgate-api"),
             custom_response_bodies={
-                TOO_MANY_BODY_KEY: wafv2.CfnWebACL.CustomResponseBodyProperty(
-                    content_type="APPLICATION_JSON", content=json.dumps({"error": TOO_MANY_MESSAGE}))
+                key: wafv2.CfnWebACL.CustomResponseBodyProperty(content_type="APPLICATION_JSON",
+                                                               content=json.dumps({"error": message}))
+                for key, message in ((TOO_MANY_BODY_KEY, TOO_MANY_MESSAGE), (SITE_ONLY_BODY_KEY, SITE_ONLY_MESSAGE))
             },
             rules=[
                 # The signup page must be able to read the answer: the site's origin on it, as on
@@ -86,6 +97,10 @@ class ApiFirewall(Construct):
                     ),
                     visibility_config=_visibility("common-rule-set"),
                 ),
+                _site_api_only_through_cloudfront(stage, site_origin_secret, priority=3),
+                _per_ip("SiteSignInPerViewerIp", 4, settings.signup_requests_per_ip,
+                        _any_of(*(_path_is(stage, route) for route in contract.SITE_ROUTES_WITHOUT_SESSION)),
+                        {"Cache-Control": "no-store"}, forwarded_ip_header=contract.VIEWER_IP_HEADER),
             ],
         )
         wafv2.CfnWebACLAssociation(self, "Association", resource_arn=stage_arn, web_acl_arn=self.web_acl.attr_arn)
@@ -100,11 +115,35 @@ def _path_is(stage: str, route: str) -> wafv2.CfnWebACL.StatementProperty:
                 field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
                 positional_constraint="EXACTLY",
                 search_string=path,
-                text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+                text_transformations=[_NO_TRANSFORMATION],
             )
         )
         for path in (f"/{stage}{route}", route)
     ))
+
+
+def _site_api_only_through_cloudfront(stage: str, secret: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+    """Refuse `/api/*` requests that lack CloudFront's secret origin header (403, JSON)."""
+    api_path = _any_of(*(
+        wafv2.CfnWebACL.StatementProperty(byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}), positional_constraint="STARTS_WITH",
+            search_string=prefix, text_transformations=[_NO_TRANSFORMATION]))
+        for prefix in (f"/{stage}{contract.SITE_API_PREFIX}", contract.SITE_API_PREFIX)))
+    has_secret = wafv2.CfnWebACL.StatementProperty(byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+        field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
+            single_header={"Name": contract.SITE_ORIGIN_SECRET_HEADER}),
+        positional_constraint="EXACTLY", search_string=secret, text_transformations=[_NO_TRANSFORMATION]))
+    return wafv2.CfnWebACL.RuleProperty(
+        name="SiteApiOnlyThroughCloudFront",
+        priority=priority,
+        action=wafv2.CfnWebACL.RuleActionProperty(block=wafv2.CfnWebACL.BlockActionProperty(
+            custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                response_code=403, custom_response_body_key=SITE_ONLY_BODY_KEY,
+                response_headers=[wafv2.CfnWebACL.CustomHTTPHeaderProperty(name="Cache-Control", value="no-store")]))),
+        statement=_all_of(api_path, wafv2.CfnWebACL.StatementProperty(
+            not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=has_secret))),
+        visibility_config=_visibility("SiteApiOnlyThroughCloudFront"),
+    )
 
 
 def _any_of(*statements: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.StatementProperty:
@@ -118,9 +157,10 @@ def _all_of(*statements: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.S
 
 
 def _per_ip(name: str, priority: int, limit: int, scope: wafv2.CfnWebACL.StatementProperty,
-            headers: dict[str, str]) -> wafv2.CfnWebACL.RuleProperty:
+            headers: dict[str, str], forwarded_ip_header: str | None = None) -> wafv2.CfnWebACL.RuleProperty:
     """Block an IP over `limit` requests in the window, answering 429 with the JSON error body
-    (response headers keep their names: only inserted request headers get WAF's x-amzn-waf- prefix)."""
+    (response headers keep their names: only inserted request headers get WAF's x-amzn-waf- prefix).
+    With `forwarded_ip_header`, the IP is that header's (the viewer behind CloudFront)."""
     return wafv2.CfnWebACL.RuleProperty(
         name=name,
         priority=priority,
@@ -135,7 +175,9 @@ def _per_ip(name: str, priority: int, limit: int, scope: wafv2.CfnWebACL.Stateme
         statement=wafv2.CfnWebACL.StatementProperty(
             rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
                 limit=limit,
-                aggregate_key_type="IP",
+                aggregate_key_type="FORWARDED_IP" if forwarded_ip_header else "IP",
+                forwarded_ip_config=wafv2.CfnWebACL.ForwardedIPConfigurationProperty(
+                    header_name=forwarded_ip_header, fallback_behavior="MATCH") if forwarded_ip_header else None,
                 evaluation_window_sec=EVALUATION_WINDOW_SECONDS,
                 scope_down_statement=scope,
             )

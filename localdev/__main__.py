@@ -31,6 +31,7 @@ from localdev.emulators import Emulators
 from localdev.firehose import LedgerBackup
 from localdev.gateway import LocalGateway
 from localdev.lambda_runtime import LocalFunction
+from localdev.mailbox import Mailbox
 from localdev.net import LOOPBACK, PortInUseError, bind_loopback, ensure_port_free
 from localdev.sample_backend_server import SampleBackendServer
 from localdev.scheduler import RateSchedule
@@ -72,6 +73,8 @@ class DevStack:
                                           schedule_seconds or self.settings.reconcile_interval_minutes * 60),
             contract.HANDLER_HOUSEKEEPING: (contract.HOUSEKEEPING_TIMEOUT_SECONDS,
                                             schedule_seconds or contract.HOUSEKEEPING_INTERVAL_MINUTES * 60),
+            contract.HANDLER_KEY_RETIREMENT: (contract.RECONCILER_TIMEOUT_SECONDS,
+                                              schedule_seconds or contract.KEY_RETIREMENT_INTERVAL_MINUTES * 60),
         }
         self.site_url = f"http://{LOOPBACK}:{site_port}"
         self.api_url = f"http://{LOOPBACK}:{api_port}"
@@ -103,7 +106,8 @@ class DevStack:
                                sample_backend_url=sample_backend.url)
         usage_counter = UsageCounter()
         usage_stand_in = self._resources.enter_context(
-            UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counter, self.settings.quota_limit))
+            UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counter, self.settings.quota_limit,
+                                self.settings.quota_period))
         # This process plays the Lambda runtime: the handlers read their settings from it.
         self.function_environment = {**deployment.function_environment,
                                      "AWS_ENDPOINT_URL_API_GATEWAY": usage_stand_in.url}
@@ -122,6 +126,7 @@ class DevStack:
             self._resources.callback(RateSchedule(function, interval).start().stop)
         self._resources.enter_context(SiteServer(
             self.api_url, self.settings.require_payment_method, port=self._ports["Signup site"]))
+        mailbox = self._resources.enter_context(Mailbox(emulators.moto.endpoint_url))
         self.urls = {
             "site": self.site_url,
             "api": self.api_url,
@@ -130,6 +135,7 @@ class DevStack:
             "localstripe": emulators.localstripe.url,
             "collector": emulators.moesif.base_url,
             "backend": deployment.gateway.backend_url,
+            "mailbox": mailbox.url,
         }
 
     def _start_usage_reporter(self, deployment: LocalDeployment, emulators: Emulators) -> None:
@@ -157,8 +163,11 @@ class DevStack:
         stripe_note = f"bridge in front of localstripe ({urls['localstripe']})"
         rows = [
             ("Signup site", urls["site"], "open this in a browser"),
-            ("API", urls["api"], "POST /register, /billing/checkout, /stripe/webhook; any other path needs x-api-key"),
-            ("AWS (moto)", urls["moto"], "API Gateway keys + usage plan, DynamoDB, Secrets Manager"),
+            ("Account page", f"{urls['site']}/{contract.ACCOUNT_PAGE}", "sign in with a link emailed to the mailbox"),
+            ("Mailbox", urls["mailbox"], "every email SES would have sent (sign-up confirmations, sign-in links)"),
+            ("API", urls["api"], "POST /register, /billing/checkout, /stripe/webhook, /api/...; any other path needs "
+                                 "x-api-key"),
+            ("AWS (moto)", urls["moto"], "API Gateway keys + usage plan, DynamoDB, Secrets Manager, SES, S3, SQS"),
             ("Stripe", urls["stripe"], stripe_note),
             ("Backend", urls["backend"], f"metered calls go here with the {contract.BACKEND_SECRET_HEADER} "
                                          "header; a call without it gets 403"),
@@ -172,7 +181,8 @@ class DevStack:
         lines += [f"  {name:<17} {url:<{width}}  {note}" for name, url, note in rows]
         lines += [
             "",
-            f"Sign up at {urls['site']}, then call the metered API with the key it shows:",
+            f"Sign up at {urls['site']}, open the link in the mailbox ({urls['mailbox']}), then call the metered API "
+            "with the key the page shows:",
             f'  curl -i {urls["api"]}/hello -H "x-api-key: <your key>"',
             "",
             *self._usage_note(),
@@ -180,8 +190,9 @@ class DevStack:
             "Ops commands act on this stack while it runs (it publishes its settings for them):",
             "  make status    make failed-accounts    make usage-report    make usage-redrive",
             f"The reconciler runs every {_every(self.schedules[contract.HANDLER_RECONCILER][1])}, the housekeeping "
-            f"every {_every(self.schedules[contract.HANDLER_HOUSEKEEPING][1])} (make dev ARGS=\"--schedule-seconds 10\" "
-            "to watch them).",
+            f"every {_every(self.schedules[contract.HANDLER_HOUSEKEEPING][1])}, the key retirement every "
+            f"{_every(self.schedules[contract.HANDLER_KEY_RETIREMENT][1])} "
+            "(make dev ARGS=\"--schedule-seconds 10\" to watch them).",
             "",
             self._function_log_note(),
             "Press Ctrl-C to stop.",

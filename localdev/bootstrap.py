@@ -11,9 +11,11 @@ the same cdk.json settings, and returns the environment the Lambda handlers get.
 - S3, SQS, DynamoDB (moto): the usage ledger bucket and, with usage_reporter=tollgate, its
   `ledger/` notification to the usage queue (dead letters after contract.USAGE_QUEUE_MAX_RECEIVES
   deliveries) and the usage reports table, as infra/log_forwarding.py and infra/usage_metering.py;
-- Stripe (localstripe behind the bridge): product, billing meter and metered price through
-  ops.catalog_setup.CatalogSetup, and the webhook endpoint pointing at the local gateway's
-  `/stripe/webhook`, whose signing secret goes into the secret.
+- Stripe (localstripe behind the bridge): product, billing meter, metered price and customer portal
+  configuration through ops.catalog_setup.CatalogSetup, and the webhook endpoint pointing at the
+  local gateway's `/stripe/webhook`, whose signing secret goes into the secret;
+- customer accounts (DynamoDB, SES v2 in moto): the customer access table (TTL, `byOwner` and `due`
+  indexes, as infra/customer_accounts.py) and the `email_sender` identity, verified.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     moesif_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-moesif", SecretString=json.dumps({
         contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_TEST_APPLICATION_ID,
     }))["ARN"]
+    access_table = create_customer_accounts(aws_client("dynamodb", emulators), aws_client("sesv2", emulators),
+                                            settings.email_sender)
     ledger_bucket = create_ledger_bucket(aws_client("s3", emulators))
     usage = create_usage_metering(aws_client("s3", emulators), aws_client("sqs", emulators),
                                   aws_client("dynamodb", emulators), ledger_bucket) if settings.reports_usage else None
@@ -92,6 +96,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     site_origin = origin_of(site_url)
     environment = {
         **(usage.environment(settings.billable_statuses) if usage else {}),
+        **settings.customer_accounts_environment(access_table),
         **emulators.env(),
         contract.ENV_STRIPE_SECRET_ARN: stripe_secret_arn,
         contract.ENV_MOESIF_SECRET_ARN: moesif_secret_arn,
@@ -182,6 +187,27 @@ def create_tables(dynamodb: Any) -> tuple[str, str]:
     return accounts, idempotency
 
 
+def create_customer_accounts(dynamodb: Any, sesv2: Any, email_sender: str, name: str = NAME) -> str:
+    """The customer access table and the sender's SES identity (moto verifies it at once)."""
+    table = f"{name}-customer-access"
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind} for name, kind in (
+            (contract.ACCESS_PARTITION_KEY, "S"), (contract.ACCESS_ATTR_OWNER, "S"),
+            (contract.ACCESS_ATTR_DUE_KIND, "S"), (contract.ACCESS_ATTR_DUE_AT, "N"))],
+        KeySchema=[{"AttributeName": contract.ACCESS_PARTITION_KEY, "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {"IndexName": contract.ACCESS_INDEX_BY_OWNER, "Projection": {"ProjectionType": "KEYS_ONLY"},
+             "KeySchema": [{"AttributeName": contract.ACCESS_ATTR_OWNER, "KeyType": "HASH"}]},
+            {"IndexName": contract.ACCESS_INDEX_DUE, "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": contract.ACCESS_ATTR_DUE_KIND, "KeyType": "HASH"},
+                           {"AttributeName": contract.ACCESS_ATTR_DUE_AT, "KeyType": "RANGE"}]}])
+    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": contract.ACCESS_TTL_ATTRIBUTE})
+    sesv2.create_email_identity(EmailIdentity=email_sender)
+    return table
+
+
 @dataclass(frozen=True)
 class UsageMetering:
     """The usage-metering resources (usage_reporter=tollgate), as infra/usage_metering.py makes them."""
@@ -226,12 +252,18 @@ def create_usage_metering(s3: Any, sqs: Any, dynamodb: Any, bucket: str, name: s
         TableName=table, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": contract.USAGE_REPORTS_PARTITION_KEY, "AttributeType": "S"},
                               {"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "AttributeType": "S"},
-                              {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "AttributeType": "N"}],
+                              {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "AttributeType": "N"},
+                              {"AttributeName": contract.USAGE_REPORTS_ATTR_CUSTOMER_ID, "AttributeType": "S"},
+                              {"AttributeName": contract.USAGE_REPORTS_ATTR_TIMESTAMP, "AttributeType": "N"}],
         KeySchema=[{"AttributeName": contract.USAGE_REPORTS_PARTITION_KEY, "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[{"IndexName": contract.USAGE_REPORTS_INDEX_PENDING, "KeySchema": [
             {"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "KeyType": "HASH"},
             {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"}}])
+            "Projection": {"ProjectionType": "ALL"}},
+            {"IndexName": contract.USAGE_REPORTS_INDEX_BY_CUSTOMER, "KeySchema": [
+                {"AttributeName": contract.USAGE_REPORTS_ATTR_CUSTOMER_ID, "KeyType": "HASH"},
+                {"AttributeName": contract.USAGE_REPORTS_ATTR_TIMESTAMP, "KeyType": "RANGE"}],
+             "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["value"]}}])
     dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
         "Enabled": True, "AttributeName": contract.USAGE_REPORTS_TTL_ATTRIBUTE})
     return UsageMetering(bucket, table, queue, queue_arn(queue), dead_letters)

@@ -2,7 +2,7 @@
 
 - `MotoServer`: moto in server mode (`endpoint_url`), in a child process so its state is fresh
   at every start and an in-process `moto.mock_aws()` in some test can never reset it; with
-  localdev/moto_gaps.py's API-key tagging.
+  localdev/moto_gaps.py's API-key fillers (tagging, deleted keys leaving their usage plans).
 - `LocalStripe`: localstripe from scratch, in a child process (its state is module-global; the
   pickle it would write to /tmp after every call is disabled, and never read).
 - `StripeBridge`: localdev.stripe_bridge in front of a LocalStripe (`api_base`), in a thread.
@@ -49,8 +49,8 @@ _MOTO_CHILD = """
 import logging, os, sys
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 from moto.server import ThreadedMotoServer
-from localdev.moto_gaps import add_api_key_tagging
-add_api_key_tagging()
+from localdev.moto_gaps import fill_api_key_gaps
+fill_api_key_gaps()
 server = ThreadedMotoServer(ip_address=sys.argv[1], port=int(sys.argv[2]), verbose=False)
 server.start()
 print(server.get_host_and_port()[1], flush=True)

@@ -3,9 +3,10 @@
 It does what the deployed stage does, on a loopback port of its own (a separate origin from the
 signup site, so the browser really does CORS):
 
-- `POST /register`, `/billing/checkout`, `/billing/checkout/outcome`, `/stripe/webhook` invoke the real Lambda handlers in
-  this process with a REST-API proxy event (localdev.lambda_runtime plays the Lambda runtime),
-  after the stage's `/register` body model (infra/gateway_errors.py) where it applies;
+- `POST /register`, `/billing/checkout`, `/billing/checkout/outcome`, `/stripe/webhook` and the signup
+  site's `/api/...` routes (contract.SITE_ROUTES, each with its own method) invoke the real Lambda
+  handlers in this process with a REST-API proxy event (localdev.lambda_runtime plays the Lambda
+  runtime), after the stage's `/register` body model (infra/gateway_errors.py) where it applies;
 - request bodies are read whole, chunked or not; a client that sends less than it announced is
   disconnected after REQUEST_BODY_TIMEOUT_SECONDS of silence;
 - every error the gateway answers itself (403, 400 bad body, 502, 504) has the stage's
@@ -60,7 +61,11 @@ FUNCTION_ROUTES = {
     contract.ROUTE_CHECKOUT: contract.HANDLER_CHECKOUT,
     contract.ROUTE_CHECKOUT_OUTCOME: contract.HANDLER_CHECKOUT,
     contract.ROUTE_STRIPE_WEBHOOK: contract.HANDLER_STRIPE_WEBHOOK,
+    **{route: contract.HANDLER_REGISTER if route == contract.ROUTE_SIGNUP_CONFIRM else contract.HANDLER_ACCOUNT
+       for route in contract.SITE_ROUTES},
 }
+# The one method each function route has on the stage (infra/api.py); any other is API Gateway's 403.
+ROUTE_METHODS = {**{route: "POST" for route in contract.PUBLIC_ROUTES}, **contract.SITE_ROUTES}
 # The stage's request models (infra/api.py): route -> media type -> compiled JSON-schema check.
 REQUEST_MODELS = {
     contract.ROUTE_REGISTER: {
@@ -189,7 +194,7 @@ class LocalGateway(AnyMethodHttpServer):
         if path in FUNCTION_ROUTES:
             if method == "OPTIONS" and path in contract.CORS_ROUTES:
                 return self._preflight()
-            if method != "POST":
+            if method != ROUTE_METHODS[path]:
                 return self._gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
             if not _body_fits_the_model(request):
                 return self._gateway_error(400, "BAD_REQUEST_BODY", "Invalid request body")

@@ -1,11 +1,18 @@
 """TEST/DEV INFRASTRUCTURE ONLY: what moto 5.2.5 lacks of AWS that Tollgate relies on.
 
+`fill_api_key_gaps()` applies both fillers below (in-process by testkit.moto_stack, and in `make
+dev`'s moto server, localdev/emulators.py).
+
+Deleting an API key in API Gateway takes it out of every usage plan (a usage plan key is the key
+itself; GetUsagePlanKeys never lists a deleted one). moto keeps it listed in the plans, so a
+gateway asking the plan for its keys would trip over a key that no longer exists:
+`remove_deleted_keys_from_plans()` makes DeleteApiKey take it out of the plans too.
+
 API Gateway tags an API key like any of its resources: TagResource, GetTags and UntagResource on
 `arn:<partition>:apigateway:<region>::/apikeys/<id>` (API Gateway API reference, "TagResource";
 the key carries them in `tags`, as GetApiKey shows). moto's handlers for those three know stage
 ARNs only. `add_api_key_tagging()` routes an API-key ARN to the key's own `tags` and leaves every
-other ARN to moto. Applied in-process by testkit.moto_stack and in `make dev`'s moto server
-(localdev/emulators.py); nothing in lambda_src/ or infra/ imports it.
+other ARN to moto. Nothing in lambda_src/ or infra/ imports this module.
 """
 
 from __future__ import annotations
@@ -16,6 +23,29 @@ from typing import Any
 from urllib.parse import unquote
 
 _API_KEY_ARN = re.compile(r"^arn:[a-z-]+:apigateway:[a-z0-9-]+::/apikeys/(?P<key_id>[^/]+)$")
+
+
+def fill_api_key_gaps() -> None:
+    """Both fillers (idempotent)."""
+    add_api_key_tagging()
+    remove_deleted_keys_from_plans()
+
+
+def remove_deleted_keys_from_plans() -> None:
+    """Make moto's DeleteApiKey remove the key from every usage plan (idempotent)."""
+    from moto.apigateway.models import APIGatewayBackend
+
+    if getattr(APIGatewayBackend, "deletes_keys_from_plans", False):
+        return
+    delete_api_key = APIGatewayBackend.delete_api_key
+
+    def delete_from_plans_too(self: Any, api_key_id: str) -> None:
+        delete_api_key(self, api_key_id)
+        for plan_keys in self.usage_plan_keys.values():
+            plan_keys.pop(api_key_id, None)
+
+    APIGatewayBackend.delete_api_key = delete_from_plans_too
+    APIGatewayBackend.deletes_keys_from_plans = True
 
 
 def add_api_key_tagging() -> None:

@@ -1,12 +1,20 @@
 """Serves site/ locally the way CloudFront does: static files, the generated config.json, and the
 security headers of the distribution's response-headers policy, both from infra/site_delivery.py
 (so a CSP mistake shows up in `make dev` and in the browser tests, not first in production).
+
+`/api/*` (any method) goes to the local API Gateway as CloudFront's `/api/*` behaviour sends it to
+the stage (infra/customer_accounts.py): nothing cached, every header (cookies included) but Host
+passed on, the viewer's IP in contract.VIEWER_IP_HEADER (whatever the client sent there replaced),
+and the answer (Set-Cookie included) back with the same security headers. So the page's session
+cookie is first party here too, exactly as behind CloudFront.
 """
 
 from __future__ import annotations
 
 import json
 import mimetypes
+import urllib.error
+import urllib.request
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -14,10 +22,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from infra.site_delivery import CONFIG_OBJECT_KEY, SITE_DIR, security_headers, site_config
-from localdev.net import BackgroundHttpServer
+from localdev.net import BackgroundHttpServer, UnreadableBody, read_request_body
+from tollgate import contract
 
 CONFIG_PATH = "/" + CONFIG_OBJECT_KEY
 
+API_TIMEOUT_SECONDS = 30  # CloudFront's default origin read timeout
+# Not passed on (hop by hop, or the origin's own Host as AllViewerExceptHostHeader does), in either direction.
+_NOT_FORWARDED = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te", "upgrade",
+                  "proxy-connection", contract.VIEWER_IP_HEADER}
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                   ".css": "text/css; charset=utf-8", ".json": "application/json",
                   ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon"}
@@ -37,6 +50,7 @@ class SiteServer(BackgroundHttpServer):
     def __init__(self, api_url: str, require_payment_method: bool, port: int = 0,
                  site_dir: Path = SITE_DIR) -> None:
         super().__init__(port)
+        self._api_url = api_url.rstrip("/")
         self._config = json.dumps(site_config(api_url, require_payment_method)).encode()
         self._headers = security_headers(origin_of(api_url))
         self._site_dir = site_dir.resolve()
@@ -53,6 +67,18 @@ class SiteServer(BackgroundHttpServer):
             return None
         content_type = _CONTENT_TYPES.get(candidate.suffix) or mimetypes.guess_type(candidate.name)[0]
         return candidate.read_bytes(), content_type or "application/octet-stream"
+
+    def forward_to_api(self, method: str, path: str, headers: dict[str, str], body: bytes,
+                       viewer_ip: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """One `/api/*` request through to the API, as CloudFront's behaviour forwards it."""
+        outbound = {name: value for name, value in headers.items() if name.lower() not in _NOT_FORWARDED}
+        outbound[contract.VIEWER_IP_HEADER] = viewer_ip
+        request = urllib.request.Request(self._api_url + path, data=body or None, method=method, headers=outbound)
+        try:
+            with urllib.request.urlopen(request, timeout=API_TIMEOUT_SECONDS) as answer:
+                return answer.status, list(answer.headers.items()), answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, list(error.headers.items()), error.read()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         site = self
@@ -72,12 +98,36 @@ class SiteServer(BackgroundHttpServer):
             def do_HEAD(self) -> None:  # noqa: N802
                 self._serve(include_body=False)
 
-            def _serve(self, include_body: bool) -> None:
-                found = site._resolve(urlsplit(self.path).path)
-                status, (body, content_type) = (
-                    (HTTPStatus.OK, found) if found
-                    else (HTTPStatus.NOT_FOUND, (b"Not found\n", "text/plain; charset=utf-8"))
-                )
+            def _api_only(self) -> None:
+                if not self._api():
+                    self._answer(HTTPStatus.METHOD_NOT_ALLOWED, b"Method not allowed\n", "text/plain; charset=utf-8")
+
+            do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _api_only
+
+            def _api(self) -> bool:
+                """Forward an `/api/*` request (True), or leave the request to the static site (False)."""
+                if not urlsplit(self.path).path.startswith(contract.SITE_API_PREFIX):
+                    return False
+                try:
+                    body = read_request_body(self, API_TIMEOUT_SECONDS)
+                except UnreadableBody:
+                    self.close_connection = True
+                    return True
+                status, headers, answer = site.forward_to_api(self.command, self.path, dict(self.headers.items()),
+                                                              body, self.client_address[0])
+                self.send_response(status)
+                for name, value in headers:
+                    if name.lower() not in _NOT_FORWARDED and name not in site._headers:
+                        self.send_header(name, value)
+                for name, value in site._headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(answer)
+                return True
+
+            def _answer(self, status: HTTPStatus, body: bytes, content_type: str, include_body: bool = True) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
@@ -87,5 +137,15 @@ class SiteServer(BackgroundHttpServer):
                 self.end_headers()
                 if include_body:
                     self.wfile.write(body)
+
+            def _serve(self, include_body: bool) -> None:
+                if self._api():
+                    return
+                found = site._resolve(urlsplit(self.path).path)
+                status, (body, content_type) = (
+                    (HTTPStatus.OK, found) if found
+                    else (HTTPStatus.NOT_FOUND, (b"Not found\n", "text/plain; charset=utf-8"))
+                )
+                self._answer(status, body, content_type, include_body)
 
         return Handler

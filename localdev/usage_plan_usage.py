@@ -4,8 +4,9 @@
 the key check (what a usage plan counts against a key's quota; throttling is not emulated).
 `UsagePlanUsageProxy` sits in front of moto for API Gateway: it answers
 `GET /usageplans/{id}/usage?startDate=...&endDate=...[&keyId=...]` from the counter, in API
-Gateway's shape (`values`: key id -> one `[used, remaining]` pair per day, both dates included),
-and forwards every other request to moto unchanged. make dev gives its URL to the functions and
+Gateway's shape (`values`: key id -> one `[used, remaining]` pair per day, both dates included;
+`remaining` is what the key has left of its quota in the quota period that day is in: the day, the
+week from Monday, or the calendar month, UTC), and forwards every other request to moto unchanged. make dev gives its URL to the functions and
 ops commands as AWS_ENDPOINT_URL_API_GATEWAY (boto3's endpoint for that one service), so
 production code calls GetUsage exactly as it does in AWS.
 """
@@ -55,26 +56,33 @@ class UsagePlanUsageProxy(BackgroundHttpServer):
 
     what = "API Gateway usage stand-in"
 
-    def __init__(self, moto_url: str, counter: UsageCounter, quota_limit: int, port: int = 0) -> None:
+    def __init__(self, moto_url: str, counter: UsageCounter, quota_limit: int, quota_period: str = "MONTH",
+                 port: int = 0) -> None:
         super().__init__(port)
         self._moto_url = moto_url.rstrip("/")
         self._counter = counter
         self._quota_limit = quota_limit
+        self._quota_period = quota_period
 
     def usage(self, usage_plan_id: str, query: dict[str, list[str]]) -> dict[str, Any]:
         start, end = (date.fromisoformat(query[name][0]) for name in ("startDate", "endDate"))
         days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
         keys = query.get("keyId") or sorted(self._counter.keys())
-        values = {}
-        for key_id in keys:
-            used_so_far, pairs = 0, []
-            for day in days:
-                used = self._counter.used(key_id, day)
-                used_so_far += used
-                pairs.append([used, max(self._quota_limit - used_so_far, 0)])
-            values[key_id] = pairs
+        values = {key_id: [[self._counter.used(key_id, day), self._remaining(key_id, day)] for day in days]
+                  for key_id in keys}
         return {"usagePlanId": usage_plan_id, "startDate": start.isoformat(), "endDate": end.isoformat(),
                 "values": values}
+
+    def _remaining(self, key_id: str, day: date) -> int:
+        """The quota the key has left after `day`, in that day's quota period."""
+        if self._quota_period == "DAY":
+            start = day
+        elif self._quota_period == "WEEK":
+            start = day - timedelta(days=day.weekday())
+        else:
+            start = day.replace(day=1)
+        used = sum(self._counter.used(key_id, start + timedelta(days=offset)) for offset in range((day - start).days + 1))
+        return max(self._quota_limit - used, 0)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self

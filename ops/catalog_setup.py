@@ -12,7 +12,12 @@ is found before anything is created:
   metadata): Stripe prices are immutable, so a changed pricing model creates a new price that
   takes the lookup key over (`transfer_lookup_key`), and the old one keeps billing existing
   subscriptions;
-- webhook endpoint: its URL (its enabled events are brought in line with the contract).
+- webhook endpoint: its URL (its enabled events are brought in line with the contract);
+- customer portal configuration: its metadata (contract.STRIPE_PORTAL_CONFIGURATION_METADATA); its
+  features are brought in line with PORTAL_FEATURES: invoice history, payment method update and
+  cancellation at the end of the period (usage up to then is still invoiced), but no change of the
+  customer's email (it is the account) or plan (there is one price). The account page's "Manage
+  billing" opens it; what customers do there reaches Tollgate as webhook events.
 
 Creates also carry deterministic idempotency keys, so a re-run after a crash mid-request cannot
 create twice. Used by `make stripe-setup` (ops.stripe_setup) and by `make dev`'s bootstrap.
@@ -31,6 +36,13 @@ import stripe
 from ops.catalog_spec import CatalogSpec
 from tollgate import contract
 
+PORTAL_FEATURES: dict[str, dict[str, Any]] = {
+    "invoice_history": {"enabled": True},
+    "payment_method_update": {"enabled": True},
+    "subscription_cancel": {"enabled": True, "mode": "at_period_end"},
+    "customer_update": {"enabled": False},
+    "subscription_update": {"enabled": False},
+}
 METER_PAYLOAD_CUSTOMER_KEY = "stripe_customer_id"
 METER_PAYLOAD_VALUE_KEY = "value"
 
@@ -55,6 +67,7 @@ class CatalogResult:
     meter_id: str
     price_id: str
     changes: dict[str, Change]
+    portal_configuration_id: str = ""
     webhook: WebhookEndpoint | None = None
 
 
@@ -68,14 +81,30 @@ class CatalogSetup:
         product_id, product_change = self._ensure_product(spec.product_name.strip(), spec.lookup_key)
         meter_id, meter_change = self._ensure_meter(spec.meter_event_name, spec.meter_display_name)
         price_id, price_change = self._ensure_price(spec, product_id, meter_id)
+        portal_id, portal_change = self._ensure_portal(spec.product_name.strip())
         webhook = self.ensure_webhook(webhook_url) if webhook_url else None
         return CatalogResult(
             product_id=product_id,
             meter_id=meter_id,
             price_id=price_id,
-            changes={"product": product_change, "meter": meter_change, "price": price_change},
+            changes={"product": product_change, "meter": meter_change, "price": price_change, "portal": portal_change},
+            portal_configuration_id=portal_id,
             webhook=webhook,
         )
+
+    def _ensure_portal(self, product_name: str) -> tuple[str, Change]:
+        for configuration in self._stripe.billing_portal.configurations.list({"active": True, "limit": 100}).data:
+            if _metadata(configuration) != contract.STRIPE_PORTAL_CONFIGURATION_METADATA:
+                continue
+            features = configuration.features.to_dict()
+            if all(wanted.items() <= features.get(name, {}).items() for name, wanted in PORTAL_FEATURES.items()):
+                return configuration.id, Change.UNCHANGED
+            self._stripe.billing_portal.configurations.update(configuration.id, {"features": PORTAL_FEATURES})
+            return configuration.id, Change.UPDATED
+        params = {"features": PORTAL_FEATURES, "metadata": dict(contract.STRIPE_PORTAL_CONFIGURATION_METADATA),
+                  "business_profile": {"headline": f"{product_name}: invoices, payment method, cancellation"}}
+        configuration = self._stripe.billing_portal.configurations.create(params, _idempotent("portal", params))
+        return configuration.id, Change.CREATED
 
     def _ensure_product(self, name: str, lookup_key: str) -> tuple[str, Change]:
         metadata = {"tollgate": "product", "tollgate_lookup_key": lookup_key}

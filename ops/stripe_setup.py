@@ -187,6 +187,8 @@ def render(result: CatalogResult, spec: CatalogSpec) -> Iterable[str]:
     yield f"price    {result.price_id}  {result.changes['price'].value}  (lookup_key {spec.lookup_key})"
     if result.changes["price"] is Change.REPLACED:
         yield "         the old price keeps billing existing subscriptions; new sign-ups use the new one after deploy"
+    yield (f"portal   {result.portal_configuration_id}  {result.changes['portal'].value}  "
+           "(customer portal: invoice history, payment method update, cancel at period end)")
     if result.webhook:
         yield f"webhook  {result.webhook.id}  {result.webhook.change.value}"
         if result.webhook.signing_secret:

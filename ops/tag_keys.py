@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         deployment, wired = wired_deployment(arguments, environ)
         owner = deployment.config.key_owner
         tagger = KeyTagger(wired.aws.client("apigateway"), owner)
-        recorded = {account.api_key_id: account.email for status in AccountStatus
-                    for account in wired.accounts.list_by_status(status) if account.api_key_id}
+        recorded = {key_id: account.email for status in AccountStatus
+                    for account in wired.accounts.list_by_status(status) for key_id in account.existing_key_ids}
         outcomes: Counter[str] = Counter()
         for key_id, email in sorted(recorded.items()):
             outcome, other = tagger.claim(key_id)

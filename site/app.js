@@ -7,13 +7,16 @@
  */
 (() => {
   const { validateSignup } = window.TollgateValidation;
-  const REQUEST_TIMEOUT_MS = 20000;
   const SIGNUP_FIELDS = ["email", "firstname", "lastname"];
 
   const MESSAGES = Object.freeze({
     fixFields: "Please correct the highlighted fields.",
-    creating: "Creating your account…",
-    emailTaken: "This email already has an account. Use the key you stored when you signed up, or sign up with another email.",
+    creating: "Signing you up…",
+    emailTaken: "This email already has an account. Sign in to your account (link below) to see or rotate your key, or sign up with another email.",
+    confirming: "Confirming your email and creating your API key…",
+    linkUsed: "This link has expired or was already used. If you already got your key, sign in to your account; otherwise sign up again below.",
+    confirmRunning: "Your sign-up is already being processed. Wait a few seconds, then open the link in the email again.",
+    confirmFailed: "We could not finish your sign-up; nothing was created or charged. Open the link in the email again in a minute.",
     tooLarge: "That request is too large. Shorten the names and try again.",
     throttled: "Too many requests right now. Wait a few seconds and try again.",
     serverError: "Something went wrong on our side and nothing was created. Please try again in a minute.",
@@ -28,15 +31,14 @@
     cardDeclined: "Your card was declined, so your API key stays paused.",
     stillConfirming: "Your payment method is saved. Stripe is still confirming it: your API key is updated within a minute.",
     subscriptionEnded: "Your subscription has ended, so this API key no longer works. Sign up again for a new key.",
-    copied: "Copied to the clipboard.",
-    copyFailed: "Copying failed: select the text and press Ctrl+C (⌘+C on a Mac).",
   });
 
-  const byId = (id) => document.getElementById(id);
+  const {
+    byId, request, describeFailure: describe, setFieldError, showFieldErrors, setStatus, setBusy, bindCopy, fitToText,
+    takeFragment,
+  } = window.TollgatePage;
   const configReady = loadConfig();
-
-  class NetworkError extends Error {}
-  class TimeoutError extends Error {}
+  const describeFailure = (failure) => describe(failure, MESSAGES);
 
   async function loadConfig() {
     const response = await fetch("config.json", { cache: "no-store" });
@@ -72,37 +74,6 @@
     return values;
   }
 
-  // ---- UI helpers -----------------------------------------------------------------------------
-
-  function setFieldError(input, message) {
-    const error = byId(`${input.id}-error`);
-    error.textContent = message;
-    if (message) input.setAttribute("aria-invalid", "true");
-    else input.removeAttribute("aria-invalid");
-  }
-
-  /** Shows `errors` ({field: message}) on `inputs`, clears the others, focuses the first bad one. */
-  function showFieldErrors(inputs, errors) {
-    let first = null;
-    for (const input of inputs) {
-      const message = errors[input.name] || "";
-      setFieldError(input, message);
-      if (message && !first) first = input;
-    }
-    if (first) first.focus();
-    return first !== null;
-  }
-
-  function setStatus(element, message, kind = "info") {
-    element.textContent = message;
-    element.dataset.kind = kind;
-  }
-
-  function setBusy(button, busy) {
-    button.disabled = busy;
-    button.setAttribute("aria-busy", String(busy));
-  }
-
   function newIdempotencyKey() {
     if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
     const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -112,70 +83,10 @@
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   }
 
-  /** POSTs JSON to the API; resolves to {status, data} for any HTTP answer. */
+  /** POSTs JSON to the API (another origin): {status, data} for any HTTP answer. */
   async function postJson(path, body, headers = {}) {
     const { apiUrl } = await configReady;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-    let response;
-    try {
-      response = await fetch(`${apiUrl}${path}`, {
-        method: "POST",
-        mode: "cors",
-        credentials: "omit",
-        headers: { "Content-Type": "application/json", ...headers },
-        body: JSON.stringify(body),
-        signal: controller.signal,
-      });
-    } catch (error) {
-      throw controller.signal.aborted ? new TimeoutError() : new NetworkError(String(error));
-    } finally {
-      clearTimeout(timer);
-    }
-    let data = {};
-    try {
-      data = await response.json();
-    } catch {
-      data = {};
-    }
-    return { status: response.status, data: data && typeof data === "object" ? data : {} };
-  }
-
-  /** The customer-facing sentence for a failed call that has no field-level detail. */
-  function describeFailure(failure) {
-    if (failure instanceof TimeoutError) return MESSAGES.timeout;
-    if (failure instanceof NetworkError) return MESSAGES.unreachable;
-    if (failure instanceof Error) return MESSAGES.misconfigured;
-    if (failure.status === 413) return MESSAGES.tooLarge;
-    if (failure.status === 429) return MESSAGES.throttled;
-    if (failure.status >= 500) return MESSAGES.serverError;
-    return MESSAGES.unexpected;
-  }
-
-  async function copyText(text, sourceInput) {
-    if (navigator.clipboard && window.isSecureContext) {
-      try {
-        await navigator.clipboard.writeText(text);
-        return true;
-      } catch {
-        // Permission denied or unfocused document: fall back to a selection copy below.
-      }
-    }
-    if (!sourceInput) return false;
-    sourceInput.focus();
-    sourceInput.select();
-    try {
-      return document.execCommand("copy");
-    } catch {
-      return false;
-    }
-  }
-
-  function bindCopy(button, getText, statusElement, selectable) {
-    button.addEventListener("click", async () => {
-      const ok = await copyText(getText(), selectable);
-      setStatus(statusElement, ok ? MESSAGES.copied : MESSAGES.copyFailed, ok ? "success" : "error");
-    });
+    return request(`${apiUrl}${path}`, { body, headers });
   }
 
   function curlExample(apiUrl, key) {
@@ -213,6 +124,10 @@
       });
       if (status === 201 && typeof data.apikey === "string") {
         await showResult(data);
+      } else if (status === 202) {
+        showCheckInbox(values.email);
+      } else if (status === 429 && data.fields && data.fields.email && typeof data.error === "string") {
+        setStatus(signupStatus, data.error, "error");  // this address had its share of emails this hour
       } else if (status === 400 && data.fields && typeof data.fields === "object") {
         const known = showFieldErrors(signupInputs, serverFieldMessages(data.fields));
         setStatus(signupStatus, known ? MESSAGES.fixFields : String(data.error || MESSAGES.unexpected), "error");
@@ -228,6 +143,46 @@
       setBusy(signupButton, false);
     }
   });
+
+  // ---- verified email: the link in the inbox --------------------------------------------------
+
+  /** After a sign-up: the same answer whatever the address; the link in the email does the rest. */
+  function showCheckInbox(email) {
+    byId("check-inbox-email").textContent = email;
+    byId("signup").hidden = true;
+    byId("check-inbox").hidden = false;
+    byId("check-inbox-title").focus();
+  }
+
+  byId("use-another-email").addEventListener("click", () => {
+    byId("check-inbox").hidden = true;
+    byId("signup").hidden = false;
+    setStatus(signupStatus, "", "info");
+    byId("email").focus();
+  });
+
+  /** Opened from the email (`#confirm=<token>`): the site's own API registers the sign-up the link holds. */
+  async function confirmSignUp(token) {
+    byId("signup").hidden = true;
+    showNotice(MESSAGES.confirming, "info");
+    try {
+      const { status, data } = await request("/api/signup/confirm", { body: { token }, credentials: "same-origin" });
+      if (status === 201 && typeof data.apikey === "string") {
+        byId("checkout-notice").hidden = true;
+        await showResult(data);
+        return;
+      }
+      const message = status === 410 ? MESSAGES.linkUsed
+        : status === 409 && data.fields && data.fields.email ? MESSAGES.emailTaken
+        : status === 409 ? MESSAGES.confirmRunning
+        : status >= 500 ? MESSAGES.confirmFailed
+        : describeFailure({ status });
+      showNotice(message, "error");
+    } catch (failure) {
+      showNotice(`${describeFailure(failure)} ${MESSAGES.confirmFailed}`, "error");
+    }
+    byId("signup").hidden = false;
+  }
 
   // ---- result ----------------------------------------------------------------------------------
 
@@ -255,12 +210,6 @@
     byId("result").hidden = false;
     fitToText(keyInput);
     byId("result-title").focus();
-  }
-
-  /** As tall as its text (measured once visible), so the whole key shows at any width. */
-  function fitToText(textarea) {
-    textarea.style.height = "auto";
-    textarea.style.height = `${textarea.scrollHeight + textarea.offsetHeight - textarea.clientHeight}px`;
   }
 
   window.addEventListener("resize", () => {
@@ -403,5 +352,7 @@
     setStatus(signupStatus, MESSAGES.misconfigured, "error");
     signupButton.disabled = true;
   });
-  showCheckoutOutcome();
+  const confirmToken = takeFragment("confirm");
+  if (confirmToken) confirmSignUp(confirmToken);
+  else showCheckoutOutcome();
 })();

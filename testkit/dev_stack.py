@@ -1,10 +1,13 @@
 """What the tests do to a running `make dev` (localdev.__main__.DevStackProcess) as a user or
-Stripe would: plain HTTP requests, a sign-up through the local API Gateway, and waiting for what
-arrives asynchronously (webhooks, the ledger, scheduled runs)."""
+Stripe would: plain HTTP requests, a sign-up the way a customer does with `verify_email` on
+(POST /register on the API, then the link from the local mailbox, posted to the site's own
+/api/signup/confirm), and waiting for what arrives asynchronously (webhooks, the ledger, scheduled
+runs)."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -20,29 +23,60 @@ from tollgate import contract
 WAIT_SECONDS = 15
 
 
-def request(url: str, body: dict | None = None, headers: dict[str, str] | None = None,
-            method: str | None = None) -> tuple[int, dict]:
+def _exchange(url: str, body: Any, headers: dict[str, str] | None, method: str | None) -> tuple[int, dict[str, str], bytes]:
+    """One JSON request: (status, headers, raw body), an HTTP error's answer included."""
     data = json.dumps(body).encode() if body is not None else None
     outgoing = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"),
                                       headers={"Content-Type": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(outgoing, timeout=30) as response:
-            status, raw = response.status, response.read()
+            return response.status, dict(response.headers.items()), response.read()
     except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
+        return error.code, dict(error.headers.items()), error.read()
+
+
+def request(url: str, body: dict | None = None, headers: dict[str, str] | None = None,
+            method: str | None = None) -> tuple[int, dict]:
+    """(status, JSON body); a body that is not JSON comes back as {"raw": text}."""
+    status, _, raw = _exchange(url, body, headers, method)
     try:
         return status, json.loads(raw) if raw else {}
     except ValueError:
         return status, {"raw": raw.decode(errors="replace")}
 
 
-def sign_up(stack: Any) -> dict:
-    """A fresh customer signed up through the stack's API, as the signup page does: its 201 body."""
-    status, body = request(stack.urls["api"] + contract.ROUTE_REGISTER,
-                           {"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"},
-                           {"Origin": stack.urls["site"], contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())})
-    assert status == 201, body
-    return body
+def post_json(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    """(status, response headers, JSON body or None): for the answers whose headers matter (cookies)."""
+    status, answer_headers, raw = _exchange(url, body, headers, "POST")
+    return status, answer_headers, json.loads(raw or b"null")
+
+
+def mailbox_token(urls: dict[str, str], email: str, fragment: str, timeout: float = 10.0) -> str:
+    """The token of the newest `#<fragment>=` link the local mailbox holds for `email`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(urls["mailbox"] + "/messages.json", timeout=10) as answer:
+            messages = [m for m in json.loads(answer.read()) if m["to"] == email]
+        for message in messages:  # newest first
+            found = re.search(rf"#{fragment}=([A-Za-z0-9_-]+)", message["body"])
+            if found:
+                return found.group(1)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no #{fragment}= link to {email} in the mailbox")
+        time.sleep(0.1)
+
+
+def sign_up(urls: dict[str, str], email: str | None = None) -> dict[str, Any]:
+    """A new customer through the emailed link: the 201 body (key included)."""
+    email = email or f"{uuid.uuid4().hex[:10]}@example.com"
+    status, _, body = post_json(urls["api"] + contract.ROUTE_REGISTER,
+                                {"email": email, "firstname": "Ann", "lastname": "Lee"},
+                                {"Origin": urls["site"], contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())})
+    assert status == 202, body
+    status, _, created = post_json(urls["site"] + contract.ROUTE_SIGNUP_CONFIRM,
+                                   {"token": mailbox_token(urls, email, "confirm")})
+    assert status == 201, created
+    return created
 
 
 def wait_until(condition: Callable[[], Any], what: str, seconds: float = WAIT_SECONDS) -> None:

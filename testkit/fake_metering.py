@@ -160,6 +160,11 @@ class FakeUsageReports(FaultyFake, UsageReports):
                            if record.state is ReportState.PENDING and record.first_attempt_at < cutoff),
                           key=lambda record: record.first_attempt_at)
 
+    def billable_calls(self, customer_id: str, start: int, end: int) -> int:
+        with self._call("billable_calls", customer_id), self._lock:
+            return sum(record.report.value for record in self.records.values()
+                       if record.report.customer_id == customer_id and start <= record.report.timestamp < end)
+
     def save_summary(self, summary: BatchSummary) -> None:
         with self._call("save_summary", summary.source), self._lock:
             self.summaries[summary.source] = summary

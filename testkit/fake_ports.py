@@ -294,6 +294,7 @@ class FakeAccounts(FaultyFake, Accounts):
         self.rows: dict[str, Account] = {}
         self.billing_events: dict[str, int] = {}  # Stripe event id -> remember until (epoch s)
         self.reconciler_run: ReconcilerRun | None = None
+        self.key_pointers: dict[str, set[str]] = {}  # email -> earlier key ids (the `api-key#<id>` items)
 
     def get(self, email: str) -> Account | None:
         with self._call("get", email), self._lock:
@@ -313,7 +314,20 @@ class FakeAccounts(FaultyFake, Accounts):
 
     def find_by_api_key_id(self, api_key_id: str) -> Account | None:
         with self._call("find_by_api_key_id", api_key_id):
-            return self._find(lambda row: row.api_key_id == api_key_id)
+            return (self._find(lambda row: row.api_key_id == api_key_id)
+                    or self._find(lambda row: api_key_id in self.key_pointers.get(row.email, set())
+                                  and row.key(api_key_id) is not None))
+
+    def save_keys(self, account: Account, previous: Account) -> None:
+        with self._call("save_keys", account.email), self._lock:
+            current = self.rows.get(account.email)
+            if (current is None or current.status is not previous.status
+                    or current.keys_revision != previous.keys_revision):
+                raise ConcurrentUpdate(f"the keys of {account.email} changed meanwhile")
+            self.rows[account.email] = replace(current, keys=account.key_records, api_key_id=account.api_key_id,
+                                               keys_revision=previous.keys_revision + 1)
+            self.key_pointers.setdefault(account.email, set()).update(
+                record.id for record in account.key_records if record.id != account.api_key_id)
 
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         with self._call("find_by_subscription_id", subscription_id):
@@ -347,6 +361,7 @@ class FakeAccounts(FaultyFake, Accounts):
                 current is None
                 or current.status is not previous.status
                 or current.last_billing_event_id != previous.last_billing_event_id
+                or current.keys_revision != previous.keys_revision
             ):
                 raise ConcurrentUpdate(f"{account.email} changed meanwhile")
             self.rows[account.email] = copy.deepcopy(account)

@@ -4,6 +4,7 @@ contract through the same wiring a cold start builds, without any emulator."""
 
 from __future__ import annotations
 
+from testkit.fake_access import AccountsOnFakes, accounts_environment
 from testkit.fake_aws import FakeIdempotencyStore, FakeSecretsManager
 from testkit.fake_ports import FakePaymentMethods, FakePorts
 from testkit.lambda_events import FUNCTION_ENVIRONMENT, DeployedFunction, deployed
@@ -15,8 +16,9 @@ FAKE_STRIPE_SECRET = {contract.SECRET_FIELD_STRIPE_SECRET_KEY: "sk_test_fake",
 FAKE_MOESIF_SECRET = {contract.SECRET_FIELD_MOESIF_APPLICATION_ID: "moesif-fake"}
 
 
-def deployed_on_fakes(module_name: str, ports: FakePorts | None = None, **replacements: object) -> DeployedFunction:
-    """`module_name` deployed with FUNCTION_ENVIRONMENT, its ports `ports` (fresh fakes by default)."""
+def deployed_on_fakes(module_name: str, ports: FakePorts | None = None,
+                      environment: dict[str, str] = FUNCTION_ENVIRONMENT, **replacements: object) -> DeployedFunction:
+    """`module_name` deployed with `environment` (FUNCTION_ENVIRONMENT), its ports `ports` (fresh fakes by default)."""
     ports = ports or FakePorts.create()
     secrets_manager = FakeSecretsManager({
         FUNCTION_ENVIRONMENT[contract.ENV_STRIPE_SECRET_ARN]: FAKE_STRIPE_SECRET,
@@ -30,4 +32,11 @@ def deployed_on_fakes(module_name: str, ports: FakePorts | None = None, **replac
         "moesif_secret": SecretStore(FUNCTION_ENVIRONMENT[contract.ENV_MOESIF_SECRET_ARN], secrets_manager),
         "idempotency_store": FakeIdempotencyStore(),
     }
-    return deployed(module_name, FUNCTION_ENVIRONMENT, **(defaults | replacements))
+    return deployed(module_name, environment, **(defaults | replacements))
+
+
+def deployed_with_accounts(module_name: str, fakes: AccountsOnFakes, verify_email: bool = True) -> DeployedFunction:
+    """`module_name` deployed as the stack deploys the functions serving customer accounts, on `fakes`."""
+    return deployed_on_fakes(module_name, fakes.ports, accounts_environment(FUNCTION_ENVIRONMENT, verify_email),
+                             customer_access=fakes.access, mailer=fakes.mailer, account_billing=fakes.account_billing,
+                             usage_plan_usage=fakes.plan_usage)

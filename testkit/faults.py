@@ -88,6 +88,10 @@ class FaultyFake:
             on_call, times, error or DownstreamError(self.port, f"injected failure in {method}"), answer_lost
         )
 
+    def fail_next(self, method: str, **options: object) -> None:
+        """`fail` counting from now: the next call of `method` is the first to fail."""
+        self.fail(method, on_call=self.call_count(method) + 1, **options)
+
     def call_count(self, method: str) -> int:
         return self._counts[method]
 

@@ -14,9 +14,16 @@ import pytest
 from moto import mock_aws
 
 from infra.settings import Settings, load_cdk_json_context
-from localdev.bootstrap import UsageMetering, create_api, create_ledger_bucket, create_tables, create_usage_metering
+from localdev.bootstrap import (
+    UsageMetering,
+    create_api,
+    create_customer_accounts,
+    create_ledger_bucket,
+    create_tables,
+    create_usage_metering,
+)
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
-from localdev.moto_gaps import add_api_key_tagging
+from localdev.moto_gaps import fill_api_key_gaps
 from testkit.lambda_events import KEY_OWNER, SIGNUP_ORIGIN
 from tollgate import contract
 
@@ -34,12 +41,17 @@ class MotoStack:
     stripe_secret_arn: str
     moesif_secret_arn: str
     usage: UsageMetering
+    access_table: str
+    settings: Settings
 
     def environment(self, stripe_api: str, moesif_api: str, price_id: str,
-                    require_payment_method: bool = False) -> dict[str, str]:
-        """The functions' environment, with Stripe and Moesif pointed at the session's emulators."""
+                    require_payment_method: bool = False, verify_email: bool = False) -> dict[str, str]:
+        """The functions' environment, with Stripe and Moesif pointed at the session's emulators.
+        Sign-up is one step (`verify_email` off) unless asked: most tests are about what follows it."""
         return {
             **self.usage.environment(contract.DEFAULT_BILLABLE_STATUSES),
+            **self.settings.customer_accounts_environment(self.access_table),
+            contract.ENV_VERIFY_EMAIL: str(verify_email).lower(),
             contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret_arn,
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table,
@@ -65,7 +77,7 @@ def moto_stack() -> Iterator[MotoStack]:
                             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
             patch.setenv(name, value)
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        add_api_key_tagging()
+        fill_api_key_gaps()
         with mock_aws():
             settings = Settings.from_context(load_cdk_json_context("cdk.json"))
             _, usage_plan_id = create_api(boto3.client("apigateway"), settings)
@@ -80,4 +92,6 @@ def moto_stack() -> Iterator[MotoStack]:
             }))["ARN"]
             usage = create_usage_metering(boto3.client("s3"), boto3.client("sqs"), boto3.client("dynamodb"),
                                           create_ledger_bucket(boto3.client("s3")))
-            yield MotoStack(usage_plan_id, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage)
+            access_table = create_customer_accounts(boto3.client("dynamodb"), boto3.client("sesv2"), settings.email_sender)
+            yield MotoStack(usage_plan_id, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage,
+                            access_table, settings)

@@ -28,6 +28,18 @@ class UsageConfig:
 
 
 @dataclass(frozen=True)
+class CustomerAccountsConfig:
+    """Verified sign-up, sign-in links, sessions and key rotation (the stack always sets these)."""
+
+    access_table: str
+    verify_email: bool
+    email_sender: str
+    link_ttl_seconds: int
+    emails_per_address_per_hour: int
+    key_rotation_grace_seconds: int
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     """Everything a Tollgate function needs to know about its deployment (no secret values)."""
 
@@ -46,6 +58,14 @@ class RuntimeConfig:
     stripe_api_base: str | None = None  # None: Stripe's own API
     moesif_api_base: str | None = None  # None: Moesif's own API
     usage: UsageConfig | None = None  # None: this deployment does not report usage (usage_reporter=moesif)
+    accounts: CustomerAccountsConfig | None = None  # None: a function that serves no customer-account route
+
+    def require_accounts(self) -> CustomerAccountsConfig:
+        if self.accounts is None:
+            raise ConfigurationError(
+                f"Environment variable {contract.ENV_CUSTOMER_ACCESS_TABLE} is not set; the stack sets it on the "
+                "functions that serve sign-up, sign-in and the account page.")
+        return self.accounts
 
     @property
     def deployment_name(self) -> str:
@@ -98,6 +118,21 @@ class RuntimeConfig:
                                required(contract.ENV_USAGE_QUEUE_URL), required(contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL),
                                billable)
 
+        def whole_number(name: str) -> int:
+            value = required(name)
+            if not value.isdigit() or int(value) < 1:
+                raise ConfigurationError(f"Environment variable {name} must be a whole number above 0, not {value!r}.")
+            return int(value)
+
+        def accounts() -> CustomerAccountsConfig | None:
+            if optional(contract.ENV_CUSTOMER_ACCESS_TABLE) is None:
+                return None
+            return CustomerAccountsConfig(
+                required(contract.ENV_CUSTOMER_ACCESS_TABLE), flag(contract.ENV_VERIFY_EMAIL),
+                required(contract.ENV_EMAIL_SENDER), whole_number(contract.ENV_EMAIL_LINK_TTL_SECONDS),
+                whole_number(contract.ENV_EMAILS_PER_ADDRESS_PER_HOUR),
+                whole_number(contract.ENV_KEY_ROTATION_GRACE_SECONDS))
+
         return cls(
             stripe_secret_arn=required(contract.ENV_STRIPE_SECRET_ARN),
             moesif_secret_arn=required(contract.ENV_MOESIF_SECRET_ARN),
@@ -114,4 +149,5 @@ class RuntimeConfig:
             stripe_api_base=optional(contract.ENV_STRIPE_API_BASE),
             moesif_api_base=optional(contract.ENV_MOESIF_API_BASE),
             usage=usage(),
+            accounts=accounts(),
         )

@@ -136,6 +136,9 @@ IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 # --- Stripe -------------------------------------------------------------------------------------
 STRIPE_API_VERSION = "2026-10-28.endive"  # the version stripe==16.1.0 is generated for
 STRIPE_CUSTOMER_METADATA_API_KEY_ID = "awsAPIKeyId"
+# The customer portal configuration `make stripe-setup` creates carries this metadata; the account
+# function finds it by it (tollgate.adapters.stripe_account_billing).
+STRIPE_PORTAL_CONFIGURATION_METADATA = {"tollgate": "portal"}
 # Events the webhook endpoint must be subscribed to (README and `make stripe-setup` use this list).
 STRIPE_WEBHOOK_EVENTS = (
     "customer.subscription.updated",
@@ -204,6 +207,9 @@ ALARM_NAME_SEPARATOR = ": "
 METRICS_NAMESPACE = "Tollgate"
 METRICS_STAGE_DIMENSION = "stage"
 # Sign-ups (tollgate.domain.registration): every started one ends confirmed or failed, by reason.
+# With verify_email, SIGNUPS_REQUESTED counts the sign-up requests (POST /register: a link is emailed,
+# or a sign-in link to an address that has an account), and a sign-up starts when its link is opened.
+METRIC_SIGNUPS_REQUESTED = "SignupsRequested"
 METRIC_SIGNUPS_STARTED = "SignupsStarted"
 METRIC_SIGNUPS_CONFIRMED = "SignupsConfirmed"
 METRIC_SIGNUPS_FAILED = {  # reason -> metric
@@ -250,3 +256,58 @@ METRIC_UNKNOWN_KEY_CALLS = "UnknownKeyCalls"  # billable calls of keys no accoun
 METRIC_MALFORMED_RECORDS = "MalformedRecords"
 METRIC_AMBIGUOUS_REPORTS = "AmbiguousReports"  # pending past Stripe's 24 h window: for the operator
 METRIC_USAGE_REPORT_FAILURES = "UsageReportFailures"  # a ledger object's usage not (all) reported: retried
+# --- Customer accounts: verified sign-up, sign-in by emailed link, the account page -------------
+# The account routes live under SITE_API_PREFIX on the REST API and are served on the signup site's
+# own origin (CloudFront's `/api/*` behaviour, infra/customer_accounts.py; `make dev`'s site server
+# proxies them), so the session cookie is first-party, HttpOnly and SameSite=Strict, with no CORS.
+SITE_API_PREFIX = "/api/"
+ROUTE_SIGNUP_CONFIRM = "/api/signup/confirm"  # POST {token}: runs the register flow (register function)
+ROUTE_SIGNIN = "/api/signin"  # POST {email}: emails a sign-in link (always the same 202)
+ROUTE_SIGNIN_CONFIRM = "/api/signin/confirm"  # POST {token}: opens a session (Set-Cookie)
+ROUTE_ACCOUNT = "/api/account"  # GET: the account page's figures (session)
+ROUTE_ACCOUNT_KEY_ROTATE = "/api/account/keys/rotate"  # POST: a new key, shown once (session)
+ROUTE_ACCOUNT_KEY_REVOKE = "/api/account/keys/revoke"  # POST {keyId}: ends a rotating-out key now (session)
+ROUTE_ACCOUNT_BILLING_PORTAL = "/api/account/billing-portal"  # POST: a Stripe customer portal URL (session)
+ROUTE_SIGNOUT = "/api/signout"  # POST {everywhere?}: ends this session (or every session of the account)
+# Route -> HTTP method, for the stage (infra/api.py), `make dev` (localdev) and WAF (infra/waf.py).
+SITE_ROUTES = {
+    ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST", ROUTE_ACCOUNT: "GET",
+    ROUTE_ACCOUNT_KEY_ROTATE: "POST", ROUTE_ACCOUNT_KEY_REVOKE: "POST", ROUTE_ACCOUNT_BILLING_PORTAL: "POST",
+    ROUTE_SIGNOUT: "POST",
+}
+# The site routes anyone may call without a session: WAF limits them per viewer IP like /register.
+SITE_ROUTES_WITHOUT_SESSION = (ROUTE_SIGNUP_CONFIRM, ROUTE_SIGNIN, ROUTE_SIGNIN_CONFIRM)
+ACCOUNT_PAGE = "account.html"  # the account page, next to index.html on the signup site
+HANDLER_ACCOUNT = "tollgate.handlers.account.handler"
+HANDLER_KEY_RETIREMENT = "tollgate.handlers.key_retirement.handler"
+KEY_RETIREMENT_INTERVAL_MINUTES = 5  # a rotated-out key stops at most this long after its grace
+# `__Host-`: the browser keeps it only if Secure, Path=/ and without Domain (RFC 6265bis, cookie prefixes).
+SESSION_COOKIE = "__Host-tollgate-session"
+SESSION_SECONDS = 12 * 3600
+# CloudFront's `/api/*` behaviour sets these on every request it forwards: the viewer's own IP (a
+# CloudFront Function overwrites whatever the client sent), which WAF counts per-IP limits on, and a
+# generated secret, without which WAF refuses `/api/*` (so nobody skips CloudFront to forge the IP).
+VIEWER_IP_HEADER = "x-tollgate-viewer-ip"
+SITE_ORIGIN_SECRET_HEADER = "x-tollgate-site-origin-verify"
+ENV_CUSTOMER_ACCESS_TABLE = "TOLLGATE_CUSTOMER_ACCESS_TABLE"
+ENV_VERIFY_EMAIL = "TOLLGATE_VERIFY_EMAIL"  # "true" / "false"
+ENV_EMAIL_SENDER = "TOLLGATE_EMAIL_SENDER"
+ENV_EMAIL_LINK_TTL_SECONDS = "TOLLGATE_EMAIL_LINK_TTL_SECONDS"
+ENV_EMAILS_PER_ADDRESS_PER_HOUR = "TOLLGATE_EMAILS_PER_ADDRESS_PER_HOUR"
+ENV_KEY_ROTATION_GRACE_SECONDS = "TOLLGATE_KEY_ROTATION_GRACE_SECONDS"
+# The customer access table: one-time email links, sessions, per-address email counts and the
+# reminders of rotated-out keys to retire. Everything in it expires (TTL); it holds no key value.
+ACCESS_PARTITION_KEY = "id"
+ACCESS_TTL_ATTRIBUTE = "expiresAt"
+ACCESS_INDEX_BY_OWNER = "byOwner"  # sparse: sessions, by the account's email (sign out everywhere)
+ACCESS_ATTR_OWNER = "owner"
+ACCESS_INDEX_DUE = "due"  # sparse: key-retirement reminders, by due time
+ACCESS_ATTR_DUE_KIND = "dueKind"
+ACCESS_ATTR_DUE_AT = "dueAt"  # epoch seconds (number)
+# Accounts table: a key that is no longer an account's current one is found through this item.
+ACCOUNTS_KEY_INDEX_PREFIX = "api-key#"
+# Usage reports table: a customer's reports by the time of their latest call (the account page's
+# billable calls this period), see tollgate.adapters.dynamo_usage_reports.
+USAGE_REPORTS_INDEX_BY_CUSTOMER = "byCustomer"
+USAGE_REPORTS_ATTR_CUSTOMER_ID = "customerId"
+USAGE_REPORTS_ATTR_TIMESTAMP = "timestamp"  # epoch seconds (number)

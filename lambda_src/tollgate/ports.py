@@ -10,14 +10,16 @@ service can roll back without knowing which SDK was involved.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import date
 from typing import TYPE_CHECKING
 
 from tollgate.domain.models import (
-    Account, AccountStatus, CheckoutSession, InvoicePayment, IssuedKey, ListedKey, ReconcilerRun, Registrant,
-    SubscriptionPage,
+    Account, AccountStatus, CheckoutSession, Email, InvoicePayment, IssuedKey, ListedKey, ReconcilerRun, Registrant,
+    SubscriptionPage, UpcomingInvoice,
 )
 
 if TYPE_CHECKING:
+    from tollgate.domain.customer_access import EmailLink, KeyRetirement, Session
     from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord
 
 
@@ -158,7 +160,14 @@ class Accounts(ABC):
 
     @abstractmethod
     def find_by_api_key_id(self, api_key_id: str) -> Account | None:
-        """The account owning an API key id."""
+        """The account owning an API key id: its current key, or any key its records name."""
+
+    @abstractmethod
+    def save_keys(self, account: Account, previous: Account) -> None:
+        """Write `account`'s key records and current key id (nothing else of the row), only if the row
+        still has `previous`'s status and key records (`keys_revision`); the revision grows by one.
+        Every key that is not the current one becomes findable by `find_by_api_key_id`. Raises
+        ConcurrentUpdate otherwise."""
 
     @abstractmethod
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
@@ -196,6 +205,88 @@ class Accounts(ABC):
     @abstractmethod
     def save_reconciler_run(self, run: ReconcilerRun) -> None:
         """Keep `run` as the latest reconciler run (replacing the one before)."""
+
+
+class Mailer(ABC):
+    """Sends Tollgate's emails (sign-up confirmation, sign-in links)."""
+
+    @abstractmethod
+    def send(self, email: Email) -> None:
+        """Send one plain-text email from the configured sender."""
+
+
+class CustomerAccess(ABC):
+    """The customer access table: one-time email links, sessions, per-address email counts and the
+    reminders of rotated-out keys to retire. Records are keyed by a token's hash, never the token."""
+
+    @abstractmethod
+    def put_link(self, link: EmailLink) -> None:
+        """Keep a link until it is used or expires."""
+
+    @abstractmethod
+    def get_link(self, token_hash: str) -> EmailLink | None:
+        """The link with this hash, if it was neither used nor removed by its TTL yet."""
+
+    @abstractmethod
+    def use_link(self, token_hash: str) -> bool:
+        """Remove the link; True only for the one call that removed it (single use)."""
+
+    @abstractmethod
+    def count_email(self, address_hash: str, window_start: int, limit: int, expires_at: int) -> bool:
+        """Count one more email to the address in the window, unless `limit` were counted already
+        (then False and nothing changes)."""
+
+    @abstractmethod
+    def put_session(self, session: Session) -> None:
+        """Keep a session until it is closed or expires."""
+
+    @abstractmethod
+    def get_session(self, token_hash: str) -> Session | None:
+        """The session with this hash, if it was not closed (its expiry is the caller's to check)."""
+
+    @abstractmethod
+    def delete_session(self, token_hash: str) -> None:
+        """Close a session; closing a closed one is not an error."""
+
+    @abstractmethod
+    def sessions_of(self, email: str) -> list[str]:
+        """The hashes of every open session of the account (to sign out everywhere)."""
+
+    @abstractmethod
+    def remind_retirement(self, reminder: KeyRetirement) -> None:
+        """Remember to retire a rotated-out key once its grace is over."""
+
+    @abstractmethod
+    def due_retirements(self, now: int) -> list[KeyRetirement]:
+        """Reminders whose time has come, earliest first."""
+
+    @abstractmethod
+    def forget_retirement(self, key_id: str) -> None:
+        """Drop a reminder (the key is retired, or the account no longer needs it)."""
+
+
+class AccountBilling(ABC):
+    """What the account page shows and opens of Stripe: the upcoming invoice and the customer portal."""
+
+    @abstractmethod
+    def upcoming_invoice(self, subscription_id: str) -> UpcomingInvoice:
+        """Stripe's preview of the subscription's next invoice (its usage so far this period)."""
+
+    @abstractmethod
+    def portal_url(self, customer_id: str, return_url: str) -> str:
+        """A Stripe customer portal session for the customer (invoices, payment methods, cancel)."""
+
+
+class PlanUsage(ABC):
+    """API Gateway's usage plan counts (GetUsage): per key and UTC day, and the quota left."""
+
+    @abstractmethod
+    def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
+        """Calls each key made from `first_day` to `last_day`, both included (UTC days)."""
+
+    @abstractmethod
+    def quota_left(self, key_id: str, day: date) -> tuple[int, int]:
+        """(calls left, the quota) of the key's current quota period, as of `day`."""
 
 
 class UsageLedger(ABC):
@@ -245,6 +336,11 @@ class UsageReports(ABC):
     @abstractmethod
     def save_summary(self, summary: BatchSummary) -> None:
         """Keep what reporting one ledger object came to."""
+
+    @abstractmethod
+    def billable_calls(self, customer_id: str, start: int, end: int) -> int:
+        """The billable calls reported (or being reported) for the customer whose latest call in their
+        ledger object falls in [start, end) (epoch seconds): the account page's usage this period."""
 
     @abstractmethod
     def summary(self, source: LedgerObject) -> BatchSummary | None:

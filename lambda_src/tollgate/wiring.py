@@ -37,15 +37,20 @@ from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.reconciliation import Reconciler
 from tollgate.domain.registration import RegistrationService
 from tollgate.metrics import EmbeddedMetrics
-from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics, PaymentMethods
+from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics, PaymentMethods, PlanUsage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-    from tollgate.adapters.api_gateway_usage import UsagePlanUsage
     from tollgate.adapters.sqs_usage_queues import UsageQueues
+    from tollgate.domain.account_emails import AccountEmails
+    from tollgate.domain.account_keys import AccountKeys
+    from tollgate.domain.account_overview import AccountOverviews
+    from tollgate.domain.email_links import EmailLinks
+    from tollgate.domain.sessions import CustomerSessions
+    from tollgate.domain.verified_sign_up import VerifiedSignUp
     from tollgate.domain.metering import UsageReporter
-    from tollgate.ports import UsageLedger, UsageMeter, UsageReports
+    from tollgate.ports import AccountBilling, CustomerAccess, Mailer, UsageLedger, UsageMeter, UsageReports
 
 
 class Wiring:
@@ -163,7 +168,7 @@ class Wiring:
         return UsageQueues(self.aws.client("sqs"))
 
     @cached_property
-    def usage_plan_usage(self) -> UsagePlanUsage:
+    def usage_plan_usage(self) -> PlanUsage:
         from tollgate.adapters.api_gateway_usage import UsagePlanUsage
 
         return UsagePlanUsage(self.aws.client("apigateway"), self.config.usage_plan_id)
@@ -174,6 +179,66 @@ class Wiring:
 
         return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports,
                              self.config.require_usage().billable_statuses)
+
+    # Customer accounts (verified sign-up, sign-in, the account page, key rotation): imported on first
+    # use, as only the register, account and key-retirement functions need them.
+    @cached_property
+    def mailer(self) -> Mailer:
+        from tollgate.adapters.ses_mailer import SesMailer
+
+        return SesMailer(self.aws.client("sesv2"), self.config.require_accounts().email_sender)
+
+    @cached_property
+    def customer_access(self) -> CustomerAccess:
+        from tollgate.adapters.dynamo_customer_access import DynamoCustomerAccess
+
+        return DynamoCustomerAccess(self.aws.client("dynamodb"), self.config.require_accounts().access_table)
+
+    @cached_property
+    def account_billing(self) -> AccountBilling:
+        from tollgate.adapters.stripe_account_billing import StripeAccountBilling
+
+        return StripeAccountBilling(self.stripe)
+
+    @cached_property
+    def account_emails(self) -> AccountEmails:
+        from tollgate.domain.account_emails import AccountEmails
+
+        return AccountEmails(self.config.signup_url, self.config.require_accounts().link_ttl_seconds)
+
+    @cached_property
+    def email_links(self) -> EmailLinks:
+        from tollgate.domain.email_links import EmailLinks
+
+        accounts = self.config.require_accounts()
+        return EmailLinks(self.customer_access, self.mailer, ttl_seconds=accounts.link_ttl_seconds,
+                          emails_per_hour=accounts.emails_per_address_per_hour)
+
+    @cached_property
+    def verified_sign_up(self) -> VerifiedSignUp:
+        from tollgate.domain.verified_sign_up import VerifiedSignUp
+
+        return VerifiedSignUp(self.accounts, self.email_links, self.account_emails, self.registration)
+
+    @cached_property
+    def sessions(self) -> CustomerSessions:
+        from tollgate.domain.sessions import CustomerSessions
+
+        return CustomerSessions(self.accounts, self.customer_access, self.email_links, self.account_emails)
+
+    @cached_property
+    def account_keys(self) -> AccountKeys:
+        from tollgate.domain.account_keys import AccountKeys
+
+        return AccountKeys(self.accounts, self.api_keys, self.analytics, self.customer_access,
+                           grace_seconds=self.config.require_accounts().key_rotation_grace_seconds)
+
+    @cached_property
+    def account_overviews(self) -> AccountOverviews:
+        from tollgate.domain.account_overview import AccountOverviews
+
+        return AccountOverviews(self.account_billing, self.usage_plan_usage,
+                                self.usage_reports if self.config.usage is not None else None)
 
 
 _BUILT_HERE = frozenset(name for name, value in vars(Wiring).items() if isinstance(value, cached_property))

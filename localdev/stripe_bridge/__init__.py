@@ -20,6 +20,7 @@ with its state and its routes, and a docstring saying which gap of localstripe 1
 11. invoice_preview.py  usage is never rated into invoices; no upcoming-invoice preview
 12. invoices.py      no past_due subscription with an open invoice, no invoice list by status, no
                      invoice paid with the customer's saved card (a declining test card included)
+13. billing_portal.py  no customer portal: configurations, sessions, the stand-in portal page
 core.py holds what they share: Stripe's errors and form encoding, pagination, the localstripe client.
 
 Not bridged: invoices localstripe finalizes bill no usage (only the preview rates it);
@@ -35,6 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
+from localdev.stripe_bridge.billing_portal import BillingPortal, PortalState
 from localdev.stripe_bridge.checkout import Checkout, CheckoutState
 from localdev.stripe_bridge.core import Upstream, authentication, stripe_errors
 from localdev.stripe_bridge.idempotency import IdempotencyState, idempotency_middleware
@@ -60,6 +62,7 @@ class BridgeState:
     checkout: CheckoutState = field(default_factory=CheckoutState)
     webhooks: WebhookState = field(default_factory=WebhookState)
     invoices: InvoiceState = field(default_factory=InvoiceState)
+    portal: PortalState = field(default_factory=PortalState)
 
 
 class Bridge:
@@ -96,6 +99,7 @@ def create_app(upstream_url: str, state: BridgeState | None = None) -> web.Appli
         InvoicePreview(upstream, state.prices, state.meters),
         CustomerSearch(upstream),
         Checkout(upstream, state.checkout, webhooks),
+        BillingPortal(upstream, state.portal),
         webhooks,
     ]
     app = web.Application(middlewares=[stripe_errors, idempotency_middleware(state.idempotency), authentication])

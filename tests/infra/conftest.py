@@ -17,7 +17,7 @@ def synth(tmp_path_factory) -> Synth:
 def synth_custom(tmp_path_factory) -> Synth:
     """An operator's deployment: own backend, existing secrets, WAF and tracing off, payment method required,
     reserved concurrency, usage reported by Moesif's integration, a 90-day ledger, an hourly reconciler, alarms
-    mailed to an address with their own thresholds, no dashboard."""
+    mailed to an address with their own thresholds, no dashboard, the one-step sign-up (no email link)."""
     return synthesize(
         tmp_path_factory.mktemp("cdk-custom"),
         backend_url="https://backend.example.com/v1",
@@ -35,4 +35,5 @@ def synth_custom(tmp_path_factory) -> Synth:
         alarm_signups_per_hour=500,
         alarm_rejected_webhooks_per_hour=3,
         enable_dashboard=False,
+        verify_email=False,
     )

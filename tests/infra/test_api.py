@@ -161,6 +161,9 @@ def test_no_throttle_unsigned_junk_can_use_up_stands_in_front_of_the_webhook(syn
         f"{contract.ROUTE_REGISTER} POST": (settings.register_rate_limit, settings.register_burst_limit),
         f"{contract.ROUTE_CHECKOUT} POST": (settings.register_rate_limit, settings.register_burst_limit),
         f"{contract.ROUTE_CHECKOUT_OUTCOME} POST": (settings.register_rate_limit, settings.register_burst_limit),
+        # Issue 12: every route of the signup site's account API, the sign-up confirmation as costly as /register.
+        **{f"{route} {method}": (settings.register_rate_limit, settings.register_burst_limit)
+           for route, method in contract.SITE_ROUTES.items()},
     }
     assert settings.stage_rate_limit >= 100 * settings.register_rate_limit
 
@@ -207,7 +210,8 @@ def test_waf_per_ip_rules_are_on_by_default_and_scoped_to_the_unauthenticated_pa
     assert ip_set["Properties"]["Addresses"] == [f"{ip}/32" for ip in synth.settings.stripe_webhook_ips]
     assert len(ip_set["Properties"]["Addresses"]) >= 12  # Stripe's published webhook IPs
 
-    metered = rules.keys() - {"SignUpAndCheckoutPerIp", "WebhookPerIpExceptStripe", "AWSManagedRulesCommonRuleSet"}
+    metered = rules.keys() - {"SignUpAndCheckoutPerIp", "WebhookPerIpExceptStripe", "AWSManagedRulesCommonRuleSet",
+                              "SiteApiOnlyThroughCloudFront", "SiteSignInPerViewerIp"}  # /api/*: test_customer_accounts
     assert not metered  # metered routes are limited per key by usage plans, never per IP
 
 

@@ -89,11 +89,12 @@ def test_firehose_reads_only_the_moesif_secret_and_the_functions_that_need_it_re
         return role_id
 
     firehose = {role_id for role_id in synth.resources("AWS::IAM::Role") if "DeliveryStream" in role_id}
-    assert readers[moesif_secret_id] - firehose == {role("FunctionsRegisterRole")}
+    # The account function too: a rotated key's Moesif user (issue 12).
+    assert readers[moesif_secret_id] - firehose == {role("FunctionsRegisterRole"), role("CustomerAccountsAccountRole")}
     assert firehose <= readers[moesif_secret_id] and not firehose & readers[stripe_secret_id]
     assert readers[stripe_secret_id] == {role("FunctionsRegisterRole"), role("FunctionsCheckoutRole"),
                                          role("FunctionsStripeWebhookRole"), role("UsageMeteringReporterRole"),
-                                         role("ReconcilerRole")}
+                                         role("ReconcilerRole"), role("CustomerAccountsAccountRole")}
 
 
 def test_the_placeholder_appears_nowhere_but_in_the_secret(synth):
@@ -118,6 +119,7 @@ def test_existing_secrets_are_used_instead_of_creating_them(synth_custom):
     from infra_synth import EXISTING_MOESIF_SECRET_ARN, EXISTING_STRIPE_SECRET_ARN
 
     created = synth_custom.resources("AWS::SecretsManager::Secret")
-    assert [logical_id for logical_id in created if not logical_id.startswith("BackendSecret")] == []
+    generated = ("BackendSecret", "CustomerAccountsSiteOriginSecret")  # generated values, never an operator's
+    assert [logical_id for logical_id in created if not logical_id.startswith(generated)] == []
     firehose = json.dumps(synth_custom.resources("AWS::KinesisFirehose::DeliveryStream"))
     assert EXISTING_MOESIF_SECRET_ARN in firehose and EXISTING_STRIPE_SECRET_ARN not in firehose

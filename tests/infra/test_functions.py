@@ -13,8 +13,9 @@ from infra.functions import ARCHITECTURE, LAMBDA_SRC, RUNTIME, PipLocalBundling,
 from tollgate import contract
 
 BUSINESS_HANDLERS = (contract.HANDLER_REGISTER, contract.HANDLER_CHECKOUT, contract.HANDLER_STRIPE_WEBHOOK)
-# every function that touches API keys
-KEY_HANDLERS = (*BUSINESS_HANDLERS, contract.HANDLER_RECONCILER, contract.HANDLER_HOUSEKEEPING)
+# Every function that touches API keys.
+KEY_HANDLERS = (*BUSINESS_HANDLERS, contract.HANDLER_RECONCILER, contract.HANDLER_HOUSEKEEPING, contract.HANDLER_ACCOUNT,
+                contract.HANDLER_KEY_RETIREMENT)
 
 
 def _functions(synth) -> dict[str, dict]:

@@ -162,7 +162,7 @@ def test_each_handler_imports_on_the_runtimes_python_from_bytecode_dated_as_the_
     for path in asset.rglob("*"):
         os.utime(path, (zip_date, zip_date))
     handlers = (contract.HANDLER_REGISTER, contract.HANDLER_CHECKOUT, contract.HANDLER_STRIPE_WEBHOOK,
-                contract.HANDLER_SAMPLE_BACKEND)  # fmt: skip
+                contract.HANDLER_SAMPLE_BACKEND, contract.HANDLER_ACCOUNT, contract.HANDLER_KEY_RETIREMENT)  # fmt: skip
     result = subprocess.run(
         [python, "-S", "-s", "-v", "-c", "import " + ", ".join(handler.rpartition(".")[0] for handler in handlers)],
         cwd=asset,

@@ -20,6 +20,7 @@ EXPECTED_ALARMS = {
     "register function errors": ("AWS/Lambda", "Errors", "Sum", 300, 1, GTE, 1, "notBreaching"),
     "checkout function errors": ("AWS/Lambda", "Errors", "Sum", 300, 1, GTE, 1, "notBreaching"),
     "Stripe webhook function errors": ("AWS/Lambda", "Errors", "Sum", 300, 1, GTE, 1, "notBreaching"),
+    "account function errors": ("AWS/Lambda", "Errors", "Sum", 300, 1, GTE, 1, "notBreaching"),
     "API 5xx": ("AWS/ApiGateway", "5XXError", "Sum", 300, 5, GTE, 1, "notBreaching"),
     "Lambda throttles": (None, None, None, None, 1, GTE, 1, "notBreaching"),
     "failed sign-ups left behind": ("Tollgate", contract.METRIC_FAILED_ACCOUNTS, "Maximum", 3600, 1, GTE, 1,
@@ -36,7 +37,7 @@ EXPECTED_ALARMS = {
                                          "notBreaching"),
     "housekeeping not running": ("Tollgate", contract.METRIC_API_KEYS_IN_REGION, "SampleCount", 3600, 1, LT, 2,
                                  "breaching"),
-    "sign-ups per hour": ("Tollgate", contract.METRIC_SIGNUPS_STARTED, "Sum", 3600, 100, GTE, 1, "notBreaching"),
+    "sign-ups per hour": ("Tollgate", contract.METRIC_SIGNUPS_REQUESTED, "Sum", 3600, 100, GTE, 1, "notBreaching"),
 }
 
 
@@ -84,6 +85,8 @@ def test_the_heartbeat_follows_the_reconcile_interval_and_settings_move_the_thre
 
     assert custom["reconciler not running"]["Period"] == 3600  # reconcile_interval_minutes=60
     assert custom["sign-ups per hour"]["Threshold"] == 500
+    # verify_email=false: every request starts a sign-up (the default counts requests, links or not)
+    assert custom["sign-ups per hour"]["MetricName"] == contract.METRIC_SIGNUPS_STARTED
     assert custom["webhook signatures rejected"]["Threshold"] == 3
     assert "usage report failing" not in custom and "usage dead-lettered" not in custom  # usage_reporter=moesif
 
@@ -166,7 +169,7 @@ def test_the_dashboard_shows_the_figures_the_issue_names_and_only_metrics_the_co
     business = {metric[1] for metric in metrics if metric[0] == contract.METRICS_NAMESPACE}
 
     assert business <= _emitted_by_the_lambda_code(), business - _emitted_by_the_lambda_code()
-    assert {contract.METRIC_SIGNUPS_STARTED, contract.METRIC_BILLABLE_CALLS, contract.METRIC_USAGE_UNITS_REPORTED,
+    assert {contract.METRIC_SIGNUPS_REQUESTED, contract.METRIC_SIGNUPS_CONFIRMED, contract.METRIC_BILLABLE_CALLS, contract.METRIC_USAGE_UNITS_REPORTED,
             contract.METRIC_API_KEYS_IN_REGION, *contract.METRIC_WEBHOOK_EVENTS.values()} <= business
     for metric in metrics:
         if metric[0] == contract.METRICS_NAMESPACE:

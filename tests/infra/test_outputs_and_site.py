@@ -34,7 +34,9 @@ def test_distribution_uses_oac_https_redirect_headers_policy_and_root_object(syn
                     "DefaultCacheBehavior": Match.object_like(
                         {"ViewerProtocolPolicy": "redirect-to-https", "ResponseHeadersPolicyId": {"Ref": policy_id}}
                     ),
-                    "Origins": [Match.object_like({"OriginAccessControlId": {"Fn::GetAtt": [oac, "Id"]}})],
+                    # The site's bucket, then the REST API for /api/* (tests/infra/test_customer_accounts.py).
+                    "Origins": [Match.object_like({"OriginAccessControlId": {"Fn::GetAtt": [oac, "Id"]}}),
+                                Match.object_like({"OriginPath": f"/{synth.settings.stage_name}"})],
                 }
             )
         },

@@ -100,11 +100,16 @@ def test_the_reporter_may_read_ledger_objects_query_keys_and_write_its_reports_o
 
 def test_the_usage_reports_table_has_the_pending_index_expires_and_is_kept(synth):
     _, table = _reports_table(synth)
-    (index,) = table["Properties"]["GlobalSecondaryIndexes"]
+    index, by_customer = table["Properties"]["GlobalSecondaryIndexes"]
 
     assert index["IndexName"] == contract.USAGE_REPORTS_INDEX_PENDING
     assert index["KeySchema"] == [{"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "KeyType": "HASH"},
                                   {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "KeyType": "RANGE"}]
+    # Issue 12: the account page's usage this period, a customer's reports by the time of their latest call.
+    assert by_customer["IndexName"] == contract.USAGE_REPORTS_INDEX_BY_CUSTOMER
+    assert by_customer["KeySchema"] == [{"AttributeName": contract.USAGE_REPORTS_ATTR_CUSTOMER_ID, "KeyType": "HASH"},
+                                        {"AttributeName": contract.USAGE_REPORTS_ATTR_TIMESTAMP, "KeyType": "RANGE"}]
+    assert by_customer["Projection"] == {"NonKeyAttributes": ["value"], "ProjectionType": "INCLUDE"}
     assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": contract.USAGE_REPORTS_TTL_ATTRIBUTE,
                                                               "Enabled": True}
     assert table["DeletionPolicy"] == "Retain"

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from infra.site_delivery import security_headers
 from localdev.__main__ import API_PORT_ENV, EXIT_PORT_IN_USE, PROJECT_ROOT, SITE_PORT_ENV, DevStackProcess
 from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.net import bind_loopback
+from testkit import dev_stack
 from tollgate import contract
 
 
@@ -67,15 +67,13 @@ def get(url: str, body: dict | None = None) -> tuple[int, dict[str, str], bytes]
 
 
 def sign_up(stack: DevStackProcess) -> dict:
-    """One sign-up through the local API, and a client that hangs up on it mid-way."""
-    status, _, body = get(stack.urls["api"] + contract.ROUTE_REGISTER, {
-        "email": f"{uuid.uuid4().hex[:8]}@example.com", "firstname": "Ada", "lastname": "Lovelace"})
-    assert status == 201, body
+    """One sign-up through the emailed link, and a client that hangs up on the local API mid-way."""
+    created = dev_stack.sign_up(stack.urls)
     with socket.create_connection(("127.0.0.1", stack.api_port), timeout=10) as client:
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
         client.sendall(b"GET /hello HTTP/1.1\r\nHost: local\r\n\r\n")
     assert get(stack.urls["api"] + "/hello")[0] == 403  # served on; the reset one had its answer written by now
-    return json.loads(body)
+    return created
 
 
 def without_deployment_settings(environ: dict[str, str]) -> dict[str, str]:
@@ -93,8 +91,9 @@ def test_prints_every_url_and_serves_the_site_and_the_api_on_two_origins(stack: 
     assert urls["site"] == f"http://127.0.0.1:{stack.site_port}"
     assert urls["api"] == f"http://127.0.0.1:{stack.api_port}"
     output = stack.output()
-    for name in ("site", "api", "moto", "stripe", "localstripe", "collector"):
+    for name in ("site", "api", "moto", "stripe", "localstripe", "collector", "mailbox"):
         assert urls[name] in output, name
+    assert f"{urls['site']}/{contract.ACCOUNT_PAGE}" in output
     assert f"{urls['collector']}/_collector/events" in output
 
     status, headers, body = get(urls["site"] + "/")
@@ -110,6 +109,30 @@ def test_prints_every_url_and_serves_the_site_and_the_api_on_two_origins(stack: 
 def test_site_is_served_with_the_security_headers_cloudfront_sends(stack: DevStackProcess) -> None:
     headers = get(stack.urls["site"] + "/")[1]
     assert {name: headers[name] for name in security_headers(stack.urls["api"])} == security_headers(stack.urls["api"])
+
+
+def test_a_customer_signs_up_and_in_by_emailed_links_on_the_sites_own_origin(stack: DevStackProcess) -> None:
+    """Issue 12: the mailbox holds each link; /api/* on the site reaches the API and brings the
+    session cookie back as the API set it, with the site's security headers."""
+    urls = stack.urls
+    created = dev_stack.sign_up(urls)  # POST /register, the mailbox, POST <site>/api/signup/confirm
+    email = get(urls["mailbox"] + "/messages.json")[2].decode()
+    assert created["apikey"] not in email  # emails carry links, never a key
+    (to,) = {message["to"] for message in json.loads(email) if message["subject"].startswith("Confirm")} & {
+        message["to"] for message in json.loads(email)}
+    assert dev_stack.post_json(urls["site"] + contract.ROUTE_SIGNIN, {"email": to})[0] == 202
+    status, headers, body = dev_stack.post_json(urls["site"] + contract.ROUTE_SIGNIN_CONFIRM,
+                                                {"token": dev_stack.mailbox_token(urls, to, "signin")})
+    assert status == 200 and body["signedIn"] is True
+    cookie = headers["Set-Cookie"]
+    assert cookie.startswith(f"{contract.SESSION_COOKIE}=") and cookie.endswith("Path=/; Secure; HttpOnly; SameSite=Strict")
+    assert headers["Content-Security-Policy"] == security_headers(urls["api"])["Content-Security-Policy"]
+
+    request = urllib.request.Request(urls["site"] + contract.ROUTE_ACCOUNT, headers={"Cookie": cookie.split(";")[0]})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        account = json.loads(answer.read())
+    assert account["email"] == to and account["keys"][0]["id"] == created["apiKeyId"]
+    assert get(urls["site"] + contract.ROUTE_ACCOUNT)[0] == 401
 
 
 def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(stack: DevStackProcess) -> None:
@@ -181,6 +204,7 @@ def test_the_console_shows_no_json_and_no_traceback_by_default(stack: DevStackPr
     output = stack.output()
     assert '{"level"' not in output and "Traceback" not in output and "ConnectionResetError" not in output
     assert "tollgate-register: Registered" not in output and f"POST {contract.ROUTE_REGISTER} -> " not in output
+    assert f"POST {contract.ROUTE_SIGNUP_CONFIRM} -> " not in output
     assert "ARGS=--log-requests" in output and registration["apikey"] not in output
 
 
@@ -191,7 +215,8 @@ def test_with_log_requests_every_request_shows_as_one_human_readable_line() -> N
         output = running.output()
     registered = next(line for line in output.splitlines() if "tollgate-register: Registered" in line)
     assert " INFO " in registered and f"apiKeyId={registration['apiKeyId']}" in registered
-    assert f"localdev.requests: POST {contract.ROUTE_REGISTER} -> 201 in " in output
+    assert f"localdev.requests: POST {contract.ROUTE_REGISTER} -> 202 in " in output
+    assert f"localdev.requests: POST {contract.ROUTE_SIGNUP_CONFIRM} -> 201 in " in output
     assert "GET /hello -> 403 INVALID_API_KEY" in output
     assert '{"level"' not in output and "Traceback" not in output and registration["apikey"] not in output
 
@@ -254,7 +279,8 @@ def test_refuses_the_same_port_for_the_site_and_the_api() -> None:
 
 def test_the_banner_says_when_the_scheduled_functions_run(stack: DevStackProcess) -> None:
     assert "make status" in stack.output()
-    assert "The reconciler runs every 15 minutes, the housekeeping every 60 minutes" in stack.output()
+    assert ("The reconciler runs every 15 minutes, the housekeeping every 60 minutes, the key retirement every 5 "
+            "minutes") in stack.output()
 
 
 def test_refuses_a_schedule_interval_that_is_not_a_positive_number_of_seconds() -> None:

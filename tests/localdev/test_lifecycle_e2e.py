@@ -56,7 +56,7 @@ def metered_call(stack: DevStackProcess, api_key: str) -> int:
 
 
 def test_cancelling_the_subscription_in_stripe_cuts_the_key_off(stack, stripe_api, apigateway):
-    account = sign_up(stack)
+    account = sign_up(stack.urls)
     assert metered_call(stack, account["apikey"]) == 200
 
     stripe_api.v1.subscriptions.cancel(account["subscriptionId"])
@@ -85,7 +85,7 @@ def complete_checkout(stack: DevStackProcess, account: dict, test_card: str = "p
 
 
 def test_adding_a_payment_method_through_checkout_makes_it_the_customers_default(stack, stripe_api):
-    account = sign_up(stack)
+    account = sign_up(stack.urls)
 
     completed = complete_checkout(stack, account)
 
@@ -96,7 +96,7 @@ def test_adding_a_payment_method_through_checkout_makes_it_the_customers_default
 
 def test_with_require_payment_method_the_key_works_only_once_checkout_completes(stack_requiring_a_payment_method):
     stack = stack_requiring_a_payment_method
-    account = sign_up(stack)
+    account = sign_up(stack.urls)
     assert account["status"] == "awaiting_payment_method"
     assert metered_call(stack, account["apikey"]) == 403
 
@@ -113,7 +113,7 @@ def upcoming_quantity(stripe_api: stripe.StripeClient, account: dict) -> int:
 
 
 def test_seven_calls_reach_the_upcoming_invoice_and_the_usage_report_finds_no_difference(stack, stripe_api):
-    account = sign_up(stack)
+    account = sign_up(stack.urls)
     for _ in range(7):
         assert metered_call(stack, account["apikey"]) == 200
     assert request(stack.urls["api"] + "/hello", headers={contract.API_KEY_HEADER: "not-a-key"})[0] == 403
@@ -141,7 +141,7 @@ def fall_behind(stack: DevStackProcess, account: dict, amount_due: int) -> dict:
 
 
 def test_a_past_due_customer_who_adds_a_card_that_pays_has_the_invoice_paid_and_the_key_back(stack, stripe_api):
-    account = sign_up(stack)
+    account = sign_up(stack.urls)
     invoice = fall_behind(stack, account, amount_due=1250)
     assert metered_call(stack, account["apikey"]) == 403
 
@@ -153,7 +153,7 @@ def test_a_past_due_customer_who_adds_a_card_that_pays_has_the_invoice_paid_and_
 
 
 def test_a_past_due_customer_whose_new_card_is_declined_stays_cut_off(stack, stripe_api):
-    account = sign_up(stack)
+    account = sign_up(stack.urls)
     invoice = fall_behind(stack, account, amount_due=1250)
 
     complete_checkout(stack, account, "pm_card_chargeCustomerFail")

@@ -23,12 +23,16 @@ def counter() -> UsageCounter:
     return counter
 
 
+def client(url: str):
+    return boto3.client("apigateway", endpoint_url=url, region_name=AWS_REGION,
+                        aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+
 @pytest.fixture
 def apigateway(moto_server, counter):
     with UsagePlanUsageProxy(moto_server.endpoint_url, counter, quota_limit=10) as proxy:
-        yield boto3.client("apigateway", endpoint_url=proxy.url, region_name=AWS_REGION,
-                           aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                           aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        yield client(proxy.url)
 
 
 def test_get_usage_answers_per_key_and_day_with_what_is_left_of_the_quota(apigateway):
@@ -48,3 +52,24 @@ def test_every_other_call_reaches_moto(apigateway):
     created = apigateway.create_api_key(name="through-the-stand-in", enabled=True)
 
     assert apigateway.get_api_key(apiKey=created["id"])["name"] == "through-the-stand-in"
+
+
+def test_a_single_day_asked_for_says_what_is_left_of_the_months_quota(apigateway):
+    """Issue 12: the account page asks for today only; the stand-in counts from the period's start."""
+    assert apigateway.get_usage(usagePlanId="plan", keyId="key-a", startDate="2026-12-02",
+                                endDate="2026-12-02")["items"] == {"key-a": [[4, 3]]}
+
+
+def test_the_adapter_reads_the_quota_left_of_a_key_and_the_plans_quota(moto_server, counter):
+    plan_id = client(moto_server.endpoint_url).create_usage_plan(name="quota", quota={"limit": 10, "period": "MONTH"})["id"]
+    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, quota_limit=10) as proxy:
+        apigateway = client(proxy.url)
+        assert UsagePlanUsage(apigateway, plan_id).quota_left("key-a", date(2026, 12, 3)) == (3, 10)
+        assert UsagePlanUsage(apigateway, plan_id).quota_left("key-new", date(2026, 12, 3)) == (10, 10)
+
+
+@pytest.mark.parametrize("period, left_on_the_8th", [("DAY", 10), ("WEEK", 10), ("MONTH", 3)])
+def test_the_quota_period_decides_where_counting_starts(moto_server, counter, period, left_on_the_8th):
+    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, quota_limit=10, quota_period=period) as proxy:
+        assert proxy.usage("plan", {"startDate": ["2026-12-08"], "endDate": ["2026-12-08"], "keyId": ["key-a"]})[
+            "values"] == {"key-a": [[0, left_on_the_8th]]}

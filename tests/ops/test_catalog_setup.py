@@ -49,3 +49,22 @@ def test_a_webhook_endpoint_with_other_events_is_given_the_contracts_events(name
     assert (endpoint.id, endpoint.change, endpoint.signing_secret) == (stale.id, Change.UPDATED, None)
     listed = [e for e in stripe_client.v1.webhook_endpoints.list({"limit": 100}).auto_paging_iter() if e.id == stale.id]
     assert sorted(listed[0].enabled_events) == sorted(contract.STRIPE_WEBHOOK_EVENTS)
+
+
+def test_the_customer_portal_configuration_is_made_once_and_its_features_brought_back(names, stripe_client):
+    """One per Stripe account (the account page's "Manage billing"), found by its metadata."""
+    setup = CatalogSetup(stripe_client)
+    portal_id = setup.ensure(spec(names)).portal_configuration_id
+    stripe_client.v1.billing_portal.configurations.update(
+        portal_id, {"features": {"invoice_history": {"enabled": False}, "subscription_cancel": {"mode": "immediately"}}})
+
+    again = setup.ensure(spec(names))
+    assert (again.portal_configuration_id, again.changes["portal"]) == (portal_id, Change.UPDATED)
+    assert setup.ensure(spec(names)).changes["portal"] is Change.UNCHANGED
+    ours = [c for c in stripe_client.v1.billing_portal.configurations.list({"limit": 100}).data
+            if c.metadata.to_dict() == contract.STRIPE_PORTAL_CONFIGURATION_METADATA]
+    assert [c.id for c in ours] == [portal_id]
+    features = ours[0].features
+    assert features.invoice_history.enabled and features.payment_method_update.enabled
+    assert (features.subscription_cancel.enabled, features.subscription_cancel.mode) == (True, "at_period_end")
+    assert not features.customer_update.enabled and not features.subscription_update.enabled

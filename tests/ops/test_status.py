@@ -109,7 +109,7 @@ def test_make_status_against_make_dev_after_a_sign_up_a_lost_cancellation_and_a_
     accounts = DynamoAccounts(boto3.client("dynamodb", endpoint_url=dev_stack.urls["moto"], region_name="us-east-1",
                                            aws_access_key_id="testing", aws_secret_access_key="testing"),
                               published[contract.ENV_ACCOUNTS_TABLE])
-    account = sign_up(dev_stack)
+    account = sign_up(dev_stack.urls)
     # The sign-up's own invoice.paid, which Stripe sends once it answered, reaches the webhook first.
     wait_until(lambda: accounts.find_by_api_key_id(account["apiKeyId"]).last_billing_event_id, "the first invoice.paid")
     (endpoint,) = stripe_api.v1.webhook_endpoints.list().data

@@ -37,7 +37,7 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browse
 def signup(browser_context: BrowserContext, dev_stack: DevStackProcess) -> Iterator[SignupPage]:
     page = browser_context.new_page()
     page.set_viewport_size(DESKTOP)
-    signup_page = SignupPage(page, dev_stack.urls["site"])
+    signup_page = SignupPage(page, dev_stack.urls["site"], dev_stack.urls["mailbox"])
     yield signup_page
     page.close()
 

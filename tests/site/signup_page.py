@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,10 @@ DESKTOP = {"width": 1280, "height": 900}
 class SignupPage:
     """The signup page as a person uses it, plus what the tests look at (axe, screenshots)."""
 
-    def __init__(self, page: Page, site_url: str) -> None:
+    def __init__(self, page: Page, site_url: str, mailbox_url: str | None = None) -> None:
         self.page = page
         self.site_url = site_url
+        self.mailbox_url = mailbox_url
         self.console_errors: list[str] = []
         page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
 
@@ -41,10 +44,24 @@ class SignupPage:
         return self
 
     def sign_up(self, email: str) -> str:
-        """Sign up and return the key the page shows."""
+        """Sign up and return the key the page shows: with `verify_email` (make dev's default), through
+        the link emailed to the local mailbox, as a customer clicks it."""
         self.fill(email).submit()
+        if self.mailbox_url is not None:
+            self.page.locator("#check-inbox").wait_for(state="visible", timeout=20000)
+            self.open_link_in_mailbox(email)
         self.page.locator("#result").wait_for(state="visible", timeout=20000)
         return self.page.locator("#api-key").input_value()
+
+    def open_link_in_mailbox(self, email: str, subject: str | None = None) -> None:
+        """In the local mailbox, click the link of the newest email to `email` (with that subject)."""
+        assert self.mailbox_url is not None, "this stack has no mailbox"
+        self.page.goto(self.mailbox_url)
+        messages = self.page.locator("li.message", has_text=email)
+        if subject is not None:
+            messages = messages.filter(has=self.page.get_by_role("heading", name=subject))
+        messages.first.get_by_role("link").first.click()
+        self.page.wait_for_function("() => document.readyState === 'complete'")
 
     def status(self) -> str:
         return self.page.locator("#form-status").inner_text()
@@ -72,6 +89,16 @@ class SignupPage:
         return save_screenshot(self.page, name)
 
 
+def metered_call(api_url: str, key: str) -> int:
+    """The status a metered call with `key` gets from the local API Gateway."""
+    request = urllib.request.Request(api_url + "/hello", headers={"x-api-key": key})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     """axe-core's violations on the page as it is now (WCAG 2.x A/AA and best practices)."""
     page.evaluate(AXE_SOURCE.read_text())
@@ -88,3 +115,39 @@ def save_screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+class AccountPage(SignupPage):
+    """The account page (site/account.html) as a customer uses it: signed in by an emailed link."""
+
+    def open(self, query: str = "") -> AccountPage:
+        self.page.goto(f"{self.site_url}/account.html{query}")
+        self.page.wait_for_function("() => document.readyState === 'complete'")
+        return self
+
+    def request_link(self, email: str) -> AccountPage:
+        self.page.locator("#signin").wait_for(state="visible", timeout=20000)
+        self.page.get_by_label("Email").fill(email)
+        self.page.get_by_role("button", name="Email me a sign-in link").click()
+        self.page.locator("#signin-status").filter(has_text="We sent an email").wait_for(timeout=20000)
+        return self
+
+    def sign_in(self, email: str) -> AccountPage:
+        """Ask for a link, open it from the mailbox, wait for the account to show."""
+        self.open().request_link(email)
+        self.open_link_in_mailbox(email, "Your sign-in link")
+        self.page.locator("#overview").wait_for(state="visible", timeout=20000)
+        return self
+
+    def figure(self, name: str) -> str:
+        return self.page.locator(f"#account-{name}").inner_text()
+
+    def keys(self) -> list[str]:
+        """Each key's line: id and state."""
+        return [item.inner_text() for item in self.page.locator("#key-list li").all()]
+
+    def rotate(self) -> tuple[str, str]:
+        """Rotate; the (key, key id) shown once."""
+        self.page.get_by_role("button", name="Rotate key").click()
+        self.page.locator("#new-key").wait_for(state="visible", timeout=20000)
+        return self.page.locator("#new-key-value").input_value(), self.page.locator("#new-key-id").inner_text()

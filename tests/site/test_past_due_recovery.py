@@ -6,13 +6,12 @@ the key back and the page says so; a declined card keeps it cut off and the page
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.request
 
 import pytest
 import stripe
 from playwright.sync_api import expect
-from signup_page import SignupPage
+from signup_page import SignupPage, metered_call
 
 from localdev.__main__ import DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
@@ -22,15 +21,6 @@ pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
 NO_HORIZONTAL_SCROLL = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-
-
-def metered_call(stack: DevStackProcess, key: str) -> int:
-    request = urllib.request.Request(stack.urls["api"] + "/hello", headers={contract.API_KEY_HEADER: key})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def fall_behind(stack: DevStackProcess, api_key_id: str) -> None:
@@ -59,7 +49,7 @@ def test_a_past_due_customer_adds_a_card_and_the_page_says_what_became_of_the_ke
     page.emulate_media(color_scheme=color_scheme)
     key = signup.open().sign_up(unique_email)
     fall_behind(dev_stack, page.locator("#api-key-id").inner_text())
-    assert metered_call(dev_stack, key) == 403
+    assert metered_call(dev_stack.urls["api"], key) == 403
 
     page.get_by_role("button", name="Add a payment method").click()
     page.wait_for_url(f"{dev_stack.urls['stripe']}/**", timeout=20000)
@@ -70,7 +60,7 @@ def test_a_past_due_customer_adds_a_card_and_the_page_says_what_became_of_the_ke
     expect(page.locator("#checkout-notice")).to_contain_text(says)
     assert signup.focused_id() == "checkout-notice"
     assert "session_id=" not in page.url and key not in page.content()
-    assert metered_call(dev_stack, key) == key_works
+    assert metered_call(dev_stack.urls["api"], key) == key_works
     assert page.locator("#resume").is_visible() is (key_works == 403)  # try another card
     assert page.evaluate(NO_HORIZONTAL_SCROLL) == 0
     assert signup.axe_violations() == []

@@ -19,7 +19,6 @@ from localdev.site_server import SiteServer
 
 pytestmark = pytest.mark.browser
 
-EMAIL_TAKEN = "This email already has an account"
 UNREACHABLE = "We could not reach the sign-up service"
 
 
@@ -69,12 +68,24 @@ def test_client_checks_name_each_bad_field_and_send_nothing(signup: SignupPage) 
     signup.screenshot("02-client-errors")
 
 
-def test_sign_up_shows_a_working_key_once_and_a_second_sign_up_gets_the_409_message(
+def test_sign_up_through_the_emailed_link_shows_a_working_key_once_and_a_second_sign_up_gets_the_same_answer(
         signup: SignupPage, dev_stack: DevStackProcess, unique_email: str) -> None:
     idempotency_keys: list[str] = []
     signup.page.on("request", lambda r: r.method == "POST" and r.url.endswith("/register")
                    and idempotency_keys.append(r.headers.get("idempotency-key", "")))
-    key = signup.open().sign_up(unique_email)
+    signup.open().fill(unique_email).submit()
+    signup.page.locator("#check-inbox").wait_for(state="visible", timeout=20000)
+    assert signup.focused_id() == "check-inbox-title"
+    assert unique_email in signup.page.locator("#check-inbox").inner_text()
+    assert_accessible(signup)
+    signup.screenshot("03a-check-your-inbox")
+    signup.page.goto(dev_stack.urls["mailbox"])  # make dev's local mailbox: a page too, held to the same bar
+    assert_accessible(signup)
+    signup.screenshot("03b-local-mailbox")
+    signup.open_link_in_mailbox(unique_email, "Confirm your email to get your API key")
+    signup.page.locator("#result").wait_for(state="visible", timeout=20000)
+    assert "#confirm=" not in signup.page.url  # the token left the address bar at once
+    key = signup.page.locator("#api-key").input_value()
     key_id = signup.page.locator("#api-key-id").inner_text()
 
     assert len(key) >= 20 and key_id
@@ -103,17 +114,17 @@ def test_sign_up_shows_a_working_key_once_and_a_second_sign_up_gets_the_409_mess
     received = call(dev_stack.urls["collector"] + "/_collector/requests")[1]
     assert key not in json.dumps(received)  # neither access logs nor Moesif users/companies carry it
 
+    signup.page.go_back()  # the confirmation link again, from the history: the token is gone from it
     signup.open()
     assert key not in signup.page.content()  # shown once: nothing kept for a reload to show again
     assert signup.page.evaluate("() => localStorage.length + sessionStorage.length") == 0
     signup.fill(unique_email.upper()).submit()
-    signup.wait_for_status(EMAIL_TAKEN)
-    assert EMAIL_TAKEN in signup.field_error("email")
-    assert signup.focused_id() == "email"
+    signup.page.locator("#check-inbox").wait_for(state="visible", timeout=20000)  # the very same answer
     assert signup.page.locator("#result").is_hidden()
     assert len(set(idempotency_keys)) == 2  # a fresh key per submission
-    assert_accessible(signup)
     signup.screenshot("04-email-taken")
+    signup.open_link_in_mailbox(unique_email, "You already have an account: sign in")
+    signup.page.locator("#overview").wait_for(state="visible", timeout=20000)  # signed in to the account page
 
 
 def test_server_side_validation_message_is_shown_on_its_field(signup: SignupPage, unique_email: str) -> None:
@@ -162,14 +173,14 @@ def test_button_is_disabled_while_the_request_is_in_flight_and_a_second_submit_s
         signup.page.wait_for_timeout(20)
     button = signup.page.locator("#submit")
     assert button.is_disabled() and button.get_attribute("aria-busy") == "true"
-    assert "Creating your account" in signup.status()
+    assert "Signing you up" in signup.status()
     signup.page.locator("#signup-form").evaluate("form => form.requestSubmit()")  # Enter pressed again
     signup.page.wait_for_timeout(200)
     assert len(held) == 1
     signup.screenshot("05b-in-flight")
 
     held[0].continue_()
-    signup.page.locator("#result").wait_for(state="visible", timeout=20000)
+    signup.page.locator("#check-inbox").wait_for(state="visible", timeout=20000)
     assert len(held) == 1
 
 
@@ -217,6 +228,9 @@ def test_keyboard_only_sign_up(signup: SignupPage, unique_email: str) -> None:
     keyboard.press("Tab")
     keyboard.type("Hopper")
     keyboard.press("Enter")
+    signup.page.locator("#check-inbox").wait_for(state="visible", timeout=20000)
+    assert signup.focused_id() == "check-inbox-title"
+    signup.open_link_in_mailbox(unique_email)
     signup.page.locator("#result").wait_for(state="visible", timeout=20000)
     assert signup.focused_id() == "result-title"
     keyboard.press("Tab")
@@ -286,3 +300,13 @@ def test_add_a_payment_method_opens_stripe_checkout_for_this_customer(
     signup.open().sign_up(unique_email)
     signup.page.get_by_role("button", name="Add a payment method").click()
     signup.page.wait_for_url(f"{dev_stack.urls['stripe']}/**", timeout=20000)
+
+
+def test_a_used_or_forged_confirmation_link_says_what_to_do(signup: SignupPage) -> None:
+    signup.open("#confirm=" + "A" * 43)
+    notice = signup.page.locator("#checkout-notice")
+    notice.filter(has_text="expired or was already used").wait_for(timeout=20000)
+    assert signup.focused_id() == "checkout-notice" and "#confirm=" not in signup.page.url
+    assert signup.page.locator("#signup").is_visible()  # sign up again right there
+    assert_accessible(signup)
+    signup.screenshot("12-confirmation-link-used")

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error, error_code
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, ReconcilerRun, StatusChange
+from tollgate.domain.models import Account, AccountStatus, KeyRecord, KeyState, ReconcilerRun, StatusChange
 from tollgate.ports import Accounts
 
 _SERVICE = "DynamoDB"
@@ -42,7 +42,8 @@ _ATTRIBUTES = {
     "key_synced_for": "keySyncedFor",
     "cut_off_reason": "cutOffReason",
     "last_checkout_session_id": "lastCheckoutSessionId",
-    "api_key_deleted_at": "apiKeyDeletedAt",
+    "keys": "keys",
+    "keys_revision": "keysRevision",
 }
 _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
 # ReconcilerRun field -> attribute of the contract.RECONCILER_LAST_RUN_KEY item (no `status`, so no
@@ -53,6 +54,9 @@ _RUN_ATTRIBUTES = {"started_at": "startedAt", "finished_at": "finishedAt", "exam
 _RUN_COUNTS = frozenset({"started_at", "finished_at", "examined", "repaired", "failed", "repairs_at"})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+# The key records are as read: rows written before records existed have no revision (0).
+_KEYS_UNCHANGED = "(attribute_not_exists(#revision) OR #revision = :read)"
+_KEY_INDEX_EMAIL = "accountEmail"  # the attribute of an `api-key#<id>` item naming its account
 
 
 class DynamoAccounts(Accounts):
@@ -78,7 +82,40 @@ class DynamoAccounts(Accounts):
                    **_condition(expected_status, expected_attempt_id))
 
     def find_by_api_key_id(self, api_key_id: str) -> Account | None:
-        return self._find(contract.ACCOUNTS_INDEX_BY_API_KEY_ID, contract.ACCOUNTS_ATTR_API_KEY_ID, api_key_id)
+        """The current key through the `byApiKeyId` index; any earlier key through its index item
+        (`api-key#<id>` -> email), kept only if the row still records that key."""
+        current = self._find(contract.ACCOUNTS_INDEX_BY_API_KEY_ID, contract.ACCOUNTS_ATTR_API_KEY_ID, api_key_id)
+        if current is not None:
+            return current
+        pointer = self._call("find account by key", self._client.get_item, TableName=self._table,
+                             Key=_key(contract.ACCOUNTS_KEY_INDEX_PREFIX + api_key_id)).get("Item")
+        account = self.get(pointer[_KEY_INDEX_EMAIL]["S"]) if pointer else None
+        return account if account is not None and account.key(api_key_id) is not None else None
+
+    def save_keys(self, account: Account, previous: Account) -> None:
+        names = {"#status": "status", "#keys": _ATTRIBUTES["keys"], "#revision": _ATTRIBUTES["keys_revision"],
+                 "#current": contract.ACCOUNTS_ATTR_API_KEY_ID}
+        values = {":status": {"S": previous.status.value}, ":keys": _serializer.serialize(_key_records(account.key_records)),
+                  ":read": {"N": str(previous.keys_revision)}, ":next": {"N": str(previous.keys_revision + 1)},
+                  ":current": {"S": account.api_key_id or ""}}
+        update = {"Update": {
+            "TableName": self._table, "Key": _key(account.email),
+            "UpdateExpression": "SET #keys = :keys, #revision = :next, #current = :current",
+            "ConditionExpression": "#status = :status AND " + _KEYS_UNCHANGED,
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+        earlier = {record.id for record in previous.key_records if record.id != previous.api_key_id}
+        pointers = [{"Put": {"TableName": self._table, "Item": {
+            **_key(contract.ACCOUNTS_KEY_INDEX_PREFIX + record.id), _KEY_INDEX_EMAIL: {"S": account.email}}}}
+            for record in account.key_records if record.id != account.api_key_id and record.id not in earlier]
+        try:
+            self._client.transact_write_items(TransactItems=[update, *pointers])
+        except ClientError as error:
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if error_code(error) == "TransactionCanceledException" and reasons[:1] == [_TRANSACTION_CONDITION_FAILED]:
+                raise ConcurrentUpdate(f"the keys of {account.email} changed meanwhile") from None
+            raise downstream_error(_SERVICE, "record API keys", error) from None
+        except BotoCoreError as error:
+            raise downstream_error(_SERVICE, "record API keys", error) from None
 
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         return self._find(
@@ -122,12 +159,14 @@ class DynamoAccounts(Accounts):
                    ExpressionAttributeValues={":status": {"S": account.status.value}})
 
     def save_billing_event(self, account: Account, previous: Account, event_id: str, remember_until: int) -> None:
-        names = {"#status": "status", "#event": _ATTRIBUTES["last_billing_event_id"]}
-        values = {":status": {"S": previous.status.value}}
+        # The key records too: a key rotated in meanwhile must follow this event's status.
+        names = {"#status": "status", "#event": _ATTRIBUTES["last_billing_event_id"],
+                 "#revision": _ATTRIBUTES["keys_revision"]}
+        values = {":status": {"S": previous.status.value}, ":read": {"N": str(previous.keys_revision)}}
         if previous.last_billing_event_id is None:
-            unchanged = "#status = :status AND attribute_not_exists(#event)"
+            unchanged = "#status = :status AND attribute_not_exists(#event) AND " + _KEYS_UNCHANGED
         else:
-            unchanged = "#status = :status AND #event = :event"
+            unchanged = "#status = :status AND #event = :event AND " + _KEYS_UNCHANGED
             values[":event"] = {"S": previous.last_billing_event_id}
         event_item = {
             contract.ACCOUNTS_PARTITION_KEY: {"S": BILLING_EVENT_KEY_PREFIX + event_id},
@@ -219,10 +258,19 @@ def _item(account: Account) -> dict:
             continue
         if name == "history":
             value = [_history_entry(change) for change in value]
+        elif name == "keys":
+            if not value:
+                continue  # a row without records (written before they existed) keeps none
+            value = _key_records(value)
         elif isinstance(value, AccountStatus):
             value = value.value
         item[attribute] = _serializer.serialize(value)
     return item
+
+
+def _key_records(records: tuple[KeyRecord, ...]) -> list[dict]:
+    return [{"id": record.id, "createdAt": record.created_at, "state": record.state.value, "until": record.until}
+            for record in records]
 
 
 def _history_entry(change: StatusChange) -> dict:
@@ -247,7 +295,10 @@ def _account(item: dict) -> Account:
     if "key_synced_for" in values:
         values["key_synced_for"] = AccountStatus(values["key_synced_for"])
     values["history"] = tuple(_status_change(entry) for entry in values.get("history", ()))
-    for name in ("lease_expires_at", "created_at", "updated_at", "last_billing_event_at", "api_key_deleted_at"):
+    values["keys"] = tuple(KeyRecord(entry["id"], int(entry["createdAt"]), KeyState(entry["state"]),
+                                     int(entry["until"]) if entry.get("until") is not None else None)
+                           for entry in values.get("keys", ()))
+    for name in ("lease_expires_at", "created_at", "updated_at", "last_billing_event_at", "keys_revision"):
         if name in values:
             values[name] = int(values[name])
     return Account(**values)

@@ -62,3 +62,26 @@ class EventAlreadyApplied(TollgateError):
 
 class UnknownCheckoutSession(TollgateError):
     """No account's payment-method Checkout has this session id, or it is too old to ask about (404)."""
+
+
+class InvalidLink(TollgateError):
+    """An emailed link's token is unknown, tampered with, expired, already used or meant for something
+    else (410). Says no more: a guessed token learns nothing."""
+
+
+class TooManyEmails(TollgateError):
+    """The address got its hourly share of Tollgate's emails already (429); `retry_after` seconds
+    until the next one may be sent. The same for every address, whether it has an account or not."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SignedOut(TollgateError):
+    """No valid session: no cookie, an unknown, closed or expired session, or its account is gone (401)."""
+
+
+class KeyChangeRefused(TollgateError):
+    """A rotation or revocation the account's state does not allow (409); the message says why and
+    what to do."""

@@ -6,9 +6,10 @@ raise, and every key counts, disabled ones included. A canceled account's key is
 (cancelled is final: a new sign-up gets a new key), so churned customers would use the quota up for
 ever. Each run:
 
-- deletes the key of every account canceled more than `retention_days` ago. The row keeps the key
-  id (the key's late usage still finds its customer in the usage reporter) and says in its history
-  when the key was deleted; the key is deleted first and the row written after, so a crash in
+- deletes the keys of every account canceled more than `retention_days` ago (its current key and
+  any rotated-out one still in API Gateway). The row keeps the key ids, each record now `deleted`
+  (the keys' late usage still finds its customer in the usage reporter), and says in its history
+  when they were deleted; the keys are deleted first and the row written after, so a crash in
   between is repaired by the next run (deleting a key twice is not an error). Deletions are paced
   (API Gateway allows 5 key deletions a second per account, shared with sign-ups) and stop at
   `deadline`: the next run carries on;
@@ -35,7 +36,8 @@ DAY_SECONDS = 24 * 3600
 
 @dataclass(frozen=True)
 class KeyDeletion:
-    """One canceled account's key the run tried to delete (`problem`: why it is still there)."""
+    """One canceled account's key the run tried to delete (`problem`: why it, or another key of the
+    same account, is still there)."""
 
     api_key_id: str
     problem: str | None = None
@@ -81,11 +83,10 @@ class Housekeeping:
         for account in due:
             if self._clock() >= deadline:
                 break
-            self._pacer.wait()
             try:
-                deletions.append(self._delete_key(account))
+                deletions.extend(self._delete_keys(account))
             except DownstreamError as problem:
-                deletions.append(KeyDeletion(account.api_key_id, str(problem)))
+                deletions.append(KeyDeletion(account.api_key_id or "", str(problem)))
                 if problem.retryable:
                     break  # API Gateway or DynamoDB is failing or throttling: the next run carries on
         stuck = sum(1 for row in rows if row.is_stuck(now))
@@ -97,17 +98,19 @@ class Housekeeping:
 
     def _key_due(self, account: Account, now: int) -> bool:
         canceled_since = account.canceled_since()
-        return (canceled_since is not None and account.api_key_id is not None and account.api_key_deleted_at is None
+        return (canceled_since is not None and bool(account.existing_key_ids)
                 and canceled_since <= now - self._retention_seconds)
 
-    def _delete_key(self, account: Account) -> KeyDeletion:
-        key_id = account.api_key_id
-        self._api_keys.delete_key(key_id)
-        deleted = account.with_key_deleted(
-            int(self._clock()),
-            f"API key {key_id} deleted {self._retention_days} days after the cancellation (canceled_key_retention_days)")
+    def _delete_keys(self, account: Account) -> list[KeyDeletion]:
+        key_ids = account.existing_key_ids
+        for key_id in key_ids:
+            self._pacer.wait()
+            self._api_keys.delete_key(key_id)
+        deleted = account.with_keys_deleted(
+            int(self._clock()), f"API key{'s' if len(key_ids) > 1 else ''} {', '.join(key_ids)} deleted "
+            f"{self._retention_days} days after the cancellation (canceled_key_retention_days)")
         try:
             self._accounts.save(deleted, AccountStatus.CANCELED, account.attempt_id)
         except ConcurrentUpdate:
             pass  # a new sign-up took the canceled row over meanwhile (it deletes the old key itself)
-        return KeyDeletion(key_id)
+        return [KeyDeletion(key_id) for key_id in key_ids]

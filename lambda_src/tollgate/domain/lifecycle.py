@@ -223,15 +223,17 @@ class LifecycleService:
             account = latest
 
     def _set_key_state(self, account: Account) -> None:
-        if account.api_key_id is None:
-            return
+        """Every key of the account follows its status: a rotated-out key within its grace works while
+        the account is active like the current one (tollgate.domain.account_keys), and is cut off with it."""
         if account.status is AccountStatus.ACTIVE:
-            self._keys.attach_to_plan(account.api_key_id)
-            self._keys.set_enabled(account.api_key_id, True)
-            self._metrics.count(contract.METRIC_KEYS_ENABLED)
+            for key_id in account.callable_key_ids(self._clock()):
+                self._keys.attach_to_plan(key_id)
+                self._keys.set_enabled(key_id, True)
+                self._metrics.count(contract.METRIC_KEYS_ENABLED)
         elif account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):
-            self._keys.set_enabled(account.api_key_id, False)
-            self._metrics.count(contract.METRIC_KEYS_DISABLED)
+            for key_id in account.existing_key_ids:
+                self._keys.set_enabled(key_id, False)
+                self._metrics.count(contract.METRIC_KEYS_DISABLED)
 
 
 def _following(event_type: str, account: Account, subscription_status: str,

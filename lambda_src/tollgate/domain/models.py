@@ -54,6 +54,37 @@ class AccountStatus(str, Enum):
     FAILED = "failed"
 
 
+class KeyState(str, Enum):
+    """Where one of an account's API keys is in its life: the current key is `active`; a rotated one
+    is `rotating_out` (it keeps working until its record's `until`), then `deleted` by the scheduled
+    key retirement, or `revoked` at once by the customer ("Revoke now")."""
+
+    ACTIVE = "active"
+    ROTATING_OUT = "rotating_out"
+    REVOKED = "revoked"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One API key of an account, without its value (nothing stores a key value)."""
+
+    id: str
+    created_at: int  # epoch seconds
+    state: KeyState = KeyState.ACTIVE
+    until: int | None = None  # rotating_out: when the grace ends; revoked/deleted: when it ended
+
+    @property
+    def exists(self) -> bool:
+        """Still a key in API Gateway (not revoked or deleted yet)."""
+        return self.state in (KeyState.ACTIVE, KeyState.ROTATING_OUT)
+
+    def callable_at(self, now: float) -> bool:
+        """Whether the key should work at `now` (while the account is billable): the current key,
+        or a rotated one still within its grace."""
+        return self.state is KeyState.ACTIVE or (self.state is KeyState.ROTATING_OUT and (self.until or 0) > now)
+
+
 HISTORY_LIMIT = 20  # an account keeps its latest status changes only: DynamoDB items are capped at 400 KB
 
 
@@ -103,9 +134,11 @@ class Account:
     # The newest Checkout session whose completion was applied: the signup page, back from
     # Checkout, learns from it that its card was dealt with (see tollgate.domain.checkout).
     last_checkout_session_id: str | None = None
-    # When the housekeeping deleted the key of this canceled account (tollgate.domain.housekeeping).
-    # `api_key_id` stays: the key's late usage still finds its customer, and its history names it.
-    api_key_deleted_at: int | None = None
+    # Every key the account has had (the current one is `api_key_id`). Rows written before key
+    # records existed have none: `key_records` then describes their one key. `keys_revision` grows
+    # with every change of the records, so a writer holding an older view of them loses its race.
+    keys: tuple[KeyRecord, ...] = ()
+    keys_revision: int = 0
 
     @classmethod
     def reservation(cls, registrant: Registrant, *, attempt_id: str, request_fingerprint: str, now: int,
@@ -160,7 +193,37 @@ class Account:
         return replace(self, updated_at=at)
 
     def with_api_key(self, api_key_id: str) -> Account:
-        return replace(self, api_key_id=api_key_id)
+        """The row with its (first) key recorded, created as the row was."""
+        return replace(self, api_key_id=api_key_id, keys=(KeyRecord(api_key_id, self.created_at),))
+
+    @property
+    def key_records(self) -> tuple[KeyRecord, ...]:
+        if self.keys or self.api_key_id is None:
+            return self.keys
+        return (KeyRecord(self.api_key_id, self.created_at),)
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        return next((record for record in self.key_records if record.id == key_id), None)
+
+    @property
+    def existing_key_ids(self) -> tuple[str, ...]:
+        """Keys API Gateway still holds for this account (to disable or delete)."""
+        return tuple(record.id for record in self.key_records if record.exists)
+
+    def callable_key_ids(self, now: float) -> tuple[str, ...]:
+        """Keys that should work while the account is billable."""
+        return tuple(record.id for record in self.key_records if record.callable_at(now))
+
+    def with_rotated_key(self, new_key_id: str, at: int, grace_until: int) -> Account:
+        """`new_key_id` becomes the current key; the one before keeps working until `grace_until`."""
+        records = tuple(replace(record, state=KeyState.ROTATING_OUT, until=grace_until)
+                        if record.id == self.api_key_id else record for record in self.key_records)
+        return replace(self, api_key_id=new_key_id, keys=(*records, KeyRecord(new_key_id, at)))
+
+    def with_key_ended(self, key_id: str, state: KeyState, at: int) -> Account:
+        """The key `key_id` (not the current one) revoked or deleted at `at`."""
+        return replace(self, keys=tuple(replace(record, state=state, until=at) if record.id == key_id else record
+                                        for record in self.key_records))
 
     def with_customer(self, customer_id: str) -> Account:
         return replace(self, customer_id=customer_id)
@@ -197,15 +260,37 @@ class Account:
             since = change.at
         return since
 
-    def with_key_deleted(self, at: int, cause: str) -> Account:
-        """The canceled row once its key is deleted: the deletion (and the key id, in `cause`) is in
-        the history; the status stays, and a key that no longer exists needs no call to match it."""
-        return replace(self.with_status(self.status, at, cause), api_key_deleted_at=at, key_synced_for=self.status)
+    def with_keys_deleted(self, at: int, cause: str) -> Account:
+        """The canceled row once every key it still held is deleted: each key record says `deleted`
+        (the ids stay, so late usage still finds the customer), the deletion is in the history, the
+        status stays, and keys that no longer exist need no call to match it."""
+        records = tuple(replace(record, state=KeyState.DELETED, until=at) if record.exists else record
+                        for record in self.key_records)
+        return replace(self.with_status(self.status, at, cause), keys=records, key_synced_for=self.status)
 
     def with_billing_event(self, event_id: str, created: int) -> Account:
         """Remember the newest applied Stripe event (an older one arriving later is stale)."""
         return replace(self, last_billing_event_id=event_id,
                        last_billing_event_at=max(created, self.last_billing_event_at))
+
+
+@dataclass(frozen=True)
+class Email:
+    """A plain-text email to one address (sign-up confirmation, sign-in link, ...)."""
+
+    to: str
+    subject: str
+    text: str
+
+
+@dataclass(frozen=True)
+class UpcomingInvoice:
+    """Stripe's preview of a subscription's next invoice: the amount so far this billing period."""
+
+    amount_due: int  # in the currency's minor unit (cents)
+    currency: str
+    period_start: int  # epoch seconds
+    period_end: int
 
 
 @dataclass(frozen=True)

@@ -267,9 +267,10 @@ class _Attempt:
 
     def _start_over(self, canceled: Account) -> None:
         """A canceled account ended for good: a new sign-up gets a new key and subscription. The
-        old key (disabled since the cancellation) is deleted first; the row keeps its history."""
-        if canceled.api_key_id:
-            self._service.api_keys.delete_key(canceled.api_key_id)
+        old keys (disabled since the cancellation) are deleted first; the row keeps its history, and
+        the old keys' records go, so no late usage of theirs is ever billed to the new subscription."""
+        for key_id in canceled.existing_key_ids:
+            self._service.api_keys.delete_key(key_id)
         self._row = self._row.succeeding(canceled, self._service.now())
         try:
             self._service.accounts.save(self._row, AccountStatus.CANCELED, canceled.attempt_id)

@@ -26,12 +26,16 @@ FIELD_FIRST_NAME = "firstname"
 FIELD_LAST_NAME = "lastname"
 FIELD_API_KEY_ID = "apiKeyId"  # POST /billing/checkout
 FIELD_SESSION_ID = "sessionId"  # POST /billing/checkout/outcome
+FIELD_TOKEN = "token"  # POST /api/signup/confirm, /api/signin/confirm: the emailed link's token
+FIELD_KEY_ID = "keyId"  # POST /api/account/keys/revoke
+FIELD_EVERYWHERE = "everywhere"  # POST /api/signout
 FIELD_BODY = "body"  # the error key when the body as a whole is unusable
 
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _TOP_LEVEL_DOMAIN = re.compile(r"^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]{1,59}$")
 _API_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")  # API Gateway key ids are short alphanumerics
+_LINK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")  # secrets.token_urlsafe output
 _CHECKOUT_SESSION_ID = re.compile(r"^cs_(test|live)_[A-Za-z0-9]{1,200}$")  # Stripe Checkout session ids
 # Control, format (zero-width space, bidi overrides), surrogate, private-use, unassigned characters
 # and line/paragraph separators: invisible or unrenderable in a name, and some break logs or
@@ -62,20 +66,45 @@ def parse_registration(body: str | bytes | None) -> Registrant:
 
 def parse_checkout_request(body: str | bytes | None) -> str:
     """The API key id in a POST /billing/checkout body (JSON `{"apiKeyId"}`)."""
-    fields: dict[str, str] = {}
-    api_key_id = _checked(_decode(body), FIELD_API_KEY_ID, _api_key_id_problem, fields)
-    if fields:
-        raise ValidationFailed(_summary(fields), fields)
-    return api_key_id.strip()
+    return _one_field(body, FIELD_API_KEY_ID, _api_key_id_problem)
 
 
 def parse_checkout_outcome_request(body: str | bytes | None) -> str:
     """The Checkout session id in a POST /billing/checkout/outcome body (JSON `{"sessionId"}`)."""
+    return _one_field(body, FIELD_SESSION_ID, _session_id_problem)
+
+
+def parse_link_token(body: str | bytes | None) -> str:
+    """The emailed link's token in a confirm body (JSON `{"token"}`)."""
+    return _one_field(body, FIELD_TOKEN, lambda token: None if _LINK_TOKEN.match(token)
+                      else "must be the token from the link we emailed you")
+
+
+def parse_sign_in_request(body: str | bytes | None) -> str:
+    """The normalised email in a POST /api/signin body (JSON `{"email"}`)."""
+    return normalise_email(_one_field(body, FIELD_EMAIL, _email_problem))
+
+
+def parse_revoke_request(body: str | bytes | None) -> str:
+    """The key id in a POST /api/account/keys/revoke body (JSON `{"keyId"}`)."""
+    return _one_field(body, FIELD_KEY_ID, _api_key_id_problem)
+
+
+def parse_sign_out_request(body: str | bytes | None) -> bool:
+    """Whether a POST /api/signout body (JSON `{}` or `{"everywhere": true}`) ends every session."""
+    everywhere = _decode(body).get(FIELD_EVERYWHERE, False)
+    if not isinstance(everywhere, bool):
+        raise ValidationFailed(f"The field '{FIELD_EVERYWHERE}' must be true or false.",
+                               {FIELD_EVERYWHERE: "must be true or false"})
+    return everywhere
+
+
+def _one_field(body: str | bytes | None, name: str, problem_of) -> str:
     fields: dict[str, str] = {}
-    session_id = _checked(_decode(body), FIELD_SESSION_ID, _session_id_problem, fields)
+    value = _checked(_decode(body), name, problem_of, fields)
     if fields:
         raise ValidationFailed(_summary(fields), fields)
-    return session_id.strip()
+    return value.strip()
 
 
 def normalise_email(email: str) -> str:

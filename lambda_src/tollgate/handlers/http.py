@@ -28,10 +28,27 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from tollgate import contract, wiring
-from tollgate.domain.errors import ConfigurationError, DownstreamError, RequestTooLarge, ValidationFailed
+from tollgate.domain.errors import (
+    ConfigurationError,
+    DownstreamError,
+    InvalidLink,
+    RequestTooLarge,
+    TooManyEmails,
+    ValidationFailed,
+)
 from tollgate.metrics import published_per_invocation
 
 RETRY_AFTER_SECONDS = "60"
+JSON_MEDIA_TYPE = "application/json"
+
+
+def require_json(event: APIGatewayProxyEvent) -> None:
+    """State-changing requests on the site's own origin must say they are JSON: a plain HTML form
+    (or any cross-site "simple" request) cannot, so the session cookie cannot be ridden by one (CSRF)."""
+    media_type = (event.headers.get("Content-Type") or event.headers.get("content-type") or "").split(";")[0]
+    if media_type.strip().lower() != JSON_MEDIA_TYPE:
+        raise ValidationFailed(f"Send the request as JSON with the header Content-Type: {JSON_MEDIA_TYPE}.",
+                               {"Content-Type": f"must be {JSON_MEDIA_TYPE}"})
 
 
 def raw_body(event: APIGatewayProxyEvent) -> str | bytes | None:
@@ -86,6 +103,19 @@ class HttpFunction:
         self.router.exception_handler(DownstreamError)(self._downstream_failed)
         self.router.exception_handler(ConfigurationError)(self.unavailable)
         self.router.exception_handler(NotFoundError)(lambda _: error(404, "Not found."))
+        self.router.exception_handler(InvalidLink)(self._invalid_link)
+        self.router.exception_handler(TooManyEmails)(self._too_many_emails)
+
+    def _invalid_link(self, problem: InvalidLink) -> Response:
+        self.logger.info("Refused an emailed link", extra={"reason": str(problem)})
+        return error(410, "This link has expired or was already used: ask for a new one.",
+                     {"token": "expired, already used or unknown"})
+
+    def _too_many_emails(self, problem: TooManyEmails) -> Response:
+        self.logger.info("Email not sent: the address had its share this hour")
+        return error(429, "We already sent several emails to this address this hour: use the newest one, or try "
+                     f"again in {max(1, problem.retry_after // 60)} minutes.", {"email": "too many emails this hour"},
+                     headers={"Retry-After": str(problem.retry_after)})
 
     def _invalid(self, problem: ValidationFailed) -> Response:
         self.logger.info("Rejected an invalid request", extra={"fields": sorted(problem.fields)})

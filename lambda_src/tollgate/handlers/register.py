@@ -1,4 +1,7 @@
-"""POST /register: parse the sign-up, run RegistrationService, answer with the contract's JSON.
+"""POST /register: parse the sign-up; with `verify_email` (the default) email a confirmation link and
+answer 202 (tollgate.domain.verified_sign_up); without it, run RegistrationService at once and
+answer with the contract's JSON. POST /api/signup/confirm (on the site's own origin): the link's
+token runs RegistrationService for the sign-up it holds and answers like a direct sign-up.
 
 Idempotency-Key: the first successful response is replayed for the same key and body for
 contract.SIGN_UP_REPLAY_SECONDS (then the request is a new sign-up of a taken email: 409, no key);
@@ -26,8 +29,8 @@ from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseI
 from tollgate import contract, wiring
 from tollgate.domain.errors import EmailAlreadyRegistered, RegistrationInProgress, ValidationFailed
 from tollgate.domain.models import Registrant, Registration
-from tollgate.domain.validation import parse_registration
-from tollgate.handlers.http import HttpFunction, error, raw_body, respond
+from tollgate.domain.validation import parse_link_token, parse_registration
+from tollgate.handlers.http import HttpFunction, error, raw_body, require_json, respond
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 API_KEY_VALUE_FIELD = "apikey"
@@ -84,11 +87,16 @@ def _register_idempotently(request: dict) -> dict:
 def _register(request: dict) -> dict:
     registrant = Registrant(**request["registrant"])
     fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+    return _created_body(_configured().registration.register(registrant, fingerprint))
+
+
+def _configured() -> wiring.Wiring:
+    """The wiring, once both secrets hold real values: a placeholder is refused before anything is
+    created or emailed (503, "not configured yet")."""
     current = wiring.current()
-    # A placeholder secret is refused before anything is created (503, "not configured yet").
     current.stripe_secret.load().require(contract.SECRET_FIELD_STRIPE_SECRET_KEY)
     current.moesif_secret.load().require(contract.SECRET_FIELD_MOESIF_APPLICATION_ID)
-    return _created_body(current.registration.register(registrant, fingerprint))
+    return current
 
 
 def _created_body(registration: Registration) -> dict:
@@ -122,6 +130,11 @@ def _created_body(registration: Registration) -> dict:
 def register() -> Response:
     event = app.current_event
     registrant = parse_registration(raw_body(event))
+    accounts = wiring.current().config.accounts
+    if accounts is not None and accounts.verify_email:
+        _configured().verified_sign_up.request(registrant)
+        logger.info("Sign-up link or sign-in link emailed")  # which one, the answer must not tell
+        return respond(202, {"status": "confirmation_sent"})
     idempotency_key = event.headers.get(contract.IDEMPOTENCY_HEADER)
     request = {"idempotencyKey": idempotency_key, "registrant": asdict(registrant)}
     if idempotency_key is None:
@@ -132,6 +145,15 @@ def register() -> Response:
             {contract.IDEMPOTENCY_HEADER: f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters"},
         )
     return respond(201, _register_idempotently(request))
+
+
+@app.post(contract.ROUTE_SIGNUP_CONFIRM)
+def confirm_sign_up() -> Response:
+    """The link's token (the page posts it from the URL fragment) registers its sign-up."""
+    event = app.current_event
+    require_json(event)
+    token = parse_link_token(raw_body(event))
+    return respond(201, _created_body(_configured().verified_sign_up.confirm(token)))
 
 
 @app.exception_handler(EmailAlreadyRegistered)

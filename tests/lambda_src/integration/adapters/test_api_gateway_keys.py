@@ -65,6 +65,16 @@ def test_deleting_a_deleted_key_is_not_an_error(keys):
     assert raised.value.retryable is False
 
 
+def test_a_deleted_key_leaves_the_usage_plan_as_in_api_gateway(keys, aws):
+    """localdev/moto_gaps.py: moto kept deleted keys in their plans (a revoked key, issue 12)."""
+    issued = keys.create_key("tollgate-revoked", "")
+    keys.attach_to_plan(issued.id)
+
+    keys.delete_key(issued.id)
+
+    assert issued.id not in plan_key_ids(aws)
+
+
 def test_set_enabled_flips_the_key(keys):
     issued = keys.create_key("tollgate-enable", "")
 

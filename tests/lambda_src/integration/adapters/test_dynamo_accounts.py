@@ -12,7 +12,7 @@ from tollgate import contract
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, ReconcilerRun, StatusChange
+from tollgate.domain.models import Account, AccountStatus, KeyRecord, KeyState, ReconcilerRun, StatusChange
 
 
 @pytest.fixture
@@ -29,7 +29,9 @@ def test_an_account_round_trips_with_every_field(accounts):
         "round@example.com", first_name="Zoë", last_name="Lee", api_key_id="k1", customer_id="cus_1",
         subscription_id="sub_1", customer_idempotency_key="tollgate-customer-x", lease_expires_at=123, request_fingerprint="fp", failure_reason=None,
         created_at=1, updated_at=2, key_synced_for=AccountStatus.ACTIVE, cut_off_reason="Card declined.",
-        last_checkout_session_id="cs_test_1", api_key_deleted_at=3,
+        last_checkout_session_id="cs_test_1",
+        keys=(KeyRecord("k0", 1, KeyState.DELETED, 5), KeyRecord("k2", 1, KeyState.ROTATING_OUT, 9), KeyRecord("k1", 2)),
+        keys_revision=3,
         history=(StatusChange(1, AccountStatus.PENDING, "sign-up"),
                  StatusChange(2, AccountStatus.SUSPENDED, "customer.subscription.deleted", "evt_1")),
     )
@@ -162,3 +164,38 @@ def test_accounts_are_listed_in_any_of_several_statuses_and_counted_by_status(aw
     assert sum(after.values()) == len(boto3.client("dynamodb").scan(
         TableName=aws.accounts_table, FilterExpression="contains(email, :at)",
         ExpressionAttributeValues={":at": {"S": "@"}})["Items"])  # accounts only: no bookkeeping item counted
+
+
+def test_every_key_of_an_account_finds_it_and_the_key_records_guard_other_writes(accounts):
+    """save_keys on DynamoDB: the records and current key id in one conditional transaction with the
+    index items of the earlier keys; a billing event written from an older view of the keys loses."""
+    row = account("keys@example.com", status=AccountStatus.ACTIVE).with_api_key("key-first")
+    accounts.save(row, expected_status=None)
+    rotated = row.with_rotated_key("key-second", at=10, grace_until=100)
+    accounts.save_keys(rotated, row)
+
+    stored = accounts.get("keys@example.com")
+    assert (stored.api_key_id, stored.keys_revision) == ("key-second", 1)
+    assert [(r.id, r.state, r.until) for r in stored.key_records] == [
+        ("key-first", KeyState.ROTATING_OUT, 100), ("key-second", KeyState.ACTIVE, None)]
+    assert accounts.find_by_api_key_id("key-first").email == "keys@example.com"
+    assert accounts.find_by_api_key_id("key-second").email == "keys@example.com"
+    with pytest.raises(ConcurrentUpdate):
+        accounts.save_keys(rotated, row)  # from the view before the rotation
+    with pytest.raises(ConcurrentUpdate):
+        accounts.save_billing_event(replace(row, status=AccountStatus.SUSPENDED), row, "evt_keys", 10**10)
+
+    accounts.save_billing_event(replace(stored, status=AccountStatus.SUSPENDED), stored, "evt_keys", 10**10)
+    assert accounts.get("keys@example.com").key_records == stored.key_records
+
+
+def test_an_earlier_key_whose_account_no_longer_records_it_finds_nothing(accounts):
+    row = account("again@example.com", status=AccountStatus.ACTIVE).with_api_key("key-old")
+    accounts.save(row, expected_status=None)
+    accounts.save_keys(row.with_rotated_key("key-new", at=10, grace_until=100), row)
+    # A new sign-up after cancellation replaces the row: the old key's index item now points at a
+    # row that does not record it, so late usage of the old key is never billed to the new account.
+    accounts.save(account("again@example.com", status=AccountStatus.ACTIVE).with_api_key("key-fresh"),
+                  AccountStatus.ACTIVE)
+    assert accounts.find_by_api_key_id("key-old") is None
+    assert accounts.find_by_api_key_id("key-fresh").email == "again@example.com"

@@ -123,3 +123,17 @@ def test_a_price_without_a_meter_is_a_configuration_error_naming_it(stripe_api: 
 
     with pytest.raises(ConfigurationError, match=f"stripe_price_id {price.id} is not billed through a Stripe billing"):
         meter.spec()
+
+
+def test_a_customers_billable_calls_this_period_come_from_the_by_customer_index(reports):
+    """Issue 12: the account page's usage, from the reporter's per-object reports (pending ones too)."""
+    customer = f"cus_{uuid.uuid4().hex[:8]}"
+    for value, timestamp in ((4, 1_000), (3, 1_999), (100, 2_000), (9, 999)):
+        reports.mark_pending(report(customer, value, timestamp), now=timestamp)
+    reported = report(customer, 5, 1_500)
+    reports.mark_pending(reported, now=1_500)
+    reports.mark_reported(reported, now=1_501)
+    reports.mark_pending(report("cus_someone_else", 50, 1_500), now=1_500)
+
+    assert reports.billable_calls(customer, 1_000, 2_000) == 4 + 3 + 5
+    assert reports.billable_calls("cus_nobody", 0, 10**10) == 0

@@ -48,7 +48,7 @@ def test_a_canceled_customers_key_is_deleted_after_the_retention_and_its_id_kept
     with pytest.raises(boto3.client("apigateway").exceptions.NotFoundException):
         boto3.client("apigateway").get_api_key(apiKey=account["apiKeyId"])
     row = accounts.find_by_api_key_id(account["apiKeyId"])
-    assert row.status.value == "canceled" and row.api_key_deleted_at is not None
+    assert row.status.value == "canceled" and row.key(account["apiKeyId"]).state.value == "deleted"
     assert account["apiKeyId"] in row.history[-1].cause
     assert summary["keysDeleted"] >= 1 and summary["keysInRegion"] == keys_before - summary["keysDeleted"]
     published = emitted_metrics(capsys.readouterr().out)

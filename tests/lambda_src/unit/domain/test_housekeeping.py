@@ -11,7 +11,9 @@ from testkit.fake_ports import (
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.housekeeping import DAY_SECONDS, Housekeeping
 from tollgate.domain.lifecycle import LifecycleService
-from tollgate.domain.models import RESERVATION_LEASE_SECONDS, Account, AccountStatus, BillingEvent, StatusChange
+from tollgate.domain.models import (
+    RESERVATION_LEASE_SECONDS, Account, AccountStatus, BillingEvent, KeyState, StatusChange,
+)
 
 NOW = 1_800_000_000
 RETENTION_DAYS = 30
@@ -55,11 +57,26 @@ def test_the_key_of_an_account_canceled_past_the_retention_is_deleted_and_the_ro
     assert old.api_key_id not in world.keys.keys and recent.api_key_id in world.keys.keys
     row = world.accounts.rows["old@example.com"]
     assert row.status is AccountStatus.CANCELED and row.api_key_id == old.api_key_id  # late usage finds the customer
-    assert row.api_key_deleted_at == NOW
+    assert (row.key(old.api_key_id).state, row.key(old.api_key_id).until) == (KeyState.DELETED, NOW)
     assert row.history[-1].status is AccountStatus.CANCELED and old.api_key_id in row.history[-1].cause
     assert row.canceled_since() == old.canceled_since()  # the deletion is not a new cancellation
     assert (run.keys_deleted, run.deletions_failed, run.keys_due) == (1, 0, 1)
     assert world.accounts.rows["recent@example.com"] == recent
+
+
+def test_a_rotated_out_key_still_in_api_gateway_is_deleted_with_the_current_one(world):
+    old = world.canceled("rotated@example.com", days_ago=RETENTION_DAYS + 1)
+    newer = world.keys.create_key("tollgate-rotated-2", "d")
+    rotated = old.with_rotated_key(newer.id, at=NOW - 40 * DAY_SECONDS, grace_until=NOW - 39 * DAY_SECONDS)
+    world.accounts.rows[old.email] = rotated
+
+    run = world.run()
+
+    assert old.api_key_id not in world.keys.keys and newer.id not in world.keys.keys
+    row = world.accounts.rows[old.email]
+    assert [record.state for record in row.key_records] == [KeyState.DELETED, KeyState.DELETED]
+    assert row.existing_key_ids == () and old.api_key_id in row.history[-1].cause and newer.id in row.history[-1].cause
+    assert (run.keys_deleted, run.keys_due) == (2, 1)
 
 
 def test_a_deleted_key_is_not_deleted_again(world):
@@ -105,7 +122,7 @@ def test_a_refused_deletion_is_reported_and_the_others_go_on(world):
     (refused,) = [deletion for deletion in run.deletions if deletion.problem]
     assert "AccessDenied" in refused.problem
     (kept,) = [row for row in world.accounts.rows.values() if row.api_key_id == refused.api_key_id]
-    assert kept.api_key_deleted_at is None and refused.api_key_id in world.keys.keys  # tried again next run
+    assert kept.key(refused.api_key_id).exists and refused.api_key_id in world.keys.keys  # tried again next run
 
 
 def test_a_throttled_api_gateway_stops_the_run_until_the_next_one(world):

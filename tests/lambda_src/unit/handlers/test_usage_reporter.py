@@ -240,7 +240,7 @@ def test_the_event_carries_the_latest_call_time_never_a_time_ahead_of_now(meteri
 def test_the_last_calls_of_a_key_the_housekeeping_deleted_still_reach_its_customer(metering):
     metering.add_customer("key-gone", "cus_gone")
     row = metering.accounts.rows["key-gone@example.com"]
-    metering.accounts.rows[row.email] = row.with_status(AccountStatus.CANCELED, 1, "canceled").with_key_deleted(2, "gone")
+    metering.accounts.rows[row.email] = row.with_status(AccountStatus.CANCELED, 1, "canceled").with_keys_deleted(2, "gone")
     source = metering.ledger.put(ledger_bytes([call_record("key-gone") for _ in range(2)]))
 
     metering.deliver(source)

@@ -1,0 +1,63 @@
+"""The emails a customer gets from Tollgate, and the links in them.
+
+Links point at the signup site and carry the token in the URL fragment (`#confirm=...`,
+`#signin=...`): a browser never sends a fragment to a server, so the token stays out of CloudFront
+and API Gateway logs and out of Referer headers; the page posts it to the API itself. Opening the
+link does nothing on its own, so a mail scanner that fetches every link spends no token.
+"""
+
+from __future__ import annotations
+
+from tollgate import contract
+from tollgate.domain.models import Email
+
+CONFIRM_FRAGMENT = "confirm"  # site/app.js reads #confirm=<token>
+SIGNIN_FRAGMENT = "signin"  # site/account.js reads #signin=<token>
+
+
+class AccountEmails:
+    """Builds each email from the signup site's URL (ending in '/') and the links' lifetime."""
+
+    def __init__(self, site_url: str, link_ttl_seconds: int):
+        self._site_url = site_url if site_url.endswith("/") else site_url + "/"
+        self._hours = max(1, round(link_ttl_seconds / 3600))
+
+    def confirm_link(self, token: str) -> str:
+        return f"{self._site_url}#{CONFIRM_FRAGMENT}={token}"
+
+    def sign_in_link(self, token: str) -> str:
+        return f"{self._site_url}{contract.ACCOUNT_PAGE}#{SIGNIN_FRAGMENT}={token}"
+
+    @property
+    def account_page(self) -> str:
+        return self._site_url + contract.ACCOUNT_PAGE
+
+    def confirm_sign_up(self, to: str, token: str) -> Email:
+        return Email(to, "Confirm your email to get your API key", self._body(
+            "Someone (we hope you) asked for an API key with this email address.",
+            f"Open this link to confirm it and get your key:\n\n{self.confirm_link(token)}",
+            f"The link works once, for {self._hours} hours. If you did not sign up, ignore this email: "
+            "nothing was created and nothing will be charged."))
+
+    def already_signed_up(self, to: str, token: str) -> Email:
+        return Email(to, "You already have an account: sign in", self._body(
+            "Someone (we hope you) tried to sign up again with this email address, which already has an account.",
+            f"Sign in to see your usage, rotate your key or manage billing:\n\n{self.sign_in_link(token)}",
+            f"The link works once, for {self._hours} hours. If this was not you, ignore this email: "
+            "your account is unchanged."))
+
+    def sign_in(self, to: str, token: str) -> Email:
+        return Email(to, "Your sign-in link", self._body(
+            "Open this link to sign in to your account:",
+            self.sign_in_link(token),
+            f"The link works once, for {self._hours} hours. If you did not ask for it, ignore this email."))
+
+    def no_account(self, to: str) -> Email:
+        return Email(to, "No account with this email", self._body(
+            "Someone (we hope you) asked to sign in with this email address, but it has no account.",
+            f"Sign up here:\n\n{self._site_url}",
+            "If you did not ask, ignore this email."))
+
+    @staticmethod
+    def _body(*paragraphs: str) -> str:
+        return "\n\n".join(paragraphs) + "\n"

@@ -1,0 +1,162 @@
+"""The account page's API, on the signup site's own origin (`/api/...` through CloudFront):
+
+- POST /api/signin {email}: emails a sign-in link; always the same 202 (tollgate.domain.sessions);
+- POST /api/signin/confirm {token}: spends the link and opens a session: the cookie
+  contract.SESSION_COOKIE (`__Host-`, Secure, HttpOnly, SameSite=Strict, Path=/, 12 h): no page
+  script can read it, no other site can send it, and the token never appears in a body or log;
+- GET /api/account: plan, status, why cut off, usage this period, quota left, amount so far, keys;
+- POST /api/account/keys/rotate: a new key, its value in this answer only; the old one rotates out;
+- POST /api/account/keys/revoke {keyId}: ends a rotated-out key now;
+- POST /api/account/billing-portal: a Stripe customer portal URL for the account's customer;
+- POST /api/signout {everywhere?}: ends this session (or all of the account's) and clears the cookie.
+
+Every POST must be JSON (`require_json`, against cross-site form posts). No session: 401 and the
+cookie cleared. Logs carry ids only, never a token, a key value or a cookie.
+"""
+
+from __future__ import annotations
+
+from http.cookies import CookieError, SimpleCookie
+
+from aws_lambda_powertools.event_handler import Response
+
+from tollgate import contract, wiring
+from tollgate.domain.account_overview import AccountOverview
+from tollgate.domain.errors import KeyChangeRefused, SignedOut
+from tollgate.domain.models import Account
+from tollgate.domain.validation import (
+    parse_link_token,
+    parse_revoke_request,
+    parse_sign_in_request,
+    parse_sign_out_request,
+)
+from tollgate.handlers.http import HttpFunction, error, raw_body, require_json, respond
+
+function = HttpFunction(
+    "tollgate-account",
+    downstream_message="We could not finish this because a service we rely on failed; nothing changed. Please try "
+    "again in a minute.",
+    unavailable_message="Accounts are temporarily unavailable; please try again later.",
+)
+app, logger = function.router, function.logger
+_COOKIE_ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Strict"
+
+
+def _session_token() -> str | None:
+    cookies = SimpleCookie()
+    try:
+        cookies.load(app.current_event.headers.get("Cookie") or app.current_event.headers.get("cookie") or "")
+    except CookieError:
+        return None
+    morsel = cookies.get(contract.SESSION_COOKIE)
+    return morsel.value if morsel is not None else None
+
+
+def _session_cookie(token: str, max_age: int) -> str:
+    return f"{contract.SESSION_COOKIE}={token}; Max-Age={max_age}; {_COOKIE_ATTRIBUTES}"
+
+
+def _signed_in() -> Account:
+    return wiring.current().sessions.account(_session_token())
+
+
+def _posted() -> str | bytes | None:
+    require_json(app.current_event)
+    return raw_body(app.current_event)
+
+
+@app.post(contract.ROUTE_SIGNIN)
+def sign_in() -> Response:
+    wiring.current().sessions.request_sign_in(parse_sign_in_request(_posted()))
+    logger.info("Sign-in requested")  # whether the address has an account, the answer must not tell
+    return respond(202, {"status": "link_sent"})
+
+
+@app.post(contract.ROUTE_SIGNIN_CONFIRM)
+def confirm_sign_in() -> Response:
+    sessions = wiring.current().sessions
+    token, session = sessions.open(parse_link_token(_posted()))
+    logger.info("Signed in")
+    return respond(200, {"signedIn": True, "expiresAt": session.expires_at},
+                   {"Set-Cookie": _session_cookie(token, sessions.session_seconds)})
+
+
+@app.get(contract.ROUTE_ACCOUNT)
+def account() -> Response:
+    return respond(200, _overview_body(wiring.current().account_overviews.of(_signed_in())))
+
+
+@app.post(contract.ROUTE_ACCOUNT_KEY_ROTATE)
+def rotate_key() -> Response:
+    _posted()
+    holder = _signed_in()
+    key = wiring.current().account_keys.rotate(holder)
+    logger.info("Key rotated", extra={"apiKeyId": key.id, "rotatingOut": holder.api_key_id})
+    return respond(201, {"apikey": key.value, "apiKeyId": key.id, "rotatingOut": holder.api_key_id,
+                         "graceSeconds": wiring.current().account_keys.grace_seconds})
+
+
+@app.post(contract.ROUTE_ACCOUNT_KEY_REVOKE)
+def revoke_key() -> Response:
+    key_id = parse_revoke_request(_posted())
+    revoked = wiring.current().account_keys.revoke(_signed_in(), key_id)
+    logger.info("Key revoked", extra={"apiKeyId": key_id})
+    return respond(200, {"keys": _keys_body(revoked)})
+
+
+@app.post(contract.ROUTE_ACCOUNT_BILLING_PORTAL)
+def billing_portal() -> Response:
+    _posted()
+    holder = _signed_in()
+    if holder.customer_id is None:
+        raise KeyChangeRefused("This account has no billing account yet.")
+    current = wiring.current()
+    url = current.account_billing.portal_url(holder.customer_id, current.account_emails.account_page)
+    logger.info("Customer portal opened", extra={"customerId": holder.customer_id})
+    return respond(200, {"url": url})
+
+
+@app.post(contract.ROUTE_SIGNOUT)
+def sign_out() -> Response:
+    everywhere = parse_sign_out_request(_posted())
+    wiring.current().sessions.close(_session_token(), everywhere=everywhere)
+    logger.info("Signed out", extra={"everywhere": everywhere})
+    return respond(200, {"signedIn": False}, {"Set-Cookie": _session_cookie("", 0)})
+
+
+@app.exception_handler(SignedOut)
+def _signed_out(problem: SignedOut) -> Response:
+    logger.info("No session", extra={"reason": str(problem)})
+    return error(401, "You are signed out: enter your email to get a new sign-in link.",
+                 headers={"Set-Cookie": _session_cookie("", 0)})
+
+
+@app.exception_handler(KeyChangeRefused)
+def _refused(problem: KeyChangeRefused) -> Response:
+    logger.info("Account change refused", extra={"reason": str(problem)})
+    return error(409, str(problem))
+
+
+def _keys_body(holder: Account) -> list[dict]:
+    return [{"id": record.id, "createdAt": record.created_at, "state": record.state.value, "until": record.until,
+             "current": record.id == holder.api_key_id} for record in holder.key_records]
+
+
+def _overview_body(overview: AccountOverview) -> dict:
+    holder, invoice = overview.account, overview.invoice
+    return {
+        "email": holder.email,
+        "firstName": holder.first_name,
+        "lastName": holder.last_name,
+        "status": holder.status.value,
+        "cutOffReason": holder.cut_off_reason,
+        "period": {"start": invoice.period_start, "end": invoice.period_end} if invoice else None,
+        "amountDue": {"amount": invoice.amount_due, "currency": invoice.currency} if invoice else None,
+        "billableCalls": overview.billable_calls,
+        "quota": {"left": overview.quota_left, "limit": overview.quota} if overview.quota is not None else None,
+        "unavailable": list(overview.unavailable),
+        "keys": _keys_body(holder),
+    }
+
+
+handler = function.lambda_handler()

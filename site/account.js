@@ -1,0 +1,286 @@
+"use strict";
+
+/*
+ * The account page: sign in by emailed link, then plan, usage, keys and billing. Every call goes to
+ * the site's own /api (served by CloudFront from the API, or by make dev's site server): the session
+ * is an HttpOnly cookie the browser sends by itself, so no token is ever in reach of this script,
+ * localStorage or sessionStorage. Server text is only written with textContent.
+ */
+(() => {
+  const {
+    byId, request, describeFailure: describe, showFieldErrors, setStatus, setBusy, bindCopy, fitToText, takeFragment,
+  } = window.TollgatePage;
+
+  const MESSAGES = Object.freeze({
+    timeout: "The account service took too long to answer. Please try again in a minute.",
+    unreachable: "We could not reach the account service. Check your internet connection and try again.",
+    misconfigured: "Accounts are unavailable right now. Please try again later.",
+    tooLarge: "That request is too large. Reload the page and try again.",
+    throttled: "Too many requests from your network right now. Wait a few minutes, then try again.",
+    serverError: "Something went wrong on our side and nothing changed. Please try again in a minute.",
+    unexpected: "Something unexpected happened. Reload the page and try again.",
+    enterEmail: "Enter the email you signed up with.",
+    badEmail: "Enter an email address like name@example.com.",
+    sending: "Sending your sign-in link…",
+    signingIn: "Signing you in…",
+    loading: "Loading your account…",
+    linkUsed: "This sign-in link has expired or was already used. Enter your email below to get a new one.",
+    sessionEnded: "Your session has ended. Enter your email below to get a new sign-in link.",
+    signedOut: "You are signed out.",
+    signedOutEverywhere: "You are signed out on every device and browser.",
+    rotating: "Making your new key…",
+    revoking: "Revoking the key…",
+    openingPortal: "Opening Stripe's billing page…",
+    figuresUnavailable: "Some figures could not be read right now: reload the page in a minute.",
+  });
+  const STATUS_LABELS = Object.freeze({
+    active: "Active",
+    awaiting_payment_method: "Waiting for a payment method",
+    suspended: "Suspended: your key is cut off",
+    canceled: "Canceled",
+  });
+  const FIGURE_NAMES = Object.freeze({ amount: "the amount so far", usage: "the usage", quota: "the quota left" });
+  const describeFailure = (failure) => describe(failure, MESSAGES);
+  const api = (path, options = {}) => request(`/api/${path}`, { credentials: "same-origin", ...options });
+  const accountSections = ["overview", "keys", "session"];
+  let account = null;
+
+  const dateFormat = new Intl.DateTimeFormat("en", { year: "numeric", month: "short", day: "numeric" });
+  const dateTimeFormat = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "short" });
+  const day = (epoch) => dateFormat.format(new Date(epoch * 1000));
+  const moment = (epoch) => dateTimeFormat.format(new Date(epoch * 1000));
+
+  function money({ amount, currency }) {
+    const format = new Intl.NumberFormat("en", { style: "currency", currency: currency.toUpperCase() });
+    return format.format(amount / 10 ** format.resolvedOptions().maximumFractionDigits);
+  }
+
+  function showNotice(message, kind) {
+    const notice = byId("notice");
+    notice.textContent = message;
+    notice.dataset.kind = kind;
+    notice.hidden = !message;
+    if (message) notice.focus();
+  }
+
+  // ---- signed out: the sign-in form --------------------------------------------------------------
+
+  const signinInput = byId("signin-email");
+  const signinButton = byId("signin-submit");
+  const signinStatus = byId("signin-status");
+
+  function showSignIn(message = "", kind = "info") {
+    account = null;
+    for (const id of [...accountSections, "new-key"]) byId(id).hidden = true;
+    byId("signin").hidden = false;
+    showNotice(message, kind);
+    if (!message) signinInput.focus();
+  }
+
+  byId("signin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (signinButton.disabled) return;
+    const email = signinInput.value.trim();
+    const problem = !email ? MESSAGES.enterEmail : /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email) ? "" : MESSAGES.badEmail;
+    if (showFieldErrors([signinInput], { email: problem })) return;
+    setBusy(signinButton, true);
+    setStatus(signinStatus, MESSAGES.sending, "info");
+    try {
+      const { status, data } = await api("signin", { body: { email } });
+      if (status === 202) {
+        setStatus(signinStatus, `We sent an email to ${email}. Open the link in it, on this device, to sign in.`,
+          "success");
+      } else if (status === 400 && data.fields && data.fields.email) {
+        showFieldErrors([signinInput], { email: MESSAGES.badEmail });
+        setStatus(signinStatus, MESSAGES.badEmail, "error");
+      } else if (status === 429 && typeof data.error === "string") {
+        setStatus(signinStatus, data.error, "error");
+      } else {
+        setStatus(signinStatus, describeFailure({ status }), "error");
+      }
+    } catch (failure) {
+      setStatus(signinStatus, describeFailure(failure), "error");
+    } finally {
+      setBusy(signinButton, false);
+    }
+  });
+
+  /** Opened from the email (`#signin=<token>`): the link's token opens a session (an HttpOnly cookie). */
+  async function signIn(token) {
+    showNotice(MESSAGES.signingIn, "info");
+    try {
+      const { status } = await api("signin/confirm", { body: { token } });
+      if (status === 200) {
+        await loadAccount();
+        return;
+      }
+      showSignIn(status === 410 ? MESSAGES.linkUsed : describeFailure({ status }), "error");
+    } catch (failure) {
+      showSignIn(describeFailure(failure), "error");
+    }
+  }
+
+  // ---- signed in: the account --------------------------------------------------------------------
+
+  /** Loads and shows the account; a missing or ended session shows the sign-in form instead. */
+  async function loadAccount(focusOnLoad = true) {
+    try {
+      const { status, data } = await api("account", { method: "GET" });
+      if (status === 401) {
+        showSignIn();
+        return;
+      }
+      if (status !== 200) {
+        showSignIn(describeFailure({ status }), "error");
+        return;
+      }
+      render(data);
+      if (focusOnLoad) {
+        byId("notice").hidden = true;
+        byId("overview-title").focus();
+      }
+    } catch (failure) {
+      showSignIn(describeFailure(failure), "error");
+    }
+  }
+
+  function render(data) {
+    account = data;
+    byId("signin").hidden = true;
+    for (const id of accountSections) byId(id).hidden = false;
+    byId("account-email").textContent = data.email;
+    byId("account-status").textContent = STATUS_LABELS[data.status] || data.status;
+    const reason = byId("account-reason");
+    reason.hidden = !data.cutOffReason;
+    reason.textContent = data.cutOffReason
+      ? `${data.cutOffReason} Use "Manage billing" to update your payment method: your key works again once the invoice is paid.`
+      : "";
+    const unknown = "Not available right now";
+    byId("account-period").textContent = data.period ? `${day(data.period.start)} to ${day(data.period.end)}` : unknown;
+    byId("account-calls").textContent = typeof data.billableCalls === "number"
+      ? data.billableCalls.toLocaleString("en") : unknown;
+    byId("account-quota").textContent = data.quota
+      ? `${data.quota.left.toLocaleString("en")} of ${data.quota.limit.toLocaleString("en")} calls` : unknown;
+    byId("account-amount").textContent = data.amountDue ? money(data.amountDue) : unknown;
+    const missing = (data.unavailable || []).map((figure) => FIGURE_NAMES[figure] || figure);
+    const unavailable = byId("account-unavailable");
+    unavailable.hidden = missing.length === 0;
+    unavailable.textContent = missing.length ? `${MESSAGES.figuresUnavailable} (${missing.join(", ")})` : "";
+    renderKeys(data.keys || []);
+    byId("rotate-key").disabled = data.status === "canceled";
+  }
+
+  function keyState(key) {
+    if (key.current) return `Active (current key), created ${day(key.createdAt)}`;
+    if (key.state === "rotating_out") return `Still works until ${moment(key.until)}, created ${day(key.createdAt)}`;
+    if (key.state === "revoked") return `Revoked ${day(key.until)}`;
+    if (key.state === "deleted") return `Retired ${day(key.until)}`;
+    return key.state;
+  }
+
+  function renderKeys(keys) {
+    const list = byId("key-list");
+    list.replaceChildren(...keys.map((key) => {
+      const item = document.createElement("li");
+      const text = document.createElement("div");
+      const id = document.createElement("code");
+      id.textContent = key.id;
+      const state = document.createElement("div");
+      state.className = "key-state";
+      state.textContent = keyState(key);
+      text.append(id, state);
+      item.append(text);
+      if (key.state === "rotating_out") {
+        const revoke = document.createElement("button");
+        revoke.type = "button";
+        revoke.className = "button small";
+        revoke.textContent = "Revoke now";
+        revoke.setAttribute("aria-label", `Revoke now: key ${key.id}`);
+        revoke.addEventListener("click", () => revokeKey(key.id, revoke));
+        item.append(revoke);
+      }
+      return item;
+    }));
+  }
+
+  /** Runs an account action; a 401 means the session ended: back to the sign-in form. */
+  async function act(path, body, button, statusElement, working) {
+    setBusy(button, true);
+    setStatus(statusElement, working, "info");
+    try {
+      const answer = await api(path, { body });
+      if (answer.status === 401) {
+        showSignIn(MESSAGES.sessionEnded, "error");
+        return null;
+      }
+      if (answer.status >= 200 && answer.status < 300) {
+        setStatus(statusElement, "", "info");
+        return answer.data;
+      }
+      const serverSays = answer.status === 409 && typeof answer.data.error === "string";
+      setStatus(statusElement, serverSays ? answer.data.error : describeFailure({ status: answer.status }), "error");
+    } catch (failure) {
+      setStatus(statusElement, describeFailure(failure), "error");
+    } finally {
+      setBusy(button, false);
+    }
+    return null;
+  }
+
+  const newKeyValue = byId("new-key-value");
+
+  byId("rotate-key").addEventListener("click", async (event) => {
+    const rotated = await act("account/keys/rotate", {}, event.currentTarget, byId("keys-status"), MESSAGES.rotating);
+    if (!rotated) return;
+    await loadAccount(false);
+    newKeyValue.value = rotated.apikey;
+    byId("new-key-id").textContent = rotated.apiKeyId;
+    const previous = (account && account.keys || []).find((key) => key.id === rotated.rotatingOut);
+    byId("new-key-overlap").textContent = previous
+      ? `Your previous key (${previous.id}) keeps working until ${moment(previous.until)}, so you can switch without `
+        + "downtime. If it leaked, revoke it now in the list below."
+      : "";
+    byId("new-key").hidden = false;
+    fitToText(newKeyValue);
+    byId("new-key-title").focus();
+  });
+
+  async function revokeKey(keyId, button) {
+    if (await act("account/keys/revoke", { keyId }, button, byId("keys-status"), MESSAGES.revoking)) {
+      await loadAccount(false);
+      setStatus(byId("keys-status"), `Key ${keyId} is revoked: it no longer works.`, "success");
+      byId("keys-title").focus();
+    }
+  }
+
+  const manageBilling = byId("manage-billing");
+  manageBilling.addEventListener("click", async () => {
+    const portal = await act("account/billing-portal", {}, manageBilling, byId("billing-status"),
+      MESSAGES.openingPortal);
+    if (portal && typeof portal.url === "string" && /^https?:\/\//.test(portal.url)) {
+      setBusy(manageBilling, true);
+      window.location.assign(portal.url);
+    }
+  });
+
+  for (const [id, everywhere] of [["sign-out", false], ["sign-out-everywhere", true]]) {
+    byId(id).addEventListener("click", async (event) => {
+      if (await act("signout", { everywhere }, event.currentTarget, byId("session-status"), "")) {
+        showSignIn(everywhere ? MESSAGES.signedOutEverywhere : MESSAGES.signedOut, "success");
+      }
+    });
+  }
+
+  bindCopy(byId("copy-new-key"), () => newKeyValue.value, byId("copy-new-key-status"), newKeyValue);
+  window.addEventListener("resize", () => {
+    if (!byId("new-key").hidden) fitToText(newKeyValue);
+  });
+
+  const token = takeFragment("signin");
+  if (token) {
+    signIn(token);
+  } else {
+    showNotice(MESSAGES.loading, "info");
+    loadAccount();
+  }
+})();

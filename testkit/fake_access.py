@@ -1,0 +1,253 @@
+"""In-memory fakes of the customer-access ports (tollgate.ports: Mailer, CustomerAccess,
+AccountBilling, PlanUsage), failing on demand like every fake (testkit.faults.FaultyFake)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from datetime import date
+
+from testkit.fake_metering import Clock
+from testkit.fake_ports import FakePorts
+from testkit.faults import FaultyFake
+from tollgate import contract
+from tollgate.domain.account_emails import AccountEmails
+from tollgate.domain.account_keys import AccountKeys
+from tollgate.domain.customer_access import EmailLink, KeyRetirement, Session
+from tollgate.domain.email_links import EmailLinks
+from tollgate.domain.errors import DownstreamError
+from tollgate.domain.models import Account, Email, Registrant, UpcomingInvoice
+from tollgate.domain.registration import RegistrationService
+from tollgate.domain.sessions import CustomerSessions
+from tollgate.domain.verified_sign_up import VerifiedSignUp
+from tollgate.ports import AccountBilling, CustomerAccess, Mailer, PlanUsage
+
+_LINK = re.compile(r"#(?:confirm|signin)=([A-Za-z0-9_-]+)")
+
+
+class FakeMailer(FaultyFake, Mailer):
+    port = "ses"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.sent: list[Email] = []
+
+    def send(self, email: Email) -> None:
+        with self._call("send", email.to), self._lock:
+            self.sent.append(email)
+
+    def to(self, address: str) -> list[Email]:
+        return [email for email in self.sent if email.to == address]
+
+    def last_token(self, address: str) -> str:
+        """The token of the newest link sent to `address` (what a customer clicks)."""
+        (token,) = _LINK.findall(self.to(address)[-1].text)
+        return token
+
+
+class FakeCustomerAccess(FaultyFake, CustomerAccess):
+    """The customer access table: conditional deletes and counts as DynamoDB makes them (one winner)."""
+
+    port = "dynamodb"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.links: dict[str, EmailLink] = {}
+        self.counts: dict[tuple[str, int], int] = {}
+        self.sessions: dict[str, Session] = {}
+        self.retirements: dict[str, KeyRetirement] = {}
+
+    def put_link(self, link: EmailLink) -> None:
+        with self._call("put_link", link.purpose), self._lock:
+            self.links[link.token_hash] = link
+
+    def get_link(self, token_hash: str) -> EmailLink | None:
+        with self._call("get_link"), self._lock:
+            return self.links.get(token_hash)
+
+    def use_link(self, token_hash: str) -> bool:
+        with self._call("use_link"), self._lock:
+            return self.links.pop(token_hash, None) is not None
+
+    def count_email(self, address_hash: str, window_start: int, limit: int, expires_at: int) -> bool:
+        with self._call("count_email"), self._lock:
+            sent = self.counts.get((address_hash, window_start), 0)
+            if sent >= limit:
+                return False
+            self.counts[address_hash, window_start] = sent + 1
+            return True
+
+    def put_session(self, session: Session) -> None:
+        with self._call("put_session", session.email), self._lock:
+            self.sessions[session.token_hash] = session
+
+    def get_session(self, token_hash: str) -> Session | None:
+        with self._call("get_session"), self._lock:
+            return self.sessions.get(token_hash)
+
+    def delete_session(self, token_hash: str) -> None:
+        with self._call("delete_session"), self._lock:
+            self.sessions.pop(token_hash, None)
+
+    def sessions_of(self, email: str) -> list[str]:
+        with self._call("sessions_of", email), self._lock:
+            return [session.token_hash for session in self.sessions.values() if session.email == email]
+
+    def remind_retirement(self, reminder: KeyRetirement) -> None:
+        with self._call("remind_retirement", reminder.key_id), self._lock:
+            self.retirements[reminder.key_id] = reminder
+
+    def due_retirements(self, now: int) -> list[KeyRetirement]:
+        with self._call("due_retirements", now), self._lock:
+            return sorted((r for r in self.retirements.values() if r.due_at <= now), key=lambda r: r.due_at)
+
+    def forget_retirement(self, key_id: str) -> None:
+        with self._call("forget_retirement", key_id), self._lock:
+            self.retirements.pop(key_id, None)
+
+
+class FakeAccountBilling(FaultyFake, AccountBilling):
+    """The upcoming invoice (`invoices`: subscription id -> UpcomingInvoice) and portal sessions."""
+
+    port = "stripe"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.invoices: dict[str, UpcomingInvoice] = {}
+        self.portal_sessions: list[tuple[str, str]] = []  # (customer id, return URL)
+        self._ids = itertools.count(1)
+
+    def upcoming_invoice(self, subscription_id: str) -> UpcomingInvoice:
+        with self._call("upcoming_invoice", subscription_id):
+            if subscription_id not in self.invoices:
+                raise DownstreamError(self.port, f"no upcoming invoice for {subscription_id}", retryable=False)
+            return self.invoices[subscription_id]
+
+    def portal_url(self, customer_id: str, return_url: str) -> str:
+        with self._call("portal_url", customer_id):
+            self.portal_sessions.append((customer_id, return_url))
+            return f"https://billing.stripe.test/p/session/bps_{next(self._ids):04d}"
+
+
+class FakePlanUsage(FaultyFake, PlanUsage):
+    """GetUsage: calls per key per day (`used`), the quota the usage plan gives every key."""
+
+    port = "apigateway"
+
+    def __init__(self, quota: int = 10_000, **kwargs):
+        super().__init__(**kwargs)
+        self.quota = quota
+        self.used: dict[tuple[str, date], int] = {}
+
+    def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
+        with self._call("calls_by_key"):
+            totals: dict[str, int] = {}
+            for (key_id, day), calls in self.used.items():
+                if first_day <= day <= last_day:
+                    totals[key_id] = totals.get(key_id, 0) + calls
+            return totals
+
+    def quota_left(self, key_id: str, day: date) -> tuple[int, int]:
+        with self._call("quota_left", key_id):
+            used = sum(calls for (key, when), calls in self.used.items()
+                       if key == key_id and (when.year, when.month) == (day.year, day.month) and when <= day)
+            return max(self.quota - used, 0), self.quota
+
+
+# --- the customer-account services on fakes -------------------------------------------------------
+
+SITE_URL = "https://shop.example/"
+LINK_TTL_SECONDS = 24 * 3600
+EMAILS_PER_HOUR = 3
+GRACE_SECONDS = 24 * 3600
+
+
+def accounts_environment(function_environment: dict[str, str], verify_email: bool = True) -> dict[str, str]:
+    """`function_environment` plus what the stack sets on the functions that serve customer accounts."""
+    return {**function_environment,
+            contract.ENV_CUSTOMER_ACCESS_TABLE: "customer-access",
+            contract.ENV_VERIFY_EMAIL: "true" if verify_email else "false",
+            contract.ENV_EMAIL_SENDER: "no-reply@shop.example",
+            contract.ENV_EMAIL_LINK_TTL_SECONDS: str(LINK_TTL_SECONDS),
+            contract.ENV_EMAILS_PER_ADDRESS_PER_HOUR: str(EMAILS_PER_HOUR),
+            contract.ENV_KEY_ROTATION_GRACE_SECONDS: str(GRACE_SECONDS)}
+
+
+@dataclass
+class AccountsOnFakes:
+    """Every port of the customer-account services as a fake, and the services on them, sharing one
+    settable clock: what a signed-up customer does, step by step, without any emulator."""
+
+    ports: FakePorts
+    access: FakeCustomerAccess
+    mailer: FakeMailer
+    account_billing: FakeAccountBilling
+    plan_usage: FakePlanUsage
+    clock: Clock
+
+    @classmethod
+    def create(cls) -> AccountsOnFakes:
+        return cls(FakePorts.create(), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(), FakePlanUsage(),
+                   Clock())
+
+    @property
+    def registration(self) -> RegistrationService:
+        ports = self.ports
+        return RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts,
+                                   executor=_INLINE, clock=self.clock, metrics=ports.metrics)
+
+    @property
+    def emails(self) -> AccountEmails:
+        return AccountEmails(SITE_URL, LINK_TTL_SECONDS)
+
+    @property
+    def links(self) -> EmailLinks:
+        return EmailLinks(self.access, self.mailer, ttl_seconds=LINK_TTL_SECONDS, emails_per_hour=EMAILS_PER_HOUR,
+                          clock=self.clock)
+
+    @property
+    def sign_up(self) -> VerifiedSignUp:
+        return VerifiedSignUp(self.ports.accounts, self.links, self.emails, self.registration)
+
+    @property
+    def sessions(self) -> CustomerSessions:
+        return CustomerSessions(self.ports.accounts, self.access, self.links, self.emails, clock=self.clock)
+
+    @property
+    def keys(self) -> AccountKeys:
+        ports = self.ports
+        return AccountKeys(ports.accounts, ports.api_keys, ports.analytics, self.access, grace_seconds=GRACE_SECONDS,
+                           clock=self.clock)
+
+    def signed_up(self, email: str = "ada@example.com") -> Account:
+        """A customer who confirmed the emailed link: their active account."""
+        self.sign_up.request(Registrant(email, "Ada", "Lovelace"))
+        self.sign_up.confirm(self.mailer.last_token(email))
+        account = self.ports.accounts.get(email)
+        assert account is not None
+        return account
+
+    def signed_in(self, email: str = "ada@example.com") -> str:
+        """The session token of a customer who opened the emailed sign-in link, an hour after the last
+        email (the address's hourly share of emails is never what a test runs into by accident)."""
+        self.clock.advance(3600)
+        self.sessions.request_sign_in(email)
+        token, _ = self.sessions.open(self.mailer.last_token(email))
+        return token
+
+
+class _Inline(Executor):
+    """Runs each call at once (deterministic domain tests)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as failure:  # noqa: BLE001 - handed to the future like a pool does
+            future.set_exception(failure)
+        return future
+
+
+_INLINE = _Inline()

@@ -1,0 +1,58 @@
+"""Issue 12: StripeAccountBilling on localstripe behind the bridge: the upcoming invoice's amount
+and period for a subscription with metered usage, and a customer portal session on the portal
+configuration `make stripe-setup` makes (found by its metadata)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from localdev.bootstrap import DEV_CATALOG
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
+from ops.catalog_setup import CatalogSetup
+from tollgate.adapters.stripe_account_billing import StripeAccountBilling
+from tollgate.adapters.stripe_billing import StripeBilling
+from tollgate.adapters.stripe_client import stripe_client
+from tollgate.domain.models import Registrant
+
+
+@pytest.fixture
+def subscribed(stripe_api, price_id) -> tuple[str, str]:
+    billing = StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api), price_id)
+    customer = billing.create_customer(Registrant("ann@example.com", "Ann", "Lee"), "key-1", f"t-{uuid.uuid4()}")
+    return customer, billing.subscribe(customer, f"t-{uuid.uuid4()}")
+
+
+@pytest.fixture
+def account_billing(stripe_api) -> StripeAccountBilling:
+    return StripeAccountBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api))
+
+
+def test_the_upcoming_invoice_rates_the_usage_so_far_in_the_billing_period(account_billing, subscribed,
+                                                                           stripe_client):
+    customer, subscription_id = subscribed
+    stripe_client.v1.billing.meter_events.create({
+        "event_name": DEV_CATALOG.meter_event_name, "timestamp": int(time.time()),
+        "payload": {"stripe_customer_id": customer, "value": "7"}})
+
+    invoice = account_billing.upcoming_invoice(subscription_id)
+
+    subscription = stripe_client.v1.subscriptions.retrieve(subscription_id)
+    assert (invoice.amount_due, invoice.currency) == (1, "usd")  # 7 calls at 0.1 cent, rounded half up
+    assert (invoice.period_start, invoice.period_end) == (subscription.current_period_start,
+                                                          subscription.current_period_end)
+
+
+def test_a_portal_session_is_opened_on_tollgates_configuration_for_the_customer(
+        account_billing, subscribed, stripe_client, stripe_api, stripe_bridge):
+    customer, _ = subscribed
+    configuration_id = CatalogSetup(stripe_client).ensure(DEV_CATALOG).portal_configuration_id
+
+    url = account_billing.portal_url(customer, "http://127.0.0.1:8000/account.html")
+
+    assert url.startswith(f"{stripe_api}/_bridge/portal/bps_")
+    session = stripe_bridge.state.portal.sessions[url.rsplit("/", 1)[1]]
+    assert (session["customer"], session["configuration"], session["return_url"]) == (
+        customer, configuration_id, "http://127.0.0.1:8000/account.html")

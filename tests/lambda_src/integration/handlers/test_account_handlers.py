@@ -1,0 +1,94 @@
+"""Issue 12 through the real handlers and adapters on moto (API Gateway keys, DynamoDB, SES v2) and
+the Stripe bridge: a verified sign-up, a sign-in by emailed link, the account's figures, a rotation
+whose old key the scheduled key retirement ends once the grace is over, and the portal."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+
+import boto3
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+from testkit.lambda_events import KEY_OWNER, DeployedFunction, LambdaContext, api_gateway_event, deployed, invoke
+
+from tollgate import contract
+
+GRACE_SECONDS = 1
+
+
+@pytest.fixture(scope="module")
+def environment(aws, stripe_api, moesif_collector, price_id) -> dict[str, str]:
+    return {**aws.environment(stripe_api, moesif_collector.base_url, price_id, verify_email=True),
+            contract.ENV_KEY_ROTATION_GRACE_SECONDS: str(GRACE_SECONDS)}
+
+
+@pytest.fixture(scope="module")
+def register(environment) -> DeployedFunction:
+    return deployed("tollgate.handlers.register", environment)
+
+
+@pytest.fixture(scope="module")
+def account_function(environment) -> DeployedFunction:
+    return deployed("tollgate.handlers.account", environment)
+
+
+@pytest.fixture(scope="module")
+def key_retirement(environment) -> DeployedFunction:
+    return deployed("tollgate.handlers.key_retirement", environment)
+
+
+def last_link(email: str, fragment: str) -> str:
+    (body,) = [m.body for m in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+               if m.destinations["ToAddresses"] == [email]][-1:]
+    return re.search(rf"#{fragment}=([A-Za-z0-9_-]+)", body).group(1)
+
+
+def call(function: DeployedFunction, path: str, body: dict | None = None, cookie: str | None = None,
+         method: str = "POST"):
+    headers = {"Cookie": f"{contract.SESSION_COOKIE}={cookie}"} if cookie else {}
+    return invoke(function, api_gateway_event(None if body is None else json.dumps(body), method=method, path=path,
+                                              headers=headers))
+
+
+def in_plan(aws, key_id: str) -> bool:
+    items = boto3.client("apigateway").get_usage_plan_keys(usagePlanId=aws.usage_plan_id)["items"]
+    return key_id in {item["id"] for item in items}
+
+
+def test_sign_up_sign_in_rotate_and_the_old_key_is_retired_after_its_grace(
+        aws, register, account_function, key_retirement, stripe_bridge):
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    status, _, body = call(register, contract.ROUTE_REGISTER, {"email": email, "firstname": "Ada", "lastname": "L"})
+    assert (status, body) == (202, {"status": "confirmation_sent"})
+    status, _, created = call(register, contract.ROUTE_SIGNUP_CONFIRM, {"token": last_link(email, "confirm")})
+    assert status == 201 and in_plan(aws, created["apiKeyId"])
+
+    assert call(account_function, contract.ROUTE_SIGNIN, {"email": email})[0] == 202
+    status, headers, _ = call(account_function, contract.ROUTE_SIGNIN_CONFIRM, {"token": last_link(email, "signin")})
+    session = headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    status, _, page = call(account_function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)
+    assert status == 200 and page["status"] == "active" and page["amountDue"] == {"amount": 0, "currency": "usd"}
+    assert page["billableCalls"] == 0
+    assert "quota" in page["unavailable"]  # moto has no GetUsage (make dev's stand-in has: tests/localdev)
+
+    status, _, rotated = call(account_function, contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, cookie=session)
+    assert status == 201 and in_plan(aws, rotated["apiKeyId"]) and in_plan(aws, created["apiKeyId"])
+    apigateway = boto3.client("apigateway")
+    assert apigateway.get_tags(resourceArn=f"arn:aws:apigateway:us-east-1::/apikeys/{rotated['apiKeyId']}")["tags"] \
+        == {contract.API_KEY_OWNER_TAG: KEY_OWNER}
+
+    time.sleep(GRACE_SECONDS + 0.1)
+    assert key_retirement.handler({}, LambdaContext()) == {"retired": 1, "skipped": 0, "failed": 0}
+    assert not in_plan(aws, created["apiKeyId"]) and in_plan(aws, rotated["apiKeyId"])
+    keys = call(account_function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)[2]["keys"]
+    assert [(key["id"], key["state"]) for key in keys] == [(created["apiKeyId"], "deleted"),
+                                                          (rotated["apiKeyId"], "active")]
+
+    status, _, portal = call(account_function, contract.ROUTE_ACCOUNT_BILLING_PORTAL, {}, cookie=session)
+    assert status == 200
+    session_record = stripe_bridge.state.portal.sessions[portal["url"].rsplit("/", 1)[1]]
+    assert session_record["customer"] == created["customerId"]

@@ -1,0 +1,131 @@
+"""Sign-up with a verified email on fakes: nothing exists until the link is opened, the same answer
+for every address (no enumeration), and the link spent only once the answer is final."""
+
+from __future__ import annotations
+
+import pytest
+
+from testkit.fake_access import AccountsOnFakes
+from tollgate import contract
+from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, InvalidLink, RegistrationInProgress
+from tollgate.domain.models import AccountStatus, Registrant
+
+ADA = Registrant("ada@example.com", "Ada", "Lovelace")
+
+
+@pytest.fixture
+def fakes() -> AccountsOnFakes:
+    return AccountsOnFakes.create()
+
+
+def created_anything(fakes: AccountsOnFakes) -> bool:
+    ports = fakes.ports
+    return bool(ports.api_keys.keys or ports.billing.customers or ports.analytics.users or ports.accounts.rows)
+
+
+def test_a_sign_up_request_creates_nothing_and_emails_a_confirmation_link(fakes: AccountsOnFakes) -> None:
+    fakes.sign_up.request(ADA)
+    assert not created_anything(fakes)
+    (email,) = fakes.mailer.sent
+    assert email.to == ADA.email and "confirm" in email.subject.lower()
+    assert f"https://shop.example/#confirm={fakes.mailer.last_token(ADA.email)}" in email.text
+
+
+def test_opening_the_link_registers_the_sign_up_once(fakes: AccountsOnFakes) -> None:
+    fakes.sign_up.request(ADA)
+    token = fakes.mailer.last_token(ADA.email)
+    registration = fakes.sign_up.confirm(token)
+    assert registration.status is AccountStatus.ACTIVE
+    assert fakes.ports.api_keys.can_call_api(registration.key.id)
+    account = fakes.ports.accounts.get(ADA.email)
+    assert (account.first_name, account.last_name, account.customer_id) == ("Ada", "Lovelace", registration.customer_id)
+    with pytest.raises(InvalidLink):
+        fakes.sign_up.confirm(token)
+    assert len(fakes.ports.api_keys.keys) == 1
+    metrics = fakes.ports.metrics
+    assert [metrics.total(name) for name in (contract.METRIC_SIGNUPS_REQUESTED, contract.METRIC_SIGNUPS_STARTED,
+                                             contract.METRIC_SIGNUPS_CONFIRMED)] == [1, 1, 1]
+
+
+def test_every_request_is_counted_whether_or_not_its_link_is_opened(fakes: AccountsOnFakes) -> None:
+    """What the sign-ups-per-hour alarm watches with verify_email: a wave shows before any link is opened."""
+    fakes.signed_up(ADA.email)
+    requested_before = fakes.ports.metrics.total(contract.METRIC_SIGNUPS_REQUESTED)
+    for email in (ADA.email, "bot1@example.com", "bot2@example.com"):
+        fakes.sign_up.request(Registrant(email, "A", "B"))
+    assert fakes.ports.metrics.total(contract.METRIC_SIGNUPS_REQUESTED) == requested_before + 3
+
+
+def test_an_existing_account_gets_the_same_answer_and_a_sign_in_link_instead(fakes: AccountsOnFakes) -> None:
+    fakes.signed_up(ADA.email)
+    before = (dict(fakes.ports.api_keys.keys), dict(fakes.ports.billing.customers))
+    fakes.sign_up.request(Registrant(ADA.email, "Someone", "Else"))  # returns None like any request
+    assert (fakes.ports.api_keys.keys, fakes.ports.billing.customers) == before
+    email = fakes.mailer.sent[-1]
+    assert "already have an account" in email.subject
+    assert f"account.html#signin={fakes.mailer.last_token(ADA.email)}" in email.text
+
+
+def test_known_and_unknown_addresses_cost_the_same_calls(fakes: AccountsOnFakes) -> None:
+    """Same timing class: one read, one count, one link write, one email, whatever the address."""
+    fakes.signed_up(ADA.email)
+    calls = []
+    for email in (ADA.email, "nobody@example.com"):
+        before = len(fakes.ports.accounts.calls) + len(fakes.access.calls) + len(fakes.mailer.calls)
+        fakes.sign_up.request(Registrant(email, "A", "B"))
+        calls.append(len(fakes.ports.accounts.calls) + len(fakes.access.calls) + len(fakes.mailer.calls) - before)
+    assert calls[0] == calls[1] == 4
+
+
+def test_a_canceled_account_signs_up_again_through_a_confirmation_link(fakes: AccountsOnFakes) -> None:
+    account = fakes.signed_up(ADA.email)
+    fakes.ports.accounts.rows[ADA.email] = account.with_status(AccountStatus.CANCELED, 1, "test")
+    fakes.sign_up.request(ADA)
+    assert "confirm" in fakes.mailer.sent[-1].subject.lower()
+
+
+def test_a_failing_service_leaves_the_link_usable(fakes: AccountsOnFakes) -> None:
+    fakes.sign_up.request(ADA)
+    token = fakes.mailer.last_token(ADA.email)
+    fakes.ports.billing.fail("create_customer")
+    with pytest.raises(DownstreamError):
+        fakes.sign_up.confirm(token)
+    assert not fakes.ports.billing.customers and not fakes.ports.api_keys.keys  # rolled back
+    assert fakes.sign_up.confirm(token).status is AccountStatus.ACTIVE
+
+
+def test_a_link_for_an_address_that_got_an_account_meanwhile_is_spent_with_409(fakes: AccountsOnFakes) -> None:
+    fakes.sign_up.request(ADA)
+    first = fakes.mailer.last_token(ADA.email)
+    fakes.sign_up.request(ADA)  # a second request before either link was opened
+    second = fakes.mailer.last_token(ADA.email)
+    fakes.sign_up.confirm(second)
+    with pytest.raises(EmailAlreadyRegistered):
+        fakes.sign_up.confirm(first)
+    with pytest.raises(InvalidLink):
+        fakes.sign_up.confirm(first)
+
+
+def test_the_same_link_confirmed_while_its_sign_up_runs_is_already_being_processed(fakes: AccountsOnFakes) -> None:
+    fakes.sign_up.request(ADA)
+    token = fakes.mailer.last_token(ADA.email)
+    confirmed = []
+
+    def confirm_again_meanwhile(*_arguments) -> None:
+        if confirmed:
+            return  # the second confirm's own key (deleted again by its rollback)
+        confirmed.append("second")
+        with pytest.raises(RegistrationInProgress):
+            fakes.sign_up.confirm(token)
+
+    fakes.ports.api_keys.create_key = _after(fakes.ports.api_keys.create_key, confirm_again_meanwhile)
+    assert fakes.sign_up.confirm(token).status is AccountStatus.ACTIVE
+    assert confirmed == ["second"] and len(fakes.ports.api_keys.keys) == 1
+
+
+def _after(call, then):
+    def wrapped(*arguments):
+        result = call(*arguments)
+        then(*arguments)
+        return result
+    return wrapped

@@ -1,0 +1,155 @@
+"""The account function's HTTP contract on fakes: the session cookie's flags, JSON-only state
+changes, 401 with the cookie cleared, the same 202 for every address, a key shown once, and logs
+that never carry a token, a cookie or a key value."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from testkit.fake_access import AccountsOnFakes
+from testkit.fake_wiring import deployed_with_accounts
+from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, invoke
+from tollgate import contract
+from tollgate.domain.models import UpcomingInvoice
+
+ADA = "ada@example.com"
+ACCOUNT_MODULE = "tollgate.handlers.account"
+COOKIE_FLAGS = "Path=/; Secure; HttpOnly; SameSite=Strict"
+
+
+@pytest.fixture
+def fakes() -> AccountsOnFakes:
+    fakes = AccountsOnFakes.create()
+    account = fakes.signed_up(ADA)
+    fakes.account_billing.invoices[account.subscription_id] = UpcomingInvoice(70, "usd", 1_800_000_000, 1_802_592_000)
+    return fakes
+
+
+@pytest.fixture
+def function(fakes: AccountsOnFakes) -> DeployedFunction:
+    return deployed_with_accounts(ACCOUNT_MODULE, fakes)
+
+
+def call(function: DeployedFunction, path: str, body: dict | None = None, *, cookie: str | None = None,
+         method: str = "POST", content_type: str = "application/json"):
+    headers = {"Content-Type": content_type, **({"Cookie": f"{contract.SESSION_COOKIE}={cookie}"} if cookie else {})}
+    return invoke(function, api_gateway_event(None if body is None else json.dumps(body), method=method, path=path,
+                                              headers=headers))
+
+
+def signed_in(function: DeployedFunction, fakes: AccountsOnFakes) -> tuple[str, dict[str, str]]:
+    assert call(function, contract.ROUTE_SIGNIN, {"email": ADA})[0] == 202
+    status, headers, body = call(function, contract.ROUTE_SIGNIN_CONFIRM, {"token": fakes.mailer.last_token(ADA)})
+    assert status == 200 and body["signedIn"] is True
+    return headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1], headers
+
+
+def test_the_session_cookie_is_host_only_secure_httponly_strict_for_12_hours(
+        function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+    session, headers = signed_in(function, fakes)
+    assert headers["Set-Cookie"] == f"{contract.SESSION_COOKIE}={session}; Max-Age=43200; {COOKIE_FLAGS}"
+    assert headers["Cache-Control"] == "no-store"
+    assert len(session) == 43
+
+
+def test_sign_in_answers_the_same_for_any_address(function: DeployedFunction) -> None:
+    known = call(function, contract.ROUTE_SIGNIN, {"email": ADA})
+    unknown = call(function, contract.ROUTE_SIGNIN, {"email": "nobody@example.com"})
+    assert known[0] == unknown[0] == 202 and known[2] == unknown[2] == {"status": "link_sent"}
+
+
+@pytest.mark.parametrize("path", [contract.ROUTE_SIGNIN, contract.ROUTE_SIGNIN_CONFIRM, contract.ROUTE_SIGNOUT,
+                                  contract.ROUTE_ACCOUNT_KEY_ROTATE, contract.ROUTE_ACCOUNT_BILLING_PORTAL])
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"])
+def test_a_state_change_must_be_json_so_no_other_site_can_post_a_form(
+        function: DeployedFunction, fakes: AccountsOnFakes, path: str, content_type: str) -> None:
+    session, _ = signed_in(function, fakes)
+    status, _, body = call(function, path, {"email": ADA}, cookie=session, content_type=content_type)
+    assert status == 400 and body["fields"] == {"Content-Type": "must be application/json"}
+    assert len(fakes.ports.api_keys.keys) == 1
+
+
+def test_the_account_page_figures(function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+    session, _ = signed_in(function, fakes)
+    status, _, body = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)
+    account = fakes.ports.accounts.get(ADA)
+    assert status == 200
+    assert body["email"] == ADA and body["status"] == "active" and body["cutOffReason"] is None
+    assert body["amountDue"] == {"amount": 70, "currency": "usd"}
+    assert body["period"] == {"start": 1_800_000_000, "end": 1_802_592_000}
+    assert body["quota"] == {"left": fakes.plan_usage.quota, "limit": fakes.plan_usage.quota}
+    assert body["billableCalls"] is None and body["unavailable"] == ["usage"]  # no usage reports here
+    assert body["keys"] == [{"id": account.api_key_id, "createdAt": account.created_at, "state": "active",
+                             "until": None, "current": True}]
+    assert fakes.ports.api_keys.keys[account.api_key_id]["value"] not in json.dumps(body)
+
+
+@pytest.mark.parametrize("cookie", [None, "made-up-session-token-0000000000000000000000"])
+def test_without_a_session_the_answer_is_401_and_the_cookie_is_cleared(function: DeployedFunction,
+                                                                       cookie: str | None) -> None:
+    status, headers, body = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=cookie)
+    assert status == 401 and "sign-in link" in body["error"]
+    assert headers["Set-Cookie"] == f"{contract.SESSION_COOKIE}=; Max-Age=0; {COOKIE_FLAGS}"
+
+
+def test_rotate_shows_the_new_key_once_then_revoke_ends_the_old_one(function: DeployedFunction,
+                                                                    fakes: AccountsOnFakes) -> None:
+    session, _ = signed_in(function, fakes)
+    old = fakes.ports.accounts.get(ADA).api_key_id
+    status, headers, rotated = call(function, contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, cookie=session)
+    assert status == 201 and rotated["rotatingOut"] == old and headers["Cache-Control"] == "no-store"
+    assert fakes.ports.api_keys.keys[rotated["apiKeyId"]]["value"] == rotated["apikey"]
+    page = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)[2]
+    assert [(key["id"], key["state"], key["current"]) for key in page["keys"]] == [
+        (old, "rotating_out", False), (rotated["apiKeyId"], "active", True)]
+    assert rotated["apikey"] not in json.dumps(page)
+
+    status, _, body = call(function, contract.ROUTE_ACCOUNT_KEY_REVOKE, {"keyId": rotated["apiKeyId"]}, cookie=session)
+    assert status == 409 and "rotate first" in body["error"]
+    status, _, body = call(function, contract.ROUTE_ACCOUNT_KEY_REVOKE, {"keyId": old}, cookie=session)
+    assert status == 200 and [key["state"] for key in body["keys"]] == ["revoked", "active"]
+    assert old not in fakes.ports.api_keys.keys
+
+
+def test_manage_billing_opens_a_portal_session_for_the_accounts_own_customer(function: DeployedFunction,
+                                                                           fakes: AccountsOnFakes) -> None:
+    session, _ = signed_in(function, fakes)
+    status, _, body = call(function, contract.ROUTE_ACCOUNT_BILLING_PORTAL, {}, cookie=session)
+    assert status == 200 and body["url"].startswith("https://billing.stripe.test/")
+    assert fakes.account_billing.portal_sessions == [(fakes.ports.accounts.get(ADA).customer_id,
+                                                      f"{SIGNUP_ORIGIN}/{contract.ACCOUNT_PAGE}")]
+
+
+def test_sign_out_ends_the_session_and_everywhere_ends_the_others(function: DeployedFunction,
+                                                                  fakes: AccountsOnFakes) -> None:
+    phone, _ = signed_in(function, fakes)
+    fakes.clock.advance(3600)
+    status, headers, _ = call(function, contract.ROUTE_SIGNOUT, {}, cookie=phone)
+    assert status == 200 and headers["Set-Cookie"].startswith(f"{contract.SESSION_COOKIE}=; Max-Age=0")
+    assert call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=phone)[0] == 401
+    laptop, _ = signed_in(function, fakes)
+    assert call(function, contract.ROUTE_SIGNOUT, {"everywhere": True}, cookie=laptop)[0] == 200
+    assert fakes.access.sessions == {}
+
+
+def test_a_used_or_forged_sign_in_token_gets_410(function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+    call(function, contract.ROUTE_SIGNIN, {"email": ADA})
+    token = fakes.mailer.last_token(ADA)
+    assert call(function, contract.ROUTE_SIGNIN_CONFIRM, {"token": token})[0] == 200
+    status, headers, body = call(function, contract.ROUTE_SIGNIN_CONFIRM, {"token": token})
+    assert status == 410 and "ask for a new one" in body["error"] and "Set-Cookie" not in headers
+    assert call(function, contract.ROUTE_SIGNIN_CONFIRM, {"token": "A" * 43})[0] == 410
+
+
+def test_the_logs_never_carry_a_token_a_cookie_or_a_key(function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+    with function.captured_logs() as logs:
+        session, _ = signed_in(function, fakes)
+        rotated = call(function, contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, cookie=session)[2]
+        call(function, contract.ROUTE_SIGNOUT, {}, cookie=session)
+    written = logs.getvalue()
+    assert "Key rotated" in written
+    link_token = fakes.mailer.last_token(ADA)
+    for secret in (session, rotated["apikey"], link_token):
+        assert secret not in written

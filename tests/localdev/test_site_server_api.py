@@ -1,0 +1,69 @@
+"""localdev/site_server.py's `/api/*` (issue 12): forwarded to the API as CloudFront's behaviour
+forwards it (every method, headers and cookies but Host, the viewer's IP in its own header whatever
+the client sent there), answered back with Set-Cookie and the site's security headers."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+
+from infra.site_delivery import security_headers
+from localdev.net import AnyMethodHttpServer, read_request_body
+from localdev.site_server import SiteServer
+from tollgate import contract
+
+
+class EchoApi(AnyMethodHttpServer):
+    """Answers every request with what it received, and a cookie."""
+
+    what = "echo API"
+
+    def _serve(self, http: BaseHTTPRequestHandler) -> None:
+        body = json.dumps({"method": http.command, "path": http.path,
+                           "headers": {name.lower(): value for name, value in http.headers.items()},
+                           "body": read_request_body(http, 5).decode()}).encode()
+        http.send_response(418)
+        http.send_header("Content-Type", "application/json")
+        http.send_header("Set-Cookie", "__Host-x=1; Path=/; Secure; HttpOnly; SameSite=Strict")
+        http.send_header("Content-Length", str(len(body)))
+        http.end_headers()
+        http.wfile.write(body)
+
+
+@pytest.fixture
+def site():
+    with EchoApi() as api, SiteServer(api.url, require_payment_method=False) as served:
+        yield served, api
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_api_requests_reach_the_api_with_the_viewers_ip_and_come_back_whole(site, method: str) -> None:
+    served, api = site
+    request = urllib.request.Request(
+        f"{served.url}/api/account?x=1", method=method, data=b'{"a": 1}' if method == "POST" else None,
+        headers={"Cookie": "__Host-tollgate-session=abc", "Content-Type": "application/json",
+                 contract.VIEWER_IP_HEADER: "198.51.100.7"})
+    try:
+        urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError as error:
+        status, headers, received = error.code, error.headers, json.loads(error.read())
+
+    assert status == 418 and received["method"] == method and received["path"] == "/api/account?x=1"
+    assert received["headers"]["cookie"] == "__Host-tollgate-session=abc"
+    assert received["headers"][contract.VIEWER_IP_HEADER] == "127.0.0.1"  # the forged one replaced
+    assert received["headers"]["host"] == api.url.removeprefix("http://")  # the API's own, not the site's
+    assert received["body"] == ('{"a": 1}' if method == "POST" else "")
+    assert headers["Set-Cookie"] == "__Host-x=1; Path=/; Secure; HttpOnly; SameSite=Strict"
+    for name, value in security_headers(api.url).items():
+        assert headers[name] == value
+
+
+def test_other_paths_stay_static_and_refuse_other_methods(site) -> None:
+    served, _ = site
+    request = urllib.request.Request(f"{served.url}/index.html", method="POST", data=b"{}")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 405
