@@ -43,13 +43,14 @@ class SignupSite(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.headers_policy = self._security_headers_policy(api_origin)
+        site_origin = origins.S3BucketOrigin.with_origin_access_control(self.bucket)
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
             comment="Tollgate signup page",
             default_root_object="index.html",
             default_behavior=cloudfront.BehaviorOptions(
-                origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
+                origin=site_origin,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 response_headers_policy=self.headers_policy,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
@@ -58,6 +59,7 @@ class SignupSite(Construct):
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
         )
+        self._add_page_routes(site_origin)
         self.deployment = s3deploy.BucketDeployment(
             self,
             "Deployment",
@@ -73,6 +75,23 @@ class SignupSite(Construct):
             prune=True,
         )
         self._acknowledge_findings()
+
+    def _add_page_routes(self, site_origin: cloudfront.IOrigin) -> None:
+        """site_delivery.PAGE_ROUTES: a behaviour per address, like the default one, whose function
+        serves the page's file (only requests of these addresses run it)."""
+        rewrite = cloudfront.Function(
+            self, "PageRoutes", code=cloudfront.FunctionCode.from_inline(site_delivery.page_rewrite_function()),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="Tollgate: serves /account from account.html")
+        for route in site_delivery.PAGE_ROUTES:
+            self.distribution.add_behavior(
+                route, site_origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                response_headers_policy=self.headers_policy,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                compress=True,
+                function_associations=[cloudfront.FunctionAssociation(
+                    function=rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)])
 
     def _security_headers_policy(self, api_origin: str) -> cloudfront.ResponseHeadersPolicy:
         """The headers of infra/site_delivery.py, overriding whatever the origin might send."""

@@ -12,8 +12,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tollgate import contract
+
 SITE_DIR = Path(__file__).resolve().parent.parent / "site"
 CONFIG_OBJECT_KEY = "config.json"
+# Pages served at an address without the file's extension (what customers see and emails link to):
+# address -> the site/ file. CloudFront rewrites only these addresses (a function on their own
+# behaviours, so no other request runs it); the local site server does the same.
+PAGE_ROUTES = {f"/{contract.ACCOUNT_PAGE}": contract.ACCOUNT_PAGE_FILE}
+
+
+def page_rewrite_function() -> str:
+    """The CloudFront Function (JavaScript runtime 2.0) on PAGE_ROUTES' behaviours: the address's
+    file becomes the request's URI, so S3 serves it with its own content type."""
+    pages = ", ".join(f'"{route}": "/{page}"' for route, page in PAGE_ROUTES.items())
+    return ("var PAGES = {" + pages + "};\n"
+            "function handler(event) {\n"
+            "  var request = event.request;\n"
+            "  var page = PAGES[request.uri];\n"
+            "  if (page) { request.uri = page; }\n"
+            "  return request;\n"
+            "}\n")
 
 HSTS_MAX_AGE_SECONDS = 2 * 365 * 24 * 60 * 60  # two years: what HSTS preload lists ask for
 HSTS_INCLUDE_SUBDOMAINS = True

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.site_delivery import CONFIG_OBJECT_KEY, SITE_DIR, security_headers, site_config
+from infra.site_delivery import CONFIG_OBJECT_KEY, PAGE_ROUTES, SITE_DIR, security_headers, site_config
 from localdev.net import BackgroundHttpServer, UnreadableBody, read_request_body
 from tollgate import contract
 
@@ -59,7 +59,7 @@ class SiteServer(BackgroundHttpServer):
         """(body, content type) for a request path, or None when nothing is served there."""
         if path == CONFIG_PATH:
             return self._config, _CONTENT_TYPES[".json"]
-        relative = "index.html" if path in ("", "/") else path.lstrip("/")
+        relative = "index.html" if path in ("", "/") else PAGE_ROUTES.get(path, path.lstrip("/"))
         candidate = (self._site_dir / relative).resolve()
         if not candidate.is_relative_to(self._site_dir) or not candidate.is_file():
             return None

@@ -277,7 +277,11 @@ SITE_ROUTES = {
 }
 # The site routes anyone may call without a session: WAF limits them per viewer IP like /register.
 SITE_ROUTES_WITHOUT_SESSION = (ROUTE_SIGNUP_CONFIRM, ROUTE_SIGNIN, ROUTE_SIGNIN_CONFIRM)
-ACCOUNT_PAGE = "account.html"  # the account page, next to index.html on the signup site
+# The account page's address on the signup site (links in emails, the portal's way back) and the
+# file behind it: CloudFront and make dev's site server serve `/account` from `account.html`
+# (infra/site_delivery.py PAGE_ROUTES).
+ACCOUNT_PAGE = "account"
+ACCOUNT_PAGE_FILE = "account.html"
 HANDLER_ACCOUNT = "tollgate.handlers.account.handler"
 HANDLER_KEY_RETIREMENT = "tollgate.handlers.key_retirement.handler"
 KEY_RETIREMENT_INTERVAL_MINUTES = 5  # a rotated-out key stops at most this long after its grace

@@ -29,7 +29,7 @@ def _grants(synth, handler: str) -> dict[str, list[str]]:
 def _api_behaviour(synth) -> tuple[dict, dict]:
     (distribution,) = synth.resources("AWS::CloudFront::Distribution").values()
     config = distribution["Properties"]["DistributionConfig"]
-    (behaviour,) = config["CacheBehaviors"]
+    (behaviour,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/api/*"]
     (origin,) = [origin for origin in config["Origins"] if origin["Id"] == behaviour["TargetOriginId"]]
     return behaviour, origin
 
@@ -51,7 +51,7 @@ def test_cloudfront_serves_api_from_the_stage_uncached_with_cookies_and_without_
 def test_cloudfront_tells_the_stage_the_viewers_ip_and_proves_it_is_cloudfront(synth):
     behaviour, origin = _api_behaviour(synth)
     (association,) = behaviour["FunctionAssociations"]
-    (function_id,) = synth.resources("AWS::CloudFront::Function")
+    function_id = association["FunctionARN"]["Fn::GetAtt"][0]
     code = synth.resources("AWS::CloudFront::Function")[function_id]["Properties"]["FunctionCode"]
     (secret_id,) = [s for s in synth.resources("AWS::SecretsManager::Secret") if s.startswith("CustomerAccountsSiteOrigin")]
     (header,) = origin["OriginCustomHeaders"]

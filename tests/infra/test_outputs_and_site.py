@@ -2,7 +2,9 @@
 
 import json
 import re
+import subprocess
 
+import pytest
 from aws_cdk.assertions import Match
 from infra_synth import resolve_join
 
@@ -41,6 +43,33 @@ def test_distribution_uses_oac_https_redirect_headers_policy_and_root_object(syn
             )
         },
     )
+
+
+def test_the_account_page_is_served_at_its_address_by_a_function_on_that_behaviour_only(synth):
+    (distribution,) = synth.resources("AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    (function_id, function), = [(logical_id, resource) for logical_id, resource
+                                in synth.resources("AWS::CloudFront::Function").items()
+                                if "account.html" in resource["Properties"]["FunctionCode"]]
+    behaviours = {behaviour["PathPattern"]: behaviour for behaviour in config["CacheBehaviors"]}
+
+    account = behaviours[f"/{contract.ACCOUNT_PAGE}"]
+    assert account["TargetOriginId"] == config["DefaultCacheBehavior"]["TargetOriginId"]  # the site's bucket
+    assert account["ResponseHeadersPolicyId"] == config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]
+    assert account["FunctionAssociations"] == [{"EventType": "viewer-request",
+                                                "FunctionARN": {"Fn::GetAtt": [function_id, "FunctionARN"]}}]
+    assert "FunctionAssociations" not in config["DefaultCacheBehavior"]  # no other request runs it
+    assert function["Properties"]["FunctionCode"] == site_delivery.page_rewrite_function()
+
+
+@pytest.mark.parametrize(("uri", "served"), [(f"/{contract.ACCOUNT_PAGE}", f"/{contract.ACCOUNT_PAGE_FILE}"),
+                                             ("/app.js", "/app.js"), ("/accounts", "/accounts")])
+def test_the_page_function_rewrites_its_addresses_only(uri: str, served: str):
+    """The CloudFront Function's code run in Node, with the viewer-request event CloudFront gives it."""
+    script = site_delivery.page_rewrite_function() + (
+        f"process.stdout.write(handler({{request: {{uri: {json.dumps(uri)}, method: 'GET'}}}}).uri);")
+    result = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30, check=True)
+    assert result.stdout == served
 
 
 def _headers_sent_by(policy: dict) -> dict[str, str]:

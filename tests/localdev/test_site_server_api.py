@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from infra.site_delivery import security_headers
+from infra.site_delivery import SITE_DIR, security_headers
 from localdev.net import AnyMethodHttpServer, read_request_body
 from localdev.site_server import SiteServer
 from tollgate import contract
@@ -67,3 +67,10 @@ def test_other_paths_stay_static_and_refuse_other_methods(site) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 405
+
+
+def test_the_account_page_is_served_at_its_address_as_cloudfront_serves_it(site) -> None:
+    served, _ = site
+    with urllib.request.urlopen(f"{served.url}/{contract.ACCOUNT_PAGE}", timeout=10) as answer:
+        body, content_type = answer.read(), answer.headers["Content-Type"]
+    assert body == (SITE_DIR / contract.ACCOUNT_PAGE_FILE).read_bytes() and content_type.startswith("text/html")

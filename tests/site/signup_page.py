@@ -12,6 +12,7 @@ from typing import Any
 from playwright.sync_api import Page
 
 from localdev.__main__ import PROJECT_ROOT
+from tollgate import contract
 
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
 AXE_SOURCE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -121,7 +122,7 @@ class AccountPage(SignupPage):
     """The account page (site/account.html) as a customer uses it: signed in by an emailed link."""
 
     def open(self, query: str = "") -> AccountPage:
-        self.page.goto(f"{self.site_url}/account.html{query}")
+        self.page.goto(f"{self.site_url}/{contract.ACCOUNT_PAGE}{query}")
         self.page.wait_for_function("() => document.readyState === 'complete'")
         return self
 

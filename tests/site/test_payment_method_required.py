@@ -12,6 +12,7 @@ from playwright.sync_api import BrowserContext, expect
 from signup_page import DESKTOP, SignupPage, metered_call
 
 from localdev.__main__ import DevStackProcess
+from tollgate import contract
 
 pytestmark = pytest.mark.browser
 
@@ -62,6 +63,6 @@ def test_without_verify_email_a_second_sign_up_with_the_same_email_gets_the_409_
     assert EMAIL_TAKEN in signup.field_error("email")
     assert signup.focused_id() == "email"
     assert signup.page.locator("#result").is_hidden()
-    assert signup.page.get_by_role("link", name="Sign in to your account").get_attribute("href") == "account.html"
+    assert signup.page.get_by_role("link", name="Sign in to your account").get_attribute("href") == contract.ACCOUNT_PAGE
     assert signup.axe_violations() == []
     signup.screenshot("04-email-taken-one-step")

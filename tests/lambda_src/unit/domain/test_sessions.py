@@ -23,7 +23,7 @@ def fakes() -> AccountsOnFakes:
 
 def test_an_account_holder_gets_a_link_that_opens_a_12_hour_session(fakes: AccountsOnFakes) -> None:
     fakes.sessions.request_sign_in(ADA)
-    assert "account.html#signin=" in fakes.mailer.sent[-1].text
+    assert f"/{contract.ACCOUNT_PAGE}#signin=" in fakes.mailer.sent[-1].text
     token, session = fakes.sessions.open(fakes.mailer.last_token(ADA))
     assert len(token) == 43 and session.email == ADA
     assert session.expires_at - session.created_at == contract.SESSION_SECONDS == 12 * 3600

@@ -63,7 +63,7 @@ def test_an_existing_account_gets_the_same_answer_and_a_sign_in_link_instead(fak
     assert (fakes.ports.api_keys.keys, fakes.ports.billing.customers) == before
     email = fakes.mailer.sent[-1]
     assert "already have an account" in email.subject
-    assert f"account.html#signin={fakes.mailer.last_token(ADA.email)}" in email.text
+    assert f"/{contract.ACCOUNT_PAGE}#signin={fakes.mailer.last_token(ADA.email)}" in email.text
 
 
 def test_known_and_unknown_addresses_cost_the_same_calls(fakes: AccountsOnFakes) -> None:
