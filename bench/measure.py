@@ -17,6 +17,7 @@ from tollgate import contract, wiring
 from tollgate.adapters.secrets import SecretStore
 from tollgate.config import RuntimeConfig
 from tollgate.domain.models import Registrant
+from tollgate.plans import Plan, PlanCatalog
 from tollgate.wiring import Wiring
 
 HANDLER_MODULE = "tollgate.handlers.register"
@@ -26,10 +27,9 @@ BENCH_ENVIRONMENT = {
     contract.ENV_MOESIF_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-moesif",
     contract.ENV_ACCOUNTS_TABLE: "bench-accounts",
     contract.ENV_IDEMPOTENCY_TABLE: "bench-idempotency",
-    contract.ENV_USAGE_PLAN_ID: "bench-plan",
+    contract.ENV_PLANS: PlanCatalog((Plan("standard", "Standard", "bench-plan", "price_bench", False, 10_000, "MONTH"),)
+                                    ).to_json(),
     contract.ENV_KEY_OWNER: "bench/prod",
-    contract.ENV_STRIPE_PRICE_ID: "price_bench",
-    contract.ENV_REQUIRE_PAYMENT_METHOD: "false",
     contract.ENV_ALLOWED_ORIGIN: "https://signup.example.com",
     contract.ENV_SIGNUP_URL: "https://signup.example.com/",
     contract.ENV_STAGE: "prod",

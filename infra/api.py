@@ -19,12 +19,13 @@ from infra.gateway_errors import (
     gateway_error_headers,
 )
 from infra.nag import acknowledge
+from infra.plan_settings import LEGACY_PLAN_ID, PlanSettings
 from infra.settings import Settings
 from tollgate import contract
 
 
 class TollgateApi(Construct):
-    """REST API, its stage (access logs to the given destination) and the usage plan.
+    """REST API, its stage (access logs to the given destination) and a usage plan per Tollgate plan.
 
     Built in two steps because the signup site (whose origin the public routes allow via CORS)
     needs this API's URL first: the constructor makes the API, stage and usage plan; `add_routes`
@@ -92,21 +93,26 @@ class TollgateApi(Construct):
         )
         self.stage = self.rest_api.deployment_stage
         self._integrations: dict[str, apigw.LambdaIntegration] = {}
-        self.usage_plan = self.rest_api.add_usage_plan(
-            "UsagePlan",
-            name=f"{Stack.of(self).stack_name}-{settings.stage_name}",
-            description="Every Tollgate API key: throttle and quota of the paid plan",
-            throttle=apigw.ThrottleSettings(
-                rate_limit=settings.throttle_rate_limit, burst_limit=settings.throttle_burst_limit
-            ),
-            quota=apigw.QuotaSettings(limit=settings.quota_limit, period=apigw.Period[settings.quota_period]),
-            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.stage)],
-        )
+        self.usage_plans = {plan.id: self._add_usage_plan(plan) for plan in settings.plans}
         acknowledge(
             self.stage,
             "AwsSolutions-APIG6",
             "Execution logging needs the account-wide API Gateway CloudWatch role, an account singleton this "
             "stack must not own; every request is access-logged (Firehose -> Moesif) and stage metrics are on.",
+        )
+
+    def _add_usage_plan(self, plan: PlanSettings) -> apigw.UsagePlan:
+        """The plan's throttle and quota for the keys on it. The flat settings' one plan keeps the
+        logical id of the usage plan from before plans existed, so upgrading replaces nothing (its
+        keys stay on it); every other plan's id follows its plan id."""
+        construct_id = "UsagePlan" if plan.id == LEGACY_PLAN_ID else f"UsagePlan-{plan.id}"
+        return self.rest_api.add_usage_plan(
+            construct_id,
+            name=f"{Stack.of(self).stack_name}-{self._settings.stage_name}-{plan.id}",
+            description=f"Tollgate plan {plan.id} ({plan.name}): its keys' throttle and quota",
+            throttle=apigw.ThrottleSettings(rate_limit=plan.throttle_rate_limit, burst_limit=plan.throttle_burst_limit),
+            quota=apigw.QuotaSettings(limit=plan.quota_limit, period=apigw.Period[plan.quota_period]),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.stage)],
         )
 
     @property

@@ -8,14 +8,18 @@ Tollgate creates carries `contract.API_KEY_OWNER_TAG` = this deployment's name, 
   tagging on create is authorized as `apigateway:PUT` on the key's `/tags/...` resource (the
   Service Authorization Reference lists CreateApiKey as apigateway:POST + apigateway:PUT), granted
   on API-key tag resources only and with the same conditions;
-- usage-plan membership is granted on THIS plan's keys only (a usage plan key is not taggable).
+- usage-plan membership is granted on THIS deployment's usage plans' keys only (a usage plan key is
+  not taggable).
 Tag conditions for API Gateway management actions: "Using tags to control access to API Gateway
 REST API resources" (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-iam-policy.html).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Stack
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 
 from infra.nag import acknowledge_wildcards, ref_of
@@ -26,19 +30,21 @@ _REQUEST_TAG_CONDITION = f"aws:RequestTag/{contract.API_KEY_OWNER_TAG}"
 
 
 class ApiKeyAccess:
-    """Grants on API keys for one deployment (`owner`, the value of the owner tag) and its usage plan."""
+    """Grants on API keys for one deployment (`owner`, the value of the owner tag) and its usage plans
+    (one per Tollgate plan)."""
 
-    def __init__(self, stack: Stack, usage_plan: object, owner: str) -> None:
+    def __init__(self, stack: Stack, usage_plans: Sequence[apigw.IUsagePlan], owner: str) -> None:
         self._owner = owner
-        self._usage_plan = usage_plan
+        self._usage_plans = tuple(usage_plans)
         base = f"arn:{stack.partition}:apigateway:{stack.region}::"
         self._keys = f"{base}/apikeys"
         self._key = f"{base}/apikeys/*"
         # The tags resource of an API key: /tags/<URL-encoded key ARN>.
         self._key_tags = f"{base}/tags/arn%3A{stack.partition}%3Aapigateway%3A{stack.region}%3A%3A%2Fapikeys%2F*"
-        plan_id = usage_plan.usage_plan_id
-        self._plan_keys = f"{base}/usageplans/{plan_id}/keys"
-        self._plan_key = f"{base}/usageplans/{plan_id}/keys/*"
+        self._plan_keys = [f"{base}/usageplans/{plan.usage_plan_id}/keys" for plan in self._usage_plans]
+        self._plan_key = [f"{base}/usageplans/{plan.usage_plan_id}/keys/*" for plan in self._usage_plans]
+        self._plan_usage = [f"{base}/usageplans/{plan.usage_plan_id}{path}"
+                            for plan in self._usage_plans for path in ("", "/usage")]
 
     def grant_create(self, role: iam.IRole) -> None:
         """Create keys carrying exactly the owner tag."""
@@ -68,12 +74,17 @@ class ApiKeyAccess:
         self._allow(role, ["apigateway:GET"], [self._keys])
 
     def grant_plan_membership(self, role: iam.IRole, *, attach: bool = True, detach: bool = False) -> None:
-        """Add keys to (and/or remove them from) THIS usage plan."""
+        """Add keys to (and/or remove them from) this deployment's usage plans."""
         if attach:
-            self._allow(role, ["apigateway:POST"], [self._plan_keys])
+            self._allow(role, ["apigateway:POST"], self._plan_keys)
         if detach:
-            self._allow(role, ["apigateway:DELETE"], [self._plan_key])
-            self._acknowledge(role, self._plan_key_finding())
+            self._allow(role, ["apigateway:DELETE"], self._plan_key)
+            for plan in self._usage_plans:
+                self._acknowledge(role, self._plan_key_finding(plan))
+
+    def grant_plan_usage(self, role: iam.IRole) -> None:
+        """Read the usage plans (their quota) and their keys' usage (GetUsagePlan, GetUsage)."""
+        self._allow(role, ["apigateway:GET"], self._plan_usage)
 
     def _allow_owned(self, role: iam.IRole, action: str) -> None:
         self._allow(role, [action], [self._key], {"StringEquals": {_TAG_CONDITION: self._owner}})
@@ -83,8 +94,9 @@ class ApiKeyAccess:
     def _allow(role: iam.IRole, actions: list[str], resources: list[str], conditions: dict | None = None) -> None:
         role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions))
 
-    def _plan_key_finding(self) -> str:
-        return f"Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/{ref_of(self._usage_plan)}/keys/*"
+    @staticmethod
+    def _plan_key_finding(usage_plan: apigw.IUsagePlan) -> str:
+        return f"Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/{ref_of(usage_plan)}/keys/*"
 
     @staticmethod
     def _key_tags_finding() -> str:
@@ -97,5 +109,6 @@ class ApiKeyAccess:
             [finding],
             "API key ids are made at run time, so key grants name /apikeys/* (and their /tags/ resource), "
             f"conditioned on the key carrying (or a create requesting exactly) the tag {contract.API_KEY_OWNER_TAG}="
-            f"<this deployment>; usage-plan membership is limited to THIS plan, whose keys carry no tags.",
+            f"<this deployment>; usage-plan membership is limited to this deployment's usage plans, whose keys "
+            "carry no tags.",
         )

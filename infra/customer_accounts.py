@@ -103,7 +103,7 @@ class CustomerAccounts(Construct):
                       usage_reports_table: dynamodb.ITable | None) -> None:
         """The account function, the key retirement function and its schedule; the register function
         may send email and use the access table (it serves /register and /api/signup/confirm)."""
-        keys = ApiKeyAccess(Stack.of(self), config.usage_plan, config.key_owner)
+        keys = ApiKeyAccess(Stack.of(self), tuple(config.usage_plans.values()), config.key_owner)
         self.account = PythonFunction(
             self, "Account", code=code, function_name=f"{name_prefix}-account", handler=contract.HANDLER_ACCOUNT,
             timeout=REGISTER_TIMEOUT, environment=environment, reserved_concurrency=reserved_concurrency,
@@ -113,10 +113,7 @@ class CustomerAccounts(Construct):
         keys.grant_enable(role)
         keys.grant_delete(role)
         keys.grant_plan_membership(role, attach=True)
-        role.add_to_principal_policy(iam.PolicyStatement(  # GetUsagePlan (the quota) and GetUsage
-            actions=["apigateway:GET"],
-            resources=[f"arn:{Stack.of(self).partition}:apigateway:{Stack.of(self).region}::/usageplans/"
-                       f"{config.usage_plan.usage_plan_id}{path}" for path in ("", "/usage")]))
+        keys.grant_plan_usage(role)  # the account page's quota left
         config.stripe_secret.grant_read(role)
         config.moesif_secret.grant_read(role)  # the rotated key's Moesif user
         config.accounts_table.grant_read_write_data(role)

@@ -18,7 +18,9 @@ from constructs import Construct
 from infra import lambda_asset
 from infra.api_key_access import ApiKeyAccess
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
+from infra.plan_settings import PlanSettings, runtime_catalog
 from tollgate import contract
+from tollgate.plans import PlanCatalog
 
 LAMBDA_SRC = lambda_asset.LAMBDA_SRC
 RUNTIME = lambda_.Runtime.PYTHON_3_12  # lambda_asset.PYTHON_VERSION compiles for it (a test keeps them equal)
@@ -73,10 +75,9 @@ class FunctionConfig:
     moesif_secret: secretsmanager.ISecret
     accounts_table: dynamodb.ITable
     idempotency_table: dynamodb.ITable
-    usage_plan: apigw.IUsagePlan
+    plans: tuple[PlanSettings, ...]
+    usage_plans: dict[str, apigw.IUsagePlan]  # plan id -> its usage plan (infra/api.py)
     key_owner: str  # the value of contract.API_KEY_OWNER_TAG on every key this deployment creates
-    stripe_price_id: str
-    require_payment_method: bool
     allowed_origin: str
     signup_url: str
     stage_name: str
@@ -86,6 +87,10 @@ class FunctionConfig:
     # Customer accounts (infra/customer_accounts.py): the access table and the email settings.
     accounts_environment: dict[str, str] = field(default_factory=dict)
 
+    def plan_catalog(self) -> PlanCatalog:
+        """The plans as the functions read them (usage plan ids are tokens until deploy)."""
+        return runtime_catalog(self.plans, {plan_id: plan.usage_plan_id for plan_id, plan in self.usage_plans.items()})
+
     def environment(self) -> dict[str, str]:
         return {
             **self.usage_environment,
@@ -94,10 +99,8 @@ class FunctionConfig:
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret.secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table.table_name,
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
-            contract.ENV_USAGE_PLAN_ID: self.usage_plan.usage_plan_id,
+            contract.ENV_PLANS: self.plan_catalog().to_json(),
             contract.ENV_KEY_OWNER: self.key_owner,
-            contract.ENV_STRIPE_PRICE_ID: self.stripe_price_id,
-            contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if self.require_payment_method else "false",
             contract.ENV_ALLOWED_ORIGIN: self.allowed_origin,
             contract.ENV_SIGNUP_URL: self.signup_url,
             contract.ENV_STAGE: self.stage_name,
@@ -172,10 +175,10 @@ class TollgateFunctions(Construct):
 
     Least privilege, per function:
     - register: create/read/delete this deployment's API keys (infra/api_key_access.py: every key
-      grant is conditioned on the owner tag), add/remove keys in THIS usage plan, read THIS stack's
+      grant is conditioned on the owner tag), add/remove keys in this deployment's usage plans, read THIS stack's
       Stripe and Moesif secrets, read/write the accounts and idempotency tables.
     - checkout: read an API key (to check the presented value), read the Stripe secret, read accounts.
-    - webhook: enable/disable API keys, add keys to THIS usage plan (require_payment_method
+    - webhook: enable/disable API keys, add keys to the usage plans (require_payment_method
       activation), read the Stripe secret, read/write accounts.
     - sample backend: nothing beyond its own logs.
     """
@@ -242,7 +245,7 @@ class TollgateFunctions(Construct):
             else None
         )
 
-        keys = ApiKeyAccess(Stack.of(self), config.usage_plan, config.key_owner)
+        keys = ApiKeyAccess(Stack.of(self), tuple(config.usage_plans.values()), config.key_owner)
         keys.grant_create(self.register.role)
         keys.grant_read(self.register.role)
         keys.grant_delete(self.register.role)

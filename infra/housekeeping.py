@@ -34,7 +34,7 @@ class ScheduledHousekeeping(ScheduledFunction):
             handler=contract.HANDLER_HOUSEKEEPING, timeout=Duration.seconds(contract.HOUSEKEEPING_TIMEOUT_SECONDS),
             description="Tollgate housekeeping: deletes canceled accounts' keys, counts keys and failed rows",
             environment=config.environment(), interval=Duration.minutes(contract.HOUSEKEEPING_INTERVAL_MINUTES))
-        keys = ApiKeyAccess(Stack.of(self), config.usage_plan, config.key_owner)
+        keys = ApiKeyAccess(Stack.of(self), tuple(config.usage_plans.values()), config.key_owner)
         keys.grant_delete(self.role)
         keys.grant_count(self.role)
         self.role.add_to_principal_policy(iam.PolicyStatement(

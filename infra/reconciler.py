@@ -31,7 +31,7 @@ class ScheduledReconciler(ScheduledFunction):
             handler=contract.HANDLER_RECONCILER, timeout=Duration.seconds(contract.RECONCILER_TIMEOUT_SECONDS),
             description="Tollgate reconciler: repairs keys and accounts whose Stripe webhook was lost",
             environment=config.environment(), interval=Duration.minutes(interval_minutes))
-        keys = ApiKeyAccess(Stack.of(self), config.usage_plan, config.key_owner)
+        keys = ApiKeyAccess(Stack.of(self), tuple(config.usage_plans.values()), config.key_owner)
         keys.grant_enable(self.role)
         keys.grant_plan_membership(self.role, attach=True)
         config.stripe_secret.grant_read(self.role)

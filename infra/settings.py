@@ -19,15 +19,12 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
+from infra.plan_settings import FLAT_PLAN_KEYS, LEGACY_PLAN_ID, QUOTA_PERIODS, PlanSettings, PlanSettingsError, read_plans
 from tollgate import contract
 
-QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 # Who sends usage to Stripe: the stack itself (meter events), or Moesif's Stripe integration.
 USAGE_REPORTERS = ("tollgate", "moesif")
 
-# The value shipped in cdk.json: synth accepts it so the stack can be tried out, and the README
-# says to replace it (`make stripe-setup` prints the real one) before a deploy that bills anyone.
-PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
 # The same for the address Tollgate's emails come from (sign-up confirmation, sign-in links): SES
 # sends only from an identity verified in the account (README "Customer accounts").
 PLACEHOLDER_EMAIL_SENDER = "sender-not-set@example.com"
@@ -56,10 +53,7 @@ class Settings:
     backend_url: str | None
     backend_function_arn: str | None
     backend_secret_version: str | None
-    throttle_rate_limit: float
-    throttle_burst_limit: int
-    quota_limit: int
-    quota_period: str
+    plans: tuple[PlanSettings, ...]  # the first is the default (infra/plan_settings.py)
     register_rate_limit: float
     register_burst_limit: int
     stage_rate_limit: float
@@ -67,12 +61,10 @@ class Settings:
     signup_requests_per_ip: int
     webhook_requests_per_ip: int
     stripe_webhook_ips: tuple[str, ...]
-    stripe_price_id: str
     moesif_collector_url: str
     existing_stripe_secret_arn: str | None
     existing_moesif_secret_arn: str | None
     enable_waf: bool
-    require_payment_method: bool
     reserved_concurrency: int
     enable_tracing: bool
     usage_reporter: str
@@ -116,13 +108,14 @@ class Settings:
         return self.usage_reporter == "tollgate"
 
     @property
-    def stripe_price_is_placeholder(self) -> bool:
-        return self.stripe_price_id == PLACEHOLDER_STRIPE_PRICE_ID
+    def placeholder_price_plans(self) -> tuple[str, ...]:
+        """The ids of the plans whose price is still cdk.json's placeholder (synth warns)."""
+        return tuple(plan.id for plan in self.plans if plan.price_is_placeholder)
 
     @classmethod
     def context_keys(cls) -> tuple[str, ...]:
-        """The cdk.json context keys the settings are read from (one per field)."""
-        return tuple(field.name for field in fields(cls))
+        """The cdk.json context keys the settings are read from (one per field, and the flat plan keys)."""
+        return tuple(field.name for field in fields(cls)) + FLAT_PLAN_KEYS
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
@@ -144,10 +137,7 @@ class Settings:
             backend_secret_version=read.optional_matching(
                 "backend_secret_version", _SECRET_VERSION,
                 "the VersionId put-secret-value printed for the backend secret (README, 'Rotating the backend secret')"),
-            throttle_rate_limit=read.positive_number("throttle_rate_limit"),
-            throttle_burst_limit=read.positive_int("throttle_burst_limit"),
-            quota_limit=read.positive_int("quota_limit"),
-            quota_period=read.choice("quota_period", QUOTA_PERIODS),
+            plans=read.plans(),
             register_rate_limit=read.positive_number("register_rate_limit"),
             register_burst_limit=read.positive_int("register_burst_limit"),
             stage_rate_limit=read.positive_number("stage_rate_limit"),
@@ -156,15 +146,11 @@ class Settings:
             signup_requests_per_ip=read.int_between("signup_requests_per_ip", 10, 2_000_000_000),
             webhook_requests_per_ip=read.int_between("webhook_requests_per_ip", 10, 2_000_000_000),
             stripe_webhook_ips=read.ipv4_list("stripe_webhook_ips"),
-            stripe_price_id=read.matching(
-                "stripe_price_id", _PRICE_ID, "a Stripe price id starting with 'price_' (make stripe-setup prints it)"
-            ),
             # Firehose delivers only to https endpoints.
             moesif_collector_url=read.url("moesif_collector_url", schemes=("https",)),
             existing_stripe_secret_arn=read.optional_matching("existing_stripe_secret_arn", _SECRET_ARN, _SECRET_ARN_EXPECTED),
             existing_moesif_secret_arn=read.optional_matching("existing_moesif_secret_arn", _SECRET_ARN, _SECRET_ARN_EXPECTED),
             enable_waf=read.boolean("enable_waf"),
-            require_payment_method=read.boolean("require_payment_method"),
             reserved_concurrency=read.non_negative_int("reserved_concurrency"),
             enable_tracing=read.boolean("enable_tracing"),
             usage_reporter=read.lower_choice("usage_reporter", USAGE_REPORTERS),
@@ -215,6 +201,22 @@ class _Reader:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         return value.strip() if isinstance(value, str) else value
+
+    def plans(self) -> tuple[PlanSettings, ...]:
+        def flat() -> PlanSettings:
+            return PlanSettings(
+                id=LEGACY_PLAN_ID, name="Standard", description="", price_text="",
+                throttle_rate_limit=self.positive_number("throttle_rate_limit"),
+                throttle_burst_limit=self.positive_int("throttle_burst_limit"),
+                quota_limit=self.positive_int("quota_limit"), quota_period=self.choice("quota_period", QUOTA_PERIODS),
+                stripe_price_id=self.matching("stripe_price_id", _PRICE_ID,
+                                              "a Stripe price id starting with 'price_' (make stripe-setup prints it)"),
+                require_payment_method=self.boolean("require_payment_method"))
+
+        try:
+            return read_plans(self._context, flat)
+        except PlanSettingsError as error:
+            raise SettingsError(str(error)) from None
 
     def exclusive(self, key: str, other: str, why: str) -> None:
         """Refuse two keys that are each optional but cannot both be set."""

@@ -13,12 +13,13 @@ from constructs import Construct
 
 from infra import site_delivery
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
+from infra.plan_settings import PlanSettings
 
 
 class SignupSite(Construct):
     """Private S3 bucket + CloudFront (Origin Access Control, HTTPS only, security headers).
 
-    `site/` is uploaded with a generated `config.json` ({"apiUrl", "requirePaymentMethod"}), so
+    `site/` is uploaded with a generated `config.json` ({"apiUrl", "requirePaymentMethod", "plans"}), so
     the page never hard-codes an address; each deploy invalidates the distribution's cache.
     """
 
@@ -29,7 +30,7 @@ class SignupSite(Construct):
         *,
         api_url: str,
         api_origin: str,
-        require_payment_method: bool,
+        plans: tuple[PlanSettings, ...],
         site_dir: Path = site_delivery.SITE_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -67,7 +68,7 @@ class SignupSite(Construct):
             sources=[
                 s3deploy.Source.asset(str(site_dir)),
                 s3deploy.Source.json_data(
-                    site_delivery.CONFIG_OBJECT_KEY, site_delivery.site_config(api_url, require_payment_method)
+                    site_delivery.CONFIG_OBJECT_KEY, site_delivery.site_config(api_url, plans)
                 ),
             ],
             distribution=self.distribution,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from infra.plan_settings import PlanSettings
 from tollgate import contract
 
 SITE_DIR = Path(__file__).resolve().parent.parent / "site"
@@ -40,9 +41,11 @@ FRAME_OPTION = "DENY"
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 
 
-def site_config(api_url: str, require_payment_method: bool) -> dict[str, Any]:
-    """The config.json the page reads at load, so it never hard-codes the API's address."""
-    return {"apiUrl": api_url, "requirePaymentMethod": require_payment_method}
+def site_config(api_url: str, plans: tuple[PlanSettings, ...]) -> dict[str, Any]:
+    """The config.json the page reads at load, so it never hard-codes the API's address or the plans
+    (the first is the default; `requirePaymentMethod` is the default plan's, for pages that ask)."""
+    return {"apiUrl": api_url, "requirePaymentMethod": plans[0].require_payment_method,
+            "plans": [plan.page_view() for plan in plans]}
 
 
 def content_security_policy(api_origin: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Annotations, Aspects, CfnOutput, Stack, Tags
+from aws_cdk import Annotations, Aspects, CfnOutput, Fn, Stack, Tags
 from constructs import Construct
 
 from infra.api import TollgateApi
@@ -18,6 +18,7 @@ from infra.log_forwarding import MoesifLogForwarding
 from infra.monitoring import Alarms, Watched
 from infra.nag import acknowledge
 from infra.reconciler import ScheduledReconciler
+from infra.plan_settings import PLACEHOLDER_STRIPE_PRICE_ID
 from infra.settings import Settings
 from infra.signup_site import SignupSite
 from infra.tracing import ActiveTracing
@@ -59,7 +60,7 @@ class TollgateStack(Stack):
             "SignupSite",
             api_url=self.api.url,
             api_origin=self.api.origin,
-            require_payment_method=settings.require_payment_method,
+            plans=settings.plans,
         )
         self.usage_metering = (
             UsageMetering(self, "UsageMetering", ledger_bucket=self.log_forwarding.ledger_bucket)
@@ -71,10 +72,9 @@ class TollgateStack(Stack):
             moesif_secret=self.data.moesif_secret,
             accounts_table=self.data.accounts_table,
             idempotency_table=self.data.idempotency_table,
-            usage_plan=self.api.usage_plan,
+            plans=settings.plans,
+            usage_plans=self.api.usage_plans,
             key_owner=f"{self.stack_name}/{settings.stage_name}",
-            stripe_price_id=settings.stripe_price_id,
-            require_payment_method=settings.require_payment_method,
             allowed_origin=self.site.origin,
             signup_url=self.site.url,
             stage_name=settings.stage_name,
@@ -133,11 +133,12 @@ class TollgateStack(Stack):
             account=self.customer_accounts.account.function,
             backend=self.backend,
         )
-        if settings.stripe_price_is_placeholder:
+        if settings.placeholder_price_plans:
             Annotations.of(self).add_warning_v2(
                 "tollgate:placeholder-price",
-                f"stripe_price_id is the placeholder {settings.stripe_price_id!r}: sign-ups will fail until you "
-                "set the real price id (make stripe-setup prints it) in cdk.json or with -c stripe_price_id=...",
+                f"stripe_price_id is the placeholder {PLACEHOLDER_STRIPE_PRICE_ID!r} (plans: "
+                f"{', '.join(settings.placeholder_price_plans)}): their sign-ups will fail until you set the real "
+                "price id (make stripe-setup prints it) in cdk.json or with -c stripe_price_id=...",
             )
         self._add_operations(settings, function_config, name_prefix)
         if settings.email_sender_is_placeholder:
@@ -194,7 +195,9 @@ class TollgateStack(Stack):
         outputs = {
             "ApiUrl": (self.api.url, "Base URL of the metered API (send the key in x-api-key)"),
             "SignupUrl": (self.site.url, "The signup page"),
-            "UsagePlanId": (self.api.usage_plan.usage_plan_id, "Usage plan every issued key is attached to"),
+            "UsagePlanIds": (Fn.join(",", [Fn.join("=", [plan_id, usage_plan.usage_plan_id])
+                                           for plan_id, usage_plan in self.api.usage_plans.items()]),
+                             "Each plan's usage plan (plan id=usage plan id, comma-separated)"),
             contract.STACK_OUTPUT_REGISTER_FUNCTION: (
                 self.functions.register.function.function_name,
                 "The register function, whose settings the ops commands read (make status ARGS=\"--stack <name>\")",

@@ -106,8 +106,8 @@ class DevStack:
                                sample_backend_url=sample_backend.url)
         usage_counter = UsageCounter()
         usage_stand_in = self._resources.enter_context(
-            UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counter, self.settings.quota_limit,
-                                self.settings.quota_period))
+            UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counter,
+                                {plan.usage_plan_id: (plan.quota_limit, plan.quota_period) for plan in deployment.plans}))
         # This process plays the Lambda runtime: the handlers read their settings from it.
         self.function_environment = {**deployment.function_environment,
                                      "AWS_ENDPOINT_URL_API_GATEWAY": usage_stand_in.url}
@@ -125,7 +125,7 @@ class DevStack:
             function = LocalFunction(handler, self._function_logs, timeout_seconds=timeout)
             self._resources.callback(RateSchedule(function, interval).start().stop)
         self._resources.enter_context(SiteServer(
-            self.api_url, self.settings.require_payment_method, port=self._ports["Signup site"]))
+            self.api_url, self.settings.plans, port=self._ports["Signup site"]))
         mailbox = self._resources.enter_context(Mailbox(emulators.moto.endpoint_url))
         self.urls = {
             "site": self.site_url,
@@ -313,11 +313,11 @@ def main(argv: list[str] | None = None) -> int:
         epilog=f"ports: {SITE_PORT_ENV} (default {DEFAULT_SITE_PORT}) and {API_PORT_ENV} (default {DEFAULT_API_PORT})\n"
                f"while it runs, ops commands (make failed-accounts) act on it: it publishes its settings in "
                f"{DEFAULT_DEV_STACK_FILE.relative_to(PROJECT_ROOT)} ({DEV_STACK_FILE_ENV} moves it)\n"
-               f"example: {SITE_PORT_ENV}=9000 {API_PORT_ENV}=9001 make dev ARGS=\"-c require_payment_method=true --log-requests\"")
+               f"example: {SITE_PORT_ENV}=9000 {API_PORT_ENV}=9001 make dev ARGS=\"-c verify_email=false --log-requests\"")
     parser.add_argument("--urls-file", type=Path, help="write the URLs as JSON there once ready (for tests)")
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
                         help="override a cdk.json context value for this run, as `cdk deploy -c` does "
-                             "(e.g. -c require_payment_method=true)")
+                             "(e.g. -c verify_email=false)")
     parser.add_argument("--schedule-seconds", type=float, metavar="SECONDS",
                         help="run the scheduled functions (reconciler, housekeeping) every SECONDS instead of their "
                              "deployed intervals, to watch them work")
@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.schedule_seconds is not None and args.schedule_seconds <= 0:
         parser.error("--schedule-seconds takes a number of seconds greater than 0, e.g. --schedule-seconds 10")
     if any("=" not in item for item in args.context):
-        parser.error("--context takes KEY=VALUE, e.g. -c require_payment_method=true")
+        parser.error("--context takes KEY=VALUE, e.g. -c verify_email=false")
     overrides = dict(item.split("=", 1) for item in args.context)
     site_port = _port_from_env(SITE_PORT_ENV, DEFAULT_SITE_PORT)
     api_port = _port_from_env(API_PORT_ENV, DEFAULT_API_PORT)

@@ -23,12 +23,13 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 import boto3
 
+from infra.plan_settings import PlanSettings, runtime_catalog
 from infra.settings import Settings
 from localdev.emulators import STRIPE_TEST_SECRET_KEY, Emulators
 from localdev.gateway import GatewayDeployment
@@ -37,6 +38,7 @@ from ops.catalog_setup import CatalogSetup
 from ops.catalog_spec import CatalogSpec
 from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client
+from tollgate.plans import PlanCatalog
 
 NAME = "tollgate-dev"
 MOESIF_TEST_APPLICATION_ID = "tollgate-local-moesif-application-id"
@@ -48,13 +50,23 @@ DEV_CATALOG = CatalogSpec(
 )
 
 
+def dev_catalog(plan: PlanSettings, first_paid: bool) -> CatalogSpec:
+    """The Stripe product, meter and price a paid plan gets in the Stripe emulator (cdk.json's price
+    ids name objects of a real Stripe account): the first paid plan's is DEV_CATALOG, every other
+    plan has its own meter, as `make stripe-setup --plans` makes them."""
+    if first_paid:
+        return DEV_CATALOG
+    return replace(DEV_CATALOG, product_name=f"Tollgate API (local, {plan.name})",
+                   meter_event_name=f"tollgate_local_{plan.id}_calls", lookup_key=f"tollgate_{plan.id}")
+
+
 @dataclass(frozen=True)
 class LocalDeployment:
     """What bootstrap created: the gateway's view of it and the functions' environment."""
 
     gateway: GatewayDeployment
     function_environment: dict[str, str]
-    stripe_price_id: str
+    plans: PlanCatalog  # as the functions read them: the emulators' usage plan and price ids
     ledger_bucket: str
     usage: UsageMetering | None  # None with usage_reporter=moesif
 
@@ -72,16 +84,20 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     """Create everything once, in emulators that start empty. Metered calls go to `backend_url`,
     else to the sample backend at `sample_backend_url` (`backend_function_arn` cannot run locally:
     the sample backend answers for it)."""
-    rest_api_id, usage_plan_id = create_api(aws_client("apigateway", emulators), settings)
+    rest_api_id, usage_plan_ids = create_api(aws_client("apigateway", emulators), settings)
     accounts_table, idempotency_table = create_tables(aws_client("dynamodb", emulators))
-    catalog = CatalogSetup(stripe_client(STRIPE_TEST_SECRET_KEY, api_base=emulators.stripe_api_base)).ensure(
-        DEV_CATALOG, webhook_url=api_url.rstrip("/") + contract.ROUTE_STRIPE_WEBHOOK)
-    if catalog.webhook is None or not catalog.webhook.signing_secret:
+    catalog_setup = CatalogSetup(stripe_client(STRIPE_TEST_SECRET_KEY, api_base=emulators.stripe_api_base))
+    webhook = catalog_setup.ensure_webhook(api_url.rstrip("/") + contract.ROUTE_STRIPE_WEBHOOK)
+    if not webhook.signing_secret:
         raise RuntimeError("the Stripe emulator registered the webhook endpoint without a signing secret")
+    paid = [plan for plan in settings.plans if not plan.is_free]
+    prices = {plan.id: catalog_setup.ensure(dev_catalog(plan, plan is paid[0])).price_id for plan in paid}
+    plans = runtime_catalog(tuple(replace(plan, stripe_price_id=prices.get(plan.id)) for plan in settings.plans),
+                            usage_plan_ids)
     secrets_manager = aws_client("secretsmanager", emulators)
     stripe_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-stripe", SecretString=json.dumps({
         contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
-        contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: catalog.webhook.signing_secret,
+        contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: webhook.signing_secret,
     }))["ARN"]
     moesif_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-moesif", SecretString=json.dumps({
         contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_TEST_APPLICATION_ID,
@@ -102,10 +118,8 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         contract.ENV_MOESIF_SECRET_ARN: moesif_secret_arn,
         contract.ENV_ACCOUNTS_TABLE: accounts_table,
         contract.ENV_IDEMPOTENCY_TABLE: idempotency_table,
-        contract.ENV_USAGE_PLAN_ID: usage_plan_id,
+        contract.ENV_PLANS: plans.to_json(),
         contract.ENV_KEY_OWNER: f"{NAME}/{settings.stage_name}",
-        contract.ENV_STRIPE_PRICE_ID: catalog.price_id,
-        contract.ENV_REQUIRE_PAYMENT_METHOD: "true" if settings.require_payment_method else "false",
         contract.ENV_ALLOWED_ORIGIN: site_origin,
         contract.ENV_SIGNUP_URL: site_url.rstrip("/") + "/",
         contract.ENV_STAGE: settings.stage_name,
@@ -115,19 +129,19 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     gateway = GatewayDeployment(
         rest_api_id=rest_api_id,
         stage_name=settings.stage_name,
-        usage_plan_id=usage_plan_id,
+        usage_plan_ids=plans.usage_plan_ids,
         allowed_origin=site_origin,
         backend_url=settings.backend_url or sample_backend_url,
         firehose_url=emulators.moesif.firehose_url,
         firehose_access_key=MOESIF_TEST_APPLICATION_ID,
         backend_secret=backend_secret,
     )
-    return LocalDeployment(gateway, environment, catalog.price_id, ledger_bucket, usage)
+    return LocalDeployment(gateway, environment, plans, ledger_bucket, usage)
 
 
-def create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:
+def create_api(apigateway: Any, settings: Settings) -> tuple[str, dict[str, str]]:
     """REST API with the stack's routes (mock integrations: the local gateway runs them), one
-    stage, and the usage plan on it."""
+    stage, and a usage plan per plan on it (plan id -> usage plan id)."""
     api_id = apigateway.create_rest_api(name=NAME, endpointConfiguration={"types": ["REGIONAL"]})["id"]
     root_id = next(item["id"] for item in apigateway.get_resources(restApiId=api_id)["items"] if item["path"] == "/")
 
@@ -151,13 +165,13 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, str]:
             parent = path
         add_method(resource_ids[route], "POST", api_key_required=False)
     apigateway.create_deployment(restApiId=api_id, stageName=settings.stage_name)
-    usage_plan_id = apigateway.create_usage_plan(
-        name=NAME,
+    usage_plan_ids = {plan.id: apigateway.create_usage_plan(
+        name=f"{NAME}-{plan.id}",
         apiStages=[{"apiId": api_id, "stage": settings.stage_name}],
-        throttle={"rateLimit": settings.throttle_rate_limit, "burstLimit": settings.throttle_burst_limit},
-        quota={"limit": settings.quota_limit, "period": settings.quota_period},
-    )["id"]
-    return api_id, usage_plan_id
+        throttle={"rateLimit": plan.throttle_rate_limit, "burstLimit": plan.throttle_burst_limit},
+        quota={"limit": plan.quota_limit, "period": plan.quota_period},
+    )["id"] for plan in settings.plans}
+    return api_id, usage_plan_ids
 
 
 def create_tables(dynamodb: Any) -> tuple[str, str]:

@@ -87,7 +87,7 @@ class GatewayDeployment:
 
     rest_api_id: str
     stage_name: str
-    usage_plan_id: str
+    usage_plan_ids: tuple[str, ...]  # one per plan; a key is in one of them
     allowed_origin: str  # the signup site's origin
     backend_url: str  # where metered calls are proxied (the sample backend's local port by default)
     firehose_url: str  # where access-log records are delivered (the Moesif collector)
@@ -134,21 +134,21 @@ class LocalGateway(AnyMethodHttpServer):
 
     # ---- the API key check --------------------------------------------------------------------
 
-    def enabled_key_id(self, presented: str | None) -> str | None:
-        """The id of the usage plan's enabled key whose value is `presented`, else None.
+    def enabled_key_id(self, presented: str | None) -> tuple[str, str] | None:
+        """(key id, usage plan id) of the enabled key in a usage plan whose value is `presented`, else None.
 
         Asked of the emulated API Gateway on every call: API Gateway itself applies a disabled
         key at once, and so must we.
         """
         if not presented:
             return None
-        pages = self._apigateway.get_paginator("get_usage_plan_keys").paginate(
-            usagePlanId=self._deployment.usage_plan_id)
-        for page in pages:
-            for item in page.get("items", []):
-                if hmac.compare_digest(item.get("value", "").encode(), presented.encode()):
-                    key = self._apigateway.get_api_key(apiKey=item["id"])
-                    return item["id"] if key.get("enabled") else None
+        for usage_plan_id in self._deployment.usage_plan_ids:
+            pages = self._apigateway.get_paginator("get_usage_plan_keys").paginate(usagePlanId=usage_plan_id)
+            for page in pages:
+                for item in page.get("items", []):
+                    if hmac.compare_digest(item.get("value", "").encode(), presented.encode()):
+                        key = self._apigateway.get_api_key(apiKey=item["id"])
+                        return (item["id"], usage_plan_id) if key.get("enabled") else None
         return None
 
     # ---- request handling ----------------------------------------------------------------------
@@ -200,11 +200,12 @@ class LocalGateway(AnyMethodHttpServer):
                 return self._gateway_error(400, "BAD_REQUEST_BODY", "Invalid request body")
             return self._invoke(self._functions[path], request)
         presented = _header(request, contract.API_KEY_HEADER)
-        key_id = self.enabled_key_id(presented)
-        if key_id is None:
+        found = self.enabled_key_id(presented)
+        if found is None:
             return self._gateway_error(403, "INVALID_API_KEY", "Forbidden")
+        key_id, usage_plan_id = found
         if self._usage is not None:
-            self._usage.count(key_id, request["requestedAt"])
+            self._usage.count(usage_plan_id, key_id, request["requestedAt"])
         reply = self._proxy(request, key_id)
         reply.api_key_id = key_id
         return reply

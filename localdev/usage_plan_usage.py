@@ -1,6 +1,6 @@
 """API Gateway's usage-plan usage (GetUsage) for `make dev`: moto has no `get_usage`.
 
-`UsageCounter` is what the local gateway counted: per API key and UTC day, every call that passed
+`UsageCounter` is what the local gateway counted: per usage plan, API key and UTC day, every call that passed
 the key check (what a usage plan counts against a key's quota; throttling is not emulated).
 `UsagePlanUsageProxy` sits in front of moto for API Gateway: it answers
 `GET /usageplans/{id}/usage?startDate=...&endDate=...[&keyId=...]` from the counter, in API
@@ -31,58 +31,61 @@ FORWARD_TIMEOUT_SECONDS = 30
 
 
 class UsageCounter:
-    """Calls per (API key id, UTC day), thread-safe."""
+    """Calls per (usage plan id, API key id, UTC day), thread-safe."""
 
     def __init__(self) -> None:
-        self._counts: Counter[tuple[str, date]] = Counter()
+        self._counts: Counter[tuple[str, str, date]] = Counter()
         self._lock = threading.Lock()
 
-    def count(self, api_key_id: str, at: datetime | None = None) -> None:
+    def count(self, usage_plan_id: str, api_key_id: str, at: datetime | None = None) -> None:
         day = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
         with self._lock:
-            self._counts[api_key_id, day] += 1
+            self._counts[usage_plan_id, api_key_id, day] += 1
 
-    def used(self, api_key_id: str, day: date) -> int:
+    def used(self, usage_plan_id: str, api_key_id: str, day: date) -> int:
         with self._lock:
-            return self._counts[api_key_id, day]
+            return self._counts[usage_plan_id, api_key_id, day]
 
-    def keys(self) -> set[str]:
+    def keys(self, usage_plan_id: str) -> set[str]:
         with self._lock:
-            return {key_id for key_id, _ in self._counts}
+            return {key_id for plan_id, key_id, _ in self._counts if plan_id == usage_plan_id}
 
 
 class UsagePlanUsageProxy(BackgroundHttpServer):
-    """moto's API Gateway plus GetUsage from `counter`; `quota_limit` gives the `remaining` figures."""
+    """moto's API Gateway plus GetUsage from `counter`; `quotas` (usage plan id -> (limit, period))
+    gives the `remaining` figures."""
 
     what = "API Gateway usage stand-in"
 
-    def __init__(self, moto_url: str, counter: UsageCounter, quota_limit: int, quota_period: str = "MONTH",
+    def __init__(self, moto_url: str, counter: UsageCounter, quotas: dict[str, tuple[int, str]],
                  port: int = 0) -> None:
         super().__init__(port)
         self._moto_url = moto_url.rstrip("/")
         self._counter = counter
-        self._quota_limit = quota_limit
-        self._quota_period = quota_period
+        self._quotas = quotas
 
     def usage(self, usage_plan_id: str, query: dict[str, list[str]]) -> dict[str, Any]:
         start, end = (date.fromisoformat(query[name][0]) for name in ("startDate", "endDate"))
         days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
-        keys = query.get("keyId") or sorted(self._counter.keys())
-        values = {key_id: [[self._counter.used(key_id, day), self._remaining(key_id, day)] for day in days]
+        keys = query.get("keyId") or sorted(self._counter.keys(usage_plan_id))
+        values = {key_id: [[self._counter.used(usage_plan_id, key_id, day),
+                            self._remaining(usage_plan_id, key_id, day)] for day in days]
                   for key_id in keys}
         return {"usagePlanId": usage_plan_id, "startDate": start.isoformat(), "endDate": end.isoformat(),
                 "values": values}
 
-    def _remaining(self, key_id: str, day: date) -> int:
+    def _remaining(self, usage_plan_id: str, key_id: str, day: date) -> int:
         """The quota the key has left after `day`, in that day's quota period."""
-        if self._quota_period == "DAY":
+        limit, period = self._quotas[usage_plan_id]
+        if period == "DAY":
             start = day
-        elif self._quota_period == "WEEK":
+        elif period == "WEEK":
             start = day - timedelta(days=day.weekday())
         else:
             start = day.replace(day=1)
-        used = sum(self._counter.used(key_id, start + timedelta(days=offset)) for offset in range((day - start).days + 1))
-        return max(self._quota_limit - used, 0)
+        used = sum(self._counter.used(usage_plan_id, key_id, start + timedelta(days=offset))
+                   for offset in range((day - start).days + 1))
+        return max(limit - used, 0)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self

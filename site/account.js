@@ -149,6 +149,7 @@
     byId("signin").hidden = true;
     for (const id of accountSections) byId(id).hidden = false;
     byId("account-email").textContent = data.email;
+    byId("account-plan").textContent = data.plan.name;
     byId("account-status").textContent = STATUS_LABELS[data.status] || data.status;
     const reason = byId("account-reason");
     reason.hidden = !data.cutOffReason;
@@ -160,7 +161,7 @@
     byId("account-calls").textContent = typeof data.billableCalls === "number"
       ? data.billableCalls.toLocaleString("en") : unknown;
     byId("account-quota").textContent = data.quota
-      ? `${data.quota.left.toLocaleString("en")} of ${data.quota.limit.toLocaleString("en")} calls` : unknown;
+      ? `${data.quota.left.toLocaleString("en")} of ${data.quota.limit.toLocaleString("en")} calls this ${data.plan.quotaPeriod.toLowerCase()}` : unknown;
     byId("account-amount").textContent = data.amountDue ? money(data.amountDue) : unknown;
     const missing = (data.unavailable || []).map((figure) => FIGURE_NAMES[figure] || figure);
     const unavailable = byId("account-unavailable");

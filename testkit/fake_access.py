@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from testkit.fake_metering import Clock
-from testkit.fake_ports import FakePorts
+from testkit.fake_ports import TEST_PLANS, FakePorts
 from testkit.faults import FaultyFake
 from tollgate import contract
 from tollgate.domain.account_emails import AccountEmails
@@ -132,13 +132,12 @@ class FakeAccountBilling(FaultyFake, AccountBilling):
 
 
 class FakePlanUsage(FaultyFake, PlanUsage):
-    """GetUsage: calls per key per day (`used`), the quota the usage plan gives every key."""
+    """GetUsage: calls per key per day (`used`) against the quota of the key's plan (monthly)."""
 
     port = "apigateway"
 
-    def __init__(self, quota: int = 10_000, **kwargs):
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.quota = quota
         self.used: dict[tuple[str, date], int] = {}
 
     def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
@@ -149,11 +148,11 @@ class FakePlanUsage(FaultyFake, PlanUsage):
                     totals[key_id] = totals.get(key_id, 0) + calls
             return totals
 
-    def quota_left(self, key_id: str, day: date) -> tuple[int, int]:
+    def quota_left(self, key_id: str, plan: Plan, day: date) -> tuple[int, int]:
         with self._call("quota_left", key_id):
             used = sum(calls for (key, when), calls in self.used.items()
                        if key == key_id and (when.year, when.month) == (day.year, day.month) and when <= day)
-            return max(self.quota - used, 0), self.quota
+            return max(plan.quota_limit - used, 0), plan.quota_limit
 
 
 # --- the customer-account services on fakes -------------------------------------------------------
@@ -196,7 +195,7 @@ class AccountsOnFakes:
     def registration(self) -> RegistrationService:
         ports = self.ports
         return RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts,
-                                   executor=_INLINE, clock=self.clock, metrics=ports.metrics)
+                                   executor=_INLINE, clock=self.clock, metrics=ports.metrics, plans=TEST_PLANS)
 
     @property
     def emails(self) -> AccountEmails:
@@ -218,8 +217,8 @@ class AccountsOnFakes:
     @property
     def keys(self) -> AccountKeys:
         ports = self.ports
-        return AccountKeys(ports.accounts, ports.api_keys, ports.analytics, self.access, grace_seconds=GRACE_SECONDS,
-                           clock=self.clock)
+        return AccountKeys(ports.accounts, ports.api_keys, ports.analytics, self.access, plans=TEST_PLANS,
+                           grace_seconds=GRACE_SECONDS, clock=self.clock)
 
     def signed_up(self, email: str = "ada@example.com") -> Account:
         """A customer who confirmed the emailed link: their active account."""

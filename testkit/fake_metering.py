@@ -231,7 +231,7 @@ class MeteringOnFakes:
 
     @classmethod
     def create(cls, billable_statuses: str = "2xx", stripe_latency: float = 0.0) -> MeteringOnFakes:
-        from testkit.fake_ports import FakeAccounts, FakeMetrics
+        from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeMetrics
         from testkit.lambda_events import FUNCTION_ENVIRONMENT, deployed
         from tollgate.domain.metering import UsageReporter
         from tollgate.domain.usage import BillableStatuses
@@ -239,7 +239,8 @@ class MeteringOnFakes:
         clock = Clock()
         ledger, meter, reports = FakeUsageLedger(), FakeUsageMeter(clock, latency=stripe_latency), FakeUsageReports()
         queues, accounts, metrics = FakeUsageQueues(), FakeAccounts(), FakeMetrics()
-        reporter = UsageReporter(ledger, accounts, meter, reports, BillableStatuses.parse(billable_statuses), clock)
+        reporter = UsageReporter(ledger, accounts, meter, reports, BillableStatuses.parse(billable_statuses),
+                                 TEST_PLANS, clock)
         function = deployed(USAGE_REPORTER_MODULE, usage_environment(FUNCTION_ENVIRONMENT, billable_statuses),
                             accounts=accounts, usage_ledger=ledger, usage_meter=meter, usage_reports=reports,
                             usage_queues=queues, usage_reporter=reporter, metrics=metrics)

@@ -18,7 +18,16 @@ from tollgate.domain.models import (
     Account, AccountStatus, CheckoutSession, InvoicePayment, IssuedKey, ListedKey, ReconcilerRun, Registrant,
     SubscriptionPage, SubscriptionState,
 )
+from tollgate.plans import Plan, PlanCatalog
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics, PaymentMethods
+
+# The plans the fakes' deployment sells: the default (paid, metered, no card first, as a deployment of
+# the flat settings), a free plan, and a paid plan that needs a card before its key works.
+TEST_PLANS = PlanCatalog((
+    Plan("standard", "Standard", "usage-plan-standard", "price_1", False, 10_000, "MONTH"),
+    Plan("free", "Free", "usage-plan-free", None, False, 1_000, "MONTH"),
+    Plan("pro", "Pro", "usage-plan-pro", "price_pro", True, 100_000, "MONTH"),
+))
 
 
 class SleepingClock:
@@ -42,7 +51,7 @@ class FakeApiKeys(FaultyFake, ApiKeys):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.keys: dict[str, dict] = {}  # id -> {"name", "value", "enabled"}
-        self.plan: set[str] = set()
+        self.plan: dict[str, str] = {}  # key id -> the usage plan it is in
         self.other_keys_in_region = 0
         self._ids = itertools.count(1)
 
@@ -55,17 +64,22 @@ class FakeApiKeys(FaultyFake, ApiKeys):
     def delete_key(self, key_id: str) -> None:
         with self._call("delete_key", key_id):
             self.keys.pop(key_id, None)
-            self.plan.discard(key_id)
+            self.plan.pop(key_id, None)
 
-    def attach_to_plan(self, key_id: str) -> None:
-        with self._call("attach_to_plan", key_id):
+    def attach_to_plan(self, key_id: str, usage_plan_id: str) -> None:
+        """As API Gateway: one usage plan per key per stage (another one is a ConflictException)."""
+        with self._call("attach_to_plan", key_id, usage_plan_id):
             if key_id not in self.keys:
                 raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
-            self.plan.add(key_id)
+            if self.plan.get(key_id, usage_plan_id) != usage_plan_id:
+                raise DownstreamError(self.port, f"key {key_id} is in usage plan {self.plan[key_id]} already",
+                                      retryable=False)
+            self.plan[key_id] = usage_plan_id
 
-    def detach_from_plan(self, key_id: str) -> None:
-        with self._call("detach_from_plan", key_id):
-            self.plan.discard(key_id)
+    def detach_from_plan(self, key_id: str, usage_plan_id: str) -> None:
+        with self._call("detach_from_plan", key_id, usage_plan_id):
+            if self.plan.get(key_id) == usage_plan_id:
+                del self.plan[key_id]
 
     def set_enabled(self, key_id: str, enabled: bool) -> None:
         with self._call("set_enabled", key_id, enabled):
@@ -153,15 +167,15 @@ class FakeBilling(FaultyFake, Billing):
                 if subscription["customer"] == customer_id:
                     subscription["status"] = "canceled"
 
-    def subscribe(self, customer_id: str, idempotency_key: str) -> str:
-        arguments = ("subscribe", customer_id)
+    def subscribe(self, customer_id: str, price_id: str, idempotency_key: str) -> str:
+        arguments = ("subscribe", customer_id, price_id)
         with self._call("subscribe", customer_id, idempotency_key):
             if idempotency_key in self._idempotent:
                 return self._replay(idempotency_key, arguments)
             if customer_id not in self.customers:
                 raise DownstreamError(self.port, f"no customer {customer_id}", retryable=False)
             subscription_id = f"sub_{next(self._ids):04d}"
-            self.subscriptions[subscription_id] = {"customer": customer_id, "status": "active"}
+            self.subscriptions[subscription_id] = {"customer": customer_id, "status": "active", "price": price_id}
             self._idempotent[idempotency_key] = (arguments, subscription_id)
             return subscription_id
 

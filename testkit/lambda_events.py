@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from testkit.fake_ports import TEST_PLANS
 from tollgate import contract
 from tollgate.config import RuntimeConfig
 from tollgate.wiring import Wiring, installed
@@ -26,10 +27,8 @@ FUNCTION_ENVIRONMENT = {
     contract.ENV_MOESIF_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:moesif",
     contract.ENV_ACCOUNTS_TABLE: "accounts",
     contract.ENV_IDEMPOTENCY_TABLE: "idempotency",
-    contract.ENV_USAGE_PLAN_ID: "plan",
+    contract.ENV_PLANS: TEST_PLANS.to_json(),
     contract.ENV_KEY_OWNER: KEY_OWNER,
-    contract.ENV_STRIPE_PRICE_ID: "price_1",
-    contract.ENV_REQUIRE_PAYMENT_METHOD: "false",
     contract.ENV_ALLOWED_ORIGIN: SIGNUP_ORIGIN,
     contract.ENV_SIGNUP_URL: SIGNUP_ORIGIN + "/",
     contract.ENV_STAGE: "prod",

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from infra.plan_settings import runtime_catalog
 from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import (
     UsageMetering,
@@ -26,6 +27,7 @@ from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from localdev.moto_gaps import fill_api_key_gaps
 from testkit.lambda_events import KEY_OWNER, SIGNUP_ORIGIN
 from tollgate import contract
+from tollgate.plans import PlanCatalog
 
 MOESIF_APPLICATION_ID = "moesif-test-application"
 WEBHOOK_SECRET = "whsec_test"  # what the Stripe secret holds as the webhook signing secret
@@ -35,7 +37,7 @@ WEBHOOK_SECRET = "whsec_test"  # what the Stripe secret holds as the webhook sig
 class MotoStack:
     """What the stack would have created, in moto."""
 
-    usage_plan_id: str
+    usage_plan_ids: dict[str, str]  # plan id -> usage plan id
     accounts_table: str
     idempotency_table: str
     stripe_secret_arn: str
@@ -43,6 +45,18 @@ class MotoStack:
     usage: UsageMetering
     access_table: str
     settings: Settings
+
+    @property
+    def usage_plan_id(self) -> str:
+        """The default plan's usage plan."""
+        return self.usage_plan_ids[self.settings.plans[0].id]
+
+    def plans(self, price_id: str, require_payment_method: bool = False) -> PlanCatalog:
+        """cdk.json's plans as the functions read them, every paid one billed by `price_id` (of the
+        Stripe emulator) and needing a card first when `require_payment_method`."""
+        return runtime_catalog(tuple(
+            plan if plan.is_free else replace(plan, stripe_price_id=price_id, require_payment_method=require_payment_method)
+            for plan in self.settings.plans), self.usage_plan_ids)
 
     def environment(self, stripe_api: str, moesif_api: str, price_id: str,
                     require_payment_method: bool = False, verify_email: bool = False) -> dict[str, str]:
@@ -56,10 +70,8 @@ class MotoStack:
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table,
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table,
-            contract.ENV_USAGE_PLAN_ID: self.usage_plan_id,
+            contract.ENV_PLANS: self.plans(price_id, require_payment_method).to_json(),
             contract.ENV_KEY_OWNER: KEY_OWNER,
-            contract.ENV_STRIPE_PRICE_ID: price_id,
-            contract.ENV_REQUIRE_PAYMENT_METHOD: str(require_payment_method).lower(),
             contract.ENV_ALLOWED_ORIGIN: SIGNUP_ORIGIN,
             contract.ENV_SIGNUP_URL: SIGNUP_ORIGIN + "/",
             contract.ENV_STAGE: "prod",
@@ -80,7 +92,7 @@ def moto_stack() -> Iterator[MotoStack]:
         fill_api_key_gaps()
         with mock_aws():
             settings = Settings.from_context(load_cdk_json_context("cdk.json"))
-            _, usage_plan_id = create_api(boto3.client("apigateway"), settings)
+            _, usage_plan_ids = create_api(boto3.client("apigateway"), settings)
             accounts_table, idempotency_table = create_tables(boto3.client("dynamodb"))
             secrets_manager = boto3.client("secretsmanager")
             stripe_secret_arn = secrets_manager.create_secret(Name="tollgate-test-stripe", SecretString=json.dumps({
@@ -93,5 +105,5 @@ def moto_stack() -> Iterator[MotoStack]:
             usage = create_usage_metering(boto3.client("s3"), boto3.client("sqs"), boto3.client("dynamodb"),
                                           create_ledger_bucket(boto3.client("s3")))
             access_table = create_customer_accounts(boto3.client("dynamodb"), boto3.client("sesv2"), settings.email_sender)
-            yield MotoStack(usage_plan_id, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage,
+            yield MotoStack(usage_plan_ids, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage,
                             access_table, settings)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from tollgate import contract
 from tollgate.domain.errors import ConfigurationError
 from tollgate.domain.usage import BillableStatuses
+from tollgate.plans import PlanCatalog
 
 _BOOLEANS = {"true": True, "false": False}
 
@@ -47,10 +48,8 @@ class RuntimeConfig:
     moesif_secret_arn: str
     accounts_table: str
     idempotency_table: str
-    usage_plan_id: str
+    plans: PlanCatalog
     key_owner: str  # the value of contract.API_KEY_OWNER_TAG on this deployment's keys
-    stripe_price_id: str
-    require_payment_method: bool
     allowed_origin: str
     signup_url: str
     stage: str  # the metrics' dimension
@@ -124,6 +123,12 @@ class RuntimeConfig:
                 raise ConfigurationError(f"Environment variable {name} must be a whole number above 0, not {value!r}.")
             return int(value)
 
+        def plans() -> PlanCatalog:
+            try:
+                return PlanCatalog.from_json(required(contract.ENV_PLANS))
+            except ValueError as error:
+                raise ConfigurationError(f"Environment variable {contract.ENV_PLANS}: {error}.") from None
+
         def accounts() -> CustomerAccountsConfig | None:
             if optional(contract.ENV_CUSTOMER_ACCESS_TABLE) is None:
                 return None
@@ -138,10 +143,8 @@ class RuntimeConfig:
             moesif_secret_arn=required(contract.ENV_MOESIF_SECRET_ARN),
             accounts_table=required(contract.ENV_ACCOUNTS_TABLE),
             idempotency_table=required(contract.ENV_IDEMPOTENCY_TABLE),
-            usage_plan_id=required(contract.ENV_USAGE_PLAN_ID),
+            plans=plans(),
             key_owner=required(contract.ENV_KEY_OWNER),
-            stripe_price_id=required(contract.ENV_STRIPE_PRICE_ID),
-            require_payment_method=flag(contract.ENV_REQUIRE_PAYMENT_METHOD),
             allowed_origin=required(contract.ENV_ALLOWED_ORIGIN),
             signup_url=required(contract.ENV_SIGNUP_URL),
             stage=required(contract.ENV_STAGE),

@@ -25,10 +25,9 @@ ENV_STRIPE_SECRET_ARN = "TOLLGATE_STRIPE_SECRET_ARN"
 ENV_MOESIF_SECRET_ARN = "TOLLGATE_MOESIF_SECRET_ARN"
 ENV_ACCOUNTS_TABLE = "TOLLGATE_ACCOUNTS_TABLE"
 ENV_IDEMPOTENCY_TABLE = "TOLLGATE_IDEMPOTENCY_TABLE"
-ENV_USAGE_PLAN_ID = "TOLLGATE_USAGE_PLAN_ID"
 ENV_KEY_OWNER = "TOLLGATE_KEY_OWNER"  # this deployment's value of API_KEY_OWNER_TAG, e.g. Tollgate/prod
-ENV_STRIPE_PRICE_ID = "TOLLGATE_STRIPE_PRICE_ID"
-ENV_REQUIRE_PAYMENT_METHOD = "TOLLGATE_REQUIRE_PAYMENT_METHOD"  # "true" / "false"
+# The plans sold (tollgate.plans.PlanCatalog.to_json): usage plan, price, card rule of each.
+ENV_PLANS = "TOLLGATE_PLANS"
 ENV_ALLOWED_ORIGIN = "TOLLGATE_ALLOWED_ORIGIN"  # signup site origin, e.g. https://d123.cloudfront.net
 ENV_SIGNUP_URL = "TOLLGATE_SIGNUP_URL"  # Checkout success/cancel pages live here
 # Usage metering (set only with usage_reporter=tollgate; see the "Usage metering" section below).

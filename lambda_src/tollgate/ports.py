@@ -19,12 +19,14 @@ from tollgate.domain.models import (
 )
 
 if TYPE_CHECKING:
+    from tollgate.plans import Plan
     from tollgate.domain.customer_access import EmailLink, KeyRetirement, Session
     from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord
 
 
 class ApiKeys(ABC):
-    """API Gateway API keys and the one usage plan they are metered and throttled by."""
+    """API Gateway API keys and the usage plans (one per Tollgate plan) they are throttled by; a key is
+    in one usage plan at a time."""
 
     @abstractmethod
     def create_key(self, name: str, description: str) -> IssuedKey:
@@ -35,11 +37,11 @@ class ApiKeys(ABC):
         """Delete the key; deleting a key that no longer exists is not an error."""
 
     @abstractmethod
-    def attach_to_plan(self, key_id: str) -> None:
-        """Add the key to the configured usage plan: from now on it can call metered routes."""
+    def attach_to_plan(self, key_id: str, usage_plan_id: str) -> None:
+        """Add the key to the usage plan: from now on it can call metered routes, with its limits."""
 
     @abstractmethod
-    def detach_from_plan(self, key_id: str) -> None:
+    def detach_from_plan(self, key_id: str, usage_plan_id: str) -> None:
         """Remove the key from the usage plan; a key not in the plan is not an error."""
 
     @abstractmethod
@@ -82,8 +84,8 @@ class Billing(ABC):
         customer is not an error."""
 
     @abstractmethod
-    def subscribe(self, customer_id: str, idempotency_key: str) -> str:
-        """Subscribe the customer to the configured metered price; return the id (sub_...)."""
+    def subscribe(self, customer_id: str, price_id: str, idempotency_key: str) -> str:
+        """Subscribe the customer to a plan's metered price; return the id (sub_...)."""
 
     @abstractmethod
     def cancel_subscription(self, subscription_id: str) -> None:
@@ -278,15 +280,15 @@ class AccountBilling(ABC):
 
 
 class PlanUsage(ABC):
-    """API Gateway's usage plan counts (GetUsage): per key and UTC day, and the quota left."""
+    """API Gateway's usage plans' counts (GetUsage): per key and UTC day, and the quota left."""
 
     @abstractmethod
     def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
-        """Calls each key made from `first_day` to `last_day`, both included (UTC days)."""
+        """Calls each key made from `first_day` to `last_day`, both included (UTC days), on every plan."""
 
     @abstractmethod
-    def quota_left(self, key_id: str, day: date) -> tuple[int, int]:
-        """(calls left, the quota) of the key's current quota period, as of `day`."""
+    def quota_left(self, key_id: str, plan: Plan, day: date) -> tuple[int, int]:
+        """(calls left, the quota) of the key's current quota period on `plan`'s usage plan, as of `day`."""
 
 
 class UsageLedger(ABC):
@@ -302,15 +304,16 @@ class UsageLedger(ABC):
 
 
 class UsageMeter(ABC):
-    """The Stripe billing meter of the configured price."""
+    """The Stripe billing meters of the plans' prices."""
 
     @abstractmethod
     def report(self, report: MeterReport) -> bool:
         """Send the meter event; False when Stripe already had its identifier (a repeat, counted once)."""
 
     @abstractmethod
-    def reported_units(self, customer_id: str, start: int, end: int) -> float:
-        """The meter's aggregated usage of the customer in [start, end) (epoch seconds, whole minutes)."""
+    def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
+        """The aggregated usage of the customer in [start, end) (epoch seconds, whole minutes) on the
+        meter of `price_id`."""
 
 
 class UsageReports(ABC):

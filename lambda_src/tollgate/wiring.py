@@ -87,7 +87,7 @@ class Wiring:
 
     @cached_property
     def api_keys(self) -> ApiKeys:
-        return ApiGatewayKeys(self.aws.client("apigateway"), self.config.usage_plan_id, self.config.key_owner)
+        return ApiGatewayKeys(self.aws.client("apigateway"), self.config.key_owner)
 
     @cached_property
     def accounts(self) -> Accounts:
@@ -95,7 +95,7 @@ class Wiring:
 
     @cached_property
     def billing(self) -> Billing:
-        return StripeBilling(self.stripe, self.config.stripe_price_id)
+        return StripeBilling(self.stripe)
 
     @cached_property
     def payment_methods(self) -> PaymentMethods:
@@ -120,15 +120,16 @@ class Wiring:
     @cached_property
     def registration(self) -> RegistrationService:
         return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, metrics=self.metrics,
-                                   require_payment_method=self.config.require_payment_method)
+                                   plans=self.config.plans)
 
     @cached_property
     def cleanup(self) -> Cleanup:
-        return Cleanup(self.api_keys, self.billing, self.accounts)
+        return Cleanup(self.api_keys, self.billing, self.accounts, self.config.plans)
 
     @cached_property
     def lifecycle(self) -> LifecycleService:
-        return LifecycleService(self.accounts, self.api_keys, self.billing, self.payment_methods, metrics=self.metrics)
+        return LifecycleService(self.accounts, self.api_keys, self.billing, self.payment_methods, metrics=self.metrics,
+                                plans=self.config.plans)
 
     @cached_property
     def reconciler(self) -> Reconciler:
@@ -153,7 +154,7 @@ class Wiring:
     def usage_meter(self) -> UsageMeter:
         from tollgate.adapters.stripe_usage_meter import StripeUsageMeter
 
-        return StripeUsageMeter(self.stripe, self.config.stripe_price_id)
+        return StripeUsageMeter(self.stripe, self.config.plans.default.price_id)
 
     @cached_property
     def usage_reports(self) -> UsageReports:
@@ -171,14 +172,14 @@ class Wiring:
     def usage_plan_usage(self) -> PlanUsage:
         from tollgate.adapters.api_gateway_usage import UsagePlanUsage
 
-        return UsagePlanUsage(self.aws.client("apigateway"), self.config.usage_plan_id)
+        return UsagePlanUsage(self.aws.client("apigateway"), self.config.plans.usage_plan_ids)
 
     @cached_property
     def usage_reporter(self) -> UsageReporter:
         from tollgate.domain.metering import UsageReporter
 
         return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports,
-                             self.config.require_usage().billable_statuses)
+                             self.config.require_usage().billable_statuses, self.config.plans)
 
     # Customer accounts (verified sign-up, sign-in, the account page, key rotation): imported on first
     # use, as only the register, account and key-retirement functions need them.
@@ -231,6 +232,7 @@ class Wiring:
         from tollgate.domain.account_keys import AccountKeys
 
         return AccountKeys(self.accounts, self.api_keys, self.analytics, self.customer_access,
+                           plans=self.config.plans,
                            grace_seconds=self.config.require_accounts().key_rotation_grace_seconds)
 
     @cached_property
@@ -238,7 +240,7 @@ class Wiring:
         from tollgate.domain.account_overview import AccountOverviews
 
         return AccountOverviews(self.account_billing, self.usage_plan_usage,
-                                self.usage_reports if self.config.usage is not None else None)
+                                self.usage_reports if self.config.usage is not None else None, self.config.plans)
 
 
 _BUILT_HERE = frozenset(name for name, value in vars(Wiring).items() if isinstance(value, cached_property))

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
+from testkit.fake_ports import TEST_PLANS
 from localdev.site_server import SiteServer
 from tollgate.domain.errors import ValidationFailed
 from tollgate.domain.validation import (
@@ -43,7 +44,7 @@ CASES = ([{**VALID, "email": email} for email in EMAILS]
 
 def server_refuses(values: dict[str, str]) -> list[str]:
     try:
-        parse_registration(json.dumps(values))
+        parse_registration(json.dumps(values), TEST_PLANS.ids)
     except ValidationFailed as failure:
         return sorted(failure.fields)
     return []

@@ -1,4 +1,4 @@
-"""ApiKeys on API Gateway: keys and the one usage plan that meters and throttles them.
+"""ApiKeys on API Gateway: keys and the usage plans that throttle them (one per Tollgate plan).
 
 Every key is created with this deployment's owner tag (contract.API_KEY_OWNER_TAG): the functions'
 IAM lets them touch only keys that carry it, and listing (orphan search) keeps only those."""
@@ -23,9 +23,8 @@ KEYS_PER_PAGE = 500  # GetApiKeys' largest page: 10,000 keys take 20 calls
 class ApiGatewayKeys(ApiKeys):
     """API keys through a boto3 `apigateway` client (see aws_clients.AwsClients)."""
 
-    def __init__(self, client: Any, usage_plan_id: str, owner: str):
+    def __init__(self, client: Any, owner: str):
         self._client = client
-        self._usage_plan_id = usage_plan_id
         self._owner = owner
 
     def create_key(self, name: str, description: str) -> IssuedKey:
@@ -38,22 +37,22 @@ class ApiGatewayKeys(ApiKeys):
     def delete_key(self, key_id: str) -> None:
         self._call("delete API key", self._client.delete_api_key, tolerated=_GONE, apiKey=key_id)
 
-    def attach_to_plan(self, key_id: str) -> None:
+    def attach_to_plan(self, key_id: str, usage_plan_id: str) -> None:
         self._call(
             "add key to usage plan",
             self._client.create_usage_plan_key,
             tolerated=_ALREADY_THERE,
-            usagePlanId=self._usage_plan_id,
+            usagePlanId=usage_plan_id,
             keyId=key_id,
             keyType="API_KEY",
         )
 
-    def detach_from_plan(self, key_id: str) -> None:
+    def detach_from_plan(self, key_id: str, usage_plan_id: str) -> None:
         self._call(
             "remove key from usage plan",
             self._client.delete_usage_plan_key,
             tolerated=_GONE,
-            usagePlanId=self._usage_plan_id,
+            usagePlanId=usage_plan_id,
             keyId=key_id,
         )
 

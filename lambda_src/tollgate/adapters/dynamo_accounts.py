@@ -26,6 +26,7 @@ _ATTRIBUTES = {
     "status": "status",
     "first_name": "firstName",
     "last_name": "lastName",
+    "plan_id": "planId",
     "api_key_id": contract.ACCOUNTS_ATTR_API_KEY_ID,
     "customer_id": contract.ACCOUNTS_ATTR_CUSTOMER_ID,
     "subscription_id": contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID,

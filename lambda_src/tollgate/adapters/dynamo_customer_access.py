@@ -42,14 +42,16 @@ class DynamoCustomerAccess(CustomerAccess):
         registrant = link.registrant
         self._put({_ID: f"link#{link.token_hash}", "purpose": link.purpose.value, "email": link.email,
                    _EXPIRES: link.expires_at,
-                   **({"firstName": registrant.first_name, "lastName": registrant.last_name} if registrant else {})},
+                   **({"firstName": registrant.first_name, "lastName": registrant.last_name} if registrant else {}),
+                   **({"planId": registrant.plan_id} if registrant and registrant.plan_id else {})},
                   "store email link")
 
     def get_link(self, token_hash: str) -> EmailLink | None:
         item = self._get(f"link#{token_hash}", "read email link")
         if item is None:
             return None
-        registrant = Registrant(item["email"], item["firstName"], item["lastName"]) if "firstName" in item else None
+        registrant = (Registrant(item["email"], item["firstName"], item["lastName"], item.get("planId"))
+                      if "firstName" in item else None)
         return EmailLink(token_hash, LinkPurpose(item["purpose"]), item["email"], int(item[_EXPIRES]), registrant)
 
     def use_link(self, token_hash: str) -> bool:

@@ -50,6 +50,7 @@ class DynamoUsageReports(UsageReports):
         values = _values({
             ":pending": ReportState.PENDING.value, ":customer": report.customer_id, ":value": report.value,
             ":timestamp": report.timestamp, ":bucket": report.source.bucket, ":key": report.source.key,
+            ":price": report.price_id,
             ":now": now, ":expires": now + REPORT_RETENTION_SECONDS,
         })
         try:
@@ -57,6 +58,7 @@ class DynamoUsageReports(UsageReports):
                 TableName=self._table, Key={_ID: {"S": report.identifier}},
                 UpdateExpression="SET #status = :pending, #pending = :pending, customerId = :customer, "
                                  "#value = :value, #timestamp = :timestamp, sourceBucket = :bucket, sourceKey = :key, "
+                                 "priceId = :price, "
                                  "#first = if_not_exists(#first, :now), #expires = if_not_exists(#expires, :expires)",
                 ConditionExpression="attribute_not_exists(#id) OR #status = :pending",
                 ExpressionAttributeNames=_NAMES, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
@@ -167,5 +169,6 @@ def _values(values: dict[str, Any]) -> dict[str, Any]:
 def _record(item: dict) -> ReportRecord:
     values = {name: _deserializer.deserialize(value) for name, value in item.items()}
     report = MeterReport(values[_ID], values["customerId"], int(values["value"]), int(values["timestamp"]),
-                         LedgerObject(values["sourceBucket"], values["sourceKey"]))
+                         LedgerObject(values["sourceBucket"], values["sourceKey"]),
+                         values.get("priceId", ""))  # none on reports kept from before plans: the default plan's
     return ReportRecord(report, ReportState(values["status"]), int(values[contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT]))

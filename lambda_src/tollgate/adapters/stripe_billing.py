@@ -19,9 +19,8 @@ if TYPE_CHECKING:
 class StripeBilling(Billing):
     """Customers and subscriptions through the client `stripe()` gives (stripe_client.StripeClientForSecret)."""
 
-    def __init__(self, stripe: Callable[[], stripe.StripeClient], price_id: str):
+    def __init__(self, stripe: Callable[[], stripe.StripeClient]):
         self._stripe = stripe
-        self._price_id = price_id
 
     def create_customer(self, registrant: Registrant, api_key_id: str, idempotency_key: str) -> str:
         customer = call_stripe(
@@ -45,11 +44,11 @@ class StripeBilling(Billing):
     def delete_customer(self, customer_id: str) -> None:
         call_stripe("delete customer", self._stripe().v1.customers.delete, customer_id, gone_ok=True)
 
-    def subscribe(self, customer_id: str, idempotency_key: str) -> str:
+    def subscribe(self, customer_id: str, price_id: str, idempotency_key: str) -> str:
         subscription = call_stripe(
             "create subscription",
             self._stripe().v1.subscriptions.create,
-            {"customer": customer_id, "items": [{"price": self._price_id}]},
+            {"customer": customer_id, "items": [{"price": price_id}]},
             {"idempotency_key": idempotency_key},
         )
         return subscription.id

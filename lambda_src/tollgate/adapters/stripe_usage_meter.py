@@ -1,8 +1,9 @@
-"""UsageMeter on Stripe: meter events for the billing meter behind the configured price.
+"""UsageMeter on Stripe: meter events for the billing meter behind each plan's price.
 
-The meter is found from `stripe_price_id` (price -> `recurring.meter` -> the meter's `event_name`
-and payload keys), once per process, so the event name is never a second setting that could
-disagree with the price customers subscribe to.
+A report names the price of the customer's plan; its meter is found from it (price ->
+`recurring.meter` -> the meter's `event_name` and payload keys), once per price per process, so the
+event name is never a second setting that could disagree with the price customers subscribe to.
+A report kept from before plans existed names no price: it goes to the default plan's.
 
 Events go to the v1 endpoint `POST /v1/billing/meter_events`: validated synchronously (a refused
 event is an error here, not a silent loss), about 1,000 events per second in live mode. Tollgate
@@ -47,33 +48,34 @@ class MeterSpec:
 class StripeUsageMeter(UsageMeter):
     """Meter events through the client `stripe()` gives (stripe_client.StripeClientForSecret)."""
 
-    def __init__(self, stripe: Callable[[], stripe.StripeClient], price_id: str):
+    def __init__(self, stripe: Callable[[], stripe.StripeClient], default_price_id: str | None):
         self._stripe = stripe
-        self._price_id = price_id
-        self._spec: MeterSpec | None = None
+        self._default_price_id = default_price_id
+        self._specs: dict[str, MeterSpec] = {}
         self._lock = threading.Lock()
 
-    def spec(self) -> MeterSpec:
-        """The meter of the configured price, read from Stripe once per process."""
+    def spec(self, price_id: str) -> MeterSpec:
+        """The meter of a price, read from Stripe once per process."""
+        price_id = price_id or self._default_price_id or ""
         with self._lock:
-            if self._spec is None:
+            if price_id not in self._specs:
                 v1 = self._stripe().v1
-                price = call_stripe("read price", v1.prices.retrieve, self._price_id)
+                price = call_stripe("read price", v1.prices.retrieve, price_id)
                 meter_id = price.recurring.meter if price.recurring else None
                 if not meter_id:
                     raise ConfigurationError(
-                        f"stripe_price_id {self._price_id} is not billed through a Stripe billing meter (no "
+                        f"stripe_price_id {price_id} is not billed through a Stripe billing meter (no "
                         "recurring.meter), so usage cannot be reported to it; create the price with make stripe-setup "
                         "and deploy with its id.")
                 meter = call_stripe("read billing meter", v1.billing.meters.retrieve, meter_id)
-                self._spec = MeterSpec(meter.id, meter.event_name, meter.customer_mapping.event_payload_key,
-                                       meter.value_settings.event_payload_key)
-            return self._spec
+                self._specs[price_id] = MeterSpec(meter.id, meter.event_name, meter.customer_mapping.event_payload_key,
+                                                  meter.value_settings.event_payload_key)
+            return self._specs[price_id]
 
     def report(self, report: MeterReport) -> bool:
         import stripe
 
-        spec = self.spec()
+        spec = self.spec(report.price_id)
         params = {
             "event_name": spec.event_name,
             "identifier": report.identifier,
@@ -90,8 +92,8 @@ class StripeUsageMeter(UsageMeter):
             raise downstream_error("send meter event", error) from None
         return True
 
-    def reported_units(self, customer_id: str, start: int, end: int) -> float:
-        spec = self.spec()
+    def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
+        spec = self.spec(price_id)
         summaries = call_stripe("read meter event summaries", self._stripe().v1.billing.meters.event_summaries.list,
                                 spec.meter_id, {"customer": customer_id, "start_time": start, "end_time": end,
                                                 "limit": 100})

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from tollgate.domain.customer_access import KeyRetirement
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyChangeRefused
 from tollgate.domain.models import SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus, IssuedKey, KeyState
+from tollgate.plans import PlanCatalog
 from tollgate.ports import Accounts, Analytics, ApiKeys, CustomerAccess
 
 MAX_EXISTING_KEYS = 3  # the current key and two still rotating out
@@ -48,12 +49,13 @@ class RetirementRun:
 
 class AccountKeys:
     def __init__(self, accounts: Accounts, api_keys: ApiKeys, analytics: Analytics, access: CustomerAccess, *,
-                 grace_seconds: int, clock: Callable[[], float] = time.time,
+                 plans: PlanCatalog, grace_seconds: int, clock: Callable[[], float] = time.time,
                  new_id: Callable[[], str] = lambda: uuid.uuid4().hex):
         self._accounts = accounts
         self._keys = api_keys
         self._analytics = analytics
         self._access = access
+        self._plans = plans
         self.grace_seconds = grace_seconds
         self._clock = clock
         self._new_id = new_id
@@ -73,7 +75,7 @@ class AccountKeys:
         try:
             self._analytics.upsert_user(key.id, account.subscription_id or "", {
                 "email": account.email, "first_name": account.first_name, "last_name": account.last_name})
-            self._match_status(account.status, key.id)
+            self._match_status(account, key.id)
             grace_until = now + self.grace_seconds
             self._access.remind_retirement(KeyRetirement(account.api_key_id, account.email, grace_until))
             self._accounts.save_keys(account.with_rotated_key(key.id, now, grace_until), account)
@@ -133,11 +135,12 @@ class AccountKeys:
         self._access.forget_retirement(key_id)
         return ended
 
-    def _match_status(self, status: AccountStatus, key_id: str) -> None:
-        """Put a new key in the state every key of an account in `status` is in (LifecycleService)."""
-        if status is AccountStatus.ACTIVE:
-            self._keys.attach_to_plan(key_id)
-        elif status is AccountStatus.SUSPENDED:
+    def _match_status(self, account: Account, key_id: str) -> None:
+        """Put a new key in the state every key of the account is in (LifecycleService): on its plan
+        when active."""
+        if account.status is AccountStatus.ACTIVE:
+            self._keys.attach_to_plan(key_id, self._plans.get(account.plan_id).usage_plan_id)
+        elif account.status is AccountStatus.SUSPENDED:
             self._keys.set_enabled(key_id, False)
 
     def _delete_quietly(self, key_id: str) -> None:

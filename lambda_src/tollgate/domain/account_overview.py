@@ -18,12 +18,14 @@ from datetime import datetime, timezone
 
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.models import Account, AccountStatus, KeyRecord, UpcomingInvoice
+from tollgate.plans import Plan, PlanCatalog
 from tollgate.ports import AccountBilling, PlanUsage, UsageReports
 
 
 @dataclass(frozen=True)
 class AccountOverview:
     account: Account
+    plan: Plan
     keys: tuple[KeyRecord, ...]
     invoice: UpcomingInvoice | None = None  # the period and the amount so far
     billable_calls: int | None = None
@@ -34,7 +36,8 @@ class AccountOverview:
 
 class AccountOverviews:
     def __init__(self, billing: AccountBilling, plan_usage: PlanUsage, reports: UsageReports | None,
-                 clock: Callable[[], float] = time.time):
+                 plans: PlanCatalog, clock: Callable[[], float] = time.time):
+        self._plans = plans
         self._billing = billing
         self._plan_usage = plan_usage
         self._reports = reports  # None: this deployment does not report usage itself (usage_reporter=moesif)
@@ -42,6 +45,7 @@ class AccountOverviews:
 
     def of(self, account: Account) -> AccountOverview:
         unavailable: list[str] = []
+        plan = self._plans.get(account.plan_id)
         invoice = billable = quota_left = quota = None
         if account.subscription_id and account.status is not AccountStatus.CANCELED:
             invoice = _or_none(lambda: self._billing.upcoming_invoice(account.subscription_id), "amount", unavailable)
@@ -52,9 +56,9 @@ class AccountOverviews:
             unavailable.append("usage")
         if account.api_key_id and account.status is not AccountStatus.CANCELED:
             today = datetime.fromtimestamp(self._clock(), timezone.utc).date()
-            left = _or_none(lambda: self._plan_usage.quota_left(account.api_key_id, today), "quota", unavailable)
+            left = _or_none(lambda: self._plan_usage.quota_left(account.api_key_id, plan, today), "quota", unavailable)
             quota_left, quota = left if left is not None else (None, None)
-        return AccountOverview(account, account.key_records, invoice, billable, quota_left, quota,
+        return AccountOverview(account, plan, account.key_records, invoice, billable, quota_left, quota,
                                tuple(dict.fromkeys(unavailable)))
 
 

@@ -21,6 +21,7 @@ from tollgate.domain.models import (
     AccountStatus,
     ListedKey,
 )
+from tollgate.plans import PlanCatalog
 from tollgate.ports import Accounts, ApiKeys, Billing
 
 
@@ -43,8 +44,9 @@ class UndoOutcome:
 class Cleanup:
     """Undoes the resources an account row records, and finds keys no row records."""
 
-    def __init__(self, api_keys: ApiKeys, billing: Billing, accounts: Accounts,
+    def __init__(self, api_keys: ApiKeys, billing: Billing, accounts: Accounts, plans: PlanCatalog,
                  clock: Callable[[], float] = time.time):
+        self._plans = plans
         self._api_keys = api_keys
         self._billing = billing
         self._accounts = accounts
@@ -102,7 +104,7 @@ class Cleanup:
             undos.append(_Undo(f"cancel subscription {subscription_id}",
                                lambda: self._billing.cancel_subscription(subscription_id), covered_by=delete_customer))
         if key_id and attached:
-            undos.append(_Undo(f"detach API key {key_id}", lambda: self._api_keys.detach_from_plan(key_id),
+            undos.append(_Undo(f"detach API key {key_id}", lambda: self._api_keys.detach_from_plan(key_id, self._plans.get(account.plan_id).usage_plan_id),
                                covered_by=delete_key))
         failed: list[tuple[_Undo, str]] = []
         for undo in reversed(undos):

@@ -52,6 +52,7 @@ from enum import Enum
 from tollgate import contract
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.models import Account, AccountStatus, BillingEvent, SubscriptionState
+from tollgate.plans import PlanCatalog
 from tollgate.ports import Accounts, ApiKeys, Billing, Metrics, PaymentMethods
 
 SUBSCRIPTION_UPDATED = "customer.subscription.updated"
@@ -94,6 +95,7 @@ class LifecycleService:
         clock: Callable[[], float] = time.time,
         *,
         metrics: Metrics,
+        plans: PlanCatalog,
     ):
         self._accounts = accounts
         self._keys = keys
@@ -101,6 +103,7 @@ class LifecycleService:
         self._payments = payments
         self._clock = clock
         self._metrics = metrics
+        self._plans = plans
 
     def handle(self, event: BillingEvent) -> Outcome:
         """Apply one event. Raises DownstreamError (Stripe/AWS failed) or ConcurrentUpdate (the
@@ -226,8 +229,9 @@ class LifecycleService:
         """Every key of the account follows its status: a rotated-out key within its grace works while
         the account is active like the current one (tollgate.domain.account_keys), and is cut off with it."""
         if account.status is AccountStatus.ACTIVE:
+            usage_plan_id = self._plans.get(account.plan_id).usage_plan_id
             for key_id in account.callable_key_ids(self._clock()):
-                self._keys.attach_to_plan(key_id)
+                self._keys.attach_to_plan(key_id, usage_plan_id)
                 self._keys.set_enabled(key_id, True)
                 self._metrics.count(contract.METRIC_KEYS_ENABLED)
         elif account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):

@@ -20,6 +20,8 @@ it and no longer de-duplicates it. Those are AMBIGUOUS: left for the operator
 
 Calls whose key maps to no account with a Stripe customer (a deleted key) are not sent anywhere:
 the outcome counts them per key id, the object's summary records them, and the ledger keeps them.
+Calls of an account on a free plan (tollgate.plans) are not billable: no meter event is sent for
+them. A paid plan's calls go to the meter of that plan's price (MeterReport.price_id).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from tollgate.domain.errors import DownstreamError
 from tollgate.domain.usage import (
     BatchSummary, BillableStatuses, KeyUsage, LedgerObject, MeterReport, ReportRecord, ReportState, read_ledger,
 )
+from tollgate.plans import PlanCatalog
 from tollgate.ports import Accounts, UsageLedger, UsageMeter, UsageReports
 
 # Stripe accepts meter events up to 35 days old: a report older than that can never be sent, so
@@ -80,8 +83,9 @@ class UsageReporter:
     """Reports ledger objects to the Stripe meter (see the module docstring)."""
 
     def __init__(self, ledger: UsageLedger, accounts: Accounts, meter: UsageMeter, reports: UsageReports,
-                 statuses: BillableStatuses, clock: Callable[[], float] = time.time,
+                 statuses: BillableStatuses, plans: PlanCatalog, clock: Callable[[], float] = time.time,
                  parallel_calls: int = PARALLEL_STRIPE_CALLS):
+        self._plans = plans
         self._ledger = ledger
         self._accounts = accounts
         self._meter = meter
@@ -131,6 +135,7 @@ class UsageReporter:
                        by_key: dict[str, KeyUsage]) -> tuple[list[MeterReport], dict[str, int]]:
         now = int(self._clock())
         per_customer: dict[str, KeyUsage] = {}
+        prices: dict[str, str] = {}
         unknown: dict[str, int] = {}
         for key_id, key_usage in by_key.items():
             if not key_usage.billable:
@@ -139,11 +144,15 @@ class UsageReporter:
             if account is None or account.customer_id is None:
                 unknown[key_id] = key_usage.billable
                 continue
+            plan = self._plans.get(account.plan_id)
+            if plan.price_id is None:
+                continue
+            prices[account.customer_id] = plan.price_id
             total = per_customer.setdefault(account.customer_id, KeyUsage())
             total.billable += key_usage.billable
             total.last_billable_at_ms = max(total.last_billable_at_ms, key_usage.last_billable_at_ms)
         return [MeterReport(meter_event_identifier(source, customer_id), customer_id, total.billable,
-                            min(total.last_billable_at_ms // 1000, now), source)
+                            min(total.last_billable_at_ms // 1000, now), source, prices[customer_id])
                 for customer_id, total in sorted(per_customer.items())], unknown
 
     def _deliver_safely(self, report: MeterReport,

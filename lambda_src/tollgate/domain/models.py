@@ -13,6 +13,7 @@ class Registrant:
     email: str  # trimmed and case-folded
     first_name: str
     last_name: str
+    plan_id: str | None = None  # the plan chosen (tollgate.plans); None: the default plan
 
 
 # Every key a sign-up creates is named `tollgate-<email hash>-<attempt id>`: a key no account row
@@ -110,6 +111,7 @@ class Account:
     status: AccountStatus
     first_name: str = ""
     last_name: str = ""
+    plan_id: str | None = None  # tollgate.plans: the plan the key is on; None (rows from before plans): the default
     api_key_id: str | None = None
     customer_id: str | None = None
     subscription_id: str | None = None
@@ -149,6 +151,7 @@ class Account:
             status=AccountStatus.PENDING,
             first_name=registrant.first_name,
             last_name=registrant.last_name,
+            plan_id=registrant.plan_id,
             lease_expires_at=now + lease_seconds,
             attempt_id=attempt_id,
             request_fingerprint=request_fingerprint,
@@ -159,7 +162,7 @@ class Account:
 
     @property
     def registrant(self) -> Registrant:
-        return Registrant(self.email, self.first_name, self.last_name)
+        return Registrant(self.email, self.first_name, self.last_name, self.plan_id)
 
     @property
     def key_in_sync(self) -> bool:
@@ -299,7 +302,7 @@ class Registration:
 
     key: IssuedKey
     customer_id: str
-    subscription_id: str
+    subscription_id: str | None  # None: a free plan
     status: AccountStatus
 
 

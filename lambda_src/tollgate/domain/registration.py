@@ -1,5 +1,9 @@
 """One sign-up = one API key, one Stripe customer and subscription, one Moesif user — or nothing.
 
+The plan chosen (tollgate.plans) decides the usage plan the key joins, the price subscribed to and
+whether a card comes first; a free plan has a Stripe customer but no subscription (stage 3 is
+skipped, and the Moesif company is the customer).
+
 The service talks to ports only. The account row is the ledger of every id created (rollback,
 a later takeover of a crashed attempt and the operator's failed-accounts command all undo what
 it records), and independent calls run concurrently so the critical path is four round trips:
@@ -45,6 +49,7 @@ from tollgate.domain.models import (
     Registrant,
     Registration,
 )
+from tollgate.plans import PlanCatalog
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics
 
 CONCURRENT_CALLS = 4  # the widest stage
@@ -63,7 +68,7 @@ class RegistrationService:
         accounts: Accounts,
         *,
         metrics: Metrics,
-        require_payment_method: bool = False,
+        plans: PlanCatalog,
         lease_seconds: int = RESERVATION_LEASE_SECONDS,
         executor: Executor | None = None,
         clock: Callable[[], float] = time.time,
@@ -74,8 +79,8 @@ class RegistrationService:
         self.analytics = analytics
         self.accounts = accounts
         self.metrics = metrics
-        self.cleanup = Cleanup(api_keys, billing, accounts, clock)
-        self.require_payment_method = require_payment_method
+        self.cleanup = Cleanup(api_keys, billing, accounts, plans, clock)
+        self.plans = plans
         self.lease_seconds = lease_seconds
         self.executor = executor or ThreadPoolExecutor(CONCURRENT_CALLS, thread_name_prefix="register")
         self.clock = clock
@@ -110,6 +115,7 @@ class _Attempt:
     def __init__(self, service: RegistrationService, registrant: Registrant, fingerprint: str):
         self._service = service
         self._registrant = registrant
+        self._plan = service.plans.get(registrant.plan_id)
         self._id = service.new_attempt_id()
         self._email_hash = hashlib.sha256(registrant.email.encode()).hexdigest()[:16]
         self._row = Account.reservation(registrant, attempt_id=self._id, request_fingerprint=fingerprint,
@@ -134,28 +140,29 @@ class _Attempt:
             record=Account.with_customer,
             forget_when_refused=lambda row: row.with_customer_create(None),
         )
-        subscription_id = self._create(
-            lambda: service.billing.subscribe(customer_id, self._idempotency_key("subscription")),
+        subscription_id = None if self._plan.is_free else self._create(
+            lambda: service.billing.subscribe(customer_id, self._plan.price_id, self._idempotency_key("subscription")),
             alongside=self._record,
             record=Account.with_subscription,
         )
+        company_id = subscription_id or customer_id
 
         final_status = (
-            AccountStatus.AWAITING_PAYMENT_METHOD if service.require_payment_method else AccountStatus.ACTIVE
+            AccountStatus.AWAITING_PAYMENT_METHOD if self._plan.requires_payment_method else AccountStatus.ACTIVE
         )
         self._row = self._row.with_status(final_status, service.now(), "sign-up")
         final_calls = [
             self._record,
             lambda: service.analytics.upsert_company(
-                subscription_id, {"email": registrant.email, "stripe_customer_id": customer_id}
+                company_id, {"email": registrant.email, "stripe_customer_id": customer_id}
             ),
             lambda: service.analytics.upsert_user(
                 key.id,
-                subscription_id,
+                company_id,
                 {"email": registrant.email, "first_name": registrant.first_name, "last_name": registrant.last_name},
             ),
         ]
-        if not service.require_payment_method:
+        if not self._plan.requires_payment_method:
             final_calls.append(self._attach)
         _raise_first_failure(*self._stage(*final_calls))
         return Registration(key=key, customer_id=customer_id, subscription_id=subscription_id, status=final_status)
@@ -288,7 +295,7 @@ class _Attempt:
         self._stored_status = self._row.status
 
     def _attach(self) -> None:
-        self._service.api_keys.attach_to_plan(self._row.api_key_id)
+        self._service.api_keys.attach_to_plan(self._row.api_key_id, self._plan.usage_plan_id)
         self._attached = True
 
 

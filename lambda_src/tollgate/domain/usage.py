@@ -207,6 +207,7 @@ class MeterReport:
     value: int
     timestamp: int  # epoch seconds
     source: LedgerObject
+    price_id: str  # the customer's plan's price, whose meter counts the event ("": the default plan's)
 
 
 class ReportState(str, Enum):

@@ -24,6 +24,7 @@ MAX_NAME_LENGTH = 100
 FIELD_EMAIL = "email"
 FIELD_FIRST_NAME = "firstname"
 FIELD_LAST_NAME = "lastname"
+FIELD_PLAN = "plan"  # optional: a plan id (tollgate.plans); absent: the default plan
 FIELD_API_KEY_ID = "apiKeyId"  # POST /billing/checkout
 FIELD_SESSION_ID = "sessionId"  # POST /billing/checkout/outcome
 FIELD_TOKEN = "token"  # POST /api/signup/confirm, /api/signin/confirm: the emailed link's token
@@ -48,8 +49,9 @@ NAME_JOINERS = frozenset({"\u200c", "\u200d"})
 MAX_JSON_DEPTH = 16
 
 
-def parse_registration(body: str | bytes | None) -> Registrant:
-    """The normalised Registrant in `body` (JSON `{"email", "firstname", "lastname"}`).
+def parse_registration(body: str | bytes | None, plan_ids: tuple[str, ...]) -> Registrant:
+    """The normalised Registrant in `body` (JSON `{"email", "firstname", "lastname"}`, and `plan`:
+    one of `plan_ids`, optional: absent means the default plan).
 
     Unknown fields are ignored. Raises RequestTooLarge above MAX_BODY_BYTES and ValidationFailed
     with one message per bad field otherwise.
@@ -59,9 +61,13 @@ def parse_registration(body: str | bytes | None) -> Registrant:
     email = _checked(document, FIELD_EMAIL, _email_problem, fields)
     first_name = _checked(document, FIELD_FIRST_NAME, _name_problem, fields)
     last_name = _checked(document, FIELD_LAST_NAME, _name_problem, fields)
+    plan_id = document.get(FIELD_PLAN)
+    if plan_id is not None and plan_id not in plan_ids:
+        fields[FIELD_PLAN] = f"must be one of the plans on offer: {', '.join(plan_ids)}"
     if fields:
         raise ValidationFailed(_summary(fields), fields)
-    return Registrant(email=normalise_email(email), first_name=first_name.strip(), last_name=last_name.strip())
+    return Registrant(email=normalise_email(email), first_name=first_name.strip(), last_name=last_name.strip(),
+                      plan_id=plan_id)
 
 
 def parse_checkout_request(body: str | bytes | None) -> str:

@@ -149,6 +149,8 @@ def _overview_body(overview: AccountOverview) -> dict:
         "firstName": holder.first_name,
         "lastName": holder.last_name,
         "status": holder.status.value,
+        "plan": {"id": overview.plan.id, "name": overview.plan.name, "free": overview.plan.is_free,
+                 "quotaPeriod": overview.plan.quota_period},
         "cutOffReason": holder.cut_off_reason,
         "period": {"start": invoice.period_start, "end": invoice.period_end} if invoice else None,
         "amountDue": {"amount": invoice.amount_due, "currency": invoice.currency} if invoice else None,

@@ -129,8 +129,9 @@ def _created_body(registration: Registration) -> dict:
 @app.post(contract.ROUTE_REGISTER)
 def register() -> Response:
     event = app.current_event
-    registrant = parse_registration(raw_body(event))
-    accounts = wiring.current().config.accounts
+    config = wiring.current().config
+    registrant = parse_registration(raw_body(event), config.plans.ids)
+    accounts = config.accounts
     if accounts is not None and accounts.verify_email:
         _configured().verified_sign_up.request(registrant)
         logger.info("Sign-up link or sign-in link emailed")  # which one, the answer must not tell

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.fake_access import accounts_environment
+from testkit.fake_ports import TEST_PLANS
 from testkit.lambda_events import FUNCTION_ENVIRONMENT as ENVIRONMENT
 from testkit.lambda_events import LambdaContext, api_gateway_event
 from tollgate import contract, wiring
@@ -13,12 +15,10 @@ from tollgate.domain.errors import ConfigurationError
 
 
 def test_settings_are_read_from_the_contract_variables():
-    config = RuntimeConfig.from_environ(ENVIRONMENT | {contract.ENV_REQUIRE_PAYMENT_METHOD: "TRUE",
-                                                       contract.ENV_STRIPE_API_BASE: "http://127.0.0.1:1/"})
+    config = RuntimeConfig.from_environ(ENVIRONMENT | {contract.ENV_STRIPE_API_BASE: "http://127.0.0.1:1/"})
 
-    assert config.require_payment_method is True
     assert config.stripe_api_base == "http://127.0.0.1:1" and config.moesif_api_base is None
-    assert config.usage_plan_id == "plan" and config.key_owner == ENVIRONMENT[contract.ENV_KEY_OWNER]
+    assert config.plans == TEST_PLANS and config.key_owner == ENVIRONMENT[contract.ENV_KEY_OWNER]
 
 
 @pytest.mark.parametrize("missing", [name for name in ENVIRONMENT])
@@ -28,15 +28,21 @@ def test_a_missing_variable_is_named(missing):
 
 
 def test_a_bad_boolean_is_named():
-    with pytest.raises(ConfigurationError, match=contract.ENV_REQUIRE_PAYMENT_METHOD):
-        RuntimeConfig.from_environ(ENVIRONMENT | {contract.ENV_REQUIRE_PAYMENT_METHOD: "yes"})
+    with pytest.raises(ConfigurationError, match=contract.ENV_VERIFY_EMAIL):
+        RuntimeConfig.from_environ(accounts_environment(ENVIRONMENT) | {contract.ENV_VERIFY_EMAIL: "yes"})
+
+
+@pytest.mark.parametrize("plans", ["not json", '[{"id": "x"}]', "[]"])
+def test_a_plan_list_not_as_the_stack_writes_it_is_named(plans):
+    with pytest.raises(ConfigurationError, match=contract.ENV_PLANS):
+        RuntimeConfig.from_environ(ENVIRONMENT | {contract.ENV_PLANS: plans})
 
 
 def test_the_register_function_refuses_to_start_without_its_settings(monkeypatch):
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv(contract.ENV_USAGE_PLAN_ID)
+    monkeypatch.delenv(contract.ENV_PLANS)
     from tollgate.handlers import register
 
-    with wiring.installed(None), pytest.raises(ConfigurationError, match=contract.ENV_USAGE_PLAN_ID):
+    with wiring.installed(None), pytest.raises(ConfigurationError, match=contract.ENV_PLANS):
         register.handler(api_gateway_event("{}"), LambdaContext())  # the first invocation of a cold start

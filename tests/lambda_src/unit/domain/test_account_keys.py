@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.fake_ports import TEST_PLANS
 from testkit.fake_access import GRACE_SECONDS, AccountsOnFakes
 from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes
 from tollgate import contract
@@ -81,7 +82,7 @@ def test_a_suspended_account_gets_a_disabled_key_and_reactivation_enables_both(f
     subscription = account.subscription_id
     fakes.ports.billing.subscriptions[subscription]["status"] = "past_due"
     lifecycle = LifecycleService(fakes.ports.accounts, fakes.ports.api_keys, fakes.ports.billing,
-                                 None, clock=fakes.clock, metrics=fakes.ports.metrics)
+                                 None, clock=fakes.clock, metrics=fakes.ports.metrics, plans=TEST_PLANS)
     lifecycle.handle(BillingEvent("evt_1", "customer.subscription.updated", int(fakes.clock()), subscription_id=subscription))
     suspended = fakes.ports.accounts.get(ADA)
     new = fakes.keys.rotate(suspended)
@@ -116,7 +117,7 @@ def test_a_rotation_meanwhile_makes_the_webhook_read_again_and_cut_off_both_keys
     billing, accounts = fakes.ports.billing, fakes.ports.accounts
     billing.subscriptions[account.subscription_id]["status"] = "past_due"
     lifecycle = LifecycleService(accounts, fakes.ports.api_keys, billing, None, clock=fakes.clock,
-                                 metrics=fakes.ports.metrics)
+                                 metrics=fakes.ports.metrics, plans=TEST_PLANS)
     rotated = []
     real_get = billing.subscription_status
 

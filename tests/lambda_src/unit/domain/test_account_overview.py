@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from testkit.fake_access import AccountsOnFakes
+from testkit.fake_ports import TEST_PLANS
 from testkit.fake_metering import FakeUsageReports
 from tollgate.domain.account_overview import AccountOverviews
 from tollgate.domain.models import AccountStatus, UpcomingInvoice
@@ -18,7 +19,7 @@ def overview_of(fakes: AccountsOnFakes, reports: FakeUsageReports | None, status
     account = fakes.ports.accounts.get("ada@example.com")
     if status is not None:
         account = account.with_status(status, 1, "test")
-    return AccountOverviews(fakes.account_billing, fakes.plan_usage, reports, fakes.clock).of(account)
+    return AccountOverviews(fakes.account_billing, fakes.plan_usage, reports, TEST_PLANS, fakes.clock).of(account)
 
 
 def test_the_page_figures_come_from_the_invoice_preview_the_usage_records_and_the_usage_plan() -> None:
@@ -29,14 +30,14 @@ def test_the_page_figures_come_from_the_invoice_preview_the_usage_records_and_th
     for identifier, customer, calls, at in (("a", account.customer_id, 4, PERIOD[0]), ("b", account.customer_id, 3,
                                             PERIOD[1] - 1), ("c", account.customer_id, 100, PERIOD[1]),
                                            ("d", "cus_other", 9, PERIOD[0] + 5)):
-        reports.mark_pending(MeterReport(identifier, customer, calls, at, LedgerObject("b", identifier)), at)
+        reports.mark_pending(MeterReport(identifier, customer, calls, at, LedgerObject("b", identifier), "price_1"), at)
     today = datetime.fromtimestamp(fakes.clock(), timezone.utc).date()
     fakes.plan_usage.used[account.api_key_id, today] = 7
 
     overview = overview_of(fakes, reports)
     assert overview.invoice == UpcomingInvoice(70, "usd", *PERIOD)
     assert overview.billable_calls == 7  # this period's, this customer's
-    assert (overview.quota_left, overview.quota) == (fakes.plan_usage.quota - 7, fakes.plan_usage.quota)
+    assert (overview.quota_left, overview.quota) == (TEST_PLANS.default.quota_limit - 7, TEST_PLANS.default.quota_limit)
     assert overview.unavailable == ()
     assert [record.id for record in overview.keys] == [account.api_key_id]
 

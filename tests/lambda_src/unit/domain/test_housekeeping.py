@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from testkit.fake_ports import (
+    TEST_PLANS,
     FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods, SleepingClock,
 )
 
@@ -179,7 +180,7 @@ def test_a_late_event_for_an_account_whose_key_was_deleted_makes_no_key_call(wor
     billing = FakeBilling()
     billing.subscriptions[old.subscription_id] = {"customer": old.customer_id, "status": "canceled"}
     lifecycle = LifecycleService(world.accounts, world.keys, billing, FakePaymentMethods(billing),
-                                 clock=world.clock.time, metrics=FakeMetrics())
+                                 clock=world.clock.time, metrics=FakeMetrics(), plans=TEST_PLANS)
     calls_before = len(world.keys.calls)
 
     lifecycle.handle(BillingEvent(id="evt_late", type="customer.subscription.updated", created=NOW,

@@ -9,7 +9,7 @@ import itertools
 from dataclasses import replace
 
 import pytest
-from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods
+from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods
 
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import (
@@ -38,7 +38,7 @@ class World:
         self.accounts = FakeAccounts()
         self.key = self.keys.create_key("k", "d")
         if status is AccountStatus.ACTIVE:
-            self.keys.attach_to_plan(self.key.id)
+            self.keys.attach_to_plan(self.key.id, TEST_PLANS.default.usage_plan_id)
         self.customer_id = "cus_ann"
         self.subscription_id = "sub_ann"
         self.billing.subscriptions[self.subscription_id] = {"customer": self.customer_id, "status": subscription_status}
@@ -53,7 +53,7 @@ class World:
         )
         self.metrics = FakeMetrics()
         self.service = LifecycleService(self.accounts, self.keys, self.billing, self.payments, clock=lambda: NOW,
-                                        metrics=self.metrics)
+                                        metrics=self.metrics, plans=TEST_PLANS)
 
     def set_subscription_status(self, status: str) -> None:
         self.billing.subscriptions[self.subscription_id]["status"] = status

@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 from testkit.fake_ports import (
+    TEST_PLANS,
     FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods, SleepingClock,
 )
 
@@ -25,7 +26,7 @@ class World:
         self.clock = SleepingClock(START)
         self.keys, self.billing, self.accounts = FakeApiKeys(), FakeBilling(), FakeAccounts()
         self.lifecycle = LifecycleService(self.accounts, self.keys, self.billing, FakePaymentMethods(self.billing),
-                                          clock=self.clock.time, metrics=FakeMetrics())
+                                          clock=self.clock.time, metrics=FakeMetrics(), plans=TEST_PLANS)
         self.reconciler = Reconciler(self.billing, self.accounts, self.lifecycle, clock=self.clock.time,
                                      sleep=self.clock.sleep, operations_per_second=operations_per_second,
                                      page_size=page_size)
@@ -35,7 +36,7 @@ class World:
         otherwise) while Stripe says `stripe_status`: the webhook that would align them was lost."""
         number = next(_emails)
         key = self.keys.create_key(f"k{number}", "d")
-        self.keys.attach_to_plan(key.id)
+        self.keys.attach_to_plan(key.id, TEST_PLANS.default.usage_plan_id)
         works = status is AccountStatus.ACTIVE if key_works is None else key_works
         self.keys.set_enabled(key.id, works)
         subscription_id, customer_id = f"sub_{number:04d}", f"cus_{number:04d}"

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from testkit.fake_ports import FakePorts
+from testkit.fake_ports import TEST_PLANS, FakePorts
+from tollgate.plans import PlanCatalog
 from testkit.faults import CallRecorder
 
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, RegistrationInProgress
@@ -39,13 +41,12 @@ def clock() -> Clock:
 def service_for(ports: FakePorts, clock: Clock | None = None, **options) -> RegistrationService:
     return RegistrationService(
         ports.api_keys, ports.billing, ports.analytics, ports.accounts, clock=clock or Clock(), metrics=ports.metrics,
-        **options
-    )
+        **{"plans": TEST_PLANS, **options})
 
 
 def assert_nothing_left(ports: FakePorts) -> None:
     assert ports.api_keys.keys == {}
-    assert ports.api_keys.plan == set()
+    assert ports.api_keys.plan == {}
     assert ports.billing.customers == {}
     assert ports.billing.live_subscriptions() == []
     assert ports.accounts.rows == {}
@@ -63,7 +64,9 @@ def test_register_creates_a_billed_key_that_can_call_the_api(ports, clock):
     assert ports.billing.subscriptions[registration.subscription_id] == {
         "customer": registration.customer_id,
         "status": "active",
+        "price": TEST_PLANS.default.price_id,
     }
+    assert ports.api_keys.plan[key_id] == TEST_PLANS.default.usage_plan_id
     assert ports.analytics.companies[registration.subscription_id]["stripe_customer_id"] == registration.customer_id
     assert ports.analytics.users[key_id] == {
         "company_id": registration.subscription_id,
@@ -191,7 +194,7 @@ def test_an_undo_that_fails_leaves_a_failed_row_with_every_id(ports, failing_ste
     assert ("key" in left_behind) == bool(ports.api_keys.keys)
     assert ("customer" in left_behind) == bool(ports.billing.customers)
     assert ("subscription" in left_behind) == bool(ports.billing.live_subscriptions())
-    assert ports.api_keys.plan == set()
+    assert ports.api_keys.plan == {}
 
 
 def test_an_undo_failure_after_the_subscription_records_the_subscription_id(ports):
@@ -357,9 +360,9 @@ def test_a_live_reservation_blocks_other_sign_ups_and_reports_a_duplicate_reques
 
 def test_an_expired_reservation_is_taken_over_after_undoing_what_it_recorded(ports, clock):
     crashed_key = ports.api_keys.create_key("crashed", "")
-    ports.api_keys.attach_to_plan(crashed_key.id)
+    ports.api_keys.attach_to_plan(crashed_key.id, TEST_PLANS.default.usage_plan_id)
     crashed_customer = ports.billing.create_customer(ANN, crashed_key.id, "crashed-customer")
-    crashed_subscription = ports.billing.subscribe(crashed_customer, "crashed-subscription")
+    crashed_subscription = ports.billing.subscribe(crashed_customer, "price_1", "crashed-subscription")
     ports.accounts.rows[ANN.email] = Account(
         email=ANN.email, status=AccountStatus.PENDING, lease_expires_at=int(clock.now) - 1, attempt_id="crashed",
         api_key_id=crashed_key.id, customer_id=crashed_customer, subscription_id=crashed_subscription,
@@ -368,7 +371,7 @@ def test_an_expired_reservation_is_taken_over_after_undoing_what_it_recorded(por
     registration = service_for(ports, clock).register(ANN, "fp")
 
     assert list(ports.api_keys.keys) == [registration.key.id]
-    assert ports.api_keys.plan == {registration.key.id}
+    assert set(ports.api_keys.plan) == {registration.key.id}
     assert list(ports.billing.customers) == [registration.customer_id]
     assert ports.billing.live_subscriptions() == [registration.subscription_id]
     assert ports.accounts.rows[ANN.email].status is AccountStatus.ACTIVE
@@ -395,10 +398,10 @@ def test_a_takeover_that_cannot_undo_marks_the_crashed_row_failed_and_a_later_re
 
 
 def test_require_payment_method_creates_everything_but_keeps_the_key_out_of_the_plan(ports):
-    registration = service_for(ports, require_payment_method=True).register(ANN, "fp")
+    registration = service_for(ports).register(replace(ANN, plan_id="pro"), "fp")
 
     assert registration.status is AccountStatus.AWAITING_PAYMENT_METHOD
-    assert ports.api_keys.plan == set()
+    assert ports.api_keys.plan == {}
     assert ports.api_keys.call_count("attach_to_plan") == 0
     row = ports.accounts.rows[ANN.email]
     assert row.status is AccountStatus.AWAITING_PAYMENT_METHOD
@@ -414,9 +417,9 @@ def test_a_slow_attempt_that_lost_its_reservation_undoes_its_own_work_and_leaves
                     lease_expires_at=int(clock.now) + 100)
     original_subscribe = ports.billing.subscribe
 
-    def subscribe_while_another_attempt_takes_over(customer_id, idempotency_key):
+    def subscribe_while_another_attempt_takes_over(customer_id, price_id, idempotency_key):
         ports.accounts.rows[ANN.email] = newer
-        return original_subscribe(customer_id, idempotency_key)
+        return original_subscribe(customer_id, price_id, idempotency_key)
 
     ports.billing.subscribe = subscribe_while_another_attempt_takes_over
 
@@ -573,4 +576,39 @@ def test_a_customer_whose_create_answered_a_replayed_500_is_found_by_its_key_id_
 
     assert ports.billing.customers == {}
     assert ports.billing.call_count("find_customers_for_key") == 1
+    assert_nothing_left(ports)
+
+
+def test_a_paid_plan_subscribes_to_its_price_and_puts_the_key_on_its_usage_plan(ports):
+    pro = TEST_PLANS.get("pro")
+    service = service_for(ports, plans=PlanCatalog((replace(pro, requires_payment_method=False),)))
+
+    registration = service.register(replace(ANN, plan_id="pro"), "fp")
+
+    assert ports.billing.subscriptions[registration.subscription_id]["price"] == pro.price_id
+    assert ports.api_keys.plan == {registration.key.id: pro.usage_plan_id}
+    assert ports.accounts.rows[ANN.email].plan_id == "pro"
+
+
+def test_a_free_plan_has_a_customer_and_a_working_key_but_no_subscription(ports):
+    free = TEST_PLANS.get("free")
+
+    registration = service_for(ports).register(replace(ANN, plan_id="free"), "fp")
+
+    assert registration.status is AccountStatus.ACTIVE and registration.subscription_id is None
+    assert ports.billing.subscriptions == {} and ports.billing.call_count("subscribe") == 0
+    assert ports.api_keys.plan == {registration.key.id: free.usage_plan_id}
+    assert ports.api_keys.can_call_api(registration.key.id)
+    row = ports.accounts.rows[ANN.email]
+    assert (row.plan_id, row.customer_id, row.subscription_id) == ("free", registration.customer_id, None)
+    # Moesif's company is the customer while there is no subscription.
+    assert ports.analytics.users[registration.key.id]["company_id"] == registration.customer_id
+
+
+def test_a_free_sign_up_that_fails_takes_its_key_out_of_the_free_usage_plan(ports):
+    ports.analytics.fail("upsert_user")
+
+    with pytest.raises(DownstreamError):
+        service_for(ports).register(replace(ANN, plan_id="free"), "fp")
+
     assert_nothing_left(ports)

@@ -4,7 +4,7 @@ point counted): started, then confirmed or failed by reason, and a rollback that
 from __future__ import annotations
 
 import pytest
-from testkit.fake_ports import FakePorts
+from testkit.fake_ports import TEST_PLANS, FakePorts
 
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered
@@ -22,7 +22,7 @@ def ports() -> FakePorts:
 
 
 def service(ports: FakePorts) -> RegistrationService:
-    return RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts, metrics=ports.metrics,
+    return RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts, metrics=ports.metrics, plans=TEST_PLANS,
                                clock=lambda: NOW)
 
 

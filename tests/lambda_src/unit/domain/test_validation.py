@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from testkit.fake_ports import TEST_PLANS
 from tollgate.domain.errors import RequestTooLarge, ValidationFailed
 from tollgate.domain.models import Registrant
 from tollgate.domain.validation import MAX_BODY_BYTES, parse_registration
@@ -17,17 +18,17 @@ def body(**fields) -> str:
 
 
 def test_email_is_trimmed_and_case_folded_and_names_are_trimmed():
-    registrant = parse_registration(body(email="  Ann.Lee+Test@Example.COM \n", firstname=" Ann ", lastname="Lee\u00a0"))
+    registrant = parse_registration(body(email="  Ann.Lee+Test@Example.COM \n", firstname=" Ann ", lastname="Lee\u00a0"), TEST_PLANS.ids)
 
     assert registrant == Registrant(email="ann.lee+test@example.com", first_name="Ann", last_name="Lee")
 
 
 def test_unknown_fields_are_ignored():
-    assert parse_registration(body(apikey="x", admin=True, email="ann@example.com")).email == "ann@example.com"
+    assert parse_registration(body(apikey="x", admin=True, email="ann@example.com"), TEST_PLANS.ids).email == "ann@example.com"
 
 
 def test_bytes_and_unicode_names_are_accepted():
-    registrant = parse_registration(body(firstname="Zoë", lastname="O'Brien-Łukasz 山田").encode())
+    registrant = parse_registration(body(firstname="Zoë", lastname="O'Brien-Łukasz 山田").encode(), TEST_PLANS.ids)
 
     assert (registrant.first_name, registrant.last_name) == ("Zoë", "O'Brien-Łukasz 山田")
 
@@ -62,7 +63,7 @@ def test_bytes_and_unicode_names_are_accepted():
 )
 def test_a_malformed_body_names_the_field_and_what_is_wrong(raw, field, problem):
     with pytest.raises(ValidationFailed) as raised:
-        parse_registration(raw)
+        parse_registration(raw, TEST_PLANS.ids)
 
     assert problem in raised.value.fields[field]
     assert field in str(raised.value) or field == "body"
@@ -70,7 +71,7 @@ def test_a_malformed_body_names_the_field_and_what_is_wrong(raw, field, problem)
 
 def test_every_bad_field_is_reported_at_once():
     with pytest.raises(ValidationFailed) as raised:
-        parse_registration(json.dumps({"email": "nope", "lastname": 7}))
+        parse_registration(json.dumps({"email": "nope", "lastname": 7}), TEST_PLANS.ids)
 
     assert set(raised.value.fields) == {"email", "firstname", "lastname"}
     assert str(raised.value) == "Some fields are invalid: email, firstname, lastname."
@@ -78,7 +79,7 @@ def test_every_bad_field_is_reported_at_once():
 
 def test_a_body_larger_than_any_valid_sign_up_is_too_large():
     with pytest.raises(RequestTooLarge):
-        parse_registration(body(firstname="A" * MAX_BODY_BYTES))
+        parse_registration(body(firstname="A" * MAX_BODY_BYTES), TEST_PLANS.ids)
 
 
 @pytest.mark.parametrize("name", [
@@ -87,8 +88,21 @@ def test_a_body_larger_than_any_valid_sign_up_is_too_large():
     "\U0001f469\u200d\U0001f4bb",  # an emoji ZWJ sequence
 ])
 def test_the_joiners_real_names_need_are_accepted(name):
-    assert parse_registration(body(firstname=name)).first_name == name
+    assert parse_registration(body(firstname=name), TEST_PLANS.ids).first_name == name
 
 
 def test_nesting_inside_strings_does_not_count():
-    assert parse_registration(body(firstname="[[[[{{{{" * 10)).first_name == "[[[[{{{{" * 10
+    assert parse_registration(body(firstname="[[[[{{{{" * 10), TEST_PLANS.ids).first_name == "[[[[{{{{" * 10
+
+
+def test_the_plan_chosen_is_one_of_the_plans_on_offer_or_the_default_when_left_out():
+    assert parse_registration(body(plan="free"), TEST_PLANS.ids).plan_id == "free"
+    assert parse_registration(body(), TEST_PLANS.ids).plan_id is None
+
+
+@pytest.mark.parametrize("plan", ["gold", "", 5, None.__class__.__name__])
+def test_a_plan_not_on_offer_is_refused_naming_the_plans_that_are(plan):
+    with pytest.raises(ValidationFailed) as refused:
+        parse_registration(body(plan=plan), TEST_PLANS.ids)
+
+    assert refused.value.fields == {"plan": "must be one of the plans on offer: standard, free, pro"}

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from testkit.fake_access import AccountsOnFakes
+from testkit.fake_ports import TEST_PLANS
 from testkit.fake_wiring import deployed_with_accounts
 from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, invoke
 from tollgate import contract
@@ -79,7 +80,7 @@ def test_the_account_page_figures(function: DeployedFunction, fakes: AccountsOnF
     assert body["email"] == ADA and body["status"] == "active" and body["cutOffReason"] is None
     assert body["amountDue"] == {"amount": 70, "currency": "usd"}
     assert body["period"] == {"start": 1_800_000_000, "end": 1_802_592_000}
-    assert body["quota"] == {"left": fakes.plan_usage.quota, "limit": fakes.plan_usage.quota}
+    assert body["quota"] == {"left": TEST_PLANS.default.quota_limit, "limit": TEST_PLANS.default.quota_limit}
     assert body["billableCalls"] is None and body["unavailable"] == ["usage"]  # no usage reports here
     assert body["keys"] == [{"id": account.api_key_id, "createdAt": account.created_at, "state": "active",
                              "until": None, "current": True}]

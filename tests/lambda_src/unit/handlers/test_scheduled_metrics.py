@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from testkit.fake_ports import FakePorts
+from testkit.fake_ports import TEST_PLANS, FakePorts
 from testkit.fake_wiring import deployed_on_fakes
 from testkit.lambda_events import ScheduledInvocation
 
@@ -77,7 +77,7 @@ def test_a_housekeeping_run_that_cannot_count_the_keys_skips_its_heartbeat(ports
 
 def test_a_reconciler_run_beats_the_heartbeat_and_counts_its_repairs(ports):
     key = ports.api_keys.create_key("tollgate-ann", "d")
-    ports.api_keys.attach_to_plan(key.id)
+    ports.api_keys.attach_to_plan(key.id, TEST_PLANS.default.usage_plan_id)
     ports.billing.subscriptions["sub_ann"] = {"customer": "cus_ann", "status": "canceled"}  # the webhook was lost
     ports.accounts.rows["ann@example.com"] = Account(
         email="ann@example.com", status=AccountStatus.ACTIVE, api_key_id=key.id, customer_id="cus_ann",

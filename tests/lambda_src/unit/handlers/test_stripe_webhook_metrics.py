@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from testkit.fake_ports import FakePorts
+from testkit.fake_ports import TEST_PLANS, FakePorts
 from testkit.fake_wiring import FAKE_STRIPE_SECRET, deployed_on_fakes
 from testkit.lambda_events import DeployedFunction
 from testkit.stripe_events import deliver, stripe_event
@@ -24,7 +24,7 @@ EVENTS = contract.METRIC_WEBHOOK_EVENTS
 def ports() -> FakePorts:
     ports = FakePorts.create()
     key = ports.api_keys.create_key("tollgate-ann", "Ann's key")
-    ports.api_keys.attach_to_plan(key.id)
+    ports.api_keys.attach_to_plan(key.id, TEST_PLANS.default.usage_plan_id)
     ports.billing.customers["cus_ann"] = {"email": "ann@example.com", "name": "Ann", "metadata": {}}
     ports.billing.subscriptions["sub_ann"] = {"customer": "cus_ann", "status": "active"}
     ports.accounts.rows["ann@example.com"] = Account(

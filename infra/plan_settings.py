@@ -1,0 +1,160 @@
+"""The `plans` setting: the tiers a deployment sells, validated plan by plan, field by field.
+
+cdk.json context `plans` is a list of objects (the first is the default):
+
+    {"id": "free", "name": "Free", "description": "Try it out", "price_text": "Free, no card",
+     "throttle_rate_limit": 1, "throttle_burst_limit": 2, "quota_limit": 1000, "quota_period": "MONTH",
+     "stripe_price_id": "", "require_payment_method": false}
+
+`stripe_price_id` empty: a free plan (a Stripe customer, no subscription, no meter events; it cannot
+require a card, nothing would be charged to it). Without `plans`, the flat settings of earlier
+versions (`throttle_*`, `quota_*`, `stripe_price_id`, `require_payment_method`) make one plan,
+LEGACY_PLAN_ID, whose usage plan keeps its CloudFormation logical id (infra/api.py): a deployment
+that upgrades sees no change. Setting both is refused, since which one counts would be a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from tollgate.plans import LEGACY_PLAN_ID, Plan, PlanCatalog
+
+MAX_PLANS = 10  # each is a usage plan and a few hundred bytes of every function's environment
+QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
+FLAT_PLAN_KEYS = ("throttle_rate_limit", "throttle_burst_limit", "quota_limit", "quota_period", "stripe_price_id",
+                  "require_payment_method")
+PLAN_FIELDS = ("id", "name", "description", "price_text", *FLAT_PLAN_KEYS)
+# The value shipped in cdk.json: synth accepts it so the stack can be tried out, and the README
+# says to replace it (`make stripe-setup` prints the real one) before a deploy that bills anyone.
+PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
+_PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
+_TEXT_LIMITS = {"name": 40, "description": 160, "price_text": 80}
+
+
+class PlanSettingsError(ValueError):
+    """A plan is malformed; the message names the plan and the field."""
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    id: str
+    name: str
+    description: str
+    price_text: str
+    throttle_rate_limit: float
+    throttle_burst_limit: int
+    quota_limit: int
+    quota_period: str
+    stripe_price_id: str | None  # None: free
+    require_payment_method: bool
+
+    @property
+    def is_free(self) -> bool:
+        return self.stripe_price_id is None
+
+    @property
+    def price_is_placeholder(self) -> bool:
+        return self.stripe_price_id == PLACEHOLDER_STRIPE_PRICE_ID
+
+    def page_view(self) -> dict[str, Any]:
+        """What the signup page shows of the plan (config.json): nothing a customer need not see."""
+        return {"id": self.id, "name": self.name, "description": self.description, "priceText": self.price_text,
+                "free": self.is_free, "requiresPaymentMethod": self.require_payment_method,
+                "rateLimit": self.throttle_rate_limit, "burstLimit": self.throttle_burst_limit,
+                "quotaLimit": self.quota_limit, "quotaPeriod": self.quota_period}
+
+
+def read_plans(context: Mapping[str, Any], read_flat: Callable[[], PlanSettings]) -> tuple[PlanSettings, ...]:
+    """The `plans` list, or the one plan `read_flat` builds from the flat settings when it is unset."""
+    raw = context.get("plans")
+    if raw is None or raw == "" or raw == []:
+        return (read_flat(),)
+    flat = [key for key in FLAT_PLAN_KEYS if context.get(key) not in (None, "")]
+    if flat:
+        raise PlanSettingsError(
+            f"cdk.json context 'plans' is set, so {', '.join(repr(k) for k in flat)} would not be read: remove "
+            "them (each plan has its own throttle, quota, price and card rule)")
+    if isinstance(raw, str):  # -c plans='[...]'
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise PlanSettingsError(f"cdk.json context 'plans' is not valid JSON: {error}") from None
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_PLANS:
+        raise PlanSettingsError(f"cdk.json context 'plans' must be a list of 1 to {MAX_PLANS} plan objects; got {raw!r}")
+    plans = tuple(_read_plan(index, item) for index, item in enumerate(raw))
+    _check_unique(plans, "id", [plan.id for plan in plans])
+    _check_unique(plans, "stripe_price_id", [plan.stripe_price_id for plan in plans if plan.stripe_price_id])
+    return plans
+
+
+def _check_unique(plans: tuple[PlanSettings, ...], field: str, values: list[str]) -> None:
+    for value in values:
+        if values.count(value) > 1:
+            raise PlanSettingsError(f"cdk.json context 'plans': two plans have {field} {value!r}; each needs its own "
+                                    "(a subscription's price says which plan its key belongs to)")
+
+
+def _read_plan(index: int, item: Any) -> PlanSettings:
+    where = f"cdk.json context 'plans' item {index + 1}"
+    if not isinstance(item, dict):
+        raise PlanSettingsError(f"{where} must be an object with {', '.join(PLAN_FIELDS)}; got {item!r}")
+    if isinstance(item.get("id"), str):
+        where += f" (id {item['id']!r})"
+    unknown = sorted(set(item) - set(PLAN_FIELDS))
+    if unknown:
+        raise PlanSettingsError(f"{where}: unknown field {unknown[0]!r}; a plan has {', '.join(PLAN_FIELDS)}")
+
+    def fail(field: str, expected: str) -> PlanSettingsError:
+        return PlanSettingsError(f"{where} field '{field}' must be {expected}; got {item.get(field)!r}")
+
+    def text(field: str, required: bool = True) -> str:
+        value = item.get(field, "")
+        limit = _TEXT_LIMITS.get(field, 32)
+        if not isinstance(value, str) or len(value.strip()) > limit or (required and not value.strip()):
+            raise fail(field, f"text of {'1' if required else '0'} to {limit} characters")
+        return value.strip()
+
+    def number(field: str, whole: bool) -> float:
+        value = item.get(field)
+        ok = isinstance(value, int) if whole else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok or value <= 0:
+            raise fail(field, "a whole number greater than 0" if whole else "a number greater than 0")
+        return value
+
+    plan_id = item.get("id")
+    if not isinstance(plan_id, str) or not _PLAN_ID.match(plan_id):
+        raise fail("id", "1-32 lowercase letters, digits or '-', starting with a letter or digit (e.g. 'pro')")
+    period = item.get("quota_period")
+    if not isinstance(period, str) or period.upper() not in QUOTA_PERIODS:
+        raise fail("quota_period", "one of " + ", ".join(QUOTA_PERIODS))
+    price = item.get("stripe_price_id") or None
+    if price is not None and (not isinstance(price, str) or not _PRICE_ID.match(price)):
+        raise fail("stripe_price_id", "a Stripe price id starting with 'price_' (make stripe-setup prints it), or "
+                                      "empty for a free plan")
+    card = item.get("require_payment_method", False)
+    if not isinstance(card, bool):
+        raise fail("require_payment_method", "true or false")
+    if card and price is None:
+        raise fail("require_payment_method", "false for a free plan (no stripe_price_id): nothing is charged to the "
+                                             "card")
+    return PlanSettings(
+        id=plan_id, name=text("name"), description=text("description", required=False),
+        price_text=text("price_text"), throttle_rate_limit=float(number("throttle_rate_limit", whole=False)),
+        throttle_burst_limit=int(number("throttle_burst_limit", whole=True)),
+        quota_limit=int(number("quota_limit", whole=True)), quota_period=period.upper(), stripe_price_id=price,
+        require_payment_method=card)
+
+
+def runtime_catalog(plans: tuple[PlanSettings, ...], usage_plan_ids: Mapping[str, str]) -> PlanCatalog:
+    """The plans as the functions read them (contract.ENV_PLANS), with each plan's usage plan id
+    (a CloudFormation reference in the stack, moto's id in `make dev`)."""
+    return PlanCatalog(tuple(
+        Plan(id=plan.id, name=plan.name, usage_plan_id=usage_plan_ids[plan.id], price_id=plan.stripe_price_id,
+             requires_payment_method=plan.require_payment_method, quota_limit=plan.quota_limit,
+             quota_period=plan.quota_period)
+        for plan in plans))
