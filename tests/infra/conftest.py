@@ -15,7 +15,8 @@ def synth(tmp_path_factory) -> Synth:
 
 @pytest.fixture(scope="session")
 def synth_custom(tmp_path_factory) -> Synth:
-    """An operator's deployment: own backend, existing secrets, WAF and tracing off, payment method required,
+    """An operator's deployment: the flat single-plan settings of the versions before plans (a card required),
+    own backend, existing secrets, WAF and tracing off,
     reserved concurrency, usage reported by Moesif's integration, a 90-day ledger, an hourly reconciler, alarms
     mailed to an address with their own thresholds, no dashboard, the one-step sign-up (no email link)."""
     return synthesize(
@@ -24,6 +25,11 @@ def synth_custom(tmp_path_factory) -> Synth:
         existing_stripe_secret_arn=EXISTING_STRIPE_SECRET_ARN,
         existing_moesif_secret_arn=EXISTING_MOESIF_SECRET_ARN,
         enable_waf=False,
+        plans="",
+        throttle_rate_limit=10,
+        throttle_burst_limit=20,
+        quota_limit=10000,
+        quota_period="MONTH",
         require_payment_method=True,
         stripe_price_id="price_1Abc",
         reserved_concurrency=5,

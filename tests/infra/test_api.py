@@ -175,16 +175,27 @@ def test_sign_up_and_checkout_throttles_cap_their_functions_but_are_not_shared_w
     assert throttles[f"{contract.ROUTE_REGISTER} POST"][0] >= 10  # one client at 2/s no longer blocks everyone
 
 
-def test_usage_plan_is_bound_to_the_stage_with_throttle_and_quota(synth):
+def test_each_plan_has_a_usage_plan_on_the_stage_with_its_throttle_and_quota(synth):
     (stage_id,) = synth.resources("AWS::ApiGateway::Stage")
-    synth.template.has_resource_properties(
-        "AWS::ApiGateway::UsagePlan",
-        {
-            "ApiStages": [Match.object_like({"Stage": {"Ref": stage_id}})],
-            "Throttle": {"RateLimit": 10, "BurstLimit": 20},
-            "Quota": {"Limit": 10000, "Period": "MONTH"},
-        },
-    )
+    usage_plans = synth.resources("AWS::ApiGateway::UsagePlan")
+
+    assert len(usage_plans) == len(synth.settings.plans) == 2
+    for plan in synth.settings.plans:
+        (usage_plan,) = [resource["Properties"] for resource in usage_plans.values()
+                         if resource["Properties"]["UsagePlanName"].endswith(f"-{plan.id}")]
+        assert [stage["Stage"] for stage in usage_plan["ApiStages"]] == [{"Ref": stage_id}]
+        assert usage_plan["Throttle"] == {"RateLimit": plan.throttle_rate_limit, "BurstLimit": plan.throttle_burst_limit}
+        assert usage_plan["Quota"] == {"Limit": plan.quota_limit, "Period": plan.quota_period}
+
+
+def test_the_flat_settings_plan_keeps_the_usage_plan_of_earlier_versions(synth, synth_custom):
+    """Its logical id is the one before plans existed (so an upgrade replaces nothing and its keys stay
+    on it); the shipped cdk.json's paid plan has that id too."""
+    for synthesized in (synth, synth_custom):
+        standard = [logical_id for logical_id, resource in synthesized.resources("AWS::ApiGateway::UsagePlan").items()
+                    if resource["Properties"]["UsagePlanName"].endswith("-standard")]
+        assert len(standard) == 1 and standard[0].startswith("ApiRestApiUsagePlan")
+        assert not standard[0].startswith("ApiRestApiUsagePlanstandard")
 
 
 def _rules(synth) -> dict[str, dict]:

@@ -118,11 +118,12 @@ def test_no_other_function_sends_email(synth):
 
 def test_the_account_function_reads_this_plans_usage_and_the_customers_usage_index_only(synth):
     grants = _grants(synth, contract.HANDLER_ACCOUNT)
-    (plan_id,) = synth.resources("AWS::ApiGateway::UsagePlan")
+    plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
     (reports_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("UsageMeteringReportsTable")]
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
-    assert sorted(grants["apigateway:GET"]) == [f"{base}/usageplans/<{plan_id}>", f"{base}/usageplans/<{plan_id}>/usage"]
+    assert sorted(grants["apigateway:GET"]) == sorted(
+        f"{base}/usageplans/<{plan_id}>{path}" for plan_id in plan_ids for path in ("", "/usage"))
     assert f"<{reports_id}.Arn>/index/{contract.USAGE_REPORTS_INDEX_BY_CUSTOMER}" in grants["dynamodb:Query"]
     assert not any(r.startswith(f"<{reports_id}") for action, rs in grants.items() if action != "dynamodb:Query" for r in rs)
 

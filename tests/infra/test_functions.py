@@ -11,6 +11,7 @@ from aws_cdk import App, Stack
 from infra import lambda_asset
 from infra.functions import ARCHITECTURE, LAMBDA_SRC, RUNTIME, PipLocalBundling, shared_code_asset
 from tollgate import contract
+from infra_synth import resolve_join
 
 BUSINESS_HANDLERS = (contract.HANDLER_REGISTER, contract.HANDLER_CHECKOUT, contract.HANDLER_STRIPE_WEBHOOK)
 # Every function that touches API keys.
@@ -85,8 +86,11 @@ def test_environment_carries_the_secret_arns_and_names_never_a_secret_value(synt
 
     assert environment[contract.ENV_STRIPE_SECRET_ARN] == {"Ref": stripe_secret_id}
     assert environment[contract.ENV_MOESIF_SECRET_ARN] == {"Ref": moesif_secret_id}
-    assert environment[contract.ENV_STRIPE_PRICE_ID] == synth.settings.stripe_price_id
-    assert environment[contract.ENV_REQUIRE_PAYMENT_METHOD] == "false"
+    plans = json.loads(resolve_join(environment[contract.ENV_PLANS]))
+    usage_plans = synth.resources("AWS::ApiGateway::UsagePlan")
+    assert [(plan["id"], plan["price_id"], plan["requires_payment_method"]) for plan in plans] == [
+        (plan.id, plan.stripe_price_id, plan.require_payment_method) for plan in synth.settings.plans]
+    assert {plan["usage_plan_id"].strip("<>") for plan in plans} == set(usage_plans)
     assert "DomainName" in json.dumps(environment[contract.ENV_ALLOWED_ORIGIN])
     assert not any(name in json.dumps(environment) for name in ("sk_", "whsec_", contract.SECRET_PLACEHOLDER))
     for unset in (contract.ENV_STRIPE_API_BASE, contract.ENV_MOESIF_API_BASE, "AWS_ENDPOINT_URL"):
@@ -95,11 +99,13 @@ def test_environment_carries_the_secret_arns_and_names_never_a_secret_value(synt
 
 def test_register_may_manage_keys_and_only_this_plans_membership(synth):
     grants = _grants(synth, contract.HANDLER_REGISTER)
-    (plan_id,) = synth.resources("AWS::ApiGateway::UsagePlan")
+    plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
-    assert sorted(grants["apigateway:POST"]) == sorted([f"{base}/apikeys", f"{base}/usageplans/<{plan_id}>/keys"])
-    assert sorted(grants["apigateway:DELETE"]) == sorted([f"{base}/apikeys/*", f"{base}/usageplans/<{plan_id}>/keys/*"])
+    assert sorted(grants["apigateway:POST"]) == sorted(
+        [f"{base}/apikeys"] + [f"{base}/usageplans/<{plan_id}>/keys" for plan_id in plan_ids])
+    assert sorted(grants["apigateway:DELETE"]) == sorted(
+        [f"{base}/apikeys/*"] + [f"{base}/usageplans/<{plan_id}>/keys/*" for plan_id in plan_ids])
     assert grants["apigateway:GET"] == [f"{base}/apikeys/*"]  # never the collection: listing returns every key's value
     assert grants["apigateway:PUT"] == [
         f"{base}/tags/arn%3A<AWS::Partition>%3Aapigateway%3A<AWS::Region>%3A%3A%2Fapikeys%2F*"]
@@ -116,18 +122,17 @@ def test_checkout_may_only_read_keys_the_secret_and_accounts(synth):
 
 def test_webhook_may_enable_disable_keys_and_attach_to_this_plan_only(synth):
     grants = _grants(synth, contract.HANDLER_STRIPE_WEBHOOK)
-    (plan_id,) = synth.resources("AWS::ApiGateway::UsagePlan")
+    plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert grants["apigateway:PATCH"] == [f"{base}/apikeys/*"]
-    assert grants["apigateway:POST"] == [f"{base}/usageplans/<{plan_id}>/keys"]
+    assert grants["apigateway:POST"] == [f"{base}/usageplans/<{plan_id}>/keys" for plan_id in plan_ids]
     assert "apigateway:DELETE" not in grants
 
 
 @pytest.mark.parametrize("handler", KEY_HANDLERS)
 def test_every_key_grant_is_conditioned_on_this_deployments_owner_tag(synth, handler):
     """Issue 11, point 4: the functions cannot read, disable or delete other APIs' keys."""
-    from infra_synth import resolve_join
 
     owner = f"Tollgate/{synth.settings.stage_name}"
     resource_tag = {"StringEquals": {f"aws:ResourceTag/{contract.API_KEY_OWNER_TAG}": owner}}

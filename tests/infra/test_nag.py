@@ -103,11 +103,12 @@ def test_app_py_synthesizes_with_the_nag_plugin_and_no_validation_failure(tmp_pa
 
 
 def test_a_wrong_setting_fails_the_app_synth_naming_the_key(tmp_path):
-    result = _run_app_py(tmp_path, quota_period="YEAR")
+    result = _run_app_py(tmp_path, stage_name="prod stage")
 
     assert result.returncode != 0
     assert result.stderr.strip().endswith(
-        "Tollgate settings: cdk.json context 'quota_period' must be one of DAY, WEEK, MONTH; got 'YEAR'"
+        "Tollgate settings: cdk.json context 'stage_name' must be 1-128 letters, digits, '-' or '_' (e.g. 'prod'); "
+        "got 'prod stage'"
     )
     assert "Traceback" not in result.stderr
 

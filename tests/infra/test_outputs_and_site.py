@@ -120,7 +120,7 @@ def test_site_is_deployed_with_a_generated_config_json_holding_the_api_url(synth
     assert deployment["Properties"]["DistributionPaths"] == ["/*"]
 
 
-def test_config_json_carries_require_payment_method(synth, synth_custom):
+def test_config_json_carries_the_plans_and_require_payment_method(synth, synth_custom):
     for synthesized, expected in ((synth, False), (synth_custom, True)):
         config_asset = next(
             path for path in synthesized.outdir.glob("asset.*") if path.is_dir() and (path / "config.json").exists()
@@ -128,17 +128,21 @@ def test_config_json_carries_require_payment_method(synth, synth_custom):
         # The API URL is a deploy-time marker that BucketDeployment replaces with a JSON string.
         config = json.loads(re.sub(r"<<marker:0x[0-9a-f]+:\d+>>", '"marker"', (config_asset / "config.json").read_text()))
         assert config["requirePaymentMethod"] is expected
-        assert set(config) == set(site_delivery.site_config("", False))  # the shape localdev serves too
+        assert config["plans"] == [plan.page_view() for plan in synthesized.settings.plans]
+        assert set(config) == set(site_delivery.site_config("", synthesized.settings.plans))  # as localdev serves
 
 
 def test_outputs_give_urls_ids_and_the_put_secret_commands(synth):
     outputs = synth.json["Outputs"]
     stripe_secret_id, moesif_secret_id = synth.secret_ids()
-    (plan_id,) = synth.resources("AWS::ApiGateway::UsagePlan")
+    usage_plans = synth.resources("AWS::ApiGateway::UsagePlan")
 
-    assert {"ApiUrl", "SignupUrl", "UsagePlanId", "StripeSecretArn", "MoesifSecretArn", "StripeWebhookUrl",
+    assert {"ApiUrl", "SignupUrl", "UsagePlanIds", "StripeSecretArn", "MoesifSecretArn", "StripeWebhookUrl",
             "PutStripeSecretCommand", "PutMoesifSecretCommand"} <= set(outputs)
-    assert outputs["UsagePlanId"]["Value"] == {"Ref": plan_id}
+    assert resolve_join(outputs["UsagePlanIds"]["Value"]) == ",".join(
+        f"{plan_id}=<{logical_id}>" for plan_id, logical_id in zip(
+            [plan.id for plan in synth.settings.plans],
+            [logical_id for logical_id, resource in usage_plans.items()]))
     (register_id,) = [logical_id for logical_id, function in synth.resources("AWS::Lambda::Function").items()
                       if function["Properties"]["Handler"] == contract.HANDLER_REGISTER]
     assert outputs[contract.STACK_OUTPUT_REGISTER_FUNCTION]["Value"] == {"Ref": register_id}

@@ -56,13 +56,13 @@ def test_the_schedule_may_invoke_the_reconciler_and_nothing_else(synth):
 def test_the_reconciler_may_do_what_the_webhook_does_and_no_more(synth):
     _, function = _reconciler(synth)
     grants = synth.role_grants(function["Properties"]["Role"]["Fn::GetAtt"][0])
-    (plan_id,) = synth.resources("AWS::ApiGateway::UsagePlan")
+    plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
     stripe_secret_id, moesif_secret_id = synth.secret_ids()
     (accounts_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("DataAccountsTable")]
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert grants["apigateway:PATCH"] == [f"{base}/apikeys/*"]  # owner-tag conditioned (test_functions.py)
-    assert grants["apigateway:POST"] == [f"{base}/usageplans/<{plan_id}>/keys"]
+    assert grants["apigateway:POST"] == [f"{base}/usageplans/<{plan_id}>/keys" for plan_id in plan_ids]
     assert "apigateway:DELETE" not in grants and "apigateway:GET" not in grants
     assert grants["secretsmanager:GetSecretValue"] == [f"<{stripe_secret_id}>"]
     assert f"<{moesif_secret_id}>" not in json.dumps(grants)

@@ -4,9 +4,15 @@ import sys
 
 import pytest
 
-from infra.settings import PLACEHOLDER_STRIPE_PRICE_ID, Settings, SettingsError, load_cdk_json_context
+from infra.plan_settings import FLAT_PLAN_KEYS, LEGACY_PLAN_ID, PLACEHOLDER_STRIPE_PRICE_ID
+from infra.settings import Settings, SettingsError, load_cdk_json_context
 
 from infra_synth import EXISTING_MOESIF_SECRET_ARN, EXISTING_STRIPE_SECRET_ARN, REPO_ROOT
+
+
+# The flat plan settings of the versions before plans, as an operator's cdk.json still has them.
+FLAT_PLAN = {"throttle_rate_limit": 10, "throttle_burst_limit": 20, "quota_limit": 10000, "quota_period": "MONTH",
+             "stripe_price_id": PLACEHOLDER_STRIPE_PRICE_ID, "require_payment_method": False}
 
 
 @pytest.fixture
@@ -14,26 +20,41 @@ def context():
     return load_cdk_json_context(REPO_ROOT / "cdk.json")
 
 
+@pytest.fixture
+def flat_context(context):
+    """cdk.json as it was before plans: one plan in flat settings."""
+    return {**{key: value for key, value in context.items() if key != "plans"}, **FLAT_PLAN}
+
+
 def test_cdk_json_defaults_are_valid_and_use_the_sample_backend(context):
     settings = Settings.from_context(context)
 
     assert settings.uses_sample_backend
     assert settings.existing_stripe_secret_arn is None and settings.existing_moesif_secret_arn is None
-    assert settings.stripe_price_id == PLACEHOLDER_STRIPE_PRICE_ID and settings.stripe_price_is_placeholder
+    assert [plan.id for plan in settings.plans] == [LEGACY_PLAN_ID, "free"]
+    assert settings.placeholder_price_plans == (LEGACY_PLAN_ID,)
     assert settings.moesif_collector_url.startswith("https://")
-    assert (settings.enable_waf, settings.require_payment_method) == (True, False)
+    assert settings.enable_waf is True
+
+
+def test_the_flat_settings_of_earlier_versions_are_one_plan_as_before(flat_context):
+    (plan,) = Settings.from_context(flat_context).plans
+
+    assert (plan.id, plan.throttle_rate_limit, plan.throttle_burst_limit, plan.quota_limit, plan.quota_period,
+            plan.stripe_price_id, plan.require_payment_method) == (
+        LEGACY_PLAN_ID, 10.0, 20, 10000, "MONTH", PLACEHOLDER_STRIPE_PRICE_ID, False)
 
 
 def test_cdk_json_declares_every_setting_and_turns_cli_telemetry_off(context):
-    assert set(Settings.context_keys()) <= set(context)
+    assert set(Settings.context_keys()) - set(FLAT_PLAN_KEYS) <= set(context)
     assert context["cli-telemetry"] is False
     assert json.loads((REPO_ROOT / "cdk.json").read_text())["app"].endswith("app.py")
 
 
-def test_command_line_strings_are_parsed_into_typed_values(context):
+def test_command_line_strings_are_parsed_into_typed_values(flat_context):
     settings = Settings.from_context(
         {
-            **context,
+            **flat_context,
             "throttle_rate_limit": "2.5",
             "quota_limit": "500",
             "quota_period": "week",
@@ -44,10 +65,9 @@ def test_command_line_strings_are_parsed_into_typed_values(context):
         }
     )
 
-    assert settings.throttle_rate_limit == 2.5
-    assert settings.quota_limit == 500
-    assert settings.quota_period == "WEEK"
-    assert settings.enable_waf is True and settings.require_payment_method is False
+    (plan,) = settings.plans
+    assert (plan.throttle_rate_limit, plan.quota_limit, plan.quota_period) == (2.5, 500, "WEEK")
+    assert settings.enable_waf is True and plan.require_payment_method is False
     assert settings.backend_url == "https://api.example.com" and not settings.uses_sample_backend
     assert settings.existing_stripe_secret_arn == EXISTING_STRIPE_SECRET_ARN
 
@@ -55,15 +75,9 @@ def test_command_line_strings_are_parsed_into_typed_values(context):
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("quota_period", "YEAR", "cdk.json context 'quota_period' must be one of DAY, WEEK, MONTH; got 'YEAR'"),
         ("stage_name", "prod stage", "'stage_name' must be 1-128 letters, digits"),
-        ("throttle_rate_limit", 0, "'throttle_rate_limit' must be a number greater than 0"),
-        ("throttle_burst_limit", "ten", "'throttle_burst_limit' must be a whole number greater than 0; got 'ten'"),
-        ("quota_limit", 1.5, "'quota_limit' must be a whole number greater than 0; got 1.5"),
-        ("quota_limit", True, "'quota_limit' must be a whole number greater than 0; got True"),
         ("register_rate_limit", -1, "'register_rate_limit' must be a number greater than 0"),
         ("register_burst_limit", 0, "'register_burst_limit' must be a whole number greater than 0"),
-        ("stripe_price_id", "plan_123", "'stripe_price_id' must be a Stripe price id starting with 'price_'"),
         ("moesif_collector_url", "http://api.moesif.net", "'moesif_collector_url' must be an absolute https URL"),
         ("backend_url", "ftp://backend", "'backend_url' must be an absolute https or http URL"),
         ("backend_url", "not a url", "'backend_url' must be an absolute https or http URL"),
@@ -74,7 +88,6 @@ def test_command_line_strings_are_parsed_into_typed_values(context):
         ("existing_secret_arn", EXISTING_STRIPE_SECRET_ARN,
          "'existing_secret_arn' is no longer read: it was split in two so that Firehose can no longer read the Stripe"),
         ("enable_waf", "maybe", "cdk.json context 'enable_waf' must be true or false; got 'maybe'"),
-        ("require_payment_method", 2, "'require_payment_method' must be true or false; got 2"),
         ("reserved_concurrency", -1, "'reserved_concurrency' must be a whole number, 0 or more"),
         ("usage_reporter", "stripe", "'usage_reporter' must be one of tollgate, moesif; got 'stripe'"),
         ("billable_statuses", "2xx,ok", "'billable_statuses' must be comma-separated status classes like 2xx"),
@@ -98,8 +111,35 @@ def test_a_wrong_value_names_the_key_and_what_is_expected(context, key, value, m
     assert message in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("quota_period", "YEAR", "cdk.json context 'quota_period' must be one of DAY, WEEK, MONTH; got 'YEAR'"),
+        ("throttle_rate_limit", 0, "'throttle_rate_limit' must be a number greater than 0"),
+        ("throttle_burst_limit", "ten", "'throttle_burst_limit' must be a whole number greater than 0; got 'ten'"),
+        ("quota_limit", 1.5, "'quota_limit' must be a whole number greater than 0; got 1.5"),
+        ("quota_limit", True, "'quota_limit' must be a whole number greater than 0; got True"),
+        ("stripe_price_id", "plan_123", "'stripe_price_id' must be a Stripe price id starting with 'price_'"),
+        ("require_payment_method", 2, "'require_payment_method' must be true or false; got 2"),
+    ],
+)
+def test_a_wrong_flat_plan_value_names_the_key_and_what_is_expected(flat_context, key, value, message):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_context({**flat_context, key: value})
+
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("key", FLAT_PLAN_KEYS)
+def test_a_missing_flat_plan_value_names_the_key(flat_context, key):
+    del flat_context[key]
+
+    with pytest.raises(SettingsError, match=f"cdk.json context '{key}' is missing; expected"):
+        Settings.from_context(flat_context)
+
+
 OPTIONAL_KEYS = {"backend_url", "backend_function_arn", "backend_secret_version", "existing_stripe_secret_arn",
-                 "existing_moesif_secret_arn", "alarm_email"}
+                 "existing_moesif_secret_arn", "alarm_email", "plans", *FLAT_PLAN_KEYS}
 
 
 @pytest.mark.parametrize("key", sorted(set(Settings.context_keys()) - OPTIONAL_KEYS))
