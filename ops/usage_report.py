@@ -42,7 +42,7 @@ class UsageRow:
     gateway: int = 0
     ledger: int = 0
     billable: int = 0
-    stripe: float | None = None  # None: no customer to ask Stripe about
+    stripe: float | None = None  # None: no customer to ask Stripe about, or one on a free plan (nothing billed)
 
     @property
     def gateway_gap(self) -> int:
@@ -57,7 +57,7 @@ class UsageRow:
 
 
 def reconcile(gateway: Mapping[str, int], ledger: LedgerUsage, customer_of: Callable[[str], str | None],
-              units_of: Callable[[str], float]) -> list[UsageRow]:
+              units_of: Callable[[str], float | None]) -> list[UsageRow]:
     """Rows per customer (keys grouped by the account that owns them), the unowned keys last."""
     rows: dict[str | None, UsageRow] = {}
     for key_id in sorted(set(gateway) | set(ledger.by_key)):
@@ -112,12 +112,24 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
                 for key_id, calls in summary.unknown_keys.items():
                     unknown[key_id] = unknown.get(key_id, 0) + calls
 
+        plans = deployment.config.plans
+        free_customers: set[str] = set()
+
         def customer_of(key_id: str) -> str | None:
             account = wired.accounts.find_by_api_key_id(key_id)
+            if account and account.customer_id and plans.get(account.plan_id).is_free:
+                free_customers.add(account.customer_id)
             return account.customer_id if account else None
 
+        def units_of(customer_id: str) -> float | None:
+            """What the meters of every plan's price have for the customer (each price has its own meter)."""
+            if customer_id in free_customers:
+                return None
+            return sum(wired.usage_meter.reported_units(customer_id, price_id, start, end)
+                       for price_id in dict.fromkeys(plans.price_ids))
+
         rows = reconcile(wired.usage_plan_usage.calls_by_key(arguments.since, arguments.to), ledger, customer_of,
-                         lambda customer_id: wired.usage_meter.reported_units(customer_id, start, end))
+                         units_of)
     except TollgateError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -120,10 +120,10 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
                 self.events.append(report)
                 return True
 
-    def reported_units(self, customer_id: str, start: int, end: int) -> float:
+    def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
         with self._call("reported_units", customer_id):
-            return sum(event.value for event in self.events
-                       if event.customer_id == customer_id and start <= event.timestamp < end)
+            return sum(event.value for event in self.events if event.customer_id == customer_id
+                       and event.price_id in (price_id, "") and start <= event.timestamp < end)
 
     def units(self, customer_id: str | None = None) -> int:
         return sum(event.value for event in self.events if customer_id in (None, event.customer_id))

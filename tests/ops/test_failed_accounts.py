@@ -29,12 +29,12 @@ def failed_sign_up(aws, accounts, stripe_api, price_id) -> Account:
     """What a rollback that could not undo leaves: a key in the plan, a customer, a live
     subscription, and a `failed` row holding their ids."""
     email = f"{uuid.uuid4().hex[:8]}@example.com"
-    keys = ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id, KEY_OWNER)
-    billing = StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api), price_id)
+    keys = ApiGatewayKeys(AwsClients().client("apigateway"), KEY_OWNER)
+    billing = StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api))
     key = keys.create_key("tollgate-failed", "")
-    keys.attach_to_plan(key.id)
+    keys.attach_to_plan(key.id, aws.usage_plan_id)
     customer_id = billing.create_customer(Registrant(email, "Ann", "Lee"), key.id, f"c-{uuid.uuid4()}")
-    subscription_id = billing.subscribe(customer_id, f"s-{uuid.uuid4()}")
+    subscription_id = billing.subscribe(customer_id, price_id, f"s-{uuid.uuid4()}")
     row = Account(email=email, status=AccountStatus.FAILED, api_key_id=key.id, customer_id=customer_id,
                   subscription_id=subscription_id, attempt_id="a1", failure_reason="Stripe: delete customer failed",
                   updated_at=int(time.time()) - 3 * 3600 - 120)
@@ -172,7 +172,7 @@ def test_an_abandoned_reservation_is_listed_and_cleaned_but_a_live_one_is_left_a
 def test_an_orphaned_sign_up_key_is_listed_and_deleted_once_its_lease_ran_out(environment, aws):
     """What a sign-up leaves when its email was taken and deleting its key failed: a `tollgate-`
     key that no row records."""
-    keys = ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id, KEY_OWNER)
+    keys = ApiGatewayKeys(AwsClients().client("apigateway"), KEY_OWNER)
     orphan = keys.create_key(f"tollgate-{uuid.uuid4().hex[:8]}-attempt", "")
     other = keys.create_key("not-a-sign-up", "")
     after_the_lease = lambda: time.time() + RESERVATION_LEASE_SECONDS + 1  # noqa: E731

@@ -38,7 +38,7 @@ def test_keys_from_before_the_owner_tag_are_tagged_once_and_another_deployments_
     old_keys = [apigateway.create_api_key(name=f"tollgate-old-{n}", enabled=n == 0)["id"] for n in range(2)]
     for key_id, status in zip(old_keys, (AccountStatus.ACTIVE, AccountStatus.SUSPENDED)):
         recorded(accounts, key_id, status)
-    new_key = ApiGatewayKeys(apigateway, aws.usage_plan_id, KEY_OWNER).create_key("tollgate-new", "")
+    new_key = ApiGatewayKeys(apigateway, KEY_OWNER).create_key("tollgate-new", "")
     recorded(accounts, new_key.id)
     foreign = apigateway.create_api_key(name="theirs", enabled=True, tags={contract.API_KEY_OWNER_TAG: "Other/prod"})
     recorded(accounts, foreign["id"])
@@ -52,7 +52,7 @@ def test_keys_from_before_the_owner_tag_are_tagged_once_and_another_deployments_
     assert f"{old_keys[1]}" in report
     assert "5 key(s) recorded: 2 tagged, 1 already tagged, 1 tagged for another deployment, 1 gone." in report
     assert "Other/prod" in report
-    assert {key.id for key in ApiGatewayKeys(apigateway, aws.usage_plan_id, KEY_OWNER).keys_named("tollgate-")} >= {
+    assert {key.id for key in ApiGatewayKeys(apigateway, KEY_OWNER).keys_named("tollgate-")} >= {
         *old_keys, new_key.id}  # this deployment's orphan search now sees them as its own
 
     again_status, again = run(environment)

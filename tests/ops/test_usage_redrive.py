@@ -78,7 +78,7 @@ def test_a_report_pending_past_24_hours_is_listed_and_sent_only_when_assumed_unr
                                                                                          stripe_bridge):
     _, customer_id = customer
     source = LedgerObject(aws.usage.ledger_bucket, ledger_key())
-    report = MeterReport(meter_event_identifier(source, customer_id), customer_id, 4, int(time.time()) - 90_000, source)
+    report = MeterReport(meter_event_identifier(source, customer_id), customer_id, 4, int(time.time()) - 90_000, source, "")
     reports = DynamoUsageReports(AwsClients().client("dynamodb"), aws.usage.reports_table)
     reports.mark_pending(report, now=int(time.time()) - STRIPE_DEDUP_WINDOW_SECONDS - 3600)  # the answer was lost
 

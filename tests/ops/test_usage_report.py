@@ -59,7 +59,7 @@ def rows(output: str) -> dict[str, list[str]]:
 
 
 def reported(metering: MeteringOnFakes, customer_id: str, units: int) -> None:
-    metering.meter.events.append(MeterReport(f"id-{customer_id}-{units}", customer_id, units, int(NOW), None))
+    metering.meter.events.append(MeterReport(f"id-{customer_id}-{units}", customer_id, units, int(NOW), None, "price_1"))
 
 
 def test_matching_counts_report_no_difference_and_exit_0(metering):

@@ -18,7 +18,7 @@ from testkit.lambda_events import KEY_OWNER
 
 @pytest.fixture
 def keys(aws) -> ApiGatewayKeys:
-    return ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id, KEY_OWNER)
+    return ApiGatewayKeys(AwsClients().client("apigateway"), KEY_OWNER)
 
 
 def plan_key_ids(aws) -> set[str]:
@@ -30,16 +30,16 @@ def test_a_new_key_is_enabled_but_in_no_plan_until_attached(keys, aws):
 
     assert issued.id not in plan_key_ids(aws)
     assert keys.key_value(issued.id) == issued.value
-    keys.attach_to_plan(issued.id)
+    keys.attach_to_plan(issued.id, aws.usage_plan_id)
     assert issued.id in plan_key_ids(aws)
 
 
 def test_attaching_twice_is_not_an_error_and_detach_removes_the_key(keys, aws):
     issued = keys.create_key("tollgate-twice", "")
 
-    keys.attach_to_plan(issued.id)
-    keys.attach_to_plan(issued.id)
-    keys.detach_from_plan(issued.id)
+    keys.attach_to_plan(issued.id, aws.usage_plan_id)
+    keys.attach_to_plan(issued.id, aws.usage_plan_id)
+    keys.detach_from_plan(issued.id, aws.usage_plan_id)
 
     assert issued.id not in plan_key_ids(aws)
 
@@ -51,7 +51,7 @@ def test_detaching_a_key_that_is_in_no_plan_is_not_an_error(aws):
     stubber.add_client_error("delete_usage_plan_key", service_error_code="NotFoundException", http_status_code=404)
 
     with stubber:
-        ApiGatewayKeys(client, aws.usage_plan_id, KEY_OWNER).detach_from_plan("never-attached")
+        ApiGatewayKeys(client, KEY_OWNER).detach_from_plan("never-attached", aws.usage_plan_id)
 
 
 def test_deleting_a_deleted_key_is_not_an_error(keys):
@@ -68,7 +68,7 @@ def test_deleting_a_deleted_key_is_not_an_error(keys):
 def test_a_deleted_key_leaves_the_usage_plan_as_in_api_gateway(keys, aws):
     """localdev/moto_gaps.py: moto kept deleted keys in their plans (a revoked key, issue 12)."""
     issued = keys.create_key("tollgate-revoked", "")
-    keys.attach_to_plan(issued.id)
+    keys.attach_to_plan(issued.id, aws.usage_plan_id)
 
     keys.delete_key(issued.id)
 
@@ -95,7 +95,7 @@ def test_failures_map_to_downstream_errors_retryable_only_when_worth_retrying(aw
     stubber.add_client_error("create_api_key", service_error_code=code, http_status_code=status)
 
     with stubber, pytest.raises(DownstreamError) as raised:
-        ApiGatewayKeys(client, aws.usage_plan_id, KEY_OWNER).create_key("x", "")
+        ApiGatewayKeys(client, KEY_OWNER).create_key("x", "")
 
     assert raised.value.retryable is retryable and code in str(raised.value)
 
@@ -117,7 +117,7 @@ def test_every_key_carries_the_owner_tag_and_another_deployments_keys_are_never_
     """A second deployment in the same region (say staging) names its keys alike: the orphan search
     of one must never offer the other's keys for deletion."""
     ours = keys.create_key("tollgate-owned-a", "")
-    staging = ApiGatewayKeys(AwsClients().client("apigateway"), aws.usage_plan_id, "Tollgate/staging")
+    staging = ApiGatewayKeys(AwsClients().client("apigateway"), "Tollgate/staging")
     theirs = staging.create_key("tollgate-owned-b", "")
 
     tags = boto3.client("apigateway").get_api_key(apiKey=ours.id)["tags"]
@@ -145,5 +145,5 @@ def test_the_count_pages_through_every_key_500_at_a_time_without_values(aws):
                          {"includeValues": False, "limit": 500, "position": "next"})
 
     with stubber:
-        assert ApiGatewayKeys(client, aws.usage_plan_id, KEY_OWNER).count_in_region() == 501
+        assert ApiGatewayKeys(client, KEY_OWNER).count_in_region() == 501
     stubber.assert_no_pending_responses()

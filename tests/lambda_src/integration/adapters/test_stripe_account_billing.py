@@ -20,9 +20,9 @@ from tollgate.domain.models import Registrant
 
 @pytest.fixture
 def subscribed(stripe_api, price_id) -> tuple[str, str]:
-    billing = StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api), price_id)
+    billing = StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api))
     customer = billing.create_customer(Registrant("ann@example.com", "Ann", "Lee"), "key-1", f"t-{uuid.uuid4()}")
-    return customer, billing.subscribe(customer, f"t-{uuid.uuid4()}")
+    return customer, billing.subscribe(customer, price_id, f"t-{uuid.uuid4()}")
 
 
 @pytest.fixture

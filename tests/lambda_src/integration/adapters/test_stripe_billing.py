@@ -22,7 +22,7 @@ ANN = Registrant("ann@example.com", "Ann", "Lee")
 
 @pytest.fixture
 def billing(stripe_api, price_id) -> StripeBilling:
-    return StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api), price_id)
+    return StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api))
 
 
 def test_the_client_pins_the_api_version_and_bounds_retries_and_time(stripe_api):
@@ -37,7 +37,7 @@ def test_the_client_pins_the_api_version_and_bounds_retries_and_time(stripe_api)
 
 def test_a_customer_carries_the_key_id_and_a_subscription_the_price(billing, stripe_client, price_id):
     customer_id = billing.create_customer(ANN, "key-123", f"test-customer-{uuid.uuid4()}")
-    subscription_id = billing.subscribe(customer_id, f"test-subscription-{uuid.uuid4()}")
+    subscription_id = billing.subscribe(customer_id, price_id, f"test-subscription-{uuid.uuid4()}")
 
     customer = stripe_client.v1.customers.retrieve(customer_id)
     assert (customer.email, customer.name) == ("ann@example.com", "Ann Lee")
@@ -61,9 +61,9 @@ def test_repeating_a_customer_create_with_its_idempotency_key_returns_that_custo
     assert [customer.id for customer in stripe_client.v1.customers.search({"query": query})] == [first]
 
 
-def test_undoing_twice_is_not_an_error(billing, stripe_client):
+def test_undoing_twice_is_not_an_error(billing, stripe_client, price_id):
     customer_id = billing.create_customer(ANN, "key-2", f"test-customer-{uuid.uuid4()}")
-    subscription_id = billing.subscribe(customer_id, f"test-subscription-{uuid.uuid4()}")
+    subscription_id = billing.subscribe(customer_id, price_id, f"test-subscription-{uuid.uuid4()}")
 
     billing.cancel_subscription(subscription_id)
     billing.cancel_subscription(subscription_id)
@@ -73,15 +73,15 @@ def test_undoing_twice_is_not_an_error(billing, stripe_client):
     assert stripe_client.v1.subscriptions.retrieve(subscription_id).status == "canceled"
 
 
-def test_a_refused_request_is_a_non_retryable_downstream_error(billing):
+def test_a_refused_request_is_a_non_retryable_downstream_error(billing, price_id):
     with pytest.raises(DownstreamError) as raised:
-        billing.subscribe("cus_does_not_exist", f"test-subscription-{uuid.uuid4()}")
+        billing.subscribe("cus_does_not_exist", "price_none", f"test-subscription-{uuid.uuid4()}")
 
     assert raised.value.retryable is False and raised.value.service == "Stripe"
 
 
 def test_an_unreachable_stripe_is_a_retryable_downstream_error(price_id):
-    billing = StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, "http://127.0.0.1:9"), price_id)
+    billing = StripeBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, "http://127.0.0.1:9"))
 
     with pytest.raises(DownstreamError) as raised:
         billing.create_customer(ANN, "key-3", f"test-customer-{uuid.uuid4()}")
@@ -107,10 +107,10 @@ def fall_behind(stripe_api: str, subscription_id: str, amount_due: int) -> str:
 
 
 @pytest.fixture
-def past_due_subscription(billing, stripe_client, stripe_api) -> tuple[str, str, list[str]]:
+def past_due_subscription(billing, stripe_client, stripe_api, price_id) -> tuple[str, str, list[str]]:
     """A customer's subscription that owes two open invoices: (customer, subscription, invoices oldest first)."""
     customer_id = billing.create_customer(ANN, "key-4", f"test-customer-{uuid.uuid4()}")
-    subscription_id = billing.subscribe(customer_id, f"test-subscription-{uuid.uuid4()}")
+    subscription_id = billing.subscribe(customer_id, price_id, f"test-subscription-{uuid.uuid4()}")
     invoices = [fall_behind(stripe_api, subscription_id, amount) for amount in (700, 500)]
     return customer_id, subscription_id, invoices
 
@@ -152,7 +152,7 @@ def test_an_invoice_paid_meanwhile_is_skipped_not_an_error(stripe_api, price_id,
     client.v1.invoices.pay(invoices[0])  # a concurrent settlement pays it after our listing
     monkeypatch.setattr(client.v1.invoices, "list", lambda *_args, **_kwargs: listed_then)
 
-    payment = StripeBilling(lambda: client, price_id).pay_open_invoices(subscription_id, f"test-settle-{uuid.uuid4()}")
+    payment = StripeBilling(lambda: client).pay_open_invoices(subscription_id, f"test-settle-{uuid.uuid4()}")
 
     assert payment == InvoicePayment(paid=1)
     assert client.v1.subscriptions.retrieve(subscription_id).status == "active"

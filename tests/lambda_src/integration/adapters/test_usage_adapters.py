@@ -22,10 +22,11 @@ from tollgate.domain.metering import meter_event_identifier
 from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportState
 
 
-def report(customer_id: str = "cus_1", value: int = 3, timestamp: int | None = None) -> MeterReport:
+def report(customer_id: str = "cus_1", value: int = 3, timestamp: int | None = None,
+           price_id: str = "price_1") -> MeterReport:
     source = LedgerObject("ledger-bucket", ledger_key())
     return MeterReport(meter_event_identifier(source, customer_id), customer_id, value,
-                       timestamp or int(time.time()), source)
+                       timestamp or int(time.time()), source, price_id)
 
 
 @pytest.fixture
@@ -103,26 +104,26 @@ def meter(stripe_api: str, price_id: str) -> StripeUsageMeter:
 
 
 def test_the_meter_is_found_from_the_price_and_a_repeat_is_answered_already_reported(
-        meter: StripeUsageMeter, stripe_client: stripe.StripeClient):
+        meter: StripeUsageMeter, stripe_client: stripe.StripeClient, price_id: str):
     customer = stripe_client.v1.customers.create(params={"email": f"{uuid.uuid4().hex[:8]}@example.com"})
     now = int(time.time())
-    sent = report(customer.id, value=4, timestamp=now)
+    sent = report(customer.id, value=4, timestamp=now, price_id="")  # a report from before plans: the default price
 
     assert meter.report(sent) is True
     assert meter.report(sent) is False  # Stripe's 400 "An event already exists with identifier ..."
     start = now - now % 60
-    assert meter.reported_units(customer.id, start, start + 60) == 4
-    assert meter.spec().event_name == stripe_client.v1.billing.meters.retrieve(meter.spec().meter_id).event_name
+    assert meter.reported_units(customer.id, price_id, start, start + 60) == 4
+    assert meter.spec(price_id).event_name == stripe_client.v1.billing.meters.retrieve(meter.spec(price_id).meter_id).event_name
 
 
 def test_a_price_without_a_meter_is_a_configuration_error_naming_it(stripe_api: str, stripe_client: stripe.StripeClient):
     product = stripe_client.v1.products.create(params={"name": "Licensed"})
     price = stripe_client.v1.prices.create(params={"currency": "usd", "product": product.id, "unit_amount": 100,
                                                    "recurring": {"interval": "month"}})
-    meter = StripeUsageMeter(StripeClientForSecret(lambda: STRIPE_TEST_SECRET_KEY, stripe_api), price.id)
+    meter = StripeUsageMeter(StripeClientForSecret(lambda: STRIPE_TEST_SECRET_KEY, stripe_api), None)
 
     with pytest.raises(ConfigurationError, match=f"stripe_price_id {price.id} is not billed through a Stripe billing"):
-        meter.spec()
+        meter.spec(price.id)
 
 
 def test_a_customers_billable_calls_this_period_come_from_the_by_customer_index(reports):
