@@ -85,3 +85,19 @@ def wait_until(condition: Callable[[], Any], what: str, seconds: float = WAIT_SE
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def card_first_context() -> dict[str, str]:
+    """`make dev -c plans=...`: cdk.json's plans with the default (paid) one needing a card before its
+    key works, as a deployment whose operator turned require_payment_method on for it."""
+    from infra.settings import load_cdk_json_context
+
+    plans = load_cdk_json_context("cdk.json")["plans"]
+    return {"plans": json.dumps([{**plans[0], "require_payment_method": True}, *plans[1:]])}
+
+
+def cdk_json_plans() -> tuple:
+    """cdk.json's plans, as the stack and `make dev` read them (for a site server on its own)."""
+    from infra.settings import Settings, load_cdk_json_context
+
+    return Settings.from_context(load_cdk_json_context("cdk.json")).plans

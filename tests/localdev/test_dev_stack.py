@@ -25,6 +25,7 @@ from localdev.__main__ import API_PORT_ENV, EXIT_PORT_IN_USE, PROJECT_ROOT, SITE
 from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.net import bind_loopback
 from testkit import dev_stack
+from testkit.dev_stack import cdk_json_plans
 from tollgate import contract
 
 
@@ -101,7 +102,8 @@ def test_prints_every_url_and_serves_the_site_and_the_api_on_two_origins(stack: 
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert urls["api"] in headers["Content-Security-Policy"]
     config = json.loads(get(urls["site"] + "/config.json")[2])
-    assert config == {"apiUrl": urls["api"], "requirePaymentMethod": False}
+    assert config == {"apiUrl": urls["api"], "requirePaymentMethod": False,
+                      "plans": [plan.page_view() for plan in cdk_json_plans()]}
 
     assert get(urls["api"] + "/hello")[:1] == (403,)
 
@@ -143,10 +145,13 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
                             aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                             aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
 
-    (plan,) = client("apigateway").get_usage_plans()["items"]
-    assert plan["throttle"] == {"rateLimit": settings.throttle_rate_limit, "burstLimit": settings.throttle_burst_limit}
-    assert plan["quota"]["limit"] == settings.quota_limit and plan["quota"]["period"] == settings.quota_period
-    assert [stage["stage"] for stage in plan["apiStages"]] == [settings.stage_name]
+    usage_plans = {usage_plan["name"]: usage_plan for usage_plan in client("apigateway").get_usage_plans()["items"]}
+    assert len(usage_plans) == len(settings.plans) == 2  # make dev sells a paid and a free plan
+    for plan in settings.plans:
+        usage_plan = usage_plans[f"tollgate-dev-{plan.id}"]
+        assert usage_plan["throttle"] == {"rateLimit": plan.throttle_rate_limit, "burstLimit": plan.throttle_burst_limit}
+        assert (usage_plan["quota"]["limit"], usage_plan["quota"]["period"]) == (plan.quota_limit, plan.quota_period)
+        assert [stage["stage"] for stage in usage_plan["apiStages"]] == [settings.stage_name]
 
     tables = {name: client("dynamodb").describe_table(TableName=name)["Table"]
               for name in client("dynamodb").list_tables()["TableNames"]}

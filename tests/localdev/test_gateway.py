@@ -89,7 +89,7 @@ def apigateway(moto_server: Any, emulators: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def deployed_api(apigateway: Any) -> tuple[str, str]:
+def deployed_api(apigateway: Any) -> tuple[str, dict[str, str]]:
     settings = Settings.from_context(load_cdk_json_context())
     return create_api(apigateway, settings)
 
@@ -101,10 +101,11 @@ def backend() -> Any:
 
 
 @pytest.fixture(scope="module")
-def gateway(apigateway: Any, deployed_api: tuple[str, str], backend: EchoBackend, moesif_collector: Any) -> Any:
-    rest_api_id, usage_plan_id = deployed_api
+def gateway(apigateway: Any, deployed_api: tuple[str, dict[str, str]], backend: EchoBackend, moesif_collector: Any) -> Any:
+    rest_api_id, usage_plan_ids = deployed_api
     deployment = GatewayDeployment(
-        rest_api_id=rest_api_id, stage_name="prod", usage_plan_id=usage_plan_id, allowed_origin=SITE_ORIGIN,
+        rest_api_id=rest_api_id, stage_name="prod", usage_plan_ids=tuple(usage_plan_ids.values()),
+        allowed_origin=SITE_ORIGIN,
         backend_url=backend.url, firehose_url=moesif_collector.firehose_url,
         firehose_access_key=FIREHOSE_ACCESS_KEY, backend_secret=BACKEND_SECRET)
     with LocalGateway(deployment, apigateway) as running:
@@ -112,10 +113,10 @@ def gateway(apigateway: Any, deployed_api: tuple[str, str], backend: EchoBackend
 
 
 @pytest.fixture
-def plan_key(apigateway: Any, deployed_api: tuple[str, str]) -> dict[str, str]:
+def plan_key(apigateway: Any, deployed_api: tuple[str, dict[str, str]]) -> dict[str, str]:
     """A fresh enabled key attached to the usage plan: {"id", "value"}."""
     key = apigateway.create_api_key(name=f"test-{uuid.uuid4().hex[:8]}", enabled=True)
-    apigateway.create_usage_plan_key(usagePlanId=deployed_api[1], keyId=key["id"], keyType="API_KEY")
+    apigateway.create_usage_plan_key(usagePlanId=deployed_api[1]["free"], keyId=key["id"], keyType="API_KEY")
     return {"id": key["id"], "value": key["value"]}
 
 

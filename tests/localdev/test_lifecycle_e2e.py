@@ -23,7 +23,7 @@ import stripe
 
 from localdev.__main__ import PROJECT_ROOT, DevStackProcess
 from localdev.bootstrap import STRIPE_TEST_SECRET_KEY
-from testkit.dev_stack import request, sign_up, wait_until
+from testkit.dev_stack import card_first_context, request, sign_up, wait_until
 from tollgate import contract
 
 
@@ -35,8 +35,8 @@ def stack() -> Iterator[DevStackProcess]:
 
 @pytest.fixture(scope="module")
 def stack_requiring_a_payment_method() -> Iterator[DevStackProcess]:
-    """`make dev` with `-c require_payment_method=true`, as a deployment with the setting on."""
-    with DevStackProcess(context={"require_payment_method": "true"}) as running:
+    """`make dev` whose default plan needs a card first, as a deployment with require_payment_method on."""
+    with DevStackProcess(context=card_first_context()) as running:
         yield running
 
 

@@ -14,6 +14,7 @@ from infra.site_delivery import SITE_DIR, security_headers
 from localdev.net import AnyMethodHttpServer, read_request_body
 from localdev.site_server import SiteServer
 from tollgate import contract
+from testkit.dev_stack import cdk_json_plans
 
 
 class EchoApi(AnyMethodHttpServer):
@@ -35,7 +36,7 @@ class EchoApi(AnyMethodHttpServer):
 
 @pytest.fixture
 def site():
-    with EchoApi() as api, SiteServer(api.url, require_payment_method=False) as served:
+    with EchoApi() as api, SiteServer(api.url, plans=cdk_json_plans()) as served:
         yield served, api
 
 

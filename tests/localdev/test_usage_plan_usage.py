@@ -11,6 +11,7 @@ import pytest
 from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.usage_plan_usage import UsageCounter, UsagePlanUsageProxy
 from tollgate.adapters.api_gateway_usage import UsagePlanUsage
+from tollgate.plans import Plan
 
 
 @pytest.fixture
@@ -18,8 +19,8 @@ def counter() -> UsageCounter:
     counter = UsageCounter()
     for day, calls in ((1, 3), (2, 4)):
         for _ in range(calls):
-            counter.count("key-a", datetime(2026, 12, day, 12, tzinfo=timezone.utc))
-    counter.count("key-b", datetime(2026, 12, 2, 23, 59, tzinfo=timezone.utc))
+            counter.count("plan", "key-a", datetime(2026, 12, day, 12, tzinfo=timezone.utc))
+    counter.count("plan", "key-b", datetime(2026, 12, 2, 23, 59, tzinfo=timezone.utc))
     return counter
 
 
@@ -31,7 +32,7 @@ def client(url: str):
 
 @pytest.fixture
 def apigateway(moto_server, counter):
-    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, quota_limit=10) as proxy:
+    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, {"plan": (10, "MONTH")}) as proxy:
         yield client(proxy.url)
 
 
@@ -44,7 +45,7 @@ def test_get_usage_answers_per_key_and_day_with_what_is_left_of_the_quota(apigat
 
 
 def test_the_adapter_adds_up_the_days_of_each_key(apigateway):
-    assert UsagePlanUsage(apigateway, "plan").calls_by_key(date(2026, 12, 1), date(2026, 12, 2)) == {
+    assert UsagePlanUsage(apigateway, ("plan", "empty-plan")).calls_by_key(date(2026, 12, 1), date(2026, 12, 2)) == {
         "key-a": 7, "key-b": 1}
 
 
@@ -61,15 +62,15 @@ def test_a_single_day_asked_for_says_what_is_left_of_the_months_quota(apigateway
 
 
 def test_the_adapter_reads_the_quota_left_of_a_key_and_the_plans_quota(moto_server, counter):
-    plan_id = client(moto_server.endpoint_url).create_usage_plan(name="quota", quota={"limit": 10, "period": "MONTH"})["id"]
-    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, quota_limit=10) as proxy:
+    plan = Plan("standard", "Standard", "plan", "price_1", False, 10, "MONTH")
+    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, {"plan": (10, "MONTH")}) as proxy:
         apigateway = client(proxy.url)
-        assert UsagePlanUsage(apigateway, plan_id).quota_left("key-a", date(2026, 12, 3)) == (3, 10)
-        assert UsagePlanUsage(apigateway, plan_id).quota_left("key-new", date(2026, 12, 3)) == (10, 10)
+        assert UsagePlanUsage(apigateway, ("plan",)).quota_left("key-a", plan, date(2026, 12, 3)) == (3, 10)
+        assert UsagePlanUsage(apigateway, ("plan",)).quota_left("key-new", plan, date(2026, 12, 3)) == (10, 10)
 
 
 @pytest.mark.parametrize("period, left_on_the_8th", [("DAY", 10), ("WEEK", 10), ("MONTH", 3)])
 def test_the_quota_period_decides_where_counting_starts(moto_server, counter, period, left_on_the_8th):
-    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, quota_limit=10, quota_period=period) as proxy:
+    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, {"plan": (10, period)}) as proxy:
         assert proxy.usage("plan", {"startDate": ["2026-12-08"], "endDate": ["2026-12-08"], "keyId": ["key-a"]})[
             "values"] == {"key-a": [[0, left_on_the_8th]]}

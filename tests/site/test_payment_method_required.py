@@ -1,5 +1,5 @@
 """The signup page of a deployment with `require_payment_method` on and `verify_email` off (`make dev
--c require_payment_method=true -c verify_email=false`), as a customer goes through it in Chromium:
+-c plans=<the default plan with require_payment_method on> -c verify_email=false`), as a customer goes through it in Chromium:
 sign-up is one step (the key at once, no email); the page says the key waits for a payment method,
 the key is refused until Stripe Checkout completes, then it works; the same email again gets 409."""
 
@@ -13,6 +13,7 @@ from signup_page import DESKTOP, SignupPage, metered_call
 
 from localdev.__main__ import DevStackProcess
 from tollgate import contract
+from testkit.dev_stack import card_first_context
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +24,7 @@ EMAIL_TAKEN = "This email already has an account"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[DevStackProcess]:
-    with DevStackProcess(context={"require_payment_method": "true", "verify_email": "false"}) as running:
+    with DevStackProcess(context={**card_first_context(), "verify_email": "false"}) as running:
         yield running
 
 

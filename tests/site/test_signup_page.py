@@ -16,6 +16,7 @@ from signup_page import SignupPage
 
 from localdev.__main__ import DevStackProcess, free_port
 from localdev.site_server import SiteServer
+from testkit.dev_stack import cdk_json_plans
 
 pytestmark = pytest.mark.browser
 
@@ -204,7 +205,7 @@ def test_server_text_is_shown_as_text_never_as_html(signup: SignupPage, dev_stac
 
 def test_api_down_shows_the_network_message(browser_context: Any, unique_email: str) -> None:
     closed_port = free_port()
-    with SiteServer(f"http://127.0.0.1:{closed_port}", require_payment_method=False) as site:
+    with SiteServer(f"http://127.0.0.1:{closed_port}", plans=cdk_json_plans()) as site:
         page = browser_context.new_page()
         try:
             signup = SignupPage(page, site.url).open()

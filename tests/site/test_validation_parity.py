@@ -13,6 +13,7 @@ from testkit.fake_ports import TEST_PLANS
 from localdev.site_server import SiteServer
 from tollgate.domain.errors import ValidationFailed
 from tollgate.domain.validation import (
+from testkit.dev_stack import cdk_json_plans
     MAX_EMAIL_LENGTH,
     MAX_EMAIL_LOCAL_PART_LENGTH,
     MAX_NAME_LENGTH,
@@ -52,7 +53,7 @@ def server_refuses(values: dict[str, str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def page(browser_context: BrowserContext) -> Iterator[Page]:
-    with SiteServer("http://127.0.0.1:9", require_payment_method=False) as site:
+    with SiteServer("http://127.0.0.1:9", plans=cdk_json_plans()) as site:
         page = browser_context.new_page()
         page.goto(site.url + "/")
         page.wait_for_function("() => window.TollgateValidation !== undefined")
