@@ -159,10 +159,11 @@
     const unknown = "Not available right now";
     byId("account-period").textContent = data.period ? `${day(data.period.start)} to ${day(data.period.end)}` : unknown;
     byId("account-calls").textContent = typeof data.billableCalls === "number"
-      ? data.billableCalls.toLocaleString("en") : unknown;
+      ? data.billableCalls.toLocaleString("en") : data.plan.free ? "None: calls on the free plan are not billed" : unknown;
     byId("account-quota").textContent = data.quota
       ? `${data.quota.left.toLocaleString("en")} of ${data.quota.limit.toLocaleString("en")} calls this ${data.plan.quotaPeriod.toLowerCase()}` : unknown;
-    byId("account-amount").textContent = data.amountDue ? money(data.amountDue) : unknown;
+    byId("account-amount").textContent = data.plan.free ? "Nothing to pay on the free plan"
+      : data.amountDue ? money(data.amountDue) : unknown;
     const missing = (data.unavailable || []).map((figure) => FIGURE_NAMES[figure] || figure);
     const unavailable = byId("account-unavailable");
     unavailable.hidden = missing.length === 0;

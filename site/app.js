@@ -50,7 +50,47 @@
     return {
       apiUrl: raw.apiUrl.replace(/\/+$/, ""),
       requirePaymentMethod: raw.requirePaymentMethod === true,
+      plans: Array.isArray(raw.plans) ? raw.plans : [],
     };
+  }
+
+  // ---- plans --------------------------------------------------------------------------------
+
+  const PERIODS = Object.freeze({ DAY: "day", WEEK: "week", MONTH: "month" });
+
+  /** The limits a plan gives, in words: "10,000 calls a month, up to 10 a second". */
+  function planLimits(plan) {
+    const quota = Number(plan.quotaLimit).toLocaleString("en");
+    return `${quota} calls a ${PERIODS[plan.quotaPeriod] || "period"}, up to ${plan.rateLimit} a second`;
+  }
+
+  /** One radio per plan (the first, the default, checked), each with its price text and limits.
+   * With a single plan there is nothing to choose: the list stays hidden and no plan is sent. */
+  function showPlans(plans) {
+    const options = byId("plan-options");
+    options.replaceChildren(...plans.map((plan, index) => {
+      const label = document.createElement("label");
+      label.className = "plan-option";
+      const input = document.createElement("input");
+      Object.assign(input, { type: "radio", name: "plan", value: plan.id, checked: index === 0 });
+      const name = document.createElement("span");
+      name.className = "plan-name";
+      name.textContent = plan.name;
+      const price = document.createElement("span");
+      price.className = "plan-price";
+      price.textContent = plan.priceText;
+      const details = document.createElement("span");
+      details.className = "plan-details";
+      details.textContent = [plan.description, planLimits(plan)].filter(Boolean).join(" ");
+      label.append(input, name, price, details);
+      return label;
+    }));
+    byId("plans").hidden = plans.length < 2;
+  }
+
+  function chosenPlan() {
+    const checked = document.querySelector('input[name="plan"]:checked');
+    return byId("plans").hidden || !checked ? undefined : checked.value;
   }
 
   // ---- validation ---------------------------------------------------------------------------
@@ -71,6 +111,8 @@
   function readSignup() {
     const values = {};
     for (const name of SIGNUP_FIELDS) values[name] = byId(name).value.trim();
+    const plan = chosenPlan();
+    if (plan) values.plan = plan;
     return values;
   }
 
@@ -347,6 +389,7 @@
     }
   }
 
+  configReady.then((config) => showPlans(config.plans), () => {});
   configReady.catch((error) => {
     console.error(error);
     setStatus(signupStatus, MESSAGES.misconfigured, "error");

@@ -40,6 +40,10 @@ class SignupPage:
         self.page.get_by_label("Last name").fill(lastname)
         return self
 
+    def choose_plan(self, name: str) -> SignupPage:
+        self.page.get_by_role("radio", name=name).check()
+        return self
+
     def submit(self) -> SignupPage:
         self.page.get_by_role("button", name="Get my API key").click()
         return self
@@ -48,6 +52,10 @@ class SignupPage:
         """Sign up and return the key the page shows: with `verify_email` (make dev's default), through
         the link emailed to the local mailbox, as a customer clicks it."""
         self.fill(email).submit()
+        return self.sign_up_link_result(email)
+
+    def sign_up_link_result(self, email: str) -> str:
+        """After the form was sent: the key the page shows, through the emailed link when there is one."""
         if self.mailbox_url is not None:
             self.page.locator("#check-inbox").wait_for(state="visible", timeout=20000)
             self.open_link_in_mailbox(email)

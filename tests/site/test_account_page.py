@@ -57,7 +57,8 @@ def test_sign_up_make_7_calls_sign_in_and_the_account_page_shows_the_7_calls(
         account.open().page.locator("#overview").wait_for(state="visible", timeout=20000)
     assert account.figure("calls") == "7"
     assert account.figure("email") == unique_email and account.figure("status") == "Active"
-    assert account.figure("quota") == "9,993 of 10,000 calls"
+    assert account.figure("quota") == "9,993 of 10,000 calls this month"
+    assert account.figure("plan") == "Pay as you go"
     assert re.fullmatch(r"\$0\.01", account.figure("amount"))  # 7 calls at 0.1 cent, rounded
     assert re.fullmatch(r"\w{3} \d{1,2}, \d{4} to \w{3} \d{1,2}, \d{4}", account.figure("period"))
     (line,) = account.keys()
@@ -160,3 +161,27 @@ def test_a_failing_service_says_what_to_do(account: AccountPage, dev_stack: DevS
     expect(account.page.locator("#keys-status")).to_contain_text("nothing changed. Please try again in a minute")
     assert account.page.locator("#keys-status b").count() == 0
     assert_accessible(account, "60-account-error")
+
+
+def test_the_free_plan_chosen_on_the_page_gives_a_working_key_that_nothing_is_billed_for(
+        signup: SignupPage, account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
+    """Issue 13: the signup page lists the plans with their price text and limits; a free plan's key
+    works without a card, and its account shows the free plan's quota and nothing to pay."""
+    signup.open()
+    options = signup.page.locator(".plan-option")
+    options.first.wait_for(state="visible")
+    assert [text.split("\n")[0] for text in options.all_inner_texts()] == ["Pay as you go", "Free"]
+    assert "Free up to 1,000 calls a month" in options.nth(1).inner_text()
+    assert "1,000 calls a month, up to 2 a second" in options.nth(1).inner_text()
+    assert_accessible(signup, "53-signup-plans")
+    signup.fill(unique_email).choose_plan("Free")
+    key = signup.submit() and signup.sign_up_link_result(unique_email)
+    assert [metered_call(dev_stack.urls["api"], key) for _ in range(3)] == [200] * 3
+
+    account.open().request_link(unique_email)
+    account.open_link_in_mailbox(unique_email, "Your sign-in link")
+    account.page.locator("#overview").wait_for(state="visible", timeout=20000)
+    assert account.figure("plan") == "Free"
+    assert account.figure("amount") == "Nothing to pay on the free plan"
+    assert account.figure("quota").endswith("of 1,000 calls this month")
+    assert_accessible(account, "54-account-free-plan")

@@ -52,7 +52,7 @@ class AccountOverviews:
         if invoice is not None and account.customer_id and self._reports is not None:
             billable = _or_none(lambda: self._reports.billable_calls(
                 account.customer_id, invoice.period_start, invoice.period_end), "usage", unavailable)
-        elif account.status is not AccountStatus.CANCELED:
+        elif account.status is not AccountStatus.CANCELED and not plan.is_free:  # free: nothing billed to show
             unavailable.append("usage")
         if account.api_key_id and account.status is not AccountStatus.CANCELED:
             today = datetime.fromtimestamp(self._clock(), timezone.utc).date()
