@@ -60,6 +60,7 @@ class TollgateStack(Stack):
             api_url=self.api.url,
             api_origin=self.api.origin,
             require_payment_method=settings.require_payment_method,
+            branding=settings.branding,
         )
         self.usage_metering = (
             UsageMetering(self, "UsageMetering", ledger_bucket=self.log_forwarding.ledger_bucket)

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.site_delivery import CONFIG_OBJECT_KEY, PAGE_ROUTES, SITE_DIR, security_headers, site_config
+from infra.branding import Branding
+from infra.site_delivery import CONFIG_OBJECT_KEY, PAGE_ROUTES, SITE_DIR, logo_origin, security_headers, site_config
 from localdev.net import BackgroundHttpServer, UnreadableBody, read_request_body
 from tollgate import contract
 
@@ -43,16 +44,16 @@ def origin_of(url: str) -> str:
 
 
 class SiteServer(BackgroundHttpServer):
-    """`with SiteServer(api_url=..., require_payment_method=False, port=0) as site: site.url`."""
+    """`with SiteServer(api_url=..., require_payment_method=False, branding=..., port=0) as site: site.url`."""
 
     what = "Signup site"
 
-    def __init__(self, api_url: str, require_payment_method: bool, port: int = 0,
+    def __init__(self, api_url: str, require_payment_method: bool, branding: Branding = Branding(), port: int = 0,
                  site_dir: Path = SITE_DIR) -> None:
         super().__init__(port)
         self._api_url = api_url.rstrip("/")
-        self._config = json.dumps(site_config(api_url, require_payment_method)).encode()
-        self._headers = security_headers(origin_of(api_url))
+        self._config = json.dumps(site_config(api_url, require_payment_method, branding, site_dir)).encode()
+        self._headers = security_headers(origin_of(api_url), logo_origin(branding, site_dir))
         self._site_dir = site_dir.resolve()
 
     def _resolve(self, path: str) -> tuple[bytes, str] | None:

@@ -9,6 +9,7 @@ from aws_cdk.assertions import Match
 from infra_synth import resolve_join
 
 from infra import site_delivery
+from infra.branding import Branding
 from tollgate import contract
 
 
@@ -128,7 +129,7 @@ def test_config_json_carries_require_payment_method(synth, synth_custom):
         # The API URL is a deploy-time marker that BucketDeployment replaces with a JSON string.
         config = json.loads(re.sub(r"<<marker:0x[0-9a-f]+:\d+>>", '"marker"', (config_asset / "config.json").read_text()))
         assert config["requirePaymentMethod"] is expected
-        assert set(config) == set(site_delivery.site_config("", False))  # the shape localdev serves too
+        assert set(config) == set(site_delivery.site_config("", False, Branding()))  # the shape localdev serves too
 
 
 def test_outputs_give_urls_ids_and_the_put_secret_commands(synth):

@@ -99,7 +99,7 @@ def test_a_wrong_value_names_the_key_and_what_is_expected(context, key, value, m
 
 
 OPTIONAL_KEYS = {"backend_url", "backend_function_arn", "backend_secret_version", "existing_stripe_secret_arn",
-                 "existing_moesif_secret_arn", "alarm_email"}
+                 "existing_moesif_secret_arn", "alarm_email", "logo_url", "terms_url", "privacy_url", "support_contact"}
 
 
 @pytest.mark.parametrize("key", sorted(set(Settings.context_keys()) - OPTIONAL_KEYS))
