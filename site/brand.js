@@ -10,6 +10,7 @@
  */
 window.TollgateBrand = (() => {
   const AA_TEXT = 4.5;
+  const AA_NON_TEXT = 3;  // a control's edge against what surrounds it (WCAG 2.1, 1.4.11)
   const BLACK = "#000000";
   const WHITE = "#ffffff";
   // What links and accent-coloured text sit on (styles.css declares them per theme).
@@ -75,6 +76,7 @@ window.TollgateBrand = (() => {
       "--accent-text": onAccent,
       "--accent-strong": mix(accent, onAccent === WHITE ? BLACK : WHITE, HOVER_SHADE),
       "--link": readableOn(accent, backgrounds),
+      "--accent-edge": readableOn(accent, backgrounds, AA_NON_TEXT),
     };
   }
 
