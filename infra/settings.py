@@ -14,12 +14,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
 from infra.plan_settings import FLAT_PLAN_KEYS, LEGACY_PLAN_ID, QUOTA_PERIODS, PlanSettings, PlanSettingsError, read_plans
+from infra.branding import Branding
 from tollgate import contract
 
 # Who sends usage to Stripe: the stack itself (meter events), or Moesif's Stripe integration.
@@ -81,6 +82,8 @@ class Settings:
     email_link_ttl_hours: int
     emails_per_address_per_hour: int
     key_rotation_grace_hours: int
+    # Several flat keys, one object: metadata says which keys (see context_keys).
+    branding: Branding = field(metadata={"context_keys": Branding.context_keys()})
 
     @property
     def email_sender_is_placeholder(self) -> bool:
@@ -114,8 +117,9 @@ class Settings:
 
     @classmethod
     def context_keys(cls) -> tuple[str, ...]:
-        """The cdk.json context keys the settings are read from (one per field, and the flat plan keys)."""
-        return tuple(field.name for field in fields(cls)) + FLAT_PLAN_KEYS
+        """The cdk.json context keys the settings are read from (one per field, or the field's own list, and
+        the flat plan keys)."""
+        return tuple(key for each in fields(cls) for key in each.metadata.get("context_keys", (each.name,))) + FLAT_PLAN_KEYS
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
@@ -172,6 +176,7 @@ class Settings:
             emails_per_address_per_hour=read.int_between("emails_per_address_per_hour", 1, 100),
             # Up to 30 days: a rotated-out key must not live on for long unnoticed.
             key_rotation_grace_hours=read.int_between("key_rotation_grace_hours", 1, 720),
+            branding=Branding.from_context(read),
         )
 
 

@@ -12,6 +12,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from infra import site_delivery
+from infra.branding import Branding
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
 from infra.plan_settings import PlanSettings
 
@@ -19,8 +20,9 @@ from infra.plan_settings import PlanSettings
 class SignupSite(Construct):
     """Private S3 bucket + CloudFront (Origin Access Control, HTTPS only, security headers).
 
-    `site/` is uploaded with a generated `config.json` ({"apiUrl", "requirePaymentMethod", "plans"}), so
-    the page never hard-codes an address; each deploy invalidates the distribution's cache.
+    `site/` is uploaded with a generated `config.json` ({"apiUrl", "requirePaymentMethod", "plans",
+    "brand"}), so the page never hard-codes an address, the plans or the owner's brand; each deploy
+    invalidates the distribution's cache.
     """
 
     def __init__(
@@ -31,6 +33,7 @@ class SignupSite(Construct):
         api_url: str,
         api_origin: str,
         plans: tuple[PlanSettings, ...],
+        branding: Branding,
         site_dir: Path = site_delivery.SITE_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -43,7 +46,8 @@ class SignupSite(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.headers_policy = self._security_headers_policy(api_origin)
+        self.headers_policy = self._security_headers_policy(
+            api_origin, site_delivery.logo_origin(branding, site_dir))
         site_origin = origins.S3BucketOrigin.with_origin_access_control(self.bucket)
         self.distribution = cloudfront.Distribution(
             self,
@@ -68,7 +72,7 @@ class SignupSite(Construct):
             sources=[
                 s3deploy.Source.asset(str(site_dir)),
                 s3deploy.Source.json_data(
-                    site_delivery.CONFIG_OBJECT_KEY, site_delivery.site_config(api_url, plans)
+                    site_delivery.CONFIG_OBJECT_KEY, site_delivery.site_config(api_url, plans, branding, site_dir)
                 ),
             ],
             distribution=self.distribution,
@@ -94,7 +98,7 @@ class SignupSite(Construct):
                 function_associations=[cloudfront.FunctionAssociation(
                     function=rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)])
 
-    def _security_headers_policy(self, api_origin: str) -> cloudfront.ResponseHeadersPolicy:
+    def _security_headers_policy(self, api_origin: str, image_origin: str | None) -> cloudfront.ResponseHeadersPolicy:
         """The headers of infra/site_delivery.py, overriding whatever the origin might send."""
         return cloudfront.ResponseHeadersPolicy(
             self,
@@ -102,7 +106,8 @@ class SignupSite(Construct):
             comment="Tollgate signup page: strict CSP, HSTS, nosniff, no framing",
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=site_delivery.content_security_policy(api_origin), override=True
+                    content_security_policy=site_delivery.content_security_policy(api_origin, image_origin),
+                    override=True,
                 ),
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
                     access_control_max_age=Duration.seconds(site_delivery.HSTS_MAX_AGE_SECONDS),

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from infra.plan_settings import PlanSettings
+from infra.branding import Branding
 from tollgate import contract
 
 SITE_DIR = Path(__file__).resolve().parent.parent / "site"
@@ -39,19 +41,56 @@ HSTS_MAX_AGE_SECONDS = 2 * 365 * 24 * 60 * 60  # two years: what HSTS preload li
 HSTS_INCLUDE_SUBDOMAINS = True
 FRAME_OPTION = "DENY"
 REFERRER_POLICY = "strict-origin-when-cross-origin"
+# A logo the owner drops into site/ (the first found) wins over the `logo_url` setting.
+LOGO_FILES = ("logo.svg", "logo.png")
 
 
-def site_config(api_url: str, plans: tuple[PlanSettings, ...]) -> dict[str, Any]:
-    """The config.json the page reads at load, so it never hard-codes the API's address or the plans
-    (the first is the default; `requirePaymentMethod` is the default plan's, for pages that ask)."""
-    return {"apiUrl": api_url, "requirePaymentMethod": plans[0].require_payment_method,
-            "plans": [plan.page_view() for plan in plans]}
+def site_config(api_url: str, plans: tuple[PlanSettings, ...], branding: Branding,
+                site_dir: Path = SITE_DIR) -> dict[str, Any]:
+    """The config.json the page reads at load, so it never hard-codes the API's address, the plans (the
+    first is the default; `requirePaymentMethod` is the default plan's, for pages that ask) or the
+    owner's brand (site/brand.js shows the "brand" part on every page)."""
+    return {
+        "apiUrl": api_url,
+        "requirePaymentMethod": plans[0].require_payment_method,
+        "plans": [plan.page_view() for plan in plans],
+        "brand": {
+            "productName": branding.product_name,
+            "accentColor": branding.accent_color,
+            "logo": logo_address(branding, site_dir),
+            "termsUrl": branding.terms_url,
+            "privacyUrl": branding.privacy_url,
+            "supportUrl": branding.support_href,
+            "supportLabel": branding.support_contact,
+        },
+    }
 
 
-def content_security_policy(api_origin: str) -> str:
-    """No inline script or style anywhere; the page may only call its own origin and the API.
+def logo_address(branding: Branding, site_dir: Path = SITE_DIR) -> str | None:
+    """What the page loads as the logo: a file of site/ (relative), else `logo_url`, else none."""
+    for name in LOGO_FILES:
+        if (site_dir / name).is_file():
+            return name
+    return branding.logo_url
+
+
+def logo_origin(branding: Branding, site_dir: Path = SITE_DIR) -> str | None:
+    """The origin the CSP must let images come from for the logo, when it is not the site's own."""
+    address = logo_address(branding, site_dir)
+    if address is None or not address.startswith("https://"):
+        return None
+    parts = urlsplit(address)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(api_origin: str, image_origin: str | None = None) -> str:
+    """No inline script or style anywhere; the page may only call its own origin and the API, and
+    load images only from itself and the owner's logo host (`image_origin`).
 
     Navigation to Stripe Checkout is a top-level redirect, which connect-src does not restrict.
+    The accent colour is set from script as CSS custom properties (element.style.setProperty),
+    which style-src 'self' allows: CSP blocks style attributes and cssText, not CSSOM property
+    setters (https://developer.mozilla.org/docs/Web/HTTP/Headers/Content-Security-Policy/style-src).
     """
     return "; ".join(
         (
@@ -59,7 +98,7 @@ def content_security_policy(api_origin: str) -> str:
             "script-src 'self'",
             "style-src 'self'",
             f"connect-src 'self' {api_origin}",
-            "img-src 'self' data:",
+            " ".join(("img-src 'self' data:", *((image_origin,) if image_origin else ()))),
             "object-src 'none'",
             "frame-ancestors 'none'",
             "base-uri 'none'",
@@ -72,10 +111,10 @@ def strict_transport_security() -> str:
     return f"max-age={HSTS_MAX_AGE_SECONDS}" + ("; includeSubDomains" if HSTS_INCLUDE_SUBDOMAINS else "")
 
 
-def security_headers(api_origin: str) -> dict[str, str]:
+def security_headers(api_origin: str, image_origin: str | None = None) -> dict[str, str]:
     """Every header the policy adds to each response of the site, as the browser receives it."""
     return {
-        "Content-Security-Policy": content_security_policy(api_origin),
+        "Content-Security-Policy": content_security_policy(api_origin, image_origin),
         "Strict-Transport-Security": strict_transport_security(),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": FRAME_OPTION,

@@ -61,6 +61,7 @@ class TollgateStack(Stack):
             api_url=self.api.url,
             api_origin=self.api.origin,
             plans=settings.plans,
+            branding=settings.branding,
         )
         self.usage_metering = (
             UsageMetering(self, "UsageMetering", ledger_bucket=self.log_forwarding.ledger_bucket)

@@ -125,7 +125,7 @@ class DevStack:
             function = LocalFunction(handler, self._function_logs, timeout_seconds=timeout)
             self._resources.callback(RateSchedule(function, interval).start().stop)
         self._resources.enter_context(SiteServer(
-            self.api_url, self.settings.plans, port=self._ports["Signup site"]))
+            self.api_url, self.settings.plans, self.settings.branding, port=self._ports["Signup site"]))
         mailbox = self._resources.enter_context(Mailbox(emulators.moto.endpoint_url))
         self.urls = {
             "site": self.site_url,

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.branding import Branding
 from infra.plan_settings import PlanSettings
-from infra.site_delivery import CONFIG_OBJECT_KEY, PAGE_ROUTES, SITE_DIR, security_headers, site_config
+from infra.site_delivery import CONFIG_OBJECT_KEY, PAGE_ROUTES, SITE_DIR, logo_origin, security_headers, site_config
 from localdev.net import BackgroundHttpServer, UnreadableBody, read_request_body
 from tollgate import contract
 
@@ -44,16 +45,16 @@ def origin_of(url: str) -> str:
 
 
 class SiteServer(BackgroundHttpServer):
-    """`with SiteServer(api_url=..., plans=settings.plans, port=0) as site: site.url`."""
+    """`with SiteServer(api_url=..., plans=settings.plans, branding=..., port=0) as site: site.url`."""
 
     what = "Signup site"
 
-    def __init__(self, api_url: str, plans: tuple[PlanSettings, ...], port: int = 0,
+    def __init__(self, api_url: str, plans: tuple[PlanSettings, ...], branding: Branding = Branding(), port: int = 0,
                  site_dir: Path = SITE_DIR) -> None:
         super().__init__(port)
         self._api_url = api_url.rstrip("/")
-        self._config = json.dumps(site_config(api_url, plans)).encode()
-        self._headers = security_headers(origin_of(api_url))
+        self._config = json.dumps(site_config(api_url, plans, branding, site_dir)).encode()
+        self._headers = security_headers(origin_of(api_url), logo_origin(branding, site_dir))
         self._site_dir = site_dir.resolve()
 
     def _resolve(self, path: str) -> tuple[bytes, str] | None:

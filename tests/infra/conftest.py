@@ -4,7 +4,7 @@ reads the same Template instead of synthesizing its own (see infra_synth.py)."""
 from __future__ import annotations
 
 import pytest
-from infra_synth import EXISTING_MOESIF_SECRET_ARN, EXISTING_STRIPE_SECRET_ARN, Synth, synthesize
+from infra_synth import BRAND, EXISTING_MOESIF_SECRET_ARN, EXISTING_STRIPE_SECRET_ARN, Synth, synthesize
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +18,8 @@ def synth_custom(tmp_path_factory) -> Synth:
     """An operator's deployment: the flat single-plan settings of the versions before plans (a card required),
     own backend, existing secrets, WAF and tracing off,
     reserved concurrency, usage reported by Moesif's integration, a 90-day ledger, an hourly reconciler, alarms
-    mailed to an address with their own thresholds, no dashboard, the one-step sign-up (no email link)."""
+    mailed to an address with their own thresholds, no dashboard, the one-step sign-up (no email link), the
+    owner's brand (BRAND below) with a logo on another host."""
     return synthesize(
         tmp_path_factory.mktemp("cdk-custom"),
         backend_url="https://backend.example.com/v1",
@@ -42,4 +43,5 @@ def synth_custom(tmp_path_factory) -> Synth:
         alarm_rejected_webhooks_per_hour=3,
         enable_dashboard=False,
         verify_email=False,
+        **BRAND,
     )

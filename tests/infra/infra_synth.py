@@ -18,6 +18,10 @@ from infra.stack import TollgateStack
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXISTING_STRIPE_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/prod-stripe-AbC123"
 EXISTING_MOESIF_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/prod-moesif-XyZ789"
+# An owner's brand, every setting given (synth_custom deploys it).
+BRAND = {"product_name": "Acme Weather", "accent_color": "#1A1A2E", "logo_url": "https://cdn.acme.example/logo.svg",
+         "terms_url": "https://acme.example/terms", "privacy_url": "https://acme.example/privacy",
+         "support_contact": "help@acme.example"}
 
 
 def cdk_json_context(**overrides: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from aws_cdk.assertions import Match
 from infra_synth import resolve_join
 
 from infra import site_delivery
+from infra.branding import Branding
 from tollgate import contract
 
 
@@ -129,7 +130,7 @@ def test_config_json_carries_the_plans_and_require_payment_method(synth, synth_c
         config = json.loads(re.sub(r"<<marker:0x[0-9a-f]+:\d+>>", '"marker"', (config_asset / "config.json").read_text()))
         assert config["requirePaymentMethod"] is expected
         assert config["plans"] == [plan.page_view() for plan in synthesized.settings.plans]
-        assert set(config) == set(site_delivery.site_config("", synthesized.settings.plans))  # as localdev serves
+        assert set(config) == set(site_delivery.site_config("", synthesized.settings.plans, Branding()))  # as localdev serves
 
 
 def test_outputs_give_urls_ids_and_the_put_secret_commands(synth):

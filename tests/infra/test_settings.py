@@ -139,7 +139,8 @@ def test_a_missing_flat_plan_value_names_the_key(flat_context, key):
 
 
 OPTIONAL_KEYS = {"backend_url", "backend_function_arn", "backend_secret_version", "existing_stripe_secret_arn",
-                 "existing_moesif_secret_arn", "alarm_email", "plans", *FLAT_PLAN_KEYS}
+                 "existing_moesif_secret_arn", "alarm_email", "plans", *FLAT_PLAN_KEYS, "logo_url", "terms_url",
+                 "privacy_url", "support_contact"}
 
 
 @pytest.mark.parametrize("key", sorted(set(Settings.context_keys()) - OPTIONAL_KEYS))

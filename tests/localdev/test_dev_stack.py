@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from infra.settings import Settings, load_cdk_json_context
-from infra.site_delivery import security_headers
+from infra.site_delivery import security_headers, site_config
 from localdev.__main__ import API_PORT_ENV, EXIT_PORT_IN_USE, PROJECT_ROOT, SITE_PORT_ENV, DevStackProcess
 from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.net import bind_loopback
@@ -102,8 +102,8 @@ def test_prints_every_url_and_serves_the_site_and_the_api_on_two_origins(stack: 
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert urls["api"] in headers["Content-Security-Policy"]
     config = json.loads(get(urls["site"] + "/config.json")[2])
-    assert config == {"apiUrl": urls["api"], "requirePaymentMethod": False,
-                      "plans": [plan.page_view() for plan in cdk_json_plans()]}
+    cdk_json = Settings.from_context(load_cdk_json_context(PROJECT_ROOT / "cdk.json"))
+    assert config == site_config(urls["api"], cdk_json.plans, cdk_json.branding)  # the plans and brand are cdk.json's
 
     assert get(urls["api"] + "/hello")[:1] == (403,)
 
