@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
+from testkit.dev_stack import cdk_json_plans
 from testkit.fake_ports import TEST_PLANS
 from localdev.site_server import SiteServer
 from tollgate.domain.errors import ValidationFailed
 from tollgate.domain.validation import (
-from testkit.dev_stack import cdk_json_plans
     MAX_EMAIL_LENGTH,
     MAX_EMAIL_LOCAL_PART_LENGTH,
     MAX_NAME_LENGTH,
