@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 
 from testkit.fake_metering import Clock
-from testkit.fake_ports import FakePorts
+from testkit.fake_ports import FakeApiKeys, FakePorts
 from testkit.faults import FaultyFake
 from tollgate import contract
 from tollgate.domain.account_emails import AccountEmails
@@ -132,14 +134,22 @@ class FakeAccountBilling(FaultyFake, AccountBilling):
 
 
 class FakePlanUsage(FaultyFake, PlanUsage):
-    """GetUsage: calls per key per day (`used`), the quota the usage plan gives every key."""
+    """GetUsage and UpdateUsage: calls per key per day (`used`, monthly quota periods), the quota the
+    usage plan gives every key, and the remaining figure UpdateUsage set for a key's current month.
+    Given `plan` (the FakeApiKeys whose plan this is), UpdateUsage refuses a key not in it, as API
+    Gateway does; `clock` says which month is the current one."""
 
     port = "apigateway"
 
-    def __init__(self, quota: int = 10_000, **kwargs):
+    def __init__(self, quota: int = 10_000, plan: FakeApiKeys | None = None,
+                 clock: Callable[[], float] = time.time, **kwargs):
         super().__init__(**kwargs)
         self.quota = quota
         self.used: dict[tuple[str, date], int] = {}
+        self.limits: dict[tuple[str, tuple[int, int]], int] = {}  # (key, month) -> the quota UpdateUsage left it
+        self.plans_asked: list[str | None] = []  # the usage_plan_id of every call that named one
+        self._plan = plan
+        self._clock = clock
 
     def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
         with self._call("calls_by_key"):
@@ -149,11 +159,24 @@ class FakePlanUsage(FaultyFake, PlanUsage):
                     totals[key_id] = totals.get(key_id, 0) + calls
             return totals
 
-    def quota_left(self, key_id: str, day: date) -> tuple[int, int]:
+    def quota_left(self, key_id: str, day: date, *, usage_plan_id: str | None = None) -> tuple[int, int]:
         with self._call("quota_left", key_id):
-            used = sum(calls for (key, when), calls in self.used.items()
-                       if key == key_id and (when.year, when.month) == (day.year, day.month) and when <= day)
-            return max(self.quota - used, 0), self.quota
+            self.plans_asked.append(usage_plan_id)
+            limit = self.limits.get((key_id, (day.year, day.month)), self.quota)
+            return max(limit - self._used_in_month(key_id, day), 0), self.quota
+
+    def set_quota_left(self, key_id: str, remaining: int, *, usage_plan_id: str | None = None) -> None:
+        with self._call("set_quota_left", key_id, remaining):
+            self.plans_asked.append(usage_plan_id)
+            if self._plan is not None and key_id not in self._plan.plan:
+                raise DownstreamError(self.port, f"set the key's quota left failed (NotFoundException: {key_id})",
+                                      retryable=False)
+            today = datetime.fromtimestamp(self._clock(), timezone.utc).date()
+            self.limits[key_id, (today.year, today.month)] = remaining + self._used_in_month(key_id, today)
+
+    def _used_in_month(self, key_id: str, day: date) -> int:
+        return sum(calls for (key, when), calls in self.used.items()
+                   if key == key_id and (when.year, when.month) == (day.year, day.month) and when <= day)
 
 
 # --- the customer-account services on fakes -------------------------------------------------------
@@ -162,6 +185,7 @@ SITE_URL = "https://shop.example/"
 LINK_TTL_SECONDS = 24 * 3600
 EMAILS_PER_HOUR = 3
 GRACE_SECONDS = 24 * 3600
+USAGE_PLAN_ID = "plan-pro"  # the plan AccountKeys names in its usage calls
 
 
 def accounts_environment(function_environment: dict[str, str], verify_email: bool = True) -> dict[str, str]:
@@ -189,8 +213,9 @@ class AccountsOnFakes:
 
     @classmethod
     def create(cls) -> AccountsOnFakes:
-        return cls(FakePorts.create(), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(), FakePlanUsage(),
-                   Clock())
+        ports, clock = FakePorts.create(), Clock()
+        return cls(ports, FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
+                   FakePlanUsage(plan=ports.api_keys, clock=clock), clock)
 
     @property
     def registration(self) -> RegistrationService:
@@ -218,8 +243,8 @@ class AccountsOnFakes:
     @property
     def keys(self) -> AccountKeys:
         ports = self.ports
-        return AccountKeys(ports.accounts, ports.api_keys, ports.analytics, self.access, grace_seconds=GRACE_SECONDS,
-                           clock=self.clock)
+        return AccountKeys(ports.accounts, ports.api_keys, ports.analytics, self.access, self.plan_usage,
+                           grace_seconds=GRACE_SECONDS, usage_plan_id=USAGE_PLAN_ID, clock=self.clock)
 
     def signed_up(self, email: str = "ada@example.com") -> Account:
         """A customer who confirmed the emailed link: their active account."""

@@ -278,15 +278,22 @@ class AccountBilling(ABC):
 
 
 class PlanUsage(ABC):
-    """API Gateway's usage plan counts (GetUsage): per key and UTC day, and the quota left."""
+    """API Gateway's usage plan counts (GetUsage): per key and UTC day, and the quota left (which
+    UpdateUsage sets). `usage_plan_id` None is the plan the adapter was made for; a caller that knows
+    the account's own plan passes it."""
 
     @abstractmethod
     def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
         """Calls each key made from `first_day` to `last_day`, both included (UTC days)."""
 
     @abstractmethod
-    def quota_left(self, key_id: str, day: date) -> tuple[int, int]:
+    def quota_left(self, key_id: str, day: date, *, usage_plan_id: str | None = None) -> tuple[int, int]:
         """(calls left, the quota) of the key's current quota period, as of `day`."""
+
+    @abstractmethod
+    def set_quota_left(self, key_id: str, remaining: int, *, usage_plan_id: str | None = None) -> None:
+        """Leave the key `remaining` calls for the rest of its current quota period (the key must be
+        in the plan); the next period starts with the plan's whole quota again."""
 
 
 class UsageLedger(ABC):

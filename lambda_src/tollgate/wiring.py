@@ -230,8 +230,9 @@ class Wiring:
     def account_keys(self) -> AccountKeys:
         from tollgate.domain.account_keys import AccountKeys
 
-        return AccountKeys(self.accounts, self.api_keys, self.analytics, self.customer_access,
-                           grace_seconds=self.config.require_accounts().key_rotation_grace_seconds)
+        return AccountKeys(self.accounts, self.api_keys, self.analytics, self.customer_access, self.usage_plan_usage,
+                           grace_seconds=self.config.require_accounts().key_rotation_grace_seconds,
+                           usage_plan_id=self.config.usage_plan_id)
 
     @cached_property
     def account_overviews(self) -> AccountOverviews:

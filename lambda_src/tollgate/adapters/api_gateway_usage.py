@@ -1,6 +1,10 @@
 """What the usage plan counted per API key (API Gateway's GetUsage): the gateway's side of
-`make usage-report`, and the quota a key has left (the account page). Usage is kept per key and UTC
-day; each day's `[used, remaining]` pair has the quota left in the key's current quota period."""
+`make usage-report`, and the quota a key has left (the account page, a key rotation). Usage is kept
+per key and UTC day; each day's `[used, remaining]` pair has the quota left in the key's current
+quota period. UpdateUsage (`PATCH /usageplans/{id}/keys/{keyId}/usage`, op `replace` on
+`/remaining`) sets what a key has left of the current period: a rotated-in key starts with what its
+predecessor had left (https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateUsage.html,
+https://boto3.amazonaws.com/v1/documentation/api/latest/reference/services/apigateway/client/update_usage.html)."""
 
 from __future__ import annotations
 
@@ -19,18 +23,26 @@ class UsagePlanUsage(PlanUsage):
     def __init__(self, client: Any, usage_plan_id: str):
         self._client = client
         self._usage_plan_id = usage_plan_id
-        self._quota: int | None = None  # the plan's quota, read once per process
+        self._quotas: dict[str, int] = {}  # each plan's quota, read once per process
 
-    def quota_left(self, key_id: str, day: date) -> tuple[int, int]:
+    def quota_left(self, key_id: str, day: date, *, usage_plan_id: str | None = None) -> tuple[int, int]:
+        plan_id = usage_plan_id or self._usage_plan_id
         try:
-            if self._quota is None:
-                self._quota = int(self._client.get_usage_plan(usagePlanId=self._usage_plan_id)["quota"]["limit"])
-            page = self._client.get_usage(usagePlanId=self._usage_plan_id, keyId=key_id,
+            if plan_id not in self._quotas:
+                self._quotas[plan_id] = int(self._client.get_usage_plan(usagePlanId=plan_id)["quota"]["limit"])
+            page = self._client.get_usage(usagePlanId=plan_id, keyId=key_id,
                                           startDate=day.isoformat(), endDate=day.isoformat())
         except (ClientError, BotoCoreError) as error:
             raise downstream_error("API Gateway", "read the key's quota", error) from None
         days = page.get("items", {}).get(key_id) or []
-        return (int(days[-1][1]) if days else self._quota), self._quota
+        return (int(days[-1][1]) if days else self._quotas[plan_id]), self._quotas[plan_id]
+
+    def set_quota_left(self, key_id: str, remaining: int, *, usage_plan_id: str | None = None) -> None:
+        try:
+            self._client.update_usage(usagePlanId=usage_plan_id or self._usage_plan_id, keyId=key_id,
+                                      patchOperations=[{"op": "replace", "path": "/remaining", "value": str(remaining)}])
+        except (ClientError, BotoCoreError) as error:
+            raise downstream_error("API Gateway", "set the key's quota left", error) from None
 
     def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
         """Calls each key made from `first_day` to `last_day`, both included (UTC days)."""
