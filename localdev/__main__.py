@@ -104,10 +104,8 @@ class DevStack:
         log.info("Creating in them what the stack creates: REST API, usage plan, tables, secrets, Stripe catalog...")
         deployment = bootstrap(self.settings, emulators, site_url=self.site_url, api_url=self.api_url,
                                sample_backend_url=sample_backend.url)
-        usage_counter = UsageCounter()
-        usage_stand_in = self._resources.enter_context(
-            UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counter, self.settings.quota_limit,
-                                self.settings.quota_period))
+        usage_counter = UsageCounter(self.settings.quota_limit, self.settings.quota_period)
+        usage_stand_in = self._resources.enter_context(UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counter))
         # This process plays the Lambda runtime: the handlers read their settings from it.
         self.function_environment = {**deployment.function_environment,
                                      "AWS_ENDPOINT_URL_API_GATEWAY": usage_stand_in.url}

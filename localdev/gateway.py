@@ -22,10 +22,12 @@ signup site, so the browser really does CORS):
 - each request produces one access-log record in the stage's own format (infra/access_log.py),
   delivered to the Moesif collector as Firehose's HTTP-endpoint delivery would, and backed up to
   the usage ledger (`ledger`, localdev.firehose.LedgerBackup) as Firehose's S3 backup would;
-- every call that passed the key check is counted for the usage plan (`usage`,
-  localdev.usage_plan_usage), what API Gateway's GetUsage reports.
+- every call that passed the key check counts against the key's quota (`usage`,
+  localdev.usage_plan_usage: the plan's quota per period, or what UpdateUsage left the key); a key
+  with none left is answered 429 `Limit Exceeded` (the QUOTA_EXCEEDED gateway response) and the
+  call is neither counted nor proxied, as API Gateway does.
 
-Usage-plan throttling and quotas are not emulated.
+Usage-plan throttling is not emulated.
 """
 
 from __future__ import annotations
@@ -203,8 +205,8 @@ class LocalGateway(AnyMethodHttpServer):
         key_id = self.enabled_key_id(presented)
         if key_id is None:
             return self._gateway_error(403, "INVALID_API_KEY", "Forbidden")
-        if self._usage is not None:
-            self._usage.count(key_id, request["requestedAt"])
+        if self._usage is not None and not self._usage.take(key_id, request["requestedAt"]):
+            return self._gateway_error(429, "QUOTA_EXCEEDED", "Limit Exceeded")
         reply = self._proxy(request, key_id)
         reply.api_key_id = key_id
         return reply
