@@ -8,7 +8,10 @@ Tollgate creates carries `contract.API_KEY_OWNER_TAG` = this deployment's name, 
   tagging on create is authorized as `apigateway:PUT` on the key's `/tags/...` resource (the
   Service Authorization Reference lists CreateApiKey as apigateway:POST + apigateway:PUT), granted
   on API-key tag resources only and with the same conditions;
-- usage-plan membership is granted on THIS plan's keys only (a usage plan key is not taggable).
+- usage-plan membership, and setting what a key has left of its quota (UpdateUsage: PATCH on
+  `/usageplans/{id}/keys/{keyId}/usage`, a key rotation's carry-over), are granted on THIS plan's
+  keys only (a usage plan key is not taggable). Resource ARNs: "API Gateway Amazon Resource Name
+  (ARN) reference" (https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html).
 Tag conditions for API Gateway management actions: "Using tags to control access to API Gateway
 REST API resources" (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-iam-policy.html).
 """
@@ -75,6 +78,12 @@ class ApiKeyAccess:
             self._allow(role, ["apigateway:DELETE"], [self._plan_key])
             self._acknowledge(role, self._plan_key_finding())
 
+    def grant_quota_carry_over(self, role: iam.IRole) -> None:
+        """Set what a key of THIS usage plan has left of its quota (a rotated-in key takes over its
+        predecessor's)."""
+        self._allow(role, ["apigateway:PATCH"], [f"{self._plan_key}/usage"])
+        self._acknowledge(role, f"{self._plan_key_finding()}/usage")
+
     def _allow_owned(self, role: iam.IRole, action: str) -> None:
         self._allow(role, [action], [self._key], {"StringEquals": {_TAG_CONDITION: self._owner}})
         self._acknowledge(role, "Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*")
@@ -97,5 +106,6 @@ class ApiKeyAccess:
             [finding],
             "API key ids are made at run time, so key grants name /apikeys/* (and their /tags/ resource), "
             f"conditioned on the key carrying (or a create requesting exactly) the tag {contract.API_KEY_OWNER_TAG}="
-            f"<this deployment>; usage-plan membership is limited to THIS plan, whose keys carry no tags.",
+            f"<this deployment>; usage-plan membership and a key's quota left are limited to THIS plan, whose keys "
+            "carry no tags.",
         )

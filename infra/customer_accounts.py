@@ -113,6 +113,7 @@ class CustomerAccounts(Construct):
         keys.grant_enable(role)
         keys.grant_delete(role)
         keys.grant_plan_membership(role, attach=True)
+        keys.grant_quota_carry_over(role)  # a rotation gives the new key the quota left
         role.add_to_principal_policy(iam.PolicyStatement(  # GetUsagePlan (the quota) and GetUsage
             actions=["apigateway:GET"],
             resources=[f"arn:{Stack.of(self).partition}:apigateway:{Stack.of(self).region}::/usageplans/"

@@ -116,13 +116,15 @@ def test_no_other_function_sends_email(synth):
     assert senders == {contract.HANDLER_REGISTER, contract.HANDLER_ACCOUNT}
 
 
-def test_the_account_function_reads_this_plans_usage_and_the_customers_usage_index_only(synth):
+def test_the_account_function_reads_and_sets_this_plans_usage_and_reads_the_customers_usage_index_only(synth):
     grants = _grants(synth, contract.HANDLER_ACCOUNT)
     (plan_id,) = synth.resources("AWS::ApiGateway::UsagePlan")
     (reports_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("UsageMeteringReportsTable")]
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert sorted(grants["apigateway:GET"]) == [f"{base}/usageplans/<{plan_id}>", f"{base}/usageplans/<{plan_id}>/usage"]
+    # a rotation sets the new key's quota left (UpdateUsage) in this plan only; PATCH elsewhere is on owned keys
+    assert sorted(grants["apigateway:PATCH"]) == [f"{base}/apikeys/*", f"{base}/usageplans/<{plan_id}>/keys/*/usage"]
     assert f"<{reports_id}.Arn>/index/{contract.USAGE_REPORTS_INDEX_BY_CUSTOMER}" in grants["dynamodb:Query"]
     assert not any(r.startswith(f"<{reports_id}") for action, rs in grants.items() if action != "dynamodb:Query" for r in rs)
 
