@@ -90,6 +90,37 @@ class UsageCounter:
         return day.replace(day=1)
 
 
+def get_usage(counter: UsageCounter, usage_plan_id: str,
+              query: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+    """GetUsage's answer from `counter`: each key's `[used, remaining]` per day, both dates included."""
+    start, end = (date.fromisoformat(query[name][0]) for name in ("startDate", "endDate"))
+    days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+    keys = query.get("keyId") or sorted(counter.keys())
+    values = {key_id: [[counter.used(key_id, day), counter.remaining(key_id, day)] for day in days] for key_id in keys}
+    return _json(200, {"usagePlanId": usage_plan_id, "startDate": start.isoformat(), "endDate": end.isoformat(),
+                       "values": values})
+
+
+def update_usage(counter: UsageCounter, usage_plan_id: str, key_id: str,
+                 body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """UpdateUsage on `counter` for a key the caller found in the plan: only `replace` of
+    `/remaining` with a whole number; the answer is the key's usage today."""
+    operations = json.loads(body or b"{}").get("patchOperations") or []
+    if not operations or any(op.get("op") != "replace" or op.get("path") != "/remaining"
+                             or not str(op.get("value", "")).isdigit() for op in operations):
+        return _error(400, "BadRequestException", "Invalid patch operation: only replace of /remaining with a "
+                                                  "whole number is supported")
+    for operation in operations:
+        counter.set_remaining(key_id, int(operation["value"]))
+    today = _utc_day(None).isoformat()
+    return get_usage(counter, usage_plan_id, {"startDate": [today], "endDate": [today], "keyId": [key_id]})
+
+
+def plan_key_not_found() -> tuple[int, dict[str, str], bytes]:
+    """API Gateway's answer to UpdateUsage for a key that is not in the plan."""
+    return _error(404, "NotFoundException", "Invalid Usage Plan Key identifier specified")
+
+
 def _utc_day(at: datetime | None) -> date:
     return (at or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
 
@@ -104,32 +135,13 @@ class UsagePlanUsageProxy(BackgroundHttpServer):
         self._moto_url = moto_url.rstrip("/")
         self._counter = counter
 
-    def usage(self, usage_plan_id: str, query: dict[str, list[str]]) -> dict[str, Any]:
-        start, end = (date.fromisoformat(query[name][0]) for name in ("startDate", "endDate"))
-        days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
-        keys = query.get("keyId") or sorted(self._counter.keys())
-        values = {key_id: [[self._counter.used(key_id, day), self._counter.remaining(key_id, day)] for day in days]
-                  for key_id in keys}
-        return {"usagePlanId": usage_plan_id, "startDate": start.isoformat(), "endDate": end.isoformat(),
-                "values": values}
-
     def update_usage(self, usage_plan_id: str, key_id: str, body: bytes,
                      headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        """UpdateUsage: only `replace` of `/remaining` with a whole number, for a key in the plan
-        (moto answers whether it is, in its own error shape)."""
+        """UpdateUsage for a key in the plan (moto answers whether it is, in its own error shape)."""
         member = self._forward("GET", f"/usageplans/{usage_plan_id}/keys/{key_id}", headers, b"")
         if member[0] != 200:
             return member
-        operations = json.loads(body or b"{}").get("patchOperations") or []
-        if not operations or any(op.get("op") != "replace" or op.get("path") != "/remaining"
-                                 or not str(op.get("value", "")).isdigit() for op in operations):
-            return _error(400, "BadRequestException", "Invalid patch operation: only replace of /remaining with a "
-                                                      "whole number is supported")
-        for operation in operations:
-            self._counter.set_remaining(key_id, int(operation["value"]))
-        today = _utc_day(None).isoformat()
-        answer = self.usage(usage_plan_id, {"startDate": [today], "endDate": [today], "keyId": [key_id]})
-        return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+        return update_usage(self._counter, usage_plan_id, key_id, body)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -144,8 +156,7 @@ class UsagePlanUsageProxy(BackgroundHttpServer):
                 split = urlsplit(self.path)
                 parts = split.path.strip("/").split("/")
                 if self.command == "GET" and len(parts) == 3 and (parts[0], parts[2]) == _USAGE_PATH:
-                    self._answer(200, {"Content-Type": "application/json"},
-                                 json.dumps(proxy.usage(parts[1], parse_qs(split.query))).encode())
+                    self._answer(*get_usage(proxy._counter, parts[1], parse_qs(split.query)))
                     return
                 body = read_request_body(self, FORWARD_TIMEOUT_SECONDS)
                 if self.command == "PATCH" and len(parts) == 5 and (parts[0], parts[2], parts[4]) == _KEY_USAGE_PATH:
@@ -174,6 +185,10 @@ class UsagePlanUsageProxy(BackgroundHttpServer):
                 return response.status, dict(response.headers.items()), response.read()
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers.items()), error.read()
+
+
+def _json(status: int, answer: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(answer).encode()
 
 
 def _error(status: int, error_type: str, message: str) -> tuple[int, dict[str, str], bytes]:

@@ -1,6 +1,7 @@
 """The stack's AWS resources in moto, in-process, for the integration tests: the usage plan, the
 tables, the two secrets and the usage-metering ledger, queues and table, made by the same code
-`make dev` uses (localdev.bootstrap), and the environment a deployed function would get for them."""
+`make dev` uses (localdev.bootstrap), the usage plan's GetUsage/UpdateUsage (localdev.moto_gaps),
+and the environment a deployed function would get for them."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from localdev.bootstrap import (
     create_usage_metering,
 )
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
-from localdev.moto_gaps import fill_api_key_gaps
+from localdev.moto_gaps import answer_usage_plan_usage, fill_api_key_gaps
+from localdev.usage_plan_usage import UsageCounter
 from testkit.lambda_events import KEY_OWNER, SIGNUP_ORIGIN
 from tollgate import contract
 
@@ -43,6 +45,7 @@ class MotoStack:
     usage: UsageMetering
     access_table: str
     settings: Settings
+    usage_counter: UsageCounter  # what GetUsage answers: count a key's calls here, as a gateway would
 
     def environment(self, stripe_api: str, moesif_api: str, price_id: str,
                     require_payment_method: bool = False, verify_email: bool = False) -> dict[str, str]:
@@ -78,8 +81,10 @@ def moto_stack() -> Iterator[MotoStack]:
             patch.setenv(name, value)
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
         fill_api_key_gaps()
+        settings = Settings.from_context(load_cdk_json_context("cdk.json"))
+        usage_counter = UsageCounter(settings.quota_limit, settings.quota_period)
+        answer_usage_plan_usage(usage_counter)
         with mock_aws():
-            settings = Settings.from_context(load_cdk_json_context("cdk.json"))
             _, usage_plan_id = create_api(boto3.client("apigateway"), settings)
             accounts_table, idempotency_table = create_tables(boto3.client("dynamodb"))
             secrets_manager = boto3.client("secretsmanager")
@@ -94,4 +99,4 @@ def moto_stack() -> Iterator[MotoStack]:
                                           create_ledger_bucket(boto3.client("s3")))
             access_table = create_customer_accounts(boto3.client("dynamodb"), boto3.client("sesv2"), settings.email_sender)
             yield MotoStack(usage_plan_id, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage,
-                            access_table, settings)
+                            access_table, settings, usage_counter)
