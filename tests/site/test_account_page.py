@@ -94,8 +94,8 @@ def test_rotate_both_keys_work_the_quota_left_carries_over_then_revoke_the_old_o
     assert "Revoked" in account.keys()[0]
     account.open().page.locator("#overview").wait_for(state="visible")
     assert new not in account.page.content()  # shown once
-    # The new key took over what was left (10,000 - 2), then made a call of its own: no fresh quota.
-    assert account.figure("quota") == "9,997 of 10,000 calls"
+    # The new key took over what was left (10,000 - 2), then made two calls of its own: no fresh quota.
+    assert account.figure("quota") == "9,996 of 10,000 calls"
     assert_accessible(account, "54-account-revoked")
 
 
