@@ -8,8 +8,11 @@ Tollgate creates carries `contract.API_KEY_OWNER_TAG` = this deployment's name, 
   tagging on create is authorized as `apigateway:PUT` on the key's `/tags/...` resource (the
   Service Authorization Reference lists CreateApiKey as apigateway:POST + apigateway:PUT), granted
   on API-key tag resources only and with the same conditions;
-- usage-plan membership is granted on THIS deployment's usage plans' keys only (a usage plan key is
-  not taggable).
+- usage-plan membership, and setting what a key has left of its quota (UpdateUsage: PATCH on
+  `/usageplans/{id}/keys/{keyId}/usage`, a key rotation's carry-over), are granted on THIS
+  deployment's usage plans' keys only (a usage plan key is not taggable). Resource ARNs: "API Gateway
+  Amazon Resource Name (ARN) reference"
+  (https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html).
 Tag conditions for API Gateway management actions: "Using tags to control access to API Gateway
 REST API resources" (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-iam-policy.html).
 """
@@ -86,6 +89,13 @@ class ApiKeyAccess:
         """Read the usage plans (their quota) and their keys' usage (GetUsagePlan, GetUsage)."""
         self._allow(role, ["apigateway:GET"], self._plan_usage)
 
+    def grant_quota_carry_over(self, role: iam.IRole) -> None:
+        """Set what a key of this deployment's usage plans has left of its quota (a rotated-in key takes over its
+        predecessor's)."""
+        self._allow(role, ["apigateway:PATCH"], [f"{plan_key}/usage" for plan_key in self._plan_key])
+        for plan in self._usage_plans:
+            self._acknowledge(role, f"{self._plan_key_finding(plan)}/usage")
+
     def _allow_owned(self, role: iam.IRole, action: str) -> None:
         self._allow(role, [action], [self._key], {"StringEquals": {_TAG_CONDITION: self._owner}})
         self._acknowledge(role, "Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*")
@@ -109,6 +119,7 @@ class ApiKeyAccess:
             [finding],
             "API key ids are made at run time, so key grants name /apikeys/* (and their /tags/ resource), "
             f"conditioned on the key carrying (or a create requesting exactly) the tag {contract.API_KEY_OWNER_TAG}="
-            f"<this deployment>; usage-plan membership is limited to this deployment's usage plans, whose keys "
+            f"<this deployment>; usage-plan membership and a key's quota left are limited to this deployment's "
+            "usage plans, whose keys "
             "carry no tags.",
         )

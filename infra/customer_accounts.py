@@ -114,6 +114,7 @@ class CustomerAccounts(Construct):
         keys.grant_delete(role)
         keys.grant_plan_membership(role, attach=True)
         keys.grant_plan_usage(role)  # the account page's quota left
+        keys.grant_quota_carry_over(role)  # a rotation gives the new key the quota left
         config.stripe_secret.grant_read(role)
         config.moesif_secret.grant_read(role)  # the rotated key's Moesif user
         config.accounts_table.grant_read_write_data(role)

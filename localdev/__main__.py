@@ -37,7 +37,7 @@ from localdev.sample_backend_server import SampleBackendServer
 from localdev.scheduler import RateSchedule
 from localdev.site_server import SiteServer
 from localdev.sqs_event_source import SqsEventSource
-from localdev.usage_plan_usage import UsageCounter, UsagePlanUsageProxy
+from localdev.usage_plan_usage import UsagePlanUsageProxy, counters_for
 from ops.deployment import (
     DEFAULT_DEV_STACK_FILE,
     DEV_STACK_FILE_ENV,
@@ -104,10 +104,9 @@ class DevStack:
         log.info("Creating in them what the stack creates: REST API, usage plan, tables, secrets, Stripe catalog...")
         deployment = bootstrap(self.settings, emulators, site_url=self.site_url, api_url=self.api_url,
                                sample_backend_url=sample_backend.url)
-        usage_counter = UsageCounter()
-        usage_stand_in = self._resources.enter_context(
-            UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counter,
-                                {plan.usage_plan_id: (plan.quota_limit, plan.quota_period) for plan in deployment.plans}))
+        usage_counters = counters_for({plan.usage_plan_id: (plan.quota_limit, plan.quota_period)
+                                       for plan in deployment.plans})
+        usage_stand_in = self._resources.enter_context(UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counters))
         # This process plays the Lambda runtime: the handlers read their settings from it.
         self.function_environment = {**deployment.function_environment,
                                      "AWS_ENDPOINT_URL_API_GATEWAY": usage_stand_in.url}
@@ -119,7 +118,7 @@ class DevStack:
                               f"amazon-apigateway-{NAME}-{self.settings.stage_name}")
         self._resources.enter_context(LocalGateway(
             deployment.gateway, aws_client("apigateway", emulators), port=self._ports["Local API Gateway"],
-            function_logs=self._function_logs, ledger=ledger, usage=usage_counter))
+            function_logs=self._function_logs, ledger=ledger, usage=usage_counters))
         self._start_usage_reporter(deployment, emulators)
         for handler, (timeout, interval) in self.schedules.items():
             function = LocalFunction(handler, self._function_logs, timeout_seconds=timeout)

@@ -22,10 +22,12 @@ signup site, so the browser really does CORS):
 - each request produces one access-log record in the stage's own format (infra/access_log.py),
   delivered to the Moesif collector as Firehose's HTTP-endpoint delivery would, and backed up to
   the usage ledger (`ledger`, localdev.firehose.LedgerBackup) as Firehose's S3 backup would;
-- every call that passed the key check is counted for the usage plan (`usage`,
-  localdev.usage_plan_usage), what API Gateway's GetUsage reports.
+- every call that passed the key check counts against the key's quota (`usage`,
+  localdev.usage_plan_usage: the plan's quota per period, or what UpdateUsage left the key); a key
+  with none left is answered 429 `Limit Exceeded` (the QUOTA_EXCEEDED gateway response) and the
+  call is neither counted nor proxied, as API Gateway does.
 
-Usage-plan throttling and quotas are not emulated.
+Usage-plan throttling is not emulated.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from localdev.console import REQUEST_LOG, FunctionLogs
 from localdev.firehose import FirehoseDelivery, LedgerBackup
 from localdev.lambda_runtime import LAMBDA_TIMEOUT_SECONDS, LocalFunction
 from localdev.net import AnyMethodHttpServer, UnreadableBody, read_request_body
-from localdev.usage_plan_usage import UsageCounter
+from localdev.usage_plan_usage import UsageCounters
 from tollgate import contract
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ class LocalGateway(AnyMethodHttpServer):
 
     def __init__(self, deployment: GatewayDeployment, apigateway_client: Any, port: int = 0,
                  function_logs: FunctionLogs | None = None, ledger: LedgerBackup | None = None,
-                 usage: UsageCounter | None = None) -> None:
+                 usage: UsageCounters | None = None) -> None:
         super().__init__(port)
         self._deployment = deployment
         self._apigateway = apigateway_client
@@ -204,8 +206,8 @@ class LocalGateway(AnyMethodHttpServer):
         if found is None:
             return self._gateway_error(403, "INVALID_API_KEY", "Forbidden")
         key_id, usage_plan_id = found
-        if self._usage is not None:
-            self._usage.count(usage_plan_id, key_id, request["requestedAt"])
+        if self._usage is not None and not self._usage[usage_plan_id].take(key_id, request["requestedAt"]):
+            return self._gateway_error(429, "QUOTA_EXCEEDED", "Limit Exceeded")
         reply = self._proxy(request, key_id)
         reply.api_key_id = key_id
         return reply

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 
 from testkit.fake_metering import Clock
-from testkit.fake_ports import TEST_PLANS, FakePorts
+from testkit.fake_ports import TEST_PLANS, FakeApiKeys, FakePorts
 from testkit.faults import FaultyFake
 from tollgate import contract
 from tollgate.domain.account_emails import AccountEmails
@@ -132,13 +134,20 @@ class FakeAccountBilling(FaultyFake, AccountBilling):
 
 
 class FakePlanUsage(FaultyFake, PlanUsage):
-    """GetUsage: calls per key per day (`used`) against the quota of the key's plan (monthly)."""
+    """GetUsage and UpdateUsage: calls per key per day (`used`, monthly quota periods) against the
+    quota of the key's plan, and the remaining figure UpdateUsage set for a key's current month.
+    Given `keys` (the FakeApiKeys whose plan membership this is), UpdateUsage refuses a key not in
+    the plan, as API Gateway does; `clock` says which month is the current one."""
 
     port = "apigateway"
 
-    def __init__(self, **kwargs):
+    def __init__(self, keys: FakeApiKeys | None = None, clock: Callable[[], float] = time.time, **kwargs):
         super().__init__(**kwargs)
         self.used: dict[tuple[str, date], int] = {}
+        self.limits: dict[tuple[str, tuple[int, int]], int] = {}  # (key, month) -> the quota UpdateUsage left it
+        self.plans_asked: list[str] = []  # the usage plan of every call
+        self._keys = keys
+        self._clock = clock
 
     def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
         with self._call("calls_by_key"):
@@ -150,9 +159,22 @@ class FakePlanUsage(FaultyFake, PlanUsage):
 
     def quota_left(self, key_id: str, plan: Plan, day: date) -> tuple[int, int]:
         with self._call("quota_left", key_id):
-            used = sum(calls for (key, when), calls in self.used.items()
-                       if key == key_id and (when.year, when.month) == (day.year, day.month) and when <= day)
-            return max(plan.quota_limit - used, 0), plan.quota_limit
+            self.plans_asked.append(plan.usage_plan_id)
+            limit = self.limits.get((key_id, (day.year, day.month)), plan.quota_limit)
+            return max(limit - self._used_in_month(key_id, day), 0), plan.quota_limit
+
+    def set_quota_left(self, key_id: str, remaining: int, plan: Plan) -> None:
+        with self._call("set_quota_left", key_id, remaining):
+            self.plans_asked.append(plan.usage_plan_id)
+            if self._keys is not None and self._keys.plan.get(key_id) != plan.usage_plan_id:
+                raise DownstreamError(self.port, f"set the key's quota left failed (NotFoundException: {key_id})",
+                                      retryable=False)
+            today = datetime.fromtimestamp(self._clock(), timezone.utc).date()
+            self.limits[key_id, (today.year, today.month)] = remaining + self._used_in_month(key_id, today)
+
+    def _used_in_month(self, key_id: str, day: date) -> int:
+        return sum(calls for (key, when), calls in self.used.items()
+                   if key == key_id and (when.year, when.month) == (day.year, day.month) and when <= day)
 
 
 # --- the customer-account services on fakes -------------------------------------------------------
@@ -188,8 +210,9 @@ class AccountsOnFakes:
 
     @classmethod
     def create(cls) -> AccountsOnFakes:
-        return cls(FakePorts.create(), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(), FakePlanUsage(),
-                   Clock())
+        ports, clock = FakePorts.create(), Clock()
+        return cls(ports, FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
+                   FakePlanUsage(keys=ports.api_keys, clock=clock), clock)
 
     @property
     def registration(self) -> RegistrationService:
@@ -217,8 +240,8 @@ class AccountsOnFakes:
     @property
     def keys(self) -> AccountKeys:
         ports = self.ports
-        return AccountKeys(ports.accounts, ports.api_keys, ports.analytics, self.access, plans=TEST_PLANS,
-                           grace_seconds=GRACE_SECONDS, clock=self.clock)
+        return AccountKeys(ports.accounts, ports.api_keys, ports.analytics, self.access, self.plan_usage,
+                           plans=TEST_PLANS, grace_seconds=GRACE_SECONDS, clock=self.clock)
 
     def signed_up(self, email: str = "ada@example.com") -> Account:
         """A customer who confirmed the emailed link: their active account."""

@@ -1,6 +1,7 @@
 """The stack's AWS resources in moto, in-process, for the integration tests: the usage plan, the
 tables, the two secrets and the usage-metering ledger, queues and table, made by the same code
-`make dev` uses (localdev.bootstrap), and the environment a deployed function would get for them."""
+`make dev` uses (localdev.bootstrap), the usage plan's GetUsage/UpdateUsage (localdev.moto_gaps),
+and the environment a deployed function would get for them."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from localdev.bootstrap import (
     create_usage_metering,
 )
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
-from localdev.moto_gaps import fill_api_key_gaps
+from localdev.moto_gaps import answer_usage_plan_usage, fill_api_key_gaps
+from localdev.usage_plan_usage import UsageCounter, UsageCounters, counters_for
 from testkit.lambda_events import KEY_OWNER, SIGNUP_ORIGIN
 from tollgate import contract
 from tollgate.plans import PlanCatalog
@@ -45,11 +47,17 @@ class MotoStack:
     usage: UsageMetering
     access_table: str
     settings: Settings
+    usage_counters: UsageCounters  # what GetUsage answers, per usage plan: count a key's calls there, as a gateway would
 
     @property
     def usage_plan_id(self) -> str:
         """The default plan's usage plan."""
         return self.usage_plan_ids[self.settings.plans[0].id]
+
+    @property
+    def usage_counter(self) -> UsageCounter:
+        """What the default plan's usage plan counts."""
+        return self.usage_counters[self.usage_plan_id]
 
     def plans(self, price_id: str, require_payment_method: bool = False) -> PlanCatalog:
         """cdk.json's plans as the functions read them, every paid one billed by `price_id` (of the
@@ -90,9 +98,12 @@ def moto_stack() -> Iterator[MotoStack]:
             patch.setenv(name, value)
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
         fill_api_key_gaps()
+        settings = Settings.from_context(load_cdk_json_context("cdk.json"))
         with mock_aws():
-            settings = Settings.from_context(load_cdk_json_context("cdk.json"))
             _, usage_plan_ids = create_api(boto3.client("apigateway"), settings)
+            usage_counters = counters_for({usage_plan_ids[plan.id]: (plan.quota_limit, plan.quota_period)
+                                           for plan in settings.plans})
+            answer_usage_plan_usage(usage_counters)
             accounts_table, idempotency_table = create_tables(boto3.client("dynamodb"))
             secrets_manager = boto3.client("secretsmanager")
             stripe_secret_arn = secrets_manager.create_secret(Name="tollgate-test-stripe", SecretString=json.dumps({
@@ -106,4 +117,4 @@ def moto_stack() -> Iterator[MotoStack]:
                                           create_ledger_bucket(boto3.client("s3")))
             access_table = create_customer_accounts(boto3.client("dynamodb"), boto3.client("sesv2"), settings.email_sender)
             yield MotoStack(usage_plan_ids, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage,
-                            access_table, settings)
+                            access_table, settings, usage_counters)

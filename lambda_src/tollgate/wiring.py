@@ -231,7 +231,7 @@ class Wiring:
     def account_keys(self) -> AccountKeys:
         from tollgate.domain.account_keys import AccountKeys
 
-        return AccountKeys(self.accounts, self.api_keys, self.analytics, self.customer_access,
+        return AccountKeys(self.accounts, self.api_keys, self.analytics, self.customer_access, self.usage_plan_usage,
                            plans=self.config.plans,
                            grace_seconds=self.config.require_accounts().key_rotation_grace_seconds)
 

@@ -4,6 +4,8 @@ stage: the /register body model, chunked and short bodies, error headers, client
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import http.client
 import json
 import socket
@@ -23,6 +25,7 @@ from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import aws_client, create_api
 from localdev.gateway import GatewayDeployment, LocalGateway
 from localdev.net import BackgroundHttpServer
+from localdev.usage_plan_usage import UsageCounter
 from tollgate import contract
 
 SITE_ORIGIN = "http://127.0.0.1:18000"
@@ -169,6 +172,17 @@ def test_the_backend_gets_the_stages_secret_header_and_the_key_id_whatever_the_c
 def test_the_root_path_is_metered_too(gateway: LocalGateway, plan_key: dict[str, str]) -> None:
     assert call(f"{gateway.url}/")[0] == 403
     assert call(f"{gateway.url}/", headers={"x-api-key": plan_key["value"]})[0] == 200
+
+
+def test_a_key_past_its_quota_gets_api_gateways_429_and_never_reaches_the_backend(
+        gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = UsageCounter(quota_limit=5)
+    counter.set_remaining(plan_key["id"], 1)  # what a rotation's UpdateUsage left the key
+    monkeypatch.setattr(gateway, "_usage", defaultdict(lambda: counter))  # the key's usage plan counts in `counter`
+    assert call(f"{gateway.url}/v1/first", headers={"x-api-key": plan_key["value"]})[0] == 200
+    status, _, body = call(f"{gateway.url}/v1/second", headers={"x-api-key": plan_key["value"]})
+    assert (status, json.loads(body)) == (429, {"error": "This API key has used its quota for the current period."})
+    assert backend.received[-1]["path"] == "/v1/first"
 
 
 def test_enabled_key_outside_the_usage_plan_is_forbidden(gateway: LocalGateway, apigateway: Any) -> None:

@@ -1,26 +1,31 @@
-"""localdev/usage_plan_usage.py: GetUsage, which moto lacks, answered in API Gateway's shape from
-what the local gateway counted; every other API Gateway call reaches moto through it unchanged."""
+"""localdev/usage_plan_usage.py: GetUsage and UpdateUsage, which moto lacks, answered in API Gateway's
+shape from what the local gateway counted; every other API Gateway call reaches moto through it
+unchanged; the counter refuses a call once the key's quota is used up."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime, timezone
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.usage_plan_usage import UsageCounter, UsagePlanUsageProxy
 from tollgate.adapters.api_gateway_usage import UsagePlanUsage
-from tollgate.plans import Plan
 
 
-@pytest.fixture
-def counter() -> UsageCounter:
-    counter = UsageCounter()
+def on(day: int, hour: int = 12, month: int = 12) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=timezone.utc)
+
+
+def counted(quota_limit: int = 10, quota_period: str = "MONTH") -> UsageCounter:
+    counter = UsageCounter(quota_limit, quota_period)
     for day, calls in ((1, 3), (2, 4)):
         for _ in range(calls):
-            counter.count("plan", "key-a", datetime(2026, 12, day, 12, tzinfo=timezone.utc))
-    counter.count("plan", "key-b", datetime(2026, 12, 2, 23, 59, tzinfo=timezone.utc))
+            assert counter.take("key-a", on(day))
+    assert counter.take("key-b", datetime(2026, 12, 2, 23, 59, tzinfo=timezone.utc))
     return counter
 
 
@@ -31,8 +36,13 @@ def client(url: str):
 
 
 @pytest.fixture
+def counter() -> UsageCounter:
+    return counted()
+
+
+@pytest.fixture
 def apigateway(moto_server, counter):
-    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, {"plan": (10, "MONTH")}) as proxy:
+    with UsagePlanUsageProxy(moto_server.endpoint_url, defaultdict(lambda: counter)) as proxy:  # any plan: `counter`
         yield client(proxy.url)
 
 
@@ -45,7 +55,7 @@ def test_get_usage_answers_per_key_and_day_with_what_is_left_of_the_quota(apigat
 
 
 def test_the_adapter_adds_up_the_days_of_each_key(apigateway):
-    assert UsagePlanUsage(apigateway, ("plan", "empty-plan")).calls_by_key(date(2026, 12, 1), date(2026, 12, 2)) == {
+    assert UsagePlanUsage(apigateway, ("plan",)).calls_by_key(date(2026, 12, 1), date(2026, 12, 2)) == {
         "key-a": 7, "key-b": 1}
 
 
@@ -61,16 +71,42 @@ def test_a_single_day_asked_for_says_what_is_left_of_the_months_quota(apigateway
                                 endDate="2026-12-02")["items"] == {"key-a": [[4, 3]]}
 
 
-def test_the_adapter_reads_the_quota_left_of_a_key_and_the_plans_quota(moto_server, counter):
-    plan = Plan("standard", "Standard", "plan", "price_1", False, 10, "MONTH")
-    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, {"plan": (10, "MONTH")}) as proxy:
-        apigateway = client(proxy.url)
-        assert UsagePlanUsage(apigateway, ("plan",)).quota_left("key-a", plan, date(2026, 12, 3)) == (3, 10)
-        assert UsagePlanUsage(apigateway, ("plan",)).quota_left("key-new", plan, date(2026, 12, 3)) == (10, 10)
-
-
 @pytest.mark.parametrize("period, left_on_the_8th", [("DAY", 10), ("WEEK", 10), ("MONTH", 3)])
-def test_the_quota_period_decides_where_counting_starts(moto_server, counter, period, left_on_the_8th):
-    with UsagePlanUsageProxy(moto_server.endpoint_url, counter, {"plan": (10, period)}) as proxy:
-        assert proxy.usage("plan", {"startDate": ["2026-12-08"], "endDate": ["2026-12-08"], "keyId": ["key-a"]})[
-            "values"] == {"key-a": [[0, left_on_the_8th]]}
+def test_the_quota_period_decides_where_counting_starts(period, left_on_the_8th):
+    assert counted(quota_period=period).remaining("key-a", date(2026, 12, 8)) == left_on_the_8th
+
+
+def test_a_key_is_refused_once_its_quota_is_used_up_until_the_next_period():
+    counter = counted(quota_limit=10)
+    assert [counter.take("key-a", on(3)) for _ in range(4)] == [True, True, True, False]
+    assert counter.used("key-a", date(2026, 12, 3)) == 3  # a refused call is not counted
+    assert counter.take("key-a", on(1, month=1).replace(year=2027))
+
+
+def test_update_usage_sets_what_a_plan_key_has_left_of_this_period(apigateway, counter):
+    plan_id = apigateway.create_usage_plan(name="quota", quota={"limit": 10, "period": "MONTH"})["id"]
+    key_id = apigateway.create_api_key(name="rotated-in", enabled=True)["id"]
+    apigateway.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
+
+    answer = apigateway.update_usage(usagePlanId=plan_id, keyId=key_id,
+                                     patchOperations=[{"op": "replace", "path": "/remaining", "value": "2"}])
+    today = datetime.now(timezone.utc).date()
+    assert answer["items"] == {key_id: [[0, 2]]}
+    assert [counter.take(key_id) for _ in range(3)] == [True, True, False]
+    assert apigateway.get_usage(usagePlanId=plan_id, keyId=key_id, startDate=today.isoformat(),
+                                endDate=today.isoformat())["items"] == {key_id: [[2, 0]]}
+
+
+def test_update_usage_refuses_a_key_outside_the_plan_and_other_operations(apigateway):
+    plan_id = apigateway.create_usage_plan(name="quota", quota={"limit": 10, "period": "MONTH"})["id"]
+    outside = apigateway.create_api_key(name="in-no-plan", enabled=True)["id"]
+    with pytest.raises(ClientError) as refused:
+        apigateway.update_usage(usagePlanId=plan_id, keyId=outside,
+                                patchOperations=[{"op": "replace", "path": "/remaining", "value": "2"}])
+    assert refused.value.response["Error"]["Code"] == "NotFoundException"
+
+    apigateway.create_usage_plan_key(usagePlanId=plan_id, keyId=outside, keyType="API_KEY")
+    with pytest.raises(ClientError) as refused:
+        apigateway.update_usage(usagePlanId=plan_id, keyId=outside,
+                                patchOperations=[{"op": "add", "path": "/remaining", "value": "2"}])
+    assert refused.value.response["Error"]["Code"] == "BadRequestException"

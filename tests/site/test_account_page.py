@@ -1,6 +1,7 @@
 """The account page in Chromium through `make dev` (issue 12), as a customer uses it: sign up through
-the emailed link, make calls, sign in by emailed link and see them; rotate the key (both work),
-revoke the old one (403); open Stripe's customer portal (the bridge's stand-in); sign out. Every
+the emailed link, make calls, sign in by emailed link and see them; rotate the key (both work, the
+quota left carries over), revoke the old one (403); open Stripe's customer portal (the bridge's
+stand-in); sign out. Every
 page state is checked with axe-core, at 360 px and in the dark too, and captured as a screenshot."""
 
 from __future__ import annotations
@@ -70,10 +71,11 @@ def test_sign_up_make_7_calls_sign_in_and_the_account_page_shows_the_7_calls(
     assert_accessible(account, "52-account-overview")
 
 
-def test_rotate_both_keys_work_then_revoke_the_old_one_gets_403(
+def test_rotate_both_keys_work_the_quota_left_carries_over_then_revoke_the_old_one_gets_403(
         account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
     created = dev_stack_client.sign_up(dev_stack.urls, unique_email)  # the page's own sign-up: the test above
     old, old_id = created["apikey"], created["apiKeyId"]
+    assert [metered_call(dev_stack.urls["api"], old) for _ in range(2)] == [200] * 2
     account.sign_in(unique_email)
 
     new, new_id = account.rotate()
@@ -93,6 +95,8 @@ def test_rotate_both_keys_work_then_revoke_the_old_one_gets_403(
     assert "Revoked" in account.keys()[0]
     account.open().page.locator("#overview").wait_for(state="visible")
     assert new not in account.page.content()  # shown once
+    # The new key took over what was left (10,000 - 2), then made two calls of its own: no fresh quota.
+    assert account.figure("quota") == "9,996 of 10,000 calls"
     assert_accessible(account, "54-account-revoked")
 
 

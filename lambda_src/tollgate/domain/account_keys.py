@@ -6,14 +6,21 @@
   CreateApiKey (API Gateway allows 5 a second per account), and an account holds at most
   MAX_EXISTING_KEYS keys, so nobody can mint keys towards the region's 10,000.
 - The new key is put in the state the account's status gives every key (in the plan and enabled
-  while active, disabled while suspended, out of the plan while awaiting a payment method) BEFORE
-  it is recorded, and nobody holds its value until this returns, so it is never usable unrecorded.
+  while active, disabled and in the plan while suspended, out of the plan while awaiting a payment
+  method) BEFORE it is recorded, and nobody holds its value until this returns, so it is never
+  usable unrecorded.
   The record is written only if the account's status and key records are still those read
   (Accounts.save_keys); otherwise the new key is deleted and the customer asked to try again. The
   webhook's writes are conditional on the key records too, so a status change never misses a key.
 - Both keys bill the same customer: the usage reporter finds the account from either key id
   (Accounts.find_by_api_key_id). The new key's Moesif user belongs to the same company (the
   subscription), as the first key's does.
+- The new key starts with the quota the account has left, not a whole one: API Gateway counts a
+  quota per key, so the rotation reads what the current key has left of this quota period (GetUsage)
+  and gives the new key exactly that (UpdateUsage `/remaining`) before anyone holds its value. While
+  both keys live, each counts its own calls (the README's "Customer accounts" says what that allows).
+  Should the carry-over fail, the rotation fails like any other step: the new key is deleted and the
+  customer asked to try again, so no key ever exists with a quota the account did not have.
 - `revoke` ("Revoke now") ends a rotated-out key at once, for a leaked key; the current key cannot be
   revoked (rotate first). `retire_due` (the scheduled job) ends every key whose grace is over.
   Ending a key disables it, then deletes it, then records it.
@@ -26,15 +33,19 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from tollgate.domain.customer_access import KeyRetirement
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyChangeRefused
 from tollgate.domain.models import SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus, IssuedKey, KeyState
 from tollgate.plans import PlanCatalog
-from tollgate.ports import Accounts, Analytics, ApiKeys, CustomerAccess
+from tollgate.ports import Accounts, Analytics, ApiKeys, CustomerAccess, PlanUsage
 
 MAX_EXISTING_KEYS = 3  # the current key and two still rotating out
 ROTATABLE_STATUSES = frozenset({AccountStatus.ACTIVE, AccountStatus.SUSPENDED, AccountStatus.AWAITING_PAYMENT_METHOD})
+# Statuses whose keys are in the usage plan, so have used some of its quota (awaiting a payment
+# method: no key has been in the plan yet, a new one rightly starts with the whole quota).
+_IN_PLAN_STATUSES = frozenset({AccountStatus.ACTIVE, AccountStatus.SUSPENDED})
 _WRITE_TRIES = 3
 
 
@@ -48,14 +59,15 @@ class RetirementRun:
 
 
 class AccountKeys:
-    def __init__(self, accounts: Accounts, api_keys: ApiKeys, analytics: Analytics, access: CustomerAccess, *,
-                 plans: PlanCatalog, grace_seconds: int, clock: Callable[[], float] = time.time,
-                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex):
+    def __init__(self, accounts: Accounts, api_keys: ApiKeys, analytics: Analytics, access: CustomerAccess,
+                 plan_usage: PlanUsage, *, plans: PlanCatalog, grace_seconds: int,
+                 clock: Callable[[], float] = time.time, new_id: Callable[[], str] = lambda: uuid.uuid4().hex):
         self._accounts = accounts
         self._keys = api_keys
         self._analytics = analytics
         self._access = access
         self._plans = plans
+        self._plan_usage = plan_usage
         self.grace_seconds = grace_seconds
         self._clock = clock
         self._new_id = new_id
@@ -76,6 +88,8 @@ class AccountKeys:
             self._analytics.upsert_user(key.id, account.subscription_id or "", {
                 "email": account.email, "first_name": account.first_name, "last_name": account.last_name})
             self._match_status(account, key.id)
+            if account.status in _IN_PLAN_STATUSES:
+                self._carry_quota(account, key.id, now)
             grace_until = now + self.grace_seconds
             self._access.remind_retirement(KeyRetirement(account.api_key_id, account.email, grace_until))
             self._accounts.save_keys(account.with_rotated_key(key.id, now, grace_until), account)
@@ -137,11 +151,21 @@ class AccountKeys:
 
     def _match_status(self, account: Account, key_id: str) -> None:
         """Put a new key in the state every key of the account is in (LifecycleService): on its plan
-        when active."""
+        when active. A suspended account's keys are disabled but stay in the plan, so its new key
+        joins the plan (disabled first, it cannot call) and can take over the quota left."""
+        usage_plan_id = self._plans.get(account.plan_id).usage_plan_id
         if account.status is AccountStatus.ACTIVE:
-            self._keys.attach_to_plan(key_id, self._plans.get(account.plan_id).usage_plan_id)
+            self._keys.attach_to_plan(key_id, usage_plan_id)
         elif account.status is AccountStatus.SUSPENDED:
             self._keys.set_enabled(key_id, False)
+            self._keys.attach_to_plan(key_id, usage_plan_id)
+
+    def _carry_quota(self, account: Account, new_key_id: str, now: int) -> None:
+        """Give the new key what the current key has left of this quota period on the account's plan."""
+        plan = self._plans.get(account.plan_id)
+        today = datetime.fromtimestamp(now, timezone.utc).date()
+        left, _quota = self._plan_usage.quota_left(account.api_key_id, plan, today)
+        self._plan_usage.set_quota_left(new_key_id, left, plan)
 
     def _delete_quietly(self, key_id: str) -> None:
         """Undo a rotation: the new key goes (deleting it also takes it out of the plan). Should the

@@ -1,6 +1,7 @@
 """Issue 12 through the real handlers and adapters on moto (API Gateway keys, DynamoDB, SES v2) and
 the Stripe bridge: a verified sign-up, a sign-in by emailed link, the account's figures, a rotation
-whose old key the scheduled key retirement ends once the grace is over, and the portal."""
+that keeps the quota left and whose old key the scheduled key retirement ends once the grace is
+over, and the portal."""
 
 from __future__ import annotations
 
@@ -59,6 +60,12 @@ def in_plan(aws, key_id: str) -> bool:
     return key_id in {item["id"] for item in items}
 
 
+def page_of(account_function: DeployedFunction, session: str) -> dict:
+    status, _, page = call(account_function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)
+    assert status == 200
+    return page
+
+
 def test_sign_up_sign_in_rotate_and_the_old_key_is_retired_after_its_grace(
         aws, register, account_function, key_retirement, stripe_bridge):
     email = f"{uuid.uuid4().hex[:10]}@example.com"
@@ -73,10 +80,14 @@ def test_sign_up_sign_in_rotate_and_the_old_key_is_retired_after_its_grace(
     status, _, page = call(account_function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)
     assert status == 200 and page["status"] == "active" and page["amountDue"] == {"amount": 0, "currency": "usd"}
     assert page["billableCalls"] == 0
-    assert "quota" in page["unavailable"]  # moto has no GetUsage (make dev's stand-in has: tests/localdev)
+    for _ in range(3):
+        aws.usage_counter.take(created["apiKeyId"])  # three calls the usage plan counted
+    quota_left = aws.settings.plans[0].quota_limit - 3
+    assert page_of(account_function, session)["quota"] == {"left": quota_left, "limit": aws.settings.plans[0].quota_limit}
 
     status, _, rotated = call(account_function, contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, cookie=session)
     assert status == 201 and in_plan(aws, rotated["apiKeyId"]) and in_plan(aws, created["apiKeyId"])
+    assert page_of(account_function, session)["quota"]["left"] == quota_left  # the new key took it over
     apigateway = boto3.client("apigateway")
     assert apigateway.get_tags(resourceArn=f"arn:aws:apigateway:us-east-1::/apikeys/{rotated['apiKeyId']}")["tags"] \
         == {contract.API_KEY_OWNER_TAG: KEY_OWNER}

@@ -1,13 +1,16 @@
 """Key rotation with overlap, revocation and retirement on fakes: the old key keeps working for the
 grace period, then the scheduled job ends it; "Revoke now" ends it at once; both keys bill the same
-customer; the new key follows the account's status; nothing is left half-made."""
+customer and draw on the quota the account has left; the new key follows the account's status;
+nothing is left half-made."""
 
 from __future__ import annotations
 
 import pytest
 
-from testkit.fake_ports import TEST_PLANS
+from datetime import datetime, timezone
+
 from testkit.fake_access import GRACE_SECONDS, AccountsOnFakes
+from testkit.fake_ports import TEST_PLANS
 from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes
 from tollgate import contract
 from tollgate.domain.account_keys import MAX_EXISTING_KEYS
@@ -77,6 +80,53 @@ def test_both_keys_bill_the_same_customer(fakes: AccountsOnFakes) -> None:
     assert metering.meter.units(account.customer_id) == 7
 
 
+def today(fakes: AccountsOnFakes):
+    return datetime.fromtimestamp(fakes.clock(), timezone.utc).date()
+
+
+def quota_left(fakes: AccountsOnFakes, key_id: str) -> int:
+    return fakes.plan_usage.quota_left(key_id, TEST_PLANS.default, today(fakes))[0]
+
+
+def test_the_new_key_starts_with_the_quota_the_account_has_left(fakes: AccountsOnFakes) -> None:
+    usage = fakes.plan_usage
+    account = fakes.signed_up(ADA)
+    usage.used[account.api_key_id, today(fakes)] = 7
+    new = fakes.keys.rotate(account)
+    assert quota_left(fakes, new.id) == TEST_PLANS.default.quota_limit - 7
+
+    usage.used[new.id, today(fakes)] = 2  # the new key's own calls come off what it carried
+    fakes.keys.revoke(fakes.ports.accounts.get(ADA), account.api_key_id)
+    newest = fakes.keys.rotate(fakes.ports.accounts.get(ADA))  # rotate and revoke again: no fresh quota
+    assert quota_left(fakes, newest.id) == TEST_PLANS.default.quota_limit - 9
+    assert set(usage.plans_asked) == {TEST_PLANS.default.usage_plan_id}  # the account's plan, in every call
+
+
+def test_a_key_that_used_up_the_quota_hands_on_an_empty_one(fakes: AccountsOnFakes) -> None:
+    usage = fakes.plan_usage
+    account = fakes.signed_up(ADA)
+    usage.used[account.api_key_id, today(fakes)] = TEST_PLANS.default.quota_limit
+    new = fakes.keys.rotate(account)
+    assert quota_left(fakes, new.id) == 0
+
+
+@pytest.mark.parametrize("failing, answer_lost", [("quota_left", False), ("set_quota_left", False),
+                                                  ("set_quota_left", True)])
+def test_a_failed_carry_over_fails_the_rotation_and_deletes_the_new_key(fakes: AccountsOnFakes, failing: str,
+                                                                         answer_lost: bool) -> None:
+    account = fakes.signed_up(ADA)
+    fakes.plan_usage.fail(failing, answer_lost=answer_lost)
+    with pytest.raises(DownstreamError):
+        fakes.keys.rotate(account)
+    assert list(fakes.ports.api_keys.keys) == [account.api_key_id]
+    assert fakes.ports.api_keys.can_call_api(account.api_key_id)
+    assert fakes.ports.accounts.get(ADA).key_records == account.key_records
+    assert fakes.access.retirements == {}  # the current key was never set to retire
+
+    new = fakes.keys.rotate(fakes.ports.accounts.get(ADA))  # trying again works
+    assert fakes.ports.api_keys.can_call_api(new.id)
+
+
 def test_a_suspended_account_gets_a_disabled_key_and_reactivation_enables_both(fakes: AccountsOnFakes) -> None:
     account = fakes.signed_up(ADA)
     subscription = account.subscription_id
@@ -85,9 +135,11 @@ def test_a_suspended_account_gets_a_disabled_key_and_reactivation_enables_both(f
                                  None, clock=fakes.clock, metrics=fakes.ports.metrics, plans=TEST_PLANS)
     lifecycle.handle(BillingEvent("evt_1", "customer.subscription.updated", int(fakes.clock()), subscription_id=subscription))
     suspended = fakes.ports.accounts.get(ADA)
+    fakes.plan_usage.used[suspended.api_key_id, today(fakes)] = 5
     new = fakes.keys.rotate(suspended)
     keys = fakes.ports.api_keys
     assert not keys.can_call_api(new.id) and not keys.can_call_api(suspended.api_key_id)
+    assert quota_left(fakes, new.id) == TEST_PLANS.default.quota_limit - 5
 
     fakes.ports.billing.subscriptions[subscription]["status"] = "active"
     lifecycle.handle(BillingEvent("evt_2", "invoice.paid", int(fakes.clock()) + 1, subscription_id=subscription))
