@@ -10,13 +10,14 @@ import itertools
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from testkit.faults import CallRecorder, FaultyFake
-from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
+from tollgate.domain.errors import ConcurrentUpdate, ConfigurationError, DownstreamError, EventAlreadyApplied
 from tollgate.domain.models import (
     Account, AccountStatus, CheckoutSession, InvoicePayment, IssuedKey, ListedKey, ReconcilerRun, Registrant,
-    SubscriptionPage, SubscriptionState,
+    SubscriptionItem, SubscriptionPage, SubscriptionState,
 )
 from tollgate.plans import Plan, PlanCatalog
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics, PaymentMethods
@@ -118,7 +119,10 @@ class FakeBilling(FaultyFake, Billing):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.customers: dict[str, dict] = {}
-        self.subscriptions: dict[str, dict] = {}  # id -> {"customer", "status"}
+        # id -> {"customer", "status", "items": [(price, created)], "period_start", "cancel_at_period_end"}
+        self.subscriptions: dict[str, dict] = {}
+        self.meters: dict[str, str] = {}  # price -> its meter (a price missing here has a meter of its own)
+        self.clock: Callable[[], float] = time.time
         # Stripe saves a create's result once it started executing, a 500 included, and replays it
         # for the same idempotency key: with `saves_errors`, an injected failure is replayed too.
         self.saves_errors = False
@@ -175,7 +179,10 @@ class FakeBilling(FaultyFake, Billing):
             if customer_id not in self.customers:
                 raise DownstreamError(self.port, f"no customer {customer_id}", retryable=False)
             subscription_id = f"sub_{next(self._ids):04d}"
-            self.subscriptions[subscription_id] = {"customer": customer_id, "status": "active", "price": price_id}
+            now = int(self.clock())
+            self.subscriptions[subscription_id] = {"customer": customer_id, "status": "active",
+                                                   "items": [(price_id, now)], "period_start": now,
+                                                   "cancel_at_period_end": False}
             self._idempotent[idempotency_key] = (arguments, subscription_id)
             return subscription_id
 
@@ -191,6 +198,55 @@ class FakeBilling(FaultyFake, Billing):
             if subscription_id in self.subscriptions:
                 self.subscriptions[subscription_id]["status"] = "canceled"
 
+    def subscription(self, subscription_id: str) -> SubscriptionState:
+        with self._call("subscription", subscription_id):
+            return self._state(subscription_id)
+
+    def switch_price(self, subscription_id: str, price_id: str, idempotency_key: str) -> None:
+        with self._call("switch_price", subscription_id, price_id):
+            subscription = self._live(subscription_id)
+            prices = [price for price, _ in subscription["items"]]
+            shared = [price for price in prices
+                      if price != price_id and self.meters.get(price, price) == self.meters.get(price_id, price_id)]
+            if shared:
+                raise ConfigurationError(f"prices {shared[0]} and {price_id} share a meter")
+            if price_id not in prices:
+                subscription["items"].append((price_id, int(self.clock())))
+            subscription["cancel_at_period_end"] = False
+
+    def drop_prices_except(self, subscription_id: str, price_id: str) -> tuple[str, ...]:
+        with self._call("drop_prices_except", subscription_id, price_id):
+            subscription = self._live(subscription_id)
+            dropped = tuple(price for price, _ in subscription["items"] if price != price_id)
+            subscription["items"] = [item for item in subscription["items"] if item[0] == price_id]
+            return dropped
+
+    def end_at_period_end(self, subscription_id: str) -> None:
+        with self._call("end_at_period_end", subscription_id):
+            self._live(subscription_id)["cancel_at_period_end"] = True
+
+    def renew(self, subscription_id: str) -> None:
+        """The period ends (as Stripe's renewal): a subscription set to end then ends; else a new
+        period starts."""
+        subscription = self.subscriptions[subscription_id]
+        if subscription["cancel_at_period_end"]:
+            subscription["status"] = "canceled"
+        subscription["period_start"] = int(self.clock())
+
+    def _live(self, subscription_id: str) -> dict:
+        subscription = self.subscriptions.get(subscription_id)
+        if subscription is None or subscription["status"] == "canceled":
+            raise DownstreamError(self.port, f"no live subscription {subscription_id}", retryable=False)
+        return subscription
+
+    def _state(self, subscription_id: str) -> SubscriptionState:
+        if subscription_id not in self.subscriptions:
+            raise DownstreamError(self.port, f"no subscription {subscription_id}", retryable=False)
+        sub = self.subscriptions[subscription_id]
+        return SubscriptionState(subscription_id, sub["customer"], sub["status"],
+                                 tuple(SubscriptionItem(price, created) for price, created in sub.get("items", ())),
+                                 sub.get("period_start", 0), sub.get("cancel_at_period_end", False))
+
     def subscription_status(self, subscription_id: str) -> str:
         with self._call("subscription_status", subscription_id):
             if subscription_id not in self.subscriptions:
@@ -203,8 +259,7 @@ class FakeBilling(FaultyFake, Billing):
             newest_first = list(reversed(self.subscriptions))
             start = newest_first.index(starting_after) + 1 if starting_after else 0
             page = newest_first[start:start + limit]
-            states = tuple(SubscriptionState(sid, self.subscriptions[sid]["customer"], self.subscriptions[sid]["status"])
-                           for sid in page)
+            states = tuple(self._state(sid) for sid in page)
             return SubscriptionPage(states, has_more=start + limit < len(newest_first))
 
     def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
@@ -342,6 +397,16 @@ class FakeAccounts(FaultyFake, Accounts):
                                                keys_revision=previous.keys_revision + 1)
             self.key_pointers.setdefault(account.email, set()).update(
                 record.id for record in account.key_records if record.id != account.api_key_id)
+
+    def save_plan(self, account: Account, previous: Account) -> None:
+        with self._call("save_plan", account.email), self._lock:
+            current = self.rows.get(account.email)
+            if current is None or any(getattr(current, name) != getattr(previous, name) for name in (
+                    "status", "plan_id", "pending_plan_id", "subscription_id")):
+                raise ConcurrentUpdate(f"the plan of {account.email} changed meanwhile")
+            self.rows[account.email] = replace(
+                current, plan_id=account.plan_id, plan_changes=account.plan_changes,
+                pending_plan_id=account.pending_plan_id, subscription_id=account.subscription_id, key_synced_for=None)
 
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         with self._call("find_by_subscription_id", subscription_id):

@@ -11,7 +11,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error, error_code
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, KeyRecord, KeyState, ReconcilerRun, StatusChange
+from tollgate.domain.models import (
+    Account, AccountStatus, KeyRecord, KeyState, PlanChange, ReconcilerRun, StatusChange,
+)
 from tollgate.ports import Accounts
 
 _SERVICE = "DynamoDB"
@@ -45,6 +47,8 @@ _ATTRIBUTES = {
     "last_checkout_session_id": "lastCheckoutSessionId",
     "keys": "keys",
     "keys_revision": "keysRevision",
+    "plan_changes": "planChanges",
+    "pending_plan_id": "pendingPlanId",
 }
 _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
 # ReconcilerRun field -> attribute of the contract.RECONCILER_LAST_RUN_KEY item (no `status`, so no
@@ -117,6 +121,34 @@ class DynamoAccounts(Accounts):
             raise downstream_error(_SERVICE, "record API keys", error) from None
         except BotoCoreError as error:
             raise downstream_error(_SERVICE, "record API keys", error) from None
+
+    def save_plan(self, account: Account, previous: Account) -> None:
+        written = _item(account)
+        fields = ("plan_id", "plan_changes", "pending_plan_id", "subscription_id")
+        names = {f"#{name}": _ATTRIBUTES[name] for name in (*fields, "status", "key_synced_for")}
+        sets = [f"#{name} = :{name}" for name in fields if _ATTRIBUTES[name] in written]
+        removes = [f"#{name}" for name in fields if _ATTRIBUTES[name] not in written] + ["#key_synced_for"]
+        values = {f":{name}": written[_ATTRIBUTES[name]] for name in fields if _ATTRIBUTES[name] in written}
+        conditions = ["#status = :was_status"]
+        values[":was_status"] = {"S": previous.status.value}
+        for name in ("plan_id", "pending_plan_id", "subscription_id"):
+            before = getattr(previous, name)
+            if before is None:
+                conditions.append(f"attribute_not_exists(#{name})")
+            else:
+                conditions.append(f"#{name} = :was_{name}")
+                values[f":was_{name}"] = {"S": before}
+        expression = ("SET " + ", ".join(sets) + " " if sets else "") + "REMOVE " + ", ".join(removes)
+        try:
+            self._client.update_item(TableName=self._table, Key=_key(account.email), UpdateExpression=expression,
+                                     ConditionExpression=" AND ".join(conditions), ExpressionAttributeNames=names,
+                                     ExpressionAttributeValues=values)
+        except ClientError as error:
+            if error_code(error) == _CONDITION_FAILED:
+                raise ConcurrentUpdate(f"the plan of {account.email} changed meanwhile") from None
+            raise downstream_error(_SERVICE, "record the plan", error) from None
+        except BotoCoreError as error:
+            raise downstream_error(_SERVICE, "record the plan", error) from None
 
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         return self._find(
@@ -263,6 +295,11 @@ def _item(account: Account) -> dict:
             if not value:
                 continue  # a row without records (written before they existed) keeps none
             value = _key_records(value)
+        elif name == "plan_changes":
+            if not value:
+                continue
+            value = [{"at": change.at, "from": change.from_plan, "to": change.to_plan, "cause": change.cause}
+                     for change in value]
         elif isinstance(value, AccountStatus):
             value = value.value
         item[attribute] = _serializer.serialize(value)
@@ -299,6 +336,8 @@ def _account(item: dict) -> Account:
     values["keys"] = tuple(KeyRecord(entry["id"], int(entry["createdAt"]), KeyState(entry["state"]),
                                      int(entry["until"]) if entry.get("until") is not None else None)
                            for entry in values.get("keys", ()))
+    values["plan_changes"] = tuple(PlanChange(int(entry["at"]), entry.get("from"), entry["to"], entry["cause"])
+                                   for entry in values.get("plan_changes", ()))
     for name in ("lease_expires_at", "created_at", "updated_at", "last_billing_event_at", "keys_revision"):
         if name in values:
             values[name] = int(values[name])

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
-from tollgate.domain.models import AccountStatus, CheckoutOutcome
+from tollgate.domain.models import Account, AccountStatus, CheckoutOutcome
 from tollgate.ports import Accounts, ApiKeys, PaymentMethods
 
 # Accounts that may add or replace a payment method: suspended ones too, so a customer cut off for
@@ -60,6 +60,19 @@ class PaymentMethodCheckout:
             idempotency_key=f"tollgate-checkout-{request_id}",
         )
 
+    def start_for_account(self, account: Account, request_id: str, return_url: str) -> str:
+        """Checkout for a signed-in customer (the account page: a plan that needs a card), coming back
+        to `return_url` with `?checkout=success&session_id=...` or `?checkout=cancel`."""
+        if account.status not in BILLABLE_STATUSES or not account.customer_id:
+            raise ApiKeyRejected("account not billable")
+        return self._payments.create_setup_checkout(
+            account.customer_id,
+            success_url=_with_query(return_url, {CHECKOUT_OUTCOME_PARAMETER: "success"},
+                                    {CHECKOUT_SESSION_PARAMETER: STRIPE_SESSION_ID_TEMPLATE}),
+            cancel_url=_with_query(return_url, {CHECKOUT_OUTCOME_PARAMETER: "cancel"}),
+            idempotency_key=f"tollgate-checkout-{request_id}",
+        )
+
     def outcome(self, session_id: str) -> CheckoutOutcome:
         """What became of the account of a payment-method Checkout session. Raises
         UnknownCheckoutSession for a session Tollgate did not open for an account, or one older
@@ -75,9 +88,14 @@ class PaymentMethodCheckout:
         return CheckoutOutcome(settled=True, status=account.status, reason=account.cut_off_reason)
 
     def _return_url(self, outcome: str, placeholders: dict[str, str] | None = None) -> str:
-        """The signup page with `?checkout=<outcome>`; `placeholders` are appended verbatim
-        (urlencode would escape the braces Stripe looks for)."""
-        parts = urlsplit(self._signup_url)
-        verbatim = "&".join(f"{name}={value}" for name, value in (placeholders or {}).items())
-        query = "&".join(filter(None, [parts.query, urlencode({CHECKOUT_OUTCOME_PARAMETER: outcome}), verbatim]))
-        return urlunsplit(parts._replace(query=query))
+        """The signup page with `?checkout=<outcome>`."""
+        return _with_query(self._signup_url, {CHECKOUT_OUTCOME_PARAMETER: outcome}, placeholders)
+
+
+def _with_query(url: str, parameters: dict[str, str], placeholders: dict[str, str] | None = None) -> str:
+    """`url` with `parameters` added to its query; `placeholders` are appended verbatim (urlencode
+    would escape the braces Stripe looks for)."""
+    parts = urlsplit(url)
+    verbatim = "&".join(f"{name}={value}" for name, value in (placeholders or {}).items())
+    query = "&".join(filter(None, [parts.query, urlencode(parameters), verbatim]))
+    return urlunsplit(parts._replace(query=query))

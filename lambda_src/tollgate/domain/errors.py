@@ -85,3 +85,7 @@ class SignedOut(TollgateError):
 class KeyChangeRefused(TollgateError):
     """A rotation or revocation the account's state does not allow (409); the message says why and
     what to do."""
+
+
+class PlanChangeRefused(TollgateError):
+    """A plan change the account cannot make now (409); the message says why and what to do."""

@@ -52,6 +52,7 @@ from enum import Enum
 from tollgate import contract
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.models import Account, AccountStatus, BillingEvent, SubscriptionState
+from tollgate.domain.plan_changes import CHECKOUT_CAUSE, PlanChanges, move_keys
 from tollgate.plans import PlanCatalog
 from tollgate.ports import Accounts, ApiKeys, Billing, Metrics, PaymentMethods
 
@@ -96,6 +97,7 @@ class LifecycleService:
         *,
         metrics: Metrics,
         plans: PlanCatalog,
+        plan_changes: PlanChanges | None = None,
     ):
         self._accounts = accounts
         self._keys = keys
@@ -104,6 +106,8 @@ class LifecycleService:
         self._clock = clock
         self._metrics = metrics
         self._plans = plans
+        # Plan changes made in Stripe are followed, and a Checkout completes a change waiting for a card.
+        self._plan_changes = plan_changes
 
     def handle(self, event: BillingEvent) -> Outcome:
         """Apply one event. Raises DownstreamError (Stripe/AWS failed) or ConcurrentUpdate (the
@@ -158,33 +162,45 @@ class LifecycleService:
         return account
 
     def _apply(self, event: BillingEvent, account: Account) -> Account:
-        """The row after the event. May call Stripe (payment method, open invoices, current status)."""
+        """The row after the event. May call Stripe (payment method, open invoices, current state,
+        a plan change waiting for this Checkout)."""
         if event.type == CHECKOUT_COMPLETED:
             self._payments.set_default_payment_method(account.customer_id, event.setup_intent_id)
             account = account.with_checkout_session(event.checkout_session_id)
-        status, reason = self._status_after(event, account)
+            if account.pending_plan_id and self._plan_changes and account.status is AccountStatus.ACTIVE:
+                account = self._plan_changes.apply(account, self._plans.get(account.pending_plan_id),
+                                                   CHECKOUT_CAUSE, event.id)
+        account, status, reason = self._state_after(event, account)
+        if status is AccountStatus.CANCELED and self._plans.get(account.plan_id).is_free:
+            # The subscription of a change to a free plan ended with its period: the account goes on, free.
+            account, status, reason = account.with_subscription(None), account.status, None
         changed = account.with_status(status, int(self._clock()), event.type, event.id).with_cut_off_reason(reason)
         return changed.with_billing_event(event.id, event.created)
 
-    def _status_after(self, event: BillingEvent, account: Account) -> tuple[AccountStatus, str | None]:
-        """The account's status after `event`, and why its key is cut off when it is."""
+    def _state_after(self, event: BillingEvent, account: Account) -> tuple[Account, AccountStatus, str | None]:
+        """The row on the subscription's plan, its status after `event`, and why its key is cut off
+        when it is."""
         if account.subscription_id is None or account.status is AccountStatus.CANCELED:
-            return account.status, account.cut_off_reason
-        subscription_status = self._billing.subscription_status(account.subscription_id)
+            return account, account.status, account.cut_off_reason
+        subscription = self._billing.subscription(account.subscription_id)
+        if self._plan_changes and subscription.status in STATUSES_THAT_ENABLE:
+            self._plan_changes.tidy(account, subscription)
+            account = self._plan_changes.follow(account, subscription, event.type)
+        subscription_status = subscription.status
         if event.type == CHECKOUT_COMPLETED and subscription_status in STATUSES_WITH_UNCOLLECTED_INVOICES:
             # The customer added a card to settle what they owe: Stripe will not retry by itself.
             payment = self._billing.pay_open_invoices(account.subscription_id, f"tollgate-settle-{event.id}")
             if payment.declined:
-                return AccountStatus.SUSPENDED, f"The card added at checkout was declined: {payment.declined}"
+                return account, AccountStatus.SUSPENDED, f"The card added at checkout was declined: {payment.declined}"
             subscription_status = self._billing.subscription_status(account.subscription_id)
-        return _following(event.type, account, subscription_status, event.failure_reason)
+        return (account, *_following(event.type, account, subscription_status, event.failure_reason))
 
-    @staticmethod
-    def needs_reconciling(account: Account | None, subscription: SubscriptionState) -> bool:
+    def needs_reconciling(self, account: Account | None, subscription: SubscriptionState) -> bool:
         """Whether the account of `subscription` disagrees with it as Stripe listed it: its row's
-        status is not the one the subscription's status leads to, or its key is not known to
-        match the row (a lost event, or one applied half-way). Rows being registered or left
-        failed are not accounts yet (or any more)."""
+        status is not the one the subscription's status leads to, its plan is not the one the
+        subscription's price says, items of an earlier plan wait to be dropped, or its key is not
+        known to match the row (a lost event, or one applied half-way). Rows being registered or
+        left failed are not accounts yet (or any more)."""
         if account is None or account.subscription_id != subscription.id:
             return False
         if account.status in (AccountStatus.PENDING, AccountStatus.FAILED):
@@ -192,6 +208,10 @@ class LifecycleService:
         expected = account.status
         if account.status is not AccountStatus.CANCELED:
             expected, _ = _following(RECONCILE, account, subscription.status)
+        if self._plan_changes and account.status is AccountStatus.ACTIVE and (
+                self._plan_changes.follow(account, subscription, RECONCILE) is not account
+                or self._plan_changes.needs_tidying(account, subscription)):
+            return True
         return expected is not account.status or not account.key_in_sync
 
     def reconcile(self, subscription: SubscriptionState, run_id: str, listed_at: int) -> Outcome:
@@ -229,9 +249,9 @@ class LifecycleService:
         """Every key of the account follows its status: a rotated-out key within its grace works while
         the account is active like the current one (tollgate.domain.account_keys), and is cut off with it."""
         if account.status is AccountStatus.ACTIVE:
-            usage_plan_id = self._plans.get(account.plan_id).usage_plan_id
+            plan = self._plans.get(account.plan_id)
             for key_id in account.callable_key_ids(self._clock()):
-                self._keys.attach_to_plan(key_id, usage_plan_id)
+                move_keys(self._keys, self._plans, (key_id,), plan)
                 self._keys.set_enabled(key_id, True)
                 self._metrics.count(contract.METRIC_KEYS_ENABLED)
         elif account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):

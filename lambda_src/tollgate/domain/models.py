@@ -101,6 +101,17 @@ class StatusChange:
 
 
 @dataclass(frozen=True)
+class PlanChange:
+    """An account moved from one plan to another at `at`: calls before it are billed on the old plan's
+    price, calls from it on the new one's (the usage reporter asks `Account.plan_at`)."""
+
+    at: int  # epoch seconds
+    from_plan: str | None  # None: the default plan of a row from before plans
+    to_plan: str
+    cause: str  # "account page", "checkout", a Stripe event type, "reconcile"
+
+
+@dataclass(frozen=True)
 class Account:
     """One row of the accounts table: the ledger of every id created for one email.
 
@@ -141,6 +152,8 @@ class Account:
     # with every change of the records, so a writer holding an older view of them loses its race.
     keys: tuple[KeyRecord, ...] = ()
     keys_revision: int = 0
+    plan_changes: tuple[PlanChange, ...] = ()  # oldest first, capped like `history`
+    pending_plan_id: str | None = None  # a change waiting for a card through Checkout
 
     @classmethod
     def reservation(cls, registrant: Registrant, *, attempt_id: str, request_fingerprint: str, now: int,
@@ -238,6 +251,25 @@ class Account:
 
     def with_subscription(self, subscription_id: str) -> Account:
         return replace(self, subscription_id=subscription_id)
+
+    def plan_at(self, at: float) -> str | None:
+        """The plan the account was on at `at` (epoch seconds): what a call made then is billed on."""
+        plan_id = self.plan_changes[0].from_plan if self.plan_changes else self.plan_id
+        for change in self.plan_changes:
+            if change.at > at:
+                break
+            plan_id = change.to_plan
+        return plan_id
+
+    def with_plan(self, plan_id: str, at: int, cause: str) -> Account:
+        """On `plan_id` from `at` (and no longer waiting for a card to change plans); the key no
+        longer matches until it is moved to that plan's usage plan."""
+        change = PlanChange(at, self.plan_id, plan_id, cause)
+        return replace(self, plan_id=plan_id, plan_changes=(*self.plan_changes, change)[-HISTORY_LIMIT:],
+                       pending_plan_id=None, key_synced_for=None, updated_at=at)
+
+    def with_pending_plan(self, plan_id: str | None) -> Account:
+        return replace(self, pending_plan_id=plan_id)
 
     def with_cut_off_reason(self, reason: str | None) -> Account:
         return replace(self, cut_off_reason=reason)
@@ -353,12 +385,28 @@ class CheckoutOutcome:
 
 
 @dataclass(frozen=True)
+class SubscriptionItem:
+    price_id: str
+    created: int  # epoch seconds
+
+
+@dataclass(frozen=True)
 class SubscriptionState:
     """One subscription as Stripe lists it: what the reconciler compares an account row with."""
 
     id: str
     customer_id: str
     status: str
+    items: tuple[SubscriptionItem, ...] = ()
+    period_start: int = 0
+    cancel_at_period_end: bool = False
+
+    @property
+    def current_price_id(self) -> str | None:
+        """The price of the newest item: what the subscription bills from now on (older items only
+        wait for the period's invoice after a plan change)."""
+        newest = max(enumerate(self.items), key=lambda pair: (pair[1].created, pair[0]), default=None)
+        return newest[1].price_id if newest else None
 
 
 @dataclass(frozen=True)

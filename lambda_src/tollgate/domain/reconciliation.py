@@ -136,7 +136,7 @@ class Reconciler:
         A retryable failure propagates (the run stops before this subscription)."""
         account = self._accounts.find_by_subscription_id(subscription.id)
         tally.examined += 1
-        if not LifecycleService.needs_reconciling(account, subscription):
+        if not self._lifecycle.needs_reconciling(account, subscription):
             return
         self._pacer.wait()  # the repair reads the subscription from Stripe again
         try:

@@ -225,7 +225,7 @@ def test_a_replayed_event_is_applied_once():
     assert world.service.handle(event) is Outcome.DUPLICATE
 
     assert world.row.history == history
-    assert world.billing.call_count("subscription_status") == 1
+    assert world.billing.call_count("subscription") == 1
     assert not world.key_works
 
 
@@ -251,7 +251,7 @@ def test_a_late_older_event_never_overrides_a_newer_one():
 
     assert not world.key_works
     assert world.row.status is AccountStatus.CANCELED
-    assert world.billing.call_count("subscription_status") == 1
+    assert world.billing.call_count("subscription") == 1
 
 
 def test_a_checkout_delivered_after_a_newer_event_still_sets_the_card_and_activates_the_waiting_key():
@@ -282,7 +282,7 @@ def test_events_of_the_same_second_follow_stripes_current_status_not_delivery_or
 def test_a_stripe_failure_changes_nothing_and_the_retry_applies_the_event():
     world = World()
     world.set_subscription_status("past_due")
-    world.billing.fail("subscription_status")
+    world.billing.fail("subscription")
     event = world.event(SUBSCRIPTION_UPDATED)
 
     with pytest.raises(DownstreamError):

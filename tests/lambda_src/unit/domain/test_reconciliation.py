@@ -128,7 +128,7 @@ def test_accounts_that_agree_with_stripe_cost_no_write_and_no_key_call():
 
     assert (run.examined, run.repaired, repairs) == (4, 0, [])
     assert world.accounts.call_count("save_billing_event") == 0 and len(world.keys.calls) == key_calls
-    assert world.billing.call_count("subscription_status") == 0  # one list call read all four
+    assert world.billing.call_count("subscription") == 0  # one list call read all four
 
 
 def test_a_key_not_known_to_match_its_row_is_asserted_once():
@@ -200,7 +200,7 @@ def test_stripe_calls_are_paced_below_its_rate_limit():
 
     run, _ = world.run()
 
-    stripe_calls = world.billing.call_count("list_subscriptions") + world.billing.call_count("subscription_status")
+    stripe_calls = world.billing.call_count("list_subscriptions") + world.billing.call_count("subscription")
     assert (run.repaired, stripe_calls) == (6, 9)
     assert world.clock.slept == pytest.approx((stripe_calls - 1) / 5)  # never two calls within 0.2 s
 

@@ -61,11 +61,9 @@ def test_register_creates_a_billed_key_that_can_call_the_api(ports, clock):
     assert ports.api_keys.keys[key_id]["value"] == registration.key.value
     customer = ports.billing.customers[registration.customer_id]
     assert customer["email"] == ANN.email and customer["metadata"] == {"awsAPIKeyId": key_id}
-    assert ports.billing.subscriptions[registration.subscription_id] == {
-        "customer": registration.customer_id,
-        "status": "active",
-        "price": TEST_PLANS.default.price_id,
-    }
+    subscription = ports.billing.subscription(registration.subscription_id)
+    assert (subscription.customer_id, subscription.status, subscription.current_price_id) == (
+        registration.customer_id, "active", TEST_PLANS.default.price_id)
     assert ports.api_keys.plan[key_id] == TEST_PLANS.default.usage_plan_id
     assert ports.analytics.companies[registration.subscription_id]["stripe_customer_id"] == registration.customer_id
     assert ports.analytics.users[key_id] == {
@@ -585,7 +583,7 @@ def test_a_paid_plan_subscribes_to_its_price_and_puts_the_key_on_its_usage_plan(
 
     registration = service.register(replace(ANN, plan_id="pro"), "fp")
 
-    assert ports.billing.subscriptions[registration.subscription_id]["price"] == pro.price_id
+    assert ports.billing.subscription(registration.subscription_id).current_price_id == pro.price_id
     assert ports.api_keys.plan == {registration.key.id: pro.usage_plan_id}
     assert ports.accounts.rows[ANN.email].plan_id == "pro"
 

@@ -103,7 +103,7 @@ def test_a_delivery_stripe_did_not_sign_counts_as_a_rejected_signature(ports, we
 
 
 def test_an_event_stripe_must_retry_counts_as_retry_later(ports, webhook):
-    ports.billing.fail("subscription_status", error=DownstreamError("stripe", "timed out"))
+    ports.billing.fail("subscription", error=DownstreamError("stripe", "timed out"))
 
     assert deliver(webhook, subscription_event("past_due"), secret=SIGNING_SECRET)[0] == 503
 
