@@ -171,14 +171,14 @@ def test_a_rotation_meanwhile_makes_the_webhook_read_again_and_cut_off_both_keys
     lifecycle = LifecycleService(accounts, fakes.ports.api_keys, billing, None, clock=fakes.clock,
                                  metrics=fakes.ports.metrics, plans=TEST_PLANS)
     rotated = []
-    real_get = billing.subscription_status
+    real_get = billing.subscription
 
-    def rotate_between_read_and_write(subscription_id: str) -> str:
+    def rotate_between_read_and_write(subscription_id: str):
         if not rotated:
             rotated.append(fakes.keys.rotate(accounts.get(ADA)))
         return real_get(subscription_id)
 
-    billing.subscription_status = rotate_between_read_and_write
+    billing.subscription = rotate_between_read_and_write
     lifecycle.handle(BillingEvent("evt_1", "customer.subscription.updated", int(fakes.clock()),
                                   subscription_id=account.subscription_id))
     assert not fakes.ports.api_keys.can_call_api(rotated[0].id)
