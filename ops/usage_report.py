@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         statuses = deployment.config.require_usage().billable_statuses
         start = int(datetime.combine(arguments.since, datetime.min.time(), timezone.utc).timestamp())
         end = int(datetime.combine(arguments.to + timedelta(days=1), datetime.min.time(), timezone.utc).timestamp())
-        ledger, objects, reported, unknown = LedgerUsage(), 0, 0, {}
+        ledger, objects, reported, unknown = LedgerUsage(keep_call_times=False), 0, 0, {}
         for source in wired.usage_ledger.objects_between(start, end):
             read_ledger(wired.usage_ledger.read(source), statuses, start * 1000, end * 1000, into=ledger)
             objects += 1

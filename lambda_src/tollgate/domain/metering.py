@@ -20,8 +20,11 @@ it and no longer de-duplicates it. Those are AMBIGUOUS: left for the operator
 
 Calls whose key maps to no account with a Stripe customer (a deleted key) are not sent anywhere:
 the outcome counts them per key id, the object's summary records them, and the ledger keeps them.
-Calls of an account on a free plan (tollgate.plans) are not billable: no meter event is sent for
-them. A paid plan's calls go to the meter of that plan's price (MeterReport.price_id).
+Each call is billed on the plan its account was on when it was made (`Account.plan_at`; see
+tollgate.domain.plan_changes): calls on a free plan are not sent anywhere, a paid plan's go to the
+meter of that plan's price (MeterReport.price_id). An object whose calls of one customer span a
+plan change gives one event per plan; only those carry the price in their identifier, so every
+other identifier is the one it always was.
 """
 
 from __future__ import annotations
@@ -72,11 +75,12 @@ class UsageNotReported(DownstreamError):
     """Some of an object's reports failed; the others went through (retrying skips them)."""
 
 
-def meter_event_identifier(source: LedgerObject, customer_id: str) -> str:
-    """Deterministic, at most 100 characters (Stripe's limit): the same object and customer give the
-    same identifier on every retry, redelivery or redrive."""
-    digest = hashlib.sha256(f"{source.bucket}\n{source.key}\n{customer_id}".encode()).hexdigest()
-    return IDENTIFIER_PREFIX + digest
+def meter_event_identifier(source: LedgerObject, customer_id: str, price_id: str | None = None) -> str:
+    """Deterministic, at most 100 characters (Stripe's limit): the same object, customer (and price,
+    for an object spanning a plan change) give the same identifier on every retry, redelivery or
+    redrive."""
+    text = f"{source.bucket}\n{source.key}\n{customer_id}" + (f"\n{price_id}" if price_id else "")
+    return IDENTIFIER_PREFIX + hashlib.sha256(text.encode()).hexdigest()
 
 
 class UsageReporter:
@@ -134,8 +138,7 @@ class UsageReporter:
     def _meter_reports(self, source: LedgerObject,
                        by_key: dict[str, KeyUsage]) -> tuple[list[MeterReport], dict[str, int]]:
         now = int(self._clock())
-        per_customer: dict[str, KeyUsage] = {}
-        prices: dict[str, str] = {}
+        per_price: dict[tuple[str, str], KeyUsage] = {}  # (customer, price) -> the calls billed at that price
         unknown: dict[str, int] = {}
         for key_id, key_usage in by_key.items():
             if not key_usage.billable:
@@ -144,16 +147,18 @@ class UsageReporter:
             if account is None or account.customer_id is None:
                 unknown[key_id] = key_usage.billable
                 continue
-            plan = self._plans.get(account.plan_id)
-            if plan.price_id is None:
-                continue
-            prices[account.customer_id] = plan.price_id
-            total = per_customer.setdefault(account.customer_id, KeyUsage())
-            total.billable += key_usage.billable
-            total.last_billable_at_ms = max(total.last_billable_at_ms, key_usage.last_billable_at_ms)
-        return [MeterReport(meter_event_identifier(source, customer_id), customer_id, total.billable,
-                            min(total.last_billable_at_ms // 1000, now), source, prices[customer_id])
-                for customer_id, total in sorted(per_customer.items())], unknown
+            for at_ms in key_usage.billable_at_ms:
+                price_id = self._plans.get(account.plan_at(at_ms / 1000)).price_id
+                if price_id is None:
+                    continue  # made on a free plan
+                total = per_price.setdefault((account.customer_id, price_id), KeyUsage())
+                total.billable += 1
+                total.last_billable_at_ms = max(total.last_billable_at_ms, at_ms)
+        customers = [customer_id for customer_id, _ in per_price]
+        return [MeterReport(meter_event_identifier(source, customer_id, price_id if customers.count(customer_id) > 1
+                                                   else None),
+                            customer_id, total.billable, min(total.last_billable_at_ms // 1000, now), source, price_id)
+                for (customer_id, price_id), total in sorted(per_price.items())], unknown
 
     def _deliver_safely(self, report: MeterReport,
                         backing_off: threading.Event) -> tuple[Delivery, ReportRecord] | DownstreamError:

@@ -77,12 +77,15 @@ class KeyUsage:
     calls: int = 0  # metered calls (what the usage plan counts)
     billable: int = 0
     last_billable_at_ms: int = 0
+    billable_at_ms: list[int] = field(default_factory=list)  # when each billable call was made
 
-    def add(self, call: MeteredCall, billable: bool) -> None:
+    def add(self, call: MeteredCall, billable: bool, keep_time: bool = True) -> None:
         self.calls += 1
         if billable:
             self.billable += 1
             self.last_billable_at_ms = max(self.last_billable_at_ms, call.at_ms)
+            if keep_time:
+                self.billable_at_ms.append(call.at_ms)
 
 
 @dataclass
@@ -92,13 +95,16 @@ class LedgerUsage:
     records: int = 0
     malformed: int = 0
     by_key: dict[str, KeyUsage] = field(default_factory=dict)
+    # Each billable call's time, for the reporter to bill it on the plan of that time; a count over
+    # many objects (make usage-report) needs only the totals.
+    keep_call_times: bool = True
 
     @property
     def billable(self) -> int:
         return sum(usage.billable for usage in self.by_key.values())
 
     def add(self, call: MeteredCall, billable: bool) -> None:
-        self.by_key.setdefault(call.api_key_id, KeyUsage()).add(call, billable)
+        self.by_key.setdefault(call.api_key_id, KeyUsage()).add(call, billable, self.keep_call_times)
 
 
 def read_ledger(data: bytes, statuses: BillableStatuses, start_ms: int | None = None,
