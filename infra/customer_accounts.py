@@ -112,7 +112,7 @@ class CustomerAccounts(Construct):
         keys.grant_create(role)
         keys.grant_enable(role)
         keys.grant_delete(role)
-        keys.grant_plan_membership(role, attach=True)
+        keys.grant_plan_membership(role, attach=True, detach=True)  # a plan change moves the keys
         keys.grant_plan_usage(role)  # the account page's quota left
         keys.grant_quota_carry_over(role)  # a rotation gives the new key the quota left
         config.stripe_secret.grant_read(role)

@@ -178,8 +178,8 @@ class TollgateFunctions(Construct):
       grant is conditioned on the owner tag), add/remove keys in this deployment's usage plans, read THIS stack's
       Stripe and Moesif secrets, read/write the accounts and idempotency tables.
     - checkout: read an API key (to check the presented value), read the Stripe secret, read accounts.
-    - webhook: enable/disable API keys, add keys to the usage plans (require_payment_method
-      activation), read the Stripe secret, read/write accounts.
+    - webhook: enable/disable API keys, move keys between the usage plans (require_payment_method
+      activation, plan changes), read the Stripe secret, read/write accounts.
     - sample backend: nothing beyond its own logs.
     """
 
@@ -260,7 +260,7 @@ class TollgateFunctions(Construct):
         config.accounts_table.grant_read_data(self.checkout.role)
 
         keys.grant_enable(self.stripe_webhook.role)
-        keys.grant_plan_membership(self.stripe_webhook.role, attach=True)
+        keys.grant_plan_membership(self.stripe_webhook.role, attach=True, detach=True)  # plan changes move keys
         config.stripe_secret.grant_read(self.stripe_webhook.role)
         config.accounts_table.grant_read_write_data(self.stripe_webhook.role)
 

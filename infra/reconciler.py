@@ -33,7 +33,7 @@ class ScheduledReconciler(ScheduledFunction):
             environment=config.environment(), interval=Duration.minutes(interval_minutes))
         keys = ApiKeyAccess(Stack.of(self), tuple(config.usage_plans.values()), config.key_owner)
         keys.grant_enable(self.role)
-        keys.grant_plan_membership(self.role, attach=True)
+        keys.grant_plan_membership(self.role, attach=True, detach=True)  # plan changes move keys
         config.stripe_secret.grant_read(self.role)
         config.accounts_table.grant_read_write_data(self.role)
         acknowledge_wildcards(

@@ -267,12 +267,13 @@ ROUTE_ACCOUNT = "/api/account"  # GET: the account page's figures (session)
 ROUTE_ACCOUNT_KEY_ROTATE = "/api/account/keys/rotate"  # POST: a new key, shown once (session)
 ROUTE_ACCOUNT_KEY_REVOKE = "/api/account/keys/revoke"  # POST {keyId}: ends a rotating-out key now (session)
 ROUTE_ACCOUNT_BILLING_PORTAL = "/api/account/billing-portal"  # POST: a Stripe customer portal URL (session)
+ROUTE_ACCOUNT_PLAN = "/api/account/plan"  # POST {plan}: change plans, the key stays (session)
 ROUTE_SIGNOUT = "/api/signout"  # POST {everywhere?}: ends this session (or every session of the account)
 # Route -> HTTP method, for the stage (infra/api.py), `make dev` (localdev) and WAF (infra/waf.py).
 SITE_ROUTES = {
     ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST", ROUTE_ACCOUNT: "GET",
     ROUTE_ACCOUNT_KEY_ROTATE: "POST", ROUTE_ACCOUNT_KEY_REVOKE: "POST", ROUTE_ACCOUNT_BILLING_PORTAL: "POST",
-    ROUTE_SIGNOUT: "POST",
+    ROUTE_ACCOUNT_PLAN: "POST", ROUTE_SIGNOUT: "POST",
 }
 # The site routes anyone may call without a session: WAF limits them per viewer IP like /register.
 SITE_ROUTES_WITHOUT_SESSION = (ROUTE_SIGNUP_CONFIRM, ROUTE_SIGNIN, ROUTE_SIGNIN_CONFIRM)

@@ -34,6 +34,7 @@ from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.lifecycle import LifecycleService
+from tollgate.domain.plan_changes import PlanChanges
 from tollgate.domain.reconciliation import Reconciler
 from tollgate.domain.registration import RegistrationService
 from tollgate.metrics import EmbeddedMetrics
@@ -129,7 +130,11 @@ class Wiring:
     @cached_property
     def lifecycle(self) -> LifecycleService:
         return LifecycleService(self.accounts, self.api_keys, self.billing, self.payment_methods, metrics=self.metrics,
-                                plans=self.config.plans)
+                                plans=self.config.plans, plan_changes=self.plan_changes)
+
+    @cached_property
+    def plan_changes(self) -> PlanChanges:
+        return PlanChanges(self.accounts, self.api_keys, self.billing, self.checkout, self.config.plans)
 
     @cached_property
     def reconciler(self) -> Reconciler:

@@ -120,14 +120,14 @@ def test_checkout_may_only_read_keys_the_secret_and_accounts(synth):
     assert not any(action.startswith("dynamodb:") and ("Put" in action or "Delete" in action or "Update" in action) for action in grants)
 
 
-def test_webhook_may_enable_disable_keys_and_attach_to_this_plan_only(synth):
+def test_webhook_may_enable_disable_keys_and_move_them_between_this_deployments_plans_only(synth):
     grants = _grants(synth, contract.HANDLER_STRIPE_WEBHOOK)
     plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert grants["apigateway:PATCH"] == [f"{base}/apikeys/*"]
     assert grants["apigateway:POST"] == [f"{base}/usageplans/<{plan_id}>/keys" for plan_id in plan_ids]
-    assert "apigateway:DELETE" not in grants
+    assert grants["apigateway:DELETE"] == [f"{base}/usageplans/<{plan_id}>/keys/*" for plan_id in plan_ids]
 
 
 @pytest.mark.parametrize("handler", KEY_HANDLERS)

@@ -63,7 +63,8 @@ def test_the_reconciler_may_do_what_the_webhook_does_and_no_more(synth):
 
     assert grants["apigateway:PATCH"] == [f"{base}/apikeys/*"]  # owner-tag conditioned (test_functions.py)
     assert grants["apigateway:POST"] == [f"{base}/usageplans/<{plan_id}>/keys" for plan_id in plan_ids]
-    assert "apigateway:DELETE" not in grants and "apigateway:GET" not in grants
+    assert grants["apigateway:DELETE"] == [f"{base}/usageplans/<{plan_id}>/keys/*" for plan_id in plan_ids]
+    assert "apigateway:GET" not in grants
     assert grants["secretsmanager:GetSecretValue"] == [f"<{stripe_secret_id}>"]
     assert f"<{moesif_secret_id}>" not in json.dumps(grants)
     assert {resource.split(".")[0].lstrip("<") for action, resources in grants.items() if action.startswith("dynamodb:")

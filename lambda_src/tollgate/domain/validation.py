@@ -36,6 +36,7 @@ _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+
 _DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _TOP_LEVEL_DOMAIN = re.compile(r"^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]{1,59}$")
 _API_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")  # API Gateway key ids are short alphanumerics
+_PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")  # infra/plan_settings.py checks the same at synth
 _LINK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")  # secrets.token_urlsafe output
 _CHECKOUT_SESSION_ID = re.compile(r"^cs_(test|live)_[A-Za-z0-9]{1,200}$")  # Stripe Checkout session ids
 # Control, format (zero-width space, bidi overrides), surrogate, private-use, unassigned characters
@@ -94,6 +95,13 @@ def parse_sign_in_request(body: str | bytes | None) -> str:
 def parse_revoke_request(body: str | bytes | None) -> str:
     """The key id in a POST /api/account/keys/revoke body (JSON `{"keyId"}`)."""
     return _one_field(body, FIELD_KEY_ID, _api_key_id_problem)
+
+
+def parse_plan_request(body: str | bytes | None) -> str:
+    """The plan id in a POST /api/account/plan body (JSON `{"plan"}`); whether it is on offer is the
+    plan change's to say."""
+    return _one_field(body, FIELD_PLAN, lambda plan_id: None if _PLAN_ID.match(plan_id)
+                      else "must be the id of one of the plans on offer")
 
 
 def parse_sign_out_request(body: str | bytes | None) -> bool:

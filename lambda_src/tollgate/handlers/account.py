@@ -8,6 +8,8 @@
 - POST /api/account/keys/rotate: a new key, its value in this answer only; the old one rotates out;
 - POST /api/account/keys/revoke {keyId}: ends a rotated-out key now;
 - POST /api/account/billing-portal: a Stripe customer portal URL for the account's customer;
+- POST /api/account/plan {plan}: change plans, the key stays (tollgate.domain.plan_changes); a plan
+  that needs a card answers a Checkout URL first;
 - POST /api/signout {everywhere?}: ends this session (or all of the account's) and clears the cookie.
 
 Every POST must be JSON (`require_json`, against cross-site form posts). No session: 401 and the
@@ -22,10 +24,11 @@ from aws_lambda_powertools.event_handler import Response
 
 from tollgate import contract, wiring
 from tollgate.domain.account_overview import AccountOverview
-from tollgate.domain.errors import KeyChangeRefused, SignedOut
+from tollgate.domain.errors import KeyChangeRefused, PlanChangeRefused, SignedOut
 from tollgate.domain.models import Account
 from tollgate.domain.validation import (
     parse_link_token,
+    parse_plan_request,
     parse_revoke_request,
     parse_sign_in_request,
     parse_sign_out_request,
@@ -116,6 +119,19 @@ def billing_portal() -> Response:
     return respond(200, {"url": url})
 
 
+@app.post(contract.ROUTE_ACCOUNT_PLAN)
+def change_plan() -> Response:
+    plan_id = parse_plan_request(_posted())
+    holder = _signed_in()
+    current = wiring.current()
+    outcome = current.plan_changes.request(holder, plan_id, app.current_event.request_context.request_id,
+                                           current.account_emails.account_page)
+    logger.info("Plan change", extra={"plan": plan_id, "from": holder.plan_id, "checkout": bool(outcome.checkout_url)})
+    if outcome.checkout_url:
+        return respond(200, {"checkoutUrl": outcome.checkout_url, "pendingPlan": plan_id})
+    return respond(200, {"plan": outcome.account.plan_id})
+
+
 @app.post(contract.ROUTE_SIGNOUT)
 def sign_out() -> Response:
     everywhere = parse_sign_out_request(_posted())
@@ -132,7 +148,8 @@ def _signed_out(problem: SignedOut) -> Response:
 
 
 @app.exception_handler(KeyChangeRefused)
-def _refused(problem: KeyChangeRefused) -> Response:
+@app.exception_handler(PlanChangeRefused)
+def _refused(problem: KeyChangeRefused | PlanChangeRefused) -> Response:
     logger.info("Account change refused", extra={"reason": str(problem)})
     return error(409, str(problem))
 
@@ -151,6 +168,7 @@ def _overview_body(overview: AccountOverview) -> dict:
         "status": holder.status.value,
         "plan": {"id": overview.plan.id, "name": overview.plan.name, "free": overview.plan.is_free,
                  "quotaPeriod": overview.plan.quota_period},
+        "pendingPlan": holder.pending_plan_id,
         "cutOffReason": holder.cut_off_reason,
         "period": {"start": invoice.period_start, "end": invoice.period_end} if invoice else None,
         "amountDue": {"amount": invoice.amount_due, "currency": invoice.currency} if invoice else None,
