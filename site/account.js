@@ -31,6 +31,9 @@
     rotating: "Making your new key…",
     revoking: "Revoking the key…",
     openingPortal: "Opening Stripe's billing page…",
+    changingPlan: "Changing your plan…",
+    cardFirst: "Your card is saved: your plan changes as soon as Stripe confirms it. Reload in a few seconds.",
+    cardSkipped: "No card was added, so your plan did not change.",
     figuresUnavailable: "Some figures could not be read right now: reload the page in a minute.",
   });
   const STATUS_LABELS = Object.freeze({
@@ -42,7 +45,10 @@
   const FIGURE_NAMES = Object.freeze({ amount: "the amount so far", usage: "the usage", quota: "the quota left" });
   const describeFailure = (failure) => describe(failure, MESSAGES);
   const api = (path, options = {}) => request(`/api/${path}`, { credentials: "same-origin", ...options });
-  const accountSections = ["overview", "keys", "session"];
+  const accountSections = ["overview", "plans", "keys", "session"];
+  const plansReady = fetch("config.json", { cache: "no-store" })
+    .then((response) => (response.ok ? response.json() : {}))
+    .then((config) => (Array.isArray(config.plans) ? config.plans : []), () => []);
   let account = null;
 
   const dateFormat = new Intl.DateTimeFormat("en", { year: "numeric", month: "short", day: "numeric" });
@@ -134,7 +140,7 @@
         showSignIn(describeFailure({ status }), "error");
         return;
       }
-      render(data);
+      await render(data);
       if (focusOnLoad) {
         byId("notice").hidden = true;
         byId("overview-title").focus();
@@ -170,6 +176,7 @@
     unavailable.textContent = missing.length ? `${MESSAGES.figuresUnavailable} (${missing.join(", ")})` : "";
     renderKeys(data.keys || []);
     byId("rotate-key").disabled = data.status === "canceled";
+    return renderPlans(data);
   }
 
   function keyState(key) {
@@ -229,6 +236,52 @@
     return null;
   }
 
+  // ---- plans ---------------------------------------------------------------------------------
+
+  /** One line per other plan, with its price text and a button to switch to it. */
+  async function renderPlans(data) {
+    const plans = await plansReady;
+    const others = plans.filter((plan) => plan.id !== data.plan.id);
+    byId("plans").hidden = others.length === 0 || data.status !== "active";
+    const pending = plans.find((plan) => plan.id === data.pendingPlan);
+    byId("plan-pending").hidden = !pending;
+    byId("plan-pending").textContent = pending
+      ? `Waiting for a card to move to the ${pending.name} plan: choose it again to add one.` : "";
+    byId("plan-list").replaceChildren(...others.map((plan) => {
+      const item = document.createElement("li");
+      const text = document.createElement("span");
+      text.textContent = `${plan.name}: ${plan.priceText}`;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button";
+      button.textContent = `Switch to ${plan.name}`;
+      button.addEventListener("click", () => changePlan(plan, button));
+      item.append(text, button);
+      return item;
+    }));
+  }
+
+  async function changePlan(plan, button) {
+    const changed = await act("account/plan", { plan: plan.id }, button, byId("plans-status"), MESSAGES.changingPlan);
+    if (!changed) return;
+    if (typeof changed.checkoutUrl === "string" && /^https?:\/\//.test(changed.checkoutUrl)) {
+      setBusy(button, true);
+      window.location.assign(changed.checkoutUrl);
+      return;
+    }
+    await loadAccount(false);
+    setStatus(byId("plans-status"), `You are on the ${plan.name} plan now. Your API key is the same.`, "success");
+    byId("plans-title").focus();
+  }
+
+  /** Back from Checkout (a plan that needs a card): say what happened, without the query in the address. */
+  function checkoutReturn() {
+    const outcome = new URLSearchParams(window.location.search).get("checkout");
+    if (!outcome) return null;
+    window.history.replaceState(null, "", window.location.pathname);
+    return outcome === "success" ? MESSAGES.cardFirst : MESSAGES.cardSkipped;
+  }
+
   const newKeyValue = byId("new-key-value");
 
   byId("rotate-key").addEventListener("click", async (event) => {
@@ -279,10 +332,13 @@
   });
 
   const token = takeFragment("signin");
+  const returned = checkoutReturn();
   if (token) {
     signIn(token);
   } else {
     showNotice(MESSAGES.loading, "info");
-    loadAccount();
+    loadAccount(!returned).then(() => {
+      if (returned && account) setStatus(byId("plans-status"), returned, "info");
+    });
   }
 })();
