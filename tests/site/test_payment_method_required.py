@@ -9,9 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import BrowserContext, expect
-from signup_page import DESKTOP, SignupPage, metered_call
+from signup_page import DESKTOP, AccountPage, SignupPage, metered_call
+
+import stripe
 
 from localdev.__main__ import DevStackProcess
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from tollgate import contract
 from testkit.dev_stack import card_first_context
 
@@ -67,3 +70,48 @@ def test_without_verify_email_a_second_sign_up_with_the_same_email_gets_the_409_
     assert signup.page.get_by_role("link", name="Sign in to your account").get_attribute("href") == contract.ACCOUNT_PAGE
     assert signup.axe_violations() == []
     signup.screenshot("04-email-taken-one-step")
+
+
+def test_free_then_an_upgrade_through_checkout_keeps_the_key_and_bills_only_the_calls_after_it(
+        signup: SignupPage, browser_context: BrowserContext, stack: DevStackProcess, unique_email: str) -> None:
+    """Issue 13: sign up on the free plan (no card), call, upgrade on the account page to the paid plan
+    that needs a card (Checkout first): the same key works under the paid plan's limits, and the
+    upcoming invoice has only the calls made after the upgrade, at the paid price."""
+    signup.open()
+    signup.fill(unique_email).choose_plan("Free").submit()
+    key = signup.sign_up_link_result(unique_email)
+    assert [metered_call(stack.urls["api"], key) for _ in range(3)] == [200] * 3  # free: never billed
+
+    account = AccountPage(signup.page, stack.urls["site"], stack.urls["mailbox"])
+    account.open().request_link(unique_email)
+    account.open_link_in_mailbox(unique_email, "Your sign-in link")
+    account.page.locator("#overview").wait_for(state="visible", timeout=20000)
+    assert account.figure("plan") == "Free" and account.axe_violations() == []
+    account.screenshot("55-account-change-plan")
+    account.page.get_by_role("button", name="Switch to Pay as you go").click()
+    account.page.wait_for_url(f"{stack.urls['stripe']}/**", timeout=20000)
+    account.page.get_by_role("button", name="Complete").click()
+    account.page.wait_for_url(f"{stack.urls['site']}/account**", timeout=20000)
+
+    for _ in range(40):  # the webhook applies the change a moment after Checkout
+        account.open().page.locator("#overview").wait_for(state="visible", timeout=20000)
+        if account.figure("plan") == "Pay as you go":
+            break
+        account.page.wait_for_timeout(500)
+    assert account.figure("plan") == "Pay as you go"
+    assert [metered_call(stack.urls["api"], key) for _ in range(4)] == [200] * 4  # the same key
+    for _ in range(40):  # the usage reporter reports the ledger object of those calls within seconds
+        if account.figure("calls") == "4":
+            break
+        account.page.wait_for_timeout(500)
+        account.open().page.locator("#overview").wait_for(state="visible", timeout=20000)
+    assert account.figure("calls") == "4"
+    stripe_api = stripe.StripeClient(STRIPE_TEST_SECRET_KEY, base_addresses={"api": stack.urls["stripe"]})
+    (customer,) = stripe_api.v1.customers.list({"email": unique_email}).data
+    (subscription,) = stripe_api.v1.subscriptions.list({"customer": customer.id}).data  # made by the upgrade
+    paid_price = subscription["items"].data[0].price.id
+    preview = stripe_api.v1.invoices.create_preview({"customer": customer.id, "subscription": subscription.id})
+    assert [(line.pricing.price_details.price, line.quantity) for line in preview.lines.data] == [
+        (paid_price, 4)]  # only the calls after the upgrade, at the paid price
+    assert account.figure("quota").endswith("of 10,000 calls this month")  # the paid plan's limits
+    assert account.axe_violations() == []
