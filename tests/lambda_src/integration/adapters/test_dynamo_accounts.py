@@ -12,7 +12,9 @@ from tollgate import contract
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, KeyRecord, KeyState, ReconcilerRun, StatusChange
+from tollgate.domain.models import (
+    Account, AccountStatus, KeyRecord, KeyState, PlanChange, ReconcilerRun, StatusChange,
+)
 
 
 @pytest.fixture
@@ -31,7 +33,8 @@ def test_an_account_round_trips_with_every_field(accounts):
         created_at=1, updated_at=2, key_synced_for=AccountStatus.ACTIVE, cut_off_reason="Card declined.",
         last_checkout_session_id="cs_test_1",
         keys=(KeyRecord("k0", 1, KeyState.DELETED, 5), KeyRecord("k2", 1, KeyState.ROTATING_OUT, 9), KeyRecord("k1", 2)),
-        keys_revision=3,
+        keys_revision=3, plan_id="pro", pending_plan_id="team",
+        plan_changes=(PlanChange(3, None, "free", "account page"), PlanChange(4, "free", "pro", "checkout")),
         history=(StatusChange(1, AccountStatus.PENDING, "sign-up"),
                  StatusChange(2, AccountStatus.SUSPENDED, "customer.subscription.deleted", "evt_1")),
     )
@@ -199,3 +202,24 @@ def test_an_earlier_key_whose_account_no_longer_records_it_finds_nothing(account
                   AccountStatus.ACTIVE)
     assert accounts.find_by_api_key_id("key-old") is None
     assert accounts.find_by_api_key_id("key-fresh").email == "again@example.com"
+
+
+def test_a_plan_change_writes_only_the_plan_and_only_over_the_plan_it_was_computed_from(accounts):
+    """Issue 13: the plan, its history, a pending change and a new subscription, never the keys a
+    rotation wrote meanwhile; the key no longer counts as matching (it moves to the new usage plan)."""
+    active = account("plan@example.com", status=AccountStatus.ACTIVE, api_key_id="k1", customer_id="cus_1",
+                     plan_id="free", key_synced_for=AccountStatus.ACTIVE)
+    accounts.save(active, expected_status=None)
+    accounts.save_keys(active.with_rotated_key("k2", 5, 100), active)  # a rotation meanwhile
+
+    upgraded = active.with_plan("pro", 6, "account page").with_subscription("sub_9")
+    accounts.save_plan(upgraded, active)
+
+    stored = accounts.get("plan@example.com")
+    assert (stored.plan_id, stored.subscription_id, stored.plan_changes) == ("pro", "sub_9", upgraded.plan_changes)
+    assert stored.api_key_id == "k2" and stored.key_synced_for is None
+    assert accounts.find_by_subscription_id("sub_9") == stored
+    with pytest.raises(ConcurrentUpdate):
+        accounts.save_plan(active.with_pending_plan("team"), active)  # computed from the free plan: stale
+    accounts.save_plan(stored.with_pending_plan("team"), stored)
+    assert accounts.get("plan@example.com").pending_plan_id == "team"

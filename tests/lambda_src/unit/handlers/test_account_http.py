@@ -62,7 +62,8 @@ def test_sign_in_answers_the_same_for_any_address(function: DeployedFunction) ->
 
 
 @pytest.mark.parametrize("path", [contract.ROUTE_SIGNIN, contract.ROUTE_SIGNIN_CONFIRM, contract.ROUTE_SIGNOUT,
-                                  contract.ROUTE_ACCOUNT_KEY_ROTATE, contract.ROUTE_ACCOUNT_BILLING_PORTAL])
+                                  contract.ROUTE_ACCOUNT_KEY_ROTATE, contract.ROUTE_ACCOUNT_BILLING_PORTAL,
+                                  contract.ROUTE_ACCOUNT_PLAN])
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"])
 def test_a_state_change_must_be_json_so_no_other_site_can_post_a_form(
         function: DeployedFunction, fakes: AccountsOnFakes, path: str, content_type: str) -> None:
@@ -154,3 +155,39 @@ def test_the_logs_never_carry_a_token_a_cookie_or_a_key(function: DeployedFuncti
     link_token = fakes.mailer.last_token(ADA)
     for secret in (session, rotated["apikey"], link_token):
         assert secret not in written
+
+
+def test_a_plan_change_keeps_the_key_and_the_page_shows_the_new_plan(function: DeployedFunction,
+                                                                      fakes: AccountsOnFakes) -> None:
+    """Issue 13, through the account API: standard -> free (no card needed), the key stays."""
+    session, _ = signed_in(function, fakes)
+    key_id = fakes.ports.accounts.get(ADA).api_key_id
+
+    status, _, body = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": "free"}, cookie=session)
+
+    assert (status, body) == (200, {"plan": "free"})
+    page = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)[2]
+    assert page["plan"] == {"id": "free", "name": "Free", "free": True, "quotaPeriod": "MONTH"}
+    assert page["keys"][0]["id"] == key_id and fakes.ports.api_keys.plan[key_id] == TEST_PLANS.get("free").usage_plan_id
+
+
+def test_a_plan_that_needs_a_card_answers_a_checkout_url_back_to_the_account_page(
+        function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+    session, _ = signed_in(function, fakes)
+
+    status, _, body = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": "pro"}, cookie=session)
+
+    assert status == 200 and body["checkoutUrl"].startswith("https://checkout.stripe.test/") and body["pendingPlan"] == "pro"
+    assert call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)[2]["pendingPlan"] == "pro"
+
+
+@pytest.mark.parametrize(("plan", "status", "message"), [
+    ("standard", 409, "This account is on the Standard plan already."),
+    ("gold", 409, "no plan 'gold'; choose one of: standard, free, pro."),
+    ("Gold!", 400, "The field 'plan' must be the id of one of the plans on offer."),
+])
+def test_a_plan_change_that_cannot_be_made_says_why(function: DeployedFunction, fakes: AccountsOnFakes,
+                                                    plan: str, status: int, message: str) -> None:
+    session, _ = signed_in(function, fakes)
+    answer = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": plan}, cookie=session)
+    assert (answer[0], answer[2]["error"]) == (status, message)
