@@ -22,8 +22,8 @@ Names are derived from a prefix (one per deployment sharing a Stripe account): l
 `meter_event_name`, `lookup_key` or `product_name` instead (e.g. to keep the meter and price an
 earlier single-plan `make stripe-setup` made for the plan that now carries its subscriptions).
 Currency and billing interval are the command's, the same for every plan: during a plan change both
-prices are items of one subscription, and a subscription's items share one currency
-(https://docs.stripe.com/billing/subscriptions/multiple-products).
+prices are items of one subscription, billed on a single invoice each period
+(https://docs.stripe.com/billing/subscriptions/multiple-products), and an invoice has one currency.
 """
 
 from __future__ import annotations
