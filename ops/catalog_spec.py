@@ -13,8 +13,8 @@ command line, ops.plan_catalog one per paid plan, localdev.bootstrap from code.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
