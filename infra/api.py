@@ -12,11 +12,11 @@ from constructs import Construct
 
 from infra.backend import Backend
 from infra.gateway_errors import (
-    GATEWAY_ERRORS,
     JSON_SCHEMA_DRAFT4,
     REGISTER_BODY_CONTENT_TYPE,
     REGISTER_BODY_MODEL,
     gateway_error_headers,
+    gateway_errors,
 )
 from infra.nag import acknowledge
 from infra.plan_settings import LEGACY_PLAN_ID, PlanSettings
@@ -253,7 +253,7 @@ class TollgateApi(Construct):
         """Errors API Gateway answers itself (throttling, quota, bad body, 5xx) carry the headers
         of gateway_errors.gateway_error_headers (static values are quoted in a gateway response)."""
         headers = {name: f"'{value}'" for name, value in gateway_error_headers(allowed_origin).items()}
-        for response_type, (status, template) in GATEWAY_ERRORS.items():
+        for response_type, (status, template) in gateway_errors(allowed_origin).items():
             self.rest_api.add_gateway_response(
                 response_type,
                 type=apigw.ResponseType.of(response_type),

@@ -5,6 +5,15 @@ answers (bad key, throttling, quota, bad body, 5xx), the headers it puts on them
 infra/api.py installs them on the stage (gateway responses, request model) and localdev/gateway.py
 applies the same ones, so a client sees one error shape, `{"error": ..., "fields": {...}}` where a
 field is at fault, with the same headers, in production and in `make dev`.
+
+A key past its quota gets a body that says so, links the account page (`accountUrl`, where the
+customer sees their plan and can upgrade) and names the key (`apiKeyId`, API Gateway's
+$context.identity.apiKeyId). It cannot name the plan: a gateway response belongs to the REST API,
+shared by every usage plan, and its template is not VTL, only substitution of $context variables,
+$stageVariables and method request parameters
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-gatewayResponse-definition.html);
+no $context variable names the usage plan, only the key
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tollgate import contract
 from tollgate.domain.validation import FIELD_BODY, FIELD_EMAIL, FIELD_FIRST_NAME, FIELD_LAST_NAME
 
 REGISTER_BODY_FIELDS = (FIELD_EMAIL, FIELD_FIRST_NAME, FIELD_LAST_NAME)
@@ -32,9 +42,12 @@ REGISTER_BODY_MODEL: dict[str, Any] = {
 }
 
 MESSAGE_VARIABLE = "$context.error.messageString"  # API Gateway substitutes a quoted JSON string
+API_KEY_ID_VARIABLE = "$context.identity.apiKeyId"  # substituted as is: the template quotes it
+QUOTA_EXCEEDED_MESSAGE = ("This API key has used its plan's quota for the current period: see your plan and upgrade "
+                          "on your account page (accountUrl).")
 
 # Keys are API Gateway response types; values are (status override or None, body template).
-GATEWAY_ERRORS: dict[str, tuple[str | None, str]] = {
+_FIXED_ERRORS: dict[str, tuple[str | None, str]] = {
     "DEFAULT_4XX": (None, '{"error": %s}' % MESSAGE_VARIABLE),
     "DEFAULT_5XX": (None, '{"error": "The service had a problem; please try again in a minute."}'),
     "BAD_REQUEST_BODY": (
@@ -48,9 +61,21 @@ GATEWAY_ERRORS: dict[str, tuple[str | None, str]] = {
         ),
     ),
     "THROTTLED": ("429", '{"error": "Too many requests: please slow down and retry in a few seconds."}'),
-    "QUOTA_EXCEEDED": ("429", '{"error": "This API key has used its quota for the current period."}'),
     "REQUEST_TOO_LARGE": ("413", '{"error": "The request body is too large."}'),
 }
+
+
+def account_url(site_origin: str) -> str:
+    """The signup site's account page: the customer's plan, usage and the way to upgrade."""
+    return f"{site_origin}/{contract.ACCOUNT_PAGE}"
+
+
+def gateway_errors(site_origin: str) -> dict[str, tuple[str | None, str]]:
+    """Every gateway response of the stage, by response type: (status override or None, body
+    template). Only the quota's depends on the deployment: it links the site's account page."""
+    quota_exceeded = json.dumps({"error": QUOTA_EXCEEDED_MESSAGE, "accountUrl": account_url(site_origin),
+                                 "apiKeyId": API_KEY_ID_VARIABLE})
+    return {**_FIXED_ERRORS, "QUOTA_EXCEEDED": ("429", quota_exceeded)}
 
 
 def gateway_error_headers(allowed_origin: str) -> dict[str, str]:
@@ -60,9 +85,11 @@ def gateway_error_headers(allowed_origin: str) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": allowed_origin, "Vary": "Origin", "Cache-Control": "no-store"}
 
 
-def render(response_type: str, status: int, message: str) -> bytes:
+def render(response_type: str, status: int, message: str, site_origin: str, api_key_id: str = "") -> bytes:
     """The body API Gateway would answer for `response_type` (falling back to DEFAULT_4XX/5XX
-    like API Gateway does), with `message` as $context.error.messageString."""
+    like API Gateway does), with `message` as $context.error.messageString and `api_key_id` as
+    $context.identity.apiKeyId (empty where the request named no key, as API Gateway leaves it)."""
     fallback = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
-    _, template = GATEWAY_ERRORS.get(response_type, GATEWAY_ERRORS[fallback])
-    return template.replace(MESSAGE_VARIABLE, json.dumps(message)).encode()
+    errors = gateway_errors(site_origin)
+    _, template = errors.get(response_type, errors[fallback])
+    return template.replace(MESSAGE_VARIABLE, json.dumps(message)).replace(API_KEY_ID_VARIABLE, api_key_id).encode()

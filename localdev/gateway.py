@@ -24,8 +24,8 @@ signup site, so the browser really does CORS):
   the usage ledger (`ledger`, localdev.firehose.LedgerBackup) as Firehose's S3 backup would;
 - every call that passed the key check counts against the key's quota (`usage`,
   localdev.usage_plan_usage: the plan's quota per period, or what UpdateUsage left the key); a key
-  with none left is answered 429 `Limit Exceeded` (the QUOTA_EXCEEDED gateway response) and the
-  call is neither counted nor proxied, as API Gateway does.
+  with none left is answered 429 (the QUOTA_EXCEEDED gateway response: the key id and the site's
+  account page) and the call is neither counted nor proxied, as API Gateway does.
 
 Usage-plan throttling is not emulated.
 """
@@ -207,16 +207,18 @@ class LocalGateway(AnyMethodHttpServer):
             return self._gateway_error(403, "INVALID_API_KEY", "Forbidden")
         key_id, usage_plan_id = found
         if self._usage is not None and not self._usage[usage_plan_id].take(key_id, request["requestedAt"]):
-            return self._gateway_error(429, "QUOTA_EXCEEDED", "Limit Exceeded")
+            return self._gateway_error(429, "QUOTA_EXCEEDED", "Limit Exceeded", api_key_id=key_id)
         reply = self._proxy(request, key_id)
         reply.api_key_id = key_id
         return reply
 
-    def _gateway_error(self, status: int, error_type: str, message: str) -> _Reply:
-        """An error API Gateway answers itself: the stage's gateway-response body and headers."""
-        headers = {"Content-Type": "application/json", **gateway_errors.gateway_error_headers(
-            self._deployment.allowed_origin)}
-        return _Reply(status, headers, gateway_errors.render(error_type, status, message), error_type=error_type)
+    def _gateway_error(self, status: int, error_type: str, message: str, api_key_id: str = "") -> _Reply:
+        """An error API Gateway answers itself: the stage's gateway-response body (the quota's links
+        the site's account page) and headers."""
+        origin = self._deployment.allowed_origin
+        headers = {"Content-Type": "application/json", **gateway_errors.gateway_error_headers(origin)}
+        body = gateway_errors.render(error_type, status, message, origin, api_key_id)
+        return _Reply(status, headers, body, error_type=error_type)
 
     def _preflight(self) -> _Reply:
         return _Reply(204, {

@@ -19,7 +19,8 @@ is found before anything is created:
   customer's email (it is the account) or plan (there is one price). The account page's "Manage
   billing" opens it; what customers do there reaches Tollgate as webhook events.
 
-Creates also carry deterministic idempotency keys, so a re-run after a crash mid-request cannot
+With plans, `make stripe-setup --plans` (ops.plan_catalog) runs `ensure_price` once per paid plan
+and the portal and webhook once. Creates also carry deterministic idempotency keys, so a re-run after a crash mid-request cannot
 create twice. Used by `make stripe-setup` (ops.stripe_setup) and by `make dev`'s bootstrap.
 """
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -78,21 +79,21 @@ class CatalogSetup:
         self._stripe = client.v1
 
     def ensure(self, spec: CatalogSpec, webhook_url: str | None = None) -> CatalogResult:
+        """The whole catalog of one price: its product, meter and price, the portal, the webhook."""
+        result = self.ensure_price(spec)
+        portal_id, portal_change = self.ensure_portal(spec.product_name.strip())
+        return replace(result, changes={**result.changes, "portal": portal_change}, portal_configuration_id=portal_id,
+                       webhook=self.ensure_webhook(webhook_url) if webhook_url else None)
+
+    def ensure_price(self, spec: CatalogSpec) -> CatalogResult:
+        """The product, meter and metered price of `spec` (one per paid plan with `--plans`)."""
         product_id, product_change = self._ensure_product(spec.product_name.strip(), spec.lookup_key)
         meter_id, meter_change = self._ensure_meter(spec.meter_event_name, spec.meter_display_name)
         price_id, price_change = self._ensure_price(spec, product_id, meter_id)
-        portal_id, portal_change = self._ensure_portal(spec.product_name.strip())
-        webhook = self.ensure_webhook(webhook_url) if webhook_url else None
-        return CatalogResult(
-            product_id=product_id,
-            meter_id=meter_id,
-            price_id=price_id,
-            changes={"product": product_change, "meter": meter_change, "price": price_change, "portal": portal_change},
-            portal_configuration_id=portal_id,
-            webhook=webhook,
-        )
+        return CatalogResult(product_id=product_id, meter_id=meter_id, price_id=price_id,
+                             changes={"product": product_change, "meter": meter_change, "price": price_change})
 
-    def _ensure_portal(self, product_name: str) -> tuple[str, Change]:
+    def ensure_portal(self, product_name: str) -> tuple[str, Change]:
         for configuration in self._stripe.billing_portal.configurations.list({"active": True, "limit": 100}).data:
             if _metadata(configuration) != contract.STRIPE_PORTAL_CONFIGURATION_METADATA:
                 continue

@@ -4,16 +4,18 @@
 metered price; constructing it applies every rule Stripe would otherwise reject half-way through
 a setup (tier order, the open last tier, package sizes, currency, event name and lookup key
 formats), with a message naming the `make stripe-setup` option to fix. `price_params` renders it
-as `POST /v1/prices` parameters (https://docs.stripe.com/api/prices/create). ops.catalog_setup
-makes Stripe match it; ops.stripe_setup builds it from the command line, localdev.bootstrap from
-code.
+as `POST /v1/prices` parameters (https://docs.stripe.com/api/prices/create). `decimal_amount` and
+`tier` read an amount and a tier the same way whether they come from the command line or from a
+plans price file. ops.catalog_setup makes Stripe match a spec; ops.stripe_setup builds it from the
+command line, ops.plan_catalog one per paid plan, localdev.bootstrap from code.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 PRICING_MODELS = ("per-unit", "package", "graduated", "volume")
@@ -44,6 +46,42 @@ class Tier:
         if self.flat_amount_decimal is not None:
             params["flat_amount_decimal"] = str(self.flat_amount_decimal)
         return params
+
+
+TIER_FIELDS = ("up_to", "unit_amount_decimal", "flat_amount_decimal")
+
+
+def decimal_amount(text: str) -> Decimal:
+    """An amount in the currency's minor unit (cents), as Stripe's `*_decimal` fields take it."""
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise SetupError(f"{text!r} is not a number (amounts are in cents, e.g. 0.5)") from None
+    if not amount.is_finite() or amount < 0:
+        raise SetupError(f"{text!r} must be zero or more (in cents)")
+    if amount.as_tuple().exponent < -12:
+        raise SetupError(f"{text!r} has more than 12 decimal places, Stripe's maximum")
+    return amount
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise SetupError(f"{text!r} must be a whole number of 1 or more")
+    return int(text)
+
+
+def tier(fields: Mapping[str, str], shown: str) -> Tier:
+    """A tier from its fields as text (`up_to` may be `inf`); `shown` is how the caller wrote it."""
+    unknown = set(fields) - set(TIER_FIELDS)
+    if unknown:
+        raise SetupError(f"unknown tier field(s) {', '.join(sorted(unknown))}; use {', '.join(TIER_FIELDS)}")
+    if "up_to" not in fields:
+        raise SetupError(f"{shown} needs up_to=<units> or up_to=inf")
+    if "unit_amount_decimal" not in fields and "flat_amount_decimal" not in fields:
+        raise SetupError(f"{shown} needs unit_amount_decimal and/or flat_amount_decimal")
+    amounts = {name: decimal_amount(fields[name]) for name in TIER_FIELDS[1:] if name in fields}
+    up_to = None if fields["up_to"] == "inf" else positive_int(fields["up_to"])
+    return Tier(up_to=up_to, **amounts)
 
 
 @dataclass(frozen=True)

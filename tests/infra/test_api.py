@@ -14,8 +14,13 @@ SITE_ORIGIN = "'https://<{}.DomainName>'"
 
 
 def _site_origin(synth) -> str:
+    """As a gateway response header value (quoted)."""
     (distribution_id,) = synth.resources("AWS::CloudFront::Distribution")
     return SITE_ORIGIN.format(distribution_id)
+
+
+def _site_url(synth) -> str:
+    return _site_origin(synth).strip("'")
 
 
 def _resource_ids_by_path(synth) -> dict[str, str]:
@@ -101,7 +106,7 @@ def test_gateway_errors_carry_the_site_origin_and_the_project_error_shape(synth)
     assert {"DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "THROTTLED", "QUOTA_EXCEEDED"} <= set(responses)
     for props in responses.values():
         assert resolve_join(props["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]) == _site_origin(synth)
-        assert props["ResponseTemplates"]["application/json"].startswith('{"error": ')
+        assert resolve_join(props["ResponseTemplates"]["application/json"]).startswith('{"error": ')
     bad_body = json.loads(responses["BAD_REQUEST_BODY"]["ResponseTemplates"]["application/json"])
     assert bad_body["fields"] and responses["BAD_REQUEST_BODY"]["StatusCode"] == "400"
     assert responses["THROTTLED"]["StatusCode"] == "429"
@@ -111,8 +116,8 @@ def test_gateway_errors_are_the_ones_make_dev_renders(synth):
     """One source (infra/gateway_errors.py): the stage's templates and headers are what localdev answers."""
     responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
 
-    assert {name: props["ResponseTemplates"]["application/json"] for name, props in responses.items()} == {
-        name: template for name, (_, template) in gateway_errors.GATEWAY_ERRORS.items()
+    assert {name: resolve_join(props["ResponseTemplates"]["application/json"]) for name, props in responses.items()} == {
+        name: template for name, (_, template) in gateway_errors.gateway_errors(_site_url(synth)).items()
     }
     expected_headers = {f"gatewayresponse.header.{name}": f"'{value}'"
                         for name, value in gateway_errors.gateway_error_headers("<site origin>").items()}
@@ -121,7 +126,19 @@ def test_gateway_errors_are_the_ones_make_dev_renders(synth):
         assert headers == expected_headers | {
             "gatewayresponse.header.Access-Control-Allow-Origin": _site_origin(synth)}
         assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
-    assert json.loads(gateway_errors.render("INVALID_API_KEY", 403, "Forbidden")) == {"error": "Forbidden"}
+    assert json.loads(gateway_errors.render("INVALID_API_KEY", 403, "Forbidden", "https://site")) == {"error": "Forbidden"}
+
+
+def test_a_key_past_its_quota_is_told_where_to_see_its_plan_and_upgrade(synth):
+    """The stage's QUOTA_EXCEEDED body links the site's account page and names the key through
+    API Gateway's $context.identity.apiKeyId (no variable names the usage plan: see gateway_errors)."""
+    (quota,) = [r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+                if r["Properties"]["ResponseType"] == "QUOTA_EXCEEDED"]
+    body = json.loads(resolve_join(quota["ResponseTemplates"]["application/json"]))
+    assert quota["StatusCode"] == "429"
+    assert body["accountUrl"] == f"{_site_url(synth)}/{contract.ACCOUNT_PAGE}"
+    assert body["apiKeyId"] == "$context.identity.apiKeyId"
+    assert "see your plan and upgrade" in body["error"]
 
 
 def test_register_validates_the_body_against_a_permissive_json_model(synth):

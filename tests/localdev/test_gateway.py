@@ -181,7 +181,13 @@ def test_a_key_past_its_quota_gets_api_gateways_429_and_never_reaches_the_backen
     monkeypatch.setattr(gateway, "_usage", defaultdict(lambda: counter))  # the key's usage plan counts in `counter`
     assert call(f"{gateway.url}/v1/first", headers={"x-api-key": plan_key["value"]})[0] == 200
     status, _, body = call(f"{gateway.url}/v1/second", headers={"x-api-key": plan_key["value"]})
-    assert (status, json.loads(body)) == (429, {"error": "This API key has used its quota for the current period."})
+    assert status == 429
+    assert json.loads(body) == {
+        "error": "This API key has used its plan's quota for the current period: see your plan and upgrade on your "
+                 "account page (accountUrl).",
+        "accountUrl": f"{SITE_ORIGIN}/{contract.ACCOUNT_PAGE}",
+        "apiKeyId": plan_key["id"],
+    }
     assert backend.received[-1]["path"] == "/v1/first"
 
 
@@ -278,7 +284,7 @@ def test_each_request_sends_one_access_log_record_naming_the_key_id_never_its_va
 
 # ---- like the stage: body model, request bodies, error headers, client disconnects ------------
 
-BAD_REQUEST_BODY = json.loads(gateway_errors.render("BAD_REQUEST_BODY", 400, "Invalid request body"))
+BAD_REQUEST_BODY = json.loads(gateway_errors.render("BAD_REQUEST_BODY", 400, "Invalid request body", SITE_ORIGIN))
 
 
 @pytest.fixture

@@ -1,13 +1,17 @@
 """`make stripe-setup` (ops/stripe_setup.py), run through `main` as the Makefile runs it: against
 Stripe as emulated by localstripe + the bridge, twice (the second run must find every object and
-create nothing); bad options and keys stop before any Stripe call, with the option named."""
+create nothing); bad options and keys stop before any Stripe call, with the option named. With
+plans: a meter and price per paid plan, a block Settings accepts, a wrong plan refused by name."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from infra.settings import Settings, load_cdk_json_context
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
-from ops.stripe_setup import build_parser, main, read_api_key
+from ops.stripe_setup import CDK_JSON, PLANS_BLOCK_PREFIX, build_parser, main, read_api_key
 from tollgate import contract
 
 STRIPE_KEY = STRIPE_TEST_SECRET_KEY
@@ -144,3 +148,151 @@ def test_usage_reported_by_moesif_is_refused_before_any_stripe_call(names, capsy
     assert "usage_reporter is moesif, and the price make stripe-setup creates would bill nothing" in err
     assert "https://www.moesif.com/docs/metered-billing/integrate-with-stripe/" in err
     assert "set usage_reporter to tollgate" in err
+
+
+# --- plans mode: a product, meter and price per paid plan, and the plans block to paste ---------
+
+PLANS = [
+    {"id": "free", "name": "Free", "description": "Try it", "price_text": "Free", "throttle_rate_limit": 1,
+     "throttle_burst_limit": 2, "quota_limit": 1000, "quota_period": "MONTH", "stripe_price_id": "",
+     "require_payment_method": False},
+    {"id": "standard", "name": "Standard", "description": "", "price_text": "$0.001 a call",
+     "throttle_rate_limit": 10, "throttle_burst_limit": 20, "quota_limit": 100000, "quota_period": "MONTH",
+     "stripe_price_id": "price_REPLACE_BEFORE_DEPLOY", "require_payment_method": False},
+    {"id": "pro", "name": "Pro", "description": "For production", "price_text": "From $0.0005 a call",
+     "throttle_rate_limit": 100, "throttle_burst_limit": 200, "quota_limit": 5000000, "quota_period": "MONTH",
+     "stripe_price_id": "", "require_payment_method": True},
+]
+PRICES = {
+    "standard": {"unit_amount": "0.1"},
+    "pro": {"pricing_model": "graduated", "tiers": [{"up_to": 100000, "unit_amount_decimal": 0.05},
+                                                    {"up_to": "inf", "unit_amount_decimal": "0.02"}]},
+}
+
+
+def write_json(path, value):
+    path.write_text(json.dumps(value))
+    return path
+
+
+def run_plans(names, stripe_api, tmp_path, plans=PLANS, prices=PRICES, *extra):
+    argv = ["--plans-file", str(write_json(tmp_path / "plans.json", plans)),
+            "--prices", str(write_json(tmp_path / "prices.json", prices)),
+            "--plan-prefix", names["lookup"], "--product-name", names["product"], "--api-base", stripe_api, *extra]
+    return main(argv, environ={"STRIPE_API_KEY": STRIPE_KEY})
+
+
+def printed_block(output: str) -> list:
+    """The plans block the command prints last, after `"plans": `."""
+    return json.loads(output[output.index(PLANS_BLOCK_PREFIX + "[") + len(PLANS_BLOCK_PREFIX):])
+
+
+def _by_plan(output: str) -> dict[str, list[str]]:
+    plans: dict[str, list[str]] = {}
+    current = None
+    for line in output.splitlines():
+        if line.startswith("plan "):
+            current = plans.setdefault(line.split()[1], [])
+        elif current is not None and line.startswith("  ") and line.split()[0] in ("product", "meter", "price"):
+            current.append(line)
+        elif not line.startswith("  "):
+            current = None
+    return plans
+
+
+def test_setup_with_plans_makes_a_meter_and_price_per_paid_plan_and_prints_a_block_synth_accepts(
+        names, stripe_api, stripe_client, tmp_path, capsys):
+    assert run_plans(names, stripe_api, tmp_path) == 0
+    first = capsys.readouterr().out
+    block = printed_block(first)
+
+    prices = {plan_id: stripe_client.v1.prices.list({"lookup_keys": [f"{names['lookup']}_{plan_id}"]}).data
+              for plan_id in ("standard", "pro", "free")}
+    assert len(prices["standard"]) == 1 and len(prices["pro"]) == 1 and prices["free"] == []
+    standard, pro = prices["standard"][0], prices["pro"][0]
+    meters = {m.id: m.event_name for m in stripe_client.v1.billing.meters.list({"limit": 100}).auto_paging_iter()}
+    assert meters[standard.recurring.meter] == f"{names['lookup']}_standard_calls"
+    assert meters[pro.recurring.meter] == f"{names['lookup']}_pro_calls"
+    assert pro.tiers_mode == "graduated" and str(standard.unit_amount_decimal) == "0.1"
+    assert stripe_client.v1.products.retrieve(pro.product).name == f"{names['product']} (Pro)"
+    assert statuses_of(first) == {f"{plan} {kind}": "created" for plan in ("standard", "pro")
+                                  for kind in ("product", "meter", "price")}
+
+    by_id = {item["id"]: item for item in block}
+    assert by_id["standard"] == {**PLANS[1], "stripe_price_id": standard.id}
+    assert by_id["pro"] == {**PLANS[2], "stripe_price_id": pro.id}
+    assert by_id["free"] == PLANS[0] and [item["id"] for item in block] == ["free", "standard", "pro"]
+    context = load_cdk_json_context(CDK_JSON)
+    settings = Settings.from_context({**context, "plans": block})
+    assert {plan.id: plan.stripe_price_id for plan in settings.plans} == {
+        "free": None, "standard": standard.id, "pro": pro.id}
+
+    # Re-run from the printed block: everything is found, nothing is created, the block is the same.
+    assert run_plans(names, stripe_api, tmp_path, block) == 0
+    second = capsys.readouterr().out
+    assert set(statuses_of(second).values()) == {"unchanged"}
+    assert printed_block(second) == block
+    assert len(stripe_client.v1.prices.list({"lookup_keys": [f"{names['lookup']}_pro"]}).data) == 1
+
+
+def statuses_of(output: str) -> dict[str, str]:
+    """`{"pro price": "created", ...}` from the indented lines under each `plan <id>` line."""
+    return {f"{plan} {line.split()[0]}": line.split()[2] for plan, lines in _by_plan(output).items() for line in lines}
+
+
+@pytest.mark.parametrize(
+    ("prices", "message"),
+    [
+        ({"standard": {"unit_amount": "0.1"}, "pro": {"pricing_model": "graduated"}},
+         "plan 'pro' in the --prices file: the graduated model needs at least one tiers"),
+        ({"standard": {"unit_amount": "0.1"}, "pro": {"unit_amount": "-1"}},
+         "plan 'pro' in the --prices file: '-1' must be zero or more"),
+        ({"standard": {"unit_amount": "0.1"}, "pro": {"unit_amount": "1", "price": 3}},
+         "plan 'pro' in the --prices file: unknown field 'price'"),
+        ({"standard": {"unit_amount": "0.1"}, "pro": {"unit_amount": "1", "meter_event_name": "shared_calls"},
+          "free": {"unit_amount": "1", "meter_event_name": "shared_calls"}},
+         "plans 'free' and 'pro' would share the meter 'shared_calls'"),
+        ({"pro": {"unit_amount": "1"}},
+         "plan 'standard' has stripe_price_id 'price_REPLACE_BEFORE_DEPLOY' but the --prices file has no entry"),
+        ({"standard": {"unit_amount": "0.1"}, "enterprise": {"unit_amount": "1"}},
+         "the --prices file prices plan 'enterprise', which --plans-file"),
+    ],
+)
+def test_a_wrong_price_file_is_refused_naming_the_plan_before_any_stripe_call(names, tmp_path, prices, message,
+                                                                              capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_plans(names, "http://127.0.0.1:9", tmp_path, PLANS, prices)  # nothing listens on port 9
+    assert exit_info.value.code == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_plans_block_synth_would_refuse_is_refused_naming_the_plan(names, tmp_path, capsys):
+    plans = [PLANS[0], {**PLANS[1], "quota_period": "YEAR"}]
+    with pytest.raises(SystemExit):
+        run_plans(names, "http://127.0.0.1:9", tmp_path, plans, {"standard": {"unit_amount": "1"}})
+    assert "(id 'standard') field 'quota_period' must be one of DAY, WEEK, MONTH" in capsys.readouterr().err
+
+
+def test_single_price_options_are_refused_with_plans(names, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run_plans(names, "http://127.0.0.1:9", tmp_path, PLANS, PRICES, "--unit-amount", "1")
+    assert "--unit-amount: with --plans each plan's price comes from the --prices file" in capsys.readouterr().err
+
+
+def test_the_single_price_mode_still_needs_its_product_and_meter(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--unit-amount", "1"], environ={"STRIPE_API_KEY": STRIPE_KEY})
+    assert exit_info.value.code == 2
+    assert "--product-name and --meter-event-name required" in capsys.readouterr().err
+
+
+def test_plans_reads_cdk_json_and_fills_in_its_paid_plan(names, stripe_api, tmp_path, capsys):
+    prices = write_json(tmp_path / "prices.json", {"standard": {"unit_amount": "0.1"}})
+    assert main(["--plans", "--prices", str(prices), "--plan-prefix", names["lookup"], "--api-base", stripe_api],
+                environ={"STRIPE_API_KEY": STRIPE_KEY}) == 0
+    output = capsys.readouterr().out
+    given = load_cdk_json_context(CDK_JSON)["plans"]
+    block = printed_block(output)
+    assert block[0]["id"] == "standard" and block[0]["stripe_price_id"] not in ("", given[0]["stripe_price_id"])
+    assert block[1:] == given[1:] and {**block[0], "stripe_price_id": ""} == {**given[0], "stripe_price_id": ""}
+    assert "free plan(s) free: nothing in Stripe" in output
