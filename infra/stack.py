@@ -139,7 +139,8 @@ class TollgateStack(Stack):
                 "tollgate:placeholder-price",
                 f"stripe_price_id is the placeholder {PLACEHOLDER_STRIPE_PRICE_ID!r} (plans: "
                 f"{', '.join(settings.placeholder_price_plans)}): their sign-ups will fail until you set the real "
-                "price id (make stripe-setup prints it) in cdk.json or with -c stripe_price_id=...",
+                "price id in cdk.json (make stripe-setup --plans prints the plans block to paste; with the single-plan "
+                "settings, make stripe-setup prints the price id for stripe_price_id)",
             )
         self._add_operations(settings, function_config, name_prefix)
         if settings.email_sender_is_placeholder:

@@ -96,7 +96,7 @@ def test_rotate_both_keys_work_the_quota_left_carries_over_then_revoke_the_old_o
     account.open().page.locator("#overview").wait_for(state="visible")
     assert new not in account.page.content()  # shown once
     # The new key took over what was left (10,000 - 2), then made two calls of its own: no fresh quota.
-    assert account.figure("quota") == "9,996 of 10,000 calls"
+    assert account.figure("quota") == "9,996 of 10,000 calls this month"
     assert_accessible(account, "54-account-revoked")
 
 
