@@ -85,8 +85,8 @@ class StripeBilling(Billing):
         if sharing:
             raise ConfigurationError(
                 f"Prices {price_id} and {sharing[0]} are billed through the same Stripe meter {meter}, so "
-                f"subscription {subscription_id} would bill its usage twice: give each plan's price its own "
-                "meter (make stripe-setup --plans does).")
+                f"subscription {subscription_id} would bill its usage twice: give each paid plan's price its own "
+                "meter (make stripe-setup with a --meter-event-name of its own).")
         self._update(subscription_id, {"items": [{"price": price_id}], "proration_behavior": "none",
                                        "cancel_at_period_end": False}, idempotency_key)
 
