@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from tollgate.domain.models import (
     Account, AccountStatus, CheckoutSession, Email, InvoicePayment, IssuedKey, ListedKey, ReconcilerRun, Registrant,
-    SubscriptionPage, UpcomingInvoice,
+    SubscriptionPage, SubscriptionState, UpcomingInvoice,
 )
 
 if TYPE_CHECKING:
@@ -94,6 +94,29 @@ class Billing(ABC):
     @abstractmethod
     def subscription_status(self, subscription_id: str) -> str:
         """The subscription's status as Stripe has it now (active, past_due, canceled, ...)."""
+
+    @abstractmethod
+    def subscription(self, subscription_id: str) -> SubscriptionState:
+        """The subscription as Stripe has it now: status, items (price and creation time), the current
+        period's start, and whether it ends at the period's end."""
+
+    @abstractmethod
+    def switch_price(self, subscription_id: str, price_id: str, idempotency_key: str) -> None:
+        """Bill the subscription at `price_id` from now on: add it as a new item (proration_behavior
+        none) unless an item has it already, and keep every other item until the period ends, so what
+        their meters recorded before now is billed on this period's invoice. Also unsets
+        cancel_at_period_end. Raises ConfigurationError when the price's meter is the meter of another
+        item's price (both items would bill the same usage)."""
+
+    @abstractmethod
+    def drop_prices_except(self, subscription_id: str, price_id: str) -> tuple[str, ...]:
+        """Remove every item whose price is not `price_id` (proration_behavior none); return the prices
+        removed. Called once the period in which the plan changed has been invoiced."""
+
+    @abstractmethod
+    def end_at_period_end(self, subscription_id: str) -> None:
+        """cancel_at_period_end=true: the subscription ends (customer.subscription.deleted) when its
+        period ends (a change to a free plan)."""
 
     @abstractmethod
     def list_subscriptions(self, starting_after: str | None, limit: int) -> SubscriptionPage:
