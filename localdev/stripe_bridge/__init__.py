@@ -21,6 +21,8 @@ with its state and its routes, and a docstring saying which gap of localstripe 1
 12. invoices.py      no past_due subscription with an open invoice, no invoice list by status, no
                      invoice paid with the customer's saved card (a declining test card included)
 13. billing_portal.py  no customer portal: configurations, sessions, the stand-in portal page
+14. subscription_items.py  one item per subscription only, no item billing periods, no
+                     customer.subscription.updated (served by subscriptions.py's update)
 core.py holds what they share: Stripe's errors and form encoding, pagination, the localstripe client.
 
 Not bridged: invoices localstripe finalizes bill no usage (only the preview rates it);
@@ -46,6 +48,7 @@ from localdev.stripe_bridge.meter_summaries import MeterSummaries
 from localdev.stripe_bridge.meters import Meters, MeterState
 from localdev.stripe_bridge.prices import Prices, PriceState
 from localdev.stripe_bridge.search import CustomerSearch
+from localdev.stripe_bridge.subscription_items import SubscriptionItemState
 from localdev.stripe_bridge.subscriptions import Subscriptions
 from localdev.stripe_bridge.webhooks import WebhookDelivery, Webhooks, WebhookState
 
@@ -63,6 +66,7 @@ class BridgeState:
     webhooks: WebhookState = field(default_factory=WebhookState)
     invoices: InvoiceState = field(default_factory=InvoiceState)
     portal: PortalState = field(default_factory=PortalState)
+    subscription_items: SubscriptionItemState = field(default_factory=SubscriptionItemState)
 
 
 class Bridge:
@@ -92,11 +96,11 @@ def create_app(upstream_url: str, state: BridgeState | None = None) -> web.Appli
     webhooks = Webhooks(upstream, state.webhooks)
     surfaces = [
         Prices(upstream, state.prices, state.meters),
-        Subscriptions(upstream, state.prices, state.invoices, webhooks),
+        Subscriptions(upstream, state.prices, state.invoices, state.subscription_items, webhooks),
         Invoices(upstream, state.invoices, webhooks),
         Meters(state.meters),
         MeterSummaries(state.meters),
-        InvoicePreview(upstream, state.prices, state.meters),
+        InvoicePreview(upstream, state.prices, state.meters, state.subscription_items),
         CustomerSearch(upstream),
         Checkout(upstream, state.checkout, webhooks),
         BillingPortal(upstream, state.portal),

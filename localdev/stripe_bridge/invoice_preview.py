@@ -9,6 +9,14 @@ the amount Stripe's pricing gives it: per unit (with `transform_quantity`), grad
 tiers, in the currency's minor unit rounded half up
 (https://docs.stripe.com/api/invoices/create_preview). Licensed items bill their quantity. Nothing
 is stored: a preview is not an invoice.
+
+Each item (subscription_items.py, oldest first) has its line. A metered item's usage counts from
+the period's start, or from the item's `created` when it was added during the period: in
+billing_mode=classic "if you add a new subscription item with a billing meter price in the middle
+of the cycle ... the invoice includes usage from January 16 ... at price C for that subscription
+item" ("Update prices mid-cycle",
+https://docs.stripe.com/billing/subscriptions/usage-based/manage-billing-setup); its line's
+period starts there too.
 """
 
 from __future__ import annotations
@@ -23,13 +31,16 @@ from aiohttp import web
 from localdev.stripe_bridge.core import Route, StripeError, Upstream, api_key, new_id, reject_unknown, request_params
 from localdev.stripe_bridge.meters import MeterState
 from localdev.stripe_bridge.prices import PriceState
+from localdev.stripe_bridge.subscription_items import SubscriptionItemState
 
 
 class InvoicePreview:
-    def __init__(self, upstream: Upstream, prices: PriceState, meters: MeterState) -> None:
+    def __init__(self, upstream: Upstream, prices: PriceState, meters: MeterState,
+                 items: SubscriptionItemState) -> None:
         self._upstream = upstream
         self._prices = prices
         self._meters = meters
+        self._items = items
 
     def routes(self) -> list[Route]:
         return [("POST", "/v1/invoices/create_preview", self.create_preview)]
@@ -40,13 +51,15 @@ class InvoicePreview:
         if not params.get("subscription"):
             raise StripeError(400, "The bridge previews a subscription's upcoming invoice: pass subscription.",
                               param="subscription")
-        subscription = await self._upstream.call("GET", f"/v1/subscriptions/{params['subscription']}", api_key(request))
+        subscription = self._items.shown(
+            await self._upstream.call("GET", f"/v1/subscriptions/{params['subscription']}", api_key(request)))
         customer = subscription["customer"]
         if params.get("customer") not in (None, customer):
             raise StripeError(400, f"The subscription {subscription['id']} does not belong to {params['customer']}.",
                               param="customer")
-        start, end = subscription["current_period_start"], subscription["current_period_end"]
-        lines = [self._line(item, customer, start, end) for item in subscription["items"]["data"]]
+        items = subscription["items"]["data"]
+        start, end = items[0]["current_period_start"], items[0]["current_period_end"]  # shared (classic)
+        lines = [self._line(item, customer, max(start, item["created"]), end) for item in items]
         total = sum(line["amount"] for line in lines)
         return web.json_response({
             "id": new_id("upcoming_in_"), "object": "invoice", "livemode": False, "status": "draft",

@@ -1,7 +1,8 @@
 """Gaps 3, 4 (second half) and 9: subscriptions on prices, and the `invoice.paid` localstripe omits.
 
-Every subscription it returns (create, retrieve, list, cancel) is also shown with the status the
-bridge's own open invoices give it (`past_due`, see invoices.py).
+Every subscription it returns (create, retrieve, list, update, cancel) is also shown with the
+status the bridge's own open invoices give it (`past_due`, see invoices.py) and with the items
+(and their billing periods) of subscription_items.py, which serves updates here (gap 14).
 
 3. localstripe knows `items[].plan`, not `items[].price`. The bridge rewrites `items[i][price]` to
    `items[i][plan]` (the same id: every recurring price is backed by a plan, see prices.py) and
@@ -17,23 +18,28 @@ bridge's own open invoices give it (`past_due`, see invoices.py).
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from localdev.stripe_bridge.core import Route, Upstream, api_key, flatten, request_params, stored
+from localdev.stripe_bridge.core import Route, StripeError, Upstream, api_key, flatten, request_params, stored
 from localdev.stripe_bridge.invoices import InvoiceState
 from localdev.stripe_bridge.prices import PriceState
+from localdev.stripe_bridge.subscription_items import ItemChanges, SubscriptionItemState
 from localdev.stripe_bridge.webhooks import Webhooks
 
 
 class Subscriptions:
-    def __init__(self, upstream: Upstream, prices: PriceState, invoices: InvoiceState, webhooks: Webhooks) -> None:
+    def __init__(self, upstream: Upstream, prices: PriceState, invoices: InvoiceState, items: SubscriptionItemState,
+                 webhooks: Webhooks) -> None:
         self._upstream = upstream
         self._prices = prices
         self._invoices = invoices
+        self._items = items
+        self._item_changes = ItemChanges(upstream, prices, items)
         self._webhooks = webhooks
 
     def routes(self) -> list[Route]:
@@ -41,6 +47,7 @@ class Subscriptions:
             ("POST", "/v1/subscriptions", self.create),
             ("GET", "/v1/subscriptions", self.forward),
             ("GET", "/v1/subscriptions/{id}", self.forward),
+            ("POST", "/v1/subscriptions/{id}", self.update),
             ("DELETE", "/v1/subscriptions/{id}", self.forward),
         ]
 
@@ -60,6 +67,30 @@ class Subscriptions:
     async def forward(self, request: web.Request) -> web.Response:
         return await self._upstream.forward(request, reshape=self._as_stripe_shows_it)
 
+    async def update(self, request: web.Request) -> web.Response:
+        """Gap 14: `items[]` and `cancel_at_period_end`, then `customer.subscription.updated`."""
+        params = await request_params(request)
+        changes, cancel_at_period_end = self._item_changes.check(params)
+        key, path = api_key(request), f"/v1/subscriptions/{request.match_info['id']}"
+        current = await self._upstream.call("GET", path, key)
+        before = self._as_stripe_shows_it(copy.deepcopy(current))
+        if before["status"] == "canceled" and (changes or cancel_at_period_end is not None):
+            raise StripeError(400, "A canceled subscription can only update its metadata.")
+        if changes:
+            await self._item_changes.apply(current, changes, key)
+        forwarded = {name: value for name, value in (("metadata", params.get("metadata")),
+                                                     ("cancel_at_period_end", cancel_at_period_end))
+                     if value is not None}
+        after = await self._upstream.call("POST", path, key, forwarded) if forwarded else await self._upstream.call(
+            "GET", path, key)
+        after = self._as_stripe_shows_it(after)
+        previous = {name: before[name] for name in ("items", "cancel_at_period_end", "metadata")
+                    if before[name] != after[name]}
+        if previous:
+            self._webhooks.send_after_answer(
+                self._webhooks.send_event("customer.subscription.updated", after, previous))
+        return web.json_response(after)
+
     async def _announce_paid_invoice(self, subscription: dict[str, Any], key: str) -> None:
         if not subscription.get("latest_invoice"):
             return
@@ -72,14 +103,14 @@ class Subscriptions:
 
     def _as_stripe_shows_it(self, payload: Any) -> Any:
         """Add `price` to each subscription item whose plan backs a bridge price, and show each
-        subscription with the status the bridge's open invoices give it."""
+        subscription with the status the bridge's open invoices give it and its items."""
         if isinstance(payload, dict):
+            if payload.get("object") == "subscription":
+                self._items.shown(self._invoices.shown(payload))
             if payload.get("object") == "subscription_item" and isinstance(payload.get("plan"), dict):
                 price = self._prices.by_id.get(payload["plan"].get("id"))
                 if price is not None:
                     payload["price"] = dict(price)
-            if payload.get("object") == "subscription":
-                self._invoices.shown(payload)
             for value in payload.values():
                 self._as_stripe_shows_it(value)
         elif isinstance(payload, list):

@@ -1,15 +1,26 @@
 """Billing on Stripe: the customer and the metered subscription a sign-up creates, the
 subscription's current status the billing lifecycle acts on, the listing the reconciler pages
-through, and settling its open invoices."""
+through, settling its open invoices, and the items a plan change adds and removes.
+
+A plan change never replaces an item's price: with billing_mode=classic "on future invoices, we
+reflect only usage that occurs after the update ... Usage from January 1 to January 16 isn't
+billed", and an item added mid-cycle bills its meter's usage from then on ("Update prices
+mid-cycle", https://docs.stripe.com/billing/subscriptions/usage-based/manage-billing-setup). So the
+new plan's price is added as an item, the old items stay until their period has been invoiced,
+and each plan's price has its own meter (README "Changing plans"). Items are changed with one
+subscription update (`items[]`, https://docs.stripe.com/api/subscriptions/update); since API
+2025-03-31 the billing period is on the items
+(https://docs.stripe.com/changelog/basil/2025-03-31/deprecate-subscription-current-period-start-and-end)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tollgate import contract
 from tollgate.adapters.stripe_client import call_stripe, downstream_error
-from tollgate.domain.models import InvoicePayment, Registrant, SubscriptionPage, SubscriptionState
+from tollgate.domain.errors import ConfigurationError
+from tollgate.domain.models import InvoicePayment, Registrant, SubscriptionItem, SubscriptionPage, SubscriptionState
 from tollgate.ports import Billing
 
 if TYPE_CHECKING:
@@ -57,16 +68,51 @@ class StripeBilling(Billing):
         call_stripe("cancel subscription", self._stripe().v1.subscriptions.cancel, subscription_id, gone_ok=True)
 
     def subscription_status(self, subscription_id: str) -> str:
-        return call_stripe("read subscription", self._stripe().v1.subscriptions.retrieve, subscription_id).status
+        return self._retrieve(subscription_id).status
+
+    def subscription(self, subscription_id: str) -> SubscriptionState:
+        return _state(self._retrieve(subscription_id))
+
+    def switch_price(self, subscription_id: str, price_id: str, idempotency_key: str) -> None:
+        subscription = self._retrieve(subscription_id)
+        items = subscription["items"].data
+        if any(item.price.id == price_id for item in items):
+            if subscription.cancel_at_period_end:  # a change back before the period ends
+                self._update(subscription_id, {"cancel_at_period_end": False})
+            return
+        meter = _meter(call_stripe("read price", self._stripe().v1.prices.retrieve, price_id))
+        sharing = [item.price.id for item in items if meter is not None and _meter(item.price) == meter]
+        if sharing:
+            raise ConfigurationError(
+                f"Prices {price_id} and {sharing[0]} are billed through the same Stripe meter {meter}, so "
+                f"subscription {subscription_id} would bill its usage twice: give each paid plan's price its own "
+                "meter (make stripe-setup with a --meter-event-name of its own).")
+        self._update(subscription_id, {"items": [{"price": price_id}], "proration_behavior": "none",
+                                       "cancel_at_period_end": False}, idempotency_key)
+
+    def drop_prices_except(self, subscription_id: str, price_id: str) -> tuple[str, ...]:
+        items = self._retrieve(subscription_id)["items"].data
+        dropped = [item for item in items if item.price.id != price_id]
+        if dropped:
+            self._update(subscription_id, {"items": [{"id": item.id, "deleted": True} for item in dropped],
+                                           "proration_behavior": "none"})
+        return tuple(item.price.id for item in dropped)
+
+    def end_at_period_end(self, subscription_id: str) -> None:
+        self._update(subscription_id, {"cancel_at_period_end": True})
 
     def list_subscriptions(self, starting_after: str | None, limit: int) -> SubscriptionPage:
         params = {"status": "all", "limit": limit, **({"starting_after": starting_after} if starting_after else {})}
         listed = call_stripe("list subscriptions", self._stripe().v1.subscriptions.list, params)
-        return SubscriptionPage(
-            tuple(SubscriptionState(s.id, s.customer if isinstance(s.customer, str) else s.customer.id, s.status)
-                  for s in listed.data),
-            has_more=bool(listed.has_more),
-        )
+        return SubscriptionPage(tuple(_state(s) for s in listed.data), has_more=bool(listed.has_more))
+
+    def _retrieve(self, subscription_id: str) -> stripe.Subscription:
+        return call_stripe("read subscription", self._stripe().v1.subscriptions.retrieve, subscription_id)
+
+    def _update(self, subscription_id: str, params: dict[str, Any], idempotency_key: str | None = None) -> None:
+        """Without a key the SDK makes one for its retries; these updates are idempotent by themselves."""
+        options = {"idempotency_key": idempotency_key} if idempotency_key else {}
+        call_stripe("update subscription", self._stripe().v1.subscriptions.update, subscription_id, params, options)
 
     def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
         import stripe
@@ -89,3 +135,19 @@ class StripeBilling(Billing):
                 raise downstream_error("pay invoice", error) from None
             paid += 1
         return InvoicePayment(paid)
+
+
+def _state(subscription: stripe.Subscription) -> SubscriptionState:
+    """The subscription's items in Stripe's order; every item shares the billing period (classic mode)."""
+    customer = subscription.customer
+    items = subscription["items"].data
+    return SubscriptionState(
+        subscription.id, customer if isinstance(customer, str) else customer.id, subscription.status,
+        items=tuple(SubscriptionItem(item.price.id, item.created) for item in items),
+        period_start=min((item.current_period_start for item in items), default=0),
+        cancel_at_period_end=bool(subscription.cancel_at_period_end),
+    )
+
+
+def _meter(price: stripe.Price) -> str | None:
+    return price.recurring.meter if price.recurring else None

@@ -386,13 +386,17 @@ class CheckoutOutcome:
 
 @dataclass(frozen=True)
 class SubscriptionItem:
+    """One price a subscription bills, since `created` (epoch seconds): a plan change adds the new
+    plan's price as an item and keeps the old one until its period is invoiced."""
+
     price_id: str
-    created: int  # epoch seconds
+    created: int
 
 
 @dataclass(frozen=True)
 class SubscriptionState:
-    """One subscription as Stripe lists it: what the reconciler compares an account row with."""
+    """One subscription as Stripe has it: what the reconciler compares an account row with, and
+    what a plan change starts from. `period_start` is the current billing period's (epoch seconds)."""
 
     id: str
     customer_id: str
@@ -403,9 +407,8 @@ class SubscriptionState:
 
     @property
     def current_price_id(self) -> str | None:
-        """The price of the newest item: what the subscription bills from now on (older items only
-        wait for the period's invoice after a plan change)."""
-        newest = max(enumerate(self.items), key=lambda pair: (pair[1].created, pair[0]), default=None)
+        """The price of the newest item (by creation; of equals, the later listed): the plan it is on now."""
+        newest = max(enumerate(self.items), key=lambda indexed: (indexed[1].created, indexed[0]), default=None)
         return newest[1].price_id if newest else None
 
 

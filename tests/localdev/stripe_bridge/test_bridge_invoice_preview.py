@@ -47,3 +47,48 @@ def test_invoice_preview_bills_the_meters_usage_of_the_period(stripe_client: str
 def test_invoice_preview_prices_each_model_as_stripe_does(price, quantity, amount):
     assert price_amount(price, quantity) == amount
     assert isinstance(Decimal(amount), Decimal)
+
+
+def report(client: stripe.StripeClient, event_name: str, customer_id: str, value: int) -> None:
+    client.v1.billing.meter_events.create(params={
+        "event_name": event_name, "identifier": str(uuid.uuid4()), "timestamp": int(time.time()),
+        "payload": {"stripe_customer_id": customer_id, "value": str(value)}})
+
+
+def test_invoice_preview_bills_a_switched_plan_on_both_prices(stripe_client: stripe.StripeClient, meter: Any,
+                                                              metered_price: Any, other_price: Any, customer: Any):
+    """A plan change adds the new price as an item and keeps the old one: N calls before on the old
+    price's line, M after on the new one's (gap 14, subscription_items.py)."""
+    subscription = stripe_client.v1.subscriptions.create(params={"customer": customer.id,
+                                                                 "items": [{"price": metered_price.id}]})
+    report(stripe_client, meter.event_name, customer.id, 30)  # N
+    stripe_client.v1.subscriptions.update(subscription.id, params={"items": [{"price": other_price.id}],
+                                                                   "proration_behavior": "none"})
+    other_meter = stripe_client.v1.billing.meters.retrieve(other_price.recurring.meter)
+    report(stripe_client, other_meter.event_name, customer.id, 20)  # M
+
+    invoice = stripe_client.v1.invoices.create_preview(params={"subscription": subscription.id})
+
+    old_line, new_line = invoice.lines.data
+    assert (old_line.pricing.price_details.price, old_line.quantity, old_line.amount) == (metered_price.id, 30, 15)
+    assert (new_line.pricing.price_details.price, new_line.quantity, new_line.amount) == (other_price.id, 20, 4)
+    assert invoice.amount_due == 19
+
+
+def test_invoice_preview_bills_an_added_item_from_its_creation_only(
+        stripe_client: stripe.StripeClient, other_price: Any, metered_price: Any, customer: Any, stripe_bridge):
+    """Stripe: an item added mid-cycle bills its meter's usage from then on; before it, nothing."""
+    subscription = stripe_client.v1.subscriptions.create(params={"customer": customer.id,
+                                                                 "items": [{"price": metered_price.id}]})
+    updated = stripe_client.v1.subscriptions.update(subscription.id, params={"items": [{"price": other_price.id}]})
+    added = updated["items"].data[1]
+    # The item is made younger than the event below (seconds are the clock's grain here).
+    stripe_bridge.state.subscription_items.by_subscription[subscription.id][1]["created"] = added.created + 60
+    report(stripe_client, stripe_client.v1.billing.meters.retrieve(other_price.recurring.meter).event_name,
+           customer.id, 20)
+
+    invoice = stripe_client.v1.invoices.create_preview(params={"subscription": subscription.id})
+
+    new_line = invoice.lines.data[1]
+    assert (new_line.quantity, new_line.period.start) == (0, added.created + 60)
+    assert invoice.lines.data[0].period.start == updated["items"].data[0].current_period_start

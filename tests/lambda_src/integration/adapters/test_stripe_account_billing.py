@@ -39,10 +39,9 @@ def test_the_upcoming_invoice_rates_the_usage_so_far_in_the_billing_period(accou
 
     invoice = account_billing.upcoming_invoice(subscription_id)
 
-    subscription = stripe_client.v1.subscriptions.retrieve(subscription_id)
+    item = stripe_client.v1.subscriptions.retrieve(subscription_id)["items"].data[0]  # the period is the item's
     assert (invoice.amount_due, invoice.currency) == (1, "usd")  # 7 calls at 0.1 cent, rounded half up
-    assert (invoice.period_start, invoice.period_end) == (subscription.current_period_start,
-                                                          subscription.current_period_end)
+    assert (invoice.period_start, invoice.period_end) == (item.current_period_start, item.current_period_end)
 
 
 def test_a_portal_session_is_opened_on_tollgates_configuration_for_the_customer(
