@@ -2,7 +2,8 @@
 
 - `MotoServer`: moto in server mode (`endpoint_url`), in a child process so its state is fresh
   at every start and an in-process `moto.mock_aws()` in some test can never reset it; with
-  localdev/moto_gaps.py's API-key fillers (tagging, deleted keys leaving their usage plans).
+  localdev/moto_gaps.py's API-key fillers (tagging, deleted keys leaving their usage plans, removing a
+  key that is in no plan).
 - `LocalStripe`: localstripe from scratch, in a child process (its state is module-global; the
   pickle it would write to /tmp after every call is disabled, and never read).
 - `StripeBridge`: localdev.stripe_bridge in front of a LocalStripe (`api_base`), in a thread.

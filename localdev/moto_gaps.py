@@ -14,6 +14,9 @@ the key carries them in `tags`, as GetApiKey shows). moto's handlers for those t
 ARNs only. `add_api_key_tagging()` routes an API-key ARN to the key's own `tags` and leaves every
 other ARN to moto.
 
+DeleteUsagePlanKey of a key that is not in the plan raises a KeyError in moto (a 500) where API
+Gateway answers NotFoundException: `refuse_removing_a_key_not_in_the_plan()`.
+
 GetUsage and UpdateUsage are missing from moto altogether. `answer_usage_plan_usage(counters)` adds
 them to moto's API Gateway, answered from localdev.usage_plan_usage.UsageCounters, for the
 in-process tests (testkit.moto_stack), where no gateway runs: a key shows the calls the test
@@ -68,9 +71,30 @@ def answer_usage_plan_usage(counters: UsageCounters) -> None:
 
 
 def fill_api_key_gaps() -> None:
-    """Both fillers (idempotent)."""
+    """Every filler (idempotent)."""
     add_api_key_tagging()
     remove_deleted_keys_from_plans()
+    refuse_removing_a_key_not_in_the_plan()
+
+
+def refuse_removing_a_key_not_in_the_plan() -> None:
+    """Make moto's DeleteUsagePlanKey answer a key that is not in the plan as API Gateway does, with
+    NotFoundException (moto raises a KeyError: a 500). Moving a key to another plan removes it from
+    every plan it is not to be in (tollgate.domain.plan_changes.move_keys). Idempotent."""
+    from moto.apigateway.exceptions import NotFoundException
+    from moto.apigateway.models import APIGatewayBackend
+
+    if getattr(APIGatewayBackend, "refuses_absent_plan_keys", False):
+        return
+    delete_usage_plan_key = APIGatewayBackend.delete_usage_plan_key
+
+    def delete_or_not_found(self: Any, usage_plan_id: str, key_id: str) -> None:
+        if key_id not in self.usage_plan_keys.get(usage_plan_id, {}):
+            raise NotFoundException("Invalid Usage Plan Key identifier specified")
+        delete_usage_plan_key(self, usage_plan_id, key_id)
+
+    APIGatewayBackend.delete_usage_plan_key = delete_or_not_found
+    APIGatewayBackend.refuses_absent_plan_keys = True
 
 
 def remove_deleted_keys_from_plans() -> None:
