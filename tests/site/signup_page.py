@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page
 
 from localdev.__main__ import PROJECT_ROOT
+from localdev.site_server import SiteServer
+from testkit.dev_stack import cdk_json_plans
 from tollgate import contract
 
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
@@ -160,3 +164,15 @@ class AccountPage(SignupPage):
         self.page.get_by_role("button", name="Rotate key").click()
         self.page.locator("#new-key").wait_for(state="visible", timeout=20000)
         return self.page.locator("#new-key-value").input_value(), self.page.locator("#new-key-id").inner_text()
+
+
+@contextmanager
+def page_without_api(browser_context: BrowserContext, ready: str) -> Iterator[Page]:
+    """The signup page served with cdk.json's settings and no API behind it (for what runs in the
+    page alone), once `ready` (a JavaScript expression) is true."""
+    with SiteServer("http://127.0.0.1:9", plans=cdk_json_plans()) as site:
+        page = browser_context.new_page()
+        page.goto(site.url + "/")
+        page.wait_for_function(f"() => {ready}")
+        yield page
+        page.close()

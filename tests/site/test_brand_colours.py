@@ -15,6 +15,7 @@ from playwright.sync_api import BrowserContext, Page
 from testkit.dev_stack import cdk_json_plans
 from infra.site_delivery import SITE_DIR
 from localdev.site_server import SiteServer
+from signup_page import page_without_api
 
 pytestmark = pytest.mark.browser
 
@@ -30,13 +31,9 @@ CHECKS = [("--accent-text", ["--accent"], 4.5), ("--accent-text", ["--accent-str
 
 @pytest.fixture(scope="module")
 def page(browser_context: BrowserContext) -> Iterator[Page]:
-    with SiteServer("http://127.0.0.1:9", plans=cdk_json_plans()) as site:
-        page = browser_context.new_page()
-        page.goto(site.url + "/")
-        page.wait_for_function("() => window.TollgateBrand !== undefined")
+    with page_without_api(browser_context, "window.TollgateBrand !== undefined") as page:
         page.evaluate("() => TollgateBrand.ready")
         yield page
-        page.close()
 
 
 def contrast(page: Page, first: str, second: str) -> float:

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from testkit.dev_stack import cdk_json_plans
 from testkit.fake_ports import TEST_PLANS
-from localdev.site_server import SiteServer
+from signup_page import page_without_api
 from tollgate.domain.errors import ValidationFailed
 from tollgate.domain.validation import (
     MAX_EMAIL_LENGTH,
@@ -53,12 +52,8 @@ def server_refuses(values: dict[str, str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def page(browser_context: BrowserContext) -> Iterator[Page]:
-    with SiteServer("http://127.0.0.1:9", plans=cdk_json_plans()) as site:
-        page = browser_context.new_page()
-        page.goto(site.url + "/")
-        page.wait_for_function("() => window.TollgateValidation !== undefined")
+    with page_without_api(browser_context, "window.TollgateValidation !== undefined") as page:
         yield page
-        page.close()
 
 
 def test_the_longest_valid_email_is_exactly_the_server_limit() -> None:
