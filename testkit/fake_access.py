@@ -20,7 +20,8 @@ from tollgate.domain.account_keys import AccountKeys
 from tollgate.domain.customer_access import EmailLink, KeyRetirement, Session
 from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.models import Account, Email, Registrant, UpcomingInvoice
+from tollgate.domain.models import Account, Email, Registrant
+from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.sessions import CustomerSessions
 from tollgate.domain.verified_sign_up import VerifiedSignUp

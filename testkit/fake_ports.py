@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 
 from testkit.faults import CallRecorder, FaultyFake
 from tollgate.domain.errors import ConcurrentUpdate, ConfigurationError, DownstreamError, EventAlreadyApplied
-from tollgate.domain.models import (
-    Account, AccountStatus, CheckoutSession, InvoicePayment, IssuedKey, ListedKey, ReconcilerRun, Registrant,
-    SubscriptionItem, SubscriptionPage, SubscriptionState,
+from tollgate.domain.models import Account, AccountStatus, IssuedKey, ListedKey, ReconcilerRun, Registrant
+from tollgate.domain.billing_state import (
+    CheckoutSession, InvoicePayment, SubscriptionItem, SubscriptionPage, SubscriptionState,
 )
 from tollgate.plans import Plan, PlanCatalog
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics, PaymentMethods

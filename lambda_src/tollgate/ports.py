@@ -13,9 +13,9 @@ from abc import ABC, abstractmethod
 from datetime import date
 from typing import TYPE_CHECKING
 
-from tollgate.domain.models import (
-    Account, AccountStatus, CheckoutSession, Email, InvoicePayment, IssuedKey, ListedKey, ReconcilerRun, Registrant,
-    SubscriptionPage, SubscriptionState, UpcomingInvoice,
+from tollgate.domain.models import Account, AccountStatus, Email, IssuedKey, ListedKey, ReconcilerRun, Registrant
+from tollgate.domain.billing_state import (
+    CheckoutSession, InvoicePayment, SubscriptionPage, SubscriptionState, UpcomingInvoice,
 )
 
 if TYPE_CHECKING:

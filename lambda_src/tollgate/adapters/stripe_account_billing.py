@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from tollgate import contract
 from tollgate.adapters.stripe_client import call_stripe
-from tollgate.domain.models import UpcomingInvoice
+from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.ports import AccountBilling
 
 if TYPE_CHECKING:

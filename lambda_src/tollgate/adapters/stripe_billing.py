@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from tollgate import contract
 from tollgate.adapters.stripe_client import call_stripe, downstream_error
 from tollgate.domain.errors import ConfigurationError
-from tollgate.domain.models import InvoicePayment, Registrant, SubscriptionItem, SubscriptionPage, SubscriptionState
+from tollgate.domain.models import Registrant
+from tollgate.domain.billing_state import InvoicePayment, SubscriptionItem, SubscriptionPage, SubscriptionState
 from tollgate.ports import Billing
 
 if TYPE_CHECKING:

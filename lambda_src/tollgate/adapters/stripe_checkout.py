@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tollgate.adapters.stripe_client import call_stripe, downstream_error
-from tollgate.domain.models import CheckoutSession
+from tollgate.domain.billing_state import CheckoutSession
 from tollgate.ports import PaymentMethods
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tollgate.domain.errors import InvalidWebhookSignature
-from tollgate.domain.models import BillingEvent
+from tollgate.domain.billing_state import BillingEvent
 
 WEBHOOK_TOLERANCE_SECONDS = 300  # Stripe's default: a captured delivery cannot be replayed later
 

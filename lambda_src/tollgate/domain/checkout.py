@@ -19,7 +19,8 @@ from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
-from tollgate.domain.models import Account, AccountStatus, CheckoutOutcome
+from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.billing_state import CheckoutOutcome
 from tollgate.ports import Accounts, ApiKeys, PaymentMethods
 
 # Accounts that may add or replace a payment method: suspended ones too, so a customer cut off for

@@ -51,7 +51,8 @@ from enum import Enum
 
 from tollgate import contract
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, BillingEvent, SubscriptionState
+from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.billing_state import BillingEvent, SubscriptionState
 from tollgate.domain.plan_changes import CHECKOUT_CAUSE, PlanChanges, move_keys
 from tollgate.plans import PlanCatalog
 from tollgate.ports import Accounts, ApiKeys, Billing, Metrics, PaymentMethods

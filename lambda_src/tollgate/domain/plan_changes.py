@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.errors import PlanChangeRefused
-from tollgate.domain.models import Account, AccountStatus, SubscriptionState
+from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.billing_state import SubscriptionState
 from tollgate.plans import Plan, PlanCatalog, UnknownPlan
 from tollgate.ports import Accounts, ApiKeys, Billing
 

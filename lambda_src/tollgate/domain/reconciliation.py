@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import LifecycleService, Outcome
-from tollgate.domain.models import ReconcilerRun, SubscriptionState
+from tollgate.domain.models import ReconcilerRun
+from tollgate.domain.billing_state import SubscriptionState
 from tollgate.ports import Accounts, Billing
 
 # A fifth of test mode's limit, a twentieth of live mode's: the rest stays for customers. At this

@@ -15,7 +15,8 @@ from tollgate.adapters.stripe_account_billing import StripeAccountBilling
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_client import stripe_client
 from tollgate.domain.errors import ConfigurationError
-from tollgate.domain.models import Registrant, SubscriptionItem, SubscriptionState
+from tollgate.domain.models import Registrant
+from tollgate.domain.billing_state import SubscriptionItem, SubscriptionState
 
 from localdev.bootstrap import DEV_CATALOG
 from localdev.emulators import STRIPE_TEST_SECRET_KEY

@@ -16,7 +16,8 @@ from tollgate import contract
 from tollgate.domain.account_keys import MAX_EXISTING_KEYS
 from tollgate.domain.errors import DownstreamError, KeyChangeRefused
 from tollgate.domain.lifecycle import LifecycleService
-from tollgate.domain.models import AccountStatus, BillingEvent, KeyState
+from tollgate.domain.models import AccountStatus, KeyState
+from tollgate.domain.billing_state import BillingEvent
 
 ADA = "ada@example.com"
 

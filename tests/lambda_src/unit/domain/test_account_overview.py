@@ -9,7 +9,8 @@ from testkit.fake_access import AccountsOnFakes
 from testkit.fake_ports import TEST_PLANS
 from testkit.fake_metering import FakeUsageReports
 from tollgate.domain.account_overview import AccountOverviews
-from tollgate.domain.models import AccountStatus, UpcomingInvoice
+from tollgate.domain.models import AccountStatus
+from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.usage import LedgerObject, MeterReport
 
 PERIOD = (1_800_000_000, 1_802_592_000)

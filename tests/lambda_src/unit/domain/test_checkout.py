@@ -10,7 +10,8 @@ from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakePaymentMethods
 
 from tollgate.domain.checkout import OUTCOME_WINDOW_SECONDS, PaymentMethodCheckout
 from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
-from tollgate.domain.models import Account, AccountStatus, CheckoutOutcome
+from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.billing_state import CheckoutOutcome
 
 SIGNUP_URL = "https://signup.example.com/"
 

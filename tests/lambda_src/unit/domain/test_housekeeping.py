@@ -12,9 +12,8 @@ from testkit.fake_ports import (
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.housekeeping import DAY_SECONDS, Housekeeping
 from tollgate.domain.lifecycle import LifecycleService
-from tollgate.domain.models import (
-    RESERVATION_LEASE_SECONDS, Account, AccountStatus, BillingEvent, KeyState, StatusChange,
-)
+from tollgate.domain.models import RESERVATION_LEASE_SECONDS, Account, AccountStatus, KeyState, StatusChange
+from tollgate.domain.billing_state import BillingEvent
 
 NOW = 1_800_000_000
 RETENTION_DAYS = 30

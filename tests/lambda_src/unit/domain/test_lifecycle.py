@@ -21,7 +21,8 @@ from tollgate.domain.lifecycle import (
     LifecycleService,
     Outcome,
 )
-from tollgate.domain.models import HISTORY_LIMIT, Account, AccountStatus, BillingEvent, StatusChange
+from tollgate.domain.models import HISTORY_LIMIT, Account, AccountStatus, StatusChange
+from tollgate.domain.billing_state import BillingEvent
 
 NOW = 1_800_000_000
 EMAIL = "ann@example.com"

@@ -14,7 +14,8 @@ from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.errors import ConfigurationError, DownstreamError, PlanChangeRefused
 from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED, LifecycleService
 from tollgate.domain.metering import UsageReporter
-from tollgate.domain.models import AccountStatus, BillingEvent, Registrant
+from tollgate.domain.models import AccountStatus, Registrant
+from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.plan_changes import INVOICE_GRACE_SECONDS, PlanChanges
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.usage import BillableStatuses

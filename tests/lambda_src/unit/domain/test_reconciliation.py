@@ -14,7 +14,8 @@ from testkit.fake_ports import (
 
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_UPDATED, LifecycleService, Outcome
-from tollgate.domain.models import Account, AccountStatus, BillingEvent, ReconcilerRun
+from tollgate.domain.models import Account, AccountStatus, ReconcilerRun
+from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.reconciliation import Reconciler
 
 START = 1_800_000_000.0

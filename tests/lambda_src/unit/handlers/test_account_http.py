@@ -13,7 +13,7 @@ from testkit.fake_ports import TEST_PLANS
 from testkit.fake_wiring import deployed_with_accounts
 from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, invoke
 from tollgate import contract
-from tollgate.domain.models import UpcomingInvoice
+from tollgate.domain.billing_state import UpcomingInvoice
 
 ADA = "ada@example.com"
 ACCOUNT_MODULE = "tollgate.handlers.account"

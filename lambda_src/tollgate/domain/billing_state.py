@@ -1,0 +1,103 @@
+"""What the domain reads of the billing service (Stripe), as plain values: a verified webhook event,
+a subscription and its items, a page of the subscription list, an invoice payment's outcome, a
+Checkout session and what became of it, and the upcoming invoice. Adapters build them; services
+compare accounts with them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tollgate.domain.models import AccountStatus
+
+
+@dataclass(frozen=True)
+class UpcomingInvoice:
+    """Stripe's preview of a subscription's next invoice: the amount so far this billing period."""
+
+    amount_due: int  # in the currency's minor unit (cents)
+    currency: str
+    period_start: int  # epoch seconds
+    period_end: int
+
+
+@dataclass(frozen=True)
+class BillingEvent:
+    """A verified Stripe event reduced to what the billing lifecycle needs, so no SDK object
+    crosses into the domain. Ids are None when the event type does not carry them."""
+
+    id: str
+    type: str
+    created: int  # epoch seconds, as stamped by Stripe
+    customer_id: str | None = None
+    subscription_id: str | None = None
+    checkout_mode: str | None = None  # checkout.session.completed only: "setup", "payment", ...
+    setup_intent_id: str | None = None  # checkout.session.completed in setup mode
+    checkout_session_id: str | None = None  # checkout.session.completed: the session (cs_...)
+    failure_reason: str | None = None  # invoice.payment_failed: what failed and whether Stripe retries
+
+
+@dataclass(frozen=True)
+class InvoicePayment:
+    """What paying a subscription's open invoices did: how many were paid, and the card's
+    decline message when one was refused (the rest are then left open)."""
+
+    paid: int
+    declined: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    """A Checkout session Tollgate opened to collect a payment method, as far as the signup page
+    may learn about it on its way back from Stripe."""
+
+    id: str
+    customer_id: str
+    created: int  # epoch seconds
+    complete: bool
+
+
+@dataclass(frozen=True)
+class CheckoutOutcome:
+    """What became of an account after its Checkout: `settled` once the completion was applied
+    (until then the webhook is in flight); then the status and, when cut off, why."""
+
+    settled: bool
+    status: AccountStatus | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionItem:
+    """One price a subscription bills, since `created` (epoch seconds): a plan change adds the new
+    plan's price as an item and keeps the old one until its period is invoiced."""
+
+    price_id: str
+    created: int
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    """One subscription as Stripe has it: what the reconciler compares an account row with, and
+    what a plan change starts from. `period_start` is the current billing period's (epoch seconds)."""
+
+    id: str
+    customer_id: str
+    status: str
+    items: tuple[SubscriptionItem, ...] = ()
+    period_start: int = 0
+    cancel_at_period_end: bool = False
+
+    @property
+    def current_price_id(self) -> str | None:
+        """The price of the newest item (by creation; of equals, the later listed): the plan it is on now."""
+        newest = max(enumerate(self.items), key=lambda indexed: (indexed[1].created, indexed[0]), default=None)
+        return newest[1].price_id if newest else None
+
+
+@dataclass(frozen=True)
+class SubscriptionPage:
+    """One page of Stripe's subscription list, newest first; `has_more` says whether a page
+    starting after the last of these follows."""
+
+    subscriptions: tuple[SubscriptionState, ...]
+    has_more: bool
