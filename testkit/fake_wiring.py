@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from testkit.fake_access import AccountsOnFakes, accounts_environment
 from testkit.fake_aws import FakeIdempotencyStore, FakeSecretsManager
-from testkit.fake_ports import FakePaymentMethods, FakePorts
+from testkit.fake_billing import FakePaymentMethods
+from testkit.fake_ports import FakePorts
 from testkit.lambda_events import FUNCTION_ENVIRONMENT, DeployedFunction, deployed
 from tollgate import contract
 from tollgate.adapters.secrets import SecretStore

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakePaymentMethods
+from testkit.fake_billing import FakePaymentMethods
+from testkit.fake_ports import FakeAccounts, FakeApiKeys
 
 from tollgate.domain.checkout import OUTCOME_WINDOW_SECONDS, PaymentMethodCheckout
 from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession

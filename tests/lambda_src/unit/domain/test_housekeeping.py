@@ -4,10 +4,8 @@ row keeps the key id, its history says when), counts the region's keys and the s
 from __future__ import annotations
 
 import pytest
-from testkit.fake_ports import (
-    TEST_PLANS,
-    FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods, SleepingClock,
-)
+from testkit.fake_billing import FakeBilling, FakePaymentMethods
+from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeApiKeys, FakeMetrics, SleepingClock
 
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.housekeeping import DAY_SECONDS, Housekeeping

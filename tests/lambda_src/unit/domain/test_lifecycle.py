@@ -9,7 +9,8 @@ import itertools
 from dataclasses import replace
 
 import pytest
-from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods
+from testkit.fake_billing import FakeBilling, FakePaymentMethods
+from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeApiKeys, FakeMetrics
 
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import (

@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 
 from testkit.fake_metering import Clock, FakeUsageLedger, FakeUsageMeter, FakeUsageReports, call_record, ledger_bytes
-from testkit.fake_ports import TEST_PLANS, FakePaymentMethods, FakePorts
+from testkit.fake_billing import FakePaymentMethods
+from testkit.fake_ports import TEST_PLANS, FakePorts
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.errors import ConfigurationError, DownstreamError, PlanChangeRefused
 from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED, LifecycleService

@@ -7,10 +7,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from testkit.fake_ports import (
-    TEST_PLANS,
-    FakeAccounts, FakeApiKeys, FakeBilling, FakeMetrics, FakePaymentMethods, SleepingClock,
-)
+from testkit.fake_billing import FakeBilling, FakePaymentMethods
+from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeApiKeys, FakeMetrics, SleepingClock
 
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_UPDATED, LifecycleService, Outcome
