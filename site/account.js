@@ -167,7 +167,8 @@
     byId("account-calls").textContent = typeof data.billableCalls === "number"
       ? data.billableCalls.toLocaleString("en") : data.plan.free ? "None: calls on the free plan are not billed" : unknown;
     byId("account-quota").textContent = data.quota
-      ? `${data.quota.left.toLocaleString("en")} of ${data.quota.limit.toLocaleString("en")} calls this ${data.plan.quotaPeriod.toLowerCase()}` : unknown;
+      ? `${(data.quota.limit - data.quota.left).toLocaleString("en")} used, ${data.quota.left.toLocaleString("en")} left `
+        + `of ${data.quota.limit.toLocaleString("en")} calls this ${data.plan.quotaPeriod.toLowerCase()}` : unknown;
     byId("account-amount").textContent = data.plan.free ? "Nothing to pay on the free plan"
       : data.amountDue ? money(data.amountDue) : unknown;
     const missing = (data.unavailable || []).map((figure) => FIGURE_NAMES[figure] || figure);

@@ -28,7 +28,10 @@ from tollgate import contract
 
 # Every test of the Lambda code, run a second time with the built asset first on sys.path. ONE
 # place: when those tests move, move this list with them.
-TESTS_RUN_AGAINST_THE_ASSET = ("tests/lambda_src",)
+# The unit tests and the handlers end to end on the emulators: every bundled SDK (stripe, moesifapi,
+# Powertools, boto3) is exercised through the wiring a cold start builds; the adapter tests would add
+# only time.
+TESTS_RUN_AGAINST_THE_ASSET = ("tests/lambda_src/unit", "tests/lambda_src/integration/handlers")
 
 _PYTEST_WITH_THE_ASSET_FIRST = """
 import importlib.abc, sys

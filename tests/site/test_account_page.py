@@ -58,7 +58,7 @@ def test_sign_up_make_7_calls_sign_in_and_the_account_page_shows_the_7_calls(
         account.open().page.locator("#overview").wait_for(state="visible", timeout=20000)
     assert account.figure("calls") == "7"
     assert account.figure("email") == unique_email and account.figure("status") == "Active"
-    assert account.figure("quota") == "9,993 of 10,000 calls this month"
+    assert account.figure("quota") == "7 used, 9,993 left of 10,000 calls this month"
     assert account.figure("plan") == "Pay as you go"
     assert re.fullmatch(r"\$0\.01", account.figure("amount"))  # 7 calls at 0.1 cent, rounded
     assert re.fullmatch(r"\w{3} \d{1,2}, \d{4} to \w{3} \d{1,2}, \d{4}", account.figure("period"))
@@ -96,7 +96,7 @@ def test_rotate_both_keys_work_the_quota_left_carries_over_then_revoke_the_old_o
     account.open().page.locator("#overview").wait_for(state="visible")
     assert new not in account.page.content()  # shown once
     # The new key took over what was left (10,000 - 2), then made two calls of its own: no fresh quota.
-    assert account.figure("quota") == "9,996 of 10,000 calls this month"
+    assert account.figure("quota") == "4 used, 9,996 left of 10,000 calls this month"
     assert_accessible(account, "54-account-revoked")
 
 
@@ -187,5 +187,5 @@ def test_the_free_plan_chosen_on_the_page_gives_a_working_key_that_nothing_is_bi
     account.page.locator("#overview").wait_for(state="visible", timeout=20000)
     assert account.figure("plan") == "Free"
     assert account.figure("amount") == "Nothing to pay on the free plan"
-    assert account.figure("quota").endswith("of 1,000 calls this month")
+    assert account.figure("quota") == "3 used, 997 left of 1,000 calls this month"
     assert_accessible(account, "54-account-free-plan")
