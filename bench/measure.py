@@ -21,14 +21,15 @@ from tollgate.plans import Plan, PlanCatalog
 from tollgate.wiring import Wiring
 
 HANDLER_MODULE = "tollgate.handlers.register"
+# One paid plan, as a deployment of the single-plan settings.
+BENCH_PLANS = PlanCatalog((Plan("standard", "Standard", "bench-plan", "price_bench", False, 10_000, "MONTH"),))
 # The function's settings; nothing is called on these names (fakes replace every adapter).
 BENCH_ENVIRONMENT = {
     contract.ENV_STRIPE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-stripe",
     contract.ENV_MOESIF_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-moesif",
     contract.ENV_ACCOUNTS_TABLE: "bench-accounts",
     contract.ENV_IDEMPOTENCY_TABLE: "bench-idempotency",
-    contract.ENV_PLANS: PlanCatalog((Plan("standard", "Standard", "bench-plan", "price_bench", False, 10_000, "MONTH"),)
-                                    ).to_json(),
+    contract.ENV_PLANS: BENCH_PLANS.to_json(),
     contract.ENV_KEY_OWNER: "bench/prod",
     contract.ENV_ALLOWED_ORIGIN: "https://signup.example.com",
     contract.ENV_SIGNUP_URL: "https://signup.example.com/",
@@ -116,8 +117,8 @@ def seed_order_ms(ports: FakePorts) -> float:
     started = time.perf_counter()
     key = ports.api_keys.create_key("seed", "")
     customer_id = ports.billing.create_customer(registrant, key.id, uuid.uuid4().hex)
-    subscription_id = ports.billing.subscribe(customer_id, uuid.uuid4().hex)
+    subscription_id = ports.billing.subscribe(customer_id, BENCH_PLANS.default.price_id, uuid.uuid4().hex)
     ports.analytics.upsert_company(subscription_id, {})
     ports.analytics.upsert_user(key.id, subscription_id, {})
-    ports.api_keys.attach_to_plan(key.id)
+    ports.api_keys.attach_to_plan(key.id, BENCH_PLANS.default.usage_plan_id)
     return (time.perf_counter() - started) * 1000
