@@ -1,0 +1,21 @@
+"""`make bench` prints figures and never fails on them, but its code must keep up with the code it
+measures: a few runs of each measurement on fakes, without any timing asserted."""
+
+from __future__ import annotations
+
+from bench.measure import register_latency
+from bench.metering import reporter_throughput
+from tollgate.handlers import register
+
+
+def test_the_register_measurement_runs_through_the_handler_and_the_seeds_order():
+    figures = register_latency(register, latency_s=0.02, runs=2)  # calls that overlap in time show the path
+
+    assert figures.critical_path_calls == 4 and figures.calls_per_sign_up > 0
+
+
+def test_the_usage_reporter_measurement_reports_every_customer(monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")  # it sets this for its own process
+    figures = reporter_throughput(stripe_latency_s=0.0, records=200, customers=5)
+
+    assert figures.stripe_calls == 5
