@@ -131,8 +131,9 @@ def test_cfn_lint_finds_no_error_in_the_template(synth):
 def test_the_cfn_lint_check_catches_an_error(synth, tmp_path):
     template = json.loads((synth.outdir / "Tollgate.template.json").read_text())
     table_id = next(key for key, value in template["Resources"].items() if value["Type"] == "AWS::DynamoDB::Table")
-    template["Resources"][table_id]["Properties"]["BillingMode"] = "FREE_OF_CHARGE"
-    broken = tmp_path / "broken.template.json"
-    broken.write_text(json.dumps(template))
+    table = template["Resources"][table_id]
+    table["Properties"]["BillingMode"] = "FREE_OF_CHARGE"
+    broken = tmp_path / "broken.template.json"  # the stack's table alone: the check, not the whole template
+    broken.write_text(json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {table_id: table}}))
 
     assert any("'FREE_OF_CHARGE' is not one of" in error for error in _cfn_lint_errors(broken))
