@@ -15,7 +15,7 @@ from tollgate.domain.models import IssuedKey, ListedKey
 from tollgate.ports import ApiKeys
 
 _SERVICE = "API Gateway"
-_GONE = frozenset({"NotFoundException"})  # deleting or detaching twice is not an error
+_GONE = frozenset({"NotFoundException"})  # deleting, detaching or disabling twice is not an error
 _ALREADY_THERE = frozenset({"ConflictException"})  # a retried attach that had gone through
 KEYS_PER_PAGE = 500  # GetApiKeys' largest page: 10,000 keys take 20 calls
 
@@ -60,6 +60,7 @@ class ApiGatewayKeys(ApiKeys):
         self._call(
             "enable API key" if enabled else "disable API key",
             self._client.update_api_key,
+            tolerated=frozenset() if enabled else _GONE,  # a key that is gone is disabled for good
             apiKey=key_id,
             patchOperations=[{"op": "replace", "path": "/enabled", "value": str(enabled).lower()}],
         )

@@ -12,9 +12,8 @@ from tollgate import contract
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import (
-    Account, AccountStatus, KeyRecord, KeyState, PlanChange, ReconcilerRun, StatusChange,
-)
+from tollgate.domain.account import Account, AccountStatus, KeyRecord, KeyState, PlanChange, StatusChange
+from tollgate.domain.models import ReconcilerRun
 
 
 @pytest.fixture
@@ -108,7 +107,7 @@ def test_the_key_state_is_recorded_only_while_the_row_keeps_that_status(accounts
     accounts.record_key_sync(row, synced=True)
 
     stored = accounts.get("synced@example.com")
-    assert stored.key_in_sync and stored == replace(row, key_synced_for=AccountStatus.ACTIVE)  # nothing else written
+    assert stored.key_in_sync and stored == replace(row).with_keys_synced()  # nothing else written
     with pytest.raises(ConcurrentUpdate):
         accounts.record_key_sync(row.with_status(AccountStatus.SUSPENDED, 5, "customer.subscription.deleted"), False)
     assert accounts.get("synced@example.com").key_in_sync
@@ -208,7 +207,7 @@ def test_a_plan_change_writes_only_the_plan_and_only_over_the_plan_it_was_comput
     """Issue 13: the plan, its history, a pending change and a new subscription, never the keys a
     rotation wrote meanwhile; the key no longer counts as matching (it moves to the new usage plan)."""
     active = account("plan@example.com", status=AccountStatus.ACTIVE, api_key_id="k1", customer_id="cus_1",
-                     plan_id="free", key_synced_for=AccountStatus.ACTIVE)
+                     plan_id="free").with_keys_synced()
     accounts.save(active, expected_status=None)
     accounts.save_keys(active.with_rotated_key("k2", 5, 100), active)  # a rotation meanwhile
 
