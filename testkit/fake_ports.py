@@ -10,12 +10,11 @@ import itertools
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 
 from testkit.faults import CallRecorder, FaultyFake
 from testkit.fake_billing import FakeBilling
-from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied, KeyNotFound
 from tollgate.domain.account import Account, AccountStatus, AppliedEvent
 from tollgate.domain.models import IssuedKey, ListedKey, ReconcilerRun
 from tollgate.plans import Plan, PlanCatalog
@@ -55,7 +54,7 @@ class FakeApiKeys(FaultyFake, ApiKeys):
         """As API Gateway: one usage plan per key per stage (another one is a ConflictException)."""
         with self._call("attach_to_plan", key_id, usage_plan_id):
             if key_id not in self.keys:
-                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
+                raise KeyNotFound(key_id)
             if self.plan.get(key_id, usage_plan_id) != usage_plan_id:
                 raise DownstreamError(self.port, f"key {key_id} is in usage plan {self.plan[key_id]} already",
                                       retryable=False)
@@ -72,7 +71,7 @@ class FakeApiKeys(FaultyFake, ApiKeys):
             if key_id in self.keys:
                 self.keys[key_id]["enabled"] = enabled
             elif enabled:
-                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
+                raise KeyNotFound(key_id)
 
     def key_value(self, key_id: str) -> str:
         with self._call("key_value", key_id):
@@ -117,10 +116,8 @@ _ROW_FIELDS = tuple(row_field.name for row_field in fields(Account) if row_field
 
 class FakeAccounts(FaultyFake, Accounts):
     """The accounts table with DynamoDB's conditional-write semantics on the row's version; rows are
-    copied in and out so callers cannot change stored state behind its back.
-
-    `after_read(hook)` runs `hook` once, right after the next read of a row returns (outside the
-    lock): a test makes a second writer act between a first writer's read and its write."""
+    copied in and out so callers cannot change stored state behind its back (tests/contract/
+    test_accounts.py holds it to DynamoAccounts' behaviour)."""
 
     port = "dynamodb"
 
@@ -130,15 +127,10 @@ class FakeAccounts(FaultyFake, Accounts):
         self.billing_events: dict[str, int] = {}  # Stripe event id -> remember until (epoch s)
         self.reconciler_run: ReconcilerRun | None = None
         self.key_pointers: dict[str, set[str]] = {}  # email -> earlier key ids (the `api-key#<id>` items)
-        self._after_read: list[Callable[[], None]] = []
-
-    def after_read(self, hook: Callable[[], None]) -> None:
-        self._after_read.append(hook)
 
     def get(self, email: str) -> Account | None:
         with self._call("get", email), self._lock:
-            row = copy.deepcopy(self.rows.get(email))
-        return self._read(row)
+            return copy.deepcopy(self.rows.get(email))
 
     def create(self, account: Account) -> Account:
         with self._call("create", account.email, account.status), self._lock:
@@ -210,13 +202,7 @@ class FakeAccounts(FaultyFake, Accounts):
 
     def _find(self, matches) -> Account | None:
         with self._lock:
-            row = next((copy.deepcopy(row) for row in self.rows.values() if matches(row)), None)
-        return self._read(row)
-
-    def _read(self, row: Account | None) -> Account | None:
-        if row is not None and self._after_read:
-            self._after_read.pop(0)()
-        return row
+            return next((copy.deepcopy(row) for row in self.rows.values() if matches(row)), None)
 
 
 class FakeMetrics(Metrics):

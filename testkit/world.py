@@ -12,7 +12,7 @@ changes in one place.
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from testkit.clock import Clock
@@ -39,6 +39,7 @@ from tollgate.domain.sessions import CustomerSessions
 from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
+from tollgate.ports import Accounts
 
 SITE_URL = "https://shop.example/"
 LINK_TTL_SECONDS = 24 * 3600
@@ -75,8 +76,12 @@ class World:
     plans: PlanCatalog = TEST_PLANS
 
     @classmethod
-    def create(cls, plans: PlanCatalog = TEST_PLANS, start: float | None = None) -> World:
+    def create(cls, plans: PlanCatalog = TEST_PLANS, start: float | None = None,
+               accounts: Accounts | None = None) -> World:
+        """`accounts`: another store than a FakeAccounts (DynamoAccounts on moto, testkit.interleaving)."""
         ports, clock = FakePorts.create(), Clock(start)
+        if accounts is not None:
+            ports = replace(ports, accounts=accounts)
         ports.billing.clock = clock
         return cls(ports, FakePaymentMethods(ports.billing), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
                    FakePlanUsage(keys=ports.api_keys, clock=clock), FakeUsageLedger(), FakeUsageMeter(clock),
@@ -86,7 +91,7 @@ class World:
 
     @property
     def accounts(self) -> FakeAccounts:
-        return self.ports.accounts
+        return self.ports.accounts  # type: ignore[return-value] - or the store `create` was given
 
     @property
     def api_keys(self) -> FakeApiKeys:

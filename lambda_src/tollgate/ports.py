@@ -40,7 +40,8 @@ class ApiKeys(ABC):
 
     @abstractmethod
     def attach_to_plan(self, key_id: str, usage_plan_id: str) -> None:
-        """Add the key to the usage plan: from now on it can call metered routes, with its limits."""
+        """Add the key to the usage plan: from now on it can call metered routes, with its limits.
+        Adding it again is not an error; KeyNotFound when the key no longer exists."""
 
     @abstractmethod
     def detach_from_plan(self, key_id: str, usage_plan_id: str) -> None:
@@ -50,7 +51,7 @@ class ApiKeys(ABC):
     def set_enabled(self, key_id: str, enabled: bool) -> None:
         """Enable or disable the key (billing lifecycle: non-payers are cut off). Disabling a key that
         no longer exists is not an error (it is ended already), so ending a key or cutting an account off
-        can always be finished by whoever comes next; enabling one is."""
+        can always be finished by whoever comes next; enabling one is (KeyNotFound)."""
 
     @abstractmethod
     def key_value(self, key_id: str) -> str:

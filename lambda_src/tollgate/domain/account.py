@@ -358,11 +358,11 @@ class Account:
 
     def with_plan(self, plan: Plan, at: int, cause: str) -> Account:
         """On `plan` from `at`, no longer waiting for a card nor for Stripe to change plans. Changes
-        older than PLAN_HISTORY_SECONDS go, except the newest of them: it says what plan the oldest
-        kept change started from."""
+        older than PLAN_HISTORY_SECONDS go: every change records the plan before it, so the oldest
+        kept one still says what any call inside the window was made on."""
         change = PlanChange(at, self.plan_id, plan.id, cause, self.price_id, plan.price_id)
         kept = [*self.plan_changes, change]
-        while len(kept) > 1 and kept[1].at < at - PLAN_HISTORY_SECONDS:
+        while kept[0].at < at - PLAN_HISTORY_SECONDS:
             kept.pop(0)
         return replace(self, plan_id=plan.id, price_id=plan.price_id, plan_changes=tuple(kept),
                        pending_plan_id=None, plan_intent=None, updated_at=at)

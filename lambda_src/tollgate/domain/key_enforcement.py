@@ -1,9 +1,10 @@
 """Making an account's API keys in API Gateway match its row: every writer's last step.
 
 What the keys must look like follows from the row alone (`Account.key_target`): an `active`
-account's callable keys are enabled and in its plan's usage plan (and no other: API Gateway allows
-one usage plan per key and stage), a `suspended` or `canceled` one's existing keys are disabled, an
-`awaiting_payment_method` one's keys are in no plan yet. Every operation is idempotent (attaching a
+account's callable keys (the current one, a rotated one within its grace) are enabled and in its
+plan's usage plan (and no other: API Gateway allows one usage plan per key and stage), a rotated one
+past its grace is disabled until it is retired, a `suspended` or `canceled` one's existing keys are
+disabled, an `awaiting_payment_method` one's keys are in no plan yet. Every operation is idempotent (attaching a
 key twice, detaching one that is not there, disabling one that is gone), so whoever comes next —
 a retry, the webhook, the reconciler — finishes what a failure left half done.
 
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable
 
 from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus
-from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyNotFound
 from tollgate.plans import Plan, PlanCatalog
 from tollgate.ports import Accounts, ApiKeys, Metrics
 
@@ -70,9 +71,13 @@ class KeyEnforcer:
         others (a suspended non-payer must lose every key it can); the first failure is raised after."""
         failures: list[DownstreamError] = []
         if account.status is AccountStatus.ACTIVE:
-            plan = self._plans.get(account.plan_id)
-            for key_id in account.callable_key_ids(self._clock()):
-                failures += self._try(lambda: self._enable(key_id, plan), contract.METRIC_KEYS_ENABLED)
+            plan, callable_now = self._plans.get(account.plan_id), account.callable_key_ids(self._clock())
+            for key_id in account.existing_key_ids:
+                if key_id in callable_now:
+                    failures += self._try(lambda: self._enable(key_id, plan), contract.METRIC_KEYS_ENABLED,
+                                          gone_ok=key_id != account.api_key_id)
+                else:  # past its grace: it can no longer call, and waits to be retired
+                    failures += self._try(lambda: self._keys.set_enabled(key_id, False), contract.METRIC_KEYS_DISABLED)
         elif account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):
             for key_id in account.existing_key_ids:
                 failures += self._try(lambda: self._keys.set_enabled(key_id, False), contract.METRIC_KEYS_DISABLED)
@@ -83,9 +88,13 @@ class KeyEnforcer:
         move_keys(self._keys, self._plans, (key_id,), plan)
         self._keys.set_enabled(key_id, True)
 
-    def _try(self, operation: Callable[[], None], metric: str) -> list[DownstreamError]:
+    def _try(self, operation: Callable[[], None], metric: str, gone_ok: bool = False) -> list[DownstreamError]:
+        """`operation`'s failure, if any; with `gone_ok`, a key that is gone (a rotated-out key ended by a
+        retirement or revocation whose row write is still to come) is none."""
         try:
             operation()
+        except KeyNotFound as gone:
+            return [] if gone_ok else [gone]
         except DownstreamError as failure:
             return [failure]
         self._metrics.count(metric)

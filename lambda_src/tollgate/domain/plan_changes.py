@@ -90,7 +90,10 @@ class PlanChanges:
         if row is None:
             raise PlanChangeRefused("This account no longer exists.")
         if row.plan_intent is not None:
+            asked = row.plan_intent.to_plan
             row = self.complete(row)  # finish the change asked before this one first
+            if asked == target.id:  # the customer asking again for a change whose answer was lost
+                return PlanChangeOutcome(row)
         current = self._plans.get(row.plan_id)
         owes = bool(row.customer_id) and not target.is_free and bool(self._billing.open_invoices(row.customer_id))
         if row.status is not AccountStatus.ACTIVE and not (row.status is AccountStatus.SUSPENDED and owes):
