@@ -14,6 +14,7 @@ from testkit.fake_wiring import deployed_with_accounts
 from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, invoke
 from tollgate import contract
 from tollgate.domain.billing_state import UpcomingInvoice
+from tollgate.domain.errors import ConcurrentUpdate
 
 ADA = "ada@example.com"
 ACCOUNT_MODULE = "tollgate.handlers.account"
@@ -191,3 +192,14 @@ def test_a_plan_change_that_cannot_be_made_says_why(function: DeployedFunction, 
     session, _ = signed_in(function, fakes)
     answer = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": plan}, cookie=session)
     assert (answer[0], answer[2]["error"]) == (status, message)
+
+
+def test_an_account_that_keeps_changing_meanwhile_answers_409_with_nothing_half_done(
+        function: DeployedFunction, fakes: World) -> None:
+    session, _ = signed_in(function, fakes)
+    fakes.accounts.fail("update", times=None, error=ConcurrentUpdate("another writer got there first"))
+
+    status, headers, body = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": "free"}, cookie=session)
+
+    assert status == 409 and "Reload the page and try again" in body["error"] and headers["Retry-After"] == "1"
+    assert fakes.accounts.get(ADA).plan_id == "standard" and fakes.billing.call_count("end_at_period_end") == 0
