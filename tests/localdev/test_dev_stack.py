@@ -284,8 +284,8 @@ def test_refuses_the_same_port_for_the_site_and_the_api() -> None:
 
 def test_the_banner_says_when_the_scheduled_functions_run(stack: DevStackProcess) -> None:
     assert "make status" in stack.output()
-    assert ("The reconciler runs every 15 minutes, the housekeeping every 60 minutes, the key retirement every 5 "
-            "minutes") in stack.output()
+    assert ("The scheduled functions run now, as after a deploy, then the reconciler every 15 minutes, the "
+            "housekeeping every 60 minutes, the key retirement every 5 minutes") in stack.output()
 
 
 def test_refuses_a_schedule_interval_that_is_not_a_positive_number_of_seconds() -> None:
