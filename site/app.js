@@ -293,12 +293,6 @@
     notice.focus();
   }
 
-  /** Back from Checkout the key is no longer on this page: the account page is the way on (usage,
-   *  billing, and a new key by rotating if this one was not kept). */
-  function showTheWayToTheAccount() {
-    byId("to-account").hidden = false;
-  }
-
   /** Back from a completed Checkout: says whether the key works now, or why not (a declined card
    *  keeps a past-due key paused; the form below lets the customer try another one). */
   async function showSettledCheckout(sessionId) {
@@ -326,7 +320,8 @@
     const outcome = query.get("checkout");
     if (outcome !== "success" && outcome !== "cancel") return;
     window.history.replaceState(null, "", window.location.pathname);
-    showTheWayToTheAccount();
+    // The key is no longer on this page: the account page is the way on (usage, billing, a new key).
+    byId("to-account").hidden = false;
     const sessionId = query.get("session_id");
     if (outcome === "success" && sessionId) {
       byId("signup").hidden = true;
