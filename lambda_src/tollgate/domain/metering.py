@@ -127,8 +127,9 @@ class UsageReporter:
             raise UsageNotReported(failures[0].service,
                                    f"{len(failures)} of {len(reports)} customers of {source} not reported; first: "
                                    f"{failures[0]}", retryable=all(failure.retryable for failure in failures))
-        summary = BatchSummary(source, usage.records, usage.malformed, usage.billable, len(reports), unknown,
-                               len(ambiguous), int(self._clock()))
+        summary = BatchSummary(source, usage.records, usage.malformed, usage.billable,
+                               len({report.customer_id for report in reports}), unknown, len(ambiguous),
+                               int(self._clock()), billed=sum(report.value for report in reports))
         self._reports.save_summary(summary)
         return BatchOutcome(summary, deliveries, tuple(ambiguous), units_sent)
 

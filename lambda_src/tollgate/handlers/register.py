@@ -116,6 +116,8 @@ def _created_body(registration: Registration) -> dict:
         "customerId": registration.customer_id,
         "subscriptionId": registration.subscription_id,
         "status": registration.status.value,
+        # The plan signed up for: the signup page says what applies to it (its quota, price, card step).
+        "plan": registration.plan_id,
         # How to add a payment method (required first when status is awaiting_payment_method):
         # the same request the signup page's button sends.
         "addPaymentMethod": {
