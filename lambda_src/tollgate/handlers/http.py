@@ -32,6 +32,7 @@ from aws_lambda_powertools.event_handler.router import Router
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from tollgate import wiring
 from tollgate.domain.errors import (
     ConcurrentUpdate,
     ConfigurationError,
@@ -153,6 +154,7 @@ class HttpFunction:
         def handler(event: dict, context: Any) -> dict:
             if on_invoke is not None:
                 on_invoke(context)
+            wiring.current()  # built at a cold start's first invocation: a missing setting fails it, never a route
             return self._resolver_once_routed().resolve(event, context)
 
         return handler
