@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from testkit.fake_access import AccountsOnFakes
+from testkit.fake_billing import FakePaymentMethods
 from testkit.fake_ports import TEST_PLANS
 from testkit.fake_metering import FakeUsageReports
-from tollgate.domain.account_overview import AccountOverviews
+from tollgate.domain.account_overview import AccountOverviews, EndingSubscription
+from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.models import AccountStatus
 from tollgate.domain.billing_state import UpcomingInvoice
+from tollgate.domain.plan_changes import PlanChanges
 from tollgate.domain.usage import LedgerObject, MeterReport
 
 PERIOD = (1_800_000_000, 1_802_592_000)
@@ -57,4 +60,67 @@ def test_a_canceled_account_shows_its_keys_and_asks_nothing_of_stripe() -> None:
     fakes.signed_up("ada@example.com")
     overview = overview_of(fakes, FakeUsageReports(), AccountStatus.CANCELED)
     assert (overview.invoice, overview.billable_calls, overview.quota, overview.unavailable) == (None, None, None, ())
+    assert fakes.account_billing.call_count("upcoming_invoice") == 0
+
+
+# ---- paid -> free in the same period ---------------------------------------------------------------
+
+def changed_to_free(fakes: AccountsOnFakes) -> tuple[PlanChanges, tuple[int, int]]:
+    """Ada on Standard made paid calls this period (the invoice's), then changed to Free an hour ago."""
+    account = fakes.signed_up("ada@example.com")
+    period = (int(fakes.clock()) - 10 * 86_400, int(fakes.clock()) + 20 * 86_400)
+    fakes.account_billing.invoices[account.subscription_id] = UpcomingInvoice(1_234, "usd", *period)
+    fakes.clock.advance(3600)
+    changes = PlanChanges(fakes.ports.accounts, fakes.ports.api_keys, fakes.ports.billing,
+                          PaymentMethodCheckout(fakes.ports.accounts, fakes.ports.api_keys,
+                                                FakePaymentMethods(fakes.ports.billing), "https://shop.example/",
+                                                fakes.clock), TEST_PLANS, fakes.clock)
+    changes.request(account, "free", "request-free", "https://shop.example/account")
+    return changes, period
+
+
+def test_after_a_change_from_paid_to_free_the_overview_shows_what_stripe_still_bills_and_on_which_plan() -> None:
+    fakes = AccountsOnFakes.create()
+    _, period = changed_to_free(fakes)
+    account = fakes.ports.accounts.get("ada@example.com")
+    reports = FakeUsageReports()
+    reports.mark_pending(MeterReport("a", account.customer_id, 12, period[0] + 60, LedgerObject("b", "a"), "price_1"),
+                         period[0] + 60)
+    assert fakes.ports.billing.subscription(account.subscription_id).cancel_at_period_end  # ends with the period
+
+    overview = overview_of(fakes, reports)
+    assert overview.plan.is_free and overview.invoice == UpcomingInvoice(1_234, "usd", *period)
+    assert overview.ending == EndingSubscription((TEST_PLANS.get("standard"),))
+    assert (overview.billable_calls, overview.unavailable) == (12, ())
+
+
+def test_the_paid_plans_named_are_those_of_the_invoices_period_not_of_earlier_ones() -> None:
+    fakes = AccountsOnFakes.create()
+    account = fakes.signed_up("ada@example.com")
+    start = int(fakes.clock()) - 10 * 86_400
+    fakes.account_billing.invoices[account.subscription_id] = UpcomingInvoice(500, "usd", start, start + 30 * 86_400)
+    row = (account.with_plan("pro", start - 40 * 86_400, "test").with_plan("standard", start - 86_400, "test")
+           .with_plan("free", int(fakes.clock()), "test"))  # Pro last period, Standard this one, Free now
+    overview = AccountOverviews(fakes.account_billing, fakes.plan_usage, FakeUsageReports(), TEST_PLANS,
+                                fakes.clock).of(row)
+    assert overview.ending == EndingSubscription((TEST_PLANS.get("standard"),))
+
+
+def test_when_stripe_cannot_say_the_amount_the_ending_subscription_still_shows_and_usage_is_unknown() -> None:
+    """Never "nothing to pay" on a free plan whose subscription still bills: the amount is unknown."""
+    fakes = AccountsOnFakes.create()
+    changed_to_free(fakes)
+    fakes.account_billing.invoices.clear()  # the preview fails
+    overview = overview_of(fakes, FakeUsageReports())
+    assert overview.ending == EndingSubscription(())
+    assert overview.unavailable == ("amount", "usage")
+
+
+def test_once_the_subscription_has_ended_a_free_account_has_nothing_billed_and_stripe_is_not_asked() -> None:
+    fakes = AccountsOnFakes.create()
+    changed_to_free(fakes)
+    ended = fakes.ports.accounts.get("ada@example.com").with_subscription(None)  # the lifecycle, once it ended
+    overview = AccountOverviews(fakes.account_billing, fakes.plan_usage, FakeUsageReports(), TEST_PLANS,
+                                fakes.clock).of(ended)
+    assert (overview.ending, overview.invoice, overview.unavailable) == (None, None, ())
     assert fakes.account_billing.call_count("upcoming_invoice") == 0
