@@ -90,8 +90,8 @@ class AccountOverviews:
             return None
         if invoice is None:
             return EndingSubscription(())
-        since = invoice.period_start
-        plan_ids = [account.plan_at(since), *(change.to_plan for change in account.plan_changes if change.at > since)]
+        later = [change for change in account.plan_changes if change.at > invoice.period_start]
+        plan_ids = [later[0].from_plan if later else account.plan_id, *(change.to_plan for change in later)]
         plans = (self._named(plan_id) for plan_id in dict.fromkeys(plan_ids))
         return EndingSubscription(tuple(plan for plan in plans if plan is not None and not plan.is_free))
 

@@ -11,7 +11,7 @@ from testkit.fake_ports import TEST_PLANS
 from testkit.fake_metering import FakeUsageReports
 from tollgate.domain.account_overview import AccountOverviews, EndingSubscription
 from tollgate.domain.checkout import PaymentMethodCheckout
-from tollgate.domain.models import AccountStatus
+from tollgate.domain.models import AccountStatus, Registrant
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.plan_changes import PlanChanges
 from tollgate.domain.usage import LedgerObject, MeterReport
@@ -65,23 +65,32 @@ def test_a_canceled_account_shows_its_keys_and_asks_nothing_of_stripe() -> None:
 
 # ---- paid -> free in the same period ---------------------------------------------------------------
 
-def changed_to_free(fakes: AccountsOnFakes) -> tuple[PlanChanges, tuple[int, int]]:
-    """Ada on Standard made paid calls this period (the invoice's), then changed to Free an hour ago."""
+def plan_changes(fakes: AccountsOnFakes) -> PlanChanges:
+    checkout = PaymentMethodCheckout(fakes.ports.accounts, fakes.ports.api_keys, FakePaymentMethods(fakes.ports.billing),
+                                     "https://shop.example/", fakes.clock)
+    return PlanChanges(fakes.ports.accounts, fakes.ports.api_keys, fakes.ports.billing, checkout, TEST_PLANS,
+                       fakes.clock)
+
+
+def change(fakes: AccountsOnFakes, plan_id: str) -> None:
+    """The customer chooses `plan_id` on the account page, an hour after the last thing they did."""
+    fakes.clock.advance(3600)
+    plan_changes(fakes).request(fakes.ports.accounts.get("ada@example.com"), plan_id, f"request-{plan_id}",
+                                "https://shop.example/account")
+
+
+def changed_to_free(fakes: AccountsOnFakes) -> tuple[int, int]:
+    """Ada on Standard made paid calls this period (the invoice's), then changed to Free: the period."""
     account = fakes.signed_up("ada@example.com")
     period = (int(fakes.clock()) - 10 * 86_400, int(fakes.clock()) + 20 * 86_400)
     fakes.account_billing.invoices[account.subscription_id] = UpcomingInvoice(1_234, "usd", *period)
-    fakes.clock.advance(3600)
-    changes = PlanChanges(fakes.ports.accounts, fakes.ports.api_keys, fakes.ports.billing,
-                          PaymentMethodCheckout(fakes.ports.accounts, fakes.ports.api_keys,
-                                                FakePaymentMethods(fakes.ports.billing), "https://shop.example/",
-                                                fakes.clock), TEST_PLANS, fakes.clock)
-    changes.request(account, "free", "request-free", "https://shop.example/account")
-    return changes, period
+    change(fakes, "free")
+    return period
 
 
 def test_after_a_change_from_paid_to_free_the_overview_shows_what_stripe_still_bills_and_on_which_plan() -> None:
     fakes = AccountsOnFakes.create()
-    _, period = changed_to_free(fakes)
+    period = changed_to_free(fakes)
     account = fakes.ports.accounts.get("ada@example.com")
     reports = FakeUsageReports()
     reports.mark_pending(MeterReport("a", account.customer_id, 12, period[0] + 60, LedgerObject("b", "a"), "price_1"),
@@ -94,16 +103,20 @@ def test_after_a_change_from_paid_to_free_the_overview_shows_what_stripe_still_b
     assert (overview.billable_calls, overview.unavailable) == (12, ())
 
 
-def test_the_paid_plans_named_are_those_of_the_invoices_period_not_of_earlier_ones() -> None:
+def test_the_paid_plans_named_are_those_of_the_invoices_period_and_never_a_free_one() -> None:
     fakes = AccountsOnFakes.create()
-    account = fakes.signed_up("ada@example.com")
-    start = int(fakes.clock()) - 10 * 86_400
-    fakes.account_billing.invoices[account.subscription_id] = UpcomingInvoice(500, "usd", start, start + 30 * 86_400)
-    row = (account.with_plan("pro", start - 40 * 86_400, "test").with_plan("standard", start - 86_400, "test")
-           .with_plan("free", int(fakes.clock()), "test"))  # Pro last period, Standard this one, Free now
-    overview = AccountOverviews(fakes.account_billing, fakes.plan_usage, FakeUsageReports(), TEST_PLANS,
-                                fakes.clock).of(row)
-    assert overview.ending == EndingSubscription((TEST_PLANS.get("standard"),))
+    period_start = int(fakes.clock()) - 86_400
+    fakes.sign_up.request(Registrant("ada@example.com", "Ada", "Lovelace", plan_id="free"))
+    fakes.sign_up.confirm(fakes.mailer.last_token("ada@example.com"))
+    change(fakes, "standard")  # subscribes
+    subscription_id = fakes.ports.accounts.get("ada@example.com").subscription_id
+    fakes.account_billing.invoices[subscription_id] = UpcomingInvoice(300, "usd", period_start, period_start + 2_592_000)
+    change(fakes, "free")  # Free, Standard, Free this period: Standard's calls are billed
+
+    assert overview_of(fakes, FakeUsageReports()).ending == EndingSubscription((TEST_PLANS.get("standard"),))
+    fakes.account_billing.invoices[subscription_id] = UpcomingInvoice(0, "usd", int(fakes.clock()) + 60,
+                                                                       int(fakes.clock()) + 2_592_000)
+    assert overview_of(fakes, FakeUsageReports()).ending == EndingSubscription(())  # a period after the change
 
 
 def test_when_stripe_cannot_say_the_amount_the_ending_subscription_still_shows_and_usage_is_unknown() -> None:
