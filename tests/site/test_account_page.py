@@ -209,6 +209,7 @@ def test_after_a_change_from_paid_to_free_the_page_shows_what_stripe_still_bills
 
     assert account.figure("plan") == "Free"
     period_end = account.figure("period").split(" to ")[1]
-    assert account.figure("amount") == f"Stripe will still bill $0.02 for this period's calls on Pay as you go, on {period_end}"
+    assert account.figure("amount") == (
+        f"Stripe will still bill $0.02 for this period's calls on Pay as you go, on {period_end}")
     assert account.figure("calls") == "20"
     assert_accessible(account, "61-account-paid-to-free")

@@ -66,10 +66,10 @@ def test_a_canceled_account_shows_its_keys_and_asks_nothing_of_stripe() -> None:
 # ---- paid -> free in the same period ---------------------------------------------------------------
 
 def plan_changes(fakes: AccountsOnFakes) -> PlanChanges:
-    checkout = PaymentMethodCheckout(fakes.ports.accounts, fakes.ports.api_keys, FakePaymentMethods(fakes.ports.billing),
+    ports = fakes.ports
+    checkout = PaymentMethodCheckout(ports.accounts, ports.api_keys, FakePaymentMethods(ports.billing),
                                      "https://shop.example/", fakes.clock)
-    return PlanChanges(fakes.ports.accounts, fakes.ports.api_keys, fakes.ports.billing, checkout, TEST_PLANS,
-                       fakes.clock)
+    return PlanChanges(ports.accounts, ports.api_keys, ports.billing, checkout, TEST_PLANS, fakes.clock)
 
 
 def change(fakes: AccountsOnFakes, plan_id: str) -> None:
@@ -110,7 +110,8 @@ def test_the_paid_plans_named_are_those_of_the_invoices_period_and_never_a_free_
     fakes.sign_up.confirm(fakes.mailer.last_token("ada@example.com"))
     change(fakes, "standard")  # subscribes
     subscription_id = fakes.ports.accounts.get("ada@example.com").subscription_id
-    fakes.account_billing.invoices[subscription_id] = UpcomingInvoice(300, "usd", period_start, period_start + 2_592_000)
+    fakes.account_billing.invoices[subscription_id] = UpcomingInvoice(300, "usd", period_start,
+                                                                      period_start + 2_592_000)
     change(fakes, "free")  # Free, Standard, Free this period: Standard's calls are billed
 
     assert overview_of(fakes, FakeUsageReports()).ending == EndingSubscription((TEST_PLANS.get("standard"),))
