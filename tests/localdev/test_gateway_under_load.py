@@ -1,7 +1,7 @@
-"""The local API Gateway of a running `make dev` holds up as the stage does: a burst of 100
-clients each gets an HTTP answer (metered calls and sign-ups alike, no reset, no hang), and a
-JSON body nested 17, 1,000 or 100,000 levels deep gets the same 400 as any nested body, never a
-5xx from a parser running out of recursion."""
+"""The local API Gateway of a running `make dev` (the session's, tests/conftest.py) holds up as the
+stage does: a burst of 100 clients each gets an HTTP answer (metered calls and sign-ups alike, no
+reset, no hang), and a JSON body nested 17, 1,000 or 100,000 levels deep gets the same 400 as any
+nested body, never a 5xx from a parser running out of recursion."""
 
 from __future__ import annotations
 
@@ -12,28 +12,19 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
-
-import pytest
 
 from infra import gateway_errors
 from localdev.__main__ import DevStackProcess
 from localdev.net import LISTEN_BACKLOG, AnyMethodHttpServer
-from testkit import dev_stack
+from testkit import dev_stack as dev_stack_client
 from tollgate import contract
 from tollgate.domain.validation import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
 CONCURRENT_CLIENTS = 100
 ANSWER_TIMEOUT_SECONDS = 30  # a client still waiting after this is a hang
 DEPTHS = [MAX_JSON_DEPTH + 1, 1_000, 100_000]
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[DevStackProcess]:
-    with DevStackProcess() as running:
-        yield running
 
 
 def exchange(port: int, method: str, path: str, body: bytes | None = None,
@@ -79,23 +70,23 @@ def test_connections_beyond_socketservers_five_wait_in_the_listen_backlog() -> N
     assert len(clients) == 128
 
 
-def test_100_concurrent_clients_each_get_an_answer_from_metered_routes_and_register(stack: DevStackProcess) -> None:
-    key = dev_stack.sign_up(stack.urls)["apikey"]
+def test_100_concurrent_clients_each_get_an_answer_from_metered_routes_and_register(dev_stack: DevStackProcess) -> None:
+    key = dev_stack_client.sign_up(dev_stack.urls)["apikey"]
     start = threading.Barrier(CONCURRENT_CLIENTS)
 
     def client(number: int) -> tuple[str, int | str, float]:
+        route = "metered" if number % 2 else "register"
+        if route == "metered":
+            request = ("GET", f"/orders/{number}", None, {contract.API_KEY_HEADER: key})
+        else:
+            sign_up = {"email": f"{uuid.uuid4().hex[:12]}@example.com", "firstname": "Ann", "lastname": "Lee"}
+            request = ("POST", contract.ROUTE_REGISTER, json.dumps(sign_up).encode(), {
+                "Content-Type": "application/json", "Origin": dev_stack.urls["site"],
+                contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())})
         start.wait()
         began = time.monotonic()
         try:
-            if number % 2:
-                route = "metered"
-                status, _ = exchange(stack.api_port, "GET", f"/orders/{number}", headers={contract.API_KEY_HEADER: key})
-            else:
-                route = "register"
-                sign_up = {"email": f"{uuid.uuid4().hex[:12]}@example.com", "firstname": "Ann", "lastname": "Lee"}
-                status, _ = exchange(stack.api_port, "POST", contract.ROUTE_REGISTER, json.dumps(sign_up).encode(), {
-                    "Content-Type": "application/json", "Origin": stack.urls["site"],
-                    contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())})
+            status, _ = exchange(dev_stack.api_port, *request)
         except OSError as error:  # a reset, a refused connection, a timeout (a hang)
             return route, type(error).__name__, time.monotonic() - began
         return route, status, time.monotonic() - began
@@ -106,28 +97,29 @@ def test_100_concurrent_clients_each_get_an_answer_from_metered_routes_and_regis
     assert Counter((route, status) for route, status, _ in answers) == {
         ("metered", 200): CONCURRENT_CLIENTS // 2, ("register", 202): CONCURRENT_CLIENTS // 2}
     assert max(seconds for _, _, seconds in answers) < ANSWER_TIMEOUT_SECONDS
-    assert "Traceback" not in stack.output()
+    assert "Traceback" not in dev_stack.output()
 
 
 # ---- nesting depth ---------------------------------------------------------------------------
 
-def test_a_nested_register_body_gets_the_stages_bad_body_400_at_any_depth(stack: DevStackProcess) -> None:
+def test_a_nested_register_body_gets_the_stages_bad_body_400_at_any_depth(dev_stack: DevStackProcess) -> None:
     """The /register model allows no nested value (infra/gateway_errors.py), so the gateway's
     400 answers before any function runs, whether or not its parser could follow the nesting."""
-    expected = json.loads(gateway_errors.render("BAD_REQUEST_BODY", 400, "Invalid request body", stack.urls["site"]))
+    site = dev_stack.urls["site"]
+    expected = json.loads(gateway_errors.render("BAD_REQUEST_BODY", 400, "Invalid request body", site))
     for depth in DEPTHS:
-        status, body = exchange(stack.api_port, "POST", contract.ROUTE_REGISTER, nested(depth),
+        status, body = exchange(dev_stack.api_port, "POST", contract.ROUTE_REGISTER, nested(depth),
                                 {"Content-Type": "application/json"})
         assert (status, json.loads(body)) == (400, expected), depth
-    assert exchange(stack.api_port, "GET", "/hello")[0] == 403  # and it serves on
+    assert exchange(dev_stack.api_port, "GET", "/hello")[0] == 403  # and it serves on
 
 
 def test_a_nested_body_on_a_route_without_a_model_gets_the_functions_400_or_413_never_a_5xx(
-        stack: DevStackProcess) -> None:
+        dev_stack: DevStackProcess) -> None:
     """No model on the site's routes: the function measures the depth without recursing
     (tollgate.domain.validation) and names the body; 100,000 levels cannot fit its 4 KB limit."""
-    answers = {depth: exchange(stack.api_port, "POST", contract.ROUTE_SIGNIN, nested(depth),
-                               {"Content-Type": "application/json", "Origin": stack.urls["site"]})
+    answers = {depth: exchange(dev_stack.api_port, "POST", contract.ROUTE_SIGNIN, nested(depth),
+                               {"Content-Type": "application/json", "Origin": dev_stack.urls["site"]})
                for depth in DEPTHS}
     too_deep = {"error": f"The request body nests objects or arrays more than {MAX_JSON_DEPTH} levels deep.",
                 "fields": {"body": "must be a flat JSON object"}}
