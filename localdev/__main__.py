@@ -188,7 +188,8 @@ class DevStack:
             "",
             "Ops commands act on this stack while it runs (it publishes its settings for them):",
             "  make status    make failed-accounts    make usage-report    make usage-redrive",
-            f"The reconciler runs every {_every(self.schedules[contract.HANDLER_RECONCILER][1])}, the housekeeping "
+            "The scheduled functions run now, as after a deploy, then the reconciler every "
+            f"{_every(self.schedules[contract.HANDLER_RECONCILER][1])}, the housekeeping "
             f"every {_every(self.schedules[contract.HANDLER_HOUSEKEEPING][1])}, the key retirement every "
             f"{_every(self.schedules[contract.HANDLER_KEY_RETIREMENT][1])} "
             "(make dev ARGS=\"--schedule-seconds 10\" to watch them).",

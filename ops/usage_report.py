@@ -31,9 +31,10 @@ from typing import TextIO
 from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, connect
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import TollgateError
-from tollgate.domain.models import Account
+from tollgate.domain.account import Account
+from tollgate.domain.metering import price_billed
 from tollgate.domain.usage import KeyUsage, LedgerUsage, read_ledger
-from tollgate.plans import PlanCatalog
+from tollgate.plans import PlanCatalog, UnknownPlan
 from tollgate.ports import Accounts
 from tollgate.wiring import Wiring
 
@@ -84,8 +85,8 @@ def reconcile(gateway: Mapping[str, int], ledger: LedgerUsage, customer_of: Call
 
 class BilledCustomers:
     """The account of each key in the report (looked up once) and what it was billed for: a call
-    counts on the plan its account was on when it was made (`Account.plan_at`), as the usage
-    reporter bills it, whatever the plan is now."""
+    counts on the plan its account was on when it was made (`Account.plan_at`, priced by the
+    reporter's own `price_billed`), whatever the plan is now."""
 
     def __init__(self, accounts: Accounts, plans: PlanCatalog) -> None:
         self._accounts = accounts
@@ -110,8 +111,11 @@ class BilledCustomers:
         account = self.account_of(key_id)
         if account is None or account.customer_id is None:
             return True
-        if self._plans.get(account.plan_at(at_ms / 1000)).price_id is None:
-            return False  # made on a free plan
+        try:
+            if price_billed(account.plan_at(at_ms / 1000), self._plans) is None:
+                return False  # made on a free plan
+        except UnknownPlan:
+            return False  # no price known for it: the reporter leaves it unbilled, with the keys no account owns
         self._billed.add(account.customer_id)
         return True
 

@@ -157,7 +157,8 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
               for name in client("dynamodb").list_tables()["TableNames"]}
     (accounts,) = [table for table in tables.values()
                    if table["KeySchema"][0]["AttributeName"] == contract.ACCOUNTS_PARTITION_KEY]
-    assert {(index["IndexName"], index["KeySchema"][0]["AttributeName"])
+    types = {definition["AttributeName"]: definition["AttributeType"] for definition in accounts["AttributeDefinitions"]}
+    assert {(index["IndexName"], index["KeySchema"][0]["AttributeName"], types[index["KeySchema"][0]["AttributeName"]])
             for index in accounts["GlobalSecondaryIndexes"]} == set(contract.ACCOUNTS_INDEXES)
     (usage_reports,) = [table for table in tables.values() if any(
         index["IndexName"] == contract.USAGE_REPORTS_INDEX_PENDING for index in table.get("GlobalSecondaryIndexes", []))]
@@ -282,10 +283,21 @@ def test_refuses_the_same_port_for_the_site_and_the_api() -> None:
     assert "two ports" in result.stderr and SITE_PORT_ENV in result.stderr and API_PORT_ENV in result.stderr
 
 
+def test_before_the_banner_each_step_is_one_progress_line(stack: DevStackProcess) -> None:
+    """Issue 19: the first `make dev` printed 326 lines before its banner (the installs, now one line
+    each with their logs, tests/test_makefile.py); make dev itself says one line per step."""
+    before_banner = stack.output().split("Tollgate is running locally", 1)[0].strip().splitlines()
+
+    assert [line.split(": ", 1)[1] for line in before_banner] == [
+        "Starting the emulators: moto (AWS), localstripe behind the Stripe bridge, the Moesif collector...",
+        "Creating in them what the stack creates: REST API, usage plan, tables, secrets, Stripe catalog...",
+    ]
+
+
 def test_the_banner_says_when_the_scheduled_functions_run(stack: DevStackProcess) -> None:
     assert "make status" in stack.output()
-    assert ("The reconciler runs every 15 minutes, the housekeeping every 60 minutes, the key retirement every 5 "
-            "minutes") in stack.output()
+    assert ("The scheduled functions run now, as after a deploy, then the reconciler every 15 minutes, the "
+            "housekeeping every 60 minutes, the key retirement every 5 minutes") in stack.output()
 
 
 def test_refuses_a_schedule_interval_that_is_not_a_positive_number_of_seconds() -> None:

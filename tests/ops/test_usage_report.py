@@ -13,6 +13,7 @@ import pytest
 
 from ops.usage_report import main
 from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes, usage_environment
+from testkit.fake_ports import TEST_PLANS
 from testkit.lambda_events import FUNCTION_ENVIRONMENT
 from tollgate.domain.usage import BatchSummary, MeterReport
 from tollgate.wiring import Wiring
@@ -109,7 +110,7 @@ def test_a_customer_who_made_paid_calls_then_moved_to_free_is_compared_with_stri
     """Issue 18: Ada made 3 calls on Standard, moved to Free, made 2 more (not billed). Her row counts
     the 3 as billable and asks Stripe, whatever her plan is now; Bob, free all along, has nothing billed."""
     ada = metering.accounts.rows["key-ada@example.com"]
-    metering.accounts.rows[ada.email] = ada.with_plan("free", int(NOW) - 1800, "account page")
+    metering.accounts.rows[ada.email] = ada.with_plan(TEST_PLANS.get("free"), int(NOW) - 1800, "account page")
     bob = metering.accounts.rows["key-bob@example.com"]
     metering.accounts.rows[bob.email] = replace(bob, plan_id="free")
     metering.ledger.put(ledger_bytes([call_record("key-ada", at_ms=int((NOW - 3600) * 1000)) for _ in range(3)]

@@ -52,19 +52,29 @@ class SignupPage:
         self.page.get_by_role("button", name="Get my API key").click()
         return self
 
-    def sign_up(self, email: str) -> str:
+    def sign_up(self, email: str, saved: bool = True) -> str:
         """Sign up and return the key the page shows: with `verify_email` (make dev's default), through
-        the link emailed to the local mailbox, as a customer clicks it."""
+        the link emailed to the local mailbox, as a customer clicks it; `saved`: then tick "I have saved
+        my API key", as a customer who kept it does (the next steps show, and the page may be left)."""
         self.fill(email).submit()
-        return self.sign_up_link_result(email)
+        return self.sign_up_link_result(email, saved)
 
-    def sign_up_link_result(self, email: str) -> str:
-        """After the form was sent: the key the page shows, through the emailed link when there is one."""
+    def sign_up_link_result(self, email: str, saved: bool = True) -> str:
+        """After the form was sent: the key the page shows, through the emailed link when there is one
+        (`saved` as for sign_up)."""
         if self.mailbox_url is not None:
             self.page.locator("#check-inbox").wait_for(state="visible", timeout=20000)
             self.open_link_in_mailbox(email)
         self.page.locator("#result").wait_for(state="visible", timeout=20000)
+        if saved:
+            self.confirm_key_saved()
         return self.page.locator("#api-key").input_value()
+
+    def confirm_key_saved(self) -> SignupPage:
+        """Tick "I have saved my API key": the next steps show, and leaving the page no longer asks."""
+        self.page.get_by_label("I have saved my API key").check()
+        self.page.locator("#next-steps").wait_for(state="visible")
+        return self
 
     def open_link_in_mailbox(self, email: str, subject: str | None = None) -> None:
         """In the local mailbox, click the link of the newest email to `email` (with that subject)."""

@@ -44,7 +44,10 @@ def test_the_page_says_the_key_waits_for_a_payment_method_and_checkout_activates
     key = signup.open().sign_up(unique_email)
 
     assert WAITING_EXPLAINER in signup.page.locator("#payment-explainer").inner_text()
-    assert signup.page.locator("#key-waiting").is_visible()  # said before "Try it", not only at the end
+    assert "$0.001 per call, billed monthly" in signup.page.locator("#payment-explainer").inner_text()
+    assert "Pay as you go plan" in signup.page.locator("#plan-summary").inner_text()
+    waiting = signup.page.locator("#key-waiting")
+    assert waiting.is_visible() and "I have saved my API key" in waiting.inner_text()  # before "Try it": the way on
     assert signup.axe_violations() == []
     signup.screenshot("20-awaiting-payment-method")
     assert metered_call(stack.urls["api"], key) == 403

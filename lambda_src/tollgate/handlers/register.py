@@ -28,7 +28,8 @@ from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseI
 
 from tollgate import contract, wiring
 from tollgate.domain.errors import EmailAlreadyRegistered, RegistrationInProgress, ValidationFailed
-from tollgate.domain.models import Registrant, Registration
+from tollgate.domain.account import Registration
+from tollgate.domain.models import Registrant
 from tollgate.domain.validation import parse_link_token, parse_registration
 from tollgate.handlers.http import HttpFunction, error, raw_body, require_json, respond
 
@@ -115,6 +116,8 @@ def _created_body(registration: Registration) -> dict:
         "customerId": registration.customer_id,
         "subscriptionId": registration.subscription_id,
         "status": registration.status.value,
+        # The plan signed up for: the signup page says what applies to it (its quota, price, card step).
+        "plan": registration.plan_id,
         # How to add a payment method (required first when status is awaiting_payment_method):
         # the same request the signup page's button sends.
         "addPaymentMethod": {
