@@ -15,7 +15,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 export PYTHONDONTWRITEBYTECODE := 1
 CDK := npx --no-install cdk --no-notices
 
-.PHONY: help deps lambda-python synth test deploy dev bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status lock browser
+.PHONY: help deps lambda-python synth test deploy deploy-role dev bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status lock browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -65,8 +65,11 @@ synth: lambda-python  ## synthesize cdk.out/Tollgate.template.json offline and p
 test: deps browser  ## the whole test suite
 	$(BIN)/python -m pytest
 
-deploy: lambda-python  ## cdk deploy to the account of your current AWS credentials
-	$(CDK) deploy Tollgate
+deploy: lambda-python  ## cdk deploy to the account of your current AWS credentials (ARGS: more cdk deploy options)
+	$(CDK) deploy Tollgate $(ARGS)
+
+deploy-role: deps  ## once per account: GitHub's OIDC provider + the least-privilege role deploy.yml assumes (ARGS="--repo OWNER/NAME")
+	@$(BIN)/python -m ops.deploy_role $(ARGS)
 
 dev: deps  ## run the whole product locally on emulators (no AWS/Stripe/Moesif account; ARGS="--help")
 	@$(BIN)/python -m localdev $(ARGS)

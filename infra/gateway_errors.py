@@ -1,6 +1,7 @@
 """What API Gateway answers by itself, as plain data (no CDK import): the bodies of its error
 answers (bad key, throttling, quota, bad body, 5xx), the headers it puts on them, and the
-`/register` body model it checks before any Lambda runs.
+`/register` body model it checks before any Lambda runs (on `/register` and its twin on the site,
+`/api/register`).
 
 infra/api.py installs them on the stage (gateway responses, request model) and localdev/gateway.py
 applies the same ones, so a client sees one error shape, `{"error": ..., "fields": {...}}` where a
@@ -42,6 +43,7 @@ REGISTER_FIELD_MAX_LENGTH = 512
 JSON_SCHEMA_DRAFT4 = "http://json-schema.org/draft-04/schema#"
 REGISTER_BODY_CONTENT_TYPE = "application/json"
 PLAIN_JSON_VALUE_TYPES = ["string", "number", "boolean", "null"]
+REGISTER_BODY_ROUTES = (contract.ROUTE_REGISTER, contract.ROUTE_SITE_REGISTER)  # the routes the model guards
 REGISTER_BODY_MODEL: dict[str, Any] = {
     "$schema": JSON_SCHEMA_DRAFT4,
     "type": "object",
@@ -89,11 +91,11 @@ def gateway_errors(site_origin: str) -> dict[str, tuple[str | None, str]]:
     return {**_FIXED_ERRORS, "QUOTA_EXCEEDED": ("429", quota_exceeded)}
 
 
-def gateway_error_headers(allowed_origin: str) -> dict[str, str]:
-    """The headers on every error API Gateway answers itself: the signup site's origin (so the
-    page can read a throttling or 5xx answer instead of seeing an opaque CORS failure) and
-    no-store, like every answer of the functions (an error must not be cached either)."""
-    return {"Access-Control-Allow-Origin": allowed_origin, "Vary": "Origin", "Cache-Control": "no-store"}
+def gateway_error_headers() -> dict[str, str]:
+    """The headers on every error API Gateway answers itself: no-store, like every answer of the
+    functions (an error must not be cached either). No CORS header: the signup page reads these
+    answers on its own origin (`/api/...` through CloudFront)."""
+    return {"Cache-Control": "no-store"}
 
 
 def render(response_type: str, status: int, message: str, site_origin: str, api_key_id: str = "") -> bytes:

@@ -44,7 +44,7 @@
   });
   const FIGURE_NAMES = Object.freeze({ amount: "the amount so far", usage: "the usage", quota: "the quota left" });
   const describeFailure = (failure) => describe(failure, MESSAGES);
-  const api = (path, options = {}) => request(`/api/${path}`, { credentials: "same-origin", ...options });
+  const api = (path, options = {}) => request(`/api/${path}`, options);
   const accountSections = ["overview", "plans", "keys", "session"];
   const plansReady = fetch("config.json", { cache: "no-store" })
     .then((response) => (response.ok ? response.json() : {}))

@@ -1,8 +1,10 @@
 "use strict";
 
 /*
- * Signup page: POST /register, show the key once (site/key_result.js), offer Stripe Checkout for a
- * payment method, and say what came of it on the way back. Served under a strict CSP (script-src
+ * Signup page: POST /api/register, show the key once (site/key_result.js), offer Stripe Checkout for
+ * a payment method, and say what came of it on the way back. Every call goes to the site's own
+ * origin (`/api/...`, which CloudFront sends to the API); the API's address in config.json is only
+ * shown, in the curl example for the customer's own calls. Served under a strict CSP (script-src
  * 'self'), so no inline code; server text is only ever written with textContent / value, never
  * parsed as HTML.
  */
@@ -118,12 +120,6 @@
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   }
 
-  /** POSTs JSON to the API (another origin): {status, data} for any HTTP answer. */
-  async function postJson(path, body, headers = {}) {
-    const { apiUrl } = await configReady;
-    return request(`${apiUrl}${path}`, { body, headers });
-  }
-
   // ---- sign-up ---------------------------------------------------------------------------------
 
   const signupForm = byId("signup-form");
@@ -150,8 +146,9 @@
     setBusy(signupButton, true);
     setStatus(signupStatus, MESSAGES.creating, "info");
     try {
-      const { status, data } = await postJson("/register", values, {
-        "Idempotency-Key": newIdempotencyKey(),
+      const { status, data } = await request("/api/register", {
+        body: values,
+        headers: { "Idempotency-Key": newIdempotencyKey() },
       });
       if (status === 201 && typeof data.apikey === "string") {
         await showResult(data);
@@ -197,7 +194,7 @@
     byId("signup").hidden = true;
     showNotice(MESSAGES.confirming, "info");
     try {
-      const { status, data } = await request("/api/signup/confirm", { body: { token }, credentials: "same-origin" });
+      const { status, data } = await request("/api/signup/confirm", { body: { token } });
       if (status === 201 && typeof data.apikey === "string") {
         byId("checkout-notice").hidden = true;
         await showResult(data);
@@ -222,16 +219,15 @@
       (key) => startCheckout(key, byId("add-payment"), byId("payment-status")));
   }
 
-  /** Asks the API for a Stripe Checkout (setup mode) URL for this key and goes there. */
+  /** Asks the site's API for a Stripe Checkout (setup mode) URL for this key and goes there. */
   async function startCheckout(key, button, statusElement) {
     setBusy(button, true);
     setStatus(statusElement, MESSAGES.openingCheckout, "info");
     try {
-      const { status, data } = await postJson(
-        "/billing/checkout",
-        { apiKeyId: key.id },
-        { "x-api-key": key.value },
-      );
+      const { status, data } = await request("/api/billing/checkout", {
+        body: { apiKeyId: key.id },
+        headers: { "x-api-key": key.value },
+      });
       if (status === 200 && typeof data.url === "string" && /^https?:\/\//.test(data.url)) {
         window.location.assign(data.url);
         return;
@@ -275,7 +271,7 @@
     for (const delay of OUTCOME_POLL_DELAYS_MS) {
       await sleep(delay);
       try {
-        const { status, data } = await postJson("/billing/checkout/outcome", { sessionId });
+        const { status, data } = await request("/api/billing/checkout/outcome", { body: { sessionId } });
         if (status !== 200) return null;
         if (data.settled === true) return data;
       } catch {

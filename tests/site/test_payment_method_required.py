@@ -35,8 +35,10 @@ def stack() -> Iterator[DevStackProcess]:
 def signup(browser_context: BrowserContext, stack: DevStackProcess) -> Iterator[SignupPage]:
     page = browser_context.new_page()
     page.set_viewport_size(DESKTOP)
-    yield SignupPage(page, stack.urls["site"])
+    signup_page = SignupPage(page, stack.urls["site"])
+    yield signup_page
     page.close()
+    assert signup_page.calls_elsewhere() == []
 
 
 def test_the_page_says_the_key_waits_for_a_payment_method_and_checkout_activates_it(

@@ -1,6 +1,7 @@
-"""POST /register: parse the sign-up; with `verify_email` (the default) email a confirmation link and
-answer 202 (tollgate.domain.verified_sign_up); without it, run RegistrationService at once and
-answer with the contract's JSON. POST /api/signup/confirm (on the site's own origin): the link's
+"""POST /register, and its twin on the site's own origin POST /api/register (the same request and
+answer): parse the sign-up; with `verify_email` (the default) email a confirmation link and answer
+202 (tollgate.domain.verified_sign_up); without it, run RegistrationService at once and answer with
+the contract's JSON. POST /api/signup/confirm (on the site's own origin): the link's
 token runs RegistrationService for the sign-up it holds and answers like a direct sign-up.
 
 Idempotency-Key: the first successful response is replayed for the same key and body for
@@ -130,6 +131,7 @@ def _created_body(registration: Registration) -> dict:
 
 
 @app.post(contract.ROUTE_REGISTER)
+@app.post(contract.ROUTE_SITE_REGISTER)
 def register() -> Response:
     event = app.current_event
     config = wiring.current().config
