@@ -15,6 +15,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 
+import pytest
+
 from infra import gateway_errors
 from localdev.__main__ import DevStackProcess
 from localdev.net import LISTEN_BACKLOG, AnyMethodHttpServer
@@ -102,14 +104,16 @@ def test_100_concurrent_clients_each_get_an_answer_from_metered_routes_and_regis
 
 # ---- nesting depth ---------------------------------------------------------------------------
 
-def test_a_nested_register_body_gets_the_stages_bad_body_400_at_any_depth(dev_stack: DevStackProcess) -> None:
-    """The /register model allows no nested value (infra/gateway_errors.py), so the gateway's
+@pytest.mark.parametrize("route", gateway_errors.REGISTER_BODY_ROUTES)
+def test_a_nested_register_body_gets_the_stages_bad_body_400_at_any_depth(dev_stack: DevStackProcess,
+                                                                          route: str) -> None:
+    """The register model allows no nested value (infra/gateway_errors.py), so the gateway's
     400 answers before any function runs, whether or not its parser could follow the nesting."""
     site = dev_stack.urls["site"]
     expected = json.loads(gateway_errors.render("BAD_REQUEST_BODY", 400, "Invalid request body", site))
     for depth in DEPTHS:
-        status, body = exchange(dev_stack.api_port, "POST", contract.ROUTE_REGISTER, nested(depth),
-                                {"Content-Type": "application/json"})
+        status, body = exchange(dev_stack.api_port, "POST", route, nested(depth),
+                                {"Content-Type": "application/json", "Origin": site})
         assert (status, json.loads(body)) == (400, expected), depth
     assert exchange(dev_stack.api_port, "GET", "/hello")[0] == 403  # and it serves on
 
