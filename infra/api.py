@@ -265,15 +265,18 @@ def _without_authorizer(method: apigw.Method, reason: str) -> None:
 def _json_schema(model: Mapping[str, Any]) -> apigw.JsonSchema:
     """apigw.JsonSchema of a plain-data model (infra/gateway_errors.py), for the keywords those
     models use; any other keyword or draft stops the synth rather than being dropped silently."""
-    unknown = set(model) - {"$schema", "type", "properties", "maxLength"}
+    unknown = set(model) - {"$schema", "type", "properties", "additionalProperties", "maxLength"}
     if unknown or model.get("$schema", JSON_SCHEMA_DRAFT4) != JSON_SCHEMA_DRAFT4:
-        raise ValueError(f"infra/api.py translates draft-4 type/properties/maxLength models only, not "
-                         f"{sorted(unknown) or model['$schema']}; extend _json_schema")
-    properties = model.get("properties")
+        raise ValueError(f"infra/api.py translates draft-4 type/properties/additionalProperties/maxLength models "
+                         f"only, not {sorted(unknown) or model['$schema']}; extend _json_schema")
+    properties, additional = model.get("properties"), model.get("additionalProperties")
+    kind = model["type"]  # one type name, or a list of them (draft 4 allows both)
     return apigw.JsonSchema(
         schema=apigw.JsonSchemaVersion.DRAFT4 if "$schema" in model else None,
-        type=apigw.JsonSchemaType[model["type"].upper()],
+        type=[apigw.JsonSchemaType[name.upper()] for name in kind] if isinstance(kind, list)
+        else apigw.JsonSchemaType[kind.upper()],
         max_length=model.get("maxLength"),
         properties={name: _json_schema(spec) for name, spec in properties.items()} if properties else None,
+        additional_properties=_json_schema(additional) if isinstance(additional, Mapping) else additional,
     )
 

@@ -30,10 +30,19 @@ REGISTER_BODY_FIELDS = (FIELD_EMAIL, FIELD_FIRST_NAME, FIELD_LAST_NAME)
 # the real (tighter) rules and names the offending field.
 REGISTER_FIELD_MAX_LENGTH = 512
 # The /register request model (JSON Schema draft 4, the draft API Gateway models use). Only the
-# shape: an object whose known fields are strings of bounded length. No `required`: a missing
+# shape: a flat object whose known fields are strings of bounded length. No `required`: a missing
 # field gets the Lambda's detailed 400 naming it.
+#
+# Flat: every other field must be a plain value, never an object or array, so a nested body gets
+# this model's 400 (BAD_REQUEST_BODY) at any depth. AWS documents no nesting limit for body
+# validation, only that a request failing it gets a 400 and never reaches the integration
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-request-validation.html),
+# and a 10 MB payload limit (API Gateway quotas). Whether its validator parses 100,000 levels or
+# gives up earlier, a body nested even once fails this model, so the answer is the same 400 either
+# way; the local gateway relies on the same fact when its parser runs out of recursion.
 JSON_SCHEMA_DRAFT4 = "http://json-schema.org/draft-04/schema#"
 REGISTER_BODY_CONTENT_TYPE = "application/json"
+PLAIN_JSON_VALUE_TYPES = ["string", "number", "boolean", "null"]
 REGISTER_BODY_ROUTES = (contract.ROUTE_REGISTER, contract.ROUTE_SITE_REGISTER)  # the routes the model guards
 REGISTER_BODY_MODEL: dict[str, Any] = {
     "$schema": JSON_SCHEMA_DRAFT4,
@@ -41,6 +50,7 @@ REGISTER_BODY_MODEL: dict[str, Any] = {
     "properties": {
         field: {"type": "string", "maxLength": REGISTER_FIELD_MAX_LENGTH} for field in REGISTER_BODY_FIELDS
     },
+    "additionalProperties": {"type": PLAIN_JSON_VALUE_TYPES},
 }
 
 MESSAGE_VARIABLE = "$context.error.messageString"  # API Gateway substitutes a quoted JSON string
@@ -56,8 +66,9 @@ _FIXED_ERRORS: dict[str, tuple[str | None, str]] = {
         "400",
         json.dumps(
             {
-                "error": f"The request body must be a JSON object whose {', '.join(REGISTER_BODY_FIELDS[:-1])} and "
-                f"{REGISTER_BODY_FIELDS[-1]} are strings of at most {REGISTER_FIELD_MAX_LENGTH} characters.",
+                "error": f"The request body must be a flat JSON object (no object or array inside it) whose "
+                f"{', '.join(REGISTER_BODY_FIELDS[:-1])} and {REGISTER_BODY_FIELDS[-1]} are strings of at most "
+                f"{REGISTER_FIELD_MAX_LENGTH} characters.",
                 "fields": {FIELD_BODY: "does not match the expected JSON shape"},
             }
         ),

@@ -340,18 +340,20 @@ def _body_fits_the_model(request: dict[str, Any]) -> bool:
     such as charset aside; none sent counts as application/json), no validation when the route
     has no model for it ("If no matching content type is found, request validation is not
     performed", AWS docs, request validation for REST APIs), and an empty body checked as `{}`
-    (as recorded against AWS in LocalStack's API Gateway tests, localstack/localstack#7916)."""
+    (as recorded against AWS in LocalStack's API Gateway tests, localstack/localstack#7916).
+
+    A body nested too deep for json.loads (RecursionError, near 1,000 levels) fails the model as
+    any nested body does: the stage's models are flat (infra/gateway_errors.py), so the verdict a
+    parser without a depth limit would reach is the same 400."""
     media_type = (_header(request, "Content-Type") or DEFAULT_MEDIA_TYPE).split(";", 1)[0].strip().lower()
     check = REQUEST_MODELS.get(request["path"], {}).get(media_type or DEFAULT_MEDIA_TYPE)
     if check is None:
         return True
     try:
         check(json.loads(request["body"] or b"{}"))
-    except (ValueError, fastjsonschema.JsonSchemaException):
+    except (ValueError, RecursionError, fastjsonschema.JsonSchemaException):
         return False
     return True
-
-
 
 
 def _request_time(moment: datetime) -> str:

@@ -121,7 +121,7 @@ def test_a_key_past_its_quota_is_told_where_to_see_its_plan_and_upgrade(synth):
     assert "see your plan and upgrade" in body["error"]
 
 
-def test_register_validates_the_body_against_a_permissive_json_model(synth):
+def test_register_validates_the_body_against_a_flat_json_model(synth):
     method = _method(synth, contract.ROUTE_REGISTER, "POST")
     (validator,) = synth.resources("AWS::ApiGateway::RequestValidator").values()
     (model,) = synth.resources("AWS::ApiGateway::Model").values()
@@ -134,6 +134,7 @@ def test_register_validates_the_body_against_a_permissive_json_model(synth):
         "email": "string", "firstname": "string", "lastname": "string",
     }  # fmt: skip
     assert "required" not in schema  # missing fields get the Lambda's detailed 400, naming the field
+    assert not {"object", "array"} & set(schema["additionalProperties"]["type"])  # nested: 400 at any depth
     assert schema == gateway_errors.REGISTER_BODY_MODEL  # the model the local gateway applies too
     assert list(method["RequestModels"]) == [gateway_errors.REGISTER_BODY_CONTENT_TYPE]
 

@@ -286,8 +286,8 @@ def register_recorder(gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.mark.parametrize("body", [
     b'{"email": 5}', b'["ada@example.com"]', b"email=ada@example.com", b'{"firstname": "' + b"x" * 513 + b'"}',
-    b'{"lastname": null}', b"\xff\xfe",
-], ids=["number", "array", "not-json", "too-long", "null", "not-utf8"])
+    b'{"lastname": null}', b"\xff\xfe", b'{"extra": {"a": 1}}',
+], ids=["number", "array", "not-json", "too-long", "null", "not-utf8", "nested"])
 @pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=utf-8", None])
 def test_register_body_outside_the_stage_model_gets_its_400_and_never_reaches_the_function(
         gateway: LocalGateway, register_recorder: RecordingFunction, body: bytes, content_type: str | None) -> None:

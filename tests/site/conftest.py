@@ -18,12 +18,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-b
 
 
 @pytest.fixture(scope="session")
-def dev_stack() -> Iterator[DevStackProcess]:
-    with DevStackProcess() as stack:
-        yield stack
-
-
-@pytest.fixture(scope="session")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
