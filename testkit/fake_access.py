@@ -19,7 +19,7 @@ from tollgate.domain.account_emails import AccountEmails
 from tollgate.domain.account_keys import AccountKeys
 from tollgate.domain.customer_access import EmailLink, KeyRetirement, Session
 from tollgate.domain.email_links import EmailLinks
-from tollgate.domain.errors import DownstreamError
+from tollgate.domain.errors import BillingPortalNotSetUp, DownstreamError
 from tollgate.domain.models import Account, Email, Registrant
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.registration import RegistrationService
@@ -112,7 +112,8 @@ class FakeCustomerAccess(FaultyFake, CustomerAccess):
 
 
 class FakeAccountBilling(FaultyFake, AccountBilling):
-    """The upcoming invoice (`invoices`: subscription id -> UpcomingInvoice) and portal sessions."""
+    """The upcoming invoice (`invoices`: subscription id -> UpcomingInvoice) and portal sessions, opened
+    only while the Stripe account holds Tollgate's portal configuration (`portal_set_up`)."""
 
     port = "stripe"
 
@@ -120,6 +121,7 @@ class FakeAccountBilling(FaultyFake, AccountBilling):
         super().__init__(**kwargs)
         self.invoices: dict[str, UpcomingInvoice] = {}
         self.portal_sessions: list[tuple[str, str]] = []  # (customer id, return URL)
+        self.portal_set_up = True
         self._ids = itertools.count(1)
 
     def upcoming_invoice(self, subscription_id: str) -> UpcomingInvoice:
@@ -130,6 +132,8 @@ class FakeAccountBilling(FaultyFake, AccountBilling):
 
     def portal_url(self, customer_id: str, return_url: str) -> str:
         with self._call("portal_url", customer_id):
+            if not self.portal_set_up:
+                raise BillingPortalNotSetUp("no customer portal configuration of make stripe-setup")
             self.portal_sessions.append((customer_id, return_url))
             return f"https://billing.stripe.test/p/session/bps_{next(self._ids):04d}"
 

@@ -260,6 +260,9 @@ METRIC_USAGE_REPORT_FAILURES = "UsageReportFailures"  # a ledger object's usage 
 # own origin (CloudFront's `/api/*` behaviour, infra/customer_accounts.py; `make dev`'s site server
 # proxies them), so the session cookie is first-party, HttpOnly and SameSite=Strict, with no CORS.
 SITE_API_PREFIX = "/api/"
+# POST {token}: whose link it is and what for ({kind: "sign-up" | "sign-in", email}), without using it: the
+# page shows it and waits for a click before it posts the token to a confirm route (no login CSRF).
+ROUTE_LINK = "/api/link"
 ROUTE_SIGNUP_CONFIRM = "/api/signup/confirm"  # POST {token}: runs the register flow (register function)
 ROUTE_SIGNIN = "/api/signin"  # POST {email}: emails a sign-in link (always the same 202)
 ROUTE_SIGNIN_CONFIRM = "/api/signin/confirm"  # POST {token}: opens a session (Set-Cookie)
@@ -271,12 +274,12 @@ ROUTE_ACCOUNT_PLAN = "/api/account/plan"  # POST {plan}: change plans, the key s
 ROUTE_SIGNOUT = "/api/signout"  # POST {everywhere?}: ends this session (or every session of the account)
 # Route -> HTTP method, for the stage (infra/api.py), `make dev` (localdev) and WAF (infra/waf.py).
 SITE_ROUTES = {
-    ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST", ROUTE_ACCOUNT: "GET",
-    ROUTE_ACCOUNT_KEY_ROTATE: "POST", ROUTE_ACCOUNT_KEY_REVOKE: "POST", ROUTE_ACCOUNT_BILLING_PORTAL: "POST",
-    ROUTE_ACCOUNT_PLAN: "POST", ROUTE_SIGNOUT: "POST",
+    ROUTE_LINK: "POST", ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST",
+    ROUTE_ACCOUNT: "GET", ROUTE_ACCOUNT_KEY_ROTATE: "POST", ROUTE_ACCOUNT_KEY_REVOKE: "POST",
+    ROUTE_ACCOUNT_BILLING_PORTAL: "POST", ROUTE_ACCOUNT_PLAN: "POST", ROUTE_SIGNOUT: "POST",
 }
 # The site routes anyone may call without a session: WAF limits them per viewer IP like /register.
-SITE_ROUTES_WITHOUT_SESSION = (ROUTE_SIGNUP_CONFIRM, ROUTE_SIGNIN, ROUTE_SIGNIN_CONFIRM)
+SITE_ROUTES_WITHOUT_SESSION = (ROUTE_LINK, ROUTE_SIGNUP_CONFIRM, ROUTE_SIGNIN, ROUTE_SIGNIN_CONFIRM)
 # The account page's address on the signup site (links in emails, the portal's way back) and the
 # file behind it: CloudFront and make dev's site server serve `/account` from `account.html`
 # (infra/site_delivery.py PAGE_ROUTES).
@@ -284,6 +287,9 @@ ACCOUNT_PAGE = "account"
 ACCOUNT_PAGE_FILE = "account.html"
 HANDLER_ACCOUNT = "tollgate.handlers.account.handler"
 HANDLER_KEY_RETIREMENT = "tollgate.handlers.key_retirement.handler"
+# Counted by the account function (tollgate.handlers.account) when "Manage billing" found no customer portal
+# configuration of `make stripe-setup` in the Stripe account and so opened none (never the account's default).
+METRIC_BILLING_PORTAL_NOT_SET_UP = "BillingPortalNotSetUp"
 KEY_RETIREMENT_INTERVAL_MINUTES = 5  # a rotated-out key stops at most this long after its grace
 # `__Host-`: the browser keeps it only if Secure, Path=/ and without Domain (RFC 6265bis, cookie prefixes).
 SESSION_COOKIE = "__Host-tollgate-session"

@@ -166,6 +166,7 @@ def test_waf_refuses_api_calls_that_skipped_cloudfront_and_limits_sign_in_per_vi
              for m in per_viewer["ScopeDownStatement"]["OrStatement"]["Statements"]
              for m in m.get("OrStatement", {"Statements": [m]})["Statements"]}
     assert paths == {p for route in contract.SITE_ROUTES_WITHOUT_SESSION for p in (route, f"/{stage}{route}")}
+    assert f"/{stage}{contract.ROUTE_LINK}" in paths  # looking a link up is limited like using it
     assert direct["Priority"] < rules["SiteSignInPerViewerIp"]["Priority"]
 
 
