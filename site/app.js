@@ -13,6 +13,7 @@
     fixFields: "Please correct the highlighted fields.",
     creating: "Signing you up…",
     emailTaken: "This email already has an account. Sign in to your account (link below) to see or rotate your key, or sign up with another email.",
+    checkingLink: "Checking your link…",
     confirming: "Confirming your email and creating your API key…",
     linkUsed: "This link has expired or was already used. If you already got your key, sign in to your account; otherwise sign up again below.",
     confirmRunning: "Your sign-up is already being processed. Wait a few seconds, then open the link in the email again.",
@@ -35,7 +36,7 @@
 
   const {
     byId, request, describeFailure: describe, setFieldError, showFieldErrors, setStatus, setBusy, bindCopy, fitToText,
-    takeFragment,
+    takeFragment, lookUpLink, askAboutLink,
   } = window.TollgatePage;
   const configReady = loadConfig();
   const describeFailure = (failure) => describe(failure, MESSAGES);
@@ -203,7 +204,34 @@
     byId("email").focus();
   });
 
-  /** Opened from the email (`#confirm=<token>`): the site's own API registers the sign-up the link holds. */
+  /** Opened from the email (`#confirm=<token>`): first whose sign-up it is (the link stays unused), then, only
+   *  if the visitor says so, the account is created. */
+  async function openSignUpLink(token) {
+    byId("signup").hidden = true;
+    showNotice(MESSAGES.checkingLink, "info");
+    let link;
+    try {
+      link = await lookUpLink(token, "sign-up");
+    } catch (failure) {
+      link = { failure };
+    }
+    if (link.email) {
+      byId("checkout-notice").hidden = true;
+      if (await askAboutLink(link.email, `Create the account for ${link.email}`)) {
+        confirmSignUp(token);
+        return;
+      }
+    } else {
+      showNotice(link.failure ? `${describeFailure(link.failure)} ${MESSAGES.confirmFailed}`
+        : link.status === 410 ? MESSAGES.linkUsed
+        : link.status >= 500 ? MESSAGES.confirmFailed
+        : describeFailure(link), "error");
+    }
+    byId("signup").hidden = false;
+    if (link.email) byId("email").focus();
+  }
+
+  /** The visitor's click on the link's card: the site's own API registers the sign-up the link holds. */
   async function confirmSignUp(token) {
     byId("signup").hidden = true;
     showNotice(MESSAGES.confirming, "info");
@@ -396,6 +424,6 @@
     signupButton.disabled = true;
   });
   const confirmToken = takeFragment("confirm");
-  if (confirmToken) confirmSignUp(confirmToken);
+  if (confirmToken) openSignUpLink(confirmToken);
   else showCheckoutOutcome();
 })();

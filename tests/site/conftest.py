@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import BrowserContext, sync_playwright
-from signup_page import DESKTOP, SignupPage
+from signup_page import DESKTOP, AccountPage, SignupPage
 
 from localdev.__main__ import DevStackProcess
 
@@ -40,6 +40,14 @@ def signup(browser_context: BrowserContext, dev_stack: DevStackProcess) -> Itera
     signup_page = SignupPage(page, dev_stack.urls["site"], dev_stack.urls["mailbox"])
     yield signup_page
     page.close()
+
+
+@pytest.fixture
+def account(signup: SignupPage) -> AccountPage:
+    """The account page in the signup page's tab, signed out: the browser profile is the session's, so no
+    test inherits another's session cookie."""
+    signup.page.context.clear_cookies()
+    return AccountPage(signup.page, signup.site_url, signup.mailbox_url)
 
 
 @pytest.fixture
