@@ -209,12 +209,7 @@
   async function openSignUpLink(token) {
     byId("signup").hidden = true;
     showNotice(MESSAGES.checkingLink, "info");
-    let link;
-    try {
-      link = await lookUpLink(token, "sign-up");
-    } catch (failure) {
-      link = { failure };
-    }
+    const link = await lookUpLink(token, "sign-up").catch((failure) => ({ failure }));
     if (link.email) {
       byId("checkout-notice").hidden = true;
       if (await askAboutLink(link.email, `Create the account for ${link.email}`)) {
@@ -222,10 +217,7 @@
         return;
       }
     } else {
-      showNotice(link.failure ? `${describeFailure(link.failure)} ${MESSAGES.confirmFailed}`
-        : link.status === 410 ? MESSAGES.linkUsed
-        : link.status >= 500 ? MESSAGES.confirmFailed
-        : describeFailure(link), "error");
+      showNotice(link.failure ? confirmationUnreachable(link.failure) : confirmationRefused(link), "error");
     }
     byId("signup").hidden = false;
     if (link.email) byId("email").focus();
@@ -242,17 +234,23 @@
         await showResult(data);
         return;
       }
-      const message = status === 410 ? MESSAGES.linkUsed
-        : status === 409 && data.fields && data.fields.email ? MESSAGES.emailTaken
-        : status === 409 ? MESSAGES.confirmRunning
-        : status >= 500 ? MESSAGES.confirmFailed
-        : describeFailure({ status });
-      showNotice(message, "error");
+      showNotice(confirmationRefused({ status, data }), "error");
     } catch (failure) {
-      showNotice(`${describeFailure(failure)} ${MESSAGES.confirmFailed}`, "error");
+      showNotice(confirmationUnreachable(failure), "error");
     }
     byId("signup").hidden = false;
   }
+
+  /** What to do when the link's lookup or its use answered `status` (and `data`) instead of going ahead. */
+  function confirmationRefused({ status, data = {} }) {
+    return status === 410 ? MESSAGES.linkUsed
+      : status === 409 && data.fields && data.fields.email ? MESSAGES.emailTaken
+      : status === 409 ? MESSAGES.confirmRunning
+      : status >= 500 ? MESSAGES.confirmFailed
+      : describeFailure({ status });
+  }
+
+  const confirmationUnreachable = (failure) => `${describeFailure(failure)} ${MESSAGES.confirmFailed}`;
 
   // ---- result ----------------------------------------------------------------------------------
 
