@@ -176,16 +176,17 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, dict[str, str]
 
 def create_tables(dynamodb: Any) -> tuple[str, str]:
     accounts, idempotency = f"{NAME}-accounts", f"{NAME}-idempotency"
-    key_attributes = [contract.ACCOUNTS_PARTITION_KEY] + [attribute for _, attribute in contract.ACCOUNTS_INDEXES]
+    key_attributes = [(contract.ACCOUNTS_PARTITION_KEY, "S")] + [
+        (attribute, kind) for _, attribute, kind in contract.ACCOUNTS_INDEXES]
     dynamodb.create_table(
         TableName=accounts,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in key_attributes],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind} for name, kind in key_attributes],
         KeySchema=[{"AttributeName": contract.ACCOUNTS_PARTITION_KEY, "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
             {"IndexName": index, "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
              "Projection": {"ProjectionType": "ALL"}}
-            for index, attribute in contract.ACCOUNTS_INDEXES
+            for index, attribute, _ in contract.ACCOUNTS_INDEXES
         ],
     )
     dynamodb.create_table(

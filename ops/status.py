@@ -31,7 +31,7 @@ from ops.text import age
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error
 from tollgate.domain.errors import TollgateError
-from tollgate.domain.models import AccountStatus
+from tollgate.domain.account import AccountStatus
 from tollgate.wiring import Wiring
 
 EXIT_ATTENTION, EXIT_FAILED = 1, 2

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from infra import access_log
+from testkit.clock import Clock
 from testkit.faults import FaultyFake
 from tollgate import contract
 from tollgate.domain.usage import (
@@ -188,19 +189,6 @@ class FakeUsageQueues:
         self.delays.append((queue_arn, receipt_handle, delay_seconds))
 
 
-class Clock:
-    """A settable clock for the 24 h window (starts now)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 # --- the reporter deployed on fakes ---------------------------------------------------------------
 
 USAGE_REPORTER_MODULE = "tollgate.handlers.usage_reporter"
@@ -248,7 +236,7 @@ class MeteringOnFakes:
 
     def add_customer(self, api_key_id: str, customer_id: str) -> None:
         """An active account owning the key, billed to the Stripe customer."""
-        from tollgate.domain.models import Account, AccountStatus
+        from tollgate.domain.account import Account, AccountStatus
 
         self.accounts.rows[f"{api_key_id}@example.com"] = Account(
             email=f"{api_key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=api_key_id,

@@ -119,12 +119,20 @@ ACCOUNTS_INDEX_BY_CUSTOMER_ID = "byCustomerId"  # partition key attribute: custo
 ACCOUNTS_ATTR_API_KEY_ID = "apiKeyId"
 ACCOUNTS_ATTR_SUBSCRIPTION_ID = "subscriptionId"
 ACCOUNTS_ATTR_CUSTOMER_ID = "customerId"
-# Every global secondary index of the accounts table: (index name, its string partition key);
-# projection ALL. The stack (infra/data.py) and `make dev` (localdev/bootstrap.py) both build them from this.
+# A sparse index of the accounts the reconciler must look at again whatever Stripe's listings say:
+# they owe an open invoice, or a plan change was asked of Stripe and not recorded as done
+# (`followUpSince`, epoch seconds, written with the row only while one of those holds:
+# tollgate.domain.account.Account.follow_up_since). The reconciler scans it, reading those rows only.
+ACCOUNTS_INDEX_FOLLOW_UP = "followUp"
+ACCOUNTS_ATTR_FOLLOW_UP_SINCE = "followUpSince"
+# Every global secondary index of the accounts table: (index name, its partition key, the key's
+# DynamoDB type "S" or "N"); projection ALL. The stack (infra/data.py) and `make dev`
+# (localdev/bootstrap.py) both build them from this.
 ACCOUNTS_INDEXES = (
-    (ACCOUNTS_INDEX_BY_API_KEY_ID, ACCOUNTS_ATTR_API_KEY_ID),
-    (ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, ACCOUNTS_ATTR_SUBSCRIPTION_ID),
-    (ACCOUNTS_INDEX_BY_CUSTOMER_ID, ACCOUNTS_ATTR_CUSTOMER_ID),
+    (ACCOUNTS_INDEX_BY_API_KEY_ID, ACCOUNTS_ATTR_API_KEY_ID, "S"),
+    (ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, ACCOUNTS_ATTR_SUBSCRIPTION_ID, "S"),
+    (ACCOUNTS_INDEX_BY_CUSTOMER_ID, ACCOUNTS_ATTR_CUSTOMER_ID, "S"),
+    (ACCOUNTS_INDEX_FOLLOW_UP, ACCOUNTS_ATTR_FOLLOW_UP_SINCE, "N"),
 )
 ACCOUNTS_TTL_ATTRIBUTE = "expiresAt"  # only set on short-lived bookkeeping items (e.g. seen Stripe event ids)
 
@@ -238,6 +246,8 @@ METRIC_KEY_DELETIONS_FAILED = "CanceledKeyDeletionsFailed"
 METRIC_SUBSCRIPTIONS_EXAMINED = "SubscriptionsExamined"
 METRIC_ACCOUNTS_REPAIRED = "AccountsRepaired"
 METRIC_REPAIRS_FAILED = "RepairsFailed"
+# Live subscriptions of a known customer that no account records, canceled by the reconciler (an alarm).
+METRIC_ORPHAN_SUBSCRIPTIONS_CANCELED = "OrphanSubscriptionsCanceled"
 METRIC_RECONCILER_RUNS_INCOMPLETE = "ReconcilerRunsIncomplete"
 METRIC_RECONCILER_RUNS_SUCCEEDED = "ReconcilerRunsSucceeded"
 # The housekeeping (tollgate.handlers.housekeeping): API_KEYS_IN_REGION is published on every run

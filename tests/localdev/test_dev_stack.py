@@ -157,7 +157,8 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
               for name in client("dynamodb").list_tables()["TableNames"]}
     (accounts,) = [table for table in tables.values()
                    if table["KeySchema"][0]["AttributeName"] == contract.ACCOUNTS_PARTITION_KEY]
-    assert {(index["IndexName"], index["KeySchema"][0]["AttributeName"])
+    types = {definition["AttributeName"]: definition["AttributeType"] for definition in accounts["AttributeDefinitions"]}
+    assert {(index["IndexName"], index["KeySchema"][0]["AttributeName"], types[index["KeySchema"][0]["AttributeName"]])
             for index in accounts["GlobalSecondaryIndexes"]} == set(contract.ACCOUNTS_INDEXES)
     (usage_reports,) = [table for table in tables.values() if any(
         index["IndexName"] == contract.USAGE_REPORTS_INDEX_PENDING for index in table.get("GlobalSecondaryIndexes", []))]

@@ -25,7 +25,8 @@ from testkit.dev_stack import sign_up, wait_until
 from testkit.lambda_events import KEY_OWNER
 from tollgate import contract
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
-from tollgate.domain.models import Account, AccountStatus, ReconcilerRun
+from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.models import ReconcilerRun
 
 
 def run(environ: dict[str, str]) -> tuple[int, str]:
@@ -49,7 +50,7 @@ def test_a_quiet_deployment_says_so_part_by_part(environment, accounts):
 
 
 def test_a_failed_row_dead_lettered_usage_and_a_firing_alarm_need_a_look(environment, accounts, aws):
-    accounts.save(Account(email=f"{uuid.uuid4().hex[:8]}@example.com", status=AccountStatus.FAILED), None)
+    accounts.create(Account(email=f"{uuid.uuid4().hex[:8]}@example.com", status=AccountStatus.FAILED))
     boto3.client("sqs").send_message(QueueUrl=aws.usage.dead_letter_queue_url, MessageBody="{}")
     cloudwatch = boto3.client("cloudwatch")
     for title in ("usage dead-lettered", "API 5xx"):

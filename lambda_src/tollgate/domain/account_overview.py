@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.models import Account, AccountStatus, KeyRecord
+from tollgate.domain.account import Account, AccountStatus, KeyRecord
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.plans import Plan, PlanCatalog
 from tollgate.ports import AccountBilling, PlanUsage, UsageReports

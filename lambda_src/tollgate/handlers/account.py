@@ -28,8 +28,8 @@ from aws_lambda_powertools.event_handler import Response
 
 from tollgate import contract, wiring
 from tollgate.domain.account_overview import AccountOverview
+from tollgate.domain.account import Account
 from tollgate.domain.errors import BillingPortalNotSetUp, KeyChangeRefused, PlanChangeRefused, SignedOut
-from tollgate.domain.models import Account
 from tollgate.domain.validation import (
     parse_link_token,
     parse_plan_request,

@@ -8,7 +8,9 @@ Status codes every function answers alike:
   timeouts): trying again later should work;
 - 502 when a downstream service refused our request (a 4xx from Stripe, Moesif or AWS): the
   deployment needs a fix, so no Retry-After;
-- 503 + Retry-After when the function itself is not configured yet (a placeholder secret).
+- 503 + Retry-After when the function itself is not configured yet (a placeholder secret);
+- 409 when the account kept changing while the request was deciding on it (tollgate.domain.account:
+  every write is conditional on the row's version): nothing was half-done, trying again works.
 Each handler module adds its routes and the errors only it raises to `function.router`.
 """
 
@@ -29,6 +31,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from tollgate import contract, wiring
 from tollgate.domain.errors import (
+    ConcurrentUpdate,
     ConfigurationError,
     DownstreamError,
     InvalidLink,
@@ -105,6 +108,12 @@ class HttpFunction:
         self.router.exception_handler(NotFoundError)(lambda _: error(404, "Not found."))
         self.router.exception_handler(InvalidLink)(self._invalid_link)
         self.router.exception_handler(TooManyEmails)(self._too_many_emails)
+        self.router.exception_handler(ConcurrentUpdate)(self._busy)
+
+    def _busy(self, problem: ConcurrentUpdate) -> Response:
+        self.logger.info("The account kept changing meanwhile", extra={"reason": str(problem)})
+        return error(409, "Your account changed while we were working on it; nothing was lost. Reload the page and "
+                     "try again.", headers={"Retry-After": "1"})
 
     def _invalid_link(self, problem: InvalidLink) -> Response:
         self.logger.info("Refused an emailed link", extra={"reason": str(problem)})

@@ -25,7 +25,7 @@ from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, Repor
 def report(customer_id: str = "cus_1", value: int = 3, timestamp: int | None = None,
            price_id: str = "price_1") -> MeterReport:
     source = LedgerObject("ledger-bucket", ledger_key())
-    return MeterReport(meter_event_identifier(source, customer_id), customer_id, value,
+    return MeterReport(meter_event_identifier(source, customer_id, None), customer_id, value,
                        timestamp or int(time.time()), source, price_id)
 
 

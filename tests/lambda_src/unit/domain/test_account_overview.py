@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from testkit.fake_access import AccountsOnFakes
+from testkit.world import World
 from testkit.fake_ports import TEST_PLANS
 from testkit.fake_metering import FakeUsageReports
 from tollgate.domain.account_overview import AccountOverviews
-from tollgate.domain.models import AccountStatus
+from tollgate.domain.account import AccountStatus
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.usage import LedgerObject, MeterReport
 
 PERIOD = (1_800_000_000, 1_802_592_000)
 
 
-def overview_of(fakes: AccountsOnFakes, reports: FakeUsageReports | None, status: AccountStatus | None = None):
+def overview_of(fakes: World, reports: FakeUsageReports | None, status: AccountStatus | None = None):
     account = fakes.ports.accounts.get("ada@example.com")
     if status is not None:
         account = account.with_status(status, 1, "test")
@@ -24,7 +24,7 @@ def overview_of(fakes: AccountsOnFakes, reports: FakeUsageReports | None, status
 
 
 def test_the_page_figures_come_from_the_invoice_preview_the_usage_records_and_the_usage_plan() -> None:
-    fakes = AccountsOnFakes.create()
+    fakes = World.create()
     account = fakes.signed_up("ada@example.com")
     fakes.account_billing.invoices[account.subscription_id] = UpcomingInvoice(70, "usd", *PERIOD)
     reports = FakeUsageReports()
@@ -44,7 +44,7 @@ def test_the_page_figures_come_from_the_invoice_preview_the_usage_records_and_th
 
 
 def test_a_figure_that_cannot_be_read_is_named_and_the_others_still_show() -> None:
-    fakes = AccountsOnFakes.create()
+    fakes = World.create()
     fakes.signed_up("ada@example.com")
     fakes.plan_usage.fail("quota_left")
     overview = overview_of(fakes, FakeUsageReports())  # and no invoice preview: Stripe refuses
@@ -53,7 +53,7 @@ def test_a_figure_that_cannot_be_read_is_named_and_the_others_still_show() -> No
 
 
 def test_a_canceled_account_shows_its_keys_and_asks_nothing_of_stripe() -> None:
-    fakes = AccountsOnFakes.create()
+    fakes = World.create()
     fakes.signed_up("ada@example.com")
     overview = overview_of(fakes, FakeUsageReports(), AccountStatus.CANCELED)
     assert (overview.invoice, overview.billable_calls, overview.quota, overview.unavailable) == (None, None, None, ())
