@@ -14,18 +14,19 @@ window.TollgatePage = (() => {
 
   const byId = (id) => document.getElementById(id);
 
-  /** One JSON request; resolves to {status, data} for any HTTP answer. `credentials`: "omit" for the
-   *  cross-origin API, "same-origin" for the site's own /api (its session cookie is HttpOnly: the
-   *  browser sends it, no script ever sees it). */
-  async function request(url, { method = "POST", body, headers = {}, credentials = "omit" } = {}) {
+  /** One JSON request to the site's own `/api/...` (CloudFront sends it to the API; the pages call no
+   *  other origin, and "same-origin" mode makes the browser refuse if one ever tried); resolves to
+   *  {status, data} for any HTTP answer. The session cookie is HttpOnly: the browser sends it, no
+   *  script ever sees it. */
+  async function request(url, { method = "POST", body, headers = {} } = {}) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
     let response;
     try {
       response = await fetch(url, {
         method,
-        mode: credentials === "omit" ? "cors" : "same-origin",
-        credentials,
+        mode: "same-origin",
+        credentials: "same-origin",
         headers: body === undefined ? headers : { "Content-Type": "application/json", ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: controller.signal,
@@ -133,7 +134,7 @@ window.TollgatePage = (() => {
    *  other page). Opening a link never acts by itself: the page names the address and waits for a click, so a
    *  link to someone else's account, mailed to you, cannot sign your browser in to it (login CSRF). */
   async function lookUpLink(token, kind) {
-    const { status, data } = await request("/api/link", { body: { token }, credentials: "same-origin" });
+    const { status, data } = await request("/api/link", { body: { token } });
     if (status === 200 && data.kind === kind && typeof data.email === "string") return { email: data.email };
     return { status: status === 200 ? 410 : status };
   }

@@ -178,6 +178,11 @@ class FakeUsageReports(FaultyFake, UsageReports):
         with self._call("latest_summary"), self._lock:
             return max(self.summaries.values(), key=lambda summary: summary.reported_at, default=None)
 
+    def latest_billed_summary(self) -> BatchSummary | None:
+        with self._call("latest_billed_summary"), self._lock:
+            return max((summary for summary in self.summaries.values() if summary.billed),
+                       key=lambda summary: summary.reported_at, default=None)
+
 
 @dataclass
 class FakeUsageQueues:

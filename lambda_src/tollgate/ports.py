@@ -398,6 +398,11 @@ class UsageReports(ABC):
     def latest_summary(self) -> BatchSummary | None:
         """The summary saved last (the newest report, for `make status`), if any."""
 
+    @abstractmethod
+    def latest_billed_summary(self) -> BatchSummary | None:
+        """The newest summary that billed a call (`make status`: the newest object may hold only
+        calls nothing bills, such as a 403 or a free plan's), if any."""
+
 
 class Metrics(ABC):
     """Business metrics (names in tollgate.contract.METRIC_*): what the stack's alarms and dashboard

@@ -65,7 +65,7 @@ def test_dead_letters_are_re_sent_once_and_removed(aws, environment, customer, s
     again, output_again = run(environ=environment)
 
     assert (status, again) == (0, 0)
-    assert f"{source}: 5 billable call(s) of 1 customer(s): 1 meter event(s) sent" in output
+    assert f"{source}: 5 billable call(s), 5 billed to 1 customer(s): 1 meter event(s) sent" in output
     assert "0 meter event(s) sent, 1 already reported" in output_again
     assert units(stripe_bridge, customer_id) == 5
     attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=aws.usage.dead_letter_queue_url,

@@ -382,3 +382,4 @@ class Registration:
     customer_id: str
     subscription_id: str | None  # None: a free plan
     status: AccountStatus
+    plan_id: str  # the plan signed up for (tollgate.plans): the key page says what applies to it

@@ -43,7 +43,8 @@ from tollgate.domain.errors import DownstreamError
 from tollgate.domain.usage import (
     BatchSummary, BillableStatuses, KeyUsage, LedgerObject, MeterReport, ReportRecord, ReportState, read_ledger,
 )
-from tollgate.plans import PlanCatalog
+from tollgate.domain.account import PlanTerm
+from tollgate.plans import PlanCatalog, UnknownPlan
 from tollgate.ports import Accounts, UsageLedger, UsageMeter, UsageReports
 
 # Stripe accepts meter events up to 35 days old: a report older than that can never be sent, so
@@ -54,6 +55,13 @@ REPORT_RETENTION_SECONDS = 35 * 24 * 3600
 # 1,000 meter events per second Stripe takes in live mode.
 PARALLEL_STRIPE_CALLS = 8
 IDENTIFIER_PREFIX = "tollgate-"
+
+
+def price_billed(term: PlanTerm, plans: PlanCatalog) -> str | None:
+    """The Stripe price a call made on `term` is billed at: the one recorded with the term, else the
+    settings' price of its plan; None on a free plan. Raises UnknownPlan when neither says (no price
+    recorded, and the plan is no longer in the settings). `make usage-report` counts with it too."""
+    return term.price_id if term.price_id is not None else plans.get(term.plan_id).price_id
 
 
 class Delivery(str, Enum):
@@ -127,8 +135,9 @@ class UsageReporter:
             raise UsageNotReported(failures[0].service,
                                    f"{len(failures)} of {len(reports)} customers of {source} not reported; first: "
                                    f"{failures[0]}", retryable=all(failure.retryable for failure in failures))
-        summary = BatchSummary(source, usage.records, usage.malformed, usage.billable, len(reports), unknown,
-                               len(ambiguous), int(self._clock()))
+        summary = BatchSummary(source, usage.records, usage.malformed, usage.billable,
+                               len({report.customer_id for report in reports}), unknown, len(ambiguous),
+                               int(self._clock()), billed=sum(report.value for report in reports))
         self._reports.save_summary(summary)
         return BatchOutcome(summary, deliveries, tuple(ambiguous), units_sent)
 
@@ -150,11 +159,11 @@ class UsageReporter:
                 unknown[key_id] = key_usage.billable
                 continue
             for at_ms in key_usage.billable_at_ms:
-                term = account.plan_at(at_ms / 1000)
-                if term.price_id is None and term.plan_id not in self._plans.ids and term.plan_id is not None:
+                try:
+                    price_id = price_billed(account.plan_at(at_ms / 1000), self._plans)
+                except UnknownPlan:
                     unknown[key_id] = unknown.get(key_id, 0) + 1  # no price recorded, and the plan is gone
                     continue
-                price_id = term.price_id or self._plans.get(term.plan_id).price_id
                 if price_id is None:
                     continue  # made on a free plan
                 total = per_price.setdefault((account.customer_id, price_id), KeyUsage())

@@ -160,7 +160,8 @@ class _Attempt:
         if not self._plan.requires_payment_method:
             final_calls.append(self._attach)
         _raise_first_failure(*self._stage(*final_calls))
-        return Registration(key=key, customer_id=customer_id, subscription_id=subscription_id, status=final_status)
+        return Registration(key=key, customer_id=customer_id, subscription_id=subscription_id, status=final_status,
+                            plan_id=self._plan.id)
 
     def roll_back(self, failure: Exception) -> None:
         """Undo what this attempt created, then release its reservation, or keep the row

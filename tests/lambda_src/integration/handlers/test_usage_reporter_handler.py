@@ -66,7 +66,7 @@ def test_a_ledger_object_reaches_the_stripe_meter_through_s3_events_and_sqs(aws,
 
     assert units_in_stripe(reporter, customer_id) == 7
     summary = reporter.wiring.usage_reports.summary(source)
-    assert (summary.records, summary.billable, summary.customers) == (8, 7, 1)
+    assert (summary.records, summary.billable, summary.billed, summary.customers) == (8, 7, 7, 1)
 
 
 def test_a_redelivered_notification_bills_nothing_twice(aws, reporter, queue, stripe_client):

@@ -100,8 +100,9 @@ def test_n_calls_before_a_switch_and_m_after_are_billed_n_at_the_old_price_and_m
     after_ms = int(world.clock() * 1000)
     world.calls(key.id, 2)
     mixed = world.ledger.put(ledger_bytes([call_record(key.id, at_ms=before_ms - 10), call_record(key.id, at_ms=after_ms)]))
-    world.reporter.report_object(mixed)
+    summary = world.reporter.report_object(mixed).summary
 
+    assert (summary.billable, summary.billed, summary.customers) == (2, 2, 1)  # one customer at two prices
     subscription = world.billing.subscription(world.account().subscription_id)
     assert [item.price_id for item in subscription.items] == [STANDARD.price_id, PRO.price_id]
     assert world.billed() == {STANDARD.price_id: 6, PRO.price_id: 3}
@@ -114,6 +115,9 @@ def test_paid_to_free_ends_the_subscription_with_its_period_and_the_account_goes
 
     world.change("free")
     world.calls(key.id, 3)
+    on_free = world.reports.latest_summary()
+    assert (on_free.billable, on_free.billed, on_free.customers) == (3, 0, 0)  # calls on the free plan bill nothing
+    assert world.reports.latest_billed_summary().billed == 2
     assert world.billing.subscription(account.subscription_id).cancel_at_period_end
     assert world.usage_plan_of(key.id) == FREE.usage_plan_id
     world.billing.renew(account.subscription_id)  # the period ends; Stripe ends the subscription

@@ -145,6 +145,7 @@ def test_the_account_page_figures(function: DeployedFunction, fakes: World) -> N
     assert body["period"] == {"start": 1_800_000_000, "end": 1_802_592_000}
     assert body["quota"] == {"left": TEST_PLANS.default.quota_limit, "limit": TEST_PLANS.default.quota_limit}
     assert body["billableCalls"] is None and body["unavailable"] == ["usage"]  # no usage reports here
+    assert body["endingSubscription"] is None
     assert body["keys"] == [{"id": account.api_key_id, "createdAt": account.created_at, "state": "active",
                              "until": None, "current": True}]
     assert fakes.ports.api_keys.keys[account.api_key_id]["value"] not in json.dumps(body)
@@ -247,6 +248,24 @@ def test_a_plan_change_keeps_the_key_and_the_page_shows_the_new_plan(function: D
     page = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)[2]
     assert page["plan"] == {"id": "free", "name": "Free", "free": True, "quotaPeriod": "MONTH"}
     assert page["keys"][0]["id"] == key_id and fakes.ports.api_keys.plan[key_id] == TEST_PLANS.get("free").usage_plan_id
+
+
+def test_after_a_change_from_paid_to_free_the_page_gets_what_stripe_still_bills_and_for_which_plan(
+        function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+    """Standard -> free in the period: the subscription ends with the period, its final invoice (the
+    upcoming one) bills the calls made on Standard; the page gets the amount, the date and the plan."""
+    session, _ = signed_in(function, fakes)
+    subscription_id = fakes.ports.accounts.get(ADA).subscription_id
+    period = {"start": int(fakes.clock()) - 86_400, "end": int(fakes.clock()) + 29 * 86_400}
+    fakes.account_billing.invoices[subscription_id] = UpcomingInvoice(1_234, "usd", period["start"], period["end"])
+
+    changed = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": "free"}, cookie=session)
+    assert (changed[0], changed[2]) == (200, {"plan": "free"})
+
+    status, _, page = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)
+    assert status == 200 and page["plan"]["free"] is True
+    assert page["endingSubscription"] == {"paidPlans": [{"id": "standard", "name": "Standard"}]}
+    assert (page["amountDue"], page["period"]) == ({"amount": 1_234, "currency": "usd"}, period)
 
 
 def test_a_plan_that_needs_a_card_answers_a_checkout_url_back_to_the_account_page(
