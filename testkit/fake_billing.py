@@ -189,8 +189,12 @@ class FakeBilling(FaultyFake, Billing):
 
     def owe(self, subscription_id: str, amount: int, *, attempted: bool = True) -> str:
         """An open invoice of `amount` for the subscription (live or ended), as a failed renewal or final
-        invoice leaves it; `attempted=False`: Stripe has not tried to collect it yet."""
+        invoice leaves it: a live subscription is `past_due` while it owes one
+        (https://docs.stripe.com/billing/subscriptions/overview#payment-status); `attempted=False`: Stripe
+        has not tried to collect it yet."""
         invoice_id = f"in_{next(self._ids):04d}"
+        if attempted and self.subscriptions[subscription_id]["status"] in ("active", "trialing"):
+            self.subscriptions[subscription_id]["status"] = "past_due"
         self.invoices.append({"id": invoice_id, "customer": self.subscriptions[subscription_id]["customer"],
                               "subscription": subscription_id, "amount": amount, "attempted": attempted,
                               "status": "open", "created": int(self.clock())})
@@ -213,14 +217,18 @@ class FakeBilling(FaultyFake, Billing):
 
     def pay_open_invoices(self, customer_id: str, idempotency_key: str) -> InvoicePayment:
         """Pays the customer's open invoices, oldest first, with `default_payment_methods`; a method in
-        `declining_methods` is refused. A subscription that owes nothing more is `active` again."""
+        `declining_methods` is declined; no method at all is a refused request, as Stripe's
+        invalid_request_error (not a card_error). A subscription that owes nothing more is `active` again."""
         with self._call("pay_open_invoices", customer_id, idempotency_key):
             method = self.default_payment_methods.get(customer_id)
             paid = 0
             for invoice in self.invoices:
                 if invoice["customer"] != customer_id or invoice["status"] != "open":
                     continue
-                if method is None or method in self.declining_methods:
+                if method is None:
+                    raise DownstreamError(self.port, "pay invoice failed (the customer has no default payment "
+                                                     "method)", retryable=False)
+                if method in self.declining_methods:
                     return InvoicePayment(paid, declined="Your card was declined.")
                 invoice["status"] = "paid"
                 self.paid_invoices.append((invoice["subscription"], invoice["amount"]))
