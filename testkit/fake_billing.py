@@ -256,6 +256,8 @@ class FakePaymentMethods(FaultyFake, PaymentMethods):
     def __init__(self, billing: FakeBilling | None = None, **kwargs):
         super().__init__(**kwargs)
         self.setup_intents: dict[str, str] = {}  # seti_... -> the payment method it collected
+        self.collected_at: dict[str, float] = {}  # payment method -> when Checkout collected it (its `created`)
+        self._billing = billing
         self.default_payment_methods: dict[str, str] = billing.default_payment_methods if billing else {}
         self.checkout_sessions: dict[str, dict] = {}  # idempotency key -> session
         self._ids = itertools.count(1)
@@ -264,7 +266,11 @@ class FakePaymentMethods(FaultyFake, PaymentMethods):
         with self._call("set_default_payment_method", customer_id, setup_intent_id):
             if setup_intent_id not in self.setup_intents:
                 raise DownstreamError(self.port, f"no setup intent {setup_intent_id}", retryable=False)
-            self.default_payment_methods[customer_id] = self.setup_intents[setup_intent_id]
+            collected, current = self.setup_intents[setup_intent_id], self.default_payment_methods.get(customer_id)
+            current_at, collected_at = self.collected_at.get(current or ""), self.collected_at.get(collected)
+            if current_at is not None and collected_at is not None and current_at > collected_at:
+                return  # a late delivery of an earlier Checkout keeps the newer card
+            self.default_payment_methods[customer_id] = collected
 
     def create_setup_checkout(self, customer_id: str, success_url: str, cancel_url: str, idempotency_key: str) -> str:
         with self._call("create_setup_checkout", customer_id, idempotency_key):
@@ -295,6 +301,7 @@ class FakePaymentMethods(FaultyFake, PaymentMethods):
         session = next(s for s in self.checkout_sessions.values() if s["url"] == url)
         setup_intent_id = f"seti_{session['id']}"
         self.setup_intents[setup_intent_id] = payment_method
+        self.collected_at[payment_method] = self._billing.clock() if self._billing else time.time()
         session["complete"] = True
         return session["id"], setup_intent_id
 
