@@ -30,7 +30,7 @@ FLAT_PLAN_KEYS = ("throttle_rate_limit", "throttle_burst_limit", "quota_limit", 
 FLAT_PLAN_KEYS_DOC = ("The single-plan settings of earlier versions: without `plans`, they make one plan (`standard`), "
                       "exactly as before; with `plans`, synth refuses them.")
 PLAN_FIELDS = ("id", "name", "description", "price_text", *FLAT_PLAN_KEYS)
-# The value shipped in cdk.json: synth accepts it so the stack can be tried out, and the README
+# The value shipped in cdk.json: synth accepts it so the stack can be tried out, and docs/plans.md
 # says to replace it (`make stripe-setup` prints the real one) before a deploy that bills anyone.
 PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
 _PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")

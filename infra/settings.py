@@ -35,7 +35,7 @@ from tollgate import contract
 USAGE_REPORTERS = ("tollgate", "moesif")
 
 # The same for the address Tollgate's emails come from (sign-up confirmation, sign-in links): SES
-# sends only from an identity verified in the account (README "Customer accounts").
+# sends only from an identity verified in the account (docs/customer-accounts.md).
 PLACEHOLDER_EMAIL_SENDER = "sender-not-set@example.com"
 _EMAIL_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -209,7 +209,7 @@ class Settings:
                        "Lambda function invoked directly; set one and leave the other empty")
         read.retired("existing_secret_arn", "it was split in two so that Firehose can no longer read the Stripe keys: "
                      "set existing_stripe_secret_arn (stripe_secret_key, stripe_webhook_secret) and "
-                     "existing_moesif_secret_arn (api_key); see the README, 'Secrets'")
+                     "existing_moesif_secret_arn (api_key); see docs/deploying.md, 'Upgrading from earlier versions'")
         return cls(
             stage_name=read.matching(
                 "stage_name", _STAGE_NAME, "1-128 letters, digits, '-' or '_' (e.g. 'prod')"

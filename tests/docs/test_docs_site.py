@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"
 DOCS = REPO_ROOT / "docs"
 README_MAX_LINES = 200
-# A relative link into docs/ in Markdown: (docs/page.md#anchor) or (docs/).
+# A relative link into docs/ in Markdown: (docs/<page>.md#anchor) or (docs/).
 README_DOCS_LINK = re.compile(r"\]\((docs/[^)#\s]*)(?:#([^)\s]+))?\)")
 CITED_PAGE = re.compile(r"\bdocs/([a-z0-9-]+\.md)\b")
 
