@@ -12,6 +12,8 @@ STAMPS := .stamps
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export PYTHONDONTWRITEBYTECODE := 1
+# No Material for MkDocs banner about its successor on every docs build.
+export NO_MKDOCS_2_WARNING := 1
 CDK := npx --no-install cdk --no-notices
 DOCS_PORT ?= 8002
 

@@ -33,7 +33,8 @@ class Branding:
     ([Customer accounts](customer-accounts.md#your-brand-on-the-pages) says how the pages use them)."""
 
     product_name: str = field(default="Your API", metadata={"doc": (
-        "Your product's name as customers know it: the header and tab title of every page.")})
+        "Your product's name as customers know it: the header and tab title of every page "
+        "([Customer accounts](customer-accounts.md#your-brand-on-the-pages)).")})
     accent_color: str = field(default="#3346d3", metadata={"doc": (
         "Buttons, links and the header mark; the pages derive the shades around it so text stays at WCAG AA in light "
         "and dark themes.")})
