@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
+LOGS := .tollgate/logs
 
 # Quiet, offline-friendly tooling: no jsii Node-20 banner, no CDK telemetry or notices.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -17,18 +18,24 @@ export NO_MKDOCS_2_WARNING := 1
 CDK := npx --no-install cdk --no-notices
 DOCS_PORT ?= 8002
 
-.PHONY: help deps lambda-python synth test deploy dev docs bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status lock browser
+.PHONY: help deps lambda-python synth test deploy deploy-role dev docs bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status lock browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
 # The installs below run on the first run and again only when their lock file changes (the
-# .stamps/ files record when they last succeeded); they say so, and show the installer's progress.
+# .stamps/ files record when they last succeeded). Each says in one line what it installs and where
+# the installer's own output goes (a log under $(LOGS)/); when it fails, the log's last lines show.
+# $(call logged,<log file>,<command>): the command's output into the log; on failure its tail, its path.
+define logged
+mkdir -p $(dir $(1)) && { $(2); } >$(1) 2>&1 || { status=$$?; \
+  echo "==> That failed (exit $$status). The last lines of $(1):" >&2; tail -n 30 $(1) >&2; exit $$status; }
+endef
+
 $(STAMPS)/venv: requirements.txt pyproject.toml
 	@mkdir -p $(STAMPS)
-	@echo "==> Installing the pinned Python packages into $(VENV) (a few minutes; only on the first run and after requirements.txt changes)..."
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
+	@echo "==> Installing the pinned Python packages into $(VENV) (a few minutes; only on the first run and after requirements.txt changes; to watch: tail -f $(LOGS)/install-python.log)..."
+	@$(call logged,$(LOGS)/install-python.log,{ test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); } && $(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt)
 	@# Make tollgate (lambda_src/), infra, localdev, ops and bench importable inside the venv.
 	@$(BIN)/python -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'tollgate-dev.pth').write_text('$(CURDIR)\n$(CURDIR)/lambda_src\n')"
 	@touch $@
@@ -36,9 +43,10 @@ $(STAMPS)/venv: requirements.txt pyproject.toml
 
 $(STAMPS)/node: package.json package-lock.json
 	@mkdir -p $(STAMPS)
-	@echo "==> Installing the pinned AWS CDK CLI into node_modules (npm ci; only on the first run and after package-lock.json changes)..."
-	npm ci --no-audit --no-fund
+	@echo "==> Installing the pinned AWS CDK CLI into node_modules (npm ci; only on the first run and after package-lock.json changes; log: $(LOGS)/install-cdk-cli.log)..."
+	@$(call logged,$(LOGS)/install-cdk-cli.log,npm ci --no-audit --no-fund)
 	@touch $@
+	@echo "==> AWS CDK CLI installed; later runs skip this step."
 
 deps: $(STAMPS)/venv $(STAMPS)/node  ## create .venv, install pinned Python deps and the pinned CDK CLI
 
@@ -60,11 +68,14 @@ synth: lambda-python  ## synthesize cdk.out/Tollgate.template.json offline and p
 test: deps browser  ## the whole test suite
 	$(BIN)/python -m pytest
 
-deploy: lambda-python  ## cdk deploy to the account of your current AWS credentials
-	$(CDK) deploy Tollgate
+deploy: lambda-python  ## cdk deploy to the account of your current AWS credentials (ARGS: more cdk deploy options)
+	$(CDK) deploy Tollgate $(ARGS)
+
+deploy-role: deps  ## once per account: GitHub's OIDC provider + the least-privilege role deploy.yml assumes (ARGS="--repo OWNER/NAME")
+	@$(BIN)/python -m ops.deploy_role $(ARGS)
 
 dev: deps  ## run the whole product locally on emulators (no AWS/Stripe/Moesif account; ARGS="--help")
-	$(BIN)/python -m localdev $(ARGS)
+	@$(BIN)/python -m localdev $(ARGS)
 
 docs: deps  ## write docs/settings.md from infra/settings.py, then serve the docs site on 127.0.0.1:8002 (DOCS_PORT)
 	$(BIN)/python -m infra.settings_doc
@@ -80,7 +91,7 @@ failed-accounts: deps  ## list accounts a rollback could not undo; ARGS="--clean
 	$(BIN)/python -m ops.failed_accounts $(ARGS)
 
 status: deps  ## one screen: accounts, keys vs quota, reconciler, metering backlog, failed rows, alarms firing (ARGS="--help")
-	$(BIN)/python -m ops.status $(ARGS)
+	@$(BIN)/python -m ops.status $(ARGS)
 
 tag-keys: deps  ## upgrade step: tag every key the accounts table records with this deployment's owner tag (ARGS="--help")
 	$(BIN)/python -m ops.tag_keys $(ARGS)

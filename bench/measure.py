@@ -31,7 +31,6 @@ BENCH_ENVIRONMENT = {
     contract.ENV_IDEMPOTENCY_TABLE: "bench-idempotency",
     contract.ENV_PLANS: BENCH_PLANS.to_json(),
     contract.ENV_KEY_OWNER: "bench/prod",
-    contract.ENV_ALLOWED_ORIGIN: "https://signup.example.com",
     contract.ENV_SIGNUP_URL: "https://signup.example.com/",
     contract.ENV_STAGE: "prod",
     contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(contract.DEFAULT_CANCELED_KEY_RETENTION_DAYS),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, Stack, Token
+from aws_cdk import ArnFormat, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -15,6 +15,7 @@ from infra.gateway_errors import (
     JSON_SCHEMA_DRAFT4,
     REGISTER_BODY_CONTENT_TYPE,
     REGISTER_BODY_MODEL,
+    REGISTER_BODY_ROUTES,
     gateway_error_headers,
     gateway_errors,
 )
@@ -27,26 +28,30 @@ from tollgate import contract
 class TollgateApi(Construct):
     """REST API, its stage (access logs to the given destination) and a usage plan per Tollgate plan.
 
-    Built in two steps because the signup site (whose origin the public routes allow via CORS)
-    needs this API's URL first: the constructor makes the API, stage and usage plan; `add_routes`
-    then wires the functions once the site's origin is known.
+    Built in two steps because the signup site needs this API's URL first (its config.json and
+    the quota answer's account link): the constructor makes the API, stage and usage plan;
+    `add_routes` then wires the functions once the site's origin is known.
 
     Routes:
     - `/` and `/{proxy+}`, ANY: metered. API key required, counted by the usage plan, proxied to
       the backend (infra/backend.py): `backend_url` or the sample backend's function URL
       (HTTP_PROXY, with the gateway's secret header), or `backend_function_arn` (AWS_PROXY).
     - POST /register, POST /billing/checkout, POST /billing/checkout/outcome (the page back from
-      Checkout; served by the checkout function): no usage-plan key, their own method throttling (a
-      cap on their functions), CORS limited to the signup site's origin.
-    - POST /stripe/webhook: no key, no CORS (server-to-server; the handler verifies the signature),
-      and no method throttle of its own that unsigned junk could use up in front of Stripe.
+      Checkout; served by the checkout function), for machine clients: no usage-plan key, their own
+      method throttling (a cap on their functions). No CORS: the signup page calls their twins on
+      its own origin (`/api/register`, ..., contract.SITE_TWIN_OF_ROUTE), which no browser page of
+      another origin needs to call either.
+    - POST /stripe/webhook: no key (server-to-server; the handler verifies the signature), and no
+      method throttle of its own that unsigned junk could use up in front of Stripe.
+    - the signup site's `/api/...` routes (contract.SITE_ROUTES), which CloudFront serves on the
+      site's own origin (infra/customer_accounts.py).
 
     Per-client limits on the unauthenticated routes are WAF's (infra/waf.py, on by default); the
     stage throttle is a high backstop shared by all. Method throttling on /register and
     /billing/checkout caps those functions (concurrency <= burst + rate x duration);
     `reserved_concurrency` adds a hard cap where the account's Lambda quota allows it.
 
-    Validation is split on purpose: the /register JSON model only checks the shape (an object
+    Validation is split on purpose: the /register (and /api/register) JSON model only checks the shape (an object
     whose known fields are strings of bounded length) so malformed bodies never cost a Lambda
     invocation; the Lambda does the real per-field validation and answers the detailed 400s.
     """
@@ -86,13 +91,14 @@ class TollgateApi(Construct):
                 throttling_burst_limit=settings.stage_burst_limit,
                 # The site's /api routes are as costly as /register (the sign-up confirmation runs it).
                 method_options={
-                    **{f"{route}/POST": browser_route_throttle for route in contract.CORS_ROUTES},
+                    **{f"{route}/POST": browser_route_throttle for route in contract.SIGN_UP_ROUTES},
                     **{f"{route}/{method}": browser_route_throttle for route, method in contract.SITE_ROUTES.items()},
                 },
             ),
         )
         self.stage = self.rest_api.deployment_stage
         self._integrations: dict[str, apigw.LambdaIntegration] = {}
+        self._register_body_validation: tuple[apigw.IRequestValidator, apigw.IModel] | None = None
         self.usage_plans = {plan.id: self._add_usage_plan(plan) for plan in settings.plans}
         acknowledge(
             self.stage,
@@ -126,54 +132,27 @@ class TollgateApi(Construct):
         stack = Stack.of(self)
         return f"{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
 
-    @property
-    def origin(self) -> str:
-        """https://<api domain>: what the site's CSP connect-src allows."""
-        return f"https://{self.domain}"
-
     def url_for(self, route: str) -> str:
         return self.rest_api.url_for_path(route)
 
     def add_routes(
         self,
         *,
-        allowed_origin: str,
+        site_origin: str,
         register: lambda_.Function,
         checkout: lambda_.Function,
         stripe_webhook: lambda_.Function,
         account: lambda_.Function,
         backend: Backend,
     ) -> None:
-        """Wire every route; `allowed_origin` is the only origin CORS (and error responses) allow."""
-        self._add_gateway_responses(allowed_origin)
-        register_resource = self.rest_api.root.add_resource(contract.ROUTE_REGISTER.strip("/"))
-        _allow_browser_calls(register_resource, allowed_origin)
-        register_method = register_resource.add_method(
-            "POST",
-            self._integration(register),
-            api_key_required=False,
-            request_validator=self.rest_api.add_request_validator(
-                "RegisterBodyValidator", validate_request_body=True, validate_request_parameters=True
-            ),
-            request_models={
-                REGISTER_BODY_CONTENT_TYPE: self.rest_api.add_model(
-                    "RegisterBody", content_type=REGISTER_BODY_CONTENT_TYPE, schema=_json_schema(REGISTER_BODY_MODEL)
-                )
-            },
-        )
-
-        checkout_resource = self.rest_api.root.resource_for_path(contract.ROUTE_CHECKOUT)
-        _allow_browser_calls(checkout_resource, allowed_origin)
-        checkout_integration = self._integration(checkout)
-        checkout_method = checkout_resource.add_method("POST", checkout_integration, api_key_required=False)
-        outcome_resource = self.rest_api.root.resource_for_path(contract.ROUTE_CHECKOUT_OUTCOME)
-        _allow_browser_calls(outcome_resource, allowed_origin)
-        outcome_method = outcome_resource.add_method("POST", checkout_integration, api_key_required=False)
-
-        webhook_resource = self.rest_api.root.resource_for_path(contract.ROUTE_STRIPE_WEBHOOK)
-        webhook_method = webhook_resource.add_method(
-            "POST", self._integration(stripe_webhook), api_key_required=False
-        )
+        """Wire every route; `site_origin` is the signup site's, whose account page the quota answer links."""
+        self._add_gateway_responses(site_origin)
+        functions = {contract.HANDLER_REGISTER: register, contract.HANDLER_CHECKOUT: checkout,
+                     contract.HANDLER_ACCOUNT: account}
+        register_method = self._add_function_route(contract.ROUTE_REGISTER, "POST", register)
+        checkout_method = self._add_function_route(contract.ROUTE_CHECKOUT, "POST", checkout)
+        outcome_method = self._add_function_route(contract.ROUTE_CHECKOUT_OUTCOME, "POST", checkout)
+        webhook_method = self._add_function_route(contract.ROUTE_STRIPE_WEBHOOK, "POST", stripe_webhook)
 
         _without_authorizer(register_method, "Public sign-up by design; method throttling and a body model guard it.")
         _without_authorizer(
@@ -184,22 +163,36 @@ class TollgateApi(Construct):
             "holds the session id Stripe returned it with."
         )
         _without_authorizer(webhook_method, "Called by Stripe; the handler verifies the Stripe-Signature HMAC.")
-        self._add_site_routes(register, account)
+        for route, method in contract.SITE_ROUTES.items():
+            site_method = self._add_function_route(route, method, functions[contract.SITE_ROUTE_HANDLERS[route]])
+            _without_authorizer(site_method, "The signup site's API on its own origin: sign-up and checkout as on "
+                                "the API's public routes, sign-in and sign-up confirmation by emailed link, the rest "
+                                "authorized by the session cookie in the handler.")
         for metered_method in self._add_metered_routes(backend):
             _without_authorizer(
                 metered_method, "Authorized by API key + usage plan (apiKeyRequired), the product's access model."
             )
 
-    def _add_site_routes(self, register: lambda_.Function, account: lambda_.Function) -> None:
-        """The signup site's /api/... routes (contract.SITE_ROUTES), reached through CloudFront on the
-        site's own origin (infra/customer_accounts.py): no CORS, each with the browser routes' method
-        throttle. The sign-up confirmation runs the register flow, so the register function serves it."""
-        for route, method in contract.SITE_ROUTES.items():
-            function = register if route == contract.ROUTE_SIGNUP_CONFIRM else account
-            site_method = self.rest_api.root.resource_for_path(route).add_method(
-                method, self._integration(function), api_key_required=False)
-            _without_authorizer(site_method, "The signup site's account API: public sign-in and sign-up "
-                                "confirmation by emailed link, the rest authorized by the session cookie in the handler.")
+    def _add_function_route(self, route: str, method: str, function: lambda_.Function) -> apigw.Method:
+        """`method` on `route` to `function`, no usage-plan key; the register body model checks the
+        body first where it applies (gateway_errors.REGISTER_BODY_ROUTES)."""
+        validation: dict[str, Any] = {}
+        if route in REGISTER_BODY_ROUTES:
+            validator, model = self._register_body_check()
+            validation = {"request_validator": validator, "request_models": {REGISTER_BODY_CONTENT_TYPE: model}}
+        return self.rest_api.root.resource_for_path(route).add_method(
+            method, self._integration(function), api_key_required=False, **validation)
+
+    def _register_body_check(self) -> tuple[apigw.IRequestValidator, apigw.IModel]:
+        """The register body's validator and model, made once for every route it guards."""
+        if self._register_body_validation is None:
+            self._register_body_validation = (
+                self.rest_api.add_request_validator(
+                    "RegisterBodyValidator", validate_request_body=True, validate_request_parameters=True),
+                self.rest_api.add_model(
+                    "RegisterBody", content_type=REGISTER_BODY_CONTENT_TYPE, schema=_json_schema(REGISTER_BODY_MODEL)),
+            )
+        return self._register_body_validation
 
     def _integration(self, function: lambda_.Function) -> apigw.LambdaIntegration:
         """Integrate by ARN built from the function's fixed name, not by Ref (see PythonFunction):
@@ -249,11 +242,11 @@ class TollgateApi(Construct):
             proxy.add_method("ANY", proxy_integration, api_key_required=True, request_parameters=proxy_params or None),
         ]
 
-    def _add_gateway_responses(self, allowed_origin: str) -> None:
+    def _add_gateway_responses(self, site_origin: str) -> None:
         """Errors API Gateway answers itself (throttling, quota, bad body, 5xx) carry the headers
         of gateway_errors.gateway_error_headers (static values are quoted in a gateway response)."""
-        headers = {name: f"'{value}'" for name, value in gateway_error_headers(allowed_origin).items()}
-        for response_type, (status, template) in gateway_errors(allowed_origin).items():
+        headers = {name: f"'{value}'" for name, value in gateway_error_headers().items()}
+        for response_type, (status, template) in gateway_errors(site_origin).items():
             self.rest_api.add_gateway_response(
                 response_type,
                 type=apigw.ResponseType.of(response_type),
@@ -269,29 +262,21 @@ def _without_authorizer(method: apigw.Method, reason: str) -> None:
     acknowledge(method, "AwsSolutions-COG4", reason)
 
 
-def _allow_browser_calls(resource: apigw.IResource, allowed_origin: str) -> None:
-    """CORS preflight for a POST route the signup page calls: that one origin, never '*', with the
-    contract's policy (the handlers' Powertools CORSConfig and the local gateway use it too)."""
-    resource.add_cors_preflight(
-        allow_origins=[allowed_origin],
-        allow_methods=list(contract.CORS_ALLOWED_METHODS),
-        allow_headers=list(contract.CORS_ALLOWED_HEADERS),
-        max_age=Duration.seconds(contract.CORS_MAX_AGE_SECONDS),
-    )
-
-
 def _json_schema(model: Mapping[str, Any]) -> apigw.JsonSchema:
     """apigw.JsonSchema of a plain-data model (infra/gateway_errors.py), for the keywords those
     models use; any other keyword or draft stops the synth rather than being dropped silently."""
-    unknown = set(model) - {"$schema", "type", "properties", "maxLength"}
+    unknown = set(model) - {"$schema", "type", "properties", "additionalProperties", "maxLength"}
     if unknown or model.get("$schema", JSON_SCHEMA_DRAFT4) != JSON_SCHEMA_DRAFT4:
-        raise ValueError(f"infra/api.py translates draft-4 type/properties/maxLength models only, not "
-                         f"{sorted(unknown) or model['$schema']}; extend _json_schema")
-    properties = model.get("properties")
+        raise ValueError(f"infra/api.py translates draft-4 type/properties/additionalProperties/maxLength models "
+                         f"only, not {sorted(unknown) or model['$schema']}; extend _json_schema")
+    properties, additional = model.get("properties"), model.get("additionalProperties")
+    kind = model["type"]  # one type name, or a list of them (draft 4 allows both)
     return apigw.JsonSchema(
         schema=apigw.JsonSchemaVersion.DRAFT4 if "$schema" in model else None,
-        type=apigw.JsonSchemaType[model["type"].upper()],
+        type=[apigw.JsonSchemaType[name.upper()] for name in kind] if isinstance(kind, list)
+        else apigw.JsonSchemaType[kind.upper()],
         max_length=model.get("maxLength"),
         properties={name: _json_schema(spec) for name, spec in properties.items()} if properties else None,
+        additional_properties=_json_schema(additional) if isinstance(additional, Mapping) else additional,
     )
 

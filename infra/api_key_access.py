@@ -1,4 +1,7 @@
-"""Who may do what to API keys: every grant on a key is conditioned on the deployment's owner tag.
+"""Who may do what to API keys and this deployment's usage plans: every API Gateway grant of every
+function names this deployment's usage plans or carries its owner tag, except the three AWS allows no
+narrowing of (UNCONDITIONED_GRANTS); tests/infra/test_iam_scoping.py holds every role of the template
+to that.
 
 API keys live account-wide (`/apikeys/{id}`), so a role allowed GET/PATCH/DELETE on `/apikeys/*`
 could read the value of, disable or delete any key in the region, other APIs' included. Every key
@@ -8,20 +11,30 @@ Tollgate creates carries `contract.API_KEY_OWNER_TAG` = this deployment's name, 
   tagging on create is authorized as `apigateway:PUT` on the key's `/tags/...` resource (the
   Service Authorization Reference lists CreateApiKey as apigateway:POST + apigateway:PUT), granted
   on API-key tag resources only and with the same conditions;
-- usage-plan membership, and setting what a key has left of its quota (UpdateUsage: PATCH on
-  `/usageplans/{id}/keys/{keyId}/usage`, a key rotation's carry-over), are granted on THIS
-  deployment's usage plans' keys only (a usage plan key is not taggable). Resource ARNs: "API Gateway
-  Amazon Resource Name (ARN) reference"
-  (https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html).
-Tag conditions for API Gateway management actions: "Using tags to control access to API Gateway
-REST API resources" (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-iam-policy.html).
+- usage-plan membership (adding a key to, and removing one from, a plan) is granted on THIS
+  deployment's usage plans only, by id, and conditioned on the owner tag, which each usage plan
+  carries (tagged here) and its usage plan keys inherit ("If a tag is set on a UsagePlan, that tag
+  is inherited by any UsagePlanKey resources under it", API Gateway developer guide, "API Gateway
+  resources that can be tagged":
+  https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-supported-resources.html).
+  What no condition can say: WHICH key is added. CreateUsagePlanKey names the key in its body, and
+  the only tag condition of the UsagePlanKeys resource is the plan's, so adding a key to a plan
+  cannot require that key's owner tag; the keys this deployment adds are its own by construction
+  (created with the tag, by these functions).
+- the grants no tag condition can narrow are UNCONDITIONED_GRANTS below, each with its reason.
+Resource types and their condition keys: Service Authorization Reference, "Actions, resources, and
+condition keys for Amazon API Gateway Management" (SERVICE_AUTHORIZATION_REFERENCE); ARNs: "API
+Gateway Amazon Resource Name (ARN) reference"
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html); tag
+conditions: "Using tags to control access to API Gateway REST API resources"
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-iam-policy.html).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Stack
+from aws_cdk import Stack, Tags
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 
@@ -30,15 +43,36 @@ from tollgate import contract
 
 _TAG_CONDITION = f"aws:ResourceTag/{contract.API_KEY_OWNER_TAG}"
 _REQUEST_TAG_CONDITION = f"aws:RequestTag/{contract.API_KEY_OWNER_TAG}"
+SERVICE_AUTHORIZATION_REFERENCE = (
+    "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagement.html")
+# The API Gateway grants with no owner-tag condition, by (action, resource path with `{plan}` for one of
+# this deployment's usage plans), and why AWS allows none. Any other grant carries the condition.
+UNCONDITIONED_GRANTS = {
+    ("apigateway:GET", "/apikeys"): (
+        "GetApiKeys, to count the region's keys against the per-Region quota (every key counts, other "
+        "deployments' included): the `/apikeys` collection carries no tag and IAM judges the request, never "
+        "the items it lists; it cannot be narrowed to a tag nor kept from asking for values "
+        f"({SERVICE_AUTHORIZATION_REFERENCE}, resource type ApiKeys). The function never asks for values."),
+    ("apigateway:GET", "/usageplans/{plan}/usage"): (
+        "GetUsage: `/usageplans/{id}/usage` is no resource type of the Service Authorization Reference "
+        f"({SERVICE_AUTHORIZATION_REFERENCE}), so no tag condition is evaluated for it; named by this deployment's "
+        "usage plan ids instead."),
+    ("apigateway:PATCH", "/usageplans/{plan}/keys/*/usage"): (
+        "UpdateUsage (a rotated-in key takes over its predecessor's quota left): `/usageplans/{id}/keys/{keyId}/usage` "
+        f"is no resource type of the Service Authorization Reference ({SERVICE_AUTHORIZATION_REFERENCE}); named by "
+        "this deployment's usage plan ids instead."),
+}
 
 
 class ApiKeyAccess:
     """Grants on API keys for one deployment (`owner`, the value of the owner tag) and its usage plans
-    (one per Tollgate plan)."""
+    (one per Tollgate plan), which it tags with the owner tag its membership grants are conditioned on."""
 
     def __init__(self, stack: Stack, usage_plans: Sequence[apigw.IUsagePlan], owner: str) -> None:
         self._owner = owner
         self._usage_plans = tuple(usage_plans)
+        for usage_plan in self._usage_plans:
+            Tags.of(usage_plan).add(contract.API_KEY_OWNER_TAG, owner)
         base = f"arn:{stack.partition}:apigateway:{stack.region}::"
         self._keys = f"{base}/apikeys"
         self._key = f"{base}/apikeys/*"
@@ -46,8 +80,7 @@ class ApiKeyAccess:
         self._key_tags = f"{base}/tags/arn%3A{stack.partition}%3Aapigateway%3A{stack.region}%3A%3A%2Fapikeys%2F*"
         self._plan_keys = [f"{base}/usageplans/{plan.usage_plan_id}/keys" for plan in self._usage_plans]
         self._plan_key = [f"{base}/usageplans/{plan.usage_plan_id}/keys/*" for plan in self._usage_plans]
-        self._plan_usage = [f"{base}/usageplans/{plan.usage_plan_id}{path}"
-                            for plan in self._usage_plans for path in ("", "/usage")]
+        self._plan_usage = [f"{base}/usageplans/{plan.usage_plan_id}/usage" for plan in self._usage_plans]
 
     def grant_create(self, role: iam.IRole) -> None:
         """Create keys carrying exactly the owner tag."""
@@ -72,32 +105,37 @@ class ApiKeyAccess:
         self._allow_owned(role, "apigateway:DELETE")
 
     def grant_count(self, role: iam.IRole) -> None:
-        """List the region's keys (GetApiKeys) to count them against the quota: every key counts, so
-        this is not conditioned on the owner tag (IAM has no condition for a listing's items)."""
+        """List the region's keys (GetApiKeys) to count them against the quota: UNCONDITIONED_GRANTS."""
         self._allow(role, ["apigateway:GET"], [self._keys])
 
     def grant_plan_membership(self, role: iam.IRole, *, attach: bool = True, detach: bool = False) -> None:
-        """Add keys to (and/or remove them from) this deployment's usage plans."""
+        """Add keys to (and/or remove them from) this deployment's usage plans (owner-tagged, inherited by
+        their usage plan keys)."""
         if attach:
-            self._allow(role, ["apigateway:POST"], self._plan_keys)
+            self._allow(role, ["apigateway:POST"], self._plan_keys, self._owned)
         if detach:
-            self._allow(role, ["apigateway:DELETE"], self._plan_key)
+            self._allow(role, ["apigateway:DELETE"], self._plan_key, self._owned)
             for plan in self._usage_plans:
                 self._acknowledge(role, self._plan_key_finding(plan))
 
     def grant_plan_usage(self, role: iam.IRole) -> None:
-        """Read the usage plans (their quota) and their keys' usage (GetUsagePlan, GetUsage)."""
+        """Read what this deployment's usage plans counted per key (GetUsage): UNCONDITIONED_GRANTS."""
         self._allow(role, ["apigateway:GET"], self._plan_usage)
 
     def grant_quota_carry_over(self, role: iam.IRole) -> None:
         """Set what a key of this deployment's usage plans has left of its quota (a rotated-in key takes over its
-        predecessor's)."""
+        predecessor's; UpdateUsage): UNCONDITIONED_GRANTS."""
         self._allow(role, ["apigateway:PATCH"], [f"{plan_key}/usage" for plan_key in self._plan_key])
         for plan in self._usage_plans:
             self._acknowledge(role, f"{self._plan_key_finding(plan)}/usage")
 
+    @property
+    def _owned(self) -> dict:
+        """The resource (a key, or a usage plan's keys) carries this deployment's owner tag."""
+        return {"StringEquals": {_TAG_CONDITION: self._owner}}
+
     def _allow_owned(self, role: iam.IRole, action: str) -> None:
-        self._allow(role, [action], [self._key], {"StringEquals": {_TAG_CONDITION: self._owner}})
+        self._allow(role, [action], [self._key], self._owned)
         self._acknowledge(role, "Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*")
 
     @staticmethod
@@ -119,7 +157,6 @@ class ApiKeyAccess:
             [finding],
             "API key ids are made at run time, so key grants name /apikeys/* (and their /tags/ resource), "
             f"conditioned on the key carrying (or a create requesting exactly) the tag {contract.API_KEY_OWNER_TAG}="
-            f"<this deployment>; usage-plan membership and a key's quota left are limited to this deployment's "
-            "usage plans, whose keys "
-            "carry no tags.",
+            f"<this deployment>; usage-plan membership (owner-tagged too) and a key's quota left are limited to this "
+            "deployment's usage plans, whose keys are only reachable as /usageplans/<id>/keys/*.",
         )

@@ -1,18 +1,20 @@
-"""Customer accounts in the stack: verified sign-up, sign-in by emailed link, the account page's
-API on the signup site's own origin, and the retirement of rotated-out keys.
+"""Customer accounts in the stack: verified sign-up, sign-in by emailed link, the signup and account
+pages' API on the signup site's own origin, and the retirement of rotated-out keys.
 
 - The customer access table (links, sessions, email counts, retirement reminders; all with a TTL):
   destroyed with the stack, as everything in it is short-lived.
-- The account function (contract.HANDLER_ACCOUNT) serves every `/api/...` route but the sign-up
-  confirmation, which the register function serves (it runs the register flow). Both send email
+- The account function (contract.HANDLER_ACCOUNT) serves every `/api/...` route but sign-up, its
+  confirmation and checkout, which the register and checkout functions serve as on the API
+  (contract.SITE_ROUTE_HANDLERS). The account and register functions send email
   through SES v2, only from `email_sender` (`ses:SendEmail` on that identity, or its domain's, with
   `ses:FromAddress` pinned to it).
 - The key retirement function runs every RETIREMENT_INTERVAL on EventBridge Scheduler (infra/scheduled.py).
 - CloudFront serves `/api/*` from the REST API (`route_site_api`): so the session cookie is first
   party, HttpOnly and SameSite=Strict, with no CORS. The origin is the stage's execute-api domain
   with the stage as origin path (built from the API id, not `RestApiOrigin`, whose use of the stage
-  URL would make the distribution depend on the stage, which depends on the CORS methods naming
-  the distribution: a cycle); nothing is cached (CachingDisabled), and every viewer header, cookie
+  URL would make the distribution depend on the stage, whose deployment depends on the gateway
+  responses, whose quota answer links the account page on the distribution's domain: a cycle that
+  CloudFormation refuses); nothing is cached (CachingDisabled), and every viewer header, cookie
   and query string but Host is forwarded (AllViewerExceptHostHeader; API Gateway needs its own
   Host). A CloudFront Function writes the viewer's IP in contract.VIEWER_IP_HEADER (overwriting
   any the client sent), which WAF counts per-IP limits on; and CloudFront adds a generated secret

@@ -10,6 +10,8 @@ from constructs import Construct
 from infra.nag import acknowledge
 from tollgate import contract
 
+_ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
+
 
 class TollgateData(Construct):
     """Accounts table, idempotency table, the Stripe secret and the Moesif secret.
@@ -42,10 +44,10 @@ class TollgateData(Construct):
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        for index_name, attribute in contract.ACCOUNTS_INDEXES:
+        for index_name, attribute, kind in contract.ACCOUNTS_INDEXES:
             self.accounts_table.add_global_secondary_index(
                 index_name=index_name,
-                partition_key=dynamodb.Attribute(name=attribute, type=dynamodb.AttributeType.STRING),
+                partition_key=dynamodb.Attribute(name=attribute, type=_ATTRIBUTE_TYPES[kind]),
                 projection_type=dynamodb.ProjectionType.ALL,
             )
 

@@ -78,7 +78,6 @@ class FunctionConfig:
     plans: tuple[PlanSettings, ...]
     usage_plans: dict[str, apigw.IUsagePlan]  # plan id -> its usage plan (infra/api.py)
     key_owner: str  # the value of contract.API_KEY_OWNER_TAG on every key this deployment creates
-    allowed_origin: str
     signup_url: str
     stage_name: str
     canceled_key_retention_days: int
@@ -101,7 +100,6 @@ class FunctionConfig:
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
             contract.ENV_PLANS: self.plan_catalog().to_json(),
             contract.ENV_KEY_OWNER: self.key_owner,
-            contract.ENV_ALLOWED_ORIGIN: self.allowed_origin,
             contract.ENV_SIGNUP_URL: self.signup_url,
             contract.ENV_STAGE: self.stage_name,
             contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(self.canceled_key_retention_days),

@@ -1,6 +1,7 @@
 """What API Gateway answers by itself, as plain data (no CDK import): the bodies of its error
 answers (bad key, throttling, quota, bad body, 5xx), the headers it puts on them, and the
-`/register` body model it checks before any Lambda runs.
+`/register` body model it checks before any Lambda runs (on `/register` and its twin on the site,
+`/api/register`).
 
 infra/api.py installs them on the stage (gateway responses, request model) and localdev/gateway.py
 applies the same ones, so a client sees one error shape, `{"error": ..., "fields": {...}}` where a
@@ -29,16 +30,27 @@ REGISTER_BODY_FIELDS = (FIELD_EMAIL, FIELD_FIRST_NAME, FIELD_LAST_NAME)
 # the real (tighter) rules and names the offending field.
 REGISTER_FIELD_MAX_LENGTH = 512
 # The /register request model (JSON Schema draft 4, the draft API Gateway models use). Only the
-# shape: an object whose known fields are strings of bounded length. No `required`: a missing
+# shape: a flat object whose known fields are strings of bounded length. No `required`: a missing
 # field gets the Lambda's detailed 400 naming it.
+#
+# Flat: every other field must be a plain value, never an object or array, so a nested body gets
+# this model's 400 (BAD_REQUEST_BODY) at any depth. AWS documents no nesting limit for body
+# validation, only that a request failing it gets a 400 and never reaches the integration
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-request-validation.html),
+# and a 10 MB payload limit (API Gateway quotas). Whether its validator parses 100,000 levels or
+# gives up earlier, a body nested even once fails this model, so the answer is the same 400 either
+# way; the local gateway relies on the same fact when its parser runs out of recursion.
 JSON_SCHEMA_DRAFT4 = "http://json-schema.org/draft-04/schema#"
 REGISTER_BODY_CONTENT_TYPE = "application/json"
+PLAIN_JSON_VALUE_TYPES = ["string", "number", "boolean", "null"]
+REGISTER_BODY_ROUTES = (contract.ROUTE_REGISTER, contract.ROUTE_SITE_REGISTER)  # the routes the model guards
 REGISTER_BODY_MODEL: dict[str, Any] = {
     "$schema": JSON_SCHEMA_DRAFT4,
     "type": "object",
     "properties": {
         field: {"type": "string", "maxLength": REGISTER_FIELD_MAX_LENGTH} for field in REGISTER_BODY_FIELDS
     },
+    "additionalProperties": {"type": PLAIN_JSON_VALUE_TYPES},
 }
 
 MESSAGE_VARIABLE = "$context.error.messageString"  # API Gateway substitutes a quoted JSON string
@@ -54,8 +66,9 @@ _FIXED_ERRORS: dict[str, tuple[str | None, str]] = {
         "400",
         json.dumps(
             {
-                "error": f"The request body must be a JSON object whose {', '.join(REGISTER_BODY_FIELDS[:-1])} and "
-                f"{REGISTER_BODY_FIELDS[-1]} are strings of at most {REGISTER_FIELD_MAX_LENGTH} characters.",
+                "error": f"The request body must be a flat JSON object (no object or array inside it) whose "
+                f"{', '.join(REGISTER_BODY_FIELDS[:-1])} and {REGISTER_BODY_FIELDS[-1]} are strings of at most "
+                f"{REGISTER_FIELD_MAX_LENGTH} characters.",
                 "fields": {FIELD_BODY: "does not match the expected JSON shape"},
             }
         ),
@@ -78,11 +91,11 @@ def gateway_errors(site_origin: str) -> dict[str, tuple[str | None, str]]:
     return {**_FIXED_ERRORS, "QUOTA_EXCEEDED": ("429", quota_exceeded)}
 
 
-def gateway_error_headers(allowed_origin: str) -> dict[str, str]:
-    """The headers on every error API Gateway answers itself: the signup site's origin (so the
-    page can read a throttling or 5xx answer instead of seeing an opaque CORS failure) and
-    no-store, like every answer of the functions (an error must not be cached either)."""
-    return {"Access-Control-Allow-Origin": allowed_origin, "Vary": "Origin", "Cache-Control": "no-store"}
+def gateway_error_headers() -> dict[str, str]:
+    """The headers on every error API Gateway answers itself: no-store, like every answer of the
+    functions (an error must not be cached either). No CORS header: the signup page reads these
+    answers on its own origin (`/api/...` through CloudFront)."""
+    return {"Cache-Control": "no-store"}
 
 
 def render(response_type: str, status: int, message: str, site_origin: str, api_key_id: str = "") -> bytes:

@@ -153,6 +153,14 @@ class Alarms(Construct):
             "a working key). First: the reconciler's log group (a placeholder Stripe secret after a fresh deploy, "
             "Stripe refusing the key); `make status` shows its last run.")
         self._alarm(
+            "orphan subscriptions canceled",
+            business_metric(contract.METRIC_ORPHAN_SUBSCRIPTIONS_CANCELED, stage, period=ONE_HOUR), 1,
+            "The reconciler canceled a live Stripe subscription of one of your customers that no account records "
+            "(without a final invoice): it would have billed their usage a second time. Tollgate makes none itself "
+            "unless a plan change's row write was lost (then it adopts it), so someone or something else created it. "
+            "First: the reconciler's log group names the subscription and customer; check the Stripe dashboard's "
+            "events for who created it.")
+        self._alarm(
             "Moesif delivery failing", moesif_delivery_failures(self._watched.delivery_stream_name), 1,
             "For 10 minutes Firehose delivered access-log records that Moesif did not accept: Moesif's analytics miss "
             "calls (the usage ledger and Stripe do not: they are fed apart). The records are kept under failed/ in "

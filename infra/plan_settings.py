@@ -11,6 +11,8 @@ require a card, nothing would be charged to it). Without `plans`, the flat setti
 versions (`throttle_*`, `quota_*`, `stripe_price_id`, `require_payment_method`) make one plan,
 LEGACY_PLAN_ID, whose usage plan keeps its CloudFormation logical id (infra/api.py): a deployment
 that upgrades sees no change. Setting both is refused, since which one counts would be a guess.
+A free plan whose price_text states a price per call is refused (infra.price_text); a paid plan's
+text is held to its price by `make stripe-setup --plans`, which knows the amount.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from infra.price_text import PriceTextError, check_free_plan
 from tollgate.plans import LEGACY_PLAN_ID, Plan, PlanCatalog
 
 MAX_PLANS = 10  # each is a usage plan and a few hundred bytes of every function's environment
@@ -67,7 +70,10 @@ class PlanSettings:
     name: str = field(metadata={"doc": "The plan's name on the pages and, with `make stripe-setup --plans`, on the "
                                        "invoice line."})
     description: str = field(metadata={"doc": "One sentence the sign-up page shows under the name."})
-    price_text: str = field(metadata={"doc": "The price as the pages show it, e.g. `$0.001 per call, billed monthly`."})
+    price_text: str = field(metadata={"doc": (
+        "The price as the pages show it, e.g. `$0.001 per call, billed monthly`. A free plan's may state no price per "
+        "call (synth refuses it); `make stripe-setup --plans` refuses a paid plan's that contradicts the price it "
+        "creates (`infra/price_text.py`).")})
     throttle_rate_limit: float = field(metadata={"doc": "Steady requests per second one key may send (the usage "
                                                         "plan's throttle)."})
     throttle_burst_limit: int = field(metadata={"doc": "Burst of requests one key may send above the rate."})
@@ -170,6 +176,11 @@ def _read_plan(index: int, item: Any) -> PlanSettings:
     if card and price is None:
         raise fail("require_payment_method", "false for a free plan (no stripe_price_id): nothing is charged to the "
                                              "card")
+    if price is None:
+        try:
+            check_free_plan(plan_id, text("price_text"))
+        except PriceTextError as error:
+            raise PlanSettingsError(f"cdk.json context 'plans': {error}") from None
     return PlanSettings(
         id=plan_id, name=text("name"), description=text("description"),
         price_text=text("price_text"), throttle_rate_limit=float(number("throttle_rate_limit", whole=False)),

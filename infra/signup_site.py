@@ -31,7 +31,6 @@ class SignupSite(Construct):
         construct_id: str,
         *,
         api_url: str,
-        api_origin: str,
         plans: tuple[PlanSettings, ...],
         branding: Branding,
         site_dir: Path = site_delivery.SITE_DIR,
@@ -46,8 +45,7 @@ class SignupSite(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.headers_policy = self._security_headers_policy(
-            api_origin, site_delivery.logo_origin(branding, site_dir))
+        self.headers_policy = self._security_headers_policy(site_delivery.logo_origin(branding, site_dir))
         site_origin = origins.S3BucketOrigin.with_origin_access_control(self.bucket)
         self.distribution = cloudfront.Distribution(
             self,
@@ -98,7 +96,7 @@ class SignupSite(Construct):
                 function_associations=[cloudfront.FunctionAssociation(
                     function=rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)])
 
-    def _security_headers_policy(self, api_origin: str, image_origin: str | None) -> cloudfront.ResponseHeadersPolicy:
+    def _security_headers_policy(self, image_origin: str | None) -> cloudfront.ResponseHeadersPolicy:
         """The headers of infra/site_delivery.py, overriding whatever the origin might send."""
         return cloudfront.ResponseHeadersPolicy(
             self,
@@ -106,7 +104,7 @@ class SignupSite(Construct):
             comment="Tollgate signup page: strict CSP, HSTS, nosniff, no framing",
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
-                    content_security_policy=site_delivery.content_security_policy(api_origin, image_origin),
+                    content_security_policy=site_delivery.content_security_policy(image_origin),
                     override=True,
                 ),
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
@@ -136,8 +134,8 @@ class SignupSite(Construct):
         )
         for rule, reason in (
             ("AwsSolutions-CFR1", "A signup page for a global API: no country is excluded by default."),
-            ("AwsSolutions-CFR2", "Static page with no server-side logic; the API it calls has its own throttles "
-             "and optional WAF (enable_waf)."),
+            ("AwsSolutions-CFR2", "Static page with no server-side logic; the API routes it calls (/api/*) have "
+             "their own throttles and the stage's optional WAF (enable_waf)."),
             ("AwsSolutions-CFR3", "Static public page without user data; CloudFront access logs need an ACL-enabled "
              "log bucket and cost money at idle-free scale. API calls are logged by the API."),
             ("AwsSolutions-CFR4", "Uses the default *.cloudfront.net certificate, whose TLS policy CloudFront fixes; "
@@ -167,7 +165,7 @@ class SignupSite(Construct):
 
     @property
     def origin(self) -> str:
-        """https://<distribution domain>: the only origin the API's CORS allows."""
+        """https://<distribution domain>: where the page and its `/api/...` routes are served."""
         return f"https://{self.distribution.distribution_domain_name}"
 
     @property

@@ -47,8 +47,9 @@ LOGO_FILES = ("logo.svg", "logo.png")
 
 def site_config(api_url: str, plans: tuple[PlanSettings, ...], branding: Branding,
                 site_dir: Path = SITE_DIR) -> dict[str, Any]:
-    """The config.json the page reads at load, so it never hard-codes the API's address, the plans (the
-    first is the default; `requirePaymentMethod` is the default plan's, for pages that ask) or the
+    """The config.json the page reads at load, so it never hard-codes the API's address (shown to the
+    customer as the base URL of the metered API; the page itself calls only its own origin), the plans
+    (the first is the default; `requirePaymentMethod` is the default plan's, for pages that ask) or the
     owner's brand (site/brand.js shows the "brand" part on every page)."""
     return {
         "apiUrl": api_url,
@@ -83,9 +84,10 @@ def logo_origin(branding: Branding, site_dir: Path = SITE_DIR) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(api_origin: str, image_origin: str | None = None) -> str:
-    """No inline script or style anywhere; the page may only call its own origin and the API, and
-    load images only from itself and the owner's logo host (`image_origin`).
+def content_security_policy(image_origin: str | None = None) -> str:
+    """No inline script or style anywhere; the page may only call its own origin (the API's routes
+    it needs are under `/api/...` there), and load images only from itself and the owner's logo host
+    (`image_origin`).
 
     Navigation to Stripe Checkout is a top-level redirect, which connect-src does not restrict.
     The accent colour is set from script as CSS custom properties (element.style.setProperty),
@@ -97,7 +99,7 @@ def content_security_policy(api_origin: str, image_origin: str | None = None) ->
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
-            f"connect-src 'self' {api_origin}",
+            "connect-src 'self'",
             " ".join(("img-src 'self' data:", *((image_origin,) if image_origin else ()))),
             "object-src 'none'",
             "frame-ancestors 'none'",
@@ -111,10 +113,10 @@ def strict_transport_security() -> str:
     return f"max-age={HSTS_MAX_AGE_SECONDS}" + ("; includeSubDomains" if HSTS_INCLUDE_SUBDOMAINS else "")
 
 
-def security_headers(api_origin: str, image_origin: str | None = None) -> dict[str, str]:
+def security_headers(image_origin: str | None = None) -> dict[str, str]:
     """Every header the policy adds to each response of the site, as the browser receives it."""
     return {
-        "Content-Security-Policy": content_security_policy(api_origin, image_origin),
+        "Content-Security-Policy": content_security_policy(image_origin),
         "Strict-Transport-Security": strict_transport_security(),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": FRAME_OPTION,

@@ -59,7 +59,6 @@ class TollgateStack(Stack):
             self,
             "SignupSite",
             api_url=self.api.url,
-            api_origin=self.api.origin,
             plans=settings.plans,
             branding=settings.branding,
         )
@@ -76,7 +75,6 @@ class TollgateStack(Stack):
             plans=settings.plans,
             usage_plans=self.api.usage_plans,
             key_owner=f"{self.stack_name}/{settings.stage_name}",
-            allowed_origin=self.site.origin,
             signup_url=self.site.url,
             stage_name=settings.stage_name,
             canceled_key_retention_days=settings.canceled_key_retention_days,
@@ -115,7 +113,6 @@ class TollgateStack(Stack):
                                               self.site.headers_policy)
         self.firewall = (
             ApiFirewall(self, "Firewall", settings=settings, stage_arn=self.api.stage.stage_arn,
-                        allowed_origin=self.site.origin,
                         site_origin_secret=self.customer_accounts.site_origin_secret_value)
             if settings.enable_waf else None
         )
@@ -127,7 +124,7 @@ class TollgateStack(Stack):
                 "webhook (docs/security.md); the method and stage throttles remain.",
             )
         self.api.add_routes(
-            allowed_origin=self.site.origin,
+            site_origin=self.site.origin,
             register=self.functions.register.function,
             checkout=self.functions.checkout.function,
             stripe_webhook=self.functions.stripe_webhook.function,

@@ -4,27 +4,55 @@ A stage or method throttle is shared by every caller, so one client sending a fe
 second could use it up and lock every customer out of sign-up, and a flood of unsigned junk could
 make Stripe's real deliveries fail. WAF counts per source IP instead (rate-based rules, scoped down
 to the unauthenticated paths):
-- POST /register and /billing/checkout: `signup_requests_per_ip` per 5 minutes per IP;
+- POST /register and /billing/checkout (and its outcome): `signup_requests_per_ip` per 5 minutes per IP;
 - /stripe/webhook: `webhook_requests_per_ip` per 5 minutes per IP, except from Stripe's published
   webhook IPs (https://docs.stripe.com/ips, `stripe_webhook_ips`), so a month-end burst of real
   deliveries is never limited; a junk sender is cut off by its own count.
 - AWS's common rule set on everything but the webhook: Stripe signs its events, and a large or
   odd-looking event body (SizeRestrictions_BODY blocks over 8 KB) must never be dropped.
 - the signup site's `/api/...` routes come through CloudFront, so the IP WAF sees is CloudFront's:
-  the routes anyone may call without a session (sign-up confirmation, sign-in) are limited to
-  `signup_requests_per_ip` per 5 minutes per VIEWER IP, read from contract.VIEWER_IP_HEADER, which a
-  CloudFront Function sets on every request (infra/customer_accounts.py). That header could be
+  the routes anyone may call without a session (sign-up, checkout, sign-up confirmation, sign-in) are
+  limited to `signup_requests_per_ip` per 5 minutes per VIEWER IP, read from contract.VIEWER_IP_HEADER,
+  which a CloudFront Function sets on every request (infra/customer_accounts.py). That header could be
   forged by calling the stage directly, so `/api/*` without CloudFront's secret origin header
   (contract.SITE_ORIGIN_SECRET_HEADER) is refused first. (X-Forwarded-For cannot serve: for
   rate-based rules WAF takes its FIRST address, which the client writes.)
 Metered routes are not rate-limited per IP: usage plans limit each key, and a paying client behind
 one IP may legitimately make many calls.
 Rate-based rules: https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html
+
+Every spelling of a route: a rule that matched only the exact path could be dodged by a spelling the
+stage routes to the same method. WAF inspects the URI path as the client sent it, so each route is
+matched by a regular expression on the path after two text transformations, URL_DECODE then
+NORMALIZE_PATH ("Remove multiple slashes, directory self-references, and directory back-references
+that are not at the beginning of the input", AWS WAF API reference, TextTransformation:
+https://docs.aws.amazon.com/waf/latest/APIReference/API_TextTransformation.html). The expression
+itself also takes runs of slashes anywhere (so it does not depend on where NORMALIZE_PATH leaves
+them) and the route with or without trailing slashes, behind the stage's name (invoke URL) or not
+(custom domain):
+- trailing slash: REST API stages route `/register/` as `/register` (shown against real stages by
+  the maintainers of AWS's own Powertools, aws-powertools/powertools-lambda-python#1552 and #1577,
+  and of aws/chalice#65; LocalStack's parity-tested router strips trailing slashes likewise);
+- repeated slashes: `/prod//register` reaches `/register` (localstack/localstack#11253, reported
+  against AWS and fixed for parity in #11304);
+- percent-encoding (`/%72egister`) and dot segments (`/x/../register`): AWS documents neither for
+  REST API routing; both are counted, since a spelling that decodes to the route is that route;
+- case: not folded. Resource paths are case-sensitive (a REST API can have both `/Register` and
+  `/register`, serverless/serverless#11956), so `/Register` is not the sign-up route: it reaches the
+  metered `/{proxy+}`, which wants an API key. Counting it would let the sign-up limit block a paying
+  client's calls to a backend path of that spelling.
+Only what the AWS WAF docs say is supported is used: no capturing group (the only alternation is
+between the two prefixes, at the top level), "Supported regular expression syntax in AWS WAF"
+(https://docs.aws.amazon.com/waf/latest/developerguide/waf-regex-pattern-support.html). Inline
+regexes, not regex pattern sets: an account has only 10 pattern sets per Region (AWS WAF quotas,
+https://docs.aws.amazon.com/waf/latest/developerguide/limits.html), and one deployment would use
+several. tests/infra/test_waf.py evaluates these statements against every spelling of every route.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -33,6 +61,12 @@ from infra.settings import Settings
 from tollgate import contract
 
 _NO_TRANSFORMATION = wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+# Applied to the URI path before a route's expression is matched (lowest priority first).
+PATH_TRANSFORMATIONS = ("URL_DECODE", "NORMALIZE_PATH")
+# The longest regex kept in one statement; the WAF quotas page caps a regex pattern's characters (its
+# API field allows 512). A route whose two spellings together are longer gets one statement each.
+MAX_REGEX_LENGTH = 200
+_LITERAL_ROUTE = re.compile(r"^(/[A-Za-z0-9_-]+)+$")  # nothing in it a regex would read as syntax
 EVALUATION_WINDOW_SECONDS = 300  # WAF counts requests per IP over the last 5 minutes
 TOO_MANY_BODY_KEY = "too-many-requests"
 TOO_MANY_MESSAGE = "Too many requests from your network: please wait a few minutes, then try again."
@@ -44,7 +78,7 @@ class ApiFirewall(Construct):
     """A regional WebACL associated with the API's stage; `web_acl` is the L1 resource."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, stage_arn: str,
-                 allowed_origin: str, site_origin_secret: str) -> None:
+                 site_origin_secret: str) -> None:
         super().__init__(scope, construct_id)
         stripe_ips = wafv2.CfnIPSet(
             self,
@@ -55,7 +89,7 @@ class ApiFirewall(Construct):
             description="Stripe webhook source IPs, docs.stripe.com/ips - exempt from the per-IP limit",
         )
         stage = settings.stage_name
-        webhook_path = _path_is(stage, contract.ROUTE_STRIPE_WEBHOOK)
+        webhook_path = route_statement(stage, contract.ROUTE_STRIPE_WEBHOOK)
         not_from_stripe = wafv2.CfnWebACL.StatementProperty(
             not_statement=wafv2.CfnWebACL.NotStatementProperty(
                 statement=wafv2.CfnWebACL.StatementProperty(
@@ -75,11 +109,9 @@ class ApiFirewall(Construct):
                 for key, message in ((TOO_MANY_BODY_KEY, TOO_MANY_MESSAGE), (SITE_ONLY_BODY_KEY, SITE_ONLY_MESSAGE))
             },
             rules=[
-                # The signup page must be able to read the answer: the site's origin on it, as on
-                # the stage's own 429 (infra/gateway_errors.py).
                 _per_ip("SignUpAndCheckoutPerIp", 0, settings.signup_requests_per_ip,
-                        _any_of(*(_path_is(stage, route) for route in contract.CORS_ROUTES)),
-                        {"Access-Control-Allow-Origin": allowed_origin, "Cache-Control": "no-store"}),
+                        _any_of(*(route_statement(stage, route) for route in contract.SIGN_UP_ROUTES)),
+                        {"Cache-Control": "no-store"}),
                 _per_ip("WebhookPerIpExceptStripe", 1, settings.webhook_requests_per_ip,
                         _all_of(webhook_path, not_from_stripe), {"Cache-Control": "no-store"}),
                 wafv2.CfnWebACL.RuleProperty(
@@ -99,36 +131,45 @@ class ApiFirewall(Construct):
                 ),
                 _site_api_only_through_cloudfront(stage, site_origin_secret, priority=3),
                 _per_ip("SiteSignInPerViewerIp", 4, settings.signup_requests_per_ip,
-                        _any_of(*(_path_is(stage, route) for route in contract.SITE_ROUTES_WITHOUT_SESSION)),
+                        _any_of(*(route_statement(stage, route) for route in contract.SITE_ROUTES_WITHOUT_SESSION)),
                         {"Cache-Control": "no-store"}, forwarded_ip_header=contract.VIEWER_IP_HEADER),
             ],
         )
         wafv2.CfnWebACLAssociation(self, "Association", resource_arn=stage_arn, web_acl_arn=self.web_acl.attr_arn)
 
 
-def _path_is(stage: str, route: str) -> wafv2.CfnWebACL.StatementProperty:
-    """The request path is `route`, as sent to the stage's invoke URL (/<stage>/route) or to a
-    custom domain mapped to the stage (/route)."""
-    return _any_of(*(
-        wafv2.CfnWebACL.StatementProperty(
-            byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
-                field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
-                positional_constraint="EXACTLY",
-                search_string=path,
-                text_transformations=[_NO_TRANSFORMATION],
-            )
-        )
-        for path in (f"/{stage}{route}", route)
+def route_statement(stage: str, route: str, *, prefix: bool = False) -> wafv2.CfnWebACL.StatementProperty:
+    """The request's URI path is `route` (with `prefix`: starts with it), however spelled: see the module
+    docstring. One regex of both spellings (behind the stage's name and not), or two statements when that
+    regex would be over MAX_REGEX_LENGTH."""
+    spellings = route_regexes(stage, route, prefix=prefix)
+    joined = "|".join(spellings)
+    regexes = (joined,) if len(joined) <= MAX_REGEX_LENGTH else spellings
+    return _any_of(*(_regex_statement(regex) for regex in regexes))
+
+
+def route_regexes(stage: str, route: str, *, prefix: bool = False) -> tuple[str, str]:
+    """The expressions of `route` as sent to the stage's invoke URL (/<stage>/route) and to a custom
+    domain mapped to the stage (/route): any run of slashes where the route has one, trailing slashes
+    allowed (or, with `prefix`, anything after the route's last slash)."""
+    if not _LITERAL_ROUTE.match(route.rstrip("/") if prefix else route):
+        raise ValueError(f"route {route!r}: WAF path rules take letters, digits, '_' and '-' between slashes")
+    path = "/+".join(route.strip("/").split("/")) + ("/" if prefix else "/*$")
+    return f"^/+{stage}/+{path}", f"^/+{path}"
+
+
+def _regex_statement(regex: str) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(regex_match_statement=wafv2.CfnWebACL.RegexMatchStatementProperty(
+        field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+        regex_string=regex,
+        text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=priority, type=transformation)
+                              for priority, transformation in enumerate(PATH_TRANSFORMATIONS)],
     ))
 
 
 def _site_api_only_through_cloudfront(stage: str, secret: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
-    """Refuse `/api/*` requests that lack CloudFront's secret origin header (403, JSON)."""
-    api_path = _any_of(*(
-        wafv2.CfnWebACL.StatementProperty(byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
-            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}), positional_constraint="STARTS_WITH",
-            search_string=prefix, text_transformations=[_NO_TRANSFORMATION]))
-        for prefix in (f"/{stage}{contract.SITE_API_PREFIX}", contract.SITE_API_PREFIX)))
+    """Refuse `/api/*` requests (however spelled) that lack CloudFront's secret origin header (403, JSON)."""
+    api_path = route_statement(stage, contract.SITE_API_PREFIX, prefix=True)
     has_secret = wafv2.CfnWebACL.StatementProperty(byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
         field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
             single_header={"Name": contract.SITE_ORIGIN_SECRET_HEADER}),

@@ -58,8 +58,9 @@ EXIT_PORT_IN_USE, EXIT_BAD_SETTINGS = 2, 3
 class DevStack:
     """Everything `make dev` runs, in this process: `with DevStack(8000, 8001) as stack: stack.urls`.
 
-    The ports must be fixed numbers: the site's origin is baked into the API's CORS answer and
-    the API's URL into the site's config.json before either starts. `function_environment` is
+    The ports must be fixed numbers: the site's origin is baked into the functions' environment
+    (Checkout's way back, the quota answer's account link) and the API's URL into the site's
+    config.json before either starts. `function_environment` is
     what the functions get once started (what ops commands need to act on this stack).
     """
 
@@ -188,7 +189,8 @@ class DevStack:
             "",
             "Ops commands act on this stack while it runs (it publishes its settings for them):",
             "  make status    make failed-accounts    make usage-report    make usage-redrive",
-            f"The reconciler runs every {_every(self.schedules[contract.HANDLER_RECONCILER][1])}, the housekeeping "
+            "The scheduled functions run now, as after a deploy, then the reconciler every "
+            f"{_every(self.schedules[contract.HANDLER_RECONCILER][1])}, the housekeeping "
             f"every {_every(self.schedules[contract.HANDLER_HOUSEKEEPING][1])}, the key retirement every "
             f"{_every(self.schedules[contract.HANDLER_KEY_RETIREMENT][1])} "
             "(make dev ARGS=\"--schedule-seconds 10\" to watch them).",

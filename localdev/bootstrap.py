@@ -120,7 +120,6 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         contract.ENV_IDEMPOTENCY_TABLE: idempotency_table,
         contract.ENV_PLANS: plans.to_json(),
         contract.ENV_KEY_OWNER: f"{NAME}/{settings.stage_name}",
-        contract.ENV_ALLOWED_ORIGIN: site_origin,
         contract.ENV_SIGNUP_URL: site_url.rstrip("/") + "/",
         contract.ENV_STAGE: settings.stage_name,
         contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(settings.canceled_key_retention_days),
@@ -130,7 +129,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         rest_api_id=rest_api_id,
         stage_name=settings.stage_name,
         usage_plan_ids=plans.usage_plan_ids,
-        allowed_origin=site_origin,
+        site_origin=site_origin,
         backend_url=settings.backend_url or sample_backend_url,
         firehose_url=emulators.moesif.firehose_url,
         firehose_access_key=MOESIF_TEST_APPLICATION_ID,
@@ -176,16 +175,17 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, dict[str, str]
 
 def create_tables(dynamodb: Any) -> tuple[str, str]:
     accounts, idempotency = f"{NAME}-accounts", f"{NAME}-idempotency"
-    key_attributes = [contract.ACCOUNTS_PARTITION_KEY] + [attribute for _, attribute in contract.ACCOUNTS_INDEXES]
+    key_attributes = [(contract.ACCOUNTS_PARTITION_KEY, "S")] + [
+        (attribute, kind) for _, attribute, kind in contract.ACCOUNTS_INDEXES]
     dynamodb.create_table(
         TableName=accounts,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in key_attributes],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind} for name, kind in key_attributes],
         KeySchema=[{"AttributeName": contract.ACCOUNTS_PARTITION_KEY, "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
             {"IndexName": index, "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
              "Projection": {"ProjectionType": "ALL"}}
-            for index, attribute in contract.ACCOUNTS_INDEXES
+            for index, attribute, _ in contract.ACCOUNTS_INDEXES
         ],
     )
     dynamodb.create_table(

@@ -1,7 +1,7 @@
 """A local stand-in for the stack's API Gateway REST API, for `make dev` and the tests.
 
-It does what the deployed stage does, on a loopback port of its own (a separate origin from the
-signup site, so the browser really does CORS):
+It does what the deployed stage does, on a loopback port of its own (the signup site reaches its
+`/api/...` routes through the site server, on the site's own origin, as CloudFront does):
 
 - `POST /register`, `/billing/checkout`, `/billing/checkout/outcome`, `/stripe/webhook` and the signup
   site's `/api/...` routes (contract.SITE_ROUTES, each with its own method) invoke the real Lambda
@@ -10,9 +10,7 @@ signup site, so the browser really does CORS):
 - request bodies are read whole, chunked or not; a client that sends less than it announced is
   disconnected after REQUEST_BODY_TIMEOUT_SECONDS of silence;
 - every error the gateway answers itself (403, 400 bad body, 502, 504) has the stage's
-  gateway-response body and headers (CORS origin, no-store);
-- `OPTIONS` on the browser-facing routes answers the CORS preflight with the signup origin, as
-  the stage's mock preflight integration does;
+  gateway-response body and headers (no-store);
 - every other path and method is metered: the `x-api-key` must belong to an enabled key of the
   usage plan (checked against the emulated API Gateway on every request, no cache, so a key
   disabled by the webhook is refused on the very next call), then the request is proxied over
@@ -63,15 +61,14 @@ FUNCTION_ROUTES = {
     contract.ROUTE_CHECKOUT: contract.HANDLER_CHECKOUT,
     contract.ROUTE_CHECKOUT_OUTCOME: contract.HANDLER_CHECKOUT,
     contract.ROUTE_STRIPE_WEBHOOK: contract.HANDLER_STRIPE_WEBHOOK,
-    **{route: contract.HANDLER_REGISTER if route == contract.ROUTE_SIGNUP_CONFIRM else contract.HANDLER_ACCOUNT
-       for route in contract.SITE_ROUTES},
+    **contract.SITE_ROUTE_HANDLERS,
 }
 # The one method each function route has on the stage (infra/api.py); any other is API Gateway's 403.
 ROUTE_METHODS = {**{route: "POST" for route in contract.PUBLIC_ROUTES}, **contract.SITE_ROUTES}
 # The stage's request models (infra/api.py): route -> media type -> compiled JSON-schema check.
 REQUEST_MODELS = {
-    contract.ROUTE_REGISTER: {
-        gateway_errors.REGISTER_BODY_CONTENT_TYPE: fastjsonschema.compile(gateway_errors.REGISTER_BODY_MODEL)},
+    route: {gateway_errors.REGISTER_BODY_CONTENT_TYPE: fastjsonschema.compile(gateway_errors.REGISTER_BODY_MODEL)}
+    for route in gateway_errors.REGISTER_BODY_ROUTES
 }
 # How long a client may stay silent before the body it announced is complete. API Gateway
 # documents no figure; a few seconds frees the connection where a local server would hold it forever.
@@ -90,7 +87,7 @@ class GatewayDeployment:
     rest_api_id: str
     stage_name: str
     usage_plan_ids: tuple[str, ...]  # one per plan; a key is in one of them
-    allowed_origin: str  # the signup site's origin
+    site_origin: str  # the signup site's origin: the quota answer links its account page
     backend_url: str  # where metered calls are proxied (the sample backend's local port by default)
     firehose_url: str  # where access-log records are delivered (the Moesif collector)
     firehose_access_key: str  # the Moesif application id, from the secret
@@ -194,8 +191,6 @@ class LocalGateway(AnyMethodHttpServer):
     def _route(self, request: dict[str, Any]) -> _Reply:
         path, method = request["path"], request["method"]
         if path in FUNCTION_ROUTES:
-            if method == "OPTIONS" and path in contract.CORS_ROUTES:
-                return self._preflight()
             if method != ROUTE_METHODS[path]:
                 return self._gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
             if not _body_fits_the_model(request):
@@ -215,19 +210,9 @@ class LocalGateway(AnyMethodHttpServer):
     def _gateway_error(self, status: int, error_type: str, message: str, api_key_id: str = "") -> _Reply:
         """An error API Gateway answers itself: the stage's gateway-response body (the quota's links
         the site's account page) and headers."""
-        origin = self._deployment.allowed_origin
-        headers = {"Content-Type": "application/json", **gateway_errors.gateway_error_headers(origin)}
-        body = gateway_errors.render(error_type, status, message, origin, api_key_id)
+        headers = {"Content-Type": "application/json", **gateway_errors.gateway_error_headers()}
+        body = gateway_errors.render(error_type, status, message, self._deployment.site_origin, api_key_id)
         return _Reply(status, headers, body, error_type=error_type)
-
-    def _preflight(self) -> _Reply:
-        return _Reply(204, {
-            "Access-Control-Allow-Origin": self._deployment.allowed_origin,
-            "Access-Control-Allow-Headers": ",".join(contract.CORS_ALLOWED_HEADERS),
-            "Access-Control-Allow-Methods": ",".join(contract.CORS_ALLOWED_METHODS),
-            "Access-Control-Max-Age": str(contract.CORS_MAX_AGE_SECONDS),
-            "Vary": "Origin",
-        }, b"")
 
     def proxy_event(self, request: dict[str, Any]) -> dict[str, Any]:
         """The REST API (v1) Lambda proxy event API Gateway sends a public route's function (no API key)."""
@@ -355,18 +340,20 @@ def _body_fits_the_model(request: dict[str, Any]) -> bool:
     such as charset aside; none sent counts as application/json), no validation when the route
     has no model for it ("If no matching content type is found, request validation is not
     performed", AWS docs, request validation for REST APIs), and an empty body checked as `{}`
-    (as recorded against AWS in LocalStack's API Gateway tests, localstack/localstack#7916)."""
+    (as recorded against AWS in LocalStack's API Gateway tests, localstack/localstack#7916).
+
+    A body nested too deep for json.loads (RecursionError, near 1,000 levels) fails the model as
+    any nested body does: the stage's models are flat (infra/gateway_errors.py), so the verdict a
+    parser without a depth limit would reach is the same 400."""
     media_type = (_header(request, "Content-Type") or DEFAULT_MEDIA_TYPE).split(";", 1)[0].strip().lower()
     check = REQUEST_MODELS.get(request["path"], {}).get(media_type or DEFAULT_MEDIA_TYPE)
     if check is None:
         return True
     try:
         check(json.loads(request["body"] or b"{}"))
-    except (ValueError, fastjsonschema.JsonSchemaException):
+    except (ValueError, RecursionError, fastjsonschema.JsonSchemaException):
         return False
     return True
-
-
 
 
 def _request_time(moment: datetime) -> str:

@@ -5,7 +5,7 @@ Powertools' event handler keeps the current event in a class attribute shared by
 of the process (`BaseRouter.current_event = ...` in `ApiGatewayResolver.resolve`). Here every
 function lives in one process, so invocations of all functions take turns: a webhook delivered
 while a sign-up runs would otherwise answer the sign-up with the webhook's event (seen as a
-register answer without the caller's CORS origin). Nothing here invokes a function from inside
+register answer carrying the webhook's event). Nothing here invokes a function from inside
 another, so taking turns cannot deadlock; Stripe's webhooks arrive after Stripe's answer.
 """
 

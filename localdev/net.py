@@ -14,6 +14,11 @@ LOOPBACK = "127.0.0.1"
 # A browser closing a tab or a client closing early: normal for a server, never our failure.
 CLIENT_DISCONNECTS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 _MAX_CHUNK_LINE = 65537  # the request-line limit http.server applies, for chunk-size and trailer lines
+# Connections the kernel completes and queues before the server accepts them. socketserver's
+# default is 5: a burst of clients (a browser opening its pages, a load test, 100 customers at
+# once) overflows it, and the kernel then drops or resets the newest connections. API Gateway
+# takes bursts far larger than this; Linux caps the figure at net.core.somaxconn (4096 since 5.4).
+LISTEN_BACKLOG = 1024
 
 
 class PortInUseError(RuntimeError):
@@ -99,7 +104,10 @@ def _read_chunked(stream: BinaryIO) -> bytes:
 
 class _QuietThreadingHTTPServer(ThreadingHTTPServer):
     """socketserver prints a traceback when a client hangs up mid-request, which reads like a
-    failure of ours; a disconnect is silent here, any other error keeps its traceback."""
+    failure of ours; a disconnect is silent here, any other error keeps its traceback. It listens
+    with LISTEN_BACKLOG, not socketserver's 5."""
+
+    request_queue_size = LISTEN_BACKLOG
 
     def handle_error(self, request: object, client_address: object) -> None:
         if isinstance(sys.exc_info()[1], CLIENT_DISCONNECTS):

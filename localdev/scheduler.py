@@ -2,9 +2,13 @@
 housekeeping) is invoked on a fixed rate, with the empty event its schedule sends, on its own
 thread, as the stack's `rate(...)` schedules invoke them in AWS (infra/scheduled.py).
 
-As in AWS, the first invocation comes one interval after the start, a failed run is logged and not
-retried (the next one starts over), and runs of one function never overlap (an invocation takes
-its turn with every other function's, localdev.lambda_runtime).
+As in AWS, the first invocation comes at the start: the stack's schedules set no start date, and "If
+you don't provide a StartDate for a rate-based schedule, your schedule starts invoking the target
+immediately" (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#rate-based),
+so `make status` shows a reconciler run right after `make dev` starts, as it does after a deploy.
+Then one comes every interval; a failed run is logged and not retried (the next one starts over),
+and runs of one function never overlap (an invocation takes its turn with every other function's,
+localdev.lambda_runtime).
 """
 
 from __future__ import annotations
@@ -35,8 +39,9 @@ class RateSchedule:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
+        while not self._stopped.is_set():
             try:
                 self._function.invoke({})
             except Exception:  # noqa: BLE001 - Lambda logs a failed asynchronous run; the schedule goes on
                 log.exception("Scheduled run of %s failed", self._function.handler_path)
+            self._stopped.wait(self._interval)

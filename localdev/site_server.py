@@ -5,8 +5,9 @@ security headers of the distribution's response-headers policy, both from infra/
 `/api/*` (any method) goes to the local API Gateway as CloudFront's `/api/*` behaviour sends it to
 the stage (infra/customer_accounts.py): nothing cached, every header (cookies included) but Host
 passed on, the viewer's IP in contract.VIEWER_IP_HEADER (whatever the client sent there replaced),
-and the answer (Set-Cookie included) back with the same security headers. So the page's session
-cookie is first party here too, exactly as behind CloudFront.
+and the answer (Set-Cookie included) back with the same security headers; an API that cannot be
+reached gets CloudFront's 502. So the page's session cookie is first party here too, exactly as
+behind CloudFront.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from tollgate import contract
 CONFIG_PATH = "/" + CONFIG_OBJECT_KEY
 
 API_TIMEOUT_SECONDS = 30  # CloudFront's default origin read timeout
+# What CloudFront answers when it cannot reach the origin: its own HTML error page, not the API's JSON.
+ORIGIN_UNREACHABLE_PAGE = (b"<html><body><h1>502 Bad Gateway</h1>"
+                           b"<p>The request could not be satisfied.</p></body></html>\n")
 # Not passed on (hop by hop, or the origin's own Host as AllViewerExceptHostHeader does), in either direction.
 _NOT_FORWARDED = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te", "upgrade",
                   "proxy-connection", contract.VIEWER_IP_HEADER}
@@ -54,7 +58,7 @@ class SiteServer(BackgroundHttpServer):
         super().__init__(port)
         self._api_url = api_url.rstrip("/")
         self._config = json.dumps(site_config(api_url, plans, branding, site_dir)).encode()
-        self._headers = security_headers(origin_of(api_url), logo_origin(branding, site_dir))
+        self._headers = security_headers(logo_origin(branding, site_dir))
         self._site_dir = site_dir.resolve()
 
     def _resolve(self, path: str) -> tuple[bytes, str] | None:
@@ -81,6 +85,11 @@ class SiteServer(BackgroundHttpServer):
                 return answer.status, list(answer.headers.items()), answer.read()
         except urllib.error.HTTPError as error:
             return error.code, list(error.headers.items()), error.read()
+        except (urllib.error.URLError, OSError):
+            # "CloudFront returns an HTTP 502 status code (Bad Gateway) when it could not serve the requested
+            # object because it couldn't connect to the origin server" (CloudFront developer guide,
+            # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/http-502-bad-gateway.html).
+            return HTTPStatus.BAD_GATEWAY, [("Content-Type", "text/html")], ORIGIN_UNREACHABLE_PAGE
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         site = self

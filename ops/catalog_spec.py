@@ -6,7 +6,8 @@ a setup (tier order, the open last tier, package sizes, currency, event name and
 formats), with a message naming the `make stripe-setup` option to fix. `price_params` renders it
 as `POST /v1/prices` parameters (https://docs.stripe.com/api/prices/create). `decimal_amount` and
 `tier` read an amount and a tier the same way whether they come from the command line or from a
-plans price file. ops.catalog_setup makes Stripe match a spec; ops.stripe_setup builds it from the
+plans price file. `per_call_rates` and `billed` say what a call costs, for infra.price_text to hold a
+plan's price_text to. ops.catalog_setup makes Stripe match a spec; ops.stripe_setup builds it from the
 command line, ops.plan_catalog one per paid plan, localdev.bootstrap from code.
 """
 
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from infra.price_text import major_amount
 
 PRICING_MODELS = ("per-unit", "package", "graduated", "volume")
 INTERVALS = ("day", "week", "month", "year")
@@ -144,6 +147,22 @@ class CatalogSpec:
         finite = bounds[:-1]
         if None in finite or finite != sorted(set(finite)):
             raise SetupError("--tier up_to values must increase strictly, and only the last may be inf")
+
+    def per_call_rates(self) -> tuple[Decimal, ...]:
+        """What one call costs, in the currency's minor unit: one rate, or one per tier that has a unit
+        amount (a package's price spread over its calls)."""
+        if self.tiers:
+            return tuple(tier.unit_amount_decimal for tier in self.tiers if tier.unit_amount_decimal is not None)
+        assert self.unit_amount_decimal is not None  # __post_init__ requires it without tiers
+        return (self.unit_amount_decimal / (self.package_size or 1),)
+
+    def billed(self) -> str:
+        """What the price bills, in words: "0.001 USD per call (unit_amount 0.1)"."""
+        rates = " or ".join(f"{major_amount(rate, self.currency)} per call" for rate in self.per_call_rates())
+        if self.tiers:
+            return f"{rates or 'flat amounts only'} ({self.pricing_model} tiers)"
+        per = f" per package of {self.package_size:,} calls" if self.package_size else ""
+        return f"{rates} (unit_amount {self.unit_amount_decimal}{per}, in the currency's minor unit)"
 
     def price_params(self, product_id: str, meter_id: str) -> dict[str, Any]:
         """The `POST /v1/prices` parameters for this spec (without lookup key and metadata)."""

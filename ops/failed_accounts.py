@@ -26,7 +26,8 @@ from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_opti
 from ops.text import age
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import ConcurrentUpdate, TollgateError
-from tollgate.domain.models import Account, AccountStatus, ListedKey
+from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.models import ListedKey
 from tollgate.ports import Accounts, ApiKeys
 
 
@@ -72,12 +73,11 @@ def _clean_rows(cleanup: Cleanup, accounts: Accounts, failed: list[Account], out
         outcome = cleanup.undo(account)
         if outcome.leftovers:
             remaining += 1
-            cleanup.keep_failed(outcome.account, "cleanup failed: " + "; ".join(outcome.leftovers),
-                                attempt_id=account.attempt_id)
+            cleanup.keep_failed(outcome.account, "cleanup failed: " + "; ".join(outcome.leftovers), read=account)
             print(f"{account.email}: still failing: {'; '.join(outcome.leftovers)}", file=out)
             continue
         try:
-            accounts.delete(account.email, account.status, account.attempt_id)
+            accounts.delete(account)
         except ConcurrentUpdate:
             pass  # a new sign-up took the row over meanwhile, after undoing the same ids
         print(f"{account.email}: cleaned", file=out)

@@ -9,7 +9,9 @@ before any Stripe call) and a price file naming, per paid plan, how its price is
                          {"up_to": "inf", "unit_amount_decimal": "0.02"}]}}
 
 A plan is paid when the price file names it; one that has a stripe_price_id but no entry is
-refused (its price would silently stay what it was), and a free plan gets nothing in Stripe.
+refused (its price would silently stay what it was), and a free plan gets nothing in Stripe. A paid
+plan's price_text (what the pages show as its price) must state the price per call the entry makes
+(infra.price_text): "$0.001 per call" for {"unit_amount": "0.1"} in usd.
 
 Each paid plan gets its OWN meter and price: a plan change keeps the old price's subscription item
 until the period ends while the new price's item bills what comes after; a meter event names a
@@ -35,6 +37,7 @@ from decimal import Decimal
 from typing import Any
 
 from infra.plan_settings import PlanSettings, PlanSettingsError, read_plans
+from infra.price_text import PriceTextError, check_paid_plan
 from ops.catalog_setup import CatalogResult, CatalogSetup
 from ops.catalog_spec import CatalogSpec, SetupError, decimal_amount, positive_int, tier
 
@@ -82,6 +85,10 @@ def paid_plans(block: Any, prices: Any, *, source: str, product_name: str, curre
         raise SetupError("the --prices file names no plan: every plan is free, and there is nothing to create")
     _refuse_shared(paid, "meter_event_name", "meter", "both would bill every call reported to it")
     _refuse_shared(paid, "lookup_key", "price", "each plan needs its own price")
+    specs = {plan.plan_id: plan.spec for plan in paid}
+    for plan in plans:
+        if plan.id in specs:
+            _check_price_text(plan, specs[plan.id])
     return paid
 
 
@@ -127,6 +134,14 @@ def _plan_spec(plan: PlanSettings, entry: Any, product_name: str, currency: str,
     except SetupError as error:
         message = re.sub(r"--[a-z-]+", lambda m: _FILE_FIELD_OF_OPTION.get(m.group(0), m.group(0)), str(error))
         raise SetupError(f"{where}: {message}") from None
+
+
+def _check_price_text(plan: PlanSettings, spec: CatalogSpec) -> None:
+    """The pages show the plan's price_text as its price: it must say what `spec` bills."""
+    try:
+        check_paid_plan(plan.id, plan.price_text, spec.currency, spec.per_call_rates(), spec.billed())
+    except PriceTextError as error:
+        raise SetupError(f"{error} (price_text is in the plans block, the price in the --prices file)") from None
 
 
 def _text(entry: Mapping[str, Any], field: str, default: str) -> str:

@@ -2,15 +2,20 @@
 
 It shows the accounts by status, the API keys of the region against API Gateway's quota, the
 reconciler's last run and what it repaired, the metering backlog (the usage queue, its dead
-letters, the last report), the sign-ups left failed, and the deployment's alarms that are firing.
-Every part is read on its own: one that cannot be read (a missing permission, say) says why, and
-the others still show.
+letters, the last report and the last one that billed a call), the sign-ups left failed, and the
+deployment's alarms that are firing. Every part is read on its own: one that cannot be read (a
+missing permission, say) says why, and the others still show. The last line names the parts that
+need a look, if any.
 
 It reads with your AWS credentials: the accounts table (Scan), API keys (GET), SQS queue
 attributes, the usage reports table (GetItem) and CloudWatch alarms (DescribeAlarms).
 
-Exit status: 0 when all is quiet; 1 when something needs a look (an alarm firing, a failed sign-up,
-dead-lettered usage); 2 when it cannot run, or a part could not be read.
+Exit status: 0 when every part was read, whatever it shows; 2 when it cannot run, or a part could
+not be read. With --exit-code, 1 when every part was read and something needs a look (an alarm
+firing, a failed sign-up, dead-lettered usage), as `git diff --exit-code` does for a difference: for
+a script or a cron job that alerts on it. Without the option, a screen that needs a look is still a
+command that worked: a person reads the screen, and make would otherwise report the target failed
+("make: *** [status] Error 1").
 """
 
 from __future__ import annotations
@@ -27,11 +32,11 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, wired_deployment
-from ops.text import age
+from ops.text import age, usage_summary
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error
 from tollgate.domain.errors import TollgateError
-from tollgate.domain.models import AccountStatus
+from tollgate.domain.account import AccountStatus
 from tollgate.wiring import Wiring
 
 EXIT_ATTENTION, EXIT_FAILED = 1, 2
@@ -55,17 +60,20 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     now = int(clock())
-    unreadable = attention = False
+    unreadable, attention = False, []
     for label, read in (("Accounts", _accounts), ("API keys", _keys), ("Reconciler", _reconciler),
                         ("Metering", _metering), ("Failed", _failed), ("Alarms", _alarms)):
         try:
             part = read(wired, now)
         except (TollgateError, ClientError, BotoCoreError) as error:
             part, unreadable = Part((f"could not read: {error}",)), True
-        attention |= part.attention
+        attention += [label] if part.attention else []
         for number, line in enumerate(part.lines):
             print(f"{label if number == 0 else '':<{LABEL_WIDTH}}{line}", file=out)
-    return EXIT_FAILED if unreadable else EXIT_ATTENTION if attention else 0
+    print(f"\nNeeds a look: {', '.join(attention)}." if attention else "\nNothing needs a look.", file=out)
+    if unreadable:
+        return EXIT_FAILED
+    return EXIT_ATTENTION if attention and arguments.exit_code else 0
 
 
 def _accounts(wired: Wiring, _now: int) -> Part:
@@ -85,7 +93,8 @@ def _keys(wired: Wiring, _now: int) -> Part:
 def _reconciler(wired: Wiring, now: int) -> Part:
     run = wired.accounts.last_reconciler_run()
     if run is None:
-        return Part(("no run yet (it runs every reconcile_interval_minutes once deployed)",))
+        return Part(("no run yet: its schedule runs it as soon as the stack is deployed (make dev: as it starts), "
+                     "then every reconcile_interval_minutes; if this stays, read its function's logs",))
     resumes = f"the next run resumes after {run.cursor}" if run.cursor else "the next run starts from the newest"
     if run.complete:
         how = "complete"
@@ -106,13 +115,25 @@ def _metering(wired: Wiring, now: int) -> Part:
         return Part(("usage_reporter=moesif: Moesif's Stripe integration reports usage, not this stack",))
     queue = wired.usage_queues.depth(usage.queue_url)
     dead = wired.usage_queues.depth(usage.dead_letter_queue_url)
-    latest = wired.usage_reports.latest_summary()
-    last = (f"last report {age(now - latest.reported_at)} ago ({_utc(latest.reported_at)}): {latest.billable} billable "
-            f"call(s) of {latest.customers} customer(s)" if latest else "no usage reported yet")
     dead_line = (f"dead letters {dead.waiting}: run make usage-redrive once the cause is fixed" if dead.waiting
                  else "dead letters 0")
-    return Part((f"usage queue {queue.waiting} waiting, {queue.in_flight} being reported; {dead_line}", last),
-                attention=dead.waiting > 0)
+    return Part((f"usage queue {queue.waiting} waiting, {queue.in_flight} being reported; {dead_line}",
+                 *_reports(wired, now)), attention=dead.waiting > 0)
+
+
+def _reports(wired: Wiring, now: int) -> tuple[str, ...]:
+    """The newest report (one ledger object: it says the reporter keeps up) and, when that one billed
+    nothing (a 403, the site's own calls, a free plan's), the newest that billed a call."""
+    latest, billed = wired.usage_reports.latest_summary(), wired.usage_reports.latest_billed_summary()
+    if latest is None:
+        return ("no usage reported yet",)
+    lines = [f"last report {age(now - latest.reported_at)} ago ({_utc(latest.reported_at)}): {usage_summary(latest)}"]
+    if billed is None:
+        lines.append("nothing billed yet")
+    elif billed.source != latest.source:
+        lines.append(f"last billed {age(now - billed.reported_at)} ago ({_utc(billed.reported_at)}): "
+                     f"{usage_summary(billed)}")
+    return tuple(lines)
 
 
 def _failed(wired: Wiring, now: int) -> Part:
@@ -147,12 +168,15 @@ def _utc(epoch_seconds: int) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="make status", usage='make status ARGS="[--stack NAME | --function NAME]"', description=__doc__,
+        prog="make status", usage='make status ARGS="[--stack NAME | --function NAME] [--exit-code]"', description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
                "  make status                                         # a running make dev\n"
-               f'  make status ARGS="--function {EXAMPLE_FUNCTION}"')
+               f'  make status ARGS="--function {EXAMPLE_FUNCTION}"\n'
+               '  make status ARGS=--exit-code || notify-the-operator     # from a script or a cron job')
     add_deployment_options(parser)
+    parser.add_argument("--exit-code", action="store_true",
+                        help="exit 1 when something needs a look (for scripts; like git diff --exit-code)")
     return parser
 
 

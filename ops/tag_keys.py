@@ -30,7 +30,7 @@ from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_opti
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error, error_code
 from tollgate.domain.errors import TollgateError
-from tollgate.domain.models import AccountStatus
+from tollgate.domain.account import AccountStatus
 
 TAGGED, ALREADY, OTHER_OWNER, GONE = "tagged", "already tagged", "tagged for another deployment", "gone"
 

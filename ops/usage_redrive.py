@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import TextIO
 
 from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, connect
+from ops.text import usage_summary
 from tollgate.adapters.sqs_usage_queues import ledger_objects_in
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import TollgateError
@@ -61,8 +62,7 @@ def _redrive_dead_letters(wired: Wiring, queue_url: str, out: TextIO) -> int:
             try:
                 for source in ledger_objects_in(message.body):
                     outcome = wired.usage_reporter.report_object(source)
-                    print(f"{source}: {outcome.summary.billable} billable call(s) of {outcome.summary.customers} "
-                          f"customer(s): {outcome.count(Delivery.SENT)} meter event(s) sent, "
+                    print(f"{source}: {usage_summary(outcome.summary)}: {outcome.count(Delivery.SENT)} meter event(s) sent, "
                           f"{outcome.count(Delivery.ALREADY_REPORTED)} already reported, "
                           f"{outcome.count(Delivery.AMBIGUOUS)} ambiguous (below)", file=out)
             except TollgateError as error:

@@ -2,13 +2,17 @@
 
   gateway   calls the usage plan counted for the customer's key(s) (API Gateway's GetUsage)
   ledger    calls the usage ledger holds for them (access-log records on the metered routes)
-  billable  those of them `billable_statuses` bills
+  billable  those of them billed: a status `billable_statuses` bills, made on a paid plan
   stripe    units the Stripe meter aggregated for the customer (meter event summaries)
 
 and two differences: gateway - ledger (calls whose records the ledger lacks: lost, or not written
 yet, Firehose buffers 60 s) and billable - stripe (units not reported yet, or, negative, reported
 too many). Calls of keys no account owns are listed apart: they are never billed. The ledger is
-read with the reporter's own code (tollgate.domain.usage), so both count alike. It exits 1 when a
+read with the reporter's own code (tollgate.domain.usage), so both count alike, and each call
+counts on the plan its account was on when it was made (`Account.plan_at`, as the reporter bills
+it), whatever the plan is now: a customer who made paid calls and then moved to a free plan (or
+was canceled) is compared with Stripe like any other. Only a customer on a free plan whose every
+call in the period was made on a free plan has nothing to compare ("-"). It exits 1 when a
 difference passes --threshold, 2 when it cannot run. Calls take up to 5 minutes to reach Stripe:
 report on a period that ended a few minutes ago.
 """
@@ -27,7 +31,11 @@ from typing import TextIO
 from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, connect
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import TollgateError
-from tollgate.domain.usage import LedgerUsage, read_ledger
+from tollgate.domain.account import Account
+from tollgate.domain.metering import price_billed
+from tollgate.domain.usage import KeyUsage, LedgerUsage, read_ledger
+from tollgate.plans import PlanCatalog, UnknownPlan
+from tollgate.ports import Accounts
 from tollgate.wiring import Wiring
 
 EXIT_DIFFERENCE, EXIT_FAILED = 1, 2
@@ -42,7 +50,7 @@ class UsageRow:
     gateway: int = 0
     ledger: int = 0
     billable: int = 0
-    stripe: float | None = None  # None: no customer to ask Stripe about, or one on a free plan (nothing billed)
+    stripe: float | None = None  # None: no customer to ask Stripe about, or nothing billed (free plans only)
 
     @property
     def gateway_gap(self) -> int:
@@ -75,6 +83,59 @@ def reconcile(gateway: Mapping[str, int], ledger: LedgerUsage, customer_of: Call
     return sorted(rows.values(), key=lambda row: (row.customer_id is None, row.customer_id or ""))
 
 
+class BilledCustomers:
+    """The account of each key in the report (looked up once) and what it was billed for: a call
+    counts on the plan its account was on when it was made (`Account.plan_at`, priced by the
+    reporter's own `price_billed`), whatever the plan is now."""
+
+    def __init__(self, accounts: Accounts, plans: PlanCatalog) -> None:
+        self._accounts = accounts
+        self._plans = plans
+        self._by_key: dict[str, Account | None] = {}
+        self._billed: set[str] = set()  # customers with a call on a paid plan in the period, or on one now
+
+    def account_of(self, key_id: str) -> Account | None:
+        if key_id not in self._by_key:
+            account = self._by_key[key_id] = self._accounts.find_by_api_key_id(key_id)
+            if account and account.customer_id and not self._plans.get(account.plan_id).is_free:
+                self._billed.add(account.customer_id)
+        return self._by_key[key_id]
+
+    def customer_of(self, key_id: str) -> str | None:
+        account = self.account_of(key_id)
+        return account.customer_id if account else None
+
+    def billed(self, key_id: str, at_ms: int) -> bool:
+        """Whether the key's billable call made at `at_ms` was billed; keys no account owns count as
+        billable, in a row of their own (their calls are never billed)."""
+        account = self.account_of(key_id)
+        if account is None or account.customer_id is None:
+            return True
+        try:
+            if price_billed(account.plan_at(at_ms / 1000), self._plans) is None:
+                return False  # made on a free plan
+        except UnknownPlan:
+            return False  # no price known for it: the reporter leaves it unbilled, with the keys no account owns
+        self._billed.add(account.customer_id)
+        return True
+
+    def billed_anything(self, customer_id: str) -> bool:
+        """Whether Stripe should hold anything for the customer: nothing for one on a free plan whose
+        every call was made on a free plan."""
+        return customer_id in self._billed
+
+
+def add_billed(totals: LedgerUsage, usage: LedgerUsage, billed: Callable[[str, int], bool]) -> None:
+    """Add one object's `usage` (read with call times) to `totals`, counting as billable only the
+    billable calls `billed(key id, call time in ms)` says were made on a paid plan."""
+    totals.records += usage.records
+    totals.malformed += usage.malformed
+    for key_id, key_usage in usage.by_key.items():
+        total = totals.by_key.setdefault(key_id, KeyUsage())
+        total.calls += key_usage.calls
+        total.billable += sum(1 for at_ms in key_usage.billable_at_ms if billed(key_id, at_ms))
+
+
 def render(rows: list[UsageRow]) -> list[str]:
     header = ("customer", "keys", "gateway", "ledger", "billable", "stripe", "gateway-ledger", "billable-stripe")
     table = [header] + [(row.customer_id or "(no account)", ",".join(row.key_ids), str(row.gateway), str(row.ledger),
@@ -102,9 +163,20 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         statuses = deployment.config.require_usage().billable_statuses
         start = int(datetime.combine(arguments.since, datetime.min.time(), timezone.utc).timestamp())
         end = int(datetime.combine(arguments.to + timedelta(days=1), datetime.min.time(), timezone.utc).timestamp())
+        plans = deployment.config.plans
+        customers = BilledCustomers(wired.accounts, plans)
+
+        def units_of(customer_id: str) -> float | None:
+            """What the meters of every plan's price have for the customer (each price has its own meter)."""
+            if not customers.billed_anything(customer_id):
+                return None
+            return sum(wired.usage_meter.reported_units(customer_id, price_id, start, end)
+                       for price_id in dict.fromkeys(plans.price_ids))
+
         ledger, objects, reported, unknown = LedgerUsage(keep_call_times=False), 0, 0, {}
         for source in wired.usage_ledger.objects_between(start, end):
-            read_ledger(wired.usage_ledger.read(source), statuses, start * 1000, end * 1000, into=ledger)
+            add_billed(ledger, read_ledger(wired.usage_ledger.read(source), statuses, start * 1000, end * 1000),
+                       customers.billed)
             objects += 1
             summary = wired.usage_reports.summary(source)
             if summary is not None:
@@ -112,24 +184,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
                 for key_id, calls in summary.unknown_keys.items():
                     unknown[key_id] = unknown.get(key_id, 0) + calls
 
-        plans = deployment.config.plans
-        free_customers: set[str] = set()
-
-        def customer_of(key_id: str) -> str | None:
-            account = wired.accounts.find_by_api_key_id(key_id)
-            if account and account.customer_id and plans.get(account.plan_id).is_free:
-                free_customers.add(account.customer_id)
-            return account.customer_id if account else None
-
-        def units_of(customer_id: str) -> float | None:
-            """What the meters of every plan's price have for the customer (each price has its own meter)."""
-            if customer_id in free_customers:
-                return None
-            return sum(wired.usage_meter.reported_units(customer_id, price_id, start, end)
-                       for price_id in dict.fromkeys(plans.price_ids))
-
-        rows = reconcile(wired.usage_plan_usage.calls_by_key(arguments.since, arguments.to), ledger, customer_of,
-                         units_of)
+        rows = reconcile(wired.usage_plan_usage.calls_by_key(arguments.since, arguments.to), ledger,
+                         customers.customer_of, units_of)
     except TollgateError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -44,7 +44,7 @@
   });
   const FIGURE_NAMES = Object.freeze({ amount: "the amount so far", usage: "the usage", quota: "the quota left" });
   const describeFailure = (failure) => describe(failure, MESSAGES);
-  const api = (path, options = {}) => request(`/api/${path}`, { credentials: "same-origin", ...options });
+  const api = (path, options = {}) => request(`/api/${path}`, options);
   const accountSections = ["overview", "plans", "keys", "session"];
   const plansReady = fetch("config.json", { cache: "no-store" })
     .then((response) => (response.ok ? response.json() : {}))
@@ -53,6 +53,7 @@
 
   const dateFormat = new Intl.DateTimeFormat("en", { year: "numeric", month: "short", day: "numeric" });
   const dateTimeFormat = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "short" });
+  const planList = new Intl.ListFormat("en", { style: "long", type: "conjunction" });
   const day = (epoch) => dateFormat.format(new Date(epoch * 1000));
   const moment = (epoch) => dateTimeFormat.format(new Date(epoch * 1000));
 
@@ -164,13 +165,14 @@
       : "";
     const unknown = "Not available right now";
     byId("account-period").textContent = data.period ? `${day(data.period.start)} to ${day(data.period.end)}` : unknown;
-    byId("account-calls").textContent = typeof data.billableCalls === "number"
-      ? data.billableCalls.toLocaleString("en") : data.plan.free ? "None: calls on the free plan are not billed" : unknown;
+    const ending = data.endingSubscription;
+    byId("account-calls").textContent = typeof data.billableCalls === "number" ? data.billableCalls.toLocaleString("en")
+      : data.plan.free && !ending ? "None: calls on the free plan are not billed" : unknown;
     byId("account-quota").textContent = data.quota
       ? `${(data.quota.limit - data.quota.left).toLocaleString("en")} used, ${data.quota.left.toLocaleString("en")} left `
         + `of ${data.quota.limit.toLocaleString("en")} calls this ${data.plan.quotaPeriod.toLowerCase()}` : unknown;
-    byId("account-amount").textContent = data.plan.free ? "Nothing to pay on the free plan"
-      : data.amountDue ? money(data.amountDue) : unknown;
+    byId("account-amount").textContent = ending ? stillBilled(ending, data, unknown)
+      : data.plan.free ? "Nothing to pay on the free plan" : data.amountDue ? money(data.amountDue) : unknown;
     const missing = (data.unavailable || []).map((figure) => FIGURE_NAMES[figure] || figure);
     const unavailable = byId("account-unavailable");
     unavailable.hidden = missing.length === 0;
@@ -178,6 +180,14 @@
     renderKeys(data.keys || []);
     byId("rotate-key").disabled = data.status === "canceled";
     return renderPlans(data);
+  }
+
+  /** Paid -> free in this period: the subscription's final invoice still bills the paid calls made before the change. */
+  function stillBilled(ending, data, unknown) {
+    if (!data.amountDue || !data.period) return unknown;
+    const plans = ending.paidPlans.map((plan) => plan.name);
+    const on = plans.length ? ` on ${planList.format(plans)}` : "";
+    return `Stripe will still bill ${money(data.amountDue)} for this period's calls${on}, on ${day(data.period.end)}`;
   }
 
   function keyState(key) {

@@ -1,9 +1,12 @@
 "use strict";
 
 /*
- * Signup page: POST /register, show the key once, offer Stripe Checkout for a payment method.
- * Served under a strict CSP (script-src 'self'), so no inline code; server text is only ever
- * written with textContent / value, never parsed as HTML.
+ * Signup page: POST /api/register, show the key once (site/key_result.js), offer Stripe Checkout for
+ * a payment method, and say what came of it on the way back. Every call goes to the site's own
+ * origin (`/api/...`, which CloudFront sends to the API); the API's address in config.json is only
+ * shown, in the curl example for the customer's own calls. Served under a strict CSP (script-src
+ * 'self'), so no inline code; server text is only ever written with textContent / value, never
+ * parsed as HTML.
  */
 (() => {
   const { validateSignup } = window.TollgateValidation;
@@ -34,9 +37,9 @@
   });
 
   const {
-    byId, request, describeFailure: describe, setFieldError, showFieldErrors, setStatus, setBusy, bindCopy, fitToText,
-    takeFragment,
+    byId, request, describeFailure: describe, setFieldError, showFieldErrors, setStatus, setBusy, takeFragment,
   } = window.TollgatePage;
+  const planTerms = window.TollgatePlanTerms;
   const configReady = loadConfig();
   const describeFailure = (failure) => describe(failure, MESSAGES);
 
@@ -56,14 +59,6 @@
 
   // ---- plans --------------------------------------------------------------------------------
 
-  const PERIODS = Object.freeze({ DAY: "day", WEEK: "week", MONTH: "month" });
-
-  /** The limits a plan gives, in words: "10,000 calls a month, up to 10 a second". */
-  function planLimits(plan) {
-    const quota = Number(plan.quotaLimit).toLocaleString("en");
-    return `${quota} calls a ${PERIODS[plan.quotaPeriod] || "period"}, up to ${plan.rateLimit} a second`;
-  }
-
   /** One radio per plan (the first, the default, checked), each with its price text and limits.
    * With a single plan there is nothing to choose: the list stays hidden and no plan is sent. */
   function showPlans(plans) {
@@ -81,7 +76,7 @@
       price.textContent = plan.priceText;
       const details = document.createElement("span");
       details.className = "plan-details";
-      details.textContent = [plan.description, planLimits(plan)].filter(Boolean).join(" ");
+      details.textContent = [plan.description, planTerms.limits(plan)].filter(Boolean).join(" ");
       label.append(input, name, price, details);
       return label;
     }));
@@ -125,16 +120,6 @@
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   }
 
-  /** POSTs JSON to the API (another origin): {status, data} for any HTTP answer. */
-  async function postJson(path, body, headers = {}) {
-    const { apiUrl } = await configReady;
-    return request(`${apiUrl}${path}`, { body, headers });
-  }
-
-  function curlExample(apiUrl, key) {
-    return `curl -sS "${apiUrl}/" \\\n  -H "x-api-key: ${key}"`;
-  }
-
   // ---- sign-up ---------------------------------------------------------------------------------
 
   const signupForm = byId("signup-form");
@@ -161,8 +146,9 @@
     setBusy(signupButton, true);
     setStatus(signupStatus, MESSAGES.creating, "info");
     try {
-      const { status, data } = await postJson("/register", values, {
-        "Idempotency-Key": newIdempotencyKey(),
+      const { status, data } = await request("/api/register", {
+        body: values,
+        headers: { "Idempotency-Key": newIdempotencyKey() },
       });
       if (status === 201 && typeof data.apikey === "string") {
         await showResult(data);
@@ -208,7 +194,7 @@
     byId("signup").hidden = true;
     showNotice(MESSAGES.confirming, "info");
     try {
-      const { status, data } = await request("/api/signup/confirm", { body: { token }, credentials: "same-origin" });
+      const { status, data } = await request("/api/signup/confirm", { body: { token } });
       if (status === 201 && typeof data.apikey === "string") {
         byId("checkout-notice").hidden = true;
         await showResult(data);
@@ -228,49 +214,20 @@
 
   // ---- result ----------------------------------------------------------------------------------
 
-  const keyInput = byId("api-key");
-  const curlCode = byId("curl-example");
-  const paymentButton = byId("add-payment");
-  const paymentStatus = byId("payment-status");
-  let issuedKey = null;
-
   async function showResult(registration) {
-    const config = await configReady;
-    issuedKey = { value: registration.apikey, id: String(registration.apiKeyId || "") };
-    keyInput.value = issuedKey.value;
-    byId("api-key-id").textContent = issuedKey.id;
-    curlCode.textContent = curlExample(config.apiUrl, issuedKey.value);
-    // The register answer says whether this key waits for a card; config.json is only the fallback.
-    const waitsForPaymentMethod = registration.status
-      ? registration.status === "awaiting_payment_method"
-      : config.requirePaymentMethod;
-    byId("key-waiting").hidden = !waitsForPaymentMethod;
-    byId("payment-explainer").textContent = waitsForPaymentMethod
-      ? "Your key starts working once you add a payment method. You are charged only for what you use."
-      : "Your key already works. Add a card now so your first invoice is paid without interruption.";
-    byId("signup").hidden = true;
-    byId("result").hidden = false;
-    fitToText(keyInput);
-    byId("result-title").focus();
+    window.TollgateKeyResult.show(registration, await configReady,
+      (key) => startCheckout(key, byId("add-payment"), byId("payment-status")));
   }
 
-  window.addEventListener("resize", () => {
-    if (issuedKey) fitToText(keyInput);
-  });
-
-  bindCopy(byId("copy-key"), () => keyInput.value, byId("copy-status"), keyInput);
-  bindCopy(byId("copy-curl"), () => curlCode.textContent, byId("curl-status"), null);
-
-  /** Asks the API for a Stripe Checkout (setup mode) URL for this key and goes there. */
+  /** Asks the site's API for a Stripe Checkout (setup mode) URL for this key and goes there. */
   async function startCheckout(key, button, statusElement) {
     setBusy(button, true);
     setStatus(statusElement, MESSAGES.openingCheckout, "info");
     try {
-      const { status, data } = await postJson(
-        "/billing/checkout",
-        { apiKeyId: key.id },
-        { "x-api-key": key.value },
-      );
+      const { status, data } = await request("/api/billing/checkout", {
+        body: { apiKeyId: key.id },
+        headers: { "x-api-key": key.value },
+      });
       if (status === 200 && typeof data.url === "string" && /^https?:\/\//.test(data.url)) {
         window.location.assign(data.url);
         return;
@@ -284,10 +241,6 @@
     }
     setBusy(button, false);
   }
-
-  paymentButton.addEventListener("click", () => {
-    if (issuedKey) startCheckout(issuedKey, paymentButton, paymentStatus);
-  });
 
   // ---- back from Stripe Checkout ---------------------------------------------------------------
 
@@ -318,7 +271,7 @@
     for (const delay of OUTCOME_POLL_DELAYS_MS) {
       await sleep(delay);
       try {
-        const { status, data } = await postJson("/billing/checkout/outcome", { sessionId });
+        const { status, data } = await request("/api/billing/checkout/outcome", { body: { sessionId } });
         if (status !== 200) return null;
         if (data.settled === true) return data;
       } catch {
@@ -363,6 +316,8 @@
     const outcome = query.get("checkout");
     if (outcome !== "success" && outcome !== "cancel") return;
     window.history.replaceState(null, "", window.location.pathname);
+    // The key is no longer on this page: the account page is the way on (usage, billing, a new key).
+    byId("to-account").hidden = false;
     const sessionId = query.get("session_id");
     if (outcome === "success" && sessionId) {
       byId("signup").hidden = true;

@@ -14,18 +14,19 @@ window.TollgatePage = (() => {
 
   const byId = (id) => document.getElementById(id);
 
-  /** One JSON request; resolves to {status, data} for any HTTP answer. `credentials`: "omit" for the
-   *  cross-origin API, "same-origin" for the site's own /api (its session cookie is HttpOnly: the
-   *  browser sends it, no script ever sees it). */
-  async function request(url, { method = "POST", body, headers = {}, credentials = "omit" } = {}) {
+  /** One JSON request to the site's own `/api/...` (CloudFront sends it to the API; the pages call no
+   *  other origin, and "same-origin" mode makes the browser refuse if one ever tried); resolves to
+   *  {status, data} for any HTTP answer. The session cookie is HttpOnly: the browser sends it, no
+   *  script ever sees it. */
+  async function request(url, { method = "POST", body, headers = {} } = {}) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
     let response;
     try {
       response = await fetch(url, {
         method,
-        mode: credentials === "omit" ? "cors" : "same-origin",
-        credentials,
+        mode: "same-origin",
+        credentials: "same-origin",
         headers: body === undefined ? headers : { "Content-Type": "application/json", ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: controller.signal,

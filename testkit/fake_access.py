@@ -7,24 +7,14 @@ import itertools
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from testkit.fake_metering import Clock
-from testkit.fake_ports import TEST_PLANS, FakeApiKeys, FakePorts
+from testkit.fake_ports import FakeApiKeys
 from testkit.faults import FaultyFake
-from tollgate import contract
-from tollgate.domain.account_emails import AccountEmails
-from tollgate.domain.account_keys import AccountKeys
 from tollgate.domain.customer_access import EmailLink, KeyRetirement, Session
-from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.models import Account, Email, Registrant
+from tollgate.domain.models import Email
 from tollgate.domain.billing_state import UpcomingInvoice
-from tollgate.domain.registration import RegistrationService
-from tollgate.domain.sessions import CustomerSessions
-from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.ports import AccountBilling, CustomerAccess, Mailer, PlanUsage
 
 _LINK = re.compile(r"#(?:confirm|signin)=([A-Za-z0-9_-]+)")
@@ -176,101 +166,3 @@ class FakePlanUsage(FaultyFake, PlanUsage):
     def _used_in_month(self, key_id: str, day: date) -> int:
         return sum(calls for (key, when), calls in self.used.items()
                    if key == key_id and (when.year, when.month) == (day.year, day.month) and when <= day)
-
-
-# --- the customer-account services on fakes -------------------------------------------------------
-
-SITE_URL = "https://shop.example/"
-LINK_TTL_SECONDS = 24 * 3600
-EMAILS_PER_HOUR = 3
-GRACE_SECONDS = 24 * 3600
-
-
-def accounts_environment(function_environment: dict[str, str], verify_email: bool = True) -> dict[str, str]:
-    """`function_environment` plus what the stack sets on the functions that serve customer accounts."""
-    return {**function_environment,
-            contract.ENV_CUSTOMER_ACCESS_TABLE: "customer-access",
-            contract.ENV_VERIFY_EMAIL: "true" if verify_email else "false",
-            contract.ENV_EMAIL_SENDER: "no-reply@shop.example",
-            contract.ENV_EMAIL_LINK_TTL_SECONDS: str(LINK_TTL_SECONDS),
-            contract.ENV_EMAILS_PER_ADDRESS_PER_HOUR: str(EMAILS_PER_HOUR),
-            contract.ENV_KEY_ROTATION_GRACE_SECONDS: str(GRACE_SECONDS)}
-
-
-@dataclass
-class AccountsOnFakes:
-    """Every port of the customer-account services as a fake, and the services on them, sharing one
-    settable clock: what a signed-up customer does, step by step, without any emulator."""
-
-    ports: FakePorts
-    access: FakeCustomerAccess
-    mailer: FakeMailer
-    account_billing: FakeAccountBilling
-    plan_usage: FakePlanUsage
-    clock: Clock
-
-    @classmethod
-    def create(cls) -> AccountsOnFakes:
-        ports, clock = FakePorts.create(), Clock()
-        return cls(ports, FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
-                   FakePlanUsage(keys=ports.api_keys, clock=clock), clock)
-
-    @property
-    def registration(self) -> RegistrationService:
-        ports = self.ports
-        return RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts,
-                                   executor=_INLINE, clock=self.clock, metrics=ports.metrics, plans=TEST_PLANS)
-
-    @property
-    def emails(self) -> AccountEmails:
-        return AccountEmails(SITE_URL, LINK_TTL_SECONDS)
-
-    @property
-    def links(self) -> EmailLinks:
-        return EmailLinks(self.access, self.mailer, ttl_seconds=LINK_TTL_SECONDS, emails_per_hour=EMAILS_PER_HOUR,
-                          clock=self.clock)
-
-    @property
-    def sign_up(self) -> VerifiedSignUp:
-        return VerifiedSignUp(self.ports.accounts, self.links, self.emails, self.registration)
-
-    @property
-    def sessions(self) -> CustomerSessions:
-        return CustomerSessions(self.ports.accounts, self.access, self.links, self.emails, clock=self.clock)
-
-    @property
-    def keys(self) -> AccountKeys:
-        ports = self.ports
-        return AccountKeys(ports.accounts, ports.api_keys, ports.analytics, self.access, self.plan_usage,
-                           plans=TEST_PLANS, grace_seconds=GRACE_SECONDS, clock=self.clock)
-
-    def signed_up(self, email: str = "ada@example.com") -> Account:
-        """A customer who confirmed the emailed link: their active account."""
-        self.sign_up.request(Registrant(email, "Ada", "Lovelace"))
-        self.sign_up.confirm(self.mailer.last_token(email))
-        account = self.ports.accounts.get(email)
-        assert account is not None
-        return account
-
-    def signed_in(self, email: str = "ada@example.com") -> str:
-        """The session token of a customer who opened the emailed sign-in link, an hour after the last
-        email (the address's hourly share of emails is never what a test runs into by accident)."""
-        self.clock.advance(3600)
-        self.sessions.request_sign_in(email)
-        token, _ = self.sessions.open(self.mailer.last_token(email))
-        return token
-
-
-class _Inline(Executor):
-    """Runs each call at once (deterministic domain tests)."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as failure:  # noqa: BLE001 - handed to the future like a pool does
-            future.set_exception(failure)
-        return future
-
-
-_INLINE = _Inline()

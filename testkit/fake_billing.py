@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from testkit.faults import FaultyFake
 from tollgate.domain.billing_state import (
-    CheckoutSession, InvoicePayment, SubscriptionItem, SubscriptionPage, SubscriptionState,
+    CheckoutSession, InvoicePayment, OpenInvoice, OpenInvoicePage, SubscriptionItem, SubscriptionPage,
+    SubscriptionState,
 )
 from tollgate.domain.errors import ConfigurationError, DownstreamError
 from tollgate.domain.models import Registrant
@@ -35,8 +36,9 @@ class FakeBilling(FaultyFake, Billing):
         # for the same idempotency key: with `saves_errors`, an injected failure is replayed too.
         self.saves_errors = False
         self.saved_errors: dict[str, DownstreamError] = {}
-        self.open_invoices: dict[str, list[int]] = {}  # subscription id -> amounts owed, oldest first
-        self.paid_invoices: list[tuple[str, int]] = []
+        # Invoices, in creation order: {"id", "customer", "subscription", "amount", "attempted", "status"}.
+        self.invoices: list[dict] = []
+        self.paid_invoices: list[tuple[str, int]] = []  # (subscription id, amount), in the order paid
         # Shared with a FakePaymentMethods (customer id -> payment method) so Checkout and billing agree.
         self.default_payment_methods: dict[str, str] = {}
         self.declining_methods: set[str] = set()
@@ -90,9 +92,17 @@ class FakeBilling(FaultyFake, Billing):
             now = int(self.clock())
             self.subscriptions[subscription_id] = {"customer": customer_id, "status": "active",
                                                    "items": [(price_id, now)], "period_start": now,
-                                                   "cancel_at_period_end": False}
+                                                   "cancel_at_period_end": False, "created": now}
             self._idempotent[idempotency_key] = (arguments, subscription_id)
             return subscription_id
+
+    def put_subscription(self, subscription_id: str, customer_id: str, status: str = "active",
+                         price_id: str | None = "price_1", created: int | None = None) -> None:
+        """A subscription that exists already (a test's starting point), billing `price_id` since `created`."""
+        created = int(self.clock()) - 86400 if created is None else created
+        self.subscriptions[subscription_id] = {
+            "customer": customer_id, "status": status, "items": [(price_id, created)] if price_id else [],
+            "period_start": created, "cancel_at_period_end": False, "created": created}
 
     def _replay(self, idempotency_key: str, arguments: tuple) -> str:
         first_arguments, created_id = self._idempotent[idempotency_key]
@@ -153,7 +163,14 @@ class FakeBilling(FaultyFake, Billing):
         sub = self.subscriptions[subscription_id]
         return SubscriptionState(subscription_id, sub["customer"], sub["status"],
                                  tuple(SubscriptionItem(price, created) for price, created in sub.get("items", ())),
-                                 sub.get("period_start", 0), sub.get("cancel_at_period_end", False))
+                                 sub.get("period_start", 0), sub.get("cancel_at_period_end", False),
+                                 sub.get("created", 0))
+
+    def live_subscriptions(self, customer_id: str) -> tuple[SubscriptionState, ...]:
+        with self._call("live_subscriptions", customer_id):
+            return tuple(self._state(sid) for sid in reversed(self.subscriptions)
+                         if self.subscriptions[sid]["customer"] == customer_id
+                         and self.subscriptions[sid]["status"] != "canceled")
 
     def subscription_status(self, subscription_id: str) -> str:
         with self._call("subscription_status", subscription_id):
@@ -170,24 +187,55 @@ class FakeBilling(FaultyFake, Billing):
             states = tuple(self._state(sid) for sid in page)
             return SubscriptionPage(states, has_more=start + limit < len(newest_first))
 
-    def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
-        """Pays `open_invoices[subscription_id]` (amounts) with `default_payment_methods`; a method in
-        `declining_methods` is refused. Paying settles the subscription to `active`."""
-        with self._call("pay_open_invoices", subscription_id, idempotency_key):
-            subscription = self.subscriptions[subscription_id]
-            method = self.default_payment_methods.get(subscription["customer"])
-            invoices = self.open_invoices.get(subscription_id, [])
+    def owe(self, subscription_id: str, amount: int, *, attempted: bool = True) -> str:
+        """An open invoice of `amount` for the subscription (live or ended), as a failed renewal or final
+        invoice leaves it; `attempted=False`: Stripe has not tried to collect it yet."""
+        invoice_id = f"in_{next(self._ids):04d}"
+        self.invoices.append({"id": invoice_id, "customer": self.subscriptions[subscription_id]["customer"],
+                              "subscription": subscription_id, "amount": amount, "attempted": attempted,
+                              "status": "open", "created": int(self.clock())})
+        return invoice_id
+
+    def open_invoices(self, customer_id: str) -> tuple[OpenInvoice, ...]:
+        with self._call("open_invoices", customer_id):
+            return tuple(_open(invoice) for invoice in self.invoices
+                         if invoice["customer"] == customer_id and invoice["status"] == "open" and invoice["attempted"])
+
+    def list_open_invoices(self, starting_after: str | None, limit: int) -> OpenInvoicePage:
+        """Newest first, as Stripe lists them."""
+        with self._call("list_open_invoices", starting_after, limit):
+            newest_first = [invoice for invoice in reversed(self.invoices) if invoice["status"] == "open"]
+            ids = [invoice["id"] for invoice in newest_first]
+            start = ids.index(starting_after) + 1 if starting_after else 0
+            page = newest_first[start:start + limit]
+            return OpenInvoicePage(tuple(_open(invoice) for invoice in page if invoice["attempted"]),
+                                   has_more=start + limit < len(newest_first))
+
+    def pay_open_invoices(self, customer_id: str, idempotency_key: str) -> InvoicePayment:
+        """Pays the customer's open invoices, oldest first, with `default_payment_methods`; a method in
+        `declining_methods` is refused. A subscription that owes nothing more is `active` again."""
+        with self._call("pay_open_invoices", customer_id, idempotency_key):
+            method = self.default_payment_methods.get(customer_id)
             paid = 0
-            while invoices:
+            for invoice in self.invoices:
+                if invoice["customer"] != customer_id or invoice["status"] != "open":
+                    continue
                 if method is None or method in self.declining_methods:
                     return InvoicePayment(paid, declined="Your card was declined.")
-                self.paid_invoices.append((subscription_id, invoices.pop(0)))
+                invoice["status"] = "paid"
+                self.paid_invoices.append((invoice["subscription"], invoice["amount"]))
                 paid += 1
-            if subscription["status"] in ("past_due", "unpaid"):
-                subscription["status"] = "active"
+                subscription = self.subscriptions[invoice["subscription"]]
+                if subscription["status"] in ("past_due", "unpaid") and not self._owed_by(invoice["subscription"]):
+                    subscription["status"] = "active"
             return InvoicePayment(paid)
 
-    def live_subscriptions(self) -> list[str]:
+    def _owed_by(self, subscription_id: str) -> bool:
+        return any(invoice["subscription"] == subscription_id and invoice["status"] == "open"
+                   for invoice in self.invoices)
+
+    def live_subscription_ids(self) -> list[str]:
+        """Every subscription not canceled, of any customer (for tests' assertions)."""
         return [sid for sid, sub in self.subscriptions.items() if sub["status"] != "canceled"]
 
 
@@ -241,3 +289,8 @@ class FakePaymentMethods(FaultyFake, PaymentMethods):
         self.setup_intents[setup_intent_id] = payment_method
         session["complete"] = True
         return session["id"], setup_intent_id
+
+
+def _open(invoice: dict) -> OpenInvoice:
+    return OpenInvoice(invoice["id"], invoice["customer"], invoice["subscription"], invoice["amount"], "usd",
+                       invoice["created"])

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from infra import access_log
+from testkit.clock import Clock
 from testkit.faults import FaultyFake
 from tollgate import contract
 from tollgate.domain.usage import (
@@ -177,6 +178,11 @@ class FakeUsageReports(FaultyFake, UsageReports):
         with self._call("latest_summary"), self._lock:
             return max(self.summaries.values(), key=lambda summary: summary.reported_at, default=None)
 
+    def latest_billed_summary(self) -> BatchSummary | None:
+        with self._call("latest_billed_summary"), self._lock:
+            return max((summary for summary in self.summaries.values() if summary.billed),
+                       key=lambda summary: summary.reported_at, default=None)
+
 
 @dataclass
 class FakeUsageQueues:
@@ -186,19 +192,6 @@ class FakeUsageQueues:
 
     def retry_later(self, queue_arn: str, receipt_handle: str, delay_seconds: int) -> None:
         self.delays.append((queue_arn, receipt_handle, delay_seconds))
-
-
-class Clock:
-    """A settable clock for the 24 h window (starts now)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # --- the reporter deployed on fakes ---------------------------------------------------------------
@@ -248,7 +241,7 @@ class MeteringOnFakes:
 
     def add_customer(self, api_key_id: str, customer_id: str) -> None:
         """An active account owning the key, billed to the Stripe customer."""
-        from tollgate.domain.models import Account, AccountStatus
+        from tollgate.domain.account import Account, AccountStatus
 
         self.accounts.rows[f"{api_key_id}@example.com"] = Account(
             email=f"{api_key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=api_key_id,

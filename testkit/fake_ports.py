@@ -10,12 +10,13 @@ import itertools
 import secrets
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from testkit.faults import CallRecorder, FaultyFake
 from testkit.fake_billing import FakeBilling
-from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus, IssuedKey, ListedKey, ReconcilerRun
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied, KeyNotFound
+from tollgate.domain.account import Account, AccountStatus, AppliedEvent
+from tollgate.domain.models import IssuedKey, ListedKey, ReconcilerRun
 from tollgate.plans import Plan, PlanCatalog
 from tollgate.ports import Accounts, Analytics, ApiKeys, Metrics
 
@@ -26,21 +27,6 @@ TEST_PLANS = PlanCatalog((
     Plan("free", "Free", "usage-plan-free", None, False, 1_000, "MONTH"),
     Plan("pro", "Pro", "usage-plan-pro", "price_pro", True, 100_000, "MONTH"),
 ))
-
-
-class SleepingClock:
-    """Epoch seconds that move only when the code under test sleeps (or a test moves `now`)."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-        self.slept = 0.0
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept += seconds
-        self.now += seconds
 
 
 class FakeApiKeys(FaultyFake, ApiKeys):
@@ -68,7 +54,7 @@ class FakeApiKeys(FaultyFake, ApiKeys):
         """As API Gateway: one usage plan per key per stage (another one is a ConflictException)."""
         with self._call("attach_to_plan", key_id, usage_plan_id):
             if key_id not in self.keys:
-                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
+                raise KeyNotFound(key_id)
             if self.plan.get(key_id, usage_plan_id) != usage_plan_id:
                 raise DownstreamError(self.port, f"key {key_id} is in usage plan {self.plan[key_id]} already",
                                       retryable=False)
@@ -80,10 +66,12 @@ class FakeApiKeys(FaultyFake, ApiKeys):
                 del self.plan[key_id]
 
     def set_enabled(self, key_id: str, enabled: bool) -> None:
+        """As the port says: disabling a key that is gone is not an error, enabling one is (NotFound)."""
         with self._call("set_enabled", key_id, enabled):
-            if key_id not in self.keys:
-                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
-            self.keys[key_id]["enabled"] = enabled
+            if key_id in self.keys:
+                self.keys[key_id]["enabled"] = enabled
+            elif enabled:
+                raise KeyNotFound(key_id)
 
     def key_value(self, key_id: str) -> str:
         with self._call("key_value", key_id):
@@ -123,9 +111,13 @@ class FakeAnalytics(FaultyFake, Analytics):
             self.users[user_id] = {"company_id": company_id, "metadata": dict(metadata)}
 
 
+_ROW_FIELDS = tuple(row_field.name for row_field in fields(Account) if row_field.name not in ("email", "version"))
+
+
 class FakeAccounts(FaultyFake, Accounts):
-    """The accounts table with DynamoDB's conditional-write semantics; rows are copied in and
-    out so callers cannot change stored state behind its back."""
+    """The accounts table with DynamoDB's conditional-write semantics on the row's version; rows are
+    copied in and out so callers cannot change stored state behind its back (tests/contract/
+    test_accounts.py holds it to DynamoAccounts' behaviour)."""
 
     port = "dynamodb"
 
@@ -140,44 +132,40 @@ class FakeAccounts(FaultyFake, Accounts):
         with self._call("get", email), self._lock:
             return copy.deepcopy(self.rows.get(email))
 
-    def save(
-        self, account: Account, expected_status: AccountStatus | None, expected_attempt_id: str | None = None
-    ) -> None:
-        with self._call("save", account.email, account.status), self._lock:
-            self._check(account.email, expected_status, expected_attempt_id)
-            self.rows[account.email] = copy.deepcopy(account)
+    def create(self, account: Account) -> Account:
+        with self._call("create", account.email, account.status), self._lock:
+            if account.email in self.rows:
+                raise ConcurrentUpdate(f"{account.email} already exists")
+            stored = replace(account, version=1)
+            self.rows[account.email] = copy.deepcopy(stored)
+            return stored
 
-    def delete(self, email: str, expected_status: AccountStatus, expected_attempt_id: str | None = None) -> None:
-        with self._call("delete", email), self._lock:
-            self._check(email, expected_status, expected_attempt_id)
-            del self.rows[email]
+    def update(self, account: Account, read: Account, event: AppliedEvent | None = None) -> Account:
+        with self._call("update", read.email, account.status), self._lock:
+            if event is not None and event.event_id in self.billing_events:
+                raise EventAlreadyApplied(event.event_id)
+            self._check_version(read)
+            # As the DynamoDB adapter: only what `account` changes of `read` is written.
+            changes = {name: getattr(account, name) for name in _ROW_FIELDS
+                       if getattr(account, name) != getattr(read, name)}
+            stored = replace(self.rows[read.email], **changes, version=read.version + 1)
+            self.rows[read.email] = copy.deepcopy(stored)
+            self.key_pointers.setdefault(read.email, set()).update(
+                record.id for record in stored.key_records if record.id != stored.api_key_id)
+            if event is not None:
+                self.billing_events[event.event_id] = event.remember_until
+            return stored
+
+    def delete(self, read: Account) -> None:
+        with self._call("delete", read.email), self._lock:
+            self._check_version(read)
+            del self.rows[read.email]
 
     def find_by_api_key_id(self, api_key_id: str) -> Account | None:
         with self._call("find_by_api_key_id", api_key_id):
             return (self._find(lambda row: row.api_key_id == api_key_id)
                     or self._find(lambda row: api_key_id in self.key_pointers.get(row.email, set())
                                   and row.key(api_key_id) is not None))
-
-    def save_keys(self, account: Account, previous: Account) -> None:
-        with self._call("save_keys", account.email), self._lock:
-            current = self.rows.get(account.email)
-            if (current is None or current.status is not previous.status
-                    or current.keys_revision != previous.keys_revision):
-                raise ConcurrentUpdate(f"the keys of {account.email} changed meanwhile")
-            self.rows[account.email] = replace(current, keys=account.key_records, api_key_id=account.api_key_id,
-                                               keys_revision=previous.keys_revision + 1)
-            self.key_pointers.setdefault(account.email, set()).update(
-                record.id for record in account.key_records if record.id != account.api_key_id)
-
-    def save_plan(self, account: Account, previous: Account) -> None:
-        with self._call("save_plan", account.email), self._lock:
-            current = self.rows.get(account.email)
-            if current is None or any(getattr(current, name) != getattr(previous, name) for name in (
-                    "status", "plan_id", "pending_plan_id", "subscription_id")):
-                raise ConcurrentUpdate(f"the plan of {account.email} changed meanwhile")
-            self.rows[account.email] = replace(
-                current, plan_id=account.plan_id, plan_changes=account.plan_changes,
-                pending_plan_id=account.pending_plan_id, subscription_id=account.subscription_id, key_synced_for=None)
 
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         with self._call("find_by_subscription_id", subscription_id):
@@ -191,31 +179,13 @@ class FakeAccounts(FaultyFake, Accounts):
         with self._call("list_by_status", *statuses), self._lock:
             return [copy.deepcopy(row) for row in self.rows.values() if row.status in statuses]
 
+    def list_to_follow_up(self) -> list[Account]:
+        with self._call("list_to_follow_up"), self._lock:
+            return [copy.deepcopy(row) for row in self.rows.values() if row.follow_up_since is not None]
+
     def count_by_status(self) -> dict[AccountStatus, int]:
         with self._call("count_by_status"), self._lock:
             return dict(Counter(row.status for row in self.rows.values()))
-
-    def record_key_sync(self, account: Account, synced: bool) -> None:
-        with self._call("record_key_sync", account.email, account.status, synced), self._lock:
-            current = self.rows.get(account.email)
-            if current is None or current.status is not account.status:
-                raise ConcurrentUpdate(f"{account.email} is not {account.status.value}")
-            self.rows[account.email] = replace(current, key_synced_for=current.status if synced else None)
-
-    def save_billing_event(self, account: Account, previous: Account, event_id: str, remember_until: int) -> None:
-        with self._call("save_billing_event", account.email, event_id), self._lock:
-            if event_id in self.billing_events:
-                raise EventAlreadyApplied(event_id)
-            current = self.rows.get(account.email)
-            if (
-                current is None
-                or current.status is not previous.status
-                or current.last_billing_event_id != previous.last_billing_event_id
-                or current.keys_revision != previous.keys_revision
-            ):
-                raise ConcurrentUpdate(f"{account.email} changed meanwhile")
-            self.rows[account.email] = copy.deepcopy(account)
-            self.billing_events[event_id] = remember_until
 
     def last_reconciler_run(self) -> ReconcilerRun | None:
         with self._call("last_reconciler_run"):
@@ -225,16 +195,10 @@ class FakeAccounts(FaultyFake, Accounts):
         with self._call("save_reconciler_run", run.cursor):
             self.reconciler_run = run
 
-    def _check(self, email: str, expected_status: AccountStatus | None, expected_attempt_id: str | None) -> None:
-        current = self.rows.get(email)
-        if expected_status is None:
-            if current is not None:
-                raise ConcurrentUpdate(f"{email} already exists")
-            return
-        if current is None or current.status is not expected_status:
-            raise ConcurrentUpdate(f"{email} is not {expected_status.value}")
-        if expected_attempt_id is not None and current.attempt_id != expected_attempt_id:
-            raise ConcurrentUpdate(f"{email} belongs to another attempt")
+    def _check_version(self, read: Account) -> None:
+        current = self.rows.get(read.email)
+        if current is None or current.version != read.version:
+            raise ConcurrentUpdate(f"{read.email} changed meanwhile")
 
     def _find(self, matches) -> Account | None:
         with self._lock:

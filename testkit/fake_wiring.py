@@ -4,7 +4,7 @@ contract through the same wiring a cold start builds, without any emulator."""
 
 from __future__ import annotations
 
-from testkit.fake_access import AccountsOnFakes, accounts_environment
+from testkit.world import World, accounts_environment
 from testkit.fake_aws import FakeIdempotencyStore, FakeSecretsManager
 from testkit.fake_billing import FakePaymentMethods
 from testkit.fake_ports import FakePorts
@@ -36,7 +36,7 @@ def deployed_on_fakes(module_name: str, ports: FakePorts | None = None,
     return deployed(module_name, environment, **(defaults | replacements))
 
 
-def deployed_with_accounts(module_name: str, fakes: AccountsOnFakes, verify_email: bool = True) -> DeployedFunction:
+def deployed_with_accounts(module_name: str, fakes: World, verify_email: bool = True) -> DeployedFunction:
     """`module_name` deployed as the stack deploys the functions serving customer accounts, on `fakes`."""
     return deployed_on_fakes(module_name, fakes.ports, accounts_environment(FUNCTION_ENVIRONMENT, verify_email),
                              customer_access=fakes.access, mailer=fakes.mailer, account_billing=fakes.account_billing,

@@ -29,7 +29,6 @@ FUNCTION_ENVIRONMENT = {
     contract.ENV_IDEMPOTENCY_TABLE: "idempotency",
     contract.ENV_PLANS: TEST_PLANS.to_json(),
     contract.ENV_KEY_OWNER: KEY_OWNER,
-    contract.ENV_ALLOWED_ORIGIN: SIGNUP_ORIGIN,
     contract.ENV_SIGNUP_URL: SIGNUP_ORIGIN + "/",
     contract.ENV_STAGE: "prod",
     contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(contract.DEFAULT_CANCELED_KEY_RETENTION_DAYS),
@@ -105,6 +104,12 @@ def api_gateway_event(
         "body": body,
         "isBase64Encoded": base64_encoded,
     }
+
+
+def cors_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The Access-Control-* headers of an answer: none, as no function answers for another origin
+    (the signup page calls its own `/api/...`; machine clients are no browsers)."""
+    return {name: value for name, value in headers.items() if name.lower().startswith("access-control-")}
 
 
 def invoke(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | None]:

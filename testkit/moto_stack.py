@@ -80,7 +80,6 @@ class MotoStack:
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table,
             contract.ENV_PLANS: self.plans(price_id, require_payment_method).to_json(),
             contract.ENV_KEY_OWNER: KEY_OWNER,
-            contract.ENV_ALLOWED_ORIGIN: SIGNUP_ORIGIN,
             contract.ENV_SIGNUP_URL: SIGNUP_ORIGIN + "/",
             contract.ENV_STAGE: "prod",
             contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(contract.DEFAULT_CANCELED_KEY_RETENTION_DAYS),

@@ -13,6 +13,8 @@ one of them (tests that need none pay nothing), and stop at the end of the sessi
 - `moesif_collector` MoesifCollector (`.base_url`, `.firehose_url`, `.users()`, `.events()`, ...)
 - `clean_moesif`     the collector, emptied before the test
 - `emulator_env`     os.environ set to `emulators.env()` for one test (monkeypatch)
+- `dev_stack`        `make dev` as a child process (DevStackProcess, `.urls`), shared by the session:
+                     tests that change nothing but their own customers (unique emails) use it
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pytest
 if TYPE_CHECKING:
     import stripe
 
+    from localdev.__main__ import DevStackProcess
     from localdev.emulators import Emulators, MoesifCollector, MotoServer, StripeBridge
     from testkit.moto_stack import MotoStack
 
@@ -42,6 +45,14 @@ def emulators() -> Iterator[Emulators]:
 
     with Emulators() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def dev_stack() -> Iterator[DevStackProcess]:
+    from localdev.__main__ import DevStackProcess
+
+    with DevStackProcess() as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

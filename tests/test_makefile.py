@@ -1,11 +1,15 @@
-"""The Makefile's installs, as a newcomer meets them: the first run says what it installs and that
-it happens once, with the installer's own progress; a later run installs nothing and says nothing.
+"""The Makefile's installs, as a newcomer meets them: the first run says in one line per step what it
+installs, that it happens once, and which log file holds the installer's own output (issue 19: the
+first `make dev` printed 326 lines before its banner); a failed install shows the log's last lines;
+a later run installs nothing and says nothing.
 
 `make -n` prints the recipes make would run without running them, in a copy of the Makefile and
-its lock files, so no real install happens here."""
+its lock files. The real runs install one small pinned package and an empty npm lock in a copy, so
+they take seconds."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,16 +35,60 @@ def dry_run(directory: Path, *targets: str) -> str:
     return result.stdout
 
 
-def test_the_first_run_says_what_it_installs_that_it_happens_once_and_shows_progress(fresh_clone: Path) -> None:
+def test_the_first_run_says_what_it_installs_that_it_happens_once_and_where_the_details_go(
+        fresh_clone: Path) -> None:
     plan = dry_run(fresh_clone, "deps")
 
     assert "Installing the pinned Python packages into .venv" in plan and "only on the first run" in plan
-    assert "Installing the pinned AWS CDK CLI into node_modules" in plan
+    assert "tail -f .tollgate/logs/install-python.log" in plan
+    assert "Installing the pinned AWS CDK CLI into node_modules" in plan and ".tollgate/logs/install-cdk-cli.log" in plan
     pip = next(line for line in plan.splitlines() if " -m pip install " in line)
-    assert " -q" not in pip.split()  # pip's own progress shows
-    npm = next(line for line in plan.splitlines() if line.startswith("npm ci"))
-    assert "--loglevel=error" not in npm and "--silent" not in npm
+    assert " -q" not in pip.split() and ">.tollgate/logs/install-python.log 2>&1" in pip  # all of it, in the log
+    npm = next(line for line in plan.splitlines() if "npm ci --no-audit" in line)
+    assert "--silent" not in npm and ">.tollgate/logs/install-cdk-cli.log 2>&1" in npm
     assert "later runs skip this step" in plan
+
+
+@pytest.fixture
+def small_clone(fresh_clone: Path) -> Path:
+    """A copy whose lock files pin one small Python package and no npm package: a real first run in seconds."""
+    pinned = next(line for line in (PROJECT_ROOT / "requirements.txt").read_text().splitlines()
+                  if line.startswith("iniconfig=="))
+    (fresh_clone / "requirements.txt").write_text(pinned + "\n")
+    (fresh_clone / "package.json").write_text(json.dumps({"name": "small-clone", "version": "1.0.0", "private": True}))
+    (fresh_clone / "package-lock.json").write_text(json.dumps({
+        "name": "small-clone", "version": "1.0.0", "lockfileVersion": 3, "requires": True,
+        "packages": {"": {"name": "small-clone", "version": "1.0.0"}}}))
+    return fresh_clone
+
+
+def make(directory: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["make", "--no-print-directory", *targets], cwd=directory, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_a_real_first_run_prints_a_line_per_step_and_keeps_the_details_in_the_logs_it_names(small_clone: Path) -> None:
+    result = make(small_clone, "deps")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4 and all(line.startswith("==> ") for line in lines), result.stdout
+    logs = small_clone / ".tollgate" / "logs"
+    assert "Successfully installed iniconfig" in (logs / "install-python.log").read_text()
+    assert (logs / "install-cdk-cli.log").exists()
+    assert "==>" not in make(small_clone, "deps").stdout  # a later run installs nothing and says nothing
+
+
+def test_a_failed_install_shows_the_end_of_its_log_and_names_it(small_clone: Path) -> None:
+    (small_clone / "requirements.txt").write_text("not a requirement!!\n")
+
+    result = make(small_clone, "deps")
+
+    assert result.returncode != 0
+    assert "That failed (exit 1). The last lines of .tollgate/logs/install-python.log:" in result.stderr
+    assert "Invalid requirement: 'not a requirement!!'" in result.stderr  # pip's own error, not hidden
+    assert not (small_clone / ".stamps" / "venv").exists()  # the next run tries again
 
 
 def test_a_later_run_installs_nothing_and_says_nothing(fresh_clone: Path) -> None:

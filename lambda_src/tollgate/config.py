@@ -50,7 +50,6 @@ class RuntimeConfig:
     idempotency_table: str
     plans: PlanCatalog
     key_owner: str  # the value of contract.API_KEY_OWNER_TAG on this deployment's keys
-    allowed_origin: str
     signup_url: str
     stage: str  # the metrics' dimension
     canceled_key_retention_days: int  # the housekeeping deletes a canceled account's key after this
@@ -145,7 +144,6 @@ class RuntimeConfig:
             idempotency_table=required(contract.ENV_IDEMPOTENCY_TABLE),
             plans=plans(),
             key_owner=required(contract.ENV_KEY_OWNER),
-            allowed_origin=required(contract.ENV_ALLOWED_ORIGIN),
             signup_url=required(contract.ENV_SIGNUP_URL),
             stage=required(contract.ENV_STAGE),
             canceled_key_retention_days=days(contract.ENV_CANCELED_KEY_RETENTION_DAYS),

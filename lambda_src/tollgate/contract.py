@@ -28,7 +28,6 @@ ENV_IDEMPOTENCY_TABLE = "TOLLGATE_IDEMPOTENCY_TABLE"
 ENV_KEY_OWNER = "TOLLGATE_KEY_OWNER"  # this deployment's value of API_KEY_OWNER_TAG, e.g. Tollgate/prod
 # The plans sold (tollgate.plans.PlanCatalog.to_json): usage plan, price, card rule of each.
 ENV_PLANS = "TOLLGATE_PLANS"
-ENV_ALLOWED_ORIGIN = "TOLLGATE_ALLOWED_ORIGIN"  # signup site origin, e.g. https://d123.cloudfront.net
 ENV_SIGNUP_URL = "TOLLGATE_SIGNUP_URL"  # Checkout success/cancel pages live here
 # Usage metering (set only with usage_reporter=tollgate; see the "Usage metering" section below).
 ENV_USAGE_LEDGER_BUCKET = "TOLLGATE_USAGE_LEDGER_BUCKET"
@@ -77,21 +76,10 @@ METERED_RESOURCE_PATHS = ("/", ROUTE_METERED_PROXY)  # the access log's resource
 API_KEY_HEADER = "x-api-key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
-# --- CORS: the one policy for the routes the signup page calls cross-origin ---------------------
-# The stage's preflight (infra/api.py), the handlers' Powertools CORSConfig and the local gateway
-# (localdev) are all built from these, so the three answer a preflight alike (a test compares them).
-CORS_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME)  # the webhook is server-to-server: no CORS
-CORS_ALLOWED_METHODS = ("OPTIONS", "POST")
-# Powertools' CORSConfig always allows its built-in headers (Authorization, Content-Type, X-Amz-Date,
-# X-Api-Key, X-Amz-Security-Token); listing them here keeps the stage's answer the same. Sorted, as
-# Powertools renders them.
-CORS_ALLOWED_HEADERS = tuple(
-    sorted(
-        ("Authorization", "Content-Type", IDEMPOTENCY_HEADER, "X-Amz-Date", "X-Amz-Security-Token", "X-Api-Key"),
-        key=str.lower,
-    )
-)
-CORS_MAX_AGE_SECONDS = 600  # how long a browser may reuse a preflight answer
+# The sign-up and checkout routes above anyone may call without a usage-plan key: the per-IP WAF
+# limit (infra/waf.py) and the browser routes' method throttle (infra/api.py) apply to them. Machine
+# clients call them on the API; the signup page calls their twins under SITE_API_PREFIX below.
+SIGN_UP_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME)
 
 # --- The backend (what metered calls are proxied to) ---------------------------------------------
 # Every metered call the stage proxies to an HTTP backend (`backend_url`, or the sample backend's
@@ -119,12 +107,20 @@ ACCOUNTS_INDEX_BY_CUSTOMER_ID = "byCustomerId"  # partition key attribute: custo
 ACCOUNTS_ATTR_API_KEY_ID = "apiKeyId"
 ACCOUNTS_ATTR_SUBSCRIPTION_ID = "subscriptionId"
 ACCOUNTS_ATTR_CUSTOMER_ID = "customerId"
-# Every global secondary index of the accounts table: (index name, its string partition key);
-# projection ALL. The stack (infra/data.py) and `make dev` (localdev/bootstrap.py) both build them from this.
+# A sparse index of the accounts the reconciler must look at again whatever Stripe's listings say:
+# they owe an open invoice, or a plan change was asked of Stripe and not recorded as done
+# (`followUpSince`, epoch seconds, written with the row only while one of those holds:
+# tollgate.domain.account.Account.follow_up_since). The reconciler scans it, reading those rows only.
+ACCOUNTS_INDEX_FOLLOW_UP = "followUp"
+ACCOUNTS_ATTR_FOLLOW_UP_SINCE = "followUpSince"
+# Every global secondary index of the accounts table: (index name, its partition key, the key's
+# DynamoDB type "S" or "N"); projection ALL. The stack (infra/data.py) and `make dev`
+# (localdev/bootstrap.py) both build them from this.
 ACCOUNTS_INDEXES = (
-    (ACCOUNTS_INDEX_BY_API_KEY_ID, ACCOUNTS_ATTR_API_KEY_ID),
-    (ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, ACCOUNTS_ATTR_SUBSCRIPTION_ID),
-    (ACCOUNTS_INDEX_BY_CUSTOMER_ID, ACCOUNTS_ATTR_CUSTOMER_ID),
+    (ACCOUNTS_INDEX_BY_API_KEY_ID, ACCOUNTS_ATTR_API_KEY_ID, "S"),
+    (ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, ACCOUNTS_ATTR_SUBSCRIPTION_ID, "S"),
+    (ACCOUNTS_INDEX_BY_CUSTOMER_ID, ACCOUNTS_ATTR_CUSTOMER_ID, "S"),
+    (ACCOUNTS_INDEX_FOLLOW_UP, ACCOUNTS_ATTR_FOLLOW_UP_SINCE, "N"),
 )
 ACCOUNTS_TTL_ATTRIBUTE = "expiresAt"  # only set on short-lived bookkeeping items (e.g. seen Stripe event ids)
 
@@ -238,6 +234,8 @@ METRIC_KEY_DELETIONS_FAILED = "CanceledKeyDeletionsFailed"
 METRIC_SUBSCRIPTIONS_EXAMINED = "SubscriptionsExamined"
 METRIC_ACCOUNTS_REPAIRED = "AccountsRepaired"
 METRIC_REPAIRS_FAILED = "RepairsFailed"
+# Live subscriptions of a known customer that no account records, canceled by the reconciler (an alarm).
+METRIC_ORPHAN_SUBSCRIPTIONS_CANCELED = "OrphanSubscriptionsCanceled"
 METRIC_RECONCILER_RUNS_INCOMPLETE = "ReconcilerRunsIncomplete"
 METRIC_RECONCILER_RUNS_SUCCEEDED = "ReconcilerRunsSucceeded"
 # The housekeeping (tollgate.handlers.housekeeping): API_KEYS_IN_REGION is published on every run
@@ -269,20 +267,36 @@ ROUTE_ACCOUNT_KEY_REVOKE = "/api/account/keys/revoke"  # POST {keyId}: ends a ro
 ROUTE_ACCOUNT_BILLING_PORTAL = "/api/account/billing-portal"  # POST: a Stripe customer portal URL (session)
 ROUTE_ACCOUNT_PLAN = "/api/account/plan"  # POST {plan}: change plans, the key stays (session)
 ROUTE_SIGNOUT = "/api/signout"  # POST {everywhere?}: ends this session (or every session of the account)
+# The sign-up and checkout routes on the site's own origin: the same functions as ROUTE_REGISTER,
+# ROUTE_CHECKOUT and ROUTE_CHECKOUT_OUTCOME, with the same request and answer, so the signup page calls
+# only its own origin (no CORS; the API keeps the originals for machine clients).
+ROUTE_SITE_REGISTER = "/api/register"
+ROUTE_SITE_CHECKOUT = "/api/billing/checkout"
+ROUTE_SITE_CHECKOUT_OUTCOME = "/api/billing/checkout/outcome"
+SITE_TWIN_OF_ROUTE = dict(zip(SIGN_UP_ROUTES, (ROUTE_SITE_REGISTER, ROUTE_SITE_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME)))
 # Route -> HTTP method, for the stage (infra/api.py), `make dev` (localdev) and WAF (infra/waf.py).
 SITE_ROUTES = {
+    ROUTE_SITE_REGISTER: "POST", ROUTE_SITE_CHECKOUT: "POST", ROUTE_SITE_CHECKOUT_OUTCOME: "POST",
     ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST", ROUTE_ACCOUNT: "GET",
     ROUTE_ACCOUNT_KEY_ROTATE: "POST", ROUTE_ACCOUNT_KEY_REVOKE: "POST", ROUTE_ACCOUNT_BILLING_PORTAL: "POST",
     ROUTE_ACCOUNT_PLAN: "POST", ROUTE_SIGNOUT: "POST",
 }
 # The site routes anyone may call without a session: WAF limits them per viewer IP like /register.
-SITE_ROUTES_WITHOUT_SESSION = (ROUTE_SIGNUP_CONFIRM, ROUTE_SIGNIN, ROUTE_SIGNIN_CONFIRM)
+SITE_ROUTES_WITHOUT_SESSION = (
+    ROUTE_SITE_REGISTER, ROUTE_SITE_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME,
+    ROUTE_SIGNUP_CONFIRM, ROUTE_SIGNIN, ROUTE_SIGNIN_CONFIRM,
+)
 # The account page's address on the signup site (links in emails, the portal's way back) and the
 # file behind it: CloudFront and make dev's site server serve `/account` from `account.html`
 # (infra/site_delivery.py PAGE_ROUTES).
 ACCOUNT_PAGE = "account"
 ACCOUNT_PAGE_FILE = "account.html"
 HANDLER_ACCOUNT = "tollgate.handlers.account.handler"
+# The function serving each site route, by handler (the stage and `make dev` route by it): the sign-up
+# routes run the register and checkout functions, as their twins on the API do; the rest, the account's.
+_SITE_ROUTES_NOT_THE_ACCOUNTS = {ROUTE_SITE_REGISTER: HANDLER_REGISTER, ROUTE_SIGNUP_CONFIRM: HANDLER_REGISTER,
+                                 ROUTE_SITE_CHECKOUT: HANDLER_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME: HANDLER_CHECKOUT}
+SITE_ROUTE_HANDLERS = {route: _SITE_ROUTES_NOT_THE_ACCOUNTS.get(route, HANDLER_ACCOUNT) for route in SITE_ROUTES}
 HANDLER_KEY_RETIREMENT = "tollgate.handlers.key_retirement.handler"
 KEY_RETIREMENT_INTERVAL_MINUTES = 5  # a rotated-out key stops at most this long after its grace
 # `__Host-`: the browser keeps it only if Secure, Path=/ and without Domain (RFC 6265bis, cookie prefixes).

@@ -13,9 +13,11 @@ from abc import ABC, abstractmethod
 from datetime import date
 from typing import TYPE_CHECKING
 
-from tollgate.domain.models import Account, AccountStatus, Email, IssuedKey, ListedKey, ReconcilerRun, Registrant
+from tollgate.domain.account import Account, AccountStatus, AppliedEvent
+from tollgate.domain.models import Email, IssuedKey, ListedKey, ReconcilerRun, Registrant
 from tollgate.domain.billing_state import (
-    CheckoutSession, InvoicePayment, SubscriptionPage, SubscriptionState, UpcomingInvoice,
+    CheckoutSession, InvoicePayment, OpenInvoice, OpenInvoicePage, SubscriptionPage, SubscriptionState,
+    UpcomingInvoice,
 )
 
 if TYPE_CHECKING:
@@ -38,7 +40,8 @@ class ApiKeys(ABC):
 
     @abstractmethod
     def attach_to_plan(self, key_id: str, usage_plan_id: str) -> None:
-        """Add the key to the usage plan: from now on it can call metered routes, with its limits."""
+        """Add the key to the usage plan: from now on it can call metered routes, with its limits.
+        Adding it again is not an error; KeyNotFound when the key no longer exists."""
 
     @abstractmethod
     def detach_from_plan(self, key_id: str, usage_plan_id: str) -> None:
@@ -46,7 +49,9 @@ class ApiKeys(ABC):
 
     @abstractmethod
     def set_enabled(self, key_id: str, enabled: bool) -> None:
-        """Enable or disable the key (billing lifecycle: non-payers are cut off)."""
+        """Enable or disable the key (billing lifecycle: non-payers are cut off). Disabling a key that
+        no longer exists is not an error (it is ended already), so ending a key or cutting an account off
+        can always be finished by whoever comes next; enabling one is (KeyNotFound)."""
 
     @abstractmethod
     def key_value(self, key_id: str) -> str:
@@ -112,7 +117,13 @@ class Billing(ABC):
 
     @abstractmethod
     def cancel_subscription(self, subscription_id: str) -> None:
-        """Cancel immediately; an already cancelled subscription is not an error."""
+        """Cancel immediately, without a final invoice for its metered usage (invoice_now and prorate
+        false): what its meters counted is billed by the subscription the account records. An already
+        cancelled subscription is not an error."""
+
+    @abstractmethod
+    def live_subscriptions(self, customer_id: str) -> tuple[SubscriptionState, ...]:
+        """The customer's subscriptions that are not canceled (or incomplete_expired), newest first."""
 
     @abstractmethod
     def subscription_status(self, subscription_id: str) -> str:
@@ -125,8 +136,18 @@ class Billing(ABC):
         the newest). One Stripe API call."""
 
     @abstractmethod
-    def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
-        """Pay the subscription's open invoices, oldest first, with the customer's default payment
+    def open_invoices(self, customer_id: str) -> tuple[OpenInvoice, ...]:
+        """The customer's invoices that are open (unpaid, not void) AND that Stripe has tried to collect
+        at least once (`attempted`), of any subscription, current or ended, oldest first."""
+
+    @abstractmethod
+    def list_open_invoices(self, starting_after: str | None, limit: int) -> OpenInvoicePage:
+        """Every open invoice of the Stripe account that Stripe has tried to collect, newest first: up to
+        `limit` after the invoice `starting_after` (None: from the newest). One Stripe API call."""
+
+    @abstractmethod
+    def pay_open_invoices(self, customer_id: str, idempotency_key: str) -> InvoicePayment:
+        """Pay every open invoice of the customer, oldest first, with its default payment
         method. Stripe does not retry an invoice by itself when no payment method was available,
         nor once its retries are exhausted. Stops at the first decline (InvoicePayment.declined).
         An invoice paid meanwhile is not an error; `idempotency_key` makes a retry charge nothing twice."""
@@ -164,41 +185,35 @@ class Analytics(ABC):
 
 
 class Accounts(ABC):
-    """The accounts table: one row per normalised email, the ledger of what was created."""
+    """The accounts table: one row per normalised email, the ledger of what was created. Every write
+    is conditional on the row's `version` (tollgate.domain.account): a writer that read an older row
+    gets ConcurrentUpdate and decides again (tollgate.domain.account_store.change_account)."""
 
     @abstractmethod
     def get(self, email: str) -> Account | None:
-        """The account for a normalised email, if any."""
+        """The account for a normalised email, if any (a strongly consistent read)."""
 
     @abstractmethod
-    def save(
-        self, account: Account, expected_status: AccountStatus | None, expected_attempt_id: str | None = None
-    ) -> None:
-        """Write the row only if it is currently in `expected_status` (None: the row must not
-        exist) and, when `expected_attempt_id` is given, still owned by that registration attempt.
-        Raises tollgate.domain.errors.ConcurrentUpdate otherwise."""
+    def create(self, account: Account) -> Account:
+        """Write a new row, only if the email has none; return it as stored (version 1). Raises
+        tollgate.domain.errors.ConcurrentUpdate when a row exists."""
 
     @abstractmethod
-    def delete(self, email: str, expected_status: AccountStatus, expected_attempt_id: str | None = None) -> None:
-        """Remove the row if it is in `expected_status` (and owned by `expected_attempt_id` when
-        given): releases an email reservation. Raises ConcurrentUpdate otherwise."""
+    def update(self, account: Account, read: Account, event: AppliedEvent | None = None) -> Account:
+        """Write what `account` changes of `read` (only the attributes that differ: a writer changes
+        only what it owns), only if the stored row still has `read.version`; return the row as stored
+        (version + 1). A key that stops being the current one becomes findable by `find_by_api_key_id`.
+        With `event`, its id is recorded in the same transaction: EventAlreadyApplied when it was
+        recorded before. Raises ConcurrentUpdate when the row changed (or went) since `read`."""
+
+    @abstractmethod
+    def delete(self, read: Account) -> None:
+        """Remove the row, only if it still has `read.version` (a sign-up releasing its reservation).
+        Raises ConcurrentUpdate otherwise."""
 
     @abstractmethod
     def find_by_api_key_id(self, api_key_id: str) -> Account | None:
         """The account owning an API key id: its current key, or any key its records name."""
-
-    @abstractmethod
-    def save_keys(self, account: Account, previous: Account) -> None:
-        """Write `account`'s key records and current key id (nothing else of the row), only if the row
-        still has `previous`'s status and key records (`keys_revision`); the revision grows by one.
-        Every key that is not the current one becomes findable by `find_by_api_key_id`. Raises
-        ConcurrentUpdate otherwise."""
-
-    @abstractmethod
-    def save_plan(self, account: Account, previous: Account) -> None:
-        """Write `account`'s plan, plan changes, pending plan and subscription id (nothing else of the
-        row; its key no longer counts as matching), only if the row still has `previous`'s status,
-        plan, pending plan and subscription. Raises ConcurrentUpdate otherwise."""
 
     @abstractmethod
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
@@ -214,20 +229,14 @@ class Accounts(ABC):
         housekeeping: `failed` rows, canceled accounts' keys)."""
 
     @abstractmethod
+    def list_to_follow_up(self) -> list[Account]:
+        """Every account with a `follow_up_since` (it owes an open invoice, or a plan change was asked of
+        Stripe and not recorded): the reconciler looks at each again, so a lost `invoice.paid` or a
+        lost row write is repaired within one interval. Reads only those rows."""
+
+    @abstractmethod
     def count_by_status(self) -> dict[AccountStatus, int]:
         """How many accounts are in each status (statuses with none are left out)."""
-
-    @abstractmethod
-    def record_key_sync(self, account: Account, synced: bool) -> None:
-        """Record whether the API key matches `account.status` (only that field is written), if
-        the row is still in that status. Raises ConcurrentUpdate otherwise."""
-
-    @abstractmethod
-    def save_billing_event(self, account: Account, previous: Account, event_id: str, remember_until: int) -> None:
-        """Write `account` and record the Stripe `event_id` (kept until `remember_until`, epoch
-        seconds) in one transaction, only if the row still has `previous`'s status and last
-        billing event id. Raises EventAlreadyApplied if the event id was recorded before,
-        ConcurrentUpdate if the row changed meanwhile."""
 
     @abstractmethod
     def last_reconciler_run(self) -> ReconcilerRun | None:
@@ -387,6 +396,11 @@ class UsageReports(ABC):
     @abstractmethod
     def latest_summary(self) -> BatchSummary | None:
         """The summary saved last (the newest report, for `make status`), if any."""
+
+    @abstractmethod
+    def latest_billed_summary(self) -> BatchSummary | None:
+        """The newest summary that billed a call (`make status`: the newest object may hold only
+        calls nothing bills, such as a 403 or a free plan's), if any."""
 
 
 class Metrics(ABC):

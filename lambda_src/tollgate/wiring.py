@@ -33,6 +33,7 @@ from tollgate.config import RuntimeConfig
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.housekeeping import Housekeeping
+from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.plan_changes import PlanChanges
 from tollgate.domain.reconciliation import Reconciler
@@ -128,13 +129,17 @@ class Wiring:
         return Cleanup(self.api_keys, self.billing, self.accounts, self.config.plans)
 
     @cached_property
+    def key_enforcer(self) -> KeyEnforcer:
+        return KeyEnforcer(self.accounts, self.api_keys, self.config.plans, self.metrics)
+
+    @cached_property
     def lifecycle(self) -> LifecycleService:
-        return LifecycleService(self.accounts, self.api_keys, self.billing, self.payment_methods, metrics=self.metrics,
-                                plans=self.config.plans, plan_changes=self.plan_changes)
+        return LifecycleService(self.accounts, self.billing, self.payment_methods, plans=self.config.plans,
+                                plan_changes=self.plan_changes, enforcer=self.key_enforcer)
 
     @cached_property
     def plan_changes(self) -> PlanChanges:
-        return PlanChanges(self.accounts, self.api_keys, self.billing, self.checkout, self.config.plans)
+        return PlanChanges(self.accounts, self.billing, self.checkout, self.config.plans, self.key_enforcer)
 
     @cached_property
     def reconciler(self) -> Reconciler:

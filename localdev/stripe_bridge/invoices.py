@@ -14,6 +14,9 @@ invoices itself, in Stripe's invoice shape (API versions since 2025-03-31: the s
   `invoice.payment_failed` then `customer.subscription.updated` (with `previous_attributes`), as
   Stripe does, and answers once they were delivered (`deliveries`). `next_payment_attempt` is
   null when the customer has no default payment method (Stripe will not retry), else in 3 days.
+  On a subscription that has ENDED, the same hook is its final invoice failing: an open invoice
+  and `invoice.payment_failed`, the subscription staying canceled (Stripe invoices the last
+  period's metered usage when a subscription set to cancel at the period's end ends).
 - `GET /v1/invoices` (`customer`, `subscription`, `status`, `limit`, `starting_after`): these
   invoices together with localstripe's own, newest first; `GET /v1/invoices/{id}` either kind.
 - `POST /v1/invoices/{id}/pay` on a bridge invoice charges the customer's default payment method
@@ -95,9 +98,9 @@ class Invoices:
                               param="amount_due")
         key = api_key(request) or HOOK_API_KEY
         subscription = await self._subscription(request.match_info["id"], key)
-        if subscription["status"] not in ("active", "trialing", PAST_DUE):
-            raise StripeError(400, f"Subscription {subscription['id']} is {subscription['status']}: only a live "
-                                   "subscription can fall behind on a payment.")
+        if subscription["status"] not in ("active", "trialing", PAST_DUE, "canceled"):
+            raise StripeError(400, f"Subscription {subscription['id']} is {subscription['status']}: only a live or "
+                                   "ended subscription can owe an invoice.")
         previous_status = subscription["status"]
         customer = await self._upstream.call("GET", f"/v1/customers/{subscription['customer']}", key)
         has_card = bool((customer.get("invoice_settings") or {}).get("default_payment_method"))
@@ -105,7 +108,7 @@ class Invoices:
         self._state.invoices[invoice["id"]] = invoice
         self._state.owed.setdefault(subscription["id"], []).append(invoice["id"])
         deliveries = await self._webhooks.send_event("invoice.payment_failed", dict(invoice))
-        if previous_status != PAST_DUE:
+        if previous_status not in (PAST_DUE, "canceled"):
             deliveries += await self._webhooks.send_event(
                 "customer.subscription.updated", self._state.shown(dict(subscription)), {"status": previous_status})
         return web.json_response({"invoice": invoice, "subscription": self._state.shown(subscription),

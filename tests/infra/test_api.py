@@ -1,26 +1,19 @@
-"""Issue 3, point 1: REST API, metered routes, public routes, CORS, validation, usage plan."""
+"""Issue 3, point 1: REST API, metered routes, public routes (no CORS), validation, usage plan. The WAF's
+rules are tests/infra/test_waf.py's."""
 
 import json
 
 from aws_cdk.assertions import Match
 
 from infra import gateway_errors
-from infra.waf import EVALUATION_WINDOW_SECONDS, TOO_MANY_MESSAGE
 from tollgate import contract
 
 from infra_synth import resolve_join
 
-SITE_ORIGIN = "'https://<{}.DomainName>'"
-
-
-def _site_origin(synth) -> str:
-    """As a gateway response header value (quoted)."""
-    (distribution_id,) = synth.resources("AWS::CloudFront::Distribution")
-    return SITE_ORIGIN.format(distribution_id)
-
-
 def _site_url(synth) -> str:
-    return _site_origin(synth).strip("'")
+    """The signup site's origin, as the template names it."""
+    (distribution_id,) = synth.resources("AWS::CloudFront::Distribution")
+    return f"https://<{distribution_id}.DomainName>"
 
 
 def _resource_ids_by_path(synth) -> dict[str, str]:
@@ -82,30 +75,18 @@ def test_backend_url_is_proxied_over_http_with_the_path(synth_custom):
     )
 
 
-def test_cors_preflight_allows_only_the_signup_distribution_origin(synth):
-    for route in contract.CORS_ROUTES:
-        params = _method(synth, route, "OPTIONS")["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
-        origin = resolve_join(params["method.response.header.Access-Control-Allow-Origin"])
-
-        assert origin == _site_origin(synth)
-        assert "*" not in origin
-        allowed = params["method.response.header.Access-Control-Allow-Headers"]
-        assert allowed == "'" + ",".join(contract.CORS_ALLOWED_HEADERS) + "'"  # what the handlers answer too
+def test_no_route_answers_a_cors_preflight(synth):
+    """The signup page calls its own origin (`/api/...` through CloudFront): no OPTIONS method anywhere."""
+    methods = synth.resources("AWS::ApiGateway::Method").values()
+    assert not [method for method in methods if method["Properties"]["HttpMethod"] == "OPTIONS"]
 
 
-def test_stripe_webhook_has_no_cors_preflight(synth):
-    options = [
-        m for m in synth.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "OPTIONS"
-    ]
-    assert len(options) == len(contract.CORS_ROUTES) == 3  # /register, /billing/checkout and its outcome only
-
-
-def test_gateway_errors_carry_the_site_origin_and_the_project_error_shape(synth):
+def test_gateway_errors_carry_the_project_error_shape_and_no_cors_header(synth):
     responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
 
     assert {"DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "THROTTLED", "QUOTA_EXCEEDED"} <= set(responses)
     for props in responses.values():
-        assert resolve_join(props["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]) == _site_origin(synth)
+        assert not [name for name in props["ResponseParameters"] if "access-control-" in name.lower()]
         assert resolve_join(props["ResponseTemplates"]["application/json"]).startswith('{"error": ')
     bad_body = json.loads(responses["BAD_REQUEST_BODY"]["ResponseTemplates"]["application/json"])
     assert bad_body["fields"] and responses["BAD_REQUEST_BODY"]["StatusCode"] == "400"
@@ -120,11 +101,10 @@ def test_gateway_errors_are_the_ones_make_dev_renders(synth):
         name: template for name, (_, template) in gateway_errors.gateway_errors(_site_url(synth)).items()
     }
     expected_headers = {f"gatewayresponse.header.{name}": f"'{value}'"
-                        for name, value in gateway_errors.gateway_error_headers("<site origin>").items()}
+                        for name, value in gateway_errors.gateway_error_headers().items()}
     for props in responses.values():
         headers = {name: resolve_join(value) for name, value in props["ResponseParameters"].items()}
-        assert headers == expected_headers | {
-            "gatewayresponse.header.Access-Control-Allow-Origin": _site_origin(synth)}
+        assert headers == expected_headers
         assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
     assert json.loads(gateway_errors.render("INVALID_API_KEY", 403, "Forbidden", "https://site")) == {"error": "Forbidden"}
 
@@ -141,7 +121,7 @@ def test_a_key_past_its_quota_is_told_where_to_see_its_plan_and_upgrade(synth):
     assert "see your plan and upgrade" in body["error"]
 
 
-def test_register_validates_the_body_against_a_permissive_json_model(synth):
+def test_register_validates_the_body_against_a_flat_json_model(synth):
     method = _method(synth, contract.ROUTE_REGISTER, "POST")
     (validator,) = synth.resources("AWS::ApiGateway::RequestValidator").values()
     (model,) = synth.resources("AWS::ApiGateway::Model").values()
@@ -154,8 +134,18 @@ def test_register_validates_the_body_against_a_permissive_json_model(synth):
         "email": "string", "firstname": "string", "lastname": "string",
     }  # fmt: skip
     assert "required" not in schema  # missing fields get the Lambda's detailed 400, naming the field
+    assert not {"object", "array"} & set(schema["additionalProperties"]["type"])  # nested: 400 at any depth
     assert schema == gateway_errors.REGISTER_BODY_MODEL  # the model the local gateway applies too
     assert list(method["RequestModels"]) == [gateway_errors.REGISTER_BODY_CONTENT_TYPE]
+
+
+def test_the_sites_register_route_is_checked_by_the_same_validator_and_model(synth):
+    """POST /api/register (the signup page's, on its own origin) has /register's contract: the same body check."""
+    api, site = _method(synth, contract.ROUTE_REGISTER, "POST"), _method(synth, contract.ROUTE_SITE_REGISTER, "POST")
+
+    assert site["RequestValidatorId"] == api["RequestValidatorId"]
+    assert site["RequestModels"] == api["RequestModels"]
+    assert site["Integration"] == api["Integration"]  # the register function
 
 
 def _method_throttles(synth) -> dict[str, tuple[float, int]]:
@@ -213,64 +203,3 @@ def test_the_flat_settings_plan_keeps_the_usage_plan_of_earlier_versions(synth, 
                     if resource["Properties"]["UsagePlanName"].endswith("-standard")]
         assert len(standard) == 1 and standard[0].startswith("ApiRestApiUsagePlan")
         assert not standard[0].startswith("ApiRestApiUsagePlanstandard")
-
-
-def _rules(synth) -> dict[str, dict]:
-    (acl,) = synth.resources("AWS::WAFv2::WebACL").values()
-    return {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
-
-
-def test_waf_per_ip_rules_are_on_by_default_and_scoped_to_the_unauthenticated_paths(synth):
-    rules = _rules(synth)
-    stage = synth.settings.stage_name
-
-    signup = rules["SignUpAndCheckoutPerIp"]["Statement"]["RateBasedStatement"]
-    assert (signup["AggregateKeyType"], signup["Limit"]) == ("IP", synth.settings.signup_requests_per_ip)
-    assert signup["EvaluationWindowSec"] == EVALUATION_WINDOW_SECONDS
-    paths = {match["SearchString"] for match in json_find(signup["ScopeDownStatement"], "ByteMatchStatement")}
-    assert paths == {f"/{stage}{route}" for route in contract.CORS_ROUTES} | set(contract.CORS_ROUTES)
-
-    webhook = rules["WebhookPerIpExceptStripe"]["Statement"]["RateBasedStatement"]
-    assert (webhook["AggregateKeyType"], webhook["Limit"]) == ("IP", synth.settings.webhook_requests_per_ip)
-    scope = json.dumps(webhook["ScopeDownStatement"])
-    assert contract.ROUTE_STRIPE_WEBHOOK in scope and "NotStatement" in scope and "IPSetReferenceStatement" in scope
-    (ip_set,) = synth.resources("AWS::WAFv2::IPSet").values()
-    assert ip_set["Properties"]["Addresses"] == [f"{ip}/32" for ip in synth.settings.stripe_webhook_ips]
-    assert len(ip_set["Properties"]["Addresses"]) >= 12  # Stripe's published webhook IPs
-
-    metered = rules.keys() - {"SignUpAndCheckoutPerIp", "WebhookPerIpExceptStripe", "AWSManagedRulesCommonRuleSet",
-                              "SiteApiOnlyThroughCloudFront", "SiteSignInPerViewerIp"}  # /api/*: test_customer_accounts
-    assert not metered  # metered routes are limited per key by usage plans, never per IP
-
-
-def test_a_blocked_sign_up_gets_a_429_the_signup_page_can_read(synth):
-    (acl,) = synth.resources("AWS::WAFv2::WebACL").values()
-    response = _rules(synth)["SignUpAndCheckoutPerIp"]["Action"]["Block"]["CustomResponse"]
-    headers = {header["Name"]: header["Value"] for header in response["ResponseHeaders"]}
-
-    assert response["ResponseCode"] == 429
-    assert resolve_join(headers["Access-Control-Allow-Origin"]) == _site_origin(synth).strip("'")
-    body = acl["Properties"]["CustomResponseBodies"][response["CustomResponseBodyKey"]]
-    assert json.loads(body["Content"]) == {"error": TOO_MANY_MESSAGE}
-
-
-def test_the_managed_rules_never_judge_stripes_signed_events(synth):
-    managed = _rules(synth)["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
-
-    assert contract.ROUTE_STRIPE_WEBHOOK in json.dumps(managed["ScopeDownStatement"]["NotStatement"])
-
-
-def test_waf_is_attached_to_the_stage_and_can_be_turned_off(synth, synth_custom):
-    (association,) = synth.resources("AWS::WAFv2::WebACLAssociation").values()
-    assert "Stage" in json.dumps(association["Properties"]["ResourceArn"])
-    assert not synth_custom.resources("AWS::WAFv2::WebACL")  # enable_waf=false, the operator's choice
-
-
-def json_find(value, key: str) -> list[dict]:
-    """Every object under `key` anywhere in `value`."""
-    if isinstance(value, dict):
-        found = [value[key]] if isinstance(value.get(key), dict) else []
-        return found + [item for child in value.values() for item in json_find(child, key)]
-    if isinstance(value, list):
-        return [item for child in value for item in json_find(child, key)]
-    return []

@@ -72,7 +72,7 @@ def test_config_json_gives_the_pages_the_brand(tmp_path):
                      "privacyUrl": "https://acme.example/privacy", "supportUrl": "mailto:help@acme.example",
                      "supportLabel": "help@acme.example"}
     assert "img-src 'self' data: https://cdn.acme.example;" in site_delivery.content_security_policy(
-        "https://api.example", site_delivery.logo_origin(branding, tmp_path))
+        site_delivery.logo_origin(branding, tmp_path))
 
 
 @pytest.mark.parametrize("logo_file", site_delivery.LOGO_FILES)
@@ -87,7 +87,7 @@ def test_a_logo_file_in_the_site_wins_over_logo_url_and_needs_no_other_image_ori
 def test_without_a_logo_the_page_loads_images_only_from_itself(tmp_path):
     assert site_delivery.site_config("https://api.example", cdk_json_plans(), Branding(), tmp_path)["brand"]["logo"] is None
     assert "img-src 'self' data:;" in site_delivery.content_security_policy(
-        "https://api.example", site_delivery.logo_origin(Branding(), tmp_path))
+        site_delivery.logo_origin(Branding(), tmp_path))
 
 
 def test_the_deployed_config_json_and_csp_carry_the_owners_brand(synth, synth_custom):

@@ -25,7 +25,7 @@ def test_accounts_table_is_keyed_by_email_with_the_lookup_indexes(synth):
                                 "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
                                 "Projection": {"ProjectionType": "ALL"},
                             }
-                            for index, attribute in contract.ACCOUNTS_INDEXES
+                            for index, attribute, _ in contract.ACCOUNTS_INDEXES
                         ]
                     ),
                 }

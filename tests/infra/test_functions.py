@@ -91,7 +91,7 @@ def test_environment_carries_the_secret_arns_and_names_never_a_secret_value(synt
     assert [(plan["id"], plan["price_id"], plan["requires_payment_method"]) for plan in plans] == [
         (plan.id, plan.stripe_price_id, plan.require_payment_method) for plan in synth.settings.plans]
     assert {plan["usage_plan_id"].strip("<>") for plan in plans} == set(usage_plans)
-    assert "DomainName" in json.dumps(environment[contract.ENV_ALLOWED_ORIGIN])
+    assert "DomainName" in json.dumps(environment[contract.ENV_SIGNUP_URL])  # Checkout's way back to the site
     assert not any(name in json.dumps(environment) for name in ("sk_", "whsec_", contract.SECRET_PLACEHOLDER))
     for unset in (contract.ENV_STRIPE_API_BASE, contract.ENV_MOESIF_API_BASE, "AWS_ENDPOINT_URL"):
         assert unset not in environment

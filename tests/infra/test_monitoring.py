@@ -27,6 +27,8 @@ EXPECTED_ALARMS = {
                                     "notBreaching"),
     "reconciler not running": ("Tollgate", contract.METRIC_RECONCILER_RUNS_SUCCEEDED, "SampleCount", 900, 1, LT, 2,
                                "breaching"),
+    "orphan subscriptions canceled": ("Tollgate", contract.METRIC_ORPHAN_SUBSCRIPTIONS_CANCELED, "Sum", 3600, 1, GTE,
+                                      1, "notBreaching"),
     "Moesif delivery failing": (None, None, None, None, 1, GTE, 2, "notBreaching"),
     "webhook signatures rejected": ("Tollgate", contract.METRIC_WEBHOOK_EVENTS["rejected_signature"], "Sum", 3600, 10,
                                     GTE, 1, "notBreaching"),

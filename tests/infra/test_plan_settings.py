@@ -37,6 +37,12 @@ def test_each_plan_is_read_with_its_limits_price_and_card_rule_the_first_being_t
                                "rateLimit": 50.0, "burstLimit": 100, "quotaLimit": 1_000_000, "quotaPeriod": "MONTH"}
 
 
+def test_a_free_plan_may_say_free_and_name_its_quota(context):
+    (free,) = plans_of(context, {**FREE, "price_text": "Free up to 1,000 calls a month, $0 per call"})
+
+    assert free.is_free
+
+
 def test_plans_given_on_the_command_line_are_json(context):
     (plan,) = Settings.from_context({**context, "plans": json.dumps([PRO])}).plans
 
@@ -56,6 +62,9 @@ def test_plans_given_on_the_command_line_are_json(context):
     ({"stripe_price_id": "", "require_payment_method": True},
      "(id 'pro') field 'require_payment_method' must be false for a free plan"),
     ({"quota": 5}, "(id 'pro'): unknown field 'quota'; a plan has id, name"),
+    ({"stripe_price_id": "", "require_payment_method": False, "price_text": "Try it: $1 per 1,000 calls"},
+     "plan 'pro' is free (no stripe_price_id: nothing is billed) but its price_text 'Try it: $1 per 1,000 calls' "
+     "says '$1 per 1,000 calls'"),
 ])
 def test_a_wrong_plan_names_the_plan_and_the_field(context, change, message):
     with pytest.raises(SettingsError) as raised:

@@ -100,7 +100,8 @@ def test_prints_every_url_and_serves_the_site_and_the_api_on_two_origins(stack: 
     status, headers, body = get(urls["site"] + "/")
     assert status == 200 and b'<form id="signup-form"' in body
     assert "script-src 'self'" in headers["Content-Security-Policy"]
-    assert urls["api"] in headers["Content-Security-Policy"]
+    assert "connect-src 'self';" in headers["Content-Security-Policy"]  # the page calls the API through /api/
+    assert urls["api"] not in headers["Content-Security-Policy"]
     config = json.loads(get(urls["site"] + "/config.json")[2])
     cdk_json = Settings.from_context(load_cdk_json_context(PROJECT_ROOT / "cdk.json"))
     assert config == site_config(urls["api"], cdk_json.plans, cdk_json.branding)  # the plans and brand are cdk.json's
@@ -110,7 +111,7 @@ def test_prints_every_url_and_serves_the_site_and_the_api_on_two_origins(stack: 
 
 def test_site_is_served_with_the_security_headers_cloudfront_sends(stack: DevStackProcess) -> None:
     headers = get(stack.urls["site"] + "/")[1]
-    assert {name: headers[name] for name in security_headers(stack.urls["api"])} == security_headers(stack.urls["api"])
+    assert {name: headers[name] for name in security_headers()} == security_headers()
 
 
 def test_a_customer_signs_up_and_in_by_emailed_links_on_the_sites_own_origin(stack: DevStackProcess) -> None:
@@ -128,7 +129,7 @@ def test_a_customer_signs_up_and_in_by_emailed_links_on_the_sites_own_origin(sta
     assert status == 200 and body["signedIn"] is True
     cookie = headers["Set-Cookie"]
     assert cookie.startswith(f"{contract.SESSION_COOKIE}=") and cookie.endswith("Path=/; Secure; HttpOnly; SameSite=Strict")
-    assert headers["Content-Security-Policy"] == security_headers(urls["api"])["Content-Security-Policy"]
+    assert headers["Content-Security-Policy"] == security_headers()["Content-Security-Policy"]
 
     request = urllib.request.Request(urls["site"] + contract.ROUTE_ACCOUNT, headers={"Cookie": cookie.split(";")[0]})
     with urllib.request.urlopen(request, timeout=30) as answer:
@@ -157,7 +158,8 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
               for name in client("dynamodb").list_tables()["TableNames"]}
     (accounts,) = [table for table in tables.values()
                    if table["KeySchema"][0]["AttributeName"] == contract.ACCOUNTS_PARTITION_KEY]
-    assert {(index["IndexName"], index["KeySchema"][0]["AttributeName"])
+    types = {definition["AttributeName"]: definition["AttributeType"] for definition in accounts["AttributeDefinitions"]}
+    assert {(index["IndexName"], index["KeySchema"][0]["AttributeName"], types[index["KeySchema"][0]["AttributeName"]])
             for index in accounts["GlobalSecondaryIndexes"]} == set(contract.ACCOUNTS_INDEXES)
     (usage_reports,) = [table for table in tables.values() if any(
         index["IndexName"] == contract.USAGE_REPORTS_INDEX_PENDING for index in table.get("GlobalSecondaryIndexes", []))]
@@ -282,10 +284,21 @@ def test_refuses_the_same_port_for_the_site_and_the_api() -> None:
     assert "two ports" in result.stderr and SITE_PORT_ENV in result.stderr and API_PORT_ENV in result.stderr
 
 
+def test_before_the_banner_each_step_is_one_progress_line(stack: DevStackProcess) -> None:
+    """Issue 19: the first `make dev` printed 326 lines before its banner (the installs, now one line
+    each with their logs, tests/test_makefile.py); make dev itself says one line per step."""
+    before_banner = stack.output().split("Tollgate is running locally", 1)[0].strip().splitlines()
+
+    assert [line.split(": ", 1)[1] for line in before_banner] == [
+        "Starting the emulators: moto (AWS), localstripe behind the Stripe bridge, the Moesif collector...",
+        "Creating in them what the stack creates: REST API, usage plan, tables, secrets, Stripe catalog...",
+    ]
+
+
 def test_the_banner_says_when_the_scheduled_functions_run(stack: DevStackProcess) -> None:
     assert "make status" in stack.output()
-    assert ("The reconciler runs every 15 minutes, the housekeeping every 60 minutes, the key retirement every 5 "
-            "minutes") in stack.output()
+    assert ("The scheduled functions run now, as after a deploy, then the reconciler every 15 minutes, the "
+            "housekeeping every 60 minutes, the key retirement every 5 minutes") in stack.output()
 
 
 def test_refuses_a_schedule_interval_that_is_not_a_positive_number_of_seconds() -> None:

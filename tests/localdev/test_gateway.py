@@ -1,5 +1,6 @@
-"""The local API Gateway against moto and the Moesif collector: the key check, CORS preflight,
-the Lambda proxy event, the access log that reaches the collector, and where it behaves like the
+"""The local API Gateway against moto and the Moesif collector: the key check, no CORS anywhere,
+the site's twins of the sign-up routes, the Lambda proxy event, the access log that reaches the
+collector, and where it behaves like the
 stage: the /register body model, chunked and short bodies, error headers, clients hanging up."""
 
 from __future__ import annotations
@@ -75,8 +76,7 @@ class RecordingFunction:
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         self.events.append(event)
-        return {"statusCode": 201, "headers": {"Access-Control-Allow-Origin": SITE_ORIGIN},
-                "body": json.dumps({"ok": True})}
+        return {"statusCode": 201, "headers": {"Cache-Control": "no-store"}, "body": json.dumps({"ok": True})}
 
 
 class CrashingFunction(RecordingFunction):
@@ -108,7 +108,7 @@ def gateway(apigateway: Any, deployed_api: tuple[str, dict[str, str]], backend: 
     rest_api_id, usage_plan_ids = deployed_api
     deployment = GatewayDeployment(
         rest_api_id=rest_api_id, stage_name="prod", usage_plan_ids=tuple(usage_plan_ids.values()),
-        allowed_origin=SITE_ORIGIN,
+        site_origin=SITE_ORIGIN,
         backend_url=backend.url, firehose_url=moesif_collector.firehose_url,
         firehose_access_key=FIREHOSE_ACCESS_KEY, backend_secret=BACKEND_SECRET)
     with LocalGateway(deployment, apigateway) as running:
@@ -205,31 +205,21 @@ def test_disabled_key_is_forbidden_on_the_very_next_request(
     assert call(f"{gateway.url}/hello", headers=headers)[0] == 403
 
 
-# ---- public routes and CORS ------------------------------------------------------------------
+# ---- public routes, the site's routes, no CORS --------------------------------------------------
 
-def test_cors_preflight_allows_the_signup_origin_only(gateway: LocalGateway) -> None:
-    for route in contract.CORS_ROUTES:
-        status, headers, _ = call(f"{gateway.url}{route}", method="OPTIONS", headers={
-            "Origin": SITE_ORIGIN, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type,idempotency-key,x-api-key"})
-        assert status == 204
-        assert headers["Access-Control-Allow-Origin"] == SITE_ORIGIN
-        allowed = {name.strip().lower() for name in headers["Access-Control-Allow-Headers"].split(",")}
-        assert {"content-type", "idempotency-key", "x-api-key"} <= allowed
-        assert "POST" in headers["Access-Control-Allow-Methods"]
-
-    _, headers, _ = call(f"{gateway.url}{contract.ROUTE_REGISTER}", method="OPTIONS", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
-    assert headers.get("Access-Control-Allow-Origin") != "https://evil.example"
-    assert headers.get("Access-Control-Allow-Origin") != "*"
+def test_no_route_answers_a_cors_preflight(gateway: LocalGateway) -> None:
+    """The signup page calls only its own origin, so neither the API's public routes nor the site's
+    answer a preflight: the stage's own 403, with no Access-Control-* header."""
+    for route in (*contract.PUBLIC_ROUTES, *contract.SITE_ROUTES):
+        status, headers, body = call(f"{gateway.url}{route}", method="OPTIONS", headers={
+            "Origin": SITE_ORIGIN, "Access-Control-Request-Method": "POST"})
+        assert (status, json.loads(body)) == (403, {"error": "Missing Authentication Token"}), route
+        assert not [name for name in headers if name.lower().startswith("access-control-")], route
 
 
-def test_webhook_route_has_no_cors_preflight(gateway: LocalGateway) -> None:
-    status, headers, body = call(f"{gateway.url}{contract.ROUTE_STRIPE_WEBHOOK}", method="OPTIONS",
-                                 headers={"Origin": SITE_ORIGIN, "Access-Control-Request-Method": "POST"})
-    # The stage's own 403 (its gateway responses carry the site origin), never a preflight answer.
-    assert (status, json.loads(body)) == (403, {"error": "Missing Authentication Token"})
-    assert "Access-Control-Allow-Methods" not in headers and "Access-Control-Allow-Headers" not in headers
+def test_the_sites_sign_up_routes_reach_the_functions_of_their_twins_on_the_api(gateway: LocalGateway) -> None:
+    for route, twin in contract.SITE_TWIN_OF_ROUTE.items():
+        assert gateway._functions[twin].handler_path == gateway._functions[route].handler_path, twin
 
 
 def test_public_route_gets_an_api_gateway_proxy_event_with_the_raw_body(
@@ -240,7 +230,7 @@ def test_public_route_gets_an_api_gateway_proxy_event_with_the_raw_body(
     status, headers, body = call(f"{gateway.url}{contract.ROUTE_REGISTER}", method="POST", body=raw.encode(),
                                  headers={"Content-Type": "application/json", "Idempotency-Key": "k-1"})
     assert (status, json.loads(body)) == (201, {"ok": True})
-    assert headers["Access-Control-Allow-Origin"] == SITE_ORIGIN
+    assert headers["Cache-Control"] == "no-store"  # the function's own headers, passed on
     (event,) = recorder.events
     assert event["httpMethod"] == "POST"
     assert event["resource"] == event["path"] == contract.ROUTE_REGISTER
@@ -296,8 +286,8 @@ def register_recorder(gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.mark.parametrize("body", [
     b'{"email": 5}', b'["ada@example.com"]', b"email=ada@example.com", b'{"firstname": "' + b"x" * 513 + b'"}',
-    b'{"lastname": null}', b"\xff\xfe",
-], ids=["number", "array", "not-json", "too-long", "null", "not-utf8"])
+    b'{"lastname": null}', b"\xff\xfe", b'{"extra": {"a": 1}}',
+], ids=["number", "array", "not-json", "too-long", "null", "not-utf8", "nested"])
 @pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=utf-8", None])
 def test_register_body_outside_the_stage_model_gets_its_400_and_never_reaches_the_function(
         gateway: LocalGateway, register_recorder: RecordingFunction, body: bytes, content_type: str | None) -> None:
@@ -310,7 +300,7 @@ def test_register_body_outside_the_stage_model_gets_its_400_and_never_reaches_th
     finally:
         connection.close()
     assert (status, json.loads(answer)) == (400, BAD_REQUEST_BODY)
-    assert answer_headers["Access-Control-Allow-Origin"] == SITE_ORIGIN
+    assert answer_headers["Cache-Control"] == "no-store"
     assert register_recorder.events == []
 
 
@@ -326,6 +316,19 @@ def test_register_body_the_model_lets_through_reaches_the_function(
     assert status == 201
     (event,) = register_recorder.events
     assert (event["body"] or "").encode() == body
+
+
+def test_the_register_model_guards_the_sites_register_route_too(
+        gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = RecordingFunction()
+    monkeypatch.setitem(gateway._functions, contract.ROUTE_SITE_REGISTER, recorder)
+    url = f"{gateway.url}{contract.ROUTE_SITE_REGISTER}"
+    status, _, answer = call(url, method="POST", body=b'{"email": 5}', headers={"Content-Type": "application/json"})
+    assert (status, json.loads(answer)) == (400, BAD_REQUEST_BODY)
+    assert recorder.events == []
+    assert call(url, method="POST", body=b'{"email": "ada@example.com"}',
+                headers={"Content-Type": "application/json"})[0] == 201
+    assert len(recorder.events) == 1
 
 
 def test_the_model_is_only_on_register(gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -367,7 +370,7 @@ def test_a_body_shorter_than_its_content_length_is_dropped_after_the_timeout(
 def test_errors_the_gateway_answers_carry_the_stage_gateway_response_headers(
         gateway: LocalGateway, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(gateway._functions, contract.ROUTE_REGISTER, CrashingFunction())
-    expected = gateway_errors.gateway_error_headers(SITE_ORIGIN)
+    expected = gateway_errors.gateway_error_headers()
     for status, url, method in [(502, f"{gateway.url}{contract.ROUTE_REGISTER}", "POST"),
                                 (403, f"{gateway.url}/hello", "GET"),
                                 (403, f"{gateway.url}{contract.ROUTE_REGISTER}", "GET")]:

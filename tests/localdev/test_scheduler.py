@@ -1,6 +1,6 @@
 """make dev's EventBridge Scheduler stand-in (localdev.scheduler): a scheduled function is invoked
-every interval with the schedule's empty event and its own timeout, a failed run is logged and the
-next still comes, and stopping ends the schedule."""
+at the start and then every interval with the schedule's empty event and its own timeout, a failed
+run is logged and the next still comes, and stopping ends the schedule."""
 
 from __future__ import annotations
 
@@ -23,16 +23,19 @@ def fresh_probe() -> None:
 def test_the_function_is_invoked_every_interval_with_the_schedules_event_and_its_own_timeout(caplog):
     probe.fail_next.set()  # the first run fails: Lambda logs it, the schedule goes on
     started = time.monotonic()
-    schedule = RateSchedule(LocalFunction("scheduled_probe.handler", timeout_seconds=300), 0.2).start()
+    schedule = RateSchedule(LocalFunction("scheduled_probe.handler", timeout_seconds=300), 0.5).start()
     try:
-        for _ in range(3):
+        assert probe.invoked.acquire(timeout=5)
+        first_run_after = time.monotonic() - started
+        for _ in range(2):
             assert probe.invoked.acquire(timeout=5)
     finally:
         schedule.stop()
     count = len(probe.invocations)
     time.sleep(0.5)
 
-    assert time.monotonic() - started >= 0.6  # the first run comes one interval after the start, as in AWS
+    assert first_run_after < 0.5  # at the start, not one interval later: no start date, as in AWS
+    assert time.monotonic() - started >= 1.0  # then one run every interval
     assert [event for event, _ in probe.invocations] == [{}] * count
     assert all(295_000 < remaining <= 300_000 for _, remaining in probe.invocations)
     assert len(probe.invocations) == count  # nothing after stop

@@ -58,8 +58,19 @@ def test_api_requests_reach_the_api_with_the_viewers_ip_and_come_back_whole(site
     assert received["headers"]["host"] == api.url.removeprefix("http://")  # the API's own, not the site's
     assert received["body"] == ('{"a": 1}' if method == "POST" else "")
     assert headers["Set-Cookie"] == "__Host-x=1; Path=/; Secure; HttpOnly; SameSite=Strict"
-    for name, value in security_headers(api.url).items():
+    for name, value in security_headers().items():
         assert headers[name] == value
+
+
+def test_an_api_that_cannot_be_reached_gets_cloudfronts_502_with_the_sites_headers() -> None:
+    with EchoApi() as stopped:
+        unreachable = stopped.url  # a port nothing listens on any more
+    with SiteServer(unreachable, plans=cdk_json_plans()) as served:
+        request = urllib.request.Request(f"{served.url}{contract.ROUTE_SITE_REGISTER}", method="POST", data=b"{}")
+        with pytest.raises(urllib.error.HTTPError) as answered:
+            urllib.request.urlopen(request, timeout=10)
+    assert answered.value.code == 502
+    assert answered.value.headers["Content-Security-Policy"] == security_headers()["Content-Security-Policy"]
 
 
 def test_other_paths_stay_static_and_refuse_other_methods(site) -> None:

@@ -20,8 +20,9 @@ from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_client import stripe_client
-from tollgate.domain.models import Account, AccountStatus, Registrant
-from tollgate.domain.models import RESERVATION_LEASE_SECONDS
+from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.models import Registrant
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def failed_sign_up(aws, accounts, stripe_api, price_id) -> Account:
     row = Account(email=email, status=AccountStatus.FAILED, api_key_id=key.id, customer_id=customer_id,
                   subscription_id=subscription_id, attempt_id="a1", failure_reason="Stripe: delete customer failed",
                   updated_at=int(time.time()) - 3 * 3600 - 120)
-    accounts.save(row, expected_status=None)
+    accounts.create(row)
     yield row
     try:
         accounts.delete(email, AccountStatus.FAILED)
@@ -156,8 +157,8 @@ def test_an_abandoned_reservation_is_listed_and_cleaned_but_a_live_one_is_left_a
                         attempt_id="crashed", lease_expires_at=now - 1, updated_at=now - 600)
     live = Account(email=f"live-{uuid.uuid4().hex[:6]}@example.com", status=AccountStatus.PENDING,
                    attempt_id="running", lease_expires_at=now + 60, updated_at=now)
-    accounts.save(abandoned, None)
-    accounts.save(live, None)
+    accounts.create(abandoned)
+    accounts.create(live)
 
     status, listing = run(environ=environment)
     clean_status, cleaning = run("--clean", environ=environment)
@@ -166,7 +167,7 @@ def test_an_abandoned_reservation_is_listed_and_cleaned_but_a_live_one_is_left_a
     assert f"{abandoned.email}  pending 10m ago  [no ids]  abandoned mid-way (lease expired)" in listing
     assert live.email not in listing + cleaning
     assert accounts.get(abandoned.email) is None and accounts.get(live.email) is not None
-    accounts.delete(live.email, AccountStatus.PENDING)
+    accounts.delete(accounts.get(live.email))
 
 
 def test_an_orphaned_sign_up_key_is_listed_and_deleted_once_its_lease_ran_out(environment, aws):

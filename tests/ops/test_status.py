@@ -1,13 +1,15 @@
 """`make status` (ops/status.py): one screen about a deployment. Against `make dev` as an operator
-runs it (a sign-up, a cancellation whose webhook was lost, the reconciler's repair), and on moto
-in-process for what needs a look (a failed row, dead-lettered usage, a firing alarm) and for the
-errors an operator meets (no deployment, a part that cannot be read)."""
+runs it (a sign-up, a cancellation whose webhook was lost, the reconciler's repair; a newcomer's
+first minutes: calls billed, then one that bills nothing), and on moto in-process for what needs a
+look (a failed row, dead-lettered usage, a firing alarm) and for the errors an operator meets (no
+deployment, a part that cannot be read)."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,16 +23,18 @@ import stripe
 from localdev.__main__ import PROJECT_ROOT, DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from ops.status import EXIT_ATTENTION, EXIT_FAILED, main
-from testkit.dev_stack import sign_up, wait_until
+from testkit.dev_stack import request, sign_up, wait_until
 from testkit.lambda_events import KEY_OWNER
 from tollgate import contract
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
-from tollgate.domain.models import Account, AccountStatus, ReconcilerRun
+from tollgate.adapters.dynamo_usage_reports import DynamoUsageReports
+from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.models import ReconcilerRun
 
 
-def run(environ: dict[str, str]) -> tuple[int, str]:
+def run(environ: dict[str, str], *argv: str) -> tuple[int, str]:
     out = io.StringIO()
-    return main([], environ=environ, out=out), out.getvalue()
+    return main(list(argv), environ=environ, out=out), out.getvalue()
 
 
 def line_of(output: str, label: str) -> str:
@@ -46,10 +50,11 @@ def test_a_quiet_deployment_says_so_part_by_part(environment, accounts):
     assert "of 10,000 in this region" in line_of(output, "API keys")
     assert "dead letters 0" in line_of(output, "Metering")
     assert "no alarm named 'tollgate-test/prod: '" in line_of(output, "Alarms")
+    assert output.endswith("\nNothing needs a look.\n")
 
 
 def test_a_failed_row_dead_lettered_usage_and_a_firing_alarm_need_a_look(environment, accounts, aws):
-    accounts.save(Account(email=f"{uuid.uuid4().hex[:8]}@example.com", status=AccountStatus.FAILED), None)
+    accounts.create(Account(email=f"{uuid.uuid4().hex[:8]}@example.com", status=AccountStatus.FAILED))
     boto3.client("sqs").send_message(QueueUrl=aws.usage.dead_letter_queue_url, MessageBody="{}")
     cloudwatch = boto3.client("cloudwatch")
     for title in ("usage dead-lettered", "API 5xx"):
@@ -63,10 +68,13 @@ def test_a_failed_row_dead_lettered_usage_and_a_firing_alarm_need_a_look(environ
                                                repairs_at=int(time.time()) - 65))
     try:
         status, output = run(environment)
+        status_for_a_script, _ = run(environment, "--exit-code")
     finally:
         boto3.client("sqs").purge_queue(QueueUrl=aws.usage.dead_letter_queue_url)
 
-    assert status == EXIT_ATTENTION, output
+    assert status == 0, output  # every part was read: the screen says what needs a look
+    assert output.endswith("\nNeeds a look: Metering, Failed, Alarms.\n")
+    assert status_for_a_script == EXIT_ATTENTION  # --exit-code: 1, for a script that alerts on it
     assert "make failed-accounts" in line_of(output, "Failed")
     assert "dead letters 1: run make usage-redrive" in line_of(output, "Metering")
     assert line_of(output, "Alarms").endswith("usage dead-lettered")  # the one firing, not "API 5xx"
@@ -131,3 +139,44 @@ def test_make_status_against_make_dev_after_a_sign_up_a_lost_cancellation_and_a_
     assert f"{account['subscriptionId']} -> canceled" in output, output  # what the reconciler repaired
     assert "no sign-up left failed" in line_of(output, "Failed")
     assert "make dev creates none" in line_of(output, "Alarms")
+
+
+@pytest.fixture(scope="module")
+def newcomer_stack() -> Iterator[DevStackProcess]:
+    """`make dev` as a newcomer starts it: the scheduled functions on their deployed intervals."""
+    with DevStackProcess() as running:
+        yield running
+
+
+def test_make_status_against_a_fresh_make_dev_after_billed_calls_then_one_that_bills_nothing(
+        newcomer_stack: DevStackProcess) -> None:
+    """Issue 19: after 19 billable calls, make status said "last report: 0 billable call(s) of 0 customer(s)"
+    (the newest ledger object held only a call that bills nothing), that the reconciler had not run (make
+    dev ran it one interval after its start, 15 minutes, where AWS runs a schedule without a start date
+    at once), and make printed "Error 1" (exit 1 for a screen that needs a look)."""
+    urls = newcomer_stack.urls
+    published = json.loads(newcomer_stack.stack_file.read_text())["environment"]
+    reports = DynamoUsageReports(boto3.client("dynamodb", endpoint_url=urls["moto"], region_name="us-east-1",
+                                              aws_access_key_id="testing", aws_secret_access_key="testing"),
+                                 published[contract.ENV_USAGE_REPORTS_TABLE])
+    account = sign_up(urls)
+    for _ in range(19):
+        assert request(urls["api"] + "/hello", headers={"x-api-key": account["apikey"]})[0] == 200
+    wait_until(lambda: reports.billable_calls(account["customerId"], 0, 2**31) == 19, "the 19 calls billed")
+    assert request(urls["api"] + "/hello")[0] == 403  # no key: logged, billed to nobody
+    # (the 19 count once their reports are pending, before the reporter saves the object's summary)
+    wait_until(lambda: getattr(reports.latest_summary(), "billed", None) == 0, "the report of the 403")
+
+    result = subprocess.run(["make", "--no-print-directory", "status"], cwd=PROJECT_ROOT, capture_output=True,
+                            text=True, env={**os.environ, "DEV_STACK_FILE": str(newcomer_stack.stack_file)},
+                            timeout=120)
+
+    assert result.returncode == 0 and "Error" not in result.stderr, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert next(line for line in lines if "last report" in line).endswith(
+        "0 billable call(s), 0 billed to 0 customer(s)"), result.stdout
+    last_billed = re.search(r"last billed .*: (\d+) billable call\(s\), \1 billed to 1 customer\(s\)$",
+                            result.stdout, re.MULTILINE)
+    assert last_billed and int(last_billed.group(1)) > 0, result.stdout  # 19, or the last part of them
+    assert line_of(result.stdout, "Reconciler").split(None, 1)[1].startswith("last run "), result.stdout
+    assert lines[-1] == "Nothing needs a look."

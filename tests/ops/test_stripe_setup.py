@@ -266,6 +266,26 @@ def test_a_wrong_price_file_is_refused_naming_the_plan_before_any_stripe_call(na
     assert message in " ".join(capsys.readouterr().err.split())
 
 
+@pytest.mark.parametrize(("price_text", "prices", "message"), [
+    ("$0.001 per call", {"unit_amount": "0.5"},
+     "plan 'standard': price_text '$0.001 per call' says 0.001 USD per call, but its Stripe price bills 0.005 USD "
+     "per call (unit_amount 0.5, in the currency's minor unit)"),
+    ("$1 per 5,000 calls", {"pricing_model": "package", "unit_amount": "100", "package_size": 1000},
+     "says 0.0002 USD per call, but its Stripe price bills 0.001 USD per call (unit_amount 100 per package of "
+     "1,000 calls"),
+    ("Pay per call, billed monthly", {"unit_amount": "0.1"},
+     "plan 'standard': price_text 'Pay per call, billed monthly' states no price per call"),
+])
+def test_a_price_text_that_contradicts_the_price_is_refused_before_any_stripe_call(
+        names, tmp_path, capsys, price_text, prices, message):
+    """The page would advertise one price (a fifth of the first, say) and Stripe bill another."""
+    plans = [PLANS[0], {**PLANS[1], "price_text": price_text}, PLANS[2]]
+    with pytest.raises(SystemExit) as exit_info:
+        run_plans(names, "http://127.0.0.1:9", tmp_path, plans, {**PRICES, "standard": prices})  # nothing on port 9
+    assert exit_info.value.code == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+
+
 def test_a_plans_block_synth_would_refuse_is_refused_naming_the_plan(names, tmp_path, capsys):
     plans = [PLANS[0], {**PLANS[1], "quota_period": "YEAR"}]
     with pytest.raises(SystemExit):

@@ -14,12 +14,12 @@ from ops.tag_keys import main
 from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.account import Account, AccountStatus
 
 
 def recorded(accounts: DynamoAccounts, key_id: str, status: AccountStatus = AccountStatus.ACTIVE) -> str:
     email = f"{uuid.uuid4().hex[:8]}@example.com"
-    accounts.save(Account(email=email, status=status, api_key_id=key_id), expected_status=None)
+    accounts.create(Account(email=email, status=status, api_key_id=key_id))
     return email
 
 

@@ -19,7 +19,7 @@ from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.dynamo_usage_reports import DynamoUsageReports
 from tollgate.domain.metering import meter_event_identifier
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.usage import STRIPE_DEDUP_WINDOW_SECONDS, LedgerObject, MeterReport
 
 
@@ -32,9 +32,8 @@ def environment(aws, stripe_api, moesif_collector, price_id) -> dict[str, str]:
 def customer(aws: MotoStack, stripe_client: stripe.StripeClient) -> tuple[str, str]:
     key_id = f"key{uuid.uuid4().hex[:10]}"
     customer_id = stripe_client.v1.customers.create(params={"email": f"{key_id}@example.com"}).id
-    DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table).save(
-        Account(email=f"{key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=key_id, customer_id=customer_id),
-        expected_status=None)
+    DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table).create(
+        Account(email=f"{key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=key_id, customer_id=customer_id))
     return key_id, customer_id
 
 
@@ -66,7 +65,7 @@ def test_dead_letters_are_re_sent_once_and_removed(aws, environment, customer, s
     again, output_again = run(environ=environment)
 
     assert (status, again) == (0, 0)
-    assert f"{source}: 5 billable call(s) of 1 customer(s): 1 meter event(s) sent" in output
+    assert f"{source}: 5 billable call(s), 5 billed to 1 customer(s): 1 meter event(s) sent" in output
     assert "0 meter event(s) sent, 1 already reported" in output_again
     assert units(stripe_bridge, customer_id) == 5
     attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=aws.usage.dead_letter_queue_url,
@@ -78,7 +77,7 @@ def test_a_report_pending_past_24_hours_is_listed_and_sent_only_when_assumed_unr
                                                                                          stripe_bridge):
     _, customer_id = customer
     source = LedgerObject(aws.usage.ledger_bucket, ledger_key())
-    report = MeterReport(meter_event_identifier(source, customer_id), customer_id, 4, int(time.time()) - 90_000, source, "")
+    report = MeterReport(meter_event_identifier(source, customer_id, None), customer_id, 4, int(time.time()) - 90_000, source, "")
     reports = DynamoUsageReports(AwsClients().client("dynamodb"), aws.usage.reports_table)
     reports.mark_pending(report, now=int(time.time()) - STRIPE_DEDUP_WINDOW_SECONDS - 3600)  # the answer was lost
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import date, datetime, timezone
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from ops.usage_report import main
 from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes, usage_environment
+from testkit.fake_ports import TEST_PLANS
 from testkit.lambda_events import FUNCTION_ENVIRONMENT
 from tollgate.domain.usage import BatchSummary, MeterReport
 from tollgate.wiring import Wiring
@@ -102,6 +104,29 @@ def test_calls_outside_the_period_and_keys_no_account_owns_are_told_apart(meteri
     assert status == 0
     assert rows(output) == {"(no": ["account)", "key-gone", "2", "2", "2", "-", "0", "-"]}
     assert "kept in the ledger, not billed): key-gone 2" in output
+
+
+def test_a_customer_who_made_paid_calls_then_moved_to_free_is_compared_with_stripe_on_the_paid_calls(metering):
+    """Issue 18: Ada made 3 calls on Standard, moved to Free, made 2 more (not billed). Her row counts
+    the 3 as billable and asks Stripe, whatever her plan is now; Bob, free all along, has nothing billed."""
+    ada = metering.accounts.rows["key-ada@example.com"]
+    metering.accounts.rows[ada.email] = ada.with_plan(TEST_PLANS.get("free"), int(NOW) - 1800, "account page")
+    bob = metering.accounts.rows["key-bob@example.com"]
+    metering.accounts.rows[bob.email] = replace(bob, plan_id="free")
+    metering.ledger.put(ledger_bytes([call_record("key-ada", at_ms=int((NOW - 3600) * 1000)) for _ in range(3)]
+                                     + [call_record(key, at_ms=int((NOW - 600) * 1000))
+                                        for key in ("key-ada", "key-ada", "key-bob", "key-bob")]), at=NOW)
+    days = ("--from", str(TODAY - timedelta(days=1)), "--to", str(TODAY))
+    reported(metering, "cus_ada", 1)
+
+    missing, output, _ = report(metering, {"key-ada": 5, "key-bob": 2}, *days)
+
+    assert missing == 1 and rows(output)["cus_ada"] == ["key-ada", "5", "5", "3", "1", "0", "2"]  # 2 paid calls lost
+    reported(metering, "cus_ada", 2)
+    status, output, _ = report(metering, {"key-ada": 5, "key-bob": 2}, *days)
+    assert status == 0, output
+    assert rows(output) == {"cus_ada": ["key-ada", "5", "5", "3", "3", "0", "0"],
+                            "cus_bob": ["key-bob", "2", "2", "0", "-", "0", "-"]}
 
 
 def test_a_period_that_ends_before_it_starts_is_refused(metering):

@@ -18,12 +18,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-b
 
 
 @pytest.fixture(scope="session")
-def dev_stack() -> Iterator[DevStackProcess]:
-    with DevStackProcess() as stack:
-        yield stack
-
-
-@pytest.fixture(scope="session")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -35,11 +29,14 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browse
 
 @pytest.fixture
 def signup(browser_context: BrowserContext, dev_stack: DevStackProcess) -> Iterator[SignupPage]:
+    """A fresh page on the dev stack's site; after the test, what it asked of any origin but its own
+    fails the test (issue 19: the pages call only their own origin)."""
     page = browser_context.new_page()
     page.set_viewport_size(DESKTOP)
     signup_page = SignupPage(page, dev_stack.urls["site"], dev_stack.urls["mailbox"])
     yield signup_page
     page.close()
+    assert signup_page.calls_elsewhere() == []
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, Request
 
 from localdev.__main__ import PROJECT_ROOT
 from localdev.site_server import SiteServer
@@ -31,7 +32,24 @@ class SignupPage:
         self.site_url = site_url
         self.mailbox_url = mailbox_url
         self.console_errors: list[str] = []
+        # Every request Playwright saw this page make, navigations included, with the URL of the document
+        # that made it (read when it is made: the frame moves on to other documents).
+        self.requests: list[tuple[str, Request]] = []
         page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        page.on("request", lambda request: self.requests.append((request.frame.url, request)))
+
+    def site_requests(self) -> list[Request]:
+        """What the site's own documents asked for (fetches, scripts, styles, images, ...): not the
+        navigations (a link followed, Stripe Checkout opened) nor what other pages (the mailbox) loaded."""
+        site = origin_of(self.site_url)
+        return [request for document, request in self.requests
+                if not request.is_navigation_request() and origin_of(document) == site]
+
+    def calls_elsewhere(self, allowed: frozenset[str] = frozenset()) -> list[str]:
+        """The site's requests to another origin than its own, but the `allowed` URLs (an owner's logo)."""
+        site = origin_of(self.site_url)
+        return [f"{request.resource_type} {request.url}" for request in self.site_requests()
+                if origin_of(request.url) != site and request.url not in allowed]
 
     def open(self, query: str = "") -> SignupPage:
         self.page.goto(self.site_url + "/" + query)
@@ -52,19 +70,29 @@ class SignupPage:
         self.page.get_by_role("button", name="Get my API key").click()
         return self
 
-    def sign_up(self, email: str) -> str:
+    def sign_up(self, email: str, saved: bool = True) -> str:
         """Sign up and return the key the page shows: with `verify_email` (make dev's default), through
-        the link emailed to the local mailbox, as a customer clicks it."""
+        the link emailed to the local mailbox, as a customer clicks it; `saved`: then tick "I have saved
+        my API key", as a customer who kept it does (the next steps show, and the page may be left)."""
         self.fill(email).submit()
-        return self.sign_up_link_result(email)
+        return self.sign_up_link_result(email, saved)
 
-    def sign_up_link_result(self, email: str) -> str:
-        """After the form was sent: the key the page shows, through the emailed link when there is one."""
+    def sign_up_link_result(self, email: str, saved: bool = True) -> str:
+        """After the form was sent: the key the page shows, through the emailed link when there is one
+        (`saved` as for sign_up)."""
         if self.mailbox_url is not None:
             self.page.locator("#check-inbox").wait_for(state="visible", timeout=20000)
             self.open_link_in_mailbox(email)
         self.page.locator("#result").wait_for(state="visible", timeout=20000)
+        if saved:
+            self.confirm_key_saved()
         return self.page.locator("#api-key").input_value()
+
+    def confirm_key_saved(self) -> SignupPage:
+        """Tick "I have saved my API key": the next steps show, and leaving the page no longer asks."""
+        self.page.get_by_label("I have saved my API key").check()
+        self.page.locator("#next-steps").wait_for(state="visible")
+        return self
 
     def open_link_in_mailbox(self, email: str, subject: str | None = None) -> None:
         """In the local mailbox, click the link of the newest email to `email` (with that subject)."""
@@ -100,6 +128,12 @@ class SignupPage:
 
     def screenshot(self, name: str) -> Path:
         return save_screenshot(self.page, name)
+
+
+def origin_of(url: str) -> str:
+    """scheme://host:port, as the browser compares origins."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def metered_call(api_url: str, key: str) -> int:

@@ -35,6 +35,16 @@ def assert_accessible(page: SignupPage, name: str) -> None:
     page.screenshot(name)
 
 
+def wait_for_billable_calls(account: AccountPage, calls: str) -> None:
+    """The usage reporter reports the ledger object of the calls within seconds: reload until it did."""
+    for _ in range(40):
+        if account.figure("calls") == calls:
+            break
+        account.page.wait_for_timeout(500)
+        account.open().page.locator("#overview").wait_for(state="visible", timeout=20000)
+    assert account.figure("calls") == calls
+
+
 def test_sign_up_make_7_calls_sign_in_and_the_account_page_shows_the_7_calls(
         signup: SignupPage, account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
     key = signup.open().sign_up(unique_email)
@@ -50,13 +60,7 @@ def test_sign_up_make_7_calls_sign_in_and_the_account_page_shows_the_7_calls(
     account.page.locator("#overview").wait_for(state="visible", timeout=20000)
     assert "#signin=" not in account.page.url
 
-    # The usage reporter reports the ledger object of those calls within seconds: reload until it did.
-    for _ in range(40):
-        if account.figure("calls") == "7":
-            break
-        account.page.wait_for_timeout(500)
-        account.open().page.locator("#overview").wait_for(state="visible", timeout=20000)
-    assert account.figure("calls") == "7"
+    wait_for_billable_calls(account, "7")
     assert account.figure("email") == unique_email and account.figure("status") == "Active"
     assert account.figure("quota") == "7 used, 9,993 left of 10,000 calls this month"
     assert account.figure("plan") == "Pay as you go"
@@ -189,3 +193,23 @@ def test_the_free_plan_chosen_on_the_page_gives_a_working_key_that_nothing_is_bi
     assert account.figure("amount") == "Nothing to pay on the free plan"
     assert account.figure("quota") == "3 used, 997 left of 1,000 calls this month"
     assert_accessible(account, "54-account-free-plan")
+
+
+def test_after_a_change_from_paid_to_free_the_page_shows_what_stripe_still_bills_never_nothing_to_pay(
+        account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
+    """Issue 18: 20 calls on Pay as you go, then Free in the same period. The subscription ends with
+    the period and its final invoice bills those calls: the page says how much, for which plan and when."""
+    key = dev_stack_client.sign_up(dev_stack.urls, unique_email)["apikey"]
+    assert [metered_call(dev_stack.urls["api"], key) for _ in range(20)] == [200] * 20
+    account.sign_in(unique_email)
+    wait_for_billable_calls(account, "20")
+
+    account.page.get_by_role("button", name="Switch to Free").click()
+    expect(account.page.locator("#plans-status")).to_contain_text("You are on the Free plan now")
+
+    assert account.figure("plan") == "Free"
+    period_end = account.figure("period").split(" to ")[1]
+    assert account.figure("amount") == (
+        f"Stripe will still bill $0.02 for this period's calls on Pay as you go, on {period_end}")
+    assert account.figure("calls") == "20"
+    assert_accessible(account, "61-account-paid-to-free")

@@ -37,13 +37,16 @@ def stack(accent: str) -> Iterator[DevStackProcess]:
 
 @pytest.fixture
 def signup(browser_context: BrowserContext, stack: DevStackProcess) -> Iterator[SignupPage]:
-    """A page whose requests to the owner's logo host are answered with the logo (no network here)."""
+    """A page whose requests to the owner's logo host are answered with the logo (no network here); it
+    may ask nothing else of another origin."""
     browser_context.clear_cookies()
     page = browser_context.new_page()
     page.set_viewport_size(DESKTOP)
     page.route(LOGO_URL, lambda route: route.fulfill(body=LOGO, content_type="image/svg+xml"))
-    yield SignupPage(page, stack.urls["site"], stack.urls["mailbox"])
+    signup_page = SignupPage(page, stack.urls["site"], stack.urls["mailbox"])
+    yield signup_page
     page.close()
+    assert signup_page.calls_elsewhere(allowed=frozenset({LOGO_URL})) == []  # the owner's logo, nothing else
 
 
 def assert_branded_and_accessible(page: SignupPage, title: str, screenshot: str) -> None:

@@ -35,8 +35,10 @@ def stack() -> Iterator[DevStackProcess]:
 def signup(browser_context: BrowserContext, stack: DevStackProcess) -> Iterator[SignupPage]:
     page = browser_context.new_page()
     page.set_viewport_size(DESKTOP)
-    yield SignupPage(page, stack.urls["site"])
+    signup_page = SignupPage(page, stack.urls["site"])
+    yield signup_page
     page.close()
+    assert signup_page.calls_elsewhere() == []
 
 
 def test_the_page_says_the_key_waits_for_a_payment_method_and_checkout_activates_it(
@@ -44,7 +46,10 @@ def test_the_page_says_the_key_waits_for_a_payment_method_and_checkout_activates
     key = signup.open().sign_up(unique_email)
 
     assert WAITING_EXPLAINER in signup.page.locator("#payment-explainer").inner_text()
-    assert signup.page.locator("#key-waiting").is_visible()  # said before "Try it", not only at the end
+    assert "$0.001 per call, billed monthly" in signup.page.locator("#payment-explainer").inner_text()
+    assert "Pay as you go plan" in signup.page.locator("#plan-summary").inner_text()
+    waiting = signup.page.locator("#key-waiting")
+    assert waiting.is_visible() and "I have saved my API key" in waiting.inner_text()  # before "Try it": the way on
     assert signup.axe_violations() == []
     signup.screenshot("20-awaiting-payment-method")
     assert metered_call(stack.urls["api"], key) == 403

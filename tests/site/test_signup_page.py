@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Route
@@ -17,6 +18,7 @@ from signup_page import SignupPage
 from localdev.__main__ import DevStackProcess, free_port
 from localdev.site_server import SiteServer
 from testkit.dev_stack import cdk_json_plans
+from tollgate import contract
 
 pytestmark = pytest.mark.browser
 
@@ -95,8 +97,10 @@ def test_sign_up_through_the_emailed_link_shows_a_working_key_once_and_a_second_
     assert "Store it now" in signup.page.locator("#key-warning").inner_text()
     curl = signup.page.locator("#curl-example").inner_text()
     assert dev_stack.urls["api"] in curl and f"x-api-key: {key}" in curl
-    assert signup.page.get_by_role("button", name="Add a payment method").is_visible()
     assert signup.page.locator("#key-waiting").is_hidden()  # an active key needs no extra step
+    assert signup.page.get_by_role("button", name="Add a payment method").is_hidden()  # leaves the page:
+    signup.confirm_key_saved()  # offered once the key is saved
+    assert signup.page.get_by_role("button", name="Add a payment method").is_visible()
     assert len(idempotency_keys) == 1 and len(idempotency_keys[0]) == 36
     assert_accessible(signup)
     signup.screenshot("03-success")
@@ -130,9 +134,6 @@ def test_sign_up_through_the_emailed_link_shows_a_working_key_once_and_a_second_
 
 def test_server_side_validation_message_is_shown_on_its_field(signup: SignupPage, unique_email: str) -> None:
     def send_what_the_client_would_refuse(route: Route) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
         body = json.loads(route.request.post_data or "{}")
         body["email"] = body["email"].split("@")[0] + "@localhost"  # a domain without a dot: server says 400
         route.continue_(post_data=json.dumps(body))
@@ -148,16 +149,10 @@ def test_server_side_validation_message_is_shown_on_its_field(signup: SignupPage
 
 
 @pytest.mark.parametrize("status, expected", [(429, "Too many requests"), (503, "try again in a minute")])
-def test_throttling_and_server_failures_ask_to_retry(signup: SignupPage, dev_stack: DevStackProcess,
-                                                     unique_email: str, status: int, expected: str) -> None:
-    def fail(route: Route) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
-        route.fulfill(status=status, json={"error": "<b>raw server text</b>"},
-                      headers={"Access-Control-Allow-Origin": dev_stack.urls["site"]})
-
-    signup.page.route("**/register", fail)
+def test_throttling_and_server_failures_ask_to_retry(signup: SignupPage, unique_email: str, status: int,
+                                                     expected: str) -> None:
+    signup.page.route("**/register",
+                      lambda route: route.fulfill(status=status, json={"error": "<b>raw server text</b>"}))
     signup.open().fill(unique_email).submit()
     text = signup.wait_for_status(expected)
     assert "<b>" not in text and signup.page.locator("#form-status b").count() == 0
@@ -167,8 +162,7 @@ def test_throttling_and_server_failures_ask_to_retry(signup: SignupPage, dev_sta
 def test_button_is_disabled_while_the_request_is_in_flight_and_a_second_submit_sends_nothing(
         signup: SignupPage, unique_email: str) -> None:
     held: list[Route] = []
-    signup.page.route("**/register", lambda route: held.append(route) if route.request.method == "POST"
-                      else route.continue_())
+    signup.page.route("**/register", lambda route: held.append(route))
     signup.open().fill(unique_email).submit()
     while not held:
         signup.page.wait_for_timeout(20)
@@ -185,36 +179,37 @@ def test_button_is_disabled_while_the_request_is_in_flight_and_a_second_submit_s
     assert len(held) == 1
 
 
-def test_server_text_is_shown_as_text_never_as_html(signup: SignupPage, dev_stack: DevStackProcess,
-                                                    unique_email: str) -> None:
+def test_server_text_is_shown_as_text_never_as_html(signup: SignupPage, unique_email: str) -> None:
     markup = '<img src=x id=injected> is <b>wrong</b>'
-
-    def answer_with_markup(route: Route) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
-        route.fulfill(status=400, json={"error": markup, "fields": {"email": markup, "nickname": markup}},
-                      headers={"Access-Control-Allow-Origin": dev_stack.urls["site"]})
-
-    signup.page.route("**/register", answer_with_markup)
+    signup.page.route("**/register", lambda route: route.fulfill(
+        status=400, json={"error": markup, "fields": {"email": markup, "nickname": markup}}))
     signup.open().fill(unique_email).submit()
     signup.wait_for_status("highlighted")
     assert signup.field_error("email") == f"{markup}."
     assert signup.page.locator("#injected, #email-error b, #form-status b").count() == 0
 
 
-def test_api_down_shows_the_network_message(browser_context: Any, unique_email: str) -> None:
+def test_api_down_behind_the_site_asks_to_retry(browser_context: Any, unique_email: str) -> None:
+    """The site answers but its API does not: CloudFront's 502 (the site server's too), a retry later."""
     closed_port = free_port()
     with SiteServer(f"http://127.0.0.1:{closed_port}", plans=cdk_json_plans()) as site:
         page = browser_context.new_page()
         try:
             signup = SignupPage(page, site.url).open()
             signup.fill(unique_email).submit()
-            signup.wait_for_status(UNREACHABLE)
+            signup.wait_for_status("Something went wrong on our side")
             assert signup.page.get_by_role("button", name="Get my API key").is_enabled()
             signup.screenshot("06-api-unreachable")
+            assert signup.calls_elsewhere() == []
         finally:
             page.close()
+
+
+def test_no_connection_shows_the_network_message(signup: SignupPage, unique_email: str) -> None:
+    signup.page.route("**/register", lambda route: route.abort("internetdisconnected"))
+    signup.open().fill(unique_email).submit()
+    signup.wait_for_status(UNREACHABLE)
+    assert signup.page.get_by_role("button", name="Get my API key").is_enabled()
 
 
 def test_keyboard_only_sign_up(signup: SignupPage, unique_email: str) -> None:
@@ -302,6 +297,25 @@ def test_add_a_payment_method_opens_stripe_checkout_for_this_customer(
     signup.open().sign_up(unique_email)
     signup.page.get_by_role("button", name="Add a payment method").click()
     signup.page.wait_for_url(f"{dev_stack.urls['stripe']}/**", timeout=20000)
+
+
+def test_from_sign_up_to_checkout_the_page_calls_only_its_own_origin(
+        signup: SignupPage, dev_stack: DevStackProcess, unique_email: str) -> None:
+    """Sign-up, the emailed link's confirmation, opening Checkout: every call is on the site's origin,
+    to a route of its `/api/` (the API's address only appears in the curl example); leaving for the
+    mailbox and for Stripe Checkout are navigations, not calls."""
+    signup.open().sign_up(unique_email)
+    signup.page.get_by_role("button", name="Add a payment method").click()
+    signup.page.wait_for_url(f"{dev_stack.urls['stripe']}/**", timeout=20000)
+
+    calls = {(request.method, urlsplit(request.url).path) for request in signup.site_requests()
+             if request.resource_type in ("fetch", "xhr")}
+    assert calls - {("GET", "/config.json")} <= {(method, route) for route, method in contract.SITE_ROUTES.items()}
+    assert {("POST", contract.ROUTE_SITE_REGISTER), ("POST", contract.ROUTE_SIGNUP_CONFIRM),
+            ("POST", contract.ROUTE_SITE_CHECKOUT)} <= calls
+    assert signup.calls_elsewhere() == [] and len(signup.site_requests()) > len(calls)  # scripts, styles too
+    assert any(request.url.startswith(dev_stack.urls["mailbox"]) and request.is_navigation_request()
+               for _, request in signup.requests)  # the mailbox was visited, as a navigation
 
 
 def test_a_used_or_forged_confirmation_link_says_what_to_do(signup: SignupPage) -> None:

@@ -11,11 +11,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error, error_code
+from tollgate.domain.errors import KeyNotFound
 from tollgate.domain.models import IssuedKey, ListedKey
 from tollgate.ports import ApiKeys
 
 _SERVICE = "API Gateway"
-_GONE = frozenset({"NotFoundException"})  # deleting or detaching twice is not an error
+_GONE = frozenset({"NotFoundException"})  # deleting, detaching or disabling twice is not an error
 _ALREADY_THERE = frozenset({"ConflictException"})  # a retried attach that had gone through
 KEYS_PER_PAGE = 500  # GetApiKeys' largest page: 10,000 keys take 20 calls
 
@@ -42,6 +43,7 @@ class ApiGatewayKeys(ApiKeys):
             "add key to usage plan",
             self._client.create_usage_plan_key,
             tolerated=_ALREADY_THERE,
+            missing_key=key_id,
             usagePlanId=usage_plan_id,
             keyId=key_id,
             keyType="API_KEY",
@@ -60,6 +62,8 @@ class ApiGatewayKeys(ApiKeys):
         self._call(
             "enable API key" if enabled else "disable API key",
             self._client.update_api_key,
+            tolerated=frozenset() if enabled else _GONE,  # a key that is gone is disabled for good
+            missing_key=key_id,
             apiKey=key_id,
             patchOperations=[{"op": "replace", "path": "/enabled", "value": str(enabled).lower()}],
         )
@@ -88,12 +92,16 @@ class ApiGatewayKeys(ApiKeys):
         return self._call("count API keys", all_pages)
 
     @staticmethod
-    def _call(action: str, operation: Any, *, tolerated: frozenset[str] = frozenset(), **parameters: Any) -> Any:
+    def _call(action: str, operation: Any, *, tolerated: frozenset[str] = frozenset(), missing_key: str | None = None,
+              **parameters: Any) -> Any:
+        """`operation`'s answer; None for a tolerated error code; KeyNotFound for `missing_key` gone."""
         try:
             return operation(**parameters)
         except ClientError as error:
             if error_code(error) in tolerated:
                 return None
+            if missing_key is not None and error_code(error) in _GONE:
+                raise KeyNotFound(missing_key) from None
             raise downstream_error(_SERVICE, action, error) from None
         except BotoCoreError as error:
             raise downstream_error(_SERVICE, action, error) from None

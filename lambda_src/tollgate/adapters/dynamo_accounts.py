@@ -1,8 +1,18 @@
-"""Accounts on DynamoDB: one item per normalised email, written only with conditions, so two
-invocations can never both believe they own a sign-up or both apply a billing event."""
+"""Accounts on DynamoDB: one item per normalised email, every write conditional on the row's
+`version` (tollgate.domain.account), so a writer that read an older row never writes over a newer
+one, and two invocations can never both believe they own a sign-up or both apply a billing event.
+
+An update writes only the attributes that differ from the row read (SET what changed, REMOVE what
+went) and increments `version`, in one UpdateItem; when an earlier key becomes findable, or a
+Stripe event is recorded with the write, the same update goes into one TransactWriteItems with
+those items (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html).
+Rows written before versions existed have none: they are version 0, and the first write requires
+the attribute to be absent.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -11,9 +21,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error, error_code
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import (
-    Account, AccountStatus, KeyRecord, KeyState, PlanChange, ReconcilerRun, StatusChange,
+from tollgate.domain.account import (
+    Account, AccountStatus, AppliedEvent, KeyRecord, KeyState, PlanChange, PlanIntent, StatusChange,
 )
+from tollgate.domain.models import ReconcilerRun
 from tollgate.ports import Accounts
 
 _SERVICE = "DynamoDB"
@@ -28,7 +39,9 @@ _ATTRIBUTES = {
     "status": "status",
     "first_name": "firstName",
     "last_name": "lastName",
+    "version": "version",
     "plan_id": "planId",
+    "price_id": "priceId",
     "api_key_id": contract.ACCOUNTS_ATTR_API_KEY_ID,
     "customer_id": contract.ACCOUNTS_ATTR_CUSTOMER_ID,
     "subscription_id": contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID,
@@ -42,25 +55,27 @@ _ATTRIBUTES = {
     "history": "history",
     "last_billing_event_id": "lastBillingEventId",
     "last_billing_event_at": "lastBillingEventAt",
-    "key_synced_for": "keySyncedFor",
+    "keys_synced_to": "keysSyncedTo",
     "cut_off_reason": "cutOffReason",
+    "owes_since": "owesSince",
     "last_checkout_session_id": "lastCheckoutSessionId",
     "keys": "keys",
-    "keys_revision": "keysRevision",
     "plan_changes": "planChanges",
     "pending_plan_id": "pendingPlanId",
+    "plan_intent": "planIntent",
 }
 _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
+_NUMBERS = ("version", "lease_expires_at", "created_at", "updated_at", "last_billing_event_at", "owes_since")
+_VERSION = _ATTRIBUTES["version"]
 # ReconcilerRun field -> attribute of the contract.RECONCILER_LAST_RUN_KEY item (no `status`, so no
 # account listing ever returns it).
 _RUN_ATTRIBUTES = {"started_at": "startedAt", "finished_at": "finishedAt", "examined": "examined",
                    "repaired": "repaired", "failed": "failed", "cursor": "cursor", "stopped_by": "stoppedBy",
-                   "repairs": "repairs", "repairs_at": "repairsAt"}
-_RUN_COUNTS = frozenset({"started_at", "finished_at", "examined", "repaired", "failed", "repairs_at"})
+                   "repairs": "repairs", "repairs_at": "repairsAt", "orphans_canceled": "orphansCanceled"}
+_RUN_COUNTS = frozenset({"started_at", "finished_at", "examined", "repaired", "failed", "repairs_at",
+                         "orphans_canceled"})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-# The key records are as read: rows written before records existed have no revision (0).
-_KEYS_UNCHANGED = "(attribute_not_exists(#revision) OR #revision = :read)"
 _KEY_INDEX_EMAIL = "accountEmail"  # the attribute of an `api-key#<id>` item naming its account
 
 
@@ -76,15 +91,66 @@ class DynamoAccounts(Accounts):
                           ConsistentRead=True).get("Item")
         return _account(item) if item else None
 
-    def save(
-        self, account: Account, expected_status: AccountStatus | None, expected_attempt_id: str | None = None
-    ) -> None:
-        self._call("write account", self._client.put_item, TableName=self._table, Item=_item(account),
-                   **_condition(expected_status, expected_attempt_id))
+    def create(self, account: Account) -> Account:
+        stored = replace(account, version=1)
+        self._call("write account", self._client.put_item, TableName=self._table, Item=_item(stored),
+                   ConditionExpression="attribute_not_exists(#key)",
+                   ExpressionAttributeNames={"#key": contract.ACCOUNTS_PARTITION_KEY})
+        return stored
 
-    def delete(self, email: str, expected_status: AccountStatus, expected_attempt_id: str | None = None) -> None:
-        self._call("delete account", self._client.delete_item, TableName=self._table, Key=_key(email),
-                   **_condition(expected_status, expected_attempt_id))
+    def update(self, account: Account, read: Account, event: AppliedEvent | None = None) -> Account:
+        stored = replace(account, email=read.email, version=read.version + 1)
+        before, after = _item(read), _item(stored)
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        condition = _version_is(read, names, values)
+        sets, removes = [], []
+        changed = sorted(attribute for attribute in set(before) | set(after)
+                         if attribute != contract.ACCOUNTS_PARTITION_KEY and before.get(attribute) != after.get(attribute))
+        for number, attribute in enumerate(changed):
+            names[f"#a{number}"] = attribute
+            if attribute in after:
+                sets.append(f"#a{number} = :a{number}")
+                values[f":a{number}"] = after[attribute]
+            else:
+                removes.append(f"#a{number}")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        update = {"TableName": self._table, "Key": _key(read.email), "UpdateExpression": expression,
+                  "ConditionExpression": condition, "ExpressionAttributeNames": names,
+                  "ExpressionAttributeValues": values}
+        extra = [{"Put": {"TableName": self._table, "Item": {
+            **_key(contract.ACCOUNTS_KEY_INDEX_PREFIX + key_id), _KEY_INDEX_EMAIL: {"S": read.email}}}}
+            for key_id in _earlier_keys(stored) - _earlier_keys(read)]
+        if event is not None:
+            extra.append({"Put": {"TableName": self._table, "Item": {
+                contract.ACCOUNTS_PARTITION_KEY: {"S": BILLING_EVENT_KEY_PREFIX + event.event_id},
+                contract.ACCOUNTS_TTL_ATTRIBUTE: {"N": str(event.remember_until)}},
+                "ConditionExpression": "attribute_not_exists(#key)",
+                "ExpressionAttributeNames": {"#key": contract.ACCOUNTS_PARTITION_KEY}}})
+        if not extra:
+            self._call("write account", self._client.update_item, **update)
+            return stored
+        try:
+            self._client.transact_write_items(TransactItems=[{"Update": update}, *extra])
+        except ClientError as error:
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if error_code(error) == "TransactionCanceledException":
+                if event is not None and reasons[-1:] == [_TRANSACTION_CONDITION_FAILED]:
+                    raise EventAlreadyApplied(event.event_id) from None
+                if reasons[:1] == [_TRANSACTION_CONDITION_FAILED]:
+                    raise ConcurrentUpdate(f"{read.email} changed meanwhile") from None
+            raise downstream_error(_SERVICE, "write account", error) from None
+        except BotoCoreError as error:
+            raise downstream_error(_SERVICE, "write account", error) from None
+        return stored
+
+    def delete(self, read: Account) -> None:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        condition = _version_is(read, names, values)
+        self._call("delete account", self._client.delete_item, TableName=self._table, Key=_key(read.email),
+                   ConditionExpression=condition, ExpressionAttributeNames=names,
+                   **({"ExpressionAttributeValues": values} if values else {}))
 
     def find_by_api_key_id(self, api_key_id: str) -> Account | None:
         """The current key through the `byApiKeyId` index; any earlier key through its index item
@@ -96,59 +162,6 @@ class DynamoAccounts(Accounts):
                              Key=_key(contract.ACCOUNTS_KEY_INDEX_PREFIX + api_key_id)).get("Item")
         account = self.get(pointer[_KEY_INDEX_EMAIL]["S"]) if pointer else None
         return account if account is not None and account.key(api_key_id) is not None else None
-
-    def save_keys(self, account: Account, previous: Account) -> None:
-        names = {"#status": "status", "#keys": _ATTRIBUTES["keys"], "#revision": _ATTRIBUTES["keys_revision"],
-                 "#current": contract.ACCOUNTS_ATTR_API_KEY_ID}
-        values = {":status": {"S": previous.status.value}, ":keys": _serializer.serialize(_key_records(account.key_records)),
-                  ":read": {"N": str(previous.keys_revision)}, ":next": {"N": str(previous.keys_revision + 1)},
-                  ":current": {"S": account.api_key_id or ""}}
-        update = {"Update": {
-            "TableName": self._table, "Key": _key(account.email),
-            "UpdateExpression": "SET #keys = :keys, #revision = :next, #current = :current",
-            "ConditionExpression": "#status = :status AND " + _KEYS_UNCHANGED,
-            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
-        earlier = {record.id for record in previous.key_records if record.id != previous.api_key_id}
-        pointers = [{"Put": {"TableName": self._table, "Item": {
-            **_key(contract.ACCOUNTS_KEY_INDEX_PREFIX + record.id), _KEY_INDEX_EMAIL: {"S": account.email}}}}
-            for record in account.key_records if record.id != account.api_key_id and record.id not in earlier]
-        try:
-            self._client.transact_write_items(TransactItems=[update, *pointers])
-        except ClientError as error:
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if error_code(error) == "TransactionCanceledException" and reasons[:1] == [_TRANSACTION_CONDITION_FAILED]:
-                raise ConcurrentUpdate(f"the keys of {account.email} changed meanwhile") from None
-            raise downstream_error(_SERVICE, "record API keys", error) from None
-        except BotoCoreError as error:
-            raise downstream_error(_SERVICE, "record API keys", error) from None
-
-    def save_plan(self, account: Account, previous: Account) -> None:
-        written = _item(account)
-        fields = ("plan_id", "plan_changes", "pending_plan_id", "subscription_id")
-        names = {f"#{name}": _ATTRIBUTES[name] for name in (*fields, "status", "key_synced_for")}
-        sets = [f"#{name} = :{name}" for name in fields if _ATTRIBUTES[name] in written]
-        removes = [f"#{name}" for name in fields if _ATTRIBUTES[name] not in written] + ["#key_synced_for"]
-        values = {f":{name}": written[_ATTRIBUTES[name]] for name in fields if _ATTRIBUTES[name] in written}
-        conditions = ["#status = :was_status"]
-        values[":was_status"] = {"S": previous.status.value}
-        for name in ("plan_id", "pending_plan_id", "subscription_id"):
-            before = getattr(previous, name)
-            if before is None:
-                conditions.append(f"attribute_not_exists(#{name})")
-            else:
-                conditions.append(f"#{name} = :was_{name}")
-                values[f":was_{name}"] = {"S": before}
-        expression = ("SET " + ", ".join(sets) + " " if sets else "") + "REMOVE " + ", ".join(removes)
-        try:
-            self._client.update_item(TableName=self._table, Key=_key(account.email), UpdateExpression=expression,
-                                     ConditionExpression=" AND ".join(conditions), ExpressionAttributeNames=names,
-                                     ExpressionAttributeValues=values)
-        except ClientError as error:
-            if error_code(error) == _CONDITION_FAILED:
-                raise ConcurrentUpdate(f"the plan of {account.email} changed meanwhile") from None
-            raise downstream_error(_SERVICE, "record the plan", error) from None
-        except BotoCoreError as error:
-            raise downstream_error(_SERVICE, "record the plan", error) from None
 
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         return self._find(
@@ -165,6 +178,11 @@ class DynamoAccounts(Accounts):
         items = self._scan("list accounts", FilterExpression=f"#status IN ({', '.join(values)})",
                            ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues=values)
         return [_account(item) for item in items]
+
+    def list_to_follow_up(self) -> list[Account]:
+        """A scan of the sparse follow-up index: only the rows to follow up are in it."""
+        return [_account(item) for item in self._scan("list accounts to follow up",
+                                                      IndexName=contract.ACCOUNTS_INDEX_FOLLOW_UP)]
 
     def count_by_status(self) -> dict[AccountStatus, int]:
         """A scan of the status attribute alone (the bookkeeping items have none)."""
@@ -183,48 +201,6 @@ class DynamoAccounts(Accounts):
             if "LastEvaluatedKey" not in page:
                 return items
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
-
-    def record_key_sync(self, account: Account, synced: bool) -> None:
-        self._call("record key state", self._client.update_item, TableName=self._table, Key=_key(account.email),
-                   UpdateExpression="SET #synced = :status" if synced else "REMOVE #synced",
-                   ConditionExpression="#status = :status",
-                   ExpressionAttributeNames={"#synced": _ATTRIBUTES["key_synced_for"], "#status": "status"},
-                   ExpressionAttributeValues={":status": {"S": account.status.value}})
-
-    def save_billing_event(self, account: Account, previous: Account, event_id: str, remember_until: int) -> None:
-        # The key records too: a key rotated in meanwhile must follow this event's status.
-        names = {"#status": "status", "#event": _ATTRIBUTES["last_billing_event_id"],
-                 "#revision": _ATTRIBUTES["keys_revision"]}
-        values = {":status": {"S": previous.status.value}, ":read": {"N": str(previous.keys_revision)}}
-        if previous.last_billing_event_id is None:
-            unchanged = "#status = :status AND attribute_not_exists(#event) AND " + _KEYS_UNCHANGED
-        else:
-            unchanged = "#status = :status AND #event = :event AND " + _KEYS_UNCHANGED
-            values[":event"] = {"S": previous.last_billing_event_id}
-        event_item = {
-            contract.ACCOUNTS_PARTITION_KEY: {"S": BILLING_EVENT_KEY_PREFIX + event_id},
-            contract.ACCOUNTS_TTL_ATTRIBUTE: {"N": str(remember_until)},
-        }
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self._table, "Item": _item(account), "ConditionExpression": unchanged,
-                             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}},
-                    {"Put": {"TableName": self._table, "Item": event_item,
-                             "ConditionExpression": "attribute_not_exists(#key)",
-                             "ExpressionAttributeNames": {"#key": contract.ACCOUNTS_PARTITION_KEY}}},
-                ]
-            )
-        except ClientError as error:
-            if error_code(error) == "TransactionCanceledException":
-                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-                if len(reasons) > 1 and reasons[1] == _TRANSACTION_CONDITION_FAILED:
-                    raise EventAlreadyApplied(event_id) from None
-                if reasons and reasons[0] == _TRANSACTION_CONDITION_FAILED:
-                    raise ConcurrentUpdate(f"{account.email} changed meanwhile") from None
-            raise downstream_error(_SERVICE, "record billing event", error) from None
-        except BotoCoreError as error:
-            raise downstream_error(_SERVICE, "record billing event", error) from None
 
     def last_reconciler_run(self) -> ReconcilerRun | None:
         item = self._call("read reconciler run", self._client.get_item, TableName=self._table,
@@ -266,20 +242,19 @@ def _key(email: str) -> dict:
     return {contract.ACCOUNTS_PARTITION_KEY: {"S": email}}
 
 
-def _condition(expected_status: AccountStatus | None, expected_attempt_id: str | None) -> dict:
-    if expected_status is None:
-        return {
-            "ConditionExpression": "attribute_not_exists(#key)",
-            "ExpressionAttributeNames": {"#key": contract.ACCOUNTS_PARTITION_KEY},
-        }
-    expression = "#status = :status"
-    names = {"#status": "status"}
-    values = {":status": {"S": expected_status.value}}
-    if expected_attempt_id is not None:
-        expression += " AND #attempt = :attempt"
-        names["#attempt"] = _ATTRIBUTES["attempt_id"]
-        values[":attempt"] = {"S": expected_attempt_id}
-    return {"ConditionExpression": expression, "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+def _version_is(read: Account, names: dict[str, str], values: dict[str, Any]) -> str:
+    """The condition that the stored row is still the one read; adds the names and values it uses."""
+    names["#v"] = _VERSION
+    if read.version == 0:  # written before versions existed (or never written: then it must exist)
+        names["#key"] = contract.ACCOUNTS_PARTITION_KEY
+        return "attribute_exists(#key) AND attribute_not_exists(#v)"
+    values[":read_version"] = {"N": str(read.version)}
+    return "#v = :read_version"
+
+
+def _earlier_keys(account: Account) -> set[str]:
+    """Keys of the account that are not its current one (each findable through an `api-key#` item)."""
+    return {record.id for record in account.key_records if record.id != account.api_key_id}
 
 
 def _item(account: Account) -> dict:
@@ -287,28 +262,25 @@ def _item(account: Account) -> dict:
     item = {}
     for name, attribute in _ATTRIBUTES.items():
         value = getattr(account, name)
-        if value is None:
-            continue
+        if value is None or (name in ("keys", "plan_changes") and not value):
+            continue  # a row without key records (written before they existed) keeps none
         if name == "history":
             value = [_history_entry(change) for change in value]
         elif name == "keys":
-            if not value:
-                continue  # a row without records (written before they existed) keeps none
-            value = _key_records(value)
+            value = [{"id": record.id, "createdAt": record.created_at, "state": record.state.value,
+                      "until": record.until} for record in value]
         elif name == "plan_changes":
-            if not value:
-                continue
-            value = [{"at": change.at, "from": change.from_plan, "to": change.to_plan, "cause": change.cause}
-                     for change in value]
+            value = [{"at": change.at, "from": change.from_plan, "to": change.to_plan, "cause": change.cause,
+                      "fromPrice": change.from_price, "toPrice": change.to_price} for change in value]
+        elif name == "plan_intent":
+            value = {"to": value.to_plan, "idempotencyKey": value.idempotency_key, "at": value.at,
+                     "cause": value.cause}
         elif isinstance(value, AccountStatus):
             value = value.value
         item[attribute] = _serializer.serialize(value)
+    if account.follow_up_since is not None:  # derived: the follow-up index's key, present only while it holds
+        item[contract.ACCOUNTS_ATTR_FOLLOW_UP_SINCE] = {"N": str(account.follow_up_since)}
     return item
-
-
-def _key_records(records: tuple[KeyRecord, ...]) -> list[dict]:
-    return [{"id": record.id, "createdAt": record.created_at, "state": record.state.value, "until": record.until}
-            for record in records]
 
 
 def _history_entry(change: StatusChange) -> dict:
@@ -327,18 +299,22 @@ def _status_change(entry: dict) -> StatusChange:
 
 
 def _account(item: dict) -> Account:
+    """Attributes of earlier versions that no field reads any more (keySyncedFor, keysRevision) are
+    ignored: a row written before versions reads as version 0, its keys as not known to match."""
     values = {_FIELDS[attribute]: _deserializer.deserialize(value) for attribute, value in item.items()
               if attribute in _FIELDS}
     values["status"] = AccountStatus(values["status"])
-    if "key_synced_for" in values:
-        values["key_synced_for"] = AccountStatus(values["key_synced_for"])
     values["history"] = tuple(_status_change(entry) for entry in values.get("history", ()))
     values["keys"] = tuple(KeyRecord(entry["id"], int(entry["createdAt"]), KeyState(entry["state"]),
                                      int(entry["until"]) if entry.get("until") is not None else None)
                            for entry in values.get("keys", ()))
-    values["plan_changes"] = tuple(PlanChange(int(entry["at"]), entry.get("from"), entry["to"], entry["cause"])
-                                   for entry in values.get("plan_changes", ()))
-    for name in ("lease_expires_at", "created_at", "updated_at", "last_billing_event_at", "keys_revision"):
+    values["plan_changes"] = tuple(
+        PlanChange(int(entry["at"]), entry.get("from"), entry["to"], entry["cause"], entry.get("fromPrice"),
+                   entry.get("toPrice")) for entry in values.get("plan_changes", ()))
+    if "plan_intent" in values:
+        intent = values["plan_intent"]
+        values["plan_intent"] = PlanIntent(intent["to"], intent["idempotencyKey"], int(intent["at"]), intent["cause"])
+    for name in _NUMBERS:
         if name in values:
             values[name] = int(values[name])
     return Account(**values)

@@ -6,8 +6,9 @@ Two kinds of item, both forgotten after tollgate.domain.metering.REPORT_RETENTIO
   pending it also carries contract.USAGE_REPORTS_ATTR_PENDING, so the sparse index of that name
   lists exactly the pending reports, oldest attempt first;
 - a summary per ledger object (`object#s3://bucket/key`): records, malformed records, billable
-  calls, customers, and the calls of unknown keys; and a copy of the newest one
-  (LATEST_SUMMARY_KEY), which `make status` shows as the last report.
+  calls, calls billed, customers, and the calls of unknown keys; a copy of the newest one
+  (LATEST_SUMMARY_KEY), which `make status` shows as the last report, and of the newest one that
+  billed a call (LATEST_BILLED_SUMMARY_KEY), which it shows as the last billed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _SERVICE = "DynamoDB"
 _ID = contract.USAGE_REPORTS_PARTITION_KEY
 _SUMMARY_KEY_PREFIX = "object#"
 LATEST_SUMMARY_KEY = "latest#summary"
+LATEST_BILLED_SUMMARY_KEY = "latest#billed"
 _NAMES = {"#id": _ID, "#status": "status", "#pending": contract.USAGE_REPORTS_ATTR_PENDING,
           "#first": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "#value": "value", "#timestamp": "timestamp",
           "#expires": contract.USAGE_REPORTS_TTL_ATTRIBUTE}
@@ -117,16 +119,23 @@ class DynamoUsageReports(UsageReports):
             _ID: _summary_key(summary.source), "sourceBucket": summary.source.bucket, "sourceKey": summary.source.key,
             "records": summary.records, "malformed": summary.malformed, "billable": summary.billable,
             "customers": summary.customers, "unknownKeys": summary.unknown_keys, "ambiguous": summary.ambiguous,
-            "reportedAt": summary.reported_at,
+            "reportedAt": summary.reported_at, "billed": summary.billed,
             contract.USAGE_REPORTS_TTL_ATTRIBUTE: summary.reported_at + REPORT_RETENTION_SECONDS,
         }
         serialized = {name: _serializer.serialize(value) for name, value in item.items()}
         self._call("record usage summary", self._client.put_item, TableName=self._table, Item=serialized)
-        try:  # the newest report wins: two objects reported at once must not put an older one back
-            self._client.put_item(TableName=self._table, Item={**serialized, _ID: {"S": LATEST_SUMMARY_KEY}},
+        self._keep_if_newest(LATEST_SUMMARY_KEY, serialized, summary.reported_at)
+        if summary.billed:
+            self._keep_if_newest(LATEST_BILLED_SUMMARY_KEY, serialized, summary.reported_at)
+
+    def _keep_if_newest(self, item_id: str, serialized: dict[str, Any], reported_at: int) -> None:
+        """The summary as `item_id`, unless a newer one is there already: two objects reported at once
+        must not put an older one back."""
+        try:
+            self._client.put_item(TableName=self._table, Item={**serialized, _ID: {"S": item_id}},
                                   ConditionExpression="attribute_not_exists(#id) OR reportedAt <= :at",
                                   ExpressionAttributeNames={"#id": _ID},
-                                  ExpressionAttributeValues=_values({":at": summary.reported_at}))
+                                  ExpressionAttributeValues=_values({":at": reported_at}))
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise downstream_error(_SERVICE, "record the latest usage summary", error) from None
@@ -139,6 +148,9 @@ class DynamoUsageReports(UsageReports):
     def latest_summary(self) -> BatchSummary | None:
         return self._summary_at(LATEST_SUMMARY_KEY)
 
+    def latest_billed_summary(self) -> BatchSummary | None:
+        return self._summary_at(LATEST_BILLED_SUMMARY_KEY)
+
     def _summary_at(self, item_id: str) -> BatchSummary | None:
         item = self._call("read usage summary", self._client.get_item, TableName=self._table,
                           Key={_ID: {"S": item_id}}).get("Item")
@@ -148,7 +160,9 @@ class DynamoUsageReports(UsageReports):
         return BatchSummary(LedgerObject(values["sourceBucket"], values["sourceKey"]), int(values["records"]),
                             int(values["malformed"]), int(values["billable"]), int(values["customers"]),
                             {key: int(calls) for key, calls in values["unknownKeys"].items()},
-                            int(values["ambiguous"]), int(values["reportedAt"]))
+                            int(values["ambiguous"]), int(values["reportedAt"]),
+                            # Saved before `billed` was kept: its billable calls are the best figure there is.
+                            int(values.get("billed", values["billable"])))
 
     @staticmethod
     def _call(action: str, operation: Any, **parameters: Any) -> dict:

@@ -21,11 +21,15 @@ from tollgate import contract
 from tollgate.adapters.stripe_client import call_stripe, downstream_error
 from tollgate.domain.errors import ConfigurationError
 from tollgate.domain.models import Registrant
-from tollgate.domain.billing_state import InvoicePayment, SubscriptionItem, SubscriptionPage, SubscriptionState
+from tollgate.domain.billing_state import (
+    InvoicePayment, OpenInvoice, OpenInvoicePage, SubscriptionItem, SubscriptionPage, SubscriptionState,
+)
 from tollgate.ports import Billing
 
 if TYPE_CHECKING:
     import stripe
+
+_ENDED = frozenset({"canceled", "incomplete_expired"})
 
 
 class StripeBilling(Billing):
@@ -66,7 +70,15 @@ class StripeBilling(Billing):
         return subscription.id
 
     def cancel_subscription(self, subscription_id: str) -> None:
-        call_stripe("cancel subscription", self._stripe().v1.subscriptions.cancel, subscription_id, gone_ok=True)
+        # "pending prorations are removed if invoice_now and prorate are both set to false", and no
+        # final invoice is made for the metered usage (https://docs.stripe.com/api/subscriptions/cancel).
+        call_stripe("cancel subscription", self._stripe().v1.subscriptions.cancel, subscription_id,
+                    {"invoice_now": False, "prorate": False}, gone_ok=True)
+
+    def live_subscriptions(self, customer_id: str) -> tuple[SubscriptionState, ...]:
+        listed = call_stripe("list subscriptions", self._stripe().v1.subscriptions.list,
+                             {"customer": customer_id, "status": "all", "limit": 100})
+        return tuple(_state(s) for s in listed.data if s.status not in _ENDED)
 
     def subscription_status(self, subscription_id: str) -> str:
         return self._retrieve(subscription_id).status
@@ -115,12 +127,24 @@ class StripeBilling(Billing):
         options = {"idempotency_key": idempotency_key} if idempotency_key else {}
         call_stripe("update subscription", self._stripe().v1.subscriptions.update, subscription_id, params, options)
 
-    def pay_open_invoices(self, subscription_id: str, idempotency_key: str) -> InvoicePayment:
+    def open_invoices(self, customer_id: str) -> tuple[OpenInvoice, ...]:
+        listed = call_stripe("list open invoices", self._stripe().v1.invoices.list,
+                             {"customer": customer_id, "status": "open", "limit": 100})
+        return tuple(sorted((_open_invoice(invoice) for invoice in listed.data if invoice.attempted),
+                            key=lambda invoice: invoice.created))
+
+    def list_open_invoices(self, starting_after: str | None, limit: int) -> OpenInvoicePage:
+        params = {"status": "open", "limit": limit, **({"starting_after": starting_after} if starting_after else {})}
+        listed = call_stripe("list open invoices", self._stripe().v1.invoices.list, params)
+        return OpenInvoicePage(tuple(_open_invoice(invoice) for invoice in listed.data if invoice.attempted),
+                               has_more=bool(listed.has_more))
+
+    def pay_open_invoices(self, customer_id: str, idempotency_key: str) -> InvoicePayment:
         import stripe
 
         v1 = self._stripe().v1
         listed = call_stripe("list open invoices", v1.invoices.list,
-                             {"subscription": subscription_id, "status": "open", "limit": 100})
+                             {"customer": customer_id, "status": "open", "limit": 100})
         paid = 0
         for invoice in sorted(listed.data, key=lambda open_invoice: open_invoice.created):
             try:
@@ -140,14 +164,29 @@ class StripeBilling(Billing):
 
 def _state(subscription: stripe.Subscription) -> SubscriptionState:
     """The subscription's items in Stripe's order; every item shares the billing period (classic mode)."""
-    customer = subscription.customer
     items = subscription["items"].data
     return SubscriptionState(
-        subscription.id, customer if isinstance(customer, str) else customer.id, subscription.status,
+        subscription.id, _id(subscription.customer), subscription.status,
         items=tuple(SubscriptionItem(item.price.id, item.created) for item in items),
         period_start=min((item.current_period_start for item in items), default=0),
         cancel_at_period_end=bool(subscription.cancel_at_period_end),
+        created=subscription.created,
     )
+
+
+def _open_invoice(invoice: stripe.Invoice) -> OpenInvoice:
+    """Since API 2025-03-31 an invoice names its subscription under `parent.subscription_details`
+    (https://docs.stripe.com/changelog/basil/2025-03-31/adds-new-parent-field-to-invoicing-objects)."""
+    parent = getattr(invoice, "parent", None)
+    details = getattr(parent, "subscription_details", None) if parent else None
+    subscription = getattr(details, "subscription", None) if details else None
+    return OpenInvoice(invoice.id, _id(invoice.customer), _id(subscription) if subscription else None,
+                       invoice.amount_due, invoice.currency, invoice.created)
+
+
+def _id(value: Any) -> str:
+    """An expandable field: the id, or the expanded object's."""
+    return value if isinstance(value, str) else value.id
 
 
 def _meter(price: stripe.Price) -> str | None:

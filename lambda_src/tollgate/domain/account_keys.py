@@ -9,9 +9,10 @@
   while active, disabled and in the plan while suspended, out of the plan while awaiting a payment
   method) BEFORE it is recorded, and nobody holds its value until this returns, so it is never
   usable unrecorded.
-  The record is written only if the account's status and key records are still those read
-  (Accounts.save_keys); otherwise the new key is deleted and the customer asked to try again. The
-  webhook's writes are conditional on the key records too, so a status change never misses a key.
+  The record is written only if the row is still the version read (tollgate.domain.account);
+  otherwise the new key is deleted and the customer asked to try again. Every writer's write is
+  conditional on that version, so a status or plan change never misses a key, and the keys are then
+  made to follow the row (tollgate.domain.key_enforcement), the new one included.
 - Both keys bill the same customer: the usage reporter finds the account from either key id
   (Accounts.find_by_api_key_id). The new key's Moesif user belongs to the same company (the
   subscription), as the first key's does.
@@ -23,7 +24,9 @@
   customer asked to try again, so no key ever exists with a quota the account did not have.
 - `revoke` ("Revoke now") ends a rotated-out key at once, for a leaked key; the current key cannot be
   revoked (rotate first). `retire_due` (the scheduled job) ends every key whose grace is over.
-  Ending a key disables it, then deletes it, then records it.
+  Ending a key disables it, then deletes it, then records it; each step is idempotent (a key that is
+  gone is ended already), so a run that failed half-way is finished by the next one, and the
+  reminder is dropped only once the row says the key ended.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from tollgate.domain.customer_access import KeyRetirement
+from tollgate.domain.account_store import change_account
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyChangeRefused
-from tollgate.domain.models import SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus, IssuedKey, KeyState
+from tollgate.domain.account import SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus, KeyState
+from tollgate.domain.models import IssuedKey
 from tollgate.plans import PlanCatalog
 from tollgate.ports import Accounts, Analytics, ApiKeys, CustomerAccess, PlanUsage
 
@@ -46,7 +51,6 @@ ROTATABLE_STATUSES = frozenset({AccountStatus.ACTIVE, AccountStatus.SUSPENDED, A
 # Statuses whose keys are in the usage plan, so have used some of its quota (awaiting a payment
 # method: no key has been in the plan yet, a new one rightly starts with the whole quota).
 _IN_PLAN_STATUSES = frozenset({AccountStatus.ACTIVE, AccountStatus.SUSPENDED})
-_WRITE_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,8 @@ class AccountKeys:
                 self._carry_quota(account, key.id, now)
             grace_until = now + self.grace_seconds
             self._access.remind_retirement(KeyRetirement(account.api_key_id, account.email, grace_until))
-            self._accounts.save_keys(account.with_rotated_key(key.id, now, grace_until), account)
+            # The new key was put in the state the row gives every key: keys that matched still do.
+            self._accounts.update(_keeping_sync(account, account.with_rotated_key(key.id, now, grace_until)), account)
         except Exception as failure:
             self._delete_quietly(key.id)
             if isinstance(failure, ConcurrentUpdate):
@@ -137,17 +142,17 @@ class AccountKeys:
     def _end(self, account: Account, key_id: str, state: KeyState) -> Account:
         self._keys.set_enabled(key_id, False)
         self._keys.delete_key(key_id)
-        for _ in range(_WRITE_TRIES):
-            ended = account.with_key_ended(key_id, state, int(self._clock()))
-            try:
-                self._accounts.save_keys(ended, account)
-                break
-            except ConcurrentUpdate:
-                account = self._accounts.get(account.email) or account
-        else:
-            raise ConcurrentUpdate(f"the key records of {account.email} kept changing")
+        now = int(self._clock())
+
+        def ended(row: Account) -> Account | None:
+            record = row.key(key_id)
+            if record is None or not record.exists:
+                return None  # ended meanwhile (or the row is another account's now)
+            return _keeping_sync(row, row.with_key_ended(key_id, state, now))
+
+        stored = change_account(self._accounts, account.email, ended) or account
         self._access.forget_retirement(key_id)
-        return ended
+        return stored
 
     def _match_status(self, account: Account, key_id: str) -> None:
         """Put a new key in the state every key of the account is in (LifecycleService): on its plan
@@ -175,3 +180,8 @@ class AccountKeys:
             self._keys.delete_key(key_id)
         except DownstreamError:
             pass
+
+
+def _keeping_sync(before: Account, after: Account) -> Account:
+    """`after` (a key added in the right state, or one ended), saying its keys match when `before`'s did."""
+    return after.with_keys_synced() if before.keys_in_sync else after

@@ -7,6 +7,16 @@ Each figure comes from the place that is the truth for it, at a bounded cost per
   DynamoDB query on the usage reports table's `byCustomer` index; never a scan of the S3 ledger);
 - the quota left: API Gateway's usage plan for the current key (GetUsage for one key and day).
 A figure that cannot be read right now is left out and named in `unavailable`; the rest still shows.
+
+After a change from a paid plan to a free one, the account is on the free plan but its subscription
+runs to the end of the period (PlanChanges.apply: cancel_at_period_end), and Stripe still bills
+the calls made on the paid plan before the change: "Any metered usage is charged for in a final
+invoice when the subscription cancels at the end of the billing period"
+(https://docs.stripe.com/billing/subscriptions/cancel, "Cancel at end of cycle"). The preview of
+that subscription's upcoming invoice is this final invoice ("At any time, you can preview the
+upcoming invoice for a subscription ... all the charges that are pending",
+https://docs.stripe.com/api/invoices/create_preview), so the page shows its amount and date and
+names the paid plans (`ending`), never "nothing to pay".
 """
 
 from __future__ import annotations
@@ -17,10 +27,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.models import Account, AccountStatus, KeyRecord
+from tollgate.domain.account import Account, AccountStatus, KeyRecord
 from tollgate.domain.billing_state import UpcomingInvoice
-from tollgate.plans import Plan, PlanCatalog
+from tollgate.plans import Plan, PlanCatalog, UnknownPlan
 from tollgate.ports import AccountBilling, PlanUsage, UsageReports
+
+
+@dataclass(frozen=True)
+class EndingSubscription:
+    """The subscription of an account now on a free plan, ending with the period: its final invoice
+    (the upcoming one) bills this period's calls made on `paid_plans` before the change."""
+
+    paid_plans: tuple[Plan, ...]  # oldest first; empty while the period cannot be read
 
 
 @dataclass(frozen=True)
@@ -33,6 +51,7 @@ class AccountOverview:
     quota_left: int | None = None
     quota: int | None = None
     unavailable: tuple[str, ...] = ()  # "amount", "usage", "quota": figures that could not be read now
+    ending: EndingSubscription | None = None  # on a free plan, with paid calls Stripe still bills this period
 
 
 class AccountOverviews:
@@ -50,17 +69,37 @@ class AccountOverviews:
         invoice = billable = quota_left = quota = None
         if account.subscription_id and account.status is not AccountStatus.CANCELED:
             invoice = _or_none(lambda: self._billing.upcoming_invoice(account.subscription_id), "amount", unavailable)
+        ending = self._ending(account, plan, invoice)
         if invoice is not None and account.customer_id and self._reports is not None:
             billable = _or_none(lambda: self._reports.billable_calls(
                 account.customer_id, invoice.period_start, invoice.period_end), "usage", unavailable)
-        elif account.status is not AccountStatus.CANCELED and not plan.is_free:  # free: nothing billed to show
-            unavailable.append("usage")
+        elif account.status is not AccountStatus.CANCELED and (not plan.is_free or ending is not None):
+            unavailable.append("usage")  # (on a free plan with nothing billed, there is nothing to show)
         if account.api_key_id and account.status is not AccountStatus.CANCELED:
             today = datetime.fromtimestamp(self._clock(), timezone.utc).date()
             left = _or_none(lambda: self._plan_usage.quota_left(account.api_key_id, plan, today), "quota", unavailable)
             quota_left, quota = left if left is not None else (None, None)
         return AccountOverview(account, plan, account.key_records, invoice, billable, quota_left, quota,
-                               tuple(dict.fromkeys(unavailable)))
+                               tuple(dict.fromkeys(unavailable)), ending)
+
+    def _ending(self, account: Account, plan: Plan, invoice: UpcomingInvoice | None) -> EndingSubscription | None:
+        """An account on a free plan that still has a subscription is on its way from a paid plan
+        (the lifecycle forgets the subscription once it has ended); the paid plans are those it
+        was on during the invoice's period, as its plan changes record them."""
+        if not plan.is_free or not account.subscription_id or account.status is AccountStatus.CANCELED:
+            return None
+        if invoice is None:
+            return EndingSubscription(())
+        later = [change for change in account.plan_changes if change.at > invoice.period_start]
+        plan_ids = [later[0].from_plan if later else account.plan_id, *(change.to_plan for change in later)]
+        plans = (self._named(plan_id) for plan_id in dict.fromkeys(plan_ids))
+        return EndingSubscription(tuple(plan for plan in plans if plan is not None and not plan.is_free))
+
+    def _named(self, plan_id: str | None) -> Plan | None:
+        try:
+            return self._plans.get(plan_id)
+        except UnknownPlan:  # removed from the settings since: Stripe bills its calls all the same, unnamed
+            return None
 
 
 def _or_none(read: Callable[[], object], figure: str, unavailable: list[str]):

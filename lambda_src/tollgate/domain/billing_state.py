@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tollgate.domain.models import AccountStatus
+from tollgate.domain.account import AccountStatus
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,22 @@ class InvoicePayment:
 
     paid: int
     declined: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    """An invoice the customer owes: open, and already attempted by Stripe."""
+
+    id: str
+    customer_id: str
+    subscription_id: str | None  # the subscription it bills (possibly one that has ended since)
+    amount_due: int  # in the currency's minor unit
+    currency: str
+    created: int  # epoch seconds
+
+    def describe(self) -> str:
+        """For the account page and the history: which invoice, and how much."""
+        return f"Invoice {self.id} ({self.amount_due / 100:.2f} {self.currency.upper()}) is unpaid"
 
 
 @dataclass(frozen=True)
@@ -86,12 +102,27 @@ class SubscriptionState:
     items: tuple[SubscriptionItem, ...] = ()
     period_start: int = 0
     cancel_at_period_end: bool = False
+    created: int = 0  # epoch seconds
+
+    def has_price(self, price_id: str) -> bool:
+        return any(item.price_id == price_id for item in self.items)
+
+    def has_price(self, price_id: str) -> bool:
+        return any(item.price_id == price_id for item in self.items)
 
     @property
     def current_price_id(self) -> str | None:
         """The price of the newest item (by creation; of equals, the later listed): the plan it is on now."""
         newest = max(enumerate(self.items), key=lambda indexed: (indexed[1].created, indexed[0]), default=None)
         return newest[1].price_id if newest else None
+
+
+@dataclass(frozen=True)
+class OpenInvoicePage:
+    """One page of the Stripe account's open invoices, newest first (`has_more`: another page follows)."""
+
+    invoices: tuple[OpenInvoice, ...]
+    has_more: bool
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import CheckoutOutcome
 from tollgate.ports import Accounts, ApiKeys, PaymentMethods
 

@@ -14,13 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
-from tollgate.domain.models import (
-    RESERVATION_LEASE_SECONDS,
-    SIGNUP_KEY_NAME_PREFIX,
-    Account,
-    AccountStatus,
-    ListedKey,
-)
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus
+from tollgate.domain.models import ListedKey
 from tollgate.plans import PlanCatalog
 from tollgate.ports import Accounts, ApiKeys, Billing
 
@@ -117,18 +112,14 @@ class Cleanup:
                           if undo.covered_by is None or undo.covered_by in failed_undos)
         return UndoOutcome(learnt["account"], leftovers)
 
-    def keep_failed(self, account: Account, reason: str, *, stored_status: AccountStatus | None = None,
-                    attempt_id: str | None = None) -> Account | None:
-        """Save `account` as `failed` with `reason`, only over the row as it is stored (in
-        `stored_status`, default the account's own, and owned by `attempt_id` when given). Returns
-        the saved row, or None when the row changed meanwhile (another attempt took it over and
-        owns its cleanup). DownstreamError when the table cannot be written."""
-        failed = account.failed(reason, int(self._clock()))
+    def keep_failed(self, account: Account, reason: str, *, read: Account) -> Account | None:
+        """Save `account` as `failed` with `reason`, only over the row as it was read (`read`: its
+        version). Returns the saved row, or None when the row changed meanwhile (another attempt took
+        it over and owns its cleanup). DownstreamError when the table cannot be written."""
         try:
-            self._accounts.save(failed, stored_status or account.status, attempt_id)
+            return self._accounts.update(account.failed(reason, int(self._clock())), read)
         except ConcurrentUpdate:
             return None
-        return failed
 
     def orphaned_keys(self, now: int, lease_seconds: int = RESERVATION_LEASE_SECONDS) -> list[ListedKey]:
         """Keys a sign-up created that no account row records, older than the lease (so no live

@@ -47,6 +47,15 @@ class DownstreamError(TollgateError):
         self.retryable = retryable
 
 
+class KeyNotFound(DownstreamError):
+    """API Gateway has no key with this id: it was ended (disabled and deleted) already. Not retryable;
+    the key enforcement passes over a rotated-out key that is gone (its retirement records it)."""
+
+    def __init__(self, key_id: str):
+        super().__init__("API Gateway", f"no API key {key_id}", retryable=False)
+        self.key_id = key_id
+
+
 class ApiKeyRejected(TollgateError):
     """The presented API key does not belong to the named key id, or its account cannot be
     billed (403). Says no more, so the endpoint cannot be used to probe key ids."""

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.reconciliation import Pacer
 from tollgate.ports import Accounts, ApiKeys
 
@@ -110,7 +110,7 @@ class Housekeeping:
             int(self._clock()), f"API key{'s' if len(key_ids) > 1 else ''} {', '.join(key_ids)} deleted "
             f"{self._retention_days} days after the cancellation (canceled_key_retention_days)")
         try:
-            self._accounts.save(deleted, AccountStatus.CANCELED, account.attempt_id)
+            self._accounts.update(deleted, account)
         except ConcurrentUpdate:
             pass  # a new sign-up took the canceled row over meanwhile (it deletes the old key itself)
         return [KeyDeletion(key_id) for key_id in key_ids]

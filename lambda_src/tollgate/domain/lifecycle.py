@@ -1,46 +1,43 @@
-"""The billing lifecycle: API keys follow the Stripe subscription.
+"""The billing lifecycle: accounts and their API keys follow what the customer owes Stripe.
 
 Stripe tells us, through signed webhook events, when a customer adds a payment method, pays, falls
 behind or cancels. This service turns those events into the account's status and makes the API
-key match it: an `active` account has an enabled key in the usage plan, a `suspended` one has a
-disabled key (API Gateway answers 403), an `awaiting_payment_method` one has a key in no plan yet.
+keys match it (tollgate.domain.key_enforcement): an `active` account has enabled keys in its plan's
+usage plan, a `suspended` or `canceled` one has disabled keys (API Gateway answers 403), an
+`awaiting_payment_method` one has keys in no plan yet.
 
 Order and exactly-once, decided here:
-- An event is a trigger, not the truth. For every subscription-related event the service re-reads
-  the subscription's CURRENT status from Stripe, so two events stamped in the same second, or a
-  late delivery, cannot make the key follow an out-of-date status.
+- An event is a trigger, not the truth. For every event the service re-reads the subscription's
+  CURRENT status and the customer's open invoices from Stripe, so two events stamped in the same
+  second, or a late delivery, cannot make the keys follow an out-of-date status.
 - The row remembers the newest applied event (id and `created`). An event older than it, or equal
-  to it, is not applied again (`stale` / `duplicate`), which also spares the Stripe call.
+  to it, is not applied again (`stale` / `duplicate`), which also spares the Stripe calls.
 - A completed Checkout is an action, not a status report, so it is never stale: a card collected
   before a newer subscription event was delivered must still become the default (and activate a
-  waiting key). Its status is read from Stripe like any other, and the adapter never lets an
-  older card replace a newer default, so a late delivery cannot roll anything back.
-- Applying an event writes the row and records `stripe-event#<id>` in one conditional transaction:
-  an id is applied once even when Stripe delivers it twice at the same moment, and a write that
-  raced with another one is retried from a fresh read.
-- The key is changed AFTER the row is written, and the row records that the key matches its
-  status (`key_synced_for`, writes conditional on the status). If the row moved meanwhile, our
-  key call may have undone a newer handler's, so the key is set again from a fresh read: whichever
-  handler acts last acts on the latest row.
-- A key whose row says it already matches is left alone: a replayed, stale or status-keeping event
-  costs no API Gateway management call (those share an account-wide 10/s limit with sign-ups).
-  The marker is cleared before the key is touched, so a crash mid-way leaves it unset and the next
-  event (or the reconciler) repairs the key. A sign-up leaves it unset too (its last stage
-  attaches the key concurrently with the row write), so the first event asserts the key once.
+  waiting key). The adapter never lets an older card replace a newer default.
+- Applying an event writes the row (only if it is still the version read: tollgate.domain.account)
+  and records `stripe-event#<id>` in one transaction: an id is applied once even when Stripe
+  delivers it twice at the same moment, and a write that raced with another writer's is decided
+  again from a fresh read, so no writer's change is ever written over.
+- The plan is the row's: Stripe is made to bill it (tollgate.domain.plan_changes `align`), and a
+  plan change asked of Stripe but not recorded (a lost write) is completed from the row's intent.
 
-`invoice.paid` enables the key only if the subscription is `active`/`trialing` at that moment: an
-invoice of a subscription that was cancelled meanwhile must not bring the key back.
+Money owed suspends, whatever the plan. An open invoice of ANY subscription of the customer,
+current or ended, that Stripe has tried to collect (`attempted`) suspends the account, with the
+invoice named as the reason, until it is paid: a customer who moves to a free plan before a
+period's invoice fails does not escape it (`owes_since` puts the row on the reconciler's follow-up
+list, so a lost `invoice.paid` cannot keep them cut off either). `canceled` stays final.
 
 A customer cut off for an unpaid invoice who adds a card through Checkout is not restored by the
 card alone: Stripe does not retry an invoice when no payment method was available, nor after its
-retries are exhausted. So a completed Checkout on a `past_due`/`unpaid` subscription pays the open
-invoices with the new card, then re-reads the status; a decline keeps the account suspended with
-the decline as its reason. `invoice.payment_failed` records why an account is cut off.
+retries are exhausted. So a completed Checkout pays every open invoice of the customer with the new
+card, then re-reads; a decline keeps the account suspended with the decline as its reason. A plan
+change that waited for that Checkout is applied once nothing is owed.
 
 Lost events are repaired by the scheduled reconciler (tollgate.domain.reconciliation) through this
-same service: for an account whose row or key disagrees with the subscription as Stripe lists it,
-it applies a `reconciler` event (not a Stripe type; its id is per run and subscription, its
-`created` the moment the list was read), so exactly-once, order safety and the history hold alike.
+same service: it applies a `reconciler` event (not a Stripe type; its id is per run and
+subscription or customer, its `created` the moment it looked), so exactly-once, order safety and
+the history hold alike.
 """
 
 from __future__ import annotations
@@ -49,13 +46,13 @@ import time
 from collections.abc import Callable
 from enum import Enum
 
-from tollgate import contract
-from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.account import Account, AccountStatus, AppliedEvent
 from tollgate.domain.billing_state import BillingEvent, SubscriptionState
-from tollgate.domain.plan_changes import CHECKOUT_CAUSE, PlanChanges, move_keys
+from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
+from tollgate.domain.key_enforcement import KeyEnforcer
+from tollgate.domain.plan_changes import CHECKOUT_CAUSE, PlanChanges
 from tollgate.plans import PlanCatalog
-from tollgate.ports import Accounts, ApiKeys, Billing, Metrics, PaymentMethods
+from tollgate.ports import Accounts, Billing, PaymentMethods
 
 SUBSCRIPTION_UPDATED = "customer.subscription.updated"
 SUBSCRIPTION_DELETED = "customer.subscription.deleted"
@@ -66,14 +63,11 @@ RECONCILE = "reconciler"  # the scheduled reconciler's repair; also what the his
 
 # Stripe subscription statuses. `incomplete` (first invoice still being attempted) changes nothing.
 STATUSES_THAT_ENABLE = frozenset({"active", "trialing"})
-STATUSES_THAT_SUSPEND = frozenset({"past_due", "unpaid", "paused"})  # money is owed: the key waits for it
+STATUSES_THAT_SUSPEND = frozenset({"past_due", "unpaid", "paused"})  # money is owed: the keys wait for it
 STATUSES_THAT_END = frozenset({"canceled", "incomplete_expired"})  # final: a new sign-up starts over
-# Invoices Stripe will not collect by itself once a card is added: none is retried when no payment
-# method was available, nor after retries are exhausted (Stripe's Smart Retries docs).
-STATUSES_WITH_UNCOLLECTED_INVOICES = frozenset({"past_due", "unpaid"})
 
 EVENT_MEMORY_SECONDS = 30 * 24 * 3600  # Stripe retries a delivery for 3 days; keep ids well beyond
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 4
 
 
 class Outcome(str, Enum):
@@ -86,33 +80,21 @@ class Outcome(str, Enum):
 
 
 class LifecycleService:
-    """Applies verified Stripe events to accounts and their API keys."""
+    """Applies verified Stripe events (and the reconciler's repairs) to accounts and their keys."""
 
-    def __init__(
-        self,
-        accounts: Accounts,
-        keys: ApiKeys,
-        billing: Billing,
-        payments: PaymentMethods,
-        clock: Callable[[], float] = time.time,
-        *,
-        metrics: Metrics,
-        plans: PlanCatalog,
-        plan_changes: PlanChanges | None = None,
-    ):
+    def __init__(self, accounts: Accounts, billing: Billing, payments: PaymentMethods, *, plans: PlanCatalog,
+                 plan_changes: PlanChanges, enforcer: KeyEnforcer, clock: Callable[[], float] = time.time):
         self._accounts = accounts
-        self._keys = keys
         self._billing = billing
         self._payments = payments
-        self._clock = clock
-        self._metrics = metrics
         self._plans = plans
-        # Plan changes made in Stripe are followed, and a Checkout completes a change waiting for a card.
         self._plan_changes = plan_changes
+        self._enforcer = enforcer
+        self._clock = clock
 
     def handle(self, event: BillingEvent) -> Outcome:
         """Apply one event. Raises DownstreamError (Stripe/AWS failed) or ConcurrentUpdate (the
-        account is being registered right now): the webhook answers non-2xx and Stripe retries."""
+        account is being registered, or kept changing): the webhook answers non-2xx and Stripe retries."""
         if not self._is_actionable(event):
             return Outcome.IGNORED
         for _ in range(MAX_ATTEMPTS):
@@ -126,22 +108,21 @@ class LifecycleService:
                     return Outcome.IGNORED
                 raise ConcurrentUpdate(f"account for {event.customer_id} is still being registered")
             if event.id == account.last_billing_event_id:
-                self._enforce(account)
+                self._enforcer.enforce(account)
                 return Outcome.DUPLICATE
             if event.created < account.last_billing_event_at and event.type != CHECKOUT_COMPLETED:
-                self._enforce(account)
+                self._enforcer.enforce(account)
                 return Outcome.STALE
-            updated = self._apply(event, account)
+            remember = AppliedEvent(event.id, int(self._clock()) + EVENT_MEMORY_SECONDS)
             try:
-                self._accounts.save_billing_event(
-                    updated, account, event.id, remember_until=int(self._clock()) + EVENT_MEMORY_SECONDS
-                )
+                read, updated = self._apply(event, account)
+                stored = self._accounts.update(updated, read, remember)
             except EventAlreadyApplied:
-                self._enforce(account)
+                self._enforcer.enforce(account)
                 return Outcome.DUPLICATE
             except ConcurrentUpdate:
                 continue
-            self._enforce(updated)
+            self._enforcer.enforce(stored)
             return Outcome.APPLIED
         raise ConcurrentUpdate(f"account changed {MAX_ATTEMPTS} times while applying {event.id}")
 
@@ -158,122 +139,112 @@ class LifecycleService:
         if account is None and event.customer_id:
             account = self._accounts.find_by_customer_id(event.customer_id)
         if account is not None and event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, RECONCILE):
-            if event.subscription_id != account.subscription_id:
-                return None  # an older or foreign subscription of the customer: not the key's
+            if event.subscription_id and event.subscription_id != account.subscription_id:
+                return None  # an older or foreign subscription of the customer: not the row's
         return account
 
-    def _apply(self, event: BillingEvent, account: Account) -> Account:
-        """The row after the event. May call Stripe (payment method, open invoices, current state,
-        a plan change waiting for this Checkout)."""
+    def _apply(self, event: BillingEvent, account: Account) -> tuple[Account, Account]:
+        """(the row as stored now, the row after the event): the first is `account`, or what finishing
+        a plan change on the way made of it. May call Stripe (payment method, open invoices, the
+        current subscription, the plan the row says)."""
+        read = account
+        if read.plan_intent is not None and read.status is not AccountStatus.CANCELED:
+            read = self._plan_changes.complete(read)
+        account = read
         if event.type == CHECKOUT_COMPLETED:
             self._payments.set_default_payment_method(account.customer_id, event.setup_intent_id)
             account = account.with_checkout_session(event.checkout_session_id)
-            if account.pending_plan_id and self._plan_changes and account.status is AccountStatus.ACTIVE:
-                account = self._plan_changes.apply(account, self._plans.get(account.pending_plan_id),
-                                                   CHECKOUT_CAUSE, event.id)
+        if account.status is AccountStatus.CANCELED:  # final: nothing to follow up (Stripe keeps any debt)
+            return read, account.with_debt(None).with_plan_intent(None).with_billing_event(event.id, event.created)
         account, status, reason = self._state_after(event, account)
-        if status is AccountStatus.CANCELED and self._plans.get(account.plan_id).is_free:
-            # The subscription of a change to a free plan ended with its period: the account goes on, free.
-            account, status, reason = account.with_subscription(None), account.status, None
+        if status is AccountStatus.ACTIVE and account.pending_plan_id:
+            # The card (and whatever was owed) the change waited for is in: ask Stripe for it now.
+            plan = self._plans.get(account.pending_plan_id)
+            read = self._accounts.update(self._plan_changes.intend(account, plan, CHECKOUT_CAUSE), read)
+            read = account = self._plan_changes.complete(read)
         changed = account.with_status(status, int(self._clock()), event.type, event.id).with_cut_off_reason(reason)
-        return changed.with_billing_event(event.id, event.created)
+        return read, changed.with_billing_event(event.id, event.created)
 
     def _state_after(self, event: BillingEvent, account: Account) -> tuple[Account, AccountStatus, str | None]:
-        """The row on the subscription's plan, its status after `event`, and why its key is cut off
-        when it is."""
-        if account.subscription_id is None or account.status is AccountStatus.CANCELED:
-            return account, account.status, account.cut_off_reason
-        subscription = self._billing.subscription(account.subscription_id)
-        if self._plan_changes and subscription.status in STATUSES_THAT_ENABLE:
-            self._plan_changes.tidy(account, subscription)
-            account = self._plan_changes.follow(account, subscription, event.type)
-        subscription_status = subscription.status
-        if event.type == CHECKOUT_COMPLETED and subscription_status in STATUSES_WITH_UNCOLLECTED_INVOICES:
+        """The row (its subscription, its debt), its status after `event`, and why its keys are cut
+        off when they are."""
+        subscription = self._billing.subscription(account.subscription_id) if account.subscription_id else None
+        if subscription is not None and subscription.status in STATUSES_THAT_ENABLE \
+                and account.status is AccountStatus.ACTIVE:
+            self._plan_changes.align(account, subscription)
+        if event.type == CHECKOUT_COMPLETED and self._billing.open_invoices(account.customer_id):
             # The customer added a card to settle what they owe: Stripe will not retry by itself.
-            payment = self._billing.pay_open_invoices(account.subscription_id, f"tollgate-settle-{event.id}")
+            payment = self._billing.pay_open_invoices(account.customer_id, f"tollgate-settle-{event.id}")
             if payment.declined:
-                return account, AccountStatus.SUSPENDED, f"The card added at checkout was declined: {payment.declined}"
-            subscription_status = self._billing.subscription_status(account.subscription_id)
-        return (account, *_following(event.type, account, subscription_status, event.failure_reason))
+                return (account.with_debt(int(self._clock())), AccountStatus.SUSPENDED,
+                        f"The card added at checkout was declined: {payment.declined}")
+            if account.subscription_id:
+                subscription = self._billing.subscription(account.subscription_id)
+        status, reason = _following(event, account, subscription)
+        if status is AccountStatus.CANCELED:
+            if not self._plans.get(account.plan_id).is_free:
+                return account, status, reason
+            # The subscription of a change to a free plan ended with its period: the account goes on, free.
+            account, status, reason = account.with_subscription(None), AccountStatus.ACTIVE, None
+        owed = self._billing.open_invoices(account.customer_id) if account.customer_id else ()
+        if owed:
+            if status is not AccountStatus.SUSPENDED or not reason:  # a failed payment's own reason says more
+                reason = f"{owed[0].describe()}: pay it (Manage billing on your account page) to use the API again."
+            return account.with_debt(int(self._clock())), AccountStatus.SUSPENDED, reason
+        return account.with_debt(None), status, reason
 
     def needs_reconciling(self, account: Account | None, subscription: SubscriptionState) -> bool:
         """Whether the account of `subscription` disagrees with it as Stripe listed it: its row's
-        status is not the one the subscription's status leads to, its plan is not the one the
-        subscription's price says, items of an earlier plan wait to be dropped, or its key is not
-        known to match the row (a lost event, or one applied half-way). Rows being registered or
-        left failed are not accounts yet (or any more)."""
+        status is not the one the subscription's status leads to, Stripe does not bill the plan the
+        row says, a plan change was asked and not recorded, or its keys are not known to match the
+        row (a lost event, or one applied half-way). Rows being registered or left failed are not
+        accounts yet (or any more)."""
         if account is None or account.subscription_id != subscription.id:
             return False
         if account.status in (AccountStatus.PENDING, AccountStatus.FAILED):
             return False
-        expected = account.status
-        if account.status is not AccountStatus.CANCELED:
-            expected, _ = _following(RECONCILE, account, subscription.status)
-        if self._plan_changes and account.status is AccountStatus.ACTIVE and (
-                self._plan_changes.follow(account, subscription, RECONCILE) is not account
-                or self._plan_changes.needs_tidying(account, subscription)):
+        if account.plan_intent is not None:
             return True
-        return expected is not account.status or not account.key_in_sync
+        if account.status is not AccountStatus.CANCELED and account.owes_since is None:
+            expected, _ = _following(BillingEvent("", RECONCILE, 0), account, subscription)
+            if expected is not account.status:
+                return True
+        if account.status is AccountStatus.ACTIVE and subscription.status in STATUSES_THAT_ENABLE \
+                and self._plan_changes.misaligned(account, subscription):
+            return True
+        return not account.keys_in_sync
 
     def reconcile(self, subscription: SubscriptionState, run_id: str, listed_at: int) -> Outcome:
         """Repair the account of `subscription` (listed at `listed_at`, epoch seconds) as a webhook
-        event would: Stripe's current status is read again, and a newer event applied meanwhile
+        event would: Stripe's current state is read again, and a newer event applied meanwhile
         wins (`stale`). The event id is per run and subscription, so a retried run repairs once."""
         return self.handle(BillingEvent(id=f"{RECONCILE}-{run_id}-{subscription.id}", type=RECONCILE,
                                         created=listed_at, customer_id=subscription.customer_id,
                                         subscription_id=subscription.id))
 
-    def _enforce(self, account: Account) -> None:
-        """Make the key match the row, unless the row says it already does.
-
-        The marker is cleared before the key is touched and set once it matches, both only while
-        the row keeps its status: a crash in between leaves no false claim, and a row that moved
-        meanwhile (a newer event) is read again and its state asserted, because our key call may
-        have landed after the newer handler's."""
-        touched = False  # we changed the key after the row moved: our call may have undone a newer one
-        for _ in range(MAX_ATTEMPTS):
-            if touched or not account.key_in_sync:
-                try:
-                    self._accounts.record_key_sync(account, synced=False)
-                    self._set_key_state(account)
-                    touched = True
-                    self._accounts.record_key_sync(account, synced=True)
-                    return
-                except ConcurrentUpdate:
-                    pass
-            latest = self._accounts.get(account.email)
-            if latest is None or (latest.key_in_sync and not touched):
-                return
-            account = latest
-
-    def _set_key_state(self, account: Account) -> None:
-        """Every key of the account follows its status: a rotated-out key within its grace works while
-        the account is active like the current one (tollgate.domain.account_keys), and is cut off with it."""
-        if account.status is AccountStatus.ACTIVE:
-            plan = self._plans.get(account.plan_id)
-            for key_id in account.callable_key_ids(self._clock()):
-                move_keys(self._keys, self._plans, (key_id,), plan)
-                self._keys.set_enabled(key_id, True)
-                self._metrics.count(contract.METRIC_KEYS_ENABLED)
-        elif account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):
-            for key_id in account.existing_key_ids:
-                self._keys.set_enabled(key_id, False)
-                self._metrics.count(contract.METRIC_KEYS_DISABLED)
+    def follow_up(self, account: Account, run_id: str) -> Outcome:
+        """Look at an account again whatever its subscription says: it owes an open invoice, or a plan
+        change was asked of Stripe and not recorded (the reconciler's follow-up list)."""
+        return self.handle(BillingEvent(id=f"{RECONCILE}-{run_id}-{account.customer_id}", type=RECONCILE,
+                                        created=int(self._clock()), customer_id=account.customer_id))
 
 
-def _following(event_type: str, account: Account, subscription_status: str,
-               failure_reason: str | None = None) -> tuple[AccountStatus, str | None]:
-    """The status an account takes when its subscription is in `subscription_status`, after an
-    event of `event_type`, and why its key is cut off when it is."""
-    if subscription_status in STATUSES_THAT_END:
-        return AccountStatus.CANCELED, f"The subscription is {subscription_status.replace('_', ' ')}."
-    if subscription_status in STATUSES_THAT_SUSPEND:
-        reason = failure_reason or account.cut_off_reason
-        return AccountStatus.SUSPENDED, reason or f"The subscription is {subscription_status.replace('_', ' ')}."
-    if event_type == CHECKOUT_COMPLETED:
+def _following(event: BillingEvent, account: Account,
+               subscription: SubscriptionState | None) -> tuple[AccountStatus, str | None]:
+    """The status an account takes after `event` given its subscription (None: a free account without
+    one), before what it owes is looked at, and why its keys are cut off when they are."""
+    if subscription is None:
+        free_and_usable = account.status in (AccountStatus.ACTIVE, AccountStatus.SUSPENDED)
+        return (AccountStatus.ACTIVE, None) if free_and_usable else (account.status, account.cut_off_reason)
+    if subscription.status in STATUSES_THAT_END:
+        return AccountStatus.CANCELED, f"The subscription is {subscription.status.replace('_', ' ')}."
+    if subscription.status in STATUSES_THAT_SUSPEND:
+        reason = event.failure_reason or account.cut_off_reason
+        return AccountStatus.SUSPENDED, reason or f"The subscription is {subscription.status.replace('_', ' ')}."
+    if event.type == CHECKOUT_COMPLETED:
         # The payment method was what the account waited for; an `incomplete` first invoice
         # will now be paid with it.
         return AccountStatus.ACTIVE, None
-    if subscription_status in STATUSES_THAT_ENABLE and account.status is not AccountStatus.AWAITING_PAYMENT_METHOD:
+    if subscription.status in STATUSES_THAT_ENABLE and account.status is not AccountStatus.AWAITING_PAYMENT_METHOD:
         return AccountStatus.ACTIVE, None
     return account.status, account.cut_off_reason

@@ -6,10 +6,10 @@ one meter event per customer per object, whatever the number of calls, with
 - `value` = the customer's billable calls in the object;
 - `timestamp` = the customer's latest call in it (never later than now: Stripe refuses events
   more than 5 minutes ahead, and any older than 35 days);
-- `identifier` = a hash of (bucket, object key, customer): the same object always yields the same
-  identifier, and Stripe refuses a second event with an identifier it saw within at least 24 h
-  (HTTP 400 "An event already exists with identifier ..."), which the meter adapter answers as
-  "already reported".
+- `identifier` = a hash of (bucket, object key, customer, price): the same calls always yield the
+  same identifier, however the object is split by plan changes, and Stripe refuses a second event
+  with an identifier it saw within at least 24 h (HTTP 400 "An event already exists with identifier
+  ..."), which the meter adapter answers as "already reported".
 
 Beyond Stripe's 24 h, the usage reports table (port UsageReports) decides: each report is written
 `pending` before the Stripe call and `reported` after it. A redelivered object skips `reported`
@@ -18,13 +18,15 @@ repeat harmless); and never re-sends by itself a `pending` one older than that: 
 it and no longer de-duplicates it. Those are AMBIGUOUS: left for the operator
 (`make usage-redrive` lists them; only `--assume-unreported` sends them).
 
-Calls whose key maps to no account with a Stripe customer (a deleted key) are not sent anywhere:
-the outcome counts them per key id, the object's summary records them, and the ledger keeps them.
-Each call is billed on the plan its account was on when it was made (`Account.plan_at`; see
-tollgate.domain.plan_changes): calls on a free plan are not sent anywhere, a paid plan's go to the
-meter of that plan's price (MeterReport.price_id). An object whose calls of one customer span a
-plan change gives one event per plan; only those carry the price in their identifier, so every
-other identifier is the one it always was.
+Calls whose key maps to no account with a Stripe customer (a deleted key), or whose plan has no
+price recorded and is no longer in the settings, are not sent anywhere: the outcome counts them per
+key id, the object's summary records them, and the ledger keeps them; the rest of the object is
+reported (one customer never holds up the others). Each call is billed on the plan its account was
+on when it was made, at the price recorded with that plan (`Account.plan_at`; see
+tollgate.domain.plan_changes), so removing a plan from the settings never stops its calls being
+billed: calls on a free plan are not sent anywhere, a paid plan's go to the meter of that price
+(MeterReport.price_id). An object whose calls of one customer span a plan change gives one event
+per price.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from tollgate.domain.errors import DownstreamError
 from tollgate.domain.usage import (
     BatchSummary, BillableStatuses, KeyUsage, LedgerObject, MeterReport, ReportRecord, ReportState, read_ledger,
 )
-from tollgate.plans import PlanCatalog
+from tollgate.domain.account import PlanTerm
+from tollgate.plans import PlanCatalog, UnknownPlan
 from tollgate.ports import Accounts, UsageLedger, UsageMeter, UsageReports
 
 # Stripe accepts meter events up to 35 days old: a report older than that can never be sent, so
@@ -52,6 +55,13 @@ REPORT_RETENTION_SECONDS = 35 * 24 * 3600
 # 1,000 meter events per second Stripe takes in live mode.
 PARALLEL_STRIPE_CALLS = 8
 IDENTIFIER_PREFIX = "tollgate-"
+
+
+def price_billed(term: PlanTerm, plans: PlanCatalog) -> str | None:
+    """The Stripe price a call made on `term` is billed at: the one recorded with the term, else the
+    settings' price of its plan; None on a free plan. Raises UnknownPlan when neither says (no price
+    recorded, and the plan is no longer in the settings). `make usage-report` counts with it too."""
+    return term.price_id if term.price_id is not None else plans.get(term.plan_id).price_id
 
 
 class Delivery(str, Enum):
@@ -75,10 +85,10 @@ class UsageNotReported(DownstreamError):
     """Some of an object's reports failed; the others went through (retrying skips them)."""
 
 
-def meter_event_identifier(source: LedgerObject, customer_id: str, price_id: str | None = None) -> str:
-    """Deterministic, at most 100 characters (Stripe's limit): the same object, customer (and price,
-    for an object spanning a plan change) give the same identifier on every retry, redelivery or
-    redrive."""
+def meter_event_identifier(source: LedgerObject, customer_id: str, price_id: str | None) -> str:
+    """Deterministic, at most 100 characters (Stripe's limit): the same object, customer and price
+    give the same identifier on every retry, redelivery or redrive, whatever else the object holds.
+    (None: the identifier earlier versions gave an object's only price, see `_record_of`.)"""
     text = f"{source.bucket}\n{source.key}\n{customer_id}" + (f"\n{price_id}" if price_id else "")
     return IDENTIFIER_PREFIX + hashlib.sha256(text.encode()).hexdigest()
 
@@ -125,8 +135,9 @@ class UsageReporter:
             raise UsageNotReported(failures[0].service,
                                    f"{len(failures)} of {len(reports)} customers of {source} not reported; first: "
                                    f"{failures[0]}", retryable=all(failure.retryable for failure in failures))
-        summary = BatchSummary(source, usage.records, usage.malformed, usage.billable, len(reports), unknown,
-                               len(ambiguous), int(self._clock()))
+        summary = BatchSummary(source, usage.records, usage.malformed, usage.billable,
+                               len({report.customer_id for report in reports}), unknown, len(ambiguous),
+                               int(self._clock()), billed=sum(report.value for report in reports))
         self._reports.save_summary(summary)
         return BatchOutcome(summary, deliveries, tuple(ambiguous), units_sent)
 
@@ -148,16 +159,18 @@ class UsageReporter:
                 unknown[key_id] = key_usage.billable
                 continue
             for at_ms in key_usage.billable_at_ms:
-                price_id = self._plans.get(account.plan_at(at_ms / 1000)).price_id
+                try:
+                    price_id = price_billed(account.plan_at(at_ms / 1000), self._plans)
+                except UnknownPlan:
+                    unknown[key_id] = unknown.get(key_id, 0) + 1  # no price recorded, and the plan is gone
+                    continue
                 if price_id is None:
                     continue  # made on a free plan
                 total = per_price.setdefault((account.customer_id, price_id), KeyUsage())
                 total.billable += 1
                 total.last_billable_at_ms = max(total.last_billable_at_ms, at_ms)
-        customers = [customer_id for customer_id, _ in per_price]
-        return [MeterReport(meter_event_identifier(source, customer_id, price_id if customers.count(customer_id) > 1
-                                                   else None),
-                            customer_id, total.billable, min(total.last_billable_at_ms // 1000, now), source, price_id)
+        return [MeterReport(meter_event_identifier(source, customer_id, price_id), customer_id, total.billable,
+                            min(total.last_billable_at_ms // 1000, now), source, price_id)
                 for (customer_id, price_id), total in sorted(per_price.items())], unknown
 
     def _deliver_safely(self, report: MeterReport,
@@ -173,6 +186,8 @@ class UsageReporter:
 
     def _deliver(self, report: MeterReport) -> tuple[Delivery, ReportRecord]:
         record = self._reports.get(report.identifier)
+        if record is None:
+            report, record = self._as_reported_before(report)
         if record is not None and record.state is ReportState.REPORTED:
             return Delivery.ALREADY_REPORTED, record
         if record is not None and record.ambiguous_at(self._clock()):
@@ -181,6 +196,17 @@ class UsageReporter:
         if record.state is ReportState.REPORTED:  # a concurrent delivery of the same object finished first
             return Delivery.ALREADY_REPORTED, record
         return self._send(report), replace(record, state=ReportState.REPORTED)
+
+    def _as_reported_before(self, report: MeterReport) -> tuple[MeterReport, ReportRecord | None]:
+        """A report never seen under its identifier may have been made by a version that left the price
+        out of the identifier of an object's only price: then it goes on under THAT identifier, so an
+        object reported before the upgrade and redelivered after it is never billed twice. This read,
+        made only for reports never seen, can go once nothing older than the upgrade can be
+        redelivered (the dead-letter queue keeps 14 days; Stripe takes 35)."""
+        earlier = self._reports.get(meter_event_identifier(report.source, report.customer_id, None))
+        if earlier is None or earlier.report.price_id not in ("", report.price_id):
+            return report, None
+        return earlier.report, earlier
 
     def _send(self, report: MeterReport) -> Delivery:
         delivery = Delivery.SENT if self._meter.report(report) else Delivery.ALREADY_REPORTED

@@ -40,15 +40,10 @@ from tollgate.domain.errors import (
     EmailAlreadyRegistered,
     RegistrationInProgress,
 )
-from tollgate.domain.models import (
-    RESERVATION_LEASE_SECONDS,
-    SIGNUP_KEY_NAME_PREFIX,
-    Account,
-    AccountStatus,
-    IssuedKey,
-    Registrant,
-    Registration,
+from tollgate.domain.account import (
+    RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus, Registration,
 )
+from tollgate.domain.models import IssuedKey, Registrant
 from tollgate.plans import PlanCatalog
 from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics
 
@@ -118,9 +113,9 @@ class _Attempt:
         self._plan = service.plans.get(registrant.plan_id)
         self._id = service.new_attempt_id()
         self._email_hash = hashlib.sha256(registrant.email.encode()).hexdigest()[:16]
-        self._row = Account.reservation(registrant, attempt_id=self._id, request_fingerprint=fingerprint,
+        self._row = Account.reservation(registrant, self._plan, attempt_id=self._id, request_fingerprint=fingerprint,
                                         now=service.now(), lease_seconds=service.lease_seconds)
-        self._stored_status: AccountStatus | None = None  # None: this attempt owns no row
+        self._stored: Account | None = None  # the row as this attempt last wrote it (None: it owns no row)
         self._attached = False
 
     def run(self) -> Registration:
@@ -165,7 +160,8 @@ class _Attempt:
         if not self._plan.requires_payment_method:
             final_calls.append(self._attach)
         _raise_first_failure(*self._stage(*final_calls))
-        return Registration(key=key, customer_id=customer_id, subscription_id=subscription_id, status=final_status)
+        return Registration(key=key, customer_id=customer_id, subscription_id=subscription_id, status=final_status,
+                            plan_id=self._plan.id)
 
     def roll_back(self, failure: Exception) -> None:
         """Undo what this attempt created, then release its reservation, or keep the row
@@ -174,17 +170,17 @@ class _Attempt:
         A row the last stage already wrote as finished is marked `failed` before anything is
         undone: if the function dies mid-way, no half-undone account looks active (a pending
         row needs no mark, its lease runs out)."""
-        if self._stored_status not in (None, AccountStatus.PENDING):
+        if self._stored is not None and self._stored.status is not AccountStatus.PENDING:
             self._keep_failed(f"{failure}; rolling back")
         outcome = self._service.cleanup.undo(self._row, attached=self._attached)
         self._row = outcome.account
         if outcome.leftovers:  # kept on a `failed` row below, or an orphaned key (make failed-accounts)
             self._service.metrics.count(contract.METRIC_SIGNUPS_ROLLED_BACK_WITH_LEFTOVERS)
-        if self._stored_status is None:
+        if self._stored is None:
             return
         try:
             if not outcome.leftovers:
-                self._service.accounts.delete(self._row.email, self._stored_status, self._id)
+                self._service.accounts.delete(self._stored)
                 return
         except ConcurrentUpdate:
             return  # a later attempt took the row over; it undoes what the row records
@@ -193,13 +189,12 @@ class _Attempt:
     def _keep_failed(self, reason: str) -> None:
         """Keep this attempt's row as `failed` with every id and `reason` (best effort: the
         failed-accounts command and a later sign-up also find a row whose lease ran out)."""
+        assert self._stored is not None
         try:
-            saved = self._service.cleanup.keep_failed(self._row, reason, stored_status=self._stored_status,
-                                                      attempt_id=self._id)
+            # None: a later attempt took the row over; it undoes what the row records.
+            self._stored = self._service.cleanup.keep_failed(self._row, reason, read=self._stored)
         except DownstreamError:
             return
-        # None: a later attempt took the row over; it undoes what the row records.
-        self._stored_status = None if saved is None else AccountStatus.FAILED
 
     def _create(self, create: Callable[[], T], *, alongside: Callable[[], None],
                 record: Callable[[Account, T], Account],
@@ -236,8 +231,7 @@ class _Attempt:
         accounts, now = self._service.accounts, self._service.now()
         for _ in range(_RESERVATION_TRIES):
             try:
-                accounts.save(self._row, expected_status=None)
-                self._stored_status = AccountStatus.PENDING
+                self._stored = accounts.create(self._row)
                 return
             except ConcurrentUpdate:
                 existing = accounts.get(self._row.email)
@@ -264,13 +258,12 @@ class _Attempt:
             # None (another attempt took it over first) is fine: that attempt owns its cleanup now.
             cleanup.keep_failed(outcome.account,
                                 "an unfinished sign-up could not be undone: " + "; ".join(outcome.leftovers),
-                                attempt_id=abandoned.attempt_id)
+                                read=abandoned)
             raise DownstreamError("cleanup", "an earlier unfinished sign-up for this email could not be undone")
         try:
-            self._service.accounts.save(self._row, abandoned.status, abandoned.attempt_id)
+            self._stored = self._service.accounts.update(self._row, abandoned)
         except ConcurrentUpdate:
             raise EmailAlreadyRegistered("This email already has an account.") from None
-        self._stored_status = AccountStatus.PENDING
 
     def _start_over(self, canceled: Account) -> None:
         """A canceled account ended for good: a new sign-up gets a new key and subscription. The
@@ -280,19 +273,18 @@ class _Attempt:
             self._service.api_keys.delete_key(key_id)
         self._row = self._row.succeeding(canceled, self._service.now())
         try:
-            self._service.accounts.save(self._row, AccountStatus.CANCELED, canceled.attempt_id)
+            self._stored = self._service.accounts.update(self._row, canceled)
         except ConcurrentUpdate:
             raise EmailAlreadyRegistered("This email already has an account.") from None
-        self._stored_status = AccountStatus.PENDING
 
     def _record(self) -> None:
         """Write the ledger row, only over this attempt's own row."""
+        assert self._stored is not None
         try:
-            self._service.accounts.save(self._row.touched(self._service.now()), self._stored_status, self._id)
+            self._stored = self._service.accounts.update(self._row.touched(self._service.now()), self._stored)
         except ConcurrentUpdate:
-            self._stored_status = None  # the lease ran out and another attempt owns the row now
+            self._stored = None  # the lease ran out and another attempt owns the row now
             raise DownstreamError("accounts", "the sign-up took too long and lost its reservation") from None
-        self._stored_status = self._row.status
 
     def _attach(self) -> None:
         self._service.api_keys.attach_to_plan(self._row.api_key_id, self._plan.usage_plan_id)

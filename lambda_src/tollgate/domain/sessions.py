@@ -21,7 +21,7 @@ from tollgate.domain.account_emails import AccountEmails
 from tollgate.domain.customer_access import LinkPurpose, Session, token_hash
 from tollgate.domain.email_links import TOKEN_BYTES, EmailLinks
 from tollgate.domain.errors import InvalidLink, SignedOut
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.ports import Accounts, CustomerAccess
 
 # Accounts whose holder may sign in: every one with a Stripe customer (a canceled one still has its

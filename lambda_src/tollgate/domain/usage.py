@@ -246,3 +246,4 @@ class BatchSummary:
     unknown_keys: dict[str, int] = field(default_factory=dict)  # key id -> billable calls of no customer
     ambiguous: int = 0
     reported_at: int = 0
+    billed: int = 0  # the billable calls reported to a Stripe price (not those on a free plan or of no customer)

@@ -20,7 +20,8 @@ from tollgate.domain.account_emails import AccountEmails
 from tollgate.domain.customer_access import EmailLink, LinkPurpose
 from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, InvalidLink
-from tollgate.domain.models import AccountStatus, Registrant, Registration
+from tollgate.domain.account import AccountStatus, Registration
+from tollgate.domain.models import Registrant
 from tollgate.domain.registration import RegistrationService
 from tollgate.ports import Accounts
 

@@ -25,7 +25,7 @@ from aws_lambda_powertools.event_handler import Response
 from tollgate import contract, wiring
 from tollgate.domain.account_overview import AccountOverview
 from tollgate.domain.errors import KeyChangeRefused, PlanChangeRefused, SignedOut
-from tollgate.domain.models import Account
+from tollgate.domain.account import Account
 from tollgate.domain.validation import (
     parse_link_token,
     parse_plan_request,
@@ -173,6 +173,10 @@ def _overview_body(overview: AccountOverview) -> dict:
         "period": {"start": invoice.period_start, "end": invoice.period_end} if invoice else None,
         "amountDue": {"amount": invoice.amount_due, "currency": invoice.currency} if invoice else None,
         "billableCalls": overview.billable_calls,
+        # On a free plan with a subscription ending this period: the upcoming invoice (amountDue, on
+        # period.end) bills the calls made on these paid plans before the change.
+        "endingSubscription": {"paidPlans": [{"id": plan.id, "name": plan.name} for plan in overview.ending.paid_plans]}
+        if overview.ending else None,
         "quota": {"left": overview.quota_left, "limit": overview.quota} if overview.quota is not None else None,
         "unavailable": list(overview.unavailable),
         "keys": _keys_body(holder),

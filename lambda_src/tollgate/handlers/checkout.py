@@ -1,5 +1,7 @@
 """POST /billing/checkout: open Stripe Checkout (setup mode) so a customer adds a payment method;
 POST /billing/checkout/outcome: what became of the account, for the page back from Checkout.
+Both answer alike on the site's own origin (POST /api/billing/checkout and /api/billing/checkout/outcome,
+contract.SITE_TWIN_OF_ROUTE), where the signup page calls them.
 
 Checkout: the browser sends its API key in `x-api-key` and the key's id in the body
 `{"apiKeyId"}`; the route needs no usage-plan key (a key awaiting its payment method is in no plan
@@ -31,6 +33,7 @@ app, logger = function.router, function.logger
 
 
 @app.post(contract.ROUTE_CHECKOUT)
+@app.post(contract.ROUTE_SITE_CHECKOUT)
 def checkout() -> Response:
     request = app.current_event
     api_key_id = parse_checkout_request(raw_body(request))
@@ -43,6 +46,7 @@ def checkout() -> Response:
 
 
 @app.post(contract.ROUTE_CHECKOUT_OUTCOME)
+@app.post(contract.ROUTE_SITE_CHECKOUT_OUTCOME)
 def checkout_outcome() -> Response:
     outcome = wiring.current().checkout.outcome(parse_checkout_outcome_request(raw_body(app.current_event)))
     if not outcome.settled:

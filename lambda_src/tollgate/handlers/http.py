@@ -1,6 +1,9 @@
-"""What every Tollgate HTTP function shares: one JSON body shape for every error, no caching,
-contract.py's CORS policy, the Powertools logger and resolver, and the wiring of the process
-(tollgate.wiring), looked up per request so a test can install fakes.
+"""What every Tollgate HTTP function shares: one JSON body shape for every error, no caching, the
+Powertools logger and resolver, and the wiring of the process (tollgate.wiring), looked up per
+request so a test can install fakes.
+
+No CORS: the signup site calls these functions on its own origin (`/api/...` through CloudFront),
+and machine clients are no browsers, so no answer carries Access-Control-* headers.
 
 Status codes every function answers alike:
 - 400 ValidationFailed (`fields` names each bad field), 413 RequestTooLarge, 404 unknown route;
@@ -8,7 +11,9 @@ Status codes every function answers alike:
   timeouts): trying again later should work;
 - 502 when a downstream service refused our request (a 4xx from Stripe, Moesif or AWS): the
   deployment needs a fix, so no Retry-After;
-- 503 + Retry-After when the function itself is not configured yet (a placeholder secret).
+- 503 + Retry-After when the function itself is not configured yet (a placeholder secret);
+- 409 when the account kept changing while the request was deciding on it (tollgate.domain.account:
+  every write is conditional on the row's version): nothing was half-done, trying again works.
 Each handler module adds its routes and the errors only it raises to `function.router`.
 """
 
@@ -21,14 +26,15 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.router import Router
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from tollgate import contract, wiring
+from tollgate import wiring
 from tollgate.domain.errors import (
+    ConcurrentUpdate,
     ConfigurationError,
     DownstreamError,
     InvalidLink,
@@ -63,13 +69,12 @@ def raw_body(event: APIGatewayProxyEvent) -> str | bytes | None:
 
 
 def respond(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response, never cached (it can hold a key). The resolver's CORSConfig adds the
-    signup site's origin when the request comes from it."""
+    """A JSON response, never cached (it can hold a key)."""
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=json.dumps(body),
-        headers={"Cache-Control": "no-store", "Vary": "Origin", **(headers or {})},
+        headers={"Cache-Control": "no-store", **(headers or {})},
     )
 
 
@@ -79,25 +84,16 @@ def error(status: int, message: str, fields: dict[str, str] | None = None,
     return respond(status, {"error": message, "fields": fields or {}}, headers)
 
 
-def cors_policy(allowed_origin: str) -> CORSConfig:
-    """contract.py's CORS policy for the signup site's origin (the stage's preflight uses it too)."""
-    return CORSConfig(
-        allow_origin=allowed_origin,
-        allow_headers=list(contract.CORS_ALLOWED_HEADERS),
-        max_age=contract.CORS_MAX_AGE_SECONDS,
-    )
-
-
 class HttpFunction:
     """One HTTP function: its logger, its routes (`router`, filled by the handler module) and the
-    shared error mappings. The resolver is made per Wiring, because the CORS origin is a setting."""
+    shared error mappings. The resolver is made at the first request, once every route is added."""
 
     def __init__(self, service: str, *, downstream_message: str, unavailable_message: str):
         self.logger = Logger(service=service)
         self.router = Router()
         self.downstream_message = downstream_message
         self.unavailable_message = unavailable_message
-        self._resolver: tuple[wiring.Wiring, APIGatewayRestResolver] | None = None
+        self._resolver: APIGatewayRestResolver | None = None
         self.router.exception_handler(ValidationFailed)(self._invalid)
         self.router.exception_handler(RequestTooLarge)(lambda problem: error(413, str(problem)))
         self.router.exception_handler(DownstreamError)(self._downstream_failed)
@@ -105,6 +101,12 @@ class HttpFunction:
         self.router.exception_handler(NotFoundError)(lambda _: error(404, "Not found."))
         self.router.exception_handler(InvalidLink)(self._invalid_link)
         self.router.exception_handler(TooManyEmails)(self._too_many_emails)
+        self.router.exception_handler(ConcurrentUpdate)(self._busy)
+
+    def _busy(self, problem: ConcurrentUpdate) -> Response:
+        self.logger.info("The account kept changing meanwhile", extra={"reason": str(problem)})
+        return error(409, "Your account changed while we were working on it; nothing was lost. Reload the page and "
+                     "try again.", headers={"Retry-After": "1"})
 
     def _invalid_link(self, problem: InvalidLink) -> Response:
         self.logger.info("Refused an emailed link", extra={"reason": str(problem)})
@@ -134,12 +136,11 @@ class HttpFunction:
         self.logger.error("Unavailable", extra={"reason": str(problem)})
         return error(503, self.unavailable_message, headers={"Retry-After": RETRY_AFTER_SECONDS})
 
-    def _resolver_for(self, current: wiring.Wiring) -> APIGatewayRestResolver:
-        if self._resolver is None or self._resolver[0] is not current:
-            resolver = APIGatewayRestResolver(cors=cors_policy(current.config.allowed_origin))
-            resolver.include_router(self.router)
-            self._resolver = (current, resolver)
-        return self._resolver[1]
+    def _resolver_once_routed(self) -> APIGatewayRestResolver:
+        if self._resolver is None:
+            self._resolver = APIGatewayRestResolver()
+            self._resolver.include_router(self.router)
+        return self._resolver
 
     def lambda_handler(self, on_invoke: Callable[[Any], None] | None = None) -> Callable[[dict, Any], dict]:
         """The Lambda entry point: logs correlated by API Gateway's request id, never the event
@@ -153,6 +154,7 @@ class HttpFunction:
         def handler(event: dict, context: Any) -> dict:
             if on_invoke is not None:
                 on_invoke(context)
-            return self._resolver_for(wiring.current()).resolve(event, context)
+            wiring.current()  # built at a cold start's first invocation: a missing setting fails it, never a route
+            return self._resolver_once_routed().resolve(event, context)
 
         return handler

@@ -54,6 +54,7 @@ def handler(_event: dict, context: Any) -> dict:
     for name, value in ((contract.METRIC_SUBSCRIPTIONS_EXAMINED, run.examined),
                         (contract.METRIC_ACCOUNTS_REPAIRED, run.repaired),
                         (contract.METRIC_REPAIRS_FAILED, run.failed),
+                        (contract.METRIC_ORPHAN_SUBSCRIPTIONS_CANCELED, run.orphans_canceled),
                         (contract.METRIC_RECONCILER_RUNS_INCOMPLETE, 0 if run.complete else 1),
                         (contract.METRIC_RECONCILER_RUNS_SUCCEEDED, 1 if run.succeeded else 0)):
         current.metrics.count(name, value)

@@ -1,6 +1,7 @@
-"""POST /register: parse the sign-up; with `verify_email` (the default) email a confirmation link and
-answer 202 (tollgate.domain.verified_sign_up); without it, run RegistrationService at once and
-answer with the contract's JSON. POST /api/signup/confirm (on the site's own origin): the link's
+"""POST /register, and its twin on the site's own origin POST /api/register (the same request and
+answer): parse the sign-up; with `verify_email` (the default) email a confirmation link and answer
+202 (tollgate.domain.verified_sign_up); without it, run RegistrationService at once and answer with
+the contract's JSON. POST /api/signup/confirm (on the site's own origin): the link's
 token runs RegistrationService for the sign-up it holds and answers like a direct sign-up.
 
 Idempotency-Key: the first successful response is replayed for the same key and body for
@@ -28,7 +29,8 @@ from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseI
 
 from tollgate import contract, wiring
 from tollgate.domain.errors import EmailAlreadyRegistered, RegistrationInProgress, ValidationFailed
-from tollgate.domain.models import Registrant, Registration
+from tollgate.domain.account import Registration
+from tollgate.domain.models import Registrant
 from tollgate.domain.validation import parse_link_token, parse_registration
 from tollgate.handlers.http import HttpFunction, error, raw_body, require_json, respond
 
@@ -115,6 +117,8 @@ def _created_body(registration: Registration) -> dict:
         "customerId": registration.customer_id,
         "subscriptionId": registration.subscription_id,
         "status": registration.status.value,
+        # The plan signed up for: the signup page says what applies to it (its quota, price, card step).
+        "plan": registration.plan_id,
         # How to add a payment method (required first when status is awaiting_payment_method):
         # the same request the signup page's button sends.
         "addPaymentMethod": {
@@ -127,6 +131,7 @@ def _created_body(registration: Registration) -> dict:
 
 
 @app.post(contract.ROUTE_REGISTER)
+@app.post(contract.ROUTE_SITE_REGISTER)
 def register() -> Response:
     event = app.current_event
     config = wiring.current().config

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from testkit.fake_access import accounts_environment
+from testkit.world import accounts_environment
 from testkit.fake_ports import TEST_PLANS
 from testkit.lambda_events import FUNCTION_ENVIRONMENT as ENVIRONMENT
 from testkit.lambda_events import LambdaContext, api_gateway_event

@@ -92,13 +92,17 @@ def test_invoices_pay_with_a_card_that_declines_charges_is_a_card_error_and_the_
     assert failed.event["data"]["object"]["attempt_count"] == 2
 
 
-def test_invoices_a_canceled_subscription_stays_canceled_whatever_it_owes(stripe_client, stripe_api, subscription):
-    past_due(stripe_api, subscription.id, {"amount_due": 900})
-
+def test_invoices_a_canceled_subscriptions_final_invoice_can_fail_and_it_stays_canceled(stripe_client, stripe_api,
+                                                                                       subscription):
+    """Money safety II, scenario 3: the final invoice of a subscription that ended fails."""
     assert stripe_client.v1.subscriptions.cancel(subscription.id).status == "canceled"
-    assert stripe_client.v1.subscriptions.retrieve(subscription.id).status == "canceled"
+
     status, answer = past_due(stripe_api, subscription.id, {"amount_due": 900})
-    assert status == 400 and "canceled" in answer["error"]["message"]
+
+    assert status == 200 and answer["invoice"]["status"] == "open" and answer["invoice"]["attempted"] is True
+    assert stripe_client.v1.subscriptions.retrieve(subscription.id).status == "canceled"
+    assert [i.id for i in stripe_client.v1.invoices.list(params={"customer": subscription.customer,
+                                                                   "status": "open"}).data] == [answer["invoice"]["id"]]
 
 
 def test_invoices_pay_without_a_saved_card_is_refused(stripe_client, stripe_api, subscription):

@@ -127,7 +127,7 @@ def test_paying_open_invoices_with_the_saved_card_settles_the_subscription(billi
     assert billing.subscription_status(subscription_id) == "past_due"
     save_card(stripe_client, customer_id, "pm_card_visa")
 
-    payment = billing.pay_open_invoices(subscription_id, f"test-settle-{uuid.uuid4()}")
+    payment = billing.pay_open_invoices(customer_id, f"test-settle-{uuid.uuid4()}")
 
     assert payment == InvoicePayment(paid=2)
     assert [stripe_client.v1.invoices.retrieve(invoice).status for invoice in invoices] == ["paid", "paid"]
@@ -138,7 +138,7 @@ def test_a_declined_card_pays_nothing_and_says_why(billing, stripe_client, past_
     customer_id, subscription_id, invoices = past_due_subscription
     save_card(stripe_client, customer_id, "pm_card_chargeCustomerFail")
 
-    payment = billing.pay_open_invoices(subscription_id, f"test-settle-{uuid.uuid4()}")
+    payment = billing.pay_open_invoices(customer_id, f"test-settle-{uuid.uuid4()}")
 
     assert payment == InvoicePayment(paid=0, declined="Your card was declined.")
     assert [stripe_client.v1.invoices.retrieve(invoice).status for invoice in invoices] == ["open", "open"]
@@ -149,11 +149,41 @@ def test_an_invoice_paid_meanwhile_is_skipped_not_an_error(stripe_api, price_id,
     customer_id, subscription_id, invoices = past_due_subscription
     client = stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api)
     save_card(client, customer_id, "pm_card_visa")
-    listed_then = client.v1.invoices.list({"subscription": subscription_id, "status": "open"})
+    listed_then = client.v1.invoices.list({"customer": customer_id, "status": "open"})
     client.v1.invoices.pay(invoices[0])  # a concurrent settlement pays it after our listing
     monkeypatch.setattr(client.v1.invoices, "list", lambda *_args, **_kwargs: listed_then)
 
-    payment = StripeBilling(lambda: client).pay_open_invoices(subscription_id, f"test-settle-{uuid.uuid4()}")
+    payment = StripeBilling(lambda: client).pay_open_invoices(customer_id, f"test-settle-{uuid.uuid4()}")
 
     assert payment == InvoicePayment(paid=1)
     assert client.v1.subscriptions.retrieve(subscription_id).status == "active"
+
+
+def test_open_invoices_are_the_customers_attempted_ones_of_any_subscription_ended_or_not(
+        billing, stripe_client, stripe_api, price_id, past_due_subscription):
+    """Money safety II, scenario 3: what the lifecycle suspends on, and the listing the reconciler pages."""
+    customer_id, subscription_id, invoices = past_due_subscription
+    ended = billing.subscribe(customer_id, price_id, f"test-subscription-{uuid.uuid4()}")
+    billing.cancel_subscription(ended)
+    final = fall_behind(stripe_api, ended, 900)  # the ended subscription's final invoice failed
+
+    owed = billing.open_invoices(customer_id)
+
+    assert sorted((invoice.id, invoice.subscription_id, invoice.amount_due) for invoice in owed) == sorted([
+        (invoices[0], subscription_id, 700), (invoices[1], subscription_id, 500), (final, ended, 900)])
+    assert all(invoice.customer_id == customer_id for invoice in owed)
+    listed = billing.list_open_invoices(None, 100)
+    assert {invoice.id for invoice in owed} <= {invoice.id for invoice in listed.invoices}
+
+
+def test_live_subscriptions_leave_ended_ones_out_and_a_cancel_is_final(billing, price_id):
+    customer_id = billing.create_customer(ANN, "key-5", f"test-customer-{uuid.uuid4()}")
+    kept = billing.subscribe(customer_id, price_id, f"test-subscription-{uuid.uuid4()}")
+    ended = billing.subscribe(customer_id, price_id, f"test-subscription-{uuid.uuid4()}")
+
+    billing.cancel_subscription(ended)
+    billing.cancel_subscription(ended)  # again: not an error
+
+    live = billing.live_subscriptions(customer_id)
+    assert [subscription.id for subscription in live] == [kept] and live[0].has_price(price_id)
+    assert live[0].created > 0

@@ -25,7 +25,7 @@ from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, Repor
 def report(customer_id: str = "cus_1", value: int = 3, timestamp: int | None = None,
            price_id: str = "price_1") -> MeterReport:
     source = LedgerObject("ledger-bucket", ledger_key())
-    return MeterReport(meter_event_identifier(source, customer_id), customer_id, value,
+    return MeterReport(meter_event_identifier(source, customer_id, None), customer_id, value,
                        timestamp or int(time.time()), source, price_id)
 
 
@@ -63,7 +63,7 @@ def test_the_pending_index_lists_only_reports_still_pending_oldest_first(reports
 
 def test_an_object_summary_round_trips(reports):
     summary = BatchSummary(LedgerObject("ledger-bucket", ledger_key()), records=10, malformed=1, billable=8,
-                           customers=2, unknown_keys={"key-gone": 1}, ambiguous=0, reported_at=1_234)
+                           customers=2, unknown_keys={"key-gone": 1}, ambiguous=0, reported_at=1_234, billed=6)
 
     reports.save_summary(summary)
 
@@ -82,6 +82,20 @@ def test_the_latest_summary_is_the_newest_report_whatever_order_they_are_saved_i
 
     assert reports.latest_summary() == newest
     assert reports.summary(older.source) == older
+
+
+def test_the_latest_billed_summary_is_the_newest_that_billed_a_call(reports):
+    """make status's "last billed": a newer object of calls nothing bills (a 403, a free plan's) does not hide it."""
+    def summary(reported_at: int, billed: int) -> BatchSummary:
+        return BatchSummary(LedgerObject("ledger-bucket", ledger_key()), records=3, malformed=0, billable=3,
+                            customers=1 if billed else 0, reported_at=reported_at, billed=billed)
+
+    billed, older_billed, nothing_billed = summary(1_999_999_500, 3), summary(1_999_999_400, 2), summary(1_999_999_600, 0)
+    for saved in (billed, nothing_billed, older_billed):
+        reports.save_summary(saved)
+
+    assert reports.latest_billed_summary() == billed
+    assert reports.summary(nothing_billed.source) == nothing_billed
 
 
 def test_the_ledger_lists_the_objects_of_the_hours_around_a_period(aws):

@@ -11,7 +11,8 @@ import uuid
 
 import boto3
 import pytest
-from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, deployed, invoke, sign_up
+from testkit.lambda_events import (SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, cors_headers, deployed, invoke,
+                                   sign_up)
 from testkit.stripe_events import deliver, stripe_event
 
 from tollgate import contract
@@ -23,10 +24,10 @@ def checkout_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunc
 
 
 
-def open_checkout(module, body, api_key: str | None):
+def open_checkout(module, body, api_key: str | None, route: str = contract.ROUTE_CHECKOUT):
     headers = {contract.API_KEY_HEADER: api_key} if api_key is not None else {}
     raw = body if isinstance(body, str) else json.dumps(body)
-    return invoke(module, api_gateway_event(raw, path=contract.ROUTE_CHECKOUT, headers=headers))
+    return invoke(module, api_gateway_event(raw, path=route, headers=headers))
 
 
 def test_the_keys_owner_gets_a_setup_mode_session_for_their_own_customer(checkout_module, register_module,
@@ -36,12 +37,28 @@ def test_the_keys_owner_gets_a_setup_mode_session_for_their_own_customer(checkou
     status, headers, body = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, account["apikey"])
 
     assert status == 200, body
-    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
+    assert not cors_headers(headers)
     (session,) = stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data
     assert body == {"url": session.url}
     assert session.mode == "setup"
     assert session.success_url == SIGNUP_ORIGIN + "/?checkout=success&session_id={CHECKOUT_SESSION_ID}"
     assert session.cancel_url == SIGNUP_ORIGIN + "/?checkout=cancel"
+
+
+def test_the_sites_checkout_route_answers_as_the_apis_does(checkout_module, register_module, stripe_client):
+    """POST /api/billing/checkout, where the signup page calls it on its own origin: the same session
+    for the key's owner, the same 403 for a key that does not match."""
+    account = sign_up(register_module)
+
+    refused = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, "someone-elses-key",
+                            route=contract.ROUTE_SITE_CHECKOUT)
+    assert refused == open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, "someone-elses-key")
+    status, _, body = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, account["apikey"],
+                                    route=contract.ROUTE_SITE_CHECKOUT)
+
+    assert status == 200, body
+    (session,) = stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data
+    assert body == {"url": session.url} and session.mode == "setup"
 
 
 def test_the_register_answer_offers_the_request_that_opens_checkout(checkout_module, register_module, stripe_client):
@@ -65,7 +82,7 @@ def test_a_key_that_does_not_match_the_key_id_gets_403_and_no_session(checkout_m
     status, headers, body = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, presented)
 
     assert status == 403 and "do not match" in body["error"]
-    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
+    assert not cors_headers(headers)
     assert stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data == []
 
 
@@ -110,9 +127,14 @@ def test_a_malformed_body_gets_400_naming_the_field(checkout_module, body, field
 
 
 def ask_outcome(module, body) -> tuple[int, dict]:
+    """The answer of POST /billing/checkout/outcome, after checking that its twin on the site's origin
+    (POST /api/billing/checkout/outcome, where the page asks) answers the same."""
     raw = body if isinstance(body, str) else json.dumps(body)
-    status, headers, answer = invoke(module, api_gateway_event(raw, path=contract.ROUTE_CHECKOUT_OUTCOME))
-    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN and headers["Cache-Control"] == "no-store"
+    answers = [invoke(module, api_gateway_event(raw, path=route))
+               for route in (contract.ROUTE_CHECKOUT_OUTCOME, contract.ROUTE_SITE_CHECKOUT_OUTCOME)]
+    assert answers[0][0::2] == answers[1][0::2]
+    status, headers, answer = answers[0]
+    assert not cors_headers(headers) and headers["Cache-Control"] == "no-store"
     return status, answer
 
 

@@ -27,7 +27,7 @@ def as_if_days_ago(accounts: DynamoAccounts, api_key_id: str, days: int) -> None
     """Move the row's history back: what it says happened now happened `days` ago."""
     row = accounts.find_by_api_key_id(api_key_id)
     history = tuple(replace(change, at=change.at - days * DAY_SECONDS) for change in row.history)
-    accounts.save(replace(row, history=history, updated_at=row.updated_at - days * DAY_SECONDS), row.status)
+    accounts.update(replace(row, history=history, updated_at=row.updated_at - days * DAY_SECONDS), row)
 
 
 def test_a_canceled_customers_key_is_deleted_after_the_retention_and_its_id_kept(

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 from testkit.lambda_events import REGISTER_MODULE, deployed
-from testkit.lambda_events import SIGNUP_ORIGIN, api_gateway_event, invoke
+from testkit.lambda_events import api_gateway_event, cors_headers, invoke
 
 from tollgate import contract
 
@@ -43,9 +43,9 @@ def test_a_sign_up_answers_201_with_a_working_billed_key(register_module, aws, s
     status, headers, body = register(register_module, sign_up_body("  Ann.Lee@Example.com "))
 
     assert status == 201, body
-    assert set(body) == {"apikey", "apiKeyId", "customerId", "subscriptionId", "status", "addPaymentMethod"}
-    assert body["status"] == "active"
-    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
+    assert set(body) == {"apikey", "apiKeyId", "customerId", "subscriptionId", "status", "plan", "addPaymentMethod"}
+    assert body["status"] == "active" and body["plan"] == "standard"  # the default plan: the page names it
+    assert not cors_headers(headers)
     assert headers["Cache-Control"] == "no-store"
     key = boto3.client("apigateway").get_api_key(apiKey=body["apiKeyId"], includeValue=True)
     assert key["value"] == body["apikey"] and key["enabled"]
@@ -62,6 +62,14 @@ def test_a_sign_up_answers_201_with_a_working_billed_key(register_module, aws, s
     assert company["company_id"] == body["subscriptionId"]
     row = account_item(aws, "ann.lee@example.com")
     assert row["status"]["S"] == "active" and row["apiKeyId"]["S"] == body["apiKeyId"]
+
+
+def test_a_free_sign_up_names_its_plan_so_the_page_can_say_no_card_is_needed(register_module, stripe_client):
+    status, _, body = register(register_module, sign_up_body(plan="free"))
+
+    assert status == 201, body
+    assert (body["plan"], body["status"], body["subscriptionId"]) == ("free", "active", None)
+    assert stripe_client.v1.customers.retrieve(body["customerId"]).email.endswith("@example.com")
 
 
 def test_moesif_requests_carry_the_application_id_header(register_module, clean_moesif):

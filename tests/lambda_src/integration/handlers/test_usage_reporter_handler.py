@@ -17,7 +17,7 @@ from testkit.fake_metering import USAGE_REPORTER_MODULE, call_record, ledger_byt
 from testkit.lambda_events import DeployedFunction, LambdaContext, deployed
 from testkit.moto_stack import MotoStack
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.usage import LedgerObject
 
 
@@ -40,9 +40,9 @@ def drain(queue: SqsEventSource) -> None:
 def customer_with_key(aws: MotoStack, stripe_client: stripe.StripeClient) -> tuple[str, str]:
     key_id = f"key{uuid.uuid4().hex[:10]}"
     customer = stripe_client.v1.customers.create(params={"email": f"{key_id}@example.com"})
-    DynamoAccounts(boto3.client("dynamodb"), aws.accounts_table).save(
+    DynamoAccounts(boto3.client("dynamodb"), aws.accounts_table).create(
         Account(email=f"{key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=key_id,
-                customer_id=customer.id), expected_status=None)
+                customer_id=customer.id))
     return key_id, customer.id
 
 
@@ -66,7 +66,7 @@ def test_a_ledger_object_reaches_the_stripe_meter_through_s3_events_and_sqs(aws,
 
     assert units_in_stripe(reporter, customer_id) == 7
     summary = reporter.wiring.usage_reports.summary(source)
-    assert (summary.records, summary.billable, summary.customers) == (8, 7, 1)
+    assert (summary.records, summary.billable, summary.billed, summary.customers) == (8, 7, 7, 1)
 
 
 def test_a_redelivered_notification_bills_nothing_twice(aws, reporter, queue, stripe_client):

@@ -16,7 +16,7 @@ from tollgate import contract
 from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG, DYNAMODB_CLIENT_CONFIG, AwsClients, call_budget_seconds
 from tollgate.adapters.moesif_analytics import MOESIF_CALL_BUDGET_SECONDS
 from tollgate.adapters.stripe_client import STRIPE_CALL_BUDGET_SECONDS
-from tollgate.domain.models import RESERVATION_LEASE_SECONDS
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS
 
 AWS = call_budget_seconds(AWS_CLIENT_CONFIG)
 DYNAMODB = call_budget_seconds(DYNAMODB_CLIENT_CONFIG)

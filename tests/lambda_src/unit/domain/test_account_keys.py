@@ -7,30 +7,30 @@ from __future__ import annotations
 
 import pytest
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
-from testkit.fake_access import GRACE_SECONDS, AccountsOnFakes
+from testkit.world import GRACE_SECONDS, World
 from testkit.fake_ports import TEST_PLANS
 from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes
 from tollgate import contract
 from tollgate.domain.account_keys import MAX_EXISTING_KEYS
 from tollgate.domain.errors import DownstreamError, KeyChangeRefused
-from tollgate.domain.lifecycle import LifecycleService
-from tollgate.domain.models import AccountStatus, KeyState
+from tollgate.domain.account import AccountStatus, KeyState
 from tollgate.domain.billing_state import BillingEvent
 
 ADA = "ada@example.com"
 
 
 @pytest.fixture
-def fakes() -> AccountsOnFakes:
-    return AccountsOnFakes.create()
+def fakes() -> World:
+    return World.create()
 
 
-def test_rotation_gives_a_working_new_key_and_the_old_one_works_until_its_grace_ends(fakes: AccountsOnFakes) -> None:
+def test_rotation_gives_a_working_new_key_and_the_old_one_works_until_its_grace_ends(fakes: World) -> None:
     account = fakes.signed_up(ADA)
     old = account.api_key_id
-    new = fakes.keys.rotate(account)
+    new = fakes.account_keys.rotate(account)
     keys = fakes.ports.api_keys
     assert keys.can_call_api(new.id) and keys.can_call_api(old)
     rotated = fakes.ports.accounts.get(ADA)
@@ -40,38 +40,38 @@ def test_rotation_gives_a_working_new_key_and_the_old_one_works_until_its_grace_
     assert fakes.ports.analytics.users[new.id]["company_id"] == account.subscription_id
 
     fakes.clock.advance(GRACE_SECONDS - 1)
-    assert fakes.keys.retire_due().retired == 0 and keys.can_call_api(old)
+    assert fakes.account_keys.retire_due().retired == 0 and keys.can_call_api(old)
     fakes.clock.advance(1)
-    run = fakes.keys.retire_due()
+    run = fakes.account_keys.retire_due()
     assert (run.retired, run.failed) == (1, 0)
     assert old not in keys.keys and keys.can_call_api(new.id)
     assert fakes.ports.accounts.get(ADA).key(old).state is KeyState.DELETED
-    assert fakes.keys.retire_due().retired == 0  # nothing left to do
+    assert fakes.account_keys.retire_due().retired == 0  # nothing left to do
 
 
-def test_revoke_now_ends_the_rotated_out_key_at_once(fakes: AccountsOnFakes) -> None:
+def test_revoke_now_ends_the_rotated_out_key_at_once(fakes: World) -> None:
     account = fakes.signed_up(ADA)
     old = account.api_key_id
-    fakes.keys.rotate(account)
-    revoked = fakes.keys.revoke(fakes.ports.accounts.get(ADA), old)
+    fakes.account_keys.rotate(account)
+    revoked = fakes.account_keys.revoke(fakes.ports.accounts.get(ADA), old)
     assert old not in fakes.ports.api_keys.keys
     assert revoked.key(old).state is KeyState.REVOKED and revoked.key(old).until == int(fakes.clock())
     assert fakes.access.retirements == {}  # nothing left for the job
-    assert fakes.keys.revoke(revoked, old) == revoked  # twice changes nothing
+    assert fakes.account_keys.revoke(revoked, old) == revoked  # twice changes nothing
 
 
-def test_the_current_key_and_other_accounts_keys_cannot_be_revoked(fakes: AccountsOnFakes) -> None:
+def test_the_current_key_and_other_accounts_keys_cannot_be_revoked(fakes: World) -> None:
     ada, grace = fakes.signed_up(ADA), fakes.signed_up("grace@example.com")
     with pytest.raises(KeyChangeRefused, match="current key"):
-        fakes.keys.revoke(ada, ada.api_key_id)
+        fakes.account_keys.revoke(ada, ada.api_key_id)
     with pytest.raises(KeyChangeRefused, match="no key with this ID"):
-        fakes.keys.revoke(ada, grace.api_key_id)
+        fakes.account_keys.revoke(ada, grace.api_key_id)
     assert fakes.ports.api_keys.can_call_api(grace.api_key_id)
 
 
-def test_both_keys_bill_the_same_customer(fakes: AccountsOnFakes) -> None:
+def test_both_keys_bill_the_same_customer(fakes: World) -> None:
     account = fakes.signed_up(ADA)
-    new = fakes.keys.rotate(account)
+    new = fakes.account_keys.rotate(account)
     metering = MeteringOnFakes.create()  # the usage reporter's SQS handler, on the same account rows
     metering.accounts.rows, metering.accounts.key_pointers = fakes.ports.accounts.rows, fakes.ports.accounts.key_pointers
     source = metering.ledger.put(ledger_bytes([call_record(account.api_key_id)] * 3 + [call_record(new.id)] * 4))
@@ -81,63 +81,62 @@ def test_both_keys_bill_the_same_customer(fakes: AccountsOnFakes) -> None:
     assert metering.meter.units(account.customer_id) == 7
 
 
-def today(fakes: AccountsOnFakes):
+def today(fakes: World):
     return datetime.fromtimestamp(fakes.clock(), timezone.utc).date()
 
 
-def quota_left(fakes: AccountsOnFakes, key_id: str) -> int:
+def quota_left(fakes: World, key_id: str) -> int:
     return fakes.plan_usage.quota_left(key_id, TEST_PLANS.default, today(fakes))[0]
 
 
-def test_the_new_key_starts_with_the_quota_the_account_has_left(fakes: AccountsOnFakes) -> None:
+def test_the_new_key_starts_with_the_quota_the_account_has_left(fakes: World) -> None:
     usage = fakes.plan_usage
     account = fakes.signed_up(ADA)
     usage.used[account.api_key_id, today(fakes)] = 7
-    new = fakes.keys.rotate(account)
+    new = fakes.account_keys.rotate(account)
     assert quota_left(fakes, new.id) == TEST_PLANS.default.quota_limit - 7
 
     usage.used[new.id, today(fakes)] = 2  # the new key's own calls come off what it carried
-    fakes.keys.revoke(fakes.ports.accounts.get(ADA), account.api_key_id)
-    newest = fakes.keys.rotate(fakes.ports.accounts.get(ADA))  # rotate and revoke again: no fresh quota
+    fakes.account_keys.revoke(fakes.ports.accounts.get(ADA), account.api_key_id)
+    newest = fakes.account_keys.rotate(fakes.ports.accounts.get(ADA))  # rotate and revoke again: no fresh quota
     assert quota_left(fakes, newest.id) == TEST_PLANS.default.quota_limit - 9
     assert set(usage.plans_asked) == {TEST_PLANS.default.usage_plan_id}  # the account's plan, in every call
 
 
-def test_a_key_that_used_up_the_quota_hands_on_an_empty_one(fakes: AccountsOnFakes) -> None:
+def test_a_key_that_used_up_the_quota_hands_on_an_empty_one(fakes: World) -> None:
     usage = fakes.plan_usage
     account = fakes.signed_up(ADA)
     usage.used[account.api_key_id, today(fakes)] = TEST_PLANS.default.quota_limit
-    new = fakes.keys.rotate(account)
+    new = fakes.account_keys.rotate(account)
     assert quota_left(fakes, new.id) == 0
 
 
 @pytest.mark.parametrize("failing, answer_lost", [("quota_left", False), ("set_quota_left", False),
                                                   ("set_quota_left", True)])
-def test_a_failed_carry_over_fails_the_rotation_and_deletes_the_new_key(fakes: AccountsOnFakes, failing: str,
+def test_a_failed_carry_over_fails_the_rotation_and_deletes_the_new_key(fakes: World, failing: str,
                                                                          answer_lost: bool) -> None:
     account = fakes.signed_up(ADA)
     fakes.plan_usage.fail(failing, answer_lost=answer_lost)
     with pytest.raises(DownstreamError):
-        fakes.keys.rotate(account)
+        fakes.account_keys.rotate(account)
     assert list(fakes.ports.api_keys.keys) == [account.api_key_id]
     assert fakes.ports.api_keys.can_call_api(account.api_key_id)
     assert fakes.ports.accounts.get(ADA).key_records == account.key_records
     assert fakes.access.retirements == {}  # the current key was never set to retire
 
-    new = fakes.keys.rotate(fakes.ports.accounts.get(ADA))  # trying again works
+    new = fakes.account_keys.rotate(fakes.ports.accounts.get(ADA))  # trying again works
     assert fakes.ports.api_keys.can_call_api(new.id)
 
 
-def test_a_suspended_account_gets_a_disabled_key_and_reactivation_enables_both(fakes: AccountsOnFakes) -> None:
+def test_a_suspended_account_gets_a_disabled_key_and_reactivation_enables_both(fakes: World) -> None:
     account = fakes.signed_up(ADA)
     subscription = account.subscription_id
     fakes.ports.billing.subscriptions[subscription]["status"] = "past_due"
-    lifecycle = LifecycleService(fakes.ports.accounts, fakes.ports.api_keys, fakes.ports.billing,
-                                 None, clock=fakes.clock, metrics=fakes.ports.metrics, plans=TEST_PLANS)
+    lifecycle = fakes.lifecycle
     lifecycle.handle(BillingEvent("evt_1", "customer.subscription.updated", int(fakes.clock()), subscription_id=subscription))
     suspended = fakes.ports.accounts.get(ADA)
     fakes.plan_usage.used[suspended.api_key_id, today(fakes)] = 5
-    new = fakes.keys.rotate(suspended)
+    new = fakes.account_keys.rotate(suspended)
     keys = fakes.ports.api_keys
     assert not keys.can_call_api(new.id) and not keys.can_call_api(suspended.api_key_id)
     assert quota_left(fakes, new.id) == TEST_PLANS.default.quota_limit - 5
@@ -148,35 +147,36 @@ def test_a_suspended_account_gets_a_disabled_key_and_reactivation_enables_both(f
     assert fakes.ports.metrics.total(contract.METRIC_KEYS_ENABLED) == 2  # each key the account holds counts
 
 
-def test_a_status_change_meanwhile_undoes_the_rotation(fakes: AccountsOnFakes) -> None:
+def test_a_status_change_meanwhile_undoes_the_rotation(fakes: World) -> None:
     account = fakes.signed_up(ADA)
-    fakes.ports.accounts.rows[ADA] = account.with_status(AccountStatus.SUSPENDED, 1, "test")  # after our read
+    # written after our read, as the store writes: a newer version
+    fakes.ports.accounts.rows[ADA] = replace(account.with_status(AccountStatus.SUSPENDED, 1, "test"),
+                                             version=account.version + 1)
     with pytest.raises(KeyChangeRefused, match="changed"):
-        fakes.keys.rotate(account)
+        fakes.account_keys.rotate(account)
     assert list(fakes.ports.api_keys.keys) == [account.api_key_id]
 
 
-def test_a_failure_half_way_deletes_the_new_key(fakes: AccountsOnFakes) -> None:
+def test_a_failure_half_way_deletes_the_new_key(fakes: World) -> None:
     account = fakes.signed_up(ADA)
     fakes.ports.api_keys.fail_next("attach_to_plan")
     with pytest.raises(DownstreamError):
-        fakes.keys.rotate(account)
+        fakes.account_keys.rotate(account)
     assert list(fakes.ports.api_keys.keys) == [account.api_key_id]
     assert fakes.ports.accounts.get(ADA).key_records == account.key_records
 
 
-def test_a_rotation_meanwhile_makes_the_webhook_read_again_and_cut_off_both_keys(fakes: AccountsOnFakes) -> None:
+def test_a_rotation_meanwhile_makes_the_webhook_read_again_and_cut_off_both_keys(fakes: World) -> None:
     account = fakes.signed_up(ADA)
     billing, accounts = fakes.ports.billing, fakes.ports.accounts
     billing.subscriptions[account.subscription_id]["status"] = "past_due"
-    lifecycle = LifecycleService(accounts, fakes.ports.api_keys, billing, None, clock=fakes.clock,
-                                 metrics=fakes.ports.metrics, plans=TEST_PLANS)
+    lifecycle = fakes.lifecycle
     rotated = []
     real_get = billing.subscription
 
     def rotate_between_read_and_write(subscription_id: str):
         if not rotated:
-            rotated.append(fakes.keys.rotate(accounts.get(ADA)))
+            rotated.append(fakes.account_keys.rotate(accounts.get(ADA)))
         return real_get(subscription_id)
 
     billing.subscription = rotate_between_read_and_write
@@ -186,30 +186,30 @@ def test_a_rotation_meanwhile_makes_the_webhook_read_again_and_cut_off_both_keys
     assert not fakes.ports.api_keys.can_call_api(account.api_key_id)
 
 
-def test_an_account_holds_at_most_a_few_keys(fakes: AccountsOnFakes) -> None:
+def test_an_account_holds_at_most_a_few_keys(fakes: World) -> None:
     fakes.signed_up(ADA)
     for _ in range(MAX_EXISTING_KEYS - 1):
-        fakes.keys.rotate(fakes.ports.accounts.get(ADA))
+        fakes.account_keys.rotate(fakes.ports.accounts.get(ADA))
     with pytest.raises(KeyChangeRefused, match="revoke"):
-        fakes.keys.rotate(fakes.ports.accounts.get(ADA))
+        fakes.account_keys.rotate(fakes.ports.accounts.get(ADA))
     assert len(fakes.ports.api_keys.keys) == MAX_EXISTING_KEYS
 
 
-def test_a_canceled_account_cannot_rotate(fakes: AccountsOnFakes) -> None:
+def test_a_canceled_account_cannot_rotate(fakes: World) -> None:
     account = fakes.signed_up(ADA).with_status(AccountStatus.CANCELED, 1, "test")
     with pytest.raises(KeyChangeRefused, match="ended"):
-        fakes.keys.rotate(account)
+        fakes.account_keys.rotate(account)
 
 
-def test_the_job_drops_reminders_of_keys_that_never_rotated_out_and_retries_failures(fakes: AccountsOnFakes) -> None:
+def test_the_job_drops_reminders_of_keys_that_never_rotated_out_and_retries_failures(fakes: World) -> None:
     account = fakes.signed_up(ADA)
     fakes.ports.api_keys.fail_next("attach_to_plan")
     with pytest.raises(DownstreamError):
-        fakes.keys.rotate(account)  # its reminder for the still-current key stays behind
+        fakes.account_keys.rotate(account)  # its reminder for the still-current key stays behind
     rotated_out = account.api_key_id
-    fakes.keys.rotate(fakes.ports.accounts.get(ADA))
+    fakes.account_keys.rotate(fakes.ports.accounts.get(ADA))
     fakes.clock.advance(GRACE_SECONDS)
     fakes.ports.api_keys.fail_next("delete_key")
-    assert fakes.keys.retire_due().failed == 1
-    assert fakes.keys.retire_due().retired == 1
+    assert fakes.account_keys.retire_due().failed == 1
+    assert fakes.account_keys.retire_due().retired == 1
     assert rotated_out not in fakes.ports.api_keys.keys

@@ -11,7 +11,7 @@ from testkit.fake_ports import FakeAccounts, FakeApiKeys
 
 from tollgate.domain.checkout import OUTCOME_WINDOW_SECONDS, PaymentMethodCheckout
 from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import CheckoutOutcome
 
 SIGNUP_URL = "https://signup.example.com/"

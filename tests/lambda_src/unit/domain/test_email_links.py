@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from testkit.fake_access import EMAILS_PER_HOUR, LINK_TTL_SECONDS, AccountsOnFakes
+from testkit.world import EMAILS_PER_HOUR, LINK_TTL_SECONDS, World
 from tollgate.domain.customer_access import LinkPurpose, token_hash
 from tollgate.domain.email_links import EMAIL_COUNT_WINDOW_SECONDS
 from tollgate.domain.errors import InvalidLink, TooManyEmails
@@ -15,16 +15,16 @@ ADDRESS = "ada@example.com"
 
 
 @pytest.fixture
-def fakes() -> AccountsOnFakes:
-    return AccountsOnFakes.create()
+def fakes() -> World:
+    return World.create()
 
 
-def sent_token(fakes: AccountsOnFakes, purpose: LinkPurpose = LinkPurpose.SIGN_IN) -> str:
+def sent_token(fakes: World, purpose: LinkPurpose = LinkPurpose.SIGN_IN) -> str:
     fakes.links.send_link(purpose, ADDRESS, lambda token: Email(ADDRESS, "link", f"https://x/#signin={token}"))
     return fakes.mailer.last_token(ADDRESS)
 
 
-def test_a_token_has_256_random_bits_and_only_its_hash_is_stored(fakes: AccountsOnFakes) -> None:
+def test_a_token_has_256_random_bits_and_only_its_hash_is_stored(fakes: World) -> None:
     token = sent_token(fakes)
     assert len(token) == 43  # token_urlsafe(32): 32 random bytes, base64url without padding
     (stored,) = fakes.access.links.values()
@@ -33,14 +33,14 @@ def test_a_token_has_256_random_bits_and_only_its_hash_is_stored(fakes: Accounts
     assert stored.expires_at == int(fakes.clock()) + LINK_TTL_SECONDS
 
 
-def test_a_link_works_once(fakes: AccountsOnFakes) -> None:
+def test_a_link_works_once(fakes: World) -> None:
     token = sent_token(fakes)
     assert fakes.links.redeem(LinkPurpose.SIGN_IN, token).email == ADDRESS
     with pytest.raises(InvalidLink):
         fakes.links.redeem(LinkPurpose.SIGN_IN, token)
 
 
-def test_a_link_expires_after_its_ttl(fakes: AccountsOnFakes) -> None:
+def test_a_link_expires_after_its_ttl(fakes: World) -> None:
     token = sent_token(fakes)
     fakes.clock.advance(LINK_TTL_SECONDS - 1)
     assert fakes.links.find(LinkPurpose.SIGN_IN, token).email == ADDRESS
@@ -55,20 +55,20 @@ def test_a_link_expires_after_its_ttl(fakes: AccountsOnFakes) -> None:
     lambda token: token + "x",
     lambda token: token.upper(),
 ])
-def test_a_tampered_token_is_refused(fakes: AccountsOnFakes, tamper) -> None:
+def test_a_tampered_token_is_refused(fakes: World, tamper) -> None:
     token = sent_token(fakes)
     with pytest.raises(InvalidLink):
         fakes.links.redeem(LinkPurpose.SIGN_IN, tamper(token))
     assert fakes.links.redeem(LinkPurpose.SIGN_IN, token).email == ADDRESS  # the real one still works
 
 
-def test_a_link_is_good_for_its_own_purpose_only(fakes: AccountsOnFakes) -> None:
+def test_a_link_is_good_for_its_own_purpose_only(fakes: World) -> None:
     token = sent_token(fakes, LinkPurpose.SIGN_IN)
     with pytest.raises(InvalidLink):
         fakes.links.find(LinkPurpose.SIGN_UP, token)
 
 
-def test_two_uses_at_once_have_one_winner(fakes: AccountsOnFakes) -> None:
+def test_two_uses_at_once_have_one_winner(fakes: World) -> None:
     token = sent_token(fakes)
     link = fakes.links.find(LinkPurpose.SIGN_IN, token)
     fakes.links.use(link)
@@ -76,7 +76,7 @@ def test_two_uses_at_once_have_one_winner(fakes: AccountsOnFakes) -> None:
         fakes.links.use(link)
 
 
-def test_an_address_gets_at_most_its_hourly_share_of_emails_then_more_the_next_hour(fakes: AccountsOnFakes) -> None:
+def test_an_address_gets_at_most_its_hourly_share_of_emails_then_more_the_next_hour(fakes: World) -> None:
     fakes.clock.now -= fakes.clock.now % EMAIL_COUNT_WINDOW_SECONDS  # the start of an hour
     for _ in range(EMAILS_PER_HOUR):
         sent_token(fakes)
@@ -90,7 +90,7 @@ def test_an_address_gets_at_most_its_hourly_share_of_emails_then_more_the_next_h
     assert len(fakes.mailer.sent) == EMAILS_PER_HOUR + 1
 
 
-def test_the_limit_counts_each_address_apart(fakes: AccountsOnFakes) -> None:
+def test_the_limit_counts_each_address_apart(fakes: World) -> None:
     for _ in range(EMAILS_PER_HOUR):
         sent_token(fakes)
     fakes.links.send_notice(Email("grace@example.com", "hi", "no link"))

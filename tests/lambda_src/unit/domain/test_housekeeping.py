@@ -4,25 +4,22 @@ row keeps the key id, its history says when), counts the region's keys and the s
 from __future__ import annotations
 
 import pytest
-from testkit.fake_billing import FakeBilling, FakePaymentMethods
-from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeApiKeys, FakeMetrics, SleepingClock
+from testkit import world as deployment
+from testkit.world import CANCELED_KEY_RETENTION_DAYS as RETENTION_DAYS
 
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.housekeeping import DAY_SECONDS, Housekeeping
-from tollgate.domain.lifecycle import LifecycleService
-from tollgate.domain.models import RESERVATION_LEASE_SECONDS, Account, AccountStatus, KeyState, StatusChange
+from tollgate.domain.housekeeping import DAY_SECONDS
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS, Account, AccountStatus, KeyState, StatusChange
 from tollgate.domain.billing_state import BillingEvent
 
 NOW = 1_800_000_000
-RETENTION_DAYS = 30
 
 
 class World:
     def __init__(self) -> None:
-        self.clock = SleepingClock(float(NOW))
-        self.keys, self.accounts = FakeApiKeys(), FakeAccounts()
-        self.housekeeping = Housekeeping(self.accounts, self.keys, RETENTION_DAYS, clock=self.clock.time,
-                                         sleep=self.clock.sleep)
+        self.deployment = deployment.World.create(start=float(NOW))
+        self.clock, self.keys, self.accounts = self.deployment.clock, self.deployment.api_keys, self.deployment.accounts
+        self.housekeeping = self.deployment.housekeeping
 
     def canceled(self, email: str, days_ago: float) -> Account:
         """An account canceled `days_ago` (its history says so), its key disabled then."""
@@ -31,9 +28,9 @@ class World:
         canceled_at = int(NOW - days_ago * DAY_SECONDS)
         account = Account(email=email, status=AccountStatus.CANCELED, api_key_id=key.id, customer_id=f"cus_{email}",
                           subscription_id=f"sub_{email}", attempt_id=f"attempt-{email}", updated_at=canceled_at,
-                          key_synced_for=AccountStatus.CANCELED,
                           history=(StatusChange(canceled_at - 86400, AccountStatus.ACTIVE, "sign-up"),
-                                   StatusChange(canceled_at, AccountStatus.CANCELED, "customer.subscription.deleted")))
+                                   StatusChange(canceled_at, AccountStatus.CANCELED, "customer.subscription.deleted"))
+                          ).with_keys_synced()
         self.accounts.rows[email] = account
         return account
 
@@ -147,7 +144,7 @@ def test_deletions_are_paced_and_stop_at_the_deadline(world):
 def test_a_row_a_new_sign_up_took_over_meanwhile_is_left_to_it(world):
     old = world.canceled("old@example.com", days_ago=RETENTION_DAYS + 1)
     taken_over = Account(email=old.email, status=AccountStatus.PENDING, attempt_id="new-sign-up",
-                         lease_expires_at=NOW + 100)
+                         lease_expires_at=NOW + 100, version=old.version + 1)  # as the store wrote it
 
     original_delete = world.keys.delete_key
 
@@ -174,13 +171,10 @@ def test_the_key_count_failing_does_not_undo_the_deletions(world):
 def test_a_late_event_for_an_account_whose_key_was_deleted_makes_no_key_call(world):
     old = world.canceled("old@example.com", days_ago=RETENTION_DAYS + 1)
     world.run()
-    billing = FakeBilling()
-    billing.subscriptions[old.subscription_id] = {"customer": old.customer_id, "status": "canceled"}
-    lifecycle = LifecycleService(world.accounts, world.keys, billing, FakePaymentMethods(billing),
-                                 clock=world.clock.time, metrics=FakeMetrics(), plans=TEST_PLANS)
+    world.deployment.billing.put_subscription(old.subscription_id, old.customer_id, "canceled")
     calls_before = len(world.keys.calls)
 
-    lifecycle.handle(BillingEvent(id="evt_late", type="customer.subscription.updated", created=NOW,
+    world.deployment.lifecycle.handle(BillingEvent(id="evt_late", type="customer.subscription.updated", created=NOW,
                                   customer_id=old.customer_id, subscription_id=old.subscription_id))
 
     assert world.keys.calls[calls_before:] == []  # no disable of a key that no longer exists

@@ -9,8 +9,8 @@ import itertools
 from dataclasses import replace
 
 import pytest
-from testkit.fake_billing import FakeBilling, FakePaymentMethods
-from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeApiKeys, FakeMetrics
+from testkit import world as deployment
+from testkit.fake_ports import TEST_PLANS
 
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import (
@@ -22,7 +22,7 @@ from tollgate.domain.lifecycle import (
     LifecycleService,
     Outcome,
 )
-from tollgate.domain.models import HISTORY_LIMIT, Account, AccountStatus, StatusChange
+from tollgate.domain.account import HISTORY_LIMIT, Account, AccountStatus, StatusChange
 from tollgate.domain.billing_state import BillingEvent
 
 NOW = 1_800_000_000
@@ -34,16 +34,19 @@ class World:
     """One registered customer: key, Stripe customer and subscription, account row."""
 
     def __init__(self, status: AccountStatus = AccountStatus.ACTIVE, subscription_status: str = "active"):
-        self.keys = FakeApiKeys()
-        self.billing = FakeBilling()
-        self.payments = FakePaymentMethods(self.billing)
-        self.accounts = FakeAccounts()
+        self.deployment = deployment.World.create(start=NOW)
+        self.keys, self.billing, self.accounts = self.deployment.api_keys, self.deployment.billing, self.deployment.accounts
+        self.payments, self.metrics = self.deployment.payments, self.deployment.metrics
         self.key = self.keys.create_key("k", "d")
         if status is AccountStatus.ACTIVE:
             self.keys.attach_to_plan(self.key.id, TEST_PLANS.default.usage_plan_id)
         self.customer_id = "cus_ann"
         self.subscription_id = "sub_ann"
-        self.billing.subscriptions[self.subscription_id] = {"customer": self.customer_id, "status": subscription_status}
+        self.billing.customers[self.customer_id] = {"email": EMAIL, "metadata": {}}
+        self.billing.subscriptions[self.subscription_id] = {
+            "customer": self.customer_id, "status": subscription_status, "created": NOW - 100,
+            "items": [(TEST_PLANS.default.price_id, NOW - 100)], "period_start": NOW - 100,
+            "cancel_at_period_end": False}
         self.accounts.rows[EMAIL] = Account(
             email=EMAIL,
             status=status,
@@ -51,11 +54,8 @@ class World:
             customer_id=self.customer_id,
             subscription_id=self.subscription_id,
             history=(StatusChange(NOW - 100, status, "sign-up"),),
-            key_synced_for=status,  # an earlier event made the key match, as tests set it up
-        )
-        self.metrics = FakeMetrics()
-        self.service = LifecycleService(self.accounts, self.keys, self.billing, self.payments, clock=lambda: NOW,
-                                        metrics=self.metrics, plans=TEST_PLANS)
+        ).with_keys_synced()  # an earlier event made the keys match, as tests set it up
+        self.service = self.deployment.lifecycle
 
     def set_subscription_status(self, status: str) -> None:
         self.billing.subscriptions[self.subscription_id]["status"] = status
@@ -211,7 +211,7 @@ def test_an_event_about_a_subscription_tollgate_does_not_know_is_ignored():
 
 def test_an_older_subscription_of_the_same_customer_does_not_move_the_key():
     world = World()
-    world.billing.subscriptions["sub_old"] = {"customer": world.customer_id, "status": "canceled"}
+    world.billing.put_subscription("sub_old", world.customer_id, "canceled")
 
     assert world.handle(SUBSCRIPTION_DELETED, subscription_id="sub_old") is Outcome.IGNORED
     assert world.key_works
@@ -312,11 +312,11 @@ def test_a_key_failure_after_the_row_was_written_is_repaired_by_stripes_retry():
 def test_a_concurrent_row_change_is_retried_from_a_fresh_read():
     world = World()
     world.set_subscription_status("past_due")
-    world.accounts.fail("save_billing_event", error=ConcurrentUpdate("raced"))
+    world.accounts.fail("update", error=ConcurrentUpdate("raced"))
 
     assert world.handle(SUBSCRIPTION_UPDATED) is Outcome.APPLIED
 
-    assert world.accounts.call_count("save_billing_event") == 2
+    assert world.accounts.call_count("update") == 3  # the raced write, its retry, then the keys said to match
     assert not world.key_works
 
 
@@ -401,13 +401,13 @@ def test_replayed_and_stale_events_make_no_api_gateway_call_once_the_key_matches
     assert world.handle(SUBSCRIPTION_UPDATED, created=NOW - 60) is Outcome.STALE
 
     assert key_management_calls(world) == calls_before + 1
-    assert world.row.key_in_sync and not world.key_works
+    assert world.row.keys_in_sync and not world.key_works
 
 
 def test_the_first_event_after_a_sign_up_asserts_the_key_once():
     """A sign-up attaches the key alongside its last row write, so the row does not claim it matches."""
     world = World()
-    world.accounts.rows[EMAIL] = replace(world.row, key_synced_for=None)
+    world.accounts.rows[EMAIL] = replace(world.row, keys_synced_to=None)
     attached_before = world.keys.call_count("attach_to_plan")
 
     world.handle(INVOICE_PAID)
@@ -415,7 +415,7 @@ def test_the_first_event_after_a_sign_up_asserts_the_key_once():
 
     assert world.keys.call_count("attach_to_plan") == attached_before + 1
     assert world.keys.call_count("set_enabled") == 1
-    assert world.row.key_in_sync
+    assert world.row.keys_in_sync
 
 
 def test_a_crash_between_clearing_the_marker_and_the_key_call_is_repaired_by_the_next_event():
@@ -425,11 +425,11 @@ def test_a_crash_between_clearing_the_marker_and_the_key_call_is_repaired_by_the
 
     with pytest.raises(DownstreamError):
         world.handle(SUBSCRIPTION_UPDATED)
-    assert world.row.status is AccountStatus.SUSPENDED and not world.row.key_in_sync and world.key_works
+    assert world.row.status is AccountStatus.SUSPENDED and not world.row.keys_in_sync and world.key_works
 
     world.handle(INVOICE_PAID)  # Stripe still says past_due: the status stays, the key is repaired
 
-    assert not world.key_works and world.row.key_in_sync
+    assert not world.key_works and world.row.keys_in_sync
 
 
 # --- issue 11: past-due customers recover; a cancellation is final --------------------------------
@@ -439,7 +439,8 @@ def past_due_world(owed: list[int]) -> World:
     """The first usage invoice failed (no card yet): past_due, key disabled, invoices open."""
     world = World(AccountStatus.SUSPENDED, subscription_status="past_due")
     world.keys.set_enabled(world.key.id, False)
-    world.billing.open_invoices[world.subscription_id] = list(owed)
+    for amount in owed:
+        world.billing.owe(world.subscription_id, amount)
     world.payments.setup_intents["seti_new"] = "pm_new_card"
     return world
 
@@ -471,7 +472,7 @@ def test_a_declined_card_keeps_the_account_suspended_and_says_so():
 
     assert not world.key_works and world.row.status is AccountStatus.SUSPENDED
     assert world.row.cut_off_reason == "The card added at checkout was declined: Your card was declined."
-    assert world.billing.open_invoices[world.subscription_id] == [1200]
+    assert [invoice["amount"] for invoice in world.billing.invoices if invoice["status"] == "open"] == [1200]
 
 
 def test_the_row_names_the_checkout_session_it_applied_whatever_the_card_did():

@@ -8,46 +8,29 @@ from dataclasses import replace
 
 import pytest
 
-from testkit.fake_metering import Clock, FakeUsageLedger, FakeUsageMeter, FakeUsageReports, call_record, ledger_bytes
-from testkit.fake_billing import FakePaymentMethods
-from testkit.fake_ports import TEST_PLANS, FakePorts
-from tollgate.domain.checkout import PaymentMethodCheckout
+import itertools
+
+from testkit import world as deployment
+from testkit.fake_metering import call_record, ledger_bytes
+from testkit.fake_ports import TEST_PLANS
 from tollgate.domain.errors import ConfigurationError, DownstreamError, PlanChangeRefused
-from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED, LifecycleService
-from tollgate.domain.metering import UsageReporter
-from tollgate.domain.models import AccountStatus, Registrant
+from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED
+from tollgate.domain.account import AccountStatus
+from tollgate.domain.models import Registrant
 from tollgate.domain.billing_state import BillingEvent
-from tollgate.domain.plan_changes import INVOICE_GRACE_SECONDS, PlanChanges
-from tollgate.domain.registration import RegistrationService
-from tollgate.domain.usage import BillableStatuses
+from tollgate.domain.plan_changes import INVOICE_GRACE_SECONDS
 from tollgate.plans import PlanCatalog
 
 ADA = Registrant("ada@example.com", "Ada", "Lovelace")
 RETURN_URL = "https://shop.example/account"
 STANDARD, FREE, PRO = (TEST_PLANS.get(plan_id) for plan_id in ("standard", "free", "pro"))
+_event_ids = itertools.count(1)
 
 
-class World:
-    """A deployment on fakes: sign-up, plan changes, the webhook's lifecycle and the usage reporter."""
+class World(deployment.World):
+    """A deployment on fakes (testkit.world) and what this module's tests do with it."""
 
-    def __init__(self, plans: PlanCatalog = TEST_PLANS) -> None:
-        self.clock = Clock()
-        self.ports = FakePorts.create()
-        self.billing, self.keys, self.accounts = self.ports.billing, self.ports.api_keys, self.ports.accounts
-        self.billing.clock = self.clock
-        self.payments = FakePaymentMethods(self.billing)
-        checkout = PaymentMethodCheckout(self.accounts, self.keys, self.payments, "https://shop.example/", self.clock)
-        self.changes = PlanChanges(self.accounts, self.keys, self.billing, checkout, plans, self.clock)
-        self.lifecycle = LifecycleService(self.accounts, self.keys, self.billing, self.payments, self.clock,
-                                          metrics=self.ports.metrics, plans=plans, plan_changes=self.changes)
-        self.registration = RegistrationService(self.keys, self.billing, self.ports.analytics, self.accounts,
-                                                metrics=self.ports.metrics, plans=plans, clock=self.clock)
-        self.ledger, self.meter, self.reports = FakeUsageLedger(), FakeUsageMeter(self.clock), FakeUsageReports()
-        self.reporter = UsageReporter(self.ledger, self.accounts, self.meter, self.reports,
-                                      BillableStatuses.parse("2xx"), plans, self.clock)
-        self._events = 0
-
-    def sign_up(self, plan_id: str):
+    def register(self, plan_id: str):
         key = self.registration.register(replace(ADA, plan_id=plan_id), "fp").key
         return key, self.account()
 
@@ -55,12 +38,11 @@ class World:
         return self.accounts.get(ADA.email)
 
     def change(self, plan_id: str):
-        return self.changes.request(self.account(), plan_id, f"request-{plan_id}", RETURN_URL)
+        return self.plan_changes.request(self.account(), plan_id, f"request-{plan_id}", RETURN_URL)
 
     def event(self, event_type: str, **fields) -> None:
-        self._events += 1
         account = self.account()
-        self.lifecycle.handle(BillingEvent(f"evt_{self._events}", event_type, int(self.clock()),
+        self.lifecycle.handle(BillingEvent(f"evt_{next(_event_ids)}", event_type, int(self.clock()),
                                            customer_id=account.customer_id,
                                            subscription_id=fields.pop("subscription_id", account.subscription_id),
                                            **fields))
@@ -80,26 +62,26 @@ class World:
         return units
 
     def usage_plan_of(self, key_id: str) -> str | None:
-        return self.keys.plan.get(key_id)
+        return self.api_keys.plan.get(key_id)
 
 
 @pytest.fixture
 def world() -> World:
-    return World()
+    return World.create()
 
 
 def test_free_to_paid_subscribes_and_moves_the_same_key_to_the_paid_usage_plan(world):
-    key, account = world.sign_up("free")
+    key, account = world.register("free")
     world.calls(key.id, 3)
 
     outcome = world.change("standard")
 
     after = world.account()
     assert outcome.checkout_url is None and after.plan_id == "standard"
-    assert world.billing.subscription(after.subscription_id).current_price_id == STANDARD.price_id
-    assert after.api_key_id == key.id and world.keys.keys[key.id]["value"] == key.value  # the key did not change
-    assert world.usage_plan_of(key.id) == STANDARD.usage_plan_id and world.keys.can_call_api(key.id)
-    assert after.key_in_sync
+    assert world.billing.subscription(after.subscription_id).has_price(STANDARD.price_id)
+    assert after.api_key_id == key.id and world.api_keys.keys[key.id]["value"] == key.value  # the key did not change
+    assert world.usage_plan_of(key.id) == STANDARD.usage_plan_id and world.api_keys.can_call_api(key.id)
+    assert after.keys_in_sync
     world.calls(key.id, 4)
     assert world.billed() == {STANDARD.price_id: 4}  # the 3 calls made on the free plan are billed nowhere
 
@@ -108,8 +90,8 @@ def test_n_calls_before_a_switch_and_m_after_are_billed_n_at_the_old_price_and_m
     """The old item stays until the period's invoice; each call goes to its plan's meter, even when
     one ledger object holds calls from both sides of the switch."""
     plans = PlanCatalog((STANDARD, replace(PRO, requires_payment_method=False), FREE))
-    world = World(plans)
-    key, account = world.sign_up("standard")
+    world = World.create(plans)
+    key, account = world.register("standard")
     world.calls(key.id, 5)
     before_ms = int(world.clock() * 1000)
     world.clock.advance(1)
@@ -118,8 +100,9 @@ def test_n_calls_before_a_switch_and_m_after_are_billed_n_at_the_old_price_and_m
     after_ms = int(world.clock() * 1000)
     world.calls(key.id, 2)
     mixed = world.ledger.put(ledger_bytes([call_record(key.id, at_ms=before_ms - 10), call_record(key.id, at_ms=after_ms)]))
-    world.reporter.report_object(mixed)
+    summary = world.reporter.report_object(mixed).summary
 
+    assert (summary.billable, summary.billed, summary.customers) == (2, 2, 1)  # one customer at two prices
     subscription = world.billing.subscription(world.account().subscription_id)
     assert [item.price_id for item in subscription.items] == [STANDARD.price_id, PRO.price_id]
     assert world.billed() == {STANDARD.price_id: 6, PRO.price_id: 3}
@@ -127,11 +110,14 @@ def test_n_calls_before_a_switch_and_m_after_are_billed_n_at_the_old_price_and_m
 
 
 def test_paid_to_free_ends_the_subscription_with_its_period_and_the_account_goes_on_free(world):
-    key, account = world.sign_up("standard")
+    key, account = world.register("standard")
     world.calls(key.id, 2)
 
     world.change("free")
     world.calls(key.id, 3)
+    on_free = world.reports.latest_summary()
+    assert (on_free.billable, on_free.billed, on_free.customers) == (3, 0, 0)  # calls on the free plan bill nothing
+    assert world.reports.latest_billed_summary().billed == 2
     assert world.billing.subscription(account.subscription_id).cancel_at_period_end
     assert world.usage_plan_of(key.id) == FREE.usage_plan_id
     world.billing.renew(account.subscription_id)  # the period ends; Stripe ends the subscription
@@ -139,12 +125,12 @@ def test_paid_to_free_ends_the_subscription_with_its_period_and_the_account_goes
 
     after = world.account()
     assert (after.status, after.plan_id, after.subscription_id) == (AccountStatus.ACTIVE, "free", None)
-    assert world.keys.can_call_api(key.id)
+    assert world.api_keys.can_call_api(key.id)
     assert world.billed() == {STANDARD.price_id: 2}
 
 
 def test_a_plan_that_needs_a_card_goes_through_checkout_first_then_the_webhook_changes_it(world):
-    key, _ = world.sign_up("free")
+    key, _ = world.register("free")
 
     outcome = world.change("pro")
     assert outcome.checkout_url and world.account().pending_plan_id == "pro"
@@ -155,8 +141,8 @@ def test_a_plan_that_needs_a_card_goes_through_checkout_first_then_the_webhook_c
 
     after = world.account()
     assert (after.plan_id, after.pending_plan_id, after.status) == ("pro", None, AccountStatus.ACTIVE)
-    assert world.billing.subscription(after.subscription_id).current_price_id == PRO.price_id
-    assert world.usage_plan_of(key.id) == PRO.usage_plan_id and world.keys.can_call_api(key.id)
+    assert world.billing.subscription(after.subscription_id).has_price(PRO.price_id)
+    assert world.usage_plan_of(key.id) == PRO.usage_plan_id and world.api_keys.can_call_api(key.id)
     session = next(iter(world.payments.checkout_sessions.values()))
     assert session["success_url"].startswith(RETURN_URL + "?checkout=success")
 
@@ -167,7 +153,7 @@ def test_a_plan_that_needs_a_card_goes_through_checkout_first_then_the_webhook_c
     ("free", AccountStatus.SUSPENDED, "settle what it owes first"),
 ])
 def test_a_change_the_account_cannot_make_is_refused_saying_what_to_do(world, plan_id, status, message):
-    world.sign_up("standard")
+    world.register("standard")
     world.accounts.rows[ADA.email] = replace(world.account(), status=status)
 
     with pytest.raises(PlanChangeRefused, match=message):
@@ -177,8 +163,8 @@ def test_a_change_the_account_cannot_make_is_refused_saying_what_to_do(world, pl
 
 def test_two_paid_plans_on_one_meter_are_refused_before_anything_changes(world):
     plans = PlanCatalog((STANDARD, replace(PRO, requires_payment_method=False), FREE))
-    world = World(plans)
-    key, account = world.sign_up("standard")
+    world = World.create(plans)
+    key, account = world.register("standard")
     world.billing.meters = {STANDARD.price_id: "mtr_shared", PRO.price_id: "mtr_shared"}
 
     with pytest.raises(ConfigurationError, match="share a meter"):
@@ -188,72 +174,74 @@ def test_two_paid_plans_on_one_meter_are_refused_before_anything_changes(world):
 
 
 def test_stripe_failing_changes_nothing(world):
-    key, _ = world.sign_up("free")
+    key, _ = world.register("free")
     world.billing.fail("subscribe")
 
     with pytest.raises(DownstreamError):
         world.change("standard")
 
     assert world.account().plan_id == "free" and world.usage_plan_of(key.id) == FREE.usage_plan_id
-    assert world.billing.live_subscriptions() == []
+    assert world.billing.live_subscription_ids() == []
 
 
-def test_a_row_write_lost_after_stripe_changed_is_completed_by_the_reconciler_from_the_price(world):
-    """Half-way: Stripe bills the new price, the row still says the old plan. Nothing is in two
-    usage plans, and the reconciler follows the subscription's newest price."""
+def test_a_row_write_lost_after_stripe_changed_is_completed_by_the_reconciler_from_the_intent():
+    """Money safety II, scenario 8's kind: Stripe bills the new plan, the row write recording it fails; the
+    row's recorded intent says what was asked, and the reconciler completes it (the keys follow)."""
     plans = PlanCatalog((STANDARD, replace(PRO, requires_payment_method=False), FREE))
-    world = World(plans)
-    key, account = world.sign_up("standard")
-    world.accounts.fail_next("save_plan")
+    world = World.create(plans)
+    key, account = world.register("standard")
+    world.accounts.fail("update", on_call=world.accounts.call_count("update") + 2)  # the write after Stripe's
 
     with pytest.raises(DownstreamError):
         world.change("pro")
-    assert world.account().plan_id == "standard" and world.usage_plan_of(key.id) == STANDARD.usage_plan_id
+    assert world.account().plan_id == "standard" and world.account().plan_intent.to_plan == "pro"
+    assert world.usage_plan_of(key.id) == STANDARD.usage_plan_id
     subscription = world.billing.subscription(account.subscription_id)
     assert world.lifecycle.needs_reconciling(world.account(), subscription)
 
-    world.accounts.fail("save_plan", times=0)
     world.lifecycle.reconcile(subscription, "run-1", int(world.clock()))
 
     after = world.account()
-    assert after.plan_id == "pro" and after.plan_changes[-1].cause == RECONCILE
-    assert world.usage_plan_of(key.id) == PRO.usage_plan_id and after.key_in_sync
+    assert after.plan_id == "pro" and after.plan_intent is None and after.plan_changes[-1].cause == "account page"
+    assert world.usage_plan_of(key.id) == PRO.usage_plan_id and after.keys_in_sync
 
 
 def test_a_key_left_in_no_usage_plan_by_a_failed_move_is_moved_by_the_next_reconciliation(world):
-    key, account = world.sign_up("free")
-    world.keys.fail_next("attach_to_plan")  # detached from the free plan, not yet in the paid one
+    key, account = world.register("free")
+    world.api_keys.fail_next("attach_to_plan")  # detached from the free plan, not yet in the paid one
 
     with pytest.raises(DownstreamError):
         world.change("standard")
-    assert world.usage_plan_of(key.id) is None and not world.keys.can_call_api(key.id)  # cut off, billed nowhere
+    assert world.usage_plan_of(key.id) is None and not world.api_keys.can_call_api(key.id)  # cut off, billed nowhere
     after = world.account()
-    assert after.plan_id == "standard" and not after.key_in_sync
+    assert after.plan_id == "standard" and not after.keys_in_sync
 
-    world.keys.fail("attach_to_plan", times=0)
+    world.api_keys.fail("attach_to_plan", times=0)
     world.lifecycle.reconcile(world.billing.subscription(after.subscription_id), "run-1", int(world.clock()))
-    assert world.usage_plan_of(key.id) == STANDARD.usage_plan_id and world.keys.can_call_api(key.id)
+    assert world.usage_plan_of(key.id) == STANDARD.usage_plan_id and world.api_keys.can_call_api(key.id)
 
 
-def test_a_price_changed_in_stripe_moves_the_key_to_that_plans_usage_plan(world):
-    """The owner switches the subscription's price in Stripe's dashboard (or the customer in the portal)."""
+def test_a_price_changed_in_stripe_is_put_back_the_plan_is_what_the_row_says(world):
+    """The plan is the row's (Money safety II, scenario 4): a price replaced in Stripe's dashboard does not
+    move the account; Stripe is made to bill the row's plan again, and the key stays on its usage plan."""
     plans = PlanCatalog((STANDARD, replace(PRO, requires_payment_method=False), FREE))
-    world = World(plans)
-    key, account = world.sign_up("standard")
+    world = World.create(plans)
+    key, account = world.register("standard")
     world.clock.advance(10)
     world.billing.subscriptions[account.subscription_id]["items"] = [(PRO.price_id, int(world.clock()))]
 
     world.event(SUBSCRIPTION_UPDATED)
 
     after = world.account()
-    assert after.plan_id == "pro" and after.plan_changes[-1].cause == SUBSCRIPTION_UPDATED
-    assert world.usage_plan_of(key.id) == PRO.usage_plan_id
+    assert after.plan_id == "standard" and after.plan_changes == ()
+    assert world.billing.subscription(account.subscription_id).has_price(STANDARD.price_id)
+    assert world.usage_plan_of(key.id) == STANDARD.usage_plan_id
 
 
 def test_the_old_price_is_dropped_once_the_period_of_the_change_is_invoiced(world):
     plans = PlanCatalog((STANDARD, replace(PRO, requires_payment_method=False), FREE))
-    world = World(plans)
-    key, account = world.sign_up("standard")
+    world = World.create(plans)
+    key, account = world.register("standard")
     world.change("pro")
     subscription_id = account.subscription_id
     assert not world.lifecycle.needs_reconciling(world.account(), world.billing.subscription(subscription_id))

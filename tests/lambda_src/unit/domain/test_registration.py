@@ -13,8 +13,9 @@ from tollgate.plans import PlanCatalog
 from testkit.faults import CallRecorder
 
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, RegistrationInProgress
-from tollgate.domain.models import Account, AccountStatus, Registrant
-from tollgate.domain.models import RESERVATION_LEASE_SECONDS
+from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.models import Registrant
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS
 from tollgate.domain.registration import RegistrationService, _Attempt
 
 ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")
@@ -48,7 +49,7 @@ def assert_nothing_left(ports: FakePorts) -> None:
     assert ports.api_keys.keys == {}
     assert ports.api_keys.plan == {}
     assert ports.billing.customers == {}
-    assert ports.billing.live_subscriptions() == []
+    assert ports.billing.live_subscription_ids() == []
     assert ports.accounts.rows == {}
 
 
@@ -62,8 +63,8 @@ def test_register_creates_a_billed_key_that_can_call_the_api(ports, clock):
     customer = ports.billing.customers[registration.customer_id]
     assert customer["email"] == ANN.email and customer["metadata"] == {"awsAPIKeyId": key_id}
     subscription = ports.billing.subscription(registration.subscription_id)
-    assert (subscription.customer_id, subscription.status, subscription.current_price_id) == (
-        registration.customer_id, "active", TEST_PLANS.default.price_id)
+    assert (subscription.customer_id, subscription.status, [item.price_id for item in subscription.items]) == (
+        registration.customer_id, "active", [TEST_PLANS.default.price_id])
     assert ports.api_keys.plan[key_id] == TEST_PLANS.default.usage_plan_id
     assert ports.analytics.companies[registration.subscription_id]["stripe_customer_id"] == registration.customer_id
     assert ports.analytics.users[key_id] == {
@@ -121,13 +122,13 @@ def test_attaching_the_key_to_the_plan_starts_only_after_billing_exists():
 
 # Every external step of the flow, as (port, method, which call of that method).
 STEPS = [
-    ("accounts", "save", 1),  # reserve the email
+    ("accounts", "create", 1),  # reserve the email
     ("api_keys", "create_key", 1),
-    ("accounts", "save", 2),  # record the key id
+    ("accounts", "update", 1),  # record the key id
     ("billing", "create_customer", 1),
-    ("accounts", "save", 3),  # record the customer id
+    ("accounts", "update", 2),  # record the customer id
     ("billing", "subscribe", 1),
-    ("accounts", "save", 4),  # record the final state
+    ("accounts", "update", 3),  # record the final state
     ("analytics", "upsert_company", 1),
     ("analytics", "upsert_user", 1),
     ("api_keys", "attach_to_plan", 1),
@@ -191,7 +192,7 @@ def test_an_undo_that_fails_leaves_a_failed_row_with_every_id(ports, failing_ste
     # every other undo still ran: only what the failed undo covers is left
     assert ("key" in left_behind) == bool(ports.api_keys.keys)
     assert ("customer" in left_behind) == bool(ports.billing.customers)
-    assert ("subscription" in left_behind) == bool(ports.billing.live_subscriptions())
+    assert ("subscription" in left_behind) == bool(ports.billing.live_subscription_ids())
     assert ports.api_keys.plan == {}
 
 
@@ -205,7 +206,7 @@ def test_an_undo_failure_after_the_subscription_records_the_subscription_id(port
 
     row = ports.accounts.rows[ANN.email]
     assert row.status is AccountStatus.FAILED
-    assert row.subscription_id in ports.billing.live_subscriptions()
+    assert row.subscription_id in ports.billing.live_subscription_ids()
     assert "cancel subscription" in row.failure_reason and "delete customer" in row.failure_reason
 
 
@@ -300,10 +301,10 @@ def test_an_unconfirmed_subscription_whose_customer_survives_ends_when_a_later_c
     row = ports.accounts.get(ANN.email)
     assert row.status is AccountStatus.FAILED and row.customer_id in ports.billing.customers
     assert "injected failure in subscribe" in row.failure_reason
-    assert len(ports.billing.live_subscriptions()) == 1
+    assert len(ports.billing.live_subscription_ids()) == 1
 
     assert service.cleanup.undo(row).leftovers == ()
-    assert ports.billing.live_subscriptions() == [] and ports.billing.customers == {}
+    assert ports.billing.live_subscription_ids() == [] and ports.billing.customers == {}
 
 
 def test_a_sign_up_that_died_after_an_unconfirmed_customer_create_is_cleaned_by_the_next_one(
@@ -371,7 +372,7 @@ def test_an_expired_reservation_is_taken_over_after_undoing_what_it_recorded(por
     assert list(ports.api_keys.keys) == [registration.key.id]
     assert set(ports.api_keys.plan) == {registration.key.id}
     assert list(ports.billing.customers) == [registration.customer_id]
-    assert ports.billing.live_subscriptions() == [registration.subscription_id]
+    assert ports.billing.live_subscription_ids() == [registration.subscription_id]
     assert ports.accounts.rows[ANN.email].status is AccountStatus.ACTIVE
 
 
@@ -426,7 +427,7 @@ def test_a_slow_attempt_that_lost_its_reservation_undoes_its_own_work_and_leaves
 
     assert ports.accounts.rows[ANN.email] is newer
     assert ports.api_keys.keys == {} and ports.billing.customers == {}
-    assert ports.billing.live_subscriptions() == []
+    assert ports.billing.live_subscription_ids() == []
 
 
 def test_twenty_simultaneous_sign_ups_of_one_email_make_exactly_one_account():
@@ -535,7 +536,7 @@ def test_a_canceled_customer_signs_up_again_with_a_new_key_and_subscription(port
 
     row = ports.accounts.rows[ANN.email]
     assert row.status is AccountStatus.ACTIVE and row.api_key_id == again.key.id != canceled.api_key_id
-    assert again.subscription_id != canceled.subscription_id and again.subscription_id in ports.billing.live_subscriptions()
+    assert again.subscription_id != canceled.subscription_id and again.subscription_id in ports.billing.live_subscription_ids()
     assert canceled.api_key_id not in ports.api_keys.keys  # the disabled key is deleted
     assert ports.api_keys.can_call_api(again.key.id)
     assert row.history[: len(canceled.history)] == canceled.history  # the earlier life stays traceable
@@ -583,7 +584,7 @@ def test_a_paid_plan_subscribes_to_its_price_and_puts_the_key_on_its_usage_plan(
 
     registration = service.register(replace(ANN, plan_id="pro"), "fp")
 
-    assert ports.billing.subscription(registration.subscription_id).current_price_id == pro.price_id
+    assert ports.billing.subscription(registration.subscription_id).has_price(pro.price_id)
     assert ports.api_keys.plan == {registration.key.id: pro.usage_plan_id}
     assert ports.accounts.rows[ANN.email].plan_id == "pro"
 

@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import pytest
 
-from testkit.fake_access import AccountsOnFakes
+from testkit.world import World
 from tollgate import contract
 from tollgate.domain.customer_access import token_hash
 from tollgate.domain.errors import InvalidLink, SignedOut, TooManyEmails
-from tollgate.domain.models import AccountStatus
+from tollgate.domain.account import AccountStatus
 
 ADA = "ada@example.com"
 
 
 @pytest.fixture
-def fakes() -> AccountsOnFakes:
-    fakes = AccountsOnFakes.create()
+def fakes() -> World:
+    fakes = World.create()
     fakes.signed_up(ADA)
     return fakes
 
 
-def test_an_account_holder_gets_a_link_that_opens_a_12_hour_session(fakes: AccountsOnFakes) -> None:
+def test_an_account_holder_gets_a_link_that_opens_a_12_hour_session(fakes: World) -> None:
     fakes.sessions.request_sign_in(ADA)
     assert f"/{contract.ACCOUNT_PAGE}#signin=" in fakes.mailer.sent[-1].text
     token, session = fakes.sessions.open(fakes.mailer.last_token(ADA))
@@ -31,7 +31,7 @@ def test_an_account_holder_gets_a_link_that_opens_a_12_hour_session(fakes: Accou
     assert fakes.sessions.account(token).email == ADA
 
 
-def test_an_unknown_address_gets_the_same_answer_and_a_no_account_email(fakes: AccountsOnFakes) -> None:
+def test_an_unknown_address_gets_the_same_answer_and_a_no_account_email(fakes: World) -> None:
     calls = []
     for email in (ADA, "nobody@example.com"):
         before = len(fakes.ports.accounts.calls) + len(fakes.access.calls) + len(fakes.mailer.calls)
@@ -42,7 +42,7 @@ def test_an_unknown_address_gets_the_same_answer_and_a_no_account_email(fakes: A
     assert calls[1] in (calls[0] - 1, calls[0])  # a link write more for the holder, nothing else
 
 
-def test_a_session_ends_after_12_hours(fakes: AccountsOnFakes) -> None:
+def test_a_session_ends_after_12_hours(fakes: World) -> None:
     token = fakes.signed_in(ADA)
     fakes.clock.advance(contract.SESSION_SECONDS - 1)
     assert fakes.sessions.account(token).email == ADA
@@ -52,12 +52,12 @@ def test_a_session_ends_after_12_hours(fakes: AccountsOnFakes) -> None:
 
 
 @pytest.mark.parametrize("cookie", [None, "", "not-a-session", "x" * 43])
-def test_no_or_a_made_up_cookie_is_signed_out(fakes: AccountsOnFakes, cookie: str | None) -> None:
+def test_no_or_a_made_up_cookie_is_signed_out(fakes: World, cookie: str | None) -> None:
     with pytest.raises(SignedOut):
         fakes.sessions.account(cookie)
 
 
-def test_sign_out_ends_this_session_only_and_everywhere_ends_them_all(fakes: AccountsOnFakes) -> None:
+def test_sign_out_ends_this_session_only_and_everywhere_ends_them_all(fakes: World) -> None:
     phone, laptop, tablet = (fakes.signed_in(ADA) for _ in range(3))
     fakes.sessions.close(phone)
     with pytest.raises(SignedOut):
@@ -70,7 +70,7 @@ def test_sign_out_ends_this_session_only_and_everywhere_ends_them_all(fakes: Acc
     fakes.sessions.close(laptop)  # twice is not an error
 
 
-def test_a_sign_in_link_works_once_and_never_as_a_sign_up_link(fakes: AccountsOnFakes) -> None:
+def test_a_sign_in_link_works_once_and_never_as_a_sign_up_link(fakes: World) -> None:
     fakes.sessions.request_sign_in(ADA)
     token = fakes.mailer.last_token(ADA)
     with pytest.raises(InvalidLink):
@@ -80,13 +80,13 @@ def test_a_sign_in_link_works_once_and_never_as_a_sign_up_link(fakes: AccountsOn
         fakes.sessions.open(token)
 
 
-def test_sign_in_links_share_the_addresses_hourly_limit(fakes: AccountsOnFakes) -> None:
+def test_sign_in_links_share_the_addresses_hourly_limit(fakes: World) -> None:
     with pytest.raises(TooManyEmails):
         for _ in range(5):
             fakes.sessions.request_sign_in(ADA)
 
 
-def test_a_failed_or_pending_row_cannot_sign_in(fakes: AccountsOnFakes) -> None:
+def test_a_failed_or_pending_row_cannot_sign_in(fakes: World) -> None:
     account = fakes.ports.accounts.get(ADA)
     token = fakes.signed_in(ADA)
     fakes.ports.accounts.rows[ADA] = account.with_status(AccountStatus.FAILED, 1, "test")

@@ -8,7 +8,8 @@ from testkit.fake_ports import TEST_PLANS, FakePorts
 
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered
-from tollgate.domain.models import Account, AccountStatus, Registrant
+from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.models import Registrant
 from tollgate.domain.registration import RegistrationService
 
 ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")

@@ -5,25 +5,26 @@ from __future__ import annotations
 
 import pytest
 
-from testkit.fake_access import AccountsOnFakes
+from testkit.world import World
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, InvalidLink, RegistrationInProgress
-from tollgate.domain.models import AccountStatus, Registrant
+from tollgate.domain.account import AccountStatus
+from tollgate.domain.models import Registrant
 
 ADA = Registrant("ada@example.com", "Ada", "Lovelace")
 
 
 @pytest.fixture
-def fakes() -> AccountsOnFakes:
-    return AccountsOnFakes.create()
+def fakes() -> World:
+    return World.create()
 
 
-def created_anything(fakes: AccountsOnFakes) -> bool:
+def created_anything(fakes: World) -> bool:
     ports = fakes.ports
     return bool(ports.api_keys.keys or ports.billing.customers or ports.analytics.users or ports.accounts.rows)
 
 
-def test_a_sign_up_request_creates_nothing_and_emails_a_confirmation_link(fakes: AccountsOnFakes) -> None:
+def test_a_sign_up_request_creates_nothing_and_emails_a_confirmation_link(fakes: World) -> None:
     fakes.sign_up.request(ADA)
     assert not created_anything(fakes)
     (email,) = fakes.mailer.sent
@@ -31,7 +32,7 @@ def test_a_sign_up_request_creates_nothing_and_emails_a_confirmation_link(fakes:
     assert f"https://shop.example/#confirm={fakes.mailer.last_token(ADA.email)}" in email.text
 
 
-def test_opening_the_link_registers_the_sign_up_once(fakes: AccountsOnFakes) -> None:
+def test_opening_the_link_registers_the_sign_up_once(fakes: World) -> None:
     fakes.sign_up.request(ADA)
     token = fakes.mailer.last_token(ADA.email)
     registration = fakes.sign_up.confirm(token)
@@ -47,7 +48,7 @@ def test_opening_the_link_registers_the_sign_up_once(fakes: AccountsOnFakes) -> 
                                              contract.METRIC_SIGNUPS_CONFIRMED)] == [1, 1, 1]
 
 
-def test_every_request_is_counted_whether_or_not_its_link_is_opened(fakes: AccountsOnFakes) -> None:
+def test_every_request_is_counted_whether_or_not_its_link_is_opened(fakes: World) -> None:
     """What the sign-ups-per-hour alarm watches with verify_email: a wave shows before any link is opened."""
     fakes.signed_up(ADA.email)
     requested_before = fakes.ports.metrics.total(contract.METRIC_SIGNUPS_REQUESTED)
@@ -56,7 +57,7 @@ def test_every_request_is_counted_whether_or_not_its_link_is_opened(fakes: Accou
     assert fakes.ports.metrics.total(contract.METRIC_SIGNUPS_REQUESTED) == requested_before + 3
 
 
-def test_an_existing_account_gets_the_same_answer_and_a_sign_in_link_instead(fakes: AccountsOnFakes) -> None:
+def test_an_existing_account_gets_the_same_answer_and_a_sign_in_link_instead(fakes: World) -> None:
     fakes.signed_up(ADA.email)
     before = (dict(fakes.ports.api_keys.keys), dict(fakes.ports.billing.customers))
     fakes.sign_up.request(Registrant(ADA.email, "Someone", "Else"))  # returns None like any request
@@ -66,7 +67,7 @@ def test_an_existing_account_gets_the_same_answer_and_a_sign_in_link_instead(fak
     assert f"/{contract.ACCOUNT_PAGE}#signin={fakes.mailer.last_token(ADA.email)}" in email.text
 
 
-def test_known_and_unknown_addresses_cost_the_same_calls(fakes: AccountsOnFakes) -> None:
+def test_known_and_unknown_addresses_cost_the_same_calls(fakes: World) -> None:
     """Same timing class: one read, one count, one link write, one email, whatever the address."""
     fakes.signed_up(ADA.email)
     calls = []
@@ -77,14 +78,14 @@ def test_known_and_unknown_addresses_cost_the_same_calls(fakes: AccountsOnFakes)
     assert calls[0] == calls[1] == 4
 
 
-def test_a_canceled_account_signs_up_again_through_a_confirmation_link(fakes: AccountsOnFakes) -> None:
+def test_a_canceled_account_signs_up_again_through_a_confirmation_link(fakes: World) -> None:
     account = fakes.signed_up(ADA.email)
     fakes.ports.accounts.rows[ADA.email] = account.with_status(AccountStatus.CANCELED, 1, "test")
     fakes.sign_up.request(ADA)
     assert "confirm" in fakes.mailer.sent[-1].subject.lower()
 
 
-def test_a_failing_service_leaves_the_link_usable(fakes: AccountsOnFakes) -> None:
+def test_a_failing_service_leaves_the_link_usable(fakes: World) -> None:
     fakes.sign_up.request(ADA)
     token = fakes.mailer.last_token(ADA.email)
     fakes.ports.billing.fail("create_customer")
@@ -94,7 +95,7 @@ def test_a_failing_service_leaves_the_link_usable(fakes: AccountsOnFakes) -> Non
     assert fakes.sign_up.confirm(token).status is AccountStatus.ACTIVE
 
 
-def test_a_link_for_an_address_that_got_an_account_meanwhile_is_spent_with_409(fakes: AccountsOnFakes) -> None:
+def test_a_link_for_an_address_that_got_an_account_meanwhile_is_spent_with_409(fakes: World) -> None:
     fakes.sign_up.request(ADA)
     first = fakes.mailer.last_token(ADA.email)
     fakes.sign_up.request(ADA)  # a second request before either link was opened
@@ -106,7 +107,7 @@ def test_a_link_for_an_address_that_got_an_account_meanwhile_is_spent_with_409(f
         fakes.sign_up.confirm(first)
 
 
-def test_the_same_link_confirmed_while_its_sign_up_runs_is_already_being_processed(fakes: AccountsOnFakes) -> None:
+def test_the_same_link_confirmed_while_its_sign_up_runs_is_already_being_processed(fakes: World) -> None:
     fakes.sign_up.request(ADA)
     token = fakes.mailer.last_token(ADA.email)
     confirmed = []

@@ -8,12 +8,13 @@ import json
 
 import pytest
 
-from testkit.fake_access import AccountsOnFakes
+from testkit.world import World
 from testkit.fake_ports import TEST_PLANS
 from testkit.fake_wiring import deployed_with_accounts
 from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, invoke
 from tollgate import contract
 from tollgate.domain.billing_state import UpcomingInvoice
+from tollgate.domain.errors import ConcurrentUpdate
 
 ADA = "ada@example.com"
 ACCOUNT_MODULE = "tollgate.handlers.account"
@@ -21,15 +22,15 @@ COOKIE_FLAGS = "Path=/; Secure; HttpOnly; SameSite=Strict"
 
 
 @pytest.fixture
-def fakes() -> AccountsOnFakes:
-    fakes = AccountsOnFakes.create()
+def fakes() -> World:
+    fakes = World.create()
     account = fakes.signed_up(ADA)
     fakes.account_billing.invoices[account.subscription_id] = UpcomingInvoice(70, "usd", 1_800_000_000, 1_802_592_000)
     return fakes
 
 
 @pytest.fixture
-def function(fakes: AccountsOnFakes) -> DeployedFunction:
+def function(fakes: World) -> DeployedFunction:
     return deployed_with_accounts(ACCOUNT_MODULE, fakes)
 
 
@@ -40,7 +41,7 @@ def call(function: DeployedFunction, path: str, body: dict | None = None, *, coo
                                               headers=headers))
 
 
-def signed_in(function: DeployedFunction, fakes: AccountsOnFakes) -> tuple[str, dict[str, str]]:
+def signed_in(function: DeployedFunction, fakes: World) -> tuple[str, dict[str, str]]:
     assert call(function, contract.ROUTE_SIGNIN, {"email": ADA})[0] == 202
     status, headers, body = call(function, contract.ROUTE_SIGNIN_CONFIRM, {"token": fakes.mailer.last_token(ADA)})
     assert status == 200 and body["signedIn"] is True
@@ -48,7 +49,7 @@ def signed_in(function: DeployedFunction, fakes: AccountsOnFakes) -> tuple[str, 
 
 
 def test_the_session_cookie_is_host_only_secure_httponly_strict_for_12_hours(
-        function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+        function: DeployedFunction, fakes: World) -> None:
     session, headers = signed_in(function, fakes)
     assert headers["Set-Cookie"] == f"{contract.SESSION_COOKIE}={session}; Max-Age=43200; {COOKIE_FLAGS}"
     assert headers["Cache-Control"] == "no-store"
@@ -66,14 +67,14 @@ def test_sign_in_answers_the_same_for_any_address(function: DeployedFunction) ->
                                   contract.ROUTE_ACCOUNT_PLAN])
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"])
 def test_a_state_change_must_be_json_so_no_other_site_can_post_a_form(
-        function: DeployedFunction, fakes: AccountsOnFakes, path: str, content_type: str) -> None:
+        function: DeployedFunction, fakes: World, path: str, content_type: str) -> None:
     session, _ = signed_in(function, fakes)
     status, _, body = call(function, path, {"email": ADA}, cookie=session, content_type=content_type)
     assert status == 400 and body["fields"] == {"Content-Type": "must be application/json"}
     assert len(fakes.ports.api_keys.keys) == 1
 
 
-def test_the_account_page_figures(function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+def test_the_account_page_figures(function: DeployedFunction, fakes: World) -> None:
     session, _ = signed_in(function, fakes)
     status, _, body = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)
     account = fakes.ports.accounts.get(ADA)
@@ -83,6 +84,7 @@ def test_the_account_page_figures(function: DeployedFunction, fakes: AccountsOnF
     assert body["period"] == {"start": 1_800_000_000, "end": 1_802_592_000}
     assert body["quota"] == {"left": TEST_PLANS.default.quota_limit, "limit": TEST_PLANS.default.quota_limit}
     assert body["billableCalls"] is None and body["unavailable"] == ["usage"]  # no usage reports here
+    assert body["endingSubscription"] is None
     assert body["keys"] == [{"id": account.api_key_id, "createdAt": account.created_at, "state": "active",
                              "until": None, "current": True}]
     assert fakes.ports.api_keys.keys[account.api_key_id]["value"] not in json.dumps(body)
@@ -97,7 +99,7 @@ def test_without_a_session_the_answer_is_401_and_the_cookie_is_cleared(function:
 
 
 def test_rotate_shows_the_new_key_once_then_revoke_ends_the_old_one(function: DeployedFunction,
-                                                                    fakes: AccountsOnFakes) -> None:
+                                                                    fakes: World) -> None:
     session, _ = signed_in(function, fakes)
     old = fakes.ports.accounts.get(ADA).api_key_id
     status, headers, rotated = call(function, contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, cookie=session)
@@ -116,7 +118,7 @@ def test_rotate_shows_the_new_key_once_then_revoke_ends_the_old_one(function: De
 
 
 def test_manage_billing_opens_a_portal_session_for_the_accounts_own_customer(function: DeployedFunction,
-                                                                           fakes: AccountsOnFakes) -> None:
+                                                                           fakes: World) -> None:
     session, _ = signed_in(function, fakes)
     status, _, body = call(function, contract.ROUTE_ACCOUNT_BILLING_PORTAL, {}, cookie=session)
     assert status == 200 and body["url"].startswith("https://billing.stripe.test/")
@@ -125,7 +127,7 @@ def test_manage_billing_opens_a_portal_session_for_the_accounts_own_customer(fun
 
 
 def test_sign_out_ends_the_session_and_everywhere_ends_the_others(function: DeployedFunction,
-                                                                  fakes: AccountsOnFakes) -> None:
+                                                                  fakes: World) -> None:
     phone, _ = signed_in(function, fakes)
     fakes.clock.advance(3600)
     status, headers, _ = call(function, contract.ROUTE_SIGNOUT, {}, cookie=phone)
@@ -136,7 +138,7 @@ def test_sign_out_ends_the_session_and_everywhere_ends_the_others(function: Depl
     assert fakes.access.sessions == {}
 
 
-def test_a_used_or_forged_sign_in_token_gets_410(function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+def test_a_used_or_forged_sign_in_token_gets_410(function: DeployedFunction, fakes: World) -> None:
     call(function, contract.ROUTE_SIGNIN, {"email": ADA})
     token = fakes.mailer.last_token(ADA)
     assert call(function, contract.ROUTE_SIGNIN_CONFIRM, {"token": token})[0] == 200
@@ -145,7 +147,7 @@ def test_a_used_or_forged_sign_in_token_gets_410(function: DeployedFunction, fak
     assert call(function, contract.ROUTE_SIGNIN_CONFIRM, {"token": "A" * 43})[0] == 410
 
 
-def test_the_logs_never_carry_a_token_a_cookie_or_a_key(function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+def test_the_logs_never_carry_a_token_a_cookie_or_a_key(function: DeployedFunction, fakes: World) -> None:
     with function.captured_logs() as logs:
         session, _ = signed_in(function, fakes)
         rotated = call(function, contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, cookie=session)[2]
@@ -158,7 +160,7 @@ def test_the_logs_never_carry_a_token_a_cookie_or_a_key(function: DeployedFuncti
 
 
 def test_a_plan_change_keeps_the_key_and_the_page_shows_the_new_plan(function: DeployedFunction,
-                                                                      fakes: AccountsOnFakes) -> None:
+                                                                      fakes: World) -> None:
     """Issue 13, through the account API: standard -> free (no card needed), the key stays."""
     session, _ = signed_in(function, fakes)
     key_id = fakes.ports.accounts.get(ADA).api_key_id
@@ -171,8 +173,26 @@ def test_a_plan_change_keeps_the_key_and_the_page_shows_the_new_plan(function: D
     assert page["keys"][0]["id"] == key_id and fakes.ports.api_keys.plan[key_id] == TEST_PLANS.get("free").usage_plan_id
 
 
-def test_a_plan_that_needs_a_card_answers_a_checkout_url_back_to_the_account_page(
+def test_after_a_change_from_paid_to_free_the_page_gets_what_stripe_still_bills_and_for_which_plan(
         function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+    """Standard -> free in the period: the subscription ends with the period, its final invoice (the
+    upcoming one) bills the calls made on Standard; the page gets the amount, the date and the plan."""
+    session, _ = signed_in(function, fakes)
+    subscription_id = fakes.ports.accounts.get(ADA).subscription_id
+    period = {"start": int(fakes.clock()) - 86_400, "end": int(fakes.clock()) + 29 * 86_400}
+    fakes.account_billing.invoices[subscription_id] = UpcomingInvoice(1_234, "usd", period["start"], period["end"])
+
+    changed = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": "free"}, cookie=session)
+    assert (changed[0], changed[2]) == (200, {"plan": "free"})
+
+    status, _, page = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)
+    assert status == 200 and page["plan"]["free"] is True
+    assert page["endingSubscription"] == {"paidPlans": [{"id": "standard", "name": "Standard"}]}
+    assert (page["amountDue"], page["period"]) == ({"amount": 1_234, "currency": "usd"}, period)
+
+
+def test_a_plan_that_needs_a_card_answers_a_checkout_url_back_to_the_account_page(
+        function: DeployedFunction, fakes: World) -> None:
     session, _ = signed_in(function, fakes)
 
     status, _, body = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": "pro"}, cookie=session)
@@ -186,8 +206,19 @@ def test_a_plan_that_needs_a_card_answers_a_checkout_url_back_to_the_account_pag
     ("gold", 409, "no plan 'gold'; choose one of: standard, free, pro."),
     ("Gold!", 400, "The field 'plan' must be the id of one of the plans on offer."),
 ])
-def test_a_plan_change_that_cannot_be_made_says_why(function: DeployedFunction, fakes: AccountsOnFakes,
+def test_a_plan_change_that_cannot_be_made_says_why(function: DeployedFunction, fakes: World,
                                                     plan: str, status: int, message: str) -> None:
     session, _ = signed_in(function, fakes)
     answer = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": plan}, cookie=session)
     assert (answer[0], answer[2]["error"]) == (status, message)
+
+
+def test_an_account_that_keeps_changing_meanwhile_answers_409_with_nothing_half_done(
+        function: DeployedFunction, fakes: World) -> None:
+    session, _ = signed_in(function, fakes)
+    fakes.accounts.fail("update", times=None, error=ConcurrentUpdate("another writer got there first"))
+
+    status, headers, body = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": "free"}, cookie=session)
+
+    assert status == 409 and "Reload the page and try again" in body["error"] and headers["Retry-After"] == "1"
+    assert fakes.accounts.get(ADA).plan_id == "standard" and fakes.billing.call_count("end_at_period_end") == 0

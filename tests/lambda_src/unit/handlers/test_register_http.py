@@ -1,6 +1,7 @@
 """POST /register's HTTP contract on fakes (every port, both secrets and the idempotency store):
 every malformed body is a 4xx naming the field, the size limit, unknown fields, base64 bodies,
-CORS and logs. What needs real services (keys, Stripe, DynamoDB races, the idempotency table) is in
+no CORS, the site's twin route (/api/register) and logs. What needs real services (keys, Stripe,
+DynamoDB races, the idempotency table) is in
 tests/lambda_src/integration/handlers/test_register_handler.py."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import uuid
 import pytest
 
 from testkit.fake_wiring import deployed_on_fakes
-from testkit.lambda_events import REGISTER_MODULE, SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, invoke
+from testkit.lambda_events import REGISTER_MODULE, DeployedFunction, api_gateway_event, cors_headers, invoke
 from tollgate import contract
 
 
@@ -105,7 +106,7 @@ def test_a_malformed_request_is_a_4xx_naming_the_field(register_module, raw, fie
     assert status == 400, body
     assert field in body["fields"], body
     assert body["fields"][field] and body["error"]
-    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
+    assert not cors_headers(headers)
 
 
 def test_the_malformed_corpus_is_large_enough():
@@ -130,7 +131,7 @@ def test_a_body_larger_than_any_sign_up_is_413(register_module):
     status, headers, body = register(register_module, sign_up_body(firstname="A" * 5000))
 
     assert status == 413 and "larger" in body["error"]
-    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
+    assert not cors_headers(headers)
 
 
 def test_an_over_long_idempotency_key_is_400(register_module):
@@ -148,9 +149,18 @@ def test_logs_carry_the_api_gateway_request_id_as_correlation_id(register_module
     assert any(line.get("correlation_id") == event["requestContext"]["requestId"] for line in lines)
 
 
-def test_a_preflight_is_answered_for_the_signup_origin(register_module):
+def test_no_preflight_is_answered_the_page_calls_its_own_origin(register_module):
     status, headers, _ = invoke(register_module, api_gateway_event(None, method="OPTIONS"))
 
-    assert status == 204
-    assert headers["Access-Control-Allow-Origin"] == SIGNUP_ORIGIN
-    assert contract.IDEMPOTENCY_HEADER in headers["Access-Control-Allow-Headers"]
+    assert status == 404
+    assert not cors_headers(headers)
+
+
+def test_the_sites_register_route_answers_exactly_as_register_does(register_module):
+    """POST /api/register is /register on the site's origin: the same validation, the same answer."""
+    for body in (sign_up_body(email="not-an-email"), sign_up_body(firstname="A" * 5000)):
+        api = register(register_module, body)
+        site = invoke(register_module, api_gateway_event(body, path=contract.ROUTE_SITE_REGISTER))
+        assert site == api and site[0] in (400, 413)
+    status, _, answer = invoke(register_module, api_gateway_event(sign_up_body(), path=contract.ROUTE_SITE_REGISTER))
+    assert status == 201 and set(answer) == set(register(register_module, sign_up_body(email="b@example.com"))[2])

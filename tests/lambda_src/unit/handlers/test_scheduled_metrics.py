@@ -13,7 +13,7 @@ from testkit.lambda_events import ScheduledInvocation
 
 from tollgate import contract
 from tollgate.domain.housekeeping import DAY_SECONDS
-from tollgate.domain.models import Account, AccountStatus, StatusChange
+from tollgate.domain.account import Account, AccountStatus, StatusChange
 
 
 @pytest.fixture
@@ -78,10 +78,10 @@ def test_a_housekeeping_run_that_cannot_count_the_keys_skips_its_heartbeat(ports
 def test_a_reconciler_run_beats_the_heartbeat_and_counts_its_repairs(ports):
     key = ports.api_keys.create_key("tollgate-ann", "d")
     ports.api_keys.attach_to_plan(key.id, TEST_PLANS.default.usage_plan_id)
-    ports.billing.subscriptions["sub_ann"] = {"customer": "cus_ann", "status": "canceled"}  # the webhook was lost
+    ports.billing.put_subscription("sub_ann", "cus_ann", "canceled")  # the webhook was lost
     ports.accounts.rows["ann@example.com"] = Account(
         email="ann@example.com", status=AccountStatus.ACTIVE, api_key_id=key.id, customer_id="cus_ann",
-        subscription_id="sub_ann", key_synced_for=AccountStatus.ACTIVE)
+        subscription_id="sub_ann").with_keys_synced()
 
     run_reconciler(ports)
 

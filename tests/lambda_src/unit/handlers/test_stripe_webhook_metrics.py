@@ -13,7 +13,7 @@ from testkit.stripe_events import deliver, stripe_event
 
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.models import Account, AccountStatus
+from tollgate.domain.account import Account, AccountStatus
 
 WEBHOOK_MODULE = "tollgate.handlers.stripe_webhook"
 SIGNING_SECRET = FAKE_STRIPE_SECRET[contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET]
@@ -26,10 +26,10 @@ def ports() -> FakePorts:
     key = ports.api_keys.create_key("tollgate-ann", "Ann's key")
     ports.api_keys.attach_to_plan(key.id, TEST_PLANS.default.usage_plan_id)
     ports.billing.customers["cus_ann"] = {"email": "ann@example.com", "name": "Ann", "metadata": {}}
-    ports.billing.subscriptions["sub_ann"] = {"customer": "cus_ann", "status": "active"}
+    ports.billing.put_subscription("sub_ann", "cus_ann", "active")
     ports.accounts.rows["ann@example.com"] = Account(
         email="ann@example.com", status=AccountStatus.ACTIVE, api_key_id=key.id, customer_id="cus_ann",
-        subscription_id="sub_ann", key_synced_for=AccountStatus.ACTIVE)
+        subscription_id="sub_ann").with_keys_synced()
     return ports
 
 

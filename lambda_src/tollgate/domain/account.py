@@ -1,0 +1,385 @@
+"""The account row: one per normalised email, the ledger of every id created for it, and the one
+record every money decision is made from.
+
+Six writers change it (sign-up, the billing lifecycle's webhook and reconciler, Checkout, plan
+changes, key rotation and retirement, the housekeeping). Each reads the row, decides, and writes
+only if the row still has the `version` it read (tollgate.domain.account_store.change_account);
+the write increments it. A writer that loses the race reads again and decides again, so no
+decision is ever made on a row someone else changed meanwhile, and nothing one writer decided is
+written back over by another. The store writes only the attributes that differ from the row read
+(tollgate.ports.Accounts.update), so a writer changes only what it owns.
+
+Immutable: every change is a method that returns the changed row and says what it is for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from tollgate.domain.models import IssuedKey, Registrant
+from tollgate.plans import Plan
+
+# Every key a sign-up creates is named `tollgate-<email hash>-<attempt id>`: a key no account row
+# records is found by this prefix (tollgate.domain.cleanup.Cleanup.orphaned_keys).
+SIGNUP_KEY_NAME_PREFIX = "tollgate-"
+# A `pending` row's lease: longer than the register function's timeout, so a live attempt never
+# loses its reservation; short enough that a crashed attempt frees the email within minutes.
+RESERVATION_LEASE_SECONDS = 120
+HISTORY_LIMIT = 20  # status changes kept (informational; DynamoDB items are capped at 400 KB)
+DAY_SECONDS = 24 * 3600
+# Plan changes are kept by AGE, never by count: a call is billed on the plan it was made on, and a
+# ledger object can be reported (or redelivered from the dead-letter queue, kept 14 days: SQS's
+# maximum, infra/usage_metering.py) as long as Stripe accepts its meter events, 35 days
+# (https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage-api: "timestamp ...
+# within the past 35 days"). A change older than that can no longer decide any bill.
+PLAN_HISTORY_SECONDS = (35 + 14) * DAY_SECONDS
+# Kept changes are bounded so a row stays far below DynamoDB's 400 KB: a customer cannot make more
+# changes than this within PLAN_HISTORY_SECONDS (tollgate.domain.plan_changes refuses, saying when).
+PLAN_CHANGES_KEPT = 60
+
+
+class AccountStatus(str, Enum):
+    """Where an account is in its life. `pending` rows carry a lease so a crash cannot block
+    an email forever; `failed` rows are those a rollback could not fully undo; `suspended` ones
+    owe money (their keys are disabled until they pay); `canceled` ones ended for good (a new
+    sign-up with the same email starts a new account)."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    AWAITING_PAYMENT_METHOD = "awaiting_payment_method"
+    SUSPENDED = "suspended"
+    CANCELED = "canceled"
+    FAILED = "failed"
+
+
+class KeyState(str, Enum):
+    """Where one of an account's API keys is in its life: the current key is `active`; a rotated one
+    is `rotating_out` (it keeps working until its record's `until`), then `deleted` by the scheduled
+    key retirement, or `revoked` at once by the customer ("Revoke now")."""
+
+    ACTIVE = "active"
+    ROTATING_OUT = "rotating_out"
+    REVOKED = "revoked"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One API key of an account, without its value (nothing stores a key value)."""
+
+    id: str
+    created_at: int  # epoch seconds
+    state: KeyState = KeyState.ACTIVE
+    until: int | None = None  # rotating_out: when the grace ends; revoked/deleted: when it ended
+
+    @property
+    def exists(self) -> bool:
+        """Still a key in API Gateway (not revoked or deleted yet)."""
+        return self.state in (KeyState.ACTIVE, KeyState.ROTATING_OUT)
+
+    def callable_at(self, now: float) -> bool:
+        """Whether the key should work at `now` (while the account is billable): the current key,
+        or a rotated one still within its grace."""
+        return self.state is KeyState.ACTIVE or (self.state is KeyState.ROTATING_OUT and (self.until or 0) > now)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One entry of an account's history: what the status became, when, and why. Every writer
+    (sign-up, rollback, billing events) records this one shape."""
+
+    at: int  # epoch seconds
+    status: AccountStatus
+    cause: str  # "sign-up", "rollback", a Stripe event type, ...
+    event_id: str | None = None  # the Stripe event behind the change, if one was
+
+
+@dataclass(frozen=True)
+class PlanTerm:
+    """The plan an account was on at some moment, and the Stripe price its calls were billed at then
+    (None: a free plan, or a term recorded before prices were, which the catalog prices)."""
+
+    plan_id: str | None
+    price_id: str | None
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    """An account moved from one plan to another at `at`: calls before it are billed on the old plan's
+    price, calls from it on the new one's (the usage reporter asks `Account.plan_at`). The prices are
+    recorded with the change, so removing a plan from the settings never stops its calls being billed."""
+
+    at: int  # epoch seconds
+    from_plan: str | None  # None: the default plan of a row from before plans
+    to_plan: str
+    cause: str  # "account page", "checkout", "reconciler", ...
+    from_price: str | None = None
+    to_price: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanIntent:
+    """A plan change recorded on the row BEFORE Stripe is asked for it, with the idempotency key every
+    attempt at it uses: a retry (the customer's, the webhook's, the reconciler's) finishes the same
+    change with the same Stripe request instead of making a second subscription."""
+
+    to_plan: str
+    idempotency_key: str  # derived from (account, plan, row version): tollgate.domain.plan_changes
+    at: int  # epoch seconds: when the customer asked
+    cause: str
+
+
+@dataclass(frozen=True)
+class AppliedEvent:
+    """A Stripe event recorded with the row write that applied it, so it is applied once."""
+
+    event_id: str
+    remember_until: int  # epoch seconds: the record's TTL
+
+
+@dataclass(frozen=True)
+class Account:
+    """One row of the accounts table (see the module docstring)."""
+
+    email: str
+    status: AccountStatus
+    first_name: str = ""
+    last_name: str = ""
+    version: int = 0  # grows by one with every write (0: not written yet, or written before versions)
+    plan_id: str | None = None  # tollgate.plans: the plan chosen; None (rows from before plans): the default
+    price_id: str | None = None  # the Stripe price of `plan_id` when it was chosen (None: free, or not recorded)
+    api_key_id: str | None = None
+    customer_id: str | None = None
+    subscription_id: str | None = None
+    # Recorded as the customer create starts: a rollback that never got the customer id (a timeout
+    # or 5xx) repeats the create with it to learn the id (see tollgate.domain.cleanup).
+    customer_idempotency_key: str | None = None
+    lease_expires_at: int | None = None  # epoch seconds; only meaningful while pending
+    attempt_id: str | None = None  # the registration attempt that owns the row
+    request_fingerprint: str | None = None  # hash of Idempotency-Key + body of the reserving request
+    failure_reason: str | None = None
+    created_at: int = 0
+    updated_at: int = 0
+    history: tuple[StatusChange, ...] = ()
+    # The newest Stripe event applied to this row: replays and older, late events are recognised
+    # by it (see tollgate.domain.lifecycle).
+    last_billing_event_id: str | None = None
+    last_billing_event_at: int = 0  # the event's `created`, epoch seconds
+    # What the API keys were last made to match (`key_target`): when it equals the row's target now,
+    # no key needs a management call. Derived, so a writer can never forget to say the keys no longer
+    # match: any change of status, plan or key records changes the target.
+    keys_synced_to: str | None = None
+    cut_off_reason: str | None = None  # why a suspended or canceled account's keys stopped working
+    # Since when the customer owes an open invoice (any subscription's, current or ended) that Stripe
+    # already tried to collect: the account is suspended whatever its plan until it is paid.
+    owes_since: int | None = None
+    # The newest Checkout session whose completion was applied: the signup page, back from
+    # Checkout, learns from it that its card was dealt with (see tollgate.domain.checkout).
+    last_checkout_session_id: str | None = None
+    # Every key the account has had (the current one is `api_key_id`). Rows written before key
+    # records existed have none: `key_records` then describes their one key.
+    keys: tuple[KeyRecord, ...] = ()
+    plan_changes: tuple[PlanChange, ...] = ()  # oldest first, kept PLAN_HISTORY_SECONDS
+    pending_plan_id: str | None = None  # a change waiting for a card (and any open invoice paid) through Checkout
+    plan_intent: PlanIntent | None = None  # a change asked of Stripe and not yet recorded as done
+
+    @classmethod
+    def reservation(cls, registrant: Registrant, plan: Plan, *, attempt_id: str, request_fingerprint: str, now: int,
+                    lease_seconds: int = RESERVATION_LEASE_SECONDS) -> Account:
+        """The `pending` row that claims an email for one sign-up attempt, until its lease runs out."""
+        return cls(
+            email=registrant.email, status=AccountStatus.PENDING, first_name=registrant.first_name,
+            last_name=registrant.last_name, plan_id=plan.id, price_id=plan.price_id,
+            lease_expires_at=now + lease_seconds, attempt_id=attempt_id, request_fingerprint=request_fingerprint,
+            created_at=now, updated_at=now, history=(StatusChange(now, AccountStatus.PENDING, "sign-up"),),
+        )
+
+    @property
+    def registrant(self) -> Registrant:
+        return Registrant(self.email, self.first_name, self.last_name, self.plan_id)
+
+    # --- status --------------------------------------------------------------------------------
+
+    def succeeding(self, canceled: Account, at: int) -> Account:
+        """This sign-up's row taking over a canceled account of the same email: it keeps the
+        earlier history, and names the earlier ids (the Stripe customer and its invoices stay)."""
+        note = StatusChange(at, self.status, f"sign-up again after cancellation (earlier key {canceled.api_key_id}, "
+                                             f"customer {canceled.customer_id}, subscription {canceled.subscription_id})")
+        return replace(self, history=(*canceled.history, note)[-HISTORY_LIMIT:])
+
+    def with_status(self, status: AccountStatus, at: int, cause: str, event_id: str | None = None) -> Account:
+        """The row in `status`, with the change appended to its (capped) history. Only a pending
+        row keeps its lease."""
+        change = StatusChange(at, status, cause, event_id)
+        return replace(
+            self, status=status, updated_at=at, history=(*self.history, change)[-HISTORY_LIMIT:],
+            lease_expires_at=self.lease_expires_at if status is AccountStatus.PENDING else None,
+        )
+
+    def failed(self, reason: str, at: int) -> Account:
+        """The row kept as `failed`: a rollback or cleanup could not undo everything it records."""
+        return replace(self.with_status(AccountStatus.FAILED, at, "rollback"), failure_reason=reason)
+
+    def touched(self, at: int) -> Account:
+        return replace(self, updated_at=at)
+
+    def with_cut_off_reason(self, reason: str | None) -> Account:
+        return replace(self, cut_off_reason=reason)
+
+    @property
+    def follow_up_since(self) -> int | None:
+        """Since when the reconciler must look at this row again whatever Stripe's listings say: it owes
+        an open invoice, or a plan change was asked of Stripe and not recorded as done."""
+        moments = [moment for moment in (self.owes_since, self.plan_intent.at if self.plan_intent else None)
+                   if moment is not None]
+        return min(moments, default=None)
+
+    def with_debt(self, since: int | None) -> Account:
+        """Owing an open invoice since `since` (kept from the first time it was seen), or owing nothing."""
+        return replace(self, owes_since=None if since is None else (self.owes_since or since))
+
+    def is_stuck(self, now: int) -> bool:
+        """A row nothing will finish: a rollback could not undo it (`failed`), or its sign-up died
+        mid-way (`pending` past its lease). `make failed-accounts` lists and cleans these."""
+        return self.status is AccountStatus.FAILED or (
+            self.status is AccountStatus.PENDING and (self.lease_expires_at or 0) < now)
+
+    def canceled_since(self) -> int | None:
+        """When a canceled account was canceled: the first of the history's latest run of `canceled`
+        entries (the row's last update when the capped history no longer shows it); None otherwise."""
+        if self.status is not AccountStatus.CANCELED:
+            return None
+        since = self.updated_at
+        for change in reversed(self.history):
+            if change.status is not AccountStatus.CANCELED:
+                break
+            since = change.at
+        return since
+
+    # --- keys ----------------------------------------------------------------------------------
+
+    @property
+    def key_records(self) -> tuple[KeyRecord, ...]:
+        if self.keys or self.api_key_id is None:
+            return self.keys
+        return (KeyRecord(self.api_key_id, self.created_at),)
+
+    def key(self, key_id: str) -> KeyRecord | None:
+        return next((record for record in self.key_records if record.id == key_id), None)
+
+    @property
+    def existing_key_ids(self) -> tuple[str, ...]:
+        """Keys API Gateway still holds for this account (to disable or delete), the current one first."""
+        records = sorted(self.key_records, key=lambda record: record.id != self.api_key_id)
+        return tuple(record.id for record in records if record.exists)
+
+    def callable_key_ids(self, now: float) -> tuple[str, ...]:
+        """Keys that should work while the account is billable."""
+        return tuple(record.id for record in self.key_records if record.callable_at(now))
+
+    @property
+    def key_target(self) -> str:
+        """What the API keys must look like in API Gateway for this row: the status, the plan and every
+        key that still exists with its state. The keys match the row when `keys_synced_to` is this."""
+        keys = ",".join(f"{record.id}:{record.state.value}:{record.until or ''}"
+                        for record in self.key_records if record.exists)
+        return f"{self.status.value}|{self.plan_id or ''}|{keys}"
+
+    @property
+    def keys_in_sync(self) -> bool:
+        """The keys already match the row: enabling, disabling or moving them again is not needed."""
+        return self.keys_synced_to == self.key_target
+
+    def with_keys_synced(self) -> Account:
+        return replace(self, keys_synced_to=self.key_target)
+
+    def with_api_key(self, api_key_id: str) -> Account:
+        """The row with its (first) key recorded, created as the row was."""
+        return replace(self, api_key_id=api_key_id, keys=(KeyRecord(api_key_id, self.created_at),))
+
+    def with_rotated_key(self, new_key_id: str, at: int, grace_until: int) -> Account:
+        """`new_key_id` becomes the current key; the one before keeps working until `grace_until`."""
+        records = tuple(replace(record, state=KeyState.ROTATING_OUT, until=grace_until)
+                        if record.id == self.api_key_id else record for record in self.key_records)
+        return replace(self, api_key_id=new_key_id, keys=(*records, KeyRecord(new_key_id, at)))
+
+    def with_key_ended(self, key_id: str, state: KeyState, at: int) -> Account:
+        """The key `key_id` (not the current one) revoked or deleted at `at`."""
+        return replace(self, keys=tuple(replace(record, state=state, until=at) if record.id == key_id else record
+                                        for record in self.key_records))
+
+    def with_keys_deleted(self, at: int, cause: str) -> Account:
+        """The canceled row once every key it still held is deleted: each key record says `deleted`
+        (the ids stay, so late usage still finds the customer), the deletion is in the history, the
+        status stays, and keys that no longer exist need no call to match it."""
+        records = tuple(replace(record, state=KeyState.DELETED, until=at) if record.exists else record
+                        for record in self.key_records)
+        return replace(self.with_status(self.status, at, cause), keys=records).with_keys_synced()
+
+    # --- billing ids ---------------------------------------------------------------------------
+
+    def with_customer(self, customer_id: str) -> Account:
+        return replace(self, customer_id=customer_id)
+
+    def with_customer_create(self, idempotency_key: str | None) -> Account:
+        """Record (or, once the create is known to have made nothing, forget) the idempotency key of
+        the customer create under way."""
+        return replace(self, customer_idempotency_key=idempotency_key)
+
+    def with_subscription(self, subscription_id: str | None) -> Account:
+        return replace(self, subscription_id=subscription_id)
+
+    def with_checkout_session(self, session_id: str | None) -> Account:
+        return replace(self, last_checkout_session_id=session_id)
+
+    def with_billing_event(self, event_id: str, created: int) -> Account:
+        """Remember the newest applied Stripe event (an older one arriving later is stale)."""
+        return replace(self, last_billing_event_id=event_id,
+                       last_billing_event_at=max(created, self.last_billing_event_at))
+
+    # --- plans ---------------------------------------------------------------------------------
+
+    def plan_at(self, at: float) -> PlanTerm:
+        """The plan (and the price recorded with it) the account was on at `at` (epoch seconds): what
+        a call made then is billed on."""
+        if not self.plan_changes:
+            return PlanTerm(self.plan_id, self.price_id)
+        first = self.plan_changes[0]
+        term = PlanTerm(first.from_plan, first.from_price)
+        for change in self.plan_changes:
+            if change.at > at:
+                break
+            term = PlanTerm(change.to_plan, change.to_price)
+        return term
+
+    def plan_changes_since(self, since: int) -> int:
+        return sum(1 for change in self.plan_changes if change.at >= since)
+
+    def with_plan(self, plan: Plan, at: int, cause: str) -> Account:
+        """On `plan` from `at`, no longer waiting for a card nor for Stripe to change plans. Changes
+        older than PLAN_HISTORY_SECONDS go: every change records the plan before it, so the oldest
+        kept one still says what any call inside the window was made on."""
+        change = PlanChange(at, self.plan_id, plan.id, cause, self.price_id, plan.price_id)
+        kept = [*self.plan_changes, change]
+        while kept[0].at < at - PLAN_HISTORY_SECONDS:
+            kept.pop(0)
+        return replace(self, plan_id=plan.id, price_id=plan.price_id, plan_changes=tuple(kept),
+                       pending_plan_id=None, plan_intent=None, updated_at=at)
+
+    def with_pending_plan(self, plan_id: str | None) -> Account:
+        return replace(self, pending_plan_id=plan_id)
+
+    def with_plan_intent(self, intent: PlanIntent | None) -> Account:
+        return replace(self, plan_intent=intent)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a successful sign-up hands back: the key (value included) and the billing ids."""
+
+    key: IssuedKey
+    customer_id: str
+    subscription_id: str | None  # None: a free plan
+    status: AccountStatus
+    plan_id: str  # the plan signed up for (tollgate.plans): the key page says what applies to it
