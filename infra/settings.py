@@ -77,16 +77,15 @@ class Settings:
         "The plans sold, the first being the default; each plan's fields are [below](#fields-of-a-plan) and "
         "[Plans](plans.md) says how they work. `-c plans='[...]'` takes the list as JSON.")})
     register_rate_limit: float = field(metadata={"doc": (
-        "Method throttling (requests per second, all callers together) on the browser routes (`POST /register`, "
-        "`/billing/checkout`, `/billing/checkout/outcome`) and the site's `/api/...` routes: the cap on their "
-        "functions.")})
+        "Method throttling (requests per second, all callers together) on the sign-up routes (`POST /register`, "
+        "`/billing/checkout` and its outcome) and every `/api/...` route of the site: the cap on their functions.")})
     register_burst_limit: int = field(metadata={"doc": "Burst for the same methods."})
     stage_rate_limit: float = field(metadata={"doc": (
         "The stage's throttle (requests per second): a backstop far above any plan, shared by every caller.")})
     stage_burst_limit: int = field(metadata={"doc": "Burst of the stage's throttle."})
     signup_requests_per_ip: int = field(metadata={"doc": (
-        "WAF: requests per 5 minutes one IP may send to the browser routes together (and one viewer IP to the "
-        "site's sign-up confirmation and sign-in routes).")})
+        "WAF: requests per 5 minutes one IP may send to the API's sign-up routes together, and one viewer IP to "
+        "the site's routes anyone may call without a session ([Security](security.md#security-defaults)).")})
     webhook_requests_per_ip: int = field(metadata={"doc": (
         "WAF: requests per 5 minutes one IP may send to `/stripe/webhook`, except Stripe's own IPs.")})
     stripe_webhook_ips: tuple[str, ...] = field(metadata={"doc": (

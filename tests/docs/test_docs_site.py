@@ -27,6 +27,7 @@ README_MAX_LINES = 200
 # A relative link into docs/ in Markdown: (docs/<page>.md#anchor) or (docs/).
 README_DOCS_LINK = re.compile(r"\]\((docs/[^)#\s]*)(?:#([^)\s]+))?\)")
 CITED_PAGE = re.compile(r"\bdocs/([a-z0-9-]+\.md)\b")
+CITED_TEST = re.compile(r"`(test_[a-z0-9_]+)`")
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,10 @@ def test_the_readme_diagram_and_idle_cost_are_the_ones_the_site_shows(site: Buil
     readme = README.read_text(encoding="utf-8")
     home = built_page(site.site, "index.md").read_text(encoding="utf-8")
     deploying = built_page(site.site, "deploying.md").read_text(encoding="utf-8")
+    idle_cost = re.search(r"about \*\*(\$[\d.]+ a month)\*\*", readme)
+    assert idle_cost, "the README states what a deploy costs at idle"
     assert "register λ" in readme and "register λ" in home
-    assert "$15.80 a month" in readme and "$15.80 a month" in deploying
+    assert idle_cost.group(1) in deploying
 
 
 def test_the_readme_links_into_docs_resolve(site: Build) -> None:
@@ -145,3 +148,13 @@ def test_the_local_development_page_names_every_stripe_bridge_module() -> None:
                      if path.name != "__init__.py")
     assert modules
     assert [name for name in modules if f"`{name}`" not in page] == []
+
+
+def test_every_test_the_docs_name_exists() -> None:
+    """The guarantees name the tests that prove them: a renamed or removed test must not leave a claim behind."""
+    defined = set()
+    for path in (REPO_ROOT / "tests").rglob("test_*.py"):
+        defined.update(re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(encoding="utf-8"), re.M))
+    cited = {name for page in DOCS.glob("*.md") for name in CITED_TEST.findall(page.read_text(encoding="utf-8"))}
+    assert cited, "docs/money-guarantees.md names its tests"
+    assert sorted(cited - defined) == []
