@@ -175,6 +175,13 @@ class Alarms(Construct):
             "by Stripe: a flood (the WAF limits each IP), or stripe_webhook_secret is not this endpoint's signing "
             "secret, and then every real event is refused. First: Stripe dashboard, Webhooks, this endpoint's "
             "recent deliveries: 400s there mean the secret is wrong.")
+        self._alarm(
+            "billing portal not set up", business_metric(contract.METRIC_BILLING_PORTAL_NOT_SET_UP, stage), 1,
+            "A customer pressed \"Manage billing\" and was told billing management is not set up yet: the Stripe "
+            "account has no active customer portal configuration of `make stripe-setup` (metadata tollgate=portal, "
+            "plan changes off), and Tollgate never opens the account's default one, which may let customers replace "
+            "their price and lose metered usage. First: run `make stripe-setup` with this deployment's Stripe key "
+            "(test or live, as deployed); the account function's log group says what was missing.")
         if self._watched.dead_letter_queue is not None:
             self._usage_alarms(self._watched.dead_letter_queue)
 

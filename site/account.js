@@ -9,6 +9,7 @@
 (() => {
   const {
     byId, request, describeFailure: describe, showFieldErrors, setStatus, setBusy, bindCopy, fitToText, takeFragment,
+    lookUpLink, askAboutLink,
   } = window.TollgatePage;
 
   const MESSAGES = Object.freeze({
@@ -22,6 +23,7 @@
     enterEmail: "Enter the email you signed up with.",
     badEmail: "Enter an email address like name@example.com.",
     sending: "Sending your sign-in link…",
+    checkingLink: "Checking your sign-in link…",
     signingIn: "Signing you in…",
     loading: "Loading your account…",
     linkUsed: "This sign-in link has expired or was already used. Enter your email below to get a new one.",
@@ -112,7 +114,31 @@
     }
   });
 
-  /** Opened from the email (`#signin=<token>`): the link's token opens a session (an HttpOnly cookie). */
+  /** Opened from the email (`#signin=<token>`): first whose account it is (the link stays unused), then, only if
+   *  the visitor says so, the session; "not my account" leaves this browser as it was (signed in or not). */
+  async function openSignInLink(token) {
+    showNotice(MESSAGES.checkingLink, "info");
+    let link;
+    try {
+      link = await lookUpLink(token, "sign-in");
+    } catch (failure) {
+      showSignIn(describeFailure(failure), "error");
+      return;
+    }
+    if (!link.email) {
+      showSignIn(link.status === 410 ? MESSAGES.linkUsed : describeFailure(link), "error");
+      return;
+    }
+    showNotice("", "info");
+    if (await askAboutLink(link.email, `Continue as ${link.email}`)) {
+      signIn(token);
+    } else {
+      showNotice(MESSAGES.loading, "info");
+      loadAccount();
+    }
+  }
+
+  /** The visitor's click on the link's card: the link's token opens a session (an HttpOnly cookie). */
   async function signIn(token) {
     showNotice(MESSAGES.signingIn, "info");
     try {
@@ -223,8 +249,9 @@
     }));
   }
 
-  /** Runs an account action; a 401 means the session ended: back to the sign-in form. */
-  async function act(path, body, button, statusElement, working) {
+  /** Runs an account action; a 401 means the session ended: back to the sign-in form. The server's own sentence
+   *  is shown for a 409 (why it cannot be done) and for the other statuses in `explained`. */
+  async function act(path, body, button, statusElement, working, explained = [409]) {
     setBusy(button, true);
     setStatus(statusElement, working, "info");
     try {
@@ -237,7 +264,7 @@
         setStatus(statusElement, "", "info");
         return answer.data;
       }
-      const serverSays = answer.status === 409 && typeof answer.data.error === "string";
+      const serverSays = explained.includes(answer.status) && typeof answer.data.error === "string";
       setStatus(statusElement, serverSays ? answer.data.error : describeFailure({ status: answer.status }), "error");
     } catch (failure) {
       setStatus(statusElement, describeFailure(failure), "error");
@@ -321,8 +348,9 @@
 
   const manageBilling = byId("manage-billing");
   manageBilling.addEventListener("click", async () => {
+    // 503 when the owner has not set billing management up yet: the server says so (and alerts the owner).
     const portal = await act("account/billing-portal", {}, manageBilling, byId("billing-status"),
-      MESSAGES.openingPortal);
+      MESSAGES.openingPortal, [409, 503]);
     if (portal && typeof portal.url === "string" && /^https?:\/\//.test(portal.url)) {
       setBusy(manageBilling, true);
       window.location.assign(portal.url);
@@ -345,7 +373,7 @@
   const token = takeFragment("signin");
   const returned = checkoutReturn();
   if (token) {
-    signIn(token);
+    openSignInLink(token);
   } else {
     showNotice(MESSAGES.loading, "info");
     loadAccount(!returned).then(() => {

@@ -16,6 +16,7 @@
     fixFields: "Please correct the highlighted fields.",
     creating: "Signing you up…",
     emailTaken: "This email already has an account. Sign in to your account (link below) to see or rotate your key, or sign up with another email.",
+    checkingLink: "Checking your link…",
     confirming: "Confirming your email and creating your API key…",
     linkUsed: "This link has expired or was already used. If you already got your key, sign in to your account; otherwise sign up again below.",
     confirmRunning: "Your sign-up is already being processed. Wait a few seconds, then open the link in the email again.",
@@ -38,6 +39,7 @@
 
   const {
     byId, request, describeFailure: describe, setFieldError, showFieldErrors, setStatus, setBusy, takeFragment,
+    lookUpLink, askAboutLink,
   } = window.TollgatePage;
   const planTerms = window.TollgatePlanTerms;
   const configReady = loadConfig();
@@ -189,7 +191,26 @@
     byId("email").focus();
   });
 
-  /** Opened from the email (`#confirm=<token>`): the site's own API registers the sign-up the link holds. */
+  /** Opened from the email (`#confirm=<token>`): first whose sign-up it is (the link stays unused), then, only
+   *  if the visitor says so, the account is created. */
+  async function openSignUpLink(token) {
+    byId("signup").hidden = true;
+    showNotice(MESSAGES.checkingLink, "info");
+    const link = await lookUpLink(token, "sign-up").catch((failure) => ({ failure }));
+    if (link.email) {
+      byId("checkout-notice").hidden = true;
+      if (await askAboutLink(link.email, `Create the account for ${link.email}`)) {
+        confirmSignUp(token);
+        return;
+      }
+    } else {
+      showNotice(link.failure ? confirmationUnreachable(link.failure) : confirmationRefused(link), "error");
+    }
+    byId("signup").hidden = false;
+    if (link.email) byId("email").focus();
+  }
+
+  /** The visitor's click on the link's card: the site's own API registers the sign-up the link holds. */
   async function confirmSignUp(token) {
     byId("signup").hidden = true;
     showNotice(MESSAGES.confirming, "info");
@@ -200,17 +221,23 @@
         await showResult(data);
         return;
       }
-      const message = status === 410 ? MESSAGES.linkUsed
-        : status === 409 && data.fields && data.fields.email ? MESSAGES.emailTaken
-        : status === 409 ? MESSAGES.confirmRunning
-        : status >= 500 ? MESSAGES.confirmFailed
-        : describeFailure({ status });
-      showNotice(message, "error");
+      showNotice(confirmationRefused({ status, data }), "error");
     } catch (failure) {
-      showNotice(`${describeFailure(failure)} ${MESSAGES.confirmFailed}`, "error");
+      showNotice(confirmationUnreachable(failure), "error");
     }
     byId("signup").hidden = false;
   }
+
+  /** What to do when the link's lookup or its use answered `status` (and `data`) instead of going ahead. */
+  function confirmationRefused({ status, data = {} }) {
+    return status === 410 ? MESSAGES.linkUsed
+      : status === 409 && data.fields && data.fields.email ? MESSAGES.emailTaken
+      : status === 409 ? MESSAGES.confirmRunning
+      : status >= 500 ? MESSAGES.confirmFailed
+      : describeFailure({ status });
+  }
+
+  const confirmationUnreachable = (failure) => `${describeFailure(failure)} ${MESSAGES.confirmFailed}`;
 
   // ---- result ----------------------------------------------------------------------------------
 
@@ -351,6 +378,6 @@
     signupButton.disabled = true;
   });
   const confirmToken = takeFragment("confirm");
-  if (confirmToken) confirmSignUp(confirmToken);
+  if (confirmToken) openSignUpLink(confirmToken);
   else showCheckoutOutcome();
 })();

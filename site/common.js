@@ -129,8 +129,38 @@ window.TollgatePage = (() => {
     return value;
   }
 
+  /** Whose emailed link `token` is, read from the site's own /api/link without using the link: {email} for a
+   *  live link of `kind` ("sign-up" or "sign-in"), else {status} (410: unknown, expired, used or meant for the
+   *  other page). Opening a link never acts by itself: the page names the address and waits for a click, so a
+   *  link to someone else's account, mailed to you, cannot sign your browser in to it (login CSRF). */
+  async function lookUpLink(token, kind) {
+    const { status, data } = await request("/api/link", { body: { token } });
+    if (status === 200 && data.kind === kind && typeof data.email === "string") return { email: data.email };
+    return { status: status === 200 ? 410 : status };
+  }
+
+  /** Shows the page's link card naming `email`, its main button saying `label`; resolves true when that
+   *  button is clicked, false on "not me". The card is hidden again either way. */
+  function askAboutLink(email, label) {
+    const card = byId("link-card");
+    byId("link-email").textContent = email;
+    byId("link-continue-label").textContent = label;
+    card.hidden = false;
+    byId("link-card-title").focus();
+    return new Promise((resolve) => {
+      const answered = new AbortController();
+      const answer = (choice) => () => {
+        answered.abort();
+        card.hidden = true;
+        resolve(choice);
+      };
+      byId("link-continue").addEventListener("click", answer(true), { signal: answered.signal });
+      byId("link-not-me").addEventListener("click", answer(false), { signal: answered.signal });
+    });
+  }
+
   return Object.freeze({
     NetworkError, TimeoutError, byId, request, describeFailure, setFieldError, showFieldErrors, setStatus,
-    setBusy, bindCopy, fitToText, takeFragment,
+    setBusy, bindCopy, fitToText, takeFragment, lookUpLink, askAboutLink,
   });
 })();

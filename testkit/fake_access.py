@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 from testkit.fake_ports import FakeApiKeys
 from testkit.faults import FaultyFake
 from tollgate.domain.customer_access import EmailLink, KeyRetirement, Session
-from tollgate.domain.errors import DownstreamError
+from tollgate.domain.errors import BillingPortalNotSetUp, DownstreamError
 from tollgate.domain.models import Email
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.ports import AccountBilling, CustomerAccess, Mailer, PlanUsage
@@ -102,7 +102,8 @@ class FakeCustomerAccess(FaultyFake, CustomerAccess):
 
 
 class FakeAccountBilling(FaultyFake, AccountBilling):
-    """The upcoming invoice (`invoices`: subscription id -> UpcomingInvoice) and portal sessions."""
+    """The upcoming invoice (`invoices`: subscription id -> UpcomingInvoice) and portal sessions, opened
+    only while the Stripe account holds Tollgate's portal configuration (`portal_set_up`)."""
 
     port = "stripe"
 
@@ -110,6 +111,7 @@ class FakeAccountBilling(FaultyFake, AccountBilling):
         super().__init__(**kwargs)
         self.invoices: dict[str, UpcomingInvoice] = {}
         self.portal_sessions: list[tuple[str, str]] = []  # (customer id, return URL)
+        self.portal_set_up = True
         self._ids = itertools.count(1)
 
     def upcoming_invoice(self, subscription_id: str) -> UpcomingInvoice:
@@ -120,6 +122,8 @@ class FakeAccountBilling(FaultyFake, AccountBilling):
 
     def portal_url(self, customer_id: str, return_url: str) -> str:
         with self._call("portal_url", customer_id):
+            if not self.portal_set_up:
+                raise BillingPortalNotSetUp("no customer portal configuration of make stripe-setup")
             self.portal_sessions.append((customer_id, return_url))
             return f"https://billing.stripe.test/p/session/bps_{next(self._ids):04d}"
 

@@ -258,6 +258,9 @@ METRIC_USAGE_REPORT_FAILURES = "UsageReportFailures"  # a ledger object's usage 
 # own origin (CloudFront's `/api/*` behaviour, infra/customer_accounts.py; `make dev`'s site server
 # proxies them), so the session cookie is first-party, HttpOnly and SameSite=Strict, with no CORS.
 SITE_API_PREFIX = "/api/"
+# POST {token}: whose link it is and what for ({kind: "sign-up" | "sign-in", email}), without using it: the
+# page shows it and waits for a click before it posts the token to a confirm route (no login CSRF).
+ROUTE_LINK = "/api/link"
 ROUTE_SIGNUP_CONFIRM = "/api/signup/confirm"  # POST {token}: runs the register flow (register function)
 ROUTE_SIGNIN = "/api/signin"  # POST {email}: emails a sign-in link (always the same 202)
 ROUTE_SIGNIN_CONFIRM = "/api/signin/confirm"  # POST {token}: opens a session (Set-Cookie)
@@ -277,14 +280,14 @@ SITE_TWIN_OF_ROUTE = dict(zip(SIGN_UP_ROUTES, (ROUTE_SITE_REGISTER, ROUTE_SITE_C
 # Route -> HTTP method, for the stage (infra/api.py), `make dev` (localdev) and WAF (infra/waf.py).
 SITE_ROUTES = {
     ROUTE_SITE_REGISTER: "POST", ROUTE_SITE_CHECKOUT: "POST", ROUTE_SITE_CHECKOUT_OUTCOME: "POST",
-    ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST", ROUTE_ACCOUNT: "GET",
-    ROUTE_ACCOUNT_KEY_ROTATE: "POST", ROUTE_ACCOUNT_KEY_REVOKE: "POST", ROUTE_ACCOUNT_BILLING_PORTAL: "POST",
-    ROUTE_ACCOUNT_PLAN: "POST", ROUTE_SIGNOUT: "POST",
+    ROUTE_LINK: "POST", ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST",
+    ROUTE_ACCOUNT: "GET", ROUTE_ACCOUNT_KEY_ROTATE: "POST", ROUTE_ACCOUNT_KEY_REVOKE: "POST",
+    ROUTE_ACCOUNT_BILLING_PORTAL: "POST", ROUTE_ACCOUNT_PLAN: "POST", ROUTE_SIGNOUT: "POST",
 }
 # The site routes anyone may call without a session: WAF limits them per viewer IP like /register.
 SITE_ROUTES_WITHOUT_SESSION = (
     ROUTE_SITE_REGISTER, ROUTE_SITE_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME,
-    ROUTE_SIGNUP_CONFIRM, ROUTE_SIGNIN, ROUTE_SIGNIN_CONFIRM,
+    ROUTE_LINK, ROUTE_SIGNUP_CONFIRM, ROUTE_SIGNIN, ROUTE_SIGNIN_CONFIRM,
 )
 # The account page's address on the signup site (links in emails, the portal's way back) and the
 # file behind it: CloudFront and make dev's site server serve `/account` from `account.html`
@@ -298,6 +301,9 @@ _SITE_ROUTES_NOT_THE_ACCOUNTS = {ROUTE_SITE_REGISTER: HANDLER_REGISTER, ROUTE_SI
                                  ROUTE_SITE_CHECKOUT: HANDLER_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME: HANDLER_CHECKOUT}
 SITE_ROUTE_HANDLERS = {route: _SITE_ROUTES_NOT_THE_ACCOUNTS.get(route, HANDLER_ACCOUNT) for route in SITE_ROUTES}
 HANDLER_KEY_RETIREMENT = "tollgate.handlers.key_retirement.handler"
+# Counted by the account function (tollgate.handlers.account) when "Manage billing" found no customer portal
+# configuration of `make stripe-setup` in the Stripe account and so opened none (never the account's default).
+METRIC_BILLING_PORTAL_NOT_SET_UP = "BillingPortalNotSetUp"
 KEY_RETIREMENT_INTERVAL_MINUTES = 5  # a rotated-out key stops at most this long after its grace
 # `__Host-`: the browser keeps it only if Secure, Path=/ and without Domain (RFC 6265bis, cookie prefixes).
 SESSION_COOKIE = "__Host-tollgate-session"

@@ -314,7 +314,8 @@ class AccountBilling(ABC):
 
     @abstractmethod
     def portal_url(self, customer_id: str, return_url: str) -> str:
-        """A Stripe customer portal session for the customer (invoices, payment methods, cancel)."""
+        """A Stripe customer portal session for the customer (invoices, payment methods, cancel), on
+        Tollgate's portal configuration only: BillingPortalNotSetUp without it."""
 
 
 class PlanUsage(ABC):

@@ -32,6 +32,8 @@ EXPECTED_ALARMS = {
     "Moesif delivery failing": (None, None, None, None, 1, GTE, 2, "notBreaching"),
     "webhook signatures rejected": ("Tollgate", contract.METRIC_WEBHOOK_EVENTS["rejected_signature"], "Sum", 3600, 10,
                                     GTE, 1, "notBreaching"),
+    "billing portal not set up": ("Tollgate", contract.METRIC_BILLING_PORTAL_NOT_SET_UP, "Sum", 300, 1, GTE, 1,
+                                  "notBreaching"),
     "usage report failing": ("Tollgate", contract.METRIC_USAGE_REPORT_FAILURES, "Sum", 300, 1, GTE, 1, "notBreaching"),
     "usage dead-lettered": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 300, 1, GTE, 1,
                             "notBreaching"),

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import BrowserContext, sync_playwright
-from signup_page import DESKTOP, SignupPage
+from signup_page import DESKTOP, AccountPage, SignupPage
 
 from localdev.__main__ import DevStackProcess
 
@@ -37,6 +37,14 @@ def signup(browser_context: BrowserContext, dev_stack: DevStackProcess) -> Itera
     yield signup_page
     page.close()
     assert signup_page.calls_elsewhere() == []
+
+
+@pytest.fixture
+def account(signup: SignupPage) -> AccountPage:
+    """The account page in the signup page's tab, signed out: the browser profile is the session's, so no
+    test inherits another's session cookie."""
+    signup.page.context.clear_cookies()
+    return AccountPage(signup.page, signup.site_url, signup.mailbox_url)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,7 +83,7 @@ class SignupPage:
         (`saved` as for sign_up)."""
         if self.mailbox_url is not None:
             self.page.locator("#check-inbox").wait_for(state="visible", timeout=20000)
-            self.open_link_in_mailbox(email)
+            self.use_link_in_mailbox(email)
         self.page.locator("#result").wait_for(state="visible", timeout=20000)
         if saved:
             self.confirm_key_saved()
@@ -103,6 +104,17 @@ class SignupPage:
             messages = messages.filter(has=self.page.get_by_role("heading", name=subject))
         messages.first.get_by_role("link").first.click()
         self.page.wait_for_function("() => document.readyState === 'complete'")
+
+    def continue_with_link(self, email: str) -> None:
+        """On the page a link opened, once it names `email`: click the button that uses the link."""
+        self.page.locator("#link-card").wait_for(state="visible", timeout=20000)
+        self.page.get_by_role("button", name=re.compile(rf"^(Create the account for|Continue as) {re.escape(email)}$")
+                              ).click()
+
+    def use_link_in_mailbox(self, email: str, subject: str | None = None) -> None:
+        """Open the newest link to `email` from the mailbox and use it, as a customer does (two clicks)."""
+        self.open_link_in_mailbox(email, subject)
+        self.continue_with_link(email)
 
     def status(self) -> str:
         return self.page.locator("#form-status").inner_text()
@@ -146,6 +158,17 @@ def metered_call(api_url: str, key: str) -> int:
         return error.code
 
 
+NO_HORIZONTAL_SCROLL = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def assert_accessible(page: SignupPage, name: str) -> None:
+    """axe-core finds nothing, nothing scrolls sideways; the page as it is now saved as screenshot `name`."""
+    violations = page.axe_violations()
+    assert violations == [], json.dumps(violations, indent=2)
+    assert page.page.evaluate(NO_HORIZONTAL_SCROLL) == 0
+    page.screenshot(name)
+
+
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     """axe-core's violations on the page as it is now (WCAG 2.x A/AA and best practices)."""
     page.evaluate(AXE_SOURCE.read_text())
@@ -180,9 +203,9 @@ class AccountPage(SignupPage):
         return self
 
     def sign_in(self, email: str) -> AccountPage:
-        """Ask for a link, open it from the mailbox, wait for the account to show."""
+        """Ask for a link, open it from the mailbox and continue, wait for the account to show."""
         self.open().request_link(email)
-        self.open_link_in_mailbox(email, "Your sign-in link")
+        self.use_link_in_mailbox(email, "Your sign-in link")
         self.page.locator("#overview").wait_for(state="visible", timeout=20000)
         return self
 

@@ -1,38 +1,26 @@
 """The account page in Chromium through `make dev` (issue 12), as a customer uses it: sign up through
 the emailed link, make calls, sign in by emailed link and see them; rotate the key (both work, the
 quota left carries over), revoke the old one (403); open Stripe's customer portal (the bridge's
-stand-in); sign out. Every
-page state is checked with axe-core, at 360 px and in the dark too, and captured as a screenshot."""
+stand-in), and see why not when the portal is not set up; sign out. Every page state is checked with
+axe-core, at 360 px and in the dark too, and captured as a screenshot."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
+import stripe
 from playwright.sync_api import Route, expect
-from signup_page import AccountPage, SignupPage, metered_call
+from signup_page import AccountPage, SignupPage, assert_accessible, metered_call
 
 from localdev.__main__ import DevStackProcess
+from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from testkit import dev_stack as dev_stack_client
+from tollgate import contract
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-NO_HORIZONTAL_SCROLL = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-
-
-@pytest.fixture
-def account(signup: SignupPage) -> AccountPage:
-    signup.page.context.clear_cookies()  # the browser profile is the session's: no test inherits a session
-    return AccountPage(signup.page, signup.site_url, signup.mailbox_url)
-
-
-def assert_accessible(page: SignupPage, name: str) -> None:
-    violations = page.axe_violations()
-    assert violations == [], json.dumps(violations, indent=2)
-    assert page.page.evaluate(NO_HORIZONTAL_SCROLL) == 0
-    page.screenshot(name)
 
 
 def wait_for_billable_calls(account: AccountPage, calls: str) -> None:
@@ -56,7 +44,7 @@ def test_sign_up_make_7_calls_sign_in_and_the_account_page_shows_the_7_calls(
     assert_accessible(account, "50-account-signed-out")
     account.request_link(unique_email)
     assert_accessible(account, "51-account-link-sent")
-    account.open_link_in_mailbox(unique_email, "Your sign-in link")
+    account.use_link_in_mailbox(unique_email, "Your sign-in link")
     account.page.locator("#overview").wait_for(state="visible", timeout=20000)
     assert "#signin=" not in account.page.url
 
@@ -119,6 +107,28 @@ def test_manage_billing_opens_the_stripe_portal_and_comes_back(
     account.page.locator("#overview").wait_for(state="visible", timeout=20000)
 
 
+def test_without_make_stripe_setups_portal_configuration_manage_billing_says_it_is_not_set_up(
+        account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
+    """Issue 18: the Stripe account keeps its default portal configuration, but the one `make stripe-setup`
+    made is no longer recognisable (its metadata edited away): no portal opens, the page says why."""
+    dev_stack_client.sign_up(dev_stack.urls, unique_email)
+    account.sign_in(unique_email)
+    stripe_api = stripe.StripeClient(STRIPE_TEST_SECRET_KEY, base_addresses={"api": dev_stack.urls["stripe"]})
+    (tollgates,) = [configuration for configuration in stripe_api.v1.billing_portal.configurations.list().data
+                    if configuration.metadata.to_dict() == contract.STRIPE_PORTAL_CONFIGURATION_METADATA]
+    stripe_api.v1.billing_portal.configurations.update(tollgates.id, {"metadata": {"tollgate": ""}})
+    try:
+        account.page.get_by_role("button", name="Manage billing").click()
+        expect(account.page.locator("#billing-status")).to_contain_text(
+            "Billing management is not set up yet: the owner of this service has been alerted.")
+        assert account.page.url == f"{dev_stack.urls['site']}/{contract.ACCOUNT_PAGE}"  # no portal, no default one
+        assert account.page.get_by_role("button", name="Manage billing").is_enabled()
+        assert_accessible(account, "55b-portal-not-set-up")
+    finally:
+        stripe_api.v1.billing_portal.configurations.update(
+            tollgates.id, {"metadata": dict(contract.STRIPE_PORTAL_CONFIGURATION_METADATA)})
+
+
 def test_sign_out_ends_the_session_and_a_used_link_says_what_to_do(
         account: AccountPage, dev_stack: DevStackProcess, unique_email: str) -> None:
     dev_stack_client.sign_up(dev_stack.urls, unique_email)
@@ -149,6 +159,12 @@ def test_on_a_phone_in_the_dark_with_the_keyboard(
         account.page.locator("#signin-status").filter(has_text="We sent an email").wait_for(timeout=20000)
         assert_accessible(account, "57-account-phone-dark-link-sent")
         account.open_link_in_mailbox(unique_email, "Your sign-in link")
+        account.page.locator("#link-card").wait_for(state="visible", timeout=20000)
+        assert account.focused_id() == "link-card-title"
+        assert_accessible(account, "57b-account-phone-dark-link-card")
+        keyboard.press("Tab")
+        assert account.focused_id() == "link-continue"
+        keyboard.press("Enter")
         account.page.locator("#overview").wait_for(state="visible", timeout=20000)
         assert_accessible(account, "58-account-phone-dark-overview")
         account.rotate()
@@ -187,7 +203,7 @@ def test_the_free_plan_chosen_on_the_page_gives_a_working_key_that_nothing_is_bi
     assert [metered_call(dev_stack.urls["api"], key) for _ in range(3)] == [200] * 3
 
     account.open().request_link(unique_email)
-    account.open_link_in_mailbox(unique_email, "Your sign-in link")
+    account.use_link_in_mailbox(unique_email, "Your sign-in link")
     account.page.locator("#overview").wait_for(state="visible", timeout=20000)
     assert account.figure("plan") == "Free"
     assert account.figure("amount") == "Nothing to pay on the free plan"

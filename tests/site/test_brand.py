@@ -96,6 +96,6 @@ def test_the_key_and_the_account_pages_are_the_owners(
     account = AccountPage(signup.page, signup.site_url, signup.mailbox_url)
     account.open().page.locator("#signin").wait_for(state="visible")
     assert_branded_and_accessible(account, "Your account", f"64-brand-{accent}-account-signed-out")
-    account.request_link(unique_email).open_link_in_mailbox(unique_email, "Your sign-in link")
+    account.request_link(unique_email).use_link_in_mailbox(unique_email, "Your sign-in link")
     account.page.locator("#overview").wait_for(state="visible", timeout=20000)
     assert_branded_and_accessible(account, "Your account", f"65-brand-{accent}-account")

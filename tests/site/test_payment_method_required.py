@@ -89,7 +89,7 @@ def test_free_then_an_upgrade_through_checkout_keeps_the_key_and_bills_only_the_
 
     account = AccountPage(signup.page, stack.urls["site"], stack.urls["mailbox"])
     account.open().request_link(unique_email)
-    account.open_link_in_mailbox(unique_email, "Your sign-in link")
+    account.use_link_in_mailbox(unique_email, "Your sign-in link")
     account.page.locator("#overview").wait_for(state="visible", timeout=20000)
     assert account.figure("plan") == "Free" and account.axe_violations() == []
     account.screenshot("55-account-change-plan")

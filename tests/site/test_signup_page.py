@@ -85,7 +85,7 @@ def test_sign_up_through_the_emailed_link_shows_a_working_key_once_and_a_second_
     signup.page.goto(dev_stack.urls["mailbox"])  # make dev's local mailbox: a page too, held to the same bar
     assert_accessible(signup)
     signup.screenshot("03b-local-mailbox")
-    signup.open_link_in_mailbox(unique_email, "Confirm your email to get your API key")
+    signup.use_link_in_mailbox(unique_email, "Confirm your email to get your API key")
     signup.page.locator("#result").wait_for(state="visible", timeout=20000)
     assert "#confirm=" not in signup.page.url  # the token left the address bar at once
     key = signup.page.locator("#api-key").input_value()
@@ -128,7 +128,7 @@ def test_sign_up_through_the_emailed_link_shows_a_working_key_once_and_a_second_
     assert signup.page.locator("#result").is_hidden()
     assert len(set(idempotency_keys)) == 2  # a fresh key per submission
     signup.screenshot("04-email-taken")
-    signup.open_link_in_mailbox(unique_email, "You already have an account: sign in")
+    signup.use_link_in_mailbox(unique_email, "You already have an account: sign in")
     signup.page.locator("#overview").wait_for(state="visible", timeout=20000)  # signed in to the account page
 
 
@@ -228,6 +228,11 @@ def test_keyboard_only_sign_up(signup: SignupPage, unique_email: str) -> None:
     signup.page.locator("#check-inbox").wait_for(state="visible", timeout=20000)
     assert signup.focused_id() == "check-inbox-title"
     signup.open_link_in_mailbox(unique_email)
+    signup.page.locator("#link-card").wait_for(state="visible", timeout=20000)
+    assert signup.focused_id() == "link-card-title"
+    keyboard.press("Tab")
+    assert signup.focused_id() == "link-continue"
+    keyboard.press("Enter")
     signup.page.locator("#result").wait_for(state="visible", timeout=20000)
     assert signup.focused_id() == "result-title"
     keyboard.press("Tab")

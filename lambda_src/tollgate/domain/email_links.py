@@ -7,6 +7,9 @@
   code; the one comparison left (the stored hash against the presented one) is constant time.
 - Single use: using a link is a conditional delete that only one caller can win.
 - A tampered, unknown, expired, used or other-purpose token gets the same InvalidLink.
+- Opening a link signs nobody in by itself (login CSRF: a link to someone else's account, mailed to
+  a victim, must not sign the victim's browser in to it). The page first shows whose link it is
+  (`peek`, which spends nothing) and asks for a click; only that click uses the link.
 - Every address gets at most `emails_per_hour` of Tollgate's emails per clock hour, whatever they
   are and whether the address has an account or not (TooManyEmails names when to try again), so
   the sign-up and sign-in forms cannot be used to flood someone's inbox.
@@ -58,12 +61,20 @@ class EmailLinks:
 
     def find(self, purpose: LinkPurpose, token: str) -> EmailLink:
         """The unused, unexpired link of `purpose` behind `token`; InvalidLink otherwise."""
+        link = self.peek(token)
+        if link.purpose is not purpose:
+            raise InvalidLink(f"a {link.purpose.value} link presented for {purpose.value}")
+        return link
+
+    def peek(self, token: str) -> EmailLink:
+        """The unused, unexpired link behind `token`, whatever its purpose, left unspent (what the page
+        shows before the click that uses it); InvalidLink otherwise, alike for every reason."""
         presented = token_hash(token)
         link = self._access.get_link(presented)
         if link is None or not hmac.compare_digest(link.token_hash, presented):
             raise InvalidLink("unknown or used link")
-        if link.purpose is not purpose or link.expires_at <= self._clock():
-            raise InvalidLink(f"a {link.purpose.value} link, expired or not, presented for {purpose.value}")
+        if link.expires_at <= self._clock():
+            raise InvalidLink(f"an expired {link.purpose.value} link")
         return link
 
     def use(self, link: EmailLink) -> None:

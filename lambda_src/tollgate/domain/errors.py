@@ -31,6 +31,12 @@ class ConfigurationError(TollgateError):
     """The function is deployed without a setting or secret it needs; the message names it."""
 
 
+class BillingPortalNotSetUp(ConfigurationError):
+    """The Stripe account has no usable customer portal configuration of `make stripe-setup`: no portal is
+    opened then, never on the account's default configuration, which may let a customer replace their
+    plan's price and so lose the usage metered on it (tollgate.domain.plan_changes). The owner must act (503)."""
+
+
 class ConcurrentUpdate(TollgateError):
     """A conditional write lost a race: someone else changed the row first."""
 

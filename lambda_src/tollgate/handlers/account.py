@@ -1,5 +1,8 @@
 """The account page's API, on the signup site's own origin (`/api/...` through CloudFront):
 
+- POST /api/link {token}: what an emailed link is for and whose it is, `{kind, email}`, without using
+  it: the page shows the address and asks for a click before it posts the token to a confirm route,
+  so opening a link (say, one to someone else's account) never signs a browser in by itself;
 - POST /api/signin {email}: emails a sign-in link; always the same 202 (tollgate.domain.sessions);
 - POST /api/signin/confirm {token}: spends the link and opens a session: the cookie
   contract.SESSION_COOKIE (`__Host-`, Secure, HttpOnly, SameSite=Strict, Path=/, 12 h): no page
@@ -7,7 +10,8 @@
 - GET /api/account: plan, status, why cut off, usage this period, quota left, amount so far, keys;
 - POST /api/account/keys/rotate: a new key, its value in this answer only; the old one rotates out;
 - POST /api/account/keys/revoke {keyId}: ends a rotated-out key now;
-- POST /api/account/billing-portal: a Stripe customer portal URL for the account's customer;
+- POST /api/account/billing-portal: a Stripe customer portal URL for the account's customer; 503
+  without the portal configuration of `make stripe-setup` (counted: the owner's alarm fires);
 - POST /api/account/plan {plan}: change plans, the key stays (tollgate.domain.plan_changes); a plan
   that needs a card answers a Checkout URL first;
 - POST /api/signout {everywhere?}: ends this session (or all of the account's) and clears the cookie.
@@ -24,8 +28,8 @@ from aws_lambda_powertools.event_handler import Response
 
 from tollgate import contract, wiring
 from tollgate.domain.account_overview import AccountOverview
-from tollgate.domain.errors import KeyChangeRefused, PlanChangeRefused, SignedOut
 from tollgate.domain.account import Account
+from tollgate.domain.errors import BillingPortalNotSetUp, KeyChangeRefused, PlanChangeRefused, SignedOut
 from tollgate.domain.validation import (
     parse_link_token,
     parse_plan_request,
@@ -33,7 +37,7 @@ from tollgate.domain.validation import (
     parse_sign_in_request,
     parse_sign_out_request,
 )
-from tollgate.handlers.http import HttpFunction, error, raw_body, require_json, respond
+from tollgate.handlers.http import RETRY_AFTER_SECONDS, HttpFunction, error, raw_body, require_json, respond
 
 function = HttpFunction(
     "tollgate-account",
@@ -43,6 +47,8 @@ function = HttpFunction(
 )
 app, logger = function.router, function.logger
 _COOKIE_ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Strict"
+BILLING_PORTAL_NOT_SET_UP = ("Billing management is not set up yet: the owner of this service has been alerted. "
+                             "Please try again later; your key and your plan are not affected.")
 
 
 def _session_token() -> str | None:
@@ -66,6 +72,16 @@ def _signed_in() -> Account:
 def _posted() -> str | bytes | None:
     require_json(app.current_event)
     return raw_body(app.current_event)
+
+
+@app.post(contract.ROUTE_LINK)
+def link() -> Response:
+    """Whose link it is, so the page can ask "Continue as ...?" before anything uses it (login CSRF).
+    An unknown, expired or used token gets the confirm routes' 410; the holder of a valid one learns
+    only the address it was sent to."""
+    found = wiring.current().email_links.peek(parse_link_token(_posted()))
+    logger.info("Link looked up", extra={"kind": found.purpose.value})
+    return respond(200, {"kind": found.purpose.value, "email": found.email})
 
 
 @app.post(contract.ROUTE_SIGNIN)
@@ -145,6 +161,14 @@ def _signed_out(problem: SignedOut) -> Response:
     logger.info("No session", extra={"reason": str(problem)})
     return error(401, "You are signed out: enter your email to get a new sign-in link.",
                  headers={"Set-Cookie": _session_cookie("", 0)})
+
+
+@app.exception_handler(BillingPortalNotSetUp)
+def _portal_not_set_up(problem: BillingPortalNotSetUp) -> Response:
+    """The owner's to fix (`make stripe-setup`): counted for the alarm, and said plainly to the customer."""
+    wiring.current().metrics.count(contract.METRIC_BILLING_PORTAL_NOT_SET_UP)
+    logger.error("Customer portal not set up: no session opened", extra={"reason": str(problem)})
+    return error(503, BILLING_PORTAL_NOT_SET_UP, headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
 @app.exception_handler(KeyChangeRefused)

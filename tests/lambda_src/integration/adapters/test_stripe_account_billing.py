@@ -1,6 +1,8 @@
 """Issue 12: StripeAccountBilling on localstripe behind the bridge: the upcoming invoice's amount
 and period for a subscription with metered usage, and a customer portal session on the portal
-configuration `make stripe-setup` makes (found by its metadata)."""
+configuration `make stripe-setup` makes (found by its metadata). Issue 18: never on any other one:
+without it (or with plan changes turned on in it) no session is opened, the account's default
+configuration notwithstanding."""
 
 from __future__ import annotations
 
@@ -10,12 +12,20 @@ import uuid
 import pytest
 
 from localdev.bootstrap import DEV_CATALOG
-from localdev.emulators import STRIPE_TEST_SECRET_KEY
+from localdev.emulators import STRIPE_TEST_SECRET_KEY, StripeBridge
 from ops.catalog_setup import CatalogSetup
 from tollgate.adapters.stripe_account_billing import StripeAccountBilling
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_client import stripe_client
+from tollgate.domain.errors import BillingPortalNotSetUp
 from tollgate.domain.models import Registrant
+
+RETURN_URL = "http://127.0.0.1:8000/account"
+# What an owner may have saved as the Stripe account's default portal in the dashboard: customers may
+# switch prices there (https://docs.stripe.com/api/customer_portal/configurations/object).
+DASHBOARD_DEFAULT = {"invoice_history": {"enabled": True},
+                     "subscription_update": {"enabled": True, "default_allowed_updates": ["price"],
+                                             "proration_behavior": "none"}}
 
 
 @pytest.fixture
@@ -49,9 +59,49 @@ def test_a_portal_session_is_opened_on_tollgates_configuration_for_the_customer(
     customer, _ = subscribed
     configuration_id = CatalogSetup(stripe_client).ensure(DEV_CATALOG).portal_configuration_id
 
-    url = account_billing.portal_url(customer, "http://127.0.0.1:8000/account.html")
+    url = account_billing.portal_url(customer, RETURN_URL)
 
     assert url.startswith(f"{stripe_api}/_bridge/portal/bps_")
     session = stripe_bridge.state.portal.sessions[url.rsplit("/", 1)[1]]
     assert (session["customer"], session["configuration"], session["return_url"]) == (
-        customer, configuration_id, "http://127.0.0.1:8000/account.html")
+        customer, configuration_id, RETURN_URL)
+
+
+@pytest.fixture
+def stripe_account_without_tollgates_portal(emulators):
+    """A Stripe account of its own (a bridge with fresh state in front of the same localstripe) whose
+    only portal configuration is the default one its owner saved in the dashboard."""
+    with StripeBridge(emulators.localstripe.url) as bridge:
+        client = stripe_client(STRIPE_TEST_SECRET_KEY, bridge.api_base)
+        default = client.v1.billing_portal.configurations.create({"features": DASHBOARD_DEFAULT})
+        assert default.is_default
+        yield bridge, client
+
+
+def test_without_tollgates_configuration_no_session_is_opened_not_even_on_the_accounts_default(
+        subscribed, stripe_account_without_tollgates_portal):
+    customer, _ = subscribed
+    bridge, client = stripe_account_without_tollgates_portal
+    account_billing = StripeAccountBilling(lambda: client)
+
+    with pytest.raises(BillingPortalNotSetUp, match="make stripe-setup"):
+        account_billing.portal_url(customer, RETURN_URL)
+    assert bridge.state.portal.sessions == {}
+
+    tollgates, _ = CatalogSetup(client).ensure_portal("Tollgate API")  # `make stripe-setup`, later on
+    url = account_billing.portal_url(customer, RETURN_URL)  # the same process: nothing cached the absence
+    assert [session["configuration"] for session in bridge.state.portal.sessions.values()] == [tollgates]
+    assert url.endswith(next(iter(bridge.state.portal.sessions)))
+
+
+def test_tollgates_configuration_with_plan_changes_turned_on_is_refused_too(
+        subscribed, stripe_account_without_tollgates_portal):
+    customer, _ = subscribed
+    bridge, client = stripe_account_without_tollgates_portal
+    tollgates, _ = CatalogSetup(client).ensure_portal("Tollgate API")
+    client.v1.billing_portal.configurations.update(tollgates, {"features": {"subscription_update": {
+        "enabled": True, "default_allowed_updates": ["price"]}}})  # someone turned plan changes on
+
+    with pytest.raises(BillingPortalNotSetUp, match=f"{tollgates} lets customers change their plan"):
+        StripeAccountBilling(lambda: client).portal_url(customer, RETURN_URL)
+    assert bridge.state.portal.sessions == {}

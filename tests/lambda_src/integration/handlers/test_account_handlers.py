@@ -71,10 +71,16 @@ def test_sign_up_sign_in_rotate_and_the_old_key_is_retired_after_its_grace(
     email = f"{uuid.uuid4().hex[:10]}@example.com"
     status, _, body = call(register, contract.ROUTE_REGISTER, {"email": email, "firstname": "Ada", "lastname": "L"})
     assert (status, body) == (202, {"status": "confirmation_sent"})
-    status, _, created = call(register, contract.ROUTE_SIGNUP_CONFIRM, {"token": last_link(email, "confirm")})
+    confirm_token = last_link(email, "confirm")
+    assert call(account_function, contract.ROUTE_LINK, {"token": confirm_token})[2] == {"kind": "sign-up",
+                                                                                       "email": email}
+    status, _, created = call(register, contract.ROUTE_SIGNUP_CONFIRM, {"token": confirm_token})
     assert status == 201 and in_plan(aws, created["apiKeyId"])
+    assert call(account_function, contract.ROUTE_LINK, {"token": confirm_token})[0] == 410  # used
 
     assert call(account_function, contract.ROUTE_SIGNIN, {"email": email})[0] == 202
+    assert call(account_function, contract.ROUTE_LINK, {"token": last_link(email, "signin")})[2] == {
+        "kind": "sign-in", "email": email}
     status, headers, _ = call(account_function, contract.ROUTE_SIGNIN_CONFIRM, {"token": last_link(email, "signin")})
     session = headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
     status, _, page = call(account_function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)

@@ -68,6 +68,23 @@ def test_a_link_is_good_for_its_own_purpose_only(fakes: World) -> None:
         fakes.links.find(LinkPurpose.SIGN_UP, token)
 
 
+@pytest.mark.parametrize("purpose", list(LinkPurpose))
+def test_peeking_names_any_live_link_and_spends_nothing(fakes: World, purpose: LinkPurpose) -> None:
+    token = sent_token(fakes, purpose)
+    assert fakes.links.peek(token).purpose is purpose and fakes.links.peek(token).email == ADDRESS
+    assert fakes.links.find(purpose, token).email == ADDRESS  # still there to be used
+    fakes.clock.advance(LINK_TTL_SECONDS)
+    with pytest.raises(InvalidLink):
+        fakes.links.peek(token)
+
+
+def test_a_used_link_cannot_be_peeked_at(fakes: World) -> None:
+    token = sent_token(fakes)
+    fakes.links.redeem(LinkPurpose.SIGN_IN, token)
+    with pytest.raises(InvalidLink):
+        fakes.links.peek(token)
+
+
 def test_two_uses_at_once_have_one_winner(fakes: World) -> None:
     token = sent_token(fakes)
     link = fakes.links.find(LinkPurpose.SIGN_IN, token)

@@ -1,10 +1,13 @@
 """The account function's HTTP contract on fakes: the session cookie's flags, JSON-only state
-changes, 401 with the cookie cleared, the same 202 for every address, a key shown once, and logs
-that never carry a token, a cookie or a key value."""
+changes, 401 with the cookie cleared, the same 202 for every address, a key shown once, a link
+looked up without being used, the portal refused (and counted) without Tollgate's configuration,
+and logs that never carry a token, a cookie or a key value."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 
 import pytest
 
@@ -14,7 +17,10 @@ from testkit.fake_wiring import deployed_with_accounts
 from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, invoke
 from tollgate import contract
 from tollgate.domain.billing_state import UpcomingInvoice
+from tollgate.domain.customer_access import token_hash
 from tollgate.domain.errors import ConcurrentUpdate
+from tollgate.domain.models import Registrant
+from tollgate.handlers.account import BILLING_PORTAL_NOT_SET_UP
 
 ADA = "ada@example.com"
 ACCOUNT_MODULE = "tollgate.handlers.account"
@@ -62,9 +68,9 @@ def test_sign_in_answers_the_same_for_any_address(function: DeployedFunction) ->
     assert known[0] == unknown[0] == 202 and known[2] == unknown[2] == {"status": "link_sent"}
 
 
-@pytest.mark.parametrize("path", [contract.ROUTE_SIGNIN, contract.ROUTE_SIGNIN_CONFIRM, contract.ROUTE_SIGNOUT,
-                                  contract.ROUTE_ACCOUNT_KEY_ROTATE, contract.ROUTE_ACCOUNT_BILLING_PORTAL,
-                                  contract.ROUTE_ACCOUNT_PLAN])
+@pytest.mark.parametrize("path", [contract.ROUTE_LINK, contract.ROUTE_SIGNIN, contract.ROUTE_SIGNIN_CONFIRM,
+                                  contract.ROUTE_SIGNOUT, contract.ROUTE_ACCOUNT_KEY_ROTATE,
+                                  contract.ROUTE_ACCOUNT_BILLING_PORTAL, contract.ROUTE_ACCOUNT_PLAN])
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"])
 def test_a_state_change_must_be_json_so_no_other_site_can_post_a_form(
         function: DeployedFunction, fakes: World, path: str, content_type: str) -> None:
@@ -72,6 +78,61 @@ def test_a_state_change_must_be_json_so_no_other_site_can_post_a_form(
     status, _, body = call(function, path, {"email": ADA}, cookie=session, content_type=content_type)
     assert status == 400 and body["fields"] == {"Content-Type": "must be application/json"}
     assert len(fakes.ports.api_keys.keys) == 1
+
+
+def test_a_sign_in_link_is_named_with_its_address_and_signs_nobody_in_until_it_is_posted_to_confirm(
+        function: DeployedFunction, fakes: World) -> None:
+    call(function, contract.ROUTE_SIGNIN, {"email": ADA})
+    token = fakes.mailer.last_token(ADA)
+
+    for _ in range(2):  # looked up as often as the page is opened: nothing is used up
+        status, headers, body = call(function, contract.ROUTE_LINK, {"token": token})
+        assert (status, body) == (200, {"kind": "sign-in", "email": ADA})
+        assert "Set-Cookie" not in headers and headers["Cache-Control"] == "no-store"
+    assert fakes.access.sessions == {} and token_hash(token) in fakes.access.links
+
+    assert call(function, contract.ROUTE_SIGNIN_CONFIRM, {"token": token})[0] == 200  # the click
+
+
+def test_a_sign_up_link_is_named_with_its_address_and_creates_nothing(function: DeployedFunction,
+                                                                      fakes: World) -> None:
+    fakes.sign_up.request(Registrant("grace@example.com", "Grace", "Hopper"))
+    token = fakes.mailer.last_token("grace@example.com")
+    keys_before = dict(fakes.ports.api_keys.keys)
+
+    status, _, body = call(function, contract.ROUTE_LINK, {"token": token})
+
+    assert (status, body) == (200, {"kind": "sign-up", "email": "grace@example.com"})
+    assert fakes.ports.accounts.get("grace@example.com") is None and fakes.ports.api_keys.keys == keys_before
+    assert fakes.sign_up.confirm(token).status.value == "active"  # still good for the click
+
+
+def _unknown(function: DeployedFunction, fakes: World, token: str) -> str:
+    return "A" * 43
+
+
+def _expired(function: DeployedFunction, fakes: World, token: str) -> str:
+    link = fakes.access.links[token_hash(token)]
+    fakes.access.links[link.token_hash] = dataclasses.replace(link, expires_at=int(time.time()) - 1)
+    return token
+
+
+def _used(function: DeployedFunction, fakes: World, token: str) -> str:
+    assert call(function, contract.ROUTE_SIGNIN_CONFIRM, {"token": token})[0] == 200
+    return token
+
+
+@pytest.mark.parametrize("spoil", [_unknown, _expired, _used])
+def test_an_unknown_expired_or_used_link_gets_the_confirm_routes_410(function: DeployedFunction,
+                                                                     fakes: World, spoil) -> None:
+    call(function, contract.ROUTE_SIGNIN, {"email": ADA})
+    token = spoil(function, fakes, fakes.mailer.last_token(ADA))
+
+    looked_up = call(function, contract.ROUTE_LINK, {"token": token})
+    confirmed = call(function, contract.ROUTE_SIGNIN_CONFIRM, {"token": token})
+
+    assert looked_up[0] == confirmed[0] == 410 and looked_up[2] == confirmed[2]
+    assert ADA not in json.dumps(looked_up[2])
 
 
 def test_the_account_page_figures(function: DeployedFunction, fakes: World) -> None:
@@ -126,6 +187,19 @@ def test_manage_billing_opens_a_portal_session_for_the_accounts_own_customer(fun
                                                       f"{SIGNUP_ORIGIN}/{contract.ACCOUNT_PAGE}")]
 
 
+def test_without_tollgates_portal_configuration_manage_billing_says_so_opens_nothing_and_counts_it(
+        function: DeployedFunction, fakes: World) -> None:
+    session, _ = signed_in(function, fakes)
+    fakes.account_billing.portal_set_up = False
+
+    status, headers, body = call(function, contract.ROUTE_ACCOUNT_BILLING_PORTAL, {}, cookie=session)
+
+    assert (status, body) == (503, {"error": BILLING_PORTAL_NOT_SET_UP, "fields": {}})
+    assert body["error"].startswith("Billing management is not set up yet: the owner") and "Retry-After" in headers
+    assert fakes.account_billing.portal_sessions == []
+    assert fakes.ports.metrics.total(contract.METRIC_BILLING_PORTAL_NOT_SET_UP) == 1
+
+
 def test_sign_out_ends_the_session_and_everywhere_ends_the_others(function: DeployedFunction,
                                                                   fakes: World) -> None:
     phone, _ = signed_in(function, fakes)
@@ -149,13 +223,16 @@ def test_a_used_or_forged_sign_in_token_gets_410(function: DeployedFunction, fak
 
 def test_the_logs_never_carry_a_token_a_cookie_or_a_key(function: DeployedFunction, fakes: World) -> None:
     with function.captured_logs() as logs:
+        call(function, contract.ROUTE_SIGNIN, {"email": ADA})
+        looked_up = fakes.mailer.last_token(ADA)
+        call(function, contract.ROUTE_LINK, {"token": looked_up})
         session, _ = signed_in(function, fakes)
         rotated = call(function, contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, cookie=session)[2]
         call(function, contract.ROUTE_SIGNOUT, {}, cookie=session)
     written = logs.getvalue()
-    assert "Key rotated" in written
+    assert "Key rotated" in written and "Link looked up" in written
     link_token = fakes.mailer.last_token(ADA)
-    for secret in (session, rotated["apikey"], link_token):
+    for secret in (session, rotated["apikey"], link_token, looked_up):
         assert secret not in written
 
 
