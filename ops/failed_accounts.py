@@ -28,7 +28,8 @@ from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import ConcurrentUpdate, TollgateError
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.models import ListedKey
-from tollgate.ports import Accounts, ApiKeys
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.keys import ApiKeys
 
 
 def main(

@@ -91,7 +91,7 @@ def _keys(wired: Wiring, _now: int) -> Part:
 
 
 def _reconciler(wired: Wiring, now: int) -> Part:
-    run = wired.accounts.last_reconciler_run()
+    run = wired.reconciler_runs.last()
     if run is None:
         return Part(("no run yet: its schedule runs it as soon as the stack is deployed (make dev: as it starts), "
                      "then every reconcile_interval_minutes; if this stays, read its function's logs",))

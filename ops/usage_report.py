@@ -35,7 +35,7 @@ from tollgate.domain.account import Account
 from tollgate.domain.metering import price_billed
 from tollgate.domain.usage import KeyUsage, LedgerUsage, read_ledger
 from tollgate.plans import PlanCatalog, UnknownPlan
-from tollgate.ports import Accounts
+from tollgate.domain.ports.accounts import Accounts
 from tollgate.wiring import Wiring
 
 EXIT_DIFFERENCE, EXIT_FAILED = 1, 2

@@ -17,7 +17,7 @@ from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import ConcurrentUpdate, KeyChangeRefused, PlanChangeRefused
 from tollgate.domain.lifecycle import CHECKOUT_COMPLETED, SUBSCRIPTION_UPDATED
 from tollgate.plans import PlanCatalog
-from tollgate.ports import Accounts
+from tollgate.domain.ports.accounts import Accounts
 
 EMAIL = "ada@example.com"
 PLANS = PlanCatalog((TEST_PLANS.get("standard"), replace(TEST_PLANS.get("pro"), requires_payment_method=False),

@@ -1,4 +1,4 @@
-"""In-memory fakes of the customer-access ports (tollgate.ports: Mailer, CustomerAccess,
+"""In-memory fakes of the customer-access ports (tollgate.domain.ports: Mailer, CustomerAccess,
 AccountBilling, PlanUsage), failing on demand like every fake (testkit.faults.FaultyFake)."""
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from tollgate.domain.customer_access import EmailLink, KeyRetirement, Session
 from tollgate.domain.errors import BillingPortalNotSetUp, DownstreamError
 from tollgate.domain.models import Email
 from tollgate.domain.billing_state import UpcomingInvoice
-from tollgate.ports import AccountBilling, CustomerAccess, Mailer, PlanUsage
+from tollgate.domain.ports.billing import AccountBilling
+from tollgate.domain.ports.customer_access import CustomerAccess
+from tollgate.domain.ports.keys import PlanUsage
+from tollgate.domain.ports.mail import Mailer
 
 _LINK = re.compile(r"#(?:confirm|signin)=([A-Za-z0-9_-]+)")
 

@@ -1,4 +1,4 @@
-"""In-memory fakes of Stripe as the domain sees it (tollgate.ports.Billing, PaymentMethods): idempotency
+"""In-memory fakes of Stripe as the domain sees it (tollgate.domain.ports.Billing, PaymentMethods): idempotency
 keys that replay, subscriptions with items that a plan change adds to, Checkout sessions a test
 completes, and invoices a card pays or declines; each fails on demand (testkit.faults.FaultyFake)."""
 
@@ -15,7 +15,7 @@ from tollgate.domain.billing_state import (
 )
 from tollgate.domain.errors import ConfigurationError, DownstreamError
 from tollgate.domain.models import Registrant
-from tollgate.ports import Billing, PaymentMethods
+from tollgate.domain.ports.billing import Billing, PaymentMethods
 
 
 class FakeBilling(FaultyFake, Billing):

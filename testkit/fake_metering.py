@@ -19,7 +19,7 @@ from tollgate import contract
 from tollgate.domain.usage import (
     STRIPE_DEDUP_WINDOW_SECONDS, BatchSummary, LedgerObject, MeterReport, ReportRecord, ReportState,
 )
-from tollgate.ports import UsageLedger, UsageMeter, UsageReports
+from tollgate.domain.ports.metering import UsageLedger, UsageMeter, UsageReports
 
 LEDGER_BUCKET = "tollgate-test-ledger"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-usage"

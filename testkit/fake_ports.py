@@ -1,4 +1,4 @@
-"""In-memory fakes of the ports (tollgate.ports; Stripe's in testkit.fake_billing), for the unit tests, the handler tests on
+"""In-memory fakes of the ports (tollgate.domain.ports; Stripe's in testkit.fake_billing), for the unit tests, the handler tests on
 fakes and the benchmark. Each behaves like the real service where the domain relies on it
 (conditional writes, idempotent deletes, Stripe idempotency keys) and fails on demand
 (testkit.faults.FaultyFake)."""
@@ -18,7 +18,11 @@ from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlrea
 from tollgate.domain.account import Account, AccountStatus, AppliedEvent
 from tollgate.domain.models import IssuedKey, ListedKey, ReconcilerRun
 from tollgate.plans import Plan, PlanCatalog
-from tollgate.ports import Accounts, Analytics, ApiKeys, Metrics
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.analytics import Analytics
+from tollgate.domain.ports.keys import ApiKeys
+from tollgate.domain.ports.metrics import Metrics
+from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
 
 # The plans the fakes' deployment sells: the default (paid, metered, no card first, as a deployment of
 # the flat settings), a free plan, and a paid plan that needs a card before its key works.
@@ -125,7 +129,6 @@ class FakeAccounts(FaultyFake, Accounts):
         super().__init__(**kwargs)
         self.rows: dict[str, Account] = {}
         self.billing_events: dict[str, int] = {}  # Stripe event id -> remember until (epoch s)
-        self.reconciler_run: ReconcilerRun | None = None
         self.key_pointers: dict[str, set[str]] = {}  # email -> earlier key ids (the `api-key#<id>` items)
 
     def get(self, email: str) -> Account | None:
@@ -187,14 +190,6 @@ class FakeAccounts(FaultyFake, Accounts):
         with self._call("count_by_status"), self._lock:
             return dict(Counter(row.status for row in self.rows.values()))
 
-    def last_reconciler_run(self) -> ReconcilerRun | None:
-        with self._call("last_reconciler_run"):
-            return self.reconciler_run
-
-    def save_reconciler_run(self, run: ReconcilerRun) -> None:
-        with self._call("save_reconciler_run", run.cursor):
-            self.reconciler_run = run
-
     def _check_version(self, read: Account) -> None:
         current = self.rows.get(read.email)
         if current is None or current.version != read.version:
@@ -203,6 +198,22 @@ class FakeAccounts(FaultyFake, Accounts):
     def _find(self, matches) -> Account | None:
         with self._lock:
             return next((copy.deepcopy(row) for row in self.rows.values() if matches(row)), None)
+
+
+class FakeReconcilerRuns(FaultyFake, ReconcilerRuns):
+    port = "dynamodb"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.run: ReconcilerRun | None = None
+
+    def last(self) -> ReconcilerRun | None:
+        with self._call("last"):
+            return self.run
+
+    def save(self, run: ReconcilerRun) -> None:
+        with self._call("save", run.cursor):
+            self.run = run
 
 
 class FakeMetrics(Metrics):
@@ -234,6 +245,7 @@ class FakePorts:
     analytics: FakeAnalytics
     accounts: FakeAccounts
     metrics: FakeMetrics = field(default_factory=FakeMetrics)
+    reconciler_runs: FakeReconcilerRuns = field(default_factory=FakeReconcilerRuns)
 
     @classmethod
     def create(cls, *, latency: float = 0.0, recorder: CallRecorder | None = None) -> FakePorts:

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tollgate.domain.account import Account, AccountStatus, AppliedEvent
-from tollgate.domain.models import ReconcilerRun
-from tollgate.ports import Accounts
+from tollgate.domain.ports.accounts import Accounts
 
 
 class Interleaved(Accounts):
@@ -65,9 +64,3 @@ class Interleaved(Accounts):
 
     def count_by_status(self) -> dict[AccountStatus, int]:
         return self.inner.count_by_status()
-
-    def last_reconciler_run(self) -> ReconcilerRun | None:
-        return self.inner.last_reconciler_run()
-
-    def save_reconciler_run(self, run: ReconcilerRun) -> None:
-        self.inner.save_reconciler_run(run)

@@ -39,7 +39,7 @@ from tollgate.domain.sessions import CustomerSessions
 from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
-from tollgate.ports import Accounts
+from tollgate.domain.ports.accounts import Accounts
 
 SITE_URL = "https://shop.example/"
 LINK_TTL_SECONDS = 24 * 3600
@@ -135,7 +135,8 @@ class World:
 
     @cached_property
     def reconciler(self) -> Reconciler:
-        return Reconciler(self.billing, self.accounts, self.lifecycle, clock=self.clock, sleep=self.clock.sleep)
+        return Reconciler(self.billing, self.accounts, self.ports.reconciler_runs, self.lifecycle, clock=self.clock,
+                          sleep=self.clock.sleep)
 
     @cached_property
     def housekeeping(self) -> Housekeeping:

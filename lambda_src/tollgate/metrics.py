@@ -1,6 +1,6 @@
 """Business metrics in CloudWatch's embedded metric format (EMF), through Powertools Metrics.
 
-Every function records its metrics on the port tollgate.ports.Metrics (the wiring's `metrics`);
+Every function records its metrics on the port tollgate.domain.ports.metrics.Metrics (the wiring's `metrics`);
 this adapter hands them to Powertools, and `published_per_invocation` prints them as one EMF
 document (Powertools' `flush_metrics`) when the invocation ends. Lambda sends stdout to CloudWatch Logs,
 which turns the document into metrics: no CloudWatch API call on any request's path
@@ -24,14 +24,15 @@ from typing import Any
 from aws_lambda_powertools import Metrics as PowertoolsMetrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from tollgate import contract, ports
+from tollgate import contract
+from tollgate.domain.ports.metrics import Metrics
 
 # Powertools keeps metrics in class attributes shared by every instance of the process: this one
 # is the only one Tollgate makes.
 _powertools = PowertoolsMetrics(namespace=contract.METRICS_NAMESPACE, service="")
 
 
-class EmbeddedMetrics(ports.Metrics):
+class EmbeddedMetrics(Metrics):
     """The metrics of one deployment (its stage is the dimension), printed per invocation."""
 
     def __init__(self, stage: str) -> None:

@@ -23,6 +23,7 @@ from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.adapters.dynamo_reconciler_runs import DynamoReconcilerRuns
 from tollgate.adapters.moesif_analytics import MoesifAnalytics
 from tollgate.adapters.secrets import SecretStore
 from tollgate.adapters.stripe_billing import StripeBilling
@@ -39,7 +40,12 @@ from tollgate.domain.plan_changes import PlanChanges
 from tollgate.domain.reconciliation import Reconciler
 from tollgate.domain.registration import RegistrationService
 from tollgate.metrics import EmbeddedMetrics
-from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics, PaymentMethods, PlanUsage
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.analytics import Analytics
+from tollgate.domain.ports.billing import Billing, PaymentMethods
+from tollgate.domain.ports.keys import ApiKeys, PlanUsage
+from tollgate.domain.ports.metrics import Metrics
+from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
@@ -52,7 +58,10 @@ if TYPE_CHECKING:
     from tollgate.domain.sessions import CustomerSessions
     from tollgate.domain.verified_sign_up import VerifiedSignUp
     from tollgate.domain.metering import UsageReporter
-    from tollgate.ports import AccountBilling, CustomerAccess, Mailer, UsageLedger, UsageMeter, UsageReports
+    from tollgate.domain.ports.billing import AccountBilling
+    from tollgate.domain.ports.customer_access import CustomerAccess
+    from tollgate.domain.ports.mail import Mailer
+    from tollgate.domain.ports.metering import UsageLedger, UsageMeter, UsageReports
 
 
 class Wiring:
@@ -94,6 +103,10 @@ class Wiring:
     @cached_property
     def accounts(self) -> Accounts:
         return DynamoAccounts(self.aws.client("dynamodb"), self.config.accounts_table)
+
+    @cached_property
+    def reconciler_runs(self) -> ReconcilerRuns:
+        return DynamoReconcilerRuns(self.aws.client("dynamodb"), self.config.accounts_table)
 
     @cached_property
     def billing(self) -> Billing:
@@ -143,7 +156,7 @@ class Wiring:
 
     @cached_property
     def reconciler(self) -> Reconciler:
-        return Reconciler(self.billing, self.accounts, self.lifecycle)
+        return Reconciler(self.billing, self.accounts, self.reconciler_runs, self.lifecycle)
 
     @cached_property
     def housekeeping(self) -> Housekeeping:

@@ -1,8 +1,8 @@
-"""The Accounts port (tollgate.ports.Accounts): FakeAccounts and DynamoAccounts on moto answer alike.
+"""The Accounts port (tollgate.domain.ports.Accounts): FakeAccounts and DynamoAccounts on moto answer alike.
 
 What every writer of the account row relies on (tollgate.domain.account): a write only over the
 version read, only what changed written, the version incremented; an event recorded once; every
-key of an account findable; the follow-up list; the reconciler's last run."""
+key of an account findable; the follow-up list."""
 
 from __future__ import annotations
 
@@ -13,15 +13,13 @@ import boto3
 import pytest
 
 from testkit.fake_ports import FakeAccounts
-from tollgate import contract
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.account import (
     Account, AccountStatus, AppliedEvent, KeyRecord, KeyState, PlanChange, PlanIntent, StatusChange,
 )
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.models import ReconcilerRun
-from tollgate.ports import Accounts
+from tollgate.domain.ports.accounts import Accounts
 
 
 @pytest.fixture(params=["fake", "dynamodb"])
@@ -168,7 +166,6 @@ def test_rows_are_listed_by_status_and_counted(accounts):
     before = accounts.count_by_status()
     made = [accounts.create(account(status=status)) for status in (
         AccountStatus.CANCELED, AccountStatus.FAILED, AccountStatus.ACTIVE, AccountStatus.CANCELED)]
-    accounts.save_reconciler_run(ReconcilerRun(started_at=1, finished_at=2, examined=0, repaired=0, failed=0))
 
     listed = accounts.list_by_status(AccountStatus.CANCELED, AccountStatus.FAILED)
 
@@ -190,21 +187,6 @@ def test_the_follow_up_list_holds_rows_that_owe_or_wait_for_a_plan_change_and_on
 
     assert owing.email in listed and intending.email in listed and settled.email not in listed
     assert listed[owing.email] == owing and listed[intending.email].follow_up_since == 6
-
-
-def test_the_reconcilers_last_run_is_kept_and_never_listed_as_an_account(accounts):
-    interrupted = ReconcilerRun(started_at=10, finished_at=250, examined=1200, repaired=3, failed=1,
-                                cursor="sub_123", stopped_by="time budget", orphans_canceled=2,
-                                repairs=("sub_1 -> canceled", "sub_2 -> active"), repairs_at=200)
-    finished = ReconcilerRun(started_at=900, finished_at=905, examined=40, repaired=0, failed=0)
-
-    accounts.save_reconciler_run(interrupted)
-    assert accounts.last_reconciler_run() == interrupted
-    accounts.save_reconciler_run(finished)
-
-    assert accounts.last_reconciler_run() == finished and finished.complete
-    listed = [row.email for status in AccountStatus for row in accounts.list_by_status(status)]
-    assert contract.RECONCILER_LAST_RUN_KEY not in listed
 
 
 def test_history_written_in_earlier_shapes_still_reads(aws):

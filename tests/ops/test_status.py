@@ -26,7 +26,9 @@ from ops.status import EXIT_ATTENTION, EXIT_FAILED, main
 from testkit.dev_stack import request, sign_up, wait_until
 from testkit.lambda_events import KEY_OWNER
 from tollgate import contract
+from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.adapters.dynamo_reconciler_runs import DynamoReconcilerRuns
 from tollgate.adapters.dynamo_usage_reports import DynamoUsageReports
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.models import ReconcilerRun
@@ -63,9 +65,9 @@ def test_a_failed_row_dead_lettered_usage_and_a_firing_alarm_need_a_look(environ
             Statistic="Sum", Period=300, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
     cloudwatch.set_alarm_state(AlarmName=f"{KEY_OWNER}{contract.ALARM_NAME_SEPARATOR}usage dead-lettered",
                                StateValue="ALARM", StateReason="test")
-    accounts.save_reconciler_run(ReconcilerRun(started_at=int(time.time()) - 70, finished_at=int(time.time()) - 65,
-                                               examined=3, repaired=1, failed=0, repairs=("sub_1 -> canceled",),
-                                               repairs_at=int(time.time()) - 65))
+    DynamoReconcilerRuns(AwsClients().client("dynamodb"), aws.accounts_table).save(ReconcilerRun(
+        started_at=int(time.time()) - 70, finished_at=int(time.time()) - 65, examined=3, repaired=1, failed=0,
+        repairs=("sub_1 -> canceled",), repairs_at=int(time.time()) - 65))
     try:
         status, output = run(environment)
         status_for_a_script, _ = run(environment, "--exit-code")

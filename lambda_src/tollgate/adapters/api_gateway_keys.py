@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from tollgate import contract
-from tollgate.adapters.aws_clients import downstream_error, error_code
+from tollgate.adapters.aws_clients import NOT_FOUND, answer, call_aws, refuse
 from tollgate.domain.errors import KeyNotFound
 from tollgate.domain.models import IssuedKey, ListedKey
-from tollgate.ports import ApiKeys
+from tollgate.domain.ports.keys import ApiKeys
 
 _SERVICE = "API Gateway"
-_GONE = frozenset({"NotFoundException"})  # deleting, detaching or disabling twice is not an error
+_GONE = NOT_FOUND  # deleting, detaching or disabling twice is not an error
 _ALREADY_THERE = frozenset({"ConflictException"})  # a retried attach that had gone through
 KEYS_PER_PAGE = 500  # GetApiKeys' largest page: 10,000 keys take 20 calls
 
@@ -95,13 +93,7 @@ class ApiGatewayKeys(ApiKeys):
     def _call(action: str, operation: Any, *, tolerated: frozenset[str] = frozenset(), missing_key: str | None = None,
               **parameters: Any) -> Any:
         """`operation`'s answer; None for a tolerated error code; KeyNotFound for `missing_key` gone."""
-        try:
-            return operation(**parameters)
-        except ClientError as error:
-            if error_code(error) in tolerated:
-                return None
-            if missing_key is not None and error_code(error) in _GONE:
-                raise KeyNotFound(missing_key) from None
-            raise downstream_error(_SERVICE, action, error) from None
-        except BotoCoreError as error:
-            raise downstream_error(_SERVICE, action, error) from None
+        expected = {code: answer(None) for code in tolerated}
+        if missing_key is not None:
+            expected.update({code: refuse(KeyNotFound(missing_key)) for code in _GONE})
+        return call_aws(_SERVICE, action, operation, expected=expected, **parameters)

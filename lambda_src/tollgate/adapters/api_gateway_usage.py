@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 
-from tollgate.adapters.aws_clients import downstream_error
+from tollgate.adapters.aws_clients import call_aws
 from tollgate.plans import Plan
-from tollgate.ports import PlanUsage
+from tollgate.domain.ports.keys import PlanUsage
+
+_SERVICE = "API Gateway"
 
 
 class UsagePlanUsage(PlanUsage):
@@ -27,31 +28,23 @@ class UsagePlanUsage(PlanUsage):
         self._usage_plan_ids = usage_plan_ids
 
     def quota_left(self, key_id: str, plan: Plan, day: date) -> tuple[int, int]:
-        try:
-            page = self._client.get_usage(usagePlanId=plan.usage_plan_id, keyId=key_id,
-                                          startDate=day.isoformat(), endDate=day.isoformat())
-        except (ClientError, BotoCoreError) as error:
-            raise downstream_error("API Gateway", "read the key's quota", error) from None
+        page = call_aws(_SERVICE, "read the key's quota", self._client.get_usage, usagePlanId=plan.usage_plan_id,
+                        keyId=key_id, startDate=day.isoformat(), endDate=day.isoformat())
         days = page.get("items", {}).get(key_id) or []
         return (int(days[-1][1]) if days else plan.quota_limit), plan.quota_limit
 
     def set_quota_left(self, key_id: str, remaining: int, plan: Plan) -> None:
-        try:
-            self._client.update_usage(usagePlanId=plan.usage_plan_id, keyId=key_id,
-                                      patchOperations=[{"op": "replace", "path": "/remaining", "value": str(remaining)}])
-        except (ClientError, BotoCoreError) as error:
-            raise downstream_error("API Gateway", "set the key's quota left", error) from None
+        call_aws(_SERVICE, "set the key's quota left", self._client.update_usage, usagePlanId=plan.usage_plan_id,
+                 keyId=key_id, patchOperations=[{"op": "replace", "path": "/remaining", "value": str(remaining)}])
 
     def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
         calls: dict[str, int] = {}
         for usage_plan_id in self._usage_plan_ids:
             position: dict[str, str] = {}
             while True:
-                try:
-                    page = self._client.get_usage(usagePlanId=usage_plan_id, startDate=first_day.isoformat(),
-                                                  endDate=last_day.isoformat(), **position)
-                except (ClientError, BotoCoreError) as error:
-                    raise downstream_error("API Gateway", "read the usage plan's usage", error) from None
+                page = call_aws(_SERVICE, "read the usage plan's usage", self._client.get_usage,
+                                usagePlanId=usage_plan_id, startDate=first_day.isoformat(),
+                                endDate=last_day.isoformat(), **position)
                 for key_id, days in page.get("items", {}).items():
                     calls[key_id] = calls.get(key_id, 0) + sum(used for used, _remaining in days)
                 if not page.get("position"):

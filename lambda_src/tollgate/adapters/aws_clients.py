@@ -1,5 +1,6 @@
 """boto3 clients with the timeouts and retries every Tollgate call to AWS uses, from ONE boto3
-session per process, and the mapping of AWS failures to DownstreamError.
+session per process, and the one mapping of AWS failures to the domain's errors (`call_aws`),
+which every AWS adapter calls through.
 
 A session is costly to create (each one loads the endpoint and service data again), and
 Powertools' SecretsProvider and DynamoDBPersistenceLayer open their own unless given a client:
@@ -10,13 +11,19 @@ and `make dev` point these same clients at moto.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn, TypeVar
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate.domain.errors import DownstreamError
+
+T = TypeVar("T")
+CONDITION_FAILED = "ConditionalCheckFailedException"  # DynamoDB: a ConditionExpression did not hold
+TRANSACTION_CANCELED = "TransactionCanceledException"  # DynamoDB: an item of a transaction refused it
+NOT_FOUND = frozenset({"NotFoundException", "ResourceNotFoundException"})
 
 # Standard mode retries throttling, 5xx and connection errors with a jittered backoff of at most
 # 1 s, then 2 s (throttling; a 50 ms scale otherwise). API Gateway's control plane and Secrets
@@ -76,3 +83,38 @@ def downstream_error(service: str, action: str, error: ClientError | BotoCoreErr
         retryable = status >= 500 or error_code(error) in _THROTTLING_CODES
         return DownstreamError(service, f"{action} failed ({error_code(error) or status})", retryable=retryable)
     return DownstreamError(service, f"{action} failed ({type(error).__name__})", retryable=True)
+
+
+def call_aws(service: str, action: str, operation: Callable[..., T], /, *,
+             expected: Mapping[str, Callable[[ClientError], Any]] | None = None, **parameters: Any) -> T:
+    """`operation(**parameters)`. An error whose code is in `expected` is an answer the caller
+    expects (a condition that did not hold, something already gone): its callable says what it means,
+    by returning a value or raising a domain error. Any other failure is a DownstreamError, retryable
+    when AWS throttled, failed (5xx) or could not be reached."""
+    try:
+        return operation(**parameters)
+    except ClientError as error:
+        if expected and error_code(error) in expected:
+            return expected[error_code(error)](error)
+        raise downstream_error(service, action, error) from None
+    except BotoCoreError as error:
+        raise downstream_error(service, action, error) from None
+
+
+def answer(value: Any) -> Callable[[ClientError], Any]:
+    """For `call_aws(expected=...)`: the error means `value`."""
+    return lambda _error: value
+
+
+def refuse(error: Exception) -> Callable[[ClientError], NoReturn]:
+    """For `call_aws(expected=...)`: the error means `error` (a domain error) is raised."""
+
+    def raise_it(_error: ClientError) -> NoReturn:
+        raise error
+
+    return raise_it
+
+
+def cancellation_reasons(error: ClientError) -> list[str | None]:
+    """The code each item of a canceled DynamoDB transaction gave, in the transaction's order."""
+    return [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]

@@ -16,19 +16,19 @@ from dataclasses import replace
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from tollgate import contract
-from tollgate.adapters.aws_clients import downstream_error, error_code
+from tollgate.adapters.aws_clients import (
+    CONDITION_FAILED, TRANSACTION_CANCELED, call_aws, cancellation_reasons, downstream_error, refuse,
+)
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.account import (
     Account, AccountStatus, AppliedEvent, KeyRecord, KeyState, PlanChange, PlanIntent, StatusChange,
 )
-from tollgate.domain.models import ReconcilerRun
-from tollgate.ports import Accounts
+from tollgate.domain.ports.accounts import Accounts
 
 _SERVICE = "DynamoDB"
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 _TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"  # the code inside CancellationReasons
 # Bookkeeping items share the table under a key that can never be an email (no '@').
 BILLING_EVENT_KEY_PREFIX = "stripe-event#"
@@ -67,13 +67,6 @@ _ATTRIBUTES = {
 _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
 _NUMBERS = ("version", "lease_expires_at", "created_at", "updated_at", "last_billing_event_at", "owes_since")
 _VERSION = _ATTRIBUTES["version"]
-# ReconcilerRun field -> attribute of the contract.RECONCILER_LAST_RUN_KEY item (no `status`, so no
-# account listing ever returns it).
-_RUN_ATTRIBUTES = {"started_at": "startedAt", "finished_at": "finishedAt", "examined": "examined",
-                   "repaired": "repaired", "failed": "failed", "cursor": "cursor", "stopped_by": "stoppedBy",
-                   "repairs": "repairs", "repairs_at": "repairsAt", "orphans_canceled": "orphansCanceled"}
-_RUN_COUNTS = frozenset({"started_at", "finished_at", "examined", "repaired", "failed", "repairs_at",
-                         "orphans_canceled"})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _KEY_INDEX_EMAIL = "accountEmail"  # the attribute of an `api-key#<id>` item naming its account
@@ -130,18 +123,17 @@ class DynamoAccounts(Accounts):
         if not extra:
             self._call("write account", self._client.update_item, **update)
             return stored
-        try:
-            self._client.transact_write_items(TransactItems=[{"Update": update}, *extra])
-        except ClientError as error:
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if error_code(error) == "TransactionCanceledException":
-                if event is not None and reasons[-1:] == [_TRANSACTION_CONDITION_FAILED]:
-                    raise EventAlreadyApplied(event.event_id) from None
-                if reasons[:1] == [_TRANSACTION_CONDITION_FAILED]:
-                    raise ConcurrentUpdate(f"{read.email} changed meanwhile") from None
-            raise downstream_error(_SERVICE, "write account", error) from None
-        except BotoCoreError as error:
-            raise downstream_error(_SERVICE, "write account", error) from None
+
+        def canceled(error: ClientError) -> None:
+            reasons = cancellation_reasons(error)
+            if event is not None and reasons[-1:] == [_TRANSACTION_CONDITION_FAILED]:
+                raise EventAlreadyApplied(event.event_id)
+            if reasons[:1] == [_TRANSACTION_CONDITION_FAILED]:
+                raise ConcurrentUpdate(f"{read.email} changed meanwhile")
+            raise downstream_error(_SERVICE, "write account", error)
+
+        call_aws(_SERVICE, "write account", self._client.transact_write_items,
+                 expected={TRANSACTION_CANCELED: canceled}, TransactItems=[{"Update": update}, *extra])
         return stored
 
     def delete(self, read: Account) -> None:
@@ -202,23 +194,6 @@ class DynamoAccounts(Accounts):
                 return items
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
-    def last_reconciler_run(self) -> ReconcilerRun | None:
-        item = self._call("read reconciler run", self._client.get_item, TableName=self._table,
-                          Key=_key(contract.RECONCILER_LAST_RUN_KEY), ConsistentRead=True).get("Item")
-        if not item:
-            return None
-        values = {name: _deserializer.deserialize(item[attribute]) for name, attribute in _RUN_ATTRIBUTES.items()
-                  if attribute in item}
-        if "repairs" in values:
-            values["repairs"] = tuple(values["repairs"])
-        return ReconcilerRun(**{name: int(value) if name in _RUN_COUNTS else value for name, value in values.items()})
-
-    def save_reconciler_run(self, run: ReconcilerRun) -> None:
-        item = {attribute: _serializer.serialize(list(value) if isinstance(value, tuple) else value)
-                for name, attribute in _RUN_ATTRIBUTES.items() if (value := getattr(run, name)) is not None}
-        self._call("write reconciler run", self._client.put_item, TableName=self._table,
-                   Item={**_key(contract.RECONCILER_LAST_RUN_KEY), **item})
-
     def _find(self, index: str, attribute: str, value: str) -> Account | None:
         page = self._call("find account", self._client.query, TableName=self._table, IndexName=index,
                           KeyConditionExpression="#id = :id", ExpressionAttributeNames={"#id": attribute},
@@ -228,14 +203,9 @@ class DynamoAccounts(Accounts):
 
     @staticmethod
     def _call(action: str, operation: Any, **parameters: Any) -> dict:
-        try:
-            return operation(**parameters)
-        except ClientError as error:
-            if error_code(error) == _CONDITION_FAILED:
-                raise ConcurrentUpdate(f"{action}: the account changed meanwhile") from None
-            raise downstream_error(_SERVICE, action, error) from None
-        except BotoCoreError as error:
-            raise downstream_error(_SERVICE, action, error) from None
+        return call_aws(_SERVICE, action, operation,
+                        expected={CONDITION_FAILED: refuse(ConcurrentUpdate(f"{action}: the account changed meanwhile"))},
+                        **parameters)
 
 
 def _key(email: str) -> dict:

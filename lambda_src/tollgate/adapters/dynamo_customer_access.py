@@ -15,13 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate import contract
-from tollgate.adapters.aws_clients import downstream_error, error_code
+from tollgate.adapters.aws_clients import CONDITION_FAILED, answer, call_aws
 from tollgate.domain.customer_access import EmailLink, KeyRetirement, LinkPurpose, Session
 from tollgate.domain.models import Registrant
-from tollgate.ports import CustomerAccess
+from tollgate.domain.ports.customer_access import CustomerAccess
 
 _SERVICE = "DynamoDB"
 _ID, _EXPIRES = contract.ACCESS_PARTITION_KEY, contract.ACCESS_TTL_ATTRIBUTE
@@ -55,32 +54,18 @@ class DynamoCustomerAccess(CustomerAccess):
         return EmailLink(token_hash, LinkPurpose(item["purpose"]), item["email"], int(item[_EXPIRES]), registrant)
 
     def use_link(self, token_hash: str) -> bool:
-        try:
-            self._client.delete_item(TableName=self._table, Key=_key(f"link#{token_hash}"),
-                                     ConditionExpression="attribute_exists(#id)", ExpressionAttributeNames={"#id": _ID})
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise downstream_error(_SERVICE, "use email link", error) from None
-        except BotoCoreError as error:
-            raise downstream_error(_SERVICE, "use email link", error) from None
-        return True
+        return call_aws(_SERVICE, "use email link", self._client.delete_item, expected={CONDITION_FAILED: answer(False)},
+                        TableName=self._table, Key=_key(f"link#{token_hash}"),
+                        ConditionExpression="attribute_exists(#id)", ExpressionAttributeNames={"#id": _ID}) is not False
 
     def count_email(self, address_hash: str, window_start: int, limit: int, expires_at: int) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table, Key=_key(f"emails#{address_hash}#{window_start}"),
-                UpdateExpression="ADD sent :one SET #expires = :expires",
-                ConditionExpression="attribute_not_exists(sent) OR sent < :limit",
-                ExpressionAttributeNames={"#expires": _EXPIRES},
-                ExpressionAttributeValues=_values({":one": 1, ":limit": limit, ":expires": expires_at}))
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise downstream_error(_SERVICE, "count emails", error) from None
-        except BotoCoreError as error:
-            raise downstream_error(_SERVICE, "count emails", error) from None
-        return True
+        return call_aws(
+            _SERVICE, "count emails", self._client.update_item, expected={CONDITION_FAILED: answer(False)},
+            TableName=self._table, Key=_key(f"emails#{address_hash}#{window_start}"),
+            UpdateExpression="ADD sent :one SET #expires = :expires",
+            ConditionExpression="attribute_not_exists(sent) OR sent < :limit",
+            ExpressionAttributeNames={"#expires": _EXPIRES},
+            ExpressionAttributeValues=_values({":one": 1, ":limit": limit, ":expires": expires_at})) is not False
 
     def put_session(self, session: Session) -> None:
         self._put({_ID: f"session#{session.token_hash}", contract.ACCESS_ATTR_OWNER: session.email,
@@ -93,7 +78,7 @@ class DynamoCustomerAccess(CustomerAccess):
         return Session(token_hash, item[contract.ACCESS_ATTR_OWNER], int(item["createdAt"]), int(item[_EXPIRES]))
 
     def delete_session(self, token_hash: str) -> None:
-        self._call("close session", self._client.delete_item, TableName=self._table, Key=_key(f"session#{token_hash}"))
+        call_aws(_SERVICE, "close session", self._client.delete_item, TableName=self._table, Key=_key(f"session#{token_hash}"))
 
     def sessions_of(self, email: str) -> list[str]:
         items = self._query("list sessions", IndexName=contract.ACCESS_INDEX_BY_OWNER,
@@ -117,34 +102,27 @@ class DynamoCustomerAccess(CustomerAccess):
                 for item in items]
 
     def forget_retirement(self, key_id: str) -> None:
-        self._call("forget key retirement", self._client.delete_item, TableName=self._table,
+        call_aws(_SERVICE, "forget key retirement", self._client.delete_item, TableName=self._table,
                    Key=_key(f"retire#{key_id}"))
 
     def _put(self, item: dict[str, Any], action: str) -> None:
-        self._call(action, self._client.put_item, TableName=self._table,
+        call_aws(_SERVICE, action, self._client.put_item, TableName=self._table,
                    Item={name: _serializer.serialize(value) for name, value in item.items()})
 
     def _get(self, item_id: str, action: str) -> dict[str, Any] | None:
-        item = self._call(action, self._client.get_item, TableName=self._table, Key=_key(item_id),
+        item = call_aws(_SERVICE, action, self._client.get_item, TableName=self._table, Key=_key(item_id),
                           ConsistentRead=True).get("Item")
         return {name: _deserializer.deserialize(value) for name, value in item.items()} if item else None
 
     def _query(self, action: str, **parameters: Any) -> list[dict[str, Any]]:
         items, start = [], {}
         while True:
-            page = self._call(action, self._client.query, TableName=self._table, **parameters, **start)
+            page = call_aws(_SERVICE, action, self._client.query, TableName=self._table, **parameters, **start)
             items += [{name: _deserializer.deserialize(value) for name, value in item.items()}
                       for item in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 return items
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
-
-    @staticmethod
-    def _call(action: str, operation: Any, **parameters: Any) -> dict:
-        try:
-            return operation(**parameters)
-        except (ClientError, BotoCoreError) as error:
-            raise downstream_error(_SERVICE, action, error) from None
 
 
 def _key(item_id: str) -> dict:

@@ -16,13 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate import contract
-from tollgate.adapters.aws_clients import downstream_error, error_code
+from tollgate.adapters.aws_clients import CONDITION_FAILED, answer, call_aws
 from tollgate.domain.metering import REPORT_RETENTION_SECONDS
 from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord, ReportState
-from tollgate.ports import UsageReports
+from tollgate.domain.ports.metering import UsageReports
 
 _SERVICE = "DynamoDB"
 _ID = contract.USAGE_REPORTS_PARTITION_KEY
@@ -44,7 +43,7 @@ class DynamoUsageReports(UsageReports):
         self._table = table_name
 
     def get(self, identifier: str) -> ReportRecord | None:
-        item = self._call("read usage report", self._client.get_item, TableName=self._table,
+        item = call_aws(_SERVICE, "read usage report", self._client.get_item, TableName=self._table,
                           Key={_ID: {"S": identifier}}, ConsistentRead=True).get("Item")
         return _record(item) if item else None
 
@@ -55,26 +54,20 @@ class DynamoUsageReports(UsageReports):
             ":price": report.price_id,
             ":now": now, ":expires": now + REPORT_RETENTION_SECONDS,
         })
-        try:
-            item = self._client.update_item(
-                TableName=self._table, Key={_ID: {"S": report.identifier}},
-                UpdateExpression="SET #status = :pending, #pending = :pending, customerId = :customer, "
-                                 "#value = :value, #timestamp = :timestamp, sourceBucket = :bucket, sourceKey = :key, "
-                                 "priceId = :price, "
-                                 "#first = if_not_exists(#first, :now), #expires = if_not_exists(#expires, :expires)",
-                ConditionExpression="attribute_not_exists(#id) OR #status = :pending",
-                ExpressionAttributeNames=_NAMES, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return self.get(report.identifier)  # reported meanwhile
-            raise downstream_error(_SERVICE, "record pending usage report", error) from None
-        except BotoCoreError as error:
-            raise downstream_error(_SERVICE, "record pending usage report", error) from None
-        return _record(item)
+        written = call_aws(
+            _SERVICE, "record pending usage report", self._client.update_item,
+            expected={CONDITION_FAILED: answer(None)},  # reported meanwhile
+            TableName=self._table, Key={_ID: {"S": report.identifier}},
+            UpdateExpression="SET #status = :pending, #pending = :pending, customerId = :customer, "
+                             "#value = :value, #timestamp = :timestamp, sourceBucket = :bucket, sourceKey = :key, "
+                             "priceId = :price, "
+                             "#first = if_not_exists(#first, :now), #expires = if_not_exists(#expires, :expires)",
+            ConditionExpression="attribute_not_exists(#id) OR #status = :pending",
+            ExpressionAttributeNames=_NAMES, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+        return self.get(report.identifier) if written is None else _record(written["Attributes"])
 
     def mark_reported(self, report: MeterReport, now: int) -> None:
-        self._call("record usage report", self._client.update_item, TableName=self._table,
+        call_aws(_SERVICE, "record usage report", self._client.update_item, TableName=self._table,
                    Key={_ID: {"S": report.identifier}},
                    UpdateExpression="SET #status = :reported, reportedAt = :now REMOVE #pending",
                    ExpressionAttributeNames={"#status": "status", "#pending": contract.USAGE_REPORTS_ATTR_PENDING},
@@ -83,7 +76,7 @@ class DynamoUsageReports(UsageReports):
     def pending_since_before(self, cutoff: int) -> list[ReportRecord]:
         records, start = [], {}
         while True:
-            page = self._call("list pending usage reports", self._client.query, TableName=self._table,
+            page = call_aws(_SERVICE, "list pending usage reports", self._client.query, TableName=self._table,
                               IndexName=contract.USAGE_REPORTS_INDEX_PENDING,
                               KeyConditionExpression="#pending = :pending AND #first < :cutoff",
                               ExpressionAttributeNames={"#pending": contract.USAGE_REPORTS_ATTR_PENDING,
@@ -100,7 +93,7 @@ class DynamoUsageReports(UsageReports):
         per ledger object the customer had calls in, at most about 1,440 a day."""
         total, position = 0, {}
         while True:
-            page = self._call("read the customer's usage", self._client.query, TableName=self._table,
+            page = call_aws(_SERVICE, "read the customer's usage", self._client.query, TableName=self._table,
                               IndexName=contract.USAGE_REPORTS_INDEX_BY_CUSTOMER,
                               KeyConditionExpression="#customer = :customer AND #timestamp BETWEEN :start AND :last",
                               ProjectionExpression="#value",
@@ -123,7 +116,7 @@ class DynamoUsageReports(UsageReports):
             contract.USAGE_REPORTS_TTL_ATTRIBUTE: summary.reported_at + REPORT_RETENTION_SECONDS,
         }
         serialized = {name: _serializer.serialize(value) for name, value in item.items()}
-        self._call("record usage summary", self._client.put_item, TableName=self._table, Item=serialized)
+        call_aws(_SERVICE, "record usage summary", self._client.put_item, TableName=self._table, Item=serialized)
         self._keep_if_newest(LATEST_SUMMARY_KEY, serialized, summary.reported_at)
         if summary.billed:
             self._keep_if_newest(LATEST_BILLED_SUMMARY_KEY, serialized, summary.reported_at)
@@ -131,16 +124,11 @@ class DynamoUsageReports(UsageReports):
     def _keep_if_newest(self, item_id: str, serialized: dict[str, Any], reported_at: int) -> None:
         """The summary as `item_id`, unless a newer one is there already: two objects reported at once
         must not put an older one back."""
-        try:
-            self._client.put_item(TableName=self._table, Item={**serialized, _ID: {"S": item_id}},
-                                  ConditionExpression="attribute_not_exists(#id) OR reportedAt <= :at",
-                                  ExpressionAttributeNames={"#id": _ID},
-                                  ExpressionAttributeValues=_values({":at": reported_at}))
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise downstream_error(_SERVICE, "record the latest usage summary", error) from None
-        except BotoCoreError as error:
-            raise downstream_error(_SERVICE, "record the latest usage summary", error) from None
+        call_aws(_SERVICE, "record the latest usage summary", self._client.put_item,
+                 expected={CONDITION_FAILED: answer(None)},  # a newer one is there
+                 TableName=self._table, Item={**serialized, _ID: {"S": item_id}},
+                 ConditionExpression="attribute_not_exists(#id) OR reportedAt <= :at",
+                 ExpressionAttributeNames={"#id": _ID}, ExpressionAttributeValues=_values({":at": reported_at}))
 
     def summary(self, source: LedgerObject) -> BatchSummary | None:
         return self._summary_at(_summary_key(source))
@@ -152,7 +140,7 @@ class DynamoUsageReports(UsageReports):
         return self._summary_at(LATEST_BILLED_SUMMARY_KEY)
 
     def _summary_at(self, item_id: str) -> BatchSummary | None:
-        item = self._call("read usage summary", self._client.get_item, TableName=self._table,
+        item = call_aws(_SERVICE, "read usage summary", self._client.get_item, TableName=self._table,
                           Key={_ID: {"S": item_id}}).get("Item")
         if not item:
             return None
@@ -164,12 +152,6 @@ class DynamoUsageReports(UsageReports):
                             # Saved before `billed` was kept: its billable calls are the best figure there is.
                             int(values.get("billed", values["billable"])))
 
-    @staticmethod
-    def _call(action: str, operation: Any, **parameters: Any) -> dict:
-        try:
-            return operation(**parameters)
-        except (ClientError, BotoCoreError) as error:
-            raise downstream_error(_SERVICE, action, error) from None
 
 
 def _summary_key(source: LedgerObject) -> str:

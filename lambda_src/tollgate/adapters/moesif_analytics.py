@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tollgate.domain.errors import DownstreamError
-from tollgate.ports import Analytics
+from tollgate.domain.ports.analytics import Analytics
 
 MOESIF_API_BASE = "https://api.moesif.net"
 MOESIF_TIMEOUT_SECONDS = (2, 4)  # connect, read

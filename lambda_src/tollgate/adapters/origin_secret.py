@@ -16,9 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 
-from tollgate.adapters.aws_clients import downstream_error, error_code
+from tollgate.adapters.aws_clients import answer, call_aws
 
 ACCEPTED_STAGES = ("AWSCURRENT", "AWSPREVIOUS")
 CACHE_SECONDS = 300
@@ -58,11 +57,7 @@ class OriginSecret:
             return self._values
 
     def _read(self, stage: str) -> str | None:
-        try:
-            return self._client.get_secret_value(SecretId=self._secret_arn, VersionStage=stage)["SecretString"]
-        except ClientError as error:
-            if error_code(error) == "ResourceNotFoundException" and stage != ACCEPTED_STAGES[0]:
-                return None  # never rotated: there is no previous value
-            raise downstream_error("Secrets Manager", f"read backend secret ({stage})", error) from None
-        except BotoCoreError as error:
-            raise downstream_error("Secrets Manager", f"read backend secret ({stage})", error) from None
+        never_rotated = {"ResourceNotFoundException": answer(None)} if stage != ACCEPTED_STAGES[0] else {}
+        secret = call_aws("Secrets Manager", f"read backend secret ({stage})", self._client.get_secret_value,
+                          expected=never_rotated, SecretId=self._secret_arn, VersionStage=stage)
+        return None if secret is None else secret["SecretString"]  # None: never rotated, no previous value

@@ -7,12 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from tollgate import contract
-from tollgate.adapters.aws_clients import downstream_error
+from tollgate.adapters.aws_clients import call_aws
 from tollgate.domain.usage import LedgerObject
-from tollgate.ports import UsageLedger
+from tollgate.domain.ports.metering import UsageLedger
 
 _SERVICE = "S3"
 _HOUR = 3600
@@ -30,19 +28,15 @@ class S3UsageLedger(UsageLedger):
         self._bucket = bucket
 
     def read(self, source: LedgerObject) -> bytes:
-        try:
-            return self._client.get_object(Bucket=source.bucket, Key=source.key)["Body"].read()
-        except (ClientError, BotoCoreError) as error:
-            raise downstream_error(_SERVICE, f"read {source}", error) from None
+        return call_aws(_SERVICE, f"read {source}",
+                        lambda: self._client.get_object(Bucket=source.bucket, Key=source.key)["Body"].read())
 
     def objects_between(self, start: int, end: int) -> list[LedgerObject]:
         objects = []
         for folder in hour_folders(start - _FOLDER_MARGIN_SECONDS, end + _FOLDER_MARGIN_SECONDS):
-            try:
-                pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=folder)
-                objects += [LedgerObject(self._bucket, item["Key"]) for page in pages for item in page.get("Contents", [])]
-            except (ClientError, BotoCoreError) as error:
-                raise downstream_error(_SERVICE, f"list s3://{self._bucket}/{folder}", error) from None
+            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=folder)
+            objects += call_aws(_SERVICE, f"list s3://{self._bucket}/{folder}", lambda: [
+                LedgerObject(self._bucket, item["Key"]) for page in pages for item in page.get("Contents", [])])
         return objects
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 
-from tollgate.adapters.aws_clients import downstream_error
+from tollgate.adapters.aws_clients import call_aws
 from tollgate.domain.models import Email
-from tollgate.ports import Mailer
+from tollgate.domain.ports.mail import Mailer
 
 _SERVICE = "SES"
 _UTF8 = "UTF-8"
@@ -28,12 +27,8 @@ class SesMailer(Mailer):
         self._sender = sender
 
     def send(self, email: Email) -> None:
-        try:
-            self._client.send_email(
-                FromEmailAddress=self._sender,
-                Destination={"ToAddresses": [email.to]},
-                Content={"Simple": {"Subject": {"Data": email.subject, "Charset": _UTF8},
-                                    "Body": {"Text": {"Data": email.text, "Charset": _UTF8}}}},
-            )
-        except (ClientError, BotoCoreError) as error:
-            raise downstream_error(_SERVICE, "send email", error) from None
+        call_aws(_SERVICE, "send email", self._client.send_email,
+                 FromEmailAddress=self._sender,
+                 Destination={"ToAddresses": [email.to]},
+                 Content={"Simple": {"Subject": {"Data": email.subject, "Charset": _UTF8},
+                                     "Body": {"Text": {"Data": email.text, "Charset": _UTF8}}}})

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import BotoCoreError, ClientError
 
-from tollgate.adapters.aws_clients import downstream_error
+from tollgate.adapters.aws_clients import call_aws
 from tollgate.domain.usage import LedgerObject
 
 _SERVICE = "SQS"
@@ -41,45 +40,31 @@ class UsageQueues:
 
     def retry_later(self, queue_arn: str, receipt_handle: str, delay_seconds: int) -> None:
         """Make the message (delivered from `queue_arn`) visible again only after `delay_seconds`."""
-        try:
-            self._client.change_message_visibility(QueueUrl=self._url(queue_arn), ReceiptHandle=receipt_handle,
-                                                   VisibilityTimeout=min(delay_seconds, MAX_VISIBILITY_SECONDS))
-        except (ClientError, BotoCoreError) as error:
-            raise downstream_error(_SERVICE, "delay the retry", error) from None
+        call_aws(_SERVICE, "delay the retry", self._client.change_message_visibility, QueueUrl=self._url(queue_arn),
+                 ReceiptHandle=receipt_handle, VisibilityTimeout=min(delay_seconds, MAX_VISIBILITY_SECONDS))
 
     def receive(self, queue_url: str, hold_seconds: int) -> list[QueuedMessage]:
         """Up to 10 messages, hidden from other readers for `hold_seconds`."""
-        try:
-            answer = self._client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                                  VisibilityTimeout=hold_seconds, WaitTimeSeconds=1)
-        except (ClientError, BotoCoreError) as error:
-            raise downstream_error(_SERVICE, "read the dead-letter queue", error) from None
+        answer = call_aws(_SERVICE, "read the dead-letter queue", self._client.receive_message, QueueUrl=queue_url,
+                          MaxNumberOfMessages=10, VisibilityTimeout=hold_seconds, WaitTimeSeconds=1)
         return [QueuedMessage(message["ReceiptHandle"], message["Body"]) for message in answer.get("Messages", [])]
 
     def delete(self, queue_url: str, receipt_handle: str) -> None:
-        try:
-            self._client.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
-        except (ClientError, BotoCoreError) as error:
-            raise downstream_error(_SERVICE, "remove a redriven message", error) from None
+        call_aws(_SERVICE, "remove a redriven message", self._client.delete_message, QueueUrl=queue_url,
+                 ReceiptHandle=receipt_handle)
 
     def depth(self, queue_url: str) -> QueueDepth:
-        try:
-            attributes = self._client.get_queue_attributes(
-                QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages",
-                                                    "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        except (ClientError, BotoCoreError) as error:
-            raise downstream_error(_SERVICE, "read the queue's depth", error) from None
+        attributes = call_aws(_SERVICE, "read the queue's depth", self._client.get_queue_attributes,
+                              QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages",
+                                                                  "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         return QueueDepth(int(attributes["ApproximateNumberOfMessages"]),
                           int(attributes["ApproximateNumberOfMessagesNotVisible"]))
 
     def _url(self, queue_arn: str) -> str:
         if queue_arn not in self._urls:
             *_, account, name = queue_arn.split(":")
-            try:
-                self._urls[queue_arn] = self._client.get_queue_url(QueueName=name,
-                                                                   QueueOwnerAWSAccountId=account)["QueueUrl"]
-            except (ClientError, BotoCoreError) as error:
-                raise downstream_error(_SERVICE, "find the usage queue", error) from None
+            self._urls[queue_arn] = call_aws(_SERVICE, "find the usage queue", self._client.get_queue_url,
+                                             QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         return self._urls[queue_arn]
 
 

@@ -27,7 +27,7 @@ from tollgate import contract
 from tollgate.adapters.stripe_client import call_stripe
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.errors import BillingPortalNotSetUp
-from tollgate.ports import AccountBilling
+from tollgate.domain.ports.billing import AccountBilling
 
 if TYPE_CHECKING:
     import stripe

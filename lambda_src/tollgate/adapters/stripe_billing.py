@@ -24,7 +24,7 @@ from tollgate.domain.models import Registrant
 from tollgate.domain.billing_state import (
     InvoicePayment, OpenInvoice, OpenInvoicePage, SubscriptionItem, SubscriptionPage, SubscriptionState,
 )
-from tollgate.ports import Billing
+from tollgate.domain.ports.billing import Billing
 
 if TYPE_CHECKING:
     import stripe

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from tollgate.adapters.stripe_client import call_stripe, downstream_error
 from tollgate.domain.billing_state import CheckoutSession
-from tollgate.ports import PaymentMethods
+from tollgate.domain.ports.billing import PaymentMethods
 
 if TYPE_CHECKING:
     import stripe

@@ -7,7 +7,7 @@ only if the row still has the `version` it read (tollgate.domain.account_store.c
 the write increments it. A writer that loses the race reads again and decides again, so no
 decision is ever made on a row someone else changed meanwhile, and nothing one writer decided is
 written back over by another. The store writes only the attributes that differ from the row read
-(tollgate.ports.Accounts.update), so a writer changes only what it owns.
+(tollgate.domain.ports.Accounts.update), so a writer changes only what it owns.
 
 Immutable: every change is a method that returns the changed row and says what it is for.
 """

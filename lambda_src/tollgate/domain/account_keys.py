@@ -44,7 +44,10 @@ from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyChangeR
 from tollgate.domain.account import SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus, KeyState
 from tollgate.domain.models import IssuedKey
 from tollgate.plans import PlanCatalog
-from tollgate.ports import Accounts, Analytics, ApiKeys, CustomerAccess, PlanUsage
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.analytics import Analytics
+from tollgate.domain.ports.customer_access import CustomerAccess
+from tollgate.domain.ports.keys import ApiKeys, PlanUsage
 
 MAX_EXISTING_KEYS = 3  # the current key and two still rotating out
 ROTATABLE_STATUSES = frozenset({AccountStatus.ACTIVE, AccountStatus.SUSPENDED, AccountStatus.AWAITING_PAYMENT_METHOD})

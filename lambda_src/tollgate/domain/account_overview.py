@@ -30,7 +30,9 @@ from tollgate.domain.errors import DownstreamError
 from tollgate.domain.account import Account, AccountStatus, KeyRecord
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.plans import Plan, PlanCatalog, UnknownPlan
-from tollgate.ports import AccountBilling, PlanUsage, UsageReports
+from tollgate.domain.ports.billing import AccountBilling
+from tollgate.domain.ports.keys import PlanUsage
+from tollgate.domain.ports.metering import UsageReports
 
 
 @dataclass(frozen=True)

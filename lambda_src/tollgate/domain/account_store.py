@@ -2,7 +2,7 @@
 
 A writer reads the row, decides (calling Stripe or API Gateway where it must, with idempotency keys
 or idempotent operations, so doing it again is harmless) and writes with the condition that the
-row still has the version it read (tollgate.ports.Accounts.update). When another writer got there
+row still has the version it read (tollgate.domain.ports.Accounts.update). When another writer got there
 first, the write is refused, and the writer reads the row again and decides again from what is now
 there: a decision is never made on, nor written over, a row someone else changed meanwhile
 (docs/money-guarantees.md, "One versioned row").
@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from tollgate.domain.account import Account, AppliedEvent
 from tollgate.domain.errors import ConcurrentUpdate
-from tollgate.ports import Accounts
+from tollgate.domain.ports.accounts import Accounts
 
 # Each try is a read and a write (a few ms each); writers rarely collide, so a fourth loss in a row
 # means the row is under a storm of writes: the caller answers "try again" rather than spin.

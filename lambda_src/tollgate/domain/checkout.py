@@ -21,7 +21,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import CheckoutOutcome
-from tollgate.ports import Accounts, ApiKeys, PaymentMethods
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.billing import PaymentMethods
+from tollgate.domain.ports.keys import ApiKeys
 
 # Accounts that may add or replace a payment method: suspended ones too, so a customer cut off for
 # an unpaid invoice can fix it (the webhook then pays the open invoices with the new card).

@@ -17,7 +17,9 @@ from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.account import RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus
 from tollgate.domain.models import ListedKey
 from tollgate.plans import PlanCatalog
-from tollgate.ports import Accounts, ApiKeys, Billing
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.billing import Billing
+from tollgate.domain.ports.keys import ApiKeys
 
 
 @dataclass(frozen=True, eq=False)

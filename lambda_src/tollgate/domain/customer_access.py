@@ -1,5 +1,5 @@
 """Value objects of customer access: one-time email links, sign-in sessions and the reminders of
-rotated-out keys to retire. Stored in the customer access table (tollgate.ports.CustomerAccess),
+rotated-out keys to retire. Stored in the customer access table (tollgate.domain.ports.CustomerAccess),
 always by a SHA-256 hash of their token, never the token itself."""
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from tollgate.domain.customer_access import EmailLink, LinkPurpose, token_hash
 from tollgate.domain.errors import InvalidLink, TooManyEmails
 from tollgate.domain.models import Email, Registrant
-from tollgate.ports import CustomerAccess, Mailer
+from tollgate.domain.ports.customer_access import CustomerAccess
+from tollgate.domain.ports.mail import Mailer
 
 TOKEN_BYTES = 32  # secrets.token_urlsafe(32): 256 bits, 43 URL-safe characters
 EMAIL_COUNT_WINDOW_SECONDS = 3600

@@ -24,7 +24,9 @@ from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyNotFound
 from tollgate.plans import Plan, PlanCatalog
-from tollgate.ports import Accounts, ApiKeys, Metrics
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.keys import ApiKeys
+from tollgate.domain.ports.metrics import Metrics
 
 MAX_ATTEMPTS = 3
 

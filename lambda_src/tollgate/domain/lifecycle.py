@@ -52,7 +52,8 @@ from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.plan_changes import CHECKOUT_CAUSE, PlanChanges
 from tollgate.plans import PlanCatalog
-from tollgate.ports import Accounts, Billing, PaymentMethods
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.billing import Billing, PaymentMethods
 
 SUBSCRIPTION_UPDATED = "customer.subscription.updated"
 SUBSCRIPTION_DELETED = "customer.subscription.deleted"

@@ -45,7 +45,8 @@ from tollgate.domain.usage import (
 )
 from tollgate.domain.account import PlanTerm
 from tollgate.plans import PlanCatalog, UnknownPlan
-from tollgate.ports import Accounts, UsageLedger, UsageMeter, UsageReports
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.metering import UsageLedger, UsageMeter, UsageReports
 
 # Stripe accepts meter events up to 35 days old: a report older than that can never be sent, so
 # what the table remembers about it can go.

@@ -44,7 +44,8 @@ from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.errors import PlanChangeRefused
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.plans import Plan, PlanCatalog, UnknownPlan
-from tollgate.ports import Accounts, Billing
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.billing import Billing
 
 # Stripe takes meter events for a period up to an hour after it ends before it finalizes the
 # invoice (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period).

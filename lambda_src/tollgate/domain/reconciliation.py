@@ -15,7 +15,7 @@ with the exactly-once, order-safe conditional write, and the key is made to matc
   completed with it), any other is an orphan that would bill the customer's usage a second time
   (meter events name the customer), so it is canceled without a final invoice, counted
   (contract.METRIC_ORPHAN_SUBSCRIPTIONS_CANCELED, which raises an alarm) and logged.
-- Rows to follow up whatever the listings say (tollgate.ports.Accounts.list_to_follow_up: a debt, a
+- Rows to follow up whatever the listings say (tollgate.domain.ports.Accounts.list_to_follow_up: a debt, a
   plan change asked of Stripe and not recorded) are looked at first, every run; then every open
   invoice Stripe has tried to collect, so a customer whose `invoice.payment_failed` was lost is
   suspended all the same, whatever subscription (current or ended) the invoice is for.
@@ -31,7 +31,7 @@ with the exactly-once, order-safe conditional write, and the key is made to matc
   repair (the next run tries it again); an account refused for good (a 4xx, say) is counted as
   failed, logged by the handler, and passed, so it can never stall every run after it.
 
-What the run did is returned and saved as the latest ReconcilerRun (accounts table) for operators
+What the run did is returned and saved as the latest ReconcilerRun (port ReconcilerRuns) for operators
 (`make status` shows it, with the first repairs).
 """
 
@@ -46,7 +46,9 @@ from tollgate.domain.billing_state import SubscriptionState
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import STATUSES_THAT_END, LifecycleService, Outcome
 from tollgate.domain.models import ReconcilerRun
-from tollgate.ports import Accounts, Billing
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.billing import Billing
+from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
 
 # A fifth of test mode's limit, a twentieth of live mode's: the rest stays for customers. At this
 # pace a list call every 0.2 s reads 500 subscriptions a second.
@@ -95,11 +97,12 @@ class Pacer:
 class Reconciler:
     """Brings account rows and keys in line with Stripe's subscriptions, a bounded slice per run."""
 
-    def __init__(self, billing: Billing, accounts: Accounts, lifecycle: LifecycleService,
+    def __init__(self, billing: Billing, accounts: Accounts, runs: ReconcilerRuns, lifecycle: LifecycleService,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  operations_per_second: float = STRIPE_OPERATIONS_PER_SECOND, page_size: int = PAGE_SIZE):
         self._billing = billing
         self._accounts = accounts
+        self._runs = runs
         self._lifecycle = lifecycle
         self._clock = clock
         self._pacer = Pacer(operations_per_second, clock, sleep)
@@ -110,7 +113,7 @@ class Reconciler:
         seconds) passes. `run_id` is the same when the same run is retried. Returns the saved
         record and every account acted on."""
         started_at = int(self._clock())
-        previous = self._accounts.last_reconciler_run()
+        previous = self._runs.last()
         cursor = previous.cursor if previous else None
         tally, stopped_by = _Tally(), None
         try:
@@ -142,7 +145,7 @@ class Reconciler:
         record = ReconcilerRun(started_at=started_at, finished_at=finished_at, examined=tally.examined,
                                repaired=tally.repaired, failed=tally.failed, cursor=cursor, stopped_by=stopped_by,
                                repairs=repairs, repairs_at=repairs_at, orphans_canceled=tally.orphans_canceled)
-        self._accounts.save_reconciler_run(record)
+        self._runs.save(record)
         return record, tally.repairs
 
     def _follow_up(self, run_id: str, deadline: float, tally: _Tally) -> str | None:

@@ -45,7 +45,11 @@ from tollgate.domain.account import (
 )
 from tollgate.domain.models import IssuedKey, Registrant
 from tollgate.plans import PlanCatalog
-from tollgate.ports import Accounts, Analytics, ApiKeys, Billing, Metrics
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.analytics import Analytics
+from tollgate.domain.ports.billing import Billing
+from tollgate.domain.ports.keys import ApiKeys
+from tollgate.domain.ports.metrics import Metrics
 
 CONCURRENT_CALLS = 4  # the widest stage
 _RESERVATION_TRIES = 3

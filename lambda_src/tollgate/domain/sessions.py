@@ -22,7 +22,8 @@ from tollgate.domain.customer_access import LinkPurpose, Session, token_hash
 from tollgate.domain.email_links import TOKEN_BYTES, EmailLinks
 from tollgate.domain.errors import InvalidLink, SignedOut
 from tollgate.domain.account import Account, AccountStatus
-from tollgate.ports import Accounts, CustomerAccess
+from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.customer_access import CustomerAccess
 
 # Accounts whose holder may sign in: every one with a Stripe customer (a canceled one still has its
 # invoices in the portal). Pending and failed rows are no one's account.

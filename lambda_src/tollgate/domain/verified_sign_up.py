@@ -23,7 +23,7 @@ from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, Inva
 from tollgate.domain.account import AccountStatus, Registration
 from tollgate.domain.models import Registrant
 from tollgate.domain.registration import RegistrationService
-from tollgate.ports import Accounts
+from tollgate.domain.ports.accounts import Accounts
 
 # Accounts a customer has: signing up again with their email gets a sign-in link. A canceled account
 # signs up again (a new key and subscription); pending and failed rows are no one's account.

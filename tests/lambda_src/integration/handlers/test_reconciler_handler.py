@@ -15,6 +15,7 @@ from testkit.stripe_events import deliver, stripe_event
 
 from tollgate import contract
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.adapters.dynamo_reconciler_runs import DynamoReconcilerRuns
 
 RECONCILER_MODULE = "tollgate.handlers.reconciler"
 
@@ -50,7 +51,7 @@ def test_a_subscription_canceled_in_stripe_without_its_webhook_has_the_key_disab
     row = account_row(aws, account)
     assert row.status.value == "canceled" and row.history[-1].cause == "reconciler"
     assert summary["complete"] and summary["repaired"] >= 1 and summary["examined"] >= 1
-    last_run = DynamoAccounts(boto3.client("dynamodb"), aws.accounts_table).last_reconciler_run()
+    last_run = DynamoReconcilerRuns(boto3.client("dynamodb"), aws.accounts_table).last()
     assert (last_run.examined, last_run.repaired, last_run.cursor) == (summary["examined"], summary["repaired"], None)
     output = capsys.readouterr().out
     (metrics,) = [document for document in emf_documents(output) if contract.METRIC_ACCOUNTS_REPAIRED in document]

@@ -27,7 +27,8 @@ class World:
         self.deployment = deployment.World.create(start=START)
         self.clock, self.keys = self.deployment.clock, self.deployment.api_keys
         self.billing, self.accounts, self.lifecycle = self.deployment.billing, self.deployment.accounts, self.deployment.lifecycle
-        self.reconciler = Reconciler(self.billing, self.accounts, self.lifecycle, clock=self.clock,
+        self.reconciler = Reconciler(self.billing, self.accounts, self.deployment.ports.reconciler_runs, self.lifecycle,
+                                     clock=self.clock,
                                      sleep=self.clock.sleep, operations_per_second=operations_per_second,
                                      page_size=page_size)
 
@@ -69,7 +70,7 @@ def test_a_subscription_canceled_in_stripe_whose_webhook_was_lost_has_its_key_di
     assert world.row(lost).history[-1].cause == RECONCILE
     assert (run.examined, run.repaired, run.failed, run.complete) == (1, 1, 0, True)
     assert [(r.subscription_id, r.outcome) for r in repairs] == [(lost.subscription_id, Outcome.APPLIED)]
-    assert world.accounts.reconciler_run == run
+    assert world.deployment.ports.reconciler_runs.run == run
     assert run.repairs == (f"{lost.subscription_id} -> canceled",) and run.succeeded  # for make status
     assert run.repairs_at == run.finished_at
 

@@ -1,0 +1,69 @@
+"""API Gateway: the keys and usage plans that throttle, count and cut off calls."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tollgate.domain.models import IssuedKey, ListedKey
+    from tollgate.plans import Plan
+
+
+class ApiKeys(ABC):
+    """API Gateway API keys and the usage plans (one per Tollgate plan) they are throttled by; a key is
+    in one usage plan at a time."""
+
+    @abstractmethod
+    def create_key(self, name: str, description: str) -> IssuedKey:
+        """Create an enabled key that cannot yet call the API (it is in no usage plan)."""
+
+    @abstractmethod
+    def delete_key(self, key_id: str) -> None:
+        """Delete the key; deleting a key that no longer exists is not an error."""
+
+    @abstractmethod
+    def attach_to_plan(self, key_id: str, usage_plan_id: str) -> None:
+        """Add the key to the usage plan: from now on it can call metered routes, with its limits.
+        Adding it again is not an error; KeyNotFound when the key no longer exists."""
+
+    @abstractmethod
+    def detach_from_plan(self, key_id: str, usage_plan_id: str) -> None:
+        """Remove the key from the usage plan; a key not in the plan is not an error."""
+
+    @abstractmethod
+    def set_enabled(self, key_id: str, enabled: bool) -> None:
+        """Enable or disable the key (billing lifecycle: non-payers are cut off). Disabling a key that
+        no longer exists is not an error (it is ended already), so ending a key or cutting an account off
+        can always be finished by whoever comes next; enabling one is (KeyNotFound)."""
+
+    @abstractmethod
+    def key_value(self, key_id: str) -> str:
+        """The key's secret value (only to answer a replayed request or check a presented key)."""
+
+    @abstractmethod
+    def keys_named(self, prefix: str) -> list[ListedKey]:
+        """This deployment's keys whose name starts with `prefix` (without values)."""
+
+    @abstractmethod
+    def count_in_region(self) -> int:
+        """Every API key of the account in this region, any API's: what API Gateway's quota of
+        contract.API_KEYS_PER_REGION counts. One call per 500 keys."""
+
+class PlanUsage(ABC):
+    """API Gateway's usage plans' counts (GetUsage): per key and UTC day, and the quota left (which
+    UpdateUsage sets)."""
+
+    @abstractmethod
+    def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
+        """Calls each key made from `first_day` to `last_day`, both included (UTC days), on every plan."""
+
+    @abstractmethod
+    def quota_left(self, key_id: str, plan: Plan, day: date) -> tuple[int, int]:
+        """(calls left, the quota) of the key's current quota period on `plan`'s usage plan, as of `day`."""
+
+    @abstractmethod
+    def set_quota_left(self, key_id: str, remaining: int, plan: Plan) -> None:
+        """Leave the key `remaining` calls for the rest of its current quota period (the key must be
+        in `plan`'s usage plan); the next period starts with the plan's whole quota again."""
