@@ -13,9 +13,12 @@ LOGS := .tollgate/logs
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := 1
 export PYTHONDONTWRITEBYTECODE := 1
+# No Material for MkDocs banner about its successor on every docs build.
+export NO_MKDOCS_2_WARNING := 1
 CDK := npx --no-install cdk --no-notices
+DOCS_PORT ?= 8002
 
-.PHONY: help deps lambda-python synth test deploy deploy-role dev bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status lock browser
+.PHONY: help deps lambda-python synth test deploy deploy-role dev docs bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status lock browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -73,6 +76,10 @@ deploy-role: deps  ## once per account: GitHub's OIDC provider + the least-privi
 
 dev: deps  ## run the whole product locally on emulators (no AWS/Stripe/Moesif account; ARGS="--help")
 	@$(BIN)/python -m localdev $(ARGS)
+
+docs: deps  ## write docs/settings.md from infra/settings.py, then serve the docs site on 127.0.0.1:8002 (DOCS_PORT)
+	$(BIN)/python -m infra.settings_doc
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 bench: deps  ## register latency vs the seed's order, cold init on the built asset (figures, never fails on them)
 	$(BIN)/python -m bench

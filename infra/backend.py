@@ -4,13 +4,13 @@ Three kinds of backend (settings: `backend_url`, `backend_function_arn`, neither
 - an HTTP backend (`backend_url`, or the built-in sample backend behind a Lambda function URL):
   its URL is public, so every proxied call carries contract.BACKEND_SECRET_HEADER with the value
   of a secret the stack generates (Secrets Manager `GenerateSecretString`, never in the template
-  nor the README), and the backend refuses calls without it. The stage gets the value through a
+  nor the docs), and the backend refuses calls without it. The stage gets the value through a
   CloudFormation dynamic reference in the integration's request parameters: CloudFormation
   resolves it when it creates or updates the method, never stores it, and does NOT re-resolve it
   when the secret changes ("Get a secret or secret value from Secrets Manager", CloudFormation
   user guide). So a rotation pins the new version: `backend_secret_version` puts its VersionId
   in the reference, the changed method makes a new API deployment, and the stage sends the new
-  value from then on (README, "Rotating the backend secret"). The value is visible to whoever may
+  value from then on (docs/operations.md, "Rotating the backend secret"). The value is visible to whoever may
   read the API's configuration (apigateway:GET), as any integration header is.
 - a Lambda function (`backend_function_arn`): invoked directly (AWS_PROXY), with no URL at all;
   only this API may invoke it (a resource-based permission per method, scoped to this API's ARN).
@@ -45,7 +45,8 @@ class Backend(Construct):
         self.base_url: str | None = None
         self.request_parameters: dict[str, str] = {}
         if settings.backend_function_arn:
-            # Same account and region as the stack (README): the stack adds this API's invoke permission to it.
+            # Same account and region as the stack (docs/security.md): the stack adds this API's invoke
+            # permission to it.
             self.function = lambda_.Function.from_function_attributes(
                 self, "Function", function_arn=settings.backend_function_arn, same_environment=True)
             return
@@ -62,7 +63,7 @@ class Backend(Construct):
             self.secret,
             "AwsSolutions-SMG4",
             "Rotating it needs a deploy that pins the new version (backend_secret_version), so a rotation Lambda "
-            "could not finish it; the README gives the put-secret-value + deploy commands.",
+            "could not finish it; docs/operations.md gives the put-secret-value + deploy commands.",
         )
         if sample_backend is None:
             self.base_url = settings.backend_url.rstrip("/") + "/"

@@ -10,7 +10,7 @@ no logo or links until the owner sets them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,14 +29,25 @@ _HTTPS_EXPECTED = "an https URL"
 
 @dataclass(frozen=True)
 class Branding:
-    """What the pages show of the owner; see the README's "Settings" table for each key."""
+    """What the pages show of the owner; each field's `doc` is its key's line in docs/settings.md
+    ([Customer accounts](customer-accounts.md#your-brand-on-the-pages) says how the pages use them)."""
 
-    product_name: str = "Your API"
-    accent_color: str = "#3346d3"
-    logo_url: str | None = None
-    terms_url: str | None = None
-    privacy_url: str | None = None
-    support_contact: str | None = None
+    product_name: str = field(default="Your API", metadata={"doc": (
+        "Your product's name as customers know it: the header and tab title of every page "
+        "([Customer accounts](customer-accounts.md#your-brand-on-the-pages)).")})
+    accent_color: str = field(default="#3346d3", metadata={"doc": (
+        "Buttons, links and the header mark; the pages derive the shades around it so text stays at WCAG AA in light "
+        "and dark themes.")})
+    logo_url: str | None = field(default=None, metadata={"doc": (
+        "The https URL of your logo (the CSP then lets images come from that host). A `site/logo.svg` or "
+        "`site/logo.png` you add wins over it; neither: no logo.")})
+    terms_url: str | None = field(default=None, metadata={"doc": (
+        "The https URL of your terms of service, linked in every page's footer; empty: no link.")})
+    privacy_url: str | None = field(default=None, metadata={"doc": (
+        "The https URL of your privacy policy, linked in every page's footer; empty: no link.")})
+    support_contact: str | None = field(default=None, metadata={"doc": (
+        "An email address (shown as a mailto link) or an https URL, linked in every page's footer as \"Support\"; "
+        "empty: no link.")})
 
     @classmethod
     def context_keys(cls) -> tuple[str, ...]:

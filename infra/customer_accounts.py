@@ -86,7 +86,8 @@ class CustomerAccounts(Construct):
         )
         acknowledge(self.site_origin_secret, "AwsSolutions-SMG4",
                     "CloudFront and WAF read it through a dynamic reference, resolved by CloudFormation at deploy "
-                    "time only, so a rotation Lambda's new value would never reach them (README, 'Customer accounts').")
+                    "time only, so a rotation Lambda's new value would never reach them (docs/operations.md, "
+                    "'The site-origin secret').")
         self.account: PythonFunction | None = None
         self.key_retirement: ScheduledFunction | None = None
 

@@ -76,7 +76,7 @@ class TollgateData(Construct):
             "(api_key). Created with placeholders; set the real values after deploy.",
             fields=(*contract.STRIPE_SECRET_FIELDS, contract.SECRET_FIELD_MOESIF_APPLICATION_ID),
             rotation="Holds Stripe's secret key and webhook signing secret, which can only be rotated in the Stripe "
-            "dashboard; rotate there, then run the PutStripeSecretCommand output (README).",
+            "dashboard; rotate there, then run the PutStripeSecretCommand output (docs/operations.md).",
         )
         self.moesif_secret = self._secret(
             "MoesifSecret",
@@ -85,7 +85,7 @@ class TollgateData(Construct):
             "Created with a placeholder; set the real value after deploy.",
             fields=contract.MOESIF_SECRET_FIELDS,
             rotation="Holds the Moesif application id, which can only be changed in Moesif; change it there, then run "
-            "the PutMoesifSecretCommand output (README).",
+            "the PutMoesifSecretCommand output (docs/operations.md).",
         )
 
     def _secret(self, construct_id: str, existing_arn: str | None, *, description: str, fields: tuple[str, ...],

@@ -18,7 +18,7 @@ from tollgate import contract
 FIREHOSE_NAME_PREFIX = "amazon-apigateway-"
 FAILED_RECORDS_RETENTION = Duration.days(30)
 # Firehose's S3 backup buffers (at least 60 s, a minimum for S3 destinations) before it writes an
-# object: the first step of the path from a call to Stripe (README, "Freshness").
+# object: the first step of the path from a call to Stripe (docs/usage-metering.md, "Freshness").
 LEDGER_BUFFERING_INTERVAL = Duration.seconds(60)
 # The ledger's hour folders, as Firehose writes them (a Java DateTimeFormatter pattern); the runtime
 # reads them with strftime's contract.USAGE_LEDGER_HOUR_FORMAT (tests/infra compare the two).

@@ -3,8 +3,8 @@ metrics (tollgate/metrics.py, names in contract.py), on the functions, the stage
 dead-letter queue and the Firehose delivery to Moesif, all sent to one encrypted SNS topic.
 
 Every alarm is named "<stack>/<stage>: <what>" (`make status` lists those firing by that prefix)
-and says in its description what it means and the first thing to do; the README's "Operating
-Tollgate" says the same at more length. Each alarm also tells the topic when it is OK again.
+and says in its description what it means and the first thing to do; docs/operations.md says the
+same at more length. Each alarm also tells the topic when it is OK again.
 
 The topic is encrypted with its own KMS key: CloudWatch cannot publish to a topic encrypted with
 the AWS-managed SNS key, only to one whose key policy lets cloudwatch.amazonaws.com use the key
@@ -208,7 +208,7 @@ class Alarms(Construct):
             business_metric(contract.METRIC_API_KEYS_IN_REGION, stage, "Maximum", HOUSEKEEPING_INTERVAL), threshold,
             f"The region holds {threshold}+ API keys of API Gateway's {contract.API_KEYS_PER_REGION:,} per account "
             "and region (a quota AWS does not raise; every API's keys count): sign-ups fail once it is reached. "
-            "First: README, 'Scaling': lower canceled_key_retention_days, delete other APIs' unused keys, or move "
+            "First: docs/scaling.md: lower canceled_key_retention_days, delete other APIs' unused keys, or move "
             "other APIs to another account or region.")
         self._heartbeat(
             "housekeeping not running", contract.METRIC_API_KEYS_IN_REGION, HOUSEKEEPING_INTERVAL,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from infra.price_text import PriceTextError, check_free_plan
@@ -30,13 +30,31 @@ MAX_PLANS = 10  # each is a usage plan and a few hundred bytes of every function
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 FLAT_PLAN_KEYS = ("throttle_rate_limit", "throttle_burst_limit", "quota_limit", "quota_period", "stripe_price_id",
                   "require_payment_method")
+FLAT_PLAN_KEYS_DOC = ("The single-plan settings of earlier versions: without `plans`, they make one plan (`standard`), "
+                      "exactly as before; with `plans`, synth refuses them.")
 PLAN_FIELDS = ("id", "name", "description", "price_text", *FLAT_PLAN_KEYS)
-# The value shipped in cdk.json: synth accepts it so the stack can be tried out, and the README
+# The value shipped in cdk.json: synth accepts it so the stack can be tried out, and docs/plans.md
 # says to replace it (`make stripe-setup` prints the real one) before a deploy that bills anyone.
 PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
 _PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
 _TEXT_LIMITS = {"name": 40, "description": 160, "price_text": 80}
+_OPTIONAL_TEXT = ("description",)
+# What `plans` and each plan field accept, in the words of the validation's messages; docs/settings.md
+# (infra/settings_doc.py) shows the same words, so the page and the checks cannot disagree.
+PLANS_EXPECTED = f"a list of 1 to {MAX_PLANS} plan objects, the first being the default"
+PLAN_FIELD_EXPECTED = {
+    "id": "1-32 lowercase letters, digits or '-', starting with a letter or digit (e.g. 'pro')",
+    **{name: f"text of {0 if name in _OPTIONAL_TEXT else 1} to {limit} characters"
+       for name, limit in _TEXT_LIMITS.items()},
+    "throttle_rate_limit": "a number greater than 0",
+    "throttle_burst_limit": "a whole number greater than 0",
+    "quota_limit": "a whole number greater than 0",
+    "quota_period": "one of " + ", ".join(QUOTA_PERIODS),
+    "stripe_price_id": ("a Stripe price id starting with 'price_' (make stripe-setup prints it), or empty for a free "
+                        "plan"),
+    "require_payment_method": "true or false",
+}
 
 
 class PlanSettingsError(ValueError):
@@ -45,16 +63,29 @@ class PlanSettingsError(ValueError):
 
 @dataclass(frozen=True)
 class PlanSettings:
-    id: str
-    name: str
-    description: str
-    price_text: str
-    throttle_rate_limit: float
-    throttle_burst_limit: int
-    quota_limit: int
-    quota_period: str
-    stripe_price_id: str | None  # None: free
-    require_payment_method: bool
+    """One plan as cdk.json's `plans` gives it; each field's `doc` is its line in docs/settings.md."""
+
+    id: str = field(metadata={"doc": "What `POST /register` and the account page name the plan by; also part of its "
+                                     "usage plan's name."})
+    name: str = field(metadata={"doc": "The plan's name on the pages and, with `make stripe-setup --plans`, on the "
+                                       "invoice line."})
+    description: str = field(metadata={"doc": "One sentence the sign-up page shows under the name."})
+    price_text: str = field(metadata={"doc": (
+        "The price as the pages show it, e.g. `$0.001 per call, billed monthly`. A free plan's may state no price per "
+        "call (synth refuses it); `make stripe-setup --plans` refuses a paid plan's that contradicts the price it "
+        "creates (`infra/price_text.py`).")})
+    throttle_rate_limit: float = field(metadata={"doc": "Steady requests per second one key may send (the usage "
+                                                        "plan's throttle)."})
+    throttle_burst_limit: int = field(metadata={"doc": "Burst of requests one key may send above the rate."})
+    quota_limit: int = field(metadata={"doc": "Calls a key may make per quota period; past it API Gateway answers "
+                                              "429 ([Plans](plans.md#quota))."})
+    quota_period: str = field(metadata={"doc": "The period the quota counts over."})
+    stripe_price_id: str | None = field(metadata={"doc": (  # None: free
+        "The plan's metered Stripe price, with a meter of its own; empty: a free plan (a Stripe customer, no "
+        "subscription, no meter events). Synth warns while it is the placeholder `price_REPLACE_BEFORE_DEPLOY`.")})
+    require_payment_method: bool = field(metadata={"doc": (
+        "`true`: the key works only once Stripe Checkout has saved a card "
+        "([Billing lifecycle](billing-lifecycle.md#payment-method)); a free plan cannot require one.")})
 
     @property
     def is_free(self) -> bool:
@@ -88,7 +119,7 @@ def read_plans(context: Mapping[str, Any], read_flat: Callable[[], PlanSettings]
         except json.JSONDecodeError as error:
             raise PlanSettingsError(f"cdk.json context 'plans' is not valid JSON: {error}") from None
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_PLANS:
-        raise PlanSettingsError(f"cdk.json context 'plans' must be a list of 1 to {MAX_PLANS} plan objects; got {raw!r}")
+        raise PlanSettingsError(f"cdk.json context 'plans' must be {PLANS_EXPECTED}; got {raw!r}")
     plans = tuple(_read_plan(index, item) for index, item in enumerate(raw))
     _check_unique(plans, "id", [plan.id for plan in plans])
     _check_unique(plans, "stripe_price_id", [plan.stripe_price_id for plan in plans if plan.stripe_price_id])
@@ -112,36 +143,36 @@ def _read_plan(index: int, item: Any) -> PlanSettings:
     if unknown:
         raise PlanSettingsError(f"{where}: unknown field {unknown[0]!r}; a plan has {', '.join(PLAN_FIELDS)}")
 
-    def fail(field: str, expected: str) -> PlanSettingsError:
-        return PlanSettingsError(f"{where} field '{field}' must be {expected}; got {item.get(field)!r}")
+    def fail(field: str, expected: str | None = None) -> PlanSettingsError:
+        return PlanSettingsError(f"{where} field '{field}' must be {expected or PLAN_FIELD_EXPECTED[field]}; got "
+                                 f"{item.get(field)!r}")
 
-    def text(field: str, required: bool = True) -> str:
+    def text(field: str) -> str:
         value = item.get(field, "")
-        limit = _TEXT_LIMITS.get(field, 32)
+        limit, required = _TEXT_LIMITS[field], field not in _OPTIONAL_TEXT
         if not isinstance(value, str) or len(value.strip()) > limit or (required and not value.strip()):
-            raise fail(field, f"text of {'1' if required else '0'} to {limit} characters")
+            raise fail(field)
         return value.strip()
 
     def number(field: str, whole: bool) -> float:
         value = item.get(field)
         ok = isinstance(value, int) if whole else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok or value <= 0:
-            raise fail(field, "a whole number greater than 0" if whole else "a number greater than 0")
+            raise fail(field)
         return value
 
     plan_id = item.get("id")
     if not isinstance(plan_id, str) or not _PLAN_ID.match(plan_id):
-        raise fail("id", "1-32 lowercase letters, digits or '-', starting with a letter or digit (e.g. 'pro')")
+        raise fail("id")
     period = item.get("quota_period")
     if not isinstance(period, str) or period.upper() not in QUOTA_PERIODS:
-        raise fail("quota_period", "one of " + ", ".join(QUOTA_PERIODS))
+        raise fail("quota_period")
     price = item.get("stripe_price_id") or None
     if price is not None and (not isinstance(price, str) or not _PRICE_ID.match(price)):
-        raise fail("stripe_price_id", "a Stripe price id starting with 'price_' (make stripe-setup prints it), or "
-                                      "empty for a free plan")
+        raise fail("stripe_price_id")
     card = item.get("require_payment_method", False)
     if not isinstance(card, bool):
-        raise fail("require_payment_method", "true or false")
+        raise fail("require_payment_method")
     if card and price is None:
         raise fail("require_payment_method", "false for a free plan (no stripe_price_id): nothing is charged to the "
                                              "card")
@@ -151,7 +182,7 @@ def _read_plan(index: int, item: Any) -> PlanSettings:
         except PriceTextError as error:
             raise PlanSettingsError(f"cdk.json context 'plans': {error}") from None
     return PlanSettings(
-        id=plan_id, name=text("name"), description=text("description", required=False),
+        id=plan_id, name=text("name"), description=text("description"),
         price_text=text("price_text"), throttle_rate_limit=float(number("throttle_rate_limit", whole=False)),
         throttle_burst_limit=int(number("throttle_burst_limit", whole=True)),
         quota_limit=int(number("quota_limit", whole=True)), quota_period=period.upper(), stripe_price_id=price,

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
-from infra.plan_settings import FLAT_PLAN_KEYS, LEGACY_PLAN_ID, QUOTA_PERIODS, PlanSettings, PlanSettingsError, read_plans
+from infra.plan_settings import (
+    FLAT_PLAN_KEYS,
+    LEGACY_PLAN_ID,
+    PLANS_EXPECTED,
+    QUOTA_PERIODS,
+    PlanSettings,
+    PlanSettingsError,
+    read_plans,
+)
 from infra.branding import Branding
 from tollgate import contract
 
@@ -27,7 +35,7 @@ from tollgate import contract
 USAGE_REPORTERS = ("tollgate", "moesif")
 
 # The same for the address Tollgate's emails come from (sign-up confirmation, sign-in links): SES
-# sends only from an identity verified in the account (README "Customer accounts").
+# sends only from an identity verified in the account (docs/customer-accounts.md).
 PLACEHOLDER_EMAIL_SENDER = "sender-not-set@example.com"
 _EMAIL_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -48,41 +56,101 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a deployment can tune; see the README's "Settings" table for each meaning."""
+    """Everything a deployment can tune. Each field's `doc` is its line in docs/settings.md, which
+    `python -m infra.settings_doc` writes (with the default from cdk.json and what the reader accepts):
+    a field without one fails the tests."""
 
-    stage_name: str
-    backend_url: str | None
-    backend_function_arn: str | None
-    backend_secret_version: str | None
-    plans: tuple[PlanSettings, ...]  # the first is the default (infra/plan_settings.py)
-    register_rate_limit: float
-    register_burst_limit: int
-    stage_rate_limit: float
-    stage_burst_limit: int
-    signup_requests_per_ip: int
-    webhook_requests_per_ip: int
-    stripe_webhook_ips: tuple[str, ...]
-    moesif_collector_url: str
-    existing_stripe_secret_arn: str | None
-    existing_moesif_secret_arn: str | None
-    enable_waf: bool
-    reserved_concurrency: int
-    enable_tracing: bool
-    usage_reporter: str
-    billable_statuses: str
-    usage_ledger_retention_days: int
-    reconcile_interval_minutes: int
-    canceled_key_retention_days: int
-    alarm_email: str | None
-    alarm_signups_per_hour: int
-    alarm_rejected_webhooks_per_hour: int
-    enable_dashboard: bool
-    verify_email: bool
-    email_sender: str
-    email_link_ttl_hours: int
-    emails_per_address_per_hour: int
-    key_rotation_grace_hours: int
-    # Several flat keys, one object: metadata says which keys (see context_keys).
+    stage_name: str = field(metadata={"doc": "API Gateway stage name; part of every function's and alarm's name."})
+    backend_url: str | None = field(metadata={"doc": (
+        "The http(s) URL of the API you sell: the metered `/` and `/{proxy+}` are proxied to it with the "
+        "`x-tollgate-origin-verify` header your backend must check "
+        "([Security](security.md#the-backend-cannot-be-bypassed)). "
+        "Empty, and no `backend_function_arn`: a built-in sample backend on a Lambda function URL answers "
+        "`{method, path, apiKeyId}`, so a fresh deploy works end to end.")})
+    backend_function_arn: str | None = field(metadata={"doc": (
+        "Instead of `backend_url`: a Lambda function (same account and region) the metered routes invoke directly, "
+        "with no URL at all.")})
+    backend_secret_version: str | None = field(metadata={"doc": (
+        "The backend secret's version the stage sends; set it to rotate the value "
+        "([Operations](operations.md#rotating-the-backend-secret)).")})
+    plans: tuple[PlanSettings, ...] = field(metadata={"doc": (  # the first is the default (infra/plan_settings.py)
+        "The plans sold, the first being the default; each plan's fields are [below](#fields-of-a-plan) and "
+        "[Plans](plans.md) says how they work. `-c plans='[...]'` takes the list as JSON.")})
+    register_rate_limit: float = field(metadata={"doc": (
+        "Method throttling (requests per second, all callers together) on the sign-up routes (`POST /register`, "
+        "`/billing/checkout` and its outcome) and every `/api/...` route of the site: the cap on their functions.")})
+    register_burst_limit: int = field(metadata={"doc": "Burst for the same methods."})
+    stage_rate_limit: float = field(metadata={"doc": (
+        "The stage's throttle (requests per second): a backstop far above any plan, shared by every caller.")})
+    stage_burst_limit: int = field(metadata={"doc": "Burst of the stage's throttle."})
+    signup_requests_per_ip: int = field(metadata={"doc": (
+        "WAF: requests per 5 minutes one IP may send to the API's sign-up routes together, and one viewer IP to "
+        "the site's routes anyone may call without a session ([Security](security.md#security-defaults)).")})
+    webhook_requests_per_ip: int = field(metadata={"doc": (
+        "WAF: requests per 5 minutes one IP may send to `/stripe/webhook`, except Stripe's own IPs.")})
+    stripe_webhook_ips: tuple[str, ...] = field(metadata={"doc": (
+        "The IPs Stripe sends webhooks from (<https://docs.stripe.com/ips>), exempt from the per-IP limit; update it "
+        "when Stripe's list changes.")})
+    moesif_collector_url: str = field(metadata={"doc": (
+        "The https endpoint Firehose delivers the access logs to: Moesif's Firehose collector for API calls, the URL "
+        "Moesif's own CDK construct (`sbt-aws-moesif`, schema \"events\") builds from `https://api.moesif.net`. "
+        "Change it only if Moesif gives your account another collector host.")})
+    existing_stripe_secret_arn: str | None = field(metadata={"doc": (
+        "The complete ARN (with its 6-character suffix) of a secret you already filled with `stripe_secret_key` and "
+        "`stripe_webhook_secret`; empty: the stack creates one with placeholders.")})
+    existing_moesif_secret_arn: str | None = field(metadata={"doc": (
+        "The same for the Moesif application id (field `api_key`), the only secret Firehose may read.")})
+    enable_waf: bool = field(metadata={"doc": (
+        "A regional WAF WebACL on the stage: the per-IP limits above and AWS's common rule set (not on the webhook). "
+        "`false` removes it (and its cost) if you accept sign-up and webhook floods.")})
+    reserved_concurrency: int = field(metadata={"doc": (
+        "`0`: no reservation (the method throttles cap the functions). A number: reserved, hard-capped concurrency of "
+        "the register, checkout, webhook and account functions each; AWS accepts it only while the account keeps 100 "
+        "executions unreserved ([Deploying](deploying.md#concurrency)).")})
+    enable_tracing: bool = field(metadata={"doc": (
+        "AWS X-Ray active tracing on the stage and every Tollgate function (a trace per request through API Gateway "
+        "and the function it invokes; cost: [Operations](operations.md#traces)). `false` turns it off.")})
+    usage_reporter: str = field(metadata={"doc": (
+        "Who sends usage to Stripe: `tollgate`, the stack itself (meter events for each plan's meter, "
+        "[Usage metering](usage-metering.md)); `moesif`, Moesif's Stripe integration, and the stack sends none "
+        "(read [its section](usage-metering.md#usage_reportermoesif) first: it needs a kind of price current Stripe "
+        "no longer creates).")})
+    billable_statuses: str = field(metadata={"doc": (
+        "Which answers of the metered routes are billed: comma-separated status classes (`2xx`) and exact codes "
+        "(`304`). Answers API Gateway gives itself (bad key, throttled, over quota, integration failures) never are.")})
+    usage_ledger_retention_days: int = field(metadata={"doc": (
+        "How long the usage ledger (every access-log record, in S3) keeps a record: the evidence behind an invoice "
+        "line.")})
+    reconcile_interval_minutes: int = field(metadata={"doc": (
+        "How often the reconciler compares every subscription with its account and repairs lost webhook events.")})
+    canceled_key_retention_days: int = field(metadata={"doc": (
+        "The housekeeping deletes a canceled account's API key this many days after the cancellation; the account row "
+        "keeps the key id ([Scaling](scaling.md)).")})
+    alarm_email: str | None = field(metadata={"doc": (
+        "An address the alarm topic mails (AWS first mails a confirmation link); empty: subscribe whatever you use "
+        "yourself ([Operations](operations.md#hearing-about-it)).")})
+    alarm_signups_per_hour: int = field(metadata={"doc": (
+        "The \"sign-ups per hour\" alarm fires at this many sign-up requests in an hour (sign-ups started, with "
+        "`verify_email=false`): a bot wave, or growth (then raise it).")})
+    alarm_rejected_webhooks_per_hour: int = field(metadata={"doc": (
+        "The alarm on deliveries to `/stripe/webhook` not signed by Stripe fires at this many in an hour: a flood, or "
+        "a wrong `stripe_webhook_secret`.")})
+    enable_dashboard: bool = field(metadata={"doc": (
+        "The operations dashboard (free as one of the account's first 3 dashboards, else $3 a month); `false` removes "
+        "it.")})
+    verify_email: bool = field(metadata={"doc": (
+        "Sign-up answers `202` and emails a one-time link; nothing is created until it is opened "
+        "([Customer accounts](customer-accounts.md)). `false`: the one-step `201` sign-up.")})
+    email_sender: str = field(metadata={"doc": (
+        "The address Tollgate's emails come from, verified in Amazon SES (an address, or its domain). The shipped "
+        "value is a placeholder synth accepts with a warning; emails cannot be sent until it is set.")})
+    email_link_ttl_hours: int = field(metadata={"doc": "How long a sign-up or sign-in link works."})
+    emails_per_address_per_hour: int = field(metadata={"doc": (
+        "At most this many of Tollgate's emails to one address per clock hour; past it the form says when to try "
+        "again.")})
+    key_rotation_grace_hours: int = field(metadata={"doc": (
+        "How long a rotated-out key keeps working; \"Revoke now\" ends it at once.")})
+    # Several flat keys, one object: metadata says which keys (see context_keys); each key's doc is Branding's.
     branding: Branding = field(metadata={"context_keys": Branding.context_keys()})
 
     @property
@@ -124,12 +192,23 @@ class Settings:
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
         """Build and validate the settings from flat context values (cdk.json or `-c`)."""
+        return cls._read(_Reader(context))
+
+    @classmethod
+    def accepted_values(cls, context: Mapping[str, Any]) -> dict[str, str]:
+        """What each key read from a valid `context` accepts, in the words its error message would use
+        (docs/settings.md shows them, so the page says what the check does)."""
         read = _Reader(context)
+        cls._read(read)
+        return dict(read.expected)
+
+    @classmethod
+    def _read(cls, read: _Reader) -> Settings:
         read.exclusive("backend_url", "backend_function_arn", "the metered routes have one backend: an HTTP URL or a "
                        "Lambda function invoked directly; set one and leave the other empty")
         read.retired("existing_secret_arn", "it was split in two so that Firehose can no longer read the Stripe keys: "
                      "set existing_stripe_secret_arn (stripe_secret_key, stripe_webhook_secret) and "
-                     "existing_moesif_secret_arn (api_key); see the README, 'Secrets'")
+                     "existing_moesif_secret_arn (api_key); see docs/deploying.md, 'Upgrading from earlier versions'")
         return cls(
             stage_name=read.matching(
                 "stage_name", _STAGE_NAME, "1-128 letters, digits, '-' or '_' (e.g. 'prod')"
@@ -140,7 +219,8 @@ class Settings:
                 "a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>[:<alias>])"),
             backend_secret_version=read.optional_matching(
                 "backend_secret_version", _SECRET_VERSION,
-                "the VersionId put-secret-value printed for the backend secret (README, 'Rotating the backend secret')"),
+                "the VersionId put-secret-value printed for the backend secret "
+                "(docs/operations.md, 'Rotating the backend secret')"),
             plans=read.plans(),
             register_rate_limit=read.positive_number("register_rate_limit"),
             register_burst_limit=read.positive_int("register_burst_limit"),
@@ -191,23 +271,33 @@ class _Reader:
 
     def __init__(self, context: Mapping[str, Any]) -> None:
         self._context = context
+        # key -> what it accepts, as its error message says it: docs/settings.md shows the same words.
+        self.expected: dict[str, str] = {}
 
     def _fail(self, key: str, expected: str, value: Any) -> SettingsError:
         return SettingsError(f"cdk.json context '{key}' must be {expected}; got {value!r}")
 
-    def _required(self, key: str, expected: str) -> Any:
-        value = self._context.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            raise SettingsError(f"cdk.json context '{key}' is missing; expected {expected}")
-        return value.strip() if isinstance(value, str) else value
-
-    def _optional(self, key: str) -> Any:
+    def _present(self, key: str) -> Any:
+        """The key's value, stripped if text; None when absent or blank."""
         value = self._context.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         return value.strip() if isinstance(value, str) else value
 
+    def _required(self, key: str, expected: str) -> Any:
+        self.expected[key] = expected
+        value = self._present(key)
+        if value is None:
+            raise SettingsError(f"cdk.json context '{key}' is missing; expected {expected}")
+        return value
+
+    def _optional(self, key: str, expected: str) -> Any:
+        self.expected[key] = expected
+        return self._present(key)
+
     def plans(self) -> tuple[PlanSettings, ...]:
+        self.expected["plans"] = PLANS_EXPECTED
+
         def flat() -> PlanSettings:
             return PlanSettings(
                 id=LEGACY_PLAN_ID, name="Standard", description="", price_text="",
@@ -225,12 +315,12 @@ class _Reader:
 
     def exclusive(self, key: str, other: str, why: str) -> None:
         """Refuse two keys that are each optional but cannot both be set."""
-        if self._optional(key) is not None and self._optional(other) is not None:
+        if self._present(key) is not None and self._present(other) is not None:
             raise SettingsError(f"cdk.json context '{key}' and '{other}' are both set: {why}")
 
     def retired(self, key: str, instead: str) -> None:
         """Refuse a key an earlier version read, saying what replaces it."""
-        if self._optional(key) is not None:
+        if self._present(key) is not None:
             raise SettingsError(f"cdk.json context '{key}' is no longer read: {instead}")
 
     def matching(self, key: str, pattern: re.Pattern[str], expected: str) -> str:
@@ -240,9 +330,10 @@ class _Reader:
         return value
 
     def optional_matching(self, key: str, pattern: re.Pattern[str], expected: str) -> str | None:
-        value = self._optional(key)
+        expected += " or empty"
+        value = self._optional(key, expected)
         if value is not None and (not isinstance(value, str) or not pattern.match(value)):
-            raise self._fail(key, expected + " or empty", value)
+            raise self._fail(key, expected, value)
         return value
 
     def choice(self, key: str, choices: tuple[str, ...]) -> str:
@@ -349,5 +440,5 @@ class _Reader:
 
     def optional_url(self, key: str, schemes: tuple[str, ...]) -> str | None:
         expected = f"an absolute {' or '.join(schemes)} URL, or empty for the built-in sample backend"
-        value = self._optional(key)
+        value = self._optional(key, expected)
         return None if value is None else self._check_url(key, value, schemes, expected)

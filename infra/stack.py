@@ -121,7 +121,7 @@ class TollgateStack(Stack):
                 self.api.stage,
                 "AwsSolutions-APIG3",
                 "enable_waf=false: the operator chose to go without per-IP limits on sign-up, checkout and the "
-                "webhook (README, 'Security defaults'); the method and stage throttles remain.",
+                "webhook (docs/security.md); the method and stage throttles remain.",
             )
         self.api.add_routes(
             site_origin=self.site.origin,
@@ -145,14 +145,14 @@ class TollgateStack(Stack):
                 "tollgate:placeholder-email-sender",
                 f"email_sender is the placeholder {settings.email_sender!r}: sign-up confirmations and sign-in links "
                 "cannot be sent until you set an address (or domain) verified in Amazon SES in cdk.json or with "
-                "-c email_sender=... (README, 'Customer accounts')")
+                "-c email_sender=... (docs/customer-accounts.md, 'Amazon SES setup')")
         if settings.enable_tracing:
             Aspects.of(self).add(ActiveTracing())
         self._add_outputs()
         self._add_backend_outputs()
 
     def _add_operations(self, settings: Settings, function_config: FunctionConfig, name_prefix: str) -> None:
-        """The housekeeping, the alarms (and their topic) and the dashboard: README, "Operating Tollgate"."""
+        """The housekeeping, the alarms (and their topic) and the dashboard: docs/operations.md."""
         self.housekeeping = ScheduledHousekeeping(self, "Housekeeping", code=self.functions.code,
                                                   config=function_config, name_prefix=name_prefix)
         http_functions = {"register": self.functions.register.function, "checkout": self.functions.checkout.function,

@@ -97,7 +97,8 @@ a cent per call. Examples:
   make stripe-setup ARGS="--product-name 'Acme API' --meter-event-name acme_api_calls \\
       --pricing-model graduated --tier up_to=1000,unit_amount_decimal=0.5 --tier up_to=inf,unit_amount_decimal=0.2 \\
       --webhook-url <StripeWebhookUrl stack output>"
-Every paid plan of cdk.json's "plans" (prices.json: {"pro": {"unit_amount": "0.05"}, ...}, see README):
+Every paid plan of cdk.json's "plans" (prices.json: {"pro": {"unit_amount": "0.05"}, ...}, see
+docs/billing-lifecycle.md):
   make stripe-setup ARGS="--plans --prices prices.json --product-name 'Acme API'"
 """
 
@@ -145,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     plans = parser.add_argument_group("every paid plan (instead of the price options above)")
     plans.add_argument("--plans", action="store_true", help="the plans of cdk.json's \"plans\"")
     plans.add_argument("--plans-file", type=Path, help="the plans of this JSON file (a list, like cdk.json's \"plans\")")
-    plans.add_argument("--prices", type=Path, help="JSON file: per paid plan id, how its price is built (see README)")
+    plans.add_argument("--prices", type=Path,
+                       help="JSON file: per paid plan id, how its price is built (see docs/billing-lifecycle.md)")
     plans.add_argument("--plan-prefix", default=plan_catalog.DEFAULT_PREFIX,
                        help=f"derives each plan's lookup key <prefix>_<plan> and meter event <prefix>_<plan>_calls "
                             f"(default {plan_catalog.DEFAULT_PREFIX}; one per deployment sharing a Stripe account)")

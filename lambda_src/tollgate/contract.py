@@ -134,7 +134,7 @@ STRIPE_CUSTOMER_METADATA_API_KEY_ID = "awsAPIKeyId"
 # The customer portal configuration `make stripe-setup` creates carries this metadata; the account
 # function finds it by it (tollgate.adapters.stripe_account_billing).
 STRIPE_PORTAL_CONFIGURATION_METADATA = {"tollgate": "portal"}
-# Events the webhook endpoint must be subscribed to (README and `make stripe-setup` use this list).
+# Events the webhook endpoint must be subscribed to (docs/deploying.md and `make stripe-setup` use this list).
 STRIPE_WEBHOOK_EVENTS = (
     "customer.subscription.updated",
     "customer.subscription.deleted",

@@ -12,7 +12,7 @@ which turns the document into metrics: no CloudWatch API call on any request's p
   sets for its logger; an explicit empty service leaves it out, so the register function's
   `SignupsStarted` and any other function's are the same metric.
 - A counter is not published at zero: CloudWatch bills a custom metric for every hour in which it
-  is published, so an idle deployment pays only for its heartbeats (README, "Operating Tollgate").
+  is published, so an idle deployment pays only for its heartbeats (docs/operations.md, "Metrics").
 """
 
 from __future__ import annotations

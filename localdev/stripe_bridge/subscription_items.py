@@ -2,7 +2,7 @@
 and sends no `customer.subscription.updated`.
 
 A plan change adds the new plan's metered price as a second item and removes the old one later
-(README "Changing plans"), through `POST /v1/subscriptions/{id}` with `items[]`
+(docs/plans.md), through `POST /v1/subscriptions/{id}` with `items[]`
 (https://docs.stripe.com/api/subscriptions/update): `{price}` adds an item, `{id, deleted: true}`
 removes one. localstripe answers 500 to more than one item and, given one, replaces the item and
 bills "unused time". So the bridge holds the items of a subscription itself once they changed

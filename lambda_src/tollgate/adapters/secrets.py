@@ -39,7 +39,7 @@ class SecretValues:
         if not isinstance(value, str) or not value.strip() or value.strip() == contract.SECRET_PLACEHOLDER:
             raise ConfigurationError(
                 f"Secret {self.secret_arn} has no value for '{name}' (still {contract.SECRET_PLACEHOLDER!r} or "
-                "empty): put the real value in Secrets Manager (see README, 'After deploy')."
+                "empty): put the real value in Secrets Manager (see docs/deploying.md, 'After the first deploy')."
             )
         return value.strip()
 

@@ -1,5 +1,5 @@
 """Mailer on Amazon SES (API v2, `SendEmail` with simple content): plain-text emails from the
-configured sender (`email_sender`, an identity verified in SES; README "Customer accounts").
+configured sender (`email_sender`, an identity verified in SES; docs/customer-accounts.md).
 
 SES refuses a message (`MessageRejected`) when the sender is not verified, or, while the account is
 in the SES sandbox, when the recipient is not verified either; that is a deployment problem (not

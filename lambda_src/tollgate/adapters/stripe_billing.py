@@ -7,7 +7,7 @@ reflect only usage that occurs after the update ... Usage from January 1 to Janu
 billed", and an item added mid-cycle bills its meter's usage from then on ("Update prices
 mid-cycle", https://docs.stripe.com/billing/subscriptions/usage-based/manage-billing-setup). So the
 new plan's price is added as an item, the old items stay until their period has been invoiced,
-and each plan's price has its own meter (README "Changing plans"). Items are changed with one
+and each plan's price has its own meter (docs/plans.md). Items are changed with one
 subscription update (`items[]`, https://docs.stripe.com/api/subscriptions/update); since API
 2025-03-31 the billing period is on the items
 (https://docs.stripe.com/changelog/basil/2025-03-31/deprecate-subscription-current-period-start-and-end)."""

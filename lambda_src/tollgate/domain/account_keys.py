@@ -19,7 +19,7 @@
 - The new key starts with the quota the account has left, not a whole one: API Gateway counts a
   quota per key, so the rotation reads what the current key has left of this quota period (GetUsage)
   and gives the new key exactly that (UpdateUsage `/remaining`) before anyone holds its value. While
-  both keys live, each counts its own calls (the README's "Customer accounts" says what that allows).
+  both keys live, each counts its own calls (docs/customer-accounts.md says what that allows).
   Should the carry-over fail, the rotation fails like any other step: the new key is deleted and the
   customer asked to try again, so no key ever exists with a quota the account did not have.
 - `revoke` ("Revoke now") ends a rotated-out key at once, for a leaked key; the current key cannot be

@@ -5,7 +5,7 @@ or idempotent operations, so doing it again is harmless) and writes with the con
 row still has the version it read (tollgate.domain.ports.Accounts.update). When another writer got there
 first, the write is refused, and the writer reads the row again and decides again from what is now
 there: a decision is never made on, nor written over, a row someone else changed meanwhile
-(README "Money guarantees": one versioned row).
+(docs/money-guarantees.md, "One versioned row").
 """
 
 from __future__ import annotations
