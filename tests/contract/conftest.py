@@ -26,8 +26,8 @@ def aws() -> Iterator[MotoStack]:
 
 @pytest.fixture(scope="package")
 def aws_clients(aws) -> AwsClients:
-    """One boto3 session for the module's adapters (a session costs about half a second to make),
-    on the module's moto account (the `aws` fixture)."""
+    """One boto3 session for every contract module's adapters (a session costs about half a second to
+    make), on the package's moto account (`aws`)."""
     return AwsClients()
 
 
