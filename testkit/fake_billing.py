@@ -189,8 +189,12 @@ class FakeBilling(FaultyFake, Billing):
 
     def owe(self, subscription_id: str, amount: int, *, attempted: bool = True) -> str:
         """An open invoice of `amount` for the subscription (live or ended), as a failed renewal or final
-        invoice leaves it; `attempted=False`: Stripe has not tried to collect it yet."""
+        invoice leaves it: a live subscription is `past_due` while it owes one
+        (https://docs.stripe.com/billing/subscriptions/overview#payment-status); `attempted=False`: Stripe
+        has not tried to collect it yet."""
         invoice_id = f"in_{next(self._ids):04d}"
+        if attempted and self.subscriptions[subscription_id]["status"] in ("active", "trialing"):
+            self.subscriptions[subscription_id]["status"] = "past_due"
         self.invoices.append({"id": invoice_id, "customer": self.subscriptions[subscription_id]["customer"],
                               "subscription": subscription_id, "amount": amount, "attempted": attempted,
                               "status": "open", "created": int(self.clock())})
@@ -213,14 +217,18 @@ class FakeBilling(FaultyFake, Billing):
 
     def pay_open_invoices(self, customer_id: str, idempotency_key: str) -> InvoicePayment:
         """Pays the customer's open invoices, oldest first, with `default_payment_methods`; a method in
-        `declining_methods` is refused. A subscription that owes nothing more is `active` again."""
+        `declining_methods` is declined; no method at all is a refused request, as Stripe's
+        invalid_request_error (not a card_error). A subscription that owes nothing more is `active` again."""
         with self._call("pay_open_invoices", customer_id, idempotency_key):
             method = self.default_payment_methods.get(customer_id)
             paid = 0
             for invoice in self.invoices:
                 if invoice["customer"] != customer_id or invoice["status"] != "open":
                     continue
-                if method is None or method in self.declining_methods:
+                if method is None:
+                    raise DownstreamError(self.port, "pay invoice failed (the customer has no default payment "
+                                                     "method)", retryable=False)
+                if method in self.declining_methods:
                     return InvoicePayment(paid, declined="Your card was declined.")
                 invoice["status"] = "paid"
                 self.paid_invoices.append((invoice["subscription"], invoice["amount"]))
@@ -248,6 +256,8 @@ class FakePaymentMethods(FaultyFake, PaymentMethods):
     def __init__(self, billing: FakeBilling | None = None, **kwargs):
         super().__init__(**kwargs)
         self.setup_intents: dict[str, str] = {}  # seti_... -> the payment method it collected
+        self.collected_at: dict[str, float] = {}  # payment method -> when Checkout collected it (its `created`)
+        self._billing = billing
         self.default_payment_methods: dict[str, str] = billing.default_payment_methods if billing else {}
         self.checkout_sessions: dict[str, dict] = {}  # idempotency key -> session
         self._ids = itertools.count(1)
@@ -256,7 +266,11 @@ class FakePaymentMethods(FaultyFake, PaymentMethods):
         with self._call("set_default_payment_method", customer_id, setup_intent_id):
             if setup_intent_id not in self.setup_intents:
                 raise DownstreamError(self.port, f"no setup intent {setup_intent_id}", retryable=False)
-            self.default_payment_methods[customer_id] = self.setup_intents[setup_intent_id]
+            collected, current = self.setup_intents[setup_intent_id], self.default_payment_methods.get(customer_id)
+            current_at, collected_at = self.collected_at.get(current or ""), self.collected_at.get(collected)
+            if current_at is not None and collected_at is not None and current_at > collected_at:
+                return  # a late delivery of an earlier Checkout keeps the newer card
+            self.default_payment_methods[customer_id] = collected
 
     def create_setup_checkout(self, customer_id: str, success_url: str, cancel_url: str, idempotency_key: str) -> str:
         with self._call("create_setup_checkout", customer_id, idempotency_key):
@@ -287,6 +301,7 @@ class FakePaymentMethods(FaultyFake, PaymentMethods):
         session = next(s for s in self.checkout_sessions.values() if s["url"] == url)
         setup_intent_id = f"seti_{session['id']}"
         self.setup_intents[setup_intent_id] = payment_method
+        self.collected_at[payment_method] = self._billing.clock() if self._billing else time.time()
         session["complete"] = True
         return session["id"], setup_intent_id
 

@@ -14,8 +14,10 @@ from typing import Any
 
 from infra import access_log
 from testkit.clock import Clock
+from testkit.fake_ports import TEST_PLANS
 from testkit.faults import FaultyFake
 from tollgate import contract
+from tollgate.domain.errors import DownstreamError
 from tollgate.domain.usage import (
     STRIPE_DEDUP_WINDOW_SECONDS, BatchSummary, LedgerObject, MeterReport, ReportRecord, ReportState,
 )
@@ -89,7 +91,11 @@ class FakeUsageLedger(FaultyFake, UsageLedger):
         return source
 
     def read(self, source: LedgerObject) -> bytes:
+        """An object that is not there is S3's NoSuchKey, a 404: a refusal, not a retry
+        (https://docs.aws.amazon.com/sdk-for-python/v4/reference/clients/s3/errors/NoSuchKey/)."""
         with self._call("read", source):
+            if source not in self.objects:
+                raise DownstreamError(self.port, f"read {source} failed (NoSuchKey)", retryable=False)
             return self.objects[source]
 
     def objects_between(self, start: int, end: int) -> list[LedgerObject]:
@@ -101,13 +107,15 @@ class FakeUsageLedger(FaultyFake, UsageLedger):
 
 
 class FakeUsageMeter(FaultyFake, UsageMeter):
-    """Stripe's meter: refuses an identifier it saw within 24 h (answered False, as the adapter does)."""
+    """Stripe's meters, one per price: refuses an identifier it saw within 24 h (answered False, as the
+    adapter does); a report naming no price goes to `default_price_id`'s meter (the default plan's)."""
 
     port = "stripe"
 
-    def __init__(self, clock: Any = time.time, **kwargs: Any):
+    def __init__(self, clock: Any = time.time, default_price_id: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.clock = clock
+        self.default_price_id = default_price_id or TEST_PLANS.default.price_id
         self.events: list[MeterReport] = []
         self._seen: dict[str, float] = {}
 
@@ -124,7 +132,8 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
     def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
         with self._call("reported_units", customer_id):
             return sum(event.value for event in self.events if event.customer_id == customer_id
-                       and event.price_id in (price_id, "") and start <= event.timestamp < end)
+                       and (event.price_id or self.default_price_id) == (price_id or self.default_price_id)
+                       and start <= event.timestamp < end)
 
     def units(self, customer_id: str | None = None) -> int:
         return sum(event.value for event in self.events if customer_id in (None, event.customer_id))
@@ -224,7 +233,7 @@ class MeteringOnFakes:
 
     @classmethod
     def create(cls, billable_statuses: str = "2xx", stripe_latency: float = 0.0) -> MeteringOnFakes:
-        from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeMetrics
+        from testkit.fake_ports import FakeAccounts, FakeMetrics
         from testkit.lambda_events import FUNCTION_ENVIRONMENT, deployed
         from tollgate.domain.metering import UsageReporter
         from tollgate.domain.usage import BillableStatuses

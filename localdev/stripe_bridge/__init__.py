@@ -11,7 +11,8 @@ with its state and its routes, and a docstring saying which gap of localstripe 1
 
 1. idempotency.py    Idempotency-Key is ignored
 2. prices.py         no /v1/prices (and 4: metered plans are invoiced up front)
-3. subscriptions.py  no items[].price (and 4: default_incomplete; 9: no invoice.paid)
+3. subscriptions.py  no items[].price (and 4: default_incomplete; 9: no invoice.paid; 15: listed oldest
+                     first; 16: a deleted customer's subscriptions stay active)
 5. meters.py         no billing meters nor meter events
 6. search.py         no customer search
 7. checkout.py       no Checkout (plus the stand-in page)

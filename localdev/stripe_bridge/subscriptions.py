@@ -1,4 +1,5 @@
-"""Gaps 3, 4 (second half) and 9: subscriptions on prices, and the `invoice.paid` localstripe omits.
+"""Gaps 3, 4 (second half), 9, 15 and 16: subscriptions on prices, the `invoice.paid` localstripe omits,
+the list's order, and the subscriptions a deleted customer leaves behind.
 
 Every subscription it returns (create, retrieve, list, update, cancel) is also shown with the
 status the bridge's own open invoices give it (`past_due`, see invoices.py) and with the items
@@ -14,6 +15,16 @@ status the bridge's own open invoices give it (`past_due`, see invoices.py) and 
    Stripe also sends `invoice.paid`. The bridge sends it, with the subscription under
    `parent.subscription_details.subscription` as API versions since 2025-03-31 shape invoices,
    once the create has been answered (as Stripe's events come after the API answer).
+15. localstripe lists subscriptions oldest first, and filters by the status it holds; Stripe lists
+   them newest first ("sorted by creation date, with the most recently created appearing first",
+   https://docs.stripe.com/api/pagination) and `status` is the one it shows (a subscription owing a
+   bridge invoice is `past_due`). The bridge lists them itself: every subscription (of `customer`)
+   from localstripe, shown as above, filtered by `status` (by default all but `canceled` and
+   `incomplete_expired`), paged newest first.
+16. Deleting a customer in localstripe leaves its subscriptions active; Stripe "also immediately
+   cancels any active subscriptions on the customer" (https://docs.stripe.com/api/customers/delete).
+   The bridge cancels them in localstripe first (which sends `customer.subscription.deleted` for
+   each), then deletes the customer.
 """
 
 from __future__ import annotations
@@ -25,11 +36,15 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from localdev.stripe_bridge.core import Route, StripeError, Upstream, api_key, flatten, request_params, stored
+from localdev.stripe_bridge.core import (
+    Route, StripeError, Upstream, api_key, flatten, paginate, reject_unknown, request_params, stored,
+)
 from localdev.stripe_bridge.invoices import InvoiceState
 from localdev.stripe_bridge.prices import PriceState
 from localdev.stripe_bridge.subscription_items import ItemChanges, SubscriptionItemState
 from localdev.stripe_bridge.webhooks import Webhooks
+
+_ENDED = ("canceled", "incomplete_expired")  # what a list without `status` leaves out
 
 
 class Subscriptions:
@@ -45,10 +60,11 @@ class Subscriptions:
     def routes(self) -> list[Route]:
         return [
             ("POST", "/v1/subscriptions", self.create),
-            ("GET", "/v1/subscriptions", self.forward),
+            ("GET", "/v1/subscriptions", self.list),
             ("GET", "/v1/subscriptions/{id}", self.forward),
             ("POST", "/v1/subscriptions/{id}", self.update),
             ("DELETE", "/v1/subscriptions/{id}", self.forward),
+            ("DELETE", "/v1/customers/{id}", self.delete_customer),
         ]
 
     async def create(self, request: web.Request) -> web.Response:
@@ -66,6 +82,41 @@ class Subscriptions:
 
     async def forward(self, request: web.Request) -> web.Response:
         return await self._upstream.forward(request, reshape=self._as_stripe_shows_it)
+
+    async def list(self, request: web.Request) -> web.Response:
+        """Gap 15: newest first, filtered by the status Stripe would show."""
+        params = await request_params(request)
+        reject_unknown(params, ("customer", "status", "limit", "starting_after"))
+        shown = [self._as_stripe_shows_it(subscription)
+                 for subscription in await self._localstripe_subscriptions(api_key(request), params.get("customer"))]
+        shown = [subscription for subscription in shown if _listed(subscription["status"], params.get("status"))]
+        shown.sort(key=lambda subscription: subscription["created"])  # stable: creation order within a second
+        return web.json_response(paginate(shown, params, "/v1/subscriptions"))
+
+    async def _localstripe_subscriptions(self, key: str, customer: str | None) -> list[dict[str, Any]]:
+        """Every subscription localstripe holds (of `customer`), in its order (oldest first)."""
+        subscriptions: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"status": "all", "limit": 100, **({"customer": customer} if customer else {})}
+        while True:
+            page = await self._upstream.call("GET", "/v1/subscriptions", key, params)
+            subscriptions += page["data"]
+            if not page.get("has_more") or not page["data"]:
+                return subscriptions
+            params["starting_after"] = page["data"][-1]["id"]
+
+    async def delete_customer(self, request: web.Request) -> web.Response:
+        """Gap 16: the customer's live subscriptions are canceled, then the customer is deleted."""
+        key, customer = api_key(request), request.match_info["id"]
+        try:
+            subscriptions = await self._localstripe_subscriptions(key, customer)
+        except StripeError as error:
+            if error.status != 404:
+                raise
+            subscriptions = []  # no such customer: localstripe answers the delete with its own 404
+        for subscription in subscriptions:
+            if subscription["status"] not in _ENDED:
+                await self._upstream.call("DELETE", f"/v1/subscriptions/{subscription['id']}", key)
+        return await self._upstream.forward(request)
 
     async def update(self, request: web.Request) -> web.Response:
         """Gap 14: `items[]` and `cancel_at_period_end`, then `customer.subscription.updated`."""
@@ -117,3 +168,8 @@ class Subscriptions:
             for value in payload:
                 self._as_stripe_shows_it(value)
         return payload
+
+
+def _listed(status: str, wanted: str | None) -> bool:
+    """Whether a subscription in `status` is listed for the `status` parameter `wanted` (gap 15)."""
+    return status not in _ENDED if wanted is None else wanted in ("all", status)

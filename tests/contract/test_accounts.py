@@ -13,7 +13,6 @@ import boto3
 import pytest
 
 from testkit.fake_ports import FakeAccounts
-from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.account import (
     Account, AccountStatus, AppliedEvent, KeyRecord, KeyState, PlanChange, PlanIntent, StatusChange,
@@ -22,13 +21,13 @@ from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.ports.accounts import Accounts
 
 
-@pytest.fixture(params=["fake", "dynamodb"])
+@pytest.fixture(scope="module", params=["fake", "dynamodb"])
 def accounts(request) -> Iterator[Accounts]:
     if request.param == "fake":
         yield FakeAccounts()
         return
     aws = request.getfixturevalue("aws")
-    yield DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table)
+    yield DynamoAccounts(request.getfixturevalue("aws_clients").client("dynamodb"), aws.accounts_table)
 
 
 _emails = iter(range(10**6))
@@ -189,7 +188,7 @@ def test_the_follow_up_list_holds_rows_that_owe_or_wait_for_a_plan_change_and_on
     assert listed[owing.email] == owing and listed[intending.email].follow_up_since == 6
 
 
-def test_history_written_in_earlier_shapes_still_reads(aws):
+def test_history_written_in_earlier_shapes_still_reads(aws, aws_clients):
     """Rows of earlier versions hold {status, at} (sign-up) and {at, status, event, eventId} entries."""
     boto3.client("dynamodb").put_item(TableName=aws.accounts_table, Item={
         "email": {"S": "legacy@example.com"}, "status": {"S": "suspended"},
@@ -200,7 +199,7 @@ def test_history_written_in_earlier_shapes_still_reads(aws):
         ]},
     })
 
-    assert DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table).get("legacy@example.com").history == (
+    assert DynamoAccounts(aws_clients.client("dynamodb"), aws.accounts_table).get("legacy@example.com").history == (
         StatusChange(10, AccountStatus.ACTIVE, "sign-up"),
         StatusChange(20, AccountStatus.SUSPENDED, "invoice.payment_failed", "evt_9"),
     )

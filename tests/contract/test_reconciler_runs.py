@@ -9,7 +9,6 @@ import pytest
 
 from testkit.fake_ports import FakeReconcilerRuns
 from tollgate import contract
-from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.dynamo_reconciler_runs import DynamoReconcilerRuns
 from tollgate.domain.account import AccountStatus
@@ -22,13 +21,13 @@ INTERRUPTED = ReconcilerRun(started_at=10, finished_at=250, examined=1200, repai
 FINISHED = ReconcilerRun(started_at=900, finished_at=905, examined=40, repaired=0, failed=0)
 
 
-@pytest.fixture(params=["fake", "dynamodb"])
+@pytest.fixture(scope="module", params=["fake", "dynamodb"])
 def runs(request) -> Iterator[ReconcilerRuns]:
     if request.param == "fake":
         yield FakeReconcilerRuns()
         return
     aws = request.getfixturevalue("aws")
-    yield DynamoReconcilerRuns(AwsClients().client("dynamodb"), aws.accounts_table)
+    yield DynamoReconcilerRuns(request.getfixturevalue("aws_clients").client("dynamodb"), aws.accounts_table)
 
 
 def test_the_last_run_is_kept_whole_and_replaced_by_the_next(runs):
@@ -40,8 +39,8 @@ def test_the_last_run_is_kept_whole_and_replaced_by_the_next(runs):
     assert runs.last() == FINISHED and FINISHED.complete and not INTERRUPTED.complete
 
 
-def test_on_dynamodb_the_run_record_is_never_listed_nor_counted_as_an_account(aws):
-    table = AwsClients().client("dynamodb"), aws.accounts_table
+def test_on_dynamodb_the_run_record_is_never_listed_nor_counted_as_an_account(aws, aws_clients):
+    table = aws_clients.client("dynamodb"), aws.accounts_table
     accounts = DynamoAccounts(*table)
     before = accounts.count_by_status()
 

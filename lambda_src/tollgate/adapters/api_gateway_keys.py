@@ -60,8 +60,10 @@ class ApiGatewayKeys(ApiKeys):
         self._call(
             "enable API key" if enabled else "disable API key",
             self._client.update_api_key,
-            tolerated=frozenset() if enabled else _GONE,  # a key that is gone is disabled for good
-            missing_key=key_id,
+            # A key that is gone is disabled for good; enabling one is KeyNotFound (UpdateApiKey answers
+            # NotFoundException for both, https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateApiKey.html).
+            tolerated=frozenset() if enabled else _GONE,
+            missing_key=key_id if enabled else None,
             apiKey=key_id,
             patchOperations=[{"op": "replace", "path": "/enabled", "value": str(enabled).lower()}],
         )

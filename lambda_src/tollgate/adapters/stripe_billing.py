@@ -130,8 +130,7 @@ class StripeBilling(Billing):
     def open_invoices(self, customer_id: str) -> tuple[OpenInvoice, ...]:
         listed = call_stripe("list open invoices", self._stripe().v1.invoices.list,
                              {"customer": customer_id, "status": "open", "limit": 100})
-        return tuple(sorted((_open_invoice(invoice) for invoice in listed.data if invoice.attempted),
-                            key=lambda invoice: invoice.created))
+        return tuple(_open_invoice(invoice) for invoice in _oldest_first(listed.data) if invoice.attempted)
 
     def list_open_invoices(self, starting_after: str | None, limit: int) -> OpenInvoicePage:
         params = {"status": "open", "limit": limit, **({"starting_after": starting_after} if starting_after else {})}
@@ -146,7 +145,7 @@ class StripeBilling(Billing):
         listed = call_stripe("list open invoices", v1.invoices.list,
                              {"customer": customer_id, "status": "open", "limit": 100})
         paid = 0
-        for invoice in sorted(listed.data, key=lambda open_invoice: open_invoice.created):
+        for invoice in _oldest_first(listed.data):
             try:
                 v1.invoices.pay(invoice.id, {}, {"idempotency_key": f"{idempotency_key}-{invoice.id}"})
             except stripe.CardError as error:
@@ -172,6 +171,12 @@ def _state(subscription: stripe.Subscription) -> SubscriptionState:
         cancel_at_period_end=bool(subscription.cancel_at_period_end),
         created=subscription.created,
     )
+
+
+def _oldest_first(listed: list[stripe.Invoice]) -> list[stripe.Invoice]:
+    """A Stripe list (newest first, https://docs.stripe.com/api/pagination) oldest first: `created` is in
+    seconds, so invoices of the same second keep the list's order, reversed."""
+    return sorted(reversed(listed), key=lambda invoice: invoice.created)
 
 
 def _open_invoice(invoice: stripe.Invoice) -> OpenInvoice:

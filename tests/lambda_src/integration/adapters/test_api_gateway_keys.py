@@ -1,8 +1,8 @@
-"""ApiGatewayKeys against API Gateway on moto: keys, the usage plan, and idempotent undo."""
+"""ApiGatewayKeys against API Gateway on moto, what is particular to the adapter: the owner tag that keeps
+one deployment's keys from another's, the region-wide count and its paging, and how API Gateway's
+failures map to DownstreamError. What the ApiKeys port promises is in tests/contract/test_api_keys.py."""
 
 from __future__ import annotations
-
-import time
 
 import boto3
 import pytest
@@ -21,71 +21,6 @@ def keys(aws) -> ApiGatewayKeys:
     return ApiGatewayKeys(AwsClients().client("apigateway"), KEY_OWNER)
 
 
-def plan_key_ids(aws) -> set[str]:
-    return {item["id"] for item in boto3.client("apigateway").get_usage_plan_keys(usagePlanId=aws.usage_plan_id)["items"]}
-
-
-def test_a_new_key_is_enabled_but_in_no_plan_until_attached(keys, aws):
-    issued = keys.create_key("tollgate-test", "a test key")
-
-    assert issued.id not in plan_key_ids(aws)
-    assert keys.key_value(issued.id) == issued.value
-    keys.attach_to_plan(issued.id, aws.usage_plan_id)
-    assert issued.id in plan_key_ids(aws)
-
-
-def test_attaching_twice_is_not_an_error_and_detach_removes_the_key(keys, aws):
-    issued = keys.create_key("tollgate-twice", "")
-
-    keys.attach_to_plan(issued.id, aws.usage_plan_id)
-    keys.attach_to_plan(issued.id, aws.usage_plan_id)
-    keys.detach_from_plan(issued.id, aws.usage_plan_id)
-
-    assert issued.id not in plan_key_ids(aws)
-
-
-def test_detaching_a_key_that_is_in_no_plan_is_not_an_error(keys, aws):
-    """API Gateway answers NotFoundException (moto as localdev.moto_gaps fills it): a plan change
-    takes each key out of every plan it is not to be in."""
-    issued = keys.create_key("tollgate-in-another-plan", "")
-    keys.attach_to_plan(issued.id, aws.usage_plan_ids["free"])
-
-    keys.detach_from_plan(issued.id, aws.usage_plan_id)
-
-    assert issued.id in {key["id"] for key in boto3.client("apigateway").get_usage_plan_keys(
-        usagePlanId=aws.usage_plan_ids["free"])["items"]}
-
-
-def test_deleting_a_deleted_key_is_not_an_error(keys):
-    issued = keys.create_key("tollgate-delete", "")
-
-    keys.delete_key(issued.id)
-    keys.delete_key(issued.id)
-
-    with pytest.raises(DownstreamError) as raised:
-        keys.key_value(issued.id)
-    assert raised.value.retryable is False
-
-
-def test_a_deleted_key_leaves_the_usage_plan_as_in_api_gateway(keys, aws):
-    """localdev/moto_gaps.py: moto kept deleted keys in their plans (a revoked key, issue 12)."""
-    issued = keys.create_key("tollgate-revoked", "")
-    keys.attach_to_plan(issued.id, aws.usage_plan_id)
-
-    keys.delete_key(issued.id)
-
-    assert issued.id not in plan_key_ids(aws)
-
-
-def test_set_enabled_flips_the_key(keys):
-    issued = keys.create_key("tollgate-enable", "")
-
-    keys.set_enabled(issued.id, False)
-    assert boto3.client("apigateway").get_api_key(apiKey=issued.id)["enabled"] is False
-    keys.set_enabled(issued.id, True)
-    assert boto3.client("apigateway").get_api_key(apiKey=issued.id)["enabled"] is True
-
-
 @pytest.mark.parametrize("status, code, retryable", [
     (429, "TooManyRequestsException", True),
     (503, "ServiceUnavailableException", True),
@@ -100,19 +35,6 @@ def test_failures_map_to_downstream_errors_retryable_only_when_worth_retrying(aw
         ApiGatewayKeys(client, KEY_OWNER).create_key("x", "")
 
     assert raised.value.retryable is retryable and code in str(raised.value)
-
-
-def test_keys_named_lists_only_keys_with_the_prefix_without_their_values(keys):
-    prefix = "tollgate-listing-"
-    first, second = keys.create_key(prefix + "a", ""), keys.create_key(prefix + "b", "")
-    keys.create_key("tollgate-other", "")
-    before = int(time.time())
-
-    listed = {key.id: key for key in keys.keys_named(prefix)}
-
-    assert set(listed) == {first.id, second.id}
-    assert listed[first.id].name == prefix + "a" and abs(listed[first.id].created_at - before) <= 5
-    assert first.value not in repr(listed)
 
 
 def test_every_key_carries_the_owner_tag_and_another_deployments_keys_are_never_listed(keys, aws):

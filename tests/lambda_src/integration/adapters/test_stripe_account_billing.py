@@ -1,8 +1,7 @@
-"""Issue 12: StripeAccountBilling on localstripe behind the bridge: the upcoming invoice's amount
-and period for a subscription with metered usage, and a customer portal session on the portal
-configuration `make stripe-setup` makes (found by its metadata). Issue 18: never on any other one:
-without it (or with plan changes turned on in it) no session is opened, the account's default
-configuration notwithstanding."""
+"""StripeAccountBilling on localstripe behind the bridge, what is particular to the adapter: the upcoming
+invoice's amount and period for a subscription with metered usage (Stripe rates it; the fake holds the
+previews a test gives it), and, issue 18, Tollgate's portal configuration refused once someone turned
+plan changes on in it. What the AccountBilling port promises is in tests/contract/test_account_billing.py."""
 
 from __future__ import annotations
 
@@ -54,19 +53,6 @@ def test_the_upcoming_invoice_rates_the_usage_so_far_in_the_billing_period(accou
     assert (invoice.period_start, invoice.period_end) == (item.current_period_start, item.current_period_end)
 
 
-def test_a_portal_session_is_opened_on_tollgates_configuration_for_the_customer(
-        account_billing, subscribed, stripe_client, stripe_api, stripe_bridge):
-    customer, _ = subscribed
-    configuration_id = CatalogSetup(stripe_client).ensure(DEV_CATALOG).portal_configuration_id
-
-    url = account_billing.portal_url(customer, RETURN_URL)
-
-    assert url.startswith(f"{stripe_api}/_bridge/portal/bps_")
-    session = stripe_bridge.state.portal.sessions[url.rsplit("/", 1)[1]]
-    assert (session["customer"], session["configuration"], session["return_url"]) == (
-        customer, configuration_id, RETURN_URL)
-
-
 @pytest.fixture
 def stripe_account_without_tollgates_portal(emulators):
     """A Stripe account of its own (a bridge with fresh state in front of the same localstripe) whose
@@ -76,22 +62,6 @@ def stripe_account_without_tollgates_portal(emulators):
         default = client.v1.billing_portal.configurations.create({"features": DASHBOARD_DEFAULT})
         assert default.is_default
         yield bridge, client
-
-
-def test_without_tollgates_configuration_no_session_is_opened_not_even_on_the_accounts_default(
-        subscribed, stripe_account_without_tollgates_portal):
-    customer, _ = subscribed
-    bridge, client = stripe_account_without_tollgates_portal
-    account_billing = StripeAccountBilling(lambda: client)
-
-    with pytest.raises(BillingPortalNotSetUp, match="make stripe-setup"):
-        account_billing.portal_url(customer, RETURN_URL)
-    assert bridge.state.portal.sessions == {}
-
-    tollgates, _ = CatalogSetup(client).ensure_portal("Tollgate API")  # `make stripe-setup`, later on
-    url = account_billing.portal_url(customer, RETURN_URL)  # the same process: nothing cached the absence
-    assert [session["configuration"] for session in bridge.state.portal.sessions.values()] == [tollgates]
-    assert url.endswith(next(iter(bridge.state.portal.sessions)))
 
 
 def test_tollgates_configuration_with_plan_changes_turned_on_is_refused_too(
