@@ -19,7 +19,9 @@ from testkit.clock import Clock
 from testkit.fake_access import FakeAccountBilling, FakeCustomerAccess, FakeMailer, FakePlanUsage
 from testkit.fake_billing import FakeBilling, FakePaymentMethods
 from testkit.fake_metering import FakeUsageLedger, FakeUsageMeter, FakeUsageReports
-from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeAnalytics, FakeApiKeys, FakeMetrics, FakePorts
+from testkit.fake_ports import (
+    TEST_PLANS, FakeAccounts, FakeAnalytics, FakeApiKeys, FakeKeyItems, FakeMetrics, FakePorts,
+)
 from tollgate import contract
 from tollgate.domain.account import Account
 from tollgate.domain.account_emails import AccountEmails
@@ -29,6 +31,7 @@ from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
+from tollgate.domain.key_items import KeyIssuer
 from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.metering import UsageReporter
 from tollgate.domain.models import Registrant
@@ -46,6 +49,7 @@ LINK_TTL_SECONDS = 24 * 3600
 EMAILS_PER_HOUR = 3
 GRACE_SECONDS = 24 * 3600
 CANCELED_KEY_RETENTION_DAYS = 30
+ISSUER = KeyIssuer("tgk", lambda: "test")  # the fakes' Stripe is a test deployment's
 
 
 def accounts_environment(function_environment: dict[str, str], verify_email: bool = True) -> dict[str, str]:
@@ -98,6 +102,10 @@ class World:
         return self.ports.api_keys
 
     @property
+    def key_items(self) -> FakeKeyItems:
+        return self.ports.key_items
+
+    @property
     def billing(self) -> FakeBilling:
         return self.ports.billing
 
@@ -114,15 +122,16 @@ class World:
     @cached_property
     def registration(self) -> RegistrationService:
         return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, executor=_INLINE,
-                                   clock=self.clock, metrics=self.metrics, plans=self.plans)
+                                   clock=self.clock, metrics=self.metrics, plans=self.plans, key_items=self.key_items,
+                                   issuer=ISSUER)
 
     @cached_property
     def enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.plans, self.metrics, self.clock)
+        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.plans, self.metrics, self.clock)
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:
-        return PaymentMethodCheckout(self.accounts, self.api_keys, self.payments, SITE_URL, self.clock)
+        return PaymentMethodCheckout(self.accounts, self.key_items, self.payments, SITE_URL, self.clock)
 
     @cached_property
     def plan_changes(self) -> PlanChanges:
@@ -140,12 +149,12 @@ class World:
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.accounts, self.api_keys, CANCELED_KEY_RETENTION_DAYS, clock=self.clock,
+        return Housekeeping(self.accounts, self.api_keys, self.key_items, CANCELED_KEY_RETENTION_DAYS, clock=self.clock,
                             sleep=self.clock.sleep)
 
     @cached_property
     def account_keys(self) -> AccountKeys:
-        return AccountKeys(self.accounts, self.api_keys, self.analytics, self.access, self.plan_usage, plans=self.plans,
+        return AccountKeys(self.accounts, self.key_items, self.access, self.enforcer, self.api_keys, issuer=ISSUER,
                            grace_seconds=GRACE_SECONDS, clock=self.clock)
 
     @cached_property
