@@ -12,7 +12,7 @@ changes in one place.
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from testkit.clock import Clock
@@ -78,6 +78,7 @@ class World:
     reports: FakeUsageReports
     clock: Clock
     plans: PlanCatalog = TEST_PLANS
+    issued: dict[str, str] = field(default_factory=dict)  # email -> the key its sign-up answered with
 
     @classmethod
     def create(cls, plans: PlanCatalog = TEST_PLANS, start: float | None = None,
@@ -188,10 +189,14 @@ class World:
     def signed_up(self, email: str = "ada@example.com", plan_id: str | None = None) -> Account:
         """A customer who confirmed the emailed link: their account as stored."""
         self.sign_up.request(Registrant(email, "Ada", "Lovelace", plan_id))
-        self.sign_up.confirm(self.mailer.last_token(email))
+        self.issued[email] = self.sign_up.confirm(self.mailer.last_token(email)).key.value
         account = self.accounts.get(email)
         assert account is not None
         return account
+
+    def can_call(self, key: str) -> bool:
+        """What the stage decides now for a call presenting `key` (testkit.fake_ports.FakePorts.can_call)."""
+        return self.ports.can_call(key, self.clock())
 
     def signed_in(self, email: str = "ada@example.com") -> str:
         """The session token of a customer who opened the emailed sign-in link, an hour after the last

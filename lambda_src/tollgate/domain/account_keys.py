@@ -151,7 +151,7 @@ class AccountKeys:
         stored = change_account(self._accounts, account.email, ended) or account
         self._enforcer.enforce(stored)
         self._access.forget_retirement(key_id)
-        return stored
+        return self._accounts.get(account.email) or stored
 
     def _remove_quietly(self, key_hash: str | None) -> None:
         """Undo a rotation: the new key's item goes. Should that fail, the key is in no record and its

@@ -77,9 +77,11 @@ class KeyEnforcer:
         it. Raises DownstreamError when a key could not be set (the row then still says they do not
         match, and the next actor tries again)."""
         touched = False  # we changed keys after the row moved: our calls may have undone a newer writer's
+        touched_gateway = False  # ... and API Gateway's among them
         for _ in range(MAX_ATTEMPTS):
             if touched or not account.keys_in_sync:
-                self.set_keys(account, gateway=touched or not account.gateway_in_sync)
+                touched_gateway = touched_gateway or not account.gateway_in_sync
+                self.set_keys(account, gateway=touched_gateway)
                 touched = True
                 try:
                     self._accounts.update(account.with_keys_synced(), account)

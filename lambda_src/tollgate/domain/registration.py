@@ -61,7 +61,7 @@ from tollgate.domain.ports.billing import Billing
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.domain.ports.metrics import Metrics
 
-CONCURRENT_CALLS = 4  # the widest stage
+CONCURRENT_CALLS = 5  # the widest stage (the last one)
 _RESERVATION_TRIES = 3
 T = TypeVar("T")
 
