@@ -16,7 +16,7 @@ from testkit.faults import CallRecorder, FaultyFake
 from testkit.fake_billing import FakeBilling
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied, KeyNotFound
 from tollgate import contract
-from tollgate.domain.account import Account, AccountStatus, AppliedEvent, KeyState
+from tollgate.domain.account import Account, AccountStatus, AppliedEvent
 from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.models import IssuedKey, ListedKey, ReconcilerRun
 from tollgate.plans import Plan, PlanCatalog
@@ -34,6 +34,13 @@ TEST_PLANS = PlanCatalog((
     Plan("free", "Free", "usage-plan-free", None, False, 1_000, "MONTH"),
     Plan("pro", "Pro", "usage-plan-pro", "price_pro", True, 100_000, "MONTH"),
 ))
+
+
+def item_allows(state: str, not_after: float | None, account_status: str, now: float) -> bool:
+    """The authorizer's rule on a key's item: the key active, or rotating out before its grace end, and
+    the account's status one that may call (the stage's own is tollgate.handlers.authorizer's)."""
+    in_grace = state == contract.KEY_STATE_ROTATING_OUT and (not_after or 0) > now
+    return (state == contract.KEY_STATE_ACTIVE or in_grace) and account_status in contract.KEY_CALLABLE_ACCOUNT_STATUSES
 
 
 class FakeApiKeys(FaultyFake, ApiKeys):
@@ -301,10 +308,8 @@ class FakePorts:
         (the key active, or rotating out before its grace end; the account's status one that may call),
         then API Gateway's on the usage key the item names (enabled, in a usage plan)."""
         item = self.key_items.items.get(key_hash(key))
-        if item is None or item.account_status not in contract.KEY_CALLABLE_ACCOUNT_STATUSES:
-            return False
-        at = time.time() if now is None else now
-        if not (item.state is KeyState.ACTIVE or (item.state is KeyState.ROTATING_OUT and (item.not_after or 0) > at)):
+        if item is None or not item_allows(item.state.value, item.not_after, item.account_status,
+                                           time.time() if now is None else now):
             return False
         usage_key = next((key_id for key_id, held in self.api_keys.keys.items() if held["value"] == item.usage_key), None)
         return usage_key is not None and self.api_keys.can_call_api(usage_key)
