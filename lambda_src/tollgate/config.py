@@ -1,4 +1,4 @@
-"""The functions' settings, read once from the environment the stack sets (names in contract.py).
+"""The functions' settings, read once from the environment the stack sets (names in tollgate.contract.environment).
 
 Validated at cold start so a mis-deployed function fails on its first invocation with a message
 naming the variable, instead of half-way through a sign-up.

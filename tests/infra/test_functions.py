@@ -205,7 +205,7 @@ def test_pip_bundling_installs_the_lock_for_the_lambda_platform_then_compiles_fo
     assert (_option(install, "--platform"), _option(install, "--python-version")) == ("manylinux2014_aarch64", "3.12")
     assert compile_[:3] == ["/opt/python3.12", "-m", "compileall"] and compile_[-1] == str(tmp_path)
     assert _option(compile_, "--invalidation-mode") == "unchecked-hash"
-    assert (tmp_path / "tollgate" / "contract.py").is_file()
+    assert (tmp_path / "tollgate" / "contract" / "routes.py").is_file()
     assert not list(tmp_path.rglob("__pycache__"))
     assert not any((tmp_path / relative).exists() for relative in lambda_asset.LEFT_OUT_PATHS)
 

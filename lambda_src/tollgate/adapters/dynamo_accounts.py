@@ -33,7 +33,7 @@ _TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"  # the code inside Canc
 # Bookkeeping items share the table under a key that can never be an email (no '@').
 BILLING_EVENT_KEY_PREFIX = "stripe-event#"
 
-# Account field -> item attribute. The ids double as GSI partition keys (names in contract.py).
+# Account field -> item attribute. The ids double as GSI partition keys (names in tollgate.contract.tables).
 _ATTRIBUTES = {
     "email": contract.ACCOUNTS_PARTITION_KEY,
     "status": "status",
