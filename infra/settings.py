@@ -14,11 +14,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
+from infra.branding import Branding
 from infra.plan_settings import (
     FLAT_PLAN_KEYS,
     LEGACY_PLAN_ID,
@@ -28,7 +30,6 @@ from infra.plan_settings import (
     PlanSettingsError,
     read_plans,
 )
-from infra.branding import Branding
 from tollgate import contract
 
 # Who sends usage to Stripe: the stack itself (meter events), or Moesif's Stripe integration.

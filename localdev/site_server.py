@@ -103,10 +103,10 @@ class SiteServer(BackgroundHttpServer):
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 """Quiet: the browser's own devtools show the requests."""
 
-            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            def do_GET(self) -> None:
                 self._serve(include_body=True)
 
-            def do_HEAD(self) -> None:  # noqa: N802
+            def do_HEAD(self) -> None:
                 self._serve(include_body=False)
 
             def _api_only(self) -> None:

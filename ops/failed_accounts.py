@@ -24,9 +24,9 @@ from typing import TextIO
 
 from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, wired_deployment
 from ops.text import age
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import ConcurrentUpdate, TollgateError
-from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.models import ListedKey
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.keys import ApiKeys

@@ -25,17 +25,17 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
 
 from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, connect
 from tollgate.config import RuntimeConfig
-from tollgate.domain.errors import TollgateError
 from tollgate.domain.account import Account
+from tollgate.domain.errors import TollgateError
 from tollgate.domain.metering import price_billed
+from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.usage import KeyUsage, LedgerUsage, read_ledger
 from tollgate.plans import PlanCatalog, UnknownPlan
-from tollgate.domain.ports.accounts import Accounts
 from tollgate.wiring import Wiring
 
 EXIT_DIFFERENCE, EXIT_FAILED = 1, 2
@@ -152,7 +152,7 @@ def _number(value: float | None) -> str:
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout,
          clock: Callable[[], float] = time.time, wiring: Callable[[RuntimeConfig], Wiring] = Wiring) -> int:
-    today = datetime.fromtimestamp(clock(), timezone.utc).date()
+    today = datetime.fromtimestamp(clock(), UTC).date()
     arguments = _parser(today).parse_args(argv)
     if arguments.to < arguments.since:
         print(f"error: --to {arguments.to} is before --from {arguments.since}", file=sys.stderr)
@@ -161,8 +161,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         deployment = connect(arguments, environ)
         wired = wiring(deployment.config)
         statuses = deployment.config.require_usage().billable_statuses
-        start = int(datetime.combine(arguments.since, datetime.min.time(), timezone.utc).timestamp())
-        end = int(datetime.combine(arguments.to + timedelta(days=1), datetime.min.time(), timezone.utc).timestamp())
+        start = int(datetime.combine(arguments.since, datetime.min.time(), UTC).timestamp())
+        end = int(datetime.combine(arguments.to + timedelta(days=1), datetime.min.time(), UTC).timestamp())
         plans = deployment.config.plans
         customers = BilledCustomers(wired.accounts, plans)
 

@@ -3,12 +3,11 @@ rules are tests/infra/test_waf.py's."""
 
 import json
 
-from aws_cdk.assertions import Match
+from infra_synth import resolve_join
 
 from infra import gateway_errors
 from tollgate import contract
 
-from infra_synth import resolve_join
 
 def _site_url(synth) -> str:
     """The signup site's origin, as the template names it."""

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 from aws_cdk import App, Stack
+from infra_synth import resolve_join
 
 from infra import lambda_asset
 from infra.functions import ARCHITECTURE, LAMBDA_SRC, RUNTIME, PipLocalBundling, shared_code_asset
 from tollgate import contract
-from infra_synth import resolve_join
 
 BUSINESS_HANDLERS = (contract.HANDLER_REGISTER, contract.HANDLER_CHECKOUT, contract.HANDLER_STRIPE_WEBHOOK)
 # Every function that touches API keys.

@@ -20,9 +20,8 @@ from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_client import stripe_client
-from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS, Account, AccountStatus
 from tollgate.domain.models import Registrant
-from tollgate.domain.account import RESERVATION_LEASE_SECONDS
 
 
 @pytest.fixture

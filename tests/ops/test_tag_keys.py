@@ -8,9 +8,9 @@ import io
 import uuid
 
 import boto3
-from testkit.lambda_events import KEY_OWNER
 
 from ops.tag_keys import main
+from testkit.lambda_events import KEY_OWNER
 from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.dynamo_accounts import DynamoAccounts

@@ -4,13 +4,13 @@ reached Firehose)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tollgate import contract
 from tollgate.adapters.aws_clients import call_aws
-from tollgate.domain.usage import LedgerObject
 from tollgate.domain.ports.metering import UsageLedger
+from tollgate.domain.usage import LedgerObject
 
 _SERVICE = "S3"
 _HOUR = 3600
@@ -43,5 +43,5 @@ class S3UsageLedger(UsageLedger):
 def hour_folders(start: int, end: int) -> list[str]:
     """The ledger's hour folders from the one holding `start` to the one holding `end` (epoch seconds)."""
     return [contract.USAGE_LEDGER_PREFIX
-            + datetime.fromtimestamp(hour, timezone.utc).strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
+            + datetime.fromtimestamp(hour, UTC).strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
             for hour in range(start - start % _HOUR, end + 1, _HOUR)]

@@ -36,18 +36,18 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from tollgate.domain.customer_access import KeyRetirement
-from tollgate.domain.account_store import change_account
-from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyChangeRefused
 from tollgate.domain.account import SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus, KeyState
+from tollgate.domain.account_store import change_account
+from tollgate.domain.customer_access import KeyRetirement
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyChangeRefused
 from tollgate.domain.models import IssuedKey
-from tollgate.plans import PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.customer_access import CustomerAccess
 from tollgate.domain.ports.keys import ApiKeys, PlanUsage
+from tollgate.plans import PlanCatalog
 
 MAX_EXISTING_KEYS = 3  # the current key and two still rotating out
 ROTATABLE_STATUSES = frozenset({AccountStatus.ACTIVE, AccountStatus.SUSPENDED, AccountStatus.AWAITING_PAYMENT_METHOD})
@@ -171,7 +171,7 @@ class AccountKeys:
     def _carry_quota(self, account: Account, new_key_id: str, now: int) -> None:
         """Give the new key what the current key has left of this quota period on the account's plan."""
         plan = self._plans.get(account.plan_id)
-        today = datetime.fromtimestamp(now, timezone.utc).date()
+        today = datetime.fromtimestamp(now, UTC).date()
         left, _quota = self._plan_usage.quota_left(account.api_key_id, plan, today)
         self._plan_usage.set_quota_left(new_key_id, left, plan)
 

@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
-from tollgate.domain.account import RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus
 from tollgate.domain.models import ListedKey
-from tollgate.plans import PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import Billing
 from tollgate.domain.ports.keys import ApiKeys
+from tollgate.plans import PlanCatalog
 
 
 @dataclass(frozen=True, eq=False)

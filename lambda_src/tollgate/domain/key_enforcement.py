@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterable
 from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyNotFound
-from tollgate.plans import Plan, PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.keys import ApiKeys
 from tollgate.domain.ports.metrics import Metrics
+from tollgate.plans import Plan, PlanCatalog
 
 MAX_ATTEMPTS = 3
 

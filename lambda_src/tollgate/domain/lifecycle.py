@@ -51,9 +51,9 @@ from tollgate.domain.billing_state import BillingEvent, SubscriptionState
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.plan_changes import CHECKOUT_CAUSE, PlanChanges
-from tollgate.plans import PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import Billing, PaymentMethods
+from tollgate.plans import PlanCatalog
 
 SUBSCRIPTION_UPDATED = "customer.subscription.updated"
 SUBSCRIPTION_DELETED = "customer.subscription.deleted"

@@ -39,14 +39,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from tollgate.domain.errors import DownstreamError
-from tollgate.domain.usage import (
-    BatchSummary, BillableStatuses, KeyUsage, LedgerObject, MeterReport, ReportRecord, ReportState, read_ledger,
-)
 from tollgate.domain.account import PlanTerm
-from tollgate.plans import PlanCatalog, UnknownPlan
+from tollgate.domain.errors import DownstreamError
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.metering import UsageLedger, UsageMeter, UsageReports
+from tollgate.domain.usage import (
+    BatchSummary,
+    BillableStatuses,
+    KeyUsage,
+    LedgerObject,
+    MeterReport,
+    ReportRecord,
+    ReportState,
+    read_ledger,
+)
+from tollgate.plans import PlanCatalog, UnknownPlan
 
 # Stripe accepts meter events up to 35 days old: a report older than that can never be sent, so
 # what the table remembers about it can go.

@@ -16,14 +16,14 @@ the second (the link's hash is the request fingerprint the reservation compares)
 from __future__ import annotations
 
 from tollgate import contract
+from tollgate.domain.account import AccountStatus, Registration
 from tollgate.domain.account_emails import AccountEmails
 from tollgate.domain.customer_access import EmailLink, LinkPurpose
 from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, InvalidLink
-from tollgate.domain.account import AccountStatus, Registration
 from tollgate.domain.models import Registrant
-from tollgate.domain.registration import RegistrationService
 from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.registration import RegistrationService
 
 # Accounts a customer has: signing up again with their email gets a sign-in link. A canceled account
 # signs up again (a new key and subscription); pending and failed rows are no one's account.

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import boto3
 import pytest
+
 from testkit.emf import emitted_metrics
 from testkit.lambda_events import DeployedFunction, ScheduledInvocation, deployed, sign_up
 from testkit.stripe_events import deliver, stripe_event
-
 from tollgate import contract
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.housekeeping import DAY_SECONDS

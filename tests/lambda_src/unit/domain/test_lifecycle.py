@@ -9,9 +9,11 @@ import itertools
 from dataclasses import replace
 
 import pytest
+
 from testkit import world as deployment
 from testkit.fake_ports import TEST_PLANS
-
+from tollgate.domain.account import HISTORY_LIMIT, Account, AccountStatus, StatusChange
+from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import (
     CHECKOUT_COMPLETED,
@@ -19,11 +21,8 @@ from tollgate.domain.lifecycle import (
     INVOICE_PAYMENT_FAILED,
     SUBSCRIPTION_DELETED,
     SUBSCRIPTION_UPDATED,
-    LifecycleService,
     Outcome,
 )
-from tollgate.domain.account import HISTORY_LIMIT, Account, AccountStatus, StatusChange
-from tollgate.domain.billing_state import BillingEvent
 
 NOW = 1_800_000_000
 EMAIL = "ann@example.com"

@@ -18,7 +18,11 @@ from tollgate.domain.account import DAY_SECONDS, PLAN_CHANGES_KEPT, PLAN_HISTORY
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import DownstreamError, KeyChangeRefused, PlanChangeRefused
 from tollgate.domain.lifecycle import (
-    CHECKOUT_COMPLETED, INVOICE_PAID, INVOICE_PAYMENT_FAILED, SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED,
+    CHECKOUT_COMPLETED,
+    INVOICE_PAID,
+    INVOICE_PAYMENT_FAILED,
+    SUBSCRIPTION_DELETED,
+    SUBSCRIPTION_UPDATED,
 )
 from tollgate.plans import PlanCatalog
 
@@ -208,7 +212,7 @@ def test_scenario_5_the_reconciler_adopts_the_subscription_of_a_lost_write_even_
     world.accounts.fail("update", on_call=world.accounts.call_count("update") + 2)
     with pytest.raises(DownstreamError):
         change(world, "standard")
-    world.billing._idempotent.clear()  # noqa: SLF001 - Stripe forgot the idempotency key (kept 24 h)
+    world.billing._idempotent.clear()
     world.clock.advance(2 * DAY_SECONDS)
 
     run, _ = world.reconciler.run("run-1", world.clock() + 60)

@@ -4,20 +4,19 @@ billed at the price of the plan it was made on, including across a change that f
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import pytest
 
-import itertools
-
 from testkit import world as deployment
 from testkit.fake_metering import call_record, ledger_bytes
 from testkit.fake_ports import TEST_PLANS
-from tollgate.domain.errors import ConfigurationError, DownstreamError, PlanChangeRefused
-from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED
 from tollgate.domain.account import AccountStatus
-from tollgate.domain.models import Registrant
 from tollgate.domain.billing_state import BillingEvent
+from tollgate.domain.errors import ConfigurationError, DownstreamError, PlanChangeRefused
+from tollgate.domain.lifecycle import SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED
+from tollgate.domain.models import Registrant
 from tollgate.domain.plan_changes import INVOICE_GRACE_SECONDS
 from tollgate.plans import PlanCatalog
 

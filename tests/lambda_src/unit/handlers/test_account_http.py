@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from testkit.world import World
 from testkit.fake_ports import TEST_PLANS
 from testkit.fake_wiring import deployed_with_accounts
 from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, invoke
+from testkit.world import World
 from tollgate import contract
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.customer_access import token_hash
