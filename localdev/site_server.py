@@ -113,7 +113,7 @@ class SiteServer(BackgroundHttpServer):
                 if not self._api():
                     self._answer(HTTPStatus.METHOD_NOT_ALLOWED, b"Method not allowed\n", "text/plain; charset=utf-8")
 
-            do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _api_only
+            do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _api_only  # noqa: N815 - http.server dispatches by these names
 
             def _api(self) -> bool:
                 """Forward an `/api/*` request (True), or leave the request to the static site (False)."""

@@ -182,7 +182,7 @@ class UsagePlanUsageProxy(BackgroundHttpServer):
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 - http.server dispatches by these names
 
         return Handler
 

@@ -143,7 +143,7 @@ def render(rows: list[UsageRow]) -> list[str]:
                         for row in rows]
     widths = [max(len(line[column]) for line in table) for column in range(len(header))]
     return ["  ".join(cell.ljust(width) if column < 2 else cell.rjust(width)
-                      for column, (cell, width) in enumerate(zip(line, widths))) for line in table]
+                      for column, (cell, width) in enumerate(zip(line, widths, strict=True))) for line in table]
 
 
 def _number(value: float | None) -> str:

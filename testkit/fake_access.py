@@ -19,6 +19,7 @@ from tollgate.domain.ports.billing import AccountBilling
 from tollgate.domain.ports.customer_access import CustomerAccess
 from tollgate.domain.ports.keys import PlanUsage
 from tollgate.domain.ports.mail import Mailer
+from tollgate.plans import Plan
 
 _LINK = re.compile(r"#(?:confirm|signin)=([A-Za-z0-9_-]+)")
 

@@ -5,6 +5,7 @@ reached Firehose)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from tollgate import contract
@@ -34,10 +35,12 @@ class S3UsageLedger(UsageLedger):
     def objects_between(self, start: int, end: int) -> list[LedgerObject]:
         objects = []
         for folder in hour_folders(start - _FOLDER_MARGIN_SECONDS, end + _FOLDER_MARGIN_SECONDS):
-            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=folder)
-            objects += call_aws(_SERVICE, f"list s3://{self._bucket}/{folder}", lambda: [
-                LedgerObject(self._bucket, item["Key"]) for page in pages for item in page.get("Contents", [])])
+            objects += call_aws(_SERVICE, f"list s3://{self._bucket}/{folder}", partial(self._objects_in, folder))
         return objects
+
+    def _objects_in(self, folder: str) -> list[LedgerObject]:
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=folder)
+        return [LedgerObject(self._bucket, item["Key"]) for page in pages for item in page.get("Contents", [])]
 
 
 def hour_folders(start: int, end: int) -> list[str]:

@@ -35,6 +35,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -179,10 +180,8 @@ class AccountKeys:
         """Undo a rotation: the new key goes (deleting it also takes it out of the plan). Should the
         delete fail, the key is in no record and its value was never shown: the failed-accounts
         command finds it by name (tollgate.domain.cleanup.Cleanup.orphaned_keys)."""
-        try:
+        with suppress(DownstreamError):
             self._keys.delete_key(key_id)
-        except DownstreamError:
-            pass
 
 
 def _keeping_sync(before: Account, after: Account) -> Account:

@@ -15,6 +15,8 @@ the second (the link's hash is the request fingerprint the reservation compares)
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from tollgate import contract
 from tollgate.domain.account import AccountStatus, Registration
 from tollgate.domain.account_emails import AccountEmails
@@ -68,7 +70,5 @@ class VerifiedSignUp:
     def _spend(self, link: EmailLink) -> None:
         """Spend the link once the answer is final. Should that fail, the answer stands: opening the
         link again registers nothing twice, it answers "this email already has an account"."""
-        try:
+        with suppress(InvalidLink, DownstreamError):
             self._links.use(link)
-        except (InvalidLink, DownstreamError):
-            pass

@@ -164,7 +164,7 @@ def test_scenario_3_checkout_pays_the_debt_then_applies_the_paid_plan():
 
 def test_scenario_3_a_lost_payment_failed_event_is_caught_by_the_reconciler_and_a_lost_paid_one_too():
     world = World.create()
-    ended, invoice = downgraded_before_an_unpaid_invoice(world)  # invoice.payment_failed never arrives
+    _ended, invoice = downgraded_before_an_unpaid_invoice(world)  # invoice.payment_failed never arrives
 
     world.reconciler.run("run-1", world.clock() + 60)
     assert world.accounts.get(ADA).status is AccountStatus.SUSPENDED
