@@ -23,7 +23,6 @@ from urllib.parse import urlparse
 from infra.branding import Branding
 from infra.plan_settings import (
     FLAT_PLAN_KEYS,
-    LEGACY_PLAN_ID,
     PLANS_EXPECTED,
     QUOTA_PERIODS,
     PlanSettings,
@@ -31,6 +30,7 @@ from infra.plan_settings import (
     read_plans,
 )
 from tollgate import contract
+from tollgate.plans import LEGACY_PLAN_ID
 
 # Who sends usage to Stripe: the stack itself (meter events), or Moesif's Stripe integration.
 USAGE_REPORTERS = ("tollgate", "moesif")
