@@ -49,7 +49,7 @@ class Cleanup:
         self._accounts = accounts
         self._clock = clock
 
-    def undo(self, account: Account, *, attached: bool = True) -> UndoOutcome:
+    def undo(self, account: Account, *, attached: bool = True) -> UndoOutcome:  # noqa: C901 - one step per held id
         """Undo every resource `account` records, newest first.
 
         A row with the customer create's idempotency key but no customer id never learned the
