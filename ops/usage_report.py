@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
 
 def _parser(today: date) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="make usage-report", usage='make usage-report ARGS="[--from DAY] [--to DAY] [--threshold N] [--stack NAME | --function NAME]"',
+        prog="make usage-report",
+        usage='make usage-report ARGS="[--from DAY] [--to DAY] [--threshold N] [--stack NAME | --function NAME]"',
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
                "  make usage-report                                          # today, on a running make dev\n"

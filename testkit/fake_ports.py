@@ -1,5 +1,5 @@
-"""In-memory fakes of the ports (tollgate.domain.ports; Stripe's in testkit.fake_billing), for the unit tests, the handler tests on
-fakes and the benchmark. Each behaves like the real service where the domain relies on it
+"""In-memory fakes of the ports (tollgate.domain.ports; Stripe's in testkit.fake_billing), for the unit
+tests, the handler tests on fakes and the benchmark. Each behaves like the real service where the domain relies on it
 (conditional writes, idempotent deletes, Stripe idempotency keys) and fails on demand
 (testkit.faults.FaultyFake)."""
 

@@ -101,8 +101,13 @@ class Cleanup:
             undos.append(_Undo(f"cancel subscription {subscription_id}",
                                lambda: self._billing.cancel_subscription(subscription_id), covered_by=delete_customer))
         if key_id and attached:
-            undos.append(_Undo(f"detach API key {key_id}", lambda: self._api_keys.detach_from_plan(key_id, self._plans.get(account.plan_id).usage_plan_id),
-                               covered_by=delete_key))
+            undos.append(
+                _Undo(
+                    f"detach API key {key_id}",
+                    lambda: self._api_keys.detach_from_plan(key_id, self._plans.get(account.plan_id).usage_plan_id),
+                    covered_by=delete_key,
+                )
+            )
         failed: list[tuple[_Undo, str]] = []
         for undo in reversed(undos):
             try:

@@ -501,7 +501,10 @@ def test_a_replayed_checkout_event_pays_nothing_twice():
 def test_a_failed_payment_records_why_the_account_is_cut_off():
     world = World()
     world.set_subscription_status("past_due")
-    reason = "Payment of invoice TG-0001 (12.00 USD) failed (attempt 1). Stripe will not retry it: add or update the payment method."
+    reason = (
+        "Payment of invoice TG-0001 (12.00 USD) failed (attempt 1). "
+        "Stripe will not retry it: add or update the payment method."
+    )
 
     world.handle(INVOICE_PAYMENT_FAILED, failure_reason=reason)
 
