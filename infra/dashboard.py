@@ -13,7 +13,12 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from infra.monitoring import (
-    FIVE_MINUTES, ONE_HOUR, Watched, business_metric, lambda_throttles, moesif_delivery_failures,
+    FIVE_MINUTES,
+    ONE_HOUR,
+    Watched,
+    business_metric,
+    lambda_throttles,
+    moesif_delivery_failures,
 )
 from tollgate import contract
 

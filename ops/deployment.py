@@ -38,7 +38,7 @@ WAYS_TO_CHOOSE = (
     f"  --stack NAME          a deployed stack, by its CloudFormation name (e.g. {EXAMPLE_STACK}), or\n"
     f"  --function NAME       by its register function (e.g. {EXAMPLE_FUNCTION}); both read with your AWS\n"
     "                        credentials and region (AWS_PROFILE or keys, AWS_DEFAULT_REGION)\n"
-    f"  {TOLLGATE_VARIABLE_PREFIX}* variables  the settings a function gets (names in lambda_src/tollgate/contract/environment.py)\n"
+    f"  {TOLLGATE_VARIABLE_PREFIX}* variables  the settings a function gets (names in tollgate.contract.environment)\n"
     "  a running make dev    the local stack: start `make dev` in another terminal, then run this"
 )
 

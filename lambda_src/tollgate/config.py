@@ -79,7 +79,7 @@ class RuntimeConfig:
         return self.usage
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> RuntimeConfig:
+    def from_environ(cls, environ: Mapping[str, str]) -> RuntimeConfig:  # noqa: C901 - one read per variable
         """Read and check every variable; raise ConfigurationError naming the first bad one."""
 
         def required(name: str) -> str:

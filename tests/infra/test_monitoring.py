@@ -173,8 +173,14 @@ def test_the_dashboard_shows_the_figures_the_issue_names_and_only_metrics_the_co
     business = {metric[1] for metric in metrics if metric[0] == contract.METRICS_NAMESPACE}
 
     assert business <= _emitted_by_the_lambda_code(), business - _emitted_by_the_lambda_code()
-    assert {contract.METRIC_SIGNUPS_REQUESTED, contract.METRIC_SIGNUPS_CONFIRMED, contract.METRIC_BILLABLE_CALLS, contract.METRIC_USAGE_UNITS_REPORTED,
-            contract.METRIC_API_KEYS_IN_REGION, *contract.METRIC_WEBHOOK_EVENTS.values()} <= business
+    assert {
+        contract.METRIC_SIGNUPS_REQUESTED,
+        contract.METRIC_SIGNUPS_CONFIRMED,
+        contract.METRIC_BILLABLE_CALLS,
+        contract.METRIC_USAGE_UNITS_REPORTED,
+        contract.METRIC_API_KEYS_IN_REGION,
+        *contract.METRIC_WEBHOOK_EVENTS.values(),
+    } <= business
     for metric in metrics:
         if metric[0] == contract.METRICS_NAMESPACE:
             assert metric[2:4] == [contract.METRICS_STAGE_DIMENSION, "prod"], metric

@@ -20,12 +20,24 @@ from botocore.exceptions import ClientError
 
 from tollgate import contract
 from tollgate.adapters.aws_clients import (
-    CONDITION_FAILED, TRANSACTION_CANCELED, call_aws, cancellation_reasons, downstream_error, refuse,
+    CONDITION_FAILED,
+    TRANSACTION_CANCELED,
+    call_aws,
+    cancellation_reasons,
+    downstream_error,
+    refuse,
+)
+from tollgate.domain.account import (
+    Account,
+    AccountStatus,
+    AppliedEvent,
+    KeyRecord,
+    KeyState,
+    PlanChange,
+    PlanIntent,
+    StatusChange,
 )
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.account import (
-    Account, AccountStatus, AppliedEvent, KeyRecord, KeyState, PlanChange, PlanIntent, StatusChange,
-)
 from tollgate.domain.ports.accounts import Accounts
 
 _SERVICE = "DynamoDB"

@@ -57,7 +57,9 @@ ROUTE_SIGNOUT = "/api/signout"  # POST {everywhere?}: ends this session (or ever
 ROUTE_SITE_REGISTER = "/api/register"
 ROUTE_SITE_CHECKOUT = "/api/billing/checkout"
 ROUTE_SITE_CHECKOUT_OUTCOME = "/api/billing/checkout/outcome"
-SITE_TWIN_OF_ROUTE = dict(zip(SIGN_UP_ROUTES, (ROUTE_SITE_REGISTER, ROUTE_SITE_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME)))
+SITE_TWIN_OF_ROUTE = dict(
+    zip(SIGN_UP_ROUTES, (ROUTE_SITE_REGISTER, ROUTE_SITE_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME), strict=True)
+)
 # Route -> HTTP method, for the stage (infra/api.py), `make dev` (localdev) and WAF (infra/waf.py).
 SITE_ROUTES = {
     ROUTE_SITE_REGISTER: "POST", ROUTE_SITE_CHECKOUT: "POST", ROUTE_SITE_CHECKOUT_OUTCOME: "POST",
