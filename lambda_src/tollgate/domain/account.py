@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
 from tollgate import contract
 from tollgate.domain.key_ring import KeyRecord, KeyRing, KeyState
@@ -43,7 +43,7 @@ PLAN_HISTORY_SECONDS = (35 + 14) * DAY_SECONDS
 PLAN_CHANGES_KEPT = 60
 
 
-class AccountStatus(str, Enum):
+class AccountStatus(StrEnum):
     """Where an account is in its life. `pending` rows carry a lease so a crash cannot block
     an email forever; `failed` rows are those a rollback could not fully undo; `suspended` ones
     owe money (their keys are disabled until they pay); `canceled` ones ended for good (a new

@@ -12,12 +12,12 @@ row that rotates for years stays far below DynamoDB's 400 KB.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
 from tollgate import contract
 
 
-class KeyState(str, Enum):
+class KeyState(StrEnum):
     """Where one of an account's keys is in its life (the values are the keys table's, contract.KEY_STATES):
     the current key is `active`; a rotated one is `rotating_out` (it keeps working until its record's
     `until`), then `retired` by the scheduled key retirement, or `revoked` at once by the customer

@@ -41,6 +41,12 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from tollgate import contract
+from tollgate.domain.account import (
+    RESERVATION_LEASE_SECONDS,
+    SIGNUP_KEY_NAME_PREFIX,
+    Account,
+    AccountStatus,
+)
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import (
     ConcurrentUpdate,
@@ -48,18 +54,15 @@ from tollgate.domain.errors import (
     EmailAlreadyRegistered,
     RegistrationInProgress,
 )
-from tollgate.domain.account import (
-    RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus,
-)
 from tollgate.domain.key_enforcement import follow_row
 from tollgate.domain.key_items import KeyIssuer, KeyItem
 from tollgate.domain.models import IssuedKey, Registrant
-from tollgate.plans import PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.billing import Billing
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.domain.ports.metrics import Metrics
+from tollgate.plans import PlanCatalog
 
 CONCURRENT_CALLS = 5  # the widest stage (the last one)
 _RESERVATION_TRIES = 3
