@@ -133,7 +133,7 @@ def test_a_customer_signs_up_and_in_by_emailed_links_on_the_sites_own_origin(sta
     request = urllib.request.Request(urls["site"] + contract.ROUTE_ACCOUNT, headers={"Cookie": cookie.split(";")[0]})
     with urllib.request.urlopen(request, timeout=30) as answer:
         account = json.loads(answer.read())
-    assert account["email"] == to and account["keys"][0]["id"] == created["apiKeyId"]
+    assert account["email"] == to and account["keys"][0]["id"] == created["keyId"]
     assert get(urls["site"] + contract.ROUTE_ACCOUNT)[0] == 401
 
 
@@ -220,7 +220,7 @@ def test_with_log_requests_every_request_shows_as_one_human_readable_line() -> N
         running.stop()  # every line written
         output = running.output()
     registered = next(line for line in output.splitlines() if "tollgate-register: Registered" in line)
-    assert " INFO " in registered and f"apiKeyId={registration['apiKeyId']}" in registered
+    assert " INFO " in registered and f"keyId={registration['keyId']}" in registered
     assert f"localdev.requests: POST {contract.ROUTE_REGISTER} -> 202 in " in output
     assert f"localdev.requests: POST {contract.ROUTE_SIGNUP_CONFIRM} -> 201 in " in output
     assert "GET /hello -> 403 INVALID_API_KEY" in output
