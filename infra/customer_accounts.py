@@ -142,17 +142,17 @@ class CustomerAccounts(Construct):
         self._acknowledge_accounts_indexes(retirement_role, config)
         self._grant_access(retirement_role, config)
 
-    def route_site_api(self, distribution: cloudfront.Distribution, api_domain: str, stage_name: str,
+    def route_site_api(self, distribution: cloudfront.Distribution, api_domain: str, origin_path: str,
                        headers_policy: cloudfront.IResponseHeadersPolicy) -> None:
-        """CloudFront's `/api/*` behaviour to the REST API's stage (the account routes live under /api/
-        on the API too, so no path is rewritten)."""
+        """CloudFront's `/api/*` behaviour to the REST API's stage at `api_domain` + `origin_path` (the
+        account routes live under /api/ on the API too, so no path is rewritten)."""
         viewer_ip = cloudfront.Function(
             self, "ViewerIp", code=cloudfront.FunctionCode.from_inline(_VIEWER_IP_FUNCTION),
             runtime=cloudfront.FunctionRuntime.JS_2_0,
             comment=f"Tollgate: the viewer's IP in {contract.VIEWER_IP_HEADER} for WAF's per-IP limits")
         distribution.add_behavior(
             contract.SITE_API_PREFIX + "*",
-            origins.HttpOrigin(api_domain, origin_path=f"/{stage_name}",
+            origins.HttpOrigin(api_domain, origin_path=origin_path or None,
                                protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
                                custom_headers={contract.SITE_ORIGIN_SECRET_HEADER: self.site_origin_secret_value}),
             allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,

@@ -29,6 +29,7 @@ from infra.plan_settings import (
     read_plans,
 )
 from infra.branding import Branding
+from infra.domain_settings import DomainSettings
 from tollgate import contract
 
 # Who sends usage to Stripe: the stack itself (meter events), or Moesif's Stripe integration.
@@ -152,6 +153,7 @@ class Settings:
         "How long a rotated-out key keeps working; \"Revoke now\" ends it at once.")})
     # Several flat keys, one object: metadata says which keys (see context_keys); each key's doc is Branding's.
     branding: Branding = field(metadata={"context_keys": Branding.context_keys()})
+    domains: DomainSettings = field(metadata={"context_keys": DomainSettings.context_keys()})
 
     @property
     def email_sender_is_placeholder(self) -> bool:
@@ -257,6 +259,7 @@ class Settings:
             # Up to 30 days: a rotated-out key must not live on for long unnoticed.
             key_rotation_grace_hours=read.int_between("key_rotation_grace_hours", 1, 720),
             branding=Branding.from_context(read),
+            domains=DomainSettings.from_context(read),
         )
 
 
