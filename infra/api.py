@@ -83,7 +83,7 @@ class TollgateApi(Construct):
             endpoint_types=[apigw.EndpointType.REGIONAL],
             api_key_source_type=apigw.ApiKeySourceType.HEADER,
             cloud_watch_role=False,
-            disable_execute_api_endpoint=custom_domain is not None,
+            disable_execute_api_endpoint=True if custom_domain else None,  # None: the template as before
             deploy_options=apigw.StageOptions(
                 stage_name=settings.stage_name,
                 access_log_destination=access_log_destination,
@@ -106,6 +106,8 @@ class TollgateApi(Construct):
             # Turning the default endpoint off takes effect with a new deployment of the stage
             # (https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-disable-default-endpoint.html).
             self.rest_api.latest_deployment.add_to_logical_id({"disableExecuteApiEndpoint": True})
+            # CDK's own output of the stage's execute-api URL would name an address that answers 403.
+            self.rest_api.node.try_remove_child("Endpoint")
         self._integrations: dict[str, apigw.LambdaIntegration] = {}
         self._register_body_validation: tuple[apigw.IRequestValidator, apigw.IModel] | None = None
         self.usage_plans = {plan.id: self._add_usage_plan(plan) for plan in settings.plans}
