@@ -10,8 +10,9 @@ pages' API on the signup site's own origin, and the retirement of rotated-out ke
   `ses:FromAddress` pinned to it).
 - The key retirement function runs every RETIREMENT_INTERVAL on EventBridge Scheduler (infra/scheduled.py).
 - CloudFront serves `/api/*` from the REST API (`route_site_api`): so the session cookie is first
-  party, HttpOnly and SameSite=Strict, with no CORS. The origin is the stage's execute-api domain
-  with the stage as origin path (built from the API id, not `RestApiOrigin`, whose use of the stage
+  party, HttpOnly and SameSite=Strict, with no CORS. The origin is the API's custom domain (mapped at
+  its root to the stage, infra/domains.py) or else the stage's execute-api domain with the stage as
+  origin path (built from the API id, not `RestApiOrigin`, whose use of the stage
   URL would make the distribution depend on the stage, whose deployment depends on the gateway
   responses, whose quota answer links the account page on the distribution's domain: a cycle that
   CloudFormation refuses); nothing is cached (CachingDisabled), and every viewer header, cookie
