@@ -59,6 +59,7 @@ from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
 
+START = 1_800_000_000.0  # 2027-01-15T08:00Z: the fixed "now" of the unit tests' world (tests/lambda_src/unit/conftest.py)
 SITE_URL = "https://shop.example/"
 LINK_TTL_SECONDS = 24 * 3600
 EMAILS_PER_HOUR = 3

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from testkit.world import CANCELED_KEY_RETENTION_DAYS as RETENTION_DAYS
-from testkit.world import World
+from testkit.world import START, World
 from tollgate import contract
 from tollgate.domain.account import (
     RESERVATION_LEASE_SECONDS,
@@ -21,13 +21,8 @@ from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.housekeeping import DAY_SECONDS
 
-NOW = 1_800_000_000
+NOW = int(START)
 NO_DEADLINE = float("inf")
-
-
-@pytest.fixture
-def world() -> World:
-    return World.create(start=float(NOW))
 
 
 def canceled(world: World, email: str, days_ago: float) -> Account:

@@ -8,27 +8,19 @@ from dataclasses import replace
 
 import pytest
 
-from testkit.world import World
+from testkit.world import START, World
 from tollgate.domain.account import AccountStatus
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_UPDATED, Outcome
 from tollgate.domain.models import ReconcilerRun
 
-START = 1_800_000_000.0
-
-
-def deployment(**pace) -> World:
-    """A deployment on fakes at START; `pace`: its reconciler's (World.create)."""
-    return World.create(start=START, **pace)
-
 
 def reconcile(world: World, run_id: str = "run-1", budget: float = 240.0):
     return world.reconciler.run(run_id, deadline=world.clock.now + budget)
 
 
-def test_a_subscription_canceled_in_stripe_whose_webhook_was_lost_has_its_key_disabled():
-    world = deployment()
+def test_a_subscription_canceled_in_stripe_whose_webhook_was_lost_has_its_key_disabled(world: World):
     lost = world.customer(AccountStatus.ACTIVE, stripe_status="canceled")
 
     run, repairs = reconcile(world)
@@ -43,8 +35,7 @@ def test_a_subscription_canceled_in_stripe_whose_webhook_was_lost_has_its_key_di
     assert run.repairs_at == run.finished_at
 
 
-def test_a_run_that_repairs_nothing_keeps_the_latest_repairs_for_operators():
-    world = deployment()
+def test_a_run_that_repairs_nothing_keeps_the_latest_repairs_for_operators(world: World):
     lost = world.customer(AccountStatus.ACTIVE, stripe_status="canceled")
     first, _ = reconcile(world, "run-1")
     world.clock.now += 900
@@ -55,8 +46,7 @@ def test_a_run_that_repairs_nothing_keeps_the_latest_repairs_for_operators():
     assert (second.repairs, second.repairs_at) == ((f"{lost.subscription_id} -> canceled",), first.finished_at)
 
 
-def test_the_run_keeps_the_first_repairs_for_operators_and_counts_them_all():
-    world = deployment()
+def test_the_run_keeps_the_first_repairs_for_operators_and_counts_them_all(world: World):
     for _ in range(ReconcilerRun.REPAIRS_KEPT + 2):
         world.customer(AccountStatus.ACTIVE, stripe_status="canceled")
 
@@ -65,8 +55,7 @@ def test_the_run_keeps_the_first_repairs_for_operators_and_counts_them_all():
     assert run.repaired == ReconcilerRun.REPAIRS_KEPT + 2 and len(run.repairs) == ReconcilerRun.REPAIRS_KEPT
 
 
-def test_a_customer_who_paid_while_the_webhook_was_lost_gets_the_key_back():
-    world = deployment()
+def test_a_customer_who_paid_while_the_webhook_was_lost_gets_the_key_back(world: World):
     paid = world.customer(AccountStatus.SUSPENDED, stripe_status="active")
 
     reconcile(world)
@@ -78,8 +67,7 @@ def test_a_customer_who_paid_while_the_webhook_was_lost_gets_the_key_back():
     (AccountStatus.SUSPENDED, "past_due"), (AccountStatus.SUSPENDED, "unpaid"),
     (AccountStatus.CANCELED, "incomplete_expired"),
 ])
-def test_every_status_that_cuts_a_key_off_is_repaired(row_status, stripe_status):
-    world = deployment()
+def test_every_status_that_cuts_a_key_off_is_repaired(world: World, row_status, stripe_status):
     lost = world.customer(AccountStatus.ACTIVE, stripe_status=stripe_status)
 
     reconcile(world)
@@ -87,8 +75,7 @@ def test_every_status_that_cuts_a_key_off_is_repaired(row_status, stripe_status)
     assert not world.key_works(lost) and world.row(lost).status is row_status
 
 
-def test_accounts_that_agree_with_stripe_cost_no_write_and_no_key_call():
-    world = deployment()
+def test_accounts_that_agree_with_stripe_cost_no_write_and_no_key_call(world: World):
     for status, stripe_status in [(AccountStatus.ACTIVE, "active"), (AccountStatus.SUSPENDED, "past_due"),
                                   (AccountStatus.CANCELED, "canceled"),
                                   (AccountStatus.AWAITING_PAYMENT_METHOD, "active")]:
@@ -102,9 +89,8 @@ def test_accounts_that_agree_with_stripe_cost_no_write_and_no_key_call():
     assert world.billing.call_count("subscription") == 0  # one list call read all four
 
 
-def test_a_key_not_known_to_match_its_row_is_asserted_once():
+def test_a_key_not_known_to_match_its_row_is_asserted_once(world: World):
     """A half-applied event (the marker cleared, the key call lost): the row is right, the key may not be."""
-    world = deployment()
     half_applied = world.customer(AccountStatus.SUSPENDED, stripe_status="past_due", key_works=True)
     world.accounts.rows[half_applied.email] = replace(world.row(half_applied), keys_synced_to=None)
 
@@ -115,8 +101,7 @@ def test_a_key_not_known_to_match_its_row_is_asserted_once():
     assert second.repaired == 0
 
 
-def test_subscriptions_no_account_of_this_deployment_records_are_left_alone():
-    world = deployment()
+def test_subscriptions_no_account_of_this_deployment_records_are_left_alone(world: World):
     world.billing.put_subscription("sub_other_product", "cus_x", "canceled")
     ours = world.customer(AccountStatus.ACTIVE, stripe_status="active")
 
@@ -127,8 +112,7 @@ def test_subscriptions_no_account_of_this_deployment_records_are_left_alone():
 
 
 @pytest.mark.parametrize("status", [AccountStatus.PENDING, AccountStatus.FAILED])
-def test_rows_being_registered_or_left_failed_are_not_repaired(status):
-    world = deployment()
+def test_rows_being_registered_or_left_failed_are_not_repaired(world: World, status):
     row = world.customer(status, stripe_status="canceled", key_works=True)
 
     run, _ = reconcile(world)
@@ -136,8 +120,7 @@ def test_rows_being_registered_or_left_failed_are_not_repaired(status):
     assert run.repaired == 0 and world.row(row).status is status
 
 
-def test_running_again_repairs_nothing_twice():
-    world = deployment()
+def test_running_again_repairs_nothing_twice(world: World):
     lost = world.customer(AccountStatus.ACTIVE, stripe_status="canceled")
     reconcile(world, "run-1")
     history = world.row(lost).history
@@ -151,8 +134,7 @@ def test_running_again_repairs_nothing_twice():
     assert world.row(lost).history == history
 
 
-def test_a_newer_webhook_applied_after_the_listing_wins():
-    world = deployment()
+def test_a_newer_webhook_applied_after_the_listing_wins(world: World):
     lost = world.customer(AccountStatus.ACTIVE, stripe_status="past_due")
     listed = next(iter(world.billing.list_subscriptions(None, 1).subscriptions))
     world.billing.subscriptions[lost.subscription_id]["status"] = "active"  # the customer paid meanwhile
@@ -165,7 +147,7 @@ def test_a_newer_webhook_applied_after_the_listing_wins():
 
 
 def test_stripe_calls_are_paced_below_its_rate_limit():
-    world = deployment(stripe_operations_per_second=5, reconciler_page_size=2)
+    world = World.create(start=START, stripe_operations_per_second=5, reconciler_page_size=2)
     for _ in range(6):
         world.customer(AccountStatus.ACTIVE, stripe_status="canceled")  # 3 list calls + 6 repairs
 
@@ -178,7 +160,7 @@ def test_stripe_calls_are_paced_below_its_rate_limit():
 
 
 def test_a_run_stops_at_its_deadline_and_the_next_resumes_where_it_stopped():
-    world = deployment(stripe_operations_per_second=1, reconciler_page_size=2)
+    world = World.create(start=START, stripe_operations_per_second=1, reconciler_page_size=2)
     lost = [world.customer(AccountStatus.ACTIVE, stripe_status="canceled") for _ in range(5)]
 
     first, _ = reconcile(world, "run-1", budget=2.5)  # a list call and two repairs, a second each
@@ -193,7 +175,7 @@ def test_a_run_stops_at_its_deadline_and_the_next_resumes_where_it_stopped():
 
 
 def test_stripe_failing_to_list_ends_the_run_with_its_cursor_kept():
-    world = deployment(reconciler_page_size=1)
+    world = World.create(start=START, reconciler_page_size=1)
     first, second = (world.customer(AccountStatus.ACTIVE, stripe_status="canceled") for _ in range(2))
     world.billing.fail("list_subscriptions", on_call=2)
 
@@ -205,8 +187,7 @@ def test_stripe_failing_to_list_ends_the_run_with_its_cursor_kept():
     assert reconcile(world, "run-2")[0].complete and not world.key_works(first)
 
 
-def test_a_service_failing_mid_repair_ends_the_run_before_that_subscription():
-    world = deployment()
+def test_a_service_failing_mid_repair_ends_the_run_before_that_subscription(world: World):
     lost = world.customer(AccountStatus.ACTIVE, stripe_status="canceled")
     world.api_keys.fail("set_enabled", on_call=world.api_keys.call_count("set_enabled") + 1)  # throttled, say: retryable
 
@@ -216,8 +197,7 @@ def test_a_service_failing_mid_repair_ends_the_run_before_that_subscription():
     assert reconcile(world, "run-2")[0].repaired == 1 and not world.key_works(lost)
 
 
-def test_an_account_refused_for_good_is_counted_and_the_run_goes_on():
-    world = deployment()
+def test_an_account_refused_for_good_is_counted_and_the_run_goes_on(world: World):
     other = world.customer(AccountStatus.ACTIVE, stripe_status="canceled")
     broken = world.customer(AccountStatus.ACTIVE, stripe_status="canceled")  # newest: examined first
     world.api_keys.fail("set_enabled", on_call=world.api_keys.call_count("set_enabled") + 1,
