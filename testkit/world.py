@@ -283,10 +283,11 @@ class World:
 
     def key_works(self, account: Account) -> bool:
         """Whether API Gateway lets `account`'s usage key call the API now."""
-        return self.api_keys.can_call_api(account.api_key_id)
+        return account.api_key_id is not None and self.api_keys.can_call_api(account.api_key_id)
 
     def set_stripe_status(self, account: Account, status: str) -> None:
         """Stripe's subscription of `account` is `status` now (no event sent)."""
+        assert account.subscription_id is not None, f"{account.email} has no subscription"
         self.billing.subscriptions[account.subscription_id]["status"] = status
 
     def billing_event(self, account: Account, event_type: str, created: int | None = None, **fields) -> BillingEvent:
