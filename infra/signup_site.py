@@ -13,12 +13,17 @@ from constructs import Construct
 
 from infra import site_delivery
 from infra.branding import Branding
+from infra.functions import Functions
+from infra.gateway import Gateway
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
 from infra.plan_settings import PlanSettings
+from infra.secrets import stack_output
+from tollgate import contract
 
 
 class SignupSite(Construct):
-    """Private S3 bucket + CloudFront (Origin Access Control, HTTPS only, security headers).
+    """Private S3 bucket + CloudFront (Origin Access Control, HTTPS only, security headers): the site
+    feature. Its `/api/*` route to the API is customer accounts' (infra/customer_accounts.py).
 
     `site/` is uploaded with a generated `config.json` ({"apiUrl", "requirePaymentMethod", "plans",
     "brand"}), so the page never hard-codes an address, the plans or the owner's brand; each deploy
@@ -30,12 +35,14 @@ class SignupSite(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        api_url: str,
+        gateway: Gateway,
+        functions: Functions,
         plans: tuple[PlanSettings, ...],
         branding: Branding,
         site_dir: Path = site_delivery.SITE_DIR,
     ) -> None:
         super().__init__(scope, construct_id)
+        api_url = gateway.url
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -78,6 +85,9 @@ class SignupSite(Construct):
             prune=True,
         )
         self._acknowledge_findings()
+        gateway.add_gateway_responses(self.origin)  # the quota answer links the account page
+        functions.provide({contract.ENV_SIGNUP_URL: self.url})
+        stack_output(self, "SignupUrl", self.url, "The signup page")
 
     def _add_page_routes(self, site_origin: cloudfront.IOrigin) -> None:
         """site_delivery.PAGE_ROUTES: a behaviour per address, like the default one, whose function
