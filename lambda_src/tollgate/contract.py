@@ -77,7 +77,7 @@ API_KEY_HEADER = "x-api-key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # The sign-up and checkout routes above anyone may call without a usage-plan key: the per-IP WAF
-# limit (infra/waf.py) and the browser routes' method throttle (infra/api.py) apply to them. Machine
+# limit (infra/waf.py) and the browser routes' method throttle (infra/gateway.py) apply to them. Machine
 # clients call them on the API; the signup page calls their twins under SITE_API_PREFIX below.
 SIGN_UP_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME)
 
@@ -114,7 +114,7 @@ ACCOUNTS_ATTR_CUSTOMER_ID = "customerId"
 ACCOUNTS_INDEX_FOLLOW_UP = "followUp"
 ACCOUNTS_ATTR_FOLLOW_UP_SINCE = "followUpSince"
 # Every global secondary index of the accounts table: (index name, its partition key, the key's
-# DynamoDB type "S" or "N"); projection ALL. The stack (infra/data.py) and `make dev`
+# DynamoDB type "S" or "N"); projection ALL. The stack (infra/billing_lifecycle.py) and `make dev`
 # (localdev/bootstrap.py) both build them from this.
 ACCOUNTS_INDEXES = (
     (ACCOUNTS_INDEX_BY_API_KEY_ID, ACCOUNTS_ATTR_API_KEY_ID, "S"),
@@ -277,7 +277,7 @@ ROUTE_SITE_REGISTER = "/api/register"
 ROUTE_SITE_CHECKOUT = "/api/billing/checkout"
 ROUTE_SITE_CHECKOUT_OUTCOME = "/api/billing/checkout/outcome"
 SITE_TWIN_OF_ROUTE = dict(zip(SIGN_UP_ROUTES, (ROUTE_SITE_REGISTER, ROUTE_SITE_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME)))
-# Route -> HTTP method, for the stage (infra/api.py), `make dev` (localdev) and WAF (infra/waf.py).
+# Route -> HTTP method, for the stage (infra/gateway.py), `make dev` (localdev) and WAF (infra/waf.py).
 SITE_ROUTES = {
     ROUTE_SITE_REGISTER: "POST", ROUTE_SITE_CHECKOUT: "POST", ROUTE_SITE_CHECKOUT_OUTCOME: "POST",
     ROUTE_LINK: "POST", ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST",
