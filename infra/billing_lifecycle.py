@@ -8,7 +8,7 @@ the scheduled reconciler (docs/billing-lifecycle.md).
   versions, on purpose: CloudFormation writes a changed SecretString over the values an operator
   put, so the value stays as it was (its `api_key` placeholder is read no more). Firehose reads the
   Moesif secret instead (infra/gateway.py), so it can never read a Stripe key. An existing secret is
-  used when `existing_stripe_secret_arn` is set (infra/secrets.py).
+  used when `existing_stripe_secret_arn` is set (infra/operator_secrets.py).
 - The reconciler runs every `reconcile_interval_minutes` on EventBridge Scheduler (infra/scheduled.py),
   so a non-payer is cut off (and a payer restored) within one interval even if every Stripe webhook
   is lost (tollgate/domain/reconciliation.py). Its timeout (contract.RECONCILER_TIMEOUT_SECONDS) is at
@@ -34,7 +34,7 @@ from infra.gateway import Gateway
 from infra.nag import acknowledge_wildcards, arn_of
 from infra.plan_settings import PLACEHOLDER_STRIPE_PRICE_ID
 from infra.scheduled import ScheduledFunction
-from infra.secrets import output_secret, placeholder_secret, stack_output
+from infra.operator_secrets import output_secret, placeholder_secret, stack_output
 from infra.settings import Settings
 from tollgate import contract
 

@@ -26,7 +26,7 @@ from infra.gateway_errors import (
 from infra.log_forwarding import MoesifLogForwarding
 from infra.nag import acknowledge
 from infra.plan_settings import LEGACY_PLAN_ID, PlanSettings, runtime_catalog
-from infra.secrets import output_secret, placeholder_secret, stack_output
+from infra.operator_secrets import output_secret, placeholder_secret, stack_output
 from infra.settings import Settings
 from infra.waf import ApiFirewall
 from tollgate import contract

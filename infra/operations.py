@@ -19,7 +19,7 @@ from infra.functions import Functions
 from infra.gateway import Gateway
 from infra.housekeeping import ScheduledHousekeeping
 from infra.monitoring import Alarms, Watched
-from infra.secrets import stack_output
+from infra.operator_secrets import stack_output
 from infra.settings import Settings
 from infra.signup import SignUp
 from infra.usage_metering import UsageMetering

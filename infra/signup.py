@@ -19,7 +19,7 @@ from constructs import Construct
 from infra.billing_lifecycle import BillingLifecycle
 from infra.functions import REGISTER_TIMEOUT, Functions
 from infra.gateway import Gateway
-from infra.secrets import stack_output
+from infra.operator_secrets import stack_output
 from tollgate import contract
 
 

@@ -17,7 +17,7 @@ from infra.functions import Functions
 from infra.gateway import Gateway
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
 from infra.plan_settings import PlanSettings
-from infra.secrets import stack_output
+from infra.operator_secrets import stack_output
 from tollgate import contract
 
 

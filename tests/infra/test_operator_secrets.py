@@ -1,4 +1,4 @@
-"""infra/secrets.py (issue 3, points 3 and 4): the secrets an operator fills in, and the stack outputs."""
+"""infra/operator_secrets.py (issue 3, points 3 and 4): the secrets an operator fills in, and the stack outputs."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Issue 3, point 1: REST API, metered routes, public routes (no CORS), validation, usage plan. The WAF's
+"""infra/gateway.py (named test_gateway_stack: tests/localdev/test_gateway.py tests make dev's gateway). Issue 3, point 1: REST API, metered routes, public routes (no CORS), validation, usage plan. The WAF's
 rules are tests/infra/test_waf.py's."""
 
 import json
