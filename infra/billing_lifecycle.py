@@ -32,9 +32,9 @@ from constructs import Construct
 from infra.functions import Functions, PythonFunction
 from infra.gateway import Gateway
 from infra.nag import acknowledge_wildcards, arn_of
+from infra.operator_secrets import output_secret, placeholder_secret, stack_output
 from infra.plan_settings import PLACEHOLDER_STRIPE_PRICE_ID
 from infra.scheduled import ScheduledFunction
-from infra.operator_secrets import output_secret, placeholder_secret, stack_output
 from infra.settings import Settings
 from tollgate import contract
 

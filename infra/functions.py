@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, Duration, FileSystem, ILocalBundling, RemovalPolicy, Stack
+from aws_cdk import BundlingOptions, DockerImage, Duration, FileSystem, ILocalBundling, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs

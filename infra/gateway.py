@@ -25,11 +25,12 @@ from infra.gateway_errors import (
 )
 from infra.log_forwarding import MoesifLogForwarding
 from infra.nag import acknowledge
-from infra.plan_settings import LEGACY_PLAN_ID, PlanSettings, runtime_catalog
 from infra.operator_secrets import output_secret, placeholder_secret, stack_output
+from infra.plan_settings import PlanSettings, runtime_catalog
 from infra.settings import Settings
 from infra.waf import ApiFirewall
 from tollgate import contract
+from tollgate.plans import LEGACY_PLAN_ID
 
 # Letters and digits: the value travels in a header and in a WAF byte match.
 SITE_ORIGIN_SECRET_LENGTH = 64

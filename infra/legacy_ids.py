@@ -77,7 +77,7 @@ def make_unique_id(components: list[str]) -> str:
     components = [component for component in components if component != _HIDDEN_ID]
     if len(components) == 1 and len(_alphanumeric(components[0])) <= _MAX_ID_LENGTH:
         return _alphanumeric(components[0])
-    digest = hashlib.md5("/".join(components).encode()).hexdigest()[:_HASH_LENGTH].upper()  # noqa: S324 - CDK's id hash
+    digest = hashlib.md5("/".join(components).encode()).hexdigest()[:_HASH_LENGTH].upper()
     human = "".join(_alphanumeric(component) for component in _without_repeats(components)
                     if component != _HIDDEN_FROM_HUMAN_ID)
     return human[:_MAX_HUMAN_LENGTH] + digest

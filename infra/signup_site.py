@@ -16,8 +16,8 @@ from infra.branding import Branding
 from infra.functions import Functions
 from infra.gateway import Gateway
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
-from infra.plan_settings import PlanSettings
 from infra.operator_secrets import stack_output
+from infra.plan_settings import PlanSettings
 from tollgate import contract
 
 
