@@ -74,6 +74,8 @@ PUBLIC_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME, ROUTE_S
 ROUTE_METERED_PROXY = "/{proxy+}"
 METERED_RESOURCE_PATHS = ("/", ROUTE_METERED_PROXY)  # the access log's resourcePath of a metered call
 API_KEY_HEADER = "x-api-key"
+# The field of a sign-up's (and a key rotation's) answer that holds the new key's value, shown once.
+API_KEY_VALUE_FIELD = "apikey"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # The sign-up and checkout routes above anyone may call without a usage-plan key: the per-IP WAF
