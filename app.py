@@ -8,12 +8,13 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.settings import Settings, SettingsError
 from infra.stack import TollgateStack
+from tollgate import contract
 
 app = cdk.App()
 try:
     settings = Settings.from_context({key: app.node.try_get_context(key) for key in Settings.context_keys()})
 except SettingsError as error:
     sys.exit(f"Tollgate settings: {error}")  # the message names the key; a traceback would only hide it
-TollgateStack(app, "Tollgate", settings=settings)
+TollgateStack(app, contract.STACK_NAME, settings=settings)
 cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 app.synth()

@@ -31,7 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_STACK_FILE_ENV = "DEV_STACK_FILE"  # where make dev publishes itself (tests give each stack its own)
 DEFAULT_DEV_STACK_FILE = PROJECT_ROOT / ".tollgate" / "dev-stack.json"
 TOLLGATE_VARIABLE_PREFIX = "TOLLGATE_"
-EXAMPLE_STACK = "Tollgate"
+EXAMPLE_STACK = contract.STACK_NAME
 EXAMPLE_FUNCTION = "Tollgate-prod-register"
 WAYS_TO_CHOOSE = (
     "Which deployment, in this order:\n"
@@ -94,15 +94,19 @@ def find_deployment(environ: Mapping[str, str], *, function_name: str | None = N
                 f"{error} Set the other {TOLLGATE_VARIABLE_PREFIX}* variables too, or unset them all and pass "
                 f"--stack <the deployed stack, e.g. {EXAMPLE_STACK}> or run `make dev`."
             ) from None
-    stack_file = dev_stack_file(environ)
-    running = running_dev_stack(stack_file)
+    running = dev_deployment(dev_stack_file(environ))
     if running is not None:
-        return Deployment(
-            RuntimeConfig.from_environ(running),
-            f"the running make dev stack ({_shown_path(stack_file)})",
-            {name: value for name, value in running.items() if name.startswith("AWS_")},
-        )
+        return running
     raise ConfigurationError(f"no Tollgate deployment to act on.\n{WAYS_TO_CHOOSE}")
+
+
+def dev_deployment(stack_file: Path) -> Deployment | None:
+    """The make dev that published `stack_file`, if it still runs."""
+    running = running_dev_stack(stack_file)
+    if running is None:
+        return None
+    return Deployment(RuntimeConfig.from_environ(running), f"the running make dev stack ({_shown_path(stack_file)})",
+                      {name: value for name, value in running.items() if name.startswith("AWS_")})
 
 
 def add_deployment_options(parser: argparse.ArgumentParser) -> None:
