@@ -60,7 +60,7 @@ QUOTA_EXCEEDED_MESSAGE = ("This API key has used its plan's quota for the curren
 
 # Keys are API Gateway response types; values are (status override or None, body template).
 _FIXED_ERRORS: dict[str, tuple[str | None, str]] = {
-    "DEFAULT_4XX": (None, '{"error": %s}' % MESSAGE_VARIABLE),
+    "DEFAULT_4XX": (None, f'{{"error": {MESSAGE_VARIABLE}}}'),
     "DEFAULT_5XX": (None, '{"error": "The service had a problem; please try again in a minute."}'),
     "BAD_REQUEST_BODY": (
         "400",

@@ -14,22 +14,23 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
+from infra.branding import Branding
 from infra.plan_settings import (
     FLAT_PLAN_KEYS,
-    LEGACY_PLAN_ID,
     PLANS_EXPECTED,
     QUOTA_PERIODS,
     PlanSettings,
     PlanSettingsError,
     read_plans,
 )
-from infra.branding import Branding
 from tollgate import contract
+from tollgate.plans import LEGACY_PLAN_ID
 
 # Who sends usage to Stripe: the stack itself (meter events), or Moesif's Stripe integration.
 USAGE_REPORTERS = ("tollgate", "moesif")

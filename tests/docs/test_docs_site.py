@@ -54,13 +54,14 @@ def site(tmp_path_factory) -> Build:
 
 def page_ids(html_file: Path) -> set[str]:
     class Ids(HTMLParser):
-        found: set[str] = set()
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: set[str] = set()
 
         def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
             self.found.update(value for name, value in attrs if name == "id" and value)
 
     parser = Ids()
-    parser.found = set()
     parser.feed(html_file.read_text(encoding="utf-8"))
     return parser.found
 

@@ -25,7 +25,6 @@ from localdev.__main__ import API_PORT_ENV, EXIT_PORT_IN_USE, PROJECT_ROOT, SITE
 from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.net import bind_loopback
 from testkit import dev_stack
-from testkit.dev_stack import cdk_json_plans
 from tollgate import contract
 
 

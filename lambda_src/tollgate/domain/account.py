@@ -15,7 +15,7 @@ Immutable: every change is a method that returns the changed row and says what i
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
 from tollgate.domain.models import IssuedKey, Registrant
 from tollgate.plans import Plan
@@ -39,7 +39,7 @@ PLAN_HISTORY_SECONDS = (35 + 14) * DAY_SECONDS
 PLAN_CHANGES_KEPT = 60
 
 
-class AccountStatus(str, Enum):
+class AccountStatus(StrEnum):
     """Where an account is in its life. `pending` rows carry a lease so a crash cannot block
     an email forever; `failed` rows are those a rollback could not fully undo; `suspended` ones
     owe money (their keys are disabled until they pay); `canceled` ones ended for good (a new
@@ -53,7 +53,7 @@ class AccountStatus(str, Enum):
     FAILED = "failed"
 
 
-class KeyState(str, Enum):
+class KeyState(StrEnum):
     """Where one of an account's API keys is in its life: the current key is `active`; a rotated one
     is `rotating_out` (it keeps working until its record's `until`), then `deleted` by the scheduled
     key retirement, or `revoked` at once by the customer ("Revoke now")."""

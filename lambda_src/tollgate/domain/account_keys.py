@@ -35,19 +35,20 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from tollgate.domain.customer_access import KeyRetirement
-from tollgate.domain.account_store import change_account
-from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyChangeRefused
 from tollgate.domain.account import SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus, KeyState
+from tollgate.domain.account_store import change_account
+from tollgate.domain.customer_access import KeyRetirement
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyChangeRefused
 from tollgate.domain.models import IssuedKey
-from tollgate.plans import PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.customer_access import CustomerAccess
 from tollgate.domain.ports.keys import ApiKeys, PlanUsage
+from tollgate.plans import PlanCatalog
 
 MAX_EXISTING_KEYS = 3  # the current key and two still rotating out
 ROTATABLE_STATUSES = frozenset({AccountStatus.ACTIVE, AccountStatus.SUSPENDED, AccountStatus.AWAITING_PAYMENT_METHOD})
@@ -171,7 +172,7 @@ class AccountKeys:
     def _carry_quota(self, account: Account, new_key_id: str, now: int) -> None:
         """Give the new key what the current key has left of this quota period on the account's plan."""
         plan = self._plans.get(account.plan_id)
-        today = datetime.fromtimestamp(now, timezone.utc).date()
+        today = datetime.fromtimestamp(now, UTC).date()
         left, _quota = self._plan_usage.quota_left(account.api_key_id, plan, today)
         self._plan_usage.set_quota_left(new_key_id, left, plan)
 
@@ -179,10 +180,8 @@ class AccountKeys:
         """Undo a rotation: the new key goes (deleting it also takes it out of the plan). Should the
         delete fail, the key is in no record and its value was never shown: the failed-accounts
         command finds it by name (tollgate.domain.cleanup.Cleanup.orphaned_keys)."""
-        try:
+        with suppress(DownstreamError):
             self._keys.delete_key(key_id)
-        except DownstreamError:
-            pass
 
 
 def _keeping_sync(before: Account, after: Account) -> Account:

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import CheckoutOutcome
+from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import PaymentMethods
 from tollgate.domain.ports.keys import ApiKeys

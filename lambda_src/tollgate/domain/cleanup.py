@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
-from tollgate.domain.account import RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus
 from tollgate.domain.models import ListedKey
-from tollgate.plans import PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import Billing
 from tollgate.domain.ports.keys import ApiKeys
+from tollgate.plans import PlanCatalog
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +49,7 @@ class Cleanup:
         self._accounts = accounts
         self._clock = clock
 
-    def undo(self, account: Account, *, attached: bool = True) -> UndoOutcome:
+    def undo(self, account: Account, *, attached: bool = True) -> UndoOutcome:  # noqa: C901 - one step per held id
         """Undo every resource `account` records, newest first.
 
         A row with the customer create's idempotency key but no customer id never learned the
@@ -101,8 +101,13 @@ class Cleanup:
             undos.append(_Undo(f"cancel subscription {subscription_id}",
                                lambda: self._billing.cancel_subscription(subscription_id), covered_by=delete_customer))
         if key_id and attached:
-            undos.append(_Undo(f"detach API key {key_id}", lambda: self._api_keys.detach_from_plan(key_id, self._plans.get(account.plan_id).usage_plan_id),
-                               covered_by=delete_key))
+            undos.append(
+                _Undo(
+                    f"detach API key {key_id}",
+                    lambda: self._api_keys.detach_from_plan(key_id, self._plans.get(account.plan_id).usage_plan_id),
+                    covered_by=delete_key,
+                )
+            )
         failed: list[tuple[_Undo, str]] = []
         for undo in reversed(undos):
             try:

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
-from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.account import Account, AccountStatus
-from tollgate.domain.reconciliation import Pacer
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.keys import ApiKeys
+from tollgate.domain.reconciliation import Pacer
 
 KEY_DELETIONS_PER_SECOND = 2  # of API Gateway's 5 per second and account: the rest stays for sign-ups
 DAY_SECONDS = 24 * 3600
@@ -110,8 +111,7 @@ class Housekeeping:
         deleted = account.with_keys_deleted(
             int(self._clock()), f"API key{'s' if len(key_ids) > 1 else ''} {', '.join(key_ids)} deleted "
             f"{self._retention_days} days after the cancellation (canceled_key_retention_days)")
-        try:
+        # ConcurrentUpdate: a new sign-up took the canceled row over meanwhile (it deletes the old key itself).
+        with suppress(ConcurrentUpdate):
             self._accounts.update(deleted, account)
-        except ConcurrentUpdate:
-            pass  # a new sign-up took the canceled row over meanwhile (it deletes the old key itself)
         return [KeyDeletion(key_id) for key_id in key_ids]

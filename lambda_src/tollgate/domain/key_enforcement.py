@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyNotFound
-from tollgate.plans import Plan, PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.keys import ApiKeys
 from tollgate.domain.ports.metrics import Metrics
+from tollgate.plans import Plan, PlanCatalog
 
 MAX_ATTEMPTS = 3
 
@@ -76,13 +77,13 @@ class KeyEnforcer:
             plan, callable_now = self._plans.get(account.plan_id), account.callable_key_ids(self._clock())
             for key_id in account.existing_key_ids:
                 if key_id in callable_now:
-                    failures += self._try(lambda: self._enable(key_id, plan), contract.METRIC_KEYS_ENABLED,
+                    failures += self._try(partial(self._enable, key_id, plan), contract.METRIC_KEYS_ENABLED,
                                           gone_ok=key_id != account.api_key_id)
                 else:  # past its grace: it can no longer call, and waits to be retired
-                    failures += self._try(lambda: self._keys.set_enabled(key_id, False), contract.METRIC_KEYS_DISABLED)
+                    failures += self._try(partial(self._keys.set_enabled, key_id, False), contract.METRIC_KEYS_DISABLED)
         elif account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):
             for key_id in account.existing_key_ids:
-                failures += self._try(lambda: self._keys.set_enabled(key_id, False), contract.METRIC_KEYS_DISABLED)
+                failures += self._try(partial(self._keys.set_enabled, key_id, False), contract.METRIC_KEYS_DISABLED)
         if failures:
             raise failures[0]
 

@@ -33,6 +33,13 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from tollgate import contract
+from tollgate.domain.account import (
+    RESERVATION_LEASE_SECONDS,
+    SIGNUP_KEY_NAME_PREFIX,
+    Account,
+    AccountStatus,
+    Registration,
+)
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import (
     ConcurrentUpdate,
@@ -40,16 +47,13 @@ from tollgate.domain.errors import (
     EmailAlreadyRegistered,
     RegistrationInProgress,
 )
-from tollgate.domain.account import (
-    RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus, Registration,
-)
 from tollgate.domain.models import IssuedKey, Registrant
-from tollgate.plans import PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.billing import Billing
 from tollgate.domain.ports.keys import ApiKeys
 from tollgate.domain.ports.metrics import Metrics
+from tollgate.plans import PlanCatalog
 
 CONCURRENT_CALLS = 4  # the widest stage
 _RESERVATION_TRIES = 3

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
-from testkit.lambda_events import KEY_OWNER, DeployedFunction, LambdaContext, api_gateway_event, deployed, invoke
 
+from testkit.lambda_events import KEY_OWNER, DeployedFunction, LambdaContext, api_gateway_event, deployed, invoke
 from tollgate import contract
 
 GRACE_SECONDS = 1

@@ -5,19 +5,19 @@ nothing is left half-made."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
-from dataclasses import replace
-from datetime import datetime, timezone
-
-from testkit.world import GRACE_SECONDS, World
-from testkit.fake_ports import TEST_PLANS
 from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes
+from testkit.fake_ports import TEST_PLANS
+from testkit.world import GRACE_SECONDS, World
 from tollgate import contract
-from tollgate.domain.account_keys import MAX_EXISTING_KEYS
-from tollgate.domain.errors import DownstreamError, KeyChangeRefused
 from tollgate.domain.account import AccountStatus, KeyState
+from tollgate.domain.account_keys import MAX_EXISTING_KEYS
 from tollgate.domain.billing_state import BillingEvent
+from tollgate.domain.errors import DownstreamError, KeyChangeRefused
 
 ADA = "ada@example.com"
 
@@ -82,7 +82,7 @@ def test_both_keys_bill_the_same_customer(fakes: World) -> None:
 
 
 def today(fakes: World):
-    return datetime.fromtimestamp(fakes.clock(), timezone.utc).date()
+    return datetime.fromtimestamp(fakes.clock(), UTC).date()
 
 
 def quota_left(fakes: World, key_id: str) -> int:

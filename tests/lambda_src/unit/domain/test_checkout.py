@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from testkit.fake_billing import FakePaymentMethods
 from testkit.fake_ports import FakeAccounts, FakeApiKeys
-
-from tollgate.domain.checkout import OUTCOME_WINDOW_SECONDS, PaymentMethodCheckout
-from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import CheckoutOutcome
+from tollgate.domain.checkout import OUTCOME_WINDOW_SECONDS, PaymentMethodCheckout
+from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
 
 SIGNUP_URL = "https://signup.example.com/"
 

@@ -4,19 +4,18 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
-from testkit.fake_ports import TEST_PLANS, FakePorts
-from tollgate.plans import PlanCatalog
-from testkit.faults import CallRecorder
 
+from testkit.fake_ports import TEST_PLANS, FakePorts
+from testkit.faults import CallRecorder
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS, Account, AccountStatus
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, RegistrationInProgress
-from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.models import Registrant
-from tollgate.domain.account import RESERVATION_LEASE_SECONDS
 from tollgate.domain.registration import RegistrationService, _Attempt
+from tollgate.plans import PlanCatalog
 
 ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")
 
