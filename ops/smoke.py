@@ -35,7 +35,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
-from ops.deployment import DEV_STACK_FILE_ENV, dev_deployment, dev_stack_file, find_deployment, running_dev_urls, stack_outputs
+from ops.deployment import (
+    DEV_STACK_FILE_ENV,
+    dev_deployment,
+    dev_stack_file,
+    find_deployment,
+    running_dev_urls,
+    stack_outputs,
+)
 from ops.smoke_steps import Options, SmokeRun
 from tollgate import contract
 from tollgate.domain.errors import TollgateError

@@ -22,7 +22,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -128,7 +128,7 @@ class SmokeRun:
         if plan.price_id is None:
             return f"skipped: the default plan {plan.id!r} is free"
         customer_id, expected = self._customer(), self._options.calls
-        day = datetime.fromtimestamp(self._started, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        day = datetime.fromtimestamp(self._started, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         start, end = int(day.timestamp()), int((day + timedelta(days=2)).timestamp())
         seen: list[float] = []
 

@@ -147,7 +147,7 @@ def test_a_deleted_row_takes_the_index_items_of_its_earlier_keys_along(accounts)
 
     assert accounts.get(read.email) is None and accounts.find_by_api_key_id(first) is None
     if isinstance(accounts, DynamoAccounts):  # nothing of the row is left in the table
-        items = accounts._client.scan(TableName=accounts._table)["Items"]  # noqa: SLF001 - what the table holds
+        items = accounts._client.scan(TableName=accounts._table)["Items"]
         assert not [item for item in items if read.email in str(item)]
 
 
