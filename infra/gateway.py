@@ -14,6 +14,7 @@ from constructs import Construct
 
 from infra.api_key_access import ApiKeyAccess
 from infra.backend import Backend
+from infra.domains import Domains
 from infra.functions import Functions
 from infra.gateway_errors import (
     JSON_SCHEMA_DRAFT4,
@@ -73,9 +74,13 @@ class Gateway(Construct):
     id names the REST API's path (infra/legacy_ids.py).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, functions: Functions) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, functions: Functions,
+                 domains: Domains | None) -> None:
+        """With `api_domain`, `domains` maps the API's own host name to the stage; the default
+        execute-api address is then turned off, so neither the name nor the WAF can be bypassed."""
         super().__init__(scope, construct_id)
         self._settings = settings
+        self._custom_domain = custom_domain = settings.domains.api_domain
         stack = Stack.of(self)
         self.moesif_secret = placeholder_secret(
             self, "MoesifSecret", settings.existing_moesif_secret_arn,
@@ -99,6 +104,7 @@ class Gateway(Construct):
             endpoint_types=[apigw.EndpointType.REGIONAL],
             api_key_source_type=apigw.ApiKeySourceType.HEADER,
             cloud_watch_role=False,
+            disable_execute_api_endpoint=True if custom_domain else None,  # None: the template as before
             deploy_options=apigw.StageOptions(
                 stage_name=settings.stage_name,
                 access_log_destination=self.access_logs.access_log_destination,
@@ -117,6 +123,14 @@ class Gateway(Construct):
             ),
         )
         self.stage = self.rest_api.deployment_stage
+        if custom_domain is not None:
+            # Turning the default endpoint off takes effect with a new deployment of the stage
+            # (https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-disable-default-endpoint.html).
+            self.rest_api.latest_deployment.add_to_logical_id({"disableExecuteApiEndpoint": True})
+            # CDK's own output of the stage's execute-api URL would name an address that answers 403.
+            self.rest_api.node.try_remove_child("Endpoint")
+        if domains is not None:
+            domains.serve_api(self.rest_api, self.stage)
         self._integrations: dict[str, apigw.LambdaIntegration] = {}
         self._register_body_validation: tuple[apigw.IRequestValidator, apigw.IModel] | None = None
         self.usage_plans = {plan.id: self._add_usage_plan(plan) for plan in settings.plans}
@@ -184,7 +198,7 @@ class Gateway(Construct):
         return None
 
     def _add_outputs(self) -> None:
-        stack_output(self, "ApiUrl", self.url, "Base URL of the metered API (send the key in x-api-key)")
+        stack_output(self, contract.STACK_OUTPUT_API_URL, self.url, "Base URL of the metered API (send the key in x-api-key)")
         stack_output(self, "UsagePlanIds", Fn.join(",", [Fn.join("=", [plan_id, usage_plan.usage_plan_id])
                                                          for plan_id, usage_plan in self.usage_plans.items()]),
                      "Each plan's usage plan (plan id=usage plan id, comma-separated)")
@@ -212,17 +226,25 @@ class Gateway(Construct):
 
     @property
     def url(self) -> str:
-        """The stage's invoke URL, ending in '/'."""
-        return self.rest_api.url
+        """The API's base URL, ending in '/': the custom domain's, else the stage's invoke URL."""
+        return f"https://{self._custom_domain}/" if self._custom_domain else self.rest_api.url
 
     @property
     def domain(self) -> str:
-        """<api id>.execute-api.<region>.<suffix>: no reference to the stage (CloudFront's /api/* origin)."""
+        """The custom domain, else <api id>.execute-api.<region>.<suffix>: no reference to the stage
+        (CloudFront's /api/* origin)."""
+        if self._custom_domain:
+            return self._custom_domain
         stack = Stack.of(self)
         return f"{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
 
+    @property
+    def origin_path(self) -> str:
+        """What precedes a route at `domain`: the stage's name, or nothing on the custom domain (mapped at its root)."""
+        return "" if self._custom_domain else f"/{self._settings.stage_name}"
+
     def url_for(self, route: str) -> str:
-        return self.rest_api.url_for_path(route)
+        return f"https://{self._custom_domain}{route}" if self._custom_domain else self.rest_api.url_for_path(route)
 
     def add_function_route(self, route: str, method: str, function: lambda_.Function, why_public: str) -> None:
         """`method` on `route` to `function`, no usage-plan key (`why_public`: why it needs no

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from infra import site_delivery
 from infra.branding import Branding
+from infra.domains import Domains
 from infra.functions import Functions
 from infra.gateway import Gateway
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
@@ -39,10 +40,15 @@ class SignupSite(Construct):
         functions: Functions,
         plans: tuple[PlanSettings, ...],
         branding: Branding,
+        domains: Domains | None,
         site_dir: Path = site_delivery.SITE_DIR,
     ) -> None:
+        """With `site_domain`, `domains` gives the page its own address (infra/domains.py): the name, its
+        us-east-1 certificate and the record to the distribution."""
         super().__init__(scope, construct_id)
         api_url = gateway.url
+        self._domain_name = domain_name = domains.settings.site_domain if domains else None
+        certificate = domains.site_certificate if domains else None
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -68,6 +74,9 @@ class SignupSite(Construct):
             ),
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            domain_names=[domain_name] if domain_name else None,
+            certificate=certificate,
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
         )
         self._add_page_routes(site_origin)
         self.deployment = s3deploy.BucketDeployment(
@@ -84,10 +93,12 @@ class SignupSite(Construct):
             distribution_paths=["/*"],
             prune=True,
         )
-        self._acknowledge_findings()
+        self._acknowledge_findings(with_own_certificate=certificate is not None)
+        if domains is not None:
+            domains.serve_site(self.distribution)
         gateway.add_gateway_responses(self.origin)  # the quota answer links the account page
         functions.provide({contract.ENV_SIGNUP_URL: self.url})
-        stack_output(self, "SignupUrl", self.url, "The signup page")
+        stack_output(self, contract.STACK_OUTPUT_SIGNUP_URL, self.url, "The signup page")
 
     def _add_page_routes(self, site_origin: cloudfront.IOrigin) -> None:
         """site_delivery.PAGE_ROUTES: a behaviour per address, like the default one, whose function
@@ -135,7 +146,7 @@ class SignupSite(Construct):
             ),
         )
 
-    def _acknowledge_findings(self) -> None:
+    def _acknowledge_findings(self, *, with_own_certificate: bool) -> None:
         acknowledge(
             self.bucket,
             "AwsSolutions-S1",
@@ -148,8 +159,9 @@ class SignupSite(Construct):
              "their own throttles and the stage's optional WAF (enable_waf)."),
             ("AwsSolutions-CFR3", "Static public page without user data; CloudFront access logs need an ACL-enabled "
              "log bucket and cost money at idle-free scale. API calls are logged by the API."),
-            ("AwsSolutions-CFR4", "Uses the default *.cloudfront.net certificate, whose TLS policy CloudFront fixes; "
-             "attach a custom domain + ACM certificate to enforce TLSv1.2_2021."),
+            *(() if with_own_certificate else (
+                ("AwsSolutions-CFR4", "Uses the default *.cloudfront.net certificate, whose TLS policy CloudFront "
+                 "fixes; set site_domain (docs/custom-domains.md) to serve TLSv1.2_2021 on your own name."),)),
         ):  # fmt: skip
             acknowledge(self.distribution, rule, reason)
 
@@ -175,8 +187,8 @@ class SignupSite(Construct):
 
     @property
     def origin(self) -> str:
-        """https://<distribution domain>: where the page and its `/api/...` routes are served."""
-        return f"https://{self.distribution.distribution_domain_name}"
+        """https://<site_domain or the distribution's domain>: where the page and its `/api/...` routes are served."""
+        return f"https://{self._domain_name or self.distribution.distribution_domain_name}"
 
     @property
     def url(self) -> str:

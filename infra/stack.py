@@ -11,6 +11,7 @@ from constructs import Construct
 
 from infra.billing_lifecycle import BillingLifecycle
 from infra.customer_accounts import CustomerAccounts
+from infra.domains import Domains
 from infra.functions import Functions
 from infra.gateway import Gateway
 from infra.legacy_ids import KeepLogicalIds
@@ -31,9 +32,10 @@ class TollgateStack(Stack):
         functions = Functions(name_prefix=f"{self.stack_name}-{settings.stage_name}",
                               reserved_concurrency=settings.reserved_concurrency)
 
-        self.gateway = Gateway(self, "Api", settings=settings, functions=functions)
+        self.domains = Domains(self, "Domains", settings=settings.domains) if settings.domains.any else None
+        self.gateway = Gateway(self, "Api", settings=settings, functions=functions, domains=self.domains)
         self.site = SignupSite(self, "SignupSite", gateway=self.gateway, functions=functions, plans=settings.plans,
-                               branding=settings.branding)
+                               branding=settings.branding, domains=self.domains)
         self.billing = BillingLifecycle(self, "BillingLifecycle", settings=settings, functions=functions,
                                         gateway=self.gateway)
         self.signup = SignUp(self, "SignUp", functions=functions, gateway=self.gateway, billing=self.billing)
