@@ -24,7 +24,7 @@ Least privilege, per function:
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -56,6 +56,9 @@ class BillingLifecycle(Construct):
             fields=(*contract.STRIPE_SECRET_FIELDS, contract.SECRET_FIELD_MOESIF_APPLICATION_ID),
             rotation="Holds Stripe's secret key and webhook signing secret, which can only be rotated in the Stripe "
             "dashboard; rotate there, then run the PutStripeSecretCommand output (docs/operations.md).")
+        # make smoke's role reads the Stripe secret by this tag (infra/smoke_access.py); an existing secret is the
+        # owner's to tag (docs/deploying.md).
+        Tags.of(self.stripe_secret).add(contract.API_KEY_OWNER_TAG, gateway.key_owner)
         functions.provide({contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret.secret_arn,
                            contract.ENV_ACCOUNTS_TABLE: self.accounts_table.table_name})
 
