@@ -8,7 +8,7 @@ deployment, stores the two email links a customer would get by mail, and removes
 - `cloudformation:DescribeStacks` on the Tollgate stack: its outputs (the API and signup URLs, the
   register function's name);
 - `lambda:GetFunctionConfiguration` on the register function (`<stack>-<stage>-register`, the name
-  infra/stack.py gives it): its environment says where everything is;
+  infra/functions.py gives it): its environment says where everything is;
 - `secretsmanager:GetSecretValue` on the Stripe secret, found by the owner tag the stack puts on it
   (`contract.API_KEY_OWNER_TAG` = `<stack>/<stage>`); a secret the stack did not create
   (`existing_stripe_secret_arn`) needs that tag put on it once (docs/deploying.md says how). The
@@ -42,7 +42,7 @@ _OWNER_TAG = f"aws:ResourceTag/{contract.API_KEY_OWNER_TAG}"
 
 
 def owner(tollgate_stack: str, stage: str) -> str:
-    """The value of the owner tag on this deployment's keys and Stripe secret (infra/stack.py's key_owner)."""
+    """The value of the owner tag on this deployment's keys and Stripe secret (infra/gateway.py: Gateway.key_owner)."""
     return f"{tollgate_stack}/{stage}"
 
 
