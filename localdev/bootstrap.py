@@ -201,6 +201,18 @@ def create_tables(dynamodb: Any) -> tuple[str, str]:
     return accounts, idempotency
 
 
+def create_keys_table(dynamodb: Any, name: str = NAME) -> str:
+    """The keys table (partition key the key's hash, TTL on ended keys), as infra/authorizer.py makes it."""
+    table = f"{name}-keys"
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": contract.KEYS_PARTITION_KEY, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": contract.KEYS_PARTITION_KEY, "KeyType": "HASH"}])
+    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": contract.KEYS_TTL_ATTRIBUTE})
+    return table
+
+
 def create_customer_accounts(dynamodb: Any, sesv2: Any, email_sender: str, name: str = NAME) -> str:
     """The customer access table and the sender's SES identity (moto verifies it at once)."""
     table = f"{name}-customer-access"

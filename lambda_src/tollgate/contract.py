@@ -124,6 +124,33 @@ ACCOUNTS_INDEXES = (
 )
 ACCOUNTS_TTL_ATTRIBUTE = "expiresAt"  # only set on short-lived bookkeeping items (e.g. seen Stripe event ids)
 
+# --- Keys table: the customers' Tollgate keys, stored as their SHA-256 (issue 20) -------------------
+# One item per key a customer holds (tollgate.domain.api_key_format), written by the runtime's writers and
+# read by the authorizer (tollgate.handlers.authorizer) with ONE GetItem per cache miss: what the authorizer
+# decides on (the account's status, plan and usage key) is copied onto the item from the account row,
+# stamped with the row's version (KEYS_ATTR_ACCOUNT_VERSION) so a slow writer never overwrites newer copies.
+ENV_KEYS_TABLE = "TOLLGATE_KEYS_TABLE"
+KEYS_PARTITION_KEY = "key_hash"  # S: hex SHA-256 of the key
+KEYS_ATTR_KEY_ID = "key_id"  # S: first 16 hex characters of the hash, the key's public name
+KEYS_ATTR_HINT = "hint"  # S: the key's last 4 characters
+KEYS_ATTR_ACCOUNT = "account"  # S: the accounts table key of the owning row
+KEYS_ATTR_ACCOUNT_ID = "account_id"  # S: the account's opaque id (acct_...), never the email
+KEYS_ATTR_STATE = "state"  # S: active | rotating_out | revoked | retired
+KEYS_ATTR_NOT_AFTER = "not_after"  # N: epoch seconds, end of a rotating_out key's grace
+KEYS_ATTR_CREATED_AT = "created_at"  # N: epoch seconds
+KEYS_ATTR_ACCOUNT_STATUS = "account_status"  # S: the row's status (copied)
+KEYS_ATTR_PLAN = "plan"  # S: the row's plan id (copied)
+KEYS_ATTR_USAGE_KEY = "usage_key"  # S: the VALUE of the account's API Gateway key (usageIdentifierKey)
+KEYS_ATTR_ACCOUNT_VERSION = "account_version"  # N: the row version the copies come from
+KEYS_TTL_ATTRIBUTE = "expires_at"  # N: DynamoDB TTL, set on ended keys only
+# The REQUEST authorizer of every metered method (infra/authorizer.py); its identity source is the
+# API_KEY_HEADER, so its results are cached by the presented key's value.
+HANDLER_AUTHORIZER = "tollgate.handlers.authorizer.handler"
+# What the authorizer puts in its answer's context ($context.authorizer.<name> on the stage).
+AUTHORIZER_CONTEXT_ACCOUNT_ID = "accountId"
+AUTHORIZER_CONTEXT_PLAN = "plan"
+AUTHORIZER_CONTEXT_KEY_HINT = "keyHint"
+
 # --- Idempotency table (Powertools Idempotency layout) ------------------------------------------
 IDEMPOTENCY_PARTITION_KEY = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"

@@ -1,0 +1,89 @@
+"""What the authorizer decides for a presented key, as pure functions: tested without AWS, and small
+enough that the authorizer (tollgate.handlers.authorizer) imports nothing but this, the key format,
+the contract and boto3.
+
+1. `worth_a_read`: refuse offline what cannot be a key, so junk costs no table read: a Tollgate key
+   (`<prefix>_<live|test>_...` whose checksum matches, whatever the prefix: a deployment that changes
+   its `key_prefix` keeps honouring the keys it issued before) or a legacy API Gateway key value
+   (20 to 128 letters and digits, what API Gateway accepts as a key value), which only resolves if
+   `make migrate-keys` imported it.
+2. `decide`: on the keys-table item found under the key's SHA-256 (or None), a `Grant` or a `Denial`.
+   A key calls while it is `active`, or `rotating_out` before its `not_after`, and only while the
+   account it belongs to is `active` (the status and plan are copies of the row's, kept in step by
+   the row's writers: tollgate.contract KEYS_ATTR_*). Revoked and retired keys, keys of suspended,
+   canceled, pending or failed accounts, and items missing what a grant needs, are denied.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tollgate import contract
+from tollgate.domain import api_key_format
+
+# API Gateway's own key values (CreateApiKey: "at least 20 characters"; it generates 40 letters and digits).
+LEGACY_KEY = re.compile(r"[A-Za-z0-9]{20,128}")
+CALLING_STATES = ("active", "rotating_out")  # tollgate.domain.account.KeyState values that may call
+CALLING_ACCOUNT_STATUS = "active"  # tollgate.domain.account.AccountStatus.ACTIVE: the only one that may call
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an allowed call carries: whose it is (never the email), on which plan, which key (its hint),
+    and the account's API Gateway key value, which the usage plan throttles and counts."""
+
+    account_id: str
+    plan: str
+    key_hint: str
+    usage_key: str
+
+
+def worth_a_read(presented: str) -> bool:
+    """The presented value could be a key: a well-formed Tollgate key or a legacy key value."""
+    if LEGACY_KEY.fullmatch(presented):
+        return True
+    prefix = presented.split("_", 1)[0]
+    try:
+        api_key_format.check_prefix(prefix)
+    except ValueError:
+        return False
+    return api_key_format.well_formed(presented, prefix)
+
+
+@dataclass(frozen=True)
+class Denial:
+    """Why a call is refused, for the authorizer's log line (the caller sees the stage's one 403)."""
+
+    reason: str
+
+
+def decide(item: Mapping[str, Any] | None, now: float) -> Grant | Denial:
+    """The grant for a call with the key whose item is `item` (plain values: str, int), at `now`."""
+    if item is None:
+        return Denial("no such key")
+    state = item.get(contract.KEYS_ATTR_STATE)
+    if state not in CALLING_STATES:
+        return Denial(f"key {state}")
+    if state == "rotating_out" and not now < _number(item.get(contract.KEYS_ATTR_NOT_AFTER)):
+        return Denial("key past its rotation grace")
+    status = item.get(contract.KEYS_ATTR_ACCOUNT_STATUS)
+    if status != CALLING_ACCOUNT_STATUS:
+        return Denial(f"account {status}")
+    fields = (contract.KEYS_ATTR_ACCOUNT_ID, contract.KEYS_ATTR_PLAN, contract.KEYS_ATTR_HINT,
+              contract.KEYS_ATTR_USAGE_KEY)
+    values = [item.get(name) for name in fields]
+    if not all(isinstance(value, str) and value for value in values):
+        missing = [name for name, value in zip(fields, values) if not (isinstance(value, str) and value)]
+        return Denial(f"key item lacks {', '.join(missing)}")  # never allowed without what a grant needs
+    return Grant(*values)
+
+
+def _number(value: Any) -> float:
+    """A number attribute, or 0 when it is missing or not one (a grace without an end is over)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
