@@ -146,6 +146,9 @@ KEYS_TTL_ATTRIBUTE = "expires_at"  # N: DynamoDB TTL, set on ended keys only
 # The REQUEST authorizer of every metered method (infra/authorizer.py); its identity source is the
 # API_KEY_HEADER, so its results are cached by the presented key's value.
 HANDLER_AUTHORIZER = "tollgate.handlers.authorizer.handler"
+# How long API Gateway keeps an authorizer answer (setting `authorizer_cache_seconds`): a revoked key, a
+# suspended account, stops calling at most this long after the keys table says so.
+DEFAULT_AUTHORIZER_CACHE_SECONDS = 300
 # What the authorizer puts in its answer's context ($context.authorizer.<name> on the stage).
 AUTHORIZER_CONTEXT_ACCOUNT_ID = "accountId"
 AUTHORIZER_CONTEXT_PLAN = "plan"

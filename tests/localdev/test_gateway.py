@@ -1,4 +1,5 @@
-"""The local API Gateway against moto and the Moesif collector: the key check, no CORS anywhere,
+"""The local API Gateway against moto and the Moesif collector: the authorizer (the real handler, its
+cache) and the usage key's plan, no CORS anywhere,
 the site's twins of the sign-up routes, the Lambda proxy event, the access log that reaches the
 collector, and where it behaves like the
 stage: the /register body model, chunked and short bodies, error headers, clients hanging up."""
@@ -23,17 +24,20 @@ import pytest
 import localdev.gateway
 from infra import gateway_errors
 from infra.settings import Settings, load_cdk_json_context
-from localdev.bootstrap import aws_client, create_api
+from localdev.bootstrap import aws_client, create_api, create_keys_table
 from localdev.gateway import GatewayDeployment, LocalGateway
 from localdev.net import BackgroundHttpServer
 from localdev.usage_plan_usage import UsageCounter
+from testkit.key_items import put_key
 from tollgate import contract
+from tollgate.domain import api_key_format
 
 SITE_ORIGIN = "http://127.0.0.1:18000"
 FIREHOSE_ACCESS_KEY = "test-moesif-application-id"
 
 
 BACKEND_SECRET = "the-stages-backend-secret"
+CACHE_SECONDS = 300
 
 
 class EchoBackend(BackgroundHttpServer):
@@ -104,23 +108,53 @@ def backend() -> Any:
 
 
 @pytest.fixture(scope="module")
-def gateway(apigateway: Any, deployed_api: tuple[str, dict[str, str]], backend: EchoBackend, moesif_collector: Any) -> Any:
+def keys_table(emulators: Any) -> str:
+    return create_keys_table(aws_client("dynamodb", emulators), name=f"gateway-{uuid.uuid4().hex[:8]}")
+
+
+class Clock:
+    """The clock the gateway's authorizer cache expires on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="module")
+def gateway(apigateway: Any, deployed_api: tuple[str, dict[str, str]], backend: EchoBackend, moesif_collector: Any,
+            emulators: Any, keys_table: str, clock: Clock) -> Any:
+    """The gateway, its authorizer (the real handler) reading `keys_table` in moto, as make dev's does."""
     rest_api_id, usage_plan_ids = deployed_api
     deployment = GatewayDeployment(
         rest_api_id=rest_api_id, stage_name="prod", usage_plan_ids=tuple(usage_plan_ids.values()),
         site_origin=SITE_ORIGIN,
         backend_url=backend.url, firehose_url=moesif_collector.firehose_url,
-        firehose_access_key=FIREHOSE_ACCESS_KEY, backend_secret=BACKEND_SECRET)
-    with LocalGateway(deployment, apigateway) as running:
-        yield running
+        firehose_access_key=FIREHOSE_ACCESS_KEY, backend_secret=BACKEND_SECRET,
+        authorizer_cache_seconds=CACHE_SECONDS)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**emulators.env(), contract.ENV_KEYS_TABLE: keys_table}.items():
+            patch.setenv(name, value)
+        with LocalGateway(deployment, apigateway, clock=clock) as running:
+            yield running
 
 
 @pytest.fixture
-def plan_key(apigateway: Any, deployed_api: tuple[str, dict[str, str]]) -> dict[str, str]:
-    """A fresh enabled key attached to the usage plan: {"id", "value"}."""
-    key = apigateway.create_api_key(name=f"test-{uuid.uuid4().hex[:8]}", enabled=True)
-    apigateway.create_usage_plan_key(usagePlanId=deployed_api[1]["free"], keyId=key["id"], keyType="API_KEY")
-    return {"id": key["id"], "value": key["value"]}
+def plan_key(apigateway: Any, deployed_api: tuple[str, dict[str, str]], emulators: Any,
+             keys_table: str) -> dict[str, str]:
+    """A customer's Tollgate key (`value`) whose account's usage key (`id`, `usage_key`: an enabled
+    gateway key) is on the free usage plan, stored in the keys table as a sign-up stores it."""
+    usage = apigateway.create_api_key(name=f"test-{uuid.uuid4().hex[:8]}", enabled=True)
+    apigateway.create_usage_plan_key(usagePlanId=deployed_api[1]["free"], keyId=usage["id"], keyType="API_KEY")
+    key, account_id = api_key_format.new_key("tgk", "test"), f"acct_{uuid.uuid4().hex[:20]}"
+    put_key(aws_client("dynamodb", emulators), keys_table, key, usage["value"], account_id=account_id)
+    return {"id": usage["id"], "value": key, "usage_key": usage["value"], "account_id": account_id}
 
 
 def call(url: str, method: str = "GET", headers: dict[str, str] | None = None,
@@ -138,16 +172,27 @@ def wait_for_events(collector: Any, predicate: Any, timeout: float = 5.0) -> lis
     raise AssertionError(f"no matching access-log record reached the collector: {collector.events()[-5:]}")
 
 
-# ---- the API key check -----------------------------------------------------------------------
+# ---- the authorizer and the usage key ----------------------------------------------------------
+
+FORBIDDEN = (403, {"error": "Forbidden"})
+
 
 def test_metered_route_without_a_key_is_forbidden(gateway: LocalGateway) -> None:
     status, _, body = call(f"{gateway.url}/hello")
-    assert (status, json.loads(body)) == (403, {"error": "Forbidden"})
+    assert (status, json.loads(body)) == FORBIDDEN
 
 
 def test_metered_route_with_an_unknown_key_is_forbidden(gateway: LocalGateway, plan_key: dict[str, str]) -> None:
-    status, _, body = call(f"{gateway.url}/hello", headers={"x-api-key": plan_key["value"] + "x"})
-    assert (status, json.loads(body)) == (403, {"error": "Forbidden"})
+    for unknown in (plan_key["value"] + "x", api_key_format.new_key("tgk", "test")):
+        status, _, body = call(f"{gateway.url}/hello", headers={"x-api-key": unknown})
+        assert (status, json.loads(body)) == FORBIDDEN
+
+
+def test_the_usage_keys_own_value_is_no_credential(gateway: LocalGateway, plan_key: dict[str, str]) -> None:
+    """With the key source AUTHORIZER, a client presenting the account's API Gateway key gets the
+    authorizer's deny: only Tollgate keys (and imported legacy ones) resolve."""
+    status, _, body = call(f"{gateway.url}/hello", headers={"x-api-key": plan_key["usage_key"]})
+    assert (status, json.loads(body)) == FORBIDDEN
 
 
 def test_valid_key_reaches_the_backend_with_path_and_query(
@@ -158,7 +203,7 @@ def test_valid_key_reaches_the_backend_with_path_and_query(
     assert backend.received[-1]["path"] == "/v1/things?page=2"
 
 
-def test_the_backend_gets_the_stages_secret_header_and_the_key_id_whatever_the_client_sent(
+def test_the_backend_gets_the_stages_secret_header_and_the_usage_key_id_whatever_the_client_sent(
         gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend) -> None:
     spoofed = {contract.BACKEND_SECRET_HEADER: "guessed", contract.BACKEND_API_KEY_ID_HEADER: "someone-else"}
     assert call(f"{gateway.url}/v1/things", headers={"x-api-key": plan_key["value"], **spoofed})[0] == 200
@@ -177,7 +222,7 @@ def test_the_root_path_is_metered_too(gateway: LocalGateway, plan_key: dict[str,
 def test_a_key_past_its_quota_gets_api_gateways_429_and_never_reaches_the_backend(
         gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     counter = UsageCounter(quota_limit=5)
-    counter.set_remaining(plan_key["id"], 1)  # what a rotation's UpdateUsage left the key
+    counter.set_remaining(plan_key["id"], 1)  # what UpdateUsage left the usage key
     monkeypatch.setattr(gateway, "_usage", defaultdict(lambda: counter))  # the key's usage plan counts in `counter`
     assert call(f"{gateway.url}/v1/first", headers={"x-api-key": plan_key["value"]})[0] == 200
     status, _, body = call(f"{gateway.url}/v1/second", headers={"x-api-key": plan_key["value"]})
@@ -191,17 +236,50 @@ def test_a_key_past_its_quota_gets_api_gateways_429_and_never_reaches_the_backen
     assert backend.received[-1]["path"] == "/v1/first"
 
 
-def test_enabled_key_outside_the_usage_plan_is_forbidden(gateway: LocalGateway, apigateway: Any) -> None:
-    orphan = apigateway.create_api_key(name="not-in-plan", enabled=True)
-    assert call(f"{gateway.url}/hello", headers={"x-api-key": orphan["value"]})[0] == 403
+def test_every_key_of_an_account_spends_the_one_quota_of_its_usage_key(
+        gateway: LocalGateway, plan_key: dict[str, str], emulators: Any, keys_table: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = UsageCounter(quota_limit=3)
+    monkeypatch.setattr(gateway, "_usage", defaultdict(lambda: counter))
+    second = api_key_format.new_key("tgk", "test")
+    put_key(aws_client("dynamodb", emulators), keys_table, second, plan_key["usage_key"],
+            account_id=plan_key["account_id"])
+    statuses = [call(f"{gateway.url}/spend", headers={"x-api-key": key})[0]
+                for key in (plan_key["value"], second, plan_key["value"], second)]
+    assert statuses == [200, 200, 200, 429]
 
 
-def test_disabled_key_is_forbidden_on_the_very_next_request(
+def test_a_usage_key_outside_every_usage_plan_is_forbidden(
+        gateway: LocalGateway, apigateway: Any, emulators: Any, keys_table: str) -> None:
+    orphan, key = apigateway.create_api_key(name="not-in-plan", enabled=True), api_key_format.new_key("tgk", "test")
+    put_key(aws_client("dynamodb", emulators), keys_table, key, orphan["value"])
+    assert call(f"{gateway.url}/hello", headers={"x-api-key": key})[0] == 403
+
+
+def test_a_disabled_usage_key_is_forbidden_on_the_very_next_request_whatever_the_cache_holds(
         gateway: LocalGateway, plan_key: dict[str, str], apigateway: Any) -> None:
     headers = {"x-api-key": plan_key["value"]}
     assert call(f"{gateway.url}/hello", headers=headers)[0] == 200
     apigateway.update_api_key(apiKey=plan_key["id"], patchOperations=[
         {"op": "replace", "path": "/enabled", "value": "false"}])
+    assert call(f"{gateway.url}/hello", headers=headers)[0] == 403
+
+
+@pytest.mark.parametrize("change", [{contract.KEYS_ATTR_STATE: "revoked"},
+                                    {contract.KEYS_ATTR_ACCOUNT_STATUS: "suspended"}], ids=["revoked", "suspended"])
+def test_a_refused_key_keeps_calling_for_at_most_the_cache_ttl(
+        gateway: LocalGateway, plan_key: dict[str, str], emulators: Any, keys_table: str, clock: Clock,
+        change: dict[str, str]) -> None:
+    headers = {"x-api-key": plan_key["value"]}
+    assert call(f"{gateway.url}/hello", headers=headers)[0] == 200
+    put_key(aws_client("dynamodb", emulators), keys_table, plan_key["value"], plan_key["usage_key"],
+            account_id=plan_key["account_id"], **change)
+    clock.now += CACHE_SECONDS - 1
+    assert call(f"{gateway.url}/hello", headers=headers)[0] == 200  # the cached allow
+    clock.now += 1
+    status, _, body = call(f"{gateway.url}/hello", headers=headers)
+    assert (status, json.loads(body)) == FORBIDDEN
+    clock.now += CACHE_SECONDS  # the deny was cached in its turn; nothing else changes it
     assert call(f"{gateway.url}/hello", headers=headers)[0] == 403
 
 
@@ -251,7 +329,7 @@ def test_public_route_answers_502_like_api_gateway_when_the_function_crashes(
 
 # ---- access log ------------------------------------------------------------------------------
 
-def test_each_request_sends_one_access_log_record_naming_the_key_id_never_its_value(
+def test_each_request_sends_one_access_log_record_naming_the_account_and_hint_never_the_key(
         gateway: LocalGateway, plan_key: dict[str, str], moesif_collector: Any) -> None:
     path = f"/logged/{uuid.uuid4().hex}"
     assert call(f"{gateway.url}{path}", headers={"x-api-key": plan_key["value"], "User-Agent": "t/1"})[0] == 200
@@ -261,15 +339,16 @@ def test_each_request_sends_one_access_log_record_naming_the_key_id_never_its_va
     records += wait_for_events(moesif_collector, lambda e: e.get("path") == f"/prod{path}" and e["status"] == "200")
     allowed, refused = records[-1], records[0]
     assert len([e for e in moesif_collector.events() if e.get("path") == f"/prod{path}"]) == 2
-    assert allowed["user"] == allowed["apiKeyId"] == plan_key["id"]
+    assert allowed["user"] == allowed["principalId"] == plan_key["account_id"]
+    assert allowed["apiKeyId"] == plan_key["id"] and allowed["keyHint"] == plan_key["value"][-4:]
     assert allowed["resourcePath"] == "/{proxy+}" and allowed["httpMethod"] == "GET"
     assert allowed["requestUserAgentHeader"] == "t/1" and allowed["stage"] == "prod"
-    assert refused["user"] == "-" and refused["errorResponseType"] == "INVALID_API_KEY"
+    assert refused["user"] == "-" and refused["errorResponseType"] == "UNAUTHORIZED"
 
     deliveries = [r for r in moesif_collector.requests() if r.header("X-Amz-Firehose-Request-Id")]
     assert deliveries and all(r.header("X-Amz-Firehose-Access-Key") == FIREHOSE_ACCESS_KEY for r in deliveries)
     everything_received = json.dumps([r.as_dict() for r in moesif_collector.requests()])
-    assert plan_key["value"] not in everything_received
+    assert plan_key["value"] not in everything_received and plan_key["usage_key"] not in everything_received
 
 
 # ---- like the stage: body model, request bodies, error headers, client disconnects ------------

@@ -1,10 +1,9 @@
-"""The deployed authorizer against the keys table in moto: the module as Lambda imports it (its table
-from the environment), one GetItem by the key's hash, DynamoDB's typed values read as plain ones."""
+"""The authorizer against the keys table in moto: its table from the environment, one GetItem by the
+key's hash, DynamoDB's typed values read as plain ones."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import time
 from collections.abc import Iterator
 
@@ -15,6 +14,7 @@ from moto import mock_aws
 from localdev.bootstrap import create_keys_table
 from tollgate import contract
 from tollgate.domain import api_key_format
+from tollgate.handlers import authorizer
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/POST/orders"
 
@@ -48,7 +48,9 @@ def put_key(table: str, key: str, **attributes: dict[str, str]) -> None:
 
 
 def authorize(key: str) -> dict:
-    handler = importlib.reload(importlib.import_module("tollgate.handlers.authorizer")).handler
+    """What the deployed handler answers: an Authorizer on a KeysTable that finds its table and
+    client as `handler`'s do (a fresh one, so no client outlives this module's moto)."""
+    handler = authorizer.Authorizer(authorizer.KeysTable())
     return handler({"type": "REQUEST", "methodArn": METHOD_ARN, "headers": {"x-api-key": key}}, None)
 
 
