@@ -20,6 +20,7 @@ from localdev.bootstrap import (
     UsageMetering,
     create_api,
     create_customer_accounts,
+    create_keys_table,
     create_ledger_bucket,
     create_tables,
     create_usage_metering,
@@ -47,7 +48,8 @@ class MotoStack:
     usage: UsageMetering
     access_table: str
     settings: Settings
-    usage_counters: UsageCounters  # what GetUsage answers, per usage plan: count a key's calls there, as a gateway would
+    usage_counters: UsageCounters
+    keys_table: str  # what GetUsage answers, per usage plan: count a key's calls there, as a gateway would
 
     @property
     def usage_plan_id(self) -> str:
@@ -77,6 +79,7 @@ class MotoStack:
             contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret_arn,
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table,
+            contract.ENV_KEYS_TABLE: self.keys_table,
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table,
             contract.ENV_PLANS: self.plans(price_id, require_payment_method).to_json(),
             contract.ENV_KEY_OWNER: KEY_OWNER,
@@ -104,6 +107,7 @@ def moto_stack() -> Iterator[MotoStack]:
                                            for plan in settings.plans})
             answer_usage_plan_usage(usage_counters)
             accounts_table, idempotency_table = create_tables(boto3.client("dynamodb"))
+            keys_table = create_keys_table(boto3.client("dynamodb"))
             secrets_manager = boto3.client("secretsmanager")
             stripe_secret_arn = secrets_manager.create_secret(Name="tollgate-test-stripe", SecretString=json.dumps({
                 contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
@@ -116,4 +120,4 @@ def moto_stack() -> Iterator[MotoStack]:
                                           create_ledger_bucket(boto3.client("s3")))
             access_table = create_customer_accounts(boto3.client("dynamodb"), boto3.client("sesv2"), settings.email_sender)
             yield MotoStack(usage_plan_ids, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage,
-                            access_table, settings, usage_counters)
+                            access_table, settings, usage_counters, keys_table)

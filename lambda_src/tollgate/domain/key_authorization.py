@@ -26,8 +26,7 @@ from tollgate.domain import api_key_format
 
 # API Gateway's own key values (CreateApiKey: "at least 20 characters"; it generates 40 letters and digits).
 LEGACY_KEY = re.compile(r"[A-Za-z0-9]{20,128}")
-CALLING_STATES = ("active", "rotating_out")  # tollgate.domain.account.KeyState values that may call
-CALLING_ACCOUNT_STATUS = "active"  # tollgate.domain.account.AccountStatus.ACTIVE: the only one that may call
+CALLING_STATES = (contract.KEY_STATE_ACTIVE, contract.KEY_STATE_ROTATING_OUT)
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,10 @@ def decide(item: Mapping[str, Any] | None, now: float) -> Grant | Denial:
     state = item.get(contract.KEYS_ATTR_STATE)
     if state not in CALLING_STATES:
         return Denial(f"key {state}")
-    if state == "rotating_out" and not now < _number(item.get(contract.KEYS_ATTR_NOT_AFTER)):
+    if state == contract.KEY_STATE_ROTATING_OUT and not now < _number(item.get(contract.KEYS_ATTR_NOT_AFTER)):
         return Denial("key past its rotation grace")
     status = item.get(contract.KEYS_ATTR_ACCOUNT_STATUS)
-    if status != CALLING_ACCOUNT_STATUS:
+    if status not in contract.KEY_CALLABLE_ACCOUNT_STATUSES:
         return Denial(f"account {status}")
     fields = (contract.KEYS_ATTR_ACCOUNT_ID, contract.KEYS_ATTR_PLAN, contract.KEYS_ATTR_HINT,
               contract.KEYS_ATTR_USAGE_KEY)
