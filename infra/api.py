@@ -33,9 +33,11 @@ class TollgateApi(Construct):
     `add_routes` then wires the functions once the site's origin is known.
 
     Routes:
-    - `/` and `/{proxy+}`, ANY: metered. API key required, counted by the usage plan, proxied to
-      the backend (infra/backend.py): `backend_url` or the sample backend's function URL
-      (HTTP_PROXY, with the gateway's secret header), or `backend_function_arn` (AWS_PROXY).
+    - `/` and `/{proxy+}`, ANY: metered. The key authorizer (infra/authorizer.py) resolves the
+      customer's key to its account and returns the account's API Gateway key, which the usage plan
+      throttles and counts (key source AUTHORIZER, API key required); then proxied to the backend
+      (infra/backend.py): `backend_url` or the sample backend's function URL (HTTP_PROXY, with the
+      gateway's secret header), or `backend_function_arn` (AWS_PROXY).
     - POST /register, POST /billing/checkout, POST /billing/checkout/outcome (the page back from
       Checkout; served by the checkout function), for machine clients: no usage-plan key, their own
       method throttling (a cap on their functions). No CORS: the signup page calls their twins on
@@ -77,7 +79,8 @@ class TollgateApi(Construct):
             rest_api_name=f"{Stack.of(self).stack_name}-api",
             description="Tollgate: API keys, usage plan and sign-up in front of the monetized backend",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            api_key_source_type=apigw.ApiKeySourceType.HEADER,
+            # The usage plan counts the key the authorizer returns (usageIdentifierKey), never one a client sends.
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
             cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=settings.stage_name,
@@ -144,6 +147,7 @@ class TollgateApi(Construct):
         stripe_webhook: lambda_.Function,
         account: lambda_.Function,
         backend: Backend,
+        authorizer: apigw.IAuthorizer,
     ) -> None:
         """Wire every route; `site_origin` is the signup site's, whose account page the quota answer links."""
         self._add_gateway_responses(site_origin)
@@ -168,10 +172,9 @@ class TollgateApi(Construct):
             _without_authorizer(site_method, "The signup site's API on its own origin: sign-up and checkout as on "
                                 "the API's public routes, sign-in and sign-up confirmation by emailed link, the rest "
                                 "authorized by the session cookie in the handler.")
-        for metered_method in self._add_metered_routes(backend):
-            _without_authorizer(
-                metered_method, "Authorized by API key + usage plan (apiKeyRequired), the product's access model."
-            )
+        for metered_method in self._add_metered_routes(backend, authorizer):
+            acknowledge(metered_method, "AwsSolutions-COG4", "Authorized by the key authorizer (a Lambda REQUEST "
+                        "authorizer on the customer's Tollgate key) and the usage plan: the product's access model.")
 
     def _add_function_route(self, route: str, method: str, function: lambda_.Function) -> apigw.Method:
         """`method` on `route` to `function`, no usage-plan key; the register body model checks the
@@ -217,9 +220,10 @@ class TollgateApi(Construct):
         self._integrations[function_name] = apigw.LambdaIntegration(reference)
         return self._integrations[function_name]
 
-    def _add_metered_routes(self, backend: Backend) -> list[apigw.Method]:
-        """`/` and `/{proxy+}`, any method, API key required, to the backend: an HTTP backend gets
-        the path, the gateway's secret header and the caller's key id (infra/backend.py)."""
+    def _add_metered_routes(self, backend: Backend, authorizer: apigw.IAuthorizer) -> list[apigw.Method]:
+        """`/` and `/{proxy+}`, any method, behind the key authorizer, API key required (the authorizer's),
+        to the backend: an HTTP backend gets the path, the gateway's secret header and the account's
+        usage key id (infra/backend.py)."""
         proxy = self.rest_api.root.add_resource(contract.ROUTE_METERED_PROXY.lstrip("/"))
         proxy_params: dict[str, bool] = {}
         if backend.function is not None:
@@ -238,8 +242,9 @@ class TollgateApi(Construct):
             )
             proxy_params = {"method.request.path.proxy": True}
         return [
-            self.rest_api.root.add_method("ANY", root_integration, api_key_required=True),
-            proxy.add_method("ANY", proxy_integration, api_key_required=True, request_parameters=proxy_params or None),
+            self.rest_api.root.add_method("ANY", root_integration, api_key_required=True, authorizer=authorizer),
+            proxy.add_method("ANY", proxy_integration, api_key_required=True, authorizer=authorizer,
+                             request_parameters=proxy_params or None),
         ]
 
     def _add_gateway_responses(self, site_origin: str) -> None:

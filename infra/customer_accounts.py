@@ -121,6 +121,7 @@ class CustomerAccounts(Construct):
         config.stripe_secret.grant_read(role)
         config.moesif_secret.grant_read(role)  # the rotated key's Moesif user
         config.accounts_table.grant_read_write_data(role)
+        config.keys_table.grant_read_write_data(role)  # rotation, revocation, plan changes
         self._acknowledge_accounts_indexes(role, config)
         if usage_reports_table is not None:
             role.add_to_principal_policy(iam.PolicyStatement(
@@ -139,6 +140,7 @@ class CustomerAccounts(Construct):
         keys.grant_enable(retirement_role)
         keys.grant_delete(retirement_role)
         config.accounts_table.grant_read_write_data(retirement_role)
+        config.keys_table.grant_read_write_data(retirement_role)  # marks rotated-out keys retired
         self._acknowledge_accounts_indexes(retirement_role, config)
         self._grant_access(retirement_role, config)
 

@@ -1,4 +1,4 @@
-"""Where Tollgate keeps state: the accounts table, the idempotency table and the two secrets."""
+"""Where Tollgate keeps state: the accounts table, the keys table, the idempotency table and the two secrets."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ _ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeT
 
 
 class TollgateData(Construct):
-    """Accounts table, idempotency table, the Stripe secret and the Moesif secret.
+    """Accounts table, keys table, idempotency table, the Stripe secret and the Moesif secret.
 
     The accounts table links paying customers to their keys and Stripe objects: it is RETAINed
     when the stack is deleted (losing it would orphan live subscriptions), and has point-in-time
-    recovery. The idempotency table only holds Powertools' short-lived records for POST /register,
+    recovery. The keys table holds the keys customers hold, as their SHA-256 only (contract.KEYS_*): the
+    authorizer's one read per call (infra/authorizer.py); losing it would lock every customer out, so it is
+    kept like the accounts table (RETAIN, deletion protection, point-in-time recovery), with a TTL that
+    removes ended keys' items. The idempotency table only holds Powertools' short-lived records for POST /register,
     so it is destroyed with the stack.
 
     Two secrets, so that Firehose (which reads the Moesif application id) can never read a Stripe
@@ -50,6 +53,20 @@ class TollgateData(Construct):
                 partition_key=dynamodb.Attribute(name=attribute, type=_ATTRIBUTE_TYPES[kind]),
                 projection_type=dynamodb.ProjectionType.ALL,
             )
+
+        self.keys_table = dynamodb.Table(
+            self,
+            "KeysTable",
+            partition_key=dynamodb.Attribute(name=contract.KEYS_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=contract.KEYS_TTL_ATTRIBUTE,
+            deletion_protection=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
 
         self.idempotency_table = dynamodb.Table(
             self,

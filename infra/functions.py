@@ -74,6 +74,7 @@ class FunctionConfig:
     stripe_secret: secretsmanager.ISecret
     moesif_secret: secretsmanager.ISecret
     accounts_table: dynamodb.ITable
+    keys_table: dynamodb.ITable  # the customers' keys, by hash (infra/data.py)
     idempotency_table: dynamodb.ITable
     plans: tuple[PlanSettings, ...]
     usage_plans: dict[str, apigw.IUsagePlan]  # plan id -> its usage plan (infra/api.py)
@@ -97,6 +98,7 @@ class FunctionConfig:
             contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret.secret_arn,
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret.secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table.table_name,
+            contract.ENV_KEYS_TABLE: self.keys_table.table_name,
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
             contract.ENV_PLANS: self.plan_catalog().to_json(),
             contract.ENV_KEY_OWNER: self.key_owner,
@@ -251,16 +253,19 @@ class TollgateFunctions(Construct):
         config.stripe_secret.grant_read(self.register.role)
         config.moesif_secret.grant_read(self.register.role)
         config.accounts_table.grant_read_write_data(self.register.role)
+        config.keys_table.grant_read_write_data(self.register.role)  # the new key's item (removed on rollback)
         config.idempotency_table.grant_read_write_data(self.register.role)
 
         keys.grant_read(self.checkout.role)
         config.stripe_secret.grant_read(self.checkout.role)
         config.accounts_table.grant_read_data(self.checkout.role)
+        config.keys_table.grant(self.checkout.role, "dynamodb:GetItem")  # the presented key, by its hash
 
         keys.grant_enable(self.stripe_webhook.role)
         keys.grant_plan_membership(self.stripe_webhook.role, attach=True, detach=True)  # plan changes move keys
         config.stripe_secret.grant_read(self.stripe_webhook.role)
         config.accounts_table.grant_read_write_data(self.stripe_webhook.role)
+        config.keys_table.grant_read_write_data(self.stripe_webhook.role)  # key items follow the account's status
 
         index_wildcard = [f"Resource::{arn_of(config.accounts_table)}/index/*"]
         index_reason = "The accounts table's GSIs (lookups by key, customer, subscription) are only reachable as <table>/index/*."

@@ -7,8 +7,8 @@ Least privilege:
 - delete this deployment's keys only (owner-tag condition, infra/api_key_access.py);
 - count the region's keys: GET on the `/apikeys` collection, which IAM cannot narrow to a tag or
   stop from being asked for values (`includeValues`); the function never asks for them;
-- scan the accounts table and put its rows (conditional writes), nothing else: no index, no
-  Stripe or Moesif secret.
+- scan the accounts table and put its rows (conditional writes), read and update key items by
+  hash, nothing else: no index, no Stripe or Moesif secret.
 """
 
 from __future__ import annotations
@@ -39,3 +39,5 @@ class ScheduledHousekeeping(ScheduledFunction):
         keys.grant_count(self.role)
         self.role.add_to_principal_policy(iam.PolicyStatement(
             actions=["dynamodb:Scan", "dynamodb:PutItem"], resources=[config.accounts_table.table_arn]))
+        # The key items follow the usage key a canceled account's row loses (tollgate.domain.key_items).
+        config.keys_table.grant(self.role, "dynamodb:GetItem", "dynamodb:UpdateItem")

@@ -36,6 +36,7 @@ class ScheduledReconciler(ScheduledFunction):
         keys.grant_plan_membership(self.role, attach=True, detach=True)  # plan changes move keys
         config.stripe_secret.grant_read(self.role)
         config.accounts_table.grant_read_write_data(self.role)
+        config.keys_table.grant_read_write_data(self.role)  # repairs key items that missed a row write
         acknowledge_wildcards(
             self.role, [f"Resource::{arn_of(config.accounts_table)}/index/*"],
             "The reconciler finds an account by subscription id through the accounts table's GSI (<table>/index/*).")

@@ -8,6 +8,7 @@ from aws_cdk import Annotations, Aspects, CfnOutput, Fn, Stack, Tags
 from constructs import Construct
 
 from infra.api import TollgateApi
+from infra.authorizer import KeyAuthorizer
 from infra.backend import Backend
 from infra.dashboard import OperationsDashboard
 from infra.customer_accounts import CustomerAccounts
@@ -15,7 +16,7 @@ from infra.data import TollgateData
 from infra.functions import FunctionConfig, TollgateFunctions
 from infra.housekeeping import ScheduledHousekeeping
 from infra.log_forwarding import MoesifLogForwarding
-from infra.monitoring import Alarms, Watched
+from infra.monitoring import KEY_AUTHORIZER_TITLE, Alarms, Watched
 from infra.nag import acknowledge
 from infra.reconciler import ScheduledReconciler
 from infra.plan_settings import PLACEHOLDER_STRIPE_PRICE_ID
@@ -71,6 +72,7 @@ class TollgateStack(Stack):
             stripe_secret=self.data.stripe_secret,
             moesif_secret=self.data.moesif_secret,
             accounts_table=self.data.accounts_table,
+            keys_table=self.data.keys_table,
             idempotency_table=self.data.idempotency_table,
             plans=settings.plans,
             usage_plans=self.api.usage_plans,
@@ -91,6 +93,9 @@ class TollgateStack(Stack):
             with_sample_backend=settings.uses_sample_backend,
             name_prefix=name_prefix,
         )
+        self.key_authorizer = KeyAuthorizer(self, "KeyAuthorizer", code=self.functions.code,
+                                            keys_table=self.data.keys_table,
+                                            cache_seconds=settings.authorizer_cache_seconds, name_prefix=name_prefix)
         self.backend = Backend(self, "Backend", settings=settings, sample_backend=self.functions.sample_backend)
         self.reconciler = ScheduledReconciler(
             self, "Reconciler", code=self.functions.code, config=function_config,
@@ -130,6 +135,7 @@ class TollgateStack(Stack):
             stripe_webhook=self.functions.stripe_webhook.function,
             account=self.customer_accounts.account.function,
             backend=self.backend,
+            authorizer=self.key_authorizer.authorizer,
         )
         if settings.placeholder_price_plans:
             Annotations.of(self).add_warning_v2(
@@ -168,7 +174,7 @@ class TollgateStack(Stack):
             stage_name=settings.stage_name,
             stage=self.api.stage,
             http_functions=http_functions,
-            all_functions={**http_functions, **scheduled,
+            all_functions={**http_functions, **scheduled, KEY_AUTHORIZER_TITLE: self.key_authorizer.function.function,
                            **({"usage reporter": reporter.function} if reporter else {}),
                            **({"sample backend": sample_backend.function} if sample_backend else {})},
             delivery_stream_name=self.log_forwarding.delivery_stream.delivery_stream_name,
