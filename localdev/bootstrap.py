@@ -136,6 +136,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         firehose_url=emulators.moesif.firehose_url,
         firehose_access_key=MOESIF_TEST_APPLICATION_ID,
         backend_secret=backend_secret,
+        authorizer_cache_seconds=settings.authorizer_cache_seconds,
     )
     return LocalDeployment(gateway, environment, plans, ledger_bucket, usage)
 

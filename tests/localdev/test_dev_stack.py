@@ -27,6 +27,7 @@ from localdev.net import bind_loopback
 from testkit import dev_stack
 from testkit.dev_stack import cdk_json_plans
 from tollgate import contract
+from tollgate.domain import api_key_format
 
 
 def descendants(pid: int) -> set[int]:
@@ -299,6 +300,11 @@ def test_the_banner_says_when_the_scheduled_functions_run(stack: DevStackProcess
     assert "make status" in stack.output()
     assert ("The scheduled functions run now, as after a deploy, then the reconciler every 15 minutes, the "
             "housekeeping every 60 minutes, the key retirement every 5 minutes") in stack.output()
+
+
+def test_the_banner_prints_the_key_format_for_secret_scanners(stack: DevStackProcess) -> None:
+    assert f"  {api_key_format.key_pattern(contract.DEFAULT_KEY_PREFIX)}\n" in stack.output()
+    assert f"refused within {contract.DEFAULT_AUTHORIZER_CACHE_SECONDS} s" in stack.output()
 
 
 def test_refuses_a_schedule_interval_that_is_not_a_positive_number_of_seconds() -> None:
