@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, fields, replace
 from testkit.faults import CallRecorder, FaultyFake
 from testkit.fake_billing import FakeBilling
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied, KeyNotFound
+from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus, AppliedEvent
+from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.models import IssuedKey, ListedKey, ReconcilerRun
 from tollgate.plans import Plan, PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
@@ -32,6 +34,13 @@ TEST_PLANS = PlanCatalog((
     Plan("free", "Free", "usage-plan-free", None, False, 1_000, "MONTH"),
     Plan("pro", "Pro", "usage-plan-pro", "price_pro", True, 100_000, "MONTH"),
 ))
+
+
+def item_allows(state: str, not_after: float | None, account_status: str, now: float) -> bool:
+    """The authorizer's rule on a key's item: the key active, or rotating out before its grace end, and
+    the account's status one that may call (the stage's own is tollgate.handlers.authorizer's)."""
+    in_grace = state == contract.KEY_STATE_ROTATING_OUT and (not_after or 0) > now
+    return (state == contract.KEY_STATE_ACTIVE or in_grace) and account_status in contract.KEY_CALLABLE_ACCOUNT_STATUSES
 
 
 class FakeApiKeys(FaultyFake, ApiKeys):
@@ -293,6 +302,17 @@ class FakePorts:
         options = {"latency": latency, "recorder": recorder}
         return cls(FakeApiKeys(**options), FakeBilling(**options), FakeAnalytics(**options), FakeAccounts(**options),
                    key_items=FakeKeyItems(**options))
+
+    def can_call(self, key: str, now: float | None = None) -> bool:
+        """What the stage decides for a call presenting `key`: the authorizer's rule on the key's item
+        (the key active, or rotating out before its grace end; the account's status one that may call),
+        then API Gateway's on the usage key the item names (enabled, in a usage plan)."""
+        item = self.key_items.items.get(key_hash(key))
+        if item is None or not item_allows(item.state.value, item.not_after, item.account_status,
+                                           time.time() if now is None else now):
+            return False
+        usage_key = next((key_id for key_id, held in self.api_keys.keys.items() if held["value"] == item.usage_key), None)
+        return usage_key is not None and self.api_keys.can_call_api(usage_key)
 
     def all(self) -> tuple[FaultyFake, ...]:
         return (self.api_keys, self.billing, self.analytics, self.accounts, self.key_items)

@@ -96,6 +96,11 @@ class KeyRecord:
         """Still a key that can call (not revoked or retired yet)."""
         return self.state in (KeyState.ACTIVE, KeyState.ROTATING_OUT)
 
+    def callable_at(self, now: float) -> bool:
+        """Whether the key works at `now` (while the account may call): the current key, or a rotated
+        one still within its grace (the authorizer decides the same from the key's item)."""
+        return self.state is KeyState.ACTIVE or (self.state is KeyState.ROTATING_OUT and (self.until or 0) > now)
+
     @property
     def own_gateway_key_id(self) -> str | None:
         """The API Gateway key this record is (a row from before the migration) or was imported from."""

@@ -12,10 +12,13 @@ writing it again is always harmless.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tollgate import contract
 from tollgate.domain.account import Account, KeyRecord, KeyState
+from tollgate.domain.api_key_format import key_hash, key_hint, new_key
+from tollgate.domain.models import IssuedKey
 
 
 def key_id_of(key_hash: str) -> str:
@@ -57,3 +60,25 @@ class KeyItem:
             not_after=record.until if record.state is KeyState.ROTATING_OUT else None,
             expires_at=(record.until or 0) + contract.ENDED_KEY_RETENTION_SECONDS if ended else None,
         )
+
+
+@dataclass(frozen=True)
+class KeyIssuer:
+    """Makes the keys customers hold (tollgate.domain.api_key_format): `prefix` is the setting
+    `key_prefix`; `mode` says `test` while the deployment bills with a Stripe test key, else `live`
+    (asked at each issue: the Stripe secret is read lazily)."""
+
+    prefix: str = contract.DEFAULT_KEY_PREFIX
+    mode: Callable[[], str] = lambda: "live"
+
+    def issue(self, at: int) -> tuple[IssuedKey, KeyRecord]:
+        """A new key (its value: the only copy, for the customer) and its record (hash and hint only)."""
+        value = new_key(self.prefix, self.mode())
+        digest = key_hash(value)
+        return IssuedKey(key_id_of(digest), value), KeyRecord(key_id_of(digest), at, hint=key_hint(value), key_hash=digest)
+
+
+def stripe_key_mode(stripe_secret_key: str) -> str:
+    """`test` for a Stripe test key (secret or restricted), else `live`
+    (https://docs.stripe.com/keys: test keys start sk_test_ / rk_test_)."""
+    return "test" if stripe_secret_key.startswith(("sk_test_", "rk_test_")) else "live"

@@ -1,7 +1,7 @@
 """Issue 12 through the real handlers and adapters on moto (API Gateway keys, DynamoDB, SES v2) and
 the Stripe bridge: a verified sign-up, a sign-in by emailed link, the account's figures, a rotation
-that keeps the quota left and whose old key the scheduled key retirement ends once the grace is
-over, and the portal."""
+that touches only the keys table (the account's one usage key keeps counting: the quota left stays)
+and whose old key the scheduled key retirement ends once the grace is over, and the portal."""
 
 from __future__ import annotations
 
@@ -55,11 +55,6 @@ def call(function: DeployedFunction, path: str, body: dict | None = None, cookie
                                               headers=headers))
 
 
-def in_plan(aws, key_id: str) -> bool:
-    items = boto3.client("apigateway").get_usage_plan_keys(usagePlanId=aws.usage_plan_id)["items"]
-    return key_id in {item["id"] for item in items}
-
-
 def page_of(account_function: DeployedFunction, session: str) -> dict:
     status, _, page = call(account_function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)
     assert status == 200
@@ -75,7 +70,11 @@ def test_sign_up_sign_in_rotate_and_the_old_key_is_retired_after_its_grace(
     assert call(account_function, contract.ROUTE_LINK, {"token": confirm_token})[2] == {"kind": "sign-up",
                                                                                        "email": email}
     status, _, created = call(register, contract.ROUTE_SIGNUP_CONFIRM, {"token": confirm_token})
-    assert status == 201 and in_plan(aws, created["apiKeyId"])
+    assert status == 201 and aws.can_call(created["apikey"])
+    usage_key_id = aws.usage_key_id(created["apikey"])
+    apigateway = boto3.client("apigateway")
+    assert apigateway.get_tags(resourceArn=f"arn:aws:apigateway:us-east-1::/apikeys/{usage_key_id}")["tags"] \
+        == {contract.API_KEY_OWNER_TAG: KEY_OWNER}
     assert call(account_function, contract.ROUTE_LINK, {"token": confirm_token})[0] == 410  # used
 
     assert call(account_function, contract.ROUTE_SIGNIN, {"email": email})[0] == 202
@@ -87,23 +86,25 @@ def test_sign_up_sign_in_rotate_and_the_old_key_is_retired_after_its_grace(
     assert status == 200 and page["status"] == "active" and page["amountDue"] == {"amount": 0, "currency": "usd"}
     assert page["billableCalls"] == 0
     for _ in range(3):
-        aws.usage_counter.take(created["apiKeyId"])  # three calls the usage plan counted
+        aws.usage_counter.take(usage_key_id)  # three calls the usage plan counted
     quota_left = aws.settings.plans[0].quota_limit - 3
     assert page_of(account_function, session)["quota"] == {"left": quota_left, "limit": aws.settings.plans[0].quota_limit}
 
+    gateway_keys = apigateway.get_api_keys(limit=500)["items"]
     status, _, rotated = call(account_function, contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, cookie=session)
-    assert status == 201 and in_plan(aws, rotated["apiKeyId"]) and in_plan(aws, created["apiKeyId"])
-    assert page_of(account_function, session)["quota"]["left"] == quota_left  # the new key took it over
-    apigateway = boto3.client("apigateway")
-    assert apigateway.get_tags(resourceArn=f"arn:aws:apigateway:us-east-1::/apikeys/{rotated['apiKeyId']}")["tags"] \
-        == {contract.API_KEY_OWNER_TAG: KEY_OWNER}
+    assert status == 201 and rotated["rotatingOut"] == created["keyId"]
+    assert aws.can_call(rotated["apikey"]) and aws.can_call(created["apikey"])  # the old one during its grace
+    assert aws.usage_key_id(rotated["apikey"]) == usage_key_id  # one usage key: the quota is the account's
+    assert apigateway.get_api_keys(limit=500)["items"] == gateway_keys  # no API Gateway call
+    assert page_of(account_function, session)["quota"]["left"] == quota_left
 
     time.sleep(GRACE_SECONDS + 0.1)
     assert key_retirement.handler({}, LambdaContext()) == {"retired": 1, "skipped": 0, "failed": 0}
-    assert not in_plan(aws, created["apiKeyId"]) and in_plan(aws, rotated["apiKeyId"])
+    assert not aws.can_call(created["apikey"]) and aws.can_call(rotated["apikey"])
     keys = call(account_function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)[2]["keys"]
-    assert [(key["id"], key["state"]) for key in keys] == [(created["apiKeyId"], "deleted"),
-                                                          (rotated["apiKeyId"], "active")]
+    assert [(key["id"], key["hint"], key["state"]) for key in keys] == [
+        (created["keyId"], created["keyHint"], contract.KEY_STATE_RETIRED),
+        (rotated["keyId"], rotated["keyHint"], contract.KEY_STATE_ACTIVE)]
 
     status, _, portal = call(account_function, contract.ROUTE_ACCOUNT_BILLING_PORTAL, {}, cookie=session)
     assert status == 200

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from tollgate.domain.models import IssuedKey
+
 import pytest
 
 import itertools
@@ -31,8 +33,10 @@ class World(deployment.World):
     """A deployment on fakes (testkit.world) and what this module's tests do with it."""
 
     def register(self, plan_id: str):
-        key = self.registration.register(replace(ADA, plan_id=plan_id), "fp").key
-        return key, self.account()
+        """The account's usage key (the API Gateway key its plan moves and its calls are logged under) and row."""
+        self.registration.register(replace(ADA, plan_id=plan_id), "fp")
+        account = self.account()
+        return IssuedKey(account.api_key_id, account.usage_key), account
 
     def account(self):
         return self.accounts.get(ADA.email)
