@@ -53,7 +53,9 @@ class KeysTable:
         self._table_name = table_name
         self._client = client
 
-    def item(self, key_hash: str) -> dict[str, Any] | None:
+    def client(self) -> Any:
+        """The DynamoDB client, made on first use: its service model is most of a cold start's work, and
+        a process that is never called (an import check, a benchmark) need not pay it."""
         if self._client is None:
             import boto3
             from botocore.config import Config
@@ -61,13 +63,16 @@ class KeysTable:
             self._client = boto3.client("dynamodb", config=Config(
                 connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS,
                 retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"}))
+        return self._client
+
+    def item(self, key_hash: str) -> dict[str, Any] | None:
         names = {f"#a{index}": name for index, name in enumerate(_READ_ATTRIBUTES)}
-        answer = self._client.get_item(
+        answer = self.client().get_item(
             TableName=self._table_name or os.environ[contract.ENV_KEYS_TABLE],
             Key={contract.KEYS_PARTITION_KEY: {"S": key_hash}},
             ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
         found = answer.get("Item")
-        return None if found is None else {name: _plain(value) for name, value in found.items()}
+        return None if found is None else {name: plain_attribute(value) for name, value in found.items()}
 
 
 class Authorizer:
@@ -117,7 +122,7 @@ def _header(event: Mapping[str, Any], name: str) -> str | None:
     return next((value for key, value in (event.get("headers") or {}).items() if key.lower() == name), None)
 
 
-def _plain(value: Mapping[str, Any]) -> Any:
+def plain_attribute(value: Mapping[str, Any]) -> Any:
     """A DynamoDB attribute value ({"S": ...}, {"N": ...}, ...) as a plain value (numbers as float)."""
     (kind, raw), = value.items()
     return float(raw) if kind == "N" else raw
