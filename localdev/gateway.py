@@ -226,7 +226,7 @@ class LocalGateway(AnyMethodHttpServer):
             reply = self._gateway_error(429, "QUOTA_EXCEEDED", "Limit Exceeded", api_key_id=key_id)
             reply.api_key_id = key_id
             return reply
-        reply = self._proxy(request, key_id)
+        reply = self._proxy(request, key_id, authorized.principal_id)
         reply.api_key_id = key_id
         return reply
 
@@ -306,13 +306,13 @@ class LocalGateway(AnyMethodHttpServer):
         body = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
         return _Reply(result["statusCode"], headers, body, integration_ms=integration_ms)
 
-    def _proxy(self, request: dict[str, Any], api_key_id: str) -> _Reply:
+    def _proxy(self, request: dict[str, Any], api_key_id: str, account_id: str) -> _Reply:
         """HTTP_PROXY integration: forward to backend_url + path with the integration's headers
-        (the backend secret, the caller's key id), return the answer as is."""
+        (the backend secret, the caller's account id and usage key id), return the answer as is."""
         target = self._deployment.backend_url.rstrip("/") + request["path"]
         if request["query"]:
             target += "?" + request["query"]
-        mapped = {contract.BACKEND_API_KEY_ID_HEADER: api_key_id}
+        mapped = {contract.BACKEND_API_KEY_ID_HEADER: api_key_id, contract.BACKEND_ACCOUNT_ID_HEADER: account_id}
         if self._deployment.backend_secret:
             mapped[contract.BACKEND_SECRET_HEADER] = self._deployment.backend_secret
         headers = {k: v for k, v in request["headers"].items()

@@ -203,15 +203,17 @@ def test_valid_key_reaches_the_backend_with_path_and_query(
     assert backend.received[-1]["path"] == "/v1/things?page=2"
 
 
-def test_the_backend_gets_the_stages_secret_header_and_the_usage_key_id_whatever_the_client_sent(
+def test_the_backend_gets_the_stages_secret_header_the_account_and_its_usage_key_id_whatever_the_client_sent(
         gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend) -> None:
-    spoofed = {contract.BACKEND_SECRET_HEADER: "guessed", contract.BACKEND_API_KEY_ID_HEADER: "someone-else"}
+    spoofed = {contract.BACKEND_SECRET_HEADER: "guessed", contract.BACKEND_API_KEY_ID_HEADER: "someone-else",
+               contract.BACKEND_ACCOUNT_ID_HEADER: "acct_someone_else"}
     assert call(f"{gateway.url}/v1/things", headers={"x-api-key": plan_key["value"], **spoofed})[0] == 200
 
     received = {name.lower(): value for name, value in backend.received[-1]["headers"].items()}
     assert received[contract.BACKEND_SECRET_HEADER] == BACKEND_SECRET
     assert received[contract.BACKEND_API_KEY_ID_HEADER] == plan_key["id"]
-    assert "guessed" not in received.values() and "someone-else" not in received.values()
+    assert received[contract.BACKEND_ACCOUNT_ID_HEADER] == plan_key["account_id"]
+    assert not {"guessed", "someone-else", "acct_someone_else"} & set(received.values())
 
 
 def test_the_root_path_is_metered_too(gateway: LocalGateway, plan_key: dict[str, str]) -> None:
