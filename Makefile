@@ -18,7 +18,7 @@ export NO_MKDOCS_2_WARNING := 1
 CDK := npx --no-install cdk --no-notices
 DOCS_PORT ?= 8002
 
-.PHONY: help deps lambda-python synth test deploy deploy-role dev docs bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status lock browser
+.PHONY: help deps lambda-python synth check test deploy deploy-role dev docs bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status lock browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -65,7 +65,13 @@ synth: lambda-python  ## synthesize cdk.out/Tollgate.template.json offline and p
 	$(CDK) synth -q
 	$(BIN)/python -m infra.nag_report cdk.out
 
-test: deps browser  ## the whole test suite
+# Lint over every Python file (ruff, configured in pyproject.toml), in seconds: `make test` runs it
+# first, so CI (ci.yml runs `make test`) fails on a finding before the suite starts. `ruff format
+# --check` joins it with the one-commit reformat of the tree (its configuration is already in pyproject.toml).
+check: deps  ## lint (ruff check; `.venv/bin/ruff check --fix .` repairs most findings)
+	$(BIN)/ruff check --quiet .
+
+test: deps browser check  ## make check, then the whole test suite
 	$(BIN)/python -m pytest
 
 deploy: lambda-python  ## cdk deploy to the account of your current AWS credentials (ARGS: more cdk deploy options)

@@ -13,7 +13,6 @@ from bench.measure import BENCH_ENVIRONMENT, HANDLER_MODULE, register_latency
 from bench.authorizer import AUTHORIZER_TABLE_LATENCY_MS, authorizer_line
 from bench.metering import reporter_line
 
-
 # What Lambda and the stack add to the register function's environment (infra/functions.py).
 _REGISTER_FUNCTION_ENVIRONMENT = {
     "AWS_REGION": "us-east-1",

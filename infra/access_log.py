@@ -24,7 +24,8 @@ calls: their names are contract.ACCESS_LOG_*, used as the keys below, so the two
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tollgate import contract
 

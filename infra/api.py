@@ -20,9 +20,10 @@ from infra.gateway_errors import (
     gateway_errors,
 )
 from infra.nag import acknowledge
-from infra.plan_settings import LEGACY_PLAN_ID, PlanSettings
+from infra.plan_settings import PlanSettings
 from infra.settings import Settings
 from tollgate import contract
+from tollgate.plans import LEGACY_PLAN_ID
 
 
 class TollgateApi(Construct):

@@ -1,6 +1,6 @@
 """One CloudWatch dashboard (`enable_dashboard`): sign-ups, billable calls and the units Stripe took,
 API keys against the regional quota, webhook outcomes, errors, and every alarm's state, on one
-screen. Each business metric is read by its contract.py name, the name the functions emit.
+screen. Each business metric is read by its tollgate.contract name, the name the functions emit.
 
 Its cost: CloudWatch's free tier covers 3 dashboards of up to 50 metrics each; beyond that a
 dashboard is $3 a month (CloudWatch pricing). This one shows fewer than 50 metrics.
@@ -13,7 +13,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from infra.monitoring import (
-    FIVE_MINUTES, KEY_AUTHORIZER_TITLE, ONE_HOUR, Watched, business_metric, lambda_throttles, moesif_delivery_failures,
+    FIVE_MINUTES,
+    KEY_AUTHORIZER_TITLE,
+    ONE_HOUR,
+    Watched,
+    business_metric,
+    lambda_throttles,
+    moesif_delivery_failures,
 )
 from tollgate import contract
 

@@ -69,7 +69,7 @@ def shared_code_asset() -> lambda_.Code:
 
 @dataclass(frozen=True)
 class FunctionConfig:
-    """What every business function is told through its environment (names from contract.py)."""
+    """What every business function is told through its environment (names from tollgate.contract)."""
 
     stripe_secret: secretsmanager.ISecret
     moesif_secret: secretsmanager.ISecret

@@ -64,7 +64,7 @@ FORBIDDEN_BODY = json.dumps({"error": "Forbidden"})
 
 # Keys are API Gateway response types; values are (status override or None, body template).
 _FIXED_ERRORS: dict[str, tuple[str | None, str]] = {
-    "DEFAULT_4XX": (None, '{"error": %s}' % MESSAGE_VARIABLE),
+    "DEFAULT_4XX": (None, f'{{"error": {MESSAGE_VARIABLE}}}'),
     # The Lambda authorizer's refusals (infra/authorizer.py): no x-api-key header (API Gateway's 401,
     # without calling the authorizer) and a key the authorizer denies (403, "... explicit deny") both
     # answer what a missing or bad key got before the authorizer: 403 {"error": "Forbidden"}. Whether

@@ -1,5 +1,5 @@
 """The owner hears about trouble before customers do: CloudWatch alarms on the functions' business
-metrics (tollgate/metrics.py, names in contract.py), on the functions, the stage, the usage
+metrics (tollgate/metrics.py, names in tollgate.contract.metrics), on the functions, the stage, the usage
 dead-letter queue and the Firehose delivery to Moesif, all sent to one encrypted SNS topic.
 
 Every alarm is named "<stack>/<stage>: <what>" (`make status` lists those firing by that prefix)

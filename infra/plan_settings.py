@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from infra.price_text import PriceTextError, check_free_plan
-from tollgate.plans import LEGACY_PLAN_ID, Plan, PlanCatalog
+from tollgate.plans import Plan, PlanCatalog
 
 MAX_PLANS = 10  # each is a usage plan and a few hundred bytes of every function's environment
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
@@ -133,7 +133,7 @@ def _check_unique(plans: tuple[PlanSettings, ...], field: str, values: list[str]
                                     "(a subscription's price says which plan its key belongs to)")
 
 
-def _read_plan(index: int, item: Any) -> PlanSettings:
+def _read_plan(index: int, item: Any) -> PlanSettings:  # noqa: C901 - one check per plan key, each naming its field
     where = f"cdk.json context 'plans' item {index + 1}"
     if not isinstance(item, dict):
         raise PlanSettingsError(f"{where} must be an object with {', '.join(PLAN_FIELDS)}; got {item!r}")

@@ -14,23 +14,24 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
+from infra.branding import Branding
 from infra.plan_settings import (
     FLAT_PLAN_KEYS,
-    LEGACY_PLAN_ID,
     PLANS_EXPECTED,
     QUOTA_PERIODS,
     PlanSettings,
     PlanSettingsError,
     read_plans,
 )
-from infra.branding import Branding
 from tollgate import contract
 from tollgate.domain import api_key_format
+from tollgate.plans import LEGACY_PLAN_ID
 
 # Who sends usage to Stripe: the stack itself (meter events), or Moesif's Stripe integration.
 USAGE_REPORTERS = ("tollgate", "moesif")
@@ -158,7 +159,7 @@ class Settings:
         "How long a rotated-out key keeps working; \"Revoke now\" ends it at once.")})
     key_prefix: str = field(metadata={"doc": (
         "What every key Tollgate issues starts with: `<key_prefix>_live_...`, or `_test_` with a Stripe test key "
-        "([Security](security.md#the-keys-customers-hold)). Changing it keeps earlier keys working.")})
+        "([Security](security.md#api-keys)). Changing it keeps earlier keys working.")})
     # Several flat keys, one object: metadata says which keys (see context_keys); each key's doc is Branding's.
     branding: Branding = field(metadata={"context_keys": Branding.context_keys()})
 

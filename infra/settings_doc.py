@@ -18,9 +18,10 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Mapping, get_type_hints
+from typing import Any, get_type_hints
 
 from infra.plan_settings import FLAT_PLAN_KEYS, FLAT_PLAN_KEYS_DOC, PLAN_FIELD_EXPECTED, PLAN_FIELDS, PlanSettings
 from infra.settings import Settings, load_cdk_json_context

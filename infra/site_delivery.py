@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.plan_settings import PlanSettings
 from infra.branding import Branding
+from infra.plan_settings import PlanSettings
 from tollgate import contract
 
 SITE_DIR = Path(__file__).resolve().parent.parent / "site"

@@ -10,16 +10,16 @@ from constructs import Construct
 from infra.api import TollgateApi
 from infra.authorizer import KeyAuthorizer
 from infra.backend import Backend
-from infra.dashboard import OperationsDashboard
 from infra.customer_accounts import CustomerAccounts
+from infra.dashboard import OperationsDashboard
 from infra.data import TollgateData
 from infra.functions import FunctionConfig, TollgateFunctions
 from infra.housekeeping import ScheduledHousekeeping
 from infra.log_forwarding import MoesifLogForwarding
 from infra.monitoring import KEY_AUTHORIZER_TITLE, Alarms, Watched
 from infra.nag import acknowledge
-from infra.reconciler import ScheduledReconciler
 from infra.plan_settings import PLACEHOLDER_STRIPE_PRICE_ID
+from infra.reconciler import ScheduledReconciler
 from infra.settings import Settings
 from infra.signup_site import SignupSite
 from infra.tracing import ActiveTracing

@@ -229,7 +229,7 @@ class StripeBridge(_LoopbackService):
                 await web.SockSite(runner, sock).start()
                 self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
                 self._port = sock.getsockname()[1]
-            except BaseException as error:  # reported to start(), which re-raises it
+            except BaseException as error:  # noqa: BLE001 - reported to start(), which re-raises it
                 failure.append(error)
                 sock.close()
                 return

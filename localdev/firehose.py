@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tollgate import contract
@@ -107,7 +107,7 @@ class LedgerBackup:
             lines, oldest, self._lines, self._oldest = self._lines, self._oldest, [], None
         if not lines:
             return None
-        moment = datetime.fromtimestamp(oldest, timezone.utc)
+        moment = datetime.fromtimestamp(oldest, UTC)
         key = (contract.USAGE_LEDGER_PREFIX + moment.strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
                + f"{self._stream_name}-1-{moment:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz")
         try:

@@ -42,7 +42,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
@@ -165,7 +165,7 @@ class LocalGateway(AnyMethodHttpServer):
 
     def _serve(self, http: BaseHTTPRequestHandler) -> None:
         started = time.monotonic()
-        requested_at = datetime.now(timezone.utc)
+        requested_at = datetime.now(UTC)
         request_id = str(uuid.uuid4())
         split = urlsplit(http.path)
         path = split.path or "/"
@@ -184,7 +184,7 @@ class LocalGateway(AnyMethodHttpServer):
         }
         try:
             reply = self._route(context)
-        except Exception:  # noqa: BLE001 - API Gateway turns any integration failure into a 502
+        except Exception:
             log.exception("integration failed for %s %s", http.command, path)
             reply = self._gateway_error(502, "INTEGRATION_FAILURE", "Internal server error")
         reply.headers.setdefault("Content-Type", "application/json")

@@ -15,7 +15,8 @@ import importlib
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from localdev.console import FunctionLogs
 

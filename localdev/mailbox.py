@@ -71,7 +71,7 @@ class Mailbox(BackgroundHttpServer):
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 """Quiet: the browser's devtools show the requests."""
 
-            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 if path == "/":
                     self._answer(200, "text/html; charset=utf-8", mailbox.page().encode())

@@ -136,7 +136,7 @@ def _is_firehose_shaped(body: Any) -> bool:
     return isinstance(body, dict) and "requestId" in body and isinstance(body.get("records"), list)
 
 
-def _make_handler(store: _Store) -> type[BaseHTTPRequestHandler]:
+def _make_handler(store: _Store) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - counts its handler class's methods
     class Handler(BaseHTTPRequestHandler):
         # HTTP/1.0: one request per connection, so stop() never waits on an idle keep-alive client.
         protocol_version = "HTTP/1.0"
@@ -144,7 +144,7 @@ def _make_handler(store: _Store) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             """Quiet: tests read what was received through the API, not from stderr."""
 
-        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        def do_GET(self) -> None:
             kind = self.path.removeprefix("/_collector/").split("?")[0]
             if kind == "requests":
                 self._reply(HTTPStatus.OK, [r.as_dict() for r in store.requests()])
@@ -153,14 +153,14 @@ def _make_handler(store: _Store) -> type[BaseHTTPRequestHandler]:
             else:
                 self._reply(HTTPStatus.NOT_FOUND, {"error": f"nothing at {self.path}"})
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             if self.path.rstrip("/") == "/_collector":
                 store.reset()
                 self._reply(HTTPStatus.NO_CONTENT, None)
             else:
                 self._reply(HTTPStatus.NOT_FOUND, {"error": f"nothing at {self.path}"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             path = self.path.split("?")[0]
             try:
                 body = self._read_body()

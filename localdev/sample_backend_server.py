@@ -10,7 +10,7 @@ headers, requestContext.http) and the handler's answer is written back as is.
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +30,7 @@ def function_url_event(method: str, target: str, headers: dict[str, str], body: 
         text, is_base64 = body.decode("utf-8"), False
     except UnicodeDecodeError:
         text, is_base64 = base64.b64encode(body).decode(), True
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "version": "2.0",
         "routeKey": "$default",

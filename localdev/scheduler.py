@@ -42,6 +42,6 @@ class RateSchedule:
         while not self._stopped.is_set():
             try:
                 self._function.invoke({})
-            except Exception:  # noqa: BLE001 - Lambda logs a failed asynchronous run; the schedule goes on
+            except Exception:
                 log.exception("Scheduled run of %s failed", self._function.handler_path)
             self._stopped.wait(self._interval)

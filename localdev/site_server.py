@@ -91,7 +91,7 @@ class SiteServer(BackgroundHttpServer):
             # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/http-502-bad-gateway.html).
             return HTTPStatus.BAD_GATEWAY, [("Content-Type", "text/html")], ORIGIN_UNREACHABLE_PAGE
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - counts its handler class's methods
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -103,17 +103,17 @@ class SiteServer(BackgroundHttpServer):
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 """Quiet: the browser's own devtools show the requests."""
 
-            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            def do_GET(self) -> None:
                 self._serve(include_body=True)
 
-            def do_HEAD(self) -> None:  # noqa: N802
+            def do_HEAD(self) -> None:
                 self._serve(include_body=False)
 
             def _api_only(self) -> None:
                 if not self._api():
                     self._answer(HTTPStatus.METHOD_NOT_ALLOWED, b"Method not allowed\n", "text/plain; charset=utf-8")
 
-            do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _api_only
+            do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _api_only  # noqa: N815 - http.server dispatches by these names
 
             def _api(self) -> bool:
                 """Forward an `/api/*` request (True), or leave the request to the static site (False)."""

@@ -52,7 +52,7 @@ class SqsEventSource:
             return 0
         try:
             answer = self._invoke(lambda_sqs_event(messages, self._queue_arn))
-        except Exception:  # noqa: BLE001 - a failed invocation: Lambda keeps the whole batch
+        except Exception:
             log.exception("the usage reporter failed; its %d message(s) stay in the queue", len(messages))
             return len(messages)
         failed = {item["itemIdentifier"] for item in (answer or {}).get("batchItemFailures", [])}
@@ -73,6 +73,6 @@ class SqsEventSource:
         while not self._stopping.is_set():
             try:
                 self.poll_once()
-            except Exception:  # noqa: BLE001 - the emulated AWS went away (make dev stopping) or hiccuped
+            except Exception:
                 if not self._stopping.wait(POLL_WAIT_SECONDS):
                     log.warning("polling the usage queue failed; retrying", exc_info=True)

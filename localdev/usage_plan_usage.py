@@ -23,7 +23,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -123,7 +123,7 @@ def plan_key_not_found() -> tuple[int, dict[str, str], bytes]:
 
 
 def _utc_day(at: datetime | None) -> date:
-    return (at or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
+    return (at or datetime.now(UTC)).astimezone(UTC).date()
 
 
 UsageCounters = dict[str, UsageCounter]  # usage plan id -> its counting
@@ -182,7 +182,7 @@ class UsagePlanUsageProxy(BackgroundHttpServer):
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 - http.server dispatches by these names
 
         return Handler
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import stripe
@@ -48,7 +48,7 @@ METER_PAYLOAD_CUSTOMER_KEY = "stripe_customer_id"
 METER_PAYLOAD_VALUE_KEY = "value"
 
 
-class Change(str, Enum):
+class Change(StrEnum):
     CREATED = "created"
     UNCHANGED = "unchanged"
     UPDATED = "updated"

@@ -18,8 +18,14 @@ from pathlib import Path
 from typing import TextIO
 
 from infra import nag_report
-from infra.deploy_access import (DEFAULT_ENVIRONMENT, DEFAULT_TOLLGATE_STACK, GITHUB_ISSUER, STACK_NAME, DeployAccess,
-                                 DeployAccessError)
+from infra.deploy_access import (
+    DEFAULT_ENVIRONMENT,
+    DEFAULT_TOLLGATE_STACK,
+    GITHUB_ISSUER,
+    STACK_NAME,
+    DeployAccess,
+    DeployAccessError,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTDIR = ROOT / ".tollgate" / "deploy-access.out"  # kept apart from cdk.out, which holds the Tollgate stack
@@ -60,8 +66,8 @@ def next_steps(access: DeployAccess, role_arn: str, region: str) -> str:
     repository = "/".join(part.split("@")[0] for part in access.repository.split("/"))
     lines = [
         f"Done. GitHub Actions runs of {access.subject} may now assume {role_arn}.",
-        f"Set deploy.yml's two repository variables (GitHub: Settings > Secrets and variables > Actions > "
-        f"Variables), e.g. with the GitHub CLI:",
+        "Set deploy.yml's two repository variables (GitHub: Settings > Secrets and variables > Actions > "
+        "Variables), e.g. with the GitHub CLI:",
         f"  gh variable set AWS_DEPLOY_ROLE_ARN --repo {repository} --body {role_arn}",
         f"  gh variable set AWS_REGION --repo {repository} --body {region}",
     ]

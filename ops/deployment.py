@@ -4,7 +4,7 @@ In this order:
 1. `--stack NAME` or `--function NAME`: a deployed stack, read with the shell's AWS credentials
    and region (as the AWS CLI finds them): the stack's `RegisterFunctionName` output names its
    register function, whose settings (its environment) say where everything is;
-2. the TOLLGATE_* environment variables, contract.py's names (what every function gets);
+2. the TOLLGATE_* environment variables, tollgate.contract's names (what every function gets);
 3. a running `make dev`: while it runs it publishes its functions' environment, emulator
    endpoints included, in DEV_STACK_FILE (`.tollgate/dev-stack.json`, git-ignored), and removes
    the file when it stops.
@@ -38,7 +38,7 @@ WAYS_TO_CHOOSE = (
     f"  --stack NAME          a deployed stack, by its CloudFormation name (e.g. {EXAMPLE_STACK}), or\n"
     f"  --function NAME       by its register function (e.g. {EXAMPLE_FUNCTION}); both read with your AWS\n"
     "                        credentials and region (AWS_PROFILE or keys, AWS_DEFAULT_REGION)\n"
-    f"  {TOLLGATE_VARIABLE_PREFIX}* variables  the settings a function gets (names in lambda_src/tollgate/contract.py)\n"
+    f"  {TOLLGATE_VARIABLE_PREFIX}* variables  the settings a function gets (names in tollgate.contract.environment)\n"
     "  a running make dev    the local stack: start `make dev` in another terminal, then run this"
 )
 

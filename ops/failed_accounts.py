@@ -20,13 +20,14 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import TextIO
 
 from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, wired_deployment
 from ops.text import age
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import ConcurrentUpdate, TollgateError
-from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.models import ListedKey
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.keys import ApiKeys
@@ -77,10 +78,9 @@ def _clean_rows(cleanup: Cleanup, accounts: Accounts, failed: list[Account], out
             cleanup.keep_failed(outcome.account, "cleanup failed: " + "; ".join(outcome.leftovers), read=account)
             print(f"{account.email}: still failing: {'; '.join(outcome.leftovers)}", file=out)
             continue
-        try:
+        # ConcurrentUpdate: a new sign-up took the row over meanwhile, after undoing the same ids.
+        with suppress(ConcurrentUpdate):
             accounts.delete(account)
-        except ConcurrentUpdate:
-            pass  # a new sign-up took the row over meanwhile, after undoing the same ids
         print(f"{account.email}: cleaned", file=out)
     return remaining
 

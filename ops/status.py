@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,8 +35,8 @@ from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_opti
 from ops.text import age, usage_summary
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error
-from tollgate.domain.errors import TollgateError
 from tollgate.domain.account import AccountStatus
+from tollgate.domain.errors import TollgateError
 from tollgate.wiring import Wiring
 
 EXIT_ATTENTION, EXIT_FAILED = 1, 2
@@ -163,7 +163,7 @@ def _alarms(wired: Wiring, _now: int) -> Part:
 
 
 def _utc(epoch_seconds: int) -> str:
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _parser() -> argparse.ArgumentParser:

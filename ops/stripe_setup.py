@@ -32,8 +32,17 @@ import stripe
 from infra.settings import USAGE_REPORTERS, load_cdk_json_context
 from ops import plan_catalog
 from ops.catalog_setup import CatalogResult, CatalogSetup, Change, WebhookEndpoint
-from ops.catalog_spec import (DEFAULT_LOOKUP_KEY, INTERVALS, PRICING_MODELS, CatalogSpec, SetupError, Tier,
-                              decimal_amount, positive_int, tier)
+from ops.catalog_spec import (
+    DEFAULT_LOOKUP_KEY,
+    INTERVALS,
+    PRICING_MODELS,
+    CatalogSpec,
+    SetupError,
+    Tier,
+    decimal_amount,
+    positive_int,
+    tier,
+)
 from tollgate import contract
 from tollgate.adapters.stripe_client import stripe_client
 

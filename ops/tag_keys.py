@@ -29,8 +29,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, wired_deployment
 from tollgate import contract
 from tollgate.adapters.aws_clients import downstream_error, error_code
-from tollgate.domain.errors import TollgateError
 from tollgate.domain.account import AccountStatus
+from tollgate.domain.errors import TollgateError
 
 TAGGED, ALREADY, OTHER_OWNER, GONE = "tagged", "already tagged", "tagged for another deployment", "gone"
 

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TextIO
 
 from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, connect
@@ -85,7 +85,7 @@ def _resolve_ambiguous(wired: Wiring, ambiguous: list[ReportRecord], send: bool,
     left = 0
     for record in ambiguous:
         report = record.report
-        called = datetime.fromtimestamp(report.timestamp, timezone.utc).isoformat(timespec="seconds")
+        called = datetime.fromtimestamp(report.timestamp, UTC).isoformat(timespec="seconds")
         line = (f"  {report.customer_id}  {report.value} unit(s)  calls up to {called}  first sent "
                 f"{(clock() - record.first_attempt_at) / 3600:.0f} h ago  {report.source}  {report.identifier}")
         if not send:

@@ -25,17 +25,17 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
 
 from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_options, connect
 from tollgate.config import RuntimeConfig
-from tollgate.domain.errors import TollgateError
 from tollgate.domain.account import Account
+from tollgate.domain.errors import TollgateError
 from tollgate.domain.metering import price_billed
+from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.usage import KeyUsage, LedgerUsage, read_ledger
 from tollgate.plans import PlanCatalog, UnknownPlan
-from tollgate.domain.ports.accounts import Accounts
 from tollgate.wiring import Wiring
 
 EXIT_DIFFERENCE, EXIT_FAILED = 1, 2
@@ -143,7 +143,7 @@ def render(rows: list[UsageRow]) -> list[str]:
                         for row in rows]
     widths = [max(len(line[column]) for line in table) for column in range(len(header))]
     return ["  ".join(cell.ljust(width) if column < 2 else cell.rjust(width)
-                      for column, (cell, width) in enumerate(zip(line, widths))) for line in table]
+                      for column, (cell, width) in enumerate(zip(line, widths, strict=True))) for line in table]
 
 
 def _number(value: float | None) -> str:
@@ -152,7 +152,7 @@ def _number(value: float | None) -> str:
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout,
          clock: Callable[[], float] = time.time, wiring: Callable[[RuntimeConfig], Wiring] = Wiring) -> int:
-    today = datetime.fromtimestamp(clock(), timezone.utc).date()
+    today = datetime.fromtimestamp(clock(), UTC).date()
     arguments = _parser(today).parse_args(argv)
     if arguments.to < arguments.since:
         print(f"error: --to {arguments.to} is before --from {arguments.since}", file=sys.stderr)
@@ -161,8 +161,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         deployment = connect(arguments, environ)
         wired = wiring(deployment.config)
         statuses = deployment.config.require_usage().billable_statuses
-        start = int(datetime.combine(arguments.since, datetime.min.time(), timezone.utc).timestamp())
-        end = int(datetime.combine(arguments.to + timedelta(days=1), datetime.min.time(), timezone.utc).timestamp())
+        start = int(datetime.combine(arguments.since, datetime.min.time(), UTC).timestamp())
+        end = int(datetime.combine(arguments.to + timedelta(days=1), datetime.min.time(), UTC).timestamp())
         plans = deployment.config.plans
         customers = BilledCustomers(wired.accounts, plans)
 
@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
 
 def _parser(today: date) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="make usage-report", usage='make usage-report ARGS="[--from DAY] [--to DAY] [--threshold N] [--stack NAME | --function NAME]"',
+        prog="make usage-report",
+        usage='make usage-report ARGS="[--from DAY] [--to DAY] [--threshold N] [--stack NAME | --function NAME]"',
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
                "  make usage-report                                          # today, on a running make dev\n"

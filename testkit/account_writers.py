@@ -16,8 +16,8 @@ from tollgate.domain.account import AccountStatus
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import ConcurrentUpdate, KeyChangeRefused, PlanChangeRefused
 from tollgate.domain.lifecycle import CHECKOUT_COMPLETED, SUBSCRIPTION_UPDATED
-from tollgate.plans import PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
+from tollgate.plans import PlanCatalog
 
 EMAIL = "ada@example.com"
 PLANS = PlanCatalog((TEST_PLANS.get("standard"), replace(TEST_PLANS.get("pro"), requires_payment_method=False),

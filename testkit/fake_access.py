@@ -7,18 +7,19 @@ import itertools
 import re
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from testkit.fake_ports import FakeApiKeys
 from testkit.faults import FaultyFake
+from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.customer_access import EmailLink, KeyRetirement, Session
 from tollgate.domain.errors import BillingPortalNotSetUp, DownstreamError
 from tollgate.domain.models import Email
-from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.ports.billing import AccountBilling
 from tollgate.domain.ports.customer_access import CustomerAccess
 from tollgate.domain.ports.keys import PlanUsage
 from tollgate.domain.ports.mail import Mailer
+from tollgate.plans import Plan
 
 _LINK = re.compile(r"#(?:confirm|signin)=([A-Za-z0-9_-]+)")
 
@@ -167,7 +168,7 @@ class FakePlanUsage(FaultyFake, PlanUsage):
             if self._keys is not None and self._keys.plan.get(key_id) != plan.usage_plan_id:
                 raise DownstreamError(self.port, f"set the key's quota left failed (NotFoundException: {key_id})",
                                       retryable=False)
-            today = datetime.fromtimestamp(self._clock(), timezone.utc).date()
+            today = datetime.fromtimestamp(self._clock(), UTC).date()
             self.limits[key_id, (today.year, today.month)] = remaining + self._used_in_month(key_id, today)
 
     def _used_in_month(self, key_id: str, day: date) -> int:

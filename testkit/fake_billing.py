@@ -10,7 +10,12 @@ from collections.abc import Callable
 
 from testkit.faults import FaultyFake
 from tollgate.domain.billing_state import (
-    CheckoutSession, InvoicePayment, OpenInvoice, OpenInvoicePage, SubscriptionItem, SubscriptionPage,
+    CheckoutSession,
+    InvoicePayment,
+    OpenInvoice,
+    OpenInvoicePage,
+    SubscriptionItem,
+    SubscriptionPage,
     SubscriptionState,
 )
 from tollgate.domain.errors import ConfigurationError, DownstreamError

@@ -9,7 +9,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from infra import access_log
@@ -18,10 +18,15 @@ from testkit.fake_ports import TEST_PLANS
 from testkit.faults import FaultyFake
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.usage import (
-    STRIPE_DEDUP_WINDOW_SECONDS, BatchSummary, LedgerObject, MeterReport, ReportRecord, ReportState,
-)
 from tollgate.domain.ports.metering import UsageLedger, UsageMeter, UsageReports
+from tollgate.domain.usage import (
+    STRIPE_DEDUP_WINDOW_SECONDS,
+    BatchSummary,
+    LedgerObject,
+    MeterReport,
+    ReportRecord,
+    ReportState,
+)
 
 LEDGER_BUCKET = "tollgate-test-ledger"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-usage"
@@ -48,7 +53,7 @@ def ledger_bytes(lines: list[str], delimiter: str = "\n") -> bytes:
 
 def ledger_key(at: float | None = None) -> str:
     """A key in the ledger's layout: ledger/YYYY/MM/DD/HH/<stream>-1-<time>-<uuid>.gz."""
-    moment = datetime.fromtimestamp(time.time() if at is None else at, timezone.utc)
+    moment = datetime.fromtimestamp(time.time() if at is None else at, UTC)
     return (contract.USAGE_LEDGER_PREFIX + moment.strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
             + f"amazon-apigateway-tollgate-test-1-{moment:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz")
 
@@ -120,14 +125,13 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
         self._seen: dict[str, float] = {}
 
     def report(self, report: MeterReport) -> bool:
-        with self._call("report", report.identifier):
-            with self._lock:
-                seen = self._seen.get(report.identifier)
-                if seen is not None and self.clock() - seen < STRIPE_DEDUP_WINDOW_SECONDS:
-                    return False
-                self._seen[report.identifier] = self.clock()
-                self.events.append(report)
-                return True
+        with self._call("report", report.identifier), self._lock:
+            seen = self._seen.get(report.identifier)
+            if seen is not None and self.clock() - seen < STRIPE_DEDUP_WINDOW_SECONDS:
+                return False
+            self._seen[report.identifier] = self.clock()
+            self.events.append(report)
+            return True
 
     def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
         with self._call("reported_units", customer_id):

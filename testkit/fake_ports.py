@@ -1,5 +1,5 @@
-"""In-memory fakes of the ports (tollgate.domain.ports; Stripe's in testkit.fake_billing), for the unit tests, the handler tests on
-fakes and the benchmark. Each behaves like the real service where the domain relies on it
+"""In-memory fakes of the ports (tollgate.domain.ports; Stripe's in testkit.fake_billing), for the unit tests,
+the handler tests on fakes and the benchmark. Each behaves like the real service where the domain relies on it
 (conditional writes, idempotent deletes, Stripe idempotency keys) and fails on demand
 (testkit.faults.FaultyFake)."""
 
@@ -12,20 +12,20 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 
-from testkit.faults import CallRecorder, FaultyFake
 from testkit.fake_billing import FakeBilling
-from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied, KeyNotFound
+from testkit.faults import CallRecorder, FaultyFake
 from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus, AppliedEvent
 from tollgate.domain.api_key_format import key_hash
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied, KeyNotFound
+from tollgate.domain.key_items import KeyItem
 from tollgate.domain.models import IssuedKey, ListedKey, ReconcilerRun
-from tollgate.plans import Plan, PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
-from tollgate.domain.key_items import KeyItem
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.domain.ports.metrics import Metrics
 from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
+from tollgate.plans import Plan, PlanCatalog
 
 # The plans the fakes' deployment sells: the default (paid, metered, no card first, as a deployment of
 # the flat settings), a free plan, and a paid plan that needs a card before its key works.

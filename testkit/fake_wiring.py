@@ -4,11 +4,11 @@ contract through the same wiring a cold start builds, without any emulator."""
 
 from __future__ import annotations
 
-from testkit.world import World, accounts_environment
 from testkit.fake_aws import FakeIdempotencyStore, FakeSecretsManager
 from testkit.fake_billing import FakePaymentMethods
 from testkit.fake_ports import FakePorts
 from testkit.lambda_events import FUNCTION_ENVIRONMENT, DeployedFunction, deployed
+from testkit.world import World, accounts_environment
 from tollgate import contract
 from tollgate.adapters.secrets import SecretStore
 

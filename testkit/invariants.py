@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import hashlib
 
-from tollgate.domain.account import SIGNUP_KEY_NAME_PREFIX, AccountStatus
 from testkit.world import World
+from tollgate.domain.account import SIGNUP_KEY_NAME_PREFIX, AccountStatus
 
 
 def keys_follow_the_row(world: World, email: str) -> list[str]:

@@ -20,7 +20,13 @@ from testkit.fake_access import FakeAccountBilling, FakeCustomerAccess, FakeMail
 from testkit.fake_billing import FakeBilling, FakePaymentMethods
 from testkit.fake_metering import FakeUsageLedger, FakeUsageMeter, FakeUsageReports
 from testkit.fake_ports import (
-    TEST_PLANS, FakeAccounts, FakeAnalytics, FakeApiKeys, FakeKeyItems, FakeMetrics, FakePorts,
+    TEST_PLANS,
+    FakeAccounts,
+    FakeAnalytics,
+    FakeApiKeys,
+    FakeKeyItems,
+    FakeMetrics,
+    FakePorts,
 )
 from tollgate import contract
 from tollgate.domain.account import Account
@@ -36,13 +42,13 @@ from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.metering import UsageReporter
 from tollgate.domain.models import Registrant
 from tollgate.domain.plan_changes import PlanChanges
+from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.reconciliation import Reconciler
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.sessions import CustomerSessions
 from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
-from tollgate.domain.ports.accounts import Accounts
 
 SITE_URL = "https://shop.example/"
 LINK_TTL_SECONDS = 24 * 3600

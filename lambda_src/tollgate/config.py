@@ -1,4 +1,4 @@
-"""The functions' settings, read once from the environment the stack sets (names in contract.py).
+"""The functions' settings, read once from the environment the stack sets (names in tollgate.contract.environment).
 
 Validated at cold start so a mis-deployed function fails on its first invocation with a message
 naming the variable, instead of half-way through a sign-up.
@@ -82,7 +82,7 @@ class RuntimeConfig:
         return self.usage
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> RuntimeConfig:
+    def from_environ(cls, environ: Mapping[str, str]) -> RuntimeConfig:  # noqa: C901 - one read per variable
         """Read and check every variable; raise ConfigurationError naming the first bad one."""
 
         def required(name: str) -> str:

@@ -17,7 +17,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
-
 LEGACY_PLAN_ID = "standard"
 
 

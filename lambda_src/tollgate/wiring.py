@@ -39,15 +39,15 @@ from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.key_items import KeyIssuer, stripe_key_mode
 from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.plan_changes import PlanChanges
-from tollgate.domain.reconciliation import Reconciler
-from tollgate.domain.registration import RegistrationService
-from tollgate.metrics import EmbeddedMetrics
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.billing import Billing, PaymentMethods
 from tollgate.domain.ports.keys import ApiKeys, KeyItems, PlanUsage
 from tollgate.domain.ports.metrics import Metrics
 from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
+from tollgate.domain.reconciliation import Reconciler
+from tollgate.domain.registration import RegistrationService
+from tollgate.metrics import EmbeddedMetrics
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
@@ -57,13 +57,13 @@ if TYPE_CHECKING:
     from tollgate.domain.account_keys import AccountKeys
     from tollgate.domain.account_overview import AccountOverviews
     from tollgate.domain.email_links import EmailLinks
-    from tollgate.domain.sessions import CustomerSessions
-    from tollgate.domain.verified_sign_up import VerifiedSignUp
     from tollgate.domain.metering import UsageReporter
     from tollgate.domain.ports.billing import AccountBilling
     from tollgate.domain.ports.customer_access import CustomerAccess
     from tollgate.domain.ports.mail import Mailer
     from tollgate.domain.ports.metering import UsageLedger, UsageMeter, UsageReports
+    from tollgate.domain.sessions import CustomerSessions
+    from tollgate.domain.verified_sign_up import VerifiedSignUp
 
 
 class Wiring:

@@ -27,7 +27,17 @@ from aiohttp import web
 
 from localdev.stripe_bridge.checkout import PAGE_ASSETS, PAGE_SECURITY_POLICY
 from localdev.stripe_bridge.core import (
-    Route, StripeError, Upstream, api_key, as_bool, new_id, paginate, reject_unknown, request_params, require, stored,
+    Route,
+    StripeError,
+    Upstream,
+    api_key,
+    as_bool,
+    new_id,
+    paginate,
+    reject_unknown,
+    request_params,
+    require,
+    stored,
 )
 
 PAGE = string.Template((PAGE_ASSETS / "portal.html").read_text())

@@ -26,7 +26,15 @@ from typing import Any
 from aiohttp import web
 
 from localdev.stripe_bridge.core import (
-    Route, StripeError, Upstream, api_key, paginate, reject_unknown, request_params, require, stored,
+    Route,
+    StripeError,
+    Upstream,
+    api_key,
+    paginate,
+    reject_unknown,
+    request_params,
+    require,
+    stored,
 )
 from localdev.stripe_bridge.webhooks import Webhooks
 

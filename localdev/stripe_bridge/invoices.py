@@ -39,7 +39,15 @@ from typing import Any
 from aiohttp import web
 
 from localdev.stripe_bridge.core import (
-    Route, StripeError, Upstream, api_key, as_int, new_id, paginate, reject_unknown, request_params,
+    Route,
+    StripeError,
+    Upstream,
+    api_key,
+    as_int,
+    new_id,
+    paginate,
+    reject_unknown,
+    request_params,
 )
 from localdev.stripe_bridge.webhooks import Webhooks
 

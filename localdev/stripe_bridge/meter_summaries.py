@@ -11,12 +11,18 @@ the bridge answers at once.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from localdev.stripe_bridge.core import (
-    Route, StripeError, as_int, new_id, paginate, reject_unknown, request_params, require, stored,
+    Route,
+    StripeError,
+    as_int,
+    new_id,
+    paginate,
+    reject_unknown,
+    request_params,
+    require,
+    stored,
 )
 from localdev.stripe_bridge.meters import MeterState
 

@@ -18,7 +18,15 @@ from typing import Any
 from aiohttp import web
 
 from localdev.stripe_bridge.core import (
-    Route, StripeError, as_int, new_id, paginate, reject_unknown, request_params, require, stored,
+    Route,
+    StripeError,
+    as_int,
+    new_id,
+    paginate,
+    reject_unknown,
+    request_params,
+    require,
+    stored,
 )
 
 METER_EVENT_IDENTIFIER_TTL_SECONDS = 24 * 3600

@@ -28,8 +28,20 @@ from typing import Any
 from aiohttp import web
 
 from localdev.stripe_bridge.core import (
-    Route, StripeError, Upstream, amount_pair, api_key, as_bool, as_int, missing, new_id, paginate,
-    reject_unknown, request_params, require, stored,
+    Route,
+    StripeError,
+    Upstream,
+    amount_pair,
+    api_key,
+    as_bool,
+    as_int,
+    missing,
+    new_id,
+    paginate,
+    reject_unknown,
+    request_params,
+    require,
+    stored,
 )
 from localdev.stripe_bridge.meters import MeterState
 

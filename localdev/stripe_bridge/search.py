@@ -14,7 +14,14 @@ from typing import Any
 from aiohttp import web
 
 from localdev.stripe_bridge.core import (
-    Route, StripeError, Upstream, api_key, as_int, reject_unknown, request_params, require,
+    Route,
+    StripeError,
+    Upstream,
+    api_key,
+    as_int,
+    reject_unknown,
+    request_params,
+    require,
 )
 
 _CLAUSE = re.compile(r"""\s*(?P<field>metadata\[['"](?P<key>[^'"]+)['"]\]|[a-z_]+)\s*:\s*['"](?P<value>[^'"]*)['"]\s*""")

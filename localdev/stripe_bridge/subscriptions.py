@@ -37,7 +37,15 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from localdev.stripe_bridge.core import (
-    Route, StripeError, Upstream, api_key, flatten, paginate, reject_unknown, request_params, stored,
+    Route,
+    StripeError,
+    Upstream,
+    api_key,
+    flatten,
+    paginate,
+    reject_unknown,
+    request_params,
+    stored,
 )
 from localdev.stripe_bridge.invoices import InvoiceState
 from localdev.stripe_bridge.prices import PriceState

@@ -29,7 +29,15 @@ import aiohttp
 from aiohttp import web
 
 from localdev.stripe_bridge.core import (
-    Route, StripeError, Upstream, new_id, paginate, reject_unknown, request_params, require, stored,
+    Route,
+    StripeError,
+    Upstream,
+    new_id,
+    paginate,
+    reject_unknown,
+    request_params,
+    require,
+    stored,
 )
 from tollgate.contract import STRIPE_API_VERSION
 
@@ -164,7 +172,7 @@ class Webhooks:
             async with self._upstream.session.post(endpoint["url"], data=payload, headers=headers,
                                                    timeout=timeout) as response:
                 delivery.status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             delivery.error = f"{type(error).__name__}: {error}"
         return delivery
 

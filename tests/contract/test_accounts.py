@@ -15,7 +15,14 @@ import pytest
 from testkit.fake_ports import FakeAccounts
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.account import (
-    Account, AccountStatus, AppliedEvent, KeyRecord, KeyState, PlanChange, PlanIntent, StatusChange,
+    Account,
+    AccountStatus,
+    AppliedEvent,
+    KeyRecord,
+    KeyState,
+    PlanChange,
+    PlanIntent,
+    StatusChange,
 )
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.ports.accounts import Accounts
@@ -106,7 +113,7 @@ def test_a_row_from_before_versions_is_version_0_and_written_once_from_it(accoun
     if isinstance(accounts, FakeAccounts):
         accounts.rows[legacy.email] = legacy
     else:
-        accounts._client.put_item(TableName=accounts._table, Item={  # noqa: SLF001 - an item as earlier versions wrote it
+        accounts._client.put_item(TableName=accounts._table, Item={
             "email": {"S": legacy.email}, "status": {"S": "active"}, "attemptId": {"S": "a1"},
             "keySyncedFor": {"S": "active"}, "keysRevision": {"N": "3"}})
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -60,7 +60,7 @@ def usage(request) -> Iterator[UsagePlans]:
         return key_id
 
     def count(key_id: str, calls: int, day: date) -> None:  # what the gateway counts as it lets calls through
-        at = datetime.combine(day, time(12), timezone.utc)
+        at = datetime.combine(day, time(12), UTC)
         assert all(aws.usage_counters[plan.usage_plan_id].take(key_id, at) for _ in range(calls))
 
     yield UsagePlans(UsagePlanUsage(client, tuple(aws.usage_plan_ids.values())), plan, key_in_plan,
@@ -68,7 +68,7 @@ def usage(request) -> Iterator[UsagePlans]:
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def test_a_key_never_called_has_its_plans_whole_quota(usage):

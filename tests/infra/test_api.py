@@ -3,12 +3,11 @@ rules are tests/infra/test_waf.py's."""
 
 import json
 
-from aws_cdk.assertions import Match
+from infra_synth import resolve_join
 
 from infra import gateway_errors
 from tollgate import contract
 
-from infra_synth import resolve_join
 
 def _site_url(synth) -> str:
     """The signup site's origin, as the template names it."""
@@ -82,7 +81,10 @@ def test_no_route_answers_a_cors_preflight(synth):
 
 
 def test_gateway_errors_carry_the_project_error_shape_and_no_cors_header(synth):
-    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
 
     assert {"DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "THROTTLED", "QUOTA_EXCEEDED"} <= set(responses)
     for props in responses.values():
@@ -95,7 +97,10 @@ def test_gateway_errors_carry_the_project_error_shape_and_no_cors_header(synth):
 
 def test_gateway_errors_are_the_ones_make_dev_renders(synth):
     """One source (infra/gateway_errors.py): the stage's templates and headers are what localdev answers."""
-    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
 
     assert {name: resolve_join(props["ResponseTemplates"]["application/json"]) for name, props in responses.items()} == {
         name: template for name, (_, template) in gateway_errors.gateway_errors(_site_url(synth)).items()

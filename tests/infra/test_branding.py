@@ -5,12 +5,12 @@ import json
 import re
 
 import pytest
-from testkit.dev_stack import cdk_json_plans
 from infra_synth import BRAND, REPO_ROOT, resolve_join
 
 from infra import site_delivery
 from infra.branding import Branding
 from infra.settings import Settings, SettingsError, load_cdk_json_context
+from testkit.dev_stack import cdk_json_plans
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 from aws_cdk import App, Stack
+from infra_synth import resolve_join
 
 from infra import lambda_asset
 from infra.functions import ARCHITECTURE, LAMBDA_SRC, RUNTIME, PipLocalBundling, shared_code_asset
 from tollgate import contract
-from infra_synth import resolve_join
 
 BUSINESS_HANDLERS = (contract.HANDLER_REGISTER, contract.HANDLER_CHECKOUT, contract.HANDLER_STRIPE_WEBHOOK)
 # Every function that touches API keys.
@@ -118,7 +118,10 @@ def test_checkout_may_only_read_keys_the_secret_and_accounts(synth):
     apigateway_actions = {action for action in grants if action.startswith("apigateway:")}
 
     assert apigateway_actions == {"apigateway:GET"}
-    assert not any(action.startswith("dynamodb:") and ("Put" in action or "Delete" in action or "Update" in action) for action in grants)
+    assert not any(
+        action.startswith("dynamodb:") and ("Put" in action or "Delete" in action or "Update" in action)
+        for action in grants
+    )
 
 
 def test_webhook_may_enable_disable_keys_and_move_them_between_this_deployments_plans_only(synth):
@@ -192,7 +195,9 @@ def test_the_runtime_and_architecture_are_the_ones_the_asset_is_built_for():
 
 def test_pip_bundling_installs_the_lock_for_the_lambda_platform_then_compiles_for_its_python(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(subprocess, "run", lambda command, **_: calls.append(command) or subprocess.CompletedProcess(command, 0, "", ""))
+    monkeypatch.setattr(
+        subprocess, "run", lambda command, **_: calls.append(command) or subprocess.CompletedProcess(command, 0, "", "")
+    )
     monkeypatch.setattr(lambda_asset, "runtime_python", lambda: "/opt/python3.12")
     for relative in lambda_asset.LEFT_OUT_PATHS:  # what pip would have installed
         (tmp_path / relative).mkdir(parents=True)
@@ -206,7 +211,7 @@ def test_pip_bundling_installs_the_lock_for_the_lambda_platform_then_compiles_fo
     assert (_option(install, "--platform"), _option(install, "--python-version")) == ("manylinux2014_aarch64", "3.12")
     assert compile_[:3] == ["/opt/python3.12", "-m", "compileall"] and compile_[-1] == str(tmp_path)
     assert _option(compile_, "--invalidation-mode") == "unchecked-hash"
-    assert (tmp_path / "tollgate" / "contract.py").is_file()
+    assert (tmp_path / "tollgate" / "contract" / "routes.py").is_file()
     assert not list(tmp_path.rglob("__pycache__"))
     assert not any((tmp_path / relative).exists() for relative in lambda_asset.LEFT_OUT_PATHS)
 

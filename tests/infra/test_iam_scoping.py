@@ -9,11 +9,10 @@ import re
 from typing import Any
 
 import pytest
+from infra_synth import resolve_join
 
 from infra.api_key_access import SERVICE_AUTHORIZATION_REFERENCE, UNCONDITIONED_GRANTS
 from tollgate import contract
-
-from infra_synth import resolve_join
 
 ARN_PREFIX = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 # The resource paths a grant may name: a key, the keys collection, a key's tags, or one of this

@@ -111,7 +111,7 @@ def test_the_asset_bundles_every_locked_package_at_the_version_the_tests_import(
 
     assert set(bundled) == locked
     assert bundled == {name: importlib.metadata.version(name) for name in bundled}
-    assert (asset / lambda_asset.PACKAGE / "contract.py").is_file()
+    assert (asset / lambda_asset.PACKAGE / "contract" / "routes.py").is_file()
 
 
 def test_boto3_comes_from_the_runtime_and_botocores_bundled_dependencies_fit_its_ranges(bundled):

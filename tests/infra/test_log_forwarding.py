@@ -85,7 +85,8 @@ def test_firehose_delivery_errors_are_logged_with_a_retention(synth):
 def test_firehose_role_may_read_the_moesif_secret_and_nothing_else_of_secrets_manager(synth):
     _, secret_id = synth.secret_ids()
     (stream,) = synth.resources("AWS::KinesisFirehose::DeliveryStream").values()
-    role_id = stream["Properties"]["HttpEndpointDestinationConfiguration"]["SecretsManagerConfiguration"]["RoleARN"]["Fn::GetAtt"][0]
+    secrets = stream["Properties"]["HttpEndpointDestinationConfiguration"]["SecretsManagerConfiguration"]
+    role_id = secrets["RoleARN"]["Fn::GetAtt"][0]
     statements = [
         statement
         for policy in synth.resources("AWS::IAM::Policy").values()

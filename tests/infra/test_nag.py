@@ -40,17 +40,20 @@ def _ack(scope, rule_id: str) -> None:
 
 
 IAM5_GRANULAR = "AwsSolutions-IAM5[Action::s3:GetObject*]"
+SMG4 = "AwsSolutions-SMG4"
+PREFIX = "AwsSolutions::"
 
 
 @pytest.mark.parametrize(
     ("case", "acknowledge", "clean"),
     [
         ("nothing acknowledged", lambda secret, role: None, False),
-        ("plain ids", lambda s, r: (_ack(s, "AwsSolutions-SMG4"), _ack(r, IAM5_GRANULAR)), True),
-        ("prefixed ids", lambda s, r: (_ack(s, "AwsSolutions::AwsSolutions-SMG4"), _ack(r, "AwsSolutions::" + IAM5_GRANULAR)), True),
-        ("bare IAM5 does not cover a granular finding", lambda s, r: (_ack(s, "AwsSolutions-SMG4"), _ack(r, "AwsSolutions-IAM5")), False),
-        ("an acknowledgment only covers its own scope", lambda s, r: (_ack(r, "AwsSolutions-SMG4"), _ack(r, IAM5_GRANULAR)), False),
-        ("infra.nag helpers", lambda s, r: (nag.acknowledge(s, "AwsSolutions-SMG4", "x"), nag.acknowledge_wildcards(r, ["Action::s3:GetObject*"], "x")), True),
+        ("plain ids", lambda s, r: (_ack(s, SMG4), _ack(r, IAM5_GRANULAR)), True),
+        ("prefixed ids", lambda s, r: (_ack(s, PREFIX + SMG4), _ack(r, PREFIX + IAM5_GRANULAR)), True),
+        ("bare IAM5 does not cover a granular finding", lambda s, r: (_ack(s, SMG4), _ack(r, "AwsSolutions-IAM5")), False),
+        ("an acknowledgment only covers its own scope", lambda s, r: (_ack(r, SMG4), _ack(r, IAM5_GRANULAR)), False),
+        ("infra.nag helpers",
+         lambda s, r: (nag.acknowledge(s, SMG4, "x"), nag.acknowledge_wildcards(r, ["Action::s3:GetObject*"], "x")), True),
     ],
 )  # fmt: skip
 def test_which_acknowledgment_ids_silence_a_finding(tmp_path, case, acknowledge, clean):

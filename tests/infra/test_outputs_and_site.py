@@ -141,7 +141,7 @@ def test_outputs_give_urls_ids_and_the_put_secret_commands(synth):
     assert resolve_join(outputs["UsagePlanIds"]["Value"]) == ",".join(
         f"{plan_id}=<{logical_id}>" for plan_id, logical_id in zip(
             [plan.id for plan in synth.settings.plans],
-            [logical_id for logical_id, resource in usage_plans.items()]))
+            [logical_id for logical_id, resource in usage_plans.items()], strict=True))
     (register_id,) = [logical_id for logical_id, function in synth.resources("AWS::Lambda::Function").items()
                       if function["Properties"]["Handler"] == contract.HANDLER_REGISTER]
     assert outputs[contract.STACK_OUTPUT_REGISTER_FUNCTION]["Value"] == {"Ref": register_id}

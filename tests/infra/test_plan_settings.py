@@ -3,11 +3,10 @@
 import json
 
 import pytest
+from infra_synth import REPO_ROOT
 
 from infra.plan_settings import PLACEHOLDER_STRIPE_PRICE_ID
 from infra.settings import Settings, SettingsError, load_cdk_json_context
-
-from infra_synth import REPO_ROOT
 
 PRO = {"id": "pro", "name": "Pro", "description": "For production", "price_text": "$0.0005 per call",
        "throttle_rate_limit": 50, "throttle_burst_limit": 100, "quota_limit": 1_000_000, "quota_period": "MONTH",

@@ -3,12 +3,11 @@ import subprocess
 import sys
 
 import pytest
-
-from infra.plan_settings import FLAT_PLAN_KEYS, LEGACY_PLAN_ID, PLACEHOLDER_STRIPE_PRICE_ID
-from infra.settings import Settings, SettingsError, load_cdk_json_context
-
 from infra_synth import EXISTING_MOESIF_SECRET_ARN, EXISTING_STRIPE_SECRET_ARN, REPO_ROOT
 
+from infra.plan_settings import FLAT_PLAN_KEYS, PLACEHOLDER_STRIPE_PRICE_ID
+from infra.settings import Settings, SettingsError, load_cdk_json_context
+from tollgate.plans import LEGACY_PLAN_ID
 
 # The flat plan settings of the versions before plans, as an operator's cdk.json still has them.
 FLAT_PLAN = {"throttle_rate_limit": 10, "throttle_burst_limit": 20, "quota_limit": 10000, "quota_period": "MONTH",

@@ -4,7 +4,7 @@ the ledger's layout Firehose writes (infra/log_forwarding.py)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from infra_synth import resolve_join
 
@@ -36,7 +36,7 @@ def test_firehose_writes_the_ledger_in_hour_folders_the_runtime_reads(synth):
     expression = LEDGER_HOUR_EXPRESSION.removeprefix("!{timestamp:").removesuffix("}/")
     for java, strftime in JAVA_TO_STRFTIME.items():
         expression = expression.replace(java, strftime)
-    moment = datetime(2026, 12, 2, 7, 5, tzinfo=timezone.utc)
+    moment = datetime(2026, 12, 2, 7, 5, tzinfo=UTC)
 
     assert backup["Prefix"] == contract.USAGE_LEDGER_PREFIX + LEDGER_HOUR_EXPRESSION
     assert backup["ErrorOutputPrefix"].startswith(contract.USAGE_LEDGER_FAILED_PREFIX + "!{firehose:error-output-type}/")

@@ -8,12 +8,11 @@ import json
 import re
 
 import pytest
+from infra_synth import resolve_join
 from waf_rules import Request, WebAcl
 
 from infra.waf import EVALUATION_WINDOW_SECONDS, MAX_REGEX_LENGTH, TOO_MANY_MESSAGE, route_regexes, route_statement
 from tollgate import contract
-
-from infra_synth import resolve_join
 
 
 def spellings(stage: str, route: str) -> list[str]:

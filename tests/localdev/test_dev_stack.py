@@ -25,7 +25,6 @@ from localdev.__main__ import API_PORT_ENV, EXIT_PORT_IN_USE, PROJECT_ROOT, SITE
 from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.net import bind_loopback
 from testkit import dev_stack
-from testkit.dev_stack import cdk_json_plans
 from tollgate import contract
 from tollgate.domain import api_key_format
 
@@ -224,7 +223,7 @@ def test_with_log_requests_every_request_shows_as_one_human_readable_line() -> N
         running.stop()  # every line written
         output = running.output()
     registered = next(line for line in output.splitlines() if "tollgate-register: Registered" in line)
-    assert " INFO " in registered and f"accountId={registration['accountId']}" in registered
+    assert " INFO " in registered and f"keyId={registration['keyId']}" in registered
     assert f"localdev.requests: POST {contract.ROUTE_REGISTER} -> 202 in " in output
     assert f"localdev.requests: POST {contract.ROUTE_SIGNUP_CONFIRM} -> 201 in " in output
     assert "GET /hello -> 403 UNAUTHORIZED" in output  # no x-api-key: the authorizer is not even called

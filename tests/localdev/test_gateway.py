@@ -6,8 +6,6 @@ stage: the /register body model, chunked and short bodies, error headers, client
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import http.client
 import json
 import socket
@@ -16,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import defaultdict
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -58,7 +57,7 @@ class EchoBackend(BackgroundHttpServer):
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 backend.received.append({"path": self.path, "headers": dict(self.headers.items())})
                 body = json.dumps({"echo": self.path}).encode()
                 self.send_response(200)

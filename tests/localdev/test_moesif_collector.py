@@ -18,8 +18,8 @@ import boto3
 import pytest
 from moesifapi.configuration import Configuration
 from moesifapi.exceptions.api_exception import APIException
-from moesifapi.moesif_api_client import MoesifAPIClient
 from moesifapi.models import CompanyModel, UserModel
+from moesifapi.moesif_api_client import MoesifAPIClient
 
 from localdev.emulators import MoesifCollector, MotoServer
 

@@ -13,8 +13,8 @@ import pytest
 from infra.site_delivery import SITE_DIR, security_headers
 from localdev.net import AnyMethodHttpServer, read_request_body
 from localdev.site_server import SiteServer
-from tollgate import contract
 from testkit.dev_stack import cdk_json_plans
+from tollgate import contract
 
 
 class EchoApi(AnyMethodHttpServer):

@@ -5,7 +5,7 @@ unchanged; the counter refuses a call once the key's quota is used up."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import boto3
 import pytest
@@ -17,7 +17,7 @@ from tollgate.adapters.api_gateway_usage import UsagePlanUsage
 
 
 def on(day: int, hour: int = 12, month: int = 12) -> datetime:
-    return datetime(2026, month, day, hour, tzinfo=timezone.utc)
+    return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
 def counted(quota_limit: int = 10, quota_period: str = "MONTH") -> UsageCounter:
@@ -25,7 +25,7 @@ def counted(quota_limit: int = 10, quota_period: str = "MONTH") -> UsageCounter:
     for day, calls in ((1, 3), (2, 4)):
         for _ in range(calls):
             assert counter.take("key-a", on(day))
-    assert counter.take("key-b", datetime(2026, 12, 2, 23, 59, tzinfo=timezone.utc))
+    assert counter.take("key-b", datetime(2026, 12, 2, 23, 59, tzinfo=UTC))
     return counter
 
 
@@ -90,7 +90,7 @@ def test_update_usage_sets_what_a_plan_key_has_left_of_this_period(apigateway, c
 
     answer = apigateway.update_usage(usagePlanId=plan_id, keyId=key_id,
                                      patchOperations=[{"op": "replace", "path": "/remaining", "value": "2"}])
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     assert answer["items"] == {key_id: [[0, 2]]}
     assert [counter.take(key_id) for _ in range(3)] == [True, True, False]
     assert apigateway.get_usage(usagePlanId=plan_id, keyId=key_id, startDate=today.isoformat(),

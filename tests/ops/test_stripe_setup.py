@@ -132,7 +132,7 @@ def test_api_key_is_prompted_for_when_the_environment_has_none():
 
 def test_a_malformed_key_is_refused_without_echoing_it(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(BASE + ["--unit-amount", "1"], environ={"STRIPE_API_KEY": "pk_test_publishable"})
+        main([*BASE, "--unit-amount", "1"], environ={"STRIPE_API_KEY": "pk_test_publishable"})
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "must look like sk_test_" in err
@@ -141,7 +141,7 @@ def test_a_malformed_key_is_refused_without_echoing_it(capsys):
 
 def test_usage_reported_by_moesif_is_refused_before_any_stripe_call(names, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(BASE + ["--unit-amount", "1", "--usage-reporter", "moesif", "--api-base", "http://127.0.0.1:9"],
+        main([*BASE, "--unit-amount", "1", "--usage-reporter", "moesif", "--api-base", "http://127.0.0.1:9"],
              environ={"STRIPE_API_KEY": STRIPE_KEY})  # nothing listens on port 9: a call would fail differently
     assert exit_info.value.code == 2
     err = " ".join(capsys.readouterr().err.split())

@@ -8,9 +8,9 @@ import io
 import uuid
 
 import boto3
-from testkit.lambda_events import KEY_OWNER
 
 from ops.tag_keys import main
+from testkit.lambda_events import KEY_OWNER
 from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
@@ -36,7 +36,7 @@ def test_keys_from_before_the_owner_tag_are_tagged_once_and_another_deployments_
         aws, environment, accounts):
     apigateway = boto3.client("apigateway")
     old_keys = [apigateway.create_api_key(name=f"tollgate-old-{n}", enabled=n == 0)["id"] for n in range(2)]
-    for key_id, status in zip(old_keys, (AccountStatus.ACTIVE, AccountStatus.SUSPENDED)):
+    for key_id, status in zip(old_keys, (AccountStatus.ACTIVE, AccountStatus.SUSPENDED), strict=True):
         recorded(accounts, key_id, status)
     new_key = ApiGatewayKeys(apigateway, KEY_OWNER).create_key("tollgate-new", "")
     recorded(accounts, new_key.id)

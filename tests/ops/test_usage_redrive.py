@@ -18,8 +18,8 @@ from testkit.moto_stack import MotoStack
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.dynamo_usage_reports import DynamoUsageReports
-from tollgate.domain.metering import meter_event_identifier
 from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.metering import meter_event_identifier
 from tollgate.domain.usage import STRIPE_DEDUP_WINDOW_SECONDS, LedgerObject, MeterReport
 
 

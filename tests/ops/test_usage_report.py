@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from tollgate.domain.usage import BatchSummary, MeterReport
 from tollgate.wiring import Wiring
 
 NOW = time.time()
-TODAY = datetime.fromtimestamp(NOW, timezone.utc).date()
+TODAY = datetime.fromtimestamp(NOW, UTC).date()
 
 
 class FakeUsagePlanUsage:

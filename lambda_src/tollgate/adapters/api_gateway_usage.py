@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-
 from tollgate.adapters.aws_clients import call_aws
-from tollgate.plans import Plan
 from tollgate.domain.ports.keys import PlanUsage
+from tollgate.plans import Plan
 
 _SERVICE = "API Gateway"
 

@@ -20,12 +20,24 @@ from botocore.exceptions import ClientError
 
 from tollgate import contract
 from tollgate.adapters.aws_clients import (
-    CONDITION_FAILED, TRANSACTION_CANCELED, call_aws, cancellation_reasons, downstream_error, refuse,
+    CONDITION_FAILED,
+    TRANSACTION_CANCELED,
+    call_aws,
+    cancellation_reasons,
+    downstream_error,
+    refuse,
+)
+from tollgate.domain.account import (
+    Account,
+    AccountStatus,
+    AppliedEvent,
+    KeyRecord,
+    KeyState,
+    PlanChange,
+    PlanIntent,
+    StatusChange,
 )
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.account import (
-    Account, AccountStatus, AppliedEvent, KeyRecord, KeyState, PlanChange, PlanIntent, StatusChange,
-)
 from tollgate.domain.ports.accounts import Accounts
 
 _SERVICE = "DynamoDB"
@@ -33,7 +45,7 @@ _TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"  # the code inside Canc
 # Bookkeeping items share the table under a key that can never be an email (no '@').
 BILLING_EVENT_KEY_PREFIX = "stripe-event#"
 
-# Account field -> item attribute. The ids double as GSI partition keys (names in contract.py).
+# Account field -> item attribute. The ids double as GSI partition keys (names in tollgate.contract.tables).
 _ATTRIBUTES = {
     "email": contract.ACCOUNTS_PARTITION_KEY,
     "status": "status",

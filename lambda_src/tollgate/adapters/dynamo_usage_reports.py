@@ -20,8 +20,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from tollgate import contract
 from tollgate.adapters.aws_clients import CONDITION_FAILED, answer, call_aws
 from tollgate.domain.metering import REPORT_RETENTION_SECONDS
-from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord, ReportState
 from tollgate.domain.ports.metering import UsageReports
+from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord, ReportState
 
 _SERVICE = "DynamoDB"
 _ID = contract.USAGE_REPORTS_PARTITION_KEY

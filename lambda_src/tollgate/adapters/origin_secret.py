@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-
 from tollgate.adapters.aws_clients import answer, call_aws
 
 ACCEPTED_STAGES = ("AWSCURRENT", "AWSPREVIOUS")

@@ -4,13 +4,14 @@ reached Firehose)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from tollgate import contract
 from tollgate.adapters.aws_clients import call_aws
-from tollgate.domain.usage import LedgerObject
 from tollgate.domain.ports.metering import UsageLedger
+from tollgate.domain.usage import LedgerObject
 
 _SERVICE = "S3"
 _HOUR = 3600
@@ -34,14 +35,16 @@ class S3UsageLedger(UsageLedger):
     def objects_between(self, start: int, end: int) -> list[LedgerObject]:
         objects = []
         for folder in hour_folders(start - _FOLDER_MARGIN_SECONDS, end + _FOLDER_MARGIN_SECONDS):
-            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=folder)
-            objects += call_aws(_SERVICE, f"list s3://{self._bucket}/{folder}", lambda: [
-                LedgerObject(self._bucket, item["Key"]) for page in pages for item in page.get("Contents", [])])
+            objects += call_aws(_SERVICE, f"list s3://{self._bucket}/{folder}", partial(self._objects_in, folder))
         return objects
+
+    def _objects_in(self, folder: str) -> list[LedgerObject]:
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=folder)
+        return [LedgerObject(self._bucket, item["Key"]) for page in pages for item in page.get("Contents", [])]
 
 
 def hour_folders(start: int, end: int) -> list[str]:
     """The ledger's hour folders from the one holding `start` to the one holding `end` (epoch seconds)."""
     return [contract.USAGE_LEDGER_PREFIX
-            + datetime.fromtimestamp(hour, timezone.utc).strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
+            + datetime.fromtimestamp(hour, UTC).strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
             for hour in range(start - start % _HOUR, end + 1, _HOUR)]

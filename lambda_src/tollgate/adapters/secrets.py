@@ -1,6 +1,6 @@
 """A Tollgate secret (one JSON document in Secrets Manager), cached between invocations.
 
-There are two (contract.py): the Stripe secret and the Moesif secret. Values are fetched at most
+There are two (tollgate.contract.secret_fields): the Stripe secret and the Moesif secret. Values are fetched at most
 every SECRET_MAX_AGE_SECONDS, so a rotated key is picked up without a deploy. A field still holding
 the stack's placeholder is refused with a message that names it: a half-configured deployment
 fails clearly instead of calling Stripe with "REPLACE_ME".

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from tollgate.adapters.aws_clients import call_aws
 from tollgate.domain.models import Email
 from tollgate.domain.ports.mail import Mailer

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-
 from tollgate.adapters.aws_clients import call_aws
 from tollgate.domain.usage import LedgerObject
 

@@ -19,11 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from tollgate import contract
 from tollgate.adapters.stripe_client import call_stripe, downstream_error
+from tollgate.domain.billing_state import (
+    InvoicePayment,
+    OpenInvoice,
+    OpenInvoicePage,
+    SubscriptionItem,
+    SubscriptionPage,
+    SubscriptionState,
+)
 from tollgate.domain.errors import ConfigurationError
 from tollgate.domain.models import Registrant
-from tollgate.domain.billing_state import (
-    InvoicePayment, OpenInvoice, OpenInvoicePage, SubscriptionItem, SubscriptionPage, SubscriptionState,
-)
 from tollgate.domain.ports.billing import Billing
 
 if TYPE_CHECKING:

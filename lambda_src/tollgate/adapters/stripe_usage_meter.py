@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from tollgate.adapters.stripe_client import call_stripe, downstream_error
 from tollgate.domain.errors import ConfigurationError
-from tollgate.domain.usage import MeterReport
 from tollgate.domain.ports.metering import UsageMeter
+from tollgate.domain.usage import MeterReport
 
 if TYPE_CHECKING:
     import stripe

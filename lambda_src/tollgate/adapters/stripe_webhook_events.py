@@ -11,8 +11,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tollgate.domain.errors import InvalidWebhookSignature
 from tollgate.domain.billing_state import BillingEvent
+from tollgate.domain.errors import InvalidWebhookSignature
 
 WEBHOOK_TOLERANCE_SECONDS = 300  # Stripe's default: a captured delivery cannot be replayed later
 

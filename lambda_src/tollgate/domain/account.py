@@ -17,9 +17,10 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
 from tollgate import contract
+from tollgate.domain.key_ring import KeyRecord, KeyRing, KeyState
 from tollgate.domain.models import IssuedKey, Registrant
 from tollgate.plans import Plan
 
@@ -42,7 +43,7 @@ PLAN_HISTORY_SECONDS = (35 + 14) * DAY_SECONDS
 PLAN_CHANGES_KEPT = 60
 
 
-class AccountStatus(str, Enum):
+class AccountStatus(StrEnum):
     """Where an account is in its life. `pending` rows carry a lease so a crash cannot block
     an email forever; `failed` rows are those a rollback could not fully undo; `suspended` ones
     owe money (their keys are disabled until they pay); `canceled` ones ended for good (a new
@@ -54,58 +55,6 @@ class AccountStatus(str, Enum):
     SUSPENDED = "suspended"
     CANCELED = "canceled"
     FAILED = "failed"
-
-
-class KeyState(str, Enum):
-    """Where one of an account's keys is in its life (the values are the keys table's, contract.KEY_STATES):
-    the current key is `active`; a rotated one is `rotating_out` (it keeps working until its record's
-    `until`), then `retired` by the scheduled key retirement, or `revoked` at once by the customer
-    ("Revoke now"). Rows written before issue 20 say `deleted` for `retired` (read as `retired`)."""
-
-    ACTIVE = "active"
-    ROTATING_OUT = "rotating_out"
-    REVOKED = "revoked"
-    RETIRED = "retired"
-
-    @classmethod
-    def _missing_(cls, value: object) -> KeyState | None:
-        return cls.RETIRED if value == "deleted" else None
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    """One key the customer holds (or held), without its value (nothing stores a key value).
-
-    A Tollgate key (tollgate.domain.api_key_format) has a `key_hash`, the key of its item in the keys
-    table; its `id` is the start of that hash (tollgate.domain.key_items.key_id_of). A key imported by
-    `make migrate-keys` from before issue 20 was an API Gateway key's value: it has a hash too, and
-    `gateway_key_id` names that API Gateway key (deleted when the key ends, unless it is the account's
-    usage key). A record without a hash is a row's API Gateway key from before the migration (`id`
-    is the API Gateway key id)."""
-
-    id: str
-    created_at: int  # epoch seconds
-    state: KeyState = KeyState.ACTIVE
-    until: int | None = None  # rotating_out: when the grace ends; revoked/retired: when it ended
-    hint: str = ""  # the key's last four characters (tollgate.domain.api_key_format.key_hint)
-    key_hash: str | None = None
-    gateway_key_id: str | None = None
-
-    @property
-    def exists(self) -> bool:
-        """Still a key that can call (not revoked or retired yet)."""
-        return self.state in (KeyState.ACTIVE, KeyState.ROTATING_OUT)
-
-    def callable_at(self, now: float) -> bool:
-        """Whether the key works at `now` (while the account may call): the current key, or a rotated
-        one still within its grace (the authorizer decides the same from the key's item)."""
-        return self.state is KeyState.ACTIVE or (self.state is KeyState.ROTATING_OUT and (self.until or 0) > now)
-
-    @property
-    def own_gateway_key_id(self) -> str | None:
-        """The API Gateway key this record is (a row from before the migration) or was imported from."""
-        return self.gateway_key_id if self.key_hash is not None else self.id
-
 
 
 @dataclass(frozen=True)
@@ -300,20 +249,22 @@ class Account:
             return self.keys
         return (KeyRecord(self.api_key_id, self.created_at),)
 
+    @property
+    def key_ring(self) -> KeyRing:
+        return KeyRing(self.key_records)
+
     def key(self, key_id: str) -> KeyRecord | None:
-        return next((record for record in self.key_records if record.id == key_id), None)
+        return self.key_ring.key(key_id)
 
     @property
     def current_key(self) -> KeyRecord | None:
         """The key the customer uses now (the newest `active` one)."""
-        return next((record for record in reversed(self.key_records) if record.state is KeyState.ACTIVE), None)
+        return self.key_ring.current
 
     @property
     def existing_key_ids(self) -> tuple[str, ...]:
         """The customer's keys that can still call (to count them, or end them), the current one first."""
-        current = self.current_key
-        records = sorted(self.key_records, key=lambda record: record is not current)
-        return tuple(record.id for record in records if record.exists)
+        return self.key_ring.existing_ids
 
     def owns_gateway_key(self, gateway_key_id: str) -> bool:
         """The API Gateway key is (or was) this account's: its usage key, or a key of a record from
@@ -324,20 +275,16 @@ class Account:
     @property
     def gateway_key_ids(self) -> tuple[str, ...]:
         """API Gateway keys API Gateway still holds for this account (to disable or delete), the usage
-        key first: the usage key until it is deleted, and the API Gateway keys of records from before
-        issue 20 that have not ended."""
-        ids = [self.api_key_id] if self.api_key_id and self.usage_key is not None else []
-        ids += [record.own_gateway_key_id for record in self.key_records
-                if record.exists and record.own_gateway_key_id]
-        return tuple(dict.fromkeys(ids))
+        key first: the usage key until it is deleted, and those of records from before issue 20."""
+        usage_key = (self.api_key_id,) if self.api_key_id and self.usage_key is not None else ()
+        return tuple(dict.fromkeys(usage_key + self.key_ring.live_gateway_key_ids))
 
     @property
     def key_target(self) -> str:
         """What the keys must look like for this row: the status, the plan and the usage key (API
         Gateway's part: `gateway_target`), then every key with its state (the keys table's items).
         The keys match the row when `keys_synced_to` is this."""
-        keys = ",".join(f"{record.id}:{record.state.value}:{record.until or ''}" for record in self.key_records)
-        return f"{self.gateway_target}|{keys}"
+        return f"{self.gateway_target}|{self.key_ring.target}"
 
     @property
     def gateway_target(self) -> str:
@@ -370,10 +317,7 @@ class Account:
 
     def with_rotated_key(self, record: KeyRecord, grace_until: int) -> Account:
         """`record` becomes the current key; the one before keeps working until `grace_until`."""
-        current = self.current_key
-        records = tuple(replace(old, state=KeyState.ROTATING_OUT, until=grace_until) if old is current else old
-                        for old in self.key_records)
-        return replace(self, keys=(*records, record))
+        return replace(self, keys=self.key_ring.rotated(record, grace_until, record.created_at).records)
 
     def with_keys_imported(self, records: tuple[KeyRecord, ...]) -> Account:
         """The row with its keys from before issue 20 replaced by their imported records (`make migrate-keys`)."""
@@ -381,16 +325,14 @@ class Account:
 
     def with_key_ended(self, key_id: str, state: KeyState, at: int) -> Account:
         """The key `key_id` (not the current one) revoked or retired at `at`."""
-        return replace(self, keys=tuple(replace(record, state=state, until=at) if record.id == key_id else record
-                                        for record in self.key_records))
+        return replace(self, keys=self.key_ring.ended(key_id, state, at).records)
 
     def with_keys_deleted(self, at: int, cause: str) -> Account:
         """The canceled row once its API Gateway keys are deleted: every key record says `retired`
         (the ids stay, so late usage still finds the customer), the usage key's value is forgotten
         (the key is gone), the deletion is in the history and the status stays."""
-        records = tuple(replace(record, state=KeyState.RETIRED, until=at) if record.exists else record
-                        for record in self.key_records)
-        return replace(self.with_status(self.status, at, cause), keys=records, usage_key=None)
+        return replace(self.with_status(self.status, at, cause), keys=self.key_ring.all_retired(at).records,
+                       usage_key=None)
 
     # --- billing ids ---------------------------------------------------------------------------
 
@@ -453,17 +395,3 @@ def new_account_id() -> str:
     """A fresh opaque account id: contract.ACCOUNT_ID_PREFIX + ACCOUNT_ID_LENGTH random base62 characters."""
     alphabet = string.digits + string.ascii_uppercase + string.ascii_lowercase
     return contract.ACCOUNT_ID_PREFIX + "".join(secrets.choice(alphabet) for _ in range(contract.ACCOUNT_ID_LENGTH))
-
-
-@dataclass(frozen=True)
-class Registration:
-    """What a successful sign-up hands back: the customer's key (value included, its id the key id),
-    its hint, the account id and the billing ids."""
-
-    key: IssuedKey
-    key_hint: str
-    account_id: str
-    customer_id: str
-    subscription_id: str | None  # None: a free plan
-    status: AccountStatus
-    plan_id: str  # the plan signed up for (tollgate.plans): the key page says what applies to it

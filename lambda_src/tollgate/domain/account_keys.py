@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 
 from tollgate.domain.account import Account, AccountStatus, KeyState
@@ -90,12 +91,10 @@ class AccountKeys:
                 raise KeyChangeRefused("Your account changed while the key was being made; nothing changed: "
                                        "reload the page and try again.") from None
             raise
-        try:
+        # The new key works already should this fail: the old one's item still says `active` until the
+        # next writer, or the retirement at its grace end, copies the row onto it (the row says it is not in step).
+        with suppress(DownstreamError):
             self._enforcer.enforce(stored)
-        except DownstreamError:
-            # The new key works already; the old one's item still says `active` until the next writer,
-            # or the retirement at its grace end, copies the row onto it (the row says it is not in step).
-            pass
         return key
 
     def revoke(self, account: Account, key_id: str) -> Account:

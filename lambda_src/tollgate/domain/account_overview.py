@@ -24,15 +24,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from tollgate.domain.errors import DownstreamError
 from tollgate.domain.account import Account, AccountStatus, KeyRecord
 from tollgate.domain.billing_state import UpcomingInvoice
-from tollgate.plans import Plan, PlanCatalog, UnknownPlan
+from tollgate.domain.errors import DownstreamError
 from tollgate.domain.ports.billing import AccountBilling
 from tollgate.domain.ports.keys import PlanUsage
 from tollgate.domain.ports.metering import UsageReports
+from tollgate.plans import Plan, PlanCatalog, UnknownPlan
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class AccountOverviews:
         elif account.status is not AccountStatus.CANCELED and (not plan.is_free or ending is not None):
             unavailable.append("usage")  # (on a free plan with nothing billed, there is nothing to show)
         if account.api_key_id and account.status is not AccountStatus.CANCELED:
-            today = datetime.fromtimestamp(self._clock(), timezone.utc).date()
+            today = datetime.fromtimestamp(self._clock(), UTC).date()
             left = _or_none(lambda: self._plan_usage.quota_left(account.api_key_id, plan, today), "quota", unavailable)
             quota_left, quota = left if left is not None else (None, None)
         return AccountOverview(account, plan, account.key_records, invoice, billable, quota_left, quota,

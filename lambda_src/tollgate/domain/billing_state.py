@@ -107,9 +107,6 @@ class SubscriptionState:
     def has_price(self, price_id: str) -> bool:
         return any(item.price_id == price_id for item in self.items)
 
-    def has_price(self, price_id: str) -> bool:
-        return any(item.price_id == price_id for item in self.items)
-
     @property
     def current_price_id(self) -> str | None:
         """The price of the newest item (by creation; of equals, the later listed): the plan it is on now."""

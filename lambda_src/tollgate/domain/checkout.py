@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
 from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.billing_state import CheckoutOutcome
+from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import PaymentMethods
-from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.ports.keys import KeyItems
 
 # Accounts that may add or replace a payment method: suspended ones too, so a customer cut off for

@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
-from tollgate.domain.account import RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus
 from tollgate.domain.models import ListedKey
-from tollgate.plans import PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import Billing
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
+from tollgate.plans import PlanCatalog
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,7 +51,7 @@ class Cleanup:
         self._accounts = accounts
         self._clock = clock
 
-    def undo(self, account: Account, *, attached: bool = True) -> UndoOutcome:
+    def undo(self, account: Account, *, attached: bool = True) -> UndoOutcome:  # noqa: C901 - one step per held id
         """Undo every resource `account` records, newest first.
 
         A row with the customer create's idempotency key but no customer id never learned the
@@ -106,8 +106,13 @@ class Cleanup:
             if record.key_hash is not None:
                 undos.append(_Undo(f"remove key {record.id}", lambda digest=record.key_hash: self._key_items.delete(digest)))
         if key_id and attached:
-            undos.append(_Undo(f"detach API key {key_id}", lambda: self._api_keys.detach_from_plan(key_id, self._plans.get(account.plan_id).usage_plan_id),
-                               covered_by=delete_key))
+            undos.append(
+                _Undo(
+                    f"detach API key {key_id}",
+                    lambda: self._api_keys.detach_from_plan(key_id, self._plans.get(account.plan_id).usage_plan_id),
+                    covered_by=delete_key,
+                )
+            )
         failed: list[tuple[_Undo, str]] = []
         for undo in reversed(undos):
             try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from tollgate.domain.models import Registrant
 
@@ -16,7 +16,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class LinkPurpose(str, Enum):
+class LinkPurpose(StrEnum):
     """What an emailed link lets its holder do (a link is good for its own purpose only)."""
 
     SIGN_UP = "sign-up"  # confirm a sign-up: runs the register flow for the registrant it holds

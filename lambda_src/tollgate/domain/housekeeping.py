@@ -26,12 +26,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.account import Account, AccountStatus
-from tollgate.domain.reconciliation import Pacer
-from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.key_enforcement import follow_row
+from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
+from tollgate.domain.reconciliation import Pacer
 
 KEY_DELETIONS_PER_SECOND = 2  # of API Gateway's 5 per second and account: the rest stays for sign-ups
 DAY_SECONDS = 24 * 3600

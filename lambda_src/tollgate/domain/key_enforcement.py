@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyNotFound
 from tollgate.domain.key_items import KeyItem
-from tollgate.plans import Plan, PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.domain.ports.metrics import Metrics
+from tollgate.plans import Plan, PlanCatalog
 
 MAX_ATTEMPTS = 3
 
@@ -107,7 +108,7 @@ class KeyEnforcer:
             failures += self._try(lambda: self._enable(account.api_key_id, plan), contract.METRIC_KEYS_ENABLED)
         elif gateway and account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):
             for key_id in account.gateway_key_ids:
-                failures += self._try(lambda: self._keys.set_enabled(key_id, False), contract.METRIC_KEYS_DISABLED)
+                failures += self._try(partial(self._keys.set_enabled, key_id, False), contract.METRIC_KEYS_DISABLED)
         if failures:
             raise failures[0]
 

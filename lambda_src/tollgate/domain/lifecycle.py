@@ -44,16 +44,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 
 from tollgate.domain.account import Account, AccountStatus, AppliedEvent
 from tollgate.domain.billing_state import BillingEvent, SubscriptionState
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.plan_changes import CHECKOUT_CAUSE, PlanChanges
-from tollgate.plans import PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import Billing, PaymentMethods
+from tollgate.plans import PlanCatalog
 
 SUBSCRIPTION_UPDATED = "customer.subscription.updated"
 SUBSCRIPTION_DELETED = "customer.subscription.deleted"
@@ -71,7 +71,7 @@ EVENT_MEMORY_SECONDS = 30 * 24 * 3600  # Stripe retries a delivery for 3 days; k
 MAX_ATTEMPTS = 4
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What became of one event (logged and returned to Stripe for the dashboard)."""
 
     APPLIED = "applied"
@@ -139,9 +139,9 @@ class LifecycleService:
             account = self._accounts.find_by_subscription_id(event.subscription_id)
         if account is None and event.customer_id:
             account = self._accounts.find_by_customer_id(event.customer_id)
-        if account is not None and event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, RECONCILE):
-            if event.subscription_id and event.subscription_id != account.subscription_id:
-                return None  # an older or foreign subscription of the customer: not the row's
+        if (account is not None and event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, RECONCILE)
+                and event.subscription_id and event.subscription_id != account.subscription_id):
+            return None  # an older or foreign subscription of the customer: not the row's
         return account
 
     def _apply(self, event: BillingEvent, account: Account) -> tuple[Account, Account]:

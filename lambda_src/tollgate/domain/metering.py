@@ -37,16 +37,23 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
-from tollgate.domain.errors import DownstreamError
-from tollgate.domain.usage import (
-    BatchSummary, BillableStatuses, KeyUsage, LedgerObject, MeterReport, ReportRecord, ReportState, read_ledger,
-)
 from tollgate.domain.account import PlanTerm
-from tollgate.plans import PlanCatalog, UnknownPlan
+from tollgate.domain.errors import DownstreamError
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.metering import UsageLedger, UsageMeter, UsageReports
+from tollgate.domain.usage import (
+    BatchSummary,
+    BillableStatuses,
+    KeyUsage,
+    LedgerObject,
+    MeterReport,
+    ReportRecord,
+    ReportState,
+    read_ledger,
+)
+from tollgate.plans import PlanCatalog, UnknownPlan
 
 # Stripe accepts meter events up to 35 days old: a report older than that can never be sent, so
 # what the table remembers about it can go.
@@ -65,7 +72,7 @@ def price_billed(term: PlanTerm, plans: PlanCatalog) -> str | None:
     return term.price_id if term.price_id is not None else plans.get(term.plan_id).price_id
 
 
-class Delivery(str, Enum):
+class Delivery(StrEnum):
     SENT = "sent"
     ALREADY_REPORTED = "already_reported"  # marked reported, or Stripe knew the identifier
     AMBIGUOUS = "ambiguous"
@@ -123,7 +130,7 @@ class UsageReporter:
         backing_off = threading.Event()
         with ThreadPoolExecutor(max_workers=self._parallel_calls) as pool:
             results = pool.map(lambda report: self._deliver_safely(report, backing_off), reports)
-            for report, result in zip(reports, results):
+            for report, result in zip(reports, results, strict=True):
                 if isinstance(result, DownstreamError):
                     failures.append(result)
                     continue

@@ -43,9 +43,9 @@ from tollgate.domain.billing_state import SubscriptionState
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.errors import PlanChangeRefused
 from tollgate.domain.key_enforcement import KeyEnforcer
-from tollgate.plans import Plan, PlanCatalog, UnknownPlan
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import Billing
+from tollgate.plans import Plan, PlanCatalog, UnknownPlan
 
 # Stripe takes meter events for a period up to an hour after it ends before it finalizes the
 # invoice (https://docs.stripe.com/billing/subscriptions/usage-based/configure-grace-period).

@@ -40,6 +40,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from tollgate.domain.account import RESERVATION_LEASE_SECONDS, AccountStatus
 from tollgate.domain.billing_state import SubscriptionState
@@ -169,7 +170,7 @@ class Reconciler:
         for account in owners.values():
             if self._clock() >= deadline:
                 return ReconcilerRun.STOPPED_BY_TIME_BUDGET
-            self._repair(account.customer_id or "", "follow-up", lambda: self._lifecycle.follow_up(account, run_id),
+            self._repair(account.customer_id or "", "follow-up", partial(self._lifecycle.follow_up, account, run_id),
                          tally)
         return None
 

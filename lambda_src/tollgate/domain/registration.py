@@ -37,10 +37,16 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from tollgate import contract
+from tollgate.domain.account import (
+    RESERVATION_LEASE_SECONDS,
+    SIGNUP_KEY_NAME_PREFIX,
+    Account,
+    AccountStatus,
+)
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import (
     ConcurrentUpdate,
@@ -48,22 +54,33 @@ from tollgate.domain.errors import (
     EmailAlreadyRegistered,
     RegistrationInProgress,
 )
-from tollgate.domain.account import (
-    RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account, AccountStatus, Registration,
-)
 from tollgate.domain.key_enforcement import follow_row
 from tollgate.domain.key_items import KeyIssuer, KeyItem
 from tollgate.domain.models import IssuedKey, Registrant
-from tollgate.plans import PlanCatalog
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.billing import Billing
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.domain.ports.metrics import Metrics
+from tollgate.plans import PlanCatalog
 
 CONCURRENT_CALLS = 5  # the widest stage (the last one)
 _RESERVATION_TRIES = 3
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a successful sign-up hands back: the customer's key (value included, its id the key id),
+    its hint, the account id and the billing ids."""
+
+    key: IssuedKey
+    key_hint: str
+    account_id: str
+    customer_id: str
+    subscription_id: str | None  # None: a free plan
+    status: AccountStatus
+    plan_id: str  # the plan signed up for (tollgate.plans): the key page says what applies to it
 
 
 class RegistrationService:

@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 
 from tollgate import contract
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.account_emails import AccountEmails
 from tollgate.domain.customer_access import LinkPurpose, Session, token_hash
 from tollgate.domain.email_links import TOKEN_BYTES, EmailLinks
 from tollgate.domain.errors import InvalidLink, SignedOut
-from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.customer_access import CustomerAccess
 

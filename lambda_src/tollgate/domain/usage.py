@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from tollgate import contract
 
@@ -216,7 +216,7 @@ class MeterReport:
     price_id: str  # the customer's plan's price, whose meter counts the event ("": the default plan's)
 
 
-class ReportState(str, Enum):
+class ReportState(StrEnum):
     PENDING = "pending"
     REPORTED = "reported"
 

@@ -15,15 +15,17 @@ the second (the link's hash is the request fingerprint the reservation compares)
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from tollgate import contract
+from tollgate.domain.account import AccountStatus
 from tollgate.domain.account_emails import AccountEmails
 from tollgate.domain.customer_access import EmailLink, LinkPurpose
 from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, InvalidLink
-from tollgate.domain.account import AccountStatus, Registration
 from tollgate.domain.models import Registrant
-from tollgate.domain.registration import RegistrationService
 from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.registration import Registration, RegistrationService
 
 # Accounts a customer has: signing up again with their email gets a sign-in link. A canceled account
 # signs up again (a new key and subscription); pending and failed rows are no one's account.
@@ -68,7 +70,5 @@ class VerifiedSignUp:
     def _spend(self, link: EmailLink) -> None:
         """Spend the link once the answer is final. Should that fail, the answer stands: opening the
         link again registers nothing twice, it answers "this email already has an account"."""
-        try:
+        with suppress(InvalidLink, DownstreamError):
             self._links.use(link)
-        except (InvalidLink, DownstreamError):
-            pass

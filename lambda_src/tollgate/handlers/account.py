@@ -27,8 +27,8 @@ from http.cookies import CookieError, SimpleCookie
 from aws_lambda_powertools.event_handler import Response
 
 from tollgate import contract, wiring
-from tollgate.domain.account_overview import AccountOverview
 from tollgate.domain.account import Account
+from tollgate.domain.account_overview import AccountOverview
 from tollgate.domain.api_key_format import key_hint
 from tollgate.domain.errors import BillingPortalNotSetUp, KeyChangeRefused, PlanChangeRefused, SignedOut
 from tollgate.domain.validation import (

@@ -31,8 +31,8 @@ from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseI
 
 from tollgate import contract, wiring
 from tollgate.domain.errors import EmailAlreadyRegistered, RegistrationInProgress, ValidationFailed
-from tollgate.domain.account import Registration
 from tollgate.domain.models import Registrant
+from tollgate.domain.registration import Registration
 from tollgate.domain.validation import parse_link_token, parse_registration
 from tollgate.handlers.http import HttpFunction, error, raw_body, require_json, respond
 

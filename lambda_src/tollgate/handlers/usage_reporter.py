@@ -27,8 +27,8 @@ from tollgate import contract, wiring
 from tollgate.adapters.sqs_usage_queues import ledger_objects_in
 from tollgate.domain.errors import TollgateError
 from tollgate.domain.metering import BatchOutcome, Delivery
-from tollgate.metrics import published_per_invocation
 from tollgate.domain.ports.metrics import Metrics
+from tollgate.metrics import published_per_invocation
 
 RETRY_BASE_SECONDS = 60
 RETRY_CAP_SECONDS = 3600

@@ -51,7 +51,7 @@ def test_a_session_for_an_unknown_customer_or_configuration_is_refused(stripe_cl
                                                                        configuration: Any, customer: Any):
     with pytest.raises(stripe.InvalidRequestError, match="No such customer"):
         stripe_client.v1.billing_portal.sessions.create({"customer": "cus_nobody", "configuration": configuration.id})
-    with pytest.raises(stripe.InvalidRequestError, match="No such billing_portal.configuration"):
+    with pytest.raises(stripe.InvalidRequestError, match=r"No such billing_portal\.configuration"):
         stripe_client.v1.billing_portal.sessions.create({"customer": customer.id, "configuration": "bpc_nothing"})
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 
-
 class Analytics(ABC):
     """Moesif companies and users: what Moesif billing meters attribute usage to."""
 

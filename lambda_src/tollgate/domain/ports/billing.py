@@ -6,7 +6,15 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tollgate.domain.billing_state import CheckoutSession, InvoicePayment, OpenInvoice, OpenInvoicePage, SubscriptionPage, SubscriptionState, UpcomingInvoice
+    from tollgate.domain.billing_state import (
+        CheckoutSession,
+        InvoicePayment,
+        OpenInvoice,
+        OpenInvoicePage,
+        SubscriptionPage,
+        SubscriptionState,
+        UpcomingInvoice,
+    )
     from tollgate.domain.models import Registrant
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 
-
 class Metrics(ABC):
     """Business metrics (names in tollgate.contract.METRIC_*): what the stack's alarms and dashboard
     watch. Recording one never calls a service: the adapter prints them, once per invocation, in

@@ -8,12 +8,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from testkit.lambda_events import KEY_OWNER
+from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG, AwsClients
-from tollgate import contract
 from tollgate.domain.errors import DownstreamError
-
-from testkit.lambda_events import KEY_OWNER
 
 
 @pytest.fixture

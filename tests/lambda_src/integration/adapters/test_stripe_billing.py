@@ -12,13 +12,12 @@ import uuid
 import pytest
 
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
-
 from tollgate import contract
 from tollgate.adapters.stripe_billing import StripeBilling
 from tollgate.adapters.stripe_client import STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_SECONDS, stripe_client
+from tollgate.domain.billing_state import InvoicePayment
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.models import Registrant
-from tollgate.domain.billing_state import InvoicePayment
 
 ANN = Registrant("ann@example.com", "Ann", "Lee")
 

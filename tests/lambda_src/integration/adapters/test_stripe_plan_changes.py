@@ -13,15 +13,15 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from tollgate.adapters.stripe_account_billing import StripeAccountBilling
-from tollgate.adapters.stripe_billing import StripeBilling
-from tollgate.adapters.stripe_client import stripe_client
-from tollgate.domain.models import Registrant
-from tollgate.domain.billing_state import SubscriptionItem, SubscriptionState
 
 from localdev.bootstrap import DEV_CATALOG
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from ops.catalog_setup import CatalogSetup
+from tollgate.adapters.stripe_account_billing import StripeAccountBilling
+from tollgate.adapters.stripe_billing import StripeBilling
+from tollgate.adapters.stripe_client import stripe_client
+from tollgate.domain.billing_state import SubscriptionItem, SubscriptionState
+from tollgate.domain.models import Registrant
 
 PRO_CATALOG = replace(DEV_CATALOG, product_name="Tollgate API (test, pro)", meter_event_name="tollgate_test_pro_calls",
                       lookup_key="tollgate_test_pro", unit_amount_decimal=Decimal("0.5"))

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
-from testkit.lambda_events import KEY_OWNER, DeployedFunction, LambdaContext, api_gateway_event, deployed, invoke
 
+from testkit.lambda_events import KEY_OWNER, DeployedFunction, LambdaContext, api_gateway_event, deployed, invoke
 from tollgate import contract
 
 GRACE_SECONDS = 1
@@ -59,6 +59,38 @@ def page_of(account_function: DeployedFunction, session: str) -> dict:
     status, _, page = call(account_function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)
     assert status == 200
     return page
+
+
+def signed_in(register: DeployedFunction, account_function: DeployedFunction) -> tuple[dict, str]:
+    """A customer through the emailed sign-up and sign-in links: the 201 body, the session."""
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    call(register, contract.ROUTE_REGISTER, {"email": email, "firstname": "Ada", "lastname": "L"})
+    created = call(register, contract.ROUTE_SIGNUP_CONFIRM, {"token": last_link(email, "confirm")})[2]
+    call(account_function, contract.ROUTE_SIGNIN, {"email": email})
+    headers = call(account_function, contract.ROUTE_SIGNIN_CONFIRM, {"token": last_link(email, "signin")})[1]
+    return created, headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+
+
+def test_no_key_is_at_rest_after_sign_up_rotation_and_revocation(aws, register, account_function):
+    """Done-when of issue 20 on moto (calls through the gateway: make dev's test): every key the
+    customer was shown is in no table, no ledger object and no log line the functions wrote."""
+    with register.captured_logs() as register_log, account_function.captured_logs() as account_log:
+        created, session = signed_in(register, account_function)
+        rotated = call(account_function, contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, cookie=session)[2]
+        revoked = call(account_function, contract.ROUTE_ACCOUNT_KEY_REVOKE, {"keyId": created["keyId"]}, cookie=session)
+        page = page_of(account_function, session)
+
+    assert revoked[0] == 200 and not aws.can_call(created["apikey"]) and aws.can_call(rotated["apikey"])
+    assert [key["state"] for key in page["keys"]] == [contract.KEY_STATE_REVOKED, contract.KEY_STATE_ACTIVE]
+    shown = (created["apikey"], rotated["apikey"])
+    at_rest = [register_log.getvalue(), account_log.getvalue(), json.dumps(page)]
+    dynamodb, s3 = boto3.client("dynamodb"), boto3.client("s3")
+    at_rest += [json.dumps(dynamodb.scan(TableName=table)["Items"]) for table in dynamodb.list_tables()["TableNames"]]
+    at_rest += [s3.get_object(Bucket=bucket["Name"], Key=held["Key"])["Body"].read().decode(errors="replace")
+                for bucket in s3.list_buckets()["Buckets"]
+                for held in s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", [])]
+    assert created["keyId"] in at_rest[1]  # the logs did name the keys, by id
+    assert not [text for text in at_rest for key in shown if key in text]
 
 
 def test_sign_up_sign_in_rotate_and_the_old_key_is_retired_after_its_grace(

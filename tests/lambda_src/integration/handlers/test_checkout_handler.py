@@ -12,10 +12,17 @@ import uuid
 
 import boto3
 import pytest
-from testkit.lambda_events import (SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, cors_headers, deployed, invoke,
-                                   sign_up)
-from testkit.stripe_events import deliver, stripe_event
 
+from testkit.lambda_events import (
+    SIGNUP_ORIGIN,
+    DeployedFunction,
+    api_gateway_event,
+    cors_headers,
+    deployed,
+    invoke,
+    sign_up,
+)
+from testkit.stripe_events import deliver, stripe_event
 from tollgate import contract
 
 

@@ -9,10 +9,10 @@ import urllib.request
 
 import boto3
 import pytest
+
 from testkit.emf import emf_documents
 from testkit.lambda_events import DeployedFunction, ScheduledInvocation, deployed, sign_up
 from testkit.stripe_events import deliver, stripe_event
-
 from tollgate import contract
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.dynamo_reconciler_runs import DynamoReconcilerRuns

@@ -12,9 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-from testkit.lambda_events import REGISTER_MODULE, deployed
-from testkit.lambda_events import api_gateway_event, cors_headers, invoke
 
+from testkit.lambda_events import REGISTER_MODULE, api_gateway_event, cors_headers, deployed, invoke
 from tollgate import contract
 
 

@@ -5,21 +5,25 @@ Checkout in setup mode, setup intents). Accounts are created by the real registe
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import time
 import urllib.request
-import uuid
 
 import boto3
 import pytest
 import stripe
-from testkit.lambda_events import (SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, cors_headers, deployed, invoke,
-                                   sign_up)
+
+from testkit.lambda_events import (
+    SIGNUP_ORIGIN,
+    DeployedFunction,
+    api_gateway_event,
+    cors_headers,
+    deployed,
+    invoke,
+    sign_up,
+)
 from testkit.moto_stack import WEBHOOK_SECRET
 from testkit.stripe_events import deliver, stripe_event
-
 from tollgate import contract
 from tollgate.adapters.stripe_webhook_events import billing_event
 from tollgate.handlers.stripe_webhook import NOT_FROM_STRIPE

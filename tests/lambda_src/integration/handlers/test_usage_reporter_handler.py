@@ -54,7 +54,10 @@ def put_ledger_object(aws: MotoStack, lines: list[str]) -> LedgerObject:
 
 def units_in_stripe(reporter: DeployedFunction, customer_id: str) -> float:
     now = int(time.time())
-    return reporter.wiring.usage_meter.reported_units(customer_id, reporter.wiring.config.plans.default.price_id, now - now % 60 - 3600, now - now % 60 + 60)
+    minute = now - now % 60
+    return reporter.wiring.usage_meter.reported_units(
+        customer_id, reporter.wiring.config.plans.default.price_id, minute - 3600, minute + 60
+    )
 
 
 def test_a_ledger_object_reaches_the_stripe_meter_through_s3_events_and_sqs(aws, reporter, queue, stripe_client):

@@ -4,8 +4,8 @@ from stdout), one document per invocation, in the namespace and dimension the al
 from __future__ import annotations
 
 import pytest
-from testkit.emf import emf_documents, emitted_metrics
 
+from testkit.emf import emf_documents, emitted_metrics
 from tollgate import contract
 from tollgate.metrics import EmbeddedMetrics, published_per_invocation
 

@@ -7,7 +7,7 @@ key follows the account's status; nothing is left half-made."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -103,7 +103,7 @@ def test_the_current_key_and_other_accounts_keys_cannot_be_revoked(fakes: World)
 def spend(fakes: World, key: str) -> int:
     """Call with `key` until the stage refuses: what it would count (the item's usage key's quota)."""
     usage_key_id = fakes.accounts.get(ADA).api_key_id
-    today = datetime.fromtimestamp(fakes.clock(), timezone.utc).date()
+    today = datetime.fromtimestamp(fakes.clock(), UTC).date()
     plan = TEST_PLANS.get(fakes.accounts.get(ADA).plan_id)
     made = 0
     while fakes.can_call(key) and fakes.plan_usage.quota_left(usage_key_id, plan, today)[0] > 0:

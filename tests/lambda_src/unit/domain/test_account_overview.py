@@ -3,13 +3,13 @@ be read now left out (and named) while the rest still shows."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from testkit.world import World
-from testkit.fake_ports import TEST_PLANS
 from testkit.fake_metering import FakeUsageReports
-from tollgate.domain.account_overview import AccountOverviews, EndingSubscription
+from testkit.fake_ports import TEST_PLANS
+from testkit.world import World
 from tollgate.domain.account import AccountStatus
+from tollgate.domain.account_overview import AccountOverviews, EndingSubscription
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.usage import LedgerObject, MeterReport
 
@@ -32,7 +32,7 @@ def test_the_page_figures_come_from_the_invoice_preview_the_usage_records_and_th
                                             PERIOD[1] - 1), ("c", account.customer_id, 100, PERIOD[1]),
                                            ("d", "cus_other", 9, PERIOD[0] + 5)):
         reports.mark_pending(MeterReport(identifier, customer, calls, at, LedgerObject("b", identifier), "price_1"), at)
-    today = datetime.fromtimestamp(fakes.clock(), timezone.utc).date()
+    today = datetime.fromtimestamp(fakes.clock(), UTC).date()
     fakes.plan_usage.used[account.api_key_id, today] = 7
 
     overview = overview_of(fakes, reports)

@@ -3,20 +3,25 @@ row keeps the key id, its history says when), counts the region's keys and the s
 
 from __future__ import annotations
 
-import pytest
-from testkit import world as deployment
-from testkit.world import CANCELED_KEY_RETENTION_DAYS as RETENTION_DAYS
-
-from tollgate.domain.errors import DownstreamError
-from tollgate.domain.housekeeping import DAY_SECONDS
 from dataclasses import replace
 
+import pytest
+
+from testkit import world as deployment
+from testkit.world import CANCELED_KEY_RETENTION_DAYS as RETENTION_DAYS
 from tollgate import contract
 from tollgate.domain.account import (
-    RESERVATION_LEASE_SECONDS, Account, AccountStatus, KeyRecord, KeyState, StatusChange,
+    RESERVATION_LEASE_SECONDS,
+    Account,
+    AccountStatus,
+    KeyRecord,
+    KeyState,
+    StatusChange,
 )
-from tollgate.domain.key_items import KeyIssuer, KeyItem
 from tollgate.domain.billing_state import BillingEvent
+from tollgate.domain.errors import DownstreamError
+from tollgate.domain.housekeeping import DAY_SECONDS
+from tollgate.domain.key_items import KeyIssuer, KeyItem
 
 NOW = 1_800_000_000
 

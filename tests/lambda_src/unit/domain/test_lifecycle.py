@@ -9,9 +9,11 @@ import itertools
 from dataclasses import replace
 
 import pytest
+
 from testkit import world as deployment
 from testkit.fake_ports import TEST_PLANS
-
+from tollgate.domain.account import HISTORY_LIMIT, Account, AccountStatus, StatusChange
+from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import (
     CHECKOUT_COMPLETED,
@@ -19,11 +21,8 @@ from tollgate.domain.lifecycle import (
     INVOICE_PAYMENT_FAILED,
     SUBSCRIPTION_DELETED,
     SUBSCRIPTION_UPDATED,
-    LifecycleService,
     Outcome,
 )
-from tollgate.domain.account import HISTORY_LIMIT, Account, AccountStatus, StatusChange
-from tollgate.domain.billing_state import BillingEvent
 
 NOW = 1_800_000_000
 EMAIL = "ann@example.com"
@@ -502,7 +501,10 @@ def test_a_replayed_checkout_event_pays_nothing_twice():
 def test_a_failed_payment_records_why_the_account_is_cut_off():
     world = World()
     world.set_subscription_status("past_due")
-    reason = "Payment of invoice TG-0001 (12.00 USD) failed (attempt 1). Stripe will not retry it: add or update the payment method."
+    reason = (
+        "Payment of invoice TG-0001 (12.00 USD) failed (attempt 1). "
+        "Stripe will not retry it: add or update the payment method."
+    )
 
     world.handle(INVOICE_PAYMENT_FAILED, failure_reason=reason)
 

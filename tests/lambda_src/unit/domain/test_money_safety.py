@@ -18,7 +18,11 @@ from tollgate.domain.account import DAY_SECONDS, PLAN_CHANGES_KEPT, PLAN_HISTORY
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import DownstreamError, KeyChangeRefused, PlanChangeRefused
 from tollgate.domain.lifecycle import (
-    CHECKOUT_COMPLETED, INVOICE_PAID, INVOICE_PAYMENT_FAILED, SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED,
+    CHECKOUT_COMPLETED,
+    INVOICE_PAID,
+    INVOICE_PAYMENT_FAILED,
+    SUBSCRIPTION_DELETED,
+    SUBSCRIPTION_UPDATED,
 )
 from tollgate.plans import PlanCatalog
 
@@ -161,7 +165,7 @@ def test_scenario_3_checkout_pays_the_debt_then_applies_the_paid_plan():
 
 def test_scenario_3_a_lost_payment_failed_event_is_caught_by_the_reconciler_and_a_lost_paid_one_too():
     world = World.create()
-    ended, invoice = downgraded_before_an_unpaid_invoice(world)  # invoice.payment_failed never arrives
+    _ended, invoice = downgraded_before_an_unpaid_invoice(world)  # invoice.payment_failed never arrives
 
     world.reconciler.run("run-1", world.clock() + 60)
     assert world.accounts.get(ADA).status is AccountStatus.SUSPENDED
@@ -209,7 +213,7 @@ def test_scenario_5_the_reconciler_adopts_the_subscription_of_a_lost_write_even_
     world.accounts.fail("update", on_call=world.accounts.call_count("update") + 2)
     with pytest.raises(DownstreamError):
         change(world, "standard")
-    world.billing._idempotent.clear()  # noqa: SLF001 - Stripe forgot the idempotency key (kept 24 h)
+    world.billing._idempotent.clear()
     world.clock.advance(2 * DAY_SECONDS)
 
     run, _ = world.reconciler.run("run-1", world.clock() + 60)

@@ -4,22 +4,19 @@ billed at the price of the plan it was made on, including across a change that f
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
-from tollgate.domain.models import IssuedKey
-
 import pytest
-
-import itertools
 
 from testkit import world as deployment
 from testkit.fake_metering import call_record, ledger_bytes
 from testkit.fake_ports import TEST_PLANS
-from tollgate.domain.errors import ConfigurationError, DownstreamError, PlanChangeRefused
-from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED
 from tollgate.domain.account import AccountStatus
-from tollgate.domain.models import Registrant
 from tollgate.domain.billing_state import BillingEvent
+from tollgate.domain.errors import ConfigurationError, DownstreamError, PlanChangeRefused
+from tollgate.domain.lifecycle import SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED
+from tollgate.domain.models import IssuedKey, Registrant
 from tollgate.domain.plan_changes import INVOICE_GRACE_SECONDS
 from tollgate.plans import PlanCatalog
 
@@ -75,7 +72,7 @@ def world() -> World:
 
 
 def test_free_to_paid_subscribes_and_moves_the_same_key_to_the_paid_usage_plan(world):
-    key, account = world.register("free")
+    key, _ = world.register("free")
     world.calls(key.id, 3)
 
     outcome = world.change("standard")
@@ -95,7 +92,7 @@ def test_n_calls_before_a_switch_and_m_after_are_billed_n_at_the_old_price_and_m
     one ledger object holds calls from both sides of the switch."""
     plans = PlanCatalog((STANDARD, replace(PRO, requires_payment_method=False), FREE))
     world = World.create(plans)
-    key, account = world.register("standard")
+    key, _ = world.register("standard")
     world.calls(key.id, 5)
     before_ms = int(world.clock() * 1000)
     world.clock.advance(1)
@@ -168,7 +165,7 @@ def test_a_change_the_account_cannot_make_is_refused_saying_what_to_do(world, pl
 def test_two_paid_plans_on_one_meter_are_refused_before_anything_changes(world):
     plans = PlanCatalog((STANDARD, replace(PRO, requires_payment_method=False), FREE))
     world = World.create(plans)
-    key, account = world.register("standard")
+    key, _ = world.register("standard")
     world.billing.meters = {STANDARD.price_id: "mtr_shared", PRO.price_id: "mtr_shared"}
 
     with pytest.raises(ConfigurationError, match="share a meter"):
@@ -211,7 +208,7 @@ def test_a_row_write_lost_after_stripe_changed_is_completed_by_the_reconciler_fr
 
 
 def test_a_key_left_in_no_usage_plan_by_a_failed_move_is_moved_by_the_next_reconciliation(world):
-    key, account = world.register("free")
+    key, _ = world.register("free")
     world.api_keys.fail_next("attach_to_plan")  # detached from the free plan, not yet in the paid one
 
     with pytest.raises(DownstreamError):
@@ -245,7 +242,7 @@ def test_a_price_changed_in_stripe_is_put_back_the_plan_is_what_the_row_says(wor
 def test_the_old_price_is_dropped_once_the_period_of_the_change_is_invoiced(world):
     plans = PlanCatalog((STANDARD, replace(PRO, requires_payment_method=False), FREE))
     world = World.create(plans)
-    key, account = world.register("standard")
+    _, account = world.register("standard")
     world.change("pro")
     subscription_id = account.subscription_id
     assert not world.lifecycle.needs_reconciling(world.account(), world.billing.subscription(subscription_id))

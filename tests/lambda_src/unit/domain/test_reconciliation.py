@@ -8,14 +8,14 @@ import itertools
 from dataclasses import replace
 
 import pytest
+
 from testkit import world as deployment
 from testkit.fake_ports import TEST_PLANS
-
+from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.lifecycle import RECONCILE, SUBSCRIPTION_UPDATED, Outcome
-from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.models import ReconcilerRun
-from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.reconciliation import Reconciler
 
 START = 1_800_000_000.0

@@ -4,20 +4,19 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
-from testkit.fake_ports import TEST_PLANS, FakePorts
-from tollgate.plans import PlanCatalog
-from testkit.faults import CallRecorder
 
-from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, RegistrationInProgress
-from tollgate.domain.account import Account, AccountStatus, KeyState
+from testkit.fake_ports import TEST_PLANS, FakePorts
+from testkit.faults import CallRecorder
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS, Account, AccountStatus, KeyState
 from tollgate.domain.api_key_format import key_hash
+from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, RegistrationInProgress
 from tollgate.domain.models import Registrant
-from tollgate.domain.account import RESERVATION_LEASE_SECONDS
 from tollgate.domain.registration import RegistrationService, _Attempt
+from tollgate.plans import PlanCatalog
 
 ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")
 
@@ -404,7 +403,7 @@ def test_a_takeover_that_cannot_undo_marks_the_crashed_row_failed_and_a_later_re
     assert row.status is AccountStatus.FAILED and row.api_key_id == crashed_key.id
     assert "delete API key" in row.failure_reason
 
-    registration = service.register(ANN, "fp")
+    service.register(ANN, "fp")
     assert list(ports.api_keys.keys) == [usage_key_id(ports)]
 
 
@@ -501,7 +500,7 @@ def test_a_key_left_by_a_taken_email_whose_delete_failed_is_found_as_orphaned_on
 
 
 def test_keys_recorded_by_a_row_or_named_otherwise_are_never_orphaned(ports):
-    registration = service_for(ports).register(ANN, "fp-1")
+    service_for(ports).register(ANN, "fp-1")
     ports.api_keys.create_key("someone-elses-key", "")
 
     assert service_for(ports).cleanup.orphaned_keys(now=2**40) == []

@@ -7,9 +7,9 @@ import pytest
 
 from testkit.world import World
 from tollgate import contract
+from tollgate.domain.account import AccountStatus
 from tollgate.domain.customer_access import token_hash
 from tollgate.domain.errors import InvalidLink, SignedOut, TooManyEmails
-from tollgate.domain.account import AccountStatus
 
 ADA = "ada@example.com"
 

@@ -4,11 +4,11 @@ point counted): started, then confirmed or failed by reason, and a rollback that
 from __future__ import annotations
 
 import pytest
-from testkit.fake_ports import TEST_PLANS, FakePorts
 
+from testkit.fake_ports import TEST_PLANS, FakePorts
 from tollgate import contract
-from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered
 from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered
 from tollgate.domain.models import Registrant
 from tollgate.domain.registration import RegistrationService
 
@@ -23,8 +23,8 @@ def ports() -> FakePorts:
 
 
 def service(ports: FakePorts) -> RegistrationService:
-    return RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts, metrics=ports.metrics, plans=TEST_PLANS,
-                               key_items=ports.key_items, clock=lambda: NOW)
+    return RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts, metrics=ports.metrics,
+                               plans=TEST_PLANS, key_items=ports.key_items, clock=lambda: NOW)
 
 
 def counted(ports: FakePorts) -> dict[str, float]:

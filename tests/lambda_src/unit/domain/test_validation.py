@@ -18,7 +18,9 @@ def body(**fields) -> str:
 
 
 def test_email_is_trimmed_and_case_folded_and_names_are_trimmed():
-    registrant = parse_registration(body(email="  Ann.Lee+Test@Example.COM \n", firstname=" Ann ", lastname="Lee\u00a0"), TEST_PLANS.ids)
+    registrant = parse_registration(
+        body(email="  Ann.Lee+Test@Example.COM \n", firstname=" Ann ", lastname="Lee\u00a0"), TEST_PLANS.ids
+    )
 
     assert registrant == Registrant(email="ann.lee+test@example.com", first_name="Ann", last_name="Lee")
 

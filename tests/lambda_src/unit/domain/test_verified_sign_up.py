@@ -7,8 +7,8 @@ import pytest
 
 from testkit.world import World
 from tollgate import contract
-from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, InvalidLink, RegistrationInProgress
 from tollgate.domain.account import AccountStatus
+from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, InvalidLink, RegistrationInProgress
 from tollgate.domain.models import Registrant
 
 ADA = Registrant("ada@example.com", "Ada", "Lovelace")

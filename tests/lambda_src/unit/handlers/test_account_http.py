@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from testkit.world import World
 from testkit.fake_ports import TEST_PLANS
 from testkit.fake_wiring import deployed_with_accounts
 from testkit.lambda_events import SIGNUP_ORIGIN, DeployedFunction, api_gateway_event, invoke
+from testkit.world import World
 from tollgate import contract
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.customer_access import token_hash
@@ -254,7 +254,7 @@ def test_a_plan_change_keeps_the_key_and_the_page_shows_the_new_plan(function: D
 
 
 def test_after_a_change_from_paid_to_free_the_page_gets_what_stripe_still_bills_and_for_which_plan(
-        function: DeployedFunction, fakes: AccountsOnFakes) -> None:
+        function: DeployedFunction, fakes: World) -> None:
     """Standard -> free in the period: the subscription ends with the period, its final invoice (the
     upcoming one) bills the calls made on Standard; the page gets the amount, the date and the plan."""
     session, _ = signed_in(function, fakes)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from testkit.fake_ports import TEST_PLANS, FakePorts
 from testkit.fake_wiring import deployed_on_fakes
 from testkit.lambda_events import ScheduledInvocation
-
 from tollgate import contract
-from tollgate.domain.housekeeping import DAY_SECONDS
 from tollgate.domain.account import Account, AccountStatus, StatusChange
+from tollgate.domain.housekeeping import DAY_SECONDS
 
 
 @pytest.fixture

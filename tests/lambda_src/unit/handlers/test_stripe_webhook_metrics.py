@@ -6,14 +6,14 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from testkit.fake_ports import TEST_PLANS, FakePorts
 from testkit.fake_wiring import FAKE_STRIPE_SECRET, deployed_on_fakes
 from testkit.lambda_events import DeployedFunction
 from testkit.stripe_events import deliver, stripe_event
-
 from tollgate import contract
-from tollgate.domain.errors import DownstreamError
 from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.errors import DownstreamError
 
 WEBHOOK_MODULE = "tollgate.handlers.stripe_webhook"
 SIGNING_SECRET = FAKE_STRIPE_SECRET[contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET]

@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from testkit.lambda_events import LambdaContext
 from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes, s3_notification, sqs_event
+from testkit.lambda_events import LambdaContext
 from tollgate import contract
-from tollgate.domain.errors import DownstreamError
 from tollgate.domain.account import AccountStatus
+from tollgate.domain.errors import DownstreamError
 from tollgate.domain.usage import STRIPE_DEDUP_WINDOW_SECONDS, ReportState
 from tollgate.handlers.usage_reporter import RETRY_CAP_SECONDS, retry_delay_seconds
 

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from testkit.world import EMAILS_PER_HOUR, World
 from testkit.fake_wiring import deployed_with_accounts
 from testkit.lambda_events import REGISTER_MODULE, DeployedFunction, api_gateway_event, cors_headers, invoke
+from testkit.world import EMAILS_PER_HOUR, World
 from tollgate import contract
 
 ADA = {"email": "Ada@Example.com ", "firstname": "Ada", "lastname": "Lovelace"}
