@@ -8,9 +8,9 @@ import os
 import sys
 from statistics import median
 
+from bench.authorizer import AUTHORIZER_TABLE_LATENCY_MS, authorizer_line
 from bench.cold_start import measure_cold_start
 from bench.measure import BENCH_ENVIRONMENT, HANDLER_MODULE, register_latency
-from bench.authorizer import AUTHORIZER_TABLE_LATENCY_MS, authorizer_line
 from bench.metering import reporter_line
 
 # What Lambda and the stack add to the register function's environment (infra/functions.py).

@@ -87,7 +87,7 @@ class LocalAuthorizer:
         if answer is None:
             try:
                 answer = self._function.invoke(event)
-            except Exception:  # noqa: BLE001 - API Gateway answers any authorizer failure 500, uncached
+            except Exception:
                 log.exception("the authorizer failed")
                 return Refused(500, "AUTHORIZER_FAILURE", "Internal server error")
             if not _well_formed(answer):

@@ -75,7 +75,7 @@ def decide(item: Mapping[str, Any] | None, now: float) -> Grant | Denial:
               contract.KEYS_ATTR_USAGE_KEY)
     values = [item.get(name) for name in fields]
     if not all(isinstance(value, str) and value for value in values):
-        missing = [name for name, value in zip(fields, values) if not (isinstance(value, str) and value)]
+        missing = [name for name, value in zip(fields, values, strict=True) if not (isinstance(value, str) and value)]
         return Denial(f"key item lacks {', '.join(missing)}")  # never allowed without what a grant needs
     return Grant(*values)
 
