@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from infra.branding import Branding
+from infra.domain_settings import DomainSettings
 from infra.plan_settings import (
     FLAT_PLAN_KEYS,
     PLANS_EXPECTED,
@@ -162,6 +163,7 @@ class Settings:
         "([Security](security.md#api-keys)). Changing it keeps earlier keys working.")})
     # Several flat keys, one object: metadata says which keys (see context_keys); each key's doc is Branding's.
     branding: Branding = field(metadata={"context_keys": Branding.context_keys()})
+    domains: DomainSettings = field(metadata={"context_keys": DomainSettings.context_keys()})
 
     @property
     def email_sender_is_placeholder(self) -> bool:
@@ -274,6 +276,7 @@ class Settings:
             key_prefix=read.matching("key_prefix", _KEY_PREFIX, "2 to 16 lower-case letters and digits, starting with a "
                                      "letter (e.g. 'tgk')"),
             branding=Branding.from_context(read),
+            domains=DomainSettings.from_context(read),
         )
 
 

@@ -90,7 +90,7 @@ class FakeApiKeys(FaultyFake, ApiKeys):
     def key_value(self, key_id: str) -> str:
         with self._call("key_value", key_id):
             if key_id not in self.keys:
-                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
+                raise KeyNotFound(key_id)
             return self.keys[key_id]["value"]
 
     def keys_named(self, prefix: str) -> list[ListedKey]:

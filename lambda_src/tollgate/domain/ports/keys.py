@@ -41,7 +41,8 @@ class ApiKeys(ABC):
 
     @abstractmethod
     def key_value(self, key_id: str) -> str:
-        """The key's secret value (only to answer a replayed request or check a presented key)."""
+        """The key's value (the usage key's, for the authorizer to name; a key from before issue 20's,
+        to import its hash). KeyNotFound when the key is gone."""
 
     @abstractmethod
     def keys_named(self, prefix: str) -> list[ListedKey]:
