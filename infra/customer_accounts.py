@@ -113,12 +113,11 @@ class CustomerAccounts(Construct):
             timeout=REGISTER_TIMEOUT, environment=environment, reserved_concurrency=reserved_concurrency,
             description="Tollgate /api/*: sign-in by emailed link, the account page, key rotation, Stripe portal")
         role = self.account.role
-        keys.grant_create(role)
+        # Rotation and revocation touch the keys table only (issue 20): no key is created and no quota set.
         keys.grant_enable(role)
-        keys.grant_delete(role)
-        keys.grant_plan_membership(role, attach=True, detach=True)  # a plan change moves the keys
+        keys.grant_delete(role)  # a key imported by make migrate-keys that ends takes its own API Gateway key
+        keys.grant_plan_membership(role, attach=True, detach=True)  # a plan change moves the usage key
         keys.grant_plan_usage(role)  # the account page's quota left
-        keys.grant_quota_carry_over(role)  # a rotation gives the new key the quota left
         config.stripe_secret.grant_read(role)
         config.moesif_secret.grant_read(role)  # the rotated key's Moesif user
         config.accounts_table.grant_read_write_data(role)
