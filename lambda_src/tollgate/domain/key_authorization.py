@@ -59,18 +59,26 @@ class Denial:
     reason: str
 
 
+def refusal(state: Any, not_after: Any, account_status: Any, now: float) -> Denial | None:
+    """Why a key in `state` (grace ending at `not_after`) of an account in `account_status` may not call
+    at `now`, or None when it may: the rule itself (the tests' stand-ins for the stage judge by it too)."""
+    if state not in CALLING_STATES:
+        return Denial(f"key {state}")
+    if state == contract.KEY_STATE_ROTATING_OUT and not now < _number(not_after):
+        return Denial("key past its rotation grace")
+    if account_status not in contract.KEY_CALLABLE_ACCOUNT_STATUSES:
+        return Denial(f"account {account_status}")
+    return None
+
+
 def decide(item: Mapping[str, Any] | None, now: float) -> Grant | Denial:
     """The grant for a call with the key whose item is `item` (plain values: str, int), at `now`."""
     if item is None:
         return Denial("no such key")
-    state = item.get(contract.KEYS_ATTR_STATE)
-    if state not in CALLING_STATES:
-        return Denial(f"key {state}")
-    if state == contract.KEY_STATE_ROTATING_OUT and not now < _number(item.get(contract.KEYS_ATTR_NOT_AFTER)):
-        return Denial("key past its rotation grace")
-    status = item.get(contract.KEYS_ATTR_ACCOUNT_STATUS)
-    if status not in contract.KEY_CALLABLE_ACCOUNT_STATUSES:
-        return Denial(f"account {status}")
+    refused = refusal(item.get(contract.KEYS_ATTR_STATE), item.get(contract.KEYS_ATTR_NOT_AFTER),
+                      item.get(contract.KEYS_ATTR_ACCOUNT_STATUS), now)
+    if refused is not None:
+        return refused
     fields = (contract.KEYS_ATTR_ACCOUNT_ID, contract.KEYS_ATTR_PLAN, contract.KEYS_ATTR_HINT,
               contract.KEYS_ATTR_USAGE_KEY)
     values = [item.get(name) for name in fields]
