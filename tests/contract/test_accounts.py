@@ -138,9 +138,10 @@ def test_a_delete_is_conditional_on_the_version(accounts):
 
 
 def test_a_deleted_row_takes_the_index_items_of_its_earlier_keys_along(accounts):
+    """A row from before issue 20 whose earlier key was an API Gateway key of its own (an `api-key#` item)."""
     first, second = f"key-{uuid.uuid4().hex[:8]}", f"key-{uuid.uuid4().hex[:8]}"
-    read = accounts.create(account(status=AccountStatus.ACTIVE).with_api_key(first))
-    rotated = accounts.update(read.with_rotated_key(second, 10, 20), read)
+    read = accounts.create(before_issue_20(account(status=AccountStatus.ACTIVE), first))
+    rotated = accounts.update(before_issue_20(read, first, second), read)
     assert accounts.find_by_api_key_id(first) == rotated
 
     with pytest.raises(ConcurrentUpdate):
