@@ -42,6 +42,10 @@ class TollgateStack(Stack):
             existing_stripe_secret_arn=settings.existing_stripe_secret_arn,
             existing_moesif_secret_arn=settings.existing_moesif_secret_arn,
         )
+        key_owner = f"{self.stack_name}/{settings.stage_name}"
+        # make smoke's role reads the Stripe secret by this tag (infra/smoke_access.py); an existing secret is the
+        # owner's to tag (docs/deploying.md).
+        Tags.of(self.data.stripe_secret).add(contract.API_KEY_OWNER_TAG, key_owner)
         self.log_forwarding = MoesifLogForwarding(
             self,
             "AccessLogs",
@@ -85,7 +89,7 @@ class TollgateStack(Stack):
             idempotency_table=self.data.idempotency_table,
             plans=settings.plans,
             usage_plans=self.api.usage_plans,
-            key_owner=f"{self.stack_name}/{settings.stage_name}",
+            key_owner=key_owner,
             signup_url=self.site.url,
             stage_name=settings.stage_name,
             canceled_key_retention_days=settings.canceled_key_retention_days,
