@@ -103,6 +103,14 @@ def wait_until(condition: Callable[[], Any], what: str, seconds: float = WAIT_SE
         time.sleep(0.1)
 
 
+# `make dev -c authorizer_cache_seconds=0`: the local gateway asks the key authorizer on every call, as
+# a stage with that setting does. For the tests that watch a change take effect (a key revoked, an
+# account suspended or activated): with the stage's cache they would have to wait out its TTL. The
+# cache itself, and the bound it puts on such changes, is tested on an injected clock
+# (tests/localdev/test_gateway.py, tests/localdev/test_local_authorizer.py).
+UNCACHED_AUTHORIZER = {"authorizer_cache_seconds": "0"}
+
+
 def card_first_context() -> dict[str, str]:
     """`make dev -c plans=...`: cdk.json's plans with the default (paid) one needing a card before its
     key works, as a deployment whose operator turned require_payment_method on for it."""

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, fields, replace
 
 from testkit.fake_billing import FakeBilling
 from testkit.faults import CallRecorder, FaultyFake
-from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus, AppliedEvent
 from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied, KeyNotFound
+from tollgate.domain.key_authorization import refusal
 from tollgate.domain.key_items import KeyItem
 from tollgate.domain.models import IssuedKey, ListedKey, ReconcilerRun
 from tollgate.domain.ports.accounts import Accounts
@@ -38,9 +38,8 @@ TEST_PLANS = PlanCatalog((
 
 def item_allows(state: str, not_after: float | None, account_status: str, now: float) -> bool:
     """The authorizer's rule on a key's item: the key active, or rotating out before its grace end, and
-    the account's status one that may call (the stage's own is tollgate.handlers.authorizer's)."""
-    in_grace = state == contract.KEY_STATE_ROTATING_OUT and (not_after or 0) > now
-    return (state == contract.KEY_STATE_ACTIVE or in_grace) and account_status in contract.KEY_CALLABLE_ACCOUNT_STATUSES
+    the account's status one that may call: the stage's own rule, tollgate.domain.key_authorization."""
+    return refusal(state, not_after, account_status, now) is None
 
 
 class FakeApiKeys(FaultyFake, ApiKeys):

@@ -6,6 +6,7 @@ key of an account findable; the follow-up list."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -134,6 +135,23 @@ def test_a_delete_is_conditional_on_the_version(accounts):
     accounts.delete(newer)
 
     assert accounts.get(read.email) is None
+
+
+def test_a_deleted_row_takes_the_index_items_of_its_earlier_keys_along(accounts):
+    """A row from before issue 20 whose earlier key was an API Gateway key of its own (an `api-key#` item)."""
+    first, second = f"key-{uuid.uuid4().hex[:8]}", f"key-{uuid.uuid4().hex[:8]}"
+    read = accounts.create(before_issue_20(account(status=AccountStatus.ACTIVE), first))
+    rotated = accounts.update(before_issue_20(read, first, second), read)
+    assert accounts.find_by_api_key_id(first) == rotated
+
+    with pytest.raises(ConcurrentUpdate):
+        accounts.delete(read)
+    accounts.delete(rotated)
+
+    assert accounts.get(read.email) is None and accounts.find_by_api_key_id(first) is None
+    if isinstance(accounts, DynamoAccounts):  # nothing of the row is left in the table
+        items = accounts._client.scan(TableName=accounts._table)["Items"]
+        assert not [item for item in items if read.email in str(item)]
 
 
 def test_an_event_is_applied_once_and_only_over_the_version_read(accounts):

@@ -23,20 +23,20 @@ import stripe
 
 from localdev.__main__ import PROJECT_ROOT, DevStackProcess
 from localdev.bootstrap import STRIPE_TEST_SECRET_KEY
-from testkit.dev_stack import card_first_context, request, sign_up, usage_key_id, wait_until
+from testkit.dev_stack import UNCACHED_AUTHORIZER, card_first_context, request, sign_up, usage_key_id, wait_until
 from tollgate import contract
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[DevStackProcess]:
-    with DevStackProcess() as running:
+    with DevStackProcess(context=UNCACHED_AUTHORIZER) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def stack_requiring_a_payment_method() -> Iterator[DevStackProcess]:
     """`make dev` whose default plan needs a card first, as a deployment with require_payment_method on."""
-    with DevStackProcess(context=card_first_context()) as running:
+    with DevStackProcess(context={**card_first_context(), **UNCACHED_AUTHORIZER}) as running:
         yield running
 
 

@@ -22,3 +22,10 @@ DEFAULT_KEY_PREFIX = "tgk"
 KEY_CALLABLE_ACCOUNT_STATUSES = ("active",)
 ACCOUNT_ID_PREFIX = "acct_"  # + ACCOUNT_ID_LENGTH base62 characters; never the email (it goes to logs, Moesif)
 ACCOUNT_ID_LENGTH = 20
+# How long API Gateway keeps the key authorizer's answer (setting `authorizer_cache_seconds`): a revoked
+# key, a suspended account, stops calling at most this long after the keys table says so.
+DEFAULT_AUTHORIZER_CACHE_SECONDS = 300
+# What the authorizer puts in its answer's context ($context.authorizer.<name> on the stage).
+AUTHORIZER_CONTEXT_ACCOUNT_ID = "accountId"
+AUTHORIZER_CONTEXT_PLAN = "plan"
+AUTHORIZER_CONTEXT_KEY_HINT = "keyHint"

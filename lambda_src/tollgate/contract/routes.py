@@ -7,8 +7,12 @@ from tollgate.contract.functions import HANDLER_ACCOUNT, HANDLER_CHECKOUT, HANDL
 # --- Routes -------------------------------------------------------------------------------------
 ROUTE_REGISTER = "/register"  # POST, no API key
 ROUTE_CHECKOUT = "/billing/checkout"  # POST, no usage-plan key required; the handler checks x-api-key itself
-# The stack output naming the register function: ops commands find a deployment by stack name through it.
+# The stack's name (app.py), the default of `make smoke` and `make deploy-role`, and the outputs the ops
+# commands read: the register function (a deployment's settings, by stack name), the API and the site.
+STACK_NAME = "Tollgate"
 STACK_OUTPUT_REGISTER_FUNCTION = "RegisterFunctionName"
+STACK_OUTPUT_API_URL = "ApiUrl"
+STACK_OUTPUT_SIGNUP_URL = "SignupUrl"
 ROUTE_STRIPE_WEBHOOK = "/stripe/webhook"  # POST, no API key; Stripe-Signature verified by the handler
 # POST, no API key: what became of the account of a Checkout session (the page back from Checkout
 # holds no key, only the session id Stripe put in its URL); served by the checkout function.
@@ -18,10 +22,12 @@ PUBLIC_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME, ROUTE_S
 ROUTE_METERED_PROXY = "/{proxy+}"
 METERED_RESOURCE_PATHS = ("/", ROUTE_METERED_PROXY)  # the access log's resourcePath of a metered call
 API_KEY_HEADER = "x-api-key"
+# The field of a sign-up's (and a key rotation's) answer that holds the new key's value, shown once.
+API_KEY_VALUE_FIELD = "apikey"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # The sign-up and checkout routes above anyone may call without a usage-plan key: the per-IP WAF
-# limit (infra/waf.py) and the browser routes' method throttle (infra/api.py) apply to them. Machine
+# limit (infra/waf.py) and the browser routes' method throttle (infra/gateway.py) apply to them. Machine
 # clients call them on the API; the signup page calls their twins under SITE_API_PREFIX below.
 SIGN_UP_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME)
 
@@ -32,6 +38,9 @@ SIGN_UP_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME)
 # URL is public refuses calls without the secret, so nobody skips keys, metering and billing.
 BACKEND_SECRET_HEADER = "x-tollgate-origin-verify"
 BACKEND_API_KEY_ID_HEADER = "x-tollgate-api-key-id"
+# The caller's account (the key authorizer's principal: the opaque account id, never the email), which
+# every metered call carries to an HTTP backend: which customer called, whichever of its keys it used.
+BACKEND_ACCOUNT_ID_HEADER = "x-tollgate-account-id"
 # Letters and digits only: the value travels in an HTTP header and in a static mapping value ('...').
 BACKEND_SECRET_LENGTH = 64
 # --- Customer accounts: verified sign-up, sign-in by emailed link, the account page -------------
@@ -60,7 +69,7 @@ ROUTE_SITE_CHECKOUT_OUTCOME = "/api/billing/checkout/outcome"
 SITE_TWIN_OF_ROUTE = dict(
     zip(SIGN_UP_ROUTES, (ROUTE_SITE_REGISTER, ROUTE_SITE_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME), strict=True)
 )
-# Route -> HTTP method, for the stage (infra/api.py), `make dev` (localdev) and WAF (infra/waf.py).
+# Route -> HTTP method, for the stage (infra/gateway.py), `make dev` (localdev) and WAF (infra/waf.py).
 SITE_ROUTES = {
     ROUTE_SITE_REGISTER: "POST", ROUTE_SITE_CHECKOUT: "POST", ROUTE_SITE_CHECKOUT_OUTCOME: "POST",
     ROUTE_LINK: "POST", ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST",

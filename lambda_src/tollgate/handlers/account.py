@@ -113,7 +113,7 @@ def rotate_key() -> Response:
     key = wiring.current().account_keys.rotate(holder)
     rotating_out = holder.current_key.id if holder.current_key else None
     logger.info("Key rotated", extra={"keyId": key.id, "rotatingOut": rotating_out, "accountId": holder.account_id})
-    return respond(201, {"apikey": key.value, "keyId": key.id, "keyHint": key_hint(key.value),
+    return respond(201, {contract.API_KEY_VALUE_FIELD: key.value, "keyId": key.id, "keyHint": key_hint(key.value),
                          "rotatingOut": rotating_out, "graceSeconds": wiring.current().account_keys.grace_seconds})
 
 

@@ -37,7 +37,7 @@ from tollgate.domain.validation import parse_link_token, parse_registration
 from tollgate.handlers.http import HttpFunction, error, raw_body, require_json, respond
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-API_KEY_VALUE_FIELD = "apikey"
+API_KEY_VALUE_FIELD = contract.API_KEY_VALUE_FIELD
 KEY_NOTE_FIELD = "keyNote"
 REPLAY_KEY_NOTE = ("This sign-up was completed by an earlier identical request, whose answer held the key: a key "
                    "is shown once and never stored. If you lost it, sign in on the account page and rotate your key.")
