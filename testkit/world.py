@@ -12,13 +12,13 @@ changes in one place.
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from testkit.clock import Clock
 from testkit.fake_access import FakeAccountBilling, FakeCustomerAccess, FakeMailer, FakePlanUsage
 from testkit.fake_billing import FakeBilling, FakePaymentMethods
-from testkit.fake_metering import FakeUsageLedger, FakeUsageMeter, FakeUsageReports
+from testkit.fake_metering import FakeUsageEvidence, FakeUsageLedger, FakeUsageMeter, FakeUsageReports
 from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeAnalytics, FakeApiKeys, FakeMetrics, FakePorts
 from tollgate import contract
 from tollgate.domain.account import Account
@@ -74,6 +74,7 @@ class World:
     reports: FakeUsageReports
     clock: Clock
     plans: PlanCatalog = TEST_PLANS
+    evidence: FakeUsageEvidence = field(default_factory=FakeUsageEvidence)
 
     @classmethod
     def create(cls, plans: PlanCatalog = TEST_PLANS, start: float | None = None,
@@ -150,8 +151,8 @@ class World:
 
     @cached_property
     def reporter(self) -> UsageReporter:
-        return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, BillableStatuses.parse("2xx"),
-                             self.plans, self.clock)
+        return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, self.evidence,
+                             BillableStatuses.parse("2xx"), self.plans, self.clock)
 
     @cached_property
     def overviews(self) -> AccountOverviews:

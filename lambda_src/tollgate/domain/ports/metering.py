@@ -1,4 +1,5 @@
-"""Usage metering: the usage ledger (S3), the Stripe meters and the usage reports table."""
+"""Usage metering: the usage ledger (S3), the Stripe meters, the usage reports table and the evidence
+behind every invoice (S3)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tollgate.domain.evidence import EvidenceBatch, PeriodFile
     from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord
 
 
@@ -73,3 +77,25 @@ class UsageReports(ABC):
     def latest_billed_summary(self) -> BatchSummary | None:
         """The newest summary that billed a call (`make status`: the newest object may hold only
         calls nothing bills, such as a 403 or a free plan's), if any."""
+
+
+class UsageEvidence(ABC):
+    """The evidence behind every invoice: the billed calls of each meter event, per customer
+    (tollgate.domain.evidence)."""
+
+    @abstractmethod
+    def save(self, batch: EvidenceBatch) -> None:
+        """Write the batch's object; the same batch always names the same object (a rewrite, never a second)."""
+
+    @abstractmethod
+    def period_file(self, customer_id: str, start: int, end: int) -> PeriodFile:
+        """One CSV (a header, then every row of the customer's batches billed in [start, end), epoch
+        seconds), written as one object of the customer's; reading only that customer's objects."""
+
+    @abstractmethod
+    def download_url(self, file: PeriodFile) -> str:
+        """A signed URL that downloads the file for a few minutes (contract.USAGE_EVIDENCE_URL_SECONDS)."""
+
+    @abstractmethod
+    def read(self, file: PeriodFile) -> Iterator[bytes]:
+        """The file's bytes, in chunks (the owner's `make evidence`)."""
