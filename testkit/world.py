@@ -27,6 +27,7 @@ from tollgate.domain.account_keys import AccountKeys
 from tollgate.domain.account_overview import AccountOverviews
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.email_links import EmailLinks
+from tollgate.domain.evidence import InvoiceEvidence
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.lifecycle import LifecycleService
@@ -153,6 +154,10 @@ class World:
     def reporter(self) -> UsageReporter:
         return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, self.evidence,
                              BillableStatuses.parse("2xx"), self.plans, self.clock)
+
+    @cached_property
+    def invoice_evidence(self) -> InvoiceEvidence:
+        return InvoiceEvidence(self.evidence, self.account_billing, self.clock)
 
     @cached_property
     def overviews(self) -> AccountOverviews:
