@@ -157,7 +157,7 @@ class World:
 
     @cached_property
     def invoice_evidence(self) -> InvoiceEvidence:
-        return InvoiceEvidence(self.evidence, self.account_billing, self.clock)
+        return InvoiceEvidence(self.evidence, self.account_billing)
 
     @cached_property
     def overviews(self) -> AccountOverviews:

@@ -277,7 +277,7 @@ class Wiring:
     def invoice_evidence(self) -> InvoiceEvidence:
         from tollgate.domain.evidence import InvoiceEvidence
 
-        return InvoiceEvidence(self.usage_evidence, self.account_billing)
+        return InvoiceEvidence(self.usage_evidence if self.config.usage is not None else None, self.account_billing)
 
 
 _BUILT_HERE = frozenset(name for name, value in vars(Wiring).items() if isinstance(value, cached_property))

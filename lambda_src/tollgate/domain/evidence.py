@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from tollgate.domain.account import Account
@@ -32,6 +31,8 @@ from tollgate.domain.ports.metering import UsageEvidence
 from tollgate.domain.usage import MeteredCall
 
 COLUMNS = ("time", "request_id", "method", "path", "status", "plan", "price")
+NOT_KEPT = ("This service does not keep call-by-call evidence (its usage reaches Stripe through Moesif): your "
+            "invoice lists the units Stripe counted.")
 NO_BILLING_PERIOD = ("Nothing is billed on this account yet (no subscription, so no billing period): there is no "
                      "evidence to download. Choose a paid plan on this page to be billed for calls.")
 
@@ -108,14 +109,15 @@ class EvidenceDownload:
 class InvoiceEvidence:
     """The account page's download: the current billing period's evidence as one file, by signed URL."""
 
-    def __init__(self, evidence: UsageEvidence, billing: AccountBilling, clock: Callable[[], float] = time.time):
-        self._evidence = evidence
+    def __init__(self, evidence: UsageEvidence | None, billing: AccountBilling):
+        self._evidence = evidence  # None: usage_reporter=moesif, no evidence is written
         self._billing = billing
-        self._clock = clock
 
     def current_period(self, account: Account) -> EvidenceDownload:
         """The period of the account's upcoming invoice (KeyChangeRefused, said to the customer, when it
         has no subscription: nothing is billed)."""
+        if self._evidence is None:
+            raise KeyChangeRefused(NOT_KEPT)
         if account.customer_id is None or account.subscription_id is None:
             raise KeyChangeRefused(NO_BILLING_PERIOD)
         invoice = self._billing.upcoming_invoice(account.subscription_id)
