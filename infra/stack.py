@@ -109,6 +109,8 @@ class TollgateStack(Stack):
             register_role=self.functions.register.role, name_prefix=name_prefix,
             reserved_concurrency=settings.reserved_concurrency,
             usage_reports_table=self.usage_metering.reports_table if self.usage_metering else None)
+        if self.usage_metering is not None and self.customer_accounts.account is not None:
+            self.usage_metering.grant_evidence_download(self.customer_accounts.account.role)
         self.customer_accounts.route_site_api(self.site.distribution, self.api.domain, settings.stage_name,
                                               self.site.headers_policy)
         self.firewall = (

@@ -21,6 +21,16 @@ function from the shared code asset.
   and what each object came to; items expire after 35 days (TTL). It is RETAINed with the stack
   as the record of what Stripe was sent.
 
+The evidence behind every invoice (tollgate.domain.evidence) lives in the ledger bucket: the reporter
+writes one object per meter event under `evidence/<customer>/` (s3:PutObject on `evidence/*`); the
+account function lists and reads them and writes a period's file under `evidence-downloads/`, which
+it presigns (`grant_evidence_download`). IAM cannot narrow the account function to ONE customer's
+prefix: one function serves every customer, and which one is known only from the session at run
+time, so the code names the prefix (`S3UsageEvidence`, from the signed-in account's customer id)
+and IAM bounds it to the evidence prefixes: ListBucket only with an `s3:prefix` under `evidence/`
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/walkthrough1.html), GetObject on
+`evidence/*` and `evidence-downloads/*`, PutObject on `evidence-downloads/*`; never the ledger.
+
 Least privilege for the reporter: s3:GetObject on `ledger/*` of the ledger bucket, dynamodb:Query
 on the accounts table's byApiKeyId index (nothing else of it), GetItem/PutItem/UpdateItem on the
 usage reports table, reading the Stripe secret, and consuming the usage queue (the event source's
@@ -121,15 +131,34 @@ class UsageMetering(Construct):
         stripe_secret.grant_read(reporter.role)
         for actions, resource in (
             (["s3:GetObject"], self.ledger_bucket.arn_for_objects(f"{contract.USAGE_LEDGER_PREFIX}*")),
+            (["s3:PutObject"], self.ledger_bucket.arn_for_objects(f"{contract.USAGE_EVIDENCE_PREFIX}*")),
             (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], self.reports_table.table_arn),
             (["dynamodb:Query"], f"{accounts_table.table_arn}/index/{contract.ACCOUNTS_INDEX_BY_API_KEY_ID}"),
         ):
             reporter.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
         acknowledge_wildcards(
-            reporter.role, [f"Resource::{arn_of(self.ledger_bucket)}/{contract.USAGE_LEDGER_PREFIX}*"],
-            "Ledger objects are named by Firehose at run time: reading is granted on the ledger/ prefix only.")
+            reporter.role, [f"Resource::{arn_of(self.ledger_bucket)}/{contract.USAGE_LEDGER_PREFIX}*",
+                            f"Resource::{arn_of(self.ledger_bucket)}/{contract.USAGE_EVIDENCE_PREFIX}*"],
+            "Ledger objects are named by Firehose at run time, evidence objects by the customer and meter event: "
+            "reading is granted on the ledger/ prefix only, writing on the evidence/ prefix only.")
         self.reporter = reporter
         return reporter
+
+    def grant_evidence_download(self, role: iam.IRole) -> None:
+        """The account function's share of the evidence (see the module docstring): list and read it,
+        write and presign a period's file; nothing of the ledger itself."""
+        evidence = self.ledger_bucket.arn_for_objects(f"{contract.USAGE_EVIDENCE_PREFIX}*")
+        downloads = self.ledger_bucket.arn_for_objects(f"{contract.USAGE_EVIDENCE_DOWNLOADS_PREFIX}*")
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[self.ledger_bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{contract.USAGE_EVIDENCE_PREFIX}*"]}}))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[evidence, downloads]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[downloads]))
+        acknowledge_wildcards(
+            role, [f"Resource::{arn_of(self.ledger_bucket)}/{prefix}*"
+                   for prefix in (contract.USAGE_EVIDENCE_PREFIX, contract.USAGE_EVIDENCE_DOWNLOADS_PREFIX)],
+            "Evidence is named by customer at run time (one function serves every customer, known from the session): "
+            "granted on the evidence prefixes only, never the ledger.")
 
     def _acknowledge_notification_handler(self) -> None:
         """S3 notifications are configured by CDK's BucketNotificationsHandler (a custom resource that

@@ -86,16 +86,41 @@ def test_the_reporter_may_read_ledger_objects_query_keys_and_write_its_reports_o
                        lambda p: p["KeySchema"][0]["AttributeName"] == contract.ACCOUNTS_PARTITION_KEY)[0]
 
     assert grants["s3:GetObject"] == [f"<{ledger_id}.Arn>/ledger/*"]
-    assert {action for action in grants if action.startswith("s3:")} == {"s3:GetObject"}
+    assert grants["s3:PutObject"] == [f"<{ledger_id}.Arn>/evidence/*"]  # issue 21: each meter event's evidence
+    assert {action for action in grants if action.startswith("s3:")} == {"s3:GetObject", "s3:PutObject"}
     assert {action: grants[action] for action in grants if action.startswith("dynamodb:")} == {
         "dynamodb:GetItem": [f"<{reports_id}.Arn>"], "dynamodb:PutItem": [f"<{reports_id}.Arn>"],
         "dynamodb:UpdateItem": [f"<{reports_id}.Arn>"],
         "dynamodb:Query": [f"<{accounts_id}.Arn>/index/{contract.ACCOUNTS_INDEX_BY_API_KEY_ID}"]}
     assert not any(action.startswith(("apigateway:", "firehose:")) for action in grants)
     assert "sqs:ChangeMessageVisibility" in grants  # the backoff
-    assert all(not resource.endswith("*") or resource.endswith("/ledger/*")
+    assert all(not resource.endswith("*") or resource.endswith(("/ledger/*", "/evidence/*"))
                for action, resources in grants.items() for resource in resources
                if "sqs" not in resource and not action.startswith("xray:"))  # X-Ray has no resource-level permissions
+
+
+def test_the_account_function_may_list_and_read_evidence_and_write_downloads_never_the_ledger(synth):
+    from test_functions import _grants
+
+    grants = _grants(synth, contract.HANDLER_ACCOUNT)
+    ledger_id = _one(synth, "AWS::S3::Bucket", lambda p: "LifecycleConfiguration" in p
+                     and any(rule.get("Prefix") == "ledger/" for rule in p["LifecycleConfiguration"]["Rules"]))[0]
+
+    assert {action: sorted(grants[action]) for action in grants if action.startswith("s3:")} == {
+        "s3:ListBucket": [f"<{ledger_id}.Arn>"],
+        "s3:GetObject": [f"<{ledger_id}.Arn>/evidence-downloads/*", f"<{ledger_id}.Arn>/evidence/*"],
+        "s3:PutObject": [f"<{ledger_id}.Arn>/evidence-downloads/*"]}
+    (listing,) = [statement for statement in _statements(synth, contract.HANDLER_ACCOUNT)
+                  if statement["Action"] == "s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["evidence/*"]}}
+
+
+def _statements(synth, handler: str) -> list[dict]:
+    role = _one(synth, "AWS::Lambda::Function", lambda p: p.get("Handler") == handler)[1]["Properties"]["Role"]
+    role_id = role["Fn::GetAtt"][0]
+    return [statement for policy in synth.resources("AWS::IAM::Policy").values()
+            if any(ref.get("Ref") == role_id for ref in policy["Properties"]["Roles"])
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
 
 
 def test_the_usage_reports_table_has_the_pending_index_expires_and_is_kept(synth):
