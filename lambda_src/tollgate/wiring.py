@@ -55,11 +55,11 @@ if TYPE_CHECKING:
     from tollgate.domain.account_keys import AccountKeys
     from tollgate.domain.account_overview import AccountOverviews
     from tollgate.domain.email_links import EmailLinks
+    from tollgate.domain.evidence import InvoiceEvidence
     from tollgate.domain.metering import UsageReporter
     from tollgate.domain.ports.billing import AccountBilling
     from tollgate.domain.ports.customer_access import CustomerAccess
     from tollgate.domain.ports.mail import Mailer
-    from tollgate.domain.evidence import InvoiceEvidence
     from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
     from tollgate.domain.sessions import CustomerSessions
     from tollgate.domain.verified_sign_up import VerifiedSignUp
