@@ -10,6 +10,7 @@ from statistics import median
 
 from bench.cold_start import measure_cold_start
 from bench.measure import BENCH_ENVIRONMENT, HANDLER_MODULE, register_latency
+from bench.evidence import evidence_line
 from bench.metering import reporter_line
 
 # What Lambda and the stack add to the register function's environment (infra/functions.py).
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seed's sequential order p50       {figures.seed_order_p50_ms:.1f} ms (6*L = {6 * latency:g} ms)")
     print_cold_start(arguments.cold_runs)
     print(reporter_line(latency))
+    print(evidence_line())
     print(f"register p50 {figures.register_p50_ms:.0f} ms, seed order {figures.seed_order_p50_ms:.0f} ms, "
           f"L={latency:g} ms")
     return 0
