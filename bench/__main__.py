@@ -9,8 +9,8 @@ import sys
 from statistics import median
 
 from bench.cold_start import measure_cold_start
-from bench.measure import BENCH_ENVIRONMENT, HANDLER_MODULE, register_latency
 from bench.evidence import evidence_line
+from bench.measure import BENCH_ENVIRONMENT, HANDLER_MODULE, register_latency
 from bench.metering import reporter_line
 
 # What Lambda and the stack add to the register function's environment (infra/functions.py).
