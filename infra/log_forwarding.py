@@ -122,6 +122,8 @@ class MoesifLogForwarding(Construct):
                 # period's download is remade on every request, so a day is plenty.
                 s3.LifecycleRule(id="evidence", prefix=contract.USAGE_EVIDENCE_PREFIX,
                                  expiration=Duration.days(retention_days)),
+                s3.LifecycleRule(id="evidence-days", prefix=contract.USAGE_EVIDENCE_DAYS_PREFIX,
+                                 expiration=Duration.days(retention_days)),
                 s3.LifecycleRule(id="evidence-downloads", prefix=contract.USAGE_EVIDENCE_DOWNLOADS_PREFIX,
                                  expiration=Duration.days(contract.USAGE_EVIDENCE_DOWNLOAD_RETENTION_DAYS)),
             ],

@@ -208,6 +208,7 @@ class FakeUsageEvidence(FaultyFake, UsageEvidence):
         self.objects: dict[str, bytes] = {}
         self.files: dict[str, bytes] = {}
         self.saves = 0
+        self.compacted: set[tuple[str, int]] = set()  # (customer, UTC day) made
 
     def save(self, batch: EvidenceBatch) -> None:
         from tollgate.adapters.s3_usage_evidence import batch_key
@@ -215,6 +216,18 @@ class FakeUsageEvidence(FaultyFake, UsageEvidence):
         with self._call("save", batch.identifier), self._lock:
             self.objects[batch_key(batch)] = batch.csv_rows()
             self.saves += 1
+
+    def compact(self, customer_id: str, now: int) -> int:
+        """Records the closed days with objects not recorded yet (a period's file reads the objects)."""
+        from tollgate.adapters.s3_usage_evidence import DAY, customer_prefix, object_time
+
+        prefix, today = customer_prefix(customer_id), now // DAY * DAY
+        with self._call("compact", customer_id), self._lock:
+            days = {day for day in range(today - 31 * DAY, today, DAY) if any(
+                prefix + object_time(day) <= key < prefix + object_time(day + DAY) for key in self.objects)}
+            made = {(customer_id, day) for day in days} - self.compacted
+            self.compacted |= made
+            return len(made)
 
     def period_file(self, customer_id: str, start: int, end: int) -> PeriodFile:
         from tollgate.adapters.s3_usage_evidence import customer_prefix, object_time, period_key

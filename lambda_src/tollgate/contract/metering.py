@@ -26,8 +26,10 @@ USAGE_LEDGER_FAILED_PREFIX = "failed/"
 USAGE_LEDGER_HOUR_FORMAT = "%Y/%m/%d/%H/"
 # The evidence behind every invoice, in the ledger bucket (tollgate.adapters.s3_usage_evidence): one
 # CSV object per meter event under `<evidence prefix><customer>/`, kept as long as the ledger; a
-# period's download compacted on request under `<downloads prefix><customer>/`, kept a day.
+# period's download compacted on request under `<downloads prefix><customer>/`, kept a day; each closed
+# UTC day's objects compacted once under `<days prefix><customer>/`, kept as long as the evidence.
 USAGE_EVIDENCE_PREFIX = "evidence/"
+USAGE_EVIDENCE_DAYS_PREFIX = "evidence-days/"
 USAGE_EVIDENCE_DOWNLOADS_PREFIX = "evidence-downloads/"
 USAGE_EVIDENCE_DOWNLOAD_RETENTION_DAYS = 1
 USAGE_EVIDENCE_URL_SECONDS = 300  # how long a download's signed URL works

@@ -90,6 +90,9 @@ class BatchOutcome:
     deliveries: dict[str, Delivery]  # identifier -> what happened to it
     ambiguous: tuple[ReportRecord, ...] = ()
     units_sent: int = 0  # the values of the meter events Stripe accepted now (not the repeats)
+    # Compacting the customers' closed days of evidence failed (retried on their next object; a
+    # download compacts what is missing itself): what went wrong, for the log.
+    compaction_failures: tuple[DownstreamError, ...] = ()
 
     def count(self, delivery: Delivery) -> int:
         return sum(1 for outcome in self.deliveries.values() if outcome is delivery)
@@ -122,6 +125,7 @@ class UsageReporter:
         self._statuses = statuses
         self._clock = clock
         self._parallel_calls = parallel_calls
+        self._compacted: set[tuple[str, int]] = set()  # (customer, UTC day) whose closed days this process compacted
 
     def report_object(self, source: LedgerObject) -> BatchOutcome:
         """Send the object's unreported usage. Raises UsageNotReported (retryable when every
@@ -159,7 +163,32 @@ class UsageReporter:
                                len({report.customer_id for report in reports}), unknown, len(ambiguous),
                                int(self._clock()), billed=sum(report.value for report in reports))
         self._reports.save_summary(summary)
-        return BatchOutcome(summary, deliveries, tuple(ambiguous), units_sent)
+        return BatchOutcome(summary, deliveries, tuple(ambiguous), units_sent,
+                            self._compact_closed_days({report.customer_id for report in reports}))
+
+    def _compact_closed_days(self, customers: set[str]) -> tuple[DownstreamError, ...]:
+        """On a customer's first evidence of a UTC day in this process, its closed days are compacted
+        (UsageEvidence.compact), so a steady caller's period downloads from a file a day, not an
+        object a minute. Best effort: a failure is retried with the customer's next object."""
+        now = int(self._clock())
+        today = now // 86_400
+        due = sorted(customer for customer in customers if (customer, today) not in self._compacted)
+        self._compacted = {done for done in self._compacted if done[1] == today}
+        failures = []
+        with ThreadPoolExecutor(max_workers=self._parallel_calls) as pool:
+            for customer, error in zip(due, pool.map(lambda customer: self._compact(customer, now), due), strict=True):
+                if error is None:
+                    self._compacted.add((customer, today))
+                else:
+                    failures.append(error)
+        return tuple(failures)
+
+    def _compact(self, customer_id: str, now: int) -> DownstreamError | None:
+        try:
+            self._evidence.compact(customer_id, now)
+        except DownstreamError as error:
+            return error
+        return None
 
     def send_ambiguous(self, record: ReportRecord) -> Delivery:
         """The operator's `--assume-unreported`: send a report that stayed pending past Stripe's

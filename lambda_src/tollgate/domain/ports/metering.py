@@ -88,6 +88,12 @@ class UsageEvidence(ABC):
         """Write the batch's object; the same batch always names the same object (a rewrite, never a second)."""
 
     @abstractmethod
+    def compact(self, customer_id: str, now: int) -> int:
+        """Make what a period's file is later made from quickly (the S3 adapter: one object per closed
+        UTC day) for the customer's closed days not made yet; the days made. Never changes a period's
+        file: a batch saved later into a closed day is in it as much as any other."""
+
+    @abstractmethod
     def period_file(self, customer_id: str, start: int, end: int) -> PeriodFile:
         """One CSV (a header, then every row of the customer's batches billed in [start, end), epoch
         seconds), written as one object of the customer's; reading only that customer's objects."""

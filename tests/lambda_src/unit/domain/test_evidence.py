@@ -149,3 +149,21 @@ def test_an_account_with_nothing_billed_is_told_so():
     with pytest.raises(KeyChangeRefused, match="no subscription"):
         world.invoice_evidence.current_period(ada)
     assert "paid plan" in NO_BILLING_PERIOD
+
+
+def test_a_customers_closed_days_are_compacted_on_their_first_evidence_of_a_day_and_failures_wait():
+    world = World.create()
+    ada = world.signed_up(ADA)
+    world.reporter.report_object(put_calls(world, ada.api_key_id, [200] * 2))
+    world.clock.advance(86_400)
+    world.evidence.fail_next("compact", error=DownstreamError("s3", "S3 is slow", retryable=True))
+
+    outcome = world.reporter.report_object(put_calls(world, ada.api_key_id, [200] * 3))  # reported all the same
+    assert outcome.units_sent == 3 and "S3 is slow" in str(outcome.compaction_failures[0])
+    assert world.evidence.compacted == set()
+
+    world.reporter.report_object(put_calls(world, ada.api_key_id, [200]))  # retried with the next object
+    world.reporter.report_object(put_calls(world, ada.api_key_id, [200]))  # not again the same day
+    yesterday = int(world.clock()) // 86_400 * 86_400 - 86_400
+    assert world.evidence.compacted == {(ada.customer_id, yesterday)}
+    assert world.evidence.call_count("compact") == 3  # day one, the failure, its retry
