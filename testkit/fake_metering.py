@@ -18,7 +18,7 @@ from testkit.fake_ports import TEST_PLANS
 from testkit.faults import FaultyFake
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.evidence import EvidenceBatch, PeriodFile, csv_header
+from tollgate.domain.evidence import EvidenceBatch, PeriodFile, UnitPrice, csv_header
 from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
 from tollgate.domain.usage import (
     STRIPE_DEDUP_WINDOW_SECONDS,
@@ -30,6 +30,7 @@ from tollgate.domain.usage import (
 )
 
 LEDGER_BUCKET = "tollgate-test-ledger"
+UNIT_AMOUNT = "0.1"  # FakeUsageMeter's unit_amount_decimal of a price (make stripe-setup's default)
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-usage"
 
 
@@ -118,9 +119,11 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
 
     port = "stripe"
 
-    def __init__(self, clock: Any = time.time, default_price_id: str | None = None, **kwargs: Any):
+    def __init__(self, clock: Any = time.time, default_price_id: str | None = None,
+                 unit_amounts: dict[str, str] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.clock = clock
+        self.unit_amounts = unit_amounts or {}  # price -> unit_amount_decimal; UNIT_AMOUNT for the others
         self.default_price_id = default_price_id or TEST_PLANS.default.price_id
         self.events: list[MeterReport] = []
         self._seen: dict[str, float] = {}
@@ -133,6 +136,10 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
             self._seen[report.identifier] = self.clock()
             self.events.append(report)
             return True
+
+    def unit_price(self, price_id: str) -> UnitPrice:
+        with self._call("unit_price", price_id):
+            return UnitPrice(self.unit_amounts.get(price_id or self.default_price_id, UNIT_AMOUNT), "usd")
 
     def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
         with self._call("reported_units", customer_id):

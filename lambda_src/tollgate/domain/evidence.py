@@ -30,7 +30,7 @@ from tollgate.domain.ports.billing import AccountBilling
 from tollgate.domain.ports.metering import UsageEvidence
 from tollgate.domain.usage import MeteredCall
 
-COLUMNS = ("time", "request_id", "method", "path", "status", "plan", "price")
+COLUMNS = ("time", "request_id", "method", "path", "status", "plan", "price", "unit_amount", "currency")
 NOT_KEPT = ("This service does not keep call-by-call evidence (its usage reaches Stripe through Moesif): your "
             "invoice lists the units Stripe counted.")
 NO_BILLING_PERIOD = ("Nothing is billed on this account yet (no subscription, so no billing period): there is no "
@@ -47,12 +47,23 @@ class BilledCall:
 
 
 @dataclass(frozen=True)
+class UnitPrice:
+    """What one call costs at a Stripe price, as the price says: `amount` is its unit_amount_decimal, in
+    the currency's smallest unit (cents for usd; "0.1" is a tenth of a cent), "" for a tiered price,
+    whose tiers apply to the period's total (the invoice shows them)."""
+
+    amount: str
+    currency: str
+
+
+@dataclass(frozen=True)
 class EvidenceBatch:
     """The billed calls of one meter event: what one evidence object holds."""
 
     customer_id: str
     identifier: str  # the meter event's (tollgate.domain.metering.meter_event_identifier)
     calls: tuple[BilledCall, ...]
+    unit_price: UnitPrice = UnitPrice("", "")  # the calls' price's (UsageMeter.unit_price)
 
     @property
     def billed_at(self) -> int:
@@ -63,23 +74,17 @@ class EvidenceBatch:
 
     def csv_rows(self) -> bytes:
         """The calls as CSV rows (no header: a period's file has one), oldest first."""
-        return csv_text(sorted(self.calls, key=lambda billed: (billed.call.at_ms, billed.call.request_id)))
-
-
-def csv_text(calls: list[BilledCall], header: bool = False) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    if header:
-        writer.writerow(COLUMNS)
-    for billed in calls:
-        call = billed.call
-        writer.writerow((iso_time(call.at_ms), call.request_id, call.method, call.path, call.status,
-                         billed.plan_id, billed.price_id))
-    return out.getvalue().encode()
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        for billed in sorted(self.calls, key=lambda billed: (billed.call.at_ms, billed.call.request_id)):
+            call = billed.call
+            writer.writerow((iso_time(call.at_ms), call.request_id, call.method, call.path, call.status,
+                             billed.plan_id, billed.price_id, self.unit_price.amount, self.unit_price.currency))
+        return out.getvalue().encode()
 
 
 def csv_header() -> bytes:
-    return csv_text([], header=True)
+    return (",".join(COLUMNS) + "\n").encode()
 
 
 def iso_time(at_ms: int) -> str:

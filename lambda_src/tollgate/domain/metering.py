@@ -233,7 +233,8 @@ class UsageReporter:
         if backing_off.is_set():
             return DownstreamError("Stripe", f"{report.customer_id} not tried: an earlier call failed", retryable=True)
         try:
-            self._evidence.save(evidence)  # first: nothing reaches Stripe without its evidence
+            # first: nothing reaches Stripe without its evidence, priced as Stripe prices it
+            self._evidence.save(replace(evidence, unit_price=self._meter.unit_price(report.price_id)))
             return self._deliver(report)
         except DownstreamError as error:
             if error.retryable:

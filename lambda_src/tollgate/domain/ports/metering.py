@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tollgate.domain.evidence import EvidenceBatch, PeriodFile
+    from tollgate.domain.evidence import EvidenceBatch, PeriodFile, UnitPrice
     from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord
 
 
@@ -30,6 +30,10 @@ class UsageMeter(ABC):
     @abstractmethod
     def report(self, report: MeterReport) -> bool:
         """Send the meter event; False when Stripe already had its identifier (a repeat, counted once)."""
+
+    @abstractmethod
+    def unit_price(self, price_id: str) -> UnitPrice:
+        """What one unit costs at the price, as Stripe has it (read once per process, as its meter is)."""
 
     @abstractmethod
     def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from testkit.fake_metering import call_record, ledger_bytes
+from testkit.fake_metering import UNIT_AMOUNT, call_record, ledger_bytes
 from testkit.fake_ports import TEST_PLANS
 from testkit.world import World
 from tollgate.domain.billing_state import UpcomingInvoice
@@ -56,6 +56,7 @@ def test_each_billed_call_is_one_row_and_nothing_else_is():
         ("200", "GET", "/prod/hello", "standard", STANDARD.price_id),
         ("201", "GET", "/prod/hello", "standard", STANDARD.price_id),
         ("200", "GET", "/prod/hello", "standard", STANDARD.price_id)]
+    assert {(row["unit_amount"], row["currency"]) for row in rows} == {(UNIT_AMOUNT, "usd")}  # the price's, in Stripe
     assert all(row["time"].endswith("Z") and len(row["request_id"]) == 36 for row in rows)
 
 
@@ -74,6 +75,7 @@ def test_a_redelivered_object_rewrites_the_same_evidence_never_doubles_it():
 
 def test_a_plan_change_mid_period_gives_rows_on_each_plan_at_its_price():
     world = World.create(PAID_PLANS)
+    world.meter.unit_amounts[PRO.price_id] = "0.5"
     ada = world.signed_up(ADA)
     before = put_calls(world, ada.api_key_id, [200] * 3)
     world.clock.advance(60)
@@ -85,8 +87,8 @@ def test_a_plan_change_mid_period_gives_rows_on_each_plan_at_its_price():
         world.reporter.report_object(source)
 
     rows = period_rows(world, ada.customer_id, 0, 2**31)
-    assert [(row["plan"], row["price"]) for row in rows] == [("standard", STANDARD.price_id)] * 3 + [
-        ("pro", PRO.price_id)] * 2
+    assert [(row["plan"], row["price"], row["unit_amount"]) for row in rows] == [
+        ("standard", STANDARD.price_id, UNIT_AMOUNT)] * 3 + [("pro", PRO.price_id, "0.5")] * 2
     assert sorted((event.price_id, event.value) for event in world.meter.events) == sorted(
         [(STANDARD.price_id, 3), (PRO.price_id, 2)])
 
