@@ -48,7 +48,7 @@ def test_the_downloaded_csv_has_one_row_per_unit_of_the_upcoming_invoice(
 
     account.sign_in(unique_email)
     with account.page.expect_download(timeout=30000) as started:
-        account.page.get_by_role("button", name="Download this period's calls (CSV)").click()
+        account.page.get_by_role("button", name="Download calls (CSV)").click()
     download = started.value
     rows = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
 
