@@ -15,6 +15,7 @@ the listing reads that customer's prefixes only, so other customers' traffic cha
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,21 +43,33 @@ class EvidenceFigures:
     compact_seconds: float  # every day's compaction, summed (the reporter's, once a day each)
     days_compacted: int
     requests: dict[str, int] = field(default_factory=dict)  # the download's S3 requests, by operation
+    request_seconds: dict[str, float] = field(default_factory=dict)  # their time, summed over the threads
 
 
 class _S3Requests:
-    """Counts the client's requests by operation (and sleeps S3's first-byte latency on each), through
-    botocore's before-call event, so paginated listings are counted too."""
+    """Counts and times the client's requests by operation (and sleeps S3's first-byte latency on each),
+    through botocore's before- and after-call events, so paginated listings are counted too."""
 
     def __init__(self, client: Any, latency_s: float):
         self.counts: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
         self._latency_s = latency_s
+        self._started = threading.local()
         client.meta.events.register("before-call.s3", self._before_call)
+        client.meta.events.register("after-call.s3", self._after_call)
+
+    def clear(self) -> None:
+        self.counts.clear()
+        self.seconds.clear()
 
     def _before_call(self, model: Any, **_: Any) -> None:
+        self._started.at = time.perf_counter()
         self.counts[model.name] += 1
         if self._latency_s:
             time.sleep(self._latency_s)
+
+    def _after_call(self, model: Any, **_: Any) -> None:
+        self.seconds[model.name] += time.perf_counter() - self._started.at
 
 
 def evidence_download(calls: int = CALLS, objects: int = OBJECTS, s3_latency_ms: float = S3_LATENCY_MS) -> EvidenceFigures:
@@ -83,7 +96,7 @@ def evidence_download(calls: int = CALLS, objects: int = OBJECTS, s3_latency_ms:
         days = sum(evidence.compact(_CUSTOMER, midnight + 60)
                    for midnight in range((_START + DAY - 1) // DAY * DAY, end, DAY))
         compacted = time.perf_counter()
-        requests.counts.clear()
+        requests.clear()
         file = evidence.period_file(_CUSTOMER, _START, end)
         evidence.download_url(file)
         made = time.perf_counter()
@@ -92,12 +105,13 @@ def evidence_download(calls: int = CALLS, objects: int = OBJECTS, s3_latency_ms:
     if file.rows != calls:
         raise RuntimeError(f"the period's file lists {file.rows} calls, not {calls}")
     return EvidenceFigures(calls, file.objects, made - compacted, read - made, size / 1e6, compacted - started, days,
-                           dict(requests.counts))
+                           dict(requests.counts), dict(requests.seconds))
 
 
 def evidence_line(s3_latency_ms: float = S3_LATENCY_MS) -> str:
     figures = evidence_download(s3_latency_ms=s3_latency_ms)
-    requests = ", ".join(f"{count:,} {operation}" for operation, count in sorted(figures.requests.items()))
+    requests = ", ".join(f"{count:,} {operation} ({figures.request_seconds[operation]:.1f} s summed)"
+                         for operation, count in sorted(figures.requests.items()))
     return (f"evidence download                 {figures.make_seconds + figures.read_seconds:.1f} s for a period of "
             f"{figures.calls:,} calls ({figures.megabytes:.0f} MB CSV from {figures.objects:,} objects, "
             f"{figures.days_compacted} of their days compacted beforehand in {figures.compact_seconds:.1f} s: made in "
