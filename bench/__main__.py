@@ -13,7 +13,8 @@ from bench.evidence import evidence_line
 from bench.measure import BENCH_ENVIRONMENT, HANDLER_MODULE, register_latency
 from bench.metering import reporter_line
 
-# What Lambda and the stack add to the register function's environment (infra/functions.py).
+# What Lambda and the stack add to the register function's environment (infra/functions.py: the
+# shared environment each feature provides to).
 _REGISTER_FUNCTION_ENVIRONMENT = {
     "AWS_REGION": "us-east-1",
     "AWS_LAMBDA_FUNCTION_NAME": "tollgate-register",

@@ -3,7 +3,7 @@ answers (bad key, throttling, quota, bad body, 5xx), the headers it puts on them
 `/register` body model it checks before any Lambda runs (on `/register` and its twin on the site,
 `/api/register`).
 
-infra/api.py installs them on the stage (gateway responses, request model) and localdev/gateway.py
+infra/gateway.py installs them on the stage (gateway responses, request model) and localdev/gateway.py
 applies the same ones, so a client sees one error shape, `{"error": ..., "fields": {...}}` where a
 field is at fault, with the same headers, in production and in `make dev`.
 

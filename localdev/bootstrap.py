@@ -3,7 +3,7 @@ the same cdk.json settings, and returns the environment the Lambda handlers get.
 
 - API Gateway (moto): a REST API with the stack's routes, a stage named `stage_name`, and the
   usage plan with the settings' throttle and quota on that stage;
-- DynamoDB (moto): the accounts table (key, GSIs and TTL from tollgate.contract, as infra/data.py) and
+- DynamoDB (moto): the accounts table (key, GSIs and TTL from tollgate.contract, as infra/billing_lifecycle.py) and
   the Powertools idempotency table;
 - Secrets Manager (moto): the Stripe and the Moesif secret, every contract field filled with a
   local test value, and the backend secret (a random value, as GenerateSecretString makes it)

@@ -63,9 +63,9 @@ FUNCTION_ROUTES = {
     contract.ROUTE_STRIPE_WEBHOOK: contract.HANDLER_STRIPE_WEBHOOK,
     **contract.SITE_ROUTE_HANDLERS,
 }
-# The one method each function route has on the stage (infra/api.py); any other is API Gateway's 403.
+# The one method each function route has on the stage (infra/gateway.py); any other is API Gateway's 403.
 ROUTE_METHODS = {**{route: "POST" for route in contract.PUBLIC_ROUTES}, **contract.SITE_ROUTES}
-# The stage's request models (infra/api.py): route -> media type -> compiled JSON-schema check.
+# The stage's request models (infra/gateway.py): route -> media type -> compiled JSON-schema check.
 REQUEST_MODELS = {
     route: {gateway_errors.REGISTER_BODY_CONTENT_TYPE: fastjsonschema.compile(gateway_errors.REGISTER_BODY_MODEL)}
     for route in gateway_errors.REGISTER_BODY_ROUTES

@@ -1,4 +1,4 @@
-"""Issue 12 in the stack (infra/customer_accounts.py, infra/api.py, infra/waf.py): the account API on
+"""Issue 12 in the stack (infra/customer_accounts.py, infra/gateway.py, infra/waf.py): the account API on
 the signup site's own origin through CloudFront, the access table, who may send email and from
 which address, the key retirement schedule, WAF's per-viewer-IP limit and its refusal of direct
 calls, and the settings."""

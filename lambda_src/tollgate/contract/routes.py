@@ -27,7 +27,7 @@ API_KEY_VALUE_FIELD = "apikey"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # The sign-up and checkout routes above anyone may call without a usage-plan key: the per-IP WAF
-# limit (infra/waf.py) and the browser routes' method throttle (infra/api.py) apply to them. Machine
+# limit (infra/waf.py) and the browser routes' method throttle (infra/gateway.py) apply to them. Machine
 # clients call them on the API; the signup page calls their twins under SITE_API_PREFIX below.
 SIGN_UP_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME)
 
@@ -68,7 +68,7 @@ ROUTE_SITE_CHECKOUT_OUTCOME = "/api/billing/checkout/outcome"
 SITE_TWIN_OF_ROUTE = dict(
     zip(SIGN_UP_ROUTES, (ROUTE_SITE_REGISTER, ROUTE_SITE_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME), strict=True)
 )
-# Route -> HTTP method, for the stage (infra/api.py), `make dev` (localdev) and WAF (infra/waf.py).
+# Route -> HTTP method, for the stage (infra/gateway.py), `make dev` (localdev) and WAF (infra/waf.py).
 SITE_ROUTES = {
     ROUTE_SITE_REGISTER: "POST", ROUTE_SITE_CHECKOUT: "POST", ROUTE_SITE_CHECKOUT_OUTCOME: "POST",
     ROUTE_LINK: "POST", ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST",

@@ -17,7 +17,7 @@ ACCOUNTS_ATTR_CUSTOMER_ID = "customerId"
 ACCOUNTS_INDEX_FOLLOW_UP = "followUp"
 ACCOUNTS_ATTR_FOLLOW_UP_SINCE = "followUpSince"
 # Every global secondary index of the accounts table: (index name, its partition key, the key's
-# DynamoDB type "S" or "N"); projection ALL. The stack (infra/data.py) and `make dev`
+# DynamoDB type "S" or "N"); projection ALL. The stack (infra/billing_lifecycle.py) and `make dev`
 # (localdev/bootstrap.py) both build them from this.
 ACCOUNTS_INDEXES = (
     (ACCOUNTS_INDEX_BY_API_KEY_ID, ACCOUNTS_ATTR_API_KEY_ID, "S"),

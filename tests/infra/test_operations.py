@@ -1,5 +1,5 @@
-"""Issue 14, key hygiene: the scheduled housekeeping (infra/housekeeping.py): hourly, never retried by
-Lambda, told the retention, and allowed to delete this deployment's keys, count the region's keys
+"""infra/operations.py: the scheduled housekeeping (issue 14, key hygiene; infra/housekeeping.py):
+hourly, never retried by Lambda, told the retention, and allowed to delete this deployment's keys, count the region's keys
 and scan/write the accounts table; nothing else."""
 
 from __future__ import annotations
