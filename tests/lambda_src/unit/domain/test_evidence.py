@@ -16,7 +16,8 @@ from testkit.world import World
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.errors import DownstreamError, KeyChangeRefused
 from tollgate.domain.evidence import COLUMNS, NO_BILLING_PERIOD
-from tollgate.domain.metering import UsageNotReported
+from tollgate.domain.metering import UsageNotReported, UsageReporter
+from tollgate.domain.usage import BillableStatuses
 from tollgate.plans import PlanCatalog
 
 ADA, BOB = "ada@example.com", "bob@example.com"
@@ -169,3 +170,16 @@ def test_a_customers_closed_days_are_compacted_on_their_first_evidence_of_a_day_
     yesterday = int(world.clock()) // 86_400 * 86_400 - 86_400
     assert world.evidence.compacted == {(ada.customer_id, yesterday)}
     assert world.evidence.call_count("compact") == 3  # day one, the failure, its retry
+
+
+def test_an_object_compacts_a_bounded_number_of_customers_and_the_rest_go_with_their_next_objects():
+    world = World.create()
+    customers = [world.signed_up(f"c{n}@example.com") for n in range(3)]
+    reporter = UsageReporter(world.ledger, world.accounts, world.meter, world.reports, world.evidence,
+                             BillableStatuses.parse("2xx"), world.plans, world.clock, compactions_per_object=2)
+    calls = [call_record(customer.api_key_id, at_ms=int(world.clock() * 1000)) for customer in customers]
+
+    reporter.report_object(world.ledger.put(ledger_bytes(calls)))
+    assert world.evidence.call_count("compact") == 2
+    reporter.report_object(world.ledger.put(ledger_bytes(calls)))
+    assert world.evidence.call_count("compact") == 3  # the third customer's, the others done today
