@@ -16,10 +16,12 @@ the scheduled reconciler (docs/billing-lifecycle.md).
   the next resumes from its cursor.
 
 Least privilege, per function:
-- checkout: read an API key (to check the presented value), read the Stripe secret, read accounts.
+- checkout: read an API key, read the Stripe secret, read accounts, read a key item (the presented
+  key, by its hash: the keys table of infra/authorizer.py).
 - webhook and reconciler: enable/disable this deployment's API keys and move them between its usage
   plans (require_payment_method activation, plan changes; infra/api_key_access.py), read the Stripe
-  secret, read/write accounts.
+  secret, read/write accounts and key items (they follow the account's status; the reconciler repairs
+  items that missed a row write).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class BillingLifecycle(Construct):
     gateway) and the `reconciler` (a ScheduledFunction)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, functions: Functions,
-                 gateway: Gateway) -> None:
+                 gateway: Gateway, keys_table: dynamodb.ITable) -> None:
         super().__init__(scope, construct_id)
         self.accounts_table = self._accounts_table()
         self.stripe_secret = placeholder_secret(
@@ -68,6 +70,7 @@ class BillingLifecycle(Construct):
         gateway.keys.grant_read(self.checkout.role)
         self.stripe_secret.grant_read(self.checkout.role)
         self.accounts_table.grant_read_data(self.checkout.role)
+        keys_table.grant(self.checkout.role, "dynamodb:GetItem")  # the presented key, by its hash
 
         self.stripe_webhook = functions.business(
             self, "StripeWebhook", handler=contract.HANDLER_STRIPE_WEBHOOK, timeout=Duration.seconds(20), public=True,
@@ -82,6 +85,7 @@ class BillingLifecycle(Construct):
             gateway.keys.grant_plan_membership(role, attach=True, detach=True)  # plan changes move keys
             self.stripe_secret.grant_read(role)
             self.accounts_table.grant_read_write_data(role)
+            keys_table.grant_read_write_data(role)
         for role in (self.checkout.role, self.stripe_webhook.role, self.reconciler.role):
             self.acknowledge_accounts_indexes(role)
         self._route(gateway)

@@ -56,7 +56,7 @@ class CustomerAccounts(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, functions: Functions,
                  gateway: Gateway, billing: BillingLifecycle, signup: SignUp, site: SignupSite,
-                 usage_reports_table: dynamodb.ITable | None) -> None:
+                 keys_table: dynamodb.ITable, usage_reports_table: dynamodb.ITable | None) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
         self._accounts_table = billing.accounts_table
@@ -87,15 +87,15 @@ class CustomerAccounts(Construct):
             description="Tollgate /api/*: sign-in by emailed link, the account page, key rotation, Stripe portal")
         role = self.account.role
         keys = gateway.keys
-        keys.grant_create(role)
+        # Rotation and revocation touch the keys table only (issue 20): no key is created and no quota set.
         keys.grant_enable(role)
-        keys.grant_delete(role)
-        keys.grant_plan_membership(role, attach=True, detach=True)  # a plan change moves the keys
+        keys.grant_delete(role)  # a key imported by make migrate-keys that ends takes its own API Gateway key
+        keys.grant_plan_membership(role, attach=True, detach=True)  # a plan change moves the usage key
         keys.grant_plan_usage(role)  # the account page's quota left
-        keys.grant_quota_carry_over(role)  # a rotation gives the new key the quota left
         billing.stripe_secret.grant_read(role)
         gateway.moesif_secret.grant_read(role)  # the rotated key's Moesif user
         billing.accounts_table.grant_read_write_data(role)
+        keys_table.grant_read_write_data(role)  # rotation, revocation, plan changes
         billing.acknowledge_accounts_indexes(role)
         if usage_reports_table is not None:
             role.add_to_principal_policy(iam.PolicyStatement(
@@ -113,6 +113,7 @@ class CustomerAccounts(Construct):
         keys.grant_enable(retirement_role)
         keys.grant_delete(retirement_role)
         billing.accounts_table.grant_read_write_data(retirement_role)
+        keys_table.grant_read_write_data(retirement_role)  # marks rotated-out keys retired
         billing.acknowledge_accounts_indexes(retirement_role)
         self._grant_access(retirement_role)
 

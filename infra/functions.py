@@ -164,10 +164,12 @@ class Functions:
         return made
 
     def function(self, scope: Construct, construct_id: str, *, handler: str, timeout: Duration, description: str,
-                 memory_size: int = 512, reserved_concurrency: int | None = None) -> PythonFunction:
-        """A function of the shared asset without the shared environment (the sample backend)."""
+                 memory_size: int = 512, reserved_concurrency: int | None = None,
+                 environment: dict[str, str] | None = None) -> PythonFunction:
+        """A function of the shared asset without the shared environment, told only `environment` (the
+        sample backend, the key authorizer)."""
         return PythonFunction(scope, construct_id, code=self.code, handler=handler, timeout=timeout,
-                              function_name=self.name_of(handler), description=description,
+                              function_name=self.name_of(handler), description=description, environment=environment,
                               memory_size=memory_size, reserved_concurrency=reserved_concurrency)
 
     def name_of(self, handler: str) -> str:

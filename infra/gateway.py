@@ -48,9 +48,11 @@ class Gateway(Construct):
     the quota answer (`add_gateway_responses`), as the API's URL must exist before the site's.
 
     Routes:
-    - `/` and `/{proxy+}`, ANY: metered. API key required, counted by the usage plan, proxied to
-      the backend (infra/backend.py): `backend_url` or the sample backend's function URL
-      (HTTP_PROXY, with the gateway's secret header), or `backend_function_arn` (AWS_PROXY).
+    - `/` and `/{proxy+}`, ANY: metered. The key authorizer (infra/authorizer.py) resolves the
+      customer's key to its account and returns the account's API Gateway key, which the usage plan
+      throttles and counts (key source AUTHORIZER, API key required); then proxied to the backend
+      (infra/backend.py): `backend_url` or the sample backend's function URL (HTTP_PROXY, with the
+      gateway's secret header), or `backend_function_arn` (AWS_PROXY).
     - POST /register, POST /billing/checkout, POST /billing/checkout/outcome (the page back from
       Checkout; served by the checkout function), for machine clients: no usage-plan key, their own
       method throttling (a cap on their functions). No CORS: the signup page calls their twins on
@@ -75,7 +77,7 @@ class Gateway(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, functions: Functions,
-                 domains: Domains | None) -> None:
+                 authorizer: apigw.IAuthorizer, domains: Domains | None) -> None:
         """With `api_domain`, `domains` maps the API's own host name to the stage; the default
         execute-api address is then turned off, so neither the name nor the WAF can be bypassed."""
         super().__init__(scope, construct_id)
@@ -102,7 +104,8 @@ class Gateway(Construct):
             rest_api_name=f"{stack.stack_name}-api",
             description="Tollgate: API keys, usage plan and sign-up in front of the monetized backend",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            api_key_source_type=apigw.ApiKeySourceType.HEADER,
+            # The usage plan counts the key the authorizer returns (usageIdentifierKey), never one a client sends.
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
             cloud_watch_role=False,
             disable_execute_api_endpoint=True if custom_domain else None,  # None: the template as before
             deploy_options=apigw.StageOptions(
@@ -147,10 +150,9 @@ class Gateway(Construct):
             description="Tollgate sample backend: echoes method, path and the caller's API key id", memory_size=128,
         ) if settings.uses_sample_backend else None
         self.backend = Backend(self, "Backend", settings=settings, sample_backend=self.sample_backend)
-        for metered_method in self._add_metered_routes(self.backend):
-            _without_authorizer(
-                metered_method, "Authorized by API key + usage plan (apiKeyRequired), the product's access model."
-            )
+        for metered_method in self._add_metered_routes(self.backend, authorizer):
+            acknowledge(metered_method, "AwsSolutions-COG4", "Authorized by the key authorizer (a Lambda REQUEST "
+                        "authorizer on the customer's Tollgate key) and the usage plan: the product's access model.")
         self.site_origin_secret = self._site_origin_secret()
         self.firewall = self._firewall(settings)
         functions.provide({
@@ -297,9 +299,10 @@ class Gateway(Construct):
         self._integrations[function_name] = apigw.LambdaIntegration(reference)
         return self._integrations[function_name]
 
-    def _add_metered_routes(self, backend: Backend) -> list[apigw.Method]:
-        """`/` and `/{proxy+}`, any method, API key required, to the backend: an HTTP backend gets
-        the path, the gateway's secret header and the caller's key id (infra/backend.py)."""
+    def _add_metered_routes(self, backend: Backend, authorizer: apigw.IAuthorizer) -> list[apigw.Method]:
+        """`/` and `/{proxy+}`, any method, behind the key authorizer, API key required (the authorizer's),
+        to the backend: an HTTP backend gets the path, the gateway's secret header and the account's
+        usage key id (infra/backend.py)."""
         proxy = self.rest_api.root.add_resource(contract.ROUTE_METERED_PROXY.lstrip("/"))
         proxy_params: dict[str, bool] = {}
         if backend.function is not None:
@@ -318,8 +321,9 @@ class Gateway(Construct):
             )
             proxy_params = {"method.request.path.proxy": True}
         return [
-            self.rest_api.root.add_method("ANY", root_integration, api_key_required=True),
-            proxy.add_method("ANY", proxy_integration, api_key_required=True, request_parameters=proxy_params or None),
+            self.rest_api.root.add_method("ANY", root_integration, api_key_required=True, authorizer=authorizer),
+            proxy.add_method("ANY", proxy_integration, api_key_required=True, authorizer=authorizer,
+                             request_parameters=proxy_params or None),
         ]
 
     def add_gateway_responses(self, site_origin: str) -> None:

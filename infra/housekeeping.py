@@ -7,8 +7,8 @@ Least privilege:
 - delete this deployment's keys only (owner-tag condition, infra/api_key_access.py);
 - count the region's keys: GET on the `/apikeys` collection, which IAM cannot narrow to a tag or
   stop from being asked for values (`includeValues`); the function never asks for them;
-- scan the accounts table and put its rows (conditional writes), nothing else: no index, no
-  Stripe or Moesif secret.
+- scan the accounts table and put its rows (conditional writes), read and update key items by
+  hash, nothing else: no index, no Stripe or Moesif secret.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class ScheduledHousekeeping(ScheduledFunction):
     """The housekeeping function (`function`) and its schedule (`schedule`)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, functions: Functions, keys: ApiKeyAccess,
-                 accounts_table: dynamodb.ITable) -> None:
+                 accounts_table: dynamodb.ITable, keys_table: dynamodb.ITable) -> None:
         super().__init__(
             scope, construct_id, functions=functions, handler=contract.HANDLER_HOUSEKEEPING,
             timeout=Duration.seconds(contract.HOUSEKEEPING_TIMEOUT_SECONDS),
@@ -38,3 +38,5 @@ class ScheduledHousekeeping(ScheduledFunction):
         keys.grant_count(self.role)
         self.role.add_to_principal_policy(iam.PolicyStatement(
             actions=["dynamodb:Scan", "dynamodb:PutItem"], resources=[accounts_table.table_arn]))
+        # The key items follow the usage key a canceled account's row loses (tollgate.domain.key_items).
+        keys_table.grant(self.role, "dynamodb:GetItem", "dynamodb:UpdateItem")

@@ -12,13 +12,14 @@ from __future__ import annotations
 from aws_cdk import Stack
 from constructs import Construct
 
+from infra.authorizer import KeyAuthorizer
 from infra.billing_lifecycle import BillingLifecycle
 from infra.customer_accounts import CustomerAccounts
 from infra.dashboard import OperationsDashboard
 from infra.functions import Functions
 from infra.gateway import Gateway
 from infra.housekeeping import ScheduledHousekeeping
-from infra.monitoring import Alarms, Watched
+from infra.monitoring import KEY_AUTHORIZER_TITLE, Alarms, Watched
 from infra.operator_secrets import stack_output
 from infra.settings import Settings
 from infra.signup import SignUp
@@ -31,18 +32,20 @@ class Operations(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, functions: Functions,
                  gateway: Gateway, billing: BillingLifecycle, signup: SignUp, customer_accounts: CustomerAccounts,
-                 usage_metering: UsageMetering | None) -> None:
+                 usage_metering: UsageMetering | None, key_authorizer: KeyAuthorizer) -> None:
         super().__init__(scope, construct_id)
         functions.provide({contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(settings.canceled_key_retention_days)})
         self.housekeeping = ScheduledHousekeeping(self, "Housekeeping", functions=functions, keys=gateway.keys,
-                                                  accounts_table=billing.accounts_table)
+                                                  accounts_table=billing.accounts_table,
+                                                  keys_table=key_authorizer.keys_table)
         http_functions = {"register": signup.register.function, "checkout": billing.checkout.function,
                           "Stripe webhook": billing.stripe_webhook.function,
                           "account": customer_accounts.account.function}
         scheduled = {"reconciler": billing.reconciler.function.function,
                      "housekeeping": self.housekeeping.function.function,
                      "key retirement": customer_accounts.key_retirement.function.function}
-        others = {**({"usage reporter": usage_metering.reporter.function} if usage_metering else {}),
+        others = {KEY_AUTHORIZER_TITLE: key_authorizer.function.function,
+                  **({"usage reporter": usage_metering.reporter.function} if usage_metering else {}),
                   **({"sample backend": gateway.sample_backend.function} if gateway.sample_backend else {})}
         watched = Watched(
             deployment=gateway.key_owner,

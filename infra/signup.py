@@ -5,7 +5,8 @@
   destroyed with the stack.
 - Least privilege: create/read/delete this deployment's API keys (infra/api_key_access.py: every key
   grant is conditioned on the owner tag), add/remove keys in this deployment's usage plans, read
-  this stack's Stripe and Moesif secrets, read/write the accounts and idempotency tables. With
+  this stack's Stripe and Moesif secrets, read/write the accounts and idempotency tables and the key
+  items (the new key's, removed on rollback; infra/authorizer.py's keys table). With
   customer accounts, it also sends the confirmation email and writes the access table
   (infra/customer_accounts.py grants those).
 """
@@ -27,7 +28,7 @@ class SignUp(Construct):
     """The `register` function and the `idempotency_table`."""
 
     def __init__(self, scope: Construct, construct_id: str, *, functions: Functions, gateway: Gateway,
-                 billing: BillingLifecycle) -> None:
+                 billing: BillingLifecycle, keys_table: dynamodb.ITable) -> None:
         super().__init__(scope, construct_id)
         self.idempotency_table = dynamodb.Table(
             self,
@@ -57,6 +58,7 @@ class SignUp(Construct):
         billing.accounts_table.grant_read_write_data(role)
         billing.acknowledge_accounts_indexes(role)
         self.idempotency_table.grant_read_write_data(role)
+        keys_table.grant_read_write_data(role)  # the new key's item (removed on rollback)
 
         gateway.add_function_route(contract.ROUTE_REGISTER, "POST", self.register.function,
                                    "Public sign-up by design; method throttling and a body model guard it.")

@@ -16,13 +16,14 @@ deployment, stores the two email links a customer would get by mail, and removes
 - the accounts table: `GetItem` (the account's subscription) and `DeleteItem` (the run's row and
   its earlier keys' index items, alone or in one TransactWriteItems, which DynamoDB authorizes as
   the item actions it contains);
+- the keys table: `DeleteItem` (the items of the run's keys, by their hashes on the row);
 - the customer access table: `PutItem` (the owner's sign-up and sign-in links), `DeleteItem` and
   `Scan` (remove the run's unused links, its sessions and key-retirement reminders) and `Query` on
   the `byOwner` index (the run's sessions);
 - `apigateway:DELETE` on API keys carrying this deployment's owner tag: the keys the run created.
 The tables have names CloudFormation generates, `<stack>-<logical id>-<random>`
 (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-name.html),
-so they are named here by the logical ids of the Tollgate stack's two tables, which
+so they are named here by the logical ids of the Tollgate stack's three tables, which
 tests/infra/test_deploy_access.py checks against its template. The tables and the secret are
 encrypted with AWS managed keys, which need no KMS grant of the caller's own.
 """
@@ -35,8 +36,10 @@ from aws_cdk import aws_iam as iam
 from infra import nag
 from tollgate import contract
 
-# The Tollgate stack's logical ids of the two tables make smoke writes (infra/data.py, infra/customer_accounts.py).
+# The Tollgate stack's logical ids of the tables make smoke writes (infra/billing_lifecycle.py, infra/authorizer.py,
+# infra/customer_accounts.py).
 ACCOUNTS_TABLE_ID = "DataAccountsTable816B83C6"
+KEYS_TABLE_ID = "KeyAuthorizerKeysTable0BBD67DF"
 ACCESS_TABLE_ID = "CustomerAccountsAccessTable2B59B48D"
 _OWNER_TAG = f"aws:ResourceTag/{contract.API_KEY_OWNER_TAG}"
 
@@ -63,6 +66,7 @@ def grant_smoke(stack: Stack, role: iam.Role, tollgate_stack: str, stage: str) -
             service="secretsmanager", resource="secret", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME)],
          tagged),
         (["dynamodb:GetItem", "dynamodb:DeleteItem"], [table(ACCOUNTS_TABLE_ID)], None),
+        (["dynamodb:DeleteItem"], [table(KEYS_TABLE_ID)], None),
         (["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"], [table(ACCESS_TABLE_ID)], None),
         (["dynamodb:Query"], [f"{table(ACCESS_TABLE_ID)}/index/{contract.ACCESS_INDEX_BY_OWNER}"], None),
         (["apigateway:DELETE"], [f"arn:{stack.partition}:apigateway:{stack.region}::/apikeys/*"], tagged),
@@ -75,11 +79,12 @@ def grant_smoke(stack: Stack, role: iam.Role, tollgate_stack: str, stage: str) -
         "Resource::" + partition_region_account.format("cloudformation", f"stack/{tollgate_stack}/*"),
         "Resource::" + partition_region_account.format("secretsmanager", "secret:*"),
         "Resource::" + partition_region_account.format("dynamodb", f"table/{tollgate_stack}-{ACCOUNTS_TABLE_ID}-*"),
+        "Resource::" + partition_region_account.format("dynamodb", f"table/{tollgate_stack}-{KEYS_TABLE_ID}-*"),
         "Resource::" + partition_region_account.format("dynamodb", f"table/{tollgate_stack}-{ACCESS_TABLE_ID}-*"),
         "Resource::" + partition_region_account.format(
             "dynamodb", f"table/{tollgate_stack}-{ACCESS_TABLE_ID}-*/index/{contract.ACCESS_INDEX_BY_OWNER}"),
         "Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*",
     ], "Each wildcard stands for what only exists once deployed: the id CloudFormation gives the Tollgate stack, "
-       "the random part of its two tables' generated names; the Stripe secret and the API keys are matched by the "
+       "the random part of its tables' generated names; the Stripe secret and the API keys are matched by the "
        "deployment's owner tag instead (infra/smoke_access.py).")  # fmt: skip
 

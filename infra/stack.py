@@ -9,6 +9,7 @@ from __future__ import annotations
 from aws_cdk import Aspects, Stack, Tags
 from constructs import Construct
 
+from infra.authorizer import KeyAuthorizer
 from infra.billing_lifecycle import BillingLifecycle
 from infra.customer_accounts import CustomerAccounts
 from infra.domains import Domains
@@ -33,25 +34,31 @@ class TollgateStack(Stack):
                               reserved_concurrency=settings.reserved_concurrency)
 
         self.domains = Domains(self, "Domains", settings=settings.domains) if settings.domains.any else None
-        self.gateway = Gateway(self, "Api", settings=settings, functions=functions, domains=self.domains)
+        self.key_authorizer = KeyAuthorizer(self, "KeyAuthorizer", functions=functions,
+                                            cache_seconds=settings.authorizer_cache_seconds)
+        self.gateway = Gateway(self, "Api", settings=settings, functions=functions,
+                               authorizer=self.key_authorizer.authorizer, domains=self.domains)
         self.site = SignupSite(self, "SignupSite", gateway=self.gateway, functions=functions, plans=settings.plans,
                                branding=settings.branding, domains=self.domains)
+        keys_table = self.key_authorizer.keys_table
         self.billing = BillingLifecycle(self, "BillingLifecycle", settings=settings, functions=functions,
-                                        gateway=self.gateway)
-        self.signup = SignUp(self, "SignUp", functions=functions, gateway=self.gateway, billing=self.billing)
+                                        gateway=self.gateway, keys_table=keys_table)
+        self.signup = SignUp(self, "SignUp", functions=functions, gateway=self.gateway, billing=self.billing,
+                             keys_table=keys_table)
         self.usage_metering = UsageMetering(
             self, "UsageMetering", ledger_bucket=self.gateway.access_logs.ledger_bucket,
             billable_statuses=settings.billable_statuses, functions=functions, billing=self.billing,
         ) if settings.reports_usage else None
         self.customer_accounts = CustomerAccounts(
             self, "CustomerAccounts", settings=settings, functions=functions, gateway=self.gateway,
-            billing=self.billing, signup=self.signup, site=self.site,
+            billing=self.billing, signup=self.signup, site=self.site, keys_table=keys_table,
             usage_reports_table=self.usage_metering.reports_table if self.usage_metering else None)
         if self.usage_metering is not None:  # the account page's download of the evidence (issue 21)
             self.usage_metering.grant_evidence_download(self.customer_accounts.account.role)
         self.operations = Operations(
             self, "Operations", settings=settings, functions=functions, gateway=self.gateway, billing=self.billing,
-            signup=self.signup, customer_accounts=self.customer_accounts, usage_metering=self.usage_metering)
+            signup=self.signup, customer_accounts=self.customer_accounts, usage_metering=self.usage_metering,
+            key_authorizer=self.key_authorizer)
 
         Aspects.of(self).add(KeepLogicalIds())
         if settings.enable_tracing:

@@ -3,6 +3,7 @@ measures: a few runs of each measurement on fakes, without any timing asserted."
 
 from __future__ import annotations
 
+from bench.authorizer import cache_miss_ms
 from bench.evidence import evidence_download
 from bench.measure import register_latency
 from bench.metering import reporter_throughput
@@ -26,3 +27,7 @@ def test_the_evidence_measurement_makes_one_file_of_every_call():
     figures = evidence_download(calls=500, objects=20, s3_latency_ms=0)
 
     assert (figures.calls, figures.objects) == (500, 20) and figures.megabytes > 0
+
+
+def test_the_authorizer_measurement_allows_a_live_key_through_the_handler():
+    assert len(cache_miss_ms(latency_ms=0.0, runs=2)) == 2  # it raises if the handler denied the key

@@ -61,6 +61,7 @@ def test_the_reconciler_may_do_what_the_webhook_does_and_no_more(synth):
     plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
     stripe_secret_id, moesif_secret_id = synth.secret_ids()
     (accounts_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("DataAccountsTable")]
+    (keys_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("KeyAuthorizerKeysTable")]
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert grants["apigateway:PATCH"] == [f"{base}/apikeys/*"]  # owner-tag conditioned (test_functions.py)
@@ -70,7 +71,7 @@ def test_the_reconciler_may_do_what_the_webhook_does_and_no_more(synth):
     assert grants["secretsmanager:GetSecretValue"] == [f"<{stripe_secret_id}>"]
     assert f"<{moesif_secret_id}>" not in json.dumps(grants)
     assert {resource.split(".")[0].lstrip("<") for action, resources in grants.items() if action.startswith("dynamodb:")
-            for resource in resources} == {accounts_id}
+            for resource in resources} == {accounts_id, keys_id}  # key items follow the rows it repairs
 
 
 def test_accounts_table_is_keyed_by_email_with_the_lookup_indexes(synth):

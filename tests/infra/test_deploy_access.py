@@ -17,7 +17,7 @@ import pytest
 from infra_synth import resolve_join
 
 from infra.deploy_access import QUALIFIER_CONTEXT, STACK_NAME, DeployAccess, DeployAccessError, build
-from infra.smoke_access import ACCESS_TABLE_ID, ACCOUNTS_TABLE_ID
+from infra.smoke_access import ACCESS_TABLE_ID, ACCOUNTS_TABLE_ID, KEYS_TABLE_ID
 from tollgate import contract
 
 EXISTING_PROVIDER = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
@@ -110,13 +110,14 @@ def test_the_smoke_role_may_do_what_make_smoke_does_on_this_deployments_resource
     template, _ = default
     accounts = ARN.format("dynamodb", f"table/Tollgate-{ACCOUNTS_TABLE_ID}-*")
     access = ARN.format("dynamodb", f"table/Tollgate-{ACCESS_TABLE_ID}-*")
+    keys = ARN.format("dynamodb", f"table/Tollgate-{KEYS_TABLE_ID}-*")
 
     assert grants(template, "SmokeRole") == {
         "cloudformation:DescribeStacks": [ARN.format("cloudformation", "stack/Tollgate/*")],
         "lambda:GetFunctionConfiguration": [ARN.format("lambda", "function:Tollgate-prod-register")],
         "secretsmanager:GetSecretValue": [ARN.format("secretsmanager", "secret:*") + OWNED],
         "dynamodb:GetItem": [accounts],
-        "dynamodb:DeleteItem": [accounts, access],
+        "dynamodb:DeleteItem": [accounts, keys, access],
         "dynamodb:PutItem": [access],
         "dynamodb:Scan": [access],
         "dynamodb:Query": [access + "/index/byOwner"],
@@ -136,7 +137,8 @@ def test_the_smoke_roles_names_and_tag_are_those_of_the_tollgate_stacks_template
     environment = register["Properties"]["Environment"]["Variables"]
     assert environment[contract.ENV_ACCOUNTS_TABLE] == {"Ref": ACCOUNTS_TABLE_ID}
     assert environment[contract.ENV_CUSTOMER_ACCESS_TABLE] == {"Ref": ACCESS_TABLE_ID}
-    assert {ACCOUNTS_TABLE_ID, ACCESS_TABLE_ID} <= set(tables)
+    assert environment[contract.ENV_KEYS_TABLE] == {"Ref": KEYS_TABLE_ID}
+    assert {ACCOUNTS_TABLE_ID, KEYS_TABLE_ID, ACCESS_TABLE_ID} <= set(tables)
     secret_tags = synth.resources("AWS::SecretsManager::Secret")[stripe_secret_id]["Properties"]["Tags"]
     assert {"Key": contract.API_KEY_OWNER_TAG, "Value": "Tollgate/prod"} in secret_tags
     assert environment[contract.ENV_KEY_OWNER] == "Tollgate/prod"
@@ -150,6 +152,7 @@ def test_cdk_nag_has_no_open_finding_and_each_acknowledgment_says_why(default):
     assert {rule.removeprefix("AwsSolutions-IAM5[Resource::").removesuffix("]") for rule in acknowledged} == {
         ARN.format("cloudformation", "stack/Tollgate/*"), ARN.format("secretsmanager", "secret:*"),
         ARN.format("dynamodb", f"table/Tollgate-{ACCOUNTS_TABLE_ID}-*"),
+        ARN.format("dynamodb", f"table/Tollgate-{KEYS_TABLE_ID}-*"),
         ARN.format("dynamodb", f"table/Tollgate-{ACCESS_TABLE_ID}-*"),
         ARN.format("dynamodb", f"table/Tollgate-{ACCESS_TABLE_ID}-*/index/byOwner"),
         "arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*"}

@@ -38,6 +38,9 @@ SIGN_UP_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME)
 # URL is public refuses calls without the secret, so nobody skips keys, metering and billing.
 BACKEND_SECRET_HEADER = "x-tollgate-origin-verify"
 BACKEND_API_KEY_ID_HEADER = "x-tollgate-api-key-id"
+# The caller's account (the key authorizer's principal: the opaque account id, never the email), which
+# every metered call carries to an HTTP backend: which customer called, whichever of its keys it used.
+BACKEND_ACCOUNT_ID_HEADER = "x-tollgate-account-id"
 # Letters and digits only: the value travels in an HTTP header and in a static mapping value ('...').
 BACKEND_SECRET_LENGTH = 64
 # --- Customer accounts: verified sign-up, sign-in by emailed link, the account page -------------
