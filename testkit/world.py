@@ -20,7 +20,14 @@ from functools import cached_property
 from testkit.clock import Clock
 from testkit.fake_access import FakeAccountBilling, FakeCustomerAccess, FakeMailer, FakePlanUsage
 from testkit.fake_billing import FakeBilling, FakePaymentMethods
-from testkit.fake_metering import FakeUsageLedger, FakeUsageMeter, FakeUsageReports, call_record, ledger_bytes
+from testkit.fake_metering import (
+    FakeUsageEvidence,
+    FakeUsageLedger,
+    FakeUsageMeter,
+    FakeUsageReports,
+    call_record,
+    ledger_bytes,
+)
 from testkit.fake_ports import (
     TEST_PLANS,
     FakeAccounts,
@@ -38,6 +45,7 @@ from tollgate.domain.account_overview import AccountOverviews
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.email_links import EmailLinks
+from tollgate.domain.evidence import InvoiceEvidence
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.key_items import KeyIssuer, KeyItem
@@ -96,6 +104,7 @@ class World:
     plans: PlanCatalog = TEST_PLANS
     stripe_operations_per_second: float = STRIPE_OPERATIONS_PER_SECOND  # the reconciler's pace
     reconciler_page_size: int = PAGE_SIZE
+    evidence: FakeUsageEvidence = field(default_factory=FakeUsageEvidence)
     issued: dict[str, str] = field(default_factory=dict)  # email -> the key its sign-up answered with
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)  # of `customer`s
 
@@ -106,7 +115,7 @@ class World:
         """`accounts`: another store than a FakeAccounts (DynamoAccounts on moto, testkit.interleaving)."""
         ports, clock = FakePorts.create(), Clock(start)
         if accounts is not None:
-            ports = replace(ports, accounts=accounts)
+            ports = replace(ports, accounts=accounts)  # type: ignore[arg-type]  # `accounts` says why
         ports.billing.clock = clock
         return cls(ports, FakePaymentMethods(ports.billing), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
                    FakePlanUsage(keys=ports.api_keys, clock=clock), FakeUsageLedger(),
@@ -117,7 +126,7 @@ class World:
 
     @property
     def accounts(self) -> FakeAccounts:
-        return self.ports.accounts  # type: ignore[return-value] - or the store `create` was given
+        return self.ports.accounts  # type: ignore[return-value]  # or the store `create` was given
 
     @property
     def api_keys(self) -> FakeApiKeys:
@@ -182,8 +191,12 @@ class World:
 
     @cached_property
     def reporter(self) -> UsageReporter:
-        return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, BillableStatuses.parse("2xx"),
-                             self.plans, self.clock)
+        return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, self.evidence,
+                             BillableStatuses.parse("2xx"), self.plans, self.clock)
+
+    @cached_property
+    def invoice_evidence(self) -> InvoiceEvidence:
+        return InvoiceEvidence(self.evidence, self.account_billing)
 
     @cached_property
     def overviews(self) -> AccountOverviews:
