@@ -197,8 +197,9 @@ class DynamoAccounts(Accounts):
             counts[status] = counts.get(status, 0) + 1
         return counts
 
-    def _scan(self, action: str, **parameters: Any) -> list[dict]:
-        items, start = [], {}
+    def _scan(self, action: str, **parameters: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] = {}
         while True:
             page = self._call(action, self._client.scan, TableName=self._table, **parameters, **start)
             items += page.get("Items", [])
@@ -214,13 +215,13 @@ class DynamoAccounts(Accounts):
         return _account(items[0]) if items else None
 
     @staticmethod
-    def _call(action: str, operation: Any, **parameters: Any) -> dict:
+    def _call(action: str, operation: Any, **parameters: Any) -> dict[str, Any]:
         return call_aws(_SERVICE, action, operation,
                         expected={CONDITION_FAILED: refuse(ConcurrentUpdate(f"{action}: the account changed meanwhile"))},
                         **parameters)
 
 
-def _key(email: str) -> dict:
+def _key(email: str) -> dict[str, Any]:
     return {contract.ACCOUNTS_PARTITION_KEY: {"S": email}}
 
 
@@ -239,7 +240,7 @@ def _earlier_keys(account: Account) -> set[str]:
     return {record.id for record in account.key_records if record.id != account.api_key_id}
 
 
-def _item(account: Account) -> dict:
+def _item(account: Account) -> dict[str, Any]:
     """Unset fields are left out: an empty GSI key attribute is rejected by DynamoDB."""
     item = {}
     for name, attribute in _ATTRIBUTES.items():
@@ -265,11 +266,11 @@ def _item(account: Account) -> dict:
     return item
 
 
-def _history_entry(change: StatusChange) -> dict:
+def _history_entry(change: StatusChange) -> dict[str, Any]:
     return {"at": str(change.at), "status": change.status.value, "cause": change.cause, "eventId": change.event_id}
 
 
-def _status_change(entry: dict) -> StatusChange:
+def _status_change(entry: dict[str, Any]) -> StatusChange:
     """Also reads the two shapes rows written before Tollgate 0.2 hold: {status, at} from
     sign-ups and {at, status, event, eventId} from billing events."""
     return StatusChange(
@@ -280,7 +281,7 @@ def _status_change(entry: dict) -> StatusChange:
     )
 
 
-def _account(item: dict) -> Account:
+def _account(item: dict[str, Any]) -> Account:
     """Attributes of earlier versions that no field reads any more (keySyncedFor, keysRevision) are
     ignored: a row written before versions reads as version 0, its keys as not known to match."""
     values = {_FIELDS[attribute]: _deserializer.deserialize(value) for attribute, value in item.items()

@@ -115,7 +115,8 @@ class DynamoCustomerAccess(CustomerAccess):
         return {name: _deserializer.deserialize(value) for name, value in item.items()} if item else None
 
     def _query(self, action: str, **parameters: Any) -> list[dict[str, Any]]:
-        items, start = [], {}
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] = {}
         while True:
             page = call_aws(_SERVICE, action, self._client.query, TableName=self._table, **parameters, **start)
             items += [{name: _deserializer.deserialize(value) for name, value in item.items()}
@@ -125,7 +126,7 @@ class DynamoCustomerAccess(CustomerAccess):
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
-def _key(item_id: str) -> dict:
+def _key(item_id: str) -> dict[str, Any]:
     return {_ID: {"S": item_id}}
 
 
