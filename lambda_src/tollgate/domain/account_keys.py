@@ -97,7 +97,7 @@ class AccountKeys:
                 "email": account.email, "first_name": account.first_name, "last_name": account.last_name})
             self._match_status(account, key.id)
             if account.status in _IN_PLAN_STATUSES:
-                self._carry_quota(account, key.id, now)
+                self._carry_quota(account, account.api_key_id, key.id, now)
             grace_until = now + self.grace_seconds
             self._access.remind_retirement(KeyRetirement(account.api_key_id, account.email, grace_until))
             # The new key was put in the state the row gives every key: keys that matched still do.
@@ -130,7 +130,7 @@ class AccountKeys:
         for reminder in self._access.due_retirements(now):
             account = self._accounts.get(reminder.email)
             record = account.key(reminder.key_id) if account else None
-            if record is None or record.state is not KeyState.ROTATING_OUT:
+            if account is None or record is None or record.state is not KeyState.ROTATING_OUT:
                 self._access.forget_retirement(reminder.key_id)
                 skipped += 1
                 continue
@@ -169,11 +169,11 @@ class AccountKeys:
             self._keys.set_enabled(key_id, False)
             self._keys.attach_to_plan(key_id, usage_plan_id)
 
-    def _carry_quota(self, account: Account, new_key_id: str, now: int) -> None:
+    def _carry_quota(self, account: Account, current_key_id: str, new_key_id: str, now: int) -> None:
         """Give the new key what the current key has left of this quota period on the account's plan."""
         plan = self._plans.get(account.plan_id)
         today = datetime.fromtimestamp(now, UTC).date()
-        left, _quota = self._plan_usage.quota_left(account.api_key_id, plan, today)
+        left, _quota = self._plan_usage.quota_left(current_key_id, plan, today)
         self._plan_usage.set_quota_left(new_key_id, left, plan)
 
     def _delete_quietly(self, key_id: str) -> None:

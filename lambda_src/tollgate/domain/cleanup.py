@@ -75,15 +75,17 @@ class Cleanup:
             undos.append(delete_key)
         if customer_id:
             delete_customer = _Undo(f"delete customer {customer_id}", lambda: self._billing.delete_customer(customer_id))
-        elif account.customer_idempotency_key:
+        elif (idempotency_key := account.customer_idempotency_key) and key_id:
+            # (A customer is created for the sign-up's key, once the row records it: a row with the
+            # create's idempotency key always has the key id.)
 
             def delete_unknown_customer() -> None:
                 try:
-                    found = [self._billing.create_customer(account.registrant, key_id, account.customer_idempotency_key)]
+                    found = [self._billing.create_customer(account.registrant, key_id, idempotency_key)]
                 except DownstreamError:
                     # Stripe replays a saved 500 for the same key: look the customer up by the key
                     # it was created for instead (a miss is raised again and retried by a later clean).
-                    found = self._billing.find_customers_for_key(key_id) if key_id else []
+                    found = self._billing.find_customers_for_key(key_id)
                     if not found:
                         raise
                 for customer in found:
@@ -92,7 +94,7 @@ class Cleanup:
 
             delete_customer = _Undo(
                 "find and delete the customer whose create had an unknown outcome "
-                f"(idempotency key {account.customer_idempotency_key})",
+                f"(idempotency key {idempotency_key})",
                 delete_unknown_customer,
             )
         if delete_customer:
