@@ -65,9 +65,13 @@ class TollgateApi(Construct):
         settings: Settings,
         access_log_destination: apigw.IAccessLogDestination,
         access_log_format: apigw.AccessLogFormat,
+        custom_domain: str | None = None,
     ) -> None:
+        """`custom_domain`: the API's own host name (infra/domains.py maps it to the stage); the default
+        execute-api address is then turned off, so neither the name nor the WAF can be bypassed."""
         super().__init__(scope, construct_id)
         self._settings = settings
+        self._custom_domain = custom_domain
         browser_route_throttle = apigw.MethodDeploymentOptions(
             throttling_rate_limit=settings.register_rate_limit,
             throttling_burst_limit=settings.register_burst_limit,
@@ -80,6 +84,7 @@ class TollgateApi(Construct):
             endpoint_types=[apigw.EndpointType.REGIONAL],
             api_key_source_type=apigw.ApiKeySourceType.HEADER,
             cloud_watch_role=False,
+            disable_execute_api_endpoint=True if custom_domain else None,  # None: the template as before
             deploy_options=apigw.StageOptions(
                 stage_name=settings.stage_name,
                 access_log_destination=access_log_destination,
@@ -98,6 +103,12 @@ class TollgateApi(Construct):
             ),
         )
         self.stage = self.rest_api.deployment_stage
+        if custom_domain is not None:
+            # Turning the default endpoint off takes effect with a new deployment of the stage
+            # (https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-disable-default-endpoint.html).
+            self.rest_api.latest_deployment.add_to_logical_id({"disableExecuteApiEndpoint": True})
+            # CDK's own output of the stage's execute-api URL would name an address that answers 403.
+            self.rest_api.node.try_remove_child("Endpoint")
         self._integrations: dict[str, apigw.LambdaIntegration] = {}
         self._register_body_validation: tuple[apigw.IRequestValidator, apigw.IModel] | None = None
         self.usage_plans = {plan.id: self._add_usage_plan(plan) for plan in settings.plans}
@@ -124,17 +135,25 @@ class TollgateApi(Construct):
 
     @property
     def url(self) -> str:
-        """The stage's invoke URL, ending in '/'."""
-        return self.rest_api.url
+        """The API's base URL, ending in '/': the custom domain's, else the stage's invoke URL."""
+        return f"https://{self._custom_domain}/" if self._custom_domain else self.rest_api.url
 
     @property
     def domain(self) -> str:
-        """<api id>.execute-api.<region>.<suffix>: no reference to the stage (CloudFront's /api/* origin)."""
+        """The custom domain, else <api id>.execute-api.<region>.<suffix>: no reference to the stage
+        (CloudFront's /api/* origin)."""
+        if self._custom_domain:
+            return self._custom_domain
         stack = Stack.of(self)
         return f"{self.rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
 
+    @property
+    def origin_path(self) -> str:
+        """What precedes a route at `domain`: the stage's name, or nothing on the custom domain (mapped at its root)."""
+        return "" if self._custom_domain else f"/{self._settings.stage_name}"
+
     def url_for(self, route: str) -> str:
-        return self.rest_api.url_for_path(route)
+        return f"https://{self._custom_domain}{route}" if self._custom_domain else self.rest_api.url_for_path(route)
 
     def add_routes(
         self,

@@ -10,8 +10,9 @@ pages' API on the signup site's own origin, and the retirement of rotated-out ke
   `ses:FromAddress` pinned to it).
 - The key retirement function runs every RETIREMENT_INTERVAL on EventBridge Scheduler (infra/scheduled.py).
 - CloudFront serves `/api/*` from the REST API (`route_site_api`): so the session cookie is first
-  party, HttpOnly and SameSite=Strict, with no CORS. The origin is the stage's execute-api domain
-  with the stage as origin path (built from the API id, not `RestApiOrigin`, whose use of the stage
+  party, HttpOnly and SameSite=Strict, with no CORS. The origin is the API's custom domain (mapped at
+  its root to the stage, infra/domains.py) or else the stage's execute-api domain with the stage as
+  origin path (built from the API id, not `RestApiOrigin`, whose use of the stage
   URL would make the distribution depend on the stage, whose deployment depends on the gateway
   responses, whose quota answer links the account page on the distribution's domain: a cycle that
   CloudFormation refuses); nothing is cached (CachingDisabled), and every viewer header, cookie
@@ -142,17 +143,17 @@ class CustomerAccounts(Construct):
         self._acknowledge_accounts_indexes(retirement_role, config)
         self._grant_access(retirement_role, config)
 
-    def route_site_api(self, distribution: cloudfront.Distribution, api_domain: str, stage_name: str,
+    def route_site_api(self, distribution: cloudfront.Distribution, api_domain: str, origin_path: str,
                        headers_policy: cloudfront.IResponseHeadersPolicy) -> None:
-        """CloudFront's `/api/*` behaviour to the REST API's stage (the account routes live under /api/
-        on the API too, so no path is rewritten)."""
+        """CloudFront's `/api/*` behaviour to the REST API's stage at `api_domain` + `origin_path` (the
+        account routes live under /api/ on the API too, so no path is rewritten)."""
         viewer_ip = cloudfront.Function(
             self, "ViewerIp", code=cloudfront.FunctionCode.from_inline(_VIEWER_IP_FUNCTION),
             runtime=cloudfront.FunctionRuntime.JS_2_0,
             comment=f"Tollgate: the viewer's IP in {contract.VIEWER_IP_HEADER} for WAF's per-IP limits")
         distribution.add_behavior(
             contract.SITE_API_PREFIX + "*",
-            origins.HttpOrigin(api_domain, origin_path=f"/{stage_name}",
+            origins.HttpOrigin(api_domain, origin_path=origin_path or None,
                                protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
                                custom_headers={contract.SITE_ORIGIN_SECRET_HEADER: self.site_origin_secret_value}),
             allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,

@@ -9,15 +9,30 @@ acknowledgment only covers findings inside the construct it was made on.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Token, Validations
 from constructs import IConstruct
 
 PLUGIN_PREFIX = "AwsSolutions::"
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
-    """Accept the AwsSolutions finding `rule` (e.g. "AwsSolutions-S1") for `scope` and below."""
-    Validations.of(scope).acknowledge(Acknowledgment(id=PLUGIN_PREFIX + rule, reason=reason))
+    """Accept the AwsSolutions finding `rule` (e.g. "AwsSolutions-S1") for `scope` and below; pseudo
+    parameters in its evidence are written `<AWS::Region>` etc. (see `_as_spelled`)."""
+    for spelling in dict.fromkeys((rule, _as_spelled(scope, rule))):
+        Validations.of(scope).acknowledge(Acknowledgment(id=PLUGIN_PREFIX + spelling, reason=reason))
+
+
+def _as_spelled(scope: IConstruct, rule: str) -> str:
+    """cdk-nag spells a pseudo parameter `<AWS::Region>` while the stack leaves it to deploy time, and
+    as its value once the stack knows it (a stack with custom domains knows its environment:
+    infra/domains.py), except where CDK keeps the token (managed policy ARNs keep `<AWS::Partition>`):
+    the finding is acknowledged in both spellings, which only ever differ in a known environment."""
+    stack = Stack.of(scope)
+    for placeholder, value in (("<AWS::Partition>", stack.partition), ("<AWS::Region>", stack.region),
+                               ("<AWS::AccountId>", stack.account), ("<AWS::URLSuffix>", stack.url_suffix)):
+        if not Token.is_unresolved(value):
+            rule = rule.replace(placeholder, value)
+    return rule
 
 
 def acknowledge_wildcards(scope: IConstruct, findings: list[str], reason: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from infra.branding import Branding
+from infra.domain_settings import DomainSettings
 from infra.plan_settings import (
     FLAT_PLAN_KEYS,
     PLANS_EXPECTED,
@@ -153,6 +154,7 @@ class Settings:
         "How long a rotated-out key keeps working; \"Revoke now\" ends it at once.")})
     # Several flat keys, one object: metadata says which keys (see context_keys); each key's doc is Branding's.
     branding: Branding = field(metadata={"context_keys": Branding.context_keys()})
+    domains: DomainSettings = field(metadata={"context_keys": DomainSettings.context_keys()})
 
     @property
     def email_sender_is_placeholder(self) -> bool:
@@ -258,6 +260,7 @@ class Settings:
             # Up to 30 days: a rotated-out key must not live on for long unnoticed.
             key_rotation_grace_hours=read.int_between("key_rotation_grace_hours", 1, 720),
             branding=Branding.from_context(read),
+            domains=DomainSettings.from_context(read),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
@@ -34,8 +35,12 @@ class SignupSite(Construct):
         plans: tuple[PlanSettings, ...],
         branding: Branding,
         site_dir: Path = site_delivery.SITE_DIR,
+        domain_name: str | None = None,
+        certificate: acm.ICertificate | None = None,
     ) -> None:
+        """`domain_name` and its us-east-1 `certificate` (infra/domains.py): the page's own address."""
         super().__init__(scope, construct_id)
+        self._domain_name = domain_name
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -61,6 +66,9 @@ class SignupSite(Construct):
             ),
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            domain_names=[domain_name] if domain_name else None,
+            certificate=certificate,
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
         )
         self._add_page_routes(site_origin)
         self.deployment = s3deploy.BucketDeployment(
@@ -77,7 +85,7 @@ class SignupSite(Construct):
             distribution_paths=["/*"],
             prune=True,
         )
-        self._acknowledge_findings()
+        self._acknowledge_findings(with_own_certificate=certificate is not None)
 
     def _add_page_routes(self, site_origin: cloudfront.IOrigin) -> None:
         """site_delivery.PAGE_ROUTES: a behaviour per address, like the default one, whose function
@@ -125,7 +133,7 @@ class SignupSite(Construct):
             ),
         )
 
-    def _acknowledge_findings(self) -> None:
+    def _acknowledge_findings(self, *, with_own_certificate: bool) -> None:
         acknowledge(
             self.bucket,
             "AwsSolutions-S1",
@@ -138,8 +146,9 @@ class SignupSite(Construct):
              "their own throttles and the stage's optional WAF (enable_waf)."),
             ("AwsSolutions-CFR3", "Static public page without user data; CloudFront access logs need an ACL-enabled "
              "log bucket and cost money at idle-free scale. API calls are logged by the API."),
-            ("AwsSolutions-CFR4", "Uses the default *.cloudfront.net certificate, whose TLS policy CloudFront fixes; "
-             "attach a custom domain + ACM certificate to enforce TLSv1.2_2021."),
+            *(() if with_own_certificate else (
+                ("AwsSolutions-CFR4", "Uses the default *.cloudfront.net certificate, whose TLS policy CloudFront "
+                 "fixes; set site_domain (docs/custom-domains.md) to serve TLSv1.2_2021 on your own name."),)),
         ):  # fmt: skip
             acknowledge(self.distribution, rule, reason)
 
@@ -165,8 +174,8 @@ class SignupSite(Construct):
 
     @property
     def origin(self) -> str:
-        """https://<distribution domain>: where the page and its `/api/...` routes are served."""
-        return f"https://{self.distribution.distribution_domain_name}"
+        """https://<site_domain or the distribution's domain>: where the page and its `/api/...` routes are served."""
+        return f"https://{self._domain_name or self.distribution.distribution_domain_name}"
 
     @property
     def url(self) -> str:

@@ -12,6 +12,7 @@ from infra.backend import Backend
 from infra.customer_accounts import CustomerAccounts
 from infra.dashboard import OperationsDashboard
 from infra.data import TollgateData
+from infra.domains import Domains
 from infra.functions import FunctionConfig, TollgateFunctions
 from infra.housekeeping import ScheduledHousekeeping
 from infra.log_forwarding import MoesifLogForwarding
@@ -48,12 +49,14 @@ class TollgateStack(Stack):
             stream_name_suffix=settings.stage_name,
             ledger_retention_days=settings.usage_ledger_retention_days,
         )
+        self.domains = Domains(self, "Domains", settings=settings.domains) if settings.domains.any else None
         self.api = TollgateApi(
             self,
             "Api",
             settings=settings,
             access_log_destination=self.log_forwarding.access_log_destination,
             access_log_format=self.log_forwarding.access_log_format(),
+            custom_domain=settings.domains.api_domain,
         )
         self.site = SignupSite(
             self,
@@ -61,7 +64,13 @@ class TollgateStack(Stack):
             api_url=self.api.url,
             plans=settings.plans,
             branding=settings.branding,
+            domain_name=settings.domains.site_domain,
+            certificate=self.domains.site_certificate if self.domains else None,
         )
+        if self.domains is not None:
+            self.domains.serve_site(self.site.distribution)
+            self.domains.serve_api(self.api.rest_api, self.api.stage)
+            self.domains.add_outputs()
         self.usage_metering = (
             UsageMetering(self, "UsageMetering", ledger_bucket=self.log_forwarding.ledger_bucket)
             if settings.reports_usage else None
@@ -109,7 +118,7 @@ class TollgateStack(Stack):
             register_role=self.functions.register.role, name_prefix=name_prefix,
             reserved_concurrency=settings.reserved_concurrency,
             usage_reports_table=self.usage_metering.reports_table if self.usage_metering else None)
-        self.customer_accounts.route_site_api(self.site.distribution, self.api.domain, settings.stage_name,
+        self.customer_accounts.route_site_api(self.site.distribution, self.api.domain, self.api.origin_path,
                                               self.site.headers_policy)
         self.firewall = (
             ApiFirewall(self, "Firewall", settings=settings, stage_arn=self.api.stage.stage_arn,

@@ -70,11 +70,14 @@ class Synth:
         return stripe, moesif
 
 
-def synthesize(outdir: Path, **overrides: Any) -> Synth:
+def synthesize(outdir: Path, env: cdk.Environment | None = None, lookups: dict[str, Any] | None = None,
+               **overrides: Any) -> Synth:
+    """`env`: where the stack deploys (None: environment-agnostic, as app.py makes it without domains);
+    `lookups`: context provider answers (cdk.context.json's), so a lookup needs no AWS account."""
     context = cdk_json_context(**overrides)
-    app = cdk.App(context=context, outdir=str(outdir))
     settings = Settings.from_context(context)
-    stack = TollgateStack(app, "Tollgate", settings=settings)
+    app = cdk.App(context={**context, **(lookups or {})}, outdir=str(outdir))
+    stack = TollgateStack(app, "Tollgate", settings=settings, env=env)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag error
     return Synth(settings, stack, Template.from_json(json.loads((outdir / "Tollgate.template.json").read_text())), outdir)

@@ -5,6 +5,7 @@ import sys
 import pytest
 from infra_synth import EXISTING_MOESIF_SECRET_ARN, EXISTING_STRIPE_SECRET_ARN, REPO_ROOT
 
+from infra.domain_settings import DomainSettings
 from infra.plan_settings import FLAT_PLAN_KEYS, PLACEHOLDER_STRIPE_PRICE_ID
 from infra.settings import Settings, SettingsError, load_cdk_json_context
 from tollgate.plans import LEGACY_PLAN_ID
@@ -139,7 +140,7 @@ def test_a_missing_flat_plan_value_names_the_key(flat_context, key):
 
 OPTIONAL_KEYS = {"backend_url", "backend_function_arn", "backend_secret_version", "existing_stripe_secret_arn",
                  "existing_moesif_secret_arn", "alarm_email", "plans", *FLAT_PLAN_KEYS, "logo_url", "terms_url",
-                 "privacy_url", "support_contact"}
+                 "privacy_url", "support_contact", *DomainSettings.context_keys()}
 
 
 @pytest.mark.parametrize("key", sorted(set(Settings.context_keys()) - OPTIONAL_KEYS))
