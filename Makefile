@@ -18,7 +18,7 @@ export NO_MKDOCS_2_WARNING := 1
 CDK := npx --no-install cdk --no-notices
 DOCS_PORT ?= 8002
 
-.PHONY: help deps lambda-python synth check test deploy deploy-role dev docs bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status lock browser
+.PHONY: help deps lambda-python synth check test deploy deploy-role dev docs bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status smoke lock browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -109,6 +109,9 @@ usage-report: deps  ## per customer: API Gateway's count vs the usage ledger vs 
 
 usage-redrive: deps  ## re-send the usage dead letters exactly once; list reports pending past Stripe's 24 h (ARGS="--help")
 	$(BIN)/python -m ops.usage_redrive $(ARGS)
+
+smoke: deps  ## the owner's acceptance test of the deployed stack: sign up, calls, Stripe's meter, account, rotate, plan, cancel, clean up (ARGS="--help")
+	@$(BIN)/python -m ops.smoke $(ARGS)
 
 lock: $(STAMPS)/venv  ## re-pin requirements.txt, then the Lambda's lambda_src/requirements.txt (hashes) from it
 	$(BIN)/uv pip compile requirements.in --output-file requirements.txt --python $(BIN)/python --quiet \

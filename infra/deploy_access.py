@@ -39,12 +39,13 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from infra import nag
+from tollgate import contract
 
 STACK_NAME = "TollgateDeployAccess"
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
 DEFAULT_ENVIRONMENT = "production"  # deploy.yml's `environment:` (tests/test_workflows.py keeps them equal)
-DEFAULT_TOLLGATE_STACK = "Tollgate"  # app.py's stack id
+DEFAULT_TOLLGATE_STACK = contract.STACK_NAME  # app.py's stack id
 # The roles `cdk deploy` of a zip-asset stack assumes (bootstrap template: cdk-<qualifier>-<kind>-role-<account>-<region>).
 BOOTSTRAP_ROLES = ("deploy", "file-publishing", "lookup")
 # Where a CDK app sets its bootstrap qualifier; DefaultStackSynthesizer reads the same key

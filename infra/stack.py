@@ -201,8 +201,8 @@ class TollgateStack(Stack):
         stripe_secret_arn = self.data.stripe_secret.secret_arn
         moesif_secret_arn = self.data.moesif_secret.secret_arn
         outputs = {
-            "ApiUrl": (self.api.url, "Base URL of the metered API (send the key in x-api-key)"),
-            "SignupUrl": (self.site.url, "The signup page"),
+            contract.STACK_OUTPUT_API_URL: (self.api.url, "Base URL of the metered API (send the key in x-api-key)"),
+            contract.STACK_OUTPUT_SIGNUP_URL: (self.site.url, "The signup page"),
             "UsagePlanIds": (Fn.join(",", [Fn.join("=", [plan_id, usage_plan.usage_plan_id])
                                            for plan_id, usage_plan in self.api.usage_plans.items()]),
                              "Each plan's usage plan (plan id=usage plan id, comma-separated)"),

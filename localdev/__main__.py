@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_context({**load_cdk_json_context(PROJECT_ROOT / "cdk.json"), **overrides})
         with DevStack(site_port, api_port, settings, function_logs, args.schedule_seconds) as stack:
-            publish_dev_stack(stack_file, stack.function_environment)
+            publish_dev_stack(stack_file, stack.function_environment, stack.urls)
             try:
                 print(stack.banner(), flush=True)
                 if args.urls_file:

@@ -31,7 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_STACK_FILE_ENV = "DEV_STACK_FILE"  # where make dev publishes itself (tests give each stack its own)
 DEFAULT_DEV_STACK_FILE = PROJECT_ROOT / ".tollgate" / "dev-stack.json"
 TOLLGATE_VARIABLE_PREFIX = "TOLLGATE_"
-EXAMPLE_STACK = "Tollgate"
+EXAMPLE_STACK = contract.STACK_NAME
 EXAMPLE_FUNCTION = "Tollgate-prod-register"
 WAYS_TO_CHOOSE = (
     "Which deployment, in this order:\n"
@@ -94,15 +94,19 @@ def find_deployment(environ: Mapping[str, str], *, function_name: str | None = N
                 f"{error} Set the other {TOLLGATE_VARIABLE_PREFIX}* variables too, or unset them all and pass "
                 f"--stack <the deployed stack, e.g. {EXAMPLE_STACK}> or run `make dev`."
             ) from None
-    stack_file = dev_stack_file(environ)
-    running = running_dev_stack(stack_file)
+    running = dev_deployment(dev_stack_file(environ))
     if running is not None:
-        return Deployment(
-            RuntimeConfig.from_environ(running),
-            f"the running make dev stack ({_shown_path(stack_file)})",
-            {name: value for name, value in running.items() if name.startswith("AWS_")},
-        )
+        return running
     raise ConfigurationError(f"no Tollgate deployment to act on.\n{WAYS_TO_CHOOSE}")
+
+
+def dev_deployment(stack_file: Path) -> Deployment | None:
+    """The make dev that published `stack_file`, if it still runs."""
+    running = running_dev_stack(stack_file)
+    if running is None:
+        return None
+    return Deployment(RuntimeConfig.from_environ(running), f"the running make dev stack ({_shown_path(stack_file)})",
+                      {name: value for name, value in running.items() if name.startswith("AWS_")})
 
 
 def add_deployment_options(parser: argparse.ArgumentParser) -> None:
@@ -118,11 +122,14 @@ def dev_stack_file(environ: Mapping[str, str]) -> Path:
     return Path(environ.get(DEV_STACK_FILE_ENV) or DEFAULT_DEV_STACK_FILE)
 
 
-def publish_dev_stack(path: Path, function_environment: Mapping[str, str]) -> None:
-    """make dev, once it serves: its functions' environment and its process id, written atomically."""
+def publish_dev_stack(path: Path, function_environment: Mapping[str, str],
+                      urls: Mapping[str, str] | None = None) -> None:
+    """make dev, once it serves: its functions' environment, its addresses (the API, the site, the
+    mailbox: what `make smoke` calls) and its process id, written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     draft = path.with_name(f".{path.name}.{os.getpid()}")
-    draft.write_text(json.dumps({"pid": os.getpid(), "environment": dict(function_environment)}, indent=2))
+    draft.write_text(json.dumps({"pid": os.getpid(), "environment": dict(function_environment),
+                                 "urls": dict(urls or {})}, indent=2))
     draft.replace(path)
 
 
@@ -138,6 +145,15 @@ def withdraw_dev_stack(path: Path) -> None:
 def running_dev_stack(path: Path) -> dict[str, str] | None:
     """The functions' environment of the make dev that published `path`, if it still runs (a
     make dev killed with SIGKILL leaves its file behind; that one is ignored)."""
+    return _published(path, "environment")
+
+
+def running_dev_urls(path: Path) -> dict[str, str] | None:
+    """The addresses (`api`, `site`, `mailbox`, ...) of the make dev that published `path`, if it still runs."""
+    return _published(path, "urls")
+
+
+def _published(path: Path, part: str) -> dict[str, str] | None:
     try:
         published = json.loads(path.read_text())
         os.kill(int(published["pid"]), 0)
@@ -145,8 +161,8 @@ def running_dev_stack(path: Path) -> dict[str, str] | None:
         pass  # alive, under another user
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    environment = published.get("environment")
-    return {str(name): str(value) for name, value in environment.items()} if isinstance(environment, dict) else None
+    values = published.get(part)
+    return {str(name): str(value) for name, value in values.items()} if isinstance(values, dict) else None
 
 
 def require_aws_session() -> None:
@@ -162,15 +178,20 @@ def require_aws_session() -> None:
                             "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
 
 
-def _register_function_of(stack_name: str) -> str:
-    """The register function the stack's output names (contract.STACK_OUTPUT_REGISTER_FUNCTION)."""
+def stack_outputs(stack_name: str) -> dict[str, str]:
+    """The deployed stack's CloudFormation outputs, by output key (DescribeStacks)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         (stack,) = AwsClients().client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     except (BotoCoreError, ClientError) as error:
         raise TollgateError(f"cannot read stack {stack_name}: {error}") from None
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def _register_function_of(stack_name: str) -> str:
+    """The register function the stack's output names (contract.STACK_OUTPUT_REGISTER_FUNCTION)."""
+    outputs = stack_outputs(stack_name)
     if contract.STACK_OUTPUT_REGISTER_FUNCTION not in outputs:
         raise TollgateError(f"stack {stack_name} has no {contract.STACK_OUTPUT_REGISTER_FUNCTION} output: is it a "
                             f"Tollgate stack, deployed with this version (`make deploy`)? Or pass --function NAME.")

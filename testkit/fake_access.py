@@ -68,6 +68,13 @@ class FakeCustomerAccess(FaultyFake, CustomerAccess):
         with self._call("use_link"), self._lock:
             return self.links.pop(token_hash, None) is not None
 
+    def drop_links_to(self, email: str) -> int:
+        with self._call("drop_links_to", email), self._lock:
+            dropped = [token_hash for token_hash, link in self.links.items() if link.email == email]
+            for token_hash in dropped:
+                del self.links[token_hash]
+            return len(dropped)
+
     def count_email(self, address_hash: str, window_start: int, limit: int, expires_at: int) -> bool:
         with self._call("count_email"), self._lock:
             sent = self.counts.get((address_hash, window_start), 0)

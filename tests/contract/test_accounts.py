@@ -6,6 +6,7 @@ key of an account findable; the follow-up list."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -132,6 +133,22 @@ def test_a_delete_is_conditional_on_the_version(accounts):
     accounts.delete(newer)
 
     assert accounts.get(read.email) is None
+
+
+def test_a_deleted_row_takes_the_index_items_of_its_earlier_keys_along(accounts):
+    first, second = f"key-{uuid.uuid4().hex[:8]}", f"key-{uuid.uuid4().hex[:8]}"
+    read = accounts.create(account(status=AccountStatus.ACTIVE).with_api_key(first))
+    rotated = accounts.update(read.with_rotated_key(second, 10, 20), read)
+    assert accounts.find_by_api_key_id(first) == rotated
+
+    with pytest.raises(ConcurrentUpdate):
+        accounts.delete(read)
+    accounts.delete(rotated)
+
+    assert accounts.get(read.email) is None and accounts.find_by_api_key_id(first) is None
+    if isinstance(accounts, DynamoAccounts):  # nothing of the row is left in the table
+        items = accounts._client.scan(TableName=accounts._table)["Items"]
+        assert not [item for item in items if read.email in str(item)]
 
 
 def test_an_event_is_applied_once_and_only_over_the_version_read(accounts):

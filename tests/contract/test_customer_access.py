@@ -4,7 +4,8 @@ DynamoCustomerAccess on moto answer alike.
 What sign-up confirmation, sign-in and key retirement rely on: a link is used once (one winner among
 concurrent uses), an expired record is still returned until its TTL removes it (the reader checks the
 expiry), the email count stops at its limit per address and window, a session is found by its hash and
-listed by its owner, closing twice is not an error, and retirement reminders come due earliest first."""
+listed by its owner, closing twice is not an error, retirement reminders come due earliest first, and
+the links to an address are dropped all at once (an operator's clean-up)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,22 @@ def test_a_link_is_used_once_then_gone(access):
     assert [access.use_link(link.token_hash), access.use_link(link.token_hash)] == [True, False]
     assert access.get_link(link.token_hash) is None
     assert access.use_link(token_hash()) is False  # a link never stored: nobody wins it
+
+
+def test_every_unused_link_to_an_address_is_dropped_and_no_other(access):
+    """What `make smoke` cleans up: the sign-up link /register emailed, whose token nobody holds."""
+    address, other = email(), email()
+    mine = [EmailLink(token_hash(), purpose, address, LATER) for purpose in LinkPurpose]
+    theirs = EmailLink(token_hash(), LinkPurpose.SIGN_IN, other, LATER)
+    for link in (*mine, theirs):
+        access.put_link(link)
+    access.put_session(Session(token_hash(), address, 1, LATER))
+
+    assert access.drop_links_to(address) == len(mine)
+    assert [access.get_link(link.token_hash) for link in mine] == [None] * len(mine)
+    assert access.get_link(theirs.token_hash) == theirs
+    assert len(access.sessions_of(address)) == 1  # sessions are not links
+    assert access.drop_links_to(address) == 0
 
 
 def test_only_one_of_many_concurrent_uses_of_a_link_wins(access):

@@ -149,12 +149,25 @@ class DynamoAccounts(Accounts):
         return stored
 
     def delete(self, read: Account) -> None:
+        """With the row go the `api-key#` items of its earlier keys, in one transaction."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         condition = _version_is(read, names, values)
-        self._call("delete account", self._client.delete_item, TableName=self._table, Key=_key(read.email),
-                   ConditionExpression=condition, ExpressionAttributeNames=names,
-                   **({"ExpressionAttributeValues": values} if values else {}))
+        delete = {"TableName": self._table, "Key": _key(read.email), "ConditionExpression": condition,
+                  "ExpressionAttributeNames": names, **({"ExpressionAttributeValues": values} if values else {})}
+        pointers = [{"Delete": {"TableName": self._table, "Key": _key(contract.ACCOUNTS_KEY_INDEX_PREFIX + key_id)}}
+                    for key_id in sorted(_earlier_keys(read))]
+        if not pointers:
+            self._call("delete account", self._client.delete_item, **delete)
+            return
+
+        def canceled(error: ClientError) -> None:
+            if cancellation_reasons(error)[:1] == [_TRANSACTION_CONDITION_FAILED]:
+                raise ConcurrentUpdate(f"{read.email} changed meanwhile")
+            raise downstream_error(_SERVICE, "delete account", error)
+
+        call_aws(_SERVICE, "delete account", self._client.transact_write_items,
+                 expected={TRANSACTION_CANCELED: canceled}, TransactItems=[{"Delete": delete}, *pointers])
 
     def find_by_api_key_id(self, api_key_id: str) -> Account | None:
         """The current key through the `byApiKeyId` index; any earlier key through its index item

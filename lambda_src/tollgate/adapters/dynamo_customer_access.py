@@ -58,6 +58,20 @@ class DynamoCustomerAccess(CustomerAccess):
                         TableName=self._table, Key=_key(f"link#{token_hash}"),
                         ConditionExpression="attribute_exists(#id)", ExpressionAttributeNames={"#id": _ID}) is not False
 
+    def drop_links_to(self, email: str) -> int:
+        dropped, start = 0, {}
+        while True:
+            page = call_aws(_SERVICE, "find email links", self._client.scan, TableName=self._table,
+                            FilterExpression="begins_with(#id, :link) AND #email = :email",
+                            ExpressionAttributeNames={"#id": _ID, "#email": "email"},
+                            ExpressionAttributeValues=_values({":link": "link#", ":email": email}),
+                            ProjectionExpression="#id", ConsistentRead=True, **start)
+            for item in page.get("Items", []):
+                dropped += self.use_link(item[_ID]["S"].removeprefix("link#"))
+            if "LastEvaluatedKey" not in page:
+                return dropped
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
     def count_email(self, address_hash: str, window_start: int, limit: int, expires_at: int) -> bool:
         return call_aws(
             _SERVICE, "count emails", self._client.update_item, expected={CONDITION_FAILED: answer(False)},

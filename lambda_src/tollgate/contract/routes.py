@@ -7,8 +7,12 @@ from tollgate.contract.functions import HANDLER_ACCOUNT, HANDLER_CHECKOUT, HANDL
 # --- Routes -------------------------------------------------------------------------------------
 ROUTE_REGISTER = "/register"  # POST, no API key
 ROUTE_CHECKOUT = "/billing/checkout"  # POST, no usage-plan key required; the handler checks x-api-key itself
-# The stack output naming the register function: ops commands find a deployment by stack name through it.
+# The stack's name (app.py), the default of `make smoke` and `make deploy-role`, and the outputs the ops
+# commands read: the register function (a deployment's settings, by stack name), the API and the site.
+STACK_NAME = "Tollgate"
 STACK_OUTPUT_REGISTER_FUNCTION = "RegisterFunctionName"
+STACK_OUTPUT_API_URL = "ApiUrl"
+STACK_OUTPUT_SIGNUP_URL = "SignupUrl"
 ROUTE_STRIPE_WEBHOOK = "/stripe/webhook"  # POST, no API key; Stripe-Signature verified by the handler
 # POST, no API key: what became of the account of a Checkout session (the page back from Checkout
 # holds no key, only the session id Stripe put in its URL); served by the checkout function.
@@ -18,6 +22,8 @@ PUBLIC_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME, ROUTE_S
 ROUTE_METERED_PROXY = "/{proxy+}"
 METERED_RESOURCE_PATHS = ("/", ROUTE_METERED_PROXY)  # the access log's resourcePath of a metered call
 API_KEY_HEADER = "x-api-key"
+# The field of a sign-up's (and a key rotation's) answer that holds the new key's value, shown once.
+API_KEY_VALUE_FIELD = "apikey"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # The sign-up and checkout routes above anyone may call without a usage-plan key: the per-IP WAF

@@ -112,7 +112,7 @@ def rotate_key() -> Response[str]:
     holder = _signed_in()
     key = wiring.current().account_keys.rotate(holder)
     logger.info("Key rotated", extra={"apiKeyId": key.id, "rotatingOut": holder.api_key_id})
-    return respond(201, {"apikey": key.value, "apiKeyId": key.id, "rotatingOut": holder.api_key_id,
+    return respond(201, {contract.API_KEY_VALUE_FIELD: key.value, "apiKeyId": key.id, "rotatingOut": holder.api_key_id,
                          "graceSeconds": wiring.current().account_keys.grace_seconds})
 
 

@@ -36,7 +36,7 @@ from tollgate.domain.validation import parse_link_token, parse_registration
 from tollgate.handlers.http import HttpFunction, error, raw_body, require_json, respond
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-API_KEY_VALUE_FIELD = "apikey"
+API_KEY_VALUE_FIELD = contract.API_KEY_VALUE_FIELD
 
 function = HttpFunction(
     "tollgate-register",

@@ -26,6 +26,11 @@ class CustomerAccess(ABC):
         """Remove the link; True only for the one call that removed it (single use)."""
 
     @abstractmethod
+    def drop_links_to(self, email: str) -> int:
+        """Remove every unused link sent to `email`; how many. A full read of the table: for an
+        operator's command (`make smoke` cleaning up after itself), never a request's path."""
+
+    @abstractmethod
     def count_email(self, address_hash: str, window_start: int, limit: int, expires_at: int) -> bool:
         """Count one more email to the address in the window, unless `limit` were counted already
         (then False and nothing changes)."""
