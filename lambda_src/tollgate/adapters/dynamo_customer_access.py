@@ -59,7 +59,8 @@ class DynamoCustomerAccess(CustomerAccess):
                         ConditionExpression="attribute_exists(#id)", ExpressionAttributeNames={"#id": _ID}) is not False
 
     def drop_links_to(self, email: str) -> int:
-        dropped, start = 0, {}
+        dropped = 0
+        start: dict[str, Any] = {}
         while True:
             page = call_aws(_SERVICE, "find email links", self._client.scan, TableName=self._table,
                             FilterExpression="begins_with(#id, :link) AND #email = :email",
