@@ -18,7 +18,7 @@ export NO_MKDOCS_2_WARNING := 1
 CDK := npx --no-install cdk --no-notices
 DOCS_PORT ?= 8002
 
-.PHONY: help deps lambda-python synth check test deploy deploy-role dev docs bench stripe-setup failed-accounts usage-report usage-redrive tag-keys status smoke lock browser
+.PHONY: help deps lambda-python synth check test deploy deploy-role dev docs bench stripe-setup failed-accounts usage-report usage-redrive tag-keys migrate-keys status smoke lock browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -100,6 +100,9 @@ failed-accounts: deps  ## list accounts a rollback could not undo; ARGS="--clean
 
 status: deps  ## one screen: accounts, keys vs quota, reconciler, metering backlog, failed rows, alarms firing (ARGS="--help")
 	@$(BIN)/python -m ops.status $(ARGS)
+
+migrate-keys: deps  ## upgrade step (issue 20): import the keys customers hold into the keys table; a dry run unless ARGS="--apply"
+	$(BIN)/python -m ops.migrate_keys $(ARGS)
 
 tag-keys: deps  ## upgrade step: tag every key the accounts table records with this deployment's owner tag (ARGS="--help")
 	$(BIN)/python -m ops.tag_keys $(ARGS)

@@ -8,11 +8,13 @@ import os
 import sys
 from statistics import median
 
+from bench.authorizer import AUTHORIZER_TABLE_LATENCY_MS, authorizer_line
 from bench.cold_start import measure_cold_start
 from bench.measure import BENCH_ENVIRONMENT, HANDLER_MODULE, register_latency
 from bench.metering import reporter_line
 
-# What Lambda and the stack add to the register function's environment (infra/functions.py).
+# What Lambda and the stack add to the register function's environment (infra/functions.py: the
+# shared environment each feature provides to).
 _REGISTER_FUNCTION_ENVIRONMENT = {
     "AWS_REGION": "us-east-1",
     "AWS_LAMBDA_FUNCTION_NAME": "tollgate-register",
@@ -36,6 +38,11 @@ def print_cold_start(runs: int) -> None:
     print(f"first sign-up's setup             min {min(setup):.0f} / median {median(setup):.0f} ms (the lazy wiring: "
           "boto3 session and clients, secret stores, idempotency store, and the stripe and moesifapi imports)")
     print(f"import boto3 alone (runtime's)    min {min(cold.boto3_ms):.0f} / median {median(cold.boto3_ms):.0f} ms")
+    authorizer, boto3 = median(cold.authorizer_ms), median(cold.boto3_ms)
+    print(f"key authorizer import             min {min(cold.authorizer_ms):.0f} / median {authorizer:.0f} ms "
+          f"({authorizer / boto3:.2f} x import boto3; issue 20's budget: 1.2 x)")
+    print(f"key authorizer's first call       min {min(cold.authorizer_first_call_ms):.0f} / median "
+          f"{median(cold.authorizer_first_call_ms):.0f} ms more (its DynamoDB client, before the one GetItem)")
     print(f"Lambda asset                      {asset.unzipped_bytes / 1e6:.1f} MB unzipped, "
           f"{asset.zipped_bytes / 1e6:.1f} MB zipped, {asset.files:,} files")
     print(f"cold init {handler_ms:.0f} ms (asset {asset.unzipped_bytes / 1e6:.1f} MB unzipped, {asset.files:,} files)")
@@ -64,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seed's sequential order p50       {figures.seed_order_p50_ms:.1f} ms (6*L = {6 * latency:g} ms)")
     print_cold_start(arguments.cold_runs)
     print(reporter_line(latency))
+    print(authorizer_line(AUTHORIZER_TABLE_LATENCY_MS, arguments.runs))
     print(f"register p50 {figures.register_p50_ms:.0f} ms, seed order {figures.seed_order_p50_ms:.0f} ms, "
           f"L={latency:g} ms")
     return 0

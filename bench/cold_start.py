@@ -1,5 +1,5 @@
-"""Cold start as deployed: the register handler imported from the built asset by fresh processes
-of the runtime's Python, beside a stand-in for the runtime's own boto3.
+"""Cold start as deployed: the register handler and the key authorizer imported from the built asset
+by fresh processes of the runtime's Python, beside a stand-in for the runtime's own boto3.
 
 The dev venv would flatter the figure: everything there is precompiled for its own Python, and
 aiohttp (a test dependency) changes what stripe imports. So the asset is built exactly as `cdk
@@ -41,6 +41,16 @@ current.registration, current.idempotency_store, current.stripe_secret, current.
 import stripe, moesifapi.controllers.api_controller
 print((time.perf_counter() - started) * 1000)
 """
+# What the authorizer's first call builds before its one GetItem: the DynamoDB client (made lazily, on
+# the first call, by tollgate.handlers.authorizer.KeysTable, with its own timeouts and retries).
+_AUTHORIZER_FIRST_CALL_PROBE = """
+import sys, time
+module = __import__(sys.argv[1], fromlist=["handler"])
+started = time.perf_counter()
+module.handler._keys.client()
+print((time.perf_counter() - started) * 1000)
+"""
+AUTHORIZER_MODULE = "tollgate.handlers.authorizer"
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,8 @@ class ColdStart:
     handler_ms: list[float]  # one fresh process each
     first_sign_up_setup_ms: list[float]  # the lazy wiring and the SDKs the first sign-up builds, one process each
     boto3_ms: list[float]  # `import boto3` alone, from the runtime stand-in: the floor no asset change moves
+    authorizer_ms: list[float]  # the key authorizer's handler import, one process each
+    authorizer_first_call_ms: list[float]  # its DynamoDB client, made on the first call
     asset: AssetSize
     python: str
 
@@ -106,4 +118,7 @@ def measure_cold_start(module: str, environment: dict[str, str], runs: int) -> C
         setup = [import_ms(python, module, [asset, runtime], environment, _FIRST_SIGN_UP_SETUP_PROBE)
                  for _ in range(runs)]
         boto3 = [import_ms(python, "boto3", [runtime], environment) for _ in range(runs)]
-        return ColdStart(handler, setup, boto3, AssetSize.of(asset), python)
+        authorizer = [import_ms(python, AUTHORIZER_MODULE, [asset, runtime], environment) for _ in range(runs)]
+        first_call = [import_ms(python, AUTHORIZER_MODULE, [asset, runtime], environment, _AUTHORIZER_FIRST_CALL_PROBE)
+                      for _ in range(runs)]
+        return ColdStart(handler, setup, boto3, authorizer, first_call, AssetSize.of(asset), python)

@@ -28,6 +28,7 @@ BENCH_ENVIRONMENT = {
     contract.ENV_STRIPE_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-stripe",
     contract.ENV_MOESIF_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-moesif",
     contract.ENV_ACCOUNTS_TABLE: "bench-accounts",
+    contract.ENV_KEYS_TABLE: "bench-keys",
     contract.ENV_IDEMPOTENCY_TABLE: "bench-idempotency",
     contract.ENV_PLANS: BENCH_PLANS.to_json(),
     contract.ENV_KEY_OWNER: "bench/prod",
@@ -73,6 +74,7 @@ def register_latency(handler_module: ModuleType, latency_s: float, runs: int) ->
         latency=latency_s, recorder=recorder)
     bench_wiring = Wiring(
         config, api_keys=ports.api_keys, billing=ports.billing, analytics=ports.analytics, accounts=ports.accounts,
+        key_items=ports.key_items,
         stripe_secret=SecretStore(config.stripe_secret_arn, secrets_manager),
         moesif_secret=SecretStore(config.moesif_secret_arn, secrets_manager),
         idempotency_store=FakeIdempotencyStore(latency=latency_s, recorder=recorder),

@@ -10,9 +10,12 @@ caller, user, principalId, cognitoIdentityId), and moesif-firehose-transform-lam
 recognises an API Gateway record by the same names (all but ip and the four identity fields)
 and reads its user from `user`, then `apiKeyId`, `principalId`, `cognitoIdentityId`, `caller`. One deliberate change: Moesif's
 sample maps `user` to `$context.identity.user` (an IAM user) and also logs
-`"apiKey": "$context.identity.apiKey"`, the key's secret VALUE. We set `user` (and `apiKeyId`)
-to `$context.identity.apiKeyId`, which is what the register flow names the Moesif user, and a
-key value never leaves AWS: `$context.identity.apiKey` appears nowhere in this module.
+`"apiKey": "$context.identity.apiKey"`, a key's secret VALUE. We set `user` (and `principalId`) to
+`$context.authorizer.principalId`, the account id the Lambda authorizer resolved the customer's key
+to (tollgate.handlers.authorizer), which is what the register flow names the Moesif user; `keyHint`
+says which of the account's keys called (its last 4 characters); `apiKeyId` is the account's one API
+Gateway key, which metering maps to the account. No key value leaves AWS: `$context.identity.apiKey`
+(with key source AUTHORIZER, the usage key's value) appears nowhere in this module.
 
 The usage reporter (lambda_src, which cannot import infra/) reads some of these fields to bill
 calls: their names are contract.ACCESS_LOG_*, used as the keys below, so the two cannot drift.
@@ -27,6 +30,7 @@ from typing import Any
 from tollgate import contract
 
 CONTEXT_PREFIX = "$context."
+PRINCIPAL_ID = "principalId"  # $context.authorizer.principalId: what the authorizer names the caller
 
 # Moesif field name -> API Gateway context variable (without the "$context." prefix).
 FIELDS: dict[str, str] = {
@@ -48,10 +52,13 @@ FIELDS: dict[str, str] = {
     contract.ACCESS_LOG_INTEGRATION_LATENCY: "integrationLatency",
     contract.ACCESS_LOG_ERROR_RESPONSE_TYPE: "error.responseType",
     "caller": "identity.caller",
-    "principalId": "authorizer.principalId",
+    # The account: the authorizer's principal (its opaque account id, never the email) is the Moesif user.
+    "principalId": f"authorizer.{PRINCIPAL_ID}",
     "cognitoIdentityId": "identity.cognitoIdentityId",
-    # The Moesif user is the API key's id; Moesif's transform tooling also reads `apiKeyId`.
-    "user": "identity.apiKeyId",
+    "user": f"authorizer.{PRINCIPAL_ID}",
+    # Which of the account's keys called: its hint (last 4 characters), never the key.
+    "keyHint": f"authorizer.{contract.AUTHORIZER_CONTEXT_KEY_HINT}",
+    # The account's usage key (its one API Gateway key): what metering maps to the account.
     contract.ACCESS_LOG_API_KEY_ID: "identity.apiKeyId",
 }
 

@@ -57,10 +57,6 @@ UNCONDITIONED_GRANTS = {
         "GetUsage: `/usageplans/{id}/usage` is no resource type of the Service Authorization Reference "
         f"({SERVICE_AUTHORIZATION_REFERENCE}), so no tag condition is evaluated for it; named by this deployment's "
         "usage plan ids instead."),
-    ("apigateway:PATCH", "/usageplans/{plan}/keys/*/usage"): (
-        "UpdateUsage (a rotated-in key takes over its predecessor's quota left): `/usageplans/{id}/keys/{keyId}/usage` "
-        f"is no resource type of the Service Authorization Reference ({SERVICE_AUTHORIZATION_REFERENCE}); named by "
-        "this deployment's usage plan ids instead."),
 }
 
 
@@ -121,13 +117,6 @@ class ApiKeyAccess:
     def grant_plan_usage(self, role: iam.IRole) -> None:
         """Read what this deployment's usage plans counted per key (GetUsage): UNCONDITIONED_GRANTS."""
         self._allow(role, ["apigateway:GET"], self._plan_usage)
-
-    def grant_quota_carry_over(self, role: iam.IRole) -> None:
-        """Set what a key of this deployment's usage plans has left of its quota (a rotated-in key takes over its
-        predecessor's; UpdateUsage): UNCONDITIONED_GRANTS."""
-        self._allow(role, ["apigateway:PATCH"], [f"{plan_key}/usage" for plan_key in self._plan_key])
-        for plan in self._usage_plans:
-            self._acknowledge(role, f"{self._plan_key_finding(plan)}/usage")
 
     @property
     def _owned(self) -> dict:

@@ -16,8 +16,9 @@ Three kinds of backend (settings: `backend_url`, `backend_function_arn`, neither
   only this API may invoke it (a resource-based permission per method, scoped to this API's ARN).
   No header is needed, and API Gateway could not add one: a Lambda proxy event carries the
   method request as received.
-The caller's key id goes to HTTP backends too (contract.BACKEND_API_KEY_ID_HEADER, from
-$context.identity.apiKeyId), never the key value.
+The caller's account goes to HTTP backends too (contract.BACKEND_ACCOUNT_ID_HEADER, the key
+authorizer's $context.authorizer.principalId) with its account's API Gateway key id
+(contract.BACKEND_API_KEY_ID_HEADER, $context.identity.apiKeyId), never a key value.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Backend(Construct):
         self.request_parameters = {
             f"integration.request.header.{contract.BACKEND_SECRET_HEADER}": f"'{value.unsafe_unwrap()}'",
             f"integration.request.header.{contract.BACKEND_API_KEY_ID_HEADER}": "context.identity.apiKeyId",
+            f"integration.request.header.{contract.BACKEND_ACCOUNT_ID_HEADER}": "context.authorizer.principalId",
         }
 
     def _serve_sample(self, sample_backend: PythonFunction) -> str:

@@ -9,7 +9,7 @@ pages' API on the signup site's own origin, and the retirement of rotated-out ke
   through SES v2, only from `email_sender` (`ses:SendEmail` on that identity, or its domain's, with
   `ses:FromAddress` pinned to it).
 - The key retirement function runs every RETIREMENT_INTERVAL on EventBridge Scheduler (infra/scheduled.py).
-- CloudFront serves `/api/*` from the REST API (`route_site_api`): so the session cookie is first
+- CloudFront serves `/api/*` from the REST API (`_route_site_api`): so the session cookie is first
   party, HttpOnly and SameSite=Strict, with no CORS. The origin is the API's custom domain (mapped at
   its root to the stage, infra/domains.py) or else the stage's execute-api domain with the stage as
   origin path (built from the API id, not `RestApiOrigin`, whose use of the stage
@@ -19,31 +19,30 @@ pages' API on the signup site's own origin, and the retirement of rotated-out ke
   and query string but Host is forwarded (AllViewerExceptHostHeader; API Gateway needs its own
   Host). A CloudFront Function writes the viewer's IP in contract.VIEWER_IP_HEADER (overwriting
   any the client sent), which WAF counts per-IP limits on; and CloudFront adds a generated secret
-  header (contract.SITE_ORIGIN_SECRET_HEADER, a dynamic reference: in no template) without which
-  WAF refuses `/api/*`, so nobody calls the stage directly with a forged viewer IP (infra/waf.py).
+  header (contract.SITE_ORIGIN_SECRET_HEADER, the gateway's secret as a dynamic reference: in no
+  template) without which WAF refuses `/api/*`, so nobody calls the stage directly with a forged viewer IP (infra/waf.py).
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.api_key_access import ApiKeyAccess
-from infra.functions import REGISTER_TIMEOUT, FunctionConfig, PythonFunction
+from infra.billing_lifecycle import BillingLifecycle
+from infra.functions import REGISTER_TIMEOUT, Functions
+from infra.gateway import Gateway
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
 from infra.scheduled import ScheduledFunction
 from infra.settings import Settings
+from infra.signup import SignUp
+from infra.signup_site import SignupSite
 from tollgate import contract
 
 RETIREMENT_INTERVAL = Duration.minutes(contract.KEY_RETIREMENT_INTERVAL_MINUTES)
-# Letters and digits: the value travels in a header and in a WAF byte match.
-SITE_ORIGIN_SECRET_LENGTH = 64
 _VIEWER_IP_FUNCTION = f"""function handler(event) {{
   var request = event.request;
   request.headers['{contract.VIEWER_IP_HEADER}'] = {{ value: event.viewer.ip }};
@@ -52,12 +51,15 @@ _VIEWER_IP_FUNCTION = f"""function handler(event) {{
 
 
 class CustomerAccounts(Construct):
-    """The access table and the site-origin secret at once (the functions' environment names them);
-    the functions (`add_functions`) and the CloudFront route (`route_site_api`) once those exist."""
+    """The `access_table`, the `account` and `key_retirement` functions, and the site's `/api/*` route
+    to the API; the register function (infra/signup.py) may send email and use the access table."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, functions: Functions,
+                 gateway: Gateway, billing: BillingLifecycle, signup: SignUp, site: SignupSite,
+                 keys_table: dynamodb.ITable, usage_reports_table: dynamodb.ITable | None) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
+        self._accounts_table = billing.accounts_table
         self.access_table = dynamodb.Table(
             self, "AccessTable",
             partition_key=dynamodb.Attribute(name=contract.ACCESS_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
@@ -78,73 +80,55 @@ class CustomerAccounts(Construct):
             partition_key=dynamodb.Attribute(name=contract.ACCESS_ATTR_DUE_KIND, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=contract.ACCESS_ATTR_DUE_AT, type=dynamodb.AttributeType.NUMBER),
             projection_type=dynamodb.ProjectionType.ALL)
-        self.site_origin_secret = secretsmanager.Secret(
-            self, "SiteOriginSecret",
-            description="Tollgate: the header CloudFront adds to /api/* requests; WAF refuses /api/* without it.",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=SITE_ORIGIN_SECRET_LENGTH, exclude_punctuation=True, include_space=False),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        acknowledge(self.site_origin_secret, "AwsSolutions-SMG4",
-                    "CloudFront and WAF read it through a dynamic reference, resolved by CloudFormation at deploy "
-                    "time only, so a rotation Lambda's new value would never reach them (docs/operations.md, "
-                    "'The site-origin secret').")
-        self.account: PythonFunction | None = None
-        self.key_retirement: ScheduledFunction | None = None
+        functions.provide(settings.customer_accounts_environment(self.access_table.table_name))
 
-    @property
-    def site_origin_secret_value(self) -> str:
-        """The secret's value as a CloudFormation dynamic reference (resolved by CloudFormation, in no
-        template; "The secretsmanager dynamic reference can be used in all resource properties",
-        CloudFormation user guide, "Get a secret or secret value from Secrets Manager")."""
-        return self.site_origin_secret.secret_value.unsafe_unwrap()
-
-    def environment(self) -> dict[str, str]:
-        return self._settings.customer_accounts_environment(self.access_table.table_name)
-
-    def add_functions(self, *, code: lambda_.Code, config: FunctionConfig, environment: dict[str, str],
-                      register_role: iam.IRole, name_prefix: str, reserved_concurrency: int,
-                      usage_reports_table: dynamodb.ITable | None) -> None:
-        """The account function, the key retirement function and its schedule; the register function
-        may send email and use the access table (it serves /register and /api/signup/confirm)."""
-        keys = ApiKeyAccess(Stack.of(self), tuple(config.usage_plans.values()), config.key_owner)
-        self.account = PythonFunction(
-            self, "Account", code=code, function_name=f"{name_prefix}-account", handler=contract.HANDLER_ACCOUNT,
-            timeout=REGISTER_TIMEOUT, environment=environment, reserved_concurrency=reserved_concurrency,
+        self.account = functions.business(
+            self, "Account", handler=contract.HANDLER_ACCOUNT, timeout=REGISTER_TIMEOUT, public=True,
             description="Tollgate /api/*: sign-in by emailed link, the account page, key rotation, Stripe portal")
         role = self.account.role
-        keys.grant_create(role)
+        keys = gateway.keys
+        # Rotation and revocation touch the keys table only (issue 20): no key is created and no quota set.
         keys.grant_enable(role)
-        keys.grant_delete(role)
-        keys.grant_plan_membership(role, attach=True, detach=True)  # a plan change moves the keys
+        keys.grant_delete(role)  # a key imported by make migrate-keys that ends takes its own API Gateway key
+        keys.grant_plan_membership(role, attach=True, detach=True)  # a plan change moves the usage key
         keys.grant_plan_usage(role)  # the account page's quota left
-        keys.grant_quota_carry_over(role)  # a rotation gives the new key the quota left
-        config.stripe_secret.grant_read(role)
-        config.moesif_secret.grant_read(role)  # the rotated key's Moesif user
-        config.accounts_table.grant_read_write_data(role)
-        self._acknowledge_accounts_indexes(role, config)
+        billing.stripe_secret.grant_read(role)
+        gateway.moesif_secret.grant_read(role)  # the rotated key's Moesif user
+        billing.accounts_table.grant_read_write_data(role)
+        keys_table.grant_read_write_data(role)  # rotation, revocation, plan changes
+        billing.acknowledge_accounts_indexes(role)
         if usage_reports_table is not None:
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["dynamodb:Query"],
                 resources=[f"{usage_reports_table.table_arn}/index/{contract.USAGE_REPORTS_INDEX_BY_CUSTOMER}"]))
-        for sender in (self.account.role, register_role):
-            self._grant_access(sender, config)
+        for sender in (self.account.role, signup.register.role):
+            self._grant_access(sender)
             self._grant_send_email(sender)
 
         self.key_retirement = ScheduledFunction(
-            self, "KeyRetirement", code=code, function_name=f"{name_prefix}-key-retirement",
-            handler=contract.HANDLER_KEY_RETIREMENT, timeout=Duration.seconds(contract.RECONCILER_TIMEOUT_SECONDS),
-            environment=environment, interval=RETIREMENT_INTERVAL,
+            self, "KeyRetirement", functions=functions, handler=contract.HANDLER_KEY_RETIREMENT,
+            timeout=Duration.seconds(contract.RECONCILER_TIMEOUT_SECONDS), interval=RETIREMENT_INTERVAL,
             description="Tollgate key retirement: disables and deletes rotated-out keys once their grace is over")
         retirement_role = self.key_retirement.role
         keys.grant_enable(retirement_role)
         keys.grant_delete(retirement_role)
-        config.accounts_table.grant_read_write_data(retirement_role)
-        self._acknowledge_accounts_indexes(retirement_role, config)
-        self._grant_access(retirement_role, config)
+        billing.accounts_table.grant_read_write_data(retirement_role)
+        keys_table.grant_read_write_data(retirement_role)  # marks rotated-out keys retired
+        billing.acknowledge_accounts_indexes(retirement_role)
+        self._grant_access(retirement_role)
 
-    def route_site_api(self, distribution: cloudfront.Distribution, api_domain: str, origin_path: str,
-                       headers_policy: cloudfront.IResponseHeadersPolicy) -> None:
+        gateway.add_site_routes(contract.HANDLER_ACCOUNT, self.account.function)
+        self._route_site_api(site.distribution, gateway.domain, gateway.origin_path, site.headers_policy,
+                             gateway.site_origin_secret_value)
+        if settings.email_sender_is_placeholder:
+            Annotations.of(self).add_warning_v2(
+                "tollgate:placeholder-email-sender",
+                f"email_sender is the placeholder {settings.email_sender!r}: sign-up confirmations and sign-in links "
+                "cannot be sent until you set an address (or domain) verified in Amazon SES in cdk.json or with "
+                "-c email_sender=... (docs/customer-accounts.md, 'Amazon SES setup')")
+
+    def _route_site_api(self, distribution: cloudfront.Distribution, api_domain: str, origin_path: str,
+                        headers_policy: cloudfront.IResponseHeadersPolicy, site_origin_secret: str) -> None:
         """CloudFront's `/api/*` behaviour to the REST API's stage at `api_domain` + `origin_path` (the
         account routes live under /api/ on the API too, so no path is rewritten)."""
         viewer_ip = cloudfront.Function(
@@ -155,7 +139,7 @@ class CustomerAccounts(Construct):
             contract.SITE_API_PREFIX + "*",
             origins.HttpOrigin(api_domain, origin_path=origin_path or None,
                                protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
-                               custom_headers={contract.SITE_ORIGIN_SECRET_HEADER: self.site_origin_secret_value}),
+                               custom_headers={contract.SITE_ORIGIN_SECRET_HEADER: site_origin_secret}),
             allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
             cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
             origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
@@ -165,16 +149,10 @@ class CustomerAccounts(Construct):
                 function=viewer_ip, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)],
         )
 
-    def _grant_access(self, role: iam.IRole, config: FunctionConfig) -> None:
+    def _grant_access(self, role: iam.IRole) -> None:
         self.access_table.grant_read_write_data(role)
         acknowledge_wildcards(role, [f"Resource::{arn_of(self.access_table)}/index/*"],
                               "The access table's sessions by owner and reminders by due time are GSIs, only "
-                              "reachable as <table>/index/*.")
-
-    @staticmethod
-    def _acknowledge_accounts_indexes(role: iam.IRole, config: FunctionConfig) -> None:
-        acknowledge_wildcards(role, [f"Resource::{arn_of(config.accounts_table)}/index/*"],
-                              "The accounts table's lookups by key, customer and subscription are GSIs, only "
                               "reachable as <table>/index/*.")
 
     def _grant_send_email(self, role: iam.IRole) -> None:

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from infra.monitoring import (
     FIVE_MINUTES,
+    KEY_AUTHORIZER_TITLE,
     ONE_HOUR,
     Watched,
     business_metric,
@@ -74,14 +75,16 @@ class OperationsDashboard(Construct):
 
     def _errors(self) -> cloudwatch.GraphWidget:
         watched = self._watched
+        functions = {title: function for title, function in watched.all_functions.items()
+                     if title != KEY_AUTHORIZER_TITLE}  # its failures are API 5xx (infra/monitoring.py)
         function_errors = [function.metric_errors(period=FIVE_MINUTES, statistic="Sum", label=f"{title} errors")
-                           for title, function in watched.all_functions.items()]
+                           for title, function in functions.items()]
         usage = self._metrics(contract.METRIC_USAGE_REPORT_FAILURES) if watched.dead_letter_queue else []
         dead_letters = [watched.dead_letter_queue.metric_approximate_number_of_messages_visible(
             period=FIVE_MINUTES, statistic="Maximum", label="usage dead letters")] if watched.dead_letter_queue else []
         return self._graph("Errors", [
             watched.stage.metric_server_error(period=FIVE_MINUTES, statistic="Sum", label="API 5xx"),
-            *function_errors, lambda_throttles(watched.all_functions), *usage, *dead_letters,
+            *function_errors, lambda_throttles(functions), *usage, *dead_letters,
             moesif_delivery_failures(watched.delivery_stream_name),
             *self._metrics(contract.METRIC_FAILED_ACCOUNTS, period=ONE_HOUR, statistic="Maximum")])
 

@@ -1,4 +1,4 @@
-"""The deploy role of .github/workflows/deploy.yml: GitHub's OIDC provider and one IAM role that only
+"""The roles of .github/workflows/deploy.yml: GitHub's OIDC provider and the IAM deploy role that only
 workflow runs of ONE repository (in one GitHub environment, or on one branch) can assume, with just
 the permissions `cdk deploy Tollgate` needs in a CDK-bootstrapped account. A stack of its own
 (`TollgateDeployAccess`), deployed once with the owner's credentials by `make deploy-role`
@@ -16,8 +16,9 @@ Why these permissions and no others:
   So the role may assume exactly those three roles, by name, in this account and region.
 - Not the image-publishing role: Tollgate has no container image asset (its one Lambda asset is
   a zip built without Docker, infra/lambda_asset.py). A stack that adds one adds that role here.
-- `cloudformation:DescribeStacks` on the Tollgate stack alone: `make smoke`, deploy.yml's next step,
-  finds the deployed stack through its CloudFormation outputs.
+Beside it, the smoke role deploy.yml's `make smoke` step assumes, with what that command needs on
+this deployment's resources only (infra/smoke_access.py says which and why): the deploy role holds
+no customer data, the smoke role cannot deploy.
 GitHub's token is trusted only for the audience `sts.amazonaws.com` and the subject of the given
 repository and environment (or branch); the claim formats are GitHub's
 (https://docs.github.com/en/actions/reference/security/oidc). No thumbprint: IAM verifies GitHub's
@@ -30,7 +31,8 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -38,7 +40,8 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from infra import nag
+from infra.settings import load_cdk_json_context
+from infra.smoke_access import grant_smoke
 from tollgate import contract
 
 STACK_NAME = "TollgateDeployAccess"
@@ -60,6 +63,13 @@ _ENVIRONMENT = re.compile(r"[A-Za-z0-9._ -]{1,255}")
 _BRANCH = re.compile(r"[A-Za-z0-9._/-]{1,255}")
 _PROVIDER_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/" + re.escape(GITHUB_ISSUER))
 _STACK = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+_STAGE = re.compile(r"[A-Za-z0-9_-]{1,128}")  # infra/settings.py's stage_name
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+def shipped_stage() -> str:
+    """The stage `make deploy` deploys: cdk.json's stage_name."""
+    return str(load_cdk_json_context(CDK_JSON)["stage_name"])
 
 
 class DeployAccessError(ValueError):
@@ -75,6 +85,7 @@ class DeployAccess:
     branch: str = ""
     oidc_provider_arn: str = ""  # the account's existing GitHub provider; empty: this stack creates it
     tollgate_stack: str = DEFAULT_TOLLGATE_STACK
+    stage: str = field(default_factory=shipped_stage)  # names the register function and the owner tag make smoke uses
 
     def __post_init__(self) -> None:
         if not _REPOSITORY.fullmatch(self.repository):
@@ -95,6 +106,9 @@ class DeployAccess:
                 f"arn:aws:iam::<account>:oidc-provider/{GITHUB_ISSUER}; got {self.oidc_provider_arn!r}")
         if not _STACK.fullmatch(self.tollgate_stack):
             raise DeployAccessError(f"--tollgate-stack must be a CloudFormation stack name; got {self.tollgate_stack!r}")
+        if not _STAGE.fullmatch(self.stage):
+            raise DeployAccessError(f"--stage must be the deployment's stage_name (1-128 letters, digits, '-' or '_'); "
+                                    f"got {self.stage!r}")
 
     @property
     def subject(self) -> str:
@@ -114,36 +128,32 @@ class DeployAccess:
 
 
 class DeployAccessStack(cdk.Stack):
-    """GitHub's OIDC provider (unless the account has one) and the deploy role; outputs its ARN."""
+    """GitHub's OIDC provider (unless the account has one), the deploy role and the smoke role; outputs their ARNs."""
 
     def __init__(self, scope: Construct, construct_id: str, *, access: DeployAccess, qualifier: str, **kwargs: Any):
-        super().__init__(scope, construct_id, description="Tollgate: the role GitHub Actions assumes to deploy it",
-                         **kwargs)
+        super().__init__(scope, construct_id, description="Tollgate: the roles GitHub Actions assumes to deploy it "
+                         "and to smoke-test it", **kwargs)
         provider_arn = access.oidc_provider_arn or iam.OidcProviderNative(
             self, "GitHubOidcProvider", url=f"https://{GITHUB_ISSUER}", client_ids=[STS_AUDIENCE]).oidc_provider_arn
+        github = iam.WebIdentityPrincipal(provider_arn, conditions={"StringEquals": {
+            f"{GITHUB_ISSUER}:aud": STS_AUDIENCE, f"{GITHUB_ISSUER}:sub": access.subject}})
         self.role = iam.Role(
-            self, "DeployRole",
-            description=f"Assumed by GitHub Actions runs of {access.subject} to cdk deploy {access.tollgate_stack}",
-            assumed_by=iam.WebIdentityPrincipal(provider_arn, conditions={"StringEquals": {
-                f"{GITHUB_ISSUER}:aud": STS_AUDIENCE, f"{GITHUB_ISSUER}:sub": access.subject}}),
-            max_session_duration=cdk.Duration.hours(1),
-        )  # fmt: skip
+            self, "DeployRole", assumed_by=github, max_session_duration=cdk.Duration.hours(1),
+            description=f"Assumed by GitHub Actions runs of {access.subject} to cdk deploy {access.tollgate_stack}")
         self.role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[
             self.format_arn(service="iam", region="", resource="role",
                             resource_name=f"cdk-{qualifier}-{kind}-role-{self.account}-{self.region}")
-            for kind in BOOTSTRAP_ROLES]))  # fmt: skip
-        stack_arn = self.format_arn(service="cloudformation", resource="stack",
-                                    resource_name=f"{access.tollgate_stack}/*")
-        self.role.add_to_policy(iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[stack_arn]))
-        nag.acknowledge_wildcards(
-            self.role, [f"Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/"
-                        f"{access.tollgate_stack}/*"],
-            "A stack's ARN ends in an id CloudFormation gives it at creation; the wildcard stands for that id "
-            "of the one Tollgate stack, read by make smoke (DescribeStacks only).")  # fmt: skip
+            for kind in BOOTSTRAP_ROLES]))
+        self.smoke_role = iam.Role(
+            self, "SmokeRole", assumed_by=github, max_session_duration=cdk.Duration.hours(1),
+            description=f"Assumed by GitHub Actions runs of {access.subject} to make smoke {access.tollgate_stack}")
+        grant_smoke(self, self.smoke_role, access.tollgate_stack, access.stage)
         cdk.CfnOutput(self, "DeployRoleArn", value=self.role.role_arn,
                       description="Set it as the repository variable AWS_DEPLOY_ROLE_ARN (deploy.yml's role-to-assume)")
+        cdk.CfnOutput(self, "SmokeRoleArn", value=self.smoke_role.role_arn,
+                      description="Set it as the repository variable AWS_SMOKE_ROLE_ARN (the make smoke step's role)")
         cdk.CfnOutput(self, "DeployRegion", value=self.region,
-                      description="Set it as the repository variable AWS_REGION: the role deploys to this region only")
+                      description="Set it as the repository variable AWS_REGION: the roles act in this region only")
 
 
 def build(app: cdk.App, access: DeployAccess) -> DeployAccessStack:

@@ -51,17 +51,20 @@ def stack_environment(domains: DomainSettings, environ: Mapping[str, str]) -> En
 
 
 class Domains(Construct):
-    """The hosted zone (if any), the certificates, then the names' records (`serve_site`, `serve_api`)."""
+    """The hosted zone (if any), the certificates, then the names' records (`serve_site`, `serve_api`:
+    the site and the gateway call them as they are built); without a zone, the output that lists the
+    records to create, whichever is served first."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: DomainSettings) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         settings.check_environment(_known(stack.region), _known(stack.account))
-        self._settings = settings
+        self.settings = self._settings = settings
         self._records_to_create: list[tuple[str, str]] = []
         self.zone = self._hosted_zone()
         self.site_certificate = self._certificate("SiteCertificate", settings.site_domain, settings.site_certificate_arn)
         self.api_certificate = self._certificate("ApiCertificate", settings.api_domain, settings.api_certificate_arn)
+        self._records_output: CfnOutput | None = None
 
     def _hosted_zone(self) -> route53.IHostedZone | None:
         settings = self._settings
@@ -89,7 +92,7 @@ class Domains(Construct):
         if domain is None:
             return
         if self.zone is None:
-            self._records_to_create.append((domain, distribution.distribution_domain_name))
+            self._add_record_to_create(domain, distribution.distribution_domain_name)
             return
         target = route53.RecordTarget.from_alias(targets.CloudFrontTarget(distribution))
         route53.ARecord(self, "SiteAlias", zone=self.zone, record_name=domain, target=target)
@@ -106,19 +109,22 @@ class Domains(Construct):
                                   security_policy=apigw.SecurityPolicy.TLS_1_2)
         domain.add_base_path_mapping(rest_api, stage=stage)
         if self.zone is None:
-            self._records_to_create.append((domain_name, domain.domain_name_alias_domain_name))
+            self._add_record_to_create(domain_name, domain.domain_name_alias_domain_name)
             return
         route53.ARecord(self, "ApiAlias", zone=self.zone, record_name=domain_name,
                         target=route53.RecordTarget.from_alias(targets.ApiGatewayDomain(domain)))
 
-    def add_outputs(self) -> None:
-        """Without a hosted zone: the CNAME records the owner creates at their DNS provider."""
-        if not self._records_to_create:
-            return
-        CfnOutput(Stack.of(self), DNS_RECORDS_OUTPUT,
-                  description="Create these DNS records at your DNS provider (name CNAME target), then the custom "
-                              "domains answer (docs/custom-domains.md)",
-                  value=Fn.join("; ", [Fn.join(" CNAME ", [name, target]) for name, target in self._records_to_create]))
+    def _add_record_to_create(self, name: str, target: str) -> None:
+        """Without a hosted zone: the output lists the CNAME records the owner creates at their DNS provider
+        (one output, whichever of the site and the API is served first)."""
+        self._records_to_create.append((name, target))
+        if self._records_output is None:
+            self._records_output = CfnOutput(
+                Stack.of(self), DNS_RECORDS_OUTPUT, value="",
+                description="Create these DNS records at your DNS provider (name CNAME target), then the custom "
+                            "domains answer (docs/custom-domains.md)")
+        self._records_output.value = Fn.join("; ", [Fn.join(" CNAME ", [record_name, record_target])
+                                                    for record_name, record_target in self._records_to_create])
 
 
 def _known(value: str) -> str | None:

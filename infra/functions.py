@@ -1,26 +1,22 @@
-"""The Lambda functions, their one shared code asset (bundled locally, no Docker) and their IAM."""
+"""What every Tollgate function shares: the one code asset (bundled locally, no Docker), the
+function construct (own role, log group, cap) and the one environment every business function reads.
+Each feature (infra/signup.py, billing_lifecycle.py, ...) makes its functions through `Functions`
+and grants their IAM."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, Duration, FileSystem, ILocalBundling, RemovalPolicy, Stack
-from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import BundlingOptions, DockerImage, Duration, FileSystem, ILocalBundling, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra import lambda_asset
-from infra.api_key_access import ApiKeyAccess
-from infra.nag import acknowledge, acknowledge_wildcards, arn_of
-from infra.plan_settings import PlanSettings, runtime_catalog
+from infra.nag import acknowledge
 from tollgate import contract
-from tollgate.plans import PlanCatalog
 
 LAMBDA_SRC = lambda_asset.LAMBDA_SRC
 RUNTIME = lambda_.Runtime.PYTHON_3_12  # lambda_asset.PYTHON_VERSION compiles for it (a test keeps them equal)
@@ -67,45 +63,6 @@ def shared_code_asset() -> lambda_.Code:
     )
 
 
-@dataclass(frozen=True)
-class FunctionConfig:
-    """What every business function is told through its environment (names from tollgate.contract)."""
-
-    stripe_secret: secretsmanager.ISecret
-    moesif_secret: secretsmanager.ISecret
-    accounts_table: dynamodb.ITable
-    idempotency_table: dynamodb.ITable
-    plans: tuple[PlanSettings, ...]
-    usage_plans: dict[str, apigw.IUsagePlan]  # plan id -> its usage plan (infra/api.py)
-    key_owner: str  # the value of contract.API_KEY_OWNER_TAG on every key this deployment creates
-    signup_url: str
-    stage_name: str
-    canceled_key_retention_days: int
-    # Where usage metering lives (infra/usage_metering.py), empty with usage_reporter=moesif.
-    usage_environment: dict[str, str] = field(default_factory=dict)
-    # Customer accounts (infra/customer_accounts.py): the access table and the email settings.
-    accounts_environment: dict[str, str] = field(default_factory=dict)
-
-    def plan_catalog(self) -> PlanCatalog:
-        """The plans as the functions read them (usage plan ids are tokens until deploy)."""
-        return runtime_catalog(self.plans, {plan_id: plan.usage_plan_id for plan_id, plan in self.usage_plans.items()})
-
-    def environment(self) -> dict[str, str]:
-        return {
-            **self.usage_environment,
-            **self.accounts_environment,
-            contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret.secret_arn,
-            contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret.secret_arn,
-            contract.ENV_ACCOUNTS_TABLE: self.accounts_table.table_name,
-            contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table.table_name,
-            contract.ENV_PLANS: self.plan_catalog().to_json(),
-            contract.ENV_KEY_OWNER: self.key_owner,
-            contract.ENV_SIGNUP_URL: self.signup_url,
-            contract.ENV_STAGE: self.stage_name,
-            contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(self.canceled_key_retention_days),
-        }
-
-
 class PythonFunction(Construct):
     """One function of the shared asset with its own role, log group (with retention) and cap.
 
@@ -115,7 +72,7 @@ class PythonFunction(Construct):
     back to the functions would be a circular dependency.
 
     The role starts empty apart from writing to its own log group, so every other permission is
-    granted explicitly by TollgateFunctions (no AWSLambdaBasicExecutionRole managed policy).
+    granted explicitly by the feature that owns the function (no AWSLambdaBasicExecutionRole managed policy).
     """
 
     def __init__(
@@ -168,101 +125,53 @@ class PythonFunction(Construct):
         )
 
 
-class TollgateFunctions(Construct):
-    """register, checkout, stripe webhook and (without a backend URL) the sample backend.
+class Functions:
+    """How the stack makes its functions: the one code asset, names `<stack>-<stage>-<handler>`, the
+    reserved concurrency of the public ones, and the one environment every business function gets.
 
-    Least privilege, per function:
-    - register: create/read/delete this deployment's API keys (infra/api_key_access.py: every key
-      grant is conditioned on the owner tag), add/remove keys in this deployment's usage plans, read THIS stack's
-      Stripe and Moesif secrets, read/write the accounts and idempotency tables.
-    - checkout: read an API key (to check the presented value), read the Stripe secret, read accounts.
-    - webhook: enable/disable API keys, move keys between the usage plans (require_payment_method
-      activation, plan changes), read the Stripe secret, read/write accounts.
-    - sample backend: nothing beyond its own logs.
-    """
+    The environment is one on purpose: the functions share the runtime's settings (tollgate/config.py)
+    and the ops commands read the deployment's settings from any of them. Each feature `provide`s the
+    entries of what it owns (contract.ENV_*); every business function gets every entry, whichever
+    feature was built first (a function's environment is rendered at synth, so an entry provided
+    after the function still reaches it), so the features need no build order for it."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: FunctionConfig,
-        reserved_concurrency: int,
-        with_sample_backend: bool,
-        name_prefix: str,
-        code: lambda_.Code | None = None,
-    ) -> None:
-        super().__init__(scope, construct_id)
+    def __init__(self, *, name_prefix: str, reserved_concurrency: int, code: lambda_.Code | None = None) -> None:
         self.code = code or shared_code_asset()
-        self.environment = environment = config.environment()
+        self.name_prefix = name_prefix
+        self.reserved_concurrency = reserved_concurrency
+        self._environment: dict[str, str] = {}
+        self._business: list[lambda_.Function] = []
 
-        def function(construct_id: str, handler: str, timeout: Duration, description: str, **extra) -> PythonFunction:
-            slug = handler.split(".")[-2].replace("_", "-")
-            return PythonFunction(
-                self,
-                construct_id,
-                code=self.code,
-                function_name=f"{name_prefix}-{slug}",
-                handler=handler,
-                timeout=timeout,
-                description=description,
-                **extra,
-            )
+    def provide(self, entries: dict[str, str]) -> None:
+        """Entries for every business function's environment, made or to be made."""
+        overlap = set(entries) & set(self._environment)
+        assert not overlap, f"environment entries provided twice: {sorted(overlap)}"
+        self._environment.update(entries)
+        for function in self._business:
+            for name, value in entries.items():
+                function.add_environment(name, value)
 
-        public = {"environment": environment, "reserved_concurrency": reserved_concurrency}
-        self.register = function(
-            "Register",
-            contract.HANDLER_REGISTER,
-            REGISTER_TIMEOUT,
-            "Tollgate POST /register: API key + Stripe subscription + Moesif user, or nothing",
-            **public,
-        )
-        self.checkout = function(
-            "Checkout",
-            contract.HANDLER_CHECKOUT,
-            Duration.seconds(15),
-            "Tollgate POST /billing/checkout: Stripe Checkout (setup mode) for the key's customer",
-            **public,
-        )
-        self.stripe_webhook = function(
-            "StripeWebhook",
-            contract.HANDLER_STRIPE_WEBHOOK,
-            Duration.seconds(20),
-            "Tollgate POST /stripe/webhook: API keys follow the Stripe subscription",
-            **public,
-        )
-        self.sample_backend = (
-            function(
-                "SampleBackend",
-                contract.HANDLER_SAMPLE_BACKEND,
-                Duration.seconds(5),
-                "Tollgate sample backend: echoes method, path and the caller's API key id",
-                memory_size=128,
-            )
-            if with_sample_backend
-            else None
-        )
+    def business(self, scope: Construct, construct_id: str, *, handler: str, timeout: Duration, description: str,
+                 public: bool = False, memory_size: int = 512) -> PythonFunction:
+        """A function of the runtime with the shared environment; a `public` one (behind an API route)
+        is capped by `reserved_concurrency`."""
+        made = self.function(scope, construct_id, handler=handler, timeout=timeout, description=description,
+                             memory_size=memory_size,
+                             reserved_concurrency=self.reserved_concurrency if public else None)
+        self._business.append(made.function)
+        for name, value in self._environment.items():
+            made.function.add_environment(name, value)
+        return made
 
-        keys = ApiKeyAccess(Stack.of(self), tuple(config.usage_plans.values()), config.key_owner)
-        keys.grant_create(self.register.role)
-        keys.grant_read(self.register.role)
-        keys.grant_delete(self.register.role)
-        keys.grant_plan_membership(self.register.role, attach=True, detach=True)
-        config.stripe_secret.grant_read(self.register.role)
-        config.moesif_secret.grant_read(self.register.role)
-        config.accounts_table.grant_read_write_data(self.register.role)
-        config.idempotency_table.grant_read_write_data(self.register.role)
+    def function(self, scope: Construct, construct_id: str, *, handler: str, timeout: Duration, description: str,
+                 memory_size: int = 512, reserved_concurrency: int | None = None,
+                 environment: dict[str, str] | None = None) -> PythonFunction:
+        """A function of the shared asset without the shared environment, told only `environment` (the
+        sample backend, the key authorizer)."""
+        return PythonFunction(scope, construct_id, code=self.code, handler=handler, timeout=timeout,
+                              function_name=self.name_of(handler), description=description, environment=environment,
+                              memory_size=memory_size, reserved_concurrency=reserved_concurrency)
 
-        keys.grant_read(self.checkout.role)
-        config.stripe_secret.grant_read(self.checkout.role)
-        config.accounts_table.grant_read_data(self.checkout.role)
-
-        keys.grant_enable(self.stripe_webhook.role)
-        keys.grant_plan_membership(self.stripe_webhook.role, attach=True, detach=True)  # plan changes move keys
-        config.stripe_secret.grant_read(self.stripe_webhook.role)
-        config.accounts_table.grant_read_write_data(self.stripe_webhook.role)
-
-        index_wildcard = [f"Resource::{arn_of(config.accounts_table)}/index/*"]
-        index_reason = "The accounts table's GSIs (lookups by key, customer, subscription) are only reachable as <table>/index/*."
-        for role in (self.register.role, self.checkout.role, self.stripe_webhook.role):
-            acknowledge_wildcards(role, index_wildcard, index_reason)
+    def name_of(self, handler: str) -> str:
+        """The fixed physical name of `handler`'s function (the API integrates by it, see PythonFunction)."""
+        return f"{self.name_prefix}-{handler.split('.')[-2].replace('_', '-')}"

@@ -3,7 +3,7 @@ answers (bad key, throttling, quota, bad body, 5xx), the headers it puts on them
 `/register` body model it checks before any Lambda runs (on `/register` and its twin on the site,
 `/api/register`).
 
-infra/api.py installs them on the stage (gateway responses, request model) and localdev/gateway.py
+infra/gateway.py installs them on the stage (gateway responses, request model) and localdev/gateway.py
 applies the same ones, so a client sees one error shape, `{"error": ..., "fields": {...}}` where a
 field is at fault, with the same headers, in production and in `make dev`.
 
@@ -58,9 +58,19 @@ API_KEY_ID_VARIABLE = "$context.identity.apiKeyId"  # substituted as is: the tem
 QUOTA_EXCEEDED_MESSAGE = ("This API key has used its plan's quota for the current period: see your plan and upgrade "
                           "on your account page (accountUrl).")
 
+# What a client without a valid key has always been answered (API Gateway's INVALID_API_KEY is a 403
+# whose message is "Forbidden", through DEFAULT_4XX): the authorizer's refusals keep it (below).
+FORBIDDEN_BODY = json.dumps({"error": "Forbidden"})
+
 # Keys are API Gateway response types; values are (status override or None, body template).
 _FIXED_ERRORS: dict[str, tuple[str | None, str]] = {
     "DEFAULT_4XX": (None, f'{{"error": {MESSAGE_VARIABLE}}}'),
+    # The Lambda authorizer's refusals (infra/authorizer.py): no x-api-key header (API Gateway's 401,
+    # without calling the authorizer) and a key the authorizer denies (403, "... explicit deny") both
+    # answer what a missing or bad key got before the authorizer: 403 {"error": "Forbidden"}. Whether
+    # the key is unknown, revoked or its account suspended is never told to whoever presents it.
+    "UNAUTHORIZED": ("403", FORBIDDEN_BODY),
+    "ACCESS_DENIED": ("403", FORBIDDEN_BODY),
     "DEFAULT_5XX": (None, '{"error": "The service had a problem; please try again in a minute."}'),
     "BAD_REQUEST_BODY": (
         "400",
@@ -96,6 +106,13 @@ def gateway_error_headers() -> dict[str, str]:
     functions (an error must not be cached either). No CORS header: the signup page reads these
     answers on its own origin (`/api/...` through CloudFront)."""
     return {"Cache-Control": "no-store"}
+
+
+def status_of(response_type: str, status: int, site_origin: str) -> int:
+    """The status the stage answers for `response_type`: its gateway response's override, else `status`
+    (what API Gateway gives it)."""
+    override, _ = gateway_errors(site_origin).get(response_type, (None, ""))
+    return int(override) if override else status
 
 
 def render(response_type: str, status: int, message: str, site_origin: str, api_key_id: str = "") -> bytes:

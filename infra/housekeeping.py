@@ -7,19 +7,19 @@ Least privilege:
 - delete this deployment's keys only (owner-tag condition, infra/api_key_access.py);
 - count the region's keys: GET on the `/apikeys` collection, which IAM cannot narrow to a tag or
   stop from being asked for values (`includeValues`); the function never asks for them;
-- scan the accounts table and put its rows (conditional writes), nothing else: no index, no
-  Stripe or Moesif secret.
+- scan the accounts table and put its rows (conditional writes), read and update key items by
+  hash, nothing else: no index, no Stripe or Moesif secret.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.api_key_access import ApiKeyAccess
-from infra.functions import FunctionConfig
+from infra.functions import Functions
 from infra.scheduled import ScheduledFunction
 from tollgate import contract
 
@@ -27,15 +27,16 @@ from tollgate import contract
 class ScheduledHousekeeping(ScheduledFunction):
     """The housekeeping function (`function`) and its schedule (`schedule`)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, code: lambda_.Code, config: FunctionConfig,
-                 name_prefix: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, functions: Functions, keys: ApiKeyAccess,
+                 accounts_table: dynamodb.ITable, keys_table: dynamodb.ITable) -> None:
         super().__init__(
-            scope, construct_id, code=code, function_name=f"{name_prefix}-housekeeping",
-            handler=contract.HANDLER_HOUSEKEEPING, timeout=Duration.seconds(contract.HOUSEKEEPING_TIMEOUT_SECONDS),
+            scope, construct_id, functions=functions, handler=contract.HANDLER_HOUSEKEEPING,
+            timeout=Duration.seconds(contract.HOUSEKEEPING_TIMEOUT_SECONDS),
             description="Tollgate housekeeping: deletes canceled accounts' keys, counts keys and failed rows",
-            environment=config.environment(), interval=Duration.minutes(contract.HOUSEKEEPING_INTERVAL_MINUTES))
-        keys = ApiKeyAccess(Stack.of(self), tuple(config.usage_plans.values()), config.key_owner)
+            interval=Duration.minutes(contract.HOUSEKEEPING_INTERVAL_MINUTES))
         keys.grant_delete(self.role)
         keys.grant_count(self.role)
         self.role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["dynamodb:Scan", "dynamodb:PutItem"], resources=[config.accounts_table.table_arn]))
+            actions=["dynamodb:Scan", "dynamodb:PutItem"], resources=[accounts_table.table_arn]))
+        # The key items follow the usage key a canceled account's row loses (tollgate.domain.key_items).
+        keys_table.grant(self.role, "dynamodb:GetItem", "dynamodb:UpdateItem")

@@ -79,6 +79,13 @@ def moesif_delivery_failures(stream_name: str, period: Duration = FIVE_MINUTES) 
                                                     "delivered": firehose("Records")})
 
 
+# The key authorizer (infra/authorizer.py) is in `all_functions` (its throttles are alarmed like every
+# function's), but has no line of its own on the dashboard: API Gateway answers its failures and its
+# throttled invocations 500, so they show in the Errors widget's "API 5xx", and the dashboard stays within
+# CloudWatch's free 50 metrics.
+KEY_AUTHORIZER_TITLE = "key authorizer"
+
+
 def lambda_throttles(functions: dict[str, lambda_.IFunction]) -> cloudwatch.MathExpression:
     """Throttled invocations of every Tollgate function together."""
     return cloudwatch.MathExpression(

@@ -12,6 +12,8 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, CfnResource, Stack, Token, Validations
 from constructs import IConstruct
 
+from infra import legacy_ids
+
 PLUGIN_PREFIX = "AwsSolutions::"
 
 
@@ -52,6 +54,6 @@ def ref_of(resource: IConstruct) -> str:
 
 
 def _logical_id(resource: IConstruct) -> str:
+    """The id the template gives it, even before infra/legacy_ids.py pins a moved construct's ids."""
     cfn = resource if isinstance(resource, CfnResource) else resource.node.default_child
-    stack = Stack.of(cfn)
-    return stack.resolve(stack.get_logical_id(cfn))
+    return legacy_ids.logical_id(cfn)

@@ -9,7 +9,7 @@ cdk.json context `plans` is a list of objects (the first is the default):
 `stripe_price_id` empty: a free plan (a Stripe customer, no subscription, no meter events; it cannot
 require a card, nothing would be charged to it). Without `plans`, the flat settings of earlier
 versions (`throttle_*`, `quota_*`, `stripe_price_id`, `require_payment_method`) make one plan,
-LEGACY_PLAN_ID, whose usage plan keeps its CloudFormation logical id (infra/api.py): a deployment
+LEGACY_PLAN_ID, whose usage plan keeps its CloudFormation logical id (infra/gateway.py): a deployment
 that upgrades sees no change. Setting both is refused, since which one counts would be a guess.
 A free plan whose price_text states a price per call is refused (infra.price_text); a paid plan's
 text is held to its price by `make stripe-setup --plans`, which knows the amount.

@@ -1,5 +1,6 @@
 """A Tollgate function EventBridge Scheduler invokes on a fixed rate: the reconciler and the
-housekeeping (infra/reconciler.py, infra/housekeeping.py) are each one of these, with their own IAM.
+housekeeping and the key retirement (infra/billing_lifecycle.py, infra/housekeeping.py,
+infra/customer_accounts.py) are each one of these, with their own IAM.
 
 - EventBridge Scheduler invokes a Lambda target asynchronously ("Invoke a Lambda function on a
   schedule", Lambda developer guide). Lambda does not retry a failed run (retry_attempts=0): the
@@ -14,12 +15,11 @@ from __future__ import annotations
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from constructs import Construct
 
-from infra.functions import PythonFunction
+from infra.functions import Functions
 from infra.nag import acknowledge_wildcards, arn_of
 
 SCHEDULER_DELIVERY_WINDOW = Duration.minutes(2)
@@ -31,13 +31,12 @@ class ScheduledFunction(Construct):
     resources where they were before this class existed (their functions have fixed names, which
     CloudFormation cannot replace in place)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, code: lambda_.Code, function_name: str, handler: str,
-                 description: str, timeout: Duration, environment: dict[str, str], interval: Duration,
-                 memory_size: int = 256) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, functions: Functions, handler: str,
+                 description: str, timeout: Duration, interval: Duration, memory_size: int = 256) -> None:
         super().__init__(scope, construct_id)
-        self.function = PythonFunction(self, construct_id, code=code, function_name=function_name, handler=handler,
-                                       timeout=timeout, description=description, environment=environment,
-                                       memory_size=memory_size)
+        self.function = functions.business(self, construct_id, handler=handler, timeout=timeout,
+                                           description=description, memory_size=memory_size)
+        function_name = functions.name_of(handler)
         self.function.function.configure_async_invoke(retry_attempts=0)
         self.interval = interval
         self.schedule = scheduler.Schedule(

@@ -31,6 +31,7 @@ from infra.plan_settings import (
     read_plans,
 )
 from tollgate import contract
+from tollgate.domain import api_key_format
 from tollgate.plans import LEGACY_PLAN_ID
 
 # Who sends usage to Stripe: the stack itself (meter events), or Moesif's Stripe integration.
@@ -41,6 +42,7 @@ USAGE_REPORTERS = ("tollgate", "moesif")
 PLACEHOLDER_EMAIL_SENDER = "sender-not-set@example.com"
 _EMAIL_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
+_KEY_PREFIX = re.compile(api_key_format.PREFIX_PATTERN)
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # The COMPLETE ARN, with the 6-character suffix Secrets Manager appends, so IAM can name it exactly.
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$")
@@ -125,6 +127,10 @@ class Settings:
         "line.")})
     reconcile_interval_minutes: int = field(metadata={"doc": (
         "How often the reconciler compares every subscription with its account and repairs lost webhook events.")})
+    authorizer_cache_seconds: int = field(metadata={"doc": (
+        "How long API Gateway keeps the key authorizer's answer for a key: a revoked key, or a suspended or canceled "
+        "account, stops calling at most this long after it happened; `0` asks the authorizer on every call "
+        "([Scaling](scaling.md#the-authorizers-cache)).")})
     canceled_key_retention_days: int = field(metadata={"doc": (
         "The housekeeping deletes a canceled account's API key this many days after the cancellation; the account row "
         "keeps the key id ([Scaling](scaling.md)).")})
@@ -152,6 +158,9 @@ class Settings:
         "again.")})
     key_rotation_grace_hours: int = field(metadata={"doc": (
         "How long a rotated-out key keeps working; \"Revoke now\" ends it at once.")})
+    key_prefix: str = field(metadata={"doc": (
+        "What every key Tollgate issues starts with: `<key_prefix>_live_...`, or `_test_` with a Stripe test key "
+        "([Security](security.md#api-keys)). Changing it keeps earlier keys working.")})
     # Several flat keys, one object: metadata says which keys (see context_keys); each key's doc is Branding's.
     branding: Branding = field(metadata={"context_keys": Branding.context_keys()})
     domains: DomainSettings = field(metadata={"context_keys": DomainSettings.context_keys()})
@@ -169,6 +178,7 @@ class Settings:
             contract.ENV_EMAIL_LINK_TTL_SECONDS: str(self.email_link_ttl_hours * 3600),
             contract.ENV_EMAILS_PER_ADDRESS_PER_HOUR: str(self.emails_per_address_per_hour),
             contract.ENV_KEY_ROTATION_GRACE_SECONDS: str(self.key_rotation_grace_hours * 3600),
+            contract.ENV_KEY_PREFIX: self.key_prefix,
         }
 
     @property
@@ -245,6 +255,10 @@ class Settings:
             usage_ledger_retention_days=read.positive_int("usage_ledger_retention_days"),
             # At least the reconciler's timeout (contract.RECONCILER_TIMEOUT_SECONDS), so runs never overlap.
             reconcile_interval_minutes=read.int_between("reconcile_interval_minutes", 5, 1440),
+            # API Gateway caches an authorizer's answer for 0 to 3600 s; at most one reconciler interval, so a
+            # cut-off the reconciler makes (a lost webhook) takes effect within two intervals at worst.
+            authorizer_cache_seconds=read.int_at_most_other(
+                "authorizer_cache_seconds", 0, 3600, "reconcile_interval_minutes", 60),
             # At least a day: the calls of a key's last day are reported and `make usage-report` can
             # still ask API Gateway about them; ten years at most.
             canceled_key_retention_days=read.int_between("canceled_key_retention_days", 1, 3650),
@@ -259,6 +273,8 @@ class Settings:
             emails_per_address_per_hour=read.int_between("emails_per_address_per_hour", 1, 100),
             # Up to 30 days: a rotated-out key must not live on for long unnoticed.
             key_rotation_grace_hours=read.int_between("key_rotation_grace_hours", 1, 720),
+            key_prefix=read.matching("key_prefix", _KEY_PREFIX, "2 to 16 lower-case letters and digits, starting with a "
+                                     "letter (e.g. 'tgk')"),
             branding=Branding.from_context(read),
             domains=DomainSettings.from_context(read),
         )
@@ -397,6 +413,16 @@ class _Reader:
         number = self._number(key, expected, int)
         if not lowest <= number <= highest:
             raise self._fail(key, expected, number)
+        return number
+
+    def int_at_most_other(self, key: str, lowest: int, highest: int, other: str, factor: int) -> int:
+        """A whole number from `lowest` to `highest` and at most `factor` x the (already read) `other`."""
+        number = self.int_between(key, lowest, highest)
+        limit = self._context.get(other)
+        expected = f"a whole number from {lowest} to {highest}, at most {other} x {factor}"
+        self.expected[key] = expected
+        if isinstance(limit, (int, str)) and str(limit).strip().isdigit() and number > int(limit) * factor:
+            raise self._fail(key, f"{expected} ({int(limit) * factor})", number)
         return number
 
     def ipv4_list(self, key: str) -> tuple[str, ...]:

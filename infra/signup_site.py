@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
@@ -14,12 +13,18 @@ from constructs import Construct
 
 from infra import site_delivery
 from infra.branding import Branding
+from infra.domains import Domains
+from infra.functions import Functions
+from infra.gateway import Gateway
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
+from infra.operator_secrets import stack_output
 from infra.plan_settings import PlanSettings
+from tollgate import contract
 
 
 class SignupSite(Construct):
-    """Private S3 bucket + CloudFront (Origin Access Control, HTTPS only, security headers).
+    """Private S3 bucket + CloudFront (Origin Access Control, HTTPS only, security headers): the site
+    feature. Its `/api/*` route to the API is customer accounts' (infra/customer_accounts.py).
 
     `site/` is uploaded with a generated `config.json` ({"apiUrl", "requirePaymentMethod", "plans",
     "brand"}), so the page never hard-codes an address, the plans or the owner's brand; each deploy
@@ -31,16 +36,19 @@ class SignupSite(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        api_url: str,
+        gateway: Gateway,
+        functions: Functions,
         plans: tuple[PlanSettings, ...],
         branding: Branding,
+        domains: Domains | None,
         site_dir: Path = site_delivery.SITE_DIR,
-        domain_name: str | None = None,
-        certificate: acm.ICertificate | None = None,
     ) -> None:
-        """`domain_name` and its us-east-1 `certificate` (infra/domains.py): the page's own address."""
+        """With `site_domain`, `domains` gives the page its own address (infra/domains.py): the name, its
+        us-east-1 certificate and the record to the distribution."""
         super().__init__(scope, construct_id)
-        self._domain_name = domain_name
+        api_url = gateway.url
+        self._domain_name = domain_name = domains.settings.site_domain if domains else None
+        certificate = domains.site_certificate if domains else None
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -86,6 +94,11 @@ class SignupSite(Construct):
             prune=True,
         )
         self._acknowledge_findings(with_own_certificate=certificate is not None)
+        if domains is not None:
+            domains.serve_site(self.distribution)
+        gateway.add_gateway_responses(self.origin)  # the quota answer links the account page
+        functions.provide({contract.ENV_SIGNUP_URL: self.url})
+        stack_output(self, contract.STACK_OUTPUT_SIGNUP_URL, self.url, "The signup page")
 
     def _add_page_routes(self, site_origin: cloudfront.IOrigin) -> None:
         """site_delivery.PAGE_ROUTES: a behaviour per address, like the default one, whose function

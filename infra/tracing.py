@@ -1,7 +1,7 @@
 """X-Ray active tracing for every Tollgate function, applied once for the whole stack.
 
 An aspect rather than a flag on each function, so a function added later is traced like the rest
-without anyone remembering to say so. The stage's own tracing is `tracing_enabled` in infra/api.py.
+without anyone remembering to say so. The stage's own tracing is `tracing_enabled` in infra/gateway.py.
 X-Ray's write actions have no resource-level permissions (Service Authorization Reference, AWS X-Ray:
 PutTraceSegments and PutTelemetryRecords take `*`), hence the acknowledged wildcard.
 """

@@ -1,9 +1,8 @@
 """Usage reaches the invoice: new ledger objects -> S3 event -> SQS -> usage reporter -> Stripe meter.
 
-Only with usage_reporter=tollgate. Built in two steps, like the API: the constructor makes the
-queues, the notification and the usage reports table (whose names every function's environment
-carries, so any function tells the ops commands where they are); `add_reporter` then makes the
-function from the shared code asset.
+Only with usage_reporter=tollgate. The feature owns the queues, the notification, the usage reports
+table (whose names every function's environment carries, so any function tells the ops commands
+where they are) and the reporter function.
 
 - S3 announces every new object under `ledger/` on the usage queue (SSE, TLS only, 14-day
   retention). Moesif's delivery never waits on any of this: Firehose writes the backup itself.
@@ -32,7 +31,6 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -40,7 +38,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.functions import PythonFunction
+from infra.billing_lifecycle import BillingLifecycle
+from infra.functions import Functions, PythonFunction
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
 from tollgate import contract
 
@@ -50,10 +49,11 @@ QUEUE_RETENTION = Duration.days(14)  # SQS's maximum
 
 
 class UsageMetering(Construct):
-    """The usage queue and its dead letters, the ledger's notification, the usage reports table and
-    (add_reporter) the reporter function."""
+    """The usage queue and its dead letters, the ledger's notification (the ledger is the gateway's
+    access-log backup, infra/log_forwarding.py), the usage reports table and the `reporter` function."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, ledger_bucket: s3.IBucket) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, ledger_bucket: s3.IBucket, billable_statuses: str,
+                 functions: Functions, billing: BillingLifecycle) -> None:
         super().__init__(scope, construct_id)
         self.ledger_bucket = ledger_bucket
         self.dead_letter_queue = sqs.Queue(
@@ -96,26 +96,21 @@ class UsageMetering(Construct):
             non_key_attributes=["value"],
         )
         self._acknowledge_notification_handler()
-        self.reporter: PythonFunction | None = None
-
-    def environment(self, billable_statuses: str) -> dict[str, str]:
-        """What every function is told about usage metering (ops commands read it from any of them)."""
-        return {
+        # What every function is told about usage metering (ops commands read it from any of them).
+        functions.provide({
             contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket.bucket_name,
             contract.ENV_USAGE_REPORTS_TABLE: self.reports_table.table_name,
             contract.ENV_USAGE_QUEUE_URL: self.queue.queue_url,
             contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url,
             contract.ENV_BILLABLE_STATUSES: billable_statuses,
-        }
+        })
+        self.reporter = self._reporter(functions, billing.accounts_table, billing.stripe_secret)
 
-    def add_reporter(self, *, code: lambda_.Code, environment: dict[str, str], accounts_table: dynamodb.ITable,
-                     stripe_secret: secretsmanager.ISecret, function_name: str) -> PythonFunction:
-        reporter = PythonFunction(
-            self, "Reporter", code=code, function_name=function_name, handler=contract.HANDLER_USAGE_REPORTER,
-            timeout=REPORTER_TIMEOUT,
-            description="Tollgate usage reporter: new usage-ledger objects -> one Stripe meter event per customer",
-            environment=environment,
-        )
+    def _reporter(self, functions: Functions, accounts_table: dynamodb.ITable,
+                  stripe_secret: secretsmanager.ISecret) -> PythonFunction:
+        reporter = functions.business(
+            self, "Reporter", handler=contract.HANDLER_USAGE_REPORTER, timeout=REPORTER_TIMEOUT,
+            description="Tollgate usage reporter: new usage-ledger objects -> one Stripe meter event per customer")
         reporter.function.add_event_source(event_sources.SqsEventSource(
             self.queue, batch_size=1, report_batch_item_failures=True, max_concurrency=MAX_CONCURRENCY))
         stripe_secret.grant_read(reporter.role)
@@ -128,7 +123,6 @@ class UsageMetering(Construct):
         acknowledge_wildcards(
             reporter.role, [f"Resource::{arn_of(self.ledger_bucket)}/{contract.USAGE_LEDGER_PREFIX}*"],
             "Ledger objects are named by Firehose at run time: reading is granted on the ledger/ prefix only.")
-        self.reporter = reporter
         return reporter
 
     def _acknowledge_notification_handler(self) -> None:

@@ -46,6 +46,7 @@ from ops.deployment import (
     withdraw_dev_stack,
 )
 from tollgate import contract
+from tollgate.domain import api_key_format
 
 log = logging.getLogger("localdev")
 
@@ -184,6 +185,11 @@ class DevStack:
             f"Sign up at {urls['site']}, open the link in the mailbox ({urls['mailbox']}), then call the metered API "
             "with the key the page shows:",
             f'  curl -i {urls["api"]}/hello -H "x-api-key: <your key>"',
+            f"Keys look like {self.settings.key_prefix}_test_... (with a Stripe test key); the regular expression that "
+            "finds them, for secret scanners:",
+            f"  {api_key_format.key_pattern(self.settings.key_prefix)}",
+            f"A revoked key, or a suspended account, is refused within {self.settings.authorizer_cache_seconds} s "
+            "(authorizer_cache_seconds), as on the stage.",
             "",
             *self._usage_note(),
             "",

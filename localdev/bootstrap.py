@@ -3,7 +3,7 @@ the same cdk.json settings, and returns the environment the Lambda handlers get.
 
 - API Gateway (moto): a REST API with the stack's routes, a stage named `stage_name`, and the
   usage plan with the settings' throttle and quota on that stage;
-- DynamoDB (moto): the accounts table (key, GSIs and TTL from tollgate.contract, as infra/data.py) and
+- DynamoDB (moto): the accounts table (key, GSIs and TTL from tollgate.contract, as infra/billing_lifecycle.py) and
   the Powertools idempotency table;
 - Secrets Manager (moto): the Stripe and the Moesif secret, every contract field filled with a
   local test value, and the backend secret (a random value, as GenerateSecretString makes it)
@@ -86,6 +86,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     the sample backend answers for it)."""
     rest_api_id, usage_plan_ids = create_api(aws_client("apigateway", emulators), settings)
     accounts_table, idempotency_table = create_tables(aws_client("dynamodb", emulators))
+    keys_table = create_keys_table(aws_client("dynamodb", emulators))
     catalog_setup = CatalogSetup(stripe_client(STRIPE_TEST_SECRET_KEY, api_base=emulators.stripe_api_base))
     webhook = catalog_setup.ensure_webhook(api_url.rstrip("/") + contract.ROUTE_STRIPE_WEBHOOK)
     if not webhook.signing_secret:
@@ -117,6 +118,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         contract.ENV_STRIPE_SECRET_ARN: stripe_secret_arn,
         contract.ENV_MOESIF_SECRET_ARN: moesif_secret_arn,
         contract.ENV_ACCOUNTS_TABLE: accounts_table,
+        contract.ENV_KEYS_TABLE: keys_table,
         contract.ENV_IDEMPOTENCY_TABLE: idempotency_table,
         contract.ENV_PLANS: plans.to_json(),
         contract.ENV_KEY_OWNER: f"{NAME}/{settings.stage_name}",
@@ -134,6 +136,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         firehose_url=emulators.moesif.firehose_url,
         firehose_access_key=MOESIF_TEST_APPLICATION_ID,
         backend_secret=backend_secret,
+        authorizer_cache_seconds=settings.authorizer_cache_seconds,
     )
     return LocalDeployment(gateway, environment, plans, ledger_bucket, usage)
 
@@ -199,6 +202,18 @@ def create_tables(dynamodb: Any) -> tuple[str, str]:
         dynamodb.update_time_to_live(TableName=table,
                                      TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
     return accounts, idempotency
+
+
+def create_keys_table(dynamodb: Any, name: str = NAME) -> str:
+    """The keys table (tollgate.domain.key_items) as infra makes it: hash-keyed, TTL on ended keys."""
+    table = f"{name}-keys"
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": contract.KEYS_PARTITION_KEY, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": contract.KEYS_PARTITION_KEY, "KeyType": "HASH"}])
+    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": contract.KEYS_TTL_ATTRIBUTE})
+    return table
 
 
 def create_customer_accounts(dynamodb: Any, sesv2: Any, email_sender: str, name: str = NAME) -> str:

@@ -11,16 +11,19 @@ It does what the deployed stage does, on a loopback port of its own (the signup 
   disconnected after REQUEST_BODY_TIMEOUT_SECONDS of silence;
 - every error the gateway answers itself (403, 400 bad body, 502, 504) has the stage's
   gateway-response body and headers (no-store);
-- every other path and method is metered: the `x-api-key` must belong to an enabled key of the
-  usage plan (checked against the emulated API Gateway on every request, no cache, so a key
-  disabled by the webhook is refused on the very next call), then the request is proxied over
-  HTTP to the backend (`backend_url`, or the sample backend's local port) with the stage's
-  integration headers: the backend secret (contract.BACKEND_SECRET_HEADER) and the caller's key id,
-  replacing any the client sent, as API Gateway's request-parameter mapping does (infra/backend.py);
-- each request produces one access-log record in the stage's own format (infra/access_log.py),
+- every other path and method is metered: the stage's Lambda authorizer runs first, the real
+  handler with the stage's identity source and result cache (localdev.authorizer; a refusal is the
+  stage's gateway response), then its `usageIdentifierKey` must be an enabled key of a usage plan
+  (the API's key source is AUTHORIZER; checked against the emulated API Gateway on every request,
+  so a key disabled as the second line is refused on the very next call), then the request is
+  proxied over HTTP to the backend (`backend_url`, or the sample backend's local port) with the
+  stage's integration headers: the backend secret (contract.BACKEND_SECRET_HEADER) and the usage
+  key's id, replacing any the client sent, as API Gateway's request-parameter mapping does (infra/backend.py);
+- each request produces one access-log record in the stage's own format (infra/access_log.py, the
+  authorizer's principal and key hint included),
   delivered to the Moesif collector as Firehose's HTTP-endpoint delivery would, and backed up to
   the usage ledger (`ledger`, localdev.firehose.LedgerBackup) as Firehose's S3 backup would;
-- every call that passed the key check counts against the key's quota (`usage`,
+- every call that passed the key check counts against its usage key's quota (`usage`,
   localdev.usage_plan_usage: the plan's quota per period, or what UpdateUsage left the key); a key
   with none left is answered 429 (the QUOTA_EXCEEDED gateway response: the key id and the site's
   account page) and the call is neither counted nor proxied, as API Gateway does.
@@ -38,6 +41,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -47,6 +51,7 @@ from urllib.parse import parse_qs, urlsplit
 import fastjsonschema
 
 from infra import access_log, gateway_errors
+from localdev.authorizer import Authorized, LocalAuthorizer, Refused, method_arn
 from localdev.console import REQUEST_LOG, FunctionLogs
 from localdev.firehose import FirehoseDelivery, LedgerBackup
 from localdev.lambda_runtime import LAMBDA_TIMEOUT_SECONDS, LocalFunction
@@ -63,9 +68,9 @@ FUNCTION_ROUTES = {
     contract.ROUTE_STRIPE_WEBHOOK: contract.HANDLER_STRIPE_WEBHOOK,
     **contract.SITE_ROUTE_HANDLERS,
 }
-# The one method each function route has on the stage (infra/api.py); any other is API Gateway's 403.
+# The one method each function route has on the stage (infra/gateway.py); any other is API Gateway's 403.
 ROUTE_METHODS = {**{route: "POST" for route in contract.PUBLIC_ROUTES}, **contract.SITE_ROUTES}
-# The stage's request models (infra/api.py): route -> media type -> compiled JSON-schema check.
+# The stage's request models (infra/gateway.py): route -> media type -> compiled JSON-schema check.
 REQUEST_MODELS = {
     route: {gateway_errors.REGISTER_BODY_CONTENT_TYPE: fastjsonschema.compile(gateway_errors.REGISTER_BODY_MODEL)}
     for route in gateway_errors.REGISTER_BODY_ROUTES
@@ -92,6 +97,7 @@ class GatewayDeployment:
     firehose_url: str  # where access-log records are delivered (the Moesif collector)
     firehose_access_key: str  # the Moesif application id, from the secret
     backend_secret: str | None = None  # the backend secret's value, sent in contract.BACKEND_SECRET_HEADER
+    authorizer_cache_seconds: int = contract.DEFAULT_AUTHORIZER_CACHE_SECONDS  # the setting of the same name
 
 
 @dataclass
@@ -102,12 +108,15 @@ class _Reply:
     error_type: str | None = None
     api_key_id: str | None = None
     integration_ms: int | None = None
+    principal_id: str | None = None  # $context.authorizer.principalId
+    authorizer_context: dict[str, str] | None = None  # $context.authorizer.<name>
 
 
 class LocalGateway(AnyMethodHttpServer):
     """`with LocalGateway(deployment, apigateway_client, port=8001) as api: api.url`.
 
-    `function_logs`: make dev's console view of the functions' logs (None: as Powertools writes them).
+    `function_logs`: make dev's console view of the functions' logs (None: as Powertools writes them);
+    `clock`: what the authorizer's result cache expires on.
     """
 
     what = "Local API Gateway"
@@ -115,11 +124,13 @@ class LocalGateway(AnyMethodHttpServer):
 
     def __init__(self, deployment: GatewayDeployment, apigateway_client: Any, port: int = 0,
                  function_logs: FunctionLogs | None = None, ledger: LedgerBackup | None = None,
-                 usage: UsageCounters | None = None) -> None:
+                 usage: UsageCounters | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(port)
         self._deployment = deployment
         self._apigateway = apigateway_client
         self._functions = {route: LocalFunction(path, function_logs) for route, path in FUNCTION_ROUTES.items()}
+        self.authorizer = LocalAuthorizer(LocalFunction(contract.HANDLER_AUTHORIZER, function_logs),
+                                          deployment.authorizer_cache_seconds, clock)
         self._firehose = FirehoseDelivery(deployment.firehose_url, deployment.firehose_access_key, ledger)
         self._usage = usage
 
@@ -134,7 +145,8 @@ class LocalGateway(AnyMethodHttpServer):
     # ---- the API key check --------------------------------------------------------------------
 
     def enabled_key_id(self, presented: str | None) -> tuple[str, str] | None:
-        """(key id, usage plan id) of the enabled key in a usage plan whose value is `presented`, else None.
+        """(key id, usage plan id) of the enabled key in a usage plan whose value is `presented` (the
+        authorizer's usageIdentifierKey), else None.
 
         Asked of the emulated API Gateway on every call: API Gateway itself applies a disabled
         key at once, and so must we.
@@ -196,21 +208,41 @@ class LocalGateway(AnyMethodHttpServer):
             if not _body_fits_the_model(request):
                 return self._gateway_error(400, "BAD_REQUEST_BODY", "Invalid request body")
             return self._invoke(self._functions[path], request)
-        presented = _header(request, contract.API_KEY_HEADER)
-        found = self.enabled_key_id(presented)
+        outcome = self.authorizer.authorize(self.authorizer_event(request))
+        if isinstance(outcome, Refused):
+            reply = self._gateway_error(outcome.status, outcome.error_type, outcome.message)
+            reply.principal_id, reply.authorizer_context = outcome.principal_id, outcome.context
+            return reply
+        reply = self._metered(request, outcome)
+        reply.principal_id, reply.authorizer_context = outcome.principal_id, outcome.context
+        return reply
+
+    def _metered(self, request: dict[str, Any], authorized: Authorized) -> _Reply:
+        """After an allow: the usage key's usage plan counts the call (or answers 429), then the backend."""
+        found = self.enabled_key_id(authorized.usage_identifier_key)
         if found is None:
             return self._gateway_error(403, "INVALID_API_KEY", "Forbidden")
         key_id, usage_plan_id = found
         if self._usage is not None and not self._usage[usage_plan_id].take(key_id, request["requestedAt"]):
-            return self._gateway_error(429, "QUOTA_EXCEEDED", "Limit Exceeded", api_key_id=key_id)
-        reply = self._proxy(request, key_id)
+            reply = self._gateway_error(429, "QUOTA_EXCEEDED", "Limit Exceeded", api_key_id=key_id)
+            reply.api_key_id = key_id
+            return reply
+        reply = self._proxy(request, key_id, authorized.principal_id)
         reply.api_key_id = key_id
         return reply
 
+    def authorizer_event(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The REQUEST authorizer event of a metered call: the proxy event's request, without its
+        body, with the method's ARN."""
+        event = {name: value for name, value in self.proxy_event(request).items() if name not in ("body", "isBase64Encoded")}
+        return {"type": "REQUEST", "methodArn": method_arn(self._deployment.rest_api_id, self._deployment.stage_name,
+                                                           request["method"], request["path"]), **event}
+
     def _gateway_error(self, status: int, error_type: str, message: str, api_key_id: str = "") -> _Reply:
-        """An error API Gateway answers itself: the stage's gateway-response body (the quota's links
-        the site's account page) and headers."""
+        """An error API Gateway answers itself: the stage's gateway response for it (its status, if the
+        stage sets one; its body, the quota's linking the site's account page; its headers)."""
         headers = {"Content-Type": "application/json", **gateway_errors.gateway_error_headers()}
+        status = gateway_errors.status_of(error_type, status, self._deployment.site_origin)
         body = gateway_errors.render(error_type, status, message, self._deployment.site_origin, api_key_id)
         return _Reply(status, headers, body, error_type=error_type)
 
@@ -275,13 +307,13 @@ class LocalGateway(AnyMethodHttpServer):
         body = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
         return _Reply(result["statusCode"], headers, body, integration_ms=integration_ms)
 
-    def _proxy(self, request: dict[str, Any], api_key_id: str) -> _Reply:
+    def _proxy(self, request: dict[str, Any], api_key_id: str, account_id: str) -> _Reply:
         """HTTP_PROXY integration: forward to backend_url + path with the integration's headers
-        (the backend secret, the caller's key id), return the answer as is."""
+        (the backend secret, the caller's account id and usage key id), return the answer as is."""
         target = self._deployment.backend_url.rstrip("/") + request["path"]
         if request["query"]:
             target += "?" + request["query"]
-        mapped = {contract.BACKEND_API_KEY_ID_HEADER: api_key_id}
+        mapped = {contract.BACKEND_API_KEY_ID_HEADER: api_key_id, contract.BACKEND_ACCOUNT_ID_HEADER: account_id}
         if self._deployment.backend_secret:
             mapped[contract.BACKEND_SECRET_HEADER] = self._deployment.backend_secret
         headers = {k: v for k, v in request["headers"].items()
@@ -324,11 +356,13 @@ class LocalGateway(AnyMethodHttpServer):
             "integrationLatency": reply.integration_ms,
             "error.responseType": reply.error_type,
             "identity.apiKeyId": reply.api_key_id,
+            "authorizer.principalId": reply.principal_id,
+            **{f"authorizer.{name}": value for name, value in (reply.authorizer_context or {}).items()},
         })
         self._firehose.put(line)
         REQUEST_LOG.info("%s %s -> %d%s in %d ms%s", request["method"], request["path"], reply.status,
                          f" {reply.error_type}" if reply.error_type else "", latency_ms,
-                         f"  apiKeyId={reply.api_key_id}" if reply.api_key_id else "")
+                         f"  account={reply.principal_id} apiKeyId={reply.api_key_id}" if reply.api_key_id else "")
 
 
 def _header(request: dict[str, Any], name: str) -> str | None:

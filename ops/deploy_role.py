@@ -1,9 +1,11 @@
 """`make deploy-role ARGS="--repo OWNER/NAME"`: create, with your own AWS credentials, GitHub's OIDC
-provider and the least-privilege role .github/workflows/deploy.yml assumes (infra/deploy_access.py
-says which permissions and why), then print the two repository variables deploy.yml reads.
+provider and the two least-privilege roles .github/workflows/deploy.yml assumes, one to deploy
+(infra/deploy_access.py) and one for its `make smoke` step (infra/smoke_access.py), each saying which
+permissions and why; then print the three repository variables deploy.yml reads.
 
 Run it once per AWS account and region that Tollgate deploys to, after `npx cdk bootstrap` there and in
-the same region as Tollgate (the role may assume that region's bootstrap roles only). Again with other
+the same region as Tollgate (the roles act in that region only). The smoke role is scoped to one
+deployment, the stack and stage given (default: cdk.json's stage_name): run it again after changing either. Again with other
 options replaces the trust (the stack is updated). `--synth` writes the template and prints cdk-nag's
 result without touching AWS.
 """
@@ -25,6 +27,7 @@ from infra.deploy_access import (
     STACK_NAME,
     DeployAccess,
     DeployAccessError,
+    shipped_stage,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None, *, outdir: Path = OUTDIR, out: TextIO = 
     try:
         access = DeployAccess(repository=arguments.repo, environment=arguments.environment or "",
                               branch=arguments.branch or "", oidc_provider_arn=arguments.oidc_provider_arn or "",
-                              tollgate_stack=arguments.tollgate_stack)
+                              tollgate_stack=arguments.tollgate_stack, stage=arguments.stage)
     except DeployAccessError as error:
         parser.error(str(error))
     verb = ["synth", "--quiet"] if arguments.synth else ["deploy", "--outputs-file", str(outdir / OUTPUTS_FILE)]
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None, *, outdir: Path = OUTDIR, out: TextIO = 
         print(f"{outdir / (STACK_NAME + '.template.json')} written (nothing deployed).\n{text}", file=out)
         return 1 if errors else 0
     outputs = json.loads((outdir / OUTPUTS_FILE).read_text())[STACK_NAME]
-    print(next_steps(access, outputs["DeployRoleArn"], outputs["DeployRegion"]), file=out)
+    print(next_steps(access, outputs), file=out)
     return 0
 
 
@@ -61,15 +64,21 @@ def cdk_command(access: DeployAccess, verb: list[str], outdir: Path) -> list[str
             "--app", f"{sys.executable} -m infra.deploy_access", "--output", str(outdir), *context]  # fmt: skip
 
 
-def next_steps(access: DeployAccess, role_arn: str, region: str) -> str:
+# deploy.yml's repository variables, by the stack output that holds each value.
+REPOSITORY_VARIABLES = {"AWS_DEPLOY_ROLE_ARN": "DeployRoleArn", "AWS_SMOKE_ROLE_ARN": "SmokeRoleArn",
+                        "AWS_REGION": "DeployRegion"}
+
+
+def next_steps(access: DeployAccess, outputs: dict[str, str]) -> str:
     """What to set in the GitHub repository, and the deploy.yml line the trust depends on."""
     repository = "/".join(part.split("@")[0] for part in access.repository.split("/"))
     lines = [
-        f"Done. GitHub Actions runs of {access.subject} may now assume {role_arn}.",
-        "Set deploy.yml's two repository variables (GitHub: Settings > Secrets and variables > Actions > "
-        "Variables), e.g. with the GitHub CLI:",
-        f"  gh variable set AWS_DEPLOY_ROLE_ARN --repo {repository} --body {role_arn}",
-        f"  gh variable set AWS_REGION --repo {repository} --body {region}",
+        f"Done. GitHub Actions runs of {access.subject} may now assume {outputs['DeployRoleArn']} (to deploy) and "
+        f"{outputs['SmokeRoleArn']} (to make smoke {access.tollgate_stack}, stage {access.stage}).",
+        f"Set deploy.yml's {len(REPOSITORY_VARIABLES)} repository variables (GitHub: Settings > Secrets and "
+        "variables > Actions > Variables), e.g. with the GitHub CLI:",
+        *(f"  gh variable set {variable} --repo {repository} --body {outputs[output]}"
+          for variable, output in REPOSITORY_VARIABLES.items()),
     ]
     if access.branch:
         lines.append(f"The role trusts runs on branch {access.branch} outside any environment: remove the line "
@@ -85,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make deploy-role", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         usage='make deploy-role ARGS="--repo OWNER/NAME [--environment NAME | --branch NAME] '
-              '[--oidc-provider-arn ARN] [--tollgate-stack NAME] [--synth]"')  # fmt: skip
+              '[--oidc-provider-arn ARN] [--tollgate-stack NAME] [--stage NAME] [--synth]"')  # fmt: skip
     parser.add_argument("--repo", required=True, help="the GitHub repository whose workflow runs may deploy, "
                         "OWNER/NAME (OWNER@ID/NAME@ID if its OIDC subject claim carries the numeric ids)")
     trust = parser.add_mutually_exclusive_group()
@@ -95,7 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--oidc-provider-arn", help=f"the account's existing {GITHUB_ISSUER} provider (an "
                         "account holds one per URL); without it the stack creates the provider")
     parser.add_argument("--tollgate-stack", default=DEFAULT_TOLLGATE_STACK,
-                        help=f"the Tollgate stack make smoke reads (default: {DEFAULT_TOLLGATE_STACK})")
+                        help=f"the Tollgate stack make smoke tests (default: {DEFAULT_TOLLGATE_STACK})")
+    parser.add_argument("--stage", default=shipped_stage(),
+                        help=f"its stage_name, which names the register function and the owner tag the smoke role's "
+                             f"grants require (default: cdk.json's, {shipped_stage()})")
     parser.add_argument("--synth", action="store_true", help="only synthesize and print cdk-nag's result")
     return parser
 

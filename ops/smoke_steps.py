@@ -108,9 +108,9 @@ class SmokeRun:
         if answer.status != 201:
             raise StepFailed(f"sign-up answered {answer.status}: {answer.body}")
         self.created.customer_id = answer.body.get("customerId")
-        self._keys[answer.body["apiKeyId"]] = answer.body[contract.API_KEY_VALUE_FIELD]
-        self.created.key_ids.append(answer.body["apiKeyId"])
-        return f"{email} on {plan.id}, {how}: key {answer.body['apiKeyId']}, customer {self.created.customer_id}"
+        self._keys[answer.body["keyId"]] = answer.body[contract.API_KEY_VALUE_FIELD]
+        self.created.key_ids.append(answer.body["keyId"])
+        return f"{email} on {plan.id}, {how}: key {answer.body['keyId']}, customer {self.created.customer_id}"
 
     def call_api(self) -> str:
         key_id, key = self._current_key()
@@ -168,7 +168,7 @@ class SmokeRun:
         answer = self._post(self._site + contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, self._session())
         if answer.status != 201:
             raise StepFailed(f"rotation answered {answer.status}: {answer.body}")
-        new_id = answer.body["apiKeyId"]
+        new_id = answer.body["keyId"]
         self._keys[new_id] = answer.body[contract.API_KEY_VALUE_FIELD]
         self.created.key_ids.append(new_id)
         statuses = {old_id: self._call(old_key), new_id: self._call(self._keys[new_id])}
@@ -224,10 +224,18 @@ class SmokeRun:
             attempt(f"delete Stripe customer {created.customer_id} (Stripe cancels its subscriptions)",
                     lambda: wired.billing.delete_customer(created.customer_id or ""))
         row = wired.accounts.get(created.email) if created.email else None
-        key_ids = list(dict.fromkeys([*created.key_ids, *(record.id for record in row.key_records)] if row
-                                     else created.key_ids))
-        for key_id in key_ids:
-            attempt(f"delete API key {key_id}", lambda key_id=key_id: wired.api_keys.delete_key(key_id))
+        records = row.key_records if row else ()
+        # The account's API Gateway keys: its usage key, and any a key imported by make migrate-keys still names.
+        gateway_key_ids = dict.fromkeys(filter(None, [row.api_key_id if row else None,
+                                                      *(record.gateway_key_id for record in records)]))
+        for gateway_key_id in gateway_key_ids:
+            attempt(f"delete API key {gateway_key_id}",
+                    lambda gateway_key_id=gateway_key_id: wired.api_keys.delete_key(gateway_key_id))
+        for record in records:
+            if record.key_hash:
+                attempt(f"delete the keys-table item of key {record.id}",
+                        lambda key_hash=record.key_hash: wired.key_items.delete(key_hash))
+        for key_id in dict.fromkeys([*created.key_ids, *(record.id for record in records)]):
             attempt(f"forget the retirement reminder of key {key_id}",
                     lambda key_id=key_id: wired.customer_access.forget_retirement(key_id))
         if created.email:

@@ -12,7 +12,7 @@ needs apigateway:GET on the keys and apigateway:PUT on their tags):
 - a key tagged for another deployment is left alone and reported: two deployments' accounts
   tables should never record one key (exit 1);
 - a key that no longer exists is reported (`gone`) and skipped.
-Every key id any row records is looked at, whatever the row's status.
+Every API Gateway key a row records (its usage key, keys from before issue 20) is looked at, whatever the row's status.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         owner = deployment.config.key_owner
         tagger = KeyTagger(wired.aws.client("apigateway"), owner)
         recorded = {key_id: account.email for status in AccountStatus
-                    for account in wired.accounts.list_by_status(status) for key_id in account.existing_key_ids}
+                    for account in wired.accounts.list_by_status(status) for key_id in account.gateway_key_ids}
         outcomes: Counter[str] = Counter()
         for key_id, email in sorted(recorded.items()):
             outcome, other = tagger.claim(key_id)

@@ -327,7 +327,7 @@
     if (!rotated) return;
     await loadAccount(false);
     newKeyValue.value = rotated.apikey;
-    byId("new-key-id").textContent = rotated.apiKeyId;
+    byId("new-key-id").textContent = rotated.keyId;
     const previous = (account && account.keys || []).find((key) => key.id === rotated.rotatingOut);
     byId("new-key-overlap").textContent = previous
       ? `Your previous key (${previous.id}) keeps working until ${moment(previous.until)}, so you can switch without `

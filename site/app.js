@@ -252,7 +252,7 @@
     setStatus(statusElement, MESSAGES.openingCheckout, "info");
     try {
       const { status, data } = await request("/api/billing/checkout", {
-        body: { apiKeyId: key.id },
+        body: { keyId: key.id },
         headers: { "x-api-key": key.value },
       });
       if (status === 200 && typeof data.url === "string" && /^https?:\/\//.test(data.url)) {
@@ -279,7 +279,7 @@
     const [keyField, idField] = resumeInputs;
     const errors = {};
     if (!keyField.value.trim()) errors.apikey = "Paste your API key.";
-    if (!idField.value.trim()) errors.apiKeyId = "Paste your key ID.";
+    if (!idField.value.trim()) errors.keyId = "Paste your key ID.";
     if (showFieldErrors(resumeInputs, errors)) return;
     startCheckout(
       { value: keyField.value.trim(), id: idField.value.trim() },

@@ -20,7 +20,7 @@ window.TollgateKeyResult = (() => {
   /** Shows the key of `registration` (the 201 answer) with what its plan means; `onAddPaymentMethod`
    *  receives {value, id} when the customer asks to add a card. */
   function show(registration, config, onAddPaymentMethod) {
-    issuedKey = { value: registration.apikey, id: String(registration.apiKeyId || "") };
+    issuedKey = { value: registration.apikey, id: String(registration.keyId || "") };
     keyInput.value = issuedKey.value;
     byId("api-key-id").textContent = issuedKey.id;
     curlCode.textContent = `curl -sS "${config.apiUrl}/" \\\n  -H "x-api-key: ${issuedKey.value}"`;

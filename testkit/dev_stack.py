@@ -15,9 +15,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 
 from tollgate import contract
+from tollgate.domain.api_key_format import key_hash
 
 # localstripe delivers its own events asynchronously; the ledger flushes every 2 s.
 WAIT_SECONDS = 15
@@ -79,12 +81,34 @@ def sign_up(urls: dict[str, str], email: str | None = None) -> dict[str, Any]:
     return created
 
 
+def usage_key_id(stack: Any, key: str) -> str:
+    """The id of the API Gateway key (the usage key, never shown) of the account holding the
+    Tollgate key `key`, in the running `make dev` stack (`stack`: localdev's DevStackProcess), found
+    as the authorizer finds the account: by the key's hash in the keys table."""
+    environment = json.loads(stack.stack_file.read_text())["environment"]
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack.urls["moto"], region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    item = dynamodb.get_item(TableName=environment[contract.ENV_KEYS_TABLE], Key={
+        contract.KEYS_PARTITION_KEY: {"S": key_hash(key)}})["Item"]
+    row = dynamodb.get_item(TableName=environment[contract.ENV_ACCOUNTS_TABLE], ConsistentRead=True, Key={
+        contract.ACCOUNTS_PARTITION_KEY: item[contract.KEYS_ATTR_ACCOUNT]})["Item"]
+    return row["apiKeyId"]["S"]
+
+
 def wait_until(condition: Callable[[], Any], what: str, seconds: float = WAIT_SECONDS) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+# `make dev -c authorizer_cache_seconds=0`: the local gateway asks the key authorizer on every call, as
+# a stage with that setting does. For the tests that watch a change take effect (a key revoked, an
+# account suspended or activated): with the stage's cache they would have to wait out its TTL. The
+# cache itself, and the bound it puts on such changes, is tested on an injected clock
+# (tests/localdev/test_gateway.py, tests/localdev/test_local_authorizer.py).
+UNCACHED_AUTHORIZER = {"authorizer_cache_seconds": "0"}
 
 
 def card_first_context() -> dict[str, str]:

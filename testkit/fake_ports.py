@@ -1,5 +1,5 @@
-"""In-memory fakes of the ports (tollgate.domain.ports; Stripe's in testkit.fake_billing), for the unit
-tests, the handler tests on fakes and the benchmark. Each behaves like the real service where the domain relies on it
+"""In-memory fakes of the ports (tollgate.domain.ports; Stripe's in testkit.fake_billing), for the unit tests,
+the handler tests on fakes and the benchmark. Each behaves like the real service where the domain relies on it
 (conditional writes, idempotent deletes, Stripe idempotency keys) and fails on demand
 (testkit.faults.FaultyFake)."""
 
@@ -15,11 +15,14 @@ from dataclasses import dataclass, field, fields, replace
 from testkit.fake_billing import FakeBilling
 from testkit.faults import CallRecorder, FaultyFake
 from tollgate.domain.account import Account, AccountStatus, AppliedEvent
+from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied, KeyNotFound
+from tollgate.domain.key_authorization import refusal
+from tollgate.domain.key_items import KeyItem
 from tollgate.domain.models import IssuedKey, ListedKey, ReconcilerRun
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
-from tollgate.domain.ports.keys import ApiKeys
+from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.domain.ports.metrics import Metrics
 from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
 from tollgate.plans import Plan, PlanCatalog
@@ -31,6 +34,12 @@ TEST_PLANS = PlanCatalog((
     Plan("free", "Free", "usage-plan-free", None, False, 1_000, "MONTH"),
     Plan("pro", "Pro", "usage-plan-pro", "price_pro", True, 100_000, "MONTH"),
 ))
+
+
+def item_allows(state: str, not_after: float | None, account_status: str, now: float) -> bool:
+    """The authorizer's rule on a key's item: the key active, or rotating out before its grace end, and
+    the account's status one that may call: the stage's own rule, tollgate.domain.key_authorization."""
+    return refusal(state, not_after, account_status, now) is None
 
 
 class FakeApiKeys(FaultyFake, ApiKeys):
@@ -80,7 +89,7 @@ class FakeApiKeys(FaultyFake, ApiKeys):
     def key_value(self, key_id: str) -> str:
         with self._call("key_value", key_id):
             if key_id not in self.keys:
-                raise DownstreamError(self.port, f"no key {key_id}", retryable=False)
+                raise KeyNotFound(key_id)
             return self.keys[key_id]["value"]
 
     def keys_named(self, prefix: str) -> list[ListedKey]:
@@ -154,7 +163,8 @@ class FakeAccounts(FaultyFake, Accounts):
             stored = replace(self.rows[read.email], **changes, version=read.version + 1)
             self.rows[read.email] = copy.deepcopy(stored)
             self.key_pointers.setdefault(read.email, set()).update(
-                record.id for record in stored.key_records if record.id != stored.api_key_id)
+                gateway_id for record in stored.key_records
+                if (gateway_id := record.own_gateway_key_id) and gateway_id != stored.api_key_id)
             if event is not None:
                 self.billing_events[event.event_id] = event.remember_until
             return stored
@@ -168,7 +178,7 @@ class FakeAccounts(FaultyFake, Accounts):
         with self._call("find_by_api_key_id", api_key_id):
             return (self._find(lambda row: row.api_key_id == api_key_id)
                     or self._find(lambda row: api_key_id in self.key_pointers.get(row.email, set())
-                                  and row.key(api_key_id) is not None))
+                                  and row.owns_gateway_key(api_key_id)))
 
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         with self._call("find_by_subscription_id", subscription_id):
@@ -198,6 +208,44 @@ class FakeAccounts(FaultyFake, Accounts):
     def _find(self, matches) -> Account | None:
         with self._lock:
             return next((copy.deepcopy(row) for row in self.rows.values() if matches(row)), None)
+
+
+class FakeKeyItems(FaultyFake, KeyItems):
+    """The keys table with DynamoDB's conditional writes (tests/contract/test_key_items.py holds it to
+    DynamoKeyItems' behaviour)."""
+
+    port = "dynamodb"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.items: dict[str, KeyItem] = {}
+
+    def put(self, item: KeyItem) -> None:
+        with self._call("put", item.key_id), self._lock:
+            if item.key_hash in self.items:
+                raise ConcurrentUpdate(f"a key item with hash {item.key_id}... exists")
+            self.items[item.key_hash] = item
+
+    def get(self, key_hash: str) -> KeyItem | None:
+        with self._call("get", key_hash[:16]), self._lock:
+            return self.items.get(key_hash)
+
+    def follow(self, item: KeyItem) -> bool:
+        with self._call("follow", item.key_id, item.account_version), self._lock:
+            stored = self.items.get(item.key_hash)
+            if stored is None or stored.account_version > item.account_version:
+                return False
+            self.items[item.key_hash] = replace(item, hint=stored.hint, account=stored.account,
+                                                account_id=stored.account_id, created_at=stored.created_at)
+            return True
+
+    def delete(self, key_hash: str) -> None:
+        with self._call("delete", key_hash[:16]), self._lock:
+            self.items.pop(key_hash, None)
+
+    def of_account(self, email: str) -> list[KeyItem]:
+        """Every item of an account, oldest first (for tests)."""
+        return sorted((item for item in self.items.values() if item.account == email), key=lambda item: item.created_at)
 
 
 class FakeReconcilerRuns(FaultyFake, ReconcilerRuns):
@@ -245,12 +293,25 @@ class FakePorts:
     analytics: FakeAnalytics
     accounts: FakeAccounts
     metrics: FakeMetrics = field(default_factory=FakeMetrics)
+    key_items: FakeKeyItems = field(default_factory=FakeKeyItems)
     reconciler_runs: FakeReconcilerRuns = field(default_factory=FakeReconcilerRuns)
 
     @classmethod
     def create(cls, *, latency: float = 0.0, recorder: CallRecorder | None = None) -> FakePorts:
         options = {"latency": latency, "recorder": recorder}
-        return cls(FakeApiKeys(**options), FakeBilling(**options), FakeAnalytics(**options), FakeAccounts(**options))
+        return cls(FakeApiKeys(**options), FakeBilling(**options), FakeAnalytics(**options), FakeAccounts(**options),
+                   key_items=FakeKeyItems(**options))
+
+    def can_call(self, key: str, now: float | None = None) -> bool:
+        """What the stage decides for a call presenting `key`: the authorizer's rule on the key's item
+        (the key active, or rotating out before its grace end; the account's status one that may call),
+        then API Gateway's on the usage key the item names (enabled, in a usage plan)."""
+        item = self.key_items.items.get(key_hash(key))
+        if item is None or not item_allows(item.state.value, item.not_after, item.account_status,
+                                           time.time() if now is None else now):
+            return False
+        usage_key = next((key_id for key_id, held in self.api_keys.keys.items() if held["value"] == item.usage_key), None)
+        return usage_key is not None and self.api_keys.can_call_api(usage_key)
 
     def all(self) -> tuple[FaultyFake, ...]:
-        return (self.api_keys, self.billing, self.analytics, self.accounts)
+        return (self.api_keys, self.billing, self.analytics, self.accounts, self.key_items)

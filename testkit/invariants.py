@@ -11,34 +11,35 @@ from tollgate.domain.account import SIGNUP_KEY_NAME_PREFIX, AccountStatus
 
 
 def keys_follow_the_row(world: World, email: str) -> list[str]:
-    """Every key the row says exists is in the gateway; a key that can call is in the row's plan's usage
-    plan and the account may call with it (active, the key current or within its grace); every key it
-    says ended is gone; the gateway holds no key of this account that the row does not record."""
+    """The keys table and API Gateway hold what the row says. Every key the customer holds has its item,
+    in its state, carrying the row's status, plan and usage key (what the authorizer decides from); the
+    account's usage key is in the gateway, enabled and in the row's plan's usage plan exactly while the
+    account is active; the gateway holds no key of this account that the row does not record."""
     row = world.accounts.get(email)
     assert row is not None
-    plan = world.plans.get(row.plan_id)
-    keys, problems = world.api_keys, []
+    problems = []
     for record in row.key_records:
-        key = keys.keys.get(record.id)
-        if not record.exists:
-            if key is not None:
-                problems.append(f"{record.id} is {record.state.value} but still in the gateway")
+        if record.key_hash is None:
             continue
-        if key is None:
-            problems.append(f"{record.id} is {record.state.value} but not in the gateway")
+        item = world.key_items.get(record.key_hash)
+        if item is None:
+            problems.append(f"{record.id} is {record.state.value} but has no item")
             continue
-        usage_plan = keys.plan.get(record.id)
-        if usage_plan not in (None, plan.usage_plan_id) and key["enabled"]:
-            problems.append(f"{record.id} can call on {usage_plan}, another plan's usage plan than {plan.id}'s")
-        callable_now = row.status is AccountStatus.ACTIVE and record.callable_at(world.clock())
-        if callable_now and not keys.can_call_api(record.id):
-            problems.append(f"{record.id} cannot call although the account is active")
-        if not callable_now and keys.can_call_api(record.id):
-            problems.append(f"{record.id} can call although the account is {row.status.value} (or its grace is over)")
+        wanted = (record.state, row.status.value, row.plan_id or "", row.usage_key or "")
+        held = (item.state, item.account_status, item.plan, item.usage_key)
+        if held != wanted:
+            problems.append(f"{record.id}'s item says {held[:3]}, the row {wanted[:3]} (or another usage key)")
+    keys = world.api_keys
+    if row.api_key_id and row.usage_key is not None:
+        plan = world.plans.get(row.plan_id)
+        counted = keys.can_call_api(row.api_key_id) and keys.plan.get(row.api_key_id) == plan.usage_plan_id
+        if row.status is AccountStatus.ACTIVE and not counted:
+            problems.append(f"usage key {row.api_key_id} is not counted on {plan.id} although the account is active")
+        if row.status is not AccountStatus.ACTIVE and keys.can_call_api(row.api_key_id):
+            problems.append(f"usage key {row.api_key_id} is enabled in a plan although the account is {row.status.value}")
     prefix = SIGNUP_KEY_NAME_PREFIX + hashlib.sha256(email.encode()).hexdigest()[:16]
-    recorded = {record.id for record in row.key_records}
     problems += [f"{key_id} is this account's key in the gateway but no record names it"
-                 for key_id, key in keys.keys.items() if key["name"].startswith(prefix) and key_id not in recorded]
+                 for key_id, key in keys.keys.items() if key["name"].startswith(prefix) and not row.owns_gateway_key(key_id)]
     return problems
 
 

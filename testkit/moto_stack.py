@@ -5,7 +5,9 @@ and the environment a deployed function would get for them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -20,6 +22,7 @@ from localdev.bootstrap import (
     UsageMetering,
     create_api,
     create_customer_accounts,
+    create_keys_table,
     create_ledger_bucket,
     create_tables,
     create_usage_metering,
@@ -27,6 +30,7 @@ from localdev.bootstrap import (
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from localdev.moto_gaps import answer_usage_plan_usage, fill_api_key_gaps
 from localdev.usage_plan_usage import UsageCounter, UsageCounters, counters_for
+from testkit.fake_ports import item_allows
 from testkit.lambda_events import KEY_OWNER, SIGNUP_ORIGIN
 from tollgate import contract
 from tollgate.plans import PlanCatalog
@@ -48,6 +52,7 @@ class MotoStack:
     access_table: str
     settings: Settings
     usage_counters: UsageCounters  # what GetUsage answers, per usage plan: count a key's calls there, as a gateway would
+    keys_table: str
 
     @property
     def usage_plan_id(self) -> str:
@@ -58,6 +63,36 @@ class MotoStack:
     def usage_counter(self) -> UsageCounter:
         """What the default plan's usage plan counts."""
         return self.usage_counters[self.usage_plan_id]
+
+    def key_item(self, key: str) -> dict:
+        """The keys-table item of a Tollgate key a customer holds, found by the key's hash as the
+        authorizer finds it (raw DynamoDB attributes)."""
+        return boto3.client("dynamodb").get_item(TableName=self.keys_table, Key={
+            contract.KEYS_PARTITION_KEY: {"S": hashlib.sha256(key.encode()).hexdigest()}})["Item"]
+
+    def account_item(self, key: str) -> dict:
+        """The accounts-table row owning a Tollgate key (raw DynamoDB attributes, read consistently)."""
+        return boto3.client("dynamodb").get_item(TableName=self.accounts_table, ConsistentRead=True, Key={
+            contract.ACCOUNTS_PARTITION_KEY: self.key_item(key)[contract.KEYS_ATTR_ACCOUNT]})["Item"]
+
+    def usage_key_id(self, key: str) -> str:
+        """The id of the API Gateway key (the usage key, never shown) of the account owning a Tollgate key."""
+        return self.account_item(key)["apiKeyId"]["S"]
+
+    def usage_key_calls(self, key: str) -> bool:
+        """API Gateway's rule on the usage key of the account owning a Tollgate key: enabled, in a usage plan."""
+        apigateway, usage_key_id = boto3.client("apigateway"), self.usage_key_id(key)
+        in_a_plan = any(usage_key_id in {held["id"] for held in apigateway.get_usage_plan_keys(usagePlanId=plan)["items"]}
+                        for plan in self.usage_plan_ids.values())
+        return in_a_plan and apigateway.get_api_key(apiKey=usage_key_id)["enabled"]
+
+    def can_call(self, key: str) -> bool:
+        """What the stage decides now for a call presenting `key`: the authorizer's rule on its item
+        (testkit.fake_ports.item_allows), then API Gateway's on the account's usage key."""
+        item = self.key_item(key)
+        not_after = item.get(contract.KEYS_ATTR_NOT_AFTER, {}).get("N")
+        return item_allows(item[contract.KEYS_ATTR_STATE]["S"], float(not_after) if not_after else None,
+                           item[contract.KEYS_ATTR_ACCOUNT_STATUS]["S"], time.time()) and self.usage_key_calls(key)
 
     def plans(self, price_id: str, require_payment_method: bool = False) -> PlanCatalog:
         """cdk.json's plans as the functions read them, every paid one billed by `price_id` (of the
@@ -77,6 +112,7 @@ class MotoStack:
             contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret_arn,
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table,
+            contract.ENV_KEYS_TABLE: self.keys_table,
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table,
             contract.ENV_PLANS: self.plans(price_id, require_payment_method).to_json(),
             contract.ENV_KEY_OWNER: KEY_OWNER,
@@ -104,6 +140,7 @@ def moto_stack() -> Iterator[MotoStack]:
                                            for plan in settings.plans})
             answer_usage_plan_usage(usage_counters)
             accounts_table, idempotency_table = create_tables(boto3.client("dynamodb"))
+            keys_table = create_keys_table(boto3.client("dynamodb"))
             secrets_manager = boto3.client("secretsmanager")
             stripe_secret_arn = secrets_manager.create_secret(Name="tollgate-test-stripe", SecretString=json.dumps({
                 contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
@@ -116,4 +153,4 @@ def moto_stack() -> Iterator[MotoStack]:
                                           create_ledger_bucket(boto3.client("s3")))
             access_table = create_customer_accounts(boto3.client("dynamodb"), boto3.client("sesv2"), settings.email_sender)
             yield MotoStack(usage_plan_ids, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage,
-                            access_table, settings, usage_counters)
+                            access_table, settings, usage_counters, keys_table)

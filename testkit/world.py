@@ -12,14 +12,22 @@ changes in one place.
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from testkit.clock import Clock
 from testkit.fake_access import FakeAccountBilling, FakeCustomerAccess, FakeMailer, FakePlanUsage
 from testkit.fake_billing import FakeBilling, FakePaymentMethods
 from testkit.fake_metering import FakeUsageLedger, FakeUsageMeter, FakeUsageReports
-from testkit.fake_ports import TEST_PLANS, FakeAccounts, FakeAnalytics, FakeApiKeys, FakeMetrics, FakePorts
+from testkit.fake_ports import (
+    TEST_PLANS,
+    FakeAccounts,
+    FakeAnalytics,
+    FakeApiKeys,
+    FakeKeyItems,
+    FakeMetrics,
+    FakePorts,
+)
 from tollgate import contract
 from tollgate.domain.account import Account
 from tollgate.domain.account_emails import AccountEmails
@@ -29,6 +37,7 @@ from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
+from tollgate.domain.key_items import KeyIssuer
 from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.metering import UsageReporter
 from tollgate.domain.models import Registrant
@@ -46,6 +55,7 @@ LINK_TTL_SECONDS = 24 * 3600
 EMAILS_PER_HOUR = 3
 GRACE_SECONDS = 24 * 3600
 CANCELED_KEY_RETENTION_DAYS = 30
+ISSUER = KeyIssuer("tgk", lambda: "test")  # the fakes' Stripe is a test deployment's
 
 
 def accounts_environment(function_environment: dict[str, str], verify_email: bool = True) -> dict[str, str]:
@@ -74,6 +84,7 @@ class World:
     reports: FakeUsageReports
     clock: Clock
     plans: PlanCatalog = TEST_PLANS
+    issued: dict[str, str] = field(default_factory=dict)  # email -> the key its sign-up answered with
 
     @classmethod
     def create(cls, plans: PlanCatalog = TEST_PLANS, start: float | None = None,
@@ -98,6 +109,10 @@ class World:
         return self.ports.api_keys
 
     @property
+    def key_items(self) -> FakeKeyItems:
+        return self.ports.key_items
+
+    @property
     def billing(self) -> FakeBilling:
         return self.ports.billing
 
@@ -114,15 +129,16 @@ class World:
     @cached_property
     def registration(self) -> RegistrationService:
         return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, executor=_INLINE,
-                                   clock=self.clock, metrics=self.metrics, plans=self.plans)
+                                   clock=self.clock, metrics=self.metrics, plans=self.plans, key_items=self.key_items,
+                                   issuer=ISSUER)
 
     @cached_property
     def enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.plans, self.metrics, self.clock)
+        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.plans, self.metrics, self.clock)
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:
-        return PaymentMethodCheckout(self.accounts, self.api_keys, self.payments, SITE_URL, self.clock)
+        return PaymentMethodCheckout(self.accounts, self.key_items, self.payments, SITE_URL, self.clock)
 
     @cached_property
     def plan_changes(self) -> PlanChanges:
@@ -140,12 +156,12 @@ class World:
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.accounts, self.api_keys, CANCELED_KEY_RETENTION_DAYS, clock=self.clock,
+        return Housekeeping(self.accounts, self.api_keys, self.key_items, CANCELED_KEY_RETENTION_DAYS, clock=self.clock,
                             sleep=self.clock.sleep)
 
     @cached_property
     def account_keys(self) -> AccountKeys:
-        return AccountKeys(self.accounts, self.api_keys, self.analytics, self.access, self.plan_usage, plans=self.plans,
+        return AccountKeys(self.accounts, self.key_items, self.access, self.enforcer, self.api_keys, issuer=ISSUER,
                            grace_seconds=GRACE_SECONDS, clock=self.clock)
 
     @cached_property
@@ -179,10 +195,14 @@ class World:
     def signed_up(self, email: str = "ada@example.com", plan_id: str | None = None) -> Account:
         """A customer who confirmed the emailed link: their account as stored."""
         self.sign_up.request(Registrant(email, "Ada", "Lovelace", plan_id))
-        self.sign_up.confirm(self.mailer.last_token(email))
+        self.issued[email] = self.sign_up.confirm(self.mailer.last_token(email)).key.value
         account = self.accounts.get(email)
         assert account is not None
         return account
+
+    def can_call(self, key: str) -> bool:
+        """What the stage decides now for a call presenting `key` (testkit.fake_ports.FakePorts.can_call)."""
+        return self.ports.can_call(key, self.clock())
 
     def signed_in(self, email: str = "ada@example.com") -> str:
         """The session token of a customer who opened the emailed sign-in link, an hour after the last

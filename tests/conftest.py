@@ -14,7 +14,8 @@ one of them (tests that need none pay nothing), and stop at the end of the sessi
 - `clean_moesif`     the collector, emptied before the test
 - `emulator_env`     os.environ set to `emulators.env()` for one test (monkeypatch)
 - `dev_stack`        `make dev` as a child process (DevStackProcess, `.urls`), shared by the session:
-                     tests that change nothing but their own customers (unique emails) use it
+                     tests that change nothing but their own customers (unique emails) use it; its
+                     authorizer answers are not cached (testkit.dev_stack.UNCACHED_AUTHORIZER)
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def emulators() -> Iterator[Emulators]:
 @pytest.fixture(scope="session")
 def dev_stack() -> Iterator[DevStackProcess]:
     from localdev.__main__ import DevStackProcess
+    from testkit.dev_stack import UNCACHED_AUTHORIZER
 
-    with DevStackProcess() as stack:
+    with DevStackProcess(context=UNCACHED_AUTHORIZER) as stack:
         yield stack
 
 

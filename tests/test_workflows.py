@@ -21,6 +21,7 @@ import yaml
 
 from infra import lambda_asset
 from infra.deploy_access import DEFAULT_ENVIRONMENT
+from ops import deploy_role
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GITHUB = PROJECT_ROOT / ".github"
@@ -100,7 +101,9 @@ def test_ci_runs_the_tests_and_the_synth_on_pushes_and_pull_requests_with_read_o
         assert "./.github/actions/toolchain" in runs and runs[-1] == f"make {name}", name
 
 
-def test_deploy_assumes_its_role_through_github_oidc_and_stores_no_key():
+def test_deploy_assumes_its_roles_through_github_oidc_and_stores_no_key():
+    """The deploy step runs as the deploy role, `make smoke` as the smoke role (make deploy-role creates
+    both), each through GitHub's OIDC provider: no key is stored and no step holds both."""
     text = (GITHUB / "workflows" / "deploy.yml").read_text()
     deploy = workflow("deploy.yml")
     (job,) = deploy["jobs"].values()
@@ -108,13 +111,17 @@ def test_deploy_assumes_its_role_through_github_oidc_and_stores_no_key():
     assert set(deploy["on"]) == {"workflow_dispatch", "push"} and deploy["permissions"] == {}
     assert job["permissions"] == {"contents": "read", "id-token": "write"}
     assert job["if"] == "github.event_name == 'workflow_dispatch' || vars.DEPLOY_ON_PUSH == 'true'"  # push: opt-in
-    (credentials,) = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
-    assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
-    assert not re.search(r"aws-access-key-id|aws-secret-access-key|aws-session-token|secrets\.", text)
+    assert not re.search(r"aws-access-key-id|aws-secret-access-key|aws-session-token|role-chaining|secrets\.", text)
     assert job["environment"] == DEFAULT_ENVIRONMENT  # the subject make deploy-role trusts by default
-    runs = steps_running(job)
+    steps = job["steps"]
+    credentials = [index for index, step in enumerate(steps) if "configure-aws-credentials" in step.get("uses", "")]
+    assert [steps[index]["with"]["role-to-assume"] for index in credentials] == [
+        "${{ vars.AWS_DEPLOY_ROLE_ARN }}", "${{ vars.AWS_SMOKE_ROLE_ARN }}"]
+    runs = [step.get("run", "") for step in steps]
     deploy_step = runs.index('make deploy ARGS="--require-approval never --outputs-file cdk-outputs.json"')
-    assert runs.index(credentials["uses"]) < deploy_step < runs.index("make smoke")
+    assert credentials[0] < deploy_step < credentials[1] < runs.index("make smoke")
+    checked = next(step for step in steps if step.get("name") == "Check the repository variables")
+    assert set(checked["env"].values()) == {f"${{{{ vars.{name} }}}}" for name in deploy_role.REPOSITORY_VARIABLES}
 
 
 def test_the_toolchain_is_the_one_the_project_pins():

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tollgate import contract
+from tollgate.domain.api_key_format import check_prefix
 from tollgate.domain.errors import ConfigurationError
 from tollgate.domain.usage import BillableStatuses
 from tollgate.plans import PlanCatalog
@@ -47,6 +48,7 @@ class RuntimeConfig:
     stripe_secret_arn: str
     moesif_secret_arn: str
     accounts_table: str
+    keys_table: str  # the Tollgate keys' hashes (tollgate.domain.key_items)
     idempotency_table: str
     plans: PlanCatalog
     key_owner: str  # the value of contract.API_KEY_OWNER_TAG on this deployment's keys
@@ -54,6 +56,7 @@ class RuntimeConfig:
     stage: str  # the metrics' dimension
     canceled_key_retention_days: int  # the housekeeping deletes a canceled account's key after this
     stripe_api_base: str | None = None  # None: Stripe's own API
+    key_prefix: str = contract.DEFAULT_KEY_PREFIX  # what every key issued starts with (tollgate.domain.api_key_format)
     moesif_api_base: str | None = None  # None: Moesif's own API
     usage: UsageConfig | None = None  # None: this deployment does not report usage (usage_reporter=moesif)
     accounts: CustomerAccountsConfig | None = None  # None: a function that serves no customer-account route
@@ -122,6 +125,12 @@ class RuntimeConfig:
                 raise ConfigurationError(f"Environment variable {name} must be a whole number above 0, not {value!r}.")
             return int(value)
 
+        def key_prefix() -> str:
+            try:
+                return check_prefix(optional(contract.ENV_KEY_PREFIX) or contract.DEFAULT_KEY_PREFIX)
+            except ValueError as error:
+                raise ConfigurationError(f"Environment variable {contract.ENV_KEY_PREFIX}: {error}.") from None
+
         def plans() -> PlanCatalog:
             try:
                 return PlanCatalog.from_json(required(contract.ENV_PLANS))
@@ -141,6 +150,8 @@ class RuntimeConfig:
             stripe_secret_arn=required(contract.ENV_STRIPE_SECRET_ARN),
             moesif_secret_arn=required(contract.ENV_MOESIF_SECRET_ARN),
             accounts_table=required(contract.ENV_ACCOUNTS_TABLE),
+            keys_table=required(contract.ENV_KEYS_TABLE),
+            key_prefix=key_prefix(),
             idempotency_table=required(contract.ENV_IDEMPOTENCY_TABLE),
             plans=plans(),
             key_owner=required(contract.ENV_KEY_OWNER),

@@ -23,6 +23,7 @@ from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.adapters.dynamo_key_items import DynamoKeyItems
 from tollgate.adapters.dynamo_reconciler_runs import DynamoReconcilerRuns
 from tollgate.adapters.moesif_analytics import MoesifAnalytics
 from tollgate.adapters.secrets import SecretStore
@@ -35,12 +36,13 @@ from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
+from tollgate.domain.key_items import KeyIssuer, stripe_key_mode
 from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.plan_changes import PlanChanges
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.billing import Billing, PaymentMethods
-from tollgate.domain.ports.keys import ApiKeys, PlanUsage
+from tollgate.domain.ports.keys import ApiKeys, KeyItems, PlanUsage
 from tollgate.domain.ports.metrics import Metrics
 from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
 from tollgate.domain.reconciliation import Reconciler
@@ -105,6 +107,16 @@ class Wiring:
         return DynamoAccounts(self.aws.client("dynamodb"), self.config.accounts_table)
 
     @cached_property
+    def key_items(self) -> KeyItems:
+        return DynamoKeyItems(self.aws.client("dynamodb"), self.config.keys_table)
+
+    @cached_property
+    def key_issuer(self) -> KeyIssuer:
+        """Keys in `test` mode while Stripe's key is a test key (the secret is read when a key is issued)."""
+        return KeyIssuer(self.config.key_prefix, lambda: stripe_key_mode(
+            self.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_SECRET_KEY)))
+
+    @cached_property
     def reconciler_runs(self) -> ReconcilerRuns:
         return DynamoReconcilerRuns(self.aws.client("dynamodb"), self.config.accounts_table)
 
@@ -135,15 +147,15 @@ class Wiring:
     @cached_property
     def registration(self) -> RegistrationService:
         return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, metrics=self.metrics,
-                                   plans=self.config.plans)
+                                   plans=self.config.plans, key_items=self.key_items, issuer=self.key_issuer)
 
     @cached_property
     def cleanup(self) -> Cleanup:
-        return Cleanup(self.api_keys, self.billing, self.accounts, self.config.plans)
+        return Cleanup(self.api_keys, self.billing, self.accounts, self.config.plans, self.key_items)
 
     @cached_property
     def key_enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.config.plans, self.metrics)
+        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics)
 
     @cached_property
     def lifecycle(self) -> LifecycleService:
@@ -160,11 +172,11 @@ class Wiring:
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.accounts, self.api_keys, self.config.canceled_key_retention_days)
+        return Housekeeping(self.accounts, self.api_keys, self.key_items, self.config.canceled_key_retention_days)
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:
-        return PaymentMethodCheckout(self.accounts, self.api_keys, self.payment_methods, self.config.signup_url)
+        return PaymentMethodCheckout(self.accounts, self.key_items, self.payment_methods, self.config.signup_url)
 
     # Usage metering: imported on first use, as only the usage reporter and the ops commands need it.
     @cached_property
@@ -254,9 +266,8 @@ class Wiring:
     def account_keys(self) -> AccountKeys:
         from tollgate.domain.account_keys import AccountKeys
 
-        return AccountKeys(self.accounts, self.api_keys, self.analytics, self.customer_access, self.usage_plan_usage,
-                           plans=self.config.plans,
-                           grace_seconds=self.config.require_accounts().key_rotation_grace_seconds)
+        return AccountKeys(self.accounts, self.key_items, self.customer_access, self.key_enforcer, self.api_keys,
+                           issuer=self.key_issuer, grace_seconds=self.config.require_accounts().key_rotation_grace_seconds)
 
     @cached_property
     def account_overviews(self) -> AccountOverviews:

@@ -3,6 +3,7 @@ measures: a few runs of each measurement on fakes, without any timing asserted."
 
 from __future__ import annotations
 
+from bench.authorizer import cache_miss_ms
 from bench.measure import register_latency
 from bench.metering import reporter_throughput
 from tollgate.handlers import register
@@ -19,3 +20,7 @@ def test_the_usage_reporter_measurement_reports_every_customer(monkeypatch):
     figures = reporter_throughput(stripe_latency_s=0.0, records=200, customers=5)
 
     assert figures.stripe_calls == 5
+
+
+def test_the_authorizer_measurement_allows_a_live_key_through_the_handler():
+    assert len(cache_miss_ms(latency_ms=0.0, runs=2)) == 2  # it raises if the handler denied the key

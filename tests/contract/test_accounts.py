@@ -53,7 +53,9 @@ def test_a_row_round_trips_with_every_field(accounts):
         customer_id="cus_1", subscription_id="sub_1", customer_idempotency_key="tollgate-customer-x",
         lease_expires_at=123, request_fingerprint="fp", created_at=1, updated_at=2,
         cut_off_reason="Card declined.", owes_since=7, last_checkout_session_id="cs_test_1",
-        keys=(KeyRecord("k0", 1, KeyState.DELETED, 5), KeyRecord("k2", 1, KeyState.ROTATING_OUT, 9), KeyRecord("k1", 2)),
+        usage_key="usage-value", account_id="acct_0123456789abcdefghij",
+        keys=(KeyRecord("k0", 1, KeyState.RETIRED, 5), KeyRecord("k2", 1, KeyState.ROTATING_OUT, 9, "wxyz", "ab" * 32),
+              KeyRecord("k1", 2, hint="abcd", key_hash="cd" * 32, gateway_key_id="gw1")),
         pending_plan_id="team", plan_intent=PlanIntent("team", "tollgate-plan-x-team-v3", 8, "account page"),
         plan_changes=(PlanChange(3, None, "free", "account page", None, None),
                       PlanChange(4, "free", "pro", "checkout", None, "price_pro")),
@@ -136,9 +138,10 @@ def test_a_delete_is_conditional_on_the_version(accounts):
 
 
 def test_a_deleted_row_takes_the_index_items_of_its_earlier_keys_along(accounts):
+    """A row from before issue 20 whose earlier key was an API Gateway key of its own (an `api-key#` item)."""
     first, second = f"key-{uuid.uuid4().hex[:8]}", f"key-{uuid.uuid4().hex[:8]}"
-    read = accounts.create(account(status=AccountStatus.ACTIVE).with_api_key(first))
-    rotated = accounts.update(read.with_rotated_key(second, 10, 20), read)
+    read = accounts.create(before_issue_20(account(status=AccountStatus.ACTIVE), first))
+    rotated = accounts.update(before_issue_20(read, first, second), read)
     assert accounts.find_by_api_key_id(first) == rotated
 
     with pytest.raises(ConcurrentUpdate):
@@ -164,10 +167,16 @@ def test_an_event_is_applied_once_and_only_over_the_version_read(accounts):
     assert accounts.get(read.email) == applied
 
 
+def before_issue_20(row, *key_ids: str):
+    """`row` as written before issue 20: its keys were API Gateway keys, the last one current."""
+    records = tuple(KeyRecord(key_id, 1, KeyState.ROTATING_OUT, 100) for key_id in key_ids[:-1])
+    return replace(row, api_key_id=key_ids[-1], keys=(*records, KeyRecord(key_ids[-1], 10)))
+
+
 def test_accounts_are_found_by_each_id_and_every_key_they_record(accounts):
-    row = accounts.create(account(status=AccountStatus.ACTIVE, customer_id="cus_ids", subscription_id="sub_ids")
-                          .with_api_key("key-first"))
-    rotated = accounts.update(row.with_rotated_key("key-second", at=10, grace_until=100), row)
+    row = accounts.create(before_issue_20(
+        account(status=AccountStatus.ACTIVE, customer_id="cus_ids", subscription_id="sub_ids"), "key-first"))
+    rotated = accounts.update(before_issue_20(row, "key-first", "key-second"), row)
 
     for found in (accounts.find_by_api_key_id("key-first"), accounts.find_by_api_key_id("key-second"),
                   accounts.find_by_customer_id("cus_ids"), accounts.find_by_subscription_id("sub_ids")):
@@ -177,9 +186,9 @@ def test_accounts_are_found_by_each_id_and_every_key_they_record(accounts):
 
 def test_an_earlier_key_whose_row_no_longer_records_it_finds_nothing(accounts):
     """A new sign-up after cancellation replaces the row: late usage of the old key is never billed to it."""
-    row = accounts.create(account(status=AccountStatus.CANCELED).with_api_key("key-old"))
-    rotated = accounts.update(row.with_rotated_key("key-new", at=10, grace_until=100), row)
-    accounts.update(account(email=row.email, status=AccountStatus.ACTIVE).with_api_key("key-fresh"), rotated)
+    row = accounts.create(before_issue_20(account(status=AccountStatus.CANCELED), "key-old"))
+    rotated = accounts.update(before_issue_20(row, "key-old", "key-new"), row)
+    accounts.update(before_issue_20(account(email=row.email, status=AccountStatus.ACTIVE), "key-fresh"), rotated)
 
     assert accounts.find_by_api_key_id("key-old") is None
     assert accounts.find_by_api_key_id("key-fresh").email == row.email

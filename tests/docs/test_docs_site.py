@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from tollgate import contract
+from tollgate.domain.api_key_format import key_pattern, new_key
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"
 DOCS = REPO_ROOT / "docs"
@@ -159,3 +162,10 @@ def test_every_test_the_docs_name_exists() -> None:
     cited = {name for page in DOCS.glob("*.md") for name in CITED_TEST.findall(page.read_text(encoding="utf-8"))}
     assert cited, "docs/money-guarantees.md names its tests"
     assert sorted(cited - defined) == []
+
+
+def test_the_security_page_gives_secret_scanners_the_key_format_the_code_issues() -> None:
+    page = (DOCS / "security.md").read_text(encoding="utf-8")
+    pattern = key_pattern(contract.DEFAULT_KEY_PREFIX)
+    assert f"\n  {pattern}\n" in page
+    assert re.search(pattern, f"leaked: {new_key(contract.DEFAULT_KEY_PREFIX, 'live')}.")

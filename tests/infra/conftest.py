@@ -17,7 +17,8 @@ def synth(tmp_path_factory) -> Synth:
 def synth_custom(tmp_path_factory) -> Synth:
     """An operator's deployment: the flat single-plan settings of the versions before plans (a card required),
     own backend, existing secrets, WAF and tracing off,
-    reserved concurrency, usage reported by Moesif's integration, a 90-day ledger, an hourly reconciler, alarms
+    reserved concurrency, usage reported by Moesif's integration, a 90-day ledger, an hourly reconciler (and a
+    15-minute authorizer cache), keys prefixed `acme`, alarms
     mailed to an address with their own thresholds, no dashboard, the one-step sign-up (no email link), the
     owner's brand (BRAND below) with a logo on another host."""
     return synthesize(
@@ -38,6 +39,8 @@ def synth_custom(tmp_path_factory) -> Synth:
         usage_reporter="moesif",
         usage_ledger_retention_days=90,
         reconcile_interval_minutes=60,
+        authorizer_cache_seconds=900,
+        key_prefix="acme",
         alarm_email="ops@example.com",
         alarm_signups_per_hour=500,
         alarm_rejected_webhooks_per_hour=3,

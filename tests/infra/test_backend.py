@@ -54,6 +54,8 @@ def test_an_http_backend_gets_a_generated_secret_header_the_template_never_holds
         assert resolve_join(parameters[HEADER]) == f"'{{{{resolve:secretsmanager:<{secret_id}>:SecretString:::}}}}'"
         assert parameters[f"integration.request.header.{contract.BACKEND_API_KEY_ID_HEADER}"] == (
             "context.identity.apiKeyId")  # the key's id, never its value
+        assert parameters[f"integration.request.header.{contract.BACKEND_ACCOUNT_ID_HEADER}"] == (
+            "context.authorizer.principalId")  # the account the key authorizer resolved
     assert synth.json["Outputs"]["BackendSecretArn"]["Value"] == {"Ref": secret_id}  # where the backend reads it
 
 

@@ -1,4 +1,4 @@
-"""Issue 12 in the stack (infra/customer_accounts.py, infra/api.py, infra/waf.py): the account API on
+"""Issue 12 in the stack (infra/customer_accounts.py, infra/gateway.py, infra/waf.py): the account API on
 the signup site's own origin through CloudFront, the access table, who may send email and from
 which address, the key retirement schedule, WAF's per-viewer-IP limit and its refusal of direct
 calls, and the settings."""
@@ -115,17 +115,16 @@ def test_no_other_function_sends_email(synth):
     assert senders == {contract.HANDLER_REGISTER, contract.HANDLER_ACCOUNT}
 
 
-def test_the_account_function_reads_and_sets_this_plans_usage_and_reads_the_customers_usage_index_only(synth):
+def test_the_account_function_reads_this_plans_usage_creates_no_key_and_reads_the_customers_usage_index_only(synth):
     grants = _grants(synth, contract.HANDLER_ACCOUNT)
     plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
     (reports_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("UsageMeteringReportsTable")]
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert sorted(grants["apigateway:GET"]) == sorted(f"{base}/usageplans/<{plan_id}>/usage" for plan_id in plan_ids)
-    # a rotation sets the new key's quota left (UpdateUsage) in this deployment's plans only; PATCH elsewhere is
-    # on owned keys
-    assert sorted(grants["apigateway:PATCH"]) == sorted(
-        [f"{base}/apikeys/*"] + [f"{base}/usageplans/<{plan_id}>/keys/*/usage" for plan_id in plan_ids])
+    # rotation and revocation touch the keys table only: no UpdateUsage, no CreateApiKey; PATCH is on owned keys
+    assert grants["apigateway:PATCH"] == [f"{base}/apikeys/*"]
+    assert f"{base}/apikeys" not in grants.get("apigateway:POST", [])
     assert f"<{reports_id}.Arn>/index/{contract.USAGE_REPORTS_INDEX_BY_CUSTOMER}" in grants["dynamodb:Query"]
     assert not any(r.startswith(f"<{reports_id}") for action, rs in grants.items() if action != "dynamodb:Query" for r in rs)
 

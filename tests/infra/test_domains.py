@@ -123,7 +123,7 @@ def test_the_api_domain_is_regional_tls_1_2_and_mapped_at_its_root_to_the_stage(
     assert "RegionalCertificateArn" in domain
     assert "BasePath" not in mapping
     assert mapping["Stage"] == {"Ref": with_zone.stack.resolve(with_zone.stack.get_logical_id(
-        with_zone.stack.api.stage.node.default_child))}
+        with_zone.stack.gateway.stage.node.default_child))}
 
 
 def test_with_an_api_domain_the_execute_api_endpoint_is_disabled_and_the_waf_stays_on_the_stage(with_zone):

@@ -44,7 +44,8 @@ def _grants(synth, handler: str) -> dict[str, list[str]]:
 def test_every_function_runs_python_312_arm64_from_one_code_asset(synth):
     functions = _functions(synth)
 
-    assert set(functions) == {*KEY_HANDLERS, contract.HANDLER_SAMPLE_BACKEND, contract.HANDLER_USAGE_REPORTER}
+    assert set(functions) == {*KEY_HANDLERS, contract.HANDLER_SAMPLE_BACKEND, contract.HANDLER_USAGE_REPORTER,
+                              contract.HANDLER_AUTHORIZER}
     assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.12"}
     assert {tuple(f["Properties"]["Architectures"]) for f in functions.values()} == {("arm64",)}
     assert len({json.dumps(f["Properties"]["Code"]) for f in functions.values()}) == 1

@@ -96,8 +96,7 @@ def test_no_api_gateway_grant_anywhere_is_unscoped(synthesized):
 
 
 def test_every_unconditioned_grant_says_why_with_the_aws_reference():
-    assert set(UNCONDITIONED_GRANTS) == {("apigateway:GET", "/apikeys"), ("apigateway:GET", "/usageplans/{plan}/usage"),
-                                         ("apigateway:PATCH", "/usageplans/{plan}/keys/*/usage")}
+    assert set(UNCONDITIONED_GRANTS) == {("apigateway:GET", "/apikeys"), ("apigateway:GET", "/usageplans/{plan}/usage")}
     for reason in UNCONDITIONED_GRANTS.values():
         assert SERVICE_AUTHORIZATION_REFERENCE in reason
     assert SERVICE_AUTHORIZATION_REFERENCE.startswith("https://docs.aws.amazon.com/service-authorization/")

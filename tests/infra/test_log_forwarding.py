@@ -18,7 +18,7 @@ def test_stage_writes_the_moesif_access_log_format_to_the_firehose_stream(synth)
     assert destination.as_object() == {"Fn::GetAtt": [stream_id, "Arn"]}
     fields = json.loads(log_format.as_string())
     assert fields == json.loads(access_log.format_string())
-    assert fields["user"] == "$context.identity.apiKeyId"
+    assert fields["user"] == "$context.authorizer.principalId"  # the account the key authorizer resolved
     assert "$context.identity.apiKey" not in fields.values()
 
 

@@ -94,6 +94,10 @@ def test_command_line_strings_are_parsed_into_typed_values(flat_context):
         ("billable_statuses", "200-299", "'billable_statuses' must be comma-separated status classes like 2xx"),
         ("usage_ledger_retention_days", 0, "'usage_ledger_retention_days' must be a whole number greater than 0"),
         ("reconcile_interval_minutes", 4, "'reconcile_interval_minutes' must be a whole number from 5 to 1440; got 4"),
+        ("authorizer_cache_seconds", 3601, "'authorizer_cache_seconds' must be a whole number from 0 to 3600; got 3601"),
+        ("authorizer_cache_seconds", -1, "'authorizer_cache_seconds' must be a whole number from 0 to 3600; got -1"),
+        ("key_prefix", "TGK", "'key_prefix' must be 2 to 16 lower-case letters and digits, starting with a letter"),
+        ("key_prefix", "tg_k", "'key_prefix' must be 2 to 16 lower-case letters and digits, starting with a letter"),
         ("backend_function_arn", "my-function", "'backend_function_arn' must be a Lambda function ARN"),
         ("backend_secret_version", "v2", "'backend_secret_version' must be the VersionId put-secret-value printed"),
         ("canceled_key_retention_days", 0, "'canceled_key_retention_days' must be a whole number from 1 to 3650; got 0"),
@@ -183,3 +187,14 @@ def test_one_backend_only(context):
     with pytest.raises(SettingsError, match="'backend_url' and 'backend_function_arn' are both set"):
         Settings.from_context({**context, "backend_url": "https://api.example.com",
                                "backend_function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:api"})
+
+
+def test_the_authorizer_cache_lasts_at_most_one_reconciler_interval(context):
+    """A cut-off the reconciler makes (a lost webhook) then takes effect within two intervals at worst."""
+    assert Settings.from_context({**context, "reconcile_interval_minutes": 5,
+                                  "authorizer_cache_seconds": 300}).authorizer_cache_seconds == 300
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_context({**context, "reconcile_interval_minutes": 5, "authorizer_cache_seconds": 301})
+    assert str(raised.value) == ("cdk.json context 'authorizer_cache_seconds' must be a whole number from 0 to 3600, "
+                                 "at most reconcile_interval_minutes x 60 (300); got 301")
+    assert Settings.from_context({**context, "authorizer_cache_seconds": "0"}).authorizer_cache_seconds == 0

@@ -26,6 +26,7 @@ from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.net import bind_loopback
 from testkit import dev_stack
 from tollgate import contract
+from tollgate.domain import api_key_format
 
 
 def descendants(pid: int) -> set[int]:
@@ -133,7 +134,7 @@ def test_a_customer_signs_up_and_in_by_emailed_links_on_the_sites_own_origin(sta
     request = urllib.request.Request(urls["site"] + contract.ROUTE_ACCOUNT, headers={"Cookie": cookie.split(";")[0]})
     with urllib.request.urlopen(request, timeout=30) as answer:
         account = json.loads(answer.read())
-    assert account["email"] == to and account["keys"][0]["id"] == created["apiKeyId"]
+    assert account["email"] == to and account["keys"][0]["id"] == created["keyId"]
     assert get(urls["site"] + contract.ROUTE_ACCOUNT)[0] == 401
 
 
@@ -198,8 +199,10 @@ def test_the_backend_answers_through_the_gateway_and_refuses_a_call_that_skips_i
     backend = stack.urls["backend"]
     assert backend in stack.output() and backend != stack.urls["api"]
 
-    assert call_backend(stack.urls["api"] + "/orders/7", key) == (
-        200, {"method": "GET", "path": "/orders/7", "apiKeyId": registration["apiKeyId"]})
+    status, echoed = call_backend(stack.urls["api"] + "/orders/7", key)
+    assert (status, echoed["method"], echoed["path"], echoed["accountId"]) == (
+        200, "GET", "/orders/7", registration["accountId"])
+    assert echoed["apiKeyId"]  # the account's API Gateway key's id, never a key value
     for headers in ({}, key, {**key, contract.BACKEND_SECRET_HEADER: "a-guess"}):
         status, body = call_backend(backend + "/orders/7", headers)
         assert status == 403 and "through its gateway" in body["error"]
@@ -220,10 +223,10 @@ def test_with_log_requests_every_request_shows_as_one_human_readable_line() -> N
         running.stop()  # every line written
         output = running.output()
     registered = next(line for line in output.splitlines() if "tollgate-register: Registered" in line)
-    assert " INFO " in registered and f"apiKeyId={registration['apiKeyId']}" in registered
+    assert " INFO " in registered and f"keyId={registration['keyId']}" in registered
     assert f"localdev.requests: POST {contract.ROUTE_REGISTER} -> 202 in " in output
     assert f"localdev.requests: POST {contract.ROUTE_SIGNUP_CONFIRM} -> 201 in " in output
-    assert "GET /hello -> 403 INVALID_API_KEY" in output
+    assert "GET /hello -> 403 UNAUTHORIZED" in output  # no x-api-key: the authorizer is not even called
     assert '{"level"' not in output and "Traceback" not in output and registration["apikey"] not in output
 
 
@@ -298,6 +301,11 @@ def test_the_banner_says_when_the_scheduled_functions_run(stack: DevStackProcess
     assert "make status" in stack.output()
     assert ("The scheduled functions run now, as after a deploy, then the reconciler every 15 minutes, the "
             "housekeeping every 60 minutes, the key retirement every 5 minutes") in stack.output()
+
+
+def test_the_banner_prints_the_key_format_for_secret_scanners(stack: DevStackProcess) -> None:
+    assert f"  {api_key_format.key_pattern(contract.DEFAULT_KEY_PREFIX)}\n" in stack.output()
+    assert f"refused within {contract.DEFAULT_AUTHORIZER_CACHE_SECONDS} s" in stack.output()
 
 
 def test_refuses_a_schedule_interval_that_is_not_a_positive_number_of_seconds() -> None:

@@ -1,7 +1,6 @@
-"""The local API Gateway against moto and the Moesif collector: the key check, no CORS anywhere,
-the site's twins of the sign-up routes, the Lambda proxy event, the access log that reaches the
-collector, and where it behaves like the
-stage: the /register body model, chunked and short bodies, error headers, clients hanging up."""
+"""The local API Gateway's other routes, against moto and the Moesif collector: no CORS anywhere, the site's
+twins of the sign-up routes, the Lambda proxy event, and where it behaves like the stage: the /register body
+model, chunked and short bodies, error headers, clients hanging up. (The metered path: test_gateway_metered.py.)"""
 
 from __future__ import annotations
 
@@ -10,59 +9,15 @@ import json
 import socket
 import struct
 import time
-import urllib.error
-import urllib.request
-import uuid
-from collections import defaultdict
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 import localdev.gateway
 from infra import gateway_errors
-from infra.settings import Settings, load_cdk_json_context
-from localdev.bootstrap import aws_client, create_api
-from localdev.gateway import GatewayDeployment, LocalGateway
-from localdev.net import BackgroundHttpServer
-from localdev.usage_plan_usage import UsageCounter
+from localdev.gateway import LocalGateway
+from testkit.local_gateway import SITE_ORIGIN, EchoBackend, call
 from tollgate import contract
-
-SITE_ORIGIN = "http://127.0.0.1:18000"
-FIREHOSE_ACCESS_KEY = "test-moesif-application-id"
-
-
-BACKEND_SECRET = "the-stages-backend-secret"
-
-
-class EchoBackend(BackgroundHttpServer):
-    """A customer backend that answers 200 with what it received."""
-
-    what = "echo backend"
-
-    def __init__(self) -> None:
-        super().__init__(0)
-        self.received: list[dict[str, Any]] = []
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        backend = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                backend.received.append({"path": self.path, "headers": dict(self.headers.items())})
-                body = json.dumps({"echo": self.path}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        return Handler
 
 
 class RecordingFunction:
@@ -83,125 +38,6 @@ class CrashingFunction(RecordingFunction):
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("boom")
-
-
-@pytest.fixture(scope="module")
-def apigateway(moto_server: Any, emulators: Any) -> Any:
-    return aws_client("apigateway", emulators)
-
-
-@pytest.fixture(scope="module")
-def deployed_api(apigateway: Any) -> tuple[str, dict[str, str]]:
-    settings = Settings.from_context(load_cdk_json_context())
-    return create_api(apigateway, settings)
-
-
-@pytest.fixture(scope="module")
-def backend() -> Any:
-    with EchoBackend() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def gateway(apigateway: Any, deployed_api: tuple[str, dict[str, str]], backend: EchoBackend, moesif_collector: Any) -> Any:
-    rest_api_id, usage_plan_ids = deployed_api
-    deployment = GatewayDeployment(
-        rest_api_id=rest_api_id, stage_name="prod", usage_plan_ids=tuple(usage_plan_ids.values()),
-        site_origin=SITE_ORIGIN,
-        backend_url=backend.url, firehose_url=moesif_collector.firehose_url,
-        firehose_access_key=FIREHOSE_ACCESS_KEY, backend_secret=BACKEND_SECRET)
-    with LocalGateway(deployment, apigateway) as running:
-        yield running
-
-
-@pytest.fixture
-def plan_key(apigateway: Any, deployed_api: tuple[str, dict[str, str]]) -> dict[str, str]:
-    """A fresh enabled key attached to the usage plan: {"id", "value"}."""
-    key = apigateway.create_api_key(name=f"test-{uuid.uuid4().hex[:8]}", enabled=True)
-    apigateway.create_usage_plan_key(usagePlanId=deployed_api[1]["free"], keyId=key["id"], keyType="API_KEY")
-    return {"id": key["id"], "value": key["value"]}
-
-
-def call(url: str, method: str = "GET", headers: dict[str, str] | None = None,
-         body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
-    return send(urllib.request.Request(url, method=method, headers=headers or {}, data=body))
-
-
-def wait_for_events(collector: Any, predicate: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        matching = [event for event in collector.events() if predicate(event)]
-        if matching:
-            return matching
-        time.sleep(0.05)
-    raise AssertionError(f"no matching access-log record reached the collector: {collector.events()[-5:]}")
-
-
-# ---- the API key check -----------------------------------------------------------------------
-
-def test_metered_route_without_a_key_is_forbidden(gateway: LocalGateway) -> None:
-    status, _, body = call(f"{gateway.url}/hello")
-    assert (status, json.loads(body)) == (403, {"error": "Forbidden"})
-
-
-def test_metered_route_with_an_unknown_key_is_forbidden(gateway: LocalGateway, plan_key: dict[str, str]) -> None:
-    status, _, body = call(f"{gateway.url}/hello", headers={"x-api-key": plan_key["value"] + "x"})
-    assert (status, json.loads(body)) == (403, {"error": "Forbidden"})
-
-
-def test_valid_key_reaches_the_backend_with_path_and_query(
-        gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend) -> None:
-    status, _, body = call(f"{gateway.url}/v1/things?page=2", headers={"x-api-key": plan_key["value"]})
-    assert status == 200
-    assert json.loads(body) == {"echo": "/v1/things?page=2"}
-    assert backend.received[-1]["path"] == "/v1/things?page=2"
-
-
-def test_the_backend_gets_the_stages_secret_header_and_the_key_id_whatever_the_client_sent(
-        gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend) -> None:
-    spoofed = {contract.BACKEND_SECRET_HEADER: "guessed", contract.BACKEND_API_KEY_ID_HEADER: "someone-else"}
-    assert call(f"{gateway.url}/v1/things", headers={"x-api-key": plan_key["value"], **spoofed})[0] == 200
-
-    received = {name.lower(): value for name, value in backend.received[-1]["headers"].items()}
-    assert received[contract.BACKEND_SECRET_HEADER] == BACKEND_SECRET
-    assert received[contract.BACKEND_API_KEY_ID_HEADER] == plan_key["id"]
-    assert "guessed" not in received.values() and "someone-else" not in received.values()
-
-
-def test_the_root_path_is_metered_too(gateway: LocalGateway, plan_key: dict[str, str]) -> None:
-    assert call(f"{gateway.url}/")[0] == 403
-    assert call(f"{gateway.url}/", headers={"x-api-key": plan_key["value"]})[0] == 200
-
-
-def test_a_key_past_its_quota_gets_api_gateways_429_and_never_reaches_the_backend(
-        gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    counter = UsageCounter(quota_limit=5)
-    counter.set_remaining(plan_key["id"], 1)  # what a rotation's UpdateUsage left the key
-    monkeypatch.setattr(gateway, "_usage", defaultdict(lambda: counter))  # the key's usage plan counts in `counter`
-    assert call(f"{gateway.url}/v1/first", headers={"x-api-key": plan_key["value"]})[0] == 200
-    status, _, body = call(f"{gateway.url}/v1/second", headers={"x-api-key": plan_key["value"]})
-    assert status == 429
-    assert json.loads(body) == {
-        "error": "This API key has used its plan's quota for the current period: see your plan and upgrade on your "
-                 "account page (accountUrl).",
-        "accountUrl": f"{SITE_ORIGIN}/{contract.ACCOUNT_PAGE}",
-        "apiKeyId": plan_key["id"],
-    }
-    assert backend.received[-1]["path"] == "/v1/first"
-
-
-def test_enabled_key_outside_the_usage_plan_is_forbidden(gateway: LocalGateway, apigateway: Any) -> None:
-    orphan = apigateway.create_api_key(name="not-in-plan", enabled=True)
-    assert call(f"{gateway.url}/hello", headers={"x-api-key": orphan["value"]})[0] == 403
-
-
-def test_disabled_key_is_forbidden_on_the_very_next_request(
-        gateway: LocalGateway, plan_key: dict[str, str], apigateway: Any) -> None:
-    headers = {"x-api-key": plan_key["value"]}
-    assert call(f"{gateway.url}/hello", headers=headers)[0] == 200
-    apigateway.update_api_key(apiKey=plan_key["id"], patchOperations=[
-        {"op": "replace", "path": "/enabled", "value": "false"}])
-    assert call(f"{gateway.url}/hello", headers=headers)[0] == 403
 
 
 # ---- public routes, the site's routes, no CORS --------------------------------------------------
@@ -246,29 +82,6 @@ def test_public_route_answers_502_like_api_gateway_when_the_function_crashes(
     monkeypatch.setitem(gateway._functions, contract.ROUTE_REGISTER, CrashingFunction())
     status, _, body = call(f"{gateway.url}{contract.ROUTE_REGISTER}", method="POST", body=b"{}")
     assert (status, json.loads(body)) == (502, {"error": "The service had a problem; please try again in a minute."})
-
-
-# ---- access log ------------------------------------------------------------------------------
-
-def test_each_request_sends_one_access_log_record_naming_the_key_id_never_its_value(
-        gateway: LocalGateway, plan_key: dict[str, str], moesif_collector: Any) -> None:
-    path = f"/logged/{uuid.uuid4().hex}"
-    assert call(f"{gateway.url}{path}", headers={"x-api-key": plan_key["value"], "User-Agent": "t/1"})[0] == 200
-    assert call(f"{gateway.url}{path}")[0] == 403
-
-    records = wait_for_events(moesif_collector, lambda e: e.get("path") == f"/prod{path}" and e["status"] == "403")
-    records += wait_for_events(moesif_collector, lambda e: e.get("path") == f"/prod{path}" and e["status"] == "200")
-    allowed, refused = records[-1], records[0]
-    assert len([e for e in moesif_collector.events() if e.get("path") == f"/prod{path}"]) == 2
-    assert allowed["user"] == allowed["apiKeyId"] == plan_key["id"]
-    assert allowed["resourcePath"] == "/{proxy+}" and allowed["httpMethod"] == "GET"
-    assert allowed["requestUserAgentHeader"] == "t/1" and allowed["stage"] == "prod"
-    assert refused["user"] == "-" and refused["errorResponseType"] == "INVALID_API_KEY"
-
-    deliveries = [r for r in moesif_collector.requests() if r.header("X-Amz-Firehose-Request-Id")]
-    assert deliveries and all(r.header("X-Amz-Firehose-Access-Key") == FIREHOSE_ACCESS_KEY for r in deliveries)
-    everything_received = json.dumps([r.as_dict() for r in moesif_collector.requests()])
-    assert plan_key["value"] not in everything_received
 
 
 # ---- like the stage: body model, request bodies, error headers, client disconnects ------------
@@ -407,11 +220,3 @@ def test_other_server_errors_keep_their_traceback(capfd: pytest.CaptureFixture[s
         except ValueError:
             server._server.handle_error(None, ("127.0.0.1", 1))
     assert "ValueError: a bug in a handler" in capfd.readouterr().err
-
-
-def send(request: urllib.request.Request) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers.items()), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers.items()), error.read()

@@ -23,20 +23,20 @@ import stripe
 
 from localdev.__main__ import PROJECT_ROOT, DevStackProcess
 from localdev.bootstrap import STRIPE_TEST_SECRET_KEY
-from testkit.dev_stack import card_first_context, request, sign_up, wait_until
+from testkit.dev_stack import UNCACHED_AUTHORIZER, card_first_context, request, sign_up, usage_key_id, wait_until
 from tollgate import contract
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[DevStackProcess]:
-    with DevStackProcess() as running:
+    with DevStackProcess(context=UNCACHED_AUTHORIZER) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def stack_requiring_a_payment_method() -> Iterator[DevStackProcess]:
     """`make dev` whose default plan needs a card first, as a deployment with require_payment_method on."""
-    with DevStackProcess(context=card_first_context()) as running:
+    with DevStackProcess(context={**card_first_context(), **UNCACHED_AUTHORIZER}) as running:
         yield running
 
 
@@ -60,7 +60,8 @@ def test_cancelling_the_subscription_in_stripe_cuts_the_key_off(stack, stripe_ap
     assert metered_call(stack, account["apikey"]) == 200
 
     stripe_api.v1.subscriptions.cancel(account["subscriptionId"])
-    wait_until(lambda: not apigateway.get_api_key(apiKey=account["apiKeyId"])["enabled"],
+    usage_key = usage_key_id(stack, account["apikey"])
+    wait_until(lambda: not apigateway.get_api_key(apiKey=usage_key)["enabled"],
                "customer.subscription.deleted to reach the webhook and disable the key")
 
     # The very next call is refused: the gateway checks the key on every request, no cache.
@@ -71,7 +72,7 @@ def complete_checkout(stack: DevStackProcess, account: dict, test_card: str = "p
     """What the signup page's "Add a payment method" button and the customer's "Complete" click
     on the Checkout page (with `test_card` chosen) do; the bridge delivers the signed
     checkout.session.completed to the local webhook before it answers."""
-    status, body = request(stack.urls["api"] + contract.ROUTE_CHECKOUT, {"apiKeyId": account["apiKeyId"]},
+    status, body = request(stack.urls["api"] + contract.ROUTE_CHECKOUT, {"keyId": account["keyId"]},
                            {"Origin": stack.urls["site"], contract.API_KEY_HEADER: account["apikey"]})
     assert status == 200, body
     assert body["url"].startswith(stack.urls["stripe"] + "/_bridge/checkout/")
@@ -126,7 +127,7 @@ def test_seven_calls_reach_the_upcoming_invoice_and_the_usage_report_finds_no_di
              "DEV_STACK_FILE": str(stack.stack_file)})
     assert report.returncode == 0, report.stdout + report.stderr
     (row,) = [line.split() for line in report.stdout.splitlines() if line.startswith(account["customerId"])]
-    assert row[1:] == [account["apiKeyId"], "7", "7", "7", "7", "0", "0"]
+    assert row[1:] == [usage_key_id(stack, account["apikey"]), "7", "7", "7", "7", "0", "0"]
     assert "Every difference is within 0." in report.stdout
 
 

@@ -32,8 +32,8 @@ def published(dev_stack: DevStackProcess) -> dict[str, str]:
 
 
 def assert_nothing_left(dev_stack: DevStackProcess, email: str, output: str) -> None:
-    """No row or item of the address in the accounts and customer access tables, no API key, no live
-    Stripe customer or subscription: everything the run's clean-up lines name is gone."""
+    """No row or item of the address in the accounts, keys and customer access tables, no API key, no
+    live Stripe customer or subscription: everything the run's clean-up lines name is gone."""
     moto = {"endpoint_url": dev_stack.urls["moto"], "region_name": "us-east-1", "aws_access_key_id": "testing",
             "aws_secret_access_key": "testing"}
     dynamodb, apigateway = boto3.client("dynamodb", **moto), boto3.client("apigateway", **moto)
@@ -41,7 +41,8 @@ def assert_nothing_left(dev_stack: DevStackProcess, email: str, output: str) -> 
     key_ids = re.findall(r"done: delete API key (\w+)", output)
     (customer_id,) = re.findall(r"done: delete Stripe customer (cus_\w+)", output)
     assert len(key_ids) >= 1, output
-    for table in (environment[contract.ENV_ACCOUNTS_TABLE], environment[contract.ENV_CUSTOMER_ACCESS_TABLE]):
+    for table in (environment[contract.ENV_ACCOUNTS_TABLE], environment[contract.ENV_KEYS_TABLE],
+                  environment[contract.ENV_CUSTOMER_ACCESS_TABLE]):
         items = dynamodb.scan(TableName=table)["Items"]
         assert not [item for item in items if email in str(item) or any(key in str(item) for key in key_ids)], table
     for key_id in key_ids:
@@ -89,7 +90,8 @@ def test_a_step_that_fails_mid_way_stops_the_run_and_everything_created_is_still
     assert re.search(r"change plan and back +\d+\.\d s  FAILED: injected for the test", output), output
     assert re.search(r"cancel, the keys are refused +-  not run", output), output
     assert re.search(r"smoke: 5/7 steps passed in \d+ s; 'change plan and back' failed$", output), output
-    assert len(re.findall(r"done: delete API key", output)) == 2, output  # the rotated-out key too
+    assert len(re.findall(r"done: delete API key", output)) == 1, output  # the account's one usage key
+    assert len(re.findall(r"done: delete the keys-table item of key", output)) == 2, output  # the rotated-out key too
     assert "FAILED:" not in output.split("Clean-up:")[1]
     assert_nothing_left(dev_stack, email, output)
 

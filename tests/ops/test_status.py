@@ -28,9 +28,11 @@ from testkit.lambda_events import KEY_OWNER
 from tollgate import contract
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
+from tollgate.adapters.dynamo_key_items import DynamoKeyItems
 from tollgate.adapters.dynamo_reconciler_runs import DynamoReconcilerRuns
 from tollgate.adapters.dynamo_usage_reports import DynamoUsageReports
 from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.models import ReconcilerRun
 
 
@@ -116,17 +118,19 @@ def test_make_status_against_make_dev_after_a_sign_up_a_lost_cancellation_and_a_
     apigateway = boto3.client("apigateway", endpoint_url=dev_stack.urls["moto"], region_name="us-east-1",
                               aws_access_key_id="testing", aws_secret_access_key="testing")
     published = json.loads(dev_stack.stack_file.read_text())["environment"]  # what make dev tells the ops commands
-    accounts = DynamoAccounts(boto3.client("dynamodb", endpoint_url=dev_stack.urls["moto"], region_name="us-east-1",
-                                           aws_access_key_id="testing", aws_secret_access_key="testing"),
-                              published[contract.ENV_ACCOUNTS_TABLE])
+    dynamodb = boto3.client("dynamodb", endpoint_url=dev_stack.urls["moto"], region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    accounts = DynamoAccounts(dynamodb, published[contract.ENV_ACCOUNTS_TABLE])
     account = sign_up(dev_stack.urls)
+    item = DynamoKeyItems(dynamodb, published[contract.ENV_KEYS_TABLE]).get(key_hash(account["apikey"]))
     # The sign-up's own invoice.paid, which Stripe sends once it answered, reaches the webhook first.
-    wait_until(lambda: accounts.find_by_api_key_id(account["apiKeyId"]).last_billing_event_id, "the first invoice.paid")
+    wait_until(lambda: accounts.get(item.account).last_billing_event_id, "the first invoice.paid")
+    usage_key_id = accounts.get(item.account).api_key_id
     (endpoint,) = stripe_api.v1.webhook_endpoints.list().data
     stripe_api.v1.webhook_endpoints.update(endpoint.id, {"url": "http://127.0.0.1:9/misconfigured"})
     try:
         stripe_api.v1.subscriptions.cancel(account["subscriptionId"])  # customer.subscription.deleted: lost
-        wait_until(lambda: not apigateway.get_api_key(apiKey=account["apiKeyId"])["enabled"], "the reconciler's repair")
+        wait_until(lambda: not apigateway.get_api_key(apiKey=usage_key_id)["enabled"], "the reconciler's repair")
     finally:
         stripe_api.v1.webhook_endpoints.update(endpoint.id, {"url": endpoint.url})
 

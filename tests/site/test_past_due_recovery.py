@@ -15,6 +15,7 @@ from signup_page import SignupPage, metered_call
 
 from localdev.__main__ import DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
+from testkit.dev_stack import usage_key_id
 from tollgate import contract
 
 pytestmark = pytest.mark.browser
@@ -48,7 +49,7 @@ def test_a_past_due_customer_adds_a_card_and_the_page_says_what_became_of_the_ke
         page.set_viewport_size(viewport)
     page.emulate_media(color_scheme=color_scheme)
     key = signup.open().sign_up(unique_email)
-    fall_behind(dev_stack, page.locator("#api-key-id").inner_text())
+    fall_behind(dev_stack, usage_key_id(dev_stack, key))  # Stripe's customer names the account's usage key
     assert metered_call(dev_stack.urls["api"], key) == 403
 
     page.get_by_role("button", name="Add a payment method").click()

@@ -16,7 +16,7 @@ import stripe
 from localdev.__main__ import DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from tollgate import contract
-from testkit.dev_stack import card_first_context
+from testkit.dev_stack import UNCACHED_AUTHORIZER, card_first_context
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ EMAIL_TAKEN = "This email already has an account"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[DevStackProcess]:
-    with DevStackProcess(context={**card_first_context(), "verify_email": "false"}) as running:
+    with DevStackProcess(context={**card_first_context(), **UNCACHED_AUTHORIZER, "verify_email": "false"}) as running:
         yield running
 
 

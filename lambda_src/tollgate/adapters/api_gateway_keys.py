@@ -69,7 +69,8 @@ class ApiGatewayKeys(ApiKeys):
         )
 
     def key_value(self, key_id: str) -> str:
-        value: str = self._call("read API key", self._client.get_api_key, apiKey=key_id, includeValue=True)["value"]
+        value: str = self._call("read API key", self._client.get_api_key, apiKey=key_id, includeValue=True,
+                                missing_key=key_id)["value"]
         return value
 
     def keys_named(self, prefix: str) -> list[ListedKey]:

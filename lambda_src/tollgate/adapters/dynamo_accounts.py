@@ -31,13 +31,12 @@ from tollgate.domain.account import (
     Account,
     AccountStatus,
     AppliedEvent,
-    KeyRecord,
-    KeyState,
     PlanChange,
     PlanIntent,
     StatusChange,
 )
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
+from tollgate.domain.key_ring import KeyRecord, KeyState
 from tollgate.domain.ports.accounts import Accounts
 
 _SERVICE = "DynamoDB"
@@ -55,6 +54,8 @@ _ATTRIBUTES = {
     "plan_id": "planId",
     "price_id": "priceId",
     "api_key_id": contract.ACCOUNTS_ATTR_API_KEY_ID,
+    "usage_key": "usageKey",
+    "account_id": "accountId",
     "customer_id": contract.ACCOUNTS_ATTR_CUSTOMER_ID,
     "subscription_id": contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID,
     "customer_idempotency_key": "customerIdempotencyKey",
@@ -178,7 +179,7 @@ class DynamoAccounts(Accounts):
         pointer = self._call("find account by key", self._client.get_item, TableName=self._table,
                              Key=_key(contract.ACCOUNTS_KEY_INDEX_PREFIX + api_key_id)).get("Item")
         account = self.get(pointer[_KEY_INDEX_EMAIL]["S"]) if pointer else None
-        return account if account is not None and account.key(api_key_id) is not None else None
+        return account if account is not None and account.owns_gateway_key(api_key_id) else None
 
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         return self._find(
@@ -249,8 +250,10 @@ def _version_is(read: Account, names: dict[str, str], values: dict[str, Any]) ->
 
 
 def _earlier_keys(account: Account) -> set[str]:
-    """Keys of the account that are not its current one (each findable through an `api-key#` item)."""
-    return {record.id for record in account.key_records if record.id != account.api_key_id}
+    """API Gateway keys of the account that are not its usage key (each findable through an `api-key#`
+    item): those of rows from before issue 20, which rotated API Gateway keys."""
+    return {gateway_id for record in account.key_records
+            if (gateway_id := record.own_gateway_key_id) and gateway_id != account.api_key_id}
 
 
 def _item(account: Account) -> dict[str, Any]:
@@ -263,8 +266,7 @@ def _item(account: Account) -> dict[str, Any]:
         if name == "history":
             value = [_history_entry(change) for change in value]
         elif name == "keys":
-            value = [{"id": record.id, "createdAt": record.created_at, "state": record.state.value,
-                      "until": record.until} for record in value]
+            value = [_key_entry(record) for record in value]
         elif name == "plan_changes":
             value = [{"at": change.at, "from": change.from_plan, "to": change.to_plan, "cause": change.cause,
                       "fromPrice": change.from_price, "toPrice": change.to_price} for change in value]
@@ -277,6 +279,18 @@ def _item(account: Account) -> dict[str, Any]:
     if account.follow_up_since is not None:  # derived: the follow-up index's key, present only while it holds
         item[contract.ACCOUNTS_ATTR_FOLLOW_UP_SINCE] = {"N": str(account.follow_up_since)}
     return item
+
+
+def _key_entry(record: KeyRecord) -> dict[str, Any]:
+    entry = {"id": record.id, "createdAt": record.created_at, "state": record.state.value, "until": record.until}
+    optional = {"hint": record.hint or None, "keyHash": record.key_hash, "gatewayKeyId": record.gateway_key_id}
+    return {**entry, **{name: value for name, value in optional.items() if value is not None}}
+
+
+def _key_record(entry: dict[str, Any]) -> KeyRecord:
+    return KeyRecord(entry["id"], int(entry["createdAt"]), KeyState(entry["state"]),
+                     int(entry["until"]) if entry.get("until") is not None else None, entry.get("hint", ""),
+                     entry.get("keyHash"), entry.get("gatewayKeyId"))
 
 
 def _history_entry(change: StatusChange) -> dict[str, Any]:
@@ -301,9 +315,7 @@ def _account(item: dict[str, Any]) -> Account:
               if attribute in _FIELDS}
     values["status"] = AccountStatus(values["status"])
     values["history"] = tuple(_status_change(entry) for entry in values.get("history", ()))
-    values["keys"] = tuple(KeyRecord(entry["id"], int(entry["createdAt"]), KeyState(entry["state"]),
-                                     int(entry["until"]) if entry.get("until") is not None else None)
-                           for entry in values.get("keys", ()))
+    values["keys"] = tuple(_key_record(entry) for entry in values.get("keys", ()))
     values["plan_changes"] = tuple(
         PlanChange(int(entry["at"]), entry.get("from"), entry["to"], entry["cause"], entry.get("fromPrice"),
                    entry.get("toPrice")) for entry in values.get("plan_changes", ()))

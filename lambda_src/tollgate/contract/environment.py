@@ -6,6 +6,8 @@ Part of tollgate.contract (see its docstring): plain data, no imports but its si
 ENV_STRIPE_SECRET_ARN = "TOLLGATE_STRIPE_SECRET_ARN"
 ENV_MOESIF_SECRET_ARN = "TOLLGATE_MOESIF_SECRET_ARN"
 ENV_ACCOUNTS_TABLE = "TOLLGATE_ACCOUNTS_TABLE"
+ENV_KEYS_TABLE = "TOLLGATE_KEYS_TABLE"  # the keys table (tables.KEYS_*)
+ENV_KEY_PREFIX = "TOLLGATE_KEY_PREFIX"  # tollgate.domain.api_key_format's prefix (setting key_prefix)
 ENV_IDEMPOTENCY_TABLE = "TOLLGATE_IDEMPOTENCY_TABLE"
 ENV_KEY_OWNER = "TOLLGATE_KEY_OWNER"  # this deployment's value of API_KEY_OWNER_TAG, e.g. Tollgate/prod
 # The plans sold (tollgate.plans.PlanCatalog.to_json): usage plan, price, card rule of each.

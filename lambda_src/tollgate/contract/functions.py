@@ -28,4 +28,7 @@ HOUSEKEEPING_INTERVAL_MINUTES = 60
 HOUSEKEEPING_TIMEOUT_SECONDS = 300
 HANDLER_ACCOUNT = "tollgate.handlers.account.handler"
 HANDLER_KEY_RETIREMENT = "tollgate.handlers.key_retirement.handler"
+# The REQUEST authorizer of every metered method (infra/authorizer.py); its identity source is the
+# API key header, so API Gateway caches its answers by the presented key's value.
+HANDLER_AUTHORIZER = "tollgate.handlers.authorizer.handler"
 KEY_RETIREMENT_INTERVAL_MINUTES = 5  # a rotated-out key stops at most this long after its grace

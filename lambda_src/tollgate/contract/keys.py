@@ -1,4 +1,5 @@
-"""API Gateway keys: the deployment's owner tag and the region's key capacity.
+"""Keys: the Tollgate keys customers hold (their prefix, who may call, the account id the authorizer
+answers) and API Gateway keys (the deployment's owner tag and the region's key capacity).
 
 Part of tollgate.contract (see its docstring): plain data, no imports but its siblings."""
 
@@ -14,3 +15,17 @@ API_KEY_OWNER_TAG = "tollgate:deployment"
 API_KEYS_PER_REGION = 10_000
 API_KEYS_ALARM_RATIO = 0.8
 DEFAULT_CANCELED_KEY_RETENTION_DAYS = 30
+
+# --- Tollgate keys (issue 20; their items: tables.KEYS_*) ------------------------------------------
+DEFAULT_KEY_PREFIX = "tgk"
+# The account statuses whose keys may call the API (every other status: the authorizer denies).
+KEY_CALLABLE_ACCOUNT_STATUSES = ("active",)
+ACCOUNT_ID_PREFIX = "acct_"  # + ACCOUNT_ID_LENGTH base62 characters; never the email (it goes to logs, Moesif)
+ACCOUNT_ID_LENGTH = 20
+# How long API Gateway keeps the key authorizer's answer (setting `authorizer_cache_seconds`): a revoked
+# key, a suspended account, stops calling at most this long after the keys table says so.
+DEFAULT_AUTHORIZER_CACHE_SECONDS = 300
+# What the authorizer puts in its answer's context ($context.authorizer.<name> on the stage).
+AUTHORIZER_CONTEXT_ACCOUNT_ID = "accountId"
+AUTHORIZER_CONTEXT_PLAN = "plan"
+AUTHORIZER_CONTEXT_KEY_HINT = "keyHint"

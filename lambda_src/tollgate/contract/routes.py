@@ -27,7 +27,7 @@ API_KEY_VALUE_FIELD = "apikey"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # The sign-up and checkout routes above anyone may call without a usage-plan key: the per-IP WAF
-# limit (infra/waf.py) and the browser routes' method throttle (infra/api.py) apply to them. Machine
+# limit (infra/waf.py) and the browser routes' method throttle (infra/gateway.py) apply to them. Machine
 # clients call them on the API; the signup page calls their twins under SITE_API_PREFIX below.
 SIGN_UP_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME)
 
@@ -38,6 +38,9 @@ SIGN_UP_ROUTES = (ROUTE_REGISTER, ROUTE_CHECKOUT, ROUTE_CHECKOUT_OUTCOME)
 # URL is public refuses calls without the secret, so nobody skips keys, metering and billing.
 BACKEND_SECRET_HEADER = "x-tollgate-origin-verify"
 BACKEND_API_KEY_ID_HEADER = "x-tollgate-api-key-id"
+# The caller's account (the key authorizer's principal: the opaque account id, never the email), which
+# every metered call carries to an HTTP backend: which customer called, whichever of its keys it used.
+BACKEND_ACCOUNT_ID_HEADER = "x-tollgate-account-id"
 # Letters and digits only: the value travels in an HTTP header and in a static mapping value ('...').
 BACKEND_SECRET_LENGTH = 64
 # --- Customer accounts: verified sign-up, sign-in by emailed link, the account page -------------
@@ -66,7 +69,7 @@ ROUTE_SITE_CHECKOUT_OUTCOME = "/api/billing/checkout/outcome"
 SITE_TWIN_OF_ROUTE = dict(
     zip(SIGN_UP_ROUTES, (ROUTE_SITE_REGISTER, ROUTE_SITE_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME), strict=True)
 )
-# Route -> HTTP method, for the stage (infra/api.py), `make dev` (localdev) and WAF (infra/waf.py).
+# Route -> HTTP method, for the stage (infra/gateway.py), `make dev` (localdev) and WAF (infra/waf.py).
 SITE_ROUTES = {
     ROUTE_SITE_REGISTER: "POST", ROUTE_SITE_CHECKOUT: "POST", ROUTE_SITE_CHECKOUT_OUTCOME: "POST",
     ROUTE_LINK: "POST", ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST",

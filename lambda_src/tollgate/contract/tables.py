@@ -17,7 +17,7 @@ ACCOUNTS_ATTR_CUSTOMER_ID = "customerId"
 ACCOUNTS_INDEX_FOLLOW_UP = "followUp"
 ACCOUNTS_ATTR_FOLLOW_UP_SINCE = "followUpSince"
 # Every global secondary index of the accounts table: (index name, its partition key, the key's
-# DynamoDB type "S" or "N"); projection ALL. The stack (infra/data.py) and `make dev`
+# DynamoDB type "S" or "N"); projection ALL. The stack (infra/billing_lifecycle.py) and `make dev`
 # (localdev/bootstrap.py) both build them from this.
 ACCOUNTS_INDEXES = (
     (ACCOUNTS_INDEX_BY_API_KEY_ID, ACCOUNTS_ATTR_API_KEY_ID, "S"),
@@ -26,6 +26,31 @@ ACCOUNTS_INDEXES = (
     (ACCOUNTS_INDEX_FOLLOW_UP, ACCOUNTS_ATTR_FOLLOW_UP_SINCE, "N"),
 )
 ACCOUNTS_TTL_ATTRIBUTE = "expiresAt"  # only set on short-lived bookkeeping items (e.g. seen Stripe event ids)
+
+# --- Keys table: the Tollgate keys customers hold, stored only as their SHA-256 (issue 20) --------
+# One item per key, read by the authorizer in ONE GetItem (so the account's status, plan and usage key
+# are copied onto it by the writers of the account row: tollgate.domain.key_enforcement). Attribute
+# names are the item's own (snake_case), shared by the runtime, the authorizer, the stack and `make dev`.
+KEYS_PARTITION_KEY = "key_hash"  # S: hex SHA-256 of the key
+KEYS_ATTR_KEY_ID = "key_id"  # S: key_hash[:KEY_ID_LENGTH], the key's public name (account page, revoke)
+KEYS_ATTR_HINT = "hint"  # S: the key's last four characters
+KEYS_ATTR_ACCOUNT = "account"  # S: the accounts-table key (ACCOUNTS_PARTITION_KEY) of the owning row
+KEYS_ATTR_ACCOUNT_ID = "account_id"  # S: the account's opaque id (ACCOUNT_ID_PREFIX...): principalId, logs, Moesif
+KEYS_ATTR_STATE = "state"  # S: one of KEY_STATES
+KEYS_ATTR_NOT_AFTER = "not_after"  # N epoch seconds: a rotating_out key's grace end
+KEYS_ATTR_CREATED_AT = "created_at"  # N epoch seconds
+KEYS_ATTR_ACCOUNT_STATUS = "account_status"  # S: the row's status (tollgate.domain.account.AccountStatus)
+KEYS_ATTR_PLAN = "plan"  # S: the row's plan id
+KEYS_ATTR_USAGE_KEY = "usage_key"  # S: the VALUE of the account's API Gateway key (usageIdentifierKey)
+KEYS_ATTR_ACCOUNT_VERSION = "account_version"  # N: the row version the copies above come from
+KEYS_TTL_ATTRIBUTE = "expires_at"  # N epoch seconds: DynamoDB TTL, set only on ended (revoked/retired) keys
+KEY_STATE_ACTIVE = "active"
+KEY_STATE_ROTATING_OUT = "rotating_out"  # callable until not_after
+KEY_STATE_REVOKED = "revoked"
+KEY_STATE_RETIRED = "retired"
+KEY_STATES = (KEY_STATE_ACTIVE, KEY_STATE_ROTATING_OUT, KEY_STATE_REVOKED, KEY_STATE_RETIRED)
+KEY_ID_LENGTH = 16
+ENDED_KEY_RETENTION_SECONDS = 90 * 24 * 3600  # an ended key's item lingers this long (the account page lists it)
 
 # --- Idempotency table (Powertools Idempotency layout) ------------------------------------------
 IDEMPOTENCY_PARTITION_KEY = "id"

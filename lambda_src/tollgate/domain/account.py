@@ -14,9 +14,13 @@ Immutable: every change is a method that returns the changed row and says what i
 
 from __future__ import annotations
 
+import secrets
+import string
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from tollgate import contract
+from tollgate.domain.key_ring import KeyRecord, KeyRing, KeyState
 from tollgate.domain.models import IssuedKey, Registrant
 from tollgate.plans import Plan
 
@@ -51,37 +55,6 @@ class AccountStatus(StrEnum):
     SUSPENDED = "suspended"
     CANCELED = "canceled"
     FAILED = "failed"
-
-
-class KeyState(StrEnum):
-    """Where one of an account's API keys is in its life: the current key is `active`; a rotated one
-    is `rotating_out` (it keeps working until its record's `until`), then `deleted` by the scheduled
-    key retirement, or `revoked` at once by the customer ("Revoke now")."""
-
-    ACTIVE = "active"
-    ROTATING_OUT = "rotating_out"
-    REVOKED = "revoked"
-    DELETED = "deleted"
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    """One API key of an account, without its value (nothing stores a key value)."""
-
-    id: str
-    created_at: int  # epoch seconds
-    state: KeyState = KeyState.ACTIVE
-    until: int | None = None  # rotating_out: when the grace ends; revoked/deleted: when it ended
-
-    @property
-    def exists(self) -> bool:
-        """Still a key in API Gateway (not revoked or deleted yet)."""
-        return self.state in (KeyState.ACTIVE, KeyState.ROTATING_OUT)
-
-    def callable_at(self, now: float) -> bool:
-        """Whether the key should work at `now` (while the account is billable): the current key,
-        or a rotated one still within its grace."""
-        return self.state is KeyState.ACTIVE or (self.state is KeyState.ROTATING_OUT and (self.until or 0) > now)
 
 
 @dataclass(frozen=True)
@@ -149,7 +122,15 @@ class Account:
     version: int = 0  # grows by one with every write (0: not written yet, or written before versions)
     plan_id: str | None = None  # tollgate.plans: the plan chosen; None (rows from before plans): the default
     price_id: str | None = None  # the Stripe price of `plan_id` when it was chosen (None: free, or not recorded)
+    # The account's one API Gateway key, its USAGE KEY: created at sign-up, never shown, never rotated,
+    # moved between usage plans with the plan, disabled when the account is cut off. The authorizer
+    # names its value (`usage_key`) as usageIdentifierKey, so quota and throttle are the account's
+    # whatever keys the customer holds; metering maps the access log's `apiKeyId` to the account by it.
+    # The attribute keeps its name from before issue 20 (apiKeyId): a global secondary index is built
+    # on it, and renaming it would replace the index.
     api_key_id: str | None = None
+    usage_key: str | None = None  # the usage key's VALUE (not a customer credential); None once it is deleted
+    account_id: str | None = None  # opaque and stable (contract.ACCOUNT_ID_PREFIX): principalId, logs, Moesif
     customer_id: str | None = None
     subscription_id: str | None = None
     # Recorded as the customer create starts: a rollback that never got the customer id (a timeout
@@ -186,10 +167,11 @@ class Account:
 
     @classmethod
     def reservation(cls, registrant: Registrant, plan: Plan, *, attempt_id: str, request_fingerprint: str, now: int,
-                    lease_seconds: int = RESERVATION_LEASE_SECONDS) -> Account:
+                    lease_seconds: int = RESERVATION_LEASE_SECONDS, account_id: str | None = None) -> Account:
         """The `pending` row that claims an email for one sign-up attempt, until its lease runs out."""
         return cls(
-            email=registrant.email, status=AccountStatus.PENDING, first_name=registrant.first_name,
+            email=registrant.email, status=AccountStatus.PENDING, account_id=account_id or new_account_id(),
+            first_name=registrant.first_name,
             last_name=registrant.last_name, plan_id=plan.id, price_id=plan.price_id,
             lease_expires_at=now + lease_seconds, attempt_id=attempt_id, request_fingerprint=request_fingerprint,
             created_at=now, updated_at=now, history=(StatusChange(now, AccountStatus.PENDING, "sign-up"),),
@@ -261,30 +243,58 @@ class Account:
 
     @property
     def key_records(self) -> tuple[KeyRecord, ...]:
-        if self.keys or self.api_key_id is None:
+        """The keys the customer holds or held. A row from before key records (and before issue 20)
+        has none: its one API Gateway key is described."""
+        if self.keys or self.api_key_id is None or self.usage_key is not None:
             return self.keys
         return (KeyRecord(self.api_key_id, self.created_at),)
 
+    @property
+    def key_ring(self) -> KeyRing:
+        return KeyRing(self.key_records)
+
     def key(self, key_id: str) -> KeyRecord | None:
-        return next((record for record in self.key_records if record.id == key_id), None)
+        return self.key_ring.key(key_id)
+
+    @property
+    def current_key(self) -> KeyRecord | None:
+        """The key the customer uses now (the newest `active` one)."""
+        return self.key_ring.current
 
     @property
     def existing_key_ids(self) -> tuple[str, ...]:
-        """Keys API Gateway still holds for this account (to disable or delete), the current one first."""
-        records = sorted(self.key_records, key=lambda record: record.id != self.api_key_id)
-        return tuple(record.id for record in records if record.exists)
+        """The customer's keys that can still call (to count them, or end them), the current one first."""
+        return self.key_ring.existing_ids
 
-    def callable_key_ids(self, now: float) -> tuple[str, ...]:
-        """Keys that should work while the account is billable."""
-        return tuple(record.id for record in self.key_records if record.callable_at(now))
+    def owns_gateway_key(self, gateway_key_id: str) -> bool:
+        """The API Gateway key is (or was) this account's: its usage key, or a key of a record from
+        before issue 20 (late usage of either is still this customer's)."""
+        return gateway_key_id == self.api_key_id or any(
+            record.own_gateway_key_id == gateway_key_id for record in self.key_records)
+
+    @property
+    def gateway_key_ids(self) -> tuple[str, ...]:
+        """API Gateway keys API Gateway still holds for this account (to disable or delete), the usage
+        key first: the usage key until it is deleted, and those of records from before issue 20."""
+        usage_key = (self.api_key_id,) if self.api_key_id and self.usage_key is not None else ()
+        return tuple(dict.fromkeys(usage_key + self.key_ring.live_gateway_key_ids))
 
     @property
     def key_target(self) -> str:
-        """What the API keys must look like in API Gateway for this row: the status, the plan and every
-        key that still exists with its state. The keys match the row when `keys_synced_to` is this."""
-        keys = ",".join(f"{record.id}:{record.state.value}:{record.until or ''}"
-                        for record in self.key_records if record.exists)
-        return f"{self.status.value}|{self.plan_id or ''}|{keys}"
+        """What the keys must look like for this row: the status, the plan and the usage key (API
+        Gateway's part: `gateway_target`), then every key with its state (the keys table's items).
+        The keys match the row when `keys_synced_to` is this."""
+        return f"{self.gateway_target}|{self.key_ring.target}"
+
+    @property
+    def gateway_target(self) -> str:
+        """What API Gateway must hold for this row: the usage key, enabled in its plan's usage plan or not."""
+        return f"{self.status.value}|{self.plan_id or ''}|{self.api_key_id or ''}"
+
+    @property
+    def gateway_in_sync(self) -> bool:
+        """API Gateway already matches the row (the keys table may not: rotation changes only that)."""
+        return (self.keys_synced_to or "").startswith(self.gateway_target + "|")
 
     @property
     def keys_in_sync(self) -> bool:
@@ -294,28 +304,35 @@ class Account:
     def with_keys_synced(self) -> Account:
         return replace(self, keys_synced_to=self.key_target)
 
-    def with_api_key(self, api_key_id: str) -> Account:
-        """The row with its (first) key recorded, created as the row was."""
-        return replace(self, api_key_id=api_key_id, keys=(KeyRecord(api_key_id, self.created_at),))
+    def with_usage_key(self, usage_key: IssuedKey) -> Account:
+        """The row with its API Gateway usage key recorded (id and value)."""
+        return replace(self, api_key_id=usage_key.id, usage_key=usage_key.value)
 
-    def with_rotated_key(self, new_key_id: str, at: int, grace_until: int) -> Account:
-        """`new_key_id` becomes the current key; the one before keeps working until `grace_until`."""
-        records = tuple(replace(record, state=KeyState.ROTATING_OUT, until=grace_until)
-                        if record.id == self.api_key_id else record for record in self.key_records)
-        return replace(self, api_key_id=new_key_id, keys=(*records, KeyRecord(new_key_id, at)))
+    def with_first_key(self, record: KeyRecord) -> Account:
+        """The row with the customer's first key recorded."""
+        return replace(self, keys=(record,))
+
+    def with_account_id(self, account_id: str) -> Account:
+        return replace(self, account_id=account_id)
+
+    def with_rotated_key(self, record: KeyRecord, grace_until: int) -> Account:
+        """`record` becomes the current key; the one before keeps working until `grace_until`."""
+        return replace(self, keys=self.key_ring.rotated(record, grace_until, record.created_at).records)
+
+    def with_keys_imported(self, records: tuple[KeyRecord, ...]) -> Account:
+        """The row with its keys from before issue 20 replaced by their imported records (`make migrate-keys`)."""
+        return replace(self, keys=records)
 
     def with_key_ended(self, key_id: str, state: KeyState, at: int) -> Account:
-        """The key `key_id` (not the current one) revoked or deleted at `at`."""
-        return replace(self, keys=tuple(replace(record, state=state, until=at) if record.id == key_id else record
-                                        for record in self.key_records))
+        """The key `key_id` (not the current one) revoked or retired at `at`."""
+        return replace(self, keys=self.key_ring.ended(key_id, state, at).records)
 
     def with_keys_deleted(self, at: int, cause: str) -> Account:
-        """The canceled row once every key it still held is deleted: each key record says `deleted`
-        (the ids stay, so late usage still finds the customer), the deletion is in the history, the
-        status stays, and keys that no longer exist need no call to match it."""
-        records = tuple(replace(record, state=KeyState.DELETED, until=at) if record.exists else record
-                        for record in self.key_records)
-        return replace(self.with_status(self.status, at, cause), keys=records).with_keys_synced()
+        """The canceled row once its API Gateway keys are deleted: every key record says `retired`
+        (the ids stay, so late usage still finds the customer), the usage key's value is forgotten
+        (the key is gone), the deletion is in the history and the status stays."""
+        return replace(self.with_status(self.status, at, cause), keys=self.key_ring.all_retired(at).records,
+                       usage_key=None)
 
     # --- billing ids ---------------------------------------------------------------------------
 
@@ -374,12 +391,7 @@ class Account:
         return replace(self, plan_intent=intent)
 
 
-@dataclass(frozen=True)
-class Registration:
-    """What a successful sign-up hands back: the key (value included) and the billing ids."""
-
-    key: IssuedKey
-    customer_id: str
-    subscription_id: str | None  # None: a free plan
-    status: AccountStatus
-    plan_id: str  # the plan signed up for (tollgate.plans): the key page says what applies to it
+def new_account_id() -> str:
+    """A fresh opaque account id: contract.ACCOUNT_ID_PREFIX + ACCOUNT_ID_LENGTH random base62 characters."""
+    alphabet = string.digits + string.ascii_uppercase + string.ascii_lowercase
+    return contract.ACCOUNT_ID_PREFIX + "".join(secrets.choice(alphabet) for _ in range(contract.ACCOUNT_ID_LENGTH))

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from tollgate.domain.account import Account, AccountStatus, KeyRecord
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.errors import DownstreamError
+from tollgate.domain.key_ring import KeyRecord
 from tollgate.domain.ports.billing import AccountBilling
 from tollgate.domain.ports.keys import PlanUsage
 from tollgate.domain.ports.metering import UsageReports

@@ -27,7 +27,8 @@ RANDOM_LENGTH = 43  # 32 bytes in base62: 62**43 > 2**256
 CHECKSUM_LENGTH = 6  # CRC32 in base62: 62**6 > 2**32
 HINT_LENGTH = 4
 MODES = ("live", "test")
-_PREFIX = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+PREFIX_PATTERN = r"^[a-z][a-z0-9]{1,15}$"  # infra/settings.py checks the key_prefix setting with it too
+_PREFIX = re.compile(PREFIX_PATTERN)
 
 
 def key_pattern(prefix: str) -> str:

@@ -1,8 +1,9 @@
 """Adding a payment method: a Stripe Checkout session in setup mode, opened for the key's owner,
 and what became of the account once the customer is back from it.
 
-The browser proves who it is with the API key itself (id + value); the Stripe customer is taken
-from the account row, never from the request, so nobody can open a session for someone else.
+The browser proves who it is with the key itself (its id + the key): the key is found by its hash
+in the keys table (tollgate.domain.key_items), and the Stripe customer is taken from the account row,
+never from the request, so nobody can open a session for someone else.
 
 Back from Checkout, the signup page no longer holds the key. Stripe puts the session id in the
 return URL (`{CHECKOUT_SESSION_ID}`, https://docs.stripe.com/payments/checkout/custom-success-page),
@@ -13,17 +14,17 @@ completion, the answer is "not settled" and the page asks again shortly.
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.billing_state import CheckoutOutcome
 from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import PaymentMethods
-from tollgate.domain.ports.keys import ApiKeys
+from tollgate.domain.ports.keys import KeyItems
 
 # Accounts that may add or replace a payment method: suspended ones too, so a customer cut off for
 # an unpaid invoice can fix it (the webhook then pays the open invoices with the new card).
@@ -39,23 +40,27 @@ class PaymentMethodCheckout:
     """Opens Stripe Checkout (setup mode) for the customer behind an API key, and tells the page
     coming back from it what became of the account."""
 
-    def __init__(self, accounts: Accounts, keys: ApiKeys, payments: PaymentMethods, signup_url: str,
+    def __init__(self, accounts: Accounts, key_items: KeyItems, payments: PaymentMethods, signup_url: str,
                  clock: Callable[[], float] = time.time):
         self._accounts = accounts
-        self._keys = keys
+        self._key_items = key_items
         self._payments = payments
         self._signup_url = signup_url
         self._clock = clock
 
-    def start(self, api_key_id: str, presented_key: str, request_id: str) -> str:
-        """The Checkout URL to send the browser to. Raises ApiKeyRejected when the presented key
-        is not the value of `api_key_id` or its account cannot be billed. `request_id` makes the
-        Stripe call idempotent across the SDK's own retries of this one request."""
-        account = self._accounts.find_by_api_key_id(api_key_id)
-        if account is None or account.status not in BILLABLE_STATUSES or not account.customer_id:
-            raise ApiKeyRejected("unknown key id or account not billable")
-        if not hmac.compare_digest(self._keys.key_value(api_key_id).encode(), presented_key.encode()):
-            raise ApiKeyRejected("presented key does not match the key id")
+    def start(self, key_id: str, presented_key: str, request_id: str) -> str:
+        """The Checkout URL to send the browser to. Raises ApiKeyRejected when the presented key is
+        unknown, is not the key `key_id`, has ended, or its account cannot be billed. `request_id`
+        makes the Stripe call idempotent across the SDK's own retries of this one request."""
+        item = self._key_items.get(key_hash(presented_key))
+        if item is None or item.key_id != key_id:
+            raise ApiKeyRejected("presented key unknown or not the key id")
+        account = self._accounts.get(item.account)
+        record = account.key(key_id) if account else None
+        if account is None or record is None or not record.callable_at(self._clock()):
+            raise ApiKeyRejected("the key has ended")
+        if account.status not in BILLABLE_STATUSES or not account.customer_id:
+            raise ApiKeyRejected("account not billable")
         return self._payments.create_setup_checkout(
             account.customer_id,
             success_url=self._return_url("success", {CHECKOUT_SESSION_PARAMETER: STRIPE_SESSION_ID_TEMPLATE}),

@@ -4,7 +4,8 @@ abandoned sign-up and the operator's failed-accounts command (ops/failed_account
 The account row is the ledger: whatever it records is undone, newest first, each undo tried even
 when an earlier one fails. What could not be undone is kept on the row, as `failed`, with the
 reason. A key that no row records (the email turned out to be taken and deleting the key failed,
-or the function died before recording the key id) is found by its name (`orphaned_keys`).
+or the function died before recording the key id) is found by its name (`orphaned_keys`). A key
+item is undone by its hash, which the row records before the item is stored.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from tollgate.domain.account import RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.models import ListedKey
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import Billing
-from tollgate.domain.ports.keys import ApiKeys
+from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.plans import PlanCatalog
 
 
@@ -42,8 +44,9 @@ class Cleanup:
     """Undoes the resources an account row records, and finds keys no row records."""
 
     def __init__(self, api_keys: ApiKeys, billing: Billing, accounts: Accounts, plans: PlanCatalog,
-                 clock: Callable[[], float] = time.time):
+                 key_items: KeyItems, clock: Callable[[], float] = time.time):
         self._plans = plans
+        self._key_items = key_items
         self._api_keys = api_keys
         self._billing = billing
         self._accounts = accounts
@@ -102,6 +105,9 @@ class Cleanup:
         if subscription_id:
             undos.append(_Undo(f"cancel subscription {subscription_id}",
                                lambda: self._billing.cancel_subscription(subscription_id), covered_by=delete_customer))
+        for record in account.key_records:  # stored last: undone first
+            if record.key_hash is not None:
+                undos.append(_Undo(f"remove key {record.id}", partial(self._key_items.delete, record.key_hash)))
         if key_id and attached:
             undos.append(
                 _Undo(

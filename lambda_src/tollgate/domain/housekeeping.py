@@ -6,11 +6,12 @@ raise, and every key counts, disabled ones included. A canceled account's key is
 (cancelled is final: a new sign-up gets a new key), so churned customers would use the quota up for
 ever. Each run:
 
-- deletes the keys of every account canceled more than `retention_days` ago (its current key and
-  any rotated-out one still in API Gateway). The row keeps the key ids, each record now `deleted`
-  (the keys' late usage still finds its customer in the usage reporter), and says in its history
-  when they were deleted; the keys are deleted first and the row written after, so a crash in
-  between is repaired by the next run (deleting a key twice is not an error). Deletions are paced
+- deletes the API Gateway keys of every account canceled more than `retention_days` ago (its usage
+  key, and any key from before issue 20 still there). The row keeps the key ids, each customer key
+  now `retired` (its item too, with a TTL; the usage key's late usage still finds its customer in
+  the usage reporter), and says in its history when they were deleted; the keys are deleted first
+  and the row written after, so a crash in between is repaired by the next run (deleting a key
+  twice is not an error). Deletions are paced
   (API Gateway allows 5 key deletions a second per account, shared with sign-ups) and stop at
   `deadline`: the next run carries on;
 - counts the keys of the region (what the quota counts), and the rows nothing will finish
@@ -23,13 +24,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
+from tollgate.domain.key_enforcement import follow_row
 from tollgate.domain.ports.accounts import Accounts
-from tollgate.domain.ports.keys import ApiKeys
+from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.domain.reconciliation import Pacer
 
 KEY_DELETIONS_PER_SECOND = 2  # of API Gateway's 5 per second and account: the rest stays for sign-ups
@@ -65,11 +66,12 @@ class HousekeepingRun:
 class Housekeeping:
     """Deletes canceled accounts' keys after the retention; counts keys and stuck rows."""
 
-    def __init__(self, accounts: Accounts, api_keys: ApiKeys, retention_days: int,
+    def __init__(self, accounts: Accounts, api_keys: ApiKeys, key_items: KeyItems, retention_days: int,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  deletions_per_second: float = KEY_DELETIONS_PER_SECOND):
         self._accounts = accounts
         self._api_keys = api_keys
+        self._key_items = key_items
         self._retention_seconds = retention_days * DAY_SECONDS
         self._retention_days = retention_days
         self._clock = clock
@@ -100,18 +102,20 @@ class Housekeeping:
 
     def _key_due(self, account: Account, now: int) -> bool:
         canceled_since = account.canceled_since()
-        return (canceled_since is not None and bool(account.existing_key_ids)
+        return (canceled_since is not None and bool(account.gateway_key_ids)
                 and canceled_since <= now - self._retention_seconds)
 
     def _delete_keys(self, account: Account) -> list[KeyDeletion]:
-        key_ids = account.existing_key_ids
+        key_ids = account.gateway_key_ids
         for key_id in key_ids:
             self._pacer.wait()
             self._api_keys.delete_key(key_id)
         deleted = account.with_keys_deleted(
             int(self._clock()), f"API key{'s' if len(key_ids) > 1 else ''} {', '.join(key_ids)} deleted "
             f"{self._retention_days} days after the cancellation (canceled_key_retention_days)")
-        # ConcurrentUpdate: a new sign-up took the canceled row over meanwhile (it deletes the old key itself).
-        with suppress(ConcurrentUpdate):
-            self._accounts.update(deleted, account)
+        try:
+            stored = self._accounts.update(deleted, account)
+        except ConcurrentUpdate:
+            return [KeyDeletion(key_id) for key_id in key_ids]  # a new sign-up took the canceled row over meanwhile
+        follow_row(self._key_items, stored)  # the customer's keys end (a failure: the reconciler's drift repair)
         return [KeyDeletion(key_id) for key_id in key_ids]

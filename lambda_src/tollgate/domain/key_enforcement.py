@@ -1,12 +1,19 @@
-"""Making an account's API keys in API Gateway match its row: every writer's last step.
+"""Making an account's keys match its row: every writer's last step.
 
-What the keys must look like follows from the row alone (`Account.key_target`): an `active`
-account's callable keys (the current one, a rotated one within its grace) are enabled and in its
-plan's usage plan (and no other: API Gateway allows one usage plan per key and stage), a rotated one
-past its grace is disabled until it is retired, a `suspended` or `canceled` one's existing keys are
-disabled, an `awaiting_payment_method` one's keys are in no plan yet. Every operation is idempotent (attaching a
-key twice, detaching one that is not there, disabling one that is gone), so whoever comes next —
-a retry, the webhook, the reconciler — finishes what a failure left half done.
+What the keys must look like follows from the row alone (`Account.key_target`), in two places:
+- the keys table (tollgate.domain.key_items), which the authorizer decides from: every key item
+  of the account carries the row's status, plan and usage key, and its own state (a rotated key's
+  grace end, an ended key's TTL). Written FIRST, so a cut-off account is refused by the authorizer
+  even when API Gateway cannot be reached;
+- API Gateway, which throttles and counts: the account's one usage key (`Account.api_key_id`) is
+  enabled and in its plan's usage plan (and no other: API Gateway allows one usage plan per key and
+  stage) while `active`, disabled while `suspended` or `canceled` (a second line behind the
+  authorizer), in no plan yet while `awaiting_payment_method`. Only when that part of the row changed
+  (`Account.gateway_in_sync`): a rotation or a revocation makes no API Gateway call.
+Every operation is idempotent (attaching a key twice, detaching one that is not there, disabling one
+that is gone, copying a row version onto an item that holds it), so whoever comes next — a retry,
+the webhook, the reconciler — finishes what a failure left half done. An item refuses a copy older
+than the one it holds (`account_version`), so a slow writer never undoes a newer one there.
 
 The row records what the keys were last made to match (`keys_synced_to`), written only if the row
 is still the version the keys were set from. If another writer changed the row meanwhile, our calls
@@ -24,8 +31,9 @@ from functools import partial
 from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyNotFound
+from tollgate.domain.key_items import KeyItem
 from tollgate.domain.ports.accounts import Accounts
-from tollgate.domain.ports.keys import ApiKeys
+from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.domain.ports.metrics import Metrics
 from tollgate.plans import Plan, PlanCatalog
 
@@ -41,11 +49,26 @@ def move_keys(keys: ApiKeys, plans: PlanCatalog, key_ids: Iterable[str], plan: P
         keys.attach_to_plan(key_id, plan.usage_plan_id)
 
 
+def follow_row(items: KeyItems, account: Account) -> None:
+    """Copy `account` (as stored) onto every item of its keys. Raises the first DownstreamError after
+    trying every item."""
+    failures: list[DownstreamError] = []
+    for record in account.key_records:
+        if record.key_hash is not None:
+            try:
+                items.follow(KeyItem.of(account, record))
+            except DownstreamError as failure:
+                failures.append(failure)
+    if failures:
+        raise failures[0]
+
+
 class KeyEnforcer:
-    def __init__(self, accounts: Accounts, keys: ApiKeys, plans: PlanCatalog, metrics: Metrics,
+    def __init__(self, accounts: Accounts, keys: ApiKeys, items: KeyItems, plans: PlanCatalog, metrics: Metrics,
                  clock: Callable[[], float] = time.time):
         self._accounts = accounts
         self._keys = keys
+        self._items = items
         self._plans = plans
         self._metrics = metrics
         self._clock = clock
@@ -55,9 +78,11 @@ class KeyEnforcer:
         it. Raises DownstreamError when a key could not be set (the row then still says they do not
         match, and the next actor tries again)."""
         touched = False  # we changed keys after the row moved: our calls may have undone a newer writer's
+        touched_gateway = False  # ... and API Gateway's among them
         for _ in range(MAX_ATTEMPTS):
             if touched or not account.keys_in_sync:
-                self.set_keys(account)
+                touched_gateway = touched_gateway or not account.gateway_in_sync
+                self.set_keys(account, gateway=touched_gateway)
                 touched = True
                 try:
                     self._accounts.update(account.with_keys_synced(), account)
@@ -69,20 +94,21 @@ class KeyEnforcer:
                 return
             account = latest
 
-    def set_keys(self, account: Account) -> None:
-        """Set every key of the account, the current one first. A key that fails does not stop the
-        others (a suspended non-payer must lose every key it can); the first failure is raised after."""
+    def set_keys(self, account: Account, gateway: bool = True) -> None:
+        """Copy the row onto the key items, then (with `gateway`) set the API Gateway keys. A step
+        that fails does not stop the others (a suspended non-payer must lose every key it can); the
+        first failure is raised after."""
         failures: list[DownstreamError] = []
-        if account.status is AccountStatus.ACTIVE:
-            plan, callable_now = self._plans.get(account.plan_id), account.callable_key_ids(self._clock())
-            for key_id in account.existing_key_ids:
-                if key_id in callable_now:
-                    failures += self._try(partial(self._enable, key_id, plan), contract.METRIC_KEYS_ENABLED,
-                                          gone_ok=key_id != account.api_key_id)
-                else:  # past its grace: it can no longer call, and waits to be retired
-                    failures += self._try(partial(self._keys.set_enabled, key_id, False), contract.METRIC_KEYS_DISABLED)
-        elif account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):
-            for key_id in account.existing_key_ids:
+        try:
+            follow_row(self._items, account)
+        except DownstreamError as failure:
+            failures.append(failure)
+        usage_key_id = account.api_key_id
+        if gateway and account.status is AccountStatus.ACTIVE and usage_key_id:
+            plan = self._plans.get(account.plan_id)
+            failures += self._try(partial(self._enable, usage_key_id, plan), contract.METRIC_KEYS_ENABLED)
+        elif gateway and account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):
+            for key_id in account.gateway_key_ids:
                 failures += self._try(partial(self._keys.set_enabled, key_id, False), contract.METRIC_KEYS_DISABLED)
         if failures:
             raise failures[0]
@@ -91,14 +117,11 @@ class KeyEnforcer:
         move_keys(self._keys, self._plans, (key_id,), plan)
         self._keys.set_enabled(key_id, True)
 
-    def _try(self, operation: Callable[[], None], metric: str, gone_ok: bool = False) -> list[DownstreamError]:
-        """`operation`'s failure, if any; with `gone_ok`, a key that is gone (a rotated-out key ended by a
-        retirement or revocation whose row write is still to come) is none."""
+    def _try(self, operation: Callable[[], None], metric: str) -> list[DownstreamError]:
+        """`operation`'s failure, if any (a usage key that is gone too: the row says it exists)."""
         try:
             operation()
-        except KeyNotFound as gone:
-            return [] if gone_ok else [gone]
-        except DownstreamError as failure:
+        except (KeyNotFound, DownstreamError) as failure:
             return [failure]
         self._metrics.count(metric)
         return []

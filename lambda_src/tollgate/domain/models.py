@@ -18,7 +18,8 @@ class Registrant:
 
 @dataclass(frozen=True)
 class IssuedKey:
-    """An API Gateway key as created. `value` is secret: it goes to the caller and nowhere else."""
+    """A key as created: an API Gateway key (id, value), or a key a customer holds (its key id, its
+    value). `value` is secret: it goes to the caller and nowhere else."""
 
     id: str
     value: str = field(repr=False)

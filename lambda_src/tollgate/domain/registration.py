@@ -1,6 +1,12 @@
-"""One sign-up = one API key, one Stripe customer and subscription, one Moesif user — or nothing.
+"""One sign-up = one customer key, one API Gateway usage key, one Stripe customer and subscription,
+one Moesif user — or nothing.
 
-The plan chosen (tollgate.plans) decides the usage plan the key joins, the price subscribed to and
+The customer's key is a Tollgate key (tollgate.domain.key_items.KeyIssuer), made here, shown once
+(in the answer) and stored only as its hash, in the keys table. The API Gateway key is the account's
+usage key: never shown, it is what the authorizer names so that usage plans throttle and count the
+account (tollgate.domain.account.Account.api_key_id).
+
+The plan chosen (tollgate.plans) decides the usage plan the usage key joins, the price subscribed to and
 whether a card comes first; a free plan has a Stripe customer but no subscription (stage 3 is
 skipped, and the Moesif company is the customer).
 
@@ -8,13 +14,14 @@ The service talks to ports only. The account row is the ledger of every id creat
 a later takeover of a crashed attempt and the operator's failed-accounts command all undo what
 it records), and independent calls run concurrently so the critical path is four round trips:
 
-    1. reserve the email          ‖ create the API key (in no usage plan yet: it cannot call)
-    2. create the Stripe customer ‖ record the key id
+    1. reserve the email          ‖ create the usage key (in no usage plan yet: it cannot be counted)
+    2. create the Stripe customer ‖ record the usage key and the customer key's hash
     3. subscribe                  ‖ record the customer id
-    4. Moesif company ‖ Moesif user ‖ attach the key to the usage plan ‖ record the final state
+    4. Moesif company ‖ Moesif user ‖ attach the usage key to the usage plan ‖ store the key item
+       ‖ record the final state
 
-Attaching the key is the only step that lets it call the API, and it runs in the last stage,
-once billing exists. Any failure undoes what was created, newest first, and releases the
+Storing the key item (with the account's final status) is what lets the key call the API, and it
+runs in the last stage, once billing exists. Any failure undoes what was created, newest first, and releases the
 reservation; an undo that fails leaves the row `failed` with every id and the reason. A Stripe
 customer whose create timed out or failed with a 5xx may exist all the same: the rollback
 repeats the create with its idempotency key to learn its id (see undo_recorded).
@@ -30,6 +37,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from tollgate import contract
@@ -38,7 +46,6 @@ from tollgate.domain.account import (
     SIGNUP_KEY_NAME_PREFIX,
     Account,
     AccountStatus,
-    Registration,
 )
 from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.errors import (
@@ -47,17 +54,33 @@ from tollgate.domain.errors import (
     EmailAlreadyRegistered,
     RegistrationInProgress,
 )
+from tollgate.domain.key_enforcement import follow_row
+from tollgate.domain.key_items import KeyIssuer, KeyItem
 from tollgate.domain.models import IssuedKey, Registrant
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.billing import Billing
-from tollgate.domain.ports.keys import ApiKeys
+from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.domain.ports.metrics import Metrics
 from tollgate.plans import PlanCatalog
 
-CONCURRENT_CALLS = 4  # the widest stage
+CONCURRENT_CALLS = 5  # the widest stage (the last one)
 _RESERVATION_TRIES = 3
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a successful sign-up hands back: the customer's key (value included, its id the key id),
+    its hint, the account id and the billing ids."""
+
+    key: IssuedKey
+    key_hint: str
+    account_id: str
+    customer_id: str
+    subscription_id: str | None  # None: a free plan
+    status: AccountStatus
+    plan_id: str  # the plan signed up for (tollgate.plans): the key page says what applies to it
 
 
 class RegistrationService:
@@ -72,6 +95,8 @@ class RegistrationService:
         *,
         metrics: Metrics,
         plans: PlanCatalog,
+        key_items: KeyItems,
+        issuer: KeyIssuer | None = None,
         lease_seconds: int = RESERVATION_LEASE_SECONDS,
         executor: Executor | None = None,
         clock: Callable[[], float] = time.time,
@@ -82,7 +107,9 @@ class RegistrationService:
         self.analytics = analytics
         self.accounts = accounts
         self.metrics = metrics
-        self.cleanup = Cleanup(api_keys, billing, accounts, plans, clock)
+        self.key_items = key_items
+        self.issuer = issuer or KeyIssuer()
+        self.cleanup = Cleanup(api_keys, billing, accounts, plans, key_items, clock)
         self.plans = plans
         self.lease_seconds = lease_seconds
         self.executor = executor or ThreadPoolExecutor(CONCURRENT_CALLS, thread_name_prefix="register")
@@ -128,12 +155,13 @@ class _Attempt:
 
     def run(self) -> Registration:
         service, registrant = self._service, self._registrant
+        customer_key, key_record = service.issuer.issue(service.now())
         key: IssuedKey = self._create(
             lambda: service.api_keys.create_key(
                 f"{SIGNUP_KEY_NAME_PREFIX}{self._email_hash}-{self._id}", f"Tollgate sign-up {self._id}"
             ),
             alongside=self._reserve,
-            record=lambda row, issued: row.with_api_key(issued.id),
+            record=lambda row, issued: row.with_usage_key(issued).with_first_key(key_record),
         )
         customer_idempotency_key = self._idempotency_key("customer")
         self._row = self._row.with_customer_create(customer_idempotency_key)
@@ -154,22 +182,30 @@ class _Attempt:
         final_status = (
             AccountStatus.AWAITING_PAYMENT_METHOD if self._plan.requires_payment_method else AccountStatus.ACTIVE
         )
-        self._row = self._row.with_status(final_status, service.now(), "sign-up")
+        # The last stage leaves the keys as the final row wants them (or the rollback undoes it all).
+        self._row = self._row.with_status(final_status, service.now(), "sign-up").with_keys_synced()
+        assert self._stored is not None and self._row.account_id is not None
+        account_id = self._row.account_id  # a str for the stage's calls below as well
+        # The item copies the row as the final write stores it (that write is conditional on the
+        # version this attempt last wrote; should it fail, the rollback removes the item).
+        item = KeyItem.of(replace(self._row, version=self._stored.version + 1), key_record)
         final_calls = [
             self._record,
             lambda: service.analytics.upsert_company(
                 company_id, {"email": registrant.email, "stripe_customer_id": customer_id}
             ),
             lambda: service.analytics.upsert_user(
-                key.id,
+                account_id,
                 company_id,
                 {"email": registrant.email, "first_name": registrant.first_name, "last_name": registrant.last_name},
             ),
+            lambda: service.key_items.put(item),
         ]
         if not self._plan.requires_payment_method:
             final_calls.append(lambda: self._attach(key.id))
         _raise_first_failure(*self._stage(*final_calls))
-        return Registration(key=key, customer_id=customer_id, subscription_id=subscription_id, status=final_status,
+        return Registration(key=customer_key, key_hint=key_record.hint, account_id=account_id,
+                            customer_id=customer_id, subscription_id=subscription_id, status=final_status,
                             plan_id=self._plan.id)
 
     def roll_back(self, failure: Exception) -> None:
@@ -281,8 +317,11 @@ class _Attempt:
         """A canceled account ended for good: a new sign-up gets a new key and subscription. The
         old keys (disabled since the cancellation) are deleted first; the row keeps its history, and
         the old keys' records go, so no late usage of theirs is ever billed to the new subscription."""
-        for key_id in canceled.existing_key_ids:
+        for key_id in canceled.gateway_key_ids:
             self._service.api_keys.delete_key(key_id)
+        # The old keys' items end (their records go with the old row): retired, and gone after their TTL.
+        ended = canceled.with_keys_deleted(self._service.now(), "sign-up again after cancellation")
+        follow_row(self._service.key_items, replace(ended, version=canceled.version + 1))
         self._row = self._row.succeeding(canceled, self._service.now())
         try:
             self._stored = self._service.accounts.update(self._row, canceled)

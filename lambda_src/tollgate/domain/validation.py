@@ -26,17 +26,16 @@ FIELD_EMAIL = "email"
 FIELD_FIRST_NAME = "firstname"
 FIELD_LAST_NAME = "lastname"
 FIELD_PLAN = "plan"  # optional: a plan id (tollgate.plans); absent: the default plan
-FIELD_API_KEY_ID = "apiKeyId"  # POST /billing/checkout
 FIELD_SESSION_ID = "sessionId"  # POST /billing/checkout/outcome
 FIELD_TOKEN = "token"  # POST /api/signup/confirm, /api/signin/confirm: the emailed link's token
-FIELD_KEY_ID = "keyId"  # POST /api/account/keys/revoke
+FIELD_KEY_ID = "keyId"  # POST /billing/checkout, POST /api/account/keys/revoke
 FIELD_EVERYWHERE = "everywhere"  # POST /api/signout
 FIELD_BODY = "body"  # the error key when the body as a whole is unusable
 
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _TOP_LEVEL_DOMAIN = re.compile(r"^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]{1,59}$")
-_API_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")  # API Gateway key ids are short alphanumerics
+_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")  # key ids: the start of the key's hash (hex)
 _PLAN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")  # infra/plan_settings.py checks the same at synth
 _LINK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")  # secrets.token_urlsafe output
 _CHECKOUT_SESSION_ID = re.compile(r"^cs_(test|live)_[A-Za-z0-9]{1,200}$")  # Stripe Checkout session ids
@@ -73,8 +72,8 @@ def parse_registration(body: str | bytes | None, plan_ids: tuple[str, ...]) -> R
 
 
 def parse_checkout_request(body: str | bytes | None) -> str:
-    """The API key id in a POST /billing/checkout body (JSON `{"apiKeyId"}`)."""
-    return _one_field(body, FIELD_API_KEY_ID, _api_key_id_problem)
+    """The key id in a POST /billing/checkout body (JSON `{"keyId"}`)."""
+    return _one_field(body, FIELD_KEY_ID, _key_id_problem)
 
 
 def parse_checkout_outcome_request(body: str | bytes | None) -> str:
@@ -95,7 +94,7 @@ def parse_sign_in_request(body: str | bytes | None) -> str:
 
 def parse_revoke_request(body: str | bytes | None) -> str:
     """The key id in a POST /api/account/keys/revoke body (JSON `{"keyId"}`)."""
-    return _one_field(body, FIELD_KEY_ID, _api_key_id_problem)
+    return _one_field(body, FIELD_KEY_ID, _key_id_problem)
 
 
 def parse_plan_request(body: str | bytes | None) -> str:
@@ -215,8 +214,8 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
-def _api_key_id_problem(api_key_id: str) -> str | None:
-    if not _API_KEY_ID.match(api_key_id):
+def _key_id_problem(key_id: str) -> str | None:
+    if not _KEY_ID.match(key_id):
         return "must be the key ID shown with your key (letters and digits)"
     return None
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 from contextlib import suppress
 
 from tollgate import contract
-from tollgate.domain.account import AccountStatus, Registration
+from tollgate.domain.account import AccountStatus
 from tollgate.domain.account_emails import AccountEmails
 from tollgate.domain.customer_access import EmailLink, LinkPurpose
 from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, InvalidLink
 from tollgate.domain.models import Registrant
 from tollgate.domain.ports.accounts import Accounts
-from tollgate.domain.registration import RegistrationService
+from tollgate.domain.registration import Registration, RegistrationService
 
 # Accounts a customer has: signing up again with their email gets a sign-in link. A canceled account
 # signs up again (a new key and subscription); pending and failed rows are no one's account.

@@ -30,6 +30,7 @@ from aws_lambda_powertools.event_handler import Response
 from tollgate import contract, wiring
 from tollgate.domain.account import Account
 from tollgate.domain.account_overview import AccountOverview
+from tollgate.domain.api_key_format import key_hint
 from tollgate.domain.errors import BillingPortalNotSetUp, KeyChangeRefused, PlanChangeRefused, SignedOut
 from tollgate.domain.validation import (
     parse_link_token,
@@ -111,16 +112,17 @@ def rotate_key() -> Response[str]:
     _posted()
     holder = _signed_in()
     key = wiring.current().account_keys.rotate(holder)
-    logger.info("Key rotated", extra={"apiKeyId": key.id, "rotatingOut": holder.api_key_id})
-    return respond(201, {contract.API_KEY_VALUE_FIELD: key.value, "apiKeyId": key.id, "rotatingOut": holder.api_key_id,
-                         "graceSeconds": wiring.current().account_keys.grace_seconds})
+    rotating_out = holder.current_key.id if holder.current_key else None
+    logger.info("Key rotated", extra={"keyId": key.id, "rotatingOut": rotating_out, "accountId": holder.account_id})
+    return respond(201, {contract.API_KEY_VALUE_FIELD: key.value, "keyId": key.id, "keyHint": key_hint(key.value),
+                         "rotatingOut": rotating_out, "graceSeconds": wiring.current().account_keys.grace_seconds})
 
 
 @app.post(contract.ROUTE_ACCOUNT_KEY_REVOKE)
 def revoke_key() -> Response[str]:
     key_id = parse_revoke_request(_posted())
     revoked = wiring.current().account_keys.revoke(_signed_in(), key_id)
-    logger.info("Key revoked", extra={"apiKeyId": key_id})
+    logger.info("Key revoked", extra={"keyId": key_id, "accountId": revoked.account_id})
     return respond(200, {"keys": _keys_body(revoked)})
 
 
@@ -180,8 +182,9 @@ def _refused(problem: KeyChangeRefused | PlanChangeRefused) -> Response[str]:
 
 
 def _keys_body(holder: Account) -> list[dict[str, Any]]:
-    return [{"id": record.id, "createdAt": record.created_at, "state": record.state.value, "until": record.until,
-             "current": record.id == holder.api_key_id} for record in holder.key_records]
+    current = holder.current_key
+    return [{"id": record.id, "hint": record.hint, "createdAt": record.created_at, "state": record.state.value,
+             "until": record.until, "current": record == current} for record in holder.key_records]
 
 
 def _overview_body(overview: AccountOverview) -> dict[str, Any]:

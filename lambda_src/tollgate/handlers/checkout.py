@@ -3,9 +3,9 @@ POST /billing/checkout/outcome: what became of the account, for the page back fr
 Both answer alike on the site's own origin (POST /api/billing/checkout and /api/billing/checkout/outcome,
 contract.SITE_TWIN_OF_ROUTE), where the signup page calls them.
 
-Checkout: the browser sends its API key in `x-api-key` and the key's id in the body
-`{"apiKeyId"}`; the route needs no usage-plan key (a key awaiting its payment method is in no plan
-yet), so the handler checks the pair itself (PaymentMethodCheckout). Answers `{"url": ...}`; 403
+Checkout: the browser sends its key in `x-api-key` and the key's id in the body `{"keyId"}`; the
+route is not metered (a key awaiting its payment method cannot call yet), so the handler checks the
+pair itself (PaymentMethodCheckout: by the key's hash, in the keys table). Answers `{"url": ...}`; 403
 for any key problem, without saying which; 400 for a malformed body.
 
 Outcome: the body `{"sessionId": "cs_..."}` names the session Stripe returned the page with.
@@ -36,12 +36,12 @@ app, logger = function.router, function.logger
 @app.post(contract.ROUTE_SITE_CHECKOUT)
 def checkout() -> Response[str]:
     request = app.current_event
-    api_key_id = parse_checkout_request(raw_body(request))
+    key_id = parse_checkout_request(raw_body(request))
     presented_key = request.headers.get(contract.API_KEY_HEADER) or ""
     if not presented_key:
         raise ApiKeyRejected("no x-api-key header")
-    url = wiring.current().checkout.start(api_key_id, presented_key, request.request_context.request_id)
-    logger.info("Checkout session opened", extra={"apiKeyId": api_key_id})
+    url = wiring.current().checkout.start(key_id, presented_key, request.request_context.request_id)
+    logger.info("Checkout session opened", extra={"keyId": key_id})
     return respond(200, {"url": url})
 
 

@@ -1,5 +1,6 @@
 """The scheduled key retirement (EventBridge Scheduler, infra/customer_accounts.py): every rotated-out
-key whose grace is over is disabled, deleted and recorded as such (tollgate.domain.account_keys).
+key whose grace is over is marked retired in the keys table (with a TTL) and on the account row
+(tollgate.domain.account_keys): no API Gateway call, the account's usage key stays.
 A key that cannot be retired now is counted and tried again next run; Lambda does not retry a run."""
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ token runs RegistrationService for the sign-up it holds and answers like a direc
 
 Idempotency-Key: the first successful response is replayed for the same key and body for
 contract.SIGN_UP_REPLAY_SECONDS (then the request is a new sign-up of a taken email: 409, no key);
-the idempotency table stores it WITHOUT the key value, which a replay re-reads from API Gateway.
+the idempotency table stores it WITHOUT the key, and nothing else holds the key (only its hash is
+stored): a replay answers the same ids with `apikey: null` and says why (`keyNote`: sign in and
+rotate for a new key).
 Logs carry ids only, never the key value nor the request body. Everything this module uses comes
 from tollgate.wiring.
 """
@@ -29,14 +31,17 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseIdempotencySerializer
 
 from tollgate import contract, wiring
-from tollgate.domain.account import Registration
 from tollgate.domain.errors import EmailAlreadyRegistered, RegistrationInProgress, ValidationFailed
 from tollgate.domain.models import Registrant
+from tollgate.domain.registration import Registration
 from tollgate.domain.validation import parse_link_token, parse_registration
 from tollgate.handlers.http import HttpFunction, error, raw_body, require_json, respond
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 API_KEY_VALUE_FIELD = contract.API_KEY_VALUE_FIELD
+KEY_NOTE_FIELD = "keyNote"
+REPLAY_KEY_NOTE = ("This sign-up was completed by an earlier identical request, whose answer held the key: a key "
+                   "is shown once and never stored. If you lost it, sign in on the account page and rotate your key.")
 
 function = HttpFunction(
     "tollgate-register",
@@ -57,18 +62,19 @@ class _ResponseWithoutKeyValue(BaseIdempotencySerializer):
         return data
 
 
-def _with_key_value(response: dict[str, Any], idempotent_data: DataRecord) -> dict[str, Any]:
-    """Replay: put back the key value, read from API Gateway by the stored key id. (The parameters are
-    named as Powertools' IdempotentHookFunction names them.)"""
-    logger.info("Replaying a completed sign-up", extra={"apiKeyId": response["apiKeyId"]})
-    return {API_KEY_VALUE_FIELD: wiring.current().api_keys.key_value(response["apiKeyId"]), **response}
+def _without_key_value(response: dict[str, Any], idempotent_data: DataRecord) -> dict[str, Any]:
+    """Replay: the key was shown once, in the first answer; say so. (The parameters are named as
+    Powertools' IdempotentHookFunction names them.)"""
+    logger.info("Replaying a completed sign-up", extra={"keyId": response.get("keyId"),
+                                                        "accountId": response.get("accountId")})
+    return {API_KEY_VALUE_FIELD: None, KEY_NOTE_FIELD: REPLAY_KEY_NOTE, **response}
 
 
 idempotency = IdempotencyConfig(
     event_key_jmespath="idempotencyKey",
     payload_validation_jmespath="registrant",
     expires_after_seconds=contract.SIGN_UP_REPLAY_SECONDS,
-    response_hook=_with_key_value,
+    response_hook=_without_key_value,
 )
 
 
@@ -108,7 +114,8 @@ def _created_body(registration: Registration) -> dict[str, Any]:
     logger.info(
         "Registered",
         extra={
-            "apiKeyId": registration.key.id,
+            "keyId": registration.key.id,
+            "accountId": registration.account_id,
             "customerId": registration.customer_id,
             "subscriptionId": registration.subscription_id,
             "status": registration.status.value,
@@ -116,7 +123,9 @@ def _created_body(registration: Registration) -> dict[str, Any]:
     )
     return {
         API_KEY_VALUE_FIELD: registration.key.value,
-        "apiKeyId": registration.key.id,
+        "keyId": registration.key.id,
+        "keyHint": registration.key_hint,
+        "accountId": registration.account_id,
         "customerId": registration.customer_id,
         "subscriptionId": registration.subscription_id,
         "status": registration.status.value,
@@ -128,7 +137,7 @@ def _created_body(registration: Registration) -> dict[str, Any]:
             "method": "POST",
             "path": contract.ROUTE_CHECKOUT,
             "apiKeyHeader": contract.API_KEY_HEADER,
-            "body": {"apiKeyId": registration.key.id},
+            "body": {"keyId": registration.key.id},
         },
     }
 

@@ -7,8 +7,9 @@ any call without the gateway's secret header (contract.BACKEND_SECRET_HEADER) - 
 and a direct call would skip keys, metering and billing - accepting the secret's current and
 previous value, so a rotation never refuses the gateway (tollgate.adapters.origin_secret).
 
-Answers any other call with a JSON echo of the method, the path and the caller's API key id (the
-stage sends it in contract.BACKEND_API_KEY_ID_HEADER; never the key value). Events are Lambda
+Answers any other call with a JSON echo of the method, the path, the caller's account id and its
+account's API key id (the stage sends them in contract.BACKEND_ACCOUNT_ID_HEADER and
+BACKEND_API_KEY_ID_HEADER; never a key value). Events are Lambda
 function URL events (payload format 2.0).
 """
 
@@ -43,6 +44,7 @@ def handler(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
         return _json(403, {"error": NOT_THROUGH_THE_GATEWAY})
     http = (event.get("requestContext") or {}).get("http") or {}
     return _json(200, {"method": http.get("method"), "path": event.get("rawPath"),
+                       "accountId": headers.get(contract.BACKEND_ACCOUNT_ID_HEADER),
                        "apiKeyId": headers.get(contract.BACKEND_API_KEY_ID_HEADER)})
 
 

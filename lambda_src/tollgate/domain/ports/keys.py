@@ -7,6 +7,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tollgate.domain.key_items import KeyItem
     from tollgate.domain.models import IssuedKey, ListedKey
     from tollgate.plans import Plan
 
@@ -40,7 +41,8 @@ class ApiKeys(ABC):
 
     @abstractmethod
     def key_value(self, key_id: str) -> str:
-        """The key's secret value (only to answer a replayed request or check a presented key)."""
+        """The key's value (the usage key's, for the authorizer to name; a key from before issue 20's,
+        to import its hash). KeyNotFound when the key is gone."""
 
     @abstractmethod
     def keys_named(self, prefix: str) -> list[ListedKey]:
@@ -50,6 +52,31 @@ class ApiKeys(ABC):
     def count_in_region(self) -> int:
         """Every API key of the account in this region, any API's: what API Gateway's quota of
         contract.API_KEYS_PER_REGION counts. One call per 500 keys."""
+
+class KeyItems(ABC):
+    """The keys table (tollgate.domain.key_items): a Tollgate key's hash -> its account, state and the
+    copy of the account row the authorizer decides from. Never holds a key itself."""
+
+    @abstractmethod
+    def put(self, item: KeyItem) -> None:
+        """Store a new key's item. Raises ConcurrentUpdate when an item has that hash already (never
+        written over: the chance of a collision of 256 random bits is nil, a replay is a bug)."""
+
+    @abstractmethod
+    def get(self, key_hash: str) -> KeyItem | None:
+        """The item of a hash, if any (an eventually consistent read is enough: items change only
+        by writers that also invalidate nothing, and the authorizer caches answers anyway)."""
+
+    @abstractmethod
+    def follow(self, item: KeyItem) -> bool:
+        """Write `item`'s state and account copy over the stored item, only if one is stored with no
+        newer copy (its account_version at most `item.account_version`). False when nothing was
+        written: no such item (never stored, or removed), or a newer copy is there."""
+
+    @abstractmethod
+    def delete(self, key_hash: str) -> None:
+        """Remove the item (a sign-up or rotation undoing itself); removing a missing one is not an error."""
+
 
 class PlanUsage(ABC):
     """API Gateway's usage plans' counts (GetUsage): per key and UTC day, and the quota left (which

@@ -5,6 +5,7 @@ handler."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import urllib.request
 import uuid
@@ -41,7 +42,7 @@ def test_the_keys_owner_gets_a_setup_mode_session_for_their_own_customer(checkou
                                                                           stripe_client):
     account = sign_up(register_module)
 
-    status, headers, body = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, account["apikey"])
+    status, headers, body = open_checkout(checkout_module, {"keyId": account["keyId"]}, account["apikey"])
 
     assert status == 200, body
     assert not cors_headers(headers)
@@ -57,10 +58,10 @@ def test_the_sites_checkout_route_answers_as_the_apis_does(checkout_module, regi
     for the key's owner, the same 403 for a key that does not match."""
     account = sign_up(register_module)
 
-    refused = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, "someone-elses-key",
+    refused = open_checkout(checkout_module, {"keyId": account["keyId"]}, "someone-elses-key",
                             route=contract.ROUTE_SITE_CHECKOUT)
-    assert refused == open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, "someone-elses-key")
-    status, _, body = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, account["apikey"],
+    assert refused == open_checkout(checkout_module, {"keyId": account["keyId"]}, "someone-elses-key")
+    status, _, body = open_checkout(checkout_module, {"keyId": account["keyId"]}, account["apikey"],
                                     route=contract.ROUTE_SITE_CHECKOUT)
 
     assert status == 200, body
@@ -86,7 +87,7 @@ def test_a_key_that_does_not_match_the_key_id_gets_403_and_no_session(checkout_m
                                                                         stripe_client, presented):
     account = sign_up(register_module)
 
-    status, headers, body = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, presented)
+    status, headers, body = open_checkout(checkout_module, {"keyId": account["keyId"]}, presented)
 
     assert status == 403 and "do not match" in body["error"]
     assert not cors_headers(headers)
@@ -97,7 +98,7 @@ def test_another_customers_valid_key_cannot_open_checkout_for_this_customer(chec
                                                                              stripe_client):
     victim, attacker = sign_up(register_module), sign_up(register_module)
 
-    status, _, _ = open_checkout(checkout_module, {"apiKeyId": victim["apiKeyId"]}, attacker["apikey"])
+    status, _, _ = open_checkout(checkout_module, {"keyId": victim["keyId"]}, attacker["apikey"])
 
     assert status == 403
     assert stripe_client.v1.checkout.sessions.list({"customer": victim["customerId"]}).data == []
@@ -106,7 +107,7 @@ def test_another_customers_valid_key_cannot_open_checkout_for_this_customer(chec
 def test_an_unknown_key_id_gets_the_same_403(checkout_module, register_module):
     account = sign_up(register_module)
 
-    status, _, body = open_checkout(checkout_module, {"apiKeyId": "nosuchkey1"}, account["apikey"])
+    status, _, body = open_checkout(checkout_module, {"keyId": "nosuchkey1"}, account["apikey"])
 
     assert status == 403 and "do not match" in body["error"]
 
@@ -114,7 +115,7 @@ def test_an_unknown_key_id_gets_the_same_403(checkout_module, register_module):
 def test_a_customer_id_in_the_body_is_never_used(checkout_module, register_module, stripe_client):
     account, other = sign_up(register_module), sign_up(register_module)
 
-    status, _, _ = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"], "customer": other["customerId"]},
+    status, _, _ = open_checkout(checkout_module, {"keyId": account["keyId"], "customer": other["customerId"]},
                                  account["apikey"])
 
     assert status == 200
@@ -124,8 +125,8 @@ def test_a_customer_id_in_the_body_is_never_used(checkout_module, register_modul
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [("", "body"), ("not json", "body"), ("[]", "body"), ({}, "apiKeyId"), ({"apiKeyId": 7}, "apiKeyId"),
-     ({"apiKeyId": "../../etc"}, "apiKeyId"), ('{"apiKeyId": ' + "[" * 1000 + "]" * 1000 + "}", "body")],
+    [("", "body"), ("not json", "body"), ("[]", "body"), ({}, "keyId"), ({"keyId": 7}, "keyId"),
+     ({"keyId": "../../etc"}, "keyId"), ('{"keyId": ' + "[" * 1000 + "]" * 1000 + "}", "body")],
 )
 def test_a_malformed_body_gets_400_naming_the_field(checkout_module, body, field):
     status, _, answer = open_checkout(checkout_module, body, "any-key")
@@ -151,7 +152,12 @@ def bridge_post(url: str, body: bytes) -> dict:
 
 
 def key_enabled(account: dict) -> bool:
-    return boto3.client("apigateway").get_api_key(apiKey=account["apiKeyId"])["enabled"]
+    """The authorizer would let the key call: its item (found by the key's hash) says the account may."""
+    dynamodb = boto3.client("dynamodb")
+    (table,) = [name for name in dynamodb.list_tables()["TableNames"] if name.endswith("-keys")]
+    item = dynamodb.get_item(TableName=table, Key={
+        contract.KEYS_PARTITION_KEY: {"S": hashlib.sha256(account["apikey"].encode()).hexdigest()}})["Item"]
+    return item[contract.KEYS_ATTR_ACCOUNT_STATUS]["S"] in contract.KEY_CALLABLE_ACCOUNT_STATUSES
 
 
 @pytest.mark.parametrize("test_card, settled", [
@@ -168,7 +174,7 @@ def test_a_past_due_customer_back_from_checkout_learns_what_became_of_the_accoun
     shown = {"id": past_due.id, "object": "subscription", "customer": past_due.customer, "status": past_due.status}
     assert deliver(webhook_module, stripe_event("customer.subscription.updated", shown))[0] == 200
     assert not key_enabled(account)
-    url = open_checkout(checkout_module, {"apiKeyId": account["apiKeyId"]}, account["apikey"])[2]["url"]
+    url = open_checkout(checkout_module, {"keyId": account["keyId"]}, account["apikey"])[2]["url"]
     session_id = url.rsplit("/", 1)[-1]
 
     completed = bridge_post(f"{url}/complete", f"payment_method={test_card}".encode())["session"]

@@ -3,6 +3,7 @@ adapters and the emulators (moto in-process, localstripe behind the bridge, Moes
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -42,25 +43,31 @@ def test_a_sign_up_answers_201_with_a_working_billed_key(register_module, aws, s
     status, headers, body = register(register_module, sign_up_body("  Ann.Lee@Example.com "))
 
     assert status == 201, body
-    assert set(body) == {"apikey", "apiKeyId", "customerId", "subscriptionId", "status", "plan", "addPaymentMethod"}
+    assert set(body) == {"apikey", "keyId", "keyHint", "accountId", "customerId", "subscriptionId", "status", "plan",
+                         "addPaymentMethod"}
     assert body["status"] == "active" and body["plan"] == "standard"  # the default plan: the page names it
     assert not cors_headers(headers)
     assert headers["Cache-Control"] == "no-store"
-    key = boto3.client("apigateway").get_api_key(apiKey=body["apiKeyId"], includeValue=True)
-    assert key["value"] == body["apikey"] and key["enabled"]
-    assert body["apiKeyId"] in usage_plan_key_ids(aws)
+    row = account_item(aws, "ann.lee@example.com")
+    usage_key_id = row["apiKeyId"]["S"]  # the account's API Gateway key: never shown
+    key = boto3.client("apigateway").get_api_key(apiKey=usage_key_id, includeValue=True)
+    assert key["value"] != body["apikey"] and key["enabled"] and usage_key_id in usage_plan_key_ids(aws)
+    item = boto3.client("dynamodb").get_item(TableName=aws.keys_table, Key={
+        contract.KEYS_PARTITION_KEY: {"S": hashlib.sha256(body["apikey"].encode()).hexdigest()}})["Item"]
+    assert (item[contract.KEYS_ATTR_KEY_ID]["S"], item[contract.KEYS_ATTR_ACCOUNT_ID]["S"],
+            item[contract.KEYS_ATTR_USAGE_KEY]["S"], item[contract.KEYS_ATTR_ACCOUNT_STATUS]["S"]) == (
+        body["keyId"], body["accountId"], key["value"], "active")
     customer = stripe_client.v1.customers.retrieve(body["customerId"])
     assert customer.email == "ann.lee@example.com"
-    assert customer.metadata[contract.STRIPE_CUSTOMER_METADATA_API_KEY_ID] == body["apiKeyId"]
+    assert customer.metadata[contract.STRIPE_CUSTOMER_METADATA_API_KEY_ID] == usage_key_id
     subscription = stripe_client.v1.subscriptions.retrieve(body["subscriptionId"])
     assert subscription.customer == body["customerId"] and subscription.status == "active"
     (user,) = clean_moesif.users()
-    assert (user["user_id"], user["company_id"]) == (body["apiKeyId"], body["subscriptionId"])
+    assert (user["user_id"], user["company_id"]) == (body["accountId"], body["subscriptionId"])
     assert user["metadata"] == {"email": "ann.lee@example.com", "first_name": "Ann", "last_name": "Lee"}
     (company,) = clean_moesif.companies()
     assert company["company_id"] == body["subscriptionId"]
-    row = account_item(aws, "ann.lee@example.com")
-    assert row["status"]["S"] == "active" and row["apiKeyId"]["S"] == body["apiKeyId"]
+    assert row["status"]["S"] == "active" and row["accountId"]["S"] == body["accountId"]
 
 
 def test_a_free_sign_up_names_its_plan_so_the_page_can_say_no_card_is_needed(register_module, stripe_client):
@@ -101,10 +108,11 @@ def test_a_retry_with_the_same_idempotency_key_replays_the_first_response(regist
     replay = register(register_module, body, headers)
 
     assert first[0] == replay[0] == 201
-    assert replay[2] == first[2]
+    # The same answer without the key, which nothing stored: it was shown once.
+    assert replay[2] == {**first[2], "apikey": None, "keyNote": replay[2]["keyNote"]} and "rotate" in replay[2]["keyNote"]
     stored = boto3.client("dynamodb").scan(TableName=aws.idempotency_table)["Items"]
     assert stored and first[2]["apikey"] not in json.dumps(stored)
-    assert first[2]["apiKeyId"] in json.dumps(stored)
+    assert first[2]["keyId"] in json.dumps(stored)
 
 
 def test_a_replay_gives_the_key_only_within_the_short_window_then_409_without_it(register_module, aws):
@@ -113,7 +121,7 @@ def test_a_replay_gives_the_key_only_within_the_short_window_then_409_without_it
     first = register(register_module, body, headers)
     dynamodb = boto3.client("dynamodb")
     (record,) = [item for item in dynamodb.scan(TableName=aws.idempotency_table)["Items"]
-                 if first[2]["apiKeyId"] in json.dumps(item)]
+                 if first[2]["keyId"] in json.dumps(item)]
     expiry = int(record[contract.IDEMPOTENCY_TTL_ATTRIBUTE]["N"])
     assert abs(expiry - (time.time() + contract.SIGN_UP_REPLAY_SECONDS)) < 30
 
@@ -172,9 +180,9 @@ def test_twenty_simultaneous_sign_ups_of_one_email_make_one_account(register_mod
     statuses = sorted(status for status, _, _ in outcomes)
     assert statuses == [201] + [409] * 19
     (winner,) = [body for status, _, body in outcomes if status == 201]
-    assert api_key_ids() - keys_before == {winner["apiKeyId"]}
+    assert api_key_ids() - keys_before == {account_item(aws, email)["apiKeyId"]["S"]}
     assert [c.id for c in stripe_client.v1.customers.list({"email": email}).data] == [winner["customerId"]]
-    assert account_item(aws, email)["apiKeyId"]["S"] == winner["apiKeyId"]
+    assert account_item(aws, email)["accountId"]["S"] == winner["accountId"]
 
 
 def test_a_downstream_failure_is_503_and_leaves_nothing_behind(register_module, aws, stripe_client, clean_moesif):
@@ -235,7 +243,9 @@ def log_output(register_module):
         yield logs
 
 
-def test_the_key_value_never_reaches_logs_or_moesif(register_module, clean_moesif, log_output):
+def test_the_key_value_never_reaches_logs_moesif_or_any_table(register_module, aws, clean_moesif, log_output):
+    """Done-when of issue 20, the sign-up's part (rotation, use and revocation: make dev's test): the
+    key is in the answer and nowhere at rest."""
     headers = {contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())}
     body = sign_up_body()
     _, _, first = register(register_module, body, headers)
@@ -243,8 +253,11 @@ def test_the_key_value_never_reaches_logs_or_moesif(register_module, clean_moesi
     register(register_module, body)  # and a 409
 
     logs = log_output.getvalue()
-    assert '"correlation_id"' in logs and first["apiKeyId"] in logs  # the logger did write
+    assert '"correlation_id"' in logs and first["keyId"] in logs  # the logger did write
     assert "Replaying" in logs
     assert first["apikey"] not in logs
     sent = json.dumps([request.as_dict() for request in clean_moesif.requests()])
-    assert first["apiKeyId"] in sent and first["apikey"] not in sent
+    assert first["accountId"] in sent and first["apikey"] not in sent
+    dynamodb = boto3.client("dynamodb")
+    for table in dynamodb.list_tables()["TableNames"]:
+        assert first["apikey"] not in json.dumps(dynamodb.scan(TableName=table)["Items"]), table

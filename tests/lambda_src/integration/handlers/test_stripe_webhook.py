@@ -57,22 +57,26 @@ def complete_setup_checkout(stripe_api: str, stripe_client, account: dict) -> di
     return complete_checkout_in_the_bridge(stripe_api, session.id)
 
 
-def key_enabled(account: dict) -> bool:
-    return boto3.client("apigateway").get_api_key(apiKey=account["apiKeyId"])["enabled"]
+def key_enabled(aws, account: dict) -> bool:
+    """The stage lets the customer's key call (the authorizer's rule on its item, then the usage key's)."""
+    return aws.can_call(account["apikey"])
+
+
+def cut_off(aws, account: dict) -> bool:
+    """Both lines refuse the account: its key's item carries a status the authorizer denies, and its
+    usage key no longer calls (disabled, the second line)."""
+    status = aws.key_item(account["apikey"])[contract.KEYS_ATTR_ACCOUNT_STATUS]["S"]
+    return status not in contract.KEY_CALLABLE_ACCOUNT_STATUSES and not aws.usage_key_calls(account["apikey"])
 
 
 def in_usage_plan(aws, account: dict) -> bool:
     keys = boto3.client("apigateway").get_usage_plan_keys(usagePlanId=aws.usage_plan_id)["items"]
-    return account["apiKeyId"] in {key["id"] for key in keys}
+    return aws.usage_key_id(account["apikey"]) in {key["id"] for key in keys}
 
 
 def account_row(aws, account: dict) -> dict:
-    items = boto3.client("dynamodb").query(
-        TableName=aws.accounts_table, IndexName=contract.ACCOUNTS_INDEX_BY_API_KEY_ID,
-        KeyConditionExpression="apiKeyId = :id", ExpressionAttributeValues={":id": {"S": account["apiKeyId"]}},
-    )["Items"]
-    return boto3.resource("dynamodb").Table(aws.accounts_table).get_item(
-        Key={"email": items[0]["email"]["S"]}, ConsistentRead=True)["Item"]
+    email = aws.key_item(account["apikey"])[contract.KEYS_ATTR_ACCOUNT]["S"]
+    return boto3.resource("dynamodb").Table(aws.accounts_table).get_item(Key={"email": email}, ConsistentRead=True)["Item"]
 
 
 def event_recorded(aws, payload: str) -> bool:
@@ -90,13 +94,13 @@ def cancelled(register_module, stripe_client) -> dict:
 
 def test_a_signed_deletion_disables_the_key_and_records_status_and_history(webhook_module, aws, cancelled):
     payload = subscription_event("customer.subscription.deleted", cancelled, "canceled")
-    assert key_enabled(cancelled)
+    assert key_enabled(aws, cancelled)
 
     status, headers, body = deliver(webhook_module, payload)
 
     assert (status, body) == (200, {"received": True, "outcome": "applied"})
     assert not cors_headers(headers)
-    assert not key_enabled(cancelled)
+    assert cut_off(aws, cancelled)
     row = account_row(aws, cancelled)
     assert row["status"] == "canceled" and row["cutOffReason"] == "The subscription is canceled."
     assert row["history"][-1]["cause"] == "customer.subscription.deleted"
@@ -126,7 +130,7 @@ def test_an_event_stripe_did_not_sign_now_is_rejected_and_changes_nothing(webhoo
     assert status == 400 and body["error"] == NOT_FROM_STRIPE  # our sentence, not the SDK's developer text
     (rejection,) = [json.loads(line) for line in log.getvalue().splitlines() if "did not sign" in line]
     assert rejection["reason"]  # the verifier's detail is kept in the log
-    assert key_enabled(cancelled)
+    assert key_enabled(aws, cancelled)
     assert account_row(aws, cancelled)["status"] == "active"
     assert not event_recorded(aws, payload)
 
@@ -141,7 +145,7 @@ def test_a_replayed_event_is_applied_once(webhook_module, aws, cancelled):
     assert (first[0], first[2]["outcome"]) == (200, "applied")
     assert (second[0], second[2]["outcome"]) == (200, "duplicate")
     assert account_row(aws, cancelled)["history"] == history
-    assert not key_enabled(cancelled)
+    assert cut_off(aws, cancelled)
 
 
 def test_a_late_update_to_active_after_the_deletion_leaves_the_key_disabled(webhook_module, aws, cancelled):
@@ -153,7 +157,7 @@ def test_a_late_update_to_active_after_the_deletion_leaves_the_key_disabled(webh
     status, _, body = deliver(webhook_module, late_update)
 
     assert (status, body["outcome"]) == (200, "stale")
-    assert not key_enabled(cancelled)
+    assert cut_off(aws, cancelled)
     assert account_row(aws, cancelled)["status"] == "canceled"
 
 
@@ -166,16 +170,16 @@ def test_an_update_claiming_active_is_checked_against_stripe(webhook_module, aws
                                                                  created=now))
 
     assert (status, body["outcome"]) == (200, "applied")
-    assert not key_enabled(cancelled)
+    assert cut_off(aws, cancelled)
 
 
-def test_a_base64_encoded_body_is_verified_on_its_decoded_bytes(webhook_module, cancelled):
+def test_a_base64_encoded_body_is_verified_on_its_decoded_bytes(webhook_module, aws, cancelled):
     payload = subscription_event("customer.subscription.deleted", cancelled, "canceled")
 
     status, _, body = deliver(webhook_module, payload, base64_encoded=True)
 
     assert (status, body["outcome"]) == (200, "applied")
-    assert not key_enabled(cancelled)
+    assert cut_off(aws, cancelled)
 
 
 def test_an_event_type_tollgate_does_not_handle_is_acknowledged_and_ignored(webhook_module, aws, register_module):
@@ -185,7 +189,7 @@ def test_an_event_type_tollgate_does_not_handle_is_acknowledged_and_ignored(webh
     status, _, body = deliver(webhook_module, payload)
 
     assert (status, body["outcome"]) == (200, "ignored")
-    assert key_enabled(account) and not event_recorded(aws, payload)
+    assert key_enabled(aws, account) and not event_recorded(aws, payload)
 
 
 def test_completed_checkout_makes_the_card_the_default_and_activates_a_waiting_key(
@@ -198,7 +202,7 @@ def test_completed_checkout_makes_the_card_the_default_and_activates_a_waiting_k
     status, _, body = deliver(webhook_module, stripe_event("checkout.session.completed", completed["session"]))
 
     assert (status, body["outcome"]) == (200, "applied")
-    assert in_usage_plan(aws, account) and key_enabled(account)
+    assert in_usage_plan(aws, account) and key_enabled(aws, account)
     assert account_row(aws, account)["status"] == "active"
     customer = stripe_client.v1.customers.retrieve(account["customerId"])
     assert customer.invoice_settings.default_payment_method == completed["payment_method"]
@@ -256,15 +260,17 @@ def test_stripes_own_paid_first_invoice_is_matched_and_recorded_without_activati
 def test_a_customer_whose_subscription_was_canceled_signs_up_again_with_a_new_key(
         webhook_module, register_module, aws, cancelled, stripe_client):
     deliver(webhook_module, subscription_event("customer.subscription.deleted", cancelled, "canceled"))
-    email = account_row(aws, cancelled)["email"]
+    email, old_usage_key = account_row(aws, cancelled)["email"], aws.usage_key_id(cancelled["apikey"])
 
     status, _, again = invoke(register_module, api_gateway_event(
         json.dumps({"email": email, "firstname": "Ann", "lastname": "Lee"})))
 
     assert status == 201, again
-    assert again["apiKeyId"] != cancelled["apiKeyId"] and key_enabled(again) and in_usage_plan(aws, again)
+    assert again["keyId"] != cancelled["keyId"] and key_enabled(aws, again) and in_usage_plan(aws, again)
+    assert aws.usage_key_id(again["apikey"]) != old_usage_key
     with pytest.raises(boto3.client("apigateway").exceptions.NotFoundException):
-        key_enabled(cancelled)  # the old, disabled key is deleted
+        boto3.client("apigateway").get_api_key(apiKey=old_usage_key)  # the old, disabled usage key is deleted
+    assert aws.key_item(cancelled["apikey"])[contract.KEYS_ATTR_STATE]["S"] == contract.KEY_STATE_RETIRED
     assert stripe_client.v1.subscriptions.retrieve(again["subscriptionId"]).status == "active"
     assert account_row(aws, again)["status"] == "active"
 

@@ -40,7 +40,7 @@ def test_the_page_figures_come_from_the_invoice_preview_the_usage_records_and_th
     assert overview.billable_calls == 7  # this period's, this customer's
     assert (overview.quota_left, overview.quota) == (TEST_PLANS.default.quota_limit - 7, TEST_PLANS.default.quota_limit)
     assert overview.unavailable == ()
-    assert [record.id for record in overview.keys] == [account.api_key_id]
+    assert [record.id for record in overview.keys] == [account.current_key.id]
 
 
 def test_a_figure_that_cannot_be_read_is_named_and_the_others_still_show() -> None:

@@ -8,27 +8,35 @@ from dataclasses import replace
 import pytest
 
 from testkit.fake_billing import FakePaymentMethods
-from testkit.fake_ports import FakeAccounts, FakeApiKeys
-from tollgate.domain.account import Account, AccountStatus
+from testkit.fake_ports import FakeAccounts, FakeKeyItems
+from tollgate.domain.account import Account, AccountStatus, KeyState
 from tollgate.domain.billing_state import CheckoutOutcome
 from tollgate.domain.checkout import OUTCOME_WINDOW_SECONDS, PaymentMethodCheckout
 from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
+from tollgate.domain.key_items import KeyIssuer, KeyItem
+from tollgate.domain.models import IssuedKey
 
 SIGNUP_URL = "https://signup.example.com/"
 
 
+def holding_a_key(items: FakeKeyItems, account: Account) -> tuple[Account, IssuedKey]:
+    """`account` with one key the customer holds, its item stored."""
+    key, record = KeyIssuer().issue(1)
+    account = account.with_first_key(record)
+    items.put(KeyItem.of(account, record))
+    return account, key
+
+
 @pytest.fixture
 def world():
-    keys, accounts, payments = FakeApiKeys(), FakeAccounts(), FakePaymentMethods()
-    key = keys.create_key("k", "d")
-    other = keys.create_key("k2", "d")
-    accounts.rows["ann@example.com"] = Account(
-        email="ann@example.com", status=AccountStatus.AWAITING_PAYMENT_METHOD, api_key_id=key.id,
-        customer_id="cus_ann", subscription_id="sub_ann")
-    accounts.rows["bob@example.com"] = Account(
-        email="bob@example.com", status=AccountStatus.ACTIVE, api_key_id=other.id,
-        customer_id="cus_bob", subscription_id="sub_bob")
-    checkout = PaymentMethodCheckout(accounts, keys, payments, SIGNUP_URL)
+    items, accounts, payments = FakeKeyItems(), FakeAccounts(), FakePaymentMethods()
+    accounts.rows["ann@example.com"], key = holding_a_key(items, Account(
+        email="ann@example.com", status=AccountStatus.AWAITING_PAYMENT_METHOD, api_key_id="key0001",
+        customer_id="cus_ann", subscription_id="sub_ann"))
+    accounts.rows["bob@example.com"], other = holding_a_key(items, Account(
+        email="bob@example.com", status=AccountStatus.ACTIVE, api_key_id="key0002",
+        customer_id="cus_bob", subscription_id="sub_bob"))
+    checkout = PaymentMethodCheckout(accounts, items, payments, SIGNUP_URL)
     return checkout, key, other, accounts, payments
 
 
@@ -49,6 +57,16 @@ def test_another_customers_key_value_is_rejected(world):
 
     with pytest.raises(ApiKeyRejected):
         checkout.start(key.id, other.value, request_id="req-1")
+    assert payments.calls == []
+
+
+def test_a_rotated_out_key_past_its_grace_is_rejected(world):
+    checkout, key, _, accounts, payments = world
+    row = accounts.rows["ann@example.com"]
+    accounts.rows["ann@example.com"] = replace(row, keys=(replace(row.keys[0], state=KeyState.ROTATING_OUT, until=2),))
+
+    with pytest.raises(ApiKeyRejected):
+        checkout.start(key.id, key.value, request_id="req-1")
     assert payments.calls == []
 
 
@@ -91,12 +109,11 @@ def test_the_same_request_retried_opens_one_session(world):
 
 
 def test_return_urls_keep_a_query_the_signup_url_already_has():
-    keys, accounts, payments = FakeApiKeys(), FakeAccounts(), FakePaymentMethods()
-    key = keys.create_key("k", "d")
-    accounts.rows["a@example.com"] = Account(email="a@example.com", status=AccountStatus.ACTIVE, api_key_id=key.id,
-                                             customer_id="cus_a")
+    items, accounts, payments = FakeKeyItems(), FakeAccounts(), FakePaymentMethods()
+    accounts.rows["a@example.com"], key = holding_a_key(items, Account(
+        email="a@example.com", status=AccountStatus.ACTIVE, api_key_id="key0001", customer_id="cus_a"))
 
-    PaymentMethodCheckout(accounts, keys, payments, "https://x.example/signup?lang=en").start(key.id, key.value, "r")
+    PaymentMethodCheckout(accounts, items, payments, "https://x.example/signup?lang=en").start(key.id, key.value, "r")
 
     (session,) = payments.checkout_sessions.values()
     assert session["success_url"] == "https://x.example/signup?lang=en&checkout=success&session_id={CHECKOUT_SESSION_ID}"

@@ -3,14 +3,25 @@ row keeps the key id, its history says when), counts the region's keys and the s
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from testkit import world as deployment
 from testkit.world import CANCELED_KEY_RETENTION_DAYS as RETENTION_DAYS
-from tollgate.domain.account import RESERVATION_LEASE_SECONDS, Account, AccountStatus, KeyState, StatusChange
+from tollgate import contract
+from tollgate.domain.account import (
+    RESERVATION_LEASE_SECONDS,
+    Account,
+    AccountStatus,
+    KeyRecord,
+    KeyState,
+    StatusChange,
+)
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.housekeeping import DAY_SECONDS
+from tollgate.domain.key_items import KeyIssuer, KeyItem
 
 NOW = 1_800_000_000
 
@@ -22,16 +33,20 @@ class World:
         self.housekeeping = self.deployment.housekeeping
 
     def canceled(self, email: str, days_ago: float) -> Account:
-        """An account canceled `days_ago` (its history says so), its key disabled then."""
+        """An account canceled `days_ago` (its history says so), its usage key disabled then, its customer
+        key's item saying so."""
         key = self.keys.create_key(f"tollgate-{email}", "d")
         self.keys.set_enabled(key.id, False)
         canceled_at = int(NOW - days_ago * DAY_SECONDS)
-        account = Account(email=email, status=AccountStatus.CANCELED, api_key_id=key.id, customer_id=f"cus_{email}",
+        _, record = KeyIssuer().issue(canceled_at - 86400)
+        account = Account(email=email, status=AccountStatus.CANCELED, api_key_id=key.id, usage_key=key.value,
+                          keys=(record,), account_id=f"acct_{email}", customer_id=f"cus_{email}",
                           subscription_id=f"sub_{email}", attempt_id=f"attempt-{email}", updated_at=canceled_at,
                           history=(StatusChange(canceled_at - 86400, AccountStatus.ACTIVE, "sign-up"),
                                    StatusChange(canceled_at, AccountStatus.CANCELED, "customer.subscription.deleted"))
                           ).with_keys_synced()
         self.accounts.rows[email] = account
+        self.deployment.key_items.put(KeyItem.of(account, record))
         return account
 
     def run(self, deadline: float = float("inf")):
@@ -52,24 +67,30 @@ def test_the_key_of_an_account_canceled_past_the_retention_is_deleted_and_the_ro
     assert old.api_key_id not in world.keys.keys and recent.api_key_id in world.keys.keys
     row = world.accounts.rows["old@example.com"]
     assert row.status is AccountStatus.CANCELED and row.api_key_id == old.api_key_id  # late usage finds the customer
-    assert (row.key(old.api_key_id).state, row.key(old.api_key_id).until) == (KeyState.DELETED, NOW)
+    record = row.keys[0]
+    assert (record.state, record.until) == (KeyState.RETIRED, NOW)
+    item = world.deployment.key_items.get(record.key_hash)
+    assert (item.state, item.expires_at) == (KeyState.RETIRED, NOW + contract.ENDED_KEY_RETENTION_SECONDS)
     assert row.history[-1].status is AccountStatus.CANCELED and old.api_key_id in row.history[-1].cause
     assert row.canceled_since() == old.canceled_since()  # the deletion is not a new cancellation
     assert (run.keys_deleted, run.deletions_failed, run.keys_due) == (1, 0, 1)
     assert world.accounts.rows["recent@example.com"] == recent
 
 
-def test_a_rotated_out_key_still_in_api_gateway_is_deleted_with_the_current_one(world):
+def test_a_key_from_before_issue_20_still_in_api_gateway_is_deleted_with_the_current_one(world):
     old = world.canceled("rotated@example.com", days_ago=RETENTION_DAYS + 1)
     newer = world.keys.create_key("tollgate-rotated-2", "d")
-    rotated = old.with_rotated_key(newer.id, at=NOW - 40 * DAY_SECONDS, grace_until=NOW - 39 * DAY_SECONDS)
+    # A row from before issue 20: its keys were API Gateway keys, the rotated-out one still there.
+    rotated = replace(old, usage_key=None, api_key_id=newer.id, keys=(
+        KeyRecord(old.api_key_id, NOW - 50 * DAY_SECONDS, KeyState.ROTATING_OUT, NOW - 39 * DAY_SECONDS),
+        KeyRecord(newer.id, NOW - 40 * DAY_SECONDS)))
     world.accounts.rows[old.email] = rotated
 
     run = world.run()
 
     assert old.api_key_id not in world.keys.keys and newer.id not in world.keys.keys
     row = world.accounts.rows[old.email]
-    assert [record.state for record in row.key_records] == [KeyState.DELETED, KeyState.DELETED]
+    assert [record.state for record in row.key_records] == [KeyState.RETIRED, KeyState.RETIRED]
     assert row.existing_key_ids == () and old.api_key_id in row.history[-1].cause and newer.id in row.history[-1].cause
     assert (run.keys_deleted, run.keys_due) == (2, 1)
 
@@ -117,7 +138,7 @@ def test_a_refused_deletion_is_reported_and_the_others_go_on(world):
     (refused,) = [deletion for deletion in run.deletions if deletion.problem]
     assert "AccessDenied" in refused.problem
     (kept,) = [row for row in world.accounts.rows.values() if row.api_key_id == refused.api_key_id]
-    assert kept.key(refused.api_key_id).exists and refused.api_key_id in world.keys.keys  # tried again next run
+    assert kept.gateway_key_ids == (refused.api_key_id,) and refused.api_key_id in world.keys.keys  # tried again next run
 
 
 def test_a_throttled_api_gateway_stops_the_run_until_the_next_one(world):

@@ -63,7 +63,7 @@ def consistent(world: World) -> list[str]:
 
 def test_scenario_1_a_rotation_racing_a_change_to_free_leaves_no_key_on_the_paid_quota():
     """The rotation reads the paid row; the change to free lands before the rotation writes: the rotation
-    is refused (its new key deleted), and every key the account has is on the free usage plan."""
+    is refused (its new key's item removed), and every key item the account has says free."""
     world = interleaved_world()
     account = world.signed_up(ADA)
     world.accounts.after_read(1, lambda: change(world, "free"))
@@ -73,9 +73,10 @@ def test_scenario_1_a_rotation_racing_a_change_to_free_leaves_no_key_on_the_paid
     new = world.account_keys.rotate(world.accounts.get(ADA))  # the customer tries again
 
     row = world.accounts.get(ADA)
-    assert row.plan_id == "free" and row.api_key_id == new.id
-    assert {world.api_keys.plan[key_id] for key_id in row.existing_key_ids} == {FREE.usage_plan_id}
-    assert account.api_key_id in row.existing_key_ids and consistent(world) == []
+    assert row.plan_id == "free" and row.current_key.id == new.id
+    assert world.api_keys.plan[account.api_key_id] == FREE.usage_plan_id
+    assert {item.plan for item in world.key_items.of_account(ADA)} == {"free"} and len(row.existing_key_ids) == 2
+    assert consistent(world) == []
 
 
 def test_scenario_1_the_other_way_a_change_to_free_racing_a_rotation_moves_the_new_key_too():
@@ -87,8 +88,8 @@ def test_scenario_1_the_other_way_a_change_to_free_racing_a_rotation_moves_the_n
     change(world, "free")  # decided on the row before the rotation; written after it
 
     row = world.accounts.get(ADA)
-    assert row.plan_id == "free" and row.api_key_id == rotated[0].id and row.keys_in_sync
-    assert world.api_keys.plan[rotated[0].id] == FREE.usage_plan_id and consistent(world) == []
+    assert row.plan_id == "free" and row.current_key.id == rotated[0].id and row.keys_in_sync
+    assert world.key_items.get(row.current_key.key_hash).plan == "free" and consistent(world) == []
 
 
 def test_scenario_2_a_webhook_that_read_the_row_before_a_plan_change_cannot_erase_it():
@@ -270,13 +271,13 @@ def test_scenario_7_a_retirement_whose_row_write_failed_never_stops_a_suspension
     new = world.account_keys.rotate(world.accounts.get(ADA))
     world.clock.advance(GRACE_SECONDS + 1)
     world.accounts.fail_next("update")
-    assert world.account_keys.retire_due().failed == 1  # disabled and deleted; the row still lists it
-    assert account.api_key_id not in world.api_keys.keys
+    assert world.account_keys.retire_due().failed == 1  # the row still lists it as rotating out
 
     world.billing.subscriptions[account.subscription_id]["status"] = "past_due"
-    event(world, SUBSCRIPTION_UPDATED)  # suspension: the deleted key first in line must not stop it
+    event(world, SUBSCRIPTION_UPDATED)  # suspension: the unfinished retirement must not stop it
 
-    assert not world.api_keys.can_call_api(new.id) and world.accounts.get(ADA).status is AccountStatus.SUSPENDED
+    assert not world.can_call(new.value) and world.accounts.get(ADA).status is AccountStatus.SUSPENDED
+    assert not world.can_call(world.issued[ADA]) and consistent(world) == []
     assert world.account_keys.retire_due().retired == 1 and consistent(world) == []
 
 

@@ -16,7 +16,7 @@ from tollgate.domain.account import AccountStatus
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import ConfigurationError, DownstreamError, PlanChangeRefused
 from tollgate.domain.lifecycle import SUBSCRIPTION_DELETED, SUBSCRIPTION_UPDATED
-from tollgate.domain.models import Registrant
+from tollgate.domain.models import IssuedKey, Registrant
 from tollgate.domain.plan_changes import INVOICE_GRACE_SECONDS
 from tollgate.plans import PlanCatalog
 
@@ -30,8 +30,10 @@ class World(deployment.World):
     """A deployment on fakes (testkit.world) and what this module's tests do with it."""
 
     def register(self, plan_id: str):
-        key = self.registration.register(replace(ADA, plan_id=plan_id), "fp").key
-        return key, self.account()
+        """The account's usage key (the API Gateway key its plan moves and its calls are logged under) and row."""
+        self.registration.register(replace(ADA, plan_id=plan_id), "fp")
+        account = self.account()
+        return IssuedKey(account.api_key_id, account.usage_key), account
 
     def account(self):
         return self.accounts.get(ADA.email)

@@ -11,7 +11,8 @@ import pytest
 
 from testkit.fake_ports import TEST_PLANS, FakePorts
 from testkit.faults import CallRecorder
-from tollgate.domain.account import RESERVATION_LEASE_SECONDS, Account, AccountStatus
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS, Account, AccountStatus, KeyState
+from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered, RegistrationInProgress
 from tollgate.domain.models import Registrant
 from tollgate.domain.registration import RegistrationService, _Attempt
@@ -41,7 +42,12 @@ def clock() -> Clock:
 def service_for(ports: FakePorts, clock: Clock | None = None, **options) -> RegistrationService:
     return RegistrationService(
         ports.api_keys, ports.billing, ports.analytics, ports.accounts, clock=clock or Clock(), metrics=ports.metrics,
-        **{"plans": TEST_PLANS, **options})
+        key_items=ports.key_items, **{"plans": TEST_PLANS, **options})
+
+
+def usage_key_id(ports: FakePorts, email: str = ANN.email) -> str:
+    """The account's API Gateway key (its usage key: never shown to the customer)."""
+    return ports.accounts.rows[email].api_key_id
 
 
 def assert_nothing_left(ports: FakePorts) -> None:
@@ -50,15 +56,21 @@ def assert_nothing_left(ports: FakePorts) -> None:
     assert ports.billing.customers == {}
     assert ports.billing.live_subscription_ids() == []
     assert ports.accounts.rows == {}
+    assert ports.key_items.items == {}
 
 
 def test_register_creates_a_billed_key_that_can_call_the_api(ports, clock):
     registration = service_for(ports, clock).register(ANN, "fp-1")
 
-    key_id = registration.key.id
+    key_id = ports.accounts.rows[ANN.email].api_key_id  # the usage key: never shown
     assert registration.status is AccountStatus.ACTIVE
     assert ports.api_keys.can_call_api(key_id)
-    assert ports.api_keys.keys[key_id]["value"] == registration.key.value
+    assert registration.key.value.startswith("tgk_live_") and registration.key.value not in str(ports.api_keys.keys)
+    item = ports.key_items.get(key_hash(registration.key.value))
+    assert (item.key_id, item.hint, item.account_id, item.account_status, item.plan, item.state) == (
+        registration.key.id, registration.key.value[-4:], registration.account_id, "active",
+        TEST_PLANS.default.id, KeyState.ACTIVE)
+    assert item.usage_key == ports.api_keys.keys[key_id]["value"] and registration.account_id.startswith("acct_")
     customer = ports.billing.customers[registration.customer_id]
     assert customer["email"] == ANN.email and customer["metadata"] == {"awsAPIKeyId": key_id}
     subscription = ports.billing.subscription(registration.subscription_id)
@@ -66,7 +78,7 @@ def test_register_creates_a_billed_key_that_can_call_the_api(ports, clock):
         registration.customer_id, "active", [TEST_PLANS.default.price_id])
     assert ports.api_keys.plan[key_id] == TEST_PLANS.default.usage_plan_id
     assert ports.analytics.companies[registration.subscription_id]["stripe_customer_id"] == registration.customer_id
-    assert ports.analytics.users[key_id] == {
+    assert ports.analytics.users[registration.account_id] == {
         "company_id": registration.subscription_id,
         "metadata": {"email": ANN.email, "first_name": "Ann", "last_name": "Lee"},
     }
@@ -105,7 +117,7 @@ def test_independent_calls_overlap_so_the_critical_path_is_four_round_trips():
 
     service_for(ports).register(ANN, "fp")
 
-    assert len(recorder.records) == 10  # reserve, key, customer, subscription, company, user, attach, 3 ledger writes
+    assert len(recorder.records) == 11  # reserve, key, customer, subscription, company, user, attach, key item, 3 ledger writes
     assert recorder.longest_sequential_chain() == 4
 
 
@@ -153,8 +165,8 @@ def test_after_a_rolled_back_failure_the_same_email_can_sign_up(ports, port, met
 
     registration = service.register(ANN, "fp")
 
-    assert ports.api_keys.can_call_api(registration.key.id)
-    assert list(ports.api_keys.keys) == [registration.key.id]
+    assert ports.can_call(registration.key.value)
+    assert list(ports.api_keys.keys) == [usage_key_id(ports)]
 
 
 def test_a_non_retryable_failure_keeps_its_flag(ports):
@@ -325,7 +337,7 @@ def test_a_sign_up_that_died_after_an_unconfirmed_customer_create_is_cleaned_by_
     registration = service.register(ANN, "fp-2")
 
     assert list(ports.billing.customers) == [registration.customer_id]
-    assert list(ports.api_keys.keys) == [registration.key.id]
+    assert list(ports.api_keys.keys) == [usage_key_id(ports)]
 
 
 def test_an_existing_account_answers_already_registered_and_creates_nothing(ports):
@@ -335,7 +347,7 @@ def test_an_existing_account_answers_already_registered_and_creates_nothing(port
     with pytest.raises(EmailAlreadyRegistered):
         service.register(Registrant(ANN.email, "Someone", "Else"), "fp-2")
 
-    assert list(ports.api_keys.keys) == [first.key.id]  # the speculative key was deleted
+    assert list(ports.api_keys.keys) == [usage_key_id(ports)]  # the speculative key was deleted
     assert list(ports.billing.customers) == [first.customer_id]
     assert ports.accounts.rows[ANN.email].attempt_id is not None
     assert ports.billing.call_count("create_customer") == 1
@@ -368,8 +380,8 @@ def test_an_expired_reservation_is_taken_over_after_undoing_what_it_recorded(por
 
     registration = service_for(ports, clock).register(ANN, "fp")
 
-    assert list(ports.api_keys.keys) == [registration.key.id]
-    assert set(ports.api_keys.plan) == {registration.key.id}
+    assert list(ports.api_keys.keys) == [usage_key_id(ports)]
+    assert set(ports.api_keys.plan) == {usage_key_id(ports)}
     assert list(ports.billing.customers) == [registration.customer_id]
     assert ports.billing.live_subscription_ids() == [registration.subscription_id]
     assert ports.accounts.rows[ANN.email].status is AccountStatus.ACTIVE
@@ -391,8 +403,8 @@ def test_a_takeover_that_cannot_undo_marks_the_crashed_row_failed_and_a_later_re
     assert row.status is AccountStatus.FAILED and row.api_key_id == crashed_key.id
     assert "delete API key" in row.failure_reason
 
-    registration = service.register(ANN, "fp")
-    assert list(ports.api_keys.keys) == [registration.key.id]
+    service.register(ANN, "fp")
+    assert list(ports.api_keys.keys) == [usage_key_id(ports)]
 
 
 def test_require_payment_method_creates_everything_but_keeps_the_key_out_of_the_plan(ports):
@@ -404,9 +416,9 @@ def test_require_payment_method_creates_everything_but_keeps_the_key_out_of_the_
     row = ports.accounts.rows[ANN.email]
     assert row.status is AccountStatus.AWAITING_PAYMENT_METHOD
     assert (row.api_key_id, row.customer_id, row.subscription_id) == (
-        registration.key.id, registration.customer_id, registration.subscription_id,
+        usage_key_id(ports), registration.customer_id, registration.subscription_id,
     )
-    assert registration.key.id in ports.analytics.users
+    assert registration.account_id in ports.analytics.users
 
 
 def test_a_slow_attempt_that_lost_its_reservation_undoes_its_own_work_and_leaves_the_row(ports, clock):
@@ -446,7 +458,7 @@ def test_twenty_simultaneous_sign_ups_of_one_email_make_exactly_one_account():
 
     winners = [o for o in outcomes if not isinstance(o, EmailAlreadyRegistered)]
     assert len(winners) == 1
-    assert list(ports.api_keys.keys) == [winners[0].key.id]
+    assert list(ports.api_keys.keys) == [usage_key_id(ports)]
     assert list(ports.billing.customers) == [winners[0].customer_id]
 
 
@@ -488,11 +500,11 @@ def test_a_key_left_by_a_taken_email_whose_delete_failed_is_found_as_orphaned_on
 
 
 def test_keys_recorded_by_a_row_or_named_otherwise_are_never_orphaned(ports):
-    registration = service_for(ports).register(ANN, "fp-1")
+    service_for(ports).register(ANN, "fp-1")
     ports.api_keys.create_key("someone-elses-key", "")
 
     assert service_for(ports).cleanup.orphaned_keys(now=2**40) == []
-    assert registration.key.id in ports.api_keys.keys
+    assert usage_key_id(ports) in ports.api_keys.keys
 
 
 def test_a_finished_row_is_marked_failed_before_its_rollback_starts(ports):
@@ -521,7 +533,7 @@ def canceled_account(ports: FakePorts) -> Account:
     """What the billing lifecycle leaves after a cancellation: the key disabled, the row canceled."""
     first = service_for(ports).register(ANN, "fp-first")
     ports.billing.subscriptions[first.subscription_id]["status"] = "canceled"
-    ports.api_keys.set_enabled(first.key.id, False)
+    ports.api_keys.set_enabled(usage_key_id(ports), False)
     row = ports.accounts.rows[ANN.email]
     canceled = row.with_status(AccountStatus.CANCELED, row.updated_at + 1, "customer.subscription.deleted", "evt_1")
     ports.accounts.rows[ANN.email] = canceled
@@ -534,10 +546,10 @@ def test_a_canceled_customer_signs_up_again_with_a_new_key_and_subscription(port
     again = service_for(ports).register(ANN, "fp-again")
 
     row = ports.accounts.rows[ANN.email]
-    assert row.status is AccountStatus.ACTIVE and row.api_key_id == again.key.id != canceled.api_key_id
+    assert row.status is AccountStatus.ACTIVE and row.current_key.id == again.key.id and row.api_key_id != canceled.api_key_id
     assert again.subscription_id != canceled.subscription_id and again.subscription_id in ports.billing.live_subscription_ids()
     assert canceled.api_key_id not in ports.api_keys.keys  # the disabled key is deleted
-    assert ports.api_keys.can_call_api(again.key.id)
+    assert ports.can_call(again.key.value)
     assert row.history[: len(canceled.history)] == canceled.history  # the earlier life stays traceable
     assert canceled.api_key_id in row.history[len(canceled.history)].cause
 
@@ -584,7 +596,7 @@ def test_a_paid_plan_subscribes_to_its_price_and_puts_the_key_on_its_usage_plan(
     registration = service.register(replace(ANN, plan_id="pro"), "fp")
 
     assert ports.billing.subscription(registration.subscription_id).has_price(pro.price_id)
-    assert ports.api_keys.plan == {registration.key.id: pro.usage_plan_id}
+    assert ports.api_keys.plan == {usage_key_id(ports): pro.usage_plan_id}
     assert ports.accounts.rows[ANN.email].plan_id == "pro"
 
 
@@ -595,12 +607,12 @@ def test_a_free_plan_has_a_customer_and_a_working_key_but_no_subscription(ports)
 
     assert registration.status is AccountStatus.ACTIVE and registration.subscription_id is None
     assert ports.billing.subscriptions == {} and ports.billing.call_count("subscribe") == 0
-    assert ports.api_keys.plan == {registration.key.id: free.usage_plan_id}
-    assert ports.api_keys.can_call_api(registration.key.id)
+    assert ports.api_keys.plan == {usage_key_id(ports): free.usage_plan_id}
+    assert ports.can_call(registration.key.value)
     row = ports.accounts.rows[ANN.email]
     assert (row.plan_id, row.customer_id, row.subscription_id) == ("free", registration.customer_id, None)
     # Moesif's company is the customer while there is no subscription.
-    assert ports.analytics.users[registration.key.id]["company_id"] == registration.customer_id
+    assert ports.analytics.users[registration.account_id]["company_id"] == registration.customer_id
 
 
 def test_a_free_sign_up_that_fails_takes_its_key_out_of_the_free_usage_plan(ports):

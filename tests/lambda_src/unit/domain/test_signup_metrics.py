@@ -23,9 +23,8 @@ def ports() -> FakePorts:
 
 
 def service(ports: FakePorts) -> RegistrationService:
-    return RegistrationService(
-        ports.api_keys, ports.billing, ports.analytics, ports.accounts, metrics=ports.metrics, plans=TEST_PLANS, clock=lambda: NOW
-    )
+    return RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts, metrics=ports.metrics,
+                               plans=TEST_PLANS, key_items=ports.key_items, clock=lambda: NOW)
 
 
 def counted(ports: FakePorts) -> dict[str, float]:

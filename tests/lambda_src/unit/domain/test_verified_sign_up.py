@@ -37,7 +37,7 @@ def test_opening_the_link_registers_the_sign_up_once(fakes: World) -> None:
     token = fakes.mailer.last_token(ADA.email)
     registration = fakes.sign_up.confirm(token)
     assert registration.status is AccountStatus.ACTIVE
-    assert fakes.ports.api_keys.can_call_api(registration.key.id)
+    assert fakes.can_call(registration.key.value)
     account = fakes.ports.accounts.get(ADA.email)
     assert (account.first_name, account.last_name, account.customer_id) == ("Ada", "Lovelace", registration.customer_id)
     with pytest.raises(InvalidLink):

@@ -146,9 +146,10 @@ def test_the_account_page_figures(function: DeployedFunction, fakes: World) -> N
     assert body["quota"] == {"left": TEST_PLANS.default.quota_limit, "limit": TEST_PLANS.default.quota_limit}
     assert body["billableCalls"] is None and body["unavailable"] == ["usage"]  # no usage reports here
     assert body["endingSubscription"] is None
-    assert body["keys"] == [{"id": account.api_key_id, "createdAt": account.created_at, "state": "active",
-                             "until": None, "current": True}]
+    assert body["keys"] == [{"id": account.current_key.id, "hint": account.current_key.hint,
+                             "createdAt": account.created_at, "state": "active", "until": None, "current": True}]
     assert fakes.ports.api_keys.keys[account.api_key_id]["value"] not in json.dumps(body)
+    assert account.api_key_id not in json.dumps(body)  # the usage key is never the customer's business
 
 
 @pytest.mark.parametrize("cookie", [None, "made-up-session-token-0000000000000000000000"])
@@ -162,20 +163,20 @@ def test_without_a_session_the_answer_is_401_and_the_cookie_is_cleared(function:
 def test_rotate_shows_the_new_key_once_then_revoke_ends_the_old_one(function: DeployedFunction,
                                                                     fakes: World) -> None:
     session, _ = signed_in(function, fakes)
-    old = fakes.ports.accounts.get(ADA).api_key_id
+    old = fakes.ports.accounts.get(ADA).current_key.id
     status, headers, rotated = call(function, contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, cookie=session)
     assert status == 201 and rotated["rotatingOut"] == old and headers["Cache-Control"] == "no-store"
-    assert fakes.ports.api_keys.keys[rotated["apiKeyId"]]["value"] == rotated["apikey"]
+    assert fakes.ports.can_call(rotated["apikey"]) and rotated["keyHint"] == rotated["apikey"][-4:]
     page = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)[2]
     assert [(key["id"], key["state"], key["current"]) for key in page["keys"]] == [
-        (old, "rotating_out", False), (rotated["apiKeyId"], "active", True)]
+        (old, "rotating_out", False), (rotated["keyId"], "active", True)]
     assert rotated["apikey"] not in json.dumps(page)
 
-    status, _, body = call(function, contract.ROUTE_ACCOUNT_KEY_REVOKE, {"keyId": rotated["apiKeyId"]}, cookie=session)
+    status, _, body = call(function, contract.ROUTE_ACCOUNT_KEY_REVOKE, {"keyId": rotated["keyId"]}, cookie=session)
     assert status == 409 and "rotate first" in body["error"]
     status, _, body = call(function, contract.ROUTE_ACCOUNT_KEY_REVOKE, {"keyId": old}, cookie=session)
     assert status == 200 and [key["state"] for key in body["keys"]] == ["revoked", "active"]
-    assert old not in fakes.ports.api_keys.keys
+    assert not fakes.ports.can_call(fakes.issued[ADA]) and fakes.ports.can_call(rotated["apikey"])
 
 
 def test_manage_billing_opens_a_portal_session_for_the_accounts_own_customer(function: DeployedFunction,
@@ -240,14 +241,16 @@ def test_a_plan_change_keeps_the_key_and_the_page_shows_the_new_plan(function: D
                                                                       fakes: World) -> None:
     """Issue 13, through the account API: standard -> free (no card needed), the key stays."""
     session, _ = signed_in(function, fakes)
-    key_id = fakes.ports.accounts.get(ADA).api_key_id
+    account = fakes.ports.accounts.get(ADA)
+    key_id, usage_key_id = account.current_key.id, account.api_key_id
 
     status, _, body = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": "free"}, cookie=session)
 
     assert (status, body) == (200, {"plan": "free"})
     page = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)[2]
     assert page["plan"] == {"id": "free", "name": "Free", "free": True, "quotaPeriod": "MONTH"}
-    assert page["keys"][0]["id"] == key_id and fakes.ports.api_keys.plan[key_id] == TEST_PLANS.get("free").usage_plan_id
+    assert page["keys"][0]["id"] == key_id
+    assert fakes.ports.api_keys.plan[usage_key_id] == TEST_PLANS.get("free").usage_plan_id
 
 
 def test_after_a_change_from_paid_to_free_the_page_gets_what_stripe_still_bills_and_for_which_plan(

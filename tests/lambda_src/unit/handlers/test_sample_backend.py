@@ -41,17 +41,17 @@ def url_event(method: str, path: str, headers: dict[str, str]) -> dict:
 
 
 def through_the_gateway(api_key_id: str | None = "k1a2b3", value: str = CURRENT) -> dict[str, str]:
-    headers = {contract.BACKEND_SECRET_HEADER: value}
+    headers = {contract.BACKEND_SECRET_HEADER: value, contract.BACKEND_ACCOUNT_ID_HEADER: "acct_1"}
     return headers | ({contract.BACKEND_API_KEY_ID_HEADER: api_key_id} if api_key_id else {})
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("POST", "/orders/42"), ("DELETE", "/a/b/c")])
-def test_echoes_method_path_and_api_key_id_for_any_route(secret, method, path):
+def test_echoes_method_path_account_and_api_key_id_for_any_route(secret, method, path):
     response = sample_backend.handler(url_event(method, path, through_the_gateway()))
 
     assert response["statusCode"] == 200
     assert response["headers"]["Content-Type"] == "application/json"
-    assert json.loads(response["body"]) == {"method": method, "path": path, "apiKeyId": "k1a2b3"}
+    assert json.loads(response["body"]) == {"method": method, "path": path, "accountId": "acct_1", "apiKeyId": "k1a2b3"}
 
 
 @pytest.mark.parametrize("headers", [{}, {contract.BACKEND_SECRET_HEADER: ""},
@@ -94,4 +94,4 @@ def test_never_echoes_the_api_key_value(secret):
 def test_answers_with_null_key_id_when_the_gateway_sent_none(secret):
     response = sample_backend.handler(url_event("GET", "/health", through_the_gateway(api_key_id=None)))
 
-    assert json.loads(response["body"]) == {"method": "GET", "path": "/health", "apiKeyId": None}
+    assert json.loads(response["body"]) == {"method": "GET", "path": "/health", "accountId": "acct_1", "apiKeyId": None}

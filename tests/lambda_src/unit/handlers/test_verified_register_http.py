@@ -40,7 +40,9 @@ def test_sign_up_answers_202_creates_nothing_and_the_link_gets_the_key_once(regi
     token = fakes.mailer.last_token("ada@example.com")
     status, _, created = post(register, contract.ROUTE_SIGNUP_CONFIRM, {"token": token})
     assert status == 201 and created["status"] == "active"
-    assert fakes.ports.api_keys.keys[created["apiKeyId"]]["value"] == created["apikey"]
+    assert fakes.ports.can_call(created["apikey"]) and created["keyHint"] == created["apikey"][-4:]
+    assert created["keyId"] == fakes.ports.accounts.get("ada@example.com").current_key.id
+    assert created["accountId"] == fakes.ports.accounts.get("ada@example.com").account_id
     status, _, body = post(register, contract.ROUTE_SIGNUP_CONFIRM, {"token": token})
     assert status == 410 and "apikey" not in body
 
@@ -85,5 +87,5 @@ def test_a_malformed_token_is_400_naming_the_field(register: DeployedFunction, b
 def test_without_verify_email_sign_up_is_one_step_as_before(fakes: World) -> None:
     register = deployed_with_accounts(REGISTER_MODULE, fakes, verify_email=False)
     status, _, created = post(register, contract.ROUTE_REGISTER, ADA)
-    assert status == 201 and fakes.ports.api_keys.keys[created["apiKeyId"]]["value"] == created["apikey"]
+    assert status == 201 and fakes.ports.can_call(created["apikey"])
     assert fakes.mailer.sent == []

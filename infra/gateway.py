@@ -1,16 +1,21 @@
-"""The REST API: metered routes behind API keys and a usage plan, plus the public routes."""
+"""The gateway feature: the REST API and its stage, a usage plan per plan, the answers API Gateway
+gives itself, WAF, the access log to Firehose -> Moesif (and the usage ledger), and the backend."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import ArnFormat, Stack, Token
+from aws_cdk import ArnFormat, Duration, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.api_key_access import ApiKeyAccess
 from infra.backend import Backend
+from infra.domains import Domains
+from infra.functions import Functions
 from infra.gateway_errors import (
     JSON_SCHEMA_DRAFT4,
     REGISTER_BODY_CONTENT_TYPE,
@@ -19,24 +24,35 @@ from infra.gateway_errors import (
     gateway_error_headers,
     gateway_errors,
 )
+from infra.log_forwarding import MoesifLogForwarding
 from infra.nag import acknowledge
-from infra.plan_settings import PlanSettings
+from infra.operator_secrets import output_secret, placeholder_secret, stack_output
+from infra.plan_settings import PlanSettings, runtime_catalog
 from infra.settings import Settings
+from infra.waf import ApiFirewall
 from tollgate import contract
 from tollgate.plans import LEGACY_PLAN_ID
 
+# Letters and digits: the value travels in a header and in a WAF byte match.
+SITE_ORIGIN_SECRET_LENGTH = 64
+_SITE_ROUTE_REASON = ("The signup site's API on its own origin: sign-up and checkout as on the API's public routes, "
+                      "sign-in and sign-up confirmation by emailed link, the rest authorized by the session cookie in "
+                      "the handler.")
 
-class TollgateApi(Construct):
-    """REST API, its stage (access logs to the given destination) and a usage plan per Tollgate plan.
 
-    Built in two steps because the signup site needs this API's URL first (its config.json and
-    the quota answer's account link): the constructor makes the API, stage and usage plan;
-    `add_routes` then wires the functions once the site's origin is known.
+class Gateway(Construct):
+    """REST API, its stage (access logs to Firehose, `access_logs`) and a usage plan per Tollgate plan;
+    the Moesif secret Firehose reads; WAF (`firewall`, with the site-origin secret it checks); the
+    backend (`backend`); the grants on this deployment's keys (`keys`). The features route their
+    functions here (`add_function_route`, `add_site_routes`); the site links its account page into
+    the quota answer (`add_gateway_responses`), as the API's URL must exist before the site's.
 
     Routes:
-    - `/` and `/{proxy+}`, ANY: metered. API key required, counted by the usage plan, proxied to
-      the backend (infra/backend.py): `backend_url` or the sample backend's function URL
-      (HTTP_PROXY, with the gateway's secret header), or `backend_function_arn` (AWS_PROXY).
+    - `/` and `/{proxy+}`, ANY: metered. The key authorizer (infra/authorizer.py) resolves the
+      customer's key to its account and returns the account's API Gateway key, which the usage plan
+      throttles and counts (key source AUTHORIZER, API key required); then proxied to the backend
+      (infra/backend.py): `backend_url` or the sample backend's function URL (HTTP_PROXY, with the
+      gateway's secret header), or `backend_function_arn` (AWS_PROXY).
     - POST /register, POST /billing/checkout, POST /billing/checkout/outcome (the page back from
       Checkout; served by the checkout function), for machine clients: no usage-plan key, their own
       method throttling (a cap on their functions). No CORS: the signup page calls their twins on
@@ -55,23 +71,29 @@ class TollgateApi(Construct):
     Validation is split on purpose: the /register (and /api/register) JSON model only checks the shape (an object
     whose known fields are strings of bounded length) so malformed bodies never cost a Lambda
     invocation; the Lambda does the real per-field validation and answers the detailed 400s.
+
+    The construct id stays "Api" and the REST API stays at Api/RestApi: every Lambda permission's
+    id names the REST API's path (infra/legacy_ids.py).
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        settings: Settings,
-        access_log_destination: apigw.IAccessLogDestination,
-        access_log_format: apigw.AccessLogFormat,
-        custom_domain: str | None = None,
-    ) -> None:
-        """`custom_domain`: the API's own host name (infra/domains.py maps it to the stage); the default
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, functions: Functions,
+                 authorizer: apigw.IAuthorizer, domains: Domains | None) -> None:
+        """With `api_domain`, `domains` maps the API's own host name to the stage; the default
         execute-api address is then turned off, so neither the name nor the WAF can be bypassed."""
         super().__init__(scope, construct_id)
         self._settings = settings
-        self._custom_domain = custom_domain
+        self._custom_domain = custom_domain = settings.domains.api_domain
+        stack = Stack.of(self)
+        self.moesif_secret = placeholder_secret(
+            self, "MoesifSecret", settings.existing_moesif_secret_arn,
+            description="Tollgate: Moesif application id (api_key), read by Firehose and the register function. "
+            "Created with a placeholder; set the real value after deploy.",
+            fields=contract.MOESIF_SECRET_FIELDS,
+            rotation="Holds the Moesif application id, which can only be changed in Moesif; change it there, then run "
+            "the PutMoesifSecretCommand output (docs/operations.md).")
+        self.access_logs = MoesifLogForwarding(
+            self, "AccessLogs", collector_url=settings.moesif_collector_url, secret=self.moesif_secret,
+            stream_name_suffix=settings.stage_name, ledger_retention_days=settings.usage_ledger_retention_days)
         browser_route_throttle = apigw.MethodDeploymentOptions(
             throttling_rate_limit=settings.register_rate_limit,
             throttling_burst_limit=settings.register_burst_limit,
@@ -79,16 +101,17 @@ class TollgateApi(Construct):
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
-            rest_api_name=f"{Stack.of(self).stack_name}-api",
+            rest_api_name=f"{stack.stack_name}-api",
             description="Tollgate: API keys, usage plan and sign-up in front of the monetized backend",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            api_key_source_type=apigw.ApiKeySourceType.HEADER,
+            # The usage plan counts the key the authorizer returns (usageIdentifierKey), never one a client sends.
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
             cloud_watch_role=False,
             disable_execute_api_endpoint=True if custom_domain else None,  # None: the template as before
             deploy_options=apigw.StageOptions(
                 stage_name=settings.stage_name,
-                access_log_destination=access_log_destination,
-                access_log_format=access_log_format,
+                access_log_destination=self.access_logs.access_log_destination,
+                access_log_format=self.access_logs.access_log_format(),
                 metrics_enabled=True,
                 tracing_enabled=settings.enable_tracing,
                 # A backstop far above any plan: shared by every caller, so never the cap that
@@ -109,15 +132,85 @@ class TollgateApi(Construct):
             self.rest_api.latest_deployment.add_to_logical_id({"disableExecuteApiEndpoint": True})
             # CDK's own output of the stage's execute-api URL would name an address that answers 403.
             self.rest_api.node.try_remove_child("Endpoint")
+        if domains is not None:
+            domains.serve_api(self.rest_api, self.stage)
         self._integrations: dict[str, apigw.LambdaIntegration] = {}
         self._register_body_validation: tuple[apigw.IRequestValidator, apigw.IModel] | None = None
         self.usage_plans = {plan.id: self._add_usage_plan(plan) for plan in settings.plans}
+        self.key_owner = f"{stack.stack_name}/{settings.stage_name}"  # contract.API_KEY_OWNER_TAG's value
+        self.keys = ApiKeyAccess(stack, tuple(self.usage_plans.values()), self.key_owner)
         acknowledge(
             self.stage,
             "AwsSolutions-APIG6",
             "Execution logging needs the account-wide API Gateway CloudWatch role, an account singleton this "
             "stack must not own; every request is access-logged (Firehose -> Moesif) and stage metrics are on.",
         )
+        self.sample_backend = functions.function(
+            self, "SampleBackend", handler=contract.HANDLER_SAMPLE_BACKEND, timeout=Duration.seconds(5),
+            description="Tollgate sample backend: echoes method, path and the caller's API key id", memory_size=128,
+        ) if settings.uses_sample_backend else None
+        self.backend = Backend(self, "Backend", settings=settings, sample_backend=self.sample_backend)
+        for metered_method in self._add_metered_routes(self.backend, authorizer):
+            acknowledge(metered_method, "AwsSolutions-COG4", "Authorized by the key authorizer (a Lambda REQUEST "
+                        "authorizer on the customer's Tollgate key) and the usage plan: the product's access model.")
+        self.site_origin_secret = self._site_origin_secret()
+        self.firewall = self._firewall(settings)
+        functions.provide({
+            contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret.secret_arn,
+            contract.ENV_PLANS: runtime_catalog(settings.plans, {plan_id: plan.usage_plan_id for plan_id, plan
+                                                                 in self.usage_plans.items()}).to_json(),
+            contract.ENV_KEY_OWNER: self.key_owner,
+            contract.ENV_STAGE: settings.stage_name,
+        })
+        self._add_outputs()
+
+    def _site_origin_secret(self) -> secretsmanager.Secret:
+        """The header CloudFront adds to the site's `/api/*` requests (infra/customer_accounts.py), without
+        which WAF refuses them, so nobody calls the stage directly with a forged viewer IP."""
+        secret = secretsmanager.Secret(
+            self, "SiteOriginSecret",
+            description="Tollgate: the header CloudFront adds to /api/* requests; WAF refuses /api/* without it.",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=SITE_ORIGIN_SECRET_LENGTH, exclude_punctuation=True, include_space=False),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(secret, "AwsSolutions-SMG4",
+                    "CloudFront and WAF read it through a dynamic reference, resolved by CloudFormation at deploy "
+                    "time only, so a rotation Lambda's new value would never reach them (docs/operations.md, "
+                    "'The site-origin secret').")
+        return secret
+
+    @property
+    def site_origin_secret_value(self) -> str:
+        """The secret's value as a CloudFormation dynamic reference (resolved by CloudFormation, in no
+        template; "The secretsmanager dynamic reference can be used in all resource properties",
+        CloudFormation user guide, "Get a secret or secret value from Secrets Manager")."""
+        return self.site_origin_secret.secret_value.unsafe_unwrap()
+
+    def _firewall(self, settings: Settings) -> ApiFirewall | None:
+        if settings.enable_waf:
+            return ApiFirewall(self, "Firewall", settings=settings, stage_arn=self.stage.stage_arn,
+                               site_origin_secret=self.site_origin_secret_value)
+        acknowledge(
+            self.stage,
+            "AwsSolutions-APIG3",
+            "enable_waf=false: the operator chose to go without per-IP limits on sign-up, checkout and the "
+            "webhook (docs/security.md); the method and stage throttles remain.",
+        )
+        return None
+
+    def _add_outputs(self) -> None:
+        stack_output(self, contract.STACK_OUTPUT_API_URL, self.url, "Base URL of the metered API (send the key in x-api-key)")
+        stack_output(self, "UsagePlanIds", Fn.join(",", [Fn.join("=", [plan_id, usage_plan.usage_plan_id])
+                                                         for plan_id, usage_plan in self.usage_plans.items()]),
+                     "Each plan's usage plan (plan id=usage plan id, comma-separated)")
+        output_secret(self, "Moesif", self.moesif_secret, holds="the Moesif application id (read by Firehose)",
+                      values="Moesif application id",
+                      example={contract.SECRET_FIELD_MOESIF_APPLICATION_ID: "<Moesif application id>"})
+        if self.backend.secret is not None:
+            stack_output(self, "BackendSecretArn", self.backend.secret.secret_arn,
+                         f"Secret your backend compares the {contract.BACKEND_SECRET_HEADER} header with "
+                         "(the stage sends it on every metered call)")
 
     def _add_usage_plan(self, plan: PlanSettings) -> apigw.UsagePlan:
         """The plan's throttle and quota for the keys on it. The flat settings' one plan keeps the
@@ -155,53 +248,22 @@ class TollgateApi(Construct):
     def url_for(self, route: str) -> str:
         return f"https://{self._custom_domain}{route}" if self._custom_domain else self.rest_api.url_for_path(route)
 
-    def add_routes(
-        self,
-        *,
-        site_origin: str,
-        register: lambda_.Function,
-        checkout: lambda_.Function,
-        stripe_webhook: lambda_.Function,
-        account: lambda_.Function,
-        backend: Backend,
-    ) -> None:
-        """Wire every route; `site_origin` is the signup site's, whose account page the quota answer links."""
-        self._add_gateway_responses(site_origin)
-        functions = {contract.HANDLER_REGISTER: register, contract.HANDLER_CHECKOUT: checkout,
-                     contract.HANDLER_ACCOUNT: account}
-        register_method = self._add_function_route(contract.ROUTE_REGISTER, "POST", register)
-        checkout_method = self._add_function_route(contract.ROUTE_CHECKOUT, "POST", checkout)
-        outcome_method = self._add_function_route(contract.ROUTE_CHECKOUT_OUTCOME, "POST", checkout)
-        webhook_method = self._add_function_route(contract.ROUTE_STRIPE_WEBHOOK, "POST", stripe_webhook)
-
-        _without_authorizer(register_method, "Public sign-up by design; method throttling and a body model guard it.")
-        _without_authorizer(
-            checkout_method, "The handler authorizes: it checks the presented x-api-key against the account's key."
-        )
-        _without_authorizer(
-            outcome_method, "Public by design: answers only a Checkout session's account status, to the page that "
-            "holds the session id Stripe returned it with."
-        )
-        _without_authorizer(webhook_method, "Called by Stripe; the handler verifies the Stripe-Signature HMAC.")
-        for route, method in contract.SITE_ROUTES.items():
-            site_method = self._add_function_route(route, method, functions[contract.SITE_ROUTE_HANDLERS[route]])
-            _without_authorizer(site_method, "The signup site's API on its own origin: sign-up and checkout as on "
-                                "the API's public routes, sign-in and sign-up confirmation by emailed link, the rest "
-                                "authorized by the session cookie in the handler.")
-        for metered_method in self._add_metered_routes(backend):
-            _without_authorizer(
-                metered_method, "Authorized by API key + usage plan (apiKeyRequired), the product's access model."
-            )
-
-    def _add_function_route(self, route: str, method: str, function: lambda_.Function) -> apigw.Method:
-        """`method` on `route` to `function`, no usage-plan key; the register body model checks the
-        body first where it applies (gateway_errors.REGISTER_BODY_ROUTES)."""
+    def add_function_route(self, route: str, method: str, function: lambda_.Function, why_public: str) -> None:
+        """`method` on `route` to `function`, no usage-plan key (`why_public`: why it needs no
+        authorizer); the register body model checks the body first where it applies
+        (gateway_errors.REGISTER_BODY_ROUTES)."""
         validation: dict[str, Any] = {}
         if route in REGISTER_BODY_ROUTES:
             validator, model = self._register_body_check()
             validation = {"request_validator": validator, "request_models": {REGISTER_BODY_CONTENT_TYPE: model}}
-        return self.rest_api.root.resource_for_path(route).add_method(
-            method, self._integration(function), api_key_required=False, **validation)
+        _without_authorizer(self.rest_api.root.resource_for_path(route).add_method(
+            method, self._integration(function), api_key_required=False, **validation), why_public)
+
+    def add_site_routes(self, handler: str, function: lambda_.Function) -> None:
+        """The signup site's `/api/...` routes `handler` serves (contract.SITE_ROUTE_HANDLERS)."""
+        for route, method in contract.SITE_ROUTES.items():
+            if contract.SITE_ROUTE_HANDLERS[route] == handler:
+                self.add_function_route(route, method, function, _SITE_ROUTE_REASON)
 
     def _register_body_check(self) -> tuple[apigw.IRequestValidator, apigw.IModel]:
         """The register body's validator and model, made once for every route it guards."""
@@ -237,9 +299,10 @@ class TollgateApi(Construct):
         self._integrations[function_name] = apigw.LambdaIntegration(reference)
         return self._integrations[function_name]
 
-    def _add_metered_routes(self, backend: Backend) -> list[apigw.Method]:
-        """`/` and `/{proxy+}`, any method, API key required, to the backend: an HTTP backend gets
-        the path, the gateway's secret header and the caller's key id (infra/backend.py)."""
+    def _add_metered_routes(self, backend: Backend, authorizer: apigw.IAuthorizer) -> list[apigw.Method]:
+        """`/` and `/{proxy+}`, any method, behind the key authorizer, API key required (the authorizer's),
+        to the backend: an HTTP backend gets the path, the gateway's secret header and the account's
+        usage key id (infra/backend.py)."""
         proxy = self.rest_api.root.add_resource(contract.ROUTE_METERED_PROXY.lstrip("/"))
         proxy_params: dict[str, bool] = {}
         if backend.function is not None:
@@ -258,13 +321,15 @@ class TollgateApi(Construct):
             )
             proxy_params = {"method.request.path.proxy": True}
         return [
-            self.rest_api.root.add_method("ANY", root_integration, api_key_required=True),
-            proxy.add_method("ANY", proxy_integration, api_key_required=True, request_parameters=proxy_params or None),
+            self.rest_api.root.add_method("ANY", root_integration, api_key_required=True, authorizer=authorizer),
+            proxy.add_method("ANY", proxy_integration, api_key_required=True, authorizer=authorizer,
+                             request_parameters=proxy_params or None),
         ]
 
-    def _add_gateway_responses(self, site_origin: str) -> None:
+    def add_gateway_responses(self, site_origin: str) -> None:
         """Errors API Gateway answers itself (throttling, quota, bad body, 5xx) carry the headers
-        of gateway_errors.gateway_error_headers (static values are quoted in a gateway response)."""
+        of gateway_errors.gateway_error_headers (static values are quoted in a gateway response);
+        `site_origin` is the signup site's, whose account page the quota answer links."""
         headers = {name: f"'{value}'" for name, value in gateway_error_headers().items()}
         for response_type, (status, template) in gateway_errors(site_origin).items():
             self.rest_api.add_gateway_response(
@@ -287,7 +352,7 @@ def _json_schema(model: Mapping[str, Any]) -> apigw.JsonSchema:
     models use; any other keyword or draft stops the synth rather than being dropped silently."""
     unknown = set(model) - {"$schema", "type", "properties", "additionalProperties", "maxLength"}
     if unknown or model.get("$schema", JSON_SCHEMA_DRAFT4) != JSON_SCHEMA_DRAFT4:
-        raise ValueError(f"infra/api.py translates draft-4 type/properties/additionalProperties/maxLength models "
+        raise ValueError(f"infra/gateway.py translates draft-4 type/properties/additionalProperties/maxLength models "
                          f"only, not {sorted(unknown) or model['$schema']}; extend _json_schema")
     properties, additional = model.get("properties"), model.get("additionalProperties")
     kind = model["type"]  # one type name, or a list of them (draft 4 allows both)

@@ -1,4 +1,4 @@
-"""Issue 3, points 6 and 7: the signup site hosting and the stack outputs."""
+"""infra/signup_site.py (issue 3, point 6): the signup site hosting."""
 
 import json
 import re
@@ -131,29 +131,3 @@ def test_config_json_carries_the_plans_and_require_payment_method(synth, synth_c
         assert set(config) == set(site_delivery.site_config("", synthesized.settings.plans, Branding()))  # as localdev serves
 
 
-def test_outputs_give_urls_ids_and_the_put_secret_commands(synth):
-    outputs = synth.json["Outputs"]
-    stripe_secret_id, moesif_secret_id = synth.secret_ids()
-    usage_plans = synth.resources("AWS::ApiGateway::UsagePlan")
-
-    assert {"ApiUrl", "SignupUrl", "UsagePlanIds", "StripeSecretArn", "MoesifSecretArn", "StripeWebhookUrl",
-            "PutStripeSecretCommand", "PutMoesifSecretCommand"} <= set(outputs)
-    assert resolve_join(outputs["UsagePlanIds"]["Value"]) == ",".join(
-        f"{plan_id}=<{logical_id}>" for plan_id, logical_id in zip(
-            [plan.id for plan in synth.settings.plans],
-            [logical_id for logical_id, resource in usage_plans.items()], strict=True))
-    (register_id,) = [logical_id for logical_id, function in synth.resources("AWS::Lambda::Function").items()
-                      if function["Properties"]["Handler"] == contract.HANDLER_REGISTER]
-    assert outputs[contract.STACK_OUTPUT_REGISTER_FUNCTION]["Value"] == {"Ref": register_id}
-    assert outputs["StripeSecretArn"]["Value"] == {"Ref": stripe_secret_id}
-    assert outputs["MoesifSecretArn"]["Value"] == {"Ref": moesif_secret_id}
-    assert resolve_join(outputs["StripeWebhookUrl"]["Value"]).endswith(contract.ROUTE_STRIPE_WEBHOOK)
-    for event in contract.STRIPE_WEBHOOK_EVENTS:
-        assert event in outputs["StripeWebhookUrl"]["Description"]
-    for output, secret_id, fields in (("PutStripeSecretCommand", stripe_secret_id, contract.STRIPE_SECRET_FIELDS),
-                                      ("PutMoesifSecretCommand", moesif_secret_id, contract.MOESIF_SECRET_FIELDS)):
-        command = resolve_join(outputs[output]["Value"])
-        assert command.startswith(
-            f"aws secretsmanager put-secret-value --region <AWS::Region> --secret-id <{secret_id}> ")
-        secret_json = json.loads(command.split("--secret-string ", 1)[1].strip("'"))
-        assert set(secret_json) == set(fields)

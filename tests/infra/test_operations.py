@@ -1,5 +1,5 @@
-"""Issue 14, key hygiene: the scheduled housekeeping (infra/housekeeping.py): hourly, never retried by
-Lambda, told the retention, and allowed to delete this deployment's keys, count the region's keys
+"""infra/operations.py: the scheduled housekeeping (issue 14, key hygiene; infra/housekeeping.py):
+hourly, never retried by Lambda, told the retention, and allowed to delete this deployment's keys, count the region's keys
 and scan/write the accounts table; nothing else."""
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def test_the_housekeeping_may_delete_owned_keys_count_keys_and_keep_the_accounts
 
     assert grants["apigateway:DELETE"] == [f"{base}/apikeys/*"]  # owner-tag conditioned (test_functions.py)
     assert grants["apigateway:GET"] == [f"{base}/apikeys"]  # the listing, to count
+    (keys_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("KeyAuthorizerKeysTable")]
     assert grants["dynamodb:Scan"] == grants["dynamodb:PutItem"] == [f"<{accounts_id}.Arn>"]
+    assert grants["dynamodb:GetItem"] == grants["dynamodb:UpdateItem"] == [f"<{keys_id}.Arn>"]
     assert {action.split(":")[0] for action in grants} == {"apigateway", "dynamodb", "logs", "xray"}
     assert "apigateway:PATCH" not in grants and "apigateway:POST" not in grants

@@ -1,51 +1,10 @@
-"""Issue 3, points 3 and 4: the secret and the tables."""
+"""infra/operator_secrets.py (issue 3, points 3 and 4): the secrets an operator fills in, and the stack outputs."""
 
 import json
 
-from aws_cdk.assertions import Match
+from infra_synth import resolve_join
 
 from tollgate import contract
-
-
-def test_accounts_table_is_keyed_by_email_with_the_lookup_indexes(synth):
-    synth.template.has_resource(
-        "AWS::DynamoDB::Table",
-        {
-            "Properties": Match.object_like(
-                {
-                    "KeySchema": [{"AttributeName": contract.ACCOUNTS_PARTITION_KEY, "KeyType": "HASH"}],
-                    "BillingMode": "PAY_PER_REQUEST",
-                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-                    "SSESpecification": {"SSEEnabled": True},
-                    "TimeToLiveSpecification": {"AttributeName": contract.ACCOUNTS_TTL_ATTRIBUTE, "Enabled": True},
-                    "GlobalSecondaryIndexes": Match.array_with(
-                        [
-                            {
-                                "IndexName": index,
-                                "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
-                                "Projection": {"ProjectionType": "ALL"},
-                            }
-                            for index, attribute, _ in contract.ACCOUNTS_INDEXES
-                        ]
-                    ),
-                }
-            ),
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
-        },
-    )
-
-
-def test_idempotency_table_has_the_powertools_layout(synth):
-    synth.template.has_resource_properties(
-        "AWS::DynamoDB::Table",
-        {
-            "KeySchema": [{"AttributeName": contract.IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
-            "TimeToLiveSpecification": {"AttributeName": contract.IDEMPOTENCY_TTL_ATTRIBUTE, "Enabled": True},
-            "BillingMode": "PAY_PER_REQUEST",
-            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-        },
-    )
 
 
 def test_created_secrets_hold_only_placeholders_in_every_field(synth):
@@ -123,3 +82,31 @@ def test_existing_secrets_are_used_instead_of_creating_them(synth_custom):
     assert [logical_id for logical_id in created if not logical_id.startswith(generated)] == []
     firehose = json.dumps(synth_custom.resources("AWS::KinesisFirehose::DeliveryStream"))
     assert EXISTING_MOESIF_SECRET_ARN in firehose and EXISTING_STRIPE_SECRET_ARN not in firehose
+
+
+def test_outputs_give_urls_ids_and_the_put_secret_commands(synth):
+    outputs = synth.json["Outputs"]
+    stripe_secret_id, moesif_secret_id = synth.secret_ids()
+    usage_plans = synth.resources("AWS::ApiGateway::UsagePlan")
+
+    assert {"ApiUrl", "SignupUrl", "UsagePlanIds", "StripeSecretArn", "MoesifSecretArn", "StripeWebhookUrl",
+            "PutStripeSecretCommand", "PutMoesifSecretCommand"} <= set(outputs)
+    assert resolve_join(outputs["UsagePlanIds"]["Value"]) == ",".join(
+        f"{plan_id}=<{logical_id}>" for plan_id, logical_id in zip(
+            [plan.id for plan in synth.settings.plans],
+            [logical_id for logical_id, resource in usage_plans.items()], strict=True))
+    (register_id,) = [logical_id for logical_id, function in synth.resources("AWS::Lambda::Function").items()
+                      if function["Properties"]["Handler"] == contract.HANDLER_REGISTER]
+    assert outputs[contract.STACK_OUTPUT_REGISTER_FUNCTION]["Value"] == {"Ref": register_id}
+    assert outputs["StripeSecretArn"]["Value"] == {"Ref": stripe_secret_id}
+    assert outputs["MoesifSecretArn"]["Value"] == {"Ref": moesif_secret_id}
+    assert resolve_join(outputs["StripeWebhookUrl"]["Value"]).endswith(contract.ROUTE_STRIPE_WEBHOOK)
+    for event in contract.STRIPE_WEBHOOK_EVENTS:
+        assert event in outputs["StripeWebhookUrl"]["Description"]
+    for output, secret_id, fields in (("PutStripeSecretCommand", stripe_secret_id, contract.STRIPE_SECRET_FIELDS),
+                                      ("PutMoesifSecretCommand", moesif_secret_id, contract.MOESIF_SECRET_FIELDS)):
+        command = resolve_join(outputs[output]["Value"])
+        assert command.startswith(
+            f"aws secretsmanager put-secret-value --region <AWS::Region> --secret-id <{secret_id}> ")
+        secret_json = json.loads(command.split("--secret-string ", 1)[1].strip("'"))
+        assert set(secret_json) == set(fields)

@@ -1,5 +1,6 @@
-"""Issue 3, point 1: REST API, metered routes, public routes (no CORS), validation, usage plan. The WAF's
-rules are tests/infra/test_waf.py's."""
+"""infra/gateway.py (test_gateway_stack: tests/localdev/test_gateway.py is make dev's gateway's).
+Issue 3, point 1: REST API, metered routes, public routes (no CORS), validation, usage plan. The
+WAF's rules are tests/infra/test_waf.py's."""
 
 import json
 

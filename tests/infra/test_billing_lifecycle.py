@@ -1,10 +1,12 @@
-"""Issue 11, point 2: the scheduled reconciler (infra/reconciler.py): an EventBridge Scheduler
-schedule every `reconcile_interval_minutes`, a function that never overlaps itself and is not
-retried by Lambda, and IAM no wider than the webhook's."""
+"""infra/billing_lifecycle.py: the accounts table, and the scheduled reconciler (issue 11, point 2): an
+EventBridge Scheduler schedule every `reconcile_interval_minutes`, a function that never overlaps
+itself and is not retried by Lambda, and IAM no wider than the webhook's."""
 
 from __future__ import annotations
 
 import json
+
+from aws_cdk.assertions import Match
 
 from tollgate import contract
 
@@ -59,6 +61,7 @@ def test_the_reconciler_may_do_what_the_webhook_does_and_no_more(synth):
     plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
     stripe_secret_id, moesif_secret_id = synth.secret_ids()
     (accounts_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("DataAccountsTable")]
+    (keys_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("KeyAuthorizerKeysTable")]
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert grants["apigateway:PATCH"] == [f"{base}/apikeys/*"]  # owner-tag conditioned (test_functions.py)
@@ -68,5 +71,33 @@ def test_the_reconciler_may_do_what_the_webhook_does_and_no_more(synth):
     assert grants["secretsmanager:GetSecretValue"] == [f"<{stripe_secret_id}>"]
     assert f"<{moesif_secret_id}>" not in json.dumps(grants)
     assert {resource.split(".")[0].lstrip("<") for action, resources in grants.items() if action.startswith("dynamodb:")
-            for resource in resources} == {accounts_id}
+            for resource in resources} == {accounts_id, keys_id}  # key items follow the rows it repairs
 
+
+def test_accounts_table_is_keyed_by_email_with_the_lookup_indexes(synth):
+    synth.template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "Properties": Match.object_like(
+                {
+                    "KeySchema": [{"AttributeName": contract.ACCOUNTS_PARTITION_KEY, "KeyType": "HASH"}],
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                    "SSESpecification": {"SSEEnabled": True},
+                    "TimeToLiveSpecification": {"AttributeName": contract.ACCOUNTS_TTL_ATTRIBUTE, "Enabled": True},
+                    "GlobalSecondaryIndexes": Match.array_with(
+                        [
+                            {
+                                "IndexName": index,
+                                "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
+                                "Projection": {"ProjectionType": "ALL"},
+                            }
+                            for index, attribute, _ in contract.ACCOUNTS_INDEXES
+                        ]
+                    ),
+                }
+            ),
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+        },
+    )
