@@ -18,7 +18,7 @@ export NO_MKDOCS_2_WARNING := 1
 CDK := npx --no-install cdk --no-notices
 DOCS_PORT ?= 8002
 
-.PHONY: help deps lambda-python synth check test deploy deploy-role dev docs bench stripe-setup failed-accounts usage-report usage-redrive tag-keys migrate-keys status smoke lock browser
+.PHONY: help deps lambda-python synth check test deploy deploy-role dev docs bench stripe-setup failed-accounts usage-report usage-redrive evidence tag-keys migrate-keys status smoke lock browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -89,7 +89,7 @@ docs: deps  ## write docs/settings.md from infra/settings.py, then serve the doc
 	$(BIN)/python -m infra.settings_doc
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
-bench: deps  ## register latency vs the seed's order, cold init on the built asset (figures, never fails on them)
+bench: deps  ## register latency vs the seed's order, cold init, the reporter, a 1,000,000-call evidence download (figures, never fails on them)
 	$(BIN)/python -m bench
 
 stripe-setup: deps  ## create the Stripe product, meter and price idempotently (ARGS="--help")
@@ -109,6 +109,9 @@ tag-keys: deps  ## upgrade step: tag every key the accounts table records with t
 
 usage-report: deps  ## per customer: API Gateway's count vs the usage ledger vs Stripe's units (ARGS="--from DAY --to DAY")
 	$(BIN)/python -m ops.usage_report $(ARGS)
+
+evidence: deps  ## one account's billed calls as the CSV its account page downloads (ARGS="--email EMAIL [--from DAY --to DAY] [--out FILE]")
+	@$(BIN)/python -m ops.evidence $(ARGS)
 
 usage-redrive: deps  ## re-send the usage dead letters exactly once; list reports pending past Stripe's 24 h (ARGS="--help")
 	$(BIN)/python -m ops.usage_redrive $(ARGS)

@@ -10,6 +10,7 @@ from statistics import median
 
 from bench.authorizer import AUTHORIZER_TABLE_LATENCY_MS, authorizer_line
 from bench.cold_start import measure_cold_start
+from bench.evidence import evidence_line
 from bench.measure import BENCH_ENVIRONMENT, HANDLER_MODULE, register_latency
 from bench.metering import reporter_line
 
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seed's sequential order p50       {figures.seed_order_p50_ms:.1f} ms (6*L = {6 * latency:g} ms)")
     print_cold_start(arguments.cold_runs)
     print(reporter_line(latency))
+    print(evidence_line())
     print(authorizer_line(AUTHORIZER_TABLE_LATENCY_MS, arguments.runs))
     print(f"register p50 {figures.register_p50_ms:.0f} ms, seed order {figures.seed_order_p50_ms:.0f} ms, "
           f"L={latency:g} ms")

@@ -118,14 +118,23 @@ class MoesifLogForwarding(Construct):
                                  expiration=Duration.days(retention_days)),
                 s3.LifecycleRule(id="failed", prefix=contract.USAGE_LEDGER_FAILED_PREFIX,
                                  expiration=FAILED_RECORDS_RETENTION),
+                # The evidence behind each invoice is kept as long as the ledger it is made from; a
+                # period's download is remade on every request, so a day is plenty.
+                s3.LifecycleRule(id="evidence", prefix=contract.USAGE_EVIDENCE_PREFIX,
+                                 expiration=Duration.days(retention_days)),
+                s3.LifecycleRule(id="evidence-days", prefix=contract.USAGE_EVIDENCE_DAYS_PREFIX,
+                                 expiration=Duration.days(retention_days)),
+                s3.LifecycleRule(id="evidence-downloads", prefix=contract.USAGE_EVIDENCE_DOWNLOADS_PREFIX,
+                                 expiration=Duration.days(contract.USAGE_EVIDENCE_DOWNLOAD_RETENTION_DAYS)),
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(
             bucket,
             "AwsSolutions-S1",
-            "Only Firehose writes here (the access-log records it delivers); server access logs would only "
-            "record Firehose's own writes and the reporter's reads, at a cost, without audit value.",
+            "Only Firehose (the access-log records) and Tollgate's own functions (the evidence they derive) write "
+            "here; server access logs would only record those writes and the functions' reads, at a cost, without "
+            "audit value.",
         )
         return bucket
 

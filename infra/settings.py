@@ -123,8 +123,9 @@ class Settings:
         "Which answers of the metered routes are billed: comma-separated status classes (`2xx`) and exact codes "
         "(`304`). Answers API Gateway gives itself (bad key, throttled, over quota, integration failures) never are.")})
     usage_ledger_retention_days: int = field(metadata={"doc": (
-        "How long the usage ledger (every access-log record, in S3) keeps a record: the evidence behind an invoice "
-        "line.")})
+        "How long the usage ledger (every access-log record, in S3) and the per-customer evidence made from it (the "
+        "CSV of every billed call the account page downloads) are kept. 400 days: a year of monthly invoices, plus the "
+        "time a customer has to dispute the last one.")})
     reconcile_interval_minutes: int = field(metadata={"doc": (
         "How often the reconciler compares every subscription with its account and repairs lost webhook events.")})
     authorizer_cache_seconds: int = field(metadata={"doc": (

@@ -53,6 +53,8 @@ class TollgateStack(Stack):
             self, "CustomerAccounts", settings=settings, functions=functions, gateway=self.gateway,
             billing=self.billing, signup=self.signup, site=self.site, keys_table=keys_table,
             usage_reports_table=self.usage_metering.reports_table if self.usage_metering else None)
+        if self.usage_metering is not None:  # the account page's download of the evidence (issue 21)
+            self.usage_metering.grant_evidence_download(self.customer_accounts.account.role)
         self.operations = Operations(
             self, "Operations", settings=settings, functions=functions, gateway=self.gateway, billing=self.billing,
             signup=self.signup, customer_accounts=self.customer_accounts, usage_metering=self.usage_metering,

@@ -20,7 +20,20 @@ where they are) and the reporter function.
   and what each object came to; items expire after 35 days (TTL). It is RETAINed with the stack
   as the record of what Stripe was sent.
 
-Least privilege for the reporter: s3:GetObject on `ledger/*` of the ledger bucket, dynamodb:Query
+The evidence behind every invoice (tollgate.domain.evidence) lives in the ledger bucket: the reporter
+writes one object per meter event under `evidence/<customer>/` and compacts each closed day into one
+under `evidence-days/<customer>/` (list, read, write; delete a day's stale file); the account
+function does the same for a day still missing, and writes a period's file under
+`evidence-downloads/`, which it presigns (`grant_evidence_download`). IAM cannot narrow the account function to ONE customer's
+prefix: one function serves every customer, and which one is known only from the session at run
+time, so the code names the prefix (`S3UsageEvidence`, from the signed-in account's customer id)
+and IAM bounds it to the evidence prefixes: ListBucket only with an `s3:prefix` under `evidence/` or
+`evidence-days/` (https://docs.aws.amazon.com/AmazonS3/latest/userguide/walkthrough1.html), GetObject
+on the three evidence prefixes, PutObject on `evidence-days/*` and `evidence-downloads/*`,
+DeleteObject on `evidence-days/*`; never the ledger.
+
+Least privilege for the reporter: s3:GetObject on `ledger/*` of the ledger bucket (and the evidence
+prefixes above), dynamodb:Query
 on the accounts table's byApiKeyId index (nothing else of it), GetItem/PutItem/UpdateItem on the
 usage reports table, reading the Stripe secret, and consuming the usage queue (the event source's
 grant, ChangeMessageVisibility included).
@@ -44,6 +57,8 @@ from infra.nag import acknowledge, acknowledge_wildcards, arn_of
 from tollgate import contract
 
 REPORTER_TIMEOUT = Duration.seconds(120)
+_EVIDENCE_PREFIXES = (contract.USAGE_EVIDENCE_PREFIX, contract.USAGE_EVIDENCE_DAYS_PREFIX,
+                      contract.USAGE_EVIDENCE_DOWNLOADS_PREFIX)
 MAX_CONCURRENCY = 2  # the lowest maximum concurrency an SQS event source accepts
 QUEUE_RETENTION = Duration.days(14)  # SQS's maximum
 
@@ -114,16 +129,43 @@ class UsageMetering(Construct):
         reporter.function.add_event_source(event_sources.SqsEventSource(
             self.queue, batch_size=1, report_batch_item_failures=True, max_concurrency=MAX_CONCURRENCY))
         stripe_secret.grant_read(reporter.role)
-        for actions, resource in (
-            (["s3:GetObject"], self.ledger_bucket.arn_for_objects(f"{contract.USAGE_LEDGER_PREFIX}*")),
-            (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], self.reports_table.table_arn),
-            (["dynamodb:Query"], f"{accounts_table.table_arn}/index/{contract.ACCOUNTS_INDEX_BY_API_KEY_ID}"),
+        ledger, evidence, days = (self.ledger_bucket.arn_for_objects(f"{prefix}*") for prefix in (
+            contract.USAGE_LEDGER_PREFIX, contract.USAGE_EVIDENCE_PREFIX, contract.USAGE_EVIDENCE_DAYS_PREFIX))
+        for actions, resources in (
+            (["s3:GetObject"], [ledger, evidence]),
+            (["s3:PutObject"], [evidence, days]),
+            (["s3:DeleteObject"], [days]),  # a day's file made stale by a late object (S3UsageEvidence)
+            (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [self.reports_table.table_arn]),
+            (["dynamodb:Query"], [f"{accounts_table.table_arn}/index/{contract.ACCOUNTS_INDEX_BY_API_KEY_ID}"]),
         ):
-            reporter.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
+            reporter.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        self._grant_evidence_listing(reporter.role)
         acknowledge_wildcards(
-            reporter.role, [f"Resource::{arn_of(self.ledger_bucket)}/{contract.USAGE_LEDGER_PREFIX}*"],
-            "Ledger objects are named by Firehose at run time: reading is granted on the ledger/ prefix only.")
+            reporter.role, [f"Resource::{arn_of(self.ledger_bucket)}/{prefix}*" for prefix in (
+                contract.USAGE_LEDGER_PREFIX, contract.USAGE_EVIDENCE_PREFIX, contract.USAGE_EVIDENCE_DAYS_PREFIX)],
+            "Ledger objects are named by Firehose at run time, evidence objects by the customer, meter event and day: "
+            "reading is granted on the ledger/ and evidence/ prefixes, writing on the evidence prefixes only.")
         return reporter
+
+    def grant_evidence_download(self, role: iam.IRole) -> None:
+        """The account function's share of the evidence (see the module docstring): list and read it,
+        make a missing day's file, write and presign a period's file; nothing of the ledger itself."""
+        evidence, days, downloads = (self.ledger_bucket.arn_for_objects(f"{prefix}*") for prefix in _EVIDENCE_PREFIXES)
+        self._grant_evidence_listing(role)
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[evidence, days, downloads]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[days, downloads]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[days]))
+        acknowledge_wildcards(
+            role, [f"Resource::{arn_of(self.ledger_bucket)}/{prefix}*" for prefix in _EVIDENCE_PREFIXES],
+            "Evidence is named by customer at run time (one function serves every customer, known from the session): "
+            "granted on the evidence prefixes only, never the ledger.")
+
+    def _grant_evidence_listing(self, role: iam.IRole) -> None:
+        """ListBucket, only under the prefixes a customer's evidence and its days are listed by."""
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[self.ledger_bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{contract.USAGE_EVIDENCE_PREFIX}*",
+                                                     f"{contract.USAGE_EVIDENCE_DAYS_PREFIX}*"]}}))
 
     def _acknowledge_notification_handler(self) -> None:
         """S3 notifications are configured by CDK's BucketNotificationsHandler (a custom resource that

@@ -133,7 +133,7 @@ def add_billed(totals: LedgerUsage, usage: LedgerUsage, billed: Callable[[str, i
     for key_id, key_usage in usage.by_key.items():
         total = totals.by_key.setdefault(key_id, KeyUsage())
         total.calls += key_usage.calls
-        total.billable += sum(1 for at_ms in key_usage.billable_at_ms if billed(key_id, at_ms))
+        total.billable += sum(1 for call in key_usage.billable_calls if billed(key_id, call.at_ms))
 
 
 def render(rows: list[UsageRow]) -> list[str]:
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
             return sum(wired.usage_meter.reported_units(customer_id, price_id, start, end)
                        for price_id in dict.fromkeys(plans.price_ids))
 
-        ledger, objects, reported, unknown = LedgerUsage(keep_call_times=False), 0, 0, {}
+        ledger, objects, reported, unknown = LedgerUsage(keep_calls=False), 0, 0, {}
         for source in wired.usage_ledger.objects_between(start, end):
             add_billed(ledger, read_ledger(wired.usage_ledger.read(source), statuses, start * 1000, end * 1000),
                        customers.billed)

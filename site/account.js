@@ -34,6 +34,7 @@
     revoking: "Revoking the key…",
     openingPortal: "Opening Stripe's billing page…",
     changingPlan: "Changing your plan…",
+    preparingEvidence: "Preparing the file of this period's calls…",
     cardFirst: "Your card is saved: your plan changes as soon as Stripe confirms it. Reload in a few seconds.",
     cardSkipped: "No card was added, so your plan did not change.",
     figuresUnavailable: "Some figures could not be read right now: reload the page in a minute.",
@@ -355,6 +356,19 @@
       setBusy(manageBilling, true);
       window.location.assign(portal.url);
     }
+  });
+
+  /** The period's file is made on request and offered by a short-lived link that downloads it (an attachment):
+   *  opening it starts the download and leaves this page as it is. */
+  const downloadEvidence = byId("download-evidence");
+  downloadEvidence.addEventListener("click", async () => {
+    const status = byId("evidence-status");
+    const evidence = await act("account/evidence", {}, downloadEvidence, status, MESSAGES.preparingEvidence);
+    if (!evidence || typeof evidence.url !== "string" || !/^https?:\/\//.test(evidence.url)) return;
+    const calls = `${evidence.rows.toLocaleString("en")} billed call${evidence.rows === 1 ? "" : "s"}`;
+    setStatus(status, `Your download has started: ${calls} from ${day(evidence.period.start)} to `
+      + `${day(evidence.period.end)}.`, "success");
+    window.location.assign(evidence.url);
   });
 
   for (const [id, everywhere] of [["sign-out", false], ["sign-out-everywhere", true]]) {

@@ -1,5 +1,5 @@
-"""Usage metering on fakes: the ledger, the Stripe meter, the usage reports table and the queues in
-memory (failing on demand, testkit.faults), ledger objects written in the stage's own access-log
+"""Usage metering on fakes: the ledger, the Stripe meter, the usage reports table, the evidence and
+the queues in memory (failing on demand, testkit.faults), ledger objects written in the stage's own access-log
 format (infra/access_log.py), and the SQS events that announce them."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from testkit.fake_ports import TEST_PLANS
 from testkit.faults import FaultyFake
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.ports.metering import UsageLedger, UsageMeter, UsageReports
+from tollgate.domain.evidence import EvidenceBatch, PeriodFile, UnitPrice, csv_header
+from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
 from tollgate.domain.usage import (
     STRIPE_DEDUP_WINDOW_SECONDS,
     BatchSummary,
@@ -29,6 +30,7 @@ from tollgate.domain.usage import (
 )
 
 LEDGER_BUCKET = "tollgate-test-ledger"
+UNIT_AMOUNT = "0.1"  # FakeUsageMeter's unit_amount_decimal of a price (make stripe-setup's default)
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-usage"
 
 
@@ -117,9 +119,11 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
 
     port = "stripe"
 
-    def __init__(self, clock: Any = time.time, default_price_id: str | None = None, **kwargs: Any):
+    def __init__(self, clock: Any = time.time, default_price_id: str | None = None,
+                 unit_amounts: dict[str, str] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.clock = clock
+        self.unit_amounts = unit_amounts or {}  # price -> unit_amount_decimal; UNIT_AMOUNT for the others
         self.default_price_id = default_price_id or TEST_PLANS.default.price_id
         self.events: list[MeterReport] = []
         self._seen: dict[str, float] = {}
@@ -132,6 +136,10 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
             self._seen[report.identifier] = self.clock()
             self.events.append(report)
             return True
+
+    def unit_price(self, price_id: str) -> UnitPrice:
+        with self._call("unit_price", price_id):
+            return UnitPrice(self.unit_amounts.get(price_id or self.default_price_id, UNIT_AMOUNT), "usd")
 
     def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
         with self._call("reported_units", customer_id):
@@ -197,6 +205,68 @@ class FakeUsageReports(FaultyFake, UsageReports):
                        key=lambda summary: summary.reported_at, default=None)
 
 
+class FakeUsageEvidence(FaultyFake, UsageEvidence):
+    """The evidence objects by the adapter's own names (so a period is the same range of names)."""
+
+    port = "s3"
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.objects: dict[str, bytes] = {}
+        self.files: dict[str, bytes] = {}
+        self.saves = 0
+        self.compacted: set[tuple[str, int]] = set()  # (customer, UTC day) made
+
+    def save(self, batch: EvidenceBatch) -> None:
+        from tollgate.adapters.s3_usage_evidence import batch_key
+
+        with self._call("save", batch.identifier), self._lock:
+            self.objects[batch_key(batch)] = batch.csv_rows()
+            self.saves += 1
+
+    def compact(self, customer_id: str, now: int) -> int:
+        """Records the closed days with objects not recorded yet (a period's file reads the objects)."""
+        from tollgate.adapters.s3_usage_evidence import DAY, customer_prefix, object_time
+
+        prefix, today = customer_prefix(customer_id), now // DAY * DAY
+        with self._call("compact", customer_id), self._lock:
+            days = {day for day in range(today - 31 * DAY, today, DAY) if any(
+                prefix + object_time(day) <= key < prefix + object_time(day + DAY) for key in self.objects)}
+            made = {(customer_id, day) for day in days} - self.compacted
+            self.compacted |= made
+            return len(made)
+
+    def period_file(self, customer_id: str, start: int, end: int) -> PeriodFile:
+        from tollgate.adapters.s3_usage_evidence import customer_prefix, object_time, period_key
+
+        prefix = customer_prefix(customer_id)
+        with self._call("period_file", customer_id), self._lock:
+            keys = sorted(key for key in self.objects
+                          if prefix + object_time(start) <= key < prefix + object_time(end))
+            body = csv_header() + b"".join(self.objects[key] for key in keys)
+            location = period_key(customer_id, start, end)
+            self.files[location] = body
+            return PeriodFile(customer_id, start, end, location, body.count(b"\n") - 1, len(keys))
+
+    def download_url(self, file: PeriodFile) -> str:
+        return f"https://{LEDGER_BUCKET}.s3.amazonaws.com/{file.location}?X-Amz-Expires={contract.USAGE_EVIDENCE_URL_SECONDS}"
+
+    def read(self, file: PeriodFile) -> Any:
+        with self._call("read", file.location):
+            yield self.files[file.location]
+
+    def rows(self, customer_id: str | None = None) -> list[list[str]]:
+        """Every row saved (of one customer's objects, when given), as the CSV reader reads them."""
+        import csv
+        import io
+
+        from tollgate.adapters.s3_usage_evidence import customer_prefix
+
+        prefix = customer_prefix(customer_id) if customer_id else contract.USAGE_EVIDENCE_PREFIX
+        return [row for key, body in sorted(self.objects.items()) if key.startswith(prefix)
+                for row in csv.reader(io.StringIO(body.decode()))]
+
+
 @dataclass
 class FakeUsageQueues:
     """The reporter's view of SQS: which messages it asked to see again later, and when."""
@@ -229,6 +299,7 @@ class MeteringOnFakes:
     ledger: FakeUsageLedger
     meter: FakeUsageMeter
     reports: FakeUsageReports
+    evidence: FakeUsageEvidence
     queues: FakeUsageQueues
     accounts: Any  # testkit.fake_ports.FakeAccounts
     metrics: Any  # testkit.fake_ports.FakeMetrics
@@ -244,13 +315,13 @@ class MeteringOnFakes:
 
         clock = Clock()
         ledger, meter, reports = FakeUsageLedger(), FakeUsageMeter(clock, latency=stripe_latency), FakeUsageReports()
-        queues, accounts, metrics = FakeUsageQueues(), FakeAccounts(), FakeMetrics()
-        reporter = UsageReporter(ledger, accounts, meter, reports, BillableStatuses.parse(billable_statuses),
+        evidence, queues, accounts, metrics = FakeUsageEvidence(), FakeUsageQueues(), FakeAccounts(), FakeMetrics()
+        reporter = UsageReporter(ledger, accounts, meter, reports, evidence, BillableStatuses.parse(billable_statuses),
                                  TEST_PLANS, clock)
         function = deployed(USAGE_REPORTER_MODULE, usage_environment(FUNCTION_ENVIRONMENT, billable_statuses),
                             accounts=accounts, usage_ledger=ledger, usage_meter=meter, usage_reports=reports,
-                            usage_queues=queues, usage_reporter=reporter, metrics=metrics)
-        return cls(ledger, meter, reports, queues, accounts, metrics, clock, function)
+                            usage_evidence=evidence, usage_queues=queues, usage_reporter=reporter, metrics=metrics)
+        return cls(ledger, meter, reports, evidence, queues, accounts, metrics, clock, function)
 
     def add_customer(self, api_key_id: str, customer_id: str) -> None:
         """An active account owning the key, billed to the Stripe customer."""

@@ -18,7 +18,7 @@ from functools import cached_property
 from testkit.clock import Clock
 from testkit.fake_access import FakeAccountBilling, FakeCustomerAccess, FakeMailer, FakePlanUsage
 from testkit.fake_billing import FakeBilling, FakePaymentMethods
-from testkit.fake_metering import FakeUsageLedger, FakeUsageMeter, FakeUsageReports
+from testkit.fake_metering import FakeUsageEvidence, FakeUsageLedger, FakeUsageMeter, FakeUsageReports
 from testkit.fake_ports import (
     TEST_PLANS,
     FakeAccounts,
@@ -35,6 +35,7 @@ from tollgate.domain.account_keys import AccountKeys
 from tollgate.domain.account_overview import AccountOverviews
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.email_links import EmailLinks
+from tollgate.domain.evidence import InvoiceEvidence
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.key_items import KeyIssuer
@@ -84,6 +85,7 @@ class World:
     reports: FakeUsageReports
     clock: Clock
     plans: PlanCatalog = TEST_PLANS
+    evidence: FakeUsageEvidence = field(default_factory=FakeUsageEvidence)
     issued: dict[str, str] = field(default_factory=dict)  # email -> the key its sign-up answered with
 
     @classmethod
@@ -166,8 +168,12 @@ class World:
 
     @cached_property
     def reporter(self) -> UsageReporter:
-        return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, BillableStatuses.parse("2xx"),
-                             self.plans, self.clock)
+        return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, self.evidence,
+                             BillableStatuses.parse("2xx"), self.plans, self.clock)
+
+    @cached_property
+    def invoice_evidence(self) -> InvoiceEvidence:
+        return InvoiceEvidence(self.evidence, self.account_billing)
 
     @cached_property
     def overviews(self) -> AccountOverviews:

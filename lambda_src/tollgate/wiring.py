@@ -57,11 +57,12 @@ if TYPE_CHECKING:
     from tollgate.domain.account_keys import AccountKeys
     from tollgate.domain.account_overview import AccountOverviews
     from tollgate.domain.email_links import EmailLinks
+    from tollgate.domain.evidence import InvoiceEvidence
     from tollgate.domain.metering import UsageReporter
     from tollgate.domain.ports.billing import AccountBilling
     from tollgate.domain.ports.customer_access import CustomerAccess
     from tollgate.domain.ports.mail import Mailer
-    from tollgate.domain.ports.metering import UsageLedger, UsageMeter, UsageReports
+    from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
     from tollgate.domain.sessions import CustomerSessions
     from tollgate.domain.verified_sign_up import VerifiedSignUp
 
@@ -198,6 +199,12 @@ class Wiring:
         return DynamoUsageReports(self.aws.client("dynamodb"), self.config.require_usage().reports_table)
 
     @cached_property
+    def usage_evidence(self) -> UsageEvidence:
+        from tollgate.adapters.s3_usage_evidence import S3UsageEvidence
+
+        return S3UsageEvidence(self.aws.client("s3"), self.config.require_usage().ledger_bucket)
+
+    @cached_property
     def usage_queues(self) -> UsageQueues:
         from tollgate.adapters.sqs_usage_queues import UsageQueues
 
@@ -213,7 +220,7 @@ class Wiring:
     def usage_reporter(self) -> UsageReporter:
         from tollgate.domain.metering import UsageReporter
 
-        return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports,
+        return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports, self.usage_evidence,
                              self.config.require_usage().billable_statuses, self.config.plans)
 
     # Customer accounts (verified sign-up, sign-in, the account page, key rotation): imported on first
@@ -275,6 +282,13 @@ class Wiring:
 
         return AccountOverviews(self.account_billing, self.usage_plan_usage,
                                 self.usage_reports if self.config.usage is not None else None, self.config.plans)
+
+
+    @cached_property
+    def invoice_evidence(self) -> InvoiceEvidence:
+        from tollgate.domain.evidence import InvoiceEvidence
+
+        return InvoiceEvidence(self.usage_evidence if self.config.usage is not None else None, self.account_billing)
 
 
 _BUILT_HERE = frozenset(name for name, value in vars(Wiring).items() if isinstance(value, cached_property))

@@ -4,6 +4,7 @@ measures: a few runs of each measurement on fakes, without any timing asserted."
 from __future__ import annotations
 
 from bench.authorizer import cache_miss_ms
+from bench.evidence import evidence_download
 from bench.measure import register_latency
 from bench.metering import reporter_throughput
 from tollgate.handlers import register
@@ -20,6 +21,12 @@ def test_the_usage_reporter_measurement_reports_every_customer(monkeypatch):
     figures = reporter_throughput(stripe_latency_s=0.0, records=200, customers=5)
 
     assert figures.stripe_calls == 5
+
+
+def test_the_evidence_measurement_makes_one_file_of_every_call():
+    figures = evidence_download(calls=500, objects=20, s3_latency_ms=0)
+
+    assert (figures.calls, figures.objects) == (500, 20) and figures.megabytes > 0
 
 
 def test_the_authorizer_measurement_allows_a_live_key_through_the_handler():

@@ -4,7 +4,8 @@ Stripe bridge (its meters, gap 5, and meter event summaries, gap 10) answer alik
 What "every billable call is reported once, on the plan it was made on" rests on: a meter event is
 counted once per identifier (a repeat is answered False), on the meter of the price it names (a
 report naming none goes to the default plan's price), and what a customer used of a price's meter
-in [start, end) is the sum of their events in it, nobody else's and no other meter's."""
+in [start, end) is the sum of their events in it, nobody else's and no other meter's. Each price's
+unit amount is Stripe's (the evidence shows it beside every billed call)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from testkit.fake_metering import FakeUsageMeter, ledger_key
+from tollgate.domain.evidence import UnitPrice
 from tollgate.domain.metering import meter_event_identifier
 from tollgate.domain.ports.metering import UsageMeter
 from tollgate.domain.usage import LedgerObject, MeterReport
@@ -37,7 +39,7 @@ class Meters:
 @pytest.fixture(scope="module", params=["fake", "stripe"])
 def meters(request) -> Iterator[Meters]:
     if request.param == "fake":
-        yield Meters(FakeUsageMeter(default_price_id="price_1"), "price_1", "price_pro",
+        yield Meters(FakeUsageMeter(default_price_id="price_1", unit_amounts={"price_pro": "0.5"}), "price_1", "price_pro",
                      lambda: f"cus_{uuid.uuid4().hex[:14]}")
         return
     from localdev.emulators import STRIPE_TEST_SECRET_KEY
@@ -95,3 +97,9 @@ def test_a_report_naming_no_price_is_counted_on_the_default_plans_price_only(met
 
     assert meters.port.reported_units(customer, meters.default_price, minute, minute + MINUTE) == 3
     assert meters.port.reported_units(customer, meters.other_price, minute, minute + MINUTE) == 0
+
+
+def test_each_price_has_its_own_unit_amount_and_no_price_means_the_default_plans(meters: Meters):
+    # conftest's prices, made as make stripe-setup makes them: 0.1 and 0.5 of a cent a call
+    assert meters.port.unit_price(meters.default_price) == meters.port.unit_price("") == UnitPrice("0.1", "usd")
+    assert meters.port.unit_price(meters.other_price) == UnitPrice("0.5", "usd")

@@ -61,7 +61,10 @@ def test_every_record_is_also_kept_in_an_encrypted_private_retained_ledger_bucke
     }  # fmt: skip
     assert bucket["DeletionPolicy"] == "Retain"  # the evidence behind every invoice outlives the stack
     rules = {rule["Prefix"]: rule["ExpirationInDays"] for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
-    assert rules == {"ledger/": synth.settings.usage_ledger_retention_days, "failed/": 30}
+    assert rules == {"ledger/": synth.settings.usage_ledger_retention_days, "failed/": 30,
+                     # the evidence behind each invoice as long as the ledger; a period's download a day
+                     "evidence/": synth.settings.usage_ledger_retention_days, "evidence-downloads/": 1,
+                     "evidence-days/": synth.settings.usage_ledger_retention_days}
     synth.template.has_resource_properties(
         "AWS::S3::BucketPolicy",
         {

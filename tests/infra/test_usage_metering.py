@@ -85,17 +85,53 @@ def test_the_reporter_may_read_ledger_objects_query_keys_and_write_its_reports_o
     accounts_id = _one(synth, "AWS::DynamoDB::Table",
                        lambda p: p["KeySchema"][0]["AttributeName"] == contract.ACCOUNTS_PARTITION_KEY)[0]
 
-    assert grants["s3:GetObject"] == [f"<{ledger_id}.Arn>/ledger/*"]
-    assert {action for action in grants if action.startswith("s3:")} == {"s3:GetObject"}
+    bucket = f"<{ledger_id}.Arn>"
+    # issue 21: each meter event's evidence, and each closed day's compacted from it
+    assert {action: sorted(grants[action]) for action in grants if action.startswith("s3:")} == {
+        "s3:GetObject": [f"{bucket}/evidence/*", f"{bucket}/ledger/*"],
+        "s3:PutObject": [f"{bucket}/evidence-days/*", f"{bucket}/evidence/*"],
+        "s3:DeleteObject": [f"{bucket}/evidence-days/*"], "s3:ListBucket": [bucket]}
+    assert _listing_condition(synth, contract.HANDLER_USAGE_REPORTER) == {
+        "StringLike": {"s3:prefix": ["evidence/*", "evidence-days/*"]}}
     assert {action: grants[action] for action in grants if action.startswith("dynamodb:")} == {
         "dynamodb:GetItem": [f"<{reports_id}.Arn>"], "dynamodb:PutItem": [f"<{reports_id}.Arn>"],
         "dynamodb:UpdateItem": [f"<{reports_id}.Arn>"],
         "dynamodb:Query": [f"<{accounts_id}.Arn>/index/{contract.ACCOUNTS_INDEX_BY_API_KEY_ID}"]}
     assert not any(action.startswith(("apigateway:", "firehose:")) for action in grants)
     assert "sqs:ChangeMessageVisibility" in grants  # the backoff
-    assert all(not resource.endswith("*") or resource.endswith("/ledger/*")
+    assert all(not resource.endswith("*") or resource.endswith(("/ledger/*", "/evidence/*", "/evidence-days/*"))
                for action, resources in grants.items() for resource in resources
                if "sqs" not in resource and not action.startswith("xray:"))  # X-Ray has no resource-level permissions
+
+
+def test_the_account_function_may_list_read_and_compact_evidence_and_write_downloads_never_the_ledger(synth):
+    from test_functions import _grants
+
+    grants = _grants(synth, contract.HANDLER_ACCOUNT)
+    ledger_id = _one(synth, "AWS::S3::Bucket", lambda p: "LifecycleConfiguration" in p
+                     and any(rule.get("Prefix") == "ledger/" for rule in p["LifecycleConfiguration"]["Rules"]))[0]
+
+    bucket = f"<{ledger_id}.Arn>"
+    assert {action: sorted(grants[action]) for action in grants if action.startswith("s3:")} == {
+        "s3:ListBucket": [bucket],
+        "s3:GetObject": [f"{bucket}/evidence-days/*", f"{bucket}/evidence-downloads/*", f"{bucket}/evidence/*"],
+        "s3:PutObject": [f"{bucket}/evidence-days/*", f"{bucket}/evidence-downloads/*"],
+        "s3:DeleteObject": [f"{bucket}/evidence-days/*"]}
+    assert _listing_condition(synth, contract.HANDLER_ACCOUNT) == {
+        "StringLike": {"s3:prefix": ["evidence/*", "evidence-days/*"]}}
+
+
+def _listing_condition(synth, handler: str) -> dict:
+    (listing,) = [statement for statement in _statements(synth, handler) if statement["Action"] == "s3:ListBucket"]
+    return listing["Condition"]
+
+
+def _statements(synth, handler: str) -> list[dict]:
+    role = _one(synth, "AWS::Lambda::Function", lambda p: p.get("Handler") == handler)[1]["Properties"]["Role"]
+    role_id = role["Fn::GetAtt"][0]
+    return [statement for policy in synth.resources("AWS::IAM::Policy").values()
+            if any(ref.get("Ref") == role_id for ref in policy["Properties"]["Roles"])
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
 
 
 def test_the_usage_reports_table_has_the_pending_index_expires_and_is_kept(synth):

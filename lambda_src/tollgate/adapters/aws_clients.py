@@ -33,6 +33,12 @@ DYNAMODB_CLIENT_CONFIG = Config(
     connect_timeout=0.5, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 3}
 )
 
+# S3 signs with Signature Version 4, presigned URLs too (the evidence download's: "All presigned URL's
+# now use sigv4", https://docs.aws.amazon.com/cli/latest/reference/s3/presign.html), whose expiry
+# the URL carries (X-Amz-Expires, at most 7 days).
+S3_CLIENT_CONFIG = AWS_CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
+_CLIENT_CONFIGS = {"dynamodb": DYNAMODB_CLIENT_CONFIG, "s3": S3_CLIENT_CONFIG}
+
 
 def call_budget_seconds(config: Config) -> float:
     """The longest one call can take with `config`: every attempt times out, full backoff between."""
@@ -68,7 +74,7 @@ class AwsClients:
             if service_name not in self._clients:
                 if self._session is None:
                     self._session = boto3.session.Session()
-                config = DYNAMODB_CLIENT_CONFIG if service_name == "dynamodb" else AWS_CLIENT_CONFIG
+                config = _CLIENT_CONFIGS.get(service_name, AWS_CLIENT_CONFIG)
                 self._clients[service_name] = self._session.client(service_name, config=config)
             return self._clients[service_name]
 

@@ -3,7 +3,9 @@
 A report names the price of the customer's plan; its meter is found from it (price ->
 `recurring.meter` -> the meter's `event_name` and payload keys), once per price per process, so the
 event name is never a second setting that could disagree with the price customers subscribe to.
-A report kept from before plans existed names no price: it goes to the default plan's.
+A report kept from before plans existed names no price: it goes to the default plan's. The same
+read gives the price's unit amount (`unit_amount_decimal`, and its currency), which the evidence of
+every billed call shows (tollgate.domain.evidence.UnitPrice): what Stripe multiplies, not a setting.
 
 Events go to the v1 endpoint `POST /v1/billing/meter_events`: validated synchronously (a refused
 event is an error here, not a silent loss), about 1,000 events per second in live mode. Tollgate
@@ -18,10 +20,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tollgate.adapters.stripe_client import call_stripe, downstream_error
 from tollgate.domain.errors import ConfigurationError
+from tollgate.domain.evidence import UnitPrice
 from tollgate.domain.ports.metering import UsageMeter
 from tollgate.domain.usage import MeterReport
 
@@ -53,6 +57,7 @@ class StripeUsageMeter(UsageMeter):
         self._stripe = stripe
         self._default_price_id = default_price_id
         self._specs: dict[str, MeterSpec] = {}
+        self._unit_prices: dict[str, UnitPrice] = {}
         self._lock = threading.Lock()
 
     def spec(self, price_id: str) -> MeterSpec:
@@ -71,7 +76,16 @@ class StripeUsageMeter(UsageMeter):
                 meter = call_stripe("read billing meter", v1.billing.meters.retrieve, meter_id)
                 self._specs[price_id] = MeterSpec(meter.id, meter.event_name, meter.customer_mapping.event_payload_key,
                                                   meter.value_settings.event_payload_key)
+                # Per-unit prices only: a tiered price has none (its tiers apply to the period's total).
+                # The SDK gives unit_amount_decimal as a Decimal: written plainly ("0.1", never "1E-1").
+                amount = price.unit_amount_decimal if price.billing_scheme == "per_unit" else None
+                self._unit_prices[price_id] = UnitPrice("" if amount is None else format(Decimal(str(amount)), "f"),
+                                                        price.currency)
             return self._specs[price_id]
+
+    def unit_price(self, price_id: str) -> UnitPrice:
+        self.spec(price_id)
+        return self._unit_prices[price_id or self._default_price_id or ""]
 
     def report(self, report: MeterReport) -> bool:
         import stripe

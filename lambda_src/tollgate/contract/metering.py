@@ -8,6 +8,8 @@ Part of tollgate.contract (see its docstring): plain data, no imports but its si
 ACCESS_LOG_REQUEST_ID = "requestId"
 ACCESS_LOG_REQUEST_TIME_EPOCH = "requestTimeEpoch"  # milliseconds
 ACCESS_LOG_RESOURCE_PATH = "resourcePath"
+ACCESS_LOG_HTTP_METHOD = "httpMethod"  # the evidence of a billed call (tollgate.domain.evidence) names it
+ACCESS_LOG_PATH = "path"  # the path as the client asked for it, the stage included
 ACCESS_LOG_STATUS = "status"
 ACCESS_LOG_INTEGRATION_LATENCY = "integrationLatency"  # "-" when no integration ran
 ACCESS_LOG_ERROR_RESPONSE_TYPE = "errorResponseType"  # set when API Gateway answered itself
@@ -22,6 +24,15 @@ DEFAULT_BILLABLE_STATUSES = "2xx"
 USAGE_LEDGER_PREFIX = "ledger/"
 USAGE_LEDGER_FAILED_PREFIX = "failed/"
 USAGE_LEDGER_HOUR_FORMAT = "%Y/%m/%d/%H/"
+# The evidence behind every invoice, in the ledger bucket (tollgate.adapters.s3_usage_evidence): one
+# CSV object per meter event under `<evidence prefix><customer>/`, kept as long as the ledger; a
+# period's download compacted on request under `<downloads prefix><customer>/`, kept a day; each closed
+# UTC day's objects compacted once under `<days prefix><customer>/`, kept as long as the evidence.
+USAGE_EVIDENCE_PREFIX = "evidence/"
+USAGE_EVIDENCE_DAYS_PREFIX = "evidence-days/"
+USAGE_EVIDENCE_DOWNLOADS_PREFIX = "evidence-downloads/"
+USAGE_EVIDENCE_DOWNLOAD_RETENTION_DAYS = 1
+USAGE_EVIDENCE_URL_SECONDS = 300  # how long a download's signed URL works
 # Deliveries of a ledger object's message before SQS moves it to the dead-letter queue. With the
 # reporter's backoff (1 min doubling to 1 h, tollgate.handlers.usage_reporter) that is about 7 h of
 # retries: far inside Stripe's 24 h identifier de-duplication window.

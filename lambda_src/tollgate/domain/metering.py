@@ -27,6 +27,11 @@ tollgate.domain.plan_changes), so removing a plan from the settings never stops 
 billed: calls on a free plan are not sent anywhere, a paid plan's go to the meter of that price
 (MeterReport.price_id). An object whose calls of one customer span a plan change gives one event
 per price.
+
+Before each meter event is sent, the calls it bills are written as the customer's evidence
+(tollgate.domain.evidence, port UsageEvidence): the same calls, decided once in `_billed_calls`,
+in an object named by the event, so whatever Stripe has, the evidence has, and a redelivery
+rewrites the same object.
 """
 
 from __future__ import annotations
@@ -41,8 +46,9 @@ from enum import StrEnum
 
 from tollgate.domain.account import PlanTerm
 from tollgate.domain.errors import DownstreamError
+from tollgate.domain.evidence import BilledCall, EvidenceBatch
 from tollgate.domain.ports.accounts import Accounts
-from tollgate.domain.ports.metering import UsageLedger, UsageMeter, UsageReports
+from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
 from tollgate.domain.usage import (
     BatchSummary,
     BillableStatuses,
@@ -62,6 +68,11 @@ REPORT_RETENTION_SECONDS = 35 * 24 * 3600
 # maximum concurrency, infra/usage_metering.py), so at most 16 calls are in flight: far below the
 # 1,000 meter events per second Stripe takes in live mode.
 PARALLEL_STRIPE_CALLS = 8
+# Customers whose closed days of evidence one object's report compacts, at most (`_compact_closed_days`):
+# the first object after midnight may hold thousands of customers, and a day's compaction reads up to
+# 1,440 objects (about a second on AWS); the others are compacted with their next objects, so an
+# object's report stays far inside the function's timeout.
+COMPACTIONS_PER_OBJECT = 16
 IDENTIFIER_PREFIX = "tollgate-"
 
 
@@ -84,6 +95,9 @@ class BatchOutcome:
     deliveries: dict[str, Delivery]  # identifier -> what happened to it
     ambiguous: tuple[ReportRecord, ...] = ()
     units_sent: int = 0  # the values of the meter events Stripe accepted now (not the repeats)
+    # Compacting the customers' closed days of evidence failed (retried on their next object; a
+    # download compacts what is missing itself): what went wrong, for the log.
+    compaction_failures: tuple[DownstreamError, ...] = ()
 
     def count(self, delivery: Delivery) -> int:
         return sum(1 for outcome in self.deliveries.values() if outcome is delivery)
@@ -105,9 +119,11 @@ class UsageReporter:
     """Reports ledger objects to the Stripe meter (see the module docstring)."""
 
     def __init__(self, ledger: UsageLedger, accounts: Accounts, meter: UsageMeter, reports: UsageReports,
-                 statuses: BillableStatuses, plans: PlanCatalog, clock: Callable[[], float] = time.time,
-                 parallel_calls: int = PARALLEL_STRIPE_CALLS):
+                 evidence: UsageEvidence, statuses: BillableStatuses, plans: PlanCatalog,
+                 clock: Callable[[], float] = time.time, parallel_calls: int = PARALLEL_STRIPE_CALLS,
+                 compactions_per_object: int = COMPACTIONS_PER_OBJECT):
         self._plans = plans
+        self._evidence = evidence
         self._ledger = ledger
         self._accounts = accounts
         self._meter = meter
@@ -115,6 +131,8 @@ class UsageReporter:
         self._statuses = statuses
         self._clock = clock
         self._parallel_calls = parallel_calls
+        self._compactions_per_object = compactions_per_object
+        self._compacted: set[tuple[str, int]] = set()  # (customer, UTC day) whose closed days this process compacted
 
     def report_object(self, source: LedgerObject) -> BatchOutcome:
         """Send the object's unreported usage. Raises UsageNotReported (retryable when every
@@ -122,14 +140,19 @@ class UsageReporter:
         retryable failure (Stripe down or throttling) the customers not yet tried are not tried
         now: they wait for the retry, and an outage costs one round of calls, not one per customer."""
         usage = read_ledger(self._ledger.read(source), self._statuses)
-        reports, unknown = self._meter_reports(source, usage.by_key)
+        billed, unknown = self._billed_calls(usage.by_key)
+        reports = self._meter_reports(source, billed)
+        evidence = {report.identifier: EvidenceBatch(report.customer_id, report.identifier,
+                                                     tuple(billed[report.customer_id, report.price_id]))
+                    for report in reports}
         deliveries: dict[str, Delivery] = {}
         failures: list[DownstreamError] = []
         ambiguous: list[ReportRecord] = []
         units_sent = 0
         backing_off = threading.Event()
         with ThreadPoolExecutor(max_workers=self._parallel_calls) as pool:
-            results = pool.map(lambda report: self._deliver_safely(report, backing_off), reports)
+            results = pool.map(lambda report: self._deliver_safely(report, evidence[report.identifier], backing_off),
+                               reports)
             for report, result in zip(reports, results, strict=True):
                 if isinstance(result, DownstreamError):
                     failures.append(result)
@@ -147,17 +170,45 @@ class UsageReporter:
                                len({report.customer_id for report in reports}), unknown, len(ambiguous),
                                int(self._clock()), billed=sum(report.value for report in reports))
         self._reports.save_summary(summary)
-        return BatchOutcome(summary, deliveries, tuple(ambiguous), units_sent)
+        return BatchOutcome(summary, deliveries, tuple(ambiguous), units_sent,
+                            self._compact_closed_days({report.customer_id for report in reports}))
+
+    def _compact_closed_days(self, customers: set[str]) -> tuple[DownstreamError, ...]:
+        """On a customer's first evidence of a UTC day in this process, its closed days are compacted
+        (UsageEvidence.compact), so a steady caller's period downloads from a file a day, not an
+        object a minute. Best effort: a failure is retried with the customer's next object."""
+        now = int(self._clock())
+        today = now // 86_400
+        due = sorted(customer for customer in customers if (customer, today) not in self._compacted)
+        due = due[:self._compactions_per_object]
+        self._compacted = {done for done in self._compacted if done[1] == today}
+        failures = []
+        with ThreadPoolExecutor(max_workers=self._parallel_calls) as pool:
+            for customer, error in zip(due, pool.map(lambda customer: self._compact(customer, now), due), strict=True):
+                if error is None:
+                    self._compacted.add((customer, today))
+                else:
+                    failures.append(error)
+        return tuple(failures)
+
+    def _compact(self, customer_id: str, now: int) -> DownstreamError | None:
+        try:
+            self._evidence.compact(customer_id, now)
+        except DownstreamError as error:
+            return error
+        return None
 
     def send_ambiguous(self, record: ReportRecord) -> Delivery:
         """The operator's `--assume-unreported`: send a report that stayed pending past Stripe's
         window, with its own identifier (should Stripe still know it, that is "already reported")."""
         return self._send(record.report)
 
-    def _meter_reports(self, source: LedgerObject,
-                       by_key: dict[str, KeyUsage]) -> tuple[list[MeterReport], dict[str, int]]:
-        now = int(self._clock())
-        per_price: dict[tuple[str, str], KeyUsage] = {}  # (customer, price) -> the calls billed at that price
+    def _billed_calls(self, by_key: dict[str, KeyUsage]) -> tuple[dict[tuple[str, str], list[BilledCall]],
+                                                                   dict[str, int]]:
+        """The one decision of what is billed: each billable call of an account with a customer, on the
+        plan it was made on, at that plan's price, grouped by (customer, price); the calls of no
+        customer, or of a plan with no price known, counted per key id instead."""
+        billed: dict[tuple[str, str], list[BilledCall]] = {}
         unknown: dict[str, int] = {}
         for key_id, key_usage in by_key.items():
             if not key_usage.billable:
@@ -166,26 +217,32 @@ class UsageReporter:
             if account is None or account.customer_id is None:
                 unknown[key_id] = key_usage.billable
                 continue
-            for at_ms in key_usage.billable_at_ms:
+            for call in key_usage.billable_calls:
+                term = account.plan_at(call.at_ms / 1000)
                 try:
-                    price_id = price_billed(account.plan_at(at_ms / 1000), self._plans)
+                    price_id = price_billed(term, self._plans)
                 except UnknownPlan:
                     unknown[key_id] = unknown.get(key_id, 0) + 1  # no price recorded, and the plan is gone
                     continue
                 if price_id is None:
                     continue  # made on a free plan
-                total = per_price.setdefault((account.customer_id, price_id), KeyUsage())
-                total.billable += 1
-                total.last_billable_at_ms = max(total.last_billable_at_ms, at_ms)
-        return [MeterReport(meter_event_identifier(source, customer_id, price_id), customer_id, total.billable,
-                            min(total.last_billable_at_ms // 1000, now), source, price_id)
-                for (customer_id, price_id), total in sorted(per_price.items())], unknown
+                plan_id = term.plan_id or self._plans.default.id
+                billed.setdefault((account.customer_id, price_id), []).append(BilledCall(call, plan_id, price_id))
+        return billed, unknown
 
-    def _deliver_safely(self, report: MeterReport,
+    def _meter_reports(self, source: LedgerObject, billed: dict[tuple[str, str], list[BilledCall]]) -> list[MeterReport]:
+        now = int(self._clock())
+        return [MeterReport(meter_event_identifier(source, customer_id, price_id), customer_id, len(calls),
+                            min(max(one.call.at_ms for one in calls) // 1000, now), source, price_id)
+                for (customer_id, price_id), calls in sorted(billed.items())]
+
+    def _deliver_safely(self, report: MeterReport, evidence: EvidenceBatch,
                         backing_off: threading.Event) -> tuple[Delivery, ReportRecord] | DownstreamError:
         if backing_off.is_set():
             return DownstreamError("Stripe", f"{report.customer_id} not tried: an earlier call failed", retryable=True)
         try:
+            # first: nothing reaches Stripe without its evidence, priced as Stripe prices it
+            self._evidence.save(replace(evidence, unit_price=self._meter.unit_price(report.price_id)))
             return self._deliver(report)
         except DownstreamError as error:
             if error.retryable:

@@ -69,6 +69,10 @@ class MeteredCall:
     api_key_id: str
     at_ms: int  # requestTimeEpoch
     status: int
+    # What the evidence of a billed call shows (tollgate.domain.evidence); "" when the record has none.
+    request_id: str = ""
+    method: str = ""
+    path: str = ""
 
 
 @dataclass
@@ -78,15 +82,15 @@ class KeyUsage:
     calls: int = 0  # metered calls (what the usage plan counts)
     billable: int = 0
     last_billable_at_ms: int = 0
-    billable_at_ms: list[int] = field(default_factory=list)  # when each billable call was made
+    billable_calls: list[MeteredCall] = field(default_factory=list)  # each billable call, when kept
 
-    def add(self, call: MeteredCall, billable: bool, keep_time: bool = True) -> None:
+    def add(self, call: MeteredCall, billable: bool, keep_calls: bool = True) -> None:
         self.calls += 1
         if billable:
             self.billable += 1
             self.last_billable_at_ms = max(self.last_billable_at_ms, call.at_ms)
-            if keep_time:
-                self.billable_at_ms.append(call.at_ms)
+            if keep_calls:
+                self.billable_calls.append(call)
 
 
 @dataclass
@@ -96,16 +100,16 @@ class LedgerUsage:
     records: int = 0
     malformed: int = 0
     by_key: dict[str, KeyUsage] = field(default_factory=dict)
-    # Each billable call's time, for the reporter to bill it on the plan of that time; a count over
-    # many objects (make usage-report) needs only the totals.
-    keep_call_times: bool = True
+    # Each billable call, for the reporter to bill it on the plan of its time and to write its
+    # evidence; a count over many objects (make usage-report's totals) needs only the counts.
+    keep_calls: bool = True
 
     @property
     def billable(self) -> int:
         return sum(usage.billable for usage in self.by_key.values())
 
     def add(self, call: MeteredCall, billable: bool) -> None:
-        self.by_key.setdefault(call.api_key_id, KeyUsage()).add(call, billable, self.keep_call_times)
+        self.by_key.setdefault(call.api_key_id, KeyUsage()).add(call, billable, self.keep_calls)
 
 
 def read_ledger(data: bytes, statuses: BillableStatuses, start_ms: int | None = None,
@@ -173,7 +177,10 @@ def metered_call(record: Mapping[str, object]) -> MeteredCall | None:
         return None
     if status in _GATEWAY_REFUSALS and _field(record, contract.ACCESS_LOG_INTEGRATION_LATENCY) is None:
         return None
-    return MeteredCall(key_id, _number(record, contract.ACCESS_LOG_REQUEST_TIME_EPOCH), status)
+    return MeteredCall(key_id, _number(record, contract.ACCESS_LOG_REQUEST_TIME_EPOCH), status,
+                       _field(record, contract.ACCESS_LOG_REQUEST_ID) or "",
+                       _field(record, contract.ACCESS_LOG_HTTP_METHOD) or "",
+                       _field(record, contract.ACCESS_LOG_PATH) or "")
 
 
 def _field(record: Mapping[str, object], name: str) -> str | None:

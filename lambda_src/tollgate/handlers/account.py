@@ -14,6 +14,8 @@
   without the portal configuration of `make stripe-setup` (counted: the owner's alarm fires);
 - POST /api/account/plan {plan}: change plans, the key stays (tollgate.domain.plan_changes); a plan
   that needs a card answers a Checkout URL first;
+- POST /api/account/evidence: the current billing period's billed calls as one CSV file, answered as a
+  signed URL valid a few minutes (tollgate.domain.evidence); 409 on an account nothing is billed on;
 - POST /api/signout {everywhere?}: ends this session (or all of the account's) and clears the cookie.
 
 Every POST must be JSON (`require_json`, against cross-site form posts). No session: 401 and the
@@ -149,6 +151,16 @@ def change_plan() -> Response[str]:
     if outcome.checkout_url:
         return respond(200, {"checkoutUrl": outcome.checkout_url, "pendingPlan": plan_id})
     return respond(200, {"plan": outcome.account.plan_id})
+
+
+@app.post(contract.ROUTE_ACCOUNT_EVIDENCE)
+def evidence() -> Response:
+    _posted()
+    download = wiring.current().invoice_evidence.current_period(_signed_in())
+    file = download.file
+    logger.info("Evidence downloaded", extra={"customerId": file.customer_id, "rows": file.rows,
+                                              "objects": file.objects})
+    return respond(200, {"url": download.url, "rows": file.rows, "period": {"start": file.start, "end": file.end}})
 
 
 @app.post(contract.ROUTE_SIGNOUT)

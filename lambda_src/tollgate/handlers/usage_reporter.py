@@ -87,6 +87,9 @@ def _publish(outcome: BatchOutcome, metrics: Metrics) -> None:
     if summary.malformed:
         logger.warning("Malformed ledger records skipped", extra={"object": str(summary.source),
                                                                   "malformed": summary.malformed})
+    for error in outcome.compaction_failures:
+        logger.warning("Could not compact a customer's closed days of evidence: retried with their next object; "
+                       "a download compacts what is missing", extra={"error": str(error)})
     for record in outcome.ambiguous:
         logger.error("Usage report still pending after Stripe's 24 h de-duplication window: not re-sent; "
                      "list and resolve with make usage-redrive", extra={

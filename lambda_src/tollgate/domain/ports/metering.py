@@ -1,4 +1,5 @@
-"""Usage metering: the usage ledger (S3), the Stripe meters and the usage reports table."""
+"""Usage metering: the usage ledger (S3), the Stripe meters, the usage reports table and the evidence
+behind every invoice (S3)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tollgate.domain.evidence import EvidenceBatch, PeriodFile, UnitPrice
     from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord
 
 
@@ -26,6 +30,10 @@ class UsageMeter(ABC):
     @abstractmethod
     def report(self, report: MeterReport) -> bool:
         """Send the meter event; False when Stripe already had its identifier (a repeat, counted once)."""
+
+    @abstractmethod
+    def unit_price(self, price_id: str) -> UnitPrice:
+        """What one unit costs at the price, as Stripe has it (read once per process, as its meter is)."""
 
     @abstractmethod
     def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
@@ -73,3 +81,31 @@ class UsageReports(ABC):
     def latest_billed_summary(self) -> BatchSummary | None:
         """The newest summary that billed a call (`make status`: the newest object may hold only
         calls nothing bills, such as a 403 or a free plan's), if any."""
+
+
+class UsageEvidence(ABC):
+    """The evidence behind every invoice: the billed calls of each meter event, per customer
+    (tollgate.domain.evidence)."""
+
+    @abstractmethod
+    def save(self, batch: EvidenceBatch) -> None:
+        """Write the batch's object; the same batch always names the same object (a rewrite, never a second)."""
+
+    @abstractmethod
+    def compact(self, customer_id: str, now: int) -> int:
+        """Make what a period's file is later made from quickly (the S3 adapter: one object per closed
+        UTC day) for the customer's closed days not made yet; the days made. Never changes a period's
+        file: a batch saved later into a closed day is in it as much as any other."""
+
+    @abstractmethod
+    def period_file(self, customer_id: str, start: int, end: int) -> PeriodFile:
+        """One CSV (a header, then every row of the customer's batches billed in [start, end), epoch
+        seconds), written as one object of the customer's; reading only that customer's objects."""
+
+    @abstractmethod
+    def download_url(self, file: PeriodFile) -> str:
+        """A signed URL that downloads the file for a few minutes (contract.USAGE_EVIDENCE_URL_SECONDS)."""
+
+    @abstractmethod
+    def read(self, file: PeriodFile) -> Iterator[bytes]:
+        """The file's bytes, in chunks (the owner's `make evidence`)."""
