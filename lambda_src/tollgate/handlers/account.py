@@ -154,7 +154,7 @@ def change_plan() -> Response[str]:
 
 
 @app.post(contract.ROUTE_ACCOUNT_EVIDENCE)
-def evidence() -> Response:
+def evidence() -> Response[str]:
     _posted()
     download = wiring.current().invoice_evidence.current_period(_signed_in())
     file = download.file
