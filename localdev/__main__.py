@@ -353,8 +353,10 @@ def main(argv: list[str] | None = None) -> int:
             publish_dev_stack(stack_file, stack.function_environment, stack.urls)
             try:
                 print(stack.banner(), flush=True)
-                if args.urls_file:
-                    args.urls_file.write_text(json.dumps(stack.urls))
+                if args.urls_file:  # whole or not at all: the test harness reads it as soon as it exists
+                    written = args.urls_file.with_name(args.urls_file.name + ".part")
+                    written.write_text(json.dumps(stack.urls))
+                    written.replace(args.urls_file)
                 while True:
                     signal.pause()
             finally:
