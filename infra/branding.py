@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from infra.settings import _Reader
+    from infra.settings_reader import Reader
 
 # Shown in the header and the tab title; no line breaks or control characters.
 _PRODUCT_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,60}$")
@@ -55,7 +55,7 @@ class Branding:
         return tuple(cls.__dataclass_fields__)
 
     @classmethod
-    def from_context(cls, read: _Reader) -> Branding:
+    def from_context(cls, read: Reader) -> Branding:
         """Validated by Settings' reader, so a bad value fails the synth with the key's name."""
         return cls(
             product_name=read.matching("product_name", _PRODUCT_NAME,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from infra.settings import _Reader
+    from infra.settings_reader import Reader
 
 CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
 # A lower-case DNS name of two labels or more (API Gateway refuses upper-case custom domain names).
@@ -59,7 +59,7 @@ class DomainSettings:
         return tuple(cls.__dataclass_fields__)
 
     @classmethod
-    def from_context(cls, read: _Reader) -> DomainSettings:
+    def from_context(cls, read: Reader) -> DomainSettings:
         """Validated by Settings' reader (each value), then as a whole (`_check`)."""
         domains = cls(
             site_domain=read.optional_matching(

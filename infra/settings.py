@@ -11,14 +11,12 @@ what is expected, which fails the synth before anything reaches CloudFormation.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from infra.branding import Branding
 from infra.domain_settings import DomainSettings
@@ -30,6 +28,7 @@ from infra.plan_settings import (
     PlanSettingsError,
     read_plans,
 )
+from infra.settings_reader import Reader, SettingsError
 from tollgate import contract
 from tollgate.domain import api_key_format
 from tollgate.plans import LEGACY_PLAN_ID
@@ -50,12 +49,8 @@ _SECRET_ARN_EXPECTED = "a complete Secrets Manager secret ARN (arn:aws:secretsma
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
 _FUNCTION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$")
 _SECRET_VERSION = re.compile(r"^[A-Za-z0-9-]{32,64}$")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 
-
-class SettingsError(ValueError):
-    """A cdk.json context value is missing or malformed; the message names the key."""
+__all__ = ["PLACEHOLDER_EMAIL_SENDER", "USAGE_REPORTERS", "Settings", "SettingsError", "load_cdk_json_context"]
 
 
 @dataclass(frozen=True)
@@ -206,18 +201,18 @@ class Settings:
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Settings:
         """Build and validate the settings from flat context values (cdk.json or `-c`)."""
-        return cls._read(_Reader(context))
+        return cls._read(Reader(context))
 
     @classmethod
     def accepted_values(cls, context: Mapping[str, Any]) -> dict[str, str]:
         """What each key read from a valid `context` accepts, in the words its error message would use
         (docs/settings.md shows them, so the page says what the check does)."""
-        read = _Reader(context)
+        read = Reader(context)
         cls._read(read)
         return dict(read.expected)
 
     @classmethod
-    def _read(cls, read: _Reader) -> Settings:
+    def _read(cls, read: Reader) -> Settings:
         read.exclusive("backend_url", "backend_function_arn", "the metered routes have one backend: an HTTP URL or a "
                        "Lambda function invoked directly; set one and leave the other empty")
         read.retired("existing_secret_arn", "it was split in two so that Firehose can no longer read the Stripe keys: "
@@ -235,7 +230,7 @@ class Settings:
                 "backend_secret_version", _SECRET_VERSION,
                 "the VersionId put-secret-value printed for the backend secret "
                 "(docs/operations.md, 'Rotating the backend secret')"),
-            plans=read.plans(),
+            plans=_read_plans(read),
             register_rate_limit=read.positive_number("register_rate_limit"),
             register_burst_limit=read.positive_int("register_burst_limit"),
             stage_rate_limit=read.positive_number("stage_rate_limit"),
@@ -287,189 +282,21 @@ def load_cdk_json_context(path: str | Path = "cdk.json") -> dict[str, Any]:
     return dict(document.get("context", {}))
 
 
-class _Reader:
-    """Reads one key at a time and turns every problem into a SettingsError naming that key."""
+def _read_plans(read: Reader) -> tuple[PlanSettings, ...]:
+    """The `plans` list, or a deployment from before plans: its flat keys as the one legacy plan."""
+    read.expected["plans"] = PLANS_EXPECTED
 
-    def __init__(self, context: Mapping[str, Any]) -> None:
-        self._context = context
-        # key -> what it accepts, as its error message says it: docs/settings.md shows the same words.
-        self.expected: dict[str, str] = {}
+    def flat() -> PlanSettings:
+        return PlanSettings(
+            id=LEGACY_PLAN_ID, name="Standard", description="", price_text="",
+            throttle_rate_limit=read.positive_number("throttle_rate_limit"),
+            throttle_burst_limit=read.positive_int("throttle_burst_limit"),
+            quota_limit=read.positive_int("quota_limit"), quota_period=read.choice("quota_period", QUOTA_PERIODS),
+            stripe_price_id=read.matching("stripe_price_id", _PRICE_ID,
+                                          "a Stripe price id starting with 'price_' (make stripe-setup prints it)"),
+            require_payment_method=read.boolean("require_payment_method"))
 
-    def _fail(self, key: str, expected: str, value: Any) -> SettingsError:
-        return SettingsError(f"cdk.json context '{key}' must be {expected}; got {value!r}")
-
-    def _present(self, key: str) -> Any:
-        """The key's value, stripped if text; None when absent or blank."""
-        value = self._context.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return value.strip() if isinstance(value, str) else value
-
-    def _required(self, key: str, expected: str) -> Any:
-        self.expected[key] = expected
-        value = self._present(key)
-        if value is None:
-            raise SettingsError(f"cdk.json context '{key}' is missing; expected {expected}")
-        return value
-
-    def _optional(self, key: str, expected: str) -> Any:
-        self.expected[key] = expected
-        return self._present(key)
-
-    def plans(self) -> tuple[PlanSettings, ...]:
-        self.expected["plans"] = PLANS_EXPECTED
-
-        def flat() -> PlanSettings:
-            return PlanSettings(
-                id=LEGACY_PLAN_ID, name="Standard", description="", price_text="",
-                throttle_rate_limit=self.positive_number("throttle_rate_limit"),
-                throttle_burst_limit=self.positive_int("throttle_burst_limit"),
-                quota_limit=self.positive_int("quota_limit"), quota_period=self.choice("quota_period", QUOTA_PERIODS),
-                stripe_price_id=self.matching("stripe_price_id", _PRICE_ID,
-                                              "a Stripe price id starting with 'price_' (make stripe-setup prints it)"),
-                require_payment_method=self.boolean("require_payment_method"))
-
-        try:
-            return read_plans(self._context, flat)
-        except PlanSettingsError as error:
-            raise SettingsError(str(error)) from None
-
-    def exclusive(self, key: str, other: str, why: str) -> None:
-        """Refuse two keys that are each optional but cannot both be set."""
-        if self._present(key) is not None and self._present(other) is not None:
-            raise SettingsError(f"cdk.json context '{key}' and '{other}' are both set: {why}")
-
-    def retired(self, key: str, instead: str) -> None:
-        """Refuse a key an earlier version read, saying what replaces it."""
-        if self._present(key) is not None:
-            raise SettingsError(f"cdk.json context '{key}' is no longer read: {instead}")
-
-    def matching(self, key: str, pattern: re.Pattern[str], expected: str) -> str:
-        value = self._required(key, expected)
-        if not isinstance(value, str) or not pattern.match(value):
-            raise self._fail(key, expected, value)
-        return value
-
-    def optional_matching(self, key: str, pattern: re.Pattern[str], expected: str) -> str | None:
-        expected += " or empty"
-        value = self._optional(key, expected)
-        if value is not None and (not isinstance(value, str) or not pattern.match(value)):
-            raise self._fail(key, expected, value)
-        return value
-
-    def choice(self, key: str, choices: tuple[str, ...]) -> str:
-        expected = "one of " + ", ".join(choices)
-        value = self._required(key, expected)
-        normalised = value.upper() if isinstance(value, str) else value
-        if normalised not in choices:
-            raise self._fail(key, expected, value)
-        return normalised
-
-    def lower_choice(self, key: str, choices: tuple[str, ...]) -> str:
-        expected = "one of " + ", ".join(choices)
-        value = self._required(key, expected)
-        if not isinstance(value, str) or value.lower() not in choices:
-            raise self._fail(key, expected, value)
-        return value.lower()
-
-    def status_list(self, key: str) -> str:
-        """HTTP statuses as classes (`2xx`) and exact codes (`304`), comma-separated: `2xx,304`."""
-        expected = "comma-separated status classes like 2xx and status codes like 304 (e.g. '2xx' or '2xx,304')"
-        value = self._required(key, expected)
-        items = [item.strip().lower() for item in value.split(",")] if isinstance(value, str) else []
-        if not items or not all(re.match(contract.BILLABLE_STATUS_PATTERN, item) for item in items):
-            raise self._fail(key, expected, value)
-        return ",".join(items)
-
-    def _number(self, key: str, expected: str, parse: type) -> Any:
-        value = self._required(key, expected)
-        if isinstance(value, bool):
-            raise self._fail(key, expected, value)
-        try:
-            number = parse(value) if isinstance(value, str) else value
-        except ValueError:
-            raise self._fail(key, expected, value) from None
-        if parse is int and (not isinstance(number, int) or isinstance(number, bool)):
-            raise self._fail(key, expected, value)
-        if not isinstance(number, (int, float)):
-            raise self._fail(key, expected, value)
-        return number
-
-    def positive_number(self, key: str) -> float:
-        expected = "a number greater than 0"
-        number = self._number(key, expected, float)
-        if number <= 0:
-            raise self._fail(key, expected, number)
-        return float(number)
-
-    def positive_int(self, key: str) -> int:
-        expected = "a whole number greater than 0"
-        number = self._number(key, expected, int)
-        if number <= 0:
-            raise self._fail(key, expected, number)
-        return number
-
-    def int_between(self, key: str, lowest: int, highest: int) -> int:
-        expected = f"a whole number from {lowest} to {highest}"
-        number = self._number(key, expected, int)
-        if not lowest <= number <= highest:
-            raise self._fail(key, expected, number)
-        return number
-
-    def int_at_most_other(self, key: str, lowest: int, highest: int, other: str, factor: int) -> int:
-        """A whole number from `lowest` to `highest` and at most `factor` x the (already read) `other`."""
-        number = self.int_between(key, lowest, highest)
-        limit = self._context.get(other)
-        expected = f"a whole number from {lowest} to {highest}, at most {other} x {factor}"
-        self.expected[key] = expected
-        if isinstance(limit, (int, str)) and str(limit).strip().isdigit() and number > int(limit) * factor:
-            raise self._fail(key, f"{expected} ({int(limit) * factor})", number)
-        return number
-
-    def ipv4_list(self, key: str) -> tuple[str, ...]:
-        """A JSON list in cdk.json, or comma-separated on the command line (`-c key=a,b`)."""
-        expected = "a list of IPv4 addresses (cdk.json list, or comma-separated with -c)"
-        value = self._required(key, expected)
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, list) or not items:
-            raise self._fail(key, expected, value)
-        addresses = []
-        for item in items:
-            try:
-                addresses.append(str(ipaddress.IPv4Address(str(item).strip())))
-            except ValueError:
-                raise self._fail(key, expected, item) from None
-        return tuple(addresses)
-
-    def non_negative_int(self, key: str) -> int:
-        expected = "a whole number, 0 or more"
-        number = self._number(key, expected, int)
-        if number < 0:
-            raise self._fail(key, expected, number)
-        return number
-
-    def boolean(self, key: str) -> bool:
-        expected = "true or false"
-        value = self._required(key, expected)
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-            return value.lower() in _TRUE
-        raise self._fail(key, expected, value)
-
-    def _check_url(self, key: str, value: Any, schemes: tuple[str, ...], expected: str) -> str:
-        if not isinstance(value, str):
-            raise self._fail(key, expected, value)
-        parsed = urlparse(value)
-        if parsed.scheme not in schemes or not parsed.netloc:
-            raise self._fail(key, expected, value)
-        return value
-
-    def url(self, key: str, schemes: tuple[str, ...]) -> str:
-        expected = f"an absolute {' or '.join(schemes)} URL"
-        return self._check_url(key, self._required(key, expected), schemes, expected)
-
-    def optional_url(self, key: str, schemes: tuple[str, ...]) -> str | None:
-        expected = f"an absolute {' or '.join(schemes)} URL, or empty for the built-in sample backend"
-        value = self._optional(key, expected)
-        return None if value is None else self._check_url(key, value, schemes, expected)
+    try:
+        return read_plans(read.context, flat)
+    except PlanSettingsError as error:
+        raise SettingsError(str(error)) from None

@@ -11,6 +11,8 @@ changes in one place.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -18,7 +20,14 @@ from functools import cached_property
 from testkit.clock import Clock
 from testkit.fake_access import FakeAccountBilling, FakeCustomerAccess, FakeMailer, FakePlanUsage
 from testkit.fake_billing import FakeBilling, FakePaymentMethods
-from testkit.fake_metering import FakeUsageEvidence, FakeUsageLedger, FakeUsageMeter, FakeUsageReports
+from testkit.fake_metering import (
+    FakeUsageEvidence,
+    FakeUsageLedger,
+    FakeUsageMeter,
+    FakeUsageReports,
+    call_record,
+    ledger_bytes,
+)
 from testkit.fake_ports import (
     TEST_PLANS,
     FakeAccounts,
@@ -29,28 +38,36 @@ from testkit.fake_ports import (
     FakePorts,
 )
 from tollgate import contract
-from tollgate.domain.account import Account
+from tollgate.domain.account import Account, AccountStatus, StatusChange
 from tollgate.domain.account_emails import AccountEmails
 from tollgate.domain.account_keys import AccountKeys
 from tollgate.domain.account_overview import AccountOverviews
+from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.evidence import InvoiceEvidence
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
-from tollgate.domain.key_items import KeyIssuer
-from tollgate.domain.lifecycle import LifecycleService
+from tollgate.domain.key_items import KeyIssuer, KeyItem
+from tollgate.domain.lifecycle import (
+    CHECKOUT_COMPLETED,
+    SUBSCRIPTION_DELETED,
+    SUBSCRIPTION_UPDATED,
+    LifecycleService,
+    Outcome,
+)
 from tollgate.domain.metering import UsageReporter
 from tollgate.domain.models import Registrant
 from tollgate.domain.plan_changes import PlanChanges
 from tollgate.domain.ports.accounts import Accounts
-from tollgate.domain.reconciliation import Reconciler
+from tollgate.domain.reconciliation import PAGE_SIZE, STRIPE_OPERATIONS_PER_SECOND, Reconciler
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.sessions import CustomerSessions
 from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
 
+START = 1_800_000_000.0  # 2027-01-15T08:00Z: the fixed "now" of the unit tests' world (tests/lambda_src/unit/conftest.py)
 SITE_URL = "https://shop.example/"
 LINK_TTL_SECONDS = 24 * 3600
 EMAILS_PER_HOUR = 3
@@ -85,26 +102,31 @@ class World:
     reports: FakeUsageReports
     clock: Clock
     plans: PlanCatalog = TEST_PLANS
+    stripe_operations_per_second: float = STRIPE_OPERATIONS_PER_SECOND  # the reconciler's pace
+    reconciler_page_size: int = PAGE_SIZE
     evidence: FakeUsageEvidence = field(default_factory=FakeUsageEvidence)
     issued: dict[str, str] = field(default_factory=dict)  # email -> the key its sign-up answered with
+    _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)  # of `customer`s
 
     @classmethod
     def create(cls, plans: PlanCatalog = TEST_PLANS, start: float | None = None,
-               accounts: Accounts | None = None) -> World:
+               accounts: Accounts | None = None, stripe_operations_per_second: float = STRIPE_OPERATIONS_PER_SECOND,
+               reconciler_page_size: int = PAGE_SIZE) -> World:
         """`accounts`: another store than a FakeAccounts (DynamoAccounts on moto, testkit.interleaving)."""
         ports, clock = FakePorts.create(), Clock(start)
         if accounts is not None:
-            ports = replace(ports, accounts=accounts)
+            ports = replace(ports, accounts=accounts)  # type: ignore[arg-type]  # `accounts` says why
         ports.billing.clock = clock
         return cls(ports, FakePaymentMethods(ports.billing), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
                    FakePlanUsage(keys=ports.api_keys, clock=clock), FakeUsageLedger(),
-                   FakeUsageMeter(clock, plans.default.price_id), FakeUsageReports(), clock, plans)
+                   FakeUsageMeter(clock, plans.default.price_id), FakeUsageReports(), clock, plans,
+                   stripe_operations_per_second, reconciler_page_size)
 
     # --- the fakes most tests reach for ---------------------------------------------------------
 
     @property
     def accounts(self) -> FakeAccounts:
-        return self.ports.accounts  # type: ignore[return-value] - or the store `create` was given
+        return self.ports.accounts  # type: ignore[return-value]  # or the store `create` was given
 
     @property
     def api_keys(self) -> FakeApiKeys:
@@ -154,7 +176,8 @@ class World:
     @cached_property
     def reconciler(self) -> Reconciler:
         return Reconciler(self.billing, self.accounts, self.ports.reconciler_runs, self.lifecycle, clock=self.clock,
-                          sleep=self.clock.sleep)
+                          sleep=self.clock.sleep, operations_per_second=self.stripe_operations_per_second,
+                          page_size=self.reconciler_page_size)
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
@@ -218,6 +241,81 @@ class World:
         token, _ = self.sessions.open(self.mailer.last_token(email))
         return token
 
+    def billable_calls(self, usage_key_id: str, count: int) -> None:
+        """`count` billable calls now under a usage key, in one ledger object the reporter reports;
+        then a minute passes."""
+        at_ms = int(self.clock() * 1000)
+        source = self.ledger.put(ledger_bytes([call_record(usage_key_id, at_ms=at_ms + n) for n in range(count)]))
+        self.reporter.report_object(source)
+        self.clock.advance(60)
+
+    def units_billed(self) -> dict[str, int]:
+        """Units reported to Stripe's meter, per price."""
+        units: dict[str, int] = {}
+        for event in self.meter.events:
+            units[event.price_id] = units.get(event.price_id, 0) + event.value
+        return units
+
+    # --- customers as a test finds them: rows seeded as if their past had happened ------------------
+
+    def customer(self, status: AccountStatus = AccountStatus.ACTIVE, stripe_status: str = "active", *,
+                 email: str | None = None, key_works: bool | None = None, since: int | None = None,
+                 status_since: int | None = None) -> Account:
+        """A stored customer whose row says `status` while Stripe says `stripe_status` (they may
+        disagree: the webhook that would align them was lost). They signed up `since` (a day ago
+        unless said) and their row took `status` then, or at `status_since`. Their usage key is in the
+        default plan's usage plan and works if the row is active (unless `key_works` says otherwise);
+        they hold one customer key, its item stored; the row says the keys match it."""
+        number = next(self._numbers)
+        since = int(self.clock()) - 86400 if since is None else since
+        email = email or f"customer{number}@example.com"
+        plan = self.plans.default
+        usage = self.api_keys.create_key(f"tollgate-{email}", "usage key")
+        self.api_keys.attach_to_plan(usage.id, plan.usage_plan_id)
+        if not (status is AccountStatus.ACTIVE if key_works is None else key_works):
+            self.api_keys.set_enabled(usage.id, False)
+        customer_id, subscription_id = f"cus_{number:04d}", f"sub_{number:04d}"
+        self.billing.customers[customer_id] = {"email": email, "metadata": {}}
+        self.billing.put_subscription(subscription_id, customer_id, stripe_status, plan.price_id, created=since)
+        _, record = ISSUER.issue(since)
+        history = (StatusChange(since, status, "sign-up"),) if status_since is None else (
+            StatusChange(since, AccountStatus.ACTIVE, "sign-up"),
+            StatusChange(status_since, status, SUBSCRIPTION_DELETED if status is AccountStatus.CANCELED
+                         else SUBSCRIPTION_UPDATED))
+        account = Account(email=email, status=status, api_key_id=usage.id, usage_key=usage.value, keys=(record,),
+                          account_id=f"acct_{number:04d}", customer_id=customer_id, subscription_id=subscription_id,
+                          attempt_id=f"attempt-{number}", updated_at=status_since or since, history=history,
+                          ).with_keys_synced()
+        self.accounts.rows[email] = account
+        self.key_items.put(KeyItem.of(account, record))
+        return account
+
+    def row(self, account: Account) -> Account:
+        """`account`'s row as stored now."""
+        return self.accounts.rows[account.email]
+
+    def key_works(self, account: Account) -> bool:
+        """Whether API Gateway lets `account`'s usage key call the API now."""
+        return account.api_key_id is not None and self.api_keys.can_call_api(account.api_key_id)
+
+    def set_stripe_status(self, account: Account, status: str) -> None:
+        """Stripe's subscription of `account` is `status` now (no event sent)."""
+        assert account.subscription_id is not None, f"{account.email} has no subscription"
+        self.billing.subscriptions[account.subscription_id]["status"] = status
+
+    def billing_event(self, account: Account, event_type: str, created: int | None = None, **fields) -> BillingEvent:
+        """A Stripe event about `account` (its customer and, but for a completed Checkout, its
+        subscription; `fields` override), created now unless said."""
+        about = {"customer_id": account.customer_id}
+        if event_type != CHECKOUT_COMPLETED:
+            about["subscription_id"] = account.subscription_id
+        return BillingEvent(id=f"evt_{next(_event_ids)}", type=event_type,
+                            created=int(self.clock()) if created is None else created, **(about | fields))
+
+    def stripe_sends(self, account: Account, event_type: str, created: int | None = None, **fields) -> Outcome:
+        """Stripe delivers an event about `account` (`billing_event`) to the lifecycle."""
+        return self.lifecycle.handle(self.billing_event(account, event_type, created, **fields))
+
 
 class _Inline(Executor):
     """Runs each call at once (deterministic domain tests)."""
@@ -232,3 +330,4 @@ class _Inline(Executor):
 
 
 _INLINE = _Inline()
+_event_ids = itertools.count(1)

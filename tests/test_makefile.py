@@ -107,10 +107,11 @@ def test_a_later_run_installs_nothing_and_says_nothing(fresh_clone: Path) -> Non
 def test_a_changed_lock_file_reinstalls_only_what_it_pins(fresh_clone: Path) -> None:
     stamps = fresh_clone / ".stamps"
     stamps.mkdir()
+    installed = time.time()
     for stamp in ("venv", "node"):
         (stamps / stamp).touch()
-    time.sleep(0.01)
-    os.utime(fresh_clone / "requirements.txt")
+        os.utime(stamps / stamp, (installed, installed))
+    os.utime(fresh_clone / "requirements.txt", (installed + 5, installed + 5))  # edited after the install
 
     plan = dry_run(fresh_clone, "deps")
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -77,6 +78,12 @@ class Wiring:
             raise TypeError(f"Wiring has no {', '.join(unknown)}; it builds {', '.join(sorted(_BUILT_HERE))}")
         self.config = config
         self.__dict__.update(replacements)  # cached_property reads the instance dict first
+
+    @cached_property
+    def clock(self) -> Callable[[], float]:
+        """The time every service reads (epoch seconds): a test hands in a settable one
+        (testkit.clock.Clock) to reach a grace, lease or window's end without waiting for it."""
+        return time.time
 
     @cached_property
     def aws(self) -> AwsClients:
@@ -148,7 +155,8 @@ class Wiring:
     @cached_property
     def registration(self) -> RegistrationService:
         return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, metrics=self.metrics,
-                                   plans=self.config.plans, key_items=self.key_items, issuer=self.key_issuer)
+                                   plans=self.config.plans, key_items=self.key_items, issuer=self.key_issuer,
+                                   clock=self.clock)
 
     @cached_property
     def cleanup(self) -> Cleanup:
@@ -156,28 +164,30 @@ class Wiring:
 
     @cached_property
     def key_enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics)
+        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics, self.clock)
 
     @cached_property
     def lifecycle(self) -> LifecycleService:
         return LifecycleService(self.accounts, self.billing, self.payment_methods, plans=self.config.plans,
-                                plan_changes=self.plan_changes, enforcer=self.key_enforcer)
+                                plan_changes=self.plan_changes, enforcer=self.key_enforcer, clock=self.clock)
 
     @cached_property
     def plan_changes(self) -> PlanChanges:
-        return PlanChanges(self.accounts, self.billing, self.checkout, self.config.plans, self.key_enforcer)
+        return PlanChanges(self.accounts, self.billing, self.checkout, self.config.plans, self.key_enforcer, self.clock)
 
     @cached_property
     def reconciler(self) -> Reconciler:
-        return Reconciler(self.billing, self.accounts, self.reconciler_runs, self.lifecycle)
+        return Reconciler(self.billing, self.accounts, self.reconciler_runs, self.lifecycle, clock=self.clock)
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.accounts, self.api_keys, self.key_items, self.config.canceled_key_retention_days)
+        return Housekeeping(self.accounts, self.api_keys, self.key_items, self.config.canceled_key_retention_days,
+                            clock=self.clock)
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:
-        return PaymentMethodCheckout(self.accounts, self.key_items, self.payment_methods, self.config.signup_url)
+        return PaymentMethodCheckout(self.accounts, self.key_items, self.payment_methods, self.config.signup_url,
+                                     self.clock)
 
     # Usage metering: imported on first use, as only the usage reporter and the ops commands need it.
     @cached_property
@@ -202,7 +212,8 @@ class Wiring:
     def usage_evidence(self) -> UsageEvidence:
         from tollgate.adapters.s3_usage_evidence import S3UsageEvidence
 
-        return S3UsageEvidence(self.aws.client("s3"), self.config.require_usage().ledger_bucket)
+        return S3UsageEvidence(self.aws.client("s3"), self.config.require_usage().ledger_bucket,
+                               clock=self.clock)
 
     @cached_property
     def usage_queues(self) -> UsageQueues:
@@ -221,7 +232,7 @@ class Wiring:
         from tollgate.domain.metering import UsageReporter
 
         return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports, self.usage_evidence,
-                             self.config.require_usage().billable_statuses, self.config.plans)
+                             self.config.require_usage().billable_statuses, self.config.plans, self.clock)
 
     # Customer accounts (verified sign-up, sign-in, the account page, key rotation): imported on first
     # use, as only the register, account and key-retirement functions need them.
@@ -255,7 +266,7 @@ class Wiring:
 
         accounts = self.config.require_accounts()
         return EmailLinks(self.customer_access, self.mailer, ttl_seconds=accounts.link_ttl_seconds,
-                          emails_per_hour=accounts.emails_per_address_per_hour)
+                          emails_per_hour=accounts.emails_per_address_per_hour, clock=self.clock)
 
     @cached_property
     def verified_sign_up(self) -> VerifiedSignUp:
@@ -267,21 +278,24 @@ class Wiring:
     def sessions(self) -> CustomerSessions:
         from tollgate.domain.sessions import CustomerSessions
 
-        return CustomerSessions(self.accounts, self.customer_access, self.email_links, self.account_emails)
+        return CustomerSessions(self.accounts, self.customer_access, self.email_links, self.account_emails,
+                                clock=self.clock)
 
     @cached_property
     def account_keys(self) -> AccountKeys:
         from tollgate.domain.account_keys import AccountKeys
 
         return AccountKeys(self.accounts, self.key_items, self.customer_access, self.key_enforcer, self.api_keys,
-                           issuer=self.key_issuer, grace_seconds=self.config.require_accounts().key_rotation_grace_seconds)
+                           issuer=self.key_issuer, grace_seconds=self.config.require_accounts().key_rotation_grace_seconds,
+                           clock=self.clock)
 
     @cached_property
     def account_overviews(self) -> AccountOverviews:
         from tollgate.domain.account_overview import AccountOverviews
 
         return AccountOverviews(self.account_billing, self.usage_plan_usage,
-                                self.usage_reports if self.config.usage is not None else None, self.config.plans)
+                                self.usage_reports if self.config.usage is not None else None, self.config.plans,
+                                self.clock)
 
 
     @cached_property

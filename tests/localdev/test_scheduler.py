@@ -5,6 +5,7 @@ run is logged and the next still comes, and stopping ends the schedule."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pytest
@@ -32,12 +33,12 @@ def test_the_function_is_invoked_every_interval_with_the_schedules_event_and_its
     finally:
         schedule.stop()
     count = len(probe.invocations)
-    time.sleep(0.5)
+    schedule_threads = [thread for thread in threading.enumerate() if thread.name == "schedule scheduled_probe.handler"]
 
     assert first_run_after < 0.5  # at the start, not one interval later: no start date, as in AWS
     assert time.monotonic() - started >= 1.0  # then one run every interval
     assert [event for event, _ in probe.invocations] == [{}] * count
     assert all(295_000 < remaining <= 300_000 for _, remaining in probe.invocations)
-    assert len(probe.invocations) == count  # nothing after stop
+    assert schedule_threads == [] and len(probe.invocations) == count  # stopped: its thread has ended, nothing after
     assert "Scheduled run of scheduled_probe.handler failed" in caplog.text
     assert caplog.records[0].levelno == logging.ERROR

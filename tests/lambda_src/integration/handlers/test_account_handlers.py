@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 
 import boto3
@@ -15,13 +14,17 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from testkit.clock import Clock
 from testkit.lambda_events import KEY_OWNER, DeployedFunction, LambdaContext, api_gateway_event, deployed, invoke
 from tollgate import contract
 
-# A grace ends on a whole second (the key item's not_after), so 1 s could be over before the "within its
-# grace" check right after the rotation (it was, in the full suite); 3 s leaves 2 at least. (The sleep
-# below goes once the test reaches the grace's end on an injected clock.)
-GRACE_SECONDS = 3
+GRACE_SECONDS = 3600
+
+
+@pytest.fixture(scope="module")
+def clock() -> Clock:
+    """The functions' time (Wiring.clock), from now on: a test moves it past a grace instead of waiting."""
+    return Clock()
 
 
 @pytest.fixture(scope="module")
@@ -31,18 +34,18 @@ def environment(aws, stripe_api, moesif_collector, price_id) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def register(environment) -> DeployedFunction:
-    return deployed("tollgate.handlers.register", environment)
+def register(environment, clock) -> DeployedFunction:
+    return deployed("tollgate.handlers.register", environment, clock=clock)
 
 
 @pytest.fixture(scope="module")
-def account_function(environment) -> DeployedFunction:
-    return deployed("tollgate.handlers.account", environment)
+def account_function(environment, clock) -> DeployedFunction:
+    return deployed("tollgate.handlers.account", environment, clock=clock)
 
 
 @pytest.fixture(scope="module")
-def key_retirement(environment) -> DeployedFunction:
-    return deployed("tollgate.handlers.key_retirement", environment)
+def key_retirement(environment, clock) -> DeployedFunction:
+    return deployed("tollgate.handlers.key_retirement", environment, clock=clock)
 
 
 def last_link(email: str, fragment: str) -> str:
@@ -97,7 +100,7 @@ def test_no_key_is_at_rest_after_sign_up_rotation_and_revocation(aws, register, 
 
 
 def test_sign_up_sign_in_rotate_and_the_old_key_is_retired_after_its_grace(
-        aws, register, account_function, key_retirement, stripe_bridge):
+        aws, register, account_function, key_retirement, stripe_bridge, clock):
     email = f"{uuid.uuid4().hex[:10]}@example.com"
     status, _, body = call(register, contract.ROUTE_REGISTER, {"email": email, "firstname": "Ada", "lastname": "L"})
     assert (status, body) == (202, {"status": "confirmation_sent"})
@@ -133,7 +136,9 @@ def test_sign_up_sign_in_rotate_and_the_old_key_is_retired_after_its_grace(
     assert apigateway.get_api_keys(limit=500)["items"] == gateway_keys  # no API Gateway call
     assert page_of(account_function, session)["quota"]["left"] == quota_left
 
-    time.sleep(GRACE_SECONDS + 0.1)
+    clock.advance(GRACE_SECONDS - 1)
+    assert key_retirement.handler({}, LambdaContext()) == {"retired": 0, "skipped": 0, "failed": 0}  # a second left
+    clock.advance(1)
     assert key_retirement.handler({}, LambdaContext()) == {"retired": 1, "skipped": 0, "failed": 0}
     assert not aws.can_call(created["apikey"]) and aws.can_call(rotated["apikey"])
     keys = call(account_function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)[2]["keys"]

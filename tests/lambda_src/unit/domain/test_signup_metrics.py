@@ -17,11 +17,6 @@ NOW = 1_800_000_000
 FAILED = contract.METRIC_SIGNUPS_FAILED
 
 
-@pytest.fixture
-def ports() -> FakePorts:
-    return FakePorts.create()
-
-
 def service(ports: FakePorts) -> RegistrationService:
     return RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts, metrics=ports.metrics,
                                plans=TEST_PLANS, key_items=ports.key_items, clock=lambda: NOW)
