@@ -24,7 +24,7 @@ It does what the deployed stage does, on a loopback port of its own (the signup 
   delivered to the Moesif collector as Firehose's HTTP-endpoint delivery would, and backed up to
   the usage ledger (`ledger`, localdev.firehose.LedgerBackup) as Firehose's S3 backup would;
 - every call that passed the key check counts against its usage key's quota (`usage`,
-  localdev.usage_plan_usage: the plan's quota per period, or what UpdateUsage left the key); a key
+  localdev.usage_plan_usage: the plan's quota per period); a key
   with none left is answered 429 (the QUOTA_EXCEEDED gateway response: the key id and the site's
   account page) and the call is neither counted nor proxied, as API Gateway does.
 

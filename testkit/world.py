@@ -97,7 +97,7 @@ class World:
             ports = replace(ports, accounts=accounts)
         ports.billing.clock = clock
         return cls(ports, FakePaymentMethods(ports.billing), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
-                   FakePlanUsage(keys=ports.api_keys, clock=clock), FakeUsageLedger(),
+                   FakePlanUsage(), FakeUsageLedger(),
                    FakeUsageMeter(clock, plans.default.price_id), FakeUsageReports(), clock, plans)
 
     # --- the fakes most tests reach for ---------------------------------------------------------
