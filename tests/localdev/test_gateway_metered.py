@@ -82,10 +82,10 @@ def test_a_key_past_its_quota_gets_api_gateways_429_and_never_reaches_the_backen
     status, _, body = call(f"{gateway.url}/v1/second", headers={"x-api-key": plan_key["value"]})
     assert status == 429
     assert json.loads(body) == {
-        "error": "This API key has used its plan's quota for the current period: see your plan and upgrade on your "
+        "error": "This account has used its plan's quota for the current period: see your plan and upgrade on your "
                  "account page (accountUrl).",
         "accountUrl": f"{SITE_ORIGIN}/{contract.ACCOUNT_PAGE}",
-        "apiKeyId": plan_key["id"],
+        "accountId": plan_key["account_id"],  # the authorizer's principal; the usage key's id is never shown
     }
     assert backend.received[-1]["path"] == "/v1/first"
 
