@@ -7,14 +7,17 @@ infra/gateway.py installs them on the stage (gateway responses, request model) a
 applies the same ones, so a client sees one error shape, `{"error": ..., "fields": {...}}` where a
 field is at fault, with the same headers, in production and in `make dev`.
 
-A key past its quota gets a body that says so, links the account page (`accountUrl`, where the
-customer sees their plan and can upgrade) and names the key (`apiKeyId`, API Gateway's
-$context.identity.apiKeyId). It cannot name the plan: a gateway response belongs to the REST API,
+An account past its quota gets a body that says so, links the account page (`accountUrl`, where the
+customer sees their plan and can upgrade) and names the account (`accountId`, the opaque id the key
+authorizer answers as principalId: $context.authorizer.principalId). The quota is the account's (every
+key of it spends its one usage key's), and the usage key's id is never shown to a customer, so the
+body does not name it. It cannot name the plan: a gateway response belongs to the REST API,
 shared by every usage plan, and its template is not VTL, only substitution of $context variables,
 $stageVariables and method request parameters
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-gatewayResponse-definition.html);
-no $context variable names the usage plan, only the key
+no $context variable names the usage plan
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html).
+QUOTA_EXCEEDED comes after the authorizer has allowed the call, so the principal is known.
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ REGISTER_BODY_MODEL: dict[str, Any] = {
 }
 
 MESSAGE_VARIABLE = "$context.error.messageString"  # API Gateway substitutes a quoted JSON string
-API_KEY_ID_VARIABLE = "$context.identity.apiKeyId"  # substituted as is: the template quotes it
-QUOTA_EXCEEDED_MESSAGE = ("This API key has used its plan's quota for the current period: see your plan and upgrade "
+ACCOUNT_ID_VARIABLE = "$context.authorizer.principalId"  # substituted as is: the template quotes it
+QUOTA_EXCEEDED_MESSAGE = ("This account has used its plan's quota for the current period: see your plan and upgrade "
                           "on your account page (accountUrl).")
 
 # What a client without a valid key has always been answered (API Gateway's INVALID_API_KEY is a 403
@@ -97,7 +100,7 @@ def gateway_errors(site_origin: str) -> dict[str, tuple[str | None, str]]:
     """Every gateway response of the stage, by response type: (status override or None, body
     template). Only the quota's depends on the deployment: it links the site's account page."""
     quota_exceeded = json.dumps({"error": QUOTA_EXCEEDED_MESSAGE, "accountUrl": account_url(site_origin),
-                                 "apiKeyId": API_KEY_ID_VARIABLE})
+                                 "accountId": ACCOUNT_ID_VARIABLE})
     return {**_FIXED_ERRORS, "QUOTA_EXCEEDED": ("429", quota_exceeded)}
 
 
@@ -115,11 +118,11 @@ def status_of(response_type: str, status: int, site_origin: str) -> int:
     return int(override) if override else status
 
 
-def render(response_type: str, status: int, message: str, site_origin: str, api_key_id: str = "") -> bytes:
+def render(response_type: str, status: int, message: str, site_origin: str, account_id: str = "") -> bytes:
     """The body API Gateway would answer for `response_type` (falling back to DEFAULT_4XX/5XX
-    like API Gateway does), with `message` as $context.error.messageString and `api_key_id` as
-    $context.identity.apiKeyId (empty where the request named no key, as API Gateway leaves it)."""
+    like API Gateway does), with `message` as $context.error.messageString and `account_id` as
+    $context.authorizer.principalId (empty where no authorizer allowed the request)."""
     fallback = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
     errors = gateway_errors(site_origin)
     _, template = errors.get(response_type, errors[fallback])
-    return template.replace(MESSAGE_VARIABLE, json.dumps(message)).replace(API_KEY_ID_VARIABLE, api_key_id).encode()
+    return template.replace(MESSAGE_VARIABLE, json.dumps(message)).replace(ACCOUNT_ID_VARIABLE, account_id).encode()

@@ -17,12 +17,11 @@ other ARN to moto.
 DeleteUsagePlanKey of a key that is not in the plan raises a KeyError in moto (a 500) where API
 Gateway answers NotFoundException: `refuse_removing_a_key_not_in_the_plan()`.
 
-GetUsage and UpdateUsage are missing from moto altogether. `answer_usage_plan_usage(counters)` adds
-them to moto's API Gateway, answered from localdev.usage_plan_usage.UsageCounters, for the
-in-process tests (testkit.moto_stack), where no gateway runs: a key shows the calls the test
-counted and the quota UpdateUsage left it. `make dev` answers them in front of moto instead
-(localdev.usage_plan_usage.UsagePlanUsageProxy, whose counter the local gateway fills); both use the
-same answers. Nothing in lambda_src/ or infra/ imports this module.
+GetUsage is missing from moto altogether. `answer_usage_plan_usage(counters)` adds it to moto's
+API Gateway, answered from localdev.usage_plan_usage.UsageCounters, for the in-process tests
+(testkit.moto_stack), where no gateway runs: a key shows the calls the test counted. `make dev`
+answers it in front of moto instead (localdev.usage_plan_usage.UsagePlanUsageProxy, whose counter
+the local gateway fills); both use the same answers. Nothing in lambda_src/ or infra/ imports this module.
 """
 
 from __future__ import annotations
@@ -32,10 +31,9 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from localdev.usage_plan_usage import UsageCounters, get_usage, plan_key_not_found, update_usage
+from localdev.usage_plan_usage import UsageCounters, get_usage
 
 _GET_USAGE = "{0}/usageplans/(?P<usage_plan_id>[^/]+)/usage$"
-_UPDATE_USAGE = "{0}/usageplans/(?P<usage_plan_id>[^/]+)/keys/(?P<api_key_id>[^/]+)/usage$"
 _API_KEY_ARN = re.compile(r"^arn:[a-z-]+:apigateway:[a-z0-9-]+::/apikeys/(?P<key_id>[^/]+)$")
 
 
@@ -43,12 +41,10 @@ _usage_counters: list[UsageCounters] = []  # the counters answer_usage_plan_usag
 
 
 def answer_usage_plan_usage(counters: UsageCounters) -> None:
-    """GetUsage and UpdateUsage in moto's API Gateway, from `counters` (one per usage plan; the latest
+    """GetUsage in moto's API Gateway, from `counters` (one per usage plan; the latest
     ones given answer).
     Takes effect for mocks and servers started afterwards."""
     import moto.apigateway.urls as urls
-    from moto.apigateway.models import apigateway_backends
-    from moto.core import DEFAULT_ACCOUNT_ID
 
     _usage_counters[:] = [counters]
     if _GET_USAGE in urls.url_paths:
@@ -58,16 +54,7 @@ def answer_usage_plan_usage(counters: UsageCounters) -> None:
         plan_id = urlsplit(full_url).path.strip("/").split("/")[1]
         return get_usage(_usage_counters[0][plan_id], plan_id, parse_qs(urlsplit(full_url).query))
 
-    def answer_update_usage(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], bytes]:
-        _, plan_id, _, key_id, _ = urlsplit(full_url).path.strip("/").split("/")
-        region = urlsplit(full_url).hostname.split(".")[1]  # apigateway.<region>.amazonaws.com
-        backend = apigateway_backends[DEFAULT_ACCOUNT_ID][region]  # the account the tests' credentials map to
-        if key_id not in backend.usage_plan_keys.get(plan_id, {}):
-            return plan_key_not_found()
-        return update_usage(_usage_counters[0][plan_id], plan_id, key_id, request.data)
-
     urls.url_paths[_GET_USAGE] = answer_get_usage
-    urls.url_paths[_UPDATE_USAGE] = answer_update_usage
 
 
 def fill_api_key_gaps() -> None:

@@ -1,19 +1,18 @@
-"""API Gateway's usage-plan usage (GetUsage, UpdateUsage) for `make dev`: moto has neither.
+"""API Gateway's usage-plan usage (GetUsage) for `make dev`: moto lacks it.
 
 `UsageCounter` is one usage plan's counting as the local gateway does it (one per plan, in a dict by
 usage plan id: `UsageCounters`): per API key and UTC day,
 every call that passed the key check and was within the key's quota (what a usage plan counts;
 throttling is not emulated). A key's quota is the plan's for each period (the day, the week from
-Monday, or the calendar month, UTC) unless UpdateUsage set what it has left of the current one.
+Monday, or the calendar month, UTC).
 `UsagePlanUsageProxy` sits in front of moto for API Gateway: it answers
 `GET /usageplans/{id}/usage?startDate=...&endDate=...[&keyId=...]` from the counter, in API
 Gateway's shape (`values`: key id -> one `[used, remaining]` pair per day, both dates included;
-`remaining` is what the key has left of its quota in the quota period that day is in), and
-`PATCH /usageplans/{id}/keys/{keyId}/usage` with op `replace` on `/remaining` for a key in the plan
-(https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateUsage.html); it forwards every other
+`remaining` is what the key has left of its quota in the quota period that day is in:
+https://docs.aws.amazon.com/apigateway/latest/api/API_GetUsage.html); it forwards every other
 request to moto unchanged. make dev gives its URL to the functions and ops commands as
 AWS_ENDPOINT_URL_API_GATEWAY (boto3's endpoint for that one service), so production code calls
-GetUsage and UpdateUsage exactly as it does in AWS.
+GetUsage exactly as it does in AWS.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from urllib.parse import parse_qs, urlsplit
 from localdev.net import BackgroundHttpServer, read_request_body
 
 _USAGE_PATH = ("usageplans", "usage")  # GET /usageplans/{id}/usage
-_KEY_USAGE_PATH = ("usageplans", "keys", "usage")  # PATCH /usageplans/{id}/keys/{keyId}/usage
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 FORWARD_TIMEOUT_SECONDS = 30
 
@@ -44,7 +42,6 @@ class UsageCounter:
         self.quota_limit = quota_limit
         self._quota_period = quota_period
         self._counts: Counter[tuple[str, date]] = Counter()
-        self._limits: dict[tuple[str, date], int] = {}  # (key, period start) -> the quota UpdateUsage gave it
         self._lock = threading.Lock()
 
     def take(self, api_key_id: str, at: datetime | None = None) -> bool:
@@ -62,22 +59,15 @@ class UsageCounter:
 
     def keys(self) -> set[str]:
         with self._lock:
-            return {key_id for key_id, _ in self._counts} | {key_id for key_id, _ in self._limits}
+            return {key_id for key_id, _ in self._counts}
 
     def remaining(self, api_key_id: str, day: date) -> int:
         """The quota the key has left after `day`, in that day's quota period."""
         with self._lock:
             return self._remaining(api_key_id, day)
 
-    def set_remaining(self, api_key_id: str, remaining: int, at: datetime | None = None) -> None:
-        """UpdateUsage: the key has `remaining` calls left in the current period."""
-        day = _utc_day(at)
-        with self._lock:
-            self._limits[api_key_id, self._period_start(day)] = remaining + self._used_in_period(api_key_id, day)
-
     def _remaining(self, key_id: str, day: date) -> int:
-        limit = self._limits.get((key_id, self._period_start(day)), self.quota_limit)
-        return max(limit - self._used_in_period(key_id, day), 0)
+        return max(self.quota_limit - self._used_in_period(key_id, day), 0)
 
     def _used_in_period(self, key_id: str, day: date) -> int:
         start = self._period_start(day)
@@ -102,26 +92,6 @@ def get_usage(counter: UsageCounter, usage_plan_id: str,
                        "values": values})
 
 
-def update_usage(counter: UsageCounter, usage_plan_id: str, key_id: str,
-                 body: bytes) -> tuple[int, dict[str, str], bytes]:
-    """UpdateUsage on `counter` for a key the caller found in the plan: only `replace` of
-    `/remaining` with a whole number; the answer is the key's usage today."""
-    operations = json.loads(body or b"{}").get("patchOperations") or []
-    if not operations or any(op.get("op") != "replace" or op.get("path") != "/remaining"
-                             or not str(op.get("value", "")).isdigit() for op in operations):
-        return _error(400, "BadRequestException", "Invalid patch operation: only replace of /remaining with a "
-                                                  "whole number is supported")
-    for operation in operations:
-        counter.set_remaining(key_id, int(operation["value"]))
-    today = _utc_day(None).isoformat()
-    return get_usage(counter, usage_plan_id, {"startDate": [today], "endDate": [today], "keyId": [key_id]})
-
-
-def plan_key_not_found() -> tuple[int, dict[str, str], bytes]:
-    """API Gateway's answer to UpdateUsage for a key that is not in the plan."""
-    return _error(404, "NotFoundException", "Invalid Usage Plan Key identifier specified")
-
-
 def _utc_day(at: datetime | None) -> date:
     return (at or datetime.now(UTC)).astimezone(UTC).date()
 
@@ -135,7 +105,7 @@ def counters_for(quotas: dict[str, tuple[int, str]]) -> UsageCounters:
 
 
 class UsagePlanUsageProxy(BackgroundHttpServer):
-    """moto's API Gateway plus GetUsage and UpdateUsage on `counters` (one per usage plan)."""
+    """moto's API Gateway plus GetUsage on `counters` (one per usage plan)."""
 
     what = "API Gateway usage stand-in"
 
@@ -143,14 +113,6 @@ class UsagePlanUsageProxy(BackgroundHttpServer):
         super().__init__(port)
         self._moto_url = moto_url.rstrip("/")
         self._counters = counters
-
-    def update_usage(self, usage_plan_id: str, key_id: str, body: bytes,
-                     headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        """UpdateUsage for a key in the plan (moto answers whether it is, in its own error shape)."""
-        member = self._forward("GET", f"/usageplans/{usage_plan_id}/keys/{key_id}", headers, b"")
-        if member[0] != 200:
-            return member
-        return update_usage(self._counters[usage_plan_id], usage_plan_id, key_id, body)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -168,9 +130,6 @@ class UsagePlanUsageProxy(BackgroundHttpServer):
                     self._answer(*get_usage(proxy._counters[parts[1]], parts[1], parse_qs(split.query)))
                     return
                 body = read_request_body(self, FORWARD_TIMEOUT_SECONDS)
-                if self.command == "PATCH" and len(parts) == 5 and (parts[0], parts[2], parts[4]) == _KEY_USAGE_PATH:
-                    self._answer(*proxy.update_usage(parts[1], parts[3], body, dict(self.headers.items())))
-                    return
                 self._answer(*proxy._forward(self.command, self.path, dict(self.headers.items()), body))
 
             def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -199,8 +158,3 @@ class UsagePlanUsageProxy(BackgroundHttpServer):
 def _json(status: int, answer: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps(answer).encode()
 
-
-def _error(status: int, error_type: str, message: str) -> tuple[int, dict[str, str], bytes]:
-    """An error in API Gateway's shape (the `x-amzn-ErrorType` header boto3 reads the code from)."""
-    return status, {"Content-Type": "application/json", "x-amzn-ErrorType": error_type}, json.dumps(
-        {"message": message}).encode()

@@ -7,6 +7,9 @@
  * style-src 'self' allows), with the colours around it derived so every text stays at WCAG AA contrast
  * (4.5:1) whatever colour the owner picks, in the light and the dark theme alike.
  * WCAG's definitions: https://www.w3.org/TR/WCAG21/#dfn-relative-luminance and #dfn-contrast-ratio.
+ * Once the accent is applied for the current colour scheme, <html data-accent-scheme="light|dark"> says
+ * for which one: the accent follows a scheme change a moment later (the media query's change event), and
+ * whoever checks the colours (the browser tests) waits for the marker to name the scheme it switched to.
  */
 window.TollgateBrand = (() => {
   const AA_TEXT = 4.5;
@@ -16,6 +19,7 @@ window.TollgateBrand = (() => {
   // What links and accent-coloured text sit on (styles.css declares them per theme).
   const PAGE_BACKGROUNDS = ["--bg", "--surface", "--surface-sunken"];
   const HOVER_SHADE = 0.15;  // how far the hovered button moves from the accent, away from its text
+  const DARK_SCHEME = window.matchMedia("(prefers-color-scheme: dark)");
 
   /** [r, g, b] (0-255) of "#rgb" or "#rrggbb", or null for anything else. */
   function parseHex(color) {
@@ -91,6 +95,7 @@ window.TollgateBrand = (() => {
     for (const [name, value] of Object.entries(accentPalette(accent, currentBackgrounds()))) {
       root.setProperty(name, value);
     }
+    document.documentElement.dataset.accentScheme = DARK_SCHEME.matches ? "dark" : "light";
   }
 
   function showLink(id, href, text) {
@@ -123,7 +128,7 @@ window.TollgateBrand = (() => {
     document.getElementById("brand-links").hidden = !shown.includes(true);
     if (parseHex(brand.accentColor)) {
       applyAccent(brand.accentColor);
-      window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => applyAccent(brand.accentColor));
+      DARK_SCHEME.addEventListener("change", () => applyAccent(brand.accentColor));
     }
   }
 

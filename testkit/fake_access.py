@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 
-from testkit.fake_ports import FakeApiKeys
 from testkit.faults import FaultyFake
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.customer_access import EmailLink, KeyRetirement, Session
@@ -140,20 +137,15 @@ class FakeAccountBilling(FaultyFake, AccountBilling):
 
 
 class FakePlanUsage(FaultyFake, PlanUsage):
-    """GetUsage and UpdateUsage: calls per key per day (`used`, monthly quota periods) against the
-    quota of the key's plan, and the remaining figure UpdateUsage set for a key's current month.
-    Given `keys` (the FakeApiKeys whose plan membership this is), UpdateUsage refuses a key not in
-    the plan, as API Gateway does; `clock` says which month is the current one."""
+    """GetUsage: calls per key per day (`used`, monthly quota periods) against the quota of the
+    key's plan."""
 
     port = "apigateway"
 
-    def __init__(self, keys: FakeApiKeys | None = None, clock: Callable[[], float] = time.time, **kwargs):
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.used: dict[tuple[str, date], int] = {}
-        self.limits: dict[tuple[str, tuple[int, int]], int] = {}  # (key, month) -> the quota UpdateUsage left it
         self.plans_asked: list[str] = []  # the usage plan of every call
-        self._keys = keys
-        self._clock = clock
 
     def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
         with self._call("calls_by_key"):
@@ -166,17 +158,7 @@ class FakePlanUsage(FaultyFake, PlanUsage):
     def quota_left(self, key_id: str, plan: Plan, day: date) -> tuple[int, int]:
         with self._call("quota_left", key_id):
             self.plans_asked.append(plan.usage_plan_id)
-            limit = self.limits.get((key_id, (day.year, day.month)), plan.quota_limit)
-            return max(limit - self._used_in_month(key_id, day), 0), plan.quota_limit
-
-    def set_quota_left(self, key_id: str, remaining: int, plan: Plan) -> None:
-        with self._call("set_quota_left", key_id, remaining):
-            self.plans_asked.append(plan.usage_plan_id)
-            if self._keys is not None and self._keys.plan.get(key_id) != plan.usage_plan_id:
-                raise DownstreamError(self.port, f"set the key's quota left failed (NotFoundException: {key_id})",
-                                      retryable=False)
-            today = datetime.fromtimestamp(self._clock(), UTC).date()
-            self.limits[key_id, (today.year, today.month)] = remaining + self._used_in_month(key_id, today)
+            return max(plan.quota_limit - self._used_in_month(key_id, day), 0), plan.quota_limit
 
     def _used_in_month(self, key_id: str, day: date) -> int:
         return sum(calls for (key, when), calls in self.used.items()

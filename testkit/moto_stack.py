@@ -1,6 +1,6 @@
 """The stack's AWS resources in moto, in-process, for the integration tests: the usage plan, the
 tables, the two secrets and the usage-metering ledger, queues and table, made by the same code
-`make dev` uses (localdev.bootstrap), the usage plan's GetUsage/UpdateUsage (localdev.moto_gaps),
+`make dev` uses (localdev.bootstrap), the usage plan's GetUsage (localdev.moto_gaps),
 and the environment a deployed function would get for them."""
 
 from __future__ import annotations

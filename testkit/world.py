@@ -118,7 +118,7 @@ class World:
             ports = replace(ports, accounts=accounts)  # type: ignore[arg-type]  # `accounts` says why
         ports.billing.clock = clock
         return cls(ports, FakePaymentMethods(ports.billing), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
-                   FakePlanUsage(keys=ports.api_keys, clock=clock), FakeUsageLedger(),
+                   FakePlanUsage(), FakeUsageLedger(),
                    FakeUsageMeter(clock, plans.default.price_id), FakeUsageReports(), clock, plans,
                    stripe_operations_per_second, reconciler_page_size)
 

@@ -1,10 +1,9 @@
-"""The PlanUsage port (tollgate.domain.ports.keys): FakePlanUsage and UsagePlanUsage on moto (GetUsage and
-UpdateUsage as localdev/moto_gaps.py adds them) answer alike. Today's semantics: issue 20 moves quotas to
-the account, and this module with it.
+"""The PlanUsage port (tollgate.domain.ports.keys): FakePlanUsage and UsagePlanUsage on moto (GetUsage as
+localdev/moto_gaps.py adds it) answer alike.
 
-What the account page and a key rotation rely on: a key's quota left in the current period on its
-plan's usage plan (the whole quota for a key never called), set for the rest of the period only for a
-key in that plan, and the calls per key over whole UTC days, both ends included."""
+What the account page and the usage report rely on: a usage key's quota left in the current period on
+its plan's usage plan (the whole quota for a key never called), and the calls per key over whole UTC
+days, both ends included."""
 
 from __future__ import annotations
 
@@ -16,8 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from testkit.fake_access import FakePlanUsage
-from testkit.fake_ports import TEST_PLANS, FakeApiKeys
-from tollgate.domain.errors import DownstreamError
+from testkit.fake_ports import TEST_PLANS
 from tollgate.domain.ports.keys import PlanUsage
 from tollgate.plans import Plan
 
@@ -29,25 +27,18 @@ class UsagePlans:
     port: PlanUsage
     plan: Plan
     key_in_plan: Callable[[], str]
-    key_in_no_plan: Callable[[], str]
     count_calls: Callable[[str, int, date], None]
 
 
 @pytest.fixture(scope="module", params=["fake", "apigateway"])
 def usage(request) -> Iterator[UsagePlans]:
     if request.param == "fake":
-        keys = FakeApiKeys()
-        fake, plan = FakePlanUsage(keys=keys), TEST_PLANS.default
-
-        def fake_key_in_plan() -> str:
-            key_id = keys.create_key(f"k-{uuid.uuid4().hex[:8]}", "").id
-            keys.attach_to_plan(key_id, plan.usage_plan_id)
-            return key_id
+        fake = FakePlanUsage()
 
         def fake_count(key_id: str, calls: int, day: date) -> None:
             fake.used[key_id, day] = fake.used.get((key_id, day), 0) + calls
 
-        yield UsagePlans(fake, plan, fake_key_in_plan, lambda: keys.create_key("outside", "").id, fake_count)
+        yield UsagePlans(fake, TEST_PLANS.default, lambda: f"k-{uuid.uuid4().hex[:8]}", fake_count)
         return
     from tollgate.adapters.api_gateway_usage import UsagePlanUsage
 
@@ -63,8 +54,7 @@ def usage(request) -> Iterator[UsagePlans]:
         at = datetime.combine(day, time(12), UTC)
         assert all(aws.usage_counters[plan.usage_plan_id].take(key_id, at) for _ in range(calls))
 
-    yield UsagePlans(UsagePlanUsage(client, tuple(aws.usage_plan_ids.values())), plan, key_in_plan,
-                     lambda: client.create_api_key(name="outside", enabled=True)["id"], count)
+    yield UsagePlans(UsagePlanUsage(client, tuple(aws.usage_plan_ids.values())), plan, key_in_plan, count)
 
 
 def today() -> date:
@@ -81,25 +71,6 @@ def test_each_call_the_plan_counts_leaves_one_less(usage):
     usage.count_calls(key_id, 3, today())
 
     assert usage.port.quota_left(key_id, usage.plan, today()) == (usage.plan.quota_limit - 3, usage.plan.quota_limit)
-
-
-def test_the_quota_left_set_for_a_key_holds_for_the_rest_of_the_period(usage):
-    """A rotated-in key starts with what its predecessor had left."""
-    key_id = usage.key_in_plan()
-    usage.count_calls(key_id, 2, today())
-
-    usage.port.set_quota_left(key_id, 4, usage.plan)
-    assert usage.port.quota_left(key_id, usage.plan, today()) == (4, usage.plan.quota_limit)
-    usage.count_calls(key_id, 1, today())
-
-    assert usage.port.quota_left(key_id, usage.plan, today()) == (3, usage.plan.quota_limit)
-
-
-def test_setting_the_quota_left_of_a_key_outside_the_plan_is_refused(usage):
-    with pytest.raises(DownstreamError, match="NotFoundException") as refused:
-        usage.port.set_quota_left(usage.key_in_no_plan(), 4, usage.plan)
-
-    assert refused.value.retryable is False
 
 
 def test_calls_are_summed_per_key_over_whole_days_both_ends_included(usage):

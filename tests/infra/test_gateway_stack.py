@@ -116,14 +116,16 @@ def test_gateway_errors_are_the_ones_make_dev_renders(synth):
 
 
 def test_a_key_past_its_quota_is_told_where_to_see_its_plan_and_upgrade(synth):
-    """The stage's QUOTA_EXCEEDED body links the site's account page and names the key through
-    API Gateway's $context.identity.apiKeyId (no variable names the usage plan: see gateway_errors)."""
+    """The stage's QUOTA_EXCEEDED body links the site's account page and names the account through
+    the key authorizer's $context.authorizer.principalId, never the usage key (no variable names the
+    usage plan: see gateway_errors)."""
     (quota,) = [r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
                 if r["Properties"]["ResponseType"] == "QUOTA_EXCEEDED"]
     body = json.loads(resolve_join(quota["ResponseTemplates"]["application/json"]))
     assert quota["StatusCode"] == "429"
     assert body["accountUrl"] == f"{_site_url(synth)}/{contract.ACCOUNT_PAGE}"
-    assert body["apiKeyId"] == "$context.identity.apiKeyId"
+    assert body["accountId"] == "$context.authorizer.principalId"
+    assert "apiKeyId" not in body and "$context.identity" not in resolve_join(quota["ResponseTemplates"]["application/json"])
     assert "see your plan and upgrade" in body["error"]
 
 

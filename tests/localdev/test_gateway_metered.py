@@ -76,17 +76,16 @@ def test_the_root_path_is_metered_too(gateway: LocalGateway, plan_key: dict[str,
 
 def test_a_key_past_its_quota_gets_api_gateways_429_and_never_reaches_the_backend(
         gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    counter = UsageCounter(quota_limit=5)
-    counter.set_remaining(plan_key["id"], 1)  # what UpdateUsage left the usage key
+    counter = UsageCounter(quota_limit=1)
     monkeypatch.setattr(gateway, "_usage", defaultdict(lambda: counter))  # the key's usage plan counts in `counter`
     assert call(f"{gateway.url}/v1/first", headers={"x-api-key": plan_key["value"]})[0] == 200
     status, _, body = call(f"{gateway.url}/v1/second", headers={"x-api-key": plan_key["value"]})
     assert status == 429
     assert json.loads(body) == {
-        "error": "This API key has used its plan's quota for the current period: see your plan and upgrade on your "
+        "error": "This account has used its plan's quota for the current period: see your plan and upgrade on your "
                  "account page (accountUrl).",
         "accountUrl": f"{SITE_ORIGIN}/{contract.ACCOUNT_PAGE}",
-        "apiKeyId": plan_key["id"],
+        "accountId": plan_key["account_id"],  # the authorizer's principal; the usage key's id is never shown
     }
     assert backend.received[-1]["path"] == "/v1/first"
 

@@ -1,4 +1,4 @@
-"""localdev/usage_plan_usage.py: GetUsage and UpdateUsage, which moto lacks, answered in API Gateway's
+"""localdev/usage_plan_usage.py: GetUsage, which moto lacks, answered in API Gateway's
 shape from what the local gateway counted; every other API Gateway call reaches moto through it
 unchanged; the counter refuses a call once the key's quota is used up."""
 
@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.usage_plan_usage import UsageCounter, UsagePlanUsageProxy
@@ -82,31 +81,3 @@ def test_a_key_is_refused_once_its_quota_is_used_up_until_the_next_period():
     assert counter.used("key-a", date(2026, 12, 3)) == 3  # a refused call is not counted
     assert counter.take("key-a", on(1, month=1).replace(year=2027))
 
-
-def test_update_usage_sets_what_a_plan_key_has_left_of_this_period(apigateway, counter):
-    plan_id = apigateway.create_usage_plan(name="quota", quota={"limit": 10, "period": "MONTH"})["id"]
-    key_id = apigateway.create_api_key(name="rotated-in", enabled=True)["id"]
-    apigateway.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
-
-    answer = apigateway.update_usage(usagePlanId=plan_id, keyId=key_id,
-                                     patchOperations=[{"op": "replace", "path": "/remaining", "value": "2"}])
-    today = datetime.now(UTC).date()
-    assert answer["items"] == {key_id: [[0, 2]]}
-    assert [counter.take(key_id) for _ in range(3)] == [True, True, False]
-    assert apigateway.get_usage(usagePlanId=plan_id, keyId=key_id, startDate=today.isoformat(),
-                                endDate=today.isoformat())["items"] == {key_id: [[2, 0]]}
-
-
-def test_update_usage_refuses_a_key_outside_the_plan_and_other_operations(apigateway):
-    plan_id = apigateway.create_usage_plan(name="quota", quota={"limit": 10, "period": "MONTH"})["id"]
-    outside = apigateway.create_api_key(name="in-no-plan", enabled=True)["id"]
-    with pytest.raises(ClientError) as refused:
-        apigateway.update_usage(usagePlanId=plan_id, keyId=outside,
-                                patchOperations=[{"op": "replace", "path": "/remaining", "value": "2"}])
-    assert refused.value.response["Error"]["Code"] == "NotFoundException"
-
-    apigateway.create_usage_plan_key(usagePlanId=plan_id, keyId=outside, keyType="API_KEY")
-    with pytest.raises(ClientError) as refused:
-        apigateway.update_usage(usagePlanId=plan_id, keyId=outside,
-                                patchOperations=[{"op": "add", "path": "/remaining", "value": "2"}])
-    assert refused.value.response["Error"]["Code"] == "BadRequestException"

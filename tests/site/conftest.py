@@ -29,10 +29,10 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browse
 
 @pytest.fixture
 def signup(browser_context: BrowserContext, dev_stack: DevStackProcess) -> Iterator[SignupPage]:
-    """A fresh page on the dev stack's site, signed out: the browser profile is the session's, so without
-    clearing its cookies a test would inherit the session of whichever test signed in before it (the
-    account page would open signed in). After the test, what it asked of any origin but its own fails
-    the test (issue 19: the pages call only their own origin)."""
+    """A fresh page on the dev stack's site, signed out: the browser profile is the session's and
+    cookies ignore the port, so no test inherits another's session cookie (one left signed in on the
+    account page would skip the next test's sign-in form). After the test, what it asked of any origin
+    but its own fails the test (issue 19: the pages call only their own origin)."""
     browser_context.clear_cookies()
     page = browser_context.new_page()
     page.set_viewport_size(DESKTOP)
@@ -44,7 +44,7 @@ def signup(browser_context: BrowserContext, dev_stack: DevStackProcess) -> Itera
 
 @pytest.fixture
 def account(signup: SignupPage) -> AccountPage:
-    """The account page in the signup page's tab, signed out (as `signup` leaves every page)."""
+    """The account page in the signup page's tab, signed out (the `signup` fixture cleared the cookies)."""
     return AccountPage(signup.page, signup.site_url, signup.mailbox_url)
 
 

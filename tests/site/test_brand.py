@@ -65,6 +65,9 @@ def assert_branded_and_accessible(page: SignupPage, title: str, screenshot: str)
     try:
         for scheme in ("light", "dark"):
             page.page.emulate_media(color_scheme=scheme)
+            # brand.js derives the accent again on the scheme's change event, a moment after the switch
+            page.page.wait_for_function("(scheme) => document.documentElement.dataset.accentScheme === scheme",
+                                        arg=scheme, timeout=10000)
             violations = page.axe_violations()
             assert violations == [], f"{scheme} theme: " + json.dumps(violations, indent=2)
             page.screenshot(f"{screenshot}-{scheme}")

@@ -1,10 +1,7 @@
 """What the usage plans counted per API key (API Gateway's GetUsage): the gateway's side of
-`make usage-report`, and the quota a key has left (the account page, a key rotation). Usage is kept
+`make usage-report`, and the quota an account's usage key has left (the account page). Usage is kept
 per key and UTC day; each day's `[used, remaining]` pair has the quota left in the key's current
-quota period. UpdateUsage (`PATCH /usageplans/{id}/keys/{keyId}/usage`, op `replace` on
-`/remaining`) sets what a key has left of the current period: a rotated-in key starts with what its
-predecessor had left (https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateUsage.html,
-https://boto3.amazonaws.com/v1/documentation/api/latest/reference/services/apigateway/client/update_usage.html)."""
+quota period (https://docs.aws.amazon.com/apigateway/latest/api/API_GetUsage.html)."""
 
 from __future__ import annotations
 
@@ -31,10 +28,6 @@ class UsagePlanUsage(PlanUsage):
                         keyId=key_id, startDate=day.isoformat(), endDate=day.isoformat())
         days = page.get("items", {}).get(key_id) or []
         return (int(days[-1][1]) if days else plan.quota_limit), plan.quota_limit
-
-    def set_quota_left(self, key_id: str, remaining: int, plan: Plan) -> None:
-        call_aws(_SERVICE, "set the key's quota left", self._client.update_usage, usagePlanId=plan.usage_plan_id,
-                 keyId=key_id, patchOperations=[{"op": "replace", "path": "/remaining", "value": str(remaining)}])
 
     def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
         calls: dict[str, int] = {}

@@ -79,8 +79,7 @@ class KeyItems(ABC):
 
 
 class PlanUsage(ABC):
-    """API Gateway's usage plans' counts (GetUsage): per key and UTC day, and the quota left (which
-    UpdateUsage sets)."""
+    """API Gateway's usage plans' counts (GetUsage): per key and UTC day, and the quota left."""
 
     @abstractmethod
     def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
@@ -89,8 +88,3 @@ class PlanUsage(ABC):
     @abstractmethod
     def quota_left(self, key_id: str, plan: Plan, day: date) -> tuple[int, int]:
         """(calls left, the quota) of the key's current quota period on `plan`'s usage plan, as of `day`."""
-
-    @abstractmethod
-    def set_quota_left(self, key_id: str, remaining: int, plan: Plan) -> None:
-        """Leave the key `remaining` calls for the rest of its current quota period (the key must be
-        in `plan`'s usage plan); the next period starts with the plan's whole quota again."""
