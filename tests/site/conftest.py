@@ -29,8 +29,11 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browse
 
 @pytest.fixture
 def signup(browser_context: BrowserContext, dev_stack: DevStackProcess) -> Iterator[SignupPage]:
-    """A fresh page on the dev stack's site; after the test, what it asked of any origin but its own
-    fails the test (issue 19: the pages call only their own origin)."""
+    """A fresh page on the dev stack's site, signed out: the browser profile is the session's, so no
+    test inherits another's session cookie (an account page test's sign-in would otherwise show the next
+    test an account where it expects the sign-in form). After the test, what it asked of any origin but
+    its own fails the test (issue 19: the pages call only their own origin)."""
+    browser_context.clear_cookies()
     page = browser_context.new_page()
     page.set_viewport_size(DESKTOP)
     signup_page = SignupPage(page, dev_stack.urls["site"], dev_stack.urls["mailbox"])
@@ -41,9 +44,7 @@ def signup(browser_context: BrowserContext, dev_stack: DevStackProcess) -> Itera
 
 @pytest.fixture
 def account(signup: SignupPage) -> AccountPage:
-    """The account page in the signup page's tab, signed out: the browser profile is the session's, so no
-    test inherits another's session cookie."""
-    signup.page.context.clear_cookies()
+    """The account page in the signup page's tab, signed out (`signup` cleared the session's cookies)."""
     return AccountPage(signup.page, signup.site_url, signup.mailbox_url)
 
 
