@@ -16,7 +16,9 @@ import contextlib
 import json
 import logging
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -314,6 +316,28 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
+def _wait_for_a_stop_signal() -> None:
+    """Block the main thread until SIGINT or SIGTERM raises _Stop in it.
+
+    Not signal.pause(): the kernel hands a signal sent to the process to any thread that does not block
+    it, Python runs the handler only in the main thread the next time that thread runs bytecode, and
+    pause() returns only for a signal the main thread itself took. When a server thread took it, make
+    dev ignored Ctrl-C and `kill` for good (about one stop in ten in the tests, each then waiting out
+    DevStackProcess.stop's 20 s and killing it, its "Stopped" line never written). The C handler also
+    writes the signal's number to the wakeup fd, from whichever thread it ran in: the main thread waits
+    on that, and runs the handler as soon as it wakes."""
+    reader, writer = socket.socketpair()
+    with reader, writer:
+        writer.setblocking(False)
+        previous = signal.set_wakeup_fd(writer.fileno())
+        try:
+            while True:
+                select.select([reader], [], [])
+                reader.recv(64)
+        finally:
+            signal.set_wakeup_fd(previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make dev", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -355,8 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(stack.banner(), flush=True)
                 if args.urls_file:
                     args.urls_file.write_text(json.dumps(stack.urls))
-                while True:
-                    signal.pause()
+                _wait_for_a_stop_signal()
             finally:
                 withdraw_dev_stack(stack_file)
     except _Stop:
