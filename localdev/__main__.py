@@ -321,11 +321,9 @@ def _wait_for_a_stop_signal() -> None:
 
     Not signal.pause(): the kernel hands a signal sent to the process to any thread that does not block
     it, Python runs the handler only in the main thread the next time that thread runs bytecode, and
-    pause() returns only for a signal the main thread itself took. When a server thread took it, make
-    dev ignored Ctrl-C and `kill` for good (about one stop in ten in the tests, each then waiting out
-    DevStackProcess.stop's 20 s and killing it, its "Stopped" line never written). The C handler also
-    writes the signal's number to the wakeup fd, from whichever thread it ran in: the main thread waits
-    on that, and runs the handler as soon as it wakes."""
+    pause() returns only for a signal the main thread itself took: when a server thread took it, make
+    dev ignored Ctrl-C and `kill` for good (1 stop in 10 in the tests). The C handler also writes to
+    the wakeup fd, from whichever thread it ran in: the main thread waits on that, then runs it."""
     reader, writer = socket.socketpair()
     with reader, writer:
         writer.setblocking(False)
@@ -377,8 +375,10 @@ def main(argv: list[str] | None = None) -> int:
             publish_dev_stack(stack_file, stack.function_environment, stack.urls)
             try:
                 print(stack.banner(), flush=True)
-                if args.urls_file:
-                    args.urls_file.write_text(json.dumps(stack.urls))
+                if args.urls_file:  # whole or not at all: the test harness reads it as soon as it exists
+                    written = args.urls_file.with_name(args.urls_file.name + ".part")
+                    written.write_text(json.dumps(stack.urls))
+                    written.replace(args.urls_file)
                 _wait_for_a_stop_signal()
             finally:
                 withdraw_dev_stack(stack_file)

@@ -69,11 +69,12 @@ class ApiGatewayKeys(ApiKeys):
         )
 
     def key_value(self, key_id: str) -> str:
-        return self._call("read API key", self._client.get_api_key, apiKey=key_id, includeValue=True,
-                          missing_key=key_id)["value"]
+        value: str = self._call("read API key", self._client.get_api_key, apiKey=key_id, includeValue=True,
+                                missing_key=key_id)["value"]
+        return value
 
     def keys_named(self, prefix: str) -> list[ListedKey]:
-        def all_pages() -> list[dict]:
+        def all_pages() -> list[dict[str, Any]]:
             pages = self._client.get_paginator("get_api_keys").paginate(nameQuery=prefix, includeValues=False)
             return [item for page in pages for item in page.get("items", [])]
 
@@ -90,7 +91,8 @@ class ApiGatewayKeys(ApiKeys):
                 includeValues=False, PaginationConfig={"PageSize": KEYS_PER_PAGE})
             return sum(len(page.get("items", [])) for page in pages)
 
-        return self._call("count API keys", all_pages)
+        count: int = self._call("count API keys", all_pages)
+        return count
 
     @staticmethod
     def _call(action: str, operation: Any, *, tolerated: frozenset[str] = frozenset(), missing_key: str | None = None,

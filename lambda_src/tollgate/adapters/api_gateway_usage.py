@@ -39,7 +39,7 @@ class UsagePlanUsage(PlanUsage):
     def calls_by_key(self, first_day: date, last_day: date) -> dict[str, int]:
         calls: dict[str, int] = {}
         for usage_plan_id in self._usage_plan_ids:
-            position: dict[str, str] = {}
+            position: dict[str, Any] = {}  # {"position": token} once there is a next page
             while True:
                 page = call_aws(_SERVICE, "read the usage plan's usage", self._client.get_usage,
                                 usagePlanId=usage_plan_id, startDate=first_day.isoformat(),

@@ -42,9 +42,10 @@ _CLIENT_CONFIGS = {"dynamodb": DYNAMODB_CLIENT_CONFIG, "s3": S3_CLIENT_CONFIG}
 
 def call_budget_seconds(config: Config) -> float:
     """The longest one call can take with `config`: every attempt times out, full backoff between."""
-    attempts = config.retries["total_max_attempts"]
-    backoff = sum(2**retry for retry in range(attempts - 1))
-    return attempts * (config.connect_timeout + config.read_timeout) + backoff
+    attempts: int = config.retries["total_max_attempts"]
+    timeouts: float = config.connect_timeout + config.read_timeout
+    backoff: int = sum(2**retry for retry in range(attempts - 1))
+    return attempts * timeouts + backoff
 
 
 _THROTTLING_CODES = frozenset(
@@ -79,7 +80,8 @@ class AwsClients:
 
 
 def error_code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
+    code: str = error.response.get("Error", {}).get("Code", "")
+    return code
 
 
 def downstream_error(service: str, action: str, error: ClientError | BotoCoreError) -> DownstreamError:
@@ -92,7 +94,7 @@ def downstream_error(service: str, action: str, error: ClientError | BotoCoreErr
 
 
 def call_aws(service: str, action: str, operation: Callable[..., T], /, *,
-             expected: Mapping[str, Callable[[ClientError], Any]] | None = None, **parameters: Any) -> T:
+             expected: Mapping[str, Callable[[ClientError], T]] | None = None, **parameters: Any) -> T:
     """`operation(**parameters)`. An error whose code is in `expected` is an answer the caller
     expects (a condition that did not hold, something already gone): its callable says what it means,
     by returning a value or raising a domain error. Any other failure is a DownstreamError, retryable
@@ -107,7 +109,7 @@ def call_aws(service: str, action: str, operation: Callable[..., T], /, *,
         raise downstream_error(service, action, error) from None
 
 
-def answer(value: Any) -> Callable[[ClientError], Any]:
+def answer(value: T) -> Callable[[ClientError], T]:
     """For `call_aws(expected=...)`: the error means `value`."""
     return lambda _error: value
 

@@ -31,13 +31,12 @@ from tollgate.domain.account import (
     Account,
     AccountStatus,
     AppliedEvent,
-    KeyRecord,
-    KeyState,
     PlanChange,
     PlanIntent,
     StatusChange,
 )
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
+from tollgate.domain.key_ring import KeyRecord, KeyState
 from tollgate.domain.ports.accounts import Accounts
 
 _SERVICE = "DynamoDB"
@@ -212,8 +211,9 @@ class DynamoAccounts(Accounts):
             counts[status] = counts.get(status, 0) + 1
         return counts
 
-    def _scan(self, action: str, **parameters: Any) -> list[dict]:
-        items, start = [], {}
+    def _scan(self, action: str, **parameters: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] = {}
         while True:
             page = self._call(action, self._client.scan, TableName=self._table, **parameters, **start)
             items += page.get("Items", [])
@@ -229,13 +229,13 @@ class DynamoAccounts(Accounts):
         return _account(items[0]) if items else None
 
     @staticmethod
-    def _call(action: str, operation: Any, **parameters: Any) -> dict:
+    def _call(action: str, operation: Any, **parameters: Any) -> dict[str, Any]:
         return call_aws(_SERVICE, action, operation,
                         expected={CONDITION_FAILED: refuse(ConcurrentUpdate(f"{action}: the account changed meanwhile"))},
                         **parameters)
 
 
-def _key(email: str) -> dict:
+def _key(email: str) -> dict[str, Any]:
     return {contract.ACCOUNTS_PARTITION_KEY: {"S": email}}
 
 
@@ -256,7 +256,7 @@ def _earlier_keys(account: Account) -> set[str]:
             if (gateway_id := record.own_gateway_key_id) and gateway_id != account.api_key_id}
 
 
-def _item(account: Account) -> dict:
+def _item(account: Account) -> dict[str, Any]:
     """Unset fields are left out: an empty GSI key attribute is rejected by DynamoDB."""
     item = {}
     for name, attribute in _ATTRIBUTES.items():
@@ -281,23 +281,23 @@ def _item(account: Account) -> dict:
     return item
 
 
-def _key_entry(record: KeyRecord) -> dict:
+def _key_entry(record: KeyRecord) -> dict[str, Any]:
     entry = {"id": record.id, "createdAt": record.created_at, "state": record.state.value, "until": record.until}
     optional = {"hint": record.hint or None, "keyHash": record.key_hash, "gatewayKeyId": record.gateway_key_id}
     return {**entry, **{name: value for name, value in optional.items() if value is not None}}
 
 
-def _key_record(entry: dict) -> KeyRecord:
+def _key_record(entry: dict[str, Any]) -> KeyRecord:
     return KeyRecord(entry["id"], int(entry["createdAt"]), KeyState(entry["state"]),
                      int(entry["until"]) if entry.get("until") is not None else None, entry.get("hint", ""),
                      entry.get("keyHash"), entry.get("gatewayKeyId"))
 
 
-def _history_entry(change: StatusChange) -> dict:
+def _history_entry(change: StatusChange) -> dict[str, Any]:
     return {"at": str(change.at), "status": change.status.value, "cause": change.cause, "eventId": change.event_id}
 
 
-def _status_change(entry: dict) -> StatusChange:
+def _status_change(entry: dict[str, Any]) -> StatusChange:
     """Also reads the two shapes rows written before Tollgate 0.2 hold: {status, at} from
     sign-ups and {at, status, event, eventId} from billing events."""
     return StatusChange(
@@ -308,7 +308,7 @@ def _status_change(entry: dict) -> StatusChange:
     )
 
 
-def _account(item: dict) -> Account:
+def _account(item: dict[str, Any]) -> Account:
     """Attributes of earlier versions that no field reads any more (keySyncedFor, keysRevision) are
     ignored: a row written before versions reads as version 0, its keys as not known to match."""
     values = {_FIELDS[attribute]: _deserializer.deserialize(value) for attribute, value in item.items()

@@ -59,7 +59,8 @@ class DynamoCustomerAccess(CustomerAccess):
                         ConditionExpression="attribute_exists(#id)", ExpressionAttributeNames={"#id": _ID}) is not False
 
     def drop_links_to(self, email: str) -> int:
-        dropped, start = 0, {}
+        dropped = 0
+        start: dict[str, Any] = {}
         while True:
             page = call_aws(_SERVICE, "find email links", self._client.scan, TableName=self._table,
                             FilterExpression="begins_with(#id, :link) AND #email = :email",
@@ -129,7 +130,8 @@ class DynamoCustomerAccess(CustomerAccess):
         return {name: _deserializer.deserialize(value) for name, value in item.items()} if item else None
 
     def _query(self, action: str, **parameters: Any) -> list[dict[str, Any]]:
-        items, start = [], {}
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] = {}
         while True:
             page = call_aws(_SERVICE, action, self._client.query, TableName=self._table, **parameters, **start)
             items += [{name: _deserializer.deserialize(value) for name, value in item.items()}
@@ -139,7 +141,7 @@ class DynamoCustomerAccess(CustomerAccess):
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
-def _key(item_id: str) -> dict:
+def _key(item_id: str) -> dict[str, Any]:
     return {_ID: {"S": item_id}}
 
 

@@ -7,18 +7,19 @@ undo a newer writer's copy, and a removed item is never brought back by a late w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tollgate import contract
 from tollgate.adapters.aws_clients import CONDITION_FAILED, answer, call_aws, refuse
-from tollgate.domain.account import KeyState
 from tollgate.domain.errors import ConcurrentUpdate
 from tollgate.domain.key_items import KeyItem
+from tollgate.domain.key_ring import KeyState
 from tollgate.domain.ports.keys import KeyItems
 
 _SERVICE = "DynamoDB"
 # What `follow` writes: the key's state and the account copy (hint, owner and creation never change).
-_FOLLOWED = {
+_FOLLOWED: dict[str, Callable[[KeyItem], dict[str, str]]] = {
     contract.KEYS_ATTR_STATE: lambda item: {"S": item.state.value},
     contract.KEYS_ATTR_ACCOUNT_STATUS: lambda item: {"S": item.account_status},
     contract.KEYS_ATTR_PLAN: lambda item: {"S": item.plan},
@@ -71,7 +72,7 @@ class DynamoKeyItems(KeyItems):
                  Key={contract.KEYS_PARTITION_KEY: {"S": key_hash}})
 
 
-def _item(item: KeyItem) -> dict:
+def _item(item: KeyItem) -> dict[str, Any]:
     stored = {
         contract.KEYS_PARTITION_KEY: {"S": item.key_hash},
         contract.KEYS_ATTR_KEY_ID: {"S": item.key_id},
@@ -86,7 +87,7 @@ def _item(item: KeyItem) -> dict:
     return stored
 
 
-def _key_item(stored: dict) -> KeyItem:
+def _key_item(stored: dict[str, Any]) -> KeyItem:
     def number(name: str) -> int | None:
         return int(stored[name]["N"]) if name in stored else None
 

@@ -39,7 +39,8 @@ class DynamoReconcilerRuns(ReconcilerRuns):
                   if attribute in item}
         if "repairs" in values:
             values["repairs"] = tuple(values["repairs"])
-        return ReconcilerRun(**{name: int(value) if name in _COUNTS else value for name, value in values.items()})
+        fields: dict[str, Any] = {name: int(value) if name in _COUNTS else value for name, value in values.items()}
+        return ReconcilerRun(**fields)
 
     def save(self, run: ReconcilerRun) -> None:
         item = {attribute: _serializer.serialize(list(value) if isinstance(value, tuple) else value)

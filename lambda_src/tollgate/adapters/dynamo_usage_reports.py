@@ -19,6 +19,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from tollgate import contract
 from tollgate.adapters.aws_clients import CONDITION_FAILED, answer, call_aws
+from tollgate.domain.errors import DownstreamError
 from tollgate.domain.metering import REPORT_RETENTION_SECONDS
 from tollgate.domain.ports.metering import UsageReports
 from tollgate.domain.usage import BatchSummary, LedgerObject, MeterReport, ReportRecord, ReportState
@@ -64,7 +65,13 @@ class DynamoUsageReports(UsageReports):
                              "#first = if_not_exists(#first, :now), #expires = if_not_exists(#expires, :expires)",
             ConditionExpression="attribute_not_exists(#id) OR #status = :pending",
             ExpressionAttributeNames=_NAMES, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
-        return self.get(report.identifier) if written is None else _record(written["Attributes"])
+        if written is not None:
+            return _record(written["Attributes"])
+        reported = self.get(report.identifier)  # the condition failed: the report is there, reported
+        if reported is None:  # removed by its TTL meanwhile: older than Stripe's 35 days, so never sendable again
+            raise DownstreamError(_SERVICE, f"usage report {report.identifier} expired while being recorded",
+                                  retryable=False)
+        return reported
 
     def mark_reported(self, report: MeterReport, now: int) -> None:
         call_aws(_SERVICE, "record usage report", self._client.update_item, TableName=self._table,
@@ -74,7 +81,8 @@ class DynamoUsageReports(UsageReports):
                    ExpressionAttributeValues=_values({":reported": ReportState.REPORTED.value, ":now": now}))
 
     def pending_since_before(self, cutoff: int) -> list[ReportRecord]:
-        records, start = [], {}
+        records: list[ReportRecord] = []
+        start: dict[str, Any] = {}
         while True:
             page = call_aws(_SERVICE, "list pending usage reports", self._client.query, TableName=self._table,
                               IndexName=contract.USAGE_REPORTS_INDEX_PENDING,
@@ -91,7 +99,8 @@ class DynamoUsageReports(UsageReports):
     def billable_calls(self, customer_id: str, start: int, end: int) -> int:
         """A query of the `byCustomer` index (customer, time of the latest call), values only: one item
         per ledger object the customer had calls in, at most about 1,440 a day."""
-        total, position = 0, {}
+        total = 0
+        position: dict[str, Any] = {}
         while True:
             page = call_aws(_SERVICE, "read the customer's usage", self._client.query, TableName=self._table,
                               IndexName=contract.USAGE_REPORTS_INDEX_BY_CUSTOMER,
@@ -162,7 +171,7 @@ def _values(values: dict[str, Any]) -> dict[str, Any]:
     return {name: _serializer.serialize(value) for name, value in values.items()}
 
 
-def _record(item: dict) -> ReportRecord:
+def _record(item: dict[str, Any]) -> ReportRecord:
     values = {name: _deserializer.deserialize(value) for name, value in item.items()}
     report = MeterReport(values[_ID], values["customerId"], int(values["value"]), int(values["timestamp"]),
                          LedgerObject(values["sourceBucket"], values["sourceKey"]),

@@ -130,9 +130,11 @@ class S3UsageEvidence(UsageEvidence):
 
     def download_url(self, file: PeriodFile) -> str:
         name = f"usage-{object_time(file.start)}-{object_time(file.end)}.csv"
-        return self._client.generate_presigned_url("get_object", ExpiresIn=contract.USAGE_EVIDENCE_URL_SECONDS, Params={
-            "Bucket": self._bucket, "Key": file.location, "ResponseContentType": "text/csv",
-            "ResponseContentDisposition": f'attachment; filename="{name}"'})
+        url: str = self._client.generate_presigned_url(
+            "get_object", ExpiresIn=contract.USAGE_EVIDENCE_URL_SECONDS, Params={
+                "Bucket": self._bucket, "Key": file.location, "ResponseContentType": "text/csv",
+                "ResponseContentDisposition": f'attachment; filename="{name}"'})
+        return url
 
     def read(self, file: PeriodFile) -> Iterator[bytes]:
         body = call_aws(_SERVICE, f"read s3://{self._bucket}/{file.location}",
@@ -171,8 +173,8 @@ class S3UsageEvidence(UsageEvidence):
                     out.write(body)
                 if index in days:
                     days[index].write(body)
-        for index, body in days.items():
-            self._write_day(customer_id, spans[index], body.getvalue(), made.get(spans[index].start, []))
+        for index, day in days.items():
+            self._write_day(customer_id, spans[index], day.getvalue(), made.get(spans[index].start, []))
         return rows
 
     def _write_day(self, customer_id: str, span: _Span, body: bytes, stale: list[str]) -> None:
@@ -211,5 +213,6 @@ class S3UsageEvidence(UsageEvidence):
             yield from page.get("Contents", [])
 
     def _body(self, key: str) -> bytes:
-        return call_aws(_SERVICE, f"read s3://{self._bucket}/{key}",
-                        lambda: self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read())
+        body: bytes = call_aws(_SERVICE, f"read s3://{self._bucket}/{key}",
+                               lambda: self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read())
+        return body

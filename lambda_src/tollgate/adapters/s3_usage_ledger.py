@@ -29,8 +29,9 @@ class S3UsageLedger(UsageLedger):
         self._bucket = bucket
 
     def read(self, source: LedgerObject) -> bytes:
-        return call_aws(_SERVICE, f"read {source}",
-                        lambda: self._client.get_object(Bucket=source.bucket, Key=source.key)["Body"].read())
+        body: bytes = call_aws(_SERVICE, f"read {source}",
+                               lambda: self._client.get_object(Bucket=source.bucket, Key=source.key)["Body"].read())
+        return body
 
     def objects_between(self, start: int, end: int) -> list[LedgerObject]:
         objects = []

@@ -27,12 +27,14 @@ class StripePaymentMethods(PaymentMethods):
         v1 = self._stripe().v1
         setup_intent = call_stripe("read setup intent", v1.setup_intents.retrieve, setup_intent_id,
                                    {"expand": ["payment_method"]})
-        collected = setup_intent.payment_method
-        if collected is None:
+        collected = setup_intent.payment_method  # expanded: the object (an id alone would be a str)
+        if collected is None or isinstance(collected, str):
             raise downstream_error("read setup intent", ValueError(f"{setup_intent_id} has no payment method"))
         customer = call_stripe("read customer", v1.customers.retrieve, customer_id,
                                {"expand": ["invoice_settings.default_payment_method"]})
         current = customer.invoice_settings.default_payment_method if customer.invoice_settings else None
+        if isinstance(current, str):  # (expanded above, so never: an id alone cannot say when it was created)
+            raise downstream_error("read customer", ValueError(f"{customer_id}'s default payment method not expanded"))
         if current is not None and (current.id == collected.id or current.created > collected.created):
             return
         call_stripe("set default payment method", v1.customers.update, customer_id,
@@ -52,6 +54,8 @@ class StripePaymentMethods(PaymentMethods):
             },
             {"idempotency_key": idempotency_key},
         )
+        if session.url is None:  # Stripe leaves it out only for sessions no longer active, or not hosted
+            raise downstream_error("create Checkout session", ValueError(f"{session.id} has no url"))
         return session.url
 
     def checkout_session(self, session_id: str) -> CheckoutSession | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError
@@ -24,6 +24,7 @@ STRIPE_TIMEOUT_SECONDS = (2, 4)  # connect, read: Stripe answers a create in abo
 STRIPE_MAX_NETWORK_RETRIES = 1
 STRIPE_CALL_BUDGET_SECONDS = (STRIPE_MAX_NETWORK_RETRIES + 1) * sum(STRIPE_TIMEOUT_SECONDS) + 0.5 * STRIPE_MAX_NETWORK_RETRIES
 SERVICE = "Stripe"
+T = TypeVar("T")
 
 
 def stripe_client(secret_key: str, api_base: str | None = None) -> stripe.StripeClient:
@@ -58,7 +59,15 @@ class StripeClientForSecret:
             return self._built[1]
 
 
-def call_stripe(action: str, operation: Callable[..., Any], *arguments: Any, gone_ok: bool = False) -> Any:
+@overload
+def call_stripe(action: str, operation: Callable[..., T], *arguments: Any, gone_ok: Literal[False] = False) -> T: ...
+
+
+@overload
+def call_stripe(action: str, operation: Callable[..., T], *arguments: Any, gone_ok: Literal[True]) -> T | None: ...
+
+
+def call_stripe(action: str, operation: Callable[..., T], *arguments: Any, gone_ok: bool = False) -> T | None:
     """`operation(*arguments)`, its failures as DownstreamError. With `gone_ok`, Stripe's 404 (a
     deleted customer, a subscription already canceled) answers None instead."""
     import stripe

@@ -31,6 +31,7 @@ from tollgate.domain.usage import MeterReport
 
 if TYPE_CHECKING:
     import stripe
+    from stripe.params.billing import MeterEventCreateParams
 
 # What Stripe answers for an identifier it has seen within its de-duplication window: HTTP 400
 # invalid_request_error "An event already exists with identifier <id>." (seen in langfuse/langfuse
@@ -90,7 +91,7 @@ class StripeUsageMeter(UsageMeter):
         import stripe
 
         spec = self.spec(report.price_id)
-        params = {
+        params: MeterEventCreateParams = {
             "event_name": spec.event_name,
             "identifier": report.identifier,
             "timestamp": report.timestamp,

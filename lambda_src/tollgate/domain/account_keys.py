@@ -29,12 +29,13 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 
-from tollgate.domain.account import Account, AccountStatus, KeyState
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.account_store import change_account
 from tollgate.domain.customer_access import KeyRetirement
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, KeyChangeRefused
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.key_items import KeyIssuer, KeyItem
+from tollgate.domain.key_ring import KeyState
 from tollgate.domain.models import IssuedKey
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.customer_access import CustomerAccess
@@ -120,7 +121,7 @@ class AccountKeys:
         for reminder in self._access.due_retirements(now):
             account = self._accounts.get(reminder.email)
             record = account.key(reminder.key_id) if account else None
-            if record is None or record.state is not KeyState.ROTATING_OUT:
+            if account is None or record is None or record.state is not KeyState.ROTATING_OUT:
                 self._access.forget_retirement(reminder.key_id)
                 skipped += 1
                 continue

@@ -25,14 +25,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from tollgate.domain.account import Account, AccountStatus, KeyRecord
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.errors import DownstreamError
+from tollgate.domain.key_ring import KeyRecord
 from tollgate.domain.ports.billing import AccountBilling
 from tollgate.domain.ports.keys import PlanUsage
 from tollgate.domain.ports.metering import UsageReports
 from tollgate.plans import Plan, PlanCatalog, UnknownPlan
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,18 +72,22 @@ class AccountOverviews:
     def of(self, account: Account) -> AccountOverview:
         unavailable: list[str] = []
         plan = self._plans.get(account.plan_id)
-        invoice = billable = quota_left = quota = None
-        if account.subscription_id and account.status is not AccountStatus.CANCELED:
-            invoice = _or_none(lambda: self._billing.upcoming_invoice(account.subscription_id), "amount", unavailable)
+        invoice: UpcomingInvoice | None = None
+        billable = quota_left = quota = None
+        # (Each id is read into a name once: the lambdas then see it as the str the `if` found.)
+        subscription_id, customer_id, key_id, reports = (account.subscription_id, account.customer_id,
+                                                         account.api_key_id, self._reports)
+        if subscription_id and account.status is not AccountStatus.CANCELED:
+            invoice = _or_none(lambda: self._billing.upcoming_invoice(subscription_id), "amount", unavailable)
         ending = self._ending(account, plan, invoice)
-        if invoice is not None and account.customer_id and self._reports is not None:
-            billable = _or_none(lambda: self._reports.billable_calls(
-                account.customer_id, invoice.period_start, invoice.period_end), "usage", unavailable)
+        if invoice is not None and customer_id and reports is not None:
+            billable = _or_none(lambda: reports.billable_calls(customer_id, invoice.period_start, invoice.period_end),
+                                "usage", unavailable)
         elif account.status is not AccountStatus.CANCELED and (not plan.is_free or ending is not None):
             unavailable.append("usage")  # (on a free plan with nothing billed, there is nothing to show)
-        if account.api_key_id and account.status is not AccountStatus.CANCELED:
+        if key_id and account.status is not AccountStatus.CANCELED:
             today = datetime.fromtimestamp(self._clock(), UTC).date()
-            left = _or_none(lambda: self._plan_usage.quota_left(account.api_key_id, plan, today), "quota", unavailable)
+            left = _or_none(lambda: self._plan_usage.quota_left(key_id, plan, today), "quota", unavailable)
             quota_left, quota = left if left is not None else (None, None)
         return AccountOverview(account, plan, account.key_records, invoice, billable, quota_left, quota,
                                tuple(dict.fromkeys(unavailable)), ending)
@@ -104,7 +112,7 @@ class AccountOverviews:
             return None
 
 
-def _or_none(read: Callable[[], object], figure: str, unavailable: list[str]):
+def _or_none(read: Callable[[], T], figure: str, unavailable: list[str]) -> T | None:
     try:
         return read()
     except DownstreamError:

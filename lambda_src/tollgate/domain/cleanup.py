@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from tollgate.domain.account import RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
@@ -77,15 +78,17 @@ class Cleanup:
             undos.append(delete_key)
         if customer_id:
             delete_customer = _Undo(f"delete customer {customer_id}", lambda: self._billing.delete_customer(customer_id))
-        elif account.customer_idempotency_key:
+        elif (idempotency_key := account.customer_idempotency_key) and key_id:
+            # (A customer is created for the sign-up's key, once the row records it: a row with the
+            # create's idempotency key always has the key id.)
 
             def delete_unknown_customer() -> None:
                 try:
-                    found = [self._billing.create_customer(account.registrant, key_id, account.customer_idempotency_key)]
+                    found = [self._billing.create_customer(account.registrant, key_id, idempotency_key)]
                 except DownstreamError:
                     # Stripe replays a saved 500 for the same key: look the customer up by the key
                     # it was created for instead (a miss is raised again and retried by a later clean).
-                    found = self._billing.find_customers_for_key(key_id) if key_id else []
+                    found = self._billing.find_customers_for_key(key_id)
                     if not found:
                         raise
                 for customer in found:
@@ -94,7 +97,7 @@ class Cleanup:
 
             delete_customer = _Undo(
                 "find and delete the customer whose create had an unknown outcome "
-                f"(idempotency key {account.customer_idempotency_key})",
+                f"(idempotency key {idempotency_key})",
                 delete_unknown_customer,
             )
         if delete_customer:
@@ -104,7 +107,7 @@ class Cleanup:
                                lambda: self._billing.cancel_subscription(subscription_id), covered_by=delete_customer))
         for record in account.key_records:  # stored last: undone first
             if record.key_hash is not None:
-                undos.append(_Undo(f"remove key {record.id}", lambda digest=record.key_hash: self._key_items.delete(digest)))
+                undos.append(_Undo(f"remove key {record.id}", partial(self._key_items.delete, record.key_hash)))
         if key_id and attached:
             undos.append(
                 _Undo(

@@ -81,11 +81,11 @@ def decide(item: Mapping[str, Any] | None, now: float) -> Grant | Denial:
         return refused
     fields = (contract.KEYS_ATTR_ACCOUNT_ID, contract.KEYS_ATTR_PLAN, contract.KEYS_ATTR_HINT,
               contract.KEYS_ATTR_USAGE_KEY)
-    values = [item.get(name) for name in fields]
-    if not all(isinstance(value, str) and value for value in values):
-        missing = [name for name, value in zip(fields, values, strict=True) if not (isinstance(value, str) and value)]
+    present = {name: value for name in fields if isinstance(value := item.get(name), str) and value}
+    missing = [name for name in fields if name not in present]
+    if missing:
         return Denial(f"key item lacks {', '.join(missing)}")  # never allowed without what a grant needs
-    return Grant(*values)
+    return Grant(*present.values())  # in the order of `fields`
 
 
 def _number(value: Any) -> float:

@@ -103,9 +103,10 @@ class KeyEnforcer:
             follow_row(self._items, account)
         except DownstreamError as failure:
             failures.append(failure)
-        if gateway and account.status is AccountStatus.ACTIVE and account.api_key_id:
+        usage_key_id = account.api_key_id
+        if gateway and account.status is AccountStatus.ACTIVE and usage_key_id:
             plan = self._plans.get(account.plan_id)
-            failures += self._try(lambda: self._enable(account.api_key_id, plan), contract.METRIC_KEYS_ENABLED)
+            failures += self._try(partial(self._enable, usage_key_id, plan), contract.METRIC_KEYS_ENABLED)
         elif gateway and account.status in (AccountStatus.SUSPENDED, AccountStatus.CANCELED):
             for key_id in account.gateway_key_ids:
                 failures += self._try(partial(self._keys.set_enabled, key_id, False), contract.METRIC_KEYS_DISABLED)

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tollgate import contract
-from tollgate.domain.account import Account, KeyRecord, KeyState
+from tollgate.domain.account import Account
 from tollgate.domain.api_key_format import key_hash, key_hint, new_key
+from tollgate.domain.key_ring import KeyRecord, KeyState
 from tollgate.domain.models import IssuedKey
 
 

@@ -152,7 +152,8 @@ class LifecycleService:
         if read.plan_intent is not None and read.status is not AccountStatus.CANCELED:
             read = self._plan_changes.complete(read)
         account = read
-        if event.type == CHECKOUT_COMPLETED:
+        # (A Checkout completion always has both: _is_actionable requires them, and the row was found by the customer.)
+        if event.type == CHECKOUT_COMPLETED and account.customer_id and event.setup_intent_id:
             self._payments.set_default_payment_method(account.customer_id, event.setup_intent_id)
             account = account.with_checkout_session(event.checkout_session_id)
         if account.status is AccountStatus.CANCELED:  # final: nothing to follow up (Stripe keeps any debt)
@@ -173,7 +174,7 @@ class LifecycleService:
         if subscription is not None and subscription.status in STATUSES_THAT_ENABLE \
                 and account.status is AccountStatus.ACTIVE:
             self._plan_changes.align(account, subscription)
-        if event.type == CHECKOUT_COMPLETED and self._billing.open_invoices(account.customer_id):
+        if event.type == CHECKOUT_COMPLETED and account.customer_id and self._billing.open_invoices(account.customer_id):
             # The customer added a card to settle what they owe: Stripe will not retry by itself.
             payment = self._billing.pay_open_invoices(account.customer_id, f"tollgate-settle-{event.id}")
             if payment.declined:

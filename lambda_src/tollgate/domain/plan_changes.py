@@ -96,7 +96,7 @@ class PlanChanges:
             if asked == target.id:  # the customer asking again for a change whose answer was lost
                 return PlanChangeOutcome(row)
         current = self._plans.get(row.plan_id)
-        owes = bool(row.customer_id) and not target.is_free and bool(self._billing.open_invoices(row.customer_id))
+        owes = bool(row.customer_id and not target.is_free and self._billing.open_invoices(row.customer_id))
         if row.status is not AccountStatus.ACTIVE and not (row.status is AccountStatus.SUSPENDED and owes):
             raise PlanChangeRefused("Only an active account can change plans: settle what it owes first (Manage "
                                     "billing), then try again.")

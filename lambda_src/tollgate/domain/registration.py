@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tollgate import contract
 from tollgate.domain.account import (
@@ -171,8 +171,9 @@ class _Attempt:
             record=Account.with_customer,
             forget_when_refused=lambda row: row.with_customer_create(None),
         )
-        subscription_id = None if self._plan.is_free else self._create(
-            lambda: service.billing.subscribe(customer_id, self._plan.price_id, self._idempotency_key("subscription")),
+        price_id = self._plan.price_id  # None: a free plan, no subscription
+        subscription_id = None if price_id is None else self._create(
+            lambda: service.billing.subscribe(customer_id, price_id, self._idempotency_key("subscription")),
             alongside=self._record,
             record=Account.with_subscription,
         )
@@ -184,6 +185,7 @@ class _Attempt:
         # The last stage leaves the keys as the final row wants them (or the rollback undoes it all).
         self._row = self._row.with_status(final_status, service.now(), "sign-up").with_keys_synced()
         assert self._stored is not None and self._row.account_id is not None
+        account_id = self._row.account_id  # a str for the stage's calls below as well
         # The item copies the row as the final write stores it (that write is conditional on the
         # version this attempt last wrote; should it fail, the rollback removes the item).
         item = KeyItem.of(replace(self._row, version=self._stored.version + 1), key_record)
@@ -193,16 +195,16 @@ class _Attempt:
                 company_id, {"email": registrant.email, "stripe_customer_id": customer_id}
             ),
             lambda: service.analytics.upsert_user(
-                self._row.account_id,
+                account_id,
                 company_id,
                 {"email": registrant.email, "first_name": registrant.first_name, "last_name": registrant.last_name},
             ),
             lambda: service.key_items.put(item),
         ]
         if not self._plan.requires_payment_method:
-            final_calls.append(self._attach)
+            final_calls.append(lambda: self._attach(key.id))
         _raise_first_failure(*self._stage(*final_calls))
-        return Registration(key=customer_key, key_hint=key_record.hint, account_id=self._row.account_id,
+        return Registration(key=customer_key, key_hint=key_record.hint, account_id=account_id,
                             customer_id=customer_id, subscription_id=subscription_id, status=final_status,
                             plan_id=self._plan.id)
 
@@ -248,7 +250,10 @@ class _Attempt:
         A create whose idempotency key the row records (`forget_when_refused` drops it again) may
         have had an unknown outcome: the rollback finds what it made by that key. A refusal (4xx)
         created nothing, so the key is dropped from the row."""
-        done, created = self._stage(alongside, create)
+        executor = self._service.executor  # (what _stage does, keeping the type of `create`'s result)
+        done, created = executor.submit(alongside), executor.submit(create)
+        stage: list[Future[Any]] = [done, created]
+        wait(stage)
         error = created.exception()
         if error is None:
             self._row = record(self._row, created.result())
@@ -257,7 +262,7 @@ class _Attempt:
         _raise_first_failure(done, created)
         return created.result()
 
-    def _stage(self, *calls: Callable[[], object]) -> list[Future]:
+    def _stage(self, *calls: Callable[[], object]) -> list[Future[Any]]:
         """Run `calls` concurrently and wait for every one, so each success is in the ledger
         before the first failure is raised."""
         futures = [self._service.executor.submit(call) for call in calls]
@@ -332,15 +337,15 @@ class _Attempt:
             self._stored = None  # the lease ran out and another attempt owns the row now
             raise DownstreamError("accounts", "the sign-up took too long and lost its reservation") from None
 
-    def _attach(self) -> None:
-        self._service.api_keys.attach_to_plan(self._row.api_key_id, self._plan.usage_plan_id)
+    def _attach(self, key_id: str) -> None:
+        self._service.api_keys.attach_to_plan(key_id, self._plan.usage_plan_id)
         self._attached = True
 
 
-def _raise_first_failure(*futures: Future) -> None:
+def _raise_first_failure(*futures: Future[Any]) -> None:
     """Raise the most telling failure of a stage: an answer about the email (409) outranks a
     downstream failure, which outranks anything unexpected."""
-    errors = [future.exception() for future in futures if future.exception() is not None]
+    errors = [error for future in futures if (error := future.exception()) is not None]
     if errors:
         raise min(errors, key=_failure_rank)
 

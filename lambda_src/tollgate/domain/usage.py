@@ -20,6 +20,7 @@ import gzip
 import json
 import re
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -191,10 +192,10 @@ def _field(record: Mapping[str, object], name: str) -> str | None:
 
 def _number(record: Mapping[str, object], name: str) -> int:
     value = _field(record, name)
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise MalformedRecord(f"{name} is {record.get(name)!r}, not a number") from None
+    if value is not None:
+        with suppress(ValueError):
+            return int(value)
+    raise MalformedRecord(f"{name} is {record.get(name)!r}, not a number")
 
 
 # --- Reports: what the usage reporter sends and remembers (tollgate.domain.metering) -------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from tollgate.domain.errors import RequestTooLarge, ValidationFailed
@@ -112,7 +113,11 @@ def parse_sign_out_request(body: str | bytes | None) -> bool:
     return everywhere
 
 
-def _one_field(body: str | bytes | None, name: str, problem_of) -> str:
+# What is wrong with a field's (trimmed) value, said for the user; None: nothing.
+ProblemOf = Callable[[str], str | None]
+
+
+def _one_field(body: str | bytes | None, name: str, problem_of: ProblemOf) -> str:
     fields: dict[str, str] = {}
     value = _checked(_decode(body), name, problem_of, fields)
     if fields:
@@ -167,7 +172,7 @@ def _nesting_depth(raw: bytes) -> int:
     return deepest
 
 
-def _checked(document: dict[str, Any], name: str, problem_of, fields: dict[str, str]) -> str:
+def _checked(document: dict[str, Any], name: str, problem_of: ProblemOf, fields: dict[str, str]) -> str:
     value = document.get(name)
     if value is None:
         fields[name] = "is required"

@@ -25,6 +25,7 @@ cookie cleared. Logs carry ids only, never a token, a key value or a cookie.
 from __future__ import annotations
 
 from http.cookies import CookieError, SimpleCookie
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -78,7 +79,7 @@ def _posted() -> str | bytes | None:
 
 
 @app.post(contract.ROUTE_LINK)
-def link() -> Response:
+def link() -> Response[str]:
     """Whose link it is, so the page can ask "Continue as ...?" before anything uses it (login CSRF).
     An unknown, expired or used token gets the confirm routes' 410; the holder of a valid one learns
     only the address it was sent to."""
@@ -88,14 +89,14 @@ def link() -> Response:
 
 
 @app.post(contract.ROUTE_SIGNIN)
-def sign_in() -> Response:
+def sign_in() -> Response[str]:
     wiring.current().sessions.request_sign_in(parse_sign_in_request(_posted()))
     logger.info("Sign-in requested")  # whether the address has an account, the answer must not tell
     return respond(202, {"status": "link_sent"})
 
 
 @app.post(contract.ROUTE_SIGNIN_CONFIRM)
-def confirm_sign_in() -> Response:
+def confirm_sign_in() -> Response[str]:
     sessions = wiring.current().sessions
     token, session = sessions.open(parse_link_token(_posted()))
     logger.info("Signed in")
@@ -104,12 +105,12 @@ def confirm_sign_in() -> Response:
 
 
 @app.get(contract.ROUTE_ACCOUNT)
-def account() -> Response:
+def account() -> Response[str]:
     return respond(200, _overview_body(wiring.current().account_overviews.of(_signed_in())))
 
 
 @app.post(contract.ROUTE_ACCOUNT_KEY_ROTATE)
-def rotate_key() -> Response:
+def rotate_key() -> Response[str]:
     _posted()
     holder = _signed_in()
     key = wiring.current().account_keys.rotate(holder)
@@ -120,7 +121,7 @@ def rotate_key() -> Response:
 
 
 @app.post(contract.ROUTE_ACCOUNT_KEY_REVOKE)
-def revoke_key() -> Response:
+def revoke_key() -> Response[str]:
     key_id = parse_revoke_request(_posted())
     revoked = wiring.current().account_keys.revoke(_signed_in(), key_id)
     logger.info("Key revoked", extra={"keyId": key_id, "accountId": revoked.account_id})
@@ -128,7 +129,7 @@ def revoke_key() -> Response:
 
 
 @app.post(contract.ROUTE_ACCOUNT_BILLING_PORTAL)
-def billing_portal() -> Response:
+def billing_portal() -> Response[str]:
     _posted()
     holder = _signed_in()
     if holder.customer_id is None:
@@ -140,7 +141,7 @@ def billing_portal() -> Response:
 
 
 @app.post(contract.ROUTE_ACCOUNT_PLAN)
-def change_plan() -> Response:
+def change_plan() -> Response[str]:
     plan_id = parse_plan_request(_posted())
     holder = _signed_in()
     current = wiring.current()
@@ -153,7 +154,7 @@ def change_plan() -> Response:
 
 
 @app.post(contract.ROUTE_ACCOUNT_EVIDENCE)
-def evidence() -> Response:
+def evidence() -> Response[str]:
     _posted()
     download = wiring.current().invoice_evidence.current_period(_signed_in())
     file = download.file
@@ -163,7 +164,7 @@ def evidence() -> Response:
 
 
 @app.post(contract.ROUTE_SIGNOUT)
-def sign_out() -> Response:
+def sign_out() -> Response[str]:
     everywhere = parse_sign_out_request(_posted())
     wiring.current().sessions.close(_session_token(), everywhere=everywhere)
     logger.info("Signed out", extra={"everywhere": everywhere})
@@ -171,14 +172,14 @@ def sign_out() -> Response:
 
 
 @app.exception_handler(SignedOut)
-def _signed_out(problem: SignedOut) -> Response:
+def _signed_out(problem: SignedOut) -> Response[str]:
     logger.info("No session", extra={"reason": str(problem)})
     return error(401, "You are signed out: enter your email to get a new sign-in link.",
                  headers={"Set-Cookie": _session_cookie("", 0)})
 
 
 @app.exception_handler(BillingPortalNotSetUp)
-def _portal_not_set_up(problem: BillingPortalNotSetUp) -> Response:
+def _portal_not_set_up(problem: BillingPortalNotSetUp) -> Response[str]:
     """The owner's to fix (`make stripe-setup`): counted for the alarm, and said plainly to the customer."""
     wiring.current().metrics.count(contract.METRIC_BILLING_PORTAL_NOT_SET_UP)
     logger.error("Customer portal not set up: no session opened", extra={"reason": str(problem)})
@@ -187,18 +188,18 @@ def _portal_not_set_up(problem: BillingPortalNotSetUp) -> Response:
 
 @app.exception_handler(KeyChangeRefused)
 @app.exception_handler(PlanChangeRefused)
-def _refused(problem: KeyChangeRefused | PlanChangeRefused) -> Response:
+def _refused(problem: KeyChangeRefused | PlanChangeRefused) -> Response[str]:
     logger.info("Account change refused", extra={"reason": str(problem)})
     return error(409, str(problem))
 
 
-def _keys_body(holder: Account) -> list[dict]:
+def _keys_body(holder: Account) -> list[dict[str, Any]]:
     current = holder.current_key
     return [{"id": record.id, "hint": record.hint, "createdAt": record.created_at, "state": record.state.value,
              "until": record.until, "current": record == current} for record in holder.key_records]
 
 
-def _overview_body(overview: AccountOverview) -> dict:
+def _overview_body(overview: AccountOverview) -> dict[str, Any]:
     holder, invoice = overview.account, overview.invoice
     return {
         "email": holder.email,

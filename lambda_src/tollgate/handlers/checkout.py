@@ -34,7 +34,7 @@ app, logger = function.router, function.logger
 
 @app.post(contract.ROUTE_CHECKOUT)
 @app.post(contract.ROUTE_SITE_CHECKOUT)
-def checkout() -> Response:
+def checkout() -> Response[str]:
     request = app.current_event
     key_id = parse_checkout_request(raw_body(request))
     presented_key = request.headers.get(contract.API_KEY_HEADER) or ""
@@ -47,21 +47,21 @@ def checkout() -> Response:
 
 @app.post(contract.ROUTE_CHECKOUT_OUTCOME)
 @app.post(contract.ROUTE_SITE_CHECKOUT_OUTCOME)
-def checkout_outcome() -> Response:
+def checkout_outcome() -> Response[str]:
     outcome = wiring.current().checkout.outcome(parse_checkout_outcome_request(raw_body(app.current_event)))
-    if not outcome.settled:
+    if not outcome.settled or outcome.status is None:  # (a settled outcome always has the account's status)
         return respond(200, {"settled": False})
     return respond(200, {"settled": True, "status": outcome.status.value, "reason": outcome.reason})
 
 
 @app.exception_handler(UnknownCheckoutSession)
-def _unknown_session(problem: UnknownCheckoutSession) -> Response:
+def _unknown_session(problem: UnknownCheckoutSession) -> Response[str]:
     logger.info("Checkout outcome refused", extra={"reason": str(problem)})
     return error(404, "We know no recent payment-method Checkout with this session id.")
 
 
 @app.exception_handler(ApiKeyRejected)
-def _rejected(problem: ApiKeyRejected) -> Response:
+def _rejected(problem: ApiKeyRejected) -> Response[str]:
     logger.info("Checkout refused", extra={"reason": str(problem)})
     return error(403, "This API key and key ID do not match an account that can add a payment method.")
 

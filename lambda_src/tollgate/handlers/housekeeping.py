@@ -24,7 +24,7 @@ logger = Logger(service="tollgate-housekeeping")
 
 @published_per_invocation
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-def handler(_event: dict, context: Any) -> dict:
+def handler(_event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = time.time() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
     current = wiring.current()
     run = current.housekeeping.run(deadline)

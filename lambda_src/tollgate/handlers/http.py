@@ -23,12 +23,12 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.router import Router
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
@@ -46,6 +46,7 @@ from tollgate.metrics import published_per_invocation
 
 RETRY_AFTER_SECONDS = "60"
 JSON_MEDIA_TYPE = "application/json"
+Handler = TypeVar("Handler", bound=Callable[..., Response[str]])
 
 
 def require_json(event: APIGatewayProxyEvent) -> None:
@@ -68,7 +69,7 @@ def raw_body(event: APIGatewayProxyEvent) -> str | bytes | None:
         raise ValidationFailed("The request body is not valid base64.", {"body": "must be a JSON object"}) from None
 
 
-def respond(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
+def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
     """A JSON response, never cached (it can hold a key)."""
     return Response(
         status_code=status,
@@ -79,9 +80,24 @@ def respond(status: int, body: dict, headers: dict[str, str] | None = None) -> R
 
 
 def error(status: int, message: str, fields: dict[str, str] | None = None,
-          headers: dict[str, str] | None = None) -> Response:
+          headers: dict[str, str] | None = None) -> Response[str]:
     """`{"error": "<one sentence>", "fields": {"<field>": "<what is wrong>"}}`."""
     return respond(status, {"error": message, "fields": fields or {}}, headers)
+
+
+class Router(APIGatewayRouter):
+    """Powertools' router for a REST API (its `current_event` is an APIGatewayProxyEvent) whose
+    `exception_handler` says what it returns: the handler it registers, unchanged (Powertools leaves
+    that decorator factory unannotated, which would make every handler it decorates untyped)."""
+
+    def exception_handler(self, exc_class: type[Exception] | list[type[Exception]]) -> Callable[[Handler], Handler]:
+        register = super().exception_handler(exc_class)
+
+        def registered(handler: Handler) -> Handler:
+            register(handler)
+            return handler
+
+        return registered
 
 
 class HttpFunction:
@@ -103,27 +119,27 @@ class HttpFunction:
         self.router.exception_handler(TooManyEmails)(self._too_many_emails)
         self.router.exception_handler(ConcurrentUpdate)(self._busy)
 
-    def _busy(self, problem: ConcurrentUpdate) -> Response:
+    def _busy(self, problem: ConcurrentUpdate) -> Response[str]:
         self.logger.info("The account kept changing meanwhile", extra={"reason": str(problem)})
         return error(409, "Your account changed while we were working on it; nothing was lost. Reload the page and "
                      "try again.", headers={"Retry-After": "1"})
 
-    def _invalid_link(self, problem: InvalidLink) -> Response:
+    def _invalid_link(self, problem: InvalidLink) -> Response[str]:
         self.logger.info("Refused an emailed link", extra={"reason": str(problem)})
         return error(410, "This link has expired or was already used: ask for a new one.",
                      {"token": "expired, already used or unknown"})
 
-    def _too_many_emails(self, problem: TooManyEmails) -> Response:
+    def _too_many_emails(self, problem: TooManyEmails) -> Response[str]:
         self.logger.info("Email not sent: the address had its share this hour")
         return error(429, "We already sent several emails to this address this hour: use the newest one, or try "
                      f"again in {max(1, problem.retry_after // 60)} minutes.", {"email": "too many emails this hour"},
                      headers={"Retry-After": str(problem.retry_after)})
 
-    def _invalid(self, problem: ValidationFailed) -> Response:
+    def _invalid(self, problem: ValidationFailed) -> Response[str]:
         self.logger.info("Rejected an invalid request", extra={"fields": sorted(problem.fields)})
         return error(400, str(problem), problem.fields)
 
-    def _downstream_failed(self, problem: DownstreamError) -> Response:
+    def _downstream_failed(self, problem: DownstreamError) -> Response[str]:
         self.logger.warning(
             "A downstream service failed",
             extra={"service": problem.service, "reason": str(problem), "retryable": problem.retryable},
@@ -132,7 +148,7 @@ class HttpFunction:
             return error(503, self.downstream_message, headers={"Retry-After": RETRY_AFTER_SECONDS})
         return error(502, self.downstream_message)
 
-    def unavailable(self, problem: Exception) -> Response:
+    def unavailable(self, problem: Exception) -> Response[str]:
         self.logger.error("Unavailable", extra={"reason": str(problem)})
         return error(503, self.unavailable_message, headers={"Retry-After": RETRY_AFTER_SECONDS})
 
@@ -142,7 +158,7 @@ class HttpFunction:
             self._resolver.include_router(self.router)
         return self._resolver
 
-    def lambda_handler(self, on_invoke: Callable[[Any], None] | None = None) -> Callable[[dict, Any], dict]:
+    def lambda_handler(self, on_invoke: Callable[[Any], None] | None = None) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         """The Lambda entry point: logs correlated by API Gateway's request id, never the event
         (it can hold a key or a sign-up), no keys carried over from the previous invocation, and
         the invocation's metrics printed when it ends."""
@@ -151,7 +167,7 @@ class HttpFunction:
         @self.logger.inject_lambda_context(
             correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True
         )
-        def handler(event: dict, context: Any) -> dict:
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             if on_invoke is not None:
                 on_invoke(context)
             wiring.current()  # built at a cold start's first invocation: a missing setting fails it, never a route

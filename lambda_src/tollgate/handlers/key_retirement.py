@@ -16,7 +16,7 @@ logger = Logger(service="tollgate-key-retirement")
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-def handler(_event: dict, _context: Any) -> dict:
+def handler(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
     run = wiring.current().account_keys.retire_due()
     (logger.warning if run.failed else logger.info)("Key retirement run", extra=asdict(run))
     return asdict(run)

@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseIdempotencySerializer
 
 from tollgate import contract, wiring
@@ -54,18 +55,19 @@ app, logger = function.router, function.logger
 class _ResponseWithoutKeyValue(BaseIdempotencySerializer):
     """Stores the 201 body minus the key value: the idempotency table never holds a secret."""
 
-    def to_dict(self, data: dict) -> dict:
+    def to_dict(self, data: dict[str, Any]) -> dict[str, Any]:
         return {name: value for name, value in data.items() if name != API_KEY_VALUE_FIELD}
 
-    def from_dict(self, data: dict) -> dict:
+    def from_dict(self, data: dict[str, Any]) -> dict[str, Any]:
         return data
 
 
-def _without_key_value(stored: dict, _record: Any) -> dict:
-    """Replay: the key was shown once, in the first answer; say so."""
-    logger.info("Replaying a completed sign-up", extra={"keyId": stored.get("keyId"),
-                                                        "accountId": stored.get("accountId")})
-    return {API_KEY_VALUE_FIELD: None, KEY_NOTE_FIELD: REPLAY_KEY_NOTE, **stored}
+def _without_key_value(response: dict[str, Any], idempotent_data: DataRecord) -> dict[str, Any]:
+    """Replay: the key was shown once, in the first answer; say so. (The parameters are named as
+    Powertools' IdempotentHookFunction names them.)"""
+    logger.info("Replaying a completed sign-up", extra={"keyId": response.get("keyId"),
+                                                        "accountId": response.get("accountId")})
+    return {API_KEY_VALUE_FIELD: None, KEY_NOTE_FIELD: REPLAY_KEY_NOTE, **response}
 
 
 idempotency = IdempotencyConfig(
@@ -76,12 +78,12 @@ idempotency = IdempotencyConfig(
 )
 
 
-def _register_once(request: dict) -> dict:
+def _register_once(request: dict[str, Any]) -> dict[str, Any]:
     """The sign-up Powertools Idempotency runs at most once per key (its records are named after this function)."""
     return _register(request)
 
 
-def _register_idempotently(request: dict) -> dict:
+def _register_idempotently(request: dict[str, Any]) -> dict[str, Any]:
     """`_register_once` on the process's idempotency store, built the first time a request has a key."""
     once = idempotent_function(
         data_keyword_argument="request",
@@ -89,10 +91,11 @@ def _register_idempotently(request: dict) -> dict:
         config=idempotency,
         output_serializer=_ResponseWithoutKeyValue(),
     )(_register_once)
-    return once(request=request)
+    body: dict[str, Any] = once(request=request)  # what _register_once returned, or its stored replay
+    return body
 
 
-def _register(request: dict) -> dict:
+def _register(request: dict[str, Any]) -> dict[str, Any]:
     registrant = Registrant(**request["registrant"])
     fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
     return _created_body(_configured().registration.register(registrant, fingerprint))
@@ -107,7 +110,7 @@ def _configured() -> wiring.Wiring:
     return current
 
 
-def _created_body(registration: Registration) -> dict:
+def _created_body(registration: Registration) -> dict[str, Any]:
     logger.info(
         "Registered",
         extra={
@@ -141,7 +144,7 @@ def _created_body(registration: Registration) -> dict:
 
 @app.post(contract.ROUTE_REGISTER)
 @app.post(contract.ROUTE_SITE_REGISTER)
-def register() -> Response:
+def register() -> Response[str]:
     event = app.current_event
     config = wiring.current().config
     registrant = parse_registration(raw_body(event), config.plans.ids)
@@ -163,7 +166,7 @@ def register() -> Response:
 
 
 @app.post(contract.ROUTE_SIGNUP_CONFIRM)
-def confirm_sign_up() -> Response:
+def confirm_sign_up() -> Response[str]:
     """The link's token (the page posts it from the URL fragment) registers its sign-up."""
     event = app.current_event
     require_json(event)
@@ -172,19 +175,19 @@ def confirm_sign_up() -> Response:
 
 
 @app.exception_handler(EmailAlreadyRegistered)
-def _already_registered(_: EmailAlreadyRegistered) -> Response:
+def _already_registered(_: EmailAlreadyRegistered) -> Response[str]:
     return error(409, "This email already has an account.", {"email": "already has an account"})
 
 
 @app.exception_handler([RegistrationInProgress, IdempotencyAlreadyInProgressError])
-def _in_progress(_: Exception) -> Response:
+def _in_progress(_: Exception) -> Response[str]:
     return error(
         409, "This sign-up is already being processed; wait a few seconds, then try again.", headers={"Retry-After": "5"}
     )
 
 
 @app.exception_handler(IdempotencyValidationError)
-def _idempotency_key_reused(_: IdempotencyValidationError) -> Response:
+def _idempotency_key_reused(_: IdempotencyValidationError) -> Response[str]:
     return error(
         422,
         f"This {contract.IDEMPOTENCY_HEADER} was already used for a different sign-up; send a new key.",

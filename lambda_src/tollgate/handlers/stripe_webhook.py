@@ -32,7 +32,7 @@ app, logger = function.router, function.logger
 
 
 @app.post(contract.ROUTE_STRIPE_WEBHOOK)
-def stripe_webhook() -> Response:
+def stripe_webhook() -> Response[str]:
     request = app.current_event
     current = wiring.current()
     event = current.webhook_events.verify(raw_body(request) or "", request.headers.get(STRIPE_SIGNATURE_HEADER))
@@ -48,21 +48,21 @@ def _count(outcome: str) -> None:
 
 
 @app.exception_handler([InvalidWebhookSignature, ValidationFailed])
-def _not_from_stripe(problem: Exception) -> Response:
+def _not_from_stripe(problem: Exception) -> Response[str]:
     logger.warning("Rejected a webhook that Stripe did not sign", extra={"reason": str(problem)})
     _count("rejected_signature")
     return error(400, NOT_FROM_STRIPE)
 
 
 @app.exception_handler(ConcurrentUpdate)
-def _busy(problem: ConcurrentUpdate) -> Response:
+def _busy(problem: ConcurrentUpdate) -> Response[str]:
     logger.info("Stripe event deferred", extra={"reason": str(problem)})
     _count("retry_later")
     return error(409, "The account is changing; retry later.")
 
 
 @app.exception_handler(DownstreamError)
-def _downstream_failed(problem: DownstreamError) -> Response:
+def _downstream_failed(problem: DownstreamError) -> Response[str]:
     """Always 503, even when Stripe refused a call: Stripe retries any non-2xx for three days, and
     a refusal (a deployment fix) may well be repaired by then."""
     logger.warning("Stripe event not applied", extra={"service": problem.service, "reason": str(problem)})

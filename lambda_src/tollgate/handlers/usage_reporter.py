@@ -21,6 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from tollgate import contract, wiring
@@ -41,7 +42,8 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def retry_delay_seconds(receive_count: int) -> int:
     """How long a message whose usage failed stays invisible: doubles with every delivery, 1 h at most."""
-    return min(RETRY_BASE_SECONDS * 2 ** max(receive_count - 1, 0), RETRY_CAP_SECONDS)
+    delay: int = RETRY_BASE_SECONDS * 2 ** max(receive_count - 1, 0)  # (int ** int is typed Any: it can be a float)
+    return min(delay, RETRY_CAP_SECONDS)
 
 
 def _report(record: SQSRecord) -> None:
@@ -97,5 +99,5 @@ def _publish(outcome: BatchOutcome, metrics: Metrics) -> None:
 
 @published_per_invocation
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict, context: Any) -> dict:
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=_report, processor=processor, context=context)

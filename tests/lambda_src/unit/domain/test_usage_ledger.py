@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from testkit.fake_metering import call_record, ledger_bytes
-from tollgate.domain.usage import BillableStatuses, read_ledger
+from tollgate import contract
+from tollgate.domain.usage import BillableStatuses, MalformedRecord, metered_call, read_ledger
 
 TWO_XX = BillableStatuses.parse("2xx")
 
@@ -67,3 +68,12 @@ def test_json_that_is_not_a_record_is_malformed():
     usage = read_ledger(ledger_bytes(["[1, 2]", "42", call_record("key-1")]), TWO_XX)
 
     assert (usage.malformed, usage.billable) == (2, 1)
+
+
+@pytest.mark.parametrize("status", [contract.ACCESS_LOG_MISSING_VALUE, "", None, "abc", "2.5"])
+def test_a_metered_call_whose_status_is_missing_or_not_a_number_is_malformed(status):
+    record = {contract.ACCESS_LOG_RESOURCE_PATH: contract.ROUTE_METERED_PROXY, contract.ACCESS_LOG_API_KEY_ID: "key-1",
+              contract.ACCESS_LOG_STATUS: status, contract.ACCESS_LOG_REQUEST_TIME_EPOCH: 1_000}
+
+    with pytest.raises(MalformedRecord, match=f"{contract.ACCESS_LOG_STATUS} is .*, not a number"):
+        metered_call(record)
