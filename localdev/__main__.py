@@ -16,7 +16,9 @@ import contextlib
 import json
 import logging
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -314,6 +316,26 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
+def _wait_for_a_stop_signal() -> None:
+    """Block the main thread until SIGINT or SIGTERM raises _Stop in it.
+
+    Not signal.pause(): the kernel hands a signal sent to the process to any thread that does not block
+    it, Python runs the handler only in the main thread the next time that thread runs bytecode, and
+    pause() returns only for a signal the main thread itself took: when a server thread took it, make
+    dev ignored Ctrl-C and `kill` for good (1 stop in 10 in the tests). The C handler also writes to
+    the wakeup fd, from whichever thread it ran in: the main thread waits on that, then runs it."""
+    reader, writer = socket.socketpair()
+    with reader, writer:
+        writer.setblocking(False)
+        previous = signal.set_wakeup_fd(writer.fileno())
+        try:
+            while True:
+                select.select([reader], [], [])
+                reader.recv(64)
+        finally:
+            signal.set_wakeup_fd(previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make dev", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -357,8 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                     written = args.urls_file.with_name(args.urls_file.name + ".part")
                     written.write_text(json.dumps(stack.urls))
                     written.replace(args.urls_file)
-                while True:
-                    signal.pause()
+                _wait_for_a_stop_signal()
             finally:
                 withdraw_dev_stack(stack_file)
     except _Stop:

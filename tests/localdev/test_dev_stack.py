@@ -4,6 +4,7 @@ child on SIGTERM, and refuses a taken port with a clear message."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -249,6 +250,20 @@ def test_sigterm_stops_every_child_process(stack: DevStackProcess) -> None:
     assert [pid for pid in children if alive(pid)] == []
     assert "Stopped" in stack.output() and "Traceback" not in stack.output()
     assert not stack.stack_file.exists()  # ops commands no longer find it
+
+
+def test_a_stop_signal_taken_by_a_server_thread_stops_it_too() -> None:
+    """The kernel hands a signal sent to the process to any of its threads; make dev once waited in
+    signal.pause() for one its main thread never got, and ignored `kill` and Ctrl-C until SIGKILL.
+    Here the SIGTERM goes to one of its other threads (tgkill), as the kernel sometimes sends it."""
+    with DevStackProcess() as running:
+        assert running.process is not None
+        pid = running.process.pid
+        (thread, *_) = [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir() if int(task.name) != pid]
+        assert ctypes.CDLL(None, use_errno=True).tgkill(pid, thread, signal.SIGTERM) == 0
+        assert running.process.wait(timeout=20) == 0
+        output = running.output()
+    assert "Stopped" in output and "Traceback" not in output
 
 
 def test_ctrl_c_in_a_terminal_stops_everything_quietly() -> None:
