@@ -30,12 +30,12 @@ with its result cache (docs/security.md, docs/scaling.md).
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra.functions import Functions
+from infra.tables import on_demand_table
 from tollgate import contract
 
 # A cache miss is one GetItem (tollgate.handlers.authorizer gives up after its own few seconds); the
@@ -50,18 +50,9 @@ class KeyAuthorizer(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, functions: Functions, cache_seconds: int) -> None:
         super().__init__(scope, construct_id)
-        self.keys_table = dynamodb.Table(
-            self,
-            "KeysTable",
-            partition_key=dynamodb.Attribute(name=contract.KEYS_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute=contract.KEYS_TTL_ATTRIBUTE,
-            deletion_protection=True,
-            removal_policy=RemovalPolicy.RETAIN,
+        self.keys_table = on_demand_table(
+            self, "KeysTable", partition_key=contract.KEYS_PARTITION_KEY, ttl_attribute=contract.KEYS_TTL_ATTRIBUTE,
+            backups=True, keep_on_delete=True, deletion_protection=True,
         )
         functions.provide({contract.ENV_KEYS_TABLE: self.keys_table.table_name})
         # Not a business function: told its table only, so its cold start loads nothing else (bench/cold_start.py).

@@ -26,7 +26,7 @@ Least privilege, per function:
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Tags
+from aws_cdk import Annotations, Duration, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -38,6 +38,7 @@ from infra.operator_secrets import output_secret, placeholder_secret, stack_outp
 from infra.plan_settings import PLACEHOLDER_STRIPE_PRICE_ID
 from infra.scheduled import ScheduledFunction
 from infra.settings import Settings
+from infra.tables import on_demand_table
 from tollgate import contract
 
 _ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
@@ -111,18 +112,9 @@ class BillingLifecycle(Construct):
                               "reachable as <table>/index/*.")
 
     def _accounts_table(self) -> dynamodb.Table:
-        table = dynamodb.Table(
-            self,
-            "AccountsTable",
-            partition_key=dynamodb.Attribute(name=contract.ACCOUNTS_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute=contract.ACCOUNTS_TTL_ATTRIBUTE,
-            deletion_protection=True,
-            removal_policy=RemovalPolicy.RETAIN,
+        table = on_demand_table(
+            self, "AccountsTable", partition_key=contract.ACCOUNTS_PARTITION_KEY,
+            ttl_attribute=contract.ACCOUNTS_TTL_ATTRIBUTE, backups=True, keep_on_delete=True, deletion_protection=True,
         )
         for index_name, attribute, kind in contract.ACCOUNTS_INDEXES:
             table.add_global_secondary_index(

@@ -25,7 +25,7 @@ pages' API on the signup site's own origin, and the retirement of rotated-out ke
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_dynamodb as dynamodb
@@ -40,6 +40,7 @@ from infra.scheduled import ScheduledFunction
 from infra.settings import Settings
 from infra.signup import SignUp
 from infra.signup_site import SignupSite
+from infra.tables import on_demand_table
 from tollgate import contract
 
 RETIREMENT_INTERVAL = Duration.minutes(contract.KEY_RETIREMENT_INTERVAL_MINUTES)
@@ -60,13 +61,9 @@ class CustomerAccounts(Construct):
         super().__init__(scope, construct_id)
         self._settings = settings
         self._accounts_table = billing.accounts_table
-        self.access_table = dynamodb.Table(
-            self, "AccessTable",
-            partition_key=dynamodb.Attribute(name=contract.ACCESS_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            time_to_live_attribute=contract.ACCESS_TTL_ATTRIBUTE,
-            removal_policy=RemovalPolicy.DESTROY,
+        self.access_table = on_demand_table(
+            self, "AccessTable", partition_key=contract.ACCESS_PARTITION_KEY, ttl_attribute=contract.ACCESS_TTL_ATTRIBUTE,
+            backups=False, keep_on_delete=False,
         )
         acknowledge(self.access_table, "AwsSolutions-DDB3",
                     "Holds only short-lived hashes (links, sessions, email counts, reminders), all expiring within "

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
@@ -21,6 +20,7 @@ from infra.billing_lifecycle import BillingLifecycle
 from infra.functions import REGISTER_TIMEOUT, Functions
 from infra.gateway import Gateway
 from infra.operator_secrets import stack_output
+from infra.tables import on_demand_table
 from tollgate import contract
 
 
@@ -30,19 +30,9 @@ class SignUp(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: Functions, gateway: Gateway,
                  billing: BillingLifecycle, keys_table: dynamodb.ITable) -> None:
         super().__init__(scope, construct_id)
-        self.idempotency_table = dynamodb.Table(
-            self,
-            "IdempotencyTable",
-            partition_key=dynamodb.Attribute(
-                name=contract.IDEMPOTENCY_PARTITION_KEY, type=dynamodb.AttributeType.STRING
-            ),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute=contract.IDEMPOTENCY_TTL_ATTRIBUTE,
-            removal_policy=RemovalPolicy.DESTROY,
+        self.idempotency_table = on_demand_table(
+            self, "IdempotencyTable", partition_key=contract.IDEMPOTENCY_PARTITION_KEY,
+            ttl_attribute=contract.IDEMPOTENCY_TTL_ATTRIBUTE, backups=True, keep_on_delete=False,
         )
         functions.provide({contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table.table_name})
         self.register = functions.business(

@@ -41,7 +41,7 @@ grant, ChangeMessageVisibility included).
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -54,6 +54,7 @@ from constructs import Construct
 from infra.billing_lifecycle import BillingLifecycle
 from infra.functions import Functions, PythonFunction
 from infra.nag import acknowledge, acknowledge_wildcards, arn_of
+from infra.tables import on_demand_table
 from tollgate import contract
 
 REPORTER_TIMEOUT = Duration.seconds(120)
@@ -81,16 +82,9 @@ class UsageMetering(Construct):
                                                   queue=self.dead_letter_queue))
         ledger_bucket.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queue),
                                              s3.NotificationKeyFilter(prefix=contract.USAGE_LEDGER_PREFIX))
-        self.reports_table = dynamodb.Table(
-            self, "ReportsTable",
-            partition_key=dynamodb.Attribute(name=contract.USAGE_REPORTS_PARTITION_KEY,
-                                             type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            time_to_live_attribute=contract.USAGE_REPORTS_TTL_ATTRIBUTE,
-            removal_policy=RemovalPolicy.RETAIN,
+        self.reports_table = on_demand_table(
+            self, "ReportsTable", partition_key=contract.USAGE_REPORTS_PARTITION_KEY,
+            ttl_attribute=contract.USAGE_REPORTS_TTL_ATTRIBUTE, backups=True, keep_on_delete=True,
         )
         self.reports_table.add_global_secondary_index(
             index_name=contract.USAGE_REPORTS_INDEX_PENDING,
