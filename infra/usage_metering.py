@@ -34,7 +34,7 @@ DeleteObject on `evidence-days/*`; never the ledger.
 
 Least privilege for the reporter: s3:GetObject on `ledger/*` of the ledger bucket (and the evidence
 prefixes above), dynamodb:Query
-on the accounts table's byApiKeyId index (nothing else of it), GetItem/PutItem/UpdateItem on the
+on the accounts table's byAccountId and byApiKeyId indexes (a ledger record's caller -> its account), GetItem/PutItem/UpdateItem on the
 usage reports table, reading the Stripe secret, and consuming the usage queue (the event source's
 grant, ChangeMessageVisibility included).
 """
@@ -130,7 +130,8 @@ class UsageMetering(Construct):
             (["s3:PutObject"], [evidence, days]),
             (["s3:DeleteObject"], [days]),  # a day's file made stale by a late object (S3UsageEvidence)
             (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [self.reports_table.table_arn]),
-            (["dynamodb:Query"], [f"{accounts_table.table_arn}/index/{contract.ACCOUNTS_INDEX_BY_API_KEY_ID}"]),
+            (["dynamodb:Query"], [f"{accounts_table.table_arn}/index/{index}" for index in (
+                contract.ACCOUNTS_INDEX_BY_ACCOUNT_ID, contract.ACCOUNTS_INDEX_BY_API_KEY_ID)]),
         ):
             reporter.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
         self._grant_evidence_listing(reporter.role)

@@ -38,13 +38,16 @@ QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-usage"
 
 
 def call_record(api_key_id: str | None, *, status: int = 200, resource: str = contract.ROUTE_METERED_PROXY,
-                at_ms: int | None = None, error_type: str | None = None, integration_ms: int | None = 12) -> str:
-    """One access-log line as the stage writes it (a gateway answer: error_type set, no integration)."""
+                at_ms: int | None = None, error_type: str | None = None, integration_ms: int | None = 12,
+                account_id: str | None = None) -> str:
+    """One access-log line as the stage writes it (a gateway answer: error_type set, no integration);
+    `account_id` is the authorizer's principalId (None: a record from before the authorizer)."""
     at_ms = int(time.time() * 1000) if at_ms is None else at_ms
     return access_log.render({
         "requestId": str(uuid.uuid4()), "requestTimeEpoch": at_ms, "httpMethod": "GET", "resourcePath": resource,
         "path": "/prod/hello", "status": status, "identity.apiKeyId": api_key_id, "error.responseType": error_type,
         "integrationLatency": None if error_type else integration_ms, "identity.sourceIp": "203.0.113.7",
+        "authorizer.principalId": account_id,
     })
 
 
@@ -323,13 +326,16 @@ class MeteringOnFakes:
                             usage_evidence=evidence, usage_queues=queues, usage_reporter=reporter, metrics=metrics)
         return cls(ledger, meter, reports, evidence, queues, accounts, metrics, clock, function)
 
-    def add_customer(self, api_key_id: str, customer_id: str) -> None:
-        """An active account owning the key, billed to the Stripe customer."""
+    def add_customer(self, api_key_id: str, customer_id: str, account_id: str | None = None,
+                     plan_id: str | None = None) -> None:
+        """An active account owning the key (its usage key), billed to the Stripe customer."""
         from tollgate.domain.account import Account, AccountStatus
 
+        plan = TEST_PLANS.get(plan_id)
         self.accounts.rows[f"{api_key_id}@example.com"] = Account(
             email=f"{api_key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=api_key_id,
-            customer_id=customer_id)
+            customer_id=customer_id, account_id=account_id, plan_id=plan_id,
+            price_id=plan.price_id if plan_id else None)
 
     def deliver(self, *sources: LedgerObject, receive_count: int = 1) -> dict[str, Any]:
         """One SQS delivery of the objects' S3 events, one message each; the handler's answer."""

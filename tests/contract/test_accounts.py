@@ -184,6 +184,14 @@ def test_accounts_are_found_by_each_id_and_every_key_they_record(accounts):
     assert accounts.find_by_api_key_id("key-none") is None
 
 
+def test_an_account_is_found_by_its_account_id_the_ledgers_principal(accounts):
+    account_id = f"acct_{uuid.uuid4().hex[:20]}"
+    row = accounts.create(account(status=AccountStatus.ACTIVE, account_id=account_id))
+
+    assert accounts.find_by_account_id(account_id) == row
+    assert accounts.find_by_account_id(f"acct_{uuid.uuid4().hex[:20]}") is None
+
+
 def test_an_earlier_key_whose_row_no_longer_records_it_finds_nothing(accounts):
     """A new sign-up after cancellation replaces the row: late usage of the old key is never billed to it."""
     row = accounts.create(before_issue_20(account(status=AccountStatus.CANCELED), "key-old"))

@@ -96,7 +96,8 @@ def test_the_reporter_may_read_ledger_objects_query_keys_and_write_its_reports_o
     assert {action: grants[action] for action in grants if action.startswith("dynamodb:")} == {
         "dynamodb:GetItem": [f"<{reports_id}.Arn>"], "dynamodb:PutItem": [f"<{reports_id}.Arn>"],
         "dynamodb:UpdateItem": [f"<{reports_id}.Arn>"],
-        "dynamodb:Query": [f"<{accounts_id}.Arn>/index/{contract.ACCOUNTS_INDEX_BY_API_KEY_ID}"]}
+        "dynamodb:Query": [f"<{accounts_id}.Arn>/index/{index}" for index in (
+            contract.ACCOUNTS_INDEX_BY_ACCOUNT_ID, contract.ACCOUNTS_INDEX_BY_API_KEY_ID)]}
     assert not any(action.startswith(("apigateway:", "firehose:")) for action in grants)
     assert "sqs:ChangeMessageVisibility" in grants  # the backoff
     assert all(not resource.endswith("*") or resource.endswith(("/ledger/*", "/evidence/*", "/evidence-days/*"))

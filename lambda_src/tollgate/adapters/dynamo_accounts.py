@@ -55,7 +55,7 @@ _ATTRIBUTES = {
     "price_id": "priceId",
     "api_key_id": contract.ACCOUNTS_ATTR_API_KEY_ID,
     "usage_key": "usageKey",
-    "account_id": "accountId",
+    "account_id": contract.ACCOUNTS_ATTR_ACCOUNT_ID,
     "customer_id": contract.ACCOUNTS_ATTR_CUSTOMER_ID,
     "subscription_id": contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID,
     "customer_idempotency_key": "customerIdempotencyKey",
@@ -180,6 +180,9 @@ class DynamoAccounts(Accounts):
                              Key=_key(contract.ACCOUNTS_KEY_INDEX_PREFIX + api_key_id)).get("Item")
         account = self.get(pointer[_KEY_INDEX_EMAIL]["S"]) if pointer else None
         return account if account is not None and account.owns_gateway_key(api_key_id) else None
+
+    def find_by_account_id(self, account_id: str) -> Account | None:
+        return self._find(contract.ACCOUNTS_INDEX_BY_ACCOUNT_ID, contract.ACCOUNTS_ATTR_ACCOUNT_ID, account_id)
 
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         return self._find(

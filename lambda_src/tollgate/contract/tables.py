@@ -7,9 +7,13 @@ ACCOUNTS_PARTITION_KEY = "email"  # normalised email: one account per email
 ACCOUNTS_INDEX_BY_API_KEY_ID = "byApiKeyId"  # partition key attribute: apiKeyId
 ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID = "bySubscriptionId"  # partition key attribute: subscriptionId
 ACCOUNTS_INDEX_BY_CUSTOMER_ID = "byCustomerId"  # partition key attribute: customerId
+# The usage reporter finds the account of a ledger record by its `principalId` (the account id the
+# authorizer answered): with pooled gateway keys, a record's apiKeyId no longer names one account.
+ACCOUNTS_INDEX_BY_ACCOUNT_ID = "byAccountId"  # partition key attribute: accountId
 ACCOUNTS_ATTR_API_KEY_ID = "apiKeyId"
 ACCOUNTS_ATTR_SUBSCRIPTION_ID = "subscriptionId"
 ACCOUNTS_ATTR_CUSTOMER_ID = "customerId"
+ACCOUNTS_ATTR_ACCOUNT_ID = "accountId"
 # A sparse index of the accounts the reconciler must look at again whatever Stripe's listings say:
 # they owe an open invoice, or a plan change was asked of Stripe and not recorded as done
 # (`followUpSince`, epoch seconds, written with the row only while one of those holds:
@@ -23,6 +27,7 @@ ACCOUNTS_INDEXES = (
     (ACCOUNTS_INDEX_BY_API_KEY_ID, ACCOUNTS_ATTR_API_KEY_ID, "S"),
     (ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, ACCOUNTS_ATTR_SUBSCRIPTION_ID, "S"),
     (ACCOUNTS_INDEX_BY_CUSTOMER_ID, ACCOUNTS_ATTR_CUSTOMER_ID, "S"),
+    (ACCOUNTS_INDEX_BY_ACCOUNT_ID, ACCOUNTS_ATTR_ACCOUNT_ID, "S"),
     (ACCOUNTS_INDEX_FOLLOW_UP, ACCOUNTS_ATTR_FOLLOW_UP_SINCE, "N"),
 )
 ACCOUNTS_TTL_ATTRIBUTE = "expiresAt"  # only set on short-lived bookkeeping items (e.g. seen Stripe event ids)

@@ -1,7 +1,9 @@
 """UsageReporter: the billable calls of one ledger object reach the Stripe meter exactly once.
 
 Per ledger object (one Firehose S3 backup object, announced by an S3 event), the billable calls
-are added up per customer (API key id -> account -> Stripe customer, looked up once per object):
+are added up per customer (caller -> account -> Stripe customer, looked up once per object; the
+caller is the record's account id, `principalId`, or for records from before the key authorizer its
+API key id: `account_of_caller`):
 one meter event per customer per object, whatever the number of calls, with
 - `value` = the customer's billable calls in the object;
 - `timestamp` = the customer's latest call in it (never later than now: Stripe refuses events
@@ -18,9 +20,9 @@ repeat harmless); and never re-sends by itself a `pending` one older than that: 
 it and no longer de-duplicates it. Those are AMBIGUOUS: left for the operator
 (`make usage-redrive` lists them; only `--assume-unreported` sends them).
 
-Calls whose key maps to no account with a Stripe customer (a deleted key), or whose plan has no
+Calls whose caller maps to no account with a Stripe customer (a deleted key), or whose plan has no
 price recorded and is no longer in the settings, are not sent anywhere: the outcome counts them per
-key id, the object's summary records them, and the ledger keeps them; the rest of the object is
+caller id, the object's summary records them, and the ledger keeps them; the rest of the object is
 reported (one customer never holds up the others). Each call is billed on the plan its account was
 on when it was made, at the price recorded with that plan (`Account.plan_at`; see
 tollgate.domain.plan_changes), so removing a plan from the settings never stops its calls being
@@ -44,7 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from tollgate.domain.account import PlanTerm
+from tollgate.domain.account import Account, PlanTerm
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.evidence import BilledCall, EvidenceBatch
 from tollgate.domain.ports.accounts import Accounts
@@ -52,11 +54,12 @@ from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMete
 from tollgate.domain.usage import (
     BatchSummary,
     BillableStatuses,
-    KeyUsage,
+    CallerUsage,
     LedgerObject,
     MeterReport,
     ReportRecord,
     ReportState,
+    is_account_id,
     read_ledger,
 )
 from tollgate.plans import PlanCatalog, UnknownPlan
@@ -81,6 +84,13 @@ def price_billed(term: PlanTerm, plans: PlanCatalog) -> str | None:
     settings' price of its plan; None on a free plan. Raises UnknownPlan when neither says (no price
     recorded, and the plan is no longer in the settings). `make usage-report` counts with it too."""
     return term.price_id if term.price_id is not None else plans.get(term.plan_id).price_id
+
+
+def account_of_caller(accounts: Accounts, caller: str) -> Account | None:
+    """The account a ledger caller (tollgate.domain.usage.MeteredCall.caller) is: by its account id,
+    or, for records from before the key authorizer, by the API key id it called with. The reporter
+    and `make usage-report` both ask it, so they attribute calls alike."""
+    return accounts.find_by_account_id(caller) if is_account_id(caller) else accounts.find_by_api_key_id(caller)
 
 
 class Delivery(StrEnum):
@@ -140,7 +150,8 @@ class UsageReporter:
         retryable failure (Stripe down or throttling) the customers not yet tried are not tried
         now: they wait for the retry, and an outage costs one round of calls, not one per customer."""
         usage = read_ledger(self._ledger.read(source), self._statuses)
-        billed, unknown = self._billed_calls(usage.by_key)
+        callers = {caller: account_of_caller(self._accounts, caller) for caller in usage.by_caller}
+        billed, unknown = self._billed_calls(usage.by_caller, callers)
         reports = self._meter_reports(source, billed)
         evidence = {report.identifier: EvidenceBatch(report.customer_id, report.identifier,
                                                      tuple(billed[report.customer_id, report.price_id]))
@@ -203,26 +214,26 @@ class UsageReporter:
         window, with its own identifier (should Stripe still know it, that is "already reported")."""
         return self._send(record.report)
 
-    def _billed_calls(self, by_key: dict[str, KeyUsage]) -> tuple[dict[tuple[str, str], list[BilledCall]],
-                                                                   dict[str, int]]:
+    def _billed_calls(self, by_caller: dict[str, CallerUsage], accounts: dict[str, Account | None]
+                      ) -> tuple[dict[tuple[str, str], list[BilledCall]], dict[str, int]]:
         """The one decision of what is billed: each billable call of an account with a customer, on the
         plan it was made on, at that plan's price, grouped by (customer, price); the calls of no
-        customer, or of a plan with no price known, counted per key id instead."""
+        customer, or of a plan with no price known, counted per caller id instead."""
         billed: dict[tuple[str, str], list[BilledCall]] = {}
         unknown: dict[str, int] = {}
-        for key_id, key_usage in by_key.items():
-            if not key_usage.billable:
+        for caller, caller_usage in by_caller.items():
+            if not caller_usage.billable:
                 continue
-            account = self._accounts.find_by_api_key_id(key_id)
+            account = accounts[caller]
             if account is None or account.customer_id is None:
-                unknown[key_id] = key_usage.billable
+                unknown[caller] = caller_usage.billable
                 continue
-            for call in key_usage.billable_calls:
+            for call in caller_usage.billable_calls:
                 term = account.plan_at(call.at_ms / 1000)
                 try:
                     price_id = price_billed(term, self._plans)
                 except UnknownPlan:
-                    unknown[key_id] = unknown.get(key_id, 0) + 1  # no price recorded, and the plan is gone
+                    unknown[caller] = unknown.get(caller, 0) + 1  # no price recorded, and the plan is gone
                     continue
                 if price_id is None:
                     continue  # made on a free plan
