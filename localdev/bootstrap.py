@@ -246,11 +246,13 @@ class UsageMetering:
     queue_url: str
     queue_arn: str
     dead_letter_queue_url: str
+    counts_table: str
 
     def environment(self, billable_statuses: str) -> dict[str, str]:
         """What the stack adds to the functions' environment for them."""
         return {contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket,
                 contract.ENV_USAGE_REPORTS_TABLE: self.reports_table,
+                contract.ENV_USAGE_COUNTS_TABLE: self.counts_table,
                 contract.ENV_USAGE_QUEUE_URL: self.queue_url,
                 contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue_url,
                 contract.ENV_BILLABLE_STATUSES: billable_statuses}
@@ -295,4 +297,18 @@ def create_usage_metering(s3: Any, sqs: Any, dynamodb: Any, bucket: str, name: s
              "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["value"]}}])
     dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
         "Enabled": True, "AttributeName": contract.USAGE_REPORTS_TTL_ATTRIBUTE})
-    return UsageMetering(bucket, table, queue, queue_arn(queue), dead_letters)
+    return UsageMetering(bucket, table, queue, queue_arn(queue), dead_letters, create_usage_counts_table(dynamodb, name))
+
+
+def create_usage_counts_table(dynamodb: Any, name: str = NAME) -> str:
+    """The usage counts table: (account, hour) keys and TTL, as infra/usage_metering.py makes it."""
+    table = f"{name}-usage-counts"
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": contract.USAGE_COUNTS_PARTITION_KEY, "AttributeType": "S"},
+                              {"AttributeName": contract.USAGE_COUNTS_SORT_KEY, "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": contract.USAGE_COUNTS_PARTITION_KEY, "KeyType": "HASH"},
+                   {"AttributeName": contract.USAGE_COUNTS_SORT_KEY, "KeyType": "RANGE"}])
+    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": contract.USAGE_COUNTS_TTL_ATTRIBUTE})
+    return table

@@ -15,6 +15,7 @@ from typing import Any
 from infra import access_log
 from testkit.clock import Clock
 from testkit.fake_ports import TEST_PLANS
+from testkit.fake_usage_counts import FakeUsageCounts
 from testkit.faults import FaultyFake
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError
@@ -290,6 +291,7 @@ def usage_environment(function_environment: dict[str, str], billable_statuses: s
     return {**function_environment,
             contract.ENV_USAGE_LEDGER_BUCKET: LEDGER_BUCKET,
             contract.ENV_USAGE_REPORTS_TABLE: "tollgate-test-usage-reports",
+            contract.ENV_USAGE_COUNTS_TABLE: "tollgate-test-usage-counts",
             contract.ENV_USAGE_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/usage",
             contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/dead-letters",
             contract.ENV_BILLABLE_STATUSES: billable_statuses}
@@ -304,6 +306,7 @@ class MeteringOnFakes:
     reports: FakeUsageReports
     evidence: FakeUsageEvidence
     queues: FakeUsageQueues
+    counts: FakeUsageCounts
     accounts: Any  # testkit.fake_ports.FakeAccounts
     metrics: Any  # testkit.fake_ports.FakeMetrics
     clock: Clock
@@ -315,16 +318,19 @@ class MeteringOnFakes:
         from testkit.lambda_events import FUNCTION_ENVIRONMENT, deployed
         from tollgate.domain.metering import UsageReporter
         from tollgate.domain.usage import BillableStatuses
+        from tollgate.domain.usage_counting import UsageTally
 
         clock = Clock()
         ledger, meter, reports = FakeUsageLedger(), FakeUsageMeter(clock, latency=stripe_latency), FakeUsageReports()
         evidence, queues, accounts, metrics = FakeUsageEvidence(), FakeUsageQueues(), FakeAccounts(), FakeMetrics()
-        reporter = UsageReporter(ledger, accounts, meter, reports, evidence, BillableStatuses.parse(billable_statuses),
-                                 TEST_PLANS, clock)
+        counts = FakeUsageCounts()
+        reporter = UsageReporter(ledger, accounts, meter, reports, evidence, UsageTally(counts),
+                                 BillableStatuses.parse(billable_statuses), TEST_PLANS, clock)
         function = deployed(USAGE_REPORTER_MODULE, usage_environment(FUNCTION_ENVIRONMENT, billable_statuses),
                             accounts=accounts, usage_ledger=ledger, usage_meter=meter, usage_reports=reports,
-                            usage_evidence=evidence, usage_queues=queues, usage_reporter=reporter, metrics=metrics)
-        return cls(ledger, meter, reports, evidence, queues, accounts, metrics, clock, function)
+                            usage_evidence=evidence, usage_queues=queues, usage_reporter=reporter, metrics=metrics,
+                            usage_counts=counts)
+        return cls(ledger, meter, reports, evidence, queues, counts, accounts, metrics, clock, function)
 
     def add_customer(self, api_key_id: str, customer_id: str, account_id: str | None = None,
                      plan_id: str | None = None) -> None:

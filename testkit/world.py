@@ -37,6 +37,7 @@ from testkit.fake_ports import (
     FakeMetrics,
     FakePorts,
 )
+from testkit.fake_usage_counts import FakeUsageCounts
 from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus, StatusChange
 from tollgate.domain.account_emails import AccountEmails
@@ -64,6 +65,7 @@ from tollgate.domain.reconciliation import PAGE_SIZE, STRIPE_OPERATIONS_PER_SECO
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.sessions import CustomerSessions
 from tollgate.domain.usage import BillableStatuses
+from tollgate.domain.usage_counting import UsageTally
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
 
@@ -105,6 +107,7 @@ class World:
     stripe_operations_per_second: float = STRIPE_OPERATIONS_PER_SECOND  # the reconciler's pace
     reconciler_page_size: int = PAGE_SIZE
     evidence: FakeUsageEvidence = field(default_factory=FakeUsageEvidence)
+    counts: FakeUsageCounts = field(default_factory=FakeUsageCounts)
     issued: dict[str, str] = field(default_factory=dict)  # email -> the key its sign-up answered with
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)  # of `customer`s
 
@@ -192,7 +195,7 @@ class World:
     @cached_property
     def reporter(self) -> UsageReporter:
         return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, self.evidence,
-                             BillableStatuses.parse("2xx"), self.plans, self.clock)
+                             UsageTally(self.counts), BillableStatuses.parse("2xx"), self.plans, self.clock)
 
     @cached_property
     def invoice_evidence(self) -> InvoiceEvidence:

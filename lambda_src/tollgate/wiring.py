@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from tollgate.domain.ports.customer_access import CustomerAccess
     from tollgate.domain.ports.mail import Mailer
     from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
+    from tollgate.domain.ports.usage_counts import UsageCounts
     from tollgate.domain.sessions import CustomerSessions
     from tollgate.domain.verified_sign_up import VerifiedSignUp
 
@@ -228,11 +229,19 @@ class Wiring:
         return UsagePlanUsage(self.aws.client("apigateway"), self.config.plans.usage_plan_ids)
 
     @cached_property
+    def usage_counts(self) -> UsageCounts:
+        from tollgate.adapters.dynamo_usage_counts import DynamoUsageCounts
+
+        return DynamoUsageCounts(self.aws.client("dynamodb"), self.config.require_usage().counts_table)
+
+    @cached_property
     def usage_reporter(self) -> UsageReporter:
         from tollgate.domain.metering import UsageReporter
+        from tollgate.domain.usage_counting import UsageTally
 
         return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports, self.usage_evidence,
-                             self.config.require_usage().billable_statuses, self.config.plans, self.clock)
+                             UsageTally(self.usage_counts), self.config.require_usage().billable_statuses,
+                             self.config.plans, self.clock)
 
     # Customer accounts (verified sign-up, sign-in, the account page, key rotation): imported on first
     # use, as only the register, account and key-retirement functions need them.

@@ -16,6 +16,7 @@ ENV_SIGNUP_URL = "TOLLGATE_SIGNUP_URL"  # Checkout success/cancel pages live her
 # Usage metering (set only with usage_reporter=tollgate; tollgate.contract.metering).
 ENV_USAGE_LEDGER_BUCKET = "TOLLGATE_USAGE_LEDGER_BUCKET"
 ENV_USAGE_REPORTS_TABLE = "TOLLGATE_USAGE_REPORTS_TABLE"
+ENV_USAGE_COUNTS_TABLE = "TOLLGATE_USAGE_COUNTS_TABLE"
 ENV_USAGE_DEAD_LETTER_QUEUE_URL = "TOLLGATE_USAGE_DEAD_LETTER_QUEUE_URL"
 ENV_BILLABLE_STATUSES = "TOLLGATE_BILLABLE_STATUSES"  # e.g. "2xx" or "2xx,304"
 # Optional overrides: unset in a deployed stack (the SDK defaults apply); the local dev harness

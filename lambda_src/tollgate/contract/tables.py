@@ -84,3 +84,15 @@ ACCOUNTS_KEY_INDEX_PREFIX = "api-key#"
 USAGE_REPORTS_INDEX_BY_CUSTOMER = "byCustomer"
 USAGE_REPORTS_ATTR_CUSTOMER_ID = "customerId"
 USAGE_REPORTS_ATTR_TIMESTAMP = "timestamp"  # epoch seconds (number)
+# The usage counts table: per account and UTC hour, the metered calls (what a quota counts) and the
+# billable calls per price the ledger's objects held, each object counted once (its tag in the hour's
+# set). Written by the usage reporter only (tollgate.adapters.dynamo_usage_counts).
+USAGE_COUNTS_PARTITION_KEY = "account"  # S: the account id (contract.ACCOUNT_ID_PREFIX...)
+USAGE_COUNTS_SORT_KEY = "hour"  # N: epoch seconds of the UTC hour's start
+USAGE_COUNTS_ATTR_METERED = "metered"  # N
+USAGE_COUNTS_ATTR_BILLABLE = "billable"  # N: every billable call, whatever its price (free plans' too)
+USAGE_COUNTS_BILLED_PREFIX = "billed:"  # N attributes `billed:<price id>`: the billable calls made at that price
+USAGE_COUNTS_ATTR_OBJECTS = "objects"  # SS: tags of the ledger objects counted into the hour
+USAGE_COUNTS_TTL_ATTRIBUTE = "expiresAt"
+# How long an hour's counts are kept: a month's quota and the billing period before the current one.
+USAGE_COUNTS_RETENTION_SECONDS = 70 * 24 * 3600

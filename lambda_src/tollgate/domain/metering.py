@@ -56,12 +56,14 @@ from tollgate.domain.usage import (
     BillableStatuses,
     CallerUsage,
     LedgerObject,
+    MeteredCall,
     MeterReport,
     ReportRecord,
     ReportState,
     is_account_id,
     read_ledger,
 )
+from tollgate.domain.usage_counting import UsageTally
 from tollgate.plans import PlanCatalog, UnknownPlan
 
 # Stripe accepts meter events up to 35 days old: a report older than that can never be sent, so
@@ -129,11 +131,12 @@ class UsageReporter:
     """Reports ledger objects to the Stripe meter (see the module docstring)."""
 
     def __init__(self, ledger: UsageLedger, accounts: Accounts, meter: UsageMeter, reports: UsageReports,
-                 evidence: UsageEvidence, statuses: BillableStatuses, plans: PlanCatalog,
+                 evidence: UsageEvidence, tally: UsageTally, statuses: BillableStatuses, plans: PlanCatalog,
                  clock: Callable[[], float] = time.time, parallel_calls: int = PARALLEL_STRIPE_CALLS,
                  compactions_per_object: int = COMPACTIONS_PER_OBJECT):
         self._plans = plans
         self._evidence = evidence
+        self._tally = tally
         self._ledger = ledger
         self._accounts = accounts
         self._meter = meter
@@ -151,6 +154,7 @@ class UsageReporter:
         now: they wait for the retry, and an outage costs one round of calls, not one per customer."""
         usage = read_ledger(self._ledger.read(source), self._statuses)
         callers = {caller: account_of_caller(self._accounts, caller) for caller in usage.by_caller}
+        self._tally.count(source, usage.by_caller, callers, self._price_of)  # first: a quota counts even if Stripe is down
         billed, unknown = self._billed_calls(usage.by_caller, callers)
         reports = self._meter_reports(source, billed)
         evidence = {report.identifier: EvidenceBatch(report.customer_id, report.identifier,
@@ -240,6 +244,14 @@ class UsageReporter:
                 plan_id = term.plan_id or self._plans.default.id
                 billed.setdefault((account.customer_id, price_id), []).append(BilledCall(call, plan_id, price_id))
         return billed, unknown
+
+    def _price_of(self, account: Account, call: MeteredCall) -> str | None:
+        """The price a billable call of `account` is billed at; None when it is not billed (a free plan's,
+        or one whose plan has no price known: `_billed_calls` counts those as unknown)."""
+        try:
+            return price_billed(account.plan_at(call.at_ms / 1000), self._plans)
+        except UnknownPlan:
+            return None
 
     def _meter_reports(self, source: LedgerObject, billed: dict[tuple[str, str], list[BilledCall]]) -> list[MeterReport]:
         now = int(self._clock())

@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from tollgate import contract
 # repeat is refused; after it, a repeat might be counted twice.
 STRIPE_DEDUP_WINDOW_SECONDS = 24 * 3600
 
+HOUR_SECONDS = 3600
 _GZIP_MAGIC = b"\x1f\x8b"
 _STATUS_ITEM = re.compile(contract.BILLABLE_STATUS_PATTERN)
 # A 403 (bad or disabled key) or 429 (throttle, quota) with no integration run is API Gateway's own.
@@ -88,6 +90,11 @@ class MeteredCall:
         return self.account_id or self.api_key_id
 
 
+def hour_of(at_ms: int) -> int:
+    """The start (epoch seconds) of the UTC hour a call made at `at_ms` is in."""
+    return at_ms // 1000 // HOUR_SECONDS * HOUR_SECONDS
+
+
 def is_account_id(caller: str) -> bool:
     """A caller named by its account id (else it is an API key id: API Gateway's ids have no `_`)."""
     return caller.startswith(contract.ACCOUNT_ID_PREFIX)
@@ -102,9 +109,12 @@ class CallerUsage:
     billable: int = 0
     last_billable_at_ms: int = 0
     billable_calls: list[MeteredCall] = field(default_factory=list)  # each billable call, when kept
+    # Metered calls per UTC hour (epoch seconds of its start): what a Tollgate-enforced quota counts.
+    calls_by_hour: Counter[int] = field(default_factory=Counter)
 
     def add(self, call: MeteredCall, billable: bool, keep_calls: bool = True) -> None:
         self.calls += 1
+        self.calls_by_hour[hour_of(call.at_ms)] += 1
         if billable:
             self.billable += 1
             self.last_billable_at_ms = max(self.last_billable_at_ms, call.at_ms)
