@@ -4,7 +4,6 @@ the ledger's, the billable calls and Stripe's units, the differences, and the ex
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from ops.usage_report import main
+from testkit.commands import run_command
 from testkit.fake_metering import MeteringOnFakes, ledger_bytes, usage_environment
 from testkit.fake_metering import call_record as record_of_call
 from testkit.fake_ports import TEST_PLANS
@@ -59,10 +59,9 @@ def report(metering: MeteringOnFakes, gateway: dict[str, int], *argv: str) -> tu
         return Wiring(config, accounts=metering.accounts, usage_ledger=metering.ledger, usage_meter=metering.meter,
                       usage_reports=metering.reports, usage_plan_usage=plan_usage)
 
-    out = io.StringIO()
-    status = main(list(argv), environ=usage_environment(FUNCTION_ENVIRONMENT), out=out, clock=lambda: NOW,
-                  wiring=wiring)
-    return status, out.getvalue(), plan_usage
+    status, output = run_command(main, argv, environ=usage_environment(FUNCTION_ENVIRONMENT), clock=lambda: NOW,
+                                 wiring=wiring)
+    return status, output, plan_usage
 
 
 def rows(output: str) -> dict[str, list[str]]:
