@@ -21,6 +21,7 @@ from infra.settings import Settings
 from infra.signup import SignUp
 from infra.signup_site import SignupSite
 from infra.tracing import ActiveTracing
+from infra.usage_limits import UsageLimits
 from infra.usage_metering import UsageMetering
 
 
@@ -49,6 +50,10 @@ class TollgateStack(Stack):
             self, "UsageMetering", ledger_bucket=self.gateway.access_logs.ledger_bucket,
             billable_statuses=settings.billable_statuses, functions=functions, billing=self.billing,
         ) if settings.reports_usage else None
+        self.usage_limits = UsageLimits(
+            self, "UsageLimits", gateway=self.gateway, key_authorizer=self.key_authorizer,
+            accounts_table=self.billing.accounts_table, reporter_role=self.usage_metering.reporter.role,
+        ) if self.usage_metering is not None else None
         self.customer_accounts = CustomerAccounts(
             self, "CustomerAccounts", settings=settings, functions=functions, gateway=self.gateway,
             billing=self.billing, signup=self.signup, site=self.site, keys_table=keys_table,

@@ -312,6 +312,7 @@ class MeteringOnFakes:
     evidence: FakeUsageEvidence
     queues: FakeUsageQueues
     counts: FakeUsageCounts
+    key_items: Any  # testkit.fake_ports.FakeKeyItems
     accounts: Any  # testkit.fake_ports.FakeAccounts
     metrics: Any  # testkit.fake_ports.FakeMetrics
     clock: Clock
@@ -319,23 +320,27 @@ class MeteringOnFakes:
 
     @classmethod
     def create(cls, billable_statuses: str = "2xx", stripe_latency: float = 0.0) -> MeteringOnFakes:
-        from testkit.fake_ports import FakeAccounts, FakeMetrics
+        from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeKeyItems, FakeMetrics
         from testkit.lambda_events import FUNCTION_ENVIRONMENT, deployed
+        from tollgate.domain.key_enforcement import KeyEnforcer
         from tollgate.domain.metering import UsageReporter
         from tollgate.domain.usage import BillableStatuses
         from tollgate.domain.usage_counting import UsageTally
+        from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 
         clock = Clock()
         ledger, meter, reports = FakeUsageLedger(), FakeUsageMeter(clock, latency=stripe_latency), FakeUsageReports()
         evidence, queues, accounts, metrics = FakeUsageEvidence(), FakeUsageQueues(), FakeAccounts(), FakeMetrics()
-        counts = FakeUsageCounts()
-        reporter = UsageReporter(ledger, accounts, meter, reports, evidence, UsageTally(counts),
+        counts, key_items = FakeUsageCounts(), FakeKeyItems()
+        limits = UsageLimits(accounts, KeyEnforcer(accounts, FakeApiKeys(), key_items, TEST_PLANS, metrics, clock),
+                             TEST_PLANS, [QuotaRule(counts)], clock)
+        reporter = UsageReporter(ledger, accounts, meter, reports, evidence, UsageTally(counts), limits,
                                  BillableStatuses.parse(billable_statuses), TEST_PLANS, clock)
         function = deployed(USAGE_REPORTER_MODULE, usage_environment(FUNCTION_ENVIRONMENT, billable_statuses),
                             accounts=accounts, usage_ledger=ledger, usage_meter=meter, usage_reports=reports,
                             usage_evidence=evidence, usage_queues=queues, usage_reporter=reporter, metrics=metrics,
                             usage_counts=counts)
-        return cls(ledger, meter, reports, evidence, queues, counts, accounts, metrics, clock, function)
+        return cls(ledger, meter, reports, evidence, queues, counts, key_items, accounts, metrics, clock, function)
 
     def add_customer(self, api_key_id: str, customer_id: str, account_id: str | None = None,
                      plan_id: str | None = None) -> None:

@@ -66,6 +66,7 @@ from tollgate.domain.registration import RegistrationService
 from tollgate.domain.sessions import CustomerSessions
 from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.usage_counting import UsageTally
+from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
 
@@ -195,7 +196,12 @@ class World:
     @cached_property
     def reporter(self) -> UsageReporter:
         return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, self.evidence,
-                             UsageTally(self.counts), BillableStatuses.parse("2xx"), self.plans, self.clock)
+                             UsageTally(self.counts), self.usage_limits, BillableStatuses.parse("2xx"), self.plans,
+                             self.clock)
+
+    @cached_property
+    def usage_limits(self) -> UsageLimits:
+        return UsageLimits(self.accounts, self.enforcer, self.plans, [QuotaRule(self.counts)], self.clock)
 
     @cached_property
     def invoice_evidence(self) -> InvoiceEvidence:

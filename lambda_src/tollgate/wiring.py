@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
     from tollgate.domain.ports.usage_counts import UsageCounts
     from tollgate.domain.sessions import CustomerSessions
+    from tollgate.domain.usage_limits import UsageLimits
     from tollgate.domain.verified_sign_up import VerifiedSignUp
 
 
@@ -240,8 +241,14 @@ class Wiring:
         from tollgate.domain.usage_counting import UsageTally
 
         return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports, self.usage_evidence,
-                             UsageTally(self.usage_counts), self.config.require_usage().billable_statuses,
+                             UsageTally(self.usage_counts), self.usage_limits, self.config.require_usage().billable_statuses,
                              self.config.plans, self.clock)
+
+    @cached_property
+    def usage_limits(self) -> UsageLimits:
+        from tollgate.domain.usage_limits import QuotaRule, UsageLimits
+
+        return UsageLimits(self.accounts, self.key_enforcer, self.config.plans, [QuotaRule(self.usage_counts)], self.clock)
 
     # Customer accounts (verified sign-up, sign-in, the account page, key rotation): imported on first
     # use, as only the register, account and key-retirement functions need them.

@@ -26,6 +26,7 @@ from tollgate.domain.account import (
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.plan_state import PlanChange, PlanIntent
 from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.usage_limit import UsageLimit
 
 
 @pytest.fixture(scope="module", params=["fake", "dynamodb"])
@@ -53,6 +54,7 @@ def test_a_row_round_trips_with_every_field(accounts):
         lease_expires_at=123, request_fingerprint="fp", created_at=1, updated_at=2,
         cut_off_reason="Card declined.", owes_since=7, last_checkout_session_id="cs_test_1",
         usage_key="usage-value", account_id="acct_0123456789abcdefghij",
+        usage_limit=UsageLimit("quota_exceeded", 1_800_000_000, "free"),
         keys=(KeyRecord("k0", 1, KeyState.RETIRED, 5), KeyRecord("k2", 1, KeyState.ROTATING_OUT, 9, "wxyz", "ab" * 32),
               KeyRecord("k1", 2, hint="abcd", key_hash="cd" * 32, gateway_key_id="gw1")),
         pending_plan_id="team", plan_intent=PlanIntent("team", "tollgate-plan-x-team-v3", 8, "account page"),

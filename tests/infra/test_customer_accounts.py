@@ -117,7 +117,7 @@ def test_no_other_function_sends_email(synth):
 
 def test_the_account_function_reads_this_plans_usage_creates_no_key_and_reads_the_customers_usage_index_only(synth):
     grants = _grants(synth, contract.HANDLER_ACCOUNT)
-    plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
+    plan_ids = list(synth.plan_usage_plans())
     (reports_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("UsageMeteringReportsTable")]
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 

@@ -37,6 +37,7 @@ from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.key_ring import KeyRecord, KeyState
 from tollgate.domain.plan_state import PlanChange, PlanIntent
 from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.usage_limit import UsageLimit
 
 _SERVICE = "DynamoDB"
 _TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"  # the code inside CancellationReasons
@@ -75,6 +76,7 @@ _ATTRIBUTES = {
     "plan_changes": "planChanges",
     "pending_plan_id": "pendingPlanId",
     "plan_intent": "planIntent",
+    "usage_limit": "usageLimit",
 }
 _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
 _NUMBERS = ("version", "lease_expires_at", "created_at", "updated_at", "last_billing_event_at", "owes_since")
@@ -272,6 +274,8 @@ def _item(account: Account) -> dict[str, Any]:
         elif name == "plan_changes":
             value = [{"at": change.at, "from": change.from_plan, "to": change.to_plan, "cause": change.cause,
                       "fromPrice": change.from_price, "toPrice": change.to_price} for change in value]
+        elif name == "usage_limit":
+            value = {"reason": value.reason, "until": value.until, "plan": value.plan_id}
         elif name == "plan_intent":
             value = {"to": value.to_plan, "idempotencyKey": value.idempotency_key, "at": value.at,
                      "cause": value.cause}
@@ -324,6 +328,9 @@ def _account(item: dict[str, Any]) -> Account:
     if "plan_intent" in values:
         intent = values["plan_intent"]
         values["plan_intent"] = PlanIntent(intent["to"], intent["idempotencyKey"], int(intent["at"]), intent["cause"])
+    if "usage_limit" in values:
+        limit = values["usage_limit"]
+        values["usage_limit"] = UsageLimit(limit["reason"], int(limit["until"]), limit["plan"])
     for name in _NUMBERS:
         if name in values:
             values[name] = int(values[name])

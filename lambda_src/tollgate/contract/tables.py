@@ -48,6 +48,9 @@ KEYS_ATTR_ACCOUNT_STATUS = "account_status"  # S: the row's status (tollgate.dom
 KEYS_ATTR_PLAN = "plan"  # S: the row's plan id
 KEYS_ATTR_USAGE_KEY = "usage_key"  # S: the VALUE of the account's API Gateway key (usageIdentifierKey)
 KEYS_ATTR_ACCOUNT_VERSION = "account_version"  # N: the row version the copies above come from
+# S / N: the row's usage limit (contract.USAGE_LIMIT_*) and when it lifts (epoch seconds); absent: none.
+KEYS_ATTR_USAGE_LIMIT = "usage_limit"
+KEYS_ATTR_USAGE_LIMIT_UNTIL = "usage_limit_until"
 KEYS_TTL_ATTRIBUTE = "expires_at"  # N epoch seconds: DynamoDB TTL, set only on ended (revoked/retired) keys
 KEY_STATE_ACTIVE = "active"
 KEY_STATE_ROTATING_OUT = "rotating_out"  # callable until not_after

@@ -65,6 +65,7 @@ from tollgate.domain.usage import (
     read_ledger,
 )
 from tollgate.domain.usage_counting import UsageTally
+from tollgate.domain.usage_limits import UsageLimits
 from tollgate.plans import PlanCatalog, UnknownPlan
 
 # Stripe accepts meter events up to 35 days old: a report older than that can never be sent, so
@@ -132,12 +133,14 @@ class UsageReporter:
     """Reports ledger objects to the Stripe meter (see the module docstring)."""
 
     def __init__(self, ledger: UsageLedger, accounts: Accounts, meter: UsageMeter, reports: UsageReports,
-                 evidence: UsageEvidence, tally: UsageTally, statuses: BillableStatuses, plans: PlanCatalog,
+                 evidence: UsageEvidence, tally: UsageTally, limits: UsageLimits, statuses: BillableStatuses,
+                 plans: PlanCatalog,
                  clock: Callable[[], float] = time.time, parallel_calls: int = PARALLEL_STRIPE_CALLS,
                  compactions_per_object: int = COMPACTIONS_PER_OBJECT):
         self._plans = plans
         self._evidence = evidence
         self._tally = tally
+        self._limits = limits
         self._ledger = ledger
         self._accounts = accounts
         self._meter = meter
@@ -155,7 +158,8 @@ class UsageReporter:
         now: they wait for the retry, and an outage costs one round of calls, not one per customer."""
         usage = read_ledger(self._ledger.read(source), self._statuses)
         callers = {caller: account_of_caller(self._accounts, caller) for caller in usage.by_caller}
-        self._tally.count(source, usage.by_caller, callers, self._price_of)  # first: a quota counts even if Stripe is down
+        # First, whatever Stripe does: the accounts' counts, and the limits decided from them.
+        limit_failures = self._limits.review(self._tally.count(source, usage.by_caller, callers, self._price_of))
         billed, unknown = self._billed_calls(usage.by_caller, callers)
         reports = self._meter_reports(source, billed)
         evidence = {report.identifier: EvidenceBatch(report.customer_id, report.identifier,
@@ -182,6 +186,9 @@ class UsageReporter:
             raise UsageNotReported(failures[0].service,
                                    f"{len(failures)} of {len(reports)} customers of {source} not reported; first: "
                                    f"{failures[0]}", retryable=all(failure.retryable for failure in failures))
+        if limit_failures:  # the retry counts nothing twice, sends Stripe nothing twice, and decides again
+            raise UsageNotReported("DynamoDB", f"the usage limits of {len(limit_failures)} accounts of {source} "
+                                               f"were not decided; first: {limit_failures[0]}", retryable=True)
         summary = BatchSummary(source, usage.records, usage.malformed, usage.billable,
                                len({report.customer_id for report in reports}), unknown, len(ambiguous),
                                int(self._clock()), billed=sum(report.value for report in reports))
