@@ -112,7 +112,7 @@ class AlertsSent:
 
 
 @dataclass(frozen=True)
-class PeriodUsage:
+class UsageInPeriod:
     """An account's usage in one period, as the per-account counts give it."""
 
     start: int  # epoch seconds
@@ -126,7 +126,7 @@ class SpendFigures:
     """What alerts and the cap are checked against: the usage this period, and its charges in
     `currency` (None: a free plan, or a tiered price)."""
 
-    usage: PeriodUsage
+    usage: UsageInPeriod
     spent: Decimal | None = None
     currency: str = ""
 
@@ -144,7 +144,7 @@ def thresholds(settings: SpendSettings | None, plan: Plan) -> tuple[Threshold, .
     return tuple(found)
 
 
-def crossed(threshold: Threshold, plan: Plan, usage: PeriodUsage, spent: Decimal | None) -> bool:
+def crossed(threshold: Threshold, plan: Plan, usage: UsageInPeriod, spent: Decimal | None) -> bool:
     """The usage reached the threshold (100 % of the quota: the quota is used up)."""
     if threshold.kind is ThresholdKind.QUOTA:
         return usage.calls * 100 >= threshold.value * plan.quota_limit

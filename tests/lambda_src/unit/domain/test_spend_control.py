@@ -10,7 +10,7 @@ import pytest
 
 from testkit.fake_ports import TEST_PLANS
 from tollgate.domain.spend_control import (
-    PeriodUsage,
+    UsageInPeriod,
     SpendSettings,
     Threshold,
     ThresholdKind,
@@ -25,8 +25,8 @@ from tollgate.domain.spend_control import (
 FREE, PAID = TEST_PLANS.get("free"), TEST_PLANS.get("standard")  # quotas 1,000 and 10,000 calls
 
 
-def usage(calls: int, billable: int | None = None) -> PeriodUsage:
-    return PeriodUsage(0, 2_592_000, calls, calls if billable is None else billable)
+def usage(calls: int, billable: int | None = None) -> UsageInPeriod:
+    return UsageInPeriod(0, 2_592_000, calls, calls if billable is None else billable)
 
 
 def test_a_free_plan_alerts_at_80_and_100_percent_of_its_quota_unless_the_customer_chose_otherwise() -> None:

@@ -10,7 +10,7 @@ import pytest
 from testkit.interleaving import Interleaved
 from testkit.world import World
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.spend_control import PeriodUsage, SpendFigures, SpendSettings, charges
+from tollgate.domain.spend_control import UsageInPeriod, SpendFigures, SpendSettings, charges
 from tollgate.domain.usage_alerts import CLAIM_LEASE_SECONDS, UsageAlerts, crossed_this_period
 
 ADA = "ada@example.com"
@@ -23,7 +23,7 @@ def world() -> World:
 
 
 def figures(world: World, calls: int, start: int = 0) -> SpendFigures:
-    usage = PeriodUsage(start, start + PERIOD, calls, calls)
+    usage = UsageInPeriod(start, start + PERIOD, calls, calls)
     return SpendFigures(usage, charges(calls, "0.1", "usd"), "usd")
 
 
