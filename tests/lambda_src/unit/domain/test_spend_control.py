@@ -10,10 +10,10 @@ import pytest
 
 from testkit.fake_ports import TEST_PLANS
 from tollgate.domain.spend_control import (
-    UsageInPeriod,
     SpendSettings,
     Threshold,
     ThresholdKind,
+    UsageInPeriod,
     cap_reached,
     charges,
     crossed,

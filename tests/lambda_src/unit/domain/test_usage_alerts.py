@@ -10,7 +10,7 @@ import pytest
 from testkit.interleaving import Interleaved
 from testkit.world import World
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.spend_control import UsageInPeriod, SpendFigures, SpendSettings, charges
+from tollgate.domain.spend_control import SpendFigures, SpendSettings, UsageInPeriod, charges
 from tollgate.domain.usage_alerts import CLAIM_LEASE_SECONDS, UsageAlerts, crossed_this_period
 
 ADA = "ada@example.com"

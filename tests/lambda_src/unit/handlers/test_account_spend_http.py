@@ -12,7 +12,7 @@ from testkit.lambda_events import DeployedFunction, api_gateway_event, invoke
 from testkit.world import World
 from tollgate import contract
 from tollgate.domain.billing_state import UpcomingInvoice
-from tollgate.domain.spend_control import UsageInPeriod, SpendFigures
+from tollgate.domain.spend_control import SpendFigures, UsageInPeriod
 
 ADA = "ada@example.com"
 ACCOUNT_MODULE = "tollgate.handlers.account"
