@@ -22,13 +22,12 @@ from tollgate.domain.account import (
     AppliedEvent,
     KeyRecord,
     KeyState,
-    PlanChange,
-    PlanIntent,
     StatusChange,
 )
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.spend_control import AlertsSent, SpendSettings
+from tollgate.domain.plan_state import PlanChange, PlanIntent
 from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.spend_control import AlertsSent, SpendSettings
 
 
 @pytest.fixture(scope="module", params=["fake", "dynamodb"])
