@@ -24,6 +24,7 @@ from tollgate.domain.billing_cursor import BillingCursor
 from tollgate.domain.key_ring import KeyRecord, KeyRing, KeyState
 from tollgate.domain.models import IssuedKey, Registrant
 from tollgate.domain.plan_state import PlanChange, PlanIntent, PlanState, PlanTerm
+from tollgate.domain.spend_control import AlertsSent, SpendSettings
 from tollgate.domain.usage_limit import UsageLimit
 from tollgate.plans import Plan
 
@@ -125,6 +126,10 @@ class Account:
     # Why the account's calls stop until its period ends (tollgate.domain.usage_limit); written only by
     # tollgate.domain.usage_limits, copied to the key items the authorizer reads.
     usage_limit: UsageLimit | None = None
+    # Usage alerts and the spend cap (tollgate.domain.spend_control), one writer each: the customer's
+    # choice (the account page) and the alerts emailed this period (the usage alerts' check).
+    spend_settings: SpendSettings | None = None
+    alerts_sent: AlertsSent | None = None
 
     @classmethod
     def reservation(cls, registrant: Registrant, plan: Plan, *, attempt_id: str, request_fingerprint: str, now: int,
