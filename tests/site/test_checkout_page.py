@@ -39,7 +39,7 @@ def test_the_checkout_page_is_styled_accessible_and_everything_it_loads_answers(
         page: Page, session: Any, stripe_api: str, color_scheme: Literal["light", "dark"]) -> None:
     responses: list[Response] = []
     console_errors: list[str] = []
-    page.on("response", responses.append)
+    page.on("response", lambda response: responses.append(response))
     page.on("console", lambda message: console_errors.extend([message.text] if message.type == "error" else []))
     page.emulate_media(color_scheme=color_scheme)
 
