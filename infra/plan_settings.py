@@ -168,7 +168,7 @@ def _read_plan(index: int, item: Any) -> PlanSettings:  # noqa: C901 - one check
     def number(field: str, whole: bool) -> float:
         value = item.get(field)
         ok = isinstance(value, int) if whole else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok or value <= 0:
+        if isinstance(value, bool) or not ok or not isinstance(value, (int, float)) or value <= 0:
             raise fail(field)
         return value
 
