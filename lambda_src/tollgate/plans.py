@@ -67,6 +67,11 @@ class Plan:
     requires_payment_method: bool  # the key calls only once a card is on file (Checkout first)
     quota_limit: int
     quota_period: str  # DAY, WEEK or MONTH
+    # Paid plans: the monthly spend cap of a customer who chose none, and the most any may choose, in
+    # the price's currency as decimal strings ("50", "12.50"); None: no default, no maximum
+    # (tollgate.domain.spend_control.effective_cap).
+    spend_cap_default: str | None = None
+    spend_cap_max: str | None = None
     prepaid: PrepaidTerms | None = None  # a prepaid plan: calls paid from bought credit, no meter, no subscription
 
     @property
