@@ -13,11 +13,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 
-def on_demand_table(scope: Construct, construct_id: str, *, partition_key: str, ttl_attribute: str,
+def on_demand_table(scope: Construct, construct_id: str, *, partition_key: str, ttl_attribute: str | None,
                     backups: bool, keep_on_delete: bool, deletion_protection: bool = False,
                     sort_key: tuple[str, dynamodb.AttributeType] | None = None) -> dynamodb.Table:
-    """A table keyed by the string `partition_key` (and `sort_key`: its name and type), items expiring
-    by `ttl_attribute`."""
+    """A table keyed by the string `partition_key` (and `sort_key`: name, type), items expiring by `ttl_attribute`
+    (None: items that never expire)."""
     return dynamodb.Table(
         scope,
         construct_id,

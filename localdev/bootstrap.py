@@ -103,6 +103,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     rest_api_id, usage_plan_ids = create_api(aws_client("apigateway", emulators), settings)
     accounts_table, idempotency_table = create_tables(aws_client("dynamodb", emulators))
     keys_table = create_keys_table(aws_client("dynamodb", emulators))
+    credits_table = create_credits_table(aws_client("dynamodb", emulators))
     catalog_setup = CatalogSetup(stripe_client(STRIPE_TEST_SECRET_KEY, api_base=emulators.stripe_api_base))
     webhook = catalog_setup.ensure_webhook(api_url.rstrip("/") + contract.ROUTE_STRIPE_WEBHOOK)
     if not webhook.signing_secret:
@@ -139,6 +140,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         contract.ENV_MOESIF_SECRET_ARN: moesif_secret_arn,
         contract.ENV_ACCOUNTS_TABLE: accounts_table,
         contract.ENV_KEYS_TABLE: keys_table,
+        contract.ENV_CREDITS_TABLE: credits_table,
         contract.ENV_IDEMPOTENCY_TABLE: idempotency_table,
         contract.ENV_PLANS: plans.to_json(),
         contract.ENV_KEY_OWNER: f"{NAME}/{settings.stage_name}",
@@ -206,6 +208,18 @@ def create_limit_reached_key(apigateway: Any, rest_api_id: str, stage_name: str)
                                     value=contract.LIMIT_REACHED_KEY_PREFIX + secrets.token_hex(16))
     apigateway.create_usage_plan_key(usagePlanId=usage_plan_id, keyId=key["id"], keyType="API_KEY")
     return LimitReached(usage_plan_id, key["value"])
+
+
+def create_credits_table(dynamodb: Any, name: str = NAME) -> str:
+    """Prepaid accounts' credit entries and balances (infra/prepaid_credits.py's table)."""
+    table = f"{name}-credits"
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": contract.CREDITS_PARTITION_KEY, "AttributeType": "S"},
+                              {"AttributeName": contract.CREDITS_SORT_KEY, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": contract.CREDITS_PARTITION_KEY, "KeyType": "HASH"},
+                   {"AttributeName": contract.CREDITS_SORT_KEY, "KeyType": "RANGE"}])
+    return table
 
 
 def create_tables(dynamodb: Any) -> tuple[str, str]:
