@@ -112,7 +112,7 @@ class AlwaysOverALimit(LimitRule):
 
 def limits(world: World) -> Effect:
     UsageLimits(world.accounts, world.enforcer, world.plans, [AlwaysOverALimit()], world.clock).apply(EMAIL)
-    return lambda w: w.accounts.get(EMAIL).usage_limit is not None
+    return lambda w: row_of(w).usage_limit is not None
 
 
 def reconciles(world: World) -> Effect:
