@@ -326,15 +326,23 @@ class MeteringOnFakes:
         from tollgate.domain.metering import UsageReporter
         from tollgate.domain.usage import BillableStatuses
         from tollgate.domain.usage_counting import UsageTally
+        from testkit.fake_access import FakeMailer
+        from testkit.fake_billing import FakeBilling
+        from tollgate.domain.account_emails import AccountEmails
+        from tollgate.domain.spend_watch import BillingPeriods, SpendCapRule, SpendMeter
+        from tollgate.domain.usage_alerts import UsageAlerts
         from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 
         clock = Clock()
         ledger, meter, reports = FakeUsageLedger(), FakeUsageMeter(clock, latency=stripe_latency), FakeUsageReports()
         evidence, queues, accounts, metrics = FakeUsageEvidence(), FakeUsageQueues(), FakeAccounts(), FakeMetrics()
         counts, key_items = FakeUsageCounts(), FakeKeyItems()
+        spend = SpendMeter(counts, BillingPeriods(FakeBilling(), clock), meter.unit_price, clock)
         limits = UsageLimits(accounts, KeyEnforcer(accounts, FakeApiKeys(), key_items, TEST_PLANS, metrics, clock),
-                             TEST_PLANS, [QuotaRule(counts)], clock)
-        reporter = UsageReporter(ledger, accounts, meter, reports, evidence, UsageTally(counts), limits,
+                             TEST_PLANS, [QuotaRule(counts), SpendCapRule(spend)], clock)
+        alerts = UsageAlerts(accounts, FakeMailer(), AccountEmails("https://signup.example/", 86_400), TEST_PLANS, spend,
+                             clock)
+        reporter = UsageReporter(ledger, accounts, meter, reports, evidence, UsageTally(counts), limits, alerts,
                                  BillableStatuses.parse(billable_statuses), TEST_PLANS, clock)
         function = deployed(USAGE_REPORTER_MODULE, usage_environment(FUNCTION_ENVIRONMENT, billable_statuses),
                             accounts=accounts, usage_ledger=ledger, usage_meter=meter, usage_reports=reports,

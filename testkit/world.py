@@ -66,6 +66,7 @@ from tollgate.domain.registration import RegistrationService
 from tollgate.domain.sessions import CustomerSessions
 from tollgate.domain.spend_choices import SpendChoices
 from tollgate.domain.usage import BillableStatuses
+from tollgate.domain.spend_watch import BillingPeriods, SpendCapRule, SpendMeter
 from tollgate.domain.usage_alerts import UsageAlerts
 from tollgate.domain.usage_counting import UsageTally
 from tollgate.domain.usage_limits import QuotaRule, UsageLimits
@@ -198,12 +199,21 @@ class World:
     @cached_property
     def reporter(self) -> UsageReporter:
         return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, self.evidence,
-                             UsageTally(self.counts), self.usage_limits, BillableStatuses.parse("2xx"), self.plans,
-                             self.clock)
+                             UsageTally(self.counts), self.usage_limits, self.usage_alerts, BillableStatuses.parse("2xx"),
+                             self.plans, self.clock)
 
     @cached_property
     def usage_limits(self) -> UsageLimits:
-        return UsageLimits(self.accounts, self.enforcer, self.plans, [QuotaRule(self.counts)], self.clock)
+        return UsageLimits(self.accounts, self.enforcer, self.plans,
+                           [QuotaRule(self.counts), SpendCapRule(self.spend_meter)], self.clock)
+
+    @cached_property
+    def spend_meter(self) -> SpendMeter:
+        return SpendMeter(self.counts, self.billing_periods, self.meter.unit_price, self.clock)
+
+    @cached_property
+    def billing_periods(self) -> BillingPeriods:
+        return BillingPeriods(self.billing, self.clock)
 
     @cached_property
     def invoice_evidence(self) -> InvoiceEvidence:
@@ -232,11 +242,12 @@ class World:
 
     @cached_property
     def spend_choices(self) -> SpendChoices:
-        return SpendChoices(self.accounts, self.plans, self.meter.unit_price)
+        return SpendChoices(self.accounts, self.plans, self.meter.unit_price, self.usage_limits, self.billing_periods,
+                            self.clock)
 
     @cached_property
     def usage_alerts(self) -> UsageAlerts:
-        return UsageAlerts(self.accounts, self.mailer, self.emails, self.clock)
+        return UsageAlerts(self.accounts, self.mailer, self.emails, self.plans, self.spend_meter, self.clock)
 
     # --- what customers do --------------------------------------------------------------------
 

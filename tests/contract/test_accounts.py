@@ -59,7 +59,7 @@ def test_a_row_round_trips_with_every_field(accounts):
         history=(StatusChange(1, AccountStatus.PENDING, "sign-up"),
                  StatusChange(2, AccountStatus.SUSPENDED, "customer.subscription.deleted", "evt_1")),
         spend_settings=SpendSettings((50, 100), (Decimal("2.5"), Decimal("10")), Decimal("12.50"), False),
-        alerts_sent=AlertsSent(1_800_000_000, ("quota:50",), (("amount:2.5", 1_800_000_100),)),
+        alerts_sent=AlertsSent(("quota:50@1800000000",), (("amount:2.5@1800003600", 1_800_000_100),)),
     ).with_keys_synced()
 
     stored = accounts.create(original)

@@ -64,6 +64,7 @@ from tollgate.domain.usage import (
     is_account_id,
     read_ledger,
 )
+from tollgate.domain.usage_alerts import UsageAlerts
 from tollgate.domain.usage_counting import UsageTally
 from tollgate.domain.usage_limits import UsageLimits
 from tollgate.plans import PlanCatalog, UnknownPlan
@@ -133,14 +134,15 @@ class UsageReporter:
     """Reports ledger objects to the Stripe meter (see the module docstring)."""
 
     def __init__(self, ledger: UsageLedger, accounts: Accounts, meter: UsageMeter, reports: UsageReports,
-                 evidence: UsageEvidence, tally: UsageTally, limits: UsageLimits, statuses: BillableStatuses,
-                 plans: PlanCatalog,
+                 evidence: UsageEvidence, tally: UsageTally, limits: UsageLimits, alerts: UsageAlerts,
+                 statuses: BillableStatuses, plans: PlanCatalog,
                  clock: Callable[[], float] = time.time, parallel_calls: int = PARALLEL_STRIPE_CALLS,
                  compactions_per_object: int = COMPACTIONS_PER_OBJECT):
         self._plans = plans
         self._evidence = evidence
         self._tally = tally
         self._limits = limits
+        self._alerts = alerts
         self._ledger = ledger
         self._accounts = accounts
         self._meter = meter
@@ -158,8 +160,11 @@ class UsageReporter:
         now: they wait for the retry, and an outage costs one round of calls, not one per customer."""
         usage = read_ledger(self._ledger.read(source), self._statuses)
         callers = {caller: account_of_caller(self._accounts, caller) for caller in usage.by_caller}
-        # First, whatever Stripe does: the accounts' counts, and the limits decided from them.
-        limit_failures = self._limits.review(self._tally.count(source, usage.by_caller, callers, self._price_of))
+        # First, whatever Stripe does: the accounts' counts, the limits decided from them, and the alerts
+        # they cross (a failed alert whose retry could work is retried with the object: nothing counts twice).
+        counted = self._tally.count(source, usage.by_caller, callers, self._price_of)
+        limit_failures = self._limits.review(counted)
+        limit_failures += self._alerts.review(counted)
         billed, unknown = self._billed_calls(usage.by_caller, callers)
         reports = self._meter_reports(source, billed)
         evidence = {report.identifier: EvidenceBatch(report.customer_id, report.identifier,
@@ -187,8 +192,10 @@ class UsageReporter:
                                    f"{len(failures)} of {len(reports)} customers of {source} not reported; first: "
                                    f"{failures[0]}", retryable=all(failure.retryable for failure in failures))
         if limit_failures:  # the retry counts nothing twice, sends Stripe nothing twice, and decides again
-            raise UsageNotReported("DynamoDB", f"the usage limits of {len(limit_failures)} accounts of {source} "
-                                               f"were not decided; first: {limit_failures[0]}", retryable=True)
+            first = limit_failures[0]
+            raise UsageNotReported(first.service if isinstance(first, DownstreamError) else "DynamoDB",
+                                   f"the usage limits or alerts of {len(limit_failures)} accounts of {source} were not "
+                                   f"decided; first: {first}", retryable=True)
         summary = BatchSummary(source, usage.records, usage.malformed, usage.billable,
                                len({report.customer_id for report in reports}), unknown, len(ambiguous),
                                int(self._clock()), billed=sum(report.value for report in reports))

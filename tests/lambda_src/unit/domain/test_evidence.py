@@ -177,7 +177,8 @@ def test_an_object_compacts_a_bounded_number_of_customers_and_the_rest_go_with_t
     world = World.create()
     customers = [world.signed_up(f"c{n}@example.com") for n in range(3)]
     reporter = UsageReporter(world.ledger, world.accounts, world.meter, world.reports, world.evidence,
-                             UsageTally(world.counts), world.usage_limits, BillableStatuses.parse("2xx"), world.plans,
+                             UsageTally(world.counts), world.usage_limits, world.usage_alerts, BillableStatuses.parse("2xx"),
+                             world.plans,
                              world.clock,
                              compactions_per_object=2)
     calls = [call_record(customer.api_key_id, at_ms=int(world.clock() * 1000)) for customer in customers]

@@ -4,13 +4,22 @@ period, whatever the races, lost writes and failed sends between checks."""
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
 from testkit.interleaving import Interleaved
 from testkit.world import World
 from tollgate.domain.errors import DownstreamError
-from tollgate.domain.spend_control import SpendFigures, SpendSettings, UsageInPeriod, charges
+from tollgate.domain.spend_control import (
+    PeriodCharges,
+    QuotaUsage,
+    SpendFigures,
+    SpendSettings,
+    ThresholdKind,
+    Window,
+    charges,
+)
 from tollgate.domain.usage_alerts import CLAIM_LEASE_SECONDS, UsageAlerts, crossed_this_period
 
 ADA = "ada@example.com"
@@ -23,8 +32,11 @@ def world() -> World:
 
 
 def figures(world: World, calls: int, start: int = 0) -> SpendFigures:
-    usage = UsageInPeriod(start, start + PERIOD, calls, calls)
-    return SpendFigures(usage, charges(calls, "0.1", "usd"), "usd")
+    """`calls` made in the quota period and in the billing period starting at `start` (one and the same here)."""
+    window = Window(start, start + PERIOD)
+    spent = charges(calls, "0.1", "usd")
+    assert spent is not None
+    return SpendFigures(QuotaUsage(window, calls), PeriodCharges(window, calls, spent, "usd"))
 
 
 def check(world: World, calls: int, start: int = 0, alerts: UsageAlerts | None = None) -> list[str]:
@@ -95,7 +107,7 @@ def test_a_claim_that_lost_the_race_is_decided_again_and_never_sent_twice(world:
     it reads again, sees the claim, and sends nothing."""
     world.signed_up(ADA, "free")
     accounts = Interleaved(world.accounts)
-    racing = UsageAlerts(accounts, world.mailer, world.emails, world.clock)
+    racing = UsageAlerts(accounts, world.mailer, world.emails, world.plans, world.spend_meter, world.clock)
     accounts.after_read(1, lambda: check(world, 800))  # right after the claim's read
 
     assert check(world, 800, alerts=racing) == []
@@ -106,7 +118,7 @@ def test_a_claim_keeps_what_another_writer_changed_meanwhile(world: World) -> No
     """The alert writer writes only `alerts_sent`: a customer's choice written during its check stays."""
     account = world.signed_up(ADA, "free")
     accounts = Interleaved(world.accounts)
-    racing = UsageAlerts(accounts, world.mailer, world.emails, world.clock)
+    racing = UsageAlerts(accounts, world.mailer, world.emails, world.plans, world.spend_meter, world.clock)
     accounts.after_read(1, lambda: world.spend_choices.choose(account, '{"quotaPercents": [80, 90]}'))
 
     assert check(world, 800, alerts=racing) == ["quota:80"]
@@ -142,6 +154,26 @@ def test_the_overview_shows_the_thresholds_crossed_this_period(world: World) -> 
     check(world, 850)
     row = world.accounts.get(ADA)
     assert row is not None
-    assert crossed_this_period(row, 0) == ("quota:80",)
-    assert crossed_this_period(row, PERIOD) == ()
-    assert crossed_this_period(replace(row, alerts_sent=None), None) == ()
+    assert crossed_this_period(row, {ThresholdKind.QUOTA: 0}) == ("quota:80",)
+    assert crossed_this_period(row, {ThresholdKind.QUOTA: PERIOD}) == ()
+    assert crossed_this_period(replace(row, alerts_sent=None), {ThresholdKind.QUOTA: 0}) == ()
+
+
+def test_a_quota_alert_and_an_amount_alert_each_belong_to_the_period_of_their_kind(world: World) -> None:
+    """A paid plan's quota counts by calendar month while its charges count by billing period: a new
+    quota period sends the quota alert again, and leaves the amount alert of the billing period sent."""
+    account = world.signed_up(ADA, "standard")
+    world.spend_choices.choose(account, '{"quotaPercents": [50], "amounts": ["1"]}')
+    billing = PeriodCharges(Window(100, 100 + PERIOD), 6_000, charges(6_000, "0.1", "usd") or Decimal(0), "usd")
+    row = world.row(account)
+    plan = world.plans.get("standard")
+
+    def sent(quota_start: int) -> list[str]:
+        figures = SpendFigures(QuotaUsage(Window(quota_start, quota_start + PERIOD), 6_000), billing)
+        return [threshold.id for threshold in world.usage_alerts.check(world.row(row), plan, figures)]
+
+    assert sent(0) == ["quota:50", "amount:1"]
+    assert sent(PERIOD) == ["quota:50"]  # the next calendar month, the same billing period
+    assert sent(PERIOD) == []
+    assert crossed_this_period(world.row(row), {ThresholdKind.QUOTA: PERIOD, ThresholdKind.AMOUNT: 100}) == (
+        "amount:1", "quota:50")

@@ -12,7 +12,8 @@ from testkit.lambda_events import DeployedFunction, api_gateway_event, invoke
 from testkit.world import World
 from tollgate import contract
 from tollgate.domain.billing_state import UpcomingInvoice
-from tollgate.domain.spend_control import SpendFigures, UsageInPeriod
+from tollgate.domain.spend_control import QuotaUsage, SpendFigures, Window
+from tollgate.domain.usage_limits import quota_period
 
 ADA = "ada@example.com"
 ACCOUNT_MODULE = "tollgate.handlers.account"
@@ -42,7 +43,8 @@ def test_a_free_account_page_shows_the_default_alerts_and_which_were_crossed(
         function: DeployedFunction, world: World) -> None:
     account = world.signed_up(ADA, "free")
     plan = world.plans.get("free")
-    world.usage_alerts.check(account, plan, SpendFigures(UsageInPeriod(0, 2_592_000, 850, 0)))
+    this_month = Window(*quota_period(plan.quota_period, int(world.clock())))
+    world.usage_alerts.check(account, plan, SpendFigures(QuotaUsage(this_month, 850)))
 
     status, _, body = call(function, contract.ROUTE_ACCOUNT, cookie=session(function, world), method="GET")
 
