@@ -8,9 +8,12 @@ from decimal import Decimal
 
 import pytest
 
+from testkit.fake_metering import call_record, ledger_bytes
+from testkit.fake_ports import TEST_PLANS
 from testkit.interleaving import Interleaved
 from testkit.world import World
 from tollgate.domain.errors import DownstreamError
+from tollgate.domain.metering import UsageNotReported
 from tollgate.domain.spend_control import (
     PeriodCharges,
     QuotaUsage,
@@ -20,7 +23,9 @@ from tollgate.domain.spend_control import (
     Window,
     charges,
 )
+from tollgate.domain.usage import LedgerObject
 from tollgate.domain.usage_alerts import CLAIM_LEASE_SECONDS, UsageAlerts, crossed_this_period
+from tollgate.plans import PlanCatalog
 
 ADA = "ada@example.com"
 PERIOD = 2_592_000
@@ -177,3 +182,79 @@ def test_a_quota_alert_and_an_amount_alert_each_belong_to_the_period_of_their_ki
     assert sent(PERIOD) == []
     assert crossed_this_period(world.row(row), {ThresholdKind.QUOTA: PERIOD, ThresholdKind.AMOUNT: 100}) == (
         "amount:1", "quota:50")
+
+
+# --- through the reporter: each ledger object counted, then the alerts it crosses are emailed -------------
+
+SMALL_FREE = PlanCatalog(tuple(replace(plan, quota_limit=10) if plan.id == "free" else plan for plan in TEST_PLANS))
+
+
+def reported_calls(world: World, count: int) -> LedgerObject:
+    """`count` calls of Ada now, in one ledger object the reporter reports; then a minute passes."""
+    account = world.row(world.accounts.get(ADA) or world.signed_up(ADA))
+    at_ms = int(world.clock() * 1000)
+    source = world.ledger.put(ledger_bytes([call_record(account.api_key_id, account_id=account.account_id,
+                                                        at_ms=at_ms + n) for n in range(count)]))
+    world.reporter.report_object(source)
+    world.clock.advance(60)
+    return source
+
+
+def test_a_free_customer_is_emailed_at_80_and_100_percent_as_the_reporter_counts_their_calls() -> None:
+    world = World.create(SMALL_FREE)
+    world.signed_up(ADA, "free")
+
+    reported_calls(world, 7)
+    assert alert_subjects(world) == []
+    reported_calls(world, 1)
+    assert alert_subjects(world) == ["You have used 80% of your Free quota"]
+    reported_calls(world, 2)
+    reported_calls(world, 1)
+
+    assert alert_subjects(world) == ["You have used 80% of your Free quota", "You have used 100% of your Free quota"]
+
+
+def test_a_redelivered_ledger_object_sends_no_alert_twice() -> None:
+    world = World.create(SMALL_FREE)
+    world.signed_up(ADA, "free")
+    source = reported_calls(world, 8)
+
+    world.reporter.report_object(source)
+
+    assert alert_subjects(world) == ["You have used 80% of your Free quota"]
+
+
+def test_an_alert_ses_could_not_send_now_retries_the_object_and_is_sent_once() -> None:
+    world = World.create(SMALL_FREE)
+    world.signed_up(ADA, "free")
+    world.mailer.fail_next("send")
+
+    with pytest.raises(UsageNotReported) as failed:
+        reported_calls(world, 8)
+    assert failed.value.retryable and alert_subjects(world) == []
+    world.reporter.report_object(list(world.ledger.objects)[-1])  # the queue's redelivery
+
+    assert alert_subjects(world) == ["You have used 80% of your Free quota"]
+
+
+def test_an_address_ses_refuses_does_not_hold_up_the_object_and_the_next_one_tries_again() -> None:
+    world = World.create(SMALL_FREE)
+    world.signed_up(ADA, "free")
+    world.mailer.fail_next("send", error=DownstreamError("SES", "address on the suppression list", retryable=False))
+
+    reported_calls(world, 8)  # no exception: retrying the object could not help
+    reported_calls(world, 1)
+
+    assert alert_subjects(world) == ["You have used 80% of your Free quota"]
+
+
+def test_a_paid_customer_is_emailed_once_the_reporter_counts_charges_reaching_their_amount() -> None:
+    world = World.create()
+    world.spend_choices.choose(world.signed_up(ADA, "standard"), '{"amounts": ["0.01"]}')  # 10 calls
+
+    reported_calls(world, 9)
+    assert alert_subjects(world) == []
+    reported_calls(world, 1)
+
+    assert alert_subjects(world) == ["Your charges this period reached 0.01 USD"]
+    assert "10 billed calls" in world.mailer.to(ADA)[-1].text

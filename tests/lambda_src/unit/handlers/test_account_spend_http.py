@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from testkit.fake_metering import call_record, ledger_bytes
 from testkit.fake_wiring import deployed_with_accounts
 from testkit.lambda_events import DeployedFunction, api_gateway_event, invoke
 from testkit.world import World
@@ -84,3 +85,20 @@ def test_a_refused_choice_is_a_400_naming_the_field_and_changes_nothing(
 
 def test_choosing_needs_a_session(function: DeployedFunction) -> None:
     assert call(function, contract.ROUTE_ACCOUNT_SPEND, {"cap": "5"}, cookie="nope")[0] == 401
+
+
+def test_a_customer_stopped_at_their_cap_sees_it_and_raising_it_restores_calls_at_once(world: World) -> None:
+    function = deployed_with_accounts(ACCOUNT_MODULE, world, counts_usage=True)
+    account = world.signed_up(ADA, "standard")
+    cookie = session(function, world)
+    assert call(function, contract.ROUTE_ACCOUNT_SPEND, {"cap": "1"}, cookie=cookie)[0] == 200
+    at_ms = int(world.clock() * 1000)
+    world.reporter.report_object(world.ledger.put(ledger_bytes(
+        [call_record(account.api_key_id, account_id=account.account_id, at_ms=at_ms + n) for n in range(1_000)])))
+    assert call(function, contract.ROUTE_ACCOUNT, cookie=cookie, method="GET")[2]["spend"]["capReached"] is True
+
+    status, _, body = call(function, contract.ROUTE_ACCOUNT_SPEND, {"cap": "2"}, cookie=cookie)
+
+    assert status == 200 and body["spend"]["capReached"] is False
+    assert world.row(account).usage_limit is None
+    assert {item.usage_limit for item in world.key_items.of_account(ADA)} == {None}
