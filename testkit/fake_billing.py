@@ -22,7 +22,6 @@ from tollgate.domain.errors import ConfigurationError, DownstreamError
 from tollgate.domain.models import Registrant
 from tollgate.domain.ports.billing import Billing, PaymentMethods
 
-
 # A billing period's length when a test sets none (`period_end` in a subscription's dict): a month of 30 days.
 PERIOD_SECONDS = 30 * 24 * 3600
 

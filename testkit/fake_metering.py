@@ -320,17 +320,17 @@ class MeteringOnFakes:
 
     @classmethod
     def create(cls, billable_statuses: str = "2xx", stripe_latency: float = 0.0) -> MeteringOnFakes:
-        from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeKeyItems, FakeMetrics
-        from testkit.lambda_events import FUNCTION_ENVIRONMENT, deployed
-        from tollgate.domain.key_enforcement import KeyEnforcer
-        from tollgate.domain.metering import UsageReporter
-        from tollgate.domain.usage import BillableStatuses
-        from tollgate.domain.usage_counting import UsageTally
         from testkit.fake_access import FakeMailer
         from testkit.fake_billing import FakeBilling
+        from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeKeyItems, FakeMetrics
+        from testkit.lambda_events import FUNCTION_ENVIRONMENT, deployed
         from tollgate.domain.account_emails import AccountEmails
+        from tollgate.domain.key_enforcement import KeyEnforcer
+        from tollgate.domain.metering import UsageReporter
         from tollgate.domain.spend_watch import BillingPeriods, SpendCapRule, SpendMeter
+        from tollgate.domain.usage import BillableStatuses
         from tollgate.domain.usage_alerts import UsageAlerts
+        from tollgate.domain.usage_counting import UsageTally
         from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 
         clock = Clock()

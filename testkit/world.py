@@ -65,8 +65,8 @@ from tollgate.domain.reconciliation import PAGE_SIZE, STRIPE_OPERATIONS_PER_SECO
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.sessions import CustomerSessions
 from tollgate.domain.spend_choices import SpendChoices
-from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.spend_watch import BillingPeriods, SpendCapRule, SpendMeter
+from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.usage_alerts import UsageAlerts
 from tollgate.domain.usage_counting import UsageTally
 from tollgate.domain.usage_limits import QuotaRule, UsageLimits

@@ -38,6 +38,7 @@ def stack() -> Iterator[DevStackProcess]:
 
 @pytest.fixture
 def pages(browser_context: BrowserContext, stack: DevStackProcess) -> Iterator[AccountPage]:
+    browser_context.clear_cookies()  # signed in as no one
     page = browser_context.new_page()
     page.set_viewport_size(DESKTOP)
     yield AccountPage(page, stack.urls["site"], stack.urls["mailbox"])

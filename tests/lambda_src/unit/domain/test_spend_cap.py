@@ -26,8 +26,9 @@ CALLS_PER_USD = 1_000
 START = 1_800_000_000 // HOUR_SECONDS * HOUR_SECONDS + 1_234  # a billing period starts at any second
 
 
-def with_standard(**fields: str) -> PlanCatalog:
-    return PlanCatalog(tuple(replace(plan, **fields) if plan.id == "standard" else plan for plan in TEST_PLANS))
+def with_standard_default_cap(cap: str) -> PlanCatalog:
+    return PlanCatalog(tuple(replace(plan, spend_cap_default=cap) if plan.id == "standard" else plan
+                             for plan in TEST_PLANS))
 
 
 def calls(world: World, account: Account, count: int) -> None:
@@ -95,7 +96,7 @@ def test_removing_the_cap_restores_calls_at_once() -> None:
 
 
 def test_the_plans_default_cap_stops_a_customer_who_chose_none() -> None:
-    world = World.create(with_standard(spend_cap_default="1"), start=START)
+    world = World.create(with_standard_default_cap("1"), start=START)
     account = world.signed_up(ADA, "standard")
 
     calls(world, account, CALLS_PER_USD)
@@ -129,7 +130,7 @@ def test_the_hour_holding_the_billing_periods_start_counts_whole_so_the_charges_
 
 
 def test_a_tiered_price_is_never_capped_its_charges_being_known_only_on_the_invoice() -> None:
-    world = World.create(with_standard(spend_cap_default="1"), start=START)
+    world = World.create(with_standard_default_cap("1"), start=START)
     world.meter.unit_amounts["price_1"] = ""
     account = world.signed_up(ADA, "standard")
 
