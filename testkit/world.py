@@ -49,6 +49,7 @@ from tollgate.domain.evidence import InvoiceEvidence
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.key_items import KeyIssuer, KeyItem
+from tollgate.domain.key_pools import KeyPoolProvisioner
 from tollgate.domain.lifecycle import (
     CHECKOUT_COMPLETED,
     SUBSCRIPTION_DELETED,
@@ -63,6 +64,7 @@ from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.reconciliation import PAGE_SIZE, STRIPE_OPERATIONS_PER_SECOND, Reconciler
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.sessions import CustomerSessions
+from tollgate.domain.usage_keys import UsageKeys
 from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
@@ -116,7 +118,7 @@ class World:
         ports, clock = FakePorts.create(), Clock(start)
         if accounts is not None:
             ports = replace(ports, accounts=accounts)  # type: ignore[arg-type]  # `accounts` says why
-        ports.billing.clock = clock
+        ports.billing.clock = ports.api_keys.clock = clock
         return cls(ports, FakePaymentMethods(ports.billing), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
                    FakePlanUsage(), FakeUsageLedger(),
                    FakeUsageMeter(clock, plans.default.price_id), FakeUsageReports(), clock, plans,
@@ -154,7 +156,16 @@ class World:
     def registration(self) -> RegistrationService:
         return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, executor=_INLINE,
                                    clock=self.clock, metrics=self.metrics, plans=self.plans, key_items=self.key_items,
-                                   issuer=ISSUER)
+                                   usage_keys=self.usage_keys, issuer=ISSUER)
+
+    @cached_property
+    def usage_keys(self) -> UsageKeys:
+        return UsageKeys(self.api_keys, self.ports.key_pools, clock=self.clock, sleep=self.clock.sleep)
+
+    @cached_property
+    def pool_provisioner(self) -> KeyPoolProvisioner:
+        return KeyPoolProvisioner(self.api_keys, self.ports.key_pools, self.plans, clock=self.clock,
+                                  sleep=self.clock.sleep)
 
     @cached_property
     def enforcer(self) -> KeyEnforcer:
@@ -181,8 +192,8 @@ class World:
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.accounts, self.api_keys, self.key_items, CANCELED_KEY_RETENTION_DAYS, clock=self.clock,
-                            sleep=self.clock.sleep)
+        return Housekeeping(self.accounts, self.api_keys, self.key_items, CANCELED_KEY_RETENTION_DAYS,
+                            self.pool_provisioner, clock=self.clock, sleep=self.clock.sleep)
 
     @cached_property
     def account_keys(self) -> AccountKeys:

@@ -130,6 +130,9 @@ class Account:
     # on it, and renaming it would replace the index.
     api_key_id: str | None = None
     usage_key: str | None = None  # the usage key's VALUE (not a customer credential); None once it is deleted
+    # On a pooled plan (tollgate.domain.key_pools) the usage key is the account's shard's, shared: its id is
+    # here and `api_key_id` is None, so nothing ever disables, moves or deletes a shared key for one account.
+    pool_key_id: str | None = None
     account_id: str | None = None  # opaque and stable (contract.ACCOUNT_ID_PREFIX): principalId, logs, Moesif
     customer_id: str | None = None
     subscription_id: str | None = None
@@ -289,7 +292,7 @@ class Account:
     @property
     def gateway_target(self) -> str:
         """What API Gateway must hold for this row: the usage key, enabled in its plan's usage plan or not."""
-        return f"{self.status.value}|{self.plan_id or ''}|{self.api_key_id or ''}"
+        return f"{self.status.value}|{self.plan_id or ''}|{self.api_key_id or self.pool_key_id or ''}"
 
     @property
     def gateway_in_sync(self) -> bool:
@@ -305,8 +308,12 @@ class Account:
         return replace(self, keys_synced_to=self.key_target)
 
     def with_usage_key(self, usage_key: IssuedKey) -> Account:
-        """The row with its API Gateway usage key recorded (id and value)."""
-        return replace(self, api_key_id=usage_key.id, usage_key=usage_key.value)
+        """The row with its own API Gateway usage key recorded (id and value)."""
+        return replace(self, api_key_id=usage_key.id, usage_key=usage_key.value, pool_key_id=None)
+
+    def with_pool_key(self, shard_key: IssuedKey) -> Account:
+        """The row answered with its pool shard's key (a pooled plan); it records no key of its own."""
+        return replace(self, api_key_id=None, usage_key=shard_key.value, pool_key_id=shard_key.id)
 
     def with_first_key(self, record: KeyRecord) -> Account:
         """The row with the customer's first key recorded."""

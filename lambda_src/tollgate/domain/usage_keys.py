@@ -1,0 +1,75 @@
+"""An account's usage key, the API Gateway key the authorizer names as usageIdentifierKey: its pool
+shard's on a pooled plan (no API Gateway call: tollgate.domain.key_pools), else one of its own.
+
+Creating a key of its own is API Gateway's CreateApiKey, limited to about 5 a second per account and
+region, shared with every other API of the account (API Gateway quotas,
+https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html: "CreateApiKey 5 requests per
+second per account"). boto3 retries a throttled call twice already; past that, a paid sign-up keeps
+trying with a jittered exponential backoff for at most `retry_seconds`, so a burst of paid sign-ups
+queues up behind the limit instead of failing, and the register function still finishes inside its
+timeout (tests/lambda_src/unit/adapters/test_call_budgets.py counts KEY_CREATE_RETRY_SECONDS in). Past
+it the sign-up is rolled back and answered 503 with Retry-After (Throttled is a retryable
+DownstreamError).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+
+from tollgate.domain.errors import Throttled
+from tollgate.domain.key_pools import KeyPool, PoolNotReady, shard_of
+from tollgate.domain.models import IssuedKey
+from tollgate.domain.ports.keys import ApiKeys, KeyPools
+from tollgate.plans import Plan
+
+# The longest a sign-up waits out CreateApiKey's rate limit (sleeps only; each try is one call).
+KEY_CREATE_RETRY_SECONDS = 6.0
+FIRST_BACKOFF_SECONDS = 0.2
+
+
+class UsageKeys:
+    """Finds a pooled account's shard key, creates an own key under the rate limit."""
+
+    def __init__(self, api_keys: ApiKeys, pools: KeyPools, *, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep, retry_seconds: float = KEY_CREATE_RETRY_SECONDS,
+                 jitter: Callable[[], float] = random.random):
+        self._api_keys = api_keys
+        self._pools = pools
+        self._clock = clock
+        self._sleep = sleep
+        self._retry_seconds = retry_seconds
+        self._jitter = jitter
+        # A recorded shard never changes (KeyPools.record_shard), so what was read stays true: a warm
+        # function reads a plan's pool once, and again only for a shard it has not seen yet.
+        self._pools_read: dict[str, KeyPool] = {}
+        self._lock = threading.Lock()
+
+    def shard_key(self, plan: Plan, account_id: str) -> IssuedKey:
+        """The key of `account_id`'s shard of `plan`'s pool. PoolNotReady while that shard is not made."""
+        with self._lock:
+            known = self._pools_read.get(plan.id)
+        key = known.key_for(account_id, plan.pool_size) if known else None
+        if key is None:
+            pool = self._pools.get(plan.id)
+            key = pool.key_for(account_id, plan.pool_size) if pool else None
+            if pool is None or key is None:
+                raise PoolNotReady(plan.id, shard_of(account_id, plan.pool_size))
+            with self._lock:
+                self._pools_read[plan.id] = pool
+        return key
+
+    def create_own(self, name: str, description: str) -> IssuedKey:
+        """A new key (in no usage plan yet), waiting out throttling for at most `retry_seconds`."""
+        waited, backoff = 0.0, FIRST_BACKOFF_SECONDS
+        while True:
+            try:
+                return self._api_keys.create_key(name, description)
+            except Throttled:
+                pause = backoff * (0.5 + self._jitter() / 2)  # jittered: throttled callers do not retry in step
+                if waited + pause > self._retry_seconds:
+                    raise
+                self._sleep(pause)
+                waited, backoff = waited + pause, backoff * 2
