@@ -35,6 +35,8 @@ TEST_PLANS = PlanCatalog((
     Plan("free", "Free", "usage-plan-free", None, False, 1_000, "MONTH"),
     Plan("pro", "Pro", "usage-plan-pro", "price_pro", True, 100_000, "MONTH"),
 ))
+# The same plans as a deployment with `free_pool_size` sets them: the free plan's accounts share 4 keys.
+POOLED_PLANS = PlanCatalog(tuple(replace(plan, pool_size=4) if plan.is_free else plan for plan in TEST_PLANS))
 
 
 def item_allows(state: str, not_after: float | None, account_status: str, now: float) -> bool:

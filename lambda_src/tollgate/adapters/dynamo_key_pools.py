@@ -51,5 +51,5 @@ class DynamoKeyPools(KeyPools):
             UpdateExpression="SET #shard = if_not_exists(#shard, :key)",
             ExpressionAttributeNames={"#shard": _attribute(shard)},
             ExpressionAttributeValues={":key": {"M": {"id": {"S": key.id}, "value": {"S": key.value}}}},
-            ReturnValues="UPDATED_NEW")
+            ReturnValues="ALL_NEW")  # (UPDATED_NEW leaves out an attribute if_not_exists kept)
         return _issued(answer["Attributes"][_attribute(shard)])

@@ -132,6 +132,7 @@ class KeyPoolProvisioner:
             by_name.setdefault(key.name, []).append(key)
         recorded = 0
         for shard in missing:
+            self._pacer.wait()  # (a key's create, or its adoption's read, and its attach)
             if self._clock() >= deadline:
                 return PoolRun(recorded, missing=len(missing) - recorded)
             key = self._shard_key(plan, shard, by_name.get(pool_key_name(plan.id, shard), []))
@@ -148,7 +149,6 @@ class KeyPoolProvisioner:
         if named:
             key = IssuedKey(named[0].id, self._api_keys.key_value(named[0].id))
         else:
-            self._pacer.wait()
             key = self._api_keys.create_key(pool_key_name(plan.id, shard),
                                             f"Tollgate: pooled usage key {shard} of plan {plan.id}")
         self._api_keys.attach_to_plan(key.id, plan.usage_plan_id)

@@ -25,7 +25,8 @@ from tollgate.domain.models import IssuedKey
 from tollgate.domain.ports.keys import ApiKeys, KeyPools
 from tollgate.plans import Plan
 
-# The longest a sign-up waits out CreateApiKey's rate limit (sleeps only; each try is one call).
+# The longest a sign-up keeps trying CreateApiKey under its rate limit; then one last try may still
+# stall for a whole call budget (test_call_budgets.py).
 KEY_CREATE_RETRY_SECONDS = 6.0
 FIRST_BACKOFF_SECONDS = 0.2
 
@@ -62,14 +63,15 @@ class UsageKeys:
         return key
 
     def create_own(self, name: str, description: str) -> IssuedKey:
-        """A new key (in no usage plan yet), waiting out throttling for at most `retry_seconds`."""
-        waited, backoff = 0.0, FIRST_BACKOFF_SECONDS
+        """A new key (in no usage plan yet). Throttled calls are tried again until `retry_seconds` have
+        passed since the first (boto3's own retries inside a call count too: the clock measures them)."""
+        started, backoff = self._clock(), FIRST_BACKOFF_SECONDS
         while True:
             try:
                 return self._api_keys.create_key(name, description)
             except Throttled:
                 pause = backoff * (0.5 + self._jitter() / 2)  # jittered: throttled callers do not retry in step
-                if waited + pause > self._retry_seconds:
+                if self._clock() - started + pause > self._retry_seconds:
                     raise
                 self._sleep(pause)
-                waited, backoff = waited + pause, backoff * 2
+                backoff *= 2
