@@ -34,21 +34,21 @@ def test_a_plan_without_a_pool_has_none(pools):
 
 
 def test_the_first_key_recorded_for_a_shard_stays_and_every_recorder_learns_it(pools):
-    assert pools.record_shard("free", 7, FIRST) == FIRST
-    assert pools.record_shard("free", 7, SECOND) == FIRST  # a racing provisioner: it deletes its own
-    assert pools.record_shard("free", 12, SECOND) == SECOND
+    assert pools.record_shard("contract-a", 7, FIRST) == FIRST
+    assert pools.record_shard("contract-a", 7, SECOND) == FIRST  # a racing provisioner: it deletes its own
+    assert pools.record_shard("contract-a", 12, SECOND) == SECOND
 
-    pool = pools.get("free")
+    pool = pools.get("contract-a")
 
     assert pool is not None and pool.shards == {7: FIRST, 12: SECOND}
     assert pool.key_ids == {"k1", "k2"}
 
 
 def test_pools_of_two_plans_are_apart(pools):
-    pools.record_shard("free-tier", 7, SECOND)
+    pools.record_shard("contract-b", 7, SECOND)
 
-    assert pools.get("free-tier").shards == {7: SECOND}
-    assert pools.get("free").shards[7] == FIRST
+    assert pools.get("contract-b").shards == {7: SECOND}
+    assert pools.get("contract-a").shards[7] == FIRST
 
 
 def test_on_dynamodb_the_pool_item_is_never_listed_nor_counted_as_an_account(aws, aws_clients):
