@@ -127,6 +127,7 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
         self.default_price_id = default_price_id or TEST_PLANS.default.price_id
         self.events: list[MeterReport] = []
         self._seen: dict[str, float] = {}
+        self._prices_read: set[str] = set()
 
     def report(self, report: MeterReport) -> bool:
         with self._call("report", report.identifier), self._lock:
@@ -138,8 +139,12 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
             return True
 
     def unit_price(self, price_id: str) -> UnitPrice:
-        with self._call("unit_price", price_id):
-            return UnitPrice(self.unit_amounts.get(price_id or self.default_price_id, UNIT_AMOUNT), "usd")
+        """Stripe is asked once per price, as the adapter keeps what it read for the process (StripeUsageMeter.spec):
+        later calls cost no round trip (a failure set on them still fails)."""
+        price_id = price_id or self.default_price_id
+        with self._call("unit_price", price_id, latency=0.0 if price_id in self._prices_read else None):
+            self._prices_read.add(price_id)
+            return UnitPrice(self.unit_amounts.get(price_id, UNIT_AMOUNT), "usd")
 
     def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
         with self._call("reported_units", customer_id):

@@ -96,7 +96,8 @@ class FaultyFake:
         return self._counts[method]
 
     @contextmanager
-    def _call(self, method: str, *args: object) -> Iterator[None]:
+    def _call(self, method: str, *args: object, latency: float | None = None) -> Iterator[None]:
+        """One call of `method`: logged, delayed by `latency` (the fake's own when None), failing as set."""
         with self._lock:
             self._counts[method] += 1
             number = self._counts[method]
@@ -104,8 +105,9 @@ class FaultyFake:
             failure = self._failures.get(method)
         started = time.perf_counter()
         try:
-            if self.latency:
-                time.sleep(self.latency)
+            delay = self.latency if latency is None else latency
+            if delay:
+                time.sleep(delay)
             failing = failure and number >= failure.on_call and (
                 failure.times is None or number < failure.on_call + failure.times)
             if failing and not failure.answer_lost:

@@ -21,11 +21,10 @@ from tollgate.domain.account import (
     AppliedEvent,
     KeyRecord,
     KeyState,
-    PlanChange,
-    PlanIntent,
     StatusChange,
 )
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
+from tollgate.domain.plan_state import PlanChange, PlanIntent
 from tollgate.domain.ports.accounts import Accounts
 
 

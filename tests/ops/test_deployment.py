@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from ops.status import EXIT_FAILED, main
+from testkit.commands import run_command
 from tollgate import contract
 
 
@@ -38,8 +39,7 @@ def deployed(aws, environment) -> tuple[str, str]:
 
 
 def run(arguments: list[str]) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(arguments, environ={}, out=out), out.getvalue()
+    return run_command(main, arguments, environ={})
 
 
 def test_a_stack_name_finds_the_deployment_through_its_register_function_output(deployed, capsys):

@@ -3,7 +3,6 @@ their ids, reason and age, and `--clean` undoes what they hold and removes them;
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from ops.failed_accounts import main
+from testkit.commands import run_command
 from testkit.lambda_events import KEY_OWNER
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
@@ -46,8 +46,7 @@ def failed_sign_up(aws, accounts, stripe_api, price_id) -> Account:
 
 
 def run(*argv, environ, clock=time.time) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(list(argv), environ=environ, out=out, clock=clock), out.getvalue()
+    return run_command(main, argv, environ=environ, clock=clock)
 
 
 def test_failed_accounts_are_listed_with_ids_reason_and_age(failed_sign_up, environment):

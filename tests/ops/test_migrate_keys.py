@@ -5,13 +5,13 @@ key keeps its grace and its retirement, a dry run writes nothing, and a second r
 
 from __future__ import annotations
 
-import io
 import time
 import uuid
 
 import boto3
 
 from ops.migrate_keys import main
+from testkit.commands import run_command
 from testkit.lambda_events import KEY_OWNER
 from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
@@ -32,8 +32,7 @@ def old_key(aws, enabled: bool = True) -> tuple[str, str]:
 
 
 def run(environment, *arguments: str) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(list(arguments), environ=environment, out=out), out.getvalue()
+    return run_command(main, arguments, environ=environment)
 
 
 def test_existing_clients_keep_their_keys_a_dry_run_writes_nothing_and_a_second_run_changes_nothing(

@@ -20,6 +20,7 @@ import stripe
 from localdev.__main__ import PROJECT_ROOT, DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from ops.smoke import EXIT_CANNOT_RUN, EXIT_FAILED, main
+from testkit.commands import run_command
 from tollgate import contract
 
 SHORT_WAITS = ("--poll-seconds", "0.2", "--timeout", "30")
@@ -80,12 +81,10 @@ def test_a_step_that_fails_mid_way_stops_the_run_and_everything_created_is_still
         if step == "change plan and back":
             raise RuntimeError("injected for the test")
 
-    out = io.StringIO()
     with mock.patch.dict(os.environ):  # the run points this process's AWS SDK at make dev's moto
-        status = main(["--dev", "--calls", "3", "--email", email, *SHORT_WAITS], out=out,
-                      environ={"DEV_STACK_FILE": str(dev_stack.stack_file)}, before_step=before_step)
+        status, output = run_command(main, ["--dev", "--calls", "3", "--email", email, *SHORT_WAITS],
+                                     environ={"DEV_STACK_FILE": str(dev_stack.stack_file)}, before_step=before_step)
 
-    output = out.getvalue()
     assert status == EXIT_FAILED, output
     assert re.search(r"change plan and back +\d+\.\d s  FAILED: injected for the test", output), output
     assert re.search(r"cancel, the keys are refused +-  not run", output), output
@@ -144,22 +143,18 @@ def with_stripe_key(aws, key: str) -> None:
 @pytest.mark.parametrize("live_key", ["sk_live_123", "rk_live_123"])
 def test_a_live_mode_stripe_key_is_refused_before_anything_is_created(aws, deployed_stack, live_key, capsys):
     with_stripe_key(aws, live_key)
-    out = io.StringIO()
+    status, output = run_command(main, ["--stack", deployed_stack], environ={})
 
-    status = main(["--stack", deployed_stack], environ={}, out=out)
-
-    assert status == EXIT_CANNOT_RUN and out.getvalue() == ""
+    assert status == EXIT_CANNOT_RUN and output == ""
     assert "live-mode key" in capsys.readouterr().err
 
 
 def test_with_live_or_a_test_key_it_runs_on_the_stack_its_outputs_name(aws, deployed_stack):
     """The API and site of the outputs answer nobody: the sign-up fails, and nothing was created."""
     with_stripe_key(aws, "sk_live_123")
-    out = io.StringIO()
+    status, output = run_command(main, ["--stack", deployed_stack, "--live", "--email", "nobody@example.com"],
+                                 environ={})
 
-    status = main(["--stack", deployed_stack, "--live", "--email", "nobody@example.com"], environ={}, out=out)
-
-    output = out.getvalue()
     assert status == EXIT_FAILED, output
     assert f"Smoke test of stack {deployed_stack}" in output and "API http://127.0.0.1:9" in output
     assert re.search(r"sign up on the default plan +\d+\.\d s  FAILED: .*(refused|Errno)", output), output

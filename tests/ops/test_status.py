@@ -6,7 +6,6 @@ deployment, a part that cannot be read)."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -23,6 +22,7 @@ import stripe
 from localdev.__main__ import PROJECT_ROOT, DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from ops.status import EXIT_ATTENTION, EXIT_FAILED, main
+from testkit.commands import run_command
 from testkit.dev_stack import request, sign_up, wait_until
 from testkit.lambda_events import KEY_OWNER
 from tollgate import contract
@@ -37,8 +37,7 @@ from tollgate.domain.models import ReconcilerRun
 
 
 def run(environ: dict[str, str], *argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(list(argv), environ=environ, out=out), out.getvalue()
+    return run_command(main, argv, environ=environ)
 
 
 def line_of(output: str, label: str) -> str:

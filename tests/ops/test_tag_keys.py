@@ -4,12 +4,12 @@ records, once, and leaves another deployment's key alone."""
 
 from __future__ import annotations
 
-import io
 import uuid
 
 import boto3
 
 from ops.tag_keys import main
+from testkit.commands import run_command
 from testkit.lambda_events import KEY_OWNER
 from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
@@ -28,8 +28,7 @@ def owner_of(key_id: str) -> str | None:
 
 
 def run(environment) -> tuple[int, str]:
-    out = io.StringIO()
-    return main([], environ=environment, out=out), out.getvalue()
+    return run_command(main, [], environ=environment)
 
 
 def test_keys_from_before_the_owner_tag_are_tagged_once_and_another_deployments_key_is_left_alone(

@@ -4,7 +4,6 @@ says so."""
 
 from __future__ import annotations
 
-import io
 import time
 import uuid
 
@@ -13,6 +12,7 @@ import pytest
 import stripe
 
 from ops.usage_redrive import main
+from testkit.commands import run_command
 from testkit.fake_metering import call_record, ledger_bytes, ledger_key, s3_notification
 from testkit.moto_stack import MotoStack
 from tollgate.adapters.aws_clients import AwsClients
@@ -38,8 +38,7 @@ def customer(aws: MotoStack, stripe_client: stripe.StripeClient) -> tuple[str, s
 
 
 def run(*argv: str, environ: dict[str, str]) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(list(argv), environ=environ, out=out), out.getvalue()
+    return run_command(main, argv, environ=environ)
 
 
 def units(stripe_bridge, customer_id: str) -> int:

@@ -4,22 +4,31 @@ the ledger's, the billable calls and Stripe's units, the differences, and the ex
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from ops.usage_report import main
-from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes, usage_environment
+from testkit.commands import run_command
+from testkit.fake_metering import MeteringOnFakes, ledger_bytes, usage_environment
+from testkit.fake_metering import call_record as record_of_call
 from testkit.fake_ports import TEST_PLANS
 from testkit.lambda_events import FUNCTION_ENVIRONMENT
 from tollgate.domain.usage import BatchSummary, MeterReport
 from tollgate.wiring import Wiring
 
-NOW = time.time()
+# Noon UTC of the day the tests run, and every call made at it unless a test says otherwise: a run
+# at 00:30 no longer puts "an hour ago" on another day than the report's.
+NOW = time.time() // 86400 * 86400 + 43200
 TODAY = datetime.fromtimestamp(NOW, UTC).date()
+
+
+def call_record(api_key_id: str | None, **options: Any) -> str:
+    """testkit's call_record, made at NOW unless `at_ms` says when."""
+    return record_of_call(api_key_id, **{"at_ms": int(NOW * 1000), **options})
 
 
 class FakeUsagePlanUsage:
@@ -50,10 +59,9 @@ def report(metering: MeteringOnFakes, gateway: dict[str, int], *argv: str) -> tu
         return Wiring(config, accounts=metering.accounts, usage_ledger=metering.ledger, usage_meter=metering.meter,
                       usage_reports=metering.reports, usage_plan_usage=plan_usage)
 
-    out = io.StringIO()
-    status = main(list(argv), environ=usage_environment(FUNCTION_ENVIRONMENT), out=out, clock=lambda: NOW,
-                  wiring=wiring)
-    return status, out.getvalue(), plan_usage
+    status, output = run_command(main, argv, environ=usage_environment(FUNCTION_ENVIRONMENT), clock=lambda: NOW,
+                                 wiring=wiring)
+    return status, output, plan_usage
 
 
 def rows(output: str) -> dict[str, list[str]]:

@@ -31,12 +31,11 @@ from tollgate.domain.account import (
     Account,
     AccountStatus,
     AppliedEvent,
-    PlanChange,
-    PlanIntent,
     StatusChange,
 )
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.key_ring import KeyRecord, KeyState
+from tollgate.domain.plan_state import PlanChange, PlanIntent
 from tollgate.domain.ports.accounts import Accounts
 
 _SERVICE = "DynamoDB"

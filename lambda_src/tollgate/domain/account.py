@@ -20,8 +20,10 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from tollgate import contract
+from tollgate.domain.billing_cursor import BillingCursor
 from tollgate.domain.key_ring import KeyRecord, KeyRing, KeyState
 from tollgate.domain.models import IssuedKey, Registrant
+from tollgate.domain.plan_state import PlanChange, PlanIntent, PlanState, PlanTerm
 from tollgate.plans import Plan
 
 # Every key a sign-up creates is named `tollgate-<email hash>-<attempt id>`: a key no account row
@@ -31,16 +33,6 @@ SIGNUP_KEY_NAME_PREFIX = "tollgate-"
 # loses its reservation; short enough that a crashed attempt frees the email within minutes.
 RESERVATION_LEASE_SECONDS = 120
 HISTORY_LIMIT = 20  # status changes kept (informational; DynamoDB items are capped at 400 KB)
-DAY_SECONDS = 24 * 3600
-# Plan changes are kept by AGE, never by count: a call is billed on the plan it was made on, and a
-# ledger object can be reported (or redelivered from the dead-letter queue, kept 14 days: SQS's
-# maximum, infra/usage_metering.py) as long as Stripe accepts its meter events, 35 days
-# (https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage-api: "timestamp ...
-# within the past 35 days"). A change older than that can no longer decide any bill.
-PLAN_HISTORY_SECONDS = (35 + 14) * DAY_SECONDS
-# Kept changes are bounded so a row stays far below DynamoDB's 400 KB: a customer cannot make more
-# changes than this within PLAN_HISTORY_SECONDS (tollgate.domain.plan_changes refuses, saying when).
-PLAN_CHANGES_KEPT = 60
 
 
 class AccountStatus(StrEnum):
@@ -66,41 +58,6 @@ class StatusChange:
     status: AccountStatus
     cause: str  # "sign-up", "rollback", a Stripe event type, ...
     event_id: str | None = None  # the Stripe event behind the change, if one was
-
-
-@dataclass(frozen=True)
-class PlanTerm:
-    """The plan an account was on at some moment, and the Stripe price its calls were billed at then
-    (None: a free plan, or a term recorded before prices were, which the catalog prices)."""
-
-    plan_id: str | None
-    price_id: str | None
-
-
-@dataclass(frozen=True)
-class PlanChange:
-    """An account moved from one plan to another at `at`: calls before it are billed on the old plan's
-    price, calls from it on the new one's (the usage reporter asks `Account.plan_at`). The prices are
-    recorded with the change, so removing a plan from the settings never stops its calls being billed."""
-
-    at: int  # epoch seconds
-    from_plan: str | None  # None: the default plan of a row from before plans
-    to_plan: str
-    cause: str  # "account page", "checkout", "reconciler", ...
-    from_price: str | None = None
-    to_price: str | None = None
-
-
-@dataclass(frozen=True)
-class PlanIntent:
-    """A plan change recorded on the row BEFORE Stripe is asked for it, with the idempotency key every
-    attempt at it uses: a retry (the customer's, the webhook's, the reconciler's) finishes the same
-    change with the same Stripe request instead of making a second subscription."""
-
-    to_plan: str
-    idempotency_key: str  # derived from (account, plan, row version): tollgate.domain.plan_changes
-    at: int  # epoch seconds: when the customer asked
-    cause: str
 
 
 @dataclass(frozen=True)
@@ -221,8 +178,7 @@ class Account:
         return min(moments, default=None)
 
     def with_debt(self, since: int | None) -> Account:
-        """Owing an open invoice since `since` (kept from the first time it was seen), or owing nothing."""
-        return replace(self, owes_since=None if since is None else (self.owes_since or since))
+        return self.with_billing(self.billing.owing(since))
 
     def is_stuck(self, now: int) -> bool:
         """A row nothing will finish: a rollback could not undo it (`failed`), or its sign-up died
@@ -341,7 +297,17 @@ class Account:
         return replace(self.with_status(self.status, at, cause), keys=self.key_ring.all_retired(at).records,
                        usage_key=None)
 
-    # --- billing ids ---------------------------------------------------------------------------
+    # --- billing (tollgate.domain.billing_cursor) ------------------------------------------------
+
+    @property
+    def billing(self) -> BillingCursor:
+        return BillingCursor(self.customer_id, self.subscription_id, self.last_billing_event_id,
+                             self.last_billing_event_at, self.owes_since, self.last_checkout_session_id)
+
+    def with_billing(self, cursor: BillingCursor) -> Account:
+        return replace(self, customer_id=cursor.customer_id, subscription_id=cursor.subscription_id,
+                       last_billing_event_id=cursor.last_event_id, last_billing_event_at=cursor.last_event_at,
+                       owes_since=cursor.owes_since, last_checkout_session_id=cursor.last_checkout_session_id)
 
     def with_customer(self, customer_id: str) -> Account:
         return replace(self, customer_id=customer_id)
@@ -359,43 +325,34 @@ class Account:
 
     def with_billing_event(self, event_id: str, created: int) -> Account:
         """Remember the newest applied Stripe event (an older one arriving later is stale)."""
-        return replace(self, last_billing_event_id=event_id,
-                       last_billing_event_at=max(created, self.last_billing_event_at))
+        return self.with_billing(self.billing.after_event(event_id, created))
 
-    # --- plans ---------------------------------------------------------------------------------
+    # --- plans (tollgate.domain.plan_state) ------------------------------------------------------
+
+    @property
+    def plan_state(self) -> PlanState:
+        return PlanState(self.plan_id, self.price_id, self.plan_changes, self.pending_plan_id, self.plan_intent)
+
+    def with_plan_state(self, state: PlanState) -> Account:
+        return replace(self, plan_id=state.plan_id, price_id=state.price_id, plan_changes=state.changes,
+                       pending_plan_id=state.pending_plan_id, plan_intent=state.intent)
 
     def plan_at(self, at: float) -> PlanTerm:
-        """The plan (and the price recorded with it) the account was on at `at` (epoch seconds): what
-        a call made then is billed on."""
-        if not self.plan_changes:
-            return PlanTerm(self.plan_id, self.price_id)
-        first = self.plan_changes[0]
-        term = PlanTerm(first.from_plan, first.from_price)
-        for change in self.plan_changes:
-            if change.at > at:
-                break
-            term = PlanTerm(change.to_plan, change.to_price)
-        return term
+        """The plan (and the price recorded with it) the account was on at `at`: what a call made then is billed on."""
+        return self.plan_state.term_at(at)
 
     def plan_changes_since(self, since: int) -> int:
-        return sum(1 for change in self.plan_changes if change.at >= since)
+        return self.plan_state.changes_since(since)
 
     def with_plan(self, plan: Plan, at: int, cause: str) -> Account:
-        """On `plan` from `at`, no longer waiting for a card nor for Stripe to change plans. Changes
-        older than PLAN_HISTORY_SECONDS go: every change records the plan before it, so the oldest
-        kept one still says what any call inside the window was made on."""
-        change = PlanChange(at, self.plan_id, plan.id, cause, self.price_id, plan.price_id)
-        kept = [*self.plan_changes, change]
-        while kept[0].at < at - PLAN_HISTORY_SECONDS:
-            kept.pop(0)
-        return replace(self, plan_id=plan.id, price_id=plan.price_id, plan_changes=tuple(kept),
-                       pending_plan_id=None, plan_intent=None, updated_at=at)
+        """On `plan` from `at`, no longer waiting for a card nor for Stripe to change plans (PlanState.changed_to)."""
+        return replace(self.with_plan_state(self.plan_state.changed_to(plan.id, plan.price_id, at, cause)), updated_at=at)
 
     def with_pending_plan(self, plan_id: str | None) -> Account:
-        return replace(self, pending_plan_id=plan_id)
+        return self.with_plan_state(self.plan_state.with_pending(plan_id))
 
     def with_plan_intent(self, intent: PlanIntent | None) -> Account:
-        return replace(self, plan_intent=intent)
+        return self.with_plan_state(self.plan_state.with_intent(intent))
 
 
 def new_account_id() -> str:

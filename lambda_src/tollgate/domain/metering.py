@@ -44,9 +44,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from tollgate.domain.account import PlanTerm
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.evidence import BilledCall, EvidenceBatch
+from tollgate.domain.plan_state import PlanTerm
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
 from tollgate.domain.usage import (

@@ -37,12 +37,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tollgate.domain.account import PLAN_CHANGES_KEPT, PLAN_HISTORY_SECONDS, Account, AccountStatus, PlanIntent
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.account_store import with_fresh_row
 from tollgate.domain.billing_state import SubscriptionState
 from tollgate.domain.checkout import PaymentMethodCheckout
 from tollgate.domain.errors import PlanChangeRefused
 from tollgate.domain.key_enforcement import KeyEnforcer
+from tollgate.domain.plan_state import PLAN_CHANGES_KEPT, PLAN_HISTORY_SECONDS, PlanIntent
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import Billing
 from tollgate.plans import Plan, PlanCatalog, UnknownPlan

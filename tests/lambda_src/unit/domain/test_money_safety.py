@@ -14,7 +14,7 @@ from testkit.fake_ports import TEST_PLANS
 from testkit.interleaving import Interleaved
 from testkit.invariants import keys_follow_the_row, stripe_bills_the_row
 from testkit.world import GRACE_SECONDS, World
-from tollgate.domain.account import DAY_SECONDS, PLAN_CHANGES_KEPT, PLAN_HISTORY_SECONDS, AccountStatus
+from tollgate.domain.account import AccountStatus
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import DownstreamError, KeyChangeRefused, PlanChangeRefused
 from tollgate.domain.lifecycle import (
@@ -24,6 +24,7 @@ from tollgate.domain.lifecycle import (
     SUBSCRIPTION_DELETED,
     SUBSCRIPTION_UPDATED,
 )
+from tollgate.domain.plan_state import DAY_SECONDS, PLAN_CHANGES_KEPT, PLAN_HISTORY_SECONDS
 from tollgate.plans import PlanCatalog
 
 ADA = "ada@example.com"
