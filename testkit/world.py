@@ -64,8 +64,8 @@ from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.reconciliation import PAGE_SIZE, STRIPE_OPERATIONS_PER_SECOND, Reconciler
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.sessions import CustomerSessions
-from tollgate.domain.usage_keys import UsageKeys
 from tollgate.domain.usage import BillableStatuses
+from tollgate.domain.usage_keys import UsageKeys
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
 

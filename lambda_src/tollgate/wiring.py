@@ -40,7 +40,6 @@ from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.key_items import KeyIssuer, stripe_key_mode
 from tollgate.domain.key_pools import KeyPoolProvisioner
-from tollgate.domain.usage_keys import UsageKeys
 from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.plan_changes import PlanChanges
 from tollgate.domain.ports.accounts import Accounts
@@ -51,6 +50,7 @@ from tollgate.domain.ports.metrics import Metrics
 from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
 from tollgate.domain.reconciliation import Reconciler
 from tollgate.domain.registration import RegistrationService
+from tollgate.domain.usage_keys import UsageKeys
 from tollgate.metrics import EmbeddedMetrics
 
 if TYPE_CHECKING:

@@ -51,12 +51,12 @@ class KeyDeletion:
 
 @dataclass(frozen=True)
 class HousekeepingRun:
+    pools: PoolRun  # what the pooled plans' keys lacked and got
     stuck_accounts: int  # `failed` rows and sign-ups abandoned mid-way
     deletions: tuple[KeyDeletion, ...]
     keys_due: int  # canceled accounts' keys past the retention, deleted or not (yet)
     keys_in_region: int | None  # None: API Gateway could not list them (`count_problem` says why)
     count_problem: str | None = None
-    pools: PoolRun = PoolRun()
 
     @property
     def keys_deleted(self) -> int:
@@ -103,8 +103,8 @@ class Housekeeping:
         try:
             keys_in_region = self._api_keys.count_in_region()
         except DownstreamError as problem:
-            return HousekeepingRun(stuck, tuple(deletions), len(due), None, str(problem), pools)
-        return HousekeepingRun(stuck, tuple(deletions), len(due), keys_in_region, pools=pools)
+            return HousekeepingRun(pools, stuck, tuple(deletions), len(due), None, str(problem))
+        return HousekeepingRun(pools, stuck, tuple(deletions), len(due), keys_in_region)
 
     def _key_due(self, account: Account, now: int) -> bool:
         canceled_since = account.canceled_since()

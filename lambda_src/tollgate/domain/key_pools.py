@@ -126,10 +126,10 @@ class KeyPoolProvisioner:
     def _provision(self, plan: Plan, deadline: float) -> PoolRun:
         pool = self._pools.get(plan.id) or KeyPool(plan.id, {})
         missing = [shard for shard in range(plan.pool_size) if shard not in pool.shards]
-        listed = self._api_keys.keys_named(f"{POOL_KEY_NAME_PREFIX}{plan.id}-") if missing or pool.shards else []
+        listed = self._api_keys.keys_named(f"{POOL_KEY_NAME_PREFIX}{plan.id}-")  # (one call per 500 keys)
         by_name: dict[str, list[ListedKey]] = {}
-        for key in sorted(listed, key=lambda key: (key.created_at, key.id)):  # the oldest of a name first
-            by_name.setdefault(key.name, []).append(key)
+        for found in sorted(listed, key=lambda found: (found.created_at, found.id)):  # the oldest of a name first
+            by_name.setdefault(found.name, []).append(found)
         recorded = 0
         for shard in missing:
             self._pacer.wait()  # (a key's create, or its adoption's read, and its attach)
