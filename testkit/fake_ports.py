@@ -107,6 +107,9 @@ class FakeApiKeys(FaultyFake, ApiKeys):
         with self._call("count_in_region"):
             return len(self.keys) + self.other_keys_in_region
 
+    def name_of(self, key_id: str) -> str:
+        return self.keys[key_id]["name"]
+
     def can_call_api(self, key_id: str) -> bool:
         """What API Gateway would decide: the key exists, is enabled and is in the plan."""
         return key_id in self.plan and self.keys.get(key_id, {}).get("enabled", False)

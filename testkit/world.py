@@ -169,7 +169,8 @@ class World:
 
     @cached_property
     def enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.plans, self.metrics, self.clock)
+        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.plans, self.metrics, self.usage_keys,
+                           self.clock)
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:

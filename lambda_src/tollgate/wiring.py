@@ -180,7 +180,8 @@ class Wiring:
 
     @cached_property
     def key_enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics, self.clock)
+        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics,
+                           self.usage_keys, self.clock)
 
     @cached_property
     def lifecycle(self) -> LifecycleService:

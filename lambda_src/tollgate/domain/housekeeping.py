@@ -32,9 +32,9 @@ from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.key_enforcement import follow_row
 from tollgate.domain.key_pools import KeyPoolProvisioner, PoolRun
+from tollgate.domain.pacing import Pacer
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
-from tollgate.domain.reconciliation import Pacer
 
 KEY_DELETIONS_PER_SECOND = 2  # of API Gateway's 5 per second and account: the rest stays for sign-ups
 DAY_SECONDS = 24 * 3600

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.models import IssuedKey, ListedKey
+from tollgate.domain.pacing import Pacer
 from tollgate.domain.ports.keys import ApiKeys, KeyPools
-from tollgate.domain.reconciliation import Pacer
 from tollgate.plans import Plan, PlanCatalog
 
 # Pool keys are named apart from sign-up keys (`tollgate-<email hash>-<attempt>`, which orphan search

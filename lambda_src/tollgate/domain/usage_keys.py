@@ -1,6 +1,11 @@
 """An account's usage key, the API Gateway key the authorizer names as usageIdentifierKey: its pool
 shard's on a pooled plan (no API Gateway call: tollgate.domain.key_pools), else one of its own.
 
+A key of its own is made at a paid sign-up, or at the first change from a pooled plan to a paid one
+(`own_key`): then it is named after the account (`own_key_name`), so whoever finishes a change that
+failed after the create (a retry, the webhook, the reconciler) adopts that key instead of making a
+second; an account has at most one, kept until its cancellation's retention ends.
+
 Creating a key of its own is API Gateway's CreateApiKey, limited to about 5 a second per account and
 region, shared with every other API of the account (API Gateway quotas,
 https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html: "CreateApiKey 5 requests per
@@ -14,11 +19,13 @@ DownstreamError).
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
 from collections.abc import Callable
 
+from tollgate.domain.account import SIGNUP_KEY_NAME_PREFIX, Account
 from tollgate.domain.errors import Throttled
 from tollgate.domain.key_pools import KeyPool, PoolNotReady, shard_of
 from tollgate.domain.models import IssuedKey
@@ -29,6 +36,13 @@ from tollgate.plans import Plan
 # stall for a whole call budget (test_call_budgets.py).
 KEY_CREATE_RETRY_SECONDS = 6.0
 FIRST_BACKOFF_SECONDS = 0.2
+
+
+def own_key_name(account: Account) -> str:
+    """The name of the key an account gets at a change to a paid plan: under the prefix orphan search lists
+    (tollgate.domain.cleanup), unique to the account (its id is new at every sign-up)."""
+    email_hash = hashlib.sha256(account.email.encode()).hexdigest()[:16]
+    return f"{SIGNUP_KEY_NAME_PREFIX}{email_hash}-{account.account_id}"
 
 
 class UsageKeys:
@@ -61,6 +75,16 @@ class UsageKeys:
             with self._lock:
                 self._pools_read[plan.id] = pool
         return key
+
+    def own_key(self, account: Account) -> IssuedKey:
+        """The account's own key (in no usage plan yet, if new): the one its row records (its value read
+        again: a pooled row holds its shard's), else the one named after it, else a new one."""
+        key_id = account.api_key_id or next(
+            (key.id for key in sorted(self._api_keys.keys_named(own_key_name(account)), key=lambda key: key.created_at)
+             if key.name == own_key_name(account)), None)
+        if key_id is not None:
+            return IssuedKey(key_id, self._api_keys.key_value(key_id))
+        return self.create_own(own_key_name(account), f"Tollgate: usage key of account {account.account_id}")
 
     def create_own(self, name: str, description: str) -> IssuedKey:
         """A new key (in no usage plan yet). Throttled calls are tried again until `retry_seconds` have
