@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from infra.price_text import PriceTextError, check_free_plan
@@ -30,9 +31,10 @@ MAX_PLANS = 10  # each is a usage plan and a few hundred bytes of every function
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
 FLAT_PLAN_KEYS = ("throttle_rate_limit", "throttle_burst_limit", "quota_limit", "quota_period", "stripe_price_id",
                   "require_payment_method")
+SPEND_CAP_KEYS = ("spend_cap_default", "spend_cap_max")  # optional, paid plans only
 FLAT_PLAN_KEYS_DOC = ("The single-plan settings of earlier versions: without `plans`, they make one plan (`standard`), "
                       "exactly as before; with `plans`, synth refuses them.")
-PLAN_FIELDS = ("id", "name", "description", "price_text", *FLAT_PLAN_KEYS)
+PLAN_FIELDS = ("id", "name", "description", "price_text", *FLAT_PLAN_KEYS, *SPEND_CAP_KEYS)
 # The value shipped in cdk.json: synth accepts it so the stack can be tried out, and docs/plans.md
 # says to replace it (`make stripe-setup` prints the real one) before a deploy that bills anyone.
 PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
@@ -54,6 +56,8 @@ PLAN_FIELD_EXPECTED = {
     "stripe_price_id": ("a Stripe price id starting with 'price_' (make stripe-setup prints it), or empty for a free "
                         "plan"),
     "require_payment_method": "true or false",
+    **dict.fromkeys(SPEND_CAP_KEYS, "an amount greater than 0 in the price's currency as a string (e.g. \"50\" or "
+                                    "\"12.50\"), or empty; only on a paid plan, and the default at most the maximum"),
 }
 
 
@@ -86,6 +90,13 @@ class PlanSettings:
     require_payment_method: bool = field(metadata={"doc": (
         "`true`: the key works only once Stripe Checkout has saved a card "
         "([Billing lifecycle](billing-lifecycle.md#payment-method)); a free plan cannot require one.")})
+    spend_cap_default: str | None = field(default=None, metadata={"doc": (
+        "The monthly spend cap of a customer who chose none, in the price's currency (e.g. `\"50\"`); empty: none. "
+        "At the cap the account's calls stop with `spend_cap_reached` until the period ends or the customer raises it "
+        "([Usage alerts and spend caps](spend-control.md)).")})
+    spend_cap_max: str | None = field(default=None, metadata={"doc": (
+        "The highest cap a customer of the plan may choose, in the price's currency; empty: no maximum, and a customer "
+        "may remove the cap. With a maximum, every account of the plan is capped at it at most.")})
 
     @property
     def is_free(self) -> bool:
@@ -157,7 +168,7 @@ def _read_plan(index: int, item: Any) -> PlanSettings:  # noqa: C901 - one check
     def number(field: str, whole: bool) -> float:
         value = item.get(field)
         ok = isinstance(value, int) if whole else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok or value <= 0:
+        if isinstance(value, bool) or not ok or not isinstance(value, (int, float)) or value <= 0:
             raise fail(field)
         return value
 
@@ -181,12 +192,32 @@ def _read_plan(index: int, item: Any) -> PlanSettings:  # noqa: C901 - one check
             check_free_plan(plan_id, text("price_text"))
         except PriceTextError as error:
             raise PlanSettingsError(f"cdk.json context 'plans': {error}") from None
+    caps = {name: _spend_cap(item, name, price is None, fail) for name in SPEND_CAP_KEYS}
+    default, maximum = caps["spend_cap_default"], caps["spend_cap_max"]
+    if default is not None and maximum is not None and Decimal(default) > Decimal(maximum):
+        raise fail("spend_cap_default", f"at most spend_cap_max ({maximum})")
     return PlanSettings(
         id=plan_id, name=text("name"), description=text("description"),
         price_text=text("price_text"), throttle_rate_limit=float(number("throttle_rate_limit", whole=False)),
         throttle_burst_limit=int(number("throttle_burst_limit", whole=True)),
         quota_limit=int(number("quota_limit", whole=True)), quota_period=period.upper(), stripe_price_id=price,
-        require_payment_method=card)
+        require_payment_method=card, spend_cap_default=default, spend_cap_max=maximum)
+
+
+def _spend_cap(item: Mapping[str, Any], name: str, free: bool, fail: Callable[..., PlanSettingsError]) -> str | None:
+    """A plan's spend cap setting as the decimal string the functions read (tollgate.plans.Plan)."""
+    raw = item.get(name)
+    if raw is None or raw == "":
+        return None
+    if free:
+        raise fail(name, "empty on a free plan (no stripe_price_id): nothing is charged, so nothing is capped")
+    try:
+        amount = Decimal(raw) if isinstance(raw, str) else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0:
+        raise fail(name)
+    return format(amount, "f")
 
 
 def runtime_catalog(plans: tuple[PlanSettings, ...], usage_plan_ids: Mapping[str, str],
@@ -197,7 +228,8 @@ def runtime_catalog(plans: tuple[PlanSettings, ...], usage_plan_ids: Mapping[str
     return PlanCatalog(tuple(
         Plan(id=plan.id, name=plan.name, usage_plan_id=usage_plan_ids[plan.id], price_id=plan.stripe_price_id,
              requires_payment_method=plan.require_payment_method, quota_limit=plan.quota_limit,
-             quota_period=plan.quota_period, pool_size=free_pool_size if plan.is_free else 0)
+             quota_period=plan.quota_period, spend_cap_default=plan.spend_cap_default, spend_cap_max=plan.spend_cap_max,
+             pool_size=free_pool_size if plan.is_free else 0)
         for plan in plans))
 
 

@@ -41,4 +41,4 @@ def deployed_with_accounts(module_name: str, fakes: World, verify_email: bool = 
     """`module_name` deployed as the stack deploys the functions serving customer accounts, on `fakes`."""
     return deployed_on_fakes(module_name, fakes.ports, accounts_environment(FUNCTION_ENVIRONMENT, verify_email),
                              customer_access=fakes.access, mailer=fakes.mailer, account_billing=fakes.account_billing,
-                             usage_plan_usage=fakes.plan_usage, usage_evidence=fakes.evidence)
+                             usage_plan_usage=fakes.plan_usage, usage_evidence=fakes.evidence, usage_meter=fakes.meter)

@@ -64,7 +64,9 @@ from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.reconciliation import PAGE_SIZE, STRIPE_OPERATIONS_PER_SECOND, Reconciler
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.sessions import CustomerSessions
+from tollgate.domain.spend_choices import SpendChoices
 from tollgate.domain.usage import BillableStatuses
+from tollgate.domain.usage_alerts import UsageAlerts
 from tollgate.domain.usage_keys import UsageKeys
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
@@ -230,6 +232,14 @@ class World:
     @cached_property
     def sessions(self) -> CustomerSessions:
         return CustomerSessions(self.accounts, self.access, self.links, self.emails, clock=self.clock)
+
+    @cached_property
+    def spend_choices(self) -> SpendChoices:
+        return SpendChoices(self.accounts, self.plans, self.meter.unit_price)
+
+    @cached_property
+    def usage_alerts(self) -> UsageAlerts:
+        return UsageAlerts(self.accounts, self.mailer, self.emails, self.clock)
 
     # --- what customers do --------------------------------------------------------------------
 

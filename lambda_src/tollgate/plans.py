@@ -30,6 +30,11 @@ class Plan:
     requires_payment_method: bool  # the key calls only once a card is on file (Checkout first)
     quota_limit: int
     quota_period: str  # DAY, WEEK or MONTH
+    # Paid plans: the monthly spend cap of a customer who chose none, and the most any may choose, in
+    # the price's currency as decimal strings ("50", "12.50"); None: no default, no maximum
+    # (tollgate.domain.spend_control.effective_cap).
+    spend_cap_default: str | None = None
+    spend_cap_max: str | None = None
     # > 0: the plan's accounts share this many API Gateway keys (tollgate.domain.key_pools); 0: each
     # account has a key of its own, made at sign-up (or at the change to this plan).
     pool_size: int = 0

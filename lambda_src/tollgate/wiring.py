@@ -68,6 +68,8 @@ if TYPE_CHECKING:
     from tollgate.domain.ports.mail import Mailer
     from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
     from tollgate.domain.sessions import CustomerSessions
+    from tollgate.domain.spend_choices import SpendChoices
+    from tollgate.domain.usage_alerts import UsageAlerts
     from tollgate.domain.verified_sign_up import VerifiedSignUp
 
 
@@ -315,6 +317,17 @@ class Wiring:
                                 self.usage_reports if self.config.usage is not None else None, self.config.plans,
                                 self.clock)
 
+    @cached_property
+    def spend_choices(self) -> SpendChoices:
+        from tollgate.domain.spend_choices import SpendChoices
+
+        return SpendChoices(self.accounts, self.config.plans, self.usage_meter.unit_price)
+
+    @cached_property
+    def usage_alerts(self) -> UsageAlerts:
+        from tollgate.domain.usage_alerts import UsageAlerts
+
+        return UsageAlerts(self.accounts, self.mailer, self.account_emails, self.clock)
 
     @cached_property
     def invoice_evidence(self) -> InvoiceEvidence:

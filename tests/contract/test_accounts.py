@@ -9,23 +9,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 
 import boto3
 import pytest
 
 from testkit.fake_ports import FakeAccounts
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
-from tollgate.domain.account import (
-    Account,
-    AccountStatus,
-    AppliedEvent,
-    KeyRecord,
-    KeyState,
-    StatusChange,
-)
+from tollgate.domain.account import Account, AccountStatus, AppliedEvent, StatusChange
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
+from tollgate.domain.key_ring import KeyRecord, KeyState
 from tollgate.domain.plan_state import PlanChange, PlanIntent
 from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.spend_control import AlertsSent, SpendSettings
 
 
 @pytest.fixture(scope="module", params=["fake", "dynamodb"])
@@ -60,12 +56,20 @@ def test_a_row_round_trips_with_every_field(accounts):
                       PlanChange(4, "free", "pro", "checkout", None, "price_pro")),
         history=(StatusChange(1, AccountStatus.PENDING, "sign-up"),
                  StatusChange(2, AccountStatus.SUSPENDED, "customer.subscription.deleted", "evt_1")),
+        spend_settings=SpendSettings((50, 100), (Decimal("2.5"), Decimal("10")), Decimal("12.50"), False),
+        alerts_sent=AlertsSent(1_800_000_000, ("quota:50",), (("amount:2.5", 1_800_000_100),)),
     ).with_keys_synced()
 
     stored = accounts.create(original)
 
     assert stored == replace(original, version=1) == accounts.get(original.email)
     assert accounts.get("nobody@example.com") is None
+
+
+def test_a_customer_who_chose_no_alerts_reads_back_as_having_chosen_none(accounts):
+    """An empty list of percentages (no quota alerts) is a choice, distinct from none made (the plan's default)."""
+    stored = accounts.create(account(spend_settings=SpendSettings(quota_percents=(), no_cap=True)))
+    assert accounts.get(stored.email) == stored
 
 
 def test_creating_a_row_that_exists_fails(accounts):

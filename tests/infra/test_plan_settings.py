@@ -5,7 +5,7 @@ import json
 import pytest
 from infra_synth import REPO_ROOT
 
-from infra.plan_settings import PLACEHOLDER_STRIPE_PRICE_ID
+from infra.plan_settings import PLACEHOLDER_STRIPE_PRICE_ID, runtime_catalog
 from infra.settings import Settings, SettingsError, load_cdk_json_context
 
 PRO = {"id": "pro", "name": "Pro", "description": "For production", "price_text": "$0.0005 per call",
@@ -36,6 +36,13 @@ def test_each_plan_is_read_with_its_limits_price_and_card_rule_the_first_being_t
                                "rateLimit": 50.0, "burstLimit": 100, "quotaLimit": 1_000_000, "quotaPeriod": "MONTH"}
 
 
+def test_a_paid_plan_may_set_a_default_spend_cap_and_a_maximum_which_the_functions_read(context):
+    (pro,) = plans_of(context, {**PRO, "spend_cap_default": "20", "spend_cap_max": "50.00"})
+    (plan,) = runtime_catalog((pro,), {"pro": "usage-plan-pro"}).plans
+
+    assert (plan.spend_cap_default, plan.spend_cap_max) == ("20", "50.00")
+
+
 def test_a_free_plan_may_say_free_and_name_its_quota(context):
     (free,) = plans_of(context, {**FREE, "price_text": "Free up to 1,000 calls a month, $0 per call"})
 
@@ -61,6 +68,12 @@ def test_plans_given_on_the_command_line_are_json(context):
     ({"stripe_price_id": "", "require_payment_method": True},
      "(id 'pro') field 'require_payment_method' must be false for a free plan"),
     ({"quota": 5}, "(id 'pro'): unknown field 'quota'; a plan has id, name"),
+    ({"spend_cap_max": "-5"}, "(id 'pro') field 'spend_cap_max' must be an amount greater than 0 in the price's currency"),
+    ({"spend_cap_default": 50}, "(id 'pro') field 'spend_cap_default' must be an amount greater than 0"),
+    ({"spend_cap_default": "60", "spend_cap_max": "50"},
+     "(id 'pro') field 'spend_cap_default' must be at most spend_cap_max (50); got '60'"),
+    ({"stripe_price_id": "", "require_payment_method": False, "price_text": "Free", "spend_cap_max": "5"},
+     "(id 'pro') field 'spend_cap_max' must be empty on a free plan"),
     ({"stripe_price_id": "", "require_payment_method": False, "price_text": "Try it: $1 per 1,000 calls"},
      "plan 'pro' is free (no stripe_price_id: nothing is billed) but its price_text 'Try it: $1 per 1,000 calls' "
      "says '$1 per 1,000 calls'"),

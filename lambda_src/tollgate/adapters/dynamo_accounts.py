@@ -27,6 +27,12 @@ from tollgate.adapters.aws_clients import (
     downstream_error,
     refuse,
 )
+from tollgate.adapters.dynamo_spend_control import (
+    alerts_sent_entry,
+    alerts_sent_of,
+    spend_settings_entry,
+    spend_settings_of,
+)
 from tollgate.domain.account import (
     Account,
     AccountStatus,
@@ -76,6 +82,8 @@ _ATTRIBUTES = {
     "plan_changes": "planChanges",
     "pending_plan_id": "pendingPlanId",
     "plan_intent": "planIntent",
+    "spend_settings": "spendSettings",
+    "alerts_sent": "alertsSent",
 }
 _FIELDS = {attribute: name for name, attribute in _ATTRIBUTES.items()}
 _NUMBERS = ("version", "lease_expires_at", "created_at", "updated_at", "last_billing_event_at", "owes_since")
@@ -273,6 +281,10 @@ def _item(account: Account) -> dict[str, Any]:
         elif name == "plan_intent":
             value = {"to": value.to_plan, "idempotencyKey": value.idempotency_key, "at": value.at,
                      "cause": value.cause}
+        elif name == "spend_settings":
+            value = spend_settings_entry(value)
+        elif name == "alerts_sent":
+            value = alerts_sent_entry(value)
         elif isinstance(value, AccountStatus):
             value = value.value
         item[attribute] = _serializer.serialize(value)
@@ -322,6 +334,10 @@ def _account(item: dict[str, Any]) -> Account:
     if "plan_intent" in values:
         intent = values["plan_intent"]
         values["plan_intent"] = PlanIntent(intent["to"], intent["idempotencyKey"], int(intent["at"]), intent["cause"])
+    if "spend_settings" in values:
+        values["spend_settings"] = spend_settings_of(values["spend_settings"])
+    if "alerts_sent" in values:
+        values["alerts_sent"] = alerts_sent_of(values["alerts_sent"])
     for name in _NUMBERS:
         if name in values:
             values[name] = int(values[name])

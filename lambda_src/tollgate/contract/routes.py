@@ -61,6 +61,8 @@ ROUTE_ACCOUNT_BILLING_PORTAL = "/api/account/billing-portal"  # POST: a Stripe c
 ROUTE_ACCOUNT_PLAN = "/api/account/plan"  # POST {plan}: change plans, the key stays (session)
 # POST: the current billing period's evidence as one CSV, by a short-lived signed URL (session)
 ROUTE_ACCOUNT_EVIDENCE = "/api/account/evidence"
+# POST {quotaPercents, amounts, cap, noCap}: usage alerts and the spend cap (session; tollgate.domain.spend_choices)
+ROUTE_ACCOUNT_SPEND = "/api/account/spend"
 ROUTE_SIGNOUT = "/api/signout"  # POST {everywhere?}: ends this session (or every session of the account)
 # The sign-up and checkout routes on the site's own origin: the same functions as ROUTE_REGISTER,
 # ROUTE_CHECKOUT and ROUTE_CHECKOUT_OUTCOME, with the same request and answer, so the signup page calls
@@ -77,7 +79,7 @@ SITE_ROUTES = {
     ROUTE_LINK: "POST", ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST",
     ROUTE_ACCOUNT: "GET", ROUTE_ACCOUNT_KEY_ROTATE: "POST", ROUTE_ACCOUNT_KEY_REVOKE: "POST",
     ROUTE_ACCOUNT_BILLING_PORTAL: "POST", ROUTE_ACCOUNT_PLAN: "POST", ROUTE_ACCOUNT_EVIDENCE: "POST",
-    ROUTE_SIGNOUT: "POST",
+    ROUTE_ACCOUNT_SPEND: "POST", ROUTE_SIGNOUT: "POST",
 }
 # The site routes anyone may call without a session: WAF limits them per viewer IP like /register.
 SITE_ROUTES_WITHOUT_SESSION = (

@@ -24,6 +24,7 @@ from tollgate.domain.billing_cursor import BillingCursor
 from tollgate.domain.key_ring import KeyRecord, KeyRing, KeyState
 from tollgate.domain.models import IssuedKey, Registrant
 from tollgate.domain.plan_state import PlanChange, PlanIntent, PlanState, PlanTerm
+from tollgate.domain.spend_control import AlertsSent, SpendSettings
 from tollgate.plans import Plan
 
 # Every key a sign-up creates is named `tollgate-<email hash>-<attempt id>`: a key no account row
@@ -125,6 +126,10 @@ class Account:
     plan_changes: tuple[PlanChange, ...] = ()  # oldest first, kept PLAN_HISTORY_SECONDS
     pending_plan_id: str | None = None  # a change waiting for a card (and any open invoice paid) through Checkout
     plan_intent: PlanIntent | None = None  # a change asked of Stripe and not yet recorded as done
+    # Usage alerts and the spend cap (tollgate.domain.spend_control), one writer each: the customer's
+    # choice (the account page) and the alerts emailed this period (the usage alerts' check).
+    spend_settings: SpendSettings | None = None
+    alerts_sent: AlertsSent | None = None
 
     @classmethod
     def reservation(cls, registrant: Registrant, plan: Plan, *, attempt_id: str, request_fingerprint: str, now: int,

@@ -57,7 +57,7 @@ def parse_registration(body: str | bytes | None, plan_ids: tuple[str, ...]) -> R
     Unknown fields are ignored. Raises RequestTooLarge above MAX_BODY_BYTES and ValidationFailed
     with one message per bad field otherwise.
     """
-    document = _decode(body)
+    document = decode_body(body)
     fields: dict[str, str] = {}
     email = _checked(document, FIELD_EMAIL, _email_problem, fields)
     first_name = _checked(document, FIELD_FIRST_NAME, _name_problem, fields)
@@ -66,7 +66,7 @@ def parse_registration(body: str | bytes | None, plan_ids: tuple[str, ...]) -> R
     if plan_id is not None and plan_id not in plan_ids:
         fields[FIELD_PLAN] = f"must be one of the plans on offer: {', '.join(plan_ids)}"
     if fields:
-        raise ValidationFailed(_summary(fields), fields)
+        raise ValidationFailed(fields_summary(fields), fields)
     return Registrant(email=normalise_email(email), first_name=first_name.strip(), last_name=last_name.strip(),
                       plan_id=plan_id)
 
@@ -106,7 +106,7 @@ def parse_plan_request(body: str | bytes | None) -> str:
 
 def parse_sign_out_request(body: str | bytes | None) -> bool:
     """Whether a POST /api/signout body (JSON `{}` or `{"everywhere": true}`) ends every session."""
-    everywhere = _decode(body).get(FIELD_EVERYWHERE, False)
+    everywhere = decode_body(body).get(FIELD_EVERYWHERE, False)
     if not isinstance(everywhere, bool):
         raise ValidationFailed(f"The field '{FIELD_EVERYWHERE}' must be true or false.",
                                {FIELD_EVERYWHERE: "must be true or false"})
@@ -119,9 +119,9 @@ ProblemOf = Callable[[str], str | None]
 
 def _one_field(body: str | bytes | None, name: str, problem_of: ProblemOf) -> str:
     fields: dict[str, str] = {}
-    value = _checked(_decode(body), name, problem_of, fields)
+    value = _checked(decode_body(body), name, problem_of, fields)
     if fields:
-        raise ValidationFailed(_summary(fields), fields)
+        raise ValidationFailed(fields_summary(fields), fields)
     return value.strip()
 
 
@@ -130,7 +130,7 @@ def normalise_email(email: str) -> str:
     return email.strip().casefold()
 
 
-def _decode(body: str | bytes | None) -> dict[str, Any]:
+def decode_body(body: str | bytes | None) -> dict[str, Any]:
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else (body or b"")
     if len(raw) > MAX_BODY_BYTES:
         raise RequestTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
@@ -226,7 +226,7 @@ def _session_id_problem(session_id: str) -> str | None:
     return None
 
 
-def _summary(fields: dict[str, str]) -> str:
+def fields_summary(fields: dict[str, str]) -> str:
     if len(fields) == 1:
         ((name, problem),) = fields.items()
         return f"The field '{name}' {problem}."

@@ -16,6 +16,8 @@
   that needs a card answers a Checkout URL first;
 - POST /api/account/evidence: the current billing period's billed calls as one CSV file, answered as a
   signed URL valid a few minutes (tollgate.domain.evidence); 409 on an account nothing is billed on;
+- POST /api/account/spend {quotaPercents, amounts, cap, noCap}: usage alerts and the spend cap
+  (tollgate.domain.spend_choices); the answer is the page's `spend` section as GET shows it;
 - POST /api/signout {everywhere?}: ends this session (or all of the account's) and clears the cookie.
 
 Every POST must be JSON (`require_json`, against cross-site form posts). No session: 401 and the
@@ -24,6 +26,7 @@ cookie cleared. Logs carry ids only, never a token, a key value or a cookie.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -34,6 +37,7 @@ from tollgate.domain.account import Account
 from tollgate.domain.account_overview import AccountOverview
 from tollgate.domain.api_key_format import key_hint
 from tollgate.domain.errors import BillingPortalNotSetUp, KeyChangeRefused, PlanChangeRefused, SignedOut
+from tollgate.domain.spend_choices import SpendView
 from tollgate.domain.validation import (
     parse_link_token,
     parse_plan_request,
@@ -163,6 +167,15 @@ def evidence() -> Response[str]:
     return respond(200, {"url": download.url, "rows": file.rows, "period": {"start": file.start, "end": file.end}})
 
 
+@app.post(contract.ROUTE_ACCOUNT_SPEND)
+def spend() -> Response[str]:
+    body = _posted()
+    current = wiring.current()
+    chosen = current.spend_choices.choose(_signed_in(), body)
+    logger.info("Spend settings chosen", extra={"accountId": chosen.account_id})
+    return respond(200, {"spend": _spend_body(current.spend_choices.view(chosen, None))})
+
+
 @app.post(contract.ROUTE_SIGNOUT)
 def sign_out() -> Response[str]:
     everywhere = parse_sign_out_request(_posted())
@@ -220,6 +233,24 @@ def _overview_body(overview: AccountOverview) -> dict[str, Any]:
         "quota": {"left": overview.quota_left, "limit": overview.quota} if overview.quota is not None else None,
         "unavailable": list(overview.unavailable),
         "keys": _keys_body(holder),
+        "spend": _spend_body(wiring.current().spend_choices.view(holder, invoice.period_start if invoice else None)),
+    }
+
+
+def _spend_body(view: SpendView) -> dict[str, Any]:
+    """Amounts as decimal strings in the major unit of `currency` (null: a free plan, or not readable now)."""
+    def amount(value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "thresholds": [{"id": threshold.id, "kind": threshold.kind.value, "value": str(threshold.value),
+                        "crossed": threshold.id in view.crossed} for threshold in view.thresholds],
+        "quotaPercentsChosen": view.settings.quota_percents is not None,
+        "cap": amount(view.cap), "capChosen": amount(view.settings.cap), "noCap": view.settings.no_cap,
+        "capDefault": amount(view.cap_default), "capMax": amount(view.cap_max),
+        "currency": view.price.currency if view.price else None,
+        "perCall": bool(view.price and view.price.amount),  # amounts and a cap need a per-unit price
+        "unavailable": view.unavailable,
     }
 
 

@@ -29,7 +29,7 @@ def deployed_reporting_usage(fakes: World) -> DeployedFunction:
     """The account function of a deployment whose own reporter bills usage (usage_reporter=tollgate)."""
     return deployed_on_fakes(ACCOUNT_MODULE, fakes.ports, usage_environment(accounts_environment(FUNCTION_ENVIRONMENT)),
                              customer_access=fakes.access, mailer=fakes.mailer, account_billing=fakes.account_billing,
-                             usage_plan_usage=fakes.plan_usage, usage_evidence=fakes.evidence,
+                             usage_plan_usage=fakes.plan_usage, usage_evidence=fakes.evidence, usage_meter=fakes.meter,
                              usage_reports=fakes.reports)
 
 
