@@ -21,6 +21,7 @@ from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import (
     UsageMetering,
     create_api,
+    create_credits_table,
     create_customer_accounts,
     create_keys_table,
     create_ledger_bucket,
@@ -54,6 +55,7 @@ class MotoStack:
     settings: Settings
     usage_counters: UsageCounters  # what GetUsage answers, per usage plan: count a key's calls there, as a gateway would
     keys_table: str
+    credits_table: str
 
     @property
     def usage_plan_id(self) -> str:
@@ -116,6 +118,7 @@ class MotoStack:
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table,
             contract.ENV_KEYS_TABLE: self.keys_table,
+            contract.ENV_CREDITS_TABLE: self.credits_table,
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table,
             contract.ENV_PLANS: self.plans(price_id, require_payment_method).to_json(),
             contract.ENV_KEY_OWNER: KEY_OWNER,
@@ -159,4 +162,5 @@ def moto_stack() -> Iterator[MotoStack]:
             provision_key_pools(boto3.client("apigateway"), boto3.client("dynamodb"), accounts_table, KEY_OWNER,
                                 runtime_catalog(settings.plans, usage_plan_ids, settings.free_pool_size))
             yield MotoStack(usage_plan_ids, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage,
-                            access_table, settings, usage_counters, keys_table)
+                            access_table, settings, usage_counters, keys_table,
+                            create_credits_table(boto3.client("dynamodb")))
