@@ -50,6 +50,10 @@ _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
 _FUNCTION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$")
 _SECRET_VERSION = re.compile(r"^[A-Za-z0-9-]{32,64}$")
 
+# A pool's keys are one item of the accounts table (about 70 bytes a shard, DynamoDB allows 400 KB), and
+# a pool of this size takes the housekeeping 500 s to make (2 creations a second): it makes it over two runs.
+MAX_POOL_SIZE = 1000
+
 __all__ = ["PLACEHOLDER_EMAIL_SENDER", "USAGE_REPORTERS", "Settings", "SettingsError", "load_cdk_json_context"]
 
 
@@ -127,6 +131,12 @@ class Settings:
         "How long API Gateway keeps the key authorizer's answer for a key: a revoked key, or a suspended or canceled "
         "account, stops calling at most this long after it happened; `0` asks the authorizer on every call "
         "([Scaling](scaling.md#the-authorizers-cache)).")})
+    free_pool_size: int = field(metadata={"doc": (
+        "API Gateway keys the accounts of each free plan share (their shards; an account's is a hash of its id): a "
+        "free sign-up then makes no API Gateway key, so neither the 10,000 keys per region nor CreateApiKey's 5 a "
+        "second bound free accounts. `0`: every free account gets a key of its own, as paid ones do "
+        "([Scaling](scaling.md#pooled-keys)). Lowering it leaves the accounts of the removed shards on their keys "
+        "until their row is next written.")})
     canceled_key_retention_days: int = field(metadata={"doc": (
         "The housekeeping deletes a canceled account's API key this many days after the cancellation; the account row "
         "keeps the key id ([Scaling](scaling.md)).")})
@@ -176,6 +186,10 @@ class Settings:
             contract.ENV_KEY_ROTATION_GRACE_SECONDS: str(self.key_rotation_grace_hours * 3600),
             contract.ENV_KEY_PREFIX: self.key_prefix,
         }
+
+    def pool_size(self, plan: PlanSettings) -> int:
+        """How many keys the accounts of `plan` share (0: a key each)."""
+        return self.free_pool_size if plan.is_free else 0
 
     @property
     def uses_sample_backend(self) -> bool:
@@ -258,6 +272,7 @@ class Settings:
             # At least a day: the calls of a key's last day are reported and `make usage-report` can
             # still ask API Gateway about them; ten years at most.
             canceled_key_retention_days=read.int_between("canceled_key_retention_days", 1, 3650),
+            free_pool_size=read.int_between("free_pool_size", 0, MAX_POOL_SIZE),
             alarm_email=read.optional_matching("alarm_email", _EMAIL_ADDRESS, "an email address the alarms are sent to"),
             alarm_signups_per_hour=read.positive_int("alarm_signups_per_hour"),
             alarm_rejected_webhooks_per_hour=read.positive_int("alarm_rejected_webhooks_per_hour"),

@@ -31,7 +31,7 @@ from typing import Any
 
 import boto3
 
-from infra.plan_settings import PlanSettings, runtime_catalog
+from infra.plan_settings import PlanSettings, runtime_catalog, usage_plan_limits
 from infra.settings import Settings
 from localdev.emulators import STRIPE_TEST_SECRET_KEY, Emulators
 from localdev.gateway import GatewayDeployment
@@ -39,7 +39,10 @@ from localdev.site_server import origin_of
 from ops.catalog_setup import CatalogSetup
 from ops.catalog_spec import CatalogSpec
 from tollgate import contract
+from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
+from tollgate.adapters.dynamo_key_pools import DynamoKeyPools
 from tollgate.adapters.stripe_client import stripe_client
+from tollgate.domain.key_pools import KeyPoolProvisioner
 from tollgate.plans import PlanCatalog
 
 NAME = "tollgate-dev"
@@ -111,7 +114,9 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     paid = [plan for plan in settings.plans if not plan.is_free]
     prices = {plan.id: catalog_setup.ensure(dev_catalog(plan, plan is paid[0])).price_id for plan in paid}
     plans = runtime_catalog(tuple(replace(plan, stripe_price_id=prices.get(plan.id)) for plan in settings.plans),
-                            usage_plan_ids)
+                            usage_plan_ids, settings.free_pool_size)
+    provision_key_pools(aws_client("apigateway", emulators), aws_client("dynamodb", emulators), accounts_table,
+                        f"{NAME}/{settings.stage_name}", plans)
     secrets_manager = aws_client("secretsmanager", emulators)
     stripe_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-stripe", SecretString=json.dumps({
         contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
@@ -189,12 +194,14 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, dict[str, str]
             parent = path
         add_method(resource_ids[route], "POST", api_key_required=False)
     apigateway.create_deployment(restApiId=api_id, stageName=settings.stage_name)
-    usage_plan_ids = {plan.id: apigateway.create_usage_plan(
-        name=f"{NAME}-{plan.id}",
-        apiStages=[{"apiId": api_id, "stage": settings.stage_name}],
-        throttle={"rateLimit": plan.throttle_rate_limit, "burstLimit": plan.throttle_burst_limit},
-        quota={"limit": plan.quota_limit, "period": plan.quota_period},
-    )["id"] for plan in settings.plans}
+    usage_plan_ids = {}
+    for plan in settings.plans:
+        limits = usage_plan_limits(plan, pooled=settings.pool_size(plan) > 0)
+        quota = {} if limits.quota_limit is None else {"quota": {"limit": limits.quota_limit,
+                                                                  "period": limits.quota_period}}
+        usage_plan_ids[plan.id] = apigateway.create_usage_plan(
+            name=f"{NAME}-{plan.id}", apiStages=[{"apiId": api_id, "stage": settings.stage_name}],
+            throttle={"rateLimit": limits.rate_limit, "burstLimit": limits.burst_limit}, **quota)["id"]
     return api_id, usage_plan_ids
 
 
@@ -220,6 +227,16 @@ def create_credits_table(dynamodb: Any, name: str = NAME) -> str:
         KeySchema=[{"AttributeName": contract.CREDITS_PARTITION_KEY, "KeyType": "HASH"},
                    {"AttributeName": contract.CREDITS_SORT_KEY, "KeyType": "RANGE"}])
     return table
+
+
+def provision_key_pools(apigateway: Any, dynamodb: Any, accounts_table: str, owner: str, plans: PlanCatalog) -> None:
+    """Make the pooled plans' shard keys at once, as the deployed housekeeping does within its first run
+    (the emulator has no creation rate limit to pace for)."""
+    provisioner = KeyPoolProvisioner(ApiGatewayKeys(apigateway, owner), DynamoKeyPools(dynamodb, accounts_table),
+                                     plans, creations_per_second=1_000_000)
+    run = provisioner.provision(deadline=float("inf"))
+    if run.problem or run.missing:
+        raise RuntimeError(f"could not make the pooled plans' keys: {run.problem or run.missing} missing")
 
 
 def create_tables(dynamodb: Any) -> tuple[str, str]:

@@ -322,7 +322,7 @@ class MeteringOnFakes:
     def create(cls, billable_statuses: str = "2xx", stripe_latency: float = 0.0) -> MeteringOnFakes:
         from testkit.fake_access import FakeMailer
         from testkit.fake_billing import FakeBilling
-        from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeKeyItems, FakeMetrics
+        from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeKeyItems, FakeKeyPools, FakeMetrics
         from testkit.lambda_events import FUNCTION_ENVIRONMENT, deployed
         from tollgate.domain.account_emails import AccountEmails
         from tollgate.domain.key_enforcement import KeyEnforcer
@@ -331,6 +331,7 @@ class MeteringOnFakes:
         from tollgate.domain.usage import BillableStatuses
         from tollgate.domain.usage_alerts import UsageAlerts
         from tollgate.domain.usage_counting import UsageTally
+        from tollgate.domain.usage_keys import UsageKeys
         from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 
         clock = Clock()
@@ -338,7 +339,9 @@ class MeteringOnFakes:
         evidence, queues, accounts, metrics = FakeUsageEvidence(), FakeUsageQueues(), FakeAccounts(), FakeMetrics()
         counts, key_items = FakeUsageCounts(), FakeKeyItems()
         spend = SpendMeter(counts, BillingPeriods(FakeBilling(), clock), meter.unit_price, clock)
-        limits = UsageLimits(accounts, KeyEnforcer(accounts, FakeApiKeys(), key_items, TEST_PLANS, metrics, clock),
+        api_keys = FakeApiKeys()
+        usage_keys = UsageKeys(api_keys, FakeKeyPools(), clock=clock, sleep=clock.sleep)
+        limits = UsageLimits(accounts, KeyEnforcer(accounts, api_keys, key_items, TEST_PLANS, metrics, usage_keys, clock),
                              TEST_PLANS, [QuotaRule(counts), SpendCapRule(spend)], clock)
         alerts = UsageAlerts(accounts, FakeMailer(), AccountEmails("https://signup.example/", 86_400), TEST_PLANS, spend,
                              clock)

@@ -29,6 +29,7 @@ def deployed_on_fakes(module_name: str, ports: FakePorts | None = None,
     defaults = {
         "api_keys": ports.api_keys, "billing": ports.billing, "analytics": ports.analytics, "accounts": ports.accounts,
         "metrics": ports.metrics, "reconciler_runs": ports.reconciler_runs, "key_items": ports.key_items,
+        "key_pools": ports.key_pools,
         "payment_methods": FakePaymentMethods(ports.billing),
         "stripe_secret": SecretStore(FUNCTION_ENVIRONMENT[contract.ENV_STRIPE_SECRET_ARN], secrets_manager),
         "moesif_secret": SecretStore(FUNCTION_ENVIRONMENT[contract.ENV_MOESIF_SECRET_ARN], secrets_manager),

@@ -50,6 +50,7 @@ from tollgate.domain.evidence import InvoiceEvidence
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.key_items import KeyIssuer, KeyItem
+from tollgate.domain.key_pools import KeyPoolProvisioner
 from tollgate.domain.lifecycle import (
     CHECKOUT_COMPLETED,
     SUBSCRIPTION_DELETED,
@@ -69,6 +70,7 @@ from tollgate.domain.spend_watch import BillingPeriods, SpendCapRule, SpendMeter
 from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.usage_alerts import UsageAlerts
 from tollgate.domain.usage_counting import UsageTally
+from tollgate.domain.usage_keys import UsageKeys
 from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
@@ -123,7 +125,7 @@ class World:
         ports, clock = FakePorts.create(), Clock(start)
         if accounts is not None:
             ports = replace(ports, accounts=accounts)  # type: ignore[arg-type]  # `accounts` says why
-        ports.billing.clock = clock
+        ports.billing.clock = ports.api_keys.clock = clock
         return cls(ports, FakePaymentMethods(ports.billing), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
                    FakePlanUsage(), FakeUsageLedger(),
                    FakeUsageMeter(clock, plans.default.price_id), FakeUsageReports(), clock, plans,
@@ -161,11 +163,21 @@ class World:
     def registration(self) -> RegistrationService:
         return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, executor=_INLINE,
                                    clock=self.clock, metrics=self.metrics, plans=self.plans, key_items=self.key_items,
-                                   issuer=ISSUER)
+                                   usage_keys=self.usage_keys, issuer=ISSUER)
+
+    @cached_property
+    def usage_keys(self) -> UsageKeys:
+        return UsageKeys(self.api_keys, self.ports.key_pools, clock=self.clock, sleep=self.clock.sleep)
+
+    @cached_property
+    def pool_provisioner(self) -> KeyPoolProvisioner:
+        return KeyPoolProvisioner(self.api_keys, self.ports.key_pools, self.plans, clock=self.clock,
+                                  sleep=self.clock.sleep)
 
     @cached_property
     def enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.plans, self.metrics, self.clock)
+        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.plans, self.metrics, self.usage_keys,
+                           self.clock)
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:
@@ -188,8 +200,8 @@ class World:
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.accounts, self.api_keys, self.key_items, CANCELED_KEY_RETENTION_DAYS, clock=self.clock,
-                            sleep=self.clock.sleep)
+        return Housekeeping(self.accounts, self.api_keys, self.key_items, CANCELED_KEY_RETENTION_DAYS,
+                            self.pool_provisioner, clock=self.clock, sleep=self.clock.sleep)
 
     @cached_property
     def account_keys(self) -> AccountKeys:

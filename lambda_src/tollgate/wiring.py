@@ -25,6 +25,7 @@ from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.dynamo_key_items import DynamoKeyItems
+from tollgate.adapters.dynamo_key_pools import DynamoKeyPools
 from tollgate.adapters.dynamo_reconciler_runs import DynamoReconcilerRuns
 from tollgate.adapters.moesif_analytics import MoesifAnalytics
 from tollgate.adapters.secrets import SecretStore
@@ -38,16 +39,18 @@ from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.key_items import KeyIssuer, stripe_key_mode
+from tollgate.domain.key_pools import KeyPoolProvisioner
 from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.plan_changes import PlanChanges
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.billing import Billing, PaymentMethods
-from tollgate.domain.ports.keys import ApiKeys, KeyItems, PlanUsage
+from tollgate.domain.ports.keys import ApiKeys, KeyItems, KeyPools, PlanUsage
 from tollgate.domain.ports.metrics import Metrics
 from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
 from tollgate.domain.reconciliation import Reconciler
 from tollgate.domain.registration import RegistrationService
+from tollgate.domain.usage_keys import UsageKeys
 from tollgate.metrics import EmbeddedMetrics
 
 if TYPE_CHECKING:
@@ -124,6 +127,18 @@ class Wiring:
         return DynamoKeyItems(self.aws.client("dynamodb"), self.config.keys_table)
 
     @cached_property
+    def key_pools(self) -> KeyPools:
+        return DynamoKeyPools(self.aws.client("dynamodb"), self.config.accounts_table)
+
+    @cached_property
+    def usage_keys(self) -> UsageKeys:
+        return UsageKeys(self.api_keys, self.key_pools, clock=self.clock)
+
+    @cached_property
+    def key_pool_provisioner(self) -> KeyPoolProvisioner:
+        return KeyPoolProvisioner(self.api_keys, self.key_pools, self.config.plans, clock=self.clock)
+
+    @cached_property
     def key_issuer(self) -> KeyIssuer:
         """Keys in `test` mode while Stripe's key is a test key (the secret is read when a key is issued)."""
         return KeyIssuer(self.config.key_prefix, lambda: stripe_key_mode(
@@ -160,7 +175,8 @@ class Wiring:
     @cached_property
     def registration(self) -> RegistrationService:
         return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, metrics=self.metrics,
-                                   plans=self.config.plans, key_items=self.key_items, issuer=self.key_issuer,
+                                   plans=self.config.plans, key_items=self.key_items, usage_keys=self.usage_keys,
+                                   issuer=self.key_issuer,
                                    clock=self.clock)
 
     @cached_property
@@ -169,7 +185,8 @@ class Wiring:
 
     @cached_property
     def key_enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics, self.clock)
+        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics,
+                           self.usage_keys, self.clock)
 
     @cached_property
     def lifecycle(self) -> LifecycleService:
@@ -187,6 +204,7 @@ class Wiring:
     @cached_property
     def housekeeping(self) -> Housekeeping:
         return Housekeeping(self.accounts, self.api_keys, self.key_items, self.config.canceled_key_retention_days,
+                            self.key_pool_provisioner,
                             clock=self.clock)
 
     @cached_property

@@ -61,6 +61,7 @@ _ATTRIBUTES = {
     "price_id": "priceId",
     "api_key_id": contract.ACCOUNTS_ATTR_API_KEY_ID,
     "usage_key": "usageKey",
+    "pool_key_id": "poolKeyId",
     "account_id": contract.ACCOUNTS_ATTR_ACCOUNT_ID,
     "customer_id": contract.ACCOUNTS_ATTR_CUSTOMER_ID,
     "subscription_id": contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID,
