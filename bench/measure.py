@@ -118,7 +118,7 @@ def seed_order_ms(ports: FakePorts) -> float:
     started = time.perf_counter()
     key = ports.api_keys.create_key("seed", "")
     customer_id = ports.billing.create_customer(registrant, key.id, uuid.uuid4().hex)
-    subscription_id = ports.billing.subscribe(customer_id, BENCH_PLANS.default.price_id, uuid.uuid4().hex)
+    subscription_id = ports.billing.subscribe(customer_id, BENCH_PLANS.default.price_id or "", uuid.uuid4().hex)
     ports.analytics.upsert_company(subscription_id, {})
     ports.analytics.upsert_user(key.id, subscription_id, {})
     ports.api_keys.attach_to_plan(key.id, BENCH_PLANS.default.usage_plan_id)

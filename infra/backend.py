@@ -67,6 +67,7 @@ class Backend(Construct):
             "could not finish it; docs/operations.md gives the put-secret-value + deploy commands.",
         )
         if sample_backend is None:
+            assert settings.backend_url is not None  # neither a function nor the sample: the owner's URL
             self.base_url = settings.backend_url.rstrip("/") + "/"
         else:
             self.base_url = self._serve_sample(sample_backend)

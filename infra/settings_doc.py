@@ -71,7 +71,7 @@ def _doc(owner: type, each: Any) -> str:
     return " ".join(text.split())
 
 
-def setting_lines(context: Mapping[str, Any], settings_class: type = Settings) -> list[SettingLine]:
+def setting_lines(context: Mapping[str, Any], settings_class: type[Any] = Settings) -> list[SettingLine]:
     """Every context key the settings read, in the order of their fields; a field that groups several
     keys (metadata `context_keys`, e.g. the brand) gives one line per field of its own dataclass."""
     accepts = settings_class.accepted_values(context)
@@ -80,7 +80,8 @@ def setting_lines(context: Mapping[str, Any], settings_class: type = Settings) -
     for each in fields(settings_class):
         if "context_keys" in each.metadata:
             group = hints[each.name]
-            assert is_dataclass(group), f"{each.name}: context_keys needs a dataclass whose fields are the keys"
+            assert isinstance(group, type) and is_dataclass(group), (
+                f"{each.name}: context_keys needs a dataclass whose fields are the keys")
             lines += [SettingLine((key.name,), _default(context, key.name), accepts[key.name], _doc(group, key))
                       for key in fields(group)]
             continue

@@ -105,7 +105,7 @@ class LedgerBackup:
         """Write what arrived since the last flush; its key, or None when nothing did."""
         with self._lock:
             lines, oldest, self._lines, self._oldest = self._lines, self._oldest, [], None
-        if not lines:
+        if not lines or oldest is None:
             return None
         moment = datetime.fromtimestamp(oldest, UTC)
         key = (contract.USAGE_LEDGER_PREFIX + moment.strftime(contract.USAGE_LEDGER_HOUR_FORMAT)

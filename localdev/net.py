@@ -4,11 +4,12 @@ no traceback when a client hangs up, and request bodies read whole (chunked or n
 from __future__ import annotations
 
 import errno
+import io
 import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, BinaryIO
+from typing import Any
 
 LOOPBACK = "127.0.0.1"
 # A browser closing a tab or a client closing early: normal for a server, never our failure.
@@ -77,14 +78,14 @@ def read_request_body(handler: BaseHTTPRequestHandler, timeout: float) -> bytes:
         handler.connection.settimeout(previous_timeout)
 
 
-def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+def _read_exactly(stream: io.BufferedIOBase, size: int) -> bytes:
     data = stream.read(size) if size > 0 else b""
     if len(data) < size:
         raise UnreadableBody(f"the client announced {size} bytes and sent {len(data)} before hanging up")
     return data
 
 
-def _read_chunked(stream: BinaryIO) -> bytes:
+def _read_chunked(stream: io.BufferedIOBase) -> bytes:
     chunks = []
     while True:
         size_line = stream.readline(_MAX_CHUNK_LINE)
@@ -109,7 +110,7 @@ class _QuietThreadingHTTPServer(ThreadingHTTPServer):
 
     request_queue_size = LISTEN_BACKLOG
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], CLIENT_DISCONNECTS):
             return
         super().handle_error(request, client_address)

@@ -30,11 +30,22 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import stripe
 
 from ops.catalog_spec import CatalogSpec
+
+if TYPE_CHECKING:  # Stripe's own parameter types: what each create and update takes
+    from stripe import RequestOptions
+    from stripe.params import (
+        PriceCreateParams,
+        ProductCreateParams,
+        WebhookEndpointCreateParams,
+        WebhookEndpointUpdateParams,
+    )
+    from stripe.params.billing import MeterCreateParams
+    from stripe.params.billing_portal import ConfigurationCreateParams, ConfigurationUpdateParams
 from tollgate import contract
 
 PORTAL_FEATURES: dict[str, dict[str, Any]] = {
@@ -100,10 +111,12 @@ class CatalogSetup:
             features = configuration.features.to_dict()
             if all(wanted.items() <= features.get(name, {}).items() for name, wanted in PORTAL_FEATURES.items()):
                 return configuration.id, Change.UNCHANGED
-            self._stripe.billing_portal.configurations.update(configuration.id, {"features": PORTAL_FEATURES})
+            update = cast("ConfigurationUpdateParams", {"features": PORTAL_FEATURES})
+            self._stripe.billing_portal.configurations.update(configuration.id, update)
             return configuration.id, Change.UPDATED
-        params = {"features": PORTAL_FEATURES, "metadata": dict(contract.STRIPE_PORTAL_CONFIGURATION_METADATA),
-                  "business_profile": {"headline": f"{product_name}: invoices, payment method, cancellation"}}
+        params = cast("ConfigurationCreateParams", {
+            "features": PORTAL_FEATURES, "metadata": dict(contract.STRIPE_PORTAL_CONFIGURATION_METADATA),
+            "business_profile": {"headline": f"{product_name}: invoices, payment method, cancellation"}})
         configuration = self._stripe.billing_portal.configurations.create(params, _idempotent("portal", params))
         return configuration.id, Change.CREATED
 
@@ -115,7 +128,7 @@ class CatalogSetup:
                     return product.id, Change.UNCHANGED
                 self._stripe.products.update(product.id, {"name": name})
                 return product.id, Change.UPDATED
-        params = {"name": name, "metadata": metadata}
+        params: ProductCreateParams = {"name": name, "metadata": metadata}
         product = self._stripe.products.create(params, _idempotent("product", params))
         return product.id, Change.CREATED
 
@@ -131,7 +144,7 @@ class CatalogSetup:
                 self._stripe.billing.meters.update(meter.id, {"display_name": display_name})
                 change = Change.UPDATED
             return meter.id, change
-        params = {
+        params: MeterCreateParams = {
             "display_name": display_name,
             "event_name": event_name,
             "default_aggregation": {"formula": "sum"},
@@ -152,7 +165,7 @@ class CatalogSetup:
             "transfer_lookup_key": bool(existing),
             "metadata": {"tollgate": "price", "tollgate_spec": fingerprint},
         }
-        price = self._stripe.prices.create(params, _idempotent("price", params))
+        price = self._stripe.prices.create(cast("PriceCreateParams", params), _idempotent("price", params))
         return price.id, Change.REPLACED if existing else Change.CREATED
 
     def ensure_webhook(self, url: str) -> WebhookEndpoint:
@@ -164,15 +177,15 @@ class CatalogSetup:
                 continue
             if sorted(endpoint.enabled_events) == events:
                 return WebhookEndpoint(endpoint.id, Change.UNCHANGED)
-            self._stripe.webhook_endpoints.update(endpoint.id, {"enabled_events": events})
+            self._stripe.webhook_endpoints.update(endpoint.id, cast("WebhookEndpointUpdateParams", {"enabled_events": events}))
             return WebhookEndpoint(endpoint.id, Change.UPDATED)
-        params = {
+        params = cast("WebhookEndpointCreateParams", {  # (api_version: a str, the SDK's list of literals)
             "url": url,
             "enabled_events": events,
             "api_version": contract.STRIPE_API_VERSION,
             "description": "Tollgate: API keys follow their subscription",
             "metadata": {"tollgate": "webhook"},
-        }
+        })
         endpoint = self._stripe.webhook_endpoints.create(params, _idempotent("webhook", params))
         return WebhookEndpoint(endpoint.id, Change.CREATED, endpoint.secret)
 
@@ -185,6 +198,6 @@ def _fingerprint(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _idempotent(kind: str, params: dict[str, Any]) -> dict[str, str]:
+def _idempotent(kind: str, params: Any) -> RequestOptions:
     """Same object, same key: a create retried after a lost response returns the first one."""
     return {"idempotency_key": f"tollgate-setup-{kind}-{_fingerprint(params)}"}

@@ -62,7 +62,8 @@ def decimal_amount(text: str) -> Decimal:
         raise SetupError(f"{text!r} is not a number (amounts are in cents, e.g. 0.5)") from None
     if not amount.is_finite() or amount < 0:
         raise SetupError(f"{text!r} must be zero or more (in cents)")
-    if amount.as_tuple().exponent < -12:
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -12:  # (a str exponent only for NaN/inf, refused above)
         raise SetupError(f"{text!r} has more than 12 decimal places, Stripe's maximum")
     return amount
 
@@ -144,8 +145,8 @@ class CatalogSpec:
         bounds = [tier.up_to for tier in self.tiers]
         if bounds[-1] is not None:
             raise SetupError("the last --tier must have up_to=inf")
-        finite = bounds[:-1]
-        if None in finite or finite != sorted(set(finite)):
+        finite = [bound for bound in bounds[:-1] if bound is not None]
+        if len(finite) != len(bounds) - 1 or finite != sorted(set(finite)):
             raise SetupError("--tier up_to values must increase strictly, and only the last may be inf")
 
     def per_call_rates(self) -> tuple[Decimal, ...]:

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -230,14 +231,14 @@ class SmokeRun:
                                                       *(record.gateway_key_id for record in records)]))
         for gateway_key_id in gateway_key_ids:
             attempt(f"delete API key {gateway_key_id}",
-                    lambda gateway_key_id=gateway_key_id: wired.api_keys.delete_key(gateway_key_id))
+                    partial(wired.api_keys.delete_key, gateway_key_id))
         for record in records:
             if record.key_hash:
                 attempt(f"delete the keys-table item of key {record.id}",
-                        lambda key_hash=record.key_hash: wired.key_items.delete(key_hash))
+                        partial(wired.key_items.delete, record.key_hash))
         for key_id in dict.fromkeys([*created.key_ids, *(record.id for record in records)]):
             attempt(f"forget the retirement reminder of key {key_id}",
-                    lambda key_id=key_id: wired.customer_access.forget_retirement(key_id))
+                    partial(wired.customer_access.forget_retirement, key_id))
         if created.email:
             email = created.email
             attempt(f"close the sessions of {email}", lambda: [wired.customer_access.delete_session(session)

@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
             return sum(wired.usage_meter.reported_units(customer_id, price_id, start, end)
                        for price_id in dict.fromkeys(plans.price_ids))
 
-        ledger, objects, reported, unknown = LedgerUsage(keep_calls=False), 0, 0, {}
+        ledger, objects, reported = LedgerUsage(keep_calls=False), 0, 0
+        unknown: dict[str, int] = {}
         for source in wired.usage_ledger.objects_between(start, end):
             add_billed(ledger, read_ledger(wired.usage_ledger.read(source), statuses, start * 1000, end * 1000),
                        customers.billed)

@@ -12,7 +12,7 @@ from testkit.fake_ports import TEST_PLANS
 from testkit.interleaving import Interleaved
 from testkit.invariants import keys_follow_the_row, stripe_bills_the_row
 from testkit.world import GRACE_SECONDS, World
-from tollgate.domain.account import AccountStatus
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import ConcurrentUpdate, KeyChangeRefused, PlanChangeRefused
 from tollgate.domain.lifecycle import CHECKOUT_COMPLETED, SUBSCRIPTION_UPDATED
@@ -35,53 +35,68 @@ class Writer:
     act: Callable[[World], Effect]  # does its work; returns what must hold afterwards
 
 
+def row_of(world: World) -> Account:
+    """The account's row: every writer here acts on one that exists."""
+    row = world.accounts.get(EMAIL)
+    assert row is not None, f"no row for {EMAIL}"
+    return row
+
+
+def interleaved(world: World) -> Interleaved:
+    """The world's store, as `start` made it: reads counted, a writer can be run after the Nth."""
+    assert isinstance(world.accounts, Interleaved)
+    return world.accounts
+
+
 def rotate(world: World) -> Effect:
-    key = world.account_keys.rotate(world.accounts.get(EMAIL))
-    return lambda w: (record := w.accounts.get(EMAIL).key(key.id)) is not None and record.exists
+    key = world.account_keys.rotate(row_of(world))
+    return lambda w: (record := row_of(w).key(key.id)) is not None and record.exists
 
 
 def retire(world: World) -> Effect:
-    old = world.accounts.get(EMAIL).key_records[0].id
+    old = row_of(world).key_records[0].id
     assert world.account_keys.retire_due().retired == 1, "not retired"
-    return lambda w: not w.accounts.get(EMAIL).key(old).exists
+    return lambda w: not (record := row_of(w).key(old)) or not record.exists
 
 
 def revoke(world: World) -> Effect:
-    row = world.accounts.get(EMAIL)
+    row = row_of(world)
     old = row.key_records[0].id
     world.account_keys.revoke(row, old)
-    return lambda w: not w.accounts.get(EMAIL).key(old).exists
+    return lambda w: not (record := row_of(w).key(old)) or not record.exists
 
 
 def change_to(plan_id: str) -> Callable[[World], Effect]:
     def act(world: World) -> Effect:
-        outcome = world.plan_changes.request(world.accounts.get(EMAIL), plan_id, f"req-{next(_ids)}",
+        outcome = world.plan_changes.request(row_of(world), plan_id, f"req-{next(_ids)}",
                                              "https://shop.example/a")
         if outcome.checkout_url:  # money is owed now: the change waits for Checkout to collect it
-            return lambda w: w.accounts.get(EMAIL).pending_plan_id == plan_id
-        return lambda w: w.accounts.get(EMAIL).plan_id == plan_id
+            return lambda w: row_of(w).pending_plan_id == plan_id
+        return lambda w: row_of(w).plan_id == plan_id
     return act
 
 
 def falls_behind(world: World) -> Effect:
-    row = world.accounts.get(EMAIL)
+    row = row_of(world)
+    assert row.subscription_id is not None and row.customer_id is not None
     world.billing.subscriptions[row.subscription_id]["status"] = "past_due"
     world.billing.owe(row.subscription_id, 700)
     world.lifecycle.handle(BillingEvent(f"evt_{next(_ids)}", SUBSCRIPTION_UPDATED, int(world.clock()),
                                         row.customer_id, row.subscription_id))
     # Applied: the row follows what Stripe says when it is decided (a card added meanwhile may have paid).
-    return lambda w: w.accounts.get(EMAIL).status is (
-        AccountStatus.SUSPENDED if w.billing.open_invoices(row.customer_id) else AccountStatus.ACTIVE)
+    customer_id = row.customer_id
+    return lambda w: row_of(w).status is (
+        AccountStatus.SUSPENDED if w.billing.open_invoices(customer_id) else AccountStatus.ACTIVE)
 
 
 def adds_a_card(world: World) -> Effect:
-    row = world.accounts.get(EMAIL)
+    row = row_of(world)
     session = f"cs_{next(_ids)}"
     world.payments.setup_intents[f"seti_{session}"] = "pm_card_visa"
     world.lifecycle.handle(BillingEvent(f"evt_{next(_ids)}", CHECKOUT_COMPLETED, int(world.clock()), row.customer_id,
                                         checkout_mode="setup", setup_intent_id=f"seti_{session}",
                                         checkout_session_id=session))
-    return lambda w: w.accounts.get(EMAIL).last_checkout_session_id == session
+    return lambda w: row_of(w).last_checkout_session_id == session
 
 
 def reconciles(world: World) -> Effect:
@@ -106,9 +121,9 @@ def start(store: Accounts) -> World:
     retirement), keys not yet known to match (the reconciler has something to repair); the row in `store`."""
     world = World.create(PLANS, accounts=Interleaved(store))
     world.signed_up(EMAIL)
-    world.account_keys.rotate(world.accounts.get(EMAIL))
+    world.account_keys.rotate(row_of(world))
     world.clock.advance(GRACE_SECONDS + 1)
-    row = world.accounts.get(EMAIL)
+    row = row_of(world)
     world.accounts.update(replace(row, keys_synced_to=None), row)
     return world
 
@@ -116,12 +131,12 @@ def start(store: Accounts) -> World:
 def reads_of(writer: Writer, store: Callable[[], Accounts]) -> int:
     """How many row reads the writer makes on its own: each is a point to interleave at."""
     world = start(store())
-    before = world.accounts.reads
+    before = interleaved(world).reads
     try:
         writer.act(world)
     except (*ANSWERS, AssertionError):
         pass
-    return world.accounts.reads - before
+    return interleaved(world).reads - before
 
 
 def run(writer: Writer, world: World) -> Effect | None:
@@ -142,18 +157,19 @@ def interleave(first: Writer, second: Writer, read: int, store: Accounts) -> Non
     effects: dict[str, Effect | None] = {}
 
     def second_writer() -> None:
-        effects["second"] = run(second, world)
-        if effects["second"] is not None:
-            assert effects["second"](world), f"{second.name} returned but its effect is not in the row"
+        effects["second"] = effect = run(second, world)
+        if effect is not None:
+            assert effect(world), f"{second.name} returned but its effect is not in the row"
 
-    world.accounts.after_read(read, second_writer)
-    effects["first"] = run(first, world)
+    interleaved(world).after_read(read, second_writer)
+    effects["first"] = first_effect = run(first, world)
 
-    if effects["first"] is not None:
-        assert effects["first"](world), f"{first.name} returned but its effect is not in the row"
-    superseded = effects["first"] is not None and bool(first.decides & second.decides)
-    if effects.get("second") is not None and not superseded:
-        assert effects["second"](world), f"{second.name}'s effect was lost to {first.name}"
+    if first_effect is not None:
+        assert first_effect(world), f"{first.name} returned but its effect is not in the row"
+    superseded = first_effect is not None and bool(first.decides & second.decides)
+    second_effect = effects.get("second")
+    if second_effect is not None and not superseded:
+        assert second_effect(world), f"{second.name}'s effect was lost to {first.name}"
     world.reconciler.run("converge", world.clock() + 60)  # the scheduled jobs finish what a failure left
     world.account_keys.retire_due()
     assert keys_follow_the_row(world, EMAIL) == [] and stripe_bills_the_row(world, EMAIL) == []

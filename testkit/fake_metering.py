@@ -125,7 +125,7 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
         super().__init__(**kwargs)
         self.clock = clock
         self.unit_amounts = unit_amounts or {}  # price -> unit_amount_decimal; UNIT_AMOUNT for the others
-        self.default_price_id = default_price_id or TEST_PLANS.default.price_id
+        self.default_price_id: str = default_price_id or TEST_PLANS.default.price_id or ""
         self.events: list[MeterReport] = []
         self._seen: dict[str, float] = {}
         self._prices_read: set[str] = set()

@@ -315,3 +315,4 @@ class FakePorts:
 
     def all(self) -> tuple[FaultyFake, ...]:
         return (self.api_keys, self.billing, self.analytics, self.accounts, self.key_items)
+

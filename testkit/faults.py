@@ -88,9 +88,10 @@ class FaultyFake:
             on_call, times, error or DownstreamError(self.port, f"injected failure in {method}"), answer_lost
         )
 
-    def fail_next(self, method: str, **options: object) -> None:
+    def fail_next(self, method: str, *, times: int | None = 1, error: Exception | None = None,
+                  answer_lost: bool = False) -> None:
         """`fail` counting from now: the next call of `method` is the first to fail."""
-        self.fail(method, on_call=self.call_count(method) + 1, **options)
+        self.fail(method, on_call=self.call_count(method) + 1, times=times, error=error, answer_lost=answer_lost)
 
     def call_count(self, method: str) -> int:
         return self._counts[method]
@@ -108,13 +109,13 @@ class FaultyFake:
             delay = self.latency if latency is None else latency
             if delay:
                 time.sleep(delay)
-            failing = failure and number >= failure.on_call and (
-                failure.times is None or number < failure.on_call + failure.times)
-            if failing and not failure.answer_lost:
-                raise failure.error
+            failing = failure if failure and number >= failure.on_call and (
+                failure.times is None or number < failure.on_call + failure.times) else None
+            if failing and not failing.answer_lost:
+                raise failing.error
             yield
             if failing:
-                raise failure.error
+                raise failing.error
         finally:
             if self.recorder:
                 self.recorder.add(CallRecord(self.port, method, started, time.perf_counter()))

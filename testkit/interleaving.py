@@ -22,9 +22,9 @@ class Interleaved(Accounts):
     def __init__(self, inner: Accounts):
         self.inner = inner
         self.reads = 0
-        self._hook: tuple[int, Callable[[], None]] | None = None
+        self._hook: tuple[int, Callable[[], object]] | None = None
 
-    def after_read(self, number: int, hook: Callable[[], None]) -> None:
+    def after_read(self, number: int, hook: Callable[[], object]) -> None:
         """Run `hook` once, right after the `number`th read from now returns."""
         self._hook = (self.reads + number, hook)
 

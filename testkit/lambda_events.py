@@ -113,7 +113,7 @@ def cors_headers(headers: dict[str, str]) -> dict[str, str]:
     return {name: value for name, value in headers.items() if name.lower().startswith("access-control-")}
 
 
-def invoke(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | None]:
+def invoke(module: ModuleType | DeployedFunction, event: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | None]:
     """Call the handler; return status, headers and the parsed JSON body."""
     response = module.handler(event, LambdaContext())
     headers = dict(response.get("headers") or {})
@@ -188,5 +188,5 @@ def sign_up(register: DeployedFunction) -> dict[str, Any]:
     """A fresh customer signed up through the deployed register handler: its 201 body."""
     body = json.dumps({"email": f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"})
     status, _, created = invoke(register, api_gateway_event(body))
-    assert status == 201, created
+    assert status == 201 and created is not None, created
     return created

@@ -41,7 +41,7 @@ from aiohttp import web
 
 from localdev.stripe_bridge.billing_portal import BillingPortal, PortalState
 from localdev.stripe_bridge.checkout import Checkout, CheckoutState
-from localdev.stripe_bridge.core import Upstream, authentication, stripe_errors
+from localdev.stripe_bridge.core import Surface, Upstream, authentication, stripe_errors
 from localdev.stripe_bridge.idempotency import IdempotencyState, idempotency_middleware
 from localdev.stripe_bridge.invoice_preview import InvoicePreview
 from localdev.stripe_bridge.invoices import Invoices, InvoiceState
@@ -95,7 +95,7 @@ def create_app(upstream_url: str, state: BridgeState | None = None) -> web.Appli
     state = state or BridgeState()
     upstream = Upstream(upstream_url)
     webhooks = Webhooks(upstream, state.webhooks)
-    surfaces = [
+    surfaces: list[Surface] = [
         Prices(upstream, state.prices, state.meters),
         Subscriptions(upstream, state.prices, state.invoices, state.subscription_items, webhooks),
         Invoices(upstream, state.invoices, webhooks),

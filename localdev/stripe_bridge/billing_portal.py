@@ -80,7 +80,7 @@ class BillingPortal:
         params = await request_params(request)
         reject_unknown(params, _CONFIGURATION_PARAMS)
         now = int(time.time())
-        configuration = {
+        configuration: dict[str, Any] = {
             "id": new_id("bpc_"), "object": "billing_portal.configuration", "active": True, "application": None,
             "business_profile": {"headline": None, "privacy_policy_url": None, "terms_of_service_url": None,
                                  **(params.get("business_profile") or {})},
@@ -128,11 +128,12 @@ class BillingPortal:
             configuration = stored(self._state.configurations, "billing_portal.configuration",
                                    params["configuration"], "configuration")
         else:
-            configuration = next((c for c in self._state.configurations.values() if c["is_default"]), None)
-            if configuration is None:
+            default = next((c for c in self._state.configurations.values() if c["is_default"]), None)
+            if default is None:
                 raise StripeError(400, "You can't create a portal session in test mode until you save your customer "
                                        "portal settings in test mode at https://dashboard.stripe.com/test/settings/"
                                        "billing/portal.")
+            configuration = default
         session_id = new_id("bps_")
         session = {
             "id": session_id, "object": "billing_portal.session", "configuration": configuration["id"],

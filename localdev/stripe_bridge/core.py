@@ -13,7 +13,7 @@ import secrets
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
@@ -30,6 +30,12 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Route = tuple[str, str, Handler]  # method, path pattern, handler: what each surface's routes() lists
+
+
+class Surface(Protocol):
+    """One part of Stripe's API the bridge serves (prices, subscriptions, Checkout, ...)."""
+
+    def routes(self) -> list[Route]: ...
 
 
 # --- Stripe-shaped errors ------------------------------------------------------------------------
@@ -108,6 +114,13 @@ def as_bool(value: Any, name: str) -> bool | None:
     if value in ("true", "false"):
         return value == "true"
     raise StripeError(400, f"Invalid boolean: {value}", param=name)
+
+
+def required_int(params: dict[str, Any], name: str) -> int:
+    """An integer parameter Stripe requires (its 400 when missing or not an integer)."""
+    value = as_int(require(params, name), name)
+    assert value is not None  # `require` refused a missing one
+    return value
 
 
 def as_int(value: Any, name: str) -> int | None:

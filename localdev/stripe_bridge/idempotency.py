@@ -76,7 +76,8 @@ def idempotency_middleware(state: IdempotencyState) -> Any:
         finally:
             state.in_flight.discard(scope)
         if isinstance(response, web.Response) and response.status not in (409, 429):
-            state.responses[scope] = SavedResponse(fingerprint, response.status, response.body or b"",
+            saved_body = response.body if isinstance(response.body, bytes) else b""  # a json_response's is bytes
+            state.responses[scope] = SavedResponse(fingerprint, response.status, saved_body,
                                                    response.content_type, now)
             response.headers["Idempotency-Key"] = key
         return response

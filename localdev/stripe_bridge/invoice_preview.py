@@ -110,14 +110,14 @@ def price_amount(price: dict[str, Any], quantity: int) -> int:
 def _tiered(tiers: list[dict[str, Any]], mode: str, quantity: int) -> Decimal:
     """Graduated: each tier prices the units that fall in it. Volume: the tier the total falls in
     prices every unit. Each tier used adds its flat amount."""
-    amount, below = Decimal(0), 0
+    amount, below = Decimal(0), Decimal(0)
     for tier in tiers:
-        top = tier["up_to"] if tier["up_to"] is not None else math.inf
+        top = Decimal(tier["up_to"]) if tier["up_to"] is not None else Decimal("Infinity")
         unit, flat = Decimal(tier["unit_amount_decimal"] or 0), Decimal(tier["flat_amount_decimal"] or 0)
         if mode == "volume":
             if quantity <= top:
                 return unit * quantity + flat
         elif quantity > below:
-            amount += unit * (min(quantity, top) - below) + flat
+            amount += unit * (min(Decimal(quantity), top) - below) + flat
         below = top
     return amount

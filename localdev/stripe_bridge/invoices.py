@@ -31,6 +31,7 @@ invoices itself, in Stripe's invoice shape (API versions since 2025-03-31: the s
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ class Invoices:
         self._state = state
         self._webhooks = webhooks
 
-    def routes(self) -> list[Route]:
+    def routes(self) -> builtins.list[Route]:
         return [
             ("POST", "/_bridge/subscriptions/{id}/past_due", self.make_past_due),
             ("GET", "/v1/invoices", self.list),
@@ -100,7 +101,9 @@ class Invoices:
             body = await request.json() if request.can_read_body else {}
         except ValueError:
             body = None
-        amount = as_int(body.get("amount_due"), "amount_due") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            body = {}
+        amount = as_int(body.get("amount_due"), "amount_due")
         if amount is None or amount <= 0:
             raise StripeError(400, 'Expected a JSON body {"amount_due": <cents, more than 0>, "currency": "usd"}.',
                               param="amount_due")
@@ -110,7 +113,7 @@ class Invoices:
             raise StripeError(400, f"Subscription {subscription['id']} is {subscription['status']}: only a live or "
                                    "ended subscription can owe an invoice.")
         previous_status = subscription["status"]
-        customer = await self._upstream.call("GET", f"/v1/customers/{subscription['customer']}", key)
+        customer = await self._upstream.call("GET", f"/v1/customers/{subscription['customer']}", key) or {}
         has_card = bool((customer.get("invoice_settings") or {}).get("default_payment_method"))
         invoice = self._open_invoice(subscription, amount, str(body.get("currency") or "usd").lower(), has_card)
         self._state.invoices[invoice["id"]] = invoice
@@ -155,8 +158,8 @@ class Invoices:
         invoices.sort(key=lambda invoice: invoice.get("created") or 0)
         return web.json_response(paginate(invoices, params, "/v1/invoices"))
 
-    async def _localstripe_invoices(self, key: str, filters: dict[str, str]) -> list[dict[str, Any]]:
-        invoices: list[dict[str, Any]] = []
+    async def _localstripe_invoices(self, key: str, filters: dict[str, str]) -> builtins.list[dict[str, Any]]:
+        invoices: builtins.list[dict[str, Any]] = []
         params: dict[str, Any] = {**filters, "limit": 100}
         while True:
             page = await self._upstream.call("GET", "/v1/invoices", key, params)
@@ -200,6 +203,7 @@ class Invoices:
         invoice["status_transitions"]["paid_at"] = int(time.time())
         # Settled before the answer: whoever re-reads the subscription next sees it active again.
         subscription_id = _subscription_of(invoice)
+        assert subscription_id is not None  # only a subscription's invoices are owed here
         owed = self._state.owed.get(subscription_id, [])
         owed.remove(invoice["id"])
         if not owed:

@@ -16,12 +16,12 @@ from aiohttp import web
 from localdev.stripe_bridge.core import (
     Route,
     StripeError,
-    as_int,
     new_id,
     paginate,
     reject_unknown,
     request_params,
     require,
+    required_int,
     stored,
 )
 from localdev.stripe_bridge.meters import MeterState
@@ -42,11 +42,11 @@ class MeterSummaries:
         reject_unknown(params, ("customer", "start_time", "end_time", "value_grouping_window", "limit",
                                 "starting_after", "ending_before", "expand"))
         customer = require(params, "customer")
-        start, end = (as_int(require(params, name), name) for name in ("start_time", "end_time"))
+        start, end = (required_int(params, name) for name in ("start_time", "end_time"))
         window = params.get("value_grouping_window")
         if window is not None and window not in _WINDOWS:
             raise StripeError(400, "Invalid value_grouping_window: must be one of hour, day", param="value_grouping_window")
-        step = _WINDOWS.get(window, 60)
+        step = 60 if window is None else _WINDOWS[window]
         for name, moment in (("start_time", start), ("end_time", end)):
             if moment % step:
                 unit = {60: "minute", 3600: "hour", 86400: "day"}[step]

@@ -29,13 +29,13 @@ _CLAUSE = re.compile(r"""\s*(?P<field>metadata\[['"](?P<key>[^'"]+)['"]\]|[a-z_]
 
 def _parse_query(query: str) -> list[tuple[tuple[str, ...], str]]:
     """[(path into the object, wanted value)] for each clause."""
-    conditions = []
+    conditions: list[tuple[tuple[str, ...], str]] = []
     for clause in re.split(r"\s+AND\s+", query.strip()):
         match = _CLAUSE.fullmatch(clause)
         if not match:
             raise StripeError(400, f"The bridge understands `field:'value'` clauses joined by AND, not: {clause}",
                               param="query")
-        path = ("metadata", match["key"]) if match["key"] else (match["field"],)
+        path: tuple[str, ...] = ("metadata", match["key"]) if match["key"] else (match["field"],)
         conditions.append((path, match["value"]))
     return conditions
 

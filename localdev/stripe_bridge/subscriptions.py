@@ -29,6 +29,7 @@ status the bridge's own open invoices give it (`past_due`, see invoices.py) and 
 
 from __future__ import annotations
 
+import builtins
 import copy
 import json
 from typing import Any
@@ -65,7 +66,7 @@ class Subscriptions:
         self._item_changes = ItemChanges(upstream, prices, items)
         self._webhooks = webhooks
 
-    def routes(self) -> list[Route]:
+    def routes(self) -> builtins.list[Route]:
         return [
             ("POST", "/v1/subscriptions", self.create),
             ("GET", "/v1/subscriptions", self.list),
@@ -85,7 +86,7 @@ class Subscriptions:
         response = await self._upstream.forward(request, body=urlencode(flatten(params)).encode(),
                                                 reshape=self._as_stripe_shows_it)
         if response.status == 200:
-            self._webhooks.send_after_answer(self._announce_paid_invoice(json.loads(response.body), api_key(request)))
+            self._webhooks.send_after_answer(self._announce_paid_invoice(json.loads(response.text or "{}"), api_key(request)))
         return response
 
     async def forward(self, request: web.Request) -> web.Response:
@@ -101,9 +102,9 @@ class Subscriptions:
         shown.sort(key=lambda subscription: subscription["created"])  # stable: creation order within a second
         return web.json_response(paginate(shown, params, "/v1/subscriptions"))
 
-    async def _localstripe_subscriptions(self, key: str, customer: str | None) -> list[dict[str, Any]]:
+    async def _localstripe_subscriptions(self, key: str, customer: str | None) -> builtins.list[dict[str, Any]]:
         """Every subscription localstripe holds (of `customer`), in its order (oldest first)."""
-        subscriptions: list[dict[str, Any]] = []
+        subscriptions: builtins.list[dict[str, Any]] = []
         params: dict[str, Any] = {"status": "all", "limit": 100, **({"customer": customer} if customer else {})}
         while True:
             page = await self._upstream.call("GET", "/v1/subscriptions", key, params)

@@ -144,7 +144,7 @@ class Webhooks:
     async def send_event(self, event_type: str, data_object: dict[str, Any],
                          previous_attributes: dict[str, Any] | None = None) -> list[WebhookDelivery]:
         """Deliver a signed event to every endpoint subscribed to it; wait for the answers."""
-        event = {"id": new_id("evt_"), "object": "event", "api_version": STRIPE_API_VERSION,
+        event: dict[str, Any] = {"id": new_id("evt_"), "object": "event", "api_version": STRIPE_API_VERSION,
                  "created": int(time.time()), "data": {"object": data_object}, "livemode": False,
                  "pending_webhooks": 0, "request": {"id": None, "idempotency_key": None}, "type": event_type}
         if previous_attributes is not None:

@@ -16,15 +16,9 @@ import pytest
 
 from testkit.fake_ports import FakeAccounts
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
-from tollgate.domain.account import (
-    Account,
-    AccountStatus,
-    AppliedEvent,
-    KeyRecord,
-    KeyState,
-    StatusChange,
-)
+from tollgate.domain.account import Account, AccountStatus, AppliedEvent, StatusChange
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
+from tollgate.domain.key_ring import KeyRecord, KeyState
 from tollgate.domain.plan_state import PlanChange, PlanIntent
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.spend_control import AlertsSent, SpendSettings

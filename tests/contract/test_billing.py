@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 
@@ -75,7 +76,8 @@ def bridged_stripe(stripe_api: str, price_id: str, second_price_id: str) -> Stri
 
     def price_on_the_meter_of(price: str) -> str:
         existing = client.v1.prices.retrieve(price)
-        return client.v1.prices.create({"currency": "usd", "product": existing.product, "unit_amount_decimal": "0.3",
+        return client.v1.prices.create({"currency": "usd", "product": str(existing.product),
+                                        "unit_amount_decimal": Decimal("0.3"),
                                         "recurring": {"interval": "month", "usage_type": "metered",
                                                       "meter": existing.recurring.meter}}).id
 

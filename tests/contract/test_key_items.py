@@ -13,10 +13,10 @@ import pytest
 from testkit.fake_ports import FakeKeyItems
 from tollgate import contract
 from tollgate.adapters.dynamo_key_items import DynamoKeyItems
-from tollgate.domain.account import KeyState
 from tollgate.domain.api_key_format import key_hash, key_hint, new_key
 from tollgate.domain.errors import ConcurrentUpdate
 from tollgate.domain.key_items import KeyItem
+from tollgate.domain.key_ring import KeyState
 from tollgate.domain.ports.keys import KeyItems
 
 

@@ -73,7 +73,8 @@ def bridged_checkout(stripe_api: str) -> Checkout:
         return session_id, completed["setup_intent"], completed["payment_method"]
 
     def default_card(customer_id: str) -> str | None:
-        return client.v1.customers.retrieve(customer_id).invoice_settings.default_payment_method
+        card = client.v1.customers.retrieve(customer_id).invoice_settings.default_payment_method
+        return card if card is None or isinstance(card, str) else card.id
 
     def foreign_session(customer_id: str) -> str:
         return client.v1.checkout.sessions.create({"mode": "setup", "customer": customer_id, "currency": "usd",

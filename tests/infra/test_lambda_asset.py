@@ -100,7 +100,8 @@ def bundled(asset) -> dict[str, str]:
 
 def _runtime_requirements(distribution: str) -> list[Requirement]:
     """What `distribution` (as installed in the test venv) requires on the Lambda's Python."""
-    runtime = {**default_environment(), "python_version": lambda_asset.PYTHON_VERSION, "extra": ""}
+    runtime = {**{name: str(value) for name, value in default_environment().items()},
+               "python_version": lambda_asset.PYTHON_VERSION, "extra": ""}
     requirements = [Requirement(line) for line in importlib.metadata.requires(distribution) or []]
     return [r for r in requirements if r.marker is None or r.marker.evaluate(runtime)]
 

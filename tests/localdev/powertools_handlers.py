@@ -9,6 +9,7 @@ import threading
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 ORIGIN = "http://127.0.0.1:18000"
 LOG_STREAM = io.StringIO()
@@ -33,12 +34,12 @@ def _quick() -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def slow(event: dict, context: object) -> dict:
+def slow(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(outcome="applied")
     return slow_app.resolve(event, context)
 
 
-def quick(event: dict, context: object) -> dict:
+def quick(event: dict, context: LambdaContext) -> dict:
     return quick_app.resolve(event, context)
 
 

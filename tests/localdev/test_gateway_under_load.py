@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import pytest
 
@@ -79,7 +80,8 @@ def test_100_concurrent_clients_each_get_an_answer_from_metered_routes_and_regis
     def client(number: int) -> tuple[str, int | str, float]:
         route = "metered" if number % 2 else "register"
         if route == "metered":
-            request = ("GET", f"/orders/{number}", None, {contract.API_KEY_HEADER: key})
+            request: tuple[str, str, bytes | None, dict[str, Any]] = (
+                "GET", f"/orders/{number}", None, {contract.API_KEY_HEADER: key})
         else:
             sign_up = {"email": f"{uuid.uuid4().hex[:12]}@example.com", "firstname": "Ann", "lastname": "Lee"}
             request = ("POST", contract.ROUTE_REGISTER, json.dumps(sign_up).encode(), {

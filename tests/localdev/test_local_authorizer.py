@@ -39,6 +39,12 @@ def event(key: str | None = "tgk_key", arn: str = ARN) -> dict[str, Any]:
     return {"type": "REQUEST", "methodArn": arn, "headers": {"X-API-Key": key} if key is not None else {}}
 
 
+def refused(outcome: Authorized | Refused) -> Refused:
+    """The outcome, which the test expects to be a refusal."""
+    assert isinstance(outcome, Refused), outcome
+    return outcome
+
+
 def test_a_request_without_the_identity_header_is_refused_401_without_calling_the_function() -> None:
     function = ScriptedFunction()
     authorizer = LocalAuthorizer(function, cache_seconds=300)
@@ -71,9 +77,9 @@ def test_answers_are_cached_per_identity_value_for_the_ttl_on_the_clock() -> Non
 def test_a_cached_deny_stays_a_deny_until_it_expires_and_a_zero_ttl_caches_nothing() -> None:
     function, clock = ScriptedFunction(effect="Deny"), Clock()
     authorizer = LocalAuthorizer(function, cache_seconds=60, clock=clock)
-    assert authorizer.authorize(event()).error_type == "ACCESS_DENIED"
+    assert refused(authorizer.authorize(event())).error_type == "ACCESS_DENIED"
     function.effect = "Allow"
-    assert authorizer.authorize(event()).error_type == "ACCESS_DENIED"
+    assert refused(authorizer.authorize(event())).error_type == "ACCESS_DENIED"
     clock.now += 60
     assert isinstance(authorizer.authorize(event()), Authorized)
     uncached = LocalAuthorizer(function, cache_seconds=0, clock=clock)
@@ -95,7 +101,7 @@ def test_a_cached_policy_is_evaluated_again_for_each_method() -> None:
     authorizer = LocalAuthorizer(ScriptedFunction(resource=ARN), cache_seconds=300)
     assert isinstance(authorizer.authorize(event()), Authorized)
     other = method_arn("api1", "prod", "POST", "/v1/orders")
-    assert authorizer.authorize(event(arn=other)).error_type == "ACCESS_DENIED"
+    assert refused(authorizer.authorize(event(arn=other))).error_type == "ACCESS_DENIED"
 
 
 @pytest.mark.parametrize("resource, allowed", [
@@ -109,10 +115,10 @@ def test_resources_match_with_iams_wildcards(resource: Any, allowed: bool) -> No
 
 def test_an_explicit_deny_wins_over_an_allow() -> None:
     function = ScriptedFunction()
-    function.invoke = lambda e: {"principalId": "p", "policyDocument": {"Statement": [  # type: ignore[method-assign]
+    function.invoke = lambda event: {"principalId": "p", "policyDocument": {"Statement": [  # type: ignore[method-assign]
         {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"},
         {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": ARN}]}}
-    assert LocalAuthorizer(function, cache_seconds=0).authorize(event()).error_type == "ACCESS_DENIED"
+    assert refused(LocalAuthorizer(function, cache_seconds=0).authorize(event())).error_type == "ACCESS_DENIED"
 
 
 def test_a_failing_or_malformed_authorizer_is_a_500_and_is_not_cached() -> None:
@@ -127,6 +133,6 @@ def test_a_failing_or_malformed_authorizer_is_a_500_and_is_not_cached() -> None:
     authorizer.authorize(event())
     assert len(failing.events) == 2
     malformed = ScriptedFunction()
-    malformed.invoke = lambda e: {"policyDocument": {}}  # type: ignore[method-assign]
-    assert LocalAuthorizer(malformed, cache_seconds=300).authorize(event()).error_type == \
+    malformed.invoke = lambda event: {"policyDocument": {}}  # type: ignore[method-assign]
+    assert refused(LocalAuthorizer(malformed, cache_seconds=300).authorize(event())).error_type == \
         "AUTHORIZER_CONFIGURATION_ERROR"

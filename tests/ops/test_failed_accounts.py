@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -25,7 +26,7 @@ from tollgate.domain.models import Registrant
 
 
 @pytest.fixture
-def failed_sign_up(aws, accounts, stripe_api, price_id) -> Account:
+def failed_sign_up(aws, accounts, stripe_api, price_id) -> Iterator[Account]:
     """What a rollback that could not undo leaves: a key in the plan, a customer, a live
     subscription, and a `failed` row holding their ids."""
     email = f"{uuid.uuid4().hex[:8]}@example.com"

@@ -16,9 +16,10 @@ from testkit.lambda_events import KEY_OWNER
 from tollgate import contract
 from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.dynamo_customer_access import DynamoCustomerAccess
-from tollgate.domain.account import Account, AccountStatus, KeyRecord, KeyState
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.customer_access import KeyRetirement
+from tollgate.domain.key_ring import KeyRecord, KeyState
 
 
 def old_key(aws, enabled: bool = True) -> tuple[str, str]:

@@ -36,7 +36,7 @@ class SignupPage:
         # Every request Playwright saw this page make, navigations included, with the URL of the document
         # that made it (read when it is made: the frame moves on to other documents).
         self.requests: list[tuple[str, Request]] = []
-        page.on("console", lambda message: message.type == "error" and self.console_errors.append(message.text))
+        page.on("console", lambda message: self.console_errors.extend([message.text] if message.type == "error" else []))
         page.on("request", lambda request: self.requests.append((request.frame.url, request)))
 
     def site_requests(self) -> list[Request]:

@@ -6,6 +6,7 @@ site/ is what the header shows, loaded under the CSP."""
 from __future__ import annotations
 
 import shutil
+from typing import Literal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def test_an_accent_that_already_reads_is_kept_as_it_is(page: Page) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_colour_derived_from_any_accent_reads_at_aa_on_the_pages_backgrounds(page: Page, scheme: str) -> None:
+def test_every_colour_derived_from_any_accent_reads_at_aa_on_the_pages_backgrounds(page: Page, scheme: Literal["light", "dark"]) -> None:
     page.emulate_media(color_scheme=scheme)
     failures = page.evaluate("""([accents, checks, backgrounds]) => {
         const style = getComputedStyle(document.documentElement);

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import stripe
@@ -36,11 +36,11 @@ def session(stripe_client: stripe.StripeClient) -> Any:
 
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
 def test_the_checkout_page_is_styled_accessible_and_everything_it_loads_answers(
-        page: Page, session: Any, stripe_api: str, color_scheme: str) -> None:
+        page: Page, session: Any, stripe_api: str, color_scheme: Literal["light", "dark"]) -> None:
     responses: list[Response] = []
     console_errors: list[str] = []
     page.on("response", lambda response: responses.append(response))
-    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+    page.on("console", lambda message: console_errors.extend([message.text] if message.type == "error" else []))
     page.emulate_media(color_scheme=color_scheme)
 
     page.goto(session.url, wait_until="networkidle")

@@ -56,7 +56,7 @@ def test_empty_form_is_accessible_and_runs_under_the_strict_csp(signup: SignupPa
 
 def test_client_checks_name_each_bad_field_and_send_nothing(signup: SignupPage) -> None:
     register_calls: list[str] = []
-    signup.page.on("request", lambda r: r.url.endswith("/register") and register_calls.append(r.method))
+    signup.page.on("request", lambda r: register_calls.extend([r.method] if r.url.endswith("/register") else []))
     signup.open().fill("ada@", firstname="", lastname="L" * 101).submit()
 
     assert signup.focused_id() == "email"
@@ -74,8 +74,8 @@ def test_client_checks_name_each_bad_field_and_send_nothing(signup: SignupPage) 
 def test_sign_up_through_the_emailed_link_shows_a_working_key_once_and_a_second_sign_up_gets_the_same_answer(
         signup: SignupPage, dev_stack: DevStackProcess, unique_email: str) -> None:
     idempotency_keys: list[str] = []
-    signup.page.on("request", lambda r: r.method == "POST" and r.url.endswith("/register")
-                   and idempotency_keys.append(r.headers.get("idempotency-key", "")))
+    signup.page.on("request", lambda r: idempotency_keys.extend(
+        [r.headers.get("idempotency-key", "")] if r.method == "POST" and r.url.endswith("/register") else []))
     signup.open().fill(unique_email).submit()
     signup.page.locator("#check-inbox").wait_for(state="visible", timeout=20000)
     assert signup.focused_id() == "check-inbox-title"

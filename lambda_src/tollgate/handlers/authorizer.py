@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from tollgate import contract
 from tollgate.domain.key_authorization import Denial, Grant, decide, worth_a_read
@@ -75,10 +75,16 @@ class KeysTable:
         return None if found is None else {name: plain_attribute(value) for name, value in found.items()}
 
 
+class KeyLookup(Protocol):
+    """What the authorizer reads keys through (KeysTable; a stand-in in benchmarks)."""
+
+    def item(self, key_hash: str) -> dict[str, Any] | None: ...
+
+
 class Authorizer:
     """The presented key -> API Gateway's authorizer answer (`keys` and `clock` injectable for tests)."""
 
-    def __init__(self, keys: KeysTable, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, keys: KeyLookup, clock: Callable[[], float] = time.time) -> None:
         self._keys = keys
         self._clock = clock
 

@@ -84,7 +84,8 @@ def test_invoices_pay_with_a_card_that_declines_charges_is_a_card_error_and_the_
         stripe_client.v1.invoices.pay(invoice_id)
 
     assert raised.value.http_status == 402 and raised.value.code == "card_declined"
-    assert raised.value.json_body["error"]["decline_code"] == "generic_decline"
+    body: Any = raised.value.json_body
+    assert body["error"]["decline_code"] == "generic_decline"
     assert raised.value.user_message == "Your card was declined."
     assert stripe_client.v1.invoices.retrieve(invoice_id).status == "open"
     assert stripe_client.v1.subscriptions.retrieve(subscription.id).status == "past_due"

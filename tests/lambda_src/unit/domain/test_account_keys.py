@@ -14,11 +14,13 @@ import pytest
 from testkit.fake_ports import TEST_PLANS
 from testkit.world import GRACE_SECONDS, World
 from tollgate import contract
-from tollgate.domain.account import AccountStatus, KeyState
+from tollgate.domain.account import AccountStatus
 from tollgate.domain.account_keys import MAX_EXISTING_KEYS
 from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import DownstreamError, KeyChangeRefused
+from tollgate.domain.key_ring import KeyState
+from tollgate.domain.models import IssuedKey
 
 ADA = "ada@example.com"
 
@@ -189,7 +191,7 @@ def test_a_rotation_meanwhile_makes_the_webhook_read_again_and_cut_off_both_keys
     account = world.signed_up(ADA)
     billing, accounts = world.billing, world.accounts
     billing.subscriptions[account.subscription_id]["status"] = "past_due"
-    rotated = []
+    rotated: list[IssuedKey] = []
     real_get = billing.subscription
 
     def rotate_between_read_and_write(subscription_id: str):
@@ -197,7 +199,7 @@ def test_a_rotation_meanwhile_makes_the_webhook_read_again_and_cut_off_both_keys
             rotated.append(world.account_keys.rotate(accounts.get(ADA)))
         return real_get(subscription_id)
 
-    billing.subscription = rotate_between_read_and_write
+    billing.subscription = rotate_between_read_and_write  # type: ignore[method-assign]  # the fake, for this test
     world.lifecycle.handle(BillingEvent("evt_1", "customer.subscription.updated", int(world.clock()),
                                         subscription_id=account.subscription_id))
     assert not world.can_call(rotated[0].value) and not world.can_call(world.issued[ADA])

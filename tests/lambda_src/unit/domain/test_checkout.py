@@ -9,11 +9,12 @@ import pytest
 
 from testkit.fake_billing import FakePaymentMethods
 from testkit.fake_ports import FakeAccounts, FakeKeyItems
-from tollgate.domain.account import Account, AccountStatus, KeyState
+from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import CheckoutOutcome
 from tollgate.domain.checkout import OUTCOME_WINDOW_SECONDS, PaymentMethodCheckout
 from tollgate.domain.errors import ApiKeyRejected, UnknownCheckoutSession
 from tollgate.domain.key_items import KeyIssuer, KeyItem
+from tollgate.domain.key_ring import KeyState
 from tollgate.domain.models import IssuedKey
 
 SIGNUP_URL = "https://signup.example.com/"

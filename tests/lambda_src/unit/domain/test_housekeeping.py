@@ -10,16 +10,11 @@ import pytest
 from testkit.world import CANCELED_KEY_RETENTION_DAYS as RETENTION_DAYS
 from testkit.world import START, World
 from tollgate import contract
-from tollgate.domain.account import (
-    RESERVATION_LEASE_SECONDS,
-    Account,
-    AccountStatus,
-    KeyRecord,
-    KeyState,
-)
+from tollgate.domain.account import RESERVATION_LEASE_SECONDS, Account, AccountStatus
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.housekeeping import DAY_SECONDS
+from tollgate.domain.key_ring import KeyRecord, KeyState
 
 NOW = int(START)
 NO_DEADLINE = float("inf")

@@ -138,7 +138,7 @@ def test_a_newer_event_committed_between_our_write_and_our_key_call_wins(world: 
         world.stripe_sends(ann, INVOICE_PAID, created=NOW + 1)
         set_enabled(key_id, enabled)
 
-    world.api_keys.set_enabled = newer_event_lands_first
+    world.api_keys.set_enabled = newer_event_lands_first  # type: ignore[method-assign]  # the fake, for this test
 
     world.stripe_sends(ann, SUBSCRIPTION_UPDATED, created=NOW)
 

@@ -11,9 +11,10 @@ from registrations import ANN, assert_nothing_left, service_for, usage_key_id
 
 from testkit.fake_ports import TEST_PLANS, FakePorts
 from testkit.faults import CallRecorder
-from tollgate.domain.account import AccountStatus, KeyState
+from tollgate.domain.account import AccountStatus
 from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.errors import DownstreamError
+from tollgate.domain.key_ring import KeyState
 from tollgate.plans import PlanCatalog
 
 
