@@ -43,7 +43,8 @@ def reporter_throughput(stripe_latency_s: float, records: int = RECORDS, custome
         per_second.append(records / (time.perf_counter() - started))
         if answer["batchItemFailures"] or fakes.meter.units() - reported != records:
             raise RuntimeError(f"the reporter did not report the batch: {answer}, {fakes.meter.units()} units")
-    return ReporterFigures(*per_second, fakes.meter.call_count("report") // 2)
+    first, following = per_second
+    return ReporterFigures(first, following, fakes.meter.call_count("report") // 2)
 
 
 def reporter_line(latency_ms: float) -> str:
