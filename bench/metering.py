@@ -10,7 +10,8 @@ import os
 import time
 from dataclasses import dataclass
 
-from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes
+from testkit.fake_metering import call_record, ledger_bytes
+from testkit.metering_on_fakes import MeteringOnFakes
 from tollgate.domain.metering import PARALLEL_STRIPE_CALLS
 
 RECORDS = 10_000

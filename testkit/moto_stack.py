@@ -21,14 +21,11 @@ from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import (
     UsageMetering,
     create_api,
-    create_credits_table,
-    create_customer_accounts,
-    create_keys_table,
     create_ledger_bucket,
-    create_tables,
     create_usage_metering,
     provision_key_pools,
 )
+from localdev.dev_tables import create_credits_table, create_customer_accounts, create_keys_table, create_tables
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from localdev.moto_gaps import answer_usage_plan_usage, fill_api_key_gaps
 from localdev.usage_plan_usage import UsageCounter, UsageCounters, counters_for

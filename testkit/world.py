@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from testkit.account_settings import EMAILS_PER_HOUR, GRACE_SECONDS, LINK_TTL_SECONDS
 from testkit.clock import Clock
 from testkit.fake_access import FakeAccountBilling, FakeCustomerAccess, FakeMailer, FakePlanUsage
 from testkit.fake_billing import FakeBilling, FakePaymentMethods
@@ -38,7 +38,7 @@ from testkit.fake_ports import (
     FakePorts,
 )
 from testkit.fake_usage_counts import FakeUsageCounts
-from tollgate import contract
+from testkit.inline_executor import INLINE
 from tollgate.domain.account import Account, AccountStatus, StatusChange
 from tollgate.domain.account_emails import AccountEmails
 from tollgate.domain.account_keys import AccountKeys
@@ -77,22 +77,8 @@ from tollgate.plans import PlanCatalog
 
 START = 1_800_000_000.0  # 2027-01-15T08:00Z: the fixed "now" of the unit tests' world (tests/lambda_src/unit/conftest.py)
 SITE_URL = "https://shop.example/"
-LINK_TTL_SECONDS = 24 * 3600
-EMAILS_PER_HOUR = 3
-GRACE_SECONDS = 24 * 3600
 CANCELED_KEY_RETENTION_DAYS = 30
 ISSUER = KeyIssuer("tgk", lambda: "test")  # the fakes' Stripe is a test deployment's
-
-
-def accounts_environment(function_environment: dict[str, str], verify_email: bool = True) -> dict[str, str]:
-    """`function_environment` plus what the stack sets on the functions that serve customer accounts."""
-    return {**function_environment,
-            contract.ENV_CUSTOMER_ACCESS_TABLE: "customer-access",
-            contract.ENV_VERIFY_EMAIL: "true" if verify_email else "false",
-            contract.ENV_EMAIL_SENDER: "no-reply@shop.example",
-            contract.ENV_EMAIL_LINK_TTL_SECONDS: str(LINK_TTL_SECONDS),
-            contract.ENV_EMAILS_PER_ADDRESS_PER_HOUR: str(EMAILS_PER_HOUR),
-            contract.ENV_KEY_ROTATION_GRACE_SECONDS: str(GRACE_SECONDS)}
 
 
 @dataclass
@@ -161,7 +147,7 @@ class World:
 
     @cached_property
     def registration(self) -> RegistrationService:
-        return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, executor=_INLINE,
+        return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, executor=INLINE,
                                    clock=self.clock, metrics=self.metrics, plans=self.plans, key_items=self.key_items,
                                    usage_keys=self.usage_keys, issuer=ISSUER)
 
@@ -359,17 +345,4 @@ class World:
         return self.lifecycle.handle(self.billing_event(account, event_type, created, **fields))
 
 
-class _Inline(Executor):
-    """Runs each call at once (deterministic domain tests)."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as failure:  # noqa: BLE001 - handed to the future like a pool does
-            future.set_exception(failure)
-        return future
-
-
-_INLINE = _Inline()
 _event_ids = itertools.count(1)

@@ -111,8 +111,11 @@ class Wiring:
 
     @cached_property
     def stripe(self) -> StripeClientForSecret:
-        return StripeClientForSecret(lambda: self.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_SECRET_KEY),
-                                     self.config.stripe_api_base)
+        return StripeClientForSecret(self._stripe_secret_key, self.config.stripe_api_base)
+
+    def _stripe_secret_key(self) -> str:
+        """Read when first needed (and re-read when the secret store's cache expires), never at build."""
+        return self.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_SECRET_KEY)
 
     @cached_property
     def api_keys(self) -> ApiKeys:
@@ -141,8 +144,7 @@ class Wiring:
     @cached_property
     def key_issuer(self) -> KeyIssuer:
         """Keys in `test` mode while Stripe's key is a test key (the secret is read when a key is issued)."""
-        return KeyIssuer(self.config.key_prefix, lambda: stripe_key_mode(
-            self.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_SECRET_KEY)))
+        return KeyIssuer(self.config.key_prefix, lambda: stripe_key_mode(self._stripe_secret_key()))
 
     @cached_property
     def reconciler_runs(self) -> ReconcilerRuns:
@@ -158,8 +160,10 @@ class Wiring:
 
     @cached_property
     def analytics(self) -> Analytics:
-        return MoesifAnalytics(lambda: self.moesif_secret.load().field(contract.SECRET_FIELD_MOESIF_APPLICATION_ID),
-                               self.config.moesif_api_base)
+        return MoesifAnalytics(self._moesif_application_id, self.config.moesif_api_base)
+
+    def _moesif_application_id(self) -> str:
+        return self.moesif_secret.load().field(contract.SECRET_FIELD_MOESIF_APPLICATION_ID)
 
     @cached_property
     def webhook_events(self) -> StripeWebhookEvents:

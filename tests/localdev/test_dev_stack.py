@@ -23,7 +23,8 @@ import pytest
 from infra.plan_settings import usage_plan_limits
 from infra.settings import Settings, load_cdk_json_context
 from infra.site_delivery import security_headers, site_config
-from localdev.__main__ import API_PORT_ENV, EXIT_PORT_IN_USE, PROJECT_ROOT, SITE_PORT_ENV, DevStackProcess
+from localdev.__main__ import API_PORT_ENV, EXIT_PORT_IN_USE, PROJECT_ROOT, SITE_PORT_ENV
+from localdev.dev_stack_process import DevStackProcess
 from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.net import bind_loopback
 from testkit import dev_stack

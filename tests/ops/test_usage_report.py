@@ -12,10 +12,11 @@ import pytest
 
 from ops.usage_report import main
 from testkit.commands import run_command
-from testkit.fake_metering import MeteringOnFakes, ledger_bytes, usage_environment
 from testkit.fake_metering import call_record as record_of_call
+from testkit.fake_metering import ledger_bytes
 from testkit.fake_ports import TEST_PLANS
 from testkit.lambda_events import FUNCTION_ENVIRONMENT
+from testkit.metering_on_fakes import MeteringOnFakes, usage_environment
 from tollgate.domain.usage import BatchSummary, MeterReport
 from tollgate.wiring import Wiring
 

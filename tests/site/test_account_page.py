@@ -13,7 +13,7 @@ import stripe
 from playwright.sync_api import Route, expect
 from signup_page import AccountPage, SignupPage, assert_accessible, metered_call
 
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from testkit import dev_stack as dev_stack_client
 from tollgate import contract
