@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from testkit.account_settings import EMAILS_PER_HOUR, GRACE_SECONDS, LINK_TTL_SECONDS
+from testkit.account_settings import EMAILS_PER_HOUR, GRACE_SECONDS, ISSUER, LINK_TTL_SECONDS
 from testkit.clock import Clock
 from testkit.fake_access import FakeAccountBilling, FakeCustomerAccess, FakeMailer, FakePlanUsage
 from testkit.fake_billing import FakeBilling, FakePaymentMethods
@@ -49,7 +49,7 @@ from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.evidence import InvoiceEvidence
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
-from tollgate.domain.key_items import KeyIssuer, KeyItem
+from tollgate.domain.key_items import KeyItem
 from tollgate.domain.key_pools import KeyPoolProvisioner
 from tollgate.domain.lifecycle import (
     CHECKOUT_COMPLETED,
@@ -78,7 +78,6 @@ from tollgate.plans import PlanCatalog
 START = 1_800_000_000.0  # 2027-01-15T08:00Z: the fixed "now" of the unit tests' world (tests/lambda_src/unit/conftest.py)
 SITE_URL = "https://shop.example/"
 CANCELED_KEY_RETENTION_DAYS = 30
-ISSUER = KeyIssuer("tgk", lambda: "test")  # the fakes' Stripe is a test deployment's
 
 
 @dataclass

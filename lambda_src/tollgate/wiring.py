@@ -12,11 +12,8 @@ Wiring with fakes in place of any field and `install` it instead of re-importing
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -376,29 +373,8 @@ class Wiring:
 
 
 _BUILT_HERE = frozenset(name for name, value in vars(Wiring).items() if isinstance(value, cached_property))
-_current: Wiring | None = None
-_lock = threading.Lock()
 
 
-def current() -> Wiring:
-    """This process's Wiring: built from the environment the stack sets on first use
-    (ConfigurationError naming a missing variable), or the one a test installed."""
-    global _current
-    with _lock:
-        if _current is None:
-            _current = Wiring(RuntimeConfig.from_environ(os.environ))
-        return _current
-
-
-@contextmanager
-def installed(wiring: Wiring | None) -> Iterator[Wiring | None]:
-    """Make `wiring` the process's own for the duration (tests, `make dev`, the benchmark); None
-    makes the next `current()` build one from the environment, as a cold start does."""
-    global _current
-    with _lock:
-        previous, _current = _current, wiring
-    try:
-        yield wiring
-    finally:
-        with _lock:
-            _current = previous
+# The process's one Wiring lives in tollgate.process_wiring; every entry point asks for it as `wiring.current()`.
+from tollgate.process_wiring import current as current  # noqa: E402 - it builds a Wiring, defined above
+from tollgate.process_wiring import installed as installed  # noqa: E402
