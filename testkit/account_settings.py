@@ -24,4 +24,6 @@ def accounts_environment(function_environment: dict[str, str], verify_email: boo
             contract.ENV_EMAIL_LINK_TTL_SECONDS: str(LINK_TTL_SECONDS),
             contract.ENV_EMAILS_PER_ADDRESS_PER_HOUR: str(EMAILS_PER_HOUR),
             contract.ENV_KEY_ROTATION_GRACE_SECONDS: str(GRACE_SECONDS)}
+
+
 ISSUER = KeyIssuer("tgk", lambda: "test")  # the test world's keys: the fakes' Stripe is a test deployment's

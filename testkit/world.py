@@ -75,7 +75,6 @@ from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
 
-START = 1_800_000_000.0  # 2027-01-15T08:00Z: the fixed "now" of the unit tests' world (tests/lambda_src/unit/conftest.py)
 SITE_URL = "https://shop.example/"
 CANCELED_KEY_RETENTION_DAYS = 30
 

@@ -4,9 +4,8 @@ concurrency, unlike testkit.world's inline one), and what they look for afterwar
 
 from __future__ import annotations
 
-from testkit.clock import Clock
+from testkit.clock import START, Clock
 from testkit.fake_ports import TEST_PLANS, FakePorts
-from testkit.world import START
 from tollgate.domain.models import Registrant
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.usage_keys import UsageKeys

@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
+from testkit.clock import START
 from testkit.fake_ports import POOLED_PLANS
-from testkit.world import START, World
+from testkit.world import World
 from tollgate.domain.key_pools import (
     ORPHAN_GRACE_SECONDS,
     POOL_KEY_NAME_PREFIX,

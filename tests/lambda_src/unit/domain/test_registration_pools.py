@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.clock import START
 from testkit.fake_ports import POOLED_PLANS
-from testkit.world import START, World
+from testkit.world import World
 from tollgate.domain.account import AccountStatus
 from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.errors import DownstreamError, Throttled
