@@ -90,7 +90,7 @@ docs: deps  ## write docs/settings.md from infra/settings.py, then serve the doc
 	$(BIN)/python -m infra.settings_doc
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
-bench: deps  ## register latency vs the seed's order, cold init, the reporter, a 1,000,000-call evidence download (figures, never fails on them)
+bench: deps  ## register latency vs the seed's order, cold init, the reporter, a 1,000,000-call evidence download, sign-ups per second free and paid (figures, never fails on them)
 	$(BIN)/python -m bench
 
 stripe-setup: deps  ## create the Stripe product, meter and price idempotently (ARGS="--help")

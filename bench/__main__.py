@@ -13,6 +13,7 @@ from bench.cold_start import measure_cold_start
 from bench.evidence import evidence_line
 from bench.measure import BENCH_ENVIRONMENT, HANDLER_MODULE, register_latency
 from bench.metering import reporter_line
+from bench.signups import sign_up_lines
 
 # What Lambda and the stack add to the register function's environment (infra/functions.py: the
 # shared environment each feature provides to).
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     print(reporter_line(latency))
     print(evidence_line())
     print(authorizer_line(AUTHORIZER_TABLE_LATENCY_MS, arguments.runs))
+    for line in sign_up_lines(latency):
+        print(line)
     print(f"register p50 {figures.register_p50_ms:.0f} ms, seed order {figures.seed_order_p50_ms:.0f} ms, "
           f"L={latency:g} ms")
     return 0

@@ -74,7 +74,7 @@ def register_latency(handler_module: ModuleType, latency_s: float, runs: int) ->
         latency=latency_s, recorder=recorder)
     bench_wiring = Wiring(
         config, api_keys=ports.api_keys, billing=ports.billing, analytics=ports.analytics, accounts=ports.accounts,
-        key_items=ports.key_items,
+        key_items=ports.key_items, key_pools=ports.key_pools,
         stripe_secret=SecretStore(config.stripe_secret_arn, secrets_manager),
         moesif_secret=SecretStore(config.moesif_secret_arn, secrets_manager),
         idempotency_store=FakeIdempotencyStore(latency=latency_s, recorder=recorder),

@@ -27,7 +27,7 @@ from infra.gateway_errors import (
 from infra.log_forwarding import MoesifLogForwarding
 from infra.nag import acknowledge
 from infra.operator_secrets import output_secret, placeholder_secret, stack_output
-from infra.plan_settings import PlanSettings, runtime_catalog
+from infra.plan_settings import PlanSettings, runtime_catalog, usage_plan_limits
 from infra.settings import Settings
 from infra.waf import ApiFirewall
 from tollgate import contract
@@ -158,7 +158,8 @@ class Gateway(Construct):
         functions.provide({
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret.secret_arn,
             contract.ENV_PLANS: runtime_catalog(settings.plans, {plan_id: plan.usage_plan_id for plan_id, plan
-                                                                 in self.usage_plans.items()}).to_json(),
+                                                                 in self.usage_plans.items()},
+                                                settings.free_pool_size).to_json(),
             contract.ENV_KEY_OWNER: self.key_owner,
             contract.ENV_STAGE: settings.stage_name,
         })
@@ -217,12 +218,14 @@ class Gateway(Construct):
         logical id of the usage plan from before plans existed, so upgrading replaces nothing (its
         keys stay on it); every other plan's id follows its plan id."""
         construct_id = "UsagePlan" if plan.id == LEGACY_PLAN_ID else f"UsagePlan-{plan.id}"
+        limits = usage_plan_limits(plan, pooled=self._settings.pool_size(plan) > 0)  # a pooled plan's: per shard
         return self.rest_api.add_usage_plan(
             construct_id,
             name=f"{Stack.of(self).stack_name}-{self._settings.stage_name}-{plan.id}",
             description=f"Tollgate plan {plan.id} ({plan.name}): its keys' throttle and quota",
-            throttle=apigw.ThrottleSettings(rate_limit=plan.throttle_rate_limit, burst_limit=plan.throttle_burst_limit),
-            quota=apigw.QuotaSettings(limit=plan.quota_limit, period=apigw.Period[plan.quota_period]),
+            throttle=apigw.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
+            quota=None if limits.quota_limit is None else apigw.QuotaSettings(
+                limit=limits.quota_limit, period=apigw.Period[limits.quota_period]),
             api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.stage)],
         )
 

@@ -5,6 +5,9 @@ contract.HOUSEKEEPING_INTERVAL_MINUTES (infra/scheduled.py); it deletes canceled
 
 Least privilege:
 - delete this deployment's keys only (owner-tag condition, infra/api_key_access.py);
+- make the pooled plans' shard keys (tollgate.domain.key_pools): create keys carrying the owner tag,
+  read an owned key's value (a shard key a run made but did not record), list this deployment's keys
+  by name, and add keys to this deployment's usage plans;
 - count the region's keys: GET on the `/apikeys` collection, which IAM cannot narrow to a tag or
   stop from being asked for values (`includeValues`); the function never asks for them;
 - scan the accounts table and put its rows (conditional writes), read and update key items by
@@ -35,8 +38,12 @@ class ScheduledHousekeeping(ScheduledFunction):
             description="Tollgate housekeeping: deletes canceled accounts' keys, counts keys and failed rows",
             interval=Duration.minutes(contract.HOUSEKEEPING_INTERVAL_MINUTES))
         keys.grant_delete(self.role)
-        keys.grant_count(self.role)
+        keys.grant_count(self.role)  # (GET /apikeys: also the listing by name of the pools' keys)
+        keys.grant_create(self.role)
+        keys.grant_read(self.role)
+        keys.grant_plan_membership(self.role, attach=True)
         self.role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["dynamodb:Scan", "dynamodb:PutItem"], resources=[accounts_table.table_arn]))
+            actions=["dynamodb:Scan", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+            resources=[accounts_table.table_arn]))  # (Get/UpdateItem: the pools' items)
         # The key items follow the usage key a canceled account's row loses (tollgate.domain.key_items).
         keys_table.grant(self.role, "dynamodb:GetItem", "dynamodb:UpdateItem")

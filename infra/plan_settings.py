@@ -243,12 +243,40 @@ def _spend_cap(item: Mapping[str, Any], name: str, free: bool, fail: Callable[..
     return format(amount, "f")
 
 
-def runtime_catalog(plans: tuple[PlanSettings, ...], usage_plan_ids: Mapping[str, str]) -> PlanCatalog:
+def runtime_catalog(plans: tuple[PlanSettings, ...], usage_plan_ids: Mapping[str, str],
+                    free_pool_size: int) -> PlanCatalog:
     """The plans as the functions read them (contract.ENV_PLANS), with each plan's usage plan id
-    (a CloudFormation reference in the stack, moto's id in `make dev`)."""
+    (a CloudFormation reference in the stack, moto's id in `make dev`) and pool size (`free_pool_size`
+    for a free plan; a paid plan's accounts have keys of their own)."""
     return PlanCatalog(tuple(
         Plan(id=plan.id, name=plan.name, usage_plan_id=usage_plan_ids[plan.id], price_id=plan.stripe_price_id,
              requires_payment_method=plan.require_payment_method, quota_limit=plan.quota_limit,
              quota_period=plan.quota_period, spend_cap_default=plan.spend_cap_default, spend_cap_max=plan.spend_cap_max,
-             prepaid=plan.prepaid)
+             prepaid=plan.prepaid, pool_size=free_pool_size if plan.is_free else 0)
         for plan in plans))
+
+
+# A pooled plan's usage plan throttles each SHARD key, which all the accounts of a shard share: its rate
+# and burst are the plan's per-account ones times this many accounts calling at full rate at once
+# (docs/scaling.md#pooled-keys says why the shard's throttle is enough).
+POOLED_THROTTLE_ACCOUNTS = 10
+
+
+@dataclass(frozen=True)
+class UsagePlanLimits:
+    """What a plan's API Gateway usage plan is created with (the stack's and `make dev`'s alike)."""
+
+    rate_limit: float
+    burst_limit: int
+    quota_limit: int | None  # None: no API Gateway quota (a pooled plan: Tollgate counts each account's calls)
+    quota_period: str
+
+
+def usage_plan_limits(plan: PlanSettings, pooled: bool) -> UsagePlanLimits:
+    """The plan's own throttle and quota for keys of one account each; for a pooled plan, a shard's
+    throttle and no quota (an API Gateway quota on a shared key would be spent by its busiest account)."""
+    if not pooled:
+        return UsagePlanLimits(plan.throttle_rate_limit, plan.throttle_burst_limit, plan.quota_limit,
+                               plan.quota_period)
+    return UsagePlanLimits(plan.throttle_rate_limit * POOLED_THROTTLE_ACCOUNTS,
+                           plan.throttle_burst_limit * POOLED_THROTTLE_ACCOUNTS, None, plan.quota_period)

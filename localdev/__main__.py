@@ -19,22 +19,20 @@ import os
 import select
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from types import FrameType
 
 from infra.settings import Settings, SettingsError, load_cdk_json_context
-from localdev.bootstrap import NAME, LocalDeployment, aws_client, bootstrap
+from localdev.bootstrap import LocalDeployment, aws_client, bootstrap
 from localdev.console import FunctionLogs, configure_console
+from localdev.dev_tables import NAME
 from localdev.emulators import Emulators
 from localdev.firehose import LedgerBackup
 from localdev.gateway import LocalGateway
 from localdev.lambda_runtime import LocalFunction
 from localdev.mailbox import Mailbox
-from localdev.net import LOOPBACK, PortInUseError, bind_loopback, ensure_port_free
+from localdev.net import LOOPBACK, PortInUseError, ensure_port_free
 from localdev.sample_backend_server import SampleBackendServer
 from localdev.scheduler import RateSchedule
 from localdev.site_server import SiteServer
@@ -108,9 +106,10 @@ class DevStack:
         log.info("Creating in them what the stack creates: REST API, usage plan, tables, secrets, Stripe catalog...")
         deployment = bootstrap(self.settings, emulators, site_url=self.site_url, api_url=self.api_url,
                                sample_backend_url=sample_backend.url)
-        usage_counters = counters_for({plan.usage_plan_id: (plan.quota_limit, plan.quota_period)
-                                       for plan in deployment.plans} | (
-            {deployment.limit_reached.usage_plan_id: deployment.limit_reached.quota} if deployment.limit_reached else {}))
+        usage_counters = counters_for(
+            {plan.usage_plan_id: (None if plan.pooled else plan.quota_limit, plan.quota_period)
+             for plan in deployment.plans} | (
+                {deployment.limit_reached.usage_plan_id: deployment.limit_reached.quota} if deployment.limit_reached else {}))
         usage_stand_in = self._resources.enter_context(UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counters))
         # This process plays the Lambda runtime: the handlers read their settings from it.
         self.function_environment = {**deployment.function_environment,
@@ -224,78 +223,6 @@ class DevStack:
 
 def _every(seconds: float) -> str:
     return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (for tests that need fixed numbers up front)."""
-    with contextlib.closing(bind_loopback(0, "free port probe")) as sock:
-        return sock.getsockname()[1]
-
-
-class DevStackProcess:
-    """`python -m localdev` as a child process; `urls` once it is ready. Port 0 = a free port.
-
-    Leaving the context sends SIGTERM (what `kill` does to `make dev`) and waits for the exit.
-    `own_process_group` starts it as a terminal starts a command, so a test can press Ctrl-C
-    (SIGINT to the whole group) without interrupting itself.
-    """
-
-    def __init__(self, site_port: int = 0, api_port: int = 0, startup_timeout: float = 90.0,
-                 log_path: Path | None = None, context: dict[str, str] | None = None,
-                 own_process_group: bool = False, log_requests: bool = False,
-                 schedule_seconds: float | None = None) -> None:
-        self.site_port, self.api_port = site_port or free_port(), api_port or free_port()
-        self._arguments = [f"--context={key}={value}" for key, value in (context or {}).items()]
-        self._arguments += ["--log-requests"] if log_requests else []
-        self._arguments += [f"--schedule-seconds={schedule_seconds:g}"] if schedule_seconds else []
-        self._own_process_group = own_process_group
-        self._startup_timeout = startup_timeout
-        self._workdir = tempfile.TemporaryDirectory(prefix="tollgate-dev-")
-        self.log_path = log_path or Path(self._workdir.name, "dev.log")
-        self._urls_file = Path(self._workdir.name, "urls.json")
-        # Its own, so a test stack never replaces the file of a `make dev` running in this clone.
-        self.stack_file = Path(self._workdir.name, "dev-stack.json")
-        self.process: subprocess.Popen[bytes] | None = None
-        self.urls: dict[str, str] = {}
-
-    def start(self) -> DevStackProcess:
-        environment = {**os.environ, SITE_PORT_ENV: str(self.site_port), API_PORT_ENV: str(self.api_port),
-                       DEV_STACK_FILE_ENV: str(self.stack_file), "PYTHONUNBUFFERED": "1"}
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "localdev", "--urls-file", str(self._urls_file), *self._arguments],
-                cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=self._own_process_group)
-        deadline = time.monotonic() + self._startup_timeout
-        while not self._urls_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"`python -m localdev` did not come up:\n{self.output()}")
-            time.sleep(0.1)
-        self.urls = json.loads(self._urls_file.read_text())
-        return self
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self, timeout: float = 20.0) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def __enter__(self) -> DevStackProcess:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-        self._workdir.cleanup()
 
 
 def _port_from_env(name: str, default: int) -> int:

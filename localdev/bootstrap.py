@@ -31,18 +31,28 @@ from typing import Any
 
 import boto3
 
-from infra.plan_settings import PlanSettings, runtime_catalog
+from infra.plan_settings import PlanSettings, runtime_catalog, usage_plan_limits
 from infra.settings import Settings
+from localdev.dev_tables import (
+    NAME,
+    create_credits_table,
+    create_customer_accounts,
+    create_keys_table,
+    create_tables,
+    create_usage_counts_table,
+)
 from localdev.emulators import STRIPE_TEST_SECRET_KEY, Emulators
 from localdev.gateway import GatewayDeployment
 from localdev.site_server import origin_of
 from ops.catalog_setup import CatalogSetup
 from ops.catalog_spec import CatalogSpec
 from tollgate import contract
+from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
+from tollgate.adapters.dynamo_key_pools import DynamoKeyPools
 from tollgate.adapters.stripe_client import stripe_client
+from tollgate.domain.key_pools import KeyPoolProvisioner
 from tollgate.plans import PlanCatalog
 
-NAME = "tollgate-dev"
 MOESIF_TEST_APPLICATION_ID = "tollgate-local-moesif-application-id"
 LIMIT_REACHED_QUOTA = (0, "DAY")  # infra/usage_limits.py's usage plan: no call a day
 DEV_CATALOG = CatalogSpec(
@@ -111,7 +121,9 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     paid = [plan for plan in settings.plans if not plan.is_free]
     prices = {plan.id: catalog_setup.ensure(dev_catalog(plan, plan is paid[0])).price_id for plan in paid}
     plans = runtime_catalog(tuple(replace(plan, stripe_price_id=prices.get(plan.id)) for plan in settings.plans),
-                            usage_plan_ids)
+                            usage_plan_ids, settings.free_pool_size)
+    provision_key_pools(aws_client("apigateway", emulators), aws_client("dynamodb", emulators), accounts_table,
+                        f"{NAME}/{settings.stage_name}", plans)
     secrets_manager = aws_client("secretsmanager", emulators)
     stripe_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-stripe", SecretString=json.dumps({
         contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
@@ -189,12 +201,14 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, dict[str, str]
             parent = path
         add_method(resource_ids[route], "POST", api_key_required=False)
     apigateway.create_deployment(restApiId=api_id, stageName=settings.stage_name)
-    usage_plan_ids = {plan.id: apigateway.create_usage_plan(
-        name=f"{NAME}-{plan.id}",
-        apiStages=[{"apiId": api_id, "stage": settings.stage_name}],
-        throttle={"rateLimit": plan.throttle_rate_limit, "burstLimit": plan.throttle_burst_limit},
-        quota={"limit": plan.quota_limit, "period": plan.quota_period},
-    )["id"] for plan in settings.plans}
+    usage_plan_ids = {}
+    for plan in settings.plans:
+        limits = usage_plan_limits(plan, pooled=settings.pool_size(plan) > 0)
+        quota = {} if limits.quota_limit is None else {"quota": {"limit": limits.quota_limit,
+                                                                  "period": limits.quota_period}}
+        usage_plan_ids[plan.id] = apigateway.create_usage_plan(
+            name=f"{NAME}-{plan.id}", apiStages=[{"apiId": api_id, "stage": settings.stage_name}],
+            throttle={"rateLimit": limits.rate_limit, "burstLimit": limits.burst_limit}, **quota)["id"]
     return api_id, usage_plan_ids
 
 
@@ -210,77 +224,14 @@ def create_limit_reached_key(apigateway: Any, rest_api_id: str, stage_name: str)
     return LimitReached(usage_plan_id, key["value"])
 
 
-def create_credits_table(dynamodb: Any, name: str = NAME) -> str:
-    """Prepaid accounts' credit entries and balances (infra/prepaid_credits.py's table)."""
-    table = f"{name}-credits"
-    dynamodb.create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": contract.CREDITS_PARTITION_KEY, "AttributeType": "S"},
-                              {"AttributeName": contract.CREDITS_SORT_KEY, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": contract.CREDITS_PARTITION_KEY, "KeyType": "HASH"},
-                   {"AttributeName": contract.CREDITS_SORT_KEY, "KeyType": "RANGE"}])
-    return table
-
-
-def create_tables(dynamodb: Any) -> tuple[str, str]:
-    accounts, idempotency = f"{NAME}-accounts", f"{NAME}-idempotency"
-    key_attributes = [(contract.ACCOUNTS_PARTITION_KEY, "S")] + [
-        (attribute, kind) for _, attribute, kind in contract.ACCOUNTS_INDEXES]
-    dynamodb.create_table(
-        TableName=accounts,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind} for name, kind in key_attributes],
-        KeySchema=[{"AttributeName": contract.ACCOUNTS_PARTITION_KEY, "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {"IndexName": index, "KeySchema": [{"AttributeName": attribute, "KeyType": "HASH"}],
-             "Projection": {"ProjectionType": "ALL"}}
-            for index, attribute, _ in contract.ACCOUNTS_INDEXES
-        ],
-    )
-    dynamodb.create_table(
-        TableName=idempotency,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": contract.IDEMPOTENCY_PARTITION_KEY, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": contract.IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
-    )
-    for table, attribute in ((accounts, contract.ACCOUNTS_TTL_ATTRIBUTE),
-                             (idempotency, contract.IDEMPOTENCY_TTL_ATTRIBUTE)):
-        dynamodb.update_time_to_live(TableName=table,
-                                     TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
-    return accounts, idempotency
-
-
-def create_keys_table(dynamodb: Any, name: str = NAME) -> str:
-    """The keys table (tollgate.domain.key_items) as infra makes it: hash-keyed, TTL on ended keys."""
-    table = f"{name}-keys"
-    dynamodb.create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": contract.KEYS_PARTITION_KEY, "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": contract.KEYS_PARTITION_KEY, "KeyType": "HASH"}])
-    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": contract.KEYS_TTL_ATTRIBUTE})
-    return table
-
-
-def create_customer_accounts(dynamodb: Any, sesv2: Any, email_sender: str, name: str = NAME) -> str:
-    """The customer access table and the sender's SES identity (moto verifies it at once)."""
-    table = f"{name}-customer-access"
-    dynamodb.create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind} for name, kind in (
-            (contract.ACCESS_PARTITION_KEY, "S"), (contract.ACCESS_ATTR_OWNER, "S"),
-            (contract.ACCESS_ATTR_DUE_KIND, "S"), (contract.ACCESS_ATTR_DUE_AT, "N"))],
-        KeySchema=[{"AttributeName": contract.ACCESS_PARTITION_KEY, "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {"IndexName": contract.ACCESS_INDEX_BY_OWNER, "Projection": {"ProjectionType": "KEYS_ONLY"},
-             "KeySchema": [{"AttributeName": contract.ACCESS_ATTR_OWNER, "KeyType": "HASH"}]},
-            {"IndexName": contract.ACCESS_INDEX_DUE, "Projection": {"ProjectionType": "ALL"},
-             "KeySchema": [{"AttributeName": contract.ACCESS_ATTR_DUE_KIND, "KeyType": "HASH"},
-                           {"AttributeName": contract.ACCESS_ATTR_DUE_AT, "KeyType": "RANGE"}]}])
-    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": contract.ACCESS_TTL_ATTRIBUTE})
-    sesv2.create_email_identity(EmailIdentity=email_sender)
-    return table
+def provision_key_pools(apigateway: Any, dynamodb: Any, accounts_table: str, owner: str, plans: PlanCatalog) -> None:
+    """Make the pooled plans' shard keys at once, as the deployed housekeeping does within its first run
+    (the emulator has no creation rate limit to pace for)."""
+    provisioner = KeyPoolProvisioner(ApiGatewayKeys(apigateway, owner), DynamoKeyPools(dynamodb, accounts_table),
+                                     plans, creations_per_second=1_000_000)
+    run = provisioner.provision(deadline=float("inf"))
+    if run.problem or run.missing:
+        raise RuntimeError(f"could not make the pooled plans' keys: {run.problem or run.missing} missing")
 
 
 @dataclass(frozen=True)
@@ -346,15 +297,3 @@ def create_usage_metering(s3: Any, sqs: Any, dynamodb: Any, bucket: str, name: s
     return UsageMetering(bucket, table, queue, queue_arn(queue), dead_letters, create_usage_counts_table(dynamodb, name))
 
 
-def create_usage_counts_table(dynamodb: Any, name: str = NAME) -> str:
-    """The usage counts table: (account, hour) keys and TTL, as infra/usage_metering.py makes it."""
-    table = f"{name}-usage-counts"
-    dynamodb.create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": contract.USAGE_COUNTS_PARTITION_KEY, "AttributeType": "S"},
-                              {"AttributeName": contract.USAGE_COUNTS_SORT_KEY, "AttributeType": "N"}],
-        KeySchema=[{"AttributeName": contract.USAGE_COUNTS_PARTITION_KEY, "KeyType": "HASH"},
-                   {"AttributeName": contract.USAGE_COUNTS_SORT_KEY, "KeyType": "RANGE"}])
-    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": contract.USAGE_COUNTS_TTL_ATTRIBUTE})
-    return table

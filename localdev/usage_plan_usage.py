@@ -35,10 +35,10 @@ FORWARD_TIMEOUT_SECONDS = 30
 
 
 class UsageCounter:
-    """Calls per (API key id, UTC day) against a per-key quota of `quota_limit` a `quota_period`;
-    thread-safe."""
+    """Calls per (API key id, UTC day) against a per-key quota of `quota_limit` a `quota_period` (None: a
+    usage plan with no quota, a pooled plan's, which only counts); thread-safe."""
 
-    def __init__(self, quota_limit: int, quota_period: str = "MONTH") -> None:
+    def __init__(self, quota_limit: int | None, quota_period: str = "MONTH") -> None:
         self.quota_limit = quota_limit
         self._quota_period = quota_period
         self._counts: Counter[tuple[str, date]] = Counter()
@@ -48,7 +48,7 @@ class UsageCounter:
         """Count a call if the key has quota left (False: API Gateway's 429 'Limit Exceeded')."""
         day = _utc_day(at)
         with self._lock:
-            if self._remaining(api_key_id, day) <= 0:
+            if self.quota_limit is not None and self._remaining(api_key_id, day) <= 0:
                 return False
             self._counts[api_key_id, day] += 1
             return True
@@ -67,6 +67,8 @@ class UsageCounter:
             return self._remaining(api_key_id, day)
 
     def _remaining(self, key_id: str, day: date) -> int:
+        if self.quota_limit is None:
+            return 0  # (GetUsage of a plan without a quota: nothing asks it for a remainder)
         return max(self.quota_limit - self._used_in_period(key_id, day), 0)
 
     def _used_in_period(self, key_id: str, day: date) -> int:
@@ -99,7 +101,7 @@ def _utc_day(at: datetime | None) -> date:
 UsageCounters = dict[str, UsageCounter]  # usage plan id -> its counting
 
 
-def counters_for(quotas: dict[str, tuple[int, str]]) -> UsageCounters:
+def counters_for(quotas: dict[str, tuple[int | None, str]]) -> UsageCounters:
     """One UsageCounter per usage plan, from usage plan id -> (quota limit, quota period)."""
     return {usage_plan_id: UsageCounter(limit, period) for usage_plan_id, (limit, period) in quotas.items()}
 

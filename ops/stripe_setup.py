@@ -29,7 +29,8 @@ from urllib.parse import urlsplit
 
 import stripe
 
-from infra.settings import USAGE_REPORTERS, load_cdk_json_context
+from infra.settings import load_cdk_json_context
+from infra.settings_values import USAGE_REPORTERS
 from ops import plan_catalog
 from ops.catalog_setup import CatalogResult, CatalogSetup, Change, WebhookEndpoint
 from ops.catalog_spec import (

@@ -8,10 +8,11 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from testkit.account_settings import GRACE_SECONDS
 from testkit.fake_ports import TEST_PLANS
 from testkit.interleaving import Interleaved
 from testkit.invariants import keys_follow_the_row, stripe_bills_the_row
-from testkit.world import GRACE_SECONDS, World
+from testkit.world import World
 from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import BillingEvent

@@ -27,3 +27,6 @@ class Clock:
         """What a service's `sleep` does here: the time passes at once, and is counted in `slept`."""
         self.slept += seconds
         self.now += seconds
+
+
+START = 1_800_000_000.0  # 2027-01-15T08:00Z: the fixed "now" of the unit tests' world (tests/lambda_src/unit/conftest.py)

@@ -19,10 +19,11 @@ from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, EventAlreadyApplied, KeyNotFound
 from tollgate.domain.key_authorization import refusal
 from tollgate.domain.key_items import KeyItem
+from tollgate.domain.key_pools import KeyPool
 from tollgate.domain.models import IssuedKey, ListedKey, ReconcilerRun
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
-from tollgate.domain.ports.keys import ApiKeys, KeyItems
+from tollgate.domain.ports.keys import ApiKeys, KeyItems, KeyPools
 from tollgate.domain.ports.metrics import Metrics
 from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
 from tollgate.plans import Plan, PlanCatalog
@@ -34,6 +35,8 @@ TEST_PLANS = PlanCatalog((
     Plan("free", "Free", "usage-plan-free", None, False, 1_000, "MONTH"),
     Plan("pro", "Pro", "usage-plan-pro", "price_pro", True, 100_000, "MONTH"),
 ))
+# The same plans as a deployment with `free_pool_size` sets them: the free plan's accounts share 4 keys.
+POOLED_PLANS = PlanCatalog(tuple(replace(plan, pool_size=4) if plan.is_free else plan for plan in TEST_PLANS))
 
 
 def item_allows(state: str, not_after: float | None, account_status: str, now: float) -> bool:
@@ -50,12 +53,14 @@ class FakeApiKeys(FaultyFake, ApiKeys):
         self.keys: dict[str, dict] = {}  # id -> {"name", "value", "enabled"}
         self.plan: dict[str, str] = {}  # key id -> the usage plan it is in
         self.other_keys_in_region = 0
+        self.clock = time.time  # when keys are created (a World's clock)
         self._ids = itertools.count(1)
 
     def create_key(self, name: str, description: str) -> IssuedKey:
         with self._call("create_key", name):
             key = IssuedKey(id=f"key{next(self._ids):04d}", value=secrets.token_urlsafe(30))
-            self.keys[key.id] = {"name": name, "value": key.value, "enabled": True, "created_at": int(time.time())}
+            self.keys[key.id] = {"name": name, "value": key.value, "enabled": True,
+                                "created_at": int(self.clock())}
             return key
 
     def delete_key(self, key_id: str) -> None:
@@ -101,6 +106,9 @@ class FakeApiKeys(FaultyFake, ApiKeys):
         """This deployment's keys and `other_keys_in_region` (other APIs' keys count against the quota too)."""
         with self._call("count_in_region"):
             return len(self.keys) + self.other_keys_in_region
+
+    def name_of(self, key_id: str) -> str:
+        return self.keys[key_id]["name"]
 
     def can_call_api(self, key_id: str) -> bool:
         """What API Gateway would decide: the key exists, is enabled and is in the plan."""
@@ -214,6 +222,24 @@ class FakeAccounts(FaultyFake, Accounts):
             return next((copy.deepcopy(row) for row in self.rows.values() if matches(row)), None)
 
 
+class FakeKeyPools(FaultyFake, KeyPools):
+    """The pool items: a shard, once recorded, keeps its key (DynamoDB's if_not_exists)."""
+
+    port = "dynamodb"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.shards: dict[str, dict[int, IssuedKey]] = {}
+
+    def get(self, plan_id: str) -> KeyPool | None:
+        with self._call("get", plan_id):
+            return KeyPool(plan_id, dict(self.shards[plan_id])) if plan_id in self.shards else None
+
+    def record_shard(self, plan_id: str, shard: int, key: IssuedKey) -> IssuedKey:
+        with self._call("record_shard", plan_id, shard):
+            return self.shards.setdefault(plan_id, {}).setdefault(shard, key)
+
+
 class FakeKeyItems(FaultyFake, KeyItems):
     """The keys table with DynamoDB's conditional writes (tests/contract/test_key_items.py holds it to
     DynamoKeyItems' behaviour)."""
@@ -299,12 +325,13 @@ class FakePorts:
     metrics: FakeMetrics = field(default_factory=FakeMetrics)
     key_items: FakeKeyItems = field(default_factory=FakeKeyItems)
     reconciler_runs: FakeReconcilerRuns = field(default_factory=FakeReconcilerRuns)
+    key_pools: FakeKeyPools = field(default_factory=FakeKeyPools)
 
     @classmethod
     def create(cls, *, latency: float = 0.0, recorder: CallRecorder | None = None) -> FakePorts:
         options = {"latency": latency, "recorder": recorder}
         return cls(FakeApiKeys(**options), FakeBilling(**options), FakeAnalytics(**options), FakeAccounts(**options),
-                   key_items=FakeKeyItems(**options))
+                   key_items=FakeKeyItems(**options), key_pools=FakeKeyPools(**options))
 
     def can_call(self, key: str, now: float | None = None) -> bool:
         """What the stage decides for a call presenting `key`: the authorizer's rule on the key's item

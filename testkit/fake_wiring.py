@@ -4,12 +4,13 @@ contract through the same wiring a cold start builds, without any emulator."""
 
 from __future__ import annotations
 
+from testkit.account_settings import accounts_environment
 from testkit.fake_aws import FakeIdempotencyStore, FakeSecretsManager
 from testkit.fake_billing import FakePaymentMethods
-from testkit.fake_metering import usage_environment
 from testkit.fake_ports import FakePorts
 from testkit.lambda_events import FUNCTION_ENVIRONMENT, DeployedFunction, deployed
-from testkit.world import World, accounts_environment
+from testkit.metering_on_fakes import usage_environment
+from testkit.world import World
 from tollgate import contract
 from tollgate.adapters.secrets import SecretStore
 
@@ -29,6 +30,7 @@ def deployed_on_fakes(module_name: str, ports: FakePorts | None = None,
     defaults = {
         "api_keys": ports.api_keys, "billing": ports.billing, "analytics": ports.analytics, "accounts": ports.accounts,
         "metrics": ports.metrics, "reconciler_runs": ports.reconciler_runs, "key_items": ports.key_items,
+        "key_pools": ports.key_pools,
         "payment_methods": FakePaymentMethods(ports.billing),
         "stripe_secret": SecretStore(FUNCTION_ENVIRONMENT[contract.ENV_STRIPE_SECRET_ARN], secrets_manager),
         "moesif_secret": SecretStore(FUNCTION_ENVIRONMENT[contract.ENV_MOESIF_SECRET_ARN], secrets_manager),

@@ -21,13 +21,11 @@ from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import (
     UsageMetering,
     create_api,
-    create_credits_table,
-    create_customer_accounts,
-    create_keys_table,
     create_ledger_bucket,
-    create_tables,
     create_usage_metering,
+    provision_key_pools,
 )
+from localdev.dev_tables import create_credits_table, create_customer_accounts, create_keys_table, create_tables
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from localdev.moto_gaps import answer_usage_plan_usage, fill_api_key_gaps
 from localdev.usage_plan_usage import UsageCounter, UsageCounters, counters_for
@@ -78,8 +76,10 @@ class MotoStack:
             contract.ACCOUNTS_PARTITION_KEY: self.key_item(key)[contract.KEYS_ATTR_ACCOUNT]})["Item"]
 
     def usage_key_id(self, key: str) -> str:
-        """The id of the API Gateway key (the usage key, never shown) of the account owning a Tollgate key."""
-        return self.account_item(key)["apiKeyId"]["S"]
+        """The id of the API Gateway key (the usage key, never shown) of the account owning a Tollgate key:
+        its own, or on a pooled plan its shard's."""
+        row = self.account_item(key)
+        return (row.get("apiKeyId") or row["poolKeyId"])["S"]
 
     def usage_key_calls(self, key: str) -> bool:
         """API Gateway's rule on the usage key of the account owning a Tollgate key: enabled, in a usage plan."""
@@ -101,7 +101,7 @@ class MotoStack:
         Stripe emulator) and needing a card first when `require_payment_method`."""
         return runtime_catalog(tuple(
             plan if plan.is_free else replace(plan, stripe_price_id=price_id, require_payment_method=require_payment_method)
-            for plan in self.settings.plans), self.usage_plan_ids)
+            for plan in self.settings.plans), self.usage_plan_ids, self.settings.free_pool_size)
 
     def environment(self, stripe_api: str, moesif_api: str, price_id: str,
                     require_payment_method: bool = False, verify_email: bool = False) -> dict[str, str]:
@@ -139,8 +139,9 @@ def moto_stack() -> Iterator[MotoStack]:
         settings = Settings.from_context(load_cdk_json_context("cdk.json"))
         with mock_aws():
             _, usage_plan_ids = create_api(boto3.client("apigateway"), settings)
-            usage_counters = counters_for({usage_plan_ids[plan.id]: (plan.quota_limit, plan.quota_period)
-                                           for plan in settings.plans})
+            usage_counters = counters_for({
+                usage_plan_ids[plan.id]: (None if settings.pool_size(plan) else plan.quota_limit, plan.quota_period)
+                for plan in settings.plans})
             answer_usage_plan_usage(usage_counters)
             accounts_table, idempotency_table = create_tables(boto3.client("dynamodb"))
             keys_table = create_keys_table(boto3.client("dynamodb"))
@@ -155,6 +156,8 @@ def moto_stack() -> Iterator[MotoStack]:
             usage = create_usage_metering(boto3.client("s3"), boto3.client("sqs"), boto3.client("dynamodb"),
                                           create_ledger_bucket(boto3.client("s3")))
             access_table = create_customer_accounts(boto3.client("dynamodb"), boto3.client("sesv2"), settings.email_sender)
+            provision_key_pools(boto3.client("apigateway"), boto3.client("dynamodb"), accounts_table, KEY_OWNER,
+                                runtime_catalog(settings.plans, usage_plan_ids, settings.free_pool_size))
             yield MotoStack(usage_plan_ids, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage,
                             access_table, settings, usage_counters, keys_table,
                             create_credits_table(boto3.client("dynamodb")))

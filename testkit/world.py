@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from testkit.account_settings import EMAILS_PER_HOUR, GRACE_SECONDS, ISSUER, LINK_TTL_SECONDS
 from testkit.clock import Clock
 from testkit.fake_access import FakeAccountBilling, FakeCustomerAccess, FakeMailer, FakePlanUsage
 from testkit.fake_billing import FakeBilling, FakePaymentMethods
@@ -38,7 +38,7 @@ from testkit.fake_ports import (
     FakePorts,
 )
 from testkit.fake_usage_counts import FakeUsageCounts
-from tollgate import contract
+from testkit.inline_executor import INLINE
 from tollgate.domain.account import Account, AccountStatus, StatusChange
 from tollgate.domain.account_emails import AccountEmails
 from tollgate.domain.account_keys import AccountKeys
@@ -49,7 +49,8 @@ from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.evidence import InvoiceEvidence
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
-from tollgate.domain.key_items import KeyIssuer, KeyItem
+from tollgate.domain.key_items import KeyItem
+from tollgate.domain.key_pools import KeyPoolProvisioner
 from tollgate.domain.lifecycle import (
     CHECKOUT_COMPLETED,
     SUBSCRIPTION_DELETED,
@@ -69,28 +70,13 @@ from tollgate.domain.spend_watch import BillingPeriods, SpendCapRule, SpendMeter
 from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.usage_alerts import UsageAlerts
 from tollgate.domain.usage_counting import UsageTally
+from tollgate.domain.usage_keys import UsageKeys
 from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
 
-START = 1_800_000_000.0  # 2027-01-15T08:00Z: the fixed "now" of the unit tests' world (tests/lambda_src/unit/conftest.py)
 SITE_URL = "https://shop.example/"
-LINK_TTL_SECONDS = 24 * 3600
-EMAILS_PER_HOUR = 3
-GRACE_SECONDS = 24 * 3600
 CANCELED_KEY_RETENTION_DAYS = 30
-ISSUER = KeyIssuer("tgk", lambda: "test")  # the fakes' Stripe is a test deployment's
-
-
-def accounts_environment(function_environment: dict[str, str], verify_email: bool = True) -> dict[str, str]:
-    """`function_environment` plus what the stack sets on the functions that serve customer accounts."""
-    return {**function_environment,
-            contract.ENV_CUSTOMER_ACCESS_TABLE: "customer-access",
-            contract.ENV_VERIFY_EMAIL: "true" if verify_email else "false",
-            contract.ENV_EMAIL_SENDER: "no-reply@shop.example",
-            contract.ENV_EMAIL_LINK_TTL_SECONDS: str(LINK_TTL_SECONDS),
-            contract.ENV_EMAILS_PER_ADDRESS_PER_HOUR: str(EMAILS_PER_HOUR),
-            contract.ENV_KEY_ROTATION_GRACE_SECONDS: str(GRACE_SECONDS)}
 
 
 @dataclass
@@ -123,7 +109,7 @@ class World:
         ports, clock = FakePorts.create(), Clock(start)
         if accounts is not None:
             ports = replace(ports, accounts=accounts)  # type: ignore[arg-type]  # `accounts` says why
-        ports.billing.clock = clock
+        ports.billing.clock = ports.api_keys.clock = clock
         return cls(ports, FakePaymentMethods(ports.billing), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
                    FakePlanUsage(), FakeUsageLedger(),
                    FakeUsageMeter(clock, plans.default.price_id), FakeUsageReports(), clock, plans,
@@ -159,13 +145,23 @@ class World:
 
     @cached_property
     def registration(self) -> RegistrationService:
-        return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, executor=_INLINE,
+        return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, executor=INLINE,
                                    clock=self.clock, metrics=self.metrics, plans=self.plans, key_items=self.key_items,
-                                   issuer=ISSUER)
+                                   usage_keys=self.usage_keys, issuer=ISSUER)
+
+    @cached_property
+    def usage_keys(self) -> UsageKeys:
+        return UsageKeys(self.api_keys, self.ports.key_pools, clock=self.clock, sleep=self.clock.sleep)
+
+    @cached_property
+    def pool_provisioner(self) -> KeyPoolProvisioner:
+        return KeyPoolProvisioner(self.api_keys, self.ports.key_pools, self.plans, clock=self.clock,
+                                  sleep=self.clock.sleep)
 
     @cached_property
     def enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.plans, self.metrics, self.clock)
+        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.plans, self.metrics, self.usage_keys,
+                           self.clock)
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:
@@ -188,8 +184,8 @@ class World:
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.accounts, self.api_keys, self.key_items, CANCELED_KEY_RETENTION_DAYS, clock=self.clock,
-                            sleep=self.clock.sleep)
+        return Housekeeping(self.accounts, self.api_keys, self.key_items, CANCELED_KEY_RETENTION_DAYS,
+                            self.pool_provisioner, clock=self.clock, sleep=self.clock.sleep)
 
     @cached_property
     def account_keys(self) -> AccountKeys:
@@ -347,17 +343,4 @@ class World:
         return self.lifecycle.handle(self.billing_event(account, event_type, created, **fields))
 
 
-class _Inline(Executor):
-    """Runs each call at once (deterministic domain tests)."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as failure:  # noqa: BLE001 - handed to the future like a pool does
-            future.set_exception(failure)
-        return future
-
-
-_INLINE = _Inline()
 _event_ids = itertools.count(1)

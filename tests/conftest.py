@@ -29,7 +29,7 @@ import pytest
 if TYPE_CHECKING:
     import stripe
 
-    from localdev.__main__ import DevStackProcess
+    from localdev.dev_stack_process import DevStackProcess
     from localdev.emulators import Emulators, MoesifCollector, MotoServer, StripeBridge
     from testkit.moto_stack import MotoStack
 
@@ -50,7 +50,7 @@ def emulators() -> Iterator[Emulators]:
 
 @pytest.fixture(scope="session")
 def dev_stack() -> Iterator[DevStackProcess]:
-    from localdev.__main__ import DevStackProcess
+    from localdev.dev_stack_process import DevStackProcess
     from testkit.dev_stack import UNCACHED_AUTHORIZER
 
     with DevStackProcess(context=UNCACHED_AUTHORIZER) as stack:

@@ -82,6 +82,10 @@ class Plan:
     def is_free(self) -> bool:
         return self.price_id is None and self.prepaid is None
 
+    @property
+    def pooled(self) -> bool:
+        return self.pool_size > 0
+
     @classmethod
     def from_dict(cls, item: dict[str, Any]) -> Plan:
         """A plan as `PlanCatalog.to_json` wrote it."""
@@ -89,10 +93,6 @@ class Plan:
         terms = None if prepaid is None else PrepaidTerms(
             prepaid["unit_price"], prepaid["currency"], tuple(CreditPack(**pack) for pack in prepaid["packs"]))
         return cls(**item, prepaid=terms)
-
-    @property
-    def pooled(self) -> bool:
-        return self.pool_size > 0
 
 
 class UnknownPlan(ValueError):

@@ -12,11 +12,8 @@ Wiring with fakes in place of any field and `install` it instead of re-importing
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -25,6 +22,7 @@ from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 from tollgate.adapters.aws_clients import AwsClients
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.adapters.dynamo_key_items import DynamoKeyItems
+from tollgate.adapters.dynamo_key_pools import DynamoKeyPools
 from tollgate.adapters.dynamo_reconciler_runs import DynamoReconcilerRuns
 from tollgate.adapters.moesif_analytics import MoesifAnalytics
 from tollgate.adapters.secrets import SecretStore
@@ -38,16 +36,18 @@ from tollgate.domain.cleanup import Cleanup
 from tollgate.domain.housekeeping import Housekeeping
 from tollgate.domain.key_enforcement import KeyEnforcer
 from tollgate.domain.key_items import KeyIssuer, stripe_key_mode
+from tollgate.domain.key_pools import KeyPoolProvisioner
 from tollgate.domain.lifecycle import LifecycleService
 from tollgate.domain.plan_changes import PlanChanges
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.billing import Billing, PaymentMethods
-from tollgate.domain.ports.keys import ApiKeys, KeyItems, PlanUsage
+from tollgate.domain.ports.keys import ApiKeys, KeyItems, KeyPools, PlanUsage
 from tollgate.domain.ports.metrics import Metrics
 from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
 from tollgate.domain.reconciliation import Reconciler
 from tollgate.domain.registration import RegistrationService
+from tollgate.domain.usage_keys import UsageKeys
 from tollgate.metrics import EmbeddedMetrics
 
 if TYPE_CHECKING:
@@ -108,8 +108,11 @@ class Wiring:
 
     @cached_property
     def stripe(self) -> StripeClientForSecret:
-        return StripeClientForSecret(lambda: self.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_SECRET_KEY),
-                                     self.config.stripe_api_base)
+        return StripeClientForSecret(self._stripe_secret_key, self.config.stripe_api_base)
+
+    def _stripe_secret_key(self) -> str:
+        """Read when first needed (and re-read when the secret store's cache expires), never at build."""
+        return self.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_SECRET_KEY)
 
     @cached_property
     def api_keys(self) -> ApiKeys:
@@ -124,10 +127,21 @@ class Wiring:
         return DynamoKeyItems(self.aws.client("dynamodb"), self.config.keys_table)
 
     @cached_property
+    def key_pools(self) -> KeyPools:
+        return DynamoKeyPools(self.aws.client("dynamodb"), self.config.accounts_table)
+
+    @cached_property
+    def usage_keys(self) -> UsageKeys:
+        return UsageKeys(self.api_keys, self.key_pools, clock=self.clock)
+
+    @cached_property
+    def key_pool_provisioner(self) -> KeyPoolProvisioner:
+        return KeyPoolProvisioner(self.api_keys, self.key_pools, self.config.plans, clock=self.clock)
+
+    @cached_property
     def key_issuer(self) -> KeyIssuer:
         """Keys in `test` mode while Stripe's key is a test key (the secret is read when a key is issued)."""
-        return KeyIssuer(self.config.key_prefix, lambda: stripe_key_mode(
-            self.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_SECRET_KEY)))
+        return KeyIssuer(self.config.key_prefix, lambda: stripe_key_mode(self._stripe_secret_key()))
 
     @cached_property
     def reconciler_runs(self) -> ReconcilerRuns:
@@ -143,8 +157,10 @@ class Wiring:
 
     @cached_property
     def analytics(self) -> Analytics:
-        return MoesifAnalytics(lambda: self.moesif_secret.load().field(contract.SECRET_FIELD_MOESIF_APPLICATION_ID),
-                               self.config.moesif_api_base)
+        return MoesifAnalytics(self._moesif_application_id, self.config.moesif_api_base)
+
+    def _moesif_application_id(self) -> str:
+        return self.moesif_secret.load().field(contract.SECRET_FIELD_MOESIF_APPLICATION_ID)
 
     @cached_property
     def webhook_events(self) -> StripeWebhookEvents:
@@ -160,7 +176,8 @@ class Wiring:
     @cached_property
     def registration(self) -> RegistrationService:
         return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, metrics=self.metrics,
-                                   plans=self.config.plans, key_items=self.key_items, issuer=self.key_issuer,
+                                   plans=self.config.plans, key_items=self.key_items, usage_keys=self.usage_keys,
+                                   issuer=self.key_issuer,
                                    clock=self.clock)
 
     @cached_property
@@ -169,7 +186,8 @@ class Wiring:
 
     @cached_property
     def key_enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics, self.clock)
+        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics,
+                           self.usage_keys, self.clock)
 
     @cached_property
     def lifecycle(self) -> LifecycleService:
@@ -187,6 +205,7 @@ class Wiring:
     @cached_property
     def housekeeping(self) -> Housekeeping:
         return Housekeeping(self.accounts, self.api_keys, self.key_items, self.config.canceled_key_retention_days,
+                            self.key_pool_provisioner,
                             clock=self.clock)
 
     @cached_property
@@ -354,29 +373,8 @@ class Wiring:
 
 
 _BUILT_HERE = frozenset(name for name, value in vars(Wiring).items() if isinstance(value, cached_property))
-_current: Wiring | None = None
-_lock = threading.Lock()
 
 
-def current() -> Wiring:
-    """This process's Wiring: built from the environment the stack sets on first use
-    (ConfigurationError naming a missing variable), or the one a test installed."""
-    global _current
-    with _lock:
-        if _current is None:
-            _current = Wiring(RuntimeConfig.from_environ(os.environ))
-        return _current
-
-
-@contextmanager
-def installed(wiring: Wiring | None) -> Iterator[Wiring | None]:
-    """Make `wiring` the process's own for the duration (tests, `make dev`, the benchmark); None
-    makes the next `current()` build one from the environment, as a cold start does."""
-    global _current
-    with _lock:
-        previous, _current = _current, wiring
-    try:
-        yield wiring
-    finally:
-        with _lock:
-            _current = previous
+# The process's one Wiring lives in tollgate.process_wiring; every entry point asks for it as `wiring.current()`.
+from tollgate.process_wiring import current as current  # noqa: E402 - it builds a Wiring, defined above
+from tollgate.process_wiring import installed as installed  # noqa: E402

@@ -7,6 +7,7 @@ from bench.authorizer import cache_miss_ms
 from bench.evidence import evidence_download
 from bench.measure import register_latency
 from bench.metering import reporter_throughput
+from bench.signups import sign_up_rate
 from tollgate.handlers import register
 
 
@@ -31,3 +32,11 @@ def test_the_evidence_measurement_makes_one_file_of_every_call():
 
 def test_the_authorizer_measurement_allows_a_live_key_through_the_handler():
     assert len(cache_miss_ms(latency_ms=0.0, runs=2)) == 2  # it raises if the handler denied the key
+
+
+def test_the_sign_up_rate_measurement_signs_up_free_accounts_on_the_pool_and_paid_ones_on_keys_of_their_own():
+    free = sign_up_rate("free", functions=2, seconds=0.3, latency_s=0.0)
+    paid = sign_up_rate("standard", functions=2, seconds=0.3, latency_s=0.0)
+
+    assert free.signed_up > 0 and free.throttled == 0  # no CreateApiKey: the pool's keys were made before
+    assert paid.signed_up > 0 and paid.gateway_keys > free.gateway_keys

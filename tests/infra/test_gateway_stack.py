@@ -7,6 +7,7 @@ import json
 from infra_synth import resolve_join
 
 from infra import gateway_errors
+from infra.plan_settings import POOLED_THROTTLE_ACCOUNTS
 from tollgate import contract
 
 
@@ -193,16 +194,23 @@ def test_sign_up_and_checkout_throttles_cap_their_functions_but_are_not_shared_w
 
 
 def test_each_plan_has_a_usage_plan_on_the_stage_with_its_throttle_and_quota(synth):
+    """A paid plan's keys are one account's each: the plan's throttle and quota. The free plan is pooled
+    (free_pool_size): its keys are shards, throttled for POOLED_THROTTLE_ACCOUNTS accounts at the plan's
+    rate, with no API Gateway quota (it would be the shard's; Tollgate counts each account's)."""
     (stage_id,) = synth.resources("AWS::ApiGateway::Stage")
     usage_plans = synth.plan_usage_plans()
 
     assert len(usage_plans) == len(synth.settings.plans) == 2
+    assert synth.settings.free_pool_size > 0
     for plan in synth.settings.plans:
         (usage_plan,) = [resource["Properties"] for resource in usage_plans.values()
                          if resource["Properties"]["UsagePlanName"].endswith(f"-{plan.id}")]
         assert [stage["Stage"] for stage in usage_plan["ApiStages"]] == [{"Ref": stage_id}]
-        assert usage_plan["Throttle"] == {"RateLimit": plan.throttle_rate_limit, "BurstLimit": plan.throttle_burst_limit}
-        assert usage_plan["Quota"] == {"Limit": plan.quota_limit, "Period": plan.quota_period}
+        accounts = POOLED_THROTTLE_ACCOUNTS if plan.is_free else 1
+        assert usage_plan["Throttle"] == {"RateLimit": plan.throttle_rate_limit * accounts,
+                                          "BurstLimit": plan.throttle_burst_limit * accounts}
+        assert usage_plan.get("Quota") == (None if plan.is_free else {"Limit": plan.quota_limit,
+                                                                       "Period": plan.quota_period})
 
 
 def test_the_flat_settings_plan_keeps_the_usage_plan_of_earlier_versions(synth, synth_custom):

@@ -36,16 +36,19 @@ def test_the_retention_setting_and_the_stage_reach_every_function(synth):
                 assert variables[contract.ENV_STAGE] == "prod"
 
 
-def test_the_housekeeping_may_delete_owned_keys_count_keys_and_keep_the_accounts_table_and_no_more(synth):
+def test_the_housekeeping_may_delete_owned_keys_count_keys_make_pools_and_keep_the_accounts_table_and_no_more(synth):
     _, function = _housekeeping(synth)
     grants = synth.role_grants(function["Properties"]["Role"]["Fn::GetAtt"][0])
     (accounts_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("DataAccountsTable")]
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert grants["apigateway:DELETE"] == [f"{base}/apikeys/*"]  # owner-tag conditioned (test_functions.py)
-    assert grants["apigateway:GET"] == [f"{base}/apikeys"]  # the listing, to count
+    # The listing, to count and to find the pools' keys by name; an owned key's value (a shard key not recorded).
+    assert sorted(grants["apigateway:GET"]) == [f"{base}/apikeys", f"{base}/apikeys/*"]
+    # The pools' keys: created with the owner tag, added to this deployment's usage plans (test_iam_scoping.py).
+    assert f"{base}/apikeys" in grants["apigateway:POST"] and "apigateway:PATCH" not in grants
     (keys_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("KeyAuthorizerKeysTable")]
     assert grants["dynamodb:Scan"] == grants["dynamodb:PutItem"] == [f"<{accounts_id}.Arn>"]
-    assert grants["dynamodb:GetItem"] == grants["dynamodb:UpdateItem"] == [f"<{keys_id}.Arn>"]
+    assert sorted(grants["dynamodb:GetItem"]) == sorted(grants["dynamodb:UpdateItem"]) == sorted(
+        [f"<{keys_id}.Arn>", f"<{accounts_id}.Arn>"])  # (the accounts table's: the pools' items)
     assert {action.split(":")[0] for action in grants} == {"apigateway", "dynamodb", "logs", "xray"}
-    assert "apigateway:PATCH" not in grants and "apigateway:POST" not in grants

@@ -38,9 +38,17 @@ def test_each_plan_is_read_with_its_limits_price_and_card_rule_the_first_being_t
 
 def test_a_paid_plan_may_set_a_default_spend_cap_and_a_maximum_which_the_functions_read(context):
     (pro,) = plans_of(context, {**PRO, "spend_cap_default": "20", "spend_cap_max": "50.00"})
-    (plan,) = runtime_catalog((pro,), {"pro": "usage-plan-pro"}).plans
+    (plan,) = runtime_catalog((pro,), {"pro": "usage-plan-pro"}, free_pool_size=0).plans
 
     assert (plan.spend_cap_default, plan.spend_cap_max) == ("20", "50.00")
+
+
+def test_free_plans_share_free_pool_size_keys_and_paid_plans_have_keys_of_their_own(context):
+    pro, free = plans_of(context, PRO, FREE)
+
+    catalog = runtime_catalog((pro, free), {"pro": "usage-plan-pro", "free": "usage-plan-free"}, free_pool_size=7)
+
+    assert [(plan.id, plan.pool_size, plan.pooled) for plan in catalog] == [("pro", 0, False), ("free", 7, True)]
 
 
 def test_a_free_plan_may_say_free_and_name_its_quota(context):

@@ -29,8 +29,9 @@ def test_a_prepaid_plan_is_read_to_exact_amounts_and_reaches_the_functions_and_t
     plan = prepaid_plan(context)
     terms = PrepaidTerms(1_000, "usd", (CreditPack("ten", 10_000_000, 1_000), CreditPack("fifty", 55_000_000, 5_000)))
     assert plan.prepaid == terms and not plan.is_free
-    catalog = runtime_catalog((plan,), {"prepaid": "usage-plan-1"})
-    assert PlanCatalog.from_json(catalog.to_json()).get("prepaid").prepaid == terms
+    catalog = runtime_catalog((plan,), {"prepaid": "usage-plan-1"}, free_pool_size=100)
+    read = PlanCatalog.from_json(catalog.to_json()).get("prepaid")
+    assert read.prepaid == terms and not read.pooled  # not free: its accounts keep keys of their own
     assert plan.page_view()["prepaid"] == {"unitPrice": 1_000, "currency": "usd", "packs": [
         {"id": "ten", "credit": 10_000_000, "price": 1_000}, {"id": "fifty", "credit": 55_000_000, "price": 5_000}]}
 

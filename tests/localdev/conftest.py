@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from infra.settings import Settings, load_cdk_json_context
-from localdev.bootstrap import LimitReached, aws_client, create_api, create_keys_table, create_limit_reached_key
+from localdev.bootstrap import LimitReached, aws_client, create_api, create_limit_reached_key
+from localdev.dev_tables import create_keys_table
 from localdev.gateway import GatewayDeployment, LocalGateway
 from testkit.clock import Clock
 from testkit.key_items import put_key

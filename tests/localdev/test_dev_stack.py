@@ -20,14 +20,17 @@ from pathlib import Path
 import boto3
 import pytest
 
+from infra.plan_settings import usage_plan_limits
 from infra.settings import Settings, load_cdk_json_context
 from infra.site_delivery import security_headers, site_config
-from localdev.__main__ import API_PORT_ENV, EXIT_PORT_IN_USE, PROJECT_ROOT, SITE_PORT_ENV, DevStackProcess
+from localdev.__main__ import API_PORT_ENV, EXIT_PORT_IN_USE, PROJECT_ROOT, SITE_PORT_ENV
+from localdev.dev_stack_process import DevStackProcess
 from localdev.emulators import AWS_REGION, FAKE_AWS_CREDENTIALS
 from localdev.net import bind_loopback
 from testkit import dev_stack
 from tollgate import contract
 from tollgate.domain import api_key_format
+from tollgate.domain.key_pools import POOL_KEY_NAME_PREFIX
 
 
 def descendants(pid: int) -> set[int]:
@@ -153,9 +156,12 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
     assert usage_plans["tollgate-dev-limit-reached"]["quota"] == {"limit": 0, "period": "DAY"}
     for plan in settings.plans:
         usage_plan = usage_plans[f"tollgate-dev-{plan.id}"]
-        assert usage_plan["throttle"] == {"rateLimit": plan.throttle_rate_limit, "burstLimit": plan.throttle_burst_limit}
-        assert (usage_plan["quota"]["limit"], usage_plan["quota"]["period"]) == (plan.quota_limit, plan.quota_period)
+        limits = usage_plan_limits(plan, pooled=settings.pool_size(plan) > 0)  # as infra/gateway.py makes it
+        assert usage_plan["throttle"] == {"rateLimit": limits.rate_limit, "burstLimit": limits.burst_limit}
+        assert (usage_plan.get("quota") or {}).get("limit") == limits.quota_limit
         assert [stage["stage"] for stage in usage_plan["apiStages"]] == [settings.stage_name]
+    pool_keys = client("apigateway").get_api_keys(nameQuery=POOL_KEY_NAME_PREFIX, limit=500)["items"]
+    assert len(pool_keys) == settings.free_pool_size > 0  # the free plan's pool, made at start
 
     tables = {name: client("dynamodb").describe_table(TableName=name)["Table"]
               for name in client("dynamodb").list_tables()["TableNames"]}

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from infra import gateway_errors
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 from localdev.net import LISTEN_BACKLOG, AnyMethodHttpServer
 from testkit import dev_stack as dev_stack_client
 from tollgate import contract

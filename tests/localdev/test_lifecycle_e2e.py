@@ -21,8 +21,9 @@ import boto3
 import pytest
 import stripe
 
-from localdev.__main__ import PROJECT_ROOT, DevStackProcess
+from localdev.__main__ import PROJECT_ROOT
 from localdev.bootstrap import STRIPE_TEST_SECRET_KEY
+from localdev.dev_stack_process import DevStackProcess
 from testkit.dev_stack import UNCACHED_AUTHORIZER, card_first_context, request, sign_up, usage_key_id, wait_until
 from tollgate import contract
 

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from ops.evidence import EXIT_FAILED, main
-from testkit.fake_metering import call_record, ledger_bytes, usage_environment
+from testkit.fake_metering import call_record, ledger_bytes
 from testkit.lambda_events import FUNCTION_ENVIRONMENT
+from testkit.metering_on_fakes import usage_environment
 from testkit.world import World
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.evidence import COLUMNS

@@ -17,7 +17,8 @@ import boto3
 import pytest
 import stripe
 
-from localdev.__main__ import PROJECT_ROOT, DevStackProcess
+from localdev.__main__ import PROJECT_ROOT
+from localdev.dev_stack_process import DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from ops.smoke import EXIT_CANNOT_RUN, EXIT_FAILED, main
 from testkit.commands import run_command

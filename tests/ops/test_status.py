@@ -19,7 +19,8 @@ import boto3
 import pytest
 import stripe
 
-from localdev.__main__ import PROJECT_ROOT, DevStackProcess
+from localdev.__main__ import PROJECT_ROOT
+from localdev.dev_stack_process import DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from ops.status import EXIT_ATTENTION, EXIT_FAILED, main
 from testkit.commands import run_command
@@ -34,6 +35,7 @@ from tollgate.adapters.dynamo_usage_reports import DynamoUsageReports
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.api_key_format import key_hash
 from tollgate.domain.models import ReconcilerRun
+from tollgate.plans import PlanCatalog
 
 
 def run(environ: dict[str, str], *argv: str) -> tuple[int, str]:
@@ -140,8 +142,10 @@ def test_make_status_against_make_dev_after_a_sign_up_a_lost_cancellation_and_a_
     assert "Using the running make dev stack" in result.stderr
     output = result.stdout
     assert "active 0" in line_of(output, "Accounts") and "canceled 1" in line_of(output, "Accounts")
-    # the account's usage key, and the "limit reached" key of accounts over a usage limit
-    assert line_of(output, "API keys").startswith("API keys     2 of 10,000 in this region")
+    # The paid account's key, the free plan's pool (tollgate.domain.key_pools) and the "limit reached" key of
+    # accounts over a usage limit.
+    pooled = sum(plan.pool_size for plan in PlanCatalog.from_json(published[contract.ENV_PLANS]))
+    assert pooled > 0 and line_of(output, "API keys").startswith(f"API keys     {2 + pooled} of 10,000 in this region")
     assert f"{account['subscriptionId']} -> canceled" in output, output  # what the reconciler repaired
     assert "no sign-up left failed" in line_of(output, "Failed")
     assert "make dev creates none" in line_of(output, "Alarms")

@@ -4,7 +4,6 @@ the ledger's, the billable calls and Stripe's units, the differences, and the ex
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -13,16 +12,18 @@ import pytest
 
 from ops.usage_report import main
 from testkit.commands import run_command
-from testkit.fake_metering import MeteringOnFakes, ledger_bytes, usage_environment
 from testkit.fake_metering import call_record as record_of_call
+from testkit.fake_metering import ledger_bytes
 from testkit.fake_ports import TEST_PLANS
 from testkit.lambda_events import FUNCTION_ENVIRONMENT
+from testkit.metering_on_fakes import MeteringOnFakes, usage_environment
 from tollgate.domain.usage import BatchSummary, MeterReport
 from tollgate.wiring import Wiring
 
-# Noon UTC of the day the tests run, and every call made at it unless a test says otherwise: a run
-# at 00:30 no longer puts "an hour ago" on another day than the report's.
-NOW = time.time() // 86400 * 86400 + 43200
+# A fixed noon UTC, the command's clock and every call's time unless a test says otherwise: nothing
+# here reads the real clock, so a run across midnight (or at 00:30, "an hour ago" on another day)
+# reports the same day it wrote.
+NOW = datetime(2026, 12, 3, 12, tzinfo=UTC).timestamp()
 TODAY = datetime.fromtimestamp(NOW, UTC).date()
 
 

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import BrowserContext, sync_playwright
 from signup_page import DESKTOP, AccountPage, SignupPage
 
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",

@@ -13,7 +13,7 @@ import stripe
 from playwright.sync_api import Route, expect
 from signup_page import AccountPage, SignupPage, assert_accessible, metered_call
 
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from testkit import dev_stack as dev_stack_client
 from tollgate import contract
@@ -208,7 +208,9 @@ def test_the_free_plan_chosen_on_the_page_gives_a_working_key_that_nothing_is_bi
     account.page.locator("#overview").wait_for(state="visible", timeout=20000)
     assert account.figure("plan") == "Free"
     assert account.figure("amount") == "Nothing to pay on the free plan"
-    assert account.figure("quota") == "3 used, 997 left of 1,000 calls this month"
+    # The free plan is pooled (free_pool_size): API Gateway counts the shard, shared by many accounts, so
+    # the page never shows that count as this account's; its own count is Tollgate's (the usage counts).
+    assert account.figure("quota") == "Not available right now"
     assert_accessible(account, "54-account-free-plan")
 
 

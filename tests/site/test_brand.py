@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Route
 from signup_page import DESKTOP, AccountPage, SignupPage
 
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,7 @@ import pytest
 import stripe
 from signup_page import AccountPage, assert_accessible, metered_call
 
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from testkit import dev_stack as dev_stack_client
 from tollgate.domain.evidence import COLUMNS

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 from signup_page import DESKTOP, SignupPage
 
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 from tollgate import contract
 
 pytestmark = pytest.mark.browser

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, Request
 from signup_page import AccountPage, SignupPage, assert_accessible, metered_call
 
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 from testkit import dev_stack as dev_stack_client
 from tollgate import contract
 

@@ -13,7 +13,7 @@ import stripe
 from playwright.sync_api import expect
 from signup_page import SignupPage, metered_call
 
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from testkit.dev_stack import usage_key_id
 from tollgate import contract

@@ -13,7 +13,7 @@ from signup_page import DESKTOP, AccountPage, SignupPage, metered_call
 
 import stripe
 
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 from localdev.emulators import STRIPE_TEST_SECRET_KEY
 from tollgate import contract
 from testkit.dev_stack import UNCACHED_AUTHORIZER, card_first_context

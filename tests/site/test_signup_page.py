@@ -15,7 +15,7 @@ from playwright.sync_api import Route
 
 from signup_page import SignupPage
 
-from localdev.__main__ import DevStackProcess, free_port
+from localdev.dev_stack_process import DevStackProcess, free_port
 from localdev.site_server import SiteServer
 from testkit.dev_stack import cdk_json_plans, usage_key_id
 from tollgate import contract

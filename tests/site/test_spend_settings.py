@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from signup_page import AccountPage, assert_accessible
 
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 from testkit import dev_stack as dev_stack_client
 
 pytestmark = pytest.mark.browser

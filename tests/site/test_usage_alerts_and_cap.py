@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import BrowserContext
 from signup_page import DESKTOP, AccountPage, SignupPage, assert_accessible, metered_call
 
-from localdev.__main__ import DevStackProcess
+from localdev.dev_stack_process import DevStackProcess
 from testkit import dev_stack as dev_stack_client
 from testkit.dev_stack import UNCACHED_AUTHORIZER, small_free_quota_context
 

@@ -18,7 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tollgate.domain.errors import DownstreamError
+from tollgate.domain.errors import DownstreamError, Throttled
 
 T = TypeVar("T")
 CONDITION_FAILED = "ConditionalCheckFailedException"  # DynamoDB: a ConditionExpression did not hold
@@ -88,7 +88,9 @@ def downstream_error(service: str, action: str, error: ClientError | BotoCoreErr
     """DownstreamError for a failed AWS call; retryable when throttled, 5xx or unreachable."""
     if isinstance(error, ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        retryable = status >= 500 or error_code(error) in _THROTTLING_CODES
+        if error_code(error) in _THROTTLING_CODES:
+            return Throttled(service, f"{action} failed ({error_code(error)})")
+        retryable = status >= 500
         return DownstreamError(service, f"{action} failed ({error_code(error) or status})", retryable=retryable)
     return DownstreamError(service, f"{action} failed ({type(error).__name__})", retryable=True)
 

@@ -27,6 +27,7 @@ from tollgate.adapters.aws_clients import (
     downstream_error,
     refuse,
 )
+from tollgate.adapters.dynamo_account_parts import history_entry, key_entry, key_record, status_change
 from tollgate.adapters.dynamo_spend_control import (
     alerts_sent_entry,
     alerts_sent_of,
@@ -37,10 +38,8 @@ from tollgate.domain.account import (
     Account,
     AccountStatus,
     AppliedEvent,
-    StatusChange,
 )
 from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
-from tollgate.domain.key_ring import KeyRecord, KeyState
 from tollgate.domain.plan_state import PlanChange, PlanIntent
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.usage_limit import UsageLimit
@@ -61,6 +60,7 @@ _ATTRIBUTES = {
     "price_id": "priceId",
     "api_key_id": contract.ACCOUNTS_ATTR_API_KEY_ID,
     "usage_key": "usageKey",
+    "pool_key_id": "poolKeyId",
     "account_id": contract.ACCOUNTS_ATTR_ACCOUNT_ID,
     "customer_id": contract.ACCOUNTS_ATTR_CUSTOMER_ID,
     "subscription_id": contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID,
@@ -276,9 +276,9 @@ def _item(account: Account) -> dict[str, Any]:
         if value is None or (name in ("keys", "plan_changes") and not value):
             continue  # a row without key records (written before they existed) keeps none
         if name == "history":
-            value = [_history_entry(change) for change in value]
+            value = [history_entry(change) for change in value]
         elif name == "keys":
-            value = [_key_entry(record) for record in value]
+            value = [key_entry(record) for record in value]
         elif name == "plan_changes":
             value = [{"at": change.at, "from": change.from_plan, "to": change.to_plan, "cause": change.cause,
                       "fromPrice": change.from_price, "toPrice": change.to_price} for change in value]
@@ -299,41 +299,14 @@ def _item(account: Account) -> dict[str, Any]:
     return item
 
 
-def _key_entry(record: KeyRecord) -> dict[str, Any]:
-    entry = {"id": record.id, "createdAt": record.created_at, "state": record.state.value, "until": record.until}
-    optional = {"hint": record.hint or None, "keyHash": record.key_hash, "gatewayKeyId": record.gateway_key_id}
-    return {**entry, **{name: value for name, value in optional.items() if value is not None}}
-
-
-def _key_record(entry: dict[str, Any]) -> KeyRecord:
-    return KeyRecord(entry["id"], int(entry["createdAt"]), KeyState(entry["state"]),
-                     int(entry["until"]) if entry.get("until") is not None else None, entry.get("hint", ""),
-                     entry.get("keyHash"), entry.get("gatewayKeyId"))
-
-
-def _history_entry(change: StatusChange) -> dict[str, Any]:
-    return {"at": str(change.at), "status": change.status.value, "cause": change.cause, "eventId": change.event_id}
-
-
-def _status_change(entry: dict[str, Any]) -> StatusChange:
-    """Also reads the two shapes rows written before Tollgate 0.2 hold: {status, at} from
-    sign-ups and {at, status, event, eventId} from billing events."""
-    return StatusChange(
-        at=int(entry["at"]),
-        status=AccountStatus(entry["status"]),
-        cause=entry.get("cause") or entry.get("event") or "sign-up",
-        event_id=entry.get("eventId"),
-    )
-
-
 def _account(item: dict[str, Any]) -> Account:
     """Attributes of earlier versions that no field reads any more (keySyncedFor, keysRevision) are
     ignored: a row written before versions reads as version 0, its keys as not known to match."""
     values = {_FIELDS[attribute]: _deserializer.deserialize(value) for attribute, value in item.items()
               if attribute in _FIELDS}
     values["status"] = AccountStatus(values["status"])
-    values["history"] = tuple(_status_change(entry) for entry in values.get("history", ()))
-    values["keys"] = tuple(_key_record(entry) for entry in values.get("keys", ()))
+    values["history"] = tuple(status_change(entry) for entry in values.get("history", ()))
+    values["keys"] = tuple(key_record(entry) for entry in values.get("keys", ()))
     values["plan_changes"] = tuple(
         PlanChange(int(entry["at"]), entry.get("from"), entry["to"], entry["cause"], entry.get("fromPrice"),
                    entry.get("toPrice")) for entry in values.get("plan_changes", ()))

@@ -82,6 +82,10 @@ ACCESS_ATTR_DUE_KIND = "dueKind"
 ACCESS_ATTR_DUE_AT = "dueAt"  # epoch seconds (number)
 # Accounts table: a key that is no longer an account's current one is found through this item.
 ACCOUNTS_KEY_INDEX_PREFIX = "api-key#"
+# One item per pooled plan: its shard keys (tollgate.domain.key_pools), attribute KEY_POOL_SHARD_PREFIX +
+# the shard number (4 digits) = {"id", "value"}; no `status`, so no account listing returns it.
+KEY_POOL_ITEM_PREFIX = "key-pool#"
+KEY_POOL_SHARD_PREFIX = "shard"
 # Usage reports table: a customer's reports by the time of their latest call (the account page's
 # billable calls this period), see tollgate.adapters.dynamo_usage_reports.
 USAGE_REPORTS_INDEX_BY_CUSTOMER = "byCustomer"

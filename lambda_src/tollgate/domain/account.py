@@ -89,6 +89,10 @@ class Account:
     # on it, and renaming it would replace the index.
     api_key_id: str | None = None
     usage_key: str | None = None  # the usage key's VALUE (not a customer credential); None once it is deleted
+    # On a pooled plan (tollgate.domain.key_pools) the usage key is the account's shard's, shared: its id is
+    # here, never in `api_key_id` (which then names its own key from a paid plan, if it had one), so
+    # nothing ever disables, moves or deletes a shared key for one account.
+    pool_key_id: str | None = None
     account_id: str | None = None  # opaque and stable (contract.ACCOUNT_ID_PREFIX): principalId, logs, Moesif
     customer_id: str | None = None
     subscription_id: str | None = None
@@ -256,7 +260,8 @@ class Account:
     @property
     def gateway_target(self) -> str:
         """What API Gateway must hold for this row: the usage key, enabled in its plan's usage plan or not."""
-        return f"{self.status.value}|{self.plan_id or ''}|{self.api_key_id or ''}"
+        pool = f"|{self.pool_key_id}" if self.pool_key_id else ""  # (rows on keys of their own keep their target)
+        return f"{self.status.value}|{self.plan_id or ''}|{self.api_key_id or ''}{pool}"
 
     @property
     def gateway_in_sync(self) -> bool:
@@ -281,8 +286,20 @@ class Account:
         return replace(self, usage_limit=limit)
 
     def with_usage_key(self, usage_key: IssuedKey) -> Account:
-        """The row with its API Gateway usage key recorded (id and value)."""
-        return replace(self, api_key_id=usage_key.id, usage_key=usage_key.value)
+        """The row with its own API Gateway usage key recorded (id and value)."""
+        return replace(self, api_key_id=usage_key.id, usage_key=usage_key.value, pool_key_id=None)
+
+    def with_pool_key(self, shard_key: IssuedKey) -> Account:
+        """The row answered with its pool shard's key (a pooled plan). A key of its own from a paid plan
+        stays recorded (tollgate.domain.key_enforcement), for its late usage and for the next change to a
+        paid plan, which takes it back."""
+        return replace(self, usage_key=shard_key.value, pool_key_id=shard_key.id)
+
+    def usage_key_follows(self, plan: Plan) -> bool:
+        """The row's usage key is the kind `plan` calls for: its shard's on a pooled plan, else its own."""
+        if plan.pooled:
+            return self.pool_key_id is not None
+        return self.api_key_id is not None and self.pool_key_id is None and self.usage_key is not None
 
     def with_first_key(self, record: KeyRecord) -> Account:
         """The row with the customer's first key recorded."""

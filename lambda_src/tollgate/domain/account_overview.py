@@ -75,8 +75,9 @@ class AccountOverviews:
         invoice: UpcomingInvoice | None = None
         billable = quota_left = quota = None
         # (Each id is read into a name once: the lambdas then see it as the str the `if` found.)
+        # (A pooled plan's key is its shard's, shared: API Gateway's count of it is no account's.)
         subscription_id, customer_id, key_id, reports = (account.subscription_id, account.customer_id,
-                                                         account.api_key_id, self._reports)
+                                                         None if plan.pooled else account.api_key_id, self._reports)
         if subscription_id and account.status is not AccountStatus.CANCELED:
             invoice = _or_none(lambda: self._billing.upcoming_invoice(subscription_id), "amount", unavailable)
         ending = self._ending(account, plan, invoice)

@@ -17,11 +17,21 @@ from functools import partial
 
 from tollgate.domain.account import RESERVATION_LEASE_SECONDS, SIGNUP_KEY_NAME_PREFIX, Account
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
+from tollgate.domain.key_pools import POOL_KEY_NAME_PREFIX
 from tollgate.domain.models import ListedKey
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import Billing
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.plans import PlanCatalog
+
+
+def customer_reference(account: Account) -> str | None:
+    """What a sign-up names its Stripe customer by (its metadata, contract.STRIPE_CUSTOMER_METADATA_API_KEY_ID),
+    so a customer whose create had an unknown outcome is found again: the sign-up's own usage key id,
+    unique to it; on a pooled plan, whose shard key hundreds of accounts share, its account id."""
+    if account.api_key_id:
+        return account.api_key_id
+    return account.account_id if account.pool_key_id else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +80,7 @@ class Cleanup:
         also removes the key from the usage plan.
         """
         key_id, customer_id, subscription_id = account.api_key_id, account.customer_id, account.subscription_id
+        reference = customer_reference(account)
         learnt = {"account": account}
         undos: list[_Undo] = []  # in creation order
         delete_key = delete_customer = None
@@ -78,17 +89,17 @@ class Cleanup:
             undos.append(delete_key)
         if customer_id:
             delete_customer = _Undo(f"delete customer {customer_id}", lambda: self._billing.delete_customer(customer_id))
-        elif (idempotency_key := account.customer_idempotency_key) and key_id:
-            # (A customer is created for the sign-up's key, once the row records it: a row with the
-            # create's idempotency key always has the key id.)
+        elif (idempotency_key := account.customer_idempotency_key) and reference:
+            # (A customer is created for the sign-up's reference, once the row records it: a row with the
+            # create's idempotency key always has one.)
 
             def delete_unknown_customer() -> None:
                 try:
-                    found = [self._billing.create_customer(account.registrant, key_id, idempotency_key)]
+                    found = [self._billing.create_customer(account.registrant, reference, idempotency_key)]
                 except DownstreamError:
                     # Stripe replays a saved 500 for the same key: look the customer up by the key
                     # it was created for instead (a miss is raised again and retried by a later clean).
-                    found = self._billing.find_customers_for_key(key_id)
+                    found = self._billing.find_customers_for_key(reference)
                     if not found:
                         raise
                 for customer in found:
@@ -142,5 +153,6 @@ class Cleanup:
         return [
             key
             for key in self._api_keys.keys_named(SIGNUP_KEY_NAME_PREFIX)
-            if key.created_at < now - lease_seconds and self._accounts.find_by_api_key_id(key.id) is None
+            if not key.name.startswith(POOL_KEY_NAME_PREFIX)  # shared, recorded by the pool (tollgate.domain.key_pools)
+            and key.created_at < now - lease_seconds and self._accounts.find_by_api_key_id(key.id) is None
         ]

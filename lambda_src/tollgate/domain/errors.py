@@ -53,6 +53,14 @@ class DownstreamError(TollgateError):
         self.retryable = retryable
 
 
+class Throttled(DownstreamError):
+    """The service refused the call for its rate limit (AWS's TooManyRequests and kin): trying again after
+    a pause succeeds, unlike a timeout, whose outcome is unknown."""
+
+    def __init__(self, service: str, message: str):
+        super().__init__(service, message, retryable=True)
+
+
 class KeyNotFound(DownstreamError):
     """API Gateway has no key with this id: it was ended (disabled and deleted) already. Not retryable;
     the key enforcement passes over a rotated-out key that is gone (its retirement records it)."""

@@ -14,6 +14,8 @@ ever. Each run:
   twice is not an error). Deletions are paced
   (API Gateway allows 5 key deletions a second per account, shared with sign-ups) and stop at
   `deadline`: the next run carries on;
+- makes the pooled plans' shard keys that do not exist yet (tollgate.domain.key_pools: idempotent,
+  nothing to do once the pools are made), before anything else: a free sign-up waits for its shard;
 - counts the keys of the region (what the quota counts), and the rows nothing will finish
   (`failed`, or `pending` past the lease: what `make failed-accounts` cleans).
 
@@ -29,9 +31,10 @@ from dataclasses import dataclass
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.key_enforcement import follow_row
+from tollgate.domain.key_pools import KeyPoolProvisioner, PoolRun
+from tollgate.domain.pacing import Pacer
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
-from tollgate.domain.reconciliation import Pacer
 
 KEY_DELETIONS_PER_SECOND = 2  # of API Gateway's 5 per second and account: the rest stays for sign-ups
 DAY_SECONDS = 24 * 3600
@@ -48,6 +51,7 @@ class KeyDeletion:
 
 @dataclass(frozen=True)
 class HousekeepingRun:
+    pools: PoolRun  # what the pooled plans' keys lacked and got
     stuck_accounts: int  # `failed` rows and sign-ups abandoned mid-way
     deletions: tuple[KeyDeletion, ...]
     keys_due: int  # canceled accounts' keys past the retention, deleted or not (yet)
@@ -67,9 +71,10 @@ class Housekeeping:
     """Deletes canceled accounts' keys after the retention; counts keys and stuck rows."""
 
     def __init__(self, accounts: Accounts, api_keys: ApiKeys, key_items: KeyItems, retention_days: int,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 deletions_per_second: float = KEY_DELETIONS_PER_SECOND):
+                 pools: KeyPoolProvisioner, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep, deletions_per_second: float = KEY_DELETIONS_PER_SECOND):
         self._accounts = accounts
+        self._pools = pools
         self._api_keys = api_keys
         self._key_items = key_items
         self._retention_seconds = retention_days * DAY_SECONDS
@@ -80,6 +85,7 @@ class Housekeeping:
     def run(self, deadline: float) -> HousekeepingRun:
         """One run; no deletion starts after `deadline` (epoch seconds). DownstreamError when the
         table or the key count cannot be read (the handler logs it; the next run tries again)."""
+        pools = self._pools.provision(deadline)
         now = int(self._clock())
         rows = self._accounts.list_by_status(AccountStatus.CANCELED, AccountStatus.FAILED, AccountStatus.PENDING)
         due = [row for row in rows if self._key_due(row, now)]
@@ -97,8 +103,8 @@ class Housekeeping:
         try:
             keys_in_region = self._api_keys.count_in_region()
         except DownstreamError as problem:
-            return HousekeepingRun(stuck, tuple(deletions), len(due), None, str(problem))
-        return HousekeepingRun(stuck, tuple(deletions), len(due), keys_in_region)
+            return HousekeepingRun(pools, stuck, tuple(deletions), len(due), None, str(problem))
+        return HousekeepingRun(pools, stuck, tuple(deletions), len(due), keys_in_region)
 
     def _key_due(self, account: Account, now: int) -> bool:
         canceled_since = account.canceled_since()

@@ -10,6 +10,14 @@ What the keys must look like follows from the row alone (`Account.key_target`), 
   stage) while `active`, disabled while `suspended` or `canceled` (a second line behind the
   authorizer), in no plan yet while `awaiting_payment_method`. Only when that part of the row changed
   (`Account.gateway_in_sync`): a rotation or a revocation makes no API Gateway call.
+- the usage key's KIND follows the plan (`Account.usage_key_follows`): on a pooled plan the account
+  is answered with its shard's key (tollgate.domain.key_pools), which nothing here ever changes; its
+  own key from a paid plan, if any, moves to the pooled plan's usage plan like any usage key, so an
+  answer the authorizer's cache still holds for it keeps working (on the plan's shard throttle) until
+  it expires, and nothing names it after. On a paid plan it is answered with its own key, made (or
+  adopted by its name) at the first change from a pooled plan (tollgate.domain.usage_keys). The row
+  records the new usage key with the same conditional write that records the keys in sync, and the
+  items carry it stamped with that write's version.
 Every operation is idempotent (attaching a key twice, detaching one that is not there, disabling one
 that is gone, copying a row version onto an item that holds it), so whoever comes next — a retry,
 the webhook, the reconciler — finishes what a failure left half done. An item refuses a copy older
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 
 from tollgate import contract
@@ -35,9 +44,11 @@ from tollgate.domain.key_items import KeyItem
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.domain.ports.metrics import Metrics
+from tollgate.domain.usage_keys import UsageKeys
 from tollgate.plans import Plan, PlanCatalog
 
 MAX_ATTEMPTS = 3
+_MAY_CALL = (AccountStatus.ACTIVE, AccountStatus.AWAITING_PAYMENT_METHOD)  # (the others need no usage key)
 
 
 def move_keys(keys: ApiKeys, plans: PlanCatalog, key_ids: Iterable[str], plan: Plan) -> None:
@@ -65,8 +76,9 @@ def follow_row(items: KeyItems, account: Account) -> None:
 
 class KeyEnforcer:
     def __init__(self, accounts: Accounts, keys: ApiKeys, items: KeyItems, plans: PlanCatalog, metrics: Metrics,
-                 clock: Callable[[], float] = time.time):
+                 usage_keys: UsageKeys, clock: Callable[[], float] = time.time):
         self._accounts = accounts
+        self._usage_keys = usage_keys
         self._keys = keys
         self._items = items
         self._plans = plans
@@ -82,14 +94,18 @@ class KeyEnforcer:
         touched = False  # we changed keys after the row moved: our calls may have undone a newer writer's
         touched_gateway = False  # ... and API Gateway's among them
         for _ in range(MAX_ATTEMPTS):
-            if touched or not account.keys_in_sync:
-                touched_gateway = touched_gateway or not account.gateway_in_sync
-                self.set_keys(account, gateway=touched_gateway and gateway)
+            # (a writer that may not call API Gateway never makes a usage key: its row keeps the one it has)
+            wanted = self._with_usage_key(account) if gateway else account
+            if touched or not wanted.keys_in_sync:
+                touched_gateway = touched_gateway or not wanted.gateway_in_sync
+                # (A new usage key is on the items stamped with the version our write below gives the row.)
+                self.set_keys(wanted if wanted is account else replace(wanted, version=account.version + 1),
+                              gateway=touched_gateway and gateway)
                 touched = True
                 if touched_gateway and not gateway:
                     return
                 try:
-                    self._accounts.update(account.with_keys_synced(), account)
+                    self._accounts.update(wanted.with_keys_synced(), account)
                     return
                 except ConcurrentUpdate:
                     pass
@@ -97,6 +113,16 @@ class KeyEnforcer:
             if latest is None or (latest.keys_in_sync and not touched):
                 return
             account = latest
+
+    def _with_usage_key(self, account: Account) -> Account:
+        """`account` with the usage key its plan calls for, if it may call (DownstreamError when the key
+        cannot be had now: the pool's shard not made yet, API Gateway throttling or failing)."""
+        plan = self._plans.get(account.plan_id)
+        if account.status not in _MAY_CALL or account.usage_key_follows(plan) or account.account_id is None:
+            return account
+        if plan.pooled:
+            return account.with_pool_key(self._usage_keys.shard_key(plan, account.account_id))
+        return account.with_usage_key(self._usage_keys.own_key(account))
 
     def set_keys(self, account: Account, gateway: bool = True) -> None:
         """Copy the row onto the key items, then (with `gateway`) set the API Gateway keys. A step
@@ -107,7 +133,7 @@ class KeyEnforcer:
             follow_row(self._items, account)
         except DownstreamError as failure:
             failures.append(failure)
-        usage_key_id = account.api_key_id
+        usage_key_id = account.api_key_id  # (on a pooled plan: its own key from a paid plan, if any)
         if gateway and account.status is AccountStatus.ACTIVE and usage_key_id:
             plan = self._plans.get(account.plan_id)
             failures += self._try(partial(self._enable, usage_key_id, plan), contract.METRIC_KEYS_ENABLED)

@@ -47,6 +47,7 @@ from tollgate.domain.billing_state import SubscriptionState
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import STATUSES_THAT_END, LifecycleService, Outcome
 from tollgate.domain.models import ReconcilerRun
+from tollgate.domain.pacing import Pacer
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.ports.billing import Billing
 from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
@@ -76,23 +77,6 @@ class _Tally:
     failed: int = 0
     orphans_canceled: int = 0
     repairs: list[Repair] = field(default_factory=list)
-
-
-class Pacer:
-    """At most `per_second` calls: `wait(n)` before n of them sleeps as long as that takes."""
-
-    def __init__(self, per_second: float, clock: Callable[[], float], sleep: Callable[[float], None]):
-        self._interval = 1 / per_second
-        self._clock = clock
-        self._sleep = sleep
-        self._next = float("-inf")
-
-    def wait(self, calls: int = 1) -> None:
-        now = self._clock()
-        if now < self._next:
-            self._sleep(self._next - now)
-            now = self._next
-        self._next = now + calls * self._interval
 
 
 class Reconciler:

@@ -1,5 +1,5 @@
-"""One sign-up = one customer key, one API Gateway usage key, one Stripe customer and subscription,
-one Moesif user — or nothing.
+"""One sign-up = one customer key, one API Gateway usage key (on a pooled plan: its shard's, shared,
+made by nobody here), one Stripe customer and subscription, one Moesif user — or nothing.
 
 The customer's key is a Tollgate key (tollgate.domain.key_items.KeyIssuer), made here, shown once
 (in the answer) and stored only as its hash, in the keys table. The API Gateway key is the account's
@@ -14,7 +14,8 @@ The service talks to ports only. The account row is the ledger of every id creat
 a later takeover of a crashed attempt and the operator's failed-accounts command all undo what
 it records), and independent calls run concurrently so the critical path is four round trips:
 
-    1. reserve the email          ‖ create the usage key (in no usage plan yet: it cannot be counted)
+    1. reserve the email          ‖ create the usage key (in no usage plan yet: it cannot be counted),
+                                    or read the account's pool shard (a pooled plan: no API Gateway call)
     2. create the Stripe customer ‖ record the usage key and the customer key's hash
     3. subscribe                  ‖ record the customer id
     4. Moesif company ‖ Moesif user ‖ attach the usage key to the usage plan ‖ store the key item
@@ -47,7 +48,7 @@ from tollgate.domain.account import (
     Account,
     AccountStatus,
 )
-from tollgate.domain.cleanup import Cleanup
+from tollgate.domain.cleanup import Cleanup, customer_reference
 from tollgate.domain.errors import (
     ConcurrentUpdate,
     DownstreamError,
@@ -62,6 +63,7 @@ from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.billing import Billing
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
 from tollgate.domain.ports.metrics import Metrics
+from tollgate.domain.usage_keys import UsageKeys
 from tollgate.plans import PlanCatalog
 
 CONCURRENT_CALLS = 5  # the widest stage (the last one)
@@ -96,6 +98,7 @@ class RegistrationService:
         metrics: Metrics,
         plans: PlanCatalog,
         key_items: KeyItems,
+        usage_keys: UsageKeys,
         issuer: KeyIssuer | None = None,
         lease_seconds: int = RESERVATION_LEASE_SECONDS,
         executor: Executor | None = None,
@@ -108,6 +111,7 @@ class RegistrationService:
         self.accounts = accounts
         self.metrics = metrics
         self.key_items = key_items
+        self.usage_keys = usage_keys
         self.issuer = issuer or KeyIssuer()
         self.cleanup = Cleanup(api_keys, billing, accounts, plans, key_items, clock)
         self.plans = plans
@@ -156,17 +160,22 @@ class _Attempt:
     def run(self) -> Registration:
         service, registrant = self._service, self._registrant
         customer_key, key_record = service.issuer.issue(service.now())
+        pooled, account_id = self._plan.pooled, self._row.account_id
+        assert account_id is not None  # (a reservation always has one)
         key: IssuedKey = self._create(
-            lambda: service.api_keys.create_key(
+            (lambda: service.usage_keys.shard_key(self._plan, account_id)) if pooled else lambda: service.usage_keys.create_own(
                 f"{SIGNUP_KEY_NAME_PREFIX}{self._email_hash}-{self._id}", f"Tollgate sign-up {self._id}"
             ),
             alongside=self._reserve,
-            record=lambda row, issued: row.with_usage_key(issued).with_first_key(key_record),
+            record=lambda row, issued: (row.with_pool_key(issued) if pooled else row.with_usage_key(issued)
+                                        ).with_first_key(key_record),
         )
         customer_idempotency_key = self._idempotency_key("customer")
         self._row = self._row.with_customer_create(customer_idempotency_key)
+        reference = customer_reference(self._row)
+        assert reference is not None
         customer_id = self._create(
-            lambda: service.billing.create_customer(registrant, key.id, customer_idempotency_key),
+            lambda: service.billing.create_customer(registrant, reference, customer_idempotency_key),
             alongside=self._record,
             record=Account.with_customer,
             forget_when_refused=lambda row: row.with_customer_create(None),
@@ -184,8 +193,7 @@ class _Attempt:
         )
         # The last stage leaves the keys as the final row wants them (or the rollback undoes it all).
         self._row = self._row.with_status(final_status, service.now(), "sign-up").with_keys_synced()
-        assert self._stored is not None and self._row.account_id is not None
-        account_id = self._row.account_id  # a str for the stage's calls below as well
+        assert self._stored is not None
         # The item copies the row as the final write stores it (that write is conditional on the
         # version this attempt last wrote; should it fail, the rollback removes the item).
         item = KeyItem.of(replace(self._row, version=self._stored.version + 1), key_record)
@@ -201,7 +209,7 @@ class _Attempt:
             ),
             lambda: service.key_items.put(item),
         ]
-        if not self._plan.requires_payment_method:
+        if not self._plan.requires_payment_method and not pooled:
             final_calls.append(lambda: self._attach(key.id))
         _raise_first_failure(*self._stage(*final_calls))
         return Registration(key=customer_key, key_hint=key_record.hint, account_id=account_id,

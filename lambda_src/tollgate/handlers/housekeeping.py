@@ -1,7 +1,8 @@
 """The scheduled housekeeping's entry point: EventBridge Scheduler invokes it every
 contract.HOUSEKEEPING_INTERVAL_MINUTES, and it runs tollgate.domain.housekeeping.Housekeeping once.
 
-It logs each key it deleted or could not delete (ids only) and a summary line, and publishes
+It logs each key it deleted or could not delete (ids only), what the pooled plans' keys lacked (never a
+key's value), and a summary line, and publishes
 (tollgate.metrics): the API keys of the region (contract.METRIC_API_KEYS_IN_REGION, on every run
 that could count them: an alarm fires above 80 % of the quota, another when it has not been
 published for two intervals), the failed rows, and the keys deleted or not.
@@ -34,6 +35,9 @@ def handler(_event: dict[str, Any], context: Any) -> dict[str, Any]:
             logger.info("Deleted the API key of an account canceled past the retention", extra=ids)
         else:
             logger.warning("Could not delete the API key of a canceled account", extra={**ids, "reason": deletion.problem})
+    if run.pools.problem or run.pools.missing:
+        logger.warning("Pooled usage keys are missing", extra={"shardsMissing": run.pools.missing,
+                                                               "reason": run.pools.problem})
     metrics = current.metrics
     if run.keys_in_region is not None:
         metrics.level(contract.METRIC_API_KEYS_IN_REGION, run.keys_in_region)
@@ -44,7 +48,8 @@ def handler(_event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.count(contract.METRIC_KEY_DELETIONS_FAILED, run.deletions_failed)
     summary = {"keysInRegion": run.keys_in_region, "quota": contract.API_KEYS_PER_REGION,
                "failedAccounts": run.stuck_accounts, "keysDue": run.keys_due, "keysDeleted": run.keys_deleted,
-               "deletionsFailed": run.deletions_failed}
-    (logger.warning if run.stuck_accounts or run.deletions_failed else logger.info)(
+               "deletionsFailed": run.deletions_failed, "poolKeysRecorded": run.pools.recorded,
+               "poolKeysOrphanedDeleted": run.pools.orphans_deleted, "poolShardsMissing": run.pools.missing}
+    (logger.warning if run.stuck_accounts or run.deletions_failed or run.pools.missing else logger.info)(
         "Housekeeping run finished", extra=summary)
     return summary

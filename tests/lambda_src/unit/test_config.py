@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.account_settings import accounts_environment
 from testkit.fake_ports import TEST_PLANS
 from testkit.lambda_events import FUNCTION_ENVIRONMENT as ENVIRONMENT
 from testkit.lambda_events import LambdaContext, api_gateway_event
-from testkit.world import accounts_environment
 from tollgate import contract, wiring
 from tollgate.config import RuntimeConfig
 from tollgate.domain.errors import ConfigurationError

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tollgate.domain.key_items import KeyItem
+    from tollgate.domain.key_pools import KeyPool
     from tollgate.domain.models import IssuedKey, ListedKey
     from tollgate.plans import Plan
 
@@ -52,6 +53,20 @@ class ApiKeys(ABC):
     def count_in_region(self) -> int:
         """Every API key of the account in this region, any API's: what API Gateway's quota of
         contract.API_KEYS_PER_REGION counts. One call per 500 keys."""
+
+class KeyPools(ABC):
+    """Where the pooled plans' shard keys are recorded (tollgate.domain.key_pools): id and value of
+    each, so a sign-up names its shard's value with one read."""
+
+    @abstractmethod
+    def get(self, plan_id: str) -> KeyPool | None:
+        """The plan's recorded shards (None: none yet)."""
+
+    @abstractmethod
+    def record_shard(self, plan_id: str, shard: int, key: IssuedKey) -> IssuedKey:
+        """Record `key` as the shard's key unless one is recorded already; the key recorded either way
+        (a shard's key, once recorded, never changes)."""
+
 
 class KeyItems(ABC):
     """The keys table (tollgate.domain.key_items): a Tollgate key's hash -> its account, state and the

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from localdev.bootstrap import create_keys_table
+from localdev.dev_tables import create_keys_table
 from tollgate import contract
 from tollgate.domain import api_key_format
 from tollgate.handlers import authorizer

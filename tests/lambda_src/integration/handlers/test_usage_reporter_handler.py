@@ -13,8 +13,9 @@ import pytest
 import stripe
 
 from localdev.sqs_event_source import SqsEventSource
-from testkit.fake_metering import USAGE_REPORTER_MODULE, call_record, ledger_bytes, ledger_key, s3_notification
+from testkit.fake_metering import call_record, ledger_bytes, ledger_key, s3_notification
 from testkit.lambda_events import DeployedFunction, LambdaContext, deployed
+from testkit.metering_on_fakes import USAGE_REPORTER_MODULE
 from testkit.moto_stack import MotoStack
 from tollgate.adapters.dynamo_accounts import DynamoAccounts
 from tollgate.domain.account import Account, AccountStatus

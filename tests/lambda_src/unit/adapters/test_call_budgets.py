@@ -17,6 +17,7 @@ from tollgate.adapters.aws_clients import AWS_CLIENT_CONFIG, DYNAMODB_CLIENT_CON
 from tollgate.adapters.moesif_analytics import MOESIF_CALL_BUDGET_SECONDS
 from tollgate.adapters.stripe_client import STRIPE_CALL_BUDGET_SECONDS
 from tollgate.domain.account import RESERVATION_LEASE_SECONDS
+from tollgate.domain.usage_keys import KEY_CREATE_RETRY_SECONDS
 
 AWS = call_budget_seconds(AWS_CLIENT_CONFIG)
 DYNAMODB = call_budget_seconds(DYNAMODB_CLIENT_CONFIG)
@@ -26,6 +27,8 @@ HEALTHY_CALLS_SECONDS = 2
 WORST_CASES = {
     # A key that never got attached needs no detach: attach, then delete the key.
     "API Gateway stalls when the key is attached": 2 * AWS,
+    # Throttled creates tried again for KEY_CREATE_RETRY_SECONDS, then the last try stalls (nothing to undo).
+    "API Gateway throttles the usage key's create": KEY_CREATE_RETRY_SECONDS + AWS,
     # Record the key id, release the reservation, drop the in-progress idempotency record.
     "DynamoDB stalls after the reservation": 3 * DYNAMODB,
     # Create the customer, then repeat the create with its idempotency key to find what it made.

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from testkit.clock import Clock
+from testkit.clock import START, Clock
 from testkit.fake_ports import FakePorts
-from testkit.world import START, World
+from testkit.world import World
 
 
 @pytest.fixture

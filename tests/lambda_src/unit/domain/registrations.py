@@ -4,11 +4,11 @@ concurrency, unlike testkit.world's inline one), and what they look for afterwar
 
 from __future__ import annotations
 
-from testkit.clock import Clock
+from testkit.clock import START, Clock
 from testkit.fake_ports import TEST_PLANS, FakePorts
-from testkit.world import START
 from tollgate.domain.models import Registrant
 from tollgate.domain.registration import RegistrationService
+from tollgate.domain.usage_keys import UsageKeys
 
 ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")
 
@@ -16,7 +16,8 @@ ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")
 def service_for(ports: FakePorts, clock: Clock | None = None, **options) -> RegistrationService:
     return RegistrationService(
         ports.api_keys, ports.billing, ports.analytics, ports.accounts, clock=clock or Clock(START),
-        metrics=ports.metrics, key_items=ports.key_items, **{"plans": TEST_PLANS, **options})
+        metrics=ports.metrics, key_items=ports.key_items,
+        **{"plans": TEST_PLANS, "usage_keys": UsageKeys(ports.api_keys, ports.key_pools), **options})
 
 
 def usage_key_id(ports: FakePorts, email: str = ANN.email) -> str:

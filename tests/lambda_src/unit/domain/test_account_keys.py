@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from testkit.account_settings import GRACE_SECONDS
 from testkit.fake_ports import TEST_PLANS
-from testkit.world import GRACE_SECONDS, World
+from testkit.world import World
 from tollgate import contract
 from tollgate.domain.account import AccountStatus
 from tollgate.domain.account_keys import MAX_EXISTING_KEYS

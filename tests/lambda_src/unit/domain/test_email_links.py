@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from testkit.world import EMAILS_PER_HOUR, LINK_TTL_SECONDS, World
+from testkit.account_settings import EMAILS_PER_HOUR, LINK_TTL_SECONDS
+from testkit.world import World
 from tollgate.domain.customer_access import LinkPurpose, token_hash
 from tollgate.domain.email_links import EMAIL_COUNT_WINDOW_SECONDS
 from tollgate.domain.errors import InvalidLink, TooManyEmails

@@ -133,6 +133,31 @@ def test_when_the_evidence_cannot_be_written_nothing_is_sent_and_the_object_is_r
     assert world.meter.units() == len(period_rows(world, ada.customer_id, 0, 2**31)) == 3
 
 
+def test_no_meter_event_is_sent_before_the_evidence_of_every_event_of_its_object_is_written(monkeypatch):
+    """Money rule: nothing reaches Stripe without its evidence. The writes go in one round before the
+    object's first meter event (not one beside each); an event whose evidence failed is not sent, the
+    others are, and the object's retry sends the rest once."""
+    world = World.create()
+    customers = [world.signed_up(f"c{n}@example.com") for n in range(12)]
+    at_ms = int(world.clock() * 1000)
+    source = world.ledger.put(ledger_bytes([call_record(customer.api_key_id, at_ms=at_ms + n)
+                                            for n, customer in enumerate(customers * 2)]))
+    send = world.meter.report
+    written_when_sent = []
+    monkeypatch.setattr(world.meter, "report", lambda report: written_when_sent.append(len(world.evidence.objects))
+                        or send(report))
+    world.evidence.fail("save", on_call=5, error=DownstreamError("s3", "S3 refused one write", retryable=False))
+
+    with pytest.raises(UsageNotReported) as failure:
+        world.reporter.report_object(source)
+    assert not failure.value.retryable
+    assert written_when_sent == [11] * 11 and world.meter.units() == 22  # all written first; the failed one not sent
+
+    world.reporter.report_object(source)  # the object's retry
+    assert world.meter.units() == len(period_rows(world, customers[0].customer_id, 0, 2**31)) * 12 == 24
+    assert len(world.meter.events) == 12
+
+
 def test_the_account_downloads_its_current_periods_file_by_a_short_lived_url():
     world = World.create()
     ada = world.signed_up(ADA)

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from testkit.clock import START
 from testkit.world import CANCELED_KEY_RETENTION_DAYS as RETENTION_DAYS
-from testkit.world import START, World
+from testkit.world import World
 from tollgate import contract
 from tollgate.domain.account import RESERVATION_LEASE_SECONDS, Account, AccountStatus
 from tollgate.domain.billing_state import BillingEvent

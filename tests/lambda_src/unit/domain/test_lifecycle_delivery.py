@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from testkit.world import START, World
+from testkit.clock import START
+from testkit.world import World
 from tollgate.domain.account import HISTORY_LIMIT, AccountStatus
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError
 from tollgate.domain.lifecycle import (

@@ -3,7 +3,8 @@ invoices paid and the key back; a declined card says so; a replayed Checkout pay
 
 from __future__ import annotations
 
-from testkit.world import START, World
+from testkit.clock import START
+from testkit.world import World
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.lifecycle import (
     CHECKOUT_COMPLETED,

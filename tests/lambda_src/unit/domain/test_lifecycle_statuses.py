@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from testkit.world import START, World
+from testkit.clock import START
+from testkit.world import World
 from tollgate.domain.account import AccountStatus, StatusChange
 from tollgate.domain.lifecycle import (
     CHECKOUT_COMPLETED,

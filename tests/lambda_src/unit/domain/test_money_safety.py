@@ -9,11 +9,12 @@ from dataclasses import replace
 
 import pytest
 
+from testkit.account_settings import GRACE_SECONDS
 from testkit.fake_metering import call_record, ledger_bytes
 from testkit.fake_ports import TEST_PLANS
 from testkit.interleaving import Interleaved
 from testkit.invariants import keys_follow_the_row, stripe_bills_the_row
-from testkit.world import GRACE_SECONDS, World
+from testkit.world import World
 from tollgate.domain.account import AccountStatus
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import DownstreamError, KeyChangeRefused, PlanChangeRefused

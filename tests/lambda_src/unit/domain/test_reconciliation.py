@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from testkit.world import START, World
+from testkit.clock import START
+from testkit.world import World
 from tollgate.domain.account import AccountStatus
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import DownstreamError

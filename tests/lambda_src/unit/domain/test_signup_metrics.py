@@ -11,6 +11,7 @@ from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.errors import DownstreamError, EmailAlreadyRegistered
 from tollgate.domain.models import Registrant
 from tollgate.domain.registration import RegistrationService
+from tollgate.domain.usage_keys import UsageKeys
 
 ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")
 NOW = 1_800_000_000
@@ -19,7 +20,8 @@ FAILED = contract.METRIC_SIGNUPS_FAILED
 
 def service(ports: FakePorts) -> RegistrationService:
     return RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts, metrics=ports.metrics,
-                               plans=TEST_PLANS, key_items=ports.key_items, clock=lambda: NOW)
+                               plans=TEST_PLANS, key_items=ports.key_items, clock=lambda: NOW,
+                               usage_keys=UsageKeys(ports.api_keys, ports.key_pools))
 
 
 def counted(ports: FakePorts) -> dict[str, float]:

@@ -4,7 +4,8 @@ keys); records from before the authorizer, which have none, through their API ke
 
 from __future__ import annotations
 
-from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes
+from testkit.fake_metering import call_record, ledger_bytes
+from testkit.metering_on_fakes import MeteringOnFakes
 from tollgate.domain.metering import meter_event_identifier
 from tollgate.domain.usage import BillableStatuses, read_ledger
 

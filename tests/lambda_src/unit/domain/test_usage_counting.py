@@ -3,7 +3,8 @@ object's calls to its accounts' UTC hours exactly once, free plans' calls includ
 
 from __future__ import annotations
 
-from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes
+from testkit.fake_metering import call_record, ledger_bytes
+from testkit.metering_on_fakes import MeteringOnFakes
 from tollgate.domain.usage_counting import PeriodUsage
 
 ADA, BOB = "acct_" + "a" * 20, "acct_" + "b" * 20

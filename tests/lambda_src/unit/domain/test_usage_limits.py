@@ -35,6 +35,8 @@ def test_the_quota_period_is_the_utc_day_week_from_monday_or_month_api_gateway_c
 
 
 def free_account(world: World):
+    """An account on the pooled free plan, its pool made first (as the housekeeping makes it)."""
+    world.pool_provisioner.provision(float("inf"))
     return world.signed_up("bo@example.com", plan_id="free")
 
 

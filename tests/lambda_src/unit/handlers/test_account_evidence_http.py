@@ -8,10 +8,12 @@ import json
 
 import pytest
 
-from testkit.fake_metering import call_record, ledger_bytes, usage_environment
+from testkit.account_settings import accounts_environment
+from testkit.fake_metering import call_record, ledger_bytes
 from testkit.fake_wiring import deployed_on_fakes, deployed_with_accounts
 from testkit.lambda_events import FUNCTION_ENVIRONMENT, DeployedFunction, api_gateway_event, invoke
-from testkit.world import World, accounts_environment
+from testkit.metering_on_fakes import usage_environment
+from testkit.world import World
 from tollgate import contract
 from tollgate.domain.billing_state import UpcomingInvoice
 from tollgate.domain.evidence import NO_BILLING_PERIOD, NOT_KEPT

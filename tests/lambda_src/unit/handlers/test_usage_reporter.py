@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from testkit.fake_metering import MeteringOnFakes, call_record, ledger_bytes, s3_notification, sqs_event
+from testkit.fake_metering import call_record, ledger_bytes, s3_notification, sqs_event
 from testkit.lambda_events import LambdaContext
+from testkit.metering_on_fakes import MeteringOnFakes
 from tollgate import contract
 from tollgate.domain.account import AccountStatus
 from tollgate.domain.errors import DownstreamError

@@ -8,9 +8,10 @@ import json
 
 import pytest
 
+from testkit.account_settings import EMAILS_PER_HOUR
 from testkit.fake_wiring import deployed_with_accounts
 from testkit.lambda_events import REGISTER_MODULE, DeployedFunction, api_gateway_event, cors_headers, invoke
-from testkit.world import EMAILS_PER_HOUR, World
+from testkit.world import World
 from tollgate import contract
 
 ADA = {"email": "Ada@Example.com ", "firstname": "Ada", "lastname": "Lovelace"}
