@@ -31,5 +31,6 @@ class FakeCreditLedger(FaultyFake, CreditLedger):
 
     def entries(self, account_id: str) -> list[CreditEntry]:
         with self._call("entries", account_id), self._lock:
-            return sorted(self.entries_by_account.get(account_id, {}).values(),
-                          key=lambda entry: (entry.at, entry.entry_id))
+            return sorted(
+                self.entries_by_account.get(account_id, {}).values(), key=lambda entry: (entry.at, entry.entry_id)
+            )

@@ -170,15 +170,24 @@ class Wiring:
     def idempotency_store(self) -> BasePersistenceLayer:
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-        return DynamoDBPersistenceLayer(table_name=self.config.idempotency_table,
-                                        boto3_client=self.aws.client("dynamodb"))
+        return DynamoDBPersistenceLayer(
+            table_name=self.config.idempotency_table, boto3_client=self.aws.client("dynamodb")
+        )
 
     @cached_property
     def registration(self) -> RegistrationService:
-        return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, metrics=self.metrics,
-                                   plans=self.config.plans, key_items=self.key_items, usage_keys=self.usage_keys,
-                                   issuer=self.key_issuer,
-                                   clock=self.clock)
+        return RegistrationService(
+            self.api_keys,
+            self.billing,
+            self.analytics,
+            self.accounts,
+            metrics=self.metrics,
+            plans=self.config.plans,
+            key_items=self.key_items,
+            usage_keys=self.usage_keys,
+            issuer=self.key_issuer,
+            clock=self.clock,
+        )
 
     @cached_property
     def cleanup(self) -> Cleanup:
@@ -186,13 +195,21 @@ class Wiring:
 
     @cached_property
     def key_enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics,
-                           self.usage_keys, self.clock)
+        return KeyEnforcer(
+            self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics, self.usage_keys, self.clock
+        )
 
     @cached_property
     def lifecycle(self) -> LifecycleService:
-        return LifecycleService(self.accounts, self.billing, self.payment_methods, plans=self.config.plans,
-                                plan_changes=self.plan_changes, enforcer=self.key_enforcer, clock=self.clock)
+        return LifecycleService(
+            self.accounts,
+            self.billing,
+            self.payment_methods,
+            plans=self.config.plans,
+            plan_changes=self.plan_changes,
+            enforcer=self.key_enforcer,
+            clock=self.clock,
+        )
 
     @cached_property
     def plan_changes(self) -> PlanChanges:
@@ -204,14 +221,20 @@ class Wiring:
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.accounts, self.api_keys, self.key_items, self.config.canceled_key_retention_days,
-                            self.key_pool_provisioner,
-                            clock=self.clock)
+        return Housekeeping(
+            self.accounts,
+            self.api_keys,
+            self.key_items,
+            self.config.canceled_key_retention_days,
+            self.key_pool_provisioner,
+            clock=self.clock,
+        )
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:
-        return PaymentMethodCheckout(self.accounts, self.key_items, self.payment_methods, self.config.signup_url,
-                                     self.clock)
+        return PaymentMethodCheckout(
+            self.accounts, self.key_items, self.payment_methods, self.config.signup_url, self.clock
+        )
 
     # Usage metering: imported on first use, as only the usage reporter and the ops commands need it.
     @cached_property
@@ -236,8 +259,7 @@ class Wiring:
     def usage_evidence(self) -> UsageEvidence:
         from tollgate.adapters.s3_usage_evidence import S3UsageEvidence
 
-        return S3UsageEvidence(self.aws.client("s3"), self.config.require_usage().ledger_bucket,
-                               clock=self.clock)
+        return S3UsageEvidence(self.aws.client("s3"), self.config.require_usage().ledger_bucket, clock=self.clock)
 
     @cached_property
     def usage_queues(self) -> UsageQueues:
@@ -262,17 +284,32 @@ class Wiring:
         from tollgate.domain.metering import UsageReporter
         from tollgate.domain.usage_counting import UsageTally
 
-        return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports, self.usage_evidence,
-                             UsageTally(self.usage_counts), self.usage_limits, self.usage_alerts,
-                             self.config.require_usage().billable_statuses, self.config.plans, self.clock)
+        return UsageReporter(
+            self.usage_ledger,
+            self.accounts,
+            self.usage_meter,
+            self.usage_reports,
+            self.usage_evidence,
+            UsageTally(self.usage_counts),
+            self.usage_limits,
+            self.usage_alerts,
+            self.config.require_usage().billable_statuses,
+            self.config.plans,
+            self.clock,
+        )
 
     @cached_property
     def usage_limits(self) -> UsageLimits:
         from tollgate.domain.spend_watch import SpendCapRule
         from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 
-        return UsageLimits(self.accounts, self.key_enforcer, self.config.plans,
-                           [QuotaRule(self.usage_counts), SpendCapRule(self.spend_meter)], self.clock)
+        return UsageLimits(
+            self.accounts,
+            self.key_enforcer,
+            self.config.plans,
+            [QuotaRule(self.usage_counts), SpendCapRule(self.spend_meter)],
+            self.clock,
+        )
 
     @cached_property
     def spend_meter(self) -> SpendMeter:
@@ -317,8 +354,13 @@ class Wiring:
         from tollgate.domain.email_links import EmailLinks
 
         accounts = self.config.require_accounts()
-        return EmailLinks(self.customer_access, self.mailer, ttl_seconds=accounts.link_ttl_seconds,
-                          emails_per_hour=accounts.emails_per_address_per_hour, clock=self.clock)
+        return EmailLinks(
+            self.customer_access,
+            self.mailer,
+            ttl_seconds=accounts.link_ttl_seconds,
+            emails_per_hour=accounts.emails_per_address_per_hour,
+            clock=self.clock,
+        )
 
     @cached_property
     def verified_sign_up(self) -> VerifiedSignUp:
@@ -330,40 +372,58 @@ class Wiring:
     def sessions(self) -> CustomerSessions:
         from tollgate.domain.sessions import CustomerSessions
 
-        return CustomerSessions(self.accounts, self.customer_access, self.email_links, self.account_emails,
-                                clock=self.clock)
+        return CustomerSessions(
+            self.accounts, self.customer_access, self.email_links, self.account_emails, clock=self.clock
+        )
 
     @cached_property
     def account_keys(self) -> AccountKeys:
         from tollgate.domain.account_keys import AccountKeys
 
-        return AccountKeys(self.accounts, self.key_items, self.customer_access, self.key_enforcer, self.api_keys,
-                           issuer=self.key_issuer, grace_seconds=self.config.require_accounts().key_rotation_grace_seconds,
-                           clock=self.clock)
+        return AccountKeys(
+            self.accounts,
+            self.key_items,
+            self.customer_access,
+            self.key_enforcer,
+            self.api_keys,
+            issuer=self.key_issuer,
+            grace_seconds=self.config.require_accounts().key_rotation_grace_seconds,
+            clock=self.clock,
+        )
 
     @cached_property
     def account_overviews(self) -> AccountOverviews:
         from tollgate.domain.account_overview import AccountOverviews
 
-        return AccountOverviews(self.account_billing, self.usage_plan_usage,
-                                self.usage_reports if self.config.usage is not None else None, self.config.plans,
-                                self.clock)
+        return AccountOverviews(
+            self.account_billing,
+            self.usage_plan_usage,
+            self.usage_reports if self.config.usage is not None else None,
+            self.config.plans,
+            self.clock,
+        )
 
     @cached_property
     def spend_choices(self) -> SpendChoices:
         from tollgate.domain.spend_choices import SpendChoices
 
         # Without usage counts (usage_reporter=moesif) nothing measures usage: no alert, no cap to decide.
-        return SpendChoices(self.accounts, self.config.plans, self.usage_meter.unit_price,
-                            self.usage_limits if self.config.usage is not None else None, self.billing_periods,
-                            self.clock)
+        return SpendChoices(
+            self.accounts,
+            self.config.plans,
+            self.usage_meter.unit_price,
+            self.usage_limits if self.config.usage is not None else None,
+            self.billing_periods,
+            self.clock,
+        )
 
     @cached_property
     def usage_alerts(self) -> UsageAlerts:
         from tollgate.domain.usage_alerts import UsageAlerts
 
-        return UsageAlerts(self.accounts, self.mailer, self.account_emails, self.config.plans, self.spend_meter,
-                           self.clock)
+        return UsageAlerts(
+            self.accounts, self.mailer, self.account_emails, self.config.plans, self.spend_meter, self.clock
+        )
 
     @cached_property
     def invoice_evidence(self) -> InvoiceEvidence:

@@ -76,16 +76,30 @@ class Checkout:
 
     async def create(self, request: web.Request) -> web.Response:
         params = await request_params(request)
-        reject_unknown(params, ("mode", "customer", "success_url", "cancel_url", "currency", "metadata",
-                                "payment_method_types",
-                                "allowed_payment_method_types"))  # the name since API 2026-10-28
+        reject_unknown(
+            params,
+            (
+                "mode",
+                "customer",
+                "success_url",
+                "cancel_url",
+                "currency",
+                "metadata",
+                "payment_method_types",
+                "allowed_payment_method_types",
+            ),
+        )  # the name since API 2026-10-28
         mode = require(params, "mode")
         if mode != "setup":
             raise StripeError(400, f"The bridge emulates Checkout in setup mode only, not `{mode}`.", param="mode")
         method_types = params.get("allowed_payment_method_types") or params.get("payment_method_types")
         if not params.get("currency") and not method_types:
-            raise StripeError(400, "currency is required in setup mode when allowed_payment_method_types is not passed.",
-                              param="currency", code="parameter_missing")
+            raise StripeError(
+                400,
+                "currency is required in setup mode when allowed_payment_method_types is not passed.",
+                param="currency",
+                code="parameter_missing",
+            )
         key = api_key(request)
         customer = params.get("customer")
         if customer:
@@ -138,14 +152,20 @@ class Checkout:
             disabled="" if is_open else " disabled",
             cards="\n".join(
                 f'<label class="card-choice"><input type="radio" name="payment_method" value="{card}"'
-                f'{" checked" if index == 0 else ""}{"" if is_open else " disabled"}> {html.escape(label)}</label>'
-                for index, (card, label) in enumerate(TEST_CARDS.items())),
-            notice="" if is_open else (f'<p class="notice" role="status">This session is '
-                                       f'{html.escape(session["status"])}: it cannot be completed again.</p>'),
+                f"{' checked' if index == 0 else ''}{'' if is_open else ' disabled'}> {html.escape(label)}</label>"
+                for index, (card, label) in enumerate(TEST_CARDS.items())
+            ),
+            notice=""
+            if is_open
+            else (
+                f'<p class="notice" role="status">This session is '
+                f"{html.escape(session['status'])}: it cannot be completed again.</p>"
+            ),
             cancel=f'<p class="cancel"><a href="{html.escape(cancel)}">Cancel and go back</a></p>' if cancel else "",
         )
-        return web.Response(text=page, content_type="text/html",
-                            headers={"Content-Security-Policy": PAGE_SECURITY_POLICY})
+        return web.Response(
+            text=page, content_type="text/html", headers={"Content-Security-Policy": PAGE_SECURITY_POLICY}
+        )
 
     async def stylesheet(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(PAGE_ASSETS / "checkout.css")
@@ -164,18 +184,30 @@ class Checkout:
         redirect = params.get("redirect") == "true"
         test_card = params.get("payment_method") or "pm_card_visa"
         if test_card not in TEST_CARDS:
-            raise StripeError(400, f"The stand-in Checkout saves one of {', '.join(TEST_CARDS)}, not {test_card}.",
-                              param="payment_method")
+            raise StripeError(
+                400,
+                f"The stand-in Checkout saves one of {', '.join(TEST_CARDS)}, not {test_card}.",
+                param="payment_method",
+            )
         key = self._state.api_keys[session["id"]]
-        payment_method = await self._upstream.call("POST", f"/v1/payment_methods/{test_card}/attach", key,
-                                                   {"customer": session["customer"]})
-        setup_intent = await self._upstream.call("POST", "/v1/setup_intents", key,
-                                                 {"customer": session["customer"], "usage": "off_session"})
-        setup_intent = await self._upstream.call("POST", f"/v1/setup_intents/{setup_intent['id']}/confirm", key,
-                                                 {"payment_method": payment_method["id"]})
+        payment_method = await self._upstream.call(
+            "POST", f"/v1/payment_methods/{test_card}/attach", key, {"customer": session["customer"]}
+        )
+        setup_intent = await self._upstream.call(
+            "POST", "/v1/setup_intents", key, {"customer": session["customer"], "usage": "off_session"}
+        )
+        setup_intent = await self._upstream.call(
+            "POST", f"/v1/setup_intents/{setup_intent['id']}/confirm", key, {"payment_method": payment_method["id"]}
+        )
         session.update(status="complete", setup_intent=setup_intent["id"], url=None)
         deliveries = await self._webhooks.send_event("checkout.session.completed", dict(session))
         if redirect:
             raise web.HTTPSeeOther(session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"]))
-        return web.json_response({"session": session, "payment_method": payment_method["id"],
-                                  "setup_intent": setup_intent["id"], "deliveries": [vars(d) for d in deliveries]})
+        return web.json_response(
+            {
+                "session": session,
+                "payment_method": payment_method["id"],
+                "setup_intent": setup_intent["id"],
+                "deliveries": [vars(d) for d in deliveries],
+            }
+        )

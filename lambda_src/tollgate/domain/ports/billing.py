@@ -103,6 +103,7 @@ class Billing(ABC):
         nor once its retries are exhausted. Stops at the first decline (InvoicePayment.declined).
         An invoice paid meanwhile is not an error; `idempotency_key` makes a retry charge nothing twice."""
 
+
 class PaymentMethods(ABC):
     """A customer's payment method: collected by Stripe Checkout in setup mode, then made the
     default for the subscription's invoices."""
@@ -120,6 +121,7 @@ class PaymentMethods(ABC):
     @abstractmethod
     def checkout_session(self, session_id: str) -> CheckoutSession | None:
         """A payment-method session `create_setup_checkout` opened; None for any other or unknown id."""
+
 
 class AccountBilling(ABC):
     """What the account page shows and opens of Stripe: the upcoming invoice and the customer portal."""
