@@ -75,12 +75,12 @@ def mailbox_token(urls: dict[str, str], email: str, fragment: str, timeout: floa
         time.sleep(0.1)
 
 
-def sign_up(urls: dict[str, str], email: str | None = None) -> dict[str, Any]:
-    """A new customer through the emailed link: the 201 body (key included)."""
+def sign_up(urls: dict[str, str], email: str | None = None, plan: str | None = None) -> dict[str, Any]:
+    """A new customer through the emailed link, on `plan` (None: the default one): the 201 body (key included)."""
     email = email or f"{uuid.uuid4().hex[:10]}@example.com"
     status, _, body = post_json(
         urls["api"] + contract.ROUTE_REGISTER,
-        {"email": email, "firstname": "Ann", "lastname": "Lee"},
+        {"email": email, "firstname": "Ann", "lastname": "Lee", **({"plan": plan} if plan else {})},
         {"Origin": urls["site"], contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())},
     )
     assert status == 202, body
