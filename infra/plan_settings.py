@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from infra.prepaid_settings import PREPAID_FIELD_EXPECTED, PREPAID_FIELDS, read_prepaid
 from infra.price_text import PriceTextError, check_free_plan
-from tollgate.plans import Plan, PlanCatalog
+from tollgate.plans import CreditPack, Plan, PlanCatalog, PrepaidTerms
 
 MAX_PLANS = 10  # each is a usage plan and a few hundred bytes of every function's environment
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
@@ -34,7 +35,7 @@ FLAT_PLAN_KEYS = ("throttle_rate_limit", "throttle_burst_limit", "quota_limit", 
 SPEND_CAP_KEYS = ("spend_cap_default", "spend_cap_max")  # optional, paid plans only
 FLAT_PLAN_KEYS_DOC = ("The single-plan settings of earlier versions: without `plans`, they make one plan (`standard`), "
                       "exactly as before; with `plans`, synth refuses them.")
-PLAN_FIELDS = ("id", "name", "description", "price_text", *FLAT_PLAN_KEYS, *SPEND_CAP_KEYS)
+PLAN_FIELDS = ("id", "name", "description", "price_text", *FLAT_PLAN_KEYS, *SPEND_CAP_KEYS, *PREPAID_FIELDS)
 # The value shipped in cdk.json: synth accepts it so the stack can be tried out, and docs/plans.md
 # says to replace it (`make stripe-setup` prints the real one) before a deploy that bills anyone.
 PLACEHOLDER_STRIPE_PRICE_ID = "price_REPLACE_BEFORE_DEPLOY"
@@ -58,6 +59,7 @@ PLAN_FIELD_EXPECTED = {
     "require_payment_method": "true or false",
     **dict.fromkeys(SPEND_CAP_KEYS, "an amount greater than 0 in the price's currency as a string (e.g. \"50\" or "
                                     "\"12.50\"), or empty; only on a paid plan, and the default at most the maximum"),
+    **PREPAID_FIELD_EXPECTED,
 }
 
 
@@ -97,10 +99,25 @@ class PlanSettings:
     spend_cap_max: str | None = field(default=None, metadata={"doc": (
         "The highest cap a customer of the plan may choose, in the price's currency; empty: no maximum, and a customer "
         "may remove the cap. With a maximum, every account of the plan is capped at it at most.")})
+    billing: str = field(default="metered", metadata={"doc": (
+        "`prepaid`: calls are paid from credit the customer buys in packs through Stripe Checkout, and stop at zero "
+        "([Prepaid credits](prepaid-credits.md)); `metered`: a paid plan's calls go to its Stripe meter (a free "
+        "plan's nowhere).")})
+    unit_price: int | None = field(default=None, metadata={"doc": (
+        "Prepaid plans: what one billable call takes from the credit.")})  # micro-units
+    currency: str = field(default="usd", metadata={"doc": "Prepaid plans: the currency of the credit and the packs."})
+    credit_packs: tuple[CreditPack, ...] = field(default=(), metadata={"doc": (
+        "Prepaid plans: the packs the account page sells (`id`, `credit` added, `price` charged).")})
+
+    @property
+    def prepaid(self) -> PrepaidTerms | None:
+        if self.billing != "prepaid" or self.unit_price is None:
+            return None
+        return PrepaidTerms(self.unit_price, self.currency, self.credit_packs)
 
     @property
     def is_free(self) -> bool:
-        return self.stripe_price_id is None
+        return self.stripe_price_id is None and self.prepaid is None
 
     @property
     def price_is_placeholder(self) -> bool:
@@ -111,7 +128,10 @@ class PlanSettings:
         return {"id": self.id, "name": self.name, "description": self.description, "priceText": self.price_text,
                 "free": self.is_free, "requiresPaymentMethod": self.require_payment_method,
                 "rateLimit": self.throttle_rate_limit, "burstLimit": self.throttle_burst_limit,
-                "quotaLimit": self.quota_limit, "quotaPeriod": self.quota_period}
+                "quotaLimit": self.quota_limit, "quotaPeriod": self.quota_period,
+                **({"prepaid": {"unitPrice": self.prepaid.unit_price, "currency": self.prepaid.currency,
+                                "packs": [{"id": pack.id, "credit": pack.credit, "price": pack.price}
+                                          for pack in self.prepaid.packs]}} if self.prepaid else {})}
 
 
 def read_plans(context: Mapping[str, Any], read_flat: Callable[[], PlanSettings]) -> tuple[PlanSettings, ...]:
@@ -184,10 +204,11 @@ def _read_plan(index: int, item: Any) -> PlanSettings:  # noqa: C901 - one check
     card = item.get("require_payment_method", False)
     if not isinstance(card, bool):
         raise fail("require_payment_method")
-    if card and price is None:
+    prepaid = read_prepaid(item, fail, price)
+    if card and price is None and prepaid is None:
         raise fail("require_payment_method", "false for a free plan (no stripe_price_id): nothing is charged to the "
                                              "card")
-    if price is None:
+    if price is None and prepaid is None:
         try:
             check_free_plan(plan_id, text("price_text"))
         except PriceTextError as error:
@@ -201,7 +222,9 @@ def _read_plan(index: int, item: Any) -> PlanSettings:  # noqa: C901 - one check
         price_text=text("price_text"), throttle_rate_limit=float(number("throttle_rate_limit", whole=False)),
         throttle_burst_limit=int(number("throttle_burst_limit", whole=True)),
         quota_limit=int(number("quota_limit", whole=True)), quota_period=period.upper(), stripe_price_id=price,
-        require_payment_method=card, spend_cap_default=default, spend_cap_max=maximum)
+        require_payment_method=card, spend_cap_default=default, spend_cap_max=maximum,
+        billing="prepaid" if prepaid else "metered", unit_price=prepaid.unit_price if prepaid else None,
+        currency=prepaid.currency if prepaid else "usd", credit_packs=prepaid.packs if prepaid else ())
 
 
 def _spend_cap(item: Mapping[str, Any], name: str, free: bool, fail: Callable[..., PlanSettingsError]) -> str | None:
@@ -226,5 +249,6 @@ def runtime_catalog(plans: tuple[PlanSettings, ...], usage_plan_ids: Mapping[str
     return PlanCatalog(tuple(
         Plan(id=plan.id, name=plan.name, usage_plan_id=usage_plan_ids[plan.id], price_id=plan.stripe_price_id,
              requires_payment_method=plan.require_payment_method, quota_limit=plan.quota_limit,
-             quota_period=plan.quota_period, spend_cap_default=plan.spend_cap_default, spend_cap_max=plan.spend_cap_max)
+             quota_period=plan.quota_period, spend_cap_default=plan.spend_cap_default, spend_cap_max=plan.spend_cap_max,
+             prepaid=plan.prepaid)
         for plan in plans))

@@ -17,6 +17,7 @@ from infra.functions import Functions
 from infra.gateway import Gateway
 from infra.legacy_ids import KeepLogicalIds
 from infra.operations import Operations
+from infra.prepaid_credits import PrepaidCredits
 from infra.settings import Settings
 from infra.signup import SignUp
 from infra.signup_site import SignupSite
@@ -55,6 +56,7 @@ class TollgateStack(Stack):
             usage_reports_table=self.usage_metering.reports_table if self.usage_metering else None)
         if self.usage_metering is not None:  # the account page's download of the evidence (issue 21)
             self.usage_metering.grant_evidence_download(self.customer_accounts.account.role)
+        self.prepaid_credits = PrepaidCredits(self, "PrepaidCredits", functions=functions)
         self.operations = Operations(
             self, "Operations", settings=settings, functions=functions, gateway=self.gateway, billing=self.billing,
             signup=self.signup, customer_accounts=self.customer_accounts, usage_metering=self.usage_metering,

@@ -13,13 +13,16 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 
-def on_demand_table(scope: Construct, construct_id: str, *, partition_key: str, ttl_attribute: str,
-                    backups: bool, keep_on_delete: bool, deletion_protection: bool = False) -> dynamodb.Table:
-    """A table keyed by the string `partition_key`, items expiring by `ttl_attribute`."""
+def on_demand_table(scope: Construct, construct_id: str, *, partition_key: str, ttl_attribute: str | None,
+                    backups: bool, keep_on_delete: bool, deletion_protection: bool = False,
+                    sort_key: tuple[str, dynamodb.AttributeType] | None = None) -> dynamodb.Table:
+    """A table keyed by the string `partition_key` (and `sort_key`: name, type), items expiring by `ttl_attribute`
+    (None: items that never expire)."""
     return dynamodb.Table(
         scope,
         construct_id,
         partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name=sort_key[0], type=sort_key[1]) if sort_key else None,
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

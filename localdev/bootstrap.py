@@ -87,6 +87,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     rest_api_id, usage_plan_ids = create_api(aws_client("apigateway", emulators), settings)
     accounts_table, idempotency_table = create_tables(aws_client("dynamodb", emulators))
     keys_table = create_keys_table(aws_client("dynamodb", emulators))
+    credits_table = create_credits_table(aws_client("dynamodb", emulators))
     catalog_setup = CatalogSetup(stripe_client(STRIPE_TEST_SECRET_KEY, api_base=emulators.stripe_api_base))
     webhook = catalog_setup.ensure_webhook(api_url.rstrip("/") + contract.ROUTE_STRIPE_WEBHOOK)
     if not webhook.signing_secret:
@@ -119,6 +120,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         contract.ENV_MOESIF_SECRET_ARN: moesif_secret_arn,
         contract.ENV_ACCOUNTS_TABLE: accounts_table,
         contract.ENV_KEYS_TABLE: keys_table,
+        contract.ENV_CREDITS_TABLE: credits_table,
         contract.ENV_IDEMPOTENCY_TABLE: idempotency_table,
         contract.ENV_PLANS: plans.to_json(),
         contract.ENV_KEY_OWNER: f"{NAME}/{settings.stage_name}",
@@ -174,6 +176,18 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, dict[str, str]
         quota={"limit": plan.quota_limit, "period": plan.quota_period},
     )["id"] for plan in settings.plans}
     return api_id, usage_plan_ids
+
+
+def create_credits_table(dynamodb: Any, name: str = NAME) -> str:
+    """Prepaid accounts' credit entries and balances (infra/prepaid_credits.py's table)."""
+    table = f"{name}-credits"
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": contract.CREDITS_PARTITION_KEY, "AttributeType": "S"},
+                              {"AttributeName": contract.CREDITS_SORT_KEY, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": contract.CREDITS_PARTITION_KEY, "KeyType": "HASH"},
+                   {"AttributeName": contract.CREDITS_SORT_KEY, "KeyType": "RANGE"}])
+    return table
 
 
 def create_tables(dynamodb: Any) -> tuple[str, str]:

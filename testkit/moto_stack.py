@@ -21,6 +21,7 @@ from infra.settings import Settings, load_cdk_json_context
 from localdev.bootstrap import (
     UsageMetering,
     create_api,
+    create_credits_table,
     create_customer_accounts,
     create_keys_table,
     create_ledger_bucket,
@@ -53,6 +54,7 @@ class MotoStack:
     settings: Settings
     usage_counters: UsageCounters  # what GetUsage answers, per usage plan: count a key's calls there, as a gateway would
     keys_table: str
+    credits_table: str
 
     @property
     def usage_plan_id(self) -> str:
@@ -113,6 +115,7 @@ class MotoStack:
             contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret_arn,
             contract.ENV_ACCOUNTS_TABLE: self.accounts_table,
             contract.ENV_KEYS_TABLE: self.keys_table,
+            contract.ENV_CREDITS_TABLE: self.credits_table,
             contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table,
             contract.ENV_PLANS: self.plans(price_id, require_payment_method).to_json(),
             contract.ENV_KEY_OWNER: KEY_OWNER,
@@ -153,4 +156,5 @@ def moto_stack() -> Iterator[MotoStack]:
                                           create_ledger_bucket(boto3.client("s3")))
             access_table = create_customer_accounts(boto3.client("dynamodb"), boto3.client("sesv2"), settings.email_sender)
             yield MotoStack(usage_plan_ids, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage,
-                            access_table, settings, usage_counters, keys_table)
+                            access_table, settings, usage_counters, keys_table,
+                            create_credits_table(boto3.client("dynamodb")))

@@ -16,8 +16,46 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
 
 LEGACY_PLAN_ID = "standard"
+MICROS = 1_000_000  # micro-units of a currency in one unit of it: prepaid amounts are integers of these
+
+
+def micros(amount: str | Decimal) -> int:
+    """A decimal amount of a currency ("10.00", "0.001") in micro-units; ValueError when it has more
+    precision than a micro-unit or is not a finite number."""
+    value = Decimal(amount) * MICROS
+    if not value.is_finite() or value != value.to_integral_value():
+        raise ValueError(f"{amount!r} is not an amount of at most 6 decimal places")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class CreditPack:
+    """What a prepaid plan's customer can buy: `credit` micro-units of the currency for `price` in its minor
+    unit (cents), paid through Stripe Checkout in payment mode (tollgate.domain.credits)."""
+
+    id: str
+    credit: int
+    price: int
+
+
+@dataclass(frozen=True)
+class PrepaidTerms:
+    """A prepaid plan's terms: each billable call takes `unit_price` micro-units of `currency` from the
+    account's credit; the packs are how credit is bought."""
+
+    unit_price: int
+    currency: str
+    packs: tuple[CreditPack, ...]
+
+    def pack(self, pack_id: str) -> CreditPack:
+        for pack in self.packs:
+            if pack.id == pack_id:
+                return pack
+        raise UnknownPlan(f"no credit pack {pack_id!r}; choose one of: {', '.join(p.id for p in self.packs)}")
 
 
 @dataclass(frozen=True)
@@ -34,10 +72,19 @@ class Plan:
     # (tollgate.domain.spend_control.effective_cap).
     spend_cap_default: str | None = None
     spend_cap_max: str | None = None
+    prepaid: PrepaidTerms | None = None  # a prepaid plan: calls paid from bought credit, no meter, no subscription
 
     @property
     def is_free(self) -> bool:
-        return self.price_id is None
+        return self.price_id is None and self.prepaid is None
+
+    @classmethod
+    def from_dict(cls, item: dict[str, Any]) -> Plan:
+        """A plan as `PlanCatalog.to_json` wrote it."""
+        prepaid = item.pop("prepaid", None)
+        terms = None if prepaid is None else PrepaidTerms(
+            prepaid["unit_price"], prepaid["currency"], tuple(CreditPack(**pack) for pack in prepaid["packs"]))
+        return cls(**item, prepaid=terms)
 
 
 class UnknownPlan(ValueError):
@@ -96,6 +143,6 @@ class PlanCatalog:
         """Raises ValueError (with what is wrong) for anything but what `to_json` writes."""
         try:
             items = json.loads(text)
-            return cls(tuple(Plan(**item) for item in items))
-        except (TypeError, json.JSONDecodeError) as error:
+            return cls(tuple(Plan.from_dict(item) for item in items))
+        except (TypeError, KeyError, json.JSONDecodeError) as error:
             raise ValueError(f"not a plan list as the stack writes it ({error})") from None

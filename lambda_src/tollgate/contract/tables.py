@@ -79,3 +79,16 @@ ACCOUNTS_KEY_INDEX_PREFIX = "api-key#"
 USAGE_REPORTS_INDEX_BY_CUSTOMER = "byCustomer"
 USAGE_REPORTS_ATTR_CUSTOMER_ID = "customerId"
 USAGE_REPORTS_ATTR_TIMESTAMP = "timestamp"  # epoch seconds (number)
+
+# --- Credit ledger: each prepaid account's credit entries, append-only (issue 21) ----------------------
+# One item per entry (purchase, usage, refund, adjustment), keyed by a deterministic entry id, so an entry
+# is written once however often its cause is retried; and one BALANCE item per account holding the sum,
+# moved only in the same transaction that appends an entry (tollgate.adapters.dynamo_credit_ledger).
+CREDITS_PARTITION_KEY = "account_id"  # S: the account's opaque id
+CREDITS_SORT_KEY = "entry_id"  # S: "<kind>#<cause>", e.g. purchase#cs_123, usage#<ledger object hash>
+CREDITS_BALANCE_ENTRY_ID = "balance"  # the sort key of the account's running sum
+CREDITS_ATTR_KIND = "kind"  # S: purchase, usage, refund, adjustment
+CREDITS_ATTR_AMOUNT = "amount"  # N: micro-units of the currency (1,000,000 = 1 USD); usage is negative
+CREDITS_ATTR_AT = "at"  # N epoch seconds
+CREDITS_ATTR_NOTE = "note"  # S: what the entry is for (pack, calls, ...), for the account page
+CREDITS_ATTR_BALANCE = "balance"  # N: on the balance item, the sum of the entries
