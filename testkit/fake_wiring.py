@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from testkit.fake_aws import FakeIdempotencyStore, FakeSecretsManager
 from testkit.fake_billing import FakePaymentMethods
+from testkit.fake_credits import FakeCreditLedger, FakeCreditSales
 from testkit.fake_ports import FakePorts
 from testkit.lambda_events import FUNCTION_ENVIRONMENT, DeployedFunction, deployed
 from testkit.world import World, accounts_environment
@@ -32,6 +33,7 @@ def deployed_on_fakes(module_name: str, ports: FakePorts | None = None,
         "stripe_secret": SecretStore(FUNCTION_ENVIRONMENT[contract.ENV_STRIPE_SECRET_ARN], secrets_manager),
         "moesif_secret": SecretStore(FUNCTION_ENVIRONMENT[contract.ENV_MOESIF_SECRET_ARN], secrets_manager),
         "idempotency_store": FakeIdempotencyStore(),
+        "credit_ledger": FakeCreditLedger(), "credit_sales": FakeCreditSales(),
     }
     return deployed(module_name, environment, **(defaults | replacements))
 
@@ -40,4 +42,5 @@ def deployed_with_accounts(module_name: str, fakes: World, verify_email: bool = 
     """`module_name` deployed as the stack deploys the functions serving customer accounts, on `fakes`."""
     return deployed_on_fakes(module_name, fakes.ports, accounts_environment(FUNCTION_ENVIRONMENT, verify_email),
                              customer_access=fakes.access, mailer=fakes.mailer, account_billing=fakes.account_billing,
-                             usage_plan_usage=fakes.plan_usage, usage_evidence=fakes.evidence, usage_meter=fakes.meter)
+                             usage_plan_usage=fakes.plan_usage, usage_evidence=fakes.evidence, usage_meter=fakes.meter,
+                             credit_ledger=fakes.credit_ledger, credit_sales=fakes.credit_sales)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from tollgate import contract, wiring
+from tollgate.domain.credit_purchases import CreditPurchases
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, InvalidWebhookSignature, ValidationFailed
 from tollgate.handlers.http import HttpFunction, error, raw_body, respond
 
@@ -40,8 +41,7 @@ def stripe_webhook() -> Response[str]:
     current = wiring.current()
     event = current.webhook_events.verify(raw_body(request) or "", request.headers.get(STRIPE_SIGNATURE_HEADER))
     logger.append_keys(stripe_event_id=event.id, stripe_event_type=event.type)
-    purchases = current.credit_purchases
-    outcome = purchases.apply(event) if purchases.handles(event) else current.lifecycle.handle(event)
+    outcome = current.credit_purchases.apply(event) if CreditPurchases.handles(event) else current.lifecycle.handle(event)
     logger.info("Stripe event handled", extra={"outcome": outcome.value})
     _count(outcome.value)
     return respond(200, {"received": True, "outcome": outcome.value})
