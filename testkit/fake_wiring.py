@@ -39,8 +39,10 @@ def deployed_on_fakes(module_name: str, ports: FakePorts | None = None,
 
 
 def deployed_with_accounts(module_name: str, fakes: World, verify_email: bool = True) -> DeployedFunction:
-    """`module_name` deployed as the stack deploys the functions serving customer accounts, on `fakes`."""
-    return deployed_on_fakes(module_name, fakes.ports, accounts_environment(FUNCTION_ENVIRONMENT, verify_email),
+    """`module_name` deployed as the stack deploys the functions serving customer accounts, on `fakes`,
+    selling the world's plans."""
+    environment = {**accounts_environment(FUNCTION_ENVIRONMENT, verify_email), contract.ENV_PLANS: fakes.plans.to_json()}
+    return deployed_on_fakes(module_name, fakes.ports, environment,
                              customer_access=fakes.access, mailer=fakes.mailer, account_billing=fakes.account_billing,
                              usage_plan_usage=fakes.plan_usage, usage_evidence=fakes.evidence, usage_meter=fakes.meter,
                              credit_ledger=fakes.credit_ledger, credit_sales=fakes.credit_sales)
