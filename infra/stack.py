@@ -56,7 +56,9 @@ class TollgateStack(Stack):
             usage_reports_table=self.usage_metering.reports_table if self.usage_metering else None)
         if self.usage_metering is not None:  # the account page's download of the evidence (issue 21)
             self.usage_metering.grant_evidence_download(self.customer_accounts.account.role)
-        self.prepaid_credits = PrepaidCredits(self, "PrepaidCredits", functions=functions)
+        self.prepaid_credits = PrepaidCredits(self, "PrepaidCredits", functions=functions,
+                                              webhook=self.billing.stripe_webhook.role,
+                                              account_page=self.customer_accounts.account.role)
         self.operations = Operations(
             self, "Operations", settings=settings, functions=functions, gateway=self.gateway, billing=self.billing,
             signup=self.signup, customer_accounts=self.customer_accounts, usage_metering=self.usage_metering,
