@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from testkit.fake_ports import PREPAID_PLANS
-from testkit.world import START, SITE_URL, World
+from testkit.world import SITE_URL, START, World
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import BillingEvent, CreditPackPayment
 from tollgate.domain.credit_purchases import ASYNC_PAYMENT_SUCCEEDED, CHECKOUT_COMPLETED, CreditPurchases

@@ -78,11 +78,11 @@ def test_a_prepaid_customer_buys_a_pack_and_the_paid_sessions_webhook_adds_it_on
 
     status, _, page = call(function, contract.ROUTE_ACCOUNT, cookie=cookie, method="GET")
     assert status == 200
-    credits = page["credits"]
-    assert (credits["balance"], credits["currency"], credits["unitPrice"]) == (55_000_000, "usd", 1_000)
-    assert credits["packs"] == [{"id": "ten", "credit": 10_000_000, "price": 1_000},
+    section = page["credits"]
+    assert (section["balance"], section["currency"], section["unitPrice"]) == (55_000_000, "usd", 1_000)
+    assert section["packs"] == [{"id": "ten", "credit": 10_000_000, "price": 1_000},
                                 {"id": "fifty", "credit": 55_000_000, "price": 5_000}]
-    assert [(entry["kind"], entry["amount"], entry["note"]) for entry in credits["entries"]] == [
+    assert [(entry["kind"], entry["amount"], entry["note"]) for entry in section["entries"]] == [
         ("purchase", 55_000_000, "pack fifty")]
 
 
