@@ -53,7 +53,7 @@ FIELDS: dict[str, str] = {
     contract.ACCESS_LOG_ERROR_RESPONSE_TYPE: "error.responseType",
     "caller": "identity.caller",
     # The account: the authorizer's principal (its opaque account id, never the email) is the Moesif user.
-    "principalId": f"authorizer.{PRINCIPAL_ID}",
+    contract.ACCESS_LOG_PRINCIPAL_ID: f"authorizer.{PRINCIPAL_ID}",
     "cognitoIdentityId": "identity.cognitoIdentityId",
     "user": f"authorizer.{PRINCIPAL_ID}",
     # Which of the account's keys called: its hint (last 4 characters), never the key.

@@ -100,7 +100,7 @@ class CustomerAccounts(Construct):
                 resources=[f"{usage_reports_table.table_arn}/index/{contract.USAGE_REPORTS_INDEX_BY_CUSTOMER}"]))
         for sender in (self.account.role, signup.register.role):
             self._grant_access(sender)
-            self._grant_send_email(sender)
+            self.grant_send_email(sender)
 
         self.key_retirement = ScheduledFunction(
             self, "KeyRetirement", functions=functions, handler=contract.HANDLER_KEY_RETIREMENT,
@@ -152,7 +152,8 @@ class CustomerAccounts(Construct):
                               "The access table's sessions by owner and reminders by due time are GSIs, only "
                               "reachable as <table>/index/*.")
 
-    def _grant_send_email(self, role: iam.IRole) -> None:
+    def grant_send_email(self, role: iam.IRole) -> None:
+        """SES v2 SendEmail from `email_sender` only (the functions that email customers)."""
         stack, sender = Stack.of(self), self._settings.email_sender
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["ses:SendEmail"],

@@ -7,9 +7,14 @@ infra/gateway.py installs them on the stage (gateway responses, request model) a
 applies the same ones, so a client sees one error shape, `{"error": ..., "fields": {...}}` where a
 field is at fault, with the same headers, in production and in `make dev`.
 
-An account past its quota gets a body that says so, links the account page (`accountUrl`, where the
-customer sees their plan and can upgrade) and names the account (`accountId`, the opaque id the key
-authorizer answers as principalId: $context.authorizer.principalId). The quota is the account's (every
+An account past its quota, or over another usage limit (tollgate.domain.usage_limit: the key authorizer
+then answers a "limit reached" key whose usage plan allows no call, so this same response answers),
+gets a body that says why (`error`, and `code`: contract.USAGE_LIMIT_*), until when (`until`, ISO 8601
+UTC; "" when it is the usage plan's own quota, whose period API Gateway keeps), links the account
+page (`accountUrl`, where the customer sees their plan and can upgrade) and names the account
+(`accountId`, the opaque id the key authorizer answers as principalId: $context.authorizer.principalId).
+The message, code and end come from the authorizer's context ($context.authorizer.<key>, substituted
+in gateway response templates like principalId), which the authorizer fills on every allow. The quota is the account's (every
 key of it spends its one usage key's), and the usage key's id is never shown to a customer, so the
 body does not name it. It cannot name the plan: a gateway response belongs to the REST API,
 shared by every usage plan, and its template is not VTL, only substitution of $context variables,
@@ -23,6 +28,8 @@ QUOTA_EXCEEDED comes after the authorizer has allowed the call, so the principal
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from tollgate import contract
@@ -57,9 +64,9 @@ REGISTER_BODY_MODEL: dict[str, Any] = {
 }
 
 MESSAGE_VARIABLE = "$context.error.messageString"  # API Gateway substitutes a quoted JSON string
-ACCOUNT_ID_VARIABLE = "$context.authorizer.principalId"  # substituted as is: the template quotes it
-QUOTA_EXCEEDED_MESSAGE = ("This account has used its plan's quota for the current period: see your plan and upgrade "
-                          "on your account page (accountUrl).")
+AUTHORIZER_VARIABLE_PREFIX = "$context.authorizer."  # + a context key, or principalId: substituted as is
+PRINCIPAL_ID = "principalId"
+ACCOUNT_ID_VARIABLE = AUTHORIZER_VARIABLE_PREFIX + PRINCIPAL_ID  # substituted as is: the template quotes it
 
 # What a client without a valid key has always been answered (API Gateway's INVALID_API_KEY is a 403
 # whose message is "Forbidden", through DEFAULT_4XX): the authorizer's refusals keep it (below).
@@ -99,8 +106,11 @@ def account_url(site_origin: str) -> str:
 def gateway_errors(site_origin: str) -> dict[str, tuple[str | None, str]]:
     """Every gateway response of the stage, by response type: (status override or None, body
     template). Only the quota's depends on the deployment: it links the site's account page."""
-    quota_exceeded = json.dumps({"error": QUOTA_EXCEEDED_MESSAGE, "accountUrl": account_url(site_origin),
-                                 "accountId": ACCOUNT_ID_VARIABLE})
+    quota_exceeded = json.dumps({
+        "error": AUTHORIZER_VARIABLE_PREFIX + contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_MESSAGE,
+        "code": AUTHORIZER_VARIABLE_PREFIX + contract.AUTHORIZER_CONTEXT_USAGE_LIMIT,
+        "until": AUTHORIZER_VARIABLE_PREFIX + contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_UNTIL,
+        "accountUrl": account_url(site_origin), "accountId": ACCOUNT_ID_VARIABLE})
     return {**_FIXED_ERRORS, "QUOTA_EXCEEDED": ("429", quota_exceeded)}
 
 
@@ -118,11 +128,15 @@ def status_of(response_type: str, status: int, site_origin: str) -> int:
     return int(override) if override else status
 
 
-def render(response_type: str, status: int, message: str, site_origin: str, account_id: str = "") -> bytes:
+def render(response_type: str, status: int, message: str, site_origin: str,
+           authorizer: Mapping[str, str] | None = None) -> bytes:
     """The body API Gateway would answer for `response_type` (falling back to DEFAULT_4XX/5XX
-    like API Gateway does), with `message` as $context.error.messageString and `account_id` as
-    $context.authorizer.principalId (empty where no authorizer allowed the request)."""
+    like API Gateway does), with `message` as $context.error.messageString and `authorizer` (the
+    principalId and the context of the authorizer's allow) as $context.authorizer.<name>: empty
+    where the request has none."""
     fallback = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
     errors = gateway_errors(site_origin)
     _, template = errors.get(response_type, errors[fallback])
-    return template.replace(MESSAGE_VARIABLE, json.dumps(message)).replace(ACCOUNT_ID_VARIABLE, account_id).encode()
+    body = template.replace(MESSAGE_VARIABLE, json.dumps(message))
+    return re.sub(re.escape(AUTHORIZER_VARIABLE_PREFIX) + r"(\w+)",
+                  lambda variable: (authorizer or {}).get(variable.group(1), ""), body).encode()

@@ -21,7 +21,9 @@ from infra.prepaid_credits import PrepaidCredits
 from infra.settings import Settings
 from infra.signup import SignUp
 from infra.signup_site import SignupSite
+from infra.spend_control import SpendControl
 from infra.tracing import ActiveTracing
+from infra.usage_limits import UsageLimits
 from infra.usage_metering import UsageMetering
 
 
@@ -50,12 +52,19 @@ class TollgateStack(Stack):
             self, "UsageMetering", ledger_bucket=self.gateway.access_logs.ledger_bucket,
             billable_statuses=settings.billable_statuses, functions=functions, billing=self.billing,
         ) if settings.reports_usage else None
+        self.usage_limits = UsageLimits(
+            self, "UsageLimits", gateway=self.gateway, key_authorizer=self.key_authorizer,
+            accounts_table=self.billing.accounts_table, reporter_role=self.usage_metering.reporter.role,
+        ) if self.usage_metering is not None else None
         self.customer_accounts = CustomerAccounts(
             self, "CustomerAccounts", settings=settings, functions=functions, gateway=self.gateway,
             billing=self.billing, signup=self.signup, site=self.site, keys_table=keys_table,
             usage_reports_table=self.usage_metering.reports_table if self.usage_metering else None)
         if self.usage_metering is not None:  # the account page's download of the evidence (issue 21)
             self.usage_metering.grant_evidence_download(self.customer_accounts.account.role)
+        self.spend_control = SpendControl(
+            self, "SpendControl", usage_metering=self.usage_metering, customer_accounts=self.customer_accounts,
+        ) if self.usage_metering is not None else None
         self.prepaid_credits = PrepaidCredits(self, "PrepaidCredits", functions=functions,
                                               webhook=self.billing.stripe_webhook.role,
                                               account_page=self.customer_accounts.account.role)

@@ -1,9 +1,9 @@
 """The one way the stack makes a DynamoDB table, so every table gets the same secure defaults.
 
-On demand (no capacity to size), encrypted with the AWS-managed key, a string partition key and a TTL
-attribute. What differs between tables is what losing them would cost, and each caller says it:
-`backups` (point-in-time recovery), `keep_on_delete` (RETAIN when the stack is deleted) and
-`deletion_protection` (a delete of the table itself is refused).
+On demand (no capacity to size), encrypted with the AWS-managed key, a string partition key (and,
+where a table has one, a sort key) and a TTL attribute. What differs between tables is what losing
+them would cost, and each caller says it: `backups` (point-in-time recovery), `keep_on_delete`
+(RETAIN when the stack is deleted) and `deletion_protection` (a delete of the table itself is refused).
 """
 
 from __future__ import annotations

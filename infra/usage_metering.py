@@ -32,11 +32,17 @@ and IAM bounds it to the evidence prefixes: ListBucket only with an `s3:prefix` 
 on the three evidence prefixes, PutObject on `evidence-days/*` and `evidence-downloads/*`,
 DeleteObject on `evidence-days/*`; never the ledger.
 
+The usage counts table (tollgate.domain.usage_counting) keeps each account's metered and billable
+calls per UTC hour, each ledger object counted once; what a quota Tollgate enforces, a spend cap and
+prepaid credits are decided from. Its items expire after contract.USAGE_COUNTS_RETENTION_SECONDS
+(TTL); it is backed up (point-in-time recovery) and goes with the stack (the ledger, which it is
+counted from, is what is retained).
+
 Least privilege for the reporter: s3:GetObject on `ledger/*` of the ledger bucket (and the evidence
-prefixes above), dynamodb:Query
-on the accounts table's byApiKeyId index (nothing else of it), GetItem/PutItem/UpdateItem on the
-usage reports table, reading the Stripe secret, and consuming the usage queue (the event source's
-grant, ChangeMessageVisibility included).
+prefixes above), dynamodb:Query on the accounts table's byAccountId and byApiKeyId indexes (a ledger
+record's caller -> its account), GetItem/PutItem/UpdateItem on the usage reports table, UpdateItem
+and Query on the usage counts table, reading the Stripe secret, and consuming the usage queue (the
+event source's grant, ChangeMessageVisibility included).
 """
 
 from __future__ import annotations
@@ -104,11 +110,17 @@ class UsageMetering(Construct):
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=["value"],
         )
+        self.counts_table = on_demand_table(
+            self, "CountsTable", partition_key=contract.USAGE_COUNTS_PARTITION_KEY,
+            sort_key=(contract.USAGE_COUNTS_SORT_KEY, dynamodb.AttributeType.NUMBER),
+            ttl_attribute=contract.USAGE_COUNTS_TTL_ATTRIBUTE, backups=True, keep_on_delete=False,
+        )
         self._acknowledge_notification_handler()
         # What every function is told about usage metering (ops commands read it from any of them).
         functions.provide({
             contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket.bucket_name,
             contract.ENV_USAGE_REPORTS_TABLE: self.reports_table.table_name,
+            contract.ENV_USAGE_COUNTS_TABLE: self.counts_table.table_name,
             contract.ENV_USAGE_QUEUE_URL: self.queue.queue_url,
             contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url,
             contract.ENV_BILLABLE_STATUSES: billable_statuses,
@@ -130,7 +142,9 @@ class UsageMetering(Construct):
             (["s3:PutObject"], [evidence, days]),
             (["s3:DeleteObject"], [days]),  # a day's file made stale by a late object (S3UsageEvidence)
             (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [self.reports_table.table_arn]),
-            (["dynamodb:Query"], [f"{accounts_table.table_arn}/index/{contract.ACCOUNTS_INDEX_BY_API_KEY_ID}"]),
+            (["dynamodb:UpdateItem", "dynamodb:Query"], [self.counts_table.table_arn]),
+            (["dynamodb:Query"], [f"{accounts_table.table_arn}/index/{index}" for index in (
+                contract.ACCOUNTS_INDEX_BY_ACCOUNT_ID, contract.ACCOUNTS_INDEX_BY_API_KEY_ID)]),
         ):
             reporter.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
         self._grant_evidence_listing(reporter.role)

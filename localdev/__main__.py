@@ -109,7 +109,8 @@ class DevStack:
         deployment = bootstrap(self.settings, emulators, site_url=self.site_url, api_url=self.api_url,
                                sample_backend_url=sample_backend.url)
         usage_counters = counters_for({plan.usage_plan_id: (plan.quota_limit, plan.quota_period)
-                                       for plan in deployment.plans})
+                                       for plan in deployment.plans} | (
+            {deployment.limit_reached.usage_plan_id: deployment.limit_reached.quota} if deployment.limit_reached else {}))
         usage_stand_in = self._resources.enter_context(UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counters))
         # This process plays the Lambda runtime: the handlers read their settings from it.
         self.function_environment = {**deployment.function_environment,

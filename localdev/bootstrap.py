@@ -2,7 +2,9 @@
 the same cdk.json settings, and returns the environment the Lambda handlers get.
 
 - API Gateway (moto): a REST API with the stack's routes, a stage named `stage_name`, and the
-  usage plan with the settings' throttle and quota on that stage;
+  usage plan with the settings' throttle and quota on that stage; with usage_reporter=tollgate, the
+  "limit reached" usage plan (quota 0) and its one key, whose value only the authorizer is told, as
+  infra/usage_limits.py;
 - DynamoDB (moto): the accounts table (key, GSIs and TTL from tollgate.contract, as infra/billing_lifecycle.py) and
   the Powertools idempotency table;
 - Secrets Manager (moto): the Stripe and the Moesif secret, every contract field filled with a
@@ -23,7 +25,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +44,7 @@ from tollgate.plans import PlanCatalog
 
 NAME = "tollgate-dev"
 MOESIF_TEST_APPLICATION_ID = "tollgate-local-moesif-application-id"
+LIMIT_REACHED_QUOTA = (0, "DAY")  # infra/usage_limits.py's usage plan: no call a day
 DEV_CATALOG = CatalogSpec(
     product_name="Tollgate API (local)",
     meter_event_name="tollgate_local_api_calls",
@@ -69,6 +72,19 @@ class LocalDeployment:
     plans: PlanCatalog  # as the functions read them: the emulators' usage plan and price ids
     ledger_bucket: str
     usage: UsageMetering | None  # None with usage_reporter=moesif
+    limit_reached: LimitReached | None = None  # None with usage_reporter=moesif
+
+
+@dataclass(frozen=True)
+class LimitReached:
+    """The "limit reached" usage plan (quota 0: every call on it is the stage's 429) and its key's value."""
+
+    usage_plan_id: str
+    key_value: str = field(repr=False)  # never shown: only the authorizer is told it
+
+    @property
+    def quota(self) -> tuple[int, str]:
+        return LIMIT_REACHED_QUOTA
 
 
 def aws_client(service: str, emulators: Emulators) -> Any:
@@ -109,11 +125,15 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     ledger_bucket = create_ledger_bucket(aws_client("s3", emulators))
     usage = create_usage_metering(aws_client("s3", emulators), aws_client("sqs", emulators),
                                   aws_client("dynamodb", emulators), ledger_bucket) if settings.reports_usage else None
+    limit_reached = create_limit_reached_key(aws_client("apigateway", emulators), rest_api_id, settings.stage_name) \
+        if settings.reports_usage else None
     backend_secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(contract.BACKEND_SECRET_LENGTH))
     backend_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-backend", SecretString=backend_secret)["ARN"]
     site_origin = origin_of(site_url)
     environment = {
         **(usage.environment(settings.billable_statuses) if usage else {}),
+        # The authorizer's alone in the stack; here every function runs in one process, and none shows it.
+        **({contract.ENV_LIMIT_REACHED_KEY: limit_reached.key_value} if limit_reached else {}),
         **settings.customer_accounts_environment(access_table),
         **emulators.env(),
         contract.ENV_STRIPE_SECRET_ARN: stripe_secret_arn,
@@ -132,7 +152,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
     gateway = GatewayDeployment(
         rest_api_id=rest_api_id,
         stage_name=settings.stage_name,
-        usage_plan_ids=plans.usage_plan_ids,
+        usage_plan_ids=plans.usage_plan_ids + ((limit_reached.usage_plan_id,) if limit_reached else ()),
         site_origin=site_origin,
         backend_url=settings.backend_url or sample_backend_url,
         firehose_url=emulators.moesif.firehose_url,
@@ -140,7 +160,7 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         backend_secret=backend_secret,
         authorizer_cache_seconds=settings.authorizer_cache_seconds,
     )
-    return LocalDeployment(gateway, environment, plans, ledger_bucket, usage)
+    return LocalDeployment(gateway, environment, plans, ledger_bucket, usage, limit_reached)
 
 
 def create_api(apigateway: Any, settings: Settings) -> tuple[str, dict[str, str]]:
@@ -176,6 +196,18 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, dict[str, str]
         quota={"limit": plan.quota_limit, "period": plan.quota_period},
     )["id"] for plan in settings.plans}
     return api_id, usage_plan_ids
+
+
+def create_limit_reached_key(apigateway: Any, rest_api_id: str, stage_name: str) -> LimitReached:
+    """The "limit reached" usage plan on the stage and its one enabled key (infra/usage_limits.py)."""
+    limit, period = LIMIT_REACHED_QUOTA
+    usage_plan_id = apigateway.create_usage_plan(
+        name=f"{NAME}-limit-reached", apiStages=[{"apiId": rest_api_id, "stage": stage_name}],
+        quota={"limit": limit, "period": period})["id"]
+    key = apigateway.create_api_key(name=f"{NAME}-limit-reached", enabled=True,
+                                    value=contract.LIMIT_REACHED_KEY_PREFIX + secrets.token_hex(16))
+    apigateway.create_usage_plan_key(usagePlanId=usage_plan_id, keyId=key["id"], keyType="API_KEY")
+    return LimitReached(usage_plan_id, key["value"])
 
 
 def create_credits_table(dynamodb: Any, name: str = NAME) -> str:
@@ -260,11 +292,13 @@ class UsageMetering:
     queue_url: str
     queue_arn: str
     dead_letter_queue_url: str
+    counts_table: str
 
     def environment(self, billable_statuses: str) -> dict[str, str]:
         """What the stack adds to the functions' environment for them."""
         return {contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket,
                 contract.ENV_USAGE_REPORTS_TABLE: self.reports_table,
+                contract.ENV_USAGE_COUNTS_TABLE: self.counts_table,
                 contract.ENV_USAGE_QUEUE_URL: self.queue_url,
                 contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue_url,
                 contract.ENV_BILLABLE_STATUSES: billable_statuses}
@@ -309,4 +343,18 @@ def create_usage_metering(s3: Any, sqs: Any, dynamodb: Any, bucket: str, name: s
              "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["value"]}}])
     dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
         "Enabled": True, "AttributeName": contract.USAGE_REPORTS_TTL_ATTRIBUTE})
-    return UsageMetering(bucket, table, queue, queue_arn(queue), dead_letters)
+    return UsageMetering(bucket, table, queue, queue_arn(queue), dead_letters, create_usage_counts_table(dynamodb, name))
+
+
+def create_usage_counts_table(dynamodb: Any, name: str = NAME) -> str:
+    """The usage counts table: (account, hour) keys and TTL, as infra/usage_metering.py makes it."""
+    table = f"{name}-usage-counts"
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": contract.USAGE_COUNTS_PARTITION_KEY, "AttributeType": "S"},
+                              {"AttributeName": contract.USAGE_COUNTS_SORT_KEY, "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": contract.USAGE_COUNTS_PARTITION_KEY, "KeyType": "HASH"},
+                   {"AttributeName": contract.USAGE_COUNTS_SORT_KEY, "KeyType": "RANGE"}])
+    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": contract.USAGE_COUNTS_TTL_ATTRIBUTE})
+    return table

@@ -224,7 +224,8 @@ class LocalGateway(AnyMethodHttpServer):
             return self._gateway_error(403, "INVALID_API_KEY", "Forbidden")
         key_id, usage_plan_id = found
         if self._usage is not None and not self._usage[usage_plan_id].take(key_id, request["requestedAt"]):
-            reply = self._gateway_error(429, "QUOTA_EXCEEDED", "Limit Exceeded", account_id=authorized.principal_id)
+            reply = self._gateway_error(429, "QUOTA_EXCEEDED", "Limit Exceeded", authorizer={
+                gateway_errors.PRINCIPAL_ID: authorized.principal_id, **authorized.context})
             reply.api_key_id = key_id
             return reply
         reply = self._proxy(request, key_id, authorized.principal_id)
@@ -238,12 +239,13 @@ class LocalGateway(AnyMethodHttpServer):
         return {"type": "REQUEST", "methodArn": method_arn(self._deployment.rest_api_id, self._deployment.stage_name,
                                                            request["method"], request["path"]), **event}
 
-    def _gateway_error(self, status: int, error_type: str, message: str, account_id: str = "") -> _Reply:
+    def _gateway_error(self, status: int, error_type: str, message: str,
+                       authorizer: dict[str, str] | None = None) -> _Reply:
         """An error API Gateway answers itself: the stage's gateway response for it (its status, if the
         stage sets one; its body, the quota's linking the site's account page; its headers)."""
         headers = {"Content-Type": "application/json", **gateway_errors.gateway_error_headers()}
         status = gateway_errors.status_of(error_type, status, self._deployment.site_origin)
-        body = gateway_errors.render(error_type, status, message, self._deployment.site_origin, account_id)
+        body = gateway_errors.render(error_type, status, message, self._deployment.site_origin, authorizer)
         return _Reply(status, headers, body, error_type=error_type)
 
     def proxy_event(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """Does every call API Gateway counted reach the invoice? Per customer, over whole UTC days:
 
-  gateway   calls the usage plan counted for the customer's key(s) (API Gateway's GetUsage)
+  gateway   calls the usage plan counted for the customer's gateway key(s) (API Gateway's GetUsage)
   ledger    calls the usage ledger holds for them (access-log records on the metered routes)
   billable  those of them billed: a status `billable_statuses` bills, made on a paid plan
   stripe    units the Stripe meter aggregated for the customer (meter event summaries)
 
 and two differences: gateway - ledger (calls whose records the ledger lacks: lost, or not written
 yet, Firehose buffers 60 s) and billable - stripe (units not reported yet, or, negative, reported
-too many). Calls of keys no account owns are listed apart: they are never billed. The ledger is
+too many). A row's ids are its gateway keys and the account id the ledger's records name (records
+from before the key authorizer name the key: tollgate.domain.metering.account_of_caller). Calls of
+keys no account owns are listed apart: they are never billed. The ledger is
 read with the reporter's own code (tollgate.domain.usage), so both count alike, and each call
 counts on the plan its account was on when it was made (`Account.plan_at`, as the reporter bills
 it), whatever the plan is now: a customer who made paid calls and then moved to a free plan (or
@@ -32,9 +34,9 @@ from ops.deployment import EXAMPLE_FUNCTION, WAYS_TO_CHOOSE, add_deployment_opti
 from tollgate.config import RuntimeConfig
 from tollgate.domain.account import Account
 from tollgate.domain.errors import TollgateError
-from tollgate.domain.metering import price_billed
+from tollgate.domain.metering import account_of_caller, price_billed
 from tollgate.domain.ports.accounts import Accounts
-from tollgate.domain.usage import KeyUsage, LedgerUsage, read_ledger
+from tollgate.domain.usage import CallerUsage, LedgerUsage, read_ledger
 from tollgate.plans import PlanCatalog, UnknownPlan
 from tollgate.wiring import Wiring
 
@@ -46,7 +48,7 @@ class UsageRow:
     """One customer (or, `customer_id` None, the keys no account owns) over the period."""
 
     customer_id: str | None
-    key_ids: list[str] = field(default_factory=list)
+    key_ids: list[str] = field(default_factory=list)  # its gateway keys and ledger callers (`ids`)
     gateway: int = 0
     ledger: int = 0
     billable: int = 0
@@ -66,17 +68,18 @@ class UsageRow:
 
 def reconcile(gateway: Mapping[str, int], ledger: LedgerUsage, customer_of: Callable[[str], str | None],
               units_of: Callable[[str], float | None]) -> list[UsageRow]:
-    """Rows per customer (keys grouped by the account that owns them), the unowned keys last."""
+    """Rows per customer (gateway keys and ledger callers grouped by the account that owns them), the
+    unowned ones last."""
     rows: dict[str | None, UsageRow] = {}
-    for key_id in sorted(set(gateway) | set(ledger.by_key)):
-        customer_id = customer_of(key_id)
+    for caller in sorted(set(gateway) | set(ledger.by_caller)):
+        customer_id = customer_of(caller)
         row = rows.setdefault(customer_id, UsageRow(customer_id))
-        row.key_ids.append(key_id)
-        row.gateway += gateway.get(key_id, 0)
-        key_usage = ledger.by_key.get(key_id)
-        if key_usage is not None:
-            row.ledger += key_usage.calls
-            row.billable += key_usage.billable
+        row.key_ids.append(caller)
+        row.gateway += gateway.get(caller, 0)
+        caller_usage = ledger.by_caller.get(caller)
+        if caller_usage is not None:
+            row.ledger += caller_usage.calls
+            row.billable += caller_usage.billable
     for customer_id, row in rows.items():
         if customer_id is not None:
             row.stripe = units_of(customer_id)
@@ -96,7 +99,7 @@ class BilledCustomers:
 
     def account_of(self, key_id: str) -> Account | None:
         if key_id not in self._by_key:
-            account = self._by_key[key_id] = self._accounts.find_by_api_key_id(key_id)
+            account = self._by_key[key_id] = account_of_caller(self._accounts, key_id)
             if account and account.customer_id and not self._plans.get(account.plan_id).is_free:
                 self._billed.add(account.customer_id)
         return self._by_key[key_id]
@@ -130,14 +133,14 @@ def add_billed(totals: LedgerUsage, usage: LedgerUsage, billed: Callable[[str, i
     billable calls `billed(key id, call time in ms)` says were made on a paid plan."""
     totals.records += usage.records
     totals.malformed += usage.malformed
-    for key_id, key_usage in usage.by_key.items():
-        total = totals.by_key.setdefault(key_id, KeyUsage())
-        total.calls += key_usage.calls
-        total.billable += sum(1 for call in key_usage.billable_calls if billed(key_id, call.at_ms))
+    for caller, caller_usage in usage.by_caller.items():
+        total = totals.by_caller.setdefault(caller, CallerUsage())
+        total.calls += caller_usage.calls
+        total.billable += sum(1 for call in caller_usage.billable_calls if billed(caller, call.at_ms))
 
 
 def render(rows: list[UsageRow]) -> list[str]:
-    header = ("customer", "keys", "gateway", "ledger", "billable", "stripe", "gateway-ledger", "billable-stripe")
+    header = ("customer", "ids", "gateway", "ledger", "billable", "stripe", "gateway-ledger", "billable-stripe")
     table = [header] + [(row.customer_id or "(no account)", ",".join(row.key_ids), str(row.gateway), str(row.ledger),
                          str(row.billable), _number(row.stripe), str(row.gateway_gap), _number(row.stripe_gap))
                         for row in rows]

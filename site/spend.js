@@ -20,6 +20,8 @@
     saving: "Saving your alerts and cap…",
     saved: "Saved. Alerts and the cap apply from the next calls counted.",
     fixFields: "Nothing was saved: correct the fields marked below.",
+    capReached: "Your calls are stopped: this period's charges reached your spend cap. Raise or remove the cap "
+      + "below and they resume within minutes; otherwise they resume when the period ends.",
     priceUnavailable: "Your plan's price could not be read right now, so amounts are not shown: reload in a minute.",
   });
   const inputs = () => ["spend-percents", "spend-amounts", "spend-cap", "spend-no-cap"].map(byId);
@@ -53,6 +55,8 @@
       return item;
     }));
     byId("spend-cap-line").textContent = capText();
+    byId("spend-cap-reached").hidden = !spend.capReached;
+    byId("spend-cap-reached").textContent = spend.capReached ? MESSAGES.capReached : "";
     byId("spend-unavailable").hidden = !spend.unavailable;
     byId("spend-unavailable").textContent = spend.unavailable ? MESSAGES.priceUnavailable : "";
     byId("spend-money").hidden = !money;

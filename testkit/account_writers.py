@@ -12,12 +12,15 @@ from testkit.fake_ports import TEST_PLANS
 from testkit.interleaving import Interleaved
 from testkit.invariants import keys_follow_the_row, stripe_bills_the_row
 from testkit.world import GRACE_SECONDS, World
+from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import ConcurrentUpdate, KeyChangeRefused, PlanChangeRefused
 from tollgate.domain.lifecycle import CHECKOUT_COMPLETED, SUBSCRIPTION_UPDATED
 from tollgate.domain.ports.accounts import Accounts
-from tollgate.plans import PlanCatalog
+from tollgate.domain.usage_limit import UsageLimit
+from tollgate.domain.usage_limits import LimitRule, UsageLimits
+from tollgate.plans import Plan, PlanCatalog
 
 EMAIL = "ada@example.com"
 PLANS = PlanCatalog((TEST_PLANS.get("standard"), replace(TEST_PLANS.get("pro"), requires_payment_method=False),
@@ -99,6 +102,19 @@ def adds_a_card(world: World) -> Effect:
     return lambda w: row_of(w).last_checkout_session_id == session
 
 
+class AlwaysOverALimit(LimitRule):
+    """A rule every account is over (as a spend cap reached would be): the usage limits writer then
+    always has something to write."""
+
+    def limit(self, account: Account, plan: Plan, now: int) -> UsageLimit | None:
+        return UsageLimit(contract.USAGE_LIMIT_SPEND_CAP_REACHED, now + 3600, account.plan_id or "")
+
+
+def limits(world: World) -> Effect:
+    UsageLimits(world.accounts, world.enforcer, world.plans, [AlwaysOverALimit()], world.clock).apply(EMAIL)
+    return lambda w: row_of(w).usage_limit is not None
+
+
 def reconciles(world: World) -> Effect:
     world.reconciler.run(f"run-{next(_ids)}", world.clock() + 60)
     return lambda w: True
@@ -113,6 +129,7 @@ WRITERS = [
     Writer("webhook: falls behind", frozenset({"status"}), falls_behind),
     Writer("checkout: adds a card", frozenset({"status", "checkout"}), adds_a_card),
     Writer("reconciler", frozenset(), reconciles),
+    Writer("usage limits", frozenset({"usage limit"}), limits),
 ]
 
 

@@ -22,6 +22,9 @@ from tollgate.domain.errors import ConfigurationError, DownstreamError
 from tollgate.domain.models import Registrant
 from tollgate.domain.ports.billing import Billing, PaymentMethods
 
+# A billing period's length when a test sets none (`period_end` in a subscription's dict): a month of 30 days.
+PERIOD_SECONDS = 30 * 24 * 3600
+
 
 class FakeBilling(FaultyFake, Billing):
     """Stripe as the domain sees it: an idempotency key replays the id its first call created,
@@ -34,6 +37,7 @@ class FakeBilling(FaultyFake, Billing):
         super().__init__(**kwargs)
         self.customers: dict[str, dict] = {}
         # id -> {"customer", "status", "items": [(price, created)], "period_start", "cancel_at_period_end"}
+        # (and "period_end", when a test sets it)
         self.subscriptions: dict[str, dict] = {}
         self.meters: dict[str, str] = {}  # price -> its meter (a price missing here has a meter of its own)
         self.clock: Callable[[], float] = time.time
@@ -155,6 +159,7 @@ class FakeBilling(FaultyFake, Billing):
         if subscription["cancel_at_period_end"]:
             subscription["status"] = "canceled"
         subscription["period_start"] = int(self.clock())
+        subscription.pop("period_end", None)
 
     def _live(self, subscription_id: str) -> dict:
         subscription = self.subscriptions.get(subscription_id)
@@ -169,7 +174,7 @@ class FakeBilling(FaultyFake, Billing):
         return SubscriptionState(subscription_id, sub["customer"], sub["status"],
                                  tuple(SubscriptionItem(price, created) for price, created in sub.get("items", ())),
                                  sub.get("period_start", 0), sub.get("cancel_at_period_end", False),
-                                 sub.get("created", 0))
+                                 sub.get("created", 0), sub.get("period_end", sub.get("period_start", 0) + PERIOD_SECONDS))
 
     def live_subscriptions(self, customer_id: str) -> tuple[SubscriptionState, ...]:
         with self._call("live_subscriptions", customer_id):

@@ -15,6 +15,7 @@ from typing import Any
 from infra import access_log
 from testkit.clock import Clock
 from testkit.fake_ports import TEST_PLANS
+from testkit.fake_usage_counts import FakeUsageCounts
 from testkit.faults import FaultyFake
 from tollgate import contract
 from tollgate.domain.errors import DownstreamError
@@ -38,13 +39,16 @@ QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-usage"
 
 
 def call_record(api_key_id: str | None, *, status: int = 200, resource: str = contract.ROUTE_METERED_PROXY,
-                at_ms: int | None = None, error_type: str | None = None, integration_ms: int | None = 12) -> str:
-    """One access-log line as the stage writes it (a gateway answer: error_type set, no integration)."""
+                at_ms: int | None = None, error_type: str | None = None, integration_ms: int | None = 12,
+                account_id: str | None = None) -> str:
+    """One access-log line as the stage writes it (a gateway answer: error_type set, no integration);
+    `account_id` is the authorizer's principalId (None: a record from before the authorizer)."""
     at_ms = int(time.time() * 1000) if at_ms is None else at_ms
     return access_log.render({
         "requestId": str(uuid.uuid4()), "requestTimeEpoch": at_ms, "httpMethod": "GET", "resourcePath": resource,
         "path": "/prod/hello", "status": status, "identity.apiKeyId": api_key_id, "error.responseType": error_type,
         "integrationLatency": None if error_type else integration_ms, "identity.sourceIp": "203.0.113.7",
+        "authorizer.principalId": account_id,
     })
 
 
@@ -292,6 +296,7 @@ def usage_environment(function_environment: dict[str, str], billable_statuses: s
     return {**function_environment,
             contract.ENV_USAGE_LEDGER_BUCKET: LEDGER_BUCKET,
             contract.ENV_USAGE_REPORTS_TABLE: "tollgate-test-usage-reports",
+            contract.ENV_USAGE_COUNTS_TABLE: "tollgate-test-usage-counts",
             contract.ENV_USAGE_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/usage",
             contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/dead-letters",
             contract.ENV_BILLABLE_STATUSES: billable_statuses}
@@ -306,6 +311,8 @@ class MeteringOnFakes:
     reports: FakeUsageReports
     evidence: FakeUsageEvidence
     queues: FakeUsageQueues
+    counts: FakeUsageCounts
+    key_items: Any  # testkit.fake_ports.FakeKeyItems
     accounts: Any  # testkit.fake_ports.FakeAccounts
     metrics: Any  # testkit.fake_ports.FakeMetrics
     clock: Clock
@@ -313,28 +320,46 @@ class MeteringOnFakes:
 
     @classmethod
     def create(cls, billable_statuses: str = "2xx", stripe_latency: float = 0.0) -> MeteringOnFakes:
-        from testkit.fake_ports import FakeAccounts, FakeMetrics
+        from testkit.fake_access import FakeMailer
+        from testkit.fake_billing import FakeBilling
+        from testkit.fake_ports import FakeAccounts, FakeApiKeys, FakeKeyItems, FakeMetrics
         from testkit.lambda_events import FUNCTION_ENVIRONMENT, deployed
+        from tollgate.domain.account_emails import AccountEmails
+        from tollgate.domain.key_enforcement import KeyEnforcer
         from tollgate.domain.metering import UsageReporter
+        from tollgate.domain.spend_watch import BillingPeriods, SpendCapRule, SpendMeter
         from tollgate.domain.usage import BillableStatuses
+        from tollgate.domain.usage_alerts import UsageAlerts
+        from tollgate.domain.usage_counting import UsageTally
+        from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 
         clock = Clock()
         ledger, meter, reports = FakeUsageLedger(), FakeUsageMeter(clock, latency=stripe_latency), FakeUsageReports()
         evidence, queues, accounts, metrics = FakeUsageEvidence(), FakeUsageQueues(), FakeAccounts(), FakeMetrics()
-        reporter = UsageReporter(ledger, accounts, meter, reports, evidence, BillableStatuses.parse(billable_statuses),
-                                 TEST_PLANS, clock)
+        counts, key_items = FakeUsageCounts(), FakeKeyItems()
+        spend = SpendMeter(counts, BillingPeriods(FakeBilling(), clock), meter.unit_price, clock)
+        limits = UsageLimits(accounts, KeyEnforcer(accounts, FakeApiKeys(), key_items, TEST_PLANS, metrics, clock),
+                             TEST_PLANS, [QuotaRule(counts), SpendCapRule(spend)], clock)
+        alerts = UsageAlerts(accounts, FakeMailer(), AccountEmails("https://signup.example/", 86_400), TEST_PLANS, spend,
+                             clock)
+        reporter = UsageReporter(ledger, accounts, meter, reports, evidence, UsageTally(counts), limits, alerts,
+                                 BillableStatuses.parse(billable_statuses), TEST_PLANS, clock)
         function = deployed(USAGE_REPORTER_MODULE, usage_environment(FUNCTION_ENVIRONMENT, billable_statuses),
                             accounts=accounts, usage_ledger=ledger, usage_meter=meter, usage_reports=reports,
-                            usage_evidence=evidence, usage_queues=queues, usage_reporter=reporter, metrics=metrics)
-        return cls(ledger, meter, reports, evidence, queues, accounts, metrics, clock, function)
+                            usage_evidence=evidence, usage_queues=queues, usage_reporter=reporter, metrics=metrics,
+                            usage_counts=counts)
+        return cls(ledger, meter, reports, evidence, queues, counts, key_items, accounts, metrics, clock, function)
 
-    def add_customer(self, api_key_id: str, customer_id: str) -> None:
-        """An active account owning the key, billed to the Stripe customer."""
+    def add_customer(self, api_key_id: str, customer_id: str, account_id: str | None = None,
+                     plan_id: str | None = None) -> None:
+        """An active account owning the key (its usage key), billed to the Stripe customer."""
         from tollgate.domain.account import Account, AccountStatus
 
+        plan = TEST_PLANS.get(plan_id)
         self.accounts.rows[f"{api_key_id}@example.com"] = Account(
             email=f"{api_key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=api_key_id,
-            customer_id=customer_id)
+            customer_id=customer_id, account_id=account_id, plan_id=plan_id,
+            price_id=plan.price_id if plan_id else None)
 
     def deliver(self, *sources: LedgerObject, receive_count: int = 1) -> dict[str, Any]:
         """One SQS delivery of the objects' S3 events, one message each; the handler's answer."""

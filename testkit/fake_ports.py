@@ -187,6 +187,10 @@ class FakeAccounts(FaultyFake, Accounts):
                     or self._find(lambda row: api_key_id in self.key_pointers.get(row.email, set())
                                   and row.owns_gateway_key(api_key_id)))
 
+    def find_by_account_id(self, account_id: str) -> Account | None:
+        with self._call("find_by_account_id", account_id):
+            return self._find(lambda row: row.account_id == account_id)
+
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         with self._call("find_by_subscription_id", subscription_id):
             return self._find(lambda row: row.subscription_id == subscription_id)

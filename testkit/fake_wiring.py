@@ -7,6 +7,7 @@ from __future__ import annotations
 from testkit.fake_aws import FakeIdempotencyStore, FakeSecretsManager
 from testkit.fake_billing import FakePaymentMethods
 from testkit.fake_credits import FakeCreditLedger, FakeCreditSales
+from testkit.fake_metering import usage_environment
 from testkit.fake_ports import FakePorts
 from testkit.lambda_events import FUNCTION_ENVIRONMENT, DeployedFunction, deployed
 from testkit.world import World, accounts_environment
@@ -38,11 +39,14 @@ def deployed_on_fakes(module_name: str, ports: FakePorts | None = None,
     return deployed(module_name, environment, **(defaults | replacements))
 
 
-def deployed_with_accounts(module_name: str, fakes: World, verify_email: bool = True) -> DeployedFunction:
+def deployed_with_accounts(module_name: str, fakes: World, verify_email: bool = True,
+                           counts_usage: bool = False) -> DeployedFunction:
     """`module_name` deployed as the stack deploys the functions serving customer accounts, on `fakes`,
-    selling the world's plans."""
+    selling the world's plans; `counts_usage`: in a stack with usage_reporter=tollgate, whose usage counts
+    decide limits."""
     environment = {**accounts_environment(FUNCTION_ENVIRONMENT, verify_email), contract.ENV_PLANS: fakes.plans.to_json()}
-    return deployed_on_fakes(module_name, fakes.ports, environment,
+    usage = {"usage_counts": fakes.counts, "usage_reports": fakes.reports} if counts_usage else {}
+    return deployed_on_fakes(module_name, fakes.ports, usage_environment(environment) if counts_usage else environment,
                              customer_access=fakes.access, mailer=fakes.mailer, account_billing=fakes.account_billing,
                              usage_plan_usage=fakes.plan_usage, usage_evidence=fakes.evidence, usage_meter=fakes.meter,
-                             credit_ledger=fakes.credit_ledger, credit_sales=fakes.credit_sales)
+                             credit_ledger=fakes.credit_ledger, credit_sales=fakes.credit_sales, **usage)

@@ -41,6 +41,9 @@ class Interleaved(Accounts):
     def find_by_api_key_id(self, api_key_id: str) -> Account | None:
         return self._read(self.inner.find_by_api_key_id(api_key_id))
 
+    def find_by_account_id(self, account_id: str) -> Account | None:
+        return self._read(self.inner.find_by_account_id(account_id))
+
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         return self._read(self.inner.find_by_subscription_id(subscription_id))
 

@@ -12,7 +12,8 @@ from tollgate.domain.account import SIGNUP_KEY_NAME_PREFIX, AccountStatus
 
 def keys_follow_the_row(world: World, email: str) -> list[str]:
     """The keys table and API Gateway hold what the row says. Every key the customer holds has its item,
-    in its state, carrying the row's status, plan and usage key (what the authorizer decides from); the
+    in its state, carrying the row's status, plan, usage limit in force and usage key (what the
+    authorizer decides from); the
     account's usage key is in the gateway, enabled and in the row's plan's usage plan exactly while the
     account is active; the gateway holds no key of this account that the row does not record."""
     row = world.accounts.get(email)
@@ -25,10 +26,12 @@ def keys_follow_the_row(world: World, email: str) -> list[str]:
         if item is None:
             problems.append(f"{record.id} is {record.state.value} but has no item")
             continue
-        wanted = (record.state, row.status.value, row.plan_id or "", row.usage_key or "")
-        held = (item.state, item.account_status, item.plan, item.usage_key)
+        limit = row.active_usage_limit
+        wanted = (record.state, row.status.value, row.plan_id or "", limit and limit.reason, limit and limit.until,
+                  row.usage_key or "")
+        held = (item.state, item.account_status, item.plan, item.usage_limit, item.usage_limit_until, item.usage_key)
         if held != wanted:
-            problems.append(f"{record.id}'s item says {held[:3]}, the row {wanted[:3]} (or another usage key)")
+            problems.append(f"{record.id}'s item says {held[:5]}, the row {wanted[:5]} (or another usage key)")
     keys = world.api_keys
     if row.api_key_id and row.usage_key is not None:
         plan = world.plans.get(row.plan_id)

@@ -38,6 +38,7 @@ from testkit.fake_ports import (
     FakeMetrics,
     FakePorts,
 )
+from testkit.fake_usage_counts import FakeUsageCounts
 from tollgate import contract
 from tollgate.domain.account import Account, AccountStatus, StatusChange
 from tollgate.domain.account_emails import AccountEmails
@@ -67,8 +68,11 @@ from tollgate.domain.reconciliation import PAGE_SIZE, STRIPE_OPERATIONS_PER_SECO
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.sessions import CustomerSessions
 from tollgate.domain.spend_choices import SpendChoices
+from tollgate.domain.spend_watch import BillingPeriods, SpendCapRule, SpendMeter
 from tollgate.domain.usage import BillableStatuses
 from tollgate.domain.usage_alerts import UsageAlerts
+from tollgate.domain.usage_counting import UsageTally
+from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 from tollgate.domain.verified_sign_up import VerifiedSignUp
 from tollgate.plans import PlanCatalog
 
@@ -112,6 +116,7 @@ class World:
     evidence: FakeUsageEvidence = field(default_factory=FakeUsageEvidence)
     credit_ledger: FakeCreditLedger = field(default_factory=FakeCreditLedger)
     credit_sales: FakeCreditSales = field(default_factory=FakeCreditSales)
+    counts: FakeUsageCounts = field(default_factory=FakeUsageCounts)
     issued: dict[str, str] = field(default_factory=dict)  # email -> the key its sign-up answered with
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)  # of `customer`s
 
@@ -199,7 +204,21 @@ class World:
     @cached_property
     def reporter(self) -> UsageReporter:
         return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, self.evidence,
-                             BillableStatuses.parse("2xx"), self.plans, self.clock)
+                             UsageTally(self.counts), self.usage_limits, self.usage_alerts, BillableStatuses.parse("2xx"),
+                             self.plans, self.clock)
+
+    @cached_property
+    def usage_limits(self) -> UsageLimits:
+        return UsageLimits(self.accounts, self.enforcer, self.plans,
+                           [QuotaRule(self.counts), SpendCapRule(self.spend_meter)], self.clock)
+
+    @cached_property
+    def spend_meter(self) -> SpendMeter:
+        return SpendMeter(self.counts, self.billing_periods, self.meter.unit_price, self.clock)
+
+    @cached_property
+    def billing_periods(self) -> BillingPeriods:
+        return BillingPeriods(self.billing, self.clock)
 
     @cached_property
     def invoice_evidence(self) -> InvoiceEvidence:
@@ -228,11 +247,12 @@ class World:
 
     @cached_property
     def spend_choices(self) -> SpendChoices:
-        return SpendChoices(self.accounts, self.plans, self.meter.unit_price)
+        return SpendChoices(self.accounts, self.plans, self.meter.unit_price, self.usage_limits, self.billing_periods,
+                            self.clock)
 
     @cached_property
     def usage_alerts(self) -> UsageAlerts:
-        return UsageAlerts(self.accounts, self.mailer, self.emails, self.clock)
+        return UsageAlerts(self.accounts, self.mailer, self.emails, self.plans, self.spend_meter, self.clock)
 
     @cached_property
     def credit_purchases(self) -> CreditPurchases:

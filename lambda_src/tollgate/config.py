@@ -27,6 +27,7 @@ class UsageConfig:
     queue_url: str
     dead_letter_queue_url: str
     billable_statuses: BillableStatuses
+    counts_table: str
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class RuntimeConfig:
                 raise ConfigurationError(f"Environment variable {contract.ENV_BILLABLE_STATUSES}: {error}.") from None
             return UsageConfig(required(contract.ENV_USAGE_LEDGER_BUCKET), required(contract.ENV_USAGE_REPORTS_TABLE),
                                required(contract.ENV_USAGE_QUEUE_URL), required(contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL),
-                               billable)
+                               billable, required(contract.ENV_USAGE_COUNTS_TABLE))
 
         def whole_number(name: str) -> int:
             value = required(name)

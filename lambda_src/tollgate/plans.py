@@ -1,7 +1,8 @@
 """The plans a deployment sells, as the functions see them (the stack writes them, tollgate reads them).
 
 A plan is what a customer chooses at sign-up: its API Gateway usage plan (throttle and quota; a key
-is in exactly one at a time, API Gateway allowing one usage plan per key per stage) and its Stripe
+is in exactly one at a time, API Gateway allowing one usage plan per key per stage), whether its
+accounts share a pool of that usage plan's keys (`pool_size`, tollgate.domain.key_pools) and its Stripe
 metered price (None: a free plan, with a Stripe customer but no subscription and no meter events).
 The first plan is the default: the one of a sign-up that names none. Accounts created before plans
 existed record none: they are on LEGACY_PLAN_ID, the plan the flat settings of earlier versions make
@@ -67,6 +68,9 @@ class Plan:
     requires_payment_method: bool  # the key calls only once a card is on file (Checkout first)
     quota_limit: int
     quota_period: str  # DAY, WEEK or MONTH
+    # > 0: the plan's accounts share this many API Gateway keys (tollgate.domain.key_pools); 0: each
+    # account has a key of its own, made at sign-up (or at the change to this plan).
+    pool_size: int = 0
     # Paid plans: the monthly spend cap of a customer who chose none, and the most any may choose, in
     # the price's currency as decimal strings ("50", "12.50"); None: no default, no maximum
     # (tollgate.domain.spend_control.effective_cap).
@@ -85,6 +89,10 @@ class Plan:
         terms = None if prepaid is None else PrepaidTerms(
             prepaid["unit_price"], prepaid["currency"], tuple(CreditPack(**pack) for pack in prepaid["packs"]))
         return cls(**item, prepaid=terms)
+
+    @property
+    def pooled(self) -> bool:
+        return self.pool_size > 0
 
 
 class UnknownPlan(ValueError):

@@ -66,9 +66,12 @@ if TYPE_CHECKING:
     from tollgate.domain.ports.customer_access import CustomerAccess
     from tollgate.domain.ports.mail import Mailer
     from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
+    from tollgate.domain.ports.usage_counts import UsageCounts
     from tollgate.domain.sessions import CustomerSessions
     from tollgate.domain.spend_choices import SpendChoices
+    from tollgate.domain.spend_watch import BillingPeriods, SpendMeter
     from tollgate.domain.usage_alerts import UsageAlerts
+    from tollgate.domain.usage_limits import UsageLimits
     from tollgate.domain.verified_sign_up import VerifiedSignUp
 
 
@@ -232,11 +235,39 @@ class Wiring:
         return UsagePlanUsage(self.aws.client("apigateway"), self.config.plans.usage_plan_ids)
 
     @cached_property
+    def usage_counts(self) -> UsageCounts:
+        from tollgate.adapters.dynamo_usage_counts import DynamoUsageCounts
+
+        return DynamoUsageCounts(self.aws.client("dynamodb"), self.config.require_usage().counts_table)
+
+    @cached_property
     def usage_reporter(self) -> UsageReporter:
         from tollgate.domain.metering import UsageReporter
+        from tollgate.domain.usage_counting import UsageTally
 
         return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports, self.usage_evidence,
+                             UsageTally(self.usage_counts), self.usage_limits, self.usage_alerts,
                              self.config.require_usage().billable_statuses, self.config.plans, self.clock)
+
+    @cached_property
+    def usage_limits(self) -> UsageLimits:
+        from tollgate.domain.spend_watch import SpendCapRule
+        from tollgate.domain.usage_limits import QuotaRule, UsageLimits
+
+        return UsageLimits(self.accounts, self.key_enforcer, self.config.plans,
+                           [QuotaRule(self.usage_counts), SpendCapRule(self.spend_meter)], self.clock)
+
+    @cached_property
+    def spend_meter(self) -> SpendMeter:
+        from tollgate.domain.spend_watch import SpendMeter
+
+        return SpendMeter(self.usage_counts, self.billing_periods, self.usage_meter.unit_price, self.clock)
+
+    @cached_property
+    def billing_periods(self) -> BillingPeriods:
+        from tollgate.domain.spend_watch import BillingPeriods
+
+        return BillingPeriods(self.billing, self.clock)
 
     # Customer accounts (verified sign-up, sign-in, the account page, key rotation): imported on first
     # use, as only the register, account and key-retirement functions need them.
@@ -305,13 +336,17 @@ class Wiring:
     def spend_choices(self) -> SpendChoices:
         from tollgate.domain.spend_choices import SpendChoices
 
-        return SpendChoices(self.accounts, self.config.plans, self.usage_meter.unit_price)
+        # Without usage counts (usage_reporter=moesif) nothing measures usage: no alert, no cap to decide.
+        return SpendChoices(self.accounts, self.config.plans, self.usage_meter.unit_price,
+                            self.usage_limits if self.config.usage is not None else None, self.billing_periods,
+                            self.clock)
 
     @cached_property
     def usage_alerts(self) -> UsageAlerts:
         from tollgate.domain.usage_alerts import UsageAlerts
 
-        return UsageAlerts(self.accounts, self.mailer, self.account_emails, self.clock)
+        return UsageAlerts(self.accounts, self.mailer, self.account_emails, self.config.plans, self.spend_meter,
+                           self.clock)
 
     # Prepaid credits: the webhook adds what was bought, the account page sells and shows it.
     @cached_property

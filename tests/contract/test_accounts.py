@@ -22,6 +22,7 @@ from tollgate.domain.key_ring import KeyRecord, KeyState
 from tollgate.domain.plan_state import PlanChange, PlanIntent
 from tollgate.domain.ports.accounts import Accounts
 from tollgate.domain.spend_control import AlertsSent, SpendSettings
+from tollgate.domain.usage_limit import UsageLimit
 
 
 @pytest.fixture(scope="module", params=["fake", "dynamodb"])
@@ -49,6 +50,7 @@ def test_a_row_round_trips_with_every_field(accounts):
         lease_expires_at=123, request_fingerprint="fp", created_at=1, updated_at=2,
         cut_off_reason="Card declined.", owes_since=7, last_checkout_session_id="cs_test_1",
         usage_key="usage-value", account_id="acct_0123456789abcdefghij",
+        usage_limit=UsageLimit("quota_exceeded", 1_800_000_000, "free"),
         keys=(KeyRecord("k0", 1, KeyState.RETIRED, 5), KeyRecord("k2", 1, KeyState.ROTATING_OUT, 9, "wxyz", "ab" * 32),
               KeyRecord("k1", 2, hint="abcd", key_hash="cd" * 32, gateway_key_id="gw1")),
         pending_plan_id="team", plan_intent=PlanIntent("team", "tollgate-plan-x-team-v3", 8, "account page"),
@@ -57,7 +59,7 @@ def test_a_row_round_trips_with_every_field(accounts):
         history=(StatusChange(1, AccountStatus.PENDING, "sign-up"),
                  StatusChange(2, AccountStatus.SUSPENDED, "customer.subscription.deleted", "evt_1")),
         spend_settings=SpendSettings((50, 100), (Decimal("2.5"), Decimal("10")), Decimal("12.50"), False),
-        alerts_sent=AlertsSent(1_800_000_000, ("quota:50",), (("amount:2.5", 1_800_000_100),)),
+        alerts_sent=AlertsSent(("quota:50@1800000000",), (("amount:2.5@1800003600", 1_800_000_100),)),
     ).with_keys_synced()
 
     stored = accounts.create(original)
@@ -185,6 +187,14 @@ def test_accounts_are_found_by_each_id_and_every_key_they_record(accounts):
                   accounts.find_by_customer_id("cus_ids"), accounts.find_by_subscription_id("sub_ids")):
         assert found == rotated
     assert accounts.find_by_api_key_id("key-none") is None
+
+
+def test_an_account_is_found_by_its_account_id_the_ledgers_principal(accounts):
+    account_id = f"acct_{uuid.uuid4().hex[:20]}"
+    row = accounts.create(account(status=AccountStatus.ACTIVE, account_id=account_id))
+
+    assert accounts.find_by_account_id(account_id) == row
+    assert accounts.find_by_account_id(f"acct_{uuid.uuid4().hex[:20]}") is None
 
 
 def test_an_earlier_key_whose_row_no_longer_records_it_finds_nothing(accounts):

@@ -160,6 +160,7 @@ def test_a_subscription_is_read_as_stripe_has_it_and_an_unknown_one_is_refused(s
         subscription_id, customer, "active", False)
     assert [item.price_id for item in state.items] == [stripe.price] and state.has_price(stripe.price)
     assert state.period_start > 0 and state.created > 0 and state.items[0].created > 0
+    assert 28 * 86400 <= state.period_end - state.period_start <= 31 * 86400  # a monthly price's period
     assert stripe.port.subscription_status(subscription_id) == "active"
     for read in (stripe.port.subscription, stripe.port.subscription_status):
         with pytest.raises(DownstreamError) as refused:

@@ -78,6 +78,15 @@ def test_follow_ends_a_key_with_its_ttl_and_clears_the_grace(items):
     assert (stored.state, stored.not_after, stored.expires_at) == (KeyState.RETIRED, None, retired.expires_at)
 
 
+def test_follow_sets_and_clears_the_rows_usage_limit(items):
+    item = an_item()
+    items.put(item)
+    limited = replace(item, account_version=4, usage_limit=contract.USAGE_LIMIT_QUOTA_EXCEEDED, usage_limit_until=900)
+
+    assert items.follow(limited) and items.get(item.key_hash) == limited
+    assert items.follow(replace(item, account_version=5)) and items.get(item.key_hash) == replace(item, account_version=5)
+
+
 def test_follow_never_brings_a_removed_item_back(items):
     item = an_item()
     items.put(item)

@@ -46,6 +46,11 @@ class Synth:
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return self.template.find_resources(resource_type)
 
+    def plan_usage_plans(self) -> dict[str, dict[str, Any]]:
+        """The usage plans of the plans sold (not the "limit reached" one: infra/usage_limits.py)."""
+        return {logical_id: plan for logical_id, plan in self.resources("AWS::ApiGateway::UsagePlan").items()
+                if not resolve_join(plan["Properties"]["UsagePlanName"]).endswith("-limit-reached")}
+
     def role_statements(self, role_id: str) -> list[dict[str, Any]]:
         """Every IAM statement of the policies attached to the role `role_id`."""
         return [statement for policy in self.resources("AWS::IAM::Policy").values()

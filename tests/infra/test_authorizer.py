@@ -55,7 +55,8 @@ def test_the_authorizer_may_read_a_key_item_and_nothing_else(synth):
                            "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
     environment = function["Properties"]["Environment"]["Variables"]
     assert environment[contract.ENV_KEYS_TABLE] == {"Ref": _keys_table_id(synth)}
-    assert set(environment) <= {contract.ENV_KEYS_TABLE, "POWERTOOLS_SERVICE_NAME"}  # no secret, no plan
+    # no secret, no plan; the "limit reached" key's value is no credential (infra/usage_limits.py)
+    assert set(environment) <= {contract.ENV_KEYS_TABLE, "POWERTOOLS_SERVICE_NAME", contract.ENV_LIMIT_REACHED_KEY}
 
 
 def test_every_metered_method_runs_the_request_authorizer_on_x_api_key_cached_for_the_setting(synth, synth_custom):

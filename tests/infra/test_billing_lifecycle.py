@@ -58,7 +58,7 @@ def test_the_schedule_may_invoke_the_reconciler_and_nothing_else(synth):
 def test_the_reconciler_may_do_what_the_webhook_does_and_no_more(synth):
     _, function = _reconciler(synth)
     grants = synth.role_grants(function["Properties"]["Role"]["Fn::GetAtt"][0])
-    plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
+    plan_ids = list(synth.plan_usage_plans())
     stripe_secret_id, moesif_secret_id = synth.secret_ids()
     (accounts_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("DataAccountsTable")]
     (keys_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("KeyAuthorizerKeysTable")]

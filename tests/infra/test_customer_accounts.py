@@ -97,7 +97,8 @@ def test_the_access_table_expires_everything_has_its_two_sparse_indexes_and_goes
     assert table["DeletionPolicy"] == "Delete"
 
 
-@pytest.mark.parametrize("handler", [contract.HANDLER_REGISTER, contract.HANDLER_ACCOUNT])
+@pytest.mark.parametrize("handler", [contract.HANDLER_REGISTER, contract.HANDLER_ACCOUNT,
+                                     contract.HANDLER_USAGE_REPORTER])
 def test_email_is_sent_only_from_the_configured_sender(synth, handler):
     (statement,) = [s for s in synth.role_statements(_function(synth, handler)[1]["Properties"]["Role"]["Fn::GetAtt"][0])
                     if s["Action"] == "ses:SendEmail"]
@@ -112,12 +113,21 @@ def test_no_other_function_sends_email(synth):
     senders = {f["Properties"]["Handler"] for f in synth.resources("AWS::Lambda::Function").values()
                if f["Properties"]["Handler"].startswith("tollgate.")
                and "ses:SendEmail" in _grants(synth, f["Properties"]["Handler"])}
-    assert senders == {contract.HANDLER_REGISTER, contract.HANDLER_ACCOUNT}
+    # the usage reporter: the usage alerts its counts cross (infra/spend_control.py)
+    assert senders == {contract.HANDLER_REGISTER, contract.HANDLER_ACCOUNT, contract.HANDLER_USAGE_REPORTER}
+
+
+def test_the_account_function_queries_the_usage_counts_to_decide_a_changed_cap_and_writes_none(synth):
+    grants = _grants(synth, contract.HANDLER_ACCOUNT)
+    (counts_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("UsageMeteringCountsTable")]
+    on_counts = {action for action, resources in grants.items()
+                 if any(counts_id in str(resource) for resource in resources)}
+    assert on_counts == {"dynamodb:Query"}
 
 
 def test_the_account_function_reads_this_plans_usage_creates_no_key_and_reads_the_customers_usage_index_only(synth):
     grants = _grants(synth, contract.HANDLER_ACCOUNT)
-    plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
+    plan_ids = list(synth.plan_usage_plans())
     (reports_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("UsageMeteringReportsTable")]
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 

@@ -88,7 +88,7 @@ def test_environment_carries_the_secret_arns_and_names_never_a_secret_value(synt
     assert environment[contract.ENV_STRIPE_SECRET_ARN] == {"Ref": stripe_secret_id}
     assert environment[contract.ENV_MOESIF_SECRET_ARN] == {"Ref": moesif_secret_id}
     plans = json.loads(resolve_join(environment[contract.ENV_PLANS]))
-    usage_plans = synth.resources("AWS::ApiGateway::UsagePlan")
+    usage_plans = synth.plan_usage_plans()
     assert [(plan["id"], plan["price_id"], plan["requires_payment_method"]) for plan in plans] == [
         (plan.id, plan.stripe_price_id, plan.require_payment_method) for plan in synth.settings.plans]
     assert {plan["usage_plan_id"].strip("<>") for plan in plans} == set(usage_plans)
@@ -100,7 +100,7 @@ def test_environment_carries_the_secret_arns_and_names_never_a_secret_value(synt
 
 def test_register_may_manage_keys_and_only_this_plans_membership(synth):
     grants = _grants(synth, contract.HANDLER_REGISTER)
-    plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
+    plan_ids = list(synth.plan_usage_plans())
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert sorted(grants["apigateway:POST"]) == sorted(
@@ -126,7 +126,7 @@ def test_checkout_may_only_read_keys_the_secret_and_accounts(synth):
 
 def test_webhook_may_enable_disable_keys_and_move_them_between_this_deployments_plans_only(synth):
     grants = _grants(synth, contract.HANDLER_STRIPE_WEBHOOK)
-    plan_ids = list(synth.resources("AWS::ApiGateway::UsagePlan"))
+    plan_ids = list(synth.plan_usage_plans())
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert grants["apigateway:PATCH"] == [f"{base}/apikeys/*"]

@@ -126,7 +126,9 @@ def test_a_key_past_its_quota_is_told_where_to_see_its_plan_and_upgrade(synth):
     assert body["accountUrl"] == f"{_site_url(synth)}/{contract.ACCOUNT_PAGE}"
     assert body["accountId"] == "$context.authorizer.principalId"
     assert "apiKeyId" not in body and "$context.identity" not in resolve_join(quota["ResponseTemplates"]["application/json"])
-    assert "see your plan and upgrade" in body["error"]
+    # why (the message and code of the limit the authorizer answered) and until when: issue 20/21
+    assert (body["error"], body["code"], body["until"]) == (
+        "$context.authorizer.usageLimitMessage", "$context.authorizer.usageLimit", "$context.authorizer.usageLimitUntil")
 
 
 def test_register_validates_the_body_against_a_flat_json_model(synth):
@@ -192,7 +194,7 @@ def test_sign_up_and_checkout_throttles_cap_their_functions_but_are_not_shared_w
 
 def test_each_plan_has_a_usage_plan_on_the_stage_with_its_throttle_and_quota(synth):
     (stage_id,) = synth.resources("AWS::ApiGateway::Stage")
-    usage_plans = synth.resources("AWS::ApiGateway::UsagePlan")
+    usage_plans = synth.plan_usage_plans()
 
     assert len(usage_plans) == len(synth.settings.plans) == 2
     for plan in synth.settings.plans:
@@ -207,7 +209,7 @@ def test_the_flat_settings_plan_keeps_the_usage_plan_of_earlier_versions(synth, 
     """Its logical id is the one before plans existed (so an upgrade replaces nothing and its keys stay
     on it); the shipped cdk.json's paid plan has that id too."""
     for synthesized in (synth, synth_custom):
-        standard = [logical_id for logical_id, resource in synthesized.resources("AWS::ApiGateway::UsagePlan").items()
+        standard = [logical_id for logical_id, resource in synthesized.plan_usage_plans().items()
                     if resource["Properties"]["UsagePlanName"].endswith("-standard")]
         assert len(standard) == 1 and standard[0].startswith("ApiRestApiUsagePlan")
         assert not standard[0].startswith("ApiRestApiUsagePlanstandard")

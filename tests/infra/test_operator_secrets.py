@@ -87,7 +87,7 @@ def test_existing_secrets_are_used_instead_of_creating_them(synth_custom):
 def test_outputs_give_urls_ids_and_the_put_secret_commands(synth):
     outputs = synth.json["Outputs"]
     stripe_secret_id, moesif_secret_id = synth.secret_ids()
-    usage_plans = synth.resources("AWS::ApiGateway::UsagePlan")
+    usage_plans = synth.plan_usage_plans()
 
     assert {"ApiUrl", "SignupUrl", "UsagePlanIds", "StripeSecretArn", "MoesifSecretArn", "StripeWebhookUrl",
             "PutStripeSecretCommand", "PutMoesifSecretCommand"} <= set(outputs)

@@ -84,6 +84,8 @@ def test_the_reporter_may_read_ledger_objects_query_keys_and_write_its_reports_o
     reports_id = _reports_table(synth)[0]
     accounts_id = _one(synth, "AWS::DynamoDB::Table",
                        lambda p: p["KeySchema"][0]["AttributeName"] == contract.ACCOUNTS_PARTITION_KEY)[0]
+    counts_id = _one(synth, "AWS::DynamoDB::Table",
+                     lambda p: p["KeySchema"][0]["AttributeName"] == contract.USAGE_COUNTS_PARTITION_KEY)[0]
 
     bucket = f"<{ledger_id}.Arn>"
     # issue 21: each meter event's evidence, and each closed day's compacted from it
@@ -93,10 +95,14 @@ def test_the_reporter_may_read_ledger_objects_query_keys_and_write_its_reports_o
         "s3:DeleteObject": [f"{bucket}/evidence-days/*"], "s3:ListBucket": [bucket]}
     assert _listing_condition(synth, contract.HANDLER_USAGE_REPORTER) == {
         "StringLike": {"s3:prefix": ["evidence/*", "evidence-days/*"]}}
+    keys_id = _one(synth, "AWS::DynamoDB::Table",
+                   lambda p: p["KeySchema"][0]["AttributeName"] == contract.KEYS_PARTITION_KEY)[0]
+    # the usage limits' writer (infra/usage_limits.py): the accounts' rows and their key items
     assert {action: grants[action] for action in grants if action.startswith("dynamodb:")} == {
-        "dynamodb:GetItem": [f"<{reports_id}.Arn>"], "dynamodb:PutItem": [f"<{reports_id}.Arn>"],
-        "dynamodb:UpdateItem": [f"<{reports_id}.Arn>"],
-        "dynamodb:Query": [f"<{accounts_id}.Arn>/index/{contract.ACCOUNTS_INDEX_BY_API_KEY_ID}"]}
+        "dynamodb:GetItem": [f"<{reports_id}.Arn>", f"<{accounts_id}.Arn>"], "dynamodb:PutItem": [f"<{reports_id}.Arn>"],
+        "dynamodb:UpdateItem": [f"<{reports_id}.Arn>", f"<{counts_id}.Arn>", f"<{accounts_id}.Arn>", f"<{keys_id}.Arn>"],
+        "dynamodb:Query": [f"<{counts_id}.Arn>", *(f"<{accounts_id}.Arn>/index/{index}" for index in (
+            contract.ACCOUNTS_INDEX_BY_ACCOUNT_ID, contract.ACCOUNTS_INDEX_BY_API_KEY_ID))]}
     assert not any(action.startswith(("apigateway:", "firehose:")) for action in grants)
     assert "sqs:ChangeMessageVisibility" in grants  # the backoff
     assert all(not resource.endswith("*") or resource.endswith(("/ledger/*", "/evidence/*", "/evidence-days/*"))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from infra.settings import Settings, load_cdk_json_context
-from localdev.bootstrap import aws_client, create_api, create_keys_table
+from localdev.bootstrap import LimitReached, aws_client, create_api, create_keys_table, create_limit_reached_key
 from localdev.gateway import GatewayDeployment, LocalGateway
 from testkit.clock import Clock
 from testkit.key_items import put_key
@@ -29,6 +29,11 @@ def apigateway(moto_server: Any, emulators: Any) -> Any:
 def deployed_api(apigateway: Any) -> tuple[str, dict[str, str]]:
     settings = Settings.from_context(load_cdk_json_context())
     return create_api(apigateway, settings)
+
+
+@pytest.fixture(scope="module")
+def limit_reached(apigateway: Any, deployed_api: tuple[str, dict[str, str]]) -> LimitReached:
+    return create_limit_reached_key(apigateway, deployed_api[0], "prod")
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +57,20 @@ def clock() -> Clock:
 
 @pytest.fixture(scope="module")
 def gateway(apigateway: Any, deployed_api: tuple[str, dict[str, str]], backend: EchoBackend, moesif_collector: Any,
-            emulators: Any, keys_table: str, clock: Clock) -> Iterator[LocalGateway]:
-    """The gateway, its authorizer (the real handler) reading `keys_table` in moto, as make dev's does."""
+            emulators: Any, keys_table: str, clock: Clock, limit_reached: LimitReached) -> Iterator[LocalGateway]:
+    """The gateway, its authorizer (the real handler) reading `keys_table` in moto and told the "limit
+    reached" key, as make dev's does."""
     rest_api_id, usage_plan_ids = deployed_api
     deployment = GatewayDeployment(
-        rest_api_id=rest_api_id, stage_name="prod", usage_plan_ids=tuple(usage_plan_ids.values()),
+        rest_api_id=rest_api_id, stage_name="prod",
+        usage_plan_ids=(*usage_plan_ids.values(), limit_reached.usage_plan_id),
         site_origin=SITE_ORIGIN,
         backend_url=backend.url, firehose_url=moesif_collector.firehose_url,
         firehose_access_key=FIREHOSE_ACCESS_KEY, backend_secret=BACKEND_SECRET,
         authorizer_cache_seconds=CACHE_SECONDS)
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**emulators.env(), contract.ENV_KEYS_TABLE: keys_table}.items():
+        for name, value in {**emulators.env(), contract.ENV_KEYS_TABLE: keys_table,
+                            contract.ENV_LIMIT_REACHED_KEY: limit_reached.key_value}.items():
             patch.setenv(name, value)
         with LocalGateway(deployment, apigateway, clock=clock) as running:
             yield running

@@ -148,7 +148,9 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
                             aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
 
     usage_plans = {usage_plan["name"]: usage_plan for usage_plan in client("apigateway").get_usage_plans()["items"]}
-    assert len(usage_plans) == len(settings.plans) == 2  # make dev sells a paid and a free plan
+    # make dev sells a paid and a free plan; and accounts over a usage limit are on one that allows no call
+    assert len(usage_plans) == len(settings.plans) + 1 == 3
+    assert usage_plans["tollgate-dev-limit-reached"]["quota"] == {"limit": 0, "period": "DAY"}
     for plan in settings.plans:
         usage_plan = usage_plans[f"tollgate-dev-{plan.id}"]
         assert usage_plan["throttle"] == {"rateLimit": plan.throttle_rate_limit, "burstLimit": plan.throttle_burst_limit}

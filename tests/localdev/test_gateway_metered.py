@@ -84,10 +84,38 @@ def test_a_key_past_its_quota_gets_api_gateways_429_and_never_reaches_the_backen
     assert json.loads(body) == {
         "error": "This account has used its plan's quota for the current period: see your plan and upgrade on your "
                  "account page (accountUrl).",
+        "code": contract.USAGE_LIMIT_QUOTA_EXCEEDED,
+        "until": "",  # the usage plan's own period, which API Gateway keeps
         "accountUrl": f"{SITE_ORIGIN}/{contract.ACCOUNT_PAGE}",
         "accountId": plan_key["account_id"],  # the authorizer's principal; the usage key's id is never shown
     }
     assert backend.received[-1]["path"] == "/v1/first"
+
+
+@pytest.mark.parametrize("reason", [contract.USAGE_LIMIT_QUOTA_EXCEEDED, contract.USAGE_LIMIT_SPEND_CAP_REACHED])
+def test_an_account_over_a_usage_limit_gets_the_stages_429_naming_it_and_calls_again_once_it_lifts(
+        gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend, emulators: Any, keys_table: str,
+        clock: Clock, limit_reached: Any, reason: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The authorizer allows it on the "limit reached" key, whose usage plan's quota is 0 (counted as the
+    stage counts it): the stage's own 429 QUOTA_EXCEEDED, no backend call."""
+    monkeypatch.setattr(gateway, "_usage", {plan: UsageCounter(0 if plan == limit_reached.usage_plan_id else 100)
+                                            for plan in gateway._deployment.usage_plan_ids})
+    headers, until = {"x-api-key": plan_key["value"]}, 2_000_000_000  # 2033-05-18T03:33:20Z
+    dynamodb = aws_client("dynamodb", emulators)
+    put_key(dynamodb, keys_table, plan_key["value"], plan_key["usage_key"], account_id=plan_key["account_id"],
+            **{contract.KEYS_ATTR_USAGE_LIMIT: reason, contract.KEYS_ATTR_USAGE_LIMIT_UNTIL: until})
+    calls_before = len(backend.received)
+
+    status, _, body = call(f"{gateway.url}/v1/limited", headers=headers)
+
+    assert (status, json.loads(body)) == (429, {
+        "error": contract.USAGE_LIMIT_MESSAGES[reason], "code": reason, "until": "2033-05-18T03:33:20Z",
+        "accountUrl": f"{SITE_ORIGIN}/{contract.ACCOUNT_PAGE}", "accountId": plan_key["account_id"]})
+    assert len(backend.received) == calls_before
+    # the next count lifts it (its key items lose it); the cached answer holds until the cache TTL
+    put_key(dynamodb, keys_table, plan_key["value"], plan_key["usage_key"], account_id=plan_key["account_id"])
+    clock.advance(CACHE_SECONDS)
+    assert call(f"{gateway.url}/v1/again", headers=headers)[0] == 200
 
 
 def test_every_key_of_an_account_spends_the_one_quota_of_its_usage_key(

@@ -140,7 +140,8 @@ def test_make_status_against_make_dev_after_a_sign_up_a_lost_cancellation_and_a_
     assert "Using the running make dev stack" in result.stderr
     output = result.stdout
     assert "active 0" in line_of(output, "Accounts") and "canceled 1" in line_of(output, "Accounts")
-    assert line_of(output, "API keys").startswith("API keys     1 of 10,000 in this region")
+    # the account's usage key, and the "limit reached" key of accounts over a usage limit
+    assert line_of(output, "API keys").startswith("API keys     2 of 10,000 in this region")
     assert f"{account['subscriptionId']} -> canceled" in output, output  # what the reconciler repaired
     assert "no sign-up left failed" in line_of(output, "Failed")
     assert "make dev creates none" in line_of(output, "Alarms")

@@ -43,6 +43,7 @@ from tollgate.domain.errors import ConcurrentUpdate, EventAlreadyApplied
 from tollgate.domain.key_ring import KeyRecord, KeyState
 from tollgate.domain.plan_state import PlanChange, PlanIntent
 from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.usage_limit import UsageLimit
 
 _SERVICE = "DynamoDB"
 _TRANSACTION_CONDITION_FAILED = "ConditionalCheckFailed"  # the code inside CancellationReasons
@@ -60,7 +61,7 @@ _ATTRIBUTES = {
     "price_id": "priceId",
     "api_key_id": contract.ACCOUNTS_ATTR_API_KEY_ID,
     "usage_key": "usageKey",
-    "account_id": "accountId",
+    "account_id": contract.ACCOUNTS_ATTR_ACCOUNT_ID,
     "customer_id": contract.ACCOUNTS_ATTR_CUSTOMER_ID,
     "subscription_id": contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID,
     "customer_idempotency_key": "customerIdempotencyKey",
@@ -81,6 +82,7 @@ _ATTRIBUTES = {
     "plan_changes": "planChanges",
     "pending_plan_id": "pendingPlanId",
     "plan_intent": "planIntent",
+    "usage_limit": "usageLimit",
     "spend_settings": "spendSettings",
     "alerts_sent": "alertsSent",
 }
@@ -188,6 +190,9 @@ class DynamoAccounts(Accounts):
         account = self.get(pointer[_KEY_INDEX_EMAIL]["S"]) if pointer else None
         return account if account is not None and account.owns_gateway_key(api_key_id) else None
 
+    def find_by_account_id(self, account_id: str) -> Account | None:
+        return self._find(contract.ACCOUNTS_INDEX_BY_ACCOUNT_ID, contract.ACCOUNTS_ATTR_ACCOUNT_ID, account_id)
+
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         return self._find(
             contract.ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, contract.ACCOUNTS_ATTR_SUBSCRIPTION_ID, subscription_id
@@ -277,6 +282,8 @@ def _item(account: Account) -> dict[str, Any]:
         elif name == "plan_changes":
             value = [{"at": change.at, "from": change.from_plan, "to": change.to_plan, "cause": change.cause,
                       "fromPrice": change.from_price, "toPrice": change.to_price} for change in value]
+        elif name == "usage_limit":
+            value = {"reason": value.reason, "until": value.until, "plan": value.plan_id}
         elif name == "plan_intent":
             value = {"to": value.to_plan, "idempotencyKey": value.idempotency_key, "at": value.at,
                      "cause": value.cause}
@@ -333,6 +340,9 @@ def _account(item: dict[str, Any]) -> Account:
     if "plan_intent" in values:
         intent = values["plan_intent"]
         values["plan_intent"] = PlanIntent(intent["to"], intent["idempotencyKey"], int(intent["at"]), intent["cause"])
+    if "usage_limit" in values:
+        limit = values["usage_limit"]
+        values["usage_limit"] = UsageLimit(limit["reason"], int(limit["until"]), limit["plan"])
     if "spend_settings" in values:
         values["spend_settings"] = spend_settings_of(values["spend_settings"])
     if "alerts_sent" in values:

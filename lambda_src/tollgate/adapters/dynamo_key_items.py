@@ -26,7 +26,10 @@ _FOLLOWED: dict[str, Callable[[KeyItem], dict[str, str]]] = {
     contract.KEYS_ATTR_USAGE_KEY: lambda item: {"S": item.usage_key},
     contract.KEYS_ATTR_ACCOUNT_VERSION: lambda item: {"N": str(item.account_version)},
 }
-_OPTIONAL = {contract.KEYS_ATTR_NOT_AFTER: "not_after", contract.KEYS_TTL_ATTRIBUTE: "expires_at"}
+# Attribute -> (KeyItem field, DynamoDB type): written when set, removed when not.
+_OPTIONAL = {contract.KEYS_ATTR_NOT_AFTER: ("not_after", "N"), contract.KEYS_TTL_ATTRIBUTE: ("expires_at", "N"),
+             contract.KEYS_ATTR_USAGE_LIMIT: ("usage_limit", "S"),
+             contract.KEYS_ATTR_USAGE_LIMIT_UNTIL: ("usage_limit_until", "N")}
 
 
 class DynamoKeyItems(KeyItems):
@@ -53,12 +56,12 @@ class DynamoKeyItems(KeyItems):
         values: dict[str, Any] = {":version": {"N": str(item.account_version)}}
         sets, removes = [], []
         for number, name in enumerate((*_FOLLOWED, *_OPTIONAL)):
-            value = _FOLLOWED[name](item) if name in _FOLLOWED else getattr(item, _OPTIONAL[name])
+            value = _FOLLOWED[name](item) if name in _FOLLOWED else _optional(item, name)
             if value is None:
                 removes.append(f"#f{number}")
                 continue
             sets.append(f"#f{number} = :f{number}")
-            values[f":f{number}"] = value if name in _FOLLOWED else {"N": str(value)}
+            values[f":f{number}"] = value
         return call_aws(_SERVICE, "update key", self._client.update_item, TableName=self._table,
                         Key={contract.KEYS_PARTITION_KEY: {"S": item.key_hash}},
                         UpdateExpression="SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
@@ -82,9 +85,14 @@ def _item(item: KeyItem) -> dict[str, Any]:
         contract.KEYS_ATTR_CREATED_AT: {"N": str(item.created_at)},
     }
     stored.update({name: value(item) for name, value in _FOLLOWED.items()})
-    stored.update({name: {"N": str(getattr(item, field_name))} for name, field_name in _OPTIONAL.items()
-                   if getattr(item, field_name) is not None})
+    stored.update({name: value for name in _OPTIONAL if (value := _optional(item, name)) is not None})
     return stored
+
+
+def _optional(item: KeyItem, name: str) -> dict[str, str] | None:
+    field_name, kind = _OPTIONAL[name]
+    value = getattr(item, field_name)
+    return None if value is None else {kind: str(value)}
 
 
 def _key_item(stored: dict[str, Any]) -> KeyItem:
@@ -99,4 +107,6 @@ def _key_item(stored: dict[str, Any]) -> KeyItem:
         usage_key=stored[contract.KEYS_ATTR_USAGE_KEY]["S"],
         account_version=number(contract.KEYS_ATTR_ACCOUNT_VERSION) or 0,
         not_after=number(contract.KEYS_ATTR_NOT_AFTER), expires_at=number(contract.KEYS_TTL_ATTRIBUTE),
+        usage_limit=stored.get(contract.KEYS_ATTR_USAGE_LIMIT, {}).get("S"),
+        usage_limit_until=number(contract.KEYS_ATTR_USAGE_LIMIT_UNTIL),
     )

@@ -28,10 +28,9 @@ def spend_settings_of(entry: dict[str, Any]) -> SpendSettings:
 
 
 def alerts_sent_entry(alerts: AlertsSent) -> dict[str, Any]:
-    return {"periodStart": alerts.period_start, "sent": list(alerts.sent),
-            "claimed": [{"id": threshold_id, "at": at} for threshold_id, at in alerts.claimed]}
+    return {"sent": list(alerts.sent), "claimed": [{"mark": mark, "at": at} for mark, at in alerts.claimed]}
 
 
 def alerts_sent_of(entry: dict[str, Any]) -> AlertsSent:
-    return AlertsSent(int(entry["periodStart"]), tuple(entry.get("sent", ())),
-                      tuple((claim["id"], int(claim["at"])) for claim in entry.get("claimed", ())))
+    return AlertsSent(tuple(entry.get("sent", ())),
+                      tuple((claim["mark"], int(claim["at"])) for claim in entry.get("claimed", ())))

@@ -175,6 +175,7 @@ def _state(subscription: stripe.Subscription) -> SubscriptionState:
         period_start=min((item.current_period_start for item in items), default=0),
         cancel_at_period_end=bool(subscription.cancel_at_period_end),
         created=subscription.created,
+        period_end=max((item.current_period_end for item in items), default=0),
     )
 
 

@@ -17,6 +17,10 @@ ENV_SIGNUP_URL = "TOLLGATE_SIGNUP_URL"  # Checkout success/cancel pages live her
 # Usage metering (set only with usage_reporter=tollgate; tollgate.contract.metering).
 ENV_USAGE_LEDGER_BUCKET = "TOLLGATE_USAGE_LEDGER_BUCKET"
 ENV_USAGE_REPORTS_TABLE = "TOLLGATE_USAGE_REPORTS_TABLE"
+ENV_USAGE_COUNTS_TABLE = "TOLLGATE_USAGE_COUNTS_TABLE"
+# The authorizer's: the VALUE of the "limit reached" API Gateway key, whose usage plan allows no call
+# (quota 0), answered as usageIdentifierKey for an account over a usage limit (infra/usage_limits.py).
+ENV_LIMIT_REACHED_KEY = "TOLLGATE_LIMIT_REACHED_KEY"
 ENV_USAGE_DEAD_LETTER_QUEUE_URL = "TOLLGATE_USAGE_DEAD_LETTER_QUEUE_URL"
 ENV_BILLABLE_STATUSES = "TOLLGATE_BILLABLE_STATUSES"  # e.g. "2xx" or "2xx,304"
 # Optional overrides: unset in a deployed stack (the SDK defaults apply); the local dev harness

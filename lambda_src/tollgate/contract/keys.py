@@ -29,3 +29,25 @@ DEFAULT_AUTHORIZER_CACHE_SECONDS = 300
 AUTHORIZER_CONTEXT_ACCOUNT_ID = "accountId"
 AUTHORIZER_CONTEXT_PLAN = "plan"
 AUTHORIZER_CONTEXT_KEY_HINT = "keyHint"
+# ... and, on every allow, the usage limit the stage's 429 QUOTA_EXCEEDED body names (infra/gateway_errors.py):
+# its code, when it lifts (ISO 8601 UTC; "" when the stage's own usage-plan quota is what answered) and
+# what it tells the customer.
+AUTHORIZER_CONTEXT_USAGE_LIMIT = "usageLimit"
+AUTHORIZER_CONTEXT_USAGE_LIMIT_UNTIL = "usageLimitUntil"
+AUTHORIZER_CONTEXT_USAGE_LIMIT_MESSAGE = "usageLimitMessage"
+
+# The "limit reached" gateway key's value begins so (infra/usage_limits.py, localdev.bootstrap).
+LIMIT_REACHED_KEY_PREFIX = "tollgate-limit-reached-"
+
+# --- Usage limits (tollgate.domain.usage_limits): why an account's calls stop until its period ends ---
+USAGE_LIMIT_QUOTA_EXCEEDED = "quota_exceeded"  # its plan's quota, counted by Tollgate (pooled plans) or the stage
+USAGE_LIMIT_SPEND_CAP_REACHED = "spend_cap_reached"  # a paid plan's charges reached the customer's cap
+USAGE_LIMIT_CREDITS_EXHAUSTED = "credits_exhausted"  # a prepaid plan's credits are spent
+# What the 429 says for each (a gateway response's body substitutes it as is: no double quote, no backslash).
+USAGE_LIMIT_MESSAGES = {
+    USAGE_LIMIT_QUOTA_EXCEEDED: "This account has used its plan's quota for the current period: see your plan and "
+                                "upgrade on your account page (accountUrl).",
+    USAGE_LIMIT_SPEND_CAP_REACHED: "This account has reached its spend cap for the current period: raise or remove "
+                                   "it on your account page (accountUrl).",
+    USAGE_LIMIT_CREDITS_EXHAUSTED: "This account has no credits left: buy credits on your account page (accountUrl).",
+}

@@ -14,6 +14,10 @@ ACCESS_LOG_STATUS = "status"
 ACCESS_LOG_INTEGRATION_LATENCY = "integrationLatency"  # "-" when no integration ran
 ACCESS_LOG_ERROR_RESPONSE_TYPE = "errorResponseType"  # set when API Gateway answered itself
 ACCESS_LOG_API_KEY_ID = "apiKeyId"
+# `$context.authorizer.principalId`: the account id the key authorizer resolved the caller's key to.
+# The ledger's calls belong to it (a pooled gateway key is shared by many accounts); records written
+# before the authorizer have none, and are attributed through their apiKeyId.
+ACCESS_LOG_PRINCIPAL_ID = "principalId"
 ACCESS_LOG_MISSING_VALUE = "-"
 # `billable_statuses`: comma-separated codes, each a status class (`2xx`) or an exact code (`304`).
 BILLABLE_STATUS_PATTERN = r"^[1-5](xx|[0-9]{2})$"

@@ -7,9 +7,13 @@ ACCOUNTS_PARTITION_KEY = "email"  # normalised email: one account per email
 ACCOUNTS_INDEX_BY_API_KEY_ID = "byApiKeyId"  # partition key attribute: apiKeyId
 ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID = "bySubscriptionId"  # partition key attribute: subscriptionId
 ACCOUNTS_INDEX_BY_CUSTOMER_ID = "byCustomerId"  # partition key attribute: customerId
+# The usage reporter finds the account of a ledger record by its `principalId` (the account id the
+# authorizer answered): with pooled gateway keys, a record's apiKeyId no longer names one account.
+ACCOUNTS_INDEX_BY_ACCOUNT_ID = "byAccountId"  # partition key attribute: accountId
 ACCOUNTS_ATTR_API_KEY_ID = "apiKeyId"
 ACCOUNTS_ATTR_SUBSCRIPTION_ID = "subscriptionId"
 ACCOUNTS_ATTR_CUSTOMER_ID = "customerId"
+ACCOUNTS_ATTR_ACCOUNT_ID = "accountId"
 # A sparse index of the accounts the reconciler must look at again whatever Stripe's listings say:
 # they owe an open invoice, or a plan change was asked of Stripe and not recorded as done
 # (`followUpSince`, epoch seconds, written with the row only while one of those holds:
@@ -23,6 +27,7 @@ ACCOUNTS_INDEXES = (
     (ACCOUNTS_INDEX_BY_API_KEY_ID, ACCOUNTS_ATTR_API_KEY_ID, "S"),
     (ACCOUNTS_INDEX_BY_SUBSCRIPTION_ID, ACCOUNTS_ATTR_SUBSCRIPTION_ID, "S"),
     (ACCOUNTS_INDEX_BY_CUSTOMER_ID, ACCOUNTS_ATTR_CUSTOMER_ID, "S"),
+    (ACCOUNTS_INDEX_BY_ACCOUNT_ID, ACCOUNTS_ATTR_ACCOUNT_ID, "S"),
     (ACCOUNTS_INDEX_FOLLOW_UP, ACCOUNTS_ATTR_FOLLOW_UP_SINCE, "N"),
 )
 ACCOUNTS_TTL_ATTRIBUTE = "expiresAt"  # only set on short-lived bookkeeping items (e.g. seen Stripe event ids)
@@ -43,6 +48,9 @@ KEYS_ATTR_ACCOUNT_STATUS = "account_status"  # S: the row's status (tollgate.dom
 KEYS_ATTR_PLAN = "plan"  # S: the row's plan id
 KEYS_ATTR_USAGE_KEY = "usage_key"  # S: the VALUE of the account's API Gateway key (usageIdentifierKey)
 KEYS_ATTR_ACCOUNT_VERSION = "account_version"  # N: the row version the copies above come from
+# S / N: the row's usage limit (contract.USAGE_LIMIT_*) and when it lifts (epoch seconds); absent: none.
+KEYS_ATTR_USAGE_LIMIT = "usage_limit"
+KEYS_ATTR_USAGE_LIMIT_UNTIL = "usage_limit_until"
 KEYS_TTL_ATTRIBUTE = "expires_at"  # N epoch seconds: DynamoDB TTL, set only on ended (revoked/retired) keys
 KEY_STATE_ACTIVE = "active"
 KEY_STATE_ROTATING_OUT = "rotating_out"  # callable until not_after
@@ -79,6 +87,18 @@ ACCOUNTS_KEY_INDEX_PREFIX = "api-key#"
 USAGE_REPORTS_INDEX_BY_CUSTOMER = "byCustomer"
 USAGE_REPORTS_ATTR_CUSTOMER_ID = "customerId"
 USAGE_REPORTS_ATTR_TIMESTAMP = "timestamp"  # epoch seconds (number)
+# The usage counts table: per account and UTC hour, the metered calls (what a quota counts) and the
+# billable calls per price the ledger's objects held, each object counted once (its tag in the hour's
+# set). Written by the usage reporter only (tollgate.adapters.dynamo_usage_counts).
+USAGE_COUNTS_PARTITION_KEY = "account"  # S: the account id (contract.ACCOUNT_ID_PREFIX...)
+USAGE_COUNTS_SORT_KEY = "hour"  # N: epoch seconds of the UTC hour's start
+USAGE_COUNTS_ATTR_METERED = "metered"  # N
+USAGE_COUNTS_ATTR_BILLABLE = "billable"  # N: every billable call, whatever its price (free plans' too)
+USAGE_COUNTS_BILLED_PREFIX = "billed:"  # N attributes `billed:<price id>`: the billable calls made at that price
+USAGE_COUNTS_ATTR_OBJECTS = "objects"  # SS: tags of the ledger objects counted into the hour
+USAGE_COUNTS_TTL_ATTRIBUTE = "expiresAt"
+# How long an hour's counts are kept: a month's quota and the billing period before the current one.
+USAGE_COUNTS_RETENTION_SECONDS = 70 * 24 * 3600
 
 # --- Credit ledger: each prepaid account's credit entries, append-only (issue 21) ----------------------
 # One item per entry (purchase, usage, refund, adjustment), keyed by a deterministic entry id, so an entry

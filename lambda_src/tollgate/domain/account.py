@@ -25,6 +25,7 @@ from tollgate.domain.key_ring import KeyRecord, KeyRing, KeyState
 from tollgate.domain.models import IssuedKey, Registrant
 from tollgate.domain.plan_state import PlanChange, PlanIntent, PlanState, PlanTerm
 from tollgate.domain.spend_control import AlertsSent, SpendSettings
+from tollgate.domain.usage_limit import UsageLimit
 from tollgate.plans import Plan
 
 # Every key a sign-up creates is named `tollgate-<email hash>-<attempt id>`: a key no account row
@@ -122,6 +123,9 @@ class Account:
     plan_changes: tuple[PlanChange, ...] = ()  # oldest first, kept PLAN_HISTORY_SECONDS
     pending_plan_id: str | None = None  # a change waiting for a card (and any open invoice paid) through Checkout
     plan_intent: PlanIntent | None = None  # a change asked of Stripe and not yet recorded as done
+    # Why the account's calls stop until its period ends (tollgate.domain.usage_limit); written only by
+    # tollgate.domain.usage_limits, copied to the key items the authorizer reads.
+    usage_limit: UsageLimit | None = None
     # Usage alerts and the spend cap (tollgate.domain.spend_control), one writer each: the customer's
     # choice (the account page) and the alerts emailed this period (the usage alerts' check).
     spend_settings: SpendSettings | None = None
@@ -244,8 +248,10 @@ class Account:
     def key_target(self) -> str:
         """What the keys must look like for this row: the status, the plan and the usage key (API
         Gateway's part: `gateway_target`), then every key with its state (the keys table's items).
-        The keys match the row when `keys_synced_to` is this."""
-        return f"{self.gateway_target}|{self.key_ring.target}"
+        The keys match the row when `keys_synced_to` is this; a usage limit in force is part of it (the
+        items carry it) only while there is one, so rows without one keep the target they had."""
+        limit = self.active_usage_limit
+        return f"{self.gateway_target}|{self.key_ring.target}" + (f"|limit:{limit.target}" if limit else "")
 
     @property
     def gateway_target(self) -> str:
@@ -264,6 +270,15 @@ class Account:
 
     def with_keys_synced(self) -> Account:
         return replace(self, keys_synced_to=self.key_target)
+
+    @property
+    def active_usage_limit(self) -> UsageLimit | None:
+        """The usage limit, if it was decided on the plan the account is on now (a plan change ends it)."""
+        limit = self.usage_limit
+        return limit if limit is not None and limit.applies_to(self.plan_id or "") else None
+
+    def with_usage_limit(self, limit: UsageLimit | None) -> Account:
+        return replace(self, usage_limit=limit)
 
     def with_usage_key(self, usage_key: IssuedKey) -> Account:
         """The row with its API Gateway usage key recorded (id and value)."""

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from tollgate import contract
 from tollgate.domain.models import Email
-from tollgate.domain.spend_control import SpendFigures, Threshold, ThresholdKind, shown
+from tollgate.domain.spend_control import PeriodCharges, QuotaUsage, Threshold, Window, shown
 from tollgate.plans import Plan
 
 CONFIRM_FRAGMENT = "confirm"  # site/app.js reads #confirm=<token>
@@ -62,21 +62,25 @@ class AccountEmails:
             f"Sign up here:\n\n{self._site_url}",
             "If you did not ask, ignore this email."))
 
-    def usage_alert(self, to: str, threshold: Threshold, plan: Plan, figures: SpendFigures) -> Email:
-        """A threshold the customer set (or the free plan's default) was crossed this period."""
-        usage, ends = figures.usage, datetime.fromtimestamp(figures.usage.end, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        if threshold.kind is ThresholdKind.QUOTA:
-            subject = f"You have used {threshold.value}% of your {plan.name} quota"
-            what = (f"Your account made {usage.calls:,} calls this period, {threshold.value}% or more of the "
-                    f"{plan.quota_limit:,} calls your {plan.name} plan allows.")
-            then = ("Calls over the quota are refused with HTTP 429 until the period ends"
-                    if threshold.value >= 100 else "Past the quota, calls are refused with HTTP 429")
-        else:
-            amount = shown(threshold.value, figures.currency)
-            subject = f"Your charges this period reached {amount}"
-            what = (f"Your account's charges this period reached {shown(figures.spent or threshold.value, figures.currency)}"
-                    f" ({usage.billable:,} billed calls on the {plan.name} plan), past the {amount} alert you set.")
-            then = "Calls go on and are billed as usual unless you set a spend cap"
+    def quota_alert(self, to: str, threshold: Threshold, plan: Plan, used: QuotaUsage) -> Email:
+        """A percentage of the quota the customer set (or the free plan's default) was reached this period."""
+        subject = f"You have used {threshold.value}% of your {plan.name} quota"
+        what = (f"Your account made {used.calls:,} calls this period, {threshold.value}% or more of the "
+                f"{plan.quota_limit:,} calls your {plan.name} plan allows.")
+        then = ("Calls over the quota are refused with HTTP 429 until the period ends"
+                if threshold.value >= 100 else "Past the quota, calls are refused with HTTP 429")
+        return self._alert(to, subject, what, then, used.window)
+
+    def charges_alert(self, to: str, threshold: Threshold, plan: Plan, charged: PeriodCharges) -> Email:
+        """An amount of the period's charges the customer set was reached."""
+        amount = shown(threshold.value, charged.currency)
+        what = (f"Your account's charges this period reached {shown(charged.spent, charged.currency)} "
+                f"({charged.billable:,} billed calls on the {plan.name} plan), past the {amount} alert you set.")
+        return self._alert(to, f"Your charges this period reached {amount}", what,
+                           "Calls go on and are billed as usual unless you set a spend cap", charged.window)
+
+    def _alert(self, to: str, subject: str, what: str, then: str, period: Window) -> Email:
+        ends = datetime.fromtimestamp(period.end, UTC).strftime("%Y-%m-%d %H:%M UTC")
         return Email(to, subject, self._body(
             what, f"{then}; the period ends {ends}.",
             f"Change your alerts, your spend cap or your plan on your account page:\n\n{self.account_page}"))

@@ -122,7 +122,8 @@ class SubscriptionItem:
 @dataclass(frozen=True)
 class SubscriptionState:
     """One subscription as Stripe has it: what the reconciler compares an account row with, and
-    what a plan change starts from. `period_start` is the current billing period's (epoch seconds)."""
+    what a plan change starts from. `period_start` and `period_end` are the current billing period's
+    (epoch seconds)."""
 
     id: str
     customer_id: str
@@ -131,6 +132,7 @@ class SubscriptionState:
     period_start: int = 0
     cancel_at_period_end: bool = False
     created: int = 0  # epoch seconds
+    period_end: int = 0
 
     def has_price(self, price_id: str) -> bool:
         return any(item.price_id == price_id for item in self.items)

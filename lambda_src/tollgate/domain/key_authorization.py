@@ -12,6 +12,9 @@ the contract and boto3.
    account it belongs to is `active` (the status and plan are copies of the row's, kept in step by
    the row's writers: tollgate.contract KEYS_ATTR_*). Revoked and retired keys, keys of suspended,
    canceled, pending or failed accounts, and items missing what a grant needs, are denied.
+   A grant carries the account's usage limit while it is in force (`now` before its end, also a copy
+   of the row's: tollgate.domain.usage_limit): the authorizer then answers the "limit reached"
+   gateway key, so the stage answers its 429 QUOTA_EXCEEDED, not a 403.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class Grant:
     plan: str
     key_hint: str
     usage_key: str
+    usage_limit: str | None = None  # a usage limit in force (contract.USAGE_LIMIT_*) ...
+    usage_limit_until: int | None = None  # ... until then (epoch seconds)
 
 
 def worth_a_read(presented: str) -> bool:
@@ -85,7 +90,11 @@ def decide(item: Mapping[str, Any] | None, now: float) -> Grant | Denial:
     missing = [name for name in fields if name not in present]
     if missing:
         return Denial(f"key item lacks {', '.join(missing)}")  # never allowed without what a grant needs
-    return Grant(*present.values())  # in the order of `fields`
+    account_id, plan, key_hint, usage_key = (present[name] for name in fields)
+    limit, until = item.get(contract.KEYS_ATTR_USAGE_LIMIT), _number(item.get(contract.KEYS_ATTR_USAGE_LIMIT_UNTIL))
+    if isinstance(limit, str) and limit and now < until:  # in force: until its period ends
+        return Grant(account_id, plan, key_hint, usage_key, usage_limit=limit, usage_limit_until=int(until))
+    return Grant(account_id, plan, key_hint, usage_key)
 
 
 def _number(value: Any) -> float:

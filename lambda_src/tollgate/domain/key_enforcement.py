@@ -73,17 +73,21 @@ class KeyEnforcer:
         self._metrics = metrics
         self._clock = clock
 
-    def enforce(self, account: Account) -> None:
+    def enforce(self, account: Account, gateway: bool = True) -> None:
         """Make the keys match `account` (as stored), unless the row says they already do; then record
         it. Raises DownstreamError when a key could not be set (the row then still says they do not
-        match, and the next actor tries again)."""
+        match, and the next actor tries again). Without `gateway` (a writer that may not call API
+        Gateway: the usage reporter's limits), only the key items are set, and a row whose API Gateway
+        part does not match is left saying so, for the writers that may."""
         touched = False  # we changed keys after the row moved: our calls may have undone a newer writer's
         touched_gateway = False  # ... and API Gateway's among them
         for _ in range(MAX_ATTEMPTS):
             if touched or not account.keys_in_sync:
                 touched_gateway = touched_gateway or not account.gateway_in_sync
-                self.set_keys(account, gateway=touched_gateway)
+                self.set_keys(account, gateway=touched_gateway and gateway)
                 touched = True
+                if touched_gateway and not gateway:
+                    return
                 try:
                     self._accounts.update(account.with_keys_synced(), account)
                     return

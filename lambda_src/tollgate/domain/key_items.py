@@ -3,10 +3,11 @@
 The authorizer resolves a presented key with ONE read (hash -> item), so an item carries, besides
 the key's own state, a copy of what the account row says about calling: its status, its plan and its
 usage key (the VALUE of the account's one API Gateway key, which API Gateway needs as
-`usageIdentifierKey`). Every writer that changes those on the row copies them onto the account's
-key items afterwards (tollgate.domain.key_enforcement), each copy stamped with the row version it
-came from (`account_version`): the table refuses a copy older than the one it holds, so a slow
-writer never overwrites a newer one. The item is derived from the row alone (`KeyItem.of`), so
+`usageIdentifierKey`), and its usage limit in force (tollgate.domain.usage_limit). Every writer
+that changes those on the row copies them onto the account's key items afterwards
+(tollgate.domain.key_enforcement), each copy stamped with the row version it came from
+(`account_version`): the table refuses a copy older than the one it holds, so a slow writer never
+overwrites a newer one. The item is derived from the row alone (`KeyItem.of`), so
 writing it again is always harmless.
 """
 
@@ -43,6 +44,8 @@ class KeyItem:
     account_version: int = 0
     not_after: int | None = None  # rotating_out: the grace end
     expires_at: int | None = None  # ended keys: DynamoDB's TTL removes the item then
+    usage_limit: str | None = None  # the row's usage limit in force (contract.USAGE_LIMIT_*), if any ...
+    usage_limit_until: int | None = None  # ... and when it lifts
 
     @property
     def key_id(self) -> str:
@@ -60,6 +63,8 @@ class KeyItem:
             plan=account.plan_id or "", usage_key=account.usage_key or "", account_version=account.version,
             not_after=record.until if record.state is KeyState.ROTATING_OUT else None,
             expires_at=(record.until or 0) + contract.ENDED_KEY_RETENTION_SECONDS if ended else None,
+            usage_limit=limit.reason if (limit := account.active_usage_limit) else None,
+            usage_limit_until=limit.until if limit else None,
         )
 
 

@@ -1,7 +1,9 @@
 """UsageReporter: the billable calls of one ledger object reach the Stripe meter exactly once.
 
 Per ledger object (one Firehose S3 backup object, announced by an S3 event), the billable calls
-are added up per customer (API key id -> account -> Stripe customer, looked up once per object):
+are added up per customer (caller -> account -> Stripe customer, looked up once per object; the
+caller is the record's account id, `principalId`, or for records from before the key authorizer its
+API key id: `account_of_caller`):
 one meter event per customer per object, whatever the number of calls, with
 - `value` = the customer's billable calls in the object;
 - `timestamp` = the customer's latest call in it (never later than now: Stripe refuses events
@@ -18,9 +20,9 @@ repeat harmless); and never re-sends by itself a `pending` one older than that: 
 it and no longer de-duplicates it. Those are AMBIGUOUS: left for the operator
 (`make usage-redrive` lists them; only `--assume-unreported` sends them).
 
-Calls whose key maps to no account with a Stripe customer (a deleted key), or whose plan has no
+Calls whose caller maps to no account with a Stripe customer (a deleted key), or whose plan has no
 price recorded and is no longer in the settings, are not sent anywhere: the outcome counts them per
-key id, the object's summary records them, and the ledger keeps them; the rest of the object is
+caller id, the object's summary records them, and the ledger keeps them; the rest of the object is
 reported (one customer never holds up the others). Each call is billed on the plan its account was
 on when it was made, at the price recorded with that plan (`Account.plan_at`; see
 tollgate.domain.plan_changes), so removing a plan from the settings never stops its calls being
@@ -44,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from tollgate.domain.account import Account
 from tollgate.domain.errors import DownstreamError
 from tollgate.domain.evidence import BilledCall, EvidenceBatch
 from tollgate.domain.plan_state import PlanTerm
@@ -52,13 +55,18 @@ from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMete
 from tollgate.domain.usage import (
     BatchSummary,
     BillableStatuses,
-    KeyUsage,
+    CallerUsage,
     LedgerObject,
+    MeteredCall,
     MeterReport,
     ReportRecord,
     ReportState,
+    is_account_id,
     read_ledger,
 )
+from tollgate.domain.usage_alerts import UsageAlerts
+from tollgate.domain.usage_counting import UsageTally
+from tollgate.domain.usage_limits import UsageLimits
 from tollgate.plans import PlanCatalog, UnknownPlan
 
 # Stripe accepts meter events up to 35 days old: a report older than that can never be sent, so
@@ -81,6 +89,13 @@ def price_billed(term: PlanTerm, plans: PlanCatalog) -> str | None:
     settings' price of its plan; None on a free plan. Raises UnknownPlan when neither says (no price
     recorded, and the plan is no longer in the settings). `make usage-report` counts with it too."""
     return term.price_id if term.price_id is not None else plans.get(term.plan_id).price_id
+
+
+def account_of_caller(accounts: Accounts, caller: str) -> Account | None:
+    """The account a ledger caller (tollgate.domain.usage.MeteredCall.caller) is: by its account id,
+    or, for records from before the key authorizer, by the API key id it called with. The reporter
+    and `make usage-report` both ask it, so they attribute calls alike."""
+    return accounts.find_by_account_id(caller) if is_account_id(caller) else accounts.find_by_api_key_id(caller)
 
 
 class Delivery(StrEnum):
@@ -119,11 +134,15 @@ class UsageReporter:
     """Reports ledger objects to the Stripe meter (see the module docstring)."""
 
     def __init__(self, ledger: UsageLedger, accounts: Accounts, meter: UsageMeter, reports: UsageReports,
-                 evidence: UsageEvidence, statuses: BillableStatuses, plans: PlanCatalog,
+                 evidence: UsageEvidence, tally: UsageTally, limits: UsageLimits, alerts: UsageAlerts,
+                 statuses: BillableStatuses, plans: PlanCatalog,
                  clock: Callable[[], float] = time.time, parallel_calls: int = PARALLEL_STRIPE_CALLS,
                  compactions_per_object: int = COMPACTIONS_PER_OBJECT):
         self._plans = plans
         self._evidence = evidence
+        self._tally = tally
+        self._limits = limits
+        self._alerts = alerts
         self._ledger = ledger
         self._accounts = accounts
         self._meter = meter
@@ -140,7 +159,13 @@ class UsageReporter:
         retryable failure (Stripe down or throttling) the customers not yet tried are not tried
         now: they wait for the retry, and an outage costs one round of calls, not one per customer."""
         usage = read_ledger(self._ledger.read(source), self._statuses)
-        billed, unknown = self._billed_calls(usage.by_key)
+        callers = {caller: account_of_caller(self._accounts, caller) for caller in usage.by_caller}
+        # First, whatever Stripe does: the accounts' counts, the limits decided from them, and the alerts
+        # they cross (a failed alert whose retry could work is retried with the object: nothing counts twice).
+        counted = self._tally.count(source, usage.by_caller, callers, self._price_of)
+        limit_failures = self._limits.review(counted)
+        limit_failures += self._alerts.review(counted)
+        billed, unknown = self._billed_calls(usage.by_caller, callers)
         reports = self._meter_reports(source, billed)
         evidence = {report.identifier: EvidenceBatch(report.customer_id, report.identifier,
                                                      tuple(billed[report.customer_id, report.price_id]))
@@ -166,6 +191,11 @@ class UsageReporter:
             raise UsageNotReported(failures[0].service,
                                    f"{len(failures)} of {len(reports)} customers of {source} not reported; first: "
                                    f"{failures[0]}", retryable=all(failure.retryable for failure in failures))
+        if limit_failures:  # the retry counts nothing twice, sends Stripe nothing twice, and decides again
+            first = limit_failures[0]
+            raise UsageNotReported(first.service if isinstance(first, DownstreamError) else "DynamoDB",
+                                   f"the usage limits or alerts of {len(limit_failures)} accounts of {source} were not "
+                                   f"decided; first: {first}", retryable=True)
         summary = BatchSummary(source, usage.records, usage.malformed, usage.billable,
                                len({report.customer_id for report in reports}), unknown, len(ambiguous),
                                int(self._clock()), billed=sum(report.value for report in reports))
@@ -203,32 +233,40 @@ class UsageReporter:
         window, with its own identifier (should Stripe still know it, that is "already reported")."""
         return self._send(record.report)
 
-    def _billed_calls(self, by_key: dict[str, KeyUsage]) -> tuple[dict[tuple[str, str], list[BilledCall]],
-                                                                   dict[str, int]]:
+    def _billed_calls(self, by_caller: dict[str, CallerUsage], accounts: dict[str, Account | None]
+                      ) -> tuple[dict[tuple[str, str], list[BilledCall]], dict[str, int]]:
         """The one decision of what is billed: each billable call of an account with a customer, on the
         plan it was made on, at that plan's price, grouped by (customer, price); the calls of no
-        customer, or of a plan with no price known, counted per key id instead."""
+        customer, or of a plan with no price known, counted per caller id instead."""
         billed: dict[tuple[str, str], list[BilledCall]] = {}
         unknown: dict[str, int] = {}
-        for key_id, key_usage in by_key.items():
-            if not key_usage.billable:
+        for caller, caller_usage in by_caller.items():
+            if not caller_usage.billable:
                 continue
-            account = self._accounts.find_by_api_key_id(key_id)
+            account = accounts[caller]
             if account is None or account.customer_id is None:
-                unknown[key_id] = key_usage.billable
+                unknown[caller] = caller_usage.billable
                 continue
-            for call in key_usage.billable_calls:
+            for call in caller_usage.billable_calls:
                 term = account.plan_at(call.at_ms / 1000)
                 try:
                     price_id = price_billed(term, self._plans)
                 except UnknownPlan:
-                    unknown[key_id] = unknown.get(key_id, 0) + 1  # no price recorded, and the plan is gone
+                    unknown[caller] = unknown.get(caller, 0) + 1  # no price recorded, and the plan is gone
                     continue
                 if price_id is None:
                     continue  # made on a free plan
                 plan_id = term.plan_id or self._plans.default.id
                 billed.setdefault((account.customer_id, price_id), []).append(BilledCall(call, plan_id, price_id))
         return billed, unknown
+
+    def _price_of(self, account: Account, call: MeteredCall) -> str | None:
+        """The price a billable call of `account` is billed at; None when it is not billed (a free plan's,
+        or one whose plan has no price known: `_billed_calls` counts those as unknown)."""
+        try:
+            return price_billed(account.plan_at(call.at_ms / 1000), self._plans)
+        except UnknownPlan:
+            return None
 
     def _meter_reports(self, source: LedgerObject, billed: dict[tuple[str, str], list[BilledCall]]) -> list[MeterReport]:
         now = int(self._clock())

@@ -9,16 +9,21 @@ POST /api/account/spend {quotaPercents, amounts, cap, noCap}:
 - `noCap`: true removes the cap (refused where the owner set a maximum: there is always one).
 
 The writer owns only the row's `spend_settings` (tollgate.domain.account_store.change_account).
-Every problem names the field and says what to send instead (ValidationFailed, 400).
+Every problem names the field and says what to send instead (ValidationFailed, 400). Once written, the
+account's usage limit is decided again at once (tollgate.domain.usage_limits.UsageLimits.apply): a
+raised or removed cap restores calls as soon as the authorizer's cache lets the stage ask again, and
+a cap lowered under the charges stops them as soon.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from tollgate import contract
 from tollgate.domain.account import Account
 from tollgate.domain.account_store import change_account
 from tollgate.domain.errors import DownstreamError, ValidationFailed
@@ -28,13 +33,16 @@ from tollgate.domain.spend_control import (
     MAX_THRESHOLDS,
     SpendSettings,
     Threshold,
+    ThresholdKind,
     as_amount,
     currency_decimals,
     effective_cap,
     shown,
     thresholds,
 )
+from tollgate.domain.spend_watch import BillingPeriods
 from tollgate.domain.usage_alerts import crossed_this_period
+from tollgate.domain.usage_limits import UsageLimits, quota_period
 from tollgate.domain.validation import decode_body, fields_summary
 from tollgate.plans import Plan, PlanCatalog
 
@@ -60,37 +68,53 @@ class SpendView:
     cap_max: Decimal | None
     price: UnitPrice | None  # None: a free plan, or the price could not be read now (`unavailable`)
     unavailable: bool = False
+    cap_reached: bool = False  # calls are stopped now: the period's charges reached the cap
 
 
 class SpendChoices:
-    def __init__(self, accounts: Accounts, plans: PlanCatalog, unit_price: Callable[[str], UnitPrice]):
+    def __init__(self, accounts: Accounts, plans: PlanCatalog, unit_price: Callable[[str], UnitPrice],
+                 limits: UsageLimits | None, periods: BillingPeriods, clock: Callable[[], float] = time.time):
         self._accounts = accounts
         self._plans = plans
         self._unit_price = unit_price  # UsageMeter.unit_price: the plan's currency and per-unit amount
+        self._limits = limits  # None: no usage is counted (usage_reporter=moesif), so no limit to decide
+        self._periods = periods
+        self._clock = clock
 
     def currency(self, plan: Plan) -> UnitPrice | None:
         """The unit price (amount in the minor unit, currency) of a paid plan; None on a free one."""
         return None if plan.price_id is None else self._unit_price(plan.price_id)
 
-    def view(self, holder: Account, period_start: int | None) -> SpendView:
-        """The account page's alerts and cap; the price's currency left out when Stripe cannot say it now."""
+    def view(self, holder: Account) -> SpendView:
+        """The account page's alerts and cap; the price and the amounts crossed left out when Stripe
+        cannot say them now (`unavailable`)."""
         plan = self._plans.get(holder.plan_id)
+        period_starts = {ThresholdKind.QUOTA: quota_period(plan.quota_period, int(self._clock()))[0]}
         settings = holder.spend_settings or SpendSettings()
         try:
             price, unavailable = self.currency(plan), False
+            billing = None if plan.is_free else self._periods.current(holder)
+            if billing is not None:
+                period_starts[ThresholdKind.AMOUNT] = billing.start
         except DownstreamError:
             price, unavailable = None, True
-        return SpendView(settings, thresholds(settings, plan), crossed_this_period(holder, period_start),
+        limit = holder.active_usage_limit
+        return SpendView(settings, thresholds(settings, plan), crossed_this_period(holder, period_starts),
                          effective_cap(settings, plan), as_amount(plan.spend_cap_default), as_amount(plan.spend_cap_max),
-                         price, unavailable)
+                         price, unavailable, limit is not None and limit.reason == contract.USAGE_LIMIT_SPEND_CAP_REACHED
+                         and limit.until > self._clock())
 
     def choose(self, holder: Account, body: str | bytes | None) -> Account:
-        """Validate the body against the holder's plan and write it as the row's `spend_settings`."""
+        """Validate the body against the holder's plan, write it as the row's `spend_settings`, and decide
+        the account's usage limit again (DownstreamError when that could not be done now: the choice
+        is kept, and sending it again decides again)."""
         plan = self._plans.get(holder.plan_id)
         settings = parse_spend_settings(body, plan, self.currency(plan))
         stored = change_account(self._accounts, holder.email,
-                                lambda row: replace(row, spend_settings=settings))
-        return stored or holder
+                                lambda row: replace(row, spend_settings=settings)) or holder
+        if self._limits is not None:
+            stored = self._limits.apply(holder.email) or stored
+        return stored
 
 
 def parse_spend_settings(body: str | bytes | None, plan: Plan, price: UnitPrice | None) -> SpendSettings:

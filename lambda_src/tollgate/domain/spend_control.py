@@ -98,37 +98,74 @@ class SpendSettings:
 
 @dataclass(frozen=True)
 class AlertsSent:
-    """Which thresholds were emailed in the period starting at `period_start` (the row's `alerts_sent`).
-    A threshold is first CLAIMED (`claimed`, with when), then the email is sent, then it is `sent`:
-    one sender wins the claim (the versioned row), and a claim whose sender died is sent again by
-    the next check once it is older than CLAIM_LEASE_SECONDS (tollgate.domain.usage_alerts)."""
+    """Which thresholds were emailed, each for the period it was crossed in (the row's `alerts_sent`):
+    marks `quota:80@1764547200`, a threshold id and its period's start (`alert_mark`). A quota
+    threshold belongs to the plan's quota period, an amount to the billing period, and the two need not
+    start together. A threshold is first CLAIMED (`claimed`, with when), then the email is sent, then it
+    is `sent`: one sender wins the claim (the versioned row), and a claim whose sender died is sent again
+    by the next check once it is older than CLAIM_LEASE_SECONDS (tollgate.domain.usage_alerts). A mark
+    is dropped once a later period of its kind has one, so the row keeps a few marks at most."""
 
-    period_start: int
     sent: tuple[str, ...] = ()
-    claimed: tuple[tuple[str, int], ...] = ()  # (threshold id, claimed at epoch seconds)
+    claimed: tuple[tuple[str, int], ...] = ()  # (mark, claimed at epoch seconds)
 
-    def knows(self, threshold_id: str) -> bool:
-        return threshold_id in self.sent or any(claim == threshold_id for claim, _ in self.claimed)
+    @property
+    def marks(self) -> tuple[str, ...]:
+        return (*self.sent, *(mark for mark, _ in self.claimed))
+
+
+def alert_mark(threshold: Threshold, period_start: int) -> str:
+    return f"{threshold.id}@{period_start}"
+
+
+def mark_parts(mark: str) -> tuple[str, int]:
+    """(threshold id, period start) of a mark."""
+    threshold_id, _, start = mark.rpartition("@")
+    return threshold_id, int(start)
+
+
+def mark_kind(mark: str) -> str:
+    return mark.split(":", 1)[0]
 
 
 @dataclass(frozen=True)
-class UsageInPeriod:
-    """An account's usage in one period, as the per-account counts give it."""
+class Window:
+    """A period: [start, end), epoch seconds."""
 
-    start: int  # epoch seconds
+    start: int
     end: int
-    calls: int  # calls counted against the plan's quota
-    billable: int  # calls billed (the charges)
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    """The calls counted against the plan's quota in its current quota period."""
+
+    window: Window
+    calls: int
+
+
+@dataclass(frozen=True)
+class PeriodCharges:
+    """The charges of the current billing period: its billable calls times their prices' unit amounts."""
+
+    window: Window
+    billable: int
+    spent: Decimal  # in the currency's major unit
+    currency: str
 
 
 @dataclass(frozen=True)
 class SpendFigures:
-    """What alerts and the cap are checked against: the usage this period, and its charges in
-    `currency` (None: a free plan, or a tiered price)."""
+    """What alerts and the cap are checked against now (None: not measured, or not measurable: no
+    charges on a free plan, a plan without a subscription or a tiered price)."""
 
-    usage: UsageInPeriod
-    spent: Decimal | None = None
-    currency: str = ""
+    quota: QuotaUsage | None = None
+    charges: PeriodCharges | None = None
+
+    def window(self, kind: ThresholdKind) -> Window | None:
+        """The period a threshold of `kind` belongs to."""
+        measured = self.quota if kind is ThresholdKind.QUOTA else self.charges
+        return measured.window if measured is not None else None
 
 
 def thresholds(settings: SpendSettings | None, plan: Plan) -> tuple[Threshold, ...]:
@@ -144,11 +181,11 @@ def thresholds(settings: SpendSettings | None, plan: Plan) -> tuple[Threshold, .
     return tuple(found)
 
 
-def crossed(threshold: Threshold, plan: Plan, usage: UsageInPeriod, spent: Decimal | None) -> bool:
+def crossed(threshold: Threshold, plan: Plan, figures: SpendFigures) -> bool:
     """The usage reached the threshold (100 % of the quota: the quota is used up)."""
     if threshold.kind is ThresholdKind.QUOTA:
-        return usage.calls * 100 >= threshold.value * plan.quota_limit
-    return spent is not None and spent >= threshold.value
+        return figures.quota is not None and figures.quota.calls * 100 >= threshold.value * plan.quota_limit
+    return figures.charges is not None and figures.charges.spent >= threshold.value
 
 
 def effective_cap(settings: SpendSettings | None, plan: Plan) -> Decimal | None:
@@ -169,10 +206,10 @@ def effective_cap(settings: SpendSettings | None, plan: Plan) -> Decimal | None:
     return maximum if wanted is None else min(wanted, maximum)
 
 
-def cap_reached(settings: SpendSettings | None, plan: Plan, spent: Decimal | None) -> bool:
+def cap_reached(settings: SpendSettings | None, plan: Plan, charges: PeriodCharges | None) -> bool:
     """The period's charges reached the cap: the account's calls stop until the period ends or the cap is raised."""
     cap = effective_cap(settings, plan)
-    return cap is not None and spent is not None and spent >= cap
+    return cap is not None and charges is not None and charges.spent >= cap
 
 
 def _plain(value: Decimal) -> str:

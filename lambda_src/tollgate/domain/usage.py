@@ -6,12 +6,19 @@ the ledger through `read_ledger`, so they can never count differently. The recor
 stage's access log (infra/access_log.py); the fields read here are named in contract.ACCESS_LOG_*.
 
 A call counts (is *billable*) when its record:
-- is for a metered route (`resourcePath` `/` or `/{proxy+}`) and carries an API key id;
+- is for a metered route (`resourcePath` `/` or `/{proxy+}`) and names its caller: the account the
+  key authorizer resolved the key to (`principalId`), or, in records from before the authorizer,
+  the API key id;
 - was answered past API Gateway: no `errorResponseType` (API Gateway sets it whenever it answers
   itself: bad key 403, throttled or over quota 429, integration failures) and not a 403/429 with
   no integration run;
 - has a status `billable_statuses` accepts (default `2xx`).
-The first two make a *metered call*: what API Gateway counts against the key's usage plan.
+The first two make a *metered call*: what API Gateway counts against the key's usage plan, and what
+a quota Tollgate enforces counts (tollgate.domain.usage_limits).
+
+Calls are grouped by their CALLER (`MeteredCall.caller`): the account id when the record has one,
+else the API key id. The account is the unit: a pooled gateway key (free plans) is shared by many
+accounts, so its id names none of them.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -30,6 +38,7 @@ from tollgate import contract
 # repeat is refused; after it, a repeat might be counted twice.
 STRIPE_DEDUP_WINDOW_SECONDS = 24 * 3600
 
+HOUR_SECONDS = 3600
 _GZIP_MAGIC = b"\x1f\x8b"
 _STATUS_ITEM = re.compile(contract.BILLABLE_STATUS_PATTERN)
 # A 403 (bad or disabled key) or 429 (throttle, quota) with no integration run is API Gateway's own.
@@ -64,28 +73,48 @@ class MalformedRecord(ValueError):
 
 @dataclass(frozen=True)
 class MeteredCall:
-    """One call API Gateway let through on a metered route with an API key."""
+    """One call API Gateway let through on a metered route, for an account or an API key."""
 
-    api_key_id: str
+    api_key_id: str  # "" when the record has none
     at_ms: int  # requestTimeEpoch
     status: int
     # What the evidence of a billed call shows (tollgate.domain.evidence); "" when the record has none.
     request_id: str = ""
     method: str = ""
     path: str = ""
+    account_id: str = ""  # principalId: "" in records from before the key authorizer
+
+    @property
+    def caller(self) -> str:
+        """Whose call it is: the account id, else (records from before the authorizer) the API key id."""
+        return self.account_id or self.api_key_id
+
+
+def hour_of(at_ms: int) -> int:
+    """The start (epoch seconds) of the UTC hour a call made at `at_ms` is in."""
+    return at_ms // 1000 // HOUR_SECONDS * HOUR_SECONDS
+
+
+def is_account_id(caller: str) -> bool:
+    """A caller named by its account id (else it is an API key id: API Gateway's ids have no `_`)."""
+    return caller.startswith(contract.ACCOUNT_ID_PREFIX)
 
 
 @dataclass
-class KeyUsage:
-    """What one API key did in one stretch of ledger."""
+class CallerUsage:
+    """What one caller (an account, or an API key in records from before the authorizer) did in one
+    stretch of ledger."""
 
     calls: int = 0  # metered calls (what the usage plan counts)
     billable: int = 0
     last_billable_at_ms: int = 0
     billable_calls: list[MeteredCall] = field(default_factory=list)  # each billable call, when kept
+    # Metered calls per UTC hour (epoch seconds of its start): what a Tollgate-enforced quota counts.
+    calls_by_hour: Counter[int] = field(default_factory=Counter)
 
     def add(self, call: MeteredCall, billable: bool, keep_calls: bool = True) -> None:
         self.calls += 1
+        self.calls_by_hour[hour_of(call.at_ms)] += 1
         if billable:
             self.billable += 1
             self.last_billable_at_ms = max(self.last_billable_at_ms, call.at_ms)
@@ -99,17 +128,17 @@ class LedgerUsage:
 
     records: int = 0
     malformed: int = 0
-    by_key: dict[str, KeyUsage] = field(default_factory=dict)
+    by_caller: dict[str, CallerUsage] = field(default_factory=dict)  # MeteredCall.caller -> its usage
     # Each billable call, for the reporter to bill it on the plan of its time and to write its
     # evidence; a count over many objects (make usage-report's totals) needs only the counts.
     keep_calls: bool = True
 
     @property
     def billable(self) -> int:
-        return sum(usage.billable for usage in self.by_key.values())
+        return sum(usage.billable for usage in self.by_caller.values())
 
     def add(self, call: MeteredCall, billable: bool) -> None:
-        self.by_key.setdefault(call.api_key_id, KeyUsage()).add(call, billable, self.keep_calls)
+        self.by_caller.setdefault(call.caller, CallerUsage()).add(call, billable, self.keep_calls)
 
 
 def read_ledger(data: bytes, statuses: BillableStatuses, start_ms: int | None = None,
@@ -166,21 +195,24 @@ def _resume_after(text: str, position: int) -> int:
 
 def metered_call(record: Mapping[str, object]) -> MeteredCall | None:
     """The metered call a record describes, or None for anything else (public routes, calls
-    without a key, answers API Gateway gave itself). MalformedRecord if a field it needs is not
-    what the stage's format writes."""
+    of no account nor key, answers API Gateway gave itself). MalformedRecord if a field it needs is
+    not what the stage's format writes."""
     resource = _field(record, contract.ACCESS_LOG_RESOURCE_PATH)
     key_id = _field(record, contract.ACCESS_LOG_API_KEY_ID)
-    if resource not in contract.METERED_RESOURCE_PATHS or key_id is None:
+    account_id = _field(record, contract.ACCESS_LOG_PRINCIPAL_ID)
+    if account_id is not None and not is_account_id(account_id):
+        account_id = None  # not an account's (a denied call's placeholder principal)
+    if resource not in contract.METERED_RESOURCE_PATHS or (key_id is None and account_id is None):
         return None
     status = _number(record, contract.ACCESS_LOG_STATUS)
     if _field(record, contract.ACCESS_LOG_ERROR_RESPONSE_TYPE) is not None:
         return None
     if status in _GATEWAY_REFUSALS and _field(record, contract.ACCESS_LOG_INTEGRATION_LATENCY) is None:
         return None
-    return MeteredCall(key_id, _number(record, contract.ACCESS_LOG_REQUEST_TIME_EPOCH), status,
+    return MeteredCall(key_id or "", _number(record, contract.ACCESS_LOG_REQUEST_TIME_EPOCH), status,
                        _field(record, contract.ACCESS_LOG_REQUEST_ID) or "",
                        _field(record, contract.ACCESS_LOG_HTTP_METHOD) or "",
-                       _field(record, contract.ACCESS_LOG_PATH) or "")
+                       _field(record, contract.ACCESS_LOG_PATH) or "", account_id or "")
 
 
 def _field(record: Mapping[str, object], name: str) -> str | None:
@@ -251,7 +283,8 @@ class BatchSummary:
     malformed: int
     billable: int
     customers: int
-    unknown_keys: dict[str, int] = field(default_factory=dict)  # key id -> billable calls of no customer
+    # caller (account id, or API key id in records without one) -> billable calls of no customer
+    unknown_keys: dict[str, int] = field(default_factory=dict)
     ambiguous: int = 0
     reported_at: int = 0
     billed: int = 0  # the billable calls reported to a Stripe price (not those on a free plan or of no customer)

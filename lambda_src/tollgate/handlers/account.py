@@ -183,7 +183,7 @@ def spend() -> Response[str]:
     current = wiring.current()
     chosen = current.spend_choices.choose(_signed_in(), body)
     logger.info("Spend settings chosen", extra={"accountId": chosen.account_id})
-    return respond(200, {"spend": _spend_body(current.spend_choices.view(chosen, None))})
+    return respond(200, {"spend": _spend_body(current.spend_choices.view(chosen))})
 
 
 @app.post(contract.ROUTE_ACCOUNT_CREDITS)
@@ -255,7 +255,7 @@ def _overview_body(overview: AccountOverview) -> dict[str, Any]:
         "quota": {"left": overview.quota_left, "limit": overview.quota} if overview.quota is not None else None,
         "unavailable": list(overview.unavailable),
         "keys": _keys_body(holder),
-        "spend": _spend_body(wiring.current().spend_choices.view(holder, invoice.period_start if invoice else None)),
+        "spend": _spend_body(wiring.current().spend_choices.view(holder)),
         "credits": _credits_body(wiring.current().credit_purchases.view(holder)),
     }
 
@@ -285,6 +285,7 @@ def _spend_body(view: SpendView) -> dict[str, Any]:
         "currency": view.price.currency if view.price else None,
         "perCall": bool(view.price and view.price.amount),  # amounts and a cap need a per-unit price
         "unavailable": view.unavailable,
+        "capReached": view.cap_reached,
     }
 
 

@@ -11,6 +11,15 @@ the key's value for `authorizer_cache_seconds`, infra/authorizer.py) and applies
   AUTHORIZER, so the usage plan throttles and counts that key, per account, whichever of the
   account's keys called (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-output.html).
 
+An account over a usage limit (the key item's copy of the row's, in force until its period ends:
+tollgate.domain.usage_limit) is ALLOWED, with `usageIdentifierKey` = the "limit reached" key
+(contract.ENV_LIMIT_REACHED_KEY), whose usage plan's quota is 0: the stage itself answers its 429
+QUOTA_EXCEEDED, whose body names the limit's code, end and message from this answer's context
+(infra/gateway_errors.py). A Deny could only give the stage's 403. Every allow carries those three
+context values; without a limit they say `quota_exceeded` with no end, which is what a 429
+QUOTA_EXCEEDED then means: the account's own usage plan's quota. Without the "limit reached" key (a
+deployment that counts no usage) a limited account is denied.
+
 The policy allows the whole stage (`<api>/<stage>/*`), not just the method called: a cached answer is
 reused for every method the key calls, and a policy naming one method would deny the others.
 
@@ -43,7 +52,7 @@ MAX_ATTEMPTS = 3
 DENIED_PRINCIPAL = "anonymous"  # a deny must name a principal; an unknown key has no account
 _READ_ATTRIBUTES = (contract.KEYS_ATTR_STATE, contract.KEYS_ATTR_NOT_AFTER, contract.KEYS_ATTR_ACCOUNT_STATUS,
                     contract.KEYS_ATTR_ACCOUNT_ID, contract.KEYS_ATTR_PLAN, contract.KEYS_ATTR_HINT,
-                    contract.KEYS_ATTR_USAGE_KEY)
+                    contract.KEYS_ATTR_USAGE_KEY, contract.KEYS_ATTR_USAGE_LIMIT, contract.KEYS_ATTR_USAGE_LIMIT_UNTIL)
 
 
 class KeysTable:
@@ -84,9 +93,11 @@ class KeyLookup(Protocol):
 class Authorizer:
     """The presented key -> API Gateway's authorizer answer (`keys` and `clock` injectable for tests)."""
 
-    def __init__(self, keys: KeyLookup, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, keys: KeyLookup, clock: Callable[[], float] = time.time,
+                 limit_reached_key: str | None = None) -> None:
         self._keys = keys
         self._clock = clock
+        self._limit_reached_key = limit_reached_key  # None: read from the environment on each use
 
     def __call__(self, event: Mapping[str, Any], _context: Any = None) -> dict[str, Any]:
         presented = _header(event, contract.API_KEY_HEADER) or ""
@@ -96,16 +107,25 @@ class Authorizer:
             decision: Grant | Denial = Denial("not a key")
         else:
             decision = decide(self._keys.item(hashlib.sha256(presented.encode()).hexdigest()), self._clock())
+        limit_key = self._limit_reached_key or os.environ.get(contract.ENV_LIMIT_REACHED_KEY)
+        if isinstance(decision, Grant) and decision.usage_limit and not limit_key:
+            decision = Denial(f"usage limit {decision.usage_limit} and no limit-reached key")
         if isinstance(decision, Denial):
             log.info("denied key ...%s: %s", hint, decision.reason)
             return _answer(DENIED_PRINCIPAL, "Deny", stage_arn, {contract.AUTHORIZER_CONTEXT_KEY_HINT: hint})
-        log.info("allowed key ...%s of %s on %s", decision.key_hint, decision.account_id, decision.plan)
+        limit = decision.usage_limit or contract.USAGE_LIMIT_QUOTA_EXCEEDED
+        log.info("allowed key ...%s of %s on %s%s", decision.key_hint, decision.account_id, decision.plan,
+                 f", {limit} until {decision.usage_limit_until}" if decision.usage_limit else "")
         answer = _answer(decision.account_id, "Allow", stage_arn, {
             contract.AUTHORIZER_CONTEXT_ACCOUNT_ID: decision.account_id,
             contract.AUTHORIZER_CONTEXT_PLAN: decision.plan,
             contract.AUTHORIZER_CONTEXT_KEY_HINT: decision.key_hint,
+            contract.AUTHORIZER_CONTEXT_USAGE_LIMIT: limit,
+            contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_UNTIL: _iso(decision.usage_limit_until),
+            contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_MESSAGE: contract.USAGE_LIMIT_MESSAGES.get(
+                limit, contract.USAGE_LIMIT_MESSAGES[contract.USAGE_LIMIT_QUOTA_EXCEEDED]),
         })
-        answer["usageIdentifierKey"] = decision.usage_key
+        answer["usageIdentifierKey"] = limit_key if decision.usage_limit else decision.usage_key
         return answer
 
 
@@ -116,6 +136,13 @@ def _answer(principal: str, effect: str, stage_arn: str, context: dict[str, str]
             {"Action": "execute-api:Invoke", "Effect": effect, "Resource": f"{stage_arn}/*"}]},
         "context": context,
     }
+
+
+def _iso(epoch_seconds: int | None) -> str:
+    """`2026-01-01T00:00:00Z`, or "" for none."""
+    if epoch_seconds is None:
+        return ""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
 
 
 def _stage_arn(method_arn: str) -> str:

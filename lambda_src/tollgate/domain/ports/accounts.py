@@ -41,6 +41,11 @@ class Accounts(ABC):
         """The account owning an API key id: its current key, or any key its records name."""
 
     @abstractmethod
+    def find_by_account_id(self, account_id: str) -> Account | None:
+        """The account with this opaque account id (the authorizer's principalId, which the usage
+        ledger's records name)."""
+
+    @abstractmethod
     def find_by_subscription_id(self, subscription_id: str) -> Account | None:
         """The account owning a Stripe subscription id."""
 

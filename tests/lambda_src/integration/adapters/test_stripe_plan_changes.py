@@ -60,7 +60,7 @@ def test_the_subscription_as_stripe_has_it(billing, subscribed, stripe_client, p
     item = stripe_state["items"].data[0]
     assert state == SubscriptionState(subscription_id, customer, "active", (SubscriptionItem(price_id, item.created),),
                                       period_start=item.current_period_start, cancel_at_period_end=False,
-                                      created=stripe_state.created)
+                                      created=stripe_state.created, period_end=item.current_period_end)
     assert state.has_price(price_id)
 
 

@@ -59,7 +59,9 @@ def test_a_stored_key_is_allowed_from_the_table_the_environment_names(keys_table
     put_key(keys_table, key)
     answer = authorize(key)
     assert (answer["principalId"], answer["usageIdentifierKey"]) == ("acct_Z9y8X7w6V5u4T3s2R1q0", "V" * 40)
-    assert answer["context"] == {"accountId": "acct_Z9y8X7w6V5u4T3s2R1q0", "plan": "basic", "keyHint": key[-4:]}
+    assert answer["context"] == {"accountId": "acct_Z9y8X7w6V5u4T3s2R1q0", "plan": "basic", "keyHint": key[-4:],
+                                 "usageLimit": contract.USAGE_LIMIT_QUOTA_EXCEEDED, "usageLimitUntil": "",
+                                 "usageLimitMessage": contract.USAGE_LIMIT_MESSAGES[contract.USAGE_LIMIT_QUOTA_EXCEEDED]}
 
 
 def test_a_rotated_out_key_reads_its_grace_end_as_a_number(keys_table: str) -> None:

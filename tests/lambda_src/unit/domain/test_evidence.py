@@ -18,6 +18,7 @@ from tollgate.domain.errors import DownstreamError, KeyChangeRefused
 from tollgate.domain.evidence import COLUMNS, NO_BILLING_PERIOD
 from tollgate.domain.metering import UsageNotReported, UsageReporter
 from tollgate.domain.usage import BillableStatuses
+from tollgate.domain.usage_counting import UsageTally
 from tollgate.plans import PlanCatalog
 
 ADA, BOB = "ada@example.com", "bob@example.com"
@@ -176,7 +177,10 @@ def test_an_object_compacts_a_bounded_number_of_customers_and_the_rest_go_with_t
     world = World.create()
     customers = [world.signed_up(f"c{n}@example.com") for n in range(3)]
     reporter = UsageReporter(world.ledger, world.accounts, world.meter, world.reports, world.evidence,
-                             BillableStatuses.parse("2xx"), world.plans, world.clock, compactions_per_object=2)
+                             UsageTally(world.counts), world.usage_limits, world.usage_alerts, BillableStatuses.parse("2xx"),
+                             world.plans,
+                             world.clock,
+                             compactions_per_object=2)
     calls = [call_record(customer.api_key_id, at_ms=int(world.clock() * 1000)) for customer in customers]
 
     reporter.report_object(world.ledger.put(ledger_bytes(calls)))

@@ -84,5 +84,5 @@ def test_choosing_writes_only_the_rows_spend_settings() -> None:
     stored = world.spend_choices.choose(account, '{"cap": "30"}')
     assert stored.spend_settings == SpendSettings(cap=Decimal(30))
     assert replace(stored, spend_settings=None, version=account.version) == account
-    view = world.spend_choices.view(stored, None)
+    view = world.spend_choices.view(stored)
     assert (view.cap, view.cap_default, view.cap_max, view.price) == (Decimal(30), Decimal(20), Decimal(50), PER_CALL)

@@ -10,10 +10,13 @@ import pytest
 
 from testkit.fake_ports import TEST_PLANS
 from tollgate.domain.spend_control import (
+    PeriodCharges,
+    QuotaUsage,
+    SpendFigures,
     SpendSettings,
     Threshold,
     ThresholdKind,
-    UsageInPeriod,
+    Window,
     cap_reached,
     charges,
     crossed,
@@ -25,8 +28,18 @@ from tollgate.domain.spend_control import (
 FREE, PAID = TEST_PLANS.get("free"), TEST_PLANS.get("standard")  # quotas 1,000 and 10,000 calls
 
 
-def usage(calls: int, billable: int | None = None) -> UsageInPeriod:
-    return UsageInPeriod(0, 2_592_000, calls, calls if billable is None else billable)
+PERIOD = Window(0, 2_592_000)
+
+
+def quota_used(calls: int) -> SpendFigures:
+    return SpendFigures(quota=QuotaUsage(PERIOD, calls))
+
+
+def billed(calls: int) -> PeriodCharges:
+    """`calls` billable calls at a tenth of a cent each (make stripe-setup's default price)."""
+    spent = charges(calls, "0.1", "usd")
+    assert spent is not None
+    return PeriodCharges(PERIOD, calls, spent, "usd")
 
 
 def test_a_free_plan_alerts_at_80_and_100_percent_of_its_quota_unless_the_customer_chose_otherwise() -> None:
@@ -44,15 +57,16 @@ def test_a_paid_plan_has_no_alert_by_default_and_alerts_on_amounts_only_when_pai
 
 def test_a_quota_threshold_is_crossed_from_the_call_that_reaches_its_percentage() -> None:
     eighty = Threshold(ThresholdKind.QUOTA, Decimal(80))
-    assert not crossed(eighty, FREE, usage(799), None)
-    assert crossed(eighty, FREE, usage(800), None)
+    assert not crossed(eighty, FREE, quota_used(799))
+    assert crossed(eighty, FREE, quota_used(800))
+    assert not crossed(eighty, FREE, SpendFigures())  # not measured (a row from before account ids)
 
 
 def test_an_amount_threshold_is_crossed_when_the_periods_charges_reach_it() -> None:
     five = Threshold(ThresholdKind.AMOUNT, Decimal(5))
-    assert not crossed(five, PAID, usage(4_999), charges(4_999, "0.1", "usd"))
-    assert crossed(five, PAID, usage(5_000), charges(5_000, "0.1", "usd"))
-    assert not crossed(five, PAID, usage(10**9), None)  # a tiered price: charges unknown until the invoice
+    assert not crossed(five, PAID, SpendFigures(charges=billed(4_999)))
+    assert crossed(five, PAID, SpendFigures(charges=billed(5_000)))
+    assert not crossed(five, PAID, quota_used(10**9))  # a tiered price: charges unknown until the invoice
 
 
 def test_charges_are_billable_calls_times_the_unit_price_in_the_currencys_major_unit() -> None:
@@ -76,4 +90,5 @@ def test_the_cap_is_the_customers_choice_at_most_the_plans_maximum_else_the_plan
 
 @pytest.mark.parametrize(("calls", "reached"), [(9_999, False), (10_000, True), (10_001, True)])
 def test_the_cap_is_reached_when_the_periods_charges_reach_it(calls: int, reached: bool) -> None:
-    assert cap_reached(SpendSettings(cap=Decimal(10)), PAID, charges(calls, "0.1", "usd")) is reached
+    assert cap_reached(SpendSettings(cap=Decimal(10)), PAID, billed(calls)) is reached
+    assert cap_reached(SpendSettings(cap=Decimal(10)), PAID, None) is False  # a tiered price: never known before the invoice

@@ -43,16 +43,16 @@ def test_metered_calls_and_billable_calls_are_counted_per_key():
                                       call_record("key-2", status=429, error_type="THROTTLED")]), TWO_XX)
 
     assert usage.records == 4 and usage.malformed == 0 and usage.billable == 2
-    assert (usage.by_key["key-1"].calls, usage.by_key["key-1"].billable) == (2, 1)
-    assert usage.by_key["key-1"].last_billable_at_ms == 1_000  # the 404 is not billed
-    assert usage.by_key["key-2"].calls == 1  # the throttled call never reached the backend
+    assert (usage.by_caller["key-1"].calls, usage.by_caller["key-1"].billable) == (2, 1)
+    assert usage.by_caller["key-1"].last_billable_at_ms == 1_000  # the 404 is not billed
+    assert usage.by_caller["key-2"].calls == 1  # the throttled call never reached the backend
 
 
 def test_only_calls_inside_the_period_count_when_one_is_given():
     usage = read_ledger(ledger_bytes([call_record("key-1", at_ms=at) for at in (999, 1_000, 1_999, 2_000)]),
                         TWO_XX, start_ms=1_000, end_ms=2_000)
 
-    assert usage.by_key["key-1"].billable == 2
+    assert usage.by_caller["key-1"].billable == 2
 
 
 def test_a_broken_record_in_concatenated_records_costs_only_itself():

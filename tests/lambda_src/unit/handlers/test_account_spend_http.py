@@ -7,12 +7,14 @@ import json
 
 import pytest
 
+from testkit.fake_metering import call_record, ledger_bytes
 from testkit.fake_wiring import deployed_with_accounts
 from testkit.lambda_events import DeployedFunction, api_gateway_event, invoke
 from testkit.world import World
 from tollgate import contract
 from tollgate.domain.billing_state import UpcomingInvoice
-from tollgate.domain.spend_control import SpendFigures, UsageInPeriod
+from tollgate.domain.spend_control import QuotaUsage, SpendFigures, Window
+from tollgate.domain.usage_limits import quota_period
 
 ADA = "ada@example.com"
 ACCOUNT_MODULE = "tollgate.handlers.account"
@@ -42,7 +44,8 @@ def test_a_free_account_page_shows_the_default_alerts_and_which_were_crossed(
         function: DeployedFunction, world: World) -> None:
     account = world.signed_up(ADA, "free")
     plan = world.plans.get("free")
-    world.usage_alerts.check(account, plan, SpendFigures(UsageInPeriod(0, 2_592_000, 850, 0)))
+    this_month = Window(*quota_period(plan.quota_period, int(world.clock())))
+    world.usage_alerts.check(account, plan, SpendFigures(QuotaUsage(this_month, 850)))
 
     status, _, body = call(function, contract.ROUTE_ACCOUNT, cookie=session(function, world), method="GET")
 
@@ -82,3 +85,20 @@ def test_a_refused_choice_is_a_400_naming_the_field_and_changes_nothing(
 
 def test_choosing_needs_a_session(function: DeployedFunction) -> None:
     assert call(function, contract.ROUTE_ACCOUNT_SPEND, {"cap": "5"}, cookie="nope")[0] == 401
+
+
+def test_a_customer_stopped_at_their_cap_sees_it_and_raising_it_restores_calls_at_once(world: World) -> None:
+    function = deployed_with_accounts(ACCOUNT_MODULE, world, counts_usage=True)
+    account = world.signed_up(ADA, "standard")
+    cookie = session(function, world)
+    assert call(function, contract.ROUTE_ACCOUNT_SPEND, {"cap": "1"}, cookie=cookie)[0] == 200
+    at_ms = int(world.clock() * 1000)
+    world.reporter.report_object(world.ledger.put(ledger_bytes(
+        [call_record(account.api_key_id, account_id=account.account_id, at_ms=at_ms + n) for n in range(1_000)])))
+    assert call(function, contract.ROUTE_ACCOUNT, cookie=cookie, method="GET")[2]["spend"]["capReached"] is True
+
+    status, _, body = call(function, contract.ROUTE_ACCOUNT_SPEND, {"cap": "2"}, cookie=cookie)
+
+    assert status == 200 and body["spend"]["capReached"] is False
+    assert world.row(account).usage_limit is None
+    assert {item.usage_limit for item in world.key_items.of_account(ADA)} == {None}

@@ -51,9 +51,48 @@ def test_a_live_key_is_allowed_as_its_account_with_the_accounts_usage_key_on_the
         "principalId": "acct_A1b2C3d4E5f6G7h8I9j0",
         "policyDocument": {"Version": "2012-10-17", "Statement": [
             {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": STAGE_RESOURCE}]},
-        "context": {"accountId": "acct_A1b2C3d4E5f6G7h8I9j0", "plan": "pro", "keyHint": KEY[-4:]},
+        "context": {"accountId": "acct_A1b2C3d4E5f6G7h8I9j0", "plan": "pro", "keyHint": KEY[-4:],
+                    # what the stage's own 429 QUOTA_EXCEEDED (the usage plan's quota) then says
+                    "usageLimit": "quota_exceeded", "usageLimitUntil": "",
+                    "usageLimitMessage": contract.USAGE_LIMIT_MESSAGES["quota_exceeded"]},
         "usageIdentifierKey": "U" * 40,
     }
+
+
+LIMIT_REACHED_KEY = "L" * 40
+
+
+@pytest.mark.parametrize("reason", [contract.USAGE_LIMIT_QUOTA_EXCEEDED, contract.USAGE_LIMIT_SPEND_CAP_REACHED,
+                                    contract.USAGE_LIMIT_CREDITS_EXHAUSTED])
+def test_an_account_over_a_usage_limit_is_allowed_on_the_limit_reached_key_naming_the_limit(reason) -> None:
+    """The stage then answers its 429 QUOTA_EXCEEDED itself (quota 0), whose body names the limit."""
+    items = stored(KEY, **{contract.KEYS_ATTR_USAGE_LIMIT: reason, contract.KEYS_ATTR_USAGE_LIMIT_UNTIL: NOW + 60})
+
+    answer = Authorizer(FakeKeysTable(items), clock=lambda: NOW, limit_reached_key=LIMIT_REACHED_KEY)(request(KEY))
+
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert answer["usageIdentifierKey"] == LIMIT_REACHED_KEY
+    assert answer["context"]["usageLimit"] == reason
+    assert answer["context"]["usageLimitUntil"] == "2027-01-15T08:01:00Z"
+    assert answer["context"]["usageLimitMessage"] == contract.USAGE_LIMIT_MESSAGES[reason]
+
+
+def test_a_usage_limit_lifts_by_itself_at_its_end() -> None:
+    items = stored(KEY, **{contract.KEYS_ATTR_USAGE_LIMIT: "quota_exceeded", contract.KEYS_ATTR_USAGE_LIMIT_UNTIL: NOW})
+
+    answer = Authorizer(FakeKeysTable(items), clock=lambda: NOW, limit_reached_key=LIMIT_REACHED_KEY)(request(KEY))
+
+    assert answer["usageIdentifierKey"] == "U" * 40
+    assert answer["context"]["usageLimitUntil"] == ""
+
+
+def test_a_limited_account_is_denied_where_no_limit_reached_key_exists(monkeypatch) -> None:
+    monkeypatch.delenv(contract.ENV_LIMIT_REACHED_KEY, raising=False)
+    items = stored(KEY, **{contract.KEYS_ATTR_USAGE_LIMIT: "quota_exceeded", contract.KEYS_ATTR_USAGE_LIMIT_UNTIL: NOW + 1})
+
+    answer = Authorizer(FakeKeysTable(items), clock=lambda: NOW)(request(KEY))
+
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
 
 
 def test_the_header_name_is_matched_whatever_its_case() -> None:
