@@ -65,7 +65,9 @@ class TollgateStack(Stack):
         self.spend_control = SpendControl(
             self, "SpendControl", usage_metering=self.usage_metering, customer_accounts=self.customer_accounts,
         ) if self.usage_metering is not None else None
-        self.prepaid_credits = PrepaidCredits(self, "PrepaidCredits", functions=functions)
+        self.prepaid_credits = PrepaidCredits(self, "PrepaidCredits", functions=functions,
+                                              webhook=self.billing.stripe_webhook.role,
+                                              account_page=self.customer_accounts.account.role)
         self.operations = Operations(
             self, "Operations", settings=settings, functions=functions, gateway=self.gateway, billing=self.billing,
             signup=self.signup, customer_accounts=self.customer_accounts, usage_metering=self.usage_metering,

@@ -57,10 +57,12 @@ if TYPE_CHECKING:
     from tollgate.domain.account_emails import AccountEmails
     from tollgate.domain.account_keys import AccountKeys
     from tollgate.domain.account_overview import AccountOverviews
+    from tollgate.domain.credit_purchases import CreditPurchases
     from tollgate.domain.email_links import EmailLinks
     from tollgate.domain.evidence import InvoiceEvidence
     from tollgate.domain.metering import UsageReporter
-    from tollgate.domain.ports.billing import AccountBilling
+    from tollgate.domain.ports.billing import AccountBilling, CreditSales
+    from tollgate.domain.ports.credits import CreditLedger
     from tollgate.domain.ports.customer_access import CustomerAccess
     from tollgate.domain.ports.mail import Mailer
     from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
@@ -364,6 +366,26 @@ class Wiring:
 
         return UsageAlerts(self.accounts, self.mailer, self.account_emails, self.config.plans, self.spend_meter,
                            self.clock)
+
+    # Prepaid credits: the webhook adds what was bought, the account page sells and shows it.
+    @cached_property
+    def credit_ledger(self) -> CreditLedger:
+        from tollgate.adapters.dynamo_credit_ledger import DynamoCreditLedger
+
+        return DynamoCreditLedger(self.aws.client("dynamodb"), self.config.credits_table)
+
+    @cached_property
+    def credit_sales(self) -> CreditSales:
+        from tollgate.adapters.stripe_credit_sales import StripeCreditSales
+
+        return StripeCreditSales(self.stripe)
+
+    @cached_property
+    def credit_purchases(self) -> CreditPurchases:
+        from tollgate.domain.credit_purchases import CreditPurchases
+        from tollgate.domain.credits import CreditBook
+
+        return CreditPurchases(self.accounts, self.credit_sales, CreditBook(self.credit_ledger), self.config.plans)
 
     @cached_property
     def invoice_evidence(self) -> InvoiceEvidence:
