@@ -33,20 +33,30 @@ def print_cold_start(runs: int) -> None:
         print(f"cold init                         unavailable: {error}")
         return
     handler_ms, asset = median(cold.handler_ms), cold.asset
-    print(f"cold init (handler import)        min {min(cold.handler_ms):.0f} / median {handler_ms:.0f} ms "
-          f"({runs} fresh processes of {cold.python}: built asset + the runtime's boto3; the `cold init` line "
-          "uses the median)")
+    print(
+        f"cold init (handler import)        min {min(cold.handler_ms):.0f} / median {handler_ms:.0f} ms "
+        f"({runs} fresh processes of {cold.python}: built asset + the runtime's boto3; the `cold init` line "
+        "uses the median)"
+    )
     setup = cold.first_sign_up_setup_ms
-    print(f"first sign-up's setup             min {min(setup):.0f} / median {median(setup):.0f} ms (the lazy wiring: "
-          "boto3 session and clients, secret stores, idempotency store, and the stripe and moesifapi imports)")
+    print(
+        f"first sign-up's setup             min {min(setup):.0f} / median {median(setup):.0f} ms (the lazy wiring: "
+        "boto3 session and clients, secret stores, idempotency store, and the stripe and moesifapi imports)"
+    )
     print(f"import boto3 alone (runtime's)    min {min(cold.boto3_ms):.0f} / median {median(cold.boto3_ms):.0f} ms")
     authorizer, boto3 = median(cold.authorizer_ms), median(cold.boto3_ms)
-    print(f"key authorizer import             min {min(cold.authorizer_ms):.0f} / median {authorizer:.0f} ms "
-          f"({authorizer / boto3:.2f} x import boto3; issue 20's budget: 1.2 x)")
-    print(f"key authorizer's first call       min {min(cold.authorizer_first_call_ms):.0f} / median "
-          f"{median(cold.authorizer_first_call_ms):.0f} ms more (its DynamoDB client, before the one GetItem)")
-    print(f"Lambda asset                      {asset.unzipped_bytes / 1e6:.1f} MB unzipped, "
-          f"{asset.zipped_bytes / 1e6:.1f} MB zipped, {asset.files:,} files")
+    print(
+        f"key authorizer import             min {min(cold.authorizer_ms):.0f} / median {authorizer:.0f} ms "
+        f"({authorizer / boto3:.2f} x import boto3; issue 20's budget: 1.2 x)"
+    )
+    print(
+        f"key authorizer's first call       min {min(cold.authorizer_first_call_ms):.0f} / median "
+        f"{median(cold.authorizer_first_call_ms):.0f} ms more (its DynamoDB client, before the one GetItem)"
+    )
+    print(
+        f"Lambda asset                      {asset.unzipped_bytes / 1e6:.1f} MB unzipped, "
+        f"{asset.zipped_bytes / 1e6:.1f} MB zipped, {asset.files:,} files"
+    )
     print(f"cold init {handler_ms:.0f} ms (asset {asset.unzipped_bytes / 1e6:.1f} MB unzipped, {asset.files:,} files)")
 
 
@@ -64,12 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     target = 4 * latency + 25
     print(f"external calls per sign-up        {figures.calls_per_sign_up} (each +{latency:g} ms)")
     print(f"calls on the critical path        {figures.critical_path_calls} (seed: 6)")
-    print(f"register p50 / p95                {figures.register_p50_ms:.1f} / {figures.register_p95_ms:.1f} ms "
-          f"(target <= 4*L + 25 = {target:g} ms: {'met' if figures.register_p50_ms <= target else 'MISSED'})")
-    print(f"with Idempotency-Key p50          {figures.idempotent_p50_ms:.1f} ms (+ the idempotency store's put "
-          "and update, one before and one after the flow)")
-    print(f"first sign-up of a process        {figures.first_request_ms:.1f} ms (+ the secret read; Powertools "
-          "caches it for 5 minutes)")
+    print(
+        f"register p50 / p95                {figures.register_p50_ms:.1f} / {figures.register_p95_ms:.1f} ms "
+        f"(target <= 4*L + 25 = {target:g} ms: {'met' if figures.register_p50_ms <= target else 'MISSED'})"
+    )
+    print(
+        f"with Idempotency-Key p50          {figures.idempotent_p50_ms:.1f} ms (+ the idempotency store's put "
+        "and update, one before and one after the flow)"
+    )
+    print(
+        f"first sign-up of a process        {figures.first_request_ms:.1f} ms (+ the secret read; Powertools "
+        "caches it for 5 minutes)"
+    )
     print(f"seed's sequential order p50       {figures.seed_order_p50_ms:.1f} ms (6*L = {6 * latency:g} ms)")
     print_cold_start(arguments.cold_runs)
     print(reporter_line(latency))
@@ -77,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     print(authorizer_line(AUTHORIZER_TABLE_LATENCY_MS, arguments.runs))
     for line in sign_up_lines(latency):
         print(line)
-    print(f"register p50 {figures.register_p50_ms:.0f} ms, seed order {figures.seed_order_p50_ms:.0f} ms, "
-          f"L={latency:g} ms")
+    print(
+        f"register p50 {figures.register_p50_ms:.0f} ms, seed order {figures.seed_order_p50_ms:.0f} ms, "
+        f"L={latency:g} ms"
+    )
     return 0
 
 

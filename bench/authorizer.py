@@ -46,5 +46,7 @@ def cache_miss_ms(latency_ms: float, runs: int) -> list[float]:
 def authorizer_line(latency_ms: float, runs: int) -> str:
     timings = cache_miss_ms(latency_ms, max(runs, 2))
     p95 = quantiles(timings, n=20)[-1]
-    return (f"key authorizer cache miss         p50 {median(timings):.1f} / p95 {p95:.1f} ms (warm, GetItem +{latency_ms:g} "
-            f"ms: {median(timings) - latency_ms:.2f} ms of its own)")
+    return (
+        f"key authorizer cache miss         p50 {median(timings):.1f} / p95 {p95:.1f} ms (warm, GetItem +{latency_ms:g} "
+        f"ms: {median(timings) - latency_ms:.2f} ms of its own)"
+    )

@@ -95,8 +95,9 @@ def install_runtime_sdk(directory: Path, python: str) -> None:
     lambda_asset.compile_bytecode(python, directory)
 
 
-def import_ms(python: str, module: str, path: list[Path], environment: dict[str, str],
-              probe: str = _IMPORT_PROBE) -> float:
+def import_ms(
+    python: str, module: str, path: list[Path], environment: dict[str, str], probe: str = _IMPORT_PROBE
+) -> float:
     """Milliseconds a fresh `python` takes to import `module` (or what `probe` times) with only
     `path` and the standard library importable."""
     env = {**environment, "PYTHONPATH": os.pathsep.join(map(str, path)), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -115,10 +116,13 @@ def measure_cold_start(module: str, environment: dict[str, str], runs: int) -> C
         lambda_asset.build_asset(asset, python=python)
         install_runtime_sdk(runtime, python)
         handler = [import_ms(python, module, [asset, runtime], environment) for _ in range(runs)]
-        setup = [import_ms(python, module, [asset, runtime], environment, _FIRST_SIGN_UP_SETUP_PROBE)
-                 for _ in range(runs)]
+        setup = [
+            import_ms(python, module, [asset, runtime], environment, _FIRST_SIGN_UP_SETUP_PROBE) for _ in range(runs)
+        ]
         boto3 = [import_ms(python, "boto3", [runtime], environment) for _ in range(runs)]
         authorizer = [import_ms(python, AUTHORIZER_MODULE, [asset, runtime], environment) for _ in range(runs)]
-        first_call = [import_ms(python, AUTHORIZER_MODULE, [asset, runtime], environment, _AUTHORIZER_FIRST_CALL_PROBE)
-                      for _ in range(runs)]
+        first_call = [
+            import_ms(python, AUTHORIZER_MODULE, [asset, runtime], environment, _AUTHORIZER_FIRST_CALL_PROBE)
+            for _ in range(runs)
+        ]
         return ColdStart(handler, setup, boto3, authorizer, first_call, AssetSize.of(asset), python)

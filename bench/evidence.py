@@ -72,7 +72,9 @@ class _S3Requests:
         self.seconds[model.name] += time.perf_counter() - self._started.at
 
 
-def evidence_download(calls: int = CALLS, objects: int = OBJECTS, s3_latency_ms: float = S3_LATENCY_MS) -> EvidenceFigures:
+def evidence_download(
+    calls: int = CALLS, objects: int = OBJECTS, s3_latency_ms: float = S3_LATENCY_MS
+) -> EvidenceFigures:
     import boto3
     from moto import mock_aws
 
@@ -85,16 +87,33 @@ def evidence_download(calls: int = CALLS, objects: int = OBJECTS, s3_latency_ms:
         for number in range(objects):
             count = per_object + (1 if number < calls % objects else 0)
             at_ms = (_START + number * spacing) * 1000
-            batch = EvidenceBatch(_CUSTOMER, f"tollgate-{number:064x}", tuple(
-                BilledCall(MeteredCall("key-bench", at_ms - n, 200, f"{number:08x}-{n:04x}-4000-8000-000000000000", "GET",
-                                       "/prod/v1/things/42"), "standard", "price_bench") for n in range(count)))
+            batch = EvidenceBatch(
+                _CUSTOMER,
+                f"tollgate-{number:064x}",
+                tuple(
+                    BilledCall(
+                        MeteredCall(
+                            "key-bench",
+                            at_ms - n,
+                            200,
+                            f"{number:08x}-{n:04x}-4000-8000-000000000000",
+                            "GET",
+                            "/prod/v1/things/42",
+                        ),
+                        "standard",
+                        "price_bench",
+                    )
+                    for n in range(count)
+                ),
+            )
             client.put_object(Bucket=_BUCKET, Key=batch_key(batch), Body=batch.csv_rows())
         now = end - 60
         evidence = S3UsageEvidence(client, _BUCKET, clock=lambda: now)
         requests = _S3Requests(client, s3_latency_ms / 1000)
         started = time.perf_counter()
-        days = sum(evidence.compact(_CUSTOMER, midnight + 60)
-                   for midnight in range((_START + DAY - 1) // DAY * DAY, end, DAY))
+        days = sum(
+            evidence.compact(_CUSTOMER, midnight + 60) for midnight in range((_START + DAY - 1) // DAY * DAY, end, DAY)
+        )
         compacted = time.perf_counter()
         requests.clear()
         file = evidence.period_file(_CUSTOMER, _START, end)
@@ -104,16 +123,29 @@ def evidence_download(calls: int = CALLS, objects: int = OBJECTS, s3_latency_ms:
         read = time.perf_counter()
     if file.rows != calls:
         raise RuntimeError(f"the period's file lists {file.rows} calls, not {calls}")
-    return EvidenceFigures(calls, file.objects, made - compacted, read - made, size / 1e6, compacted - started, days,
-                           dict(requests.counts), dict(requests.seconds))
+    return EvidenceFigures(
+        calls,
+        file.objects,
+        made - compacted,
+        read - made,
+        size / 1e6,
+        compacted - started,
+        days,
+        dict(requests.counts),
+        dict(requests.seconds),
+    )
 
 
 def evidence_line(s3_latency_ms: float = S3_LATENCY_MS) -> str:
     figures = evidence_download(s3_latency_ms=s3_latency_ms)
-    requests = ", ".join(f"{count:,} {operation} ({figures.request_seconds[operation]:.1f} s summed)"
-                         for operation, count in sorted(figures.requests.items()))
-    return (f"evidence download                 {figures.make_seconds + figures.read_seconds:.1f} s for a period of "
-            f"{figures.calls:,} calls ({figures.megabytes:.0f} MB CSV from {figures.objects:,} objects, "
-            f"{figures.days_compacted} of their days compacted beforehand in {figures.compact_seconds:.1f} s: made in "
-            f"{figures.make_seconds:.1f} s by {requests}, {PARALLEL_READS} reads at a time at S3 "
-            f"+{s3_latency_ms:g} ms each, read back in {figures.read_seconds:.1f} s; moto's S3 in this process)")
+    requests = ", ".join(
+        f"{count:,} {operation} ({figures.request_seconds[operation]:.1f} s summed)"
+        for operation, count in sorted(figures.requests.items())
+    )
+    return (
+        f"evidence download                 {figures.make_seconds + figures.read_seconds:.1f} s for a period of "
+        f"{figures.calls:,} calls ({figures.megabytes:.0f} MB CSV from {figures.objects:,} objects, "
+        f"{figures.days_compacted} of their days compacted beforehand in {figures.compact_seconds:.1f} s: made in "
+        f"{figures.make_seconds:.1f} s by {requests}, {PARALLEL_READS} reads at a time at S3 "
+        f"+{s3_latency_ms:g} ms each, read back in {figures.read_seconds:.1f} s; moto's S3 in this process)"
+    )

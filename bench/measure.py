@@ -72,10 +72,17 @@ def register_latency(handler_module: ModuleType, latency_s: float, runs: int) ->
     config = RuntimeConfig.from_environ(BENCH_ENVIRONMENT)
     secrets_manager = FakeSecretsManager(
         {config.stripe_secret_arn: BENCH_STRIPE_SECRET, config.moesif_secret_arn: BENCH_MOESIF_SECRET},
-        latency=latency_s, recorder=recorder)
+        latency=latency_s,
+        recorder=recorder,
+    )
     bench_wiring = Wiring(
-        config, api_keys=ports.api_keys, billing=ports.billing, analytics=ports.analytics, accounts=ports.accounts,
-        key_items=ports.key_items, key_pools=ports.key_pools,
+        config,
+        api_keys=ports.api_keys,
+        billing=ports.billing,
+        analytics=ports.analytics,
+        accounts=ports.accounts,
+        key_items=ports.key_items,
+        key_pools=ports.key_pools,
         stripe_secret=SecretStore(config.stripe_secret_arn, secrets_manager),
         moesif_secret=SecretStore(config.moesif_secret_arn, secrets_manager),
         idempotency_store=FakeIdempotencyStore(latency=latency_s, recorder=recorder),
@@ -83,8 +90,10 @@ def register_latency(handler_module: ModuleType, latency_s: float, runs: int) ->
 
     def sign_up(idempotency_key: str | None = None) -> float:
         headers = {contract.IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
-        event = api_gateway_event(json.dumps({"email": f"{uuid.uuid4().hex}@example.com", "firstname": "Ann",
-                                              "lastname": "Lee"}), headers=headers)
+        event = api_gateway_event(
+            json.dumps({"email": f"{uuid.uuid4().hex}@example.com", "firstname": "Ann", "lastname": "Lee"}),
+            headers=headers,
+        )
         started = time.perf_counter()
         response = handler_module.handler(event, LambdaContext())
         elapsed = (time.perf_counter() - started) * 1000

@@ -29,8 +29,9 @@ class ReporterFigures:
     stripe_calls: int  # per object
 
 
-def reporter_throughput(stripe_latency_s: float, records: int = RECORDS, customers: int = CUSTOMERS,
-                        evidence_latency_s: float = 0.0) -> ReporterFigures:
+def reporter_throughput(
+    stripe_latency_s: float, records: int = RECORDS, customers: int = CUSTOMERS, evidence_latency_s: float = 0.0
+) -> ReporterFigures:
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # the figure, not the EMF blobs, goes to stdout
     fakes = MeteringOnFakes.create(stripe_latency=stripe_latency_s)
     fakes.evidence.latency = evidence_latency_s
@@ -51,8 +52,10 @@ def reporter_throughput(stripe_latency_s: float, records: int = RECORDS, custome
 def reporter_line(latency_ms: float) -> str:
     figures = reporter_throughput(latency_ms / 1000)
     with_s3 = reporter_throughput(latency_ms / 1000, evidence_latency_s=EVIDENCE_WRITE_LATENCY_MS / 1000)
-    return (f"usage reporter                    {figures.records_per_second:,.0f} records/s, the next object "
-            f"{figures.next_records_per_second:,.0f} ({RECORDS:,} records of {CUSTOMERS} customers, Stripe "
-            f"+{latency_ms:g} ms per call, {PARALLEL_STRIPE_CALLS} at a time); {figures.stripe_calls} Stripe calls "
-            f"per {RECORDS:,} records; {with_s3.records_per_second:,.0f} / {with_s3.next_records_per_second:,.0f} "
-            f"records/s when each evidence write takes {EVIDENCE_WRITE_LATENCY_MS:g} ms")
+    return (
+        f"usage reporter                    {figures.records_per_second:,.0f} records/s, the next object "
+        f"{figures.next_records_per_second:,.0f} ({RECORDS:,} records of {CUSTOMERS} customers, Stripe "
+        f"+{latency_ms:g} ms per call, {PARALLEL_STRIPE_CALLS} at a time); {figures.stripe_calls} Stripe calls "
+        f"per {RECORDS:,} records; {with_s3.records_per_second:,.0f} / {with_s3.next_records_per_second:,.0f} "
+        f"records/s when each evidence write takes {EVIDENCE_WRITE_LATENCY_MS:g} ms"
+    )

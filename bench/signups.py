@@ -70,8 +70,9 @@ def sign_up_rate(plan_id: str, *, functions: int, seconds: float, latency_s: flo
     """Sign-ups on `plan_id` by `functions` concurrent functions for `seconds`."""
     api_keys = RateLimitedApiKeys(latency=latency_s)
     base = FakePorts.create(latency=latency_s)
-    ports = FakePorts(api_keys, base.billing, base.analytics, base.accounts, key_items=base.key_items,
-                      key_pools=base.key_pools)
+    ports = FakePorts(
+        api_keys, base.billing, base.analytics, base.accounts, key_items=base.key_items, key_pools=base.key_pools
+    )
     KeyPoolProvisioner(api_keys, ports.key_pools, POOLED_PLANS, creations_per_second=1_000).provision(float("inf"))
     emails = itertools.count()
     counts = {"signed_up": 0, "refused": 0}
@@ -80,9 +81,17 @@ def sign_up_rate(plan_id: str, *, functions: int, seconds: float, latency_s: flo
 
     def one_function() -> None:
         with ThreadPoolExecutor(CONCURRENT_CALLS) as executor:
-            service = RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts,
-                                          metrics=ports.metrics, plans=POOLED_PLANS, key_items=ports.key_items,
-                                          usage_keys=UsageKeys(ports.api_keys, ports.key_pools), executor=executor)
+            service = RegistrationService(
+                ports.api_keys,
+                ports.billing,
+                ports.analytics,
+                ports.accounts,
+                metrics=ports.metrics,
+                plans=POOLED_PLANS,
+                key_items=ports.key_items,
+                usage_keys=UsageKeys(ports.api_keys, ports.key_pools),
+                executor=executor,
+            )
             while time.monotonic() < deadline:
                 registrant = Registrant(f"user{next(emails)}@example.com", "Bench", "User", plan_id)
                 try:
@@ -98,8 +107,7 @@ def sign_up_rate(plan_id: str, *, functions: int, seconds: float, latency_s: flo
         for future in [pool.submit(one_function) for _ in range(functions)]:
             future.result()
     elapsed = time.monotonic() - started
-    return SignUpRate(plan_id, counts["signed_up"], counts["refused"], elapsed, len(api_keys.keys),
-                      api_keys.throttled)
+    return SignUpRate(plan_id, counts["signed_up"], counts["refused"], elapsed, len(api_keys.keys), api_keys.throttled)
 
 
 def sign_up_lines(latency_ms: float, functions: int = 20, seconds: float = 5.0) -> list[str]:
@@ -110,5 +118,6 @@ def sign_up_lines(latency_ms: float, functions: int = 20, seconds: float = 5.0) 
             f"sign-ups per second, {what:<15}{rate.per_second:7.1f}/s ({rate.signed_up} in {rate.seconds:.1f} s by "
             f"{functions} functions, each call +{latency_ms:g} ms; CreateApiKey limited to "
             f"{CREATE_API_KEY_PER_SECOND}/s: {rate.throttled} throttled, {rate.refused} answered 503; "
-            f"gateway keys afterwards: {rate.gateway_keys})")
+            f"gateway keys afterwards: {rate.gateway_keys})"
+        )
     return lines

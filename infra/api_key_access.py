@@ -44,7 +44,8 @@ from tollgate import contract
 _TAG_CONDITION = f"aws:ResourceTag/{contract.API_KEY_OWNER_TAG}"
 _REQUEST_TAG_CONDITION = f"aws:RequestTag/{contract.API_KEY_OWNER_TAG}"
 SERVICE_AUTHORIZATION_REFERENCE = (
-    "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagement.html")
+    "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagement.html"
+)
 # The API Gateway grants with no owner-tag condition, by (action, resource path with `{plan}` for one of
 # this deployment's usage plans), and why AWS allows none. Any other grant carries the condition.
 UNCONDITIONED_GRANTS = {
@@ -52,11 +53,13 @@ UNCONDITIONED_GRANTS = {
         "GetApiKeys, to count the region's keys against the per-Region quota (every key counts, other "
         "deployments' included): the `/apikeys` collection carries no tag and IAM judges the request, never "
         "the items it lists; it cannot be narrowed to a tag nor kept from asking for values "
-        f"({SERVICE_AUTHORIZATION_REFERENCE}, resource type ApiKeys). The function never asks for values."),
+        f"({SERVICE_AUTHORIZATION_REFERENCE}, resource type ApiKeys). The function never asks for values."
+    ),
     ("apigateway:GET", "/usageplans/{plan}/usage"): (
         "GetUsage: `/usageplans/{id}/usage` is no resource type of the Service Authorization Reference "
         f"({SERVICE_AUTHORIZATION_REFERENCE}), so no tag condition is evaluated for it; named by this deployment's "
-        "usage plan ids instead."),
+        "usage plan ids instead."
+    ),
 }
 
 
@@ -137,8 +140,10 @@ class ApiKeyAccess:
 
     @staticmethod
     def _key_tags_finding() -> str:
-        return ("Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/tags/arn%3A<AWS::Partition>%3Aapigateway%3A"
-                "<AWS::Region>%3A%3A%2Fapikeys%2F*")
+        return (
+            "Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/tags/arn%3A<AWS::Partition>%3Aapigateway%3A"
+            "<AWS::Region>%3A%3A%2Fapikeys%2F*"
+        )
 
     def _acknowledge(self, role: iam.IRole, finding: str) -> None:
         acknowledge_wildcards(

@@ -51,18 +51,29 @@ class KeyAuthorizer(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: Functions, cache_seconds: int) -> None:
         super().__init__(scope, construct_id)
         self.keys_table = on_demand_table(
-            self, "KeysTable", partition_key=contract.KEYS_PARTITION_KEY, ttl_attribute=contract.KEYS_TTL_ATTRIBUTE,
-            backups=True, keep_on_delete=True, deletion_protection=True,
+            self,
+            "KeysTable",
+            partition_key=contract.KEYS_PARTITION_KEY,
+            ttl_attribute=contract.KEYS_TTL_ATTRIBUTE,
+            backups=True,
+            keep_on_delete=True,
+            deletion_protection=True,
         )
         functions.provide({contract.ENV_KEYS_TABLE: self.keys_table.table_name})
         # Not a business function: told its table only, so its cold start loads nothing else (bench/cold_start.py).
         self.function = functions.function(
-            self, "Authorizer", handler=contract.HANDLER_AUTHORIZER, timeout=AUTHORIZER_TIMEOUT,
-            memory_size=AUTHORIZER_MEMORY_MB, environment={contract.ENV_KEYS_TABLE: self.keys_table.table_name},
-            description="Tollgate key authorizer: the presented key's hash -> its account and usage key, or a deny")
+            self,
+            "Authorizer",
+            handler=contract.HANDLER_AUTHORIZER,
+            timeout=AUTHORIZER_TIMEOUT,
+            memory_size=AUTHORIZER_MEMORY_MB,
+            environment={contract.ENV_KEYS_TABLE: self.keys_table.table_name},
+            description="Tollgate key authorizer: the presented key's hash -> its account and usage key, or a deny",
+        )
         self.keys_table.grant(self.function.role, "dynamodb:GetItem")
         self.authorizer = apigw.RequestAuthorizer(
-            self, "RequestAuthorizer",
+            self,
+            "RequestAuthorizer",
             handler=self.function.function,
             identity_sources=[apigw.IdentitySource.header(contract.API_KEY_HEADER)],
             results_cache_ttl=Duration.seconds(cache_seconds),

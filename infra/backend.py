@@ -38,8 +38,9 @@ class Backend(Construct):
     """`function` for a Lambda backend; else `base_url` (ending in '/'), `secret` and the
     integration's `request_parameters` for an HTTP one."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings,
-                 sample_backend: PythonFunction | None) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: Settings, sample_backend: PythonFunction | None
+    ) -> None:
         super().__init__(scope, construct_id)
         self.function: lambda_.IFunction | None = None
         self.secret: secretsmanager.Secret | None = None
@@ -49,7 +50,8 @@ class Backend(Construct):
             # Same account and region as the stack (docs/security.md): the stack adds this API's invoke
             # permission to it.
             self.function = lambda_.Function.from_function_attributes(
-                self, "Function", function_arn=settings.backend_function_arn, same_environment=True)
+                self, "Function", function_arn=settings.backend_function_arn, same_environment=True
+            )
             return
         self.secret = secretsmanager.Secret(
             self,
@@ -57,7 +59,8 @@ class Backend(Construct):
             description="Tollgate: the value the API gateway sends its backend in the "
             f"{contract.BACKEND_SECRET_HEADER} header; the backend refuses calls without it.",
             generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=contract.BACKEND_SECRET_LENGTH, exclude_punctuation=True, include_space=False),
+                password_length=contract.BACKEND_SECRET_LENGTH, exclude_punctuation=True, include_space=False
+            ),
             removal_policy=RemovalPolicy.DESTROY,
         )
         acknowledge(

@@ -48,39 +48,68 @@ class BillingLifecycle(Construct):
     """`accounts_table`, `stripe_secret`, the `checkout` and `stripe_webhook` functions (routed on the
     gateway) and the `reconciler` (a ScheduledFunction)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, functions: Functions,
-                 gateway: Gateway, keys_table: dynamodb.ITable) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        functions: Functions,
+        gateway: Gateway,
+        keys_table: dynamodb.ITable,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.accounts_table = self._accounts_table()
         self.stripe_secret = placeholder_secret(
-            self, "Secret", settings.existing_stripe_secret_arn,
+            self,
+            "Secret",
+            settings.existing_stripe_secret_arn,
             description="Tollgate: Stripe secret key, Stripe webhook signing secret, Moesif application id "
             "(api_key). Created with placeholders; set the real values after deploy.",
             fields=(*contract.STRIPE_SECRET_FIELDS, contract.SECRET_FIELD_MOESIF_APPLICATION_ID),
             rotation="Holds Stripe's secret key and webhook signing secret, which can only be rotated in the Stripe "
-            "dashboard; rotate there, then run the PutStripeSecretCommand output (docs/operations.md).")
+            "dashboard; rotate there, then run the PutStripeSecretCommand output (docs/operations.md).",
+        )
         # make smoke's role reads the Stripe secret by this tag (infra/smoke_access.py); an existing secret is the
         # owner's to tag (docs/deploying.md).
         Tags.of(self.stripe_secret).add(contract.API_KEY_OWNER_TAG, gateway.key_owner)
-        functions.provide({contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret.secret_arn,
-                           contract.ENV_ACCOUNTS_TABLE: self.accounts_table.table_name})
+        functions.provide(
+            {
+                contract.ENV_STRIPE_SECRET_ARN: self.stripe_secret.secret_arn,
+                contract.ENV_ACCOUNTS_TABLE: self.accounts_table.table_name,
+            }
+        )
 
         self.checkout = functions.business(
-            self, "Checkout", handler=contract.HANDLER_CHECKOUT, timeout=Duration.seconds(15), public=True,
-            description="Tollgate POST /billing/checkout: Stripe Checkout (setup mode) for the key's customer")
+            self,
+            "Checkout",
+            handler=contract.HANDLER_CHECKOUT,
+            timeout=Duration.seconds(15),
+            public=True,
+            description="Tollgate POST /billing/checkout: Stripe Checkout (setup mode) for the key's customer",
+        )
         gateway.keys.grant_read(self.checkout.role)
         self.stripe_secret.grant_read(self.checkout.role)
         self.accounts_table.grant_read_data(self.checkout.role)
         keys_table.grant(self.checkout.role, "dynamodb:GetItem")  # the presented key, by its hash
 
         self.stripe_webhook = functions.business(
-            self, "StripeWebhook", handler=contract.HANDLER_STRIPE_WEBHOOK, timeout=Duration.seconds(20), public=True,
-            description="Tollgate POST /stripe/webhook: API keys follow the Stripe subscription")
+            self,
+            "StripeWebhook",
+            handler=contract.HANDLER_STRIPE_WEBHOOK,
+            timeout=Duration.seconds(20),
+            public=True,
+            description="Tollgate POST /stripe/webhook: API keys follow the Stripe subscription",
+        )
         self.reconciler = ScheduledFunction(
-            self, "Reconciler", functions=functions, handler=contract.HANDLER_RECONCILER,
+            self,
+            "Reconciler",
+            functions=functions,
+            handler=contract.HANDLER_RECONCILER,
             timeout=Duration.seconds(contract.RECONCILER_TIMEOUT_SECONDS),
             interval=Duration.minutes(settings.reconcile_interval_minutes),
-            description="Tollgate reconciler: repairs keys and accounts whose Stripe webhook was lost")
+            description="Tollgate reconciler: repairs keys and accounts whose Stripe webhook was lost",
+        )
         for role in (self.stripe_webhook.role, self.reconciler.role):
             gateway.keys.grant_enable(role)
             gateway.keys.grant_plan_membership(role, attach=True, detach=True)  # plan changes move keys
@@ -107,14 +136,22 @@ class BillingLifecycle(Construct):
 
     def acknowledge_accounts_indexes(self, role: iam.IRole) -> None:
         """A role granted the accounts table reaches its GSIs (lookups by key, customer, subscription)."""
-        acknowledge_wildcards(role, [f"Resource::{arn_of(self.accounts_table)}/index/*"],
-                              "The accounts table's lookups by key, customer and subscription are GSIs, only "
-                              "reachable as <table>/index/*.")
+        acknowledge_wildcards(
+            role,
+            [f"Resource::{arn_of(self.accounts_table)}/index/*"],
+            "The accounts table's lookups by key, customer and subscription are GSIs, only "
+            "reachable as <table>/index/*.",
+        )
 
     def _accounts_table(self) -> dynamodb.Table:
         table = on_demand_table(
-            self, "AccountsTable", partition_key=contract.ACCOUNTS_PARTITION_KEY,
-            ttl_attribute=contract.ACCOUNTS_TTL_ATTRIBUTE, backups=True, keep_on_delete=True, deletion_protection=True,
+            self,
+            "AccountsTable",
+            partition_key=contract.ACCOUNTS_PARTITION_KEY,
+            ttl_attribute=contract.ACCOUNTS_TTL_ATTRIBUTE,
+            backups=True,
+            keep_on_delete=True,
+            deletion_protection=True,
         )
         for index_name, attribute, kind in contract.ACCOUNTS_INDEXES:
             table.add_global_secondary_index(
@@ -126,20 +163,42 @@ class BillingLifecycle(Construct):
 
     def _route(self, gateway: Gateway) -> None:
         checkout = self.checkout.function
-        gateway.add_function_route(contract.ROUTE_CHECKOUT, "POST", checkout,
-                                   "The handler authorizes: it checks the presented x-api-key against the account's "
-                                   "key.")
-        gateway.add_function_route(contract.ROUTE_CHECKOUT_OUTCOME, "POST", checkout,
-                                   "Public by design: answers only a Checkout session's account status, to the page "
-                                   "that holds the session id Stripe returned it with.")
-        gateway.add_function_route(contract.ROUTE_STRIPE_WEBHOOK, "POST", self.stripe_webhook.function,
-                                   "Called by Stripe; the handler verifies the Stripe-Signature HMAC.")
+        gateway.add_function_route(
+            contract.ROUTE_CHECKOUT,
+            "POST",
+            checkout,
+            "The handler authorizes: it checks the presented x-api-key against the account's key.",
+        )
+        gateway.add_function_route(
+            contract.ROUTE_CHECKOUT_OUTCOME,
+            "POST",
+            checkout,
+            "Public by design: answers only a Checkout session's account status, to the page "
+            "that holds the session id Stripe returned it with.",
+        )
+        gateway.add_function_route(
+            contract.ROUTE_STRIPE_WEBHOOK,
+            "POST",
+            self.stripe_webhook.function,
+            "Called by Stripe; the handler verifies the Stripe-Signature HMAC.",
+        )
         gateway.add_site_routes(contract.HANDLER_CHECKOUT, checkout)
 
     def _add_outputs(self, gateway: Gateway) -> None:
-        output_secret(self, "Stripe", self.stripe_secret, holds="the Stripe secret key and webhook signing secret",
-                      values="Stripe values",
-                      example={contract.SECRET_FIELD_STRIPE_SECRET_KEY: "sk_live_...",
-                               contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: "whsec_..."})
-        stack_output(self, "StripeWebhookUrl", gateway.url_for(contract.ROUTE_STRIPE_WEBHOOK),
-                     "Register this URL in Stripe with the events: " + ", ".join(contract.STRIPE_WEBHOOK_EVENTS))
+        output_secret(
+            self,
+            "Stripe",
+            self.stripe_secret,
+            holds="the Stripe secret key and webhook signing secret",
+            values="Stripe values",
+            example={
+                contract.SECRET_FIELD_STRIPE_SECRET_KEY: "sk_live_...",
+                contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: "whsec_...",
+            },
+        )
+        stack_output(
+            self,
+            "StripeWebhookUrl",
+            gateway.url_for(contract.ROUTE_STRIPE_WEBHOOK),
+            "Register this URL in Stripe with the events: " + ", ".join(contract.STRIPE_WEBHOOK_EVENTS),
+        )

@@ -32,22 +32,50 @@ class Branding:
     """What the pages show of the owner; each field's `doc` is its key's line in docs/settings.md
     ([Customer accounts](customer-accounts.md#your-brand-on-the-pages) says how the pages use them)."""
 
-    product_name: str = field(default="Your API", metadata={"doc": (
-        "Your product's name as customers know it: the header and tab title of every page "
-        "([Customer accounts](customer-accounts.md#your-brand-on-the-pages)).")})
-    accent_color: str = field(default="#3346d3", metadata={"doc": (
-        "Buttons, links and the header mark; the pages derive the shades around it so text stays at WCAG AA in light "
-        "and dark themes.")})
-    logo_url: str | None = field(default=None, metadata={"doc": (
-        "The https URL of your logo (the CSP then lets images come from that host). A `site/logo.svg` or "
-        "`site/logo.png` you add wins over it; neither: no logo.")})
-    terms_url: str | None = field(default=None, metadata={"doc": (
-        "The https URL of your terms of service, linked in every page's footer; empty: no link.")})
-    privacy_url: str | None = field(default=None, metadata={"doc": (
-        "The https URL of your privacy policy, linked in every page's footer; empty: no link.")})
-    support_contact: str | None = field(default=None, metadata={"doc": (
-        "An email address (shown as a mailto link) or an https URL, linked in every page's footer as \"Support\"; "
-        "empty: no link.")})
+    product_name: str = field(
+        default="Your API",
+        metadata={
+            "doc": (
+                "Your product's name as customers know it: the header and tab title of every page "
+                "([Customer accounts](customer-accounts.md#your-brand-on-the-pages))."
+            )
+        },
+    )
+    accent_color: str = field(
+        default="#3346d3",
+        metadata={
+            "doc": (
+                "Buttons, links and the header mark; the pages derive the shades around it so text stays at WCAG AA in light "
+                "and dark themes."
+            )
+        },
+    )
+    logo_url: str | None = field(
+        default=None,
+        metadata={
+            "doc": (
+                "The https URL of your logo (the CSP then lets images come from that host). A `site/logo.svg` or "
+                "`site/logo.png` you add wins over it; neither: no logo."
+            )
+        },
+    )
+    terms_url: str | None = field(
+        default=None,
+        metadata={"doc": ("The https URL of your terms of service, linked in every page's footer; empty: no link.")},
+    )
+    privacy_url: str | None = field(
+        default=None,
+        metadata={"doc": ("The https URL of your privacy policy, linked in every page's footer; empty: no link.")},
+    )
+    support_contact: str | None = field(
+        default=None,
+        metadata={
+            "doc": (
+                'An email address (shown as a mailto link) or an https URL, linked in every page\'s footer as "Support"; '
+                "empty: no link."
+            )
+        },
+    )
 
     @classmethod
     def context_keys(cls) -> tuple[str, ...]:
@@ -58,19 +86,26 @@ class Branding:
     def from_context(cls, read: Reader) -> Branding:
         """Validated by Settings' reader, so a bad value fails the synth with the key's name."""
         return cls(
-            product_name=read.matching("product_name", _PRODUCT_NAME,
-                                       "your product's name as customers know it, 1-60 characters on one line"),
-            accent_color=read.matching("accent_color", _ACCENT_COLOR,
-                                       "a colour as #rrggbb, e.g. #3346d3").lower(),
+            product_name=read.matching(
+                "product_name", _PRODUCT_NAME, "your product's name as customers know it, 1-60 characters on one line"
+            ),
+            accent_color=read.matching("accent_color", _ACCENT_COLOR, "a colour as #rrggbb, e.g. #3346d3").lower(),
             logo_url=read.optional_matching(
-                "logo_url", _HTTPS_ADDRESS,
-                _HTTPS_EXPECTED + " of your logo (or drop logo.svg or logo.png into site/, which wins)"),
-            terms_url=read.optional_matching("terms_url", _HTTPS_ADDRESS, _HTTPS_EXPECTED + " of your terms of service"),
-            privacy_url=read.optional_matching("privacy_url", _HTTPS_ADDRESS,
-                                               _HTTPS_EXPECTED + " of your privacy policy"),
+                "logo_url",
+                _HTTPS_ADDRESS,
+                _HTTPS_EXPECTED + " of your logo (or drop logo.svg or logo.png into site/, which wins)",
+            ),
+            terms_url=read.optional_matching(
+                "terms_url", _HTTPS_ADDRESS, _HTTPS_EXPECTED + " of your terms of service"
+            ),
+            privacy_url=read.optional_matching(
+                "privacy_url", _HTTPS_ADDRESS, _HTTPS_EXPECTED + " of your privacy policy"
+            ),
             support_contact=read.optional_matching(
-                "support_contact", _SUPPORT_CONTACT,
-                "an email address (support@your-domain.com) or an https URL customers reach you at"),
+                "support_contact",
+                _SUPPORT_CONTACT,
+                "an email address (support@your-domain.com) or an https URL customers reach you at",
+            ),
         )
 
     @property

@@ -91,24 +91,32 @@ class DeployAccess:
         if not _REPOSITORY.fullmatch(self.repository):
             raise DeployAccessError(
                 f"--repo must be the GitHub repository as OWNER/NAME (e.g. acme/weather-api), or as "
-                f"OWNER@ID/NAME@ID if its OIDC subject carries the numeric ids; got {self.repository!r}")
+                f"OWNER@ID/NAME@ID if its OIDC subject carries the numeric ids; got {self.repository!r}"
+            )
         if self.environment and self.branch:
             raise DeployAccessError("give --environment or --branch, not both: the role trusts one subject")
         if self.environment and not _ENVIRONMENT.fullmatch(self.environment):
-            raise DeployAccessError(f"--environment must be a GitHub environment name (letters, digits, "
-                                    f"spaces, '.', '_', '-'); got {self.environment!r}")
+            raise DeployAccessError(
+                f"--environment must be a GitHub environment name (letters, digits, "
+                f"spaces, '.', '_', '-'); got {self.environment!r}"
+            )
         if self.branch and (not _BRANCH.fullmatch(self.branch) or self.branch.startswith("refs/")):
-            raise DeployAccessError(f"--branch must be a branch name without refs/heads/ (e.g. main); "
-                                    f"got {self.branch!r}")
+            raise DeployAccessError(
+                f"--branch must be a branch name without refs/heads/ (e.g. main); got {self.branch!r}"
+            )
         if self.oidc_provider_arn and not _PROVIDER_ARN.fullmatch(self.oidc_provider_arn):
             raise DeployAccessError(
                 f"--oidc-provider-arn must be the ARN of the account's GitHub provider, "
-                f"arn:aws:iam::<account>:oidc-provider/{GITHUB_ISSUER}; got {self.oidc_provider_arn!r}")
+                f"arn:aws:iam::<account>:oidc-provider/{GITHUB_ISSUER}; got {self.oidc_provider_arn!r}"
+            )
         if not _STACK.fullmatch(self.tollgate_stack):
-            raise DeployAccessError(f"--tollgate-stack must be a CloudFormation stack name; got {self.tollgate_stack!r}")
+            raise DeployAccessError(
+                f"--tollgate-stack must be a CloudFormation stack name; got {self.tollgate_stack!r}"
+            )
         if not _STAGE.fullmatch(self.stage):
-            raise DeployAccessError(f"--stage must be the deployment's stage_name (1-128 letters, digits, '-' or '_'); "
-                                    f"got {self.stage!r}")
+            raise DeployAccessError(
+                f"--stage must be the deployment's stage_name (1-128 letters, digits, '-' or '_'); got {self.stage!r}"
+            )
 
     @property
     def subject(self) -> str:
@@ -123,37 +131,78 @@ class DeployAccess:
 
     @classmethod
     def from_context(cls, lookup: Callable[[str], Any]) -> DeployAccess:
-        return cls(**{name: str(value) for name in cls.__dataclass_fields__
-                      if (value := lookup(CONTEXT_PREFIX + name))})
+        return cls(
+            **{name: str(value) for name in cls.__dataclass_fields__ if (value := lookup(CONTEXT_PREFIX + name))}
+        )
 
 
 class DeployAccessStack(cdk.Stack):
     """GitHub's OIDC provider (unless the account has one), the deploy role and the smoke role; outputs their ARNs."""
 
     def __init__(self, scope: Construct, construct_id: str, *, access: DeployAccess, qualifier: str, **kwargs: Any):
-        super().__init__(scope, construct_id, description="Tollgate: the roles GitHub Actions assumes to deploy it "
-                         "and to smoke-test it", **kwargs)
-        provider_arn = access.oidc_provider_arn or iam.OidcProviderNative(
-            self, "GitHubOidcProvider", url=f"https://{GITHUB_ISSUER}", client_ids=[STS_AUDIENCE]).oidc_provider_arn
-        github = iam.WebIdentityPrincipal(provider_arn, conditions={"StringEquals": {
-            f"{GITHUB_ISSUER}:aud": STS_AUDIENCE, f"{GITHUB_ISSUER}:sub": access.subject}})
+        super().__init__(
+            scope,
+            construct_id,
+            description="Tollgate: the roles GitHub Actions assumes to deploy it and to smoke-test it",
+            **kwargs,
+        )
+        provider_arn = (
+            access.oidc_provider_arn
+            or iam.OidcProviderNative(
+                self, "GitHubOidcProvider", url=f"https://{GITHUB_ISSUER}", client_ids=[STS_AUDIENCE]
+            ).oidc_provider_arn
+        )
+        github = iam.WebIdentityPrincipal(
+            provider_arn,
+            conditions={"StringEquals": {f"{GITHUB_ISSUER}:aud": STS_AUDIENCE, f"{GITHUB_ISSUER}:sub": access.subject}},
+        )
         self.role = iam.Role(
-            self, "DeployRole", assumed_by=github, max_session_duration=cdk.Duration.hours(1),
-            description=f"Assumed by GitHub Actions runs of {access.subject} to cdk deploy {access.tollgate_stack}")
-        self.role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[
-            self.format_arn(service="iam", region="", resource="role",
-                            resource_name=f"cdk-{qualifier}-{kind}-role-{self.account}-{self.region}")
-            for kind in BOOTSTRAP_ROLES]))
+            self,
+            "DeployRole",
+            assumed_by=github,
+            max_session_duration=cdk.Duration.hours(1),
+            description=f"Assumed by GitHub Actions runs of {access.subject} to cdk deploy {access.tollgate_stack}",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sts:AssumeRole"],
+                resources=[
+                    self.format_arn(
+                        service="iam",
+                        region="",
+                        resource="role",
+                        resource_name=f"cdk-{qualifier}-{kind}-role-{self.account}-{self.region}",
+                    )
+                    for kind in BOOTSTRAP_ROLES
+                ],
+            )
+        )
         self.smoke_role = iam.Role(
-            self, "SmokeRole", assumed_by=github, max_session_duration=cdk.Duration.hours(1),
-            description=f"Assumed by GitHub Actions runs of {access.subject} to make smoke {access.tollgate_stack}")
+            self,
+            "SmokeRole",
+            assumed_by=github,
+            max_session_duration=cdk.Duration.hours(1),
+            description=f"Assumed by GitHub Actions runs of {access.subject} to make smoke {access.tollgate_stack}",
+        )
         grant_smoke(self, self.smoke_role, access.tollgate_stack, access.stage)
-        cdk.CfnOutput(self, "DeployRoleArn", value=self.role.role_arn,
-                      description="Set it as the repository variable AWS_DEPLOY_ROLE_ARN (deploy.yml's role-to-assume)")
-        cdk.CfnOutput(self, "SmokeRoleArn", value=self.smoke_role.role_arn,
-                      description="Set it as the repository variable AWS_SMOKE_ROLE_ARN (the make smoke step's role)")
-        cdk.CfnOutput(self, "DeployRegion", value=self.region,
-                      description="Set it as the repository variable AWS_REGION: the roles act in this region only")
+        cdk.CfnOutput(
+            self,
+            "DeployRoleArn",
+            value=self.role.role_arn,
+            description="Set it as the repository variable AWS_DEPLOY_ROLE_ARN (deploy.yml's role-to-assume)",
+        )
+        cdk.CfnOutput(
+            self,
+            "SmokeRoleArn",
+            value=self.smoke_role.role_arn,
+            description="Set it as the repository variable AWS_SMOKE_ROLE_ARN (the make smoke step's role)",
+        )
+        cdk.CfnOutput(
+            self,
+            "DeployRegion",
+            value=self.region,
+            description="Set it as the repository variable AWS_REGION: the roles act in this region only",
+        )
 
 
 def build(app: cdk.App, access: DeployAccess) -> DeployAccessStack:

@@ -35,23 +35,55 @@ _CERTIFICATE_EXPECTED = "an ACM certificate ARN (arn:aws:acm:<region>:<account>:
 class DomainSettings:
     """Each field's `doc` is its key's line in docs/settings.md."""
 
-    site_domain: str | None = field(default=None, metadata={"doc": (
-        "The signup site's own host name (e.g. `developers.example.com`) instead of `*.cloudfront.net`: CloudFront "
-        "serves it with TLS 1.2 or later ([Custom domains](custom-domains.md)).")})
-    api_domain: str | None = field(default=None, metadata={"doc": (
-        "The API's own host name (e.g. `api.example.com`): a regional API Gateway custom domain (TLS 1.2) mapped to "
-        "the stage, and the default `execute-api` address is turned off ([Custom domains](custom-domains.md)).")})
-    hosted_zone_name: str | None = field(default=None, metadata={"doc": (
-        "A Route 53 public hosted zone the domains are in (e.g. `example.com`): the stack then validates its "
-        "certificates and creates the alias records itself. Empty: set the certificate ARNs and create the DNS "
-        "records `make deploy` prints.")})
-    hosted_zone_id: str | None = field(default=None, metadata={"doc": (
-        "The hosted zone's id (`Z...`); empty: looked up by name at synth, which needs AWS credentials.")})
-    site_certificate_arn: str | None = field(default=None, metadata={"doc": (
-        "An ACM certificate in **us-east-1** covering `site_domain`; needed without a hosted zone, and with one when "
-        "the stack is in another region ([why](custom-domains.md#the-sites-certificate-lives-in-us-east-1)).")})
-    api_certificate_arn: str | None = field(default=None, metadata={"doc": (
-        "An ACM certificate in the stack's region covering `api_domain`; needed without a hosted zone.")})
+    site_domain: str | None = field(
+        default=None,
+        metadata={
+            "doc": (
+                "The signup site's own host name (e.g. `developers.example.com`) instead of `*.cloudfront.net`: CloudFront "
+                "serves it with TLS 1.2 or later ([Custom domains](custom-domains.md))."
+            )
+        },
+    )
+    api_domain: str | None = field(
+        default=None,
+        metadata={
+            "doc": (
+                "The API's own host name (e.g. `api.example.com`): a regional API Gateway custom domain (TLS 1.2) mapped to "
+                "the stage, and the default `execute-api` address is turned off ([Custom domains](custom-domains.md))."
+            )
+        },
+    )
+    hosted_zone_name: str | None = field(
+        default=None,
+        metadata={
+            "doc": (
+                "A Route 53 public hosted zone the domains are in (e.g. `example.com`): the stack then validates its "
+                "certificates and creates the alias records itself. Empty: set the certificate ARNs and create the DNS "
+                "records `make deploy` prints."
+            )
+        },
+    )
+    hosted_zone_id: str | None = field(
+        default=None,
+        metadata={
+            "doc": ("The hosted zone's id (`Z...`); empty: looked up by name at synth, which needs AWS credentials.")
+        },
+    )
+    site_certificate_arn: str | None = field(
+        default=None,
+        metadata={
+            "doc": (
+                "An ACM certificate in **us-east-1** covering `site_domain`; needed without a hosted zone, and with one when "
+                "the stack is in another region ([why](custom-domains.md#the-sites-certificate-lives-in-us-east-1))."
+            )
+        },
+    )
+    api_certificate_arn: str | None = field(
+        default=None,
+        metadata={
+            "doc": ("An ACM certificate in the stack's region covering `api_domain`; needed without a hosted zone.")
+        },
+    )
 
     @classmethod
     def context_keys(cls) -> tuple[str, ...]:
@@ -63,16 +95,23 @@ class DomainSettings:
         """Validated by Settings' reader (each value), then as a whole (`_check`)."""
         domains = cls(
             site_domain=read.optional_matching(
-                "site_domain", _HOST_NAME, _HOST_EXPECTED.format(example="developers.example.com")),
-            api_domain=read.optional_matching("api_domain", _HOST_NAME, _HOST_EXPECTED.format(example="api.example.com")),
+                "site_domain", _HOST_NAME, _HOST_EXPECTED.format(example="developers.example.com")
+            ),
+            api_domain=read.optional_matching(
+                "api_domain", _HOST_NAME, _HOST_EXPECTED.format(example="api.example.com")
+            ),
             hosted_zone_name=read.optional_matching(
-                "hosted_zone_name", _HOST_NAME, "the Route 53 hosted zone's name, e.g. example.com"),
+                "hosted_zone_name", _HOST_NAME, "the Route 53 hosted zone's name, e.g. example.com"
+            ),
             hosted_zone_id=read.optional_matching(
-                "hosted_zone_id", _HOSTED_ZONE_ID, "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ"),
+                "hosted_zone_id", _HOSTED_ZONE_ID, "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ"
+            ),
             site_certificate_arn=read.optional_matching(
-                "site_certificate_arn", _CERTIFICATE_ARN, _CERTIFICATE_EXPECTED + " in us-east-1"),
+                "site_certificate_arn", _CERTIFICATE_ARN, _CERTIFICATE_EXPECTED + " in us-east-1"
+            ),
             api_certificate_arn=read.optional_matching(
-                "api_certificate_arn", _CERTIFICATE_ARN, _CERTIFICATE_EXPECTED + " in the stack's region"),
+                "api_certificate_arn", _CERTIFICATE_ARN, _CERTIFICATE_EXPECTED + " in the stack's region"
+            ),
         )
         domains._check()
         return domains
@@ -90,41 +129,65 @@ class DomainSettings:
         if self.hosted_zone_id and not self.hosted_zone_name:
             _refuse("hosted_zone_id", "is set without hosted_zone_name: set the zone's name too (e.g. example.com)")
         if self.hosted_zone_name and not self.any:
-            _refuse("hosted_zone_name", "is set but neither site_domain nor api_domain is: set the names to serve "
-                    "from the zone, or empty it")
-        for key, domain, certificate in (("site_domain", self.site_domain, "site_certificate_arn"),
-                                         ("api_domain", self.api_domain, "api_certificate_arn")):
+            _refuse(
+                "hosted_zone_name",
+                "is set but neither site_domain nor api_domain is: set the names to serve from the zone, or empty it",
+            )
+        for key, domain, certificate in (
+            ("site_domain", self.site_domain, "site_certificate_arn"),
+            ("api_domain", self.api_domain, "api_certificate_arn"),
+        ):
             certificate_arn = getattr(self, certificate)
             if certificate_arn and not domain:
                 _refuse(certificate, f"is set but {key} is empty: set {key} to the name it covers, or empty it")
             if domain and not certificate_arn and not self.hosted_zone_name:
-                _refuse(key, f"is {domain!r} but there is neither a hosted zone (hosted_zone_name) nor a certificate "
-                        f"({certificate}): set one (docs/custom-domains.md)")
+                _refuse(
+                    key,
+                    f"is {domain!r} but there is neither a hosted zone (hosted_zone_name) nor a certificate "
+                    f"({certificate}): set one (docs/custom-domains.md)",
+                )
             if domain and self.hosted_zone_name and not _is_under(domain, self.hosted_zone_name):
-                _refuse(key, f"{domain!r} is not in the hosted zone {self.hosted_zone_name!r} (hosted_zone_name): the "
-                        "stack can only create records there; use a name under the zone, or a certificate ARN and "
-                        "your own DNS without hosted_zone_name")
+                _refuse(
+                    key,
+                    f"{domain!r} is not in the hosted zone {self.hosted_zone_name!r} (hosted_zone_name): the "
+                    "stack can only create records there; use a name under the zone, or a certificate ARN and "
+                    "your own DNS without hosted_zone_name",
+                )
         if self.site_domain and self.site_domain == self.api_domain:
-            _refuse("api_domain", f"is the same name as site_domain ({self.site_domain!r}): the site and the API need "
-                    "a name each")
+            _refuse(
+                "api_domain",
+                f"is the same name as site_domain ({self.site_domain!r}): the site and the API need a name each",
+            )
         if self.site_certificate_arn and certificate_region(self.site_certificate_arn) != CLOUDFRONT_CERTIFICATE_REGION:
-            _refuse("site_certificate_arn", f"is in {certificate_region(self.site_certificate_arn)}, but CloudFront "
-                    f"takes certificates from {CLOUDFRONT_CERTIFICATE_REGION} only: request it there "
-                    "(docs/custom-domains.md)")
+            _refuse(
+                "site_certificate_arn",
+                f"is in {certificate_region(self.site_certificate_arn)}, but CloudFront "
+                f"takes certificates from {CLOUDFRONT_CERTIFICATE_REGION} only: request it there "
+                "(docs/custom-domains.md)",
+            )
 
     def check_environment(self, region: str | None, account: str | None) -> None:
         """Refuse what the stack's region and account (None: not known at synth) make impossible."""
         if self.site_domain and not self.site_certificate_arn and region != CLOUDFRONT_CERTIFICATE_REGION:
             where = f"this stack deploys to {region}" if region else "this synth does not know the stack's region"
-            _refuse("site_certificate_arn", f"is needed for site_domain {self.site_domain!r}: CloudFront takes "
-                    f"certificates from {CLOUDFRONT_CERTIFICATE_REGION} only and {where}; request one there and set "
-                    "site_certificate_arn (docs/custom-domains.md)")
+            _refuse(
+                "site_certificate_arn",
+                f"is needed for site_domain {self.site_domain!r}: CloudFront takes "
+                f"certificates from {CLOUDFRONT_CERTIFICATE_REGION} only and {where}; request one there and set "
+                "site_certificate_arn (docs/custom-domains.md)",
+            )
         if region and self.api_certificate_arn and certificate_region(self.api_certificate_arn) != region:
-            _refuse("api_certificate_arn", f"is in {certificate_region(self.api_certificate_arn)}, but the API's "
-                    f"custom domain needs a certificate of the stack's region, {region}")
+            _refuse(
+                "api_certificate_arn",
+                f"is in {certificate_region(self.api_certificate_arn)}, but the API's "
+                f"custom domain needs a certificate of the stack's region, {region}",
+            )
         if self.needs_lookup and not (region and account):
-            _refuse("hosted_zone_id", f"is needed to find the zone {self.hosted_zone_name!r} when the synth does not "
-                    "know the account and region (run `make synth` with AWS credentials, or set hosted_zone_id)")
+            _refuse(
+                "hosted_zone_id",
+                f"is needed to find the zone {self.hosted_zone_name!r} when the synth does not "
+                "know the account and region (run `make synth` with AWS credentials, or set hosted_zone_id)",
+            )
 
 
 def certificate_region(certificate_arn: str) -> str:

@@ -62,7 +62,9 @@ class Domains(Construct):
         self.settings = self._settings = settings
         self._records_to_create: list[tuple[str, str]] = []
         self.zone = self._hosted_zone()
-        self.site_certificate = self._certificate("SiteCertificate", settings.site_domain, settings.site_certificate_arn)
+        self.site_certificate = self._certificate(
+            "SiteCertificate", settings.site_domain, settings.site_certificate_arn
+        )
         self.api_certificate = self._certificate("ApiCertificate", settings.api_domain, settings.api_certificate_arn)
         self._records_output: CfnOutput | None = None
 
@@ -73,7 +75,8 @@ class Domains(Construct):
         if settings.hosted_zone_id is None:
             return route53.HostedZone.from_lookup(self, "Zone", domain_name=settings.hosted_zone_name)
         return route53.HostedZone.from_hosted_zone_attributes(
-            self, "Zone", hosted_zone_id=settings.hosted_zone_id, zone_name=settings.hosted_zone_name)
+            self, "Zone", hosted_zone_id=settings.hosted_zone_id, zone_name=settings.hosted_zone_name
+        )
 
     def _certificate(self, construct_id: str, domain: str | None, arn: str | None) -> acm.ICertificate | None:
         """The owner's certificate when given, else one DNS-validated in the zone (domain_settings checked
@@ -83,8 +86,9 @@ class Domains(Construct):
         if arn is not None:
             return acm.Certificate.from_certificate_arn(self, construct_id, arn)
         assert self.zone is not None
-        return acm.Certificate(self, construct_id, domain_name=domain,
-                               validation=acm.CertificateValidation.from_dns(self.zone))
+        return acm.Certificate(
+            self, construct_id, domain_name=domain, validation=acm.CertificateValidation.from_dns(self.zone)
+        )
 
     def serve_site(self, distribution: cloudfront.IDistribution) -> None:
         """`site_domain` to the distribution (which was created with the name and its certificate)."""
@@ -104,15 +108,25 @@ class Domains(Construct):
         if domain_name is None:
             return
         assert self.api_certificate is not None
-        domain = apigw.DomainName(self, "ApiDomain", domain_name=domain_name, certificate=self.api_certificate,
-                                  endpoint_type=apigw.EndpointType.REGIONAL,
-                                  security_policy=apigw.SecurityPolicy.TLS_1_2)
+        domain = apigw.DomainName(
+            self,
+            "ApiDomain",
+            domain_name=domain_name,
+            certificate=self.api_certificate,
+            endpoint_type=apigw.EndpointType.REGIONAL,
+            security_policy=apigw.SecurityPolicy.TLS_1_2,
+        )
         domain.add_base_path_mapping(rest_api, stage=stage)
         if self.zone is None:
             self._add_record_to_create(domain_name, domain.domain_name_alias_domain_name)
             return
-        route53.ARecord(self, "ApiAlias", zone=self.zone, record_name=domain_name,
-                        target=route53.RecordTarget.from_alias(targets.ApiGatewayDomain(domain)))
+        route53.ARecord(
+            self,
+            "ApiAlias",
+            zone=self.zone,
+            record_name=domain_name,
+            target=route53.RecordTarget.from_alias(targets.ApiGatewayDomain(domain)),
+        )
 
     def _add_record_to_create(self, name: str, target: str) -> None:
         """Without a hosted zone: the output lists the CNAME records the owner creates at their DNS provider
@@ -120,11 +134,19 @@ class Domains(Construct):
         self._records_to_create.append((name, target))
         if self._records_output is None:
             self._records_output = CfnOutput(
-                Stack.of(self), DNS_RECORDS_OUTPUT, value="",
+                Stack.of(self),
+                DNS_RECORDS_OUTPUT,
+                value="",
                 description="Create these DNS records at your DNS provider (name CNAME target), then the custom "
-                            "domains answer (docs/custom-domains.md)")
-        self._records_output.value = Fn.join("; ", [Fn.join(" CNAME ", [record_name, record_target])
-                                                    for record_name, record_target in self._records_to_create])
+                "domains answer (docs/custom-domains.md)",
+            )
+        self._records_output.value = Fn.join(
+            "; ",
+            [
+                Fn.join(" CNAME ", [record_name, record_target])
+                for record_name, record_target in self._records_to_create
+            ],
+        )
 
 
 def _known(value: str) -> str | None:

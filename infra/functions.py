@@ -151,26 +151,59 @@ class Functions:
             for name, value in entries.items():
                 function.add_environment(name, value)
 
-    def business(self, scope: Construct, construct_id: str, *, handler: str, timeout: Duration, description: str,
-                 public: bool = False, memory_size: int = 512) -> PythonFunction:
+    def business(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        timeout: Duration,
+        description: str,
+        public: bool = False,
+        memory_size: int = 512,
+    ) -> PythonFunction:
         """A function of the runtime with the shared environment; a `public` one (behind an API route)
         is capped by `reserved_concurrency`."""
-        made = self.function(scope, construct_id, handler=handler, timeout=timeout, description=description,
-                             memory_size=memory_size,
-                             reserved_concurrency=self.reserved_concurrency if public else None)
+        made = self.function(
+            scope,
+            construct_id,
+            handler=handler,
+            timeout=timeout,
+            description=description,
+            memory_size=memory_size,
+            reserved_concurrency=self.reserved_concurrency if public else None,
+        )
         self._business.append(made.function)
         for name, value in self._environment.items():
             made.function.add_environment(name, value)
         return made
 
-    def function(self, scope: Construct, construct_id: str, *, handler: str, timeout: Duration, description: str,
-                 memory_size: int = 512, reserved_concurrency: int | None = None,
-                 environment: dict[str, str] | None = None) -> PythonFunction:
+    def function(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        timeout: Duration,
+        description: str,
+        memory_size: int = 512,
+        reserved_concurrency: int | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> PythonFunction:
         """A function of the shared asset without the shared environment, told only `environment` (the
         sample backend, the key authorizer)."""
-        return PythonFunction(scope, construct_id, code=self.code, handler=handler, timeout=timeout,
-                              function_name=self.name_of(handler), description=description, environment=environment,
-                              memory_size=memory_size, reserved_concurrency=reserved_concurrency)
+        return PythonFunction(
+            scope,
+            construct_id,
+            code=self.code,
+            handler=handler,
+            timeout=timeout,
+            function_name=self.name_of(handler),
+            description=description,
+            environment=environment,
+            memory_size=memory_size,
+            reserved_concurrency=reserved_concurrency,
+        )
 
     def name_of(self, handler: str) -> str:
         """The fixed physical name of `handler`'s function (the API integrates by it, see PythonFunction)."""

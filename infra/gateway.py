@@ -35,9 +35,11 @@ from tollgate.plans import LEGACY_PLAN_ID
 
 # Letters and digits: the value travels in a header and in a WAF byte match.
 SITE_ORIGIN_SECRET_LENGTH = 64
-_SITE_ROUTE_REASON = ("The signup site's API on its own origin: sign-up and checkout as on the API's public routes, "
-                      "sign-in and sign-up confirmation by emailed link, the rest authorized by the session cookie in "
-                      "the handler.")
+_SITE_ROUTE_REASON = (
+    "The signup site's API on its own origin: sign-up and checkout as on the API's public routes, "
+    "sign-in and sign-up confirmation by emailed link, the rest authorized by the session cookie in "
+    "the handler."
+)
 
 
 class Gateway(Construct):
@@ -76,8 +78,16 @@ class Gateway(Construct):
     id names the REST API's path (infra/legacy_ids.py).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, functions: Functions,
-                 authorizer: apigw.IAuthorizer, domains: Domains | None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        functions: Functions,
+        authorizer: apigw.IAuthorizer,
+        domains: Domains | None,
+    ) -> None:
         """With `api_domain`, `domains` maps the API's own host name to the stage; the default
         execute-api address is then turned off, so neither the name nor the WAF can be bypassed."""
         super().__init__(scope, construct_id)
@@ -85,15 +95,23 @@ class Gateway(Construct):
         self._custom_domain = custom_domain = settings.domains.api_domain
         stack = Stack.of(self)
         self.moesif_secret = placeholder_secret(
-            self, "MoesifSecret", settings.existing_moesif_secret_arn,
+            self,
+            "MoesifSecret",
+            settings.existing_moesif_secret_arn,
             description="Tollgate: Moesif application id (api_key), read by Firehose and the register function. "
             "Created with a placeholder; set the real value after deploy.",
             fields=contract.MOESIF_SECRET_FIELDS,
             rotation="Holds the Moesif application id, which can only be changed in Moesif; change it there, then run "
-            "the PutMoesifSecretCommand output (docs/operations.md).")
+            "the PutMoesifSecretCommand output (docs/operations.md).",
+        )
         self.access_logs = MoesifLogForwarding(
-            self, "AccessLogs", collector_url=settings.moesif_collector_url, secret=self.moesif_secret,
-            stream_name_suffix=settings.stage_name, ledger_retention_days=settings.usage_ledger_retention_days)
+            self,
+            "AccessLogs",
+            collector_url=settings.moesif_collector_url,
+            secret=self.moesif_secret,
+            stream_name_suffix=settings.stage_name,
+            ledger_retention_days=settings.usage_ledger_retention_days,
+        )
         browser_route_throttle = apigw.MethodDeploymentOptions(
             throttling_rate_limit=settings.register_rate_limit,
             throttling_burst_limit=settings.register_burst_limit,
@@ -145,40 +163,61 @@ class Gateway(Construct):
             "Execution logging needs the account-wide API Gateway CloudWatch role, an account singleton this "
             "stack must not own; every request is access-logged (Firehose -> Moesif) and stage metrics are on.",
         )
-        self.sample_backend = functions.function(
-            self, "SampleBackend", handler=contract.HANDLER_SAMPLE_BACKEND, timeout=Duration.seconds(5),
-            description="Tollgate sample backend: echoes method, path and the caller's API key id", memory_size=128,
-        ) if settings.uses_sample_backend else None
+        self.sample_backend = (
+            functions.function(
+                self,
+                "SampleBackend",
+                handler=contract.HANDLER_SAMPLE_BACKEND,
+                timeout=Duration.seconds(5),
+                description="Tollgate sample backend: echoes method, path and the caller's API key id",
+                memory_size=128,
+            )
+            if settings.uses_sample_backend
+            else None
+        )
         self.backend = Backend(self, "Backend", settings=settings, sample_backend=self.sample_backend)
         for metered_method in self._add_metered_routes(self.backend, authorizer):
-            acknowledge(metered_method, "AwsSolutions-COG4", "Authorized by the key authorizer (a Lambda REQUEST "
-                        "authorizer on the customer's Tollgate key) and the usage plan: the product's access model.")
+            acknowledge(
+                metered_method,
+                "AwsSolutions-COG4",
+                "Authorized by the key authorizer (a Lambda REQUEST "
+                "authorizer on the customer's Tollgate key) and the usage plan: the product's access model.",
+            )
         self.site_origin_secret = self._site_origin_secret()
         self.firewall = self._firewall(settings)
-        functions.provide({
-            contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret.secret_arn,
-            contract.ENV_PLANS: runtime_catalog(settings.plans, {plan_id: plan.usage_plan_id for plan_id, plan
-                                                                 in self.usage_plans.items()},
-                                                settings.free_pool_size).to_json(),
-            contract.ENV_KEY_OWNER: self.key_owner,
-            contract.ENV_STAGE: settings.stage_name,
-        })
+        functions.provide(
+            {
+                contract.ENV_MOESIF_SECRET_ARN: self.moesif_secret.secret_arn,
+                contract.ENV_PLANS: runtime_catalog(
+                    settings.plans,
+                    {plan_id: plan.usage_plan_id for plan_id, plan in self.usage_plans.items()},
+                    settings.free_pool_size,
+                ).to_json(),
+                contract.ENV_KEY_OWNER: self.key_owner,
+                contract.ENV_STAGE: settings.stage_name,
+            }
+        )
         self._add_outputs()
 
     def _site_origin_secret(self) -> secretsmanager.Secret:
         """The header CloudFront adds to the site's `/api/*` requests (infra/customer_accounts.py), without
         which WAF refuses them, so nobody calls the stage directly with a forged viewer IP."""
         secret = secretsmanager.Secret(
-            self, "SiteOriginSecret",
+            self,
+            "SiteOriginSecret",
             description="Tollgate: the header CloudFront adds to /api/* requests; WAF refuses /api/* without it.",
             generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=SITE_ORIGIN_SECRET_LENGTH, exclude_punctuation=True, include_space=False),
+                password_length=SITE_ORIGIN_SECRET_LENGTH, exclude_punctuation=True, include_space=False
+            ),
             removal_policy=RemovalPolicy.DESTROY,
         )
-        acknowledge(secret, "AwsSolutions-SMG4",
-                    "CloudFront and WAF read it through a dynamic reference, resolved by CloudFormation at deploy "
-                    "time only, so a rotation Lambda's new value would never reach them (docs/operations.md, "
-                    "'The site-origin secret').")
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "CloudFront and WAF read it through a dynamic reference, resolved by CloudFormation at deploy "
+            "time only, so a rotation Lambda's new value would never reach them (docs/operations.md, "
+            "'The site-origin secret').",
+        )
         return secret
 
     @property
@@ -190,8 +229,13 @@ class Gateway(Construct):
 
     def _firewall(self, settings: Settings) -> ApiFirewall | None:
         if settings.enable_waf:
-            return ApiFirewall(self, "Firewall", settings=settings, stage_arn=self.stage.stage_arn,
-                               site_origin_secret=self.site_origin_secret_value)
+            return ApiFirewall(
+                self,
+                "Firewall",
+                settings=settings,
+                stage_arn=self.stage.stage_arn,
+                site_origin_secret=self.site_origin_secret_value,
+            )
         acknowledge(
             self.stage,
             "AwsSolutions-APIG3",
@@ -201,17 +245,34 @@ class Gateway(Construct):
         return None
 
     def _add_outputs(self) -> None:
-        stack_output(self, contract.STACK_OUTPUT_API_URL, self.url, "Base URL of the metered API (send the key in x-api-key)")
-        stack_output(self, "UsagePlanIds", Fn.join(",", [Fn.join("=", [plan_id, usage_plan.usage_plan_id])
-                                                         for plan_id, usage_plan in self.usage_plans.items()]),
-                     "Each plan's usage plan (plan id=usage plan id, comma-separated)")
-        output_secret(self, "Moesif", self.moesif_secret, holds="the Moesif application id (read by Firehose)",
-                      values="Moesif application id",
-                      example={contract.SECRET_FIELD_MOESIF_APPLICATION_ID: "<Moesif application id>"})
+        stack_output(
+            self, contract.STACK_OUTPUT_API_URL, self.url, "Base URL of the metered API (send the key in x-api-key)"
+        )
+        stack_output(
+            self,
+            "UsagePlanIds",
+            Fn.join(
+                ",",
+                [Fn.join("=", [plan_id, usage_plan.usage_plan_id]) for plan_id, usage_plan in self.usage_plans.items()],
+            ),
+            "Each plan's usage plan (plan id=usage plan id, comma-separated)",
+        )
+        output_secret(
+            self,
+            "Moesif",
+            self.moesif_secret,
+            holds="the Moesif application id (read by Firehose)",
+            values="Moesif application id",
+            example={contract.SECRET_FIELD_MOESIF_APPLICATION_ID: "<Moesif application id>"},
+        )
         if self.backend.secret is not None:
-            stack_output(self, "BackendSecretArn", self.backend.secret.secret_arn,
-                         f"Secret your backend compares the {contract.BACKEND_SECRET_HEADER} header with "
-                         "(the stage sends it on every metered call)")
+            stack_output(
+                self,
+                "BackendSecretArn",
+                self.backend.secret.secret_arn,
+                f"Secret your backend compares the {contract.BACKEND_SECRET_HEADER} header with "
+                "(the stage sends it on every metered call)",
+            )
 
     def _add_usage_plan(self, plan: PlanSettings) -> apigw.UsagePlan:
         """The plan's throttle and quota for the keys on it. The flat settings' one plan keeps the
@@ -224,8 +285,9 @@ class Gateway(Construct):
             name=f"{Stack.of(self).stack_name}-{self._settings.stage_name}-{plan.id}",
             description=f"Tollgate plan {plan.id} ({plan.name}): its keys' throttle and quota",
             throttle=apigw.ThrottleSettings(rate_limit=limits.rate_limit, burst_limit=limits.burst_limit),
-            quota=None if limits.quota_limit is None else apigw.QuotaSettings(
-                limit=limits.quota_limit, period=apigw.Period[limits.quota_period]),
+            quota=None
+            if limits.quota_limit is None
+            else apigw.QuotaSettings(limit=limits.quota_limit, period=apigw.Period[limits.quota_period]),
             api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.stage)],
         )
 
@@ -259,8 +321,12 @@ class Gateway(Construct):
         if route in REGISTER_BODY_ROUTES:
             validator, model = self._register_body_check()
             validation = {"request_validator": validator, "request_models": {REGISTER_BODY_CONTENT_TYPE: model}}
-        _without_authorizer(self.rest_api.root.resource_for_path(route).add_method(
-            method, self._integration(function), api_key_required=False, **validation), why_public)
+        _without_authorizer(
+            self.rest_api.root.resource_for_path(route).add_method(
+                method, self._integration(function), api_key_required=False, **validation
+            ),
+            why_public,
+        )
 
     def add_site_routes(self, handler: str, function: lambda_.Function) -> None:
         """The signup site's `/api/...` routes `handler` serves (contract.SITE_ROUTE_HANDLERS)."""
@@ -273,9 +339,11 @@ class Gateway(Construct):
         if self._register_body_validation is None:
             self._register_body_validation = (
                 self.rest_api.add_request_validator(
-                    "RegisterBodyValidator", validate_request_body=True, validate_request_parameters=True),
+                    "RegisterBodyValidator", validate_request_body=True, validate_request_parameters=True
+                ),
                 self.rest_api.add_model(
-                    "RegisterBody", content_type=REGISTER_BODY_CONTENT_TYPE, schema=_json_schema(REGISTER_BODY_MODEL)),
+                    "RegisterBody", content_type=REGISTER_BODY_CONTENT_TYPE, schema=_json_schema(REGISTER_BODY_MODEL)
+                ),
             )
         return self._register_body_validation
 
@@ -313,20 +381,30 @@ class Gateway(Construct):
         else:
             assert backend.base_url is not None
             root_integration = apigw.HttpIntegration(
-                backend.base_url, http_method="ANY",
+                backend.base_url,
+                http_method="ANY",
                 options=apigw.IntegrationOptions(request_parameters=backend.request_parameters),
             )
             proxy_integration = apigw.HttpIntegration(
                 backend.base_url + "{proxy}",
                 http_method="ANY",
-                options=apigw.IntegrationOptions(request_parameters={
-                    "integration.request.path.proxy": "method.request.path.proxy", **backend.request_parameters}),
+                options=apigw.IntegrationOptions(
+                    request_parameters={
+                        "integration.request.path.proxy": "method.request.path.proxy",
+                        **backend.request_parameters,
+                    }
+                ),
             )
             proxy_params = {"method.request.path.proxy": True}
         return [
             self.rest_api.root.add_method("ANY", root_integration, api_key_required=True, authorizer=authorizer),
-            proxy.add_method("ANY", proxy_integration, api_key_required=True, authorizer=authorizer,
-                             request_parameters=proxy_params or None),
+            proxy.add_method(
+                "ANY",
+                proxy_integration,
+                api_key_required=True,
+                authorizer=authorizer,
+                request_parameters=proxy_params or None,
+            ),
         ]
 
     def add_gateway_responses(self, site_origin: str) -> None:
@@ -355,16 +433,18 @@ def _json_schema(model: Mapping[str, Any]) -> apigw.JsonSchema:
     models use; any other keyword or draft stops the synth rather than being dropped silently."""
     unknown = set(model) - {"$schema", "type", "properties", "additionalProperties", "maxLength"}
     if unknown or model.get("$schema", JSON_SCHEMA_DRAFT4) != JSON_SCHEMA_DRAFT4:
-        raise ValueError(f"infra/gateway.py translates draft-4 type/properties/additionalProperties/maxLength models "
-                         f"only, not {sorted(unknown) or model['$schema']}; extend _json_schema")
+        raise ValueError(
+            f"infra/gateway.py translates draft-4 type/properties/additionalProperties/maxLength models "
+            f"only, not {sorted(unknown) or model['$schema']}; extend _json_schema"
+        )
     properties, additional = model.get("properties"), model.get("additionalProperties")
     kind = model["type"]  # one type name, or a list of them (draft 4 allows both)
     return apigw.JsonSchema(
         schema=apigw.JsonSchemaVersion.DRAFT4 if "$schema" in model else None,
-        type=[apigw.JsonSchemaType[name.upper()] for name in kind] if isinstance(kind, list)
+        type=[apigw.JsonSchemaType[name.upper()] for name in kind]
+        if isinstance(kind, list)
         else apigw.JsonSchemaType[kind.upper()],
         max_length=model.get("maxLength"),
         properties={name: _json_schema(spec) for name, spec in properties.items()} if properties else None,
         additional_properties=_json_schema(additional) if isinstance(additional, Mapping) else additional,
     )
-

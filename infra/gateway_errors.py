@@ -57,9 +57,7 @@ REGISTER_BODY_ROUTES = (contract.ROUTE_REGISTER, contract.ROUTE_SITE_REGISTER)  
 REGISTER_BODY_MODEL: dict[str, Any] = {
     "$schema": JSON_SCHEMA_DRAFT4,
     "type": "object",
-    "properties": {
-        field: {"type": "string", "maxLength": REGISTER_FIELD_MAX_LENGTH} for field in REGISTER_BODY_FIELDS
-    },
+    "properties": {field: {"type": "string", "maxLength": REGISTER_FIELD_MAX_LENGTH} for field in REGISTER_BODY_FIELDS},
     "additionalProperties": {"type": PLAIN_JSON_VALUE_TYPES},
 }
 
@@ -106,11 +104,15 @@ def account_url(site_origin: str) -> str:
 def gateway_errors(site_origin: str) -> dict[str, tuple[str | None, str]]:
     """Every gateway response of the stage, by response type: (status override or None, body
     template). Only the quota's depends on the deployment: it links the site's account page."""
-    quota_exceeded = json.dumps({
-        "error": AUTHORIZER_VARIABLE_PREFIX + contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_MESSAGE,
-        "code": AUTHORIZER_VARIABLE_PREFIX + contract.AUTHORIZER_CONTEXT_USAGE_LIMIT,
-        "until": AUTHORIZER_VARIABLE_PREFIX + contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_UNTIL,
-        "accountUrl": account_url(site_origin), "accountId": ACCOUNT_ID_VARIABLE})
+    quota_exceeded = json.dumps(
+        {
+            "error": AUTHORIZER_VARIABLE_PREFIX + contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_MESSAGE,
+            "code": AUTHORIZER_VARIABLE_PREFIX + contract.AUTHORIZER_CONTEXT_USAGE_LIMIT,
+            "until": AUTHORIZER_VARIABLE_PREFIX + contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_UNTIL,
+            "accountUrl": account_url(site_origin),
+            "accountId": ACCOUNT_ID_VARIABLE,
+        }
+    )
     return {**_FIXED_ERRORS, "QUOTA_EXCEEDED": ("429", quota_exceeded)}
 
 
@@ -128,8 +130,9 @@ def status_of(response_type: str, status: int, site_origin: str) -> int:
     return int(override) if override else status
 
 
-def render(response_type: str, status: int, message: str, site_origin: str,
-           authorizer: Mapping[str, str] | None = None) -> bytes:
+def render(
+    response_type: str, status: int, message: str, site_origin: str, authorizer: Mapping[str, str] | None = None
+) -> bytes:
     """The body API Gateway would answer for `response_type` (falling back to DEFAULT_4XX/5XX
     like API Gateway does), with `message` as $context.error.messageString and `authorizer` (the
     principalId and the context of the authorizer's allow) as $context.authorizer.<name>: empty
@@ -138,5 +141,8 @@ def render(response_type: str, status: int, message: str, site_origin: str,
     errors = gateway_errors(site_origin)
     _, template = errors.get(response_type, errors[fallback])
     body = template.replace(MESSAGE_VARIABLE, json.dumps(message))
-    return re.sub(re.escape(AUTHORIZER_VARIABLE_PREFIX) + r"(\w+)",
-                  lambda variable: (authorizer or {}).get(variable.group(1), ""), body).encode()
+    return re.sub(
+        re.escape(AUTHORIZER_VARIABLE_PREFIX) + r"(\w+)",
+        lambda variable: (authorizer or {}).get(variable.group(1), ""),
+        body,
+    ).encode()

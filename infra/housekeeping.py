@@ -30,20 +30,35 @@ from tollgate import contract
 class ScheduledHousekeeping(ScheduledFunction):
     """The housekeeping function (`function`) and its schedule (`schedule`)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, functions: Functions, keys: ApiKeyAccess,
-                 accounts_table: dynamodb.ITable, keys_table: dynamodb.ITable) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Functions,
+        keys: ApiKeyAccess,
+        accounts_table: dynamodb.ITable,
+        keys_table: dynamodb.ITable,
+    ) -> None:
         super().__init__(
-            scope, construct_id, functions=functions, handler=contract.HANDLER_HOUSEKEEPING,
+            scope,
+            construct_id,
+            functions=functions,
+            handler=contract.HANDLER_HOUSEKEEPING,
             timeout=Duration.seconds(contract.HOUSEKEEPING_TIMEOUT_SECONDS),
             description="Tollgate housekeeping: deletes canceled accounts' keys, counts keys and failed rows",
-            interval=Duration.minutes(contract.HOUSEKEEPING_INTERVAL_MINUTES))
+            interval=Duration.minutes(contract.HOUSEKEEPING_INTERVAL_MINUTES),
+        )
         keys.grant_delete(self.role)
         keys.grant_count(self.role)  # (GET /apikeys: also the listing by name of the pools' keys)
         keys.grant_create(self.role)
         keys.grant_read(self.role)
         keys.grant_plan_membership(self.role, attach=True)
-        self.role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["dynamodb:Scan", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
-            resources=[accounts_table.table_arn]))  # (Get/UpdateItem: the pools' items)
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Scan", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+                resources=[accounts_table.table_arn],
+            )
+        )  # (Get/UpdateItem: the pools' items)
         # The key items follow the usage key a canceled account's row loses (tollgate.domain.key_items).
         keys_table.grant(self.role, "dynamodb:GetItem", "dynamodb:UpdateItem")

@@ -83,8 +83,12 @@ LOCK_HEADER = f"""\
 # bundling botocore as well would add ~25 MB for an SDK the runtime already has.
 #
 # Left out although a bundled package declares them:
-{"".join(textwrap.fill(f"{name}: {reason}", 98, initial_indent="#   ", subsequent_indent="#     ") + chr(10)
-         for name, reason in LEFT_OUT_PACKAGES.items())}"""
+{
+    "".join(
+        textwrap.fill(f"{name}: {reason}", 98, initial_indent="#   ", subsequent_indent="#     ") + chr(10)
+        for name, reason in LEFT_OUT_PACKAGES.items()
+    )
+}"""
 
 
 class BundlingError(RuntimeError):
@@ -105,11 +109,15 @@ def runtime_python() -> str:
         if _reports_version(candidate):
             return candidate
     if override:
-        raise BundlingError(f"{PYTHON_OVERRIDE}={override} is not a working Python {PYTHON_VERSION} interpreter: "
-                            f"point it at one (the Lambda runtime's version compiles the asset's bytecode).")
-    raise BundlingError(f"No Python {PYTHON_VERSION} found (the Lambda runtime's version compiles the asset's "
-                        f"bytecode): install it (e.g. `pyenv install {PYTHON_VERSION}`) or set "
-                        f"{PYTHON_OVERRIDE}=/path/to/python{PYTHON_VERSION}.")
+        raise BundlingError(
+            f"{PYTHON_OVERRIDE}={override} is not a working Python {PYTHON_VERSION} interpreter: "
+            f"point it at one (the Lambda runtime's version compiles the asset's bytecode)."
+        )
+    raise BundlingError(
+        f"No Python {PYTHON_VERSION} found (the Lambda runtime's version compiles the asset's "
+        f"bytecode): install it (e.g. `pyenv install {PYTHON_VERSION}`) or set "
+        f"{PYTHON_OVERRIDE}=/path/to/python{PYTHON_VERSION}."
+    )
 
 
 def _version_key(path: str) -> tuple[int, ...]:
@@ -144,8 +152,12 @@ def build_asset(output_dir: Path, *, source: Path = LAMBDA_SRC, python: str | No
         if not (output_dir / relative).is_dir():
             raise BundlingError(f"{relative} is not in the asset any more: update LEFT_OUT_PATHS in {__name__}.")
         shutil.rmtree(output_dir / relative)
-    shutil.copytree(source / PACKAGE, output_dir / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-                    dirs_exist_ok=True)
+    shutil.copytree(
+        source / PACKAGE,
+        output_dir / PACKAGE,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        dirs_exist_ok=True,
+    )
     compile_bytecode(python, output_dir)
 
 
@@ -190,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.lambda_asset", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("lock", help="write lambda_src/requirements.txt from lambda_src/requirements.in")
-    commands.add_parser("python", help=f"print the Python {PYTHON_VERSION} that compiles the bytecode, "
-                                       "or say what to install")
+    commands.add_parser(
+        "python", help=f"print the Python {PYTHON_VERSION} that compiles the bytecode, or say what to install"
+    )
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "lock":

@@ -68,7 +68,7 @@ def legacy_path(path: list[str]) -> list[str]:
     joined = "/".join(path)
     for now, before in MOVED.items():
         if joined == now or joined.startswith(now + "/"):
-            return before.split("/") + path[len(now.split("/")):]
+            return before.split("/") + path[len(now.split("/")) :]
     return path
 
 
@@ -78,8 +78,9 @@ def make_unique_id(components: list[str]) -> str:
     if len(components) == 1 and len(_alphanumeric(components[0])) <= _MAX_ID_LENGTH:
         return _alphanumeric(components[0])
     digest = hashlib.md5("/".join(components).encode()).hexdigest()[:_HASH_LENGTH].upper()
-    human = "".join(_alphanumeric(component) for component in _without_repeats(components)
-                    if component != _HIDDEN_FROM_HUMAN_ID)
+    human = "".join(
+        _alphanumeric(component) for component in _without_repeats(components) if component != _HIDDEN_FROM_HUMAN_ID
+    )
     return human[:_MAX_HUMAN_LENGTH] + digest
 
 
@@ -98,7 +99,7 @@ class KeepLogicalIds:
 
 def _path_under_stack(element: IConstruct) -> list[str]:
     scopes = element.node.scopes
-    return [scope.node.id for scope in scopes[scopes.index(Stack.of(element)) + 1:]]
+    return [scope.node.id for scope in scopes[scopes.index(Stack.of(element)) + 1 :]]
 
 
 def _alphanumeric(component: str) -> str:

@@ -93,7 +93,10 @@ class MoesifLogForwarding(Construct):
         acknowledge_wildcards(
             self.delivery_stream,
             [
-                *(f"Action::s3:{action}" for action in ("Abort*", "DeleteObject*", "GetBucket*", "GetObject*", "List*")),
+                *(
+                    f"Action::s3:{action}"
+                    for action in ("Abort*", "DeleteObject*", "GetBucket*", "GetObject*", "List*")
+                ),
                 f"Resource::{arn_of(self.ledger_bucket)}/*",
             ],
             "CDK's grant for Firehose's S3 backup: object actions on the ledger bucket only.",
@@ -114,18 +117,27 @@ class MoesifLogForwarding(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             lifecycle_rules=[
-                s3.LifecycleRule(id="ledger", prefix=contract.USAGE_LEDGER_PREFIX,
-                                 expiration=Duration.days(retention_days)),
-                s3.LifecycleRule(id="failed", prefix=contract.USAGE_LEDGER_FAILED_PREFIX,
-                                 expiration=FAILED_RECORDS_RETENTION),
+                s3.LifecycleRule(
+                    id="ledger", prefix=contract.USAGE_LEDGER_PREFIX, expiration=Duration.days(retention_days)
+                ),
+                s3.LifecycleRule(
+                    id="failed", prefix=contract.USAGE_LEDGER_FAILED_PREFIX, expiration=FAILED_RECORDS_RETENTION
+                ),
                 # The evidence behind each invoice is kept as long as the ledger it is made from; a
                 # period's download is remade on every request, so a day is plenty.
-                s3.LifecycleRule(id="evidence", prefix=contract.USAGE_EVIDENCE_PREFIX,
-                                 expiration=Duration.days(retention_days)),
-                s3.LifecycleRule(id="evidence-days", prefix=contract.USAGE_EVIDENCE_DAYS_PREFIX,
-                                 expiration=Duration.days(retention_days)),
-                s3.LifecycleRule(id="evidence-downloads", prefix=contract.USAGE_EVIDENCE_DOWNLOADS_PREFIX,
-                                 expiration=Duration.days(contract.USAGE_EVIDENCE_DOWNLOAD_RETENTION_DAYS)),
+                s3.LifecycleRule(
+                    id="evidence", prefix=contract.USAGE_EVIDENCE_PREFIX, expiration=Duration.days(retention_days)
+                ),
+                s3.LifecycleRule(
+                    id="evidence-days",
+                    prefix=contract.USAGE_EVIDENCE_DAYS_PREFIX,
+                    expiration=Duration.days(retention_days),
+                ),
+                s3.LifecycleRule(
+                    id="evidence-downloads",
+                    prefix=contract.USAGE_EVIDENCE_DOWNLOADS_PREFIX,
+                    expiration=Duration.days(contract.USAGE_EVIDENCE_DOWNLOAD_RETENTION_DAYS),
+                ),
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )

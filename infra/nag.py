@@ -30,8 +30,12 @@ def _as_spelled(scope: IConstruct, rule: str) -> str:
     infra/domains.py), except where CDK keeps the token (managed policy ARNs keep `<AWS::Partition>`):
     the finding is acknowledged in both spellings, which only ever differ in a known environment."""
     stack = Stack.of(scope)
-    for placeholder, value in (("<AWS::Partition>", stack.partition), ("<AWS::Region>", stack.region),
-                               ("<AWS::AccountId>", stack.account), ("<AWS::URLSuffix>", stack.url_suffix)):
+    for placeholder, value in (
+        ("<AWS::Partition>", stack.partition),
+        ("<AWS::Region>", stack.region),
+        ("<AWS::AccountId>", stack.account),
+        ("<AWS::URLSuffix>", stack.url_suffix),
+    ):
         if not Token.is_unresolved(value):
             rule = rule.replace(placeholder, value)
     return rule

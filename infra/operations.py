@@ -30,23 +30,46 @@ from tollgate import contract
 class Operations(Construct):
     """`housekeeping` (a ScheduledFunction), `alarms` and, with enable_dashboard, `dashboard`."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, functions: Functions,
-                 gateway: Gateway, billing: BillingLifecycle, signup: SignUp, customer_accounts: CustomerAccounts,
-                 usage_metering: UsageMetering | None, key_authorizer: KeyAuthorizer) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        functions: Functions,
+        gateway: Gateway,
+        billing: BillingLifecycle,
+        signup: SignUp,
+        customer_accounts: CustomerAccounts,
+        usage_metering: UsageMetering | None,
+        key_authorizer: KeyAuthorizer,
+    ) -> None:
         super().__init__(scope, construct_id)
         functions.provide({contract.ENV_CANCELED_KEY_RETENTION_DAYS: str(settings.canceled_key_retention_days)})
-        self.housekeeping = ScheduledHousekeeping(self, "Housekeeping", functions=functions, keys=gateway.keys,
-                                                  accounts_table=billing.accounts_table,
-                                                  keys_table=key_authorizer.keys_table)
-        http_functions = {"register": signup.register.function, "checkout": billing.checkout.function,
-                          "Stripe webhook": billing.stripe_webhook.function,
-                          "account": customer_accounts.account.function}
-        scheduled = {"reconciler": billing.reconciler.function.function,
-                     "housekeeping": self.housekeeping.function.function,
-                     "key retirement": customer_accounts.key_retirement.function.function}
-        others = {KEY_AUTHORIZER_TITLE: key_authorizer.function.function,
-                  **({"usage reporter": usage_metering.reporter.function} if usage_metering else {}),
-                  **({"sample backend": gateway.sample_backend.function} if gateway.sample_backend else {})}
+        self.housekeeping = ScheduledHousekeeping(
+            self,
+            "Housekeeping",
+            functions=functions,
+            keys=gateway.keys,
+            accounts_table=billing.accounts_table,
+            keys_table=key_authorizer.keys_table,
+        )
+        http_functions = {
+            "register": signup.register.function,
+            "checkout": billing.checkout.function,
+            "Stripe webhook": billing.stripe_webhook.function,
+            "account": customer_accounts.account.function,
+        }
+        scheduled = {
+            "reconciler": billing.reconciler.function.function,
+            "housekeeping": self.housekeeping.function.function,
+            "key retirement": customer_accounts.key_retirement.function.function,
+        }
+        others = {
+            KEY_AUTHORIZER_TITLE: key_authorizer.function.function,
+            **({"usage reporter": usage_metering.reporter.function} if usage_metering else {}),
+            **({"sample backend": gateway.sample_backend.function} if gateway.sample_backend else {}),
+        }
         watched = Watched(
             deployment=gateway.key_owner,
             stage_name=settings.stage_name,
@@ -56,19 +79,28 @@ class Operations(Construct):
             delivery_stream_name=gateway.access_logs.delivery_stream.delivery_stream_name,
             dead_letter_queue=usage_metering.dead_letter_queue if usage_metering else None,
             reconcile_interval=billing.reconciler.interval,
-            signup_requests_metric=contract.METRIC_SIGNUPS_REQUESTED if settings.verify_email
+            signup_requests_metric=contract.METRIC_SIGNUPS_REQUESTED
+            if settings.verify_email
             else contract.METRIC_SIGNUPS_STARTED,
         )
         self.alarms = Alarms(self, "Alarms", settings=settings, watched=watched)
-        stack_output(self, "AlarmTopicArn", self.alarms.topic.topic_arn,
-                     "Every alarm notifies this SNS topic; subscribe with: aws sns subscribe --topic-arn "
-                     "<this> --protocol email --notification-endpoint you@example.com")
+        stack_output(
+            self,
+            "AlarmTopicArn",
+            self.alarms.topic.topic_arn,
+            "Every alarm notifies this SNS topic; subscribe with: aws sns subscribe --topic-arn "
+            "<this> --protocol email --notification-endpoint you@example.com",
+        )
         self.dashboard = None
         if settings.enable_dashboard:
             name = f"{functions.name_prefix}-operations"
-            self.dashboard = OperationsDashboard(self, "Dashboard", watched=watched, name=name,
-                                                 alarms=list(self.alarms.alarms.values()))
+            self.dashboard = OperationsDashboard(
+                self, "Dashboard", watched=watched, name=name, alarms=list(self.alarms.alarms.values())
+            )
             region = Stack.of(self).region
-            stack_output(self, "DashboardUrl",
-                         f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-                         f"#dashboards:name={name}", "The operations dashboard")
+            stack_output(
+                self,
+                "DashboardUrl",
+                f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={name}",
+                "The operations dashboard",
+            )

@@ -20,8 +20,15 @@ from infra.nag import acknowledge
 from tollgate import contract
 
 
-def placeholder_secret(scope: Construct, construct_id: str, existing_arn: str | None, *, description: str,
-                       fields: tuple[str, ...], rotation: str) -> secretsmanager.ISecret:
+def placeholder_secret(
+    scope: Construct,
+    construct_id: str,
+    existing_arn: str | None,
+    *,
+    description: str,
+    fields: tuple[str, ...],
+    rotation: str,
+) -> secretsmanager.ISecret:
     """The existing secret when its complete ARN is given, else one holding only placeholders
     (`rotation` says why Secrets Manager cannot rotate it: the nag reason)."""
     if existing_arn:
@@ -37,13 +44,16 @@ def placeholder_secret(scope: Construct, construct_id: str, existing_arn: str | 
     return secret
 
 
-def output_secret(scope: Construct, name: str, secret: secretsmanager.ISecret, *, holds: str, values: str,
-                  example: dict[str, str]) -> None:
+def output_secret(
+    scope: Construct, name: str, secret: secretsmanager.ISecret, *, holds: str, values: str, example: dict[str, str]
+) -> None:
     """The stack outputs `<name>SecretArn` and `Put<name>SecretCommand` (the command to run with the real values)."""
     stack = Stack.of(scope)
     stack_output(scope, f"{name}SecretArn", secret.secret_arn, f"Secret holding {holds}")
-    command = (f"aws secretsmanager put-secret-value --region {stack.region} --secret-id {secret.secret_arn} "
-               f"--secret-string '{json.dumps(example, separators=(',', ':'))}'")
+    command = (
+        f"aws secretsmanager put-secret-value --region {stack.region} --secret-id {secret.secret_arn} "
+        f"--secret-string '{json.dumps(example, separators=(',', ':'))}'"
+    )
     stack_output(scope, f"Put{name}SecretCommand", command, f"Run this with the real {values} after deploy")
 
 

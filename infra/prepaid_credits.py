@@ -20,14 +20,25 @@ from tollgate import contract
 
 
 class PrepaidCredits(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, functions: Functions, webhook: iam.IGrantable,
-                 account_page: iam.IGrantable) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Functions,
+        webhook: iam.IGrantable,
+        account_page: iam.IGrantable,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.table = on_demand_table(
-            self, "CreditsTable", partition_key=contract.CREDITS_PARTITION_KEY,
+            self,
+            "CreditsTable",
+            partition_key=contract.CREDITS_PARTITION_KEY,
             sort_key=(contract.CREDITS_SORT_KEY, dynamodb.AttributeType.STRING),
             ttl_attribute=None,  # entries are the record of what was paid: they never expire
-            backups=True, keep_on_delete=True, deletion_protection=True,
+            backups=True,
+            keep_on_delete=True,
+            deletion_protection=True,
         )
         functions.provide({contract.ENV_CREDITS_TABLE: self.table.table_name})
         self.table.grant(webhook, "dynamodb:PutItem", "dynamodb:UpdateItem")  # purchases (domain.credit_purchases)

@@ -27,11 +27,13 @@ _CURRENCY = re.compile(r"^[a-z]{3}$")
 PREPAID_FIELD_EXPECTED = {
     "billing": "one of " + ", ".join(BILLING_MODES) + " (metered: the default)",
     "unit_price": "a decimal amount of the currency per billable call, more than 0, at most 6 decimal places "
-                  "(e.g. '0.001')",
+    "(e.g. '0.001')",
     "currency": "a three-letter ISO currency code in lowercase (e.g. 'usd')",
-    "credit_packs": (f"a list of 1 to {MAX_PACKS} packs, each {{'id': 1-32 lowercase letters, digits or '-', "
-                     "'credit': the amount added, 'price': what Checkout charges, both decimal amounts of the "
-                     "currency, the price in whole cents}"),
+    "credit_packs": (
+        f"a list of 1 to {MAX_PACKS} packs, each {{'id': 1-32 lowercase letters, digits or '-', "
+        "'credit': the amount added, 'price': what Checkout charges, both decimal amounts of the "
+        "currency, the price in whole cents}"
+    ),
 }
 
 
@@ -48,7 +50,7 @@ def read_prepaid(item: dict[str, Any], fail: Any, metered_price: str | None) -> 
     if billing == "metered":
         given = [name for name in PREPAID_FIELDS[1:] if name in item]
         if given:
-            raise fail(given[0], "set only with \"billing\": \"prepaid\"")
+            raise fail(given[0], 'set only with "billing": "prepaid"')
         return None
     if metered_price:
         raise fail("stripe_price_id", "empty for a prepaid plan (its calls are paid from credit, not metered)")
@@ -68,8 +70,12 @@ def read_prepaid(item: dict[str, Any], fail: Any, metered_price: str | None) -> 
 
 
 def _pack(pack: Any, fail: Any) -> CreditPack:
-    if not isinstance(pack, dict) or set(pack) != {"id", "credit", "price"} or not isinstance(pack["id"], str) \
-            or not _PACK_ID.match(pack["id"]):
+    if (
+        not isinstance(pack, dict)
+        or set(pack) != {"id", "credit", "price"}
+        or not isinstance(pack["id"], str)
+        or not _PACK_ID.match(pack["id"])
+    ):
         raise fail()
     price = _amount(pack["price"], fail)
     if price % 10_000:

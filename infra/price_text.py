@@ -24,12 +24,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-ZERO_DECIMAL_CURRENCIES = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx",
-                                     "vnd", "vuv", "xaf", "xof", "xpf"})
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
+)
 THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 # The currencies a symbol can stand for ($ is the dollar of several countries).
-SYMBOL_CURRENCIES = {"$": frozenset({"usd", "cad", "aud", "nzd", "sgd", "hkd"}), "€": frozenset({"eur"}),
-                     "£": frozenset({"gbp"}), "¥": frozenset({"jpy", "cny"}), "₹": frozenset({"inr"})}
+SYMBOL_CURRENCIES = {
+    "$": frozenset({"usd", "cad", "aud", "nzd", "sgd", "hkd"}),
+    "€": frozenset({"eur"}),
+    "£": frozenset({"gbp"}),
+    "¥": frozenset({"jpy", "cny"}),
+    "₹": frozenset({"inr"}),
+}
 _SCALE = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}
 _NUMBER = r"\d[\d,]*(?:\.\d+)?|\.\d+"
 # An amount (marked as money), "per"/"a"/"/", an optional number of calls, then "call(s)"/"request(s)".
@@ -78,10 +84,12 @@ def stated_rates(price_text: str) -> tuple[StatedRate, ...]:
             continue  # a bare number: a quantity such as "1,000 calls a month"
         calls = Decimal(match["count"].replace(",", "")) if match["count"] else Decimal(1)
         calls *= _SCALE.get((match["scale"] or "").lower(), 1)
-        currencies = SYMBOL_CURRENCIES[match["symbol"]] if match["symbol"] else (
-            frozenset({code.lower()}) if code else None)
-        rates.append(StatedRate(match.group(0).strip(), Decimal(match["amount"].replace(",", "")) / calls, minor,
-                                currencies))
+        currencies = (
+            SYMBOL_CURRENCIES[match["symbol"]] if match["symbol"] else (frozenset({code.lower()}) if code else None)
+        )
+        rates.append(
+            StatedRate(match.group(0).strip(), Decimal(match["amount"].replace(",", "")) / calls, minor, currencies)
+        )
     return tuple(rates)
 
 
@@ -92,28 +100,36 @@ def check_free_plan(plan_id: str, price_text: str) -> None:
             raise PriceTextError(
                 f"plan {plan_id!r} is free (no stripe_price_id: nothing is billed) but its price_text {price_text!r} "
                 f"says {rate.shown!r}: remove the price from the text, or give the plan a stripe_price_id "
-                "(make stripe-setup --plans)")
+                "(make stripe-setup --plans)"
+            )
 
 
-def check_paid_plan(plan_id: str, price_text: str, currency: str, rates_in_minor_units: Iterable[Decimal],
-                    billed: str) -> None:
+def check_paid_plan(
+    plan_id: str, price_text: str, currency: str, rates_in_minor_units: Iterable[Decimal], billed: str
+) -> None:
     """Every price per call the text states must be one `rates_in_minor_units` charges (in `currency`'s
     minor unit; one per tier for a tiered price), and the text must state at least one. `billed` says
     in words what the price bills, for the message."""
     rates = set(rates_in_minor_units)
     stated = stated_rates(price_text)
     if not stated:
-        raise PriceTextError(f"plan {plan_id!r}: price_text {price_text!r} states no price per call, and customers "
-                             f"read it as the plan's price; say what Stripe bills: {billed}")
+        raise PriceTextError(
+            f"plan {plan_id!r}: price_text {price_text!r} states no price per call, and customers "
+            f"read it as the plan's price; say what Stripe bills: {billed}"
+        )
     for rate in stated:
         quoted = "" if rate.shown == price_text.strip() else f" ({rate.shown!r})"
         if rate.currencies is not None and currency not in rate.currencies:
-            raise PriceTextError(f"plan {plan_id!r}: price_text {price_text!r} names a price{quoted} in another "
-                                 f"currency than {currency.upper()}, the one its Stripe price bills: {billed}")
+            raise PriceTextError(
+                f"plan {plan_id!r}: price_text {price_text!r} names a price{quoted} in another "
+                f"currency than {currency.upper()}, the one its Stripe price bills: {billed}"
+            )
         says = major_amount(rate.in_minor_units(currency), currency)
         if rate.in_minor_units(currency) not in rates:
-            raise PriceTextError(f"plan {plan_id!r}: price_text {price_text!r} says {says} per call{quoted}, but its "
-                                 f"Stripe price bills {billed}: make them agree")
+            raise PriceTextError(
+                f"plan {plan_id!r}: price_text {price_text!r} says {says} per call{quoted}, but its "
+                f"Stripe price bills {billed}: make them agree"
+            )
 
 
 def major_amount(minor_units: Decimal, currency: str) -> str:

@@ -31,11 +31,22 @@ class ScheduledFunction(Construct):
     resources where they were before this class existed (their functions have fixed names, which
     CloudFormation cannot replace in place)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, functions: Functions, handler: str,
-                 description: str, timeout: Duration, interval: Duration, memory_size: int = 256) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Functions,
+        handler: str,
+        description: str,
+        timeout: Duration,
+        interval: Duration,
+        memory_size: int = 256,
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.function = functions.business(self, construct_id, handler=handler, timeout=timeout,
-                                           description=description, memory_size=memory_size)
+        self.function = functions.business(
+            self, construct_id, handler=handler, timeout=timeout, description=description, memory_size=memory_size
+        )
         function_name = functions.name_of(handler)
         self.function.function.configure_async_invoke(retry_attempts=0)
         self.interval = interval
@@ -43,9 +54,12 @@ class ScheduledFunction(Construct):
             self,
             "Schedule",
             schedule=scheduler.ScheduleExpression.rate(interval),
-            target=targets.LambdaInvoke(self.function.function, retry_attempts=2,
-                                        max_event_age=SCHEDULER_DELIVERY_WINDOW,
-                                        role=self._schedule_role(function_name)),
+            target=targets.LambdaInvoke(
+                self.function.function,
+                retry_attempts=2,
+                max_event_age=SCHEDULER_DELIVERY_WINDOW,
+                role=self._schedule_role(function_name),
+            ),
             description=f"Tollgate: invoke {function_name} every {interval.to_human_string()}",
         )
 
@@ -55,14 +69,26 @@ class ScheduledFunction(Construct):
 
     def _schedule_role(self, function_name: str) -> iam.Role:
         stack = Stack.of(self)
-        role = iam.Role(self, "ScheduleRole", description=f"EventBridge Scheduler: invoke {function_name}",
-                        assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={"StringEquals": {
-                            "aws:SourceAccount": stack.account,
-                            "aws:SourceArn": stack.format_arn(service="scheduler", resource="schedule-group",
-                                                              resource_name="default"),
-                        }}))
+        role = iam.Role(
+            self,
+            "ScheduleRole",
+            description=f"EventBridge Scheduler: invoke {function_name}",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {
+                        "aws:SourceAccount": stack.account,
+                        "aws:SourceArn": stack.format_arn(
+                            service="scheduler", resource="schedule-group", resource_name="default"
+                        ),
+                    }
+                },
+            ),
+        )
         acknowledge_wildcards(
-            role, [f"Resource::{arn_of(self.function.function)}:*"],
+            role,
+            [f"Resource::{arn_of(self.function.function)}:*"],
             "Lambda's grantInvoke names the function and its qualified ARNs (<function>:*); this role may invoke "
-            "this one function only.")
+            "this one function only.",
+        )
         return role

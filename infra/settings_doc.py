@@ -67,7 +67,8 @@ def _doc(owner: type, each: Any) -> str:
         raise UndocumentedSetting(
             f"{owner.__module__}.{owner.__name__}.{each.name} has no description: declare it as "
             f'{each.name}: ... = field(metadata={{"{DOC}": "<what it does, one line>"}}), then run '
-            "python -m infra.settings_doc")
+            "python -m infra.settings_doc"
+        )
     return " ".join(text.split())
 
 
@@ -81,24 +82,37 @@ def setting_lines(context: Mapping[str, Any], settings_class: type[Any] = Settin
         if "context_keys" in each.metadata:
             group = hints[each.name]
             assert isinstance(group, type) and is_dataclass(group), (
-                f"{each.name}: context_keys needs a dataclass whose fields are the keys")
-            lines += [SettingLine((key.name,), _default(context, key.name), accepts[key.name], _doc(group, key))
-                      for key in fields(group)]
+                f"{each.name}: context_keys needs a dataclass whose fields are the keys"
+            )
+            lines += [
+                SettingLine((key.name,), _default(context, key.name), accepts[key.name], _doc(group, key))
+                for key in fields(group)
+            ]
             continue
-        lines.append(SettingLine((each.name,), _default(context, each.name), accepts[each.name],
-                                 _doc(settings_class, each)))
+        lines.append(
+            SettingLine((each.name,), _default(context, each.name), accepts[each.name], _doc(settings_class, each))
+        )
         if each.name == "plans":
-            lines.append(SettingLine(FLAT_PLAN_KEYS, "*(not set)*",
-                                     "the [plan field](#fields-of-a-plan) of the same name", FLAT_PLAN_KEYS_DOC))
+            lines.append(
+                SettingLine(
+                    FLAT_PLAN_KEYS,
+                    "*(not set)*",
+                    "the [plan field](#fields-of-a-plan) of the same name",
+                    FLAT_PLAN_KEYS_DOC,
+                )
+            )
     return lines
 
 
 def plan_field_lines() -> list[SettingLine]:
     """One row per field of a `plans` entry."""
     assert tuple(each.name for each in fields(PlanSettings)) == PLAN_FIELDS == tuple(PLAN_FIELD_EXPECTED), (
-        "PlanSettings' fields, PLAN_FIELDS and PLAN_FIELD_EXPECTED must name the same fields in the same order")
-    return [SettingLine((each.name,), "", PLAN_FIELD_EXPECTED[each.name], _doc(PlanSettings, each))
-            for each in fields(PlanSettings)]
+        "PlanSettings' fields, PLAN_FIELDS and PLAN_FIELD_EXPECTED must name the same fields in the same order"
+    )
+    return [
+        SettingLine((each.name,), "", PLAN_FIELD_EXPECTED[each.name], _doc(PlanSettings, each))
+        for each in fields(PlanSettings)
+    ]
 
 
 def _default(context: Mapping[str, Any], key: str) -> str:
@@ -108,8 +122,11 @@ def _default(context: Mapping[str, Any], key: str) -> str:
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     if isinstance(value, list) and all(isinstance(item, dict) for item in value):
-        return f"{len(value)} plans: " + ", ".join(f"`{item.get('id')}`" for item in value) + \
-            " ([as shipped](#the-shipped-plans))"
+        return (
+            f"{len(value)} plans: "
+            + ", ".join(f"`{item.get('id')}`" for item in value)
+            + " ([as shipped](#the-shipped-plans))"
+        )
     if isinstance(value, list):
         return ", ".join(f"`{item}`" for item in value)
     return f"`{value}`"
@@ -119,29 +136,58 @@ def _cell(text: str) -> str:
     """Text for a table cell: `|` escaped, and outside code spans a `<` that opens no autolink (the
     `<region>` of an ARN) escaped, so Markdown does not take it for an HTML tag."""
     parts = text.replace("|", "\\|").split("`")
-    return "`".join(re.sub(r"<(?!https?://)", "&lt;", part) if index % 2 == 0 else part
-                    for index, part in enumerate(parts))
+    return "`".join(
+        re.sub(r"<(?!https?://)", "&lt;", part) if index % 2 == 0 else part for index, part in enumerate(parts)
+    )
 
 
 def render(context: Mapping[str, Any]) -> str:
     """The whole page for `context` (cdk.json's)."""
-    out = [_INTRO, "## Deployment settings", "", "| Key | Default | Accepts | What it does |", "| --- | --- | --- | --- |"]
-    out += [f"| {', '.join(f'`{key}`' for key in line.keys)} | {_cell(line.default)} | {_cell(line.accepts)} | "
-            f"{_cell(line.doc)} |" for line in setting_lines(context)]
-    out += ["", "## Fields of a plan", "",
-            "Each object of `plans` has these fields and no others (`description` may be empty; "
-            "`require_payment_method` may be left out, meaning `false`). A wrong plan fails synth naming the plan "
-            "and the field.", "", "| Field | Accepts | What it does |", "| --- | --- | --- |"]
+    out = [
+        _INTRO,
+        "## Deployment settings",
+        "",
+        "| Key | Default | Accepts | What it does |",
+        "| --- | --- | --- | --- |",
+    ]
+    out += [
+        f"| {', '.join(f'`{key}`' for key in line.keys)} | {_cell(line.default)} | {_cell(line.accepts)} | "
+        f"{_cell(line.doc)} |"
+        for line in setting_lines(context)
+    ]
+    out += [
+        "",
+        "## Fields of a plan",
+        "",
+        "Each object of `plans` has these fields and no others (`description` may be empty; "
+        "`require_payment_method` may be left out, meaning `false`). A wrong plan fails synth naming the plan "
+        "and the field.",
+        "",
+        "| Field | Accepts | What it does |",
+        "| --- | --- | --- |",
+    ]
     out += [f"| `{line.keys[0]}` | {_cell(line.accepts)} | {_cell(line.doc)} |" for line in plan_field_lines()]
-    out += ["", "## The shipped plans", "", "The `plans` value `cdk.json` ships:", "", "```json",
-            json.dumps(context.get("plans"), indent=2), "```", ""]
+    out += [
+        "",
+        "## The shipped plans",
+        "",
+        "The `plans` value `cdk.json` ships:",
+        "",
+        "```json",
+        json.dumps(context.get("plans"), indent=2),
+        "```",
+        "",
+    ]
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.settings_doc", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help=f"write nothing; exit 1 when {SETTINGS_PAGE.relative_to(REPO_ROOT)} is not what would be written")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help=f"write nothing; exit 1 when {SETTINGS_PAGE.relative_to(REPO_ROOT)} is not what would be written",
+    )
     args = parser.parse_args(argv)
     try:
         page = render(load_cdk_json_context(REPO_ROOT / "cdk.json"))

@@ -27,17 +27,34 @@ from tollgate import contract
 class SignUp(Construct):
     """The `register` function and the `idempotency_table`."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, functions: Functions, gateway: Gateway,
-                 billing: BillingLifecycle, keys_table: dynamodb.ITable) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Functions,
+        gateway: Gateway,
+        billing: BillingLifecycle,
+        keys_table: dynamodb.ITable,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.idempotency_table = on_demand_table(
-            self, "IdempotencyTable", partition_key=contract.IDEMPOTENCY_PARTITION_KEY,
-            ttl_attribute=contract.IDEMPOTENCY_TTL_ATTRIBUTE, backups=True, keep_on_delete=False,
+            self,
+            "IdempotencyTable",
+            partition_key=contract.IDEMPOTENCY_PARTITION_KEY,
+            ttl_attribute=contract.IDEMPOTENCY_TTL_ATTRIBUTE,
+            backups=True,
+            keep_on_delete=False,
         )
         functions.provide({contract.ENV_IDEMPOTENCY_TABLE: self.idempotency_table.table_name})
         self.register = functions.business(
-            self, "Register", handler=contract.HANDLER_REGISTER, timeout=REGISTER_TIMEOUT, public=True,
-            description="Tollgate POST /register: API key + Stripe subscription + Moesif user, or nothing")
+            self,
+            "Register",
+            handler=contract.HANDLER_REGISTER,
+            timeout=REGISTER_TIMEOUT,
+            public=True,
+            description="Tollgate POST /register: API key + Stripe subscription + Moesif user, or nothing",
+        )
         role = self.register.role
         gateway.keys.grant_create(role)
         gateway.keys.grant_read(role)
@@ -50,9 +67,16 @@ class SignUp(Construct):
         self.idempotency_table.grant_read_write_data(role)
         keys_table.grant_read_write_data(role)  # the new key's item (removed on rollback)
 
-        gateway.add_function_route(contract.ROUTE_REGISTER, "POST", self.register.function,
-                                   "Public sign-up by design; method throttling and a body model guard it.")
+        gateway.add_function_route(
+            contract.ROUTE_REGISTER,
+            "POST",
+            self.register.function,
+            "Public sign-up by design; method throttling and a body model guard it.",
+        )
         gateway.add_site_routes(contract.HANDLER_REGISTER, self.register.function)
-        stack_output(self, contract.STACK_OUTPUT_REGISTER_FUNCTION, self.register.function.function_name,
-                     "The register function, whose settings the ops commands read (make status ARGS=\"--stack "
-                     "<name>\")")
+        stack_output(
+            self,
+            contract.STACK_OUTPUT_REGISTER_FUNCTION,
+            self.register.function.function_name,
+            'The register function, whose settings the ops commands read (make status ARGS="--stack <name>")',
+        )

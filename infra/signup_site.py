@@ -104,18 +104,26 @@ class SignupSite(Construct):
         """site_delivery.PAGE_ROUTES: a behaviour per address, like the default one, whose function
         serves the page's file (only requests of these addresses run it)."""
         rewrite = cloudfront.Function(
-            self, "PageRoutes", code=cloudfront.FunctionCode.from_inline(site_delivery.page_rewrite_function()),
+            self,
+            "PageRoutes",
+            code=cloudfront.FunctionCode.from_inline(site_delivery.page_rewrite_function()),
             runtime=cloudfront.FunctionRuntime.JS_2_0,
-            comment="Tollgate: serves /account from account.html")
+            comment="Tollgate: serves /account from account.html",
+        )
         for route in site_delivery.PAGE_ROUTES:
             self.distribution.add_behavior(
-                route, site_origin,
+                route,
+                site_origin,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 response_headers_policy=self.headers_policy,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
                 compress=True,
-                function_associations=[cloudfront.FunctionAssociation(
-                    function=rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)])
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=rewrite, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                    )
+                ],
+            )
 
     def _security_headers_policy(self, image_origin: str | None) -> cloudfront.ResponseHeadersPolicy:
         """The headers of infra/site_delivery.py, overriding whatever the origin might send."""
@@ -176,7 +184,10 @@ class SignupSite(Construct):
         acknowledge_wildcards(
             handler_role,
             [
-                *(f"Action::s3:{action}" for action in ("Abort*", "DeleteObject*", "GetBucket*", "GetObject*", "List*")),
+                *(
+                    f"Action::s3:{action}"
+                    for action in ("Abort*", "DeleteObject*", "GetBucket*", "GetObject*", "List*")
+                ),
                 "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
                 f"Resource::{arn_of(self.bucket)}/*",
                 "Resource::*",

@@ -29,13 +29,16 @@ def page_rewrite_function() -> str:
     """The CloudFront Function (JavaScript runtime 2.0) on PAGE_ROUTES' behaviours: the address's
     file becomes the request's URI, so S3 serves it with its own content type."""
     pages = ", ".join(f'"{route}": "/{page}"' for route, page in PAGE_ROUTES.items())
-    return ("var PAGES = {" + pages + "};\n"
-            "function handler(event) {\n"
-            "  var request = event.request;\n"
-            "  var page = PAGES[request.uri];\n"
-            "  if (page) { request.uri = page; }\n"
-            "  return request;\n"
-            "}\n")
+    return (
+        "var PAGES = {" + pages + "};\n"
+        "function handler(event) {\n"
+        "  var request = event.request;\n"
+        "  var page = PAGES[request.uri];\n"
+        "  if (page) { request.uri = page; }\n"
+        "  return request;\n"
+        "}\n"
+    )
+
 
 HSTS_MAX_AGE_SECONDS = 2 * 365 * 24 * 60 * 60  # two years: what HSTS preload lists ask for
 HSTS_INCLUDE_SUBDOMAINS = True
@@ -45,8 +48,9 @@ REFERRER_POLICY = "strict-origin-when-cross-origin"
 LOGO_FILES = ("logo.svg", "logo.png")
 
 
-def site_config(api_url: str, plans: tuple[PlanSettings, ...], branding: Branding,
-                site_dir: Path = SITE_DIR) -> dict[str, Any]:
+def site_config(
+    api_url: str, plans: tuple[PlanSettings, ...], branding: Branding, site_dir: Path = SITE_DIR
+) -> dict[str, Any]:
     """The config.json the page reads at load, so it never hard-codes the API's address (shown to the
     customer as the base URL of the metered API; the page itself calls only its own origin), the plans
     (the first is the default; `requirePaymentMethod` is the default plan's, for pages that ask) or the

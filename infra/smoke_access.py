@@ -87,4 +87,3 @@ def grant_smoke(stack: Stack, role: iam.Role, tollgate_stack: str, stage: str) -
     ], "Each wildcard stands for what only exists once deployed: the id CloudFormation gives the Tollgate stack, "
        "the random part of its tables' generated names; the Stripe secret and the API keys are matched by the "
        "deployment's owner tag instead (infra/smoke_access.py).")  # fmt: skip
-

@@ -20,9 +20,11 @@ from infra.usage_metering import UsageMetering
 
 
 class SpendControl(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, usage_metering: UsageMetering,
-                 customer_accounts: CustomerAccounts) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, usage_metering: UsageMetering, customer_accounts: CustomerAccounts
+    ) -> None:
         super().__init__(scope, construct_id)
         customer_accounts.grant_send_email(usage_metering.reporter.role)
-        customer_accounts.account.role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["dynamodb:Query"], resources=[usage_metering.counts_table.table_arn]))
+        customer_accounts.account.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[usage_metering.counts_table.table_arn])
+        )

@@ -13,9 +13,17 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 
-def on_demand_table(scope: Construct, construct_id: str, *, partition_key: str, ttl_attribute: str | None,
-                    backups: bool, keep_on_delete: bool, deletion_protection: bool = False,
-                    sort_key: tuple[str, dynamodb.AttributeType] | None = None) -> dynamodb.Table:
+def on_demand_table(
+    scope: Construct,
+    construct_id: str,
+    *,
+    partition_key: str,
+    ttl_attribute: str | None,
+    backups: bool,
+    keep_on_delete: bool,
+    deletion_protection: bool = False,
+    sort_key: tuple[str, dynamodb.AttributeType] | None = None,
+) -> dynamodb.Table:
     """A table keyed by the string `partition_key` (and `sort_key`: name, type), items expiring by `ttl_attribute`
     (None: items that never expire)."""
     return dynamodb.Table(
@@ -27,7 +35,9 @@ def on_demand_table(scope: Construct, construct_id: str, *, partition_key: str, 
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
-        ) if backups else None,
+        )
+        if backups
+        else None,
         time_to_live_attribute=ttl_attribute,
         deletion_protection=deletion_protection or None,
         removal_policy=RemovalPolicy.RETAIN if keep_on_delete else RemovalPolicy.DESTROY,

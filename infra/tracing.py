@@ -27,10 +27,17 @@ class ActiveTracing:
         if not isinstance(node, lambda_.Function):
             return
         function = node.node.default_child
-        if not isinstance(function, lambda_.CfnFunction) or not str(function.handler).startswith(TOLLGATE_HANDLER_PREFIX):
+        if not isinstance(function, lambda_.CfnFunction) or not str(function.handler).startswith(
+            TOLLGATE_HANDLER_PREFIX
+        ):
             return
         function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
-        node.add_to_role_policy(iam.PolicyStatement(
-            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]))
-        acknowledge_wildcards(node.role, ["Resource::*"], "X-Ray's PutTraceSegments and PutTelemetryRecords have no "
-                              "resource-level permissions (Service Authorization Reference, AWS X-Ray).")
+        node.add_to_role_policy(
+            iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"])
+        )
+        acknowledge_wildcards(
+            node.role,
+            ["Resource::*"],
+            "X-Ray's PutTraceSegments and PutTelemetryRecords have no "
+            "resource-level permissions (Service Authorization Reference, AWS X-Ray).",
+        )

@@ -38,28 +38,50 @@ from tollgate import contract
 class UsageLimits(Construct):
     """The "limit reached" usage plan and key, told to the authorizer; the reporter's grants to write limits."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, gateway: Gateway, key_authorizer: KeyAuthorizer,
-                 accounts_table: dynamodb.ITable, reporter_role: iam.IRole) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        gateway: Gateway,
+        key_authorizer: KeyAuthorizer,
+        accounts_table: dynamodb.ITable,
+        reporter_role: iam.IRole,
+    ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         value = Fn.join("", [contract.LIMIT_REACHED_KEY_PREFIX, Fn.select(2, Fn.split("/", stack.stack_id))])
         self.usage_plan = gateway.rest_api.add_usage_plan(
-            "LimitReachedPlan", name=f"{stack.stack_name}-{gateway.stage.stage_name}-limit-reached",
+            "LimitReachedPlan",
+            name=f"{stack.stack_name}-{gateway.stage.stage_name}-limit-reached",
             description="Tollgate: accounts over a usage limit (no call is allowed; the stage answers 429)",
             quota=apigw.QuotaSettings(limit=0, period=apigw.Period.DAY),
-            api_stages=[apigw.UsagePlanPerApiStage(api=gateway.rest_api, stage=gateway.stage)])
+            api_stages=[apigw.UsagePlanPerApiStage(api=gateway.rest_api, stage=gateway.stage)],
+        )
         # CDK leaves a quota limit of 0 out of the template (it renders only a truthy limit), and a quota
         # without a limit counts nothing: the 0 is written into the resource itself.
         usage_plan_resource = self.usage_plan.node.default_child
         assert isinstance(usage_plan_resource, apigw.CfnUsagePlan)
         usage_plan_resource.add_property_override("Quota.Limit", 0)
-        self.key = apigw.ApiKey(self, "LimitReachedKey", value=value, enabled=True,
-                                description="Tollgate: the usage key of accounts over a usage limit (never a credential)")
-        for owned in (self.usage_plan, self.key):  # like every usage plan and key of the deployment (infra/api_key_access.py)
+        self.key = apigw.ApiKey(
+            self,
+            "LimitReachedKey",
+            value=value,
+            enabled=True,
+            description="Tollgate: the usage key of accounts over a usage limit (never a credential)",
+        )
+        for owned in (
+            self.usage_plan,
+            self.key,
+        ):  # like every usage plan and key of the deployment (infra/api_key_access.py)
             Tags.of(owned).add(contract.API_KEY_OWNER_TAG, gateway.key_owner)
         self.usage_plan.add_api_key(self.key)
         key_authorizer.function.function.add_environment(contract.ENV_LIMIT_REACHED_KEY, value)
-        reporter_role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[accounts_table.table_arn]))
-        reporter_role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["dynamodb:UpdateItem"], resources=[key_authorizer.keys_table.table_arn]))
+        reporter_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[accounts_table.table_arn]
+            )
+        )
+        reporter_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[key_authorizer.keys_table.table_arn])
+        )

@@ -64,8 +64,11 @@ from infra.tables import on_demand_table
 from tollgate import contract
 
 REPORTER_TIMEOUT = Duration.seconds(120)
-_EVIDENCE_PREFIXES = (contract.USAGE_EVIDENCE_PREFIX, contract.USAGE_EVIDENCE_DAYS_PREFIX,
-                      contract.USAGE_EVIDENCE_DOWNLOADS_PREFIX)
+_EVIDENCE_PREFIXES = (
+    contract.USAGE_EVIDENCE_PREFIX,
+    contract.USAGE_EVIDENCE_DAYS_PREFIX,
+    contract.USAGE_EVIDENCE_DOWNLOADS_PREFIX,
+)
 MAX_CONCURRENCY = 2  # the lowest maximum concurrency an SQS event source accepts
 QUEUE_RETENTION = Duration.days(14)  # SQS's maximum
 
@@ -74,85 +77,146 @@ class UsageMetering(Construct):
     """The usage queue and its dead letters, the ledger's notification (the ledger is the gateway's
     access-log backup, infra/log_forwarding.py), the usage reports table and the `reporter` function."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, ledger_bucket: s3.IBucket, billable_statuses: str,
-                 functions: Functions, billing: BillingLifecycle) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        ledger_bucket: s3.IBucket,
+        billable_statuses: str,
+        functions: Functions,
+        billing: BillingLifecycle,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.ledger_bucket = ledger_bucket
         self.dead_letter_queue = sqs.Queue(
-            self, "DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
-            retention_period=QUEUE_RETENTION)
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=QUEUE_RETENTION,
+        )
         self.queue = sqs.Queue(
-            self, "Queue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
-            retention_period=QUEUE_RETENTION, visibility_timeout=Duration.seconds(6 * REPORTER_TIMEOUT.to_seconds()),
-            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=contract.USAGE_QUEUE_MAX_RECEIVES,
-                                                  queue=self.dead_letter_queue))
-        ledger_bucket.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queue),
-                                             s3.NotificationKeyFilter(prefix=contract.USAGE_LEDGER_PREFIX))
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=QUEUE_RETENTION,
+            visibility_timeout=Duration.seconds(6 * REPORTER_TIMEOUT.to_seconds()),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=contract.USAGE_QUEUE_MAX_RECEIVES, queue=self.dead_letter_queue
+            ),
+        )
+        ledger_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.queue),
+            s3.NotificationKeyFilter(prefix=contract.USAGE_LEDGER_PREFIX),
+        )
         self.reports_table = on_demand_table(
-            self, "ReportsTable", partition_key=contract.USAGE_REPORTS_PARTITION_KEY,
-            ttl_attribute=contract.USAGE_REPORTS_TTL_ATTRIBUTE, backups=True, keep_on_delete=True,
+            self,
+            "ReportsTable",
+            partition_key=contract.USAGE_REPORTS_PARTITION_KEY,
+            ttl_attribute=contract.USAGE_REPORTS_TTL_ATTRIBUTE,
+            backups=True,
+            keep_on_delete=True,
         )
         self.reports_table.add_global_secondary_index(
             index_name=contract.USAGE_REPORTS_INDEX_PENDING,
-            partition_key=dynamodb.Attribute(name=contract.USAGE_REPORTS_ATTR_PENDING,
-                                             type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name=contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT,
-                                        type=dynamodb.AttributeType.NUMBER),
+            partition_key=dynamodb.Attribute(
+                name=contract.USAGE_REPORTS_ATTR_PENDING, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(
+                name=contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, type=dynamodb.AttributeType.NUMBER
+            ),
             projection_type=dynamodb.ProjectionType.ALL,
         )
         # The account page's usage this period: a customer's reports by the time of their latest call
         # (tollgate.adapters.dynamo_usage_reports.billable_calls); only the value is read from it.
         self.reports_table.add_global_secondary_index(
             index_name=contract.USAGE_REPORTS_INDEX_BY_CUSTOMER,
-            partition_key=dynamodb.Attribute(name=contract.USAGE_REPORTS_ATTR_CUSTOMER_ID,
-                                             type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(
+                name=contract.USAGE_REPORTS_ATTR_CUSTOMER_ID, type=dynamodb.AttributeType.STRING
+            ),
             sort_key=dynamodb.Attribute(name=contract.USAGE_REPORTS_ATTR_TIMESTAMP, type=dynamodb.AttributeType.NUMBER),
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=["value"],
         )
         self.counts_table = on_demand_table(
-            self, "CountsTable", partition_key=contract.USAGE_COUNTS_PARTITION_KEY,
+            self,
+            "CountsTable",
+            partition_key=contract.USAGE_COUNTS_PARTITION_KEY,
             sort_key=(contract.USAGE_COUNTS_SORT_KEY, dynamodb.AttributeType.NUMBER),
-            ttl_attribute=contract.USAGE_COUNTS_TTL_ATTRIBUTE, backups=True, keep_on_delete=False,
+            ttl_attribute=contract.USAGE_COUNTS_TTL_ATTRIBUTE,
+            backups=True,
+            keep_on_delete=False,
         )
         self._acknowledge_notification_handler()
         # What every function is told about usage metering (ops commands read it from any of them).
-        functions.provide({
-            contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket.bucket_name,
-            contract.ENV_USAGE_REPORTS_TABLE: self.reports_table.table_name,
-            contract.ENV_USAGE_COUNTS_TABLE: self.counts_table.table_name,
-            contract.ENV_USAGE_QUEUE_URL: self.queue.queue_url,
-            contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url,
-            contract.ENV_BILLABLE_STATUSES: billable_statuses,
-        })
+        functions.provide(
+            {
+                contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket.bucket_name,
+                contract.ENV_USAGE_REPORTS_TABLE: self.reports_table.table_name,
+                contract.ENV_USAGE_COUNTS_TABLE: self.counts_table.table_name,
+                contract.ENV_USAGE_QUEUE_URL: self.queue.queue_url,
+                contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url,
+                contract.ENV_BILLABLE_STATUSES: billable_statuses,
+            }
+        )
         self.reporter = self._reporter(functions, billing.accounts_table, billing.stripe_secret)
 
-    def _reporter(self, functions: Functions, accounts_table: dynamodb.ITable,
-                  stripe_secret: secretsmanager.ISecret) -> PythonFunction:
+    def _reporter(
+        self, functions: Functions, accounts_table: dynamodb.ITable, stripe_secret: secretsmanager.ISecret
+    ) -> PythonFunction:
         reporter = functions.business(
-            self, "Reporter", handler=contract.HANDLER_USAGE_REPORTER, timeout=REPORTER_TIMEOUT,
-            description="Tollgate usage reporter: new usage-ledger objects -> one Stripe meter event per customer")
-        reporter.function.add_event_source(event_sources.SqsEventSource(
-            self.queue, batch_size=1, report_batch_item_failures=True, max_concurrency=MAX_CONCURRENCY))
+            self,
+            "Reporter",
+            handler=contract.HANDLER_USAGE_REPORTER,
+            timeout=REPORTER_TIMEOUT,
+            description="Tollgate usage reporter: new usage-ledger objects -> one Stripe meter event per customer",
+        )
+        reporter.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue, batch_size=1, report_batch_item_failures=True, max_concurrency=MAX_CONCURRENCY
+            )
+        )
         stripe_secret.grant_read(reporter.role)
-        ledger, evidence, days = (self.ledger_bucket.arn_for_objects(f"{prefix}*") for prefix in (
-            contract.USAGE_LEDGER_PREFIX, contract.USAGE_EVIDENCE_PREFIX, contract.USAGE_EVIDENCE_DAYS_PREFIX))
+        ledger, evidence, days = (
+            self.ledger_bucket.arn_for_objects(f"{prefix}*")
+            for prefix in (
+                contract.USAGE_LEDGER_PREFIX,
+                contract.USAGE_EVIDENCE_PREFIX,
+                contract.USAGE_EVIDENCE_DAYS_PREFIX,
+            )
+        )
         for actions, resources in (
             (["s3:GetObject"], [ledger, evidence]),
             (["s3:PutObject"], [evidence, days]),
             (["s3:DeleteObject"], [days]),  # a day's file made stale by a late object (S3UsageEvidence)
             (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [self.reports_table.table_arn]),
             (["dynamodb:UpdateItem", "dynamodb:Query"], [self.counts_table.table_arn]),
-            (["dynamodb:Query"], [f"{accounts_table.table_arn}/index/{index}" for index in (
-                contract.ACCOUNTS_INDEX_BY_ACCOUNT_ID, contract.ACCOUNTS_INDEX_BY_API_KEY_ID)]),
+            (
+                ["dynamodb:Query"],
+                [
+                    f"{accounts_table.table_arn}/index/{index}"
+                    for index in (contract.ACCOUNTS_INDEX_BY_ACCOUNT_ID, contract.ACCOUNTS_INDEX_BY_API_KEY_ID)
+                ],
+            ),
         ):
             reporter.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
         self._grant_evidence_listing(reporter.role)
         acknowledge_wildcards(
-            reporter.role, [f"Resource::{arn_of(self.ledger_bucket)}/{prefix}*" for prefix in (
-                contract.USAGE_LEDGER_PREFIX, contract.USAGE_EVIDENCE_PREFIX, contract.USAGE_EVIDENCE_DAYS_PREFIX)],
+            reporter.role,
+            [
+                f"Resource::{arn_of(self.ledger_bucket)}/{prefix}*"
+                for prefix in (
+                    contract.USAGE_LEDGER_PREFIX,
+                    contract.USAGE_EVIDENCE_PREFIX,
+                    contract.USAGE_EVIDENCE_DAYS_PREFIX,
+                )
+            ],
             "Ledger objects are named by Firehose at run time, evidence objects by the customer, meter event and day: "
-            "reading is granted on the ledger/ and evidence/ prefixes, writing on the evidence prefixes only.")
+            "reading is granted on the ledger/ and evidence/ prefixes, writing on the evidence prefixes only.",
+        )
         return reporter
 
     def grant_evidence_download(self, role: iam.IRole) -> None:
@@ -160,28 +224,40 @@ class UsageMetering(Construct):
         make a missing day's file, write and presign a period's file; nothing of the ledger itself."""
         evidence, days, downloads = (self.ledger_bucket.arn_for_objects(f"{prefix}*") for prefix in _EVIDENCE_PREFIXES)
         self._grant_evidence_listing(role)
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[evidence, days, downloads]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[evidence, days, downloads])
+        )
         role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[days, downloads]))
         role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[days]))
         acknowledge_wildcards(
-            role, [f"Resource::{arn_of(self.ledger_bucket)}/{prefix}*" for prefix in _EVIDENCE_PREFIXES],
+            role,
+            [f"Resource::{arn_of(self.ledger_bucket)}/{prefix}*" for prefix in _EVIDENCE_PREFIXES],
             "Evidence is named by customer at run time (one function serves every customer, known from the session): "
-            "granted on the evidence prefixes only, never the ledger.")
+            "granted on the evidence prefixes only, never the ledger.",
+        )
 
     def _grant_evidence_listing(self, role: iam.IRole) -> None:
         """ListBucket, only under the prefixes a customer's evidence and its days are listed by."""
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["s3:ListBucket"], resources=[self.ledger_bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{contract.USAGE_EVIDENCE_PREFIX}*",
-                                                     f"{contract.USAGE_EVIDENCE_DAYS_PREFIX}*"]}}))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.ledger_bucket.bucket_arn],
+                conditions={
+                    "StringLike": {
+                        "s3:prefix": [f"{contract.USAGE_EVIDENCE_PREFIX}*", f"{contract.USAGE_EVIDENCE_DAYS_PREFIX}*"]
+                    }
+                },
+            )
+        )
 
     def _acknowledge_notification_handler(self) -> None:
         """S3 notifications are configured by CDK's BucketNotificationsHandler (a custom resource that
         breaks the bucket <-> queue-policy cycle); its role is CDK's, used only at deploy time."""
         stack = Stack.of(self)
-        handler = next(child for child in stack.node.children
-                       if child.node.id.startswith("BucketNotificationsHandler"))
-        acknowledge(handler, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                             "AWSLambdaBasicExecutionRole]",
-                    "CDK's BucketNotificationsHandler, run at deploy time only to put the ledger bucket's notification "
-                    "configuration: its role (CloudWatch Logs for its own log lines) is CDK's.")
+        handler = next(child for child in stack.node.children if child.node.id.startswith("BucketNotificationsHandler"))
+        acknowledge(
+            handler,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "CDK's BucketNotificationsHandler, run at deploy time only to put the ledger bucket's notification "
+            "configuration: its role (CloudWatch Logs for its own log lines) is CDK's.",
+        )

@@ -77,8 +77,9 @@ SITE_ONLY_MESSAGE = "These routes answer through the signup site only: open the 
 class ApiFirewall(Construct):
     """A regional WebACL associated with the API's stage; `web_acl` is the L1 resource."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, stage_arn: str,
-                 site_origin_secret: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: Settings, stage_arn: str, site_origin_secret: str
+    ) -> None:
         super().__init__(scope, construct_id)
         stripe_ips = wafv2.CfnIPSet(
             self,
@@ -104,16 +105,26 @@ class ApiFirewall(Construct):
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility("tollgate-api"),
             custom_response_bodies={
-                key: wafv2.CfnWebACL.CustomResponseBodyProperty(content_type="APPLICATION_JSON",
-                                                               content=json.dumps({"error": message}))
+                key: wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON", content=json.dumps({"error": message})
+                )
                 for key, message in ((TOO_MANY_BODY_KEY, TOO_MANY_MESSAGE), (SITE_ONLY_BODY_KEY, SITE_ONLY_MESSAGE))
             },
             rules=[
-                _per_ip("SignUpAndCheckoutPerIp", 0, settings.signup_requests_per_ip,
-                        _any_of(*(route_statement(stage, route) for route in contract.SIGN_UP_ROUTES)),
-                        {"Cache-Control": "no-store"}),
-                _per_ip("WebhookPerIpExceptStripe", 1, settings.webhook_requests_per_ip,
-                        _all_of(webhook_path, not_from_stripe), {"Cache-Control": "no-store"}),
+                _per_ip(
+                    "SignUpAndCheckoutPerIp",
+                    0,
+                    settings.signup_requests_per_ip,
+                    _any_of(*(route_statement(stage, route) for route in contract.SIGN_UP_ROUTES)),
+                    {"Cache-Control": "no-store"},
+                ),
+                _per_ip(
+                    "WebhookPerIpExceptStripe",
+                    1,
+                    settings.webhook_requests_per_ip,
+                    _all_of(webhook_path, not_from_stripe),
+                    {"Cache-Control": "no-store"},
+                ),
                 wafv2.CfnWebACL.RuleProperty(
                     name="AWSManagedRulesCommonRuleSet",
                     priority=2,
@@ -130,9 +141,14 @@ class ApiFirewall(Construct):
                     visibility_config=_visibility("common-rule-set"),
                 ),
                 _site_api_only_through_cloudfront(stage, site_origin_secret, priority=3),
-                _per_ip("SiteSignInPerViewerIp", 4, settings.signup_requests_per_ip,
-                        _any_of(*(route_statement(stage, route) for route in contract.SITE_ROUTES_WITHOUT_SESSION)),
-                        {"Cache-Control": "no-store"}, forwarded_ip_header=contract.VIEWER_IP_HEADER),
+                _per_ip(
+                    "SiteSignInPerViewerIp",
+                    4,
+                    settings.signup_requests_per_ip,
+                    _any_of(*(route_statement(stage, route) for route in contract.SITE_ROUTES_WITHOUT_SESSION)),
+                    {"Cache-Control": "no-store"},
+                    forwarded_ip_header=contract.VIEWER_IP_HEADER,
+                ),
             ],
         )
         wafv2.CfnWebACLAssociation(self, "Association", resource_arn=stage_arn, web_acl_arn=self.web_acl.attr_arn)
@@ -159,30 +175,47 @@ def route_regexes(stage: str, route: str, *, prefix: bool = False) -> tuple[str,
 
 
 def _regex_statement(regex: str) -> wafv2.CfnWebACL.StatementProperty:
-    return wafv2.CfnWebACL.StatementProperty(regex_match_statement=wafv2.CfnWebACL.RegexMatchStatementProperty(
-        field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
-        regex_string=regex,
-        text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=priority, type=transformation)
-                              for priority, transformation in enumerate(PATH_TRANSFORMATIONS)],
-    ))
+    return wafv2.CfnWebACL.StatementProperty(
+        regex_match_statement=wafv2.CfnWebACL.RegexMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            regex_string=regex,
+            text_transformations=[
+                wafv2.CfnWebACL.TextTransformationProperty(priority=priority, type=transformation)
+                for priority, transformation in enumerate(PATH_TRANSFORMATIONS)
+            ],
+        )
+    )
 
 
 def _site_api_only_through_cloudfront(stage: str, secret: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
     """Refuse `/api/*` requests (however spelled) that lack CloudFront's secret origin header (403, JSON)."""
     api_path = route_statement(stage, contract.SITE_API_PREFIX, prefix=True)
-    has_secret = wafv2.CfnWebACL.StatementProperty(byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
-        field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
-            single_header={"Name": contract.SITE_ORIGIN_SECRET_HEADER}),
-        positional_constraint="EXACTLY", search_string=secret, text_transformations=[_NO_TRANSFORMATION]))
+    has_secret = wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
+                single_header={"Name": contract.SITE_ORIGIN_SECRET_HEADER}
+            ),
+            positional_constraint="EXACTLY",
+            search_string=secret,
+            text_transformations=[_NO_TRANSFORMATION],
+        )
+    )
     return wafv2.CfnWebACL.RuleProperty(
         name="SiteApiOnlyThroughCloudFront",
         priority=priority,
-        action=wafv2.CfnWebACL.RuleActionProperty(block=wafv2.CfnWebACL.BlockActionProperty(
-            custom_response=wafv2.CfnWebACL.CustomResponseProperty(
-                response_code=403, custom_response_body_key=SITE_ONLY_BODY_KEY,
-                response_headers=[wafv2.CfnWebACL.CustomHTTPHeaderProperty(name="Cache-Control", value="no-store")]))),
-        statement=_all_of(api_path, wafv2.CfnWebACL.StatementProperty(
-            not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=has_secret))),
+        action=wafv2.CfnWebACL.RuleActionProperty(
+            block=wafv2.CfnWebACL.BlockActionProperty(
+                custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                    response_code=403,
+                    custom_response_body_key=SITE_ONLY_BODY_KEY,
+                    response_headers=[wafv2.CfnWebACL.CustomHTTPHeaderProperty(name="Cache-Control", value="no-store")],
+                )
+            )
+        ),
+        statement=_all_of(
+            api_path,
+            wafv2.CfnWebACL.StatementProperty(not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=has_secret)),
+        ),
         visibility_config=_visibility("SiteApiOnlyThroughCloudFront"),
     )
 
@@ -190,35 +223,52 @@ def _site_api_only_through_cloudfront(stage: str, secret: str, priority: int) ->
 def _any_of(*statements: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.StatementProperty:
     if len(statements) == 1:
         return statements[0]
-    return wafv2.CfnWebACL.StatementProperty(or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=list(statements)))
+    return wafv2.CfnWebACL.StatementProperty(
+        or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=list(statements))
+    )
 
 
 def _all_of(*statements: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.StatementProperty:
-    return wafv2.CfnWebACL.StatementProperty(and_statement=wafv2.CfnWebACL.AndStatementProperty(statements=list(statements)))
+    return wafv2.CfnWebACL.StatementProperty(
+        and_statement=wafv2.CfnWebACL.AndStatementProperty(statements=list(statements))
+    )
 
 
-def _per_ip(name: str, priority: int, limit: int, scope: wafv2.CfnWebACL.StatementProperty,
-            headers: dict[str, str], forwarded_ip_header: str | None = None) -> wafv2.CfnWebACL.RuleProperty:
+def _per_ip(
+    name: str,
+    priority: int,
+    limit: int,
+    scope: wafv2.CfnWebACL.StatementProperty,
+    headers: dict[str, str],
+    forwarded_ip_header: str | None = None,
+) -> wafv2.CfnWebACL.RuleProperty:
     """Block an IP over `limit` requests in the window, answering 429 with the JSON error body
     (response headers keep their names: only inserted request headers get WAF's x-amzn-waf- prefix).
     With `forwarded_ip_header`, the IP is that header's (the viewer behind CloudFront)."""
     return wafv2.CfnWebACL.RuleProperty(
         name=name,
         priority=priority,
-        action=wafv2.CfnWebACL.RuleActionProperty(block=wafv2.CfnWebACL.BlockActionProperty(
-            custom_response=wafv2.CfnWebACL.CustomResponseProperty(
-                response_code=429,
-                custom_response_body_key=TOO_MANY_BODY_KEY,
-                response_headers=[wafv2.CfnWebACL.CustomHTTPHeaderProperty(name=header, value=value)
-                                  for header, value in headers.items()],
+        action=wafv2.CfnWebACL.RuleActionProperty(
+            block=wafv2.CfnWebACL.BlockActionProperty(
+                custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                    response_code=429,
+                    custom_response_body_key=TOO_MANY_BODY_KEY,
+                    response_headers=[
+                        wafv2.CfnWebACL.CustomHTTPHeaderProperty(name=header, value=value)
+                        for header, value in headers.items()
+                    ],
+                )
             )
-        )),
+        ),
         statement=wafv2.CfnWebACL.StatementProperty(
             rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
                 limit=limit,
                 aggregate_key_type="FORWARDED_IP" if forwarded_ip_header else "IP",
                 forwarded_ip_config=wafv2.CfnWebACL.ForwardedIPConfigurationProperty(
-                    header_name=forwarded_ip_header, fallback_behavior="MATCH") if forwarded_ip_header else None,
+                    header_name=forwarded_ip_header, fallback_behavior="MATCH"
+                )
+                if forwarded_ip_header
+                else None,
                 evaluation_window_sec=EVALUATION_WINDOW_SECONDS,
                 scope_down_statement=scope,
             )

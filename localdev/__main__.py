@@ -65,18 +65,29 @@ class DevStack:
     what the functions get once started (what ops commands need to act on this stack).
     """
 
-    def __init__(self, site_port: int = DEFAULT_SITE_PORT, api_port: int = DEFAULT_API_PORT,
-                 settings: Settings | None = None, function_logs: FunctionLogs | None = None,
-                 schedule_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        site_port: int = DEFAULT_SITE_PORT,
+        api_port: int = DEFAULT_API_PORT,
+        settings: Settings | None = None,
+        function_logs: FunctionLogs | None = None,
+        schedule_seconds: float | None = None,
+    ) -> None:
         self.settings = settings or Settings.from_context(load_cdk_json_context(PROJECT_ROOT / "cdk.json"))
         # The scheduled functions: (timeout, interval) as the stack has them, or every `schedule_seconds`.
         self.schedules = {
-            contract.HANDLER_RECONCILER: (contract.RECONCILER_TIMEOUT_SECONDS,
-                                          schedule_seconds or self.settings.reconcile_interval_minutes * 60),
-            contract.HANDLER_HOUSEKEEPING: (contract.HOUSEKEEPING_TIMEOUT_SECONDS,
-                                            schedule_seconds or contract.HOUSEKEEPING_INTERVAL_MINUTES * 60),
-            contract.HANDLER_KEY_RETIREMENT: (contract.RECONCILER_TIMEOUT_SECONDS,
-                                              schedule_seconds or contract.KEY_RETIREMENT_INTERVAL_MINUTES * 60),
+            contract.HANDLER_RECONCILER: (
+                contract.RECONCILER_TIMEOUT_SECONDS,
+                schedule_seconds or self.settings.reconcile_interval_minutes * 60,
+            ),
+            contract.HANDLER_HOUSEKEEPING: (
+                contract.HOUSEKEEPING_TIMEOUT_SECONDS,
+                schedule_seconds or contract.HOUSEKEEPING_INTERVAL_MINUTES * 60,
+            ),
+            contract.HANDLER_KEY_RETIREMENT: (
+                contract.RECONCILER_TIMEOUT_SECONDS,
+                schedule_seconds or contract.KEY_RETIREMENT_INTERVAL_MINUTES * 60,
+            ),
         }
         self.site_url = f"http://{LOOPBACK}:{site_port}"
         self.api_url = f"http://{LOOPBACK}:{api_port}"
@@ -101,34 +112,61 @@ class DevStack:
         emulators = self._resources.enter_context(Emulators())
         sample_backend = self._resources.enter_context(SampleBackendServer(function_logs=self._function_logs))
         if self.settings.backend_function_arn:
-            log.warning("backend_function_arn is a Lambda in AWS that make dev cannot run: the sample backend "
-                        "answers metered calls locally.")
+            log.warning(
+                "backend_function_arn is a Lambda in AWS that make dev cannot run: the sample backend "
+                "answers metered calls locally."
+            )
         log.info("Creating in them what the stack creates: REST API, usage plan, tables, secrets, Stripe catalog...")
-        deployment = bootstrap(self.settings, emulators, site_url=self.site_url, api_url=self.api_url,
-                               sample_backend_url=sample_backend.url)
+        deployment = bootstrap(
+            self.settings,
+            emulators,
+            site_url=self.site_url,
+            api_url=self.api_url,
+            sample_backend_url=sample_backend.url,
+        )
         usage_counters = counters_for(
-            {plan.usage_plan_id: (None if plan.pooled else plan.quota_limit, plan.quota_period)
-             for plan in deployment.plans} | (
-                {deployment.limit_reached.usage_plan_id: deployment.limit_reached.quota} if deployment.limit_reached else {}))
+            {
+                plan.usage_plan_id: (None if plan.pooled else plan.quota_limit, plan.quota_period)
+                for plan in deployment.plans
+            }
+            | (
+                {deployment.limit_reached.usage_plan_id: deployment.limit_reached.quota}
+                if deployment.limit_reached
+                else {}
+            )
+        )
         usage_stand_in = self._resources.enter_context(UsagePlanUsageProxy(emulators.moto.endpoint_url, usage_counters))
         # This process plays the Lambda runtime: the handlers read their settings from it.
-        self.function_environment = {**deployment.function_environment,
-                                     "AWS_ENDPOINT_URL_API_GATEWAY": usage_stand_in.url}
+        self.function_environment = {
+            **deployment.function_environment,
+            "AWS_ENDPOINT_URL_API_GATEWAY": usage_stand_in.url,
+        }
         os.environ.update(self.function_environment)
         # No CloudWatch reads the embedded metric format here: the JSON would only clutter the console
         # (the reporter's log lines say the same in words).
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-        ledger = LedgerBackup(aws_client("s3", emulators), deployment.ledger_bucket,
-                              f"amazon-apigateway-{NAME}-{self.settings.stage_name}")
-        self._resources.enter_context(LocalGateway(
-            deployment.gateway, aws_client("apigateway", emulators), port=self._ports["Local API Gateway"],
-            function_logs=self._function_logs, ledger=ledger, usage=usage_counters))
+        ledger = LedgerBackup(
+            aws_client("s3", emulators),
+            deployment.ledger_bucket,
+            f"amazon-apigateway-{NAME}-{self.settings.stage_name}",
+        )
+        self._resources.enter_context(
+            LocalGateway(
+                deployment.gateway,
+                aws_client("apigateway", emulators),
+                port=self._ports["Local API Gateway"],
+                function_logs=self._function_logs,
+                ledger=ledger,
+                usage=usage_counters,
+            )
+        )
         self._start_usage_reporter(deployment, emulators)
         for handler, (timeout, interval) in self.schedules.items():
             function = LocalFunction(handler, self._function_logs, timeout_seconds=timeout)
             self._resources.callback(RateSchedule(function, interval).start().stop)
-        self._resources.enter_context(SiteServer(
-            self.api_url, self.settings.plans, self.settings.branding, port=self._ports["Signup site"]))
+        self._resources.enter_context(
+            SiteServer(self.api_url, self.settings.plans, self.settings.branding, port=self._ports["Signup site"])
+        )
         mailbox = self._resources.enter_context(Mailbox(emulators.moto.endpoint_url))
         self.urls = {
             "site": self.site_url,
@@ -147,8 +185,9 @@ class DevStack:
         if deployment.usage is None:
             return
         reporter = LocalFunction(contract.HANDLER_USAGE_REPORTER, self._function_logs)
-        source = SqsEventSource(aws_client("sqs", emulators), deployment.usage.queue_url, deployment.usage.queue_arn,
-                                reporter.invoke).start()
+        source = SqsEventSource(
+            aws_client("sqs", emulators), deployment.usage.queue_url, deployment.usage.queue_arn, reporter.invoke
+        ).start()
         self._resources.callback(source.stop)
 
     def stop(self) -> None:
@@ -168,12 +207,18 @@ class DevStack:
             ("Signup site", urls["site"], "open this in a browser"),
             ("Account page", f"{urls['site']}/{contract.ACCOUNT_PAGE}", "sign in with a link emailed to the mailbox"),
             ("Mailbox", urls["mailbox"], "every email SES would have sent (sign-up confirmations, sign-in links)"),
-            ("API", urls["api"], "POST /register, /billing/checkout, /stripe/webhook, /api/...; any other path needs "
-                                 "x-api-key"),
+            (
+                "API",
+                urls["api"],
+                "POST /register, /billing/checkout, /stripe/webhook, /api/...; any other path needs x-api-key",
+            ),
             ("AWS (moto)", urls["moto"], "API Gateway keys + usage plan, DynamoDB, Secrets Manager, SES, S3, SQS"),
             ("Stripe", urls["stripe"], stripe_note),
-            ("Backend", urls["backend"], f"metered calls go here with the {contract.BACKEND_SECRET_HEADER} "
-                                         "header; a call without it gets 403"),
+            (
+                "Backend",
+                urls["backend"],
+                f"metered calls go here with the {contract.BACKEND_SECRET_HEADER} header; a call without it gets 403",
+            ),
             ("Moesif collector", collector, "what Moesif would receive:"),
             ("", f"{collector}/_collector/users", "users (one per API key id)"),
             ("", f"{collector}/_collector/companies", "companies (one per subscription)"),
@@ -201,19 +246,20 @@ class DevStack:
             f"{_every(self.schedules[contract.HANDLER_RECONCILER][1])}, the housekeeping "
             f"every {_every(self.schedules[contract.HANDLER_HOUSEKEEPING][1])}, the key retirement every "
             f"{_every(self.schedules[contract.HANDLER_KEY_RETIREMENT][1])} "
-            "(make dev ARGS=\"--schedule-seconds 10\" to watch them).",
+            '(make dev ARGS="--schedule-seconds 10" to watch them).',
             "",
             self._function_log_note(),
             "Press Ctrl-C to stop.",
         ]
         return "\n".join(lines)
 
-
     def _usage_note(self) -> list[str]:
         if not self.settings.reports_usage:
             return ["Every metered call lands in the usage ledger; usage_reporter=moesif: no meter events are sent."]
-        return ["Every metered call lands in the usage ledger and, seconds later, in the Stripe meter:",
-                "  make usage-report    per customer: API Gateway's count, the ledger's, Stripe's units"]
+        return [
+            "Every metered call lands in the usage ledger and, seconds later, in the Stripe meter:",
+            "  make usage-report    per customer: API Gateway's count, the ledger's, Stripe's units",
+        ]
 
     def _function_log_note(self) -> str:
         if self._function_logs is not None and self._function_logs.level <= logging.INFO:
@@ -266,21 +312,36 @@ def _wait_for_a_stop_signal() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="make dev", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="make dev",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"ports: {SITE_PORT_ENV} (default {DEFAULT_SITE_PORT}) and {API_PORT_ENV} (default {DEFAULT_API_PORT})\n"
-               f"while it runs, ops commands (make failed-accounts) act on it: it publishes its settings in "
-               f"{DEFAULT_DEV_STACK_FILE.relative_to(PROJECT_ROOT)} ({DEV_STACK_FILE_ENV} moves it)\n"
-               f"example: {SITE_PORT_ENV}=9000 {API_PORT_ENV}=9001 make dev ARGS=\"-c verify_email=false --log-requests\"")
+        f"while it runs, ops commands (make failed-accounts) act on it: it publishes its settings in "
+        f"{DEFAULT_DEV_STACK_FILE.relative_to(PROJECT_ROOT)} ({DEV_STACK_FILE_ENV} moves it)\n"
+        f'example: {SITE_PORT_ENV}=9000 {API_PORT_ENV}=9001 make dev ARGS="-c verify_email=false --log-requests"',
+    )
     parser.add_argument("--urls-file", type=Path, help="write the URLs as JSON there once ready (for tests)")
-    parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a cdk.json context value for this run, as `cdk deploy -c` does "
-                             "(e.g. -c verify_email=false)")
-    parser.add_argument("--schedule-seconds", type=float, metavar="SECONDS",
-                        help="run the scheduled functions (reconciler, housekeeping) every SECONDS instead of their "
-                             "deployed intervals, to watch them work")
-    parser.add_argument("--log-requests", action="store_true",
-                        help="show every log line of the functions (human-readable) and one line per API request; "
-                             "without it, only their warnings and errors")
+    parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a cdk.json context value for this run, as `cdk deploy -c` does (e.g. -c verify_email=false)",
+    )
+    parser.add_argument(
+        "--schedule-seconds",
+        type=float,
+        metavar="SECONDS",
+        help="run the scheduled functions (reconciler, housekeeping) every SECONDS instead of their "
+        "deployed intervals, to watch them work",
+    )
+    parser.add_argument(
+        "--log-requests",
+        action="store_true",
+        help="show every log line of the functions (human-readable) and one line per API request; "
+        "without it, only their warnings and errors",
+    )
     args = parser.parse_args(argv)
     if args.schedule_seconds is not None and args.schedule_seconds <= 0:
         parser.error("--schedule-seconds takes a number of seconds greater than 0, e.g. --schedule-seconds 10")
@@ -290,8 +351,11 @@ def main(argv: list[str] | None = None) -> int:
     site_port = _port_from_env(SITE_PORT_ENV, DEFAULT_SITE_PORT)
     api_port = _port_from_env(API_PORT_ENV, DEFAULT_API_PORT)
     if site_port == api_port:
-        print(f"make dev: the site and the API need two ports (two origins); both are {site_port}. "
-              f"Set {SITE_PORT_ENV} and {API_PORT_ENV} to different ports.", file=sys.stderr)
+        print(
+            f"make dev: the site and the API need two ports (two origins); both are {site_port}. "
+            f"Set {SITE_PORT_ENV} and {API_PORT_ENV} to different ports.",
+            file=sys.stderr,
+        )
         return EXIT_PORT_IN_USE
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)

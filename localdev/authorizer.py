@@ -69,8 +69,13 @@ def method_arn(rest_api_id: str, stage: str, method: str, path: str) -> str:
 class LocalAuthorizer:
     """`authorize(event)` for the REQUEST event of a metered call: Authorized or Refused."""
 
-    def __init__(self, function: Invocable, cache_seconds: int, clock: Callable[[], float] = time.monotonic,
-                 identity_header: str = contract.API_KEY_HEADER) -> None:
+    def __init__(
+        self,
+        function: Invocable,
+        cache_seconds: int,
+        clock: Callable[[], float] = time.monotonic,
+        identity_header: str = contract.API_KEY_HEADER,
+    ) -> None:
         self._function = function
         self._cache_seconds = cache_seconds
         self._clock = clock
@@ -79,8 +84,10 @@ class LocalAuthorizer:
         self._lock = threading.Lock()
 
     def authorize(self, event: dict[str, Any]) -> Authorized | Refused:
-        identity = next((value for name, value in (event.get("headers") or {}).items()
-                         if name.lower() == self._identity_header), None)
+        identity = next(
+            (value for name, value in (event.get("headers") or {}).items() if name.lower() == self._identity_header),
+            None,
+        )
         if not identity:
             return Refused(401, "UNAUTHORIZED", "Unauthorized")
         answer = self._cached(identity)
@@ -116,15 +123,21 @@ class LocalAuthorizer:
 
 
 def _well_formed(answer: Any) -> bool:
-    return (isinstance(answer, dict) and isinstance(answer.get("principalId"), str)
-            and isinstance(answer.get("policyDocument"), dict))
+    return (
+        isinstance(answer, dict)
+        and isinstance(answer.get("principalId"), str)
+        and isinstance(answer.get("policyDocument"), dict)
+    )
 
 
 def _effect(policy: dict[str, Any], arn: str) -> str | None:
     """'Deny' if a statement denies invoking `arn`, else 'Allow' if one allows it, else None."""
     statements = policy.get("Statement") or []
-    effects = {statement.get("Effect") for statement in (statements if isinstance(statements, list) else [statements])
-               if _listed(statement.get("Action"), "execute-api:Invoke") and _listed(statement.get("Resource"), arn)}
+    effects = {
+        statement.get("Effect")
+        for statement in (statements if isinstance(statements, list) else [statements])
+        if _listed(statement.get("Action"), "execute-api:Invoke") and _listed(statement.get("Resource"), arn)
+    }
     return "Deny" if "Deny" in effects else "Allow" if "Allow" in effects else None
 
 
@@ -132,6 +145,7 @@ def _listed(patterns: Any, value: str) -> bool:
     """`value` matches one of `patterns` (a string or a list) with IAM's `*` and `?` wildcards."""
     for pattern in patterns if isinstance(patterns, list) else [patterns]:
         if isinstance(pattern, str) and re.fullmatch(
-                re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."), value, re.DOTALL):
+            re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."), value, re.DOTALL
+        ):
             return True
     return False

@@ -69,8 +69,12 @@ def dev_catalog(plan: PlanSettings, first_paid: bool) -> CatalogSpec:
     plan has its own meter, as `make stripe-setup --plans` makes them."""
     if first_paid:
         return DEV_CATALOG
-    return replace(DEV_CATALOG, product_name=f"Tollgate API (local, {plan.name})",
-                   meter_event_name=f"tollgate_local_{plan.id}_calls", lookup_key=f"tollgate_{plan.id}")
+    return replace(
+        DEV_CATALOG,
+        product_name=f"Tollgate API (local, {plan.name})",
+        meter_event_name=f"tollgate_local_{plan.id}_calls",
+        lookup_key=f"tollgate_{plan.id}",
+    )
 
 
 @dataclass(frozen=True)
@@ -100,13 +104,18 @@ class LimitReached:
 def aws_client(service: str, emulators: Emulators) -> Any:
     """A boto3 client on the emulated AWS, with the same fake credentials the functions get."""
     env = emulators.env()
-    return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
-                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    return boto3.client(
+        service,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
-def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: str,
-              sample_backend_url: str) -> LocalDeployment:
+def bootstrap(
+    settings: Settings, emulators: Emulators, site_url: str, api_url: str, sample_backend_url: str
+) -> LocalDeployment:
     """Create everything once, in emulators that start empty. Metered calls go to `backend_url`,
     else to the sample backend at `sample_backend_url` (`backend_function_arn` cannot run locally:
     the sample backend answers for it)."""
@@ -120,26 +129,55 @@ def bootstrap(settings: Settings, emulators: Emulators, site_url: str, api_url: 
         raise RuntimeError("the Stripe emulator registered the webhook endpoint without a signing secret")
     paid = [plan for plan in settings.plans if not plan.is_free and plan.prepaid is None]  # the metered plans
     prices = {plan.id: catalog_setup.ensure(dev_catalog(plan, plan is paid[0])).price_id for plan in paid}
-    plans = runtime_catalog(tuple(replace(plan, stripe_price_id=prices.get(plan.id)) for plan in settings.plans),
-                            usage_plan_ids, settings.free_pool_size)
-    provision_key_pools(aws_client("apigateway", emulators), aws_client("dynamodb", emulators), accounts_table,
-                        f"{NAME}/{settings.stage_name}", plans)
+    plans = runtime_catalog(
+        tuple(replace(plan, stripe_price_id=prices.get(plan.id)) for plan in settings.plans),
+        usage_plan_ids,
+        settings.free_pool_size,
+    )
+    provision_key_pools(
+        aws_client("apigateway", emulators),
+        aws_client("dynamodb", emulators),
+        accounts_table,
+        f"{NAME}/{settings.stage_name}",
+        plans,
+    )
     secrets_manager = aws_client("secretsmanager", emulators)
-    stripe_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-stripe", SecretString=json.dumps({
-        contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
-        contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: webhook.signing_secret,
-    }))["ARN"]
-    moesif_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-moesif", SecretString=json.dumps({
-        contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_TEST_APPLICATION_ID,
-    }))["ARN"]
-    access_table = create_customer_accounts(aws_client("dynamodb", emulators), aws_client("sesv2", emulators),
-                                            settings.email_sender)
+    stripe_secret_arn = secrets_manager.create_secret(
+        Name=f"{NAME}-stripe",
+        SecretString=json.dumps(
+            {
+                contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
+                contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: webhook.signing_secret,
+            }
+        ),
+    )["ARN"]
+    moesif_secret_arn = secrets_manager.create_secret(
+        Name=f"{NAME}-moesif",
+        SecretString=json.dumps(
+            {
+                contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_TEST_APPLICATION_ID,
+            }
+        ),
+    )["ARN"]
+    access_table = create_customer_accounts(
+        aws_client("dynamodb", emulators), aws_client("sesv2", emulators), settings.email_sender
+    )
     ledger_bucket = create_ledger_bucket(aws_client("s3", emulators))
-    usage = create_usage_metering(aws_client("s3", emulators), aws_client("sqs", emulators),
-                                  aws_client("dynamodb", emulators), ledger_bucket) if settings.reports_usage else None
-    limit_reached = create_limit_reached_key(aws_client("apigateway", emulators), rest_api_id, settings.stage_name) \
-        if settings.reports_usage else None
-    backend_secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(contract.BACKEND_SECRET_LENGTH))
+    usage = (
+        create_usage_metering(
+            aws_client("s3", emulators), aws_client("sqs", emulators), aws_client("dynamodb", emulators), ledger_bucket
+        )
+        if settings.reports_usage
+        else None
+    )
+    limit_reached = (
+        create_limit_reached_key(aws_client("apigateway", emulators), rest_api_id, settings.stage_name)
+        if settings.reports_usage
+        else None
+    )
+    backend_secret = "".join(
+        secrets.choice(string.ascii_letters + string.digits) for _ in range(contract.BACKEND_SECRET_LENGTH)
+    )
     backend_secret_arn = secrets_manager.create_secret(Name=f"{NAME}-backend", SecretString=backend_secret)["ARN"]
     site_origin = origin_of(site_url)
     environment = {
@@ -182,13 +220,19 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, dict[str, str]
     root_id = next(item["id"] for item in apigateway.get_resources(restApiId=api_id)["items"] if item["path"] == "/")
 
     def add_method(resource_id: str, method: str, api_key_required: bool) -> None:
-        apigateway.put_method(restApiId=api_id, resourceId=resource_id, httpMethod=method,
-                              authorizationType="NONE", apiKeyRequired=api_key_required)
+        apigateway.put_method(
+            restApiId=api_id,
+            resourceId=resource_id,
+            httpMethod=method,
+            authorizationType="NONE",
+            apiKeyRequired=api_key_required,
+        )
         apigateway.put_integration(restApiId=api_id, resourceId=resource_id, httpMethod=method, type="MOCK")
 
     add_method(root_id, "ANY", api_key_required=True)
-    proxy_id = apigateway.create_resource(restApiId=api_id, parentId=root_id,
-                                          pathPart=contract.ROUTE_METERED_PROXY.lstrip("/"))["id"]
+    proxy_id = apigateway.create_resource(
+        restApiId=api_id, parentId=root_id, pathPart=contract.ROUTE_METERED_PROXY.lstrip("/")
+    )["id"]
     add_method(proxy_id, "ANY", api_key_required=True)
     resource_ids = {"/": root_id}
     for route in contract.PUBLIC_ROUTES:
@@ -197,18 +241,25 @@ def create_api(apigateway: Any, settings: Settings) -> tuple[str, dict[str, str]
             path = parent.rstrip("/") + "/" + part
             if path not in resource_ids:
                 resource_ids[path] = apigateway.create_resource(
-                    restApiId=api_id, parentId=resource_ids[parent], pathPart=part)["id"]
+                    restApiId=api_id, parentId=resource_ids[parent], pathPart=part
+                )["id"]
             parent = path
         add_method(resource_ids[route], "POST", api_key_required=False)
     apigateway.create_deployment(restApiId=api_id, stageName=settings.stage_name)
     usage_plan_ids = {}
     for plan in settings.plans:
         limits = usage_plan_limits(plan, pooled=settings.pool_size(plan) > 0)
-        quota = {} if limits.quota_limit is None else {"quota": {"limit": limits.quota_limit,
-                                                                  "period": limits.quota_period}}
+        quota = (
+            {}
+            if limits.quota_limit is None
+            else {"quota": {"limit": limits.quota_limit, "period": limits.quota_period}}
+        )
         usage_plan_ids[plan.id] = apigateway.create_usage_plan(
-            name=f"{NAME}-{plan.id}", apiStages=[{"apiId": api_id, "stage": settings.stage_name}],
-            throttle={"rateLimit": limits.rate_limit, "burstLimit": limits.burst_limit}, **quota)["id"]
+            name=f"{NAME}-{plan.id}",
+            apiStages=[{"apiId": api_id, "stage": settings.stage_name}],
+            throttle={"rateLimit": limits.rate_limit, "burstLimit": limits.burst_limit},
+            **quota,
+        )["id"]
     return api_id, usage_plan_ids
 
 
@@ -216,10 +267,13 @@ def create_limit_reached_key(apigateway: Any, rest_api_id: str, stage_name: str)
     """The "limit reached" usage plan on the stage and its one enabled key (infra/usage_limits.py)."""
     limit, period = LIMIT_REACHED_QUOTA
     usage_plan_id = apigateway.create_usage_plan(
-        name=f"{NAME}-limit-reached", apiStages=[{"apiId": rest_api_id, "stage": stage_name}],
-        quota={"limit": limit, "period": period})["id"]
-    key = apigateway.create_api_key(name=f"{NAME}-limit-reached", enabled=True,
-                                    value=contract.LIMIT_REACHED_KEY_PREFIX + secrets.token_hex(16))
+        name=f"{NAME}-limit-reached",
+        apiStages=[{"apiId": rest_api_id, "stage": stage_name}],
+        quota={"limit": limit, "period": period},
+    )["id"]
+    key = apigateway.create_api_key(
+        name=f"{NAME}-limit-reached", enabled=True, value=contract.LIMIT_REACHED_KEY_PREFIX + secrets.token_hex(16)
+    )
     apigateway.create_usage_plan_key(usagePlanId=usage_plan_id, keyId=key["id"], keyType="API_KEY")
     return LimitReached(usage_plan_id, key["value"])
 
@@ -227,8 +281,12 @@ def create_limit_reached_key(apigateway: Any, rest_api_id: str, stage_name: str)
 def provision_key_pools(apigateway: Any, dynamodb: Any, accounts_table: str, owner: str, plans: PlanCatalog) -> None:
     """Make the pooled plans' shard keys at once, as the deployed housekeeping does within its first run
     (the emulator has no creation rate limit to pace for)."""
-    provisioner = KeyPoolProvisioner(ApiGatewayKeys(apigateway, owner), DynamoKeyPools(dynamodb, accounts_table),
-                                     plans, creations_per_second=1_000_000)
+    provisioner = KeyPoolProvisioner(
+        ApiGatewayKeys(apigateway, owner),
+        DynamoKeyPools(dynamodb, accounts_table),
+        plans,
+        creations_per_second=1_000_000,
+    )
     run = provisioner.provision(deadline=float("inf"))
     if run.problem or run.missing:
         raise RuntimeError(f"could not make the pooled plans' keys: {run.problem or run.missing} missing")
@@ -247,12 +305,14 @@ class UsageMetering:
 
     def environment(self, billable_statuses: str) -> dict[str, str]:
         """What the stack adds to the functions' environment for them."""
-        return {contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket,
-                contract.ENV_USAGE_REPORTS_TABLE: self.reports_table,
-                contract.ENV_USAGE_COUNTS_TABLE: self.counts_table,
-                contract.ENV_USAGE_QUEUE_URL: self.queue_url,
-                contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue_url,
-                contract.ENV_BILLABLE_STATUSES: billable_statuses}
+        return {
+            contract.ENV_USAGE_LEDGER_BUCKET: self.ledger_bucket,
+            contract.ENV_USAGE_REPORTS_TABLE: self.reports_table,
+            contract.ENV_USAGE_COUNTS_TABLE: self.counts_table,
+            contract.ENV_USAGE_QUEUE_URL: self.queue_url,
+            contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: self.dead_letter_queue_url,
+            contract.ENV_BILLABLE_STATUSES: billable_statuses,
+        }
 
 
 def create_ledger_bucket(s3: Any, name: str = NAME) -> str:
@@ -265,35 +325,69 @@ def create_usage_metering(s3: Any, sqs: Any, dynamodb: Any, bucket: str, name: s
     """S3 announcing the ledger bucket's new `ledger/` objects on the usage queue (dead letters after
     contract.USAGE_QUEUE_MAX_RECEIVES deliveries), and the usage reports table with its sparse
     `pending` index and TTL."""
+
     def queue_arn(url: str) -> str:
         return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
     dead_letters = sqs.create_queue(QueueName=f"{name}-usage-dead-letters")["QueueUrl"]
-    queue = sqs.create_queue(QueueName=f"{name}-usage", Attributes={"RedrivePolicy": json.dumps({
-        "deadLetterTargetArn": queue_arn(dead_letters), "maxReceiveCount": str(contract.USAGE_QUEUE_MAX_RECEIVES)})})[
-        "QueueUrl"]
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [{
-        "QueueArn": queue_arn(queue), "Events": ["s3:ObjectCreated:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": contract.USAGE_LEDGER_PREFIX}]}}}]})
+    queue = sqs.create_queue(
+        QueueName=f"{name}-usage",
+        Attributes={
+            "RedrivePolicy": json.dumps(
+                {
+                    "deadLetterTargetArn": queue_arn(dead_letters),
+                    "maxReceiveCount": str(contract.USAGE_QUEUE_MAX_RECEIVES),
+                }
+            )
+        },
+    )["QueueUrl"]
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn(queue),
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": contract.USAGE_LEDGER_PREFIX}]}},
+                }
+            ]
+        },
+    )
     table = f"{name}-usage-reports"
     dynamodb.create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": contract.USAGE_REPORTS_PARTITION_KEY, "AttributeType": "S"},
-                              {"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "AttributeType": "S"},
-                              {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "AttributeType": "N"},
-                              {"AttributeName": contract.USAGE_REPORTS_ATTR_CUSTOMER_ID, "AttributeType": "S"},
-                              {"AttributeName": contract.USAGE_REPORTS_ATTR_TIMESTAMP, "AttributeType": "N"}],
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": contract.USAGE_REPORTS_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "AttributeType": "S"},
+            {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "AttributeType": "N"},
+            {"AttributeName": contract.USAGE_REPORTS_ATTR_CUSTOMER_ID, "AttributeType": "S"},
+            {"AttributeName": contract.USAGE_REPORTS_ATTR_TIMESTAMP, "AttributeType": "N"},
+        ],
         KeySchema=[{"AttributeName": contract.USAGE_REPORTS_PARTITION_KEY, "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[{"IndexName": contract.USAGE_REPORTS_INDEX_PENDING, "KeySchema": [
-            {"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "KeyType": "HASH"},
-            {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"}},
-            {"IndexName": contract.USAGE_REPORTS_INDEX_BY_CUSTOMER, "KeySchema": [
-                {"AttributeName": contract.USAGE_REPORTS_ATTR_CUSTOMER_ID, "KeyType": "HASH"},
-                {"AttributeName": contract.USAGE_REPORTS_ATTR_TIMESTAMP, "KeyType": "RANGE"}],
-             "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["value"]}}])
-    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": contract.USAGE_REPORTS_TTL_ATTRIBUTE})
-    return UsageMetering(bucket, table, queue, queue_arn(queue), dead_letters, create_usage_counts_table(dynamodb, name))
-
-
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": contract.USAGE_REPORTS_INDEX_PENDING,
+                "KeySchema": [
+                    {"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "KeyType": "HASH"},
+                    {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": contract.USAGE_REPORTS_INDEX_BY_CUSTOMER,
+                "KeySchema": [
+                    {"AttributeName": contract.USAGE_REPORTS_ATTR_CUSTOMER_ID, "KeyType": "HASH"},
+                    {"AttributeName": contract.USAGE_REPORTS_ATTR_TIMESTAMP, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["value"]},
+            },
+        ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": contract.USAGE_REPORTS_TTL_ATTRIBUTE},
+    )
+    return UsageMetering(
+        bucket, table, queue, queue_arn(queue), dead_letters, create_usage_counts_table(dynamodb, name)
+    )

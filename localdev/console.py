@@ -32,11 +32,27 @@ REQUEST_LOG = logging.getLogger("localdev.requests")
 _LINE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _TIME_FORMAT = "%H:%M:%S"
 # What Powertools adds to every record (its standard keys); the rest are the handler's own keys.
-_POWERTOOLS_KEYS = frozenset({
-    "level", "location", "message", "timestamp", "service", "cold_start", "function_name",
-    "function_memory_size", "function_arn", "function_request_id", "correlation_id", "xray_trace_id",
-    "sampling_rate", "exception", "exception_name", "exception_notes", "stack_trace",
-})
+_POWERTOOLS_KEYS = frozenset(
+    {
+        "level",
+        "location",
+        "message",
+        "timestamp",
+        "service",
+        "cold_start",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "function_request_id",
+        "correlation_id",
+        "xray_trace_id",
+        "sampling_rate",
+        "exception",
+        "exception_name",
+        "exception_notes",
+        "stack_trace",
+    }
+)
 _SECRET_KEY_NAME = re.compile(r"api[-_]?key$|secret|password|token$", re.IGNORECASE)
 
 
@@ -53,8 +69,9 @@ class FunctionLogs:
         for logger in list(logging.root.manager.loggerDict.values()):
             if not isinstance(logger, logging.Logger):
                 continue
-            structured = [handler for handler in logger.handlers
-                          if isinstance(handler.formatter, BasePowertoolsFormatter)]
+            structured = [
+                handler for handler in logger.handlers if isinstance(handler.formatter, BasePowertoolsFormatter)
+            ]
             for handler in structured:
                 if not isinstance(handler, _OneLinePerRecord):
                     logger.removeHandler(handler)
@@ -87,10 +104,13 @@ class _OneLinePerRecord(logging.StreamHandler):
 def one_line(fields: dict[str, Any], created: float) -> str:
     """`12:30:52 INFO    tollgate-register: Registered  apiKeyId=... status=active`, then the
     exception's traceback, if any, on the lines below."""
-    own_keys = "  ".join(f"{name}={_shown(name, value)}" for name, value in fields.items()
-                         if name not in _POWERTOOLS_KEYS)
-    line = (f"{time.strftime(_TIME_FORMAT, time.localtime(created))} {fields.get('level', ''):<7} "
-            f"{fields.get('service', 'function')}: {fields.get('message', '')}")
+    own_keys = "  ".join(
+        f"{name}={_shown(name, value)}" for name, value in fields.items() if name not in _POWERTOOLS_KEYS
+    )
+    line = (
+        f"{time.strftime(_TIME_FORMAT, time.localtime(created))} {fields.get('level', ''):<7} "
+        f"{fields.get('service', 'function')}: {fields.get('message', '')}"
+    )
     line += f"  {own_keys}" if own_keys else ""
     return line + (f"\n{fields['exception']}" if fields.get("exception") else "")
 

@@ -32,10 +32,17 @@ class DevStackProcess:
     (SIGINT to the whole group) without interrupting itself.
     """
 
-    def __init__(self, site_port: int = 0, api_port: int = 0, startup_timeout: float = 90.0,
-                 log_path: Path | None = None, context: dict[str, str] | None = None,
-                 own_process_group: bool = False, log_requests: bool = False,
-                 schedule_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        site_port: int = 0,
+        api_port: int = 0,
+        startup_timeout: float = 90.0,
+        log_path: Path | None = None,
+        context: dict[str, str] | None = None,
+        own_process_group: bool = False,
+        log_requests: bool = False,
+        schedule_seconds: float | None = None,
+    ) -> None:
         self.site_port, self.api_port = site_port or free_port(), api_port or free_port()
         self._arguments = [f"--context={key}={value}" for key, value in (context or {}).items()]
         self._arguments += ["--log-requests"] if log_requests else []
@@ -51,13 +58,22 @@ class DevStackProcess:
         self.urls: dict[str, str] = {}
 
     def start(self) -> DevStackProcess:
-        environment = {**os.environ, SITE_PORT_ENV: str(self.site_port), API_PORT_ENV: str(self.api_port),
-                       DEV_STACK_FILE_ENV: str(self.stack_file), "PYTHONUNBUFFERED": "1"}
+        environment = {
+            **os.environ,
+            SITE_PORT_ENV: str(self.site_port),
+            API_PORT_ENV: str(self.api_port),
+            DEV_STACK_FILE_ENV: str(self.stack_file),
+            "PYTHONUNBUFFERED": "1",
+        }
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "localdev", "--urls-file", str(self._urls_file), *self._arguments],
-                cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=self._own_process_group)
+                cwd=PROJECT_ROOT,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=self._own_process_group,
+            )
         deadline = time.monotonic() + self._startup_timeout
         while not self._urls_file.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:

@@ -130,8 +130,13 @@ class _ChildServer(_LoopbackService):
         if self.passes_socket:
             sock = bind_loopback(self._requested_port, self.name, self._host)
             with sock:
-                self._process = subprocess.Popen([*args, str(sock.fileno())], pass_fds=(sock.fileno(),),
-                                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                self._process = subprocess.Popen(
+                    [*args, str(sock.fileno())],
+                    pass_fds=(sock.fileno(),),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
         else:
             ensure_port_free(self._requested_port, self.name, self._host)
             self._process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -143,8 +148,10 @@ class _ChildServer(_LoopbackService):
         line = process.stdout.readline().strip() if ready else ""
         if not line.isdigit():
             self.stop()
-            raise RuntimeError(f"{self.name} did not start within {STARTUP_TIMEOUT_SECONDS} s "
-                               f"(exit code {process.returncode}); its error output is above")
+            raise RuntimeError(
+                f"{self.name} did not start within {STARTUP_TIMEOUT_SECONDS} s "
+                f"(exit code {process.returncode}); its error output is above"
+            )
         self._port = int(line)
 
     def start(self) -> _ChildServer:
@@ -255,13 +262,15 @@ class StripeBridge(_LoopbackService):
         self._thread = self._loop = self._stopping = self._bridge = None
         self._port = None
 
-    def send_event(self, event_type: str, data_object: dict[str, Any],
-                   previous_attributes: dict[str, Any] | None = None) -> list[Any]:
+    def send_event(
+        self, event_type: str, data_object: dict[str, Any], previous_attributes: dict[str, Any] | None = None
+    ) -> list[Any]:
         """Deliver a signed Stripe event to the registered webhook endpoints; returns the deliveries."""
         if self._loop is None or self._bridge is None:
             raise RuntimeError(f"{self.name} is not running")
         future = asyncio.run_coroutine_threadsafe(
-            self._bridge.send_event(event_type, data_object, previous_attributes), self._loop)
+            self._bridge.send_event(event_type, data_object, previous_attributes), self._loop
+        )
         return future.result(timeout=30)
 
 
@@ -271,8 +280,15 @@ class Emulators:
     Ports default to free ones; pass fixed ports (as `make dev` may) by name.
     """
 
-    def __init__(self, *, moto_port: int = 0, localstripe_port: int = 0, stripe_port: int = 0,
-                 moesif_port: int = 0, host: str = LOOPBACK) -> None:
+    def __init__(
+        self,
+        *,
+        moto_port: int = 0,
+        localstripe_port: int = 0,
+        stripe_port: int = 0,
+        moesif_port: int = 0,
+        host: str = LOOPBACK,
+    ) -> None:
         self.moto = MotoServer(moto_port, host)
         self.localstripe = LocalStripe(localstripe_port, host)
         self._stripe_port = stripe_port
@@ -317,8 +333,12 @@ class Emulators:
 
     def urls(self) -> dict[str, str]:
         """Human-readable map, for `make dev` to print."""
-        return {"AWS (moto)": self.moto.endpoint_url, "Stripe API (bridge)": self.stripe_api_base,
-                "localstripe": self.localstripe.url, "Moesif collector": self.moesif.base_url}
+        return {
+            "AWS (moto)": self.moto.endpoint_url,
+            "Stripe API (bridge)": self.stripe_api_base,
+            "localstripe": self.localstripe.url,
+            "Moesif collector": self.moesif.base_url,
+        }
 
     def env(self) -> dict[str, str]:
         """Environment for the functions (and boto3) to use these emulators instead of the real services."""

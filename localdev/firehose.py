@@ -56,17 +56,24 @@ class FirehoseDelivery:
     def _run(self) -> None:
         while (line := self._queue.get()) is not None:
             request_id = str(uuid.uuid4())
-            body = json.dumps({
-                "requestId": request_id,
-                "timestamp": int(time.time() * 1000),
-                "records": [{"data": base64.b64encode((line + "\n").encode()).decode()}],
-            }).encode()
-            request = urllib.request.Request(self._url, data=body, method="POST", headers={
-                "Content-Type": "application/json",
-                "X-Amz-Firehose-Protocol-Version": "1.0",
-                "X-Amz-Firehose-Request-Id": request_id,
-                "X-Amz-Firehose-Access-Key": self._access_key,
-            })
+            body = json.dumps(
+                {
+                    "requestId": request_id,
+                    "timestamp": int(time.time() * 1000),
+                    "records": [{"data": base64.b64encode((line + "\n").encode()).decode()}],
+                }
+            ).encode()
+            request = urllib.request.Request(
+                self._url,
+                data=body,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Amz-Firehose-Protocol-Version": "1.0",
+                    "X-Amz-Firehose-Request-Id": request_id,
+                    "X-Amz-Firehose-Access-Key": self._access_key,
+                },
+            )
             try:
                 urllib.request.urlopen(request, timeout=FIREHOSE_TIMEOUT_SECONDS).close()
             except (urllib.error.URLError, OSError) as error:
@@ -108,8 +115,11 @@ class LedgerBackup:
         if not lines or oldest is None:
             return None
         moment = datetime.fromtimestamp(oldest, UTC)
-        key = (contract.USAGE_LEDGER_PREFIX + moment.strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
-               + f"{self._stream_name}-1-{moment:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz")
+        key = (
+            contract.USAGE_LEDGER_PREFIX
+            + moment.strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
+            + f"{self._stream_name}-1-{moment:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
+        )
         try:
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=gzip.compress(("\n".join(lines) + "\n").encode()))
         except Exception:

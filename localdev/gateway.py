@@ -81,8 +81,18 @@ REQUEST_BODY_TIMEOUT_SECONDS = 5.0
 # API Gateway assumes this media type for a request without Content-Type (its docs on integration
 # passthrough behaviours: "None — API Gateway defaults to application/json").
 DEFAULT_MEDIA_TYPE = "application/json"
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-               "trailer", "transfer-encoding", "upgrade", "host", "content-length"}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+}
 
 
 @dataclass(frozen=True)
@@ -122,15 +132,23 @@ class LocalGateway(AnyMethodHttpServer):
     what = "Local API Gateway"
     server_header = "tollgate-local-apigateway"
 
-    def __init__(self, deployment: GatewayDeployment, apigateway_client: Any, port: int = 0,
-                 function_logs: FunctionLogs | None = None, ledger: LedgerBackup | None = None,
-                 usage: UsageCounters | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        deployment: GatewayDeployment,
+        apigateway_client: Any,
+        port: int = 0,
+        function_logs: FunctionLogs | None = None,
+        ledger: LedgerBackup | None = None,
+        usage: UsageCounters | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(port)
         self._deployment = deployment
         self._apigateway = apigateway_client
         self._functions = {route: LocalFunction(path, function_logs) for route, path in FUNCTION_ROUTES.items()}
-        self.authorizer = LocalAuthorizer(LocalFunction(contract.HANDLER_AUTHORIZER, function_logs),
-                                          deployment.authorizer_cache_seconds, clock)
+        self.authorizer = LocalAuthorizer(
+            LocalFunction(contract.HANDLER_AUTHORIZER, function_logs), deployment.authorizer_cache_seconds, clock
+        )
         self._firehose = FirehoseDelivery(deployment.firehose_url, deployment.firehose_access_key, ledger)
         self._usage = usage
 
@@ -179,8 +197,14 @@ class LocalGateway(AnyMethodHttpServer):
             return
         resource = path if path in FUNCTION_ROUTES else ("/" if path == "/" else contract.ROUTE_METERED_PROXY)
         context = {
-            "requestId": request_id, "path": path, "resource": resource, "method": http.command,
-            "query": split.query, "headers": headers, "body": body, "requestedAt": requested_at,
+            "requestId": request_id,
+            "path": path,
+            "resource": resource,
+            "method": http.command,
+            "query": split.query,
+            "headers": headers,
+            "body": body,
+            "requestedAt": requested_at,
             "sourceIp": http.client_address[0],
         }
         try:
@@ -224,8 +248,12 @@ class LocalGateway(AnyMethodHttpServer):
             return self._gateway_error(403, "INVALID_API_KEY", "Forbidden")
         key_id, usage_plan_id = found
         if self._usage is not None and not self._usage[usage_plan_id].take(key_id, request["requestedAt"]):
-            reply = self._gateway_error(429, "QUOTA_EXCEEDED", "Limit Exceeded", authorizer={
-                gateway_errors.PRINCIPAL_ID: authorized.principal_id, **authorized.context})
+            reply = self._gateway_error(
+                429,
+                "QUOTA_EXCEEDED",
+                "Limit Exceeded",
+                authorizer={gateway_errors.PRINCIPAL_ID: authorized.principal_id, **authorized.context},
+            )
             reply.api_key_id = key_id
             return reply
         reply = self._proxy(request, key_id, authorized.principal_id)
@@ -235,12 +263,20 @@ class LocalGateway(AnyMethodHttpServer):
     def authorizer_event(self, request: dict[str, Any]) -> dict[str, Any]:
         """The REQUEST authorizer event of a metered call: the proxy event's request, without its
         body, with the method's ARN."""
-        event = {name: value for name, value in self.proxy_event(request).items() if name not in ("body", "isBase64Encoded")}
-        return {"type": "REQUEST", "methodArn": method_arn(self._deployment.rest_api_id, self._deployment.stage_name,
-                                                           request["method"], request["path"]), **event}
+        event = {
+            name: value for name, value in self.proxy_event(request).items() if name not in ("body", "isBase64Encoded")
+        }
+        return {
+            "type": "REQUEST",
+            "methodArn": method_arn(
+                self._deployment.rest_api_id, self._deployment.stage_name, request["method"], request["path"]
+            ),
+            **event,
+        }
 
-    def _gateway_error(self, status: int, error_type: str, message: str,
-                       authorizer: dict[str, str] | None = None) -> _Reply:
+    def _gateway_error(
+        self, status: int, error_type: str, message: str, authorizer: dict[str, str] | None = None
+    ) -> _Reply:
         """An error API Gateway answers itself: the stage's gateway response for it (its status, if the
         stage sets one; its body, the quota's linking the site's account page; its headers)."""
         headers = {"Content-Type": "application/json", **gateway_errors.gateway_error_headers()}
@@ -267,8 +303,9 @@ class LocalGateway(AnyMethodHttpServer):
             "multiValueHeaders": {name: [value] for name, value in headers.items()} or None,
             "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} if multi_query else None,
             "multiValueQueryStringParameters": multi_query,
-            "pathParameters": ({"proxy": request["path"].lstrip("/")}
-                               if request["resource"] == contract.ROUTE_METERED_PROXY else None),
+            "pathParameters": (
+                {"proxy": request["path"].lstrip("/")} if request["resource"] == contract.ROUTE_METERED_PROXY else None
+            ),
             "stageVariables": None,
             "requestContext": {
                 "accountId": "123456789012",
@@ -288,7 +325,10 @@ class LocalGateway(AnyMethodHttpServer):
                     "userAgent": headers.get("User-Agent"),
                     "apiKey": None,
                     "apiKeyId": None,
-                    "caller": None, "user": None, "accountId": None, "cognitoIdentityId": None,
+                    "caller": None,
+                    "user": None,
+                    "accountId": None,
+                    "cognitoIdentityId": None,
                 },
             },
             "body": text if body else None,
@@ -318,10 +358,12 @@ class LocalGateway(AnyMethodHttpServer):
         mapped = {contract.BACKEND_API_KEY_ID_HEADER: api_key_id, contract.BACKEND_ACCOUNT_ID_HEADER: account_id}
         if self._deployment.backend_secret:
             mapped[contract.BACKEND_SECRET_HEADER] = self._deployment.backend_secret
-        headers = {k: v for k, v in request["headers"].items()
-                   if k.lower() not in _HOP_BY_HOP and k.lower() not in mapped} | mapped
-        outbound = urllib.request.Request(target, data=request["body"] or None, method=request["method"],
-                                          headers=headers)
+        headers = {
+            k: v for k, v in request["headers"].items() if k.lower() not in _HOP_BY_HOP and k.lower() not in mapped
+        } | mapped
+        outbound = urllib.request.Request(
+            target, data=request["body"] or None, method=request["method"], headers=headers
+        )
         started = time.monotonic()
         try:
             with urllib.request.urlopen(outbound, timeout=LAMBDA_TIMEOUT_SECONDS) as response:
@@ -339,32 +381,40 @@ class LocalGateway(AnyMethodHttpServer):
     def _log_access(self, request: dict[str, Any], reply: _Reply, latency_ms: int) -> None:
         requested_at: datetime = request["requestedAt"]
         headers: dict[str, str] = request["headers"]
-        line = access_log.render({
-            "apiId": self._deployment.rest_api_id,
-            "requestId": request["requestId"],
-            "requestTime": _request_time(requested_at),
-            "requestTimeEpoch": int(requested_at.timestamp() * 1000),
-            "protocol": "HTTP/1.1",
-            "httpMethod": request["method"],
-            "resourcePath": request["resource"],
-            "path": f"/{self._deployment.stage_name}{request['path']}",
-            "stage": self._deployment.stage_name,
-            "domainName": headers.get("Host"),
-            "identity.userAgent": headers.get("User-Agent"),
-            "identity.sourceIp": request["sourceIp"],
-            "status": reply.status,
-            "responseLength": len(reply.body),
-            "responseLatency": latency_ms,
-            "integrationLatency": reply.integration_ms,
-            "error.responseType": reply.error_type,
-            "identity.apiKeyId": reply.api_key_id,
-            "authorizer.principalId": reply.principal_id,
-            **{f"authorizer.{name}": value for name, value in (reply.authorizer_context or {}).items()},
-        })
+        line = access_log.render(
+            {
+                "apiId": self._deployment.rest_api_id,
+                "requestId": request["requestId"],
+                "requestTime": _request_time(requested_at),
+                "requestTimeEpoch": int(requested_at.timestamp() * 1000),
+                "protocol": "HTTP/1.1",
+                "httpMethod": request["method"],
+                "resourcePath": request["resource"],
+                "path": f"/{self._deployment.stage_name}{request['path']}",
+                "stage": self._deployment.stage_name,
+                "domainName": headers.get("Host"),
+                "identity.userAgent": headers.get("User-Agent"),
+                "identity.sourceIp": request["sourceIp"],
+                "status": reply.status,
+                "responseLength": len(reply.body),
+                "responseLatency": latency_ms,
+                "integrationLatency": reply.integration_ms,
+                "error.responseType": reply.error_type,
+                "identity.apiKeyId": reply.api_key_id,
+                "authorizer.principalId": reply.principal_id,
+                **{f"authorizer.{name}": value for name, value in (reply.authorizer_context or {}).items()},
+            }
+        )
         self._firehose.put(line)
-        REQUEST_LOG.info("%s %s -> %d%s in %d ms%s", request["method"], request["path"], reply.status,
-                         f" {reply.error_type}" if reply.error_type else "", latency_ms,
-                         f"  account={reply.principal_id} apiKeyId={reply.api_key_id}" if reply.api_key_id else "")
+        REQUEST_LOG.info(
+            "%s %s -> %d%s in %d ms%s",
+            request["method"],
+            request["path"],
+            reply.status,
+            f" {reply.error_type}" if reply.error_type else "",
+            latency_ms,
+            f"  account={reply.principal_id} apiKeyId={reply.api_key_id}" if reply.api_key_id else "",
+        )
 
 
 def _header(request: dict[str, Any], name: str) -> str | None:

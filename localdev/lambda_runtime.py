@@ -51,8 +51,9 @@ class LocalFunction:
     invocation, whenever the handler creates them.
     """
 
-    def __init__(self, handler_path: str, logs: FunctionLogs | None = None,
-                 timeout_seconds: float = LAMBDA_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, handler_path: str, logs: FunctionLogs | None = None, timeout_seconds: float = LAMBDA_TIMEOUT_SECONDS
+    ) -> None:
         self.handler_path = handler_path
         self._logs = logs
         self._timeout_seconds = timeout_seconds

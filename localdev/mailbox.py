@@ -24,7 +24,9 @@ from localdev.stripe_bridge.checkout import PAGE_ASSETS
 
 # The bridge's stand-in pages' stylesheet (light and dark), then the mailbox's own rules.
 STYLESHEETS = (PAGE_ASSETS / "checkout.css", Path(__file__).with_name("mailbox.css"))
-PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+PAGE_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 _URL = re.compile(r"https?://[^\s<>\"]+")
 MOTO_TIMEOUT_SECONDS = 10
 
@@ -42,9 +44,16 @@ class Mailbox(BackgroundHttpServer):
         """Every email SES sent, newest first: {to, from, subject, body, links}."""
         with urllib.request.urlopen(f"{self._moto_url}/moto-api/data.json", timeout=MOTO_TIMEOUT_SECONDS) as answer:
             sent = json.loads(answer.read()).get("ses", {}).get("Message", [])
-        return [{"to": ", ".join(message["destinations"].get("ToAddresses", [])), "from": message["source"],
-                 "subject": message["subject"], "body": message["body"], "links": _URL.findall(message["body"])}
-                for message in reversed(sent)]
+        return [
+            {
+                "to": ", ".join(message["destinations"].get("ToAddresses", [])),
+                "from": message["source"],
+                "subject": message["subject"],
+                "body": message["body"],
+                "links": _URL.findall(message["body"]),
+            }
+            for message in reversed(sent)
+        ]
 
     def page(self) -> str:
         messages = self.messages()
@@ -52,15 +61,20 @@ class Mailbox(BackgroundHttpServer):
             f'<li class="message"><article aria-labelledby="message-{index}">'
             f'<h2 id="message-{index}">{html.escape(message["subject"])}</h2>'
             f'<p class="meta">To <strong>{html.escape(message["to"])}</strong> from {html.escape(message["from"])}</p>'
-            f'<pre>{_with_links(message["body"])}</pre></article></li>'
-            for index, message in enumerate(messages))
-        body = f'<ol class="messages">{items}</ol>' if messages else "<p>No email yet. Sign up or sign in on the site.</p>"
-        return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
-                '<meta name="viewport" content="width=device-width, initial-scale=1">'
-                '<meta name="color-scheme" content="light dark"><title>Local mailbox · Tollgate make dev</title>'
-                '<link rel="stylesheet" href="/mailbox.css"></head><body><main aria-labelledby="title">'
-                '<p class="mode">make dev · what SES sent (emulated by moto)</p><h1 id="title">Local mailbox</h1>'
-                f'<p>{len(messages)} email(s), newest first. Reload to see new ones.</p>{body}</main></body></html>')
+            f"<pre>{_with_links(message['body'])}</pre></article></li>"
+            for index, message in enumerate(messages)
+        )
+        body = (
+            f'<ol class="messages">{items}</ol>' if messages else "<p>No email yet. Sign up or sign in on the site.</p>"
+        )
+        return (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<meta name="color-scheme" content="light dark"><title>Local mailbox · Tollgate make dev</title>'
+            '<link rel="stylesheet" href="/mailbox.css"></head><body><main aria-labelledby="title">'
+            '<p class="mode">make dev · what SES sent (emulated by moto)</p><h1 id="title">Local mailbox</h1>'
+            f"<p>{len(messages)} email(s), newest first. Reload to see new ones.</p>{body}</main></body></html>"
+        )
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         mailbox = self
@@ -98,7 +112,9 @@ def _with_links(text: str) -> str:
     """The body as text, its URLs as links (everything escaped)."""
     parts, last = [], 0
     for match in _URL.finditer(text):
-        parts += [html.escape(text[last:match.start()]),
-                  f'<a href="{html.escape(match.group())}">{html.escape(match.group())}</a>']
+        parts += [
+            html.escape(text[last : match.start()]),
+            f'<a href="{html.escape(match.group())}">{html.escape(match.group())}</a>',
+        ]
         last = match.end()
     return "".join(parts) + html.escape(text[last:])

@@ -64,8 +64,13 @@ class ReceivedRequest:
         return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "path": self.path, "headers": self.headers, "body": self.body,
-                "receivedAt": self.received_at}
+        return {
+            "method": self.method,
+            "path": self.path,
+            "headers": self.headers,
+            "body": self.body,
+            "receivedAt": self.received_at,
+        }
 
 
 class _Store:
@@ -200,8 +205,10 @@ def _make_handler(store: _Store) -> type[BaseHTTPRequestHandler]:  # noqa: C901 
                 events = _decode_firehose_records(received.body)
             except _BadRequest as error:
                 store.add(received, None, [])
-                self._reply(HTTPStatus.BAD_REQUEST, {"requestId": request_id, "timestamp": _now_ms(),
-                                                     "errorMessage": str(error)})
+                self._reply(
+                    HTTPStatus.BAD_REQUEST,
+                    {"requestId": request_id, "timestamp": _now_ms(), "errorMessage": str(error)},
+                )
                 return
             store.add(received, "events", events)
             self._reply(HTTPStatus.OK, {"requestId": request_id, "timestamp": _now_ms()})

@@ -107,8 +107,11 @@ def add_api_key_tagging() -> None:
 
     if getattr(APIGatewayResponse, "tags_api_keys", False):
         return
-    stage_tag, stage_get, stage_untag = (APIGatewayResponse.tag_resource, APIGatewayResponse.get_tags,
-                                         APIGatewayResponse.untag_resource)
+    stage_tag, stage_get, stage_untag = (
+        APIGatewayResponse.tag_resource,
+        APIGatewayResponse.get_tags,
+        APIGatewayResponse.untag_resource,
+    )
 
     def api_key_of(response: Any) -> Any:
         match = _API_KEY_ARN.match(unquote(response.path.split("/tags/", 1)[1]))

@@ -158,8 +158,9 @@ class BackgroundHttpServer:
         server.block_on_close = self.join_requests_on_stop
         server.server_activate()
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"{self.what}:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"{self.what}:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 

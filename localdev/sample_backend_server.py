@@ -23,7 +23,9 @@ from tollgate import contract
 REQUEST_BODY_TIMEOUT_SECONDS = 5.0
 
 
-def function_url_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict[str, Any]:
+def function_url_event(
+    method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str
+) -> dict[str, Any]:
     """The event a Lambda function URL hands its function for this request."""
     split = urlsplit(target)
     try:
@@ -38,8 +40,13 @@ def function_url_event(method: str, target: str, headers: dict[str, str], body: 
         "rawQueryString": split.query,
         "headers": {name.lower(): value for name, value in headers.items()},
         "requestContext": {
-            "http": {"method": method, "path": split.path or "/", "protocol": "HTTP/1.1", "sourceIp": source_ip,
-                     "userAgent": headers.get("User-Agent", "")},
+            "http": {
+                "method": method,
+                "path": split.path or "/",
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("User-Agent", ""),
+            },
             "timeEpoch": int(now.timestamp() * 1000),
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
         },

@@ -32,14 +32,30 @@ CONFIG_PATH = "/" + CONFIG_OBJECT_KEY
 
 API_TIMEOUT_SECONDS = 30  # CloudFront's default origin read timeout
 # What CloudFront answers when it cannot reach the origin: its own HTML error page, not the API's JSON.
-ORIGIN_UNREACHABLE_PAGE = (b"<html><body><h1>502 Bad Gateway</h1>"
-                           b"<p>The request could not be satisfied.</p></body></html>\n")
+ORIGIN_UNREACHABLE_PAGE = (
+    b"<html><body><h1>502 Bad Gateway</h1><p>The request could not be satisfied.</p></body></html>\n"
+)
 # Not passed on (hop by hop, or the origin's own Host as AllViewerExceptHostHeader does), in either direction.
-_NOT_FORWARDED = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te", "upgrade",
-                  "proxy-connection", contract.VIEWER_IP_HEADER}
-_CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                  ".css": "text/css; charset=utf-8", ".json": "application/json",
-                  ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon"}
+_NOT_FORWARDED = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "host",
+    "te",
+    "upgrade",
+    "proxy-connection",
+    contract.VIEWER_IP_HEADER,
+}
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
 
 
 def origin_of(url: str) -> str:
@@ -53,8 +69,14 @@ class SiteServer(BackgroundHttpServer):
 
     what = "Signup site"
 
-    def __init__(self, api_url: str, plans: tuple[PlanSettings, ...], branding: Branding = Branding(), port: int = 0,
-                 site_dir: Path = SITE_DIR) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        plans: tuple[PlanSettings, ...],
+        branding: Branding = Branding(),
+        port: int = 0,
+        site_dir: Path = SITE_DIR,
+    ) -> None:
         super().__init__(port)
         self._api_url = api_url.rstrip("/")
         self._config = json.dumps(site_config(api_url, plans, branding, site_dir)).encode()
@@ -74,8 +96,9 @@ class SiteServer(BackgroundHttpServer):
         content_type = _CONTENT_TYPES.get(candidate.suffix) or mimetypes.guess_type(candidate.name)[0]
         return candidate.read_bytes(), content_type or "application/octet-stream"
 
-    def forward_to_api(self, method: str, path: str, headers: dict[str, str], body: bytes,
-                       viewer_ip: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    def forward_to_api(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, viewer_ip: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         """One `/api/*` request through to the API, as CloudFront's behaviour forwards it."""
         outbound = {name: value for name, value in headers.items() if name.lower() not in _NOT_FORWARDED}
         outbound[contract.VIEWER_IP_HEADER] = viewer_ip
@@ -124,8 +147,9 @@ class SiteServer(BackgroundHttpServer):
                 except UnreadableBody:
                     self.close_connection = True
                     return True
-                status, headers, answer = site.forward_to_api(self.command, self.path, dict(self.headers.items()),
-                                                              body, self.client_address[0])
+                status, headers, answer = site.forward_to_api(
+                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                )
                 self.send_response(status)
                 for name, value in headers:
                     if name.lower() not in _NOT_FORWARDED and name not in site._headers:
@@ -154,7 +178,8 @@ class SiteServer(BackgroundHttpServer):
                     return
                 found = site._resolve(urlsplit(self.path).path)
                 status, (body, content_type) = (
-                    (HTTPStatus.OK, found) if found
+                    (HTTPStatus.OK, found)
+                    if found
                     else (HTTPStatus.NOT_FOUND, (b"Not found\n", "text/plain; charset=utf-8"))
                 )
                 self._answer(status, body, content_type, include_body)

@@ -25,12 +25,22 @@ POLL_WAIT_SECONDS = 1
 def lambda_sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     """Lambda's event for messages as ReceiveMessage returns them (with AttributeNames=All)."""
     region = queue_arn.split(":")[3]
-    return {"Records": [{
-        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-        "attributes": message.get("Attributes", {}), "messageAttributes": message.get("MessageAttributes", {}),
-        "md5OfBody": message.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    } for message in messages]}
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": message.get("MessageAttributes", {}),
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
 
 
 class SqsEventSource:
@@ -46,8 +56,12 @@ class SqsEventSource:
 
     def poll_once(self, wait_seconds: int = POLL_WAIT_SECONDS) -> int:
         """One receive and, if it got messages, one invocation; how many messages were handed over."""
-        messages = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=BATCH_SIZE,
-                                             WaitTimeSeconds=wait_seconds, AttributeNames=["All"]).get("Messages", [])
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=BATCH_SIZE,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+        ).get("Messages", [])
         if not messages:
             return 0
         try:

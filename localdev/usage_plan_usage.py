@@ -83,15 +83,18 @@ class UsageCounter:
         return day.replace(day=1)
 
 
-def get_usage(counter: UsageCounter, usage_plan_id: str,
-              query: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+def get_usage(
+    counter: UsageCounter, usage_plan_id: str, query: dict[str, list[str]]
+) -> tuple[int, dict[str, str], bytes]:
     """GetUsage's answer from `counter`: each key's `[used, remaining]` per day, both dates included."""
     start, end = (date.fromisoformat(query[name][0]) for name in ("startDate", "endDate"))
     days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
     keys = query.get("keyId") or sorted(counter.keys())
     values = {key_id: [[counter.used(key_id, day), counter.remaining(key_id, day)] for day in days] for key_id in keys}
-    return _json(200, {"usagePlanId": usage_plan_id, "startDate": start.isoformat(), "endDate": end.isoformat(),
-                       "values": values})
+    return _json(
+        200,
+        {"usagePlanId": usage_plan_id, "startDate": start.isoformat(), "endDate": end.isoformat(), "values": values},
+    )
 
 
 def _utc_day(at: datetime | None) -> date:
@@ -147,9 +150,15 @@ class UsagePlanUsageProxy(BackgroundHttpServer):
 
         return Handler
 
-    def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
-        outbound = urllib.request.Request(self._moto_url + path, data=body or None, method=method,
-                                          headers={k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP})
+    def _forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        outbound = urllib.request.Request(
+            self._moto_url + path,
+            data=body or None,
+            method=method,
+            headers={k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP},
+        )
         try:
             with urllib.request.urlopen(outbound, timeout=FORWARD_TIMEOUT_SECONDS) as response:
                 return response.status, dict(response.headers.items()), response.read()
@@ -159,4 +168,3 @@ class UsagePlanUsageProxy(BackgroundHttpServer):
 
 def _json(status: int, answer: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps(answer).encode()
-

@@ -93,16 +93,24 @@ class CatalogSetup:
         """The whole catalog of one price: its product, meter and price, the portal, the webhook."""
         result = self.ensure_price(spec)
         portal_id, portal_change = self.ensure_portal(spec.product_name.strip())
-        return replace(result, changes={**result.changes, "portal": portal_change}, portal_configuration_id=portal_id,
-                       webhook=self.ensure_webhook(webhook_url) if webhook_url else None)
+        return replace(
+            result,
+            changes={**result.changes, "portal": portal_change},
+            portal_configuration_id=portal_id,
+            webhook=self.ensure_webhook(webhook_url) if webhook_url else None,
+        )
 
     def ensure_price(self, spec: CatalogSpec) -> CatalogResult:
         """The product, meter and metered price of `spec` (one per paid plan with `--plans`)."""
         product_id, product_change = self._ensure_product(spec.product_name.strip(), spec.lookup_key)
         meter_id, meter_change = self._ensure_meter(spec.meter_event_name, spec.meter_display_name)
         price_id, price_change = self._ensure_price(spec, product_id, meter_id)
-        return CatalogResult(product_id=product_id, meter_id=meter_id, price_id=price_id,
-                             changes={"product": product_change, "meter": meter_change, "price": price_change})
+        return CatalogResult(
+            product_id=product_id,
+            meter_id=meter_id,
+            price_id=price_id,
+            changes={"product": product_change, "meter": meter_change, "price": price_change},
+        )
 
     def ensure_portal(self, product_name: str) -> tuple[str, Change]:
         for configuration in self._stripe.billing_portal.configurations.list({"active": True, "limit": 100}).data:
@@ -114,9 +122,14 @@ class CatalogSetup:
             update = cast("ConfigurationUpdateParams", {"features": PORTAL_FEATURES})
             self._stripe.billing_portal.configurations.update(configuration.id, update)
             return configuration.id, Change.UPDATED
-        params = cast("ConfigurationCreateParams", {
-            "features": PORTAL_FEATURES, "metadata": dict(contract.STRIPE_PORTAL_CONFIGURATION_METADATA),
-            "business_profile": {"headline": f"{product_name}: invoices, payment method, cancellation"}})
+        params = cast(
+            "ConfigurationCreateParams",
+            {
+                "features": PORTAL_FEATURES,
+                "metadata": dict(contract.STRIPE_PORTAL_CONFIGURATION_METADATA),
+                "business_profile": {"headline": f"{product_name}: invoices, payment method, cancellation"},
+            },
+        )
         configuration = self._stripe.billing_portal.configurations.create(params, _idempotent("portal", params))
         return configuration.id, Change.CREATED
 
@@ -177,15 +190,20 @@ class CatalogSetup:
                 continue
             if sorted(endpoint.enabled_events) == events:
                 return WebhookEndpoint(endpoint.id, Change.UNCHANGED)
-            self._stripe.webhook_endpoints.update(endpoint.id, cast("WebhookEndpointUpdateParams", {"enabled_events": events}))
+            self._stripe.webhook_endpoints.update(
+                endpoint.id, cast("WebhookEndpointUpdateParams", {"enabled_events": events})
+            )
             return WebhookEndpoint(endpoint.id, Change.UPDATED)
-        params = cast("WebhookEndpointCreateParams", {  # (api_version: a str, the SDK's list of literals)
-            "url": url,
-            "enabled_events": events,
-            "api_version": contract.STRIPE_API_VERSION,
-            "description": "Tollgate: API keys follow their subscription",
-            "metadata": {"tollgate": "webhook"},
-        })
+        params = cast(
+            "WebhookEndpointCreateParams",
+            {  # (api_version: a str, the SDK's list of literals)
+                "url": url,
+                "enabled_events": events,
+                "api_version": contract.STRIPE_API_VERSION,
+                "description": "Tollgate: API keys follow their subscription",
+                "metadata": {"tollgate": "webhook"},
+            },
+        )
         endpoint = self._stripe.webhook_endpoints.create(params, _idempotent("webhook", params))
         return WebhookEndpoint(endpoint.id, Change.CREATED, endpoint.secret)
 

@@ -39,9 +39,14 @@ def main(argv: list[str] | None = None, *, outdir: Path = OUTDIR, out: TextIO = 
     parser = _parser()
     arguments = parser.parse_args(argv)
     try:
-        access = DeployAccess(repository=arguments.repo, environment=arguments.environment or "",
-                              branch=arguments.branch or "", oidc_provider_arn=arguments.oidc_provider_arn or "",
-                              tollgate_stack=arguments.tollgate_stack, stage=arguments.stage)
+        access = DeployAccess(
+            repository=arguments.repo,
+            environment=arguments.environment or "",
+            branch=arguments.branch or "",
+            oidc_provider_arn=arguments.oidc_provider_arn or "",
+            tollgate_stack=arguments.tollgate_stack,
+            stage=arguments.stage,
+        )
     except DeployAccessError as error:
         parser.error(str(error))
     verb = ["synth", "--quiet"] if arguments.synth else ["deploy", "--outputs-file", str(outdir / OUTPUTS_FILE)]
@@ -65,8 +70,11 @@ def cdk_command(access: DeployAccess, verb: list[str], outdir: Path) -> list[str
 
 
 # deploy.yml's repository variables, by the stack output that holds each value.
-REPOSITORY_VARIABLES = {"AWS_DEPLOY_ROLE_ARN": "DeployRoleArn", "AWS_SMOKE_ROLE_ARN": "SmokeRoleArn",
-                        "AWS_REGION": "DeployRegion"}
+REPOSITORY_VARIABLES = {
+    "AWS_DEPLOY_ROLE_ARN": "DeployRoleArn",
+    "AWS_SMOKE_ROLE_ARN": "SmokeRoleArn",
+    "AWS_REGION": "DeployRegion",
+}
 
 
 def next_steps(access: DeployAccess, outputs: dict[str, str]) -> str:
@@ -77,16 +85,22 @@ def next_steps(access: DeployAccess, outputs: dict[str, str]) -> str:
         f"{outputs['SmokeRoleArn']} (to make smoke {access.tollgate_stack}, stage {access.stage}).",
         f"Set deploy.yml's {len(REPOSITORY_VARIABLES)} repository variables (GitHub: Settings > Secrets and "
         "variables > Actions > Variables), e.g. with the GitHub CLI:",
-        *(f"  gh variable set {variable} --repo {repository} --body {outputs[output]}"
-          for variable, output in REPOSITORY_VARIABLES.items()),
+        *(
+            f"  gh variable set {variable} --repo {repository} --body {outputs[output]}"
+            for variable, output in REPOSITORY_VARIABLES.items()
+        ),
     ]
     if access.branch:
-        lines.append(f"The role trusts runs on branch {access.branch} outside any environment: remove the line "
-                     f"`environment: {DEFAULT_ENVIRONMENT}` from .github/workflows/deploy.yml, or the token names "
-                     f"that environment instead and AWS refuses it.")
+        lines.append(
+            f"The role trusts runs on branch {access.branch} outside any environment: remove the line "
+            f"`environment: {DEFAULT_ENVIRONMENT}` from .github/workflows/deploy.yml, or the token names "
+            f"that environment instead and AWS refuses it."
+        )
     elif access.environment and access.environment != DEFAULT_ENVIRONMENT:
-        lines.append(f"The role trusts the environment {access.environment!r}: set `environment: "
-                     f"{access.environment}` in .github/workflows/deploy.yml.")
+        lines.append(
+            f"The role trusts the environment {access.environment!r}: set `environment: "
+            f"{access.environment}` in .github/workflows/deploy.yml."
+        )
     return "\n".join(lines)
 
 
@@ -95,19 +109,35 @@ def _parser() -> argparse.ArgumentParser:
         prog="make deploy-role", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         usage='make deploy-role ARGS="--repo OWNER/NAME [--environment NAME | --branch NAME] '
               '[--oidc-provider-arn ARN] [--tollgate-stack NAME] [--stage NAME] [--synth]"')  # fmt: skip
-    parser.add_argument("--repo", required=True, help="the GitHub repository whose workflow runs may deploy, "
-                        "OWNER/NAME (OWNER@ID/NAME@ID if its OIDC subject claim carries the numeric ids)")
+    parser.add_argument(
+        "--repo",
+        required=True,
+        help="the GitHub repository whose workflow runs may deploy, "
+        "OWNER/NAME (OWNER@ID/NAME@ID if its OIDC subject claim carries the numeric ids)",
+    )
     trust = parser.add_mutually_exclusive_group()
-    trust.add_argument("--environment", help=f"trust runs of jobs in this GitHub environment "
-                       f"(default: {DEFAULT_ENVIRONMENT}, the one deploy.yml names)")
+    trust.add_argument(
+        "--environment",
+        help=f"trust runs of jobs in this GitHub environment "
+        f"(default: {DEFAULT_ENVIRONMENT}, the one deploy.yml names)",
+    )
     trust.add_argument("--branch", help="trust runs on this branch instead, in no environment")
-    parser.add_argument("--oidc-provider-arn", help=f"the account's existing {GITHUB_ISSUER} provider (an "
-                        "account holds one per URL); without it the stack creates the provider")
-    parser.add_argument("--tollgate-stack", default=DEFAULT_TOLLGATE_STACK,
-                        help=f"the Tollgate stack make smoke tests (default: {DEFAULT_TOLLGATE_STACK})")
-    parser.add_argument("--stage", default=shipped_stage(),
-                        help=f"its stage_name, which names the register function and the owner tag the smoke role's "
-                             f"grants require (default: cdk.json's, {shipped_stage()})")
+    parser.add_argument(
+        "--oidc-provider-arn",
+        help=f"the account's existing {GITHUB_ISSUER} provider (an "
+        "account holds one per URL); without it the stack creates the provider",
+    )
+    parser.add_argument(
+        "--tollgate-stack",
+        default=DEFAULT_TOLLGATE_STACK,
+        help=f"the Tollgate stack make smoke tests (default: {DEFAULT_TOLLGATE_STACK})",
+    )
+    parser.add_argument(
+        "--stage",
+        default=shipped_stage(),
+        help=f"its stage_name, which names the register function and the owner tag the smoke role's "
+        f"grants require (default: cdk.json's, {shipped_stage()})",
+    )
     parser.add_argument("--synth", action="store_true", help="only synthesize and print cdk-nag's result")
     return parser
 

@@ -75,20 +75,25 @@ def connect(arguments: argparse.Namespace, environ: Mapping[str, str]) -> Deploy
     return deployment
 
 
-def find_deployment(environ: Mapping[str, str], *, function_name: str | None = None,
-                    stack_name: str | None = None) -> Deployment:
+def find_deployment(
+    environ: Mapping[str, str], *, function_name: str | None = None, stack_name: str | None = None
+) -> Deployment:
     """The deployment to act on, by the order in the module docstring."""
     if stack_name:
         require_aws_session()
         function_name = _register_function_of(stack_name)
-        return Deployment(RuntimeConfig.from_environ(_function_environment(function_name)),
-                          f"stack {stack_name} (function {function_name})")
+        return Deployment(
+            RuntimeConfig.from_environ(_function_environment(function_name)),
+            f"stack {stack_name} (function {function_name})",
+        )
     if function_name:
         require_aws_session()
         return Deployment(RuntimeConfig.from_environ(_function_environment(function_name)), f"function {function_name}")
     if any(name.startswith(TOLLGATE_VARIABLE_PREFIX) for name in environ):
         try:
-            return Deployment(RuntimeConfig.from_environ(environ), f"the {TOLLGATE_VARIABLE_PREFIX}* environment variables")
+            return Deployment(
+                RuntimeConfig.from_environ(environ), f"the {TOLLGATE_VARIABLE_PREFIX}* environment variables"
+            )
         except ConfigurationError as error:
             raise ConfigurationError(
                 f"{error} Set the other {TOLLGATE_VARIABLE_PREFIX}* variables too, or unset them all and pass "
@@ -105,31 +110,40 @@ def dev_deployment(stack_file: Path) -> Deployment | None:
     running = running_dev_stack(stack_file)
     if running is None:
         return None
-    return Deployment(RuntimeConfig.from_environ(running), f"the running make dev stack ({_shown_path(stack_file)})",
-                      {name: value for name, value in running.items() if name.startswith("AWS_")})
+    return Deployment(
+        RuntimeConfig.from_environ(running),
+        f"the running make dev stack ({_shown_path(stack_file)})",
+        {name: value for name, value in running.items() if name.startswith("AWS_")},
+    )
 
 
 def add_deployment_options(parser: argparse.ArgumentParser) -> None:
     """`--stack NAME` | `--function NAME`, the first way to choose a deployment (WAYS_TO_CHOOSE)."""
     choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--stack", metavar="NAME",
-                        help=f"act on this deployed CloudFormation stack (e.g. {EXAMPLE_STACK})")
-    choice.add_argument("--function", metavar="NAME",
-                        help=f"act on the deployed stack of this register function (e.g. {EXAMPLE_FUNCTION})")
+    choice.add_argument(
+        "--stack", metavar="NAME", help=f"act on this deployed CloudFormation stack (e.g. {EXAMPLE_STACK})"
+    )
+    choice.add_argument(
+        "--function",
+        metavar="NAME",
+        help=f"act on the deployed stack of this register function (e.g. {EXAMPLE_FUNCTION})",
+    )
 
 
 def dev_stack_file(environ: Mapping[str, str]) -> Path:
     return Path(environ.get(DEV_STACK_FILE_ENV) or DEFAULT_DEV_STACK_FILE)
 
 
-def publish_dev_stack(path: Path, function_environment: Mapping[str, str],
-                      urls: Mapping[str, str] | None = None) -> None:
+def publish_dev_stack(
+    path: Path, function_environment: Mapping[str, str], urls: Mapping[str, str] | None = None
+) -> None:
     """make dev, once it serves: its functions' environment, its addresses (the API, the site, the
     mailbox: what `make smoke` calls) and its process id, written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     draft = path.with_name(f".{path.name}.{os.getpid()}")
-    draft.write_text(json.dumps({"pid": os.getpid(), "environment": dict(function_environment),
-                                 "urls": dict(urls or {})}, indent=2))
+    draft.write_text(
+        json.dumps({"pid": os.getpid(), "environment": dict(function_environment), "urls": dict(urls or {})}, indent=2)
+    )
     draft.replace(path)
 
 
@@ -171,11 +185,15 @@ def require_aws_session() -> None:
 
     session = boto3.Session()
     if session.region_name is None:
-        raise TollgateError("no AWS region: set AWS_DEFAULT_REGION (e.g. AWS_DEFAULT_REGION=eu-west-1) to the "
-                            "stack's region, or `region` in ~/.aws/config.")
+        raise TollgateError(
+            "no AWS region: set AWS_DEFAULT_REGION (e.g. AWS_DEFAULT_REGION=eu-west-1) to the "
+            "stack's region, or `region` in ~/.aws/config."
+        )
     if session.get_credentials() is None:
-        raise TollgateError("no AWS credentials: configure them as for the AWS CLI (`aws configure`, AWS_PROFILE, "
-                            "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).")
+        raise TollgateError(
+            "no AWS credentials: configure them as for the AWS CLI (`aws configure`, AWS_PROFILE, "
+            "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)."
+        )
 
 
 def stack_outputs(stack_name: str) -> dict[str, str]:
@@ -193,8 +211,10 @@ def _register_function_of(stack_name: str) -> str:
     """The register function the stack's output names (contract.STACK_OUTPUT_REGISTER_FUNCTION)."""
     outputs = stack_outputs(stack_name)
     if contract.STACK_OUTPUT_REGISTER_FUNCTION not in outputs:
-        raise TollgateError(f"stack {stack_name} has no {contract.STACK_OUTPUT_REGISTER_FUNCTION} output: is it a "
-                            f"Tollgate stack, deployed with this version (`make deploy`)? Or pass --function NAME.")
+        raise TollgateError(
+            f"stack {stack_name} has no {contract.STACK_OUTPUT_REGISTER_FUNCTION} output: is it a "
+            f"Tollgate stack, deployed with this version (`make deploy`)? Or pass --function NAME."
+        )
     return outputs[contract.STACK_OUTPUT_REGISTER_FUNCTION]
 
 

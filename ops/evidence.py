@@ -46,12 +46,19 @@ def period_file(wired: Wiring, email: str, since: date | None, to: date | None) 
     return wired.usage_evidence.period_file(account.customer_id, start, end)
 
 
-def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ, out: BinaryIO | None = None,
-         clock: Callable[[], float] = time.monotonic, wiring: Callable[[RuntimeConfig], Wiring] = Wiring) -> int:
+def main(
+    argv: list[str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+    out: BinaryIO | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    wiring: Callable[[RuntimeConfig], Wiring] = Wiring,
+) -> int:
     arguments = _parser().parse_args(argv)
     if (arguments.since is None) != (arguments.to is None) or (arguments.to and arguments.to < arguments.since):
-        print("error: give both --from and --to, --to on or after --from (or neither: the current period)",
-              file=sys.stderr)
+        print(
+            "error: give both --from and --to, --to on or after --from (or neither: the current period)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     began = clock()
     try:
@@ -69,9 +76,12 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
     except TollgateError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"{file.rows} billed calls of {arguments.email} ({file.customer_id}) from {_utc(file.start)} to "
-          f"{_utc(file.end)}, from {file.objects} evidence objects, in {clock() - began:.1f} s"
-          f"{f', written to {arguments.out}' if arguments.out else ''}.", file=sys.stderr)
+    print(
+        f"{file.rows} billed calls of {arguments.email} ({file.customer_id}) from {_utc(file.start)} to "
+        f"{_utc(file.end)}, from {file.objects} evidence objects, in {clock() - began:.1f} s"
+        f"{f', written to {arguments.out}' if arguments.out else ''}.",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -83,14 +93,21 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make evidence",
         usage='make evidence ARGS="--email EMAIL [--from DAY --to DAY] [--out FILE] [--stack NAME | --function NAME]"',
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
-               '  make evidence ARGS="--email ada@example.com"                 # current period, on a running make dev\n'
-               '  make evidence ARGS="--email ada@example.com --from 2026-11-01 --to 2026-11-30 --out ada-nov.csv '
-               f'--function {EXAMPLE_FUNCTION}"')
+        '  make evidence ARGS="--email ada@example.com"                 # current period, on a running make dev\n'
+        '  make evidence ARGS="--email ada@example.com --from 2026-11-01 --to 2026-11-30 --out ada-nov.csv '
+        f'--function {EXAMPLE_FUNCTION}"',
+    )
     parser.add_argument("--email", required=True, help="the account's email address")
-    parser.add_argument("--from", dest="since", type=date.fromisoformat, metavar="DAY",
-                        help="first UTC day, YYYY-MM-DD (default: the current billing period)")
+    parser.add_argument(
+        "--from",
+        dest="since",
+        type=date.fromisoformat,
+        metavar="DAY",
+        help="first UTC day, YYYY-MM-DD (default: the current billing period)",
+    )
     parser.add_argument("--to", type=date.fromisoformat, metavar="DAY", help="last UTC day, included, YYYY-MM-DD")
     parser.add_argument("--out", metavar="FILE", help="write the CSV here (default: standard output)")
     add_deployment_options(parser)

@@ -44,8 +44,11 @@ def main(
         _, wired = wired_deployment(arguments, environ)
         accounts, api_keys = wired.accounts, wired.api_keys
         now = int(clock())
-        failed = [account for account in accounts.list_by_status(AccountStatus.FAILED, AccountStatus.PENDING)
-                  if account.is_stuck(now)]
+        failed = [
+            account
+            for account in accounts.list_by_status(AccountStatus.FAILED, AccountStatus.PENDING)
+            if account.is_stuck(now)
+        ]
         orphans = wired.cleanup.orphaned_keys(now)
         if not failed and not orphans:
             print("No failed accounts and no orphaned keys.", file=out)
@@ -55,8 +58,11 @@ def main(
         for key in orphans:
             print(_describe_orphan(key, now), file=out)
         if not arguments.clean:
-            print(f"{len(failed)} failed account(s), {len(orphans)} orphaned key(s). "
-                  "Run with --clean to undo what they hold.", file=out)
+            print(
+                f"{len(failed)} failed account(s), {len(orphans)} orphaned key(s). "
+                "Run with --clean to undo what they hold.",
+                file=out,
+            )
             return 0
         remaining = _delete_orphans(api_keys, orphans, out)
         if failed:

@@ -41,12 +41,18 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
             outcomes[done.outcome] += 1
             keys, gone = keys + len(done.imported), gone + len(done.gone)
             if done.outcome != DONE:
-                print(f"{done.email}  {done.outcome}: {', '.join(done.imported) or 'no key'}"
-                      + (f"; not in API Gateway: {', '.join(done.gone)}" if done.gone else ""), file=out)
+                print(
+                    f"{done.email}  {done.outcome}: {', '.join(done.imported) or 'no key'}"
+                    + (f"; not in API Gateway: {', '.join(done.gone)}" if done.gone else ""),
+                    file=out,
+                )
         verb = "imported" if arguments.apply else "to import"
         rows = outcomes[IMPORTED] if arguments.apply else outcomes[WOULD_IMPORT]
-        print(f"{rows} row(s) {verb} ({keys} key(s), {gone} gone), {outcomes[DONE]} already done."
-              + ("" if arguments.apply else " Dry run: nothing was written; run again with --apply."), file=out)
+        print(
+            f"{rows} row(s) {verb} ({keys} key(s), {gone} gone), {outcomes[DONE]} already done."
+            + ("" if arguments.apply else " Dry run: nothing was written; run again with --apply."),
+            file=out,
+        )
         return 0
     except TollgateError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -58,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="make migrate-keys",
         usage='make migrate-keys ARGS="[--apply] [--stack NAME | --function NAME]"',
         description=__doc__,
-        epilog=f"{WAYS_TO_CHOOSE}\n\nexample:\n  make migrate-keys ARGS=\"--function {EXAMPLE_FUNCTION} --apply\"",
+        epilog=f'{WAYS_TO_CHOOSE}\n\nexample:\n  make migrate-keys ARGS="--function {EXAMPLE_FUNCTION} --apply"',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--apply", action="store_true", help="write (without it: a dry run that only reports)")

@@ -42,13 +42,26 @@ from ops.catalog_setup import CatalogResult, CatalogSetup
 from ops.catalog_spec import CatalogSpec, SetupError, decimal_amount, positive_int, tier
 
 DEFAULT_PREFIX = "tollgate"
-PRICE_FIELDS = ("pricing_model", "unit_amount", "package_size", "tiers", "meter_event_name", "lookup_key",
-                "product_name")
+PRICE_FIELDS = (
+    "pricing_model",
+    "unit_amount",
+    "package_size",
+    "tiers",
+    "meter_event_name",
+    "lookup_key",
+    "product_name",
+)
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{0,40}$")
 # CatalogSpec names the command-line option at fault; in a price file the field has this name.
-_FILE_FIELD_OF_OPTION = {"--pricing-model": "pricing_model", "--unit-amount": "unit_amount",
-                         "--package-size": "package_size", "--tier": "tiers", "--meter-event-name": "meter_event_name",
-                         "--lookup-key": "lookup_key", "--product-name": "product_name"}
+_FILE_FIELD_OF_OPTION = {
+    "--pricing-model": "pricing_model",
+    "--unit-amount": "unit_amount",
+    "--package-size": "package_size",
+    "--tier": "tiers",
+    "--meter-event-name": "meter_event_name",
+    "--lookup-key": "lookup_key",
+    "--product-name": "product_name",
+}
 
 
 @dataclass(frozen=True)
@@ -57,30 +70,47 @@ class PaidPlan:
     spec: CatalogSpec
 
 
-def paid_plans(block: Any, prices: Any, *, source: str, product_name: str, currency: str, interval: str,
-               prefix: str = DEFAULT_PREFIX) -> tuple[PaidPlan, ...]:
+def paid_plans(
+    block: Any,
+    prices: Any,
+    *,
+    source: str,
+    product_name: str,
+    currency: str,
+    interval: str,
+    prefix: str = DEFAULT_PREFIX,
+) -> tuple[PaidPlan, ...]:
     """One CatalogSpec per plan the price file names, in the block's order. SetupError, naming the
     plan, for a block the stack would refuse once filled in, or a price that cannot be made."""
     if not _PREFIX.match(prefix):
         raise SetupError("--plan-prefix must be 1-41 letters, digits or '_', starting with a letter or digit")
     if not isinstance(prices, dict):
-        raise SetupError("the --prices file must be a JSON object with an entry per paid plan id, e.g. "
-                         '{"pro": {"unit_amount": "0.05"}}')
+        raise SetupError(
+            "the --prices file must be a JSON object with an entry per paid plan id, e.g. "
+            '{"pro": {"unit_amount": "0.05"}}'
+        )
     if not isinstance(block, list) or not block or not all(isinstance(item, dict) for item in block):
-        raise SetupError(f"{source} must be a non-empty list of plan objects, like cdk.json's \"plans\"")
+        raise SetupError(f'{source} must be a non-empty list of plan objects, like cdk.json\'s "plans"')
     ids = [item.get("id") for item in block]
     for plan_id in prices:
         if plan_id not in ids:
-            raise SetupError(f"the --prices file prices plan {plan_id!r}, which {source} does not have "
-                             f"(its plans: {', '.join(map(str, ids))})")
+            raise SetupError(
+                f"the --prices file prices plan {plan_id!r}, which {source} does not have "
+                f"(its plans: {', '.join(map(str, ids))})"
+            )
     for item in block:
         if item.get("stripe_price_id") and item["id"] not in prices:
-            raise SetupError(f"plan {item['id']!r} has stripe_price_id {item['stripe_price_id']!r} but the --prices "
-                             "file has no entry for it: add its pricing, or set its stripe_price_id to \"\" to make "
-                             "it free")
+            raise SetupError(
+                f"plan {item['id']!r} has stripe_price_id {item['stripe_price_id']!r} but the --prices "
+                'file has no entry for it: add its pricing, or set its stripe_price_id to "" to make '
+                "it free"
+            )
     plans = _as_the_stack_reads(block, prices, source)
-    paid = tuple(PaidPlan(plan.id, _plan_spec(plan, prices[plan.id], product_name, currency, interval, prefix))
-                 for plan in plans if plan.id in prices)
+    paid = tuple(
+        PaidPlan(plan.id, _plan_spec(plan, prices[plan.id], product_name, currency, interval, prefix))
+        for plan in plans
+        if plan.id in prices
+    )
     if not paid:
         raise SetupError("the --prices file names no plan: every plan is free, and there is nothing to create")
     _refuse_shared(paid, "meter_event_name", "meter", "both would bill every call reported to it")
@@ -92,7 +122,9 @@ def paid_plans(block: Any, prices: Any, *, source: str, product_name: str, curre
     return paid
 
 
-def _as_the_stack_reads(block: list[dict[str, Any]], paid_ids: Mapping[str, Any], source: str) -> tuple[PlanSettings, ...]:
+def _as_the_stack_reads(
+    block: list[dict[str, Any]], paid_ids: Mapping[str, Any], source: str
+) -> tuple[PlanSettings, ...]:
     """The block as infra.plan_settings reads it once each paid plan has its price (a stand-in id
     here: before setup a plan may have none yet, or share cdk.json's placeholder with another),
     so nothing is created for a block synth would then refuse."""
@@ -107,11 +139,12 @@ def _as_the_stack_reads(block: list[dict[str, Any]], paid_ids: Mapping[str, Any]
         raise SetupError(f"{source}: {error}") from None
 
 
-def _plan_spec(plan: PlanSettings, entry: Any, product_name: str, currency: str, interval: str,
-               prefix: str) -> CatalogSpec:
+def _plan_spec(
+    plan: PlanSettings, entry: Any, product_name: str, currency: str, interval: str, prefix: str
+) -> CatalogSpec:
     where = f"plan {plan.id!r} in the --prices file"
     if not isinstance(entry, dict):
-        raise SetupError(f"{where} must be an object such as {{\"unit_amount\": \"0.05\"}}; got {entry!r}")
+        raise SetupError(f'{where} must be an object such as {{"unit_amount": "0.05"}}; got {entry!r}')
     unknown = sorted(set(entry) - set(PRICE_FIELDS))
     if unknown:
         raise SetupError(f"{where}: unknown field {unknown[0]!r}; use {', '.join(PRICE_FIELDS)}")
@@ -126,8 +159,10 @@ def _plan_spec(plan: PlanSettings, entry: Any, product_name: str, currency: str,
             pricing_model=_text(entry, "pricing_model", "per-unit"),
             unit_amount_decimal=_amount(entry.get("unit_amount")),
             package_size=None if entry.get("package_size") is None else positive_int(_scalar(entry["package_size"])),
-            tiers=tuple(tier({name: _scalar(value) for name, value in item.items()}, f"tier {index + 1}")
-                        for index, item in enumerate(tiers)),
+            tiers=tuple(
+                tier({name: _scalar(value) for name, value in item.items()}, f"tier {index + 1}")
+                for index, item in enumerate(tiers)
+            ),
             currency=currency,
             interval=interval,
         )
@@ -167,8 +202,10 @@ def _refuse_shared(paid: Sequence[PaidPlan], attribute: str, what: str, why: str
     for plan in paid:
         value = getattr(plan.spec, attribute)
         if value in owners:
-            raise SetupError(f"plans {owners[value]!r} and {plan.plan_id!r} would share the {what} {value!r} ({why}): "
-                             f"give one of them its own {attribute} in the --prices file")
+            raise SetupError(
+                f"plans {owners[value]!r} and {plan.plan_id!r} would share the {what} {value!r} ({why}): "
+                f"give one of them its own {attribute} in the --prices file"
+            )
         owners[value] = plan.plan_id
 
 
@@ -179,5 +216,6 @@ def ensure_plans(setup: CatalogSetup, paid: Sequence[PaidPlan]) -> dict[str, Cat
 
 def filled_plan_block(raw: Sequence[Mapping[str, Any]], price_ids: Mapping[str, str]) -> list[dict[str, Any]]:
     """The plans block as given, with each paid plan's stripe_price_id set to its price."""
-    return [{**item, "stripe_price_id": price_ids[item["id"]]} if item["id"] in price_ids else dict(item)
-            for item in raw]
+    return [
+        {**item, "stripe_price_id": price_ids[item["id"]]} if item["id"] in price_ids else dict(item) for item in raw
+    ]

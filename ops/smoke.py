@@ -71,31 +71,47 @@ def find_target(arguments: argparse.Namespace, environ: Mapping[str, str]) -> Ta
         stack_file = dev_stack_file(environ)
         deployment, urls = dev_deployment(stack_file), running_dev_urls(stack_file)
         if deployment is None or not urls:
-            raise TollgateError(f"no running make dev ({stack_file}): start `make dev` in another terminal, or leave "
-                                f"out --dev to test the deployed stack {contract.STACK_NAME}")
+            raise TollgateError(
+                f"no running make dev ({stack_file}): start `make dev` in another terminal, or leave "
+                f"out --dev to test the deployed stack {contract.STACK_NAME}"
+            )
         deployment.connect()
         return Target(Wiring(deployment.config), urls["api"], urls["site"], deployment.source)
     deployment = find_deployment(environ, stack_name=arguments.stack)
     deployment.connect()
     outputs = stack_outputs(arguments.stack)
-    missing = [name for name in (contract.STACK_OUTPUT_API_URL, contract.STACK_OUTPUT_SIGNUP_URL) if name not in outputs]
+    missing = [
+        name for name in (contract.STACK_OUTPUT_API_URL, contract.STACK_OUTPUT_SIGNUP_URL) if name not in outputs
+    ]
     if missing:
-        raise TollgateError(f"stack {arguments.stack} has no {' or '.join(missing)} output: deploy this version first "
-                            "(`make deploy`)")
-    return Target(Wiring(deployment.config), outputs[contract.STACK_OUTPUT_API_URL], outputs[contract.STACK_OUTPUT_SIGNUP_URL],
-                  deployment.source)
+        raise TollgateError(
+            f"stack {arguments.stack} has no {' or '.join(missing)} output: deploy this version first (`make deploy`)"
+        )
+    return Target(
+        Wiring(deployment.config),
+        outputs[contract.STACK_OUTPUT_API_URL],
+        outputs[contract.STACK_OUTPUT_SIGNUP_URL],
+        deployment.source,
+    )
 
 
 def refuse_live_key(wired: Wiring, live: bool) -> None:
     key = wired.stripe_secret.load().field(contract.SECRET_FIELD_STRIPE_SECRET_KEY)
     if key.startswith(LIVE_KEY_PREFIXES) and not live:
-        raise TollgateError("the deployment's Stripe key is a live-mode key: make smoke would bill a real customer. "
-                            "Run it on a deployment with a test-mode key (sk_test_...), or pass --live to accept that")
+        raise TollgateError(
+            "the deployment's Stripe key is a live-mode key: make smoke would bill a real customer. "
+            "Run it on a deployment with a test-mode key (sk_test_...), or pass --live to accept that"
+        )
 
 
-def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout,
-         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-         before_step: Callable[[str], None] = lambda _step: None) -> int:
+def main(
+    argv: list[str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+    out: TextIO = sys.stdout,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    before_step: Callable[[str], None] = lambda _step: None,
+) -> int:
     """`before_step(name)` runs before each step: the tests make one fail there (the clean-up must
     still remove everything)."""
     arguments = _parser().parse_args(argv)
@@ -106,14 +122,23 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     print(f"Smoke test of {target.source}: API {target.api_url}, site {target.site_url}", file=out)
-    options = Options(calls=arguments.calls, path=arguments.path, timeout=arguments.timeout,
-                      poll_seconds=arguments.poll_seconds,
-                      email=arguments.email or SIMULATOR_ADDRESS.format(run=uuid.uuid4().hex[:12]))
+    options = Options(
+        calls=arguments.calls,
+        path=arguments.path,
+        timeout=arguments.timeout,
+        poll_seconds=arguments.poll_seconds,
+        email=arguments.email or SIMULATOR_ADDRESS.format(run=uuid.uuid4().hex[:12]),
+    )
     run = SmokeRun(target.wired, target.api_url, target.site_url, options, sleep=sleep)
-    steps = (("sign up on the default plan", run.sign_up), (f"call the API {options.calls} times", run.call_api),
-             ("Stripe's meter shows the calls", run.meter), ("read the account API", run.account),
-             ("rotate the key, both work", run.rotate), ("change plan and back", run.change_plan),
-             ("cancel, the keys are refused", run.cancel))
+    steps = (
+        ("sign up on the default plan", run.sign_up),
+        (f"call the API {options.calls} times", run.call_api),
+        ("Stripe's meter shows the calls", run.meter),
+        ("read the account API", run.account),
+        ("rotate the key, both work", run.rotate),
+        ("change plan and back", run.change_plan),
+        ("cancel, the keys are refused", run.cancel),
+    )
     started = clock()
     rows: list[tuple[str, float | None, str]] = []
     failed: str | None = None
@@ -153,30 +178,59 @@ def _row(name: str, seconds: float | None, result: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="make smoke", usage='make smoke ARGS="[--stack NAME | --dev] [--calls N] [--timeout S] [--poll-seconds S] '
-                                 '[--path PATH] [--email ADDRESS] [--live]"',
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="make smoke",
+        usage='make smoke ARGS="[--stack NAME | --dev] [--calls N] [--timeout S] [--poll-seconds S] '
+        '[--path PATH] [--email ADDRESS] [--live]"',
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
-               f"  make smoke                                  # the deployed stack {contract.STACK_NAME}, "
-               "your AWS credentials and region\n"
-               "  make smoke ARGS=\"--dev --poll-seconds 1\"   # a running make dev\n"
-               f"--dev finds make dev by {DEV_STACK_FILE_ENV} (default .tollgate/dev-stack.json).")
+        f"  make smoke                                  # the deployed stack {contract.STACK_NAME}, "
+        "your AWS credentials and region\n"
+        '  make smoke ARGS="--dev --poll-seconds 1"   # a running make dev\n'
+        f"--dev finds make dev by {DEV_STACK_FILE_ENV} (default .tollgate/dev-stack.json).",
+    )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--stack", metavar="NAME", default=contract.STACK_NAME,
-                       help=f"the deployed CloudFormation stack (default {contract.STACK_NAME})")
+    where.add_argument(
+        "--stack",
+        metavar="NAME",
+        default=contract.STACK_NAME,
+        help=f"the deployed CloudFormation stack (default {contract.STACK_NAME})",
+    )
     where.add_argument("--dev", action="store_true", help="test the running make dev instead")
-    parser.add_argument("--calls", type=_positive(int), default=5, metavar="N",
-                        help="metered calls to make and find in Stripe's meter (default 5)")
-    parser.add_argument("--timeout", type=_positive(float), default=600, metavar="SECONDS",
-                        help="how long to wait for Stripe's meter and for the cut-off (default 600: Firehose "
-                             "buffers up to 60 s, Stripe's meter summaries take minutes)")
-    parser.add_argument("--poll-seconds", type=_positive(float), default=10, metavar="SECONDS",
-                        help="how often to look while waiting (default 10)")
-    parser.add_argument("--path", default="/", metavar="PATH",
-                        help="the metered path to call; your backend must answer it 2xx (default /)")
-    parser.add_argument("--email", metavar="ADDRESS",
-                        help="the customer's address (default: a new label of SES's mailbox simulator, "
-                             "success+...@simulator.amazonses.com, which works in the SES sandbox)")
+    parser.add_argument(
+        "--calls",
+        type=_positive(int),
+        default=5,
+        metavar="N",
+        help="metered calls to make and find in Stripe's meter (default 5)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive(float),
+        default=600,
+        metavar="SECONDS",
+        help="how long to wait for Stripe's meter and for the cut-off (default 600: Firehose "
+        "buffers up to 60 s, Stripe's meter summaries take minutes)",
+    )
+    parser.add_argument(
+        "--poll-seconds",
+        type=_positive(float),
+        default=10,
+        metavar="SECONDS",
+        help="how often to look while waiting (default 10)",
+    )
+    parser.add_argument(
+        "--path",
+        default="/",
+        metavar="PATH",
+        help="the metered path to call; your backend must answer it 2xx (default /)",
+    )
+    parser.add_argument(
+        "--email",
+        metavar="ADDRESS",
+        help="the customer's address (default: a new label of SES's mailbox simulator, "
+        "success+...@simulator.amazonses.com, which works in the SES sandbox)",
+    )
     parser.add_argument("--live", action="store_true", help="accept a live-mode Stripe key (bills a real customer)")
     return parser
 
@@ -187,6 +241,7 @@ def _positive(kind: type) -> Callable[[str], float]:
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
         return value
+
     return parse
 
 

@@ -73,8 +73,15 @@ class SmokeRun:
     """One run against one deployment: `wired` its adapters (the owner's credentials), `api_url`
     and `site_url` its two public origins."""
 
-    def __init__(self, wired: Wiring, api_url: str, site_url: str, options: Options,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        wired: Wiring,
+        api_url: str,
+        site_url: str,
+        options: Options,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self._wired = wired
         self._api = api_url.rstrip("/")
         self._site = site_url.rstrip("/")
@@ -93,18 +100,23 @@ class SmokeRun:
         the public confirm route with a link the owner stores (see the module docstring)."""
         plan = self._plans.default
         if plan.requires_payment_method:
-            raise StepFailed(f"the default plan {plan.id!r} needs a card before its key works: make smoke cannot "
-                             "add one; put a plan without require_payment_method first in `plans`")
+            raise StepFailed(
+                f"the default plan {plan.id!r} needs a card before its key works: make smoke cannot "
+                "add one; put a plan without require_payment_method first in `plans`"
+            )
         email = self._options.email
         self.created.email = email
         registrant = Registrant(email, "Tollgate", "Smoke")
-        answer = self._post(self._site + contract.ROUTE_SITE_REGISTER,
-                            {"email": email, "firstname": registrant.first_name, "lastname": registrant.last_name},
-                            {contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())})
+        answer = self._post(
+            self._site + contract.ROUTE_SITE_REGISTER,
+            {"email": email, "firstname": registrant.first_name, "lastname": registrant.last_name},
+            {contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())},
+        )
         how = "without email verification"
         if answer.status == 202:
-            answer = self._post(self._site + contract.ROUTE_SIGNUP_CONFIRM,
-                                {"token": self._owner_link(LinkPurpose.SIGN_UP, registrant)})
+            answer = self._post(
+                self._site + contract.ROUTE_SIGNUP_CONFIRM, {"token": self._owner_link(LinkPurpose.SIGN_UP, registrant)}
+            )
             how = "confirmed with a link the owner stored"
         if answer.status != 201:
             raise StepFailed(f"sign-up answered {answer.status}: {answer.body}")
@@ -136,8 +148,9 @@ class SmokeRun:
         def units() -> bool:
             seen.append(self._wired.usage_meter.reported_units(customer_id, plan.price_id or "", start, end))
             if seen[-1] > expected:
-                raise StepFailed(f"Stripe's meter shows {seen[-1]:g} units for {customer_id}, more than the "
-                                 f"{expected} calls made")
+                raise StepFailed(
+                    f"Stripe's meter shows {seen[-1]:g} units for {customer_id}, more than the {expected} calls made"
+                )
             return seen[-1] == expected
 
         waited = self._wait(units, lambda: f"Stripe's meter shows {seen[-1]:g} of {expected} units for {customer_id}")
@@ -147,15 +160,20 @@ class SmokeRun:
         """Signed in through the public sign-in route (with a link the owner stores), the account API
         shows the account as the page does."""
         email = self._email()
-        answer = self._post(self._site + contract.ROUTE_SIGNIN_CONFIRM, {"token": self._owner_link(LinkPurpose.SIGN_IN)})
+        answer = self._post(
+            self._site + contract.ROUTE_SIGNIN_CONFIRM, {"token": self._owner_link(LinkPurpose.SIGN_IN)}
+        )
         token = answer.cookies.get(contract.SESSION_COOKIE)
         if answer.status != 200 or not token:
             raise StepFailed(f"sign-in answered {answer.status} without the session cookie: {answer.body}")
         self.created.session_token = token
         overview = self._account_overview()
         key_id, _ = self._current_key()
-        problems = [f"{name} is {overview.get(name)!r}, not {wanted!r}" for name, wanted in
-                    (("email", email), ("status", "active")) if overview.get(name) != wanted]
+        problems = [
+            f"{name} is {overview.get(name)!r}, not {wanted!r}"
+            for name, wanted in (("email", email), ("status", "active"))
+            if overview.get(name) != wanted
+        ]
         if overview["plan"]["id"] != self._plans.default.id:
             problems.append(f"plan is {overview['plan']['id']!r}, not {self._plans.default.id!r}")
         if key_id not in json.dumps(overview.get("keys")):
@@ -222,27 +240,37 @@ class SmokeRun:
 
         created, wired = self.created, self._wired
         if created.customer_id:
-            attempt(f"delete Stripe customer {created.customer_id} (Stripe cancels its subscriptions)",
-                    lambda: wired.billing.delete_customer(created.customer_id or ""))
+            attempt(
+                f"delete Stripe customer {created.customer_id} (Stripe cancels its subscriptions)",
+                lambda: wired.billing.delete_customer(created.customer_id or ""),
+            )
         row = wired.accounts.get(created.email) if created.email else None
         records = row.key_records if row else ()
         # The account's API Gateway keys: its usage key, and any a key imported by make migrate-keys still names.
-        gateway_key_ids = dict.fromkeys(filter(None, [row.api_key_id if row else None,
-                                                      *(record.gateway_key_id for record in records)]))
+        gateway_key_ids = dict.fromkeys(
+            filter(None, [row.api_key_id if row else None, *(record.gateway_key_id for record in records)])
+        )
         for gateway_key_id in gateway_key_ids:
-            attempt(f"delete API key {gateway_key_id}",
-                    partial(wired.api_keys.delete_key, gateway_key_id))
+            attempt(f"delete API key {gateway_key_id}", partial(wired.api_keys.delete_key, gateway_key_id))
         for record in records:
             if record.key_hash:
-                attempt(f"delete the keys-table item of key {record.id}",
-                        partial(wired.key_items.delete, record.key_hash))
+                attempt(
+                    f"delete the keys-table item of key {record.id}", partial(wired.key_items.delete, record.key_hash)
+                )
         for key_id in dict.fromkeys([*created.key_ids, *(record.id for record in records)]):
-            attempt(f"forget the retirement reminder of key {key_id}",
-                    partial(wired.customer_access.forget_retirement, key_id))
+            attempt(
+                f"forget the retirement reminder of key {key_id}",
+                partial(wired.customer_access.forget_retirement, key_id),
+            )
         if created.email:
             email = created.email
-            attempt(f"close the sessions of {email}", lambda: [wired.customer_access.delete_session(session)
-                                                              for session in wired.customer_access.sessions_of(email)])
+            attempt(
+                f"close the sessions of {email}",
+                lambda: [
+                    wired.customer_access.delete_session(session)
+                    for session in wired.customer_access.sessions_of(email)
+                ],
+            )
             attempt(f"remove the unused email links to {email}", lambda: wired.customer_access.drop_links_to(email))
             attempt(f"delete the account row of {email}", lambda: self._delete_row(email))
         return done
@@ -301,8 +329,9 @@ class SmokeRun:
 
     def _request(self, method: str, url: str, body: dict[str, Any] | None, headers: dict[str, str] | None) -> Answer:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method,
-                                         headers={"Content-Type": "application/json", **(headers or {})})
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+        )
         try:
             with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
                 status, answer_headers, raw = response.status, response.headers, response.read()

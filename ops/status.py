@@ -51,8 +51,12 @@ class Part:
     attention: bool = False
 
 
-def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout,
-         clock: Callable[[], float] = time.time) -> int:
+def main(
+    argv: list[str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+    out: TextIO = sys.stdout,
+    clock: Callable[[], float] = time.time,
+) -> int:
     arguments = _parser().parse_args(argv)
     try:
         _, wired = wired_deployment(arguments, environ)
@@ -61,8 +65,14 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         return EXIT_FAILED
     now = int(clock())
     unreadable, attention = False, []
-    for label, read in (("Accounts", _accounts), ("API keys", _keys), ("Reconciler", _reconciler),
-                        ("Metering", _metering), ("Failed", _failed), ("Alarms", _alarms)):
+    for label, read in (
+        ("Accounts", _accounts),
+        ("API keys", _keys),
+        ("Reconciler", _reconciler),
+        ("Metering", _metering),
+        ("Failed", _failed),
+        ("Alarms", _alarms),
+    ):
         try:
             part = read(wired, now)
         except (TollgateError, ClientError, BotoCoreError) as error:
@@ -85,16 +95,22 @@ def _keys(wired: Wiring, _now: int) -> Part:
     count = wired.api_keys.count_in_region()
     quota = contract.API_KEYS_PER_REGION
     alarm_at = int(quota * contract.API_KEYS_ALARM_RATIO)
-    line = (f"{count:,} of {quota:,} in this region ({count / quota:.1%}, every API's keys count; alarm at "
-            f"{alarm_at:,}); canceled accounts' keys are deleted after {wired.config.canceled_key_retention_days} days")
+    line = (
+        f"{count:,} of {quota:,} in this region ({count / quota:.1%}, every API's keys count; alarm at "
+        f"{alarm_at:,}); canceled accounts' keys are deleted after {wired.config.canceled_key_retention_days} days"
+    )
     return Part((line,), attention=count >= alarm_at)
 
 
 def _reconciler(wired: Wiring, now: int) -> Part:
     run = wired.reconciler_runs.last()
     if run is None:
-        return Part(("no run yet: its schedule runs it as soon as the stack is deployed (make dev: as it starts), "
-                     "then every reconcile_interval_minutes; if this stays, read its function's logs",))
+        return Part(
+            (
+                "no run yet: its schedule runs it as soon as the stack is deployed (make dev: as it starts), "
+                "then every reconcile_interval_minutes; if this stays, read its function's logs",
+            )
+        )
     resumes = f"the next run resumes after {run.cursor}" if run.cursor else "the next run starts from the newest"
     if run.complete:
         how = "complete"
@@ -102,8 +118,10 @@ def _reconciler(wired: Wiring, now: int) -> Part:
         how = f"stopped by its {run.stopped_by}; {resumes}"
     else:
         how = f"stopped by a failing service ({run.stopped_by}); {resumes}"
-    lines = [f"last run {age(now - run.finished_at)} ago ({_utc(run.finished_at)}), {how}: examined {run.examined}, "
-             f"repaired {run.repaired}, could not repair {run.failed}"]
+    lines = [
+        f"last run {age(now - run.finished_at)} ago ({_utc(run.finished_at)}), {how}: examined {run.examined}, "
+        f"repaired {run.repaired}, could not repair {run.failed}"
+    ]
     if run.repairs and run.repairs_at is not None:
         lines.append(f"latest repairs {age(now - run.repairs_at)} ago: {', '.join(run.repairs)}")
     return Part(tuple(lines), attention=not run.succeeded or run.failed > 0)
@@ -115,10 +133,15 @@ def _metering(wired: Wiring, now: int) -> Part:
         return Part(("usage_reporter=moesif: Moesif's Stripe integration reports usage, not this stack",))
     queue = wired.usage_queues.depth(usage.queue_url)
     dead = wired.usage_queues.depth(usage.dead_letter_queue_url)
-    dead_line = (f"dead letters {dead.waiting}: run make usage-redrive once the cause is fixed" if dead.waiting
-                 else "dead letters 0")
-    return Part((f"usage queue {queue.waiting} waiting, {queue.in_flight} being reported; {dead_line}",
-                 *_reports(wired, now)), attention=dead.waiting > 0)
+    dead_line = (
+        f"dead letters {dead.waiting}: run make usage-redrive once the cause is fixed"
+        if dead.waiting
+        else "dead letters 0"
+    )
+    return Part(
+        (f"usage queue {queue.waiting} waiting, {queue.in_flight} being reported; {dead_line}", *_reports(wired, now)),
+        attention=dead.waiting > 0,
+    )
 
 
 def _reports(wired: Wiring, now: int) -> tuple[str, ...]:
@@ -131,25 +154,35 @@ def _reports(wired: Wiring, now: int) -> tuple[str, ...]:
     if billed is None:
         lines.append("nothing billed yet")
     elif billed.source != latest.source:
-        lines.append(f"last billed {age(now - billed.reported_at)} ago ({_utc(billed.reported_at)}): "
-                     f"{usage_summary(billed)}")
+        lines.append(
+            f"last billed {age(now - billed.reported_at)} ago ({_utc(billed.reported_at)}): {usage_summary(billed)}"
+        )
     return tuple(lines)
 
 
 def _failed(wired: Wiring, now: int) -> Part:
-    stuck = [row for row in wired.accounts.list_by_status(AccountStatus.FAILED, AccountStatus.PENDING)
-             if row.is_stuck(now)]
+    stuck = [
+        row for row in wired.accounts.list_by_status(AccountStatus.FAILED, AccountStatus.PENDING) if row.is_stuck(now)
+    ]
     if not stuck:
         return Part(("no sign-up left failed",))
-    return Part((f"{len(stuck)} sign-up(s) left failed or abandoned: make failed-accounts lists them, "
-                 "ARGS=--clean undoes them",), attention=True)
+    return Part(
+        (
+            f"{len(stuck)} sign-up(s) left failed or abandoned: make failed-accounts lists them, "
+            "ARGS=--clean undoes them",
+        ),
+        attention=True,
+    )
 
 
 def _alarms(wired: Wiring, _now: int) -> Part:
     prefix = wired.config.deployment_name + contract.ALARM_NAME_SEPARATOR
     try:
-        pages = wired.aws.client("cloudwatch").get_paginator("describe_alarms").paginate(
-            AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"])
+        pages = (
+            wired.aws.client("cloudwatch")
+            .get_paginator("describe_alarms")
+            .paginate(AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"])
+        )
         alarms = [alarm for page in pages for alarm in page["MetricAlarms"]]
     except (ClientError, BotoCoreError) as error:
         raise downstream_error("CloudWatch", "list the alarms", error) from None
@@ -158,8 +191,14 @@ def _alarms(wired: Wiring, _now: int) -> Part:
     firing = [alarm for alarm in alarms if alarm["StateValue"] == "ALARM"]
     if not firing:
         return Part((f"none firing (of {len(alarms)})",))
-    return Part(tuple(f"FIRING since {_utc(int(alarm['StateUpdatedTimestamp'].timestamp()))}: "
-                      f"{alarm['AlarmName'].removeprefix(prefix)}" for alarm in firing), attention=True)
+    return Part(
+        tuple(
+            f"FIRING since {_utc(int(alarm['StateUpdatedTimestamp'].timestamp()))}: "
+            f"{alarm['AlarmName'].removeprefix(prefix)}"
+            for alarm in firing
+        ),
+        attention=True,
+    )
 
 
 def _utc(epoch_seconds: int) -> str:
@@ -168,15 +207,21 @@ def _utc(epoch_seconds: int) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="make status", usage='make status ARGS="[--stack NAME | --function NAME] [--exit-code]"', description=__doc__,
+        prog="make status",
+        usage='make status ARGS="[--stack NAME | --function NAME] [--exit-code]"',
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
-               "  make status                                         # a running make dev\n"
-               f'  make status ARGS="--function {EXAMPLE_FUNCTION}"\n'
-               '  make status ARGS=--exit-code || notify-the-operator     # from a script or a cron job')
+        "  make status                                         # a running make dev\n"
+        f'  make status ARGS="--function {EXAMPLE_FUNCTION}"\n'
+        "  make status ARGS=--exit-code || notify-the-operator     # from a script or a cron job",
+    )
     add_deployment_options(parser)
-    parser.add_argument("--exit-code", action="store_true",
-                        help="exit 1 when something needs a look (for scripts; like git diff --exit-code)")
+    parser.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when something needs a look (for scripts; like git diff --exit-code)",
+    )
     return parser
 
 

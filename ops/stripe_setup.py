@@ -55,8 +55,8 @@ CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 MOESIF_REFUSAL = (
     "usage_reporter is moesif, and the price make stripe-setup creates would bill nothing: it is billed through a "
     "Stripe billing meter, which only Tollgate's usage reporter sends events to. Moesif's Stripe integration needs a "
-    "price that takes usage records (\"Moesif supports Stripe usage records for usage-based billing. Therefore, make "
-    "sure you use usage records when defining prices in Stripe.\", "
+    'price that takes usage records ("Moesif supports Stripe usage records for usage-based billing. Therefore, make '
+    'sure you use usage records when defining prices in Stripe.", '
     "https://www.moesif.com/docs/metered-billing/integrate-with-stripe/), and since API 2025-03-31.basil Stripe no "
     "longer creates a metered price without a meter (https://docs.stripe.com/changelog/basil/2025-03-31/"
     "deprecate-legacy-usage-based-billing). Either set usage_reporter to tollgate (cdk.json, the default) or create "
@@ -69,11 +69,13 @@ _API_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 
 def _option(read: Callable[..., Any]) -> Callable[..., Any]:
     """An ops.catalog_spec reader as an argparse `type`: its SetupError becomes argparse's message."""
+
     def parse(*args: Any) -> Any:
         try:
             return read(*args)
         except SetupError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
+
     return parse
 
 
@@ -121,8 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=USAGE_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--product-name", help="product name customers see on invoices (with --plans: followed "
-                                                "by the plan's name; default cdk.json's product_name)")
+    parser.add_argument(
+        "--product-name",
+        help="product name customers see on invoices (with --plans: followed "
+        "by the plan's name; default cdk.json's product_name)",
+    )
     parser.add_argument("--meter-event-name", help="meter event name usage is reported under")
     parser.add_argument("--meter-display-name", help="meter name in the dashboard")
     parser.add_argument(
@@ -154,28 +159,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--api-base", help="Stripe API base URL (emulators only; default: Stripe itself)")
     plans = parser.add_argument_group("every paid plan (instead of the price options above)")
-    plans.add_argument("--plans", action="store_true", help="the plans of cdk.json's \"plans\"")
-    plans.add_argument("--plans-file", type=Path, help="the plans of this JSON file (a list, like cdk.json's \"plans\")")
-    plans.add_argument("--prices", type=Path,
-                       help="JSON file: per paid plan id, how its price is built (see docs/billing-lifecycle.md)")
-    plans.add_argument("--plan-prefix", default=plan_catalog.DEFAULT_PREFIX,
-                       help=f"derives each plan's lookup key <prefix>_<plan> and meter event <prefix>_<plan>_calls "
-                            f"(default {plan_catalog.DEFAULT_PREFIX}; one per deployment sharing a Stripe account)")
-    parser.add_argument("--usage-reporter", choices=USAGE_REPORTERS, type=str.lower,
-                        help="who reports usage to Stripe (default: usage_reporter in cdk.json); the meter price is "
-                             "refused with moesif, whose integration cannot bill it")
+    plans.add_argument("--plans", action="store_true", help='the plans of cdk.json\'s "plans"')
+    plans.add_argument("--plans-file", type=Path, help='the plans of this JSON file (a list, like cdk.json\'s "plans")')
+    plans.add_argument(
+        "--prices",
+        type=Path,
+        help="JSON file: per paid plan id, how its price is built (see docs/billing-lifecycle.md)",
+    )
+    plans.add_argument(
+        "--plan-prefix",
+        default=plan_catalog.DEFAULT_PREFIX,
+        help=f"derives each plan's lookup key <prefix>_<plan> and meter event <prefix>_<plan>_calls "
+        f"(default {plan_catalog.DEFAULT_PREFIX}; one per deployment sharing a Stripe account)",
+    )
+    parser.add_argument(
+        "--usage-reporter",
+        choices=USAGE_REPORTERS,
+        type=str.lower,
+        help="who reports usage to Stripe (default: usage_reporter in cdk.json); the meter price is "
+        "refused with moesif, whose integration cannot bill it",
+    )
     return parser
 
 
-SINGLE_PRICE_OPTIONS = ("meter_event_name", "meter_display_name", "pricing_model", "unit_amount", "package_size",
-                        "tiers", "lookup_key")
+SINGLE_PRICE_OPTIONS = (
+    "meter_event_name",
+    "meter_display_name",
+    "pricing_model",
+    "unit_amount",
+    "package_size",
+    "tiers",
+    "lookup_key",
+)
 
 
 def catalog_spec(args: argparse.Namespace) -> CatalogSpec:
     """The spec the command line asks for (see build_parser); SetupError names a bad option."""
-    missing = [f"--{name.replace('_', '-')}" for name in ("product_name", "meter_event_name") if not getattr(args, name)]
+    missing = [
+        f"--{name.replace('_', '-')}" for name in ("product_name", "meter_event_name") if not getattr(args, name)
+    ]
     if missing:
-        raise SetupError(f"{' and '.join(missing)} required (or --plans/--plans-file with --prices for every paid plan)")
+        raise SetupError(
+            f"{' and '.join(missing)} required (or --plans/--plans-file with --prices for every paid plan)"
+        )
     return CatalogSpec(
         product_name=args.product_name,
         meter_event_name=args.meter_event_name,
@@ -207,13 +233,22 @@ def plans_request(args: argparse.Namespace, context: dict[str, Any]) -> PlansReq
     else:
         raw, source = context.get("plans"), "cdk.json context 'plans'"
     if args.prices is None:
-        raise SetupError("--prices <file> is required with --plans: per paid plan id, how its price is built, e.g. "
-                         '{"pro": {"unit_amount": "0.05"}}')
+        raise SetupError(
+            "--prices <file> is required with --plans: per paid plan id, how its price is built, e.g. "
+            '{"pro": {"unit_amount": "0.05"}}'
+        )
     product_name = args.product_name or context.get("product_name") or ""
     if not product_name.strip():
         raise SetupError("--product-name is required (cdk.json has no product_name to default to)")
-    paid = plan_catalog.paid_plans(raw, _read_json(args.prices, "--prices"), source=source, product_name=product_name,
-                                   currency=args.currency, interval=args.interval, prefix=args.plan_prefix)
+    paid = plan_catalog.paid_plans(
+        raw,
+        _read_json(args.prices, "--prices"),
+        source=source,
+        product_name=product_name,
+        currency=args.currency,
+        interval=args.interval,
+        prefix=args.plan_prefix,
+    )
     return PlansRequest(raw, paid, product_name)
 
 
@@ -243,7 +278,7 @@ def render(result: CatalogResult, spec: CatalogSpec) -> Iterable[str]:
     yield from _render_price(result, spec)
     yield from _render_shared(result.portal_configuration_id, result.changes["portal"], result.webhook)
     yield ""
-    yield "Put the price in cdk.json's \"context\":"
+    yield 'Put the price in cdk.json\'s "context":'
     yield f'    "stripe_price_id": "{result.price_id}",'
     yield f"or deploy with:  npx cdk deploy -c stripe_price_id={result.price_id}"
 
@@ -263,7 +298,7 @@ def setup_plans(setup: CatalogSetup, request: PlansRequest, webhook_url: str | N
         yield f"free plan(s) {', '.join(free)}: nothing in Stripe"
     yield from _render_shared(*portal, webhook)
     yield ""
-    yield "Replace \"plans\" in cdk.json's \"context\" with (each paid plan's stripe_price_id filled in):"
+    yield 'Replace "plans" in cdk.json\'s "context" with (each paid plan\'s stripe_price_id filled in):'
     yield PLANS_BLOCK_PREFIX + json.dumps(block, indent=2)
 
 
@@ -276,8 +311,10 @@ def _render_price(result: CatalogResult, spec: CatalogSpec) -> Iterable[str]:
 
 
 def _render_shared(portal_id: str, portal_change: Change, webhook: WebhookEndpoint | None) -> Iterable[str]:
-    yield (f"portal   {portal_id}  {portal_change.value}  "
-           "(customer portal: invoice history, payment method update, cancel at period end)")
+    yield (
+        f"portal   {portal_id}  {portal_change.value}  "
+        "(customer portal: invoice history, payment method update, cancel at period end)"
+    )
     if webhook:
         yield f"webhook  {webhook.id}  {webhook.change.value}"
         if webhook.signing_secret:
@@ -289,10 +326,10 @@ def _render_shared(portal_id: str, portal_change: Change, webhook: WebhookEndpoi
 def _secret_instructions(secret: str) -> Iterable[str]:
     field_name = contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET
     yield f"         signing secret (shown ONCE, store it now): {secret}"
-    yield f"         put it in the stack's secret under \"{field_name}\" (SecretArn is a stack output):"
-    yield "           aws secretsmanager get-secret-value --secret-id \"$SECRET_ARN\" --query SecretString --output text \\"
+    yield f'         put it in the stack\'s secret under "{field_name}" (SecretArn is a stack output):'
+    yield '           aws secretsmanager get-secret-value --secret-id "$SECRET_ARN" --query SecretString --output text \\'
     yield f"             | jq --arg s '{secret}' '.{field_name} = $s' \\"
-    yield "             | aws secretsmanager put-secret-value --secret-id \"$SECRET_ARN\" --secret-string file:///dev/stdin"
+    yield '             | aws secretsmanager put-secret-value --secret-id "$SECRET_ARN" --secret-string file:///dev/stdin'
 
 
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
@@ -313,8 +350,11 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         else:
             lines = list(render(setup.ensure(request, args.webhook_url), request))
     except stripe.APIConnectionError:
-        print(f"Could not reach Stripe at {args.api_base or 'api.stripe.com'}; check the network and retry "
-              "(re-running is safe).", file=sys.stderr)
+        print(
+            f"Could not reach Stripe at {args.api_base or 'api.stripe.com'}; check the network and retry "
+            "(re-running is safe).",
+            file=sys.stderr,
+        )
         return 1
     except stripe.StripeError as error:
         print(f"Stripe refused: {error.user_message or error}", file=sys.stderr)

@@ -69,16 +69,25 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
         deployment, wired = wired_deployment(arguments, environ)
         owner = deployment.config.key_owner
         tagger = KeyTagger(wired.aws.client("apigateway"), owner)
-        recorded = {key_id: account.email for status in AccountStatus
-                    for account in wired.accounts.list_by_status(status) for key_id in account.gateway_key_ids}
+        recorded = {
+            key_id: account.email
+            for status in AccountStatus
+            for account in wired.accounts.list_by_status(status)
+            for key_id in account.gateway_key_ids
+        }
         outcomes: Counter[str] = Counter()
         for key_id, email in sorted(recorded.items()):
             outcome, other = tagger.claim(key_id)
             outcomes[outcome] += 1
-            print(f"{key_id}  {email}  {outcome}{f' ({other}); left alone' if outcome == OTHER_OWNER else ''}", file=out)
+            print(
+                f"{key_id}  {email}  {outcome}{f' ({other}); left alone' if outcome == OTHER_OWNER else ''}", file=out
+            )
         summary = ", ".join(f"{outcomes[o]} {o}" for o in (TAGGED, ALREADY, OTHER_OWNER, GONE) if outcomes[o])
-        print(f"{len(recorded)} key(s) recorded: {summary or 'nothing to do'}. "
-              f"Owner tag {contract.API_KEY_OWNER_TAG}={owner}.", file=out)
+        print(
+            f"{len(recorded)} key(s) recorded: {summary or 'nothing to do'}. "
+            f"Owner tag {contract.API_KEY_OWNER_TAG}={owner}.",
+            file=out,
+        )
         return 1 if outcomes[OTHER_OWNER] else 0
     except TollgateError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -90,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="make tag-keys",
         usage='make tag-keys ARGS="[--stack NAME | --function NAME]"',
         description=__doc__,
-        epilog=f"{WAYS_TO_CHOOSE}\n\nexample:\n  make tag-keys ARGS=\"--function {EXAMPLE_FUNCTION}\"",
+        epilog=f'{WAYS_TO_CHOOSE}\n\nexample:\n  make tag-keys ARGS="--function {EXAMPLE_FUNCTION}"',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_deployment_options(parser)

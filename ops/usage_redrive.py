@@ -39,8 +39,13 @@ HOLD_SECONDS = 300
 EXIT_LEFT_OVER, EXIT_FAILED = 1, 2
 
 
-def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout,
-         clock: Callable[[], float] = time.time, wiring: Callable[[RuntimeConfig], Wiring] = Wiring) -> int:
+def main(
+    argv: list[str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+    out: TextIO = sys.stdout,
+    clock: Callable[[], float] = time.time,
+    wiring: Callable[[RuntimeConfig], Wiring] = Wiring,
+) -> int:
     arguments = _parser().parse_args(argv)
     try:
         deployment = connect(arguments, environ)
@@ -62,9 +67,12 @@ def _redrive_dead_letters(wired: Wiring, queue_url: str, out: TextIO) -> int:
             try:
                 for source in ledger_objects_in(message.body):
                     outcome = wired.usage_reporter.report_object(source)
-                    print(f"{source}: {usage_summary(outcome.summary)}: {outcome.count(Delivery.SENT)} meter event(s) sent, "
-                          f"{outcome.count(Delivery.ALREADY_REPORTED)} already reported, "
-                          f"{outcome.count(Delivery.AMBIGUOUS)} ambiguous (below)", file=out)
+                    print(
+                        f"{source}: {usage_summary(outcome.summary)}: {outcome.count(Delivery.SENT)} meter event(s) sent, "
+                        f"{outcome.count(Delivery.ALREADY_REPORTED)} already reported, "
+                        f"{outcome.count(Delivery.AMBIGUOUS)} ambiguous (below)",
+                        file=out,
+                    )
             except TollgateError as error:
                 failed += 1
                 print(f"dead letter still failing (kept in the queue): {error}", file=out)
@@ -75,8 +83,9 @@ def _redrive_dead_letters(wired: Wiring, queue_url: str, out: TextIO) -> int:
     return failed
 
 
-def _resolve_ambiguous(wired: Wiring, ambiguous: list[ReportRecord], send: bool, clock: Callable[[], float],
-                       out: TextIO) -> int:
+def _resolve_ambiguous(
+    wired: Wiring, ambiguous: list[ReportRecord], send: bool, clock: Callable[[], float], out: TextIO
+) -> int:
     """List (or, with `send`, send) the reports pending past Stripe's 24 h; how many are left."""
     if not ambiguous:
         print("No report is pending past Stripe's 24 h de-duplication window.", file=out)
@@ -86,8 +95,10 @@ def _resolve_ambiguous(wired: Wiring, ambiguous: list[ReportRecord], send: bool,
     for record in ambiguous:
         report = record.report
         called = datetime.fromtimestamp(report.timestamp, UTC).isoformat(timespec="seconds")
-        line = (f"  {report.customer_id}  {report.value} unit(s)  calls up to {called}  first sent "
-                f"{(clock() - record.first_attempt_at) / 3600:.0f} h ago  {report.source}  {report.identifier}")
+        line = (
+            f"  {report.customer_id}  {report.value} unit(s)  calls up to {called}  first sent "
+            f"{(clock() - record.first_attempt_at) / 3600:.0f} h ago  {report.source}  {report.identifier}"
+        )
         if not send:
             print(line, file=out)
             left += 1
@@ -106,13 +117,19 @@ def _resolve_ambiguous(wired: Wiring, ambiguous: list[ReportRecord], send: bool,
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="make usage-redrive", usage='make usage-redrive ARGS="[--assume-unreported] [--stack NAME | --function NAME]"',
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="make usage-redrive",
+        usage='make usage-redrive ARGS="[--assume-unreported] [--stack NAME | --function NAME]"',
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
-               "  make usage-redrive                                         # a running make dev\n"
-               f'  make usage-redrive ARGS="--function {EXAMPLE_FUNCTION}"')
-    parser.add_argument("--assume-unreported", action="store_true",
-                        help="send the reports pending for more than 24 h (after checking Stripe lacks them)")
+        "  make usage-redrive                                         # a running make dev\n"
+        f'  make usage-redrive ARGS="--function {EXAMPLE_FUNCTION}"',
+    )
+    parser.add_argument(
+        "--assume-unreported",
+        action="store_true",
+        help="send the reports pending for more than 24 h (after checking Stripe lacks them)",
+    )
     add_deployment_options(parser)
     return parser
 

@@ -66,8 +66,12 @@ class UsageRow:
         return abs(self.gateway_gap) > threshold or (self.stripe_gap is not None and abs(self.stripe_gap) > threshold)
 
 
-def reconcile(gateway: Mapping[str, int], ledger: LedgerUsage, customer_of: Callable[[str], str | None],
-              units_of: Callable[[str], float | None]) -> list[UsageRow]:
+def reconcile(
+    gateway: Mapping[str, int],
+    ledger: LedgerUsage,
+    customer_of: Callable[[str], str | None],
+    units_of: Callable[[str], float | None],
+) -> list[UsageRow]:
     """Rows per customer (gateway keys and ledger callers grouped by the account that owns them), the
     unowned ones last."""
     rows: dict[str | None, UsageRow] = {}
@@ -141,20 +145,40 @@ def add_billed(totals: LedgerUsage, usage: LedgerUsage, billed: Callable[[str, i
 
 def render(rows: list[UsageRow]) -> list[str]:
     header = ("customer", "ids", "gateway", "ledger", "billable", "stripe", "gateway-ledger", "billable-stripe")
-    table = [header] + [(row.customer_id or "(no account)", ",".join(row.key_ids), str(row.gateway), str(row.ledger),
-                         str(row.billable), _number(row.stripe), str(row.gateway_gap), _number(row.stripe_gap))
-                        for row in rows]
+    table = [header] + [
+        (
+            row.customer_id or "(no account)",
+            ",".join(row.key_ids),
+            str(row.gateway),
+            str(row.ledger),
+            str(row.billable),
+            _number(row.stripe),
+            str(row.gateway_gap),
+            _number(row.stripe_gap),
+        )
+        for row in rows
+    ]
     widths = [max(len(line[column]) for line in table) for column in range(len(header))]
-    return ["  ".join(cell.ljust(width) if column < 2 else cell.rjust(width)
-                      for column, (cell, width) in enumerate(zip(line, widths, strict=True))) for line in table]
+    return [
+        "  ".join(
+            cell.ljust(width) if column < 2 else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in table
+    ]
 
 
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout,
-         clock: Callable[[], float] = time.time, wiring: Callable[[RuntimeConfig], Wiring] = Wiring) -> int:
+def main(
+    argv: list[str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+    out: TextIO = sys.stdout,
+    clock: Callable[[], float] = time.time,
+    wiring: Callable[[RuntimeConfig], Wiring] = Wiring,
+) -> int:
     today = datetime.fromtimestamp(clock(), UTC).date()
     arguments = _parser(today).parse_args(argv)
     if arguments.to < arguments.since:
@@ -173,14 +197,19 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
             """What the meters of every plan's price have for the customer (each price has its own meter)."""
             if not customers.billed_anything(customer_id):
                 return None
-            return sum(wired.usage_meter.reported_units(customer_id, price_id, start, end)
-                       for price_id in dict.fromkeys(plans.price_ids))
+            return sum(
+                wired.usage_meter.reported_units(customer_id, price_id, start, end)
+                for price_id in dict.fromkeys(plans.price_ids)
+            )
 
         ledger, objects, reported = LedgerUsage(keep_calls=False), 0, 0
         unknown: dict[str, int] = {}
         for source in wired.usage_ledger.objects_between(start, end):
-            add_billed(ledger, read_ledger(wired.usage_ledger.read(source), statuses, start * 1000, end * 1000),
-                       customers.billed)
+            add_billed(
+                ledger,
+                read_ledger(wired.usage_ledger.read(source), statuses, start * 1000, end * 1000),
+                customers.billed,
+            )
             objects += 1
             summary = wired.usage_reports.summary(source)
             if summary is not None:
@@ -188,20 +217,26 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ,
                 for key_id, calls in summary.unknown_keys.items():
                     unknown[key_id] = unknown.get(key_id, 0) + calls
 
-        rows = reconcile(wired.usage_plan_usage.calls_by_key(arguments.since, arguments.to), ledger,
-                         customers.customer_of, units_of)
+        rows = reconcile(
+            wired.usage_plan_usage.calls_by_key(arguments.since, arguments.to), ledger, customers.customer_of, units_of
+        )
     except TollgateError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"Usage from {arguments.since} to {arguments.to} (UTC days, both included):", file=out)
     for line in render(rows) if rows else ["No calls in the period."]:
         print(line, file=out)
-    print(f"Ledger objects in the period: {objects} ({reported} fully reported by the usage reporter"
-          f"{f', {objects - reported} not yet' if objects - reported else ''}); malformed records: {ledger.malformed}.",
-          file=out)
+    print(
+        f"Ledger objects in the period: {objects} ({reported} fully reported by the usage reporter"
+        f"{f', {objects - reported} not yet' if objects - reported else ''}); malformed records: {ledger.malformed}.",
+        file=out,
+    )
     if unknown:
-        print("Billable calls of keys no account owns, as the reporter recorded them (kept in the ledger, not billed): "
-              + ", ".join(f"{key_id} {calls}" for key_id, calls in sorted(unknown.items())), file=out)
+        print(
+            "Billable calls of keys no account owns, as the reporter recorded them (kept in the ledger, not billed): "
+            + ", ".join(f"{key_id} {calls}" for key_id, calls in sorted(unknown.items())),
+            file=out,
+        )
     beyond = [row for row in rows if row.beyond(arguments.threshold)]
     if beyond:
         print(f"{len(beyond)} row(s) differ by more than {arguments.threshold:g}.", file=out)
@@ -214,16 +249,34 @@ def _parser(today: date) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make usage-report",
         usage='make usage-report ARGS="[--from DAY] [--to DAY] [--threshold N] [--stack NAME | --function NAME]"',
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"{WAYS_TO_CHOOSE}\n\nexamples:\n"
-               "  make usage-report                                          # today, on a running make dev\n"
-               f'  make usage-report ARGS="--from 2026-11-01 --to 2026-11-30 --function {EXAMPLE_FUNCTION}"')
-    parser.add_argument("--from", dest="since", type=date.fromisoformat, default=today, metavar="DAY",
-                        help="first UTC day, YYYY-MM-DD (default: today)")
-    parser.add_argument("--to", type=date.fromisoformat, default=today, metavar="DAY",
-                        help="last UTC day, included, YYYY-MM-DD (default: today)")
-    parser.add_argument("--threshold", type=float, default=0, metavar="N",
-                        help="exit 1 when a difference is larger than N calls (default 0)")
+        "  make usage-report                                          # today, on a running make dev\n"
+        f'  make usage-report ARGS="--from 2026-11-01 --to 2026-11-30 --function {EXAMPLE_FUNCTION}"',
+    )
+    parser.add_argument(
+        "--from",
+        dest="since",
+        type=date.fromisoformat,
+        default=today,
+        metavar="DAY",
+        help="first UTC day, YYYY-MM-DD (default: today)",
+    )
+    parser.add_argument(
+        "--to",
+        type=date.fromisoformat,
+        default=today,
+        metavar="DAY",
+        help="last UTC day, included, YYYY-MM-DD (default: today)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0,
+        metavar="N",
+        help="exit 1 when a difference is larger than N calls (default 0)",
+    )
     add_deployment_options(parser)
     return parser
 

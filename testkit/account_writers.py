@@ -24,8 +24,9 @@ from tollgate.domain.usage_limits import LimitRule, UsageLimits
 from tollgate.plans import Plan, PlanCatalog
 
 EMAIL = "ada@example.com"
-PLANS = PlanCatalog((TEST_PLANS.get("standard"), replace(TEST_PLANS.get("pro"), requires_payment_method=False),
-                     TEST_PLANS.get("free")))
+PLANS = PlanCatalog(
+    (TEST_PLANS.get("standard"), replace(TEST_PLANS.get("pro"), requires_payment_method=False), TEST_PLANS.get("free"))
+)
 ANSWERS = (KeyChangeRefused, PlanChangeRefused, ConcurrentUpdate)
 _ids = itertools.count(1)
 
@@ -72,11 +73,11 @@ def revoke(world: World) -> Effect:
 
 def change_to(plan_id: str) -> Callable[[World], Effect]:
     def act(world: World) -> Effect:
-        outcome = world.plan_changes.request(row_of(world), plan_id, f"req-{next(_ids)}",
-                                             "https://shop.example/a")
+        outcome = world.plan_changes.request(row_of(world), plan_id, f"req-{next(_ids)}", "https://shop.example/a")
         if outcome.checkout_url:  # money is owed now: the change waits for Checkout to collect it
             return lambda w: row_of(w).pending_plan_id == plan_id
         return lambda w: row_of(w).plan_id == plan_id
+
     return act
 
 
@@ -85,21 +86,33 @@ def falls_behind(world: World) -> Effect:
     assert row.subscription_id is not None and row.customer_id is not None
     world.billing.subscriptions[row.subscription_id]["status"] = "past_due"
     world.billing.owe(row.subscription_id, 700)
-    world.lifecycle.handle(BillingEvent(f"evt_{next(_ids)}", SUBSCRIPTION_UPDATED, int(world.clock()),
-                                        row.customer_id, row.subscription_id))
+    world.lifecycle.handle(
+        BillingEvent(
+            f"evt_{next(_ids)}", SUBSCRIPTION_UPDATED, int(world.clock()), row.customer_id, row.subscription_id
+        )
+    )
     # Applied: the row follows what Stripe says when it is decided (a card added meanwhile may have paid).
     customer_id = row.customer_id
-    return lambda w: row_of(w).status is (
-        AccountStatus.SUSPENDED if w.billing.open_invoices(customer_id) else AccountStatus.ACTIVE)
+    return lambda w: (
+        row_of(w).status is (AccountStatus.SUSPENDED if w.billing.open_invoices(customer_id) else AccountStatus.ACTIVE)
+    )
 
 
 def adds_a_card(world: World) -> Effect:
     row = row_of(world)
     session = f"cs_{next(_ids)}"
     world.payments.setup_intents[f"seti_{session}"] = "pm_card_visa"
-    world.lifecycle.handle(BillingEvent(f"evt_{next(_ids)}", CHECKOUT_COMPLETED, int(world.clock()), row.customer_id,
-                                        checkout_mode="setup", setup_intent_id=f"seti_{session}",
-                                        checkout_session_id=session))
+    world.lifecycle.handle(
+        BillingEvent(
+            f"evt_{next(_ids)}",
+            CHECKOUT_COMPLETED,
+            int(world.clock()),
+            row.customer_id,
+            checkout_mode="setup",
+            setup_intent_id=f"seti_{session}",
+            checkout_session_id=session,
+        )
+    )
     return lambda w: row_of(w).last_checkout_session_id == session
 
 
@@ -191,5 +204,3 @@ def interleave(first: Writer, second: Writer, read: int, store: Accounts) -> Non
     world.reconciler.run("converge", world.clock() + 60)  # the scheduled jobs finish what a failure left
     world.account_keys.retire_due()
     assert keys_follow_the_row(world, EMAIL) == [] and stripe_bills_the_row(world, EMAIL) == []
-
-

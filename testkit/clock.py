@@ -29,4 +29,6 @@ class Clock:
         self.now += seconds
 
 
-START = 1_800_000_000.0  # 2027-01-15T08:00Z: the fixed "now" of the unit tests' world (tests/lambda_src/unit/conftest.py)
+START = (
+    1_800_000_000.0  # 2027-01-15T08:00Z: the fixed "now" of the unit tests' world (tests/lambda_src/unit/conftest.py)
+)

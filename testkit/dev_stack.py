@@ -25,11 +25,17 @@ from tollgate.domain.api_key_format import key_hash
 WAIT_SECONDS = 15
 
 
-def _exchange(url: str, body: Any, headers: dict[str, str] | None, method: str | None) -> tuple[int, dict[str, str], bytes]:
+def _exchange(
+    url: str, body: Any, headers: dict[str, str] | None, method: str | None
+) -> tuple[int, dict[str, str], bytes]:
     """One JSON request: (status, headers, raw body), an HTTP error's answer included."""
     data = json.dumps(body).encode() if body is not None else None
-    outgoing = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"),
-                                      headers={"Content-Type": "application/json", **(headers or {})})
+    outgoing = urllib.request.Request(
+        url,
+        data=data,
+        method=method or ("POST" if data else "GET"),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(outgoing, timeout=30) as response:
             return response.status, dict(response.headers.items()), response.read()
@@ -37,8 +43,9 @@ def _exchange(url: str, body: Any, headers: dict[str, str] | None, method: str |
         return error.code, dict(error.headers.items()), error.read()
 
 
-def request(url: str, body: dict | None = None, headers: dict[str, str] | None = None,
-            method: str | None = None) -> tuple[int, dict]:
+def request(
+    url: str, body: dict | None = None, headers: dict[str, str] | None = None, method: str | None = None
+) -> tuple[int, dict]:
     """(status, JSON body); a body that is not JSON comes back as {"raw": text}."""
     status, _, raw = _exchange(url, body, headers, method)
     try:
@@ -71,12 +78,15 @@ def mailbox_token(urls: dict[str, str], email: str, fragment: str, timeout: floa
 def sign_up(urls: dict[str, str], email: str | None = None, plan: str | None = None) -> dict[str, Any]:
     """A new customer (on `plan`, else the default) through the emailed link: the 201 body (key included)."""
     email = email or f"{uuid.uuid4().hex[:10]}@example.com"
-    status, _, body = post_json(urls["api"] + contract.ROUTE_REGISTER,
-                                {"email": email, "firstname": "Ann", "lastname": "Lee", **({"plan": plan} if plan else {})},
-                                {"Origin": urls["site"], contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())})
+    status, _, body = post_json(
+        urls["api"] + contract.ROUTE_REGISTER,
+        {"email": email, "firstname": "Ann", "lastname": "Lee", **({"plan": plan} if plan else {})},
+        {"Origin": urls["site"], contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())},
+    )
     assert status == 202, body
-    status, _, created = post_json(urls["site"] + contract.ROUTE_SIGNUP_CONFIRM,
-                                   {"token": mailbox_token(urls, email, "confirm")})
+    status, _, created = post_json(
+        urls["site"] + contract.ROUTE_SIGNUP_CONFIRM, {"token": mailbox_token(urls, email, "confirm")}
+    )
     assert status == 201, created
     return created
 
@@ -86,12 +96,21 @@ def usage_key_id(stack: Any, key: str) -> str:
     Tollgate key `key`, in the running `make dev` stack (`stack`: localdev's DevStackProcess), found
     as the authorizer finds the account: by the key's hash in the keys table."""
     environment = json.loads(stack.stack_file.read_text())["environment"]
-    dynamodb = boto3.client("dynamodb", endpoint_url=stack.urls["moto"], region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    item = dynamodb.get_item(TableName=environment[contract.ENV_KEYS_TABLE], Key={
-        contract.KEYS_PARTITION_KEY: {"S": key_hash(key)}})["Item"]
-    row = dynamodb.get_item(TableName=environment[contract.ENV_ACCOUNTS_TABLE], ConsistentRead=True, Key={
-        contract.ACCOUNTS_PARTITION_KEY: item[contract.KEYS_ATTR_ACCOUNT]})["Item"]
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=stack.urls["moto"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    item = dynamodb.get_item(
+        TableName=environment[contract.ENV_KEYS_TABLE], Key={contract.KEYS_PARTITION_KEY: {"S": key_hash(key)}}
+    )["Item"]
+    row = dynamodb.get_item(
+        TableName=environment[contract.ENV_ACCOUNTS_TABLE],
+        ConsistentRead=True,
+        Key={contract.ACCOUNTS_PARTITION_KEY: item[contract.KEYS_ATTR_ACCOUNT]},
+    )["Item"]
     return row["apiKeyId"]["S"]
 
 
@@ -126,18 +145,38 @@ def small_free_quota_context(quota: int) -> dict[str, str]:
     from infra.settings import load_cdk_json_context
 
     plans = load_cdk_json_context("cdk.json")["plans"]
-    return {"plans": json.dumps([{**plan, "quota_limit": quota, "throttle_rate_limit": 50, "throttle_burst_limit": 100}
-                                 if not plan["stripe_price_id"] else plan for plan in plans])}
+    return {
+        "plans": json.dumps(
+            [
+                {**plan, "quota_limit": quota, "throttle_rate_limit": 50, "throttle_burst_limit": 100}
+                if not plan["stripe_price_id"]
+                else plan
+                for plan in plans
+            ]
+        )
+    }
 
 
 # A prepaid plan as docs/prepaid-credits.md shows it: a call takes 0.001 USD of credit, 10 USD buys 10.
 PREPAID_PLAN_SETTINGS = {
-    "id": "prepaid", "name": "Prepaid", "description": "Buy credit, spend it call by call.",
-    "price_text": "$0.001 per call from prepaid credit", "throttle_rate_limit": 10, "throttle_burst_limit": 20,
-    "quota_limit": 100000, "quota_period": "MONTH", "stripe_price_id": "", "require_payment_method": False,
-    "billing": "prepaid", "unit_price": "0.001", "currency": "usd",
-    "credit_packs": [{"id": "ten", "credit": "10.00", "price": "10.00"},
-                     {"id": "fifty", "credit": "55.00", "price": "50.00"}]}
+    "id": "prepaid",
+    "name": "Prepaid",
+    "description": "Buy credit, spend it call by call.",
+    "price_text": "$0.001 per call from prepaid credit",
+    "throttle_rate_limit": 10,
+    "throttle_burst_limit": 20,
+    "quota_limit": 100000,
+    "quota_period": "MONTH",
+    "stripe_price_id": "",
+    "require_payment_method": False,
+    "billing": "prepaid",
+    "unit_price": "0.001",
+    "currency": "usd",
+    "credit_packs": [
+        {"id": "ten", "credit": "10.00", "price": "10.00"},
+        {"id": "fifty", "credit": "55.00", "price": "50.00"},
+    ],
+}
 
 
 def prepaid_context() -> dict[str, str]:

@@ -161,5 +161,8 @@ class FakePlanUsage(FaultyFake, PlanUsage):
             return max(plan.quota_limit - self._used_in_month(key_id, day), 0), plan.quota_limit
 
     def _used_in_month(self, key_id: str, day: date) -> int:
-        return sum(calls for (key, when), calls in self.used.items()
-                   if key == key_id and (when.year, when.month) == (day.year, day.month) and when <= day)
+        return sum(
+            calls
+            for (key, when), calls in self.used.items()
+            if key == key_id and (when.year, when.month) == (day.year, day.month) and when <= day
+        )

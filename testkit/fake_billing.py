@@ -80,8 +80,11 @@ class FakeBilling(FaultyFake, Billing):
 
     def find_customers_for_key(self, api_key_id: str) -> list[str]:
         with self._call("find_customers_for_key", api_key_id):
-            return [customer_id for customer_id, customer in self.customers.items()
-                    if customer["metadata"].get("awsAPIKeyId") == api_key_id]
+            return [
+                customer_id
+                for customer_id, customer in self.customers.items()
+                if customer["metadata"].get("awsAPIKeyId") == api_key_id
+            ]
 
     def delete_customer(self, customer_id: str) -> None:
         with self._call("delete_customer", customer_id):
@@ -99,25 +102,42 @@ class FakeBilling(FaultyFake, Billing):
                 raise DownstreamError(self.port, f"no customer {customer_id}", retryable=False)
             subscription_id = f"sub_{next(self._ids):04d}"
             now = int(self.clock())
-            self.subscriptions[subscription_id] = {"customer": customer_id, "status": "active",
-                                                   "items": [(price_id, now)], "period_start": now,
-                                                   "cancel_at_period_end": False, "created": now}
+            self.subscriptions[subscription_id] = {
+                "customer": customer_id,
+                "status": "active",
+                "items": [(price_id, now)],
+                "period_start": now,
+                "cancel_at_period_end": False,
+                "created": now,
+            }
             self._idempotent[idempotency_key] = (arguments, subscription_id)
             return subscription_id
 
-    def put_subscription(self, subscription_id: str, customer_id: str, status: str = "active",
-                         price_id: str | None = "price_1", created: int | None = None) -> None:
+    def put_subscription(
+        self,
+        subscription_id: str,
+        customer_id: str,
+        status: str = "active",
+        price_id: str | None = "price_1",
+        created: int | None = None,
+    ) -> None:
         """A subscription that exists already (a test's starting point), billing `price_id` since `created`."""
         created = int(self.clock()) - 86400 if created is None else created
         self.subscriptions[subscription_id] = {
-            "customer": customer_id, "status": status, "items": [(price_id, created)] if price_id else [],
-            "period_start": created, "cancel_at_period_end": False, "created": created}
+            "customer": customer_id,
+            "status": status,
+            "items": [(price_id, created)] if price_id else [],
+            "period_start": created,
+            "cancel_at_period_end": False,
+            "created": created,
+        }
 
     def _replay(self, idempotency_key: str, arguments: tuple) -> str:
         first_arguments, created_id = self._idempotent[idempotency_key]
         if arguments != first_arguments:
-            raise DownstreamError(self.port, f"idempotency key {idempotency_key} reused with other arguments",
-                                  retryable=False)
+            raise DownstreamError(
+                self.port, f"idempotency key {idempotency_key} reused with other arguments", retryable=False
+            )
         return created_id
 
     def cancel_subscription(self, subscription_id: str) -> None:
@@ -133,8 +153,11 @@ class FakeBilling(FaultyFake, Billing):
         with self._call("switch_price", subscription_id, price_id):
             subscription = self._live(subscription_id)
             prices = [price for price, _ in subscription["items"]]
-            shared = [price for price in prices
-                      if price != price_id and self.meters.get(price, price) == self.meters.get(price_id, price_id)]
+            shared = [
+                price
+                for price in prices
+                if price != price_id and self.meters.get(price, price) == self.meters.get(price_id, price_id)
+            ]
             if shared:
                 raise ConfigurationError(f"prices {shared[0]} and {price_id} share a meter")
             if price_id not in prices:
@@ -171,16 +194,25 @@ class FakeBilling(FaultyFake, Billing):
         if subscription_id not in self.subscriptions:
             raise DownstreamError(self.port, f"no subscription {subscription_id}", retryable=False)
         sub = self.subscriptions[subscription_id]
-        return SubscriptionState(subscription_id, sub["customer"], sub["status"],
-                                 tuple(SubscriptionItem(price, created) for price, created in sub.get("items", ())),
-                                 sub.get("period_start", 0), sub.get("cancel_at_period_end", False),
-                                 sub.get("created", 0), sub.get("period_end", sub.get("period_start", 0) + PERIOD_SECONDS))
+        return SubscriptionState(
+            subscription_id,
+            sub["customer"],
+            sub["status"],
+            tuple(SubscriptionItem(price, created) for price, created in sub.get("items", ())),
+            sub.get("period_start", 0),
+            sub.get("cancel_at_period_end", False),
+            sub.get("created", 0),
+            sub.get("period_end", sub.get("period_start", 0) + PERIOD_SECONDS),
+        )
 
     def live_subscriptions(self, customer_id: str) -> tuple[SubscriptionState, ...]:
         with self._call("live_subscriptions", customer_id):
-            return tuple(self._state(sid) for sid in reversed(self.subscriptions)
-                         if self.subscriptions[sid]["customer"] == customer_id
-                         and self.subscriptions[sid]["status"] != "canceled")
+            return tuple(
+                self._state(sid)
+                for sid in reversed(self.subscriptions)
+                if self.subscriptions[sid]["customer"] == customer_id
+                and self.subscriptions[sid]["status"] != "canceled"
+            )
 
     def subscription_status(self, subscription_id: str) -> str:
         with self._call("subscription_status", subscription_id):
@@ -193,7 +225,7 @@ class FakeBilling(FaultyFake, Billing):
         with self._call("list_subscriptions", starting_after, limit):
             newest_first = list(reversed(self.subscriptions))
             start = newest_first.index(starting_after) + 1 if starting_after else 0
-            page = newest_first[start:start + limit]
+            page = newest_first[start : start + limit]
             states = tuple(self._state(sid) for sid in page)
             return SubscriptionPage(states, has_more=start + limit < len(newest_first))
 
@@ -205,15 +237,26 @@ class FakeBilling(FaultyFake, Billing):
         invoice_id = f"in_{next(self._ids):04d}"
         if attempted and self.subscriptions[subscription_id]["status"] in ("active", "trialing"):
             self.subscriptions[subscription_id]["status"] = "past_due"
-        self.invoices.append({"id": invoice_id, "customer": self.subscriptions[subscription_id]["customer"],
-                              "subscription": subscription_id, "amount": amount, "attempted": attempted,
-                              "status": "open", "created": int(self.clock())})
+        self.invoices.append(
+            {
+                "id": invoice_id,
+                "customer": self.subscriptions[subscription_id]["customer"],
+                "subscription": subscription_id,
+                "amount": amount,
+                "attempted": attempted,
+                "status": "open",
+                "created": int(self.clock()),
+            }
+        )
         return invoice_id
 
     def open_invoices(self, customer_id: str) -> tuple[OpenInvoice, ...]:
         with self._call("open_invoices", customer_id):
-            return tuple(_open(invoice) for invoice in self.invoices
-                         if invoice["customer"] == customer_id and invoice["status"] == "open" and invoice["attempted"])
+            return tuple(
+                _open(invoice)
+                for invoice in self.invoices
+                if invoice["customer"] == customer_id and invoice["status"] == "open" and invoice["attempted"]
+            )
 
     def list_open_invoices(self, starting_after: str | None, limit: int) -> OpenInvoicePage:
         """Newest first, as Stripe lists them."""
@@ -221,9 +264,11 @@ class FakeBilling(FaultyFake, Billing):
             newest_first = [invoice for invoice in reversed(self.invoices) if invoice["status"] == "open"]
             ids = [invoice["id"] for invoice in newest_first]
             start = ids.index(starting_after) + 1 if starting_after else 0
-            page = newest_first[start:start + limit]
-            return OpenInvoicePage(tuple(_open(invoice) for invoice in page if invoice["attempted"]),
-                                   has_more=start + limit < len(newest_first))
+            page = newest_first[start : start + limit]
+            return OpenInvoicePage(
+                tuple(_open(invoice) for invoice in page if invoice["attempted"]),
+                has_more=start + limit < len(newest_first),
+            )
 
     def pay_open_invoices(self, customer_id: str, idempotency_key: str) -> InvoicePayment:
         """Pays the customer's open invoices, oldest first, with `default_payment_methods`; a method in
@@ -236,8 +281,9 @@ class FakeBilling(FaultyFake, Billing):
                 if invoice["customer"] != customer_id or invoice["status"] != "open":
                     continue
                 if method is None:
-                    raise DownstreamError(self.port, "pay invoice failed (the customer has no default payment "
-                                                     "method)", retryable=False)
+                    raise DownstreamError(
+                        self.port, "pay invoice failed (the customer has no default payment method)", retryable=False
+                    )
                 if method in self.declining_methods:
                     return InvoicePayment(paid, declined="Your card was declined.")
                 invoice["status"] = "paid"
@@ -249,8 +295,9 @@ class FakeBilling(FaultyFake, Billing):
             return InvoicePayment(paid)
 
     def _owed_by(self, subscription_id: str) -> bool:
-        return any(invoice["subscription"] == subscription_id and invoice["status"] == "open"
-                   for invoice in self.invoices)
+        return any(
+            invoice["subscription"] == subscription_id and invoice["status"] == "open" for invoice in self.invoices
+        )
 
     def live_subscription_ids(self) -> list[str]:
         """Every subscription not canceled, of any customer (for tests' assertions)."""
@@ -317,5 +364,6 @@ class FakePaymentMethods(FaultyFake, PaymentMethods):
 
 
 def _open(invoice: dict) -> OpenInvoice:
-    return OpenInvoice(invoice["id"], invoice["customer"], invoice["subscription"], invoice["amount"], "usd",
-                       invoice["created"])
+    return OpenInvoice(
+        invoice["id"], invoice["customer"], invoice["subscription"], invoice["amount"], "usd", invoice["created"]
+    )

@@ -35,8 +35,9 @@ class FakeCreditLedger(FaultyFake, CreditLedger):
 
     def entries(self, account_id: str) -> list[CreditEntry]:
         with self._call("entries", account_id), self._lock:
-            return sorted(self.entries_by_account.get(account_id, {}).values(),
-                          key=lambda entry: (entry.at, entry.entry_id))
+            return sorted(
+                self.entries_by_account.get(account_id, {}).values(), key=lambda entry: (entry.at, entry.entry_id)
+            )
 
 
 class FakeCreditSales(FaultyFake, CreditSales):
@@ -50,14 +51,19 @@ class FakeCreditSales(FaultyFake, CreditSales):
         self.sessions: dict[str, dict[str, Any]] = {}  # idempotency key -> session
         self._ids = itertools.count(1)
 
-    def create_credit_checkout(self, order: CreditPackOrder, success_url: str, cancel_url: str,
-                               idempotency_key: str) -> str:
+    def create_credit_checkout(
+        self, order: CreditPackOrder, success_url: str, cancel_url: str, idempotency_key: str
+    ) -> str:
         with self._call("create_credit_checkout", order.account_id, idempotency_key), self._lock:
             if idempotency_key not in self.sessions:
                 session_id = f"cs_test_credit_{next(self._ids):04d}"
-                self.sessions[idempotency_key] = {"id": session_id, "order": order, "success_url": success_url,
-                                                  "cancel_url": cancel_url,
-                                                  "url": f"https://checkout.stripe.test/c/{session_id}"}
+                self.sessions[idempotency_key] = {
+                    "id": session_id,
+                    "order": order,
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                    "url": f"https://checkout.stripe.test/c/{session_id}",
+                }
             return str(self.sessions[idempotency_key]["url"])
 
     def pay(self, url: str, *, paid: bool = True) -> CreditPackPayment:

@@ -37,18 +37,34 @@ QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:tollgate-test-usage"
 # --- ledger objects ---------------------------------------------------------------------------
 
 
-def call_record(api_key_id: str | None, *, status: int = 200, resource: str = contract.ROUTE_METERED_PROXY,
-                at_ms: int | None = None, error_type: str | None = None, integration_ms: int | None = 12,
-                account_id: str | None = None) -> str:
+def call_record(
+    api_key_id: str | None,
+    *,
+    status: int = 200,
+    resource: str = contract.ROUTE_METERED_PROXY,
+    at_ms: int | None = None,
+    error_type: str | None = None,
+    integration_ms: int | None = 12,
+    account_id: str | None = None,
+) -> str:
     """One access-log line as the stage writes it (a gateway answer: error_type set, no integration);
     `account_id` is the authorizer's principalId (None: a record from before the authorizer)."""
     at_ms = int(time.time() * 1000) if at_ms is None else at_ms
-    return access_log.render({
-        "requestId": str(uuid.uuid4()), "requestTimeEpoch": at_ms, "httpMethod": "GET", "resourcePath": resource,
-        "path": "/prod/hello", "status": status, "identity.apiKeyId": api_key_id, "error.responseType": error_type,
-        "integrationLatency": None if error_type else integration_ms, "identity.sourceIp": "203.0.113.7",
-        "authorizer.principalId": account_id,
-    })
+    return access_log.render(
+        {
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": at_ms,
+            "httpMethod": "GET",
+            "resourcePath": resource,
+            "path": "/prod/hello",
+            "status": status,
+            "identity.apiKeyId": api_key_id,
+            "error.responseType": error_type,
+            "integrationLatency": None if error_type else integration_ms,
+            "identity.sourceIp": "203.0.113.7",
+            "authorizer.principalId": account_id,
+        }
+    )
 
 
 def ledger_bytes(lines: list[str], delimiter: str = "\n") -> bytes:
@@ -59,30 +75,58 @@ def ledger_bytes(lines: list[str], delimiter: str = "\n") -> bytes:
 def ledger_key(at: float | None = None) -> str:
     """A key in the ledger's layout: ledger/YYYY/MM/DD/HH/<stream>-1-<time>-<uuid>.gz."""
     moment = datetime.fromtimestamp(time.time() if at is None else at, UTC)
-    return (contract.USAGE_LEDGER_PREFIX + moment.strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
-            + f"amazon-apigateway-tollgate-test-1-{moment:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz")
+    return (
+        contract.USAGE_LEDGER_PREFIX
+        + moment.strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
+        + f"amazon-apigateway-tollgate-test-1-{moment:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
+    )
 
 
 def s3_notification(*sources: LedgerObject) -> str:
     """The body S3 sends to the queue for new objects (keys URL-encoded, as S3 does)."""
     from urllib.parse import quote_plus
 
-    return json.dumps({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": source.bucket, "arn": f"arn:aws:s3:::{source.bucket}"},
-               "object": {"key": quote_plus(source.key)}},
-    } for source in sources]})
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {
+                        "bucket": {"name": source.bucket, "arn": f"arn:aws:s3:::{source.bucket}"},
+                        "object": {"key": quote_plus(source.key)},
+                    },
+                }
+                for source in sources
+            ]
+        }
+    )
 
 
 def sqs_event(*bodies: str, receive_count: int = 1, queue_arn: str = QUEUE_ARN) -> dict[str, Any]:
     """The event Lambda's SQS event source hands the reporter."""
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()), "receiptHandle": f"receipt-{uuid.uuid4()}", "body": body,
-        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": str(int(time.time() * 1000)),
-                       "SenderId": "s3", "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000))},
-        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
-        "awsRegion": "us-east-1",
-    } for body in bodies]}
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": f"receipt-{uuid.uuid4()}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": str(receive_count),
+                    "SentTimestamp": str(int(time.time() * 1000)),
+                    "SenderId": "s3",
+                    "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for body in bodies
+        ]
+    }
 
 
 # --- the ports ----------------------------------------------------------------------------------
@@ -122,8 +166,13 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
 
     port = "stripe"
 
-    def __init__(self, clock: Any = time.time, default_price_id: str | None = None,
-                 unit_amounts: dict[str, str] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        clock: Any = time.time,
+        default_price_id: str | None = None,
+        unit_amounts: dict[str, str] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.clock = clock
         self.unit_amounts = unit_amounts or {}  # price -> unit_amount_decimal; UNIT_AMOUNT for the others
@@ -151,12 +200,23 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
 
     def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
         with self._call("reported_units", customer_id):
-            return sum(event.value for event in self.events if event.customer_id == customer_id
-                       and (event.price_id or self.default_price_id) == (price_id or self.default_price_id)
-                       and start <= event.timestamp < end)
+            return sum(
+                event.value
+                for event in self.events
+                if event.customer_id == customer_id
+                and (event.price_id or self.default_price_id) == (price_id or self.default_price_id)
+                and start <= event.timestamp < end
+            )
 
     def units(self, customer_id: str | None = None) -> int:
         return sum(event.value for event in self.events if customer_id in (None, event.customer_id))
+
+    def units_by_price(self) -> dict[str, int]:
+        """Units reported to the meters, per price."""
+        units: dict[str, int] = {}
+        for event in self.events:
+            units[event.price_id] = units.get(event.price_id, 0) + event.value
+        return units
 
 
 class FakeUsageReports(FaultyFake, UsageReports):
@@ -186,14 +246,22 @@ class FakeUsageReports(FaultyFake, UsageReports):
 
     def pending_since_before(self, cutoff: int) -> list[ReportRecord]:
         with self._call("pending_since_before", cutoff), self._lock:
-            return sorted((record for record in self.records.values()
-                           if record.state is ReportState.PENDING and record.first_attempt_at < cutoff),
-                          key=lambda record: record.first_attempt_at)
+            return sorted(
+                (
+                    record
+                    for record in self.records.values()
+                    if record.state is ReportState.PENDING and record.first_attempt_at < cutoff
+                ),
+                key=lambda record: record.first_attempt_at,
+            )
 
     def billable_calls(self, customer_id: str, start: int, end: int) -> int:
         with self._call("billable_calls", customer_id), self._lock:
-            return sum(record.report.value for record in self.records.values()
-                       if record.report.customer_id == customer_id and start <= record.report.timestamp < end)
+            return sum(
+                record.report.value
+                for record in self.records.values()
+                if record.report.customer_id == customer_id and start <= record.report.timestamp < end
+            )
 
     def save_summary(self, summary: BatchSummary) -> None:
         with self._call("save_summary", summary.source), self._lock:
@@ -209,8 +277,11 @@ class FakeUsageReports(FaultyFake, UsageReports):
 
     def latest_billed_summary(self) -> BatchSummary | None:
         with self._call("latest_billed_summary"), self._lock:
-            return max((summary for summary in self.summaries.values() if summary.billed),
-                       key=lambda summary: summary.reported_at, default=None)
+            return max(
+                (summary for summary in self.summaries.values() if summary.billed),
+                key=lambda summary: summary.reported_at,
+                default=None,
+            )
 
 
 class FakeUsageEvidence(FaultyFake, UsageEvidence):
@@ -240,8 +311,11 @@ class FakeUsageEvidence(FaultyFake, UsageEvidence):
         with self._call("compact", customer_id), self._lock:
             # Names only: a day is the range of names its objects sort in (one pass, as a listing is).
             first, end = prefix + object_time(today - 31 * DAY), prefix + object_time(today)
-            days = {calendar.timegm(time.strptime(key[len(prefix):len(prefix) + 8], "%Y%m%d"))
-                    for key in self.objects if first <= key < end}
+            days = {
+                calendar.timegm(time.strptime(key[len(prefix) : len(prefix) + 8], "%Y%m%d"))
+                for key in self.objects
+                if first <= key < end
+            }
             made = {(customer_id, day) for day in days} - self.compacted
             self.compacted |= made
             return len(made)
@@ -251,8 +325,7 @@ class FakeUsageEvidence(FaultyFake, UsageEvidence):
 
         prefix = customer_prefix(customer_id)
         with self._call("period_file", customer_id), self._lock:
-            keys = sorted(key for key in self.objects
-                          if prefix + object_time(start) <= key < prefix + object_time(end))
+            keys = sorted(key for key in self.objects if prefix + object_time(start) <= key < prefix + object_time(end))
             body = csv_header() + b"".join(self.objects[key] for key in keys)
             location = period_key(customer_id, start, end)
             self.files[location] = body
@@ -273,8 +346,12 @@ class FakeUsageEvidence(FaultyFake, UsageEvidence):
         from tollgate.adapters.s3_usage_evidence import customer_prefix
 
         prefix = customer_prefix(customer_id) if customer_id else contract.USAGE_EVIDENCE_PREFIX
-        return [row for key, body in sorted(self.objects.items()) if key.startswith(prefix)
-                for row in csv.reader(io.StringIO(body.decode()))]
+        return [
+            row
+            for key, body in sorted(self.objects.items())
+            if key.startswith(prefix)
+            for row in csv.reader(io.StringIO(body.decode()))
+        ]
 
 
 @dataclass
@@ -288,5 +365,3 @@ class FakeUsageQueues:
 
 
 # --- the reporter deployed on fakes ---------------------------------------------------------------
-
-

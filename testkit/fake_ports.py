@@ -30,19 +30,28 @@ from tollgate.plans import CreditPack, Plan, PlanCatalog, PrepaidTerms
 
 # The plans the fakes' deployment sells: the default (paid, metered, no card first, as a deployment of
 # the flat settings), a free plan, and a paid plan that needs a card before its key works.
-TEST_PLANS = PlanCatalog((
-    Plan("standard", "Standard", "usage-plan-standard", "price_1", False, 10_000, "MONTH"),
-    Plan("free", "Free", "usage-plan-free", None, False, 1_000, "MONTH"),
-    Plan("pro", "Pro", "usage-plan-pro", "price_pro", True, 100_000, "MONTH"),
-))
+TEST_PLANS = PlanCatalog(
+    (
+        Plan("standard", "Standard", "usage-plan-standard", "price_1", False, 10_000, "MONTH"),
+        Plan("free", "Free", "usage-plan-free", None, False, 1_000, "MONTH"),
+        Plan("pro", "Pro", "usage-plan-pro", "price_pro", True, 100_000, "MONTH"),
+    )
+)
 # The same plans as a deployment with `free_pool_size` sets them: the free plan's accounts share 4 keys.
 POOLED_PLANS = PlanCatalog(tuple(replace(plan, pool_size=4) if plan.is_free else plan for plan in TEST_PLANS))
 
 # A prepaid plan (docs/prepaid-credits.md) and the catalog that sells it besides TEST_PLANS: a call takes
 # 0.001 USD of credit; 10 USD buys 10 USD of it, 50 USD buys 55.
-PREPAID_PLAN = Plan("prepaid", "Prepaid", "usage-plan-prepaid", None, False, 100_000, "MONTH",
-                    prepaid=PrepaidTerms(1_000, "usd", (CreditPack("ten", 10_000_000, 1_000),
-                                                        CreditPack("fifty", 55_000_000, 5_000))))
+PREPAID_PLAN = Plan(
+    "prepaid",
+    "Prepaid",
+    "usage-plan-prepaid",
+    None,
+    False,
+    100_000,
+    "MONTH",
+    prepaid=PrepaidTerms(1_000, "usd", (CreditPack("ten", 10_000_000, 1_000), CreditPack("fifty", 55_000_000, 5_000))),
+)
 PREPAID_PLANS = PlanCatalog((*TEST_PLANS.plans, PREPAID_PLAN))
 
 
@@ -66,8 +75,7 @@ class FakeApiKeys(FaultyFake, ApiKeys):
     def create_key(self, name: str, description: str) -> IssuedKey:
         with self._call("create_key", name):
             key = IssuedKey(id=f"key{next(self._ids):04d}", value=secrets.token_urlsafe(30))
-            self.keys[key.id] = {"name": name, "value": key.value, "enabled": True,
-                                "created_at": int(self.clock())}
+            self.keys[key.id] = {"name": name, "value": key.value, "enabled": True, "created_at": int(self.clock())}
             return key
 
     def delete_key(self, key_id: str) -> None:
@@ -81,8 +89,9 @@ class FakeApiKeys(FaultyFake, ApiKeys):
             if key_id not in self.keys:
                 raise KeyNotFound(key_id)
             if self.plan.get(key_id, usage_plan_id) != usage_plan_id:
-                raise DownstreamError(self.port, f"key {key_id} is in usage plan {self.plan[key_id]} already",
-                                      retryable=False)
+                raise DownstreamError(
+                    self.port, f"key {key_id} is in usage plan {self.plan[key_id]} already", retryable=False
+                )
             self.plan[key_id] = usage_plan_id
 
     def detach_from_plan(self, key_id: str, usage_plan_id: str) -> None:
@@ -106,8 +115,11 @@ class FakeApiKeys(FaultyFake, ApiKeys):
 
     def keys_named(self, prefix: str) -> list[ListedKey]:
         with self._call("keys_named", prefix):
-            return [ListedKey(key_id, key["name"], key["created_at"])
-                    for key_id, key in self.keys.items() if key["name"].startswith(prefix)]
+            return [
+                ListedKey(key_id, key["name"], key["created_at"])
+                for key_id, key in self.keys.items()
+                if key["name"].startswith(prefix)
+            ]
 
     def count_in_region(self) -> int:
         """This deployment's keys and `other_keys_in_region` (other APIs' keys count against the quota too)."""
@@ -173,13 +185,16 @@ class FakeAccounts(FaultyFake, Accounts):
                 raise EventAlreadyApplied(event.event_id)
             self._check_version(read)
             # As the DynamoDB adapter: only what `account` changes of `read` is written.
-            changes = {name: getattr(account, name) for name in _ROW_FIELDS
-                       if getattr(account, name) != getattr(read, name)}
+            changes = {
+                name: getattr(account, name) for name in _ROW_FIELDS if getattr(account, name) != getattr(read, name)
+            }
             stored = replace(self.rows[read.email], **changes, version=read.version + 1)
             self.rows[read.email] = copy.deepcopy(stored)
             self.key_pointers.setdefault(read.email, set()).update(
-                gateway_id for record in stored.key_records
-                if (gateway_id := record.own_gateway_key_id) and gateway_id != stored.api_key_id)
+                gateway_id
+                for record in stored.key_records
+                if (gateway_id := record.own_gateway_key_id) and gateway_id != stored.api_key_id
+            )
             if event is not None:
                 self.billing_events[event.event_id] = event.remember_until
             return stored
@@ -191,9 +206,9 @@ class FakeAccounts(FaultyFake, Accounts):
 
     def find_by_api_key_id(self, api_key_id: str) -> Account | None:
         with self._call("find_by_api_key_id", api_key_id):
-            return (self._find(lambda row: row.api_key_id == api_key_id)
-                    or self._find(lambda row: api_key_id in self.key_pointers.get(row.email, set())
-                                  and row.owns_gateway_key(api_key_id)))
+            return self._find(lambda row: row.api_key_id == api_key_id) or self._find(
+                lambda row: api_key_id in self.key_pointers.get(row.email, set()) and row.owns_gateway_key(api_key_id)
+            )
 
     def find_by_account_id(self, account_id: str) -> Account | None:
         with self._call("find_by_account_id", account_id):
@@ -272,8 +287,13 @@ class FakeKeyItems(FaultyFake, KeyItems):
             stored = self.items.get(item.key_hash)
             if stored is None or stored.account_version > item.account_version:
                 return False
-            self.items[item.key_hash] = replace(item, hint=stored.hint, account=stored.account,
-                                                account_id=stored.account_id, created_at=stored.created_at)
+            self.items[item.key_hash] = replace(
+                item,
+                hint=stored.hint,
+                account=stored.account,
+                account_id=stored.account_id,
+                created_at=stored.created_at,
+            )
             return True
 
     def delete(self, key_hash: str) -> None:
@@ -337,20 +357,28 @@ class FakePorts:
     @classmethod
     def create(cls, *, latency: float = 0.0, recorder: CallRecorder | None = None) -> FakePorts:
         options = {"latency": latency, "recorder": recorder}
-        return cls(FakeApiKeys(**options), FakeBilling(**options), FakeAnalytics(**options), FakeAccounts(**options),
-                   key_items=FakeKeyItems(**options), key_pools=FakeKeyPools(**options))
+        return cls(
+            FakeApiKeys(**options),
+            FakeBilling(**options),
+            FakeAnalytics(**options),
+            FakeAccounts(**options),
+            key_items=FakeKeyItems(**options),
+            key_pools=FakeKeyPools(**options),
+        )
 
     def can_call(self, key: str, now: float | None = None) -> bool:
         """What the stage decides for a call presenting `key`: the authorizer's rule on the key's item
         (the key active, or rotating out before its grace end; the account's status one that may call),
         then API Gateway's on the usage key the item names (enabled, in a usage plan)."""
         item = self.key_items.items.get(key_hash(key))
-        if item is None or not item_allows(item.state.value, item.not_after, item.account_status,
-                                           time.time() if now is None else now):
+        if item is None or not item_allows(
+            item.state.value, item.not_after, item.account_status, time.time() if now is None else now
+        ):
             return False
-        usage_key = next((key_id for key_id, held in self.api_keys.keys.items() if held["value"] == item.usage_key), None)
+        usage_key = next(
+            (key_id for key_id, held in self.api_keys.keys.items() if held["value"] == item.usage_key), None
+        )
         return usage_key is not None and self.api_keys.can_call_api(usage_key)
 
     def all(self) -> tuple[FaultyFake, ...]:
         return (self.api_keys, self.billing, self.analytics, self.accounts, self.key_items)
-

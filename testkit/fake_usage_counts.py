@@ -39,7 +39,9 @@ class FakeUsageCounts(FaultyFake, UsageCounts):
 
     def period_usage(self, account_id: str, start: int, end: int) -> PeriodUsage:
         with self._call("period_usage", account_id), self._lock:
-            items = [item for (account, hour), item in self.hours.items() if account == account_id and start <= hour < end]
+            items = [
+                item for (account, hour), item in self.hours.items() if account == account_id and start <= hour < end
+            ]
             billed: Counter[str] = Counter()
             for item in items:
                 billed.update(item.billed)

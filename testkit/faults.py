@@ -77,8 +77,15 @@ class FaultyFake:
         self._failures: dict[str, _Failure] = {}
         self._lock = threading.RLock()
 
-    def fail(self, method: str, *, on_call: int = 1, times: int | None = 1, error: Exception | None = None,
-             answer_lost: bool = False) -> None:
+    def fail(
+        self,
+        method: str,
+        *,
+        on_call: int = 1,
+        times: int | None = 1,
+        error: Exception | None = None,
+        answer_lost: bool = False,
+    ) -> None:
         """Make `method` raise `error` (a retryable DownstreamError by default) on its
         `on_call`-th call, for `times` calls (None: for good); with `answer_lost`, only after the
         call took effect, as when a service acts but its answer times out."""
@@ -88,8 +95,9 @@ class FaultyFake:
             on_call, times, error or DownstreamError(self.port, f"injected failure in {method}"), answer_lost
         )
 
-    def fail_next(self, method: str, *, times: int | None = 1, error: Exception | None = None,
-                  answer_lost: bool = False) -> None:
+    def fail_next(
+        self, method: str, *, times: int | None = 1, error: Exception | None = None, answer_lost: bool = False
+    ) -> None:
         """`fail` counting from now: the next call of `method` is the first to fail."""
         self.fail(method, on_call=self.call_count(method) + 1, times=times, error=error, answer_lost=answer_lost)
 
@@ -109,8 +117,13 @@ class FaultyFake:
             delay = self.latency if latency is None else latency
             if delay:
                 time.sleep(delay)
-            failing = failure if failure and number >= failure.on_call and (
-                failure.times is None or number < failure.on_call + failure.times) else None
+            failing = (
+                failure
+                if failure
+                and number >= failure.on_call
+                and (failure.times is None or number < failure.on_call + failure.times)
+                else None
+            )
             if failing and not failing.answer_lost:
                 raise failing.error
             yield

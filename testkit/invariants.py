@@ -27,8 +27,14 @@ def keys_follow_the_row(world: World, email: str) -> list[str]:
             problems.append(f"{record.id} is {record.state.value} but has no item")
             continue
         limit = row.active_usage_limit
-        wanted = (record.state, row.status.value, row.plan_id or "", limit and limit.reason, limit and limit.until,
-                  row.usage_key or "")
+        wanted = (
+            record.state,
+            row.status.value,
+            row.plan_id or "",
+            limit and limit.reason,
+            limit and limit.until,
+            row.usage_key or "",
+        )
         held = (item.state, item.account_status, item.plan, item.usage_limit, item.usage_limit_until, item.usage_key)
         if held != wanted:
             problems.append(f"{record.id}'s item says {held[:5]}, the row {wanted[:5]} (or another usage key)")
@@ -39,10 +45,15 @@ def keys_follow_the_row(world: World, email: str) -> list[str]:
         if row.status is AccountStatus.ACTIVE and not counted:
             problems.append(f"usage key {row.api_key_id} is not counted on {plan.id} although the account is active")
         if row.status is not AccountStatus.ACTIVE and keys.can_call_api(row.api_key_id):
-            problems.append(f"usage key {row.api_key_id} is enabled in a plan although the account is {row.status.value}")
+            problems.append(
+                f"usage key {row.api_key_id} is enabled in a plan although the account is {row.status.value}"
+            )
     prefix = SIGNUP_KEY_NAME_PREFIX + hashlib.sha256(email.encode()).hexdigest()[:16]
-    problems += [f"{key_id} is this account's key in the gateway but no record names it"
-                 for key_id, key in keys.keys.items() if key["name"].startswith(prefix) and not row.owns_gateway_key(key_id)]
+    problems += [
+        f"{key_id} is this account's key in the gateway but no record names it"
+        for key_id, key in keys.keys.items()
+        if key["name"].startswith(prefix) and not row.owns_gateway_key(key_id)
+    ]
     return problems
 
 
@@ -52,9 +63,14 @@ def stripe_bills_the_row(world: World, email: str) -> list[str]:
     row = world.accounts.get(email)
     assert row is not None
     price = row.price_id or world.plans.get(row.plan_id).price_id
-    live = {sid: sub for sid, sub in world.billing.subscriptions.items()
-            if sub["customer"] == row.customer_id and sub["status"] != "canceled"}
-    problems = [f"{sid} is live but the row records {row.subscription_id}" for sid in live if sid != row.subscription_id]
+    live = {
+        sid: sub
+        for sid, sub in world.billing.subscriptions.items()
+        if sub["customer"] == row.customer_id and sub["status"] != "canceled"
+    }
+    problems = [
+        f"{sid} is live but the row records {row.subscription_id}" for sid in live if sid != row.subscription_id
+    ]
     if row.status is not AccountStatus.ACTIVE:
         return problems
     recorded = live.get(row.subscription_id or "")

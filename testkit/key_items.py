@@ -9,8 +9,9 @@ from tollgate import contract
 from tollgate.domain import api_key_format
 
 
-def key_item(key: str, usage_key: str, account_id: str = "acct_TestAccount0000000001", plan: str = "free",
-             **overrides: Any) -> dict[str, dict[str, str]]:
+def key_item(
+    key: str, usage_key: str, account_id: str = "acct_TestAccount0000000001", plan: str = "free", **overrides: Any
+) -> dict[str, dict[str, str]]:
     """The DynamoDB item of a live `key` of an active account whose API Gateway key's value is
     `usage_key`; `overrides` replace attributes by name, with plain values (str or int)."""
     key_hash = api_key_format.key_hash(key)  # a legacy key value is stored by the same hash

@@ -114,7 +114,9 @@ def cors_headers(headers: dict[str, str]) -> dict[str, str]:
     return {name: value for name, value in headers.items() if name.lower().startswith("access-control-")}
 
 
-def invoke(module: ModuleType | DeployedFunction, event: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any] | None]:
+def invoke(
+    module: ModuleType | DeployedFunction, event: dict[str, Any]
+) -> tuple[int, dict[str, str], dict[str, Any] | None]:
     """Call the handler; return status, headers and the parsed JSON body."""
     response = module.handler(event, LambdaContext())
     headers = dict(response.get("headers") or {})

@@ -48,9 +48,9 @@ class EchoBackend(BackgroundHttpServer):
         return Handler
 
 
-
-def call(url: str, method: str = "GET", headers: dict[str, str] | None = None,
-         body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+def call(
+    url: str, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
     return send(urllib.request.Request(url, method=method, headers=headers or {}, data=body))
 
 

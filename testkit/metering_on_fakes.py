@@ -27,13 +27,15 @@ USAGE_REPORTER_MODULE = "tollgate.handlers.usage_reporter"
 
 def usage_environment(function_environment: dict[str, str], billable_statuses: str = "2xx") -> dict[str, str]:
     """A function environment plus what the stack sets for usage metering."""
-    return {**function_environment,
-            contract.ENV_USAGE_LEDGER_BUCKET: LEDGER_BUCKET,
-            contract.ENV_USAGE_REPORTS_TABLE: "tollgate-test-usage-reports",
-            contract.ENV_USAGE_COUNTS_TABLE: "tollgate-test-usage-counts",
-            contract.ENV_USAGE_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/usage",
-            contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/dead-letters",
-            contract.ENV_BILLABLE_STATUSES: billable_statuses}
+    return {
+        **function_environment,
+        contract.ENV_USAGE_LEDGER_BUCKET: LEDGER_BUCKET,
+        contract.ENV_USAGE_REPORTS_TABLE: "tollgate-test-usage-reports",
+        contract.ENV_USAGE_COUNTS_TABLE: "tollgate-test-usage-counts",
+        contract.ENV_USAGE_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/usage",
+        contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/dead-letters",
+        contract.ENV_BILLABLE_STATUSES: billable_statuses,
+    }
 
 
 @dataclass
@@ -75,28 +77,60 @@ class MeteringOnFakes:
         spend = SpendMeter(counts, BillingPeriods(FakeBilling(), clock), meter.unit_price, clock)
         api_keys = FakeApiKeys()
         usage_keys = UsageKeys(api_keys, FakeKeyPools(), clock=clock, sleep=clock.sleep)
-        limits = UsageLimits(accounts, KeyEnforcer(accounts, api_keys, key_items, TEST_PLANS, metrics, usage_keys, clock),
-                             TEST_PLANS, [QuotaRule(counts), SpendCapRule(spend)], clock)
-        alerts = UsageAlerts(accounts, FakeMailer(), AccountEmails("https://signup.example/", 86_400), TEST_PLANS, spend,
-                             clock)
-        reporter = UsageReporter(ledger, accounts, meter, reports, evidence, UsageTally(counts), limits, alerts,
-                                 BillableStatuses.parse(billable_statuses), TEST_PLANS, clock)
-        function = deployed(USAGE_REPORTER_MODULE, usage_environment(FUNCTION_ENVIRONMENT, billable_statuses),
-                            accounts=accounts, usage_ledger=ledger, usage_meter=meter, usage_reports=reports,
-                            usage_evidence=evidence, usage_queues=queues, usage_reporter=reporter, metrics=metrics,
-                            usage_counts=counts)
+        limits = UsageLimits(
+            accounts,
+            KeyEnforcer(accounts, api_keys, key_items, TEST_PLANS, metrics, usage_keys, clock),
+            TEST_PLANS,
+            [QuotaRule(counts), SpendCapRule(spend)],
+            clock,
+        )
+        alerts = UsageAlerts(
+            accounts, FakeMailer(), AccountEmails("https://signup.example/", 86_400), TEST_PLANS, spend, clock
+        )
+        reporter = UsageReporter(
+            ledger,
+            accounts,
+            meter,
+            reports,
+            evidence,
+            UsageTally(counts),
+            limits,
+            alerts,
+            BillableStatuses.parse(billable_statuses),
+            TEST_PLANS,
+            clock,
+        )
+        function = deployed(
+            USAGE_REPORTER_MODULE,
+            usage_environment(FUNCTION_ENVIRONMENT, billable_statuses),
+            accounts=accounts,
+            usage_ledger=ledger,
+            usage_meter=meter,
+            usage_reports=reports,
+            usage_evidence=evidence,
+            usage_queues=queues,
+            usage_reporter=reporter,
+            metrics=metrics,
+            usage_counts=counts,
+        )
         return cls(ledger, meter, reports, evidence, queues, counts, key_items, accounts, metrics, clock, function)
 
-    def add_customer(self, api_key_id: str, customer_id: str, account_id: str | None = None,
-                     plan_id: str | None = None) -> None:
+    def add_customer(
+        self, api_key_id: str, customer_id: str, account_id: str | None = None, plan_id: str | None = None
+    ) -> None:
         """An active account owning the key (its usage key), billed to the Stripe customer."""
         from tollgate.domain.account import Account, AccountStatus
 
         plan = TEST_PLANS.get(plan_id)
         self.accounts.rows[f"{api_key_id}@example.com"] = Account(
-            email=f"{api_key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=api_key_id,
-            customer_id=customer_id, account_id=account_id, plan_id=plan_id,
-            price_id=plan.price_id if plan_id else None)
+            email=f"{api_key_id}@example.com",
+            status=AccountStatus.ACTIVE,
+            api_key_id=api_key_id,
+            customer_id=customer_id,
+            account_id=account_id,
+            plan_id=plan_id,
+            price_id=plan.price_id if plan_id else None,
+        )
 
     def deliver(self, *sources: LedgerObject, receive_count: int = 1) -> dict[str, Any]:
         """One SQS delivery of the objects' S3 events, one message each; the handler's answer."""

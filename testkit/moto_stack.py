@@ -50,7 +50,9 @@ class MotoStack:
     usage: UsageMetering
     access_table: str
     settings: Settings
-    usage_counters: UsageCounters  # what GetUsage answers, per usage plan: count a key's calls there, as a gateway would
+    usage_counters: (
+        UsageCounters  # what GetUsage answers, per usage plan: count a key's calls there, as a gateway would
+    )
     keys_table: str
     credits_table: str
 
@@ -67,13 +69,18 @@ class MotoStack:
     def key_item(self, key: str) -> dict:
         """The keys-table item of a Tollgate key a customer holds, found by the key's hash as the
         authorizer finds it (raw DynamoDB attributes)."""
-        return boto3.client("dynamodb").get_item(TableName=self.keys_table, Key={
-            contract.KEYS_PARTITION_KEY: {"S": hashlib.sha256(key.encode()).hexdigest()}})["Item"]
+        return boto3.client("dynamodb").get_item(
+            TableName=self.keys_table,
+            Key={contract.KEYS_PARTITION_KEY: {"S": hashlib.sha256(key.encode()).hexdigest()}},
+        )["Item"]
 
     def account_item(self, key: str) -> dict:
         """The accounts-table row owning a Tollgate key (raw DynamoDB attributes, read consistently)."""
-        return boto3.client("dynamodb").get_item(TableName=self.accounts_table, ConsistentRead=True, Key={
-            contract.ACCOUNTS_PARTITION_KEY: self.key_item(key)[contract.KEYS_ATTR_ACCOUNT]})["Item"]
+        return boto3.client("dynamodb").get_item(
+            TableName=self.accounts_table,
+            ConsistentRead=True,
+            Key={contract.ACCOUNTS_PARTITION_KEY: self.key_item(key)[contract.KEYS_ATTR_ACCOUNT]},
+        )["Item"]
 
     def usage_key_id(self, key: str) -> str:
         """The id of the API Gateway key (the usage key, never shown) of the account owning a Tollgate key:
@@ -84,8 +91,10 @@ class MotoStack:
     def usage_key_calls(self, key: str) -> bool:
         """API Gateway's rule on the usage key of the account owning a Tollgate key: enabled, in a usage plan."""
         apigateway, usage_key_id = boto3.client("apigateway"), self.usage_key_id(key)
-        in_a_plan = any(usage_key_id in {held["id"] for held in apigateway.get_usage_plan_keys(usagePlanId=plan)["items"]}
-                        for plan in self.usage_plan_ids.values())
+        in_a_plan = any(
+            usage_key_id in {held["id"] for held in apigateway.get_usage_plan_keys(usagePlanId=plan)["items"]}
+            for plan in self.usage_plan_ids.values()
+        )
         return in_a_plan and apigateway.get_api_key(apiKey=usage_key_id)["enabled"]
 
     def can_call(self, key: str) -> bool:
@@ -93,18 +102,35 @@ class MotoStack:
         (testkit.fake_ports.item_allows), then API Gateway's on the account's usage key."""
         item = self.key_item(key)
         not_after = item.get(contract.KEYS_ATTR_NOT_AFTER, {}).get("N")
-        return item_allows(item[contract.KEYS_ATTR_STATE]["S"], float(not_after) if not_after else None,
-                           item[contract.KEYS_ATTR_ACCOUNT_STATUS]["S"], time.time()) and self.usage_key_calls(key)
+        return item_allows(
+            item[contract.KEYS_ATTR_STATE]["S"],
+            float(not_after) if not_after else None,
+            item[contract.KEYS_ATTR_ACCOUNT_STATUS]["S"],
+            time.time(),
+        ) and self.usage_key_calls(key)
 
     def plans(self, price_id: str, require_payment_method: bool = False) -> PlanCatalog:
         """cdk.json's plans as the functions read them, every paid one billed by `price_id` (of the
         Stripe emulator) and needing a card first when `require_payment_method`."""
-        return runtime_catalog(tuple(
-            plan if plan.is_free else replace(plan, stripe_price_id=price_id, require_payment_method=require_payment_method)
-            for plan in self.settings.plans), self.usage_plan_ids, self.settings.free_pool_size)
+        return runtime_catalog(
+            tuple(
+                plan
+                if plan.is_free
+                else replace(plan, stripe_price_id=price_id, require_payment_method=require_payment_method)
+                for plan in self.settings.plans
+            ),
+            self.usage_plan_ids,
+            self.settings.free_pool_size,
+        )
 
-    def environment(self, stripe_api: str, moesif_api: str, price_id: str,
-                    require_payment_method: bool = False, verify_email: bool = False) -> dict[str, str]:
+    def environment(
+        self,
+        stripe_api: str,
+        moesif_api: str,
+        price_id: str,
+        require_payment_method: bool = False,
+        verify_email: bool = False,
+    ) -> dict[str, str]:
         """The functions' environment, with Stripe and Moesif pointed at the session's emulators.
         Sign-up is one step (`verify_email` off) unless asked: most tests are about what follows it."""
         return {
@@ -131,33 +157,71 @@ class MotoStack:
 def moto_stack() -> Iterator[MotoStack]:
     """An empty moto account (this process only, fake credentials) holding the stack's resources."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        for name, value in {
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }.items():
             patch.setenv(name, value)
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
         fill_api_key_gaps()
         settings = Settings.from_context(load_cdk_json_context("cdk.json"))
         with mock_aws():
             _, usage_plan_ids = create_api(boto3.client("apigateway"), settings)
-            usage_counters = counters_for({
-                usage_plan_ids[plan.id]: (None if settings.pool_size(plan) else plan.quota_limit, plan.quota_period)
-                for plan in settings.plans})
+            usage_counters = counters_for(
+                {
+                    usage_plan_ids[plan.id]: (None if settings.pool_size(plan) else plan.quota_limit, plan.quota_period)
+                    for plan in settings.plans
+                }
+            )
             answer_usage_plan_usage(usage_counters)
             accounts_table, idempotency_table = create_tables(boto3.client("dynamodb"))
             keys_table = create_keys_table(boto3.client("dynamodb"))
             secrets_manager = boto3.client("secretsmanager")
-            stripe_secret_arn = secrets_manager.create_secret(Name="tollgate-test-stripe", SecretString=json.dumps({
-                contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
-                contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-            }))["ARN"]
-            moesif_secret_arn = secrets_manager.create_secret(Name="tollgate-test-moesif", SecretString=json.dumps({
-                contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_APPLICATION_ID,
-            }))["ARN"]
-            usage = create_usage_metering(boto3.client("s3"), boto3.client("sqs"), boto3.client("dynamodb"),
-                                          create_ledger_bucket(boto3.client("s3")))
-            access_table = create_customer_accounts(boto3.client("dynamodb"), boto3.client("sesv2"), settings.email_sender)
-            provision_key_pools(boto3.client("apigateway"), boto3.client("dynamodb"), accounts_table, KEY_OWNER,
-                                runtime_catalog(settings.plans, usage_plan_ids, settings.free_pool_size))
-            yield MotoStack(usage_plan_ids, accounts_table, idempotency_table, stripe_secret_arn, moesif_secret_arn, usage,
-                            access_table, settings, usage_counters, keys_table,
-                            create_credits_table(boto3.client("dynamodb")))
+            stripe_secret_arn = secrets_manager.create_secret(
+                Name="tollgate-test-stripe",
+                SecretString=json.dumps(
+                    {
+                        contract.SECRET_FIELD_STRIPE_SECRET_KEY: STRIPE_TEST_SECRET_KEY,
+                        contract.SECRET_FIELD_STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+                    }
+                ),
+            )["ARN"]
+            moesif_secret_arn = secrets_manager.create_secret(
+                Name="tollgate-test-moesif",
+                SecretString=json.dumps(
+                    {
+                        contract.SECRET_FIELD_MOESIF_APPLICATION_ID: MOESIF_APPLICATION_ID,
+                    }
+                ),
+            )["ARN"]
+            usage = create_usage_metering(
+                boto3.client("s3"),
+                boto3.client("sqs"),
+                boto3.client("dynamodb"),
+                create_ledger_bucket(boto3.client("s3")),
+            )
+            access_table = create_customer_accounts(
+                boto3.client("dynamodb"), boto3.client("sesv2"), settings.email_sender
+            )
+            provision_key_pools(
+                boto3.client("apigateway"),
+                boto3.client("dynamodb"),
+                accounts_table,
+                KEY_OWNER,
+                runtime_catalog(settings.plans, usage_plan_ids, settings.free_pool_size),
+            )
+            yield MotoStack(
+                usage_plan_ids,
+                accounts_table,
+                idempotency_table,
+                stripe_secret_arn,
+                moesif_secret_arn,
+                usage,
+                access_table,
+                settings,
+                usage_counters,
+                keys_table,
+                create_credits_table(boto3.client("dynamodb")),
+            )

@@ -17,22 +17,38 @@ from tollgate import contract
 
 
 def stripe_event(event_type: str, data_object: dict, created: int | None = None) -> str:
-    return json.dumps({
-        "id": f"evt_{uuid.uuid4().hex}",
-        "object": "event",
-        "api_version": contract.STRIPE_API_VERSION,
-        "created": int(time.time()) if created is None else created,
-        "type": event_type,
-        "data": {"object": data_object},
-    })
+    return json.dumps(
+        {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "object": "event",
+            "api_version": contract.STRIPE_API_VERSION,
+            "created": int(time.time()) if created is None else created,
+            "type": event_type,
+            "data": {"object": data_object},
+        }
+    )
 
 
-def deliver(module: Any, payload: str, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None,
-            signature: str | None = None, base64_encoded: bool = False) -> tuple[int, dict[str, str], Any]:
+def deliver(
+    module: Any,
+    payload: str,
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+    signature: str | None = None,
+    base64_encoded: bool = False,
+) -> tuple[int, dict[str, str], Any]:
     """POST the event to the webhook handler `module` as API Gateway hands Stripe's delivery over."""
-    header = signature if signature is not None else stripe.WebhookSignature.generate_signature_header(
-        payload, secret, timestamp)
+    header = (
+        signature
+        if signature is not None
+        else stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp)
+    )
     body = base64.b64encode(payload.encode()).decode() if base64_encoded else payload
-    event = api_gateway_event(body, path=contract.ROUTE_STRIPE_WEBHOOK, base64_encoded=base64_encoded,
-                              headers={"Stripe-Signature": header} if header else {})
+    event = api_gateway_event(
+        body,
+        path=contract.ROUTE_STRIPE_WEBHOOK,
+        base64_encoded=base64_encoded,
+        headers={"Stripe-Signature": header} if header else {},
+    )
     return invoke(module, event)

@@ -107,18 +107,34 @@ class World:
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)  # of `customer`s
 
     @classmethod
-    def create(cls, plans: PlanCatalog = TEST_PLANS, start: float | None = None,
-               accounts: Accounts | None = None, stripe_operations_per_second: float = STRIPE_OPERATIONS_PER_SECOND,
-               reconciler_page_size: int = PAGE_SIZE) -> World:
+    def create(
+        cls,
+        plans: PlanCatalog = TEST_PLANS,
+        start: float | None = None,
+        accounts: Accounts | None = None,
+        stripe_operations_per_second: float = STRIPE_OPERATIONS_PER_SECOND,
+        reconciler_page_size: int = PAGE_SIZE,
+    ) -> World:
         """`accounts`: another store than a FakeAccounts (DynamoAccounts on moto, testkit.interleaving)."""
         ports, clock = FakePorts.create(), Clock(start)
         if accounts is not None:
             ports = replace(ports, accounts=accounts)  # type: ignore[arg-type]  # `accounts` says why
         ports.billing.clock = ports.api_keys.clock = clock
-        return cls(ports, FakePaymentMethods(ports.billing), FakeCustomerAccess(), FakeMailer(), FakeAccountBilling(),
-                   FakePlanUsage(), FakeUsageLedger(),
-                   FakeUsageMeter(clock, plans.default.price_id), FakeUsageReports(), clock, plans,
-                   stripe_operations_per_second, reconciler_page_size)
+        return cls(
+            ports,
+            FakePaymentMethods(ports.billing),
+            FakeCustomerAccess(),
+            FakeMailer(),
+            FakeAccountBilling(),
+            FakePlanUsage(),
+            FakeUsageLedger(),
+            FakeUsageMeter(clock, plans.default.price_id),
+            FakeUsageReports(),
+            clock,
+            plans,
+            stripe_operations_per_second,
+            reconciler_page_size,
+        )
 
     # --- the fakes most tests reach for ---------------------------------------------------------
 
@@ -150,9 +166,19 @@ class World:
 
     @cached_property
     def registration(self) -> RegistrationService:
-        return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, executor=INLINE,
-                                   clock=self.clock, metrics=self.metrics, plans=self.plans, key_items=self.key_items,
-                                   usage_keys=self.usage_keys, issuer=ISSUER)
+        return RegistrationService(
+            self.api_keys,
+            self.billing,
+            self.analytics,
+            self.accounts,
+            executor=INLINE,
+            clock=self.clock,
+            metrics=self.metrics,
+            plans=self.plans,
+            key_items=self.key_items,
+            usage_keys=self.usage_keys,
+            issuer=ISSUER,
+        )
 
     @cached_property
     def usage_keys(self) -> UsageKeys:
@@ -160,13 +186,15 @@ class World:
 
     @cached_property
     def pool_provisioner(self) -> KeyPoolProvisioner:
-        return KeyPoolProvisioner(self.api_keys, self.ports.key_pools, self.plans, clock=self.clock,
-                                  sleep=self.clock.sleep)
+        return KeyPoolProvisioner(
+            self.api_keys, self.ports.key_pools, self.plans, clock=self.clock, sleep=self.clock.sleep
+        )
 
     @cached_property
     def enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.plans, self.metrics, self.usage_keys,
-                           self.clock)
+        return KeyEnforcer(
+            self.accounts, self.api_keys, self.key_items, self.plans, self.metrics, self.usage_keys, self.clock
+        )
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:
@@ -178,35 +206,79 @@ class World:
 
     @cached_property
     def lifecycle(self) -> LifecycleService:
-        return LifecycleService(self.accounts, self.billing, self.payments, plans=self.plans,
-                                plan_changes=self.plan_changes, enforcer=self.enforcer, clock=self.clock)
+        return LifecycleService(
+            self.accounts,
+            self.billing,
+            self.payments,
+            plans=self.plans,
+            plan_changes=self.plan_changes,
+            enforcer=self.enforcer,
+            clock=self.clock,
+        )
 
     @cached_property
     def reconciler(self) -> Reconciler:
-        return Reconciler(self.billing, self.accounts, self.ports.reconciler_runs, self.lifecycle, clock=self.clock,
-                          sleep=self.clock.sleep, operations_per_second=self.stripe_operations_per_second,
-                          page_size=self.reconciler_page_size)
+        return Reconciler(
+            self.billing,
+            self.accounts,
+            self.ports.reconciler_runs,
+            self.lifecycle,
+            clock=self.clock,
+            sleep=self.clock.sleep,
+            operations_per_second=self.stripe_operations_per_second,
+            page_size=self.reconciler_page_size,
+        )
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.accounts, self.api_keys, self.key_items, CANCELED_KEY_RETENTION_DAYS,
-                            self.pool_provisioner, clock=self.clock, sleep=self.clock.sleep)
+        return Housekeeping(
+            self.accounts,
+            self.api_keys,
+            self.key_items,
+            CANCELED_KEY_RETENTION_DAYS,
+            self.pool_provisioner,
+            clock=self.clock,
+            sleep=self.clock.sleep,
+        )
 
     @cached_property
     def account_keys(self) -> AccountKeys:
-        return AccountKeys(self.accounts, self.key_items, self.access, self.enforcer, self.api_keys, issuer=ISSUER,
-                           grace_seconds=GRACE_SECONDS, clock=self.clock)
+        return AccountKeys(
+            self.accounts,
+            self.key_items,
+            self.access,
+            self.enforcer,
+            self.api_keys,
+            issuer=ISSUER,
+            grace_seconds=GRACE_SECONDS,
+            clock=self.clock,
+        )
 
     @cached_property
     def reporter(self) -> UsageReporter:
-        return UsageReporter(self.ledger, self.accounts, self.meter, self.reports, self.evidence,
-                             UsageTally(self.counts), self.usage_limits, self.usage_alerts, BillableStatuses.parse("2xx"),
-                             self.plans, self.clock)
+        return UsageReporter(
+            self.ledger,
+            self.accounts,
+            self.meter,
+            self.reports,
+            self.evidence,
+            UsageTally(self.counts),
+            self.usage_limits,
+            self.usage_alerts,
+            BillableStatuses.parse("2xx"),
+            self.plans,
+            self.clock,
+        )
 
     @cached_property
     def usage_limits(self) -> UsageLimits:
-        return UsageLimits(self.accounts, self.enforcer, self.plans,
-                           [QuotaRule(self.counts), SpendCapRule(self.spend_meter)], self.clock)
+        return UsageLimits(
+            self.accounts,
+            self.enforcer,
+            self.plans,
+            [QuotaRule(self.counts), SpendCapRule(self.spend_meter)],
+            self.clock,
+        )
 
     @cached_property
     def spend_meter(self) -> SpendMeter:
@@ -230,8 +302,9 @@ class World:
 
     @cached_property
     def links(self) -> EmailLinks:
-        return EmailLinks(self.access, self.mailer, ttl_seconds=LINK_TTL_SECONDS, emails_per_hour=EMAILS_PER_HOUR,
-                          clock=self.clock)
+        return EmailLinks(
+            self.access, self.mailer, ttl_seconds=LINK_TTL_SECONDS, emails_per_hour=EMAILS_PER_HOUR, clock=self.clock
+        )
 
     @cached_property
     def sign_up(self) -> VerifiedSignUp:
@@ -243,8 +316,9 @@ class World:
 
     @cached_property
     def spend_choices(self) -> SpendChoices:
-        return SpendChoices(self.accounts, self.plans, self.meter.unit_price, self.usage_limits, self.billing_periods,
-                            self.clock)
+        return SpendChoices(
+            self.accounts, self.plans, self.meter.unit_price, self.usage_limits, self.billing_periods, self.clock
+        )
 
     @cached_property
     def usage_alerts(self) -> UsageAlerts:
@@ -284,18 +358,18 @@ class World:
         self.reporter.report_object(source)
         self.clock.advance(60)
 
-    def units_billed(self) -> dict[str, int]:
-        """Units reported to Stripe's meter, per price."""
-        units: dict[str, int] = {}
-        for event in self.meter.events:
-            units[event.price_id] = units.get(event.price_id, 0) + event.value
-        return units
-
     # --- customers as a test finds them: rows seeded as if their past had happened ------------------
 
-    def customer(self, status: AccountStatus = AccountStatus.ACTIVE, stripe_status: str = "active", *,
-                 email: str | None = None, key_works: bool | None = None, since: int | None = None,
-                 status_since: int | None = None) -> Account:
+    def customer(
+        self,
+        status: AccountStatus = AccountStatus.ACTIVE,
+        stripe_status: str = "active",
+        *,
+        email: str | None = None,
+        key_works: bool | None = None,
+        since: int | None = None,
+        status_since: int | None = None,
+    ) -> Account:
         """A stored customer whose row says `status` while Stripe says `stripe_status` (they may
         disagree: the webhook that would align them was lost). They signed up `since` (a day ago
         unless said) and their row took `status` then, or at `status_since`. Their usage key is in the
@@ -313,14 +387,31 @@ class World:
         self.billing.customers[customer_id] = {"email": email, "metadata": {}}
         self.billing.put_subscription(subscription_id, customer_id, stripe_status, plan.price_id, created=since)
         _, record = ISSUER.issue(since)
-        history = (StatusChange(since, status, "sign-up"),) if status_since is None else (
-            StatusChange(since, AccountStatus.ACTIVE, "sign-up"),
-            StatusChange(status_since, status, SUBSCRIPTION_DELETED if status is AccountStatus.CANCELED
-                         else SUBSCRIPTION_UPDATED))
-        account = Account(email=email, status=status, api_key_id=usage.id, usage_key=usage.value, keys=(record,),
-                          account_id=f"acct_{number:04d}", customer_id=customer_id, subscription_id=subscription_id,
-                          attempt_id=f"attempt-{number}", updated_at=status_since or since, history=history,
-                          ).with_keys_synced()
+        history = (
+            (StatusChange(since, status, "sign-up"),)
+            if status_since is None
+            else (
+                StatusChange(since, AccountStatus.ACTIVE, "sign-up"),
+                StatusChange(
+                    status_since,
+                    status,
+                    SUBSCRIPTION_DELETED if status is AccountStatus.CANCELED else SUBSCRIPTION_UPDATED,
+                ),
+            )
+        )
+        account = Account(
+            email=email,
+            status=status,
+            api_key_id=usage.id,
+            usage_key=usage.value,
+            keys=(record,),
+            account_id=f"acct_{number:04d}",
+            customer_id=customer_id,
+            subscription_id=subscription_id,
+            attempt_id=f"attempt-{number}",
+            updated_at=status_since or since,
+            history=history,
+        ).with_keys_synced()
         self.accounts.rows[email] = account
         self.key_items.put(KeyItem.of(account, record))
         return account
@@ -344,8 +435,12 @@ class World:
         about = {"customer_id": account.customer_id}
         if event_type != CHECKOUT_COMPLETED:
             about["subscription_id"] = account.subscription_id
-        return BillingEvent(id=f"evt_{next(_event_ids)}", type=event_type,
-                            created=int(self.clock()) if created is None else created, **(about | fields))
+        return BillingEvent(
+            id=f"evt_{next(_event_ids)}",
+            type=event_type,
+            created=int(self.clock()) if created is None else created,
+            **(about | fields),
+        )
 
     def stripe_sends(self, account: Account, event_type: str, created: int | None = None, **fields) -> Outcome:
         """Stripe delivers an event about `account` (`billing_event`) to the lifecycle."""

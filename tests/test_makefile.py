@@ -35,13 +35,14 @@ def dry_run(directory: Path, *targets: str) -> str:
     return result.stdout
 
 
-def test_the_first_run_says_what_it_installs_that_it_happens_once_and_where_the_details_go(
-        fresh_clone: Path) -> None:
+def test_the_first_run_says_what_it_installs_that_it_happens_once_and_where_the_details_go(fresh_clone: Path) -> None:
     plan = dry_run(fresh_clone, "deps")
 
     assert "Installing the pinned Python packages into .venv" in plan and "only on the first run" in plan
     assert "tail -f .tollgate/logs/install-python.log" in plan
-    assert "Installing the pinned AWS CDK CLI into node_modules" in plan and ".tollgate/logs/install-cdk-cli.log" in plan
+    assert (
+        "Installing the pinned AWS CDK CLI into node_modules" in plan and ".tollgate/logs/install-cdk-cli.log" in plan
+    )
     pip = next(line for line in plan.splitlines() if " -m pip install " in line)
     assert " -q" not in pip.split() and ">.tollgate/logs/install-python.log 2>&1" in pip  # all of it, in the log
     npm = next(line for line in plan.splitlines() if "npm ci --no-audit" in line)
@@ -52,19 +53,29 @@ def test_the_first_run_says_what_it_installs_that_it_happens_once_and_where_the_
 @pytest.fixture
 def small_clone(fresh_clone: Path) -> Path:
     """A copy whose lock files pin one small Python package and no npm package: a real first run in seconds."""
-    pinned = next(line for line in (PROJECT_ROOT / "requirements.txt").read_text().splitlines()
-                  if line.startswith("iniconfig=="))
+    pinned = next(
+        line for line in (PROJECT_ROOT / "requirements.txt").read_text().splitlines() if line.startswith("iniconfig==")
+    )
     (fresh_clone / "requirements.txt").write_text(pinned + "\n")
     (fresh_clone / "package.json").write_text(json.dumps({"name": "small-clone", "version": "1.0.0", "private": True}))
-    (fresh_clone / "package-lock.json").write_text(json.dumps({
-        "name": "small-clone", "version": "1.0.0", "lockfileVersion": 3, "requires": True,
-        "packages": {"": {"name": "small-clone", "version": "1.0.0"}}}))
+    (fresh_clone / "package-lock.json").write_text(
+        json.dumps(
+            {
+                "name": "small-clone",
+                "version": "1.0.0",
+                "lockfileVersion": 3,
+                "requires": True,
+                "packages": {"": {"name": "small-clone", "version": "1.0.0"}},
+            }
+        )
+    )
     return fresh_clone
 
 
 def make(directory: Path, *targets: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["make", "--no-print-directory", *targets], cwd=directory, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        ["make", "--no-print-directory", *targets], cwd=directory, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_a_real_first_run_prints_a_line_per_step_and_keeps_the_details_in_the_logs_it_names(small_clone: Path) -> None:
@@ -122,7 +133,7 @@ def test_the_browser_install_says_what_it_installs(fresh_clone: Path) -> None:
     plan = dry_run(fresh_clone, "browser")
 
     assert "Installing Debian's Chromium and fonts-liberation" in plan and "first run only" in plan
-    install = plan[plan.index("apt-get update"):]
+    install = plan[plan.index("apt-get update") :]
     assert ">/dev/null" not in install and "-qq" not in install  # apt's own progress shows
 
 

@@ -26,9 +26,11 @@ def test_no_tracked_file_is_over_1_mb():
 
 
 def test_no_python_module_is_over_450_lines():
-    lengths = {path: len(path.read_text(encoding="utf-8").splitlines()) for path in tracked_files()
-               if path.suffix == ".py"}
+    lengths = {
+        path: len(path.read_text(encoding="utf-8").splitlines()) for path in tracked_files() if path.suffix == ".py"
+    }
     assert lengths, "no tracked Python module: the test must run inside the repository"
-    too_long = {str(path.relative_to(PROJECT_ROOT)): lines for path, lines in lengths.items()
-                if lines > LONGEST_PYTHON_MODULE}
+    too_long = {
+        str(path.relative_to(PROJECT_ROOT)): lines for path, lines in lengths.items() if lines > LONGEST_PYTHON_MODULE
+    }
     assert too_long == {}, f"split these by what they test or do, names that say so: {too_long}"

@@ -38,8 +38,9 @@ def test_actionlint_finds_nothing_in_the_workflows_and_reports_a_broken_one(tmp_
     deploy = (workflows / "deploy.yml").read_text()
     (workflows / "broken.yml").write_text(deploy.replace("vars.AWS_REGION", "vars.AWS_REGION)"))
 
-    result = subprocess.run([str(ACTIONLINT), ".github/workflows/*.yml"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [str(ACTIONLINT), ".github/workflows/*.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
 
     assert "Checking 3 workflow file(s)" in result.stdout, result.stdout + result.stderr
     findings = re.findall(r"^\.github/workflows/([^:\s]+):\d+:\d+ (.*)$", result.stdout, flags=re.M)
@@ -64,14 +65,20 @@ def test_the_pin_check_catches_a_tag_a_short_sha_and_a_missing_version():
       - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1
       - uses: ./.github/actions/toolchain
     """
-    assert unpinned(text) == ["actions/checkout@v7", "actions/setup-node@8207627 # v7.0.0",
-                              "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97"]
+    assert unpinned(text) == [
+        "actions/checkout@v7",
+        "actions/setup-node@8207627 # v7.0.0",
+        "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97",
+    ]
 
 
 def test_every_action_is_pinned_by_full_commit_sha_and_every_local_action_exists():
     files = sorted(GITHUB.rglob("*.yml"))
     assert {path.relative_to(GITHUB).as_posix() for path in files} >= {
-        "workflows/ci.yml", "workflows/deploy.yml", "actions/toolchain/action.yml"}
+        "workflows/ci.yml",
+        "workflows/deploy.yml",
+        "actions/toolchain/action.yml",
+    }
 
     for path in files:
         text = path.read_text()
@@ -116,7 +123,9 @@ def test_deploy_assumes_its_roles_through_github_oidc_and_stores_no_key():
     steps = job["steps"]
     credentials = [index for index, step in enumerate(steps) if "configure-aws-credentials" in step.get("uses", "")]
     assert [steps[index]["with"]["role-to-assume"] for index in credentials] == [
-        "${{ vars.AWS_DEPLOY_ROLE_ARN }}", "${{ vars.AWS_SMOKE_ROLE_ARN }}"]
+        "${{ vars.AWS_DEPLOY_ROLE_ARN }}",
+        "${{ vars.AWS_SMOKE_ROLE_ARN }}",
+    ]
     runs = [step.get("run", "") for step in steps]
     deploy_step = runs.index('make deploy ARGS="--require-approval never --outputs-file cdk-outputs.json"')
     assert credentials[0] < deploy_step < credentials[1] < runs.index("make smoke")
@@ -125,15 +134,18 @@ def test_deploy_assumes_its_roles_through_github_oidc_and_stores_no_key():
 
 
 def test_the_toolchain_is_the_one_the_project_pins():
-    (setup_python, setup_node) = yaml.safe_load((GITHUB / "actions" / "toolchain" / "action.yml").read_text())[
-        "runs"]["steps"]
+    (setup_python, setup_node) = yaml.safe_load((GITHUB / "actions" / "toolchain" / "action.yml").read_text())["runs"][
+        "steps"
+    ]
     requires_python = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     package = json.loads((PROJECT_ROOT / "package.json").read_text())
     makefile = (PROJECT_ROOT / "Makefile").read_text()
 
     # The lowest Python pyproject.toml accepts is python3 (listed last), the Lambda runtime's beside it.
-    assert setup_python["with"]["python-version"].split() == [lambda_asset.PYTHON_VERSION,
-                                                             requires_python.removeprefix(">=")]
+    assert setup_python["with"]["python-version"].split() == [
+        lambda_asset.PYTHON_VERSION,
+        requires_python.removeprefix(">="),
+    ]
     assert setup_python["with"]["cache"] == "pip"
     assert setup_python["with"]["cache-dependency-path"].split() == ["requirements.txt", "lambda_src/requirements.txt"]
     assert setup_node["with"] == {"node-version-file": "package.json", "cache": "npm"}

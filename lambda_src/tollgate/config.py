@@ -67,12 +67,13 @@ class RuntimeConfig:
         if self.accounts is None:
             raise ConfigurationError(
                 f"Environment variable {contract.ENV_CUSTOMER_ACCESS_TABLE} is not set; the stack sets it on the "
-                "functions that serve sign-up, sign-in and the account page.")
+                "functions that serve sign-up, sign-in and the account page."
+            )
         return self.accounts
 
     @property
     def deployment_name(self) -> str:
-        """"<stack>/<stage>": the value of contract.API_KEY_OWNER_TAG on this deployment's keys, and
+        """ "<stack>/<stage>": the value of contract.API_KEY_OWNER_TAG on this deployment's keys, and
         the start of its alarms' names."""
         return self.key_owner
 
@@ -80,7 +81,8 @@ class RuntimeConfig:
         if self.usage is None:
             raise ConfigurationError(
                 f"Environment variable {contract.ENV_USAGE_LEDGER_BUCKET} is not set: this deployment does not report "
-                "usage to Stripe (the stack sets it only with usage_reporter=tollgate).")
+                "usage to Stripe (the stack sets it only with usage_reporter=tollgate)."
+            )
         return self.usage
 
     @classmethod
@@ -90,7 +92,9 @@ class RuntimeConfig:
         def required(name: str) -> str:
             value = environ.get(name, "").strip()
             if not value:
-                raise ConfigurationError(f"Environment variable {name} is not set; the stack sets it on every function.")
+                raise ConfigurationError(
+                    f"Environment variable {name} is not set; the stack sets it on every function."
+                )
             return value
 
         def optional(name: str) -> str | None:
@@ -105,8 +109,9 @@ class RuntimeConfig:
         def days(name: str) -> int:
             value = required(name)
             if not value.isdigit() or int(value) < 1:
-                raise ConfigurationError(f"Environment variable {name} must be a whole number of days, 1 or more, "
-                                         f"not {value!r}.")
+                raise ConfigurationError(
+                    f"Environment variable {name} must be a whole number of days, 1 or more, not {value!r}."
+                )
             return int(value)
 
         def usage() -> UsageConfig | None:
@@ -117,9 +122,14 @@ class RuntimeConfig:
                 billable = BillableStatuses.parse(statuses)
             except ValueError as error:
                 raise ConfigurationError(f"Environment variable {contract.ENV_BILLABLE_STATUSES}: {error}.") from None
-            return UsageConfig(required(contract.ENV_USAGE_LEDGER_BUCKET), required(contract.ENV_USAGE_REPORTS_TABLE),
-                               required(contract.ENV_USAGE_QUEUE_URL), required(contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL),
-                               billable, required(contract.ENV_USAGE_COUNTS_TABLE))
+            return UsageConfig(
+                required(contract.ENV_USAGE_LEDGER_BUCKET),
+                required(contract.ENV_USAGE_REPORTS_TABLE),
+                required(contract.ENV_USAGE_QUEUE_URL),
+                required(contract.ENV_USAGE_DEAD_LETTER_QUEUE_URL),
+                billable,
+                required(contract.ENV_USAGE_COUNTS_TABLE),
+            )
 
         def whole_number(name: str) -> int:
             value = required(name)
@@ -143,10 +153,13 @@ class RuntimeConfig:
             if optional(contract.ENV_CUSTOMER_ACCESS_TABLE) is None:
                 return None
             return CustomerAccountsConfig(
-                required(contract.ENV_CUSTOMER_ACCESS_TABLE), flag(contract.ENV_VERIFY_EMAIL),
-                required(contract.ENV_EMAIL_SENDER), whole_number(contract.ENV_EMAIL_LINK_TTL_SECONDS),
+                required(contract.ENV_CUSTOMER_ACCESS_TABLE),
+                flag(contract.ENV_VERIFY_EMAIL),
+                required(contract.ENV_EMAIL_SENDER),
+                whole_number(contract.ENV_EMAIL_LINK_TTL_SECONDS),
                 whole_number(contract.ENV_EMAILS_PER_ADDRESS_PER_HOUR),
-                whole_number(contract.ENV_KEY_ROTATION_GRACE_SECONDS))
+                whole_number(contract.ENV_KEY_ROTATION_GRACE_SECONDS),
+            )
 
         return cls(
             stripe_secret_arn=required(contract.ENV_STRIPE_SECRET_ARN),

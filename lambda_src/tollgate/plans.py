@@ -90,8 +90,13 @@ class Plan:
     def from_dict(cls, item: dict[str, Any]) -> Plan:
         """A plan as `PlanCatalog.to_json` wrote it."""
         prepaid = item.pop("prepaid", None)
-        terms = None if prepaid is None else PrepaidTerms(
-            prepaid["unit_price"], prepaid["currency"], tuple(CreditPack(**pack) for pack in prepaid["packs"]))
+        terms = (
+            None
+            if prepaid is None
+            else PrepaidTerms(
+                prepaid["unit_price"], prepaid["currency"], tuple(CreditPack(**pack) for pack in prepaid["packs"])
+            )
+        )
         return cls(**item, prepaid=terms)
 
 

@@ -49,6 +49,7 @@ from tollgate.domain.reconciliation import Reconciler
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.usage_keys import UsageKeys
 from tollgate.metrics import EmbeddedMetrics
+from tollgate.wiring_credits import CreditWiring
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
@@ -57,12 +58,10 @@ if TYPE_CHECKING:
     from tollgate.domain.account_emails import AccountEmails
     from tollgate.domain.account_keys import AccountKeys
     from tollgate.domain.account_overview import AccountOverviews
-    from tollgate.domain.credit_purchases import CreditPurchases
     from tollgate.domain.email_links import EmailLinks
     from tollgate.domain.evidence import InvoiceEvidence
     from tollgate.domain.metering import UsageReporter
-    from tollgate.domain.ports.billing import AccountBilling, CreditSales
-    from tollgate.domain.ports.credits import CreditLedger
+    from tollgate.domain.ports.billing import AccountBilling
     from tollgate.domain.ports.customer_access import CustomerAccess
     from tollgate.domain.ports.mail import Mailer
     from tollgate.domain.ports.metering import UsageEvidence, UsageLedger, UsageMeter, UsageReports
@@ -75,7 +74,7 @@ if TYPE_CHECKING:
     from tollgate.domain.verified_sign_up import VerifiedSignUp
 
 
-class Wiring:
+class Wiring(CreditWiring):
     """The process's objects, each built on first use from `config`. Keyword arguments replace
     any of them (tests pass fakes); an unknown name is a TypeError, so a typo cannot go unnoticed."""
 
@@ -172,15 +171,24 @@ class Wiring:
     def idempotency_store(self) -> BasePersistenceLayer:
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-        return DynamoDBPersistenceLayer(table_name=self.config.idempotency_table,
-                                        boto3_client=self.aws.client("dynamodb"))
+        return DynamoDBPersistenceLayer(
+            table_name=self.config.idempotency_table, boto3_client=self.aws.client("dynamodb")
+        )
 
     @cached_property
     def registration(self) -> RegistrationService:
-        return RegistrationService(self.api_keys, self.billing, self.analytics, self.accounts, metrics=self.metrics,
-                                   plans=self.config.plans, key_items=self.key_items, usage_keys=self.usage_keys,
-                                   issuer=self.key_issuer,
-                                   clock=self.clock)
+        return RegistrationService(
+            self.api_keys,
+            self.billing,
+            self.analytics,
+            self.accounts,
+            metrics=self.metrics,
+            plans=self.config.plans,
+            key_items=self.key_items,
+            usage_keys=self.usage_keys,
+            issuer=self.key_issuer,
+            clock=self.clock,
+        )
 
     @cached_property
     def cleanup(self) -> Cleanup:
@@ -188,13 +196,21 @@ class Wiring:
 
     @cached_property
     def key_enforcer(self) -> KeyEnforcer:
-        return KeyEnforcer(self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics,
-                           self.usage_keys, self.clock)
+        return KeyEnforcer(
+            self.accounts, self.api_keys, self.key_items, self.config.plans, self.metrics, self.usage_keys, self.clock
+        )
 
     @cached_property
     def lifecycle(self) -> LifecycleService:
-        return LifecycleService(self.accounts, self.billing, self.payment_methods, plans=self.config.plans,
-                                plan_changes=self.plan_changes, enforcer=self.key_enforcer, clock=self.clock)
+        return LifecycleService(
+            self.accounts,
+            self.billing,
+            self.payment_methods,
+            plans=self.config.plans,
+            plan_changes=self.plan_changes,
+            enforcer=self.key_enforcer,
+            clock=self.clock,
+        )
 
     @cached_property
     def plan_changes(self) -> PlanChanges:
@@ -206,14 +222,20 @@ class Wiring:
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.accounts, self.api_keys, self.key_items, self.config.canceled_key_retention_days,
-                            self.key_pool_provisioner,
-                            clock=self.clock)
+        return Housekeeping(
+            self.accounts,
+            self.api_keys,
+            self.key_items,
+            self.config.canceled_key_retention_days,
+            self.key_pool_provisioner,
+            clock=self.clock,
+        )
 
     @cached_property
     def checkout(self) -> PaymentMethodCheckout:
-        return PaymentMethodCheckout(self.accounts, self.key_items, self.payment_methods, self.config.signup_url,
-                                     self.clock)
+        return PaymentMethodCheckout(
+            self.accounts, self.key_items, self.payment_methods, self.config.signup_url, self.clock
+        )
 
     # Usage metering: imported on first use, as only the usage reporter and the ops commands need it.
     @cached_property
@@ -238,8 +260,7 @@ class Wiring:
     def usage_evidence(self) -> UsageEvidence:
         from tollgate.adapters.s3_usage_evidence import S3UsageEvidence
 
-        return S3UsageEvidence(self.aws.client("s3"), self.config.require_usage().ledger_bucket,
-                               clock=self.clock)
+        return S3UsageEvidence(self.aws.client("s3"), self.config.require_usage().ledger_bucket, clock=self.clock)
 
     @cached_property
     def usage_queues(self) -> UsageQueues:
@@ -264,17 +285,32 @@ class Wiring:
         from tollgate.domain.metering import UsageReporter
         from tollgate.domain.usage_counting import UsageTally
 
-        return UsageReporter(self.usage_ledger, self.accounts, self.usage_meter, self.usage_reports, self.usage_evidence,
-                             UsageTally(self.usage_counts), self.usage_limits, self.usage_alerts,
-                             self.config.require_usage().billable_statuses, self.config.plans, self.clock)
+        return UsageReporter(
+            self.usage_ledger,
+            self.accounts,
+            self.usage_meter,
+            self.usage_reports,
+            self.usage_evidence,
+            UsageTally(self.usage_counts),
+            self.usage_limits,
+            self.usage_alerts,
+            self.config.require_usage().billable_statuses,
+            self.config.plans,
+            self.clock,
+        )
 
     @cached_property
     def usage_limits(self) -> UsageLimits:
         from tollgate.domain.spend_watch import SpendCapRule
         from tollgate.domain.usage_limits import QuotaRule, UsageLimits
 
-        return UsageLimits(self.accounts, self.key_enforcer, self.config.plans,
-                           [QuotaRule(self.usage_counts), SpendCapRule(self.spend_meter)], self.clock)
+        return UsageLimits(
+            self.accounts,
+            self.key_enforcer,
+            self.config.plans,
+            [QuotaRule(self.usage_counts), SpendCapRule(self.spend_meter)],
+            self.clock,
+        )
 
     @cached_property
     def spend_meter(self) -> SpendMeter:
@@ -319,8 +355,13 @@ class Wiring:
         from tollgate.domain.email_links import EmailLinks
 
         accounts = self.config.require_accounts()
-        return EmailLinks(self.customer_access, self.mailer, ttl_seconds=accounts.link_ttl_seconds,
-                          emails_per_hour=accounts.emails_per_address_per_hour, clock=self.clock)
+        return EmailLinks(
+            self.customer_access,
+            self.mailer,
+            ttl_seconds=accounts.link_ttl_seconds,
+            emails_per_hour=accounts.emails_per_address_per_hour,
+            clock=self.clock,
+        )
 
     @cached_property
     def verified_sign_up(self) -> VerifiedSignUp:
@@ -332,61 +373,60 @@ class Wiring:
     def sessions(self) -> CustomerSessions:
         from tollgate.domain.sessions import CustomerSessions
 
-        return CustomerSessions(self.accounts, self.customer_access, self.email_links, self.account_emails,
-                                clock=self.clock)
+        return CustomerSessions(
+            self.accounts, self.customer_access, self.email_links, self.account_emails, clock=self.clock
+        )
 
     @cached_property
     def account_keys(self) -> AccountKeys:
         from tollgate.domain.account_keys import AccountKeys
 
-        return AccountKeys(self.accounts, self.key_items, self.customer_access, self.key_enforcer, self.api_keys,
-                           issuer=self.key_issuer, grace_seconds=self.config.require_accounts().key_rotation_grace_seconds,
-                           clock=self.clock)
+        return AccountKeys(
+            self.accounts,
+            self.key_items,
+            self.customer_access,
+            self.key_enforcer,
+            self.api_keys,
+            issuer=self.key_issuer,
+            grace_seconds=self.config.require_accounts().key_rotation_grace_seconds,
+            clock=self.clock,
+        )
 
     @cached_property
     def account_overviews(self) -> AccountOverviews:
         from tollgate.domain.account_overview import AccountOverviews
 
-        return AccountOverviews(self.account_billing, self.usage_plan_usage,
-                                self.usage_reports if self.config.usage is not None else None, self.config.plans,
-                                self.clock)
+        return AccountOverviews(
+            self.account_billing,
+            self.usage_plan_usage,
+            self.usage_reports if self.config.usage is not None else None,
+            self.config.plans,
+            self.clock,
+        )
 
     @cached_property
     def spend_choices(self) -> SpendChoices:
         from tollgate.domain.spend_choices import SpendChoices
 
         # Without usage counts (usage_reporter=moesif) nothing measures usage: no alert, no cap to decide.
-        return SpendChoices(self.accounts, self.config.plans, self.usage_meter.unit_price,
-                            self.usage_limits if self.config.usage is not None else None, self.billing_periods,
-                            self.clock)
+        return SpendChoices(
+            self.accounts,
+            self.config.plans,
+            self.usage_meter.unit_price,
+            self.usage_limits if self.config.usage is not None else None,
+            self.billing_periods,
+            self.clock,
+        )
 
     @cached_property
     def usage_alerts(self) -> UsageAlerts:
         from tollgate.domain.usage_alerts import UsageAlerts
 
-        return UsageAlerts(self.accounts, self.mailer, self.account_emails, self.config.plans, self.spend_meter,
-                           self.clock)
+        return UsageAlerts(
+            self.accounts, self.mailer, self.account_emails, self.config.plans, self.spend_meter, self.clock
+        )
 
     # Prepaid credits: the webhook adds what was bought, the account page sells and shows it.
-    @cached_property
-    def credit_ledger(self) -> CreditLedger:
-        from tollgate.adapters.dynamo_credit_ledger import DynamoCreditLedger
-
-        return DynamoCreditLedger(self.aws.client("dynamodb"), self.config.credits_table)
-
-    @cached_property
-    def credit_sales(self) -> CreditSales:
-        from tollgate.adapters.stripe_credit_sales import StripeCreditSales
-
-        return StripeCreditSales(self.stripe)
-
-    @cached_property
-    def credit_purchases(self) -> CreditPurchases:
-        from tollgate.domain.credit_purchases import CreditPurchases
-        from tollgate.domain.credits import CreditBook
-
-        return CreditPurchases(self.accounts, self.credit_sales, CreditBook(self.credit_ledger), self.config.plans)
-
     @cached_property
     def invoice_evidence(self) -> InvoiceEvidence:
         from tollgate.domain.evidence import InvoiceEvidence
@@ -394,7 +434,9 @@ class Wiring:
         return InvoiceEvidence(self.usage_evidence if self.config.usage is not None else None, self.account_billing)
 
 
-_BUILT_HERE = frozenset(name for name, value in vars(Wiring).items() if isinstance(value, cached_property))
+_BUILT_HERE = frozenset(
+    name for part in Wiring.__mro__ for name, value in vars(part).items() if isinstance(value, cached_property)
+)
 
 
 # The process's one Wiring lives in tollgate.process_wiring; every entry point asks for it as `wiring.current()`.

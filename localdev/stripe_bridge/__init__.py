@@ -77,8 +77,9 @@ class Bridge:
         self._upstream = upstream
         self._webhooks = webhooks
 
-    async def send_event(self, event_type: str, data_object: dict[str, Any],
-                         previous_attributes: dict[str, Any] | None = None) -> list[WebhookDelivery]:
+    async def send_event(
+        self, event_type: str, data_object: dict[str, Any], previous_attributes: dict[str, Any] | None = None
+    ) -> list[WebhookDelivery]:
         """Deliver a signed Stripe event to the subscribed webhook endpoints; wait for their answers."""
         return await self._webhooks.send_event(event_type, data_object, previous_attributes)
 

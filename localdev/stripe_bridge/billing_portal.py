@@ -46,10 +46,18 @@ _DEFAULT_FEATURES: dict[str, dict[str, Any]] = {
     "customer_update": {"enabled": False, "allowed_updates": []},
     "invoice_history": {"enabled": False},
     "payment_method_update": {"enabled": False, "payment_method_configuration": None},
-    "subscription_cancel": {"enabled": False, "mode": "at_period_end", "proration_behavior": "none",
-                            "cancellation_reason": {"enabled": False, "options": []}},
-    "subscription_update": {"enabled": False, "default_allowed_updates": [], "products": [],
-                            "proration_behavior": "none"},
+    "subscription_cancel": {
+        "enabled": False,
+        "mode": "at_period_end",
+        "proration_behavior": "none",
+        "cancellation_reason": {"enabled": False, "options": []},
+    },
+    "subscription_update": {
+        "enabled": False,
+        "default_allowed_updates": [],
+        "products": [],
+        "proration_behavior": "none",
+    },
 }
 
 
@@ -81,12 +89,24 @@ class BillingPortal:
         reject_unknown(params, _CONFIGURATION_PARAMS)
         now = int(time.time())
         configuration: dict[str, Any] = {
-            "id": new_id("bpc_"), "object": "billing_portal.configuration", "active": True, "application": None,
-            "business_profile": {"headline": None, "privacy_policy_url": None, "terms_of_service_url": None,
-                                 **(params.get("business_profile") or {})},
-            "created": now, "updated": now, "default_return_url": params.get("default_return_url"),
-            "features": _features(require(params, "features")), "is_default": not self._state.configurations,
-            "livemode": False, "login_page": {"enabled": False, "url": None}, "metadata": params.get("metadata") or {},
+            "id": new_id("bpc_"),
+            "object": "billing_portal.configuration",
+            "active": True,
+            "application": None,
+            "business_profile": {
+                "headline": None,
+                "privacy_policy_url": None,
+                "terms_of_service_url": None,
+                **(params.get("business_profile") or {}),
+            },
+            "created": now,
+            "updated": now,
+            "default_return_url": params.get("default_return_url"),
+            "features": _features(require(params, "features")),
+            "is_default": not self._state.configurations,
+            "livemode": False,
+            "login_page": {"enabled": False, "url": None},
+            "metadata": params.get("metadata") or {},
             "name": params.get("name"),
         }
         self._state.configurations[configuration["id"]] = configuration
@@ -96,8 +116,11 @@ class BillingPortal:
         params = await request_params(request)
         reject_unknown(params, ("active", "is_default", "limit", "starting_after"))
         active, default = as_bool(params.get("active"), "active"), as_bool(params.get("is_default"), "is_default")
-        listed = [c for c in self._state.configurations.values()
-                  if active in (None, c["active"]) and default in (None, c["is_default"])]
+        listed = [
+            c
+            for c in self._state.configurations.values()
+            if active in (None, c["active"]) and default in (None, c["is_default"])
+        ]
         return web.json_response(paginate(listed, params, "/v1/billing_portal/configurations"))
 
     async def retrieve_configuration(self, request: web.Request) -> web.Response:
@@ -125,20 +148,31 @@ class BillingPortal:
         customer, key = require(params, "customer"), api_key(request)
         await self._upstream.require_object("customer", "customers", customer, key, "customer")
         if params.get("configuration"):
-            configuration = stored(self._state.configurations, "billing_portal.configuration",
-                                   params["configuration"], "configuration")
+            configuration = stored(
+                self._state.configurations, "billing_portal.configuration", params["configuration"], "configuration"
+            )
         else:
             default = next((c for c in self._state.configurations.values() if c["is_default"]), None)
             if default is None:
-                raise StripeError(400, "You can't create a portal session in test mode until you save your customer "
-                                       "portal settings in test mode at https://dashboard.stripe.com/test/settings/"
-                                       "billing/portal.")
+                raise StripeError(
+                    400,
+                    "You can't create a portal session in test mode until you save your customer "
+                    "portal settings in test mode at https://dashboard.stripe.com/test/settings/"
+                    "billing/portal.",
+                )
             configuration = default
         session_id = new_id("bps_")
         session = {
-            "id": session_id, "object": "billing_portal.session", "configuration": configuration["id"],
-            "created": int(time.time()), "customer": customer, "flow": None, "livemode": False, "locale": None,
-            "on_behalf_of": None, "return_url": params.get("return_url") or configuration["default_return_url"],
+            "id": session_id,
+            "object": "billing_portal.session",
+            "configuration": configuration["id"],
+            "created": int(time.time()),
+            "customer": customer,
+            "flow": None,
+            "livemode": False,
+            "locale": None,
+            "on_behalf_of": None,
+            "return_url": params.get("return_url") or configuration["default_return_url"],
             "url": f"{request.scheme}://{request.host}/_bridge/portal/{session_id}",
         }
         self._state.sessions[session_id] = session
@@ -150,23 +184,40 @@ class BillingPortal:
         key, customer_id = self._state.api_keys[session["id"]], session["customer"]
         features = self._state.configurations[session["configuration"]]["features"]
         customer = await self._upstream.call("GET", f"/v1/customers/{customer_id}", key)
-        subscriptions = (await self._upstream.call("GET", "/v1/subscriptions", key,
-                                                   {"customer": customer_id, "status": "all"}))["data"]
+        subscriptions = (
+            await self._upstream.call("GET", "/v1/subscriptions", key, {"customer": customer_id, "status": "all"})
+        )["data"]
         invoices = (await self._upstream.call("GET", "/v1/invoices", key, {"customer": customer_id}))["data"]
         card = (customer.get("invoice_settings") or {}).get("default_payment_method")
         page = PAGE.substitute(
             customer=html.escape(f"{customer.get('email') or ''} ({customer_id})"),
             payment_method=html.escape(card) if card else "none saved",
-            subscriptions=_rows([_subscription_row(session["id"], s, features["subscription_cancel"]["enabled"])
-                                 for s in subscriptions], "No subscription."),
-            invoices=_rows([f"{html.escape(i['id'])}: {i.get('amount_due', 0) / 100:.2f} "
-                            f"{html.escape(str(i.get('currency', '')).upper())}, {html.escape(str(i.get('status')))}"
-                            for i in invoices], "No invoice yet.") if features["invoice_history"]["enabled"] else "",
-            return_link=(f'<p class="cancel"><a href="{html.escape(session["return_url"])}">Return to your account</a></p>'
-                         if session["return_url"] else ""),
+            subscriptions=_rows(
+                [
+                    _subscription_row(session["id"], s, features["subscription_cancel"]["enabled"])
+                    for s in subscriptions
+                ],
+                "No subscription.",
+            ),
+            invoices=_rows(
+                [
+                    f"{html.escape(i['id'])}: {i.get('amount_due', 0) / 100:.2f} "
+                    f"{html.escape(str(i.get('currency', '')).upper())}, {html.escape(str(i.get('status')))}"
+                    for i in invoices
+                ],
+                "No invoice yet.",
+            )
+            if features["invoice_history"]["enabled"]
+            else "",
+            return_link=(
+                f'<p class="cancel"><a href="{html.escape(session["return_url"])}">Return to your account</a></p>'
+                if session["return_url"]
+                else ""
+            ),
         )
-        return web.Response(text=page, content_type="text/html",
-                            headers={"Content-Security-Policy": PAGE_SECURITY_POLICY})
+        return web.Response(
+            text=page, content_type="text/html", headers={"Content-Security-Policy": PAGE_SECURITY_POLICY}
+        )
 
     async def cancel(self, request: web.Request) -> web.Response:
         session = stored(self._state.sessions, "billing_portal.session", request.match_info["id"])
@@ -190,17 +241,21 @@ def _features(given: dict[str, Any], current: dict[str, Any] | None = None) -> d
     merged = {}
     for name, defaults in base.items():
         update = given.get(name) or {}
-        merged[name] = {**defaults, **{k: as_bool(v, f"features[{name}][{k}]") if k == "enabled" else v
-                                       for k, v in update.items()}}
+        merged[name] = {
+            **defaults,
+            **{k: as_bool(v, f"features[{name}][{k}]") if k == "enabled" else v for k, v in update.items()},
+        }
     return merged
 
 
 def _subscription_row(session_id: str, subscription: dict[str, Any], can_cancel: bool) -> str:
     text = f"{html.escape(subscription['id'])}: {html.escape(subscription['status'])}"
     if can_cancel and subscription["status"] not in ("canceled", "incomplete_expired"):
-        text += (f'<form method="post" action="/_bridge/portal/{html.escape(session_id)}/cancel">'
-                 f'<input type="hidden" name="subscription" value="{html.escape(subscription["id"])}">'
-                 '<button type="submit">Cancel subscription</button></form>')
+        text += (
+            f'<form method="post" action="/_bridge/portal/{html.escape(session_id)}/cancel">'
+            f'<input type="hidden" name="subscription" value="{html.escape(subscription["id"])}">'
+            '<button type="submit">Cancel subscription</button></form>'
+        )
     return text
 
 

@@ -83,18 +83,34 @@ class Checkout:
 
     async def create(self, request: web.Request) -> web.Response:
         params = await request_params(request)
-        reject_unknown(params, ("mode", "customer", "success_url", "cancel_url", "currency", "metadata",
-                                "payment_method_types", "line_items",
-                                "allowed_payment_method_types"))  # the name since API 2026-10-28
+        reject_unknown(
+            params,
+            (
+                "mode",
+                "customer",
+                "success_url",
+                "cancel_url",
+                "currency",
+                "metadata",
+                "payment_method_types",
+                "line_items",
+                "allowed_payment_method_types",
+            ),
+        )  # the name since API 2026-10-28
         mode = require(params, "mode")
         if mode not in ("setup", "payment"):
-            raise StripeError(400, f"The bridge emulates Checkout in setup and payment modes only, not `{mode}`.",
-                              param="mode")
+            raise StripeError(
+                400, f"The bridge emulates Checkout in setup and payment modes only, not `{mode}`.", param="mode"
+            )
         method_types = params.get("allowed_payment_method_types") or params.get("payment_method_types")
         amounts, item = _payment_amounts(params) if mode == "payment" else ({}, "")
         if mode == "setup" and not params.get("currency") and not method_types:
-            raise StripeError(400, "currency is required in setup mode when allowed_payment_method_types is not passed.",
-                              param="currency", code="parameter_missing")
+            raise StripeError(
+                400,
+                "currency is required in setup mode when allowed_payment_method_types is not passed.",
+                param="currency",
+                code="parameter_missing",
+            )
         key = api_key(request)
         customer = params.get("customer")
         if customer:
@@ -148,24 +164,36 @@ class Checkout:
         total = f"{session.get('amount_total', 0) / 100:.2f} {str(session['currency']).upper()}" if paying else ""
         page = PAGE.substitute(
             heading="Pay" if paying else "Add a payment method",
-            explainer=(f"Completing charges {html.escape(total)} to the test card, as Stripe Checkout in payment mode "
-                       "does." if paying else "Completing saves a test card for later invoices, as Stripe Checkout in "
-                       "setup mode does. Nothing is charged now."),
-            details=(f"<dt>Item</dt><dd>{html.escape(self._state.items[session['id']])}</dd><dt>Total</dt><dd>{html.escape(total)}</dd>"
-                     if paying else ""),
+            explainer=(
+                f"Completing charges {html.escape(total)} to the test card, as Stripe Checkout in payment mode does."
+                if paying
+                else "Completing saves a test card for later invoices, as Stripe Checkout in "
+                "setup mode does. Nothing is charged now."
+            ),
+            details=(
+                f"<dt>Item</dt><dd>{html.escape(self._state.items[session['id']])}</dd><dt>Total</dt><dd>{html.escape(total)}</dd>"
+                if paying
+                else ""
+            ),
             session_id=html.escape(session["id"]),
             customer=html.escape(session["customer"] or "none"),
             disabled="" if is_open else " disabled",
             cards="\n".join(
                 f'<label class="card-choice"><input type="radio" name="payment_method" value="{card}"'
-                f'{" checked" if index == 0 else ""}{"" if is_open else " disabled"}> {html.escape(label)}</label>'
-                for index, (card, label) in enumerate(TEST_CARDS.items())),
-            notice="" if is_open else (f'<p class="notice" role="status">This session is '
-                                       f'{html.escape(session["status"])}: it cannot be completed again.</p>'),
+                f"{' checked' if index == 0 else ''}{'' if is_open else ' disabled'}> {html.escape(label)}</label>"
+                for index, (card, label) in enumerate(TEST_CARDS.items())
+            ),
+            notice=""
+            if is_open
+            else (
+                f'<p class="notice" role="status">This session is '
+                f"{html.escape(session['status'])}: it cannot be completed again.</p>"
+            ),
             cancel=f'<p class="cancel"><a href="{html.escape(cancel)}">Cancel and go back</a></p>' if cancel else "",
         )
-        return web.Response(text=page, content_type="text/html",
-                            headers={"Content-Security-Policy": PAGE_SECURITY_POLICY})
+        return web.Response(
+            text=page, content_type="text/html", headers={"Content-Security-Policy": PAGE_SECURITY_POLICY}
+        )
 
     async def stylesheet(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(PAGE_ASSETS / "checkout.css")
@@ -184,30 +212,52 @@ class Checkout:
         redirect = params.get("redirect") == "true"
         test_card = params.get("payment_method") or "pm_card_visa"
         if test_card not in TEST_CARDS:
-            raise StripeError(400, f"The stand-in Checkout saves one of {', '.join(TEST_CARDS)}, not {test_card}.",
-                              param="payment_method")
+            raise StripeError(
+                400,
+                f"The stand-in Checkout saves one of {', '.join(TEST_CARDS)}, not {test_card}.",
+                param="payment_method",
+            )
         key = self._state.api_keys[session["id"]]
-        payment_method = await self._upstream.call("POST", f"/v1/payment_methods/{test_card}/attach", key,
-                                                   {"customer": session["customer"]})
+        payment_method = await self._upstream.call(
+            "POST", f"/v1/payment_methods/{test_card}/attach", key, {"customer": session["customer"]}
+        )
         if session["mode"] == "payment":
             # A decline raises Stripe's 402 card_declined here: the session stays open, as on Checkout's page.
-            intent = await self._upstream.call("POST", "/v1/payment_intents", key, {
-                "amount": session["amount_total"], "currency": session["currency"], "customer": session["customer"],
-                "payment_method": payment_method["id"], "capture_method": "automatic", "confirm": "true"})
+            intent = await self._upstream.call(
+                "POST",
+                "/v1/payment_intents",
+                key,
+                {
+                    "amount": session["amount_total"],
+                    "currency": session["currency"],
+                    "customer": session["customer"],
+                    "payment_method": payment_method["id"],
+                    "capture_method": "automatic",
+                    "confirm": "true",
+                },
+            )
             session.update(status="complete", payment_intent=intent["id"], payment_status="paid", url=None)
             made = {"payment_intent": intent["id"]}
         else:
-            setup_intent = await self._upstream.call("POST", "/v1/setup_intents", key,
-                                                     {"customer": session["customer"], "usage": "off_session"})
-            setup_intent = await self._upstream.call("POST", f"/v1/setup_intents/{setup_intent['id']}/confirm", key,
-                                                     {"payment_method": payment_method["id"]})
+            setup_intent = await self._upstream.call(
+                "POST", "/v1/setup_intents", key, {"customer": session["customer"], "usage": "off_session"}
+            )
+            setup_intent = await self._upstream.call(
+                "POST", f"/v1/setup_intents/{setup_intent['id']}/confirm", key, {"payment_method": payment_method["id"]}
+            )
             session.update(status="complete", setup_intent=setup_intent["id"], url=None)
             made = {"setup_intent": setup_intent["id"]}
         deliveries = await self._webhooks.send_event("checkout.session.completed", dict(session))
         if redirect:
             raise web.HTTPSeeOther(session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"]))
-        return web.json_response({"session": dict(session), "payment_method": payment_method["id"], **made,
-                                  "deliveries": [vars(d) for d in deliveries]})
+        return web.json_response(
+            {
+                "session": dict(session),
+                "payment_method": payment_method["id"],
+                **made,
+                "deliveries": [vars(d) for d in deliveries],
+            }
+        )
 
 
 def _payment_amounts(params: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -218,13 +268,24 @@ def _payment_amounts(params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     if not items:
         raise StripeError(400, "line_items is required in payment mode.", param="line_items", code="parameter_missing")
     if len(items) != 1 or not isinstance(items[0], dict) or not isinstance(items[0].get("price_data"), dict):
-        raise StripeError(400, "The bridge emulates one line item with inline price_data, not prices by id.",
-                          param="line_items")
+        raise StripeError(
+            400, "The bridge emulates one line item with inline price_data, not prices by id.", param="line_items"
+        )
     price = items[0]["price_data"]
-    unit_amount, quantity = as_int(price.get("unit_amount"), "unit_amount"), as_int(items[0].get("quantity"), "quantity")
+    unit_amount, quantity = (
+        as_int(price.get("unit_amount"), "unit_amount"),
+        as_int(items[0].get("quantity"), "quantity"),
+    )
     name = (price.get("product_data") or {}).get("name")
     if not price.get("currency") or not unit_amount or not quantity or not name:
-        raise StripeError(400, "line_items[0] needs quantity and price_data with currency, unit_amount and "
-                               "product_data[name].", param="line_items", code="parameter_missing")
-    return {"currency": price["currency"], "amount_subtotal": unit_amount * quantity,
-            "amount_total": unit_amount * quantity}, str(name)
+        raise StripeError(
+            400,
+            "line_items[0] needs quantity and price_data with currency, unit_amount and product_data[name].",
+            param="line_items",
+            code="parameter_missing",
+        )
+    return {
+        "currency": price["currency"],
+        "amount_subtotal": unit_amount * quantity,
+        "amount_total": unit_amount * quantity,
+    }, str(name)

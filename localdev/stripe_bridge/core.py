@@ -44,8 +44,16 @@ class Surface(Protocol):
 class StripeError(Exception):
     """Raised by a bridge handler; rendered as Stripe's error JSON by `stripe_errors`."""
 
-    def __init__(self, status: int, message: str, *, type_: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type_: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body: dict[str, Any] = {"type": type_, "message": message}
@@ -77,8 +85,9 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
 
 def missing(kind: str, object_id: str, param: str = "id") -> StripeError:
     """Stripe's `resource_missing`: 404 for the object a URL names, 400 for an id passed as `param`."""
-    return StripeError(404 if param == "id" else 400, f"No such {kind}: '{object_id}'", param=param,
-                       code="resource_missing")
+    return StripeError(
+        404 if param == "id" else 400, f"No such {kind}: '{object_id}'", param=param, code="resource_missing"
+    )
 
 
 def stored(objects: dict[str, dict[str, Any]], kind: str, object_id: str, param: str = "id") -> dict[str, Any]:
@@ -104,8 +113,7 @@ def reject_unknown(params: dict[str, Any], allowed: Iterable[str]) -> None:
     """Stripe refuses parameters it does not know; the bridge refuses those it does not emulate."""
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise StripeError(400, f"Received unknown parameter: {unknown[0]}", param=unknown[0],
-                          code="parameter_unknown")
+        raise StripeError(400, f"Received unknown parameter: {unknown[0]}", param=unknown[0], code="parameter_unknown")
 
 
 def as_bool(value: Any, name: str) -> bool | None:
@@ -174,8 +182,9 @@ async def request_params(request: web.Request) -> dict[str, Any]:
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
     """Inverse of request_params: Stripe's `a[b][0][c]=v` encoding."""
     if isinstance(value, dict):
-        return [pair for key, item in value.items()
-                for pair in flatten(item, f"{prefix}[{key}]" if prefix else str(key))]
+        return [
+            pair for key, item in value.items() for pair in flatten(item, f"{prefix}[{key}]" if prefix else str(key))
+        ]
     if isinstance(value, list):
         return [pair for index, item in enumerate(value) for pair in flatten(item, f"{prefix}[{index}]")]
     if isinstance(value, bool):
@@ -195,7 +204,7 @@ def paginate(objects: Iterable[dict[str, Any]], params: dict[str, Any], url: str
         if params["starting_after"] not in ids:
             raise missing("object", params["starting_after"], "starting_after")
         start = ids.index(params["starting_after"]) + 1
-    return {"object": "list", "url": url, "has_more": start + limit < len(items), "data": items[start:start + limit]}
+    return {"object": "list", "url": url, "has_more": start + limit < len(items), "data": items[start : start + limit]}
 
 
 # --- localstripe -------------------------------------------------------------------------------
@@ -230,8 +239,12 @@ class Upstream:
             payload = await response.json(content_type=None)
             if response.status >= 400:
                 error = payload.get("error", {}) if isinstance(payload, dict) else {}
-                raise StripeError(response.status, error.get("message", f"localstripe answered {response.status}"),
-                                  param=error.get("param"), code=error.get("code"))
+                raise StripeError(
+                    response.status,
+                    error.get("message", f"localstripe answered {response.status}"),
+                    param=error.get("param"),
+                    code=error.get("code"),
+                )
             return payload
 
     async def require_object(self, kind: str, resource: str, object_id: str, key: str, param: str) -> None:
@@ -249,18 +262,23 @@ class Upstream:
             if response.status >= 400:
                 raise StripeError(502, f"localstripe refused {path} ({response.status})", type_="api_error")
 
-    async def forward(self, request: web.Request, body: bytes | None = None,
-                      reshape: Callable[[Any], Any] | None = None) -> web.Response:
+    async def forward(
+        self, request: web.Request, body: bytes | None = None, reshape: Callable[[Any], Any] | None = None
+    ) -> web.Response:
         """Send the request on to localstripe as-is (or with a rewritten body); `reshape` edits a success."""
         data = await request.read() if body is None else body
         headers = {name: value for name, value in request.headers.items() if name.lower() not in _HOP_BY_HOP}
-        async with self.session.request(request.method, self.url + request.path_qs,
-                                        data=data or None, headers=headers) as upstream:
+        async with self.session.request(
+            request.method, self.url + request.path_qs, data=data or None, headers=headers
+        ) as upstream:
             payload = await upstream.read()
             content_type = upstream.headers.get("Content-Type", "application/json")
             if upstream.status == 404 and not content_type.startswith("application/json"):
-                raise StripeError(404, f"Unrecognized request URL ({request.method}: {request.path}). Neither the "
-                                       "Stripe bridge nor localstripe emulates it.")
+                raise StripeError(
+                    404,
+                    f"Unrecognized request URL ({request.method}: {request.path}). Neither the "
+                    "Stripe bridge nor localstripe emulates it.",
+                )
             if reshape is not None and upstream.status < 400:
                 payload = json.dumps(reshape(json.loads(payload)), indent=2, sort_keys=True).encode() + b"\n"
             return web.Response(status=upstream.status, body=payload, headers={"Content-Type": content_type})

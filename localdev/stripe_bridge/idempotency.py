@@ -60,16 +60,25 @@ def idempotency_middleware(state: IdempotencyState) -> Any:
         if saved is not None:
             if saved.fingerprint != fingerprint:
                 raise StripeError(
-                    400, "Keys for idempotent requests can only be used with the same parameters they were "
-                         f"first used with. Try using a key other than '{key}' if you meant to execute a "
-                         "different request.", type_="idempotency_error")
-            return web.Response(status=saved.status, body=saved.body, headers={
-                "Content-Type": saved.content_type, "Idempotent-Replayed": "true", "Idempotency-Key": key})
+                    400,
+                    "Keys for idempotent requests can only be used with the same parameters they were "
+                    f"first used with. Try using a key other than '{key}' if you meant to execute a "
+                    "different request.",
+                    type_="idempotency_error",
+                )
+            return web.Response(
+                status=saved.status,
+                body=saved.body,
+                headers={"Content-Type": saved.content_type, "Idempotent-Replayed": "true", "Idempotency-Key": key},
+            )
         if scope in state.in_flight:
             raise StripeError(
-                409, "There is currently another in-progress request using this Idempotent Key (that probably "
-                     f"means you submitted twice, and the other request is still going through): {key}. "
-                     "Please try again later.", type_="idempotency_error")
+                409,
+                "There is currently another in-progress request using this Idempotent Key (that probably "
+                f"means you submitted twice, and the other request is still going through): {key}. "
+                "Please try again later.",
+                type_="idempotency_error",
+            )
         state.in_flight.add(scope)
         try:
             response = await handler(request)
@@ -77,8 +86,7 @@ def idempotency_middleware(state: IdempotencyState) -> Any:
             state.in_flight.discard(scope)
         if isinstance(response, web.Response) and response.status not in (409, 429):
             saved_body = response.body if isinstance(response.body, bytes) else b""  # a json_response's is bytes
-            state.responses[scope] = SavedResponse(fingerprint, response.status, saved_body,
-                                                   response.content_type, now)
+            state.responses[scope] = SavedResponse(fingerprint, response.status, saved_body, response.content_type, now)
             response.headers["Idempotency-Key"] = key
         return response
 

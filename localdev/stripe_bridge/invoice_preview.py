@@ -35,8 +35,9 @@ from localdev.stripe_bridge.subscription_items import SubscriptionItemState
 
 
 class InvoicePreview:
-    def __init__(self, upstream: Upstream, prices: PriceState, meters: MeterState,
-                 items: SubscriptionItemState) -> None:
+    def __init__(
+        self, upstream: Upstream, prices: PriceState, meters: MeterState, items: SubscriptionItemState
+    ) -> None:
         self._upstream = upstream
         self._prices = prices
         self._meters = meters
@@ -49,33 +50,55 @@ class InvoicePreview:
         params = await request_params(request)
         reject_unknown(params, ("customer", "subscription", "expand"))
         if not params.get("subscription"):
-            raise StripeError(400, "The bridge previews a subscription's upcoming invoice: pass subscription.",
-                              param="subscription")
+            raise StripeError(
+                400, "The bridge previews a subscription's upcoming invoice: pass subscription.", param="subscription"
+            )
         subscription = self._items.shown(
-            await self._upstream.call("GET", f"/v1/subscriptions/{params['subscription']}", api_key(request)))
+            await self._upstream.call("GET", f"/v1/subscriptions/{params['subscription']}", api_key(request))
+        )
         customer = subscription["customer"]
         if params.get("customer") not in (None, customer):
-            raise StripeError(400, f"The subscription {subscription['id']} does not belong to {params['customer']}.",
-                              param="customer")
+            raise StripeError(
+                400, f"The subscription {subscription['id']} does not belong to {params['customer']}.", param="customer"
+            )
         items = subscription["items"]["data"]
         start, end = items[0]["current_period_start"], items[0]["current_period_end"]  # shared (classic)
         lines = [self._line(item, customer, max(start, item["created"]), end) for item in items]
         total = sum(line["amount"] for line in lines)
-        return web.json_response({
-            "id": new_id("upcoming_in_"), "object": "invoice", "livemode": False, "status": "draft",
-            "created": int(time.time()), "customer": customer, "currency": lines[0]["currency"] if lines else "usd",
-            "parent": {"type": "subscription_details", "quote_details": None,
-                       "subscription_details": {"subscription": subscription["id"],
-                                                "metadata": subscription.get("metadata") or {}}},
-            "period_start": start, "period_end": end, "subtotal": total, "total": total, "amount_due": total,
-            "lines": {"object": "list", "url": "/v1/invoices/upcoming/lines", "has_more": False, "data": lines},
-        })
+        return web.json_response(
+            {
+                "id": new_id("upcoming_in_"),
+                "object": "invoice",
+                "livemode": False,
+                "status": "draft",
+                "created": int(time.time()),
+                "customer": customer,
+                "currency": lines[0]["currency"] if lines else "usd",
+                "parent": {
+                    "type": "subscription_details",
+                    "quote_details": None,
+                    "subscription_details": {
+                        "subscription": subscription["id"],
+                        "metadata": subscription.get("metadata") or {},
+                    },
+                },
+                "period_start": start,
+                "period_end": end,
+                "subtotal": total,
+                "total": total,
+                "amount_due": total,
+                "lines": {"object": "list", "url": "/v1/invoices/upcoming/lines", "has_more": False, "data": lines},
+            }
+        )
 
     def _line(self, item: dict[str, Any], customer: str, start: int, end: int) -> dict[str, Any]:
         price = self._prices.by_id.get(item["plan"]["id"])
         if price is None:
-            raise StripeError(400, f"The bridge can only preview subscriptions on prices: {item['plan']['id']} is a "
-                                   "plan.", param="subscription")
+            raise StripeError(
+                400,
+                f"The bridge can only preview subscriptions on prices: {item['plan']['id']} is a plan.",
+                param="subscription",
+            )
         recurring = price["recurring"]
         if recurring["usage_type"] == "metered":
             meter = self._meters.by_id[recurring["meter"]]
@@ -84,13 +107,28 @@ class InvoicePreview:
             quantity = int(item.get("quantity") or 1)
         amount = price_amount(price, quantity)
         return {
-            "id": new_id("il_tmp_"), "object": "line_item", "livemode": False, "currency": price["currency"],
-            "amount": amount, "subtotal": amount, "quantity": quantity, "description": None, "metadata": {},
-            "discountable": True, "discounts": [], "invoice": None, "period": {"start": start, "end": end},
-            "pricing": {"type": "price_details", "unit_amount_decimal": price["unit_amount_decimal"],
-                        "price_details": {"price": price["id"], "product": price["product"]}},
-            "parent": {"type": "subscription_item_details",
-                       "subscription_item_details": {"subscription_item": item["id"], "proration": False}},
+            "id": new_id("il_tmp_"),
+            "object": "line_item",
+            "livemode": False,
+            "currency": price["currency"],
+            "amount": amount,
+            "subtotal": amount,
+            "quantity": quantity,
+            "description": None,
+            "metadata": {},
+            "discountable": True,
+            "discounts": [],
+            "invoice": None,
+            "period": {"start": start, "end": end},
+            "pricing": {
+                "type": "price_details",
+                "unit_amount_decimal": price["unit_amount_decimal"],
+                "price_details": {"price": price["id"], "product": price["product"]},
+            },
+            "parent": {
+                "type": "subscription_item_details",
+                "subscription_item_details": {"subscription_item": item["id"], "proration": False},
+            },
         }
 
 

@@ -105,13 +105,17 @@ class Invoices:
             body = {}
         amount = as_int(body.get("amount_due"), "amount_due")
         if amount is None or amount <= 0:
-            raise StripeError(400, 'Expected a JSON body {"amount_due": <cents, more than 0>, "currency": "usd"}.',
-                              param="amount_due")
+            raise StripeError(
+                400, 'Expected a JSON body {"amount_due": <cents, more than 0>, "currency": "usd"}.', param="amount_due"
+            )
         key = api_key(request) or HOOK_API_KEY
         subscription = await self._subscription(request.match_info["id"], key)
         if subscription["status"] not in ("active", "trialing", PAST_DUE, "canceled"):
-            raise StripeError(400, f"Subscription {subscription['id']} is {subscription['status']}: only a live or "
-                                   "ended subscription can owe an invoice.")
+            raise StripeError(
+                400,
+                f"Subscription {subscription['id']} is {subscription['status']}: only a live or "
+                "ended subscription can owe an invoice.",
+            )
         previous_status = subscription["status"]
         customer = await self._upstream.call("GET", f"/v1/customers/{subscription['customer']}", key) or {}
         has_card = bool((customer.get("invoice_settings") or {}).get("default_payment_method"))
@@ -121,27 +125,55 @@ class Invoices:
         deliveries = await self._webhooks.send_event("invoice.payment_failed", dict(invoice))
         if previous_status not in (PAST_DUE, "canceled"):
             deliveries += await self._webhooks.send_event(
-                "customer.subscription.updated", self._state.shown(dict(subscription)), {"status": previous_status})
-        return web.json_response({"invoice": invoice, "subscription": self._state.shown(subscription),
-                                  "deliveries": [vars(delivery) for delivery in deliveries]})
+                "customer.subscription.updated", self._state.shown(dict(subscription)), {"status": previous_status}
+            )
+        return web.json_response(
+            {
+                "invoice": invoice,
+                "subscription": self._state.shown(subscription),
+                "deliveries": [vars(delivery) for delivery in deliveries],
+            }
+        )
 
     def _open_invoice(self, subscription: dict[str, Any], amount: int, currency: str, has_card: bool) -> dict[str, Any]:
         now = int(time.time())
         return {
-            "id": new_id("in_"), "object": "invoice", "amount_due": amount, "amount_paid": 0,
-            "amount_remaining": amount, "attempt_count": 1, "attempted": True, "auto_advance": True,
-            "billing_reason": "subscription_cycle", "collection_method": "charge_automatically",
-            "created": now, "currency": currency, "customer": subscription["customer"], "livemode": False,
-            "metadata": {}, "next_payment_attempt": now + RETRY_DELAY_SECONDS if has_card else None,
+            "id": new_id("in_"),
+            "object": "invoice",
+            "amount_due": amount,
+            "amount_paid": 0,
+            "amount_remaining": amount,
+            "attempt_count": 1,
+            "attempted": True,
+            "auto_advance": True,
+            "billing_reason": "subscription_cycle",
+            "collection_method": "charge_automatically",
+            "created": now,
+            "currency": currency,
+            "customer": subscription["customer"],
+            "livemode": False,
+            "metadata": {},
+            "next_payment_attempt": now + RETRY_DELAY_SECONDS if has_card else None,
             "number": f"{self._state.number_prefix}-{len(self._state.invoices) + 1:04d}",
-            "parent": {"type": "subscription_details", "quote_details": None,
-                       "subscription_details": {"subscription": subscription["id"],
-                                                "metadata": subscription.get("metadata") or {}}},
+            "parent": {
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {
+                    "subscription": subscription["id"],
+                    "metadata": subscription.get("metadata") or {},
+                },
+            },
             "period_start": subscription.get("current_period_start"),
-            "period_end": subscription.get("current_period_end"), "status": "open",
-            "status_transitions": {"finalized_at": now, "marked_uncollectible_at": None, "paid_at": None,
-                                   "voided_at": None},
-            "subtotal": amount, "total": amount,
+            "period_end": subscription.get("current_period_end"),
+            "status": "open",
+            "status_transitions": {
+                "finalized_at": now,
+                "marked_uncollectible_at": None,
+                "paid_at": None,
+                "voided_at": None,
+            },
+            "subtotal": amount,
+            "total": amount,
         }
 
     async def list(self, request: web.Request) -> web.Response:
@@ -150,9 +182,14 @@ class Invoices:
         key = api_key(request)
         filters = {name: params[name] for name in ("customer", "subscription") if params.get(name)}
         invoices = await self._localstripe_invoices(key, filters)
-        invoices += [invoice for invoice in self._state.invoices.values()
-                     if all(_subscription_of(invoice) == value if name == "subscription" else invoice[name] == value
-                            for name, value in filters.items())]
+        invoices += [
+            invoice
+            for invoice in self._state.invoices.values()
+            if all(
+                _subscription_of(invoice) == value if name == "subscription" else invoice[name] == value
+                for name, value in filters.items()
+            )
+        ]
         if params.get("status"):
             invoices = [invoice for invoice in invoices if invoice.get("status") == params["status"]]
         invoices.sort(key=lambda invoice: invoice.get("created") or 0)
@@ -186,20 +223,29 @@ class Invoices:
             raise StripeError(400, "This customer has no attached payment source or default payment method.")
         invoice["attempt_count"] += 1
         try:
-            await self._upstream.call("POST", "/v1/payment_intents", key, {
-                "amount": invoice["amount_remaining"], "currency": invoice["currency"],
-                "customer": invoice["customer"], "payment_method": payment_method, "confirm": True,
-                "off_session": True})
+            await self._upstream.call(
+                "POST",
+                "/v1/payment_intents",
+                key,
+                {
+                    "amount": invoice["amount_remaining"],
+                    "currency": invoice["currency"],
+                    "customer": invoice["customer"],
+                    "payment_method": payment_method,
+                    "confirm": True,
+                    "off_session": True,
+                },
+            )
         except StripeError as refused:
             if refused.status != 402:
                 raise
             invoice["next_payment_attempt"] = None
             self._webhooks.send_after_answer(self._webhooks.send_event("invoice.payment_failed", dict(invoice)))
             # A response, not a raised error: Stripe saves a decline for its Idempotency-Key.
-            return StripeError(402, _DECLINED, type_="card_error", code="card_declined",
-                               details={"decline_code": "generic_decline"}).response()
-        invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0,
-                       next_payment_attempt=None)
+            return StripeError(
+                402, _DECLINED, type_="card_error", code="card_declined", details={"decline_code": "generic_decline"}
+            ).response()
+        invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0, next_payment_attempt=None)
         invoice["status_transitions"]["paid_at"] = int(time.time())
         # Settled before the answer: whoever re-reads the subscription next sees it active again.
         subscription_id = _subscription_of(invoice)

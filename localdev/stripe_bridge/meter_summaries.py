@@ -39,13 +39,26 @@ class MeterSummaries:
     async def list(self, request: web.Request) -> web.Response:
         meter = stored(self._meters.by_id, "billing meter", request.match_info["id"])
         params = await request_params(request)
-        reject_unknown(params, ("customer", "start_time", "end_time", "value_grouping_window", "limit",
-                                "starting_after", "ending_before", "expand"))
+        reject_unknown(
+            params,
+            (
+                "customer",
+                "start_time",
+                "end_time",
+                "value_grouping_window",
+                "limit",
+                "starting_after",
+                "ending_before",
+                "expand",
+            ),
+        )
         customer = require(params, "customer")
         start, end = (required_int(params, name) for name in ("start_time", "end_time"))
         window = params.get("value_grouping_window")
         if window is not None and window not in _WINDOWS:
-            raise StripeError(400, "Invalid value_grouping_window: must be one of hour, day", param="value_grouping_window")
+            raise StripeError(
+                400, "Invalid value_grouping_window: must be one of hour, day", param="value_grouping_window"
+            )
         step = 60 if window is None else _WINDOWS[window]
         for name, moment in (("start_time", start), ("end_time", end)):
             if moment % step:
@@ -54,7 +67,16 @@ class MeterSummaries:
         if end <= start:
             raise StripeError(400, "end_time must be after start_time.", param="end_time")
         bounds = [(start, end)] if window is None else [(at, min(at + step, end)) for at in range(start, end, step)]
-        summaries = [{"id": new_id("mtrusum_"), "object": "billing.meter_event_summary", "livemode": False,
-                      "meter": meter["id"], "start_time": low, "end_time": high,
-                      "aggregated_value": self._meters.usage(meter, customer, low, high)} for low, high in bounds]
+        summaries = [
+            {
+                "id": new_id("mtrusum_"),
+                "object": "billing.meter_event_summary",
+                "livemode": False,
+                "meter": meter["id"],
+                "start_time": low,
+                "end_time": high,
+                "aggregated_value": self._meters.usage(meter, customer, low, high),
+            }
+            for low, high in bounds
+        ]
         return web.json_response(paginate(summaries, params, request.path))

@@ -39,18 +39,30 @@ class MeterState:
     identifiers: dict[str, float] = field(default_factory=dict)  # identifier -> when it was first seen
 
     def active(self, event_name: str) -> dict[str, Any] | None:
-        return next((meter for meter in self.by_id.values()
-                     if meter["event_name"] == event_name and meter["status"] == "active"), None)
+        return next(
+            (
+                meter
+                for meter in self.by_id.values()
+                if meter["event_name"] == event_name and meter["status"] == "active"
+            ),
+            None,
+        )
 
     def usage(self, meter: dict[str, Any], customer_id: str, start: int, end: int) -> float:
         """The meter's aggregate for the customer's events timestamped in [start, end), by the meter's
         `default_aggregation.formula`: sum of the values, count of the events, or the last value."""
         customer_key = meter["customer_mapping"]["event_payload_key"]
         value_key = meter["value_settings"]["event_payload_key"]
-        events = sorted((event for event in self.events
-                         if event["event_name"] == meter["event_name"]
-                         and event["payload"].get(customer_key) == customer_id and start <= event["timestamp"] < end),
-                        key=lambda event: event["timestamp"])
+        events = sorted(
+            (
+                event
+                for event in self.events
+                if event["event_name"] == meter["event_name"]
+                and event["payload"].get(customer_key) == customer_id
+                and start <= event["timestamp"] < end
+            ),
+            key=lambda event: event["timestamp"],
+        )
         formula = meter["default_aggregation"]["formula"]
         if formula == "count":
             return float(len(events))
@@ -74,19 +86,24 @@ class Meters:
 
     async def create(self, request: web.Request) -> web.Response:
         params = await request_params(request)
-        reject_unknown(params, ("display_name", "event_name", "default_aggregation", "customer_mapping",
-                                "value_settings"))
+        reject_unknown(
+            params, ("display_name", "event_name", "default_aggregation", "customer_mapping", "value_settings")
+        )
         event_name = require(params, "event_name")
         if self._state.active(event_name) is not None:
-            raise StripeError(400, f"An active meter with event_name `{event_name}` already exists.",
-                              param="event_name")
+            raise StripeError(
+                400, f"An active meter with event_name `{event_name}` already exists.", param="event_name"
+            )
         created = int(time.time())
         meter = {
             "id": new_id("mtr_"),
             "object": "billing.meter",
             "created": created,
-            "customer_mapping": {"type": "by_id", "event_payload_key": "stripe_customer_id",
-                                 **(params.get("customer_mapping") or {})},
+            "customer_mapping": {
+                "type": "by_id",
+                "event_payload_key": "stripe_customer_id",
+                **(params.get("customer_mapping") or {}),
+            },
             "default_aggregation": {"formula": require(params, "default_aggregation", "formula")},
             "display_name": require(params, "display_name"),
             "event_name": event_name,
@@ -117,8 +134,11 @@ class Meters:
         meter = self._meter(request)
         active = request.match_info["action"] == "reactivate"
         now = int(time.time())
-        meter.update(status="active" if active else "inactive", updated=now,
-                     status_transitions={"deactivated_at": None if active else now})
+        meter.update(
+            status="active" if active else "inactive",
+            updated=now,
+            status_transitions={"deactivated_at": None if active else now},
+        )
         return web.json_response(meter)
 
     async def list(self, request: web.Request) -> web.Response:
@@ -134,12 +154,18 @@ class Meters:
         payload = require(params, "payload")
         meter = self._state.active(event_name)
         if meter is None:
-            raise StripeError(400, f"No active meter was found for event_name `{event_name}`.", param="event_name",
-                              code="resource_missing")
+            raise StripeError(
+                400,
+                f"No active meter was found for event_name `{event_name}`.",
+                param="event_name",
+                code="resource_missing",
+            )
         customer_key = meter["customer_mapping"]["event_payload_key"]
         value_key = meter["value_settings"]["event_payload_key"]
         if not payload.get(customer_key):
-            raise StripeError(400, f"Missing required param: payload[{customer_key}].", param=f"payload[{customer_key}]")
+            raise StripeError(
+                400, f"Missing required param: payload[{customer_key}].", param=f"payload[{customer_key}]"
+            )
         value = payload.get(value_key, "1" if meter["default_aggregation"]["formula"] == "count" else None)
         if value is None or not re.fullmatch(r"-?\d+(\.\d+)?", str(value)):
             raise StripeError(400, f"payload[{value_key}] must be a number.", param=f"payload[{value_key}]")
@@ -149,11 +175,21 @@ class Meters:
             del identifiers[expired]
         identifier = params.get("identifier") or new_id("mev_")
         if identifier in identifiers:
-            raise StripeError(400, f"An event already exists with identifier {identifier}.", param="identifier",
-                              code="duplicate_meter_event")
+            raise StripeError(
+                400,
+                f"An event already exists with identifier {identifier}.",
+                param="identifier",
+                code="duplicate_meter_event",
+            )
         identifiers[identifier] = now
-        event = {"object": "billing.meter_event", "created": int(now), "event_name": event_name,
-                 "identifier": identifier, "livemode": False, "payload": payload,
-                 "timestamp": as_int(params.get("timestamp"), "timestamp") or int(now)}
+        event = {
+            "object": "billing.meter_event",
+            "created": int(now),
+            "event_name": event_name,
+            "identifier": identifier,
+            "livemode": False,
+            "payload": payload,
+            "timestamp": as_int(params.get("timestamp"), "timestamp") or int(now),
+        }
         self._state.events.append(event)
         return web.json_response(event)

@@ -45,9 +45,21 @@ from localdev.stripe_bridge.core import (
 )
 from localdev.stripe_bridge.meters import MeterState
 
-_CREATE_PARAMS = ("currency", "product", "unit_amount", "unit_amount_decimal", "recurring", "billing_scheme",
-                  "tiers", "tiers_mode", "transform_quantity", "lookup_key", "transfer_lookup_key", "metadata",
-                  "active")
+_CREATE_PARAMS = (
+    "currency",
+    "product",
+    "unit_amount",
+    "unit_amount_decimal",
+    "recurring",
+    "billing_scheme",
+    "tiers",
+    "tiers_mode",
+    "transform_quantity",
+    "lookup_key",
+    "transfer_lookup_key",
+    "metadata",
+    "active",
+)
 
 
 @dataclass
@@ -62,15 +74,19 @@ class Prices:
         self._meters = meters
 
     def routes(self) -> list[Route]:
-        return [("POST", "/v1/prices", self.create), ("GET", "/v1/prices", self.list),
-                ("GET", "/v1/prices/{id}", self.retrieve)]
+        return [
+            ("POST", "/v1/prices", self.create),
+            ("GET", "/v1/prices", self.list),
+            ("GET", "/v1/prices/{id}", self.retrieve),
+        ]
 
     async def create(self, request: web.Request) -> web.Response:
         params = await request_params(request)
         reject_unknown(params, _CREATE_PARAMS)
         price = self._price(params)
-        holder = self._lookup_key_holder(price["lookup_key"], as_bool(params.get("transfer_lookup_key"),
-                                                                      "transfer_lookup_key"))
+        holder = self._lookup_key_holder(
+            price["lookup_key"], as_bool(params.get("transfer_lookup_key"), "transfer_lookup_key")
+        )
         key = api_key(request)
         await self._upstream.require_object("product", "products", price["product"], key, "product")
         if price["recurring"]:
@@ -114,10 +130,16 @@ class Prices:
             "product": require(params, "product"),
             "recurring": recurring,
             "tax_behavior": "unspecified",
-            "tiers": [_tier(tier, index) for index, tier in enumerate(params["tiers"])] if params.get("tiers") else None,
+            "tiers": [_tier(tier, index) for index, tier in enumerate(params["tiers"])]
+            if params.get("tiers")
+            else None,
             "tiers_mode": params.get("tiers_mode"),
-            "transform_quantity": {"divide_by": as_int(transform.get("divide_by"), "transform_quantity[divide_by]"),
-                                   "round": transform.get("round")} if transform else None,
+            "transform_quantity": {
+                "divide_by": as_int(transform.get("divide_by"), "transform_quantity[divide_by]"),
+                "round": transform.get("round"),
+            }
+            if transform
+            else None,
             "type": "recurring" if recurring else "one_time",
             "unit_amount": unit_amount,
             "unit_amount_decimal": unit_amount_decimal,
@@ -131,9 +153,14 @@ class Prices:
         meter = require(params, "recurring", "meter") if usage_type == "metered" else recurring.get("meter")
         if meter and meter not in self._meters.by_id:
             raise missing("billing meter", meter, "recurring[meter]")
-        return {"aggregate_usage": None, "interval": recurring.get("interval"),
-                "interval_count": as_int(recurring.get("interval_count", 1), "recurring[interval_count]"),
-                "meter": meter, "trial_period_days": None, "usage_type": usage_type}
+        return {
+            "aggregate_usage": None,
+            "interval": recurring.get("interval"),
+            "interval_count": as_int(recurring.get("interval_count", 1), "recurring[interval_count]"),
+            "meter": meter,
+            "trial_period_days": None,
+            "usage_type": usage_type,
+        }
 
     def _lookup_key_holder(self, lookup_key: str | None, transfer: bool | None) -> dict[str, Any] | None:
         """The price that holds `lookup_key` now, if the new one may take it over; Stripe's 400 if not."""
@@ -148,23 +175,42 @@ def _tier(tier: dict[str, Any], index: int) -> dict[str, Any]:
     unit_amount, unit_amount_decimal = amount_pair(tier, "unit_amount")
     flat_amount, flat_amount_decimal = amount_pair(tier, "flat_amount")
     up_to = tier.get("up_to")
-    return {"flat_amount": flat_amount, "flat_amount_decimal": flat_amount_decimal, "unit_amount": unit_amount,
-            "unit_amount_decimal": unit_amount_decimal,
-            "up_to": None if up_to == "inf" else as_int(up_to, f"tiers[{index}][up_to]")}
+    return {
+        "flat_amount": flat_amount,
+        "flat_amount_decimal": flat_amount_decimal,
+        "unit_amount": unit_amount,
+        "unit_amount_decimal": unit_amount_decimal,
+        "up_to": None if up_to == "inf" else as_int(up_to, f"tiers[{index}][up_to]"),
+    }
 
 
 def _backing_plan(price: dict[str, Any]) -> dict[str, Any]:
     """The localstripe plan behind a recurring price (same id). Metered → amount 0: gap 4."""
     recurring = price["recurring"]
-    plan: dict[str, Any] = {"id": price["id"], "product": price["product"], "currency": price["currency"],
-                            "interval": recurring["interval"], "interval_count": recurring["interval_count"],
-                            "usage_type": recurring["usage_type"], "active": price["active"]}
+    plan: dict[str, Any] = {
+        "id": price["id"],
+        "product": price["product"],
+        "currency": price["currency"],
+        "interval": recurring["interval"],
+        "interval_count": recurring["interval_count"],
+        "usage_type": recurring["usage_type"],
+        "active": price["active"],
+    }
     if recurring["usage_type"] == "metered":
         plan["amount"] = 0
     elif price["billing_scheme"] == "tiered":
-        plan.update(billing_scheme="tiered", tiers_mode=price["tiers_mode"], tiers=[
-            {"up_to": "inf" if t["up_to"] is None else t["up_to"], "unit_amount": t["unit_amount"] or 0,
-             "flat_amount": t["flat_amount"] or 0} for t in price["tiers"]])
+        plan.update(
+            billing_scheme="tiered",
+            tiers_mode=price["tiers_mode"],
+            tiers=[
+                {
+                    "up_to": "inf" if t["up_to"] is None else t["up_to"],
+                    "unit_amount": t["unit_amount"] or 0,
+                    "flat_amount": t["flat_amount"] or 0,
+                }
+                for t in price["tiers"]
+            ],
+        )
     else:
         plan["amount"] = price["unit_amount"] or 0
     return plan

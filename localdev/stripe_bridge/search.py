@@ -24,7 +24,9 @@ from localdev.stripe_bridge.core import (
     require,
 )
 
-_CLAUSE = re.compile(r"""\s*(?P<field>metadata\[['"](?P<key>[^'"]+)['"]\]|[a-z_]+)\s*:\s*['"](?P<value>[^'"]*)['"]\s*""")
+_CLAUSE = re.compile(
+    r"""\s*(?P<field>metadata\[['"](?P<key>[^'"]+)['"]\]|[a-z_]+)\s*:\s*['"](?P<value>[^'"]*)['"]\s*"""
+)
 
 
 def _parse_query(query: str) -> list[tuple[tuple[str, ...], str]]:
@@ -33,8 +35,9 @@ def _parse_query(query: str) -> list[tuple[tuple[str, ...], str]]:
     for clause in re.split(r"\s+AND\s+", query.strip()):
         match = _CLAUSE.fullmatch(clause)
         if not match:
-            raise StripeError(400, f"The bridge understands `field:'value'` clauses joined by AND, not: {clause}",
-                              param="query")
+            raise StripeError(
+                400, f"The bridge understands `field:'value'` clauses joined by AND, not: {clause}", param="query"
+            )
         path: tuple[str, ...] = ("metadata", match["key"]) if match["key"] else (match["field"],)
         conditions.append((path, match["value"]))
     return conditions
@@ -58,11 +61,21 @@ class CustomerSearch:
         params = await request_params(request)
         reject_unknown(params, ("query", "limit"))
         conditions = _parse_query(require(params, "query"))
-        found = [customer for customer in await self._all_customers(api_key(request))
-                 if all(_matches(customer, path, value) for path, value in conditions)]
+        found = [
+            customer
+            for customer in await self._all_customers(api_key(request))
+            if all(_matches(customer, path, value) for path, value in conditions)
+        ]
         limit = as_int(params.get("limit"), "limit") or 10
-        return web.json_response({"object": "search_result", "url": "/v1/customers/search",
-                                  "has_more": len(found) > limit, "next_page": None, "data": found[:limit]})
+        return web.json_response(
+            {
+                "object": "search_result",
+                "url": "/v1/customers/search",
+                "has_more": len(found) > limit,
+                "next_page": None,
+                "data": found[:limit],
+            }
+        )
 
     async def _all_customers(self, key: str) -> list[dict[str, Any]]:
         customers: list[dict[str, Any]] = []

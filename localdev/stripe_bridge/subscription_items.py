@@ -84,8 +84,11 @@ class ItemChanges:
         reject_unknown(params, UPDATE_PARAMS)
         behavior = params.get("proration_behavior")
         if behavior is not None and behavior not in PRORATION_BEHAVIORS:
-            raise StripeError(400, f"Invalid proration_behavior: must be one of {', '.join(PRORATION_BEHAVIORS)}",
-                              param="proration_behavior")
+            raise StripeError(
+                400,
+                f"Invalid proration_behavior: must be one of {', '.join(PRORATION_BEHAVIORS)}",
+                param="proration_behavior",
+            )
         items = params.get("items") or []
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise StripeError(400, "Invalid array", param="items")
@@ -94,8 +97,12 @@ class ItemChanges:
             if keys == {"id", "deleted"} and as_bool(item["deleted"], f"items[{index}][deleted]"):
                 continue
             if keys != {"price"}:
-                raise StripeError(400, "The bridge adds an item with {price} and removes one with {id, deleted: "
-                                       "true}; it does not change an existing item.", param=f"items[{index}]")
+                raise StripeError(
+                    400,
+                    "The bridge adds an item with {price} and removes one with {id, deleted: "
+                    "true}; it does not change an existing item.",
+                    param=f"items[{index}]",
+                )
         cancel = params.get("cancel_at_period_end")
         return items, as_bool(cancel, "cancel_at_period_end") if cancel is not None else None
 
@@ -107,28 +114,47 @@ class ItemChanges:
                 items.append(await self._new_item(subscription["id"], items, change, index, key))
                 continue
             if not any(item["id"] == change["id"] for item in items):
-                raise StripeError(400, f"No such subscription item: '{change['id']}'", param=f"items[{index}][id]",
-                                  code="resource_missing")
+                raise StripeError(
+                    400,
+                    f"No such subscription item: '{change['id']}'",
+                    param=f"items[{index}][id]",
+                    code="resource_missing",
+                )
             items = [item for item in items if item["id"] != change["id"]]
         if not items:
-            raise StripeError(400, "A subscription needs at least one item: add one before removing the last.",
-                              param="items")
+            raise StripeError(
+                400, "A subscription needs at least one item: add one before removing the last.", param="items"
+            )
         self._state.by_subscription[subscription["id"]] = items
 
-    async def _new_item(self, subscription_id: str, items: list[dict[str, Any]], change: dict[str, Any],
-                        index: int, key: str) -> dict[str, Any]:
+    async def _new_item(
+        self, subscription_id: str, items: list[dict[str, Any]], change: dict[str, Any], index: int, key: str
+    ) -> dict[str, Any]:
         param = f"items[{index}][price]"
         price = stored(self._prices.by_id, "price", change["price"], param)
         if (price["recurring"] or {}).get("usage_type") != "metered":
-            raise StripeError(400, f"The bridge adds metered prices only (it does not prorate): {price['id']} is not "
-                                   "one.", param=param)
+            raise StripeError(
+                400,
+                f"The bridge adds metered prices only (it does not prorate): {price['id']} is not one.",
+                param=param,
+            )
         if any(_price_of(item) == price["id"] for item in items):
-            raise StripeError(400, f"Cannot add multiple subscription items with the same price: {price['id']}.",
-                              param=param)
+            raise StripeError(
+                400, f"Cannot add multiple subscription items with the same price: {price['id']}.", param=param
+            )
         plan = await self._upstream.call("GET", f"/v1/plans/{price['id']}", key)
-        return {"id": new_id("si_"), "object": "subscription_item", "created": int(time.time()), "discounts": [],
-                "livemode": False, "metadata": change.get("metadata") or {}, "plan": plan,
-                "price": dict(price), "subscription": subscription_id, "tax_rates": []}
+        return {
+            "id": new_id("si_"),
+            "object": "subscription_item",
+            "created": int(time.time()),
+            "discounts": [],
+            "livemode": False,
+            "metadata": change.get("metadata") or {},
+            "plan": plan,
+            "price": dict(price),
+            "subscription": subscription_id,
+            "tax_rates": [],
+        }
 
 
 def _price_of(item: dict[str, Any]) -> str:

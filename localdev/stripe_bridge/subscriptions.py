@@ -57,8 +57,14 @@ _ENDED = ("canceled", "incomplete_expired")  # what a list without `status` leav
 
 
 class Subscriptions:
-    def __init__(self, upstream: Upstream, prices: PriceState, invoices: InvoiceState, items: SubscriptionItemState,
-                 webhooks: Webhooks) -> None:
+    def __init__(
+        self,
+        upstream: Upstream,
+        prices: PriceState,
+        invoices: InvoiceState,
+        items: SubscriptionItemState,
+        webhooks: Webhooks,
+    ) -> None:
         self._upstream = upstream
         self._prices = prices
         self._invoices = invoices
@@ -83,10 +89,13 @@ class Subscriptions:
                 item["plan"] = stored(self._prices.by_id, "price", item.pop("price"), f"items[{index}][price]")["id"]
         if params.get("payment_behavior") == "default_incomplete":
             params["payment_behavior"] = "allow_incomplete"
-        response = await self._upstream.forward(request, body=urlencode(flatten(params)).encode(),
-                                                reshape=self._as_stripe_shows_it)
+        response = await self._upstream.forward(
+            request, body=urlencode(flatten(params)).encode(), reshape=self._as_stripe_shows_it
+        )
         if response.status == 200:
-            self._webhooks.send_after_answer(self._announce_paid_invoice(json.loads(response.text or "{}"), api_key(request)))
+            self._webhooks.send_after_answer(
+                self._announce_paid_invoice(json.loads(response.text or "{}"), api_key(request))
+            )
         return response
 
     async def forward(self, request: web.Request) -> web.Response:
@@ -96,8 +105,10 @@ class Subscriptions:
         """Gap 15: newest first, filtered by the status Stripe would show."""
         params = await request_params(request)
         reject_unknown(params, ("customer", "status", "limit", "starting_after"))
-        shown = [self._as_stripe_shows_it(subscription)
-                 for subscription in await self._localstripe_subscriptions(api_key(request), params.get("customer"))]
+        shown = [
+            self._as_stripe_shows_it(subscription)
+            for subscription in await self._localstripe_subscriptions(api_key(request), params.get("customer"))
+        ]
         shown = [subscription for subscription in shown if _listed(subscription["status"], params.get("status"))]
         shown.sort(key=lambda subscription: subscription["created"])  # stable: creation order within a second
         return web.json_response(paginate(shown, params, "/v1/subscriptions"))
@@ -138,17 +149,24 @@ class Subscriptions:
             raise StripeError(400, "A canceled subscription can only update its metadata.")
         if changes:
             await self._item_changes.apply(current, changes, key)
-        forwarded = {name: value for name, value in (("metadata", params.get("metadata")),
-                                                     ("cancel_at_period_end", cancel_at_period_end))
-                     if value is not None}
-        after = await self._upstream.call("POST", path, key, forwarded) if forwarded else await self._upstream.call(
-            "GET", path, key)
+        forwarded = {
+            name: value
+            for name, value in (("metadata", params.get("metadata")), ("cancel_at_period_end", cancel_at_period_end))
+            if value is not None
+        }
+        after = (
+            await self._upstream.call("POST", path, key, forwarded)
+            if forwarded
+            else await self._upstream.call("GET", path, key)
+        )
         after = self._as_stripe_shows_it(after)
-        previous = {name: before[name] for name in ("items", "cancel_at_period_end", "metadata")
-                    if before[name] != after[name]}
+        previous = {
+            name: before[name] for name in ("items", "cancel_at_period_end", "metadata") if before[name] != after[name]
+        }
         if previous:
             self._webhooks.send_after_answer(
-                self._webhooks.send_event("customer.subscription.updated", after, previous))
+                self._webhooks.send_event("customer.subscription.updated", after, previous)
+            )
         return web.json_response(after)
 
     async def _announce_paid_invoice(self, subscription: dict[str, Any], key: str) -> None:
@@ -156,9 +174,14 @@ class Subscriptions:
             return
         invoice = await self._upstream.call("GET", f"/v1/invoices/{subscription['latest_invoice']}", key)
         if invoice.get("status") == "paid":
-            invoice["parent"] = {"type": "subscription_details", "quote_details": None,
-                                 "subscription_details": {"subscription": subscription["id"],
-                                                          "metadata": subscription.get("metadata") or {}}}
+            invoice["parent"] = {
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {
+                    "subscription": subscription["id"],
+                    "metadata": subscription.get("metadata") or {},
+                },
+            }
             await self._webhooks.send_event("invoice.paid", invoice)
 
     def _as_stripe_shows_it(self, payload: Any) -> Any:

@@ -141,16 +141,26 @@ class Webhooks:
             config["events"] = endpoint["enabled_events"]
         await self._upstream.configure(f"/_config/webhooks/{endpoint['id']}", config)
 
-    async def send_event(self, event_type: str, data_object: dict[str, Any],
-                         previous_attributes: dict[str, Any] | None = None) -> list[WebhookDelivery]:
+    async def send_event(
+        self, event_type: str, data_object: dict[str, Any], previous_attributes: dict[str, Any] | None = None
+    ) -> list[WebhookDelivery]:
         """Deliver a signed event to every endpoint subscribed to it; wait for the answers."""
-        event: dict[str, Any] = {"id": new_id("evt_"), "object": "event", "api_version": STRIPE_API_VERSION,
-                 "created": int(time.time()), "data": {"object": data_object}, "livemode": False,
-                 "pending_webhooks": 0, "request": {"id": None, "idempotency_key": None}, "type": event_type}
+        event: dict[str, Any] = {
+            "id": new_id("evt_"),
+            "object": "event",
+            "api_version": STRIPE_API_VERSION,
+            "created": int(time.time()),
+            "data": {"object": data_object},
+            "livemode": False,
+            "pending_webhooks": 0,
+            "request": {"id": None, "idempotency_key": None},
+            "type": event_type,
+        }
         if previous_attributes is not None:
             event["data"]["previous_attributes"] = previous_attributes
-        targets = [e for e in self._state.endpoints.values()
-                   if "*" in e["enabled_events"] or event_type in e["enabled_events"]]
+        targets = [
+            e for e in self._state.endpoints.values() if "*" in e["enabled_events"] or event_type in e["enabled_events"]
+        ]
         event["pending_webhooks"] = len(targets)
         payload = json.dumps(event).encode()
         deliveries = await asyncio.gather(*(self._deliver(endpoint, event, payload) for endpoint in targets))
@@ -164,13 +174,16 @@ class Webhooks:
         task.add_done_callback(self._background.discard)
 
     async def _deliver(self, endpoint: dict[str, Any], event: dict[str, Any], payload: bytes) -> WebhookDelivery:
-        headers = {"Content-Type": "application/json; charset=utf-8",
-                   "Stripe-Signature": sign_payload(payload, self._state.secrets[endpoint["id"]])}
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": sign_payload(payload, self._state.secrets[endpoint["id"]]),
+        }
         delivery = WebhookDelivery(endpoint["id"], endpoint["url"], event["id"], event["type"], None)
         timeout = aiohttp.ClientTimeout(total=WEBHOOK_DELIVERY_TIMEOUT_SECONDS)
         try:
-            async with self._upstream.session.post(endpoint["url"], data=payload, headers=headers,
-                                                   timeout=timeout) as response:
+            async with self._upstream.session.post(
+                endpoint["url"], data=payload, headers=headers, timeout=timeout
+            ) as response:
                 delivery.status = response.status
         except (TimeoutError, aiohttp.ClientError) as error:
             delivery.error = f"{type(error).__name__}: {error}"
@@ -183,7 +196,9 @@ class Webhooks:
         except ValueError:
             body = None
         if not isinstance(body, dict) or not body.get("type") or not isinstance(body.get("object"), dict):
-            raise StripeError(400, 'Expected a JSON body {"type": "...", "object": {...}}, '
-                                   'optionally with "previous_attributes": {...}.')
+            raise StripeError(
+                400,
+                'Expected a JSON body {"type": "...", "object": {...}}, optionally with "previous_attributes": {...}.',
+            )
         deliveries = await self.send_event(body["type"], body["object"], body.get("previous_attributes"))
         return web.json_response({"deliveries": [vars(d) for d in deliveries]})

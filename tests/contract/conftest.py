@@ -43,7 +43,11 @@ def second_price_id(stripe_api: str, price_id: str) -> str:
     from ops.catalog_setup import CatalogSetup
     from tollgate.adapters.stripe_client import stripe_client
 
-    second = replace(DEV_CATALOG, product_name="Tollgate API (contract, second plan)",
-                     meter_event_name="tollgate_contract_second_calls", lookup_key="tollgate_contract_second",
-                     unit_amount_decimal=Decimal("0.5"))
+    second = replace(
+        DEV_CATALOG,
+        product_name="Tollgate API (contract, second plan)",
+        meter_event_name="tollgate_contract_second_calls",
+        lookup_key="tollgate_contract_second",
+        unit_amount_decimal=Decimal("0.5"),
+    )
     return CatalogSetup(stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api)).ensure_price(second).price_id

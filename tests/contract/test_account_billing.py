@@ -70,9 +70,11 @@ def stripe(request) -> Iterator[Stripe]:
     request.getfixturevalue("price_id")  # `make stripe-setup` on the session's Stripe account, its portal included
     client = stripe_client(STRIPE_TEST_SECRET_KEY, request.getfixturevalue("stripe_api"))
     localstripe_url = request.getfixturevalue("emulators").localstripe.url
-    yield Stripe(bridged_account(request.getfixturevalue("stripe_bridge")),
-                 lambda: client.v1.customers.create({"email": f"{uuid.uuid4().hex[:8]}@example.com"}).id,
-                 lambda: bridged_account_without_portal(localstripe_url))
+    yield Stripe(
+        bridged_account(request.getfixturevalue("stripe_bridge")),
+        lambda: client.v1.customers.create({"email": f"{uuid.uuid4().hex[:8]}@example.com"}).id,
+        lambda: bridged_account_without_portal(localstripe_url),
+    )
 
 
 def bridged_account(bridge: StripeBridge) -> StripeAccount:
@@ -84,10 +86,16 @@ def bridged_account(bridge: StripeBridge) -> StripeAccount:
     client = stripe_client(STRIPE_TEST_SECRET_KEY, bridge.api_base)
 
     def opened() -> list[tuple[str, str]]:
-        tollgates = {configuration["id"] for configuration in bridge.state.portal.configurations.values()
-                     if configuration.get("metadata") == contract.STRIPE_PORTAL_CONFIGURATION_METADATA}
-        return [(session["customer"], session["return_url"]) for session in bridge.state.portal.sessions.values()
-                if session["configuration"] in tollgates]
+        tollgates = {
+            configuration["id"]
+            for configuration in bridge.state.portal.configurations.values()
+            if configuration.get("metadata") == contract.STRIPE_PORTAL_CONFIGURATION_METADATA
+        }
+        return [
+            (session["customer"], session["return_url"])
+            for session in bridge.state.portal.sessions.values()
+            if session["configuration"] in tollgates
+        ]
 
     def set_up() -> None:
         CatalogSetup(client).ensure_portal("Tollgate API")
@@ -104,10 +112,18 @@ def bridged_account_without_portal(localstripe_url: str) -> Iterator[StripeAccou
     from tollgate.adapters.stripe_client import stripe_client
 
     with StripeBridge(localstripe_url) as bridge:
-        stripe_client(STRIPE_TEST_SECRET_KEY, bridge.api_base).v1.billing_portal.configurations.create({
-            "features": {"invoice_history": {"enabled": True},
-                         "subscription_update": {"enabled": True, "default_allowed_updates": ["price"],
-                                                 "proration_behavior": "none"}}})
+        stripe_client(STRIPE_TEST_SECRET_KEY, bridge.api_base).v1.billing_portal.configurations.create(
+            {
+                "features": {
+                    "invoice_history": {"enabled": True},
+                    "subscription_update": {
+                        "enabled": True,
+                        "default_allowed_updates": ["price"],
+                        "proration_behavior": "none",
+                    },
+                }
+            }
+        )
         yield bridged_account(bridge)
 
 

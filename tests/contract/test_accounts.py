@@ -45,19 +45,39 @@ def account(**fields) -> Account:
 
 def test_a_row_round_trips_with_every_field(accounts):
     original = account(
-        first_name="Zoë", last_name="Lee", plan_id="pro", price_id="price_pro", api_key_id="k1",
-        customer_id="cus_1", subscription_id="sub_1", customer_idempotency_key="tollgate-customer-x",
-        lease_expires_at=123, request_fingerprint="fp", created_at=1, updated_at=2,
-        cut_off_reason="Card declined.", owes_since=7, last_checkout_session_id="cs_test_1",
-        usage_key="usage-value", account_id="acct_0123456789abcdefghij",
+        first_name="Zoë",
+        last_name="Lee",
+        plan_id="pro",
+        price_id="price_pro",
+        api_key_id="k1",
+        customer_id="cus_1",
+        subscription_id="sub_1",
+        customer_idempotency_key="tollgate-customer-x",
+        lease_expires_at=123,
+        request_fingerprint="fp",
+        created_at=1,
+        updated_at=2,
+        cut_off_reason="Card declined.",
+        owes_since=7,
+        last_checkout_session_id="cs_test_1",
+        usage_key="usage-value",
+        account_id="acct_0123456789abcdefghij",
         usage_limit=UsageLimit("quota_exceeded", 1_800_000_000, "free"),
-        keys=(KeyRecord("k0", 1, KeyState.RETIRED, 5), KeyRecord("k2", 1, KeyState.ROTATING_OUT, 9, "wxyz", "ab" * 32),
-              KeyRecord("k1", 2, hint="abcd", key_hash="cd" * 32, gateway_key_id="gw1")),
-        pending_plan_id="team", plan_intent=PlanIntent("team", "tollgate-plan-x-team-v3", 8, "account page"),
-        plan_changes=(PlanChange(3, None, "free", "account page", None, None),
-                      PlanChange(4, "free", "pro", "checkout", None, "price_pro")),
-        history=(StatusChange(1, AccountStatus.PENDING, "sign-up"),
-                 StatusChange(2, AccountStatus.SUSPENDED, "customer.subscription.deleted", "evt_1")),
+        keys=(
+            KeyRecord("k0", 1, KeyState.RETIRED, 5),
+            KeyRecord("k2", 1, KeyState.ROTATING_OUT, 9, "wxyz", "ab" * 32),
+            KeyRecord("k1", 2, hint="abcd", key_hash="cd" * 32, gateway_key_id="gw1"),
+        ),
+        pending_plan_id="team",
+        plan_intent=PlanIntent("team", "tollgate-plan-x-team-v3", 8, "account page"),
+        plan_changes=(
+            PlanChange(3, None, "free", "account page", None, None),
+            PlanChange(4, "free", "pro", "checkout", None, "price_pro"),
+        ),
+        history=(
+            StatusChange(1, AccountStatus.PENDING, "sign-up"),
+            StatusChange(2, AccountStatus.SUSPENDED, "customer.subscription.deleted", "evt_1"),
+        ),
         spend_settings=SpendSettings((50, 100), (Decimal("2.5"), Decimal("10")), Decimal("12.50"), False),
         alerts_sent=AlertsSent(("quota:50@1800000000",), (("amount:2.5@1800003600", 1_800_000_100),)),
     ).with_keys_synced()
@@ -99,8 +119,9 @@ def test_an_update_writes_only_what_it_changed(accounts):
 
     stored = accounts.update(replace(read, cut_off_reason=None, subscription_id="sub_new"), read)
 
-    assert stored == accounts.get(read.email) == replace(read, cut_off_reason=None, subscription_id="sub_new",
-                                                         version=2)
+    assert (
+        stored == accounts.get(read.email) == replace(read, cut_off_reason=None, subscription_id="sub_new", version=2)
+    )
 
 
 def test_a_row_replaced_whole_loses_the_attributes_the_new_one_has_not(accounts):
@@ -119,9 +140,16 @@ def test_a_row_from_before_versions_is_version_0_and_written_once_from_it(accoun
     if isinstance(accounts, FakeAccounts):
         accounts.rows[legacy.email] = legacy
     else:
-        accounts._client.put_item(TableName=accounts._table, Item={
-            "email": {"S": legacy.email}, "status": {"S": "active"}, "attemptId": {"S": "a1"},
-            "keySyncedFor": {"S": "active"}, "keysRevision": {"N": "3"}})
+        accounts._client.put_item(
+            TableName=accounts._table,
+            Item={
+                "email": {"S": legacy.email},
+                "status": {"S": "active"},
+                "attemptId": {"S": "a1"},
+                "keySyncedFor": {"S": "active"},
+                "keysRevision": {"N": "3"},
+            },
+        )
 
     read = accounts.get(legacy.email)
     assert read.version == 0 and not read.keys_in_sync  # an old marker never says the keys match
@@ -162,8 +190,9 @@ def test_a_deleted_row_takes_the_index_items_of_its_earlier_keys_along(accounts)
 def test_an_event_is_applied_once_and_only_over_the_version_read(accounts):
     read = accounts.create(account(status=AccountStatus.ACTIVE))
     event = AppliedEvent(f"evt_{read.email}", remember_until=2_000_000_000)
-    applied = accounts.update(read.with_status(AccountStatus.SUSPENDED, 10, "x").with_billing_event(event.event_id, 10),
-                              read, event)
+    applied = accounts.update(
+        read.with_status(AccountStatus.SUSPENDED, 10, "x").with_billing_event(event.event_id, 10), read, event
+    )
 
     with pytest.raises(EventAlreadyApplied):
         accounts.update(applied.touched(11), applied, event)
@@ -179,12 +208,19 @@ def before_issue_20(row, *key_ids: str):
 
 
 def test_accounts_are_found_by_each_id_and_every_key_they_record(accounts):
-    row = accounts.create(before_issue_20(
-        account(status=AccountStatus.ACTIVE, customer_id="cus_ids", subscription_id="sub_ids"), "key-first"))
+    row = accounts.create(
+        before_issue_20(
+            account(status=AccountStatus.ACTIVE, customer_id="cus_ids", subscription_id="sub_ids"), "key-first"
+        )
+    )
     rotated = accounts.update(before_issue_20(row, "key-first", "key-second"), row)
 
-    for found in (accounts.find_by_api_key_id("key-first"), accounts.find_by_api_key_id("key-second"),
-                  accounts.find_by_customer_id("cus_ids"), accounts.find_by_subscription_id("sub_ids")):
+    for found in (
+        accounts.find_by_api_key_id("key-first"),
+        accounts.find_by_api_key_id("key-second"),
+        accounts.find_by_customer_id("cus_ids"),
+        accounts.find_by_subscription_id("sub_ids"),
+    ):
         assert found == rotated
     assert accounts.find_by_api_key_id("key-none") is None
 
@@ -209,8 +245,10 @@ def test_an_earlier_key_whose_row_no_longer_records_it_finds_nothing(accounts):
 
 def test_rows_are_listed_by_status_and_counted(accounts):
     before = accounts.count_by_status()
-    made = [accounts.create(account(status=status)) for status in (
-        AccountStatus.CANCELED, AccountStatus.FAILED, AccountStatus.ACTIVE, AccountStatus.CANCELED)]
+    made = [
+        accounts.create(account(status=status))
+        for status in (AccountStatus.CANCELED, AccountStatus.FAILED, AccountStatus.ACTIVE, AccountStatus.CANCELED)
+    ]
 
     listed = accounts.list_by_status(AccountStatus.CANCELED, AccountStatus.FAILED)
 
@@ -223,8 +261,9 @@ def test_rows_are_listed_by_status_and_counted(accounts):
 
 def test_the_follow_up_list_holds_rows_that_owe_or_wait_for_a_plan_change_and_only_while_they_do(accounts):
     owing = accounts.create(account(status=AccountStatus.SUSPENDED, owes_since=5))
-    intending = accounts.create(account(status=AccountStatus.ACTIVE,
-                                        plan_intent=PlanIntent("free", "k", 6, "account page")))
+    intending = accounts.create(
+        account(status=AccountStatus.ACTIVE, plan_intent=PlanIntent("free", "k", 6, "account page"))
+    )
     settled = accounts.create(account(status=AccountStatus.ACTIVE, owes_since=7))
     accounts.update(settled.with_debt(None), settled)
 
@@ -236,14 +275,26 @@ def test_the_follow_up_list_holds_rows_that_owe_or_wait_for_a_plan_change_and_on
 
 def test_history_written_in_earlier_shapes_still_reads(aws, aws_clients):
     """Rows of earlier versions hold {status, at} (sign-up) and {at, status, event, eventId} entries."""
-    boto3.client("dynamodb").put_item(TableName=aws.accounts_table, Item={
-        "email": {"S": "legacy@example.com"}, "status": {"S": "suspended"},
-        "history": {"L": [
-            {"M": {"status": {"S": "active"}, "at": {"S": "10"}}},
-            {"M": {"at": {"S": "20"}, "status": {"S": "suspended"}, "event": {"S": "invoice.payment_failed"},
-                   "eventId": {"S": "evt_9"}}},
-        ]},
-    })
+    boto3.client("dynamodb").put_item(
+        TableName=aws.accounts_table,
+        Item={
+            "email": {"S": "legacy@example.com"},
+            "status": {"S": "suspended"},
+            "history": {
+                "L": [
+                    {"M": {"status": {"S": "active"}, "at": {"S": "10"}}},
+                    {
+                        "M": {
+                            "at": {"S": "20"},
+                            "status": {"S": "suspended"},
+                            "event": {"S": "invoice.payment_failed"},
+                            "eventId": {"S": "evt_9"},
+                        }
+                    },
+                ]
+            },
+        },
+    )
 
     assert DynamoAccounts(aws_clients.client("dynamodb"), aws.accounts_table).get("legacy@example.com").history == (
         StatusChange(10, AccountStatus.ACTIVE, "sign-up"),

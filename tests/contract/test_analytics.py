@@ -39,9 +39,13 @@ def latest(posted: list[dict[str, Any]], id_field: str, wanted: str) -> dict[str
 def profiles(request) -> Iterator[Profiles]:
     if request.param == "fake":
         fake = FakeAnalytics()
-        yield Profiles(fake, fake.companies.get,
-                       lambda user_id: (fake.users[user_id]["company_id"], fake.users[user_id]["metadata"])
-                       if user_id in fake.users else None)
+        yield Profiles(
+            fake,
+            fake.companies.get,
+            lambda user_id: (
+                (fake.users[user_id]["company_id"], fake.users[user_id]["metadata"]) if user_id in fake.users else None
+            ),
+        )
         return
     from tollgate.adapters.moesif_analytics import MoesifAnalytics
 

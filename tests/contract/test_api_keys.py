@@ -37,8 +37,13 @@ class Gateway:
 def gateway(request) -> Iterator[Gateway]:
     if request.param == "fake":
         fake = FakeApiKeys()
-        yield Gateway(fake, "usage-plan-standard", "usage-plan-free",
-                      lambda key_id, plan: fake.plan.get(key_id) == plan, lambda key_id: fake.keys[key_id]["enabled"])
+        yield Gateway(
+            fake,
+            "usage-plan-standard",
+            "usage-plan-free",
+            lambda key_id, plan: fake.plan.get(key_id) == plan,
+            lambda key_id: fake.keys[key_id]["enabled"],
+        )
         return
     from tollgate.adapters.api_gateway_keys import ApiGatewayKeys
 
@@ -47,8 +52,13 @@ def gateway(request) -> Iterator[Gateway]:
     def in_plan(key_id: str, plan: str) -> bool:
         return key_id in {key["id"] for key in client.get_usage_plan_keys(usagePlanId=plan, limit=500)["items"]}
 
-    yield Gateway(ApiGatewayKeys(client, KEY_OWNER), aws.usage_plan_id, aws.usage_plan_ids["free"], in_plan,
-                  lambda key_id: client.get_api_key(apiKey=key_id)["enabled"])
+    yield Gateway(
+        ApiGatewayKeys(client, KEY_OWNER),
+        aws.usage_plan_id,
+        aws.usage_plan_ids["free"],
+        in_plan,
+        lambda key_id: client.get_api_key(apiKey=key_id)["enabled"],
+    )
 
 
 def name() -> str:

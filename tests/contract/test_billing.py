@@ -47,8 +47,11 @@ def stripe(request) -> Iterator[Stripe]:
     if request.param == "fake":
         yield fake_stripe()
         return
-    yield bridged_stripe(request.getfixturevalue("stripe_api"), request.getfixturevalue("price_id"),
-                         request.getfixturevalue("second_price_id"))
+    yield bridged_stripe(
+        request.getfixturevalue("stripe_api"),
+        request.getfixturevalue("price_id"),
+        request.getfixturevalue("second_price_id"),
+    )
 
 
 def fake_stripe() -> Stripe:
@@ -60,8 +63,14 @@ def fake_stripe() -> Stripe:
         fake.meters[same] = fake.meters.get(price, price)
         return same
 
-    return Stripe(fake, "price_1", "price_pro", price_on_the_meter_of, fake.owe,
-                  lambda customer, card: fake.default_payment_methods.__setitem__(customer, card))
+    return Stripe(
+        fake,
+        "price_1",
+        "price_pro",
+        price_on_the_meter_of,
+        fake.owe,
+        lambda customer, card: fake.default_payment_methods.__setitem__(customer, card),
+    )
 
 
 def bridged_stripe(stripe_api: str, price_id: str, second_price_id: str) -> Stripe:
@@ -76,15 +85,22 @@ def bridged_stripe(stripe_api: str, price_id: str, second_price_id: str) -> Stri
 
     def price_on_the_meter_of(price: str) -> str:
         existing = client.v1.prices.retrieve(price)
-        return client.v1.prices.create({"currency": "usd", "product": str(existing.product),
-                                        "unit_amount_decimal": Decimal("0.3"),
-                                        "recurring": {"interval": "month", "usage_type": "metered",
-                                                      "meter": existing.recurring.meter}}).id
+        return client.v1.prices.create(
+            {
+                "currency": "usd",
+                "product": str(existing.product),
+                "unit_amount_decimal": Decimal("0.3"),
+                "recurring": {"interval": "month", "usage_type": "metered", "meter": existing.recurring.meter},
+            }
+        ).id
 
     def fall_behind(subscription_id: str, amount_due: int) -> str:
         """The bridge's hook (localdev/stripe_bridge/invoices.py): a renewal (or final) invoice failed."""
-        hook = urllib.request.Request(f"{stripe_api}/_bridge/subscriptions/{subscription_id}/past_due",
-                                      data=json.dumps({"amount_due": amount_due}).encode(), method="POST")
+        hook = urllib.request.Request(
+            f"{stripe_api}/_bridge/subscriptions/{subscription_id}/past_due",
+            data=json.dumps({"amount_due": amount_due}).encode(),
+            method="POST",
+        )
         with urllib.request.urlopen(hook, timeout=10) as answer:
             return json.loads(answer.read())["invoice"]["id"]
 
@@ -92,8 +108,9 @@ def bridged_stripe(stripe_api: str, price_id: str, second_price_id: str) -> Stri
         card = client.v1.payment_methods.attach(test_card, {"customer": customer_id})
         client.v1.customers.update(customer_id, {"invoice_settings": {"default_payment_method": card.id}})
 
-    return Stripe(StripeBilling(lambda: client), price_id, second_price_id, price_on_the_meter_of, fall_behind,
-                  save_card)
+    return Stripe(
+        StripeBilling(lambda: client), price_id, second_price_id, price_on_the_meter_of, fall_behind, save_card
+    )
 
 
 def key() -> str:
@@ -157,7 +174,11 @@ def test_a_subscription_is_read_as_stripe_has_it_and_an_unknown_one_is_refused(s
     state = stripe.port.subscription(subscription_id)
 
     assert (state.id, state.customer_id, state.status, state.cancel_at_period_end) == (
-        subscription_id, customer, "active", False)
+        subscription_id,
+        customer,
+        "active",
+        False,
+    )
     assert [item.price_id for item in state.items] == [stripe.price] and state.has_price(stripe.price)
     assert state.period_start > 0 and state.created > 0 and state.items[0].created > 0
     assert 28 * 86400 <= state.period_end - state.period_start <= 31 * 86400  # a monthly price's period
@@ -229,7 +250,9 @@ def test_a_subscription_ending_at_its_period_end_stays_active_until_then_and_a_s
 
     stripe.port.end_at_period_end(subscription_id)  # a change to a free plan
     ending = stripe.port.subscription(subscription_id)
-    stripe.port.switch_price(subscription_id, stripe.price if back_to == "the same price" else stripe.other_price, key())
+    stripe.port.switch_price(
+        subscription_id, stripe.price if back_to == "the same price" else stripe.other_price, key()
+    )
 
     assert (ending.status, ending.cancel_at_period_end) == ("active", True)
     assert stripe.port.subscription(subscription_id).cancel_at_period_end is False
@@ -270,7 +293,10 @@ def test_a_customers_open_invoices_are_those_of_any_subscription_ended_or_not_ol
     owed = stripe.port.open_invoices(customer)
 
     assert [(invoice.id, invoice.subscription_id, invoice.amount_due) for invoice in owed] == [
-        (invoices[0], subscription_id, 700), (invoices[1], subscription_id, 500), (final, ended, 900)]
+        (invoices[0], subscription_id, 700),
+        (invoices[1], subscription_id, 500),
+        (final, ended, 900),
+    ]
     assert {(invoice.customer_id, invoice.currency) for invoice in owed} == {(customer, "usd")}
     assert stripe.port.subscription_status(subscription_id) == "past_due"
 

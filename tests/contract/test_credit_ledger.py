@@ -47,12 +47,22 @@ def test_usage_of_a_redelivered_ledger_object_is_charged_once_at_the_unit_price(
 
 
 def test_the_balance_is_the_sum_of_the_entries_listed_oldest_first(ledger, account_id):
-    for number, (kind, amount) in enumerate([(CreditKind.PURCHASE, 5_000_000), (CreditKind.USAGE, -1_250_000),
-                                             (CreditKind.REFUND, -2_000_000), (CreditKind.ADJUSTMENT, 250_000)]):
+    for number, (kind, amount) in enumerate(
+        [
+            (CreditKind.PURCHASE, 5_000_000),
+            (CreditKind.USAGE, -1_250_000),
+            (CreditKind.REFUND, -2_000_000),
+            (CreditKind.ADJUSTMENT, 250_000),
+        ]
+    ):
         ledger.append(CreditEntry(account_id, f"{kind}#{number}", kind, amount, 1000 + number, "test"))
     entries = ledger.entries(account_id)
-    assert [entry.kind for entry in entries] == [CreditKind.PURCHASE, CreditKind.USAGE, CreditKind.REFUND,
-                                                 CreditKind.ADJUSTMENT]
+    assert [entry.kind for entry in entries] == [
+        CreditKind.PURCHASE,
+        CreditKind.USAGE,
+        CreditKind.REFUND,
+        CreditKind.ADJUSTMENT,
+    ]
     assert ledger.balance(account_id) == sum(entry.amount for entry in entries) == 2_000_000
 
 

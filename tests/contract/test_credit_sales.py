@@ -53,8 +53,11 @@ def sales(request) -> Iterator[Sales]:
         assert payment is not None
         return payment
 
-    yield Sales(StripeCreditSales(lambda: client),
-                lambda: client.v1.customers.create({"email": f"{uuid.uuid4().hex[:8]}@example.com"}).id, pay)
+    yield Sales(
+        StripeCreditSales(lambda: client),
+        lambda: client.v1.customers.create({"email": f"{uuid.uuid4().hex[:8]}@example.com"}).id,
+        pay,
+    )
 
 
 def order_for(customer_id: str) -> CreditPackOrder:

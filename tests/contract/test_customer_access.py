@@ -41,9 +41,11 @@ def email() -> str:
     return f"{uuid.uuid4().hex[:10]}@example.com"
 
 
-@pytest.mark.parametrize("registrant", [None, Registrant("ada@example.com", "Ada", "Lovelace"),
-                                        Registrant("ada@example.com", "Ada", "Lovelace", "pro")],
-                         ids=["sign-in", "sign-up", "sign-up-with-plan"])
+@pytest.mark.parametrize(
+    "registrant",
+    [None, Registrant("ada@example.com", "Ada", "Lovelace"), Registrant("ada@example.com", "Ada", "Lovelace", "pro")],
+    ids=["sign-in", "sign-up", "sign-up-with-plan"],
+)
 def test_a_link_round_trips_and_an_unknown_one_is_none(access, registrant):
     purpose = LinkPurpose.SIGN_UP if registrant else LinkPurpose.SIGN_IN
     link = EmailLink(token_hash(), purpose, "ada@example.com", LATER, registrant)

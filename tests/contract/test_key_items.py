@@ -31,9 +31,18 @@ def items(request) -> Iterator[KeyItems]:
 
 def an_item(version: int = 3, key: str | None = None) -> KeyItem:
     key = key or new_key("tgk", "test")
-    return KeyItem(key_hash=key_hash(key), hint=key_hint(key), account=f"{uuid.uuid4().hex}@example.com",
-                   account_id="acct_" + uuid.uuid4().hex[:20], state=KeyState.ACTIVE, created_at=100,
-                   account_status="active", plan="free", usage_key="usage" + uuid.uuid4().hex, account_version=version)
+    return KeyItem(
+        key_hash=key_hash(key),
+        hint=key_hint(key),
+        account=f"{uuid.uuid4().hex}@example.com",
+        account_id="acct_" + uuid.uuid4().hex[:20],
+        state=KeyState.ACTIVE,
+        created_at=100,
+        account_status="active",
+        plan="free",
+        usage_key="usage" + uuid.uuid4().hex,
+        account_version=version,
+    )
 
 
 def test_an_item_is_stored_whole_and_found_by_its_hash_only(items):
@@ -41,7 +50,7 @@ def test_an_item_is_stored_whole_and_found_by_its_hash_only(items):
 
     items.put(item)
 
-    assert items.get(item.key_hash) == item and item.key_id == item.key_hash[:contract.KEY_ID_LENGTH]
+    assert items.get(item.key_hash) == item and item.key_id == item.key_hash[: contract.KEY_ID_LENGTH]
     assert items.get(key_hash(new_key("tgk", "test"))) is None
 
 
@@ -58,8 +67,9 @@ def test_a_hash_is_never_written_over(items):
 def test_a_copy_as_new_or_newer_is_followed_an_older_one_is_refused(items):
     item = an_item(version=3)
     items.put(item)
-    suspended = replace(item, account_status="suspended", plan="pro", account_version=5,
-                        state=KeyState.ROTATING_OUT, not_after=900)
+    suspended = replace(
+        item, account_status="suspended", plan="pro", account_version=5, state=KeyState.ROTATING_OUT, not_after=900
+    )
 
     assert items.follow(suspended) and items.get(item.key_hash) == suspended
     assert items.follow(suspended)  # the same copy again: idempotent
@@ -84,7 +94,9 @@ def test_follow_sets_and_clears_the_rows_usage_limit(items):
     limited = replace(item, account_version=4, usage_limit=contract.USAGE_LIMIT_QUOTA_EXCEEDED, usage_limit_until=900)
 
     assert items.follow(limited) and items.get(item.key_hash) == limited
-    assert items.follow(replace(item, account_version=5)) and items.get(item.key_hash) == replace(item, account_version=5)
+    assert items.follow(replace(item, account_version=5)) and items.get(item.key_hash) == replace(
+        item, account_version=5
+    )
 
 
 def test_follow_never_brings_a_removed_item_back(items):
@@ -105,10 +117,19 @@ def test_on_dynamodb_the_item_holds_the_contract_attributes_and_no_key(aws, aws_
 
     stored = client.get_item(TableName=aws.keys_table, Key={contract.KEYS_PARTITION_KEY: {"S": item.key_hash}})["Item"]
 
-    assert set(stored) == {contract.KEYS_PARTITION_KEY, contract.KEYS_ATTR_KEY_ID, contract.KEYS_ATTR_HINT,
-                           contract.KEYS_ATTR_ACCOUNT, contract.KEYS_ATTR_ACCOUNT_ID, contract.KEYS_ATTR_STATE,
-                           contract.KEYS_ATTR_NOT_AFTER, contract.KEYS_ATTR_CREATED_AT,
-                           contract.KEYS_ATTR_ACCOUNT_STATUS, contract.KEYS_ATTR_PLAN, contract.KEYS_ATTR_USAGE_KEY,
-                           contract.KEYS_ATTR_ACCOUNT_VERSION}
+    assert set(stored) == {
+        contract.KEYS_PARTITION_KEY,
+        contract.KEYS_ATTR_KEY_ID,
+        contract.KEYS_ATTR_HINT,
+        contract.KEYS_ATTR_ACCOUNT,
+        contract.KEYS_ATTR_ACCOUNT_ID,
+        contract.KEYS_ATTR_STATE,
+        contract.KEYS_ATTR_NOT_AFTER,
+        contract.KEYS_ATTR_CREATED_AT,
+        contract.KEYS_ATTR_ACCOUNT_STATUS,
+        contract.KEYS_ATTR_PLAN,
+        contract.KEYS_ATTR_USAGE_KEY,
+        contract.KEYS_ATTR_ACCOUNT_VERSION,
+    }
     assert stored[contract.KEYS_ATTR_STATE] == {"S": contract.KEY_STATE_ROTATING_OUT}
     assert stored[contract.KEYS_ATTR_NOT_AFTER] == {"N": "77"} and key not in str(stored)

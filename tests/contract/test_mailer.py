@@ -31,9 +31,11 @@ class Mail:
 
 def ses_delivered_to(address: str) -> list[Email]:
     """What moto's SES sent to `address` (sesv2 SendEmail with simple content keeps subject and text)."""
-    return [Email(address, message.subject, message.body)
-            for message in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
-            if address in message.destinations["ToAddresses"]]
+    return [
+        Email(address, message.subject, message.body)
+        for message in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+        if address in message.destinations["ToAddresses"]
+    ]
 
 
 @pytest.fixture(scope="module", params=["fake", "ses"])
@@ -43,8 +45,9 @@ def mail(request) -> Iterator[Mail]:
         yield Mail(fake, fake.to)
         return
     aws = request.getfixturevalue("aws")
-    yield Mail(SesMailer(request.getfixturevalue("aws_clients").client("sesv2"), aws.settings.email_sender),
-               ses_delivered_to)
+    yield Mail(
+        SesMailer(request.getfixturevalue("aws_clients").client("sesv2"), aws.settings.email_sender), ses_delivered_to
+    )
 
 
 def address() -> str:
@@ -74,8 +77,11 @@ def test_ses_sends_from_the_configured_sender(aws, aws_clients):
 
     SesMailer(aws_clients.client("sesv2"), aws.settings.email_sender).send(Email(to, "subject", "text"))
 
-    (sent,) = [message for message in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
-               if to in message.destinations["ToAddresses"]]
+    (sent,) = [
+        message
+        for message in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+        if to in message.destinations["ToAddresses"]
+    ]
     assert sent.source == aws.settings.email_sender
 
 

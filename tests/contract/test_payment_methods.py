@@ -50,8 +50,13 @@ def checkout(request) -> Iterator[Checkout]:
             session_id, setup_intent_id = fake.complete_checkout(url, f"pm_{uuid.uuid4().hex[:12]}")
             return session_id, setup_intent_id, fake.setup_intents[setup_intent_id]
 
-        yield Checkout(fake, lambda: f"cus_{uuid.uuid4().hex[:14]}", complete, fake.default_payment_methods.get,
-                       lambda _customer: "cs_test_opened_elsewhere")
+        yield Checkout(
+            fake,
+            lambda: f"cus_{uuid.uuid4().hex[:14]}",
+            complete,
+            fake.default_payment_methods.get,
+            lambda _customer: "cs_test_opened_elsewhere",
+        )
         return
     yield bridged_checkout(request.getfixturevalue("stripe_api"))
 
@@ -66,8 +71,11 @@ def bridged_checkout(stripe_api: str) -> Checkout:
     def complete(url: str) -> tuple[str, str, str]:
         """The customer on the stand-in Checkout page (localdev/stripe_bridge/checkout.py)."""
         session_id = urllib.parse.urlsplit(url).path.rsplit("/", 1)[1]
-        page = urllib.request.Request(f"{stripe_api}/_bridge/checkout/{session_id}/complete", method="POST",
-                                      data=urllib.parse.urlencode({"payment_method": CARD}).encode())
+        page = urllib.request.Request(
+            f"{stripe_api}/_bridge/checkout/{session_id}/complete",
+            method="POST",
+            data=urllib.parse.urlencode({"payment_method": CARD}).encode(),
+        )
         with urllib.request.urlopen(page, timeout=10) as answer:
             completed = json.loads(answer.read())
         return session_id, completed["setup_intent"], completed["payment_method"]
@@ -77,12 +85,17 @@ def bridged_checkout(stripe_api: str) -> Checkout:
         return card if card is None or isinstance(card, str) else card.id
 
     def foreign_session(customer_id: str) -> str:
-        return client.v1.checkout.sessions.create({"mode": "setup", "customer": customer_id, "currency": "usd",
-                                                   "success_url": SUCCESS}).id
+        return client.v1.checkout.sessions.create(
+            {"mode": "setup", "customer": customer_id, "currency": "usd", "success_url": SUCCESS}
+        ).id
 
-    return Checkout(StripePaymentMethods(lambda: client),
-                    lambda: client.v1.customers.create({"email": f"{uuid.uuid4().hex[:8]}@example.com"}).id,
-                    complete, default_card, foreign_session)
+    return Checkout(
+        StripePaymentMethods(lambda: client),
+        lambda: client.v1.customers.create({"email": f"{uuid.uuid4().hex[:8]}@example.com"}).id,
+        complete,
+        default_card,
+        foreign_session,
+    )
 
 
 def key() -> str:

@@ -15,9 +15,18 @@ from tollgate.domain.account import AccountStatus
 from tollgate.domain.models import ReconcilerRun
 from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
 
-INTERRUPTED = ReconcilerRun(started_at=10, finished_at=250, examined=1200, repaired=3, failed=1, cursor="sub_123",
-                            stopped_by="time budget", orphans_canceled=2,
-                            repairs=("sub_1 -> canceled", "sub_2 -> active"), repairs_at=200)
+INTERRUPTED = ReconcilerRun(
+    started_at=10,
+    finished_at=250,
+    examined=1200,
+    repaired=3,
+    failed=1,
+    cursor="sub_123",
+    stopped_by="time budget",
+    orphans_canceled=2,
+    repairs=("sub_1 -> canceled", "sub_2 -> active"),
+    repairs_at=200,
+)
 FINISHED = ReconcilerRun(started_at=900, finished_at=905, examined=40, repaired=0, failed=0)
 
 

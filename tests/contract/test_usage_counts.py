@@ -56,8 +56,12 @@ def test_concurrent_deliveries_of_one_object_count_it_once(counts):
 
 def test_a_period_sums_the_hours_that_start_in_it_per_price(counts):
     ada, bob = account(), account()
-    for hour, billed in ((HOUR - 3600, {"price_1": 1}), (HOUR, {"price_1": 2, "price_pro": 3}),
-                         (HOUR + 7200, {}), (HOUR + 10_800, {"price_pro": 9})):
+    for hour, billed in (
+        (HOUR - 3600, {"price_1": 1}),
+        (HOUR, {"price_1": 2, "price_pro": 3}),
+        (HOUR + 7200, {}),
+        (HOUR + 10_800, {"price_pro": 9}),
+    ):
         counts.add(HourCounts(ada, hour, "object-1", 10, sum(billed.values()), billed))
     counts.add(HourCounts(bob, HOUR, "object-1", 100, 0, {}))
 

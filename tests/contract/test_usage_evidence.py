@@ -33,13 +33,18 @@ def evidence(request) -> Iterator[UsageEvidence]:
         yield FakeUsageEvidence()
         return
     bucket = request.getfixturevalue("aws").usage.ledger_bucket
-    yield S3UsageEvidence(request.getfixturevalue("aws_clients").client("s3"), bucket, parallel_reads=4,
-                          clock=lambda: NOW)
+    yield S3UsageEvidence(
+        request.getfixturevalue("aws_clients").client("s3"), bucket, parallel_reads=4, clock=lambda: NOW
+    )
 
 
 def batch(customer_id: str, at: int, count: int, price_id: str = "price_1") -> EvidenceBatch:
-    calls = tuple(BilledCall(MeteredCall("key-1", at * 1000 - n, 200, str(uuid.uuid4()), "POST", "/prod/a,b"),
-                             "standard", price_id) for n in range(count))
+    calls = tuple(
+        BilledCall(
+            MeteredCall("key-1", at * 1000 - n, 200, str(uuid.uuid4()), "POST", "/prod/a,b"), "standard", price_id
+        )
+        for n in range(count)
+    )
     return EvidenceBatch(customer_id, f"tollgate-{uuid.uuid4().hex}", calls)
 
 

@@ -39,8 +39,12 @@ class Meters:
 @pytest.fixture(scope="module", params=["fake", "stripe"])
 def meters(request) -> Iterator[Meters]:
     if request.param == "fake":
-        yield Meters(FakeUsageMeter(default_price_id="price_1", unit_amounts={"price_pro": "0.5"}), "price_1", "price_pro",
-                     lambda: f"cus_{uuid.uuid4().hex[:14]}")
+        yield Meters(
+            FakeUsageMeter(default_price_id="price_1", unit_amounts={"price_pro": "0.5"}),
+            "price_1",
+            "price_pro",
+            lambda: f"cus_{uuid.uuid4().hex[:14]}",
+        )
         return
     from localdev.emulators import STRIPE_TEST_SECRET_KEY
     from tollgate.adapters.stripe_client import StripeClientForSecret
@@ -48,8 +52,12 @@ def meters(request) -> Iterator[Meters]:
 
     client = StripeClientForSecret(lambda: STRIPE_TEST_SECRET_KEY, request.getfixturevalue("stripe_api"))
     price_id, second_price_id = request.getfixturevalue("price_id"), request.getfixturevalue("second_price_id")
-    yield Meters(StripeUsageMeter(client, price_id), price_id, second_price_id,
-                 lambda: client().v1.customers.create({"email": f"{uuid.uuid4().hex[:8]}@example.com"}).id)
+    yield Meters(
+        StripeUsageMeter(client, price_id),
+        price_id,
+        second_price_id,
+        lambda: client().v1.customers.create({"email": f"{uuid.uuid4().hex[:8]}@example.com"}).id,
+    )
 
 
 def this_minute() -> int:
@@ -59,8 +67,9 @@ def this_minute() -> int:
 
 def report(customer_id: str, price_id: str, value: int, timestamp: int) -> MeterReport:
     source = LedgerObject("ledger-bucket", ledger_key(timestamp))
-    return MeterReport(meter_event_identifier(source, customer_id, price_id), customer_id, value, timestamp, source,
-                       price_id)
+    return MeterReport(
+        meter_event_identifier(source, customer_id, price_id), customer_id, value, timestamp, source, price_id
+    )
 
 
 def test_a_report_is_counted_once_and_its_repeat_is_answered_false(meters):
@@ -76,10 +85,12 @@ def test_a_report_is_counted_once_and_its_repeat_is_answered_false(meters):
 
 def test_usage_is_summed_per_customer_per_price_over_the_range_asked(meters):
     someone, someone_else, minute = meters.new_customer(), meters.new_customer(), this_minute() - MINUTE
-    for customer, price, value, at in ((someone, meters.default_price, 4, minute + 1),
-                                       (someone, meters.default_price, 2, minute + MINUTE + 1),
-                                       (someone, meters.other_price, 5, minute + 2),
-                                       (someone_else, meters.default_price, 7, minute + 3)):
+    for customer, price, value, at in (
+        (someone, meters.default_price, 4, minute + 1),
+        (someone, meters.default_price, 2, minute + MINUTE + 1),
+        (someone, meters.other_price, 5, minute + 2),
+        (someone_else, meters.default_price, 7, minute + 3),
+    ):
         assert meters.port.report(report(customer, price, value, at))
 
     assert meters.port.reported_units(someone, meters.default_price, minute, minute + MINUTE) == 4

@@ -32,17 +32,31 @@ def reports(request) -> Iterator[UsageReports]:
     yield DynamoUsageReports(request.getfixturevalue("aws_clients").client("dynamodb"), aws.usage.reports_table)
 
 
-def report(customer_id: str | None = None, value: int = 3, timestamp: int | None = None,
-           price_id: str = "price_1") -> MeterReport:
+def report(
+    customer_id: str | None = None, value: int = 3, timestamp: int | None = None, price_id: str = "price_1"
+) -> MeterReport:
     customer_id = customer_id or f"cus_{uuid.uuid4().hex[:8]}"
     source = LedgerObject(BUCKET, ledger_key())
-    return MeterReport(meter_event_identifier(source, customer_id, price_id), customer_id, value,
-                       timestamp or int(time.time()), source, price_id)
+    return MeterReport(
+        meter_event_identifier(source, customer_id, price_id),
+        customer_id,
+        value,
+        timestamp or int(time.time()),
+        source,
+        price_id,
+    )
 
 
 def summary(reported_at: int, billed: int = 0) -> BatchSummary:
-    return BatchSummary(LedgerObject(BUCKET, ledger_key()), records=3, malformed=0, billable=3,
-                        customers=1 if billed else 0, reported_at=reported_at, billed=billed)
+    return BatchSummary(
+        LedgerObject(BUCKET, ledger_key()),
+        records=3,
+        malformed=0,
+        billable=3,
+        customers=1 if billed else 0,
+        reported_at=reported_at,
+        billed=billed,
+    )
 
 
 def test_a_report_goes_pending_then_reported_keeping_its_first_attempt_and_never_back(reports):
@@ -79,8 +93,17 @@ def test_only_reports_still_pending_are_listed_oldest_attempt_first(reports):
 
 
 def test_an_object_summary_round_trips_and_an_unknown_object_has_none(reports):
-    saved = BatchSummary(LedgerObject(BUCKET, ledger_key()), records=10, malformed=1, billable=8, customers=2,
-                         unknown_keys={"key-gone": 1}, ambiguous=0, reported_at=1_234, billed=6)
+    saved = BatchSummary(
+        LedgerObject(BUCKET, ledger_key()),
+        records=10,
+        malformed=1,
+        billable=8,
+        customers=2,
+        unknown_keys={"key-gone": 1},
+        ambiguous=0,
+        reported_at=1_234,
+        billed=6,
+    )
 
     reports.save_summary(saved)
 
@@ -99,7 +122,11 @@ def test_the_latest_summary_is_the_newest_report_whatever_order_they_are_saved_i
 
 def test_the_latest_billed_summary_is_the_newest_that_billed_a_call(reports):
     """make status's "last billed": a newer object of calls nothing bills (a 403, a free plan's) does not hide it."""
-    billed, older_billed, nothing_billed = summary(1_999_999_500, 3), summary(1_999_999_400, 2), summary(1_999_999_600, 0)
+    billed, older_billed, nothing_billed = (
+        summary(1_999_999_500, 3),
+        summary(1_999_999_400, 2),
+        summary(1_999_999_600, 0),
+    )
     for saved in (billed, nothing_billed, older_billed):
         reports.save_summary(saved)
 

@@ -44,7 +44,10 @@ def build_site(project: Path, site: Path) -> Build:
     """`mkdocs build --strict` of `project`'s mkdocs.yml into `site`."""
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=project, capture_output=True, text=True, timeout=120,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     return Build(result.returncode, result.stdout + result.stderr, site)
@@ -85,8 +88,9 @@ def test_a_broken_link_fails_the_strict_build(tmp_path: Path) -> None:
     shutil.copy(REPO_ROOT / "mkdocs.yml", project / "mkdocs.yml")
     shutil.copy(README, project / "README.md")
     page = project / "docs" / "scaling.md"
-    page.write_text(page.read_text(encoding="utf-8") + "\nSee [the limits](operations.md#no-such-section).\n",
-                    encoding="utf-8")
+    page.write_text(
+        page.read_text(encoding="utf-8") + "\nSee [the limits](operations.md#no-such-section).\n", encoding="utf-8"
+    )
 
     broken = build_site(project, tmp_path / "site")
 
@@ -148,8 +152,9 @@ def test_every_docs_page_the_code_cites_exists() -> None:
 
 def test_the_local_development_page_names_every_stripe_bridge_module() -> None:
     page = (DOCS / "local-development.md").read_text(encoding="utf-8")
-    modules = sorted(path.name for path in (REPO_ROOT / "localdev" / "stripe_bridge").glob("*.py")
-                     if path.name != "__init__.py")
+    modules = sorted(
+        path.name for path in (REPO_ROOT / "localdev" / "stripe_bridge").glob("*.py") if path.name != "__init__.py"
+    )
     assert modules
     assert [name for name in modules if f"`{name}`" not in page] == []
 

@@ -58,8 +58,14 @@ def makefile() -> str:
 
 @functools.cache
 def cdk_help(subcommand: str) -> str:
-    result = subprocess.run(["npx", "--no-install", "cdk", "--no-notices", subcommand, "--help"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=120, env=QUIET)
+    result = subprocess.run(
+        ["npx", "--no-install", "cdk", "--no-notices", subcommand, "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=QUIET,
+    )
     assert result.returncode == 0, f"cdk {subcommand} --help: {result.stderr}"
     return result.stdout + result.stderr
 
@@ -138,8 +144,14 @@ def check_command(words: list[str]) -> None:
 def test_the_guide_walks_every_step_from_bootstrap_to_smoke():
     commands = [" ".join(words) for words in guide_commands(GUIDE.read_text())]
 
-    for step in ("npx cdk bootstrap", "aws sesv2 create-email-identity", "make stripe-setup", "make deploy",
-                 "aws secretsmanager put-secret-value", "make smoke"):
+    for step in (
+        "npx cdk bootstrap",
+        "aws sesv2 create-email-identity",
+        "make stripe-setup",
+        "make deploy",
+        "aws secretsmanager put-secret-value",
+        "make smoke",
+    ):
         assert any(command.startswith(step) for command in commands), step
     assert commands.index("make deploy") < commands.index("make smoke")
 

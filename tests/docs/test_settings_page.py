@@ -22,7 +22,9 @@ def context() -> dict:
 
 def test_the_committed_page_is_what_the_generator_writes(context: dict) -> None:
     committed = (REPO_ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
-    assert committed == settings_doc.render(context), "docs/settings.md is out of date: run python -m infra.settings_doc"
+    assert committed == settings_doc.render(context), (
+        "docs/settings.md is out of date: run python -m infra.settings_doc"
+    )
 
 
 def test_every_context_key_has_a_line_with_a_description(context: dict) -> None:
@@ -54,13 +56,16 @@ def test_a_setting_without_a_description_is_refused_naming_it(context: dict) -> 
         settings_doc.setting_lines(context, settings_class=_SettingsWithAnUndocumentedField)
 
 
-@pytest.mark.parametrize("key, wrong", [
-    ("reconcile_interval_minutes", 2),
-    ("usage_reporter", "stripe"),
-    ("alarm_email", "ops at example.com"),
-    ("accent_color", "blue"),
-    ("stripe_webhook_ips", "not-an-ip"),
-])
+@pytest.mark.parametrize(
+    "key, wrong",
+    [
+        ("reconcile_interval_minutes", 2),
+        ("usage_reporter", "stripe"),
+        ("alarm_email", "ops at example.com"),
+        ("accent_color", "blue"),
+        ("stripe_webhook_ips", "not-an-ip"),
+    ],
+)
 def test_accepts_is_in_the_words_of_the_check_itself(context: dict, key: str, wrong: object) -> None:
     accepts = Settings.accepted_values(context)[key]
     with pytest.raises(SettingsError) as refused:
@@ -68,8 +73,9 @@ def test_accepts_is_in_the_words_of_the_check_itself(context: dict, key: str, wr
     assert accepts in str(refused.value)
 
 
-def test_check_says_when_the_page_is_out_of_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_says_when_the_page_is_out_of_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     page = tmp_path / "docs" / "settings.md"
     page.parent.mkdir()
     (tmp_path / "cdk.json").write_bytes((REPO_ROOT / "cdk.json").read_bytes())

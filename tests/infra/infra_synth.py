@@ -19,9 +19,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EXISTING_STRIPE_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/prod-stripe-AbC123"
 EXISTING_MOESIF_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tollgate/prod-moesif-XyZ789"
 # An owner's brand, every setting given (synth_custom deploys it).
-BRAND = {"product_name": "Acme Weather", "accent_color": "#1A1A2E", "logo_url": "https://cdn.acme.example/logo.svg",
-         "terms_url": "https://acme.example/terms", "privacy_url": "https://acme.example/privacy",
-         "support_contact": "help@acme.example"}
+BRAND = {
+    "product_name": "Acme Weather",
+    "accent_color": "#1A1A2E",
+    "logo_url": "https://cdn.acme.example/logo.svg",
+    "terms_url": "https://acme.example/terms",
+    "privacy_url": "https://acme.example/privacy",
+    "support_contact": "help@acme.example",
+}
 
 
 def cdk_json_context(**overrides: Any) -> dict[str, Any]:
@@ -48,14 +53,20 @@ class Synth:
 
     def plan_usage_plans(self) -> dict[str, dict[str, Any]]:
         """The usage plans of the plans sold (not the "limit reached" one: infra/usage_limits.py)."""
-        return {logical_id: plan for logical_id, plan in self.resources("AWS::ApiGateway::UsagePlan").items()
-                if not resolve_join(plan["Properties"]["UsagePlanName"]).endswith("-limit-reached")}
+        return {
+            logical_id: plan
+            for logical_id, plan in self.resources("AWS::ApiGateway::UsagePlan").items()
+            if not resolve_join(plan["Properties"]["UsagePlanName"]).endswith("-limit-reached")
+        }
 
     def role_statements(self, role_id: str) -> list[dict[str, Any]]:
         """Every IAM statement of the policies attached to the role `role_id`."""
-        return [statement for policy in self.resources("AWS::IAM::Policy").values()
-                if {"Ref": role_id} in policy["Properties"]["Roles"]
-                for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+        return [
+            statement
+            for policy in self.resources("AWS::IAM::Policy").values()
+            if {"Ref": role_id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
 
     def role_grants(self, role_id: str) -> dict[str, list[str]]:
         """action -> resources of the role, resources rendered as readable strings (resolve_join)."""
@@ -75,8 +86,9 @@ class Synth:
         return stripe, moesif
 
 
-def synthesize(outdir: Path, env: cdk.Environment | None = None, lookups: dict[str, Any] | None = None,
-               **overrides: Any) -> Synth:
+def synthesize(
+    outdir: Path, env: cdk.Environment | None = None, lookups: dict[str, Any] | None = None, **overrides: Any
+) -> Synth:
     """`env`: where the stack deploys (None: environment-agnostic, as app.py makes it without domains);
     `lookups`: context provider answers (cdk.context.json's), so a lookup needs no AWS account."""
     context = cdk_json_context(**overrides)
@@ -85,7 +97,9 @@ def synthesize(outdir: Path, env: cdk.Environment | None = None, lookups: dict[s
     stack = TollgateStack(app, "Tollgate", settings=settings, env=env)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag error
-    return Synth(settings, stack, Template.from_json(json.loads((outdir / "Tollgate.template.json").read_text())), outdir)
+    return Synth(
+        settings, stack, Template.from_json(json.loads((outdir / "Tollgate.template.json").read_text())), outdir
+    )
 
 
 def resolve_join(value: Any) -> str:

@@ -24,14 +24,21 @@ def test_the_moesif_user_is_the_account_the_authorizer_resolved_with_the_key_hin
     assert fields["user"] == fields["principalId"] == "$context.authorizer.principalId"
     assert fields["keyHint"] == "$context.authorizer.keyHint"
     assert fields["apiKeyId"] == "$context.identity.apiKeyId"  # the usage key: metering maps it to the account
-    assert "$context.identity.apiKey\"" not in access_log.format_string()
+    assert '$context.identity.apiKey"' not in access_log.format_string()
     assert all(variable != "$context.identity.apiKey" for variable in fields.values())
 
 
 def test_render_fills_values_and_writes_dash_for_missing_ones_like_api_gateway():
     record = json.loads(
-        access_log.render({"requestId": "r-1", "identity.apiKeyId": "k-1", "authorizer.principalId": "acct_1",
-                           "status": 200, "httpMethod": ""})
+        access_log.render(
+            {
+                "requestId": "r-1",
+                "identity.apiKeyId": "k-1",
+                "authorizer.principalId": "acct_1",
+                "status": 200,
+                "httpMethod": "",
+            }
+        )
     )
 
     assert record["requestId"] == "r-1"

@@ -12,15 +12,20 @@ METERED_PATHS = ("/", contract.ROUTE_METERED_PROXY)
 
 
 def _authorizer_function(synth) -> tuple[str, dict]:
-    (found,) = [(logical_id, function) for logical_id, function in synth.resources("AWS::Lambda::Function").items()
-                if function["Properties"].get("Handler") == contract.HANDLER_AUTHORIZER]
+    (found,) = [
+        (logical_id, function)
+        for logical_id, function in synth.resources("AWS::Lambda::Function").items()
+        if function["Properties"].get("Handler") == contract.HANDLER_AUTHORIZER
+    ]
     return found
 
 
 def _keys_table_id(synth) -> str:
-    (table_id,) = [logical_id for logical_id, table in synth.resources("AWS::DynamoDB::Table").items()
-                   if table["Properties"]["KeySchema"] == [{"AttributeName": contract.KEYS_PARTITION_KEY,
-                                                            "KeyType": "HASH"}]]
+    (table_id,) = [
+        logical_id
+        for logical_id, table in synth.resources("AWS::DynamoDB::Table").items()
+        if table["Properties"]["KeySchema"] == [{"AttributeName": contract.KEYS_PARTITION_KEY, "KeyType": "HASH"}]
+    ]
     return table_id
 
 
@@ -33,8 +38,10 @@ def _methods_by_path(synth) -> dict[tuple[str, str], dict]:
         resource = resources[reference["Ref"]]["Properties"]
         return path_of(resource["ParentId"]).rstrip("/") + "/" + resource["PathPart"]
 
-    return {(path_of(method["Properties"]["ResourceId"]), method["Properties"]["HttpMethod"]): method["Properties"]
-            for method in synth.resources("AWS::ApiGateway::Method").values()}
+    return {
+        (path_of(method["Properties"]["ResourceId"]), method["Properties"]["HttpMethod"]): method["Properties"]
+        for method in synth.resources("AWS::ApiGateway::Method").values()
+    }
 
 
 def test_the_keys_table_is_kept_like_the_accounts_table_and_expires_ended_keys(synth):
@@ -51,8 +58,13 @@ def test_the_authorizer_may_read_a_key_item_and_nothing_else(synth):
     _, function = _authorizer_function(synth)
     grants = synth.role_grants(function["Properties"]["Role"]["Fn::GetAtt"][0])
     assert grants["dynamodb:GetItem"] == [f"<{_keys_table_id(synth)}.Arn>"]
-    assert set(grants) <= {"dynamodb:GetItem", "logs:CreateLogStream", "logs:PutLogEvents",
-                           "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    assert set(grants) <= {
+        "dynamodb:GetItem",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
     environment = function["Properties"]["Environment"]["Variables"]
     assert environment[contract.ENV_KEYS_TABLE] == {"Ref": _keys_table_id(synth)}
     # no secret, no plan; the "limit reached" key's value is no credential (infra/usage_limits.py)
@@ -61,7 +73,7 @@ def test_the_authorizer_may_read_a_key_item_and_nothing_else(synth):
 
 def test_every_metered_method_runs_the_request_authorizer_on_x_api_key_cached_for_the_setting(synth, synth_custom):
     for deployment, ttl in ((synth, contract.DEFAULT_AUTHORIZER_CACHE_SECONDS), (synth_custom, 900)):
-        (authorizer_id, authorizer), = deployment.resources("AWS::ApiGateway::Authorizer").items()
+        ((authorizer_id, authorizer),) = deployment.resources("AWS::ApiGateway::Authorizer").items()
         assert authorizer["Properties"]["Type"] == "REQUEST"
         assert authorizer["Properties"]["IdentitySource"] == f"method.request.header.{contract.API_KEY_HEADER}"
         assert authorizer["Properties"]["AuthorizerResultTtlInSeconds"] == ttl
@@ -80,8 +92,10 @@ def test_the_usage_plans_count_the_key_the_authorizer_returns(synth):
 
 
 def test_a_refused_key_gets_the_403_a_bad_key_always_got(synth):
-    responses = {response["Properties"]["ResponseType"]: response["Properties"]
-                 for response in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
+    responses = {
+        response["Properties"]["ResponseType"]: response["Properties"]
+        for response in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
     for response_type in ("UNAUTHORIZED", "ACCESS_DENIED"):
         assert responses[response_type]["StatusCode"] == "403"
         assert json.loads(responses[response_type]["ResponseTemplates"]["application/json"]) == {"error": "Forbidden"}

@@ -30,14 +30,19 @@ def synth_rotated(tmp_path_factory):
 
 
 def _metered_integrations(synth) -> list[dict]:
-    return [method["Properties"]["Integration"] for method in synth.resources("AWS::ApiGateway::Method").values()
-            if method["Properties"].get("ApiKeyRequired")]
+    return [
+        method["Properties"]["Integration"]
+        for method in synth.resources("AWS::ApiGateway::Method").values()
+        if method["Properties"].get("ApiKeyRequired")
+    ]
 
 
 def _backend_secret(synth) -> tuple[str, dict]:
-    ((logical_id, secret),) = [(logical_id, secret) for logical_id, secret in
-                               synth.resources("AWS::SecretsManager::Secret").items()
-                               if logical_id.startswith("BackendSecret")]
+    ((logical_id, secret),) = [
+        (logical_id, secret)
+        for logical_id, secret in synth.resources("AWS::SecretsManager::Secret").items()
+        if logical_id.startswith("BackendSecret")
+    ]
     return logical_id, secret["Properties"]
 
 
@@ -53,16 +58,22 @@ def test_an_http_backend_gets_a_generated_secret_header_the_template_never_holds
         parameters = integration["RequestParameters"]
         assert resolve_join(parameters[HEADER]) == f"'{{{{resolve:secretsmanager:<{secret_id}>:SecretString:::}}}}'"
         assert parameters[f"integration.request.header.{contract.BACKEND_API_KEY_ID_HEADER}"] == (
-            "context.identity.apiKeyId")  # the key's id, never its value
+            "context.identity.apiKeyId"
+        )  # the key's id, never its value
         assert parameters[f"integration.request.header.{contract.BACKEND_ACCOUNT_ID_HEADER}"] == (
-            "context.authorizer.principalId")  # the account the key authorizer resolved
+            "context.authorizer.principalId"
+        )  # the account the key authorizer resolved
     assert synth.json["Outputs"]["BackendSecretArn"]["Value"] == {"Ref": secret_id}  # where the backend reads it
 
 
 def test_pinning_a_rotated_version_resolves_it_and_makes_a_new_api_deployment(synth, synth_rotated):
     for integration in _metered_integrations(synth_rotated):
-        assert resolve_join(integration["RequestParameters"][HEADER]).endswith(f":SecretString:::{ROTATED_VERSION}}}}}'")
-    assert set(synth.resources("AWS::ApiGateway::Deployment")) != set(synth_rotated.resources("AWS::ApiGateway::Deployment"))
+        assert resolve_join(integration["RequestParameters"][HEADER]).endswith(
+            f":SecretString:::{ROTATED_VERSION}}}}}'"
+        )
+    assert set(synth.resources("AWS::ApiGateway::Deployment")) != set(
+        synth_rotated.resources("AWS::ApiGateway::Deployment")
+    )
     (stage,) = synth_rotated.resources("AWS::ApiGateway::Stage").values()
     assert stage["Properties"]["DeploymentId"]["Ref"] in synth_rotated.resources("AWS::ApiGateway::Deployment")
 
@@ -70,18 +81,26 @@ def test_pinning_a_rotated_version_resolves_it_and_makes_a_new_api_deployment(sy
 def test_the_sample_backend_is_an_http_backend_on_a_function_url_that_checks_the_header(synth):
     secret_id, _ = _backend_secret(synth)
     (url,) = synth.resources("AWS::Lambda::Url").values()
-    (sample_id,) = [logical_id for logical_id, function in synth.resources("AWS::Lambda::Function").items()
-                    if function["Properties"]["Handler"] == contract.HANDLER_SAMPLE_BACKEND]
+    (sample_id,) = [
+        logical_id
+        for logical_id, function in synth.resources("AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == contract.HANDLER_SAMPLE_BACKEND
+    ]
     sample = synth.resources("AWS::Lambda::Function")[sample_id]["Properties"]
 
     assert url["Properties"]["AuthType"] == "NONE"  # public, like many backends: the header is what protects it
     assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [sample_id, "Arn"]}
     (url_id,) = synth.resources("AWS::Lambda::Url")
     assert {resolve_join(i["Uri"]) for i in _metered_integrations(synth)} == {
-        f"<{url_id}.FunctionUrl>", f"<{url_id}.FunctionUrl>{{proxy}}"}
+        f"<{url_id}.FunctionUrl>",
+        f"<{url_id}.FunctionUrl>{{proxy}}",
+    }
     assert sample["Environment"]["Variables"][contract.ENV_BACKEND_SECRET_ARN] == {"Ref": secret_id}
-    readers = [policy["Properties"]["Roles"] for policy in synth.resources("AWS::IAM::Policy").values()
-               if f'"Ref": "{secret_id}"' in json.dumps(policy["Properties"]["PolicyDocument"])]
+    readers = [
+        policy["Properties"]["Roles"]
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if f'"Ref": "{secret_id}"' in json.dumps(policy["Properties"]["PolicyDocument"])
+    ]
     assert readers == [[{"Ref": sample["Role"]["Fn::GetAtt"][0]}]]  # the sample backend alone reads it
 
 
@@ -91,12 +110,18 @@ def test_a_lambda_backend_is_invoked_directly_by_this_api_only(synth_lambda_back
 
     assert {i["Type"] for i in integrations} == {"AWS_PROXY"}
     assert all(LAMBDA_BACKEND in json.dumps(i["Uri"]) for i in integrations)
-    permissions = [p["Properties"] for p in synth.resources("AWS::Lambda::Permission").values()
-                   if p["Properties"]["FunctionName"] == LAMBDA_BACKEND]
+    permissions = [
+        p["Properties"]
+        for p in synth.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == LAMBDA_BACKEND
+    ]
     assert permissions and all(p["Principal"] == "apigateway.amazonaws.com" for p in permissions)
     assert all("<ApiRestApi" in resolve_join(p["SourceArn"]) for p in permissions)  # this API's methods only
     assert not synth.resources("AWS::Lambda::Url")  # no URL at all
     assert not [s for s in synth.resources("AWS::SecretsManager::Secret") if s.startswith("BackendSecret")]
     assert "BackendSecretArn" not in synth.json["Outputs"]
-    assert not [f for f in synth.resources("AWS::Lambda::Function").values()
-                if f["Properties"]["Handler"] == contract.HANDLER_SAMPLE_BACKEND]
+    assert not [
+        f
+        for f in synth.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == contract.HANDLER_SAMPLE_BACKEND
+    ]

@@ -13,23 +13,32 @@ from tollgate import contract
 
 def _reconciler(synth) -> tuple[str, dict]:
     ((logical_id, function),) = [
-        (logical_id, f) for logical_id, f in synth.resources("AWS::Lambda::Function").items()
-        if f["Properties"]["Handler"] == contract.HANDLER_RECONCILER]
+        (logical_id, f)
+        for logical_id, f in synth.resources("AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == contract.HANDLER_RECONCILER
+    ]
     return logical_id, function
 
 
 def _schedule(synth) -> dict:
     """The schedule whose target is the reconciler (the housekeeping has its own)."""
     function_id, _ = _reconciler(synth)
-    (schedule,) = [schedule["Properties"] for schedule in synth.resources("AWS::Scheduler::Schedule").values()
-                   if schedule["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}]
+    (schedule,) = [
+        schedule["Properties"]
+        for schedule in synth.resources("AWS::Scheduler::Schedule").values()
+        if schedule["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
     return schedule
 
 
 def test_the_reconciler_runs_on_a_schedule_of_the_configured_interval(synth, synth_custom):
     schedule = _schedule(synth)
 
-    assert schedule["ScheduleExpression"] == "rate(15 minutes)" == f"rate({synth.settings.reconcile_interval_minutes} minutes)"
+    assert (
+        schedule["ScheduleExpression"]
+        == "rate(15 minutes)"
+        == f"rate({synth.settings.reconcile_interval_minutes} minutes)"
+    )
     assert schedule["State"] == "ENABLED" and schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert schedule["Target"]["RetryPolicy"] == {"MaximumEventAgeInSeconds": 120, "MaximumRetryAttempts": 2}
     assert _schedule(synth_custom)["ScheduleExpression"] == "rate(1 hour)"  # reconcile_interval_minutes=60
@@ -37,8 +46,11 @@ def test_the_reconciler_runs_on_a_schedule_of_the_configured_interval(synth, syn
 
 def test_runs_never_overlap_and_a_failed_run_is_left_to_the_next_one(synth):
     function_id, function = _reconciler(synth)
-    (invoke_config,) = [config for config in synth.resources("AWS::Lambda::EventInvokeConfig").values()
-                        if config["Properties"]["FunctionName"] == {"Ref": function_id}]
+    (invoke_config,) = [
+        config
+        for config in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+        if config["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
 
     assert function["Properties"]["Timeout"] == contract.RECONCILER_TIMEOUT_SECONDS <= 5 * 60  # the shortest interval
     assert invoke_config["Properties"]["MaximumRetryAttempts"] == 0
@@ -70,8 +82,12 @@ def test_the_reconciler_may_do_what_the_webhook_does_and_no_more(synth):
     assert "apigateway:GET" not in grants
     assert grants["secretsmanager:GetSecretValue"] == [f"<{stripe_secret_id}>"]
     assert f"<{moesif_secret_id}>" not in json.dumps(grants)
-    assert {resource.split(".")[0].lstrip("<") for action, resources in grants.items() if action.startswith("dynamodb:")
-            for resource in resources} == {accounts_id, keys_id}  # key items follow the rows it repairs
+    assert {
+        resource.split(".")[0].lstrip("<")
+        for action, resources in grants.items()
+        if action.startswith("dynamodb:")
+        for resource in resources
+    } == {accounts_id, keys_id}  # key items follow the rows it repairs
 
 
 def test_accounts_table_is_keyed_by_email_with_the_lookup_indexes(synth):

@@ -29,15 +29,22 @@ def test_cdk_json_ships_the_neutral_brand(context):
 def test_every_brand_setting_is_read_from_its_own_key(context):
     branding = Settings.from_context({**context, **BRAND}).branding
 
-    assert branding == Branding(product_name="Acme Weather", accent_color="#1a1a2e",
-                                logo_url="https://cdn.acme.example/logo.svg", terms_url="https://acme.example/terms",
-                                privacy_url="https://acme.example/privacy", support_contact="help@acme.example")
+    assert branding == Branding(
+        product_name="Acme Weather",
+        accent_color="#1a1a2e",
+        logo_url="https://cdn.acme.example/logo.svg",
+        terms_url="https://acme.example/terms",
+        privacy_url="https://acme.example/privacy",
+        support_contact="help@acme.example",
+    )
     assert set(BRAND) <= set(Settings.context_keys())
     assert "branding" not in Settings.context_keys()  # app.py reads the flat keys, not the field's name
 
 
-@pytest.mark.parametrize(("contact", "href"), [("help@acme.example", "mailto:help@acme.example"),
-                                               ("https://acme.example/help", "https://acme.example/help")])
+@pytest.mark.parametrize(
+    ("contact", "href"),
+    [("help@acme.example", "mailto:help@acme.example"), ("https://acme.example/help", "https://acme.example/help")],
+)
 def test_support_contact_is_an_email_or_a_page(context, contact, href):
     assert Settings.from_context({**context, "support_contact": contact}).branding.support_href == href
 
@@ -67,12 +74,18 @@ def test_config_json_gives_the_pages_the_brand(tmp_path):
 
     brand = site_delivery.site_config("https://api.example", cdk_json_plans(), branding, tmp_path)["brand"]
 
-    assert brand == {"productName": "Acme Weather", "accentColor": "#1a1a2e",
-                     "logo": "https://cdn.acme.example/logo.svg", "termsUrl": "https://acme.example/terms",
-                     "privacyUrl": "https://acme.example/privacy", "supportUrl": "mailto:help@acme.example",
-                     "supportLabel": "help@acme.example"}
+    assert brand == {
+        "productName": "Acme Weather",
+        "accentColor": "#1a1a2e",
+        "logo": "https://cdn.acme.example/logo.svg",
+        "termsUrl": "https://acme.example/terms",
+        "privacyUrl": "https://acme.example/privacy",
+        "supportUrl": "mailto:help@acme.example",
+        "supportLabel": "help@acme.example",
+    }
     assert "img-src 'self' data: https://cdn.acme.example;" in site_delivery.content_security_policy(
-        site_delivery.logo_origin(branding, tmp_path))
+        site_delivery.logo_origin(branding, tmp_path)
+    )
 
 
 @pytest.mark.parametrize("logo_file", site_delivery.LOGO_FILES)
@@ -80,23 +93,34 @@ def test_a_logo_file_in_the_site_wins_over_logo_url_and_needs_no_other_image_ori
     branding = Branding(logo_url="https://cdn.acme.example/logo.svg")
     (tmp_path / logo_file).write_bytes(b"logo")
 
-    assert site_delivery.site_config("https://api.example", cdk_json_plans(), branding, tmp_path)["brand"]["logo"] == logo_file
+    assert (
+        site_delivery.site_config("https://api.example", cdk_json_plans(), branding, tmp_path)["brand"]["logo"]
+        == logo_file
+    )
     assert site_delivery.logo_origin(branding, tmp_path) is None
 
 
 def test_without_a_logo_the_page_loads_images_only_from_itself(tmp_path):
-    assert site_delivery.site_config("https://api.example", cdk_json_plans(), Branding(), tmp_path)["brand"]["logo"] is None
+    assert (
+        site_delivery.site_config("https://api.example", cdk_json_plans(), Branding(), tmp_path)["brand"]["logo"]
+        is None
+    )
     assert "img-src 'self' data:;" in site_delivery.content_security_policy(
-        site_delivery.logo_origin(Branding(), tmp_path))
+        site_delivery.logo_origin(Branding(), tmp_path)
+    )
 
 
 def test_the_deployed_config_json_and_csp_carry_the_owners_brand(synth, synth_custom):
     for synthesized, product_name, image_sources in (
-            (synth, "Your API", "img-src 'self' data:;"),
-            (synth_custom, "Acme Weather", "img-src 'self' data: https://cdn.acme.example;")):
+        (synth, "Your API", "img-src 'self' data:;"),
+        (synth_custom, "Acme Weather", "img-src 'self' data: https://cdn.acme.example;"),
+    ):
         config_asset = next(
-            path for path in synthesized.outdir.glob("asset.*") if path.is_dir() and (path / "config.json").exists())
-        config = json.loads(re.sub(r"<<marker:0x[0-9a-f]+:\d+>>", '"marker"', (config_asset / "config.json").read_text()))
+            path for path in synthesized.outdir.glob("asset.*") if path.is_dir() and (path / "config.json").exists()
+        )
+        config = json.loads(
+            re.sub(r"<<marker:0x[0-9a-f]+:\d+>>", '"marker"', (config_asset / "config.json").read_text())
+        )
         (policy,) = synthesized.resources("AWS::CloudFront::ResponseHeadersPolicy").values()
         csp = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"]
 

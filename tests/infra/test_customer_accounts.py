@@ -17,8 +17,11 @@ from tollgate import contract
 
 
 def _function(synth, handler: str) -> tuple[str, dict]:
-    ((logical_id, function),) = [(logical_id, f) for logical_id, f in synth.resources("AWS::Lambda::Function").items()
-                                 if f["Properties"]["Handler"] == handler]
+    ((logical_id, function),) = [
+        (logical_id, f)
+        for logical_id, f in synth.resources("AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == handler
+    ]
     return logical_id, function
 
 
@@ -40,7 +43,9 @@ def test_cloudfront_serves_api_from_the_stage_uncached_with_cookies_and_without_
 
     assert behaviour["PathPattern"] == "/api/*"
     assert behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
-    assert behaviour["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # Managed-AllViewerExceptHostHeader
+    assert (
+        behaviour["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+    )  # Managed-AllViewerExceptHostHeader
     assert behaviour["ViewerProtocolPolicy"] == "https-only"
     assert set(behaviour["AllowedMethods"]) >= {"GET", "POST", "OPTIONS"}
     assert resolve_join(origin["DomainName"]) == f"<{api_id}>.execute-api.<AWS::Region>.<AWS::URLSuffix>"
@@ -53,7 +58,9 @@ def test_cloudfront_tells_the_stage_the_viewers_ip_and_proves_it_is_cloudfront(s
     (association,) = behaviour["FunctionAssociations"]
     function_id = association["FunctionARN"]["Fn::GetAtt"][0]
     code = synth.resources("AWS::CloudFront::Function")[function_id]["Properties"]["FunctionCode"]
-    (secret_id,) = [s for s in synth.resources("AWS::SecretsManager::Secret") if s.startswith("CustomerAccountsSiteOrigin")]
+    (secret_id,) = [
+        s for s in synth.resources("AWS::SecretsManager::Secret") if s.startswith("CustomerAccountsSiteOrigin")
+    ]
     (header,) = origin["OriginCustomHeaders"]
 
     assert association == {"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": [function_id, "FunctionARN"]}}
@@ -71,9 +78,13 @@ def test_every_site_route_is_on_the_api_under_api_with_its_function(synth):
         prefix = path_of(parent["Ref"]) if isinstance(parent, dict) and "Ref" in parent else ""
         return f"{prefix}/{properties['PathPart']}"
 
-    methods = {(path_of(m["Properties"]["ResourceId"]["Ref"]), m["Properties"]["HttpMethod"]):
-               json.dumps(m["Properties"]["Integration"]) for m in synth.resources("AWS::ApiGateway::Method").values()
-               if "Ref" in m["Properties"]["ResourceId"]}
+    methods = {
+        (path_of(m["Properties"]["ResourceId"]["Ref"]), m["Properties"]["HttpMethod"]): json.dumps(
+            m["Properties"]["Integration"]
+        )
+        for m in synth.resources("AWS::ApiGateway::Method").values()
+        if "Ref" in m["Properties"]["ResourceId"]
+    }
     for route, method in contract.SITE_ROUTES.items():
         function = _function(synth, contract.SITE_ROUTE_HANDLERS[route])[1]
         assert function["Properties"]["FunctionName"] in methods[route, method], route
@@ -83,36 +94,51 @@ def test_every_site_route_is_on_the_api_under_api_with_its_function(synth):
 
 
 def test_the_access_table_expires_everything_has_its_two_sparse_indexes_and_goes_with_the_stack(synth):
-    (table,) = [t for logical_id, t in synth.resources("AWS::DynamoDB::Table").items()
-                if logical_id.startswith("CustomerAccountsAccessTable")]
+    (table,) = [
+        t
+        for logical_id, t in synth.resources("AWS::DynamoDB::Table").items()
+        if logical_id.startswith("CustomerAccountsAccessTable")
+    ]
     indexes = {index["IndexName"]: index for index in table["Properties"]["GlobalSecondaryIndexes"]}
 
-    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": contract.ACCESS_TTL_ATTRIBUTE,
-                                                              "Enabled": True}
+    assert table["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": contract.ACCESS_TTL_ATTRIBUTE,
+        "Enabled": True,
+    }
     assert indexes[contract.ACCESS_INDEX_BY_OWNER]["KeySchema"] == [
-        {"AttributeName": contract.ACCESS_ATTR_OWNER, "KeyType": "HASH"}]
+        {"AttributeName": contract.ACCESS_ATTR_OWNER, "KeyType": "HASH"}
+    ]
     assert indexes[contract.ACCESS_INDEX_DUE]["KeySchema"] == [
         {"AttributeName": contract.ACCESS_ATTR_DUE_KIND, "KeyType": "HASH"},
-        {"AttributeName": contract.ACCESS_ATTR_DUE_AT, "KeyType": "RANGE"}]
+        {"AttributeName": contract.ACCESS_ATTR_DUE_AT, "KeyType": "RANGE"},
+    ]
     assert table["DeletionPolicy"] == "Delete"
 
 
-@pytest.mark.parametrize("handler", [contract.HANDLER_REGISTER, contract.HANDLER_ACCOUNT,
-                                     contract.HANDLER_USAGE_REPORTER])
+@pytest.mark.parametrize(
+    "handler", [contract.HANDLER_REGISTER, contract.HANDLER_ACCOUNT, contract.HANDLER_USAGE_REPORTER]
+)
 def test_email_is_sent_only_from_the_configured_sender(synth, handler):
-    (statement,) = [s for s in synth.role_statements(_function(synth, handler)[1]["Properties"]["Role"]["Fn::GetAtt"][0])
-                    if s["Action"] == "ses:SendEmail"]
+    (statement,) = [
+        s
+        for s in synth.role_statements(_function(synth, handler)[1]["Properties"]["Role"]["Fn::GetAtt"][0])
+        if s["Action"] == "ses:SendEmail"
+    ]
     sender = synth.settings.email_sender
     assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": sender}}
     assert sorted(resolve_join(r) for r in statement["Resource"]) == sorted(
         f"arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/{identity}"
-        for identity in (sender, sender.split("@")[1]))
+        for identity in (sender, sender.split("@")[1])
+    )
 
 
 def test_no_other_function_sends_email(synth):
-    senders = {f["Properties"]["Handler"] for f in synth.resources("AWS::Lambda::Function").values()
-               if f["Properties"]["Handler"].startswith("tollgate.")
-               and "ses:SendEmail" in _grants(synth, f["Properties"]["Handler"])}
+    senders = {
+        f["Properties"]["Handler"]
+        for f in synth.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"].startswith("tollgate.")
+        and "ses:SendEmail" in _grants(synth, f["Properties"]["Handler"])
+    }
     # the usage reporter: the usage alerts its counts cross (infra/spend_control.py)
     assert senders == {contract.HANDLER_REGISTER, contract.HANDLER_ACCOUNT, contract.HANDLER_USAGE_REPORTER}
 
@@ -120,8 +146,9 @@ def test_no_other_function_sends_email(synth):
 def test_the_account_function_queries_the_usage_counts_to_decide_a_changed_cap_and_writes_none(synth):
     grants = _grants(synth, contract.HANDLER_ACCOUNT)
     (counts_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("UsageMeteringCountsTable")]
-    on_counts = {action for action, resources in grants.items()
-                 if any(counts_id in str(resource) for resource in resources)}
+    on_counts = {
+        action for action, resources in grants.items() if any(counts_id in str(resource) for resource in resources)
+    }
     assert on_counts == {"dynamodb:Query"}
 
 
@@ -136,17 +163,25 @@ def test_the_account_function_reads_this_plans_usage_creates_no_key_and_reads_th
     assert grants["apigateway:PATCH"] == [f"{base}/apikeys/*"]
     assert f"{base}/apikeys" not in grants.get("apigateway:POST", [])
     assert f"<{reports_id}.Arn>/index/{contract.USAGE_REPORTS_INDEX_BY_CUSTOMER}" in grants["dynamodb:Query"]
-    assert not any(r.startswith(f"<{reports_id}") for action, rs in grants.items() if action != "dynamodb:Query" for r in rs)
+    assert not any(
+        r.startswith(f"<{reports_id}") for action, rs in grants.items() if action != "dynamodb:Query" for r in rs
+    )
 
 
 def test_rotated_out_keys_are_retired_on_a_schedule_by_a_function_that_may_only_end_keys(synth):
     function_id, function = _function(synth, contract.HANDLER_KEY_RETIREMENT)
-    (schedule,) = [s["Properties"] for s in synth.resources("AWS::Scheduler::Schedule").values()
-                   if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}]
+    (schedule,) = [
+        s["Properties"]
+        for s in synth.resources("AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
     grants = _grants(synth, contract.HANDLER_KEY_RETIREMENT)
 
     assert schedule["ScheduleExpression"] == f"rate({int(RETIREMENT_INTERVAL.to_minutes())} minutes)"
-    assert {action for action in grants if action.startswith("apigateway:")} == {"apigateway:PATCH", "apigateway:DELETE"}
+    assert {action for action in grants if action.startswith("apigateway:")} == {
+        "apigateway:PATCH",
+        "apigateway:DELETE",
+    }
     assert not any(action.startswith(("secretsmanager:", "ses:")) for action in grants)
     assert function["Properties"]["Environment"]["Variables"][contract.ENV_KEY_ROTATION_GRACE_SECONDS] == str(24 * 3600)
 
@@ -155,7 +190,9 @@ def test_waf_refuses_api_calls_that_skipped_cloudfront_and_limits_sign_in_per_vi
     """How the two `/api/*` rules decide; which paths they match is tests/infra/test_waf.py's."""
     (web_acl,) = synth.resources("AWS::WAFv2::WebACL").values()
     rules = {rule["Name"]: rule for rule in web_acl["Properties"]["Rules"]}
-    (secret_id,) = [s for s in synth.resources("AWS::SecretsManager::Secret") if s.startswith("CustomerAccountsSiteOrigin")]
+    (secret_id,) = [
+        s for s in synth.resources("AWS::SecretsManager::Secret") if s.startswith("CustomerAccountsSiteOrigin")
+    ]
 
     direct = rules["SiteApiOnlyThroughCloudFront"]
     _, without_secret = direct["Statement"]["AndStatement"]["Statements"]
@@ -165,7 +202,10 @@ def test_waf_refuses_api_calls_that_skipped_cloudfront_and_limits_sign_in_per_vi
     assert resolve_join(secret_match["SearchString"]) == f"{{{{resolve:secretsmanager:<{secret_id}>:SecretString:::}}}}"
 
     per_viewer = rules["SiteSignInPerViewerIp"]["Statement"]["RateBasedStatement"]
-    assert (per_viewer["AggregateKeyType"], per_viewer["Limit"]) == ("FORWARDED_IP", synth.settings.signup_requests_per_ip)
+    assert (per_viewer["AggregateKeyType"], per_viewer["Limit"]) == (
+        "FORWARDED_IP",
+        synth.settings.signup_requests_per_ip,
+    )
     assert per_viewer["ForwardedIPConfig"] == {"HeaderName": contract.VIEWER_IP_HEADER, "FallbackBehavior": "MATCH"}
     assert direct["Priority"] < rules["SiteSignInPerViewerIp"]["Priority"]
 
@@ -175,13 +215,16 @@ def test_a_placeholder_sender_is_accepted_with_a_warning(synth):
     Annotations.from_stack(synth.stack).has_warning("*", Match.string_like_regexp("email_sender is the placeholder"))
 
 
-@pytest.mark.parametrize("key, value, expected", [
-    ("email_sender", "not an address", "an email address verified in SES"),
-    ("email_link_ttl_hours", "0", "a whole number from 1 to 168"),
-    ("emails_per_address_per_hour", "1000", "a whole number from 1 to 100"),
-    ("key_rotation_grace_hours", "0", "a whole number from 1 to 720"),
-    ("verify_email", "maybe", "true or false"),
-])
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("email_sender", "not an address", "an email address verified in SES"),
+        ("email_link_ttl_hours", "0", "a whole number from 1 to 168"),
+        ("emails_per_address_per_hour", "1000", "a whole number from 1 to 100"),
+        ("key_rotation_grace_hours", "0", "a whole number from 1 to 720"),
+        ("verify_email", "maybe", "true or false"),
+    ],
+)
 def test_bad_account_settings_stop_the_synth_naming_the_key(key, value, expected):
     context = {**load_cdk_json_context(REPO_ROOT / "cdk.json"), key: value}
     with pytest.raises(SettingsError, match=f"'{key}' must be {expected}"):

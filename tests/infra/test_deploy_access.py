@@ -43,9 +43,13 @@ def of_type(template: dict, resource_type: str) -> list[dict]:
 
 
 def roles(template: dict) -> dict[str, dict]:
-    """"DeployRole" / "SmokeRole" -> its resource."""
-    return {role_id: resource for role_id in ("DeployRole", "SmokeRole") for logical_id, resource in
-            template["Resources"].items() if logical_id.startswith(role_id) and resource["Type"] == "AWS::IAM::Role"}
+    """ "DeployRole" / "SmokeRole" -> its resource."""
+    return {
+        role_id: resource
+        for role_id in ("DeployRole", "SmokeRole")
+        for logical_id, resource in template["Resources"].items()
+        if logical_id.startswith(role_id) and resource["Type"] == "AWS::IAM::Role"
+    }
 
 
 def trust(template: dict) -> dict:
@@ -80,8 +84,10 @@ def test_github_tokens_are_trusted_for_one_repository_environment_and_sts_only(d
     (provider,) = of_type(template, "AWS::IAM::OIDCProvider")
     provider_id = next(key for key, value in template["Resources"].items() if value is provider)
 
-    assert provider["Properties"] == {"Url": "https://token.actions.githubusercontent.com",
-                                      "ClientIdList": ["sts.amazonaws.com"]}  # no thumbprint: IAM ignores it
+    assert provider["Properties"] == {
+        "Url": "https://token.actions.githubusercontent.com",
+        "ClientIdList": ["sts.amazonaws.com"],
+    }  # no thumbprint: IAM ignores it
     assert trust(template) == {
         "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity", "Principal": {"Federated": {"Ref": provider_id}},
         "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
@@ -95,11 +101,11 @@ def test_github_tokens_are_trusted_for_one_repository_environment_and_sts_only(d
 
 def test_the_deploy_role_may_only_assume_the_bootstrap_roles_cdk_deploy_uses(default):
     template, _ = default
-    role_arn = ("arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-hnb659fds-{}-role-<AWS::AccountId>-"
-                "<AWS::Region>")
+    role_arn = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-hnb659fds-{}-role-<AWS::AccountId>-<AWS::Region>"
 
     assert grants(template, "DeployRole") == {
-        "sts:AssumeRole": [role_arn.format(kind) for kind in ("deploy", "file-publishing", "lookup")]}
+        "sts:AssumeRole": [role_arn.format(kind) for kind in ("deploy", "file-publishing", "lookup")]
+    }
 
 
 ARN = "arn:<AWS::Partition>:{}:<AWS::Region>:<AWS::AccountId>:{}"
@@ -130,8 +136,11 @@ def test_the_smoke_roles_names_and_tag_are_those_of_the_tollgate_stacks_template
     the tables by logical id, the register function by name, the Stripe secret by the owner tag on it."""
     tables = synth.resources("AWS::DynamoDB::Table")
     functions = synth.resources("AWS::Lambda::Function")
-    register = next(function for function in functions.values()
-                    if function["Properties"].get("FunctionName") == "Tollgate-prod-register")
+    register = next(
+        function
+        for function in functions.values()
+        if function["Properties"].get("FunctionName") == "Tollgate-prod-register"
+    )
     stripe_secret_id, _ = synth.secret_ids()
 
     environment = register["Properties"]["Environment"]["Variables"]
@@ -150,12 +159,14 @@ def test_cdk_nag_has_no_open_finding_and_each_acknowledgment_says_why(default):
     assert nag["violations"] == []
     acknowledged = {violation["ruleName"] for violation in nag["suppressedViolations"]}
     assert {rule.removeprefix("AwsSolutions-IAM5[Resource::").removesuffix("]") for rule in acknowledged} == {
-        ARN.format("cloudformation", "stack/Tollgate/*"), ARN.format("secretsmanager", "secret:*"),
+        ARN.format("cloudformation", "stack/Tollgate/*"),
+        ARN.format("secretsmanager", "secret:*"),
         ARN.format("dynamodb", f"table/Tollgate-{ACCOUNTS_TABLE_ID}-*"),
         ARN.format("dynamodb", f"table/Tollgate-{KEYS_TABLE_ID}-*"),
         ARN.format("dynamodb", f"table/Tollgate-{ACCESS_TABLE_ID}-*"),
         ARN.format("dynamodb", f"table/Tollgate-{ACCESS_TABLE_ID}-*/index/byOwner"),
-        "arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*"}
+        "arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*",
+    }
     assert all("owner tag" in violation["reason"] for violation in nag["suppressedViolations"])
 
 
@@ -167,22 +178,31 @@ def test_the_outputs_are_what_make_deploy_role_prints(default):
 
 
 def test_a_branch_an_existing_provider_another_stack_and_a_custom_qualifier(tmp_path):
-    access = DeployAccess(repository="acme@1234/weather-api@5678", branch="release/v2",
-                          oidc_provider_arn=EXISTING_PROVIDER, tollgate_stack="TollgateStaging", stage="beta")
+    access = DeployAccess(
+        repository="acme@1234/weather-api@5678",
+        branch="release/v2",
+        oidc_provider_arn=EXISTING_PROVIDER,
+        tollgate_stack="TollgateStaging",
+        stage="beta",
+    )
 
     template, nag = synthesize(tmp_path, access, **{QUALIFIER_CONTEXT: "acme1234"})
 
     assert of_type(template, "AWS::IAM::OIDCProvider") == []  # the account's own is trusted
     statement = trust(template)
     assert statement["Principal"] == {"Federated": EXISTING_PROVIDER}
-    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == \
-        "repo:acme@1234/weather-api@5678:ref:refs/heads/release/v2"
+    assert (
+        statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+        == "repo:acme@1234/weather-api@5678:ref:refs/heads/release/v2"
+    )
     assert all("role/cdk-acme1234-" in arn for arn in grants(template, "DeployRole")["sts:AssumeRole"])
     smoke = grants(template, "SmokeRole")
     assert smoke["cloudformation:DescribeStacks"][0].endswith(":stack/TollgateStaging/*")
     assert smoke["lambda:GetFunctionConfiguration"][0].endswith(":function:TollgateStaging-beta-register")
     assert smoke["dynamodb:GetItem"][0].endswith(f":table/TollgateStaging-{ACCOUNTS_TABLE_ID}-*")
-    assert smoke["apigateway:DELETE"][0].endswith("/apikeys/* if aws:ResourceTag/tollgate:deployment=TollgateStaging/beta")
+    assert smoke["apigateway:DELETE"][0].endswith(
+        "/apikeys/* if aws:ResourceTag/tollgate:deployment=TollgateStaging/beta"
+    )
     assert nag["violations"] == []
 
 
@@ -206,6 +226,10 @@ def test_a_wrong_option_is_refused_naming_it(options, message):
 def test_the_options_travel_to_the_app_as_context_and_back():
     access = DeployAccess(repository="acme/w", branch="main", tollgate_stack="T2", stage="beta")
 
-    assert access.context() == {"deploy_access_repository": "acme/w", "deploy_access_branch": "main",
-                                "deploy_access_tollgate_stack": "T2", "deploy_access_stage": "beta"}
+    assert access.context() == {
+        "deploy_access_repository": "acme/w",
+        "deploy_access_branch": "main",
+        "deploy_access_tollgate_stack": "T2",
+        "deploy_access_stage": "beta",
+    }
     assert DeployAccess.from_context(access.context().get) == access

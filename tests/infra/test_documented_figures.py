@@ -25,8 +25,12 @@ def stated(pattern: str, text: str) -> tuple[str, ...]:
 
 def alarm_metrics(synth: Synth) -> tuple[int, int]:
     alarms = list(synth.resources("AWS::CloudWatch::Alarm").values())
-    metrics = sum(1 if "MetricName" in alarm["Properties"] else
-                  sum(1 for query in alarm["Properties"]["Metrics"] if "MetricStat" in query) for alarm in alarms)
+    metrics = sum(
+        1
+        if "MetricName" in alarm["Properties"]
+        else sum(1 for query in alarm["Properties"]["Metrics"] if "MetricStat" in query)
+        for alarm in alarms
+    )
     return len(alarms), metrics
 
 
@@ -37,21 +41,31 @@ def test_the_alarm_figures_are_the_stacks(synth: Synth) -> None:
     assert stated(r"business metrics, (\d+)\s+CloudWatch alarms", OPERATIONS) == (str(alarms),)
     assert stated(r"none firing \(of (\d+)\)", OPERATIONS) == (str(alarms),)
     assert stated(r"the alarms read (\d+) metrics at \$0\.10 each, \$([\d.]+)", OPERATIONS) == (
-        str(metrics), f"{metrics * ALARM_METRIC_MONTHLY:.2f}")
+        str(metrics),
+        f"{metrics * ALARM_METRIC_MONTHLY:.2f}",
+    )
 
 
 def test_the_function_count_is_the_stacks(synth: Synth) -> None:
-    functions = [function for function in synth.resources("AWS::Lambda::Function").values()
-                 if function["Properties"].get("Handler", "").startswith(TOLLGATE_HANDLER_PREFIX)]
+    functions = [
+        function
+        for function in synth.resources("AWS::Lambda::Function").values()
+        if function["Properties"].get("Handler", "").startswith(TOLLGATE_HANDLER_PREFIX)
+    ]
     assert stated(r"Lambda functions \((\d+) with the usage reporter\)", README) == (str(len(functions)),)
 
 
 def test_the_idle_total_adds_up() -> None:
     """The README's breakdown of the idle cost sums to its total, with and without the WAF."""
-    total, waf, secrets, monitoring, alarms, kms, metrics, without_waf = (Decimal(value) for value in stated(
-        r"about \*\*\$([\d.]+) a month\*\*.*?\$([\d.]+) of WAF.*?\$([\d.]+) for the four secrets and \$([\d.]+) of "
-        r"monitoring \(alarms \$([\d.]+), the alarm topic's KMS key \$([\d.]+),\s+heartbeat metrics about "
-        r"\$([\d.]+)\)\. With `enable_waf=false` it is about \$([\d.]+)\.", README))
+    total, waf, secrets, monitoring, alarms, kms, metrics, without_waf = (
+        Decimal(value)
+        for value in stated(
+            r"about \*\*\$([\d.]+) a month\*\*.*?\$([\d.]+) of WAF.*?\$([\d.]+) for the four secrets and \$([\d.]+) of "
+            r"monitoring \(alarms \$([\d.]+), the alarm topic's KMS key \$([\d.]+),\s+heartbeat metrics about "
+            r"\$([\d.]+)\)\. With `enable_waf=false` it is about \$([\d.]+)\.",
+            README,
+        )
+    )
     assert monitoring == alarms + kms + metrics
     assert total == waf + secrets + monitoring
     assert without_waf == total - waf

@@ -15,8 +15,13 @@ from tollgate import contract
 
 BUSINESS_HANDLERS = (contract.HANDLER_REGISTER, contract.HANDLER_CHECKOUT, contract.HANDLER_STRIPE_WEBHOOK)
 # Every function that touches API keys.
-KEY_HANDLERS = (*BUSINESS_HANDLERS, contract.HANDLER_RECONCILER, contract.HANDLER_HOUSEKEEPING, contract.HANDLER_ACCOUNT,
-                contract.HANDLER_KEY_RETIREMENT)
+KEY_HANDLERS = (
+    *BUSINESS_HANDLERS,
+    contract.HANDLER_RECONCILER,
+    contract.HANDLER_HOUSEKEEPING,
+    contract.HANDLER_ACCOUNT,
+    contract.HANDLER_KEY_RETIREMENT,
+)
 
 
 def _functions(synth) -> dict[str, dict]:
@@ -44,8 +49,12 @@ def _grants(synth, handler: str) -> dict[str, list[str]]:
 def test_every_function_runs_python_312_arm64_from_one_code_asset(synth):
     functions = _functions(synth)
 
-    assert set(functions) == {*KEY_HANDLERS, contract.HANDLER_SAMPLE_BACKEND, contract.HANDLER_USAGE_REPORTER,
-                              contract.HANDLER_AUTHORIZER}
+    assert set(functions) == {
+        *KEY_HANDLERS,
+        contract.HANDLER_SAMPLE_BACKEND,
+        contract.HANDLER_USAGE_REPORTER,
+        contract.HANDLER_AUTHORIZER,
+    }
     assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.12"}
     assert {tuple(f["Properties"]["Architectures"]) for f in functions.values()} == {("arm64",)}
     assert len({json.dumps(f["Properties"]["Code"]) for f in functions.values()}) == 1
@@ -90,7 +99,8 @@ def test_environment_carries_the_secret_arns_and_names_never_a_secret_value(synt
     plans = json.loads(resolve_join(environment[contract.ENV_PLANS]))
     usage_plans = synth.plan_usage_plans()
     assert [(plan["id"], plan["price_id"], plan["requires_payment_method"]) for plan in plans] == [
-        (plan.id, plan.stripe_price_id, plan.require_payment_method) for plan in synth.settings.plans]
+        (plan.id, plan.stripe_price_id, plan.require_payment_method) for plan in synth.settings.plans
+    ]
     assert {plan["usage_plan_id"].strip("<>") for plan in plans} == set(usage_plans)
     assert "DomainName" in json.dumps(environment[contract.ENV_SIGNUP_URL])  # Checkout's way back to the site
     assert not any(name in json.dumps(environment) for name in ("sk_", "whsec_", contract.SECRET_PLACEHOLDER))
@@ -104,12 +114,15 @@ def test_register_may_manage_keys_and_only_this_plans_membership(synth):
     base = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 
     assert sorted(grants["apigateway:POST"]) == sorted(
-        [f"{base}/apikeys"] + [f"{base}/usageplans/<{plan_id}>/keys" for plan_id in plan_ids])
+        [f"{base}/apikeys"] + [f"{base}/usageplans/<{plan_id}>/keys" for plan_id in plan_ids]
+    )
     assert sorted(grants["apigateway:DELETE"]) == sorted(
-        [f"{base}/apikeys/*"] + [f"{base}/usageplans/<{plan_id}>/keys/*" for plan_id in plan_ids])
+        [f"{base}/apikeys/*"] + [f"{base}/usageplans/<{plan_id}>/keys/*" for plan_id in plan_ids]
+    )
     assert grants["apigateway:GET"] == [f"{base}/apikeys/*"]  # never the collection: listing returns every key's value
     assert grants["apigateway:PUT"] == [
-        f"{base}/tags/arn%3A<AWS::Partition>%3Aapigateway%3A<AWS::Region>%3A%3A%2Fapikeys%2F*"]
+        f"{base}/tags/arn%3A<AWS::Partition>%3Aapigateway%3A<AWS::Region>%3A%3A%2Fapikeys%2F*"
+    ]
     assert "apigateway:PATCH" not in grants
 
 
@@ -140,8 +153,10 @@ def test_every_key_grant_is_conditioned_on_this_deployments_owner_tag(synth, han
 
     owner = f"Tollgate/{synth.settings.stage_name}"
     resource_tag = {"StringEquals": {f"aws:ResourceTag/{contract.API_KEY_OWNER_TAG}": owner}}
-    request_tag = {"StringEquals": {f"aws:RequestTag/{contract.API_KEY_OWNER_TAG}": owner},
-                   "ForAllValues:StringEquals": {"aws:TagKeys": [contract.API_KEY_OWNER_TAG]}}
+    request_tag = {
+        "StringEquals": {f"aws:RequestTag/{contract.API_KEY_OWNER_TAG}": owner},
+        "ForAllValues:StringEquals": {"aws:TagKeys": [contract.API_KEY_OWNER_TAG]},
+    }
     key_statements = 0
     for statement in _statements(synth, handler):
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
@@ -170,8 +185,14 @@ def test_sample_backend_gets_nothing_but_its_logs_and_the_backend_secret(synth):
     grants = _grants(synth, contract.HANDLER_SAMPLE_BACKEND)
     (backend_secret,) = [s for s in synth.resources("AWS::SecretsManager::Secret") if s.startswith("BackendSecret")]
 
-    assert set(grants) <= {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments",
-                           "xray:PutTelemetryRecords", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    assert set(grants) <= {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+    }
     assert grants["secretsmanager:GetSecretValue"] == [f"<{backend_secret}>"]  # to check the gateway's header
 
 

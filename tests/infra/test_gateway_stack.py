@@ -104,32 +104,43 @@ def test_gateway_errors_are_the_ones_make_dev_renders(synth):
         for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
     }
 
-    assert {name: resolve_join(props["ResponseTemplates"]["application/json"]) for name, props in responses.items()} == {
-        name: template for name, (_, template) in gateway_errors.gateway_errors(_site_url(synth)).items()
+    assert {
+        name: resolve_join(props["ResponseTemplates"]["application/json"]) for name, props in responses.items()
+    } == {name: template for name, (_, template) in gateway_errors.gateway_errors(_site_url(synth)).items()}
+    expected_headers = {
+        f"gatewayresponse.header.{name}": f"'{value}'" for name, value in gateway_errors.gateway_error_headers().items()
     }
-    expected_headers = {f"gatewayresponse.header.{name}": f"'{value}'"
-                        for name, value in gateway_errors.gateway_error_headers().items()}
     for props in responses.values():
         headers = {name: resolve_join(value) for name, value in props["ResponseParameters"].items()}
         assert headers == expected_headers
         assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
-    assert json.loads(gateway_errors.render("INVALID_API_KEY", 403, "Forbidden", "https://site")) == {"error": "Forbidden"}
+    assert json.loads(gateway_errors.render("INVALID_API_KEY", 403, "Forbidden", "https://site")) == {
+        "error": "Forbidden"
+    }
 
 
 def test_a_key_past_its_quota_is_told_where_to_see_its_plan_and_upgrade(synth):
     """The stage's QUOTA_EXCEEDED body links the site's account page and names the account through
     the key authorizer's $context.authorizer.principalId, never the usage key (no variable names the
     usage plan: see gateway_errors)."""
-    (quota,) = [r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
-                if r["Properties"]["ResponseType"] == "QUOTA_EXCEEDED"]
+    (quota,) = [
+        r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+        if r["Properties"]["ResponseType"] == "QUOTA_EXCEEDED"
+    ]
     body = json.loads(resolve_join(quota["ResponseTemplates"]["application/json"]))
     assert quota["StatusCode"] == "429"
     assert body["accountUrl"] == f"{_site_url(synth)}/{contract.ACCOUNT_PAGE}"
     assert body["accountId"] == "$context.authorizer.principalId"
-    assert "apiKeyId" not in body and "$context.identity" not in resolve_join(quota["ResponseTemplates"]["application/json"])
+    assert "apiKeyId" not in body and "$context.identity" not in resolve_join(
+        quota["ResponseTemplates"]["application/json"]
+    )
     # why (the message and code of the limit the authorizer answered) and until when: issue 20/21
     assert (body["error"], body["code"], body["until"]) == (
-        "$context.authorizer.usageLimitMessage", "$context.authorizer.usageLimit", "$context.authorizer.usageLimitUntil")
+        "$context.authorizer.usageLimitMessage",
+        "$context.authorizer.usageLimit",
+        "$context.authorizer.usageLimitUntil",
+    )
 
 
 def test_register_validates_the_body_against_a_flat_json_model(synth):
@@ -162,9 +173,12 @@ def test_the_sites_register_route_is_checked_by_the_same_validator_and_model(syn
 def _method_throttles(synth) -> dict[str, tuple[float, int]]:
     (stage,) = synth.resources("AWS::ApiGateway::Stage").values()
     return {
-        setting["ResourcePath"].removeprefix("/").replace("~1", "/") + " " + setting["HttpMethod"]:
-            (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"])
-        for setting in stage["Properties"]["MethodSettings"] if "ThrottlingRateLimit" in setting
+        setting["ResourcePath"].removeprefix("/").replace("~1", "/") + " " + setting["HttpMethod"]: (
+            setting["ThrottlingRateLimit"],
+            setting["ThrottlingBurstLimit"],
+        )
+        for setting in stage["Properties"]["MethodSettings"]
+        if "ThrottlingRateLimit" in setting
     }
 
 
@@ -180,8 +194,10 @@ def test_no_throttle_unsigned_junk_can_use_up_stands_in_front_of_the_webhook(syn
         f"{contract.ROUTE_CHECKOUT} POST": (settings.register_rate_limit, settings.register_burst_limit),
         f"{contract.ROUTE_CHECKOUT_OUTCOME} POST": (settings.register_rate_limit, settings.register_burst_limit),
         # Issue 12: every route of the signup site's account API, the sign-up confirmation as costly as /register.
-        **{f"{route} {method}": (settings.register_rate_limit, settings.register_burst_limit)
-           for route, method in contract.SITE_ROUTES.items()},
+        **{
+            f"{route} {method}": (settings.register_rate_limit, settings.register_burst_limit)
+            for route, method in contract.SITE_ROUTES.items()
+        },
     }
     assert settings.stage_rate_limit >= 100 * settings.register_rate_limit
 
@@ -203,21 +219,30 @@ def test_each_plan_has_a_usage_plan_on_the_stage_with_its_throttle_and_quota(syn
     assert len(usage_plans) == len(synth.settings.plans) == 2
     assert synth.settings.free_pool_size > 0
     for plan in synth.settings.plans:
-        (usage_plan,) = [resource["Properties"] for resource in usage_plans.values()
-                         if resource["Properties"]["UsagePlanName"].endswith(f"-{plan.id}")]
+        (usage_plan,) = [
+            resource["Properties"]
+            for resource in usage_plans.values()
+            if resource["Properties"]["UsagePlanName"].endswith(f"-{plan.id}")
+        ]
         assert [stage["Stage"] for stage in usage_plan["ApiStages"]] == [{"Ref": stage_id}]
         accounts = POOLED_THROTTLE_ACCOUNTS if plan.is_free else 1
-        assert usage_plan["Throttle"] == {"RateLimit": plan.throttle_rate_limit * accounts,
-                                          "BurstLimit": plan.throttle_burst_limit * accounts}
-        assert usage_plan.get("Quota") == (None if plan.is_free else {"Limit": plan.quota_limit,
-                                                                       "Period": plan.quota_period})
+        assert usage_plan["Throttle"] == {
+            "RateLimit": plan.throttle_rate_limit * accounts,
+            "BurstLimit": plan.throttle_burst_limit * accounts,
+        }
+        assert usage_plan.get("Quota") == (
+            None if plan.is_free else {"Limit": plan.quota_limit, "Period": plan.quota_period}
+        )
 
 
 def test_the_flat_settings_plan_keeps_the_usage_plan_of_earlier_versions(synth, synth_custom):
     """Its logical id is the one before plans existed (so an upgrade replaces nothing and its keys stay
     on it); the shipped cdk.json's paid plan has that id too."""
     for synthesized in (synth, synth_custom):
-        standard = [logical_id for logical_id, resource in synthesized.plan_usage_plans().items()
-                    if resource["Properties"]["UsagePlanName"].endswith("-standard")]
+        standard = [
+            logical_id
+            for logical_id, resource in synthesized.plan_usage_plans().items()
+            if resource["Properties"]["UsagePlanName"].endswith("-standard")
+        ]
         assert len(standard) == 1 and standard[0].startswith("ApiRestApiUsagePlan")
         assert not standard[0].startswith("ApiRestApiUsagePlanstandard")

@@ -38,8 +38,11 @@ def as_list(value: Any) -> list:
 
 
 def apigateway_statements(synth) -> list[tuple[str, dict[str, Any]]]:
-    return [(where, statement) for where, statement in every_statement(synth)
-            if any(action == "*" or action.startswith("apigateway:") for action in as_list(statement["Action"]))]
+    return [
+        (where, statement)
+        for where, statement in every_statement(synth)
+        if any(action == "*" or action.startswith("apigateway:") for action in as_list(statement["Action"]))
+    ]
 
 
 def resource_paths(synth, statement: dict[str, Any]) -> list[str]:
@@ -59,8 +62,10 @@ def owner_tag_condition(statement: dict[str, Any], owner: str) -> bool:
     """The statement requires the owner tag on the resource, or (a create) exactly that tag in the request."""
     condition = statement.get("Condition", {})
     on_resource = condition == {"StringEquals": {f"aws:ResourceTag/{contract.API_KEY_OWNER_TAG}": owner}}
-    in_request = condition == {"StringEquals": {f"aws:RequestTag/{contract.API_KEY_OWNER_TAG}": owner},
-                               "ForAllValues:StringEquals": {"aws:TagKeys": [contract.API_KEY_OWNER_TAG]}}
+    in_request = condition == {
+        "StringEquals": {f"aws:RequestTag/{contract.API_KEY_OWNER_TAG}": owner},
+        "ForAllValues:StringEquals": {"aws:TagKeys": [contract.API_KEY_OWNER_TAG]},
+    }
     return on_resource or in_request
 
 
@@ -72,8 +77,11 @@ def unscoped(synth, statement: dict[str, Any], owner: str) -> list[str]:
         if path not in KEY_PATHS and not PLAN_PATH.match(path):
             problems.append(f"resource {path}: not this deployment's keys or usage plans")
         elif not owner_tag_condition(statement, owner):
-            problems += [f"{action} on {path} without the owner tag" for action in actions
-                         if (action, path) not in UNCONDITIONED_GRANTS]
+            problems += [
+                f"{action} on {path} without the owner tag"
+                for action in actions
+                if (action, path) not in UNCONDITIONED_GRANTS
+            ]
     return problems
 
 
@@ -107,9 +115,12 @@ def test_the_usage_plans_carry_the_owner_tag_their_membership_grants_require(syn
     for usage_plan in synthesized.resources("AWS::ApiGateway::UsagePlan").values():
         tags = {tag["Key"]: tag["Value"] for tag in usage_plan["Properties"]["Tags"]}
         assert tags[contract.API_KEY_OWNER_TAG] == owner
-    membership = [statement for _, statement in apigateway_statements(synthesized)
-                  if set(as_list(statement["Action"])) & {"apigateway:POST", "apigateway:DELETE"}
-                  and any(path.startswith("/usageplans/") for path in resource_paths(synthesized, statement))]
+    membership = [
+        statement
+        for _, statement in apigateway_statements(synthesized)
+        if set(as_list(statement["Action"])) & {"apigateway:POST", "apigateway:DELETE"}
+        and any(path.startswith("/usageplans/") for path in resource_paths(synthesized, statement))
+    ]
     assert membership and all(owner_tag_condition(statement, owner) for statement in membership)
 
 
@@ -118,13 +129,17 @@ def test_the_scoping_check_refuses_what_it_must(synth):
     condition naming another deployment are all refused."""
     owner = owner_of(synth)
     tagged = {"StringEquals": {f"aws:ResourceTag/{contract.API_KEY_OWNER_TAG}": owner}}
-    refused = [{"Action": "apigateway:*", "Resource": f"{ARN_PREFIX}/apikeys/*", "Condition": tagged},
-               {"Action": "apigateway:GET", "Resource": "*"},
-               {"Action": "apigateway:POST", "Resource": f"{ARN_PREFIX}/usageplans/abc123/keys", "Condition": tagged},
-               {"Action": "apigateway:GET", "Resource": "arn:aws:apigateway:us-west-2::/apikeys/*",
-                "Condition": tagged},
-               {"Action": "apigateway:DELETE", "Resource": f"{ARN_PREFIX}/apikeys/*"},
-               {"Action": "apigateway:PATCH", "Resource": f"{ARN_PREFIX}/apikeys/*",
-                "Condition": {"StringEquals": {f"aws:ResourceTag/{contract.API_KEY_OWNER_TAG}": "Other/prod"}}}]
+    refused = [
+        {"Action": "apigateway:*", "Resource": f"{ARN_PREFIX}/apikeys/*", "Condition": tagged},
+        {"Action": "apigateway:GET", "Resource": "*"},
+        {"Action": "apigateway:POST", "Resource": f"{ARN_PREFIX}/usageplans/abc123/keys", "Condition": tagged},
+        {"Action": "apigateway:GET", "Resource": "arn:aws:apigateway:us-west-2::/apikeys/*", "Condition": tagged},
+        {"Action": "apigateway:DELETE", "Resource": f"{ARN_PREFIX}/apikeys/*"},
+        {
+            "Action": "apigateway:PATCH",
+            "Resource": f"{ARN_PREFIX}/apikeys/*",
+            "Condition": {"StringEquals": {f"aws:ResourceTag/{contract.API_KEY_OWNER_TAG}": "Other/prod"}},
+        },
+    ]
     for statement in refused:
         assert unscoped(synth, statement, owner), statement

@@ -31,9 +31,11 @@ from tollgate import contract
 # end to end on the emulators through the wiring a cold start builds (stripe and moesifapi at sign-up,
 # Powertools' idempotency and secrets, boto3's DynamoDB, API Gateway, S3, SQS and SES); every handler's
 # import from the asset is the bytecode test below. The other tests would add time, not a package.
-TESTS_RUN_AGAINST_THE_ASSET = ("tests/lambda_src/integration/handlers/test_register_handler.py",
-                               "tests/lambda_src/integration/handlers/test_usage_reporter_handler.py",
-                               "tests/lambda_src/integration/handlers/test_account_handlers.py")
+TESTS_RUN_AGAINST_THE_ASSET = (
+    "tests/lambda_src/integration/handlers/test_register_handler.py",
+    "tests/lambda_src/integration/handlers/test_usage_reporter_handler.py",
+    "tests/lambda_src/integration/handlers/test_account_handlers.py",
+)
 
 _PYTEST_WITH_THE_ASSET_FIRST = """
 import importlib.abc, sys
@@ -100,15 +102,21 @@ def bundled(asset) -> dict[str, str]:
 
 def _runtime_requirements(distribution: str) -> list[Requirement]:
     """What `distribution` (as installed in the test venv) requires on the Lambda's Python."""
-    runtime = {**{name: str(value) for name, value in default_environment().items()},
-               "python_version": lambda_asset.PYTHON_VERSION, "extra": ""}
+    runtime = {
+        **{name: str(value) for name, value in default_environment().items()},
+        "python_version": lambda_asset.PYTHON_VERSION,
+        "extra": "",
+    }
     requirements = [Requirement(line) for line in importlib.metadata.requires(distribution) or []]
     return [r for r in requirements if r.marker is None or r.marker.evaluate(runtime)]
 
 
 def test_the_asset_bundles_every_locked_package_at_the_version_the_tests_import(asset, bundled):
-    locked = {canonicalize_name(Requirement(line.split(" ")[0]).name) for line in
-              (lambda_asset.LAMBDA_SRC / lambda_asset.LOCK).read_text().splitlines() if line[:1].isalpha()}
+    locked = {
+        canonicalize_name(Requirement(line.split(" ")[0]).name)
+        for line in (lambda_asset.LAMBDA_SRC / lambda_asset.LOCK).read_text().splitlines()
+        if line[:1].isalpha()
+    }
 
     assert set(bundled) == locked
     assert bundled == {name: importlib.metadata.version(name) for name in bundled}

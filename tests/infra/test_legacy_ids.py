@@ -19,8 +19,11 @@ def test_every_resource_has_the_id_this_module_computes(configuration, request):
     elements = _elements(stack)
     assert len(elements) > 150
     # The API's deployment appends a hash of the API's methods to its own id (tests/infra/test_logical_ids.py).
-    ids = {element: stack.resolve(element.logical_id) for element in elements
-           if not isinstance(element, apigw.CfnDeployment)}
+    ids = {
+        element: stack.resolve(element.logical_id)
+        for element in elements
+        if not isinstance(element, apigw.CfnDeployment)
+    }
     assert {logical_id(element) for element in ids} == set(ids.values())
 
 

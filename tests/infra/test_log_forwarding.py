@@ -36,7 +36,9 @@ def test_firehose_posts_gzip_to_the_moesif_collector_with_the_app_id_from_the_mo
             "HttpEndpointDestinationConfiguration": Match.object_like(
                 {
                     "EndpointConfiguration": {"Name": "Moesif", "Url": synth.settings.moesif_collector_url},
-                    "SecretsManagerConfiguration": Match.object_like({"Enabled": True, "SecretARN": {"Ref": secret_id}}),
+                    "SecretsManagerConfiguration": Match.object_like(
+                        {"Enabled": True, "SecretARN": {"Ref": secret_id}}
+                    ),
                     "RequestConfiguration": {"ContentEncoding": "GZIP"},
                     "BufferingHints": Match.object_like({"IntervalInSeconds": Match.any_value()}),
                     "S3BackupMode": "AllData",
@@ -51,7 +53,9 @@ def test_firehose_posts_gzip_to_the_moesif_collector_with_the_app_id_from_the_mo
 
 def test_every_record_is_also_kept_in_an_encrypted_private_retained_ledger_bucket(synth):
     (stream,) = synth.resources("AWS::KinesisFirehose::DeliveryStream").values()
-    bucket_id = stream["Properties"]["HttpEndpointDestinationConfiguration"]["S3Configuration"]["BucketARN"]["Fn::GetAtt"][0]
+    bucket_id = stream["Properties"]["HttpEndpointDestinationConfiguration"]["S3Configuration"]["BucketARN"][
+        "Fn::GetAtt"
+    ][0]
     bucket = synth.resources("AWS::S3::Bucket")[bucket_id]
 
     encryption = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
@@ -60,11 +64,17 @@ def test_every_record_is_also_kept_in_an_encrypted_private_retained_ledger_bucke
         "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
     }  # fmt: skip
     assert bucket["DeletionPolicy"] == "Retain"  # the evidence behind every invoice outlives the stack
-    rules = {rule["Prefix"]: rule["ExpirationInDays"] for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
-    assert rules == {"ledger/": synth.settings.usage_ledger_retention_days, "failed/": 30,
-                     # the evidence behind each invoice as long as the ledger; a period's download a day
-                     "evidence/": synth.settings.usage_ledger_retention_days, "evidence-downloads/": 1,
-                     "evidence-days/": synth.settings.usage_ledger_retention_days}
+    rules = {
+        rule["Prefix"]: rule["ExpirationInDays"] for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    }
+    assert rules == {
+        "ledger/": synth.settings.usage_ledger_retention_days,
+        "failed/": 30,
+        # the evidence behind each invoice as long as the ledger; a period's download a day
+        "evidence/": synth.settings.usage_ledger_retention_days,
+        "evidence-downloads/": 1,
+        "evidence-days/": synth.settings.usage_ledger_retention_days,
+    }
     synth.template.has_resource_properties(
         "AWS::S3::BucketPolicy",
         {
@@ -80,7 +90,9 @@ def test_every_record_is_also_kept_in_an_encrypted_private_retained_ledger_bucke
 
 def test_firehose_delivery_errors_are_logged_with_a_retention(synth):
     (stream,) = synth.resources("AWS::KinesisFirehose::DeliveryStream").values()
-    group_id = stream["Properties"]["HttpEndpointDestinationConfiguration"]["CloudWatchLoggingOptions"]["LogGroupName"]["Ref"]
+    group_id = stream["Properties"]["HttpEndpointDestinationConfiguration"]["CloudWatchLoggingOptions"]["LogGroupName"][
+        "Ref"
+    ]
 
     assert synth.resources("AWS::Logs::LogGroup")[group_id]["Properties"]["RetentionInDays"] == 30
 

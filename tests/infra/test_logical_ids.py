@@ -44,7 +44,13 @@ def test_every_resource_keeps_its_logical_id_and_type(configuration, request):
 
 
 def test_the_deployment_id_pattern_drops_only_the_content_hash():
-    template = {"Resources": {"ApiRestApiDeploymentDC05A82Daae75488b2e77fa41c087d2912f4d30a": {
-        "Type": "AWS::ApiGateway::Deployment"}, "ApiRestApiDeploymentStageprodE828476C": {"Type": "AWS::ApiGateway::Stage"}}}
-    assert logical_ids(template) == {"ApiRestApiDeploymentDC05A82D*": "AWS::ApiGateway::Deployment",
-                                     "ApiRestApiDeploymentStageprodE828476C": "AWS::ApiGateway::Stage"}
+    template = {
+        "Resources": {
+            "ApiRestApiDeploymentDC05A82Daae75488b2e77fa41c087d2912f4d30a": {"Type": "AWS::ApiGateway::Deployment"},
+            "ApiRestApiDeploymentStageprodE828476C": {"Type": "AWS::ApiGateway::Stage"},
+        }
+    }
+    assert logical_ids(template) == {
+        "ApiRestApiDeploymentDC05A82D*": "AWS::ApiGateway::Deployment",
+        "ApiRestApiDeploymentStageprodE828476C": "AWS::ApiGateway::Stage",
+    }

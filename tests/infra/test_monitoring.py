@@ -23,31 +23,88 @@ EXPECTED_ALARMS = {
     "account function errors": ("AWS/Lambda", "Errors", "Sum", 300, 1, GTE, 1, "notBreaching"),
     "API 5xx": ("AWS/ApiGateway", "5XXError", "Sum", 300, 5, GTE, 1, "notBreaching"),
     "Lambda throttles": (None, None, None, None, 1, GTE, 1, "notBreaching"),
-    "failed sign-ups left behind": ("Tollgate", contract.METRIC_FAILED_ACCOUNTS, "Maximum", 3600, 1, GTE, 1,
-                                    "notBreaching"),
-    "reconciler not running": ("Tollgate", contract.METRIC_RECONCILER_RUNS_SUCCEEDED, "SampleCount", 900, 1, LT, 2,
-                               "breaching"),
-    "orphan subscriptions canceled": ("Tollgate", contract.METRIC_ORPHAN_SUBSCRIPTIONS_CANCELED, "Sum", 3600, 1, GTE,
-                                      1, "notBreaching"),
+    "failed sign-ups left behind": (
+        "Tollgate",
+        contract.METRIC_FAILED_ACCOUNTS,
+        "Maximum",
+        3600,
+        1,
+        GTE,
+        1,
+        "notBreaching",
+    ),
+    "reconciler not running": (
+        "Tollgate",
+        contract.METRIC_RECONCILER_RUNS_SUCCEEDED,
+        "SampleCount",
+        900,
+        1,
+        LT,
+        2,
+        "breaching",
+    ),
+    "orphan subscriptions canceled": (
+        "Tollgate",
+        contract.METRIC_ORPHAN_SUBSCRIPTIONS_CANCELED,
+        "Sum",
+        3600,
+        1,
+        GTE,
+        1,
+        "notBreaching",
+    ),
     "Moesif delivery failing": (None, None, None, None, 1, GTE, 2, "notBreaching"),
-    "webhook signatures rejected": ("Tollgate", contract.METRIC_WEBHOOK_EVENTS["rejected_signature"], "Sum", 3600, 10,
-                                    GTE, 1, "notBreaching"),
-    "billing portal not set up": ("Tollgate", contract.METRIC_BILLING_PORTAL_NOT_SET_UP, "Sum", 300, 1, GTE, 1,
-                                  "notBreaching"),
+    "webhook signatures rejected": (
+        "Tollgate",
+        contract.METRIC_WEBHOOK_EVENTS["rejected_signature"],
+        "Sum",
+        3600,
+        10,
+        GTE,
+        1,
+        "notBreaching",
+    ),
+    "billing portal not set up": (
+        "Tollgate",
+        contract.METRIC_BILLING_PORTAL_NOT_SET_UP,
+        "Sum",
+        300,
+        1,
+        GTE,
+        1,
+        "notBreaching",
+    ),
     "usage report failing": ("Tollgate", contract.METRIC_USAGE_REPORT_FAILURES, "Sum", 300, 1, GTE, 1, "notBreaching"),
-    "usage dead-lettered": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 300, 1, GTE, 1,
-                            "notBreaching"),
-    "API keys near the regional quota": ("Tollgate", contract.METRIC_API_KEYS_IN_REGION, "Maximum", 3600, 8000, GTE, 1,
-                                         "notBreaching"),
-    "housekeeping not running": ("Tollgate", contract.METRIC_API_KEYS_IN_REGION, "SampleCount", 3600, 1, LT, 2,
-                                 "breaching"),
+    "usage dead-lettered": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 300, 1, GTE, 1, "notBreaching"),
+    "API keys near the regional quota": (
+        "Tollgate",
+        contract.METRIC_API_KEYS_IN_REGION,
+        "Maximum",
+        3600,
+        8000,
+        GTE,
+        1,
+        "notBreaching",
+    ),
+    "housekeeping not running": (
+        "Tollgate",
+        contract.METRIC_API_KEYS_IN_REGION,
+        "SampleCount",
+        3600,
+        1,
+        LT,
+        2,
+        "breaching",
+    ),
     "sign-ups per hour": ("Tollgate", contract.METRIC_SIGNUPS_REQUESTED, "Sum", 3600, 100, GTE, 1, "notBreaching"),
 }
 
 
 def alarms(synth) -> dict[str, dict]:
-    return {alarm["Properties"]["AlarmName"].split(contract.ALARM_NAME_SEPARATOR, 1)[1]: alarm["Properties"]
-            for alarm in synth.resources("AWS::CloudWatch::Alarm").values()}
+    return {
+        alarm["Properties"]["AlarmName"].split(contract.ALARM_NAME_SEPARATOR, 1)[1]: alarm["Properties"]
+        for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
+    }
 
 
 def topic_id(synth) -> str:
@@ -59,15 +116,31 @@ def test_every_alarm_exists_with_its_metric_threshold_and_sns_actions(synth):
     found = alarms(synth)
 
     assert set(found) == set(EXPECTED_ALARMS)
-    for title, (namespace, metric, statistic, period, threshold, comparison, periods, missing) in EXPECTED_ALARMS.items():
+    for title, (
+        namespace,
+        metric,
+        statistic,
+        period,
+        threshold,
+        comparison,
+        periods,
+        missing,
+    ) in EXPECTED_ALARMS.items():
         alarm = found[title]
         assert alarm["AlarmName"] == f"{DEPLOYMENT}{contract.ALARM_NAME_SEPARATOR}{title}"
         assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (threshold, comparison), title
         assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["TreatMissingData"]) == (
-            periods, periods, missing), title
+            periods,
+            periods,
+            missing,
+        ), title
         if metric is not None:
             assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
-                namespace, metric, statistic, period), title
+                namespace,
+                metric,
+                statistic,
+                period,
+            ), title
         assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": topic_id(synth)}], title
 
 
@@ -103,7 +176,9 @@ def test_moesif_delivery_failures_are_firehose_attempts_minus_deliveries(synth):
     assert expression["Expression"] == "FILL(attempted, 0) - FILL(delivered, 0)" and expression["ReturnData"]
     names = {entry["Id"]: entry["MetricStat"]["Metric"] for entry in inputs}
     assert {name: metric["MetricName"] for name, metric in names.items()} == {
-        "attempted": "DeliveryToHttpEndpoint.ProcessedRecords", "delivered": "DeliveryToHttpEndpoint.Records"}
+        "attempted": "DeliveryToHttpEndpoint.ProcessedRecords",
+        "delivered": "DeliveryToHttpEndpoint.Records",
+    }
     for metric in names.values():
         assert metric["Namespace"] == "AWS/Firehose"
         assert metric["Dimensions"] == [{"Name": "DeliveryStreamName", "Value": {"Ref": stream_id}}]
@@ -111,24 +186,31 @@ def test_moesif_delivery_failures_are_firehose_attempts_minus_deliveries(synth):
 
 def test_throttles_are_watched_on_every_tollgate_function(synth):
     alarm = alarms(synth)["Lambda throttles"]
-    watched = {entry["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
-               for entry in alarm["Metrics"] if "MetricStat" in entry}
-    functions = {logical_id for logical_id, function in synth.resources("AWS::Lambda::Function").items()
-                 if function["Properties"]["Handler"].startswith("tollgate.")}
+    watched = {
+        entry["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+        for entry in alarm["Metrics"]
+        if "MetricStat" in entry
+    }
+    functions = {
+        logical_id
+        for logical_id, function in synth.resources("AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"].startswith("tollgate.")
+    }
 
     assert watched == functions
 
 
 def test_the_topic_is_encrypted_ssl_only_and_only_this_deployments_alarms_may_use_it(synth):
     (topic,) = synth.resources("AWS::SNS::Topic").values()
-    (key_id, key), = synth.resources("AWS::KMS::Key").items()
+    ((key_id, key),) = synth.resources("AWS::KMS::Key").items()
     (policy,) = synth.resources("AWS::SNS::TopicPolicy").values()
 
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert key["Properties"]["EnableKeyRotation"] is True
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-               for s in statements)
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+    )
     for statements_of in (statements, key["Properties"]["KeyPolicy"]["Statement"]):
         (cloudwatch,) = [s for s in statements_of if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
         assert set(cloudwatch["Condition"]) == {"StringEquals", "ArnLike"}
@@ -138,8 +220,10 @@ def test_the_topic_is_encrypted_ssl_only_and_only_this_deployments_alarms_may_us
 def test_alarm_email_subscribes_an_address_and_without_it_the_topic_has_none(synth, synth_custom):
     (subscription,) = synth_custom.resources("AWS::SNS::Subscription").values()
 
-    assert (subscription["Properties"]["Protocol"], subscription["Properties"]["Endpoint"]) == ("email",
-                                                                                             "ops@example.com")
+    assert (subscription["Properties"]["Protocol"], subscription["Properties"]["Endpoint"]) == (
+        "email",
+        "ops@example.com",
+    )
     assert synth.resources("AWS::SNS::Subscription") == {}
     assert "AlarmTopicArn" in synth.json["Outputs"]
 
@@ -158,8 +242,12 @@ def _emitted_by_the_lambda_code() -> set[str]:
         if "contract" in path.relative_to(REPO_ROOT).parts:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Attribute) and node.attr.startswith("METRIC_")
-                    and isinstance(node.value, ast.Name) and node.value.id == "contract"):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("METRIC_")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "contract"
+            ):
                 referenced.add(node.attr)
     names = set()
     for constant in referenced:
@@ -189,7 +277,9 @@ def test_the_dashboard_shows_the_figures_the_issue_names_and_only_metrics_the_co
 
 
 def test_every_business_metric_an_alarm_reads_is_emitted_by_the_code(synth):
-    read = {alarm["MetricName"] for alarm in alarms(synth).values() if alarm.get("Namespace") == contract.METRICS_NAMESPACE}
+    read = {
+        alarm["MetricName"] for alarm in alarms(synth).values() if alarm.get("Namespace") == contract.METRICS_NAMESPACE
+    }
 
     assert read <= _emitted_by_the_lambda_code()
 
@@ -201,6 +291,10 @@ def test_the_dashboard_is_a_setting(synth, synth_custom):
 
 def test_the_metric_names_are_unique():
     names = [value for name, value in vars(contract).items() if name.startswith("METRIC_") and isinstance(value, str)]
-    names += [value for name, value in vars(contract).items() if name.startswith("METRIC_") and isinstance(value, dict)
-              for value in value.values()]
+    names += [
+        value
+        for name, value in vars(contract).items()
+        if name.startswith("METRIC_") and isinstance(value, dict)
+        for value in value.values()
+    ]
     assert len(names) == len(set(names))

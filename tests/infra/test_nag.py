@@ -94,7 +94,11 @@ def test_nag_report_fails_on_an_open_error():
 
 def _run_app_py(outdir: Path, **context_overrides) -> subprocess.CompletedProcess:
     """Runs app.py the way the CDK CLI does (context and outdir through the environment)."""
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(cdk_json_context(**context_overrides)), "CDK_OUTDIR": str(outdir)}
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps(cdk_json_context(**context_overrides)),
+        "CDK_OUTDIR": str(outdir),
+    }
     return subprocess.run([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
 
 

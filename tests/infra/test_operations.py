@@ -9,17 +9,25 @@ from tollgate import contract
 
 def _housekeeping(synth) -> tuple[str, dict]:
     ((logical_id, function),) = [
-        (logical_id, f) for logical_id, f in synth.resources("AWS::Lambda::Function").items()
-        if f["Properties"]["Handler"] == contract.HANDLER_HOUSEKEEPING]
+        (logical_id, f)
+        for logical_id, f in synth.resources("AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == contract.HANDLER_HOUSEKEEPING
+    ]
     return logical_id, function
 
 
 def test_the_housekeeping_runs_every_hour_and_a_failed_run_is_left_to_the_next(synth):
     function_id, function = _housekeeping(synth)
-    (schedule,) = [s["Properties"] for s in synth.resources("AWS::Scheduler::Schedule").values()
-                   if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}]
-    (invoke_config,) = [c["Properties"] for c in synth.resources("AWS::Lambda::EventInvokeConfig").values()
-                        if c["Properties"]["FunctionName"] == {"Ref": function_id}]
+    (schedule,) = [
+        s["Properties"]
+        for s in synth.resources("AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
+    (invoke_config,) = [
+        c["Properties"]
+        for c in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
 
     assert schedule["ScheduleExpression"] == "rate(1 hour)" and schedule["State"] == "ENABLED"
     assert invoke_config["MaximumRetryAttempts"] == 0
@@ -49,6 +57,9 @@ def test_the_housekeeping_may_delete_owned_keys_count_keys_make_pools_and_keep_t
     assert f"{base}/apikeys" in grants["apigateway:POST"] and "apigateway:PATCH" not in grants
     (keys_id,) = [t for t in synth.resources("AWS::DynamoDB::Table") if t.startswith("KeyAuthorizerKeysTable")]
     assert grants["dynamodb:Scan"] == grants["dynamodb:PutItem"] == [f"<{accounts_id}.Arn>"]
-    assert sorted(grants["dynamodb:GetItem"]) == sorted(grants["dynamodb:UpdateItem"]) == sorted(
-        [f"<{keys_id}.Arn>", f"<{accounts_id}.Arn>"])  # (the accounts table's: the pools' items)
+    assert (
+        sorted(grants["dynamodb:GetItem"])
+        == sorted(grants["dynamodb:UpdateItem"])
+        == sorted([f"<{keys_id}.Arn>", f"<{accounts_id}.Arn>"])
+    )  # (the accounts table's: the pools' items)
     assert {action.split(":")[0] for action in grants} == {"apigateway", "dynamodb", "logs", "xray"}

@@ -27,10 +27,12 @@ def test_upgrading_never_overwrites_the_stripe_secret_an_operator_filled(synth):
 
     assert stripe_secret_id.startswith("DataSecret")
     assert properties["SecretString"] == (
-        '{"stripe_secret_key":"REPLACE_ME","stripe_webhook_secret":"REPLACE_ME","api_key":"REPLACE_ME"}')
+        '{"stripe_secret_key":"REPLACE_ME","stripe_webhook_secret":"REPLACE_ME","api_key":"REPLACE_ME"}'
+    )
     assert properties["Description"] == (
         "Tollgate: Stripe secret key, Stripe webhook signing secret, Moesif application id (api_key). Created with "
-        "placeholders; set the real values after deploy.")
+        "placeholders; set the real values after deploy."
+    )
 
 
 def test_firehose_reads_only_the_moesif_secret_and_the_functions_that_need_it_read_the_stripe_one(synth):
@@ -51,9 +53,14 @@ def test_firehose_reads_only_the_moesif_secret_and_the_functions_that_need_it_re
     # The account function too: a rotated key's Moesif user (issue 12).
     assert readers[moesif_secret_id] - firehose == {role("FunctionsRegisterRole"), role("CustomerAccountsAccountRole")}
     assert firehose <= readers[moesif_secret_id] and not firehose & readers[stripe_secret_id]
-    assert readers[stripe_secret_id] == {role("FunctionsRegisterRole"), role("FunctionsCheckoutRole"),
-                                         role("FunctionsStripeWebhookRole"), role("UsageMeteringReporterRole"),
-                                         role("ReconcilerRole"), role("CustomerAccountsAccountRole")}
+    assert readers[stripe_secret_id] == {
+        role("FunctionsRegisterRole"),
+        role("FunctionsCheckoutRole"),
+        role("FunctionsStripeWebhookRole"),
+        role("UsageMeteringReporterRole"),
+        role("ReconcilerRole"),
+        role("CustomerAccountsAccountRole"),
+    }
 
 
 def test_the_placeholder_appears_nowhere_but_in_the_secret(synth):
@@ -89,24 +96,42 @@ def test_outputs_give_urls_ids_and_the_put_secret_commands(synth):
     stripe_secret_id, moesif_secret_id = synth.secret_ids()
     usage_plans = synth.plan_usage_plans()
 
-    assert {"ApiUrl", "SignupUrl", "UsagePlanIds", "StripeSecretArn", "MoesifSecretArn", "StripeWebhookUrl",
-            "PutStripeSecretCommand", "PutMoesifSecretCommand"} <= set(outputs)
+    assert {
+        "ApiUrl",
+        "SignupUrl",
+        "UsagePlanIds",
+        "StripeSecretArn",
+        "MoesifSecretArn",
+        "StripeWebhookUrl",
+        "PutStripeSecretCommand",
+        "PutMoesifSecretCommand",
+    } <= set(outputs)
     assert resolve_join(outputs["UsagePlanIds"]["Value"]) == ",".join(
-        f"{plan_id}=<{logical_id}>" for plan_id, logical_id in zip(
+        f"{plan_id}=<{logical_id}>"
+        for plan_id, logical_id in zip(
             [plan.id for plan in synth.settings.plans],
-            [logical_id for logical_id, resource in usage_plans.items()], strict=True))
-    (register_id,) = [logical_id for logical_id, function in synth.resources("AWS::Lambda::Function").items()
-                      if function["Properties"]["Handler"] == contract.HANDLER_REGISTER]
+            [logical_id for logical_id, resource in usage_plans.items()],
+            strict=True,
+        )
+    )
+    (register_id,) = [
+        logical_id
+        for logical_id, function in synth.resources("AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == contract.HANDLER_REGISTER
+    ]
     assert outputs[contract.STACK_OUTPUT_REGISTER_FUNCTION]["Value"] == {"Ref": register_id}
     assert outputs["StripeSecretArn"]["Value"] == {"Ref": stripe_secret_id}
     assert outputs["MoesifSecretArn"]["Value"] == {"Ref": moesif_secret_id}
     assert resolve_join(outputs["StripeWebhookUrl"]["Value"]).endswith(contract.ROUTE_STRIPE_WEBHOOK)
     for event in contract.STRIPE_WEBHOOK_EVENTS:
         assert event in outputs["StripeWebhookUrl"]["Description"]
-    for output, secret_id, fields in (("PutStripeSecretCommand", stripe_secret_id, contract.STRIPE_SECRET_FIELDS),
-                                      ("PutMoesifSecretCommand", moesif_secret_id, contract.MOESIF_SECRET_FIELDS)):
+    for output, secret_id, fields in (
+        ("PutStripeSecretCommand", stripe_secret_id, contract.STRIPE_SECRET_FIELDS),
+        ("PutMoesifSecretCommand", moesif_secret_id, contract.MOESIF_SECRET_FIELDS),
+    ):
         command = resolve_join(outputs[output]["Value"])
         assert command.startswith(
-            f"aws secretsmanager put-secret-value --region <AWS::Region> --secret-id <{secret_id}> ")
+            f"aws secretsmanager put-secret-value --region <AWS::Region> --secret-id <{secret_id}> "
+        )
         secret_json = json.loads(command.split("--secret-string ", 1)[1].strip("'"))
         assert set(secret_json) == set(fields)

@@ -11,8 +11,14 @@ from infra.settings import Settings, SettingsError, load_cdk_json_context
 from tollgate.plans import LEGACY_PLAN_ID
 
 # The flat plan settings of the versions before plans, as an operator's cdk.json still has them.
-FLAT_PLAN = {"throttle_rate_limit": 10, "throttle_burst_limit": 20, "quota_limit": 10000, "quota_period": "MONTH",
-             "stripe_price_id": PLACEHOLDER_STRIPE_PRICE_ID, "require_payment_method": False}
+FLAT_PLAN = {
+    "throttle_rate_limit": 10,
+    "throttle_burst_limit": 20,
+    "quota_limit": 10000,
+    "quota_period": "MONTH",
+    "stripe_price_id": PLACEHOLDER_STRIPE_PRICE_ID,
+    "require_payment_method": False,
+}
 
 
 @pytest.fixture
@@ -40,9 +46,15 @@ def test_cdk_json_defaults_are_valid_and_use_the_sample_backend(context):
 def test_the_flat_settings_of_earlier_versions_are_one_plan_as_before(flat_context):
     (plan,) = Settings.from_context(flat_context).plans
 
-    assert (plan.id, plan.throttle_rate_limit, plan.throttle_burst_limit, plan.quota_limit, plan.quota_period,
-            plan.stripe_price_id, plan.require_payment_method) == (
-        LEGACY_PLAN_ID, 10.0, 20, 10000, "MONTH", PLACEHOLDER_STRIPE_PRICE_ID, False)
+    assert (
+        plan.id,
+        plan.throttle_rate_limit,
+        plan.throttle_burst_limit,
+        plan.quota_limit,
+        plan.quota_period,
+        plan.stripe_price_id,
+        plan.require_payment_method,
+    ) == (LEGACY_PLAN_ID, 10.0, 20, 10000, "MONTH", PLACEHOLDER_STRIPE_PRICE_ID, False)
 
 
 def test_cdk_json_declares_every_setting_and_turns_cli_telemetry_off(context):
@@ -81,12 +93,21 @@ def test_command_line_strings_are_parsed_into_typed_values(flat_context):
         ("moesif_collector_url", "http://api.moesif.net", "'moesif_collector_url' must be an absolute https URL"),
         ("backend_url", "ftp://backend", "'backend_url' must be an absolute https or http URL"),
         ("backend_url", "not a url", "'backend_url' must be an absolute https or http URL"),
-        ("existing_stripe_secret_arn", "arn:aws:s3:::bucket",
-         "'existing_stripe_secret_arn' must be a complete Secrets Manager"),
-        ("existing_moesif_secret_arn", EXISTING_MOESIF_SECRET_ARN[:-3],
-         "'existing_moesif_secret_arn' must be a complete Secrets Manager"),
-        ("existing_secret_arn", EXISTING_STRIPE_SECRET_ARN,
-         "'existing_secret_arn' is no longer read: it was split in two so that Firehose can no longer read the Stripe"),
+        (
+            "existing_stripe_secret_arn",
+            "arn:aws:s3:::bucket",
+            "'existing_stripe_secret_arn' must be a complete Secrets Manager",
+        ),
+        (
+            "existing_moesif_secret_arn",
+            EXISTING_MOESIF_SECRET_ARN[:-3],
+            "'existing_moesif_secret_arn' must be a complete Secrets Manager",
+        ),
+        (
+            "existing_secret_arn",
+            EXISTING_STRIPE_SECRET_ARN,
+            "'existing_secret_arn' is no longer read: it was split in two so that Firehose can no longer read the Stripe",
+        ),
         ("enable_waf", "maybe", "cdk.json context 'enable_waf' must be true or false; got 'maybe'"),
         ("reserved_concurrency", -1, "'reserved_concurrency' must be a whole number, 0 or more"),
         ("usage_reporter", "stripe", "'usage_reporter' must be one of tollgate, moesif; got 'stripe'"),
@@ -94,17 +115,28 @@ def test_command_line_strings_are_parsed_into_typed_values(flat_context):
         ("billable_statuses", "200-299", "'billable_statuses' must be comma-separated status classes like 2xx"),
         ("usage_ledger_retention_days", 0, "'usage_ledger_retention_days' must be a whole number greater than 0"),
         ("reconcile_interval_minutes", 4, "'reconcile_interval_minutes' must be a whole number from 5 to 1440; got 4"),
-        ("authorizer_cache_seconds", 3601, "'authorizer_cache_seconds' must be a whole number from 0 to 3600; got 3601"),
+        (
+            "authorizer_cache_seconds",
+            3601,
+            "'authorizer_cache_seconds' must be a whole number from 0 to 3600; got 3601",
+        ),
         ("authorizer_cache_seconds", -1, "'authorizer_cache_seconds' must be a whole number from 0 to 3600; got -1"),
         ("key_prefix", "TGK", "'key_prefix' must be 2 to 16 lower-case letters and digits, starting with a letter"),
         ("key_prefix", "tg_k", "'key_prefix' must be 2 to 16 lower-case letters and digits, starting with a letter"),
         ("backend_function_arn", "my-function", "'backend_function_arn' must be a Lambda function ARN"),
         ("backend_secret_version", "v2", "'backend_secret_version' must be the VersionId put-secret-value printed"),
-        ("canceled_key_retention_days", 0, "'canceled_key_retention_days' must be a whole number from 1 to 3650; got 0"),
+        (
+            "canceled_key_retention_days",
+            0,
+            "'canceled_key_retention_days' must be a whole number from 1 to 3650; got 0",
+        ),
         ("alarm_email", "ops at example.com", "'alarm_email' must be an email address the alarms are sent to or empty"),
         ("alarm_signups_per_hour", 0, "'alarm_signups_per_hour' must be a whole number greater than 0; got 0"),
-        ("alarm_rejected_webhooks_per_hour", "many",
-         "'alarm_rejected_webhooks_per_hour' must be a whole number greater than 0; got 'many'"),
+        (
+            "alarm_rejected_webhooks_per_hour",
+            "many",
+            "'alarm_rejected_webhooks_per_hour' must be a whole number greater than 0; got 'many'",
+        ),
         ("enable_dashboard", "sometimes", "'enable_dashboard' must be true or false; got 'sometimes'"),
     ],
 )
@@ -142,9 +174,21 @@ def test_a_missing_flat_plan_value_names_the_key(flat_context, key):
         Settings.from_context(flat_context)
 
 
-OPTIONAL_KEYS = {"backend_url", "backend_function_arn", "backend_secret_version", "existing_stripe_secret_arn",
-                 "existing_moesif_secret_arn", "alarm_email", "plans", *FLAT_PLAN_KEYS, "logo_url", "terms_url",
-                 "privacy_url", "support_contact", *DomainSettings.context_keys()}
+OPTIONAL_KEYS = {
+    "backend_url",
+    "backend_function_arn",
+    "backend_secret_version",
+    "existing_stripe_secret_arn",
+    "existing_moesif_secret_arn",
+    "alarm_email",
+    "plans",
+    *FLAT_PLAN_KEYS,
+    "logo_url",
+    "terms_url",
+    "privacy_url",
+    "support_contact",
+    *DomainSettings.context_keys(),
+}
 
 
 @pytest.mark.parametrize("key", sorted(set(Settings.context_keys()) - OPTIONAL_KEYS))
@@ -157,17 +201,23 @@ def test_a_missing_required_value_names_the_key(context, key):
 
 def test_usage_settings_default_to_tollgate_reporting_2xx_kept_400_days(context):
     settings = Settings.from_context(context)
-    from_command_line = Settings.from_context({**context, "usage_reporter": "Moesif", "billable_statuses": " 2XX, 304 "})
+    from_command_line = Settings.from_context(
+        {**context, "usage_reporter": "Moesif", "billable_statuses": " 2XX, 304 "}
+    )
 
     assert (settings.usage_reporter, settings.billable_statuses, settings.usage_ledger_retention_days) == (
-        "tollgate", "2xx", 400)
+        "tollgate",
+        "2xx",
+        400,
+    )
     assert settings.reports_usage and not from_command_line.reports_usage
     assert from_command_line.billable_statuses == "2xx,304"
 
 
 def test_optional_values_may_be_empty(context):
-    settings = Settings.from_context({**context, "backend_url": "  ", "existing_stripe_secret_arn": None,
-                                      "existing_secret_arn": ""})
+    settings = Settings.from_context(
+        {**context, "backend_url": "  ", "existing_stripe_secret_arn": None, "existing_secret_arn": ""}
+    )
 
     assert settings.backend_url is None and settings.existing_stripe_secret_arn is None
 
@@ -185,16 +235,27 @@ def test_the_modules_localdev_shares_do_not_import_cdk():
 
 def test_one_backend_only(context):
     with pytest.raises(SettingsError, match="'backend_url' and 'backend_function_arn' are both set"):
-        Settings.from_context({**context, "backend_url": "https://api.example.com",
-                               "backend_function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:api"})
+        Settings.from_context(
+            {
+                **context,
+                "backend_url": "https://api.example.com",
+                "backend_function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:api",
+            }
+        )
 
 
 def test_the_authorizer_cache_lasts_at_most_one_reconciler_interval(context):
     """A cut-off the reconciler makes (a lost webhook) then takes effect within two intervals at worst."""
-    assert Settings.from_context({**context, "reconcile_interval_minutes": 5,
-                                  "authorizer_cache_seconds": 300}).authorizer_cache_seconds == 300
+    assert (
+        Settings.from_context(
+            {**context, "reconcile_interval_minutes": 5, "authorizer_cache_seconds": 300}
+        ).authorizer_cache_seconds
+        == 300
+    )
     with pytest.raises(SettingsError) as raised:
         Settings.from_context({**context, "reconcile_interval_minutes": 5, "authorizer_cache_seconds": 301})
-    assert str(raised.value) == ("cdk.json context 'authorizer_cache_seconds' must be a whole number from 0 to 3600, "
-                                 "at most reconcile_interval_minutes x 60 (300); got 301")
+    assert str(raised.value) == (
+        "cdk.json context 'authorizer_cache_seconds' must be a whole number from 0 to 3600, "
+        "at most reconcile_interval_minutes x 60 (300); got 301"
+    )
     assert Settings.from_context({**context, "authorizer_cache_seconds": "0"}).authorizer_cache_seconds == 0

@@ -20,7 +20,9 @@ def test_site_bucket_is_private_encrypted_and_ssl_only(synth):
 
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    policy = json.dumps(synth.template.find_resources("AWS::S3::BucketPolicy", {"Properties": {"Bucket": {"Ref": bucket_id}}}))
+    policy = json.dumps(
+        synth.template.find_resources("AWS::S3::BucketPolicy", {"Properties": {"Bucket": {"Ref": bucket_id}}})
+    )
     assert '"aws:SecureTransport": "false"' in policy
     assert "cloudfront.amazonaws.com" in policy and "AWS:SourceArn" in policy  # Origin Access Control
 
@@ -38,8 +40,10 @@ def test_distribution_uses_oac_https_redirect_headers_policy_and_root_object(syn
                         {"ViewerProtocolPolicy": "redirect-to-https", "ResponseHeadersPolicyId": {"Ref": policy_id}}
                     ),
                     # The site's bucket, then the REST API for /api/* (tests/infra/test_customer_accounts.py).
-                    "Origins": [Match.object_like({"OriginAccessControlId": {"Fn::GetAtt": [oac, "Id"]}}),
-                                Match.object_like({"OriginPath": f"/{synth.settings.stage_name}"})],
+                    "Origins": [
+                        Match.object_like({"OriginAccessControlId": {"Fn::GetAtt": [oac, "Id"]}}),
+                        Match.object_like({"OriginPath": f"/{synth.settings.stage_name}"}),
+                    ],
                 }
             )
         },
@@ -49,26 +53,36 @@ def test_distribution_uses_oac_https_redirect_headers_policy_and_root_object(syn
 def test_the_account_page_is_served_at_its_address_by_a_function_on_that_behaviour_only(synth):
     (distribution,) = synth.resources("AWS::CloudFront::Distribution").values()
     config = distribution["Properties"]["DistributionConfig"]
-    (function_id, function), = [(logical_id, resource) for logical_id, resource
-                                in synth.resources("AWS::CloudFront::Function").items()
-                                if "account.html" in resource["Properties"]["FunctionCode"]]
+    ((function_id, function),) = [
+        (logical_id, resource)
+        for logical_id, resource in synth.resources("AWS::CloudFront::Function").items()
+        if "account.html" in resource["Properties"]["FunctionCode"]
+    ]
     behaviours = {behaviour["PathPattern"]: behaviour for behaviour in config["CacheBehaviors"]}
 
     account = behaviours[f"/{contract.ACCOUNT_PAGE}"]
     assert account["TargetOriginId"] == config["DefaultCacheBehavior"]["TargetOriginId"]  # the site's bucket
     assert account["ResponseHeadersPolicyId"] == config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]
-    assert account["FunctionAssociations"] == [{"EventType": "viewer-request",
-                                                "FunctionARN": {"Fn::GetAtt": [function_id, "FunctionARN"]}}]
+    assert account["FunctionAssociations"] == [
+        {"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": [function_id, "FunctionARN"]}}
+    ]
     assert "FunctionAssociations" not in config["DefaultCacheBehavior"]  # no other request runs it
     assert function["Properties"]["FunctionCode"] == site_delivery.page_rewrite_function()
 
 
-@pytest.mark.parametrize(("uri", "served"), [(f"/{contract.ACCOUNT_PAGE}", f"/{contract.ACCOUNT_PAGE_FILE}"),
-                                             ("/app.js", "/app.js"), ("/accounts", "/accounts")])
+@pytest.mark.parametrize(
+    ("uri", "served"),
+    [
+        (f"/{contract.ACCOUNT_PAGE}", f"/{contract.ACCOUNT_PAGE_FILE}"),
+        ("/app.js", "/app.js"),
+        ("/accounts", "/accounts"),
+    ],
+)
 def test_the_page_function_rewrites_its_addresses_only(uri: str, served: str):
     """The CloudFront Function's code run in Node, with the viewer-request event CloudFront gives it."""
     script = site_delivery.page_rewrite_function() + (
-        f"process.stdout.write(handler({{request: {{uri: {json.dumps(uri)}, method: 'GET'}}}}).uri);")
+        f"process.stdout.write(handler({{request: {{uri: {json.dumps(uri)}, method: 'GET'}}}}).uri);"
+    )
     result = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30, check=True)
     assert result.stdout == served
 
@@ -125,9 +139,11 @@ def test_config_json_carries_the_plans_and_require_payment_method(synth, synth_c
             path for path in synthesized.outdir.glob("asset.*") if path.is_dir() and (path / "config.json").exists()
         )
         # The API URL is a deploy-time marker that BucketDeployment replaces with a JSON string.
-        config = json.loads(re.sub(r"<<marker:0x[0-9a-f]+:\d+>>", '"marker"', (config_asset / "config.json").read_text()))
+        config = json.loads(
+            re.sub(r"<<marker:0x[0-9a-f]+:\d+>>", '"marker"', (config_asset / "config.json").read_text())
+        )
         assert config["requirePaymentMethod"] is expected
         assert config["plans"] == [plan.page_view() for plan in synthesized.settings.plans]
-        assert set(config) == set(site_delivery.site_config("", synthesized.settings.plans, Branding()))  # as localdev serves
-
-
+        assert set(config) == set(
+            site_delivery.site_config("", synthesized.settings.plans, Branding())
+        )  # as localdev serves

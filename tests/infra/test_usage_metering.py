@@ -16,14 +16,22 @@ JAVA_TO_STRFTIME = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H"}
 
 
 def _one(synth, resource_type: str, where=lambda properties: True) -> tuple[str, dict]:
-    (found,) = [(logical_id, resource) for logical_id, resource in synth.resources(resource_type).items()
-                if where(resource.get("Properties", {}))]
+    (found,) = [
+        (logical_id, resource)
+        for logical_id, resource in synth.resources(resource_type).items()
+        if where(resource.get("Properties", {}))
+    ]
     return found
 
 
 def _reports_table(synth) -> tuple[str, dict]:
-    return _one(synth, "AWS::DynamoDB::Table", lambda p: any(
-        index["IndexName"] == contract.USAGE_REPORTS_INDEX_PENDING for index in p.get("GlobalSecondaryIndexes", [])))
+    return _one(
+        synth,
+        "AWS::DynamoDB::Table",
+        lambda p: any(
+            index["IndexName"] == contract.USAGE_REPORTS_INDEX_PENDING for index in p.get("GlobalSecondaryIndexes", [])
+        ),
+    )
 
 
 def _reporter(synth) -> dict:
@@ -39,7 +47,9 @@ def test_firehose_writes_the_ledger_in_hour_folders_the_runtime_reads(synth):
     moment = datetime(2026, 12, 2, 7, 5, tzinfo=UTC)
 
     assert backup["Prefix"] == contract.USAGE_LEDGER_PREFIX + LEDGER_HOUR_EXPRESSION
-    assert backup["ErrorOutputPrefix"].startswith(contract.USAGE_LEDGER_FAILED_PREFIX + "!{firehose:error-output-type}/")
+    assert backup["ErrorOutputPrefix"].startswith(
+        contract.USAGE_LEDGER_FAILED_PREFIX + "!{firehose:error-output-type}/"
+    )
     assert backup["CompressionFormat"] == "GZIP"
     assert backup["BufferingHints"]["IntervalInSeconds"] == 60
     assert moment.strftime(expression + "/") == moment.strftime(contract.USAGE_LEDGER_HOUR_FORMAT) == "2026/12/02/07/"
@@ -65,8 +75,7 @@ def test_new_ledger_objects_are_announced_on_an_encrypted_queue_with_dead_letter
 
 def test_the_reporter_takes_one_object_at_a_time_two_at_most_reporting_failures_per_message(synth):
     mapping = _one(synth, "AWS::Lambda::EventSourceMapping")[1]["Properties"]
-    reporter_id = _one(synth, "AWS::Lambda::Function",
-                       lambda p: p.get("Handler") == contract.HANDLER_USAGE_REPORTER)[0]
+    reporter_id = _one(synth, "AWS::Lambda::Function", lambda p: p.get("Handler") == contract.HANDLER_USAGE_REPORTER)[0]
 
     assert mapping["FunctionName"] == {"Ref": reporter_id}
     assert mapping["BatchSize"] == 1
@@ -79,52 +88,89 @@ def test_the_reporter_may_read_ledger_objects_query_keys_and_write_its_reports_o
     from test_functions import _grants
 
     grants = _grants(synth, contract.HANDLER_USAGE_REPORTER)
-    ledger_id = _one(synth, "AWS::S3::Bucket", lambda p: "LifecycleConfiguration" in p
-                     and any(rule.get("Prefix") == "ledger/" for rule in p["LifecycleConfiguration"]["Rules"]))[0]
+    ledger_id = _one(
+        synth,
+        "AWS::S3::Bucket",
+        lambda p: (
+            "LifecycleConfiguration" in p
+            and any(rule.get("Prefix") == "ledger/" for rule in p["LifecycleConfiguration"]["Rules"])
+        ),
+    )[0]
     reports_id = _reports_table(synth)[0]
-    accounts_id = _one(synth, "AWS::DynamoDB::Table",
-                       lambda p: p["KeySchema"][0]["AttributeName"] == contract.ACCOUNTS_PARTITION_KEY)[0]
-    counts_id = _one(synth, "AWS::DynamoDB::Table",
-                     lambda p: p["KeySchema"][0]["AttributeName"] == contract.USAGE_COUNTS_PARTITION_KEY)[0]
+    accounts_id = _one(
+        synth, "AWS::DynamoDB::Table", lambda p: p["KeySchema"][0]["AttributeName"] == contract.ACCOUNTS_PARTITION_KEY
+    )[0]
+    counts_id = _one(
+        synth,
+        "AWS::DynamoDB::Table",
+        lambda p: p["KeySchema"][0]["AttributeName"] == contract.USAGE_COUNTS_PARTITION_KEY,
+    )[0]
 
     bucket = f"<{ledger_id}.Arn>"
     # issue 21: each meter event's evidence, and each closed day's compacted from it
     assert {action: sorted(grants[action]) for action in grants if action.startswith("s3:")} == {
         "s3:GetObject": [f"{bucket}/evidence/*", f"{bucket}/ledger/*"],
         "s3:PutObject": [f"{bucket}/evidence-days/*", f"{bucket}/evidence/*"],
-        "s3:DeleteObject": [f"{bucket}/evidence-days/*"], "s3:ListBucket": [bucket]}
+        "s3:DeleteObject": [f"{bucket}/evidence-days/*"],
+        "s3:ListBucket": [bucket],
+    }
     assert _listing_condition(synth, contract.HANDLER_USAGE_REPORTER) == {
-        "StringLike": {"s3:prefix": ["evidence/*", "evidence-days/*"]}}
-    keys_id = _one(synth, "AWS::DynamoDB::Table",
-                   lambda p: p["KeySchema"][0]["AttributeName"] == contract.KEYS_PARTITION_KEY)[0]
+        "StringLike": {"s3:prefix": ["evidence/*", "evidence-days/*"]}
+    }
+    keys_id = _one(
+        synth, "AWS::DynamoDB::Table", lambda p: p["KeySchema"][0]["AttributeName"] == contract.KEYS_PARTITION_KEY
+    )[0]
     # the usage limits' writer (infra/usage_limits.py): the accounts' rows and their key items
     assert {action: grants[action] for action in grants if action.startswith("dynamodb:")} == {
-        "dynamodb:GetItem": [f"<{reports_id}.Arn>", f"<{accounts_id}.Arn>"], "dynamodb:PutItem": [f"<{reports_id}.Arn>"],
-        "dynamodb:UpdateItem": [f"<{reports_id}.Arn>", f"<{counts_id}.Arn>", f"<{accounts_id}.Arn>", f"<{keys_id}.Arn>"],
-        "dynamodb:Query": [f"<{counts_id}.Arn>", *(f"<{accounts_id}.Arn>/index/{index}" for index in (
-            contract.ACCOUNTS_INDEX_BY_ACCOUNT_ID, contract.ACCOUNTS_INDEX_BY_API_KEY_ID))]}
+        "dynamodb:GetItem": [f"<{reports_id}.Arn>", f"<{accounts_id}.Arn>"],
+        "dynamodb:PutItem": [f"<{reports_id}.Arn>"],
+        "dynamodb:UpdateItem": [
+            f"<{reports_id}.Arn>",
+            f"<{counts_id}.Arn>",
+            f"<{accounts_id}.Arn>",
+            f"<{keys_id}.Arn>",
+        ],
+        "dynamodb:Query": [
+            f"<{counts_id}.Arn>",
+            *(
+                f"<{accounts_id}.Arn>/index/{index}"
+                for index in (contract.ACCOUNTS_INDEX_BY_ACCOUNT_ID, contract.ACCOUNTS_INDEX_BY_API_KEY_ID)
+            ),
+        ],
+    }
     assert not any(action.startswith(("apigateway:", "firehose:")) for action in grants)
     assert "sqs:ChangeMessageVisibility" in grants  # the backoff
-    assert all(not resource.endswith("*") or resource.endswith(("/ledger/*", "/evidence/*", "/evidence-days/*"))
-               for action, resources in grants.items() for resource in resources
-               if "sqs" not in resource and not action.startswith("xray:"))  # X-Ray has no resource-level permissions
+    assert all(
+        not resource.endswith("*") or resource.endswith(("/ledger/*", "/evidence/*", "/evidence-days/*"))
+        for action, resources in grants.items()
+        for resource in resources
+        if "sqs" not in resource and not action.startswith("xray:")
+    )  # X-Ray has no resource-level permissions
 
 
 def test_the_account_function_may_list_read_and_compact_evidence_and_write_downloads_never_the_ledger(synth):
     from test_functions import _grants
 
     grants = _grants(synth, contract.HANDLER_ACCOUNT)
-    ledger_id = _one(synth, "AWS::S3::Bucket", lambda p: "LifecycleConfiguration" in p
-                     and any(rule.get("Prefix") == "ledger/" for rule in p["LifecycleConfiguration"]["Rules"]))[0]
+    ledger_id = _one(
+        synth,
+        "AWS::S3::Bucket",
+        lambda p: (
+            "LifecycleConfiguration" in p
+            and any(rule.get("Prefix") == "ledger/" for rule in p["LifecycleConfiguration"]["Rules"])
+        ),
+    )[0]
 
     bucket = f"<{ledger_id}.Arn>"
     assert {action: sorted(grants[action]) for action in grants if action.startswith("s3:")} == {
         "s3:ListBucket": [bucket],
         "s3:GetObject": [f"{bucket}/evidence-days/*", f"{bucket}/evidence-downloads/*", f"{bucket}/evidence/*"],
         "s3:PutObject": [f"{bucket}/evidence-days/*", f"{bucket}/evidence-downloads/*"],
-        "s3:DeleteObject": [f"{bucket}/evidence-days/*"]}
+        "s3:DeleteObject": [f"{bucket}/evidence-days/*"],
+    }
     assert _listing_condition(synth, contract.HANDLER_ACCOUNT) == {
-        "StringLike": {"s3:prefix": ["evidence/*", "evidence-days/*"]}}
+        "StringLike": {"s3:prefix": ["evidence/*", "evidence-days/*"]}
+    }
 
 
 def _listing_condition(synth, handler: str) -> dict:
@@ -135,9 +181,12 @@ def _listing_condition(synth, handler: str) -> dict:
 def _statements(synth, handler: str) -> list[dict]:
     role = _one(synth, "AWS::Lambda::Function", lambda p: p.get("Handler") == handler)[1]["Properties"]["Role"]
     role_id = role["Fn::GetAtt"][0]
-    return [statement for policy in synth.resources("AWS::IAM::Policy").values()
-            if any(ref.get("Ref") == role_id for ref in policy["Properties"]["Roles"])
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
+    return [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if any(ref.get("Ref") == role_id for ref in policy["Properties"]["Roles"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
 
 
 def test_the_usage_reports_table_has_the_pending_index_expires_and_is_kept(synth):
@@ -145,15 +194,21 @@ def test_the_usage_reports_table_has_the_pending_index_expires_and_is_kept(synth
     index, by_customer = table["Properties"]["GlobalSecondaryIndexes"]
 
     assert index["IndexName"] == contract.USAGE_REPORTS_INDEX_PENDING
-    assert index["KeySchema"] == [{"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "KeyType": "HASH"},
-                                  {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "KeyType": "RANGE"}]
+    assert index["KeySchema"] == [
+        {"AttributeName": contract.USAGE_REPORTS_ATTR_PENDING, "KeyType": "HASH"},
+        {"AttributeName": contract.USAGE_REPORTS_ATTR_FIRST_ATTEMPT_AT, "KeyType": "RANGE"},
+    ]
     # Issue 12: the account page's usage this period, a customer's reports by the time of their latest call.
     assert by_customer["IndexName"] == contract.USAGE_REPORTS_INDEX_BY_CUSTOMER
-    assert by_customer["KeySchema"] == [{"AttributeName": contract.USAGE_REPORTS_ATTR_CUSTOMER_ID, "KeyType": "HASH"},
-                                        {"AttributeName": contract.USAGE_REPORTS_ATTR_TIMESTAMP, "KeyType": "RANGE"}]
+    assert by_customer["KeySchema"] == [
+        {"AttributeName": contract.USAGE_REPORTS_ATTR_CUSTOMER_ID, "KeyType": "HASH"},
+        {"AttributeName": contract.USAGE_REPORTS_ATTR_TIMESTAMP, "KeyType": "RANGE"},
+    ]
     assert by_customer["Projection"] == {"NonKeyAttributes": ["value"], "ProjectionType": "INCLUDE"}
-    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": contract.USAGE_REPORTS_TTL_ATTRIBUTE,
-                                                              "Enabled": True}
+    assert table["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": contract.USAGE_REPORTS_TTL_ATTRIBUTE,
+        "Enabled": True,
+    }
     assert table["DeletionPolicy"] == "Retain"
 
 
@@ -161,7 +216,10 @@ def test_every_function_knows_where_usage_metering_lives(synth):
     """Every business function: the sample backend and the key authorizer (told its keys table only) are none."""
     for function in synth.resources("AWS::Lambda::Function").values():
         handler = function["Properties"]["Handler"]
-        if not handler.startswith("tollgate.") or handler in (contract.HANDLER_SAMPLE_BACKEND, contract.HANDLER_AUTHORIZER):
+        if not handler.startswith("tollgate.") or handler in (
+            contract.HANDLER_SAMPLE_BACKEND,
+            contract.HANDLER_AUTHORIZER,
+        ):
             continue
         environment = function["Properties"]["Environment"]["Variables"]
         assert environment[contract.ENV_BILLABLE_STATUSES] == "2xx"
@@ -171,7 +229,9 @@ def test_every_function_knows_where_usage_metering_lives(synth):
 
 
 def test_with_moesif_reporting_usage_the_stack_sends_no_meter_events_but_keeps_the_ledger(synth_custom):
-    handlers = {function["Properties"]["Handler"] for function in synth_custom.resources("AWS::Lambda::Function").values()}
+    handlers = {
+        function["Properties"]["Handler"] for function in synth_custom.resources("AWS::Lambda::Function").values()
+    }
 
     assert contract.HANDLER_USAGE_REPORTER not in handlers
     assert not synth_custom.resources("AWS::SQS::Queue")

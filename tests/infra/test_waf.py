@@ -23,10 +23,18 @@ def spellings(stage: str, route: str) -> list[str]:
     encoded_letter = "/" + "/".join([*segments[:-1], f"%{ord(last[0]):02X}{last[1:]}"])
     paths = []
     for prefix in ("", f"/{stage}"):
-        paths += [prefix + route, prefix + route + "/", prefix + route + "//", "/" + prefix + route,
-                  prefix + "/" + "//".join(segments) + "/", prefix + encoded_letter,
-                  prefix + "/" + "%2F".join(segments), prefix + route + "%2F", prefix + "/." + route,
-                  prefix + "/elsewhere/.." + route]
+        paths += [
+            prefix + route,
+            prefix + route + "/",
+            prefix + route + "//",
+            "/" + prefix + route,
+            prefix + "/" + "//".join(segments) + "/",
+            prefix + encoded_letter,
+            prefix + "/" + "%2F".join(segments),
+            prefix + route + "%2F",
+            prefix + "/." + route,
+            prefix + "/elsewhere/.." + route,
+        ]
         if prefix:
             paths.append(prefix + "/" + route)  # a slash run between the stage and the route
     return list(dict.fromkeys(paths))
@@ -36,8 +44,17 @@ def other_paths(stage: str, route: str) -> list[str]:
     """Paths that are not `route`: longer, shorter, another case (the metered /{proxy+} serves those), or
     behind a prefix that is not the stage."""
     head, _, last = route.rpartition("/")
-    return [route + "x", route + "/more", f"{head}/{last.capitalize()}", route.upper(), f"/other{route}",
-            f"/{stage}x{route}", f"/{stage}/{stage}{route}", route[: len(route) - 1], f"{route}.json"]
+    return [
+        route + "x",
+        route + "/more",
+        f"{head}/{last.capitalize()}",
+        route.upper(),
+        f"/other{route}",
+        f"/{stage}x{route}",
+        f"/{stage}/{stage}{route}",
+        route[: len(route) - 1],
+        f"{route}.json",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +63,11 @@ def waf(synth) -> WebAcl:
 
 
 # Each rate-limited rule and the routes it counts (the site's with the viewer IP CloudFront sets).
-RATE_LIMITED = [("SignUpAndCheckoutPerIp", contract.SIGN_UP_ROUTES),
-                ("WebhookPerIpExceptStripe", (contract.ROUTE_STRIPE_WEBHOOK,)),
-                ("SiteSignInPerViewerIp", contract.SITE_ROUTES_WITHOUT_SESSION)]
+RATE_LIMITED = [
+    ("SignUpAndCheckoutPerIp", contract.SIGN_UP_ROUTES),
+    ("WebhookPerIpExceptStripe", (contract.ROUTE_STRIPE_WEBHOOK,)),
+    ("SiteSignInPerViewerIp", contract.SITE_ROUTES_WITHOUT_SESSION),
+]
 
 
 @pytest.mark.parametrize("rule, routes", RATE_LIMITED, ids=[rule for rule, _ in RATE_LIMITED])
@@ -66,8 +85,10 @@ def test_the_expressions_alone_take_slash_runs_and_trailing_slashes_whatever_nor
     """Without any transformation, `/prod//register//` still matches: the rule does not depend on where
     NORMALIZE_PATH leaves repeated or trailing slashes."""
     with_stage, without_stage = route_regexes("prod", contract.ROUTE_CHECKOUT_OUTCOME)
-    for regex, path in ((with_stage, "//prod//billing///checkout//outcome//"),
-                        (without_stage, "/billing//checkout/outcome/")):
+    for regex, path in (
+        (with_stage, "//prod//billing///checkout//outcome//"),
+        (without_stage, "/billing//checkout/outcome/"),
+    ):
         assert re.search(regex, path), (regex, path)
     assert not re.search(without_stage, "/billing/checkout/outcomes")
 
@@ -130,11 +151,17 @@ def test_waf_per_ip_rules_are_on_by_default_with_their_limits(synth, waf):
     assert ip_set["Properties"]["Addresses"] == [f"{ip}/32" for ip in synth.settings.stripe_webhook_ips]
     assert len(ip_set["Properties"]["Addresses"]) >= 12  # Stripe's published webhook IPs
 
-    metered = waf.rules.keys() - {"SignUpAndCheckoutPerIp", "WebhookPerIpExceptStripe", "AWSManagedRulesCommonRuleSet",
-                                  "SiteApiOnlyThroughCloudFront", "SiteSignInPerViewerIp"}
+    metered = waf.rules.keys() - {
+        "SignUpAndCheckoutPerIp",
+        "WebhookPerIpExceptStripe",
+        "AWSManagedRulesCommonRuleSet",
+        "SiteApiOnlyThroughCloudFront",
+        "SiteSignInPerViewerIp",
+    }
     assert not metered  # metered routes are limited per key by usage plans, never per IP
     assert not waf.counts("SignUpAndCheckoutPerIp", Request("/hello")) and not waf.counts(
-        "SiteSignInPerViewerIp", Request(contract.ROUTE_ACCOUNT))  # a session's routes: per account, in the handler
+        "SiteSignInPerViewerIp", Request(contract.ROUTE_ACCOUNT)
+    )  # a session's routes: per account, in the handler
 
 
 def test_a_blocked_sign_up_gets_a_json_429_without_cors(synth, waf):
@@ -159,8 +186,14 @@ def test_the_spellings_under_test_are_other_spellings():
     """Guards the generator: it must not merely repeat the route."""
     paths = spellings("prod", contract.ROUTE_CHECKOUT)
     assert len(paths) >= 20
-    assert {"/prod/billing/checkout/", "//billing/checkout", "/billing/%63heckout", "/billing%2Fcheckout",
-            "/prod//billing/checkout", "/elsewhere/../billing/checkout"} <= set(paths)
+    assert {
+        "/prod/billing/checkout/",
+        "//billing/checkout",
+        "/billing/%63heckout",
+        "/billing%2Fcheckout",
+        "/prod//billing/checkout",
+        "/elsewhere/../billing/checkout",
+    } <= set(paths)
 
 
 def _all_values(value, key: str) -> list:

@@ -55,8 +55,10 @@ class WebAcl:
     def __init__(self, synth: Any) -> None:
         (acl,) = synth.resources("AWS::WAFv2::WebACL").values()
         self.rules = {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
-        self._ip_sets = {logical_id: [ipaddress.ip_network(address) for address in ip_set["Properties"]["Addresses"]]
-                         for logical_id, ip_set in synth.resources("AWS::WAFv2::IPSet").items()}
+        self._ip_sets = {
+            logical_id: [ipaddress.ip_network(address) for address in ip_set["Properties"]["Addresses"]]
+            for logical_id, ip_set in synth.resources("AWS::WAFv2::IPSet").items()
+        }
 
     def scope(self, rule_name: str) -> dict[str, Any]:
         """The statement a rule's requests must match: a rate-based rule's scope-down, else its statement."""
@@ -102,6 +104,10 @@ def _inspected(body: dict[str, Any], request: Request) -> str:
 
 
 def _byte_match(constraint: str, search: str, text: str) -> bool:
-    checks = {"EXACTLY": text == search, "STARTS_WITH": text.startswith(search), "ENDS_WITH": text.endswith(search),
-              "CONTAINS": search in text}
+    checks = {
+        "EXACTLY": text == search,
+        "STARTS_WITH": text.startswith(search),
+        "ENDS_WITH": text.endswith(search),
+        "CONTAINS": search in text,
+    }
     return checks[constraint]

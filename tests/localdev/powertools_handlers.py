@@ -45,6 +45,12 @@ def quick(event: dict, context: LambdaContext) -> dict:
 
 def event(path: str, origin: str | None) -> dict:
     headers = {"Origin": origin} if origin else {}
-    return {"resource": path, "path": path, "httpMethod": "POST", "headers": headers,
-            "multiValueHeaders": {name: [value] for name, value in headers.items()},
-            "requestContext": {"requestId": "r", "stage": "prod"}, "body": "{}"}
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "requestContext": {"requestId": "r", "stage": "prod"},
+        "body": "{}",
+    }

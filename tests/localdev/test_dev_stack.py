@@ -62,8 +62,11 @@ def alive(pid: int) -> bool:
 
 
 def get(url: str, body: dict | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"} if body is not None else {})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"} if body is not None else {},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers.items()), response.read()
@@ -126,13 +129,17 @@ def test_a_customer_signs_up_and_in_by_emailed_links_on_the_sites_own_origin(sta
     email = get(urls["mailbox"] + "/messages.json")[2].decode()
     assert created["apikey"] not in email  # emails carry links, never a key
     (to,) = {message["to"] for message in json.loads(email) if message["subject"].startswith("Confirm")} & {
-        message["to"] for message in json.loads(email)}
+        message["to"] for message in json.loads(email)
+    }
     assert dev_stack.post_json(urls["site"] + contract.ROUTE_SIGNIN, {"email": to})[0] == 202
-    status, headers, body = dev_stack.post_json(urls["site"] + contract.ROUTE_SIGNIN_CONFIRM,
-                                                {"token": dev_stack.mailbox_token(urls, to, "signin")})
+    status, headers, body = dev_stack.post_json(
+        urls["site"] + contract.ROUTE_SIGNIN_CONFIRM, {"token": dev_stack.mailbox_token(urls, to, "signin")}
+    )
     assert status == 200 and body["signedIn"] is True
     cookie = headers["Set-Cookie"]
-    assert cookie.startswith(f"{contract.SESSION_COOKIE}=") and cookie.endswith("Path=/; Secure; HttpOnly; SameSite=Strict")
+    assert cookie.startswith(f"{contract.SESSION_COOKIE}=") and cookie.endswith(
+        "Path=/; Secure; HttpOnly; SameSite=Strict"
+    )
     assert headers["Content-Security-Policy"] == security_headers()["Content-Security-Policy"]
 
     request = urllib.request.Request(urls["site"] + contract.ROUTE_ACCOUNT, headers={"Cookie": cookie.split(";")[0]})
@@ -146,9 +153,13 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
     settings = Settings.from_context(load_cdk_json_context(PROJECT_ROOT / "cdk.json"))
 
     def client(service: str):
-        return boto3.client(service, endpoint_url=stack.urls["moto"], region_name=AWS_REGION,
-                            aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        return boto3.client(
+            service,
+            endpoint_url=stack.urls["moto"],
+            region_name=AWS_REGION,
+            aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
 
     usage_plans = {usage_plan["name"]: usage_plan for usage_plan in client("apigateway").get_usage_plans()["items"]}
     # make dev sells a paid and a free plan; and accounts over a usage limit are on one that allows no call
@@ -163,32 +174,56 @@ def test_emulated_aws_holds_what_the_stack_creates_with_the_cdk_json_settings(st
     pool_keys = client("apigateway").get_api_keys(nameQuery=POOL_KEY_NAME_PREFIX, limit=500)["items"]
     assert len(pool_keys) == settings.free_pool_size > 0  # the free plan's pool, made at start
 
-    tables = {name: client("dynamodb").describe_table(TableName=name)["Table"]
-              for name in client("dynamodb").list_tables()["TableNames"]}
-    (accounts,) = [table for table in tables.values()
-                   if table["KeySchema"][0]["AttributeName"] == contract.ACCOUNTS_PARTITION_KEY]
-    types = {definition["AttributeName"]: definition["AttributeType"] for definition in accounts["AttributeDefinitions"]}
-    assert {(index["IndexName"], index["KeySchema"][0]["AttributeName"], types[index["KeySchema"][0]["AttributeName"]])
-            for index in accounts["GlobalSecondaryIndexes"]} == set(contract.ACCOUNTS_INDEXES)
-    (usage_reports,) = [table for table in tables.values() if any(
-        index["IndexName"] == contract.USAGE_REPORTS_INDEX_PENDING for index in table.get("GlobalSecondaryIndexes", []))]
-    assert client("dynamodb").describe_time_to_live(TableName=usage_reports["TableName"])[
-        "TimeToLiveDescription"]["AttributeName"] == contract.USAGE_REPORTS_TTL_ATTRIBUTE
+    tables = {
+        name: client("dynamodb").describe_table(TableName=name)["Table"]
+        for name in client("dynamodb").list_tables()["TableNames"]
+    }
+    (accounts,) = [
+        table for table in tables.values() if table["KeySchema"][0]["AttributeName"] == contract.ACCOUNTS_PARTITION_KEY
+    ]
+    types = {
+        definition["AttributeName"]: definition["AttributeType"] for definition in accounts["AttributeDefinitions"]
+    }
+    assert {
+        (index["IndexName"], index["KeySchema"][0]["AttributeName"], types[index["KeySchema"][0]["AttributeName"]])
+        for index in accounts["GlobalSecondaryIndexes"]
+    } == set(contract.ACCOUNTS_INDEXES)
+    (usage_reports,) = [
+        table
+        for table in tables.values()
+        if any(
+            index["IndexName"] == contract.USAGE_REPORTS_INDEX_PENDING
+            for index in table.get("GlobalSecondaryIndexes", [])
+        )
+    ]
+    assert (
+        client("dynamodb").describe_time_to_live(TableName=usage_reports["TableName"])["TimeToLiveDescription"][
+            "AttributeName"
+        ]
+        == contract.USAGE_REPORTS_TTL_ATTRIBUTE
+    )
     (ledger,) = client("s3").list_buckets()["Buckets"]
     (announced,) = client("s3").get_bucket_notification_configuration(Bucket=ledger["Name"])["QueueConfigurations"]
     assert announced["QueueArn"].endswith("-usage")
     (queue,) = [url for url in client("sqs").list_queues()["QueueUrls"] if url.endswith("-usage")]
-    redrive = json.loads(client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])[
-        "Attributes"]["RedrivePolicy"])
+    redrive = json.loads(
+        client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])["Attributes"][
+            "RedrivePolicy"
+        ]
+    )
     assert int(redrive["maxReceiveCount"]) == contract.USAGE_QUEUE_MAX_RECEIVES
 
-    values = {secret["Name"]: client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"]
-              for secret in client("secretsmanager").list_secrets()["SecretList"]}
+    values = {
+        secret["Name"]: client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"]
+        for secret in client("secretsmanager").list_secrets()["SecretList"]
+    }
     backend_secret = values.pop("tollgate-dev-backend")
     assert len(backend_secret) == contract.BACKEND_SECRET_LENGTH and backend_secret.isalnum()
     secrets = {name: json.loads(value) for name, value in values.items()}
     assert {frozenset(value) for value in secrets.values()} == {
-        frozenset(contract.STRIPE_SECRET_FIELDS), frozenset(contract.MOESIF_SECRET_FIELDS)}
+        frozenset(contract.STRIPE_SECRET_FIELDS),
+        frozenset(contract.MOESIF_SECRET_FIELDS),
+    }
     assert all(all(value.values()) for value in secrets.values())
 
 
@@ -210,7 +245,11 @@ def test_the_backend_answers_through_the_gateway_and_refuses_a_call_that_skips_i
 
     status, echoed = call_backend(stack.urls["api"] + "/orders/7", key)
     assert (status, echoed["method"], echoed["path"], echoed["accountId"]) == (
-        200, "GET", "/orders/7", registration["accountId"])
+        200,
+        "GET",
+        "/orders/7",
+        registration["accountId"],
+    )
     assert echoed["apiKeyId"]  # the account's API Gateway key's id, never a key value
     for headers in ({}, key, {**key, contract.BACKEND_SECRET_HEADER: "a-guess"}):
         status, body = call_backend(backend + "/orders/7", headers)
@@ -242,8 +281,13 @@ def test_with_log_requests_every_request_shows_as_one_human_readable_line() -> N
 def test_failed_accounts_finds_the_running_stack_without_any_setting(stack: DevStackProcess) -> None:
     assert stack.stack_file.exists()
     result = subprocess.run(
-        [sys.executable, "-m", "ops.failed_accounts"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
-        env={**without_deployment_settings(dict(os.environ)), "DEV_STACK_FILE": str(stack.stack_file)})
+        [sys.executable, "-m", "ops.failed_accounts"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**without_deployment_settings(dict(os.environ)), "DEV_STACK_FILE": str(stack.stack_file)},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "No failed accounts and no orphaned keys.\n"
     assert "Using the running make dev stack" in result.stderr
@@ -294,8 +338,13 @@ def test_refuses_to_start_when_a_port_is_taken(taken_env: str) -> None:
         with bind_loopback(0, "probe") as probe:
             free = probe.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "localdev"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
-            env={**os.environ, taken_env: str(taken), other: str(free)})
+            [sys.executable, "-m", "localdev"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, taken_env: str(taken), other: str(free)},
+        )
     assert result.returncode == EXIT_PORT_IN_USE
     assert f"port {taken}" in result.stderr and "already in use" in result.stderr
     assert f"{taken_env}=<port> make dev" in result.stderr and f"{other}=" not in result.stderr
@@ -303,8 +352,14 @@ def test_refuses_to_start_when_a_port_is_taken(taken_env: str) -> None:
 
 
 def test_refuses_the_same_port_for_the_site_and_the_api() -> None:
-    result = subprocess.run([sys.executable, "-m", "localdev"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                            timeout=60, env={**os.environ, SITE_PORT_ENV: "8123", API_PORT_ENV: "8123"})
+    result = subprocess.run(
+        [sys.executable, "-m", "localdev"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, SITE_PORT_ENV: "8123", API_PORT_ENV: "8123"},
+    )
     assert result.returncode == EXIT_PORT_IN_USE
     assert "two ports" in result.stderr and SITE_PORT_ENV in result.stderr and API_PORT_ENV in result.stderr
 
@@ -322,8 +377,10 @@ def test_before_the_banner_each_step_is_one_progress_line(stack: DevStackProcess
 
 def test_the_banner_says_when_the_scheduled_functions_run(stack: DevStackProcess) -> None:
     assert "make status" in stack.output()
-    assert ("The scheduled functions run now, as after a deploy, then the reconciler every 15 minutes, the "
-            "housekeeping every 60 minutes, the key retirement every 5 minutes") in stack.output()
+    assert (
+        "The scheduled functions run now, as after a deploy, then the reconciler every 15 minutes, the "
+        "housekeeping every 60 minutes, the key retirement every 5 minutes"
+    ) in stack.output()
 
 
 def test_the_banner_prints_the_key_format_for_secret_scanners(stack: DevStackProcess) -> None:
@@ -332,7 +389,12 @@ def test_the_banner_prints_the_key_format_for_secret_scanners(stack: DevStackPro
 
 
 def test_refuses_a_schedule_interval_that_is_not_a_positive_number_of_seconds() -> None:
-    result = subprocess.run([sys.executable, "-m", "localdev", "--schedule-seconds", "0"], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "localdev", "--schedule-seconds", "0"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "--schedule-seconds takes a number of seconds greater than 0" in result.stderr

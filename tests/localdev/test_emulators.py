@@ -63,8 +63,9 @@ def taken_port() -> Iterator[int]:
 def threads_are_unchanged() -> Iterator[None]:
     before = set(threading.enumerate())
     yield
-    assert wait_until(lambda: set(threading.enumerate()) <= before, timeout=2), \
+    assert wait_until(lambda: set(threading.enumerate()) <= before, timeout=2), (
         f"threads left behind: {set(threading.enumerate()) - before}"
+    )
 
 
 def test_emulators_start_together_and_stop_leaving_no_process_thread_or_port(threads_are_unchanged: None):
@@ -87,23 +88,40 @@ def test_env_points_the_functions_at_the_running_emulators(emulators: Emulators)
     assert env[ENV_MOESIF_API_BASE] == emulators.moesif.base_url
     assert env["AWS_ENDPOINT_URL"] == emulators.moto.endpoint_url
     # boto3 honours AWS_ENDPOINT_URL, the fake credentials and the region by itself.
-    result = subprocess.run([sys.executable, "-c", "import boto3; print(boto3.client('apigateway')"
-                             ".create_api_key(name='env-check')['id'])"],
-                            env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import boto3; print(boto3.client('apigateway').create_api_key(name='env-check')['id'])",
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
-    apigateway = boto3.client("apigateway", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
-                              aws_access_key_id="testing", aws_secret_access_key="testing")
+    apigateway = boto3.client(
+        "apigateway",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     assert result.stdout.strip() in [key["id"] for key in apigateway.get_api_keys()["items"]]
 
 
-@pytest.mark.parametrize("make", [
-    pytest.param(lambda port: MotoServer(port), id="moto"),
-    pytest.param(lambda port: LocalStripe(port), id="localstripe"),
-    pytest.param(lambda port: StripeBridge("http://127.0.0.1:9", port), id="bridge"),
-    pytest.param(lambda port: MoesifCollector(port), id="collector"),
-])
-def test_a_taken_port_is_refused_with_a_message_naming_it(make: Callable[[int], Any], taken_port: int,
-                                                          threads_are_unchanged: None):
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda port: MotoServer(port), id="moto"),
+        pytest.param(lambda port: LocalStripe(port), id="localstripe"),
+        pytest.param(lambda port: StripeBridge("http://127.0.0.1:9", port), id="bridge"),
+        pytest.param(lambda port: MoesifCollector(port), id="collector"),
+    ],
+)
+def test_a_taken_port_is_refused_with_a_message_naming_it(
+    make: Callable[[int], Any], taken_port: int, threads_are_unchanged: None
+):
     with pytest.raises(PortInUseError, match=f"port {taken_port} on 127.0.0.1 is already in use") as raised:
         make(taken_port).start()
     assert raised.value.port == taken_port
@@ -159,12 +177,21 @@ def _listening_addresses(port: int) -> set[str]:
 
 def test_children_exit_when_their_parent_is_killed():
     """`make dev` killed with SIGKILL must not leave moto or localstripe running."""
-    parent = subprocess.Popen([sys.executable, "-c", (
-        "import json, sys, time\n"
-        "from localdev.emulators import Emulators\n"
-        "e = Emulators().start()\n"
-        "print(json.dumps([e.moto.pid, e.localstripe.pid]), flush=True)\n"
-        "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import json, sys, time\n"
+                "from localdev.emulators import Emulators\n"
+                "e = Emulators().start()\n"
+                "print(json.dumps([e.moto.pid, e.localstripe.pid]), flush=True)\n"
+                "time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         children = json.loads(parent.stdout.readline())
         assert all(process_exists(pid) for pid in children)
@@ -187,8 +214,13 @@ def _alive(pid: int) -> bool:
 
 def test_moto_reset_forgets_resources(threads_are_unchanged: None):
     with MotoServer() as moto:
-        apigateway = boto3.client("apigateway", endpoint_url=moto.endpoint_url, region_name="us-east-1",
-                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        apigateway = boto3.client(
+            "apigateway",
+            endpoint_url=moto.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         apigateway.create_api_key(name="to-forget")
         moto.reset()
         assert apigateway.get_api_keys()["items"] == []

@@ -28,8 +28,11 @@ def test_the_ledger_gets_one_gzip_object_per_flush_in_the_hour_folder(s3):
     key = backup.flush()
 
     assert backup.flush() is None  # nothing new: no empty object
-    assert re.fullmatch(rf"{contract.USAGE_LEDGER_PREFIX}\d{{4}}/\d\d/\d\d/\d\d/amazon-apigateway-tollgate-dev-prod-1-"
-                        r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-[0-9a-f-]{36}\.gz", key)
+    assert re.fullmatch(
+        rf"{contract.USAGE_LEDGER_PREFIX}\d{{4}}/\d\d/\d\d/\d\d/amazon-apigateway-tollgate-dev-prod-1-"
+        r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-[0-9a-f-]{36}\.gz",
+        key,
+    )
     body = gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).decode()
     assert body == '{"requestId": "1"}\n{"requestId": "2"}\n'
 

@@ -49,7 +49,8 @@ def test_the_usage_keys_own_value_is_no_credential(gateway: LocalGateway, plan_k
 
 
 def test_valid_key_reaches_the_backend_with_path_and_query(
-        gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend) -> None:
+    gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend
+) -> None:
     status, _, body = call(f"{gateway.url}/v1/things?page=2", headers={"x-api-key": plan_key["value"]})
     assert status == 200
     assert json.loads(body) == {"echo": "/v1/things?page=2"}
@@ -57,9 +58,13 @@ def test_valid_key_reaches_the_backend_with_path_and_query(
 
 
 def test_the_backend_gets_the_stages_secret_header_the_account_and_its_usage_key_id_whatever_the_client_sent(
-        gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend) -> None:
-    spoofed = {contract.BACKEND_SECRET_HEADER: "guessed", contract.BACKEND_API_KEY_ID_HEADER: "someone-else",
-               contract.BACKEND_ACCOUNT_ID_HEADER: "acct_someone_else"}
+    gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend
+) -> None:
+    spoofed = {
+        contract.BACKEND_SECRET_HEADER: "guessed",
+        contract.BACKEND_API_KEY_ID_HEADER: "someone-else",
+        contract.BACKEND_ACCOUNT_ID_HEADER: "acct_someone_else",
+    }
     assert call(f"{gateway.url}/v1/things", headers={"x-api-key": plan_key["value"], **spoofed})[0] == 200
 
     received = {name.lower(): value for name, value in backend.received[-1]["headers"].items()}
@@ -75,7 +80,8 @@ def test_the_root_path_is_metered_too(gateway: LocalGateway, plan_key: dict[str,
 
 
 def test_a_key_past_its_quota_gets_api_gateways_429_and_never_reaches_the_backend(
-        gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     counter = UsageCounter(quota_limit=1)
     monkeypatch.setattr(gateway, "_usage", defaultdict(lambda: counter))  # the key's usage plan counts in `counter`
     assert call(f"{gateway.url}/v1/first", headers={"x-api-key": plan_key["value"]})[0] == 200
@@ -83,7 +89,7 @@ def test_a_key_past_its_quota_gets_api_gateways_429_and_never_reaches_the_backen
     assert status == 429
     assert json.loads(body) == {
         "error": "This account has used its plan's quota for the current period: see your plan and upgrade on your "
-                 "account page (accountUrl).",
+        "account page (accountUrl).",
         "code": contract.USAGE_LIMIT_QUOTA_EXCEEDED,
         "until": "",  # the usage plan's own period, which API Gateway keeps
         "accountUrl": f"{SITE_ORIGIN}/{contract.ACCOUNT_PAGE}",
@@ -94,23 +100,50 @@ def test_a_key_past_its_quota_gets_api_gateways_429_and_never_reaches_the_backen
 
 @pytest.mark.parametrize("reason", [contract.USAGE_LIMIT_QUOTA_EXCEEDED, contract.USAGE_LIMIT_SPEND_CAP_REACHED])
 def test_an_account_over_a_usage_limit_gets_the_stages_429_naming_it_and_calls_again_once_it_lifts(
-        gateway: LocalGateway, plan_key: dict[str, str], backend: EchoBackend, emulators: Any, keys_table: str,
-        clock: Clock, limit_reached: Any, reason: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway: LocalGateway,
+    plan_key: dict[str, str],
+    backend: EchoBackend,
+    emulators: Any,
+    keys_table: str,
+    clock: Clock,
+    limit_reached: Any,
+    reason: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The authorizer allows it on the "limit reached" key, whose usage plan's quota is 0 (counted as the
     stage counts it): the stage's own 429 QUOTA_EXCEEDED, no backend call."""
-    monkeypatch.setattr(gateway, "_usage", {plan: UsageCounter(0 if plan == limit_reached.usage_plan_id else 100)
-                                            for plan in gateway._deployment.usage_plan_ids})
+    monkeypatch.setattr(
+        gateway,
+        "_usage",
+        {
+            plan: UsageCounter(0 if plan == limit_reached.usage_plan_id else 100)
+            for plan in gateway._deployment.usage_plan_ids
+        },
+    )
     headers, until = {"x-api-key": plan_key["value"]}, 2_000_000_000  # 2033-05-18T03:33:20Z
     dynamodb = aws_client("dynamodb", emulators)
-    put_key(dynamodb, keys_table, plan_key["value"], plan_key["usage_key"], account_id=plan_key["account_id"],
-            **{contract.KEYS_ATTR_USAGE_LIMIT: reason, contract.KEYS_ATTR_USAGE_LIMIT_UNTIL: until})
+    put_key(
+        dynamodb,
+        keys_table,
+        plan_key["value"],
+        plan_key["usage_key"],
+        account_id=plan_key["account_id"],
+        **{contract.KEYS_ATTR_USAGE_LIMIT: reason, contract.KEYS_ATTR_USAGE_LIMIT_UNTIL: until},
+    )
     calls_before = len(backend.received)
 
     status, _, body = call(f"{gateway.url}/v1/limited", headers=headers)
 
-    assert (status, json.loads(body)) == (429, {
-        "error": contract.USAGE_LIMIT_MESSAGES[reason], "code": reason, "until": "2033-05-18T03:33:20Z",
-        "accountUrl": f"{SITE_ORIGIN}/{contract.ACCOUNT_PAGE}", "accountId": plan_key["account_id"]})
+    assert (status, json.loads(body)) == (
+        429,
+        {
+            "error": contract.USAGE_LIMIT_MESSAGES[reason],
+            "code": reason,
+            "until": "2033-05-18T03:33:20Z",
+            "accountUrl": f"{SITE_ORIGIN}/{contract.ACCOUNT_PAGE}",
+            "accountId": plan_key["account_id"],
+        },
+    )
     assert len(backend.received) == calls_before
     # the next count lifts it (its key items lose it); the cached answer holds until the cache TTL
     put_key(dynamodb, keys_table, plan_key["value"], plan_key["usage_key"], account_id=plan_key["account_id"])
@@ -119,43 +152,63 @@ def test_an_account_over_a_usage_limit_gets_the_stages_429_naming_it_and_calls_a
 
 
 def test_every_key_of_an_account_spends_the_one_quota_of_its_usage_key(
-        gateway: LocalGateway, plan_key: dict[str, str], emulators: Any, keys_table: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway: LocalGateway, plan_key: dict[str, str], emulators: Any, keys_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     counter = UsageCounter(quota_limit=3)
     monkeypatch.setattr(gateway, "_usage", defaultdict(lambda: counter))
     second = api_key_format.new_key("tgk", "test")
-    put_key(aws_client("dynamodb", emulators), keys_table, second, plan_key["usage_key"],
-            account_id=plan_key["account_id"])
-    statuses = [call(f"{gateway.url}/spend", headers={"x-api-key": key})[0]
-                for key in (plan_key["value"], second, plan_key["value"], second)]
+    put_key(
+        aws_client("dynamodb", emulators), keys_table, second, plan_key["usage_key"], account_id=plan_key["account_id"]
+    )
+    statuses = [
+        call(f"{gateway.url}/spend", headers={"x-api-key": key})[0]
+        for key in (plan_key["value"], second, plan_key["value"], second)
+    ]
     assert statuses == [200, 200, 200, 429]
 
 
 def test_a_usage_key_outside_every_usage_plan_is_forbidden(
-        gateway: LocalGateway, apigateway: Any, emulators: Any, keys_table: str) -> None:
+    gateway: LocalGateway, apigateway: Any, emulators: Any, keys_table: str
+) -> None:
     orphan, key = apigateway.create_api_key(name="not-in-plan", enabled=True), api_key_format.new_key("tgk", "test")
     put_key(aws_client("dynamodb", emulators), keys_table, key, orphan["value"])
     assert call(f"{gateway.url}/hello", headers={"x-api-key": key})[0] == 403
 
 
 def test_a_disabled_usage_key_is_forbidden_on_the_very_next_request_whatever_the_cache_holds(
-        gateway: LocalGateway, plan_key: dict[str, str], apigateway: Any) -> None:
+    gateway: LocalGateway, plan_key: dict[str, str], apigateway: Any
+) -> None:
     headers = {"x-api-key": plan_key["value"]}
     assert call(f"{gateway.url}/hello", headers=headers)[0] == 200
-    apigateway.update_api_key(apiKey=plan_key["id"], patchOperations=[
-        {"op": "replace", "path": "/enabled", "value": "false"}])
+    apigateway.update_api_key(
+        apiKey=plan_key["id"], patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}]
+    )
     assert call(f"{gateway.url}/hello", headers=headers)[0] == 403
 
 
-@pytest.mark.parametrize("change", [{contract.KEYS_ATTR_STATE: "revoked"},
-                                    {contract.KEYS_ATTR_ACCOUNT_STATUS: "suspended"}], ids=["revoked", "suspended"])
+@pytest.mark.parametrize(
+    "change",
+    [{contract.KEYS_ATTR_STATE: "revoked"}, {contract.KEYS_ATTR_ACCOUNT_STATUS: "suspended"}],
+    ids=["revoked", "suspended"],
+)
 def test_a_refused_key_keeps_calling_for_at_most_the_cache_ttl(
-        gateway: LocalGateway, plan_key: dict[str, str], emulators: Any, keys_table: str, clock: Clock,
-        change: dict[str, str]) -> None:
+    gateway: LocalGateway,
+    plan_key: dict[str, str],
+    emulators: Any,
+    keys_table: str,
+    clock: Clock,
+    change: dict[str, str],
+) -> None:
     headers = {"x-api-key": plan_key["value"]}
     assert call(f"{gateway.url}/hello", headers=headers)[0] == 200
-    put_key(aws_client("dynamodb", emulators), keys_table, plan_key["value"], plan_key["usage_key"],
-            account_id=plan_key["account_id"], **change)
+    put_key(
+        aws_client("dynamodb", emulators),
+        keys_table,
+        plan_key["value"],
+        plan_key["usage_key"],
+        account_id=plan_key["account_id"],
+        **change,
+    )
     clock.advance(CACHE_SECONDS - 1)
     assert call(f"{gateway.url}/hello", headers=headers)[0] == 200  # the cached allow
     clock.advance(1)
@@ -166,7 +219,8 @@ def test_a_refused_key_keeps_calling_for_at_most_the_cache_ttl(
 
 
 def test_each_request_sends_one_access_log_record_naming_the_account_and_hint_never_the_key(
-        gateway: LocalGateway, plan_key: dict[str, str], moesif_collector: Any) -> None:
+    gateway: LocalGateway, plan_key: dict[str, str], moesif_collector: Any
+) -> None:
     path = f"/logged/{uuid.uuid4().hex}"
     assert call(f"{gateway.url}{path}", headers={"x-api-key": plan_key["value"], "User-Agent": "t/1"})[0] == 200
     assert call(f"{gateway.url}{path}")[0] == 403

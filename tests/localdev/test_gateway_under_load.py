@@ -30,8 +30,9 @@ ANSWER_TIMEOUT_SECONDS = 30  # a client still waiting after this is a hang
 DEPTHS = [MAX_JSON_DEPTH + 1, 1_000, 100_000]
 
 
-def exchange(port: int, method: str, path: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def exchange(
+    port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     """One request on its own connection: (status, body); a reset or a timeout raises."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=ANSWER_TIMEOUT_SECONDS)
     try:
@@ -49,6 +50,7 @@ def nested(depth: int) -> bytes:
 
 
 # ---- bursts ----------------------------------------------------------------------------------
+
 
 class Idle(AnyMethodHttpServer):
     what = "idle server"
@@ -81,12 +83,23 @@ def test_100_concurrent_clients_each_get_an_answer_from_metered_routes_and_regis
         route = "metered" if number % 2 else "register"
         if route == "metered":
             request: tuple[str, str, bytes | None, dict[str, Any]] = (
-                "GET", f"/orders/{number}", None, {contract.API_KEY_HEADER: key})
+                "GET",
+                f"/orders/{number}",
+                None,
+                {contract.API_KEY_HEADER: key},
+            )
         else:
             sign_up = {"email": f"{uuid.uuid4().hex[:12]}@example.com", "firstname": "Ann", "lastname": "Lee"}
-            request = ("POST", contract.ROUTE_REGISTER, json.dumps(sign_up).encode(), {
-                "Content-Type": "application/json", "Origin": dev_stack.urls["site"],
-                contract.IDEMPOTENCY_HEADER: str(uuid.uuid4())})
+            request = (
+                "POST",
+                contract.ROUTE_REGISTER,
+                json.dumps(sign_up).encode(),
+                {
+                    "Content-Type": "application/json",
+                    "Origin": dev_stack.urls["site"],
+                    contract.IDEMPOTENCY_HEADER: str(uuid.uuid4()),
+                },
+            )
         start.wait()
         began = time.monotonic()
         try:
@@ -99,36 +112,51 @@ def test_100_concurrent_clients_each_get_an_answer_from_metered_routes_and_regis
         answers = list(pool.map(client, range(CONCURRENT_CLIENTS)))
 
     assert Counter((route, status) for route, status, _ in answers) == {
-        ("metered", 200): CONCURRENT_CLIENTS // 2, ("register", 202): CONCURRENT_CLIENTS // 2}
+        ("metered", 200): CONCURRENT_CLIENTS // 2,
+        ("register", 202): CONCURRENT_CLIENTS // 2,
+    }
     assert max(seconds for _, _, seconds in answers) < ANSWER_TIMEOUT_SECONDS
     assert "Traceback" not in dev_stack.output()
 
 
 # ---- nesting depth ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("route", gateway_errors.REGISTER_BODY_ROUTES)
-def test_a_nested_register_body_gets_the_stages_bad_body_400_at_any_depth(dev_stack: DevStackProcess,
-                                                                          route: str) -> None:
+def test_a_nested_register_body_gets_the_stages_bad_body_400_at_any_depth(
+    dev_stack: DevStackProcess, route: str
+) -> None:
     """The register model allows no nested value (infra/gateway_errors.py), so the gateway's
     400 answers before any function runs, whether or not its parser could follow the nesting."""
     site = dev_stack.urls["site"]
     expected = json.loads(gateway_errors.render("BAD_REQUEST_BODY", 400, "Invalid request body", site))
     for depth in DEPTHS:
-        status, body = exchange(dev_stack.api_port, "POST", route, nested(depth),
-                                {"Content-Type": "application/json", "Origin": site})
+        status, body = exchange(
+            dev_stack.api_port, "POST", route, nested(depth), {"Content-Type": "application/json", "Origin": site}
+        )
         assert (status, json.loads(body)) == (400, expected), depth
     assert exchange(dev_stack.api_port, "GET", "/hello")[0] == 403  # and it serves on
 
 
 def test_a_nested_body_on_a_route_without_a_model_gets_the_functions_400_or_413_never_a_5xx(
-        dev_stack: DevStackProcess) -> None:
+    dev_stack: DevStackProcess,
+) -> None:
     """No model on the site's routes: the function measures the depth without recursing
     (tollgate.domain.validation) and names the body; 100,000 levels cannot fit its 4 KB limit."""
-    answers = {depth: exchange(dev_stack.api_port, "POST", contract.ROUTE_SIGNIN, nested(depth),
-                               {"Content-Type": "application/json", "Origin": dev_stack.urls["site"]})
-               for depth in DEPTHS}
-    too_deep = {"error": f"The request body nests objects or arrays more than {MAX_JSON_DEPTH} levels deep.",
-                "fields": {"body": "must be a flat JSON object"}}
+    answers = {
+        depth: exchange(
+            dev_stack.api_port,
+            "POST",
+            contract.ROUTE_SIGNIN,
+            nested(depth),
+            {"Content-Type": "application/json", "Origin": dev_stack.urls["site"]},
+        )
+        for depth in DEPTHS
+    }
+    too_deep = {
+        "error": f"The request body nests objects or arrays more than {MAX_JSON_DEPTH} levels deep.",
+        "fields": {"body": "must be a flat JSON object"},
+    }
     assert {depth: (status, json.loads(body)) for depth, (status, body) in answers.items()} == {
         MAX_JSON_DEPTH + 1: (400, too_deep),
         1_000: (400, too_deep),

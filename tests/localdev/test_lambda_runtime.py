@@ -31,7 +31,9 @@ def test_an_invocation_of_another_function_waits_and_cannot_take_over_the_curren
     event (that answer lost the caller's CORS origin)."""
     slow, quick = LocalFunction(f"{MODULE}.slow"), LocalFunction(f"{MODULE}.quick")
     answers: dict[str, Any] = {}
-    slow_thread = threading.Thread(target=lambda: answers.update(slow=slow.invoke(handlers.event("/slow", handlers.ORIGIN))))
+    slow_thread = threading.Thread(
+        target=lambda: answers.update(slow=slow.invoke(handlers.event("/slow", handlers.ORIGIN)))
+    )
     slow_thread.start()
     assert handlers.started.wait(timeout=10)
     quick_thread = threading.Thread(target=lambda: answers.update(quick=quick.invoke(handlers.event("/quick", None))))

@@ -48,8 +48,13 @@ def stripe_api(stack: DevStackProcess) -> stripe.StripeClient:
 
 @pytest.fixture(scope="module")
 def apigateway(stack: DevStackProcess):
-    return boto3.client("apigateway", endpoint_url=stack.urls["moto"], region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        "apigateway",
+        endpoint_url=stack.urls["moto"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def metered_call(stack: DevStackProcess, api_key: str) -> int:
@@ -62,8 +67,10 @@ def test_cancelling_the_subscription_in_stripe_cuts_the_key_off(stack, stripe_ap
 
     stripe_api.v1.subscriptions.cancel(account["subscriptionId"])
     usage_key = usage_key_id(stack, account["apikey"])
-    wait_until(lambda: not apigateway.get_api_key(apiKey=usage_key)["enabled"],
-               "customer.subscription.deleted to reach the webhook and disable the key")
+    wait_until(
+        lambda: not apigateway.get_api_key(apiKey=usage_key)["enabled"],
+        "customer.subscription.deleted to reach the webhook and disable the key",
+    )
 
     # The very next call is refused: the gateway checks the key on every request, no cache.
     assert metered_call(stack, account["apikey"]) == 403
@@ -73,12 +80,16 @@ def complete_checkout(stack: DevStackProcess, account: dict, test_card: str = "p
     """What the signup page's "Add a payment method" button and the customer's "Complete" click
     on the Checkout page (with `test_card` chosen) do; the bridge delivers the signed
     checkout.session.completed to the local webhook before it answers."""
-    status, body = request(stack.urls["api"] + contract.ROUTE_CHECKOUT, {"keyId": account["keyId"]},
-                           {"Origin": stack.urls["site"], contract.API_KEY_HEADER: account["apikey"]})
+    status, body = request(
+        stack.urls["api"] + contract.ROUTE_CHECKOUT,
+        {"keyId": account["keyId"]},
+        {"Origin": stack.urls["site"], contract.API_KEY_HEADER: account["apikey"]},
+    )
     assert status == 200, body
     assert body["url"].startswith(stack.urls["stripe"] + "/_bridge/checkout/")
-    completion = urllib.request.Request(body["url"] + "/complete", data=f"payment_method={test_card}".encode(),
-                                        method="POST")
+    completion = urllib.request.Request(
+        body["url"] + "/complete", data=f"payment_method={test_card}".encode(), method="POST"
+    )
     with urllib.request.urlopen(completion, timeout=30) as answer:
         status, completed = answer.status, json.loads(answer.read())
     assert status == 200, completed
@@ -108,8 +119,9 @@ def test_with_require_payment_method_the_key_works_only_once_checkout_completes(
 
 
 def upcoming_quantity(stripe_api: stripe.StripeClient, account: dict) -> int:
-    invoice = stripe_api.v1.invoices.create_preview(params={"customer": account["customerId"],
-                                                            "subscription": account["subscriptionId"]})
+    invoice = stripe_api.v1.invoices.create_preview(
+        params={"customer": account["customerId"], "subscription": account["subscriptionId"]}
+    )
     (line,) = invoice.lines.data
     return line.quantity
 
@@ -123,9 +135,16 @@ def test_seven_calls_reach_the_upcoming_invoice_and_the_usage_report_finds_no_di
     wait_until(lambda: upcoming_quantity(stripe_api, account) == 7, "7 calls to reach the Stripe meter")
 
     report = subprocess.run(
-        [sys.executable, "-m", "ops.usage_report"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
-        env={**{name: value for name, value in os.environ.items() if not name.startswith(("TOLLGATE_", "AWS_"))},
-             "DEV_STACK_FILE": str(stack.stack_file)})
+        [sys.executable, "-m", "ops.usage_report"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **{name: value for name, value in os.environ.items() if not name.startswith(("TOLLGATE_", "AWS_"))},
+            "DEV_STACK_FILE": str(stack.stack_file),
+        },
+    )
     assert report.returncode == 0, report.stdout + report.stderr
     (row,) = [line.split() for line in report.stdout.splitlines() if line.startswith(account["customerId"])]
     # its ids: its gateway key (API Gateway's counts) and its account (the ledger's caller: principalId)
@@ -140,8 +159,9 @@ def test_seven_calls_reach_the_upcoming_invoice_and_the_usage_report_finds_no_di
 def fall_behind(stack: DevStackProcess, account: dict, amount_due: int) -> dict:
     """The bridge's hook: the subscription goes past_due with an open invoice; Stripe's
     invoice.payment_failed and customer.subscription.updated reach the local webhook first."""
-    status, answer = request(f"{stack.urls['stripe']}/_bridge/subscriptions/{account['subscriptionId']}/past_due",
-                             {"amount_due": amount_due})
+    status, answer = request(
+        f"{stack.urls['stripe']}/_bridge/subscriptions/{account['subscriptionId']}/past_due", {"amount_due": amount_due}
+    )
     assert status == 200, answer
     assert [d["status"] for d in answer["deliveries"]] == [200, 200]
     return answer["invoice"]

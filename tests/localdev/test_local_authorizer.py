@@ -30,9 +30,15 @@ class ScriptedFunction:
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         self.events.append(event)
-        return {"principalId": "acct_1", "policyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Action": "execute-api:Invoke", "Effect": self.effect, "Resource": self.resource}]},
-            "context": {"accountId": "acct_1", "keyHint": "wxyz"}, **self.extra}
+        return {
+            "principalId": "acct_1",
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Action": "execute-api:Invoke", "Effect": self.effect, "Resource": self.resource}],
+            },
+            "context": {"accountId": "acct_1", "keyHint": "wxyz"},
+            **self.extra,
+        }
 
 
 def event(key: str | None = "tgk_key", arn: str = ARN) -> dict[str, Any]:
@@ -55,8 +61,9 @@ def test_a_request_without_the_identity_header_is_refused_401_without_calling_th
 
 def test_an_allow_gives_the_principal_context_and_usage_identifier_key() -> None:
     authorizer = LocalAuthorizer(ScriptedFunction(usageIdentifierKey="usage-key-value"), cache_seconds=300)
-    assert authorizer.authorize(event()) == Authorized("acct_1", {"accountId": "acct_1", "keyHint": "wxyz"},
-                                                       "usage-key-value")
+    assert authorizer.authorize(event()) == Authorized(
+        "acct_1", {"accountId": "acct_1", "keyHint": "wxyz"}, "usage-key-value"
+    )
 
 
 def test_answers_are_cached_per_identity_value_for_the_ttl_on_the_clock() -> None:
@@ -104,10 +111,17 @@ def test_a_cached_policy_is_evaluated_again_for_each_method() -> None:
     assert refused(authorizer.authorize(event(arn=other))).error_type == "ACCESS_DENIED"
 
 
-@pytest.mark.parametrize("resource, allowed", [
-    (f"{STAGE}/*", True), (f"{STAGE}/GET/*", True), ([f"{STAGE}/POST/*", ARN], True),
-    (f"{STAGE}/GET/v1/thing?", True), (f"{STAGE}/POST/*", False), ("arn:aws:execute-api:*:*:other/*", False),
-])
+@pytest.mark.parametrize(
+    "resource, allowed",
+    [
+        (f"{STAGE}/*", True),
+        (f"{STAGE}/GET/*", True),
+        ([f"{STAGE}/POST/*", ARN], True),
+        (f"{STAGE}/GET/v1/thing?", True),
+        (f"{STAGE}/POST/*", False),
+        ("arn:aws:execute-api:*:*:other/*", False),
+    ],
+)
 def test_resources_match_with_iams_wildcards(resource: Any, allowed: bool) -> None:
     outcome = LocalAuthorizer(ScriptedFunction(resource=resource), cache_seconds=0).authorize(event())
     assert isinstance(outcome, Authorized) is allowed
@@ -115,9 +129,15 @@ def test_resources_match_with_iams_wildcards(resource: Any, allowed: bool) -> No
 
 def test_an_explicit_deny_wins_over_an_allow() -> None:
     function = ScriptedFunction()
-    function.invoke = lambda event: {"principalId": "p", "policyDocument": {"Statement": [  # type: ignore[method-assign]
-        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"},
-        {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": ARN}]}}
+    function.invoke = lambda event: {  # type: ignore[method-assign]
+        "principalId": "p",
+        "policyDocument": {
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"},
+                {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": ARN},
+            ]
+        },
+    }
     assert refused(LocalAuthorizer(function, cache_seconds=0).authorize(event())).error_type == "ACCESS_DENIED"
 
 
@@ -134,5 +154,7 @@ def test_a_failing_or_malformed_authorizer_is_a_500_and_is_not_cached() -> None:
     assert len(failing.events) == 2
     malformed = ScriptedFunction()
     malformed.invoke = lambda event: {"policyDocument": {}}  # type: ignore[method-assign]
-    assert refused(LocalAuthorizer(malformed, cache_seconds=300).authorize(event())).error_type == \
-        "AUTHORIZER_CONFIGURATION_ERROR"
+    assert (
+        refused(LocalAuthorizer(malformed, cache_seconds=300).authorize(event())).error_type
+        == "AUTHORIZER_CONFIGURATION_ERROR"
+    )

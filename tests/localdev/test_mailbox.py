@@ -15,13 +15,20 @@ from localdev.mailbox import Mailbox
 
 @pytest.fixture(scope="module")
 def mailbox(moto_server):
-    ses = boto3.client("sesv2", endpoint_url=moto_server.endpoint_url, region_name=AWS_REGION,
-                       aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                       aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    ses = boto3.client(
+        "sesv2",
+        endpoint_url=moto_server.endpoint_url,
+        region_name=AWS_REGION,
+        aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
     ses.create_email_identity(EmailIdentity="mailbox-test@example.com")
     for subject, body in (("First <b>", "no link"), ("Second", "Open https://site.test/#signin=t0k-en_1 now.")):
-        ses.send_email(FromEmailAddress="mailbox-test@example.com", Destination={"ToAddresses": ["ann@example.com"]},
-                       Content={"Simple": {"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}}})
+        ses.send_email(
+            FromEmailAddress="mailbox-test@example.com",
+            Destination={"ToAddresses": ["ann@example.com"]},
+            Content={"Simple": {"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}}},
+        )
     with Mailbox(moto_server.endpoint_url) as running:
         yield running
 

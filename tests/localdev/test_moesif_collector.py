@@ -28,8 +28,9 @@ MOESIF_FIREHOSE_PATH = "/v1/partners/aws/kinesis/events"  # the path cdk.json's 
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers},
-                                     method="POST")
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json", **headers}, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             raw = response.read()
@@ -62,8 +63,9 @@ def moesif_api(collector: MoesifCollector, monkeypatch: pytest.MonkeyPatch) -> A
     return MoesifAPIClient(APP_ID).api
 
 
-def test_sdk_user_and_company_updates_are_recorded_with_path_headers_and_body(moesif_api: Any,
-                                                                              collector: MoesifCollector):
+def test_sdk_user_and_company_updates_are_recorded_with_path_headers_and_body(
+    moesif_api: Any, collector: MoesifCollector
+):
     moesif_api.update_company(CompanyModel(company_id="sub_123", metadata={"plan": "metered"}))
     moesif_api.update_user(UserModel(user_id="key-id-1", company_id="sub_123", metadata={"email": "a@example.com"}))
 
@@ -92,9 +94,11 @@ def test_planned_failure_hits_only_the_chosen_path_and_only_once(moesif_api: Any
 
 def test_batch_endpoints_record_every_item(collector: MoesifCollector):
     headers = {"X-Moesif-Application-Id": APP_ID}
-    for kind, items in (("users", [{"user_id": "a"}, {"user_id": "b"}]),
-                        ("companies", [{"company_id": "c"}]),
-                        ("events", [{"request": {"uri": "/x"}}, {"request": {"uri": "/y"}}])):
+    for kind, items in (
+        ("users", [{"user_id": "a"}, {"user_id": "b"}]),
+        ("companies", [{"company_id": "c"}]),
+        ("events", [{"request": {"uri": "/x"}}, {"request": {"uri": "/y"}}]),
+    ):
         assert post(f"{collector.base_url}/v1/{kind}/batch", json.dumps(items).encode(), headers)[0] == 201
 
     assert [u["user_id"] for u in collector.users()] == ["a", "b"]
@@ -110,14 +114,18 @@ def test_moesif_api_without_application_id_is_refused(collector: MoesifCollector
 
 
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
-def test_firehose_delivery_is_answered_in_firehose_format_and_decoded(collector: MoesifCollector,
-                                                                      gzipped: bool):
+def test_firehose_delivery_is_answered_in_firehose_format_and_decoded(collector: MoesifCollector, gzipped: bool):
     request_id = str(uuid.uuid4())
-    lines = [json.dumps({"requestId": "r1", "user": "key-id-1", "status": "200"}),
-             json.dumps({"requestId": "r2", "user": "key-id-1", "status": "403"})]
+    lines = [
+        json.dumps({"requestId": "r1", "user": "key-id-1", "status": "200"}),
+        json.dumps({"requestId": "r2", "user": "key-id-1", "status": "403"}),
+    ]
     body = firehose_body(lines, request_id)
-    headers = {"X-Amz-Firehose-Request-Id": request_id, "X-Amz-Firehose-Access-Key": APP_ID,
-               "X-Amz-Firehose-Protocol-Version": "1.0"}
+    headers = {
+        "X-Amz-Firehose-Request-Id": request_id,
+        "X-Amz-Firehose-Access-Key": APP_ID,
+        "X-Amz-Firehose-Protocol-Version": "1.0",
+    }
     if gzipped:
         body, headers = gzip.compress(body), {**headers, "Content-Encoding": "gzip"}
 
@@ -160,19 +168,31 @@ def test_http_listing_and_reset(collector: MoesifCollector):
     assert collector.users() == collector.events() == collector.requests() == []
 
 
-def test_moto_firehose_http_destination_delivers_to_the_collector(moto_server: MotoServer,
-                                                                  collector: MoesifCollector):
+def test_moto_firehose_http_destination_delivers_to_the_collector(moto_server: MotoServer, collector: MoesifCollector):
     """The real path: Firehose (moto) posts access-log records to the collector's HTTP endpoint."""
-    firehose = boto3.client("firehose", endpoint_url=moto_server.endpoint_url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    firehose = boto3.client(
+        "firehose",
+        endpoint_url=moto_server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     name = f"amazon-apigateway-tollgate-{uuid.uuid4().hex[:8]}"
     firehose.create_delivery_stream(
-        DeliveryStreamName=name, DeliveryStreamType="DirectPut",
+        DeliveryStreamName=name,
+        DeliveryStreamType="DirectPut",
         HttpEndpointDestinationConfiguration={
-            "EndpointConfiguration": {"Url": collector.base_url + MOESIF_FIREHOSE_PATH, "Name": "Moesif",
-                                      "AccessKey": APP_ID},
-            "S3Configuration": {"RoleARN": "arn:aws:iam::123456789012:role/firehose",
-                                "BucketARN": "arn:aws:s3:::backup"}})
+            "EndpointConfiguration": {
+                "Url": collector.base_url + MOESIF_FIREHOSE_PATH,
+                "Name": "Moesif",
+                "AccessKey": APP_ID,
+            },
+            "S3Configuration": {
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": "arn:aws:s3:::backup",
+            },
+        },
+    )
 
     firehose.put_record(DeliveryStreamName=name, Record={"Data": b'{"requestId": "abc", "user": "key-id-9"}\n'})
 

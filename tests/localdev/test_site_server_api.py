@@ -23,9 +23,14 @@ class EchoApi(AnyMethodHttpServer):
     what = "echo API"
 
     def _serve(self, http: BaseHTTPRequestHandler) -> None:
-        body = json.dumps({"method": http.command, "path": http.path,
-                           "headers": {name.lower(): value for name, value in http.headers.items()},
-                           "body": read_request_body(http, 5).decode()}).encode()
+        body = json.dumps(
+            {
+                "method": http.command,
+                "path": http.path,
+                "headers": {name.lower(): value for name, value in http.headers.items()},
+                "body": read_request_body(http, 5).decode(),
+            }
+        ).encode()
         http.send_response(418)
         http.send_header("Content-Type", "application/json")
         http.send_header("Set-Cookie", "__Host-x=1; Path=/; Secure; HttpOnly; SameSite=Strict")
@@ -44,9 +49,15 @@ def site():
 def test_api_requests_reach_the_api_with_the_viewers_ip_and_come_back_whole(site, method: str) -> None:
     served, api = site
     request = urllib.request.Request(
-        f"{served.url}/api/account?x=1", method=method, data=b'{"a": 1}' if method == "POST" else None,
-        headers={"Cookie": "__Host-tollgate-session=abc", "Content-Type": "application/json",
-                 contract.VIEWER_IP_HEADER: "198.51.100.7"})
+        f"{served.url}/api/account?x=1",
+        method=method,
+        data=b'{"a": 1}' if method == "POST" else None,
+        headers={
+            "Cookie": "__Host-tollgate-session=abc",
+            "Content-Type": "application/json",
+            contract.VIEWER_IP_HEADER: "198.51.100.7",
+        },
+    )
     try:
         urllib.request.urlopen(request, timeout=10)
     except urllib.error.HTTPError as error:

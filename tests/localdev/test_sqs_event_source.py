@@ -13,7 +13,9 @@ from localdev.sqs_event_source import SqsEventSource
 @pytest.fixture
 def queue(emulators):
     sqs = aws_client("sqs", emulators)
-    url = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    url = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}", Attributes={"VisibilityTimeout": "0"})[
+        "QueueUrl"
+    ]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     for body in ("keep", "done"):
         sqs.send_message(QueueUrl=url, MessageBody=body)
@@ -21,8 +23,9 @@ def queue(emulators):
 
 
 def remaining(sqs, url: str) -> list[str]:
-    return sorted(message["Body"] for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-                  .get("Messages", []))
+    return sorted(
+        message["Body"] for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    )
 
 
 def test_messages_the_answer_lists_as_failures_stay_the_others_go(queue):
@@ -31,8 +34,11 @@ def test_messages_the_answer_lists_as_failures_stay_the_others_go(queue):
 
     def reporter(event):
         events.append(event)
-        return {"batchItemFailures": [{"itemIdentifier": record["messageId"]} for record in event["Records"]
-                                      if record["body"] == "keep"]}
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": record["messageId"]} for record in event["Records"] if record["body"] == "keep"
+            ]
+        }
 
     assert SqsEventSource(sqs, url, arn, reporter).poll_once(wait_seconds=0) == 2
 

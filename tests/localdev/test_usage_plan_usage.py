@@ -29,9 +29,13 @@ def counted(quota_limit: int = 10, quota_period: str = "MONTH") -> UsageCounter:
 
 
 def client(url: str):
-    return boto3.client("apigateway", endpoint_url=url, region_name=AWS_REGION,
-                        aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    return boto3.client(
+        "apigateway",
+        endpoint_url=url,
+        region_name=AWS_REGION,
+        aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 @pytest.fixture
@@ -49,13 +53,16 @@ def test_get_usage_answers_per_key_and_day_with_what_is_left_of_the_quota(apigat
     usage = apigateway.get_usage(usagePlanId="plan", startDate="2026-12-01", endDate="2026-12-03")
 
     assert usage["items"] == {"key-a": [[3, 7], [4, 3], [0, 3]], "key-b": [[0, 10], [1, 9], [0, 9]]}
-    assert apigateway.get_usage(usagePlanId="plan", keyId="key-b", startDate="2026-12-02",
-                                endDate="2026-12-02")["items"] == {"key-b": [[1, 9]]}
+    assert apigateway.get_usage(usagePlanId="plan", keyId="key-b", startDate="2026-12-02", endDate="2026-12-02")[
+        "items"
+    ] == {"key-b": [[1, 9]]}
 
 
 def test_the_adapter_adds_up_the_days_of_each_key(apigateway):
     assert UsagePlanUsage(apigateway, ("plan",)).calls_by_key(date(2026, 12, 1), date(2026, 12, 2)) == {
-        "key-a": 7, "key-b": 1}
+        "key-a": 7,
+        "key-b": 1,
+    }
 
 
 def test_every_other_call_reaches_moto(apigateway):
@@ -66,8 +73,9 @@ def test_every_other_call_reaches_moto(apigateway):
 
 def test_a_single_day_asked_for_says_what_is_left_of_the_months_quota(apigateway):
     """Issue 12: the account page asks for today only; the stand-in counts from the period's start."""
-    assert apigateway.get_usage(usagePlanId="plan", keyId="key-a", startDate="2026-12-02",
-                                endDate="2026-12-02")["items"] == {"key-a": [[4, 3]]}
+    assert apigateway.get_usage(usagePlanId="plan", keyId="key-a", startDate="2026-12-02", endDate="2026-12-02")[
+        "items"
+    ] == {"key-a": [[4, 3]]}
 
 
 @pytest.mark.parametrize("period, left_on_the_8th", [("DAY", 10), ("WEEK", 10), ("MONTH", 3)])
@@ -80,4 +88,3 @@ def test_a_key_is_refused_once_its_quota_is_used_up_until_the_next_period():
     assert [counter.take("key-a", on(3)) for _ in range(4)] == [True, True, True, False]
     assert counter.used("key-a", date(2026, 12, 3)) == 3  # a refused call is not counted
     assert counter.take("key-a", on(1, month=1).replace(year=2027))
-

@@ -13,8 +13,13 @@ from tollgate import contract
 
 
 def spec(names: dict[str, str], unit_amount: int = 1) -> CatalogSpec:
-    return CatalogSpec(product_name=names["product"], meter_event_name=names["event"], lookup_key=names["lookup"],
-                       pricing_model="per-unit", unit_amount_decimal=Decimal(unit_amount))
+    return CatalogSpec(
+        product_name=names["product"],
+        meter_event_name=names["event"],
+        lookup_key=names["lookup"],
+        pricing_model="per-unit",
+        unit_amount_decimal=Decimal(unit_amount),
+    )
 
 
 def test_a_changed_pricing_model_creates_a_new_price_that_takes_the_lookup_key_over(names, stripe_client):
@@ -56,13 +61,17 @@ def test_the_customer_portal_configuration_is_made_once_and_its_features_brought
     setup = CatalogSetup(stripe_client)
     portal_id = setup.ensure(spec(names)).portal_configuration_id
     stripe_client.v1.billing_portal.configurations.update(
-        portal_id, {"features": {"invoice_history": {"enabled": False}, "subscription_cancel": {"mode": "immediately"}}})
+        portal_id, {"features": {"invoice_history": {"enabled": False}, "subscription_cancel": {"mode": "immediately"}}}
+    )
 
     again = setup.ensure(spec(names))
     assert (again.portal_configuration_id, again.changes["portal"]) == (portal_id, Change.UPDATED)
     assert setup.ensure(spec(names)).changes["portal"] is Change.UNCHANGED
-    ours = [c for c in stripe_client.v1.billing_portal.configurations.list({"limit": 100}).data
-            if c.metadata.to_dict() == contract.STRIPE_PORTAL_CONFIGURATION_METADATA]
+    ours = [
+        c
+        for c in stripe_client.v1.billing_portal.configurations.list({"limit": 100}).data
+        if c.metadata.to_dict() == contract.STRIPE_PORTAL_CONFIGURATION_METADATA
+    ]
     assert [c.id for c in ours] == [portal_id]
     features = ours[0].features
     assert features.invoice_history.enabled and features.payment_method_update.enabled

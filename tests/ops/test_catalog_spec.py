@@ -19,9 +19,12 @@ def spec_from(argv):
 def test_graduated_tiers_from_the_issue_become_stripe_tier_params():
     spec = spec_from(
         [
-            "--pricing-model", "graduated",
-            "--tier", "up_to=1000,unit_amount_decimal=0.5",
-            "--tier", "up_to=inf,unit_amount_decimal=0.2",
+            "--pricing-model",
+            "graduated",
+            "--tier",
+            "up_to=1000,unit_amount_decimal=0.5",
+            "--tier",
+            "up_to=inf,unit_amount_decimal=0.2",
         ]
     )
     params = spec.price_params("prod_1", "mtr_1")
@@ -58,26 +61,39 @@ def test_currency_is_case_folded():
     ("argv", "message"),
     [
         ([], "--unit-amount is required for the per-unit model"),
-        (["--pricing-model", "package", "--unit-amount", "1"], "--package-size (2 or more units per package) is required"),
+        (
+            ["--pricing-model", "package", "--unit-amount", "1"],
+            "--package-size (2 or more units per package) is required",
+        ),
         (["--unit-amount", "1", "--package-size", "10"], "--package-size is only for the package model"),
         (["--unit-amount", "1", "--tier", "up_to=inf,unit_amount_decimal=1"], "--tier is for the graduated and volume"),
         (["--pricing-model", "volume"], "needs at least one --tier"),
         (["--pricing-model", "volume", "--unit-amount", "1"], "takes --tier options, not --unit-amount"),
-        (["--pricing-model", "volume", "--tier", "up_to=10,unit_amount_decimal=1"], "the last --tier must have up_to=inf"),
+        (
+            ["--pricing-model", "volume", "--tier", "up_to=10,unit_amount_decimal=1"],
+            "the last --tier must have up_to=inf",
+        ),
         (
             [
-                "--pricing-model", "graduated",
-                "--tier", "up_to=100,unit_amount_decimal=1",
-                "--tier", "up_to=100,unit_amount_decimal=1",
-                "--tier", "up_to=inf,unit_amount_decimal=1",
+                "--pricing-model",
+                "graduated",
+                "--tier",
+                "up_to=100,unit_amount_decimal=1",
+                "--tier",
+                "up_to=100,unit_amount_decimal=1",
+                "--tier",
+                "up_to=inf,unit_amount_decimal=1",
             ],
             "must increase strictly",
         ),
         (
             [
-                "--pricing-model", "graduated",
-                "--tier", "up_to=inf,unit_amount_decimal=1",
-                "--tier", "up_to=inf,unit_amount_decimal=1",
+                "--pricing-model",
+                "graduated",
+                "--tier",
+                "up_to=inf,unit_amount_decimal=1",
+                "--tier",
+                "up_to=inf,unit_amount_decimal=1",
             ],
             "only the last may be inf",
         ),
@@ -93,12 +109,16 @@ def test_inconsistent_arguments_are_rejected_with_the_argument_named(argv, messa
 
 def test_bad_event_name_and_empty_product_are_rejected():
     with pytest.raises(SetupError, match="--meter-event-name"):
-        CatalogSpec(product_name="Acme", meter_event_name="has space", pricing_model="per-unit", unit_amount_decimal=Decimal(1))
+        CatalogSpec(
+            product_name="Acme", meter_event_name="has space", pricing_model="per-unit", unit_amount_decimal=Decimal(1)
+        )
     with pytest.raises(SetupError, match="--product-name"):
-        CatalogSpec(product_name=" ", meter_event_name="calls", pricing_model="per-unit", unit_amount_decimal=Decimal(1))
+        CatalogSpec(
+            product_name=" ", meter_event_name="calls", pricing_model="per-unit", unit_amount_decimal=Decimal(1)
+        )
 
 
 def test_tier_accepts_flat_amounts():
-    assert spec_from(
-        ["--pricing-model", "volume", "--tier", "up_to=inf,flat_amount_decimal=500"]
-    ).tiers == (Tier(up_to=None, flat_amount_decimal=Decimal(500)),)
+    assert spec_from(["--pricing-model", "volume", "--tier", "up_to=inf,flat_amount_decimal=500"]).tiers == (
+        Tier(up_to=None, flat_amount_decimal=Decimal(500)),
+    )

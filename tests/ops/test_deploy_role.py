@@ -17,16 +17,19 @@ from ops import deploy_role
 def test_synth_runs_the_cdk_cli_on_the_deploy_access_app_and_prints_cdk_nags_result(tmp_path):
     printed = io.StringIO()
 
-    status = deploy_role.main(["--repo", "acme/weather-api", "--branch", "main", "--synth"], outdir=tmp_path,
-                              out=printed)
+    status = deploy_role.main(
+        ["--repo", "acme/weather-api", "--branch", "main", "--synth"], outdir=tmp_path, out=printed
+    )
 
     assert status == 0
     template = json.loads((tmp_path / "TollgateDeployAccess.template.json").read_text())
     deploy, smoke = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
     (statement,) = deploy["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert smoke["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [statement]
-    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == \
-        "repo:acme/weather-api:ref:refs/heads/main"
+    assert (
+        statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+        == "repo:acme/weather-api:ref:refs/heads/main"
+    )
     assert "(nothing deployed)" in printed.getvalue()
     assert "cdk-nag AwsSolutions: 0 unacknowledged error(s)" in printed.getvalue()
 
@@ -49,14 +52,21 @@ def test_a_wrong_option_stops_before_the_cdk_cli_naming_it(argv, message, capsys
 
 
 def test_a_deploy_runs_cdk_deploy_with_an_outputs_file_and_no_approval_bypass(tmp_path):
-    command = deploy_role.cdk_command(DeployAccess(repository="acme/w"), ["deploy", "--outputs-file", "o.json"],
-                                      tmp_path)
+    command = deploy_role.cdk_command(
+        DeployAccess(repository="acme/w"), ["deploy", "--outputs-file", "o.json"], tmp_path
+    )
 
     assert command[:6] == ["npx", "--no-install", "cdk", "--no-notices", "deploy", "--outputs-file"]
     assert "--require-approval" not in command  # the owner sees the IAM changes at the terminal
     assert command[command.index("--app") + 1].endswith(" -m infra.deploy_access")
-    assert command[-6:] == ["--context", "deploy_access_repository=acme/w",
-                            "--context", "deploy_access_tollgate_stack=Tollgate", "--context", "deploy_access_stage=prod"]
+    assert command[-6:] == [
+        "--context",
+        "deploy_access_repository=acme/w",
+        "--context",
+        "deploy_access_tollgate_stack=Tollgate",
+        "--context",
+        "deploy_access_stage=prod",
+    ]
 
 
 ROLE = "arn:aws:iam::123456789012:role/TollgateDeployAccess-DeployRole885297C3-AbCdEf"

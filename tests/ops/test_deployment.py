@@ -22,19 +22,37 @@ def deployed(aws, environment) -> tuple[str, str]:
     (stack name, function name), fresh per test (moto lives for the module)."""
     suffix = uuid.uuid4().hex[:8]
     stack, function = f"Tollgate-{suffix}", f"Tollgate-{suffix}-register"
-    role = boto3.client("iam").create_role(RoleName=f"register-{suffix}", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    role = boto3.client("iam").create_role(
+        RoleName=f"register-{suffix}",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("index.py", "def handler(event, context): return None\n")
     boto3.client("lambda").create_function(
-        FunctionName=function, Runtime="python3.12", Role=role, Handler=contract.HANDLER_REGISTER,
-        Code={"ZipFile": code.getvalue()}, Environment={"Variables": environment})
-    boto3.client("cloudformation").create_stack(StackName=stack, TemplateBody=json.dumps({
-        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {contract.STACK_OUTPUT_REGISTER_FUNCTION: {"Value": function}},
-    }))
+        FunctionName=function,
+        Runtime="python3.12",
+        Role=role,
+        Handler=contract.HANDLER_REGISTER,
+        Code={"ZipFile": code.getvalue()},
+        Environment={"Variables": environment},
+    )
+    boto3.client("cloudformation").create_stack(
+        StackName=stack,
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {contract.STACK_OUTPUT_REGISTER_FUNCTION: {"Value": function}},
+            }
+        ),
+    )
     return stack, function
 
 
@@ -60,8 +78,9 @@ def test_a_function_name_finds_the_same_deployment(deployed, capsys):
 
 
 def test_a_stack_without_the_output_is_refused_with_what_to_do(aws, capsys):
-    boto3.client("cloudformation").create_stack(StackName="not-tollgate", TemplateBody=json.dumps(
-        {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}))
+    boto3.client("cloudformation").create_stack(
+        StackName="not-tollgate", TemplateBody=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+    )
 
     status, _ = run(["--stack", "not-tollgate"])
 

@@ -36,9 +36,16 @@ def failed_sign_up(aws, accounts, stripe_api, price_id) -> Iterator[Account]:
     keys.attach_to_plan(key.id, aws.usage_plan_id)
     customer_id = billing.create_customer(Registrant(email, "Ann", "Lee"), key.id, f"c-{uuid.uuid4()}")
     subscription_id = billing.subscribe(customer_id, price_id, f"s-{uuid.uuid4()}")
-    row = Account(email=email, status=AccountStatus.FAILED, api_key_id=key.id, customer_id=customer_id,
-                  subscription_id=subscription_id, attempt_id="a1", failure_reason="Stripe: delete customer failed",
-                  updated_at=int(time.time()) - 3 * 3600 - 120)
+    row = Account(
+        email=email,
+        status=AccountStatus.FAILED,
+        api_key_id=key.id,
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+        attempt_id="a1",
+        failure_reason="Stripe: delete customer failed",
+        updated_at=int(time.time()) - 3 * 3600 - 120,
+    )
     accounts.create(row)
     yield row
     leftover = accounts.get(email)  # none when the test cleaned it
@@ -62,8 +69,9 @@ def test_failed_accounts_are_listed_with_ids_reason_and_age(failed_sign_up, envi
     assert "--clean" in output
 
 
-def test_clean_undoes_everything_a_failed_row_holds_and_removes_it(failed_sign_up, environment, accounts, aws,
-                                                                   stripe_client):
+def test_clean_undoes_everything_a_failed_row_holds_and_removes_it(
+    failed_sign_up, environment, accounts, aws, stripe_client
+):
     status, output = run("--clean", environ=environment)
 
     assert status == 0, output
@@ -126,15 +134,23 @@ def test_help_shows_the_make_form_a_whole_description_and_how_to_choose_the_depl
     description = help_text.split("\n\n", 1)[1].split("\noptions:")[0]
     assert all(paragraph.rstrip().endswith(".") for paragraph in description.split("\n\n") if paragraph.strip())
     assert "--function NAME" in help_text and "TOLLGATE_* variables" in help_text
-    assert "a running make dev" in help_text and 'make failed-accounts ARGS="--function Tollgate-prod-register' in help_text
+    assert (
+        "a running make dev" in help_text
+        and 'make failed-accounts ARGS="--function Tollgate-prod-register' in help_text
+    )
 
 
-@pytest.mark.parametrize("unset, expected", [
-    (("AWS_DEFAULT_REGION", "AWS_REGION"), "no AWS region: set AWS_DEFAULT_REGION"),
-    (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "no AWS credentials: configure them"),
-], ids=["no-region", "no-credentials"])
-def test_without_aws_region_or_credentials_the_error_says_what_to_set(environment, monkeypatch, tmp_path, capsys,
-                                                                     unset, expected):
+@pytest.mark.parametrize(
+    "unset, expected",
+    [
+        (("AWS_DEFAULT_REGION", "AWS_REGION"), "no AWS region: set AWS_DEFAULT_REGION"),
+        (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "no AWS credentials: configure them"),
+    ],
+    ids=["no-region", "no-credentials"],
+)
+def test_without_aws_region_or_credentials_the_error_says_what_to_set(
+    environment, monkeypatch, tmp_path, capsys, unset, expected
+):
     for name in unset:
         monkeypatch.delenv(name, raising=False)
     for name in ("AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
@@ -151,10 +167,20 @@ def test_without_aws_region_or_credentials_the_error_says_what_to_set(environmen
 
 def test_an_abandoned_reservation_is_listed_and_cleaned_but_a_live_one_is_left_alone(environment, accounts):
     now = int(time.time())
-    abandoned = Account(email=f"gone-{uuid.uuid4().hex[:6]}@example.com", status=AccountStatus.PENDING,
-                        attempt_id="crashed", lease_expires_at=now - 1, updated_at=now - 600)
-    live = Account(email=f"live-{uuid.uuid4().hex[:6]}@example.com", status=AccountStatus.PENDING,
-                   attempt_id="running", lease_expires_at=now + 60, updated_at=now)
+    abandoned = Account(
+        email=f"gone-{uuid.uuid4().hex[:6]}@example.com",
+        status=AccountStatus.PENDING,
+        attempt_id="crashed",
+        lease_expires_at=now - 1,
+        updated_at=now - 600,
+    )
+    live = Account(
+        email=f"live-{uuid.uuid4().hex[:6]}@example.com",
+        status=AccountStatus.PENDING,
+        attempt_id="running",
+        lease_expires_at=now + 60,
+        updated_at=now,
+    )
     accounts.create(abandoned)
     accounts.create(live)
 

@@ -27,8 +27,9 @@ def old_key(aws, enabled: bool = True) -> tuple[str, str]:
     apigateway = boto3.client("apigateway")
     issued = ApiGatewayKeys(apigateway, KEY_OWNER).create_key(f"tollgate-{uuid.uuid4().hex[:8]}", "")
     apigateway.create_usage_plan_key(usagePlanId=aws.usage_plan_id, keyId=issued.id, keyType="API_KEY")
-    apigateway.update_api_key(apiKey=issued.id, patchOperations=[
-        {"op": "replace", "path": "/enabled", "value": str(enabled).lower()}])
+    apigateway.update_api_key(
+        apiKey=issued.id, patchOperations=[{"op": "replace", "path": "/enabled", "value": str(enabled).lower()}]
+    )
     return issued.id, issued.value
 
 
@@ -37,13 +38,23 @@ def run(environment, *arguments: str) -> tuple[int, str]:
 
 
 def test_existing_clients_keep_their_keys_a_dry_run_writes_nothing_and_a_second_run_changes_nothing(
-        aws, environment, accounts):
+    aws, environment, accounts
+):
     now = int(time.time())
     (old_id, old_value), (current_id, current_value) = old_key(aws), old_key(aws)
     rotating = f"{uuid.uuid4().hex[:8]}@example.com"
-    accounts.create(Account(email=rotating, status=AccountStatus.ACTIVE, api_key_id=current_id, plan_id="standard",
-                            keys=(KeyRecord(old_id, now - 60, KeyState.ROTATING_OUT, until=now + 3600),
-                                  KeyRecord(current_id, now - 30))))
+    accounts.create(
+        Account(
+            email=rotating,
+            status=AccountStatus.ACTIVE,
+            api_key_id=current_id,
+            plan_id="standard",
+            keys=(
+                KeyRecord(old_id, now - 60, KeyState.ROTATING_OUT, until=now + 3600),
+                KeyRecord(current_id, now - 30),
+            ),
+        )
+    )
     suspended_id, suspended_value = old_key(aws, enabled=False)
     suspended = f"{uuid.uuid4().hex[:8]}@example.com"
     accounts.create(Account(email=suspended, status=AccountStatus.SUSPENDED, api_key_id=suspended_id))
@@ -70,8 +81,9 @@ def test_existing_clients_keep_their_keys_a_dry_run_writes_nothing_and_a_second_
     imported = {record.gateway_key_id: record for record in row.key_records}
     assert imported[old_id].state is KeyState.ROTATING_OUT and imported[old_id].until == now + 3600
     assert imported[current_id].key_hash == key_hash(current_value)
-    assert [reminder.key_id for reminder in access.due_retirements(now + 3601)
-            if reminder.email == rotating] == [imported[old_id].id]
+    assert [reminder.key_id for reminder in access.due_retirements(now + 3601) if reminder.email == rotating] == [
+        imported[old_id].id
+    ]
     assert accounts.get(canceled).account_id  # every row gets its id, even without a key to import
     assert accounts.get(canceled).key("deleted1234").state is KeyState.RETIRED  # gone: it cannot call
     for value in (old_value, current_value, suspended_value):

@@ -50,8 +50,10 @@ def test_a_quiet_deployment_says_so_part_by_part(environment, accounts):
     status, output = run(environment)
 
     assert status == 0, output
-    assert line_of(output, "Accounts").split()[1:3] == ["pending", str(accounts.count_by_status().get(
-        AccountStatus.PENDING, 0))]
+    assert line_of(output, "Accounts").split()[1:3] == [
+        "pending",
+        str(accounts.count_by_status().get(AccountStatus.PENDING, 0)),
+    ]
     assert "of 10,000 in this region" in line_of(output, "API keys")
     assert "dead letters 0" in line_of(output, "Metering")
     assert "no alarm named 'tollgate-test/prod: '" in line_of(output, "Alarms")
@@ -64,13 +66,31 @@ def test_a_failed_row_dead_lettered_usage_and_a_firing_alarm_need_a_look(environ
     cloudwatch = boto3.client("cloudwatch")
     for title in ("usage dead-lettered", "API 5xx"):
         cloudwatch.put_metric_alarm(
-            AlarmName=f"{KEY_OWNER}{contract.ALARM_NAME_SEPARATOR}{title}", MetricName="m", Namespace="n",
-            Statistic="Sum", Period=300, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
-    cloudwatch.set_alarm_state(AlarmName=f"{KEY_OWNER}{contract.ALARM_NAME_SEPARATOR}usage dead-lettered",
-                               StateValue="ALARM", StateReason="test")
-    DynamoReconcilerRuns(AwsClients().client("dynamodb"), aws.accounts_table).save(ReconcilerRun(
-        started_at=int(time.time()) - 70, finished_at=int(time.time()) - 65, examined=3, repaired=1, failed=0,
-        repairs=("sub_1 -> canceled",), repairs_at=int(time.time()) - 65))
+            AlarmName=f"{KEY_OWNER}{contract.ALARM_NAME_SEPARATOR}{title}",
+            MetricName="m",
+            Namespace="n",
+            Statistic="Sum",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    cloudwatch.set_alarm_state(
+        AlarmName=f"{KEY_OWNER}{contract.ALARM_NAME_SEPARATOR}usage dead-lettered",
+        StateValue="ALARM",
+        StateReason="test",
+    )
+    DynamoReconcilerRuns(AwsClients().client("dynamodb"), aws.accounts_table).save(
+        ReconcilerRun(
+            started_at=int(time.time()) - 70,
+            finished_at=int(time.time()) - 65,
+            examined=3,
+            repaired=1,
+            failed=0,
+            repairs=("sub_1 -> canceled",),
+            repairs_at=int(time.time()) - 65,
+        )
+    )
     try:
         status, output = run(environment)
         status_for_a_script, _ = run(environment, "--exit-code")
@@ -116,11 +136,21 @@ def dev_stack() -> Iterator[DevStackProcess]:
 
 def test_make_status_against_make_dev_after_a_sign_up_a_lost_cancellation_and_a_reconciler_run(dev_stack):
     stripe_api = stripe.StripeClient(STRIPE_TEST_SECRET_KEY, base_addresses={"api": dev_stack.urls["stripe"]})
-    apigateway = boto3.client("apigateway", endpoint_url=dev_stack.urls["moto"], region_name="us-east-1",
-                              aws_access_key_id="testing", aws_secret_access_key="testing")
+    apigateway = boto3.client(
+        "apigateway",
+        endpoint_url=dev_stack.urls["moto"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     published = json.loads(dev_stack.stack_file.read_text())["environment"]  # what make dev tells the ops commands
-    dynamodb = boto3.client("dynamodb", endpoint_url=dev_stack.urls["moto"], region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=dev_stack.urls["moto"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     accounts = DynamoAccounts(dynamodb, published[contract.ENV_ACCOUNTS_TABLE])
     account = sign_up(dev_stack.urls)
     item = DynamoKeyItems(dynamodb, published[contract.ENV_KEYS_TABLE]).get(key_hash(account["apikey"]))
@@ -135,8 +165,14 @@ def test_make_status_against_make_dev_after_a_sign_up_a_lost_cancellation_and_a_
     finally:
         stripe_api.v1.webhook_endpoints.update(endpoint.id, {"url": endpoint.url})
 
-    result = subprocess.run([sys.executable, "-m", "ops.status"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                            env={**os.environ, "DEV_STACK_FILE": str(dev_stack.stack_file)}, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.status"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEV_STACK_FILE": str(dev_stack.stack_file)},
+        timeout=60,
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Using the running make dev stack" in result.stderr
@@ -159,16 +195,24 @@ def newcomer_stack() -> Iterator[DevStackProcess]:
 
 
 def test_make_status_against_a_fresh_make_dev_after_billed_calls_then_one_that_bills_nothing(
-        newcomer_stack: DevStackProcess) -> None:
+    newcomer_stack: DevStackProcess,
+) -> None:
     """Issue 19: after 19 billable calls, make status said "last report: 0 billable call(s) of 0 customer(s)"
     (the newest ledger object held only a call that bills nothing), that the reconciler had not run (make
     dev ran it one interval after its start, 15 minutes, where AWS runs a schedule without a start date
     at once), and make printed "Error 1" (exit 1 for a screen that needs a look)."""
     urls = newcomer_stack.urls
     published = json.loads(newcomer_stack.stack_file.read_text())["environment"]
-    reports = DynamoUsageReports(boto3.client("dynamodb", endpoint_url=urls["moto"], region_name="us-east-1",
-                                              aws_access_key_id="testing", aws_secret_access_key="testing"),
-                                 published[contract.ENV_USAGE_REPORTS_TABLE])
+    reports = DynamoUsageReports(
+        boto3.client(
+            "dynamodb",
+            endpoint_url=urls["moto"],
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ),
+        published[contract.ENV_USAGE_REPORTS_TABLE],
+    )
     account = sign_up(urls)
     for _ in range(19):
         assert request(urls["api"] + "/hello", headers={"x-api-key": account["apikey"]})[0] == 200
@@ -177,16 +221,23 @@ def test_make_status_against_a_fresh_make_dev_after_billed_calls_then_one_that_b
     # (the 19 count once their reports are pending, before the reporter saves the object's summary)
     wait_until(lambda: getattr(reports.latest_summary(), "billed", None) == 0, "the report of the 403")
 
-    result = subprocess.run(["make", "--no-print-directory", "status"], cwd=PROJECT_ROOT, capture_output=True,
-                            text=True, env={**os.environ, "DEV_STACK_FILE": str(newcomer_stack.stack_file)},
-                            timeout=120)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "status"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEV_STACK_FILE": str(newcomer_stack.stack_file)},
+        timeout=120,
+    )
 
     assert result.returncode == 0 and "Error" not in result.stderr, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert next(line for line in lines if "last report" in line).endswith(
-        "0 billable call(s), 0 billed to 0 customer(s)"), result.stdout
-    last_billed = re.search(r"last billed .*: (\d+) billable call\(s\), \1 billed to 1 customer\(s\)$",
-                            result.stdout, re.MULTILINE)
+        "0 billable call(s), 0 billed to 0 customer(s)"
+    ), result.stdout
+    last_billed = re.search(
+        r"last billed .*: (\d+) billable call\(s\), \1 billed to 1 customer\(s\)$", result.stdout, re.MULTILINE
+    )
     assert last_billed and int(last_billed.group(1)) > 0, result.stdout  # 19, or the last part of them
     assert line_of(result.stdout, "Reconciler").split(None, 1)[1].startswith("last run "), result.stdout
     assert lines[-1] == "Nothing needs a look."

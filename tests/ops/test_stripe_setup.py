@@ -19,8 +19,11 @@ BASE = ["--product-name", "Acme API", "--meter-event-name", "acme_api_calls"]
 
 
 def tollgate_products(client, lookup_key):
-    return [p for p in client.v1.products.list({"limit": 100}).auto_paging_iter()
-            if p.metadata.to_dict() == {"tollgate": "product", "tollgate_lookup_key": lookup_key}]
+    return [
+        p
+        for p in client.v1.products.list({"limit": 100}).auto_paging_iter()
+        if p.metadata.to_dict() == {"tollgate": "product", "tollgate_lookup_key": lookup_key}
+    ]
 
 
 OBJECTS = ("product", "meter", "price", "webhook")
@@ -34,14 +37,22 @@ def statuses(output: str) -> dict[str, str]:
 
 def run(names, stripe_api, *extra):
     argv = [
-        "--product-name", names["product"],
-        "--meter-event-name", names["event"],
-        "--lookup-key", names["lookup"],
-        "--pricing-model", "graduated",
-        "--tier", "up_to=1000,unit_amount_decimal=0.5",
-        "--tier", "up_to=inf,unit_amount_decimal=0.2",
-        "--webhook-url", names["webhook"],
-        "--api-base", stripe_api,
+        "--product-name",
+        names["product"],
+        "--meter-event-name",
+        names["event"],
+        "--lookup-key",
+        names["lookup"],
+        "--pricing-model",
+        "graduated",
+        "--tier",
+        "up_to=1000,unit_amount_decimal=0.5",
+        "--tier",
+        "up_to=inf,unit_amount_decimal=0.2",
+        "--webhook-url",
+        names["webhook"],
+        "--api-base",
+        stripe_api,
         *extra,
     ]
     return main(argv, environ={"STRIPE_API_KEY": STRIPE_KEY})
@@ -54,11 +65,17 @@ def test_running_setup_twice_creates_one_product_meter_price_and_webhook(names, 
     second = capsys.readouterr().out
 
     products = tollgate_products(stripe_client, names["lookup"])
-    meters = [m for m in stripe_client.v1.billing.meters.list({"limit": 100}).auto_paging_iter()
-              if m.event_name == names["event"]]
+    meters = [
+        m
+        for m in stripe_client.v1.billing.meters.list({"limit": 100}).auto_paging_iter()
+        if m.event_name == names["event"]
+    ]
     prices = stripe_client.v1.prices.list({"lookup_keys": [names["lookup"]]}).data
-    endpoints = [e for e in stripe_client.v1.webhook_endpoints.list({"limit": 100}).auto_paging_iter()
-                 if e.url == names["webhook"]]
+    endpoints = [
+        e
+        for e in stripe_client.v1.webhook_endpoints.list({"limit": 100}).auto_paging_iter()
+        if e.url == names["webhook"]
+    ]
     assert len(products) == 1 and len(meters) == 1 and len(prices) == 1 and len(endpoints) == 1
     product = products[0]
     assert product.name == names["product"]
@@ -78,22 +95,45 @@ def test_running_setup_twice_creates_one_product_meter_price_and_webhook(names, 
 
 
 def test_a_stripe_refusal_is_reported_without_a_traceback(names, stripe_api, capsys):
-    assert main(
-        ["--product-name", names["product"], "--meter-event-name", names["event"], "--unit-amount", "1",
-         "--api-base", stripe_api + "/no-such-prefix"],
-        environ={"STRIPE_API_KEY": STRIPE_KEY},
-    ) == 1
+    assert (
+        main(
+            [
+                "--product-name",
+                names["product"],
+                "--meter-event-name",
+                names["event"],
+                "--unit-amount",
+                "1",
+                "--api-base",
+                stripe_api + "/no-such-prefix",
+            ],
+            environ={"STRIPE_API_KEY": STRIPE_KEY},
+        )
+        == 1
+    )
     assert "Stripe refused" in capsys.readouterr().err
 
 
 def test_an_unreachable_stripe_is_reported_in_one_line(names, capsys):
-    assert main(
-        ["--product-name", names["product"], "--meter-event-name", names["event"], "--unit-amount", "1",
-         "--api-base", "http://127.0.0.1:9"],
-        environ={"STRIPE_API_KEY": STRIPE_KEY},
-    ) == 1
+    assert (
+        main(
+            [
+                "--product-name",
+                names["product"],
+                "--meter-event-name",
+                names["event"],
+                "--unit-amount",
+                "1",
+                "--api-base",
+                "http://127.0.0.1:9",
+            ],
+            environ={"STRIPE_API_KEY": STRIPE_KEY},
+        )
+        == 1
+    )
     assert capsys.readouterr().err == (
-        "Could not reach Stripe at http://127.0.0.1:9; check the network and retry (re-running is safe).\n")
+        "Could not reach Stripe at http://127.0.0.1:9; check the network and retry (re-running is safe).\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -141,8 +181,10 @@ def test_a_malformed_key_is_refused_without_echoing_it(capsys):
 
 def test_usage_reported_by_moesif_is_refused_before_any_stripe_call(names, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main([*BASE, "--unit-amount", "1", "--usage-reporter", "moesif", "--api-base", "http://127.0.0.1:9"],
-             environ={"STRIPE_API_KEY": STRIPE_KEY})  # nothing listens on port 9: a call would fail differently
+        main(
+            [*BASE, "--unit-amount", "1", "--usage-reporter", "moesif", "--api-base", "http://127.0.0.1:9"],
+            environ={"STRIPE_API_KEY": STRIPE_KEY},
+        )  # nothing listens on port 9: a call would fail differently
     assert exit_info.value.code == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "usage_reporter is moesif, and the price make stripe-setup creates would bill nothing" in err
@@ -153,20 +195,49 @@ def test_usage_reported_by_moesif_is_refused_before_any_stripe_call(names, capsy
 # --- plans mode: a product, meter and price per paid plan, and the plans block to paste ---------
 
 PLANS = [
-    {"id": "free", "name": "Free", "description": "Try it", "price_text": "Free", "throttle_rate_limit": 1,
-     "throttle_burst_limit": 2, "quota_limit": 1000, "quota_period": "MONTH", "stripe_price_id": "",
-     "require_payment_method": False},
-    {"id": "standard", "name": "Standard", "description": "", "price_text": "$0.001 a call",
-     "throttle_rate_limit": 10, "throttle_burst_limit": 20, "quota_limit": 100000, "quota_period": "MONTH",
-     "stripe_price_id": "price_REPLACE_BEFORE_DEPLOY", "require_payment_method": False},
-    {"id": "pro", "name": "Pro", "description": "For production", "price_text": "From $0.0005 a call",
-     "throttle_rate_limit": 100, "throttle_burst_limit": 200, "quota_limit": 5000000, "quota_period": "MONTH",
-     "stripe_price_id": "", "require_payment_method": True},
+    {
+        "id": "free",
+        "name": "Free",
+        "description": "Try it",
+        "price_text": "Free",
+        "throttle_rate_limit": 1,
+        "throttle_burst_limit": 2,
+        "quota_limit": 1000,
+        "quota_period": "MONTH",
+        "stripe_price_id": "",
+        "require_payment_method": False,
+    },
+    {
+        "id": "standard",
+        "name": "Standard",
+        "description": "",
+        "price_text": "$0.001 a call",
+        "throttle_rate_limit": 10,
+        "throttle_burst_limit": 20,
+        "quota_limit": 100000,
+        "quota_period": "MONTH",
+        "stripe_price_id": "price_REPLACE_BEFORE_DEPLOY",
+        "require_payment_method": False,
+    },
+    {
+        "id": "pro",
+        "name": "Pro",
+        "description": "For production",
+        "price_text": "From $0.0005 a call",
+        "throttle_rate_limit": 100,
+        "throttle_burst_limit": 200,
+        "quota_limit": 5000000,
+        "quota_period": "MONTH",
+        "stripe_price_id": "",
+        "require_payment_method": True,
+    },
 ]
 PRICES = {
     "standard": {"unit_amount": "0.1"},
-    "pro": {"pricing_model": "graduated", "tiers": [{"up_to": 100000, "unit_amount_decimal": 0.05},
-                                                    {"up_to": "inf", "unit_amount_decimal": "0.02"}]},
+    "pro": {
+        "pricing_model": "graduated",
+        "tiers": [{"up_to": 100000, "unit_amount_decimal": 0.05}, {"up_to": "inf", "unit_amount_decimal": "0.02"}],
+    },
 }
 
 
@@ -176,15 +247,25 @@ def write_json(path, value):
 
 
 def run_plans(names, stripe_api, tmp_path, plans=PLANS, prices=PRICES, *extra):
-    argv = ["--plans-file", str(write_json(tmp_path / "plans.json", plans)),
-            "--prices", str(write_json(tmp_path / "prices.json", prices)),
-            "--plan-prefix", names["lookup"], "--product-name", names["product"], "--api-base", stripe_api, *extra]
+    argv = [
+        "--plans-file",
+        str(write_json(tmp_path / "plans.json", plans)),
+        "--prices",
+        str(write_json(tmp_path / "prices.json", prices)),
+        "--plan-prefix",
+        names["lookup"],
+        "--product-name",
+        names["product"],
+        "--api-base",
+        stripe_api,
+        *extra,
+    ]
     return main(argv, environ={"STRIPE_API_KEY": STRIPE_KEY})
 
 
 def printed_block(output: str) -> list:
     """The plans block the command prints last, after `"plans": `."""
-    return json.loads(output[output.index(PLANS_BLOCK_PREFIX + "[") + len(PLANS_BLOCK_PREFIX):])
+    return json.loads(output[output.index(PLANS_BLOCK_PREFIX + "[") + len(PLANS_BLOCK_PREFIX) :])
 
 
 def _by_plan(output: str) -> dict[str, list[str]]:
@@ -201,13 +282,16 @@ def _by_plan(output: str) -> dict[str, list[str]]:
 
 
 def test_setup_with_plans_makes_a_meter_and_price_per_paid_plan_and_prints_a_block_synth_accepts(
-        names, stripe_api, stripe_client, tmp_path, capsys):
+    names, stripe_api, stripe_client, tmp_path, capsys
+):
     assert run_plans(names, stripe_api, tmp_path) == 0
     first = capsys.readouterr().out
     block = printed_block(first)
 
-    prices = {plan_id: stripe_client.v1.prices.list({"lookup_keys": [f"{names['lookup']}_{plan_id}"]}).data
-              for plan_id in ("standard", "pro", "free")}
+    prices = {
+        plan_id: stripe_client.v1.prices.list({"lookup_keys": [f"{names['lookup']}_{plan_id}"]}).data
+        for plan_id in ("standard", "pro", "free")
+    }
     assert len(prices["standard"]) == 1 and len(prices["pro"]) == 1 and prices["free"] == []
     standard, pro = prices["standard"][0], prices["pro"][0]
     meters = {m.id: m.event_name for m in stripe_client.v1.billing.meters.list({"limit": 100}).auto_paging_iter()}
@@ -215,8 +299,9 @@ def test_setup_with_plans_makes_a_meter_and_price_per_paid_plan_and_prints_a_blo
     assert meters[pro.recurring.meter] == f"{names['lookup']}_pro_calls"
     assert pro.tiers_mode == "graduated" and str(standard.unit_amount_decimal) == "0.1"
     assert stripe_client.v1.products.retrieve(pro.product).name == f"{names['product']} (Pro)"
-    assert statuses_of(first) == {f"{plan} {kind}": "created" for plan in ("standard", "pro")
-                                  for kind in ("product", "meter", "price")}
+    assert statuses_of(first) == {
+        f"{plan} {kind}": "created" for plan in ("standard", "pro") for kind in ("product", "meter", "price")
+    }
 
     by_id = {item["id"]: item for item in block}
     assert by_id["standard"] == {**PLANS[1], "stripe_price_id": standard.id}
@@ -225,7 +310,10 @@ def test_setup_with_plans_makes_a_meter_and_price_per_paid_plan_and_prints_a_blo
     context = load_cdk_json_context(CDK_JSON)
     settings = Settings.from_context({**context, "plans": block})
     assert {plan.id: plan.stripe_price_id for plan in settings.plans} == {
-        "free": None, "standard": standard.id, "pro": pro.id}
+        "free": None,
+        "standard": standard.id,
+        "pro": pro.id,
+    }
 
     # Re-run from the printed block: everything is found, nothing is created, the block is the same.
     assert run_plans(names, stripe_api, tmp_path, block) == 0
@@ -243,41 +331,68 @@ def statuses_of(output: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("prices", "message"),
     [
-        ({"standard": {"unit_amount": "0.1"}, "pro": {"pricing_model": "graduated"}},
-         "plan 'pro' in the --prices file: the graduated model needs at least one tiers"),
-        ({"standard": {"unit_amount": "0.1"}, "pro": {"unit_amount": "-1"}},
-         "plan 'pro' in the --prices file: '-1' must be zero or more"),
-        ({"standard": {"unit_amount": "0.1"}, "pro": {"unit_amount": "1", "price": 3}},
-         "plan 'pro' in the --prices file: unknown field 'price'"),
-        ({"standard": {"unit_amount": "0.1"}, "pro": {"unit_amount": "1", "meter_event_name": "shared_calls"},
-          "free": {"unit_amount": "1", "meter_event_name": "shared_calls"}},
-         "plans 'free' and 'pro' would share the meter 'shared_calls'"),
-        ({"pro": {"unit_amount": "1"}},
-         "plan 'standard' has stripe_price_id 'price_REPLACE_BEFORE_DEPLOY' but the --prices file has no entry"),
-        ({"standard": {"unit_amount": "0.1"}, "enterprise": {"unit_amount": "1"}},
-         "the --prices file prices plan 'enterprise', which --plans-file"),
+        (
+            {"standard": {"unit_amount": "0.1"}, "pro": {"pricing_model": "graduated"}},
+            "plan 'pro' in the --prices file: the graduated model needs at least one tiers",
+        ),
+        (
+            {"standard": {"unit_amount": "0.1"}, "pro": {"unit_amount": "-1"}},
+            "plan 'pro' in the --prices file: '-1' must be zero or more",
+        ),
+        (
+            {"standard": {"unit_amount": "0.1"}, "pro": {"unit_amount": "1", "price": 3}},
+            "plan 'pro' in the --prices file: unknown field 'price'",
+        ),
+        (
+            {
+                "standard": {"unit_amount": "0.1"},
+                "pro": {"unit_amount": "1", "meter_event_name": "shared_calls"},
+                "free": {"unit_amount": "1", "meter_event_name": "shared_calls"},
+            },
+            "plans 'free' and 'pro' would share the meter 'shared_calls'",
+        ),
+        (
+            {"pro": {"unit_amount": "1"}},
+            "plan 'standard' has stripe_price_id 'price_REPLACE_BEFORE_DEPLOY' but the --prices file has no entry",
+        ),
+        (
+            {"standard": {"unit_amount": "0.1"}, "enterprise": {"unit_amount": "1"}},
+            "the --prices file prices plan 'enterprise', which --plans-file",
+        ),
     ],
 )
-def test_a_wrong_price_file_is_refused_naming_the_plan_before_any_stripe_call(names, tmp_path, prices, message,
-                                                                              capsys):
+def test_a_wrong_price_file_is_refused_naming_the_plan_before_any_stripe_call(names, tmp_path, prices, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         run_plans(names, "http://127.0.0.1:9", tmp_path, PLANS, prices)  # nothing listens on port 9
     assert exit_info.value.code == 2
     assert message in " ".join(capsys.readouterr().err.split())
 
 
-@pytest.mark.parametrize(("price_text", "prices", "message"), [
-    ("$0.001 per call", {"unit_amount": "0.5"},
-     "plan 'standard': price_text '$0.001 per call' says 0.001 USD per call, but its Stripe price bills 0.005 USD "
-     "per call (unit_amount 0.5, in the currency's minor unit)"),
-    ("$1 per 5,000 calls", {"pricing_model": "package", "unit_amount": "100", "package_size": 1000},
-     "says 0.0002 USD per call, but its Stripe price bills 0.001 USD per call (unit_amount 100 per package of "
-     "1,000 calls"),
-    ("Pay per call, billed monthly", {"unit_amount": "0.1"},
-     "plan 'standard': price_text 'Pay per call, billed monthly' states no price per call"),
-])
+@pytest.mark.parametrize(
+    ("price_text", "prices", "message"),
+    [
+        (
+            "$0.001 per call",
+            {"unit_amount": "0.5"},
+            "plan 'standard': price_text '$0.001 per call' says 0.001 USD per call, but its Stripe price bills 0.005 USD "
+            "per call (unit_amount 0.5, in the currency's minor unit)",
+        ),
+        (
+            "$1 per 5,000 calls",
+            {"pricing_model": "package", "unit_amount": "100", "package_size": 1000},
+            "says 0.0002 USD per call, but its Stripe price bills 0.001 USD per call (unit_amount 100 per package of "
+            "1,000 calls",
+        ),
+        (
+            "Pay per call, billed monthly",
+            {"unit_amount": "0.1"},
+            "plan 'standard': price_text 'Pay per call, billed monthly' states no price per call",
+        ),
+    ],
+)
 def test_a_price_text_that_contradicts_the_price_is_refused_before_any_stripe_call(
-        names, tmp_path, capsys, price_text, prices, message):
+    names, tmp_path, capsys, price_text, prices, message
+):
     """The page would advertise one price (a fifth of the first, say) and Stripe bill another."""
     plans = [PLANS[0], {**PLANS[1], "price_text": price_text}, PLANS[2]]
     with pytest.raises(SystemExit) as exit_info:
@@ -308,8 +423,13 @@ def test_the_single_price_mode_still_needs_its_product_and_meter(capsys):
 
 def test_plans_reads_cdk_json_and_fills_in_its_paid_plan(names, stripe_api, tmp_path, capsys):
     prices = write_json(tmp_path / "prices.json", {"standard": {"unit_amount": "0.1"}})
-    assert main(["--plans", "--prices", str(prices), "--plan-prefix", names["lookup"], "--api-base", stripe_api],
-                environ={"STRIPE_API_KEY": STRIPE_KEY}) == 0
+    assert (
+        main(
+            ["--plans", "--prices", str(prices), "--plan-prefix", names["lookup"], "--api-base", stripe_api],
+            environ={"STRIPE_API_KEY": STRIPE_KEY},
+        )
+        == 0
+    )
     output = capsys.readouterr().out
     given = load_cdk_json_context(CDK_JSON)["plans"]
     block = printed_block(output)

@@ -32,7 +32,8 @@ def run(environment) -> tuple[int, str]:
 
 
 def test_keys_from_before_the_owner_tag_are_tagged_once_and_another_deployments_key_is_left_alone(
-        aws, environment, accounts):
+    aws, environment, accounts
+):
     apigateway = boto3.client("apigateway")
     old_keys = [apigateway.create_api_key(name=f"tollgate-old-{n}", enabled=n == 0)["id"] for n in range(2)]
     for key_id, status in zip(old_keys, (AccountStatus.ACTIVE, AccountStatus.SUSPENDED), strict=True):
@@ -52,7 +53,9 @@ def test_keys_from_before_the_owner_tag_are_tagged_once_and_another_deployments_
     assert "5 key(s) recorded: 2 tagged, 1 already tagged, 1 tagged for another deployment, 1 gone." in report
     assert "Other/prod" in report
     assert {key.id for key in ApiGatewayKeys(apigateway, KEY_OWNER).keys_named("tollgate-")} >= {
-        *old_keys, new_key.id}  # this deployment's orphan search now sees them as its own
+        *old_keys,
+        new_key.id,
+    }  # this deployment's orphan search now sees them as its own
 
     again_status, again = run(environment)
 

@@ -33,7 +33,8 @@ def customer(aws: MotoStack, stripe_client: stripe.StripeClient) -> tuple[str, s
     key_id = f"key{uuid.uuid4().hex[:10]}"
     customer_id = stripe_client.v1.customers.create(params={"email": f"{key_id}@example.com"}).id
     DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table).create(
-        Account(email=f"{key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=key_id, customer_id=customer_id))
+        Account(email=f"{key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=key_id, customer_id=customer_id)
+    )
     return key_id, customer_id
 
 
@@ -42,15 +43,19 @@ def run(*argv: str, environ: dict[str, str]) -> tuple[int, str]:
 
 
 def units(stripe_bridge, customer_id: str) -> int:
-    return sum(int(event["payload"]["value"]) for event in stripe_bridge.state.meters.events
-               if event["payload"].get("stripe_customer_id") == customer_id)
+    return sum(
+        int(event["payload"]["value"])
+        for event in stripe_bridge.state.meters.events
+        if event["payload"].get("stripe_customer_id") == customer_id
+    )
 
 
 def dead_letter(aws: MotoStack, key_id: str, calls: int) -> LedgerObject:
     """What SQS leaves in the dead-letter queue after 12 failed deliveries of a ledger object."""
     source = LedgerObject(aws.usage.ledger_bucket, ledger_key())
-    boto3.client("s3").put_object(Bucket=source.bucket, Key=source.key,
-                                  Body=ledger_bytes([call_record(key_id) for _ in range(calls)]))
+    boto3.client("s3").put_object(
+        Bucket=source.bucket, Key=source.key, Body=ledger_bytes([call_record(key_id) for _ in range(calls)])
+    )
     boto3.client("sqs").send_message(QueueUrl=aws.usage.dead_letter_queue_url, MessageBody=s3_notification(source))
     return source
 
@@ -67,16 +72,20 @@ def test_dead_letters_are_re_sent_once_and_removed(aws, environment, customer, s
     assert f"{source}: 5 billable call(s), 5 billed to 1 customer(s): 1 meter event(s) sent" in output
     assert "0 meter event(s) sent, 1 already reported" in output_again
     assert units(stripe_bridge, customer_id) == 5
-    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=aws.usage.dead_letter_queue_url,
-                                                          AttributeNames=["All"])["Attributes"]
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=aws.usage.dead_letter_queue_url, AttributeNames=["All"]
+    )["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "0"
 
 
-def test_a_report_pending_past_24_hours_is_listed_and_sent_only_when_assumed_unreported(aws, environment, customer,
-                                                                                         stripe_bridge):
+def test_a_report_pending_past_24_hours_is_listed_and_sent_only_when_assumed_unreported(
+    aws, environment, customer, stripe_bridge
+):
     _, customer_id = customer
     source = LedgerObject(aws.usage.ledger_bucket, ledger_key())
-    report = MeterReport(meter_event_identifier(source, customer_id, None), customer_id, 4, int(time.time()) - 90_000, source, "")
+    report = MeterReport(
+        meter_event_identifier(source, customer_id, None), customer_id, 4, int(time.time()) - 90_000, source, ""
+    )
     reports = DynamoUsageReports(AwsClients().client("dynamodb"), aws.usage.reports_table)
     reports.mark_pending(report, now=int(time.time()) - STRIPE_DEDUP_WINDOW_SECONDS - 3600)  # the answer was lost
 

@@ -44,8 +44,11 @@ class FakeUsagePlanUsage:
 
 @pytest.fixture
 def metering(monkeypatch) -> MeteringOnFakes:
-    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     fakes = MeteringOnFakes.create()
     fakes.add_customer("key-ada", "cus_ada")
@@ -57,11 +60,18 @@ def report(metering: MeteringOnFakes, gateway: dict[str, int], *argv: str) -> tu
     plan_usage = FakeUsagePlanUsage(gateway)
 
     def wiring(config):
-        return Wiring(config, accounts=metering.accounts, usage_ledger=metering.ledger, usage_meter=metering.meter,
-                      usage_reports=metering.reports, usage_plan_usage=plan_usage)
+        return Wiring(
+            config,
+            accounts=metering.accounts,
+            usage_ledger=metering.ledger,
+            usage_meter=metering.meter,
+            usage_reports=metering.reports,
+            usage_plan_usage=plan_usage,
+        )
 
-    status, output = run_command(main, argv, environ=usage_environment(FUNCTION_ENVIRONMENT), clock=lambda: NOW,
-                                 wiring=wiring)
+    status, output = run_command(
+        main, argv, environ=usage_environment(FUNCTION_ENVIRONMENT), clock=lambda: NOW, wiring=wiring
+    )
     return status, output, plan_usage
 
 
@@ -70,12 +80,15 @@ def rows(output: str) -> dict[str, list[str]]:
 
 
 def reported(metering: MeteringOnFakes, customer_id: str, units: int) -> None:
-    metering.meter.events.append(MeterReport(f"id-{customer_id}-{units}", customer_id, units, int(NOW), None, "price_1"))
+    metering.meter.events.append(
+        MeterReport(f"id-{customer_id}-{units}", customer_id, units, int(NOW), None, "price_1")
+    )
 
 
 def test_matching_counts_report_no_difference_and_exit_0(metering):
-    source = metering.ledger.put(ledger_bytes([call_record("key-ada") for _ in range(3)]
-                                              + [call_record("key-ada", status=500)]), at=NOW)
+    source = metering.ledger.put(
+        ledger_bytes([call_record("key-ada") for _ in range(3)] + [call_record("key-ada", status=500)]), at=NOW
+    )
     metering.reports.summaries[source] = BatchSummary(source, 4, 0, 3, 1)
     reported(metering, "cus_ada", 3)
 
@@ -96,8 +109,10 @@ def test_units_missing_in_stripe_or_records_missing_in_the_ledger_exit_1_past_th
     tolerant, _, _ = report(metering, {"key-ada": 5, "key-bob": 2}, "--threshold", "2")
 
     assert status == 1 and tolerant == 0
-    assert rows(output) == {"cus_ada": ["key-ada", "5", "5", "5", "3", "0", "2"],
-                            "cus_bob": ["key-bob", "2", "1", "1", "1", "1", "0"]}
+    assert rows(output) == {
+        "cus_ada": ["key-ada", "5", "5", "5", "3", "0", "2"],
+        "cus_bob": ["key-bob", "2", "1", "1", "1", "1", "0"],
+    }
     assert "2 row(s) differ by more than 0." in output
     assert "1 not yet" in output  # no summary: the reporter has not finished that object
 
@@ -122,9 +137,13 @@ def test_a_customer_who_made_paid_calls_then_moved_to_free_is_compared_with_stri
     metering.accounts.rows[ada.email] = ada.with_plan(TEST_PLANS.get("free"), int(NOW) - 1800, "account page")
     bob = metering.accounts.rows["key-bob@example.com"]
     metering.accounts.rows[bob.email] = replace(bob, plan_id="free")
-    metering.ledger.put(ledger_bytes([call_record("key-ada", at_ms=int((NOW - 3600) * 1000)) for _ in range(3)]
-                                     + [call_record(key, at_ms=int((NOW - 600) * 1000))
-                                        for key in ("key-ada", "key-ada", "key-bob", "key-bob")]), at=NOW)
+    metering.ledger.put(
+        ledger_bytes(
+            [call_record("key-ada", at_ms=int((NOW - 3600) * 1000)) for _ in range(3)]
+            + [call_record(key, at_ms=int((NOW - 600) * 1000)) for key in ("key-ada", "key-ada", "key-bob", "key-bob")]
+        ),
+        at=NOW,
+    )
     days = ("--from", str(TODAY - timedelta(days=1)), "--to", str(TODAY))
     reported(metering, "cus_ada", 1)
 
@@ -134,8 +153,10 @@ def test_a_customer_who_made_paid_calls_then_moved_to_free_is_compared_with_stri
     reported(metering, "cus_ada", 2)
     status, output, _ = report(metering, {"key-ada": 5, "key-bob": 2}, *days)
     assert status == 0, output
-    assert rows(output) == {"cus_ada": ["key-ada", "5", "5", "3", "3", "0", "0"],
-                            "cus_bob": ["key-bob", "2", "2", "0", "-", "0", "-"]}
+    assert rows(output) == {
+        "cus_ada": ["key-ada", "5", "5", "3", "3", "0", "0"],
+        "cus_bob": ["key-bob", "2", "2", "0", "-", "0", "-"],
+    }
 
 
 def test_a_period_that_ends_before_it_starts_is_refused(metering):

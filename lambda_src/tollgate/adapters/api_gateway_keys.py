@@ -28,7 +28,11 @@ class ApiGatewayKeys(ApiKeys):
 
     def create_key(self, name: str, description: str) -> IssuedKey:
         created = self._call(
-            "create API key", self._client.create_api_key, name=name, description=description, enabled=True,
+            "create API key",
+            self._client.create_api_key,
+            name=name,
+            description=description,
+            enabled=True,
             tags={contract.API_KEY_OWNER_TAG: self._owner},
         )
         return IssuedKey(id=created["id"], value=created["value"])
@@ -69,8 +73,9 @@ class ApiGatewayKeys(ApiKeys):
         )
 
     def key_value(self, key_id: str) -> str:
-        value: str = self._call("read API key", self._client.get_api_key, apiKey=key_id, includeValue=True,
-                                missing_key=key_id)["value"]
+        value: str = self._call(
+            "read API key", self._client.get_api_key, apiKey=key_id, includeValue=True, missing_key=key_id
+        )["value"]
         return value
 
     def keys_named(self, prefix: str) -> list[ListedKey]:
@@ -88,15 +93,22 @@ class ApiGatewayKeys(ApiKeys):
     def count_in_region(self) -> int:
         def all_pages() -> int:
             pages = self._client.get_paginator("get_api_keys").paginate(
-                includeValues=False, PaginationConfig={"PageSize": KEYS_PER_PAGE})
+                includeValues=False, PaginationConfig={"PageSize": KEYS_PER_PAGE}
+            )
             return sum(len(page.get("items", [])) for page in pages)
 
         count: int = self._call("count API keys", all_pages)
         return count
 
     @staticmethod
-    def _call(action: str, operation: Any, *, tolerated: frozenset[str] = frozenset(), missing_key: str | None = None,
-              **parameters: Any) -> Any:
+    def _call(
+        action: str,
+        operation: Any,
+        *,
+        tolerated: frozenset[str] = frozenset(),
+        missing_key: str | None = None,
+        **parameters: Any,
+    ) -> Any:
         """`operation`'s answer; None for a tolerated error code; KeyNotFound for `missing_key` gone."""
         expected = {code: answer(None) for code in tolerated}
         if missing_key is not None:

@@ -24,8 +24,15 @@ class UsagePlanUsage(PlanUsage):
         self._usage_plan_ids = usage_plan_ids
 
     def quota_left(self, key_id: str, plan: Plan, day: date) -> tuple[int, int]:
-        page = call_aws(_SERVICE, "read the key's quota", self._client.get_usage, usagePlanId=plan.usage_plan_id,
-                        keyId=key_id, startDate=day.isoformat(), endDate=day.isoformat())
+        page = call_aws(
+            _SERVICE,
+            "read the key's quota",
+            self._client.get_usage,
+            usagePlanId=plan.usage_plan_id,
+            keyId=key_id,
+            startDate=day.isoformat(),
+            endDate=day.isoformat(),
+        )
         days = page.get("items", {}).get(key_id) or []
         return (int(days[-1][1]) if days else plan.quota_limit), plan.quota_limit
 
@@ -34,9 +41,15 @@ class UsagePlanUsage(PlanUsage):
         for usage_plan_id in self._usage_plan_ids:
             position: dict[str, Any] = {}  # {"position": token} once there is a next page
             while True:
-                page = call_aws(_SERVICE, "read the usage plan's usage", self._client.get_usage,
-                                usagePlanId=usage_plan_id, startDate=first_day.isoformat(),
-                                endDate=last_day.isoformat(), **position)
+                page = call_aws(
+                    _SERVICE,
+                    "read the usage plan's usage",
+                    self._client.get_usage,
+                    usagePlanId=usage_plan_id,
+                    startDate=first_day.isoformat(),
+                    endDate=last_day.isoformat(),
+                    **position,
+                )
                 for key_id, days in page.get("items", {}).items():
                     calls[key_id] = calls.get(key_id, 0) + sum(used for used, _remaining in days)
                 if not page.get("position"):

@@ -95,8 +95,15 @@ def downstream_error(service: str, action: str, error: ClientError | BotoCoreErr
     return DownstreamError(service, f"{action} failed ({type(error).__name__})", retryable=True)
 
 
-def call_aws(service: str, action: str, operation: Callable[..., T], /, *,
-             expected: Mapping[str, Callable[[ClientError], T]] | None = None, **parameters: Any) -> T:
+def call_aws(
+    service: str,
+    action: str,
+    operation: Callable[..., T],
+    /,
+    *,
+    expected: Mapping[str, Callable[[ClientError], T]] | None = None,
+    **parameters: Any,
+) -> T:
     """`operation(**parameters)`. An error whose code is in `expected` is an answer the caller
     expects (a condition that did not hold, something already gone): its callable says what it means,
     by returning a value or raising a domain error. Any other failure is a DownstreamError, retryable

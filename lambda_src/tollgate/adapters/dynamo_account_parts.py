@@ -19,9 +19,15 @@ def key_entry(record: KeyRecord) -> dict[str, Any]:
 
 
 def key_record(entry: dict[str, Any]) -> KeyRecord:
-    return KeyRecord(entry["id"], int(entry["createdAt"]), KeyState(entry["state"]),
-                     int(entry["until"]) if entry.get("until") is not None else None, entry.get("hint", ""),
-                     entry.get("keyHash"), entry.get("gatewayKeyId"))
+    return KeyRecord(
+        entry["id"],
+        int(entry["createdAt"]),
+        KeyState(entry["state"]),
+        int(entry["until"]) if entry.get("until") is not None else None,
+        entry.get("hint", ""),
+        entry.get("keyHash"),
+        entry.get("gatewayKeyId"),
+    )
 
 
 def history_entry(change: StatusChange) -> dict[str, Any]:

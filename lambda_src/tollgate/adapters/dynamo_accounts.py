@@ -102,15 +102,21 @@ class DynamoAccounts(Accounts):
         self._table = table_name
 
     def get(self, email: str) -> Account | None:
-        item = self._call("read account", self._client.get_item, TableName=self._table, Key=_key(email),
-                          ConsistentRead=True).get("Item")
+        item = self._call(
+            "read account", self._client.get_item, TableName=self._table, Key=_key(email), ConsistentRead=True
+        ).get("Item")
         return _account(item) if item else None
 
     def create(self, account: Account) -> Account:
         stored = replace(account, version=1)
-        self._call("write account", self._client.put_item, TableName=self._table, Item=_item(stored),
-                   ConditionExpression="attribute_not_exists(#key)",
-                   ExpressionAttributeNames={"#key": contract.ACCOUNTS_PARTITION_KEY})
+        self._call(
+            "write account",
+            self._client.put_item,
+            TableName=self._table,
+            Item=_item(stored),
+            ConditionExpression="attribute_not_exists(#key)",
+            ExpressionAttributeNames={"#key": contract.ACCOUNTS_PARTITION_KEY},
+        )
         return stored
 
     def update(self, account: Account, read: Account, event: AppliedEvent | None = None) -> Account:
@@ -120,8 +126,11 @@ class DynamoAccounts(Accounts):
         values: dict[str, Any] = {}
         condition = _version_is(read, names, values)
         sets, removes = [], []
-        changed = sorted(attribute for attribute in set(before) | set(after)
-                         if attribute != contract.ACCOUNTS_PARTITION_KEY and before.get(attribute) != after.get(attribute))
+        changed = sorted(
+            attribute
+            for attribute in set(before) | set(after)
+            if attribute != contract.ACCOUNTS_PARTITION_KEY and before.get(attribute) != after.get(attribute)
+        )
         for number, attribute in enumerate(changed):
             names[f"#a{number}"] = attribute
             if attribute in after:
@@ -130,18 +139,37 @@ class DynamoAccounts(Accounts):
             else:
                 removes.append(f"#a{number}")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        update = {"TableName": self._table, "Key": _key(read.email), "UpdateExpression": expression,
-                  "ConditionExpression": condition, "ExpressionAttributeNames": names,
-                  "ExpressionAttributeValues": values}
-        extra = [{"Put": {"TableName": self._table, "Item": {
-            **_key(contract.ACCOUNTS_KEY_INDEX_PREFIX + key_id), _KEY_INDEX_EMAIL: {"S": read.email}}}}
-            for key_id in _earlier_keys(stored) - _earlier_keys(read)]
+        update = {
+            "TableName": self._table,
+            "Key": _key(read.email),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        extra = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {**_key(contract.ACCOUNTS_KEY_INDEX_PREFIX + key_id), _KEY_INDEX_EMAIL: {"S": read.email}},
+                }
+            }
+            for key_id in _earlier_keys(stored) - _earlier_keys(read)
+        ]
         if event is not None:
-            extra.append({"Put": {"TableName": self._table, "Item": {
-                contract.ACCOUNTS_PARTITION_KEY: {"S": BILLING_EVENT_KEY_PREFIX + event.event_id},
-                contract.ACCOUNTS_TTL_ATTRIBUTE: {"N": str(event.remember_until)}},
-                "ConditionExpression": "attribute_not_exists(#key)",
-                "ExpressionAttributeNames": {"#key": contract.ACCOUNTS_PARTITION_KEY}}})
+            extra.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            contract.ACCOUNTS_PARTITION_KEY: {"S": BILLING_EVENT_KEY_PREFIX + event.event_id},
+                            contract.ACCOUNTS_TTL_ATTRIBUTE: {"N": str(event.remember_until)},
+                        },
+                        "ConditionExpression": "attribute_not_exists(#key)",
+                        "ExpressionAttributeNames": {"#key": contract.ACCOUNTS_PARTITION_KEY},
+                    }
+                }
+            )
         if not extra:
             self._call("write account", self._client.update_item, **update)
             return stored
@@ -154,8 +182,13 @@ class DynamoAccounts(Accounts):
                 raise ConcurrentUpdate(f"{read.email} changed meanwhile")
             raise downstream_error(_SERVICE, "write account", error)
 
-        call_aws(_SERVICE, "write account", self._client.transact_write_items,
-                 expected={TRANSACTION_CANCELED: canceled}, TransactItems=[{"Update": update}, *extra])
+        call_aws(
+            _SERVICE,
+            "write account",
+            self._client.transact_write_items,
+            expected={TRANSACTION_CANCELED: canceled},
+            TransactItems=[{"Update": update}, *extra],
+        )
         return stored
 
     def delete(self, read: Account) -> None:
@@ -163,10 +196,17 @@ class DynamoAccounts(Accounts):
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         condition = _version_is(read, names, values)
-        delete = {"TableName": self._table, "Key": _key(read.email), "ConditionExpression": condition,
-                  "ExpressionAttributeNames": names, **({"ExpressionAttributeValues": values} if values else {})}
-        pointers = [{"Delete": {"TableName": self._table, "Key": _key(contract.ACCOUNTS_KEY_INDEX_PREFIX + key_id)}}
-                    for key_id in sorted(_earlier_keys(read))]
+        delete = {
+            "TableName": self._table,
+            "Key": _key(read.email),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            **({"ExpressionAttributeValues": values} if values else {}),
+        }
+        pointers = [
+            {"Delete": {"TableName": self._table, "Key": _key(contract.ACCOUNTS_KEY_INDEX_PREFIX + key_id)}}
+            for key_id in sorted(_earlier_keys(read))
+        ]
         if not pointers:
             self._call("delete account", self._client.delete_item, **delete)
             return
@@ -176,8 +216,13 @@ class DynamoAccounts(Accounts):
                 raise ConcurrentUpdate(f"{read.email} changed meanwhile")
             raise downstream_error(_SERVICE, "delete account", error)
 
-        call_aws(_SERVICE, "delete account", self._client.transact_write_items,
-                 expected={TRANSACTION_CANCELED: canceled}, TransactItems=[{"Delete": delete}, *pointers])
+        call_aws(
+            _SERVICE,
+            "delete account",
+            self._client.transact_write_items,
+            expected={TRANSACTION_CANCELED: canceled},
+            TransactItems=[{"Delete": delete}, *pointers],
+        )
 
     def find_by_api_key_id(self, api_key_id: str) -> Account | None:
         """The current key through the `byApiKeyId` index; any earlier key through its index item
@@ -185,8 +230,12 @@ class DynamoAccounts(Accounts):
         current = self._find(contract.ACCOUNTS_INDEX_BY_API_KEY_ID, contract.ACCOUNTS_ATTR_API_KEY_ID, api_key_id)
         if current is not None:
             return current
-        pointer = self._call("find account by key", self._client.get_item, TableName=self._table,
-                             Key=_key(contract.ACCOUNTS_KEY_INDEX_PREFIX + api_key_id)).get("Item")
+        pointer = self._call(
+            "find account by key",
+            self._client.get_item,
+            TableName=self._table,
+            Key=_key(contract.ACCOUNTS_KEY_INDEX_PREFIX + api_key_id),
+        ).get("Item")
         account = self.get(pointer[_KEY_INDEX_EMAIL]["S"]) if pointer else None
         return account if account is not None and account.owns_gateway_key(api_key_id) else None
 
@@ -205,20 +254,30 @@ class DynamoAccounts(Accounts):
         """A filtered scan: only operators and the hourly housekeeping call it, on a table of one
         item per customer."""
         values = {f":status{n}": {"S": status.value} for n, status in enumerate(statuses)}
-        items = self._scan("list accounts", FilterExpression=f"#status IN ({', '.join(values)})",
-                           ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues=values)
+        items = self._scan(
+            "list accounts",
+            FilterExpression=f"#status IN ({', '.join(values)})",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
         return [_account(item) for item in items]
 
     def list_to_follow_up(self) -> list[Account]:
         """A scan of the sparse follow-up index: only the rows to follow up are in it."""
-        return [_account(item) for item in self._scan("list accounts to follow up",
-                                                      IndexName=contract.ACCOUNTS_INDEX_FOLLOW_UP)]
+        return [
+            _account(item)
+            for item in self._scan("list accounts to follow up", IndexName=contract.ACCOUNTS_INDEX_FOLLOW_UP)
+        ]
 
     def count_by_status(self) -> dict[AccountStatus, int]:
         """A scan of the status attribute alone (the bookkeeping items have none)."""
         counts: dict[AccountStatus, int] = {}
-        for item in self._scan("count accounts", ProjectionExpression="#status", FilterExpression="attribute_exists(#status)",
-                               ExpressionAttributeNames={"#status": "status"}):
+        for item in self._scan(
+            "count accounts",
+            ProjectionExpression="#status",
+            FilterExpression="attribute_exists(#status)",
+            ExpressionAttributeNames={"#status": "status"},
+        ):
             status = AccountStatus(item["status"]["S"])
             counts[status] = counts.get(status, 0) + 1
         return counts
@@ -234,17 +293,28 @@ class DynamoAccounts(Accounts):
             start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
     def _find(self, index: str, attribute: str, value: str) -> Account | None:
-        page = self._call("find account", self._client.query, TableName=self._table, IndexName=index,
-                          KeyConditionExpression="#id = :id", ExpressionAttributeNames={"#id": attribute},
-                          ExpressionAttributeValues={":id": {"S": value}}, Limit=1)
+        page = self._call(
+            "find account",
+            self._client.query,
+            TableName=self._table,
+            IndexName=index,
+            KeyConditionExpression="#id = :id",
+            ExpressionAttributeNames={"#id": attribute},
+            ExpressionAttributeValues={":id": {"S": value}},
+            Limit=1,
+        )
         items = page.get("Items", [])
         return _account(items[0]) if items else None
 
     @staticmethod
     def _call(action: str, operation: Any, **parameters: Any) -> dict[str, Any]:
-        return call_aws(_SERVICE, action, operation,
-                        expected={CONDITION_FAILED: refuse(ConcurrentUpdate(f"{action}: the account changed meanwhile"))},
-                        **parameters)
+        return call_aws(
+            _SERVICE,
+            action,
+            operation,
+            expected={CONDITION_FAILED: refuse(ConcurrentUpdate(f"{action}: the account changed meanwhile"))},
+            **parameters,
+        )
 
 
 def _key(email: str) -> dict[str, Any]:
@@ -264,8 +334,11 @@ def _version_is(read: Account, names: dict[str, str], values: dict[str, Any]) ->
 def _earlier_keys(account: Account) -> set[str]:
     """API Gateway keys of the account that are not its usage key (each findable through an `api-key#`
     item): those of rows from before issue 20, which rotated API Gateway keys."""
-    return {gateway_id for record in account.key_records
-            if (gateway_id := record.own_gateway_key_id) and gateway_id != account.api_key_id}
+    return {
+        gateway_id
+        for record in account.key_records
+        if (gateway_id := record.own_gateway_key_id) and gateway_id != account.api_key_id
+    }
 
 
 def _item(account: Account) -> dict[str, Any]:
@@ -280,13 +353,21 @@ def _item(account: Account) -> dict[str, Any]:
         elif name == "keys":
             value = [key_entry(record) for record in value]
         elif name == "plan_changes":
-            value = [{"at": change.at, "from": change.from_plan, "to": change.to_plan, "cause": change.cause,
-                      "fromPrice": change.from_price, "toPrice": change.to_price} for change in value]
+            value = [
+                {
+                    "at": change.at,
+                    "from": change.from_plan,
+                    "to": change.to_plan,
+                    "cause": change.cause,
+                    "fromPrice": change.from_price,
+                    "toPrice": change.to_price,
+                }
+                for change in value
+            ]
         elif name == "usage_limit":
             value = {"reason": value.reason, "until": value.until, "plan": value.plan_id}
         elif name == "plan_intent":
-            value = {"to": value.to_plan, "idempotencyKey": value.idempotency_key, "at": value.at,
-                     "cause": value.cause}
+            value = {"to": value.to_plan, "idempotencyKey": value.idempotency_key, "at": value.at, "cause": value.cause}
         elif name == "spend_settings":
             value = spend_settings_entry(value)
         elif name == "alerts_sent":
@@ -302,14 +383,25 @@ def _item(account: Account) -> dict[str, Any]:
 def _account(item: dict[str, Any]) -> Account:
     """Attributes of earlier versions that no field reads any more (keySyncedFor, keysRevision) are
     ignored: a row written before versions reads as version 0, its keys as not known to match."""
-    values = {_FIELDS[attribute]: _deserializer.deserialize(value) for attribute, value in item.items()
-              if attribute in _FIELDS}
+    values = {
+        _FIELDS[attribute]: _deserializer.deserialize(value)
+        for attribute, value in item.items()
+        if attribute in _FIELDS
+    }
     values["status"] = AccountStatus(values["status"])
     values["history"] = tuple(status_change(entry) for entry in values.get("history", ()))
     values["keys"] = tuple(key_record(entry) for entry in values.get("keys", ()))
     values["plan_changes"] = tuple(
-        PlanChange(int(entry["at"]), entry.get("from"), entry["to"], entry["cause"], entry.get("fromPrice"),
-                   entry.get("toPrice")) for entry in values.get("plan_changes", ()))
+        PlanChange(
+            int(entry["at"]),
+            entry.get("from"),
+            entry["to"],
+            entry["cause"],
+            entry.get("fromPrice"),
+            entry.get("toPrice"),
+        )
+        for entry in values.get("plan_changes", ())
+    )
     if "plan_intent" in values:
         intent = values["plan_intent"]
         values["plan_intent"] = PlanIntent(intent["to"], intent["idempotencyKey"], int(intent["at"]), intent["cause"])

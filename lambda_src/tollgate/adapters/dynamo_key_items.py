@@ -27,9 +27,12 @@ _FOLLOWED: dict[str, Callable[[KeyItem], dict[str, str]]] = {
     contract.KEYS_ATTR_ACCOUNT_VERSION: lambda item: {"N": str(item.account_version)},
 }
 # Attribute -> (KeyItem field, DynamoDB type): written when set, removed when not.
-_OPTIONAL = {contract.KEYS_ATTR_NOT_AFTER: ("not_after", "N"), contract.KEYS_TTL_ATTRIBUTE: ("expires_at", "N"),
-             contract.KEYS_ATTR_USAGE_LIMIT: ("usage_limit", "S"),
-             contract.KEYS_ATTR_USAGE_LIMIT_UNTIL: ("usage_limit_until", "N")}
+_OPTIONAL = {
+    contract.KEYS_ATTR_NOT_AFTER: ("not_after", "N"),
+    contract.KEYS_TTL_ATTRIBUTE: ("expires_at", "N"),
+    contract.KEYS_ATTR_USAGE_LIMIT: ("usage_limit", "S"),
+    contract.KEYS_ATTR_USAGE_LIMIT_UNTIL: ("usage_limit_until", "N"),
+}
 
 
 class DynamoKeyItems(KeyItems):
@@ -40,14 +43,25 @@ class DynamoKeyItems(KeyItems):
         self._table = table_name
 
     def put(self, item: KeyItem) -> None:
-        call_aws(_SERVICE, "write key", self._client.put_item, TableName=self._table, Item=_item(item),
-                 ConditionExpression="attribute_not_exists(#hash)",
-                 ExpressionAttributeNames={"#hash": contract.KEYS_PARTITION_KEY},
-                 expected={CONDITION_FAILED: refuse(ConcurrentUpdate(f"a key item {item.key_id} exists"))})
+        call_aws(
+            _SERVICE,
+            "write key",
+            self._client.put_item,
+            TableName=self._table,
+            Item=_item(item),
+            ConditionExpression="attribute_not_exists(#hash)",
+            ExpressionAttributeNames={"#hash": contract.KEYS_PARTITION_KEY},
+            expected={CONDITION_FAILED: refuse(ConcurrentUpdate(f"a key item {item.key_id} exists"))},
+        )
 
     def get(self, key_hash: str) -> KeyItem | None:
-        found = call_aws(_SERVICE, "read key", self._client.get_item, TableName=self._table,
-                         Key={contract.KEYS_PARTITION_KEY: {"S": key_hash}}).get("Item")
+        found = call_aws(
+            _SERVICE,
+            "read key",
+            self._client.get_item,
+            TableName=self._table,
+            Key={contract.KEYS_PARTITION_KEY: {"S": key_hash}},
+        ).get("Item")
         return _key_item(found) if found else None
 
     def follow(self, item: KeyItem) -> bool:
@@ -62,17 +76,31 @@ class DynamoKeyItems(KeyItems):
                 continue
             sets.append(f"#f{number} = :f{number}")
             values[f":f{number}"] = value
-        return call_aws(_SERVICE, "update key", self._client.update_item, TableName=self._table,
-                        Key={contract.KEYS_PARTITION_KEY: {"S": item.key_hash}},
-                        UpdateExpression="SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
-                        ConditionExpression="attribute_exists(#hash) AND "
-                                            "(attribute_not_exists(#version) OR #version <= :version)",
-                        ExpressionAttributeNames=names, ExpressionAttributeValues=values,
-                        expected={CONDITION_FAILED: answer(False)}) is not False
+        return (
+            call_aws(
+                _SERVICE,
+                "update key",
+                self._client.update_item,
+                TableName=self._table,
+                Key={contract.KEYS_PARTITION_KEY: {"S": item.key_hash}},
+                UpdateExpression="SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+                ConditionExpression="attribute_exists(#hash) AND "
+                "(attribute_not_exists(#version) OR #version <= :version)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                expected={CONDITION_FAILED: answer(False)},
+            )
+            is not False
+        )
 
     def delete(self, key_hash: str) -> None:
-        call_aws(_SERVICE, "remove key", self._client.delete_item, TableName=self._table,
-                 Key={contract.KEYS_PARTITION_KEY: {"S": key_hash}})
+        call_aws(
+            _SERVICE,
+            "remove key",
+            self._client.delete_item,
+            TableName=self._table,
+            Key={contract.KEYS_PARTITION_KEY: {"S": key_hash}},
+        )
 
 
 def _item(item: KeyItem) -> dict[str, Any]:
@@ -100,13 +128,18 @@ def _key_item(stored: dict[str, Any]) -> KeyItem:
         return int(stored[name]["N"]) if name in stored else None
 
     return KeyItem(
-        key_hash=stored[contract.KEYS_PARTITION_KEY]["S"], hint=stored[contract.KEYS_ATTR_HINT]["S"],
-        account=stored[contract.KEYS_ATTR_ACCOUNT]["S"], account_id=stored[contract.KEYS_ATTR_ACCOUNT_ID]["S"],
-        state=KeyState(stored[contract.KEYS_ATTR_STATE]["S"]), created_at=number(contract.KEYS_ATTR_CREATED_AT) or 0,
-        account_status=stored[contract.KEYS_ATTR_ACCOUNT_STATUS]["S"], plan=stored[contract.KEYS_ATTR_PLAN]["S"],
+        key_hash=stored[contract.KEYS_PARTITION_KEY]["S"],
+        hint=stored[contract.KEYS_ATTR_HINT]["S"],
+        account=stored[contract.KEYS_ATTR_ACCOUNT]["S"],
+        account_id=stored[contract.KEYS_ATTR_ACCOUNT_ID]["S"],
+        state=KeyState(stored[contract.KEYS_ATTR_STATE]["S"]),
+        created_at=number(contract.KEYS_ATTR_CREATED_AT) or 0,
+        account_status=stored[contract.KEYS_ATTR_ACCOUNT_STATUS]["S"],
+        plan=stored[contract.KEYS_ATTR_PLAN]["S"],
         usage_key=stored[contract.KEYS_ATTR_USAGE_KEY]["S"],
         account_version=number(contract.KEYS_ATTR_ACCOUNT_VERSION) or 0,
-        not_after=number(contract.KEYS_ATTR_NOT_AFTER), expires_at=number(contract.KEYS_TTL_ATTRIBUTE),
+        not_after=number(contract.KEYS_ATTR_NOT_AFTER),
+        expires_at=number(contract.KEYS_TTL_ATTRIBUTE),
         usage_limit=stored.get(contract.KEYS_ATTR_USAGE_LIMIT, {}).get("S"),
         usage_limit_until=number(contract.KEYS_ATTR_USAGE_LIMIT_UNTIL),
     )

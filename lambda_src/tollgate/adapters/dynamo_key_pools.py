@@ -37,19 +37,32 @@ class DynamoKeyPools(KeyPools):
         self._table = table_name
 
     def get(self, plan_id: str) -> KeyPool | None:
-        item = call_aws(_SERVICE, "read key pool", self._client.get_item, TableName=self._table,
-                        Key=_key(plan_id), ConsistentRead=True).get("Item")
+        item = call_aws(
+            _SERVICE,
+            "read key pool",
+            self._client.get_item,
+            TableName=self._table,
+            Key=_key(plan_id),
+            ConsistentRead=True,
+        ).get("Item")
         if not item:
             return None
         prefix = contract.KEY_POOL_SHARD_PREFIX
-        return KeyPool(plan_id, {int(name[len(prefix):]): _issued(value) for name, value in item.items()
-                                 if name.startswith(prefix)})
+        return KeyPool(
+            plan_id,
+            {int(name[len(prefix) :]): _issued(value) for name, value in item.items() if name.startswith(prefix)},
+        )
 
     def record_shard(self, plan_id: str, shard: int, key: IssuedKey) -> IssuedKey:
         answer = call_aws(
-            _SERVICE, "record pool key", self._client.update_item, TableName=self._table, Key=_key(plan_id),
+            _SERVICE,
+            "record pool key",
+            self._client.update_item,
+            TableName=self._table,
+            Key=_key(plan_id),
             UpdateExpression="SET #shard = if_not_exists(#shard, :key)",
             ExpressionAttributeNames={"#shard": _attribute(shard)},
             ExpressionAttributeValues={":key": {"M": {"id": {"S": key.id}, "value": {"S": key.value}}}},
-            ReturnValues="ALL_NEW")  # (UPDATED_NEW leaves out an attribute if_not_exists kept)
+            ReturnValues="ALL_NEW",
+        )  # (UPDATED_NEW leaves out an attribute if_not_exists kept)
         return _issued(answer["Attributes"][_attribute(shard)])

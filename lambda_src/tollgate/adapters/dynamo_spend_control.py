@@ -24,7 +24,8 @@ def spend_settings_of(entry: dict[str, Any]) -> SpendSettings:
         quota_percents=None if percents is None else tuple(int(percent) for percent in percents),
         amounts=tuple(Decimal(amount) for amount in entry.get("amounts", ())),
         cap=Decimal(entry["cap"]) if entry.get("cap") is not None else None,
-        no_cap=bool(entry.get("noCap", False)))
+        no_cap=bool(entry.get("noCap", False)),
+    )
 
 
 def alerts_sent_entry(alerts: AlertsSent) -> dict[str, Any]:
@@ -32,5 +33,6 @@ def alerts_sent_entry(alerts: AlertsSent) -> dict[str, Any]:
 
 
 def alerts_sent_of(entry: dict[str, Any]) -> AlertsSent:
-    return AlertsSent(tuple(entry.get("sent", ())),
-                      tuple((claim["mark"], int(claim["at"])) for claim in entry.get("claimed", ())))
+    return AlertsSent(
+        tuple(entry.get("sent", ())), tuple((claim["mark"], int(claim["at"])) for claim in entry.get("claimed", ()))
+    )

@@ -31,25 +31,39 @@ class DynamoUsageCounts(UsageCounts):
         self._table = table_name
 
     def add(self, counts: HourCounts) -> bool:
-        names = {"#metered": contract.USAGE_COUNTS_ATTR_METERED, "#billable": contract.USAGE_COUNTS_ATTR_BILLABLE,
-                 "#objects": contract.USAGE_COUNTS_ATTR_OBJECTS, "#expires": contract.USAGE_COUNTS_TTL_ATTRIBUTE}
+        names = {
+            "#metered": contract.USAGE_COUNTS_ATTR_METERED,
+            "#billable": contract.USAGE_COUNTS_ATTR_BILLABLE,
+            "#objects": contract.USAGE_COUNTS_ATTR_OBJECTS,
+            "#expires": contract.USAGE_COUNTS_TTL_ATTRIBUTE,
+        }
         values: dict[str, Any] = {
-            ":metered": {"N": str(counts.metered)}, ":billable": {"N": str(counts.billable)},
-            ":tags": {"SS": [counts.source_tag]}, ":tag": {"S": counts.source_tag},
-            ":expires": {"N": str(counts.hour + contract.USAGE_COUNTS_RETENTION_SECONDS)}}
+            ":metered": {"N": str(counts.metered)},
+            ":billable": {"N": str(counts.billable)},
+            ":tags": {"SS": [counts.source_tag]},
+            ":tag": {"S": counts.source_tag},
+            ":expires": {"N": str(counts.hour + contract.USAGE_COUNTS_RETENTION_SECONDS)},
+        }
         adds = ["#metered :metered", "#billable :billable", "#objects :tags"]
         for number, (price_id, calls) in enumerate(sorted(counts.billed.items())):
             names[f"#p{number}"] = contract.USAGE_COUNTS_BILLED_PREFIX + price_id
             values[f":p{number}"] = {"N": str(calls)}
             adds.append(f"#p{number} :p{number}")
-        return bool(call_aws(
-            _SERVICE, "add usage counts", self._client.update_item,
-            expected={CONDITION_FAILED: answer(None)},  # the object was counted in this hour before
-            TableName=self._table,
-            Key={_ACCOUNT: {"S": counts.account_id}, _HOUR: {"N": str(counts.hour)}},
-            UpdateExpression=f"ADD {', '.join(adds)} SET #expires = :expires",
-            ConditionExpression="attribute_not_exists(#objects) OR NOT contains(#objects, :tag)",
-            ExpressionAttributeNames=names, ExpressionAttributeValues=values) is not None)
+        return bool(
+            call_aws(
+                _SERVICE,
+                "add usage counts",
+                self._client.update_item,
+                expected={CONDITION_FAILED: answer(None)},  # the object was counted in this hour before
+                TableName=self._table,
+                Key={_ACCOUNT: {"S": counts.account_id}, _HOUR: {"N": str(counts.hour)}},
+                UpdateExpression=f"ADD {', '.join(adds)} SET #expires = :expires",
+                ConditionExpression="attribute_not_exists(#objects) OR NOT contains(#objects, :tag)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            is not None
+        )
 
     def period_usage(self, account_id: str, start: int, end: int) -> PeriodUsage:
         metered = billable = 0
@@ -57,17 +71,30 @@ class DynamoUsageCounts(UsageCounts):
         start_key: dict[str, Any] = {}
         while True:
             page = call_aws(
-                _SERVICE, "read usage counts", self._client.query, TableName=self._table,
+                _SERVICE,
+                "read usage counts",
+                self._client.query,
+                TableName=self._table,
                 KeyConditionExpression="#account = :account AND #hour BETWEEN :start AND :last",
                 ExpressionAttributeNames={"#account": _ACCOUNT, "#hour": _HOUR},
-                ExpressionAttributeValues={":account": {"S": account_id}, ":start": {"N": str(start)},
-                                           ":last": {"N": str(end - 1)}},
-                ConsistentRead=True, **start_key)
+                ExpressionAttributeValues={
+                    ":account": {"S": account_id},
+                    ":start": {"N": str(start)},
+                    ":last": {"N": str(end - 1)},
+                },
+                ConsistentRead=True,
+                **start_key,
+            )
             for item in page.get("Items", []):
                 metered += int(item.get(contract.USAGE_COUNTS_ATTR_METERED, {"N": "0"})["N"])
                 billable += int(item.get(contract.USAGE_COUNTS_ATTR_BILLABLE, {"N": "0"})["N"])
-                billed.update({name.removeprefix(contract.USAGE_COUNTS_BILLED_PREFIX): int(value["N"])
-                               for name, value in item.items() if name.startswith(contract.USAGE_COUNTS_BILLED_PREFIX)})
+                billed.update(
+                    {
+                        name.removeprefix(contract.USAGE_COUNTS_BILLED_PREFIX): int(value["N"])
+                        for name, value in item.items()
+                        if name.startswith(contract.USAGE_COUNTS_BILLED_PREFIX)
+                    }
+                )
             if "LastEvaluatedKey" not in page:
                 return PeriodUsage(metered, billable, dict(billed))
             start_key = {"ExclusiveStartKey": page["LastEvaluatedKey"]}

@@ -57,6 +57,12 @@ class OriginSecret:
 
     def _read(self, stage: str) -> str | None:
         never_rotated = {"ResourceNotFoundException": answer(None)} if stage != ACCEPTED_STAGES[0] else {}
-        secret = call_aws("Secrets Manager", f"read backend secret ({stage})", self._client.get_secret_value,
-                          expected=never_rotated, SecretId=self._secret_arn, VersionStage=stage)
+        secret = call_aws(
+            "Secrets Manager",
+            f"read backend secret ({stage})",
+            self._client.get_secret_value,
+            expected=never_rotated,
+            SecretId=self._secret_arn,
+            VersionStage=stage,
+        )
         return None if secret is None else secret["SecretString"]  # None: never rotated, no previous value

@@ -95,8 +95,9 @@ class _Span:
 class S3UsageEvidence(UsageEvidence):
     """The ledger bucket's evidence prefixes through a boto3 `s3` client (see aws_clients.AwsClients)."""
 
-    def __init__(self, client: Any, bucket: str, parallel_reads: int = PARALLEL_READS,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self, client: Any, bucket: str, parallel_reads: int = PARALLEL_READS, clock: Callable[[], float] = time.time
+    ):
         self._client = client
         self._bucket = bucket
         self._parallel_reads = parallel_reads
@@ -104,8 +105,13 @@ class S3UsageEvidence(UsageEvidence):
 
     def save(self, batch: EvidenceBatch) -> None:
         key = batch_key(batch)
-        call_aws(_SERVICE, f"write s3://{self._bucket}/{key}", lambda: self._client.put_object(
-            Bucket=self._bucket, Key=key, Body=batch.csv_rows(), ContentType="text/csv"))
+        call_aws(
+            _SERVICE,
+            f"write s3://{self._bucket}/{key}",
+            lambda: self._client.put_object(
+                Bucket=self._bucket, Key=key, Body=batch.csv_rows(), ContentType="text/csv"
+            ),
+        )
 
     def compact(self, customer_id: str, now: int) -> int:
         today = now // DAY * DAY
@@ -124,25 +130,36 @@ class S3UsageEvidence(UsageEvidence):
             spool.write(csv_header())
             rows = self._concatenate(customer_id, spans, spool, made)
             spool.seek(0)
-            call_aws(_SERVICE, f"write s3://{self._bucket}/{key}", lambda: self._client.put_object(
-                Bucket=self._bucket, Key=key, Body=spool, ContentType="text/csv"))
+            call_aws(
+                _SERVICE,
+                f"write s3://{self._bucket}/{key}",
+                lambda: self._client.put_object(Bucket=self._bucket, Key=key, Body=spool, ContentType="text/csv"),
+            )
         return PeriodFile(customer_id, start, end, key, rows, sum(len(span.keys) for span in spans))
 
     def download_url(self, file: PeriodFile) -> str:
         name = f"usage-{object_time(file.start)}-{object_time(file.end)}.csv"
         url: str = self._client.generate_presigned_url(
-            "get_object", ExpiresIn=contract.USAGE_EVIDENCE_URL_SECONDS, Params={
-                "Bucket": self._bucket, "Key": file.location, "ResponseContentType": "text/csv",
-                "ResponseContentDisposition": f'attachment; filename="{name}"'})
+            "get_object",
+            ExpiresIn=contract.USAGE_EVIDENCE_URL_SECONDS,
+            Params={
+                "Bucket": self._bucket,
+                "Key": file.location,
+                "ResponseContentType": "text/csv",
+                "ResponseContentDisposition": f'attachment; filename="{name}"',
+            },
+        )
         return url
 
     def read(self, file: PeriodFile) -> Iterator[bytes]:
-        body = call_aws(_SERVICE, f"read s3://{self._bucket}/{file.location}",
-                        lambda: self._client.get_object(Bucket=self._bucket, Key=file.location)["Body"])
+        body = call_aws(
+            _SERVICE,
+            f"read s3://{self._bucket}/{file.location}",
+            lambda: self._client.get_object(Bucket=self._bucket, Key=file.location)["Body"],
+        )
         yield from body.iter_chunks(_CHUNK)
 
-    def _spans(self, customer_id: str, start: int, end: int, today: int,
-               made: dict[int, list[str]]) -> list[_Span]:
+    def _spans(self, customer_id: str, start: int, end: int, today: int, made: dict[int, list[str]]) -> list[_Span]:
         """[start, end) cut at UTC midnights, each piece listed (in parallel): the days wholly inside
         it and closed (before `today`) with the name of their day file, the rest without."""
         cuts = [start, *range((start + DAY - 1) // DAY * DAY, end, DAY), end]
@@ -163,8 +180,9 @@ class S3UsageEvidence(UsageEvidence):
         """Reads the spans in order, in parallel, into `out` (when given); writes each closed day's file
         not made yet (removing that day's stale ones). The rows read."""
         reads = [(index, key) for index, span in enumerate(spans) for key in span.reads()]
-        days: dict[int, io.BytesIO] = {index: io.BytesIO() for index, span in enumerate(spans)
-                                       if span.day_file and not span.day_file_made}
+        days: dict[int, io.BytesIO] = {
+            index: io.BytesIO() for index, span in enumerate(spans) if span.day_file and not span.day_file_made
+        }
         rows = 0
         with ThreadPoolExecutor(max_workers=self._parallel_reads) as pool:
             for (index, _), body in zip(reads, pool.map(lambda read: self._body(read[1]), reads), strict=True):
@@ -179,19 +197,28 @@ class S3UsageEvidence(UsageEvidence):
 
     def _write_day(self, customer_id: str, span: _Span, body: bytes, stale: list[str]) -> None:
         name = span.day_file or ""
-        call_aws(_SERVICE, f"write s3://{self._bucket}/{name}", lambda: self._client.put_object(
-            Bucket=self._bucket, Key=name, Body=body, ContentType="text/csv"))
+        call_aws(
+            _SERVICE,
+            f"write s3://{self._bucket}/{name}",
+            lambda: self._client.put_object(Bucket=self._bucket, Key=name, Body=body, ContentType="text/csv"),
+        )
         for old in stale:
-            call_aws(_SERVICE, f"remove the stale s3://{self._bucket}/{old}",
-                     lambda old=old: self._client.delete_object(Bucket=self._bucket, Key=old))
+            call_aws(
+                _SERVICE,
+                f"remove the stale s3://{self._bucket}/{old}",
+                lambda old=old: self._client.delete_object(Bucket=self._bucket, Key=old),
+            )
 
     def _day_files(self, customer_id: str) -> dict[int, list[str]]:
         """The customer's day files by day (UTC midnight, epoch seconds)."""
         prefix = day_prefix(customer_id)
         files: dict[int, list[str]] = {}
-        for key in call_aws(_SERVICE, f"list the evidence days of {customer_id}",
-                            lambda: [item["Key"] for item in self._listing(prefix, prefix)]):
-            day = calendar.timegm(time.strptime(key[len(prefix):len(prefix) + 8], "%Y%m%d"))
+        for key in call_aws(
+            _SERVICE,
+            f"list the evidence days of {customer_id}",
+            lambda: [item["Key"] for item in self._listing(prefix, prefix)],
+        ):
+            day = calendar.timegm(time.strptime(key[len(prefix) : len(prefix) + 8], "%Y%m%d"))
             files.setdefault(day, []).append(key)
         return files
 
@@ -207,12 +234,16 @@ class S3UsageEvidence(UsageEvidence):
         return call_aws(_SERVICE, f"list the evidence of {customer_id}", listing)
 
     def _listing(self, prefix: str, start_after: str) -> Iterator[dict[str, Any]]:
-        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix,
-                                                                        StartAfter=start_after)
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix, StartAfter=start_after
+        )
         for page in pages:
             yield from page.get("Contents", [])
 
     def _body(self, key: str) -> bytes:
-        body: bytes = call_aws(_SERVICE, f"read s3://{self._bucket}/{key}",
-                               lambda: self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read())
+        body: bytes = call_aws(
+            _SERVICE,
+            f"read s3://{self._bucket}/{key}",
+            lambda: self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read(),
+        )
         return body

@@ -29,8 +29,11 @@ class S3UsageLedger(UsageLedger):
         self._bucket = bucket
 
     def read(self, source: LedgerObject) -> bytes:
-        body: bytes = call_aws(_SERVICE, f"read {source}",
-                               lambda: self._client.get_object(Bucket=source.bucket, Key=source.key)["Body"].read())
+        body: bytes = call_aws(
+            _SERVICE,
+            f"read {source}",
+            lambda: self._client.get_object(Bucket=source.bucket, Key=source.key)["Body"].read(),
+        )
         return body
 
     def objects_between(self, start: int, end: int) -> list[LedgerObject]:
@@ -46,6 +49,7 @@ class S3UsageLedger(UsageLedger):
 
 def hour_folders(start: int, end: int) -> list[str]:
     """The ledger's hour folders from the one holding `start` to the one holding `end` (epoch seconds)."""
-    return [contract.USAGE_LEDGER_PREFIX
-            + datetime.fromtimestamp(hour, UTC).strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
-            for hour in range(start - start % _HOUR, end + 1, _HOUR)]
+    return [
+        contract.USAGE_LEDGER_PREFIX + datetime.fromtimestamp(hour, UTC).strftime(contract.USAGE_LEDGER_HOUR_FORMAT)
+        for hour in range(start - start % _HOUR, end + 1, _HOUR)
+    ]

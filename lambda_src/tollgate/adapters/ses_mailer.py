@@ -26,8 +26,16 @@ class SesMailer(Mailer):
         self._sender = sender
 
     def send(self, email: Email) -> None:
-        call_aws(_SERVICE, "send email", self._client.send_email,
-                 FromEmailAddress=self._sender,
-                 Destination={"ToAddresses": [email.to]},
-                 Content={"Simple": {"Subject": {"Data": email.subject, "Charset": _UTF8},
-                                     "Body": {"Text": {"Data": email.text, "Charset": _UTF8}}}})
+        call_aws(
+            _SERVICE,
+            "send email",
+            self._client.send_email,
+            FromEmailAddress=self._sender,
+            Destination={"ToAddresses": [email.to]},
+            Content={
+                "Simple": {
+                    "Subject": {"Data": email.subject, "Charset": _UTF8},
+                    "Body": {"Text": {"Data": email.text, "Charset": _UTF8}},
+                }
+            },
+        )

@@ -41,37 +41,55 @@ class StripeAccountBilling(AccountBilling):
 
     def upcoming_invoice(self, subscription_id: str) -> UpcomingInvoice:
         """The usage line's period is the billing period (an invoice's own period is the one before)."""
-        invoice = call_stripe("preview upcoming invoice", self._stripe().v1.invoices.create_preview,
-                              {"subscription": subscription_id})
+        invoice = call_stripe(
+            "preview upcoming invoice", self._stripe().v1.invoices.create_preview, {"subscription": subscription_id}
+        )
         lines = invoice.lines.data if invoice.lines else []
         period = lines[0].period if lines else None
-        return UpcomingInvoice(invoice.amount_due, invoice.currency,
-                               period.start if period else invoice.period_start,
-                               period.end if period else invoice.period_end)
+        return UpcomingInvoice(
+            invoice.amount_due,
+            invoice.currency,
+            period.start if period else invoice.period_start,
+            period.end if period else invoice.period_end,
+        )
 
     def portal_url(self, customer_id: str, return_url: str) -> str:
         configuration = self._portal_configuration()
-        session = call_stripe("open customer portal", self._stripe().v1.billing_portal.sessions.create,
-                              {"customer": customer_id, "return_url": return_url, "configuration": configuration})
+        session = call_stripe(
+            "open customer portal",
+            self._stripe().v1.billing_portal.sessions.create,
+            {"customer": customer_id, "return_url": return_url, "configuration": configuration},
+        )
         return session.url
 
     def _portal_configuration(self) -> str:
         """The id of Tollgate's active configuration; BillingPortalNotSetUp, saying why, without one
         or when it lets customers change their plan."""
-        listed = call_stripe("list portal configurations", self._stripe().v1.billing_portal.configurations.list,
-                             {"active": True, "limit": 100})
-        tollgates = [configuration for configuration in listed.data
-                     if _plain(configuration.metadata) == contract.STRIPE_PORTAL_CONFIGURATION_METADATA]
+        listed = call_stripe(
+            "list portal configurations",
+            self._stripe().v1.billing_portal.configurations.list,
+            {"active": True, "limit": 100},
+        )
+        tollgates = [
+            configuration
+            for configuration in listed.data
+            if _plain(configuration.metadata) == contract.STRIPE_PORTAL_CONFIGURATION_METADATA
+        ]
         if not tollgates:
             raise BillingPortalNotSetUp(
                 f"no active customer portal configuration with the metadata "
-                f"{contract.STRIPE_PORTAL_CONFIGURATION_METADATA} (`make stripe-setup` creates it)")
-        safe = [configuration for configuration in tollgates
-                if not _plain(configuration.features).get("subscription_update", {}).get("enabled")]
+                f"{contract.STRIPE_PORTAL_CONFIGURATION_METADATA} (`make stripe-setup` creates it)"
+            )
+        safe = [
+            configuration
+            for configuration in tollgates
+            if not _plain(configuration.features).get("subscription_update", {}).get("enabled")
+        ]
         if not safe:
             raise BillingPortalNotSetUp(
                 f"the customer portal configuration {tollgates[0].id} lets customers change their plan "
-                "(subscription_update is enabled; `make stripe-setup` turns it off)")
+                "(subscription_update is enabled; `make stripe-setup` turns it off)"
+            )
         return safe[0].id
 
 

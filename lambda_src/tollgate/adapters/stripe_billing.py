@@ -77,12 +77,20 @@ class StripeBilling(Billing):
     def cancel_subscription(self, subscription_id: str) -> None:
         # "pending prorations are removed if invoice_now and prorate are both set to false", and no
         # final invoice is made for the metered usage (https://docs.stripe.com/api/subscriptions/cancel).
-        call_stripe("cancel subscription", self._stripe().v1.subscriptions.cancel, subscription_id,
-                    {"invoice_now": False, "prorate": False}, gone_ok=True)
+        call_stripe(
+            "cancel subscription",
+            self._stripe().v1.subscriptions.cancel,
+            subscription_id,
+            {"invoice_now": False, "prorate": False},
+            gone_ok=True,
+        )
 
     def live_subscriptions(self, customer_id: str) -> tuple[SubscriptionState, ...]:
-        listed = call_stripe("list subscriptions", self._stripe().v1.subscriptions.list,
-                             {"customer": customer_id, "status": "all", "limit": 100})
+        listed = call_stripe(
+            "list subscriptions",
+            self._stripe().v1.subscriptions.list,
+            {"customer": customer_id, "status": "all", "limit": 100},
+        )
         return tuple(_state(s) for s in listed.data if s.status not in _ENDED)
 
     def subscription_status(self, subscription_id: str) -> str:
@@ -104,16 +112,22 @@ class StripeBilling(Billing):
             raise ConfigurationError(
                 f"Prices {price_id} and {sharing[0]} are billed through the same Stripe meter {meter}, so "
                 f"subscription {subscription_id} would bill its usage twice: give each paid plan's price its own "
-                "meter (make stripe-setup with a --meter-event-name of its own).")
-        self._update(subscription_id, {"items": [{"price": price_id}], "proration_behavior": "none",
-                                       "cancel_at_period_end": False}, idempotency_key)
+                "meter (make stripe-setup with a --meter-event-name of its own)."
+            )
+        self._update(
+            subscription_id,
+            {"items": [{"price": price_id}], "proration_behavior": "none", "cancel_at_period_end": False},
+            idempotency_key,
+        )
 
     def drop_prices_except(self, subscription_id: str, price_id: str) -> tuple[str, ...]:
         items = self._retrieve(subscription_id)["items"].data
         dropped = [item for item in items if item.price.id != price_id]
         if dropped:
-            self._update(subscription_id, {"items": [{"id": item.id, "deleted": True} for item in dropped],
-                                           "proration_behavior": "none"})
+            self._update(
+                subscription_id,
+                {"items": [{"id": item.id, "deleted": True} for item in dropped], "proration_behavior": "none"},
+            )
         return tuple(item.price.id for item in dropped)
 
     def end_at_period_end(self, subscription_id: str) -> None:
@@ -133,22 +147,28 @@ class StripeBilling(Billing):
         call_stripe("update subscription", self._stripe().v1.subscriptions.update, subscription_id, params, options)
 
     def open_invoices(self, customer_id: str) -> tuple[OpenInvoice, ...]:
-        listed = call_stripe("list open invoices", self._stripe().v1.invoices.list,
-                             {"customer": customer_id, "status": "open", "limit": 100})
+        listed = call_stripe(
+            "list open invoices",
+            self._stripe().v1.invoices.list,
+            {"customer": customer_id, "status": "open", "limit": 100},
+        )
         return tuple(_open_invoice(invoice) for invoice in _oldest_first(listed.data) if invoice.attempted)
 
     def list_open_invoices(self, starting_after: str | None, limit: int) -> OpenInvoicePage:
         params = {"status": "open", "limit": limit, **({"starting_after": starting_after} if starting_after else {})}
         listed = call_stripe("list open invoices", self._stripe().v1.invoices.list, params)
-        return OpenInvoicePage(tuple(_open_invoice(invoice) for invoice in listed.data if invoice.attempted),
-                               has_more=bool(listed.has_more))
+        return OpenInvoicePage(
+            tuple(_open_invoice(invoice) for invoice in listed.data if invoice.attempted),
+            has_more=bool(listed.has_more),
+        )
 
     def pay_open_invoices(self, customer_id: str, idempotency_key: str) -> InvoicePayment:
         import stripe
 
         v1 = self._stripe().v1
-        listed = call_stripe("list open invoices", v1.invoices.list,
-                             {"customer": customer_id, "status": "open", "limit": 100})
+        listed = call_stripe(
+            "list open invoices", v1.invoices.list, {"customer": customer_id, "status": "open", "limit": 100}
+        )
         paid = 0
         for invoice in _oldest_first(listed.data):
             try:
@@ -170,7 +190,9 @@ def _state(subscription: stripe.Subscription) -> SubscriptionState:
     """The subscription's items in Stripe's order; every item shares the billing period (classic mode)."""
     items = subscription["items"].data
     return SubscriptionState(
-        subscription.id, _id(subscription.customer), subscription.status,
+        subscription.id,
+        _id(subscription.customer),
+        subscription.status,
         items=tuple(SubscriptionItem(item.price.id, item.created) for item in items),
         period_start=min((item.current_period_start for item in items), default=0),
         cancel_at_period_end=bool(subscription.cancel_at_period_end),
@@ -191,8 +213,14 @@ def _open_invoice(invoice: stripe.Invoice) -> OpenInvoice:
     parent = getattr(invoice, "parent", None)
     details = getattr(parent, "subscription_details", None) if parent else None
     subscription = getattr(details, "subscription", None) if details else None
-    return OpenInvoice(invoice.id, _id(invoice.customer), _id(subscription) if subscription else None,
-                       invoice.amount_due, invoice.currency, invoice.created)
+    return OpenInvoice(
+        invoice.id,
+        _id(invoice.customer),
+        _id(subscription) if subscription else None,
+        invoice.amount_due,
+        invoice.currency,
+        invoice.created,
+    )
 
 
 def _id(value: Any) -> str:

@@ -25,20 +25,26 @@ class StripePaymentMethods(PaymentMethods):
 
     def set_default_payment_method(self, customer_id: str, setup_intent_id: str) -> None:
         v1 = self._stripe().v1
-        setup_intent = call_stripe("read setup intent", v1.setup_intents.retrieve, setup_intent_id,
-                                   {"expand": ["payment_method"]})
+        setup_intent = call_stripe(
+            "read setup intent", v1.setup_intents.retrieve, setup_intent_id, {"expand": ["payment_method"]}
+        )
         collected = setup_intent.payment_method  # expanded: the object (an id alone would be a str)
         if collected is None or isinstance(collected, str):
             raise downstream_error("read setup intent", ValueError(f"{setup_intent_id} has no payment method"))
-        customer = call_stripe("read customer", v1.customers.retrieve, customer_id,
-                               {"expand": ["invoice_settings.default_payment_method"]})
+        customer = call_stripe(
+            "read customer", v1.customers.retrieve, customer_id, {"expand": ["invoice_settings.default_payment_method"]}
+        )
         current = customer.invoice_settings.default_payment_method if customer.invoice_settings else None
         if isinstance(current, str):  # (expanded above, so never: an id alone cannot say when it was created)
             raise downstream_error("read customer", ValueError(f"{customer_id}'s default payment method not expanded"))
         if current is not None and (current.id == collected.id or current.created > collected.created):
             return
-        call_stripe("set default payment method", v1.customers.update, customer_id,
-                    {"invoice_settings": {"default_payment_method": collected.id}})
+        call_stripe(
+            "set default payment method",
+            v1.customers.update,
+            customer_id,
+            {"invoice_settings": {"default_payment_method": collected.id}},
+        )
 
     def create_setup_checkout(self, customer_id: str, success_url: str, cancel_url: str, idempotency_key: str) -> str:
         session = call_stripe(
@@ -59,8 +65,9 @@ class StripePaymentMethods(PaymentMethods):
         return session.url
 
     def checkout_session(self, session_id: str) -> CheckoutSession | None:
-        session = call_stripe("read Checkout session", self._stripe().v1.checkout.sessions.retrieve, session_id,
-                              gone_ok=True)
+        session = call_stripe(
+            "read Checkout session", self._stripe().v1.checkout.sessions.retrieve, session_id, gone_ok=True
+        )
         metadata = session.metadata.to_dict() if session is not None and session.metadata else {}
         if session is None or session.mode != "setup" or not session.customer or metadata != SESSION_METADATA:
             return None

@@ -22,7 +22,9 @@ STRIPE_TIMEOUT_SECONDS = (2, 4)  # connect, read: Stripe answers a create in abo
 # The SDK retries connection errors (timeouts included), 409 lock timeouts, 429 and 5xx after a
 # 0.5 s pause, re-sending the same Idempotency-Key, so a retried create never creates twice.
 STRIPE_MAX_NETWORK_RETRIES = 1
-STRIPE_CALL_BUDGET_SECONDS = (STRIPE_MAX_NETWORK_RETRIES + 1) * sum(STRIPE_TIMEOUT_SECONDS) + 0.5 * STRIPE_MAX_NETWORK_RETRIES
+STRIPE_CALL_BUDGET_SECONDS = (STRIPE_MAX_NETWORK_RETRIES + 1) * sum(
+    STRIPE_TIMEOUT_SECONDS
+) + 0.5 * STRIPE_MAX_NETWORK_RETRIES
 SERVICE = "Stripe"
 T = TypeVar("T")
 

@@ -32,8 +32,9 @@ class StripeCreditSales(CreditSales):
     def __init__(self, stripe: Callable[[], stripe.StripeClient]):
         self._stripe = stripe
 
-    def create_credit_checkout(self, order: CreditPackOrder, success_url: str, cancel_url: str,
-                               idempotency_key: str) -> str:
+    def create_credit_checkout(
+        self, order: CreditPackOrder, success_url: str, cancel_url: str, idempotency_key: str
+    ) -> str:
         credit = f"{order.credit / MICROS:.2f} {order.currency.upper()}"
         session = call_stripe(
             "create Checkout session",
@@ -41,13 +42,25 @@ class StripeCreditSales(CreditSales):
             {
                 "mode": "payment",
                 "customer": order.customer_id,
-                "line_items": [{"quantity": 1, "price_data": {
-                    "currency": order.currency, "unit_amount": order.price,
-                    "product_data": {"name": f"API credit: {credit} (pack {order.pack_id})"}}}],
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": order.currency,
+                            "unit_amount": order.price,
+                            "product_data": {"name": f"API credit: {credit} (pack {order.pack_id})"},
+                        },
+                    }
+                ],
                 "success_url": success_url,
                 "cancel_url": cancel_url,
-                "metadata": {SESSION_KIND[0]: SESSION_KIND[1], ACCOUNT: order.account_id, PLAN: order.plan_id,
-                             PACK: order.pack_id, CREDIT: str(order.credit)},
+                "metadata": {
+                    SESSION_KIND[0]: SESSION_KIND[1],
+                    ACCOUNT: order.account_id,
+                    PLAN: order.plan_id,
+                    PACK: order.pack_id,
+                    CREDIT: str(order.credit),
+                },
             },
             {"idempotency_key": idempotency_key},
         )
@@ -64,7 +77,13 @@ def credit_pack_payment(session: dict[str, Any]) -> CreditPackPayment | None:
         return None
     customer = session.get("customer")
     customer_id = customer.get("id") if isinstance(customer, dict) else customer
-    order = CreditPackOrder(str(metadata[ACCOUNT]), str(customer_id or ""), str(metadata[PLAN]), str(metadata[PACK]),
-                            int(metadata[CREDIT]), int(session.get("amount_total") or 0),
-                            str(session.get("currency") or ""))
+    order = CreditPackOrder(
+        str(metadata[ACCOUNT]),
+        str(customer_id or ""),
+        str(metadata[PLAN]),
+        str(metadata[PACK]),
+        int(metadata[CREDIT]),
+        int(session.get("amount_total") or 0),
+        str(session.get("currency") or ""),
+    )
     return CreditPackPayment(str(session["id"]), order, paid=session.get("payment_status") == "paid")

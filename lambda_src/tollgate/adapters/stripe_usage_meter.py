@@ -72,15 +72,21 @@ class StripeUsageMeter(UsageMeter):
                     raise ConfigurationError(
                         f"stripe_price_id {price_id} is not billed through a Stripe billing meter (no "
                         "recurring.meter), so usage cannot be reported to it; create the price with make stripe-setup "
-                        "and deploy with its id.")
+                        "and deploy with its id."
+                    )
                 meter = call_stripe("read billing meter", v1.billing.meters.retrieve, meter_id)
-                self._specs[price_id] = MeterSpec(meter.id, meter.event_name, meter.customer_mapping.event_payload_key,
-                                                  meter.value_settings.event_payload_key)
+                self._specs[price_id] = MeterSpec(
+                    meter.id,
+                    meter.event_name,
+                    meter.customer_mapping.event_payload_key,
+                    meter.value_settings.event_payload_key,
+                )
                 # Per-unit prices only: a tiered price has none (its tiers apply to the period's total).
                 # The SDK gives unit_amount_decimal as a Decimal: written plainly ("0.1", never "1E-1").
                 amount = price.unit_amount_decimal if price.billing_scheme == "per_unit" else None
-                self._unit_prices[price_id] = UnitPrice("" if amount is None else format(Decimal(str(amount)), "f"),
-                                                        price.currency)
+                self._unit_prices[price_id] = UnitPrice(
+                    "" if amount is None else format(Decimal(str(amount)), "f"), price.currency
+                )
             return self._specs[price_id]
 
     def unit_price(self, price_id: str) -> UnitPrice:
@@ -109,7 +115,10 @@ class StripeUsageMeter(UsageMeter):
 
     def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
         spec = self.spec(price_id)
-        summaries = call_stripe("read meter event summaries", self._stripe().v1.billing.meters.event_summaries.list,
-                                spec.meter_id, {"customer": customer_id, "start_time": start, "end_time": end,
-                                                "limit": 100})
+        summaries = call_stripe(
+            "read meter event summaries",
+            self._stripe().v1.billing.meters.event_summaries.list,
+            spec.meter_id,
+            {"customer": customer_id, "start_time": start, "end_time": end, "limit": 100},
+        )
         return sum(summary.aggregated_value for summary in summaries.auto_paging_iter())

@@ -46,8 +46,8 @@ USAGE_LIMIT_CREDITS_EXHAUSTED = "credits_exhausted"  # a prepaid plan's credits 
 # What the 429 says for each (a gateway response's body substitutes it as is: no double quote, no backslash).
 USAGE_LIMIT_MESSAGES = {
     USAGE_LIMIT_QUOTA_EXCEEDED: "This account has used its plan's quota for the current period: see your plan and "
-                                "upgrade on your account page (accountUrl).",
+    "upgrade on your account page (accountUrl).",
     USAGE_LIMIT_SPEND_CAP_REACHED: "This account has reached its spend cap for the current period: raise or remove "
-                                   "it on your account page (accountUrl).",
+    "it on your account page (accountUrl).",
     USAGE_LIMIT_CREDITS_EXHAUSTED: "This account has no credits left: buy credits on your account page (accountUrl).",
 }

@@ -78,16 +78,32 @@ SITE_TWIN_OF_ROUTE = dict(
 )
 # Route -> HTTP method, for the stage (infra/gateway.py), `make dev` (localdev) and WAF (infra/waf.py).
 SITE_ROUTES = {
-    ROUTE_SITE_REGISTER: "POST", ROUTE_SITE_CHECKOUT: "POST", ROUTE_SITE_CHECKOUT_OUTCOME: "POST",
-    ROUTE_LINK: "POST", ROUTE_SIGNUP_CONFIRM: "POST", ROUTE_SIGNIN: "POST", ROUTE_SIGNIN_CONFIRM: "POST",
-    ROUTE_ACCOUNT: "GET", ROUTE_ACCOUNT_KEY_ROTATE: "POST", ROUTE_ACCOUNT_KEY_REVOKE: "POST",
-    ROUTE_ACCOUNT_BILLING_PORTAL: "POST", ROUTE_ACCOUNT_PLAN: "POST", ROUTE_ACCOUNT_EVIDENCE: "POST",
-    ROUTE_ACCOUNT_SPEND: "POST", ROUTE_ACCOUNT_CREDITS: "POST", ROUTE_SIGNOUT: "POST",
+    ROUTE_SITE_REGISTER: "POST",
+    ROUTE_SITE_CHECKOUT: "POST",
+    ROUTE_SITE_CHECKOUT_OUTCOME: "POST",
+    ROUTE_LINK: "POST",
+    ROUTE_SIGNUP_CONFIRM: "POST",
+    ROUTE_SIGNIN: "POST",
+    ROUTE_SIGNIN_CONFIRM: "POST",
+    ROUTE_ACCOUNT: "GET",
+    ROUTE_ACCOUNT_KEY_ROTATE: "POST",
+    ROUTE_ACCOUNT_KEY_REVOKE: "POST",
+    ROUTE_ACCOUNT_BILLING_PORTAL: "POST",
+    ROUTE_ACCOUNT_PLAN: "POST",
+    ROUTE_ACCOUNT_EVIDENCE: "POST",
+    ROUTE_ACCOUNT_SPEND: "POST",
+    ROUTE_ACCOUNT_CREDITS: "POST",
+    ROUTE_SIGNOUT: "POST",
 }
 # The site routes anyone may call without a session: WAF limits them per viewer IP like /register.
 SITE_ROUTES_WITHOUT_SESSION = (
-    ROUTE_SITE_REGISTER, ROUTE_SITE_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME,
-    ROUTE_LINK, ROUTE_SIGNUP_CONFIRM, ROUTE_SIGNIN, ROUTE_SIGNIN_CONFIRM,
+    ROUTE_SITE_REGISTER,
+    ROUTE_SITE_CHECKOUT,
+    ROUTE_SITE_CHECKOUT_OUTCOME,
+    ROUTE_LINK,
+    ROUTE_SIGNUP_CONFIRM,
+    ROUTE_SIGNIN,
+    ROUTE_SIGNIN_CONFIRM,
 )
 # The account page's address on the signup site (links in emails, the portal's way back) and the
 # file behind it: CloudFront and make dev's site server serve `/account` from `account.html`
@@ -96,8 +112,12 @@ ACCOUNT_PAGE = "account"
 ACCOUNT_PAGE_FILE = "account.html"
 # The function serving each site route, by handler (the stage and `make dev` route by it): the sign-up
 # routes run the register and checkout functions, as their twins on the API do; the rest, the account's.
-_SITE_ROUTES_NOT_THE_ACCOUNTS = {ROUTE_SITE_REGISTER: HANDLER_REGISTER, ROUTE_SIGNUP_CONFIRM: HANDLER_REGISTER,
-                                 ROUTE_SITE_CHECKOUT: HANDLER_CHECKOUT, ROUTE_SITE_CHECKOUT_OUTCOME: HANDLER_CHECKOUT}
+_SITE_ROUTES_NOT_THE_ACCOUNTS = {
+    ROUTE_SITE_REGISTER: HANDLER_REGISTER,
+    ROUTE_SIGNUP_CONFIRM: HANDLER_REGISTER,
+    ROUTE_SITE_CHECKOUT: HANDLER_CHECKOUT,
+    ROUTE_SITE_CHECKOUT_OUTCOME: HANDLER_CHECKOUT,
+}
 SITE_ROUTE_HANDLERS = {route: _SITE_ROUTES_NOT_THE_ACCOUNTS.get(route, HANDLER_ACCOUNT) for route in SITE_ROUTES}
 # `__Host-`: the browser keeps it only if Secure, Path=/ and without Domain (RFC 6265bis, cookie prefixes).
 SESSION_COOKIE = "__Host-tollgate-session"

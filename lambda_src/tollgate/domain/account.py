@@ -136,15 +136,32 @@ class Account:
     alerts_sent: AlertsSent | None = None
 
     @classmethod
-    def reservation(cls, registrant: Registrant, plan: Plan, *, attempt_id: str, request_fingerprint: str, now: int,
-                    lease_seconds: int = RESERVATION_LEASE_SECONDS, account_id: str | None = None) -> Account:
+    def reservation(
+        cls,
+        registrant: Registrant,
+        plan: Plan,
+        *,
+        attempt_id: str,
+        request_fingerprint: str,
+        now: int,
+        lease_seconds: int = RESERVATION_LEASE_SECONDS,
+        account_id: str | None = None,
+    ) -> Account:
         """The `pending` row that claims an email for one sign-up attempt, until its lease runs out."""
         return cls(
-            email=registrant.email, status=AccountStatus.PENDING, account_id=account_id or new_account_id(),
+            email=registrant.email,
+            status=AccountStatus.PENDING,
+            account_id=account_id or new_account_id(),
             first_name=registrant.first_name,
-            last_name=registrant.last_name, plan_id=plan.id, price_id=plan.price_id,
-            lease_expires_at=now + lease_seconds, attempt_id=attempt_id, request_fingerprint=request_fingerprint,
-            created_at=now, updated_at=now, history=(StatusChange(now, AccountStatus.PENDING, "sign-up"),),
+            last_name=registrant.last_name,
+            plan_id=plan.id,
+            price_id=plan.price_id,
+            lease_expires_at=now + lease_seconds,
+            attempt_id=attempt_id,
+            request_fingerprint=request_fingerprint,
+            created_at=now,
+            updated_at=now,
+            history=(StatusChange(now, AccountStatus.PENDING, "sign-up"),),
         )
 
     @property
@@ -156,8 +173,12 @@ class Account:
     def succeeding(self, canceled: Account, at: int) -> Account:
         """This sign-up's row taking over a canceled account of the same email: it keeps the
         earlier history, and names the earlier ids (the Stripe customer and its invoices stay)."""
-        note = StatusChange(at, self.status, f"sign-up again after cancellation (earlier key {canceled.api_key_id}, "
-                                             f"customer {canceled.customer_id}, subscription {canceled.subscription_id})")
+        note = StatusChange(
+            at,
+            self.status,
+            f"sign-up again after cancellation (earlier key {canceled.api_key_id}, "
+            f"customer {canceled.customer_id}, subscription {canceled.subscription_id})",
+        )
         return replace(self, history=(*canceled.history, note)[-HISTORY_LIMIT:])
 
     def with_status(self, status: AccountStatus, at: int, cause: str, event_id: str | None = None) -> Account:
@@ -165,7 +186,10 @@ class Account:
         row keeps its lease."""
         change = StatusChange(at, status, cause, event_id)
         return replace(
-            self, status=status, updated_at=at, history=(*self.history, change)[-HISTORY_LIMIT:],
+            self,
+            status=status,
+            updated_at=at,
+            history=(*self.history, change)[-HISTORY_LIMIT:],
             lease_expires_at=self.lease_expires_at if status is AccountStatus.PENDING else None,
         )
 
@@ -183,8 +207,11 @@ class Account:
     def follow_up_since(self) -> int | None:
         """Since when the reconciler must look at this row again whatever Stripe's listings say: it owes
         an open invoice, or a plan change was asked of Stripe and not recorded as done."""
-        moments = [moment for moment in (self.owes_since, self.plan_intent.at if self.plan_intent else None)
-                   if moment is not None]
+        moments = [
+            moment
+            for moment in (self.owes_since, self.plan_intent.at if self.plan_intent else None)
+            if moment is not None
+        ]
         return min(moments, default=None)
 
     def with_debt(self, since: int | None) -> Account:
@@ -194,7 +221,8 @@ class Account:
         """A row nothing will finish: a rollback could not undo it (`failed`), or its sign-up died
         mid-way (`pending` past its lease). `make failed-accounts` lists and cleans these."""
         return self.status is AccountStatus.FAILED or (
-            self.status is AccountStatus.PENDING and (self.lease_expires_at or 0) < now)
+            self.status is AccountStatus.PENDING and (self.lease_expires_at or 0) < now
+        )
 
     def canceled_since(self) -> int | None:
         """When a canceled account was canceled: the first of the history's latest run of `canceled`
@@ -239,7 +267,8 @@ class Account:
         """The API Gateway key is (or was) this account's: its usage key, or a key of a record from
         before issue 20 (late usage of either is still this customer's)."""
         return gateway_key_id == self.api_key_id or any(
-            record.own_gateway_key_id == gateway_key_id for record in self.key_records)
+            record.own_gateway_key_id == gateway_key_id for record in self.key_records
+        )
 
     @property
     def gateway_key_ids(self) -> tuple[str, ...]:
@@ -324,20 +353,33 @@ class Account:
         """The canceled row once its API Gateway keys are deleted: every key record says `retired`
         (the ids stay, so late usage still finds the customer), the usage key's value is forgotten
         (the key is gone), the deletion is in the history and the status stays."""
-        return replace(self.with_status(self.status, at, cause), keys=self.key_ring.all_retired(at).records,
-                       usage_key=None)
+        return replace(
+            self.with_status(self.status, at, cause), keys=self.key_ring.all_retired(at).records, usage_key=None
+        )
 
     # --- billing (tollgate.domain.billing_cursor) ------------------------------------------------
 
     @property
     def billing(self) -> BillingCursor:
-        return BillingCursor(self.customer_id, self.subscription_id, self.last_billing_event_id,
-                             self.last_billing_event_at, self.owes_since, self.last_checkout_session_id)
+        return BillingCursor(
+            self.customer_id,
+            self.subscription_id,
+            self.last_billing_event_id,
+            self.last_billing_event_at,
+            self.owes_since,
+            self.last_checkout_session_id,
+        )
 
     def with_billing(self, cursor: BillingCursor) -> Account:
-        return replace(self, customer_id=cursor.customer_id, subscription_id=cursor.subscription_id,
-                       last_billing_event_id=cursor.last_event_id, last_billing_event_at=cursor.last_event_at,
-                       owes_since=cursor.owes_since, last_checkout_session_id=cursor.last_checkout_session_id)
+        return replace(
+            self,
+            customer_id=cursor.customer_id,
+            subscription_id=cursor.subscription_id,
+            last_billing_event_id=cursor.last_event_id,
+            last_billing_event_at=cursor.last_event_at,
+            owes_since=cursor.owes_since,
+            last_checkout_session_id=cursor.last_checkout_session_id,
+        )
 
     def with_customer(self, customer_id: str) -> Account:
         return replace(self, customer_id=customer_id)
@@ -364,8 +406,14 @@ class Account:
         return PlanState(self.plan_id, self.price_id, self.plan_changes, self.pending_plan_id, self.plan_intent)
 
     def with_plan_state(self, state: PlanState) -> Account:
-        return replace(self, plan_id=state.plan_id, price_id=state.price_id, plan_changes=state.changes,
-                       pending_plan_id=state.pending_plan_id, plan_intent=state.intent)
+        return replace(
+            self,
+            plan_id=state.plan_id,
+            price_id=state.price_id,
+            plan_changes=state.changes,
+            pending_plan_id=state.pending_plan_id,
+            plan_intent=state.intent,
+        )
 
     def plan_at(self, at: float) -> PlanTerm:
         """The plan (and the price recorded with it) the account was on at `at`: what a call made then is billed on."""
@@ -376,7 +424,9 @@ class Account:
 
     def with_plan(self, plan: Plan, at: int, cause: str) -> Account:
         """On `plan` from `at`, no longer waiting for a card nor for Stripe to change plans (PlanState.changed_to)."""
-        return replace(self.with_plan_state(self.plan_state.changed_to(plan.id, plan.price_id, at, cause)), updated_at=at)
+        return replace(
+            self.with_plan_state(self.plan_state.changed_to(plan.id, plan.price_id, at, cause)), updated_at=at
+        )
 
     def with_pending_plan(self, plan_id: str | None) -> Account:
         return self.with_plan_state(self.plan_state.with_pending(plan_id))

@@ -55,8 +55,18 @@ class RetirementRun:
 
 
 class AccountKeys:
-    def __init__(self, accounts: Accounts, key_items: KeyItems, access: CustomerAccess, enforcer: KeyEnforcer,
-                 api_keys: ApiKeys, *, issuer: KeyIssuer, grace_seconds: int, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        accounts: Accounts,
+        key_items: KeyItems,
+        access: CustomerAccess,
+        enforcer: KeyEnforcer,
+        api_keys: ApiKeys,
+        *,
+        issuer: KeyIssuer,
+        grace_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ):
         self._accounts = accounts
         self._items = key_items
         self._access = access
@@ -76,8 +86,10 @@ class AccountKeys:
         if account.usage_key is None:
             raise KeyChangeRefused("This account's keys are being upgraded: try again in a few minutes.")
         if len(account.existing_key_ids) >= MAX_EXISTING_KEYS:
-            raise KeyChangeRefused(f"This account already has {MAX_EXISTING_KEYS} keys: revoke a key that is rotating "
-                                   "out, then rotate again.")
+            raise KeyChangeRefused(
+                f"This account already has {MAX_EXISTING_KEYS} keys: revoke a key that is rotating "
+                "out, then rotate again."
+            )
         now = int(self._clock())
         key, record = self._issuer.issue(now)
         grace_until = now + self.grace_seconds
@@ -89,8 +101,9 @@ class AccountKeys:
         except Exception as failure:
             self._remove_quietly(record.key_hash)
             if isinstance(failure, ConcurrentUpdate):
-                raise KeyChangeRefused("Your account changed while the key was being made; nothing changed: "
-                                       "reload the page and try again.") from None
+                raise KeyChangeRefused(
+                    "Your account changed while the key was being made; nothing changed: reload the page and try again."
+                ) from None
             raise
         # The new key works already should this fail: the old one's item still says `active` until the
         # next writer, or the retirement at its grace end, copies the row onto it (the row says it is not in step).

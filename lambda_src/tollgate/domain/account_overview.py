@@ -61,8 +61,14 @@ class AccountOverview:
 
 
 class AccountOverviews:
-    def __init__(self, billing: AccountBilling, plan_usage: PlanUsage, reports: UsageReports | None,
-                 plans: PlanCatalog, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        billing: AccountBilling,
+        plan_usage: PlanUsage,
+        reports: UsageReports | None,
+        plans: PlanCatalog,
+        clock: Callable[[], float] = time.time,
+    ):
         self._plans = plans
         self._billing = billing
         self._plan_usage = plan_usage
@@ -76,22 +82,38 @@ class AccountOverviews:
         billable = quota_left = quota = None
         # (Each id is read into a name once: the lambdas then see it as the str the `if` found.)
         # (A pooled plan's key is its shard's, shared: API Gateway's count of it is no account's.)
-        subscription_id, customer_id, key_id, reports = (account.subscription_id, account.customer_id,
-                                                         None if plan.pooled else account.api_key_id, self._reports)
+        subscription_id, customer_id, key_id, reports = (
+            account.subscription_id,
+            account.customer_id,
+            None if plan.pooled else account.api_key_id,
+            self._reports,
+        )
         if subscription_id and account.status is not AccountStatus.CANCELED:
             invoice = _or_none(lambda: self._billing.upcoming_invoice(subscription_id), "amount", unavailable)
         ending = self._ending(account, plan, invoice)
         if invoice is not None and customer_id and reports is not None:
-            billable = _or_none(lambda: reports.billable_calls(customer_id, invoice.period_start, invoice.period_end),
-                                "usage", unavailable)
+            billable = _or_none(
+                lambda: reports.billable_calls(customer_id, invoice.period_start, invoice.period_end),
+                "usage",
+                unavailable,
+            )
         elif account.status is not AccountStatus.CANCELED and (not plan.is_free or ending is not None):
             unavailable.append("usage")  # (on a free plan with nothing billed, there is nothing to show)
         if key_id and account.status is not AccountStatus.CANCELED:
             today = datetime.fromtimestamp(self._clock(), UTC).date()
             left = _or_none(lambda: self._plan_usage.quota_left(key_id, plan, today), "quota", unavailable)
             quota_left, quota = left if left is not None else (None, None)
-        return AccountOverview(account, plan, account.key_records, invoice, billable, quota_left, quota,
-                               tuple(dict.fromkeys(unavailable)), ending)
+        return AccountOverview(
+            account,
+            plan,
+            account.key_records,
+            invoice,
+            billable,
+            quota_left,
+            quota,
+            tuple(dict.fromkeys(unavailable)),
+            ending,
+        )
 
     def _ending(self, account: Account, plan: Plan, invoice: UpcomingInvoice | None) -> EndingSubscription | None:
         """An account on a free plan that still has a subscription is on its way from a paid plan

@@ -23,8 +23,13 @@ WRITE_TRIES = 4
 T = TypeVar("T")
 
 
-def with_fresh_row(accounts: Accounts, email: str, attempt: Callable[[Account | None], T],
-                   tries: int = WRITE_TRIES, first: Account | None = None) -> T:
+def with_fresh_row(
+    accounts: Accounts,
+    email: str,
+    attempt: Callable[[Account | None], T],
+    tries: int = WRITE_TRIES,
+    first: Account | None = None,
+) -> T:
     """Run `attempt` on `first` (a row the caller just read) or on the row as it is now, and again on
     a fresh read each time it raises ConcurrentUpdate (its write lost a race), at most `tries` times;
     then ConcurrentUpdate."""
@@ -36,8 +41,13 @@ def with_fresh_row(accounts: Accounts, email: str, attempt: Callable[[Account | 
     raise ConcurrentUpdate(f"the account of {email} changed {tries} times while it was being updated; try again")
 
 
-def change_account(accounts: Accounts, email: str, decide: Callable[[Account], Account | None],
-                   tries: int = WRITE_TRIES, event: AppliedEvent | None = None) -> Account | None:
+def change_account(
+    accounts: Accounts,
+    email: str,
+    decide: Callable[[Account], Account | None],
+    tries: int = WRITE_TRIES,
+    event: AppliedEvent | None = None,
+) -> Account | None:
     """Write what `decide` makes of the current row (None, or the row unchanged: nothing to write),
     deciding again on a fresh read whenever another writer got there first. Returns the row as
     stored afterwards; None when there is no row."""

@@ -39,7 +39,9 @@ def key_pattern(prefix: str) -> str:
 def check_prefix(prefix: str) -> str:
     """The prefix, or ValueError saying what a prefix may be."""
     if not _PREFIX.match(prefix):
-        raise ValueError(f"{prefix!r} is not a key prefix: 2 to 16 lower-case letters and digits, starting with a letter")
+        raise ValueError(
+            f"{prefix!r} is not a key prefix: 2 to 16 lower-case letters and digits, starting with a letter"
+        )
     return prefix
 
 

@@ -40,8 +40,14 @@ class PaymentMethodCheckout:
     """Opens Stripe Checkout (setup mode) for the customer behind an API key, and tells the page
     coming back from it what became of the account."""
 
-    def __init__(self, accounts: Accounts, key_items: KeyItems, payments: PaymentMethods, signup_url: str,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        accounts: Accounts,
+        key_items: KeyItems,
+        payments: PaymentMethods,
+        signup_url: str,
+        clock: Callable[[], float] = time.time,
+    ):
         self._accounts = accounts
         self._key_items = key_items
         self._payments = payments
@@ -75,8 +81,11 @@ class PaymentMethodCheckout:
             raise ApiKeyRejected("account not billable")
         return self._payments.create_setup_checkout(
             account.customer_id,
-            success_url=with_query(return_url, {CHECKOUT_OUTCOME_PARAMETER: "success"},
-                                    {CHECKOUT_SESSION_PARAMETER: STRIPE_SESSION_ID_TEMPLATE}),
+            success_url=with_query(
+                return_url,
+                {CHECKOUT_OUTCOME_PARAMETER: "success"},
+                {CHECKOUT_SESSION_PARAMETER: STRIPE_SESSION_ID_TEMPLATE},
+            ),
             cancel_url=with_query(return_url, {CHECKOUT_OUTCOME_PARAMETER: "cancel"}),
             idempotency_key=f"tollgate-checkout-{request_id}",
         )

@@ -53,8 +53,15 @@ class UndoOutcome:
 class Cleanup:
     """Undoes the resources an account row records, and finds keys no row records."""
 
-    def __init__(self, api_keys: ApiKeys, billing: Billing, accounts: Accounts, plans: PlanCatalog,
-                 key_items: KeyItems, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        api_keys: ApiKeys,
+        billing: Billing,
+        accounts: Accounts,
+        plans: PlanCatalog,
+        key_items: KeyItems,
+        clock: Callable[[], float] = time.time,
+    ):
         self._plans = plans
         self._key_items = key_items
         self._api_keys = api_keys
@@ -88,7 +95,9 @@ class Cleanup:
             delete_key = _Undo(f"delete API key {key_id}", lambda: self._api_keys.delete_key(key_id))
             undos.append(delete_key)
         if customer_id:
-            delete_customer = _Undo(f"delete customer {customer_id}", lambda: self._billing.delete_customer(customer_id))
+            delete_customer = _Undo(
+                f"delete customer {customer_id}", lambda: self._billing.delete_customer(customer_id)
+            )
         elif (idempotency_key := account.customer_idempotency_key) and reference:
             # (A customer is created for the sign-up's reference, once the row records it: a row with the
             # create's idempotency key always has one.)
@@ -107,15 +116,19 @@ class Cleanup:
                     self._billing.delete_customer(customer)
 
             delete_customer = _Undo(
-                "find and delete the customer whose create had an unknown outcome "
-                f"(idempotency key {idempotency_key})",
+                f"find and delete the customer whose create had an unknown outcome (idempotency key {idempotency_key})",
                 delete_unknown_customer,
             )
         if delete_customer:
             undos.append(delete_customer)
         if subscription_id:
-            undos.append(_Undo(f"cancel subscription {subscription_id}",
-                               lambda: self._billing.cancel_subscription(subscription_id), covered_by=delete_customer))
+            undos.append(
+                _Undo(
+                    f"cancel subscription {subscription_id}",
+                    lambda: self._billing.cancel_subscription(subscription_id),
+                    covered_by=delete_customer,
+                )
+            )
         for record in account.key_records:  # stored last: undone first
             if record.key_hash is not None:
                 undos.append(_Undo(f"remove key {record.id}", partial(self._key_items.delete, record.key_hash)))
@@ -134,8 +147,9 @@ class Cleanup:
             except Exception as error:  # noqa: BLE001 - every undo is tried whatever the previous one did
                 failed.append((undo, f"{undo.description} ({error})"))
         failed_undos = [undo for undo, _ in failed]
-        leftovers = tuple(reason for undo, reason in failed
-                          if undo.covered_by is None or undo.covered_by in failed_undos)
+        leftovers = tuple(
+            reason for undo, reason in failed if undo.covered_by is None or undo.covered_by in failed_undos
+        )
         return UndoOutcome(learnt["account"], leftovers)
 
     def keep_failed(self, account: Account, reason: str, *, read: Account) -> Account | None:
@@ -154,5 +168,6 @@ class Cleanup:
             key
             for key in self._api_keys.keys_named(SIGNUP_KEY_NAME_PREFIX)
             if not key.name.startswith(POOL_KEY_NAME_PREFIX)  # shared, recorded by the pool (tollgate.domain.key_pools)
-            and key.created_at < now - lease_seconds and self._accounts.find_by_api_key_id(key.id) is None
+            and key.created_at < now - lease_seconds
+            and self._accounts.find_by_api_key_id(key.id) is None
         ]

@@ -62,21 +62,28 @@ class CreditPurchases:
         the SDK's retries of this one request."""
         plan = self._plans.get(account.plan_id)
         if plan.prepaid is None:
-            raise CreditPurchaseRefused(f"Your plan ({plan.name}) is not prepaid: its calls are billed on your "
-                                        "invoice, so there is no credit to buy.")
+            raise CreditPurchaseRefused(
+                f"Your plan ({plan.name}) is not prepaid: its calls are billed on your "
+                "invoice, so there is no credit to buy."
+            )
         if account.status not in BILLABLE_STATUSES or not account.customer_id or not account.account_id:
-            raise CreditPurchaseRefused("This account cannot buy credit: it has no billing account, or it is "
-                                        "canceled. Sign up again to use the API.")
+            raise CreditPurchaseRefused(
+                "This account cannot buy credit: it has no billing account, or it is "
+                "canceled. Sign up again to use the API."
+            )
         try:
             pack = plan.prepaid.pack(pack_id)
         except UnknownPlan as unknown:
             raise ValidationFailed(str(unknown), {FIELD_PACK: str(unknown)}) from None
-        order = CreditPackOrder(account.account_id, account.customer_id, plan.id, pack.id, pack.credit, pack.price,
-                                plan.prepaid.currency)
+        order = CreditPackOrder(
+            account.account_id, account.customer_id, plan.id, pack.id, pack.credit, pack.price, plan.prepaid.currency
+        )
         return self._sales.create_credit_checkout(
-            order, success_url=with_query(return_url, {CREDITS_OUTCOME_PARAMETER: "success"}),
+            order,
+            success_url=with_query(return_url, {CREDITS_OUTCOME_PARAMETER: "success"}),
             cancel_url=with_query(return_url, {CREDITS_OUTCOME_PARAMETER: "cancel"}),
-            idempotency_key=f"tollgate-credits-{request_id}")
+            idempotency_key=f"tollgate-credits-{request_id}",
+        )
 
     @staticmethod
     def handles(event: BillingEvent) -> bool:
@@ -103,5 +110,10 @@ class CreditPurchases:
         if plan.prepaid is None or not account.account_id:
             return None
         entries = self._book.entries(account.account_id)
-        return CreditView(self._book.balance(account.account_id), plan.prepaid.currency, plan.prepaid.unit_price,
-                          plan.prepaid.packs, tuple(reversed(entries[-ENTRIES_SHOWN:])))
+        return CreditView(
+            self._book.balance(account.account_id),
+            plan.prepaid.currency,
+            plan.prepaid.unit_price,
+            plan.prepaid.packs,
+            tuple(reversed(entries[-ENTRIES_SHOWN:])),
+        )

@@ -51,15 +51,24 @@ class CreditBook:
 
     def purchase(self, account_id: str, checkout_session_id: str, credit: int, at: int, pack_id: str) -> bool:
         """`credit` (micro-units) bought through the paid Checkout session: True when added now."""
-        return self._ledger.append(CreditEntry(account_id, f"{CreditKind.PURCHASE}#{checkout_session_id}",
-                                               CreditKind.PURCHASE, credit, at, f"pack {pack_id}"))
+        return self._ledger.append(
+            CreditEntry(
+                account_id,
+                f"{CreditKind.PURCHASE}#{checkout_session_id}",
+                CreditKind.PURCHASE,
+                credit,
+                at,
+                f"pack {pack_id}",
+            )
+        )
 
     def charge_usage(self, account_id: str, source: str, calls: int, unit_price: int, at: int) -> bool:
         """`calls` billable calls of the ledger object `source` at `unit_price` (micro-units per call)."""
         if calls <= 0:
             return False
-        return self._ledger.append(CreditEntry(account_id, usage_entry_id(source), CreditKind.USAGE,
-                                               -calls * unit_price, at, f"{calls} calls"))
+        return self._ledger.append(
+            CreditEntry(account_id, usage_entry_id(source), CreditKind.USAGE, -calls * unit_price, at, f"{calls} calls")
+        )
 
     def balance(self, account_id: str) -> int:
         return self._ledger.balance(account_id)

@@ -35,9 +35,16 @@ EMAIL_COUNT_WINDOW_SECONDS = 3600
 class EmailLinks:
     """Sends emails (with a one-time link when they carry one) and redeems the links."""
 
-    def __init__(self, access: CustomerAccess, mailer: Mailer, *, ttl_seconds: int, emails_per_hour: int,
-                 clock: Callable[[], float] = time.time,
-                 new_token: Callable[[], str] = lambda: secrets.token_urlsafe(TOKEN_BYTES)):
+    def __init__(
+        self,
+        access: CustomerAccess,
+        mailer: Mailer,
+        *,
+        ttl_seconds: int,
+        emails_per_hour: int,
+        clock: Callable[[], float] = time.time,
+        new_token: Callable[[], str] = lambda: secrets.token_urlsafe(TOKEN_BYTES),
+    ):
         self._access = access
         self._mailer = mailer
         self.ttl_seconds = ttl_seconds
@@ -45,8 +52,9 @@ class EmailLinks:
         self._clock = clock
         self._new_token = new_token
 
-    def send_link(self, purpose: LinkPurpose, email: str, message: Callable[[str], Email],
-                  registrant: Registrant | None = None) -> None:
+    def send_link(
+        self, purpose: LinkPurpose, email: str, message: Callable[[str], Email], registrant: Registrant | None = None
+    ) -> None:
         """Store a new link for `email` and send `message(token)`. Raises TooManyEmails first when
         the address had its share this hour (nothing is stored then)."""
         self._count(email)
@@ -94,5 +102,6 @@ class EmailLinks:
         window = now - now % EMAIL_COUNT_WINDOW_SECONDS
         window_end = window + EMAIL_COUNT_WINDOW_SECONDS
         if not self._access.count_email(token_hash(email), window, self._emails_per_hour, window_end):
-            raise TooManyEmails(f"{self._emails_per_hour} emails were sent to this address this hour",
-                                retry_after=window_end - now)
+            raise TooManyEmails(
+                f"{self._emails_per_hour} emails were sent to this address this hour", retry_after=window_end - now
+            )

@@ -32,10 +32,14 @@ from tollgate.domain.ports.metering import UsageEvidence
 from tollgate.domain.usage import MeteredCall
 
 COLUMNS = ("time", "request_id", "method", "path", "status", "plan", "price", "unit_amount", "currency")
-NOT_KEPT = ("This service does not keep call-by-call evidence (its usage reaches Stripe through Moesif): your "
-            "invoice lists the units Stripe counted.")
-NO_BILLING_PERIOD = ("Nothing is billed on this account yet (no subscription, so no billing period): there is no "
-                     "evidence to download. Choose a paid plan on this page to be billed for calls.")
+NOT_KEPT = (
+    "This service does not keep call-by-call evidence (its usage reaches Stripe through Moesif): your "
+    "invoice lists the units Stripe counted."
+)
+NO_BILLING_PERIOD = (
+    "Nothing is billed on this account yet (no subscription, so no billing period): there is no "
+    "evidence to download. Choose a paid plan on this page to be billed for calls."
+)
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,19 @@ class EvidenceBatch:
         """The calls as CSV rows (no header: a period's file has one), oldest first."""
         out, price = io.StringIO(), self.unit_price
         csv.writer(out, lineterminator="\n").writerows(
-            (iso_time(billed.call.at_ms), billed.call.request_id, billed.call.method, billed.call.path,
-             billed.call.status, billed.plan_id, billed.price_id, price.amount, price.currency)
-            for billed in sorted(self.calls, key=lambda billed: (billed.call.at_ms, billed.call.request_id)))
+            (
+                iso_time(billed.call.at_ms),
+                billed.call.request_id,
+                billed.call.method,
+                billed.call.path,
+                billed.call.status,
+                billed.plan_id,
+                billed.price_id,
+                price.amount,
+                price.currency,
+            )
+            for billed in sorted(self.calls, key=lambda billed: (billed.call.at_ms, billed.call.request_id))
+        )
         return out.getvalue().encode()
 
 

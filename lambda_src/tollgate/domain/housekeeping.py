@@ -70,9 +70,17 @@ class HousekeepingRun:
 class Housekeeping:
     """Deletes canceled accounts' keys after the retention; counts keys and stuck rows."""
 
-    def __init__(self, accounts: Accounts, api_keys: ApiKeys, key_items: KeyItems, retention_days: int,
-                 pools: KeyPoolProvisioner, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep, deletions_per_second: float = KEY_DELETIONS_PER_SECOND):
+    def __init__(
+        self,
+        accounts: Accounts,
+        api_keys: ApiKeys,
+        key_items: KeyItems,
+        retention_days: int,
+        pools: KeyPoolProvisioner,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        deletions_per_second: float = KEY_DELETIONS_PER_SECOND,
+    ):
         self._accounts = accounts
         self._pools = pools
         self._api_keys = api_keys
@@ -108,8 +116,11 @@ class Housekeeping:
 
     def _key_due(self, account: Account, now: int) -> bool:
         canceled_since = account.canceled_since()
-        return (canceled_since is not None and bool(account.gateway_key_ids)
-                and canceled_since <= now - self._retention_seconds)
+        return (
+            canceled_since is not None
+            and bool(account.gateway_key_ids)
+            and canceled_since <= now - self._retention_seconds
+        )
 
     def _delete_keys(self, account: Account) -> list[KeyDeletion]:
         key_ids = account.gateway_key_ids
@@ -117,8 +128,10 @@ class Housekeeping:
             self._pacer.wait()
             self._api_keys.delete_key(key_id)
         deleted = account.with_keys_deleted(
-            int(self._clock()), f"API key{'s' if len(key_ids) > 1 else ''} {', '.join(key_ids)} deleted "
-            f"{self._retention_days} days after the cancellation (canceled_key_retention_days)")
+            int(self._clock()),
+            f"API key{'s' if len(key_ids) > 1 else ''} {', '.join(key_ids)} deleted "
+            f"{self._retention_days} days after the cancellation (canceled_key_retention_days)",
+        )
         try:
             stored = self._accounts.update(deleted, account)
         except ConcurrentUpdate:

@@ -80,12 +80,20 @@ def decide(item: Mapping[str, Any] | None, now: float) -> Grant | Denial:
     """The grant for a call with the key whose item is `item` (plain values: str, int), at `now`."""
     if item is None:
         return Denial("no such key")
-    refused = refusal(item.get(contract.KEYS_ATTR_STATE), item.get(contract.KEYS_ATTR_NOT_AFTER),
-                      item.get(contract.KEYS_ATTR_ACCOUNT_STATUS), now)
+    refused = refusal(
+        item.get(contract.KEYS_ATTR_STATE),
+        item.get(contract.KEYS_ATTR_NOT_AFTER),
+        item.get(contract.KEYS_ATTR_ACCOUNT_STATUS),
+        now,
+    )
     if refused is not None:
         return refused
-    fields = (contract.KEYS_ATTR_ACCOUNT_ID, contract.KEYS_ATTR_PLAN, contract.KEYS_ATTR_HINT,
-              contract.KEYS_ATTR_USAGE_KEY)
+    fields = (
+        contract.KEYS_ATTR_ACCOUNT_ID,
+        contract.KEYS_ATTR_PLAN,
+        contract.KEYS_ATTR_HINT,
+        contract.KEYS_ATTR_USAGE_KEY,
+    )
     present = {name: value for name in fields if isinstance(value := item.get(name), str) and value}
     missing = [name for name in fields if name not in present]
     if missing:

@@ -75,8 +75,16 @@ def follow_row(items: KeyItems, account: Account) -> None:
 
 
 class KeyEnforcer:
-    def __init__(self, accounts: Accounts, keys: ApiKeys, items: KeyItems, plans: PlanCatalog, metrics: Metrics,
-                 usage_keys: UsageKeys, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        accounts: Accounts,
+        keys: ApiKeys,
+        items: KeyItems,
+        plans: PlanCatalog,
+        metrics: Metrics,
+        usage_keys: UsageKeys,
+        clock: Callable[[], float] = time.time,
+    ):
         self._accounts = accounts
         self._usage_keys = usage_keys
         self._keys = keys
@@ -99,8 +107,10 @@ class KeyEnforcer:
             if touched or not wanted.keys_in_sync:
                 touched_gateway = touched_gateway or not wanted.gateway_in_sync
                 # (A new usage key is on the items stamped with the version our write below gives the row.)
-                self.set_keys(wanted if wanted is account else replace(wanted, version=account.version + 1),
-                              gateway=touched_gateway and gateway)
+                self.set_keys(
+                    wanted if wanted is account else replace(wanted, version=account.version + 1),
+                    gateway=touched_gateway and gateway,
+                )
                 touched = True
                 if touched_gateway and not gateway:
                     return

@@ -25,7 +25,7 @@ from tollgate.domain.models import IssuedKey
 
 def key_id_of(key_hash: str) -> str:
     """The public name of a key (the account page, revoke calls): the start of its hash."""
-    return key_hash[:contract.KEY_ID_LENGTH]
+    return key_hash[: contract.KEY_ID_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,16 @@ class KeyItem:
         assert record.key_hash is not None, "only keys issued or imported by Tollgate have items"
         ended = record.state in (KeyState.REVOKED, KeyState.RETIRED)
         return cls(
-            key_hash=record.key_hash, hint=record.hint, account=account.email, account_id=account.account_id or "",
-            state=record.state, created_at=record.created_at, account_status=account.status.value,
-            plan=account.plan_id or "", usage_key=account.usage_key or "", account_version=account.version,
+            key_hash=record.key_hash,
+            hint=record.hint,
+            account=account.email,
+            account_id=account.account_id or "",
+            state=record.state,
+            created_at=record.created_at,
+            account_status=account.status.value,
+            plan=account.plan_id or "",
+            usage_key=account.usage_key or "",
+            account_version=account.version,
             not_after=record.until if record.state is KeyState.ROTATING_OUT else None,
             expires_at=(record.until or 0) + contract.ENDED_KEY_RETENTION_SECONDS if ended else None,
             usage_limit=limit.reason if (limit := account.active_usage_limit) else None,
@@ -81,7 +88,9 @@ class KeyIssuer:
         """A new key (its value: the only copy, for the customer) and its record (hash and hint only)."""
         value = new_key(self.prefix, self.mode())
         digest = key_hash(value)
-        return IssuedKey(key_id_of(digest), value), KeyRecord(key_id_of(digest), at, hint=key_hint(value), key_hash=digest)
+        return IssuedKey(key_id_of(digest), value), KeyRecord(
+            key_id_of(digest), at, hint=key_hint(value), key_hash=digest
+        )
 
 
 def stripe_key_mode(stripe_secret_key: str) -> str:

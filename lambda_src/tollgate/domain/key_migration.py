@@ -40,8 +40,12 @@ from tollgate.domain.ports.customer_access import CustomerAccess
 from tollgate.domain.ports.keys import ApiKeys, KeyItems
 
 # Rows whose keys may call again or still do; pending and failed rows hold no key a customer has.
-MIGRATED_STATUSES = (AccountStatus.ACTIVE, AccountStatus.SUSPENDED, AccountStatus.AWAITING_PAYMENT_METHOD,
-                     AccountStatus.CANCELED)
+MIGRATED_STATUSES = (
+    AccountStatus.ACTIVE,
+    AccountStatus.SUSPENDED,
+    AccountStatus.AWAITING_PAYMENT_METHOD,
+    AccountStatus.CANCELED,
+)
 
 DONE, IMPORTED, WOULD_IMPORT = "done", "imported", "would import"
 
@@ -57,8 +61,14 @@ class RowMigration:
 
 
 class KeyMigration:
-    def __init__(self, accounts: Accounts, api_keys: ApiKeys, key_items: KeyItems, access: CustomerAccess,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        accounts: Accounts,
+        api_keys: ApiKeys,
+        key_items: KeyItems,
+        access: CustomerAccess,
+        clock: Callable[[], float] = time.time,
+    ):
         self._clock = clock
         self._accounts = accounts
         self._api_keys = api_keys
@@ -91,9 +101,14 @@ class KeyMigration:
         now = int(self._clock())
 
         def migrated(row: Account) -> Account:
-            records = tuple(_imported(record, values[record.id]) if record.key_hash is None and record.id in values
-                            else replace(record, state=KeyState.RETIRED, until=now) if record.id in gone
-                            else record for record in row.key_records)
+            records = tuple(
+                _imported(record, values[record.id])
+                if record.key_hash is None and record.id in values
+                else replace(record, state=KeyState.RETIRED, until=now)
+                if record.id in gone
+                else record
+                for record in row.key_records
+            )
             changed = row.with_keys_imported(records).with_account_id(row.account_id or new_account_id())
             if usage_value and row.api_key_id:
                 changed = changed.with_usage_key(IssuedKey(row.api_key_id, usage_value))

@@ -82,8 +82,11 @@ class PoolNotReady(DownstreamError):
     was set up or grown): a sign-up is answered 503, to try again once the pool is made."""
 
     def __init__(self, plan_id: str, shard: int):
-        super().__init__("API Gateway", f"the {plan_id} plan's pooled key {shard} is not made yet "
-                                        "(the housekeeping makes it within the hour)", retryable=True)
+        super().__init__(
+            "API Gateway",
+            f"the {plan_id} plan's pooled key {shard} is not made yet (the housekeeping makes it within the hour)",
+            retryable=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -96,16 +99,26 @@ class PoolRun:
     problem: str | None = None
 
     def plus(self, other: PoolRun) -> PoolRun:
-        return PoolRun(self.recorded + other.recorded, self.orphans_deleted + other.orphans_deleted,
-                       self.missing + other.missing, self.problem or other.problem)
+        return PoolRun(
+            self.recorded + other.recorded,
+            self.orphans_deleted + other.orphans_deleted,
+            self.missing + other.missing,
+            self.problem or other.problem,
+        )
 
 
 class KeyPoolProvisioner:
     """Makes every pooled plan's P shard keys exist, in its usage plan, recorded (idempotent)."""
 
-    def __init__(self, api_keys: ApiKeys, pools: KeyPools, plans: PlanCatalog,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 creations_per_second: float = POOL_KEY_CREATIONS_PER_SECOND):
+    def __init__(
+        self,
+        api_keys: ApiKeys,
+        pools: KeyPools,
+        plans: PlanCatalog,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        creations_per_second: float = POOL_KEY_CREATIONS_PER_SECOND,
+    ):
         self._api_keys = api_keys
         self._pools = pools
         self._plans = plans
@@ -149,17 +162,20 @@ class KeyPoolProvisioner:
         if named:
             key = IssuedKey(named[0].id, self._api_keys.key_value(named[0].id))
         else:
-            key = self._api_keys.create_key(pool_key_name(plan.id, shard),
-                                            f"Tollgate: pooled usage key {shard} of plan {plan.id}")
+            key = self._api_keys.create_key(
+                pool_key_name(plan.id, shard), f"Tollgate: pooled usage key {shard} of plan {plan.id}"
+            )
         self._api_keys.attach_to_plan(key.id, plan.usage_plan_id)
         return key
 
     def _delete_orphans(self, listed: list[ListedKey], pool: KeyPool) -> int:
         """Delete this plan's pool-named keys no record names, once past the grace."""
         now, named = self._clock(), re.compile(re.escape(f"{POOL_KEY_NAME_PREFIX}{pool.plan_id}-") + r"\d{4}")
-        orphans = [key for key in listed  # (not another plan's whose id starts like this one's: `free-tier`)
-                   if named.fullmatch(key.name) and key.id not in pool.key_ids
-                   and key.created_at < now - ORPHAN_GRACE_SECONDS]
+        orphans = [
+            key
+            for key in listed  # (not another plan's whose id starts like this one's: `free-tier`)
+            if named.fullmatch(key.name) and key.id not in pool.key_ids and key.created_at < now - ORPHAN_GRACE_SECONDS
+        ]
         for key in orphans:
             self._pacer.wait()
             self._api_keys.delete_key(key.id)

@@ -96,8 +96,9 @@ class KeyRing:
     @property
     def live_gateway_key_ids(self) -> tuple[str, ...]:
         """API Gateway keys of records from before issue 20 that have not ended."""
-        return tuple(gateway_id for record in self.records if record.exists
-                     and (gateway_id := record.own_gateway_key_id))
+        return tuple(
+            gateway_id for record in self.records if record.exists and (gateway_id := record.own_gateway_key_id)
+        )
 
     @property
     def target(self) -> str:
@@ -108,19 +109,26 @@ class KeyRing:
     def rotated(self, record: KeyRecord, grace_until: int, now: int) -> KeyRing:
         """`record` becomes the current key; the one before keeps working until `grace_until`."""
         current = self.current
-        records = tuple(replace(old, state=KeyState.ROTATING_OUT, until=grace_until) if old is current else old
-                        for old in self.records)
+        records = tuple(
+            replace(old, state=KeyState.ROTATING_OUT, until=grace_until) if old is current else old
+            for old in self.records
+        )
         return KeyRing((*records, record)).pruned(now)
 
     def ended(self, key_id: str, state: KeyState, at: int) -> KeyRing:
         """The key `key_id` revoked or retired at `at`."""
-        return KeyRing(tuple(replace(record, state=state, until=at) if record.id == key_id else record
-                             for record in self.records)).pruned(at)
+        return KeyRing(
+            tuple(replace(record, state=state, until=at) if record.id == key_id else record for record in self.records)
+        ).pruned(at)
 
     def all_retired(self, at: int) -> KeyRing:
         """Every key that could still call retired at `at` (a canceled account's keys are deleted)."""
-        return KeyRing(tuple(replace(record, state=KeyState.RETIRED, until=at) if record.exists else record
-                             for record in self.records)).pruned(at)
+        return KeyRing(
+            tuple(
+                replace(record, state=KeyState.RETIRED, until=at) if record.exists else record
+                for record in self.records
+            )
+        ).pruned(at)
 
     def pruned(self, now: float) -> KeyRing:
         """Without the ended keys whose items are gone (KeyRecord.forgotten_at)."""

@@ -83,8 +83,17 @@ class Outcome(StrEnum):
 class LifecycleService:
     """Applies verified Stripe events (and the reconciler's repairs) to accounts and their keys."""
 
-    def __init__(self, accounts: Accounts, billing: Billing, payments: PaymentMethods, *, plans: PlanCatalog,
-                 plan_changes: PlanChanges, enforcer: KeyEnforcer, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        accounts: Accounts,
+        billing: Billing,
+        payments: PaymentMethods,
+        *,
+        plans: PlanCatalog,
+        plan_changes: PlanChanges,
+        enforcer: KeyEnforcer,
+        clock: Callable[[], float] = time.time,
+    ):
         self._accounts = accounts
         self._billing = billing
         self._payments = payments
@@ -131,7 +140,13 @@ class LifecycleService:
     def _is_actionable(event: BillingEvent) -> bool:
         if event.type == CHECKOUT_COMPLETED:
             return event.checkout_mode == "setup" and bool(event.setup_intent_id and event.customer_id)
-        return event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, INVOICE_PAID, INVOICE_PAYMENT_FAILED, RECONCILE)
+        return event.type in (
+            SUBSCRIPTION_UPDATED,
+            SUBSCRIPTION_DELETED,
+            INVOICE_PAID,
+            INVOICE_PAYMENT_FAILED,
+            RECONCILE,
+        )
 
     def _find_account(self, event: BillingEvent) -> Account | None:
         account = None
@@ -139,8 +154,12 @@ class LifecycleService:
             account = self._accounts.find_by_subscription_id(event.subscription_id)
         if account is None and event.customer_id:
             account = self._accounts.find_by_customer_id(event.customer_id)
-        if (account is not None and event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, RECONCILE)
-                and event.subscription_id and event.subscription_id != account.subscription_id):
+        if (
+            account is not None
+            and event.type in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED, RECONCILE)
+            and event.subscription_id
+            and event.subscription_id != account.subscription_id
+        ):
             return None  # an older or foreign subscription of the customer: not the row's
         return account
 
@@ -171,15 +190,25 @@ class LifecycleService:
         """The row (its subscription, its debt), its status after `event`, and why its keys are cut
         off when they are."""
         subscription = self._billing.subscription(account.subscription_id) if account.subscription_id else None
-        if subscription is not None and subscription.status in STATUSES_THAT_ENABLE \
-                and account.status is AccountStatus.ACTIVE:
+        if (
+            subscription is not None
+            and subscription.status in STATUSES_THAT_ENABLE
+            and account.status is AccountStatus.ACTIVE
+        ):
             self._plan_changes.align(account, subscription)
-        if event.type == CHECKOUT_COMPLETED and account.customer_id and self._billing.open_invoices(account.customer_id):
+        if (
+            event.type == CHECKOUT_COMPLETED
+            and account.customer_id
+            and self._billing.open_invoices(account.customer_id)
+        ):
             # The customer added a card to settle what they owe: Stripe will not retry by itself.
             payment = self._billing.pay_open_invoices(account.customer_id, f"tollgate-settle-{event.id}")
             if payment.declined:
-                return (account.with_debt(int(self._clock())), AccountStatus.SUSPENDED,
-                        f"The card added at checkout was declined: {payment.declined}")
+                return (
+                    account.with_debt(int(self._clock())),
+                    AccountStatus.SUSPENDED,
+                    f"The card added at checkout was declined: {payment.declined}",
+                )
             if account.subscription_id:
                 subscription = self._billing.subscription(account.subscription_id)
         status, reason = _following(event, account, subscription)
@@ -211,8 +240,11 @@ class LifecycleService:
             expected, _ = _following(BillingEvent("", RECONCILE, 0), account, subscription)
             if expected is not account.status:
                 return True
-        if account.status is AccountStatus.ACTIVE and subscription.status in STATUSES_THAT_ENABLE \
-                and self._plan_changes.misaligned(account, subscription):
+        if (
+            account.status is AccountStatus.ACTIVE
+            and subscription.status in STATUSES_THAT_ENABLE
+            and self._plan_changes.misaligned(account, subscription)
+        ):
             return True
         return not account.keys_in_sync
 
@@ -220,19 +252,32 @@ class LifecycleService:
         """Repair the account of `subscription` (listed at `listed_at`, epoch seconds) as a webhook
         event would: Stripe's current state is read again, and a newer event applied meanwhile
         wins (`stale`). The event id is per run and subscription, so a retried run repairs once."""
-        return self.handle(BillingEvent(id=f"{RECONCILE}-{run_id}-{subscription.id}", type=RECONCILE,
-                                        created=listed_at, customer_id=subscription.customer_id,
-                                        subscription_id=subscription.id))
+        return self.handle(
+            BillingEvent(
+                id=f"{RECONCILE}-{run_id}-{subscription.id}",
+                type=RECONCILE,
+                created=listed_at,
+                customer_id=subscription.customer_id,
+                subscription_id=subscription.id,
+            )
+        )
 
     def follow_up(self, account: Account, run_id: str) -> Outcome:
         """Look at an account again whatever its subscription says: it owes an open invoice, or a plan
         change was asked of Stripe and not recorded (the reconciler's follow-up list)."""
-        return self.handle(BillingEvent(id=f"{RECONCILE}-{run_id}-{account.customer_id}", type=RECONCILE,
-                                        created=int(self._clock()), customer_id=account.customer_id))
+        return self.handle(
+            BillingEvent(
+                id=f"{RECONCILE}-{run_id}-{account.customer_id}",
+                type=RECONCILE,
+                created=int(self._clock()),
+                customer_id=account.customer_id,
+            )
+        )
 
 
-def _following(event: BillingEvent, account: Account,
-               subscription: SubscriptionState | None) -> tuple[AccountStatus, str | None]:
+def _following(
+    event: BillingEvent, account: Account, subscription: SubscriptionState | None
+) -> tuple[AccountStatus, str | None]:
     """The status an account takes after `event` given its subscription (None: a free account without
     one), before what it owes is looked at, and why its keys are cut off when they are."""
     if subscription is None:

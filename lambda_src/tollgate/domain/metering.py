@@ -142,11 +142,22 @@ def meter_event_identifier(source: LedgerObject, customer_id: str, price_id: str
 class UsageReporter:
     """Reports ledger objects to the Stripe meter (see the module docstring)."""
 
-    def __init__(self, ledger: UsageLedger, accounts: Accounts, meter: UsageMeter, reports: UsageReports,
-                 evidence: UsageEvidence, tally: UsageTally, limits: UsageLimits, alerts: UsageAlerts,
-                 statuses: BillableStatuses, plans: PlanCatalog,
-                 clock: Callable[[], float] = time.time, parallel_calls: int = PARALLEL_STRIPE_CALLS,
-                 compactions_per_object: int = COMPACTIONS_PER_OBJECT):
+    def __init__(
+        self,
+        ledger: UsageLedger,
+        accounts: Accounts,
+        meter: UsageMeter,
+        reports: UsageReports,
+        evidence: UsageEvidence,
+        tally: UsageTally,
+        limits: UsageLimits,
+        alerts: UsageAlerts,
+        statuses: BillableStatuses,
+        plans: PlanCatalog,
+        clock: Callable[[], float] = time.time,
+        parallel_calls: int = PARALLEL_STRIPE_CALLS,
+        compactions_per_object: int = COMPACTIONS_PER_OBJECT,
+    ):
         self._plans = plans
         self._evidence = evidence
         self._tally = tally
@@ -197,17 +208,30 @@ class UsageReporter:
             if delivery is Delivery.AMBIGUOUS:
                 ambiguous.append(record)
         if failures:
-            raise UsageNotReported(failures[0].service,
-                                   f"{len(failures)} of {len(reports)} customers of {source} not reported; first: "
-                                   f"{failures[0]}", retryable=all(failure.retryable for failure in failures))
+            raise UsageNotReported(
+                failures[0].service,
+                f"{len(failures)} of {len(reports)} customers of {source} not reported; first: {failures[0]}",
+                retryable=all(failure.retryable for failure in failures),
+            )
         if limit_failures:  # the retry counts nothing twice, sends Stripe nothing twice, and decides again
             first = limit_failures[0]
-            raise UsageNotReported(first.service if isinstance(first, DownstreamError) else "DynamoDB",
-                                   f"the usage limits or alerts of {len(limit_failures)} accounts of {source} were not "
-                                   f"decided; first: {first}", retryable=True)
-        summary = BatchSummary(source, usage.records, usage.malformed, usage.billable,
-                               len({report.customer_id for report in reports}), unknown, len(ambiguous),
-                               int(self._clock()), billed=sum(report.value for report in reports))
+            raise UsageNotReported(
+                first.service if isinstance(first, DownstreamError) else "DynamoDB",
+                f"the usage limits or alerts of {len(limit_failures)} accounts of {source} were not "
+                f"decided; first: {first}",
+                retryable=True,
+            )
+        summary = BatchSummary(
+            source,
+            usage.records,
+            usage.malformed,
+            usage.billable,
+            len({report.customer_id for report in reports}),
+            unknown,
+            len(ambiguous),
+            int(self._clock()),
+            billed=sum(report.value for report in reports),
+        )
         self._reports.save_summary(summary)
         return BatchOutcome(summary, deliveries, tuple(ambiguous), units_sent, compaction.result())
 
@@ -218,7 +242,7 @@ class UsageReporter:
         now = int(self._clock())
         today = now // 86_400
         due = sorted(customer for customer in customers if (customer, today) not in self._compacted)
-        due = due[:self._compactions_per_object]
+        due = due[: self._compactions_per_object]
         self._compacted = {done for done in self._compacted if done[1] == today}
         failures = []
         with ThreadPoolExecutor(max_workers=self._parallel_calls) as pool:
@@ -241,8 +265,9 @@ class UsageReporter:
         window, with its own identifier (should Stripe still know it, that is "already reported")."""
         return self._send(record.report)
 
-    def _billed_calls(self, by_caller: dict[str, CallerUsage], accounts: dict[str, Account | None]
-                      ) -> tuple[dict[tuple[str, str], list[BilledCall]], dict[str, int]]:
+    def _billed_calls(
+        self, by_caller: dict[str, CallerUsage], accounts: dict[str, Account | None]
+    ) -> tuple[dict[tuple[str, str], list[BilledCall]], dict[str, int]]:
         """The one decision of what is billed: each billable call of an account with a customer, on the
         plan it was made on, at that plan's price, grouped by (customer, price); the calls of no
         customer, or of a plan with no price known, counted per caller id instead."""
@@ -276,17 +301,32 @@ class UsageReporter:
         except UnknownPlan:
             return None
 
-    def _meter_reports(self, source: LedgerObject, billed: dict[tuple[str, str], list[BilledCall]]) -> list[MeterReport]:
+    def _meter_reports(
+        self, source: LedgerObject, billed: dict[tuple[str, str], list[BilledCall]]
+    ) -> list[MeterReport]:
         now = int(self._clock())
-        return [MeterReport(meter_event_identifier(source, customer_id, price_id), customer_id, len(calls),
-                            min(max(one.call.at_ms for one in calls) // 1000, now), source, price_id)
-                for (customer_id, price_id), calls in sorted(billed.items())]
+        return [
+            MeterReport(
+                meter_event_identifier(source, customer_id, price_id),
+                customer_id,
+                len(calls),
+                min(max(one.call.at_ms for one in calls) // 1000, now),
+                source,
+                price_id,
+            )
+            for (customer_id, price_id), calls in sorted(billed.items())
+        ]
 
     def _save_evidence(self, report: MeterReport, billed: dict[tuple[str, str], list[BilledCall]]) -> None:
         """The calls the report bills, priced as Stripe prices them, as one object named by its identifier."""
-        self._evidence.save(EvidenceBatch(report.customer_id, report.identifier,
-                                          tuple(billed[report.customer_id, report.price_id]),
-                                          self._meter.unit_price(report.price_id)))
+        self._evidence.save(
+            EvidenceBatch(
+                report.customer_id,
+                report.identifier,
+                tuple(billed[report.customer_id, report.price_id]),
+                self._meter.unit_price(report.price_id),
+            )
+        )
 
     def _deliver(self, report: MeterReport) -> tuple[Delivery, ReportRecord]:
         record = self._reports.get(report.identifier)
@@ -318,8 +358,9 @@ class UsageReporter:
         return delivery
 
 
-def _each(reports: list[MeterReport], work: Callable[[MeterReport], _Result], at_once: int
-          ) -> list[_Result | DownstreamError]:
+def _each(
+    reports: list[MeterReport], work: Callable[[MeterReport], _Result], at_once: int
+) -> list[_Result | DownstreamError]:
     """`work` on each report, `at_once` at a time: its result, or the DownstreamError it raised. After a
     retryable failure (a service down or throttling) the reports not started yet are not tried: they
     wait for the object's retry, and an outage costs one round of calls, not one per customer."""
@@ -327,8 +368,11 @@ def _each(reports: list[MeterReport], work: Callable[[MeterReport], _Result], at
 
     def attempt(report: MeterReport) -> _Result | DownstreamError:
         if first_failure:
-            return DownstreamError(first_failure[0].service, f"{report.customer_id} not tried: an earlier call "
-                                                             f"failed ({first_failure[0]})", retryable=True)
+            return DownstreamError(
+                first_failure[0].service,
+                f"{report.customer_id} not tried: an earlier call failed ({first_failure[0]})",
+                retryable=True,
+            )
         try:
             return work(report)
         except DownstreamError as error:

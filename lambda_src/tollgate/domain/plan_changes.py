@@ -62,8 +62,15 @@ class PlanChangeOutcome:
 
 
 class PlanChanges:
-    def __init__(self, accounts: Accounts, billing: Billing, checkout: PaymentMethodCheckout, plans: PlanCatalog,
-                 enforcer: KeyEnforcer, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        accounts: Accounts,
+        billing: Billing,
+        checkout: PaymentMethodCheckout,
+        plans: PlanCatalog,
+        enforcer: KeyEnforcer,
+        clock: Callable[[], float] = time.time,
+    ):
         self._accounts = accounts
         self._billing = billing
         self._checkout = checkout
@@ -82,8 +89,9 @@ class PlanChanges:
             target = self._plans.get(plan_id)
         except UnknownPlan as unknown:
             raise PlanChangeRefused(f"{unknown}.") from None
-        changed = with_fresh_row(self._accounts, account.email,
-                                 lambda row: self._request(row, target, request_id, return_url), first=account)
+        changed = with_fresh_row(
+            self._accounts, account.email, lambda row: self._request(row, target, request_id, return_url), first=account
+        )
         if changed.checkout_url is None:
             self._enforcer.enforce(changed.account)
         return changed
@@ -99,14 +107,17 @@ class PlanChanges:
         current = self._plans.get(row.plan_id)
         owes = bool(row.customer_id and not target.is_free and self._billing.open_invoices(row.customer_id))
         if row.status is not AccountStatus.ACTIVE and not (row.status is AccountStatus.SUSPENDED and owes):
-            raise PlanChangeRefused("Only an active account can change plans: settle what it owes first (Manage "
-                                    "billing), then try again.")
+            raise PlanChangeRefused(
+                "Only an active account can change plans: settle what it owes first (Manage billing), then try again."
+            )
         if target.id == current.id:
             raise PlanChangeRefused(f"This account is on the {target.name} plan already.")
         now = int(self._clock())
         if row.plan_changes_since(now - PLAN_HISTORY_SECONDS) >= PLAN_CHANGES_KEPT:
-            raise PlanChangeRefused(f"This account changed plans {PLAN_CHANGES_KEPT} times in the last "
-                                    f"{PLAN_HISTORY_SECONDS // 86400} days: try again once the oldest change is older.")
+            raise PlanChangeRefused(
+                f"This account changed plans {PLAN_CHANGES_KEPT} times in the last "
+                f"{PLAN_HISTORY_SECONDS // 86400} days: try again once the oldest change is older."
+            )
         if owes or (target.requires_payment_method and not current.requires_payment_method):
             waiting = self._accounts.update(row.with_pending_plan(target.id), row)
             return PlanChangeOutcome(waiting, self._checkout.start_for_account(waiting, request_id, return_url))
@@ -146,8 +157,11 @@ class PlanChanges:
             return subscription_id
         if not row.customer_id:
             raise PlanChangeRefused("This account has no billing account yet: try again in a minute.")
-        same_price = [subscription for subscription in self._billing.live_subscriptions(row.customer_id)
-                      if subscription.has_price(target.price_id)]
+        same_price = [
+            subscription
+            for subscription in self._billing.live_subscriptions(row.customer_id)
+            if subscription.has_price(target.price_id)
+        ]
         if same_price:  # made by an earlier attempt whose answer or row write was lost: adopt it
             return min(same_price, key=lambda subscription: subscription.created).id
         return self._billing.subscribe(row.customer_id, target.price_id, idempotency_key)
@@ -166,8 +180,11 @@ class PlanChanges:
         price = self.price_of(account)
         if price is None:
             return not subscription.cancel_at_period_end
-        return not subscription.has_price(price) or subscription.cancel_at_period_end or self._tidy_due(
-            account, subscription)
+        return (
+            not subscription.has_price(price)
+            or subscription.cancel_at_period_end
+            or self._tidy_due(account, subscription)
+        )
 
     def align(self, account: Account, subscription: SubscriptionState) -> None:
         """Make Stripe bill what the row says (a live subscription of an active account)."""
@@ -178,7 +195,9 @@ class PlanChanges:
             self._billing.end_at_period_end(subscription.id)
             return
         if not subscription.has_price(price) or subscription.cancel_at_period_end:
-            self._billing.switch_price(subscription.id, price, f"tollgate-align-{subscription.id}-{price}-v{account.version}")
+            self._billing.switch_price(
+                subscription.id, price, f"tollgate-align-{subscription.id}-{price}-v{account.version}"
+            )
         if self._tidy_due(account, subscription):
             self._billing.drop_prices_except(subscription.id, price)
 

@@ -82,9 +82,17 @@ class _Tally:
 class Reconciler:
     """Brings account rows and keys in line with Stripe's subscriptions, a bounded slice per run."""
 
-    def __init__(self, billing: Billing, accounts: Accounts, runs: ReconcilerRuns, lifecycle: LifecycleService,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 operations_per_second: float = STRIPE_OPERATIONS_PER_SECOND, page_size: int = PAGE_SIZE):
+    def __init__(
+        self,
+        billing: Billing,
+        accounts: Accounts,
+        runs: ReconcilerRuns,
+        lifecycle: LifecycleService,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        operations_per_second: float = STRIPE_OPERATIONS_PER_SECOND,
+        page_size: int = PAGE_SIZE,
+    ):
         self._billing = billing
         self._accounts = accounts
         self._runs = runs
@@ -122,14 +130,26 @@ class Reconciler:
         except DownstreamError as problem:
             stopped_by = str(problem)
         finished_at = int(self._clock())
-        repairs = tuple(f"{repair.subscription_id} -> {repair.stripe_status}" for repair in tally.repairs
-                        if repair.outcome is Outcome.APPLIED)[:ReconcilerRun.REPAIRS_KEPT]
+        repairs = tuple(
+            f"{repair.subscription_id} -> {repair.stripe_status}"
+            for repair in tally.repairs
+            if repair.outcome is Outcome.APPLIED
+        )[: ReconcilerRun.REPAIRS_KEPT]
         repairs_at = finished_at if repairs else None
         if not repairs and previous is not None:
             repairs, repairs_at = previous.repairs, previous.repairs_at
-        record = ReconcilerRun(started_at=started_at, finished_at=finished_at, examined=tally.examined,
-                               repaired=tally.repaired, failed=tally.failed, cursor=cursor, stopped_by=stopped_by,
-                               repairs=repairs, repairs_at=repairs_at, orphans_canceled=tally.orphans_canceled)
+        record = ReconcilerRun(
+            started_at=started_at,
+            finished_at=finished_at,
+            examined=tally.examined,
+            repaired=tally.repaired,
+            failed=tally.failed,
+            cursor=cursor,
+            stopped_by=stopped_by,
+            repairs=repairs,
+            repairs_at=repairs_at,
+            orphans_canceled=tally.orphans_canceled,
+        )
         self._runs.save(record)
         return record, tally.repairs
 
@@ -137,8 +157,7 @@ class Reconciler:
         """Look again at every row on the follow-up list, then at the customer of every open invoice
         Stripe tried to collect whose row does not say it owes. Returns why it stopped early (None: it
         did not). A retryable failure propagates."""
-        owners = {account.customer_id: account for account in self._accounts.list_to_follow_up()
-                  if account.customer_id}
+        owners = {account.customer_id: account for account in self._accounts.list_to_follow_up() if account.customer_id}
         cursor = None
         while True:
             self._pacer.wait()
@@ -154,8 +173,9 @@ class Reconciler:
         for account in owners.values():
             if self._clock() >= deadline:
                 return ReconcilerRun.STOPPED_BY_TIME_BUDGET
-            self._repair(account.customer_id or "", "follow-up", partial(self._lifecycle.follow_up, account, run_id),
-                         tally)
+            self._repair(
+                account.customer_id or "", "follow-up", partial(self._lifecycle.follow_up, account, run_id), tally
+            )
         return None
 
     def _examine(self, subscription: SubscriptionState, run_id: str, listed_at: int, tally: _Tally) -> None:
@@ -168,8 +188,12 @@ class Reconciler:
             return
         if not self._lifecycle.needs_reconciling(account, subscription):
             return
-        self._repair(subscription.id, subscription.status,
-                     lambda: self._lifecycle.reconcile(subscription, run_id, listed_at), tally)
+        self._repair(
+            subscription.id,
+            subscription.status,
+            lambda: self._lifecycle.reconcile(subscription, run_id, listed_at),
+            tally,
+        )
 
     def _examine_unrecorded(self, subscription: SubscriptionState, run_id: str, tally: _Tally) -> None:
         """A subscription no row records: adopted or canceled when it is live and its customer has an
@@ -185,8 +209,14 @@ class Reconciler:
         self._pacer.wait()
         self._billing.cancel_subscription(subscription.id)
         tally.orphans_canceled += 1
-        tally.repairs.append(Repair(subscription.id, subscription.status, None,
-                                    f"orphan of {subscription.customer_id} canceled: no account records it"))
+        tally.repairs.append(
+            Repair(
+                subscription.id,
+                subscription.status,
+                None,
+                f"orphan of {subscription.customer_id} canceled: no account records it",
+            )
+        )
 
     def _repair(self, subject: str, stripe_status: str, repair: Callable[[], Outcome], tally: _Tally) -> None:
         self._pacer.wait(REPAIR_CALLS)

@@ -152,8 +152,14 @@ class _Attempt:
         self._plan = service.plans.get(registrant.plan_id)
         self._id = service.new_attempt_id()
         self._email_hash = hashlib.sha256(registrant.email.encode()).hexdigest()[:16]
-        self._row = Account.reservation(registrant, self._plan, attempt_id=self._id, request_fingerprint=fingerprint,
-                                        now=service.now(), lease_seconds=service.lease_seconds)
+        self._row = Account.reservation(
+            registrant,
+            self._plan,
+            attempt_id=self._id,
+            request_fingerprint=fingerprint,
+            now=service.now(),
+            lease_seconds=service.lease_seconds,
+        )
         self._stored: Account | None = None  # the row as this attempt last wrote it (None: it owns no row)
         self._attached = False
 
@@ -163,12 +169,15 @@ class _Attempt:
         pooled, account_id = self._plan.pooled, self._row.account_id
         assert account_id is not None  # (a reservation always has one)
         key: IssuedKey = self._create(
-            (lambda: service.usage_keys.shard_key(self._plan, account_id)) if pooled else lambda: service.usage_keys.create_own(
+            (lambda: service.usage_keys.shard_key(self._plan, account_id))
+            if pooled
+            else lambda: service.usage_keys.create_own(
                 f"{SIGNUP_KEY_NAME_PREFIX}{self._email_hash}-{self._id}", f"Tollgate sign-up {self._id}"
             ),
             alongside=self._reserve,
-            record=lambda row, issued: (row.with_pool_key(issued) if pooled else row.with_usage_key(issued)
-                                        ).with_first_key(key_record),
+            record=lambda row, issued: (
+                row.with_pool_key(issued) if pooled else row.with_usage_key(issued)
+            ).with_first_key(key_record),
         )
         customer_idempotency_key = self._idempotency_key("customer")
         self._row = self._row.with_customer_create(customer_idempotency_key)
@@ -181,10 +190,14 @@ class _Attempt:
             forget_when_refused=lambda row: row.with_customer_create(None),
         )
         price_id = self._plan.price_id  # None: a free plan, no subscription
-        subscription_id = None if price_id is None else self._create(
-            lambda: service.billing.subscribe(customer_id, price_id, self._idempotency_key("subscription")),
-            alongside=self._record,
-            record=Account.with_subscription,
+        subscription_id = (
+            None
+            if price_id is None
+            else self._create(
+                lambda: service.billing.subscribe(customer_id, price_id, self._idempotency_key("subscription")),
+                alongside=self._record,
+                record=Account.with_subscription,
+            )
         )
         company_id = subscription_id or customer_id
 
@@ -212,9 +225,15 @@ class _Attempt:
         if not self._plan.requires_payment_method and not pooled:
             final_calls.append(lambda: self._attach(key.id))
         _raise_first_failure(*self._stage(*final_calls))
-        return Registration(key=customer_key, key_hint=key_record.hint, account_id=account_id,
-                            customer_id=customer_id, subscription_id=subscription_id, status=final_status,
-                            plan_id=self._plan.id)
+        return Registration(
+            key=customer_key,
+            key_hint=key_record.hint,
+            account_id=account_id,
+            customer_id=customer_id,
+            subscription_id=subscription_id,
+            status=final_status,
+            plan_id=self._plan.id,
+        )
 
     def roll_back(self, failure: Exception) -> None:
         """Undo what this attempt created, then release its reservation, or keep the row
@@ -249,9 +268,14 @@ class _Attempt:
         except DownstreamError:
             return
 
-    def _create(self, create: Callable[[], T], *, alongside: Callable[[], None],
-                record: Callable[[Account, T], Account],
-                forget_when_refused: Callable[[Account], Account] | None = None) -> T:
+    def _create(
+        self,
+        create: Callable[[], T],
+        *,
+        alongside: Callable[[], None],
+        record: Callable[[Account, T], Account],
+        forget_when_refused: Callable[[Account], Account] | None = None,
+    ) -> T:
         """Run `create` concurrently with `alongside` (a ledger write); put the created id in the
         row (`record`) as soon as it exists, even when `alongside` failed, so the rollback undoes it.
 
@@ -312,9 +336,11 @@ class _Attempt:
         if outcome.leftovers:
             self._service.metrics.count(contract.METRIC_SIGNUPS_ROLLED_BACK_WITH_LEFTOVERS)
             # None (another attempt took it over first) is fine: that attempt owns its cleanup now.
-            cleanup.keep_failed(outcome.account,
-                                "an unfinished sign-up could not be undone: " + "; ".join(outcome.leftovers),
-                                read=abandoned)
+            cleanup.keep_failed(
+                outcome.account,
+                "an unfinished sign-up could not be undone: " + "; ".join(outcome.leftovers),
+                read=abandoned,
+            )
             raise DownstreamError("cleanup", "an earlier unfinished sign-up for this email could not be undone")
         try:
             self._stored = self._service.accounts.update(self._row, abandoned)

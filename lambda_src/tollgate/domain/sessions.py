@@ -27,14 +27,23 @@ from tollgate.domain.ports.customer_access import CustomerAccess
 
 # Accounts whose holder may sign in: every one with a Stripe customer (a canceled one still has its
 # invoices in the portal). Pending and failed rows are no one's account.
-SIGN_IN_STATUSES = frozenset({AccountStatus.ACTIVE, AccountStatus.AWAITING_PAYMENT_METHOD,
-                              AccountStatus.SUSPENDED, AccountStatus.CANCELED})
+SIGN_IN_STATUSES = frozenset(
+    {AccountStatus.ACTIVE, AccountStatus.AWAITING_PAYMENT_METHOD, AccountStatus.SUSPENDED, AccountStatus.CANCELED}
+)
 
 
 class CustomerSessions:
-    def __init__(self, accounts: Accounts, access: CustomerAccess, links: EmailLinks, emails: AccountEmails, *,
-                 session_seconds: int = contract.SESSION_SECONDS, clock: Callable[[], float] = time.time,
-                 new_token: Callable[[], str] = lambda: secrets.token_urlsafe(TOKEN_BYTES)):
+    def __init__(
+        self,
+        accounts: Accounts,
+        access: CustomerAccess,
+        links: EmailLinks,
+        emails: AccountEmails,
+        *,
+        session_seconds: int = contract.SESSION_SECONDS,
+        clock: Callable[[], float] = time.time,
+        new_token: Callable[[], str] = lambda: secrets.token_urlsafe(TOKEN_BYTES),
+    ):
         self._accounts = accounts
         self._access = access
         self._links = links

@@ -72,8 +72,15 @@ class SpendView:
 
 
 class SpendChoices:
-    def __init__(self, accounts: Accounts, plans: PlanCatalog, unit_price: Callable[[str], UnitPrice],
-                 limits: UsageLimits | None, periods: BillingPeriods, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        accounts: Accounts,
+        plans: PlanCatalog,
+        unit_price: Callable[[str], UnitPrice],
+        limits: UsageLimits | None,
+        periods: BillingPeriods,
+        clock: Callable[[], float] = time.time,
+    ):
         self._accounts = accounts
         self._plans = plans
         self._unit_price = unit_price  # UsageMeter.unit_price: the plan's currency and per-unit amount
@@ -99,10 +106,19 @@ class SpendChoices:
         except DownstreamError:
             price, unavailable = None, True
         limit = holder.active_usage_limit
-        return SpendView(settings, thresholds(settings, plan), crossed_this_period(holder, period_starts),
-                         effective_cap(settings, plan), as_amount(plan.spend_cap_default), as_amount(plan.spend_cap_max),
-                         price, unavailable, limit is not None and limit.reason == contract.USAGE_LIMIT_SPEND_CAP_REACHED
-                         and limit.until > self._clock())
+        return SpendView(
+            settings,
+            thresholds(settings, plan),
+            crossed_this_period(holder, period_starts),
+            effective_cap(settings, plan),
+            as_amount(plan.spend_cap_default),
+            as_amount(plan.spend_cap_max),
+            price,
+            unavailable,
+            limit is not None
+            and limit.reason == contract.USAGE_LIMIT_SPEND_CAP_REACHED
+            and limit.until > self._clock(),
+        )
 
     def choose(self, holder: Account, body: str | bytes | None) -> Account:
         """Validate the body against the holder's plan, write it as the row's `spend_settings`, and decide
@@ -110,8 +126,9 @@ class SpendChoices:
         is kept, and sending it again decides again)."""
         plan = self._plans.get(holder.plan_id)
         settings = parse_spend_settings(body, plan, self.currency(plan))
-        stored = change_account(self._accounts, holder.email,
-                                lambda row: replace(row, spend_settings=settings)) or holder
+        stored = (
+            change_account(self._accounts, holder.email, lambda row: replace(row, spend_settings=settings)) or holder
+        )
         if self._limits is not None:
             stored = self._limits.apply(holder.email) or stored
         return stored
@@ -139,11 +156,15 @@ def parse_spend_settings(body: str | bytes | None, plan: Plan, price: UnitPrice 
         if document.get(FIELD_CAP) is not None:
             cap = _amount(document[FIELD_CAP], FIELD_CAP, price.currency, problems)
             if cap is not None and maximum is not None and cap > maximum:
-                problems[FIELD_CAP] = (f"must be at most {shown(maximum, price.currency)}, the most the {plan.name} "
-                                       "plan allows; choose a lower cap")
+                problems[FIELD_CAP] = (
+                    f"must be at most {shown(maximum, price.currency)}, the most the {plan.name} "
+                    "plan allows; choose a lower cap"
+                )
         if no_cap is True and maximum is not None:
-            problems[FIELD_NO_CAP] = (f"cannot be true on the {plan.name} plan: its spend is capped at "
-                                      f"{shown(maximum, price.currency)} at most; set a cap up to that instead")
+            problems[FIELD_NO_CAP] = (
+                f"cannot be true on the {plan.name} plan: its spend is capped at "
+                f"{shown(maximum, price.currency)} at most; set a cap up to that instead"
+            )
     if problems:
         raise ValidationFailed(fields_summary(problems), problems)
     return SpendSettings(percents, amounts, cap, no_cap is True and cap is None)
@@ -153,8 +174,10 @@ def _money_refusal(plan: Plan, price: UnitPrice | None) -> str | None:
     if plan.is_free or price is None:
         return f"is for paid plans: the {plan.name} plan charges nothing; leave it empty"
     if price.amount == "":
-        return (f"cannot be set on the {plan.name} plan: its price is tiered, so the charges are known only on the "
-                "invoice; leave it empty")
+        return (
+            f"cannot be set on the {plan.name} plan: its price is tiered, so the charges are known only on the "
+            "invoice; leave it empty"
+        )
     return None
 
 
@@ -162,8 +185,11 @@ def _percents(raw: Any, problems: dict[str, str]) -> tuple[int, ...] | None:
     if raw is None:
         return None
     expected = f"must be a list of at most {MAX_THRESHOLDS} whole numbers from 1 to 100 (percent of the quota)"
-    if (not isinstance(raw, list) or len(raw) > MAX_THRESHOLDS
-            or not all(isinstance(item, int) and not isinstance(item, bool) and 1 <= item <= 100 for item in raw)):
+    if (
+        not isinstance(raw, list)
+        or len(raw) > MAX_THRESHOLDS
+        or not all(isinstance(item, int) and not isinstance(item, bool) and 1 <= item <= 100 for item in raw)
+    ):
         problems[FIELD_QUOTA_PERCENTS] = expected
         return None
     return tuple(sorted(set(raw)))
@@ -183,10 +209,14 @@ def _amount(raw: Any, field: str, currency: str, problems: dict[str, str]) -> De
     """An amount in the currency's major unit, with no more decimals than the currency has."""
     decimals = currency_decimals(currency)
     example = "25" if decimals == 0 else "25." + "5" * decimals
-    expected = (f"must be amounts in {currency.upper()} greater than 0 with at most {decimals} decimals "
-                f"(e.g. {example})") if field == FIELD_AMOUNTS else (
-        f"must be an amount in {currency.upper()} greater than 0 with at most {decimals} decimals (e.g. {example}), "
-        "or null for the plan's default")
+    expected = (
+        (f"must be amounts in {currency.upper()} greater than 0 with at most {decimals} decimals (e.g. {example})")
+        if field == FIELD_AMOUNTS
+        else (
+            f"must be an amount in {currency.upper()} greater than 0 with at most {decimals} decimals (e.g. {example}), "
+            "or null for the plan's default"
+        )
+    )
     value = _decimal(raw)
     if value is None or _decimals_of(value) > decimals or value.adjusted() >= MAX_AMOUNT_DIGITS:
         problems[field] = expected

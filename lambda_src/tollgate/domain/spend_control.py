@@ -26,8 +26,9 @@ from enum import StrEnum
 from tollgate.plans import Plan
 
 # https://docs.stripe.com/currencies#zero-decimal
-ZERO_DECIMAL_CURRENCIES = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx",
-                                     "vnd", "vuv", "xaf", "xof", "xpf"})
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
+)
 # https://docs.stripe.com/currencies#three-decimal
 THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
 # A free plan's alerts when the customer chose none: the two the issue asks for (a warning, and the

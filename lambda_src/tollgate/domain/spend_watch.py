@@ -73,16 +73,23 @@ class SpendMeter:
     """An account's figures now (see the module docstring): only those asked for, each one Query of
     the counts."""
 
-    def __init__(self, counts: UsageCounts, periods: BillingPeriods, unit_price: Callable[[str], UnitPrice],
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        counts: UsageCounts,
+        periods: BillingPeriods,
+        unit_price: Callable[[str], UnitPrice],
+        clock: Callable[[], float] = time.time,
+    ):
         self._counts = counts
         self._periods = periods
         self._unit_price = unit_price  # UsageMeter.unit_price: read from Stripe once per price and process
         self._clock = clock
 
     def figures(self, account: Account, plan: Plan, kinds: Collection[ThresholdKind]) -> SpendFigures:
-        return SpendFigures(self.quota_usage(account, plan) if ThresholdKind.QUOTA in kinds else None,
-                            self.period_charges(account, plan) if ThresholdKind.AMOUNT in kinds else None)
+        return SpendFigures(
+            self.quota_usage(account, plan) if ThresholdKind.QUOTA in kinds else None,
+            self.period_charges(account, plan) if ThresholdKind.AMOUNT in kinds else None,
+        )
 
     def quota_usage(self, account: Account, plan: Plan) -> QuotaUsage | None:
         if not account.account_id:

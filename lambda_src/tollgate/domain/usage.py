@@ -60,8 +60,10 @@ class BillableStatuses:
         bad = [item for item in items if not _STATUS_ITEM.match(item)]
         if bad or not items:
             raise ValueError(f"{bad[0] if bad else text!r} is not a status class like 2xx or a status code like 304")
-        return cls(frozenset(int(item[0]) for item in items if item.endswith("xx")),
-                   frozenset(int(item) for item in items if not item.endswith("xx")))
+        return cls(
+            frozenset(int(item[0]) for item in items if item.endswith("xx")),
+            frozenset(int(item) for item in items if not item.endswith("xx")),
+        )
 
     def __contains__(self, status: int) -> bool:
         return status // 100 in self.classes or status in self.codes
@@ -141,8 +143,13 @@ class LedgerUsage:
         self.by_caller.setdefault(call.caller, CallerUsage()).add(call, billable, self.keep_calls)
 
 
-def read_ledger(data: bytes, statuses: BillableStatuses, start_ms: int | None = None,
-                end_ms: int | None = None, into: LedgerUsage | None = None) -> LedgerUsage:
+def read_ledger(
+    data: bytes,
+    statuses: BillableStatuses,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    into: LedgerUsage | None = None,
+) -> LedgerUsage:
     """Count one ledger object's records (GZIP or plain), added to `into` when given; only calls
     made in [start_ms, end_ms) when given. A malformed record is counted and skipped; the rest
     still counts."""
@@ -209,10 +216,15 @@ def metered_call(record: Mapping[str, object]) -> MeteredCall | None:
         return None
     if status in _GATEWAY_REFUSALS and _field(record, contract.ACCESS_LOG_INTEGRATION_LATENCY) is None:
         return None
-    return MeteredCall(key_id or "", _number(record, contract.ACCESS_LOG_REQUEST_TIME_EPOCH), status,
-                       _field(record, contract.ACCESS_LOG_REQUEST_ID) or "",
-                       _field(record, contract.ACCESS_LOG_HTTP_METHOD) or "",
-                       _field(record, contract.ACCESS_LOG_PATH) or "", account_id or "")
+    return MeteredCall(
+        key_id or "",
+        _number(record, contract.ACCESS_LOG_REQUEST_TIME_EPOCH),
+        status,
+        _field(record, contract.ACCESS_LOG_REQUEST_ID) or "",
+        _field(record, contract.ACCESS_LOG_HTTP_METHOD) or "",
+        _field(record, contract.ACCESS_LOG_PATH) or "",
+        account_id or "",
+    )
 
 
 def _field(record: Mapping[str, object], name: str) -> str | None:

@@ -54,9 +54,16 @@ CLAIM_LEASE_SECONDS = 120
 
 
 class UsageAlerts:
-    def __init__(self, accounts: Accounts, mailer: Mailer, emails: AccountEmails, plans: PlanCatalog,
-                 meter: SpendMeter, clock: Callable[[], float] = time.time,
-                 claim_lease_seconds: int = CLAIM_LEASE_SECONDS):
+    def __init__(
+        self,
+        accounts: Accounts,
+        mailer: Mailer,
+        emails: AccountEmails,
+        plans: PlanCatalog,
+        meter: SpendMeter,
+        clock: Callable[[], float] = time.time,
+        claim_lease_seconds: int = CLAIM_LEASE_SECONDS,
+    ):
         self._accounts = accounts
         self._mailer = mailer
         self._emails = emails
@@ -132,10 +139,20 @@ class UsageAlerts:
             if mark in alerts.sent or live_claim:
                 return None
             won = True
-            return replace(row, alerts_sent=AlertsSent(
-                tuple(other for other in alerts.sent if _current(other, kind, period_start)),
-                (*(claim for claim in alerts.claimed if claim[0] != mark and _current(claim[0], kind, period_start)),
-                 (mark, now))))
+            return replace(
+                row,
+                alerts_sent=AlertsSent(
+                    tuple(other for other in alerts.sent if _current(other, kind, period_start)),
+                    (
+                        *(
+                            claim
+                            for claim in alerts.claimed
+                            if claim[0] != mark and _current(claim[0], kind, period_start)
+                        ),
+                        (mark, now),
+                    ),
+                ),
+            )
 
         change_account(self._accounts, account.email, decide)
         return won
@@ -167,6 +184,9 @@ def crossed_this_period(account: Account, period_starts: Mapping[ThresholdKind, 
     alerts = account.alerts_sent
     if alerts is None:
         return ()
-    found = [threshold_id for threshold_id, start in map(mark_parts, alerts.marks)
-             if period_starts.get(ThresholdKind(mark_kind(threshold_id))) == start]
+    found = [
+        threshold_id
+        for threshold_id, start in map(mark_parts, alerts.marks)
+        if period_starts.get(ThresholdKind(mark_kind(threshold_id))) == start
+    ]
     return tuple(dict.fromkeys(found))

@@ -55,8 +55,9 @@ def source_tag(source: LedgerObject) -> str:
     return hashlib.sha256(str(source).encode()).hexdigest()[:24]
 
 
-def hour_counts(source: LedgerObject, usages: list[CallerUsage], account_id: str,
-                price_of: Callable[[MeteredCall], str | None]) -> list[HourCounts]:
+def hour_counts(
+    source: LedgerObject, usages: list[CallerUsage], account_id: str, price_of: Callable[[MeteredCall], str | None]
+) -> list[HourCounts]:
     """An account's usage in `source`, by hour: the usages of every caller that is the account (its
     account id, and in records from before the authorizer its key) added together, so the object is
     ONE write per hour of the account. `price_of` says the price a billable call is billed at (None:
@@ -73,8 +74,10 @@ def hour_counts(source: LedgerObject, usages: list[CallerUsage], account_id: str
             if price_id is not None:
                 billed.setdefault(hour, Counter())[price_id] += 1
     tag = source_tag(source)
-    return [HourCounts(account_id, hour, tag, calls, billable[hour], dict(billed.get(hour, {})))
-            for hour, calls in sorted(metered.items())]
+    return [
+        HourCounts(account_id, hour, tag, calls, billable[hour], dict(billed.get(hour, {})))
+        for hour, calls in sorted(metered.items())
+    ]
 
 
 class UsageTally:
@@ -84,9 +87,13 @@ class UsageTally:
         self._counts = counts
         self._parallel_writes = parallel_writes
 
-    def count(self, source: LedgerObject, by_caller: Mapping[str, CallerUsage],
-              accounts: Mapping[str, Account | None],
-              price_of: Callable[[Account, MeteredCall], str | None]) -> list[Account]:
+    def count(
+        self,
+        source: LedgerObject,
+        by_caller: Mapping[str, CallerUsage],
+        accounts: Mapping[str, Account | None],
+        price_of: Callable[[Account, MeteredCall], str | None],
+    ) -> list[Account]:
         """Count the object's calls of every caller that is an account (with an account id); return those
         accounts, whether this delivery or an earlier one counted them (their limits are decided
         again either way). Raises DownstreamError when a count could not be written (a retry of the
@@ -96,8 +103,11 @@ class UsageTally:
             account = accounts.get(caller)
             if account is not None and account.account_id:  # else: counted per caller in the object's summary
                 owners.setdefault(account.account_id, (account, []))[1].append(usage)
-        writes = [counts for account_id, (account, usages) in owners.items()
-                  for counts in hour_counts(source, usages, account_id, partial(price_of, account))]
+        writes = [
+            counts
+            for account_id, (account, usages) in owners.items()
+            for counts in hour_counts(source, usages, account_id, partial(price_of, account))
+        ]
         with ThreadPoolExecutor(max_workers=self._parallel_writes) as pool:
             list(pool.map(self._counts.add, writes))  # re-raises the first failure
         return [account for account, _ in owners.values()]

@@ -48,9 +48,16 @@ def own_key_name(account: Account) -> str:
 class UsageKeys:
     """Finds a pooled account's shard key, creates an own key under the rate limit."""
 
-    def __init__(self, api_keys: ApiKeys, pools: KeyPools, *, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep, retry_seconds: float = KEY_CREATE_RETRY_SECONDS,
-                 jitter: Callable[[], float] = random.random):
+    def __init__(
+        self,
+        api_keys: ApiKeys,
+        pools: KeyPools,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        retry_seconds: float = KEY_CREATE_RETRY_SECONDS,
+        jitter: Callable[[], float] = random.random,
+    ):
         self._api_keys = api_keys
         self._pools = pools
         self._clock = clock
@@ -80,8 +87,13 @@ class UsageKeys:
         """The account's own key (in no usage plan yet, if new): the one its row records (its value read
         again: a pooled row holds its shard's), else the one named after it, else a new one."""
         key_id = account.api_key_id or next(
-            (key.id for key in sorted(self._api_keys.keys_named(own_key_name(account)), key=lambda key: key.created_at)
-             if key.name == own_key_name(account)), None)
+            (
+                key.id
+                for key in sorted(self._api_keys.keys_named(own_key_name(account)), key=lambda key: key.created_at)
+                if key.name == own_key_name(account)
+            ),
+            None,
+        )
         if key_id is not None:
             return IssuedKey(key_id, self._api_keys.key_value(key_id))
         return self.create_own(own_key_name(account), f"Tollgate: usage key of account {account.account_id}")

@@ -83,15 +83,24 @@ class QuotaRule(LimitRule):
             return None
         start, end = quota_period(plan.quota_period, now)
         used = self._counts.period_usage(account.account_id, start, end).metered
-        return UsageLimit(contract.USAGE_LIMIT_QUOTA_EXCEEDED, end, account.plan_id or "") if used >= plan.quota_limit \
+        return (
+            UsageLimit(contract.USAGE_LIMIT_QUOTA_EXCEEDED, end, account.plan_id or "")
+            if used >= plan.quota_limit
             else None
+        )
 
 
 class UsageLimits:
     """Decides and writes accounts' usage limits (see the module docstring)."""
 
-    def __init__(self, accounts: Accounts, enforcer: KeyEnforcer, plans: PlanCatalog, rules: Sequence[LimitRule],
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        accounts: Accounts,
+        enforcer: KeyEnforcer,
+        plans: PlanCatalog,
+        rules: Sequence[LimitRule],
+        clock: Callable[[], float] = time.time,
+    ):
         self._accounts = accounts
         self._enforcer = enforcer
         self._plans = plans
@@ -124,6 +133,7 @@ class UsageLimits:
     def apply(self, email: str) -> Account | None:
         """Decide the row's limit on a fresh read and write it if it changed, then make the key items
         carry it. Raises DownstreamError, or ConcurrentUpdate after repeated races."""
+
         def decide(row: Account) -> Account | None:
             wanted = self.decide(row)
             return None if wanted == row.usage_limit else row.with_usage_limit(wanted)

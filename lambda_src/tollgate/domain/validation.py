@@ -68,8 +68,9 @@ def parse_registration(body: str | bytes | None, plan_ids: tuple[str, ...]) -> R
         fields[FIELD_PLAN] = f"must be one of the plans on offer: {', '.join(plan_ids)}"
     if fields:
         raise ValidationFailed(fields_summary(fields), fields)
-    return Registrant(email=normalise_email(email), first_name=first_name.strip(), last_name=last_name.strip(),
-                      plan_id=plan_id)
+    return Registrant(
+        email=normalise_email(email), first_name=first_name.strip(), last_name=last_name.strip(), plan_id=plan_id
+    )
 
 
 def parse_checkout_request(body: str | bytes | None) -> str:
@@ -84,8 +85,11 @@ def parse_checkout_outcome_request(body: str | bytes | None) -> str:
 
 def parse_link_token(body: str | bytes | None) -> str:
     """The emailed link's token in a confirm body (JSON `{"token"}`)."""
-    return _one_field(body, FIELD_TOKEN, lambda token: None if _LINK_TOKEN.match(token)
-                      else "must be the token from the link we emailed you")
+    return _one_field(
+        body,
+        FIELD_TOKEN,
+        lambda token: None if _LINK_TOKEN.match(token) else "must be the token from the link we emailed you",
+    )
 
 
 def parse_sign_in_request(body: str | bytes | None) -> str:
@@ -101,23 +105,30 @@ def parse_revoke_request(body: str | bytes | None) -> str:
 def parse_plan_request(body: str | bytes | None) -> str:
     """The plan id in a POST /api/account/plan body (JSON `{"plan"}`); whether it is on offer is the
     plan change's to say."""
-    return _one_field(body, FIELD_PLAN, lambda plan_id: None if _PLAN_ID.match(plan_id)
-                      else "must be the id of one of the plans on offer")
+    return _one_field(
+        body,
+        FIELD_PLAN,
+        lambda plan_id: None if _PLAN_ID.match(plan_id) else "must be the id of one of the plans on offer",
+    )
 
 
 def parse_credit_pack_request(body: str | bytes | None) -> str:
     """The pack id in a POST /api/account/credits body (JSON `{"pack"}`); whether the plan sells it is
     the purchase's to say (tollgate.domain.credit_purchases)."""
-    return _one_field(body, FIELD_PACK, lambda pack_id: None if _PLAN_ID.match(pack_id)
-                      else "must be the id of one of your plan's credit packs")
+    return _one_field(
+        body,
+        FIELD_PACK,
+        lambda pack_id: None if _PLAN_ID.match(pack_id) else "must be the id of one of your plan's credit packs",
+    )
 
 
 def parse_sign_out_request(body: str | bytes | None) -> bool:
     """Whether a POST /api/signout body (JSON `{}` or `{"everywhere": true}`) ends every session."""
     everywhere = decode_body(body).get(FIELD_EVERYWHERE, False)
     if not isinstance(everywhere, bool):
-        raise ValidationFailed(f"The field '{FIELD_EVERYWHERE}' must be true or false.",
-                               {FIELD_EVERYWHERE: "must be true or false"})
+        raise ValidationFailed(
+            f"The field '{FIELD_EVERYWHERE}' must be true or false.", {FIELD_EVERYWHERE: "must be true or false"}
+        )
     return everywhere
 
 
@@ -216,8 +227,10 @@ def _email_problem(email: str) -> str | None:
 def _name_problem(name: str) -> str | None:
     if len(name) > MAX_NAME_LENGTH:
         return f"must be at most {MAX_NAME_LENGTH} characters"
-    if any(unicodedata.category(character) in _FORBIDDEN_NAME_CATEGORIES and character not in NAME_JOINERS
-           for character in name):
+    if any(
+        unicodedata.category(character) in _FORBIDDEN_NAME_CATEGORIES and character not in NAME_JOINERS
+        for character in name
+    ):
         return "must not contain control or invisible characters"
     return None
 

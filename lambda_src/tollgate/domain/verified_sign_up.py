@@ -29,13 +29,13 @@ from tollgate.domain.registration import Registration, RegistrationService
 
 # Accounts a customer has: signing up again with their email gets a sign-in link. A canceled account
 # signs up again (a new key and subscription); pending and failed rows are no one's account.
-ACCOUNT_HOLDER_STATUSES = frozenset({AccountStatus.ACTIVE, AccountStatus.AWAITING_PAYMENT_METHOD,
-                                     AccountStatus.SUSPENDED})
+ACCOUNT_HOLDER_STATUSES = frozenset(
+    {AccountStatus.ACTIVE, AccountStatus.AWAITING_PAYMENT_METHOD, AccountStatus.SUSPENDED}
+)
 
 
 class VerifiedSignUp:
-    def __init__(self, accounts: Accounts, links: EmailLinks, emails: AccountEmails,
-                 registration: RegistrationService):
+    def __init__(self, accounts: Accounts, links: EmailLinks, emails: AccountEmails, registration: RegistrationService):
         self._accounts = accounts
         self._links = links
         self._emails = emails
@@ -47,11 +47,18 @@ class VerifiedSignUp:
         self._registration.metrics.count(contract.METRIC_SIGNUPS_REQUESTED)
         existing = self._accounts.get(registrant.email)
         if existing is not None and existing.status in ACCOUNT_HOLDER_STATUSES:
-            self._links.send_link(LinkPurpose.SIGN_IN, registrant.email,
-                                  lambda token: self._emails.already_signed_up(registrant.email, token))
+            self._links.send_link(
+                LinkPurpose.SIGN_IN,
+                registrant.email,
+                lambda token: self._emails.already_signed_up(registrant.email, token),
+            )
             return
-        self._links.send_link(LinkPurpose.SIGN_UP, registrant.email,
-                              lambda token: self._emails.confirm_sign_up(registrant.email, token), registrant)
+        self._links.send_link(
+            LinkPurpose.SIGN_UP,
+            registrant.email,
+            lambda token: self._emails.confirm_sign_up(registrant.email, token),
+            registrant,
+        )
 
     def confirm(self, token: str) -> Registration:
         """Register the sign-up behind `token`. Raises InvalidLink, or what RegistrationService.register

@@ -65,8 +65,10 @@ function = HttpFunction(
 )
 app, logger = function.router, function.logger
 _COOKIE_ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Strict"
-BILLING_PORTAL_NOT_SET_UP = ("Billing management is not set up yet: the owner of this service has been alerted. "
-                             "Please try again later; your key and your plan are not affected.")
+BILLING_PORTAL_NOT_SET_UP = (
+    "Billing management is not set up yet: the owner of this service has been alerted. "
+    "Please try again later; your key and your plan are not affected."
+)
 
 
 def _session_token() -> str | None:
@@ -114,8 +116,11 @@ def confirm_sign_in() -> Response[str]:
     sessions = wiring.current().sessions
     token, session = sessions.open(parse_link_token(_posted()))
     logger.info("Signed in")
-    return respond(200, {"signedIn": True, "expiresAt": session.expires_at},
-                   {"Set-Cookie": _session_cookie(token, sessions.session_seconds)})
+    return respond(
+        200,
+        {"signedIn": True, "expiresAt": session.expires_at},
+        {"Set-Cookie": _session_cookie(token, sessions.session_seconds)},
+    )
 
 
 @app.get(contract.ROUTE_ACCOUNT)
@@ -130,8 +135,16 @@ def rotate_key() -> Response[str]:
     key = wiring.current().account_keys.rotate(holder)
     rotating_out = holder.current_key.id if holder.current_key else None
     logger.info("Key rotated", extra={"keyId": key.id, "rotatingOut": rotating_out, "accountId": holder.account_id})
-    return respond(201, {contract.API_KEY_VALUE_FIELD: key.value, "keyId": key.id, "keyHint": key_hint(key.value),
-                         "rotatingOut": rotating_out, "graceSeconds": wiring.current().account_keys.grace_seconds})
+    return respond(
+        201,
+        {
+            contract.API_KEY_VALUE_FIELD: key.value,
+            "keyId": key.id,
+            "keyHint": key_hint(key.value),
+            "rotatingOut": rotating_out,
+            "graceSeconds": wiring.current().account_keys.grace_seconds,
+        },
+    )
 
 
 @app.post(contract.ROUTE_ACCOUNT_KEY_REVOKE)
@@ -159,8 +172,9 @@ def change_plan() -> Response[str]:
     plan_id = parse_plan_request(_posted())
     holder = _signed_in()
     current = wiring.current()
-    outcome = current.plan_changes.request(holder, plan_id, app.current_event.request_context.request_id,
-                                           current.account_emails.account_page)
+    outcome = current.plan_changes.request(
+        holder, plan_id, app.current_event.request_context.request_id, current.account_emails.account_page
+    )
     logger.info("Plan change", extra={"plan": plan_id, "from": holder.plan_id, "checkout": bool(outcome.checkout_url)})
     if outcome.checkout_url:
         return respond(200, {"checkoutUrl": outcome.checkout_url, "pendingPlan": plan_id})
@@ -172,8 +186,9 @@ def evidence() -> Response[str]:
     _posted()
     download = wiring.current().invoice_evidence.current_period(_signed_in())
     file = download.file
-    logger.info("Evidence downloaded", extra={"customerId": file.customer_id, "rows": file.rows,
-                                              "objects": file.objects})
+    logger.info(
+        "Evidence downloaded", extra={"customerId": file.customer_id, "rows": file.rows, "objects": file.objects}
+    )
     return respond(200, {"url": download.url, "rows": file.rows, "period": {"start": file.start, "end": file.end}})
 
 
@@ -191,8 +206,9 @@ def buy_credits() -> Response[str]:
     pack_id = parse_credit_pack_request(_posted())
     holder = _signed_in()
     current = wiring.current()
-    url = current.credit_purchases.start(holder, pack_id, app.current_event.request_context.request_id,
-                                         current.account_emails.account_page)
+    url = current.credit_purchases.start(
+        holder, pack_id, app.current_event.request_context.request_id, current.account_emails.account_page
+    )
     logger.info("Credit checkout opened", extra={"pack": pack_id, "accountId": holder.account_id})
     return respond(200, {"checkoutUrl": url})
 
@@ -208,8 +224,11 @@ def sign_out() -> Response[str]:
 @app.exception_handler(SignedOut)
 def _signed_out(problem: SignedOut) -> Response[str]:
     logger.info("No session", extra={"reason": str(problem)})
-    return error(401, "You are signed out: enter your email to get a new sign-in link.",
-                 headers={"Set-Cookie": _session_cookie("", 0)})
+    return error(
+        401,
+        "You are signed out: enter your email to get a new sign-in link.",
+        headers={"Set-Cookie": _session_cookie("", 0)},
+    )
 
 
 @app.exception_handler(BillingPortalNotSetUp)
@@ -230,8 +249,17 @@ def _refused(problem: KeyChangeRefused | PlanChangeRefused | CreditPurchaseRefus
 
 def _keys_body(holder: Account) -> list[dict[str, Any]]:
     current = holder.current_key
-    return [{"id": record.id, "hint": record.hint, "createdAt": record.created_at, "state": record.state.value,
-             "until": record.until, "current": record == current} for record in holder.key_records]
+    return [
+        {
+            "id": record.id,
+            "hint": record.hint,
+            "createdAt": record.created_at,
+            "state": record.state.value,
+            "until": record.until,
+            "current": record == current,
+        }
+        for record in holder.key_records
+    ]
 
 
 def _overview_body(overview: AccountOverview) -> dict[str, Any]:
@@ -241,8 +269,12 @@ def _overview_body(overview: AccountOverview) -> dict[str, Any]:
         "firstName": holder.first_name,
         "lastName": holder.last_name,
         "status": holder.status.value,
-        "plan": {"id": overview.plan.id, "name": overview.plan.name, "free": overview.plan.is_free,
-                 "quotaPeriod": overview.plan.quota_period},
+        "plan": {
+            "id": overview.plan.id,
+            "name": overview.plan.name,
+            "free": overview.plan.is_free,
+            "quotaPeriod": overview.plan.quota_period,
+        },
         "pendingPlan": holder.pending_plan_id,
         "cutOffReason": holder.cut_off_reason,
         "period": {"start": invoice.period_start, "end": invoice.period_end} if invoice else None,
@@ -251,7 +283,8 @@ def _overview_body(overview: AccountOverview) -> dict[str, Any]:
         # On a free plan with a subscription ending this period: the upcoming invoice (amountDue, on
         # period.end) bills the calls made on these paid plans before the change.
         "endingSubscription": {"paidPlans": [{"id": plan.id, "name": plan.name} for plan in overview.ending.paid_plans]}
-        if overview.ending else None,
+        if overview.ending
+        else None,
         "quota": {"left": overview.quota_left, "limit": overview.quota} if overview.quota is not None else None,
         "unavailable": list(overview.unavailable),
         "keys": _keys_body(holder),
@@ -265,23 +298,40 @@ def _credits_body(view: CreditView | None) -> dict[str, Any] | None:
     unit of it), pack prices in its minor unit (cents), as Stripe charges them."""
     if view is None:
         return None
-    return {"balance": view.balance, "currency": view.currency, "unitPrice": view.unit_price,
-            "packs": [{"id": pack.id, "credit": pack.credit, "price": pack.price} for pack in view.packs],
-            "entries": [{"id": entry.entry_id, "kind": entry.kind.value, "amount": entry.amount, "at": entry.at,
-                         "note": entry.note} for entry in view.entries]}
+    return {
+        "balance": view.balance,
+        "currency": view.currency,
+        "unitPrice": view.unit_price,
+        "packs": [{"id": pack.id, "credit": pack.credit, "price": pack.price} for pack in view.packs],
+        "entries": [
+            {"id": entry.entry_id, "kind": entry.kind.value, "amount": entry.amount, "at": entry.at, "note": entry.note}
+            for entry in view.entries
+        ],
+    }
 
 
 def _spend_body(view: SpendView) -> dict[str, Any]:
     """Amounts as decimal strings in the major unit of `currency` (null: a free plan, or not readable now)."""
+
     def amount(value: Decimal | None) -> str | None:
         return None if value is None else str(value)
 
     return {
-        "thresholds": [{"id": threshold.id, "kind": threshold.kind.value, "value": str(threshold.value),
-                        "crossed": threshold.id in view.crossed} for threshold in view.thresholds],
+        "thresholds": [
+            {
+                "id": threshold.id,
+                "kind": threshold.kind.value,
+                "value": str(threshold.value),
+                "crossed": threshold.id in view.crossed,
+            }
+            for threshold in view.thresholds
+        ],
         "quotaPercentsChosen": view.settings.quota_percents is not None,
-        "cap": amount(view.cap), "capChosen": amount(view.settings.cap), "noCap": view.settings.no_cap,
-        "capDefault": amount(view.cap_default), "capMax": amount(view.cap_max),
+        "cap": amount(view.cap),
+        "capChosen": amount(view.settings.cap),
+        "noCap": view.settings.no_cap,
+        "capDefault": amount(view.cap_default),
+        "capMax": amount(view.cap_max),
         "currency": view.price.currency if view.price else None,
         "perCall": bool(view.price and view.price.amount),  # amounts and a cap need a per-unit price
         "unavailable": view.unavailable,

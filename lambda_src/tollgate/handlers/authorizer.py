@@ -50,9 +50,17 @@ CONNECT_TIMEOUT_SECONDS = 1
 READ_TIMEOUT_SECONDS = 2
 MAX_ATTEMPTS = 3
 DENIED_PRINCIPAL = "anonymous"  # a deny must name a principal; an unknown key has no account
-_READ_ATTRIBUTES = (contract.KEYS_ATTR_STATE, contract.KEYS_ATTR_NOT_AFTER, contract.KEYS_ATTR_ACCOUNT_STATUS,
-                    contract.KEYS_ATTR_ACCOUNT_ID, contract.KEYS_ATTR_PLAN, contract.KEYS_ATTR_HINT,
-                    contract.KEYS_ATTR_USAGE_KEY, contract.KEYS_ATTR_USAGE_LIMIT, contract.KEYS_ATTR_USAGE_LIMIT_UNTIL)
+_READ_ATTRIBUTES = (
+    contract.KEYS_ATTR_STATE,
+    contract.KEYS_ATTR_NOT_AFTER,
+    contract.KEYS_ATTR_ACCOUNT_STATUS,
+    contract.KEYS_ATTR_ACCOUNT_ID,
+    contract.KEYS_ATTR_PLAN,
+    contract.KEYS_ATTR_HINT,
+    contract.KEYS_ATTR_USAGE_KEY,
+    contract.KEYS_ATTR_USAGE_LIMIT,
+    contract.KEYS_ATTR_USAGE_LIMIT_UNTIL,
+)
 
 
 class KeysTable:
@@ -69,9 +77,14 @@ class KeysTable:
             import boto3
             from botocore.config import Config
 
-            self._client = boto3.client("dynamodb", config=Config(
-                connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS,
-                retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"}))
+            self._client = boto3.client(
+                "dynamodb",
+                config=Config(
+                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                    read_timeout=READ_TIMEOUT_SECONDS,
+                    retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+                ),
+            )
         return self._client
 
     def item(self, key_hash: str) -> dict[str, Any] | None:
@@ -79,7 +92,9 @@ class KeysTable:
         answer = self.client().get_item(
             TableName=self._table_name or os.environ[contract.ENV_KEYS_TABLE],
             Key={contract.KEYS_PARTITION_KEY: {"S": key_hash}},
-            ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+        )
         found = answer.get("Item")
         return None if found is None else {name: plain_attribute(value) for name, value in found.items()}
 
@@ -93,8 +108,9 @@ class KeyLookup(Protocol):
 class Authorizer:
     """The presented key -> API Gateway's authorizer answer (`keys` and `clock` injectable for tests)."""
 
-    def __init__(self, keys: KeyLookup, clock: Callable[[], float] = time.time,
-                 limit_reached_key: str | None = None) -> None:
+    def __init__(
+        self, keys: KeyLookup, clock: Callable[[], float] = time.time, limit_reached_key: str | None = None
+    ) -> None:
         self._keys = keys
         self._clock = clock
         self._limit_reached_key = limit_reached_key  # None: read from the environment on each use
@@ -114,17 +130,28 @@ class Authorizer:
             log.info("denied key ...%s: %s", hint, decision.reason)
             return _answer(DENIED_PRINCIPAL, "Deny", stage_arn, {contract.AUTHORIZER_CONTEXT_KEY_HINT: hint})
         limit = decision.usage_limit or contract.USAGE_LIMIT_QUOTA_EXCEEDED
-        log.info("allowed key ...%s of %s on %s%s", decision.key_hint, decision.account_id, decision.plan,
-                 f", {limit} until {decision.usage_limit_until}" if decision.usage_limit else "")
-        answer = _answer(decision.account_id, "Allow", stage_arn, {
-            contract.AUTHORIZER_CONTEXT_ACCOUNT_ID: decision.account_id,
-            contract.AUTHORIZER_CONTEXT_PLAN: decision.plan,
-            contract.AUTHORIZER_CONTEXT_KEY_HINT: decision.key_hint,
-            contract.AUTHORIZER_CONTEXT_USAGE_LIMIT: limit,
-            contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_UNTIL: _iso(decision.usage_limit_until),
-            contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_MESSAGE: contract.USAGE_LIMIT_MESSAGES.get(
-                limit, contract.USAGE_LIMIT_MESSAGES[contract.USAGE_LIMIT_QUOTA_EXCEEDED]),
-        })
+        log.info(
+            "allowed key ...%s of %s on %s%s",
+            decision.key_hint,
+            decision.account_id,
+            decision.plan,
+            f", {limit} until {decision.usage_limit_until}" if decision.usage_limit else "",
+        )
+        answer = _answer(
+            decision.account_id,
+            "Allow",
+            stage_arn,
+            {
+                contract.AUTHORIZER_CONTEXT_ACCOUNT_ID: decision.account_id,
+                contract.AUTHORIZER_CONTEXT_PLAN: decision.plan,
+                contract.AUTHORIZER_CONTEXT_KEY_HINT: decision.key_hint,
+                contract.AUTHORIZER_CONTEXT_USAGE_LIMIT: limit,
+                contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_UNTIL: _iso(decision.usage_limit_until),
+                contract.AUTHORIZER_CONTEXT_USAGE_LIMIT_MESSAGE: contract.USAGE_LIMIT_MESSAGES.get(
+                    limit, contract.USAGE_LIMIT_MESSAGES[contract.USAGE_LIMIT_QUOTA_EXCEEDED]
+                ),
+            },
+        )
         answer["usageIdentifierKey"] = limit_key if decision.usage_limit else decision.usage_key
         return answer
 
@@ -132,8 +159,10 @@ class Authorizer:
 def _answer(principal: str, effect: str, stage_arn: str, context: dict[str, str]) -> dict[str, Any]:
     return {
         "principalId": principal,
-        "policyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Action": "execute-api:Invoke", "Effect": effect, "Resource": f"{stage_arn}/*"}]},
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": f"{stage_arn}/*"}],
+        },
         "context": context,
     }
 
@@ -157,7 +186,7 @@ def _header(event: Mapping[str, Any], name: str) -> str | None:
 
 def plain_attribute(value: Mapping[str, Any]) -> Any:
     """A DynamoDB attribute value ({"S": ...}, {"N": ...}, ...) as a plain value (numbers as float)."""
-    (kind, raw), = value.items()
+    ((kind, raw),) = value.items()
     return float(raw) if kind == "N" else raw
 
 

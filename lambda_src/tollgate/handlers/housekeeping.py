@@ -34,10 +34,13 @@ def handler(_event: dict[str, Any], context: Any) -> dict[str, Any]:
         if deletion.problem is None:
             logger.info("Deleted the API key of an account canceled past the retention", extra=ids)
         else:
-            logger.warning("Could not delete the API key of a canceled account", extra={**ids, "reason": deletion.problem})
+            logger.warning(
+                "Could not delete the API key of a canceled account", extra={**ids, "reason": deletion.problem}
+            )
     if run.pools.problem or run.pools.missing:
-        logger.warning("Pooled usage keys are missing", extra={"shardsMissing": run.pools.missing,
-                                                               "reason": run.pools.problem})
+        logger.warning(
+            "Pooled usage keys are missing", extra={"shardsMissing": run.pools.missing, "reason": run.pools.problem}
+        )
     metrics = current.metrics
     if run.keys_in_region is not None:
         metrics.level(contract.METRIC_API_KEYS_IN_REGION, run.keys_in_region)
@@ -46,10 +49,18 @@ def handler(_event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.count(contract.METRIC_FAILED_ACCOUNTS, run.stuck_accounts)
     metrics.count(contract.METRIC_KEYS_DELETED, run.keys_deleted)
     metrics.count(contract.METRIC_KEY_DELETIONS_FAILED, run.deletions_failed)
-    summary = {"keysInRegion": run.keys_in_region, "quota": contract.API_KEYS_PER_REGION,
-               "failedAccounts": run.stuck_accounts, "keysDue": run.keys_due, "keysDeleted": run.keys_deleted,
-               "deletionsFailed": run.deletions_failed, "poolKeysRecorded": run.pools.recorded,
-               "poolKeysOrphanedDeleted": run.pools.orphans_deleted, "poolShardsMissing": run.pools.missing}
+    summary = {
+        "keysInRegion": run.keys_in_region,
+        "quota": contract.API_KEYS_PER_REGION,
+        "failedAccounts": run.stuck_accounts,
+        "keysDue": run.keys_due,
+        "keysDeleted": run.keys_deleted,
+        "deletionsFailed": run.deletions_failed,
+        "poolKeysRecorded": run.pools.recorded,
+        "poolKeysOrphanedDeleted": run.pools.orphans_deleted,
+        "poolShardsMissing": run.pools.missing,
+    }
     (logger.warning if run.stuck_accounts or run.deletions_failed or run.pools.missing else logger.info)(
-        "Housekeeping run finished", extra=summary)
+        "Housekeeping run finished", extra=summary
+    )
     return summary

@@ -54,8 +54,10 @@ def require_json(event: APIGatewayProxyEvent) -> None:
     (or any cross-site "simple" request) cannot, so the session cookie cannot be ridden by one (CSRF)."""
     media_type = (event.headers.get("Content-Type") or event.headers.get("content-type") or "").split(";")[0]
     if media_type.strip().lower() != JSON_MEDIA_TYPE:
-        raise ValidationFailed(f"Send the request as JSON with the header Content-Type: {JSON_MEDIA_TYPE}.",
-                               {"Content-Type": f"must be {JSON_MEDIA_TYPE}"})
+        raise ValidationFailed(
+            f"Send the request as JSON with the header Content-Type: {JSON_MEDIA_TYPE}.",
+            {"Content-Type": f"must be {JSON_MEDIA_TYPE}"},
+        )
 
 
 def raw_body(event: APIGatewayProxyEvent) -> str | bytes | None:
@@ -79,8 +81,9 @@ def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = 
     )
 
 
-def error(status: int, message: str, fields: dict[str, str] | None = None,
-          headers: dict[str, str] | None = None) -> Response[str]:
+def error(
+    status: int, message: str, fields: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> Response[str]:
     """`{"error": "<one sentence>", "fields": {"<field>": "<what is wrong>"}}`."""
     return respond(status, {"error": message, "fields": fields or {}}, headers)
 
@@ -121,19 +124,29 @@ class HttpFunction:
 
     def _busy(self, problem: ConcurrentUpdate) -> Response[str]:
         self.logger.info("The account kept changing meanwhile", extra={"reason": str(problem)})
-        return error(409, "Your account changed while we were working on it; nothing was lost. Reload the page and "
-                     "try again.", headers={"Retry-After": "1"})
+        return error(
+            409,
+            "Your account changed while we were working on it; nothing was lost. Reload the page and try again.",
+            headers={"Retry-After": "1"},
+        )
 
     def _invalid_link(self, problem: InvalidLink) -> Response[str]:
         self.logger.info("Refused an emailed link", extra={"reason": str(problem)})
-        return error(410, "This link has expired or was already used: ask for a new one.",
-                     {"token": "expired, already used or unknown"})
+        return error(
+            410,
+            "This link has expired or was already used: ask for a new one.",
+            {"token": "expired, already used or unknown"},
+        )
 
     def _too_many_emails(self, problem: TooManyEmails) -> Response[str]:
         self.logger.info("Email not sent: the address had its share this hour")
-        return error(429, "We already sent several emails to this address this hour: use the newest one, or try "
-                     f"again in {max(1, problem.retry_after // 60)} minutes.", {"email": "too many emails this hour"},
-                     headers={"Retry-After": str(problem.retry_after)})
+        return error(
+            429,
+            "We already sent several emails to this address this hour: use the newest one, or try "
+            f"again in {max(1, problem.retry_after // 60)} minutes.",
+            {"email": "too many emails this hour"},
+            headers={"Retry-After": str(problem.retry_after)},
+        )
 
     def _invalid(self, problem: ValidationFailed) -> Response[str]:
         self.logger.info("Rejected an invalid request", extra={"fields": sorted(problem.fields)})
@@ -158,7 +171,9 @@ class HttpFunction:
             self._resolver.include_router(self.router)
         return self._resolver
 
-    def lambda_handler(self, on_invoke: Callable[[Any], None] | None = None) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    def lambda_handler(
+        self, on_invoke: Callable[[Any], None] | None = None
+    ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         """The Lambda entry point: logs correlated by API Gateway's request id, never the event
         (it can hold a key or a sign-up), no keys carried over from the previous invocation, and
         the invocation's metrics printed when it ends."""

@@ -51,12 +51,14 @@ def handler(_event: dict[str, Any], context: Any) -> dict[str, Any]:
             logger.info("Left an account to a newer change", extra={**ids, "outcome": repair.outcome.value})
         else:
             logger.warning("Could not repair an account", extra={**ids, "reason": repair.problem})
-    for name, value in ((contract.METRIC_SUBSCRIPTIONS_EXAMINED, run.examined),
-                        (contract.METRIC_ACCOUNTS_REPAIRED, run.repaired),
-                        (contract.METRIC_REPAIRS_FAILED, run.failed),
-                        (contract.METRIC_ORPHAN_SUBSCRIPTIONS_CANCELED, run.orphans_canceled),
-                        (contract.METRIC_RECONCILER_RUNS_INCOMPLETE, 0 if run.complete else 1),
-                        (contract.METRIC_RECONCILER_RUNS_SUCCEEDED, 1 if run.succeeded else 0)):
+    for name, value in (
+        (contract.METRIC_SUBSCRIPTIONS_EXAMINED, run.examined),
+        (contract.METRIC_ACCOUNTS_REPAIRED, run.repaired),
+        (contract.METRIC_REPAIRS_FAILED, run.failed),
+        (contract.METRIC_ORPHAN_SUBSCRIPTIONS_CANCELED, run.orphans_canceled),
+        (contract.METRIC_RECONCILER_RUNS_INCOMPLETE, 0 if run.complete else 1),
+        (contract.METRIC_RECONCILER_RUNS_SUCCEEDED, 1 if run.succeeded else 0),
+    ):
         current.metrics.count(name, value)
     summary = {**asdict(run), "complete": run.complete}
     (logger.info if run.stopped_by is None else logger.warning)("Reconciler run finished", extra=summary)

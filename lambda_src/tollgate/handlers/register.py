@@ -40,8 +40,10 @@ from tollgate.handlers.http import HttpFunction, error, raw_body, require_json, 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 API_KEY_VALUE_FIELD = contract.API_KEY_VALUE_FIELD
 KEY_NOTE_FIELD = "keyNote"
-REPLAY_KEY_NOTE = ("This sign-up was completed by an earlier identical request, whose answer held the key: a key "
-                   "is shown once and never stored. If you lost it, sign in on the account page and rotate your key.")
+REPLAY_KEY_NOTE = (
+    "This sign-up was completed by an earlier identical request, whose answer held the key: a key "
+    "is shown once and never stored. If you lost it, sign in on the account page and rotate your key."
+)
 
 function = HttpFunction(
     "tollgate-register",
@@ -65,8 +67,9 @@ class _ResponseWithoutKeyValue(BaseIdempotencySerializer):
 def _without_key_value(response: dict[str, Any], idempotent_data: DataRecord) -> dict[str, Any]:
     """Replay: the key was shown once, in the first answer; say so. (The parameters are named as
     Powertools' IdempotentHookFunction names them.)"""
-    logger.info("Replaying a completed sign-up", extra={"keyId": response.get("keyId"),
-                                                        "accountId": response.get("accountId")})
+    logger.info(
+        "Replaying a completed sign-up", extra={"keyId": response.get("keyId"), "accountId": response.get("accountId")}
+    )
     return {API_KEY_VALUE_FIELD: None, KEY_NOTE_FIELD: REPLAY_KEY_NOTE, **response}
 
 
@@ -182,7 +185,9 @@ def _already_registered(_: EmailAlreadyRegistered) -> Response[str]:
 @app.exception_handler([RegistrationInProgress, IdempotencyAlreadyInProgressError])
 def _in_progress(_: Exception) -> Response[str]:
     return error(
-        409, "This sign-up is already being processed; wait a few seconds, then try again.", headers={"Retry-After": "5"}
+        409,
+        "This sign-up is already being processed; wait a few seconds, then try again.",
+        headers={"Retry-After": "5"},
     )
 
 

@@ -43,9 +43,15 @@ def handler(event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
     if not through_the_gateway:
         return _json(403, {"error": NOT_THROUGH_THE_GATEWAY})
     http = (event.get("requestContext") or {}).get("http") or {}
-    return _json(200, {"method": http.get("method"), "path": event.get("rawPath"),
-                       "accountId": headers.get(contract.BACKEND_ACCOUNT_ID_HEADER),
-                       "apiKeyId": headers.get(contract.BACKEND_API_KEY_ID_HEADER)})
+    return _json(
+        200,
+        {
+            "method": http.get("method"),
+            "path": event.get("rawPath"),
+            "accountId": headers.get(contract.BACKEND_ACCOUNT_ID_HEADER),
+            "apiKeyId": headers.get(contract.BACKEND_API_KEY_ID_HEADER),
+        },
+    )
 
 
 def _json(status: int, body: dict[str, Any]) -> dict[str, Any]:

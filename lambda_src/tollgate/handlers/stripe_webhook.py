@@ -41,7 +41,9 @@ def stripe_webhook() -> Response[str]:
     current = wiring.current()
     event = current.webhook_events.verify(raw_body(request) or "", request.headers.get(STRIPE_SIGNATURE_HEADER))
     logger.append_keys(stripe_event_id=event.id, stripe_event_type=event.type)
-    outcome = current.credit_purchases.apply(event) if CreditPurchases.handles(event) else current.lifecycle.handle(event)
+    outcome = (
+        current.credit_purchases.apply(event) if CreditPurchases.handles(event) else current.lifecycle.handle(event)
+    )
     logger.info("Stripe event handled", extra={"outcome": outcome.value})
     _count(outcome.value)
     return respond(200, {"received": True, "outcome": outcome.value})

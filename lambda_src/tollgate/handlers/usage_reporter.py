@@ -57,44 +57,72 @@ def _report(record: SQSRecord) -> None:
         receive_count = int(record.attributes.approximate_receive_count)
         delay = retry_delay_seconds(receive_count)
         current.metrics.count(contract.METRIC_USAGE_REPORT_FAILURES)
-        logger.warning("Usage not reported yet; it will be retried", extra={
-            "messageId": record.message_id, "reason": str(problem), "receiveCount": receive_count,
-            "retryInSeconds": delay})
+        logger.warning(
+            "Usage not reported yet; it will be retried",
+            extra={
+                "messageId": record.message_id,
+                "reason": str(problem),
+                "receiveCount": receive_count,
+                "retryInSeconds": delay,
+            },
+        )
         try:
             current.usage_queues.retry_later(record.event_source_arn, record.receipt_handle, delay)
         except TollgateError as unchanged:
-            logger.warning("Could not delay the retry; the queue's visibility timeout applies",
-                           extra={"reason": str(unchanged)})
+            logger.warning(
+                "Could not delay the retry; the queue's visibility timeout applies", extra={"reason": str(unchanged)}
+            )
         raise
 
 
 def _publish(outcome: BatchOutcome, metrics: Metrics) -> None:
     summary = outcome.summary
-    for name, value in ((contract.METRIC_BILLABLE_CALLS, summary.billable),
-                        (contract.METRIC_USAGE_UNITS_REPORTED, outcome.units_sent),
-                        (contract.METRIC_METER_EVENTS_SENT, outcome.count(Delivery.SENT)),
-                        (contract.METRIC_METER_EVENTS_ALREADY_REPORTED, outcome.count(Delivery.ALREADY_REPORTED)),
-                        (contract.METRIC_UNKNOWN_KEY_CALLS, sum(summary.unknown_keys.values())),
-                        (contract.METRIC_MALFORMED_RECORDS, summary.malformed),
-                        (contract.METRIC_AMBIGUOUS_REPORTS, summary.ambiguous)):
+    for name, value in (
+        (contract.METRIC_BILLABLE_CALLS, summary.billable),
+        (contract.METRIC_USAGE_UNITS_REPORTED, outcome.units_sent),
+        (contract.METRIC_METER_EVENTS_SENT, outcome.count(Delivery.SENT)),
+        (contract.METRIC_METER_EVENTS_ALREADY_REPORTED, outcome.count(Delivery.ALREADY_REPORTED)),
+        (contract.METRIC_UNKNOWN_KEY_CALLS, sum(summary.unknown_keys.values())),
+        (contract.METRIC_MALFORMED_RECORDS, summary.malformed),
+        (contract.METRIC_AMBIGUOUS_REPORTS, summary.ambiguous),
+    ):
         metrics.count(name, value)
-    logger.info("Ledger object reported", extra={
-        "object": str(summary.source), "records": summary.records, "billable": summary.billable,
-        "customers": summary.customers, "sent": outcome.count(Delivery.SENT)})
+    logger.info(
+        "Ledger object reported",
+        extra={
+            "object": str(summary.source),
+            "records": summary.records,
+            "billable": summary.billable,
+            "customers": summary.customers,
+            "sent": outcome.count(Delivery.SENT),
+        },
+    )
     if summary.unknown_keys:
-        logger.warning("Calls of API keys no account owns: not billed, kept in the ledger",
-                       extra={"object": str(summary.source), "unknownKeys": summary.unknown_keys})
+        logger.warning(
+            "Calls of API keys no account owns: not billed, kept in the ledger",
+            extra={"object": str(summary.source), "unknownKeys": summary.unknown_keys},
+        )
     if summary.malformed:
-        logger.warning("Malformed ledger records skipped", extra={"object": str(summary.source),
-                                                                  "malformed": summary.malformed})
+        logger.warning(
+            "Malformed ledger records skipped", extra={"object": str(summary.source), "malformed": summary.malformed}
+        )
     for error in outcome.compaction_failures:
-        logger.warning("Could not compact a customer's closed days of evidence: retried with their next object; "
-                       "a download compacts what is missing", extra={"error": str(error)})
+        logger.warning(
+            "Could not compact a customer's closed days of evidence: retried with their next object; "
+            "a download compacts what is missing",
+            extra={"error": str(error)},
+        )
     for record in outcome.ambiguous:
-        logger.error("Usage report still pending after Stripe's 24 h de-duplication window: not re-sent; "
-                     "list and resolve with make usage-redrive", extra={
-                         "identifier": record.report.identifier, "customerId": record.report.customer_id,
-                         "value": record.report.value, "object": str(summary.source)})
+        logger.error(
+            "Usage report still pending after Stripe's 24 h de-duplication window: not re-sent; "
+            "list and resolve with make usage-redrive",
+            extra={
+                "identifier": record.report.identifier,
+                "customerId": record.report.customer_id,
+                "value": record.report.value,
+                "object": str(summary.source),
+            },
+        )
 
 
 @published_per_invocation

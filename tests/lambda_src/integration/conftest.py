@@ -16,4 +16,6 @@ def register_module(aws: MotoStack, stripe_api: str, moesif_collector, price_id:
 
 @pytest.fixture(scope="module")
 def webhook_module(aws: MotoStack, stripe_api: str, moesif_collector, price_id: str) -> DeployedFunction:
-    return deployed("tollgate.handlers.stripe_webhook", aws.environment(stripe_api, moesif_collector.base_url, price_id))
+    return deployed(
+        "tollgate.handlers.stripe_webhook", aws.environment(stripe_api, moesif_collector.base_url, price_id)
+    )

@@ -22,14 +22,16 @@ from localdev.emulators import STRIPE_TEST_SECRET_KEY
 KEY = STRIPE_TEST_SECRET_KEY
 
 
-def raw_post(api_base: str, path: str, params: dict[str, str], idempotency_key: str | None = None,
-             api_key: str = KEY) -> tuple[int, dict[str, str], bytes]:
+def raw_post(
+    api_base: str, path: str, params: dict[str, str], idempotency_key: str | None = None, api_key: str = KEY
+) -> tuple[int, dict[str, str], bytes]:
     """A POST without the SDK (no retries), to see exactly what the bridge answers."""
     headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/x-www-form-urlencoded"}
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
-    request = urllib.request.Request(api_base + path, data=urllib.parse.urlencode(params).encode(),
-                                     headers=headers, method="POST")
+    request = urllib.request.Request(
+        api_base + path, data=urllib.parse.urlencode(params).encode(), headers=headers, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
@@ -84,8 +86,14 @@ class WebhookReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/stripe/webhook"
 
-    def wait_for(self, event_type: str, object_id: str, timeout: float = 5.0, after: int = 0,
-                 where: Callable[[dict[str, Any]], bool] = lambda _object: True) -> ReceivedWebhook:
+    def wait_for(
+        self,
+        event_type: str,
+        object_id: str,
+        timeout: float = 5.0,
+        after: int = 0,
+        where: Callable[[dict[str, Any]], bool] = lambda _object: True,
+    ) -> ReceivedWebhook:
         """localstripe sends its events 1 s late and the receiver is shared: match the object (and
         `where` it, among the webhooks received after the first `after`)."""
         deadline = time.monotonic() + timeout

@@ -19,27 +19,45 @@ def product(stripe_client: stripe.StripeClient) -> Any:
 
 @pytest.fixture
 def meter(stripe_client: stripe.StripeClient) -> Any:
-    return stripe_client.v1.billing.meters.create(params={
-        "display_name": "API calls", "event_name": f"api_call_{uuid.uuid4().hex[:8]}",
-        "default_aggregation": {"formula": "sum"}})
+    return stripe_client.v1.billing.meters.create(
+        params={
+            "display_name": "API calls",
+            "event_name": f"api_call_{uuid.uuid4().hex[:8]}",
+            "default_aggregation": {"formula": "sum"},
+        }
+    )
 
 
 @pytest.fixture
 def metered_price(stripe_client: stripe.StripeClient, product: Any, meter: Any) -> Any:
-    return stripe_client.v1.prices.create(params={
-        "currency": "usd", "product": product.id, "unit_amount_decimal": "0.5",
-        "recurring": {"interval": "month", "usage_type": "metered", "meter": meter.id}})
+    return stripe_client.v1.prices.create(
+        params={
+            "currency": "usd",
+            "product": product.id,
+            "unit_amount_decimal": "0.5",
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter.id},
+        }
+    )
 
 
 @pytest.fixture
 def other_price(stripe_client: stripe.StripeClient, product: Any) -> Any:
     """A second plan's price, on its own meter."""
-    meter = stripe_client.v1.billing.meters.create(params={
-        "display_name": "API calls (pro)", "event_name": f"api_call_{uuid.uuid4().hex[:8]}",
-        "default_aggregation": {"formula": "sum"}})
-    return stripe_client.v1.prices.create(params={
-        "currency": "usd", "product": product.id, "unit_amount_decimal": "0.2",
-        "recurring": {"interval": "month", "usage_type": "metered", "meter": meter.id}})
+    meter = stripe_client.v1.billing.meters.create(
+        params={
+            "display_name": "API calls (pro)",
+            "event_name": f"api_call_{uuid.uuid4().hex[:8]}",
+            "default_aggregation": {"formula": "sum"},
+        }
+    )
+    return stripe_client.v1.prices.create(
+        params={
+            "currency": "usd",
+            "product": product.id,
+            "unit_amount_decimal": "0.2",
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter.id},
+        }
+    )
 
 
 @pytest.fixture

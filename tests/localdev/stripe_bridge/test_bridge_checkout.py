@@ -16,14 +16,20 @@ from tollgate.contract import STRIPE_API_VERSION
 
 
 def open_setup_session(client: stripe.StripeClient, customer: Any) -> Any:
-    return client.v1.checkout.sessions.create(params={
-        "mode": "setup", "customer": customer.id, "currency": "usd",
-        "success_url": "http://127.0.0.1:8000/?checkout=done&session={CHECKOUT_SESSION_ID}",
-        "cancel_url": "http://127.0.0.1:8000/?checkout=cancel"})
+    return client.v1.checkout.sessions.create(
+        params={
+            "mode": "setup",
+            "customer": customer.id,
+            "currency": "usd",
+            "success_url": "http://127.0.0.1:8000/?checkout=done&session={CHECKOUT_SESSION_ID}",
+            "cancel_url": "http://127.0.0.1:8000/?checkout=cancel",
+        }
+    )
 
 
-def test_checkout_setup_session_points_at_a_page_on_the_bridge(stripe_client: stripe.StripeClient,
-                                                               stripe_api: str, customer: Any):
+def test_checkout_setup_session_points_at_a_page_on_the_bridge(
+    stripe_client: stripe.StripeClient, stripe_api: str, customer: Any
+):
     session = open_setup_session(stripe_client, customer)
 
     assert session.id.startswith("cs_test_") and session.status == "open" and session.mode == "setup"
@@ -37,8 +43,12 @@ def test_checkout_setup_session_points_at_a_page_on_the_bridge(stripe_client: st
 
 
 def test_checkout_completion_saves_a_card_and_sends_a_signed_completed_event(
-        stripe_client: stripe.StripeClient, stripe_api: str, customer: Any, webhook_endpoint: Any,
-        webhook_receiver: WebhookReceiver):
+    stripe_client: stripe.StripeClient,
+    stripe_api: str,
+    customer: Any,
+    webhook_endpoint: Any,
+    webhook_receiver: WebhookReceiver,
+):
     session = open_setup_session(stripe_client, customer)
 
     status, _, body = raw_post(stripe_api, f"/_bridge/checkout/{session.id}/complete", {})
@@ -60,16 +70,18 @@ def test_checkout_completion_saves_a_card_and_sends_a_signed_completed_event(
     assert stripe_client.v1.customers.retrieve(customer.id).invoice_settings.default_payment_method is None
 
 
-def test_checkout_page_form_completes_and_redirects_to_success_url(stripe_client: stripe.StripeClient,
-                                                                   stripe_api: str, customer: Any):
+def test_checkout_page_form_completes_and_redirects_to_success_url(
+    stripe_client: stripe.StripeClient, stripe_api: str, customer: Any
+):
     session = open_setup_session(stripe_client, customer)
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: Any) -> None:
             return None
 
-    request = urllib.request.Request(f"{stripe_api}/_bridge/checkout/{session.id}/complete",
-                                     data=b"redirect=true", method="POST")
+    request = urllib.request.Request(
+        f"{stripe_api}/_bridge/checkout/{session.id}/complete", data=b"redirect=true", method="POST"
+    )
     with pytest.raises(urllib.error.HTTPError) as redirected:
         urllib.request.build_opener(NoRedirect).open(request, timeout=5)
     assert redirected.value.code == 303
@@ -81,22 +93,42 @@ def test_checkout_page_form_completes_and_redirects_to_success_url(stripe_client
 
 def test_checkout_rejects_modes_other_than_setup_and_payment(stripe_client: stripe.StripeClient, customer: Any):
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        stripe_client.v1.checkout.sessions.create(params={"mode": "subscription", "customer": customer.id,
-                                                          "success_url": "http://127.0.0.1/ok"})
+        stripe_client.v1.checkout.sessions.create(
+            params={"mode": "subscription", "customer": customer.id, "success_url": "http://127.0.0.1/ok"}
+        )
     assert raised.value.param == "mode"
 
 
 def open_payment_session(client: stripe.StripeClient, customer: Any, **extra: Any) -> Any:
-    return client.v1.checkout.sessions.create(params={
-        "mode": "payment", "customer": customer.id, "success_url": "http://127.0.0.1:8000/account?credits=success",
-        "cancel_url": "http://127.0.0.1:8000/account?credits=cancel", "metadata": {"tollgate": "credit-pack"},
-        "line_items": [{"quantity": 1, "price_data": {"currency": "usd", "unit_amount": 1000,
-                                                      "product_data": {"name": "API credit: 10.00 USD"}}}], **extra})
+    return client.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "customer": customer.id,
+            "success_url": "http://127.0.0.1:8000/account?credits=success",
+            "cancel_url": "http://127.0.0.1:8000/account?credits=cancel",
+            "metadata": {"tollgate": "credit-pack"},
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 1000,
+                        "product_data": {"name": "API credit: 10.00 USD"},
+                    },
+                }
+            ],
+            **extra,
+        }
+    )
 
 
 def test_checkout_payment_session_charges_its_total_and_sends_a_paid_completed_event(
-        stripe_client: stripe.StripeClient, stripe_api: str, customer: Any, webhook_endpoint: Any,
-        webhook_receiver: WebhookReceiver):
+    stripe_client: stripe.StripeClient,
+    stripe_api: str,
+    customer: Any,
+    webhook_endpoint: Any,
+    webhook_receiver: WebhookReceiver,
+):
     session = open_payment_session(stripe_client, customer)
     assert (session.mode, session.status, session.payment_status) == ("payment", "open", "unpaid")
     assert (session.amount_total, session.currency, session.payment_intent) == (1000, "usd", None)
@@ -107,8 +139,11 @@ def test_checkout_payment_session_charges_its_total_and_sends_a_paid_completed_e
     status, _, _ = raw_post(stripe_api, f"/_bridge/checkout/{session.id}/complete", {})
 
     assert status == 200
-    completed = webhook_receiver.wait_for("checkout.session.completed", session.id).verified(
-        webhook_endpoint.secret).data.object
+    completed = (
+        webhook_receiver.wait_for("checkout.session.completed", session.id)
+        .verified(webhook_endpoint.secret)
+        .data.object
+    )
     assert (completed.mode, completed.status, completed.payment_status) == ("payment", "complete", "paid")
     assert completed.metadata.to_dict() == {"tollgate": "credit-pack"} and completed.amount_total == 1000
     intent = stripe_client.v1.payment_intents.retrieve(completed.payment_intent)
@@ -116,33 +151,36 @@ def test_checkout_payment_session_charges_its_total_and_sends_a_paid_completed_e
 
 
 def test_checkout_payment_session_with_a_declined_card_stays_open_and_unpaid(
-        stripe_client: stripe.StripeClient, stripe_api: str, customer: Any):
+    stripe_client: stripe.StripeClient, stripe_api: str, customer: Any
+):
     session = open_payment_session(stripe_client, customer)
 
-    status, _, body = raw_post(stripe_api, f"/_bridge/checkout/{session.id}/complete",
-                               {"payment_method": "pm_card_chargeCustomerFail"})
+    status, _, body = raw_post(
+        stripe_api, f"/_bridge/checkout/{session.id}/complete", {"payment_method": "pm_card_chargeCustomerFail"}
+    )
 
     assert status == 402 and json.loads(body)["error"]["code"] == "card_declined"
     refreshed = stripe_client.v1.checkout.sessions.retrieve(session.id)
     assert (refreshed.status, refreshed.payment_status) == ("open", "unpaid")
 
 
-def test_checkout_payment_session_needs_one_inline_priced_line_item(stripe_client: stripe.StripeClient,
-                                                                    customer: Any):
+def test_checkout_payment_session_needs_one_inline_priced_line_item(stripe_client: stripe.StripeClient, customer: Any):
     for line_items in ([], [{"quantity": 1, "price": "price_123"}]):
         with pytest.raises(stripe.InvalidRequestError) as raised:
             open_payment_session(stripe_client, customer, line_items=line_items)
         assert raised.value.param == "line_items"
 
 
-def test_checkout_completion_can_save_a_card_that_declines_every_charge(stripe_client: stripe.StripeClient,
-                                                                        stripe_api: str, customer: Any):
+def test_checkout_completion_can_save_a_card_that_declines_every_charge(
+    stripe_client: stripe.StripeClient, stripe_api: str, customer: Any
+):
     session = open_setup_session(stripe_client, customer)
     with urllib.request.urlopen(session.url, timeout=5) as page:
         assert 'value="pm_card_chargeCustomerFail"' in page.read().decode()
 
-    status, _, body = raw_post(stripe_api, f"/_bridge/checkout/{session.id}/complete",
-                               {"payment_method": "pm_card_chargeCustomerFail"})
+    status, _, body = raw_post(
+        stripe_api, f"/_bridge/checkout/{session.id}/complete", {"payment_method": "pm_card_chargeCustomerFail"}
+    )
 
     assert status == 200
     card = stripe_client.v1.payment_methods.retrieve(json.loads(body)["payment_method"])
@@ -150,8 +188,9 @@ def test_checkout_completion_can_save_a_card_that_declines_every_charge(stripe_c
     assert stripe_client.v1.checkout.sessions.retrieve(session.id).status == "complete"
 
 
-def test_checkout_completion_refuses_a_card_it_does_not_offer(stripe_client: stripe.StripeClient, stripe_api: str,
-                                                              customer: Any):
+def test_checkout_completion_refuses_a_card_it_does_not_offer(
+    stripe_client: stripe.StripeClient, stripe_api: str, customer: Any
+):
     session = open_setup_session(stripe_client, customer)
 
     status, _, body = raw_post(stripe_api, f"/_bridge/checkout/{session.id}/complete", {"payment_method": "pm_x"})

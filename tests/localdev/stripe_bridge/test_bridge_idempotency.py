@@ -17,8 +17,9 @@ from localdev.stripe_bridge.core import StripeError, stripe_errors
 from localdev.stripe_bridge.idempotency import IdempotencyState, idempotency_middleware
 
 
-def test_idempotency_same_key_and_params_replays_the_first_response_byte_for_byte(stripe_api: str,
-                                                                                 stripe_client: stripe.StripeClient):
+def test_idempotency_same_key_and_params_replays_the_first_response_byte_for_byte(
+    stripe_api: str, stripe_client: stripe.StripeClient
+):
     email, key = unique_email(), str(uuid.uuid4())
     first = raw_post(stripe_api, "/v1/customers", {"email": email}, key)
     again = raw_post(stripe_api, "/v1/customers", {"email": email}, key)
@@ -56,8 +57,9 @@ def test_idempotency_keys_are_scoped_per_api_key(stripe_api: str):
     assert other_account["id"] != first["id"]
 
 
-def test_idempotency_concurrent_same_key_requests_create_one_object(stripe_api: str,
-                                                                   stripe_client: stripe.StripeClient):
+def test_idempotency_concurrent_same_key_requests_create_one_object(
+    stripe_api: str, stripe_client: stripe.StripeClient
+):
     email, key = unique_email(), str(uuid.uuid4())
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: raw_post(stripe_api, "/v1/customers", {"email": email}, key), range(8)))
@@ -75,8 +77,12 @@ def test_idempotency_concurrent_sdk_calls_all_get_the_one_customer(stripe_api: s
     client = stripe.StripeClient(KEY, base_addresses={"api": stripe_api}, max_network_retries=5)
     email, key = unique_email(), str(uuid.uuid4())
     with ThreadPoolExecutor(6) as pool:
-        ids = set(pool.map(lambda _: client.v1.customers.create(params={"email": email},
-                                                                options={"idempotency_key": key}).id, range(6)))
+        ids = set(
+            pool.map(
+                lambda _: client.v1.customers.create(params={"email": email}, options={"idempotency_key": key}).id,
+                range(6),
+            )
+        )
 
     assert len(ids) == 1
     assert len(customers_with_email(client, email)) == 1
@@ -98,10 +104,17 @@ def test_idempotency_a_5xx_answer_is_saved_and_replayed_like_stripe():
         app.router.add_post("/v1/customers", flaky_create)
         async with TestClient(TestServer(app)) as client:
             answers = []
-            for body, key in (("email=invalid", "k-validation"), ("email=ok", "k-validation"),
-                              ("email=ok", "k-500"), ("email=ok", "k-500")):
-                response = await client.post("/v1/customers", data=body, headers={
-                    "Idempotency-Key": key, "Content-Type": "application/x-www-form-urlencoded"})
+            for body, key in (
+                ("email=invalid", "k-validation"),
+                ("email=ok", "k-validation"),
+                ("email=ok", "k-500"),
+                ("email=ok", "k-500"),
+            ):
+                response = await client.post(
+                    "/v1/customers",
+                    data=body,
+                    headers={"Idempotency-Key": key, "Content-Type": "application/x-www-form-urlencoded"},
+                )
                 answers.append((response.status, response.headers.get("Idempotent-Replayed")))
             return answers
 

@@ -15,15 +15,19 @@ from bridge_support import WebhookReceiver
 
 @pytest.fixture
 def subscription(stripe_client: stripe.StripeClient, customer: Any, metered_price: Any) -> Any:
-    return stripe_client.v1.subscriptions.create(params={"customer": customer.id,
-                                                         "items": [{"price": metered_price.id}]})
+    return stripe_client.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": metered_price.id}]}
+    )
 
 
 def past_due(stripe_api: str, subscription_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """The bridge's test hook, as `make dev` users call it with curl."""
-    request = urllib.request.Request(f"{stripe_api}/_bridge/subscriptions/{subscription_id}/past_due",
-                                     data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{stripe_api}/_bridge/subscriptions/{subscription_id}/past_due",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -39,7 +43,8 @@ def save_card(client: stripe.StripeClient, customer_id: str, test_card: str) -> 
 
 
 def test_invoices_past_due_hook_leaves_an_open_invoice_and_tells_the_webhooks(
-        stripe_client, stripe_api, subscription, webhook_endpoint, webhook_receiver: WebhookReceiver):
+    stripe_client, stripe_api, subscription, webhook_endpoint, webhook_receiver: WebhookReceiver
+):
     status, answer = past_due(stripe_api, subscription.id, {"amount_due": 1250, "currency": "usd"})
 
     assert status == 200, answer
@@ -53,14 +58,18 @@ def test_invoices_past_due_hook_leaves_an_open_invoice_and_tells_the_webhooks(
     open_invoices = stripe_client.v1.invoices.list(params={"subscription": subscription.id, "status": "open"}).data
     assert [i.id for i in open_invoices] == [invoice["id"]]
     assert [d["event_type"] for d in answer["deliveries"] if d["endpoint_id"] == webhook_endpoint.id] == [
-        "invoice.payment_failed", "customer.subscription.updated"]
+        "invoice.payment_failed",
+        "customer.subscription.updated",
+    ]
     updated = webhook_receiver.wait_for("customer.subscription.updated", subscription.id).verified(
-        webhook_endpoint.secret)
+        webhook_endpoint.secret
+    )
     assert updated.data.object.status == "past_due" and updated.data.previous_attributes.status == "active"
 
 
 def test_invoices_pay_charges_the_saved_card_and_settles_the_subscription(
-        stripe_client, stripe_api, customer, subscription, webhook_endpoint, webhook_receiver: WebhookReceiver):
+    stripe_client, stripe_api, customer, subscription, webhook_endpoint, webhook_receiver: WebhookReceiver
+):
     invoice_id = past_due(stripe_api, subscription.id, {"amount_due": 900})[1]["invoice"]["id"]
     save_card(stripe_client, customer.id, "pm_card_visa")
 
@@ -70,12 +79,14 @@ def test_invoices_pay_charges_the_saved_card_and_settles_the_subscription(
     assert stripe_client.v1.subscriptions.retrieve(subscription.id).status == "active"
     assert not stripe_client.v1.invoices.list(params={"subscription": subscription.id, "status": "open"}).data
     webhook_receiver.wait_for("invoice.paid", invoice_id).verified(webhook_endpoint.secret)
-    webhook_receiver.wait_for("customer.subscription.updated", subscription.id,
-                              where=lambda shown: shown["status"] == "active")
+    webhook_receiver.wait_for(
+        "customer.subscription.updated", subscription.id, where=lambda shown: shown["status"] == "active"
+    )
 
 
 def test_invoices_pay_with_a_card_that_declines_charges_is_a_card_error_and_the_invoice_stays_open(
-        stripe_client, stripe_api, customer, subscription, webhook_endpoint, webhook_receiver: WebhookReceiver):
+    stripe_client, stripe_api, customer, subscription, webhook_endpoint, webhook_receiver: WebhookReceiver
+):
     invoice_id = past_due(stripe_api, subscription.id, {"amount_due": 900})[1]["invoice"]["id"]
     save_card(stripe_client, customer.id, "pm_card_chargeCustomerFail")  # attaches fine, every charge fails
     before = len(webhook_receiver.received)
@@ -93,8 +104,9 @@ def test_invoices_pay_with_a_card_that_declines_charges_is_a_card_error_and_the_
     assert failed.event["data"]["object"]["attempt_count"] == 2
 
 
-def test_invoices_a_canceled_subscriptions_final_invoice_can_fail_and_it_stays_canceled(stripe_client, stripe_api,
-                                                                                       subscription):
+def test_invoices_a_canceled_subscriptions_final_invoice_can_fail_and_it_stays_canceled(
+    stripe_client, stripe_api, subscription
+):
     """Money safety II, scenario 3: the final invoice of a subscription that ended fails."""
     assert stripe_client.v1.subscriptions.cancel(subscription.id).status == "canceled"
 
@@ -102,8 +114,9 @@ def test_invoices_a_canceled_subscriptions_final_invoice_can_fail_and_it_stays_c
 
     assert status == 200 and answer["invoice"]["status"] == "open" and answer["invoice"]["attempted"] is True
     assert stripe_client.v1.subscriptions.retrieve(subscription.id).status == "canceled"
-    assert [i.id for i in stripe_client.v1.invoices.list(params={"customer": subscription.customer,
-                                                                   "status": "open"}).data] == [answer["invoice"]["id"]]
+    assert [
+        i.id for i in stripe_client.v1.invoices.list(params={"customer": subscription.customer, "status": "open"}).data
+    ] == [answer["invoice"]["id"]]
 
 
 def test_invoices_pay_without_a_saved_card_is_refused(stripe_client, stripe_api, subscription):

@@ -13,18 +13,27 @@ START = 1_800_000_000 - 1_800_000_000 % 86400  # a UTC midnight
 
 
 def send(client: stripe.StripeClient, meter: Any, customer: Any, value: int, timestamp: int) -> None:
-    client.v1.billing.meter_events.create(params={
-        "event_name": meter.event_name, "identifier": str(uuid.uuid4()), "timestamp": timestamp,
-        "payload": {"stripe_customer_id": customer.id, "value": str(value)}})
+    client.v1.billing.meter_events.create(
+        params={
+            "event_name": meter.event_name,
+            "identifier": str(uuid.uuid4()),
+            "timestamp": timestamp,
+            "payload": {"stripe_customer_id": customer.id, "value": str(value)},
+        }
+    )
 
 
 def summaries(client: stripe.StripeClient, meter: Any, customer: Any, start: int, end: int, **extra: Any) -> list[Any]:
-    return list(client.v1.billing.meters.event_summaries.list(
-        meter.id, {"customer": customer.id, "start_time": start, "end_time": end, **extra}).data)
+    return list(
+        client.v1.billing.meters.event_summaries.list(
+            meter.id, {"customer": customer.id, "start_time": start, "end_time": end, **extra}
+        ).data
+    )
 
 
-def test_meter_summaries_add_up_a_customers_events_in_the_range(stripe_client: stripe.StripeClient, meter: Any,
-                                                                 customer: Any):
+def test_meter_summaries_add_up_a_customers_events_in_the_range(
+    stripe_client: stripe.StripeClient, meter: Any, customer: Any
+):
     for value, timestamp in ((3, START), (4, START + HOUR - 1), (5, START + HOUR), (100, START - 1)):
         send(stripe_client, meter, customer, value, timestamp)
 
@@ -33,8 +42,10 @@ def test_meter_summaries_add_up_a_customers_events_in_the_range(stripe_client: s
 
     assert whole.object == "billing.meter_event_summary" and whole.meter == meter.id
     assert (whole.start_time, whole.end_time, whole.aggregated_value) == (START, START + 2 * HOUR, 12)
-    assert sorted((summary.start_time, summary.aggregated_value) for summary in hourly) == [(START, 7),
-                                                                                           (START + HOUR, 5)]
+    assert sorted((summary.start_time, summary.aggregated_value) for summary in hourly) == [
+        (START, 7),
+        (START + HOUR, 5),
+    ]
 
 
 def test_meter_summaries_need_minute_aligned_bounds(stripe_client: stripe.StripeClient, meter: Any, customer: Any):
@@ -47,8 +58,13 @@ def test_meter_summaries_need_minute_aligned_bounds(stripe_client: stripe.Stripe
 
 
 def test_meter_summaries_count_events_with_a_count_meter(stripe_client: stripe.StripeClient, customer: Any):
-    meter = stripe_client.v1.billing.meters.create(params={
-        "display_name": "Calls", "event_name": f"calls_{uuid.uuid4().hex[:8]}", "default_aggregation": {"formula": "count"}})
+    meter = stripe_client.v1.billing.meters.create(
+        params={
+            "display_name": "Calls",
+            "event_name": f"calls_{uuid.uuid4().hex[:8]}",
+            "default_aggregation": {"formula": "count"},
+        }
+    )
     for value in (5, 7):
         send(stripe_client, meter, customer, value, START + 60)
 

@@ -15,7 +15,9 @@ def test_search_finds_customers_by_email_and_metadata(stripe_client: stripe.Stri
     stripe_client.v1.customers.create(params={"email": unique_email(), "metadata": {"awsAPIKeyId": marker}})
 
     by_email = stripe_client.v1.customers.search(params={"query": f"email:'{email}'"})
-    both = stripe_client.v1.customers.search(params={"query": f"metadata['awsAPIKeyId']:'{marker}' AND email:'{email}'"})
+    both = stripe_client.v1.customers.search(
+        params={"query": f"metadata['awsAPIKeyId']:'{marker}' AND email:'{email}'"}
+    )
     assert [c.id for c in by_email.data] == [c.id for c in both.data] == [customer.id]
 
 

@@ -13,8 +13,9 @@ from bridge_support import WebhookReceiver
 
 @pytest.fixture
 def subscription(stripe_client: stripe.StripeClient, customer: Any, metered_price: Any) -> Any:
-    return stripe_client.v1.subscriptions.create(params={"customer": customer.id,
-                                                         "items": [{"price": metered_price.id}]})
+    return stripe_client.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": metered_price.id}]}
+    )
 
 
 def prices(subscription: Any) -> list[str]:
@@ -22,9 +23,11 @@ def prices(subscription: Any) -> list[str]:
 
 
 def test_subscription_items_an_added_price_is_a_new_item_beside_the_old_one(
-        stripe_client: stripe.StripeClient, subscription: Any, metered_price: Any, other_price: Any):
-    updated = stripe_client.v1.subscriptions.update(subscription.id, params={
-        "items": [{"price": other_price.id}], "proration_behavior": "none"})
+    stripe_client: stripe.StripeClient, subscription: Any, metered_price: Any, other_price: Any
+):
+    updated = stripe_client.v1.subscriptions.update(
+        subscription.id, params={"items": [{"price": other_price.id}], "proration_behavior": "none"}
+    )
 
     assert prices(updated) == [metered_price.id, other_price.id]
     retrieved = stripe_client.v1.subscriptions.retrieve(subscription.id)
@@ -37,7 +40,8 @@ def test_subscription_items_an_added_price_is_a_new_item_beside_the_old_one(
 
 
 def test_subscription_items_carry_the_billing_period_the_subscription_no_longer_has(
-        stripe_client: stripe.StripeClient, subscription: Any, other_price: Any):
+    stripe_client: stripe.StripeClient, subscription: Any, other_price: Any
+):
     """API 2025-03-31 moved current_period_start/end from the subscription to its items."""
     updated = stripe_client.v1.subscriptions.update(subscription.id, params={"items": [{"price": other_price.id}]})
 
@@ -47,26 +51,33 @@ def test_subscription_items_carry_the_billing_period_the_subscription_no_longer_
     assert "current_period_start" not in updated and "current_period_end" not in updated
 
 
-def test_subscription_items_a_deleted_item_is_removed(stripe_client: stripe.StripeClient, subscription: Any,
-                                                      other_price: Any):
+def test_subscription_items_a_deleted_item_is_removed(
+    stripe_client: stripe.StripeClient, subscription: Any, other_price: Any
+):
     added = stripe_client.v1.subscriptions.update(subscription.id, params={"items": [{"price": other_price.id}]})
     old_item = added["items"].data[0]
 
-    updated = stripe_client.v1.subscriptions.update(subscription.id, params={
-        "items": [{"id": old_item.id, "deleted": True}], "proration_behavior": "none"})
+    updated = stripe_client.v1.subscriptions.update(
+        subscription.id, params={"items": [{"id": old_item.id, "deleted": True}], "proration_behavior": "none"}
+    )
 
     assert prices(updated) == [other_price.id]
     assert prices(stripe_client.v1.subscriptions.retrieve(subscription.id)) == [other_price.id]
 
 
-@pytest.mark.parametrize("items, param, message", [
-    (lambda sub, price: [{"price": sub["items"].data[0].price.id}], "items[0][price]", "same price"),
-    (lambda sub, price: [{"id": "si_nope", "deleted": True}], "items[0][id]", "No such subscription item"),
-    (lambda sub, price: [{"id": sub["items"].data[0].id, "deleted": True}], "items", "at least one item"),
-    (lambda sub, price: [{"price": "price_nope"}], "items[0][price]", "No such price"),
-], ids=["same-price-twice", "unknown-item", "last-item", "unknown-price"])
-def test_subscription_items_refuses_what_stripe_refuses(stripe_client: stripe.StripeClient, subscription: Any,
-                                                        other_price: Any, items, param, message):
+@pytest.mark.parametrize(
+    "items, param, message",
+    [
+        (lambda sub, price: [{"price": sub["items"].data[0].price.id}], "items[0][price]", "same price"),
+        (lambda sub, price: [{"id": "si_nope", "deleted": True}], "items[0][id]", "No such subscription item"),
+        (lambda sub, price: [{"id": sub["items"].data[0].id, "deleted": True}], "items", "at least one item"),
+        (lambda sub, price: [{"price": "price_nope"}], "items[0][price]", "No such price"),
+    ],
+    ids=["same-price-twice", "unknown-item", "last-item", "unknown-price"],
+)
+def test_subscription_items_refuses_what_stripe_refuses(
+    stripe_client: stripe.StripeClient, subscription: Any, other_price: Any, items, param, message
+):
     with pytest.raises(stripe.InvalidRequestError, match=message) as raised:
         stripe_client.v1.subscriptions.update(subscription.id, params={"items": items(subscription, other_price)})
 
@@ -74,8 +85,9 @@ def test_subscription_items_refuses_what_stripe_refuses(stripe_client: stripe.St
     assert len(stripe_client.v1.subscriptions.retrieve(subscription.id)["items"].data) == 1
 
 
-def test_subscription_items_cancel_at_period_end_is_kept_and_shown(stripe_client: stripe.StripeClient,
-                                                                   subscription: Any):
+def test_subscription_items_cancel_at_period_end_is_kept_and_shown(
+    stripe_client: stripe.StripeClient, subscription: Any
+):
     assert subscription.cancel_at_period_end is False
 
     ending = stripe_client.v1.subscriptions.update(subscription.id, params={"cancel_at_period_end": True})
@@ -87,32 +99,46 @@ def test_subscription_items_cancel_at_period_end_is_kept_and_shown(stripe_client
 
 
 def test_events_an_update_sends_subscription_updated_with_previous_attributes(
-        stripe_client: stripe.StripeClient, subscription: Any, metered_price: Any, other_price: Any,
-        webhook_endpoint: Any, webhook_receiver: WebhookReceiver):
+    stripe_client: stripe.StripeClient,
+    subscription: Any,
+    metered_price: Any,
+    other_price: Any,
+    webhook_endpoint: Any,
+    webhook_receiver: WebhookReceiver,
+):
     seen = len(webhook_receiver.received)
     stripe_client.v1.subscriptions.update(subscription.id, params={"items": [{"price": other_price.id}]})
     stripe_client.v1.subscriptions.update(subscription.id, params={"cancel_at_period_end": True})
 
-    added = webhook_receiver.wait_for("customer.subscription.updated", subscription.id, after=seen,
-                                      where=lambda s: len(s["items"]["data"]) == 2 and not s["cancel_at_period_end"])
+    added = webhook_receiver.wait_for(
+        "customer.subscription.updated",
+        subscription.id,
+        after=seen,
+        where=lambda s: len(s["items"]["data"]) == 2 and not s["cancel_at_period_end"],
+    )
     event = added.verified(webhook_endpoint.secret)
     assert [item["price"]["id"] for item in event.data.previous_attributes["items"]["data"]] == [metered_price.id]
     assert [item["price"]["id"] for item in event.data.object["items"]["data"]] == [metered_price.id, other_price.id]
-    ending = webhook_receiver.wait_for("customer.subscription.updated", subscription.id, after=seen,
-                                       where=lambda s: s["cancel_at_period_end"]).event
+    ending = webhook_receiver.wait_for(
+        "customer.subscription.updated", subscription.id, after=seen, where=lambda s: s["cancel_at_period_end"]
+    ).event
     assert ending["data"]["previous_attributes"] == {"cancel_at_period_end": False}
 
 
 def test_events_an_update_that_changes_nothing_sends_no_event(
-        stripe_client: stripe.StripeClient, subscription: Any, webhook_endpoint: Any,
-        webhook_receiver: WebhookReceiver):
+    stripe_client: stripe.StripeClient, subscription: Any, webhook_endpoint: Any, webhook_receiver: WebhookReceiver
+):
     seen = len(webhook_receiver.received)
 
     stripe_client.v1.subscriptions.update(subscription.id, params={"cancel_at_period_end": False})
     stripe_client.v1.subscriptions.update(subscription.id, params={"cancel_at_period_end": True})  # the control
 
-    webhook_receiver.wait_for("customer.subscription.updated", subscription.id, after=seen,
-                              where=lambda s: s["cancel_at_period_end"])
-    updates = [w for w in webhook_receiver.received[seen:] if w.event["type"] == "customer.subscription.updated"
-               and w.event["data"]["object"]["id"] == subscription.id]
+    webhook_receiver.wait_for(
+        "customer.subscription.updated", subscription.id, after=seen, where=lambda s: s["cancel_at_period_end"]
+    )
+    updates = [
+        w
+        for w in webhook_receiver.received[seen:]
+        if w.event["type"] == "customer.subscription.updated" and w.event["data"]["object"]["id"] == subscription.id
+    ]
     assert len(updates) == 1

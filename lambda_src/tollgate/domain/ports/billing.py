@@ -104,6 +104,7 @@ class Billing(ABC):
         nor once its retries are exhausted. Stops at the first decline (InvoicePayment.declined).
         An invoice paid meanwhile is not an error; `idempotency_key` makes a retry charge nothing twice."""
 
+
 class PaymentMethods(ABC):
     """A customer's payment method: collected by Stripe Checkout in setup mode, then made the
     default for the subscription's invoices."""
@@ -122,13 +123,15 @@ class PaymentMethods(ABC):
     def checkout_session(self, session_id: str) -> CheckoutSession | None:
         """A payment-method session `create_setup_checkout` opened; None for any other or unknown id."""
 
+
 class CreditSales(ABC):
     """Credit packs of prepaid plans, sold through Stripe Checkout in payment mode: Stripe takes the
     payment once, and the completed session's webhook adds the credit (tollgate.domain.credit_purchases)."""
 
     @abstractmethod
-    def create_credit_checkout(self, order: CreditPackOrder, success_url: str, cancel_url: str,
-                               idempotency_key: str) -> str:
+    def create_credit_checkout(
+        self, order: CreditPackOrder, success_url: str, cancel_url: str, idempotency_key: str
+    ) -> str:
         """Open a Checkout session in payment mode charging the order's price to its customer, the
         order written on the session (its webhook reads it back); return the session's URL. The same
         `idempotency_key` again gives the same session."""

@@ -54,6 +54,7 @@ class ApiKeys(ABC):
         """Every API key of the account in this region, any API's: what API Gateway's quota of
         contract.API_KEYS_PER_REGION counts. One call per 500 keys."""
 
+
 class KeyPools(ABC):
     """Where the pooled plans' shard keys are recorded (tollgate.domain.key_pools): id and value of
     each, so a sign-up names its shard's value with one read."""

@@ -24,6 +24,7 @@ class UsageLedger(ABC):
     def objects_between(self, start: int, end: int) -> list[LedgerObject]:
         """Every ledger object that may hold calls made in [start, end) (epoch seconds)."""
 
+
 class UsageMeter(ABC):
     """The Stripe billing meters of the plans' prices."""
 
@@ -39,6 +40,7 @@ class UsageMeter(ABC):
     def reported_units(self, customer_id: str, price_id: str, start: int, end: int) -> float:
         """The aggregated usage of the customer in [start, end) (epoch seconds, whole minutes) on the
         meter of `price_id`."""
+
 
 class UsageReports(ABC):
     """The usage reports table: which meter events were sent, and what each ledger object came to."""

@@ -20,11 +20,14 @@ def keys(aws) -> ApiGatewayKeys:
     return ApiGatewayKeys(AwsClients().client("apigateway"), KEY_OWNER)
 
 
-@pytest.mark.parametrize("status, code, retryable", [
-    (429, "TooManyRequestsException", True),
-    (503, "ServiceUnavailableException", True),
-    (400, "BadRequestException", False),
-])
+@pytest.mark.parametrize(
+    "status, code, retryable",
+    [
+        (429, "TooManyRequestsException", True),
+        (503, "ServiceUnavailableException", True),
+        (400, "BadRequestException", False),
+    ],
+)
 def test_failures_map_to_downstream_errors_retryable_only_when_worth_retrying(aws, status, code, retryable):
     client = boto3.client("apigateway", config=AWS_CLIENT_CONFIG)
     stubber = Stubber(client)
@@ -62,10 +65,14 @@ def test_the_count_pages_through_every_key_500_at_a_time_without_values(aws):
     # moto answers every key in one page whatever the limit: stub API Gateway's paging instead.
     client = boto3.client("apigateway", config=AWS_CLIENT_CONFIG)
     stubber = Stubber(client)
-    stubber.add_response("get_api_keys", {"items": [{"id": f"k{n}"} for n in range(500)], "position": "next"},
-                         {"includeValues": False, "limit": 500})
-    stubber.add_response("get_api_keys", {"items": [{"id": "last"}]},
-                         {"includeValues": False, "limit": 500, "position": "next"})
+    stubber.add_response(
+        "get_api_keys",
+        {"items": [{"id": f"k{n}"} for n in range(500)], "position": "next"},
+        {"includeValues": False, "limit": 500},
+    )
+    stubber.add_response(
+        "get_api_keys", {"items": [{"id": "last"}]}, {"includeValues": False, "limit": 500, "position": "next"}
+    )
 
     with stubber:
         assert ApiGatewayKeys(client, KEY_OWNER).count_in_region() == 501

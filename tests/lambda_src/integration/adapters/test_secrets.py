@@ -28,8 +28,13 @@ def test_secret_fields_are_read_by_contract_name(aws):
 
 
 def test_a_placeholder_field_is_refused_with_its_name(aws):
-    arn = store_secret("placeholder", {field: contract.SECRET_PLACEHOLDER
-                                       for field in (*contract.STRIPE_SECRET_FIELDS, *contract.MOESIF_SECRET_FIELDS)})
+    arn = store_secret(
+        "placeholder",
+        {
+            field: contract.SECRET_PLACEHOLDER
+            for field in (*contract.STRIPE_SECRET_FIELDS, *contract.MOESIF_SECRET_FIELDS)
+        },
+    )
 
     secrets = SecretStore(arn, boto3.client("secretsmanager")).load()
 

@@ -22,9 +22,10 @@ from tollgate.domain.models import Registrant
 RETURN_URL = "http://127.0.0.1:8000/account"
 # What an owner may have saved as the Stripe account's default portal in the dashboard: customers may
 # switch prices there (https://docs.stripe.com/api/customer_portal/configurations/object).
-DASHBOARD_DEFAULT = {"invoice_history": {"enabled": True},
-                     "subscription_update": {"enabled": True, "default_allowed_updates": ["price"],
-                                             "proration_behavior": "none"}}
+DASHBOARD_DEFAULT = {
+    "invoice_history": {"enabled": True},
+    "subscription_update": {"enabled": True, "default_allowed_updates": ["price"], "proration_behavior": "none"},
+}
 
 
 @pytest.fixture
@@ -39,12 +40,15 @@ def account_billing(stripe_api) -> StripeAccountBilling:
     return StripeAccountBilling(lambda: stripe_client(STRIPE_TEST_SECRET_KEY, stripe_api))
 
 
-def test_the_upcoming_invoice_rates_the_usage_so_far_in_the_billing_period(account_billing, subscribed,
-                                                                           stripe_client):
+def test_the_upcoming_invoice_rates_the_usage_so_far_in_the_billing_period(account_billing, subscribed, stripe_client):
     customer, subscription_id = subscribed
-    stripe_client.v1.billing.meter_events.create({
-        "event_name": DEV_CATALOG.meter_event_name, "timestamp": int(time.time()),
-        "payload": {"stripe_customer_id": customer, "value": "7"}})
+    stripe_client.v1.billing.meter_events.create(
+        {
+            "event_name": DEV_CATALOG.meter_event_name,
+            "timestamp": int(time.time()),
+            "payload": {"stripe_customer_id": customer, "value": "7"},
+        }
+    )
 
     invoice = account_billing.upcoming_invoice(subscription_id)
 
@@ -65,12 +69,14 @@ def stripe_account_without_tollgates_portal(emulators):
 
 
 def test_tollgates_configuration_with_plan_changes_turned_on_is_refused_too(
-        subscribed, stripe_account_without_tollgates_portal):
+    subscribed, stripe_account_without_tollgates_portal
+):
     customer, _ = subscribed
     bridge, client = stripe_account_without_tollgates_portal
     tollgates, _ = CatalogSetup(client).ensure_portal("Tollgate API")
-    client.v1.billing_portal.configurations.update(tollgates, {"features": {"subscription_update": {
-        "enabled": True, "default_allowed_updates": ["price"]}}})  # someone turned plan changes on
+    client.v1.billing_portal.configurations.update(
+        tollgates, {"features": {"subscription_update": {"enabled": True, "default_allowed_updates": ["price"]}}}
+    )  # someone turned plan changes on
 
     with pytest.raises(BillingPortalNotSetUp, match=f"{tollgates} lets customers change their plan"):
         StripeAccountBilling(lambda: client).portal_url(customer, RETURN_URL)

@@ -61,8 +61,11 @@ def test_an_unreachable_stripe_is_a_retryable_downstream_error(price_id):
 def fall_behind(stripe_api: str, subscription_id: str, amount_due: int) -> str:
     """The bridge's hook (localdev/stripe_bridge/invoices.py): the subscription is past_due and owes
     an open invoice of `amount_due`; returns the invoice id."""
-    request = urllib.request.Request(f"{stripe_api}/_bridge/subscriptions/{subscription_id}/past_due",
-                                     data=json.dumps({"amount_due": amount_due}).encode(), method="POST")
+    request = urllib.request.Request(
+        f"{stripe_api}/_bridge/subscriptions/{subscription_id}/past_due",
+        data=json.dumps({"amount_due": amount_due}).encode(),
+        method="POST",
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())["invoice"]["id"]
 

@@ -23,8 +23,13 @@ from tollgate.adapters.stripe_client import stripe_client
 from tollgate.domain.billing_state import SubscriptionItem, SubscriptionState
 from tollgate.domain.models import Registrant
 
-PRO_CATALOG = replace(DEV_CATALOG, product_name="Tollgate API (test, pro)", meter_event_name="tollgate_test_pro_calls",
-                      lookup_key="tollgate_test_pro", unit_amount_decimal=Decimal("0.5"))
+PRO_CATALOG = replace(
+    DEV_CATALOG,
+    product_name="Tollgate API (test, pro)",
+    meter_event_name="tollgate_test_pro_calls",
+    lookup_key="tollgate_test_pro",
+    unit_amount_decimal=Decimal("0.5"),
+)
 
 
 @pytest.fixture
@@ -46,9 +51,14 @@ def subscribed(billing, price_id) -> tuple[str, str]:
 
 
 def report_calls(client, event_name: str, customer: str, calls: int) -> None:
-    client.v1.billing.meter_events.create({"event_name": event_name, "timestamp": int(time.time()),
-                                           "identifier": str(uuid.uuid4()),
-                                           "payload": {"stripe_customer_id": customer, "value": str(calls)}})
+    client.v1.billing.meter_events.create(
+        {
+            "event_name": event_name,
+            "timestamp": int(time.time()),
+            "identifier": str(uuid.uuid4()),
+            "payload": {"stripe_customer_id": customer, "value": str(calls)},
+        }
+    )
 
 
 def test_the_subscription_as_stripe_has_it(billing, subscribed, stripe_client, price_id):
@@ -58,14 +68,22 @@ def test_the_subscription_as_stripe_has_it(billing, subscribed, stripe_client, p
 
     stripe_state = stripe_client.v1.subscriptions.retrieve(subscription_id)
     item = stripe_state["items"].data[0]
-    assert state == SubscriptionState(subscription_id, customer, "active", (SubscriptionItem(price_id, item.created),),
-                                      period_start=item.current_period_start, cancel_at_period_end=False,
-                                      created=stripe_state.created, period_end=item.current_period_end)
+    assert state == SubscriptionState(
+        subscription_id,
+        customer,
+        "active",
+        (SubscriptionItem(price_id, item.created),),
+        period_start=item.current_period_start,
+        cancel_at_period_end=False,
+        created=stripe_state.created,
+        period_end=item.current_period_end,
+    )
     assert state.has_price(price_id)
 
 
 def test_the_invoice_bills_calls_before_the_change_at_the_old_price_and_after_at_the_new(
-        billing, subscribed, stripe_client, stripe_api, pro_price_id):
+    billing, subscribed, stripe_client, stripe_api, pro_price_id
+):
     customer, subscription_id = subscribed
     report_calls(stripe_client, DEV_CATALOG.meter_event_name, customer, 30)  # N on the old plan: 0.1 cent each
     billing.switch_price(subscription_id, pro_price_id, f"t-{uuid.uuid4()}")

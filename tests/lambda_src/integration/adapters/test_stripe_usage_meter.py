@@ -20,14 +20,19 @@ def test_the_meter_is_found_from_the_price(stripe_api: str, stripe_client: strip
 
     stripe_meter = stripe_client.v1.billing.meters.retrieve(stripe_client.v1.prices.retrieve(price_id).recurring.meter)
     assert (spec.meter_id, spec.event_name) == (stripe_meter.id, stripe_meter.event_name)
-    assert (spec.customer_key, spec.value_key) == (stripe_meter.customer_mapping.event_payload_key,
-                                                   stripe_meter.value_settings.event_payload_key)
+    assert (spec.customer_key, spec.value_key) == (
+        stripe_meter.customer_mapping.event_payload_key,
+        stripe_meter.value_settings.event_payload_key,
+    )
 
 
-def test_a_price_without_a_meter_is_a_configuration_error_naming_it(stripe_api: str, stripe_client: stripe.StripeClient):
+def test_a_price_without_a_meter_is_a_configuration_error_naming_it(
+    stripe_api: str, stripe_client: stripe.StripeClient
+):
     product = stripe_client.v1.products.create(params={"name": "Licensed"})
-    price = stripe_client.v1.prices.create(params={"currency": "usd", "product": product.id, "unit_amount": 100,
-                                                   "recurring": {"interval": "month"}})
+    price = stripe_client.v1.prices.create(
+        params={"currency": "usd", "product": product.id, "unit_amount": 100, "recurring": {"interval": "month"}}
+    )
     meter = StripeUsageMeter(StripeClientForSecret(lambda: STRIPE_TEST_SECRET_KEY, stripe_api), None)
 
     with pytest.raises(ConfigurationError, match=f"stripe_price_id {price.id} is not billed through a Stripe billing"):

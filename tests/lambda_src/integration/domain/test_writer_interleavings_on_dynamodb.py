@@ -34,7 +34,8 @@ def accounts(aws) -> DynamoAccounts:
     return DynamoAccounts(AwsClients().client("dynamodb"), aws.accounts_table)
 
 
-@pytest.mark.parametrize("first, second, read", REPRESENTATIVE, ids=[f"{a} | {b} after read {n}"
-                                                                     for a, b, n in REPRESENTATIVE])
+@pytest.mark.parametrize(
+    "first, second, read", REPRESENTATIVE, ids=[f"{a} | {b} after read {n}" for a, b, n in REPRESENTATIVE]
+)
 def test_no_update_is_lost_on_dynamodb(accounts, first, second, read):
     interleave(BY_NAME[first], BY_NAME[second], read, accounts)

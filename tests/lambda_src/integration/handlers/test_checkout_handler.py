@@ -31,15 +31,15 @@ def checkout_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFunc
     return deployed("tollgate.handlers.checkout", aws.environment(stripe_api, moesif_collector.base_url, price_id))
 
 
-
 def open_checkout(module, body, api_key: str | None, route: str = contract.ROUTE_CHECKOUT):
     headers = {contract.API_KEY_HEADER: api_key} if api_key is not None else {}
     raw = body if isinstance(body, str) else json.dumps(body)
     return invoke(module, api_gateway_event(raw, path=route, headers=headers))
 
 
-def test_the_keys_owner_gets_a_setup_mode_session_for_their_own_customer(checkout_module, register_module,
-                                                                          stripe_client):
+def test_the_keys_owner_gets_a_setup_mode_session_for_their_own_customer(
+    checkout_module, register_module, stripe_client
+):
     account = sign_up(register_module)
 
     status, headers, body = open_checkout(checkout_module, {"keyId": account["keyId"]}, account["apikey"])
@@ -58,11 +58,13 @@ def test_the_sites_checkout_route_answers_as_the_apis_does(checkout_module, regi
     for the key's owner, the same 403 for a key that does not match."""
     account = sign_up(register_module)
 
-    refused = open_checkout(checkout_module, {"keyId": account["keyId"]}, "someone-elses-key",
-                            route=contract.ROUTE_SITE_CHECKOUT)
+    refused = open_checkout(
+        checkout_module, {"keyId": account["keyId"]}, "someone-elses-key", route=contract.ROUTE_SITE_CHECKOUT
+    )
     assert refused == open_checkout(checkout_module, {"keyId": account["keyId"]}, "someone-elses-key")
-    status, _, body = open_checkout(checkout_module, {"keyId": account["keyId"]}, account["apikey"],
-                                    route=contract.ROUTE_SITE_CHECKOUT)
+    status, _, body = open_checkout(
+        checkout_module, {"keyId": account["keyId"]}, account["apikey"], route=contract.ROUTE_SITE_CHECKOUT
+    )
 
     assert status == 200, body
     (session,) = stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data
@@ -74,8 +76,12 @@ def test_the_register_answer_offers_the_request_that_opens_checkout(checkout_mod
     offer = account["addPaymentMethod"]
 
     assert (offer["method"], offer["path"]) == ("POST", contract.ROUTE_CHECKOUT)
-    status, _, body = invoke(checkout_module, api_gateway_event(
-        json.dumps(offer["body"]), path=offer["path"], headers={offer["apiKeyHeader"]: account["apikey"]}))
+    status, _, body = invoke(
+        checkout_module,
+        api_gateway_event(
+            json.dumps(offer["body"]), path=offer["path"], headers={offer["apiKeyHeader"]: account["apikey"]}
+        ),
+    )
 
     assert status == 200, body
     (session,) = stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data
@@ -83,8 +89,9 @@ def test_the_register_answer_offers_the_request_that_opens_checkout(checkout_mod
 
 
 @pytest.mark.parametrize("presented", ["someone-elses-key", "", None], ids=["wrong-key", "empty-key", "no-header"])
-def test_a_key_that_does_not_match_the_key_id_gets_403_and_no_session(checkout_module, register_module,
-                                                                        stripe_client, presented):
+def test_a_key_that_does_not_match_the_key_id_gets_403_and_no_session(
+    checkout_module, register_module, stripe_client, presented
+):
     account = sign_up(register_module)
 
     status, headers, body = open_checkout(checkout_module, {"keyId": account["keyId"]}, presented)
@@ -94,8 +101,9 @@ def test_a_key_that_does_not_match_the_key_id_gets_403_and_no_session(checkout_m
     assert stripe_client.v1.checkout.sessions.list({"customer": account["customerId"]}).data == []
 
 
-def test_another_customers_valid_key_cannot_open_checkout_for_this_customer(checkout_module, register_module,
-                                                                             stripe_client):
+def test_another_customers_valid_key_cannot_open_checkout_for_this_customer(
+    checkout_module, register_module, stripe_client
+):
     victim, attacker = sign_up(register_module), sign_up(register_module)
 
     status, _, _ = open_checkout(checkout_module, {"keyId": victim["keyId"]}, attacker["apikey"])
@@ -115,8 +123,9 @@ def test_an_unknown_key_id_gets_the_same_403(checkout_module, register_module):
 def test_a_customer_id_in_the_body_is_never_used(checkout_module, register_module, stripe_client):
     account, other = sign_up(register_module), sign_up(register_module)
 
-    status, _, _ = open_checkout(checkout_module, {"keyId": account["keyId"], "customer": other["customerId"]},
-                                 account["apikey"])
+    status, _, _ = open_checkout(
+        checkout_module, {"keyId": account["keyId"], "customer": other["customerId"]}, account["apikey"]
+    )
 
     assert status == 200
     assert stripe_client.v1.checkout.sessions.list({"customer": other["customerId"]}).data == []
@@ -125,8 +134,15 @@ def test_a_customer_id_in_the_body_is_never_used(checkout_module, register_modul
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [("", "body"), ("not json", "body"), ("[]", "body"), ({}, "keyId"), ({"keyId": 7}, "keyId"),
-     ({"keyId": "../../etc"}, "keyId"), ('{"keyId": ' + "[" * 1000 + "]" * 1000 + "}", "body")],
+    [
+        ("", "body"),
+        ("not json", "body"),
+        ("[]", "body"),
+        ({}, "keyId"),
+        ({"keyId": 7}, "keyId"),
+        ({"keyId": "../../etc"}, "keyId"),
+        ('{"keyId": ' + "[" * 1000 + "]" * 1000 + "}", "body"),
+    ],
 )
 def test_a_malformed_body_gets_400_naming_the_field(checkout_module, body, field):
     status, _, answer = open_checkout(checkout_module, body, "any-key")
@@ -138,8 +154,10 @@ def ask_outcome(module, body) -> tuple[int, dict]:
     """The answer of POST /billing/checkout/outcome, after checking that its twin on the site's origin
     (POST /api/billing/checkout/outcome, where the page asks) answers the same."""
     raw = body if isinstance(body, str) else json.dumps(body)
-    answers = [invoke(module, api_gateway_event(raw, path=route))
-               for route in (contract.ROUTE_CHECKOUT_OUTCOME, contract.ROUTE_SITE_CHECKOUT_OUTCOME)]
+    answers = [
+        invoke(module, api_gateway_event(raw, path=route))
+        for route in (contract.ROUTE_CHECKOUT_OUTCOME, contract.ROUTE_SITE_CHECKOUT_OUTCOME)
+    ]
     assert answers[0][0::2] == answers[1][0::2]
     status, headers, answer = answers[0]
     assert not cors_headers(headers) and headers["Cache-Control"] == "no-store"
@@ -155,18 +173,31 @@ def key_enabled(account: dict) -> bool:
     """The authorizer would let the key call: its item (found by the key's hash) says the account may."""
     dynamodb = boto3.client("dynamodb")
     (table,) = [name for name in dynamodb.list_tables()["TableNames"] if name.endswith("-keys")]
-    item = dynamodb.get_item(TableName=table, Key={
-        contract.KEYS_PARTITION_KEY: {"S": hashlib.sha256(account["apikey"].encode()).hexdigest()}})["Item"]
+    item = dynamodb.get_item(
+        TableName=table,
+        Key={contract.KEYS_PARTITION_KEY: {"S": hashlib.sha256(account["apikey"].encode()).hexdigest()}},
+    )["Item"]
     return item[contract.KEYS_ATTR_ACCOUNT_STATUS]["S"] in contract.KEY_CALLABLE_ACCOUNT_STATUSES
 
 
-@pytest.mark.parametrize("test_card, settled", [
-    ("pm_card_visa", {"settled": True, "status": "active", "reason": None}),
-    ("pm_card_chargeCustomerFail", {"settled": True, "status": "suspended",
-                                    "reason": "The card added at checkout was declined: Your card was declined."}),
-], ids=["card-pays", "card-declined"])
+@pytest.mark.parametrize(
+    "test_card, settled",
+    [
+        ("pm_card_visa", {"settled": True, "status": "active", "reason": None}),
+        (
+            "pm_card_chargeCustomerFail",
+            {
+                "settled": True,
+                "status": "suspended",
+                "reason": "The card added at checkout was declined: Your card was declined.",
+            },
+        ),
+    ],
+    ids=["card-pays", "card-declined"],
+)
 def test_a_past_due_customer_back_from_checkout_learns_what_became_of_the_account(
-        checkout_module, register_module, webhook_module, stripe_api, stripe_client, test_card, settled):
+    checkout_module, register_module, webhook_module, stripe_api, stripe_client, test_card, settled
+):
     account = sign_up(register_module)
     bridge_post(f"{stripe_api}/_bridge/subscriptions/{account['subscriptionId']}/past_due", b'{"amount_due": 1250}')
     past_due = stripe_client.v1.subscriptions.retrieve(account["subscriptionId"])
@@ -187,8 +218,9 @@ def test_a_past_due_customer_back_from_checkout_learns_what_became_of_the_accoun
 
 def test_the_outcome_of_a_session_no_account_opened_is_404(checkout_module, stripe_client):
     customer = stripe_client.v1.customers.create({"email": f"{uuid.uuid4().hex[:10]}@example.com"})
-    foreign = stripe_client.v1.checkout.sessions.create({
-        "mode": "setup", "customer": customer.id, "currency": "usd", "success_url": "https://elsewhere.example/"})
+    foreign = stripe_client.v1.checkout.sessions.create(
+        {"mode": "setup", "customer": customer.id, "currency": "usd", "success_url": "https://elsewhere.example/"}
+    )
 
     for session_id in (foreign.id, "cs_test_" + uuid.uuid4().hex):
         status, answer = ask_outcome(checkout_module, {"sessionId": session_id})

@@ -31,11 +31,16 @@ def as_if_days_ago(accounts: DynamoAccounts, email: str, days: int) -> None:
 
 
 def test_a_canceled_customers_key_is_deleted_after_the_retention_and_its_id_kept(
-        register_module, webhook_module, housekeeping, aws, stripe_client, capsys):
+    register_module, webhook_module, housekeeping, aws, stripe_client, capsys
+):
     account = sign_up(register_module)
     stripe_client.v1.subscriptions.cancel(account["subscriptionId"])
-    deleted = {"id": account["subscriptionId"], "object": "subscription", "customer": account["customerId"],
-               "status": "canceled"}
+    deleted = {
+        "id": account["subscriptionId"],
+        "object": "subscription",
+        "customer": account["customerId"],
+        "status": "canceled",
+    }
     assert deliver(webhook_module, stripe_event("customer.subscription.deleted", deleted))[0] == 200
     accounts = DynamoAccounts(boto3.client("dynamodb"), aws.accounts_table)
     first_run = housekeeping.handler({}, ScheduledInvocation(contract.HOUSEKEEPING_TIMEOUT_SECONDS))

@@ -25,7 +25,6 @@ def reconciler_module(aws, stripe_api, moesif_collector, price_id) -> DeployedFu
     return deployed(RECONCILER_MODULE, aws.environment(stripe_api, moesif_collector.base_url, price_id))
 
 
-
 def run_reconciler(module: DeployedFunction) -> dict:
     """What EventBridge Scheduler does every interval."""
     return module.handler({}, ScheduledInvocation(contract.RECONCILER_TIMEOUT_SECONDS))
@@ -42,7 +41,8 @@ def account_row(aws, account: dict):
 
 
 def test_a_subscription_canceled_in_stripe_without_its_webhook_has_the_key_disabled(
-        reconciler_module, register_module, aws, stripe_client, capsys):
+    reconciler_module, register_module, aws, stripe_client, capsys
+):
     account = sign_up(register_module)
     stripe_client.v1.subscriptions.cancel(account["subscriptionId"])  # customer.subscription.deleted: lost
     assert key_enabled(aws, account)
@@ -67,14 +67,22 @@ def test_a_subscription_canceled_in_stripe_without_its_webhook_has_the_key_disab
 
 
 def test_a_customer_who_paid_without_the_webhook_gets_the_key_back(
-        reconciler_module, register_module, webhook_module, aws, stripe_api, stripe_client):
+    reconciler_module, register_module, webhook_module, aws, stripe_api, stripe_client
+):
     account = sign_up(register_module)
-    fall_behind = urllib.request.Request(f"{stripe_api}/_bridge/subscriptions/{account['subscriptionId']}/past_due",
-                                         data=b'{"amount_due": 900}', method="POST")
+    fall_behind = urllib.request.Request(
+        f"{stripe_api}/_bridge/subscriptions/{account['subscriptionId']}/past_due",
+        data=b'{"amount_due": 900}',
+        method="POST",
+    )
     with urllib.request.urlopen(fall_behind, timeout=10) as answer:
         invoice_id = json.loads(answer.read())["invoice"]["id"]
-    past_due = {"id": account["subscriptionId"], "object": "subscription", "customer": account["customerId"],
-                "status": "past_due"}
+    past_due = {
+        "id": account["subscriptionId"],
+        "object": "subscription",
+        "customer": account["customerId"],
+        "status": "past_due",
+    }
     assert deliver(webhook_module, stripe_event("customer.subscription.updated", past_due))[0] == 200
     assert not key_enabled(aws, account)
     card = stripe_client.v1.payment_methods.attach("pm_card_visa", {"customer": account["customerId"]})

@@ -18,8 +18,9 @@ from tollgate import contract
 
 
 def sign_up_body(email: str | None = None, **fields) -> str:
-    return json.dumps({"email": email or f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann",
-                       "lastname": "Lee"} | fields)
+    return json.dumps(
+        {"email": email or f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"} | fields
+    )
 
 
 def register(module, body, headers=None):
@@ -43,8 +44,17 @@ def test_a_sign_up_answers_201_with_a_working_billed_key(register_module, aws, s
     status, headers, body = register(register_module, sign_up_body("  Ann.Lee@Example.com "))
 
     assert status == 201, body
-    assert set(body) == {"apikey", "keyId", "keyHint", "accountId", "customerId", "subscriptionId", "status", "plan",
-                         "addPaymentMethod"}
+    assert set(body) == {
+        "apikey",
+        "keyId",
+        "keyHint",
+        "accountId",
+        "customerId",
+        "subscriptionId",
+        "status",
+        "plan",
+        "addPaymentMethod",
+    }
     assert body["status"] == "active" and body["plan"] == "standard"  # the default plan: the page names it
     assert not cors_headers(headers)
     assert headers["Cache-Control"] == "no-store"
@@ -52,11 +62,16 @@ def test_a_sign_up_answers_201_with_a_working_billed_key(register_module, aws, s
     usage_key_id = row["apiKeyId"]["S"]  # the account's API Gateway key: never shown
     key = boto3.client("apigateway").get_api_key(apiKey=usage_key_id, includeValue=True)
     assert key["value"] != body["apikey"] and key["enabled"] and usage_key_id in usage_plan_key_ids(aws)
-    item = boto3.client("dynamodb").get_item(TableName=aws.keys_table, Key={
-        contract.KEYS_PARTITION_KEY: {"S": hashlib.sha256(body["apikey"].encode()).hexdigest()}})["Item"]
-    assert (item[contract.KEYS_ATTR_KEY_ID]["S"], item[contract.KEYS_ATTR_ACCOUNT_ID]["S"],
-            item[contract.KEYS_ATTR_USAGE_KEY]["S"], item[contract.KEYS_ATTR_ACCOUNT_STATUS]["S"]) == (
-        body["keyId"], body["accountId"], key["value"], "active")
+    item = boto3.client("dynamodb").get_item(
+        TableName=aws.keys_table,
+        Key={contract.KEYS_PARTITION_KEY: {"S": hashlib.sha256(body["apikey"].encode()).hexdigest()}},
+    )["Item"]
+    assert (
+        item[contract.KEYS_ATTR_KEY_ID]["S"],
+        item[contract.KEYS_ATTR_ACCOUNT_ID]["S"],
+        item[contract.KEYS_ATTR_USAGE_KEY]["S"],
+        item[contract.KEYS_ATTR_ACCOUNT_STATUS]["S"],
+    ) == (body["keyId"], body["accountId"], key["value"], "active")
     customer = stripe_client.v1.customers.retrieve(body["customerId"])
     assert customer.email == "ann.lee@example.com"
     assert customer.metadata[contract.STRIPE_CUSTOMER_METADATA_API_KEY_ID] == usage_key_id
@@ -109,7 +124,9 @@ def test_a_retry_with_the_same_idempotency_key_replays_the_first_response(regist
 
     assert first[0] == replay[0] == 201
     # The same answer without the key, which nothing stored: it was shown once.
-    assert replay[2] == {**first[2], "apikey": None, "keyNote": replay[2]["keyNote"]} and "rotate" in replay[2]["keyNote"]
+    assert (
+        replay[2] == {**first[2], "apikey": None, "keyNote": replay[2]["keyNote"]} and "rotate" in replay[2]["keyNote"]
+    )
     stored = boto3.client("dynamodb").scan(TableName=aws.idempotency_table)["Items"]
     assert stored and first[2]["apikey"] not in json.dumps(stored)
     assert first[2]["keyId"] in json.dumps(stored)
@@ -120,8 +137,11 @@ def test_a_replay_gives_the_key_only_within_the_short_window_then_409_without_it
     body = sign_up_body()
     first = register(register_module, body, headers)
     dynamodb = boto3.client("dynamodb")
-    (record,) = [item for item in dynamodb.scan(TableName=aws.idempotency_table)["Items"]
-                 if first[2]["keyId"] in json.dumps(item)]
+    (record,) = [
+        item
+        for item in dynamodb.scan(TableName=aws.idempotency_table)["Items"]
+        if first[2]["keyId"] in json.dumps(item)
+    ]
     expiry = int(record[contract.IDEMPOTENCY_TTL_ATTRIBUTE]["N"])
     assert abs(expiry - (time.time() + contract.SIGN_UP_REPLAY_SECONDS)) < 30
 
@@ -201,8 +221,9 @@ def test_a_downstream_failure_is_503_and_leaves_nothing_behind(register_module, 
     assert register(register_module, sign_up_body(email))[0] == 201
 
 
-def test_a_downstream_refusal_is_502_without_retry_after_and_leaves_nothing_behind(register_module, aws,
-                                                                                     stripe_client, clean_moesif):
+def test_a_downstream_refusal_is_502_without_retry_after_and_leaves_nothing_behind(
+    register_module, aws, stripe_client, clean_moesif
+):
     """503 + Retry-After: the service was unreachable, throttled or failing, trying again works.
     502: it refused our request (a 4xx), the deployment needs a fix, so no Retry-After."""
     email = f"{uuid.uuid4().hex[:8]}@example.com"
@@ -219,12 +240,17 @@ def test_a_downstream_refusal_is_502_without_retry_after_and_leaves_nothing_behi
 
 
 @pytest.mark.parametrize("secret", [contract.ENV_STRIPE_SECRET_ARN, contract.ENV_MOESIF_SECRET_ARN])
-def test_a_secret_still_holding_the_placeholder_is_503_and_creates_nothing(aws, stripe_api, moesif_collector, price_id,
-                                                                            secret):
+def test_a_secret_still_holding_the_placeholder_is_503_and_creates_nothing(
+    aws, stripe_api, moesif_collector, price_id, secret
+):
     placeholder_arn = boto3.client("secretsmanager").create_secret(
         Name=f"tollgate-placeholder-{uuid.uuid4().hex[:6]}",
-        SecretString=json.dumps({field: contract.SECRET_PLACEHOLDER
-                                 for field in (*contract.STRIPE_SECRET_FIELDS, *contract.MOESIF_SECRET_FIELDS)}),
+        SecretString=json.dumps(
+            {
+                field: contract.SECRET_PLACEHOLDER
+                for field in (*contract.STRIPE_SECRET_FIELDS, *contract.MOESIF_SECRET_FIELDS)
+            }
+        ),
     )["ARN"]
     environment = aws.environment(stripe_api, moesif_collector.base_url, price_id) | {secret: placeholder_arn}
     keys_before = api_key_ids()

@@ -36,10 +36,13 @@ def waiting_register_module(aws, stripe_api, moesif_collector, price_id) -> Depl
     return deployed("tollgate.handlers.register", environment)
 
 
-
 def subscription_event(event_type: str, account: dict, status: str, created: int | None = None) -> str:
-    subscription = {"id": account["subscriptionId"], "object": "subscription",
-                    "customer": account["customerId"], "status": status}
+    subscription = {
+        "id": account["subscriptionId"],
+        "object": "subscription",
+        "customer": account["customerId"],
+        "status": status,
+    }
     return stripe_event(event_type, subscription, created)
 
 
@@ -51,9 +54,14 @@ def complete_checkout_in_the_bridge(stripe_api: str, session_id: str) -> dict:
 
 
 def complete_setup_checkout(stripe_api: str, stripe_client, account: dict) -> dict:
-    session = stripe_client.v1.checkout.sessions.create({
-        "mode": "setup", "customer": account["customerId"], "currency": "usd",
-        "success_url": SIGNUP_ORIGIN + "/?checkout=success"})
+    session = stripe_client.v1.checkout.sessions.create(
+        {
+            "mode": "setup",
+            "customer": account["customerId"],
+            "currency": "usd",
+            "success_url": SIGNUP_ORIGIN + "/?checkout=success",
+        }
+    )
     return complete_checkout_in_the_bridge(stripe_api, session.id)
 
 
@@ -76,7 +84,9 @@ def in_usage_plan(aws, account: dict) -> bool:
 
 def account_row(aws, account: dict) -> dict:
     email = aws.key_item(account["apikey"])[contract.KEYS_ATTR_ACCOUNT]["S"]
-    return boto3.resource("dynamodb").Table(aws.accounts_table).get_item(Key={"email": email}, ConsistentRead=True)["Item"]
+    return (
+        boto3.resource("dynamodb").Table(aws.accounts_table).get_item(Key={"email": email}, ConsistentRead=True)["Item"]
+    )
 
 
 def event_recorded(aws, payload: str) -> bool:
@@ -122,10 +132,12 @@ def test_an_event_stripe_did_not_sign_now_is_rejected_and_changes_nothing(webhoo
     payload = subscription_event("customer.subscription.deleted", cancelled, "canceled")
     options = tamper(payload)
     signed = stripe.WebhookSignature.generate_signature_header(
-        payload, options.get("secret", WEBHOOK_SECRET), options.get("timestamp"))
+        payload, options.get("secret", WEBHOOK_SECRET), options.get("timestamp")
+    )
     with webhook_module.captured_logs() as log:
-        status, _, body = deliver(webhook_module, options.get("payload", payload),
-                                  signature=options.get("signature", signed))
+        status, _, body = deliver(
+            webhook_module, options.get("payload", payload), signature=options.get("signature", signed)
+        )
 
     assert status == 400 and body["error"] == NOT_FROM_STRIPE  # our sentence, not the SDK's developer text
     (rejection,) = [json.loads(line) for line in log.getvalue().splitlines() if "did not sign" in line]
@@ -166,8 +178,9 @@ def test_an_update_claiming_active_is_checked_against_stripe(webhook_module, aws
     now = int(time.time())
     deliver(webhook_module, subscription_event("customer.subscription.deleted", cancelled, "canceled", created=now - 5))
 
-    status, _, body = deliver(webhook_module, subscription_event("customer.subscription.updated", cancelled, "active",
-                                                                 created=now))
+    status, _, body = deliver(
+        webhook_module, subscription_event("customer.subscription.updated", cancelled, "active", created=now)
+    )
 
     assert (status, body["outcome"]) == (200, "applied")
     assert cut_off(aws, cancelled)
@@ -258,12 +271,14 @@ def test_stripes_own_paid_first_invoice_is_matched_and_recorded_without_activati
 
 
 def test_a_customer_whose_subscription_was_canceled_signs_up_again_with_a_new_key(
-        webhook_module, register_module, aws, cancelled, stripe_client):
+    webhook_module, register_module, aws, cancelled, stripe_client
+):
     deliver(webhook_module, subscription_event("customer.subscription.deleted", cancelled, "canceled"))
     email, old_usage_key = account_row(aws, cancelled)["email"], aws.usage_key_id(cancelled["apikey"])
 
-    status, _, again = invoke(register_module, api_gateway_event(
-        json.dumps({"email": email, "firstname": "Ann", "lastname": "Lee"})))
+    status, _, again = invoke(
+        register_module, api_gateway_event(json.dumps({"email": email, "firstname": "Ann", "lastname": "Lee"}))
+    )
 
     assert status == 201, again
     assert again["keyId"] != cancelled["keyId"] and key_enabled(aws, again) and in_usage_plan(aws, again)
@@ -275,13 +290,25 @@ def test_a_customer_whose_subscription_was_canceled_signs_up_again_with_a_new_ke
     assert account_row(aws, again)["status"] == "active"
 
 
-@pytest.mark.parametrize("next_attempt, then", [
-    (None, "Stripe will not retry it: add or update the payment method."), (1_900_000_000, "Stripe will try again."),
-])
+@pytest.mark.parametrize(
+    "next_attempt, then",
+    [
+        (None, "Stripe will not retry it: add or update the payment method."),
+        (1_900_000_000, "Stripe will try again."),
+    ],
+)
 def test_a_failed_payment_event_says_what_failed_and_whether_stripe_retries(next_attempt, then):
-    invoice = {"object": "invoice", "id": "in_1", "number": "TG-0001", "customer": "cus_1", "amount_due": 1234,
-               "currency": "usd", "attempt_count": 2, "next_payment_attempt": next_attempt,
-               "parent": {"subscription_details": {"subscription": "sub_1"}}}
+    invoice = {
+        "object": "invoice",
+        "id": "in_1",
+        "number": "TG-0001",
+        "customer": "cus_1",
+        "amount_due": 1234,
+        "currency": "usd",
+        "attempt_count": 2,
+        "next_payment_attempt": next_attempt,
+        "parent": {"subscription_details": {"subscription": "sub_1"}},
+    }
 
     event = billing_event(json.loads(stripe_event("invoice.payment_failed", invoice)))
 

@@ -29,8 +29,12 @@ def reporter(aws: MotoStack, stripe_api: str, moesif_collector, price_id: str) -
 
 @pytest.fixture(scope="module")
 def queue(aws: MotoStack, reporter: DeployedFunction) -> SqsEventSource:
-    return SqsEventSource(boto3.client("sqs"), aws.usage.queue_url, aws.usage.queue_arn,
-                          lambda event: reporter.handler(event, LambdaContext()))
+    return SqsEventSource(
+        boto3.client("sqs"),
+        aws.usage.queue_url,
+        aws.usage.queue_arn,
+        lambda event: reporter.handler(event, LambdaContext()),
+    )
 
 
 def drain(queue: SqsEventSource) -> None:
@@ -42,8 +46,8 @@ def customer_with_key(aws: MotoStack, stripe_client: stripe.StripeClient) -> tup
     key_id = f"key{uuid.uuid4().hex[:10]}"
     customer = stripe_client.v1.customers.create(params={"email": f"{key_id}@example.com"})
     DynamoAccounts(boto3.client("dynamodb"), aws.accounts_table).create(
-        Account(email=f"{key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=key_id,
-                customer_id=customer.id))
+        Account(email=f"{key_id}@example.com", status=AccountStatus.ACTIVE, api_key_id=key_id, customer_id=customer.id)
+    )
     return key_id, customer.id
 
 

@@ -50,8 +50,14 @@ def test_a_live_sign_up_never_outlasts_its_reservation():
 
 
 def test_the_clients_use_the_budgeted_configuration(aws):
-    for service, config in (("apigateway", AWS_CLIENT_CONFIG), ("secretsmanager", AWS_CLIENT_CONFIG),
-                            ("dynamodb", DYNAMODB_CLIENT_CONFIG)):
+    for service, config in (
+        ("apigateway", AWS_CLIENT_CONFIG),
+        ("secretsmanager", AWS_CLIENT_CONFIG),
+        ("dynamodb", DYNAMODB_CLIENT_CONFIG),
+    ):
         used = AwsClients().client(service).meta.config
         assert (used.connect_timeout, used.read_timeout, used.retries) == (
-            config.connect_timeout, config.read_timeout, config.retries), service
+            config.connect_timeout,
+            config.read_timeout,
+            config.retries,
+        ), service

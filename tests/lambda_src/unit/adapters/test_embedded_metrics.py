@@ -37,7 +37,9 @@ def test_one_document_per_invocation_in_the_namespace_with_the_stage_as_the_only
     assert directive["Dimensions"] == [[contract.METRICS_STAGE_DIMENSION]]
     assert document[contract.METRICS_STAGE_DIMENSION] == "prod" and "service" not in document
     assert {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]} == {
-        contract.METRIC_SIGNUPS_STARTED: "Count", contract.METRIC_API_KEYS_IN_REGION: "Count"}
+        contract.METRIC_SIGNUPS_STARTED: "Count",
+        contract.METRIC_API_KEYS_IN_REGION: "Count",
+    }
     assert document[contract.METRIC_SIGNUPS_STARTED] == [1.0, 1.0]  # CloudWatch sums them
     assert document[contract.METRIC_API_KEYS_IN_REGION] == [1234.0]
 

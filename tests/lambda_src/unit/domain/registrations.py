@@ -15,9 +15,15 @@ ANN = Registrant(email="ann@example.com", first_name="Ann", last_name="Lee")
 
 def service_for(ports: FakePorts, clock: Clock | None = None, **options) -> RegistrationService:
     return RegistrationService(
-        ports.api_keys, ports.billing, ports.analytics, ports.accounts, clock=clock or Clock(START),
-        metrics=ports.metrics, key_items=ports.key_items,
-        **{"plans": TEST_PLANS, "usage_keys": UsageKeys(ports.api_keys, ports.key_pools), **options})
+        ports.api_keys,
+        ports.billing,
+        ports.analytics,
+        ports.accounts,
+        clock=clock or Clock(START),
+        metrics=ports.metrics,
+        key_items=ports.key_items,
+        **{"plans": TEST_PLANS, "usage_keys": UsageKeys(ports.api_keys, ports.key_pools), **options},
+    )
 
 
 def usage_key_id(ports: FakePorts, email: str = ANN.email) -> str:

@@ -42,7 +42,8 @@ def test_rotation_gives_a_working_new_key_and_the_old_one_works_until_its_grace_
     assert rotated.api_key_id == account.api_key_id  # the usage key stays: quota and throttle are the account's
     assert [(r.id, r.state, r.until) for r in rotated.key_records] == [
         (item_of(world, old).key_id, KeyState.ROTATING_OUT, int(world.clock()) + GRACE_SECONDS),
-        (new.id, KeyState.ACTIVE, None)]
+        (new.id, KeyState.ACTIVE, None),
+    ]
     assert item_of(world, old).not_after == int(world.clock()) + GRACE_SECONDS
     assert item_of(world, new.value).usage_key == item_of(world, old).usage_key
 
@@ -127,8 +128,9 @@ def test_a_suspended_account_gets_a_key_that_cannot_call_and_reactivation_lets_b
     account = world.signed_up(ADA)
     subscription = account.subscription_id
     world.billing.subscriptions[subscription]["status"] = "past_due"
-    world.lifecycle.handle(BillingEvent("evt_1", "customer.subscription.updated", int(world.clock()),
-                                        subscription_id=subscription))
+    world.lifecycle.handle(
+        BillingEvent("evt_1", "customer.subscription.updated", int(world.clock()), subscription_id=subscription)
+    )
     new = world.account_keys.rotate(world.accounts.get(ADA))
     assert not world.can_call(new.value) and not world.can_call(world.issued[ADA])
     assert item_of(world, new.value).account_status == "suspended"
@@ -144,8 +146,11 @@ def test_a_suspended_account_is_refused_even_when_api_gateway_fails(world: World
     world.api_keys.fail("set_enabled", times=None)
 
     with pytest.raises(DownstreamError):  # the webhook answers 5xx: Stripe delivers it again
-        world.lifecycle.handle(BillingEvent("evt_1", "customer.subscription.updated", int(world.clock()),
-                                            subscription_id=account.subscription_id))
+        world.lifecycle.handle(
+            BillingEvent(
+                "evt_1", "customer.subscription.updated", int(world.clock()), subscription_id=account.subscription_id
+            )
+        )
 
     assert world.api_keys.can_call_api(account.api_key_id)  # the second line did not hold...
     assert not world.can_call(world.issued[ADA])  # ...the authorizer's item did
@@ -157,8 +162,11 @@ def test_a_lost_item_write_is_repaired_by_the_reconciler(world: World) -> None:
     world.billing.subscriptions[account.subscription_id]["status"] = "past_due"
     world.key_items.fail_next("follow")
     with pytest.raises(DownstreamError):
-        world.lifecycle.handle(BillingEvent("evt_1", "customer.subscription.updated", int(world.clock()),
-                                            subscription_id=account.subscription_id))
+        world.lifecycle.handle(
+            BillingEvent(
+                "evt_1", "customer.subscription.updated", int(world.clock()), subscription_id=account.subscription_id
+            )
+        )
     stale = item_of(world, world.issued[ADA])
     assert world.accounts.get(ADA).status is AccountStatus.SUSPENDED and stale.account_status == "active"
     assert stale.account_version < world.accounts.get(ADA).version
@@ -171,8 +179,9 @@ def test_a_lost_item_write_is_repaired_by_the_reconciler(world: World) -> None:
 def test_a_status_change_meanwhile_undoes_the_rotation(world: World) -> None:
     account = world.signed_up(ADA)
     # written after our read, as the store writes: a newer version
-    world.accounts.rows[ADA] = replace(account.with_status(AccountStatus.SUSPENDED, 1, "test"),
-                                       version=account.version + 1)
+    world.accounts.rows[ADA] = replace(
+        account.with_status(AccountStatus.SUSPENDED, 1, "test"), version=account.version + 1
+    )
     items = dict(world.key_items.items)
     with pytest.raises(KeyChangeRefused, match="changed"):
         world.account_keys.rotate(account)
@@ -201,8 +210,11 @@ def test_a_rotation_meanwhile_makes_the_webhook_read_again_and_cut_off_both_keys
         return real_get(subscription_id)
 
     billing.subscription = rotate_between_read_and_write  # type: ignore[method-assign]  # the fake, for this test
-    world.lifecycle.handle(BillingEvent("evt_1", "customer.subscription.updated", int(world.clock()),
-                                        subscription_id=account.subscription_id))
+    world.lifecycle.handle(
+        BillingEvent(
+            "evt_1", "customer.subscription.updated", int(world.clock()), subscription_id=account.subscription_id
+        )
+    )
     assert not world.can_call(rotated[0].value) and not world.can_call(world.issued[ADA])
 
 

@@ -28,9 +28,12 @@ def test_the_page_figures_come_from_the_invoice_preview_the_usage_records_and_th
     account = fakes.signed_up("ada@example.com")
     fakes.account_billing.invoices[account.subscription_id] = UpcomingInvoice(70, "usd", *PERIOD)
     reports = FakeUsageReports()
-    for identifier, customer, calls, at in (("a", account.customer_id, 4, PERIOD[0]), ("b", account.customer_id, 3,
-                                            PERIOD[1] - 1), ("c", account.customer_id, 100, PERIOD[1]),
-                                           ("d", "cus_other", 9, PERIOD[0] + 5)):
+    for identifier, customer, calls, at in (
+        ("a", account.customer_id, 4, PERIOD[0]),
+        ("b", account.customer_id, 3, PERIOD[1] - 1),
+        ("c", account.customer_id, 100, PERIOD[1]),
+        ("d", "cus_other", 9, PERIOD[0] + 5),
+    ):
         reports.mark_pending(MeterReport(identifier, customer, calls, at, LedgerObject("b", identifier), "price_1"), at)
     today = datetime.fromtimestamp(fakes.clock(), UTC).date()
     fakes.plan_usage.used[account.api_key_id, today] = 7
@@ -62,11 +65,13 @@ def test_a_canceled_account_shows_its_keys_and_asks_nothing_of_stripe() -> None:
 
 # ---- paid -> free in the same period ---------------------------------------------------------------
 
+
 def change(fakes: World, plan_id: str) -> None:
     """The customer chooses `plan_id` on the account page, an hour after the last thing they did."""
     fakes.clock.advance(3600)
-    fakes.plan_changes.request(fakes.accounts.get("ada@example.com"), plan_id, f"request-{plan_id}",
-                               "https://shop.example/account")
+    fakes.plan_changes.request(
+        fakes.accounts.get("ada@example.com"), plan_id, f"request-{plan_id}", "https://shop.example/account"
+    )
 
 
 def changed_to_free(fakes: World) -> tuple[int, int]:
@@ -83,8 +88,9 @@ def test_after_a_change_from_paid_to_free_the_overview_shows_what_stripe_still_b
     period = changed_to_free(fakes)
     account = fakes.ports.accounts.get("ada@example.com")
     reports = FakeUsageReports()
-    reports.mark_pending(MeterReport("a", account.customer_id, 12, period[0] + 60, LedgerObject("b", "a"), "price_1"),
-                         period[0] + 60)
+    reports.mark_pending(
+        MeterReport("a", account.customer_id, 12, period[0] + 60, LedgerObject("b", "a"), "price_1"), period[0] + 60
+    )
     assert fakes.ports.billing.subscription(account.subscription_id).cancel_at_period_end  # ends with the period
 
     overview = overview_of(fakes, reports)
@@ -99,13 +105,15 @@ def test_the_paid_plans_named_are_those_of_the_invoices_period_and_never_a_free_
     fakes.signed_up("ada@example.com", plan_id="free")
     change(fakes, "standard")  # subscribes
     subscription_id = fakes.ports.accounts.get("ada@example.com").subscription_id
-    fakes.account_billing.invoices[subscription_id] = UpcomingInvoice(300, "usd", period_start,
-                                                                      period_start + 2_592_000)
+    fakes.account_billing.invoices[subscription_id] = UpcomingInvoice(
+        300, "usd", period_start, period_start + 2_592_000
+    )
     change(fakes, "free")  # Free, Standard, Free this period: Standard's calls are billed
 
     assert overview_of(fakes, FakeUsageReports()).ending == EndingSubscription((TEST_PLANS.get("standard"),))
-    fakes.account_billing.invoices[subscription_id] = UpcomingInvoice(0, "usd", int(fakes.clock()) + 60,
-                                                                       int(fakes.clock()) + 2_592_000)
+    fakes.account_billing.invoices[subscription_id] = UpcomingInvoice(
+        0, "usd", int(fakes.clock()) + 60, int(fakes.clock()) + 2_592_000
+    )
     assert overview_of(fakes, FakeUsageReports()).ending == EndingSubscription(())  # a period after the change
 
 
@@ -123,7 +131,8 @@ def test_once_the_subscription_has_ended_a_free_account_has_nothing_billed_and_s
     fakes = World.create()
     changed_to_free(fakes)
     ended = fakes.ports.accounts.get("ada@example.com").with_subscription(None)  # the lifecycle, once it ended
-    overview = AccountOverviews(fakes.account_billing, fakes.plan_usage, FakeUsageReports(), TEST_PLANS,
-                                fakes.clock).of(ended)
+    overview = AccountOverviews(
+        fakes.account_billing, fakes.plan_usage, FakeUsageReports(), TEST_PLANS, fakes.clock
+    ).of(ended)
     assert (overview.ending, overview.invoice, overview.unavailable) == (None, None, ())
     assert fakes.account_billing.call_count("upcoming_invoice") == 0

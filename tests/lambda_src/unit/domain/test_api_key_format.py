@@ -18,13 +18,16 @@ def test_a_key_has_its_prefix_mode_random_part_and_checksum_and_matches_the_scan
     assert len({new_key("tgk", "test") for _ in range(200)}) == 200
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda key: key[:-1] + ("A" if key[-1] != "A" else "B"),  # the checksum
-    lambda key: key[:12] + ("x" if key[12] != "x" else "y") + key[13:],  # one random character
-    lambda key: key.replace("tgk_live_", "tgk_test_"),  # the mode
-    lambda key: key[:-2],  # cut short
-    lambda key: key + "0",
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda key: key[:-1] + ("A" if key[-1] != "A" else "B"),  # the checksum
+        lambda key: key[:12] + ("x" if key[12] != "x" else "y") + key[13:],  # one random character
+        lambda key: key.replace("tgk_live_", "tgk_test_"),  # the mode
+        lambda key: key[:-2],  # cut short
+        lambda key: key + "0",
+    ],
+)
 def test_a_mistyped_or_forged_key_fails_the_checksum_without_any_lookup(tamper):
     key = new_key("tgk", "live")
     assert not well_formed(tamper(key), "tgk")

@@ -31,12 +31,26 @@ def holding_a_key(items: FakeKeyItems, account: Account) -> tuple[Account, Issue
 @pytest.fixture
 def world():
     items, accounts, payments = FakeKeyItems(), FakeAccounts(), FakePaymentMethods()
-    accounts.rows["ann@example.com"], key = holding_a_key(items, Account(
-        email="ann@example.com", status=AccountStatus.AWAITING_PAYMENT_METHOD, api_key_id="key0001",
-        customer_id="cus_ann", subscription_id="sub_ann"))
-    accounts.rows["bob@example.com"], other = holding_a_key(items, Account(
-        email="bob@example.com", status=AccountStatus.ACTIVE, api_key_id="key0002",
-        customer_id="cus_bob", subscription_id="sub_bob"))
+    accounts.rows["ann@example.com"], key = holding_a_key(
+        items,
+        Account(
+            email="ann@example.com",
+            status=AccountStatus.AWAITING_PAYMENT_METHOD,
+            api_key_id="key0001",
+            customer_id="cus_ann",
+            subscription_id="sub_ann",
+        ),
+    )
+    accounts.rows["bob@example.com"], other = holding_a_key(
+        items,
+        Account(
+            email="bob@example.com",
+            status=AccountStatus.ACTIVE,
+            api_key_id="key0002",
+            customer_id="cus_bob",
+            subscription_id="sub_bob",
+        ),
+    )
     checkout = PaymentMethodCheckout(accounts, items, payments, SIGNUP_URL)
     return checkout, key, other, accounts, payments
 
@@ -111,13 +125,16 @@ def test_the_same_request_retried_opens_one_session(world):
 
 def test_return_urls_keep_a_query_the_signup_url_already_has():
     items, accounts, payments = FakeKeyItems(), FakeAccounts(), FakePaymentMethods()
-    accounts.rows["a@example.com"], key = holding_a_key(items, Account(
-        email="a@example.com", status=AccountStatus.ACTIVE, api_key_id="key0001", customer_id="cus_a"))
+    accounts.rows["a@example.com"], key = holding_a_key(
+        items, Account(email="a@example.com", status=AccountStatus.ACTIVE, api_key_id="key0001", customer_id="cus_a")
+    )
 
     PaymentMethodCheckout(accounts, items, payments, "https://x.example/signup?lang=en").start(key.id, key.value, "r")
 
     (session,) = payments.checkout_sessions.values()
-    assert session["success_url"] == "https://x.example/signup?lang=en&checkout=success&session_id={CHECKOUT_SESSION_ID}"
+    assert (
+        session["success_url"] == "https://x.example/signup?lang=en&checkout=success&session_id={CHECKOUT_SESSION_ID}"
+    )
 
 
 def back_from_checkout(world, **row_changes) -> str:
@@ -143,8 +160,9 @@ def test_back_from_checkout_the_page_learns_the_account_is_active(world):
 
 def test_back_from_checkout_the_page_learns_the_card_was_declined_and_why(world):
     declined = "The card added at checkout was declined: Your card was declined."
-    session_id = back_from_checkout(world, status=AccountStatus.SUSPENDED, cut_off_reason=declined,
-                                    last_checkout_session_id="cs_test_0001")
+    session_id = back_from_checkout(
+        world, status=AccountStatus.SUSPENDED, cut_off_reason=declined, last_checkout_session_id="cs_test_0001"
+    )
 
     assert world[0].outcome(session_id) == CheckoutOutcome(True, AccountStatus.SUSPENDED, declined)
 

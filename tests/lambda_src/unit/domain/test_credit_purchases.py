@@ -31,13 +31,23 @@ def prepaid(world: World) -> Account:
     return world.signed_up("ada@example.com", "prepaid")
 
 
-def paid_event(payment: CreditPackPayment, event_id: str = "evt_1", event_type: str = CHECKOUT_COMPLETED) -> BillingEvent:
-    return BillingEvent(event_id, event_type, int(START), customer_id=payment.order.customer_id,
-                        checkout_mode="payment", checkout_session_id=payment.session_id, credit_pack=payment)
+def paid_event(
+    payment: CreditPackPayment, event_id: str = "evt_1", event_type: str = CHECKOUT_COMPLETED
+) -> BillingEvent:
+    return BillingEvent(
+        event_id,
+        event_type,
+        int(START),
+        customer_id=payment.order.customer_id,
+        checkout_mode="payment",
+        checkout_session_id=payment.session_id,
+        credit_pack=payment,
+    )
 
 
-def bought(world: World, account: Account, pack: str = "ten", *, paid: bool = True,
-           request_id: str = "req-1") -> CreditPackPayment:
+def bought(
+    world: World, account: Account, pack: str = "ten", *, paid: bool = True, request_id: str = "req-1"
+) -> CreditPackPayment:
     """The customer chose `pack` on the account page and went through Checkout."""
     return world.credit_sales.pay(world.credit_purchases.start(account, pack, request_id, ACCOUNT_PAGE), paid=paid)
 
@@ -68,7 +78,11 @@ def test_a_paid_pack_adds_its_credit_once_however_often_stripe_delivers_it(world
 
     assert balance(world, prepaid) == 10_000_000
     [entry] = world.credit_ledger.entries(prepaid.account_id or "")
-    assert (entry.kind, entry.amount, entry.entry_id) == (CreditKind.PURCHASE, 10_000_000, f"purchase#{payment.session_id}")
+    assert (entry.kind, entry.amount, entry.entry_id) == (
+        CreditKind.PURCHASE,
+        10_000_000,
+        f"purchase#{payment.session_id}",
+    )
 
 
 def test_a_completed_session_not_yet_paid_adds_nothing_until_its_payment_succeeds(world, prepaid) -> None:

@@ -45,12 +45,15 @@ def test_a_link_expires_after_its_ttl(world: World) -> None:
         world.links.find(LinkPurpose.SIGN_IN, token)
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),
-    lambda token: token[:-2],
-    lambda token: token + "x",
-    lambda token: token.upper(),
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),
+        lambda token: token[:-2],
+        lambda token: token + "x",
+        lambda token: token.upper(),
+    ],
+)
 def test_a_tampered_token_is_refused(world: World, tamper) -> None:
     token = sent_token(world)
     with pytest.raises(InvalidLink):

@@ -28,8 +28,11 @@ PAID_PLANS = PlanCatalog((STANDARD, replace(PRO, requires_payment_method=False),
 
 def put_calls(world: World, key_id: str, statuses: list[int], *, spacing_ms: int = 10):
     at_ms = int(world.clock() * 1000)
-    return world.ledger.put(ledger_bytes([call_record(key_id, status=status, at_ms=at_ms + n * spacing_ms)
-                                          for n, status in enumerate(statuses)]))
+    return world.ledger.put(
+        ledger_bytes(
+            [call_record(key_id, status=status, at_ms=at_ms + n * spacing_ms) for n, status in enumerate(statuses)]
+        )
+    )
 
 
 def period_rows(world: World, customer_id: str, start: int, end: int) -> list[dict[str, str]]:
@@ -43,11 +46,19 @@ def test_each_billed_call_is_one_row_and_nothing_else_is():
     world = World.create()
     ada = world.signed_up(ADA)
     at_ms = int(world.clock() * 1000)
-    source = world.ledger.put(ledger_bytes(
-        [call_record(ada.api_key_id, status=status, at_ms=at_ms + n) for n, status in enumerate((200, 201, 404, 500))]
-        + [call_record(ada.api_key_id, status=429, error_type="THROTTLED", at_ms=at_ms + 5),
-           call_record(ada.api_key_id, resource="/register", status=201, at_ms=at_ms + 6),
-           call_record(ada.api_key_id, status=200, at_ms=at_ms + 7)]))
+    source = world.ledger.put(
+        ledger_bytes(
+            [
+                call_record(ada.api_key_id, status=status, at_ms=at_ms + n)
+                for n, status in enumerate((200, 201, 404, 500))
+            ]
+            + [
+                call_record(ada.api_key_id, status=429, error_type="THROTTLED", at_ms=at_ms + 5),
+                call_record(ada.api_key_id, resource="/register", status=201, at_ms=at_ms + 6),
+                call_record(ada.api_key_id, status=200, at_ms=at_ms + 7),
+            ]
+        )
+    )
 
     world.reporter.report_object(source)
 
@@ -57,7 +68,8 @@ def test_each_billed_call_is_one_row_and_nothing_else_is():
     assert [(row["status"], row["method"], row["path"], row["plan"], row["price"]) for row in rows] == [
         ("200", "GET", "/prod/hello", "standard", STANDARD.price_id),
         ("201", "GET", "/prod/hello", "standard", STANDARD.price_id),
-        ("200", "GET", "/prod/hello", "standard", STANDARD.price_id)]
+        ("200", "GET", "/prod/hello", "standard", STANDARD.price_id),
+    ]
     assert {(row["unit_amount"], row["currency"]) for row in rows} == {(UNIT_AMOUNT, "usd")}  # the price's, in Stripe
     assert all(row["time"].endswith("Z") and len(row["request_id"]) == 36 for row in rows)
 
@@ -90,9 +102,11 @@ def test_a_plan_change_mid_period_gives_rows_on_each_plan_at_its_price():
 
     rows = period_rows(world, ada.customer_id, 0, 2**31)
     assert [(row["plan"], row["price"], row["unit_amount"]) for row in rows] == [
-        ("standard", STANDARD.price_id, UNIT_AMOUNT)] * 3 + [("pro", PRO.price_id, "0.5")] * 2
+        ("standard", STANDARD.price_id, UNIT_AMOUNT)
+    ] * 3 + [("pro", PRO.price_id, "0.5")] * 2
     assert sorted((event.price_id, event.value) for event in world.meter.events) == sorted(
-        [(STANDARD.price_id, 3), (PRO.price_id, 2)])
+        [(STANDARD.price_id, 3), (PRO.price_id, 2)]
+    )
 
 
 def test_calls_on_a_free_plan_have_no_evidence_as_they_have_no_invoice():
@@ -114,8 +128,11 @@ def test_a_period_holds_what_its_meter_events_are_billed_at_and_only_the_custome
     end = int(world.clock())
     world.reporter.report_object(put_calls(world, ada.api_key_id, [200] * 7))  # the next period's
 
-    assert len(period_rows(world, ada.customer_id, start, end)) == world.meter.reported_units(
-        ada.customer_id, STANDARD.price_id, start, end) == 2
+    assert (
+        len(period_rows(world, ada.customer_id, start, end))
+        == world.meter.reported_units(ada.customer_id, STANDARD.price_id, start, end)
+        == 2
+    )
     assert len(period_rows(world, ada.customer_id, end, end + 3600)) == 7
 
 
@@ -140,12 +157,14 @@ def test_no_meter_event_is_sent_before_the_evidence_of_every_event_of_its_object
     world = World.create()
     customers = [world.signed_up(f"c{n}@example.com") for n in range(12)]
     at_ms = int(world.clock() * 1000)
-    source = world.ledger.put(ledger_bytes([call_record(customer.api_key_id, at_ms=at_ms + n)
-                                            for n, customer in enumerate(customers * 2)]))
+    source = world.ledger.put(
+        ledger_bytes([call_record(customer.api_key_id, at_ms=at_ms + n) for n, customer in enumerate(customers * 2)])
+    )
     send = world.meter.report
     written_when_sent = []
-    monkeypatch.setattr(world.meter, "report", lambda report: written_when_sent.append(len(world.evidence.objects))
-                        or send(report))
+    monkeypatch.setattr(
+        world.meter, "report", lambda report: written_when_sent.append(len(world.evidence.objects)) or send(report)
+    )
     world.evidence.fail("save", on_call=5, error=DownstreamError("s3", "S3 refused one write", retryable=False))
 
     with pytest.raises(UsageNotReported) as failure:
@@ -201,11 +220,20 @@ def test_a_customers_closed_days_are_compacted_on_their_first_evidence_of_a_day_
 def test_an_object_compacts_a_bounded_number_of_customers_and_the_rest_go_with_their_next_objects():
     world = World.create()
     customers = [world.signed_up(f"c{n}@example.com") for n in range(3)]
-    reporter = UsageReporter(world.ledger, world.accounts, world.meter, world.reports, world.evidence,
-                             UsageTally(world.counts), world.usage_limits, world.usage_alerts, BillableStatuses.parse("2xx"),
-                             world.plans,
-                             world.clock,
-                             compactions_per_object=2)
+    reporter = UsageReporter(
+        world.ledger,
+        world.accounts,
+        world.meter,
+        world.reports,
+        world.evidence,
+        UsageTally(world.counts),
+        world.usage_limits,
+        world.usage_alerts,
+        BillableStatuses.parse("2xx"),
+        world.plans,
+        world.clock,
+        compactions_per_object=2,
+    )
     calls = [call_record(customer.api_key_id, at_ms=int(world.clock() * 1000)) for customer in customers]
 
     reporter.report_object(world.ledger.put(ledger_bytes(calls)))

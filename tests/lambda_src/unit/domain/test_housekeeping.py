@@ -25,8 +25,9 @@ def canceled(world: World, email: str, days_ago: float) -> Account:
     """A customer whose subscription was deleted `days_ago`: the row canceled then, the usage key
     disabled, the customer key's item saying so."""
     canceled_at = int(NOW - days_ago * DAY_SECONDS)
-    return world.customer(AccountStatus.CANCELED, "canceled", email=email, since=canceled_at - DAY_SECONDS,
-                          status_since=canceled_at)
+    return world.customer(
+        AccountStatus.CANCELED, "canceled", email=email, since=canceled_at - DAY_SECONDS, status_since=canceled_at
+    )
 
 
 def test_the_key_of_an_account_canceled_past_the_retention_is_deleted_and_the_row_remembers_it(world):
@@ -52,9 +53,15 @@ def test_a_key_from_before_issue_20_still_in_api_gateway_is_deleted_with_the_cur
     old = canceled(world, "rotated@example.com", days_ago=RETENTION_DAYS + 1)
     newer = world.api_keys.create_key("tollgate-rotated-2", "d")
     # A row from before issue 20: its keys were API Gateway keys, the rotated-out one still there.
-    rotated = replace(old, usage_key=None, api_key_id=newer.id, keys=(
-        KeyRecord(old.api_key_id, NOW - 50 * DAY_SECONDS, KeyState.ROTATING_OUT, NOW - 39 * DAY_SECONDS),
-        KeyRecord(newer.id, NOW - 40 * DAY_SECONDS)))
+    rotated = replace(
+        old,
+        usage_key=None,
+        api_key_id=newer.id,
+        keys=(
+            KeyRecord(old.api_key_id, NOW - 50 * DAY_SECONDS, KeyState.ROTATING_OUT, NOW - 39 * DAY_SECONDS),
+            KeyRecord(newer.id, NOW - 40 * DAY_SECONDS),
+        ),
+    )
     world.accounts.rows[old.email] = rotated
 
     run = world.housekeeping.run(NO_DEADLINE)
@@ -81,16 +88,22 @@ def test_the_region_count_includes_other_apis_keys(world):
     canceled(world, "recent@example.com", days_ago=1)
     world.api_keys.other_keys_in_region = 7400
 
-    assert world.housekeeping.run(NO_DEADLINE).keys_in_region == 7401  # the old key is gone, the recent one still counts
+    assert (
+        world.housekeeping.run(NO_DEADLINE).keys_in_region == 7401
+    )  # the old key is gone, the recent one still counts
 
 
 def test_stuck_rows_are_counted_and_live_ones_are_not(world):
     rows = {
         "failed@example.com": Account(email="failed@example.com", status=AccountStatus.FAILED),
-        "crashed@example.com": Account(email="crashed@example.com", status=AccountStatus.PENDING,
-                                       lease_expires_at=NOW - 1),
-        "signing-up@example.com": Account(email="signing-up@example.com", status=AccountStatus.PENDING,
-                                          lease_expires_at=NOW + RESERVATION_LEASE_SECONDS),
+        "crashed@example.com": Account(
+            email="crashed@example.com", status=AccountStatus.PENDING, lease_expires_at=NOW - 1
+        ),
+        "signing-up@example.com": Account(
+            email="signing-up@example.com",
+            status=AccountStatus.PENDING,
+            lease_expires_at=NOW + RESERVATION_LEASE_SECONDS,
+        ),
         "active@example.com": Account(email="active@example.com", status=AccountStatus.ACTIVE),
     }
     world.accounts.rows.update(rows)
@@ -109,7 +122,9 @@ def test_a_refused_deletion_is_reported_and_the_others_go_on(world):
     (refused,) = [deletion for deletion in run.deletions if deletion.problem]
     assert "AccessDenied" in refused.problem
     (kept,) = [row for row in world.accounts.rows.values() if row.api_key_id == refused.api_key_id]
-    assert kept.gateway_key_ids == (refused.api_key_id,) and refused.api_key_id in world.api_keys.keys  # tried again next run
+    assert (
+        kept.gateway_key_ids == (refused.api_key_id,) and refused.api_key_id in world.api_keys.keys
+    )  # tried again next run
 
 
 def test_a_throttled_api_gateway_stops_the_run_until_the_next_one(world):
@@ -135,8 +150,13 @@ def test_deletions_are_paced_and_stop_at_the_deadline(world):
 
 def test_a_row_a_new_sign_up_took_over_meanwhile_is_left_to_it(world):
     old = canceled(world, "old@example.com", days_ago=RETENTION_DAYS + 1)
-    taken_over = Account(email=old.email, status=AccountStatus.PENDING, attempt_id="new-sign-up",
-                         lease_expires_at=NOW + 100, version=old.version + 1)  # as the store wrote it
+    taken_over = Account(
+        email=old.email,
+        status=AccountStatus.PENDING,
+        attempt_id="new-sign-up",
+        lease_expires_at=NOW + 100,
+        version=old.version + 1,
+    )  # as the store wrote it
 
     original_delete = world.api_keys.delete_key
 
@@ -166,7 +186,14 @@ def test_a_late_event_for_an_account_whose_key_was_deleted_makes_no_key_call(wor
     world.billing.put_subscription(old.subscription_id, old.customer_id, "canceled")
     calls_before = len(world.api_keys.calls)
 
-    world.lifecycle.handle(BillingEvent(id="evt_late", type="customer.subscription.updated", created=NOW,
-                                  customer_id=old.customer_id, subscription_id=old.subscription_id))
+    world.lifecycle.handle(
+        BillingEvent(
+            id="evt_late",
+            type="customer.subscription.updated",
+            created=NOW,
+            customer_id=old.customer_id,
+            subscription_id=old.subscription_id,
+        )
+    )
 
     assert world.api_keys.calls[calls_before:] == []  # no disable of a key that no longer exists

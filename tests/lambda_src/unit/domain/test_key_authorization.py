@@ -33,14 +33,17 @@ def test_legacy_api_gateway_key_values_are_worth_a_read() -> None:
     assert worth_a_read("a" * 20) and worth_a_read("Z9" * 64)
 
 
-@pytest.mark.parametrize("presented", [
-    "",
-    "a" * 19,  # shorter than any API Gateway key
-    "a" * 129,  # longer than any
-    "abc-def-ghi-jkl-mno-pqr",  # not letters and digits
-    "tgk_live_" + "0" * 49,  # the format, a wrong checksum
-    "Tgk_live_" + "0" * 49,  # not a prefix
-])
+@pytest.mark.parametrize(
+    "presented",
+    [
+        "",
+        "a" * 19,  # shorter than any API Gateway key
+        "a" * 129,  # longer than any
+        "abc-def-ghi-jkl-mno-pqr",  # not letters and digits
+        "tgk_live_" + "0" * 49,  # the format, a wrong checksum
+        "Tgk_live_" + "0" * 49,  # not a prefix
+    ],
+)
 def test_values_that_cannot_be_a_key_cost_no_read(presented: str) -> None:
     assert not worth_a_read(presented)
 
@@ -52,8 +55,9 @@ def test_a_mistyped_tollgate_key_costs_no_read() -> None:
 
 
 def test_an_active_key_of_an_active_account_calls_as_its_account_on_its_usage_key() -> None:
-    assert decide(item(), NOW) == Grant(account_id="acct_0123456789abcdefghij", plan="basic", key_hint="Ab3z",
-                                        usage_key="usagekeyvalue0123456789")
+    assert decide(item(), NOW) == Grant(
+        account_id="acct_0123456789abcdefghij", plan="basic", key_hint="Ab3z", usage_key="usagekeyvalue0123456789"
+    )
 
 
 def test_a_rotated_out_key_calls_until_its_grace_ends_and_not_at_its_end() -> None:
@@ -80,8 +84,10 @@ def test_an_unknown_key_is_denied() -> None:
     assert decide(None, NOW) == Denial("no such key")
 
 
-@pytest.mark.parametrize("missing", [contract.KEYS_ATTR_ACCOUNT_ID, contract.KEYS_ATTR_PLAN,
-                                     contract.KEYS_ATTR_HINT, contract.KEYS_ATTR_USAGE_KEY])
+@pytest.mark.parametrize(
+    "missing",
+    [contract.KEYS_ATTR_ACCOUNT_ID, contract.KEYS_ATTR_PLAN, contract.KEYS_ATTR_HINT, contract.KEYS_ATTR_USAGE_KEY],
+)
 def test_an_item_without_what_a_grant_needs_is_denied(missing: str) -> None:
     incomplete = item()
     del incomplete[missing]

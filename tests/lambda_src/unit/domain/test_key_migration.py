@@ -18,8 +18,11 @@ def before_issue_20(fakes: World) -> tuple[Account, str]:
     """An active row as Tollgate wrote them before: its one key an API Gateway key, held by the customer."""
     key = fakes.api_keys.create_key("tollgate-old", "")
     fakes.api_keys.attach_to_plan(key.id, fakes.plans.get("standard").usage_plan_id)
-    fakes.accounts.create(Account(email=ADA, status=AccountStatus.ACTIVE, api_key_id=key.id, plan_id="standard",
-                                  created_at=int(fakes.clock())))
+    fakes.accounts.create(
+        Account(
+            email=ADA, status=AccountStatus.ACTIVE, api_key_id=key.id, plan_id="standard", created_at=int(fakes.clock())
+        )
+    )
     return fakes.accounts.get(ADA), key.value
 
 

@@ -35,7 +35,9 @@ def pool_keys(world: World) -> dict[str, dict]:
 def test_an_account_always_lands_on_the_same_shard_and_shards_fill_evenly():
     ids = [f"acct_{number:06d}" for number in range(20_000)]
     counts = Counter(shard_of(account_id, 100) for account_id in ids)
-    assert [shard_of(account_id, 100) for account_id in ids[:50]] == [shard_of(account_id, 100) for account_id in ids[:50]]
+    assert [shard_of(account_id, 100) for account_id in ids[:50]] == [
+        shard_of(account_id, 100) for account_id in ids[:50]
+    ]
     assert set(counts) == set(range(100))
     assert max(counts.values()) < 1.3 * 200 and min(counts.values()) > 0.7 * 200
 
@@ -105,8 +107,14 @@ def test_pool_named_keys_no_record_names_are_deleted_after_the_grace_and_another
 
 
 def test_creations_are_paced_and_stop_at_the_deadline_the_next_run_carries_on(world):
-    provisioner = KeyPoolProvisioner(world.api_keys, world.ports.key_pools, POOLED_PLANS, clock=world.clock,
-                                     sleep=world.clock.sleep, creations_per_second=1)
+    provisioner = KeyPoolProvisioner(
+        world.api_keys,
+        world.ports.key_pools,
+        POOLED_PLANS,
+        clock=world.clock,
+        sleep=world.clock.sleep,
+        creations_per_second=1,
+    )
     run = provisioner.provision(deadline=world.clock() + 1.5)
 
     assert (run.recorded, run.missing) == (2, FREE.pool_size - 2)

@@ -39,5 +39,7 @@ def test_retiring_all_ends_every_key_that_could_call_and_keeps_older_ends():
     retired = ring.all_retired(at=100)
 
     assert [(record.id, record.state, record.until) for record in retired.records] == [
-        ("a", KeyState.REVOKED, 50), ("b", KeyState.RETIRED, 100)]
+        ("a", KeyState.REVOKED, 50),
+        ("b", KeyState.RETIRED, 100),
+    ]
     assert retired.target == "a:revoked:50,b:retired:100"

@@ -69,7 +69,9 @@ def test_a_checkout_delivered_after_a_newer_event_still_sets_the_card_and_activa
     world.payments.setup_intents["seti_1"] = "pm_card_visa"
     world.stripe_sends(ann, INVOICE_PAID, created=NOW)
 
-    late_checkout = world.stripe_sends(ann, CHECKOUT_COMPLETED, created=NOW - 5, checkout_mode="setup", setup_intent_id="seti_1")
+    late_checkout = world.stripe_sends(
+        ann, CHECKOUT_COMPLETED, created=NOW - 5, checkout_mode="setup", setup_intent_id="seti_1"
+    )
 
     assert late_checkout is Outcome.APPLIED
     assert world.payments.default_payment_methods == {ann.customer_id: "pm_card_visa"}

@@ -32,7 +32,9 @@ def test_a_past_due_customer_who_adds_a_card_has_the_open_invoices_paid_and_the_
 
     assert outcome is Outcome.APPLIED
     assert world.billing.paid_invoices == [(ann.subscription_id, 1200), (ann.subscription_id, 300)]
-    assert world.key_works(ann) and world.row(ann).status is AccountStatus.ACTIVE and world.row(ann).cut_off_reason is None
+    assert (
+        world.key_works(ann) and world.row(ann).status is AccountStatus.ACTIVE and world.row(ann).cut_off_reason is None
+    )
 
 
 def test_an_unpaid_subscription_is_settled_the_same_way(world: World):
@@ -63,8 +65,13 @@ def test_the_row_names_the_checkout_session_it_applied_whatever_the_card_did(wor
     later_event = world.billing_event(paying, INVOICE_PAYMENT_FAILED, created=NOW + 5, failure_reason="Payment failed.")
 
     for customer, setup_intent in ((paying, "seti_paying"), (declining, "seti_new")):
-        world.stripe_sends(customer, CHECKOUT_COMPLETED, checkout_mode="setup", setup_intent_id=setup_intent,
-                           checkout_session_id="cs_test_1")
+        world.stripe_sends(
+            customer,
+            CHECKOUT_COMPLETED,
+            checkout_mode="setup",
+            setup_intent_id=setup_intent,
+            checkout_session_id="cs_test_1",
+        )
     world.lifecycle.handle(later_event)
 
     assert world.row(paying).status is AccountStatus.ACTIVE and world.row(declining).status is AccountStatus.SUSPENDED

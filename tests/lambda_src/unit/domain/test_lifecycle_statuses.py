@@ -23,10 +23,16 @@ from tollgate.domain.lifecycle import (
 NOW = int(START)
 
 
-@pytest.mark.parametrize("status, account_status", [
-    ("past_due", AccountStatus.SUSPENDED), ("unpaid", AccountStatus.SUSPENDED), ("paused", AccountStatus.SUSPENDED),
-    ("canceled", AccountStatus.CANCELED), ("incomplete_expired", AccountStatus.CANCELED),
-])
+@pytest.mark.parametrize(
+    "status, account_status",
+    [
+        ("past_due", AccountStatus.SUSPENDED),
+        ("unpaid", AccountStatus.SUSPENDED),
+        ("paused", AccountStatus.SUSPENDED),
+        ("canceled", AccountStatus.CANCELED),
+        ("incomplete_expired", AccountStatus.CANCELED),
+    ],
+)
 def test_a_subscription_that_stops_paying_disables_the_key(world: World, status, account_status):
     ann = world.customer()
     world.set_stripe_status(ann, status)
@@ -37,7 +43,8 @@ def test_a_subscription_that_stops_paying_disables_the_key(world: World, status,
     assert world.row(ann).status is account_status
     assert world.row(ann).cut_off_reason == f"The subscription is {status.replace('_', ' ')}."
     assert world.row(ann).history[-1] == StatusChange(
-        NOW, account_status, SUBSCRIPTION_UPDATED, world.row(ann).last_billing_event_id)
+        NOW, account_status, SUBSCRIPTION_UPDATED, world.row(ann).last_billing_event_id
+    )
 
 
 @pytest.mark.parametrize("status", ["active", "trialing"])
@@ -146,7 +153,10 @@ def test_an_unknown_event_type_is_ignored_without_touching_anything(world: World
 def test_an_event_about_a_subscription_tollgate_does_not_know_is_ignored(world: World):
     ann = world.customer()
 
-    assert world.stripe_sends(ann, SUBSCRIPTION_DELETED, subscription_id="sub_other", customer_id="cus_other") is Outcome.IGNORED
+    assert (
+        world.stripe_sends(ann, SUBSCRIPTION_DELETED, subscription_id="sub_other", customer_id="cus_other")
+        is Outcome.IGNORED
+    )
     assert world.key_works(ann)
 
 

@@ -47,8 +47,16 @@ def change(world: World, plan_id: str, account=None):
 
 def event(world: World, event_type: str, subscription_id: str | None = None, **fields) -> None:
     row = world.accounts.get(ADA)
-    world.lifecycle.handle(BillingEvent(f"evt_{next(_ids)}", event_type, int(world.clock()), row.customer_id,
-                                        subscription_id or row.subscription_id, **fields))
+    world.lifecycle.handle(
+        BillingEvent(
+            f"evt_{next(_ids)}",
+            event_type,
+            int(world.clock()),
+            row.customer_id,
+            subscription_id or row.subscription_id,
+            **fields,
+        )
+    )
 
 
 def calls(world: World, key_id: str, count: int):
@@ -156,8 +164,9 @@ def test_scenario_3_checkout_pays_the_debt_then_applies_the_paid_plan():
     url = change(world, "standard").checkout_url
     session_id, setup_intent = world.payments.complete_checkout(url, "pm_card_visa")
 
-    event(world, CHECKOUT_COMPLETED, checkout_mode="setup", setup_intent_id=setup_intent,
-          checkout_session_id=session_id)
+    event(
+        world, CHECKOUT_COMPLETED, checkout_mode="setup", setup_intent_id=setup_intent, checkout_session_id=session_id
+    )
 
     row = world.accounts.get(ADA)
     assert world.billing.paid_invoices == [(ended, 1234)]
@@ -305,14 +314,21 @@ def test_scenario_9_removing_a_plan_from_the_settings_never_stalls_billing():
     on_pro = world.signed_up(ADA)
     change(world, "pro")
     other = world.signed_up("bob@example.com")
-    source = world.ledger.put(ledger_bytes([call_record(on_pro.api_key_id, at_ms=int(world.clock() * 1000)),
-                                            call_record(other.api_key_id, at_ms=int(world.clock() * 1000))]))
+    source = world.ledger.put(
+        ledger_bytes(
+            [
+                call_record(on_pro.api_key_id, at_ms=int(world.clock() * 1000)),
+                call_record(other.api_key_id, at_ms=int(world.clock() * 1000)),
+            ]
+        )
+    )
     without_pro = World.create(PlanCatalog((STANDARD, FREE)))
     without_pro.ports = replace(without_pro.ports, accounts=world.accounts)  # the same table and ledger,
     without_pro.ledger = world.ledger  # new settings
 
     outcome = without_pro.reporter.report_object(source)
 
-    assert sorted((e.customer_id, e.price_id) for e in without_pro.meter.events) == sorted([
-        (on_pro.customer_id, PRO.price_id), (other.customer_id, STANDARD.price_id)])
+    assert sorted((e.customer_id, e.price_id) for e in without_pro.meter.events) == sorted(
+        [(on_pro.customer_id, PRO.price_id), (other.customer_id, STANDARD.price_id)]
+    )
     assert outcome.summary.unknown_keys == {}

@@ -54,7 +54,9 @@ def test_free_to_paid_subscribes_and_moves_the_same_key_to_the_paid_usage_plan(w
     assert world.api_keys.plan.get(key.id) == STANDARD.usage_plan_id and world.api_keys.can_call_api(key.id)
     assert after.keys_in_sync
     world.billable_calls(key.id, 4)
-    assert world.units_billed() == {STANDARD.price_id: 4}  # the 3 calls made on the free plan are billed nowhere
+    assert world.meter.units_by_price() == {
+        STANDARD.price_id: 4
+    }  # the 3 calls made on the free plan are billed nowhere
 
 
 def test_n_calls_before_a_switch_and_m_after_are_billed_n_at_the_old_price_and_m_at_the_new(world):
@@ -70,13 +72,15 @@ def test_n_calls_before_a_switch_and_m_after_are_billed_n_at_the_old_price_and_m
     change(world, "pro")
     after_ms = int(world.clock() * 1000)
     world.billable_calls(key.id, 2)
-    mixed = world.ledger.put(ledger_bytes([call_record(key.id, at_ms=before_ms - 10), call_record(key.id, at_ms=after_ms)]))
+    mixed = world.ledger.put(
+        ledger_bytes([call_record(key.id, at_ms=before_ms - 10), call_record(key.id, at_ms=after_ms)])
+    )
     summary = world.reporter.report_object(mixed).summary
 
     assert (summary.billable, summary.billed, summary.customers) == (2, 2, 1)  # one customer at two prices
     subscription = world.billing.subscription(ada(world).subscription_id)
     assert [item.price_id for item in subscription.items] == [STANDARD.price_id, PRO.price_id]
-    assert world.units_billed() == {STANDARD.price_id: 6, PRO.price_id: 3}
+    assert world.meter.units_by_price() == {STANDARD.price_id: 6, PRO.price_id: 3}
     assert len({event.identifier for event in world.meter.events}) == len(world.meter.events)
 
 
@@ -97,7 +101,7 @@ def test_paid_to_free_ends_the_subscription_with_its_period_and_the_account_goes
     after = ada(world)
     assert (after.status, after.plan_id, after.subscription_id) == (AccountStatus.ACTIVE, "free", None)
     assert world.api_keys.can_call_api(key.id)
-    assert world.units_billed() == {STANDARD.price_id: 2}
+    assert world.meter.units_by_price() == {STANDARD.price_id: 2}
 
 
 def test_a_plan_that_needs_a_card_goes_through_checkout_first_then_the_webhook_changes_it(world):
@@ -107,8 +111,14 @@ def test_a_plan_that_needs_a_card_goes_through_checkout_first_then_the_webhook_c
     assert outcome.checkout_url and ada(world).pending_plan_id == "pro"
     assert ada(world).plan_id == "free" and world.api_keys.plan.get(key.id) == FREE.usage_plan_id  # still free
     session_id, setup_intent = world.payments.complete_checkout(outcome.checkout_url, "pm_card_visa")
-    world.stripe_sends(ada(world), "checkout.session.completed", checkout_mode="setup", setup_intent_id=setup_intent,
-                checkout_session_id=session_id, subscription_id=None)
+    world.stripe_sends(
+        ada(world),
+        "checkout.session.completed",
+        checkout_mode="setup",
+        setup_intent_id=setup_intent,
+        checkout_session_id=session_id,
+        subscription_id=None,
+    )
 
     after = ada(world)
     assert (after.plan_id, after.pending_plan_id, after.status) == ("pro", None, AccountStatus.ACTIVE)
@@ -118,11 +128,14 @@ def test_a_plan_that_needs_a_card_goes_through_checkout_first_then_the_webhook_c
     assert session["success_url"].startswith(RETURN_URL + "?checkout=success")
 
 
-@pytest.mark.parametrize(("plan_id", "status", "message"), [
-    ("standard", AccountStatus.ACTIVE, "on the Standard plan already"),
-    ("gold", AccountStatus.ACTIVE, "no plan 'gold'; choose one of: standard, free, pro"),
-    ("free", AccountStatus.SUSPENDED, "settle what it owes first"),
-])
+@pytest.mark.parametrize(
+    ("plan_id", "status", "message"),
+    [
+        ("standard", AccountStatus.ACTIVE, "on the Standard plan already"),
+        ("gold", AccountStatus.ACTIVE, "no plan 'gold'; choose one of: standard, free, pro"),
+        ("free", AccountStatus.SUSPENDED, "settle what it owes first"),
+    ],
+)
 def test_a_change_the_account_cannot_make_is_refused_saying_what_to_do(world, plan_id, status, message):
     register(world, "standard")
     world.accounts.rows[ADA.email] = replace(ada(world), status=status)
@@ -183,7 +196,9 @@ def test_a_key_left_in_no_usage_plan_by_a_failed_move_is_moved_by_the_next_recon
 
     with pytest.raises(DownstreamError):
         change(world, "standard")
-    assert world.api_keys.plan.get(key.id) is None and not world.api_keys.can_call_api(key.id)  # cut off, billed nowhere
+    assert world.api_keys.plan.get(key.id) is None and not world.api_keys.can_call_api(
+        key.id
+    )  # cut off, billed nowhere
     after = ada(world)
     assert after.plan_id == "standard" and not after.keys_in_sync
 

@@ -61,7 +61,7 @@ def test_free_to_paid_makes_one_own_key_in_the_paid_usage_plan_and_its_calls_are
     assert world.key_items.items[key_hash(key)].usage_key == row.usage_key  # the authorizer names the own key
     assert world.can_call(key)
     world.billable_calls(own, 4)
-    assert world.units_billed() == {STANDARD.price_id: 4}
+    assert world.meter.units_by_price() == {STANDARD.price_id: 4}
 
 
 def test_a_key_made_by_a_change_that_failed_after_the_create_is_adopted_never_made_twice(world):
@@ -74,7 +74,9 @@ def test_a_key_made_by_a_change_that_failed_after_the_create_is_adopted_never_ma
     world.enforcer.enforce(ada(world))  # whoever comes next: the webhook, the reconciler
 
     (own,) = own_keys(world)
-    assert ada(world).api_key_id == own and ada(world).keys_in_sync and world.api_keys.plan[own] == STANDARD.usage_plan_id
+    assert (
+        ada(world).api_key_id == own and ada(world).keys_in_sync and world.api_keys.plan[own] == STANDARD.usage_plan_id
+    )
 
 
 def test_paid_to_free_puts_the_account_on_its_shard_and_its_own_key_follows_the_plan(world):
@@ -84,7 +86,9 @@ def test_paid_to_free_puts_the_account_on_its_shard_and_its_own_key_follows_the_
     change(world, "free")
 
     row = ada(world)
-    assert row.plan_id == "free" and row.api_key_id == own and row.pool_key_id in world.ports.key_pools.get("free").key_ids
+    assert (
+        row.plan_id == "free" and row.api_key_id == own and row.pool_key_id in world.ports.key_pools.get("free").key_ids
+    )
     assert world.api_keys.plan[own] == FREE.usage_plan_id  # a cached authorizer answer naming it still works
     assert world.key_items.items[key_hash(key)].usage_key == world.api_keys.keys[row.pool_key_id]["value"]
     assert world.can_call(key) and world.api_keys.can_call_api(row.pool_key_id)

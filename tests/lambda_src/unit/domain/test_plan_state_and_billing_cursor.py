@@ -40,8 +40,18 @@ def test_the_billing_cursor_never_moves_back_in_time_and_keeps_the_first_day_of_
 
 
 def test_the_row_reads_and_writes_its_parts_without_losing_a_field() -> None:
-    row = Account("ada@example.com", AccountStatus.ACTIVE, plan_id="pro", price_id="price_pro", customer_id="cus_1",
-                  subscription_id="sub_1", last_billing_event_id="evt_1", last_billing_event_at=T0, owes_since=T0,
-                  last_checkout_session_id="cs_1", pending_plan_id="team")
+    row = Account(
+        "ada@example.com",
+        AccountStatus.ACTIVE,
+        plan_id="pro",
+        price_id="price_pro",
+        customer_id="cus_1",
+        subscription_id="sub_1",
+        last_billing_event_id="evt_1",
+        last_billing_event_at=T0,
+        owes_since=T0,
+        last_checkout_session_id="cs_1",
+        pending_plan_id="team",
+    )
     assert row.with_plan_state(row.plan_state) == row
     assert row.with_billing(row.billing) == row

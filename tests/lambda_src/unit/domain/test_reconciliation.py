@@ -64,10 +64,14 @@ def test_a_customer_who_paid_while_the_webhook_was_lost_gets_the_key_back(world:
     assert world.key_works(paid) and world.row(paid).status is AccountStatus.ACTIVE
 
 
-@pytest.mark.parametrize("row_status, stripe_status", [
-    (AccountStatus.SUSPENDED, "past_due"), (AccountStatus.SUSPENDED, "unpaid"),
-    (AccountStatus.CANCELED, "incomplete_expired"),
-])
+@pytest.mark.parametrize(
+    "row_status, stripe_status",
+    [
+        (AccountStatus.SUSPENDED, "past_due"),
+        (AccountStatus.SUSPENDED, "unpaid"),
+        (AccountStatus.CANCELED, "incomplete_expired"),
+    ],
+)
 def test_every_status_that_cuts_a_key_off_is_repaired(world: World, row_status, stripe_status):
     lost = world.customer(AccountStatus.ACTIVE, stripe_status=stripe_status)
 
@@ -77,9 +81,12 @@ def test_every_status_that_cuts_a_key_off_is_repaired(world: World, row_status, 
 
 
 def test_accounts_that_agree_with_stripe_cost_no_write_and_no_key_call(world: World):
-    for status, stripe_status in [(AccountStatus.ACTIVE, "active"), (AccountStatus.SUSPENDED, "past_due"),
-                                  (AccountStatus.CANCELED, "canceled"),
-                                  (AccountStatus.AWAITING_PAYMENT_METHOD, "active")]:
+    for status, stripe_status in [
+        (AccountStatus.ACTIVE, "active"),
+        (AccountStatus.SUSPENDED, "past_due"),
+        (AccountStatus.CANCELED, "canceled"),
+        (AccountStatus.AWAITING_PAYMENT_METHOD, "active"),
+    ]:
         world.customer(status, stripe_status)
     key_calls = len(world.api_keys.calls)
 
@@ -128,7 +135,8 @@ def test_running_again_repairs_nothing_twice(world: World):
 
     again, repairs = reconcile(world, "run-2")
     retried_invocation = world.lifecycle.reconcile(
-        next(iter(world.billing.list_subscriptions(None, 1).subscriptions)), "run-1", int(START))
+        next(iter(world.billing.list_subscriptions(None, 1).subscriptions)), "run-1", int(START)
+    )
 
     assert (again.repaired, repairs) == (0, [])
     assert retried_invocation is Outcome.DUPLICATE  # the same run id: its event was applied already
@@ -139,8 +147,9 @@ def test_a_newer_webhook_applied_after_the_listing_wins(world: World):
     lost = world.customer(AccountStatus.ACTIVE, stripe_status="past_due")
     listed = next(iter(world.billing.list_subscriptions(None, 1).subscriptions))
     world.billing.subscriptions[lost.subscription_id]["status"] = "active"  # the customer paid meanwhile
-    world.lifecycle.handle(BillingEvent("evt_newer", SUBSCRIPTION_UPDATED, int(START) + 5, lost.customer_id,
-                                        lost.subscription_id))
+    world.lifecycle.handle(
+        BillingEvent("evt_newer", SUBSCRIPTION_UPDATED, int(START) + 5, lost.customer_id, lost.subscription_id)
+    )
 
     outcome = world.lifecycle.reconcile(listed, "run-1", listed_at=int(START))
 
@@ -154,8 +163,10 @@ def test_stripe_calls_are_paced_below_its_rate_limit():
 
     run, _ = reconcile(world)
 
-    stripe_calls = sum(world.billing.call_count(method) for method in (
-        "list_subscriptions", "subscription", "list_open_invoices", "open_invoices"))
+    stripe_calls = sum(
+        world.billing.call_count(method)
+        for method in ("list_subscriptions", "subscription", "list_open_invoices", "open_invoices")
+    )
     assert (run.repaired, stripe_calls) == (6, 10)
     assert world.clock.slept >= (stripe_calls - 1) / 5  # never two calls within 0.2 s
 
@@ -190,7 +201,9 @@ def test_stripe_failing_to_list_ends_the_run_with_its_cursor_kept():
 
 def test_a_service_failing_mid_repair_ends_the_run_before_that_subscription(world: World):
     lost = world.customer(AccountStatus.ACTIVE, stripe_status="canceled")
-    world.api_keys.fail("set_enabled", on_call=world.api_keys.call_count("set_enabled") + 1)  # throttled, say: retryable
+    world.api_keys.fail(
+        "set_enabled", on_call=world.api_keys.call_count("set_enabled") + 1
+    )  # throttled, say: retryable
 
     run, _ = reconcile(world)
 
@@ -201,8 +214,11 @@ def test_a_service_failing_mid_repair_ends_the_run_before_that_subscription(worl
 def test_an_account_refused_for_good_is_counted_and_the_run_goes_on(world: World):
     other = world.customer(AccountStatus.ACTIVE, stripe_status="canceled")
     broken = world.customer(AccountStatus.ACTIVE, stripe_status="canceled")  # newest: examined first
-    world.api_keys.fail("set_enabled", on_call=world.api_keys.call_count("set_enabled") + 1,
-                    error=DownstreamError("apigateway", "key not found", retryable=False))
+    world.api_keys.fail(
+        "set_enabled",
+        on_call=world.api_keys.call_count("set_enabled") + 1,
+        error=DownstreamError("apigateway", "key not found", retryable=False),
+    )
 
     run, repairs = reconcile(world)
 

@@ -28,8 +28,15 @@ def test_a_canceled_customer_signs_up_again_with_a_new_key_and_subscription(port
     again = service_for(ports).register(ANN, "fp-again")
 
     row = ports.accounts.rows[ANN.email]
-    assert row.status is AccountStatus.ACTIVE and row.current_key.id == again.key.id and row.api_key_id != canceled.api_key_id
-    assert again.subscription_id != canceled.subscription_id and again.subscription_id in ports.billing.live_subscription_ids()
+    assert (
+        row.status is AccountStatus.ACTIVE
+        and row.current_key.id == again.key.id
+        and row.api_key_id != canceled.api_key_id
+    )
+    assert (
+        again.subscription_id != canceled.subscription_id
+        and again.subscription_id in ports.billing.live_subscription_ids()
+    )
     assert canceled.api_key_id not in ports.api_keys.keys  # the disabled key is deleted
     assert ports.can_call(again.key.value)
     assert row.history[: len(canceled.history)] == canceled.history  # the earlier life stays traceable

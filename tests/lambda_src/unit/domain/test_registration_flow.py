@@ -27,14 +27,22 @@ def test_register_creates_a_billed_key_that_can_call_the_api(ports, clock):
     assert registration.key.value.startswith("tgk_live_") and registration.key.value not in str(ports.api_keys.keys)
     item = ports.key_items.get(key_hash(registration.key.value))
     assert (item.key_id, item.hint, item.account_id, item.account_status, item.plan, item.state) == (
-        registration.key.id, registration.key.value[-4:], registration.account_id, "active",
-        TEST_PLANS.default.id, KeyState.ACTIVE)
+        registration.key.id,
+        registration.key.value[-4:],
+        registration.account_id,
+        "active",
+        TEST_PLANS.default.id,
+        KeyState.ACTIVE,
+    )
     assert item.usage_key == ports.api_keys.keys[key_id]["value"] and registration.account_id.startswith("acct_")
     customer = ports.billing.customers[registration.customer_id]
     assert customer["email"] == ANN.email and customer["metadata"] == {"awsAPIKeyId": key_id}
     subscription = ports.billing.subscription(registration.subscription_id)
     assert (subscription.customer_id, subscription.status, [item.price_id for item in subscription.items]) == (
-        registration.customer_id, "active", [TEST_PLANS.default.price_id])
+        registration.customer_id,
+        "active",
+        [TEST_PLANS.default.price_id],
+    )
     assert ports.api_keys.plan[key_id] == TEST_PLANS.default.usage_plan_id
     assert ports.analytics.companies[registration.subscription_id]["stripe_customer_id"] == registration.customer_id
     assert ports.analytics.users[registration.account_id] == {
@@ -63,8 +71,8 @@ def test_the_key_value_is_never_sent_to_moesif_or_stripe(ports):
 def test_stripe_calls_carry_idempotency_keys_derived_from_the_reservation(ports):
     service_for(ports, new_attempt_id=lambda: "attempt42").register(ANN, "fp")
 
-    (_, (_, _, customer_key)), = [c for c in ports.billing.calls if c[0] == "create_customer"]
-    (_, (_, subscription_key)), = [c for c in ports.billing.calls if c[0] == "subscribe"]
+    ((_, (_, _, customer_key)),) = [c for c in ports.billing.calls if c[0] == "create_customer"]
+    ((_, (_, subscription_key)),) = [c for c in ports.billing.calls if c[0] == "subscribe"]
     assert customer_key.startswith("tollgate-customer-") and customer_key.endswith("-attempt42")
     assert subscription_key.startswith("tollgate-subscription-") and subscription_key.endswith("-attempt42")
     assert ANN.email not in customer_key  # a hash, not the address
@@ -76,7 +84,9 @@ def test_independent_calls_overlap_so_the_critical_path_is_four_round_trips():
 
     service_for(ports).register(ANN, "fp")
 
-    assert len(recorder.records) == 11  # reserve, key, customer, subscription, company, user, attach, key item, 3 ledger writes
+    assert (
+        len(recorder.records) == 11
+    )  # reserve, key, customer, subscription, company, user, attach, key item, 3 ledger writes
     assert recorder.longest_sequential_chain() == 4
 
 
@@ -99,7 +109,9 @@ def test_require_payment_method_creates_everything_but_keeps_the_key_out_of_the_
     row = ports.accounts.rows[ANN.email]
     assert row.status is AccountStatus.AWAITING_PAYMENT_METHOD
     assert (row.api_key_id, row.customer_id, row.subscription_id) == (
-        usage_key_id(ports), registration.customer_id, registration.subscription_id,
+        usage_key_id(ports),
+        registration.customer_id,
+        registration.subscription_id,
     )
     assert registration.account_id in ports.analytics.users
 

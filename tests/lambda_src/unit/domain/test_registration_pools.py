@@ -45,12 +45,14 @@ def test_a_free_sign_up_makes_no_api_gateway_call_and_its_key_calls_through_its_
 
 def test_free_accounts_share_the_pool_and_use_no_more_gateway_keys_than_it(world):
     keys_before = len(world.api_keys.keys)
-    registrations = [world.registration.register(Registrant(f"user{n}@example.com", "U", "N", "free"), f"fp{n}")
-                     for n in range(40)]
+    registrations = [
+        world.registration.register(Registrant(f"user{n}@example.com", "U", "N", "free"), f"fp{n}") for n in range(40)
+    ]
 
     assert len(world.api_keys.keys) == keys_before == POOLED_PLANS.get("free").pool_size
     assert {world.accounts.rows[f"user{n}@example.com"].pool_key_id for n in range(40)} == set(
-        world.ports.key_pools.get("free").key_ids)
+        world.ports.key_pools.get("free").key_ids
+    )
     assert all(world.can_call(registration.key.value) for registration in registrations)
 
 
@@ -90,7 +92,9 @@ def test_a_pooled_customer_whose_create_had_an_unknown_outcome_is_found_by_its_a
 
 
 def test_a_paid_sign_up_waits_out_create_api_key_throttling_and_makes_one_key(world):
-    world.api_keys.fail_next("create_key", times=3, error=Throttled("API Gateway", "create API key failed (TooManyRequests)"))
+    world.api_keys.fail_next(
+        "create_key", times=3, error=Throttled("API Gateway", "create API key failed (TooManyRequests)")
+    )
     pool_keys = len(world.api_keys.keys)
 
     registration = world.registration.register(PAID_BOB, "fp")
@@ -102,7 +106,9 @@ def test_a_paid_sign_up_waits_out_create_api_key_throttling_and_makes_one_key(wo
 
 
 def test_a_paid_sign_up_throttled_past_its_budget_is_refused_retryably_with_nothing_left(world):
-    world.api_keys.fail_next("create_key", times=None, error=Throttled("API Gateway", "create API key failed (TooManyRequests)"))
+    world.api_keys.fail_next(
+        "create_key", times=None, error=Throttled("API Gateway", "create API key failed (TooManyRequests)")
+    )
     pool_keys = dict(world.api_keys.keys)
 
     with pytest.raises(Throttled) as refused:

@@ -31,8 +31,11 @@ def test_an_existing_account_answers_already_registered_and_creates_nothing(port
 
 def test_a_live_reservation_blocks_other_sign_ups_and_reports_a_duplicate_request(ports, clock):
     ports.accounts.rows[ANN.email] = Account(
-        email=ANN.email, status=AccountStatus.PENDING, lease_expires_at=int(clock.now) + 60,
-        attempt_id="other", request_fingerprint="fp-1",
+        email=ANN.email,
+        status=AccountStatus.PENDING,
+        lease_expires_at=int(clock.now) + 60,
+        attempt_id="other",
+        request_fingerprint="fp-1",
     )
     service = service_for(ports, clock)
 
@@ -50,8 +53,13 @@ def test_an_expired_reservation_is_taken_over_after_undoing_what_it_recorded(por
     crashed_customer = ports.billing.create_customer(ANN, crashed_key.id, "crashed-customer")
     crashed_subscription = ports.billing.subscribe(crashed_customer, "price_1", "crashed-subscription")
     ports.accounts.rows[ANN.email] = Account(
-        email=ANN.email, status=AccountStatus.PENDING, lease_expires_at=int(clock.now) - 1, attempt_id="crashed",
-        api_key_id=crashed_key.id, customer_id=crashed_customer, subscription_id=crashed_subscription,
+        email=ANN.email,
+        status=AccountStatus.PENDING,
+        lease_expires_at=int(clock.now) - 1,
+        attempt_id="crashed",
+        api_key_id=crashed_key.id,
+        customer_id=crashed_customer,
+        subscription_id=crashed_subscription,
     )
 
     registration = service_for(ports, clock).register(ANN, "fp")
@@ -66,7 +74,10 @@ def test_an_expired_reservation_is_taken_over_after_undoing_what_it_recorded(por
 def test_a_takeover_that_cannot_undo_marks_the_crashed_row_failed_and_a_later_retry_heals_it(ports, clock):
     crashed_key = ports.api_keys.create_key("crashed", "")
     ports.accounts.rows[ANN.email] = Account(
-        email=ANN.email, status=AccountStatus.PENDING, lease_expires_at=int(clock.now) - 1, attempt_id="crashed",
+        email=ANN.email,
+        status=AccountStatus.PENDING,
+        lease_expires_at=int(clock.now) - 1,
+        attempt_id="crashed",
         api_key_id=crashed_key.id,
     )
     ports.api_keys.fail("delete_key")  # the crashed key's delete fails once
@@ -85,8 +96,9 @@ def test_a_takeover_that_cannot_undo_marks_the_crashed_row_failed_and_a_later_re
 
 def test_a_slow_attempt_that_lost_its_reservation_undoes_its_own_work_and_leaves_the_row(ports, clock):
     service = service_for(ports, clock, lease_seconds=10)
-    newer = Account(email=ANN.email, status=AccountStatus.PENDING, attempt_id="newer",
-                    lease_expires_at=int(clock.now) + 100)
+    newer = Account(
+        email=ANN.email, status=AccountStatus.PENDING, attempt_id="newer", lease_expires_at=int(clock.now) + 100
+    )
     original_subscribe = ports.billing.subscribe
 
     def subscribe_while_another_attempt_takes_over(customer_id, price_id, idempotency_key):

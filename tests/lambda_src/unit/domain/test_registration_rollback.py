@@ -193,9 +193,7 @@ def test_an_unconfirmed_subscription_whose_customer_survives_ends_when_a_later_c
     assert ports.billing.live_subscription_ids() == [] and ports.billing.customers == {}
 
 
-def test_a_sign_up_that_died_after_an_unconfirmed_customer_create_is_cleaned_by_the_next_one(
-    ports, clock, monkeypatch
-):
+def test_a_sign_up_that_died_after_an_unconfirmed_customer_create_is_cleaned_by_the_next_one(ports, clock, monkeypatch):
     """The customer create's idempotency key is written with the key id, before the customer
     exists: a function that dies mid-create leaves enough on its row to find the customer."""
     ports.billing.fail("create_customer", answer_lost=True)
@@ -242,8 +240,11 @@ def test_a_key_left_by_a_taken_email_whose_delete_failed_is_found_as_orphaned_on
     ports.api_keys.fail("delete_key")
     with pytest.raises(EmailAlreadyRegistered):
         service_for(ports).register(ANN, "fp-2")
-    (_, left), = [(key_id, key) for key_id, key in ports.api_keys.keys.items()
-                  if key_id != ports.accounts.rows[ANN.email].api_key_id]
+    ((_, left),) = [
+        (key_id, key)
+        for key_id, key in ports.api_keys.keys.items()
+        if key_id != ports.accounts.rows[ANN.email].api_key_id
+    ]
     created = left["created_at"]
 
     cleanup = service_for(ports).cleanup

@@ -19,9 +19,17 @@ FAILED = contract.METRIC_SIGNUPS_FAILED
 
 
 def service(ports: FakePorts) -> RegistrationService:
-    return RegistrationService(ports.api_keys, ports.billing, ports.analytics, ports.accounts, metrics=ports.metrics,
-                               plans=TEST_PLANS, key_items=ports.key_items, clock=lambda: NOW,
-                               usage_keys=UsageKeys(ports.api_keys, ports.key_pools))
+    return RegistrationService(
+        ports.api_keys,
+        ports.billing,
+        ports.analytics,
+        ports.accounts,
+        metrics=ports.metrics,
+        plans=TEST_PLANS,
+        key_items=ports.key_items,
+        clock=lambda: NOW,
+        usage_keys=UsageKeys(ports.api_keys, ports.key_pools),
+    )
 
 
 def counted(ports: FakePorts) -> dict[str, float]:
@@ -40,8 +48,11 @@ def test_a_taken_email_is_a_failed_sign_up_for_that_reason(ports):
     with pytest.raises(EmailAlreadyRegistered):
         service(ports).register(ANN, "fp-2")
 
-    assert counted(ports) == {contract.METRIC_SIGNUPS_CONFIRMED: 1, contract.METRIC_SIGNUPS_STARTED: 2,
-                              FAILED["email_taken"]: 1}
+    assert counted(ports) == {
+        contract.METRIC_SIGNUPS_CONFIRMED: 1,
+        contract.METRIC_SIGNUPS_STARTED: 2,
+        FAILED["email_taken"]: 1,
+    }
 
 
 @pytest.mark.parametrize("retryable, reason", [(True, "unavailable"), (False, "refused")])
@@ -72,8 +83,11 @@ def test_a_rollback_that_leaves_a_failed_row_counts_the_leftovers(ports):
         service(ports).register(ANN, "fp")
 
     assert ports.accounts.rows[ANN.email].status is AccountStatus.FAILED
-    assert counted(ports) == {contract.METRIC_SIGNUPS_STARTED: 1, FAILED["unavailable"]: 1,
-                              contract.METRIC_SIGNUPS_ROLLED_BACK_WITH_LEFTOVERS: 1}
+    assert counted(ports) == {
+        contract.METRIC_SIGNUPS_STARTED: 1,
+        FAILED["unavailable"]: 1,
+        contract.METRIC_SIGNUPS_ROLLED_BACK_WITH_LEFTOVERS: 1,
+    }
 
 
 def test_a_key_left_behind_by_a_taken_email_counts_as_leftovers(ports):
@@ -88,8 +102,13 @@ def test_a_key_left_behind_by_a_taken_email_counts_as_leftovers(ports):
 
 
 def test_a_takeover_that_cannot_undo_an_abandoned_sign_up_counts_the_leftovers(ports):
-    abandoned = Account(email=ANN.email, status=AccountStatus.PENDING, api_key_id="key-old", lease_expires_at=NOW - 1,
-                        attempt_id="crashed")
+    abandoned = Account(
+        email=ANN.email,
+        status=AccountStatus.PENDING,
+        api_key_id="key-old",
+        lease_expires_at=NOW - 1,
+        attempt_id="crashed",
+    )
     ports.accounts.rows[ANN.email] = abandoned
     ports.api_keys.keys["key-old"] = {"name": "tollgate-old", "value": "v", "enabled": True, "created_at": 0}
     ports.api_keys.fail("delete_key", times=None)

@@ -27,15 +27,21 @@ START = 1_800_000_000 // HOUR_SECONDS * HOUR_SECONDS + 1_234  # a billing period
 
 
 def with_standard_default_cap(cap: str) -> PlanCatalog:
-    return PlanCatalog(tuple(replace(plan, spend_cap_default=cap) if plan.id == "standard" else plan
-                             for plan in TEST_PLANS))
+    return PlanCatalog(
+        tuple(replace(plan, spend_cap_default=cap) if plan.id == "standard" else plan for plan in TEST_PLANS)
+    )
 
 
 def calls(world: World, account: Account, count: int) -> None:
     """`count` billable calls of the account now, in one ledger object the reporter reports; then a minute passes."""
     at_ms = int(world.clock() * 1000)
-    world.reporter.report_object(world.ledger.put(ledger_bytes(
-        [call_record(account.api_key_id, account_id=account.account_id, at_ms=at_ms + n) for n in range(count)])))
+    world.reporter.report_object(
+        world.ledger.put(
+            ledger_bytes(
+                [call_record(account.api_key_id, account_id=account.account_id, at_ms=at_ms + n) for n in range(count)]
+            )
+        )
+    )
     world.clock.advance(60)
 
 
@@ -81,8 +87,9 @@ def test_raising_the_cap_restores_calls_at_once_and_lowering_it_under_the_charge
     assert limit_of(world, account) is None and item_limits(world, account) == {(None, None)}
 
     world.spend_choices.choose(world.row(account), '{"cap": "0.50"}')  # no call made meanwhile
-    assert limit_of(world, account) == UsageLimit(contract.USAGE_LIMIT_SPEND_CAP_REACHED,
-                                                  period_end(world, account), "standard")
+    assert limit_of(world, account) == UsageLimit(
+        contract.USAGE_LIMIT_SPEND_CAP_REACHED, period_end(world, account), "standard"
+    )
 
 
 def test_removing_the_cap_restores_calls_at_once() -> None:
@@ -155,9 +162,14 @@ def test_stripe_failing_while_the_cap_is_decided_retries_the_object_counting_not
     account = capped_customer(world, cap="1")
     world.billing_periods._known.clear()  # a new process: the period is read again
     world.billing.fail_next("subscription")
-    source = world.ledger.put(ledger_bytes([call_record(account.api_key_id, account_id=account.account_id,
-                                                        at_ms=int(world.clock() * 1000) + n)
-                                            for n in range(CALLS_PER_USD)]))
+    source = world.ledger.put(
+        ledger_bytes(
+            [
+                call_record(account.api_key_id, account_id=account.account_id, at_ms=int(world.clock() * 1000) + n)
+                for n in range(CALLS_PER_USD)
+            ]
+        )
+    )
 
     with pytest.raises(UsageNotReported) as failed:
         world.reporter.report_object(source)
@@ -165,7 +177,7 @@ def test_stripe_failing_while_the_cap_is_decided_retries_the_object_counting_not
     world.reporter.report_object(source)  # the queue's redelivery
 
     assert limit_of(world, account) is not None
-    assert world.units_billed() == {"price_1": CALLS_PER_USD}
+    assert world.meter.units_by_price() == {"price_1": CALLS_PER_USD}
 
 
 def test_a_cap_chosen_while_stripe_cannot_say_the_period_is_kept_and_decided_when_chosen_again() -> None:

@@ -91,4 +91,6 @@ def test_the_cap_is_the_customers_choice_at_most_the_plans_maximum_else_the_plan
 @pytest.mark.parametrize(("calls", "reached"), [(9_999, False), (10_000, True), (10_001, True)])
 def test_the_cap_is_reached_when_the_periods_charges_reach_it(calls: int, reached: bool) -> None:
     assert cap_reached(SpendSettings(cap=Decimal(10)), PAID, billed(calls)) is reached
-    assert cap_reached(SpendSettings(cap=Decimal(10)), PAID, None) is False  # a tiered price: never known before the invoice
+    assert (
+        cap_reached(SpendSettings(cap=Decimal(10)), PAID, None) is False
+    )  # a tiered price: never known before the invoice

@@ -144,7 +144,9 @@ def test_an_email_that_failed_is_sent_by_the_next_check(world: World) -> None:
 def test_a_sender_that_died_after_its_claim_is_replaced_once_the_claim_runs_out(world: World) -> None:
     world.signed_up(ADA, "free")
     world.mailer.fail_next("send")
-    world.accounts.fail("update", on_call=world.accounts.call_count("update") + 2)  # the claim is written, its release lost
+    world.accounts.fail(
+        "update", on_call=world.accounts.call_count("update") + 2
+    )  # the claim is written, its release lost
 
     with pytest.raises(DownstreamError):
         check(world, 800)
@@ -181,7 +183,9 @@ def test_a_quota_alert_and_an_amount_alert_each_belong_to_the_period_of_their_ki
     assert sent(PERIOD) == ["quota:50"]  # the next calendar month, the same billing period
     assert sent(PERIOD) == []
     assert crossed_this_period(world.row(row), {ThresholdKind.QUOTA: PERIOD, ThresholdKind.AMOUNT: 100}) == (
-        "amount:1", "quota:50")
+        "amount:1",
+        "quota:50",
+    )
 
 
 # --- through the reporter: each ledger object counted, then the alerts it crosses are emailed -------------
@@ -193,8 +197,11 @@ def reported_calls(world: World, count: int) -> LedgerObject:
     """`count` calls of Ada now, in one ledger object the reporter reports; then a minute passes."""
     account = world.row(world.accounts.get(ADA) or world.signed_up(ADA))
     at_ms = int(world.clock() * 1000)
-    source = world.ledger.put(ledger_bytes([call_record(account.api_key_id, account_id=account.account_id,
-                                                        at_ms=at_ms + n) for n in range(count)]))
+    source = world.ledger.put(
+        ledger_bytes(
+            [call_record(account.api_key_id, account_id=account.account_id, at_ms=at_ms + n) for n in range(count)]
+        )
+    )
     world.reporter.report_object(source)
     world.clock.advance(60)
     return source

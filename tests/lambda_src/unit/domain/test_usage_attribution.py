@@ -14,11 +14,18 @@ POOLED_KEY = "pooled-key-1"
 
 
 def test_a_call_is_its_accounts_when_the_record_names_one_else_its_keys():
-    usage = read_ledger(ledger_bytes([
-        call_record(POOLED_KEY, account_id=ADA), call_record(POOLED_KEY, account_id=BOB),
-        call_record(POOLED_KEY, account_id=BOB), call_record("key-old"),
-        call_record(None, account_id=ADA),  # a record with an account and no key id still counts
-    ]), BillableStatuses.parse("2xx"))
+    usage = read_ledger(
+        ledger_bytes(
+            [
+                call_record(POOLED_KEY, account_id=ADA),
+                call_record(POOLED_KEY, account_id=BOB),
+                call_record(POOLED_KEY, account_id=BOB),
+                call_record("key-old"),
+                call_record(None, account_id=ADA),  # a record with an account and no key id still counts
+            ]
+        ),
+        BillableStatuses.parse("2xx"),
+    )
 
     assert {caller: usage.calls for caller, usage in usage.by_caller.items()} == {ADA: 2, BOB: 2, "key-old": 1}
 
@@ -33,8 +40,9 @@ def test_accounts_sharing_a_pooled_key_are_each_billed_their_own_calls():
     metering = MeteringOnFakes.create()
     metering.add_customer("usage-ada", "cus_ada", account_id=ADA)
     metering.add_customer("usage-bob", "cus_bob", account_id=BOB)
-    source = metering.ledger.put(ledger_bytes([call_record(POOLED_KEY, account_id=ADA)] * 2
-                                              + [call_record(POOLED_KEY, account_id=BOB)] * 3))
+    source = metering.ledger.put(
+        ledger_bytes([call_record(POOLED_KEY, account_id=ADA)] * 2 + [call_record(POOLED_KEY, account_id=BOB)] * 3)
+    )
 
     metering.deliver(source)
 

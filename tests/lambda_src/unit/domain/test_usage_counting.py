@@ -22,10 +22,13 @@ def metering_with_ada_and_bob() -> MeteringOnFakes:
 
 def test_metered_and_billable_calls_count_per_account_and_hour_free_plans_included():
     metering = metering_with_ada_and_bob()
-    source = metering.ledger.put(ledger_bytes(
-        [call_record("pool", account_id=BOB, at_ms=T0 + n) for n in range(3)]
-        + [call_record("pool", account_id=BOB, status=404, at_ms=T0 + HOUR_MS + 1)]
-        + [call_record("usage-ada", account_id=ADA, at_ms=T0 + HOUR_MS - 1)] * 2))
+    source = metering.ledger.put(
+        ledger_bytes(
+            [call_record("pool", account_id=BOB, at_ms=T0 + n) for n in range(3)]
+            + [call_record("pool", account_id=BOB, status=404, at_ms=T0 + HOUR_MS + 1)]
+            + [call_record("usage-ada", account_id=ADA, at_ms=T0 + HOUR_MS - 1)] * 2
+        )
+    )
 
     metering.deliver(source)
 
@@ -47,8 +50,9 @@ def test_a_redelivered_object_is_counted_once():
 
 def test_an_accounts_old_and_new_records_in_one_object_count_together_once():
     metering = metering_with_ada_and_bob()
-    source = metering.ledger.put(ledger_bytes([call_record("usage-ada", at_ms=T0), call_record("x", account_id=ADA,
-                                                                                               at_ms=T0)]))
+    source = metering.ledger.put(
+        ledger_bytes([call_record("usage-ada", at_ms=T0), call_record("x", account_id=ADA, at_ms=T0)])
+    )
 
     metering.deliver(source)
 

@@ -19,17 +19,25 @@ from tollgate.plans import PlanCatalog
 
 QUOTA = 5
 # The free plan pooled (its quota counted by Tollgate), small enough to reach; the paid plans as they are.
-PLANS = PlanCatalog((TEST_PLANS.get("standard"), replace(TEST_PLANS.get("free"), quota_limit=QUOTA, pool_size=2),
-                     replace(TEST_PLANS.get("pro"), requires_payment_method=False)))
+PLANS = PlanCatalog(
+    (
+        TEST_PLANS.get("standard"),
+        replace(TEST_PLANS.get("free"), quota_limit=QUOTA, pool_size=2),
+        replace(TEST_PLANS.get("pro"), requires_payment_method=False),
+    )
+)
 MAY_2027 = datetime(2027, 5, 14, 12, tzinfo=UTC).timestamp()
 JUNE_2027 = int(datetime(2027, 6, 1, tzinfo=UTC).timestamp())
 
 
-@pytest.mark.parametrize("period, start, end", [
-    ("DAY", datetime(2027, 5, 14, tzinfo=UTC), datetime(2027, 5, 15, tzinfo=UTC)),
-    ("WEEK", datetime(2027, 5, 10, tzinfo=UTC), datetime(2027, 5, 17, tzinfo=UTC)),  # Monday to Monday
-    ("MONTH", datetime(2027, 5, 1, tzinfo=UTC), datetime(2027, 6, 1, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    "period, start, end",
+    [
+        ("DAY", datetime(2027, 5, 14, tzinfo=UTC), datetime(2027, 5, 15, tzinfo=UTC)),
+        ("WEEK", datetime(2027, 5, 10, tzinfo=UTC), datetime(2027, 5, 17, tzinfo=UTC)),  # Monday to Monday
+        ("MONTH", datetime(2027, 5, 1, tzinfo=UTC), datetime(2027, 6, 1, tzinfo=UTC)),
+    ],
+)
 def test_the_quota_period_is_the_utc_day_week_from_monday_or_month_api_gateway_counts(period, start, end):
     assert quota_period(period, int(MAY_2027)) == (int(start.timestamp()), int(end.timestamp()))
 
@@ -44,8 +52,13 @@ def calls(world: World, account, count: int) -> None:
     """`count` calls of the account now (the authorizer's principal, on its usage key), in one object the
     reporter reports; then a minute passes."""
     at_ms = int(world.clock() * 1000)
-    world.reporter.report_object(world.ledger.put(ledger_bytes(
-        [call_record(account.api_key_id, account_id=account.account_id, at_ms=at_ms + n) for n in range(count)])))
+    world.reporter.report_object(
+        world.ledger.put(
+            ledger_bytes(
+                [call_record(account.api_key_id, account_id=account.account_id, at_ms=at_ms + n) for n in range(count)]
+            )
+        )
+    )
     world.clock.advance(60)
 
 
@@ -116,8 +129,9 @@ def test_a_limit_its_key_items_missed_is_copied_when_the_object_is_redelivered_c
     account = free_account(world)
     calls(world, account, QUOTA - 1)
     world.key_items.fail("follow")
-    source = world.ledger.put(ledger_bytes([call_record(account.api_key_id, account_id=account.account_id,
-                                                        at_ms=int(world.clock() * 1000))]))
+    source = world.ledger.put(
+        ledger_bytes([call_record(account.api_key_id, account_id=account.account_id, at_ms=int(world.clock() * 1000))])
+    )
 
     with pytest.raises(Exception, match="usage limits"):
         world.reporter.report_object(source)

@@ -26,7 +26,10 @@ def test_email_is_trimmed_and_case_folded_and_names_are_trimmed():
 
 
 def test_unknown_fields_are_ignored():
-    assert parse_registration(body(apikey="x", admin=True, email="ann@example.com"), TEST_PLANS.ids).email == "ann@example.com"
+    assert (
+        parse_registration(body(apikey="x", admin=True, email="ann@example.com"), TEST_PLANS.ids).email
+        == "ann@example.com"
+    )
 
 
 def test_bytes_and_unicode_names_are_accepted():
@@ -84,11 +87,14 @@ def test_a_body_larger_than_any_valid_sign_up_is_too_large():
         parse_registration(body(firstname="A" * MAX_BODY_BYTES), TEST_PLANS.ids)
 
 
-@pytest.mark.parametrize("name", [
-    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian with ZERO WIDTH NON-JOINER
-    "\u0915\u094d\u200d\u0937",  # Devanagari conjunct with ZERO WIDTH JOINER
-    "\U0001f469\u200d\U0001f4bb",  # an emoji ZWJ sequence
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian with ZERO WIDTH NON-JOINER
+        "\u0915\u094d\u200d\u0937",  # Devanagari conjunct with ZERO WIDTH JOINER
+        "\U0001f469\u200d\U0001f4bb",  # an emoji ZWJ sequence
+    ],
+)
 def test_the_joiners_real_names_need_are_accepted(name):
     assert parse_registration(body(firstname=name), TEST_PLANS.ids).first_name == name
 

@@ -39,8 +39,14 @@ def test_opening_the_link_registers_the_sign_up_once(world: World) -> None:
         world.sign_up.confirm(token)
     assert len(world.ports.api_keys.keys) == 1
     metrics = world.ports.metrics
-    assert [metrics.total(name) for name in (contract.METRIC_SIGNUPS_REQUESTED, contract.METRIC_SIGNUPS_STARTED,
-                                             contract.METRIC_SIGNUPS_CONFIRMED)] == [1, 1, 1]
+    assert [
+        metrics.total(name)
+        for name in (
+            contract.METRIC_SIGNUPS_REQUESTED,
+            contract.METRIC_SIGNUPS_STARTED,
+            contract.METRIC_SIGNUPS_CONFIRMED,
+        )
+    ] == [1, 1, 1]
 
 
 def test_every_request_is_counted_whether_or_not_its_link_is_opened(world: World) -> None:
@@ -115,7 +121,8 @@ def test_the_same_link_confirmed_while_its_sign_up_runs_is_already_being_process
             world.sign_up.confirm(token)
 
     world.ports.api_keys.create_key = _after(  # type: ignore[method-assign]  # the fake, slowed for this test
-        world.ports.api_keys.create_key, confirm_again_meanwhile)
+        world.ports.api_keys.create_key, confirm_again_meanwhile
+    )
     assert world.sign_up.confirm(token).status is AccountStatus.ACTIVE
     assert confirmed == ["second"] and len(world.ports.api_keys.keys) == 1
 
@@ -125,4 +132,5 @@ def _after(call, then):
         result = call(*arguments)
         then(*arguments)
         return result
+
     return wrapped

@@ -16,11 +16,14 @@ import pytest
 from testkit.account_writers import WRITERS, Writer, interleave, reads_of
 from testkit.fake_ports import FakeAccounts
 
-CASES = [(first, second, read) for first in WRITERS for second in WRITERS
-         for read in range(1, reads_of(first, FakeAccounts) + 1)]
+CASES = [
+    (first, second, read)
+    for first in WRITERS
+    for second in WRITERS
+    for read in range(1, reads_of(first, FakeAccounts) + 1)
+]
 
 
-@pytest.mark.parametrize("first, second, read", CASES,
-                         ids=[f"{a.name} | {b.name} after read {n}" for a, b, n in CASES])
+@pytest.mark.parametrize("first, second, read", CASES, ids=[f"{a.name} | {b.name} after read {n}" for a, b, n in CASES])
 def test_no_update_is_lost_and_the_gateway_and_stripe_follow_the_row(first: Writer, second: Writer, read: int):
     interleave(first, second, read, FakeAccounts())

@@ -34,22 +34,34 @@ def function(world: World) -> DeployedFunction:
 
 @pytest.fixture
 def webhook(world: World) -> DeployedFunction:
-    return deployed_on_fakes(WEBHOOK_MODULE, world.ports, credit_ledger=world.credit_ledger,
-                             credit_sales=world.credit_sales)
+    return deployed_on_fakes(
+        WEBHOOK_MODULE, world.ports, credit_ledger=world.credit_ledger, credit_sales=world.credit_sales
+    )
 
 
 def call(function: DeployedFunction, path: str, body: dict | None = None, *, cookie: str, method: str = "POST"):
     headers = {"Content-Type": "application/json", "Cookie": f"{contract.SESSION_COOKIE}={cookie}"}
-    return invoke(function, api_gateway_event(None if body is None else json.dumps(body), method=method, path=path,
-                                              headers=headers))
+    return invoke(
+        function,
+        api_gateway_event(None if body is None else json.dumps(body), method=method, path=path, headers=headers),
+    )
 
 
 def session(function: DeployedFunction, world: World) -> str:
     headers = {"Content-Type": "application/json"}
-    invoke(function, api_gateway_event(json.dumps({"email": ADA}), method="POST", path=contract.ROUTE_SIGNIN,
-                                       headers=headers))
-    _, answer, _ = invoke(function, api_gateway_event(json.dumps({"token": world.mailer.last_token(ADA)}),
-                                                      method="POST", path=contract.ROUTE_SIGNIN_CONFIRM, headers=headers))
+    invoke(
+        function,
+        api_gateway_event(json.dumps({"email": ADA}), method="POST", path=contract.ROUTE_SIGNIN, headers=headers),
+    )
+    _, answer, _ = invoke(
+        function,
+        api_gateway_event(
+            json.dumps({"token": world.mailer.last_token(ADA)}),
+            method="POST",
+            path=contract.ROUTE_SIGNIN_CONFIRM,
+            headers=headers,
+        ),
+    )
     return answer["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
 
 
@@ -57,15 +69,28 @@ def completed_session(world: World, url: str, payment_status: str = "paid") -> d
     """The `data.object` of the completed session at `url`, as Stripe sends it (metadata as StripeCreditSales wrote it)."""
     opened = next(s for s in world.credit_sales.sessions.values() if s["url"] == url)
     order = opened["order"]
-    return {"id": opened["id"], "object": "checkout.session", "mode": "payment", "status": "complete",
-            "payment_status": payment_status, "customer": order.customer_id, "amount_total": order.price,
-            "currency": order.currency, "metadata": {SESSION_KIND[0]: SESSION_KIND[1], ACCOUNT: order.account_id,
-                                                     PLAN: order.plan_id, PACK: order.pack_id,
-                                                     CREDIT: str(order.credit)}}
+    return {
+        "id": opened["id"],
+        "object": "checkout.session",
+        "mode": "payment",
+        "status": "complete",
+        "payment_status": payment_status,
+        "customer": order.customer_id,
+        "amount_total": order.price,
+        "currency": order.currency,
+        "metadata": {
+            SESSION_KIND[0]: SESSION_KIND[1],
+            ACCOUNT: order.account_id,
+            PLAN: order.plan_id,
+            PACK: order.pack_id,
+            CREDIT: str(order.credit),
+        },
+    }
 
 
 def test_a_prepaid_customer_buys_a_pack_and_the_paid_sessions_webhook_adds_it_once(
-        function: DeployedFunction, webhook: DeployedFunction, world: World) -> None:
+    function: DeployedFunction, webhook: DeployedFunction, world: World
+) -> None:
     world.signed_up(ADA, "prepaid")
     cookie = session(function, world)
 
@@ -80,14 +105,18 @@ def test_a_prepaid_customer_buys_a_pack_and_the_paid_sessions_webhook_adds_it_on
     assert status == 200
     section = page["credits"]
     assert (section["balance"], section["currency"], section["unitPrice"]) == (55_000_000, "usd", 1_000)
-    assert section["packs"] == [{"id": "ten", "credit": 10_000_000, "price": 1_000},
-                                {"id": "fifty", "credit": 55_000_000, "price": 5_000}]
+    assert section["packs"] == [
+        {"id": "ten", "credit": 10_000_000, "price": 1_000},
+        {"id": "fifty", "credit": 55_000_000, "price": 5_000},
+    ]
     assert [(entry["kind"], entry["amount"], entry["note"]) for entry in section["entries"]] == [
-        ("purchase", 55_000_000, "pack fifty")]
+        ("purchase", 55_000_000, "pack fifty")
+    ]
 
 
-def test_a_completed_but_unpaid_session_adds_no_credit(function: DeployedFunction, webhook: DeployedFunction,
-                                                       world: World) -> None:
+def test_a_completed_but_unpaid_session_adds_no_credit(
+    function: DeployedFunction, webhook: DeployedFunction, world: World
+) -> None:
     account = world.signed_up(ADA, "prepaid")
     _, _, body = call(function, contract.ROUTE_ACCOUNT_CREDITS, {"pack": "ten"}, cookie=session(function, world))
 

@@ -29,14 +29,25 @@ def fakes() -> World:
 
 def deployed_reporting_usage(fakes: World) -> DeployedFunction:
     """The account function of a deployment whose own reporter bills usage (usage_reporter=tollgate)."""
-    return deployed_on_fakes(ACCOUNT_MODULE, fakes.ports, usage_environment(accounts_environment(FUNCTION_ENVIRONMENT)),
-                             customer_access=fakes.access, mailer=fakes.mailer, account_billing=fakes.account_billing,
-                             usage_plan_usage=fakes.plan_usage, usage_evidence=fakes.evidence, usage_meter=fakes.meter,
-                             usage_reports=fakes.reports)
+    return deployed_on_fakes(
+        ACCOUNT_MODULE,
+        fakes.ports,
+        usage_environment(accounts_environment(FUNCTION_ENVIRONMENT)),
+        customer_access=fakes.access,
+        mailer=fakes.mailer,
+        account_billing=fakes.account_billing,
+        usage_plan_usage=fakes.plan_usage,
+        usage_evidence=fakes.evidence,
+        usage_meter=fakes.meter,
+        usage_reports=fakes.reports,
+    )
 
 
 def post(function: DeployedFunction, path: str, body: dict | None = None, cookie: str | None = None):
-    headers = {"Content-Type": "application/json", **({"Cookie": f"{contract.SESSION_COOKIE}={cookie}"} if cookie else {})}
+    headers = {
+        "Content-Type": "application/json",
+        **({"Cookie": f"{contract.SESSION_COOKIE}={cookie}"} if cookie else {}),
+    }
     return invoke(function, api_gateway_event(json.dumps(body or {}), method="POST", path=path, headers=headers))
 
 
@@ -53,8 +64,13 @@ def test_the_current_periods_billed_calls_download_by_a_short_lived_url(fakes: W
     fakes.account_billing.invoices[ada.subscription_id] = UpcomingInvoice(5, "usd", start, start + 2_592_000)
     at_ms = int(fakes.clock() * 1000)
     for key_id, count in ((ada.api_key_id, 5), (bob.api_key_id, 9)):
-        fakes.reporter.report_object(fakes.ledger.put(ledger_bytes(
-            [call_record(key_id, at_ms=at_ms + n) for n in range(count)] + [call_record(key_id, status=404)])))
+        fakes.reporter.report_object(
+            fakes.ledger.put(
+                ledger_bytes(
+                    [call_record(key_id, at_ms=at_ms + n) for n in range(count)] + [call_record(key_id, status=404)]
+                )
+            )
+        )
 
     status, _, body = post(function, contract.ROUTE_ACCOUNT_EVIDENCE, cookie=session(function, fakes, ADA))
 

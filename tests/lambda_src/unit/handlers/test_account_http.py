@@ -40,11 +40,20 @@ def function(world: World) -> DeployedFunction:
     return deployed_with_accounts(ACCOUNT_MODULE, world)
 
 
-def call(function: DeployedFunction, path: str, body: dict | None = None, *, cookie: str | None = None,
-         method: str = "POST", content_type: str = "application/json"):
+def call(
+    function: DeployedFunction,
+    path: str,
+    body: dict | None = None,
+    *,
+    cookie: str | None = None,
+    method: str = "POST",
+    content_type: str = "application/json",
+):
     headers = {"Content-Type": content_type, **({"Cookie": f"{contract.SESSION_COOKIE}={cookie}"} if cookie else {})}
-    return invoke(function, api_gateway_event(None if body is None else json.dumps(body), method=method, path=path,
-                                              headers=headers))
+    return invoke(
+        function,
+        api_gateway_event(None if body is None else json.dumps(body), method=method, path=path, headers=headers),
+    )
 
 
 def signed_in(function: DeployedFunction, world: World) -> tuple[str, dict[str, str]]:
@@ -55,7 +64,8 @@ def signed_in(function: DeployedFunction, world: World) -> tuple[str, dict[str, 
 
 
 def test_the_session_cookie_is_host_only_secure_httponly_strict_for_12_hours(
-        function: DeployedFunction, world: World) -> None:
+    function: DeployedFunction, world: World
+) -> None:
     session, headers = signed_in(function, world)
     assert headers["Set-Cookie"] == f"{contract.SESSION_COOKIE}={session}; Max-Age=43200; {COOKIE_FLAGS}"
     assert headers["Cache-Control"] == "no-store"
@@ -68,12 +78,22 @@ def test_sign_in_answers_the_same_for_any_address(function: DeployedFunction) ->
     assert known[0] == unknown[0] == 202 and known[2] == unknown[2] == {"status": "link_sent"}
 
 
-@pytest.mark.parametrize("path", [contract.ROUTE_LINK, contract.ROUTE_SIGNIN, contract.ROUTE_SIGNIN_CONFIRM,
-                                  contract.ROUTE_SIGNOUT, contract.ROUTE_ACCOUNT_KEY_ROTATE,
-                                  contract.ROUTE_ACCOUNT_BILLING_PORTAL, contract.ROUTE_ACCOUNT_PLAN])
+@pytest.mark.parametrize(
+    "path",
+    [
+        contract.ROUTE_LINK,
+        contract.ROUTE_SIGNIN,
+        contract.ROUTE_SIGNIN_CONFIRM,
+        contract.ROUTE_SIGNOUT,
+        contract.ROUTE_ACCOUNT_KEY_ROTATE,
+        contract.ROUTE_ACCOUNT_BILLING_PORTAL,
+        contract.ROUTE_ACCOUNT_PLAN,
+    ],
+)
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"])
 def test_a_state_change_must_be_json_so_no_other_site_can_post_a_form(
-        function: DeployedFunction, world: World, path: str, content_type: str) -> None:
+    function: DeployedFunction, world: World, path: str, content_type: str
+) -> None:
     session, _ = signed_in(function, world)
     status, _, body = call(function, path, {"email": ADA}, cookie=session, content_type=content_type)
     assert status == 400 and body["fields"] == {"Content-Type": "must be application/json"}
@@ -81,7 +101,8 @@ def test_a_state_change_must_be_json_so_no_other_site_can_post_a_form(
 
 
 def test_a_sign_in_link_is_named_with_its_address_and_signs_nobody_in_until_it_is_posted_to_confirm(
-        function: DeployedFunction, world: World) -> None:
+    function: DeployedFunction, world: World
+) -> None:
     call(function, contract.ROUTE_SIGNIN, {"email": ADA})
     token = world.mailer.last_token(ADA)
 
@@ -94,8 +115,7 @@ def test_a_sign_in_link_is_named_with_its_address_and_signs_nobody_in_until_it_i
     assert call(function, contract.ROUTE_SIGNIN_CONFIRM, {"token": token})[0] == 200  # the click
 
 
-def test_a_sign_up_link_is_named_with_its_address_and_creates_nothing(function: DeployedFunction,
-                                                                      world: World) -> None:
+def test_a_sign_up_link_is_named_with_its_address_and_creates_nothing(function: DeployedFunction, world: World) -> None:
     world.sign_up.request(Registrant("grace@example.com", "Grace", "Hopper"))
     token = world.mailer.last_token("grace@example.com")
     keys_before = dict(world.ports.api_keys.keys)
@@ -123,8 +143,9 @@ def _used(function: DeployedFunction, world: World, token: str) -> str:
 
 
 @pytest.mark.parametrize("spoil", [_unknown, _expired, _used])
-def test_an_unknown_expired_or_used_link_gets_the_confirm_routes_410(function: DeployedFunction,
-                                                                     world: World, spoil) -> None:
+def test_an_unknown_expired_or_used_link_gets_the_confirm_routes_410(
+    function: DeployedFunction, world: World, spoil
+) -> None:
     call(function, contract.ROUTE_SIGNIN, {"email": ADA})
     token = spoil(function, world, world.mailer.last_token(ADA))
 
@@ -146,22 +167,30 @@ def test_the_account_page_figures(function: DeployedFunction, world: World) -> N
     assert body["quota"] == {"left": TEST_PLANS.default.quota_limit, "limit": TEST_PLANS.default.quota_limit}
     assert body["billableCalls"] is None and body["unavailable"] == ["usage"]  # no usage reports here
     assert body["endingSubscription"] is None
-    assert body["keys"] == [{"id": account.current_key.id, "hint": account.current_key.hint,
-                             "createdAt": account.created_at, "state": "active", "until": None, "current": True}]
+    assert body["keys"] == [
+        {
+            "id": account.current_key.id,
+            "hint": account.current_key.hint,
+            "createdAt": account.created_at,
+            "state": "active",
+            "until": None,
+            "current": True,
+        }
+    ]
     assert world.ports.api_keys.keys[account.api_key_id]["value"] not in json.dumps(body)
     assert account.api_key_id not in json.dumps(body)  # the usage key is never the customer's business
 
 
 @pytest.mark.parametrize("cookie", [None, "made-up-session-token-0000000000000000000000"])
-def test_without_a_session_the_answer_is_401_and_the_cookie_is_cleared(function: DeployedFunction,
-                                                                       cookie: str | None) -> None:
+def test_without_a_session_the_answer_is_401_and_the_cookie_is_cleared(
+    function: DeployedFunction, cookie: str | None
+) -> None:
     status, headers, body = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=cookie)
     assert status == 401 and "sign-in link" in body["error"]
     assert headers["Set-Cookie"] == f"{contract.SESSION_COOKIE}=; Max-Age=0; {COOKIE_FLAGS}"
 
 
-def test_rotate_shows_the_new_key_once_then_revoke_ends_the_old_one(function: DeployedFunction,
-                                                                    world: World) -> None:
+def test_rotate_shows_the_new_key_once_then_revoke_ends_the_old_one(function: DeployedFunction, world: World) -> None:
     session, _ = signed_in(function, world)
     old = world.ports.accounts.get(ADA).current_key.id
     status, headers, rotated = call(function, contract.ROUTE_ACCOUNT_KEY_ROTATE, {}, cookie=session)
@@ -169,7 +198,9 @@ def test_rotate_shows_the_new_key_once_then_revoke_ends_the_old_one(function: De
     assert world.ports.can_call(rotated["apikey"]) and rotated["keyHint"] == rotated["apikey"][-4:]
     page = call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)[2]
     assert [(key["id"], key["state"], key["current"]) for key in page["keys"]] == [
-        (old, "rotating_out", False), (rotated["keyId"], "active", True)]
+        (old, "rotating_out", False),
+        (rotated["keyId"], "active", True),
+    ]
     assert rotated["apikey"] not in json.dumps(page)
 
     status, _, body = call(function, contract.ROUTE_ACCOUNT_KEY_REVOKE, {"keyId": rotated["keyId"]}, cookie=session)
@@ -179,17 +210,20 @@ def test_rotate_shows_the_new_key_once_then_revoke_ends_the_old_one(function: De
     assert not world.ports.can_call(world.issued[ADA]) and world.ports.can_call(rotated["apikey"])
 
 
-def test_manage_billing_opens_a_portal_session_for_the_accounts_own_customer(function: DeployedFunction,
-                                                                           world: World) -> None:
+def test_manage_billing_opens_a_portal_session_for_the_accounts_own_customer(
+    function: DeployedFunction, world: World
+) -> None:
     session, _ = signed_in(function, world)
     status, _, body = call(function, contract.ROUTE_ACCOUNT_BILLING_PORTAL, {}, cookie=session)
     assert status == 200 and body["url"].startswith("https://billing.stripe.test/")
-    assert world.account_billing.portal_sessions == [(world.ports.accounts.get(ADA).customer_id,
-                                                      f"{SIGNUP_ORIGIN}/{contract.ACCOUNT_PAGE}")]
+    assert world.account_billing.portal_sessions == [
+        (world.ports.accounts.get(ADA).customer_id, f"{SIGNUP_ORIGIN}/{contract.ACCOUNT_PAGE}")
+    ]
 
 
 def test_without_tollgates_portal_configuration_manage_billing_says_so_opens_nothing_and_counts_it(
-        function: DeployedFunction, world: World) -> None:
+    function: DeployedFunction, world: World
+) -> None:
     session, _ = signed_in(function, world)
     world.account_billing.portal_set_up = False
 
@@ -201,8 +235,7 @@ def test_without_tollgates_portal_configuration_manage_billing_says_so_opens_not
     assert world.ports.metrics.total(contract.METRIC_BILLING_PORTAL_NOT_SET_UP) == 1
 
 
-def test_sign_out_ends_the_session_and_everywhere_ends_the_others(function: DeployedFunction,
-                                                                  world: World) -> None:
+def test_sign_out_ends_the_session_and_everywhere_ends_the_others(function: DeployedFunction, world: World) -> None:
     phone, _ = signed_in(function, world)
     world.clock.advance(3600)
     status, headers, _ = call(function, contract.ROUTE_SIGNOUT, {}, cookie=phone)
@@ -237,8 +270,7 @@ def test_the_logs_never_carry_a_token_a_cookie_or_a_key(function: DeployedFuncti
         assert secret not in written
 
 
-def test_a_plan_change_keeps_the_key_and_the_page_shows_the_new_plan(function: DeployedFunction,
-                                                                      world: World) -> None:
+def test_a_plan_change_keeps_the_key_and_the_page_shows_the_new_plan(function: DeployedFunction, world: World) -> None:
     """Issue 13, through the account API: standard -> free (no card needed), the key stays."""
     session, _ = signed_in(function, world)
     account = world.ports.accounts.get(ADA)
@@ -254,7 +286,8 @@ def test_a_plan_change_keeps_the_key_and_the_page_shows_the_new_plan(function: D
 
 
 def test_after_a_change_from_paid_to_free_the_page_gets_what_stripe_still_bills_and_for_which_plan(
-        function: DeployedFunction, world: World) -> None:
+    function: DeployedFunction, world: World
+) -> None:
     """Standard -> free in the period: the subscription ends with the period, its final invoice (the
     upcoming one) bills the calls made on Standard; the page gets the amount, the date and the plan."""
     session, _ = signed_in(function, world)
@@ -272,29 +305,39 @@ def test_after_a_change_from_paid_to_free_the_page_gets_what_stripe_still_bills_
 
 
 def test_a_plan_that_needs_a_card_answers_a_checkout_url_back_to_the_account_page(
-        function: DeployedFunction, world: World) -> None:
+    function: DeployedFunction, world: World
+) -> None:
     session, _ = signed_in(function, world)
 
     status, _, body = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": "pro"}, cookie=session)
 
-    assert status == 200 and body["checkoutUrl"].startswith("https://checkout.stripe.test/") and body["pendingPlan"] == "pro"
+    assert (
+        status == 200
+        and body["checkoutUrl"].startswith("https://checkout.stripe.test/")
+        and body["pendingPlan"] == "pro"
+    )
     assert call(function, contract.ROUTE_ACCOUNT, method="GET", cookie=session)[2]["pendingPlan"] == "pro"
 
 
-@pytest.mark.parametrize(("plan", "status", "message"), [
-    ("standard", 409, "This account is on the Standard plan already."),
-    ("gold", 409, "no plan 'gold'; choose one of: standard, free, pro."),
-    ("Gold!", 400, "The field 'plan' must be the id of one of the plans on offer."),
-])
-def test_a_plan_change_that_cannot_be_made_says_why(function: DeployedFunction, world: World,
-                                                    plan: str, status: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("plan", "status", "message"),
+    [
+        ("standard", 409, "This account is on the Standard plan already."),
+        ("gold", 409, "no plan 'gold'; choose one of: standard, free, pro."),
+        ("Gold!", 400, "The field 'plan' must be the id of one of the plans on offer."),
+    ],
+)
+def test_a_plan_change_that_cannot_be_made_says_why(
+    function: DeployedFunction, world: World, plan: str, status: int, message: str
+) -> None:
     session, _ = signed_in(function, world)
     answer = call(function, contract.ROUTE_ACCOUNT_PLAN, {"plan": plan}, cookie=session)
     assert (answer[0], answer[2]["error"]) == (status, message)
 
 
 def test_an_account_that_keeps_changing_meanwhile_answers_409_with_nothing_half_done(
-        function: DeployedFunction, world: World) -> None:
+    function: DeployedFunction, world: World
+) -> None:
     session, _ = signed_in(function, world)
     world.accounts.fail("update", times=None, error=ConcurrentUpdate("another writer got there first"))
 

@@ -27,21 +27,33 @@ def function(world: World) -> DeployedFunction:
 
 def call(function: DeployedFunction, path: str, body: dict | None = None, *, cookie: str, method: str = "POST"):
     headers = {"Content-Type": "application/json", "Cookie": f"{contract.SESSION_COOKIE}={cookie}"}
-    return invoke(function, api_gateway_event(None if body is None else json.dumps(body), method=method, path=path,
-                                              headers=headers))
+    return invoke(
+        function,
+        api_gateway_event(None if body is None else json.dumps(body), method=method, path=path, headers=headers),
+    )
 
 
 def session(function: DeployedFunction, world: World) -> str:
     headers = {"Content-Type": "application/json"}
-    invoke(function, api_gateway_event(json.dumps({"email": ADA}), method="POST", path=contract.ROUTE_SIGNIN,
-                                       headers=headers))
-    _, answer, _ = invoke(function, api_gateway_event(json.dumps({"token": world.mailer.last_token(ADA)}),
-                                                      method="POST", path=contract.ROUTE_SIGNIN_CONFIRM, headers=headers))
+    invoke(
+        function,
+        api_gateway_event(json.dumps({"email": ADA}), method="POST", path=contract.ROUTE_SIGNIN, headers=headers),
+    )
+    _, answer, _ = invoke(
+        function,
+        api_gateway_event(
+            json.dumps({"token": world.mailer.last_token(ADA)}),
+            method="POST",
+            path=contract.ROUTE_SIGNIN_CONFIRM,
+            headers=headers,
+        ),
+    )
     return answer["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
 
 
 def test_a_free_account_page_shows_the_default_alerts_and_which_were_crossed(
-        function: DeployedFunction, world: World) -> None:
+    function: DeployedFunction, world: World
+) -> None:
     account = world.signed_up(ADA, "free")
     plan = world.plans.get("free")
     this_month = Window(*quota_period(plan.quota_period, int(world.clock())))
@@ -52,7 +64,8 @@ def test_a_free_account_page_shows_the_default_alerts_and_which_were_crossed(
     assert status == 200
     assert body["spend"]["thresholds"] == [
         {"id": "quota:80", "kind": "quota", "value": "80", "crossed": True},
-        {"id": "quota:100", "kind": "quota", "value": "100", "crossed": False}]
+        {"id": "quota:100", "kind": "quota", "value": "100", "crossed": False},
+    ]
     assert (body["spend"]["cap"], body["spend"]["currency"], body["spend"]["perCall"]) == (None, None, False)
 
 
@@ -71,11 +84,13 @@ def test_a_paid_customer_sets_an_amount_alert_and_a_cap(function: DeployedFuncti
 
 
 def test_a_refused_choice_is_a_400_naming_the_field_and_changes_nothing(
-        function: DeployedFunction, world: World) -> None:
+    function: DeployedFunction, world: World
+) -> None:
     world.signed_up(ADA, "free")
 
-    status, _, body = call(function, contract.ROUTE_ACCOUNT_SPEND, {"quotaPercents": [120], "cap": "5"},
-                           cookie=session(function, world))
+    status, _, body = call(
+        function, contract.ROUTE_ACCOUNT_SPEND, {"quotaPercents": [120], "cap": "5"}, cookie=session(function, world)
+    )
 
     assert status == 400
     assert set(body["fields"]) == {"quotaPercents", "cap"}
@@ -93,8 +108,13 @@ def test_a_customer_stopped_at_their_cap_sees_it_and_raising_it_restores_calls_a
     cookie = session(function, world)
     assert call(function, contract.ROUTE_ACCOUNT_SPEND, {"cap": "1"}, cookie=cookie)[0] == 200
     at_ms = int(world.clock() * 1000)
-    world.reporter.report_object(world.ledger.put(ledger_bytes(
-        [call_record(account.api_key_id, account_id=account.account_id, at_ms=at_ms + n) for n in range(1_000)])))
+    world.reporter.report_object(
+        world.ledger.put(
+            ledger_bytes(
+                [call_record(account.api_key_id, account_id=account.account_id, at_ms=at_ms + n) for n in range(1_000)]
+            )
+        )
+    )
     assert call(function, contract.ROUTE_ACCOUNT, cookie=cookie, method="GET")[2]["spend"]["capReached"] is True
 
     status, _, body = call(function, contract.ROUTE_ACCOUNT_SPEND, {"cap": "2"}, cookie=cookie)

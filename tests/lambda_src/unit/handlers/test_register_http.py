@@ -28,8 +28,9 @@ def log_output(register_module):
 
 
 def sign_up_body(email: str | None = None, **fields) -> str:
-    return json.dumps({"email": email or f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann",
-                       "lastname": "Lee"} | fields)
+    return json.dumps(
+        {"email": email or f"{uuid.uuid4().hex[:10]}@example.com", "firstname": "Ann", "lastname": "Lee"} | fields
+    )
 
 
 def register(module, body, headers=None):
@@ -56,7 +57,7 @@ MALFORMED = [
     ("missing email", json.dumps({"firstname": "Ann", "lastname": "Lee"}), "email"),
     ("missing firstname", json.dumps({"email": "a@example.com", "lastname": "Lee"}), "firstname"),
     ("missing lastname", json.dumps({"email": "a@example.com", "firstname": "Ann"}), "lastname"),
-    ("null email", sign_up_body(email=None) .replace('"email": "', '"x": "'), "email"),
+    ("null email", sign_up_body(email=None).replace('"email": "', '"x": "'), "email"),
     ("email number", json.dumps({"email": 7, "firstname": "Ann", "lastname": "Lee"}), "email"),
     ("email list", json.dumps({"email": ["a@example.com"], "firstname": "Ann", "lastname": "Lee"}), "email"),
     ("email object", json.dumps({"email": {"a": 1}, "firstname": "Ann", "lastname": "Lee"}), "email"),

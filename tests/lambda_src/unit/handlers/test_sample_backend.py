@@ -36,8 +36,12 @@ def secret(monkeypatch) -> SecretVersions:
 
 
 def url_event(method: str, path: str, headers: dict[str, str]) -> dict:
-    return {"version": "2.0", "rawPath": path, "headers": headers,
-            "requestContext": {"http": {"method": method, "path": path}}}
+    return {
+        "version": "2.0",
+        "rawPath": path,
+        "headers": headers,
+        "requestContext": {"http": {"method": method, "path": path}},
+    }
 
 
 def through_the_gateway(api_key_id: str | None = "k1a2b3", value: str = CURRENT) -> dict[str, str]:
@@ -54,10 +58,16 @@ def test_echoes_method_path_account_and_api_key_id_for_any_route(secret, method,
     assert json.loads(response["body"]) == {"method": method, "path": path, "accountId": "acct_1", "apiKeyId": "k1a2b3"}
 
 
-@pytest.mark.parametrize("headers", [{}, {contract.BACKEND_SECRET_HEADER: ""},
-                                     {contract.BACKEND_SECRET_HEADER: CURRENT + "x"},
-                                     {"x-api-key": "a-valid-looking-key"}],
-                         ids=["no-header", "empty", "wrong-value", "only-an-api-key"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {contract.BACKEND_SECRET_HEADER: ""},
+        {contract.BACKEND_SECRET_HEADER: CURRENT + "x"},
+        {"x-api-key": "a-valid-looking-key"},
+    ],
+    ids=["no-header", "empty", "wrong-value", "only-an-api-key"],
+)
 def test_a_call_that_did_not_come_through_the_gateway_is_forbidden(secret, headers):
     response = sample_backend.handler(url_event("GET", "/orders", headers))
 

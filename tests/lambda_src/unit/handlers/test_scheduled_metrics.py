@@ -38,8 +38,13 @@ def counted(ports: FakePorts) -> dict[str, float]:
 def canceled_long_ago(ports: FakePorts, email: str) -> Account:
     key = ports.api_keys.create_key(f"tollgate-{email}", "d")
     canceled_at = int(time.time()) - (contract.DEFAULT_CANCELED_KEY_RETENTION_DAYS + 1) * DAY_SECONDS
-    account = Account(email=email, status=AccountStatus.CANCELED, api_key_id=key.id, updated_at=canceled_at,
-                      history=(StatusChange(canceled_at, AccountStatus.CANCELED, "customer.subscription.deleted"),))
+    account = Account(
+        email=email,
+        status=AccountStatus.CANCELED,
+        api_key_id=key.id,
+        updated_at=canceled_at,
+        history=(StatusChange(canceled_at, AccountStatus.CANCELED, "customer.subscription.deleted"),),
+    )
     ports.accounts.rows[email] = account
     return account
 
@@ -53,16 +58,23 @@ def test_the_housekeeping_publishes_the_key_count_failed_rows_and_deleted_keys(p
     summary = run_housekeeping(ports)
 
     assert gone.api_key_id not in ports.api_keys.keys
-    assert counted(ports) == {contract.METRIC_API_KEYS_IN_REGION: 41, contract.METRIC_FAILED_ACCOUNTS: 1,
-                              contract.METRIC_KEYS_DELETED: 1}
+    assert counted(ports) == {
+        contract.METRIC_API_KEYS_IN_REGION: 41,
+        contract.METRIC_FAILED_ACCOUNTS: 1,
+        contract.METRIC_KEYS_DELETED: 1,
+    }
     assert summary["keysInRegion"] == 41 and summary["quota"] == contract.API_KEYS_PER_REGION
 
 
 def test_an_idle_housekeeping_run_still_publishes_the_key_count(ports):
     run_housekeeping(ports)
 
-    assert ports.metrics.recorded == [(contract.METRIC_API_KEYS_IN_REGION, 0), (contract.METRIC_FAILED_ACCOUNTS, 0),
-                                      (contract.METRIC_KEYS_DELETED, 0), (contract.METRIC_KEY_DELETIONS_FAILED, 0)]
+    assert ports.metrics.recorded == [
+        (contract.METRIC_API_KEYS_IN_REGION, 0),
+        (contract.METRIC_FAILED_ACCOUNTS, 0),
+        (contract.METRIC_KEYS_DELETED, 0),
+        (contract.METRIC_KEY_DELETIONS_FAILED, 0),
+    ]
 
 
 def test_a_housekeeping_run_that_cannot_count_the_keys_skips_its_heartbeat(ports):
@@ -80,13 +92,21 @@ def test_a_reconciler_run_beats_the_heartbeat_and_counts_its_repairs(ports):
     ports.api_keys.attach_to_plan(key.id, TEST_PLANS.default.usage_plan_id)
     ports.billing.put_subscription("sub_ann", "cus_ann", "canceled")  # the webhook was lost
     ports.accounts.rows["ann@example.com"] = Account(
-        email="ann@example.com", status=AccountStatus.ACTIVE, api_key_id=key.id, customer_id="cus_ann",
-        subscription_id="sub_ann").with_keys_synced()
+        email="ann@example.com",
+        status=AccountStatus.ACTIVE,
+        api_key_id=key.id,
+        customer_id="cus_ann",
+        subscription_id="sub_ann",
+    ).with_keys_synced()
 
     run_reconciler(ports)
 
-    assert counted(ports) == {contract.METRIC_ACCOUNTS_REPAIRED: 1, contract.METRIC_KEYS_DISABLED: 1,
-                              contract.METRIC_RECONCILER_RUNS_SUCCEEDED: 1, contract.METRIC_SUBSCRIPTIONS_EXAMINED: 1}
+    assert counted(ports) == {
+        contract.METRIC_ACCOUNTS_REPAIRED: 1,
+        contract.METRIC_KEYS_DISABLED: 1,
+        contract.METRIC_RECONCILER_RUNS_SUCCEEDED: 1,
+        contract.METRIC_SUBSCRIPTIONS_EXAMINED: 1,
+    }
 
 
 def test_a_reconciler_run_stopped_by_a_failing_service_is_no_heartbeat(ports):

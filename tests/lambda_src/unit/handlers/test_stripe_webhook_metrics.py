@@ -28,8 +28,12 @@ def ports() -> FakePorts:
     ports.billing.customers["cus_ann"] = {"email": "ann@example.com", "name": "Ann", "metadata": {}}
     ports.billing.put_subscription("sub_ann", "cus_ann", "active")
     ports.accounts.rows["ann@example.com"] = Account(
-        email="ann@example.com", status=AccountStatus.ACTIVE, api_key_id=key.id, customer_id="cus_ann",
-        subscription_id="sub_ann").with_keys_synced()
+        email="ann@example.com",
+        status=AccountStatus.ACTIVE,
+        api_key_id=key.id,
+        customer_id="cus_ann",
+        subscription_id="sub_ann",
+    ).with_keys_synced()
     return ports
 
 
@@ -40,8 +44,9 @@ def webhook(ports) -> DeployedFunction:
 
 def subscription_event(status: str, created: int | None = None) -> str:
     event_type = "customer.subscription.deleted" if status == "canceled" else "customer.subscription.updated"
-    return stripe_event(event_type, {"id": "sub_ann", "object": "subscription", "customer": "cus_ann",
-                                     "status": status}, created)
+    return stripe_event(
+        event_type, {"id": "sub_ann", "object": "subscription", "customer": "cus_ann", "status": status}, created
+    )
 
 
 def counted(ports: FakePorts) -> dict[str, float]:
@@ -87,8 +92,10 @@ def test_an_older_event_arriving_late_counts_as_stale(ports, webhook):
 
 
 def test_an_event_about_no_account_counts_as_ignored(ports, webhook):
-    other = stripe_event("customer.subscription.updated", {"id": "sub_other", "object": "subscription",
-                                                           "customer": "cus_other", "status": "active"})
+    other = stripe_event(
+        "customer.subscription.updated",
+        {"id": "sub_other", "object": "subscription", "customer": "cus_other", "status": "active"},
+    )
 
     assert deliver(webhook, other, secret=SIGNING_SECRET)[0] == 200
 

@@ -41,23 +41,30 @@ def test_n_billable_calls_become_n_units_in_one_meter_event(metering):
     assert metering.reports.records[event.identifier].state is ReportState.REPORTED
     assert metering.reports.summaries[source].billable == 7
     assert {name: metering.metrics.total(name) for name in metering.metrics.names()} == {
-        contract.METRIC_LEDGER_OBJECTS: 1, contract.METRIC_BILLABLE_CALLS: 7, contract.METRIC_USAGE_UNITS_REPORTED: 7,
-        contract.METRIC_METER_EVENTS_SENT: 1}
+        contract.METRIC_LEDGER_OBJECTS: 1,
+        contract.METRIC_BILLABLE_CALLS: 7,
+        contract.METRIC_USAGE_UNITS_REPORTED: 7,
+        contract.METRIC_METER_EVENTS_SENT: 1,
+    }
 
 
 def test_calls_api_gateway_answered_itself_and_failed_calls_are_not_billed(metering):
-    source = metering.ledger.put(ledger_bytes([
-        call_record(None, status=403, error_type="INVALID_API_KEY"),  # bad key: no key id at all
-        call_record("key-ada", status=403, error_type="ACCESS_DENIED"),
-        call_record("key-ada", status=429, error_type="THROTTLED"),
-        call_record("key-ada", status=429, error_type="QUOTA_EXCEEDED"),
-        call_record("key-ada", status=429, integration_ms=None),  # a gateway 429 whose log lacks the type
-        call_record("key-ada", status=502),  # the backend failed
-        call_record("key-ada", status=500),
-        call_record("key-ada", status=504, error_type="INTEGRATION_TIMEOUT"),
-        call_record(None, resource="/register", status=201),  # not a metered route
-        call_record("key-ada", status=200),
-    ]))
+    source = metering.ledger.put(
+        ledger_bytes(
+            [
+                call_record(None, status=403, error_type="INVALID_API_KEY"),  # bad key: no key id at all
+                call_record("key-ada", status=403, error_type="ACCESS_DENIED"),
+                call_record("key-ada", status=429, error_type="THROTTLED"),
+                call_record("key-ada", status=429, error_type="QUOTA_EXCEEDED"),
+                call_record("key-ada", status=429, integration_ms=None),  # a gateway 429 whose log lacks the type
+                call_record("key-ada", status=502),  # the backend failed
+                call_record("key-ada", status=500),
+                call_record("key-ada", status=504, error_type="INTEGRATION_TIMEOUT"),
+                call_record(None, resource="/register", status=201),  # not a metered route
+                call_record("key-ada", status=200),
+            ]
+        )
+    )
 
     metering.deliver(source)
 
@@ -67,8 +74,9 @@ def test_calls_api_gateway_answered_itself_and_failed_calls_are_not_billed(meter
 def test_billable_statuses_take_classes_and_exact_codes():
     fakes = MeteringOnFakes.create(billable_statuses="2xx,404")
     fakes.add_customer("key-ada", "cus_ada")
-    source = fakes.ledger.put(ledger_bytes([call_record("key-ada", status=status)
-                                            for status in (200, 201, 404, 400, 429, 500)]))
+    source = fakes.ledger.put(
+        ledger_bytes([call_record("key-ada", status=status) for status in (200, 201, 404, 400, 429, 500)])
+    )
 
     fakes.deliver(source)
 
@@ -92,8 +100,9 @@ def test_the_same_batch_delivered_twice_is_billed_once(metering):
 def test_stripe_failing_at_the_kth_call_then_recovering_still_bills_each_call_once(metering, answer_lost):
     for number in range(1, 6):
         metering.add_customer(f"key-{number}", f"cus_{number}")
-    source = metering.ledger.put(ledger_bytes([call_record(f"key-{number}") for number in range(1, 6)
-                                               for _ in range(number)]))
+    source = metering.ledger.put(
+        ledger_bytes([call_record(f"key-{number}") for number in range(1, 6) for _ in range(number)])
+    )
     metering.meter.fail("report", on_call=3, answer_lost=answer_lost)
 
     first = metering.deliver(source)
@@ -101,7 +110,12 @@ def test_stripe_failing_at_the_kth_call_then_recovering_still_bills_each_call_on
 
     assert len(failed_messages(first)) == 1 and failed_messages(second) == []
     assert {customer: metering.meter.units(customer) for customer in (f"cus_{n}" for n in range(1, 6))} == {
-        "cus_1": 1, "cus_2": 2, "cus_3": 3, "cus_4": 4, "cus_5": 5}
+        "cus_1": 1,
+        "cus_2": 2,
+        "cus_3": 3,
+        "cus_4": 4,
+        "cus_5": 5,
+    }
     assert metering.meter.units() == 15
 
 
@@ -133,8 +147,9 @@ def test_one_failing_message_does_not_hold_back_the_others_of_the_batch(metering
 
 
 def test_calls_of_an_unknown_key_are_counted_apart_and_kept(metering):
-    source = metering.ledger.put(ledger_bytes([call_record("key-ada"), call_record("key-deleted"),
-                                               call_record("key-deleted")]))
+    source = metering.ledger.put(
+        ledger_bytes([call_record("key-ada"), call_record("key-deleted"), call_record("key-deleted")])
+    )
 
     assert failed_messages(metering.deliver(source)) == []
 
@@ -145,8 +160,13 @@ def test_calls_of_an_unknown_key_are_counted_apart_and_kept(metering):
 
 
 def test_a_malformed_record_is_skipped_and_counted_and_the_rest_reported(metering):
-    lines = [call_record("key-ada"), '{"resourcePath": "/{proxy+}", "apiKeyId": "key-ada", "status": ',
-             "not json at all", call_record("key-ada", at_ms="yesterday"), call_record("key-ada")]
+    lines = [
+        call_record("key-ada"),
+        '{"resourcePath": "/{proxy+}", "apiKeyId": "key-ada", "status": ',
+        "not json at all",
+        call_record("key-ada", at_ms="yesterday"),
+        call_record("key-ada"),
+    ]
     source = metering.ledger.put(ledger_bytes(lines))
 
     assert failed_messages(metering.deliver(source)) == []
@@ -228,9 +248,15 @@ def test_while_stripe_is_down_an_object_costs_one_round_of_calls_not_one_per_cus
 def test_the_event_carries_the_latest_call_time_never_a_time_ahead_of_now(metering):
     now_ms = int(metering.clock() * 1000)
     metering.add_customer("key-bob", "cus_bob")
-    source = metering.ledger.put(ledger_bytes([
-        call_record("key-ada", at_ms=now_ms - 50_000), call_record("key-ada", at_ms=now_ms - 20_000),
-        call_record("key-bob", at_ms=now_ms + 600_000)]))  # a skewed clock: 10 minutes ahead
+    source = metering.ledger.put(
+        ledger_bytes(
+            [
+                call_record("key-ada", at_ms=now_ms - 50_000),
+                call_record("key-ada", at_ms=now_ms - 20_000),
+                call_record("key-bob", at_ms=now_ms + 600_000),
+            ]
+        )
+    )  # a skewed clock: 10 minutes ahead
 
     metering.deliver(source)
 
@@ -241,7 +267,9 @@ def test_the_event_carries_the_latest_call_time_never_a_time_ahead_of_now(meteri
 def test_the_last_calls_of_a_key_the_housekeeping_deleted_still_reach_its_customer(metering):
     metering.add_customer("key-gone", "cus_gone")
     row = metering.accounts.rows["key-gone@example.com"]
-    metering.accounts.rows[row.email] = row.with_status(AccountStatus.CANCELED, 1, "canceled").with_keys_deleted(2, "gone")
+    metering.accounts.rows[row.email] = row.with_status(AccountStatus.CANCELED, 1, "canceled").with_keys_deleted(
+        2, "gone"
+    )
     source = metering.ledger.put(ledger_bytes([call_record("key-gone") for _ in range(2)]))
 
     metering.deliver(source)

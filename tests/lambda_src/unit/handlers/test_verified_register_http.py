@@ -26,8 +26,9 @@ def post(function: DeployedFunction, path: str, body: dict):
     return invoke(function, api_gateway_event(json.dumps(body), path=path))
 
 
-def test_sign_up_answers_202_creates_nothing_and_the_link_gets_the_key_once(register: DeployedFunction,
-                                                                           world: World) -> None:
+def test_sign_up_answers_202_creates_nothing_and_the_link_gets_the_key_once(
+    register: DeployedFunction, world: World
+) -> None:
     status, headers, body = post(register, contract.ROUTE_REGISTER, ADA)
     assert (status, body) == (202, {"status": "confirmation_sent"})
     assert not cors_headers(headers)
@@ -43,15 +44,15 @@ def test_sign_up_answers_202_creates_nothing_and_the_link_gets_the_key_once(regi
     assert status == 410 and "apikey" not in body
 
 
-def test_an_address_with_an_account_gets_the_very_same_answer(register: DeployedFunction,
-                                                              world: World) -> None:
+def test_an_address_with_an_account_gets_the_very_same_answer(register: DeployedFunction, world: World) -> None:
     world.signed_up("ada@example.com")
     world.clock.advance(3600)
     new = post(register, contract.ROUTE_REGISTER, {**ADA, "email": "grace@example.com"})
     known = post(register, contract.ROUTE_REGISTER, ADA)
     assert new[0] == known[0] == 202 and new[2] == known[2]
-    assert {name: value for name, value in new[1].items() if name != "x-amzn-RequestId"} == \
-        {name: value for name, value in known[1].items() if name != "x-amzn-RequestId"}
+    assert {name: value for name, value in new[1].items() if name != "x-amzn-RequestId"} == {
+        name: value for name, value in known[1].items() if name != "x-amzn-RequestId"
+    }
     assert "already have an account" in world.mailer.to("ada@example.com")[-1].subject
 
 
@@ -59,13 +60,16 @@ def test_a_link_of_a_taken_address_answers_409_with_no_key(register: DeployedFun
     post(register, contract.ROUTE_REGISTER, ADA)
     first = world.mailer.last_token("ada@example.com")
     post(register, contract.ROUTE_REGISTER, ADA)
-    assert post(register, contract.ROUTE_SIGNUP_CONFIRM, {"token": world.mailer.last_token("ada@example.com")})[0] == 201
+    assert (
+        post(register, contract.ROUTE_SIGNUP_CONFIRM, {"token": world.mailer.last_token("ada@example.com")})[0] == 201
+    )
     status, _, body = post(register, contract.ROUTE_SIGNUP_CONFIRM, {"token": first})
     assert status == 409 and body["fields"] == {"email": "already has an account"}
 
 
-def test_past_the_hourly_share_of_emails_the_answer_is_429_with_retry_after(register: DeployedFunction,
-                                                                          world: World) -> None:
+def test_past_the_hourly_share_of_emails_the_answer_is_429_with_retry_after(
+    register: DeployedFunction, world: World
+) -> None:
     for _ in range(EMAILS_PER_HOUR):
         assert post(register, contract.ROUTE_REGISTER, ADA)[0] == 202
     status, headers, body = post(register, contract.ROUTE_REGISTER, ADA)
