@@ -65,13 +65,13 @@ synth: lambda-python  ## synthesize cdk.out/Tollgate.template.json offline and p
 	$(CDK) synth -q
 	$(BIN)/python -m infra.nag_report cdk.out
 
-# Lint over every Python file (ruff), then the types of every Python tree (mypy: strict on the Lambda's
-# code, mypy's defaults elsewhere), both configured in pyproject.toml: `make test` runs them first, so CI
-# (ci.yml runs `make test`) fails on a finding before the suite starts. mypy keeps its cache in .tollgate/:
-# about 21 s on a fresh clone, 2 s after. `ruff format
-# --check` joins it with the one-commit reformat of the tree (its configuration is already in pyproject.toml).
-check: deps  ## lint and type-check (ruff check, mypy; `.venv/bin/ruff check --fix .` repairs most lint)
+# Lint and format check over every Python file (ruff), then the types of every Python tree (mypy: strict on
+# the Lambda's code, mypy's defaults elsewhere), all configured in pyproject.toml: `make test` runs them
+# first, so CI (ci.yml runs `make test`) fails on a finding before the suite starts. mypy keeps its cache in
+# .tollgate/: about 21 s on a fresh clone, 2 s after.
+check: deps  ## lint, format check and type-check (`.venv/bin/ruff check --fix . && .venv/bin/ruff format .` repair most)
 	$(BIN)/ruff check --quiet .
+	$(BIN)/ruff format --check --quiet .
 	$(BIN)/mypy
 
 test: deps browser check  ## make check, then the whole test suite

@@ -137,14 +137,17 @@ def test_the_browser_install_says_what_it_installs(fresh_clone: Path) -> None:
     assert ">/dev/null" not in install and "-qq" not in install  # apt's own progress shows
 
 
-def test_make_test_runs_the_lint_and_the_type_check_before_the_suite(fresh_clone: Path) -> None:
-    """CI runs `make test`, so a lint or type finding fails CI before pytest starts (issue 19.5); mypy
-    takes its files and strictness from pyproject.toml, so the command names none.
-
-    `ruff format --check` joins the list with the reformat of the whole tree, done in one commit later."""
+def test_make_test_runs_the_lint_the_format_check_and_the_type_check_before_the_suite(fresh_clone: Path) -> None:
+    """CI runs `make test`, so a lint, format or type finding fails CI before pytest starts (issue 19.5);
+    mypy takes its files and strictness from pyproject.toml, so the command names none."""
     (fresh_clone / ".stamps").mkdir()
     for stamp in ("venv", "node"):
         (fresh_clone / ".stamps" / stamp).touch()
     plan = dry_run(fresh_clone, "test").splitlines()
     commands = [line for line in plan if "/ruff " in line or "/mypy" in line or " -m pytest" in line]
-    assert commands == [".venv/bin/ruff check --quiet .", ".venv/bin/mypy", ".venv/bin/python -m pytest"]
+    assert commands == [
+        ".venv/bin/ruff check --quiet .",
+        ".venv/bin/ruff format --check --quiet .",
+        ".venv/bin/mypy",
+        ".venv/bin/python -m pytest",
+    ]
