@@ -29,6 +29,7 @@ BENCH_ENVIRONMENT = {
     contract.ENV_MOESIF_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-moesif",
     contract.ENV_ACCOUNTS_TABLE: "bench-accounts",
     contract.ENV_KEYS_TABLE: "bench-keys",
+    contract.ENV_CREDITS_TABLE: "bench-credits",
     contract.ENV_IDEMPOTENCY_TABLE: "bench-idempotency",
     contract.ENV_PLANS: BENCH_PLANS.to_json(),
     contract.ENV_KEY_OWNER: "bench/prod",

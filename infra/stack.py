@@ -118,7 +118,13 @@ class TollgateStack(Stack):
             if self.usage_metering is not None
             else None
         )
-        self.prepaid_credits = PrepaidCredits(self, "PrepaidCredits", functions=functions)
+        self.prepaid_credits = PrepaidCredits(
+            self,
+            "PrepaidCredits",
+            functions=functions,
+            webhook=self.billing.stripe_webhook.role,
+            account_page=self.customer_accounts.account.role,
+        )
         self.operations = Operations(
             self,
             "Operations",

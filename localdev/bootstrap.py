@@ -127,7 +127,7 @@ def bootstrap(
     webhook = catalog_setup.ensure_webhook(api_url.rstrip("/") + contract.ROUTE_STRIPE_WEBHOOK)
     if not webhook.signing_secret:
         raise RuntimeError("the Stripe emulator registered the webhook endpoint without a signing secret")
-    paid = [plan for plan in settings.plans if not plan.is_free]
+    paid = [plan for plan in settings.plans if not plan.is_free and plan.prepaid is None]  # the metered plans
     prices = {plan.id: catalog_setup.ensure(dev_catalog(plan, plan is paid[0])).price_id for plan in paid}
     plans = runtime_catalog(
         tuple(replace(plan, stripe_price_id=prices.get(plan.id)) for plan in settings.plans),

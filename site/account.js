@@ -48,7 +48,7 @@
   const FIGURE_NAMES = Object.freeze({ amount: "the amount so far", usage: "the usage", quota: "the quota left" });
   const describeFailure = (failure) => describe(failure, MESSAGES);
   const api = (path, options = {}) => request(`/api/${path}`, options);
-  const accountSections = ["overview", "spend", "plans", "keys", "session"];
+  const accountSections = ["overview", "credits", "spend", "plans", "keys", "session"];
   const plansReady = fetch("config.json", { cache: "no-store" })
     .then((response) => (response.ok ? response.json() : {}))
     .then((config) => (Array.isArray(config.plans) ? config.plans : []), () => []);

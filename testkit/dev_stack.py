@@ -76,7 +76,7 @@ def mailbox_token(urls: dict[str, str], email: str, fragment: str, timeout: floa
 
 
 def sign_up(urls: dict[str, str], email: str | None = None, plan: str | None = None) -> dict[str, Any]:
-    """A new customer through the emailed link, on `plan` (None: the default one): the 201 body (key included)."""
+    """A new customer (on `plan`, else the default) through the emailed link: the 201 body (key included)."""
     email = email or f"{uuid.uuid4().hex[:10]}@example.com"
     status, _, body = post_json(
         urls["api"] + contract.ROUTE_REGISTER,
@@ -155,6 +155,35 @@ def small_free_quota_context(quota: int) -> dict[str, str]:
             ]
         )
     }
+
+
+# A prepaid plan as docs/prepaid-credits.md shows it: a call takes 0.001 USD of credit, 10 USD buys 10.
+PREPAID_PLAN_SETTINGS = {
+    "id": "prepaid",
+    "name": "Prepaid",
+    "description": "Buy credit, spend it call by call.",
+    "price_text": "$0.001 per call from prepaid credit",
+    "throttle_rate_limit": 10,
+    "throttle_burst_limit": 20,
+    "quota_limit": 100000,
+    "quota_period": "MONTH",
+    "stripe_price_id": "",
+    "require_payment_method": False,
+    "billing": "prepaid",
+    "unit_price": "0.001",
+    "currency": "usd",
+    "credit_packs": [
+        {"id": "ten", "credit": "10.00", "price": "10.00"},
+        {"id": "fifty", "credit": "55.00", "price": "50.00"},
+    ],
+}
+
+
+def prepaid_context() -> dict[str, str]:
+    """`make dev -c plans=...`: cdk.json's plans and a prepaid one (PREPAID_PLAN_SETTINGS)."""
+    from infra.settings import load_cdk_json_context
+
+    return {"plans": json.dumps([*load_cdk_json_context("cdk.json")["plans"], PREPAID_PLAN_SETTINGS])}
 
 
 def cdk_json_plans() -> tuple:

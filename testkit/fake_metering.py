@@ -211,6 +211,13 @@ class FakeUsageMeter(FaultyFake, UsageMeter):
     def units(self, customer_id: str | None = None) -> int:
         return sum(event.value for event in self.events if customer_id in (None, event.customer_id))
 
+    def units_by_price(self) -> dict[str, int]:
+        """Units reported to the meters, per price."""
+        units: dict[str, int] = {}
+        for event in self.events:
+            units[event.price_id] = units.get(event.price_id, 0) + event.value
+        return units
+
 
 class FakeUsageReports(FaultyFake, UsageReports):
     port = "dynamodb"

@@ -26,7 +26,7 @@ from tollgate.domain.ports.analytics import Analytics
 from tollgate.domain.ports.keys import ApiKeys, KeyItems, KeyPools
 from tollgate.domain.ports.metrics import Metrics
 from tollgate.domain.ports.reconciler_runs import ReconcilerRuns
-from tollgate.plans import Plan, PlanCatalog
+from tollgate.plans import CreditPack, Plan, PlanCatalog, PrepaidTerms
 
 # The plans the fakes' deployment sells: the default (paid, metered, no card first, as a deployment of
 # the flat settings), a free plan, and a paid plan that needs a card before its key works.
@@ -39,6 +39,20 @@ TEST_PLANS = PlanCatalog(
 )
 # The same plans as a deployment with `free_pool_size` sets them: the free plan's accounts share 4 keys.
 POOLED_PLANS = PlanCatalog(tuple(replace(plan, pool_size=4) if plan.is_free else plan for plan in TEST_PLANS))
+
+# A prepaid plan (docs/prepaid-credits.md) and the catalog that sells it besides TEST_PLANS: a call takes
+# 0.001 USD of credit; 10 USD buys 10 USD of it, 50 USD buys 55.
+PREPAID_PLAN = Plan(
+    "prepaid",
+    "Prepaid",
+    "usage-plan-prepaid",
+    None,
+    False,
+    100_000,
+    "MONTH",
+    prepaid=PrepaidTerms(1_000, "usd", (CreditPack("ten", 10_000_000, 1_000), CreditPack("fifty", 55_000_000, 5_000))),
+)
+PREPAID_PLANS = PlanCatalog((*TEST_PLANS.plans, PREPAID_PLAN))
 
 
 def item_allows(state: str, not_after: float | None, account_status: str, now: float) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from testkit.account_settings import accounts_environment
 from testkit.fake_aws import FakeIdempotencyStore, FakeSecretsManager
 from testkit.fake_billing import FakePaymentMethods
+from testkit.fake_credits import FakeCreditLedger, FakeCreditSales
 from testkit.fake_ports import FakePorts
 from testkit.lambda_events import FUNCTION_ENVIRONMENT, DeployedFunction, deployed
 from testkit.metering_on_fakes import usage_environment
@@ -48,6 +49,8 @@ def deployed_on_fakes(
         "stripe_secret": SecretStore(FUNCTION_ENVIRONMENT[contract.ENV_STRIPE_SECRET_ARN], secrets_manager),
         "moesif_secret": SecretStore(FUNCTION_ENVIRONMENT[contract.ENV_MOESIF_SECRET_ARN], secrets_manager),
         "idempotency_store": FakeIdempotencyStore(),
+        "credit_ledger": FakeCreditLedger(),
+        "credit_sales": FakeCreditSales(),
     }
     return deployed(module_name, environment, **(defaults | replacements))
 
@@ -55,9 +58,13 @@ def deployed_on_fakes(
 def deployed_with_accounts(
     module_name: str, fakes: World, verify_email: bool = True, counts_usage: bool = False
 ) -> DeployedFunction:
-    """`module_name` deployed as the stack deploys the functions serving customer accounts, on `fakes`;
-    `counts_usage`: in a stack with usage_reporter=tollgate, whose usage counts decide limits."""
-    environment = accounts_environment(FUNCTION_ENVIRONMENT, verify_email)
+    """`module_name` deployed as the stack deploys the functions serving customer accounts, on `fakes`,
+    selling the world's plans; `counts_usage`: in a stack with usage_reporter=tollgate, whose usage counts
+    decide limits."""
+    environment = {
+        **accounts_environment(FUNCTION_ENVIRONMENT, verify_email),
+        contract.ENV_PLANS: fakes.plans.to_json(),
+    }
     usage = {"usage_counts": fakes.counts, "usage_reports": fakes.reports} if counts_usage else {}
     return deployed_on_fakes(
         module_name,
@@ -69,5 +76,7 @@ def deployed_with_accounts(
         usage_plan_usage=fakes.plan_usage,
         usage_evidence=fakes.evidence,
         usage_meter=fakes.meter,
+        credit_ledger=fakes.credit_ledger,
+        credit_sales=fakes.credit_sales,
         **usage,
     )

@@ -27,6 +27,7 @@ FUNCTION_ENVIRONMENT = {
     contract.ENV_MOESIF_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:moesif",
     contract.ENV_ACCOUNTS_TABLE: "accounts",
     contract.ENV_KEYS_TABLE: "keys",
+    contract.ENV_CREDITS_TABLE: "credits",
     contract.ENV_IDEMPOTENCY_TABLE: "idempotency",
     contract.ENV_PLANS: TEST_PLANS.to_json(),
     contract.ENV_KEY_OWNER: KEY_OWNER,

@@ -20,6 +20,7 @@ from testkit.account_settings import EMAILS_PER_HOUR, GRACE_SECONDS, ISSUER, LIN
 from testkit.clock import Clock
 from testkit.fake_access import FakeAccountBilling, FakeCustomerAccess, FakeMailer, FakePlanUsage
 from testkit.fake_billing import FakeBilling, FakePaymentMethods
+from testkit.fake_credits import FakeCreditLedger, FakeCreditSales
 from testkit.fake_metering import (
     FakeUsageEvidence,
     FakeUsageLedger,
@@ -45,6 +46,8 @@ from tollgate.domain.account_keys import AccountKeys
 from tollgate.domain.account_overview import AccountOverviews
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.checkout import PaymentMethodCheckout
+from tollgate.domain.credit_purchases import CreditPurchases
+from tollgate.domain.credits import CreditBook
 from tollgate.domain.email_links import EmailLinks
 from tollgate.domain.evidence import InvoiceEvidence
 from tollgate.domain.housekeeping import Housekeeping
@@ -97,6 +100,8 @@ class World:
     stripe_operations_per_second: float = STRIPE_OPERATIONS_PER_SECOND  # the reconciler's pace
     reconciler_page_size: int = PAGE_SIZE
     evidence: FakeUsageEvidence = field(default_factory=FakeUsageEvidence)
+    credit_ledger: FakeCreditLedger = field(default_factory=FakeCreditLedger)
+    credit_sales: FakeCreditSales = field(default_factory=FakeCreditSales)
     counts: FakeUsageCounts = field(default_factory=FakeUsageCounts)
     issued: dict[str, str] = field(default_factory=dict)  # email -> the key its sign-up answered with
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)  # of `customer`s
@@ -319,6 +324,10 @@ class World:
     def usage_alerts(self) -> UsageAlerts:
         return UsageAlerts(self.accounts, self.mailer, self.emails, self.plans, self.spend_meter, self.clock)
 
+    @cached_property
+    def credit_purchases(self) -> CreditPurchases:
+        return CreditPurchases(self.accounts, self.credit_sales, CreditBook(self.credit_ledger), self.plans)
+
     # --- what customers do --------------------------------------------------------------------
 
     def signed_up(self, email: str = "ada@example.com", plan_id: str | None = None) -> Account:
@@ -348,13 +357,6 @@ class World:
         source = self.ledger.put(ledger_bytes([call_record(usage_key_id, at_ms=at_ms + n) for n in range(count)]))
         self.reporter.report_object(source)
         self.clock.advance(60)
-
-    def units_billed(self) -> dict[str, int]:
-        """Units reported to Stripe's meter, per price."""
-        units: dict[str, int] = {}
-        for event in self.meter.events:
-            units[event.price_id] = units.get(event.price_id, 0) + event.value
-        return units
 
     # --- customers as a test finds them: rows seeded as if their past had happened ------------------
 

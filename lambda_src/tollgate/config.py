@@ -50,6 +50,7 @@ class RuntimeConfig:
     moesif_secret_arn: str
     accounts_table: str
     keys_table: str  # the Tollgate keys' hashes (tollgate.domain.key_items)
+    credits_table: str  # prepaid accounts' credit entries (tollgate.domain.credits)
     idempotency_table: str
     plans: PlanCatalog
     key_owner: str  # the value of contract.API_KEY_OWNER_TAG on this deployment's keys
@@ -165,6 +166,7 @@ class RuntimeConfig:
             moesif_secret_arn=required(contract.ENV_MOESIF_SECRET_ARN),
             accounts_table=required(contract.ENV_ACCOUNTS_TABLE),
             keys_table=required(contract.ENV_KEYS_TABLE),
+            credits_table=required(contract.ENV_CREDITS_TABLE),
             key_prefix=key_prefix(),
             idempotency_table=required(contract.ENV_IDEMPOTENCY_TABLE),
             plans=plans(),

@@ -49,6 +49,7 @@ from tollgate.domain.reconciliation import Reconciler
 from tollgate.domain.registration import RegistrationService
 from tollgate.domain.usage_keys import UsageKeys
 from tollgate.metrics import EmbeddedMetrics
+from tollgate.wiring_credits import CreditWiring
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
@@ -73,7 +74,7 @@ if TYPE_CHECKING:
     from tollgate.domain.verified_sign_up import VerifiedSignUp
 
 
-class Wiring:
+class Wiring(CreditWiring):
     """The process's objects, each built on first use from `config`. Keyword arguments replace
     any of them (tests pass fakes); an unknown name is a TypeError, so a typo cannot go unnoticed."""
 
@@ -425,6 +426,7 @@ class Wiring:
             self.accounts, self.mailer, self.account_emails, self.config.plans, self.spend_meter, self.clock
         )
 
+    # Prepaid credits: the webhook adds what was bought, the account page sells and shows it.
     @cached_property
     def invoice_evidence(self) -> InvoiceEvidence:
         from tollgate.domain.evidence import InvoiceEvidence
@@ -432,7 +434,9 @@ class Wiring:
         return InvoiceEvidence(self.usage_evidence if self.config.usage is not None else None, self.account_billing)
 
 
-_BUILT_HERE = frozenset(name for name, value in vars(Wiring).items() if isinstance(value, cached_property))
+_BUILT_HERE = frozenset(
+    name for part in Wiring.__mro__ for name, value in vars(part).items() if isinstance(value, cached_property)
+)
 
 
 # The process's one Wiring lives in tollgate.process_wiring; every entry point asks for it as `wiring.current()`.

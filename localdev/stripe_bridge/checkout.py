@@ -1,14 +1,19 @@
 """Gap 7: localstripe has no Checkout.
 
-`/v1/checkout/sessions` create, retrieve and list, in setup mode (the only mode Tollgate uses;
-others are refused by name). The session `url` is a page on the bridge, `GET /_bridge/checkout/<id>`:
+`/v1/checkout/sessions` create, retrieve and list, in setup mode and in payment mode with inline
+`line_items[][price_data]` (the modes Tollgate uses; others, and line items naming a `price`, are refused
+by name). The session `url` is a page on the bridge, `GET /_bridge/checkout/<id>`:
 a styled, script-free stand-in with a choice of test card, one "Complete" button and the cancel
 link. Completing it (`POST /_bridge/checkout/<id>/complete`, `payment_method` one of TEST_CARDS,
 `pm_card_visa` by default) does what Checkout does in setup mode
 (https://docs.stripe.com/payments/save-and-reuse?platform=checkout): attaches the card to the
 customer and creates and confirms a `seti_...` SetupIntent with it (it does NOT make the card the
 customer's default: that is the webhook handler's job), then delivers a signed
-`checkout.session.completed` before answering. The page's form asks for a 303 to `success_url`
+`checkout.session.completed` before answering. In payment mode
+(https://docs.stripe.com/api/checkout/sessions/object) completing attaches the card and pays the
+session's total with a confirmed PaymentIntent on localstripe (`payment_intent` set, `payment_status`
+`paid`), then sends the same event; a declined card answers Stripe's 402 and leaves the session open,
+as Checkout keeps the customer on its page. The page's form asks for a 303 to `success_url`
 (its `{CHECKOUT_SESSION_ID}` replaced, as Stripe does); a test posting without `redirect=true`
 gets the session, card, SetupIntent and deliveries as JSON.
 """
@@ -30,6 +35,7 @@ from localdev.stripe_bridge.core import (
     StripeError,
     Upstream,
     api_key,
+    as_int,
     paginate,
     reject_unknown,
     request_params,
@@ -55,6 +61,7 @@ TEST_CARDS = {
 class CheckoutState:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     api_keys: dict[str, str] = field(default_factory=dict)  # session id -> the key that created it
+    items: dict[str, str] = field(default_factory=dict)  # payment session id -> its line item's name (the page's)
 
 
 class Checkout:
@@ -86,14 +93,18 @@ class Checkout:
                 "currency",
                 "metadata",
                 "payment_method_types",
+                "line_items",
                 "allowed_payment_method_types",
             ),
         )  # the name since API 2026-10-28
         mode = require(params, "mode")
-        if mode != "setup":
-            raise StripeError(400, f"The bridge emulates Checkout in setup mode only, not `{mode}`.", param="mode")
+        if mode not in ("setup", "payment"):
+            raise StripeError(
+                400, f"The bridge emulates Checkout in setup and payment modes only, not `{mode}`.", param="mode"
+            )
         method_types = params.get("allowed_payment_method_types") or params.get("payment_method_types")
-        if not params.get("currency") and not method_types:
+        amounts, item = _payment_amounts(params) if mode == "payment" else ({}, "")
+        if mode == "setup" and not params.get("currency") and not method_types:
             raise StripeError(
                 400,
                 "currency is required in setup mode when allowed_payment_method_types is not passed.",
@@ -117,16 +128,19 @@ class Checkout:
             "expires_at": created + SESSION_LIFETIME_SECONDS,
             "livemode": False,
             "metadata": params.get("metadata") or {},
-            "mode": "setup",
+            "mode": mode,
+            "payment_intent": None,
             "payment_method_types": method_types or ["card"],
-            "payment_status": "no_payment_required",
+            "payment_status": "unpaid" if mode == "payment" else "no_payment_required",
             "setup_intent": None,
             "status": "open",
             "success_url": require(params, "success_url"),
             "url": f"{request.scheme}://{request.host}/_bridge/checkout/{session_id}",
+            **amounts,
         }
         self._state.sessions[session_id] = session
         self._state.api_keys[session_id] = key
+        self._state.items[session_id] = item
         return web.json_response(session)
 
     async def list(self, request: web.Request) -> web.Response:
@@ -146,7 +160,21 @@ class Checkout:
         session = self._session(request)
         is_open = session["status"] == "open"
         cancel = session["cancel_url"]
+        paying = session["mode"] == "payment"
+        total = f"{session.get('amount_total', 0) / 100:.2f} {str(session['currency']).upper()}" if paying else ""
         page = PAGE.substitute(
+            heading="Pay" if paying else "Add a payment method",
+            explainer=(
+                f"Completing charges {html.escape(total)} to the test card, as Stripe Checkout in payment mode does."
+                if paying
+                else "Completing saves a test card for later invoices, as Stripe Checkout in "
+                "setup mode does. Nothing is charged now."
+            ),
+            details=(
+                f"<dt>Item</dt><dd>{html.escape(self._state.items[session['id']])}</dd><dt>Total</dt><dd>{html.escape(total)}</dd>"
+                if paying
+                else ""
+            ),
             session_id=html.escape(session["id"]),
             customer=html.escape(session["customer"] or "none"),
             disabled="" if is_open else " disabled",
@@ -193,21 +221,71 @@ class Checkout:
         payment_method = await self._upstream.call(
             "POST", f"/v1/payment_methods/{test_card}/attach", key, {"customer": session["customer"]}
         )
-        setup_intent = await self._upstream.call(
-            "POST", "/v1/setup_intents", key, {"customer": session["customer"], "usage": "off_session"}
-        )
-        setup_intent = await self._upstream.call(
-            "POST", f"/v1/setup_intents/{setup_intent['id']}/confirm", key, {"payment_method": payment_method["id"]}
-        )
-        session.update(status="complete", setup_intent=setup_intent["id"], url=None)
+        if session["mode"] == "payment":
+            # A decline raises Stripe's 402 card_declined here: the session stays open, as on Checkout's page.
+            intent = await self._upstream.call(
+                "POST",
+                "/v1/payment_intents",
+                key,
+                {
+                    "amount": session["amount_total"],
+                    "currency": session["currency"],
+                    "customer": session["customer"],
+                    "payment_method": payment_method["id"],
+                    "capture_method": "automatic",
+                    "confirm": "true",
+                },
+            )
+            session.update(status="complete", payment_intent=intent["id"], payment_status="paid", url=None)
+            made = {"payment_intent": intent["id"]}
+        else:
+            setup_intent = await self._upstream.call(
+                "POST", "/v1/setup_intents", key, {"customer": session["customer"], "usage": "off_session"}
+            )
+            setup_intent = await self._upstream.call(
+                "POST", f"/v1/setup_intents/{setup_intent['id']}/confirm", key, {"payment_method": payment_method["id"]}
+            )
+            session.update(status="complete", setup_intent=setup_intent["id"], url=None)
+            made = {"setup_intent": setup_intent["id"]}
         deliveries = await self._webhooks.send_event("checkout.session.completed", dict(session))
         if redirect:
             raise web.HTTPSeeOther(session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"]))
         return web.json_response(
             {
-                "session": session,
+                "session": dict(session),
                 "payment_method": payment_method["id"],
-                "setup_intent": setup_intent["id"],
+                **made,
                 "deliveries": [vars(d) for d in deliveries],
             }
         )
+
+
+def _payment_amounts(params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A payment session's currency and totals from its `line_items` (inline `price_data` only), and the
+    item's name the page shows."""
+    items = params.get("line_items")
+    items = list(items.values()) if isinstance(items, dict) else items
+    if not items:
+        raise StripeError(400, "line_items is required in payment mode.", param="line_items", code="parameter_missing")
+    if len(items) != 1 or not isinstance(items[0], dict) or not isinstance(items[0].get("price_data"), dict):
+        raise StripeError(
+            400, "The bridge emulates one line item with inline price_data, not prices by id.", param="line_items"
+        )
+    price = items[0]["price_data"]
+    unit_amount, quantity = (
+        as_int(price.get("unit_amount"), "unit_amount"),
+        as_int(items[0].get("quantity"), "quantity"),
+    )
+    name = (price.get("product_data") or {}).get("name")
+    if not price.get("currency") or not unit_amount or not quantity or not name:
+        raise StripeError(
+            400,
+            "line_items[0] needs quantity and price_data with currency, unit_amount and product_data[name].",
+            param="line_items",
+            code="parameter_missing",
+        )
+    return {
+        "currency": price["currency"],
+        "amount_subtotal": unit_amount * quantity,
+        "amount_total": unit_amount * quantity,
+    }, str(name)

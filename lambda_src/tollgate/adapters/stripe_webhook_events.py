@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from tollgate.adapters.stripe_credit_sales import credit_pack_payment
 from tollgate.domain.billing_state import BillingEvent
 from tollgate.domain.errors import InvalidWebhookSignature
 
@@ -40,8 +41,8 @@ class StripeWebhookEvents:
 
 
 def billing_event(document: dict[str, Any]) -> BillingEvent:
-    """The fields the lifecycle uses, from an event's JSON (`data.object` is a subscription, an
-    invoice or a Checkout session for the types Tollgate handles)."""
+    """The fields the lifecycle and the credit purchases use, from an event's JSON (`data.object` is a
+    subscription, an invoice or a Checkout session for the types Tollgate handles)."""
     obj = document["data"]["object"]
     kind = obj.get("object")
     subscription_id = None
@@ -63,6 +64,7 @@ def billing_event(document: dict[str, Any]) -> BillingEvent:
         setup_intent_id=_id(obj.get("setup_intent")) if is_checkout else None,
         checkout_session_id=_id(obj.get("id")) if is_checkout else None,
         failure_reason=failure_reason,
+        credit_pack=credit_pack_payment(obj) if is_checkout else None,
     )
 
 

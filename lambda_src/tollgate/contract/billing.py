@@ -15,4 +15,5 @@ STRIPE_WEBHOOK_EVENTS = (
     "invoice.paid",
     "invoice.payment_failed",
     "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",  # a credit pack paid by a method with delayed notification
 )

@@ -63,6 +63,9 @@ ROUTE_ACCOUNT_PLAN = "/api/account/plan"  # POST {plan}: change plans, the key s
 ROUTE_ACCOUNT_EVIDENCE = "/api/account/evidence"
 # POST {quotaPercents, amounts, cap, noCap}: usage alerts and the spend cap (session; tollgate.domain.spend_choices)
 ROUTE_ACCOUNT_SPEND = "/api/account/spend"
+# POST {pack}: a Stripe Checkout URL (payment mode) selling a prepaid plan's credit pack (session;
+# tollgate.domain.credit_purchases)
+ROUTE_ACCOUNT_CREDITS = "/api/account/credits"
 ROUTE_SIGNOUT = "/api/signout"  # POST {everywhere?}: ends this session (or every session of the account)
 # The sign-up and checkout routes on the site's own origin: the same functions as ROUTE_REGISTER,
 # ROUTE_CHECKOUT and ROUTE_CHECKOUT_OUTCOME, with the same request and answer, so the signup page calls
@@ -89,6 +92,7 @@ SITE_ROUTES = {
     ROUTE_ACCOUNT_PLAN: "POST",
     ROUTE_ACCOUNT_EVIDENCE: "POST",
     ROUTE_ACCOUNT_SPEND: "POST",
+    ROUTE_ACCOUNT_CREDITS: "POST",
     ROUTE_SIGNOUT: "POST",
 }
 # The site routes anyone may call without a session: WAF limits them per viewer IP like /register.

@@ -34,6 +34,34 @@ class BillingEvent:
     setup_intent_id: str | None = None  # checkout.session.completed in setup mode
     checkout_session_id: str | None = None  # checkout.session.completed: the session (cs_...)
     failure_reason: str | None = None  # invoice.payment_failed: what failed and whether Stripe retries
+    credit_pack: CreditPackPayment | None = None  # a Checkout session in payment mode that sold a credit pack
+
+
+@dataclass(frozen=True)
+class CreditPackOrder:
+    """What a Checkout session in payment mode sells: `credit` micro-units of `currency` (the pack
+    `pack_id` of the prepaid plan `plan_id`) to the account `account_id`, whose Stripe customer pays
+    `price` in the currency's minor unit. The adapter writes all of it on the session, so what the
+    webhook adds is what was sold then, whatever the plan's packs have become since."""
+
+    account_id: str
+    customer_id: str
+    plan_id: str
+    pack_id: str
+    credit: int
+    price: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class CreditPackPayment:
+    """A credit pack's Checkout session as its `checkout.session.completed` (or
+    `checkout.session.async_payment_succeeded`) event tells it: the order, and whether Stripe has the
+    money (`paid`: the session's payment_status is `paid`)."""
+
+    session_id: str
+    order: CreditPackOrder
+    paid: bool
 
 
 @dataclass(frozen=True)

@@ -81,12 +81,12 @@ class PaymentMethodCheckout:
             raise ApiKeyRejected("account not billable")
         return self._payments.create_setup_checkout(
             account.customer_id,
-            success_url=_with_query(
+            success_url=with_query(
                 return_url,
                 {CHECKOUT_OUTCOME_PARAMETER: "success"},
                 {CHECKOUT_SESSION_PARAMETER: STRIPE_SESSION_ID_TEMPLATE},
             ),
-            cancel_url=_with_query(return_url, {CHECKOUT_OUTCOME_PARAMETER: "cancel"}),
+            cancel_url=with_query(return_url, {CHECKOUT_OUTCOME_PARAMETER: "cancel"}),
             idempotency_key=f"tollgate-checkout-{request_id}",
         )
 
@@ -106,10 +106,10 @@ class PaymentMethodCheckout:
 
     def _return_url(self, outcome: str, placeholders: dict[str, str] | None = None) -> str:
         """The signup page with `?checkout=<outcome>`."""
-        return _with_query(self._signup_url, {CHECKOUT_OUTCOME_PARAMETER: outcome}, placeholders)
+        return with_query(self._signup_url, {CHECKOUT_OUTCOME_PARAMETER: outcome}, placeholders)
 
 
-def _with_query(url: str, parameters: dict[str, str], placeholders: dict[str, str] | None = None) -> str:
+def with_query(url: str, parameters: dict[str, str], placeholders: dict[str, str] | None = None) -> str:
     """`url` with `parameters` added to its query; `placeholders` are appended verbatim (urlencode
     would escape the braces Stripe looks for)."""
     parts = urlsplit(url)

@@ -112,3 +112,8 @@ class KeyChangeRefused(TollgateError):
 
 class PlanChangeRefused(TollgateError):
     """A plan change the account cannot make now (409); the message says why and what to do."""
+
+
+class CreditPurchaseRefused(TollgateError):
+    """Credit the account cannot buy now (409): not on a prepaid plan, or not an account that can pay;
+    the message says why and what to do."""

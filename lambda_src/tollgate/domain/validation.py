@@ -26,6 +26,7 @@ FIELD_EMAIL = "email"
 FIELD_FIRST_NAME = "firstname"
 FIELD_LAST_NAME = "lastname"
 FIELD_PLAN = "plan"  # optional: a plan id (tollgate.plans); absent: the default plan
+FIELD_PACK = "pack"  # a prepaid plan's credit pack id (tollgate.plans.CreditPack; same form as a plan id)
 FIELD_SESSION_ID = "sessionId"  # POST /billing/checkout/outcome
 FIELD_TOKEN = "token"  # POST /api/signup/confirm, /api/signin/confirm: the emailed link's token
 FIELD_KEY_ID = "keyId"  # POST /billing/checkout, POST /api/account/keys/revoke
@@ -108,6 +109,16 @@ def parse_plan_request(body: str | bytes | None) -> str:
         body,
         FIELD_PLAN,
         lambda plan_id: None if _PLAN_ID.match(plan_id) else "must be the id of one of the plans on offer",
+    )
+
+
+def parse_credit_pack_request(body: str | bytes | None) -> str:
+    """The pack id in a POST /api/account/credits body (JSON `{"pack"}`); whether the plan sells it is
+    the purchase's to say (tollgate.domain.credit_purchases)."""
+    return _one_field(
+        body,
+        FIELD_PACK,
+        lambda pack_id: None if _PLAN_ID.match(pack_id) else "must be the id of one of your plan's credit packs",
     )
 
 

@@ -18,6 +18,8 @@
   signed URL valid a few minutes (tollgate.domain.evidence); 409 on an account nothing is billed on;
 - POST /api/account/spend {quotaPercents, amounts, cap, noCap}: usage alerts and the spend cap
   (tollgate.domain.spend_choices); the answer is the page's `spend` section as GET shows it;
+- POST /api/account/credits {pack}: a Stripe Checkout URL (payment mode) selling one of a prepaid plan's
+  credit packs (tollgate.domain.credit_purchases); 409 on any other plan;
 - POST /api/signout {everywhere?}: ends this session (or all of the account's) and clears the cookie.
 
 Every POST must be JSON (`require_json`, against cross-site form posts). No session: 401 and the
@@ -36,9 +38,17 @@ from tollgate import contract, wiring
 from tollgate.domain.account import Account
 from tollgate.domain.account_overview import AccountOverview
 from tollgate.domain.api_key_format import key_hint
-from tollgate.domain.errors import BillingPortalNotSetUp, KeyChangeRefused, PlanChangeRefused, SignedOut
+from tollgate.domain.credit_purchases import CreditView
+from tollgate.domain.errors import (
+    BillingPortalNotSetUp,
+    CreditPurchaseRefused,
+    KeyChangeRefused,
+    PlanChangeRefused,
+    SignedOut,
+)
 from tollgate.domain.spend_choices import SpendView
 from tollgate.domain.validation import (
+    parse_credit_pack_request,
     parse_link_token,
     parse_plan_request,
     parse_revoke_request,
@@ -191,6 +201,18 @@ def spend() -> Response[str]:
     return respond(200, {"spend": _spend_body(current.spend_choices.view(chosen))})
 
 
+@app.post(contract.ROUTE_ACCOUNT_CREDITS)
+def buy_credits() -> Response[str]:
+    pack_id = parse_credit_pack_request(_posted())
+    holder = _signed_in()
+    current = wiring.current()
+    url = current.credit_purchases.start(
+        holder, pack_id, app.current_event.request_context.request_id, current.account_emails.account_page
+    )
+    logger.info("Credit checkout opened", extra={"pack": pack_id, "accountId": holder.account_id})
+    return respond(200, {"checkoutUrl": url})
+
+
 @app.post(contract.ROUTE_SIGNOUT)
 def sign_out() -> Response[str]:
     everywhere = parse_sign_out_request(_posted())
@@ -219,7 +241,8 @@ def _portal_not_set_up(problem: BillingPortalNotSetUp) -> Response[str]:
 
 @app.exception_handler(KeyChangeRefused)
 @app.exception_handler(PlanChangeRefused)
-def _refused(problem: KeyChangeRefused | PlanChangeRefused) -> Response[str]:
+@app.exception_handler(CreditPurchaseRefused)
+def _refused(problem: KeyChangeRefused | PlanChangeRefused | CreditPurchaseRefused) -> Response[str]:
     logger.info("Account change refused", extra={"reason": str(problem)})
     return error(409, str(problem))
 
@@ -266,6 +289,24 @@ def _overview_body(overview: AccountOverview) -> dict[str, Any]:
         "unavailable": list(overview.unavailable),
         "keys": _keys_body(holder),
         "spend": _spend_body(wiring.current().spend_choices.view(holder)),
+        "credits": _credits_body(wiring.current().credit_purchases.view(holder)),
+    }
+
+
+def _credits_body(view: CreditView | None) -> dict[str, Any] | None:
+    """A prepaid plan's credit (null on any other plan); amounts in micro-units of `currency` (1,000,000 = one
+    unit of it), pack prices in its minor unit (cents), as Stripe charges them."""
+    if view is None:
+        return None
+    return {
+        "balance": view.balance,
+        "currency": view.currency,
+        "unitPrice": view.unit_price,
+        "packs": [{"id": pack.id, "credit": pack.credit, "price": pack.price} for pack in view.packs],
+        "entries": [
+            {"id": entry.entry_id, "kind": entry.kind.value, "amount": entry.amount, "at": entry.at, "note": entry.note}
+            for entry in view.entries
+        ],
     }
 
 

@@ -1,5 +1,8 @@
 """POST /stripe/webhook: verify Stripe's signature on the raw body, apply the event, answer.
 
+A credit pack's Checkout session (payment mode) goes to the credit purchases (tollgate.domain.credit_purchases),
+every other event to the billing lifecycle (tollgate.domain.lifecycle).
+
 Answers Stripe reads: 200 once the event is applied, was applied before, is stale or is not for
 us; 400 when the signature is missing or wrong or its timestamp is outside the tolerance (nothing
 is changed; the answer is our own sentence, the verifier's detail goes to the log); 409/503 when
@@ -14,6 +17,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from tollgate import contract, wiring
+from tollgate.domain.credit_purchases import CreditPurchases
 from tollgate.domain.errors import ConcurrentUpdate, DownstreamError, InvalidWebhookSignature, ValidationFailed
 from tollgate.handlers.http import HttpFunction, error, raw_body, respond
 
@@ -37,7 +41,9 @@ def stripe_webhook() -> Response[str]:
     current = wiring.current()
     event = current.webhook_events.verify(raw_body(request) or "", request.headers.get(STRIPE_SIGNATURE_HEADER))
     logger.append_keys(stripe_event_id=event.id, stripe_event_type=event.type)
-    outcome = current.lifecycle.handle(event)
+    outcome = (
+        current.credit_purchases.apply(event) if CreditPurchases.handles(event) else current.lifecycle.handle(event)
+    )
     logger.info("Stripe event handled", extra={"outcome": outcome.value})
     _count(outcome.value)
     return respond(200, {"received": True, "outcome": outcome.value})

@@ -1,4 +1,4 @@
-"""Gap 7 (localdev/stripe_bridge/checkout.py): Checkout in setup mode, its stand-in page and its
+"""Gap 7 (localdev/stripe_bridge/checkout.py): Checkout in setup and payment modes, its stand-in page and its
 completion. (The page as a browser shows it: tests/site/test_checkout_page.py.)"""
 
 from __future__ import annotations
@@ -91,12 +91,84 @@ def test_checkout_page_form_completes_and_redirects_to_success_url(
         assert "This session is complete" in page.read().decode()
 
 
-def test_checkout_rejects_modes_other_than_setup(stripe_client: stripe.StripeClient, customer: Any):
+def test_checkout_rejects_modes_other_than_setup_and_payment(stripe_client: stripe.StripeClient, customer: Any):
     with pytest.raises(stripe.InvalidRequestError) as raised:
         stripe_client.v1.checkout.sessions.create(
-            params={"mode": "payment", "customer": customer.id, "success_url": "http://127.0.0.1/ok"}
+            params={"mode": "subscription", "customer": customer.id, "success_url": "http://127.0.0.1/ok"}
         )
     assert raised.value.param == "mode"
+
+
+def open_payment_session(client: stripe.StripeClient, customer: Any, **extra: Any) -> Any:
+    return client.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "customer": customer.id,
+            "success_url": "http://127.0.0.1:8000/account?credits=success",
+            "cancel_url": "http://127.0.0.1:8000/account?credits=cancel",
+            "metadata": {"tollgate": "credit-pack"},
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 1000,
+                        "product_data": {"name": "API credit: 10.00 USD"},
+                    },
+                }
+            ],
+            **extra,
+        }
+    )
+
+
+def test_checkout_payment_session_charges_its_total_and_sends_a_paid_completed_event(
+    stripe_client: stripe.StripeClient,
+    stripe_api: str,
+    customer: Any,
+    webhook_endpoint: Any,
+    webhook_receiver: WebhookReceiver,
+):
+    session = open_payment_session(stripe_client, customer)
+    assert (session.mode, session.status, session.payment_status) == ("payment", "open", "unpaid")
+    assert (session.amount_total, session.currency, session.payment_intent) == (1000, "usd", None)
+    with urllib.request.urlopen(session.url, timeout=5) as page:
+        html = page.read().decode()
+    assert "API credit: 10.00 USD" in html and "10.00 USD" in html and ">Complete</button>" in html
+
+    status, _, _ = raw_post(stripe_api, f"/_bridge/checkout/{session.id}/complete", {})
+
+    assert status == 200
+    completed = (
+        webhook_receiver.wait_for("checkout.session.completed", session.id)
+        .verified(webhook_endpoint.secret)
+        .data.object
+    )
+    assert (completed.mode, completed.status, completed.payment_status) == ("payment", "complete", "paid")
+    assert completed.metadata.to_dict() == {"tollgate": "credit-pack"} and completed.amount_total == 1000
+    intent = stripe_client.v1.payment_intents.retrieve(completed.payment_intent)
+    assert (intent.status, intent.amount, intent.customer) == ("succeeded", 1000, customer.id)
+
+
+def test_checkout_payment_session_with_a_declined_card_stays_open_and_unpaid(
+    stripe_client: stripe.StripeClient, stripe_api: str, customer: Any
+):
+    session = open_payment_session(stripe_client, customer)
+
+    status, _, body = raw_post(
+        stripe_api, f"/_bridge/checkout/{session.id}/complete", {"payment_method": "pm_card_chargeCustomerFail"}
+    )
+
+    assert status == 402 and json.loads(body)["error"]["code"] == "card_declined"
+    refreshed = stripe_client.v1.checkout.sessions.retrieve(session.id)
+    assert (refreshed.status, refreshed.payment_status) == ("open", "unpaid")
+
+
+def test_checkout_payment_session_needs_one_inline_priced_line_item(stripe_client: stripe.StripeClient, customer: Any):
+    for line_items in ([], [{"quantity": 1, "price": "price_123"}]):
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            open_payment_session(stripe_client, customer, line_items=line_items)
+        assert raised.value.param == "line_items"
 
 
 def test_checkout_completion_can_save_a_card_that_declines_every_charge(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tollgate.domain.billing_state import (
         CheckoutSession,
+        CreditPackOrder,
         InvoicePayment,
         OpenInvoice,
         OpenInvoicePage,
@@ -121,6 +122,19 @@ class PaymentMethods(ABC):
     @abstractmethod
     def checkout_session(self, session_id: str) -> CheckoutSession | None:
         """A payment-method session `create_setup_checkout` opened; None for any other or unknown id."""
+
+
+class CreditSales(ABC):
+    """Credit packs of prepaid plans, sold through Stripe Checkout in payment mode: Stripe takes the
+    payment once, and the completed session's webhook adds the credit (tollgate.domain.credit_purchases)."""
+
+    @abstractmethod
+    def create_credit_checkout(
+        self, order: CreditPackOrder, success_url: str, cancel_url: str, idempotency_key: str
+    ) -> str:
+        """Open a Checkout session in payment mode charging the order's price to its customer, the
+        order written on the session (its webhook reads it back); return the session's URL. The same
+        `idempotency_key` again gives the same session."""
 
 
 class AccountBilling(ABC):

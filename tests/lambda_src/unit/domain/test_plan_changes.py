@@ -54,7 +54,9 @@ def test_free_to_paid_subscribes_and_moves_the_same_key_to_the_paid_usage_plan(w
     assert world.api_keys.plan.get(key.id) == STANDARD.usage_plan_id and world.api_keys.can_call_api(key.id)
     assert after.keys_in_sync
     world.billable_calls(key.id, 4)
-    assert world.units_billed() == {STANDARD.price_id: 4}  # the 3 calls made on the free plan are billed nowhere
+    assert world.meter.units_by_price() == {
+        STANDARD.price_id: 4
+    }  # the 3 calls made on the free plan are billed nowhere
 
 
 def test_n_calls_before_a_switch_and_m_after_are_billed_n_at_the_old_price_and_m_at_the_new(world):
@@ -78,7 +80,7 @@ def test_n_calls_before_a_switch_and_m_after_are_billed_n_at_the_old_price_and_m
     assert (summary.billable, summary.billed, summary.customers) == (2, 2, 1)  # one customer at two prices
     subscription = world.billing.subscription(ada(world).subscription_id)
     assert [item.price_id for item in subscription.items] == [STANDARD.price_id, PRO.price_id]
-    assert world.units_billed() == {STANDARD.price_id: 6, PRO.price_id: 3}
+    assert world.meter.units_by_price() == {STANDARD.price_id: 6, PRO.price_id: 3}
     assert len({event.identifier for event in world.meter.events}) == len(world.meter.events)
 
 
@@ -99,7 +101,7 @@ def test_paid_to_free_ends_the_subscription_with_its_period_and_the_account_goes
     after = ada(world)
     assert (after.status, after.plan_id, after.subscription_id) == (AccountStatus.ACTIVE, "free", None)
     assert world.api_keys.can_call_api(key.id)
-    assert world.units_billed() == {STANDARD.price_id: 2}
+    assert world.meter.units_by_price() == {STANDARD.price_id: 2}
 
 
 def test_a_plan_that_needs_a_card_goes_through_checkout_first_then_the_webhook_changes_it(world):

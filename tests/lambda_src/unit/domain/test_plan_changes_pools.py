@@ -61,7 +61,7 @@ def test_free_to_paid_makes_one_own_key_in_the_paid_usage_plan_and_its_calls_are
     assert world.key_items.items[key_hash(key)].usage_key == row.usage_key  # the authorizer names the own key
     assert world.can_call(key)
     world.billable_calls(own, 4)
-    assert world.units_billed() == {STANDARD.price_id: 4}
+    assert world.meter.units_by_price() == {STANDARD.price_id: 4}
 
 
 def test_a_key_made_by_a_change_that_failed_after_the_create_is_adopted_never_made_twice(world):

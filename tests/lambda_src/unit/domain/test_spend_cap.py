@@ -177,7 +177,7 @@ def test_stripe_failing_while_the_cap_is_decided_retries_the_object_counting_not
     world.reporter.report_object(source)  # the queue's redelivery
 
     assert limit_of(world, account) is not None
-    assert world.units_billed() == {"price_1": CALLS_PER_USD}
+    assert world.meter.units_by_price() == {"price_1": CALLS_PER_USD}
 
 
 def test_a_cap_chosen_while_stripe_cannot_say_the_period_is_kept_and_decided_when_chosen_again() -> None:
