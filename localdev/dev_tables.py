@@ -28,8 +28,8 @@ def create_credits_table(dynamodb: Any, name: str = NAME) -> str:
     return table
 
 
-def create_tables(dynamodb: Any) -> tuple[str, str]:
-    accounts, idempotency = f"{NAME}-accounts", f"{NAME}-idempotency"
+def create_tables(dynamodb: Any, name: str = NAME) -> tuple[str, str]:
+    accounts, idempotency = f"{name}-accounts", f"{name}-idempotency"
     key_attributes = [(contract.ACCOUNTS_PARTITION_KEY, "S")] + [
         (attribute, kind) for _, attribute, kind in contract.ACCOUNTS_INDEXES
     ]

@@ -1,22 +1,25 @@
 """Does every call API Gateway counted reach the invoice? Per customer, over whole UTC days:
 
-  gateway   calls the usage plan counted for the customer's gateway key(s) (API Gateway's GetUsage)
+  gateway   calls the usage plan counted for the customer's own gateway key(s) (API Gateway's GetUsage)
   ledger    calls the usage ledger holds for them (access-log records on the metered routes)
+  pooled    those of them made through a free plan's shared pool key (tollgate.domain.key_pools)
   billable  those of them billed: a status `billable_statuses` bills, made on a paid plan
   stripe    units the Stripe meter aggregated for the customer (meter event summaries)
 
 and two differences: gateway - ledger (calls whose records the ledger lacks: lost, or not written
-yet, Firehose buffers 60 s) and billable - stripe (units not reported yet, or, negative, reported
-too many). A row's ids are its gateway keys and the account id the ledger's records name (records
-from before the key authorizer name the key: tollgate.domain.metering.account_of_caller). Calls of
-keys no account owns are listed apart: they are never billed. The ledger is
-read with the reporter's own code (tollgate.domain.usage), so both count alike, and each call
-counts on the plan its account was on when it was made (`Account.plan_at`, as the reporter bills
-it), whatever the plan is now: a customer who made paid calls and then moved to a free plan (or
-was canceled) is compared with Stripe like any other. Only a customer on a free plan whose every
-call in the period was made on a free plan has nothing to compare ("-"). It exits 1 when a
-difference passes --threshold, 2 when it cannot run. Calls take up to 5 minutes to reach Stripe:
-report on a period that ended a few minutes ago.
+yet, Firehose buffers 60 s; over the calls made through the row's own keys, so less `pooled`) and
+billable - stripe (units not reported yet, or, negative, reported too many). A row's ids are its
+gateway keys and the account id the ledger's records name (records from before the key authorizer
+name the key: tollgate.domain.metering.account_of_caller). Each pool has a row of its own: API
+Gateway counts a shared key for all of its shard's accounts, so the pool's row compares its keys'
+count with the ledger's calls through them (the customers' `pooled`). Calls of keys no account owns
+are listed apart: they are never billed. The ledger is read with the reporter's own code
+(tollgate.domain.usage), so both count alike, and each call counts on the plan its account was on
+when it was made (`Account.plan_at`, as the reporter bills it), whatever the plan is now: a customer
+who made paid calls and then moved to a free plan (or was canceled) is compared with Stripe like any
+other. Only a customer on a free plan whose every call in the period was made on a free plan has
+nothing to compare ("-"). It exits 1 when a difference passes --threshold, 2 when it cannot run.
+Calls take up to 5 minutes to reach Stripe: report on a period that ended a few minutes ago.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from tollgate.domain.account import Account
 from tollgate.domain.errors import TollgateError
 from tollgate.domain.metering import account_of_caller, price_billed
 from tollgate.domain.ports.accounts import Accounts
+from tollgate.domain.ports.keys import KeyPools
 from tollgate.domain.usage import CallerUsage, LedgerUsage, read_ledger
 from tollgate.plans import PlanCatalog, UnknownPlan
 from tollgate.wiring import Wiring
@@ -51,12 +55,23 @@ class UsageRow:
     key_ids: list[str] = field(default_factory=list)  # its gateway keys and ledger callers (`ids`)
     gateway: int = 0
     ledger: int = 0
+    pooled: int = 0  # of the ledger's calls, those made through a pool's shared key (its pool's row counts them)
     billable: int = 0
     stripe: float | None = None  # None: no customer to ask Stripe about, or nothing billed (free plans only)
+    pool: str | None = None  # a pool's row: the plan whose shared keys it counts
 
     @property
     def gateway_gap(self) -> int:
-        return self.gateway - self.ledger
+        """API Gateway's count of the row's keys less the ledger's calls through them."""
+        return self.gateway - (self.ledger - self.pooled)
+
+    @property
+    def name(self) -> str:
+        return f"(pool {self.pool})" if self.pool else self.customer_id or "(no account)"
+
+    @property
+    def ids(self) -> str:
+        return f"{len(self.key_ids)} shared keys" if self.pool else ",".join(self.key_ids)
 
     @property
     def stripe_gap(self) -> float | None:
@@ -71,23 +86,42 @@ def reconcile(
     ledger: LedgerUsage,
     customer_of: Callable[[str], str | None],
     units_of: Callable[[str], float | None],
+    pool_of: Mapping[str, str] | None = None,
 ) -> list[UsageRow]:
-    """Rows per customer (gateway keys and ledger callers grouped by the account that owns them), the
-    unowned ones last."""
+    """Rows per customer (gateway keys and ledger callers grouped by the account that owns them), then
+    one per pool (`pool_of`: shared key id -> its plan), the unowned ones last."""
+    pool_of = pool_of or {}
     rows: dict[str | None, UsageRow] = {}
-    for caller in sorted(set(gateway) | set(ledger.by_caller)):
+    pools: dict[str, UsageRow] = {}
+
+    def customer_row(caller: str) -> UsageRow:
         customer_id = customer_of(caller)
-        row = rows.setdefault(customer_id, UsageRow(customer_id))
-        row.key_ids.append(caller)
-        row.gateway += gateway.get(caller, 0)
-        caller_usage = ledger.by_caller.get(caller)
-        if caller_usage is not None:
-            row.ledger += caller_usage.calls
-            row.billable += caller_usage.billable
+        return rows.setdefault(customer_id, UsageRow(customer_id))
+
+    def pool_row(key_id: str) -> UsageRow:
+        return pools.setdefault(pool_of[key_id], UsageRow(None, pool=pool_of[key_id]))
+
+    for key_id, calls in gateway.items():
+        row = pool_row(key_id) if key_id in pool_of else customer_row(key_id)
+        row.key_ids.append(key_id)
+        row.gateway += calls
+    for caller, usage in ledger.by_caller.items():
+        row = customer_row(caller)
+        if caller not in row.key_ids:
+            row.key_ids.append(caller)
+        row.ledger += usage.calls
+        row.billable += usage.billable
+        for key_id, calls in usage.calls_by_key.items():
+            if key_id in pool_of:
+                row.pooled += calls
+                pool_row(key_id).ledger += calls
     for customer_id, row in rows.items():
+        row.key_ids.sort()
         if customer_id is not None:
             row.stripe = units_of(customer_id)
-    return sorted(rows.values(), key=lambda row: (row.customer_id is None, row.customer_id or ""))
+    unowned = rows.pop(None, None)
+    customers = sorted(rows.values(), key=lambda row: row.customer_id or "")
+    return customers + [pools[plan_id] for plan_id in sorted(pools)] + ([unowned] if unowned else [])
 
 
 class BilledCustomers:
@@ -140,17 +174,35 @@ def add_billed(totals: LedgerUsage, usage: LedgerUsage, billed: Callable[[str, i
     for caller, caller_usage in usage.by_caller.items():
         total = totals.by_caller.setdefault(caller, CallerUsage())
         total.calls += caller_usage.calls
+        total.calls_by_key.update(caller_usage.calls_by_key)
         total.billable += sum(1 for call in caller_usage.billable_calls if billed(caller, call.at_ms))
 
 
+def pool_keys(pools: KeyPools, plans: PlanCatalog) -> dict[str, str]:
+    """Every recorded shared key (id -> its plan), whatever the plan's pool size is now: a shard dropped
+    by a smaller `free_pool_size` still answers the accounts that were on it."""
+    return {key.id: plan.id for plan in plans if (pool := pools.get(plan.id)) for key in pool.shards.values()}
+
+
 def render(rows: list[UsageRow]) -> list[str]:
-    header = ("customer", "ids", "gateway", "ledger", "billable", "stripe", "gateway-ledger", "billable-stripe")
+    header = (
+        "customer",
+        "ids",
+        "gateway",
+        "ledger",
+        "pooled",
+        "billable",
+        "stripe",
+        "gateway-ledger",
+        "billable-stripe",
+    )
     table = [header] + [
         (
-            row.customer_id or "(no account)",
-            ",".join(row.key_ids),
+            row.name,
+            row.ids,
             str(row.gateway),
             str(row.ledger),
+            str(row.pooled),
             str(row.billable),
             _number(row.stripe),
             str(row.gateway_gap),
@@ -218,7 +270,11 @@ def main(
                     unknown[key_id] = unknown.get(key_id, 0) + calls
 
         rows = reconcile(
-            wired.usage_plan_usage.calls_by_key(arguments.since, arguments.to), ledger, customers.customer_of, units_of
+            wired.usage_plan_usage.calls_by_key(arguments.since, arguments.to),
+            ledger,
+            customers.customer_of,
+            units_of,
+            pool_keys(wired.key_pools, plans),
         )
     except TollgateError as error:
         print(f"error: {error}", file=sys.stderr)

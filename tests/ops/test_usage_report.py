@@ -14,9 +14,11 @@ from ops.usage_report import main
 from testkit.commands import run_command
 from testkit.fake_metering import call_record as record_of_call
 from testkit.fake_metering import ledger_bytes
-from testkit.fake_ports import TEST_PLANS
+from testkit.fake_ports import TEST_PLANS, FakeKeyPools
 from testkit.lambda_events import FUNCTION_ENVIRONMENT
 from testkit.metering_on_fakes import MeteringOnFakes, usage_environment
+from tollgate.domain.account import Account, AccountStatus
+from tollgate.domain.models import IssuedKey
 from tollgate.domain.usage import BatchSummary, MeterReport
 from tollgate.wiring import Wiring
 
@@ -56,7 +58,9 @@ def metering(monkeypatch) -> MeteringOnFakes:
     return fakes
 
 
-def report(metering: MeteringOnFakes, gateway: dict[str, int], *argv: str) -> tuple[int, str, FakeUsagePlanUsage]:
+def report(
+    metering: MeteringOnFakes, gateway: dict[str, int], *argv: str, pools: FakeKeyPools | None = None
+) -> tuple[int, str, FakeUsagePlanUsage]:
     plan_usage = FakeUsagePlanUsage(gateway)
 
     def wiring(config):
@@ -67,6 +71,7 @@ def report(metering: MeteringOnFakes, gateway: dict[str, int], *argv: str) -> tu
             usage_meter=metering.meter,
             usage_reports=metering.reports,
             usage_plan_usage=plan_usage,
+            key_pools=pools or FakeKeyPools(),
         )
 
     status, output = run_command(
@@ -76,7 +81,9 @@ def report(metering: MeteringOnFakes, gateway: dict[str, int], *argv: str) -> tu
 
 
 def rows(output: str) -> dict[str, list[str]]:
-    return {line.split()[0]: line.split()[1:] for line in output.splitlines() if line.startswith(("cus_", "(no"))}
+    return {
+        line.split()[0]: line.split()[1:] for line in output.splitlines() if line.startswith(("cus_", "(no", "(pool"))
+    }
 
 
 def reported(metering: MeteringOnFakes, customer_id: str, units: int) -> None:
@@ -95,7 +102,7 @@ def test_matching_counts_report_no_difference_and_exit_0(metering):
     status, output, plan_usage = report(metering, {"key-ada": 4})
 
     assert status == 0, output
-    assert rows(output) == {"cus_ada": ["key-ada", "4", "4", "3", "3", "0", "0"]}
+    assert rows(output) == {"cus_ada": ["key-ada", "4", "4", "0", "3", "3", "0", "0"]}
     assert plan_usage.asked == [(TODAY, TODAY)]
     assert "Ledger objects in the period: 1 (1 fully reported by the usage reporter)" in output
 
@@ -110,8 +117,8 @@ def test_units_missing_in_stripe_or_records_missing_in_the_ledger_exit_1_past_th
 
     assert status == 1 and tolerant == 0
     assert rows(output) == {
-        "cus_ada": ["key-ada", "5", "5", "5", "3", "0", "2"],
-        "cus_bob": ["key-bob", "2", "1", "1", "1", "1", "0"],
+        "cus_ada": ["key-ada", "5", "5", "0", "5", "3", "0", "2"],
+        "cus_bob": ["key-bob", "2", "1", "0", "1", "1", "1", "0"],
     }
     assert "2 row(s) differ by more than 0." in output
     assert "1 not yet" in output  # no summary: the reporter has not finished that object
@@ -126,7 +133,7 @@ def test_calls_outside_the_period_and_keys_no_account_owns_are_told_apart(meteri
     status, output, _ = report(metering, {"key-gone": 2})
 
     assert status == 0
-    assert rows(output) == {"(no": ["account)", "key-gone", "2", "2", "2", "-", "0", "-"]}
+    assert rows(output) == {"(no": ["account)", "key-gone", "2", "2", "0", "2", "-", "0", "-"]}
     assert "kept in the ledger, not billed): key-gone 2" in output
 
 
@@ -149,13 +156,22 @@ def test_a_customer_who_made_paid_calls_then_moved_to_free_is_compared_with_stri
 
     missing, output, _ = report(metering, {"key-ada": 5, "key-bob": 2}, *days)
 
-    assert missing == 1 and rows(output)["cus_ada"] == ["key-ada", "5", "5", "3", "1", "0", "2"]  # 2 paid calls lost
+    assert missing == 1 and rows(output)["cus_ada"] == [
+        "key-ada",
+        "5",
+        "5",
+        "0",
+        "3",
+        "1",
+        "0",
+        "2",
+    ]  # 2 paid calls lost
     reported(metering, "cus_ada", 2)
     status, output, _ = report(metering, {"key-ada": 5, "key-bob": 2}, *days)
     assert status == 0, output
     assert rows(output) == {
-        "cus_ada": ["key-ada", "5", "5", "3", "3", "0", "0"],
-        "cus_bob": ["key-bob", "2", "2", "0", "-", "0", "-"],
+        "cus_ada": ["key-ada", "5", "5", "0", "3", "3", "0", "0"],
+        "cus_bob": ["key-bob", "2", "2", "0", "0", "-", "0", "-"],
     }
 
 
@@ -163,3 +179,56 @@ def test_a_period_that_ends_before_it_starts_is_refused(metering):
     status, _, _ = report(metering, {}, "--from", "2026-12-02", "--to", "2026-12-01")
 
     assert status == 2
+
+
+def test_pooled_free_customers_are_compared_on_their_pools_row_and_a_paid_one_on_its_own_key(metering):
+    """API Gateway counts a pool's shared key for every account of its shard: Cleo's and Dan's calls
+    (free, pooled) are their rows' `pooled` and are compared with the pool's keys on the pool's row;
+    Ada's (paid, her own key) on her row as before. A lost record of a pooled call shows on the pool's row."""
+    pools = FakeKeyPools()
+    for shard in (0, 1):
+        pools.record_shard("free", shard, IssuedKey(f"pool-free-{shard}", f"pool-value-{shard}"))
+    metering.add_customer("key-ada", "cus_ada", account_id="acct_ada", plan_id="standard")
+    for name, shard in (("cleo", 0), ("dan", 1)):
+        metering.accounts.rows[f"{name}@example.com"] = Account(
+            email=f"{name}@example.com",
+            status=AccountStatus.ACTIVE,
+            customer_id=f"cus_{name}",
+            account_id=f"acct_{name}",
+            plan_id="free",
+            pool_key_id=f"pool-free-{shard}",
+            usage_key=f"pool-value-{shard}",
+        )
+    metering.ledger.put(
+        ledger_bytes(
+            [call_record("key-ada", account_id="acct_ada") for _ in range(2)]
+            + [call_record("pool-free-0", account_id="acct_cleo") for _ in range(3)]
+            + [call_record("pool-free-1", account_id="acct_dan") for _ in range(2)]
+        ),
+        at=NOW,
+    )
+    reported(metering, "cus_ada", 2)
+
+    status, output, _ = report(metering, {"key-ada": 2, "pool-free-0": 3, "pool-free-1": 2}, pools=pools)
+    lost, lost_output, _ = report(metering, {"key-ada": 2, "pool-free-0": 3, "pool-free-1": 3}, pools=pools)
+
+    assert status == 0, output
+    assert rows(output) == {
+        "cus_ada": ["acct_ada,key-ada", "2", "2", "0", "2", "2", "0", "0"],
+        "cus_cleo": ["acct_cleo", "0", "3", "3", "0", "-", "0", "-"],
+        "cus_dan": ["acct_dan", "0", "2", "2", "0", "-", "0", "-"],
+        "(pool": ["free)", "2", "shared", "keys", "5", "5", "0", "0", "-", "0", "-"],
+    }
+    assert lost == 1 and rows(lost_output)["(pool"] == [
+        "free)",
+        "2",
+        "shared",
+        "keys",
+        "6",
+        "5",
+        "0",
+        "0",
+        "-",
+        "1",
+        "-",
+    ]

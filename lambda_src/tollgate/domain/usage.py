@@ -113,10 +113,14 @@ class CallerUsage:
     billable_calls: list[MeteredCall] = field(default_factory=list)  # each billable call, when kept
     # Metered calls per UTC hour (epoch seconds of its start): what a Tollgate-enforced quota counts.
     calls_by_hour: Counter[int] = field(default_factory=Counter)
+    # Metered calls per usage key (MeteredCall.api_key_id): `make usage-report` compares the calls made
+    # through a pool's shared keys with API Gateway's count of the pool, not of the account.
+    calls_by_key: Counter[str] = field(default_factory=Counter)
 
     def add(self, call: MeteredCall, billable: bool, keep_calls: bool = True) -> None:
         self.calls += 1
         self.calls_by_hour[hour_of(call.at_ms)] += 1
+        self.calls_by_key[call.api_key_id] += 1
         if billable:
             self.billable += 1
             self.last_billable_at_ms = max(self.last_billable_at_ms, call.at_ms)
